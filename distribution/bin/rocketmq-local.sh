@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# rocketmq-local.sh — a real Apache RocketMQ name server and broker on loopback, for development and tests.
+#
+#   rocketmq-local.sh start    resolve the jars (first run only), write a loopback config, start both, wait until ready
+#   rocketmq-local.sh stop     SIGTERM the broker then the name server, wait for both to exit
+#   rocketmq-local.sh status   exit 0 and print the addresses when both run; exit 3 when stopped
+#   rocketmq-local.sh logs     print the tail of both logs (RMQ_LOG_LINES, default 50)
+#   rocketmq-local.sh fetch    only resolve the jars into the cache
+#
+# Environment (all optional):
+#   RMQ_VERSION        RocketMQ version to run (default 5.3.3)
+#   RMQ_NAMESRV_PORT   name server port (default 9876)
+#   RMQ_BROKER_PORT    broker remoting port (default 10911; the broker also takes PORT-2 and PORT+1)
+#   RMQ_DATA_DIR       config, store, logs and pid files (default ${XDG_STATE_HOME:-$HOME/.local/state}/rmqconnect/rocketmq)
+#   RMQ_CACHE_DIR      where jars are cached (default ${XDG_CACHE_HOME:-$HOME/.cache}/rmqconnect/rocketmq-<version>)
+#   RMQ_START_TIMEOUT  seconds to wait for each process to become ready (default 90)
+#   RMQ_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
+#   RMQ_CLEAN_STORE    1 = wipe the message store before starting (tests use this)
+#   RMQ_NAMESRV_HEAP / RMQ_BROKER_HEAP   JVM heap sizes (default 256m / 512m)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+home=$(cd "$here/.." && pwd)
+pom="$home/rocketmq/pom.xml"
+
+version=${RMQ_VERSION:-5.3.3}
+ns_port=${RMQ_NAMESRV_PORT:-9876}
+broker_port=${RMQ_BROKER_PORT:-10911}
+data=${RMQ_DATA_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/rmqconnect/rocketmq}
+cache=${RMQ_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rmqconnect/rocketmq-$version}
+start_timeout=${RMQ_START_TIMEOUT:-90}
+stop_timeout=${RMQ_STOP_TIMEOUT:-30}
+ns_heap=${RMQ_NAMESRV_HEAP:-256m}
+broker_heap=${RMQ_BROKER_HEAP:-512m}
+
+run="$data/run"
+logs="$data/logs"
+
+die() { echo "rocketmq-local: $*" >&2; exit 1; }
+say() { echo "rocketmq-local: $*" >&2; }
+
+need_java() {
+  command -v java >/dev/null 2>&1 ||
+    die "java not found: install a JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)"
+  local major
+  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  [ -n "$major" ] && [ "$major" -ge 17 ] ||
+    die "java ${major:-?} found, RocketMQ $version here needs JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)"
+}
+
+# fetch resolves the name server and broker jars from Maven Central into the cache, once.
+fetch() {
+  if [ -f "$cache/.complete" ]; then return 0; fi
+  command -v mvn >/dev/null 2>&1 ||
+    die "mvn not found: it is needed once to download RocketMQ $version (Debian: apt-get install maven)"
+  [ -f "$pom" ] || die "missing $pom"
+  mkdir -p "$cache"
+  local tmp="$cache/lib.tmp.$$"
+  rm -rf "$tmp"
+  say "downloading RocketMQ $version jars with mvn (first run only) into $cache"
+  local started=$SECONDS
+  if ! mvn -B -q -f "$pom" -Drocketmq.version="$version" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$cache/mvn.log" 2>&1; then
+    rm -rf "$tmp"
+    tail -20 "$cache/mvn.log" >&2 || true
+    die "mvn could not resolve org.apache.rocketmq:rocketmq-broker:$version (full log: $cache/mvn.log)"
+  fi
+  ls "$tmp"/rocketmq-broker-*.jar >/dev/null 2>&1 || die "mvn ran but no rocketmq-broker jar landed in $tmp"
+  rm -rf "$cache/lib"
+  mv "$tmp" "$cache/lib"
+  echo "$version" >"$cache/.complete"
+  say "jars ready in $((SECONDS - started))s"
+}
+
+pid_of() { # pid_of NAME: the recorded pid if that process is alive and is ours, else nothing
+  local f="$run/$1.pid" pid
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "rmqconnect.role=$1"; then
+    echo "$pid"
+  fi
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# broker_registered: asks the name server for its cluster info (remoting request code 106,
+# JSON header) and looks for this broker's address. The broker prints "boot success" before
+# it registers (5.x registers on a 10s timer), and clients need the registration.
+broker_registered() {
+  local hdr='{"code":106,"language":"JAVA","version":0,"opaque":1,"flag":0}' len reply
+  len=$((4 + ${#hdr}))
+  reply=$(
+    exec 3<>"/dev/tcp/127.0.0.1/$ns_port" 2>/dev/null || exit 0
+    printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x\\x00\\x%02x\\x%02x\\x%02x' \
+      $((len >> 24 & 255)) $((len >> 16 & 255)) $((len >> 8 & 255)) $((len & 255)) \
+      $((${#hdr} >> 16 & 255)) $((${#hdr} >> 8 & 255)) $((${#hdr} & 255)))%s" "$hdr" >&3
+    timeout 2 dd bs=65536 count=1 status=none <&3 2>/dev/null | tr -d '\0' || true
+  )
+  case "$reply" in *"\"127.0.0.1:$broker_port\""*) return 0 ;; esac
+  return 1
+}
+
+write_config() {
+  mkdir -p "$data/conf" "$data/store" "$data/namesrv" "$logs" "$run"
+  cat >"$data/conf/namesrv.conf" <<EOF
+listenPort=$ns_port
+bindAddress=127.0.0.1
+rocketmqHome=$data
+kvConfigPath=$data/namesrv/kvConfig.json
+EOF
+  cat >"$data/conf/broker.conf" <<EOF
+brokerClusterName=DefaultCluster
+brokerName=broker-local
+brokerId=0
+brokerRole=ASYNC_MASTER
+flushDiskType=ASYNC_FLUSH
+namesrvAddr=127.0.0.1:$ns_port
+brokerIP1=127.0.0.1
+brokerIP2=127.0.0.1
+listenPort=$broker_port
+bindAddress=127.0.0.1
+rocketmqHome=$data
+storePathRootDir=$data/store
+storePathCommitLog=$data/store/commitlog
+autoCreateTopicEnable=true
+autoCreateSubscriptionGroup=true
+defaultTopicQueueNums=4
+mappedFileSizeCommitLog=67108864
+mappedFileSizeConsumeQueue=600000
+mappedFileSizeConsumeQueueExt=4194304
+maxHashSlotNum=50000
+maxIndexNum=200000
+fileReservedTime=24
+diskMaxUsedSpaceRatio=95
+diskSpaceWarningLevelRatio=98
+diskSpaceCleanForciblyRatio=97
+timerWheelEnable=false
+channelExpiredTimeout=60000
+traceTopicEnable=false
+EOF
+}
+
+# launch NAME MAINCLASS HEAP EXTRA...: start one JVM detached from this shell, record its pid.
+launch() {
+  local name=$1 main=$2 heap=$3; shift 3
+  local out="$logs/$name.out"
+  : >"$out"
+  # setsid: the JVM outlives this script and does not get the caller's terminal signals.
+  setsid java -server -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -Xss512k \
+    -Drmqconnect.role="$name" -Duser.home="$data" -Drocketmq.home.dir="$data" \
+    -Drocketmq.client.logRoot="$logs" \
+    --add-exports java.base/sun.nio.ch=ALL-UNNAMED \
+    --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+    "$@" -cp "$cache/lib/*" "$main" -c "$data/conf/$name.conf" >"$out" 2>&1 </dev/null 9>&- &
+  echo $! >"$run/$name.pid"
+}
+
+# wait_ready NAME PORT: until the log says boot success and the port accepts connections.
+wait_ready() {
+  local name=$1 port=$2 deadline=$((SECONDS + start_timeout)) pid
+  pid=$(cat "$run/$name.pid")
+  while :; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -30 "$logs/$name.out" >&2 || true
+      die "$name exited during start-up (log: $logs/$name.out)"
+    fi
+    if grep -q "boot success" "$logs/$name.out" 2>/dev/null && port_open "$port"; then
+      if [ "$name" != broker ] || broker_registered; then
+        return 0
+      fi
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      tail -30 "$logs/$name.out" >&2 || true
+      kill -TERM "$pid" 2>/dev/null || true
+      die "$name not ready on 127.0.0.1:$port after ${start_timeout}s (log: $logs/$name.out)"
+    fi
+    sleep 0.3
+  done
+}
+
+stop_one() {
+  local name=$1 pid deadline
+  pid=$(pid_of "$name")
+  if [ -z "$pid" ]; then rm -f "$run/$name.pid"; return 0; fi
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + stop_timeout))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      say "$name (pid $pid) still running ${stop_timeout}s after SIGTERM; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$run/$name.pid"
+}
+
+cmd_status() {
+  local ns br
+  ns=$(pid_of namesrv); br=$(pid_of broker)
+  if [ -n "$ns" ] && [ -n "$br" ]; then
+    echo "running: namesrv 127.0.0.1:$ns_port (pid $ns), broker 127.0.0.1:$broker_port (pid $br), data $data"
+    return 0
+  fi
+  for n in namesrv broker; do
+    if [ -f "$run/$n.pid" ] && [ -z "$(pid_of $n)" ]; then
+      echo "stale pid file $run/$n.pid (process $(cat "$run/$n.pid" 2>/dev/null) is gone)"
+    fi
+  done
+  if [ -n "$ns$br" ]; then
+    echo "partly running: namesrv pid ${ns:-none}, broker pid ${br:-none}"
+    return 4
+  fi
+  echo "stopped"
+  return 3
+}
+
+cmd_start() {
+  mkdir -p "$(dirname "$data")"
+  exec 9>"${data%/}.lock"
+  flock -w "$((start_timeout * 2))" 9 || die "another rocketmq-local.sh holds ${data%/}.lock"
+  if [ -n "$(pid_of namesrv)" ] && [ -n "$(pid_of broker)" ]; then
+    say "already running (namesrv 127.0.0.1:$ns_port, broker 127.0.0.1:$broker_port)"
+    return 0
+  fi
+  need_java
+  fetch
+  for n in namesrv broker; do
+    if [ -f "$run/$n.pid" ] && [ -z "$(pid_of $n)" ]; then
+      say "removing stale pid file $run/$n.pid (process $(cat "$run/$n.pid" 2>/dev/null) is gone)"
+      rm -f "$run/$n.pid"
+    fi
+  done
+  # A half-running pair (one died) is restarted as a whole.
+  stop_one broker
+  stop_one namesrv
+  for p in "$ns_port" "$broker_port" "$((broker_port - 2))" "$((broker_port + 1))"; do
+    if port_open "$p"; then
+      die "port 127.0.0.1:$p is taken by another process (ss -ltnp 'sport = :$p' shows which); set RMQ_NAMESRV_PORT / RMQ_BROKER_PORT"
+    fi
+  done
+  if [ "${RMQ_CLEAN_STORE:-0}" = 1 ]; then rm -rf "$data/store" "$data/namesrv" "$data/logs"; fi
+  write_config
+  local t0=$SECONDS
+  launch namesrv org.apache.rocketmq.namesrv.NamesrvStartup "$ns_heap"
+  wait_ready namesrv "$ns_port"
+  launch broker org.apache.rocketmq.broker.BrokerStartup "$broker_heap" -XX:MaxDirectMemorySize=512m
+  wait_ready broker "$broker_port"
+  say "ready in $((SECONDS - t0))s: namesrv 127.0.0.1:$ns_port, broker 127.0.0.1:$broker_port, data $data"
+  echo "127.0.0.1:$ns_port"
+}
+
+cmd_stop() {
+  mkdir -p "$(dirname "$data")"
+  exec 9>"${data%/}.lock"
+  flock -w "$((stop_timeout * 3))" 9 || die "another rocketmq-local.sh holds ${data%/}.lock"
+  stop_one broker
+  stop_one namesrv
+  say "stopped"
+}
+
+cmd_logs() {
+  local n=${RMQ_LOG_LINES:-50}
+  for f in "$logs/namesrv.out" "$logs/broker.out" "$logs/rocketmqlogs/broker.log"; do
+    [ -f "$f" ] && { echo "==> $f <=="; tail -n "$n" "$f"; }
+  done
+  [ -d "$logs" ] || echo "no logs yet in $logs"
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  logs) cmd_logs ;;
+  fetch) need_java; fetch ;;
+  *) echo "usage: $(basename "$0") start|stop|status|logs|fetch" >&2; exit 2 ;;
+esac

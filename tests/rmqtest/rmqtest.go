@@ -1,0 +1,247 @@
+package rmqtest
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// Defaults for the broker the tests start. They differ from the development broker's ports
+// and data directory so tests never disturb a broker started by `make rocketmq-up`.
+const (
+	testNamesrvPort = "19876"
+	testBrokerPort  = "20911"
+)
+
+var (
+	namesrv    string
+	haveBroker bool
+	sharedOnce sync.Once
+	shared     *rmqclient.Client
+	sharedErr  error
+	seq        atomic.Int64
+	runID      = fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
+)
+
+// Main is called from TestMain. Unless -short is given it makes sure a broker is up before
+// the tests run (RMQ_NAMESRV, or one started with distribution/bin/rocketmq-local.sh) and
+// exits non-zero if none can be had: broker tests are never skipped silently. The broker it
+// started is stopped when the last test process using it ends.
+func Main(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	release, err := acquire()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rmqtest: no RocketMQ broker for the tests: %v\n", err)
+		os.Exit(1)
+	}
+	haveBroker = true
+	fmt.Fprintf(os.Stderr, "rmqtest: using RocketMQ name server %s\n", namesrv)
+	code := m.Run()
+	if shared != nil {
+		_ = shared.Close()
+	}
+	if err := release(); err != nil {
+		fmt.Fprintf(os.Stderr, "rmqtest: stopping the test broker: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// NameServer returns the name server address, skipping the test in -short mode.
+func NameServer(t testing.TB) string {
+	t.Helper()
+	Require(t)
+	return namesrv
+}
+
+// Require skips the test under -short and fails it if Main did not set a broker up.
+func Require(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a RocketMQ broker; skipped with -short")
+	}
+	if !haveBroker {
+		t.Fatal("rmqtest.Main was not called from TestMain; no broker was set up")
+	}
+}
+
+// Client returns a client shared by the tests of this process.
+func Client(t testing.TB) *rmqclient.Client {
+	t.Helper()
+	Require(t)
+	sharedOnce.Do(func() {
+		shared, sharedErr = rmqclient.New(rmqclient.Config{
+			NameServers: []string{namesrv},
+			Instance:    "rmqtest-" + runID,
+			Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		})
+	})
+	if sharedErr != nil {
+		t.Fatalf("rmqtest: client: %v", sharedErr)
+	}
+	return shared
+}
+
+var nonName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// Name returns a name unique to this test and run, usable as a topic or group name.
+func Name(t testing.TB, kind string) string {
+	base := nonName.ReplaceAllString(t.Name(), "_")
+	if len(base) > 60 {
+		base = base[len(base)-60:]
+	}
+	return fmt.Sprintf("%s_%s_%s_%d", kind, base, runID, seq.Add(1))
+}
+
+// Group returns a consumer group name unique to this test.
+func Group(t testing.TB) string { return Name(t, "g") }
+
+// Topic creates a topic unique to this test with the given number of queues and returns its name.
+func Topic(t testing.TB, queues int) string {
+	t.Helper()
+	name := Name(t, "t")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := Client(t).CreateTopic(ctx, rmqclient.TopicSpec{Name: name, Queues: queues}); err != nil {
+		t.Fatalf("rmqtest: create topic: %v", err)
+	}
+	return name
+}
+
+// acquire finds or starts the broker and returns the function that lets it go.
+func acquire() (release func() error, err error) {
+	if ns := os.Getenv("RMQ_NAMESRV"); ns != "" {
+		namesrv = strings.Split(ns, ";")[0]
+		return func() error { return nil }, nil
+	}
+	script, err := findScript()
+	if err != nil {
+		return nil, err
+	}
+	env := testBrokerEnv()
+	dataDir := envValue(env, "RMQ_DATA_DIR")
+	if err := os.MkdirAll(filepath.Dir(dataDir), 0o755); err != nil {
+		return nil, err
+	}
+	// Every test process holds a shared lock on the users file while it uses the broker; the
+	// last one out takes it exclusively and stops the broker if a test process started it.
+	users, err := os.OpenFile(dataDir+".users", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(users.Fd()), syscall.LOCK_SH); err != nil {
+		users.Close()
+		return nil, fmt.Errorf("lock %s: %w", users.Name(), err)
+	}
+	marker := dataDir + ".started-by-tests"
+	if err := runScript(script, env, "status"); err != nil {
+		if err := runScript(script, append(env, "RMQ_CLEAN_STORE=1"), "start"); err != nil {
+			_ = syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
+			users.Close()
+			return nil, err
+		}
+		_ = os.WriteFile(marker, []byte(fmt.Sprint(os.Getpid())), 0o644)
+	}
+	namesrv = "127.0.0.1:" + envValue(env, "RMQ_NAMESRV_PORT")
+	return func() error {
+		defer users.Close()
+		_ = syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
+		if err := syscall.Flock(int(users.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			return nil // another test process still uses the broker; it will stop it
+		}
+		defer syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
+		if _, err := os.Stat(marker); err != nil {
+			return nil // started by someone else (e.g. by hand): leave it running
+		}
+		if err := runScript(script, env, "stop"); err != nil {
+			return err
+		}
+		return os.Remove(marker)
+	}, nil
+}
+
+func testBrokerEnv() []string {
+	env := os.Environ()
+	set := func(k, def string) {
+		if envValue(env, k) == "" {
+			env = append(env, k+"="+def)
+		}
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache")
+	}
+	set("RMQ_TEST_DATA_DIR", filepath.Join(cache, "rmqconnect", "test-broker"))
+	env = append(env, "RMQ_DATA_DIR="+envValue(env, "RMQ_TEST_DATA_DIR"))
+	set("RMQ_TEST_NAMESRV_PORT", testNamesrvPort)
+	set("RMQ_TEST_BROKER_PORT", testBrokerPort)
+	env = append(env, "RMQ_NAMESRV_PORT="+envValue(env, "RMQ_TEST_NAMESRV_PORT"),
+		"RMQ_BROKER_PORT="+envValue(env, "RMQ_TEST_BROKER_PORT"))
+	return env
+}
+
+// envValue returns the last value of key in env (later entries win, as exec does).
+func envValue(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
+}
+
+func runScript(script string, env []string, arg string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", script, arg)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		var ee *exec.ExitError
+		if arg == "status" && errors.As(err, &ee) {
+			return err
+		}
+		return fmt.Errorf("%s %s: %w\n%s", filepath.Base(script), arg, err, out)
+	}
+	return nil
+}
+
+// findScript walks up from the working directory to the module root.
+func findScript() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "distribution", "bin", "rocketmq-local.sh")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("distribution/bin/rocketmq-local.sh not found above the working directory; set RMQ_NAMESRV")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,290 @@
+package rmqclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/admin"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
+)
+
+// Config is what every client of one process shares.
+type Config struct {
+	// NameServers are host:port addresses of the name servers; at least one is required.
+	NameServers []string
+	// Instance prefixes the instance name of every producer and consumer this client makes
+	// (usually the worker id), so that two processes on one host never share a client id.
+	Instance string
+	// Logger receives client logs (warn and above) and adapter logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// RouteTimeout bounds how long CreateTopic waits for the name server to route a new topic.
+	// Zero means 15s.
+	RouteTimeout time.Duration
+}
+
+// Client owns the admin connection and makes producers and consumers.
+// It is safe for concurrent use.
+type Client struct {
+	cfg   Config
+	log   *slog.Logger
+	admin admin.Admin
+
+	mu     sync.Mutex
+	seq    int
+	closed bool
+}
+
+// New validates cfg and builds a client. It does not contact the broker; Ping does.
+func New(cfg Config) (*Client, error) {
+	if len(cfg.NameServers) == 0 {
+		return nil, ErrNoNameServer
+	}
+	for _, a := range cfg.NameServers {
+		if !hostPort.MatchString(a) {
+			return nil, fmt.Errorf("%w: name server %q is not host:port", ErrInvalid, a)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = "rmqconnect"
+	}
+	if cfg.RouteTimeout <= 0 {
+		cfg.RouteTimeout = 15 * time.Second
+	}
+	installGlobals(cfg.Logger)
+	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver(cfg.NameServers)))
+	if err != nil {
+		return nil, fmt.Errorf("rocketmq admin: %w", err)
+	}
+	return &Client{cfg: cfg, log: cfg.Logger, admin: adm}, nil
+}
+
+var hostPort = regexp.MustCompile(`^[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}$`)
+
+// NameServers returns the configured name server addresses.
+func (c *Client) NameServers() []string { return append([]string(nil), c.cfg.NameServers...) }
+
+// instanceName returns a fresh, process-unique instance name for one role.
+func (c *Client) instanceName(role string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	return fmt.Sprintf("%s-%s-%d", c.cfg.Instance, sanitize(role), c.seq)
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_\-%|]`)
+
+func sanitize(s string) string { return unsafeName.ReplaceAllString(s, "_") }
+
+// Close releases the admin connection. Producers and consumers are closed by their owners.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	return safeClose(c.admin.Close)
+}
+
+// Broker is one broker master known to the name server.
+type Broker struct {
+	Name    string
+	Addr    string
+	Cluster string
+}
+
+// Brokers asks the name servers (first that answers) for the master of every broker.
+func (c *Client) Brokers(ctx context.Context) ([]Broker, error) {
+	var errs []error
+	for _, ns := range c.cfg.NameServers {
+		ci, err := remoting.GetClusterInfo(ctx, ns)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
+			continue
+		}
+		var out []Broker
+		for name, b := range ci.Brokers {
+			if a, ok := b.Addrs["0"]; ok {
+				out = append(out, Broker{Name: name, Addr: a, Cluster: b.Cluster})
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
+}
+
+// Ping checks that a name server answers and knows at least one broker.
+func (c *Client) Ping(ctx context.Context) error {
+	bs, err := c.Brokers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(bs) == 0 {
+		return fmt.Errorf("%w: name servers %s know no broker", ErrUnreachable, strings.Join(c.cfg.NameServers, ";"))
+	}
+	return nil
+}
+
+// Queue identifies one message queue.
+type Queue struct {
+	Topic      string
+	BrokerName string
+	QueueID    int
+}
+
+func (q Queue) String() string { return fmt.Sprintf("%s@%s#%d", q.Topic, q.BrokerName, q.QueueID) }
+
+// TopicQueues returns the writable queues the name server routes for topic now (asking it
+// directly, past the client library's route cache), sorted by broker and queue id.
+// A topic without a route gives an error wrapping ErrNoRoute.
+func (c *Client) TopicQueues(ctx context.Context, topic string) ([]Queue, error) {
+	var errs []error
+	for _, ns := range c.cfg.NameServers {
+		route, err := remoting.GetRoute(ctx, ns, topic)
+		if remoting.IsCode(err, remoting.CodeTopicNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNoRoute, topic)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
+			continue
+		}
+		var out []Queue
+		for _, qd := range route.Queues {
+			if qd.Perm&permWrite == 0 {
+				continue
+			}
+			for i := 0; i < qd.WriteQueueNums; i++ {
+				out = append(out, Queue{Topic: topic, BrokerName: qd.BrokerName, QueueID: i})
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%w: %s has no writable queue", ErrNoRoute, topic)
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].BrokerName != out[j].BrokerName {
+				return out[i].BrokerName < out[j].BrokerName
+			}
+			return out[i].QueueID < out[j].QueueID
+		})
+		return out, nil
+	}
+	return nil, fmt.Errorf("route of %s: %w: %w", topic, ErrUnreachable, errors.Join(errs...))
+}
+
+// permWrite is RocketMQ's PermName.PERM_WRITE bit.
+const permWrite = 1 << 1
+
+// TopicSpec describes a topic to create.
+type TopicSpec struct {
+	Name   string
+	Queues int // read and write queues per broker; 0 means 4
+	// Order marks the topic as ordered (RocketMQ's order flag); ordering itself comes from
+	// sending related messages to one queue.
+	Order bool
+}
+
+var topicName = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)
+
+// CreateTopic creates (or updates) the topic on every broker master and waits until the
+// name server routes at least spec.Queues queues on each, or RouteTimeout passes.
+func (c *Client) CreateTopic(ctx context.Context, spec TopicSpec) error {
+	if !topicName.MatchString(spec.Name) {
+		return fmt.Errorf("%w: topic name %q must match %s", ErrInvalid, spec.Name, topicName)
+	}
+	if spec.Queues <= 0 {
+		spec.Queues = 4
+	}
+	brokers, err := c.Brokers(ctx)
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", spec.Name, err)
+	}
+	if len(brokers) == 0 {
+		return fmt.Errorf("create topic %s: %w: no broker registered", spec.Name, ErrUnreachable)
+	}
+	for _, b := range brokers {
+		err := c.admin.CreateTopic(ctx,
+			admin.WithTopicCreate(spec.Name),
+			admin.WithBrokerAddrCreate(b.Addr),
+			admin.WithReadQueueNums(spec.Queues),
+			admin.WithWriteQueueNums(spec.Queues),
+			admin.WithOrder(spec.Order),
+		)
+		if err != nil {
+			return fmt.Errorf("create topic %s on broker %s (%s): %w", spec.Name, b.Name, b.Addr, err)
+		}
+	}
+	return c.awaitRoute(ctx, spec.Name, spec.Queues*len(brokers))
+}
+
+// awaitRoute polls the name server until topic routes at least want queues.
+func (c *Client) awaitRoute(ctx context.Context, topic string, want int) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RouteTimeout)
+	defer cancel()
+	backoff := 20 * time.Millisecond
+	var last error
+	for {
+		qs, err := c.TopicQueues(ctx, topic)
+		if err == nil && len(qs) >= want {
+			return nil
+		}
+		if err == nil {
+			last = fmt.Errorf("%d of %d queues routed", len(qs), want)
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create topic %s: route not visible after %s: %w", topic, c.cfg.RouteTimeout, last)
+		case <-time.After(backoff):
+		}
+		if backoff < 500*time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
+
+// QueueOffsets returns the min and max (next to write) offsets of one queue.
+func (c *Client) QueueOffsets(ctx context.Context, q Queue) (minOff, maxOff int64, err error) {
+	brokers, err := c.Brokers(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, b := range brokers {
+		if b.Name != q.BrokerName {
+			continue
+		}
+		if minOff, err = remoting.GetMinOffset(ctx, b.Addr, q.Topic, q.QueueID); err != nil {
+			return 0, 0, fmt.Errorf("min offset of %s: %w", q, err)
+		}
+		if maxOff, err = remoting.GetMaxOffset(ctx, b.Addr, q.Topic, q.QueueID); err != nil {
+			return 0, 0, fmt.Errorf("max offset of %s: %w", q, err)
+		}
+		return minOff, maxOff, nil
+	}
+	return 0, 0, fmt.Errorf("%w: broker %s of %s is not registered", ErrNoRoute, q.BrokerName, q)
+}
+
+// safeClose runs a client shutdown function, turning its panics (send on closed channel,
+// rocketmq-client-go#1051) into errors.
+func safeClose(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("shutdown panicked: %v", p)
+		}
+	}()
+	return f()
+}

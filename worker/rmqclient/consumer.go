@@ -1,0 +1,255 @@
+package rmqclient
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	rocketmq "github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+)
+
+// StartPosition says where a consumer group with no stored offset begins.
+type StartPosition int
+
+const (
+	// FromLast starts at the end of each queue (the broker may still start young queues at 0).
+	FromLast StartPosition = iota
+	// FromFirst starts at the oldest stored message.
+	FromFirst
+	// FromTimestamp starts at ConsumerOptions.Timestamp.
+	FromTimestamp
+)
+
+// ReceivedMessage is a message as delivered to a handler.
+type ReceivedMessage struct {
+	Queue  Queue
+	Offset int64
+	MsgID  string
+	Keys   []string
+	Tag    string
+	// Properties are the user properties; broker and client bookkeeping (KEYS, TAGS,
+	// UNIQ_KEY, MAX_OFFSET, ...) is in SysProperties.
+	Properties     map[string]string
+	SysProperties  map[string]string
+	Body           []byte
+	BornTime       time.Time
+	StoreTime      time.Time
+	ReconsumeTimes int32
+	// MaxOffset is the queue's next offset at the time of the pull: Offset+1 == MaxOffset
+	// means this message was the newest when it was fetched.
+	MaxOffset int64
+}
+
+// Handler processes a batch. Returning nil acknowledges the whole batch; an error (or a
+// panic, which is recovered) has the batch delivered again later.
+type Handler func(ctx context.Context, msgs []*ReceivedMessage) error
+
+// ConsumerOptions tune a push consumer.
+type ConsumerOptions struct {
+	Group  string   // required; must match ^[%|a-zA-Z0-9_-]+$
+	Topics []string // required; the topics must exist (CreateTopic) before Start
+	// Tag filters by tag expression ("*" or empty means all).
+	Tag       string
+	From      StartPosition
+	Timestamp time.Time
+	// Broadcast delivers every message to every consumer of the group, with offsets kept
+	// locally; failures are not retried by the broker in this mode.
+	Broadcast bool
+	// Orderly consumes each queue with one goroutine, in offset order.
+	Orderly bool
+	// BatchSize is the most messages per handler call (default 1, at most 1024).
+	BatchSize int
+	// Goroutines bounds concurrent handler calls per topic (default 20).
+	Goroutines int
+	// RetryDelayLevel picks the broker's redelivery delay for failed batches in clustering
+	// mode: 1=1s 2=5s 3=10s 4=30s ... (0 means the broker default, 10s growing).
+	RetryDelayLevel int
+	// MaxReconsume is how often a message is redelivered before the broker moves it to the
+	// group's %DLQ% topic (0 means the client default, 16).
+	MaxReconsume int32
+}
+
+// Consumer is a started push consumer.
+type Consumer struct {
+	c      rocketmq.PushConsumer
+	log    *slog.Logger
+	group  string
+	mu     sync.Mutex
+	closed bool
+}
+
+// NewConsumer subscribes handler to opts.Topics and starts consuming.
+func (c *Client) NewConsumer(role string, opts ConsumerOptions, handler Handler) (*Consumer, error) {
+	if opts.Group == "" || !topicName.MatchString(opts.Group) {
+		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, opts.Group, topicName)
+	}
+	if len(opts.Topics) == 0 {
+		return nil, fmt.Errorf("%w: consumer %s has no topic", ErrInvalid, opts.Group)
+	}
+	if handler == nil {
+		return nil, fmt.Errorf("%w: consumer %s has no handler", ErrInvalid, opts.Group)
+	}
+	copts := []consumer.Option{
+		consumer.WithNsResolver(primitive.NewPassthroughResolver(c.cfg.NameServers)),
+		consumer.WithGroupName(opts.Group),
+		consumer.WithInstance(c.instanceName(role)),
+		consumer.WithConsumerOrder(opts.Orderly),
+	}
+	if opts.Broadcast {
+		copts = append(copts, consumer.WithConsumerModel(consumer.BroadCasting))
+	} else {
+		copts = append(copts, consumer.WithConsumerModel(consumer.Clustering))
+	}
+	switch opts.From {
+	case FromFirst:
+		copts = append(copts, consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+	case FromTimestamp:
+		copts = append(copts, consumer.WithConsumeFromWhere(consumer.ConsumeFromTimestamp),
+			consumer.WithConsumeTimestamp(opts.Timestamp.UTC().Format("20060102150405")))
+	default:
+		copts = append(copts, consumer.WithConsumeFromWhere(consumer.ConsumeFromLastOffset))
+	}
+	if opts.BatchSize > 0 {
+		copts = append(copts, consumer.WithConsumeMessageBatchMaxSize(min(opts.BatchSize, 1024)))
+	}
+	if opts.Goroutines > 0 {
+		copts = append(copts, consumer.WithConsumeGoroutineNums(opts.Goroutines))
+	}
+	if opts.MaxReconsume > 0 {
+		copts = append(copts, consumer.WithMaxReconsumeTimes(opts.MaxReconsume))
+	}
+	if !opts.Broadcast {
+		// The broker creates the group's retry topic on the first failed message, but the
+		// client only starts consuming it at its next 20s rebalance. Creating it first makes
+		// redelivery begin after RetryDelayLevel, not after the next rebalance.
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RouteTimeout)
+		err := c.CreateTopic(ctx, TopicSpec{Name: "%RETRY%" + opts.Group, Queues: 1})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("retry topic of %s: %w", opts.Group, err)
+		}
+	}
+	pc, err := rocketmq.NewPushConsumer(copts...)
+	if err != nil {
+		return nil, fmt.Errorf("new consumer %s: %w", opts.Group, err)
+	}
+	cons := &Consumer{c: pc, log: c.log.With("group", opts.Group), group: opts.Group}
+	sel := consumer.MessageSelector{}
+	if opts.Tag != "" && opts.Tag != "*" {
+		sel = consumer.MessageSelector{Type: consumer.TAG, Expression: opts.Tag}
+	}
+	wrapped := cons.wrap(handler, opts)
+	for _, t := range opts.Topics {
+		if err := pc.Subscribe(t, sel, wrapped); err != nil {
+			_ = safeClose(pc.Shutdown)
+			return nil, fmt.Errorf("subscribe %s to %s: %w", opts.Group, t, err)
+		}
+	}
+	if err := pc.Start(); err != nil {
+		_ = safeClose(pc.Shutdown)
+		return nil, fmt.Errorf("start consumer %s on %s: %w", opts.Group, strings.Join(opts.Topics, ","), err)
+	}
+	return cons, nil
+}
+
+// wrap adapts a Handler to the client's callback: it converts messages, recovers panics and
+// maps errors to a redelivery.
+func (cons *Consumer) wrap(h Handler, opts ConsumerOptions) func(context.Context, ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+	failed := consumer.ConsumeRetryLater
+	if opts.Orderly {
+		failed = consumer.SuspendCurrentQueueAMoment
+	}
+	return func(ctx context.Context, msgs ...*primitive.MessageExt) (res consumer.ConsumeResult, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				cons.log.Error("consumer handler panicked; batch will be redelivered",
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				res, err = failed, fmt.Errorf("handler panicked: %v", r)
+			}
+			if res == failed && opts.RetryDelayLevel > 0 {
+				if cc, ok := primitive.GetConcurrentlyCtx(ctx); ok {
+					cc.DelayLevelWhenNextConsume = opts.RetryDelayLevel
+				}
+			}
+		}()
+		batch := make([]*ReceivedMessage, 0, len(msgs))
+		for _, m := range msgs {
+			batch = append(batch, convert(m))
+		}
+		if err := h(ctx, batch); err != nil {
+			return failed, err
+		}
+		return consumer.ConsumeSuccess, nil
+	}
+}
+
+func convert(m *primitive.MessageExt) *ReceivedMessage {
+	rm := &ReceivedMessage{
+		Offset:         m.QueueOffset,
+		MsgID:          m.MsgId,
+		Tag:            m.GetTags(),
+		Body:           m.Body,
+		BornTime:       time.UnixMilli(m.BornTimestamp),
+		StoreTime:      time.UnixMilli(m.StoreTimestamp),
+		ReconsumeTimes: m.ReconsumeTimes,
+		Properties:     map[string]string{},
+	}
+	if m.Queue != nil {
+		rm.Queue = Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueId}
+	} else {
+		rm.Queue = Queue{Topic: m.Topic, QueueID: -1}
+	}
+	for k, v := range m.GetProperties() {
+		if systemProperties[k] {
+			if rm.SysProperties == nil {
+				rm.SysProperties = map[string]string{}
+			}
+			rm.SysProperties[k] = v
+			continue
+		}
+		rm.Properties[k] = v
+	}
+	if k := m.GetKeys(); k != "" {
+		rm.Keys = strings.Fields(k)
+	}
+	if v, err := strconv.ParseInt(m.GetProperty("MAX_OFFSET"), 10, 64); err == nil {
+		rm.MaxOffset = v
+	}
+	return rm
+}
+
+// systemProperties are the property names RocketMQ brokers and clients use for their own
+// bookkeeping (MessageConst in the Java client, plus what the Go client adds on pull).
+var systemProperties = map[string]bool{
+	"KEYS": true, "TAGS": true, "WAIT": true, "DELAY": true, "RETRY_TOPIC": true, "REAL_TOPIC": true,
+	"REAL_QID": true, "TRAN_MSG": true, "PGROUP": true, "MIN_OFFSET": true, "MAX_OFFSET": true,
+	"BUYER_ID": true, "ORIGIN_MESSAGE_ID": true, "TRANSFER_FLAG": true, "CORRECTION_FLAG": true,
+	"MQ2_FLAG": true, "RECONSUME_TIME": true, "MSG_REGION": true, "TRACE_ON": true, "UNIQ_KEY": true,
+	"MAX_RECONSUME_TIMES": true, "CONSUME_START_TIME": true, "SHARDING_KEY": true, "__SHARDINGKEY": true,
+	"CLUSTER": true, "INNER_NUM": true, "INNER_BASE": true, "TRAN_PREPARED_QUEUE_OFFSET": true,
+	"TRANSACTION_CHECK_TIMES": true, "CHECK_IMMUNITY_TIME_IN_SECONDS": true, "INSTANCE_ID": true,
+	"CORRELATION_ID": true, "REPLY_TO_CLIENT": true, "TTL": true, "ARRIVE_TIME": true, "MSG_TYPE": true,
+	"__STARTDELIVERTIME": true, "TIMER_DELIVER_MS": true, "TIMER_DELAY_SEC": true, "TIMER_DELAY_MS": true,
+	"TIMER_OUT_MS": true, "TIMER_ENQUEUE_MS": true, "TIMER_DEQUEUE_MS": true, "TIMER_ROLL_TIMES": true,
+	"TIMER_DEL_UNIQKEY": true, "__BORNHOST": true, "bname": true, "POP_CK": true, "1ST_POP_TIME": true,
+	"DUP_INFO": true, "CRC32": true, "INNER_MULTI_DISPATCH": true, "INNER_MULTI_QUEUE_OFFSET": true,
+	"TRACE_CONTEXT": true, "DelayLevel": true,
+}
+
+// Close shuts the consumer down, flushing its offsets. It is idempotent.
+func (cons *Consumer) Close() error {
+	cons.mu.Lock()
+	defer cons.mu.Unlock()
+	if cons.closed {
+		return nil
+	}
+	cons.closed = true
+	return safeClose(cons.c.Shutdown)
+}

@@ -1,0 +1,18 @@
+package rmqclient
+
+import "errors"
+
+var (
+	// ErrNoNameServer means the configuration named no name server.
+	ErrNoNameServer = errors.New("no name server configured")
+	// ErrUnreachable means no name server or broker answered within the deadline.
+	ErrUnreachable = errors.New("rocketmq unreachable")
+	// ErrNoRoute means the name server has no route for a topic.
+	ErrNoRoute = errors.New("topic has no route")
+	// ErrSend means the broker did not accept a message.
+	ErrSend = errors.New("send failed")
+	// ErrClosed means the producer or consumer was already closed.
+	ErrClosed = errors.New("closed")
+	// ErrInvalid means an argument was rejected before reaching the broker.
+	ErrInvalid = errors.New("invalid argument")
+)

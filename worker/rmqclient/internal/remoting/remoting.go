@@ -1,0 +1,304 @@
+// Package remoting speaks just enough of RocketMQ's remoting protocol for the calls that
+// rocketmq-client-go v2.1.2 keeps internal: broker cluster info from the name server and
+// queue offsets from a broker. Each call dials, sends one request and reads one response;
+// these calls are rare (topic creation, catch-up checks), so no connection is kept.
+package remoting
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Request codes used here (RocketMQ RequestCode).
+const (
+	CodeGetMaxOffset         = 30
+	CodeGetMinOffset         = 31
+	CodeGetConsumerList      = 38
+	CodeGetRouteInfoByTopic  = 105
+	CodeGetBrokerClusterInfo = 106
+)
+
+// CodeTopicNotExist is the response code for a topic the name server does not route.
+const CodeTopicNotExist = 17
+
+// maxFrame bounds a response so a confused peer cannot make us allocate without limit.
+const maxFrame = 16 << 20
+
+var opaqueSeq atomic.Int32
+
+// ErrRemote is wrapped by every error a peer answered with a non-zero response code.
+var ErrRemote = errors.New("remote error")
+
+// Command is one remoting frame: a JSON header and an optional body.
+type Command struct {
+	Code      int               `json:"code"`
+	Language  string            `json:"language"`
+	Version   int               `json:"version"`
+	Opaque    int32             `json:"opaque"`
+	Flag      int               `json:"flag"`
+	Remark    string            `json:"remark,omitempty"`
+	ExtFields map[string]string `json:"extFields,omitempty"`
+	Body      []byte            `json:"-"`
+}
+
+// Encode writes the frame: int32 total length, int32 (serialize type << 24 | header length), header, body.
+func (c *Command) Encode() ([]byte, error) {
+	hdr, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 8, 8+len(hdr)+len(c.Body))
+	binary.BigEndian.PutUint32(buf[0:4], uint32(4+len(hdr)+len(c.Body)))
+	binary.BigEndian.PutUint32(buf[4:8], uint32(len(hdr))) // serialize type 0 = JSON
+	buf = append(buf, hdr...)
+	return append(buf, c.Body...), nil
+}
+
+// Decode reads one frame from r.
+func Decode(r io.Reader) (*Command, error) {
+	var pre [8]byte
+	if _, err := io.ReadFull(r, pre[:]); err != nil {
+		return nil, err
+	}
+	total := int(binary.BigEndian.Uint32(pre[0:4]))
+	mark := binary.BigEndian.Uint32(pre[4:8])
+	if mark>>24 != 0 {
+		return nil, fmt.Errorf("unsupported serialize type %d", mark>>24)
+	}
+	hlen := int(mark & 0xFFFFFF)
+	if total < 4 || total > maxFrame || hlen > total-4 {
+		return nil, fmt.Errorf("bad frame: length %d, header %d", total, hlen)
+	}
+	rest := make([]byte, total-4)
+	if _, err := io.ReadFull(r, rest); err != nil {
+		return nil, err
+	}
+	var c Command
+	if err := json.Unmarshal(rest[:hlen], &c); err != nil {
+		return nil, fmt.Errorf("decode header: %w", err)
+	}
+	c.Body = rest[hlen:]
+	return &c, nil
+}
+
+// Call sends one request to addr and returns the matching response. A non-zero response code
+// is returned as an error wrapping ErrRemote. The context's deadline bounds dial, write and read.
+func Call(ctx context.Context, addr string, code int, ext map[string]string) (*Command, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	dl, _ := ctx.Deadline()
+	_ = conn.SetDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	req := &Command{Code: code, Language: "GO", Version: 317, Opaque: opaqueSeq.Add(1), ExtFields: ext}
+	frame, err := req.Encode()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Write(frame); err != nil {
+		return nil, err
+	}
+	for {
+		resp, err := Decode(conn)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+		if resp.Flag&1 == 0 || resp.Opaque != req.Opaque {
+			continue // a request pushed by the peer, or a stray answer: not ours
+		}
+		if resp.Code != 0 {
+			return resp, &RemoteError{Code: resp.Code, Remark: resp.Remark}
+		}
+		return resp, nil
+	}
+}
+
+// ClusterInfo is the name server's view of brokers: broker name → broker id → address.
+type ClusterInfo struct {
+	Brokers  map[string]BrokerData `json:"brokerAddrTable"`
+	Clusters map[string][]string   `json:"clusterAddrTable"`
+}
+
+// BrokerData lists the addresses of one broker set by broker id (0 = master).
+type BrokerData struct {
+	Cluster    string            `json:"cluster"`
+	BrokerName string            `json:"brokerName"`
+	Addrs      map[string]string `json:"brokerAddrs"`
+}
+
+// MasterAddrs returns the master (id 0) address of every broker, sorted by broker name.
+func (ci *ClusterInfo) MasterAddrs() map[string]string {
+	out := make(map[string]string, len(ci.Brokers))
+	for name, b := range ci.Brokers {
+		if a, ok := b.Addrs["0"]; ok {
+			out[name] = a
+		}
+	}
+	return out
+}
+
+// GetClusterInfo asks a name server for the brokers it knows.
+func GetClusterInfo(ctx context.Context, namesrv string) (*ClusterInfo, error) {
+	resp, err := Call(ctx, namesrv, CodeGetBrokerClusterInfo, nil)
+	if err != nil {
+		return nil, err
+	}
+	var ci ClusterInfo
+	if err := json.Unmarshal(QuoteIntKeys(resp.Body), &ci); err != nil {
+		return nil, fmt.Errorf("decode cluster info: %w", err)
+	}
+	return &ci, nil
+}
+
+// TopicRoute is the name server's route for one topic.
+type TopicRoute struct {
+	Queues  []QueueData  `json:"queueDatas"`
+	Brokers []BrokerData `json:"brokerDatas"`
+}
+
+// QueueData is the queue layout of a topic on one broker.
+type QueueData struct {
+	BrokerName     string `json:"brokerName"`
+	ReadQueueNums  int    `json:"readQueueNums"`
+	WriteQueueNums int    `json:"writeQueueNums"`
+	Perm           int    `json:"perm"`
+}
+
+// GetRoute asks a name server for a topic's route, bypassing any client-side cache.
+// A topic the name server does not know gives an error wrapping ErrRemote with code 17.
+func GetRoute(ctx context.Context, namesrv, topic string) (*TopicRoute, error) {
+	resp, err := Call(ctx, namesrv, CodeGetRouteInfoByTopic, map[string]string{"topic": topic})
+	if err != nil {
+		return nil, err
+	}
+	var r TopicRoute
+	if err := json.Unmarshal(QuoteIntKeys(resp.Body), &r); err != nil {
+		return nil, fmt.Errorf("decode route of %s: %w", topic, err)
+	}
+	return &r, nil
+}
+
+// IsCode reports whether err is a remote answer with the given response code.
+func IsCode(err error, code int) bool {
+	var re *RemoteError
+	return errors.As(err, &re) && re.Code == code
+}
+
+// RemoteError is a non-zero response code from a peer.
+type RemoteError struct {
+	Code   int
+	Remark string
+}
+
+func (e *RemoteError) Error() string { return fmt.Sprintf("code %d: %s", e.Code, e.Remark) }
+
+// Unwrap lets errors.Is(err, ErrRemote) match.
+func (e *RemoteError) Unwrap() error { return ErrRemote }
+
+// GetMaxOffset asks a broker for the next offset to be written in a queue.
+func GetMaxOffset(ctx context.Context, broker, topic string, queueID int) (int64, error) {
+	return getOffset(ctx, broker, CodeGetMaxOffset, topic, queueID)
+}
+
+// GetMinOffset asks a broker for the oldest offset still stored in a queue.
+func GetMinOffset(ctx context.Context, broker, topic string, queueID int) (int64, error) {
+	return getOffset(ctx, broker, CodeGetMinOffset, topic, queueID)
+}
+
+func getOffset(ctx context.Context, broker string, code int, topic string, queueID int) (int64, error) {
+	resp, err := Call(ctx, broker, code, map[string]string{"topic": topic, "queueId": strconv.Itoa(queueID)})
+	if err != nil {
+		return 0, err
+	}
+	v, ok := resp.ExtFields["offset"]
+	if !ok {
+		return 0, fmt.Errorf("offset missing from response to code %d", code)
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
+
+// GetConsumerList asks a broker for the client ids in a consumer group.
+func GetConsumerList(ctx context.Context, broker, group string) ([]string, error) {
+	resp, err := Call(ctx, broker, CodeGetConsumerList, map[string]string{"consumerGroup": group})
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		IDs []string `json:"consumerIdList"`
+	}
+	if err := json.Unmarshal(resp.Body, &body); err != nil {
+		return nil, fmt.Errorf("decode consumer list: %w", err)
+	}
+	return body.IDs, nil
+}
+
+// QuoteIntKeys turns fastjson's unquoted integer map keys ({0:"a"}) into valid JSON ({"0":"a"}).
+// It tracks string literals so digits inside strings are left alone.
+func QuoteIntKeys(b []byte) []byte {
+	var out bytes.Buffer
+	out.Grow(len(b) + 16)
+	inStr, esc := false, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inStr {
+			out.WriteByte(c)
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		if c == '"' {
+			inStr = true
+			out.WriteByte(c)
+			continue
+		}
+		out.WriteByte(c)
+		if c == '{' || c == ',' {
+			j := i + 1
+			for j < len(b) && (b[j] == ' ' || b[j] == '\n') {
+				j++
+			}
+			k := j
+			if k < len(b) && b[k] == '-' {
+				k++
+			}
+			for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+				k++
+			}
+			if k > j && k < len(b) && b[k] == ':' {
+				out.WriteByte('"')
+				out.Write(b[j:k])
+				out.WriteByte('"')
+				i = k - 1
+			}
+		}
+	}
+	return out.Bytes()
+}

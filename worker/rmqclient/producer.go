@@ -1,0 +1,180 @@
+package rmqclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	rocketmq "github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+)
+
+// Message is one message to send. Properties must be plain text: the wire format separates
+// entries with \x01 and \x02, and the client drops empty keys or values.
+type Message struct {
+	Topic      string
+	Body       []byte
+	Keys       []string
+	Tag        string
+	Properties map[string]string
+	// ShardingKey, when set, picks the queue by hash so that messages with one key keep
+	// their order (the producer must be made with HashByKey).
+	ShardingKey string
+}
+
+// SendResult says where the broker stored a message.
+type SendResult struct {
+	MsgID  string
+	Queue  Queue
+	Offset int64
+}
+
+// ProducerOptions tune a producer.
+type ProducerOptions struct {
+	// Group is the producer group; empty means "rmqconnect-<role>".
+	Group string
+	// Retries is the number of extra attempts after a transport failure (default 2).
+	Retries int
+	// HashByKey selects the queue from Message.ShardingKey instead of round robin.
+	HashByKey bool
+}
+
+// Producer sends messages synchronously. It is safe for concurrent use; each Send blocks
+// until the broker answers, the context ends, or the client's 3s transport timeout passes.
+type Producer struct {
+	p      rocketmq.Producer
+	mu     sync.RWMutex
+	closed bool
+}
+
+// NewProducer builds and starts a producer for one role ("source-task-x-0", "dlq", ...).
+func (c *Client) NewProducer(role string, opts ProducerOptions) (*Producer, error) {
+	if opts.Group == "" {
+		opts.Group = "rmqconnect-" + sanitize(role)
+	}
+	if opts.Retries <= 0 {
+		opts.Retries = 2
+	}
+	popts := []producer.Option{
+		producer.WithNsResolver(primitive.NewPassthroughResolver(c.cfg.NameServers)),
+		producer.WithGroupName(sanitize(opts.Group)),
+		producer.WithInstanceName(c.instanceName(role)),
+		producer.WithRetry(opts.Retries),
+		producer.WithSendMsgTimeout(3 * time.Second),
+	}
+	if opts.HashByKey {
+		popts = append(popts, producer.WithQueueSelector(producer.NewHashQueueSelector()))
+	}
+	p, err := rocketmq.NewProducer(popts...)
+	if err != nil {
+		return nil, fmt.Errorf("new producer %s: %w", role, err)
+	}
+	if err := p.Start(); err != nil {
+		_ = safeClose(p.Shutdown)
+		return nil, fmt.Errorf("start producer %s: %w", role, err)
+	}
+	return &Producer{p: p}, nil
+}
+
+func toPrimitive(m *Message) (*primitive.Message, error) {
+	if m == nil || m.Topic == "" {
+		return nil, fmt.Errorf("%w: message without topic", ErrInvalid)
+	}
+	pm := primitive.NewMessage(m.Topic, m.Body)
+	if len(m.Keys) > 0 {
+		pm.WithKeys(m.Keys)
+	}
+	if m.Tag != "" {
+		pm.WithTag(m.Tag)
+	}
+	for k, v := range m.Properties {
+		pm.WithProperty(k, v)
+	}
+	if m.ShardingKey != "" {
+		pm.WithShardingKey(m.ShardingKey)
+	}
+	return pm, nil
+}
+
+// Send delivers one message, or a batch of messages that all share one topic (stored as
+// one batch on one queue). It never panics; every failure is an error wrapping ErrSend,
+// ErrClosed or ErrInvalid.
+func (p *Producer) Send(ctx context.Context, msgs ...*Message) (res SendResult, err error) {
+	if len(msgs) == 0 {
+		return res, fmt.Errorf("%w: nothing to send", ErrInvalid)
+	}
+	pms := make([]*primitive.Message, 0, len(msgs))
+	for _, m := range msgs {
+		pm, err := toPrimitive(m)
+		if err != nil {
+			return res, err
+		}
+		if m.Topic != msgs[0].Topic {
+			return res, fmt.Errorf("%w: a batch must share one topic (%s, %s)", ErrInvalid, msgs[0].Topic, m.Topic)
+		}
+		pms = append(pms, pm)
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return res, ErrClosed
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: client panicked: %v", ErrSend, r)
+		}
+	}()
+	sr, err := p.p.SendSync(ctx, pms...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("%w: %s: %w", ErrSend, msgs[0].Topic, ctx.Err())
+		}
+		return res, fmt.Errorf("%w: %s: %w", ErrSend, msgs[0].Topic, err)
+	}
+	if sr == nil || sr.Status != primitive.SendOK {
+		status := "no result"
+		if sr != nil {
+			status = sendStatus(sr.Status)
+		}
+		return res, fmt.Errorf("%w: %s: broker answered %s", ErrSend, msgs[0].Topic, status)
+	}
+	res = SendResult{MsgID: sr.MsgID, Offset: sr.QueueOffset}
+	if sr.MessageQueue != nil {
+		res.Queue = Queue{Topic: sr.MessageQueue.Topic, BrokerName: sr.MessageQueue.BrokerName, QueueID: sr.MessageQueue.QueueId}
+	}
+	return res, nil
+}
+
+func sendStatus(s primitive.SendStatus) string {
+	switch s {
+	case primitive.SendOK:
+		return "SEND_OK"
+	case primitive.SendFlushDiskTimeout:
+		return "FLUSH_DISK_TIMEOUT"
+	case primitive.SendFlushSlaveTimeout:
+		return "FLUSH_SLAVE_TIMEOUT"
+	case primitive.SendSlaveNotAvailable:
+		return "SLAVE_NOT_AVAILABLE"
+	default:
+		return fmt.Sprintf("status %d", s)
+	}
+}
+
+// Close waits for in-flight sends and shuts the producer down. It is idempotent.
+func (p *Producer) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	return safeClose(p.p.Shutdown)
+}
+
+// IsRetriable reports whether a send error may succeed if tried again later.
+func IsRetriable(err error) bool {
+	return errors.Is(err, ErrSend) || errors.Is(err, ErrUnreachable) || errors.Is(err, ErrNoRoute)
+}

@@ -1,0 +1,335 @@
+package rmqclient_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+func TestMain(m *testing.M) { rmqtest.Main(m) }
+
+// collector gathers delivered messages for assertions.
+type collector struct {
+	mu   sync.Mutex
+	msgs []*rmqclient.ReceivedMessage
+}
+
+func (c *collector) add(ms []*rmqclient.ReceivedMessage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, ms...)
+}
+
+func (c *collector) snapshot() []*rmqclient.ReceivedMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*rmqclient.ReceivedMessage(nil), c.msgs...)
+}
+
+func (c *collector) waitFor(t *testing.T, n int, within time.Duration) []*rmqclient.ReceivedMessage {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(c.snapshot()) >= n }, within, 50*time.Millisecond,
+		"expected %d messages", n)
+	return c.snapshot()
+}
+
+func newProducer(t *testing.T, opts rmqclient.ProducerOptions) *rmqclient.Producer {
+	t.Helper()
+	p, err := rmqtest.Client(t).NewProducer(t.Name(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, p.Close()) })
+	return p
+}
+
+func newConsumer(t *testing.T, opts rmqclient.ConsumerOptions, h rmqclient.Handler) *rmqclient.Consumer {
+	t.Helper()
+	c, err := rmqtest.Client(t).NewConsumer(t.Name(), opts, h)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, c.Close()) })
+	return c
+}
+
+func TestRoundTripKeysAndProperties(t *testing.T) {
+	topic := rmqtest.Topic(t, 2)
+	p := newProducer(t, rmqclient.ProducerOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	const n = 20
+	sent := map[string]rmqclient.SendResult{}
+	for i := 0; i < n; i++ {
+		res, err := p.Send(ctx, &rmqclient.Message{
+			Topic:      topic,
+			Body:       []byte(fmt.Sprintf("body-%d", i)),
+			Keys:       []string{fmt.Sprintf("k%d", i), "common"},
+			Tag:        "tagA",
+			Properties: map[string]string{"connect.timestamp": "1700000000000", "h1": fmt.Sprint(i)},
+		})
+		require.NoError(t, err)
+		require.Equal(t, topic, res.Queue.Topic)
+		sent[fmt.Sprintf("body-%d", i)] = res
+	}
+
+	var got collector
+	newConsumer(t, rmqclient.ConsumerOptions{Group: rmqtest.Group(t), Topics: []string{topic}, From: rmqclient.FromFirst},
+		func(_ context.Context, ms []*rmqclient.ReceivedMessage) error { got.add(ms); return nil })
+	msgs := got.waitFor(t, n, 60*time.Second)
+
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		body := string(m.Body)
+		res, ok := sent[body]
+		require.True(t, ok, "unexpected body %q", body)
+		seen[body] = true
+		var i int
+		_, err := fmt.Sscanf(body, "body-%d", &i)
+		require.NoError(t, err)
+		require.Equal(t, []string{fmt.Sprintf("k%d", i), "common"}, m.Keys)
+		require.Equal(t, "tagA", m.Tag)
+		require.Equal(t, "1700000000000", m.Properties["connect.timestamp"])
+		require.Equal(t, fmt.Sprint(i), m.Properties["h1"])
+		require.NotContains(t, m.Properties, "KEYS", "system properties are kept apart")
+		require.Equal(t, res.Queue.QueueID, m.Queue.QueueID)
+		require.Equal(t, res.Offset, m.Offset)
+		require.Greater(t, m.MaxOffset, m.Offset)
+	}
+	require.Len(t, seen, n)
+}
+
+func TestBatchSendSharesOneQueue(t *testing.T) {
+	topic := rmqtest.Topic(t, 4)
+	p := newProducer(t, rmqclient.ProducerOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	batch := make([]*rmqclient.Message, 10)
+	for i := range batch {
+		batch[i] = &rmqclient.Message{Topic: topic, Body: []byte{byte(i)}}
+	}
+	res, err := p.Send(ctx, batch...)
+	require.NoError(t, err)
+
+	var got collector
+	newConsumer(t, rmqclient.ConsumerOptions{Group: rmqtest.Group(t), Topics: []string{topic}, From: rmqclient.FromFirst, BatchSize: 32},
+		func(_ context.Context, ms []*rmqclient.ReceivedMessage) error { got.add(ms); return nil })
+	for _, m := range got.waitFor(t, 10, 60*time.Second) {
+		require.Equal(t, res.Queue.QueueID, m.Queue.QueueID)
+	}
+
+	_, err = p.Send(ctx, &rmqclient.Message{Topic: topic}, &rmqclient.Message{Topic: topic + "x"})
+	require.ErrorIs(t, err, rmqclient.ErrInvalid)
+}
+
+func TestOrderWithinQueue(t *testing.T) {
+	topic := rmqtest.Topic(t, 4)
+	p := newProducer(t, rmqclient.ProducerOptions{HashByKey: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	keys := []string{"alpha", "beta", "gamma", "delta", "epsilon"}
+	const perKey = 40
+	queueOf := map[string]int{}
+	for i := 0; i < perKey; i++ {
+		for _, k := range keys {
+			res, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprintf("%s:%03d", k, i)), ShardingKey: k, Keys: []string{k}})
+			require.NoError(t, err)
+			if q, ok := queueOf[k]; ok {
+				require.Equal(t, q, res.Queue.QueueID, "one key, one queue")
+			}
+			queueOf[k] = res.Queue.QueueID
+		}
+	}
+
+	var got collector
+	newConsumer(t, rmqclient.ConsumerOptions{Group: rmqtest.Group(t), Topics: []string{topic}, From: rmqclient.FromFirst, Orderly: true},
+		func(_ context.Context, ms []*rmqclient.ReceivedMessage) error { got.add(ms); return nil })
+	msgs := got.waitFor(t, perKey*len(keys), 60*time.Second)
+
+	next := map[string]int{}
+	lastOffset := map[int]int64{}
+	for _, m := range msgs {
+		var k string
+		var i int
+		_, err := fmt.Sscanf(string(m.Body), "%s", &k)
+		require.NoError(t, err)
+		k, idx, _ := cut(string(m.Body))
+		_, err = fmt.Sscanf(idx, "%d", &i)
+		require.NoError(t, err)
+		require.Equal(t, next[k], i, "key %s out of order", k)
+		next[k]++
+		if prev, ok := lastOffset[m.Queue.QueueID]; ok {
+			require.Greater(t, m.Offset, prev, "queue %d delivered out of offset order", m.Queue.QueueID)
+		}
+		lastOffset[m.Queue.QueueID] = m.Offset
+	}
+}
+
+func cut(s string) (string, string, bool) {
+	for i := range s {
+		if s[i] == ':' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func TestCreateTopicIsRoutedBeforeReturn(t *testing.T) {
+	c := rmqtest.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	name := rmqtest.Name(t, "t")
+	_, err := c.TopicQueues(ctx, name)
+	require.ErrorIs(t, err, rmqclient.ErrNoRoute)
+
+	require.NoError(t, c.CreateTopic(ctx, rmqclient.TopicSpec{Name: name, Queues: 3}))
+	qs, err := c.TopicQueues(ctx, name)
+	require.NoError(t, err)
+	require.Len(t, qs, 3)
+	for i, q := range qs {
+		require.Equal(t, i, q.QueueID)
+		minOff, maxOff, err := c.QueueOffsets(ctx, q)
+		require.NoError(t, err)
+		require.Zero(t, minOff)
+		require.Zero(t, maxOff)
+	}
+
+	// Creating again with more queues widens the route.
+	require.NoError(t, c.CreateTopic(ctx, rmqclient.TopicSpec{Name: name, Queues: 5}))
+	qs, err = c.TopicQueues(ctx, name)
+	require.NoError(t, err)
+	require.Len(t, qs, 5)
+
+	err = c.CreateTopic(ctx, rmqclient.TopicSpec{Name: "bad topic!", Queues: 1})
+	require.ErrorIs(t, err, rmqclient.ErrInvalid)
+
+	p := newProducer(t, rmqclient.ProducerOptions{})
+	res, err := p.Send(ctx, &rmqclient.Message{Topic: name, Body: []byte("x")})
+	require.NoError(t, err)
+	_, maxOff, err := c.QueueOffsets(ctx, res.Queue)
+	require.NoError(t, err)
+	require.Equal(t, res.Offset+1, maxOff)
+}
+
+func TestPanickingHandlerKeepsConsuming(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	p := newProducer(t, rmqclient.ProducerOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 10
+	for i := 0; i < n; i++ {
+		_, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprint(i))})
+		require.NoError(t, err)
+	}
+
+	var got collector
+	var mu sync.Mutex
+	panicked := map[string]int{}
+	newConsumer(t, rmqclient.ConsumerOptions{Group: rmqtest.Group(t), Topics: []string{topic}, From: rmqclient.FromFirst, RetryDelayLevel: 1},
+		func(_ context.Context, ms []*rmqclient.ReceivedMessage) error {
+			for _, m := range ms {
+				b := string(m.Body)
+				mu.Lock()
+				first := panicked[b] == 0 && (b == "3" || b == "7")
+				if first {
+					panicked[b]++
+				}
+				mu.Unlock()
+				if first {
+					panic("handler bug on " + b)
+				}
+			}
+			got.add(ms)
+			return nil
+		})
+	msgs := got.waitFor(t, n, 90*time.Second)
+	bodies := map[string]int32{}
+	for _, m := range msgs {
+		bodies[string(m.Body)] = m.ReconsumeTimes
+	}
+	require.Len(t, bodies, n, "every message delivered despite the panics")
+	require.Equal(t, int32(1), bodies["3"], "the message whose handler panicked came back once")
+	require.Equal(t, int32(1), bodies["7"])
+	require.Equal(t, int32(0), bodies["5"])
+}
+
+func TestErrorRedelivers(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	p := newProducer(t, rmqclient.ProducerOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte("retry-me")})
+	require.NoError(t, err)
+
+	var got collector
+	var mu sync.Mutex
+	attempts := 0
+	newConsumer(t, rmqclient.ConsumerOptions{Group: rmqtest.Group(t), Topics: []string{topic}, From: rmqclient.FromFirst, RetryDelayLevel: 1},
+		func(_ context.Context, ms []*rmqclient.ReceivedMessage) error {
+			mu.Lock()
+			attempts++
+			a := attempts
+			mu.Unlock()
+			if a < 3 {
+				return errors.New("sink not ready")
+			}
+			got.add(ms)
+			return nil
+		})
+	msgs := got.waitFor(t, 1, 90*time.Second)
+	require.Equal(t, "retry-me", string(msgs[0].Body))
+	require.Equal(t, int32(2), msgs[0].ReconsumeTimes)
+}
+
+func TestUnreachableGivesClearErrorInTime(t *testing.T) {
+	rmqtest.Require(t)
+	// Port 1 on loopback: nothing listens, so connections are refused at once.
+	c, err := rmqclient.New(rmqclient.Config{NameServers: []string{"127.0.0.1:1"}, Instance: "unreachable", RouteTimeout: 2 * time.Second})
+	require.NoError(t, err)
+	defer c.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = c.Ping(ctx)
+	require.ErrorIs(t, err, rmqclient.ErrUnreachable)
+	require.Contains(t, err.Error(), "127.0.0.1:1")
+	require.Less(t, time.Since(start), 3*time.Second+500*time.Millisecond)
+
+	err = c.CreateTopic(ctx, rmqclient.TopicSpec{Name: "never", Queues: 1})
+	require.ErrorIs(t, err, rmqclient.ErrUnreachable)
+
+	p, err := c.NewProducer("unreachable", rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer p.Close()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	_, err = p.Send(sctx, &rmqclient.Message{Topic: "never", Body: []byte("x")})
+	require.ErrorIs(t, err, rmqclient.ErrSend)
+	require.True(t, rmqclient.IsRetriable(err))
+
+	_, err = rmqclient.New(rmqclient.Config{})
+	require.ErrorIs(t, err, rmqclient.ErrNoNameServer)
+	_, err = rmqclient.New(rmqclient.Config{NameServers: []string{"http://x"}})
+	require.ErrorIs(t, err, rmqclient.ErrInvalid)
+}
+
+func TestConsumerRejectsBadOptions(t *testing.T) {
+	c := rmqtest.Client(t)
+	h := func(context.Context, []*rmqclient.ReceivedMessage) error { return nil }
+	_, err := c.NewConsumer("x", rmqclient.ConsumerOptions{Group: "bad group", Topics: []string{"t"}}, h)
+	require.ErrorIs(t, err, rmqclient.ErrInvalid)
+	_, err = c.NewConsumer("x", rmqclient.ConsumerOptions{Group: "g"}, h)
+	require.ErrorIs(t, err, rmqclient.ErrInvalid)
+	_, err = c.NewConsumer("x", rmqclient.ConsumerOptions{Group: "g", Topics: []string{"t"}}, nil)
+	require.ErrorIs(t, err, rmqclient.ErrInvalid)
+	// A topic without a route cannot be consumed: the client refuses to start.
+	_, err = c.NewConsumer("x", rmqclient.ConsumerOptions{Group: rmqtest.Group(t), Topics: []string{rmqtest.Name(t, "missing")}}, h)
+	require.Error(t, err)
+}
