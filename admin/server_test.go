@@ -1,0 +1,73 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+type fakeHealth struct{ err error }
+
+func (f fakeHealth) Health(context.Context) error { return f.err }
+
+func get(t *testing.T, h http.Handler, method, path string) (int, map[string]any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
+	return rec.Code, body
+}
+
+func TestHealth(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	up := NewServer("127.0.0.1:0", Info{WorkerID: "w1", Version: "v1"}, fakeHealth{}, log)
+	code, body := get(t, up.Handler(), http.MethodGet, "/health")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "UP", body["status"])
+	require.Equal(t, "w1", body["worker_id"])
+
+	down := NewServer("127.0.0.1:0", Info{WorkerID: "w1"}, fakeHealth{errors.New("rocketmq unreachable")}, log)
+	code, body = get(t, down.Handler(), http.MethodGet, "/health")
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, "DOWN", body["status"])
+	require.Contains(t, body["message"], "rocketmq unreachable")
+}
+
+func TestErrorsAreJSON(t *testing.T) {
+	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	code, body := get(t, s.Handler(), http.MethodGet, "/nope")
+	require.Equal(t, http.StatusNotFound, code)
+	require.EqualValues(t, 404, body["error_code"])
+	code, body = get(t, s.Handler(), http.MethodPost, "/health")
+	require.Equal(t, http.StatusMethodNotAllowed, code)
+	require.EqualValues(t, 405, body["error_code"])
+}
+
+func TestRunServesAndStops(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s := NewServer("127.0.0.1:0", Info{WorkerID: "w"}, fakeHealth{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer acancel()
+	addr, err := s.Addr(actx)
+	require.NoError(t, err)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + addr.String() + "/health")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	cancel()
+	require.NoError(t, <-done)
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rmqconnect/rmqconnect/admin"
+	"github.com/rmqconnect/rmqconnect/conf"
+	"github.com/rmqconnect/rmqconnect/worker"
+)
+
+// Set by the Makefile with -ldflags.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func loadConfig(name string, args []string, stderr io.Writer) (*conf.Worker, int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "worker config file (.yaml, .properties, .conf, .json)")
+	if err := fs.Parse(args); err != nil {
+		return nil, 2
+	}
+	cfg, err := conf.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "rmqconnect %s: %v\n", name, err)
+		return nil, 1
+	}
+	return cfg, 0
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
+	cfg, code := loadConfig("check-config", args, stderr)
+	if cfg == nil {
+		return code
+	}
+	fmt.Fprintf(stdout, "config OK: workerId=%s namesrvAddr=%s http=%s\n", cfg.WorkerID, cfg.NamesrvAddr, cfg.HTTPAddr())
+	return 0
+}
+
+func newLogger(cfg *conf.Worker, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// cmdStandalone wires a worker and its admin server and runs them until SIGINT/SIGTERM.
+// Shutdown order: the admin server stops accepting, then the worker stops its tasks.
+func cmdStandalone(args []string, stderr io.Writer) int {
+	cfg, code := loadConfig("standalone", args, stderr)
+	if cfg == nil {
+		return code
+	}
+	log := newLogger(cfg, stderr)
+	w, err := worker.New(worker.Config{
+		WorkerID:    cfg.WorkerID,
+		ClusterID:   cfg.ConnectClusterID,
+		NameServers: cfg.NameServers(),
+	}, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	srv := admin.NewServer(cfg.HTTPAddr(), admin.Info{
+		Version: version, Commit: commit, WorkerID: cfg.WorkerID, ClusterID: cfg.ConnectClusterID, Mode: "standalone",
+	}, w, log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return w.Run(gctx) })
+	g.Go(func() error {
+		addr, err := srv.Addr(gctx)
+		if err == nil {
+			log.Info("admin REST listening", "addr", addr.String())
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("stopped with error", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,43 @@
+// Command rmqconnect runs a Connect worker for Apache RocketMQ.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func usage() string {
+	return `usage: rmqconnect <command> [flags]
+
+commands:
+  standalone -c <worker config>   run a worker
+  check-config -c <worker config> validate a worker config and exit
+  version                         print the version
+`
+}
+
+func run(args []string, stdout, stderr *os.File) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage())
+		return 2
+	}
+	switch args[0] {
+	case "standalone":
+		return cmdStandalone(args[1:], stderr)
+	case "check-config":
+		return cmdCheckConfig(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "rmqconnect %s (commit %s)\n", version, commit)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage())
+		return 0
+	default:
+		fmt.Fprintf(stderr, "rmqconnect: unknown command %q\n\n%s", args[0], usage())
+		return 2
+	}
+}

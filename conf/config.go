@@ -1,0 +1,304 @@
+package conf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// Worker is the configuration of one worker process.
+type Worker struct {
+	WorkerID         string `mapstructure:"workerId"`
+	ConnectClusterID string `mapstructure:"connectClusterId"`
+	// NamesrvAddr lists name servers, ';' or ',' separated.
+	NamesrvAddr     string `mapstructure:"namesrvAddr"`
+	HTTPBindAddress string `mapstructure:"httpBindAddress"`
+	HTTPPort        int    `mapstructure:"httpPort"`
+	// PluginPaths are directories searched for out-of-process plugins, ',' separated.
+	PluginPaths      string `mapstructure:"pluginPaths"`
+	StorePathRootDir string `mapstructure:"storePathRootDir"`
+	// AllocTaskStrategy is consistent-hash (default) or round-robin; the Java class names are accepted.
+	AllocTaskStrategy             string `mapstructure:"allocTaskStrategy"`
+	AutoCreateTopicEnable         bool   `mapstructure:"autoCreateTopicEnable"`
+	OffsetCommitIntervalMsConfig  int    `mapstructure:"offsetCommitIntervalMsConfig"`
+	OffsetCommitTimeoutMsConfig   int    `mapstructure:"offsetCommitTimeoutMsConfig"`
+	MaxStartTimeoutMills          int    `mapstructure:"maxStartTimeoutMills"`
+	MaxStopTimeoutMills           int    `mapstructure:"maxStopTimeoutMills"`
+	OperationTimeout              int    `mapstructure:"operationTimeout"`
+	KeyConverter                  string `mapstructure:"keyConverter"`
+	ValueConverter                string `mapstructure:"valueConverter"`
+	ConfigStoreTopic              string `mapstructure:"configStoreTopic"`
+	PositionStoreTopic            string `mapstructure:"positionStoreTopic"`
+	ConnectStatusTopic            string `mapstructure:"connectStatusTopic"`
+	ClusterStoreTopic             string `mapstructure:"clusterStoreTopic"`
+	ACLEnable                     bool   `mapstructure:"aclEnable"`
+	AccessKey                     string `mapstructure:"accessKey"`
+	SecretKey                     string `mapstructure:"secretKey"`
+	LogLevel                      string `mapstructure:"logLevel"`
+	LogFormat                     string `mapstructure:"logFormat"`
+	GracefulShutdownTimeoutMillis int    `mapstructure:"gracefulShutdownTimeoutMillis"`
+}
+
+// Defaults returns the configuration used for every key a file does not set.
+func Defaults() Worker {
+	home, _ := os.UserHomeDir()
+	return Worker{
+		WorkerID:                      "DefaultWorker",
+		ConnectClusterID:              "DefaultConnectCluster",
+		NamesrvAddr:                   "127.0.0.1:9876",
+		HTTPBindAddress:               "127.0.0.1",
+		HTTPPort:                      8082,
+		StorePathRootDir:              filepath.Join(home, "connectorStore"),
+		AllocTaskStrategy:             "consistent-hash",
+		AutoCreateTopicEnable:         true,
+		OffsetCommitIntervalMsConfig:  30000,
+		OffsetCommitTimeoutMsConfig:   5000,
+		MaxStartTimeoutMills:          180000,
+		MaxStopTimeoutMills:           60000,
+		OperationTimeout:              3000,
+		KeyConverter:                  "string",
+		ValueConverter:                "json",
+		ConfigStoreTopic:              "connector-config-topic",
+		PositionStoreTopic:            "connector-position-topic",
+		ConnectStatusTopic:            "connector-status-topic",
+		ClusterStoreTopic:             "connector-cluster-topic",
+		LogLevel:                      "info",
+		LogFormat:                     "text",
+		GracefulShutdownTimeoutMillis: 30000,
+	}
+}
+
+// strategies maps accepted allocTaskStrategy spellings to their canonical names.
+var strategies = map[string]string{
+	"consistent-hash": "consistent-hash",
+	"round-robin":     "round-robin",
+	"org.apache.rocketmq.connect.runtime.service.strategy.AllocateConnAndTaskStrategyByConsistentHash": "consistent-hash",
+	"org.apache.rocketmq.connect.runtime.service.strategy.DefaultAllocateConnAndTaskStrategy":          "round-robin",
+}
+
+// Load reads the file at path (empty path: defaults and environment only), applies
+// environment overrides and validates the result.
+func Load(path string) (*Worker, error) {
+	v := viper.NewWithOptions(viper.WithCodecRegistry(codecs()))
+	def := Defaults()
+	keys := keyNames()
+	dv := reflect.ValueOf(def)
+	for i, k := range keys {
+		v.SetDefault(k, dv.Field(i).Interface())
+		if err := v.BindEnv(k, "RMQCONNECT_"+strings.ToUpper(k)); err != nil {
+			return nil, err
+		}
+	}
+	if path != "" {
+		if err := readFile(v, path); err != nil {
+			return nil, err
+		}
+	}
+	if !v.InConfig(strings.ToLower("namesrvAddr")) && os.Getenv("RMQCONNECT_NAMESRVADDR") == "" {
+		if ns := os.Getenv("RMQ_NAMESRV"); ns != "" {
+			v.Set("namesrvAddr", ns)
+		}
+	}
+	var errs Errors
+	for _, k := range v.AllKeys() {
+		if !knownKey(keys, k) {
+			errs = append(errs, &FieldError{Key: k, Reason: "unknown key (known keys: " + strings.Join(keys, ", ") + ")"})
+		}
+	}
+	var w Worker
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           &w,
+		WeaklyTypedInput: true,
+		ErrorUnused:      false,
+		MatchName:        strings.EqualFold,
+	})
+	if err != nil {
+		return nil, err
+	}
+	settings := map[string]any{}
+	for i, k := range keys {
+		raw := v.Get(k)
+		if s, ok := raw.(string); ok {
+			raw = strings.TrimSpace(s)
+		}
+		// Decode field by field so that a bad value is reported against its own key.
+		one := map[string]any{k: raw}
+		var probe Worker
+		pd, _ := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &probe, WeaklyTypedInput: true, MatchName: strings.EqualFold})
+		if err := pd.Decode(one); err != nil {
+			errs = append(errs, &FieldError{Key: k, Value: fmt.Sprint(raw), Reason: "expected " + reflect.TypeOf(def).Field(i).Type.Kind().String()})
+			continue
+		}
+		settings[k] = raw
+	}
+	if err := dec.Decode(settings); err != nil && len(errs) == 0 {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	errs = append(errs, w.validate()...)
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
+		return nil, errs
+	}
+	w.AllocTaskStrategy = strategies[w.AllocTaskStrategy]
+	w.LogLevel = strings.ToLower(w.LogLevel)
+	return &w, nil
+}
+
+func readFile(v *viper.Viper, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("worker config: %w", err)
+	}
+	defer f.Close()
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".yaml", ".yml":
+		v.SetConfigType("yaml")
+	case ".json":
+		v.SetConfigType("json")
+	case ".properties", ".conf", ".cfg":
+		v.SetConfigType("properties")
+	default:
+		return fmt.Errorf("worker config %s: unsupported extension %q (use .yaml, .yml, .json, .properties or .conf)", path, ext)
+	}
+	if err := v.ReadConfig(f); err != nil {
+		return fmt.Errorf("worker config %s: %w", path, err)
+	}
+	return nil
+}
+
+func keyNames() []string {
+	t := reflect.TypeOf(Worker{})
+	out := make([]string, t.NumField())
+	for i := range out {
+		out[i] = t.Field(i).Tag.Get("mapstructure")
+	}
+	return out
+}
+
+func knownKey(keys []string, k string) bool {
+	for _, known := range keys {
+		if strings.EqualFold(known, k) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	idPattern   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
+	hostPortPat = regexp.MustCompile(`^[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}$`)
+)
+
+func (w *Worker) validate() Errors {
+	var errs Errors
+	bad := func(key string, val any, reason string) {
+		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(val), Reason: reason})
+	}
+	if !idPattern.MatchString(w.WorkerID) {
+		bad("workerId", w.WorkerID, "must be 1-100 characters of letters, digits, '_' or '-'")
+	}
+	if !idPattern.MatchString(w.ConnectClusterID) {
+		bad("connectClusterId", w.ConnectClusterID, "must be 1-100 characters of letters, digits, '_' or '-'")
+	}
+	if len(w.NameServers()) == 0 {
+		bad("namesrvAddr", w.NamesrvAddr, "at least one name server host:port is required")
+	}
+	for _, a := range w.NameServers() {
+		if !hostPortPat.MatchString(a) {
+			bad("namesrvAddr", a, "not a host:port address")
+		} else if _, p, _ := strings.Cut(a[strings.LastIndex(a, ":"):], ":"); !validPort(p, false) {
+			bad("namesrvAddr", a, "port must be 1-65535")
+		}
+	}
+	if w.HTTPPort < 0 || w.HTTPPort > 65535 {
+		bad("httpPort", w.HTTPPort, "must be 0-65535 (0 picks a free port)")
+	}
+	if w.HTTPBindAddress == "" {
+		bad("httpBindAddress", w.HTTPBindAddress, "must not be empty")
+	}
+	if w.StorePathRootDir == "" {
+		bad("storePathRootDir", "", "must not be empty")
+	}
+	if _, ok := strategies[w.AllocTaskStrategy]; !ok {
+		bad("allocTaskStrategy", w.AllocTaskStrategy, "must be consistent-hash or round-robin")
+	}
+	for key, val := range map[string]int{
+		"offsetCommitIntervalMsConfig":  w.OffsetCommitIntervalMsConfig,
+		"offsetCommitTimeoutMsConfig":   w.OffsetCommitTimeoutMsConfig,
+		"maxStartTimeoutMills":          w.MaxStartTimeoutMills,
+		"maxStopTimeoutMills":           w.MaxStopTimeoutMills,
+		"operationTimeout":              w.OperationTimeout,
+		"gracefulShutdownTimeoutMillis": w.GracefulShutdownTimeoutMillis,
+	} {
+		if val <= 0 {
+			bad(key, val, "must be a positive number of milliseconds")
+		}
+	}
+	for key, val := range map[string]string{
+		"configStoreTopic": w.ConfigStoreTopic, "positionStoreTopic": w.PositionStoreTopic,
+		"connectStatusTopic": w.ConnectStatusTopic, "clusterStoreTopic": w.ClusterStoreTopic,
+	} {
+		if !regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`).MatchString(val) {
+			bad(key, val, "not a valid RocketMQ topic name")
+		}
+	}
+	switch strings.ToLower(w.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("logLevel", w.LogLevel, "must be debug, info, warn or error")
+	}
+	switch w.LogFormat {
+	case "text", "json":
+	default:
+		bad("logFormat", w.LogFormat, "must be text or json")
+	}
+	if w.ACLEnable && (w.AccessKey == "" || w.SecretKey == "") {
+		bad("aclEnable", w.ACLEnable, "accessKey and secretKey are required when ACL is enabled")
+	}
+	return errs
+}
+
+func validPort(s string, allowZero bool) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n <= 65535 && (n > 0 || allowZero && n == 0)
+}
+
+// NameServers splits NamesrvAddr on ';' and ','.
+func (w *Worker) NameServers() []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(w.NamesrvAddr, func(r rune) bool { return r == ';' || r == ',' }) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// HTTPAddr is the admin listener's address.
+func (w *Worker) HTTPAddr() string {
+	return fmt.Sprintf("%s:%d", w.HTTPBindAddress, w.HTTPPort)
+}
+
+// Ms turns a millisecond setting into a duration.
+func Ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// Redacted returns a copy safe to log or show: secrets are replaced.
+func (w Worker) Redacted() Worker {
+	if w.SecretKey != "" {
+		w.SecretKey = "[hidden]"
+	}
+	return w
+}
+
+// IsNotExist reports whether err means the config file is missing.
+func IsNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

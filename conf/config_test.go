@@ -1,0 +1,114 @@
+package conf
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func write(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	return p
+}
+
+func TestLoadFormats(t *testing.T) {
+	t.Setenv("RMQ_NAMESRV", "")
+	for name, body := range map[string]string{
+		"w.yaml":       "workerId: w1\nnamesrvAddr: 127.0.0.1:19876;127.0.0.1:29876\nhttpPort: 18082\nallocTaskStrategy: round-robin\n",
+		"w.properties": "workerId=w1\nnamesrvAddr=127.0.0.1:19876;127.0.0.1:29876\nhttpPort=18082\nallocTaskStrategy=org.apache.rocketmq.connect.runtime.service.strategy.DefaultAllocateConnAndTaskStrategy\n",
+		"w.conf":       "# comment\nworkerId = w1\nnamesrvAddr = 127.0.0.1:19876;127.0.0.1:29876\nhttpPort = 18082\nallocTaskStrategy = round-robin\n",
+		"w.json":       `{"workerId":"w1","namesrvAddr":"127.0.0.1:19876;127.0.0.1:29876","httpPort":18082,"allocTaskStrategy":"round-robin"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			w, err := Load(write(t, name, body))
+			require.NoError(t, err)
+			require.Equal(t, "w1", w.WorkerID)
+			require.Equal(t, []string{"127.0.0.1:19876", "127.0.0.1:29876"}, w.NameServers())
+			require.Equal(t, 18082, w.HTTPPort)
+			require.Equal(t, "round-robin", w.AllocTaskStrategy)
+			require.Equal(t, Defaults().ConfigStoreTopic, w.ConfigStoreTopic, "unset keys keep defaults")
+			require.Equal(t, "127.0.0.1:18082", w.HTTPAddr())
+		})
+	}
+}
+
+func TestDefaultsAndEnvironment(t *testing.T) {
+	t.Setenv("RMQ_NAMESRV", "")
+	w, err := Load("")
+	require.NoError(t, err)
+	require.Equal(t, Defaults(), *w)
+
+	t.Setenv("RMQCONNECT_HTTPPORT", "9999")
+	t.Setenv("RMQCONNECT_WORKERID", "from-env")
+	w, err = Load(write(t, "w.yaml", "workerId: from-file\n"))
+	require.NoError(t, err)
+	require.Equal(t, 9999, w.HTTPPort)
+	require.Equal(t, "from-env", w.WorkerID, "environment overrides the file")
+}
+
+func TestRMQNamesrvFallback(t *testing.T) {
+	t.Setenv("RMQ_NAMESRV", "127.0.0.1:19876")
+	w, err := Load("")
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:19876", w.NamesrvAddr)
+
+	w, err = Load(write(t, "w.yaml", "namesrvAddr: 10.0.0.1:9876\n"))
+	require.NoError(t, err)
+	require.Equal(t, "10.0.0.1:9876", w.NamesrvAddr, "the file wins over RMQ_NAMESRV")
+}
+
+func TestRejectsWithKeyAndReason(t *testing.T) {
+	t.Setenv("RMQ_NAMESRV", "")
+	cases := []struct {
+		name, body string
+		keys       []string
+	}{
+		{"unknown key", "workerID: a\nhttpPrt: 80\n", []string{"httpprt"}},
+		{"bad type", "httpPort: eighty\n", []string{"httpPort"}},
+		{"port range", "httpPort: 70000\n", []string{"httpPort"}},
+		{"bad namesrv", "namesrvAddr: 'http://x'\n", []string{"namesrvAddr"}},
+		{"empty namesrv", "namesrvAddr: ';'\n", []string{"namesrvAddr"}},
+		{"strategy", "allocTaskStrategy: random\n", []string{"allocTaskStrategy"}},
+		{"worker id", "workerId: 'a b'\n", []string{"workerId"}},
+		{"interval", "offsetCommitIntervalMsConfig: 0\n", []string{"offsetCommitIntervalMsConfig"}},
+		{"topic", "configStoreTopic: 'bad topic'\n", []string{"configStoreTopic"}},
+		{"acl", "aclEnable: true\n", []string{"aclEnable"}},
+		{"several at once", "httpPort: -1\nlogLevel: loud\nlogFormat: xml\n", []string{"httpPort", "logFormat", "logLevel"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(write(t, "w.yaml", c.body))
+			require.Error(t, err)
+			require.ErrorIs(t, err, ErrInvalid)
+			var es Errors
+			require.True(t, errors.As(err, &es), "%T %v", err, err)
+			var keys []string
+			for _, e := range es {
+				keys = append(keys, e.Key)
+				require.NotEmpty(t, e.Reason)
+			}
+			require.Equal(t, c.keys, keys, err.Error())
+		})
+	}
+}
+
+func TestFileProblems(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "missing.yaml"))
+	require.True(t, IsNotExist(err))
+	_, err = Load(write(t, "w.toml", "x=1"))
+	require.ErrorContains(t, err, "unsupported extension")
+	_, err = Load(write(t, "w.yaml", "a: [unclosed"))
+	require.Error(t, err)
+}
+
+func TestRedacted(t *testing.T) {
+	w := Defaults()
+	w.SecretKey = "s3cret"
+	require.Equal(t, "[hidden]", w.Redacted().SecretKey)
+	require.Equal(t, "s3cret", w.SecretKey)
+}

@@ -1,0 +1,85 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// Config is what a worker needs from the process configuration.
+type Config struct {
+	WorkerID    string
+	ClusterID   string
+	NameServers []string
+	// ConnectTimeout bounds the start-up wait for RocketMQ; zero means 60s.
+	ConnectTimeout time.Duration
+}
+
+// Worker runs the connectors and tasks assigned to this process.
+type Worker struct {
+	cfg    Config
+	log    *slog.Logger
+	client *rmqclient.Client
+}
+
+// New builds a worker; it does not contact RocketMQ until Run.
+func New(cfg Config, log *slog.Logger) (*Worker, error) {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 60 * time.Second
+	}
+	c, err := rmqclient.New(rmqclient.Config{NameServers: cfg.NameServers, Instance: cfg.WorkerID, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("worker %s: %w", cfg.WorkerID, err)
+	}
+	return &Worker{cfg: cfg, log: log, client: c}, nil
+}
+
+// Run waits until RocketMQ answers (or ConnectTimeout passes, which is an error), then runs
+// until ctx ends. Shutdown order: stop tasks, then close the RocketMQ client.
+func (w *Worker) Run(ctx context.Context) error {
+	defer w.client.Close()
+	if err := w.awaitBroker(ctx); err != nil {
+		return err
+	}
+	w.log.Info("worker started", "worker", w.cfg.WorkerID, "cluster", w.cfg.ClusterID, "namesrv", w.cfg.NameServers)
+	<-ctx.Done()
+	w.log.Info("worker stopped", "worker", w.cfg.WorkerID)
+	return nil
+}
+
+func (w *Worker) awaitBroker(ctx context.Context) error {
+	deadline := time.Now().Add(w.cfg.ConnectTimeout)
+	backoff := 200 * time.Millisecond
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := w.client.Ping(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("worker %s: RocketMQ not reachable after %s: %w", w.cfg.WorkerID, w.cfg.ConnectTimeout, err)
+		}
+		w.log.Warn("waiting for RocketMQ", "namesrv", w.cfg.NameServers, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// Health reports whether RocketMQ answers this worker.
+func (w *Worker) Health(ctx context.Context) error {
+	if err := w.client.Ping(ctx); err != nil {
+		return fmt.Errorf("rocketmq: %w", err)
+	}
+	return nil
+}
