@@ -48,7 +48,9 @@ func NewServer(addr string, info Info, health HealthChecker, log *slog.Logger) *
 	s := &Server{addr: addr, log: log, info: info, health: health, engine: e, ready: make(chan struct{})}
 	e.GET("/", s.root)
 	e.GET("/health", s.healthz)
-	e.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "no route "+c.Request.Method+" "+c.Request.URL.Path) })
+	e.NoRoute(func(c *gin.Context) {
+		writeError(c, http.StatusNotFound, "no route "+c.Request.Method+" "+c.Request.URL.Path)
+	})
 	e.HandleMethodNotAllowed = true
 	e.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method "+c.Request.Method+" not allowed on "+c.Request.URL.Path)

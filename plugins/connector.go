@@ -1,0 +1,104 @@
+package plugins
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Kind says which way a connector moves data.
+type Kind string
+
+// The connector kinds.
+const (
+	// KindSource connectors read an external system and produce records to RocketMQ.
+	KindSource Kind = "source"
+	// KindSink connectors consume records from RocketMQ and write an external system.
+	KindSink Kind = "sink"
+)
+
+// Valid reports whether k is one of the declared kinds.
+func (k Kind) Valid() bool { return k == KindSource || k == KindSink }
+
+// Connector is the connector-level half of a plugin: it validates a
+// configuration and splits the work into task configurations. It never moves
+// data itself. A Connector value is used by one goroutine of the engine at a
+// time; the engine never calls two of its methods concurrently.
+//
+// Lifecycle, driven by the worker that owns the connector:
+//
+//	Spec, Validate (any time, also on a fresh value never started)
+//	Start → TaskConfigs (once, then again after RequestTaskReconfiguration) → Stop
+//
+// After Stop the value is discarded; a restart builds a new one from the
+// registry's factory.
+type Connector interface {
+	// Spec describes the configuration keys the connector reads. The engine
+	// calls it to render docs, to fill defaults and to validate a config
+	// before Validate. It must be cheap, pure and return the same spec every
+	// time; it may return nil when the connector declares no keys.
+	Spec() *ConfigSpec
+
+	// Validate checks a full connector configuration (the flat string map a
+	// user submitted, runtime keys included) beyond what Spec can express,
+	// such as cross-field rules. It is called by the admin API (PUT
+	// .../config/validate) and before every Start, on a value that may never
+	// be started. It must not connect to external systems unless that is the
+	// only way to validate. A non-nil error rejects the config; return
+	// ConfigErrors / FieldError to name the keys. Nobody retries it.
+	Validate(cfg map[string]string) error
+
+	// Start prepares the connector with a validated configuration. ctx bounds
+	// the start only (the engine cancels it after its start timeout); keep
+	// cctx to signal the engine later. A RetriableError makes the engine
+	// call Stop and then Start again after a backoff, within
+	// errors.retry.timeout; any other error marks the connector FAILED and
+	// the engine's restart policy applies.
+	Start(ctx context.Context, cctx ConnectorContext, cfg map[string]string) error
+
+	// TaskConfigs returns at most maxTasks task configurations (maxTasks ≥ 1,
+	// from max.tasks / tasks.max). The engine publishes them and starts one
+	// task per entry, anywhere in the cluster; each map is passed unchanged to
+	// that task's Start. Called after Start and again after the connector
+	// calls RequestTaskReconfiguration. An error fails the connector.
+	TaskConfigs(maxTasks int) ([]map[string]string, error)
+
+	// Stop releases what Start acquired. The engine calls it once, after all
+	// tasks of this connector on this worker are stopped, and also when Start
+	// failed. ctx carries the graceful-stop deadline. It must be safe to call
+	// on a connector that was never started.
+	Stop(ctx context.Context) error
+}
+
+// SourceConnector is a Connector whose tasks are SourceTasks.
+type SourceConnector interface {
+	Connector
+	// NewSourceTask returns a fresh, unstarted task. The engine calls it once
+	// per task it runs; tasks share nothing through the connector value.
+	NewSourceTask() SourceTask
+}
+
+// SinkConnector is a Connector whose tasks are SinkTasks.
+type SinkConnector interface {
+	Connector
+	// NewSinkTask returns a fresh, unstarted task. The engine calls it once
+	// per task it runs.
+	NewSinkTask() SinkTask
+}
+
+// ConnectorContext is the engine's side of a running connector. Its methods
+// are safe to call from any goroutine, including ones the connector owns,
+// until Stop returns.
+type ConnectorContext interface {
+	// RequestTaskReconfiguration asks the engine to call TaskConfigs again
+	// (for example after the connector noticed new tables or files). It does
+	// not block; repeated requests are coalesced.
+	RequestTaskReconfiguration()
+
+	// RaiseError reports an unrecoverable failure noticed outside a method
+	// call (in a monitoring goroutine, say). The engine marks the connector
+	// FAILED, stops it and applies its restart policy.
+	RaiseError(err error)
+
+	// Logger returns a logger scoped to this connector; never nil.
+	Logger() *slog.Logger
+}

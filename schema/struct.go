@@ -1,0 +1,204 @@
+package schema
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Struct is a value of a STRUCT schema: one slot per schema field. Put validates each value against its field's
+// schema; Validate checks that every required field without a default is set.
+type Struct struct {
+	schema *Schema
+	values []any
+}
+
+// NewStruct returns an empty struct of schema s. s should be a STRUCT schema; if it is not, every Put and
+// Validate fails with ErrNotStruct.
+func NewStruct(s *Schema) *Struct {
+	n := 0
+	if s != nil && s.Type == StructType {
+		n = len(s.Fields)
+	}
+	return &Struct{schema: s, values: make([]any, n)}
+}
+
+// StructFromValues returns a struct of schema s holding values (one per field, in field order; the slice is kept,
+// not copied). The values are NOT validated: it is for decoders that build each value from its field schema, to
+// whom Put's deep validation would cost O(depth²). Anyone else should use Put, or call Validate afterwards.
+func StructFromValues(s *Schema, values []any) (*Struct, error) {
+	if s == nil || s.Type != StructType {
+		return nil, &FieldError{Reason: s.String(), Err: ErrNotStruct}
+	}
+	if len(values) != len(s.Fields) {
+		return nil, &FieldError{Reason: fmt.Sprintf("%d values for %d fields", len(values), len(s.Fields)), Err: ErrInvalidValue}
+	}
+	return &Struct{schema: s, values: values}, nil
+}
+
+// Schema returns the struct's schema.
+func (st *Struct) Schema() *Schema { return st.schema }
+
+func (st *Struct) checkStruct() error {
+	if st.schema == nil || st.schema.Type != StructType {
+		return &FieldError{Reason: st.schema.String(), Err: ErrNotStruct}
+	}
+	return nil
+}
+
+func (st *Struct) lookup(name string) (Field, error) {
+	if err := st.checkStruct(); err != nil {
+		return Field{}, err
+	}
+	f, ok := st.schema.Field(name)
+	if !ok {
+		return Field{}, &FieldError{Path: name, Reason: st.schema.String(), Err: ErrUnknownField}
+	}
+	if f.Index < 0 || f.Index >= len(st.values) {
+		// Only a schema changed after NewStruct (or built by hand with bad indexes) gets here.
+		return Field{}, &FieldError{Path: name, Reason: fmt.Sprintf("field index %d out of range", f.Index), Err: ErrInvalidSchema}
+	}
+	return f, nil
+}
+
+// Put sets a field after validating v against the field's schema (nil clears it). It returns st to allow
+// chaining, and an error wrapping ErrUnknownField, ErrInvalidValue or ErrNullValue that names the field.
+func (st *Struct) Put(name string, v any) (*Struct, error) {
+	f, err := st.lookup(name)
+	if err != nil {
+		return st, err
+	}
+	if err := validateValue(f.Schema, v); err != nil {
+		return st, AtField(err, name)
+	}
+	st.values[f.Index] = v
+	return st, nil
+}
+
+// MustPut is Put that panics on error; for structs built in code.
+func (st *Struct) MustPut(name string, v any) *Struct {
+	if _, err := st.Put(name, v); err != nil {
+		panic("schema: " + err.Error())
+	}
+	return st
+}
+
+// PutIndex sets the field at index i (its position in Schema().Fields) after validating v.
+func (st *Struct) PutIndex(i int, v any) error {
+	if err := st.checkStruct(); err != nil {
+		return err
+	}
+	if i < 0 || i >= len(st.values) {
+		return &FieldError{Reason: fmt.Sprintf("field index %d out of range", i), Err: ErrUnknownField}
+	}
+	if i >= len(st.schema.Fields) {
+		return &FieldError{Reason: "struct schema changed after the struct was created", Err: ErrInvalidSchema}
+	}
+	f := st.schema.Fields[i]
+	if err := validateValue(f.Schema, v); err != nil {
+		return AtField(err, f.Name)
+	}
+	st.values[i] = v
+	return nil
+}
+
+// Get returns a field's value, or the field's default when it is unset.
+func (st *Struct) Get(name string) (any, error) {
+	f, err := st.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if v := st.values[f.Index]; v != nil {
+		return v, nil
+	}
+	return f.Schema.Default, nil
+}
+
+// GetWithoutDefault returns a field's value as set (nil when unset, even if the field has a default).
+func (st *Struct) GetWithoutDefault(name string) (any, error) {
+	f, err := st.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return st.values[f.Index], nil
+}
+
+// GetIndex returns the value set at field index i (without defaulting), or nil when out of range.
+func (st *Struct) GetIndex(i int) any {
+	if i < 0 || i >= len(st.values) {
+		return nil
+	}
+	return st.values[i]
+}
+
+// Validate checks that every field holds a valid value: required fields without a default must be set, and set
+// values must match their schemas (recursively).
+func (st *Struct) Validate() error {
+	if err := st.checkStruct(); err != nil {
+		return err
+	}
+	if len(st.values) != len(st.schema.Fields) {
+		return &FieldError{Reason: "struct schema changed after the struct was created", Err: ErrInvalidSchema}
+	}
+	for i, f := range st.schema.Fields {
+		if err := validateValue(f.Schema, st.values[i]); err != nil {
+			return AtField(err, f.Name)
+		}
+	}
+	return nil
+}
+
+// Equal reports whether both structs have the same schema (SameShape) and equal field values (see the package function Equal).
+func (st *Struct) Equal(o *Struct) bool {
+	if st == o {
+		return true
+	}
+	if st == nil || o == nil {
+		return false
+	}
+	if st.schema != o.schema && !st.schema.SameShape(o.schema) {
+		return false
+	}
+	if len(st.values) != len(o.values) {
+		return false
+	}
+	for i := range st.values {
+		if !Equal(st.values[i], o.values[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Copy returns a deep copy of the values; the schema is shared.
+func (st *Struct) Copy() *Struct {
+	if st == nil {
+		return nil
+	}
+	c := &Struct{schema: st.schema, values: make([]any, len(st.values))}
+	for i, v := range st.values {
+		c.values[i] = CopyValue(v)
+	}
+	return c
+}
+
+// String renders `Struct{a=1,b=x}` with unset fields left out.
+func (st *Struct) String() string {
+	if st == nil {
+		return "Struct{<nil>}"
+	}
+	var b strings.Builder
+	b.WriteString("Struct{")
+	first := true
+	for i, v := range st.values {
+		if v == nil || st.schema == nil || i >= len(st.schema.Fields) {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		fmt.Fprintf(&b, "%s=%v", st.schema.Fields[i].Name, v)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
