@@ -163,3 +163,15 @@ func IsRetriable(err error) bool {
 	var re *RetriableError
 	return errors.As(err, &re)
 }
+
+// Record extensions by which a source task hands the engine a record it could not read
+// (an over-long line, undecodable input) instead of failing or dropping it silently. The
+// engine routes such a record by the connector's errors.tolerance: to the dead-letter queue
+// (body = the raw bytes) or failing the task. Its source position still counts, so the
+// task moves past it.
+const (
+	// ExtErrorMessage holds the reason; its presence marks the record as failed.
+	ExtErrorMessage = "connect.error.message"
+	// ExtErrorRaw holds the raw input bytes (as a string) for the dead-letter queue.
+	ExtErrorRaw = "connect.error.raw"
+)

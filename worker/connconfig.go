@@ -1,0 +1,174 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/transforms"
+	"github.com/rmqconnect/rmqconnect/schema/converter"
+)
+
+var connectorName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+
+// connectorSettings are the runtime's own keys of a connector config, parsed.
+type connectorSettings struct {
+	class     string
+	kind      plugins.Kind
+	maxTasks  int
+	topic     string   // source default topic (connect.topicname)
+	topics    []string // sink topics
+	group     string
+	ordered   bool
+	fromFirst bool
+	policy    errorPolicy
+	batchSize int
+}
+
+// Defaults the worker supplies for connector keys (the worker config's converters).
+type connectorDefaults struct {
+	keyConverter, valueConverter string
+}
+
+// withDefaults returns cfg plus the worker's default converters where cfg has none.
+func (d connectorDefaults) withDefaults(cfg map[string]string) map[string]string {
+	out := make(map[string]string, len(cfg)+2)
+	for k, v := range cfg {
+		out[k] = v
+	}
+	if strings.TrimSpace(out["key.converter"]) == "" && d.keyConverter != "" {
+		out["key.converter"] = d.keyConverter
+	}
+	if strings.TrimSpace(out["value.converter"]) == "" && d.valueConverter != "" {
+		out["value.converter"] = d.valueConverter
+	}
+	return out
+}
+
+// validateConnectorConfig checks everything the runtime itself reads, then the plugin's own
+// Validate, and returns every problem at once as a *ConfigError.
+func validateConnectorConfig(reg *plugins.Registry, name string, cfg map[string]string, defaults connectorDefaults) (connectorSettings, plugins.Connector, error) {
+	var probs []ConfigProblem
+	add := func(key, val, reason string) {
+		probs = append(probs, ConfigProblem{Key: key, Value: val, Reason: reason})
+	}
+	var st connectorSettings
+	if !connectorName.MatchString(name) {
+		add("name", name, "must be 1-249 characters of letters, digits, '.', '_' or '-'")
+	}
+	if n, ok := cfg["name"]; ok && n != name {
+		add("name", n, fmt.Sprintf("does not match the connector name %q", name))
+	}
+	st.class = strings.TrimSpace(cfg["connector.class"])
+	var conn plugins.Connector
+	if st.class == "" {
+		add("connector.class", "", "is required")
+	} else if info, err := reg.Lookup(st.class); err != nil {
+		add("connector.class", st.class, "unknown connector class (GET /connector-plugins lists the installed ones)")
+	} else {
+		st.kind = info.Kind
+		conn, err = reg.New(st.class)
+		if err != nil {
+			add("connector.class", st.class, err.Error())
+		}
+	}
+	st.maxTasks = 1
+	for _, key := range []string{"max.tasks", "tasks.max"} {
+		if v, ok := cfg[key]; ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 || n > 10000 {
+				add(key, v, "must be an integer from 1 to 10000")
+			} else {
+				st.maxTasks = n
+			}
+		}
+	}
+	st.batchSize = 32
+	if v, ok := cfg["consumer.batch.size"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > 1024 {
+			add("consumer.batch.size", v, "must be an integer from 1 to 1024")
+		} else {
+			st.batchSize = n
+		}
+	}
+	switch st.kind {
+	case plugins.KindSource:
+		st.topic = strings.TrimSpace(cfg["connect.topicname"])
+		if st.topic != "" && !validTopic(st.topic) {
+			add("connect.topicname", st.topic, "not a valid RocketMQ topic name")
+		}
+		if v, ok := cfg["ordering.msg.enable"]; ok {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				add("ordering.msg.enable", v, "must be true or false")
+			}
+			st.ordered = b
+		}
+	case plugins.KindSink:
+		st.topics = sinkTopics(cfg)
+		if len(st.topics) == 0 {
+			add("connect.topicnames", "", "a sink connector needs at least one topic (connect.topicnames or topics)")
+		}
+		for _, t := range st.topics {
+			if !validTopic(t) {
+				add("connect.topicnames", t, "not a valid RocketMQ topic name")
+			}
+		}
+		st.group = strings.TrimSpace(cfg["task.group.id"])
+		if st.group == "" {
+			st.group = "connect-" + name
+		}
+		if !validTopic(st.group) {
+			add("task.group.id", st.group, "not a valid RocketMQ consumer group name")
+		}
+		switch v := strings.ToUpper(strings.TrimSpace(cfg["consume.from.where"])); v {
+		case "", "CONSUME_FROM_FIRST_OFFSET":
+			st.fromFirst = true
+		case "CONSUME_FROM_LAST_OFFSET":
+		default:
+			add("consume.from.where", v, "must be CONSUME_FROM_FIRST_OFFSET or CONSUME_FROM_LAST_OFFSET")
+		}
+	}
+	var pprobs []ConfigProblem
+	st.policy, pprobs = parseErrorPolicy(cfg)
+	probs = append(probs, pprobs...)
+	full := defaults.withDefaults(cfg)
+	for _, k := range []string{"key.converter", "value.converter"} {
+		if _, err := converter.FromConfig(full, k, k == "key.converter"); err != nil {
+			add(k, full[k], err.Error())
+		}
+	}
+	if _, err := transforms.ParseChain(cfg, nil); err != nil {
+		for _, fe := range plugins.AsConfigErrors(err) {
+			add(fe.Key, fe.Value, fe.Reason)
+		}
+		if len(plugins.AsConfigErrors(err)) == 0 {
+			add("transforms", cfg["transforms"], err.Error())
+		}
+	}
+	if conn != nil {
+		if err := safeCall(func() error { return conn.Validate(cfg) }); err != nil {
+			ces := plugins.AsConfigErrors(err)
+			for _, fe := range ces {
+				add(fe.Key, fe.Value, fe.Reason)
+			}
+			if len(ces) == 0 {
+				add("connector.class", st.class, err.Error())
+			}
+		}
+	}
+	if len(probs) > 0 {
+		return st, nil, &ConfigError{Connector: name, Problems: probs}
+	}
+	return st, conn, nil
+}
+
+// isConfigError reports whether err carries per-key problems.
+func isConfigError(err error) bool {
+	var ce *ConfigError
+	return errors.As(err, &ce)
+}

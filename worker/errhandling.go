@@ -1,0 +1,239 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// Stages at which a record can fail, as written to __connect.errors.stage.
+const (
+	StagePoll      = "TASK_POLL"
+	StageTransform = "TRANSFORMATION"
+	StageKeyConv   = "KEY_CONVERTER"
+	StageValueConv = "VALUE_CONVERTER"
+	StageHeader    = "HEADER_CONVERTER"
+	StageProduce   = "PRODUCE"
+	StageConsume   = "CONSUME"
+	StagePut       = "TASK_PUT"
+)
+
+// DLQ message properties, as Kafka/RocketMQ Connect name them.
+const (
+	ErrHeaderPrefix       = "__connect.errors."
+	ErrHeaderTopic        = ErrHeaderPrefix + "topic"
+	ErrHeaderPartition    = ErrHeaderPrefix + "partition"
+	ErrHeaderOffset       = ErrHeaderPrefix + "offset"
+	ErrHeaderConnector    = ErrHeaderPrefix + "connector.name"
+	ErrHeaderTask         = ErrHeaderPrefix + "task.id"
+	ErrHeaderStage        = ErrHeaderPrefix + "stage"
+	ErrHeaderClass        = ErrHeaderPrefix + "class.name"
+	ErrHeaderExcClass     = ErrHeaderPrefix + "exception.class.name"
+	ErrHeaderExcMessage   = ErrHeaderPrefix + "exception.message"
+	ErrHeaderExcStack     = ErrHeaderPrefix + "exception.stacktrace"
+	ErrHeaderTimestamp    = ErrHeaderPrefix + "timestamp"
+	ErrHeaderOriginalKeys = ErrHeaderPrefix + "original.keys"
+)
+
+// errorPolicy is a connector's errors.* configuration.
+type errorPolicy struct {
+	tolerateAll     bool
+	retryTimeout    time.Duration // 0: no retry; <0: retry forever
+	retryDelayMax   time.Duration
+	logEnable       bool
+	logMessages     bool
+	dlqTopic        string
+	dlqContextProps bool
+}
+
+func parseErrorPolicy(cfg map[string]string) (errorPolicy, []ConfigProblem) {
+	p := errorPolicy{retryDelayMax: time.Minute, dlqContextProps: true}
+	var probs []ConfigProblem
+	switch v := strings.ToLower(strings.TrimSpace(cfg["errors.tolerance"])); v {
+	case "", "none":
+	case "all":
+		p.tolerateAll = true
+	default:
+		probs = append(probs, ConfigProblem{Key: "errors.tolerance", Value: v, Reason: "must be none or all"})
+	}
+	ms := func(key string, def int64) int64 {
+		s, ok := cfg[key]
+		if !ok || strings.TrimSpace(s) == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || n < -1 {
+			probs = append(probs, ConfigProblem{Key: key, Value: s, Reason: "must be milliseconds (>= 0, or -1 for no limit)"})
+			return def
+		}
+		return n
+	}
+	p.retryTimeout = time.Duration(ms("errors.retry.timeout", 0)) * time.Millisecond
+	if d := ms("errors.retry.delay.max.ms", 60000); d > 0 {
+		p.retryDelayMax = time.Duration(d) * time.Millisecond
+	}
+	b := func(key string, def bool) bool {
+		s, ok := cfg[key]
+		if !ok || strings.TrimSpace(s) == "" {
+			return def
+		}
+		v, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			probs = append(probs, ConfigProblem{Key: key, Value: s, Reason: "must be true or false"})
+			return def
+		}
+		return v
+	}
+	p.logEnable = b("errors.log.enable", false)
+	p.logMessages = b("errors.log.include.messages", false)
+	p.dlqContextProps = b("errors.deadletterqueue.context.properties.enable", true)
+	p.dlqTopic = strings.TrimSpace(cfg["errors.deadletterqueue.topic.name"])
+	if p.dlqTopic != "" && !validTopic(p.dlqTopic) {
+		probs = append(probs, ConfigProblem{Key: "errors.deadletterqueue.topic.name", Value: p.dlqTopic, Reason: "not a valid RocketMQ topic name"})
+	}
+	return p, probs
+}
+
+// failedRecord is what is known about a record that failed at some stage.
+type failedRecord struct {
+	stage     string
+	class     string // the plugin class or transform alias that failed
+	topic     string
+	queueID   int
+	offset    int64
+	keys      []string
+	body      []byte
+	preview   string // for logs, when errors.log.include.messages is set
+	sourcePos string
+}
+
+// errorReporter applies a connector's error policy: it logs, writes the DLQ and decides
+// whether a failed record is skipped (tolerated) or fails the task.
+type errorReporter struct {
+	policy    errorPolicy
+	connector string
+	task      int
+	log       *slog.Logger
+	dlq       func(ctx context.Context, m *rmqclient.Message) error
+	metrics   *taskCounters
+}
+
+// report handles one failed record. It returns nil when the record is tolerated (and, if
+// configured, safely in the DLQ), or an error that must fail the task.
+func (r *errorReporter) report(ctx context.Context, fr failedRecord, cause error) error {
+	r.metrics.recordErrors.Add(1)
+	if r.policy.logEnable || !r.policy.tolerateAll {
+		attrs := []any{"connector", r.connector, "task", r.task, "stage", fr.stage, "class", fr.class,
+			"topic", fr.topic, "queue", fr.queueID, "offset", fr.offset, "err", cause}
+		if r.policy.logMessages && fr.preview != "" {
+			attrs = append(attrs, "record", fr.preview)
+		}
+		r.log.Warn("record failed", attrs...)
+	}
+	if !r.policy.tolerateAll {
+		return fmt.Errorf("stage %s (%s): %w", fr.stage, fr.class, cause)
+	}
+	r.metrics.recordsSkipped.Add(1)
+	if r.policy.dlqTopic == "" || r.dlq == nil {
+		return nil
+	}
+	m := &rmqclient.Message{Topic: r.policy.dlqTopic, Body: fr.body, Keys: fr.keys, Properties: map[string]string{}}
+	if len(m.Body) == 0 {
+		m.Body = []byte{} // RocketMQ accepts empty bodies only from some clients; keep explicit
+	}
+	if r.policy.dlqContextProps {
+		props := map[string]string{
+			ErrHeaderTopic:      fr.topic,
+			ErrHeaderPartition:  strconv.Itoa(fr.queueID),
+			ErrHeaderOffset:     strconv.FormatInt(fr.offset, 10),
+			ErrHeaderConnector:  r.connector,
+			ErrHeaderTask:       strconv.Itoa(r.task),
+			ErrHeaderStage:      fr.stage,
+			ErrHeaderClass:      fr.class,
+			ErrHeaderExcClass:   errorClass(cause),
+			ErrHeaderExcMessage: cause.Error(),
+			ErrHeaderExcStack:   errorTrace(cause),
+			ErrHeaderTimestamp:  strconv.FormatInt(time.Now().UnixMilli(), 10),
+		}
+		if len(fr.keys) > 0 {
+			props[ErrHeaderOriginalKeys] = strings.Join(fr.keys, " ")
+		}
+		for k, v := range props {
+			if v = plainProperty(v); v != "" {
+				m.Properties[k] = v
+			}
+		}
+	}
+	if err := r.dlq(ctx, m); err != nil {
+		return fmt.Errorf("write dead-letter queue %s: %w (original failure: %v)", r.policy.dlqTopic, err, cause)
+	}
+	r.metrics.dlqRecords.Add(1)
+	return nil
+}
+
+// errorClass names the innermost error's Go type, the analogue of a Java exception class.
+func errorClass(err error) string {
+	inner := err
+	for {
+		next := errors.Unwrap(inner)
+		if next == nil {
+			break
+		}
+		inner = next
+	}
+	return fmt.Sprintf("%T", inner)
+}
+
+// errorTrace lists the error chain, outermost first, one per line.
+func errorTrace(err error) string {
+	var b strings.Builder
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		fmt.Fprintf(&b, "%T: %s\n", e, e.Error())
+	}
+	return b.String()
+}
+
+// plainProperty makes a value safe for RocketMQ properties, whose wire format uses \x01
+// and \x02 as separators.
+func plainProperty(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r == 1 || r == 2 {
+			return ' '
+		}
+		return r
+	}, v)
+}
+
+// retrier retries an operation that failed with a plugins.RetriableError (or a retriable
+// RocketMQ error), with exponential backoff capped by errors.retry.delay.max.ms, until
+// errors.retry.timeout passes. Other errors return at once.
+func (p errorPolicy) retry(ctx context.Context, op func() error, retriable func(error) bool) error {
+	start := time.Now()
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil || !retriable(err) {
+			return err
+		}
+		if p.retryTimeout == 0 || (p.retryTimeout > 0 && time.Since(start)+delay > p.retryTimeout) {
+			return fmt.Errorf("gave up after %d attempts in %s: %w", attempt, time.Since(start).Round(time.Millisecond), err)
+		}
+		var re *plugins.RetriableError
+		if errors.As(err, &re) && re.Backoff > 0 {
+			delay = re.Backoff
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, p.retryDelayMax)
+	}
+}

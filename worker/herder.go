@@ -1,0 +1,424 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// StandaloneConfig configures a standalone herder.
+type StandaloneConfig struct {
+	WorkerID       string
+	StoreDir       string
+	KeyConverter   string
+	ValueConverter string
+	CommitInterval time.Duration
+	StopTimeout    time.Duration
+	AutoCreate     bool
+	// RestartBackoffMin/Max bound the automatic restart delay of a failed task (default 1s, 5m).
+	RestartBackoffMin, RestartBackoffMax time.Duration
+}
+
+// Standalone runs every connector in this process. Connector configs and target states
+// are kept in <StoreDir>/connectors.json and positions in <StoreDir>/positions.json, so a
+// restart resumes every connector where it was; paused and stopped ones stay so.
+//
+// Shutdown order (Run returning): every task stops (sources commit positions, sinks
+// flush), then connectors stop, then the DLQ producer closes.
+type Standalone struct {
+	cfg       StandaloneConfig
+	log       *slog.Logger
+	client    *rmqclient.Client
+	registry  *plugins.Registry
+	positions PositionStore
+	defaults  connectorDefaults
+
+	mu       sync.Mutex
+	conns    map[string]*connRuntime
+	stored   map[string]storedConnector
+	ctx      context.Context // set by Run; nil before
+	stopping bool
+	wg       sync.WaitGroup
+
+	producerMu sync.Mutex
+	producer   *rmqclient.Producer
+}
+
+type storedConnector struct {
+	Config map[string]string `json:"config"`
+	Target TargetState       `json:"target"`
+}
+
+// NewStandalone loads stored connectors; Run starts them.
+func NewStandalone(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.Registry, log *slog.Logger) (*Standalone, error) {
+	if cfg.CommitInterval <= 0 {
+		cfg.CommitInterval = 30 * time.Second
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 30 * time.Second
+	}
+	if cfg.RestartBackoffMin <= 0 {
+		cfg.RestartBackoffMin = time.Second
+	}
+	if cfg.RestartBackoffMax <= 0 {
+		cfg.RestartBackoffMax = 5 * time.Minute
+	}
+	if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
+		return nil, fmt.Errorf("storePathRootDir: %w", err)
+	}
+	pos, err := OpenFilePositionStore(filepath.Join(cfg.StoreDir, "positions.json"))
+	if err != nil {
+		return nil, err
+	}
+	h := &Standalone{cfg: cfg, log: log, client: client, registry: reg, positions: pos,
+		defaults: connectorDefaults{keyConverter: cfg.KeyConverter, valueConverter: cfg.ValueConverter},
+		conns:    map[string]*connRuntime{}, stored: map[string]storedConnector{}}
+	if err := filestore.Read(h.configPath(), &h.stored); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("connector store: %w", err)
+	}
+	return h, nil
+}
+
+func (h *Standalone) configPath() string { return filepath.Join(h.cfg.StoreDir, "connectors.json") }
+
+// WorkerID names this worker.
+func (h *Standalone) WorkerID() string { return h.cfg.WorkerID }
+
+// Run starts the stored connectors and runs until ctx ends, then stops everything.
+func (h *Standalone) Run(ctx context.Context) error {
+	h.mu.Lock()
+	h.ctx = ctx
+	names := slicesSorted(maps.Keys(h.stored))
+	for _, name := range names {
+		sc := h.stored[name]
+		if err := h.startLocked(name, sc.Config, sc.Target); err != nil {
+			h.log.Error("stored connector cannot start", "connector", name, "err", err)
+		}
+	}
+	h.mu.Unlock()
+	<-ctx.Done()
+	h.mu.Lock()
+	h.stopping = true
+	all := make([]*connRuntime, 0, len(h.conns))
+	for _, c := range h.conns {
+		all = append(all, c)
+	}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range all {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.shutdown() }()
+	}
+	wg.Wait()
+	h.wg.Wait()
+	h.producerMu.Lock()
+	if h.producer != nil {
+		_ = h.producer.Close()
+	}
+	h.producerMu.Unlock()
+	return nil
+}
+
+// dlqSend writes a DLQ message through a producer shared by all tasks of this worker.
+func (h *Standalone) dlqSend(ctx context.Context, m *rmqclient.Message) error {
+	p, err := h.sharedProducer()
+	if err != nil {
+		return err
+	}
+	if err := ensureTopic(ctx, h.client, m.Topic, true); err != nil {
+		return err
+	}
+	_, err = p.Send(ctx, m)
+	return err
+}
+
+func (h *Standalone) sharedProducer() (*rmqclient.Producer, error) {
+	h.producerMu.Lock()
+	defer h.producerMu.Unlock()
+	if h.producer == nil {
+		p, err := h.client.NewProducer("dlq", rmqclient.ProducerOptions{Group: "rmqconnect-dlq-" + h.cfg.WorkerID})
+		if err != nil {
+			return nil, err
+		}
+		h.producer = p
+	}
+	return h.producer, nil
+}
+
+func ensureTopic(ctx context.Context, c *rmqclient.Client, topic string, create bool) error {
+	_, err := c.TopicQueues(ctx, topic)
+	if errors.Is(err, rmqclient.ErrNoRoute) && create {
+		return c.CreateTopic(ctx, rmqclient.TopicSpec{Name: topic, Queues: 1})
+	}
+	return err
+}
+
+func (h *Standalone) persistLocked() error {
+	return filestore.Write(h.configPath(), h.stored)
+}
+
+// startLocked builds and starts a connector runtime. Config problems are returned; a
+// connector whose Start fails is kept, FAILED with its trace.
+func (h *Standalone) startLocked(name string, cfg map[string]string, target TargetState) error {
+	st, conn, err := validateConnectorConfig(h.registry, name, cfg, h.defaults)
+	if err != nil {
+		return err
+	}
+	rt := newConnRuntime(h, name, maps.Clone(cfg), st, conn)
+	h.conns[name] = rt
+	rt.apply(target)
+	return nil
+}
+
+func (h *Standalone) checkRunning() error {
+	if h.ctx == nil || h.stopping {
+		return ErrStopped
+	}
+	return nil
+}
+
+// Connectors lists connector names.
+func (h *Standalone) Connectors(context.Context) ([]string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slicesSorted(maps.Keys(h.stored)), nil
+}
+
+func (h *Standalone) runtime(name string) (*connRuntime, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rt, ok := h.conns[name]
+	if !ok {
+		return nil, fmt.Errorf("connector %s: %w", name, ErrNotFound)
+	}
+	return rt, nil
+}
+
+// ConnectorInfo returns a connector's config and tasks.
+func (h *Standalone) ConnectorInfo(_ context.Context, name string) (ConnectorInfo, error) {
+	rt, err := h.runtime(name)
+	if err != nil {
+		return ConnectorInfo{}, err
+	}
+	return rt.info(), nil
+}
+
+// ConnectorStatus returns the states of a connector and its tasks.
+func (h *Standalone) ConnectorStatus(_ context.Context, name string) (ConnectorStatus, error) {
+	rt, err := h.runtime(name)
+	if err != nil {
+		return ConnectorStatus{}, err
+	}
+	return rt.status(), nil
+}
+
+// CreateConnector stores and starts a new connector.
+func (h *Standalone) CreateConnector(_ context.Context, name string, cfg map[string]string, initial TargetState) (ConnectorInfo, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.checkRunning(); err != nil {
+		return ConnectorInfo{}, err
+	}
+	if _, ok := h.stored[name]; ok {
+		return ConnectorInfo{}, fmt.Errorf("connector %s: %w", name, ErrAlreadyExists)
+	}
+	if initial == "" {
+		initial = TargetStarted
+	}
+	return h.putLocked(name, cfg, initial)
+}
+
+func (h *Standalone) putLocked(name string, cfg map[string]string, target TargetState) (ConnectorInfo, error) {
+	if _, _, err := validateConnectorConfig(h.registry, name, cfg, h.defaults); err != nil {
+		return ConnectorInfo{}, err
+	}
+	old, existed := h.conns[name]
+	prev, hadStored := h.stored[name]
+	h.stored[name] = storedConnector{Config: maps.Clone(cfg), Target: target}
+	if err := h.persistLocked(); err != nil {
+		if hadStored {
+			h.stored[name] = prev
+		} else {
+			delete(h.stored, name)
+		}
+		return ConnectorInfo{}, fmt.Errorf("store connector %s: %w", name, err)
+	}
+	if existed {
+		h.mu.Unlock()
+		old.shutdown()
+		h.mu.Lock()
+	}
+	if err := h.startLocked(name, cfg, target); err != nil {
+		return ConnectorInfo{}, err
+	}
+	return h.conns[name].info(), nil
+}
+
+// PutConnectorConfig creates or replaces a connector's config. A replaced connector is
+// stopped and started again with the new config; its target state is kept.
+func (h *Standalone) PutConnectorConfig(_ context.Context, name string, cfg map[string]string) (ConnectorInfo, bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.checkRunning(); err != nil {
+		return ConnectorInfo{}, false, err
+	}
+	target := TargetStarted
+	sc, existed := h.stored[name]
+	if existed {
+		target = sc.Target
+	}
+	info, err := h.putLocked(name, cfg, target)
+	return info, !existed, err
+}
+
+// DeleteConnector stops a connector and removes its config and positions.
+func (h *Standalone) DeleteConnector(_ context.Context, name string) error {
+	h.mu.Lock()
+	if err := h.checkRunning(); err != nil {
+		h.mu.Unlock()
+		return err
+	}
+	rt, ok := h.conns[name]
+	_, stored := h.stored[name]
+	if !ok && !stored {
+		h.mu.Unlock()
+		return fmt.Errorf("connector %s: %w", name, ErrNotFound)
+	}
+	delete(h.stored, name)
+	delete(h.conns, name)
+	err := h.persistLocked()
+	h.mu.Unlock()
+	if rt != nil {
+		rt.shutdown()
+	}
+	if perr := h.positions.Delete(name); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+// TaskConfigs returns the task configs of a connector.
+func (h *Standalone) TaskConfigs(_ context.Context, name string) ([]TaskInfo, error) {
+	rt, err := h.runtime(name)
+	if err != nil {
+		return nil, err
+	}
+	return rt.taskInfos(), nil
+}
+
+// TaskStatus returns one task's state.
+func (h *Standalone) TaskStatus(_ context.Context, id TaskID) (TaskState, error) {
+	rt, err := h.runtime(id.Connector)
+	if err != nil {
+		return TaskState{}, err
+	}
+	for _, ts := range rt.status().Tasks {
+		if ts.ID == id.Task {
+			return ts, nil
+		}
+	}
+	return TaskState{}, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, ErrNotFound)
+}
+
+// RestartConnector restarts the connector and, per req, its tasks.
+func (h *Standalone) RestartConnector(_ context.Context, name string, req RestartRequest) (ConnectorStatus, error) {
+	if err := h.guard(); err != nil {
+		return ConnectorStatus{}, err
+	}
+	rt, err := h.runtime(name)
+	if err != nil {
+		return ConnectorStatus{}, err
+	}
+	rt.restart(req)
+	return rt.status(), nil
+}
+
+// RestartTask restarts one task.
+func (h *Standalone) RestartTask(_ context.Context, id TaskID) error {
+	if err := h.guard(); err != nil {
+		return err
+	}
+	rt, err := h.runtime(id.Connector)
+	if err != nil {
+		return err
+	}
+	return rt.restartTask(id.Task)
+}
+
+func (h *Standalone) guard() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.checkRunning()
+}
+
+func (h *Standalone) setTarget(name string, target TargetState) error {
+	h.mu.Lock()
+	if err := h.checkRunning(); err != nil {
+		h.mu.Unlock()
+		return err
+	}
+	sc, ok := h.stored[name]
+	rt := h.conns[name]
+	if !ok || rt == nil {
+		h.mu.Unlock()
+		return fmt.Errorf("connector %s: %w", name, ErrNotFound)
+	}
+	sc.Target = target
+	h.stored[name] = sc
+	err := h.persistLocked()
+	h.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("store target state: %w", err)
+	}
+	rt.apply(target)
+	return nil
+}
+
+// PauseConnector stops the connector's tasks (committing their progress) and keeps them PAUSED.
+func (h *Standalone) PauseConnector(_ context.Context, name string) error {
+	return h.setTarget(name, TargetPaused)
+}
+
+// ResumeConnector starts a paused or stopped connector again.
+func (h *Standalone) ResumeConnector(_ context.Context, name string) error {
+	return h.setTarget(name, TargetStarted)
+}
+
+// StopConnector stops the connector and its tasks, keeping its config (STOPPED).
+func (h *Standalone) StopConnector(_ context.Context, name string) error {
+	return h.setTarget(name, TargetStopped)
+}
+
+// Plugins lists installed connector plugins.
+func (h *Standalone) Plugins(context.Context) ([]PluginInfo, error) {
+	var out []PluginInfo
+	for _, p := range h.registry.List() {
+		out = append(out, PluginInfo{Class: p.Name, Type: string(p.Kind), Version: "builtin", Aliases: p.Aliases})
+	}
+	return out, nil
+}
+
+// Positions returns the stored source positions of a connector (for tests and the offsets API).
+func (h *Standalone) Positions(name string) ([]plugins.PartitionPosition, error) {
+	return h.positions.All(name)
+}
+
+func slicesSorted(seq func(func(string) bool)) []string {
+	var out []string
+	for k := range seq {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,197 @@
+package worker
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// Message properties the worker itself writes and reads.
+const (
+	PropTimestamp = "connect.timestamp"
+	// PropKeyBase64 carries a key that RocketMQ's space-separated KEYS cannot hold exactly
+	// (binary, empty, or containing whitespace).
+	PropKeyBase64 = "connect.key.b64"
+)
+
+// taskCounters are a task's running totals (exported as metrics by the admin issue).
+type taskCounters struct {
+	recordsPolled  atomic.Int64
+	recordsWritten atomic.Int64
+	recordsRead    atomic.Int64
+	recordsPut     atomic.Int64
+	recordErrors   atomic.Int64
+	recordsSkipped atomic.Int64
+	dlqRecords     atomic.Int64
+	commits        atomic.Int64
+	commitFailures atomic.Int64
+}
+
+var topicRe = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)
+
+func validTopic(t string) bool { return topicRe.MatchString(t) }
+
+// keyProps returns how a key's bytes travel: as KEYS when it is a plain token, else base64
+// in PropKeyBase64.
+func keyProps(key []byte) (keys []string, props map[string]string) {
+	if key == nil {
+		return nil, nil
+	}
+	s := string(key)
+	plain := len(key) > 0 && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+		return r <= ' ' || r == 0x7f
+	})
+	if plain {
+		return []string{s}, nil
+	}
+	return nil, map[string]string{PropKeyBase64: base64.StdEncoding.EncodeToString(key)}
+}
+
+// messageKey recovers a key's bytes from a received message.
+func messageKey(m *rmqclient.ReceivedMessage) ([]byte, error) {
+	if b64, ok := m.Properties[PropKeyBase64]; ok {
+		return base64.StdEncoding.DecodeString(b64)
+	}
+	if len(m.Keys) == 0 {
+		return nil, nil
+	}
+	return []byte(strings.Join(m.Keys, " ")), nil
+}
+
+// headerString renders a header value as a property value.
+func headerString(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x), nil
+	case bool, int8, int16, int32, int64, int, float32, float64:
+		return fmt.Sprint(x), nil
+	case time.Time:
+		return strconv.FormatInt(x.UnixMilli(), 10), nil
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return "", err
+		}
+		return string(b), nil
+	}
+}
+
+// converters are a task's key and value converters.
+type converters struct {
+	key, value converter.Converter
+}
+
+// toMessage turns a transformed source record into a message. The stage of a failure is
+// returned with the error.
+func (c converters) toMessage(r *schema.Record, topic string) (*rmqclient.Message, string, error) {
+	var keyBytes []byte
+	if r.Key != nil || r.KeySchema != nil {
+		kb, err := c.key.FromConnect(topic, r.KeySchema, r.Key)
+		if err != nil {
+			return nil, StageKeyConv, err
+		}
+		keyBytes = kb
+	}
+	body, err := c.value.FromConnect(topic, r.ValueSchema, r.Value)
+	if err != nil {
+		return nil, StageValueConv, err
+	}
+	m := &rmqclient.Message{Topic: topic, Body: body, Properties: map[string]string{}}
+	keys, kp := keyProps(keyBytes)
+	m.Keys = keys
+	for k, v := range kp {
+		m.Properties[k] = v
+	}
+	ts := r.Timestamp
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	m.Properties[PropTimestamp] = strconv.FormatInt(ts.UnixMilli(), 10)
+	for _, h := range r.Headers {
+		s, err := headerString(h.Value)
+		if err != nil {
+			return nil, StageHeader, fmt.Errorf("header %s: %w", h.Key, err)
+		}
+		if h.Key == "" || s == "" {
+			continue // RocketMQ drops empty keys and values
+		}
+		if strings.ContainsAny(h.Key+s, "\x01\x02") {
+			return nil, StageHeader, fmt.Errorf("header %s contains the control characters \\x01 or \\x02, which RocketMQ properties cannot carry", h.Key)
+		}
+		m.Properties[h.Key] = s
+	}
+	if keys != nil {
+		m.ShardingKey = keys[0]
+	} else if b64, ok := kp[PropKeyBase64]; ok {
+		m.ShardingKey = b64
+	}
+	return m, "", nil
+}
+
+// fromMessage turns a consumed message into a sink record (before transforms).
+func (c converters) fromMessage(m *rmqclient.ReceivedMessage) (*schema.Record, string, error) {
+	r := &schema.Record{Topic: m.Queue.Topic, QueueID: m.Queue.QueueID, QueueOffset: m.Offset}
+	kb, err := messageKey(m)
+	if err != nil {
+		return nil, StageKeyConv, fmt.Errorf("key property: %w", err)
+	}
+	if kb != nil {
+		r.KeySchema, r.Key, err = c.key.ToConnect(r.Topic, kb)
+		if err != nil {
+			return nil, StageKeyConv, err
+		}
+	}
+	r.ValueSchema, r.Value, err = c.value.ToConnect(r.Topic, m.Body)
+	if err != nil {
+		return nil, StageValueConv, err
+	}
+	r.Timestamp = m.BornTime
+	if ts, ok := m.Properties[PropTimestamp]; ok {
+		if ms, err := strconv.ParseInt(ts, 10, 64); err == nil {
+			r.Timestamp = time.UnixMilli(ms)
+		}
+	}
+	for k, v := range m.Properties {
+		if k == PropTimestamp || k == PropKeyBase64 {
+			continue
+		}
+		r.Headers = append(r.Headers, schema.Header{Key: k, Schema: schema.OptionalStringSchema, Value: v})
+	}
+	sortHeaders(r.Headers)
+	r.Extensions = map[string]string{"msgId": m.MsgID, "brokerName": m.Queue.BrokerName}
+	return r, "", nil
+}
+
+func sortHeaders(h schema.Headers) {
+	for i := 1; i < len(h); i++ {
+		for j := i; j > 0 && h[j].Key < h[j-1].Key; j-- {
+			h[j], h[j-1] = h[j-1], h[j]
+		}
+	}
+}
+
+// preview renders a record value for error logs (errors.log.include.messages).
+func preview(v any) string {
+	s := fmt.Sprint(v)
+	if b, ok := v.([]byte); ok {
+		s = string(b)
+	}
+	if len(s) > 256 {
+		s = s[:256] + "..."
+	}
+	return s
+}

@@ -1,0 +1,468 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/transforms"
+	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// connRuntime is one connector on this worker: its plugin instance, target state, status
+// and task supervisors. Its methods are safe for concurrent use.
+type connRuntime struct {
+	h    *Standalone
+	name string
+	cfg  map[string]string
+	st   connectorSettings
+	log  *slog.Logger
+
+	opMu sync.Mutex // serialises apply/restart/shutdown
+
+	mu          sync.Mutex
+	conn        plugins.Connector
+	connCtx     context.Context
+	connCancel  context.CancelFunc
+	connRunning bool
+	target      TargetState
+	state       StateInfo
+	taskCfgs    []map[string]string
+	tasks       map[int]*taskRuntime
+	closed      bool
+}
+
+type taskRuntime struct {
+	id       int
+	cfg      map[string]string
+	state    StateInfo
+	cancel   context.CancelFunc
+	done     chan struct{}
+	kick     chan struct{} // restart now instead of waiting for the backoff
+	counters taskCounters
+}
+
+func newConnRuntime(h *Standalone, name string, cfg map[string]string, st connectorSettings, conn plugins.Connector) *connRuntime {
+	return &connRuntime{h: h, name: name, cfg: cfg, st: st, conn: conn, log: h.log.With("connector", name),
+		state: StateInfo{State: StateUnassigned, WorkerID: h.cfg.WorkerID}, tasks: map[int]*taskRuntime{}}
+}
+
+func (rt *connRuntime) connType() ConnectorType {
+	switch rt.st.kind {
+	case plugins.KindSource:
+		return TypeSource
+	case plugins.KindSink:
+		return TypeSink
+	}
+	return TypeUnknown
+}
+
+// apply moves the connector to target.
+func (rt *connRuntime) apply(target TargetState) {
+	rt.opMu.Lock()
+	defer rt.opMu.Unlock()
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		return
+	}
+	rt.target = target
+	rt.mu.Unlock()
+	switch target {
+	case TargetStarted:
+		if rt.startConnector() {
+			rt.startTasks()
+		}
+	case TargetPaused:
+		rt.stopTasks()
+		rt.setConnState(StatePaused, "")
+	case TargetStopped:
+		rt.stopTasks()
+		rt.stopConnector()
+		rt.mu.Lock()
+		rt.taskCfgs = nil
+		rt.mu.Unlock()
+		rt.setConnState(StateStopped, "")
+	}
+}
+
+func (rt *connRuntime) setConnState(s State, trace string) {
+	rt.mu.Lock()
+	rt.state = StateInfo{State: s, WorkerID: rt.h.cfg.WorkerID, Trace: trace}
+	rt.mu.Unlock()
+}
+
+// startConnector starts the plugin connector if needed and computes task configs. It
+// returns false (connector FAILED) when Start or TaskConfigs fails.
+func (rt *connRuntime) startConnector() bool {
+	rt.mu.Lock()
+	running := rt.connRunning
+	rt.mu.Unlock()
+	if !running {
+		if rt.conn == nil {
+			c, err := rt.h.registry.New(rt.st.class)
+			if err != nil {
+				rt.setConnState(StateFailed, err.Error())
+				return false
+			}
+			rt.conn = c
+		}
+		ctx, cancel := context.WithCancel(rt.h.ctx)
+		if err := safeCall(func() error { return rt.conn.Start(ctx, connectorContext{rt}, rt.cfg) }); err != nil {
+			cancel()
+			rt.log.Error("connector failed to start", "err", err)
+			rt.setConnState(StateFailed, fmt.Sprintf("start connector: %v", err))
+			rt.conn = nil
+			return false
+		}
+		rt.mu.Lock()
+		rt.connCtx, rt.connCancel, rt.connRunning = ctx, cancel, true
+		rt.mu.Unlock()
+	}
+	var cfgs []map[string]string
+	err := safeCall(func() error {
+		var err error
+		cfgs, err = rt.conn.TaskConfigs(rt.st.maxTasks)
+		return err
+	})
+	if err == nil && len(cfgs) > rt.st.maxTasks {
+		err = fmt.Errorf("connector returned %d task configs for max.tasks=%d", len(cfgs), rt.st.maxTasks)
+	}
+	if err != nil {
+		rt.log.Error("connector task configs failed", "err", err)
+		rt.setConnState(StateFailed, fmt.Sprintf("task configs: %v", err))
+		return false
+	}
+	rt.mu.Lock()
+	rt.taskCfgs = cfgs
+	rt.mu.Unlock()
+	rt.setConnState(StateRunning, "")
+	return true
+}
+
+func (rt *connRuntime) stopConnector() {
+	rt.mu.Lock()
+	running, cancel, conn := rt.connRunning, rt.connCancel, rt.conn
+	rt.connRunning = false
+	rt.mu.Unlock()
+	if !running {
+		return
+	}
+	ctx, c := context.WithTimeout(context.Background(), rt.h.cfg.StopTimeout)
+	defer c()
+	if err := safeCall(func() error { return conn.Stop(ctx) }); err != nil {
+		rt.log.Warn("connector stop failed", "err", err)
+	}
+	cancel()
+	rt.mu.Lock()
+	rt.conn = nil
+	rt.mu.Unlock()
+}
+
+// startTasks starts a supervisor for every task config not already running.
+func (rt *connRuntime) startTasks() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for i, cfg := range rt.taskCfgs {
+		if t, ok := rt.tasks[i]; ok && t.done != nil {
+			select {
+			case <-t.done:
+			default:
+				continue // running
+			}
+		}
+		ctx, cancel := context.WithCancel(rt.h.ctx)
+		t := &taskRuntime{id: i, cfg: maps.Clone(cfg), cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
+			state: StateInfo{State: StateUnassigned, WorkerID: rt.h.cfg.WorkerID}}
+		rt.tasks[i] = t
+		rt.h.wg.Add(1)
+		go func() {
+			defer rt.h.wg.Done()
+			defer close(t.done)
+			rt.supervise(ctx, t)
+		}()
+	}
+}
+
+// stopTasks stops every task and waits (each gets the graceful stop timeout, then its
+// context is already cancelled, which is the forced stop).
+func (rt *connRuntime) stopTasks() {
+	rt.mu.Lock()
+	tasks := make([]*taskRuntime, 0, len(rt.tasks))
+	for _, t := range rt.tasks {
+		tasks = append(tasks, t)
+	}
+	rt.mu.Unlock()
+	for _, t := range tasks {
+		t.cancel()
+	}
+	for _, t := range tasks {
+		<-t.done
+	}
+	rt.mu.Lock()
+	for _, t := range tasks {
+		t.state = StateInfo{State: StatePaused, WorkerID: rt.h.cfg.WorkerID}
+	}
+	rt.mu.Unlock()
+}
+
+// shutdown stops tasks and the connector for good (delete, replace, worker stop).
+func (rt *connRuntime) shutdown() {
+	rt.opMu.Lock()
+	defer rt.opMu.Unlock()
+	rt.mu.Lock()
+	rt.closed = true
+	rt.mu.Unlock()
+	rt.stopTasks()
+	rt.stopConnector()
+}
+
+// supervise runs a task, restarting it with exponential backoff when it fails. The state
+// is FAILED (with the last trace) while it waits.
+func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
+	backoff := rt.h.cfg.RestartBackoffMin
+	for {
+		rt.setTaskState(t, StateRunning, "")
+		started := time.Now()
+		err := rt.runTask(ctx, t)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = fmt.Errorf("task returned without being stopped")
+		}
+		if time.Since(started) > time.Minute {
+			backoff = rt.h.cfg.RestartBackoffMin
+		}
+		rt.log.Error("task failed; restarting after backoff", "task", t.id, "backoff", backoff, "err", err)
+		rt.setTaskState(t, StateFailed, err.Error())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.kick:
+			backoff = rt.h.cfg.RestartBackoffMin
+		case <-time.After(backoff):
+			backoff = min(backoff*2, rt.h.cfg.RestartBackoffMax)
+		}
+		rt.setTaskState(t, StateRestarting, "")
+	}
+}
+
+func (rt *connRuntime) setTaskState(t *taskRuntime, s State, trace string) {
+	rt.mu.Lock()
+	t.state = StateInfo{State: s, WorkerID: rt.h.cfg.WorkerID, Trace: trace}
+	rt.mu.Unlock()
+}
+
+// runTask runs one incarnation of a task until ctx ends or it fails.
+func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
+	full := rt.h.defaults.withDefaults(rt.cfg)
+	kc, err := converter.FromConfig(full, "key.converter", true)
+	if err != nil {
+		return err
+	}
+	vc, err := converter.FromConfig(full, "value.converter", false)
+	if err != nil {
+		return err
+	}
+	chain, err := transforms.ParseChain(rt.cfg, nil)
+	if err != nil {
+		return err
+	}
+	log := rt.log.With("task", t.id)
+	errs := &errorReporter{policy: rt.st.policy, connector: rt.name, task: t.id, log: log, dlq: rt.h.dlqSend, metrics: &t.counters}
+	rt.mu.Lock()
+	conn := rt.conn
+	rt.mu.Unlock()
+	if conn == nil {
+		return fmt.Errorf("connector is not running")
+	}
+	id := TaskID{Connector: rt.name, Task: t.id}
+	switch c := conn.(type) {
+	case plugins.SourceConnector:
+		if rt.st.kind != plugins.KindSource {
+			break
+		}
+		p, err := rt.h.client.NewProducer(fmt.Sprintf("%s-%d", rt.name, t.id), rmqclient.ProducerOptions{
+			Group: "connect-source-" + rt.name, HashByKey: rt.st.ordered})
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		sr := &sourceRunner{id: id, cfg: t.cfg, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
+			producer: p, client: rt.h.client, positions: rt.h.positions, errs: errs, policy: rt.st.policy, log: log,
+			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered,
+			commitInterval: rt.h.cfg.CommitInterval}
+		return sr.run(ctx, rt.h.cfg.StopTimeout)
+	}
+	switch c := conn.(type) {
+	case plugins.SinkConnector:
+		from := rmqclient.FromLast
+		if rt.st.fromFirst {
+			from = rmqclient.FromFirst
+		}
+		sk := &sinkRunner{id: id, cfg: t.cfg, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
+			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
+			group: rt.st.group, topics: rt.st.topics, from: from, batchSize: rt.st.batchSize}
+		return sk.run(ctx, rt.h.cfg.StopTimeout)
+	default:
+		return fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class)
+	}
+}
+
+// restart restarts the connector and, per req, its tasks.
+func (rt *connRuntime) restart(req RestartRequest) {
+	rt.opMu.Lock()
+	defer rt.opMu.Unlock()
+	rt.mu.Lock()
+	target, connFailed := rt.target, rt.state.State == StateFailed
+	var restartTasks []*taskRuntime
+	if req.IncludeTasks {
+		for _, t := range rt.tasks {
+			if !req.OnlyFailed || t.state.State == StateFailed {
+				restartTasks = append(restartTasks, t)
+			}
+		}
+	}
+	rt.mu.Unlock()
+	if target != TargetStarted {
+		return
+	}
+	if !req.OnlyFailed || connFailed {
+		rt.setConnState(StateRestarting, "")
+		old := rt.snapshotTaskCfgs()
+		rt.stopConnector()
+		if !rt.startConnector() {
+			return
+		}
+		if !reflect.DeepEqual(old, rt.snapshotTaskCfgs()) {
+			rt.stopTasks()
+			rt.mu.Lock()
+			rt.tasks = map[int]*taskRuntime{}
+			rt.mu.Unlock()
+			rt.startTasks()
+			return
+		}
+	}
+	for _, t := range restartTasks {
+		rt.setTaskState(t, StateRestarting, "")
+		t.cancel()
+		<-t.done
+	}
+	rt.startTasks()
+}
+
+func (rt *connRuntime) snapshotTaskCfgs() []map[string]string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return append([]map[string]string(nil), rt.taskCfgs...)
+}
+
+// restartTask restarts one task now.
+func (rt *connRuntime) restartTask(id int) error {
+	rt.opMu.Lock()
+	defer rt.opMu.Unlock()
+	rt.mu.Lock()
+	t, ok := rt.tasks[id]
+	target := rt.target
+	rt.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("task %s-%d: %w", rt.name, id, ErrNotFound)
+	}
+	if target != TargetStarted {
+		return fmt.Errorf("connector %s is %s: %w", rt.name, target, ErrBadState)
+	}
+	rt.setTaskState(t, StateRestarting, "")
+	t.cancel()
+	<-t.done
+	rt.startTasks()
+	return nil
+}
+
+func (rt *connRuntime) info() ConnectorInfo {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	info := ConnectorInfo{Name: rt.name, Config: maps.Clone(rt.cfg), Type: rt.connType(), Tasks: []TaskID{}}
+	for i := range rt.taskCfgs {
+		info.Tasks = append(info.Tasks, TaskID{Connector: rt.name, Task: i})
+	}
+	return info
+}
+
+func (rt *connRuntime) taskInfos() []TaskInfo {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	out := []TaskInfo{}
+	for i, c := range rt.taskCfgs {
+		out = append(out, TaskInfo{ID: TaskID{Connector: rt.name, Task: i}, Config: maps.Clone(c)})
+	}
+	return out
+}
+
+func (rt *connRuntime) status() ConnectorStatus {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	s := ConnectorStatus{Name: rt.name, Connector: rt.state, Type: rt.connType(), Tasks: []TaskState{}}
+	if rt.target == TargetStopped {
+		return s
+	}
+	ids := make([]int, 0, len(rt.tasks))
+	for i := range rt.tasks {
+		if i < len(rt.taskCfgs) {
+			ids = append(ids, i)
+		}
+	}
+	sort.Ints(ids)
+	for _, i := range ids {
+		st := rt.tasks[i].state
+		if rt.target == TargetPaused && st.State != StateFailed {
+			st.State = StatePaused
+		}
+		s.Tasks = append(s.Tasks, TaskState{ID: i, StateInfo: st})
+	}
+	return s
+}
+
+// connectorContext is what a running connector can ask of the runtime.
+type connectorContext struct{ rt *connRuntime }
+
+// RequestTaskReconfiguration recomputes task configs and restarts the tasks if they changed.
+func (c connectorContext) RequestTaskReconfiguration() {
+	c.rt.h.wg.Add(1)
+	go func() {
+		defer c.rt.h.wg.Done()
+		rt := c.rt
+		rt.opMu.Lock()
+		defer rt.opMu.Unlock()
+		rt.mu.Lock()
+		closed, target := rt.closed, rt.target
+		rt.mu.Unlock()
+		if closed || target != TargetStarted {
+			return
+		}
+		old := rt.snapshotTaskCfgs()
+		if !rt.startConnector() || reflect.DeepEqual(old, rt.snapshotTaskCfgs()) {
+			return
+		}
+		rt.stopTasks()
+		rt.mu.Lock()
+		rt.tasks = map[int]*taskRuntime{}
+		rt.mu.Unlock()
+		rt.startTasks()
+	}()
+}
+
+// RaiseError marks the connector FAILED with err's trace.
+func (c connectorContext) RaiseError(err error) {
+	c.rt.log.Error("connector raised an error", "err", err)
+	c.rt.setConnState(StateFailed, err.Error())
+}
+
+func (c connectorContext) Logger() *slog.Logger { return c.rt.log }

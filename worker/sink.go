@@ -1,0 +1,277 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/transforms"
+	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// sinkRunner runs one sink task: a RocketMQ push consumer in the connector's group feeds
+// converters → transforms → Put; a consumed batch is acknowledged to the broker (its
+// offsets become committable) only after Flush has made it durable.
+//
+// Flushes are group commits: handlers Put under the task lock, then wait until a flush
+// covers their Put; whichever waiter finds no flush running performs one for everything
+// put so far. So no offset is committed ahead of Flush, and Flush runs as often as the
+// sink can absorb it without a timer.
+type sinkRunner struct {
+	id       TaskID
+	cfg      map[string]string
+	task     plugins.SinkTask
+	chain    *transforms.Chain
+	conv     converters
+	client   *rmqclient.Client
+	errs     *errorReporter
+	policy   errorPolicy
+	log      *slog.Logger
+	counters *taskCounters
+
+	group     string
+	topics    []string
+	from      rmqclient.StartPosition
+	batchSize int
+
+	mu         sync.Mutex // serialises Put and Flush
+	putSeq     int64
+	flushedSeq int64
+	flushing   bool
+	flushDone  *sync.Cond
+	offsets    map[plugins.Queue]int64
+	failOnce   sync.Once
+	failed     chan error
+	failErr    error
+}
+
+type sinkTaskContext struct {
+	r *sinkRunner
+}
+
+func (c sinkTaskContext) Assignment() []plugins.Queue {
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	out := make([]plugins.Queue, 0, len(c.r.offsets))
+	for q := range c.r.offsets {
+		out = append(out, q)
+	}
+	return out
+}
+
+// ResetOffsets is not supported while a task runs: offsets of a stopped connector are set
+// through the admin API. The request is logged so it is not silently lost.
+func (c sinkTaskContext) ResetOffsets(offsets map[plugins.Queue]int64) {
+	c.r.log.Warn("sink task asked to reset offsets; stop the connector and use the offsets API", "queues", len(offsets))
+}
+
+func (c sinkTaskContext) Pause(queues ...plugins.Queue) {
+	c.r.log.Warn("sink task asked to pause queues; pause the connector instead", "queues", len(queues))
+}
+
+func (c sinkTaskContext) Resume(queues ...plugins.Queue) {}
+
+func (c sinkTaskContext) ErrantRecordReporter() plugins.ErrantRecordReporter {
+	return errantReporter{c.r}
+}
+
+func (c sinkTaskContext) Logger() *slog.Logger { return c.r.log }
+
+type errantReporter struct{ r *sinkRunner }
+
+func (e errantReporter) Report(ctx context.Context, rec *schema.Record, err error) error {
+	fr := failedRecord{stage: StagePut, class: "sink", topic: rec.Topic, queueID: rec.QueueID, offset: rec.QueueOffset,
+		body: rawBody(rec), preview: preview(rec.Value)}
+	return e.r.errs.report(ctx, fr, err)
+}
+
+// run starts the task and consumes until ctx ends (graceful: flush, stop, nil) or the task
+// fails (error returned).
+func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err error) {
+	s.flushDone = sync.NewCond(&s.mu)
+	s.offsets = map[plugins.Queue]int64{}
+	s.failed = make(chan error, 1)
+	if err := safeCall(func() error { return s.task.Start(ctx, sinkTaskContext{s}, s.cfg) }); err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		_ = safeCall(func() error { return s.task.Stop(sctx) })
+		return fmt.Errorf("start task: %w", err)
+	}
+	for _, t := range s.topics {
+		if _, err := s.client.TopicQueues(ctx, t); err != nil {
+			s.stopTask(stopTimeout)
+			return fmt.Errorf("sink topic %s: %w", t, err)
+		}
+	}
+	cons, err := s.client.NewConsumer(fmt.Sprintf("%s-%d", s.id.Connector, s.id.Task), rmqclient.ConsumerOptions{
+		Group:           s.group,
+		Topics:          s.topics,
+		From:            s.from,
+		BatchSize:       s.batchSize,
+		Goroutines:      4,
+		RetryDelayLevel: 1,
+	}, s.handle)
+	if err != nil {
+		s.stopTask(stopTimeout)
+		return fmt.Errorf("consumer: %w", err)
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-s.failed:
+	}
+	s.failOnce.Do(func() { s.markFailed(errStopping) })
+	if cerr := cons.Close(); cerr != nil {
+		s.log.Warn("consumer close", "err", cerr)
+	}
+	s.stopTask(stopTimeout)
+	return runErr
+}
+
+var errStopping = errors.New("task is stopping")
+
+func (s *sinkRunner) stopTask(timeout time.Duration) {
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := safeCall(func() error { return s.task.Stop(sctx) }); err != nil {
+		s.log.Warn("sink task stop failed", "err", err)
+	}
+}
+
+// markFailed records the first failure and wakes the run loop and every waiting handler.
+func (s *sinkRunner) markFailed(err error) {
+	s.mu.Lock()
+	s.failErr = err
+	s.flushDone.Broadcast()
+	s.mu.Unlock()
+	if !errors.Is(err, errStopping) {
+		s.failed <- err
+	}
+}
+
+func (s *sinkRunner) fail(err error) {
+	s.failOnce.Do(func() { s.markFailed(err) })
+}
+
+// handle is the consumer callback for one batch. Returning an error has the batch
+// redelivered (to this task or, after a restart, its successor).
+func (s *sinkRunner) handle(ctx context.Context, msgs []*rmqclient.ReceivedMessage) error {
+	if err := s.currentFailure(); err != nil {
+		return err
+	}
+	s.counters.recordsRead.Add(int64(len(msgs)))
+	recs := make([]*schema.Record, 0, len(msgs))
+	for _, m := range msgs {
+		r, stage, err := s.conv.fromMessage(m)
+		if err == nil {
+			stage = StageTransform
+			r, err = s.chain.Apply(r)
+		}
+		if err != nil {
+			fr := failedRecord{stage: stage, class: stage, topic: m.Queue.Topic, queueID: m.Queue.QueueID, offset: m.Offset,
+				keys: m.Keys, body: m.Body, preview: string(m.Body)}
+			if rerr := s.errs.report(ctx, fr, err); rerr != nil {
+				s.fail(rerr)
+				return rerr
+			}
+			continue
+		}
+		if r != nil {
+			recs = append(recs, r)
+		}
+	}
+	s.mu.Lock()
+	if s.failErr != nil {
+		s.mu.Unlock()
+		return s.failErr
+	}
+	if len(recs) > 0 {
+		err := s.policy.retry(ctx, func() error {
+			return safeCall(func() error { return s.task.Put(ctx, recs) })
+		}, plugins.IsRetriable)
+		if err != nil {
+			s.mu.Unlock()
+			err = fmt.Errorf("stage %s: %w", StagePut, err)
+			s.fail(err)
+			return err
+		}
+		s.counters.recordsPut.Add(int64(len(recs)))
+	}
+	for _, m := range msgs {
+		q := plugins.Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueID}
+		if m.Offset+1 > s.offsets[q] {
+			s.offsets[q] = m.Offset + 1
+		}
+	}
+	s.putSeq++
+	mine := s.putSeq
+	for s.flushedSeq < mine && s.failErr == nil {
+		if s.flushing {
+			s.flushDone.Wait()
+			continue
+		}
+		s.flushing = true
+		target := s.putSeq
+		err := s.flushLocked(ctx)
+		s.flushing = false
+		if err != nil {
+			s.flushDone.Broadcast()
+			s.mu.Unlock()
+			s.fail(err)
+			return err
+		}
+		s.flushedSeq = target
+		s.counters.commits.Add(1)
+		s.flushDone.Broadcast()
+	}
+	err := s.failErr
+	s.mu.Unlock()
+	return err
+}
+
+// flushLocked makes everything put so far durable (Flush, or PreCommit when the task
+// implements it). Called with s.mu held.
+func (s *sinkRunner) flushLocked(ctx context.Context) error {
+	offsets := make(map[plugins.Queue]int64, len(s.offsets))
+	for q, o := range s.offsets {
+		offsets[q] = o
+	}
+	return s.policy.retry(ctx, func() error {
+		return safeCall(func() error {
+			if pc, ok := s.task.(plugins.PreCommitter); ok {
+				_, err := pc.PreCommit(ctx, offsets)
+				return err
+			}
+			return s.task.Flush(ctx, offsets)
+		})
+	}, plugins.IsRetriable)
+}
+
+func (s *sinkRunner) currentFailure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failErr
+}
+
+// sinkTopics parses connect.topicnames (or Kafka's topics), ',' or ';' separated.
+func sinkTopics(cfg map[string]string) []string {
+	raw := cfg["connect.topicnames"]
+	if strings.TrimSpace(raw) == "" {
+		raw = cfg["topics"]
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ';' }) {
+		if t = strings.TrimSpace(t); t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}

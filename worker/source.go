@@ -1,0 +1,306 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/transforms"
+	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// Limits of one produce batch: RocketMQ stores a batch as one message on one queue.
+const (
+	maxBatchMessages = 128
+	maxBatchBytes    = 1 << 20
+)
+
+// sourceRunner runs one source task: poll → transforms → converters → send → positions.
+//
+// Sends are synchronous and in poll order, so at most one poll batch is in flight: the
+// positions of a batch become committable only once every message of the batch is acked,
+// and a crash replays at most that batch plus what was acked since the last commit.
+type sourceRunner struct {
+	id        TaskID
+	cfg       map[string]string
+	task      plugins.SourceTask
+	chain     *transforms.Chain
+	conv      converters
+	producer  *rmqclient.Producer
+	client    *rmqclient.Client
+	positions PositionStore
+	errs      *errorReporter
+	policy    errorPolicy
+	log       *slog.Logger
+	counters  *taskCounters
+
+	defaultTopic   string
+	autoCreate     bool
+	ordered        bool
+	commitInterval time.Duration
+
+	knownTopics map[string]bool
+	pending     map[string]plugins.PartitionPosition
+}
+
+type sourceTaskContext struct {
+	reader plugins.PositionReader
+	log    *slog.Logger
+}
+
+func (c sourceTaskContext) Positions() plugins.PositionReader { return c.reader }
+func (c sourceTaskContext) Logger() *slog.Logger              { return c.log }
+
+// run starts the task and loops until ctx ends (graceful stop: positions committed, task
+// stopped, nil returned) or the task fails (error returned, task stopped).
+func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err error) {
+	s.knownTopics = map[string]bool{}
+	s.pending = map[string]plugins.PartitionPosition{}
+	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		if cerr := s.commit(sctx); cerr != nil && err == nil {
+			err = cerr
+		}
+		if serr := safeCall(func() error { return s.task.Stop(sctx) }); serr != nil {
+			s.log.Warn("source task stop failed", "err", serr)
+		}
+	}()
+	if err := safeCall(func() error { return s.task.Start(ctx, tctx, s.cfg) }); err != nil {
+		return fmt.Errorf("start task: %w", err)
+	}
+	lastCommit := time.Now()
+	for ctx.Err() == nil {
+		var recs []*schema.Record
+		perr := s.policy.retry(ctx, func() error {
+			return safeCall(func() error {
+				var err error
+				recs, err = s.task.Poll(ctx)
+				return err
+			})
+		}, plugins.IsRetriable)
+		if ctx.Err() != nil {
+			break
+		}
+		if perr != nil {
+			return fmt.Errorf("poll: %w", perr)
+		}
+		s.counters.recordsPolled.Add(int64(len(recs)))
+		if err := s.sendBatch(ctx, recs); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		if time.Since(lastCommit) >= s.commitInterval {
+			if err := s.commit(ctx); err != nil {
+				s.log.Warn("position commit failed; will retry", "err", err)
+			} else {
+				lastCommit = time.Now()
+			}
+		}
+	}
+	return nil
+}
+
+type outMsg struct {
+	msg *rmqclient.Message
+	rec *schema.Record
+}
+
+// sendBatch converts and sends one poll batch, then marks its positions committable.
+func (s *sourceRunner) sendBatch(ctx context.Context, recs []*schema.Record) error {
+	var out []outMsg
+	for _, orig := range recs {
+		if orig == nil {
+			continue
+		}
+		m, stage, class, err := s.convert(orig)
+		if err != nil {
+			fr := failedRecord{stage: stage, class: class, topic: s.topicOf(orig), queueID: -1, body: rawBody(orig), preview: preview(orig.Value)}
+			if rerr := s.errs.report(ctx, fr, err); rerr != nil {
+				return rerr
+			}
+			continue
+		}
+		out = append(out, outMsg{msg: m, rec: orig})
+	}
+	for start := 0; start < len(out); {
+		end := start + 1
+		size := len(out[start].msg.Body)
+		for !s.ordered && end < len(out) && end-start < maxBatchMessages && out[end].msg.Topic == out[start].msg.Topic &&
+			size+len(out[end].msg.Body) <= maxBatchBytes {
+			size += len(out[end].msg.Body)
+			end++
+		}
+		if err := s.send(ctx, out[start:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	// Every record of the batch is acked, failed-and-tolerated, or dropped by a transform:
+	// the batch's positions are now committable, in poll order.
+	for _, r := range recs {
+		if r == nil || r.SourcePartition == nil {
+			continue
+		}
+		k, err := partitionKey(r.SourcePartition)
+		if err != nil {
+			return fmt.Errorf("record position: %w", err)
+		}
+		s.pending[k] = plugins.PartitionPosition{Partition: r.SourcePartition, Offset: r.SourceOffset}
+	}
+	return nil
+}
+
+// convert applies transforms and converters. A nil message with nil error means the
+// record was dropped by a transform.
+func (s *sourceRunner) convert(orig *schema.Record) (*rmqclient.Message, string, string, error) {
+	if failure, ok := orig.Extensions[plugins.ExtErrorMessage]; ok {
+		return nil, StagePoll, "source", errors.New(failure)
+	}
+	r, err := s.chain.Apply(orig)
+	if err != nil {
+		return nil, StageTransform, "transforms", err
+	}
+	if r == nil {
+		return nil, "", "", nil
+	}
+	topic := s.topicOf(r)
+	if topic == "" {
+		return nil, StageProduce, "worker", errors.New("record has no topic and connect.topicname is not set")
+	}
+	if !validTopic(topic) {
+		return nil, StageProduce, "worker", fmt.Errorf("topic %q is not a valid RocketMQ topic name", topic)
+	}
+	m, stage, err := s.conv.toMessage(r, topic)
+	if err != nil {
+		return nil, stage, stage, err
+	}
+	if s.ordered && m.ShardingKey == "" {
+		m.ShardingKey = topic
+	}
+	return m, "", "", nil
+}
+
+func (s *sourceRunner) topicOf(r *schema.Record) string {
+	if r.Topic != "" {
+		return r.Topic
+	}
+	return s.defaultTopic
+}
+
+// send delivers one chunk of messages (one topic) with retries per errors.retry.*; a chunk
+// that still fails fails the task (nothing of its poll batch is committed).
+func (s *sourceRunner) send(ctx context.Context, chunk []outMsg) error {
+	var msgs []*rmqclient.Message
+	for _, o := range chunk {
+		if o.msg != nil {
+			msgs = append(msgs, o.msg)
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	topic := msgs[0].Topic
+	if err := s.ensureTopic(ctx, topic); err != nil {
+		return err
+	}
+	var res rmqclient.SendResult
+	policy := s.policy
+	if policy.retryTimeout == 0 {
+		policy.retryTimeout = 30 * time.Second // transient broker trouble is retried for a while even by default
+	}
+	err := policy.retry(ctx, func() error {
+		var err error
+		res, err = s.producer.Send(ctx, msgs...)
+		return err
+	}, rmqclient.IsRetriable)
+	if err != nil {
+		return fmt.Errorf("stage %s: send %d messages to %s: %w", StageProduce, len(msgs), topic, err)
+	}
+	s.counters.recordsWritten.Add(int64(len(msgs)))
+	if rc, ok := s.task.(plugins.RecordCommitter); ok {
+		for i, o := range chunk {
+			md := &plugins.RecordMetadata{Topic: topic, BrokerName: res.Queue.BrokerName, QueueID: res.Queue.QueueID,
+				QueueOffset: res.Offset + int64(i), MsgID: res.MsgID, Timestamp: time.Now()}
+			if err := safeCall(func() error { return rc.CommitRecord(ctx, o.rec, md) }); err != nil {
+				s.log.Warn("CommitRecord failed", "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// ensureTopic creates a missing target topic when autoCreateTopicEnable is set.
+func (s *sourceRunner) ensureTopic(ctx context.Context, topic string) error {
+	if s.knownTopics[topic] {
+		return nil
+	}
+	_, err := s.client.TopicQueues(ctx, topic)
+	if errors.Is(err, rmqclient.ErrNoRoute) {
+		if !s.autoCreate {
+			return fmt.Errorf("topic %s does not exist and autoCreateTopicEnable is false", topic)
+		}
+		err = s.client.CreateTopic(ctx, rmqclient.TopicSpec{Name: topic, Queues: 4})
+	}
+	if err != nil {
+		return fmt.Errorf("topic %s: %w", topic, err)
+	}
+	s.knownTopics[topic] = true
+	return nil
+}
+
+// commit stores pending positions and tells the task.
+func (s *sourceRunner) commit(ctx context.Context) error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	batch := make([]plugins.PartitionPosition, 0, len(s.pending))
+	for _, p := range s.pending {
+		batch = append(batch, p)
+	}
+	if err := s.positions.Put(s.id.Connector, batch); err != nil {
+		s.counters.commitFailures.Add(1)
+		return fmt.Errorf("commit positions: %w", err)
+	}
+	s.counters.commits.Add(1)
+	clear(s.pending)
+	if err := safeCall(func() error { return s.task.Commit(ctx) }); err != nil {
+		s.log.Warn("source task Commit failed", "err", err)
+	}
+	return nil
+}
+
+// rawBody is the best rendering of a record that failed before conversion, for the DLQ.
+func rawBody(r *schema.Record) []byte {
+	if raw, ok := r.Extensions[plugins.ExtErrorRaw]; ok {
+		return []byte(raw)
+	}
+	switch v := r.Value.(type) {
+	case []byte:
+		return v
+	case string:
+		return []byte(v)
+	case nil:
+		return nil
+	default:
+		return []byte(fmt.Sprint(v))
+	}
+}
+
+// safeCall runs plugin code, turning a panic into an error so one bad plugin cannot take
+// the worker down.
+func safeCall(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("plugin panicked: %v", r)
+		}
+	}()
+	return f()
+}

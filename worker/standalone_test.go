@@ -1,0 +1,378 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+type herderEnv struct {
+	h      *Standalone
+	cancel context.CancelFunc
+	done   chan error
+	dir    string
+}
+
+func startHerder(t *testing.T, dir string) *herderEnv {
+	t.Helper()
+	h, err := NewStandalone(StandaloneConfig{
+		WorkerID: "w-" + t.Name(), StoreDir: dir, KeyConverter: "string", ValueConverter: "string",
+		CommitInterval: 200 * time.Millisecond, StopTimeout: 10 * time.Second, AutoCreate: true,
+		RestartBackoffMin: 200 * time.Millisecond, RestartBackoffMax: time.Second,
+	}, rmqtest.Client(t), testRegistry(), quiet())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	env := &herderEnv{h: h, cancel: cancel, done: make(chan error, 1), dir: dir}
+	go func() { env.done <- h.Run(ctx) }()
+	require.Eventually(t, func() bool { return h.guard() == nil }, 5*time.Second, 10*time.Millisecond)
+	return env
+}
+
+func (e *herderEnv) stop(t *testing.T) {
+	e.cancel()
+	select {
+	case err := <-e.done:
+		require.NoError(t, err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("herder did not stop")
+	}
+}
+
+func waitState(t *testing.T, h *Standalone, name string, want State, tasks int) ConnectorStatus {
+	t.Helper()
+	var last ConnectorStatus
+	require.Eventually(t, func() bool {
+		st, err := h.ConnectorStatus(context.Background(), name)
+		if err != nil {
+			return false
+		}
+		last = st
+		if st.Connector.State != want || len(st.Tasks) != tasks {
+			return false
+		}
+		for _, ts := range st.Tasks {
+			if ts.State != want {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond, "connector %s never reached %s with %d tasks", name, want, tasks)
+	return last
+}
+
+func TestSourceToSinkThroughBroker(t *testing.T) {
+	topic := rmqtest.Topic(t, 4)
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	id := rmqtest.Name(t, "state")
+	const perTask = 300
+
+	_, err := env.h.CreateConnector(ctx, "src", map[string]string{
+		"connector.class": "mem-source", "test.id": id + "-src", "count": fmt.Sprint(perTask),
+		"connect.topicname": topic, "max.tasks": "2",
+	}, "")
+	require.NoError(t, err)
+	_, err = env.h.CreateConnector(ctx, "snk", map[string]string{
+		"connector.class": "mem-sink", "test.id": id, "connect.topicnames": topic, "max.tasks": "2",
+		"task.group.id": rmqtest.Group(t),
+	}, "")
+	require.NoError(t, err)
+	waitState(t, env.h, "src", StateRunning, 2)
+	waitState(t, env.h, "snk", StateRunning, 2)
+
+	st := stateFor(id)
+	require.Eventually(t, func() bool { return len(st.unique()) >= 2*perTask }, 60*time.Second, 100*time.Millisecond)
+	seen := map[string]bool{}
+	for _, r := range st.snapshot() {
+		v := r.Value.(string)
+		seen[v] = true
+		require.Equal(t, topic, r.Topic)
+		var task, n int
+		_, err := fmt.Sscanf(v, "value-%d-%d", &task, &n)
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("key-%d", n%7), r.Key)
+		h, ok := r.Headers.Get("h")
+		require.True(t, ok)
+		require.Equal(t, "v", h.Value)
+		require.False(t, r.Timestamp.IsZero())
+	}
+	require.Len(t, seen, 2*perTask, "every record arrived")
+
+	require.Eventually(t, func() bool {
+		ps, _ := env.h.Positions("src")
+		if len(ps) != 2 {
+			return false
+		}
+		for _, p := range ps {
+			if p.Offset["seq"] != int64(perTask-1) {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 50*time.Millisecond, "positions committed up to the last record")
+
+	info, err := env.h.ConnectorInfo(ctx, "snk")
+	require.NoError(t, err)
+	require.Equal(t, TypeSink, info.Type)
+	require.Len(t, info.Tasks, 2)
+	plugins, err := env.h.Plugins(ctx)
+	require.NoError(t, err)
+	require.Len(t, plugins, 2)
+}
+
+func TestPositionsAndStateSurviveRestart(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	dir := t.TempDir()
+	ctx := context.Background()
+	id := rmqtest.Name(t, "state")
+	group := rmqtest.Group(t)
+
+	env := startHerder(t, dir)
+	_, err := env.h.CreateConnector(ctx, "src", map[string]string{
+		"connector.class": "org.example.MemSource", "test.id": id + "-src", "count": "200", "connect.topicname": topic,
+	}, "")
+	require.NoError(t, err)
+	_, err = env.h.CreateConnector(ctx, "paused-sink", map[string]string{
+		"connector.class": "mem-sink", "test.id": id + "-p", "connect.topicnames": topic, "task.group.id": group + "p",
+	}, TargetPaused)
+	require.NoError(t, err)
+	waitState(t, env.h, "paused-sink", StatePaused, 0)
+	require.Eventually(t, func() bool {
+		ps, _ := env.h.Positions("src")
+		return len(ps) == 1 && ps[0].Offset["seq"] == int64(199)
+	}, 30*time.Second, 50*time.Millisecond)
+	env.stop(t)
+
+	// A new worker on the same store resumes: the source sends nothing again, the paused
+	// sink stays paused.
+	env = startHerder(t, dir)
+	defer env.stop(t)
+	waitState(t, env.h, "src", StateRunning, 1)
+	waitState(t, env.h, "paused-sink", StatePaused, 0)
+	_, err = env.h.CreateConnector(ctx, "snk", map[string]string{
+		"connector.class": "mem-sink", "test.id": id, "connect.topicnames": topic, "task.group.id": group,
+	}, "")
+	require.NoError(t, err)
+	st := stateFor(id)
+	require.Eventually(t, func() bool { return len(st.unique()) >= 200 }, 60*time.Second, 100*time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
+	require.Len(t, st.snapshot(), 200, "the restarted source resumed from its position: nothing was sent twice")
+}
+
+func TestLifecycleOperations(t *testing.T) {
+	topic := rmqtest.Topic(t, 2)
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	id := rmqtest.Name(t, "state")
+	cfg := map[string]string{"connector.class": "mem-sink", "test.id": id, "connect.topicnames": topic, "max.tasks": "2",
+		"task.group.id": rmqtest.Group(t)}
+
+	_, err := env.h.CreateConnector(ctx, "c", cfg, "")
+	require.NoError(t, err)
+	_, err = env.h.CreateConnector(ctx, "c", cfg, "")
+	require.ErrorIs(t, err, ErrAlreadyExists)
+	waitState(t, env.h, "c", StateRunning, 2)
+
+	require.NoError(t, env.h.PauseConnector(ctx, "c"))
+	waitState(t, env.h, "c", StatePaused, 2)
+	require.ErrorIs(t, env.h.RestartTask(ctx, TaskID{"c", 0}), ErrBadState)
+	require.NoError(t, env.h.ResumeConnector(ctx, "c"))
+	waitState(t, env.h, "c", StateRunning, 2)
+	require.NoError(t, env.h.StopConnector(ctx, "c"))
+	st := waitState(t, env.h, "c", StateStopped, 0)
+	require.Empty(t, st.Tasks)
+	require.NoError(t, env.h.ResumeConnector(ctx, "c"))
+	waitState(t, env.h, "c", StateRunning, 2)
+
+	before := stateFor(id)
+	before.mu.Lock()
+	starts := before.starts
+	before.mu.Unlock()
+	require.NoError(t, env.h.RestartTask(ctx, TaskID{"c", 1}))
+	_, err = env.h.RestartConnector(ctx, "c", RestartRequest{IncludeTasks: true})
+	require.NoError(t, err)
+	waitState(t, env.h, "c", StateRunning, 2)
+	before.mu.Lock()
+	require.Equal(t, starts+3, before.starts, "one task restart, then both tasks")
+	before.mu.Unlock()
+
+	// A config change restarts with the new config (one task now).
+	cfg2 := map[string]string{}
+	for k, v := range cfg {
+		cfg2[k] = v
+	}
+	cfg2["max.tasks"] = "1"
+	_, created, err := env.h.PutConnectorConfig(ctx, "c", cfg2)
+	require.NoError(t, err)
+	require.False(t, created)
+	waitState(t, env.h, "c", StateRunning, 1)
+	tasks, err := env.h.TaskConfigs(ctx, "c")
+	require.NoError(t, err)
+	require.Len(t, tasks, 1)
+
+	require.NoError(t, env.h.DeleteConnector(ctx, "c"))
+	_, err = env.h.ConnectorStatus(ctx, "c")
+	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, env.h.DeleteConnector(ctx, "c"), ErrNotFound)
+	names, err := env.h.Connectors(ctx)
+	require.NoError(t, err)
+	require.Empty(t, names)
+}
+
+func TestBadConfigsNameTheKey(t *testing.T) {
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		cfg  map[string]string
+		keys []string
+	}{
+		{"unknown class", map[string]string{"connector.class": "nope"}, []string{"connector.class"}},
+		{"missing class", map[string]string{}, []string{"connector.class"}},
+		{"sink without topics", map[string]string{"connector.class": "mem-sink", "test.id": "x"}, []string{"connect.topicnames"}},
+		{"bad number", map[string]string{"connector.class": "mem-source", "test.id": "x", "max.tasks": "many"}, []string{"max.tasks"}},
+		{"plugin validate", map[string]string{"connector.class": "mem-source"}, []string{"test.id"}},
+		{"bad tolerance", map[string]string{"connector.class": "mem-source", "test.id": "x", "errors.tolerance": "some"}, []string{"errors.tolerance"}},
+		{"bad converter", map[string]string{"connector.class": "mem-source", "test.id": "x", "value.converter": "nope"}, []string{"value.converter"}},
+		{"bad transform", map[string]string{"connector.class": "mem-source", "test.id": "x", "transforms": "a", "transforms.a.type": "Nope"}, []string{"transforms.a.type"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := env.h.CreateConnector(ctx, "bad", c.cfg, "")
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			var keys []string
+			for _, p := range err.(*ConfigError).Problems {
+				keys = append(keys, p.Key)
+			}
+			sort.Strings(keys)
+			require.Equal(t, c.keys, keys, err.Error())
+		})
+	}
+	_, err := env.h.CreateConnector(ctx, "bad name!", map[string]string{"connector.class": "mem-source", "test.id": "x"}, "")
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.Contains(t, err.Error(), "name")
+
+	// A connector whose Start fails is FAILED with its trace; the worker keeps running.
+	_, err = env.h.CreateConnector(ctx, "failing", map[string]string{"connector.class": "mem-source", "test.id": "x", "test.fail.start": "true"}, "")
+	require.NoError(t, err)
+	st, err := env.h.ConnectorStatus(ctx, "failing")
+	require.NoError(t, err)
+	require.Equal(t, StateFailed, st.Connector.State)
+	require.Contains(t, st.Connector.Trace, "refuses to start")
+}
+
+func TestSinkErrorsDLQAndFailure(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	dlq := rmqtest.Name(t, "dlq")
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	client := rmqtest.Client(t)
+
+	p, err := client.NewProducer("poison", rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer p.Close()
+	bodies := []string{`{"a":1}`, `not json`, `{"a":2}`, `{broken`, `{"a":3}`}
+	for _, b := range bodies {
+		_, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(b)})
+		require.NoError(t, err)
+	}
+
+	id := rmqtest.Name(t, "state")
+	_, err = env.h.CreateConnector(ctx, "tolerant", map[string]string{
+		"connector.class": "mem-sink", "test.id": id, "connect.topicnames": topic, "task.group.id": rmqtest.Group(t),
+		"value.converter": "json", "value.converter.schemas.enable": "false",
+		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq, "errors.log.enable": "true",
+	}, "")
+	require.NoError(t, err)
+	st := stateFor(id)
+	require.Eventually(t, func() bool { return len(st.unique()) == 3 }, 60*time.Second, 100*time.Millisecond)
+	waitState(t, env.h, "tolerant", StateRunning, 1)
+
+	// The two poison records are in the DLQ with their original bytes and context.
+	var got collectorMsgs
+	require.Eventually(t, func() bool {
+		_, err := client.TopicQueues(ctx, dlq)
+		return err == nil
+	}, 30*time.Second, 100*time.Millisecond)
+	cons, err := client.NewConsumer("dlq-reader", rmqclient.ConsumerOptions{Group: rmqtest.Group(t), Topics: []string{dlq}, From: rmqclient.FromFirst},
+		func(_ context.Context, ms []*rmqclient.ReceivedMessage) error { got.add(ms); return nil })
+	require.NoError(t, err)
+	defer cons.Close()
+	require.Eventually(t, func() bool { return len(got.all()) == 2 }, 60*time.Second, 100*time.Millisecond)
+	for _, m := range got.all() {
+		require.Contains(t, []string{"not json", "{broken"}, string(m.Body))
+		require.Equal(t, topic, m.Properties[ErrHeaderTopic])
+		require.Equal(t, "0", m.Properties[ErrHeaderPartition])
+		require.Equal(t, "tolerant", m.Properties[ErrHeaderConnector])
+		require.Equal(t, "0", m.Properties[ErrHeaderTask])
+		require.Equal(t, StageValueConv, m.Properties[ErrHeaderStage])
+		for _, k := range []string{ErrHeaderOffset, ErrHeaderClass, ErrHeaderExcClass, ErrHeaderExcMessage, ErrHeaderExcStack, ErrHeaderTimestamp} {
+			require.NotEmpty(t, m.Properties[k], k)
+		}
+	}
+
+	// With errors.tolerance=none the first poison record fails the task, with a trace.
+	_, err = env.h.CreateConnector(ctx, "strict", map[string]string{
+		"connector.class": "mem-sink", "test.id": id + "-strict", "connect.topicnames": topic, "task.group.id": rmqtest.Group(t),
+		"value.converter": "json", "value.converter.schemas.enable": "false",
+	}, "")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		s, err := env.h.TaskStatus(ctx, TaskID{"strict", 0})
+		return err == nil && s.State == StateFailed && strings.Contains(s.Trace, StageValueConv)
+	}, 60*time.Second, 20*time.Millisecond, "the strict sink task is FAILED with the converter error as its trace")
+}
+
+func TestSinkRetriableAndFatalPutErrors(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	client := rmqtest.Client(t)
+	p, err := client.NewProducer("retry", rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer p.Close()
+	for i := 0; i < 10; i++ {
+		_, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprint(i))})
+		require.NoError(t, err)
+	}
+	id := rmqtest.Name(t, "state")
+	st := stateFor(id)
+	st.mu.Lock()
+	st.retriable = 3 // retried in place
+	st.putErrs = 1   // fails the task once; it is restarted and the batch redelivered
+	st.mu.Unlock()
+	_, err = env.h.CreateConnector(ctx, "s", map[string]string{
+		"connector.class": "mem-sink", "test.id": id, "connect.topicnames": topic, "task.group.id": rmqtest.Group(t),
+		"errors.retry.timeout": "30000", "errors.retry.delay.max.ms": "200",
+	}, "")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		seen := map[string]bool{}
+		for _, r := range st.snapshot() {
+			seen[r.Value.(string)] = true
+		}
+		return len(seen) == 10 && len(st.unique()) == 10
+	}, 90*time.Second, 100*time.Millisecond, "every record arrives despite a failed task")
+	st.mu.Lock()
+	require.GreaterOrEqual(t, st.starts, 2, "the failed task was restarted")
+	st.mu.Unlock()
+	waitState(t, env.h, "s", StateRunning, 1)
+}
+
+type collectorMsgs struct {
+	mu   syncMutex
+	msgs []*rmqclient.ReceivedMessage
+}

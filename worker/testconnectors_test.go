@@ -1,0 +1,204 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// Test connectors: memSource emits "count" string records from shared state keyed by
+// "test.id"; memSink collects records and can be told to fail.
+
+type memState struct {
+	mu        sync.Mutex
+	records   []*schema.Record
+	flushed   int
+	putErrs   int // number of Put calls that fail (non-retriable) before succeeding
+	retriable int // number of Put calls that fail with a RetriableError
+	starts    int
+}
+
+var (
+	statesMu sync.Mutex
+	states   = map[string]*memState{}
+)
+
+func stateFor(id string) *memState {
+	statesMu.Lock()
+	defer statesMu.Unlock()
+	s, ok := states[id]
+	if !ok {
+		s = &memState{}
+		states[id] = s
+	}
+	return s
+}
+
+func (s *memState) snapshot() []*schema.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*schema.Record(nil), s.records...)
+}
+
+// unique returns the distinct values seen (sinks are at-least-once: a rebalance between
+// two tasks of a group can deliver a message to both).
+func (s *memState) unique() map[string]bool {
+	out := map[string]bool{}
+	for _, r := range s.snapshot() {
+		out[fmt.Sprint(r.Value)] = true
+	}
+	return out
+}
+
+type memConnector struct {
+	sink bool
+	cfg  map[string]string
+}
+
+var memSpec = plugins.MustConfigSpec()
+
+func (c *memConnector) Spec() *plugins.ConfigSpec { return memSpec }
+func (c *memConnector) Validate(cfg map[string]string) error {
+	if cfg["test.id"] == "" {
+		return &plugins.FieldError{Key: "test.id", Reason: "is required", Err: plugins.ErrInvalidConfig}
+	}
+	return nil
+}
+func (c *memConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg map[string]string) error {
+	if cfg["test.fail.start"] == "true" {
+		return errors.New("connector refuses to start")
+	}
+	c.cfg = cfg
+	return nil
+}
+func (c *memConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
+	out := make([]map[string]string, 0, maxTasks)
+	for i := 0; i < maxTasks; i++ {
+		m := map[string]string{"test.id": c.cfg["test.id"], "count": c.cfg["count"], "task": strconv.Itoa(i)}
+		out = append(out, m)
+	}
+	return out, nil
+}
+func (c *memConnector) Stop(context.Context) error { return nil }
+func (c *memConnector) NewSourceTask() plugins.SourceTask {
+	return &memSourceTask{}
+}
+func (c *memConnector) NewSinkTask() plugins.SinkTask { return &memSinkTask{} }
+
+type memSourceConnector struct{ memConnector }
+type memSinkConnector struct{ memConnector }
+
+func (memSourceConnector) NewSinkTask() {}
+func (memSinkConnector) NewSourceTask() {}
+
+type memSourceTask struct {
+	next, count int
+	task        string
+	poison      map[int]bool
+}
+
+func (t *memSourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
+	t.count, _ = strconv.Atoi(cfg["count"])
+	t.task = cfg["task"]
+	off, err := tctx.Positions().Position(ctx, map[string]any{"task": t.task})
+	if err != nil {
+		return err
+	}
+	if off != nil {
+		t.next = int(off["seq"].(int64)) + 1
+	}
+	stateFor(cfg["test.id"]).mu.Lock()
+	stateFor(cfg["test.id"]).starts++
+	stateFor(cfg["test.id"]).mu.Unlock()
+	return nil
+}
+
+func (t *memSourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
+	if t.next >= t.count {
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+		return nil, nil
+	}
+	var out []*schema.Record
+	for i := 0; i < 50 && t.next < t.count; i++ {
+		r := schema.NewRecord("", schema.StringSchema, fmt.Sprintf("key-%d", t.next%7), schema.StringSchema, fmt.Sprintf("value-%s-%d", t.task, t.next))
+		r.SourcePartition = map[string]any{"task": t.task}
+		r.SourceOffset = map[string]any{"seq": int64(t.next)}
+		r.Headers.Add("h", schema.StringSchema, "v")
+		out = append(out, r)
+		t.next++
+	}
+	return out, nil
+}
+func (t *memSourceTask) Commit(context.Context) error { return nil }
+func (t *memSourceTask) Stop(context.Context) error   { return nil }
+
+type memSinkTask struct {
+	st *memState
+}
+
+func (t *memSinkTask) Start(_ context.Context, _ plugins.SinkTaskContext, cfg map[string]string) error {
+	t.st = stateFor(cfg["test.id"])
+	t.st.mu.Lock()
+	t.st.starts++
+	t.st.mu.Unlock()
+	return nil
+}
+
+func (t *memSinkTask) Put(_ context.Context, recs []*schema.Record) error {
+	t.st.mu.Lock()
+	defer t.st.mu.Unlock()
+	if t.st.retriable > 0 {
+		t.st.retriable--
+		return plugins.Retriable(errors.New("sink busy"))
+	}
+	if t.st.putErrs > 0 {
+		t.st.putErrs--
+		return errors.New("sink broken")
+	}
+	t.st.records = append(t.st.records, recs...)
+	return nil
+}
+
+func (t *memSinkTask) Flush(context.Context, map[plugins.Queue]int64) error {
+	t.st.mu.Lock()
+	t.st.flushed = len(t.st.records)
+	t.st.mu.Unlock()
+	return nil
+}
+func (t *memSinkTask) Stop(context.Context) error { return nil }
+
+func testRegistry() *plugins.Registry {
+	r := plugins.NewRegistry()
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(r.Register(plugins.KindSource, "mem-source", []string{"org.example.MemSource"}, func() plugins.Connector { return &memSourceConnector{} }))
+	must(r.Register(plugins.KindSink, "mem-sink", nil, func() plugins.Connector { return &memSinkConnector{memConnector{sink: true}} }))
+	return r
+}
+
+type syncMutex = sync.Mutex
+
+func (c *collectorMsgs) add(ms []*rmqclient.ReceivedMessage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, ms...)
+}
+
+func (c *collectorMsgs) all() []*rmqclient.ReceivedMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*rmqclient.ReceivedMessage(nil), c.msgs...)
+}
