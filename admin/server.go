@@ -31,23 +31,28 @@ type Server struct {
 	log    *slog.Logger
 	info   Info
 	health HealthChecker
+	herder Herder
 	engine *gin.Engine
 
 	ready chan struct{}
 	bound net.Addr
 }
 
-// NewServer builds the server; Run starts it.
-func NewServer(addr string, info Info, health HealthChecker, log *slog.Logger) *Server {
+// NewServer builds the server; Run starts it. The connector routes are registered only when
+// herder is not nil, so a worker that manages no connectors yet serves / and /health alone.
+func NewServer(addr string, info Info, health HealthChecker, herder Herder, log *slog.Logger) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
 		log.Error("admin handler panicked", "path", c.FullPath(), "panic", err)
 		writeError(c, http.StatusInternalServerError, "internal error")
 	}))
-	s := &Server{addr: addr, log: log, info: info, health: health, engine: e, ready: make(chan struct{})}
+	s := &Server{addr: addr, log: log, info: info, health: health, herder: herder, engine: e, ready: make(chan struct{})}
 	e.GET("/", s.root)
 	e.GET("/health", s.healthz)
+	if herder != nil {
+		s.connectorRoutes()
+	}
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "no route "+c.Request.Method+" "+c.Request.URL.Path)
 	})
@@ -107,9 +112,4 @@ func (s *Server) healthz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "UP", "worker_id": s.info.WorkerID, "version": s.info.Version})
-}
-
-// writeError is the one place that shapes error bodies: {"error_code": N, "message": "..."}.
-func writeError(c *gin.Context, status int, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"error_code": status, "message": msg})
 }

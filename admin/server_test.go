@@ -30,13 +30,13 @@ func get(t *testing.T, h http.Handler, method, path string) (int, map[string]any
 
 func TestHealth(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	up := NewServer("127.0.0.1:0", Info{WorkerID: "w1", Version: "v1"}, fakeHealth{}, log)
+	up := NewServer("127.0.0.1:0", Info{WorkerID: "w1", Version: "v1"}, fakeHealth{}, nil, log)
 	code, body := get(t, up.Handler(), http.MethodGet, "/health")
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "UP", body["status"])
 	require.Equal(t, "w1", body["worker_id"])
 
-	down := NewServer("127.0.0.1:0", Info{WorkerID: "w1"}, fakeHealth{errors.New("rocketmq unreachable")}, log)
+	down := NewServer("127.0.0.1:0", Info{WorkerID: "w1"}, fakeHealth{errors.New("rocketmq unreachable")}, nil, log)
 	code, body = get(t, down.Handler(), http.MethodGet, "/health")
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Equal(t, "DOWN", body["status"])
@@ -44,7 +44,7 @@ func TestHealth(t *testing.T) {
 }
 
 func TestErrorsAreJSON(t *testing.T) {
-	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	code, body := get(t, s.Handler(), http.MethodGet, "/nope")
 	require.Equal(t, http.StatusNotFound, code)
 	require.EqualValues(t, 404, body["error_code"])
@@ -53,9 +53,15 @@ func TestErrorsAreJSON(t *testing.T) {
 	require.EqualValues(t, 405, body["error_code"])
 }
 
+// cacheJanitor is a goroutine the RocketMQ client (imported through package worker) starts
+// in a package init; it is not ours to stop.
+var cacheJanitor = goleak.IgnoreTopFunction("github.com/patrickmn/go-cache.(*janitor).Run")
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, cacheJanitor) }
+
 func TestRunServesAndStops(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	s := NewServer("127.0.0.1:0", Info{WorkerID: "w"}, fakeHealth{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer goleak.VerifyNone(t, cacheJanitor)
+	s := NewServer("127.0.0.1:0", Info{WorkerID: "w"}, fakeHealth{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()

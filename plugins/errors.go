@@ -170,8 +170,9 @@ func IsRetriable(err error) bool {
 // (body = the raw bytes) or failing the task. Its source position still counts, so the
 // task moves past it.
 const (
-	// ExtErrorMessage holds the reason; its presence marks the record as failed.
-	ExtErrorMessage = "connect.error.message"
-	// ExtErrorRaw holds the raw input bytes (as a string) for the dead-letter queue.
+	// ExtErrorMessage holds the reason; its presence marks the record as failed. The
+	// record's Value carries the raw input bytes for the dead-letter queue.
+	ExtErrorMessage = "connect.error"
+	// ExtErrorRaw optionally holds the raw input (as a string) when Value cannot.
 	ExtErrorRaw = "connect.error.raw"
 )

@@ -48,6 +48,7 @@ type Standalone struct {
 	conns    map[string]*connRuntime
 	stored   map[string]storedConnector
 	ctx      context.Context // set by Run; nil before
+	started  chan struct{}   // closed once Run has started the stored connectors
 	stopping bool
 	wg       sync.WaitGroup
 
@@ -83,7 +84,7 @@ func NewStandalone(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.
 	}
 	h := &Standalone{cfg: cfg, log: log, client: client, registry: reg, positions: pos,
 		defaults: connectorDefaults{keyConverter: cfg.KeyConverter, valueConverter: cfg.ValueConverter},
-		conns:    map[string]*connRuntime{}, stored: map[string]storedConnector{}}
+		conns:    map[string]*connRuntime{}, stored: map[string]storedConnector{}, started: make(chan struct{})}
 	if err := filestore.Read(h.configPath(), &h.stored); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("connector store: %w", err)
 	}
@@ -91,6 +92,9 @@ func NewStandalone(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.
 }
 
 func (h *Standalone) configPath() string { return filepath.Join(h.cfg.StoreDir, "connectors.json") }
+
+// Started is closed once Run accepts management calls.
+func (h *Standalone) Started() <-chan struct{} { return h.started }
 
 // WorkerID names this worker.
 func (h *Standalone) WorkerID() string { return h.cfg.WorkerID }
@@ -106,6 +110,7 @@ func (h *Standalone) Run(ctx context.Context) error {
 			h.log.Error("stored connector cannot start", "connector", name, "err", err)
 		}
 	}
+	close(h.started)
 	h.mu.Unlock()
 	<-ctx.Done()
 	h.mu.Lock()
@@ -157,9 +162,15 @@ func (h *Standalone) sharedProducer() (*rmqclient.Producer, error) {
 }
 
 func ensureTopic(ctx context.Context, c *rmqclient.Client, topic string, create bool) error {
+	return ensureTopicQueues(ctx, c, topic, create, 1)
+}
+
+// ensureTopicQueues checks that topic is routed, creating it with queues queues when it is
+// missing and create is set.
+func ensureTopicQueues(ctx context.Context, c *rmqclient.Client, topic string, create bool, queues int) error {
 	_, err := c.TopicQueues(ctx, topic)
 	if errors.Is(err, rmqclient.ErrNoRoute) && create {
-		return c.CreateTopic(ctx, rmqclient.TopicSpec{Name: topic, Queues: 1})
+		return c.CreateTopic(ctx, rmqclient.TopicSpec{Name: topic, Queues: queues})
 	}
 	return err
 }

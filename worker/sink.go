@@ -35,10 +35,11 @@ type sinkRunner struct {
 	log      *slog.Logger
 	counters *taskCounters
 
-	group     string
-	topics    []string
-	from      rmqclient.StartPosition
-	batchSize int
+	group      string
+	topics     []string
+	autoCreate bool
+	from       rmqclient.StartPosition
+	batchSize  int
 
 	mu         sync.Mutex // serialises Put and Flush
 	putSeq     int64
@@ -104,7 +105,7 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 		return fmt.Errorf("start task: %w", err)
 	}
 	for _, t := range s.topics {
-		if _, err := s.client.TopicQueues(ctx, t); err != nil {
+		if err := ensureTopicQueues(ctx, s.client, t, s.autoCreate, 4); err != nil {
 			s.stopTask(stopTimeout)
 			return fmt.Errorf("sink topic %s: %w", t, err)
 		}

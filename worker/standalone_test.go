@@ -32,7 +32,7 @@ func startHerder(t *testing.T, dir string) *herderEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	env := &herderEnv{h: h, cancel: cancel, done: make(chan error, 1), dir: dir}
 	go func() { env.done <- h.Run(ctx) }()
-	require.Eventually(t, func() bool { return h.guard() == nil }, 5*time.Second, 10*time.Millisecond)
+	<-h.Started()
 	return env
 }
 

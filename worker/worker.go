@@ -37,17 +37,39 @@ func New(cfg Config, log *slog.Logger) (*Worker, error) {
 	return &Worker{cfg: cfg, log: log, client: c}, nil
 }
 
+// Client is the worker's RocketMQ client, shared by everything the worker runs.
+func (w *Worker) Client() *rmqclient.Client { return w.client }
+
 // Run waits until RocketMQ answers (or ConnectTimeout passes, which is an error), then runs
-// until ctx ends. Shutdown order: stop tasks, then close the RocketMQ client.
-func (w *Worker) Run(ctx context.Context) error {
+// the herder until ctx ends; once herder has started, ready is called (to create the
+// connectors given on the command line). Shutdown order: the herder stops its tasks, then
+// the RocketMQ client closes. With a nil herder Run just waits for ctx.
+func (w *Worker) Run(ctx context.Context, ready func(context.Context) error, herder func(context.Context) error) error {
 	defer w.client.Close()
 	if err := w.awaitBroker(ctx); err != nil {
 		return err
 	}
+	if ctx.Err() != nil {
+		return nil
+	}
 	w.log.Info("worker started", "worker", w.cfg.WorkerID, "cluster", w.cfg.ClusterID, "namesrv", w.cfg.NameServers)
-	<-ctx.Done()
-	w.log.Info("worker stopped", "worker", w.cfg.WorkerID)
-	return nil
+	defer w.log.Info("worker stopped", "worker", w.cfg.WorkerID)
+	if herder == nil {
+		<-ctx.Done()
+		return nil
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- herder(hctx) }()
+	if ready != nil {
+		if err := ready(hctx); err != nil {
+			cancel()
+			<-done
+			return err
+		}
+	}
+	return <-done
 }
 
 func (w *Worker) awaitBroker(ctx context.Context) error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/admin"
 	"github.com/rmqconnect/rmqconnect/conf"
+	"github.com/rmqconnect/rmqconnect/plugins/builtin"
 	"github.com/rmqconnect/rmqconnect/worker"
 )
 
@@ -58,12 +59,30 @@ func newLogger(cfg *conf.Worker, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// cmdStandalone wires a worker and its admin server and runs them until SIGINT/SIGTERM.
-// Shutdown order: the admin server stops accepting, then the worker stops its tasks.
+// cmdStandalone wires a worker, its standalone herder and the admin server, creates the
+// connectors named on the command line, and runs until SIGINT/SIGTERM.
+// Shutdown order: the admin server stops accepting, then the herder stops its tasks
+// (sources commit positions, sinks flush), then the RocketMQ client closes.
 func cmdStandalone(args []string, stderr io.Writer) int {
-	cfg, code := loadConfig("standalone", args, stderr)
-	if cfg == nil {
-		return code
+	fs := flag.NewFlagSet("standalone", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "worker config file (.yaml, .properties, .conf, .json)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := conf.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "rmqconnect standalone: %v\n", err)
+		return 1
+	}
+	var connFiles []*conf.ConnectorFile
+	for _, p := range fs.Args() {
+		cf, err := conf.LoadConnector(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "rmqconnect standalone: %v\n", err)
+			return 1
+		}
+		connFiles = append(connFiles, cf)
 	}
 	log := newLogger(cfg, stderr)
 	w, err := worker.New(worker.Config{
@@ -75,15 +94,48 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	reg, err := builtin.Registry()
+	if err != nil {
+		log.Error("plugin registry", "err", err)
+		return 1
+	}
+	herder, err := worker.NewStandalone(worker.StandaloneConfig{
+		WorkerID:       cfg.WorkerID,
+		StoreDir:       cfg.StorePathRootDir,
+		KeyConverter:   cfg.KeyConverter,
+		ValueConverter: cfg.ValueConverter,
+		CommitInterval: conf.Ms(cfg.OffsetCommitIntervalMsConfig),
+		StopTimeout:    conf.Ms(cfg.GracefulShutdownTimeoutMillis),
+		AutoCreate:     cfg.AutoCreateTopicEnable,
+	}, w.Client(), reg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
 	srv := admin.NewServer(cfg.HTTPAddr(), admin.Info{
 		Version: version, Commit: commit, WorkerID: cfg.WorkerID, ClusterID: cfg.ConnectClusterID, Mode: "standalone",
-	}, w, log)
+	}, w, herder, log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
-	g.Go(func() error { return w.Run(gctx) })
+	g.Go(func() error {
+		// The worker owns the RocketMQ client; it closes it after the herder has stopped.
+		return w.Run(gctx, func(wctx context.Context) error {
+			select {
+			case <-herder.Started():
+			case <-wctx.Done():
+				return nil
+			}
+			for _, cf := range connFiles {
+				if _, _, err := herder.PutConnectorConfig(wctx, cf.Name, cf.Config); err != nil {
+					return fmt.Errorf("connector %s from the command line: %w", cf.Name, err)
+				}
+			}
+			return nil
+		}, herder.Run)
+	})
 	g.Go(func() error {
 		addr, err := srv.Addr(gctx)
 		if err == nil {

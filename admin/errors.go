@@ -1,0 +1,72 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rmqconnect/rmqconnect/worker"
+)
+
+// errBadRequest marks input the REST layer rejects before it reaches the herder: a body that is
+// not JSON, a missing or illegal name, a config value that is not a scalar.
+var errBadRequest = errors.New("bad request")
+
+// badInput is a request the REST layer rejected; its message is the whole error text, so a
+// client reads "config.batch.size: ..." and not "bad request: ...".
+type badInput struct{ msg string }
+
+func (e *badInput) Error() string        { return e.msg }
+func (e *badInput) Is(target error) bool { return target == errBadRequest }
+
+func badRequestf(format string, args ...any) error {
+	return &badInput{msg: fmt.Sprintf(format, args...)}
+}
+
+// sentinelStatuses is the HTTP status of each worker sentinel. codes_test.go fails when an
+// exported sentinel of package worker is missing here.
+var sentinelStatuses = []struct {
+	err    error
+	status int
+}{
+	{worker.ErrNotFound, http.StatusNotFound},
+	{worker.ErrAlreadyExists, http.StatusConflict},
+	{worker.ErrInvalidConfig, http.StatusBadRequest},
+	// Kafka Connect answers 409 while a rebalance is in progress; clients retry on it.
+	{worker.ErrRebalancing, http.StatusConflict},
+	{worker.ErrBadState, http.StatusConflict},
+	{worker.ErrStopped, http.StatusServiceUnavailable},
+}
+
+// httpStatus is the one place an error becomes an HTTP status. The stable error code in every
+// error body is this status. Anything unrecognised is a 500.
+func httpStatus(err error) int {
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge
+	}
+	for _, s := range sentinelStatuses {
+		if errors.Is(err, s.err) {
+			return s.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// writeErr answers a Kafka Connect route with err's status and {"error_code", "message"}.
+// A *worker.ConfigError's message names every rejected key.
+func writeErr(c *gin.Context, err error) {
+	writeError(c, httpStatus(err), err.Error())
+}
+
+// writeError is the one place that shapes Kafka-style error bodies: {"error_code": N, "message": "..."}.
+func writeError(c *gin.Context, status int, msg string) {
+	c.AbortWithStatusJSON(status, gin.H{"error_code": status, "message": msg})
+}

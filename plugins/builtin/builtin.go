@@ -1,0 +1,42 @@
+package builtin
+
+import (
+	"fmt"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
+)
+
+type connector struct {
+	kind    plugins.Kind
+	name    string
+	aliases []string
+	factory plugins.Factory
+}
+
+// connectors is the one list of built-in connectors.
+func connectors() []connector {
+	return []connector{
+		{plugins.KindSource, file.SourceName, file.SourceAliases,
+			func() plugins.Connector { return file.NewSourceConnector() }},
+		{plugins.KindSink, file.SinkName, file.SinkAliases,
+			func() plugins.Connector { return file.NewSinkConnector() }},
+		{plugins.KindSource, generator.SourceName, nil,
+			func() plugins.Connector { return generator.NewSourceConnector() }},
+		{plugins.KindSink, generator.SinkName, nil,
+			func() plugins.Connector { return generator.NewSinkConnector(nil) }},
+	}
+}
+
+// Registry returns a new registry holding every built-in connector under its short name and aliases. Callers
+// may register more connectors in it.
+func Registry() (*plugins.Registry, error) {
+	r := plugins.NewRegistry()
+	for _, c := range connectors() {
+		if err := r.Register(c.kind, c.name, c.aliases, c.factory); err != nil {
+			return nil, fmt.Errorf("builtin registry: %w", err)
+		}
+	}
+	return r, nil
+}

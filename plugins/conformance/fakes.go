@@ -1,0 +1,261 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// Positions is an in-memory plugins.PositionReader: a position store that a test fills by committing records.
+// Partitions are compared by their JSON encoding, so {"task": 1} and {"task": int64(1)} are the same
+// partition, as they are after a real store's round trip. Safe for concurrent use.
+type Positions struct {
+	mu  sync.Mutex
+	m   map[string]plugins.PartitionPosition
+	Err error // returned by every read when set, to simulate an unavailable store
+}
+
+// NewPositions returns an empty store.
+func NewPositions() *Positions { return &Positions{m: map[string]plugins.PartitionPosition{}} }
+
+var _ plugins.PositionReader = (*Positions)(nil)
+
+func partitionKey(p map[string]any) string {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Sprintf("%v", p)
+	}
+	return string(b)
+}
+
+// Commit stores r's SourceOffset as the position of its SourcePartition, as the engine does once r is acked.
+func (p *Positions) Commit(r *schema.Record) {
+	p.Set(r.SourcePartition, r.SourceOffset)
+}
+
+// Set stores offset as the position of partition.
+func (p *Positions) Set(partition, offset map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.m[partitionKey(partition)] = plugins.PartitionPosition{
+		Partition: copyMap(partition),
+		Offset:    copyMap(offset),
+	}
+}
+
+func copyMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	c, _ := schema.CopyValue(m).(map[string]any)
+	return c
+}
+
+// Len returns how many partitions have a position.
+func (p *Positions) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.m)
+}
+
+// Position returns a copy of the stored offset of partition, or nil.
+func (p *Positions) Position(_ context.Context, partition map[string]any) (map[string]any, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.Err != nil {
+		return nil, p.Err
+	}
+	pp, ok := p.m[partitionKey(partition)]
+	if !ok {
+		return nil, nil
+	}
+	return copyMap(pp.Offset), nil
+}
+
+// Positions returns the stored offsets of those partitions that have one.
+func (p *Positions) Positions(ctx context.Context, partitions []map[string]any) ([]plugins.PartitionPosition, error) {
+	var out []plugins.PartitionPosition
+	for _, part := range partitions {
+		off, err := p.Position(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		if off != nil {
+			out = append(out, plugins.PartitionPosition{Partition: copyMap(part), Offset: off})
+		}
+	}
+	return out, nil
+}
+
+// SourceContext is a plugins.SourceTaskContext over a Positions store.
+type SourceContext struct {
+	Store *Positions
+	Log   *slog.Logger
+}
+
+// NewSourceContext returns a context reading store (a fresh empty one when nil) and logging nowhere.
+func NewSourceContext(store *Positions) *SourceContext {
+	if store == nil {
+		store = NewPositions()
+	}
+	return &SourceContext{Store: store, Log: slog.New(slog.DiscardHandler)}
+}
+
+var _ plugins.SourceTaskContext = (*SourceContext)(nil)
+
+// Positions returns the store.
+func (c *SourceContext) Positions() plugins.PositionReader { return c.Store }
+
+// Logger returns Log.
+func (c *SourceContext) Logger() *slog.Logger { return c.Log }
+
+// ErrantReporter is a plugins.ErrantRecordReporter that keeps what it is given. With Fail set it behaves as
+// errors.tolerance=none and returns an error wrapping the reported one.
+type ErrantReporter struct {
+	mu      sync.Mutex
+	Fail    bool
+	records []*schema.Record
+	errs    []error
+}
+
+// Report records r and err.
+func (e *ErrantReporter) Report(_ context.Context, r *schema.Record, err error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.records = append(e.records, r)
+	e.errs = append(e.errs, err)
+	if e.Fail {
+		return fmt.Errorf("errant record not tolerated: %w", err)
+	}
+	return nil
+}
+
+// Reported returns the reported records and errors, in order.
+func (e *ErrantReporter) Reported() ([]*schema.Record, []error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.records), slices.Clone(e.errs)
+}
+
+// SinkContext is a plugins.SinkTaskContext that records what the task asks of the engine.
+type SinkContext struct {
+	mu       sync.Mutex
+	queues   []plugins.Queue
+	resets   map[plugins.Queue]int64
+	paused   map[plugins.Queue]bool
+	Reporter *ErrantReporter
+	Log      *slog.Logger
+}
+
+// NewSinkContext returns a context with the given assignment, a tolerant reporter and a discarding logger.
+func NewSinkContext(queues ...plugins.Queue) *SinkContext {
+	return &SinkContext{queues: slices.Clone(queues), resets: map[plugins.Queue]int64{},
+		paused: map[plugins.Queue]bool{}, Reporter: &ErrantReporter{}, Log: slog.New(slog.DiscardHandler)}
+}
+
+var _ plugins.SinkTaskContext = (*SinkContext)(nil)
+
+// Assignment returns the queues given to NewSinkContext.
+func (c *SinkContext) Assignment() []plugins.Queue {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.queues)
+}
+
+// ResetOffsets records the requested offsets.
+func (c *SinkContext) ResetOffsets(offsets map[plugins.Queue]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	maps.Copy(c.resets, offsets)
+}
+
+// Resets returns every offset reset requested so far.
+func (c *SinkContext) Resets() map[plugins.Queue]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.resets)
+}
+
+// Pause marks queues paused.
+func (c *SinkContext) Pause(queues ...plugins.Queue) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, q := range queues {
+		c.paused[q] = true
+	}
+}
+
+// Resume marks queues not paused.
+func (c *SinkContext) Resume(queues ...plugins.Queue) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, q := range queues {
+		delete(c.paused, q)
+	}
+}
+
+// Paused reports whether q is paused.
+func (c *SinkContext) Paused(q plugins.Queue) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paused[q]
+}
+
+// ErrantRecordReporter returns Reporter.
+func (c *SinkContext) ErrantRecordReporter() plugins.ErrantRecordReporter { return c.Reporter }
+
+// Logger returns Log.
+func (c *SinkContext) Logger() *slog.Logger { return c.Log }
+
+// ConnectorContext is a plugins.ConnectorContext that counts reconfiguration requests and keeps raised errors.
+type ConnectorContext struct {
+	mu       sync.Mutex
+	requests int
+	errs     []error
+	Log      *slog.Logger
+}
+
+// NewConnectorContext returns a context logging nowhere.
+func NewConnectorContext() *ConnectorContext {
+	return &ConnectorContext{Log: slog.New(slog.DiscardHandler)}
+}
+
+var _ plugins.ConnectorContext = (*ConnectorContext)(nil)
+
+// RequestTaskReconfiguration counts the request.
+func (c *ConnectorContext) RequestTaskReconfiguration() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests++
+}
+
+// Reconfigurations returns how many reconfigurations were requested.
+func (c *ConnectorContext) Reconfigurations() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests
+}
+
+// RaiseError keeps err.
+func (c *ConnectorContext) RaiseError(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errs = append(c.errs, err)
+}
+
+// Raised returns the errors raised so far.
+func (c *ConnectorContext) Raised() []error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.errs)
+}
+
+// Logger returns Log.
+func (c *ConnectorContext) Logger() *slog.Logger { return c.Log }

@@ -1,0 +1,225 @@
+package file_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/conformance"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+func startSink(t *testing.T, path string, tctx plugins.SinkTaskContext) *file.SinkTask {
+	t.Helper()
+	if tctx == nil {
+		tctx = conformance.NewSinkContext(conformance.Queue)
+	}
+	task := file.NewSinkTask()
+	require.NoError(t, task.Start(context.Background(), tctx, map[string]string{"file": path}))
+	t.Cleanup(func() { _ = task.Stop(context.Background()) })
+	return task
+}
+
+// mixedFile returns n lines of random length (up to 3000 bytes) mixing ASCII, multibyte UTF-8, lone CRs,
+// invalid UTF-8 and empty lines, ended by LF or CRLF at random; the last line has no terminator.
+func mixedFile(seed uint64, n int) string {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	alphabet := []string{"a", "Z", "0", " ", "\t", "é", "日本", "🚀", "\r", "\xff", ",", "\"", "{}"}
+	var b strings.Builder
+	for i := range n {
+		for range rng.IntN(3000) / 2 {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		switch {
+		case i == n-1:
+			b.WriteString("tail")
+		case rng.IntN(2) == 0:
+			b.WriteString("\r\n")
+		default:
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// readAll polls task until it has consumed size bytes of its file.
+func readAll(t *testing.T, task plugins.SourceTask, size int64) []*schema.Record {
+	t.Helper()
+	var recs []*schema.Record
+	require.Eventually(t, func() bool {
+		recs = append(recs, pollOnce(t, task)...)
+		return len(recs) > 0 && recs[len(recs)-1].SourceOffset[file.OffsetKey].(int64) == size
+	}, waitFor, time.Millisecond)
+	return recs
+}
+
+func TestFileRoundTripIsByteIdentical(t *testing.T) {
+	tests := []struct {
+		name    string
+		deliver func(r *schema.Record) *schema.Record // what the sink receives for a source record
+	}{
+		{"string value, terminator header", func(r *schema.Record) *schema.Record { return r.Clone() }},
+		{"bytes value, terminator extension", func(r *schema.Record) *schema.Record {
+			h, _ := r.Headers.Get(file.HeaderTerminator)
+			out := schema.NewRecord("t", nil, nil, schema.BytesSchema, []byte(r.Value.(string)))
+			out.Extensions = map[string]string{file.HeaderTerminator: h.Value.(string)}
+			return out
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			input := mixedFile(7, 3000)
+			in := writeFile(t, input)
+			src := startSource(t, in, map[string]string{"partial.line.flush.ms": "1", "batch.size": "250"}, nil)
+			recs := readAll(t, src, int64(len(input)))
+			require.Len(t, recs, 3000)
+
+			out := filepath.Join(t.TempDir(), "out.txt")
+			sink := startSink(t, out, nil)
+			for i := 0; i < len(recs); i += 100 {
+				batch := make([]*schema.Record, 0, 100)
+				for _, r := range recs[i:min(i+100, len(recs))] {
+					batch = append(batch, tt.deliver(r))
+				}
+				require.NoError(t, sink.Put(context.Background(), batch))
+			}
+			require.NoError(t, sink.Flush(context.Background(), map[plugins.Queue]int64{conformance.Queue: 3000}))
+			got, err := os.ReadFile(out)
+			require.NoError(t, err)
+			require.True(t, input == string(got), "output differs from input (%d vs %d bytes)", len(got), len(input))
+		})
+	}
+}
+
+func TestFileSinkValues(t *testing.T) {
+	st := schema.NewStruct(schema.StructBuilder().Name("p").Field("name", schema.StringSchema).Field("n", schema.Int32Schema).MustBuild())
+	st.MustPut("name", "a\"b").MustPut("n", int32(3))
+	withHeader := func(v any, term string) *schema.Record {
+		r := schema.NewRecord("t", nil, nil, nil, v)
+		r.Headers.Add(file.HeaderTerminator, schema.StringSchema, term)
+		return r
+	}
+	withExt := func(v any, term string) *schema.Record {
+		r := schema.NewRecord("t", nil, nil, nil, v)
+		r.Extensions = map[string]string{file.HeaderTerminator: term}
+		return r
+	}
+	tests := []struct {
+		name string
+		rec  *schema.Record
+		want string
+	}{
+		{"string", schema.NewRecord("t", nil, nil, schema.StringSchema, "héllo"), "héllo\n"},
+		{"bytes", schema.NewRecord("t", nil, nil, schema.BytesSchema, []byte{0xff, 'x'}), "\xffx\n"},
+		{"tombstone skipped", schema.NewRecord("t", nil, nil, nil, nil), ""},
+		{"int as JSON", schema.NewRecord("t", nil, nil, schema.Int64Schema, int64(7)), "7\n"},
+		{"map as JSON", schema.NewRecord("t", nil, nil, nil, map[string]any{"k": "v"}), `{"k":"v"}` + "\n"},
+		{"struct as JSON", schema.NewRecord("t", nil, nil, st.Schema(), st), `{"name":"a\"b","n":3}` + "\n"},
+		{"CRLF header", withHeader("x", "CRLF"), "x\r\n"},
+		{"NONE header", withHeader("x", "NONE"), "x"},
+		{"literal CRLF header", withHeader("x", "\r\n"), "x\r\n"},
+		{"unknown terminator is LF", withHeader("x", "weird"), "x\n"},
+		{"CRLF extension", withExt("x", "CRLF"), "x\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.txt")
+			sink := startSink(t, out, nil)
+			require.NoError(t, sink.Put(context.Background(), []*schema.Record{tt.rec}))
+			require.NoError(t, sink.Flush(context.Background(), nil))
+			got, err := os.ReadFile(out)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, string(got))
+		})
+	}
+}
+
+func TestFileSinkUnrenderableValue(t *testing.T) {
+	bad := schema.NewRecord("t", nil, nil, nil, make(chan int))
+	good := schema.NewRecord("t", nil, nil, nil, "ok")
+
+	t.Run("tolerated", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out.txt")
+		tctx := conformance.NewSinkContext(conformance.Queue)
+		sink := startSink(t, out, tctx)
+		require.NoError(t, sink.Put(context.Background(), []*schema.Record{bad, good}))
+		require.NoError(t, sink.Flush(context.Background(), nil))
+		got, err := os.ReadFile(out)
+		require.NoError(t, err)
+		require.Equal(t, "ok\n", string(got))
+		recs, errs := tctx.Reporter.Reported()
+		require.Equal(t, []*schema.Record{bad}, recs)
+		require.ErrorContains(t, errs[0], "json")
+	})
+	t.Run("not tolerated", func(t *testing.T) {
+		tctx := conformance.NewSinkContext(conformance.Queue)
+		tctx.Reporter.Fail = true
+		sink := startSink(t, filepath.Join(t.TempDir(), "out.txt"), tctx)
+		err := sink.Put(context.Background(), []*schema.Record{bad, good})
+		require.Error(t, err)
+	})
+}
+
+func TestFileSinkAppendsAndLifecycle(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.txt")
+	require.NoError(t, os.WriteFile(out, []byte("existing\n"), 0o644))
+	sink := startSink(t, out, nil)
+	require.NoError(t, sink.Put(context.Background(), []*schema.Record{schema.NewRecord("t", nil, nil, nil, "new")}))
+	require.NoError(t, sink.Stop(context.Background()), "Stop writes what is buffered")
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, "existing\nnew\n", string(got))
+	require.ErrorIs(t, sink.Put(context.Background(), nil), file.ErrStopped)
+	require.ErrorIs(t, sink.Flush(context.Background(), nil), file.ErrStopped)
+
+	require.ErrorIs(t, file.NewSinkTask().Put(context.Background(), nil), file.ErrNotStarted)
+
+	err = file.NewSinkTask().Start(context.Background(), nil,
+		map[string]string{"filename": filepath.Join(t.TempDir(), "no", "such", "dir", "out.txt")})
+	require.Error(t, err)
+	require.True(t, errors.Is(err, os.ErrNotExist), "%v", err)
+
+	err = file.NewSinkConnector().Validate(map[string]string{})
+	require.ErrorIs(t, err, plugins.ErrMissingRequired)
+	require.Equal(t, "filename", plugins.AsConfigErrors(err)[0].Key)
+}
+
+// BenchmarkFileSinkPut measures write throughput: batches of 500 lines of 100 bytes, fsynced every 20 batches.
+func BenchmarkFileSinkPut(b *testing.B) {
+	out := filepath.Join(b.TempDir(), "out.txt")
+	sink := file.NewSinkTask()
+	if err := sink.Start(context.Background(), conformance.NewSinkContext(conformance.Queue),
+		map[string]string{"filename": out}); err != nil {
+		b.Fatal(err)
+	}
+	defer sink.Stop(context.Background())
+	batch := make([]*schema.Record, 500)
+	for i := range batch {
+		r := schema.NewRecord("t", nil, nil, schema.StringSchema, strings.Repeat("é", 49)+strconv.Itoa(i%10))
+		r.Headers.Add(file.HeaderTerminator, schema.StringSchema, file.TerminatorLF)
+		batch[i] = r
+	}
+	b.SetBytes(500 * 100)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if err := sink.Put(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+		if n++; n%20 == 0 {
+			if err := sink.Flush(context.Background(), nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -1,0 +1,261 @@
+package generator_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/conformance"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+func TestGeneratorSourceConformance(t *testing.T) {
+	conformance.TestSource(t, conformance.SourceHarness{
+		NewConnector: func() plugins.SourceConnector { return generator.NewSourceConnector() },
+		Setup: func(t *testing.T) map[string]string {
+			return map[string]string{"name": "gen", "topic": "t", "record.size": "64", "keys": "7", "batch.size": "13"}
+		},
+		Check: func(t *testing.T, i int, r *schema.Record) {
+			require.Equal(t, "t", r.Topic)
+			require.Equal(t, generator.Key(int64(i), 7), r.Key)
+			require.Equal(t, generator.Value(0, int64(i), 64), r.Value)
+			require.Equal(t, map[string]any{"generator": "gen", "task": int64(0)}, r.SourcePartition)
+			require.Equal(t, map[string]any{"seq": int64(i)}, r.SourceOffset)
+		},
+	})
+}
+
+func TestNullSinkConformance(t *testing.T) {
+	var counters *generator.Counters // per subtest; the suite runs subtests sequentially
+	value := func(i int) []byte { return generator.Value(0, int64(i), i%40) }
+	conformance.TestSink(t, conformance.SinkHarness{
+		NewConnector: func() plugins.SinkConnector { return generator.NewSinkConnector(counters) },
+		Setup: func(t *testing.T) map[string]string {
+			counters = &generator.Counters{}
+			return map[string]string{}
+		},
+		Record: func(i int) *schema.Record {
+			return schema.NewRecord("", nil, nil, schema.BytesSchema, value(i))
+		},
+		Verify: func(t *testing.T, _ map[string]string, n int) {
+			var bytes int64
+			for i := range n {
+				bytes += int64(len(value(i)))
+			}
+			require.Equal(t, int64(n), counters.Records.Load())
+			require.Equal(t, bytes, counters.Bytes.Load())
+		},
+	})
+}
+
+func TestKeyAndValue(t *testing.T) {
+	tests := []struct {
+		seq  int64
+		keys int
+		want string
+	}{
+		{0, 10, "key-0"}, {9, 10, "key-9"}, {10, 10, "key-0"}, {12345, 100, "key-45"}, {5, 0, ""}, {5, 1, "key-0"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, generator.Key(tt.seq, tt.keys), "Key(%d, %d)", tt.seq, tt.keys)
+	}
+
+	for _, size := range []int{0, 1, 5, 100, 4096} {
+		v := generator.Value(3, 42, size)
+		require.Len(t, v, size)
+		require.Equal(t, v, generator.Value(3, 42, size), "deterministic")
+		for _, c := range v {
+			require.True(t, c >= 0x20 && c < 0x7f, "printable")
+		}
+	}
+	require.Equal(t, "3/42;", string(generator.Value(3, 42, 100)[:5]))
+	require.NotEqual(t, generator.Value(0, 1, 100), generator.Value(0, 2, 100))
+	require.NotEqual(t, generator.Value(0, 1, 100), generator.Value(1, 1, 100))
+}
+
+func TestTaskCount(t *testing.T) {
+	tests := []struct {
+		count int64
+		tasks int
+		want  []int64
+	}{
+		{0, 3, []int64{-1, -1, -1}},
+		{10, 3, []int64{4, 3, 3}},
+		{2, 3, []int64{1, 1, 0}},
+		{9, 1, []int64{9}},
+	}
+	for _, tt := range tests {
+		var got []int64
+		var sum int64
+		for i := range tt.tasks {
+			n := generator.TaskCount(tt.count, i, tt.tasks)
+			got = append(got, n)
+			sum += max(n, 0)
+		}
+		require.Equal(t, tt.want, got, "count %d over %d tasks", tt.count, tt.tasks)
+		if tt.count > 0 {
+			require.Equal(t, tt.count, sum)
+		}
+	}
+}
+
+func startGenerator(t *testing.T, cfg map[string]string, maxTasks int, store *conformance.Positions) []plugins.SourceTask {
+	t.Helper()
+	ctx := context.Background()
+	c := generator.NewSourceConnector()
+	require.NoError(t, c.Start(ctx, conformance.NewConnectorContext(), cfg))
+	tcs, err := c.TaskConfigs(maxTasks)
+	require.NoError(t, err)
+	require.Len(t, tcs, maxTasks)
+	var tasks []plugins.SourceTask
+	for _, tc := range tcs {
+		task := c.NewSourceTask()
+		require.NoError(t, task.Start(ctx, conformance.NewSourceContext(store), tc))
+		t.Cleanup(func() { _ = task.Stop(ctx) })
+		tasks = append(tasks, task)
+	}
+	return tasks
+}
+
+func TestGeneratorCountSplitOverTasks(t *testing.T) {
+	tasks := startGenerator(t, map[string]string{"topic": "t", "count": "10", "record.size": "8"}, 3, nil)
+	seen := map[string]bool{}
+	for i, task := range tasks {
+		recs := conformance.PollN(t, task, int(generator.TaskCount(10, i, 3)), 5*time.Second)
+		require.Len(t, recs, int(generator.TaskCount(10, i, 3)), "task %d produces exactly its share", i)
+		for j, r := range recs {
+			require.Equal(t, int64(i), r.SourcePartition["task"])
+			require.Equal(t, int64(j), r.SourceOffset["seq"])
+			require.Len(t, r.Value, 8)
+			seen[string(r.Value.([]byte))] = true
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		more, err := task.Poll(ctx)
+		require.NoError(t, err)
+		require.Empty(t, more, "nothing past the count")
+	}
+	require.Len(t, seen, 10, "values are distinct across tasks")
+}
+
+func TestGeneratorResumesAfterCommittedSeq(t *testing.T) {
+	tests := []struct {
+		name   string
+		offset map[string]any
+		next   int64
+	}{
+		{"int64", map[string]any{"seq": int64(41)}, 42},
+		{"float64 after JSON", map[string]any{"seq": float64(9)}, 10},
+		{"string", map[string]any{"seq": "0"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := conformance.NewPositions()
+			store.Set(map[string]any{"generator": "g", "task": 1}, tt.offset)
+			tasks := startGenerator(t, map[string]string{"name": "g", "topic": "t", "batch.size": "5"}, 2, store)
+			recs := conformance.PollN(t, tasks[1], 1, 5*time.Second)
+			require.Equal(t, tt.next, recs[0].SourceOffset["seq"])
+			require.Equal(t, generator.Value(1, tt.next, 100), recs[0].Value)
+			recs = conformance.PollN(t, tasks[0], 1, 5*time.Second)
+			require.Equal(t, int64(0), recs[0].SourceOffset["seq"], "task 0 has no committed position")
+		})
+	}
+}
+
+func TestGeneratorBadPosition(t *testing.T) {
+	store := conformance.NewPositions()
+	store.Set(map[string]any{"generator": "generator", "task": 0}, map[string]any{"seq": "x"})
+	c := generator.NewSourceConnector()
+	cfg := map[string]string{"topic": "t"}
+	require.NoError(t, c.Start(context.Background(), nil, cfg))
+	tcs, err := c.TaskConfigs(1)
+	require.NoError(t, err)
+	err = c.NewSourceTask().Start(context.Background(), conformance.NewSourceContext(store), tcs[0])
+	require.ErrorIs(t, err, generator.ErrBadPosition)
+}
+
+func TestGeneratorRate(t *testing.T) {
+	// 200 records/s over 2 tasks: each task may emit its first record at once and then 1 per 10 ms; a poll
+	// never returns more than the rate allows so far.
+	tasks := startGenerator(t, map[string]string{"topic": "t", "rate": "200"}, 2, nil)
+	start := time.Now()
+	recs := conformance.PollN(t, tasks[0], 5, 5*time.Second)
+	elapsed := time.Since(start)
+	require.LessOrEqual(t, int64(len(recs)), int64(elapsed.Seconds()*100)+1, "rate respected")
+}
+
+func TestGeneratorConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  map[string]string
+		key  string
+	}{
+		{"missing topic", map[string]string{}, "connect.topicname"},
+		{"negative count", map[string]string{"topic": "t", "count": "-1"}, "count"},
+		{"bad rate", map[string]string{"topic": "t", "rate": "fast"}, "rate"},
+		{"huge record", map[string]string{"topic": "t", "record.size": strconv.Itoa(5 << 20)}, "record.size"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := generator.NewSourceConnector().Validate(tt.cfg)
+			require.ErrorIs(t, err, plugins.ErrInvalidConfig)
+			fes := plugins.AsConfigErrors(err)
+			require.Len(t, fes, 1)
+			require.Equal(t, tt.key, fes[0].Key)
+		})
+	}
+}
+
+func TestNullSinkCounts(t *testing.T) {
+	ctx := context.Background()
+	c := generator.NewSinkConnector(nil)
+	require.NoError(t, c.Start(ctx, nil, map[string]string{"x": "y"}))
+	tcs, err := c.TaskConfigs(3)
+	require.NoError(t, err)
+	require.Len(t, tcs, 3)
+	a, b := c.NewSinkTask(), c.NewSinkTask()
+	require.ErrorIs(t, a.Put(ctx, nil), generator.ErrNotStarted)
+	require.NoError(t, a.Start(ctx, conformance.NewSinkContext(), tcs[0]))
+	require.NoError(t, b.Start(ctx, conformance.NewSinkContext(), tcs[1]))
+	require.NoError(t, a.Put(ctx, []*schema.Record{
+		schema.NewRecord("t", nil, nil, nil, []byte("abc")),
+		schema.NewRecord("t", nil, nil, nil, "de"),
+		schema.NewRecord("t", nil, nil, nil, nil),
+	}))
+	require.NoError(t, b.Put(ctx, []*schema.Record{schema.NewRecord("t", nil, nil, nil, int64(7))}))
+	require.NoError(t, a.Flush(ctx, nil))
+	require.Equal(t, int64(4), c.Counters().Records.Load())
+	require.Equal(t, int64(5), c.Counters().Bytes.Load())
+	require.Equal(t, int64(2), c.Counters().Batches.Load())
+	require.Equal(t, int64(1), c.Counters().Flushes.Load())
+	require.NoError(t, a.Stop(ctx))
+	require.ErrorIs(t, a.Put(ctx, nil), generator.ErrStopped)
+}
+
+func BenchmarkGeneratorPoll(b *testing.B) {
+	ctx := context.Background()
+	c := generator.NewSourceConnector()
+	require.NoError(b, c.Start(ctx, nil, map[string]string{"topic": "t", "record.size": "1024"}))
+	tcs, err := c.TaskConfigs(1)
+	require.NoError(b, err)
+	task := c.NewSourceTask()
+	require.NoError(b, task.Start(ctx, conformance.NewSourceContext(nil), tcs[0]))
+	b.SetBytes(1024)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if n == 0 {
+			recs, err := task.Poll(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = len(recs)
+		}
+		n--
+	}
+}

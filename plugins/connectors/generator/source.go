@@ -1,0 +1,295 @@
+package generator
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// Names of the generator connectors, as registered by plugins/builtin.
+const (
+	SourceName = "generator-source"
+	SinkName   = "null-sink"
+)
+
+// Configuration keys of generator-source.
+const (
+	KeyName       = "name"
+	KeyTopic      = "connect.topicname"
+	KeyRecordSize = "record.size"
+	KeyCount      = "count"
+	KeyRate       = "rate"
+	KeyKeys       = "keys"
+	KeyBatchSize  = "batch.size"
+
+	// KeyTask and KeyTasks are set by TaskConfigs: this task's index and the number of tasks.
+	KeyTask  = "generator.task"
+	KeyTasks = "generator.tasks"
+
+	// PartitionName and PartitionTask are the source-partition keys; OffsetSeq is the source-offset key.
+	PartitionName = "generator"
+	PartitionTask = "task"
+	OffsetSeq     = "seq"
+)
+
+// idleWait is how long Poll waits when a task has produced its whole count.
+const idleWait = time.Second
+
+var sourceSpec = plugins.MustConfigSpec(
+	plugins.Field{Name: KeyName, Type: plugins.TypeString, Default: "generator",
+		Doc: "Connector name; part of every record's source partition."},
+	plugins.Field{Name: KeyTopic, Type: plugins.TypeString, Required: true, Aliases: []string{"topic"},
+		Validators: []plugins.Validator{plugins.NonEmpty()}, Doc: "Topic the records are sent to."},
+	plugins.Field{Name: KeyRecordSize, Type: plugins.TypeInt, Default: 100,
+		Validators: []plugins.Validator{plugins.Between(0, 4<<20)}, Doc: "Size of every record value in bytes."},
+	plugins.Field{Name: KeyCount, Type: plugins.TypeLong, Default: int64(0),
+		Validators: []plugins.Validator{plugins.AtLeast(0)},
+		Doc:        "Total number of records over all tasks; 0 means unlimited."},
+	plugins.Field{Name: KeyRate, Type: plugins.TypeDouble, Default: 0.0,
+		Validators: []plugins.Validator{plugins.AtLeast(0)},
+		Doc:        "Records per second over all tasks; 0 means as fast as possible."},
+	plugins.Field{Name: KeyKeys, Type: plugins.TypeInt, Default: 100,
+		Validators: []plugins.Validator{plugins.AtLeast(0)},
+		Doc:        `Number of distinct keys: record n has key "key-<n mod keys>"; 0 means no key.`},
+	plugins.Field{Name: KeyBatchSize, Type: plugins.TypeInt, Default: 1000,
+		Validators: []plugins.Validator{plugins.Between(1, 1<<20)}, Doc: "Maximum records returned by one poll."},
+)
+
+// SourceConnector is generator-source: it splits count and rate evenly over max.tasks tasks.
+type SourceConnector struct {
+	cfg map[string]string
+}
+
+// NewSourceConnector returns an unstarted generator-source connector.
+func NewSourceConnector() *SourceConnector { return &SourceConnector{} }
+
+var _ plugins.SourceConnector = (*SourceConnector)(nil)
+
+// Spec declares name, connect.topicname, record.size, count, rate, keys and batch.size.
+func (c *SourceConnector) Spec() *plugins.ConfigSpec { return sourceSpec }
+
+// Validate checks cfg against Spec.
+func (c *SourceConnector) Validate(cfg map[string]string) error {
+	_, err := sourceSpec.Parse(cfg)
+	return err
+}
+
+// Start keeps cfg for TaskConfigs.
+func (c *SourceConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg map[string]string) error {
+	if err := c.Validate(cfg); err != nil {
+		return err
+	}
+	c.cfg = maps.Clone(cfg)
+	return nil
+}
+
+// TaskConfigs returns maxTasks configs, each naming its task index and the task count.
+func (c *SourceConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
+	maxTasks = max(maxTasks, 1)
+	out := make([]map[string]string, maxTasks)
+	for i := range out {
+		out[i] = maps.Clone(c.cfg)
+		out[i][KeyTask] = strconv.Itoa(i)
+		out[i][KeyTasks] = strconv.Itoa(maxTasks)
+	}
+	return out, nil
+}
+
+// Stop does nothing.
+func (c *SourceConnector) Stop(context.Context) error { return nil }
+
+// NewSourceTask returns an unstarted SourceTask.
+func (c *SourceConnector) NewSourceTask() plugins.SourceTask { return NewSourceTask() }
+
+// Key returns the key of record seq with keys distinct keys ("" when keys is 0).
+func Key(seq int64, keys int) string {
+	if keys <= 0 {
+		return ""
+	}
+	return "key-" + strconv.FormatInt(seq%int64(keys), 10)
+}
+
+// Value returns the size-byte value of record seq of task: the prefix "<task>/<seq>;" followed by lowercase
+// letters drawn from a generator seeded by (task, seq), so it is the same on every run and printable.
+func Value(task int, seq int64, size int) []byte {
+	b := make([]byte, size)
+	n := copy(b, strconv.Itoa(task)+"/"+strconv.FormatInt(seq, 10)+";")
+	x := uint64(seq)*0x9E3779B97F4A7C15 ^ uint64(task+1)*0xBF58476D1CE4E5B9
+	for i := n; i < size; i++ {
+		// splitmix64
+		x += 0x9E3779B97F4A7C15
+		z := x
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+		z ^= z >> 31
+		b[i] = 'a' + byte(z%26)
+	}
+	return b
+}
+
+// TaskCount returns how many of count records task i of tasks produces (-1 when count is 0: unlimited).
+func TaskCount(count int64, i, tasks int) int64 {
+	if count <= 0 {
+		return -1
+	}
+	n := count / int64(tasks)
+	if int64(i) < count%int64(tasks) {
+		n++
+	}
+	return n
+}
+
+// SourceTask produces records seq = 0, 1, 2, … (resuming after the committed seq). Poll and Stop may run
+// concurrently; Stop makes a waiting Poll return.
+type SourceTask struct {
+	stopped  chan struct{}
+	stopOnce sync.Once
+
+	// Set by Start, then used by the Poll goroutine only.
+	started   bool
+	topic     string
+	task      int
+	size      int
+	keys      int
+	batch     int
+	rate      float64 // records per second for this task; 0 = unthrottled
+	limit     int64   // seq at which to stop; -1 = never
+	next      int64   // seq of the next record
+	partition map[string]any
+	begin     time.Time // when this run started, for the rate
+	emitted   int64     // records emitted by this run
+}
+
+// NewSourceTask returns an unstarted generator task.
+func NewSourceTask() *SourceTask { return &SourceTask{stopped: make(chan struct{})} }
+
+var _ plugins.SourceTask = (*SourceTask)(nil)
+
+// Start reads the task's share of count and rate and resumes after the committed seq of its partition.
+func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
+	vals, err := sourceSpec.Parse(cfg)
+	if err != nil {
+		return err
+	}
+	task, tasks := 0, 1
+	if s, ok := cfg[KeyTask]; ok {
+		if task, err = strconv.Atoi(s); err != nil || task < 0 {
+			return &plugins.FieldError{Key: KeyTask, Value: s, Reason: "not a task index", Err: plugins.ErrInvalidValue}
+		}
+	}
+	if s, ok := cfg[KeyTasks]; ok {
+		if tasks, err = strconv.Atoi(s); err != nil || tasks <= task {
+			return &plugins.FieldError{Key: KeyTasks, Value: s, Reason: "not a task count above " + KeyTask,
+				Err: plugins.ErrInvalidValue}
+		}
+	}
+	t.partition = map[string]any{PartitionName: vals.String(KeyName), PartitionTask: int64(task)}
+	t.next = 0
+	if tctx != nil && tctx.Positions() != nil {
+		off, err := tctx.Positions().Position(ctx, t.partition)
+		if err != nil {
+			return fmt.Errorf("generator-source: read position of task %d: %w", task, err)
+		}
+		seq, ok, err := position.Int64(off, OffsetSeq)
+		if err != nil {
+			return fmt.Errorf("generator-source: task %d: %w", task, err)
+		}
+		if ok {
+			t.next = seq + 1
+		}
+	}
+	t.topic = vals.String(KeyTopic)
+	t.task = task
+	t.size = vals.Int(KeyRecordSize)
+	t.keys = vals.Int(KeyKeys)
+	t.batch = vals.Int(KeyBatchSize)
+	t.rate = vals.Double(KeyRate) / float64(tasks)
+	t.limit = TaskCount(vals.Long(KeyCount), task, tasks)
+	t.begin = time.Now()
+	t.emitted = 0
+	t.started = true
+	return nil
+}
+
+// Poll returns up to batch.size records, as many as the rate allows right now. When the rate allows none it
+// waits for the next one; when the task has produced its count it waits a second and returns none. A cancelled
+// ctx or Stop ends any wait at once, with no records and no error.
+func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
+	if !t.started {
+		return nil, fmt.Errorf("generator-source: poll: %w", ErrNotStarted)
+	}
+	for {
+		select {
+		case <-t.stopped:
+			return nil, nil
+		default:
+		}
+		n := int64(t.batch)
+		if t.limit >= 0 {
+			n = min(n, t.limit-t.next)
+		}
+		var wait time.Duration
+		if n <= 0 {
+			wait = idleWait
+		} else if t.rate > 0 {
+			elapsed := time.Since(t.begin).Seconds()
+			allowed := int64(elapsed*t.rate) + 1 - t.emitted
+			if allowed <= 0 {
+				due := float64(t.emitted) / t.rate
+				wait = min(time.Duration((due-elapsed)*float64(time.Second))+time.Millisecond, idleWait)
+			}
+			n = min(n, allowed)
+		}
+		if n > 0 {
+			return t.produce(int(n)), nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, nil
+		case <-t.stopped:
+			timer.Stop()
+			return nil, nil
+		case <-timer.C:
+		}
+		if t.limit >= 0 && t.next >= t.limit {
+			return nil, nil // count reached: an empty batch after the idle wait
+		}
+	}
+}
+
+func (t *SourceTask) produce(n int) []*schema.Record {
+	out := make([]*schema.Record, n)
+	for i := range out {
+		seq := t.next
+		var r *schema.Record
+		if t.keys > 0 {
+			r = schema.NewRecord(t.topic, schema.StringSchema, Key(seq, t.keys), schema.BytesSchema, Value(t.task, seq, t.size))
+		} else {
+			r = schema.NewRecord(t.topic, nil, nil, schema.BytesSchema, Value(t.task, seq, t.size))
+		}
+		r.SourcePartition = t.partition
+		r.SourceOffset = map[string]any{OffsetSeq: seq}
+		out[i] = r
+		t.next++
+	}
+	t.emitted += int64(n)
+	return out
+}
+
+// Commit does nothing.
+func (t *SourceTask) Commit(context.Context) error { return nil }
+
+// Stop makes a waiting Poll return; later polls return nothing. Idempotent and safe without Start.
+func (t *SourceTask) Stop(context.Context) error {
+	t.stopOnce.Do(func() { close(t.stopped) })
+	return nil
+}
