@@ -101,13 +101,6 @@ func validateConnectorConfig(reg *plugins.Registry, name string, cfg map[string]
 		if st.topic != "" && !validTopic(st.topic) {
 			add("connect.topicname", st.topic, "not a valid RocketMQ topic name")
 		}
-		if v, ok := cfg["ordering.msg.enable"]; ok {
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				add("ordering.msg.enable", v, "must be true or false")
-			}
-			st.ordered = b
-		}
 	case plugins.KindSink:
 		st.topics = sinkTopics(cfg)
 		if len(st.topics) == 0 {
@@ -132,6 +125,15 @@ func validateConnectorConfig(reg *plugins.Registry, name string, cfg map[string]
 		default:
 			add("consume.from.where", v, "must be CONSUME_FROM_FIRST_OFFSET or CONSUME_FROM_LAST_OFFSET")
 		}
+	}
+	// ordering.msg.enable: sources send each key's (or, without a key, each source
+	// partition's) records to one queue; sinks consume each queue in order.
+	if v, ok := cfg["ordering.msg.enable"]; ok {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			add("ordering.msg.enable", v, "must be true or false")
+		}
+		st.ordered = b
 	}
 	var pprobs []ConfigProblem
 	st.policy, pprobs = parseErrorPolicy(cfg)

@@ -310,7 +310,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		}
 		sk := &sinkRunner{id: id, cfg: t.cfg, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
 			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
-			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, from: from, batchSize: rt.st.batchSize}
+			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize}
 		return sk.run(ctx, rt.h.cfg.StopTimeout)
 	default:
 		return fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class)

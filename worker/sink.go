@@ -38,6 +38,7 @@ type sinkRunner struct {
 	group      string
 	topics     []string
 	autoCreate bool
+	ordered    bool
 	from       rmqclient.StartPosition
 	batchSize  int
 
@@ -116,6 +117,7 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 		From:            s.from,
 		BatchSize:       s.batchSize,
 		Goroutines:      4,
+		Orderly:         s.ordered,
 		RetryDelayLevel: 1,
 	}, s.handle)
 	if err != nil {

@@ -133,7 +133,9 @@ func (s *sourceRunner) sendBatch(ctx context.Context, recs []*schema.Record) err
 	for start := 0; start < len(out); {
 		end := start + 1
 		size := len(out[start].msg.Body)
-		for !s.ordered && end < len(out) && end-start < maxBatchMessages && out[end].msg.Topic == out[start].msg.Topic &&
+		// A batch lands on one queue: with ordering, only messages of one key may share it.
+		for end < len(out) && end-start < maxBatchMessages && out[end].msg.Topic == out[start].msg.Topic &&
+			(!s.ordered || out[end].msg.ShardingKey == out[start].msg.ShardingKey) &&
 			size+len(out[end].msg.Body) <= maxBatchBytes {
 			size += len(out[end].msg.Body)
 			end++
@@ -183,7 +185,12 @@ func (s *sourceRunner) convert(orig *schema.Record) (*rmqclient.Message, string,
 		return nil, stage, stage, err
 	}
 	if s.ordered && m.ShardingKey == "" {
-		m.ShardingKey = topic
+		// Without a key, records of one source partition stay in order on one queue.
+		pk, err := partitionKey(orig.SourcePartition)
+		if err != nil {
+			return nil, StageProduce, "worker", err
+		}
+		m.ShardingKey = pk
 	}
 	return m, "", "", nil
 }

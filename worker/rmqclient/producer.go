@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
@@ -20,8 +22,10 @@ type Message struct {
 	Keys       []string
 	Tag        string
 	Properties map[string]string
-	// ShardingKey, when set, picks the queue by hash so that messages with one key keep
-	// their order (the producer must be made with HashByKey).
+	// ShardingKey, when set on a producer made with HashByKey, picks the queue by a hash of
+	// the key, so messages with one key land on one queue and keep their order (as long as
+	// the topic's queue count does not change). It also works for batches: a batch goes
+	// to the queue of its first message's key.
 	ShardingKey string
 }
 
@@ -66,7 +70,7 @@ func (c *Client) NewProducer(role string, opts ProducerOptions) (*Producer, erro
 		producer.WithSendMsgTimeout(3 * time.Second),
 	}
 	if opts.HashByKey {
-		popts = append(popts, producer.WithQueueSelector(producer.NewHashQueueSelector()))
+		popts = append(popts, producer.WithQueueSelector(&keySelector{}))
 	}
 	p, err := rocketmq.NewProducer(popts...)
 	if err != nil {
@@ -95,8 +99,27 @@ func toPrimitive(m *Message) (*primitive.Message, error) {
 	}
 	if m.ShardingKey != "" {
 		pm.WithShardingKey(m.ShardingKey)
+		// The client copies the first message's Queue onto a batch, so the key's hash travels
+		// in Queue.QueueId and keySelector maps it onto the topic's queues.
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(m.ShardingKey))
+		pm.Queue = &primitive.MessageQueue{Topic: m.Topic, QueueId: int(h.Sum32() & 0x7fffffff)}
 	}
 	return pm, nil
+}
+
+// keySelector picks mqs[hash % len] for messages carrying a key hash (see toPrimitive) and
+// rotates over the queues for the others.
+type keySelector struct{ next atomic.Uint32 }
+
+func (s *keySelector) Select(msg *primitive.Message, mqs []*primitive.MessageQueue, _ string) *primitive.MessageQueue {
+	if len(mqs) == 0 {
+		return nil
+	}
+	if msg.Queue != nil && msg.Queue.BrokerName == "" {
+		return mqs[msg.Queue.QueueId%len(mqs)]
+	}
+	return mqs[int(s.next.Add(1))%len(mqs)]
 }
 
 // Send delivers one message, or a batch of messages that all share one topic (stored as

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# connect-standalone.sh [--daemon] -c <worker config> [connector config files...]
+# Runs a standalone rmqconnect worker. Arguments after --daemon pass through to
+# `rmqconnect standalone`. The pid goes to $RMQCONNECT_PID_DIR/connect-standalone.pid
+# (default <home>/run); connect-shutdown.sh stops it gracefully.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+home=$(cd "$here/.." && pwd)
+
+bin=${RMQCONNECT_BIN:-}
+if [ -z "$bin" ]; then
+  for cand in "$home/rmqconnect" "$home/bin/rmqconnect" "$home/../bin/rmqconnect"; do
+    if [ -x "$cand" ]; then bin=$cand; break; fi
+  done
+fi
+[ -n "$bin" ] && [ -x "$bin" ] || { echo "connect-standalone: rmqconnect binary not found (run 'make build' or set RMQCONNECT_BIN)" >&2; exit 1; }
+
+piddir=${RMQCONNECT_PID_DIR:-$home/run}
+mkdir -p "$piddir"
+pidfile="$piddir/connect-standalone.pid"
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  echo "connect-standalone: already running (pid $(cat "$pidfile"))" >&2
+  exit 1
+fi
+
+daemon=0
+if [ "${1:-}" = "--daemon" ]; then daemon=1; shift; fi
+if [ "$daemon" = 1 ]; then
+  logdir=${RMQCONNECT_LOG_DIR:-$home/logs}
+  mkdir -p "$logdir"
+  nohup "$bin" standalone "$@" >>"$logdir/connect-standalone.out" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  echo "connect-standalone: started (pid $!), log $logdir/connect-standalone.out"
+  exit 0
+fi
+echo $$ >"$pidfile"
+exec "$bin" standalone "$@"
