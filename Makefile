@@ -49,8 +49,11 @@ fuzz-smoke:
 fuzz: ## longer fuzzing campaign (FUZZTIME=5m make fuzz)
 	$(MAKE) fuzz-smoke FUZZTIME=$(if $(filter 10s,$(FUZZTIME)),5m,$(FUZZTIME))
 
-run: build rocketmq-up ## start the local RocketMQ and a worker in the foreground (Ctrl-C stops the worker)
-	RMQ_NAMESRV=$${RMQ_NAMESRV:-127.0.0.1:$${RMQ_NAMESRV_PORT:-9876}} $(BIN)/rmqconnect standalone -c $(WORKER_CONF)
+DEMO_DIR ?= $(or $(XDG_STATE_HOME),$(HOME)/.local/state)/rmqconnect/demo
+run: build rocketmq-up ## local RocketMQ + a worker running the demo file -> topic -> file pipeline (Ctrl-C stops the worker)
+	@distribution/bin/demo-setup.sh "$(DEMO_DIR)"
+	RMQ_NAMESRV=$${RMQ_NAMESRV:-127.0.0.1:$${RMQ_NAMESRV_PORT:-9876}} RMQCONNECT_STOREPATHROOTDIR="$(DEMO_DIR)/store" \
+	  $(BIN)/rmqconnect standalone -c $(WORKER_CONF) "$(DEMO_DIR)/file-source.properties" "$(DEMO_DIR)/file-sink.properties"
 
 bench: ## benchmarks (ns/op, allocs/op); broker benchmarks use the local RocketMQ
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 15m ./...
