@@ -126,7 +126,7 @@ func (h *Standalone) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); c.shutdown() }()
 	}
 	wg.Wait()
-	h.wg.Wait()
+	waitTimeout(&h.wg, 2*time.Second) // tasks were already stopped or abandoned above
 	h.producerMu.Lock()
 	if h.producer != nil {
 		_ = h.producer.Close()
@@ -423,6 +423,18 @@ func (h *Standalone) Plugins(context.Context) ([]PluginInfo, error) {
 // Positions returns the stored source positions of a connector (for tests and the offsets API).
 func (h *Standalone) Positions(name string) ([]plugins.PartitionPosition, error) {
 	return h.positions.All(name)
+}
+
+// waitTimeout waits for wg, giving up after d (goroutines of abandoned tasks).
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 func slicesSorted(seq func(func(string) bool)) []string {

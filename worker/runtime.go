@@ -203,8 +203,16 @@ func (rt *connRuntime) stopTasks() {
 	for _, t := range tasks {
 		t.cancel()
 	}
+	// Graceful stop gets StopTimeout inside the task runner; past that (plus 1s) a
+	// task that still has not returned is abandoned: forced stop, logged, never waited on.
+	deadline := time.After(rt.h.cfg.StopTimeout + time.Second)
 	for _, t := range tasks {
-		<-t.done
+		select {
+		case <-t.done:
+		case <-deadline:
+			rt.log.Error("task did not stop within the graceful stop timeout; abandoning it", "task", t.id,
+				"timeout", rt.h.cfg.StopTimeout)
+		}
 	}
 	rt.mu.Lock()
 	for _, t := range tasks {

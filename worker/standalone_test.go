@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
@@ -375,4 +376,33 @@ func TestSinkRetriableAndFatalPutErrors(t *testing.T) {
 type collectorMsgs struct {
 	mu   syncMutex
 	msgs []*rmqclient.ReceivedMessage
+}
+
+func TestStuckTaskIsAbandonedAfterTheStopTimeout(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	reg := testRegistry()
+	require.NoError(t, reg.Register(plugins.KindSource, "stuck-source", nil, func() plugins.Connector {
+		return &stuckConnector{release: release}
+	}))
+	h, err := NewStandalone(StandaloneConfig{WorkerID: "w", StoreDir: t.TempDir(), KeyConverter: "string", ValueConverter: "string",
+		StopTimeout: 100 * time.Millisecond}, rmqtest.Client(t), reg, quiet())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	<-h.Started()
+	_, err = h.CreateConnector(context.Background(), "stuck", map[string]string{"connector.class": "stuck-source", "test.id": "x",
+		"connect.topicname": rmqtest.Name(t, "t")}, "")
+	require.NoError(t, err)
+	waitState(t, h, "stuck", StateRunning, 1)
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("a task ignoring cancellation blocked the worker's stop")
+	}
+	t.Logf("stopped %s after cancel", time.Since(start).Round(time.Millisecond))
 }

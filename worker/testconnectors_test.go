@@ -202,3 +202,26 @@ func (c *collectorMsgs) all() []*rmqclient.ReceivedMessage {
 	defer c.mu.Unlock()
 	return append([]*rmqclient.ReceivedMessage(nil), c.msgs...)
 }
+
+// stuckSourceTask ignores cancellation in Poll: only a forced stop gets past it.
+type stuckSourceTask struct{ release chan struct{} }
+
+func (t *stuckSourceTask) Start(context.Context, plugins.SourceTaskContext, map[string]string) error {
+	return nil
+}
+func (t *stuckSourceTask) Poll(context.Context) ([]*schema.Record, error) {
+	<-t.release
+	return nil, nil
+}
+func (t *stuckSourceTask) Commit(context.Context) error { return nil }
+func (t *stuckSourceTask) Stop(context.Context) error   { return nil }
+
+type stuckConnector struct {
+	memConnector
+	release chan struct{}
+}
+
+func (c *stuckConnector) NewSourceTask() plugins.SourceTask {
+	return &stuckSourceTask{release: c.release}
+}
+func (stuckConnector) NewSinkTask() {}
