@@ -1,0 +1,2 @@
+// Package scripts tests the shell scripts under distribution/bin as a user runs them.
+package scripts

@@ -1,0 +1,137 @@
+package scripts
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const script = "../../distribution/bin/rocketmq-local.sh"
+
+// scriptEnv gives the script its own ports and data directory, apart from the tests' broker.
+func scriptEnv(t *testing.T, dir string) []string {
+	return append(os.Environ(),
+		"RMQ_DATA_DIR="+filepath.Join(dir, "rmq"),
+		"RMQ_NAMESRV_PORT=29876",
+		"RMQ_BROKER_PORT=30911",
+		"RMQ_STOP_TIMEOUT=60",
+	)
+}
+
+func run(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{script}, args...)...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func listening(port int) bool {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// javaFor lists pids of JVMs started by the script for this data directory.
+func javaFor(t *testing.T, dir string) []string {
+	out, _ := exec.Command("pgrep", "-f", "rocketmq.home.dir="+filepath.Join(dir, "rmq")).Output()
+	return strings.Fields(string(out))
+}
+
+func TestStartStopStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a RocketMQ broker")
+	}
+	dir := t.TempDir()
+	env := scriptEnv(t, dir)
+	t.Cleanup(func() { _, _ = run(t, env, "stop") })
+
+	out, err := run(t, env, "status")
+	require.Error(t, err, out)
+	require.Contains(t, out, "stopped")
+
+	start := time.Now()
+	out, err = run(t, env, "start")
+	require.NoError(t, err, out)
+	t.Logf("cold start (jars cached): %s", time.Since(start).Round(100*time.Millisecond))
+	require.Contains(t, out, "127.0.0.1:29876")
+	require.True(t, listening(29876) && listening(30911))
+	out, err = run(t, env, "status")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "running")
+
+	out, err = run(t, env, "start")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "already running", "a second start is a no-op")
+
+	start = time.Now()
+	out, err = run(t, env, "stop")
+	require.NoError(t, err, out)
+	t.Logf("stop: %s", time.Since(start).Round(100*time.Millisecond))
+	require.Empty(t, javaFor(t, dir), "no java process left")
+	for _, p := range []int{29876, 30911, 30909, 30912} {
+		require.False(t, listening(p), "port %d still listening", p)
+	}
+
+	out, err = run(t, env, "start")
+	require.NoError(t, err, out)
+	require.True(t, listening(30911))
+
+	// A broker killed behind the script's back leaves a stale pid file, which status
+	// reports and start repairs.
+	pid, err := os.ReadFile(filepath.Join(dir, "rmq", "run", "broker.pid"))
+	require.NoError(t, err)
+	require.NoError(t, exec.Command("kill", "-9", strings.TrimSpace(string(pid))).Run())
+	require.Eventually(t, func() bool { return !listening(30911) }, 10*time.Second, 100*time.Millisecond)
+	out, err = run(t, env, "status")
+	require.Error(t, err)
+	require.Contains(t, out, "stale pid file")
+	out, err = run(t, env, "start")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "stale pid file")
+	require.True(t, listening(30911))
+
+	out, err = run(t, env, "logs")
+	require.NoError(t, err)
+	require.Contains(t, out, "boot success")
+
+	out, err = run(t, env, "stop")
+	require.NoError(t, err, out)
+	require.Empty(t, javaFor(t, dir))
+}
+
+func TestMissingJavaIsAClearError(t *testing.T) {
+	// A PATH with the tools the script needs but neither java nor mvn.
+	bin := t.TempDir()
+	for _, tool := range []string{"bash", "dirname", "cat", "sed", "head", "grep", "mkdir", "flock", "tr", "rm", "ls", "tail", "sleep", "setsid", "timeout", "dd", "mv", "basename"} {
+		p, err := exec.LookPath(tool)
+		require.NoError(t, err, tool)
+		require.NoError(t, os.Symlink(p, filepath.Join(bin, tool)))
+	}
+	env := append(scriptEnv(t, t.TempDir()), "PATH="+bin, "RMQ_CACHE_DIR="+t.TempDir())
+	out, err := run(t, env, "start")
+	require.Error(t, err)
+	require.Contains(t, out, "java not found")
+	require.Contains(t, out, "openjdk-17")
+
+	// java present, jars not cached, no mvn: says what to install.
+	java, err := exec.LookPath("java")
+	require.NoError(t, err)
+	real, err := filepath.EvalSymlinks(java)
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(real, filepath.Join(bin, "java")))
+	out, err = run(t, env, "start")
+	require.Error(t, err)
+	require.Contains(t, out, "mvn not found")
+	require.Contains(t, out, "apt-get install maven")
+}
