@@ -12,7 +12,7 @@ FUZZTIME ?= 10s
 TEST_TIMEOUT ?= 25m
 
 .DEFAULT_GOAL := build
-.PHONY: help build test test-unit test-go fuzz-smoke fuzz run bench dist lint rocketmq-up rocketmq-down rocketmq-status clean
+.PHONY: help build test test-unit test-go test-go-run fuzz-smoke fuzz run bench dist lint rocketmq-up rocketmq-down rocketmq-status clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,7 +30,17 @@ test: test-go fuzz-smoke ## every test, real broker included, with -race; then e
 # therefore run their broker tests without -race, and their broker-free tests with -race;
 # every other package runs entirely with -race.
 BROKER_PKGS := ./worker ./worker/rmqclient
+# One test broker (ports 19876/20911, its own data directory, so a development broker is
+# left alone) serves the whole run and is stopped at the end, pass or fail. With
+# RMQ_NAMESRV set, that cluster is used instead and nothing is started.
+TEST_BROKER_ENV = RMQ_DATA_DIR="$${XDG_CACHE_HOME:-$$HOME/.cache}/rmqconnect/test-broker" RMQ_NAMESRV_PORT=19876 RMQ_BROKER_PORT=20911
 test-go:
+	@if [ -n "$$RMQ_NAMESRV" ]; then $(MAKE) --no-print-directory test-go-run; else \
+	  env $(TEST_BROKER_ENV) RMQ_CLEAN_STORE=1 $(RMQ) start >/dev/null || exit 1; \
+	  trap 'env $(TEST_BROKER_ENV) $(RMQ) stop >/dev/null' EXIT; \
+	  RMQ_NAMESRV=127.0.0.1:19876 $(MAKE) --no-print-directory test-go-run; fi
+
+test-go-run:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v -x -F $(foreach p,$(BROKER_PKGS),-e $(PKG)/$(patsubst ./%,%,$(p))))
 	$(GO) test -race -short -count=1 $(BROKER_PKGS)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(BROKER_PKGS)

@@ -153,12 +153,17 @@ func acquire() (release func() error, err error) {
 		return nil, fmt.Errorf("lock %s: %w", users.Name(), err)
 	}
 	marker := dataDir + ".started-by-tests"
-	if err := runScript(script, env, "status"); err != nil {
-		if err := runScript(script, append(env, "RMQ_CLEAN_STORE=1"), "start"); err != nil {
-			_ = syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
-			users.Close()
-			return nil, err
-		}
+	// Always go through `start`: it is a no-op when the broker runs, and it takes the
+	// script's lock, so a broker another test process is still starting (running but not
+	// yet registered with the name server) is waited for rather than used too early.
+	env = append(env, "RMQ_CLEAN_STORE=1") // applies only when it really starts one
+	out, err := runScriptOutput(script, env, "start")
+	if err != nil {
+		_ = syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
+		users.Close()
+		return nil, err
+	}
+	if !strings.Contains(out, "already running") {
 		_ = os.WriteFile(marker, []byte(fmt.Sprint(os.Getpid())), 0o644)
 	}
 	namesrv = "127.0.0.1:" + envValue(env, "RMQ_NAMESRV_PORT")
@@ -212,19 +217,20 @@ func envValue(env []string, key string) string {
 }
 
 func runScript(script string, env []string, arg string) error {
+	_, err := runScriptOutput(script, env, arg)
+	return err
+}
+
+func runScriptOutput(script string, env []string, arg string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", script, arg)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		var ee *exec.ExitError
-		if arg == "status" && errors.As(err, &ee) {
-			return err
-		}
-		return fmt.Errorf("%s %s: %w\n%s", filepath.Base(script), arg, err, out)
+		return string(out), fmt.Errorf("%s %s: %w\n%s", filepath.Base(script), arg, err, out)
 	}
-	return nil
+	return string(out), nil
 }
 
 // findScript walks up from the working directory to the module root.
