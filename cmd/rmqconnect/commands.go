@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/admin"
@@ -115,6 +117,10 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 	srv := admin.NewServer(cfg.HTTPAddr(), admin.Info{
 		Version: version, Commit: commit, WorkerID: cfg.WorkerID, ClusterID: cfg.ConnectClusterID, Mode: "standalone",
 	}, w, herder, log)
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(herder.Collector(), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv.EnableMetrics(metrics)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -38,6 +38,7 @@ var factories = map[string]func() Converter{
 	"long":      func() Converter { return NewNumberConverter(schema.Int64) },
 	"float":     func() Converter { return NewNumberConverter(schema.Float32) },
 	"double":    func() Converter { return NewNumberConverter(schema.Float64) },
+	"avro":      func() Converter { return NewAvroConverter() },
 }
 
 var aliases = map[string]string{
@@ -58,6 +59,9 @@ var aliases = map[string]string{
 	"org.apache.rocketmq.connect.runtime.converter.record.FloatConverter":     "float",
 	"org.apache.kafka.connect.converters.DoubleConverter":                     "double",
 	"org.apache.rocketmq.connect.runtime.converter.record.DoubleConverter":    "double",
+	"org.apache.rocketmq.connect.avro.AvroConverter":                          "avro",
+	"org.apache.rocketmq.schema.avro.AvroConverter":                           "avro",
+	"io.confluent.connect.avro.AvroConverter":                                 "avro",
 }
 
 // Canonical returns the short name for a converter name or alias (surrounding spaces ignored; short names match

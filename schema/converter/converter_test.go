@@ -30,7 +30,7 @@ func TestNew(t *testing.T) {
 		_, err := New(n)
 		require.NoError(t, err, n)
 	}
-	require.Equal(t, []string{"boolean", "bytearray", "double", "float", "integer", "json", "long", "short", "string"}, ShortNames())
+	require.Equal(t, []string{"avro", "boolean", "bytearray", "double", "float", "integer", "json", "long", "short", "string"}, ShortNames())
 
 	_, err := New("org.apache.kafka.connect.avro.AvroConverter")
 	require.ErrorIs(t, err, ErrUnknownConverter)
@@ -69,9 +69,13 @@ func TestFromConfig(t *testing.T) {
 	require.ErrorIs(t, err, ErrMissingConverter)
 	require.Contains(t, err.Error(), "value.converter")
 
-	_, err = FromConfig(map[string]string{"value.converter": "avro"}, "value.converter", false)
+	_, err = FromConfig(map[string]string{"value.converter": "nope"}, "value.converter", false)
 	require.ErrorIs(t, err, ErrUnknownConverter)
 	require.Contains(t, err.Error(), "value.converter")
+
+	_, err = FromConfig(map[string]string{"value.converter": "avro"}, "value.converter", false)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.Contains(t, err.Error(), "value.converter.schema.registry.url")
 
 	_, err = FromConfig(map[string]string{"value.converter": "json", "value.converter.schemas.enable": "maybe"}, "value.converter", false)
 	require.ErrorIs(t, err, ErrInvalidConfig)

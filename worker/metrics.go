@@ -1,0 +1,107 @@
+package worker
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric families, named after Kafka/RocketMQ Connect's (connect-worker-metrics,
+// source-task-metrics, sink-task-metrics, task-error-metrics) in Prometheus style.
+var (
+	descConnectorCount = prometheus.NewDesc("rmqconnect_worker_connector_count",
+		"Connectors on this worker.", []string{"worker"}, nil)
+	descTaskCount = prometheus.NewDesc("rmqconnect_worker_task_count",
+		"Tasks on this worker by state.", []string{"worker", "state"}, nil)
+	descConnectorStatus = prometheus.NewDesc("rmqconnect_connector_status",
+		"1 for the connector's current state.", []string{"worker", "connector", "type", "state"}, nil)
+	descTaskStatus = prometheus.NewDesc("rmqconnect_task_status",
+		"1 for the task's current state.", []string{"worker", "connector", "task", "state"}, nil)
+	descSourcePoll = prometheus.NewDesc("rmqconnect_source_record_poll_total",
+		"Records returned by the source task's Poll.", []string{"worker", "connector", "task"}, nil)
+	descSourceWrite = prometheus.NewDesc("rmqconnect_source_record_write_total",
+		"Records acknowledged by the broker.", []string{"worker", "connector", "task"}, nil)
+	descSinkRead = prometheus.NewDesc("rmqconnect_sink_record_read_total",
+		"Messages consumed by the sink task.", []string{"worker", "connector", "task"}, nil)
+	descSinkSend = prometheus.NewDesc("rmqconnect_sink_record_send_total",
+		"Records handed to the sink task's Put.", []string{"worker", "connector", "task"}, nil)
+	descRecordErrors = prometheus.NewDesc("rmqconnect_task_error_total_record_failures",
+		"Records that failed at some stage.", []string{"worker", "connector", "task"}, nil)
+	descRecordsSkipped = prometheus.NewDesc("rmqconnect_task_error_total_records_skipped",
+		"Failed records skipped under errors.tolerance=all.", []string{"worker", "connector", "task"}, nil)
+	descDLQ = prometheus.NewDesc("rmqconnect_task_error_deadletterqueue_produce_total",
+		"Records written to the dead-letter queue.", []string{"worker", "connector", "task"}, nil)
+	descCommits = prometheus.NewDesc("rmqconnect_offset_commit_total",
+		"Offset/position commits (sink flushes, source position writes).", []string{"worker", "connector", "task", "result"}, nil)
+)
+
+// Collector exposes the worker's connectors and tasks to Prometheus, read at scrape time
+// (so nothing is registered globally and deleted connectors disappear). Labels come only
+// from bounded sets: worker, connector, task, state.
+type Collector struct{ h *Standalone }
+
+// Collector returns a prometheus.Collector for this herder; register it on the injected
+// registry.
+func (h *Standalone) Collector() *Collector { return &Collector{h: h} }
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descConnectorCount, descTaskCount, descConnectorStatus, descTaskStatus,
+		descSourcePoll, descSourceWrite, descSinkRead, descSinkSend, descRecordErrors, descRecordsSkipped, descDLQ, descCommits} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	w := c.h.cfg.WorkerID
+	c.h.mu.Lock()
+	rts := make([]*connRuntime, 0, len(c.h.conns))
+	for _, rt := range c.h.conns {
+		rts = append(rts, rt)
+	}
+	c.h.mu.Unlock()
+	sort.Slice(rts, func(i, j int) bool { return rts[i].name < rts[j].name })
+	ch <- prometheus.MustNewConstMetric(descConnectorCount, prometheus.GaugeValue, float64(len(rts)), w)
+	byState := map[State]int{}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for _, rt := range rts {
+		st := rt.status()
+		gauge(descConnectorStatus, 1, w, rt.name, string(st.Type), string(st.Connector.State))
+		rt.mu.Lock()
+		for _, ts := range st.Tasks {
+			byState[ts.State]++
+			task := itoa(ts.ID)
+			gauge(descTaskStatus, 1, w, rt.name, task, string(ts.State))
+			t, ok := rt.tasks[ts.ID]
+			if !ok {
+				continue
+			}
+			k := &t.counters
+			if st.Type == TypeSource {
+				counter(descSourcePoll, k.recordsPolled.Load(), w, rt.name, task)
+				counter(descSourceWrite, k.recordsWritten.Load(), w, rt.name, task)
+			} else {
+				counter(descSinkRead, k.recordsRead.Load(), w, rt.name, task)
+				counter(descSinkSend, k.recordsPut.Load(), w, rt.name, task)
+			}
+			counter(descRecordErrors, k.recordErrors.Load(), w, rt.name, task)
+			counter(descRecordsSkipped, k.recordsSkipped.Load(), w, rt.name, task)
+			counter(descDLQ, k.dlqRecords.Load(), w, rt.name, task)
+			counter(descCommits, k.commits.Load(), w, rt.name, task, "success")
+			counter(descCommits, k.commitFailures.Load(), w, rt.name, task, "failure")
+		}
+		rt.mu.Unlock()
+	}
+	for _, s := range []State{StateUnassigned, StateRunning, StatePaused, StateFailed, StateRestarting} {
+		gauge(descTaskCount, float64(byState[s]), w, string(s))
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
