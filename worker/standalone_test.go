@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -120,6 +121,26 @@ func TestSourceToSinkThroughBroker(t *testing.T) {
 		}
 		return true
 	}, 10*time.Second, 50*time.Millisecond, "positions committed up to the last record")
+
+	// The Prometheus collector reports the same totals.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(env.h.Collector())
+	require.Eventually(t, func() bool {
+		fams, err := reg.Gather()
+		require.NoError(t, err)
+		var written, put float64
+		for _, f := range fams {
+			for _, m := range f.GetMetric() {
+				switch f.GetName() {
+				case "rmqconnect_source_record_write_total":
+					written += m.GetCounter().GetValue()
+				case "rmqconnect_sink_record_send_total":
+					put += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return written == 2*perTask && put >= 2*perTask
+	}, 10*time.Second, 50*time.Millisecond)
 
 	info, err := env.h.ConnectorInfo(ctx, "snk")
 	require.NoError(t, err)

@@ -163,8 +163,14 @@ func acquire() (release func() error, err error) {
 		users.Close()
 		return nil, err
 	}
+	// The marker names the name server process this run started, so a marker left over
+	// from an earlier broker never makes us stop one somebody else started.
+	nsPid := func() string {
+		b, _ := os.ReadFile(filepath.Join(dataDir, "run", "namesrv.pid"))
+		return strings.TrimSpace(string(b))
+	}
 	if !strings.Contains(out, "already running") {
-		_ = os.WriteFile(marker, []byte(fmt.Sprint(os.Getpid())), 0o644)
+		_ = os.WriteFile(marker, []byte(nsPid()), 0o644)
 	}
 	namesrv = "127.0.0.1:" + envValue(env, "RMQ_NAMESRV_PORT")
 	return func() error {
@@ -174,8 +180,8 @@ func acquire() (release func() error, err error) {
 			return nil // another test process still uses the broker; it will stop it
 		}
 		defer syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
-		if _, err := os.Stat(marker); err != nil {
-			return nil // started by someone else (e.g. by hand): leave it running
+		if b, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(b)) != nsPid() {
+			return nil // started by someone else (by hand, or by make test): leave it running
 		}
 		if err := runScript(script, env, "stop"); err != nil {
 			return err
