@@ -16,6 +16,7 @@ func usage() string {
 commands:
   standalone -c <worker config>   run a worker
   check-config -c <worker config> validate a worker config and exit
+  admin <command> [flags]         call a worker's REST API (rmqconnect admin help)
   version                         print the version
 `
 }
@@ -28,6 +29,8 @@ func run(args []string, stdout, stderr *os.File) int {
 	switch args[0] {
 	case "standalone":
 		return cmdStandalone(args[1:], stderr)
+	case "admin":
+		return cmdAdmin(args[1:], stdout, stderr)
 	case "check-config":
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -1,0 +1,332 @@
+// Package clienttest is a fake worker for tests of code built on package client: connectors
+// held in memory, served over httptest with the Kafka Connect routes' paths, status codes, JSON
+// shapes and {"error_code", "message"} error bodies, plus RocketMQ Connect's /getClusterInfo.
+//
+// Worker also has the method set of admin.Herder, so the real admin server can serve the same
+// state; the client's tests run against both to keep this fake faithful.
+package clienttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/rmqconnect/rmqconnect/worker"
+)
+
+// Worker is an in-memory connector store. Every method is safe for concurrent use.
+type Worker struct {
+	mu      sync.Mutex
+	id      string
+	conns   map[string]*conn
+	plugins []worker.PluginInfo
+	down    string
+}
+
+type conn struct {
+	cfg   map[string]string
+	typ   worker.ConnectorType
+	state worker.StateInfo
+	tasks []worker.TaskState
+}
+
+// NewWorker returns a worker named id with the file-source and file-sink connectors and one
+// transform as its plugins, and no connectors.
+func NewWorker(id string) *Worker {
+	return &Worker{
+		id:    id,
+		conns: map[string]*conn{},
+		plugins: []worker.PluginInfo{
+			{Class: "file-source", Type: "source", Version: "1.0", Aliases: []string{"org.apache.rocketmq.connect.file.FileSourceConnector"}},
+			{Class: "file-sink", Type: "sink", Version: "1.0"},
+			{Class: "insert-field", Type: "transformation", Version: "1.0"},
+		},
+	}
+}
+
+// SetStatus overrides a connector's status as stored (task states, workers, traces); the
+// connector must exist.
+func (w *Worker) SetStatus(st worker.ConnectorStatus) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.conns[st.Name]
+	c.state = st.Connector
+	c.tasks = append([]worker.TaskState(nil), st.Tasks...)
+}
+
+// SetDown makes /health answer 503 with reason; "" makes it healthy again.
+func (w *Worker) SetDown(reason string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.down = reason
+}
+
+// Health is nil unless SetDown gave a reason.
+func (w *Worker) Health(context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.down != "" {
+		return errors.New(w.down)
+	}
+	return nil
+}
+
+// WorkerID names the worker.
+func (w *Worker) WorkerID() string { return w.id }
+
+// Connectors lists the connector names, sorted.
+func (w *Worker) Connectors(context.Context) ([]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	names := make([]string, 0, len(w.conns))
+	for n := range w.conns {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (w *Worker) lookup(name string) (*conn, error) {
+	c, ok := w.conns[name]
+	if !ok {
+		return nil, fmt.Errorf("connector %s: %w", name, worker.ErrNotFound)
+	}
+	return c, nil
+}
+
+// ConnectorInfo returns a connector's config, task ids and type.
+func (w *Worker) ConnectorInfo(_ context.Context, name string) (worker.ConnectorInfo, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, err := w.lookup(name)
+	if err != nil {
+		return worker.ConnectorInfo{}, err
+	}
+	info := worker.ConnectorInfo{Name: name, Config: copyMap(c.cfg), Tasks: []worker.TaskID{}, Type: c.typ}
+	for _, t := range c.tasks {
+		info.Tasks = append(info.Tasks, worker.TaskID{Connector: name, Task: t.ID})
+	}
+	return info, nil
+}
+
+// ConnectorStatus returns a connector's and its tasks' states.
+func (w *Worker) ConnectorStatus(_ context.Context, name string) (worker.ConnectorStatus, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, err := w.lookup(name)
+	if err != nil {
+		return worker.ConnectorStatus{}, err
+	}
+	return worker.ConnectorStatus{Name: name, Connector: c.state, Tasks: append([]worker.TaskState{}, c.tasks...), Type: c.typ}, nil
+}
+
+// CreateConnector stores a new connector in state initial (running when empty). Its type
+// comes from connector.class (a class containing "source" or "sink"); its task count from
+// max.tasks or tasks.max (default 1).
+func (w *Worker) CreateConnector(ctx context.Context, name string, cfg map[string]string, initial worker.TargetState) (worker.ConnectorInfo, error) {
+	w.mu.Lock()
+	if _, ok := w.conns[name]; ok {
+		w.mu.Unlock()
+		return worker.ConnectorInfo{}, fmt.Errorf("connector %s: %w", name, worker.ErrAlreadyExists)
+	}
+	err := w.store(name, cfg, initial)
+	w.mu.Unlock()
+	if err != nil {
+		return worker.ConnectorInfo{}, err
+	}
+	return w.ConnectorInfo(ctx, name)
+}
+
+// PutConnectorConfig creates or replaces a connector's config; a replaced connector restarts
+// running.
+func (w *Worker) PutConnectorConfig(ctx context.Context, name string, cfg map[string]string) (worker.ConnectorInfo, bool, error) {
+	w.mu.Lock()
+	_, exists := w.conns[name]
+	err := w.store(name, cfg, worker.TargetStarted)
+	w.mu.Unlock()
+	if err != nil {
+		return worker.ConnectorInfo{}, false, err
+	}
+	info, err := w.ConnectorInfo(ctx, name)
+	return info, !exists, err
+}
+
+func (w *Worker) store(name string, cfg map[string]string, target worker.TargetState) error {
+	class := cfg["connector.class"]
+	var typ worker.ConnectorType
+	switch {
+	case class == "":
+		return &worker.ConfigError{Connector: name, Problems: []worker.ConfigProblem{{Key: "connector.class", Reason: "is required"}}}
+	case strings.Contains(strings.ToLower(class), "source"):
+		typ = worker.TypeSource
+	case strings.Contains(strings.ToLower(class), "sink"):
+		typ = worker.TypeSink
+	default:
+		return &worker.ConfigError{Connector: name, Problems: []worker.ConfigProblem{{Key: "connector.class", Value: class, Reason: "no such connector plugin"}}}
+	}
+	n := 1
+	for _, k := range []string{"max.tasks", "tasks.max"} {
+		if v, ok := cfg[k]; ok {
+			var err error
+			if n, err = strconv.Atoi(v); err != nil || n < 1 {
+				return &worker.ConfigError{Connector: name, Problems: []worker.ConfigProblem{{Key: k, Value: v, Reason: "not a positive integer"}}}
+			}
+		}
+	}
+	state := targetToState(target)
+	c := &conn{cfg: copyMap(cfg), typ: typ, state: worker.StateInfo{State: state, WorkerID: w.id}}
+	c.cfg["name"] = name
+	if target != worker.TargetStopped {
+		for i := range n {
+			c.tasks = append(c.tasks, worker.TaskState{ID: i, StateInfo: worker.StateInfo{State: state, WorkerID: w.id}})
+		}
+	}
+	w.conns[name] = c
+	return nil
+}
+
+// DeleteConnector removes a connector.
+func (w *Worker) DeleteConnector(_ context.Context, name string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := w.lookup(name); err != nil {
+		return err
+	}
+	delete(w.conns, name)
+	return nil
+}
+
+// TaskConfigs returns each task's config: the connector's plus task.id.
+func (w *Worker) TaskConfigs(_ context.Context, name string) ([]worker.TaskInfo, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, err := w.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	out := []worker.TaskInfo{}
+	for _, t := range c.tasks {
+		cfg := copyMap(c.cfg)
+		cfg["task.id"] = strconv.Itoa(t.ID)
+		out = append(out, worker.TaskInfo{ID: worker.TaskID{Connector: name, Task: t.ID}, Config: cfg})
+	}
+	return out, nil
+}
+
+func (w *Worker) task(id worker.TaskID) (*worker.TaskState, error) {
+	c, err := w.lookup(id.Connector)
+	if err != nil {
+		return nil, err
+	}
+	for i := range c.tasks {
+		if c.tasks[i].ID == id.Task {
+			return &c.tasks[i], nil
+		}
+	}
+	return nil, fmt.Errorf("connector %s task %d: %w", id.Connector, id.Task, worker.ErrNotFound)
+}
+
+// TaskStatus returns one task's state.
+func (w *Worker) TaskStatus(_ context.Context, id worker.TaskID) (worker.TaskState, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t, err := w.task(id)
+	if err != nil {
+		return worker.TaskState{}, err
+	}
+	return *t, nil
+}
+
+// RestartConnector marks what restarts RESTARTING (the connector, and per req the tasks, all
+// or the FAILED ones) and returns that status; the fake's restarts never finish.
+func (w *Worker) RestartConnector(ctx context.Context, name string, req worker.RestartRequest) (worker.ConnectorStatus, error) {
+	w.mu.Lock()
+	c, err := w.lookup(name)
+	if err == nil {
+		if !req.OnlyFailed || c.state.State == worker.StateFailed {
+			c.state = worker.StateInfo{State: worker.StateRestarting, WorkerID: w.id}
+		}
+		for i, t := range c.tasks {
+			if req.IncludeTasks && (!req.OnlyFailed || t.State == worker.StateFailed) {
+				c.tasks[i].StateInfo = worker.StateInfo{State: worker.StateRestarting, WorkerID: w.id}
+			}
+		}
+	}
+	w.mu.Unlock()
+	if err != nil {
+		return worker.ConnectorStatus{}, err
+	}
+	return w.ConnectorStatus(ctx, name)
+}
+
+// RestartTask sets one task RUNNING.
+func (w *Worker) RestartTask(_ context.Context, id worker.TaskID) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t, err := w.task(id)
+	if err != nil {
+		return err
+	}
+	t.StateInfo = worker.StateInfo{State: worker.StateRunning, WorkerID: w.id}
+	return nil
+}
+
+// PauseConnector, ResumeConnector and StopConnector set the connector's and its tasks' state.
+func (w *Worker) PauseConnector(_ context.Context, name string) error {
+	return w.setTarget(name, worker.TargetPaused)
+}
+
+// ResumeConnector: see PauseConnector.
+func (w *Worker) ResumeConnector(_ context.Context, name string) error {
+	return w.setTarget(name, worker.TargetStarted)
+}
+
+// StopConnector: see PauseConnector.
+func (w *Worker) StopConnector(_ context.Context, name string) error {
+	return w.setTarget(name, worker.TargetStopped)
+}
+
+func (w *Worker) setTarget(name string, target worker.TargetState) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, err := w.lookup(name)
+	if err != nil {
+		return err
+	}
+	state := targetToState(target)
+	c.state.State = state
+	for i := range c.tasks {
+		c.tasks[i].State = state
+		c.tasks[i].Trace = ""
+	}
+	return nil
+}
+
+// Plugins lists every plugin, transforms included.
+func (w *Worker) Plugins(context.Context) ([]worker.PluginInfo, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]worker.PluginInfo(nil), w.plugins...), nil
+}
+
+func targetToState(t worker.TargetState) worker.State {
+	switch t {
+	case worker.TargetPaused:
+		return worker.StatePaused
+	case worker.TargetStopped:
+		return worker.StateStopped
+	}
+	return worker.StateRunning
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
