@@ -212,9 +212,13 @@ func TestCreateTopicIsRoutedBeforeReturn(t *testing.T) {
 	p := newProducer(t, rmqclient.ProducerOptions{})
 	res, err := p.Send(ctx, &rmqclient.Message{Topic: name, Body: []byte("x")})
 	require.NoError(t, err)
-	_, maxOff, err := c.QueueOffsets(ctx, res.Queue)
-	require.NoError(t, err)
-	require.Equal(t, res.Offset+1, maxOff)
+	// The broker dispatches to its consume queue asynchronously, so the max offset may lag
+	// the send's acknowledgement for a moment.
+	require.Eventually(t, func() bool {
+		_, maxOff, err := c.QueueOffsets(ctx, res.Queue)
+		require.NoError(t, err)
+		return maxOff == res.Offset+1
+	}, 10*time.Second, 20*time.Millisecond)
 }
 
 func TestPanickingHandlerKeepsConsuming(t *testing.T) {
