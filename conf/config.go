@@ -47,6 +47,10 @@ type Worker struct {
 	LogLevel                      string `mapstructure:"logLevel"`
 	LogFormat                     string `mapstructure:"logFormat"`
 	GracefulShutdownTimeoutMillis int    `mapstructure:"gracefulShutdownTimeoutMillis"`
+	// A failed task is restarted after taskRestartBackoffInitialMs, doubling up to
+	// taskRestartBackoffMaxMs.
+	TaskRestartBackoffInitialMs int `mapstructure:"taskRestartBackoffInitialMs"`
+	TaskRestartBackoffMaxMs     int `mapstructure:"taskRestartBackoffMaxMs"`
 }
 
 // Defaults returns the configuration used for every key a file does not set.
@@ -75,6 +79,8 @@ func Defaults() Worker {
 		LogLevel:                      "info",
 		LogFormat:                     "text",
 		GracefulShutdownTimeoutMillis: 30000,
+		TaskRestartBackoffInitialMs:   1000,
+		TaskRestartBackoffMaxMs:       300000,
 	}
 }
 
@@ -239,6 +245,8 @@ func (w *Worker) validate() Errors {
 		"maxStopTimeoutMills":           w.MaxStopTimeoutMills,
 		"operationTimeout":              w.OperationTimeout,
 		"gracefulShutdownTimeoutMillis": w.GracefulShutdownTimeoutMillis,
+		"taskRestartBackoffInitialMs":   w.TaskRestartBackoffInitialMs,
+		"taskRestartBackoffMaxMs":       w.TaskRestartBackoffMaxMs,
 	} {
 		if val <= 0 {
 			bad(key, val, "must be a positive number of milliseconds")
@@ -261,6 +269,9 @@ func (w *Worker) validate() Errors {
 	case "text", "json":
 	default:
 		bad("logFormat", w.LogFormat, "must be text or json")
+	}
+	if w.TaskRestartBackoffMaxMs < w.TaskRestartBackoffInitialMs {
+		bad("taskRestartBackoffMaxMs", w.TaskRestartBackoffMaxMs, "must not be below taskRestartBackoffInitialMs")
 	}
 	if w.ACLEnable && (w.AccessKey == "" || w.SecretKey == "") {
 		bad("aclEnable", w.ACLEnable, "accessKey and secretKey are required when ACL is enabled")

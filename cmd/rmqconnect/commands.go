@@ -109,6 +109,9 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 		CommitInterval: conf.Ms(cfg.OffsetCommitIntervalMsConfig),
 		StopTimeout:    conf.Ms(cfg.GracefulShutdownTimeoutMillis),
 		AutoCreate:     cfg.AutoCreateTopicEnable,
+
+		RestartBackoffMin: conf.Ms(cfg.TaskRestartBackoffInitialMs),
+		RestartBackoffMax: conf.Ms(cfg.TaskRestartBackoffMaxMs),
 	}, w.Client(), reg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
