@@ -1,4 +1,3 @@
-// Command rmqconnect runs a Connect worker for Apache RocketMQ.
 package main
 
 import (

@@ -1,0 +1,2 @@
+// Command rmqconnect runs a Connect worker for Apache RocketMQ.
+package main

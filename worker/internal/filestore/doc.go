@@ -1,0 +1,7 @@
+// Package filestore keeps small JSON documents on local disk so that a crash at any point
+// leaves either the old or the new version readable: each write goes to a temporary file
+// that is fsynced, the previous version is kept as <name>.bak, the temporary file is
+// renamed over <name>, and the directory is fsynced. Reading falls back to the .bak copy
+// when the main file is missing or does not parse (a torn write of a file system that does
+// not order rename after data).
+package filestore
