@@ -15,12 +15,35 @@ import (
 
 const script = "../../distribution/bin/rocketmq-local.sh"
 
+// Ports of the broker this test starts, chosen free at start-up (the broker also takes
+// brokerPort-2 and brokerPort+1).
+var nsPort, brokerPort = pickPorts()
+
+func pickPorts() (int, int) {
+	free := func(p int) bool {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+		return true
+	}
+	base := 31000 + (os.Getpid()%400)*20
+	for i := 0; i < 200; i++ {
+		ns, br := base+i*7, base+i*7+3
+		if free(ns) && free(br) && free(br-2) && free(br+1) {
+			return ns, br
+		}
+	}
+	return 29876, 30911
+}
+
 // scriptEnv gives the script its own ports and data directory, apart from the tests' broker.
 func scriptEnv(t *testing.T, dir string) []string {
 	return append(os.Environ(),
 		"RMQ_DATA_DIR="+filepath.Join(dir, "rmq"),
-		"RMQ_NAMESRV_PORT=29876",
-		"RMQ_BROKER_PORT=30911",
+		fmt.Sprintf("RMQ_NAMESRV_PORT=%d", nsPort),
+		fmt.Sprintf("RMQ_BROKER_PORT=%d", brokerPort),
 		"RMQ_STOP_TIMEOUT=60",
 	)
 }
@@ -64,8 +87,8 @@ func TestStartStopStart(t *testing.T) {
 	out, err = run(t, env, "start")
 	require.NoError(t, err, out)
 	t.Logf("cold start (jars cached): %s", time.Since(start).Round(100*time.Millisecond))
-	require.Contains(t, out, "127.0.0.1:29876")
-	require.True(t, listening(29876) && listening(30911))
+	require.Contains(t, out, fmt.Sprintf("127.0.0.1:%d", nsPort))
+	require.True(t, listening(nsPort) && listening(brokerPort))
 	out, err = run(t, env, "status")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "running")
@@ -79,27 +102,27 @@ func TestStartStopStart(t *testing.T) {
 	require.NoError(t, err, out)
 	t.Logf("stop: %s", time.Since(start).Round(100*time.Millisecond))
 	require.Empty(t, javaFor(t, dir), "no java process left")
-	for _, p := range []int{29876, 30911, 30909, 30912} {
+	for _, p := range []int{nsPort, brokerPort, brokerPort - 2, brokerPort + 1} {
 		require.False(t, listening(p), "port %d still listening", p)
 	}
 
 	out, err = run(t, env, "start")
 	require.NoError(t, err, out)
-	require.True(t, listening(30911))
+	require.True(t, listening(brokerPort))
 
 	// A broker killed behind the script's back leaves a stale pid file, which status
 	// reports and start repairs.
 	pid, err := os.ReadFile(filepath.Join(dir, "rmq", "run", "broker.pid"))
 	require.NoError(t, err)
 	require.NoError(t, exec.Command("kill", "-9", strings.TrimSpace(string(pid))).Run())
-	require.Eventually(t, func() bool { return !listening(30911) }, 10*time.Second, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return !listening(brokerPort) }, 10*time.Second, 100*time.Millisecond)
 	out, err = run(t, env, "status")
 	require.Error(t, err)
 	require.Contains(t, out, "stale pid file")
 	out, err = run(t, env, "start")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "stale pid file")
-	require.True(t, listening(30911))
+	require.True(t, listening(brokerPort))
 
 	out, err = run(t, env, "logs")
 	require.NoError(t, err)
