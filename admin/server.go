@@ -52,6 +52,9 @@ func NewServer(addr string, info Info, health HealthChecker, herder Herder, log 
 	e.GET("/health", s.healthz)
 	if herder != nil {
 		s.connectorRoutes()
+		if d, ok := herder.(DLQHerder); ok {
+			s.dlqRoutes(d)
+		}
 	}
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "no route "+c.Request.Method+" "+c.Request.URL.Path)

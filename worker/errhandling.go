@@ -110,8 +110,8 @@ type failedRecord struct {
 	offset    int64
 	keys      []string
 	body      []byte
-	preview   string // for logs, when errors.log.include.messages is set
-	sourcePos string
+	preview   string            // for logs, when errors.log.include.messages is set
+	props     map[string]string // the original message's user properties, kept for replay
 }
 
 // errorReporter applies a connector's error policy: it logs, writes the DLQ and decides
@@ -145,6 +145,11 @@ func (r *errorReporter) report(ctx context.Context, fr failedRecord, cause error
 		return nil
 	}
 	m := &rmqclient.Message{Topic: r.policy.dlqTopic, Body: fr.body, Keys: fr.keys, Properties: map[string]string{}}
+	for k, v := range fr.props {
+		if !strings.HasPrefix(k, ErrHeaderPrefix) {
+			m.Properties[k] = v
+		}
+	}
 	if len(m.Body) == 0 {
 		m.Body = []byte{} // RocketMQ accepts empty bodies only from some clients; keep explicit
 	}

@@ -54,6 +54,8 @@ type Standalone struct {
 
 	producerMu sync.Mutex
 	producer   *rmqclient.Producer
+	reader     *rmqclient.Reader
+	replayMu   sync.Mutex
 }
 
 type storedConnector struct {
@@ -130,6 +132,9 @@ func (h *Standalone) Run(ctx context.Context) error {
 	h.producerMu.Lock()
 	if h.producer != nil {
 		_ = h.producer.Close()
+	}
+	if h.reader != nil {
+		_ = h.reader.Close()
 	}
 	h.producerMu.Unlock()
 	return nil

@@ -178,7 +178,7 @@ func (s *sinkRunner) handle(ctx context.Context, msgs []*rmqclient.ReceivedMessa
 		}
 		if err != nil {
 			fr := failedRecord{stage: stage, class: stage, topic: m.Queue.Topic, queueID: m.Queue.QueueID, offset: m.Offset,
-				keys: m.Keys, body: m.Body, preview: string(m.Body)}
+				keys: m.Keys, body: m.Body, preview: string(m.Body), props: m.Properties}
 			if rerr := s.errs.report(ctx, fr, err); rerr != nil {
 				s.fail(rerr)
 				return rerr

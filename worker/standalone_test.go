@@ -345,6 +345,46 @@ func TestSinkErrorsDLQAndFailure(t *testing.T) {
 		}
 	}
 
+	// Inspection: the DLQ lists both with their decoded context; one record shows its body.
+	page, err := env.h.DLQList(ctx, "tolerant", "", 10)
+	require.NoError(t, err)
+	require.Equal(t, dlq, page.Topic)
+	require.Len(t, page.Records, 2)
+	first := page.Records[0]
+	require.Equal(t, topic, first.Topic)
+	require.Equal(t, StageValueConv, first.Stage)
+	require.Equal(t, "tolerant", first.Connector)
+	require.NotEmpty(t, first.ExceptionMessage)
+	require.Contains(t, []string{"not json", "{broken"}, first.BodyPreview)
+	page2, err := env.h.DLQList(ctx, "tolerant", first.ID, 1)
+	require.NoError(t, err)
+	require.Len(t, page2.Records, 1)
+	require.NotEqual(t, first.ID, page2.Records[0].ID)
+	require.Equal(t, page2.Records[0].ID, page2.Next, "a full page names where the next starts")
+	one, err := env.h.DLQGet(ctx, "tolerant", first.ID)
+	require.NoError(t, err)
+	require.Equal(t, first.BodyPreview, string(one.Body))
+	require.NotEmpty(t, one.Stacktrace)
+	_, err = env.h.DLQGet(ctx, "tolerant", "0-999999")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	// Replay sends both back to the topic (where they fail again, so the DLQ grows to 4);
+	// a second replay skips them.
+	res, err := env.h.DLQReplay(ctx, "tolerant", nil, false)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{page.Records[0].ID, page.Records[1].ID}, res.Replayed)
+	res, err = env.h.DLQReplay(ctx, "tolerant", []string{first.ID}, false)
+	require.NoError(t, err)
+	require.Empty(t, res.Replayed)
+	require.Equal(t, []string{first.ID}, res.Skipped)
+	require.Eventually(t, func() bool {
+		p, err := env.h.DLQList(ctx, "tolerant", "", 10)
+		return err == nil && len(p.Records) == 4
+	}, 60*time.Second, 200*time.Millisecond, "replayed poison records came back through the sink")
+	again, err := env.h.DLQGet(ctx, "tolerant", first.ID)
+	require.NoError(t, err)
+	require.NotNil(t, again.Replayed)
+
 	// With errors.tolerance=none the first poison record fails the task, with a trace.
 	_, err = env.h.CreateConnector(ctx, "strict", map[string]string{
 		"connector.class": "mem-sink", "test.id": id + "-strict", "connect.topicnames": topic, "task.group.id": rmqtest.Group(t),

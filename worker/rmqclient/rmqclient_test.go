@@ -337,3 +337,43 @@ func TestConsumerRejectsBadOptions(t *testing.T) {
 	_, err = c.NewConsumer("x", rmqclient.ConsumerOptions{Group: rmqtest.Group(t), Topics: []string{rmqtest.Name(t, "missing")}}, h)
 	require.Error(t, err)
 }
+
+func TestReaderReadsAtOffsets(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	p := newProducer(t, rmqclient.ProducerOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var q rmqclient.Queue
+	for i := 0; i < 50; i++ {
+		res, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprint(i)), Keys: []string{fmt.Sprintf("k%d", i)}})
+		require.NoError(t, err)
+		q = res.Queue
+	}
+	r := rmqtest.Client(t).NewReader("test")
+	defer r.Close()
+	require.Eventually(t, func() bool {
+		_, maxOff, err := rmqtest.Client(t).QueueOffsets(ctx, q)
+		return err == nil && maxOff == 50
+	}, 10*time.Second, 20*time.Millisecond)
+
+	var got []string
+	off := int64(10)
+	for len(got) < 40 {
+		msgs, next, err := r.Read(ctx, q, off, 7)
+		require.NoError(t, err)
+		require.NotEmpty(t, msgs)
+		require.LessOrEqual(t, len(msgs), 32)
+		for _, m := range msgs {
+			require.Equal(t, off, m.Offset)
+			got = append(got, string(m.Body))
+			off++
+		}
+		require.Equal(t, off, next)
+	}
+	require.Equal(t, "10", got[0])
+	require.Equal(t, "49", got[39])
+	msgs, next, err := r.Read(ctx, q, 50, 10)
+	require.NoError(t, err)
+	require.Empty(t, msgs, "nothing past the end")
+	require.Equal(t, int64(50), next)
+}

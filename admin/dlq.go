@@ -1,0 +1,77 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rmqconnect/rmqconnect/worker"
+)
+
+// DLQHerder is the optional ability to inspect and replay a connector's dead-letter queue.
+// When the herder implements it, NewServer serves the /connectors/{name}/dlq routes.
+type DLQHerder interface {
+	// DLQList lists up to limit records after the record id after ("" = from the start).
+	DLQList(ctx context.Context, name, after string, limit int) (worker.DLQPage, error)
+	// DLQGet returns one record with its body and stack trace.
+	DLQGet(ctx context.Context, name, id string) (worker.DLQRecord, error)
+	// DLQReplay re-sends records (all when ids is empty) to their original topic, skipping
+	// records replayed before unless force is set.
+	DLQReplay(ctx context.Context, name string, ids []string, force bool) (worker.DLQReplayResult, error)
+}
+
+func (s *Server) dlqRoutes(h DLQHerder) {
+	e := s.engine
+	e.GET("/connectors/:name/dlq", func(c *gin.Context) {
+		limit := 100
+		if v := c.Query("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				s.fail(c, badRequestf("limit=%q: must be an integer from 1 to 1000", v))
+				return
+			}
+			limit = n
+		}
+		page, err := h.DLQList(c.Request.Context(), c.Param("name"), c.Query("after"), limit)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, page)
+	})
+	e.GET("/connectors/:name/dlq/:id", func(c *gin.Context) {
+		rec, err := h.DLQGet(c.Request.Context(), c.Param("name"), c.Param("id"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, rec)
+	})
+	e.POST("/connectors/:name/dlq/replay", func(c *gin.Context) {
+		var req struct {
+			IDs   []string `json:"ids"`
+			Force bool     `json:"force"`
+		}
+		body, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
+		if err != nil {
+			s.fail(c, badRequestf("read body: %v", err))
+			return
+		}
+		if len(body) > 0 {
+			if err := json.Unmarshal(body, &req); err != nil {
+				s.fail(c, badRequestf(`body must be {"ids": [...], "force": false}: %v`, err))
+				return
+			}
+		}
+		res, err := h.DLQReplay(c.Request.Context(), c.Param("name"), req.IDs, req.Force)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, res)
+	})
+}

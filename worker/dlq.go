@@ -1,0 +1,336 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// DLQRecord is one dead-letter queue message with its decoded error context.
+type DLQRecord struct {
+	// ID is "<queue>-<offset>" in the DLQ topic; stable, usable as ?after= and in replay.
+	ID               string            `json:"id"`
+	Topic            string            `json:"topic"`
+	Partition        string            `json:"partition"`
+	Offset           string            `json:"offset"`
+	Connector        string            `json:"connector"`
+	Task             string            `json:"task"`
+	Stage            string            `json:"stage"`
+	ClassName        string            `json:"class_name"`
+	ExceptionClass   string            `json:"exception_class"`
+	ExceptionMessage string            `json:"exception_message"`
+	Stacktrace       string            `json:"stacktrace,omitempty"`
+	Time             time.Time         `json:"time"`
+	Keys             []string          `json:"keys,omitempty"`
+	Properties       map[string]string `json:"properties,omitempty"`
+	BodySize         int               `json:"body_size"`
+	BodyPreview      string            `json:"body_preview"`
+	Body             []byte            `json:"body,omitempty"`
+	Replayed         *ReplayInfo       `json:"replayed,omitempty"`
+}
+
+// ReplayInfo says when a DLQ record was re-sent and where it landed.
+type ReplayInfo struct {
+	At    time.Time `json:"at"`
+	MsgID string    `json:"msg_id"`
+}
+
+// DLQPage is one page of a DLQ listing; Next is the ?after= value for the next page.
+type DLQPage struct {
+	Topic   string      `json:"dlq_topic"`
+	Records []DLQRecord `json:"records"`
+	Next    string      `json:"next,omitempty"`
+}
+
+// DLQReplayResult reports a replay.
+type DLQReplayResult struct {
+	Replayed []string `json:"replayed"`
+	// Skipped lists records already replayed earlier (use force to send them again).
+	Skipped []string `json:"skipped"`
+}
+
+const previewBytes = 256
+
+func parseDLQID(id string) (int, int64, error) {
+	q, o, ok := strings.Cut(id, "-")
+	qi, err1 := strconv.Atoi(q)
+	oi, err2 := strconv.ParseInt(o, 10, 64)
+	if !ok || err1 != nil || err2 != nil || qi < 0 || oi < 0 {
+		return 0, 0, fmt.Errorf("dlq record id %q: want <queue>-<offset>: %w", id, ErrNotFound)
+	}
+	return qi, oi, nil
+}
+
+// dlqTopic returns the connector's DLQ topic, or an error when it has none.
+func (h *Standalone) dlqTopic(name string) (string, *connRuntime, error) {
+	rt, err := h.runtime(name)
+	if err != nil {
+		return "", nil, err
+	}
+	if rt.st.policy.dlqTopic == "" {
+		return "", nil, fmt.Errorf("connector %s has no errors.deadletterqueue.topic.name: %w", name, ErrBadState)
+	}
+	return rt.st.policy.dlqTopic, rt, nil
+}
+
+func (h *Standalone) dlqReader() *rmqclient.Reader {
+	h.producerMu.Lock()
+	defer h.producerMu.Unlock()
+	if h.reader == nil {
+		h.reader = h.client.NewReader("dlq")
+	}
+	return h.reader
+}
+
+// dlqQueues lists the DLQ topic's queues; a topic not created yet has none.
+func (h *Standalone) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Queue, error) {
+	qs, err := h.client.TopicQueues(ctx, topic)
+	if errors.Is(err, rmqclient.ErrNoRoute) {
+		return nil, nil
+	}
+	return qs, err
+}
+
+// DLQList lists up to limit DLQ records of a connector after the record id after ("" =
+// from the start), oldest first.
+func (h *Standalone) DLQList(ctx context.Context, name, after string, limit int) (DLQPage, error) {
+	topic, _, err := h.dlqTopic(name)
+	if err != nil {
+		return DLQPage{}, err
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	startQ, startOff := 0, int64(0)
+	if after != "" {
+		q, o, err := parseDLQID(after)
+		if err != nil {
+			return DLQPage{}, err
+		}
+		startQ, startOff = q, o+1
+	}
+	qs, err := h.dlqQueues(ctx, topic)
+	if err != nil {
+		return DLQPage{}, err
+	}
+	replayed := h.replayedSet(name)
+	page := DLQPage{Topic: topic, Records: []DLQRecord{}}
+	for _, q := range qs {
+		if q.QueueID < startQ {
+			continue
+		}
+		off := int64(0)
+		if q.QueueID == startQ {
+			off = startOff
+		}
+		for len(page.Records) < limit {
+			msgs, next, err := h.dlqReader().Read(ctx, q, off, limit-len(page.Records))
+			if err != nil {
+				return DLQPage{}, err
+			}
+			if len(msgs) == 0 {
+				break
+			}
+			for _, m := range msgs {
+				rec := decodeDLQ(m, false)
+				if ri, ok := replayed[rec.ID]; ok {
+					rec.Replayed = &ri
+				}
+				page.Records = append(page.Records, rec)
+			}
+			off = next
+		}
+		if len(page.Records) >= limit {
+			break
+		}
+	}
+	if len(page.Records) == limit {
+		page.Next = page.Records[len(page.Records)-1].ID
+	}
+	return page, nil
+}
+
+// DLQGet returns one DLQ record with its full body and stack trace.
+func (h *Standalone) DLQGet(ctx context.Context, name, id string) (DLQRecord, error) {
+	m, err := h.readDLQMessage(ctx, name, id)
+	if err != nil {
+		return DLQRecord{}, err
+	}
+	rec := decodeDLQ(m, true)
+	if ri, ok := h.replayedSet(name)[rec.ID]; ok {
+		rec.Replayed = &ri
+	}
+	return rec, nil
+}
+
+func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqclient.ReceivedMessage, error) {
+	topic, _, err := h.dlqTopic(name)
+	if err != nil {
+		return nil, err
+	}
+	qi, off, err := parseDLQID(id)
+	if err != nil {
+		return nil, err
+	}
+	qs, err := h.dlqQueues(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range qs {
+		if q.QueueID != qi {
+			continue
+		}
+		msgs, _, err := h.dlqReader().Read(ctx, q, off, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(msgs) == 1 && msgs[0].Offset == off {
+			return msgs[0], nil
+		}
+	}
+	return nil, fmt.Errorf("dlq record %s of connector %s: %w", id, name, ErrNotFound)
+}
+
+// DLQReplay re-sends DLQ records (all of them when ids is empty) to their original topic
+// with their original keys and properties, so the sink consumes them again. A record
+// already replayed is skipped unless force is set; replays are recorded durably before
+// the call returns. Only a sink connector's DLQ can be replayed: a source connector's
+// DLQ holds records that were never converted, which its target topic's readers cannot
+// expect.
+func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, force bool) (DLQReplayResult, error) {
+	topic, rt, err := h.dlqTopic(name)
+	if err != nil {
+		return DLQReplayResult{}, err
+	}
+	if rt.connType() != TypeSink {
+		return DLQReplayResult{}, fmt.Errorf("connector %s is a source; only a sink connector's DLQ can be replayed: %w", name, ErrBadState)
+	}
+	var msgs []*rmqclient.ReceivedMessage
+	if len(ids) == 0 {
+		after := ""
+		for {
+			page, err := h.DLQList(ctx, name, after, 1000)
+			if err != nil {
+				return DLQReplayResult{}, err
+			}
+			for _, r := range page.Records {
+				ids = append(ids, r.ID)
+			}
+			if page.Next == "" {
+				break
+			}
+			after = page.Next
+		}
+	}
+	for _, id := range ids {
+		m, err := h.readDLQMessage(ctx, name, id)
+		if err != nil {
+			return DLQReplayResult{}, err
+		}
+		msgs = append(msgs, m)
+	}
+	p, err := h.sharedProducer()
+	if err != nil {
+		return DLQReplayResult{}, err
+	}
+	res := DLQReplayResult{Replayed: []string{}, Skipped: []string{}}
+	h.replayMu.Lock()
+	defer h.replayMu.Unlock()
+	done := h.replayedSet(name)
+	for _, m := range msgs {
+		rec := decodeDLQ(m, false)
+		if _, ok := done[rec.ID]; ok && !force {
+			res.Skipped = append(res.Skipped, rec.ID)
+			continue
+		}
+		if rec.Topic == "" {
+			return res, fmt.Errorf("dlq record %s in %s has no %s property: %w", rec.ID, topic, ErrHeaderTopic, ErrBadState)
+		}
+		out := &rmqclient.Message{Topic: rec.Topic, Body: m.Body, Keys: rec.Keys, Properties: rec.Properties}
+		sr, err := p.Send(ctx, out)
+		if err != nil {
+			return res, fmt.Errorf("replay %s to %s: %w", rec.ID, rec.Topic, err)
+		}
+		done[rec.ID] = ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
+		if err := h.saveReplayed(name, done); err != nil {
+			return res, err
+		}
+		res.Replayed = append(res.Replayed, rec.ID)
+	}
+	return res, nil
+}
+
+// decodeDLQ turns a DLQ message into a record; full adds the body and stack trace.
+func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) DLQRecord {
+	p := m.Properties
+	rec := DLQRecord{
+		ID: fmt.Sprintf("%d-%d", m.Queue.QueueID, m.Offset), Topic: p[ErrHeaderTopic], Partition: p[ErrHeaderPartition],
+		Offset: p[ErrHeaderOffset], Connector: p[ErrHeaderConnector], Task: p[ErrHeaderTask], Stage: p[ErrHeaderStage],
+		ClassName: p[ErrHeaderClass], ExceptionClass: p[ErrHeaderExcClass], ExceptionMessage: p[ErrHeaderExcMessage],
+		Keys: m.Keys, BodySize: len(m.Body), Time: m.StoreTime.UTC(),
+	}
+	if ms, err := strconv.ParseInt(p[ErrHeaderTimestamp], 10, 64); err == nil {
+		rec.Time = time.UnixMilli(ms).UTC()
+	}
+	if k := p[ErrHeaderOriginalKeys]; k != "" {
+		rec.Keys = strings.Fields(k)
+	}
+	for k, v := range p {
+		if !strings.HasPrefix(k, ErrHeaderPrefix) {
+			if rec.Properties == nil {
+				rec.Properties = map[string]string{}
+			}
+			rec.Properties[k] = v
+		}
+	}
+	body := m.Body
+	if len(body) > previewBytes {
+		body = body[:previewBytes]
+	}
+	if utf8.Valid(body) {
+		rec.BodyPreview = string(body)
+	} else {
+		rec.BodyPreview = fmt.Sprintf("%q", body)
+	}
+	if full {
+		rec.Body = m.Body
+		rec.Stacktrace = p[ErrHeaderExcStack]
+	}
+	return rec
+}
+
+func (h *Standalone) replayPath() string { return filepath.Join(h.cfg.StoreDir, "dlq-replayed.json") }
+
+// replayedSet returns a copy of the connector's replayed-record map.
+func (h *Standalone) replayedSet(name string) map[string]ReplayInfo {
+	var all map[string]map[string]ReplayInfo
+	if err := filestore.Read(h.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
+		h.log.Warn("dlq replay record unreadable", "err", err)
+	}
+	out := map[string]ReplayInfo{}
+	for k, v := range all[name] {
+		out[k] = v
+	}
+	return out
+}
+
+func (h *Standalone) saveReplayed(name string, set map[string]ReplayInfo) error {
+	var all map[string]map[string]ReplayInfo
+	if err := filestore.Read(h.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if all == nil {
+		all = map[string]map[string]ReplayInfo{}
+	}
+	all[name] = set
+	return filestore.Write(h.replayPath(), all)
+}
