@@ -103,15 +103,15 @@ func parseErrorPolicy(cfg map[string]string) (errorPolicy, []ConfigProblem) {
 
 // failedRecord is what is known about a record that failed at some stage.
 type failedRecord struct {
-	stage     string
-	class     string // the plugin class or transform alias that failed
-	topic     string
-	queueID   int
-	offset    int64
-	keys      []string
-	body      []byte
-	preview   string            // for logs, when errors.log.include.messages is set
-	props     map[string]string // the original message's user properties, kept for replay
+	stage   string
+	class   string // the plugin class or transform alias that failed
+	topic   string
+	queueID int
+	offset  int64
+	keys    []string
+	body    []byte
+	preview string            // for logs, when errors.log.include.messages is set
+	props   map[string]string // the original message's user properties, kept for replay
 }
 
 // errorReporter applies a connector's error policy: it logs, writes the DLQ and decides
