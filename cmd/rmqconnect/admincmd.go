@@ -51,6 +51,12 @@ commands:
   plugins [--all]               connector plugins (--all adds transforms and converters)
   cluster                       the live workers (GET /getClusterInfo)
   health                        whether the worker is up (GET /health)
+  dlq list <name> [--after ID] [--limit N]
+                                the connector's dead-letter records, oldest first
+  dlq show <name> <id>          one record: error context, body and trace
+  dlq replay <name> [id...] [--force]
+                                re-send records (all when no id) to their original topic;
+                                records replayed before are skipped unless --force
   help                          this text
 
 exit codes:
@@ -98,6 +104,9 @@ type adminOpts struct {
 	paused, stopped          bool
 	includeTasks, onlyFailed bool
 	all                      bool
+	after                    string
+	limit                    int
+	force                    bool
 }
 
 func fileFlags(fs *flag.FlagSet, o *adminOpts) {
@@ -131,6 +140,13 @@ var adminCommands = map[string]adminCommand{
 	}, run: adminPlugins},
 	"cluster": {run: adminCluster},
 	"health":  {run: adminHealth},
+	// nargs -1: the subcommand checks its own arguments.
+	"dlq": {args: "list <name> [--after ID] [--limit N] | show <name> <id> | replay <name> [id...] [--force]", nargs: -1,
+		flags: func(fs *flag.FlagSet, o *adminOpts) {
+			fs.StringVar(&o.after, "after", "", "list records after this id")
+			fs.IntVar(&o.limit, "limit", 50, "most records to list")
+			fs.BoolVar(&o.force, "force", false, "replay records that were replayed before")
+		}, run: adminDLQ},
 }
 
 // usageError is a command line the CLI rejects before calling the worker (exit 2).
@@ -206,7 +222,7 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case len(pos) < cmd.nargs:
 		return fail(usagef("missing argument: want %s", cmd.args))
-	case len(pos) > cmd.nargs:
+	case cmd.nargs >= 0 && len(pos) > cmd.nargs:
 		return fail(usagef("unexpected argument %q", pos[cmd.nargs]))
 	case g.output != "table" && g.output != "json":
 		return fail(usagef("-o %q: want table or json", g.output))

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+)
+
+func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
+	if len(e.args) < 2 {
+		return usagef("dlq: want list <name> | show <name> <id> | replay <name> [id...]")
+	}
+	sub, name := e.args[0], e.args[1]
+	switch sub {
+	case "list":
+		page, err := e.c.DLQList(e.ctx, name, dlqFlags.after, dlqFlags.limit)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(e.out, page)
+		}
+		tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTIME\tSTAGE\tTOPIC\tOFFSET\tREPLAYED\tERROR\tBODY")
+		for _, r := range page.Records {
+			replayed := ""
+			if r.Replayed != nil {
+				replayed = r.Replayed.At.Format("2006-01-02T15:04:05Z")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Time.Format("2006-01-02T15:04:05Z"), r.Stage,
+				r.Topic, r.Offset, replayed, oneLine(r.ExceptionMessage, 60), oneLine(r.BodyPreview, 40))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if page.Next != "" {
+			fmt.Fprintf(e.out, "more: --after %s\n", page.Next)
+		}
+		return nil
+	case "show":
+		if len(e.args) != 3 {
+			return usagef("dlq show: want <name> <id>")
+		}
+		rec, err := e.c.DLQGet(e.ctx, name, e.args[2])
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(e.out, rec)
+		}
+		fmt.Fprintf(e.out, "ID:        %s\nTime:      %s\nConnector: %s (task %s)\nStage:     %s (%s)\nOrigin:    %s queue %s offset %s\nError:     %s: %s\n",
+			rec.ID, rec.Time.Format("2006-01-02T15:04:05Z"), rec.Connector, rec.Task, rec.Stage, rec.ClassName,
+			rec.Topic, rec.Partition, rec.Offset, rec.ExceptionClass, rec.ExceptionMessage)
+		if rec.Replayed != nil {
+			fmt.Fprintf(e.out, "Replayed:  %s (message %s)\n", rec.Replayed.At.Format("2006-01-02T15:04:05Z"), rec.Replayed.MsgID)
+		}
+		fmt.Fprintf(e.out, "Body (%d bytes):\n%s\n", rec.BodySize, rec.Body)
+		if rec.Stacktrace != "" {
+			fmt.Fprintf(e.out, "Trace:\n%s", rec.Stacktrace)
+		}
+		return nil
+	case "replay":
+		res, err := e.c.DLQReplay(e.ctx, name, e.args[2:], dlqFlags.force)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(e.out, res)
+		}
+		fmt.Fprintf(e.out, "replayed %d record(s)", len(res.Replayed))
+		if len(res.Skipped) > 0 {
+			fmt.Fprintf(e.out, "; skipped %d already replayed (--force to send again): %s", len(res.Skipped), strings.Join(res.Skipped, " "))
+		}
+		fmt.Fprintln(e.out)
+		return nil
+	default:
+		return usagef("dlq: unknown subcommand %q (list, show, replay)", sub)
+	}
+}
+
+func oneLine(s string, n int) string {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "\n", " "), "\t", " ")
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	return s
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/worker"
+)
+
+func TestAdminDLQ(t *testing.T) {
+	var replayBody map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.Method + " " + r.URL.Path {
+		case "GET /connectors/c/dlq":
+			require.Equal(t, "0-3", r.URL.Query().Get("after"))
+			_ = json.NewEncoder(w).Encode(worker.DLQPage{Topic: "dlq", Next: "0-4", Records: []worker.DLQRecord{{
+				ID: "0-4", Stage: "VALUE_CONVERTER", Topic: "orders", Offset: "17", ExceptionMessage: "not json",
+				BodyPreview: "{broken", Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}})
+		case "GET /connectors/c/dlq/0-4":
+			_ = json.NewEncoder(w).Encode(worker.DLQRecord{ID: "0-4", Body: []byte("{broken"), BodySize: 7, Stacktrace: "trace line\n"})
+		case "POST /connectors/c/dlq/replay":
+			b, _ := io.ReadAll(r.Body)
+			require.NoError(t, json.Unmarshal(b, &replayBody))
+			_ = json.NewEncoder(w).Encode(worker.DLQReplayResult{Replayed: []string{"0-4"}, Skipped: []string{"0-5"}})
+		case "GET /connectors/nope/dlq":
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error_code":404,"message":"connector nope: not found"}`))
+		default:
+			t.Errorf("unexpected %s %s", r.Method, r.URL)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("RMQCONNECT_URL", srv.URL)
+
+	code, out, errOut := runAdmin(t, "dlq", "list", "c", "--after", "0-3")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "0-4")
+	require.Contains(t, out, "VALUE_CONVERTER")
+	require.Contains(t, out, "more: --after 0-4")
+	code, out, _ = runAdmin(t, "dlq", "show", "c", "0-4")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "{broken")
+	require.Contains(t, out, "trace line")
+	code, out, _ = runAdmin(t, "dlq", "replay", "c", "0-4", "0-5", "--force")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "replayed 1 record(s); skipped 1")
+	require.Equal(t, true, replayBody["force"])
+	require.Equal(t, []any{"0-4", "0-5"}, replayBody["ids"])
+	code, _, errOut = runAdmin(t, "dlq", "list", "nope")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "404")
+	code, _, _ = runAdmin(t, "dlq", "frob", "c")
+	require.Equal(t, 2, code)
+	code, _, _ = runAdmin(t, "dlq")
+	require.Equal(t, 2, code)
+}
