@@ -363,6 +363,6 @@ func TestNoHerderNoConnectorRoutes(t *testing.T) {
 
 func TestWrongMethodIs405(t *testing.T) {
 	h, _ := newTestServer(t)
-	requireError(t, h, http.MethodPatch, "/connectors/x/config", "{}", http.StatusMethodNotAllowed)
+	requireError(t, h, http.MethodDelete, "/connectors/x/config", "", http.StatusMethodNotAllowed)
 	requireError(t, h, http.MethodDelete, "/connectors", "", http.StatusMethodNotAllowed)
 }

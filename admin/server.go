@@ -55,6 +55,10 @@ func NewServer(addr string, info Info, health HealthChecker, herder Herder, log 
 		if d, ok := herder.(DLQHerder); ok {
 			s.dlqRoutes(d)
 		}
+		if p, ok := herder.(PluginConfigHerder); ok {
+			s.pluginConfigRoutes(p)
+		}
+		e.PATCH("/connectors/:name/config", s.patchConnectorConfig)
 	}
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "no route "+c.Request.Method+" "+c.Request.URL.Path)

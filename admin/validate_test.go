@@ -1,0 +1,25 @@
+package admin
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestPatchConfig(t *testing.T) {
+	h, _ := newTestServer(t)
+	code, _ := callJSON(t, h, http.MethodPost, "/connectors", `{"name":"p","config":{"connector.class":"file-sink","a":"1","b":"2"}}`)
+	require.Equal(t, http.StatusCreated, code)
+	code, body := callJSON(t, h, http.MethodPatch, "/connectors/p/config", `{"a":null,"c":3,"b":"two"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = callJSON(t, h, http.MethodGet, "/connectors/p/config", "")
+	require.Equal(t, http.StatusOK, code)
+	cfg := obj(t, body)
+	require.NotContains(t, cfg, "a", "null removes a key")
+	require.Equal(t, "two", cfg["b"])
+	require.Equal(t, "3", cfg["c"])
+	requireError(t, h, http.MethodPatch, "/connectors/p/config", `{"x":{"y":1}}`, http.StatusBadRequest, "config.x")
+	requireError(t, h, http.MethodPatch, "/connectors/nope/config", `{"x":"1"}`, http.StatusNotFound)
+	requireError(t, h, http.MethodPatch, "/connectors/p/config", `[1]`, http.StatusBadRequest)
+}

@@ -1,0 +1,216 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+)
+
+// ConfigDefinition describes one config key, in Kafka Connect's validate shape.
+type ConfigDefinition struct {
+	Name          string   `json:"name"`
+	Type          string   `json:"type"`
+	Required      bool     `json:"required"`
+	DefaultValue  *string  `json:"default_value"`
+	Importance    string   `json:"importance"`
+	Documentation string   `json:"documentation"`
+	Group         string   `json:"group"`
+	OrderInGroup  int      `json:"order_in_group"`
+	Width         string   `json:"width"`
+	DisplayName   string   `json:"display_name"`
+	Dependents    []string `json:"dependents"`
+}
+
+// ConfigValueInfo is a key's value and its errors.
+type ConfigValueInfo struct {
+	Name              string   `json:"name"`
+	Value             *string  `json:"value"`
+	RecommendedValues []string `json:"recommended_values"`
+	Errors            []string `json:"errors"`
+	Visible           bool     `json:"visible"`
+}
+
+// ConfigInfo pairs a definition with the validated value.
+type ConfigInfo struct {
+	Definition ConfigDefinition `json:"definition"`
+	Value      ConfigValueInfo  `json:"value"`
+}
+
+// ConfigInfos is PUT /connector-plugins/{plugin}/config/validate's answer.
+type ConfigInfos struct {
+	Name       string       `json:"name"`
+	ErrorCount int          `json:"error_count"`
+	Groups     []string     `json:"groups"`
+	Configs    []ConfigInfo `json:"configs"`
+}
+
+// commonDefinitions are the keys the runtime reads for every connector of a kind.
+func commonDefinitions(kind plugins.Kind) []ConfigDefinition {
+	def := func(name, typ string, required bool, dflt, doc string) ConfigDefinition {
+		d := ConfigDefinition{Name: name, Type: typ, Required: required, Importance: "HIGH", Documentation: doc,
+			Group: "Common", Width: "NONE", DisplayName: name, Dependents: []string{}}
+		if dflt != "" {
+			d.DefaultValue = &dflt
+		}
+		return d
+	}
+	out := []ConfigDefinition{
+		def("name", "STRING", true, "", "Connector name: 1-249 of letters, digits, '.', '_' or '-'."),
+		def("connector.class", "STRING", true, "", "Connector plugin: short name or Java class alias."),
+		def("max.tasks", "INT", false, "1", "Most tasks the connector may run (alias tasks.max)."),
+		def("key.converter", "CLASS", false, "", "Key converter; the worker's keyConverter when unset."),
+		def("value.converter", "CLASS", false, "", "Value converter; the worker's valueConverter when unset."),
+		def("transforms", "LIST", false, "", "Aliases of the transforms to apply, in order."),
+		def("predicates", "LIST", false, "", "Aliases of the predicates transforms may refer to."),
+		def("ordering.msg.enable", "BOOLEAN", false, "false", "Keep per-key (else per source partition / per queue) order."),
+		def("errors.tolerance", "STRING", false, "none", "none: a failed record fails the task; all: it is skipped."),
+		def("errors.retry.timeout", "LONG", false, "0", "Milliseconds to retry retriable failures (-1: forever)."),
+		def("errors.retry.delay.max.ms", "LONG", false, "60000", "Cap of the exponential retry delay."),
+		def("errors.log.enable", "BOOLEAN", false, "false", "Log tolerated failures."),
+		def("errors.log.include.messages", "BOOLEAN", false, "false", "Include a record preview in those logs."),
+		def("errors.deadletterqueue.topic.name", "STRING", false, "", "Dead-letter queue topic."),
+		def("errors.deadletterqueue.context.properties.enable", "BOOLEAN", false, "true", "Add __connect.errors.* properties to DLQ messages."),
+	}
+	if kind == plugins.KindSource {
+		out = append(out, def("connect.topicname", "STRING", false, "", "Topic for records that name none."))
+	} else {
+		out = append(out,
+			def("connect.topicnames", "LIST", true, "", "Topics to consume, ',' or ';' separated (alias topics)."),
+			def("task.group.id", "STRING", false, "", "Consumer group; connect-<name> when unset."),
+			def("consume.from.where", "STRING", false, "CONSUME_FROM_FIRST_OFFSET", "Where a new group starts."),
+			def("consumer.batch.size", "INT", false, "32", "Most records per Put (1-1024)."),
+		)
+	}
+	for i := range out {
+		out[i].OrderInGroup = i + 1
+	}
+	return out
+}
+
+// pluginDefinitions turns a connector's ConfigSpec into definitions.
+func pluginDefinitions(spec *plugins.ConfigSpec) []ConfigDefinition {
+	if spec == nil {
+		return nil
+	}
+	var out []ConfigDefinition
+	for i, f := range spec.Fields() {
+		d := ConfigDefinition{Name: f.Name, Type: strings.ToUpper(string(f.Type)), Required: f.Required, Importance: "MEDIUM",
+			Documentation: f.Doc, Group: "Connector", OrderInGroup: i + 1, Width: "NONE", DisplayName: f.Name, Dependents: []string{}}
+		if f.Default != nil && !f.Required {
+			s := fmt.Sprint(f.Default)
+			if f.Secret || f.Type == plugins.TypePassword {
+				s = plugins.HiddenValue
+			}
+			d.DefaultValue = &s
+		}
+		if len(f.Aliases) > 0 {
+			d.Documentation = strings.TrimSpace(d.Documentation + " Aliases: " + strings.Join(f.Aliases, ", ") + ".")
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// PluginConfig returns the config definitions of a connector plugin.
+func (h *Standalone) PluginConfig(_ context.Context, plugin string) ([]ConfigDefinition, error) {
+	info, err := h.registry.Lookup(plugin)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", plugin, ErrNotFound)
+	}
+	conn, err := h.registry.New(plugin)
+	if err != nil {
+		return nil, err
+	}
+	return append(commonDefinitions(info.Kind), pluginDefinitions(conn.Spec())...), nil
+}
+
+// ValidateConfig checks a connector config for plugin without creating anything and
+// reports every key's value and errors (secret values are masked).
+func (h *Standalone) ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (ConfigInfos, error) {
+	defs, err := h.PluginConfig(ctx, plugin)
+	if err != nil {
+		return ConfigInfos{}, err
+	}
+	if cls := cfg["connector.class"]; cls != "" {
+		a, errA := h.registry.Lookup(cls)
+		b, _ := h.registry.Lookup(plugin)
+		if errA != nil || a.Name != b.Name {
+			return ConfigInfos{}, &ConfigError{Connector: cfg["name"], Problems: []ConfigProblem{{Key: "connector.class", Value: cls,
+				Reason: fmt.Sprintf("does not match the plugin %s in the path", plugin)}}}
+		}
+	} else {
+		cfg = copyMap(cfg)
+		cfg["connector.class"] = plugin
+	}
+	name := cfg["name"]
+	if name == "" {
+		name = "validate"
+	}
+	errs := map[string][]string{}
+	if _, _, err := validateConnectorConfig(h.registry, name, cfg, h.defaults); err != nil {
+		if ce, ok := err.(*ConfigError); ok {
+			for _, p := range ce.Problems {
+				errs[p.Key] = append(errs[p.Key], p.Reason)
+			}
+		} else {
+			return ConfigInfos{}, err
+		}
+	}
+	if cfg["name"] == "" {
+		errs["name"] = append(errs["name"], "is required")
+	}
+	secret := map[string]bool{}
+	if conn, err := h.registry.New(plugin); err == nil && conn.Spec() != nil {
+		for _, f := range conn.Spec().Fields() {
+			if f.Secret || f.Type == plugins.TypePassword {
+				secret[f.Name] = true
+			}
+		}
+	}
+	out := ConfigInfos{Name: plugin, Groups: []string{"Common", "Connector"}}
+	seen := map[string]bool{}
+	for _, d := range defs {
+		seen[d.Name] = true
+		out.Configs = append(out.Configs, configInfo(d, cfg, errs[d.Name], secret[d.Name]))
+	}
+	var extra []string
+	for k := range errs {
+		if !seen[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		d := ConfigDefinition{Name: k, Type: "STRING", Importance: "LOW", Group: "Other", Width: "NONE", DisplayName: k, Dependents: []string{}}
+		out.Configs = append(out.Configs, configInfo(d, cfg, errs[k], false))
+	}
+	for _, c := range out.Configs {
+		out.ErrorCount += len(c.Value.Errors)
+	}
+	return out, nil
+}
+
+func configInfo(d ConfigDefinition, cfg map[string]string, errs []string, secret bool) ConfigInfo {
+	v := ConfigValueInfo{Name: d.Name, RecommendedValues: []string{}, Errors: append([]string{}, errs...), Visible: true}
+	if s, ok := cfg[d.Name]; ok {
+		if secret && !strings.HasPrefix(s, "${") {
+			s = plugins.HiddenValue
+		}
+		v.Value = &s
+	} else if d.DefaultValue != nil {
+		s := *d.DefaultValue
+		v.Value = &s
+	}
+	return ConfigInfo{Definition: d, Value: v}
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
