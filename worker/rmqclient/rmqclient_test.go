@@ -304,7 +304,7 @@ func TestUnreachableGivesClearErrorInTime(t *testing.T) {
 	err = c.Ping(ctx)
 	require.ErrorIs(t, err, rmqclient.ErrUnreachable)
 	require.Contains(t, err.Error(), "127.0.0.1:1")
-	require.Less(t, time.Since(start), 3*time.Second+500*time.Millisecond)
+	require.Less(t, time.Since(start), 3*time.Second+2*time.Second, "the error comes by the deadline, not after the client's own retries")
 
 	err = c.CreateTopic(ctx, rmqclient.TopicSpec{Name: "never", Queues: 1})
 	require.ErrorIs(t, err, rmqclient.ErrUnreachable)
