@@ -58,6 +58,9 @@ func NewServer(addr string, info Info, health HealthChecker, herder Herder, log 
 		if p, ok := herder.(PluginConfigHerder); ok {
 			s.pluginConfigRoutes(p)
 		}
+		if o, ok := herder.(OffsetsHerder); ok {
+			s.offsetsRoutes(o)
+		}
 		e.PATCH("/connectors/:name/config", s.patchConnectorConfig)
 	}
 	e.NoRoute(func(c *gin.Context) {

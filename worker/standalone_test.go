@@ -467,3 +467,57 @@ func TestStuckTaskIsAbandonedAfterTheStopTimeout(t *testing.T) {
 	}
 	t.Logf("stopped %s after cancel", time.Since(start).Round(time.Millisecond))
 }
+
+func TestOffsetsOfStoppedConnectors(t *testing.T) {
+	topic := rmqtest.Topic(t, 2)
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	id := rmqtest.Name(t, "state")
+
+	_, err := env.h.CreateConnector(ctx, "src", map[string]string{
+		"connector.class": "mem-source", "test.id": id + "-src", "count": "30", "connect.topicname": topic}, "")
+	require.NoError(t, err)
+	_, err = env.h.CreateConnector(ctx, "snk", map[string]string{
+		"connector.class": "mem-sink", "test.id": id, "connect.topicnames": topic, "task.group.id": rmqtest.Group(t)}, "")
+	require.NoError(t, err)
+	st := stateFor(id)
+	require.Eventually(t, func() bool { return len(st.unique()) == 30 }, 60*time.Second, 100*time.Millisecond)
+
+	// Changes need a STOPPED connector.
+	require.ErrorIs(t, env.h.ResetOffsets(ctx, "snk"), ErrBadState)
+	require.NoError(t, env.h.StopConnector(ctx, "snk"))
+	require.NoError(t, env.h.StopConnector(ctx, "src"))
+	waitState(t, env.h, "snk", StateStopped, 0)
+
+	var sinkTotal int64
+	require.Eventually(t, func() bool {
+		offs, err := env.h.Offsets(ctx, "snk")
+		require.NoError(t, err)
+		sinkTotal = 0
+		for _, o := range offs.Offsets {
+			sinkTotal += o.Offset["offset"].(int64)
+		}
+		return sinkTotal == 30
+	}, 15*time.Second, 100*time.Millisecond, "the group's offsets cover the 30 messages")
+	srcOffs, err := env.h.Offsets(ctx, "src")
+	require.NoError(t, err)
+	require.Len(t, srcOffs.Offsets, 1)
+	require.Equal(t, int64(29), srcOffs.Offsets[0].Offset["seq"])
+
+	// Reset the sink: resumed, it reads all 30 again.
+	require.NoError(t, env.h.ResetOffsets(ctx, "snk"))
+	before := len(st.snapshot())
+	require.NoError(t, env.h.ResumeConnector(ctx, "snk"))
+	require.Eventually(t, func() bool { return len(st.snapshot()) >= before+30 }, 60*time.Second, 100*time.Millisecond)
+
+	// Rewind the source to seq 19: resumed, it sends 20..29 again.
+	require.NoError(t, env.h.AlterOffsets(ctx, "src", []ConnectorOffset{{
+		Partition: map[string]any{"task": "0"}, Offset: map[string]any{"seq": float64(19)}}}))
+	before = len(st.snapshot())
+	require.NoError(t, env.h.ResumeConnector(ctx, "src"))
+	require.Eventually(t, func() bool { return len(st.snapshot()) >= before+10 }, 60*time.Second, 100*time.Millisecond)
+
+	err = env.h.AlterOffsets(ctx, "src", nil)
+	require.ErrorIs(t, err, ErrBadState, "the source runs again")
+}

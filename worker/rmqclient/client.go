@@ -288,3 +288,50 @@ func safeClose(f func() error) (err error) {
 	}()
 	return f()
 }
+
+func (c *Client) brokerAddr(ctx context.Context, name string) (string, error) {
+	brokers, err := c.Brokers(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range brokers {
+		if b.Name == name {
+			return b.Addr, nil
+		}
+	}
+	return "", fmt.Errorf("%w: broker %s is not registered", ErrNoRoute, name)
+}
+
+// GroupOffset returns a consumer group's committed offset in q; found is false when the
+// group has none there yet.
+func (c *Client) GroupOffset(ctx context.Context, group string, q Queue) (offset int64, found bool, err error) {
+	addr, err := c.brokerAddr(ctx, q.BrokerName)
+	if err != nil {
+		return 0, false, err
+	}
+	off, found, err := remoting.QueryConsumerOffset(ctx, addr, group, q.Topic, q.QueueID)
+	if err != nil {
+		return 0, false, fmt.Errorf("offset of %s in %s: %w", group, q, err)
+	}
+	return off, found, nil
+}
+
+// SetGroupOffset sets a consumer group's committed offset in q. The group's consumers must
+// be stopped: a running consumer overwrites it with its own position.
+func (c *Client) SetGroupOffset(ctx context.Context, group string, q Queue, offset int64) error {
+	addr, err := c.brokerAddr(ctx, q.BrokerName)
+	if err != nil {
+		return err
+	}
+	err = remoting.UpdateConsumerOffset(ctx, addr, group, q.Topic, q.QueueID, offset)
+	if remoting.IsCode(err, remoting.CodeSubscriptionGroupNotExist) {
+		// A group that never consumed exists on the broker only once created.
+		if err = remoting.CreateSubscriptionGroup(ctx, addr, group); err == nil {
+			err = remoting.UpdateConsumerOffset(ctx, addr, group, q.Topic, q.QueueID, offset)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("set offset of %s in %s to %d: %w", group, q, offset, err)
+	}
+	return nil
+}

@@ -377,3 +377,27 @@ func TestReaderReadsAtOffsets(t *testing.T) {
 	require.Empty(t, msgs, "nothing past the end")
 	require.Equal(t, int64(50), next)
 }
+
+func TestGroupOffsets(t *testing.T) {
+	topic := rmqtest.Topic(t, 2)
+	c := rmqtest.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	group := rmqtest.Group(t)
+	qs, err := c.TopicQueues(ctx, topic)
+	require.NoError(t, err)
+	_, found, err := c.GroupOffset(ctx, group, qs[0])
+	require.NoError(t, err)
+	require.False(t, found, "a new group has no offset")
+
+	p := newProducer(t, rmqclient.ProducerOptions{})
+	for i := 0; i < 20; i++ {
+		_, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte("x")})
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.SetGroupOffset(ctx, group, qs[1], 3))
+	require.Eventually(t, func() bool {
+		off, found, err := c.GroupOffset(ctx, group, qs[1])
+		return err == nil && found && off == 3
+	}, 10*time.Second, 50*time.Millisecond)
+}

@@ -19,6 +19,8 @@ const (
 	CodeGetMaxOffset         = 30
 	CodeGetMinOffset         = 31
 	CodeGetConsumerList      = 38
+	CodeQueryConsumerOffset  = 14
+	CodeUpdateConsumerOffset = 15
 	CodeGetRouteInfoByTopic  = 105
 	CodeGetBrokerClusterInfo = 106
 )
@@ -89,6 +91,11 @@ func Decode(r io.Reader) (*Command, error) {
 // Call sends one request to addr and returns the matching response. A non-zero response code
 // is returned as an error wrapping ErrRemote. The context's deadline bounds dial, write and read.
 func Call(ctx context.Context, addr string, code int, ext map[string]string) (*Command, error) {
+	return CallBody(ctx, addr, code, ext, nil)
+}
+
+// CallBody is Call with a request body.
+func CallBody(ctx context.Context, addr string, code int, ext map[string]string, body []byte) (*Command, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
@@ -105,7 +112,7 @@ func Call(ctx context.Context, addr string, code int, ext map[string]string) (*C
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	req := &Command{Code: code, Language: "GO", Version: 317, Opaque: opaqueSeq.Add(1), ExtFields: ext}
+	req := &Command{Code: code, Language: "GO", Version: 317, Opaque: opaqueSeq.Add(1), ExtFields: ext, Body: body}
 	frame, err := req.Encode()
 	if err != nil {
 		return nil, err
@@ -233,6 +240,56 @@ func getOffset(ctx context.Context, broker string, code int, topic string, queue
 		return 0, fmt.Errorf("offset missing from response to code %d", code)
 	}
 	return strconv.ParseInt(v, 10, 64)
+}
+
+// CodeQueryNotFound answers a consumer-offset query for a group with no stored offset.
+const CodeQueryNotFound = 22
+
+// QueryConsumerOffset asks a broker for a group's committed offset in one queue; found is
+// false when the group has none there.
+func QueryConsumerOffset(ctx context.Context, broker, group, topic string, queueID int) (offset int64, found bool, err error) {
+	resp, err := Call(ctx, broker, CodeQueryConsumerOffset, map[string]string{
+		"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(queueID)})
+	if IsCode(err, CodeQueryNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	v, ok := resp.ExtFields["offset"]
+	if !ok {
+		return 0, false, fmt.Errorf("offset missing from response to code %d", CodeQueryConsumerOffset)
+	}
+	off, err := strconv.ParseInt(v, 10, 64)
+	return off, err == nil, err
+}
+
+// UpdateConsumerOffset sets a group's committed offset in one queue and waits for the
+// broker's acknowledgement (the client library only sends this one way).
+func UpdateConsumerOffset(ctx context.Context, broker, group, topic string, queueID int, offset int64) error {
+	_, err := Call(ctx, broker, CodeUpdateConsumerOffset, map[string]string{
+		"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(queueID), "commitOffset": strconv.FormatInt(offset, 10)})
+	return err
+}
+
+// CodeSubscriptionGroupNotExist answers an offset update for a group the broker does not know.
+const CodeSubscriptionGroupNotExist = 26
+
+// CodeUpdateAndCreateSubscriptionGroup creates or updates a consumer group's config.
+const CodeUpdateAndCreateSubscriptionGroup = 200
+
+// CreateSubscriptionGroup creates a consumer group on a broker with default settings.
+func CreateSubscriptionGroup(ctx context.Context, broker, group string) error {
+	body, err := json.Marshal(map[string]any{
+		"groupName": group, "consumeEnable": true, "consumeFromMinEnable": true, "consumeBroadcastEnable": true,
+		"retryQueueNums": 1, "retryMaxTimes": 16, "brokerId": 0, "whichBrokerWhenConsumeSlowly": 1,
+		"notifyConsumerIdsChangedEnable": true,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = CallBody(ctx, broker, CodeUpdateAndCreateSubscriptionGroup, nil, body)
+	return err
 }
 
 // GetConsumerList asks a broker for the client ids in a consumer group.

@@ -1,0 +1,60 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rmqconnect/rmqconnect/worker"
+)
+
+// OffsetsHerder is the optional ability to read and change a connector's offsets (Kafka
+// Connect's KIP-875 routes). Changes are allowed only while the connector is STOPPED.
+type OffsetsHerder interface {
+	Offsets(ctx context.Context, name string) (worker.ConnectorOffsets, error)
+	AlterOffsets(ctx context.Context, name string, offsets []worker.ConnectorOffset) error
+	ResetOffsets(ctx context.Context, name string) error
+}
+
+func (s *Server) offsetsRoutes(h OffsetsHerder) {
+	e := s.engine
+	e.GET("/connectors/:name/offsets", func(c *gin.Context) {
+		offs, err := h.Offsets(c.Request.Context(), c.Param("name"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, offs)
+	})
+	e.PATCH("/connectors/:name/offsets", func(c *gin.Context) {
+		body, err := io.ReadAll(io.LimitReader(c.Request.Body, 4<<20))
+		if err != nil {
+			s.fail(c, badRequestf("read body: %v", err))
+			return
+		}
+		var req worker.ConnectorOffsets
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil || req.Offsets == nil {
+			s.fail(c, badRequestf(`body must be {"offsets": [{"partition": {...}, "offset": {...} or null}]}`))
+			return
+		}
+		if err := h.AlterOffsets(c.Request.Context(), c.Param("name"), req.Offsets); err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"message": "The offsets for this connector have been altered successfully"})
+	})
+	e.DELETE("/connectors/:name/offsets", func(c *gin.Context) {
+		if err := h.ResetOffsets(c.Request.Context(), c.Param("name")); err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"message": "The offsets for this connector have been reset successfully"})
+	})
+}

@@ -1,0 +1,205 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// ConnectorOffset is one partition's offset, in Kafka Connect's offsets API shape. For a
+// source connector both maps are the connector's own source partition and offset; for a
+// sink they are {"topic","broker","queue"} and {"offset": next offset to consume}.
+type ConnectorOffset struct {
+	Partition map[string]any `json:"partition"`
+	Offset    map[string]any `json:"offset"`
+}
+
+// ConnectorOffsets is GET /connectors/{name}/offsets.
+type ConnectorOffsets struct {
+	Offsets []ConnectorOffset `json:"offsets"`
+}
+
+// Offsets returns a connector's committed offsets: source positions, or its consumer
+// group's offsets on every queue of its topics.
+func (h *Standalone) Offsets(ctx context.Context, name string) (ConnectorOffsets, error) {
+	rt, err := h.runtime(name)
+	if err != nil {
+		return ConnectorOffsets{}, err
+	}
+	out := ConnectorOffsets{Offsets: []ConnectorOffset{}}
+	if rt.connType() == TypeSource {
+		ps, err := h.positions.All(name)
+		if err != nil {
+			return out, err
+		}
+		for _, p := range ps {
+			out.Offsets = append(out.Offsets, ConnectorOffset{Partition: p.Partition, Offset: p.Offset})
+		}
+		return out, nil
+	}
+	for _, t := range rt.st.topics {
+		qs, err := h.client.TopicQueues(ctx, t)
+		if err != nil {
+			return out, err
+		}
+		for _, q := range qs {
+			off, found, err := h.client.GroupOffset(ctx, rt.st.group, q)
+			if err != nil {
+				return out, err
+			}
+			if found {
+				out.Offsets = append(out.Offsets, ConnectorOffset{Partition: sinkPartition(q), Offset: map[string]any{"offset": off}})
+			}
+		}
+	}
+	return out, nil
+}
+
+func sinkPartition(q rmqclient.Queue) map[string]any {
+	return map[string]any{"topic": q.Topic, "broker": q.BrokerName, "queue": int64(q.QueueID)}
+}
+
+// stoppedRuntime returns the connector if it is STOPPED; offsets change only then, so no
+// task overwrites them.
+func (h *Standalone) stoppedRuntime(name string) (*connRuntime, error) {
+	rt, err := h.runtime(name)
+	if err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	target := rt.target
+	rt.mu.Unlock()
+	if target != TargetStopped {
+		return nil, fmt.Errorf("connector %s is %s; stop it (PUT /connectors/%s/stop) before changing its offsets: %w", name, target, name, ErrBadState)
+	}
+	return rt, nil
+}
+
+// AlterOffsets sets offsets of a STOPPED connector. A nil offset removes a source
+// partition's position, or rewinds a sink queue to where a new group would start.
+func (h *Standalone) AlterOffsets(ctx context.Context, name string, offsets []ConnectorOffset) error {
+	rt, err := h.stoppedRuntime(name)
+	if err != nil {
+		return err
+	}
+	for i := range offsets {
+		offsets[i].Partition = normalizeMap(offsets[i].Partition)
+		offsets[i].Offset = normalizeMap(offsets[i].Offset)
+	}
+	if rt.connType() == TypeSource {
+		batch := make([]plugins.PartitionPosition, 0, len(offsets))
+		for i, o := range offsets {
+			if len(o.Partition) == 0 {
+				return &ConfigError{Connector: name, Problems: []ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: "is required"}}}
+			}
+			batch = append(batch, plugins.PartitionPosition{Partition: o.Partition, Offset: o.Offset})
+		}
+		return h.positions.Put(name, batch)
+	}
+	for i, o := range offsets {
+		q, err := h.sinkQueue(ctx, rt, o.Partition)
+		if err != nil {
+			return &ConfigError{Connector: name, Problems: []ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: err.Error()}}}
+		}
+		var off int64
+		if o.Offset == nil {
+			if off, err = h.startOffset(ctx, rt, q); err != nil {
+				return err
+			}
+		} else if off, err = asInt64(o.Offset["offset"]); err != nil || off < 0 {
+			return &ConfigError{Connector: name, Problems: []ConfigProblem{{Key: fmt.Sprintf("offsets[%d].offset.offset", i),
+				Value: fmt.Sprint(o.Offset["offset"]), Reason: "must be a non-negative integer"}}}
+		}
+		if err := h.client.SetGroupOffset(ctx, rt.st.group, q, off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ResetOffsets forgets a STOPPED connector's progress: source positions are deleted; sink
+// queues rewind to where consume.from.where starts a new group.
+func (h *Standalone) ResetOffsets(ctx context.Context, name string) error {
+	rt, err := h.stoppedRuntime(name)
+	if err != nil {
+		return err
+	}
+	if rt.connType() == TypeSource {
+		return h.positions.Delete(name)
+	}
+	for _, t := range rt.st.topics {
+		qs, err := h.client.TopicQueues(ctx, t)
+		if err != nil {
+			return err
+		}
+		for _, q := range qs {
+			off, err := h.startOffset(ctx, rt, q)
+			if err != nil {
+				return err
+			}
+			if err := h.client.SetGroupOffset(ctx, rt.st.group, q, off); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// startOffset is where a new group starts in q: its min offset, or its max offset with
+// CONSUME_FROM_LAST_OFFSET.
+func (h *Standalone) startOffset(ctx context.Context, rt *connRuntime, q rmqclient.Queue) (int64, error) {
+	minOff, maxOff, err := h.client.QueueOffsets(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	if rt.st.fromFirst {
+		return minOff, nil
+	}
+	return maxOff, nil
+}
+
+// sinkQueue resolves a sink partition map to one of the connector's queues.
+func (h *Standalone) sinkQueue(ctx context.Context, rt *connRuntime, p map[string]any) (rmqclient.Queue, error) {
+	topic, _ := p["topic"].(string)
+	queue, err := asInt64(p["queue"])
+	if topic == "" || err != nil {
+		return rmqclient.Queue{}, fmt.Errorf(`want {"topic": "...", "queue": N[, "broker": "..."]}`)
+	}
+	known := false
+	for _, t := range rt.st.topics {
+		known = known || t == topic
+	}
+	if !known {
+		return rmqclient.Queue{}, fmt.Errorf("topic %s is not one of the connector's topics", topic)
+	}
+	broker, _ := p["broker"].(string)
+	qs, err := h.client.TopicQueues(ctx, topic)
+	if err != nil {
+		return rmqclient.Queue{}, err
+	}
+	for _, q := range qs {
+		if int64(q.QueueID) == queue && (broker == "" || broker == q.BrokerName) {
+			return q, nil
+		}
+	}
+	return rmqclient.Queue{}, fmt.Errorf("topic %s has no queue %d on broker %q", topic, queue, broker)
+}
+
+func asInt64(v any) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case int:
+		return int64(x), nil
+	case float64:
+		if x == float64(int64(x)) {
+			return int64(x), nil
+		}
+	case string:
+		return strconv.ParseInt(x, 10, 64)
+	}
+	return 0, fmt.Errorf("%v is not an integer", v)
+}
