@@ -43,7 +43,7 @@ need_java() {
   command -v java >/dev/null 2>&1 ||
     die "java not found: install a JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)"
   local major
-  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | sed -n 1p) || true
   [ -n "$major" ] && [ "$major" -ge 17 ] ||
     die "java ${major:-?} found, RocketMQ $version here needs JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)"
 }
