@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,14 +52,19 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(cfg *conf.Worker, w io.Writer) *slog.Logger {
+// newLogger sets root to the config's logLevel and returns the root logger, filtered by root so
+// that PUT /admin/loggers/root takes effect at once. The handler under it accepts every level:
+// loggers derived with LevelRegistry.Named are filtered by their own level alone.
+func newLogger(cfg *conf.Worker, w io.Writer, root *slog.LevelVar) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: lvl}
+	root.Set(lvl)
+	opts := &slog.HandlerOptions{Level: slog.Level(math.MinInt)}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(admin.LevelHandler(root, h))
 }
 
 // cmdStandalone wires a worker, its standalone herder and the admin server, creates the
@@ -86,7 +92,8 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 		}
 		connFiles = append(connFiles, cf)
 	}
-	log := newLogger(cfg, stderr)
+	levels := admin.NewLevelRegistry()
+	log := newLogger(cfg, stderr, levels.Root())
 	w, err := worker.New(worker.Config{
 		WorkerID:    cfg.WorkerID,
 		ClusterID:   cfg.ConnectClusterID,
@@ -124,6 +131,8 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 	metrics.MustRegister(herder.Collector(), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv.EnableMetrics(metrics)
+	srv.EnableLoggers(levels)
+	srv.EnableOpenAPI()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,0 +1,189 @@
+package providers
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/magiconair/properties"
+)
+
+// Resolver expands placeholders. The zero value reads the process environment and the file
+// system; tests replace either.
+type Resolver struct {
+	// LookupEnv finds an environment variable; nil means os.LookupEnv.
+	LookupEnv func(name string) (string, bool)
+	// ReadFile reads a file; nil means os.ReadFile.
+	ReadFile func(path string) ([]byte, error)
+}
+
+// Resolve expands every placeholder of cfg with the default Resolver. See Resolver.Resolve.
+func Resolve(cfg map[string]string) (map[string]string, error) {
+	return Resolver{}.Resolve(cfg)
+}
+
+// Resolve returns a copy of cfg with every placeholder replaced by its value and every "$${"
+// by "${". The providers are:
+//
+//   - ${env:NAME}: the environment variable NAME; set but empty is an empty value.
+//   - ${file:PATH:KEY}: the key KEY of the Java .properties file PATH (read without the
+//     library's own ${...} expansion). PATH ends at the first ':' after "file:", as in Kafka
+//     Connect's FileConfigProvider, so it cannot contain ':'.
+//   - ${file:PATH}: the whole content of PATH, with leading and trailing white space removed
+//     (a secret file usually ends with a newline).
+//
+// Each file is read once per call. On failure the result is nil and the error is an Errors
+// holding one *Error per value that failed, in key order; it names keys and placeholders only.
+// cfg is not modified.
+func (r Resolver) Resolve(cfg map[string]string) (map[string]string, error) {
+	run := resolution{r: r, files: map[string]fileResult{}}
+	out := make(map[string]string, len(cfg))
+	var errs Errors
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		v, err := run.value(k, cfg[k])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[k] = v
+	}
+	if errs != nil {
+		return nil, errs
+	}
+	return out, nil
+}
+
+// resolution is one Resolve call: it caches the files it has read.
+type resolution struct {
+	r     Resolver
+	files map[string]fileResult
+}
+
+type fileResult struct {
+	data []byte
+	err  error
+}
+
+func (run *resolution) value(key, v string) (string, *Error) {
+	if !strings.Contains(v, "${") {
+		return v, nil
+	}
+	segs, err := parse(v)
+	if err != nil {
+		return "", &Error{Key: key, Err: err}
+	}
+	var b strings.Builder
+	for _, s := range segs {
+		if s.ph == nil {
+			b.WriteString(s.text)
+			continue
+		}
+		got, err := run.placeholder(s.ph)
+		if err != nil {
+			return "", &Error{Key: key, Placeholder: s.ph.raw, Err: err}
+		}
+		b.WriteString(got)
+	}
+	return b.String(), nil
+}
+
+func (run *resolution) placeholder(ph *placeholder) (string, error) {
+	switch ph.provider {
+	case "env":
+		return run.env(ph.arg)
+	case "file":
+		path, key, hasKey := strings.Cut(ph.arg, ":")
+		if path == "" {
+			return "", fmt.Errorf("%w: empty file path", ErrSyntax)
+		}
+		if !hasKey {
+			data, err := run.read(path)
+			if err != nil {
+				return "", err
+			}
+			return strings.TrimSpace(string(data)), nil
+		}
+		if key == "" {
+			return "", fmt.Errorf("%w: empty key for file %s", ErrSyntax, path)
+		}
+		return run.fileKey(path, key)
+	default:
+		return "", fmt.Errorf("%w %q (known: env, file)", ErrUnknownProvider, ph.provider)
+	}
+}
+
+func (run *resolution) env(name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("%w: empty variable name", ErrSyntax)
+	}
+	lookup := run.r.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	v, ok := lookup(name)
+	if !ok {
+		return "", fmt.Errorf("%w: environment variable %s is not set", ErrNotFound, name)
+	}
+	return v, nil
+}
+
+// read returns a file's bytes, reading it at most once per resolution. The error names the
+// path and says why, without the content.
+func (run *resolution) read(path string) ([]byte, error) {
+	if f, ok := run.files[path]; ok {
+		return f.data, f.err
+	}
+	readFile := run.r.ReadFile
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	data, err := readFile(path)
+	if err != nil {
+		reason := "cannot be read"
+		if errors.Is(err, fs.ErrNotExist) {
+			reason = "does not exist"
+		}
+		err = fmt.Errorf("%w: file %s %s", ErrNotFound, path, reason)
+	}
+	run.files[path] = fileResult{data: data, err: err}
+	return data, err
+}
+
+func (run *resolution) fileKey(path, key string) (string, error) {
+	data, err := run.read(path)
+	if err != nil {
+		return "", err
+	}
+	l := properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}
+	p, err := l.LoadBytes(data)
+	if err != nil {
+		// The parser's message may quote the file; say only where the problem is.
+		return "", fmt.Errorf("%w: file %s is not a valid properties file", ErrNotFound, path)
+	}
+	v, ok := p.Get(key)
+	if !ok {
+		return "", fmt.Errorf("%w: key %s not in file %s", ErrNotFound, key, path)
+	}
+	return v, nil
+}
+
+// Restore returns a copy of a task config in which every key whose raw connector config value
+// holds a placeholder gets that raw value back. A connector computes its task configs from the
+// resolved config, so they may carry secrets; restoring the placeholders before the task
+// configs are stored or shown keeps the secrets out of the config topic and the REST API, and
+// the task resolves them again when it starts. As in Kafka Connect (AbstractHerder
+// .reverseTransform), a task value derived from a placeholder key is replaced by the raw value
+// even if the connector changed it.
+func Restore(raw, task map[string]string) map[string]string {
+	out := maps.Clone(task)
+	for k := range out {
+		if rv, ok := raw[k]; ok && HasPlaceholder(rv) {
+			out[k] = rv
+		}
+	}
+	return out
+}
