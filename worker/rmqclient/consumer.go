@@ -74,6 +74,13 @@ type ConsumerOptions struct {
 	// MaxReconsume is how often a message is redelivered before the broker moves it to the
 	// group's %DLQ% topic (0 means the client default, 16).
 	MaxReconsume int32
+	// Instance, when set, is the exact client instance name (so the client id is
+	// "<ip>@<Instance>"); otherwise a process-unique name is derived from the role.
+	Instance string
+	// OnMembers, when set, receives the group's member ids (the part of each client id
+	// after '@') on every rebalance whose member set differs from the last one reported.
+	// It is called from the client's rebalance goroutine and must not block.
+	OnMembers func(members []string)
 }
 
 // Consumer is a started push consumer.
@@ -96,11 +103,18 @@ func (c *Client) NewConsumer(role string, opts ConsumerOptions, handler Handler)
 	if handler == nil {
 		return nil, fmt.Errorf("%w: consumer %s has no handler", ErrInvalid, opts.Group)
 	}
+	instance := opts.Instance
+	if instance == "" {
+		instance = c.instanceName(role)
+	}
 	copts := []consumer.Option{
 		consumer.WithNsResolver(primitive.NewPassthroughResolver(c.cfg.NameServers)),
 		consumer.WithGroupName(opts.Group),
-		consumer.WithInstance(c.instanceName(role)),
+		consumer.WithInstance(instance),
 		consumer.WithConsumerOrder(opts.Orderly),
+	}
+	if opts.OnMembers != nil {
+		copts = append(copts, consumer.WithStrategy(membersHook(opts.Topics, opts.OnMembers)))
 	}
 	if opts.Broadcast {
 		copts = append(copts, consumer.WithConsumerModel(consumer.BroadCasting))

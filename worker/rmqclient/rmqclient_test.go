@@ -401,3 +401,45 @@ func TestGroupOffsets(t *testing.T) {
 		return err == nil && found && off == 3
 	}, 10*time.Second, 50*time.Millisecond)
 }
+
+// watcher records the member lists one member saw.
+type watcher struct {
+	mu   sync.Mutex
+	last []string
+}
+
+func (w *watcher) set(m []string) { w.mu.Lock(); w.last = m; w.mu.Unlock() }
+func (w *watcher) get() []string  { w.mu.Lock(); defer w.mu.Unlock(); return w.last }
+
+func TestMembershipByGroupNotifications(t *testing.T) {
+	c := rmqtest.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	group, topic := rmqtest.Group(t), rmqtest.Name(t, "cluster")
+	ws := map[string]*watcher{}
+	members := map[string]*rmqclient.Consumer{}
+	for _, id := range []string{"w1", "w2", "w3"} {
+		w := &watcher{}
+		m, err := c.Join(ctx, group, topic, id, w.set)
+		require.NoError(t, err)
+		ws[id], members[id] = w, m
+	}
+	for id, w := range ws {
+		require.Eventually(t, func() bool { return fmt.Sprint(w.get()) == "[w1 w2 w3]" }, 40*time.Second, 50*time.Millisecond,
+			"%s sees %v", id, w.get())
+	}
+
+	// A second process with a live member id is refused.
+	_, err := c.Join(ctx, group, topic, "w2", func([]string) {})
+	require.ErrorIs(t, err, rmqclient.ErrDuplicateMember)
+
+	// A member that leaves is seen gone by the others.
+	require.NoError(t, members["w2"].Close())
+	for _, id := range []string{"w1", "w3"} {
+		w := ws[id]
+		require.Eventually(t, func() bool { return fmt.Sprint(w.get()) == "[w1 w3]" }, 40*time.Second, 50*time.Millisecond,
+			"%s sees %v", id, w.get())
+	}
+	require.NoError(t, members["w1"].Close())
+	require.NoError(t, members["w3"].Close())
+}
