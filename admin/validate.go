@@ -65,44 +65,58 @@ func (s *Server) patchConnectorConfig(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	info, err := s.herder.ConnectorInfo(c.Request.Context(), name)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	cfg := make(map[string]string, len(info.Config))
-	for k, v := range info.Config {
-		cfg[k] = v
-	}
+	var remove []string
 	set := map[string]jsonRaw{}
 	for k, v := range obj {
 		if string(bytes.TrimSpace(v)) == "null" {
-			delete(cfg, k)
+			remove = append(remove, k)
 			continue
 		}
 		set[k] = jsonRaw(v)
 	}
+	updates := map[string]string{}
 	if len(set) > 0 {
 		enc, err := encodeObject(set)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		updates, err := decodeConfig(enc, "config")
-		if err != nil {
+		if updates, err = decodeConfig(enc, "config"); err != nil {
 			s.fail(c, err)
 			return
 		}
-		for k, v := range updates {
-			cfg[k] = v
+	}
+	var newInfo worker.ConnectorInfo
+	if p, ok := s.herder.(ConfigPatcher); ok {
+		newInfo, err = p.PatchConnectorConfig(c.Request.Context(), name, updates, remove)
+	} else {
+		// Without the ability, merge into the shown config (fine when nothing is masked).
+		var info worker.ConnectorInfo
+		if info, err = s.herder.ConnectorInfo(c.Request.Context(), name); err == nil {
+			cfg := make(map[string]string, len(info.Config))
+			for k, v := range info.Config {
+				cfg[k] = v
+			}
+			for _, k := range remove {
+				delete(cfg, k)
+			}
+			for k, v := range updates {
+				cfg[k] = v
+			}
+			newInfo, _, err = s.herder.PutConnectorConfig(c.Request.Context(), name, cfg)
 		}
 	}
-	newInfo, _, err := s.herder.PutConnectorConfig(c.Request.Context(), name, cfg)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, newInfo)
+}
+
+// ConfigPatcher is the optional ability to merge into a connector's stored config (with
+// its placeholders and secrets, which the shown config masks).
+type ConfigPatcher interface {
+	PatchConnectorConfig(ctx context.Context, name string, set map[string]string, remove []string) (worker.ConnectorInfo, error)
 }
 
 type jsonRaw []byte

@@ -50,7 +50,7 @@ func LoadConnector(path string) (*ConnectorFile, error) {
 			cfg["name"] = name
 		}
 	case ".properties", ".conf", ".cfg":
-		p, err := properties.Load(data, properties.UTF8)
+		p, err := (&properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}).LoadBytes(data)
 		if err != nil {
 			return nil, fmt.Errorf("connector config %s: %w", path, err)
 		}

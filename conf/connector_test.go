@@ -34,3 +34,10 @@ func TestLoadConnector(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConnectorKeepsPlaceholders(t *testing.T) {
+	c, err := LoadConnector(write(t, "c.properties", "name=a\npassword=${env:DB_PASSWORD}\nuser=${file:/etc/secrets.properties:user}\n"))
+	require.NoError(t, err)
+	require.Equal(t, "${env:DB_PASSWORD}", c.Config["password"])
+	require.Equal(t, "${file:/etc/secrets.properties:user}", c.Config["user"])
+}

@@ -14,7 +14,7 @@ import (
 type propertiesCodec struct{}
 
 func (propertiesCodec) Decode(b []byte, v map[string]any) error {
-	p, err := properties.Load(b, properties.UTF8)
+	p, err := (&properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}).LoadBytes(b)
 	if err != nil {
 		return fmt.Errorf("properties: %w", err)
 	}

@@ -50,10 +50,22 @@ func (d connectorDefaults) withDefaults(cfg map[string]string) map[string]string
 
 // validateConnectorConfig checks everything the runtime itself reads, then the plugin's own
 // Validate, and returns every problem at once as a *ConfigError.
-func validateConnectorConfig(reg *plugins.Registry, name string, cfg map[string]string, defaults connectorDefaults) (connectorSettings, plugins.Connector, error) {
+func validateConnectorConfig(reg *plugins.Registry, name string, raw map[string]string, defaults connectorDefaults, secrets Secrets) (connectorSettings, plugins.Connector, error) {
 	var probs []ConfigProblem
 	add := func(key, val, reason string) {
 		probs = append(probs, ConfigProblem{Key: key, Value: val, Reason: reason})
+	}
+	// Everything is checked on the resolved config; problems quote the raw value, so a
+	// resolved secret never appears in an error.
+	cfg, rerr := secrets.Resolve(raw)
+	if rerr != nil {
+		for _, e := range keyedErrors(rerr) {
+			add(e.ConfigKey(), raw[e.ConfigKey()], e.Reason())
+		}
+		if len(probs) == 0 {
+			add("config", "", rerr.Error())
+		}
+		cfg = raw
 	}
 	var st connectorSettings
 	if !connectorName.MatchString(name) {
@@ -163,10 +175,47 @@ func validateConnectorConfig(reg *plugins.Registry, name string, cfg map[string]
 			}
 		}
 	}
+	for i := range probs {
+		if v, ok := raw[probs[i].Key]; ok && probs[i].Value != "" && v != cfg[probs[i].Key] {
+			probs[i].Value = v // show the placeholder, not what it resolved to
+		}
+	}
 	if len(probs) > 0 {
 		return st, nil, &ConfigError{Connector: name, Problems: probs}
 	}
 	return st, conn, nil
+}
+
+// keyedError is a config error that names its key (conf/providers.Error).
+type keyedError interface {
+	error
+	ConfigKey() string
+	Reason() string
+}
+
+// keyedErrors collects every keyedError in err's tree.
+func keyedErrors(err error) []keyedError {
+	var out []keyedError
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if k, ok := e.(keyedError); ok {
+			out = append(out, k)
+			return
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return out
 }
 
 // isConfigError reports whether err carries per-key problems.

@@ -28,6 +28,27 @@ type StandaloneConfig struct {
 	AutoCreate     bool
 	// RestartBackoffMin/Max bound the automatic restart delay of a failed task (default 1s, 5m).
 	RestartBackoffMin, RestartBackoffMax time.Duration
+	// Secrets resolves config placeholders (${env:X}, ${file:path:key}) when a connector or
+	// task starts, puts them back into task configs, and masks secrets for display. Stored
+	// and shown configs keep the placeholders. Nil leaves configs as they are.
+	Secrets Secrets
+}
+
+// Secrets is how the worker handles config placeholders and secret values (conf/providers
+// implements it; the worker does not import conf).
+type Secrets interface {
+	Resolve(cfg map[string]string) (map[string]string, error)
+	Restore(raw, resolvedTask map[string]string) map[string]string
+	Mask(cfg map[string]string, isSecret func(key string) bool) map[string]string
+}
+
+// noSecrets is the identity.
+type noSecrets struct{}
+
+func (noSecrets) Resolve(cfg map[string]string) (map[string]string, error) { return cfg, nil }
+func (noSecrets) Restore(_, t map[string]string) map[string]string         { return t }
+func (noSecrets) Mask(cfg map[string]string, _ func(string) bool) map[string]string {
+	return cfg
 }
 
 // Standalone runs every connector in this process. Connector configs and target states
@@ -76,6 +97,9 @@ func NewStandalone(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.
 	}
 	if cfg.RestartBackoffMax <= 0 {
 		cfg.RestartBackoffMax = 5 * time.Minute
+	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = noSecrets{}
 	}
 	if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
 		return nil, fmt.Errorf("storePathRootDir: %w", err)
@@ -187,7 +211,7 @@ func (h *Standalone) persistLocked() error {
 // startLocked builds and starts a connector runtime. Config problems are returned; a
 // connector whose Start fails is kept, FAILED with its trace.
 func (h *Standalone) startLocked(name string, cfg map[string]string, target TargetState) error {
-	st, conn, err := validateConnectorConfig(h.registry, name, cfg, h.defaults)
+	st, conn, err := validateConnectorConfig(h.registry, name, cfg, h.defaults, h.cfg.Secrets)
 	if err != nil {
 		return err
 	}
@@ -256,7 +280,7 @@ func (h *Standalone) CreateConnector(_ context.Context, name string, cfg map[str
 }
 
 func (h *Standalone) putLocked(name string, cfg map[string]string, target TargetState) (ConnectorInfo, error) {
-	if _, _, err := validateConnectorConfig(h.registry, name, cfg, h.defaults); err != nil {
+	if _, _, err := validateConnectorConfig(h.registry, name, cfg, h.defaults, h.cfg.Secrets); err != nil {
 		return ConnectorInfo{}, err
 	}
 	old, existed := h.conns[name]
@@ -449,4 +473,22 @@ func slicesSorted(seq func(func(string) bool)) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// PatchConnectorConfig merges set into the stored config (the raw one, placeholders and
+// secrets intact) and removes the keys in remove, then applies it as PutConnectorConfig.
+func (h *Standalone) PatchConnectorConfig(ctx context.Context, name string, set map[string]string, remove []string) (ConnectorInfo, error) {
+	h.mu.Lock()
+	sc, ok := h.stored[name]
+	h.mu.Unlock()
+	if !ok {
+		return ConnectorInfo{}, fmt.Errorf("connector %s: %w", name, ErrNotFound)
+	}
+	cfg := maps.Clone(sc.Config)
+	for _, k := range remove {
+		delete(cfg, k)
+	}
+	maps.Copy(cfg, set)
+	info, _, err := h.PutConnectorConfig(ctx, name, cfg)
+	return info, err
 }

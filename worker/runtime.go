@@ -114,8 +114,14 @@ func (rt *connRuntime) startConnector() bool {
 			}
 			rt.conn = c
 		}
+		resolved, err := rt.h.cfg.Secrets.Resolve(rt.cfg)
+		if err != nil {
+			rt.setConnState(StateFailed, fmt.Sprintf("resolve config: %v", err))
+			rt.conn = nil
+			return false
+		}
 		ctx, cancel := context.WithCancel(rt.h.ctx)
-		if err := safeCall(func() error { return rt.conn.Start(ctx, connectorContext{rt}, rt.cfg) }); err != nil {
+		if err := safeCall(func() error { return rt.conn.Start(ctx, connectorContext{rt}, resolved) }); err != nil {
 			cancel()
 			rt.log.Error("connector failed to start", "err", err)
 			rt.setConnState(StateFailed, fmt.Sprintf("start connector: %v", err))
@@ -139,6 +145,10 @@ func (rt *connRuntime) startConnector() bool {
 		rt.log.Error("connector task configs failed", "err", err)
 		rt.setConnState(StateFailed, fmt.Sprintf("task configs: %v", err))
 		return false
+	}
+	// Task configs are kept (and shown) with the connector's placeholders put back.
+	for i := range cfgs {
+		cfgs[i] = rt.h.cfg.Secrets.Restore(rt.cfg, cfgs[i])
 	}
 	rt.mu.Lock()
 	rt.taskCfgs = cfgs
@@ -271,7 +281,15 @@ func (rt *connRuntime) setTaskState(t *taskRuntime, s State, trace string) {
 
 // runTask runs one incarnation of a task until ctx ends or it fails.
 func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
-	full := rt.h.defaults.withDefaults(rt.cfg)
+	connCfg, err := rt.h.cfg.Secrets.Resolve(rt.cfg)
+	if err != nil {
+		return fmt.Errorf("resolve connector config: %w", err)
+	}
+	taskCfg, err := rt.h.cfg.Secrets.Resolve(t.cfg)
+	if err != nil {
+		return fmt.Errorf("resolve task config: %w", err)
+	}
+	full := rt.h.defaults.withDefaults(connCfg)
 	kc, err := converter.FromConfig(full, "key.converter", true)
 	if err != nil {
 		return err
@@ -280,7 +298,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 	if err != nil {
 		return err
 	}
-	chain, err := transforms.ParseChain(rt.cfg, nil)
+	chain, err := transforms.ParseChain(connCfg, nil)
 	if err != nil {
 		return err
 	}
@@ -304,7 +322,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 			return err
 		}
 		defer p.Close()
-		sr := &sourceRunner{id: id, cfg: t.cfg, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
+		sr := &sourceRunner{id: id, cfg: taskCfg, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
 			producer: p, client: rt.h.client, positions: rt.h.positions, errs: errs, policy: rt.st.policy, log: log,
 			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered,
 			commitInterval: rt.h.cfg.CommitInterval}
@@ -316,7 +334,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		if rt.st.fromFirst {
 			from = rmqclient.FromFirst
 		}
-		sk := &sinkRunner{id: id, cfg: t.cfg, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
+		sk := &sinkRunner{id: id, cfg: taskCfg, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
 			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
 			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize}
 		return sk.run(ctx, rt.h.cfg.StopTimeout)
@@ -397,11 +415,29 @@ func (rt *connRuntime) restartTask(id int) error {
 func (rt *connRuntime) info() ConnectorInfo {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	info := ConnectorInfo{Name: rt.name, Config: maps.Clone(rt.cfg), Type: rt.connType(), Tasks: []TaskID{}}
+	info := ConnectorInfo{Name: rt.name, Config: rt.masked(rt.cfg), Type: rt.connType(), Tasks: []TaskID{}}
 	for i := range rt.taskCfgs {
 		info.Tasks = append(info.Tasks, TaskID{Connector: rt.name, Task: i})
 	}
 	return info
+}
+
+// masked is cfg as shown to users: placeholders as written, secret values hidden.
+func (rt *connRuntime) masked(cfg map[string]string) map[string]string {
+	secret := map[string]bool{}
+	if rt.st.class != "" {
+		if c, err := rt.h.registry.New(rt.st.class); err == nil && c.Spec() != nil {
+			for _, f := range c.Spec().Fields() {
+				if f.Secret || f.Type == plugins.TypePassword {
+					secret[f.Name] = true
+					for _, a := range f.Aliases {
+						secret[a] = true
+					}
+				}
+			}
+		}
+	}
+	return rt.h.cfg.Secrets.Mask(maps.Clone(cfg), func(k string) bool { return secret[k] })
 }
 
 func (rt *connRuntime) taskInfos() []TaskInfo {
@@ -409,7 +445,7 @@ func (rt *connRuntime) taskInfos() []TaskInfo {
 	defer rt.mu.Unlock()
 	out := []TaskInfo{}
 	for i, c := range rt.taskCfgs {
-		out = append(out, TaskInfo{ID: TaskID{Connector: rt.name, Task: i}, Config: maps.Clone(c)})
+		out = append(out, TaskInfo{ID: TaskID{Connector: rt.name, Task: i}, Config: rt.masked(c)})
 	}
 	return out
 }

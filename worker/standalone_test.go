@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/providers"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -520,4 +521,52 @@ func TestOffsetsOfStoppedConnectors(t *testing.T) {
 
 	err = env.h.AlterOffsets(ctx, "src", nil)
 	require.ErrorIs(t, err, ErrBadState, "the source runs again")
+}
+
+// secretsForTest resolves ${env:..} like conf/providers does, for the worker's own tests.
+type secretsForTest struct{}
+
+func (secretsForTest) Resolve(cfg map[string]string) (map[string]string, error) {
+	return providers.Resolve(cfg)
+}
+func (secretsForTest) Restore(raw, task map[string]string) map[string]string {
+	return providers.Restore(raw, task)
+}
+func (secretsForTest) Mask(cfg map[string]string, isSecret func(string) bool) map[string]string {
+	return providers.Mask(cfg, func(k string) bool { return isSecret(k) || providers.DefaultSecretKey(k) })
+}
+
+func TestSecretsResolvedOnlyInsideTheWorker(t *testing.T) {
+	t.Setenv("RMQ_TEST_COUNT", "7")
+	topic := rmqtest.Topic(t, 1)
+	h, err := NewStandalone(StandaloneConfig{WorkerID: "w", StoreDir: t.TempDir(), KeyConverter: "string", ValueConverter: "string",
+		CommitInterval: 100 * time.Millisecond, AutoCreate: true, Secrets: secretsForTest{}}, rmqtest.Client(t), testRegistry(), quiet())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	<-h.Started()
+
+	_, err = h.CreateConnector(context.Background(), "src", map[string]string{
+		"connector.class": "mem-source", "test.id": "x", "connect.topicname": topic,
+		"count": "${env:RMQ_TEST_COUNT}", "db.password": "hunter2"}, "")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		ps, _ := h.Positions("src")
+		return len(ps) == 1 && ps[0].Offset["seq"] == int64(6)
+	}, 30*time.Second, 50*time.Millisecond, "the task ran with count resolved to 7")
+	info, err := h.ConnectorInfo(context.Background(), "src")
+	require.NoError(t, err)
+	require.Equal(t, "${env:RMQ_TEST_COUNT}", info.Config["count"], "the placeholder is shown, not the value")
+	require.Equal(t, "[hidden]", info.Config["db.password"])
+	tasks, err := h.TaskConfigs(context.Background(), "src")
+	require.NoError(t, err)
+	require.Equal(t, "${env:RMQ_TEST_COUNT}", tasks[0].Config["count"], "task configs keep the placeholder")
+
+	_, err = h.CreateConnector(context.Background(), "bad", map[string]string{
+		"connector.class": "mem-source", "test.id": "x", "count": "${env:RMQ_TEST_MISSING_VAR}"}, "")
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.Contains(t, err.Error(), "count")
+	require.Contains(t, err.Error(), "${env:RMQ_TEST_MISSING_VAR}")
 }

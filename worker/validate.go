@@ -150,7 +150,7 @@ func (h *Standalone) ValidateConfig(ctx context.Context, plugin string, cfg map[
 		name = "validate"
 	}
 	errs := map[string][]string{}
-	if _, _, err := validateConnectorConfig(h.registry, name, cfg, h.defaults); err != nil {
+	if _, _, err := validateConnectorConfig(h.registry, name, cfg, h.defaults, h.cfg.Secrets); err != nil {
 		if ce, ok := err.(*ConfigError); ok {
 			for _, p := range ce.Problems {
 				errs[p.Key] = append(errs[p.Key], p.Reason)

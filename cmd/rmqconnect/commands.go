@@ -18,6 +18,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/admin"
 	"github.com/rmqconnect/rmqconnect/conf"
+	"github.com/rmqconnect/rmqconnect/conf/providers"
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
 	"github.com/rmqconnect/rmqconnect/worker"
 )
@@ -119,6 +120,7 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 
 		RestartBackoffMin: conf.Ms(cfg.TaskRestartBackoffInitialMs),
 		RestartBackoffMax: conf.Ms(cfg.TaskRestartBackoffMaxMs),
+		Secrets:           secrets{},
 	}, w.Client(), reg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -166,4 +168,18 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// secrets resolves ${env:..} and ${file:..} placeholders for the worker (conf/providers),
+// which keeps them in stored and shown configs and masks secret values.
+type secrets struct{}
+
+func (secrets) Resolve(cfg map[string]string) (map[string]string, error) {
+	return providers.Resolve(cfg)
+}
+func (secrets) Restore(raw, task map[string]string) map[string]string {
+	return providers.Restore(raw, task)
+}
+func (secrets) Mask(cfg map[string]string, isSecret func(string) bool) map[string]string {
+	return providers.Mask(cfg, func(k string) bool { return isSecret(k) || providers.DefaultSecretKey(k) })
 }

@@ -34,6 +34,18 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ConfigKey names the key, for callers that report problems per key without importing
+// this package.
+func (e *Error) ConfigKey() string { return e.Key }
+
+// Reason is the problem without the key.
+func (e *Error) Reason() string {
+	if e.Placeholder == "" {
+		return e.Err.Error()
+	}
+	return e.Placeholder + ": " + e.Err.Error()
+}
+
 // Errors is every value of one config that could not be resolved, in key order.
 type Errors []*Error
 
