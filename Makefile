@@ -29,7 +29,7 @@ test: test-go fuzz-smoke ## every test, real broker included, with -race; then e
 # moment. Packages whose tests start and stop consumers against the broker (BROKER_PKGS)
 # therefore run their broker tests without -race, and their broker-free tests with -race;
 # every other package runs entirely with -race.
-BROKER_PKGS := ./worker ./worker/rmqclient
+BROKER_PKGS := ./worker ./worker/rmqclient ./worker/registrylog ./tests/registry
 # One test broker (ports 19876/20911, its own data directory, so a development broker is
 # left alone) serves the whole run and is stopped at the end, pass or fail. With
 # RMQ_NAMESRV set, that cluster is used instead and nothing is started.

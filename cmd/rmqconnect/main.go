@@ -15,6 +15,7 @@ func usage() string {
 commands:
   standalone -c <worker config>   run a worker
   check-config -c <worker config> validate a worker config and exit
+  schema-registry -c <config>     run a schema registry server stored in RocketMQ
   admin <command> [flags]         call a worker's REST API (rmqconnect admin help)
   version                         print the version
 `
@@ -30,6 +31,8 @@ func run(args []string, stdout, stderr *os.File) int {
 		return cmdStandalone(args[1:], stderr)
 	case "admin":
 		return cmdAdmin(args[1:], stdout, stderr)
+	case "schema-registry":
+		return cmdSchemaRegistry(args[1:], stderr)
 	case "check-config":
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -1,0 +1,169 @@
+package conf
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// Registry is the configuration of a schema registry server process (rmqconnect schema-registry).
+type Registry struct {
+	// NamesrvAddr lists name servers, ';' or ',' separated.
+	NamesrvAddr     string `mapstructure:"namesrvAddr"`
+	HTTPBindAddress string `mapstructure:"httpBindAddress"`
+	HTTPPort        int    `mapstructure:"httpPort"`
+	// StoreTopic is the single-queue topic holding the registry's events; every instance sharing it serves the same
+	// subjects, versions and record ids.
+	StoreTopic string `mapstructure:"storeTopic"`
+	// ClusterName names this registry cluster in logs and in its RocketMQ client instance names.
+	ClusterName string `mapstructure:"clusterName"`
+	LogLevel    string `mapstructure:"logLevel"`
+	LogFormat   string `mapstructure:"logFormat"`
+}
+
+// RegistryDefaults returns the registry configuration used for every key a file does not set.
+func RegistryDefaults() Registry {
+	return Registry{
+		NamesrvAddr:     "127.0.0.1:9876",
+		HTTPBindAddress: "127.0.0.1",
+		HTTPPort:        8081,
+		StoreTopic:      "schema-registry-store",
+		ClusterName:     "DefaultSchemaRegistry",
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+}
+
+// LoadRegistry reads a schema registry config file (empty path: defaults and environment only, RMQCONNECT_<KEY>
+// overrides as for the worker; RMQ_NAMESRV when namesrvAddr is not set) and validates it. Unknown keys are errors.
+func LoadRegistry(path string) (*Registry, error) {
+	v := viper.NewWithOptions(viper.WithCodecRegistry(codecs()))
+	def := RegistryDefaults()
+	t := reflect.TypeOf(def)
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i] = t.Field(i).Tag.Get("mapstructure")
+		v.SetDefault(keys[i], reflect.ValueOf(def).Field(i).Interface())
+		if err := v.BindEnv(keys[i], "RMQCONNECT_"+strings.ToUpper(keys[i])); err != nil {
+			return nil, err
+		}
+	}
+	if path != "" {
+		if err := readRegistryFile(v, path); err != nil {
+			return nil, err
+		}
+	}
+	if !v.InConfig(strings.ToLower("namesrvAddr")) && os.Getenv("RMQCONNECT_NAMESRVADDR") == "" {
+		if ns := os.Getenv("RMQ_NAMESRV"); ns != "" {
+			v.Set("namesrvAddr", ns)
+		}
+	}
+	var errs Errors
+	for _, k := range v.AllKeys() {
+		if !knownKey(keys, k) {
+			errs = append(errs, &FieldError{Key: k, Reason: "unknown key (known keys: " + strings.Join(keys, ", ") + ")"})
+		}
+	}
+	var r Registry
+	for i, k := range keys {
+		raw := v.Get(k)
+		if s, ok := raw.(string); ok {
+			raw = strings.TrimSpace(s)
+		}
+		// Decode key by key so that a bad value is reported against its own key.
+		dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &r, WeaklyTypedInput: true, MatchName: strings.EqualFold})
+		if err != nil {
+			return nil, err
+		}
+		if err := dec.Decode(map[string]any{k: raw}); err != nil {
+			errs = append(errs, &FieldError{Key: k, Value: fmt.Sprint(raw), Reason: "expected " + t.Field(i).Type.Kind().String()})
+		}
+	}
+	errs = append(errs, r.validate()...)
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
+		return nil, errs
+	}
+	r.LogLevel = strings.ToLower(r.LogLevel)
+	return &r, nil
+}
+
+var topicPattern = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)
+
+func (r *Registry) validate() Errors {
+	var errs Errors
+	bad := func(key string, val any, reason string) {
+		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(val), Reason: reason})
+	}
+	if len(r.NameServers()) == 0 {
+		bad("namesrvAddr", r.NamesrvAddr, "at least one name server host:port is required")
+	}
+	for _, a := range r.NameServers() {
+		if !hostPortPat.MatchString(a) {
+			bad("namesrvAddr", a, "not a host:port address")
+		} else if _, p, _ := strings.Cut(a[strings.LastIndex(a, ":"):], ":"); !validPort(p, false) {
+			bad("namesrvAddr", a, "port must be 1-65535")
+		}
+	}
+	if r.HTTPPort < 0 || r.HTTPPort > 65535 {
+		bad("httpPort", r.HTTPPort, "must be 0-65535 (0 picks a free port)")
+	}
+	if r.HTTPBindAddress == "" {
+		bad("httpBindAddress", r.HTTPBindAddress, "must not be empty")
+	}
+	if !topicPattern.MatchString(r.StoreTopic) {
+		bad("storeTopic", r.StoreTopic, "not a valid RocketMQ topic name")
+	}
+	if !idPattern.MatchString(r.ClusterName) {
+		bad("clusterName", r.ClusterName, "must be 1-100 characters of letters, digits, '_' or '-'")
+	}
+	switch strings.ToLower(r.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("logLevel", r.LogLevel, "must be debug, info, warn or error")
+	}
+	switch r.LogFormat {
+	case "text", "json":
+	default:
+		bad("logFormat", r.LogFormat, "must be text or json")
+	}
+	return errs
+}
+
+// NameServers splits NamesrvAddr on ';' and ','.
+func (r *Registry) NameServers() []string {
+	w := Worker{NamesrvAddr: r.NamesrvAddr}
+	return w.NameServers()
+}
+
+// HTTPAddr is the registry's listener address.
+func (r *Registry) HTTPAddr() string { return fmt.Sprintf("%s:%d", r.HTTPBindAddress, r.HTTPPort) }
+
+func readRegistryFile(v *viper.Viper, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("schema registry config: %w", err)
+	}
+	defer f.Close()
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".yaml", ".yml":
+		v.SetConfigType("yaml")
+	case ".json":
+		v.SetConfigType("json")
+	case ".properties", ".conf", ".cfg":
+		v.SetConfigType("properties")
+	default:
+		return fmt.Errorf("schema registry config %s: unsupported extension %q (use .yaml, .yml, .json, .properties or .conf)", path, ext)
+	}
+	if err := v.ReadConfig(f); err != nil {
+		return fmt.Errorf("schema registry config %s: %w", path, err)
+	}
+	return nil
+}

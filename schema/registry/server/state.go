@@ -1,0 +1,238 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/rmqconnect/rmqconnect/schema/avro"
+	"github.com/rmqconnect/rmqconnect/schema/registry"
+)
+
+// The operations an event carries.
+const (
+	opRegister      = "register"
+	opUpdate        = "update"
+	opDeleteSubject = "delete-subject"
+	opDeleteVersion = "delete-version"
+)
+
+// event is one entry of the log, JSON-encoded. Req is the proposer's request id: only the proposer waits for it,
+// every instance applies the event the same way.
+type event struct {
+	Op            string `json:"op"`
+	Req           string `json:"req,omitempty"`
+	Cluster       string `json:"cluster"`
+	Tenant        string `json:"tenant"`
+	Subject       string `json:"subject"`
+	Name          string `json:"name,omitempty"`
+	IDL           string `json:"idl,omitempty"`
+	Compatibility string `json:"compatibility,omitempty"`
+	Owner         string `json:"owner,omitempty"`
+	Desc          string `json:"desc,omitempty"`
+	Version       int64  `json:"version,omitempty"`
+}
+
+// outcome is what applying (or trying) an event decided: an HTTP status and the JSON body to answer.
+type outcome struct {
+	status int
+	body   any
+	// changes is false when the event leaves the state as it is (a refusal, or a schema already registered).
+	changes bool
+}
+
+func refuse(status int, msg string) outcome {
+	return outcome{status: status, body: errorBody(status, msg)}
+}
+
+func errorBody(status int, msg string) map[string]any {
+	return map[string]any{"status": status, "error": http.StatusText(status), "message": msg}
+}
+
+type subjectKey struct{ cluster, tenant, subject string }
+
+type subjectState struct {
+	name     string
+	compat   avro.Mode
+	schemaID int64 // the record id of the subject's first version: the schema's id
+	next     int64 // the next version number
+	versions []version
+}
+
+type version struct {
+	rec   registry.SchemaRecord
+	canon string // the parsed schema rendered again, to recognise the same schema written differently
+}
+
+// state is the fold of the log. It is not safe for concurrent use; Server guards it.
+type state struct {
+	subjects map[subjectKey]*subjectState
+	last     int64 // position of the last applied event; -1 before the first
+}
+
+func newState() *state { return &state{subjects: map[subjectKey]*subjectState{}, last: -1} }
+
+// canonical renders idl parsed; "" when it does not parse.
+func canonical(idl string) string {
+	s, err := avro.Parse(idl)
+	if err != nil {
+		return ""
+	}
+	return s.String()
+}
+
+// existing returns the newest version of sub holding the same schema as canon.
+func (sub *subjectState) existing(canon string) (registry.Registered, bool) {
+	for i := len(sub.versions) - 1; i >= 0; i-- {
+		if v := sub.versions[i]; v.canon == canon {
+			return registry.Registered{RecordID: v.rec.RecordID, Version: v.rec.Version}, true
+		}
+	}
+	return registry.Registered{}, false
+}
+
+// apply decides ev against the state, at log position pos. With commit it also changes the state; without, it is a
+// dry run (pos is then meaningless and the ids of a new version in the outcome are not real). The outcome depends
+// only on the state and the event, so every instance that applies the same log decides the same.
+func (st *state) apply(pos int64, ev *event, commit bool) outcome {
+	k := subjectKey{ev.Cluster, ev.Tenant, ev.Subject}
+	sub := st.subjects[k]
+	switch ev.Op {
+	case opRegister, opUpdate:
+		return st.add(pos, k, sub, ev, commit)
+	case opDeleteSubject:
+		if sub == nil {
+			return refuse(http.StatusNotFound, "subject "+ev.Subject+" not found")
+		}
+		if commit {
+			delete(st.subjects, k)
+		}
+		out := make([]int64, len(sub.versions))
+		for i, v := range sub.versions {
+			out[i] = v.rec.Version
+		}
+		return outcome{status: http.StatusOK, body: map[string]any{"subject": sub.name, "versions": out}, changes: true}
+	case opDeleteVersion:
+		if sub == nil {
+			return refuse(http.StatusNotFound, "subject "+ev.Subject+" not found")
+		}
+		i := slices.IndexFunc(sub.versions, func(v version) bool { return v.rec.Version == ev.Version })
+		if i < 0 {
+			return refuse(http.StatusNotFound, "schema version not found in subject "+sub.name)
+		}
+		if commit {
+			sub.versions = slices.Delete(sub.versions, i, i+1)
+			if len(sub.versions) == 0 {
+				delete(st.subjects, k)
+			}
+		}
+		return outcome{status: http.StatusOK, body: map[string]any{"subject": sub.name, "version": ev.Version}, changes: true}
+	}
+	return refuse(http.StatusBadRequest, "unknown operation "+ev.Op)
+}
+
+func (st *state) add(pos int64, k subjectKey, sub *subjectState, ev *event, commit bool) outcome {
+	created := http.StatusOK
+	if ev.Op == opRegister {
+		created = http.StatusCreated
+	}
+	canon := canonical(ev.IDL)
+	if canon == "" {
+		_, err := avro.Parse(ev.IDL)
+		return refuse(http.StatusUnprocessableEntity, "subject "+ev.Subject+": "+err.Error())
+	}
+	if sub != nil {
+		if reg, ok := sub.existing(canon); ok {
+			return outcome{status: created, body: reg}
+		}
+	}
+	var mode avro.Mode
+	switch {
+	case ev.Op == opUpdate && sub == nil:
+		return refuse(http.StatusNotFound, "subject "+ev.Subject+" not found")
+	case ev.Op == opRegister && sub != nil:
+		return refuse(http.StatusConflict, "subject "+ev.Subject+" already exists with another schema; add a version with PUT")
+	case ev.Op == opRegister:
+		m, err := avro.ParseMode(ev.Compatibility)
+		if err != nil {
+			return refuse(http.StatusBadRequest, err.Error())
+		}
+		mode = m
+	default:
+		prev := make([]string, len(sub.versions))
+		for i, v := range sub.versions {
+			prev[i] = v.rec.IDL
+		}
+		if err := avro.Check(ev.IDL, prev, sub.compat); err != nil {
+			if errors.Is(err, avro.ErrIncompatible) {
+				return refuse(http.StatusConflict, "subject "+sub.name+": "+err.Error())
+			}
+			return refuse(http.StatusUnprocessableEntity, "subject "+sub.name+": "+err.Error())
+		}
+	}
+	id := pos + 1 // record ids start at 1; the log position makes them the same on every instance
+	if sub == nil {
+		sub = &subjectState{name: ev.Subject, compat: mode, schemaID: id, next: 1}
+		if commit {
+			st.subjects[k] = sub
+		}
+	}
+	rec := registry.SchemaRecord{Subject: sub.name, SchemaName: ev.Name, SchemaID: sub.schemaID, RecordID: id,
+		Version: sub.next, IDL: ev.IDL, Type: "AVRO"}
+	if commit {
+		sub.versions = append(sub.versions, version{rec: rec, canon: canon})
+		sub.next++
+	}
+	return outcome{status: created, body: registry.Registered{RecordID: rec.RecordID, Version: rec.Version}, changes: true}
+}
+
+// decode reads one log entry; an entry that is not an event is skipped by every instance alike.
+func decode(data []byte) (*event, error) {
+	var ev event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return nil, err
+	}
+	if ev.Op == "" || ev.Subject == "" {
+		return nil, errors.New("event without op or subject")
+	}
+	return &ev, nil
+}
+
+// lookup returns the subject, or nil when it does not exist.
+func (st *state) lookup(cluster, tenant, subject string) *subjectState {
+	return st.subjects[subjectKey{cluster, tenant, subject}]
+}
+
+// list returns the sorted subject names of one cluster and tenant.
+func (st *state) list(cluster, tenant string) []string {
+	names := []string{}
+	for k := range st.subjects {
+		if k.cluster == cluster && k.tenant == tenant {
+			names = append(names, k.subject)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// records returns copies of sub's versions, oldest first.
+func (sub *subjectState) records() []registry.SchemaRecord {
+	out := make([]registry.SchemaRecord, len(sub.versions))
+	for i, v := range sub.versions {
+		out[i] = v.rec
+	}
+	return out
+}
+
+func (sub *subjectState) find(match func(registry.SchemaRecord) bool) (registry.SchemaRecord, bool) {
+	for _, v := range sub.versions {
+		if match(v.rec) {
+			return v.rec, true
+		}
+	}
+	return registry.SchemaRecord{}, false
+}
+
+func normType(t string) string { return strings.ToUpper(strings.TrimSpace(t)) }
