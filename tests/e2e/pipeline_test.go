@@ -97,7 +97,30 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
 	const lines = 60000
-	writeInput(t, in, lines, 8*1024, 2)
+	// The input grows while the worker runs, so the kill lands mid-stream on both sides:
+	// the source is still reading and sending, the sink still writing.
+	all := writeInput(t, filepath.Join(dir, "all.txt"), lines, 8*1024, 2)
+	require.NoError(t, os.WriteFile(in, all[:len(all)/5], 0o644))
+	appended := make(chan struct{})
+	go func() {
+		defer close(appended)
+		f, err := os.OpenFile(in, os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		rest := all[len(all)/5:]
+		for len(rest) > 0 {
+			n := min(len(rest), 64*1024)
+			if _, err := f.Write(rest[:n]); err != nil {
+				t.Error(err)
+				return
+			}
+			rest = rest[n:]
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	topic := rmqtest.Topic(t, 4)
 	src, sink := connectorFiles(t, dir, in, out, topic, rmqtest.Group(t))
 	port := freePort(t)
@@ -108,6 +131,7 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 	require.Less(t, killedAt, lines, "the kill must happen mid-stream")
 
 	w = startWorker(t, dir, port) // connectors come back from the store
+	<-appended
 	require.Eventually(t, func() bool { return countLines(out) >= lines }, 5*time.Minute, 250*time.Millisecond,
 		"output has %d lines", countLines(out))
 	time.Sleep(2 * time.Second) // let any replayed tail land before counting duplicates
