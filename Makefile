@@ -65,8 +65,13 @@ run: build rocketmq-up ## local RocketMQ + a worker running the demo file -> top
 	RMQ_NAMESRV=$${RMQ_NAMESRV:-127.0.0.1:$${RMQ_NAMESRV_PORT:-9876}} RMQCONNECT_STOREPATHROOTDIR="$(DEMO_DIR)/store" \
 	  $(BIN)/rmqconnect standalone -c $(WORKER_CONF) "$(DEMO_DIR)/file-source.properties" "$(DEMO_DIR)/file-sink.properties"
 
-bench: ## benchmarks (ns/op, allocs/op); broker benchmarks use the local RocketMQ
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 15m ./...
+BENCH_OUT ?= $(BIN)/bench
+bench: ## runtime figures against a local RocketMQ (own bench broker), micro-benchmarks, then BENCHMARKS.md
+	@mkdir -p $(BENCH_OUT)
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count=1 -timeout 15m ./tests/bench/ | tee $(BENCH_OUT)/runtime.txt
+	set -o pipefail; $(GO) test -p 1 -run '^$$' -bench . -benchmem -benchtime 300ms -count=1 -timeout 15m \
+	  $$(grep -rl --include='*_test.go' '^func Benchmark' . | xargs -n1 dirname | sort -u | grep -v '^./tests/') | tee $(BENCH_OUT)/micro.txt
+	$(GO) run ./tests/bench/cmd/benchreport -o BENCHMARKS.md $(BENCH_OUT)/runtime.txt $(BENCH_OUT)/micro.txt
 
 dist: build ## tarball of the binary and distribution/ in dist/
 	@mkdir -p dist/rmqconnect-$(VERSION)
