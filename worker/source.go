@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -43,7 +44,9 @@ type sourceRunner struct {
 	ordered        bool
 	commitInterval time.Duration
 
-	knownTopics map[string]bool
+	knownTopics map[string]bool // touched by the sender goroutine only
+	validTopics map[string]bool // touched by the poll loop only
+	pendingMu   sync.Mutex
 	pending     map[string]plugins.PartitionPosition
 }
 
@@ -59,6 +62,7 @@ func (c sourceTaskContext) Logger() *slog.Logger              { return c.log }
 // stopped, nil returned) or the task fails (error returned, task stopped).
 func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err error) {
 	s.knownTopics = map[string]bool{}
+	s.validTopics = map[string]bool{}
 	s.pending = map[string]plugins.PartitionPosition{}
 	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log}
 	defer func() {
@@ -74,6 +78,24 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	if err := safeCall(func() error { return s.task.Start(ctx, tctx, s.cfg) }); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
+	// Polling and converting the next batch overlaps with sending the previous one: one
+	// sender goroutine sends batches in poll order and marks their positions committable,
+	// so at most three poll batches are in flight (being sent, queued, being converted).
+	batches := make(chan convertedBatch, 1)
+	sendErr := make(chan error, 1)
+	senderDone := make(chan struct{})
+	go func() {
+		defer close(senderDone)
+		for b := range batches {
+			if err := s.deliver(ctx, b); err != nil {
+				sendErr <- err
+				for range batches { // drain so the poll loop never blocks on a dead sender
+				}
+				return
+			}
+		}
+	}()
+	defer func() { close(batches); <-senderDone }()
 	lastCommit := time.Now()
 	for ctx.Err() == nil {
 		var recs []*schema.Record
@@ -91,11 +113,18 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 			return fmt.Errorf("poll: %w", perr)
 		}
 		s.counters.recordsPolled.Add(int64(len(recs)))
-		if err := s.sendBatch(ctx, recs); err != nil {
+		b, err := s.convertBatch(ctx, recs)
+		if err != nil {
+			return err
+		}
+		select {
+		case batches <- b:
+		case err := <-sendErr:
 			if ctx.Err() != nil {
-				break
+				return nil
 			}
 			return err
+		case <-ctx.Done():
 		}
 		if time.Since(lastCommit) >= s.commitInterval {
 			if err := s.commit(ctx); err != nil {
@@ -108,14 +137,20 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	return nil
 }
 
+// convertedBatch is one poll batch after transforms and converters.
+type convertedBatch struct {
+	out  []outMsg
+	recs []*schema.Record
+}
+
 type outMsg struct {
 	msg *rmqclient.Message
 	rec *schema.Record
 }
 
-// sendBatch converts and sends one poll batch, then marks its positions committable.
-func (s *sourceRunner) sendBatch(ctx context.Context, recs []*schema.Record) error {
-	var out []outMsg
+// convertBatch converts one poll batch; failed records are reported per errors.tolerance.
+func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) (convertedBatch, error) {
+	b := convertedBatch{recs: recs}
 	for _, orig := range recs {
 		if orig == nil {
 			continue
@@ -124,12 +159,18 @@ func (s *sourceRunner) sendBatch(ctx context.Context, recs []*schema.Record) err
 		if err != nil {
 			fr := failedRecord{stage: stage, class: class, topic: s.topicOf(orig), queueID: -1, body: rawBody(orig), preview: preview(orig.Value)}
 			if rerr := s.errs.report(ctx, fr, err); rerr != nil {
-				return rerr
+				return b, rerr
 			}
 			continue
 		}
-		out = append(out, outMsg{msg: m, rec: orig})
+		b.out = append(b.out, outMsg{msg: m, rec: orig})
 	}
+	return b, nil
+}
+
+// deliver sends a converted batch in chunks, then marks its positions committable.
+func (s *sourceRunner) deliver(ctx context.Context, b convertedBatch) error {
+	out := b.out
 	for start := 0; start < len(out); {
 		end := start + 1
 		size := len(out[start].msg.Body)
@@ -147,17 +188,48 @@ func (s *sourceRunner) sendBatch(ctx context.Context, recs []*schema.Record) err
 	}
 	// Every record of the batch is acked, failed-and-tolerated, or dropped by a transform:
 	// the batch's positions are now committable, in poll order.
-	for _, r := range recs {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	var lastPart map[string]any
+	var lastKey string
+	for _, r := range b.recs {
 		if r == nil || r.SourcePartition == nil {
 			continue
 		}
-		k, err := partitionKey(r.SourcePartition)
-		if err != nil {
-			return fmt.Errorf("record position: %w", err)
+		k := lastKey
+		if lastPart == nil || !samePartition(lastPart, r.SourcePartition) {
+			var err error
+			if k, err = partitionKey(r.SourcePartition); err != nil {
+				return fmt.Errorf("record position: %w", err)
+			}
+			lastPart, lastKey = r.SourcePartition, k
 		}
 		s.pending[k] = plugins.PartitionPosition{Partition: r.SourcePartition, Offset: r.SourceOffset}
 	}
 	return nil
+}
+
+// samePartition compares partition maps of scalar values without encoding them; anything
+// else counts as different (and is encoded).
+func samePartition(a, b map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, av := range a {
+		bv, ok := b[k]
+		if !ok {
+			return false
+		}
+		switch av.(type) {
+		case string, bool, int, int32, int64, float64:
+		default:
+			return false
+		}
+		if av != bv {
+			return false
+		}
+	}
+	return true
 }
 
 // convert applies transforms and converters. A nil message with nil error means the
@@ -177,8 +249,11 @@ func (s *sourceRunner) convert(orig *schema.Record) (*rmqclient.Message, string,
 	if topic == "" {
 		return nil, StageProduce, "worker", errors.New("record has no topic and connect.topicname is not set")
 	}
-	if !validTopic(topic) {
-		return nil, StageProduce, "worker", fmt.Errorf("topic %q is not a valid RocketMQ topic name", topic)
+	if !s.validTopics[topic] {
+		if !validTopic(topic) {
+			return nil, StageProduce, "worker", fmt.Errorf("topic %q is not a valid RocketMQ topic name", topic)
+		}
+		s.validTopics[topic] = true
 	}
 	m, stage, err := s.conv.toMessage(r, topic)
 	if err != nil {
@@ -265,19 +340,32 @@ func (s *sourceRunner) ensureTopic(ctx context.Context, topic string) error {
 
 // commit stores pending positions and tells the task.
 func (s *sourceRunner) commit(ctx context.Context) error {
+	s.pendingMu.Lock()
 	if len(s.pending) == 0 {
+		s.pendingMu.Unlock()
 		return nil
 	}
 	batch := make([]plugins.PartitionPosition, 0, len(s.pending))
 	for _, p := range s.pending {
 		batch = append(batch, p)
 	}
+	clear(s.pending)
+	s.pendingMu.Unlock()
 	if err := s.positions.Put(s.id.Connector, batch); err != nil {
 		s.counters.commitFailures.Add(1)
+		// Put the positions back unless newer ones arrived meanwhile.
+		s.pendingMu.Lock()
+		for _, p := range batch {
+			if k, kerr := partitionKey(p.Partition); kerr == nil {
+				if _, newer := s.pending[k]; !newer {
+					s.pending[k] = p
+				}
+			}
+		}
+		s.pendingMu.Unlock()
 		return fmt.Errorf("commit positions: %w", err)
 	}
 	s.counters.commits.Add(1)
-	clear(s.pending)
 	if err := safeCall(func() error { return s.task.Commit(ctx) }); err != nil {
 		s.log.Warn("source task Commit failed", "err", err)
 	}
