@@ -70,7 +70,7 @@ func TestDLQRoutes(t *testing.T) {
 	require.Equal(t, "trace", body["stacktrace"])
 	code, _ = do("GET", "/connectors/c/dlq/9-9", "")
 	require.Equal(t, http.StatusNotFound, code)
-	code, body = do("POST", "/connectors/c/dlq/replay", `{"ids":["0-1"],"force":true}`)
+	code, _ = do("POST", "/connectors/c/dlq/replay", `{"ids":["0-1"],"force":true}`)
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, []string{"0-1"}, d.replayedIDs)
 	require.True(t, d.force)

@@ -60,12 +60,6 @@ func httpStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// writeErr answers a Kafka Connect route with err's status and {"error_code", "message"}.
-// A *worker.ConfigError's message names every rejected key.
-func writeErr(c *gin.Context, err error) {
-	writeError(c, httpStatus(err), err.Error())
-}
-
 // writeError is the one place that shapes Kafka-style error bodies: {"error_code": N, "message": "..."}.
 func writeError(c *gin.Context, status int, msg string) {
 	c.AbortWithStatusJSON(status, gin.H{"error_code": status, "message": msg})

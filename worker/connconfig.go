@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -216,10 +215,4 @@ func keyedErrors(err error) []keyedError {
 	}
 	walk(err)
 	return out
-}
-
-// isConfigError reports whether err carries per-key problems.
-func isConfigError(err error) bool {
-	var ce *ConfigError
-	return errors.As(err, &ce)
 }

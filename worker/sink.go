@@ -80,12 +80,12 @@ func (c sinkTaskContext) Pause(queues ...plugins.Queue) {
 func (c sinkTaskContext) Resume(queues ...plugins.Queue) {}
 
 func (c sinkTaskContext) ErrantRecordReporter() plugins.ErrantRecordReporter {
-	return errantReporter{c.r}
+	return errantReporter(c)
 }
 
 func (c sinkTaskContext) Logger() *slog.Logger { return c.r.log }
 
-type errantReporter struct{ r *sinkRunner }
+type errantReporter sinkTaskContext
 
 func (e errantReporter) Report(ctx context.Context, rec *schema.Record, err error) error {
 	fr := failedRecord{stage: StagePut, class: "sink", topic: rec.Topic, queueID: rec.QueueID, offset: rec.QueueOffset,

@@ -101,7 +101,6 @@ func (memSinkConnector) NewSourceTask() {}
 type memSourceTask struct {
 	next, count int
 	task        string
-	poison      map[int]bool
 }
 
 func (t *memSourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {

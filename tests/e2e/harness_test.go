@@ -44,7 +44,6 @@ func TestMain(m *testing.M) {
 type workerProc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *bytes.Buffer
 	done chan error
 }
 
@@ -54,11 +53,6 @@ func freePort(t *testing.T) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu  chan struct{}
-	buf bytes.Buffer
 }
 
 // startWorker runs `rmqconnect standalone` with a worker config in dir and waits for /health.
