@@ -177,6 +177,7 @@ func (r *errorReporter) report(ctx context.Context, fr failedRecord, cause error
 		}
 	}
 	if err := r.dlq(ctx, m); err != nil {
+		r.metrics.dlqFailures.Add(1)
 		return fmt.Errorf("write dead-letter queue %s: %w (original failure: %v)", r.policy.dlqTopic, err, cause)
 	}
 	r.metrics.dlqRecords.Add(1)

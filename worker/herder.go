@@ -73,6 +73,8 @@ type Standalone struct {
 	stopping bool
 	wg       sync.WaitGroup
 
+	metrics *workerMetrics
+
 	producerMu sync.Mutex
 	producer   *rmqclient.Producer
 	reader     *rmqclient.Reader
@@ -110,7 +112,8 @@ func NewStandalone(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.
 	}
 	h := &Standalone{cfg: cfg, log: log, client: client, registry: reg, positions: pos,
 		defaults: connectorDefaults{keyConverter: cfg.KeyConverter, valueConverter: cfg.ValueConverter},
-		conns:    map[string]*connRuntime{}, stored: map[string]storedConnector{}, started: make(chan struct{})}
+		conns:    map[string]*connRuntime{}, stored: map[string]storedConnector{}, started: make(chan struct{}),
+		metrics: newWorkerMetrics()}
 	if err := filestore.Read(h.configPath(), &h.stored); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("connector store: %w", err)
 	}
@@ -342,6 +345,7 @@ func (h *Standalone) DeleteConnector(_ context.Context, name string) error {
 	if rt != nil {
 		rt.shutdown()
 	}
+	h.metrics.forget(h.cfg.WorkerID, name)
 	if perr := h.positions.Delete(name); perr != nil && err == nil {
 		err = perr
 	}

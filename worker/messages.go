@@ -35,6 +35,21 @@ type taskCounters struct {
 	dlqRecords     atomic.Int64
 	commits        atomic.Int64
 	commitFailures atomic.Int64
+	retries        atomic.Int64
+	dlqFailures    atomic.Int64
+	// lag reports a sink task's unconsumed messages; nil for sources.
+	lag atomic.Pointer[func() int64]
+}
+
+// countRetries wraps a retriable predicate so every retry is counted.
+func (c *taskCounters) countRetries(retriable func(error) bool) func(error) bool {
+	return func(err error) bool {
+		if retriable(err) {
+			c.retries.Add(1)
+			return true
+		}
+		return false
+	}
 }
 
 var topicRe = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)

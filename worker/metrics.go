@@ -34,6 +34,14 @@ var (
 		"Records written to the dead-letter queue.", []string{"worker", "connector", "task"}, nil)
 	descCommits = prometheus.NewDesc("rmqconnect_offset_commit_total",
 		"Offset/position commits (sink flushes, source position writes).", []string{"worker", "connector", "task", "result"}, nil)
+	descRetries = prometheus.NewDesc("rmqconnect_task_error_total_retries",
+		"Retries of retriable failures (poll, send, put, flush).", []string{"worker", "connector", "task"}, nil)
+	descDLQFailures = prometheus.NewDesc("rmqconnect_task_error_deadletterqueue_produce_failures",
+		"Dead-letter queue writes that failed.", []string{"worker", "connector", "task"}, nil)
+	descSinkLag = prometheus.NewDesc("rmqconnect_sink_lag",
+		"Messages of the sink task's topics not consumed yet (as of its last pulls).", []string{"worker", "connector", "task"}, nil)
+	descRunningRatio = prometheus.NewDesc("rmqconnect_connector_task_running_ratio",
+		"Fraction of the connector's tasks that are RUNNING.", []string{"worker", "connector"}, nil)
 )
 
 // Collector exposes the worker's connectors and tasks to Prometheus, read at scrape time
@@ -48,8 +56,12 @@ func (h *Standalone) Collector() *Collector { return &Collector{h: h} }
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnectorCount, descTaskCount, descConnectorStatus, descTaskStatus,
-		descSourcePoll, descSourceWrite, descSinkRead, descSinkSend, descRecordErrors, descRecordsSkipped, descDLQ, descCommits} {
+		descSourcePoll, descSourceWrite, descSinkRead, descSinkSend, descRecordErrors, descRecordsSkipped, descDLQ, descCommits,
+		descRetries, descDLQFailures, descSinkLag, descRunningRatio} {
 		ch <- d
+	}
+	for _, c := range c.h.metrics.collectors() {
+		c.Describe(ch)
 	}
 }
 
@@ -96,8 +108,25 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descDLQ, k.dlqRecords.Load(), w, rt.name, task)
 			counter(descCommits, k.commits.Load(), w, rt.name, task, "success")
 			counter(descCommits, k.commitFailures.Load(), w, rt.name, task, "failure")
+			counter(descRetries, k.retries.Load(), w, rt.name, task)
+			counter(descDLQFailures, k.dlqFailures.Load(), w, rt.name, task)
+			if lag := k.lag.Load(); lag != nil {
+				gauge(descSinkLag, float64((*lag)()), w, rt.name, task)
+			}
 		}
 		rt.mu.Unlock()
+		if len(st.Tasks) > 0 {
+			running := 0
+			for _, ts := range st.Tasks {
+				if ts.State == StateRunning {
+					running++
+				}
+			}
+			gauge(descRunningRatio, float64(running)/float64(len(st.Tasks)), w, rt.name)
+		}
+	}
+	for _, c := range c.h.metrics.collectors() {
+		c.Collect(ch)
 	}
 	for _, s := range []State{StateUnassigned, StateRunning, StatePaused, StateFailed, StateRestarting} {
 		gauge(descTaskCount, float64(byState[s]), w, string(s))

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -122,12 +123,14 @@ func (rt *connRuntime) startConnector() bool {
 		}
 		ctx, cancel := context.WithCancel(rt.h.ctx)
 		if err := safeCall(func() error { return rt.conn.Start(ctx, connectorContext{rt}, resolved) }); err != nil {
+			rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "failure").Inc()
 			cancel()
 			rt.log.Error("connector failed to start", "err", err)
 			rt.setConnState(StateFailed, fmt.Sprintf("start connector: %v", err))
 			rt.conn = nil
 			return false
 		}
+		rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "success").Inc()
 		rt.mu.Lock()
 		rt.connCtx, rt.connCancel, rt.connRunning = ctx, cancel, true
 		rt.mu.Unlock()
@@ -249,10 +252,12 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 	for {
 		rt.setTaskState(t, StateRunning, "")
 		started := time.Now()
+		rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "task", "attempt").Inc()
 		err := rt.runTask(ctx, t)
 		if ctx.Err() != nil {
 			return
 		}
+		rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "task", "failure").Inc()
 		if err == nil {
 			err = fmt.Errorf("task returned without being stopped")
 		}
@@ -325,7 +330,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		sr := &sourceRunner{id: id, cfg: taskCfg, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
 			producer: p, client: rt.h.client, positions: rt.h.positions, errs: errs, policy: rt.st.policy, log: log,
 			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered,
-			commitInterval: rt.h.cfg.CommitInterval}
+			commitInterval: rt.h.cfg.CommitInterval, hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}}
 		return sr.run(ctx, rt.h.cfg.StopTimeout)
 	}
 	switch c := conn.(type) {
@@ -336,7 +341,8 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		}
 		sk := &sinkRunner{id: id, cfg: taskCfg, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
 			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
-			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize}
+			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
+			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}}
 		return sk.run(ctx, rt.h.cfg.StopTimeout)
 	default:
 		return fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class)

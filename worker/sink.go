@@ -39,6 +39,8 @@ type sinkRunner struct {
 	topics     []string
 	autoCreate bool
 	ordered    bool
+	hist       *workerMetrics
+	labels     []string // worker, connector, task
 	from       rmqclient.StartPosition
 	batchSize  int
 
@@ -124,6 +126,9 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 		s.stopTask(stopTimeout)
 		return fmt.Errorf("consumer: %w", err)
 	}
+	lag := cons.Lag
+	s.counters.lag.Store(&lag)
+	defer s.counters.lag.Store(nil)
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -195,9 +200,12 @@ func (s *sinkRunner) handle(ctx context.Context, msgs []*rmqclient.ReceivedMessa
 		return s.failErr
 	}
 	if len(recs) > 0 {
+		putStart := time.Now()
 		err := s.policy.retry(ctx, func() error {
 			return safeCall(func() error { return s.task.Put(ctx, recs) })
-		}, plugins.IsRetriable)
+		}, s.counters.countRetries(plugins.IsRetriable))
+		s.hist.putTime.WithLabelValues(s.labels...).Observe(since(putStart))
+		s.hist.putBatchSize.WithLabelValues(s.labels...).Observe(float64(len(recs)))
 		if err != nil {
 			s.mu.Unlock()
 			err = fmt.Errorf("stage %s: %w", StagePut, err)
@@ -245,6 +253,8 @@ func (s *sinkRunner) flushLocked(ctx context.Context) error {
 	for q, o := range s.offsets {
 		offsets[q] = o
 	}
+	flushStart := time.Now()
+	defer func() { s.hist.commitTime.WithLabelValues(s.labels...).Observe(since(flushStart)) }()
 	return s.policy.retry(ctx, func() error {
 		return safeCall(func() error {
 			if pc, ok := s.task.(plugins.PreCommitter); ok {
@@ -253,7 +263,7 @@ func (s *sinkRunner) flushLocked(ctx context.Context) error {
 			}
 			return s.task.Flush(ctx, offsets)
 		})
-	}, plugins.IsRetriable)
+	}, s.counters.countRetries(plugins.IsRetriable))
 }
 
 func (s *sinkRunner) currentFailure() error {

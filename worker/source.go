@@ -44,6 +44,9 @@ type sourceRunner struct {
 	ordered        bool
 	commitInterval time.Duration
 
+	hist   *workerMetrics
+	labels []string // worker, connector, task
+
 	knownTopics map[string]bool // touched by the sender goroutine only
 	validTopics map[string]bool // touched by the poll loop only
 	pendingMu   sync.Mutex
@@ -99,13 +102,18 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	lastCommit := time.Now()
 	for ctx.Err() == nil {
 		var recs []*schema.Record
+		pollStart := time.Now()
 		perr := s.policy.retry(ctx, func() error {
 			return safeCall(func() error {
 				var err error
 				recs, err = s.task.Poll(ctx)
 				return err
 			})
-		}, plugins.IsRetriable)
+		}, s.counters.countRetries(plugins.IsRetriable))
+		if len(recs) > 0 {
+			s.hist.pollTime.WithLabelValues(s.labels...).Observe(since(pollStart))
+			s.hist.pollBatchSize.WithLabelValues(s.labels...).Observe(float64(len(recs)))
+		}
 		if ctx.Err() != nil {
 			break
 		}
@@ -302,7 +310,7 @@ func (s *sourceRunner) send(ctx context.Context, chunk []outMsg) error {
 		var err error
 		res, err = s.producer.Send(ctx, msgs...)
 		return err
-	}, rmqclient.IsRetriable)
+	}, s.counters.countRetries(rmqclient.IsRetriable))
 	if err != nil {
 		return fmt.Errorf("stage %s: send %d messages to %s: %w", StageProduce, len(msgs), topic, err)
 	}
@@ -351,6 +359,8 @@ func (s *sourceRunner) commit(ctx context.Context) error {
 	}
 	clear(s.pending)
 	s.pendingMu.Unlock()
+	commitStart := time.Now()
+	defer func() { s.hist.commitTime.WithLabelValues(s.labels...).Observe(since(commitStart)) }()
 	if err := s.positions.Put(s.id.Connector, batch); err != nil {
 		s.counters.commitFailures.Add(1)
 		// Put the positions back unless newer ones arrived meanwhile.

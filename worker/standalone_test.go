@@ -129,18 +129,30 @@ func TestSourceToSinkThroughBroker(t *testing.T) {
 	require.Eventually(t, func() bool {
 		fams, err := reg.Gather()
 		require.NoError(t, err)
-		var written, put float64
+		var written, put, polledHist, putHist float64
+		names := map[string]bool{}
 		for _, f := range fams {
+			names[f.GetName()] = true
 			for _, m := range f.GetMetric() {
 				switch f.GetName() {
 				case "rmqconnect_source_record_write_total":
 					written += m.GetCounter().GetValue()
 				case "rmqconnect_sink_record_send_total":
 					put += m.GetCounter().GetValue()
+				case "rmqconnect_source_poll_batch_size":
+					polledHist += m.GetHistogram().GetSampleSum()
+				case "rmqconnect_sink_put_batch_size":
+					putHist += m.GetHistogram().GetSampleSum()
 				}
 			}
 		}
-		return written == 2*perTask && put >= 2*perTask
+		for _, n := range []string{"rmqconnect_sink_lag", "rmqconnect_worker_startup_total", "rmqconnect_offset_commit_time_seconds",
+			"rmqconnect_connector_task_running_ratio", "rmqconnect_task_error_total_retries"} {
+			if !names[n] {
+				return false
+			}
+		}
+		return written == 2*perTask && put >= 2*perTask && polledHist == 2*perTask && putHist == put
 	}, 10*time.Second, 50*time.Millisecond)
 
 	info, err := env.h.ConnectorInfo(ctx, "snk")

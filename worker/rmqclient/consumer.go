@@ -267,3 +267,19 @@ func (cons *Consumer) Close() error {
 	cons.closed = true
 	return safeClose(cons.c.Shutdown)
 }
+
+// Lag is how many messages of its topics the consumer has not consumed yet, as of its
+// last pulls (0 before the first pull).
+func (cons *Consumer) Lag() (lag int64) {
+	defer func() {
+		if recover() != nil {
+			lag = 0
+		}
+	}()
+	for _, v := range cons.c.GetOffsetDiffMap() {
+		if v > 0 {
+			lag += v
+		}
+	}
+	return lag
+}

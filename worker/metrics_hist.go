@@ -1,0 +1,53 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// workerMetrics are the stateful metric families (histograms, startup counters); the
+// Collector adds the scrape-time ones. They are created per herder and reach Prometheus
+// only through the injected registry the Collector is registered on.
+type workerMetrics struct {
+	pollBatchSize *prometheus.HistogramVec
+	putBatchSize  *prometheus.HistogramVec
+	pollTime      *prometheus.HistogramVec
+	putTime       *prometheus.HistogramVec
+	commitTime    *prometheus.HistogramVec
+	startups      *prometheus.CounterVec
+}
+
+func newWorkerMetrics() *workerMetrics {
+	sizes := []float64{1, 8, 32, 128, 512, 2048, 8192}
+	times := prometheus.ExponentialBuckets(0.0005, 4, 9) // 0.5 ms .. 33 s
+	labels := []string{"worker", "connector", "task"}
+	return &workerMetrics{
+		pollBatchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rmqconnect_source_poll_batch_size",
+			Help: "Records per source Poll.", Buckets: sizes}, labels),
+		putBatchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rmqconnect_sink_put_batch_size",
+			Help: "Records per sink Put.", Buckets: sizes}, labels),
+		pollTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rmqconnect_source_poll_batch_time_seconds",
+			Help: "Time a source Poll took.", Buckets: times}, labels),
+		putTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rmqconnect_sink_put_batch_time_seconds",
+			Help: "Time a sink Put took.", Buckets: times}, labels),
+		commitTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rmqconnect_offset_commit_time_seconds",
+			Help: "Time a position commit (source) or flush (sink) took.", Buckets: times}, labels),
+		startups: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rmqconnect_worker_startup_total",
+			Help: "Connector and task start attempts by result."}, []string{"worker", "kind", "result"}),
+	}
+}
+
+func (m *workerMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.pollBatchSize, m.putBatchSize, m.pollTime, m.putTime, m.commitTime, m.startups}
+}
+
+// forget drops a deleted connector's series.
+func (m *workerMetrics) forget(worker, connector string) {
+	l := prometheus.Labels{"worker": worker, "connector": connector}
+	for _, v := range []*prometheus.HistogramVec{m.pollBatchSize, m.putBatchSize, m.pollTime, m.putTime, m.commitTime} {
+		v.DeletePartialMatch(l)
+	}
+}
+
+func since(t time.Time) float64 { return time.Since(t).Seconds() }
