@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -114,18 +115,21 @@ type converters struct {
 // returned with the error.
 func (c converters) toMessage(r *schema.Record, topic string) (*rmqclient.Message, string, error) {
 	var keyBytes []byte
+	convProps := map[string]string{}
 	if r.Key != nil || r.KeySchema != nil {
-		kb, err := c.key.FromConnect(topic, r.KeySchema, r.Key)
+		kb, props, err := fromConnect(c.key, topic, r.KeySchema, r.Key)
 		if err != nil {
 			return nil, StageKeyConv, err
 		}
 		keyBytes = kb
+		maps.Copy(convProps, props)
 	}
-	body, err := c.value.FromConnect(topic, r.ValueSchema, r.Value)
+	body, props, err := fromConnect(c.value, topic, r.ValueSchema, r.Value)
 	if err != nil {
 		return nil, StageValueConv, err
 	}
-	m := &rmqclient.Message{Topic: topic, Body: body, Properties: map[string]string{}}
+	maps.Copy(convProps, props)
+	m := &rmqclient.Message{Topic: topic, Body: body, Properties: convProps}
 	keys, kp := keyProps(keyBytes)
 	m.Keys = keys
 	for k, v := range kp {
@@ -157,6 +161,22 @@ func (c converters) toMessage(r *schema.Record, topic string) (*rmqclient.Messag
 	return m, "", nil
 }
 
+// fromConnect uses a converter's property ability when it has one.
+func fromConnect(c converter.Converter, topic string, s *schema.Schema, v any) ([]byte, map[string]string, error) {
+	if pc, ok := c.(converter.PropertyConverter); ok {
+		return pc.FromConnectProps(topic, s, v)
+	}
+	b, err := c.FromConnect(topic, s, v)
+	return b, nil, err
+}
+
+func toConnect(c converter.Converter, topic string, data []byte, props map[string]string) (*schema.Schema, any, error) {
+	if pc, ok := c.(converter.PropertyConverter); ok {
+		return pc.ToConnectProps(topic, data, props)
+	}
+	return c.ToConnect(topic, data)
+}
+
 // fromMessage turns a consumed message into a sink record (before transforms).
 func (c converters) fromMessage(m *rmqclient.ReceivedMessage) (*schema.Record, string, error) {
 	r := &schema.Record{Topic: m.Queue.Topic, QueueID: m.Queue.QueueID, QueueOffset: m.Offset}
@@ -165,12 +185,12 @@ func (c converters) fromMessage(m *rmqclient.ReceivedMessage) (*schema.Record, s
 		return nil, StageKeyConv, fmt.Errorf("key property: %w", err)
 	}
 	if kb != nil {
-		r.KeySchema, r.Key, err = c.key.ToConnect(r.Topic, kb)
+		r.KeySchema, r.Key, err = toConnect(c.key, r.Topic, kb, m.Properties)
 		if err != nil {
 			return nil, StageKeyConv, err
 		}
 	}
-	r.ValueSchema, r.Value, err = c.value.ToConnect(r.Topic, m.Body)
+	r.ValueSchema, r.Value, err = toConnect(c.value, r.Topic, m.Body, m.Properties)
 	if err != nil {
 		return nil, StageValueConv, err
 	}
@@ -181,8 +201,8 @@ func (c converters) fromMessage(m *rmqclient.ReceivedMessage) (*schema.Record, s
 		}
 	}
 	for k, v := range m.Properties {
-		if k == PropTimestamp || k == PropKeyBase64 {
-			continue
+		if k == PropTimestamp || k == PropKeyBase64 || (strings.HasPrefix(k, "connect.") && strings.HasSuffix(k, ".schema.id")) {
+			continue // the worker's and converters' own metadata, not record headers
 		}
 		r.Headers = append(r.Headers, schema.Header{Key: k, Schema: schema.OptionalStringSchema, Value: v})
 	}

@@ -48,6 +48,9 @@ type AvroConverter struct {
 	compat       avro.Mode
 	latestTTL    time.Duration // < 0: never refresh
 	cacheSize    int
+	// idInPrefix: the record id travels as the body's 8-byte prefix (RocketMQ Connect's Java
+	// converters) rather than in a message property.
+	idInPrefix bool
 
 	mu      sync.Mutex
 	writers map[writerKey]*writerEntry
@@ -88,6 +91,14 @@ func (c *AvroConverter) Configure(cfg map[string]string, isKey bool) error {
 	url := strings.TrimSpace(cfg["schema.registry.url"])
 	if url == "" {
 		return &ConfigError{Key: "schema.registry.url", Value: cfg["schema.registry.url"], Reason: "required by the avro converter (the schema registry's http://host:port)"}
+	}
+	switch loc := strings.ToLower(strings.TrimSpace(cfg["schema.id.location"])); loc {
+	case "", "property":
+		c.idInPrefix = false
+	case "prefix":
+		c.idInPrefix = true
+	default:
+		return &ConfigError{Key: "schema.id.location", Value: cfg["schema.id.location"], Reason: "must be property (the record id in a message property) or prefix (the Java converters' 8-byte body prefix)"}
 	}
 	for key, dst := range map[string]*bool{"auto.register.schemas": &c.autoRegister, "use.latest.version": &c.useLatest} {
 		if v, ok := cfg[key]; ok {
@@ -386,4 +397,42 @@ func (c *AvroConverter) reader(subject string, id int64) (*avro.Codec, error) {
 	c.readers[key] = codec
 	c.mu.Unlock()
 	return codec, nil
+}
+
+// RecordIDProperty names the message property that carries the Avro record id of a key or
+// value when schema.id.location=property.
+func RecordIDProperty(isKey bool) string {
+	if isKey {
+		return "connect.key.schema.id"
+	}
+	return "connect.value.schema.id"
+}
+
+// FromConnectProps implements PropertyConverter: with schema.id.location=property (the
+// default) the body is the bare Avro datum and the record id goes in a property; with
+// prefix it is FromConnect's output and no property.
+func (c *AvroConverter) FromConnectProps(topic string, s *schema.Schema, v any) ([]byte, map[string]string, error) {
+	data, err := c.FromConnect(topic, s, v)
+	if err != nil || c.idInPrefix || len(data) < RecordIDSize {
+		return data, nil, err
+	}
+	id := binary.BigEndian.Uint64(data)
+	return data[RecordIDSize:], map[string]string{RecordIDProperty(c.isKey): strconv.FormatUint(id, 10)}, nil
+}
+
+// ToConnectProps implements PropertyConverter: a record id in the message's property wins;
+// without one the body is read as prefixed (so both kinds of message decode).
+func (c *AvroConverter) ToConnectProps(topic string, data []byte, props map[string]string) (*schema.Schema, any, error) {
+	idStr, ok := props[RecordIDProperty(c.isKey)]
+	if !ok {
+		return c.ToConnect(topic, data)
+	}
+	id, err := strconv.ParseUint(strings.TrimSpace(idStr), 10, 64)
+	if err != nil {
+		subject, _ := c.subject(topic)
+		return nil, nil, fmt.Errorf("avro converter: subject %q: property %s=%q is not a record id: %w", subject, RecordIDProperty(c.isKey), idStr, ErrMalformed)
+	}
+	buf := make([]byte, RecordIDSize, RecordIDSize+len(data))
+	binary.BigEndian.PutUint64(buf, id)
+	return c.ToConnect(topic, append(buf, data...))
 }

@@ -26,6 +26,17 @@ type Converter interface {
 	ToConnect(topic string, data []byte) (*schema.Schema, any, error)
 }
 
+// PropertyConverter is the optional ability to carry converter metadata (such as a schema
+// registry's record id) in message properties next to the body. The worker uses it when a
+// converter has it; plain FromConnect/ToConnect stay self-contained.
+type PropertyConverter interface {
+	Converter
+	// FromConnectProps is FromConnect plus properties to set on the message.
+	FromConnectProps(topic string, s *schema.Schema, v any) ([]byte, map[string]string, error)
+	// ToConnectProps is ToConnect given the message's properties.
+	ToConnectProps(topic string, data []byte, props map[string]string) (*schema.Schema, any, error)
+}
+
 // factories is the explicit name table: short names and the Java class names of Kafka Connect and RocketMQ
 // Connect (a user's existing config keeps working).
 var factories = map[string]func() Converter{

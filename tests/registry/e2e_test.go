@@ -19,6 +19,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
+	"github.com/rmqconnect/rmqconnect/schema/converter"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -181,6 +182,19 @@ func TestAvroSourceToSinkThroughWorker(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(readLines(t, latestFile)) >= n1+n2 }, 60*time.Second, 100*time.Millisecond)
 	require.Equal(t, normalise(t, expLatest), normalise(t, readLines(t, latestFile)))
+
+	// On the wire the record id travels in a message property; the body is the bare datum.
+	var mu sync.Mutex
+	var raw []*rmqclient.ReceivedMessage
+	cons, err := rmqtest.Client(t).NewConsumer("raw", rmqclient.ConsumerOptions{Group: rmqtest.Group(t), Topics: []string{topic}, From: rmqclient.FromFirst},
+		func(_ context.Context, ms []*rmqclient.ReceivedMessage) error { mu.Lock(); raw = append(raw, ms...); mu.Unlock(); return nil })
+	require.NoError(t, err)
+	defer cons.Close()
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(raw) > 0 }, 60*time.Second, 100*time.Millisecond)
+	mu.Lock()
+	id := raw[0].Properties[converter.RecordIDProperty(false)]
+	mu.Unlock()
+	require.NotEmpty(t, id, "the record id property is set")
 }
 
 func waitTask(t *testing.T, h *worker.Standalone, name string, state worker.State) worker.TaskState {
