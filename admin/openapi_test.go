@@ -24,6 +24,7 @@ type allAbilities struct {
 	DLQHerder
 	PluginConfigHerder
 	OffsetsHerder
+	TopicsHerder
 }
 
 // fullServer is a server with every route: all herder abilities and every Enable* call.

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -34,6 +35,12 @@ type Server struct {
 	herder Herder
 	engine *gin.Engine
 
+	// Access wrappers around the engine, nil when not enabled (auth.go, cors.go), and the TLS
+	// config Run serves with (tls.go). They are set before Run and read-only after.
+	auth func(http.Handler) http.Handler
+	cors func(http.Handler) http.Handler
+	tls  *tls.Config
+
 	ready chan struct{}
 	bound net.Addr
 }
@@ -61,6 +68,9 @@ func NewServer(addr string, info Info, health HealthChecker, herder Herder, log 
 		if o, ok := herder.(OffsetsHerder); ok {
 			s.offsetsRoutes(o)
 		}
+		if t, ok := herder.(TopicsHerder); ok {
+			s.topicsRoutes(t)
+		}
 		e.PATCH("/connectors/:name/config", s.patchConnectorConfig)
 	}
 	e.NoRoute(func(c *gin.Context) {
@@ -73,8 +83,21 @@ func NewServer(addr string, info Info, health HealthChecker, herder Herder, log 
 	return s
 }
 
-// Handler exposes the routes for tests.
-func (s *Server) Handler() http.Handler { return s.engine }
+// Handler is what Run serves: the routes behind the access checks enabled so far. CORS is
+// outermost, so a browser's preflight (which carries no credentials) is answered without auth
+// and a 401 still carries the CORS headers the browser needs to show it; auth comes next.
+// The wrappers sit outside gin because gin's Use applies only to routes registered after it,
+// and NewServer registers the routes before any Enable call.
+func (s *Server) Handler() http.Handler {
+	var h http.Handler = s.engine
+	if s.auth != nil {
+		h = s.auth(h)
+	}
+	if s.cors != nil {
+		h = s.cors(h)
+	}
+	return h
+}
 
 // Addr returns the bound address once Run has started listening (useful with port 0).
 func (s *Server) Addr(ctx context.Context) (net.Addr, error) {
@@ -86,7 +109,8 @@ func (s *Server) Addr(ctx context.Context) (net.Addr, error) {
 	}
 }
 
-// Run serves until ctx ends, then stops accepting and drains requests for up to 5s.
+// Run serves until ctx ends, then stops accepting and drains requests for up to 5s. It serves
+// HTTPS when EnableTLS was called.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
@@ -94,9 +118,14 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.bound = ln.Addr()
 	close(s.ready)
-	srv := &http.Server{Handler: s.engine, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if s.tls != nil {
+		srv.TLSConfig = s.tls.Clone()
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -3,6 +3,7 @@ package conf
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -51,6 +52,16 @@ type Worker struct {
 	// taskRestartBackoffMaxMs.
 	TaskRestartBackoffInitialMs int `mapstructure:"taskRestartBackoffInitialMs"`
 	TaskRestartBackoffMaxMs     int `mapstructure:"taskRestartBackoffMaxMs"`
+	// RESTAuthFile holds the admin REST users, `user:bcrypt-hash` per line; empty: no auth.
+	RESTAuthFile string `mapstructure:"restAuthFile"`
+	// RESTTLSCertFile and RESTTLSKeyFile (PEM) make the admin REST API serve HTTPS; both or neither.
+	RESTTLSCertFile string `mapstructure:"restTLSCertFile"`
+	RESTTLSKeyFile  string `mapstructure:"restTLSKeyFile"`
+	// RESTCORSAllowedOrigins lists the origins browsers may call the admin REST API from, ','
+	// separated, '*' for any; empty: no CORS headers. RESTCORSAllowedMethods are the methods
+	// a preflight allows.
+	RESTCORSAllowedOrigins string `mapstructure:"restCORSAllowedOrigins"`
+	RESTCORSAllowedMethods string `mapstructure:"restCORSAllowedMethods"`
 }
 
 // Defaults returns the configuration used for every key a file does not set.
@@ -81,6 +92,7 @@ func Defaults() Worker {
 		GracefulShutdownTimeoutMillis: 30000,
 		TaskRestartBackoffInitialMs:   1000,
 		TaskRestartBackoffMaxMs:       300000,
+		RESTCORSAllowedMethods:        "GET,POST,PUT,PATCH,DELETE",
 	}
 }
 
@@ -203,6 +215,7 @@ func knownKey(keys []string, k string) bool {
 var (
 	idPattern   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 	hostPortPat = regexp.MustCompile(`^[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}$`)
+	methodPat   = regexp.MustCompile(`^[A-Za-z]+$`)
 )
 
 func (w *Worker) validate() Errors {
@@ -276,7 +289,92 @@ func (w *Worker) validate() Errors {
 	if w.ACLEnable && (w.AccessKey == "" || w.SecretKey == "") {
 		bad("aclEnable", w.ACLEnable, "accessKey and secretKey are required when ACL is enabled")
 	}
+	errs = append(errs, w.validateREST()...)
 	return errs
+}
+
+// validateREST checks the admin REST access keys. The files are only checked for being
+// readable here; their contents are parsed when the server starts.
+func (w *Worker) validateREST() Errors {
+	var errs Errors
+	bad := func(key string, val any, reason string) {
+		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(val), Reason: reason})
+	}
+	for _, f := range []struct{ key, path string }{
+		{"restAuthFile", w.RESTAuthFile}, {"restTLSCertFile", w.RESTTLSCertFile}, {"restTLSKeyFile", w.RESTTLSKeyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := readable(f.path); err != nil {
+			bad(f.key, f.path, "cannot read: "+err.Error())
+		}
+	}
+	switch {
+	case w.RESTTLSCertFile != "" && w.RESTTLSKeyFile == "":
+		bad("restTLSKeyFile", "", "required when restTLSCertFile is set")
+	case w.RESTTLSCertFile == "" && w.RESTTLSKeyFile != "":
+		bad("restTLSCertFile", "", "required when restTLSKeyFile is set")
+	}
+	for _, o := range w.CORSOrigins() {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			bad("restCORSAllowedOrigins", o, "not an origin: want scheme://host[:port] or *")
+		}
+	}
+	if len(w.CORSOrigins()) > 0 && len(w.CORSMethods()) == 0 {
+		bad("restCORSAllowedMethods", w.RESTCORSAllowedMethods, "must not be empty when restCORSAllowedOrigins is set")
+	}
+	for _, m := range w.CORSMethods() {
+		if !methodPat.MatchString(m) {
+			bad("restCORSAllowedMethods", m, "not an HTTP method")
+		}
+	}
+	return errs
+}
+
+// readable reports why the file at path cannot be opened for reading, or nil.
+func readable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return pe.Err // the path is in the FieldError already
+		}
+		return err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return errors.New("is a directory")
+	}
+	return nil
+}
+
+// CORSOrigins splits RESTCORSAllowedOrigins on ','.
+func (w *Worker) CORSOrigins() []string { return splitList(w.RESTCORSAllowedOrigins) }
+
+// CORSMethods splits RESTCORSAllowedMethods on ',' and upper-cases each method.
+func (w *Worker) CORSMethods() []string {
+	ms := splitList(w.RESTCORSAllowedMethods)
+	for i, m := range ms {
+		ms[i] = strings.ToUpper(m)
+	}
+	return ms
+}
+
+// splitList splits s on ',' and drops blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func validPort(s string, allowZero bool) bool {

@@ -97,6 +97,47 @@ func TestRejectsWithKeyAndReason(t *testing.T) {
 	}
 }
 
+func TestRESTAccess(t *testing.T) {
+	t.Setenv("RMQ_NAMESRV", "")
+	users := write(t, "users", "alice:$2a$04$xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n")
+	cert, key := write(t, "cert.pem", "cert"), write(t, "key.pem", "key")
+	w, err := Load(write(t, "w.yaml", "restAuthFile: "+users+"\nrestTLSCertFile: "+cert+"\nrestTLSKeyFile: "+key+
+		"\nrestCORSAllowedOrigins: 'https://ui.example.com, http://localhost:3000,*'\nrestCORSAllowedMethods: get,DELETE\n"))
+	require.NoError(t, err)
+	require.Equal(t, users, w.RESTAuthFile)
+	require.Equal(t, []string{"https://ui.example.com", "http://localhost:3000", "*"}, w.CORSOrigins())
+	require.Equal(t, []string{"GET", "DELETE"}, w.CORSMethods())
+
+	d := Defaults()
+	require.Empty(t, d.CORSOrigins(), "no CORS by default")
+	require.Equal(t, []string{"GET", "POST", "PUT", "PATCH", "DELETE"}, d.CORSMethods())
+
+	missing := filepath.Join(t.TempDir(), "missing")
+	cases := []struct {
+		name, body, key, reason string
+	}{
+		{"cert without key", "restTLSCertFile: " + cert, "restTLSKeyFile", "required when restTLSCertFile is set"},
+		{"key without cert", "restTLSKeyFile: " + key, "restTLSCertFile", "required when restTLSKeyFile is set"},
+		{"unreadable users file", "restAuthFile: " + missing, "restAuthFile", "cannot read: no such file or directory"},
+		{"users file is a directory", "restAuthFile: " + t.TempDir(), "restAuthFile", "cannot read: is a directory"},
+		{"origin with a path", "restCORSAllowedOrigins: https://ui.example.com/app", "restCORSAllowedOrigins", "not an origin"},
+		{"origin without scheme", "restCORSAllowedOrigins: ui.example.com", "restCORSAllowedOrigins", "not an origin"},
+		{"bad method", "restCORSAllowedOrigins: '*'\nrestCORSAllowedMethods: 'GET,P*ST'", "restCORSAllowedMethods", "not an HTTP method"},
+		{"no methods", "restCORSAllowedOrigins: '*'\nrestCORSAllowedMethods: ','", "restCORSAllowedMethods", "must not be empty"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(write(t, "w.yaml", c.body+"\n"))
+			require.ErrorIs(t, err, ErrInvalid)
+			var es Errors
+			require.True(t, errors.As(err, &es), "%T %v", err, err)
+			require.Len(t, es, 1, err.Error())
+			require.Equal(t, c.key, es[0].Key)
+			require.Contains(t, es[0].Reason, c.reason)
+		})
+	}
+}
+
 func TestFileProblems(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "missing.yaml"))
 	require.True(t, IsNotExist(err))

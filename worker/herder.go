@@ -496,3 +496,32 @@ func (h *Standalone) PatchConnectorConfig(ctx context.Context, name string, set 
 	info, _, err := h.PutConnectorConfig(ctx, name, cfg)
 	return info, err
 }
+
+// ConnectorTopics lists the topics the connector's tasks have used (sent to or consumed)
+// since it was created on this worker or its topics were reset.
+func (h *Standalone) ConnectorTopics(_ context.Context, name string) ([]string, error) {
+	rt, err := h.runtime(name)
+	if err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	out := make([]string, 0, len(rt.topics))
+	for t := range rt.topics {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ResetConnectorTopics forgets the connector's used topics.
+func (h *Standalone) ResetConnectorTopics(_ context.Context, name string) error {
+	rt, err := h.runtime(name)
+	if err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	rt.topics = nil
+	rt.mu.Unlock()
+	return nil
+}

@@ -38,6 +38,17 @@ type connRuntime struct {
 	taskCfgs    []map[string]string
 	tasks       map[int]*taskRuntime
 	closed      bool
+	topics      map[string]bool // topics the connector's tasks have used since creation or reset
+}
+
+// useTopic records that a task of the connector used topic.
+func (rt *connRuntime) useTopic(topic string) {
+	rt.mu.Lock()
+	if rt.topics == nil {
+		rt.topics = map[string]bool{}
+	}
+	rt.topics[topic] = true
+	rt.mu.Unlock()
 }
 
 type taskRuntime struct {
@@ -330,7 +341,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		sr := &sourceRunner{id: id, cfg: taskCfg, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
 			producer: p, client: rt.h.client, positions: rt.h.positions, errs: errs, policy: rt.st.policy, log: log,
 			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered,
-			commitInterval: rt.h.cfg.CommitInterval, hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}}
+			commitInterval: rt.h.cfg.CommitInterval, hist: rt.h.metrics, onTopic: rt.useTopic, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}}
 		return sr.run(ctx, rt.h.cfg.StopTimeout)
 	}
 	switch c := conn.(type) {
@@ -342,7 +353,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		sk := &sinkRunner{id: id, cfg: taskCfg, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
 			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
 			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
-			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}}
+			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic}
 		return sk.run(ctx, rt.h.cfg.StopTimeout)
 	default:
 		return fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class)

@@ -41,6 +41,7 @@ type sinkRunner struct {
 	ordered    bool
 	hist       *workerMetrics
 	labels     []string // worker, connector, task
+	onTopic    func(topic string)
 	from       rmqclient.StartPosition
 	batchSize  int
 
@@ -125,6 +126,11 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 	if err != nil {
 		s.stopTask(stopTimeout)
 		return fmt.Errorf("consumer: %w", err)
+	}
+	if s.onTopic != nil {
+		for _, t := range s.topics {
+			s.onTopic(t)
+		}
 	}
 	lag := cons.Lag
 	s.counters.lag.Store(&lag)

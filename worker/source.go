@@ -44,8 +44,9 @@ type sourceRunner struct {
 	ordered        bool
 	commitInterval time.Duration
 
-	hist   *workerMetrics
-	labels []string // worker, connector, task
+	hist    *workerMetrics
+	labels  []string // worker, connector, task
+	onTopic func(topic string)
 
 	knownTopics map[string]bool // touched by the sender goroutine only
 	validTopics map[string]bool // touched by the poll loop only
@@ -343,6 +344,9 @@ func (s *sourceRunner) ensureTopic(ctx context.Context, topic string) error {
 		return fmt.Errorf("topic %s: %w", topic, err)
 	}
 	s.knownTopics[topic] = true
+	if s.onTopic != nil {
+		s.onTopic(topic)
+	}
 	return nil
 }
 

@@ -155,6 +155,16 @@ func TestSourceToSinkThroughBroker(t *testing.T) {
 		return written == 2*perTask && put >= 2*perTask && polledHist == 2*perTask && putHist == put
 	}, 10*time.Second, 50*time.Millisecond)
 
+	for _, name := range []string{"src", "snk"} {
+		topics, err := env.h.ConnectorTopics(ctx, name)
+		require.NoError(t, err)
+		require.Equal(t, []string{topic}, topics, name)
+	}
+	require.NoError(t, env.h.ResetConnectorTopics(ctx, "src"))
+	topics, err := env.h.ConnectorTopics(ctx, "src")
+	require.NoError(t, err)
+	require.Empty(t, topics)
+
 	info, err := env.h.ConnectorInfo(ctx, "snk")
 	require.NoError(t, err)
 	require.Equal(t, TypeSink, info.Type)

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,10 @@ const maxBody = 64 << 20
 type Client struct {
 	base *url.URL
 	hc   *http.Client
+
+	user, password string
+	basicAuth      bool
+	tls            *tls.Config
 }
 
 // Option configures a Client.
@@ -42,6 +47,20 @@ func WithHTTPClient(hc *http.Client) Option {
 		cp := *hc
 		c.hc = &cp
 	}
+}
+
+// WithBasicAuth sends user and password as HTTP basic auth on every call. Over plain http
+// they cross the network readable; use an https URL when the worker is not local.
+func WithBasicAuth(user, password string) Option {
+	return func(c *Client) { c.user, c.password, c.basicAuth = user, password, true }
+}
+
+// WithTLSConfig makes https calls with cfg: the CAs to trust (RootCAs), a client certificate,
+// or InsecureSkipVerify. It applies to the client's *http.Transport (a copy of
+// http.DefaultTransport, or of WithHTTPClient's transport); New fails when WithHTTPClient gave
+// a transport of another type.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *Client) { c.tls = cfg }
 }
 
 // New returns a client for the worker at baseURL (for example http://127.0.0.1:8082). A base
@@ -66,7 +85,27 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	if c.tls != nil {
+		var t *http.Transport
+		switch rt := c.hc.Transport.(type) {
+		case nil:
+			t = http.DefaultTransport.(*http.Transport).Clone()
+		case *http.Transport:
+			t = rt.Clone()
+		default:
+			return nil, fmt.Errorf("WithTLSConfig: the HTTP client's transport is a %T, not an *http.Transport", rt)
+		}
+		t.TLSClientConfig = c.tls.Clone()
+		c.hc.Transport = t
+	}
 	return c, nil
+}
+
+// IsUnauthorized reports whether err is an *APIError with status 401: the worker wants
+// credentials, or refused the ones sent.
+func IsUnauthorized(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusUnauthorized
 }
 
 // BaseURL is the worker URL the client calls.
@@ -150,6 +189,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) (int, error) {
 		return 0, terr(err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.basicAuth {
+		req.SetBasicAuth(c.user, c.password)
+	}
 	if cl.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

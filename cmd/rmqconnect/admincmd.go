@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,6 +34,11 @@ global flags (also accepted after the command):
   --url URL          worker REST address (default $RMQCONNECT_URL, else ` + defaultAdminURL + `)
   -o table|json      output format (default table); json prints the API's JSON for scripts
   --timeout DURATION bound on each request, e.g. 10s (default 30s; 0 = none)
+  --user NAME        basic-auth user (default $RMQCONNECT_USER)
+  --password PASS    basic-auth password (default $RMQCONNECT_PASSWORD; prefer the variable:
+                     a flag shows in the process list and the shell history)
+  --cacert FILE      PEM certificate(s) to trust for an https URL, besides the system's CAs
+  --insecure         do not verify the worker's TLS certificate (a warning is printed)
 
 commands:
   list                          connectors: NAME TYPE STATE TASKS(running/total) WORKER
@@ -62,22 +71,79 @@ commands:
 exit codes:
   0  success
   1  the worker answered with an error (the message shows the HTTP status and the worker's
-     message), could not be reached, or a connector file could not be read; health: DOWN
+     message; 401: wrong or missing --user/--password), could not be reached, or a connector
+     file or --cacert could not be read; health: DOWN
   2  usage error: unknown command or flag, missing or extra argument, bad flag value
 `
 }
 
 // adminGlobals are the flags every admin command takes.
 type adminGlobals struct {
-	url     string
-	output  string
-	timeout time.Duration
+	url      string
+	output   string
+	timeout  time.Duration
+	user     string
+	password secretFlag
+	cacert   string
+	insecure bool
 }
 
 func (g *adminGlobals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.url, "url", g.url, "worker REST address")
 	fs.StringVar(&g.output, "o", g.output, "output format: table or json")
 	fs.DurationVar(&g.timeout, "timeout", g.timeout, "bound on each request")
+	fs.StringVar(&g.user, "user", g.user, "basic-auth user (default $RMQCONNECT_USER)")
+	fs.Var(&g.password, "password", "basic-auth `password` (default $RMQCONNECT_PASSWORD, which is safer than the flag)")
+	fs.StringVar(&g.cacert, "cacert", g.cacert, "PEM certificate(s) to trust for https, besides the system's CAs")
+	fs.BoolVar(&g.insecure, "insecure", g.insecure, "skip verification of the worker's TLS certificate")
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
+
+// secretFlag is a flag value that usage output never shows: its default may come from
+// $RMQCONNECT_PASSWORD.
+type secretFlag string
+
+func (s *secretFlag) String() string     { return "" }
+func (s *secretFlag) Set(v string) error { *s = secretFlag(v); return nil }
+
+// clientOptions turns the access flags into client options; warnings go to stderr.
+func (g *adminGlobals) clientOptions(stderr io.Writer) ([]client.Option, error) {
+	opts := []client.Option{client.WithTimeout(g.timeout)}
+	switch {
+	case g.user != "":
+		opts = append(opts, client.WithBasicAuth(g.user, string(g.password)))
+		if u, err := url.Parse(g.url); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			fmt.Fprintln(stderr, "rmqconnect admin: warning: the password crosses the network unencrypted; use an https URL")
+		}
+	case g.password != "":
+		return nil, usagef("--password (or $RMQCONNECT_PASSWORD) without --user (or $RMQCONNECT_USER)")
+	}
+	if g.cacert != "" && g.insecure {
+		return nil, usagef("--cacert and --insecure exclude each other")
+	}
+	switch {
+	case g.insecure:
+		fmt.Fprintln(stderr, "rmqconnect admin: warning: --insecure: the worker's TLS certificate is not verified")
+		opts = append(opts, client.WithTLSConfig(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // asked for with --insecure
+	case g.cacert != "":
+		pem, err := os.ReadFile(g.cacert)
+		if err != nil {
+			return nil, fmt.Errorf("--cacert: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--cacert %s: no PEM certificate in the file", g.cacert)
+		}
+		opts = append(opts, client.WithTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	}
+	return opts, nil
 }
 
 // adminEnv is what a command runs with.
@@ -159,7 +225,8 @@ func usagef(format string, args ...any) error { return &usageError{msg: fmt.Spri
 // cmdAdmin runs `rmqconnect admin ...` and returns the exit code: 0 success, 1 an API or
 // transport error, 2 a usage error.
 func cmdAdmin(args []string, stdout, stderr io.Writer) int {
-	g := &adminGlobals{url: os.Getenv("RMQCONNECT_URL"), output: "table", timeout: client.DefaultTimeout}
+	g := &adminGlobals{url: os.Getenv("RMQCONNECT_URL"), output: "table", timeout: client.DefaultTimeout,
+		user: os.Getenv("RMQCONNECT_USER"), password: secretFlag(os.Getenv("RMQCONNECT_PASSWORD"))}
 	if g.url == "" {
 		g.url = defaultAdminURL
 	}
@@ -208,14 +275,23 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fail := func(err error) int {
+		if client.IsUnauthorized(err) {
+			fmt.Fprintf(stderr, "rmqconnect admin %s: authentication failed (401): check --user/--password "+
+				"(or $RMQCONNECT_USER/$RMQCONNECT_PASSWORD)\n", name)
+			return 1
+		}
 		fmt.Fprintf(stderr, "rmqconnect admin %s: %v\n", name, err)
 		var ue *usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintf(stderr, "usage: rmqconnect admin %s %s\n", name, cmd.args)
 			return 2
 		}
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		var unknownCA x509.UnknownAuthorityError
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
 			fmt.Fprintf(stderr, "is a worker listening at %s? set --url or $RMQCONNECT_URL\n", g.url)
+		case errors.As(err, &unknownCA):
+			fmt.Fprintln(stderr, "the worker's certificate is not from a trusted CA: pass it (or its CA) with --cacert <pem>")
 		}
 		return 1
 	}
@@ -229,7 +305,11 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 	case g.timeout < 0:
 		return fail(usagef("--timeout %s: must not be negative", g.timeout))
 	}
-	c, err := client.New(g.url, client.WithTimeout(g.timeout))
+	opts, err := g.clientOptions(stderr)
+	if err != nil {
+		return fail(err)
+	}
+	c, err := client.New(g.url, opts...)
 	if err != nil {
 		return fail(usagef("--url: %v", err))
 	}

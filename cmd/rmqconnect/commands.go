@@ -135,6 +135,10 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 	srv.EnableMetrics(metrics)
 	srv.EnableLoggers(levels)
 	srv.EnableOpenAPI()
+	if err := enableAccess(srv, cfg); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -168,6 +172,24 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// enableAccess applies the worker config's REST access keys: basic auth, TLS and CORS.
+func enableAccess(srv *admin.Server, cfg *conf.Worker) error {
+	if cfg.RESTAuthFile != "" {
+		users, err := admin.LoadUsers(cfg.RESTAuthFile)
+		if err != nil {
+			return fmt.Errorf("restAuthFile: %w", err)
+		}
+		srv.EnableAuth(users, admin.DefaultRealm)
+	}
+	if cfg.RESTTLSCertFile != "" {
+		if err := srv.EnableTLS(cfg.RESTTLSCertFile, cfg.RESTTLSKeyFile); err != nil {
+			return fmt.Errorf("restTLSCertFile/restTLSKeyFile: %w", err)
+		}
+	}
+	srv.EnableCORS(cfg.CORSOrigins(), cfg.CORSMethods())
+	return nil
 }
 
 // secrets resolves ${env:..} and ${file:..} placeholders for the worker (conf/providers),

@@ -187,7 +187,12 @@ func TestAvroSourceToSinkThroughWorker(t *testing.T) {
 	var mu sync.Mutex
 	var raw []*rmqclient.ReceivedMessage
 	cons, err := rmqtest.Client(t).NewConsumer("raw", rmqclient.ConsumerOptions{Group: rmqtest.Group(t), Topics: []string{topic}, From: rmqclient.FromFirst},
-		func(_ context.Context, ms []*rmqclient.ReceivedMessage) error { mu.Lock(); raw = append(raw, ms...); mu.Unlock(); return nil })
+		func(_ context.Context, ms []*rmqclient.ReceivedMessage) error {
+			mu.Lock()
+			raw = append(raw, ms...)
+			mu.Unlock()
+			return nil
+		})
 	require.NoError(t, err)
 	defer cons.Close()
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(raw) > 0 }, 60*time.Second, 100*time.Millisecond)
