@@ -32,6 +32,7 @@ func (s *Server) rocketmqRoutes() {
 	e.GET("/plugin/list", s.rmqPlugins(false))
 	e.GET("/plugin/list/connectors", s.rmqPlugins(true))
 	e.GET("/getClusterInfo", s.rmqClusterInfo)
+	s.allocatedRoutes()
 }
 
 // rmqOK answers with RocketMQ Connect's success envelope.

@@ -16,6 +16,8 @@ type Config struct {
 	NameServers []string
 	// ConnectTimeout bounds the start-up wait for RocketMQ; zero means 60s.
 	ConnectTimeout time.Duration
+	// ClientLogger receives the RocketMQ client's logs; nil means the worker's logger.
+	ClientLogger *slog.Logger
 }
 
 // Worker runs the connectors and tasks assigned to this process.
@@ -30,7 +32,11 @@ func New(cfg Config, log *slog.Logger) (*Worker, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 60 * time.Second
 	}
-	c, err := rmqclient.New(rmqclient.Config{NameServers: cfg.NameServers, Instance: cfg.WorkerID, Logger: log})
+	clientLog := cfg.ClientLogger
+	if clientLog == nil {
+		clientLog = log
+	}
+	c, err := rmqclient.New(rmqclient.Config{NameServers: cfg.NameServers, Instance: cfg.WorkerID, Logger: clientLog})
 	if err != nil {
 		return nil, fmt.Errorf("worker %s: %w", cfg.WorkerID, err)
 	}

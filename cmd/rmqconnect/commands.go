@@ -95,11 +95,14 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 	}
 	levels := admin.NewLevelRegistry()
 	log := newLogger(cfg, stderr, levels.Root())
+	// Each component logs through its own level (GET|PUT /admin/loggers/{name}).
+	workerLog := levels.Named(log, "worker")
 	w, err := worker.New(worker.Config{
-		WorkerID:    cfg.WorkerID,
-		ClusterID:   cfg.ConnectClusterID,
-		NameServers: cfg.NameServers(),
-	}, log)
+		WorkerID:     cfg.WorkerID,
+		ClusterID:    cfg.ConnectClusterID,
+		NameServers:  cfg.NameServers(),
+		ClientLogger: levels.Named(log, "rocketmq-client"),
+	}, workerLog)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
@@ -121,14 +124,14 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 		RestartBackoffMin: conf.Ms(cfg.TaskRestartBackoffInitialMs),
 		RestartBackoffMax: conf.Ms(cfg.TaskRestartBackoffMaxMs),
 		Secrets:           secrets{},
-	}, w.Client(), reg, log)
+	}, w.Client(), reg, workerLog)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
 	srv := admin.NewServer(cfg.HTTPAddr(), admin.Info{
 		Version: version, Commit: commit, WorkerID: cfg.WorkerID, ClusterID: cfg.ConnectClusterID, Mode: "standalone",
-	}, w, herder, log)
+	}, startedHealth{w, herder}, herder, levels.Named(log, "admin"))
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(herder.Collector(), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -204,4 +207,20 @@ func (secrets) Restore(raw, task map[string]string) map[string]string {
 }
 func (secrets) Mask(cfg map[string]string, isSecret func(string) bool) map[string]string {
 	return providers.Mask(cfg, func(k string) bool { return isSecret(k) || providers.DefaultSecretKey(k) })
+}
+
+// startedHealth is the worker's health: DOWN (503) until the herder has started its
+// stored connectors, then whether RocketMQ answers.
+type startedHealth struct {
+	w *worker.Worker
+	h *worker.Standalone
+}
+
+func (s startedHealth) Health(ctx context.Context) error {
+	select {
+	case <-s.h.Started():
+	default:
+		return errors.New("starting: connectors not started yet")
+	}
+	return s.w.Health(ctx)
 }
