@@ -592,3 +592,49 @@ func TestSecretsResolvedOnlyInsideTheWorker(t *testing.T) {
 	require.Contains(t, err.Error(), "count")
 	require.Contains(t, err.Error(), "${env:RMQ_TEST_MISSING_VAR}")
 }
+
+// TestDLQReplayThroughFixedSink: poison records wait in the DLQ while the sink cannot read
+// them; once its config is fixed, a replay brings them through.
+func TestDLQReplayThroughFixedSink(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	dlq := rmqtest.Name(t, "dlq")
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	p, err := rmqtest.Client(t).NewProducer("poison", rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer p.Close()
+	for _, b := range []string{`{"ok":1}`, `plain text`, `more text`} {
+		_, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(b), Keys: []string{"k"}})
+		require.NoError(t, err)
+	}
+	id := rmqtest.Name(t, "state")
+	cfg := map[string]string{"connector.class": "mem-sink", "test.id": id, "connect.topicnames": topic, "task.group.id": rmqtest.Group(t),
+		"value.converter": "json", "value.converter.schemas.enable": "false",
+		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq}
+	_, err = env.h.CreateConnector(ctx, "s", cfg, "")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		page, err := env.h.DLQList(ctx, "s", "", 10)
+		return err == nil && len(page.Records) == 2
+	}, 60*time.Second, 100*time.Millisecond)
+
+	// Fix the sink: it reads strings now. The replayed records come through.
+	cfg["value.converter"] = "string"
+	_, _, err = env.h.PutConnectorConfig(ctx, "s", cfg)
+	require.NoError(t, err)
+	waitState(t, env.h, "s", StateRunning, 1)
+	res, err := env.h.DLQReplay(ctx, "s", nil, false)
+	require.NoError(t, err)
+	require.Len(t, res.Replayed, 2)
+	st := stateFor(id)
+	require.Eventually(t, func() bool {
+		u := st.unique()
+		return u["plain text"] && u["more text"]
+	}, 60*time.Second, 100*time.Millisecond, "replayed records reached the fixed sink")
+	for _, r := range st.snapshot() {
+		if r.Value == "plain text" {
+			require.Equal(t, "k", r.Key, "the original key came back")
+		}
+	}
+}
