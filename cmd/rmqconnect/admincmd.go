@@ -66,13 +66,29 @@ commands:
   dlq replay <name> [id...] [--force]
                                 re-send records (all when no id) to their original topic;
                                 records replayed before are skipped unless --force
+  offsets get <name>            committed offsets: PARTITION OFFSET (source positions or the
+                                sink's consumer-group offsets)
+  offsets set <name> -f <file.json>
+                                set offsets from {"offsets":[{"partition":{..},"offset":{..}}]}
+                                (as offsets get -o json prints); the connector must be STOPPED
+  offsets reset <name>          reset every offset; the connector must be STOPPED
+  validate -f <file> [--name N]
+                                check a connector file against its connector.class plugin:
+                                KEY VALUE ERRORS of the keys with errors; exit 1 if any
+  plugin-config <plugin>        a plugin's config keys: NAME TYPE REQUIRED DEFAULT DOC
+  loggers                       the worker's log levels: LOGGER LEVEL
+  logger <name> [LEVEL]         one logger's level, or set it (DEBUG, INFO, WARN, ERROR) on
+                                this worker for the logger and those below it
+  topics <name>                 the topics the connector has used
+  allocated [connectors|tasks]  what runs on this worker (default connectors)
   help                          this text
 
 exit codes:
   0  success
   1  the worker answered with an error (the message shows the HTTP status and the worker's
      message; 401: wrong or missing --user/--password), could not be reached, or a connector
-     file or --cacert could not be read; health: DOWN
+     or offsets file or --cacert could not be read; health: DOWN; validate: the config has
+     errors
   2  usage error: unknown command or flag, missing or extra argument, bad flag value
 `
 }
@@ -213,6 +229,16 @@ var adminCommands = map[string]adminCommand{
 			fs.IntVar(&o.limit, "limit", 50, "most records to list")
 			fs.BoolVar(&o.force, "force", false, "replay records that were replayed before")
 		}, run: adminDLQ},
+	"offsets": {args: "get <name> | set <name> -f <file.json> | reset <name>", nargs: -1,
+		flags: func(fs *flag.FlagSet, o *adminOpts) {
+			fs.StringVar(&o.file, "f", "", `offsets file for set: {"offsets": [...]}`)
+		}, run: adminOffsets},
+	"validate":      {args: "-f <file> [--name N]", flags: fileFlags, run: adminValidate},
+	"plugin-config": {args: "<plugin>", nargs: 1, run: adminPluginConfig},
+	"loggers":       {run: adminLoggers},
+	"logger":        {args: "<name> [LEVEL]", nargs: -1, run: adminLogger},
+	"topics":        {args: "<name>", nargs: 1, run: adminTopics},
+	"allocated":     {args: "[connectors|tasks]", nargs: -1, run: adminAllocated},
 }
 
 // usageError is a command line the CLI rejects before calling the worker (exit 2).
