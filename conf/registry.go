@@ -26,6 +26,9 @@ type Registry struct {
 	ClusterName string `mapstructure:"clusterName"`
 	LogLevel    string `mapstructure:"logLevel"`
 	LogFormat   string `mapstructure:"logFormat"`
+	// SnapshotIntervalHours: how often the state is re-appended to the store topic, so it
+	// survives the broker's retention (keep it well under fileReservedTime); 0 disables.
+	SnapshotIntervalHours int `mapstructure:"snapshotIntervalHours"`
 }
 
 // RegistryDefaults returns the registry configuration used for every key a file does not set.
@@ -38,6 +41,8 @@ func RegistryDefaults() Registry {
 		ClusterName:     "DefaultSchemaRegistry",
 		LogLevel:        "info",
 		LogFormat:       "text",
+
+		SnapshotIntervalHours: 6,
 	}
 }
 
@@ -114,6 +119,9 @@ func (r *Registry) validate() Errors {
 	}
 	if r.HTTPPort < 0 || r.HTTPPort > 65535 {
 		bad("httpPort", r.HTTPPort, "must be 0-65535 (0 picks a free port)")
+	}
+	if r.SnapshotIntervalHours < 0 {
+		bad("snapshotIntervalHours", r.SnapshotIntervalHours, "must be 0 (off) or a number of hours")
 	}
 	if r.HTTPBindAddress == "" {
 		bad("httpBindAddress", r.HTTPBindAddress, "must not be empty")

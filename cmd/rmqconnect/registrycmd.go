@@ -72,7 +72,8 @@ func runSchemaRegistry(ctx context.Context, cfg *conf.Registry, log *slog.Logger
 		return err
 	}
 	defer store.Close()
-	srv, err := server.New(server.Config{Log: store, Logger: log})
+	srv, err := server.New(server.Config{Log: store, Logger: log,
+		SnapshotInterval: time.Duration(cfg.SnapshotIntervalHours) * time.Hour})
 	if err != nil {
 		return err
 	}

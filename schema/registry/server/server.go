@@ -46,6 +46,10 @@ type Config struct {
 	// ReadSyncTimeout bounds how long a read that would answer 404 waits for this instance to catch up with the
 	// log before answering (2s). A negative value answers from the local state at once.
 	ReadSyncTimeout time.Duration
+	// SnapshotInterval is how often this instance appends a snapshot of the whole state to the log, so that the
+	// state survives the broker deleting old log entries (its retention, fileReservedTime). Keep it well under
+	// the retention. Zero disables snapshots.
+	SnapshotInterval time.Duration
 }
 
 // maxBody bounds a request body.
@@ -62,6 +66,15 @@ type Server struct {
 	mu      sync.Mutex
 	st      *state
 	waiters map[string]chan outcome // request id → the proposer waiting for its event
+	// truncated is set when the first event delivered is not at position 0: the broker deleted the log's
+	// start, so events are held in early until a snapshot gives the state to apply them to.
+	truncated bool
+	early     []heldEvent
+}
+
+type heldEvent struct {
+	pos int64
+	ev  *event
 }
 
 // New returns a server over cfg.Log; Run replays the log.
@@ -98,6 +111,9 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.cfg.Log.Run(gctx, s.apply) })
+	if s.cfg.SnapshotInterval > 0 {
+		g.Go(func() error { s.snapshots(gctx); return nil })
+	}
 	g.Go(func() error {
 		if err := s.cfg.Log.Sync(gctx); err != nil {
 			if gctx.Err() != nil {
@@ -105,11 +121,59 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("schema registry: replay the log: %w", err)
 		}
+		s.mu.Lock()
+		if s.truncated {
+			// No snapshot in what the broker kept: what came before the first retained entry is lost.
+			s.log.Error("schema registry log was truncated by the broker and holds no snapshot; schemas registered before the first retained entry are lost (raise the broker's fileReservedTime, keep snapshotIntervalHours below it)")
+			for _, h := range s.early {
+				s.st.apply(h.pos, h.ev, true)
+			}
+			s.early, s.truncated = nil, false
+		}
+		s.mu.Unlock()
 		close(s.ready)
 		s.log.Debug("schema registry ready")
 		return nil
 	})
 	return g.Wait()
+}
+
+// snapshots appends a snapshot of the state every SnapshotInterval until ctx ends. Several
+// instances doing so is harmless: a snapshot only restates what the log already says.
+func (s *Server) snapshots(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SnapshotInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.ready:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.Snapshot(ctx); err != nil {
+			s.log.Warn("schema registry snapshot failed; will retry", "err", err)
+		}
+	}
+}
+
+// Snapshot appends the current state to the log now.
+func (s *Server) Snapshot(ctx context.Context) error {
+	s.mu.Lock()
+	if s.truncated {
+		s.mu.Unlock()
+		return errors.New("no state to snapshot: the log was truncated and holds no snapshot yet")
+	}
+	ev := event{Op: opSnapshot, Snapshot: s.st.snapshot(), AsOf: s.st.last}
+	s.mu.Unlock()
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	return s.cfg.Log.Append(ctx, data)
 }
 
 // Ready is closed once the log has been replayed and requests are answered.
@@ -135,10 +199,33 @@ func (s *Server) apply(pos int64, data []byte) {
 	if pos <= s.st.last {
 		return // delivered twice
 	}
+	first := s.st.last == -1
 	s.st.last = pos
 	ev, err := decode(data)
 	if err != nil {
 		s.log.Warn("schema registry log entry skipped", "pos", pos, "err", err)
+		return
+	}
+	if first && pos > 0 {
+		s.truncated = true
+		s.log.Warn("schema registry log does not start at 0 (the broker deleted old entries); rebuilding from the first snapshot", "pos", pos)
+	}
+	if ev.Op == opSnapshot {
+		if s.truncated {
+			// The snapshot is the state as of AsOf; events held since the start of the log that come after
+			// AsOf are applied on top, in order.
+			s.st.restore(ev.Snapshot)
+			for _, h := range s.early {
+				if h.pos > ev.AsOf {
+					s.st.apply(h.pos, h.ev, true)
+				}
+			}
+			s.early, s.truncated = nil, false
+		}
+		return
+	}
+	if s.truncated {
+		s.early = append(s.early, heldEvent{pos, ev})
 		return
 	}
 	out := s.st.apply(pos, ev, true)

@@ -17,6 +17,10 @@ const (
 	opUpdate        = "update"
 	opDeleteSubject = "delete-subject"
 	opDeleteVersion = "delete-version"
+	// opSnapshot carries the whole state as of a log position. Full replays ignore it (the
+	// history before it is there); a replay of a log whose start was deleted by the broker's
+	// retention rebuilds the state from it.
+	opSnapshot = "snapshot"
 )
 
 // event is one entry of the log, JSON-encoded. Req is the proposer's request id: only the proposer waits for it,
@@ -33,6 +37,46 @@ type event struct {
 	Owner         string `json:"owner,omitempty"`
 	Desc          string `json:"desc,omitempty"`
 	Version       int64  `json:"version,omitempty"`
+	// Snapshot and AsOf: the state of every subject after applying the event at position AsOf.
+	Snapshot []snapSubject `json:"snapshot,omitempty"`
+	AsOf     int64         `json:"asOf,omitempty"`
+}
+
+// snapSubject is one subject in a snapshot.
+type snapSubject struct {
+	Cluster  string                  `json:"cluster"`
+	Tenant   string                  `json:"tenant"`
+	Subject  string                  `json:"subject"`
+	Name     string                  `json:"name"`
+	Compat   string                  `json:"compat"`
+	SchemaID int64                   `json:"schemaId"`
+	Next     int64                   `json:"next"`
+	Versions []registry.SchemaRecord `json:"versions"`
+}
+
+// snapshot renders the whole state.
+func (st *state) snapshot() []snapSubject {
+	out := make([]snapSubject, 0, len(st.subjects))
+	for k, sub := range st.subjects {
+		out = append(out, snapSubject{Cluster: k.cluster, Tenant: k.tenant, Subject: k.subject, Name: sub.name,
+			Compat: string(sub.compat), SchemaID: sub.schemaID, Next: sub.next, Versions: sub.records()})
+	}
+	slices.SortFunc(out, func(a, b snapSubject) int {
+		return strings.Compare(a.Cluster+"\x00"+a.Tenant+"\x00"+a.Subject, b.Cluster+"\x00"+b.Tenant+"\x00"+b.Subject)
+	})
+	return out
+}
+
+// restore replaces the state's subjects with a snapshot's.
+func (st *state) restore(snap []snapSubject) {
+	st.subjects = map[subjectKey]*subjectState{}
+	for _, s := range snap {
+		sub := &subjectState{name: s.Name, compat: avro.Mode(s.Compat), schemaID: s.SchemaID, next: s.Next}
+		for _, rec := range s.Versions {
+			sub.versions = append(sub.versions, version{rec: rec, canon: canonical(rec.IDL)})
+		}
+		st.subjects[subjectKey{s.Cluster, s.Tenant, s.Subject}] = sub
+	}
 }
 
 // outcome is what applying (or trying) an event decided: an HTTP status and the JSON body to answer.
@@ -194,7 +238,7 @@ func decode(data []byte) (*event, error) {
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return nil, err
 	}
-	if ev.Op == "" || ev.Subject == "" {
+	if ev.Op == "" || (ev.Subject == "" && ev.Op != opSnapshot) {
 		return nil, errors.New("event without op or subject")
 	}
 	return &ev, nil
