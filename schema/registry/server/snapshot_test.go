@@ -77,9 +77,9 @@ func TestSnapshotSurvivesTruncation(t *testing.T) {
 	writer.st.apply(0, &event{Op: opRegister, Cluster: "c", Tenant: "t", Subject: "a", IDL: schemaV1}, true)
 	writer.st.apply(1, &event{Op: opUpdate, Cluster: "c", Tenant: "t", Subject: "a", IDL: schemaV2}, true)
 	writer.st.last = 1
-	appendEvent(t, log, ev(opRegister, "b", schemaV1)) // 2
+	appendEvent(t, log, ev(opRegister, "b", schemaV1))        // 2
 	require.NoError(t, writer.Snapshot(context.Background())) // 3
-	appendEvent(t, log, ev(opRegister, "c", schemaV1)) // 4
+	appendEvent(t, log, ev(opRegister, "c", schemaV1))        // 4
 
 	full := stateOf(t, log.Peer())
 	require.Equal(t, map[string][]int64{"a": {101, 202}, "b": {301}, "c": {501}}, full)
