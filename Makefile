@@ -8,7 +8,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 RMQ := distribution/bin/rocketmq-local.sh
 WORKER_CONF ?= distribution/conf/connect-standalone.yaml
-FUZZTIME ?= 10s
+FUZZTIME ?= 50000x
 TEST_TIMEOUT ?= 25m
 
 .DEFAULT_GOAL := build
@@ -50,14 +50,15 @@ test-unit: ## unit tests only (no broker): -short skips the broker tests
 
 # Each fuzz target runs for FUZZTIME with its seed corpus from testdata/fuzz.
 fuzz-smoke:
-	@set -e; for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r grep -h -o '^func Fuzz[A-Za-z0-9_]*' | sed 's/^func //' | sort -u); do \
-	  pkg=$$(dirname $$(grep -rl --include='*_test.go' "^func $$t(" . | head -1)); \
+	@set -e; grep -rH --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . | sed 's/:func / /' | sort -u | \
+	while read -r file t; do \
+	  pkg=$$(dirname $$file); \
 	  echo "fuzz $$t in $$pkg for $(FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
 fuzz: ## longer fuzzing campaign (FUZZTIME=5m make fuzz)
-	$(MAKE) fuzz-smoke FUZZTIME=$(if $(filter 10s,$(FUZZTIME)),5m,$(FUZZTIME))
+	$(MAKE) fuzz-smoke FUZZTIME=$(if $(filter 50000x,$(FUZZTIME)),5m,$(FUZZTIME))
 
 DEMO_DIR ?= $(or $(XDG_STATE_HOME),$(HOME)/.local/state)/rmqconnect/demo
 run: build rocketmq-up ## local RocketMQ + a worker running the demo file -> topic -> file pipeline (Ctrl-C stops the worker)
