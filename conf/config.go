@@ -107,19 +107,38 @@ var strategies = map[string]string{
 // Load reads the file at path (empty path: defaults and environment only), applies
 // environment overrides and validates the result.
 func Load(path string) (*Worker, error) {
+	w, errs, err := load("worker config", path, Defaults())
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, w.validate()...)
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
+		return nil, errs
+	}
+	w.AllocTaskStrategy = strategies[w.AllocTaskStrategy]
+	w.LogLevel = strings.ToLower(w.LogLevel)
+	return w, nil
+}
+
+// load fills a config struct of type T (fields tagged with mapstructure keys) from def, the
+// file at path (what names the config in errors) and RMQCONNECT_<KEY> environment
+// overrides, with RMQ_NAMESRV as the fallback for namesrvAddr. Unknown keys and values of
+// the wrong type are returned as Errors naming their key; err is for an unreadable file.
+func load[T any](what, path string, def T) (*T, Errors, error) {
 	v := viper.NewWithOptions(viper.WithCodecRegistry(codecs()))
-	def := Defaults()
-	keys := keyNames()
-	dv := reflect.ValueOf(def)
-	for i, k := range keys {
-		v.SetDefault(k, dv.Field(i).Interface())
-		if err := v.BindEnv(k, "RMQCONNECT_"+strings.ToUpper(k)); err != nil {
-			return nil, err
+	t := reflect.TypeOf(def)
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i] = t.Field(i).Tag.Get("mapstructure")
+		v.SetDefault(keys[i], reflect.ValueOf(def).Field(i).Interface())
+		if err := v.BindEnv(keys[i], "RMQCONNECT_"+strings.ToUpper(keys[i])); err != nil {
+			return nil, nil, err
 		}
 	}
 	if path != "" {
-		if err := readFile(v, path); err != nil {
-			return nil, err
+		if err := readFile(v, what, path); err != nil {
+			return nil, nil, err
 		}
 	}
 	if !v.InConfig(strings.ToLower("namesrvAddr")) && os.Getenv("RMQCONNECT_NAMESRVADDR") == "" {
@@ -133,49 +152,28 @@ func Load(path string) (*Worker, error) {
 			errs = append(errs, &FieldError{Key: k, Reason: "unknown key (known keys: " + strings.Join(keys, ", ") + ")"})
 		}
 	}
-	var w Worker
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result:           &w,
-		WeaklyTypedInput: true,
-		ErrorUnused:      false,
-		MatchName:        strings.EqualFold,
-	})
-	if err != nil {
-		return nil, err
-	}
-	settings := map[string]any{}
+	var out T
 	for i, k := range keys {
 		raw := v.Get(k)
 		if s, ok := raw.(string); ok {
 			raw = strings.TrimSpace(s)
 		}
-		// Decode field by field so that a bad value is reported against its own key.
-		one := map[string]any{k: raw}
-		var probe Worker
-		pd, _ := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &probe, WeaklyTypedInput: true, MatchName: strings.EqualFold})
-		if err := pd.Decode(one); err != nil {
-			errs = append(errs, &FieldError{Key: k, Value: fmt.Sprint(raw), Reason: "expected " + reflect.TypeOf(def).Field(i).Type.Kind().String()})
-			continue
+		// Decode key by key so that a bad value is reported against its own key.
+		dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &out, WeaklyTypedInput: true, MatchName: strings.EqualFold})
+		if err != nil {
+			return nil, nil, err
 		}
-		settings[k] = raw
+		if err := dec.Decode(map[string]any{k: raw}); err != nil {
+			errs = append(errs, &FieldError{Key: k, Value: fmt.Sprint(raw), Reason: "expected " + t.Field(i).Type.Kind().String()})
+		}
 	}
-	if err := dec.Decode(settings); err != nil && len(errs) == 0 {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	errs = append(errs, w.validate()...)
-	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
-		return nil, errs
-	}
-	w.AllocTaskStrategy = strategies[w.AllocTaskStrategy]
-	w.LogLevel = strings.ToLower(w.LogLevel)
-	return &w, nil
+	return &out, errs, nil
 }
 
-func readFile(v *viper.Viper, path string) error {
+func readFile(v *viper.Viper, what, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("worker config: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer f.Close()
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
@@ -186,21 +184,12 @@ func readFile(v *viper.Viper, path string) error {
 	case ".properties", ".conf", ".cfg":
 		v.SetConfigType("properties")
 	default:
-		return fmt.Errorf("worker config %s: unsupported extension %q (use .yaml, .yml, .json, .properties or .conf)", path, ext)
+		return fmt.Errorf("%s %s: unsupported extension %q (use .yaml, .yml, .json, .properties or .conf)", what, path, ext)
 	}
 	if err := v.ReadConfig(f); err != nil {
-		return fmt.Errorf("worker config %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	return nil
-}
-
-func keyNames() []string {
-	t := reflect.TypeOf(Worker{})
-	out := make([]string, t.NumField())
-	for i := range out {
-		out[i] = t.Field(i).Tag.Get("mapstructure")
-	}
-	return out
 }
 
 func knownKey(keys []string, k string) bool {

@@ -2,15 +2,9 @@ package conf
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
-
-	"github.com/go-viper/mapstructure/v2"
-	"github.com/spf13/viper"
 )
 
 // Registry is the configuration of a schema registry server process (rmqconnect schema-registry).
@@ -49,47 +43,9 @@ func RegistryDefaults() Registry {
 // LoadRegistry reads a schema registry config file (empty path: defaults and environment only, RMQCONNECT_<KEY>
 // overrides as for the worker; RMQ_NAMESRV when namesrvAddr is not set) and validates it. Unknown keys are errors.
 func LoadRegistry(path string) (*Registry, error) {
-	v := viper.NewWithOptions(viper.WithCodecRegistry(codecs()))
-	def := RegistryDefaults()
-	t := reflect.TypeOf(def)
-	keys := make([]string, t.NumField())
-	for i := range keys {
-		keys[i] = t.Field(i).Tag.Get("mapstructure")
-		v.SetDefault(keys[i], reflect.ValueOf(def).Field(i).Interface())
-		if err := v.BindEnv(keys[i], "RMQCONNECT_"+strings.ToUpper(keys[i])); err != nil {
-			return nil, err
-		}
-	}
-	if path != "" {
-		if err := readRegistryFile(v, path); err != nil {
-			return nil, err
-		}
-	}
-	if !v.InConfig(strings.ToLower("namesrvAddr")) && os.Getenv("RMQCONNECT_NAMESRVADDR") == "" {
-		if ns := os.Getenv("RMQ_NAMESRV"); ns != "" {
-			v.Set("namesrvAddr", ns)
-		}
-	}
-	var errs Errors
-	for _, k := range v.AllKeys() {
-		if !knownKey(keys, k) {
-			errs = append(errs, &FieldError{Key: k, Reason: "unknown key (known keys: " + strings.Join(keys, ", ") + ")"})
-		}
-	}
-	var r Registry
-	for i, k := range keys {
-		raw := v.Get(k)
-		if s, ok := raw.(string); ok {
-			raw = strings.TrimSpace(s)
-		}
-		// Decode key by key so that a bad value is reported against its own key.
-		dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &r, WeaklyTypedInput: true, MatchName: strings.EqualFold})
-		if err != nil {
-			return nil, err
-		}
-		if err := dec.Decode(map[string]any{k: raw}); err != nil {
-			errs = append(errs, &FieldError{Key: k, Value: fmt.Sprint(raw), Reason: "expected " + t.Field(i).Type.Kind().String()})
-		}
+	r, errs, err := load("schema registry config", path, RegistryDefaults())
+	if err != nil {
+		return nil, err
 	}
 	errs = append(errs, r.validate()...)
 	if len(errs) > 0 {
@@ -97,7 +53,7 @@ func LoadRegistry(path string) (*Registry, error) {
 		return nil, errs
 	}
 	r.LogLevel = strings.ToLower(r.LogLevel)
-	return &r, nil
+	return r, nil
 }
 
 var topicPattern = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)
@@ -153,25 +109,3 @@ func (r *Registry) NameServers() []string {
 
 // HTTPAddr is the registry's listener address.
 func (r *Registry) HTTPAddr() string { return fmt.Sprintf("%s:%d", r.HTTPBindAddress, r.HTTPPort) }
-
-func readRegistryFile(v *viper.Viper, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("schema registry config: %w", err)
-	}
-	defer f.Close()
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
-	case ".yaml", ".yml":
-		v.SetConfigType("yaml")
-	case ".json":
-		v.SetConfigType("json")
-	case ".properties", ".conf", ".cfg":
-		v.SetConfigType("properties")
-	default:
-		return fmt.Errorf("schema registry config %s: unsupported extension %q (use .yaml, .yml, .json, .properties or .conf)", path, ext)
-	}
-	if err := v.ReadConfig(f); err != nil {
-		return fmt.Errorf("schema registry config %s: %w", path, err)
-	}
-	return nil
-}
