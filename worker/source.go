@@ -333,12 +333,9 @@ func (s *sourceRunner) ensureTopic(ctx context.Context, topic string) error {
 	if s.knownTopics[topic] {
 		return nil
 	}
-	_, err := s.client.TopicQueues(ctx, topic)
-	if errors.Is(err, rmqclient.ErrNoRoute) {
-		if !s.autoCreate {
-			return fmt.Errorf("topic %s does not exist and autoCreateTopicEnable is false", topic)
-		}
-		err = s.client.CreateTopic(ctx, rmqclient.TopicSpec{Name: topic, Queues: 4})
+	err := ensureTopicQueues(ctx, s.client, topic, s.autoCreate, 4)
+	if errors.Is(err, rmqclient.ErrNoRoute) && !s.autoCreate {
+		return fmt.Errorf("topic %s does not exist and autoCreateTopicEnable is false", topic)
 	}
 	if err != nil {
 		return fmt.Errorf("topic %s: %w", topic, err)
