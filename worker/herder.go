@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -132,7 +133,7 @@ func (h *Standalone) WorkerID() string { return h.cfg.WorkerID }
 func (h *Standalone) Run(ctx context.Context) error {
 	h.mu.Lock()
 	h.ctx = ctx
-	names := slicesSorted(maps.Keys(h.stored))
+	names := slices.Sorted(maps.Keys(h.stored))
 	for _, name := range names {
 		sc := h.stored[name]
 		if err := h.startLocked(name, sc.Config, sc.Target); err != nil {
@@ -235,7 +236,7 @@ func (h *Standalone) checkRunning() error {
 func (h *Standalone) Connectors(context.Context) ([]string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slicesSorted(maps.Keys(h.stored)), nil
+	return slices.Sorted(maps.Keys(h.stored)), nil
 }
 
 func (h *Standalone) runtime(name string) (*connRuntime, error) {
@@ -468,15 +469,6 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	case <-time.After(d):
 		return false
 	}
-}
-
-func slicesSorted(seq func(func(string) bool)) []string {
-	var out []string
-	for k := range seq {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // PatchConnectorConfig merges set into the stored config (the raw one, placeholders and

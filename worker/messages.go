@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -206,17 +207,9 @@ func (c converters) fromMessage(m *rmqclient.ReceivedMessage) (*schema.Record, s
 		}
 		r.Headers = append(r.Headers, schema.Header{Key: k, Schema: schema.OptionalStringSchema, Value: v})
 	}
-	sortHeaders(r.Headers)
+	slices.SortStableFunc(r.Headers, func(a, b schema.Header) int { return strings.Compare(a.Key, b.Key) })
 	r.Extensions = map[string]string{"msgId": m.MsgID, "brokerName": m.Queue.BrokerName}
 	return r, "", nil
-}
-
-func sortHeaders(h schema.Headers) {
-	for i := 1; i < len(h); i++ {
-		for j := i; j > 0 && h[j].Key < h[j-1].Key; j-- {
-			h[j], h[j-1] = h[j-1], h[j]
-		}
-	}
 }
 
 // preview renders a record value for error logs (errors.log.include.messages).
