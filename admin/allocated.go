@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"fmt"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/rmqconnect/rmqconnect/worker"
@@ -18,6 +20,9 @@ type allocatedTask struct {
 func (s *Server) allocatedRoutes() {
 	s.engine.GET("/allocated/connectors", func(c *gin.Context) {
 		ctx := c.Request.Context()
+		if s.rebalancing(c) {
+			return
+		}
 		names, err := s.herder.Connectors(ctx)
 		if err != nil {
 			s.rmqFail(c, err)
@@ -39,6 +44,9 @@ func (s *Server) allocatedRoutes() {
 	})
 	s.engine.GET("/allocated/tasks", func(c *gin.Context) {
 		ctx := c.Request.Context()
+		if s.rebalancing(c) {
+			return
+		}
 		names, err := s.herder.Connectors(ctx)
 		if err != nil {
 			s.rmqFail(c, err)
@@ -82,4 +90,13 @@ func allocatedBucket(s worker.State) (list, state string) {
 	default:
 		return "pendingTasks", "PENDING"
 	}
+}
+
+// rebalancing answers 409 (and returns true) while the herder applies an assignment change.
+func (s *Server) rebalancing(c *gin.Context) bool {
+	if rh, ok := s.herder.(RebalanceHerder); ok && rh.Rebalancing() {
+		s.rmqFail(c, fmt.Errorf("what runs on worker %s is changing: %w", s.herder.WorkerID(), worker.ErrRebalancing))
+		return true
+	}
+	return false
 }

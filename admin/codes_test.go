@@ -28,6 +28,7 @@ var workerSentinels = map[string]struct {
 	"ErrInvalidConfig": {worker.ErrInvalidConfig, http.StatusBadRequest},
 	"ErrRebalancing":   {worker.ErrRebalancing, http.StatusConflict},
 	"ErrBadState":      {worker.ErrBadState, http.StatusConflict},
+	"ErrConflict":      {worker.ErrConflict, http.StatusConflict},
 	"ErrStopped":       {worker.ErrStopped, http.StatusServiceUnavailable},
 }
 

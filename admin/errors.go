@@ -37,6 +37,8 @@ var sentinelStatuses = []struct {
 	// Kafka Connect answers 409 while a rebalance is in progress; clients retry on it.
 	{worker.ErrRebalancing, http.StatusConflict},
 	{worker.ErrBadState, http.StatusConflict},
+	// A write that lost a race with a concurrent write to the same connector.
+	{worker.ErrConflict, http.StatusConflict},
 	{worker.ErrStopped, http.StatusServiceUnavailable},
 }
 

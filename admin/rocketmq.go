@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -276,7 +277,27 @@ func (s *Server) rmqPlugins(connectorsOnly bool) gin.HandlerFunc {
 	}
 }
 
+// ClusterHerder is the ability of a distributed herder to list the cluster's live workers.
+type ClusterHerder interface {
+	Members(ctx context.Context) ([]string, error)
+}
+
+// RebalanceHerder is the ability of a distributed herder to say that it is applying an
+// assignment change, during which what runs on it (/allocated/*) is not reliable.
+type RebalanceHerder interface {
+	Rebalancing() bool
+}
+
 // GET /getClusterInfo: the live workers; in standalone mode, this one.
 func (s *Server) rmqClusterInfo(c *gin.Context) {
+	if ch, ok := s.herder.(ClusterHerder); ok {
+		members, err := ch.Members(c.Request.Context())
+		if err != nil {
+			s.rmqFail(c, err)
+			return
+		}
+		rmqOK(c, members)
+		return
+	}
 	rmqOK(c, []string{s.herder.WorkerID()})
 }

@@ -18,6 +18,8 @@ var (
 	ErrRebalancing = errors.New("rebalance in progress")
 	// ErrBadState: the operation does not apply in the current state, e.g. offsets of a running connector (409).
 	ErrBadState = errors.New("operation not allowed in the current state")
+	// ErrConflict: a write lost a race with a concurrent write to the same connector (409).
+	ErrConflict = errors.New("conflicting concurrent update; read the connector again and retry")
 	// ErrStopped: the worker is shutting down (503).
 	ErrStopped = errors.New("worker is stopping")
 )

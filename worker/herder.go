@@ -80,6 +80,10 @@ type Standalone struct {
 	producer   *rmqclient.Producer
 	reader     *rmqclient.Reader
 	replayMu   sync.Mutex
+
+	// cluster is set when this Standalone is the local engine of a Distributed herder:
+	// connectors then come from the config topic, not connectors.json.
+	cluster clusterHooks
 }
 
 type storedConnector struct {
@@ -143,6 +147,12 @@ func (h *Standalone) Run(ctx context.Context) error {
 	close(h.started)
 	h.mu.Unlock()
 	<-ctx.Done()
+	h.shutdownAll()
+	return nil
+}
+
+// shutdownAll stops every connector and task, then the DLQ producer and reader.
+func (h *Standalone) shutdownAll() {
 	h.mu.Lock()
 	h.stopping = true
 	all := make([]*connRuntime, 0, len(h.conns))
@@ -165,7 +175,6 @@ func (h *Standalone) Run(ctx context.Context) error {
 		_ = h.reader.Close()
 	}
 	h.producerMu.Unlock()
-	return nil
 }
 
 // dlqSend writes a DLQ message through a producer shared by all tasks of this worker.
@@ -209,6 +218,9 @@ func ensureTopicQueues(ctx context.Context, c *rmqclient.Client, topic string, c
 }
 
 func (h *Standalone) persistLocked() error {
+	if h.cluster != nil {
+		return nil
+	}
 	return filestore.Write(h.configPath(), h.stored)
 }
 

@@ -16,6 +16,11 @@ type workerMetrics struct {
 	putTime       *prometheus.HistogramVec
 	commitTime    *prometheus.HistogramVec
 	startups      *prometheus.CounterVec
+	// Distributed mode: completed rebalances (assignment changes applied), the last one's
+	// duration and the local assignment epoch (how many this worker has applied).
+	rebalances       *prometheus.CounterVec
+	rebalanceSeconds *prometheus.GaugeVec
+	rebalanceEpoch   *prometheus.GaugeVec
 }
 
 func newWorkerMetrics() *workerMetrics {
@@ -35,11 +40,25 @@ func newWorkerMetrics() *workerMetrics {
 			Help: "Time a position commit (source) or flush (sink) took.", Buckets: times}, labels),
 		startups: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rmqconnect_worker_startup_total",
 			Help: "Connector and task start attempts by result."}, []string{"worker", "kind", "result"}),
+		rebalances: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rmqconnect_worker_rebalance_total",
+			Help: "Assignment changes this worker has applied."}, []string{"worker"}),
+		rebalanceSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rmqconnect_worker_rebalance_last_seconds",
+			Help: "How long applying the last assignment change took (stopping and starting connectors and tasks)."}, []string{"worker"}),
+		rebalanceEpoch: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rmqconnect_worker_rebalance_epoch",
+			Help: "The number of the assignment this worker runs (it grows by one per rebalance)."}, []string{"worker"}),
 	}
 }
 
 func (m *workerMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.pollBatchSize, m.putBatchSize, m.pollTime, m.putTime, m.commitTime, m.startups}
+	return []prometheus.Collector{m.pollBatchSize, m.putBatchSize, m.pollTime, m.putTime, m.commitTime, m.startups,
+		m.rebalances, m.rebalanceSeconds, m.rebalanceEpoch}
+}
+
+// rebalanced records an applied assignment change.
+func (m *workerMetrics) rebalanced(worker string, took time.Duration) {
+	m.rebalances.WithLabelValues(worker).Inc()
+	m.rebalanceSeconds.WithLabelValues(worker).Set(took.Seconds())
+	m.rebalanceEpoch.WithLabelValues(worker).Inc()
 }
 
 // forget drops a deleted connector's series.

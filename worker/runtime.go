@@ -39,6 +39,30 @@ type connRuntime struct {
 	tasks       map[int]*taskRuntime
 	closed      bool
 	topics      map[string]bool // topics the connector's tasks have used since creation or reset
+
+	// Distributed mode (cluster != nil): the connector plugin runs only where ownConn,
+	// task configs come from the config topic (tasksVersion) and only ownTasks run here.
+	cluster      clusterHooks
+	epoch, inc   int64
+	ownConn      bool
+	ownTasks     map[int]bool
+	tasksVersion int64
+	reported     StateInfo // the connector state last written to the status topic
+}
+
+// clusterHooks is what a connector runtime asks of the distributed herder.
+type clusterHooks interface {
+	// publishTasks stores the task configs the connector computed for its epoch.
+	publishTasks(name string, epoch int64, cfgs []map[string]string) error
+	// claim blocks until this worker holds the task (its claim generation is in force)
+	// or ctx ends.
+	claim(ctx context.Context, rt *connRuntime, id int) (gen int64, err error)
+	// report writes a status record (asynchronously, in order).
+	report(r statusRecord)
+	// positions is the position store of one task incarnation.
+	positions(name string, inc, gen int64) PositionStore
+	// fence returns an error while this worker must not act for its tasks.
+	fence() error
 }
 
 // useTopic records that a task of the connector used topic.
@@ -59,11 +83,13 @@ type taskRuntime struct {
 	done     chan struct{}
 	kick     chan struct{} // restart now instead of waiting for the backoff
 	counters taskCounters
+	gen      int64     // distributed: the claim generation (0 until claimed)
+	reported StateInfo // distributed: the state last written to the status topic
 }
 
 func newConnRuntime(h *Standalone, name string, cfg map[string]string, st connectorSettings, conn plugins.Connector) *connRuntime {
 	return &connRuntime{h: h, name: name, cfg: cfg, st: st, conn: conn, log: h.log.With("connector", name),
-		state: StateInfo{State: StateUnassigned, WorkerID: h.cfg.WorkerID}, tasks: map[int]*taskRuntime{}}
+		state: StateInfo{State: StateUnassigned, WorkerID: h.cfg.WorkerID}, tasks: map[int]*taskRuntime{}, cluster: h.cluster}
 }
 
 func (rt *connRuntime) connType() ConnectorType {
@@ -108,7 +134,15 @@ func (rt *connRuntime) apply(target TargetState) {
 func (rt *connRuntime) setConnState(s State, trace string) {
 	rt.mu.Lock()
 	rt.state = StateInfo{State: s, WorkerID: rt.h.cfg.WorkerID, Trace: trace}
+	var rec *statusRecord
+	if rt.cluster != nil && rt.ownConn && rt.reported != rt.state {
+		rt.reported = rt.state
+		rec = &statusRecord{Connector: rt.name, Task: -1, Inc: rt.inc, State: s, Trace: trace, Worker: rt.h.cfg.WorkerID}
+	}
 	rt.mu.Unlock()
+	if rec != nil {
+		rt.cluster.report(*rec)
+	}
 }
 
 // startConnector starts the plugin connector if needed and computes task configs. It
@@ -164,6 +198,16 @@ func (rt *connRuntime) startConnector() bool {
 	for i := range cfgs {
 		cfgs[i] = rt.h.cfg.Secrets.Restore(rt.cfg, cfgs[i])
 	}
+	if rt.cluster != nil {
+		// Distributed: the configs reach every worker (this one too) through the config topic.
+		if err := rt.cluster.publishTasks(rt.name, rt.epoch, cfgs); err != nil {
+			rt.log.Error("publishing task configs failed", "err", err)
+			rt.setConnState(StateFailed, fmt.Sprintf("publish task configs: %v", err))
+			return false
+		}
+		rt.setConnState(StateRunning, "")
+		return true
+	}
 	rt.mu.Lock()
 	rt.taskCfgs = cfgs
 	rt.mu.Unlock()
@@ -195,6 +239,9 @@ func (rt *connRuntime) startTasks() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for i, cfg := range rt.taskCfgs {
+		if rt.cluster != nil && !rt.ownTasks[i] {
+			continue
+		}
 		if t, ok := rt.tasks[i]; ok && t.done != nil {
 			select {
 			case <-t.done:
@@ -260,6 +307,16 @@ func (rt *connRuntime) shutdown() {
 // is FAILED (with the last trace) while it waits.
 func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 	backoff := rt.h.cfg.RestartBackoffMin
+	if rt.cluster != nil {
+		gen, err := rt.cluster.claim(ctx, rt, t.id)
+		if err != nil {
+			return // stopped while waiting for the task's previous owner
+		}
+		rt.mu.Lock()
+		t.gen = gen
+		t.reported = StateInfo{State: StateRunning, WorkerID: rt.h.cfg.WorkerID} // the claim said so
+		rt.mu.Unlock()
+	}
 	for {
 		rt.setTaskState(t, StateRunning, "")
 		started := time.Now()
@@ -292,7 +349,22 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 func (rt *connRuntime) setTaskState(t *taskRuntime, s State, trace string) {
 	rt.mu.Lock()
 	t.state = StateInfo{State: s, WorkerID: rt.h.cfg.WorkerID, Trace: trace}
+	rec := rt.taskRecordLocked(t)
 	rt.mu.Unlock()
+	if rec != nil {
+		rt.cluster.report(*rec)
+	}
+}
+
+// taskRecordLocked returns the status record to write for t's state, or nil when there is
+// nothing new to say (standalone mode, not claimed yet, or unchanged).
+func (rt *connRuntime) taskRecordLocked(t *taskRuntime) *statusRecord {
+	if rt.cluster == nil || t.gen == 0 || t.reported == t.state {
+		return nil
+	}
+	t.reported = t.state
+	return &statusRecord{Connector: rt.name, Task: t.id, Inc: rt.inc, State: t.state.State, Trace: t.state.Trace,
+		Worker: rt.h.cfg.WorkerID, Gen: t.gen}
 }
 
 // runTask runs one incarnation of a task until ctx ends or it fails.
@@ -321,8 +393,18 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 	log := rt.log.With("task", t.id)
 	errs := &errorReporter{policy: rt.st.policy, connector: rt.name, task: t.id, log: log, dlq: rt.h.dlqSend, metrics: &t.counters}
 	rt.mu.Lock()
-	conn := rt.conn
+	conn, gen := rt.conn, t.gen
 	rt.mu.Unlock()
+	positions := rt.h.positions
+	var fence func() error
+	if rt.cluster != nil {
+		// The connector may run on another worker: a fresh, unstarted instance makes the task.
+		if conn, err = rt.h.registry.New(rt.st.class); err != nil {
+			return err
+		}
+		positions = rt.cluster.positions(rt.name, rt.inc, gen)
+		fence = rt.cluster.fence
+	}
 	if conn == nil {
 		return fmt.Errorf("connector is not running")
 	}
@@ -339,7 +421,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		}
 		defer p.Close()
 		sr := &sourceRunner{id: id, cfg: taskCfg, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
-			producer: p, client: rt.h.client, positions: rt.h.positions, errs: errs, policy: rt.st.policy, log: log,
+			producer: p, client: rt.h.client, positions: positions, fence: fence, errs: errs, policy: rt.st.policy, log: log,
 			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered,
 			commitInterval: rt.h.cfg.CommitInterval, hist: rt.h.metrics, onTopic: rt.useTopic, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}}
 		return sr.run(ctx, rt.h.cfg.StopTimeout)
@@ -350,7 +432,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		if rt.st.fromFirst {
 			from = rmqclient.FromFirst
 		}
-		sk := &sinkRunner{id: id, cfg: taskCfg, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
+		sk := &sinkRunner{fence: fence, id: id, cfg: taskCfg, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
 			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
 			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
 			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic}
@@ -506,6 +588,10 @@ func (c connectorContext) RequestTaskReconfiguration() {
 		closed, target := rt.closed, rt.target
 		rt.mu.Unlock()
 		if closed || target != TargetStarted {
+			return
+		}
+		if rt.cluster != nil {
+			rt.startConnector() // publishes; changed configs come back through the config topic
 			return
 		}
 		old := rt.snapshotTaskCfgs()

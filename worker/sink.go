@@ -24,6 +24,9 @@ import (
 // put so far. So no offset is committed ahead of Flush, and Flush runs as often as the
 // sink can absorb it without a timer.
 type sinkRunner struct {
+	// fence, when set, is asked before every batch: an error (this worker may no longer
+	// own the task) fails the task; the batch is redelivered to the task's owner.
+	fence    func() error
 	id       TaskID
 	cfg      map[string]string
 	task     plugins.SinkTask
@@ -178,6 +181,12 @@ func (s *sinkRunner) fail(err error) {
 func (s *sinkRunner) handle(ctx context.Context, msgs []*rmqclient.ReceivedMessage) error {
 	if err := s.currentFailure(); err != nil {
 		return err
+	}
+	if s.fence != nil {
+		if err := s.fence(); err != nil {
+			s.fail(err)
+			return err
+		}
 	}
 	s.counters.recordsRead.Add(int64(len(msgs)))
 	recs := make([]*schema.Record, 0, len(msgs))

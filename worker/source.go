@@ -34,10 +34,13 @@ type sourceRunner struct {
 	producer  *rmqclient.Producer
 	client    *rmqclient.Client
 	positions PositionStore
-	errs      *errorReporter
-	policy    errorPolicy
-	log       *slog.Logger
-	counters  *taskCounters
+	// fence, when set, is asked before every send: an error (this worker may no longer own
+	// the task) fails the task instead of sending.
+	fence    func() error
+	errs     *errorReporter
+	policy   errorPolicy
+	log      *slog.Logger
+	counters *taskCounters
 
 	defaultTopic   string
 	autoCreate     bool
@@ -297,6 +300,11 @@ func (s *sourceRunner) send(ctx context.Context, chunk []outMsg) error {
 	}
 	if len(msgs) == 0 {
 		return nil
+	}
+	if s.fence != nil {
+		if err := s.fence(); err != nil {
+			return err
+		}
 	}
 	topic := msgs[0].Topic
 	if err := s.ensureTopic(ctx, topic); err != nil {

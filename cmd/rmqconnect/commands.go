@@ -73,7 +73,25 @@ func newLogger(cfg *conf.Worker, w io.Writer, root *slog.LevelVar) *slog.Logger 
 // Shutdown order: the admin server stops accepting, then the herder stops its tasks
 // (sources commit positions, sinks flush), then the RocketMQ client closes.
 func cmdStandalone(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("standalone", flag.ContinueOnError)
+	return runWorker("standalone", args, stderr)
+}
+
+// cmdDistributed runs a worker of a cluster: the same wiring with the distributed herder,
+// which shares connectors, status and positions with its peers through RocketMQ.
+func cmdDistributed(args []string, stderr io.Writer) int {
+	return runWorker("distributed", args, stderr)
+}
+
+// herder is what runWorker needs of either herder.
+type herder interface {
+	admin.Herder
+	Run(ctx context.Context) error
+	Started() <-chan struct{}
+	Collector() *worker.Collector
+}
+
+func runWorker(mode string, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet(mode, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "", "worker config file (.yaml, .properties, .conf, .json)")
 	if err := fs.Parse(args); err != nil {
@@ -81,14 +99,14 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 	}
 	cfg, err := conf.Load(*path)
 	if err != nil {
-		fmt.Fprintf(stderr, "rmqconnect standalone: %v\n", err)
+		fmt.Fprintf(stderr, "rmqconnect %s: %v\n", mode, err)
 		return 1
 	}
 	var connFiles []*conf.ConnectorFile
 	for _, p := range fs.Args() {
 		cf, err := conf.LoadConnector(p)
 		if err != nil {
-			fmt.Fprintf(stderr, "rmqconnect standalone: %v\n", err)
+			fmt.Fprintf(stderr, "rmqconnect %s: %v\n", mode, err)
 			return 1
 		}
 		connFiles = append(connFiles, cf)
@@ -112,7 +130,7 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 		log.Error("plugin registry", "err", err)
 		return 1
 	}
-	herder, err := worker.NewStandalone(worker.StandaloneConfig{
+	local := worker.StandaloneConfig{
 		WorkerID:       cfg.WorkerID,
 		StoreDir:       cfg.StorePathRootDir,
 		KeyConverter:   cfg.KeyConverter,
@@ -124,16 +142,37 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 		RestartBackoffMin: conf.Ms(cfg.TaskRestartBackoffInitialMs),
 		RestartBackoffMax: conf.Ms(cfg.TaskRestartBackoffMaxMs),
 		Secrets:           secrets{},
-	}, w.Client(), reg, workerLog)
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		return 1
+	}
+	var h herder
+	var health admin.HealthChecker
+	if mode == "distributed" {
+		d, err := worker.NewDistributed(worker.DistributedConfig{
+			StandaloneConfig: local,
+			ClusterID:        cfg.ConnectClusterID,
+			ConfigTopic:      cfg.ConfigStoreTopic,
+			PositionTopic:    cfg.PositionStoreTopic,
+			StatusTopic:      cfg.ConnectStatusTopic,
+			ClusterTopic:     cfg.ClusterStoreTopic,
+			Strategy:         cfg.AllocTaskStrategy,
+		}, w.Client(), reg, workerLog)
+		if err != nil {
+			log.Error("cannot start", "err", err)
+			return 1
+		}
+		h, health = d, distributedHealth{w, d}
+	} else {
+		s, err := worker.NewStandalone(local, w.Client(), reg, workerLog)
+		if err != nil {
+			log.Error("cannot start", "err", err)
+			return 1
+		}
+		h, health = s, startedHealth{w, s}
 	}
 	srv := admin.NewServer(cfg.HTTPAddr(), admin.Info{
-		Version: version, Commit: commit, WorkerID: cfg.WorkerID, ClusterID: cfg.ConnectClusterID, Mode: "standalone",
-	}, startedHealth{w, herder}, herder, levels.Named(log, "admin"))
+		Version: version, Commit: commit, WorkerID: cfg.WorkerID, ClusterID: cfg.ConnectClusterID, Mode: mode,
+	}, health, h, levels.Named(log, "admin"))
 	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(herder.Collector(), collectors.NewGoCollector(),
+	metrics.MustRegister(h.Collector(), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv.EnableMetrics(metrics)
 	srv.EnableLoggers(levels)
@@ -151,17 +190,17 @@ func cmdStandalone(args []string, stderr io.Writer) int {
 		// The worker owns the RocketMQ client; it closes it after the herder has stopped.
 		return w.Run(gctx, func(wctx context.Context) error {
 			select {
-			case <-herder.Started():
+			case <-h.Started():
 			case <-wctx.Done():
 				return nil
 			}
 			for _, cf := range connFiles {
-				if _, _, err := herder.PutConnectorConfig(wctx, cf.Name, cf.Config); err != nil {
+				if _, _, err := h.PutConnectorConfig(wctx, cf.Name, cf.Config); err != nil {
 					return fmt.Errorf("connector %s from the command line: %w", cf.Name, err)
 				}
 			}
 			return nil
-		}, herder.Run)
+		}, h.Run)
 	})
 	g.Go(func() error {
 		addr, err := srv.Addr(gctx)
@@ -221,6 +260,20 @@ func (s startedHealth) Health(ctx context.Context) error {
 	case <-s.h.Started():
 	default:
 		return errors.New("starting: connectors not started yet")
+	}
+	return s.w.Health(ctx)
+}
+
+// distributedHealth is DOWN (503) until the worker has caught up with the store topics and
+// joined the cluster, and while its membership lease has lapsed; then whether RocketMQ answers.
+type distributedHealth struct {
+	w *worker.Worker
+	d *worker.Distributed
+}
+
+func (s distributedHealth) Health(ctx context.Context) error {
+	if err := s.d.Health(ctx); err != nil {
+		return err
 	}
 	return s.w.Health(ctx)
 }

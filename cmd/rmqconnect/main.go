@@ -13,7 +13,8 @@ func usage() string {
 	return `usage: rmqconnect <command> [flags]
 
 commands:
-  standalone -c <worker config>   run a worker
+  standalone -c <worker config>   run a standalone worker
+  distributed -c <worker config>  run a worker of a cluster (peers sharing RocketMQ store topics)
   check-config -c <worker config> validate a worker config and exit
   schema-registry -c <config>     run a schema registry server stored in RocketMQ
   admin <command> [flags]         call a worker's REST API (rmqconnect admin help)
@@ -29,6 +30,8 @@ func run(args []string, stdout, stderr *os.File) int {
 	switch args[0] {
 	case "standalone":
 		return cmdStandalone(args[1:], stderr)
+	case "distributed":
+		return cmdDistributed(args[1:], stderr)
 	case "admin":
 		return cmdAdmin(args[1:], stdout, stderr)
 	case "schema-registry":

@@ -335,3 +335,41 @@ func (c *Client) SetGroupOffset(ctx context.Context, group string, q Queue, offs
 	}
 	return nil
 }
+
+// Tail watches the end of one queue: MaxOffset costs one request to the broker, whose
+// address is looked up once and again after an error.
+type Tail struct {
+	c    *Client
+	q    Queue
+	mu   sync.Mutex
+	addr string
+}
+
+// NewTail returns a Tail of q.
+func (c *Client) NewTail(q Queue) *Tail { return &Tail{c: c, q: q} }
+
+// MaxOffset returns the offset the next message of the queue will get.
+func (t *Tail) MaxOffset(ctx context.Context) (int64, error) {
+	t.mu.Lock()
+	addr := t.addr
+	t.mu.Unlock()
+	if addr == "" {
+		a, err := t.c.brokerAddr(ctx, t.q.BrokerName)
+		if err != nil {
+			return 0, err
+		}
+		addr = a
+	}
+	off, err := remoting.GetMaxOffset(ctx, addr, t.q.Topic, t.q.QueueID)
+	t.mu.Lock()
+	if err != nil {
+		t.addr = ""
+	} else {
+		t.addr = addr
+	}
+	t.mu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("max offset of %s: %w", t.q, err)
+	}
+	return off, nil
+}

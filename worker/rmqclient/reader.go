@@ -67,6 +67,12 @@ func (r *Reader) Read(ctx context.Context, q Queue, offset int64, max int) ([]*R
 	if offset < minOff {
 		offset = minOff
 	}
+	return r.ReadBelow(ctx, q, offset, maxOff, max)
+}
+
+// ReadBelow is Read for a caller that already knows the queue's max offset: it pulls only
+// when offset < maxOff, so a reader polling the tail costs one max-offset query per poll.
+func (r *Reader) ReadBelow(ctx context.Context, q Queue, offset, maxOff int64, max int) ([]*ReceivedMessage, int64, error) {
 	if offset >= maxOff || max <= 0 {
 		return nil, offset, nil // pulling at the tail would be held by the broker for ~20s
 	}

@@ -1,0 +1,302 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+)
+
+// The store topics' records and the state every worker folds from them. The folds are
+// pure: the same records in the same order give the same state on every worker, and a
+// record that loses a race (a stale epoch, an older generation) changes nothing.
+
+// errStale: a store record was written against an older state than the one in force.
+var errStale = errors.New("stale update")
+
+// Config topic record types.
+const (
+	recConnector   = "connector"    // create or replace a connector's config
+	recTarget      = "target"       // change a connector's target state
+	recDelete      = "delete"       // remove a connector
+	recTasks       = "tasks"        // the task configs the connector's owner computed
+	recRestart     = "restart"      // restart a connector (and tasks, per the flags)
+	recRestartTask = "restart-task" // restart one task
+)
+
+// configRecord is one record of the config topic.
+type configRecord struct {
+	Type   string            `json:"type"`
+	Name   string            `json:"name"`
+	Config map[string]string `json:"config,omitempty"`
+	Target TargetState       `json:"target,omitempty"`
+	// Base is the epoch a connector record replaces; 0 creates (and fails when the connector exists).
+	Base int64 `json:"base,omitempty"`
+	// Inc names the incarnation a target, delete or restart record is meant for.
+	Inc int64 `json:"inc,omitempty"`
+	// Epoch is the connector epoch a tasks record was computed from.
+	Epoch        int64               `json:"epoch,omitempty"`
+	Tasks        []map[string]string `json:"tasks,omitempty"`
+	Task         int                 `json:"task,omitempty"`
+	IncludeTasks bool                `json:"include_tasks,omitempty"`
+	OnlyFailed   bool                `json:"only_failed,omitempty"`
+	Worker       string              `json:"worker,omitempty"` // the writer, for diagnostics
+}
+
+// clusterConnector is a connector as the config topic defines it.
+type clusterConnector struct {
+	Config map[string]string `json:"config"`
+	Target TargetState       `json:"target"`
+	// Epoch is offset+1 of the connector record in force; Inc is offset+1 of the record
+	// that created this incarnation (a re-created connector gets a new one).
+	Epoch int64 `json:"epoch"`
+	Inc   int64 `json:"inc"`
+	// Tasks are the task configs published for Epoch (nil: none yet); TasksVersion is
+	// offset+1 of the tasks record, so republished configs are told apart.
+	Tasks        []map[string]string `json:"tasks"`
+	TasksVersion int64               `json:"tasks_version"`
+}
+
+// configState is the fold of the config topic.
+type configState struct {
+	Connectors map[string]*clusterConnector `json:"connectors"`
+}
+
+func newConfigState() *configState { return &configState{Connectors: map[string]*clusterConnector{}} }
+
+// apply folds the record at off. A record that changes nothing because it lost a race
+// returns an error wrapping errStale (for its writer to learn); malformed records are
+// errors too and are otherwise ignored.
+func (s *configState) apply(off int64, r configRecord) error {
+	c := s.Connectors[r.Name]
+	switch r.Type {
+	case recConnector:
+		if c == nil {
+			if r.Base != 0 {
+				return fmt.Errorf("connector %s: %w: it was deleted", r.Name, errStale)
+			}
+			target := r.Target
+			if target == "" {
+				target = TargetStarted
+			}
+			s.Connectors[r.Name] = &clusterConnector{Config: r.Config, Target: target, Epoch: off + 1, Inc: off + 1}
+			return nil
+		}
+		if r.Base == 0 {
+			return fmt.Errorf("connector %s: %w", r.Name, ErrAlreadyExists)
+		}
+		if r.Base != c.Epoch {
+			return fmt.Errorf("connector %s: %w: changed concurrently (epoch %d, update based on %d)", r.Name, errStale, c.Epoch, r.Base)
+		}
+		c.Config, c.Epoch, c.Tasks, c.TasksVersion = r.Config, off+1, nil, 0
+		if r.Target != "" {
+			c.Target = r.Target
+		}
+		return nil
+	case recTarget:
+		if c == nil || c.Inc != r.Inc {
+			return fmt.Errorf("connector %s: %w", r.Name, ErrNotFound)
+		}
+		c.Target = r.Target
+		if r.Target == TargetStopped {
+			c.Tasks, c.TasksVersion = nil, 0
+		}
+		return nil
+	case recDelete:
+		if c == nil || c.Inc != r.Inc {
+			return fmt.Errorf("connector %s: %w", r.Name, ErrNotFound)
+		}
+		delete(s.Connectors, r.Name)
+		return nil
+	case recTasks:
+		if c == nil || c.Epoch != r.Epoch {
+			return fmt.Errorf("tasks of %s: %w: computed for epoch %d", r.Name, errStale, r.Epoch)
+		}
+		if c.Target == TargetStopped {
+			return fmt.Errorf("tasks of %s: %w: the connector is stopped", r.Name, errStale)
+		}
+		if c.TasksVersion != 0 && reflect.DeepEqual(c.Tasks, r.Tasks) {
+			return nil // republished unchanged: keep the running tasks
+		}
+		c.Tasks, c.TasksVersion = r.Tasks, off+1
+		if c.Tasks == nil {
+			c.Tasks = []map[string]string{}
+		}
+		return nil
+	case recRestart, recRestartTask:
+		if c == nil || c.Inc != r.Inc {
+			return fmt.Errorf("connector %s: %w", r.Name, ErrNotFound)
+		}
+		return nil
+	}
+	return fmt.Errorf("config record of unknown type %q", r.Type)
+}
+
+// statusRecord is one record of the status topic: the state of a connector (Task == -1)
+// or a task, as reported by the worker running it. For tasks, Gen is the claim: a worker
+// starts a task only after its record with a generation above every earlier one of the
+// connector is the one in force.
+type statusRecord struct {
+	Connector string `json:"connector"`
+	Task      int    `json:"task"`
+	Inc       int64  `json:"inc"`
+	State     State  `json:"state"`
+	Trace     string `json:"trace,omitempty"`
+	Worker    string `json:"worker"`
+	Gen       int64  `json:"gen"`
+}
+
+// statusState is the fold of the status topic.
+type statusState struct {
+	Connectors map[string]statusRecord         `json:"connectors"`
+	Tasks      map[string]map[int]statusRecord `json:"tasks"`
+	// MaxGen is the highest task generation seen per connector name (kept across
+	// deletes, so generations only grow).
+	MaxGen map[string]int64 `json:"max_gen"`
+}
+
+func newStatusState() *statusState {
+	return &statusState{Connectors: map[string]statusRecord{}, Tasks: map[string]map[int]statusRecord{}, MaxGen: map[string]int64{}}
+}
+
+// apply folds one status record. For a task: a lower generation than the one in force is
+// stale; the same generation from another worker lost the claim race; anything else
+// wins. Connector records are last-writer-wins within an incarnation.
+func (s *statusState) apply(r statusRecord) error {
+	if r.Task < 0 {
+		if cur, ok := s.Connectors[r.Connector]; ok && r.Inc < cur.Inc {
+			return errStale
+		}
+		s.Connectors[r.Connector] = r
+		return nil
+	}
+	ts := s.Tasks[r.Connector]
+	if ts == nil {
+		ts = map[int]statusRecord{}
+		s.Tasks[r.Connector] = ts
+	}
+	if cur, ok := ts[r.Task]; ok {
+		if r.Gen < cur.Gen || (r.Gen == cur.Gen && r.Worker != cur.Worker) {
+			return fmt.Errorf("task %s-%d: %w: generation %d of %s, in force %d of %s",
+				r.Connector, r.Task, errStale, r.Gen, r.Worker, cur.Gen, cur.Worker)
+		}
+	}
+	ts[r.Task] = r
+	s.MaxGen[r.Connector] = max(s.MaxGen[r.Connector], r.Gen)
+	return nil
+}
+
+// task returns the record in force for a task of incarnation inc.
+func (s *statusState) task(name string, inc int64, id int) (statusRecord, bool) {
+	r, ok := s.Tasks[name][id]
+	if !ok || r.Inc != inc {
+		return statusRecord{}, false
+	}
+	return r, true
+}
+
+// releasedStates are task states that do not hold a claim.
+func released(st State) bool {
+	return st == StateUnassigned || st == StatePaused || st == StateStopped
+}
+
+// positionRecord is one record of the position topic: positions committed by a task of
+// a connector incarnation with its claim generation (adminGen for the offsets API), or,
+// with Clear, the removal of every position of the incarnation and older ones.
+type positionRecord struct {
+	Connector string          `json:"connector"`
+	Inc       int64           `json:"inc"`
+	Gen       int64           `json:"gen"`
+	Clear     bool            `json:"clear,omitempty"`
+	Positions []positionEntry `json:"positions,omitempty"`
+}
+
+type positionEntry struct {
+	Partition map[string]any `json:"partition"`
+	Offset    map[string]any `json:"offset"` // null removes the partition's position
+}
+
+// adminGen marks positions set through the offsets API (the connector is stopped).
+const adminGen = -1
+
+type clusterPosition struct {
+	Partition map[string]any `json:"partition"`
+	Offset    map[string]any `json:"offset"`
+	Gen       int64          `json:"gen"`
+}
+
+type connectorPositions struct {
+	Inc   int64                      `json:"inc"`
+	Parts map[string]clusterPosition `json:"parts"`
+}
+
+// positionState is the fold of the position topic.
+type positionState struct {
+	Connectors map[string]*connectorPositions `json:"connectors"`
+	Cleared    map[string]int64               `json:"cleared"`
+}
+
+func newPositionState() *positionState {
+	return &positionState{Connectors: map[string]*connectorPositions{}, Cleared: map[string]int64{}}
+}
+
+// apply folds one position record. A position from a generation older than the stored
+// one's is stale (a former owner still committing); positions of a cleared or older
+// incarnation are dropped.
+func (s *positionState) apply(r positionRecord) error {
+	if r.Clear {
+		s.Cleared[r.Connector] = max(s.Cleared[r.Connector], r.Inc)
+		if cp := s.Connectors[r.Connector]; cp != nil && cp.Inc <= r.Inc {
+			delete(s.Connectors, r.Connector)
+		}
+		return nil
+	}
+	if r.Inc <= s.Cleared[r.Connector] {
+		return fmt.Errorf("positions of %s: %w: incarnation %d was cleared", r.Connector, errStale, r.Inc)
+	}
+	cp := s.Connectors[r.Connector]
+	if cp == nil || r.Inc > cp.Inc {
+		cp = &connectorPositions{Inc: r.Inc, Parts: map[string]clusterPosition{}}
+		s.Connectors[r.Connector] = cp
+	}
+	if r.Inc < cp.Inc {
+		return fmt.Errorf("positions of %s: %w: incarnation %d, in force %d", r.Connector, errStale, r.Inc, cp.Inc)
+	}
+	var stale int
+	for _, p := range r.Positions {
+		k, err := partitionKey(p.Partition)
+		if err != nil {
+			return err
+		}
+		if cur, ok := cp.Parts[k]; ok && r.Gen != adminGen && r.Gen < cur.Gen {
+			stale++
+			continue
+		}
+		if p.Offset == nil {
+			delete(cp.Parts, k)
+			continue
+		}
+		cp.Parts[k] = clusterPosition{Partition: normalizeMap(p.Partition), Offset: normalizeMap(p.Offset), Gen: r.Gen}
+	}
+	if stale > 0 {
+		return fmt.Errorf("positions of %s: %w: %d of %d from generation %d were older", r.Connector, errStale, stale, len(r.Positions), r.Gen)
+	}
+	return nil
+}
+
+// all returns the positions of incarnation inc, sorted by partition.
+func (s *positionState) all(name string, inc int64) []plugins.PartitionPosition {
+	cp := s.Connectors[name]
+	if cp == nil || cp.Inc != inc {
+		return nil
+	}
+	out := make([]plugins.PartitionPosition, 0, len(cp.Parts))
+	for _, k := range slices.Sorted(maps.Keys(cp.Parts)) {
+		p := cp.Parts[k]
+		out = append(out, plugins.PartitionPosition{Partition: p.Partition, Offset: p.Offset})
+	}
+	return out
+}

@@ -1,0 +1,801 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/scheduler"
+	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// DistributedConfig configures a distributed herder.
+type DistributedConfig struct {
+	StandaloneConfig
+	// ClusterID names the cluster: the consumer group its workers join.
+	ClusterID string
+	// The store topics; every worker of a cluster must use the same ones.
+	ConfigTopic, PositionTopic, StatusTopic, ClusterTopic string
+	// Strategy is the scheduler strategy (consistent-hash or round-robin).
+	Strategy string
+	// MemberCheck is how often the membership is confirmed with the broker besides its
+	// change notifications (default 2s).
+	MemberCheck time.Duration
+	// Lease is how long tasks keep running after this worker last confirmed its membership
+	// and read the status topic (default 15s): a worker cut off (or suspended) longer stops
+	// acting for its tasks until it has caught up again.
+	Lease time.Duration
+}
+
+// Distributed is a worker in a cluster of peers. Every worker reads the config, status and
+// position topics whole (caching their fold in <StoreDir>/cluster-cache.json for a fast
+// restart), learns the live members from the broker's consumer-group notifications, and
+// computes the same assignment of connectors and tasks with a deterministic strategy;
+// there is no leader. Writes made through any worker's REST API are stored in the config
+// topic and applied on that worker before the call returns.
+//
+// Handover is stop-before-start: a task's status records carry generations, and a worker
+// starts a task only once its claim (a higher generation) is in force, which it writes
+// only when the previous holder has released the task or left the cluster.
+type Distributed struct {
+	cfg      DistributedConfig
+	log      *slog.Logger
+	client   *rmqclient.Client
+	local    *Standalone
+	strategy scheduler.Strategy
+
+	producer                          *rmqclient.Producer
+	configLog, statusLog, positionLog *storeLog
+	membership                        *rmqclient.Consumer
+
+	mu          sync.Mutex
+	config      *configState
+	status      *statusState
+	posState    *positionState
+	members     []string
+	assignment  scheduler.Assignment
+	owners      map[scheduler.Unit]string
+	configLive  int64         // config records from this offset on are acted upon (restarts)
+	statusMoved chan struct{} // closed and replaced when the status fold or members change
+	lastRenew   time.Time
+	rebalancing bool
+	reconciled  int64         // config records below this offset have been reconciled
+	reconMoved  chan struct{} // closed and replaced when reconciled grows
+	dirty       bool          // the fold changed since the cache was written
+
+	kick    chan struct{}
+	started chan struct{}
+	reports chan statusRecord
+	wg      sync.WaitGroup
+}
+
+// NewDistributed builds a distributed herder; Run joins the cluster.
+func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugins.Registry, log *slog.Logger) (*Distributed, error) {
+	strategy, err := scheduler.New(cfg.Strategy)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MemberCheck <= 0 {
+		cfg.MemberCheck = 2 * time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 15 * time.Second
+	}
+	d := &Distributed{cfg: cfg, log: log, client: client, strategy: strategy,
+		config: newConfigState(), status: newStatusState(), posState: newPositionState(),
+		statusMoved: make(chan struct{}), reconMoved: make(chan struct{}), kick: make(chan struct{}, 1), started: make(chan struct{}),
+		reports: make(chan statusRecord, 4096)}
+	local, err := newLocalEngine(cfg.StandaloneConfig, client, reg, log, d)
+	if err != nil {
+		return nil, err
+	}
+	d.local = local
+	return d, nil
+}
+
+// newLocalEngine is a Standalone that runs what the cluster assigns to this worker.
+func newLocalEngine(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.Registry, log *slog.Logger, d *Distributed) (*Standalone, error) {
+	h, err := NewStandalone(cfg, client, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	h.stored = map[string]storedConnector{} // connectors.json is standalone's; the config topic rules here
+	h.cluster = d
+	h.positions = clusterPositions{d: d, gen: adminGen}
+	return h, nil
+}
+
+// Started is closed once the worker has caught up with the store topics and joined the cluster.
+func (d *Distributed) Started() <-chan struct{} { return d.started }
+
+// WorkerID names this worker.
+func (d *Distributed) WorkerID() string { return d.cfg.WorkerID }
+
+// Collector exposes the worker's metrics.
+func (d *Distributed) Collector() *Collector { return d.local.Collector() }
+
+func (d *Distributed) cachePath() string { return filepath.Join(d.cfg.StoreDir, "cluster-cache.json") }
+
+// clusterCache is the fold of the store topics at known offsets, kept for a fast restart.
+type clusterCache struct {
+	Topics       [3]string      `json:"topics"`
+	ConfigNext   int64          `json:"config_next"`
+	StatusNext   int64          `json:"status_next"`
+	PositionNext int64          `json:"position_next"`
+	Config       *configState   `json:"config"`
+	Status       *statusState   `json:"status"`
+	Positions    *positionState `json:"positions"`
+}
+
+// Run joins the cluster and runs until ctx ends; then it stops its tasks (releasing them),
+// leaves the cluster and stores its cache.
+func (d *Distributed) Run(ctx context.Context) error {
+	p, err := d.client.NewProducer("store", rmqclient.ProducerOptions{Group: "rmqconnect-store-" + d.cfg.WorkerID})
+	if err != nil {
+		return err
+	}
+	d.producer = p
+	defer p.Close()
+	for _, s := range []struct {
+		topic string
+		dst   **storeLog
+	}{{d.cfg.ConfigTopic, &d.configLog}, {d.cfg.StatusTopic, &d.statusLog}, {d.cfg.PositionTopic, &d.positionLog}} {
+		l, err := openStoreLog(ctx, d.client, p, s.topic, d.log)
+		if err != nil {
+			return err
+		}
+		*s.dst = l
+		defer l.close()
+	}
+	from, err := d.loadCache(ctx)
+	if err != nil {
+		return err
+	}
+	_, cfgMax, err := d.client.QueueOffsets(ctx, d.configLog.queue)
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.cfg.ConfigTopic, err)
+	}
+	d.configLive = cfgMax
+
+	logCtx, stopLogs := context.WithCancel(context.Background())
+	defer stopLogs()
+	var logs sync.WaitGroup
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		apply := []func(int64, []byte) error{d.applyConfig, d.applyStatus, d.applyPosition}[i]
+		logs.Add(1)
+		go func() { defer logs.Done(); l.run(logCtx, from[i], apply) }()
+	}
+	defer logs.Wait()
+	start := time.Now()
+	for _, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		if err := l.sync(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	d.log.Info("caught up with the store topics", "took", time.Since(start).Round(time.Millisecond),
+		"config", d.configLog.position(), "status", d.statusLog.position(), "positions", d.positionLog.position())
+
+	writerDone := make(chan struct{})
+	go func() { defer close(writerDone); d.statusWriter() }()
+	defer func() { close(d.reports); <-writerDone }()
+
+	m, err := d.client.Join(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic, d.cfg.WorkerID, d.setMembers)
+	if err != nil {
+		return fmt.Errorf("join cluster %s: %w", d.cfg.ClusterID, err)
+	}
+	d.membership = m
+	d.local.mu.Lock()
+	d.local.ctx = ctx
+	d.local.mu.Unlock()
+	d.renew(ctx)
+
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	var loops sync.WaitGroup
+	loops.Add(3)
+	go func() { defer loops.Done(); d.reconcileLoop(loopCtx) }()
+	go func() { defer loops.Done(); d.memberLoop(loopCtx) }()
+	go func() { defer loops.Done(); d.cacheLoop(loopCtx) }()
+	close(d.started)
+	d.log.Info("joined the cluster", "cluster", d.cfg.ClusterID, "worker", d.cfg.WorkerID)
+
+	<-ctx.Done()
+	stopLoops()
+	loops.Wait()
+	// Stop (and release) everything before leaving, so the others can start it at once.
+	d.local.mu.Lock()
+	d.local.stopping = true
+	all := slices.Collect(maps.Values(d.local.conns))
+	d.local.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, rt := range all {
+		wg.Add(1)
+		go func() { defer wg.Done(); rt.shutdownReleasing() }()
+	}
+	wg.Wait()
+	d.local.shutdownAll()
+	if err := m.Close(); err != nil {
+		d.log.Warn("leaving the cluster", "err", err)
+	}
+	d.wg.Wait()
+	d.saveCache()
+	return nil
+}
+
+// loadCache restores the fold from the cache when it fits the topics as they are now and
+// returns the offsets to read on from (the topics' first offsets otherwise).
+func (d *Distributed) loadCache(ctx context.Context) ([3]int64, error) {
+	var from [3]int64
+	var c clusterCache
+	err := filestore.Read(d.cachePath(), &c)
+	if errors.Is(err, os.ErrNotExist) {
+		return from, nil
+	}
+	if err != nil {
+		d.log.Warn("cluster cache unreadable; replaying the store topics", "err", err)
+		return from, nil
+	}
+	if c.Topics != [3]string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic} || c.Config == nil || c.Status == nil || c.Positions == nil {
+		return from, nil
+	}
+	next := [3]int64{c.ConfigNext, c.StatusNext, c.PositionNext}
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		_, maxOff, err := d.client.QueueOffsets(ctx, l.queue)
+		if err != nil {
+			return from, fmt.Errorf("%s: %w", l.topic, err)
+		}
+		if next[i] > maxOff {
+			d.log.Warn("cluster cache is ahead of the store topics (recreated?); replaying them", "topic", l.topic,
+				"cached", next[i], "max_offset", maxOff)
+			return from, nil
+		}
+	}
+	for _, p := range c.Positions.Connectors {
+		for k, v := range p.Parts {
+			p.Parts[k] = clusterPosition{Partition: normalizeMap(v.Partition), Offset: normalizeMap(v.Offset), Gen: v.Gen}
+		}
+	}
+	d.config, d.status, d.posState = c.Config, c.Status, c.Positions
+	if d.config.Connectors == nil {
+		d.config.Connectors = map[string]*clusterConnector{}
+	}
+	d.log.Info("cluster cache loaded", "config", next[0], "status", next[1], "positions", next[2])
+	return next, nil
+}
+
+// saveCache writes the fold with the offsets it covers.
+func (d *Distributed) saveCache() {
+	// Offsets first: the fold may only be ahead of them, never behind (replaying a record
+	// twice is harmless for every fold; missing one is not).
+	next := [3]int64{d.configLog.position(), d.statusLog.position(), d.positionLog.position()}
+	d.mu.Lock()
+	c := clusterCache{Topics: [3]string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic},
+		ConfigNext: next[0], StatusNext: next[1], PositionNext: next[2], Config: d.config, Status: d.status, Positions: d.posState}
+	b, err := json.Marshal(c)
+	d.dirty = false
+	d.mu.Unlock()
+	if err == nil {
+		var raw json.RawMessage = b
+		err = filestore.Write(d.cachePath(), raw)
+	}
+	if err != nil {
+		d.log.Warn("cluster cache not written", "err", err)
+	}
+}
+
+func (d *Distributed) cacheLoop(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.mu.Lock()
+			dirty := d.dirty
+			d.mu.Unlock()
+			if dirty {
+				d.saveCache()
+			}
+		}
+	}
+}
+
+// applyConfig folds one config record (called by the config log in offset order).
+func (d *Distributed) applyConfig(off int64, body []byte) error {
+	var r configRecord
+	if err := json.Unmarshal(body, &r); err != nil {
+		d.log.Warn("config topic record ignored: not JSON", "offset", off, "err", err)
+		return err
+	}
+	d.mu.Lock()
+	err := d.config.apply(off, r)
+	live := off >= d.configLive
+	d.dirty = true
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	d.trigger()
+	if live && (r.Type == recRestart || r.Type == recRestartTask) {
+		d.wg.Add(1)
+		go func() { defer d.wg.Done(); d.carryOutRestart(r) }()
+	}
+	return nil
+}
+
+// applyStatus folds one status record and fences local tasks another worker has claimed.
+func (d *Distributed) applyStatus(off int64, body []byte) error {
+	var r statusRecord
+	if err := json.Unmarshal(body, &r); err != nil {
+		d.log.Warn("status topic record ignored: not JSON", "offset", off, "err", err)
+		return err
+	}
+	d.mu.Lock()
+	err := d.status.apply(r)
+	d.dirty = true
+	close(d.statusMoved)
+	d.statusMoved = make(chan struct{})
+	d.mu.Unlock()
+	if err == nil && r.Task >= 0 && r.Worker != d.cfg.WorkerID {
+		if rt := d.localRuntime(r.Connector); rt != nil && rt.inc == r.Inc {
+			rt.fenceTask(r.Task, r.Gen)
+		}
+	}
+	return err
+}
+
+func (d *Distributed) applyPosition(off int64, body []byte) error {
+	var r positionRecord
+	if err := json.Unmarshal(body, &r); err != nil {
+		d.log.Warn("position topic record ignored: not JSON", "offset", off, "err", err)
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dirty = true
+	return d.posState.apply(r)
+}
+
+func (d *Distributed) localRuntime(name string) *connRuntime {
+	d.local.mu.Lock()
+	defer d.local.mu.Unlock()
+	return d.local.conns[name]
+}
+
+func (d *Distributed) trigger() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// setMembers is the membership callback (broker notifications and the periodic check).
+func (d *Distributed) setMembers(members []string) {
+	d.mu.Lock()
+	changed := !slices.Equal(members, d.members)
+	if changed {
+		d.members = slices.Clone(members)
+		close(d.statusMoved)
+		d.statusMoved = make(chan struct{})
+	}
+	d.mu.Unlock()
+	if changed {
+		d.log.Info("cluster members changed", "members", members)
+		d.trigger()
+	}
+}
+
+// memberLoop confirms the membership with the broker and renews the lease.
+func (d *Distributed) memberLoop(ctx context.Context) {
+	t := time.NewTicker(d.cfg.MemberCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.renew(ctx)
+		}
+	}
+}
+
+// renew asks the broker for the members and catches up with the status topic (which
+// fences tasks claimed elsewhere meanwhile); only then is the lease extended.
+func (d *Distributed) renew(ctx context.Context) {
+	began := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	members, err := d.client.Members(rctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
+	if err != nil {
+		d.log.Warn("membership check failed", "err", err)
+		return
+	}
+	if len(members) > 0 {
+		d.setMembers(members)
+	}
+	if err := d.statusLog.sync(rctx); err != nil {
+		d.log.Warn("status topic check failed", "err", err)
+		return
+	}
+	d.mu.Lock()
+	d.lastRenew = began
+	d.mu.Unlock()
+}
+
+// fence is asked by tasks before they send or hand records on.
+func (d *Distributed) fence() error {
+	d.mu.Lock()
+	last := d.lastRenew
+	d.mu.Unlock()
+	if age := time.Since(last); age > d.cfg.Lease {
+		return fmt.Errorf("worker %s has not confirmed its cluster membership for %s (suspended or cut off from the broker); "+
+			"its tasks stop until it has", d.cfg.WorkerID, age.Round(time.Second))
+	}
+	return nil
+}
+
+func (d *Distributed) reconcileLoop(ctx context.Context) {
+	d.trigger()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+			d.reconcile()
+		}
+	}
+}
+
+// reconcile computes the assignment from the members and the config fold and moves every
+// local connector runtime to it.
+func (d *Distributed) reconcile() {
+	began := time.Now()
+	through := d.configLog.position() // the fold below includes every record before it
+	d.mu.Lock()
+	members := slices.Clone(d.members)
+	conns := make(map[string]clusterConnector, len(d.config.Connectors))
+	var units []scheduler.Unit
+	for name, c := range d.config.Connectors {
+		conns[name] = *c
+		units = append(units, scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask})
+		for i := range c.Tasks {
+			units = append(units, scheduler.Unit{Connector: name, Task: i})
+		}
+	}
+	d.mu.Unlock()
+	var assignment scheduler.Assignment
+	if len(members) > 0 {
+		a, err := d.strategy.Assign(members, units)
+		if err != nil {
+			d.log.Error("assignment failed", "err", err)
+			return
+		}
+		assignment = a
+	}
+	owners := assignment.Owners()
+	d.mu.Lock()
+	changed := !assignmentEqual(d.assignment, assignment)
+	d.assignment, d.owners = assignment, owners
+	if changed {
+		d.rebalancing = true
+	}
+	d.mu.Unlock()
+
+	me := d.cfg.WorkerID
+	local := d.local
+	local.mu.Lock()
+	var retire []*connRuntime
+	for name, rt := range local.conns {
+		if c, ok := conns[name]; !ok || c.Epoch != rt.epoch {
+			retire = append(retire, rt)
+			delete(local.conns, name)
+			delete(local.stored, name)
+		}
+	}
+	local.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, rt := range retire {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt.shutdownReleasing()
+			if _, still := conns[rt.name]; !still {
+				local.metrics.forget(me, rt.name)
+			}
+		}()
+	}
+	wg.Wait()
+
+	for name, c := range conns {
+		want := desiredConn{target: c.Target, ownConn: owners[scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask}] == me,
+			tasks: c.Tasks, tasksVersion: c.TasksVersion, ownTasks: map[int]bool{}}
+		for i := range c.Tasks {
+			if owners[scheduler.Unit{Connector: name, Task: i}] == me {
+				want.ownTasks[i] = true
+			}
+		}
+		local.mu.Lock()
+		rt := local.conns[name]
+		if rt == nil {
+			st, conn, err := validateConnectorConfig(local.registry, name, c.Config, local.defaults, local.cfg.Secrets)
+			if err != nil {
+				local.mu.Unlock()
+				d.log.Error("connector of the config topic cannot run on this worker", "connector", name, "err", err)
+				continue
+			}
+			rt = newConnRuntime(local, name, maps.Clone(c.Config), st, conn)
+			rt.epoch, rt.inc = c.Epoch, c.Inc
+			local.conns[name] = rt
+			local.stored[name] = storedConnector{Config: c.Config, Target: c.Target}
+		}
+		local.mu.Unlock()
+		wg.Add(1)
+		go func() { defer wg.Done(); rt.syncDistributed(want) }()
+	}
+	wg.Wait()
+	if changed {
+		d.local.metrics.rebalanced(me, time.Since(began))
+		d.log.Info("assignment applied", "units", assignment.Len(), "mine", len(assignment[me]),
+			"members", members, "took", time.Since(began).Round(time.Millisecond))
+	}
+	d.mu.Lock()
+	d.rebalancing = false
+	if through > d.reconciled {
+		d.reconciled = through
+		close(d.reconMoved)
+		d.reconMoved = make(chan struct{})
+	}
+	d.mu.Unlock()
+}
+
+// awaitReconciled waits until the config record at off has been acted on here.
+func (d *Distributed) awaitReconciled(ctx context.Context, off int64) {
+	for {
+		d.mu.Lock()
+		done, moved := d.reconciled > off, d.reconMoved
+		d.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-moved:
+		}
+	}
+}
+
+func assignmentEqual(a, b scheduler.Assignment) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for w, us := range a {
+		if !slices.Equal(us, b[w]) {
+			return false
+		}
+	}
+	return true
+}
+
+// carryOutRestart applies a live restart record to what runs here.
+func (d *Distributed) carryOutRestart(r configRecord) {
+	rt := d.localRuntime(r.Name)
+	if rt == nil || rt.inc != r.Inc {
+		return
+	}
+	if r.Type == recRestartTask {
+		rt.restartTaskDistributed(r.Task)
+		return
+	}
+	rt.restartDistributed(RestartRequest{IncludeTasks: r.IncludeTasks, OnlyFailed: r.OnlyFailed})
+}
+
+// statusWriter writes reported states in order.
+func (d *Distributed) statusWriter() {
+	for r := range d.reports {
+		body, err := json.Marshal(r)
+		if err != nil {
+			continue
+		}
+		for attempt := 0; ; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err = d.statusLog.append(ctx, r.Connector, body)
+			cancel()
+			if err == nil || attempt == 2 {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
+			d.log.Warn("status not written", "connector", r.Connector, "task", r.Task, "state", r.State, "err", err)
+		}
+	}
+}
+
+// report implements clusterHooks.
+func (d *Distributed) report(r statusRecord) {
+	select {
+	case d.reports <- r:
+	default:
+		d.log.Warn("status queue full; a state change is not written", "connector", r.Connector, "task", r.Task)
+	}
+}
+
+// publishTasks implements clusterHooks.
+func (d *Distributed) publishTasks(name string, epoch int64, cfgs []map[string]string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if cfgs == nil {
+		cfgs = []map[string]string{}
+	}
+	err := d.writeConfig(ctx, configRecord{Type: recTasks, Name: name, Epoch: epoch, Tasks: cfgs})
+	if errors.Is(err, errStale) {
+		return nil // the config changed meanwhile: the new epoch's owner publishes
+	}
+	return err
+}
+
+// claim implements clusterHooks: it waits until the task is free (never claimed, released,
+// or held by a worker that left), then writes a claim with a generation above every
+// earlier one of the connector and returns once that claim is in force.
+func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64, error) {
+	for {
+		d.mu.Lock()
+		cur, held := d.status.task(rt.name, rt.inc, id)
+		free := !held || released(cur.State) || cur.Worker == d.cfg.WorkerID || !slices.Contains(d.members, cur.Worker)
+		gen := d.status.MaxGen[rt.name] + 1
+		wake := d.statusMoved
+		d.mu.Unlock()
+		if free {
+			rec := statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID, Gen: gen}
+			body, _ := json.Marshal(rec)
+			off, err := d.statusLog.append(ctx, rt.name, body)
+			if err == nil {
+				err = d.statusLog.waitApplied(ctx, off)
+			}
+			if err == nil {
+				// Resume from the last positions the previous holder committed.
+				if perr := d.positionLog.sync(ctx); perr != nil && ctx.Err() == nil {
+					d.log.Warn("position topic not caught up before starting a task", "connector", rt.name, "task", id, "err", perr)
+				}
+				return gen, nil
+			}
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			if !errors.Is(err, errStale) {
+				d.log.Warn("claiming a task failed; retrying", "connector", rt.name, "task", id, "err", err)
+				wake = nil
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-wake:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// positions implements clusterHooks.
+func (d *Distributed) positions(_ string, inc, gen int64) PositionStore {
+	return clusterPositions{d: d, inc: inc, gen: gen}
+}
+
+// writeConfig appends a config record and waits until this worker has applied it; the
+// error is the fold's verdict (ErrAlreadyExists, ErrNotFound, errStale, ...).
+func (d *Distributed) writeConfig(ctx context.Context, r configRecord) error {
+	_, err := d.writeConfigAt(ctx, r)
+	return err
+}
+
+func (d *Distributed) writeConfigAt(ctx context.Context, r configRecord) (int64, error) {
+	r.Worker = d.cfg.WorkerID
+	body, err := json.Marshal(r)
+	if err != nil {
+		return 0, err
+	}
+	off, err := d.configLog.append(ctx, r.Name, body)
+	if err != nil {
+		return 0, err
+	}
+	return off, d.configLog.waitApplied(ctx, off)
+}
+
+// clusterPositions is the PositionStore of the position topic, for one task incarnation
+// (inc, gen) or, with inc 0, for the offsets API (the connector's current incarnation).
+type clusterPositions struct {
+	d   *Distributed
+	inc int64
+	gen int64
+}
+
+func (p clusterPositions) incOf(name string) int64 {
+	if p.inc != 0 {
+		return p.inc
+	}
+	p.d.mu.Lock()
+	defer p.d.mu.Unlock()
+	if c := p.d.config.Connectors[name]; c != nil {
+		return c.Inc
+	}
+	return 0
+}
+
+func (p clusterPositions) Get(name string, partition map[string]any) (map[string]any, error) {
+	k, err := partitionKey(partition)
+	if err != nil {
+		return nil, err
+	}
+	inc := p.incOf(name)
+	p.d.mu.Lock()
+	defer p.d.mu.Unlock()
+	cp := p.d.posState.Connectors[name]
+	if cp == nil || cp.Inc != inc {
+		return nil, nil
+	}
+	return cloneAny(cp.Parts[k].Offset), nil
+}
+
+func (p clusterPositions) All(name string) ([]plugins.PartitionPosition, error) {
+	inc := p.incOf(name)
+	p.d.mu.Lock()
+	defer p.d.mu.Unlock()
+	return p.d.posState.all(name, inc), nil
+}
+
+// Put stores positions in the position topic and returns once this worker has applied them.
+func (p clusterPositions) Put(name string, ps []plugins.PartitionPosition) error {
+	return p.write(positionRecord{Connector: name, Inc: p.incOf(name), Gen: p.gen, Positions: entries(ps)})
+}
+
+// Delete clears the connector's positions.
+func (p clusterPositions) Delete(name string) error {
+	return p.write(positionRecord{Connector: name, Inc: p.incOf(name), Clear: true})
+}
+
+func (p clusterPositions) write(r positionRecord) error {
+	if r.Inc == 0 {
+		return fmt.Errorf("connector %s: %w", r.Connector, ErrNotFound)
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	off, err := p.d.positionLog.append(ctx, r.Connector, body)
+	if err != nil {
+		return err
+	}
+	return p.d.positionLog.waitApplied(ctx, off)
+}
+
+func entries(ps []plugins.PartitionPosition) []positionEntry {
+	out := make([]positionEntry, len(ps))
+	for i, p := range ps {
+		out[i] = positionEntry{Partition: p.Partition, Offset: p.Offset}
+	}
+	return out
+}
+
+func cloneAny(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	return maps.Clone(m)
+}

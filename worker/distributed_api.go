@@ -1,0 +1,377 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/scheduler"
+)
+
+// The management API of a distributed worker: reads answer from this worker's fold of the
+// store topics (cluster-wide), writes go through the config topic and return once this
+// worker has applied them.
+
+var _ Management = (*Distributed)(nil)
+
+const writeTimeout = 15 * time.Second
+
+// ready fails writes until the worker has caught up with the store topics and joined.
+func (d *Distributed) ready() error {
+	select {
+	case <-d.started:
+	default:
+		return fmt.Errorf("worker %s is still joining the cluster: %w", d.cfg.WorkerID, ErrRebalancing)
+	}
+	d.local.mu.Lock()
+	defer d.local.mu.Unlock()
+	return d.local.checkRunning()
+}
+
+// write stores a config record and maps the fold's verdict to the API's errors.
+func (d *Distributed) write(ctx context.Context, r configRecord) error {
+	if err := d.ready(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	off, err := d.writeConfigAt(ctx, r)
+	if errors.Is(err, errStale) {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	if err != nil {
+		return err
+	}
+	// Read-your-writes: this worker has acted on the record (stopped what it stops, set
+	// the target its offsets API checks) before the call returns. The record is durable
+	// already, so running out of time here is not an error.
+	d.awaitReconciled(ctx, off)
+	return nil
+}
+
+func (d *Distributed) connector(name string) (clusterConnector, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.config.Connectors[name]
+	if c == nil {
+		return clusterConnector{}, fmt.Errorf("connector %s: %w", name, ErrNotFound)
+	}
+	return *c, nil
+}
+
+// Connectors lists connector names.
+func (d *Distributed) Connectors(context.Context) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Sorted(maps.Keys(d.config.Connectors)), nil
+}
+
+// display masks a connector config (or one of its task configs) for showing.
+func (d *Distributed) display(name string, connCfg, cfg map[string]string) (map[string]string, ConnectorType) {
+	st, _, _ := validateConnectorConfig(d.local.registry, name, connCfg, d.local.defaults, d.local.cfg.Secrets)
+	rt := &connRuntime{h: d.local, st: st}
+	return rt.masked(cfg), rt.connType()
+}
+
+// ConnectorInfo returns a connector's config and tasks.
+func (d *Distributed) ConnectorInfo(_ context.Context, name string) (ConnectorInfo, error) {
+	c, err := d.connector(name)
+	if err != nil {
+		return ConnectorInfo{}, err
+	}
+	cfg, typ := d.display(name, c.Config, c.Config)
+	info := ConnectorInfo{Name: name, Config: cfg, Type: typ, Tasks: []TaskID{}}
+	for i := range c.Tasks {
+		info.Tasks = append(info.Tasks, TaskID{Connector: name, Task: i})
+	}
+	return info, nil
+}
+
+// ConnectorStatus returns the connector's and its tasks' states as their workers reported
+// them; a unit nobody has reported for yet is UNASSIGNED on the worker it is assigned to.
+func (d *Distributed) ConnectorStatus(_ context.Context, name string) (ConnectorStatus, error) {
+	c, err := d.connector(name)
+	if err != nil {
+		return ConnectorStatus{}, err
+	}
+	_, typ := d.display(name, c.Config, nil)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := ConnectorStatus{Name: name, Type: typ, Tasks: []TaskState{},
+		Connector: StateInfo{State: StateUnassigned, WorkerID: d.owners[scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask}]}}
+	if r, ok := d.status.Connectors[name]; ok && r.Inc == c.Inc {
+		s.Connector = StateInfo{State: r.State, WorkerID: r.Worker, Trace: r.Trace}
+	}
+	switch c.Target {
+	case TargetStopped:
+		s.Connector.State = StateStopped
+		return s, nil
+	case TargetPaused:
+		if s.Connector.State != StateFailed {
+			s.Connector.State = StatePaused
+		}
+	}
+	for i := range c.Tasks {
+		ts := TaskState{ID: i, StateInfo: StateInfo{State: StateUnassigned, WorkerID: d.owners[scheduler.Unit{Connector: name, Task: i}]}}
+		if r, ok := d.status.task(name, c.Inc, i); ok {
+			ts.StateInfo = StateInfo{State: r.State, WorkerID: r.Worker, Trace: r.Trace}
+		}
+		if c.Target == TargetPaused && ts.State != StateFailed {
+			ts.State = StatePaused
+		}
+		s.Tasks = append(s.Tasks, ts)
+	}
+	return s, nil
+}
+
+// CreateConnector stores a new connector; its owner starts it.
+func (d *Distributed) CreateConnector(ctx context.Context, name string, cfg map[string]string, initial TargetState) (ConnectorInfo, error) {
+	if _, _, err := validateConnectorConfig(d.local.registry, name, cfg, d.local.defaults, d.local.cfg.Secrets); err != nil {
+		return ConnectorInfo{}, err
+	}
+	if initial == "" {
+		initial = TargetStarted
+	}
+	if err := d.write(ctx, configRecord{Type: recConnector, Name: name, Config: maps.Clone(cfg), Target: initial}); err != nil {
+		return ConnectorInfo{}, err
+	}
+	return d.ConnectorInfo(ctx, name)
+}
+
+// PutConnectorConfig creates or replaces a connector's config (keeping its target state).
+func (d *Distributed) PutConnectorConfig(ctx context.Context, name string, cfg map[string]string) (ConnectorInfo, bool, error) {
+	if _, _, err := validateConnectorConfig(d.local.registry, name, cfg, d.local.defaults, d.local.cfg.Secrets); err != nil {
+		return ConnectorInfo{}, false, err
+	}
+	var base int64
+	if c, err := d.connector(name); err == nil {
+		base = c.Epoch
+	}
+	if err := d.write(ctx, configRecord{Type: recConnector, Name: name, Config: maps.Clone(cfg), Base: base}); err != nil {
+		if base == 0 && errors.Is(err, ErrAlreadyExists) {
+			err = fmt.Errorf("%w: connector %s was created concurrently", ErrConflict, name)
+		}
+		return ConnectorInfo{}, false, err
+	}
+	info, err := d.ConnectorInfo(ctx, name)
+	return info, base == 0, err
+}
+
+// PatchConnectorConfig merges set into the stored config and removes the keys in remove.
+func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, set map[string]string, remove []string) (ConnectorInfo, error) {
+	c, err := d.connector(name)
+	if err != nil {
+		return ConnectorInfo{}, err
+	}
+	cfg := maps.Clone(c.Config)
+	for _, k := range remove {
+		delete(cfg, k)
+	}
+	maps.Copy(cfg, set)
+	if _, _, err := validateConnectorConfig(d.local.registry, name, cfg, d.local.defaults, d.local.cfg.Secrets); err != nil {
+		return ConnectorInfo{}, err
+	}
+	if err := d.write(ctx, configRecord{Type: recConnector, Name: name, Config: cfg, Base: c.Epoch}); err != nil {
+		return ConnectorInfo{}, err
+	}
+	return d.ConnectorInfo(ctx, name)
+}
+
+// DeleteConnector removes the connector everywhere, with its tasks, status and positions.
+func (d *Distributed) DeleteConnector(ctx context.Context, name string) error {
+	c, err := d.connector(name)
+	if err != nil {
+		return err
+	}
+	if err := d.write(ctx, configRecord{Type: recDelete, Name: name, Inc: c.Inc}); err != nil {
+		return err
+	}
+	// Positions and status of the incarnation are dead now (a re-created connector is a new
+	// incarnation); clearing the positions also frees their space in every worker's fold.
+	return clusterPositions{d: d, inc: c.Inc}.Delete(name)
+}
+
+// TaskConfigs returns the task configs the connector's owner published.
+func (d *Distributed) TaskConfigs(_ context.Context, name string) ([]TaskInfo, error) {
+	c, err := d.connector(name)
+	if err != nil {
+		return nil, err
+	}
+	out := []TaskInfo{}
+	for i, tc := range c.Tasks {
+		cfg, _ := d.display(name, c.Config, tc)
+		out = append(out, TaskInfo{ID: TaskID{Connector: name, Task: i}, Config: cfg})
+	}
+	return out, nil
+}
+
+// TaskStatus returns one task's state.
+func (d *Distributed) TaskStatus(ctx context.Context, id TaskID) (TaskState, error) {
+	s, err := d.ConnectorStatus(ctx, id.Connector)
+	if err != nil {
+		return TaskState{}, err
+	}
+	for _, ts := range s.Tasks {
+		if ts.ID == id.Task {
+			return ts, nil
+		}
+	}
+	return TaskState{}, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, ErrNotFound)
+}
+
+// RestartConnector asks the workers running the connector (and, per req, its tasks) to
+// restart them; it returns the status with the units it restarts shown RESTARTING.
+func (d *Distributed) RestartConnector(ctx context.Context, name string, req RestartRequest) (ConnectorStatus, error) {
+	c, err := d.connector(name)
+	if err != nil {
+		return ConnectorStatus{}, err
+	}
+	before, err := d.ConnectorStatus(ctx, name)
+	if err != nil {
+		return ConnectorStatus{}, err
+	}
+	if c.Target != TargetStarted {
+		return before, nil
+	}
+	if err := d.write(ctx, configRecord{Type: recRestart, Name: name, Inc: c.Inc, IncludeTasks: req.IncludeTasks, OnlyFailed: req.OnlyFailed}); err != nil {
+		return ConnectorStatus{}, err
+	}
+	if !req.OnlyFailed || before.Connector.State == StateFailed {
+		before.Connector.State = StateRestarting
+	}
+	if req.IncludeTasks {
+		for i := range before.Tasks {
+			if !req.OnlyFailed || before.Tasks[i].State == StateFailed {
+				before.Tasks[i].State = StateRestarting
+			}
+		}
+	}
+	return before, nil
+}
+
+// RestartTask asks the worker running the task to restart it.
+func (d *Distributed) RestartTask(ctx context.Context, id TaskID) error {
+	c, err := d.connector(id.Connector)
+	if err != nil {
+		return err
+	}
+	if id.Task < 0 || id.Task >= len(c.Tasks) {
+		return fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, ErrNotFound)
+	}
+	if c.Target != TargetStarted {
+		return fmt.Errorf("connector %s is %s: %w", id.Connector, c.Target, ErrBadState)
+	}
+	return d.write(ctx, configRecord{Type: recRestartTask, Name: id.Connector, Inc: c.Inc, Task: id.Task})
+}
+
+func (d *Distributed) setTarget(ctx context.Context, name string, target TargetState) error {
+	c, err := d.connector(name)
+	if err != nil {
+		return err
+	}
+	return d.write(ctx, configRecord{Type: recTarget, Name: name, Inc: c.Inc, Target: target})
+}
+
+// PauseConnector pauses the connector's tasks everywhere.
+func (d *Distributed) PauseConnector(ctx context.Context, name string) error {
+	return d.setTarget(ctx, name, TargetPaused)
+}
+
+// ResumeConnector starts a paused or stopped connector again.
+func (d *Distributed) ResumeConnector(ctx context.Context, name string) error {
+	return d.setTarget(ctx, name, TargetStarted)
+}
+
+// StopConnector stops the connector and its tasks, keeping its config.
+func (d *Distributed) StopConnector(ctx context.Context, name string) error {
+	return d.setTarget(ctx, name, TargetStopped)
+}
+
+// Plugins lists the installed connector plugins.
+func (d *Distributed) Plugins(ctx context.Context) ([]PluginInfo, error) { return d.local.Plugins(ctx) }
+
+// Members returns the live workers of the cluster, sorted.
+func (d *Distributed) Members(context.Context) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.members), nil
+}
+
+// Rebalancing reports whether this worker is applying an assignment change now.
+func (d *Distributed) Rebalancing() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rebalancing
+}
+
+// Health is nil once the worker has joined and while its lease is valid.
+func (d *Distributed) Health(context.Context) error {
+	select {
+	case <-d.started:
+	default:
+		return errors.New("starting: catching up with the store topics and joining the cluster")
+	}
+	return d.fence()
+}
+
+// The abilities the admin server finds by type assertion, served by the local engine
+// (which keeps a runtime for every connector of the cluster).
+
+// Offsets returns the connector's source positions or sink group offsets.
+func (d *Distributed) Offsets(ctx context.Context, name string) (ConnectorOffsets, error) {
+	return d.local.Offsets(ctx, name)
+}
+
+// AlterOffsets sets positions of a stopped connector.
+func (d *Distributed) AlterOffsets(ctx context.Context, name string, offsets []ConnectorOffset) error {
+	return d.local.AlterOffsets(ctx, name, offsets)
+}
+
+// ResetOffsets removes the positions of a stopped connector.
+func (d *Distributed) ResetOffsets(ctx context.Context, name string) error {
+	return d.local.ResetOffsets(ctx, name)
+}
+
+// DLQList lists the connector's dead-letter queue.
+func (d *Distributed) DLQList(ctx context.Context, name, after string, limit int) (DLQPage, error) {
+	return d.local.DLQList(ctx, name, after, limit)
+}
+
+// DLQGet returns one dead-letter record.
+func (d *Distributed) DLQGet(ctx context.Context, name, id string) (DLQRecord, error) {
+	return d.local.DLQGet(ctx, name, id)
+}
+
+// DLQReplay re-sends dead-letter records to their original topics.
+func (d *Distributed) DLQReplay(ctx context.Context, name string, ids []string, force bool) (DLQReplayResult, error) {
+	return d.local.DLQReplay(ctx, name, ids, force)
+}
+
+// PluginConfig describes a plugin's config keys.
+func (d *Distributed) PluginConfig(ctx context.Context, plugin string) ([]ConfigDefinition, error) {
+	return d.local.PluginConfig(ctx, plugin)
+}
+
+// ValidateConfig validates a connector config.
+func (d *Distributed) ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (ConfigInfos, error) {
+	return d.local.ValidateConfig(ctx, plugin, cfg)
+}
+
+// ConnectorTopics lists the topics the connector's tasks on this worker have used.
+func (d *Distributed) ConnectorTopics(ctx context.Context, name string) ([]string, error) {
+	if _, err := d.connector(name); err != nil {
+		return nil, err
+	}
+	return d.local.ConnectorTopics(ctx, name)
+}
+
+// ResetConnectorTopics forgets the topics used on this worker.
+func (d *Distributed) ResetConnectorTopics(ctx context.Context, name string) error {
+	if _, err := d.connector(name); err != nil {
+		return err
+	}
+	return d.local.ResetConnectorTopics(ctx, name)
+}

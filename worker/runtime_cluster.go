@@ -1,0 +1,232 @@
+package worker
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// The connector runtime's distributed-mode operations. In a cluster every worker keeps a
+// connRuntime for every connector of the config topic; what it runs of it (the connector
+// plugin, some tasks, or nothing) is set by syncDistributed from the assignment.
+
+// desiredConn is what the assignment and the config topic ask of a connector on this worker.
+type desiredConn struct {
+	target       TargetState
+	ownConn      bool
+	tasks        []map[string]string
+	tasksVersion int64
+	ownTasks     map[int]bool
+}
+
+// syncDistributed moves the runtime to d. Tasks that leave this worker stop first and are
+// then released (status UNASSIGNED), so their new owner can claim them: stop before start.
+func (rt *connRuntime) syncDistributed(d desiredConn) {
+	rt.opMu.Lock()
+	defer rt.opMu.Unlock()
+	rt.mu.Lock()
+	if rt.closed {
+		rt.mu.Unlock()
+		return
+	}
+	rt.target = d.target
+	newTasks := d.tasksVersion != rt.tasksVersion
+	var all []int
+	for id := range rt.tasks {
+		all = append(all, id)
+	}
+	rt.mu.Unlock()
+	if newTasks {
+		rt.stopTaskSet(all, StateUnassigned)
+		rt.mu.Lock()
+		rt.taskCfgs, rt.tasksVersion, rt.tasks = d.tasks, d.tasksVersion, map[int]*taskRuntime{}
+		rt.mu.Unlock()
+	}
+	rt.mu.Lock()
+	rt.ownConn, rt.ownTasks = d.ownConn, maps.Clone(d.ownTasks)
+	connRunning := rt.connRunning
+	var notMine, running []int
+	for id, t := range rt.tasks {
+		if !t.isDone() {
+			running = append(running, id)
+			if !d.ownTasks[id] {
+				notMine = append(notMine, id)
+			}
+		}
+	}
+	rt.mu.Unlock()
+
+	switch d.target {
+	case TargetStarted:
+		rt.stopTaskSet(notMine, StateUnassigned)
+		if !d.ownConn {
+			rt.stopConnector()
+		} else if !connRunning || d.tasksVersion == 0 {
+			rt.startConnector() // (re)publishes the task configs when they are missing
+		} else {
+			rt.setConnState(StateRunning, "")
+		}
+		rt.startTasks()
+	case TargetPaused:
+		rt.stopTaskSet(running, StatePaused)
+		if d.ownConn {
+			rt.setConnState(StatePaused, "")
+		} else {
+			rt.stopConnector()
+		}
+	case TargetStopped:
+		rt.stopTaskSet(running, StateUnassigned)
+		rt.stopConnector()
+		if d.ownConn {
+			rt.setConnState(StateStopped, "")
+		}
+	}
+}
+
+func (t *taskRuntime) isDone() bool {
+	if t.done == nil {
+		return true
+	}
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopTaskSet stops the given tasks (graceful, then abandoned after the stop timeout),
+// removes them and reports state for those that were claimed, releasing the claim when
+// state is UNASSIGNED or PAUSED.
+func (rt *connRuntime) stopTaskSet(ids []int, state State) {
+	if len(ids) == 0 {
+		return
+	}
+	rt.mu.Lock()
+	var tasks []*taskRuntime
+	for _, id := range ids {
+		if t, ok := rt.tasks[id]; ok {
+			tasks = append(tasks, t)
+		}
+	}
+	rt.mu.Unlock()
+	for _, t := range tasks {
+		t.cancel()
+	}
+	deadline := time.After(rt.h.cfg.StopTimeout + time.Second)
+	for _, t := range tasks {
+		select {
+		case <-t.done:
+		case <-deadline:
+			rt.log.Error("task did not stop within the graceful stop timeout; abandoning it", "task", t.id)
+		}
+	}
+	var recs []statusRecord
+	rt.mu.Lock()
+	for _, t := range tasks {
+		t.state = StateInfo{State: state, WorkerID: rt.h.cfg.WorkerID}
+		if rec := rt.taskRecordLocked(t); rec != nil {
+			recs = append(recs, *rec)
+		}
+		if state != StatePaused {
+			delete(rt.tasks, t.id)
+		}
+	}
+	rt.mu.Unlock()
+	for _, r := range recs {
+		rt.cluster.report(r)
+	}
+}
+
+// fenceTask stops task id at once, without reporting, when it runs here under a claim
+// older than gen: another worker has claimed it, so this one must not act for it.
+func (rt *connRuntime) fenceTask(id int, gen int64) {
+	rt.mu.Lock()
+	t, ok := rt.tasks[id]
+	stale := ok && t.gen != 0 && t.gen < gen && !t.isDone()
+	if stale {
+		t.gen = 0 // nothing it says from now on is reported
+		delete(rt.tasks, id)
+	}
+	rt.mu.Unlock()
+	if !stale {
+		return
+	}
+	rt.log.Warn("task claimed by another worker; stopping it here", "task", id, "claim", gen)
+	t.cancel()
+	go func() {
+		select {
+		case <-t.done:
+		case <-time.After(rt.h.cfg.StopTimeout + time.Second):
+			rt.log.Error("fenced task did not stop; abandoning it", "task", id)
+		}
+	}()
+}
+
+// restartDistributed carries out a restart record on this worker: the connector plugin
+// restarts where it runs (publishing task configs again), and the tasks the request
+// names restart where they run (claiming again).
+func (rt *connRuntime) restartDistributed(req RestartRequest) {
+	rt.opMu.Lock()
+	rt.mu.Lock()
+	target, ownConn, connFailed := rt.target, rt.ownConn, rt.state.State == StateFailed
+	var ids []int
+	if req.IncludeTasks {
+		for id, t := range rt.tasks {
+			if !req.OnlyFailed || t.state.State == StateFailed {
+				ids = append(ids, id)
+			}
+		}
+	}
+	rt.mu.Unlock()
+	if target != TargetStarted {
+		rt.opMu.Unlock()
+		return
+	}
+	if ownConn && (!req.OnlyFailed || connFailed) {
+		rt.setConnState(StateRestarting, "")
+		rt.stopConnector()
+		rt.startConnector()
+	}
+	slices.Sort(ids)
+	rt.restartTasksLocked(ids)
+	rt.opMu.Unlock()
+}
+
+// restartTasksLocked stops and starts the given tasks of this worker again; opMu is held.
+func (rt *connRuntime) restartTasksLocked(ids []int) {
+	rt.mu.Lock()
+	var tasks []*taskRuntime
+	for _, id := range ids {
+		if t, ok := rt.tasks[id]; ok {
+			tasks = append(tasks, t)
+		}
+	}
+	rt.mu.Unlock()
+	for _, t := range tasks {
+		rt.setTaskState(t, StateRestarting, "")
+		t.cancel()
+		<-t.done
+	}
+	rt.startTasks()
+}
+
+// restartTaskDistributed restarts task id if it runs here.
+func (rt *connRuntime) restartTaskDistributed(id int) {
+	rt.opMu.Lock()
+	defer rt.opMu.Unlock()
+	rt.restartTasksLocked([]int{id})
+}
+
+// shutdownReleasing stops the connector and its tasks for good (delete, config change,
+// worker stop) and releases the tasks' claims, so their next owner need not wait.
+func (rt *connRuntime) shutdownReleasing() {
+	rt.opMu.Lock()
+	defer rt.opMu.Unlock()
+	rt.mu.Lock()
+	rt.closed = true
+	ids := slices.Collect(maps.Keys(rt.tasks))
+	rt.mu.Unlock()
+	rt.stopTaskSet(ids, StateUnassigned)
+	rt.stopConnector()
+}

@@ -1,0 +1,200 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// errStoreTopic: a store topic exists with a layout the worker cannot use.
+var errStoreTopic = errors.New("store topic")
+
+// storeLog is one worker's view of a single-queue store topic (config, status or
+// positions): it appends records and tails the queue with pulls at explicit offsets,
+// handing every record to apply exactly once, in offset order. Offsets are the same for
+// every reader, so they serve as epochs.
+type storeLog struct {
+	topic    string
+	queue    rmqclient.Queue
+	producer *rmqclient.Producer
+	reader   *rmqclient.Reader
+	tail     *rmqclient.Tail
+	log      *slog.Logger
+	idle     time.Duration // poll interval at the tail
+
+	mu      sync.Mutex
+	next    int64           // the next offset to apply
+	results map[int64]error // what apply said about recent offsets
+	moved   chan struct{}   // closed and replaced whenever next grows
+	poke    chan struct{}
+}
+
+// openStoreLog makes sure topic exists with exactly one queue.
+func openStoreLog(ctx context.Context, c *rmqclient.Client, p *rmqclient.Producer, topic string, log *slog.Logger) (*storeLog, error) {
+	if err := ensureTopicQueues(ctx, c, topic, true, 1); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", errStoreTopic, topic, err)
+	}
+	qs, err := c.TopicQueues(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %w", errStoreTopic, topic, err)
+	}
+	if len(qs) != 1 {
+		return nil, fmt.Errorf("%w %s: has %d queues; a store topic needs exactly one so that its records are totally ordered",
+			errStoreTopic, topic, len(qs))
+	}
+	return &storeLog{topic: topic, queue: qs[0], producer: p, reader: c.NewReader("store-" + topic), tail: c.NewTail(qs[0]),
+		log: log.With("topic", topic), idle: 50 * time.Millisecond, results: map[int64]error{},
+		moved: make(chan struct{}), poke: make(chan struct{}, 1)}, nil
+}
+
+// append stores body and returns its offset once the broker has it.
+func (l *storeLog) append(ctx context.Context, key string, body []byte) (int64, error) {
+	m := &rmqclient.Message{Topic: l.topic, Body: body}
+	if key != "" {
+		m.Keys = []string{key}
+	}
+	res, err := l.producer.Send(ctx, m)
+	if err != nil {
+		return 0, fmt.Errorf("write %s: %w", l.topic, err)
+	}
+	select {
+	case l.poke <- struct{}{}:
+	default:
+	}
+	return res.Offset, nil
+}
+
+// run applies the queue from offset from (clamped to the queue's first offset) until ctx
+// ends. apply's error is kept as that offset's result for waitApplied.
+func (l *storeLog) run(ctx context.Context, from int64, apply func(off int64, body []byte) error) {
+	l.mu.Lock()
+	l.next = from
+	l.mu.Unlock()
+	backoff := l.idle
+	for ctx.Err() == nil {
+		n, err := l.step(ctx, apply)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			l.log.Warn("store topic read failed; retrying", "err", err, "backoff", backoff)
+			backoff = min(backoff*2, 5*time.Second)
+		} else {
+			backoff = l.idle
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-l.poke:
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// step reads and applies one batch; it returns how many records it applied.
+func (l *storeLog) step(ctx context.Context, apply func(int64, []byte) error) (int, error) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	maxOff, err := l.tail.MaxOffset(rctx)
+	if err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	next := l.next
+	l.mu.Unlock()
+	if next >= maxOff {
+		return 0, nil
+	}
+	msgs, nextOff, err := l.reader.ReadBelow(rctx, l.queue, next, maxOff, 32)
+	if err != nil {
+		return 0, err
+	}
+	applied := 0
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range msgs {
+		if m.Offset < l.next {
+			continue
+		}
+		if m.Offset > l.next {
+			l.log.Warn("store topic records missing (deleted by the broker's retention?)", "from", l.next, "to", m.Offset)
+		}
+		l.results[m.Offset] = apply(m.Offset, m.Body)
+		l.next = m.Offset + 1
+		applied++
+	}
+	if applied == 0 && nextOff > l.next {
+		// Nothing readable below nextOff (a gap left by retention): move past it.
+		l.next = nextOff
+		applied = -1
+	}
+	if applied != 0 {
+		for off := range l.results {
+			if off < l.next-1024 {
+				delete(l.results, off)
+			}
+		}
+		close(l.moved)
+		l.moved = make(chan struct{})
+	}
+	return max(applied, 0), nil
+}
+
+// position returns the next offset to apply.
+func (l *storeLog) position() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next
+}
+
+// waitApplied waits until the record at off has been applied and returns what apply said.
+func (l *storeLog) waitApplied(ctx context.Context, off int64) error {
+	if err := l.waitPast(ctx, off); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.results[off] // nil when applied long ago and pruned
+}
+
+// waitPast waits until every record up to off has been applied.
+func (l *storeLog) waitPast(ctx context.Context, off int64) error {
+	for {
+		l.mu.Lock()
+		next, moved := l.next, l.moved
+		l.mu.Unlock()
+		if next > off {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: record %d not applied yet: %w", l.topic, off, ctx.Err())
+		case <-moved:
+		}
+	}
+}
+
+// sync returns once every record stored before the call has been applied.
+func (l *storeLog) sync(ctx context.Context) error {
+	maxOff, err := l.tail.MaxOffset(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.topic, err)
+	}
+	if maxOff == 0 {
+		return nil
+	}
+	select {
+	case l.poke <- struct{}{}:
+	default:
+	}
+	return l.waitPast(ctx, maxOff-1)
+}
+
+func (l *storeLog) close() { _ = l.reader.Close() }
