@@ -76,6 +76,9 @@ type Distributed struct {
 	kick    chan struct{}
 	started chan struct{}
 	reports chan statusRecord
+
+	reportMu      sync.Mutex // guards sends on reports against its close
+	reportsClosed bool
 	wg      sync.WaitGroup
 }
 
@@ -168,14 +171,13 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.configLive = cfgMax
 
 	logCtx, stopLogs := context.WithCancel(context.Background())
-	defer stopLogs()
 	var logs sync.WaitGroup
+	defer func() { stopLogs(); logs.Wait() }()
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
 		apply := []func(int64, []byte) error{d.applyConfig, d.applyStatus, d.applyPosition}[i]
 		logs.Add(1)
 		go func() { defer logs.Done(); l.run(logCtx, from[i], apply) }()
 	}
-	defer logs.Wait()
 	start := time.Now()
 	for _, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
 		if err := l.sync(ctx); err != nil {
@@ -190,7 +192,13 @@ func (d *Distributed) Run(ctx context.Context) error {
 
 	writerDone := make(chan struct{})
 	go func() { defer close(writerDone); d.statusWriter() }()
-	defer func() { close(d.reports); <-writerDone }()
+	defer func() {
+		d.reportMu.Lock()
+		d.reportsClosed = true
+		close(d.reports)
+		d.reportMu.Unlock()
+		<-writerDone
+	}()
 
 	m, err := d.client.Join(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic, d.cfg.WorkerID, d.setMembers)
 	if err != nil {
@@ -350,8 +358,8 @@ func (d *Distributed) applyStatus(off int64, body []byte) error {
 	d.statusMoved = make(chan struct{})
 	d.mu.Unlock()
 	if err == nil && r.Task >= 0 && r.Worker != d.cfg.WorkerID {
-		if rt := d.localRuntime(r.Connector); rt != nil && rt.inc == r.Inc {
-			rt.fenceTask(r.Task, r.Gen)
+		if rt := d.localRuntime(r.Connector); rt != nil && rt.inc == r.Inc && rt.fenceTask(r.Task, r.Gen) {
+			d.trigger() // if the task is still assigned here, it must be claimed again
 		}
 	}
 	return err
@@ -627,6 +635,11 @@ func (d *Distributed) statusWriter() {
 
 // report implements clusterHooks.
 func (d *Distributed) report(r statusRecord) {
+	d.reportMu.Lock()
+	defer d.reportMu.Unlock()
+	if d.reportsClosed {
+		return // an abandoned task reporting after the worker stopped
+	}
 	select {
 	case d.reports <- r:
 	default:

@@ -139,8 +139,9 @@ func (rt *connRuntime) stopTaskSet(ids []int, state State) {
 }
 
 // fenceTask stops task id at once, without reporting, when it runs here under a claim
-// older than gen: another worker has claimed it, so this one must not act for it.
-func (rt *connRuntime) fenceTask(id int, gen int64) {
+// older than gen: another worker has claimed it, so this one must not act for it. It
+// reports whether it stopped the task.
+func (rt *connRuntime) fenceTask(id int, gen int64) bool {
 	rt.mu.Lock()
 	t, ok := rt.tasks[id]
 	stale := ok && t.gen != 0 && t.gen < gen && !t.isDone()
@@ -150,7 +151,7 @@ func (rt *connRuntime) fenceTask(id int, gen int64) {
 	}
 	rt.mu.Unlock()
 	if !stale {
-		return
+		return false
 	}
 	rt.log.Warn("task claimed by another worker; stopping it here", "task", id, "claim", gen)
 	t.cancel()
@@ -161,6 +162,7 @@ func (rt *connRuntime) fenceTask(id int, gen int64) {
 			rt.log.Error("fenced task did not stop; abandoning it", "task", id)
 		}
 	}()
+	return true
 }
 
 // restartDistributed carries out a restart record on this worker: the connector plugin

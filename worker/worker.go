@@ -69,10 +69,19 @@ func (w *Worker) Run(ctx context.Context, ready func(context.Context) error, her
 	done := make(chan error, 1)
 	go func() { done <- herder(hctx) }()
 	if ready != nil {
-		if err := ready(hctx); err != nil {
+		readyErr := make(chan error, 1)
+		go func() { readyErr <- ready(hctx) }()
+		select {
+		case err := <-done: // the herder ended (failed to start) before it was ready
 			cancel()
-			<-done
+			<-readyErr
 			return err
+		case err := <-readyErr:
+			if err != nil {
+				cancel()
+				<-done
+				return err
+			}
 		}
 	}
 	return <-done

@@ -1,0 +1,509 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/scheduler"
+	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+)
+
+// cluster is a set of `rmqconnect distributed` processes sharing store topics of their own.
+type cluster struct {
+	t       *testing.T
+	dir     string
+	id      string
+	topics  [4]string // config, position, status, cluster
+	workers map[string]*workerProc
+	ports   map[string]int
+}
+
+func newCluster(t *testing.T) *cluster {
+	base := strings.ReplaceAll(rmqtest.Name(t, "c"), ".", "_")
+	if len(base) > 60 {
+		base = base[len(base)-60:]
+	}
+	return &cluster{t: t, dir: t.TempDir(), id: base,
+		topics:  [4]string{base + "-config", base + "-position", base + "-status", base + "-cluster"},
+		workers: map[string]*workerProc{}, ports: map[string]int{}}
+}
+
+// start runs worker id (again, with its store dir kept) and waits for /health.
+func (c *cluster) start(id string) *workerProc {
+	t := c.t
+	t.Helper()
+	w, err := c.launch(id)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(w.url + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 60*time.Second, 50*time.Millisecond, "worker %s never became healthy; log: %s", id, readFile(c.logPath(id)))
+	return w
+}
+
+func (c *cluster) logPath(id string) string { return filepath.Join(c.dir, id+".log") }
+
+func (c *cluster) launch(id string) (*workerProc, error) {
+	t := c.t
+	port, ok := c.ports[id]
+	if !ok {
+		port = freePort(t)
+		c.ports[id] = port
+	}
+	cfg := filepath.Join(c.dir, id+".properties")
+	body := fmt.Sprintf("workerId=%s\nconnectClusterId=%s\nnamesrvAddr=%s\nhttpPort=%d\nstorePathRootDir=%s\n"+
+		"offsetCommitIntervalMsConfig=500\nlogLevel=info\nconfigStoreTopic=%s\npositionStoreTopic=%s\n"+
+		"connectStatusTopic=%s\nclusterStoreTopic=%s\ngracefulShutdownTimeoutMillis=10000\n",
+		id, c.id, rmqtest.NameServer(t), port, filepath.Join(c.dir, id, "store"), c.topics[0], c.topics[1], c.topics[2], c.topics[3])
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(binary, "distributed", "-c", cfg)
+	logf, err := os.OpenFile(c.logPath(id), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	w := &workerProc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan error, 1)}
+	go func() { w.done <- cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() { w.kill() })
+	c.workers[id] = w
+	return w, nil
+}
+
+func (c *cluster) ids() []string {
+	var out []string
+	for id, w := range c.workers {
+		if w.cmd.ProcessState == nil {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// unitState is where a connector or task runs, from a worker's status route.
+type unitState struct {
+	Unit   scheduler.Unit
+	State  string
+	Worker string
+}
+
+func (c *cluster) states(w *workerProc, names ...string) []unitState {
+	var out []unitState
+	for _, n := range names {
+		var st struct {
+			Connector struct {
+				State    string
+				WorkerID string `json:"worker_id"`
+			}
+			Tasks []struct {
+				ID       int
+				State    string
+				WorkerID string `json:"worker_id"`
+			}
+		}
+		if w.call(c.t, "GET", "/connectors/"+n+"/status", nil, &st) != http.StatusOK {
+			continue
+		}
+		out = append(out, unitState{scheduler.Unit{Connector: n, Task: scheduler.ConnectorTask}, st.Connector.State, st.Connector.WorkerID})
+		for _, ts := range st.Tasks {
+			out = append(out, unitState{scheduler.Unit{Connector: n, Task: ts.ID}, ts.State, ts.WorkerID})
+		}
+	}
+	return out
+}
+
+// allRunning reports whether every unit runs, on a live worker, and none on the excluded ones.
+func allRunning(states []unitState, want int, live []string) bool {
+	if len(states) != want {
+		return false
+	}
+	for _, s := range states {
+		if s.State != "RUNNING" || !slices.Contains(live, s.Worker) {
+			return false
+		}
+	}
+	return true
+}
+
+// expectAssignment checks that units run where the consistent-hash scheduler puts them.
+func expectAssignment(t *testing.T, states []unitState, members []string) {
+	t.Helper()
+	var units []scheduler.Unit
+	for _, s := range states {
+		units = append(units, s.Unit)
+	}
+	a, err := scheduler.NewConsistentHash().Assign(members, units)
+	require.NoError(t, err)
+	owners := a.Owners()
+	for _, s := range states {
+		require.Equal(t, owners[s.Unit], s.Worker, "unit %s", s.Unit)
+	}
+}
+
+func createConnector(t *testing.T, w *workerProc, name string, cfg map[string]string) {
+	t.Helper()
+	var out map[string]any
+	code := w.call(t, "POST", "/connectors", map[string]any{"name": name, "config": cfg}, &out)
+	require.Equal(t, http.StatusCreated, code, "%v", out)
+}
+
+// pipeline is a file-source → topic → file-sink pair with ordered delivery.
+type pipeline struct{ name, in, out, topic string }
+
+func (c *cluster) pipeline(t *testing.T, w *workerProc, name string, lines int) pipeline {
+	p := pipeline{name: name, in: filepath.Join(c.dir, name+".in"), out: filepath.Join(c.dir, name+".out"), topic: rmqtest.Topic(t, 4)}
+	appendLines(t, p.in, 0, lines)
+	createConnector(t, w, name+"-src", map[string]string{"connector.class": "file-source", "filename": p.in,
+		"connect.topicname": p.topic, "ordering.msg.enable": "true", "value.converter": "string", "key.converter": "string"})
+	createConnector(t, w, name+"-sink", map[string]string{"connector.class": "file-sink", "filename": p.out,
+		"connect.topicnames": p.topic, "ordering.msg.enable": "true", "value.converter": "string", "key.converter": "string",
+		"task.group.id": rmqtest.Group(t) + name})
+	return p
+}
+
+// check waits until every input line has arrived and returns the duplicates; lines must
+// first appear in input order.
+func (p pipeline) check(t *testing.T, lines int) int {
+	t.Helper()
+	require.Eventually(t, func() bool { return countLines(p.out) >= lines }, 3*time.Minute, 100*time.Millisecond,
+		"%s: %d of %d lines arrived", p.name, countLines(p.out), lines)
+	time.Sleep(time.Second) // a replayed tail may still land
+	f, err := os.Open(p.out)
+	require.NoError(t, err)
+	defer f.Close()
+	seen := make([]bool, lines)
+	next, dups := 0, 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var n int
+		_, err := fmt.Sscanf(sc.Text(), "line-%d", &n)
+		require.NoError(t, err, "line %q", sc.Text())
+		require.Less(t, n, lines)
+		if seen[n] {
+			dups++
+			continue
+		}
+		require.Equal(t, next, n, "%s: first appearances must follow input order", p.name)
+		seen[n] = true
+		next++
+	}
+	require.Equal(t, lines, next, "%s: every line arrived", p.name)
+	return dups
+}
+
+func names(ps ...pipeline) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.name+"-src", p.name+"-sink")
+	}
+	return out
+}
+
+// statusHistory reads the status topic from the start.
+type statusRec struct {
+	Connector string `json:"connector"`
+	Task      int    `json:"task"`
+	Inc       int64  `json:"inc"`
+	State     string `json:"state"`
+	Worker    string `json:"worker"`
+	Gen       int64  `json:"gen"`
+}
+
+func (c *cluster) statusHistory(t *testing.T) []statusRec {
+	t.Helper()
+	cl := rmqtest.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	qs, err := cl.TopicQueues(ctx, c.topics[2])
+	require.NoError(t, err)
+	r := cl.NewReader("history")
+	defer r.Close()
+	var out []statusRec
+	var off int64
+	for {
+		msgs, next, err := r.Read(ctx, qs[0], off, 32)
+		require.NoError(t, err)
+		if len(msgs) == 0 && next == off {
+			return out
+		}
+		for _, m := range msgs {
+			var s statusRec
+			require.NoError(t, json.Unmarshal(m.Body, &s))
+			out = append(out, s)
+		}
+		off = next
+	}
+}
+
+// checkNoOverlap walks the claims of every task in the status topic: a worker may claim a
+// task (a higher generation) only after its previous holder released it (UNASSIGNED or
+// PAUSED) or, when dead is true for that holder, died; and once a task is claimed, no
+// older generation may report it running again.
+func checkNoOverlap(t *testing.T, hist []statusRec, dead func(worker string, at int) bool) (claims int) {
+	t.Helper()
+	type key struct {
+		c string
+		t int
+	}
+	holder := map[key]statusRec{}
+	for i, r := range hist {
+		if r.Task < 0 {
+			continue
+		}
+		k := key{r.Connector, r.Task}
+		cur, ok := holder[k]
+		switch {
+		case !ok || r.Gen > cur.Gen:
+			if ok && cur.Worker != r.Worker && cur.State != "UNASSIGNED" && cur.State != "PAUSED" && !dead(cur.Worker, i) {
+				t.Errorf("record %d: %s claimed %s-%d (gen %d) while %s held it %s (gen %d)", i, r.Worker, r.Connector, r.Task,
+					r.Gen, cur.Worker, cur.State, cur.Gen)
+			}
+			holder[k] = r
+			claims++
+		case r.Gen == cur.Gen && r.Worker == cur.Worker:
+			holder[k] = r
+		case r.State == "RUNNING":
+			t.Errorf("record %d: %s reports %s-%d RUNNING under gen %d after %s claimed gen %d", i, r.Worker, r.Connector, r.Task,
+				r.Gen, cur.Worker, cur.Gen)
+		}
+	}
+	return claims
+}
+
+// TestDistributedCreateAndFailover: a connector created through worker 1 runs and is
+// listed through worker 3; a SIGKILLed worker's tasks run elsewhere; nothing is lost.
+func TestDistributedCreateAndFailover(t *testing.T) {
+	c := newCluster(t)
+	w1 := c.start("worker-1")
+	c.start("worker-2")
+	w3 := c.start("worker-3")
+
+	// Visible through worker 3, tasks running, soon after the create through worker 1.
+	began := time.Now()
+	a := c.pipeline(t, w1, "a", 20000)
+	require.Eventually(t, func() bool {
+		return allRunning(c.states(w3, names(a)...), 4, c.ids())
+	}, 30*time.Second, 10*time.Millisecond)
+	t.Logf("FIGURE create-visible: 2 connectors created through worker-1 listed with tasks RUNNING through worker-3 %v after the first POST",
+		time.Since(began).Round(time.Millisecond))
+	b := c.pipeline(t, w1, "b", 20000)
+	all := names(a, b)
+	require.Eventually(t, func() bool { return allRunning(c.states(w3, all...), 8, c.ids()) }, 30*time.Second, 20*time.Millisecond)
+	expectAssignment(t, c.states(w3, all...), c.ids())
+
+	// Keep the inputs growing, and kill a worker that runs tasks, mid-stream.
+	stopAppend := make(chan struct{})
+	appended := make(chan struct{})
+	const more = 30000
+	go func() {
+		defer close(appended)
+		for i := 0; i < more; i += 500 {
+			appendLines(t, a.in, 20000+i, 500)
+			appendLines(t, b.in, 20000+i, 500)
+			select {
+			case <-stopAppend:
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	defer close(stopAppend)
+	require.Eventually(t, func() bool { return countLines(a.out) > 25000 }, time.Minute, 10*time.Millisecond)
+	victim := ""
+	for _, s := range c.states(w1, all...) {
+		if s.Unit.Task >= 0 && s.Worker != "worker-1" {
+			victim = s.Worker
+			break
+		}
+	}
+	require.NotEmpty(t, victim, "some task runs outside worker-1")
+	var moved []scheduler.Unit
+	for _, s := range c.states(w1, all...) {
+		if s.Worker == victim {
+			moved = append(moved, s.Unit)
+		}
+	}
+	killedAt := time.Now()
+	c.workers[victim].kill()
+	live := c.ids()
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 8, live) }, 60*time.Second, 10*time.Millisecond,
+		"%v", c.states(w1, all...))
+	t.Logf("FIGURE failover: SIGKILL of %s (running %v) → all its units RUNNING elsewhere in %v", victim, moved,
+		time.Since(killedAt).Round(time.Millisecond))
+	expectAssignment(t, c.states(w1, all...), live)
+	<-appended
+	da, db := a.check(t, 20000+more), b.check(t, 20000+more)
+	t.Logf("FIGURE failover-duplicates: %d + %d duplicates of 2 × %d lines (%.2f%%)", da, db, 20000+more,
+		100*float64(da+db)/float64(2*(20000+more)))
+	checkNoOverlap(t, c.statusHistory(t), func(w string, _ int) bool { return w == victim })
+}
+
+// TestDistributedJoinAndRollingRestart: a 4th worker joins (units move as the scheduler
+// says, no task runs twice), then every worker is restarted in turn; nothing is lost.
+func TestDistributedJoinAndRollingRestart(t *testing.T) {
+	c := newCluster(t)
+	w1 := c.start("worker-1")
+	c.start("worker-2")
+	c.start("worker-3")
+	ps := []pipeline{c.pipeline(t, w1, "a", 10000), c.pipeline(t, w1, "b", 10000), c.pipeline(t, w1, "c", 10000)}
+	all := names(ps...)
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 12, c.ids()) }, 30*time.Second, 20*time.Millisecond)
+	before := c.states(w1, all...)
+	expectAssignment(t, before, c.ids())
+
+	joinedAt := time.Now()
+	c.start("worker-4")
+	require.Eventually(t, func() bool {
+		s := c.states(w1, all...)
+		if !allRunning(s, 12, c.ids()) {
+			return false
+		}
+		for _, u := range s {
+			if u.Worker == "worker-4" {
+				return true
+			}
+		}
+		return false
+	}, 60*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { // settle: every unit where the scheduler puts it
+		s := c.states(w1, all...)
+		var units []scheduler.Unit
+		for _, u := range s {
+			units = append(units, u.Unit)
+		}
+		a, _ := scheduler.NewConsistentHash().Assign(c.ids(), units)
+		o := a.Owners()
+		for _, u := range s {
+			if u.State != "RUNNING" || o[u.Unit] != u.Worker {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second, 20*time.Millisecond)
+	after := c.states(w1, all...)
+	movedUnits := 0
+	for i := range before {
+		if before[i].Worker != after[i].Worker {
+			movedUnits++
+		}
+	}
+	minimum := len(after) / 4 // the newcomer's fair share must move to it
+	t.Logf("FIGURE join: worker-4 joined; %d of %d units moved (minimum %d, bound 1.5× = %.1f) in %v", movedUnits, len(after),
+		minimum, 1.5*float64(minimum), time.Since(joinedAt).Round(time.Millisecond))
+
+	// Rolling restart while the inputs grow.
+	next := 10000
+	for _, id := range []string{"worker-1", "worker-2", "worker-3", "worker-4"} {
+		for _, p := range ps {
+			appendLines(t, p.in, next, 2000)
+		}
+		next += 2000
+		c.workers[id].stop(t)
+		w := c.start(id)
+		require.Eventually(t, func() bool { return allRunning(c.states(w, all...), 12, c.ids()) }, 60*time.Second, 20*time.Millisecond,
+			"after restarting %s: %v", id, c.states(w, all...))
+	}
+	total := 0
+	for _, p := range ps {
+		total += p.check(t, next)
+	}
+	claims := checkNoOverlap(t, c.statusHistory(t), func(string, int) bool { return false })
+	t.Logf("FIGURE rolling-restart: 4 workers restarted one by one; %d task claims, none overlapping; %d duplicates of 3 × %d lines",
+		claims, total, next)
+}
+
+// TestDistributedSuspendedWorker: a worker stopped with SIGSTOP is replaced once the
+// broker expires it; after SIGCONT it rejoins without running its stale tasks.
+func TestDistributedSuspendedWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the broker to expire a suspended client (about a minute)")
+	}
+	c := newCluster(t)
+	w1 := c.start("worker-1")
+	c.start("worker-2")
+	c.start("worker-3")
+	p := c.pipeline(t, w1, "a", 5000)
+	all := names(p)
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, c.ids()) }, 30*time.Second, 20*time.Millisecond)
+	victim := ""
+	for _, s := range c.states(w1, all...) {
+		if s.Unit.Task >= 0 && s.Worker != "worker-1" {
+			victim = s.Worker
+		}
+	}
+	if victim == "" {
+		victim = "worker-2" // the tasks run on worker-1: suspending another still checks the rejoin
+	}
+	p.check(t, 5000)
+	vp := c.workers[victim].cmd.Process
+	require.NoError(t, vp.Signal(syscall.SIGSTOP))
+	stoppedAt := time.Now()
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = vp.Signal(syscall.SIGCONT)
+		}
+	}()
+	appendLines(t, p.in, 5000, 5000)
+	others := []string{}
+	for _, id := range c.ids() {
+		if id != victim {
+			others = append(others, id)
+		}
+	}
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, others) }, 3*time.Minute, 100*time.Millisecond,
+		"%v", c.states(w1, all...))
+	t.Logf("FIGURE suspended: SIGSTOP of %s → its units RUNNING elsewhere after %v (the broker's channelExpiredTimeout)",
+		victim, time.Since(stoppedAt).Round(time.Second))
+	resumedAt := len(c.statusHistory(t))
+	require.NoError(t, vp.Signal(syscall.SIGCONT))
+	resumed = true
+	appendLines(t, p.in, 10000, 5000)
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, c.ids()) }, time.Minute, 50*time.Millisecond)
+	dups := p.check(t, 15000)
+	hist := c.statusHistory(t)
+	// Until the suspended worker has seen the claims made while it slept, its reports are
+	// stale and must change nothing: checkNoOverlap fails on a RUNNING report under an old
+	// generation. Its old holdings count as dead from the expiry on.
+	checkNoOverlap(t, hist, func(w string, at int) bool { return w == victim && at < resumedAt })
+	t.Logf("FIGURE suspended-duplicates: %d of 15000 lines", dups)
+	require.Contains(t, readFile(c.logPath(victim))+"", "claimed by another worker", "the resumed worker fenced its stale tasks")
+}
+
+// TestDistributedDuplicateWorkerID: a second worker with a live worker's id refuses to start.
+func TestDistributedDuplicateWorkerID(t *testing.T) {
+	c := newCluster(t)
+	c.start("worker-1")
+	id := "worker-1"
+	c.ports[id] = freePort(t) // same id, another port and process
+	w, err := c.launch(id)
+	require.NoError(t, err)
+	select {
+	case err := <-w.done:
+		require.Error(t, err, "the duplicate must exit non-zero")
+	case <-time.After(60 * time.Second):
+		t.Fatal("a second worker-1 kept running")
+	}
+	require.Contains(t, readFile(c.logPath(id)), "already in use")
+}

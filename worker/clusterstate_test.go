@@ -1,0 +1,118 @@
+package worker
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestConfigFoldEpochs(t *testing.T) {
+	s := newConfigState()
+	cfg := func(v string) map[string]string { return map[string]string{"k": v} }
+	require.NoError(t, s.apply(0, configRecord{Type: recConnector, Name: "a", Config: cfg("1")}))
+	c := s.Connectors["a"]
+	assert.Equal(t, int64(1), c.Epoch)
+	assert.Equal(t, int64(1), c.Inc)
+	assert.Equal(t, TargetStarted, c.Target)
+
+	// A second create of the same name loses.
+	assert.ErrorIs(t, s.apply(1, configRecord{Type: recConnector, Name: "a", Config: cfg("x")}), ErrAlreadyExists)
+	assert.Equal(t, "1", s.Connectors["a"].Config["k"])
+
+	// Tasks are accepted for the epoch in force only.
+	require.NoError(t, s.apply(2, configRecord{Type: recTasks, Name: "a", Epoch: 1, Tasks: []map[string]string{cfg("t0")}}))
+	assert.Equal(t, int64(3), s.Connectors["a"].TasksVersion)
+
+	// Two updates based on epoch 1: the first wins, the second is stale.
+	require.NoError(t, s.apply(3, configRecord{Type: recConnector, Name: "a", Config: cfg("2"), Base: 1}))
+	assert.ErrorIs(t, s.apply(4, configRecord{Type: recConnector, Name: "a", Config: cfg("3"), Base: 1}), errStale)
+	c = s.Connectors["a"]
+	assert.Equal(t, "2", c.Config["k"])
+	assert.Equal(t, int64(4), c.Epoch)
+	assert.Equal(t, int64(1), c.Inc, "an update keeps the incarnation")
+	assert.Nil(t, c.Tasks, "a new config drops the old epoch's tasks")
+
+	// Tasks computed for the old epoch arrive late: ignored.
+	assert.ErrorIs(t, s.apply(5, configRecord{Type: recTasks, Name: "a", Epoch: 1, Tasks: []map[string]string{cfg("old")}}), errStale)
+	require.NoError(t, s.apply(6, configRecord{Type: recTasks, Name: "a", Epoch: 4, Tasks: []map[string]string{cfg("t0"), cfg("t1")}}))
+	v := s.Connectors["a"].TasksVersion
+	// Republished unchanged: the version stays, so running tasks are not restarted.
+	require.NoError(t, s.apply(7, configRecord{Type: recTasks, Name: "a", Epoch: 4, Tasks: []map[string]string{cfg("t0"), cfg("t1")}}))
+	assert.Equal(t, v, s.Connectors["a"].TasksVersion)
+
+	// Stop drops the tasks; a target for another incarnation is not found.
+	require.NoError(t, s.apply(8, configRecord{Type: recTarget, Name: "a", Inc: 1, Target: TargetStopped}))
+	assert.Nil(t, s.Connectors["a"].Tasks)
+	assert.ErrorIs(t, s.apply(9, configRecord{Type: recTasks, Name: "a", Epoch: 4, Tasks: []map[string]string{cfg("t0")}}), errStale)
+	assert.ErrorIs(t, s.apply(10, configRecord{Type: recTarget, Name: "a", Inc: 99, Target: TargetStarted}), ErrNotFound)
+
+	// Delete, then re-create: a new incarnation; a late delete of the old one misses it.
+	require.NoError(t, s.apply(11, configRecord{Type: recDelete, Name: "a", Inc: 1}))
+	assert.NotContains(t, s.Connectors, "a")
+	assert.ErrorIs(t, s.apply(12, configRecord{Type: recConnector, Name: "a", Config: cfg("4"), Base: 4}), errStale)
+	require.NoError(t, s.apply(13, configRecord{Type: recConnector, Name: "a", Config: cfg("5"), Target: TargetPaused}))
+	assert.Equal(t, int64(14), s.Connectors["a"].Inc)
+	assert.Equal(t, TargetPaused, s.Connectors["a"].Target)
+	assert.ErrorIs(t, s.apply(14, configRecord{Type: recDelete, Name: "a", Inc: 1}), ErrNotFound)
+	assert.Contains(t, s.Connectors, "a")
+	assert.Error(t, s.apply(15, configRecord{Type: "bogus", Name: "a"}))
+}
+
+func TestStatusFoldClaims(t *testing.T) {
+	s := newStatusState()
+	rec := func(w string, gen int64, st State) statusRecord {
+		return statusRecord{Connector: "c", Task: 0, Inc: 1, State: st, Worker: w, Gen: gen}
+	}
+	require.NoError(t, s.apply(rec("w1", 1, StateRunning)))
+	// w2 and w3 race for generation 2: the first record wins.
+	require.NoError(t, s.apply(rec("w2", 2, StateRunning)))
+	assert.ErrorIs(t, s.apply(rec("w3", 2, StateRunning)), errStale)
+	// The former holder's late report is stale.
+	assert.ErrorIs(t, s.apply(rec("w1", 1, StateFailed)), errStale)
+	r, ok := s.task("c", 1, 0)
+	require.True(t, ok)
+	assert.Equal(t, "w2", r.Worker)
+	assert.Equal(t, StateRunning, r.State)
+	// The holder's own updates apply.
+	require.NoError(t, s.apply(rec("w2", 2, StateUnassigned)))
+	r, _ = s.task("c", 1, 0)
+	assert.True(t, released(r.State))
+	assert.Equal(t, int64(2), s.MaxGen["c"])
+	// Another incarnation's record is not this one's.
+	_, ok = s.task("c", 2, 0)
+	assert.False(t, ok)
+	// Connector records: last writer wins within an incarnation, older ones are stale.
+	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: -1, Inc: 2, State: StateRunning, Worker: "w1"}))
+	assert.True(t, errors.Is(s.apply(statusRecord{Connector: "c", Task: -1, Inc: 1, State: StateFailed, Worker: "w9"}), errStale))
+	assert.Equal(t, StateRunning, s.Connectors["c"].State)
+}
+
+func TestPositionFoldGenerations(t *testing.T) {
+	s := newPositionState()
+	pos := func(n float64) []positionEntry {
+		return []positionEntry{{Partition: map[string]any{"file": "f"}, Offset: map[string]any{"line": n}}}
+	}
+	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 1, Gen: 3, Positions: pos(10)}))
+	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 1, Gen: 4, Positions: pos(20)}))
+	// The former owner (generation 3) commits late: ignored.
+	assert.ErrorIs(t, s.apply(positionRecord{Connector: "c", Inc: 1, Gen: 3, Positions: pos(15)}), errStale)
+	all := s.all("c", 1)
+	require.Len(t, all, 1)
+	assert.Equal(t, int64(20), all[0].Offset["line"])
+	// The offsets API overrides whatever generation.
+	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 1, Gen: adminGen, Positions: pos(5)}))
+	assert.Equal(t, int64(5), s.all("c", 1)[0].Offset["line"])
+	// Another incarnation sees nothing; clearing drops the positions for good.
+	assert.Empty(t, s.all("c", 2))
+	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 1, Clear: true}))
+	assert.Empty(t, s.all("c", 1))
+	assert.ErrorIs(t, s.apply(positionRecord{Connector: "c", Inc: 1, Gen: 9, Positions: pos(30)}), errStale)
+	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 7, Gen: 1, Positions: pos(1)}))
+	assert.Len(t, s.all("c", 7), 1)
+	// A null offset removes the partition.
+	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 7, Gen: 1,
+		Positions: []positionEntry{{Partition: map[string]any{"file": "f"}}}}))
+	assert.Empty(t, s.all("c", 7))
+}
