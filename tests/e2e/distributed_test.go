@@ -368,7 +368,16 @@ func TestDistributedJoinAndRollingRestart(t *testing.T) {
 	c.start("worker-3")
 	ps := []pipeline{c.pipeline(t, w1, "a", 10000), c.pipeline(t, w1, "b", 10000), c.pipeline(t, w1, "c", 10000)}
 	all := names(ps...)
-	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 12, c.ids()) }, 30*time.Second, 20*time.Millisecond)
+	// Plus slow generators, so that members hold about ten units each, the load at which the
+	// scheduler's movement bound is meant to hold (see scheduler.consistentHashStrategy).
+	genTopic := rmqtest.Topic(t, 4)
+	for _, g := range []string{"g1", "g2", "g3", "g4"} {
+		createConnector(t, w1, g, map[string]string{"connector.class": "generator-source", "connect.topicname": genTopic,
+			"max.tasks": "6", "rate": "2"})
+		all = append(all, g)
+	}
+	const units = 12 + 4*7
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), units, c.ids()) }, 60*time.Second, 20*time.Millisecond)
 	before := c.states(w1, all...)
 	expectAssignment(t, before, c.ids())
 
@@ -376,7 +385,7 @@ func TestDistributedJoinAndRollingRestart(t *testing.T) {
 	c.start("worker-4")
 	require.Eventually(t, func() bool {
 		s := c.states(w1, all...)
-		if !allRunning(s, 12, c.ids()) {
+		if !allRunning(s, units, c.ids()) {
 			return false
 		}
 		for _, u := range s {
@@ -403,14 +412,17 @@ func TestDistributedJoinAndRollingRestart(t *testing.T) {
 	}, 60*time.Second, 20*time.Millisecond)
 	after := c.states(w1, all...)
 	movedUnits := 0
+	old := scheduler.Assignment{}
 	for i := range before {
+		old[before[i].Worker] = append(old[before[i].Worker], before[i].Unit)
 		if before[i].Worker != after[i].Worker {
 			movedUnits++
 		}
 	}
-	minimum := len(after) / 4 // the newcomer's fair share must move to it
-	t.Logf("FIGURE join: worker-4 joined; %d of %d units moved (minimum %d, bound 1.5× = %.1f) in %v", movedUnits, len(after),
-		minimum, 1.5*float64(minimum), time.Since(joinedAt).Round(time.Millisecond))
+	minimum := scheduler.MinMoves(old, c.ids(), len(after))
+	t.Logf("FIGURE join: worker-4 joined; %d of %d units moved (minimum %d, bound 1.5× = %.1f); all RUNNING where the scheduler puts them after %v",
+		movedUnits, len(after), minimum, 1.5*float64(minimum), time.Since(joinedAt).Round(time.Millisecond))
+	require.LessOrEqual(t, float64(movedUnits), 1.5*float64(minimum), "units moved on a join")
 
 	// Rolling restart while the inputs grow.
 	next := 10000
@@ -421,7 +433,7 @@ func TestDistributedJoinAndRollingRestart(t *testing.T) {
 		next += 2000
 		c.workers[id].stop(t)
 		w := c.start(id)
-		require.Eventually(t, func() bool { return allRunning(c.states(w, all...), 12, c.ids()) }, 60*time.Second, 20*time.Millisecond,
+		require.Eventually(t, func() bool { return allRunning(c.states(w, all...), units, c.ids()) }, 60*time.Second, 20*time.Millisecond,
 			"after restarting %s: %v", id, c.states(w, all...))
 	}
 	total := 0
