@@ -519,3 +519,91 @@ func TestDistributedDuplicateWorkerID(t *testing.T) {
 	}
 	require.Contains(t, readFile(c.logPath(id)), "already in use")
 }
+
+// TestDistributedLifecycle drives a connector through workers other than the one that
+// created it: pause, resume, restart, stop, offsets, delete and re-create (fresh).
+func TestDistributedLifecycle(t *testing.T) {
+	c := newCluster(t)
+	w1 := c.start("worker-1")
+	w2 := c.start("worker-2")
+	w3 := c.start("worker-3")
+	p := c.pipeline(t, w1, "a", 3000)
+	all := names(p)
+	require.Eventually(t, func() bool { return allRunning(c.states(w3, all...), 4, c.ids()) }, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, 0, p.check(t, 3000))
+
+	// Members and what runs where, from every worker.
+	var info struct{ Body []string }
+	require.Equal(t, http.StatusOK, w2.call(t, "GET", "/getClusterInfo", nil, &info))
+	require.Equal(t, []string{"worker-1", "worker-2", "worker-3"}, info.Body)
+	running := 0
+	for _, w := range []*workerProc{w1, w2, w3} {
+		var alloc struct {
+			Body struct {
+				RunningTasks []struct{ ConnectorName string } `json:"runningTasks"`
+			}
+		}
+		require.Equal(t, http.StatusOK, w.call(t, "GET", "/allocated/tasks", nil, &alloc))
+		running += len(alloc.Body.RunningTasks)
+	}
+	require.Equal(t, 2, running, "each task is allocated to exactly one worker")
+
+	// Pause through worker 2: tasks PAUSED as seen from worker 3; appended lines wait.
+	require.Equal(t, http.StatusAccepted, w2.call(t, "PUT", "/connectors/a-src/pause", nil, nil))
+	waitConnector(t, w3, "a-src", "PAUSED", 1)
+	appendLines(t, p.in, 3000, 1000)
+	time.Sleep(time.Second)
+	require.Equal(t, 3000, countLines(p.out), "a paused source sends nothing")
+	require.Equal(t, http.StatusAccepted, w3.call(t, "PUT", "/connectors/a-src/resume", nil, nil))
+	waitConnector(t, w1, "a-src", "RUNNING", 1)
+	require.Equal(t, 0, p.check(t, 4000))
+
+	// Restart with tasks through worker 3.
+	var st map[string]any
+	require.Equal(t, http.StatusAccepted, w3.call(t, "POST", "/connectors/a-sink/restart?includeTasks=true", nil, &st))
+	waitConnector(t, w2, "a-sink", "RUNNING", 1)
+
+	// Stop through worker 1; offsets are read and reset through worker 2 and 3.
+	require.Equal(t, http.StatusConflict, w2.call(t, "DELETE", "/connectors/a-src/offsets", nil, nil), "offsets of a running connector")
+	require.Equal(t, http.StatusAccepted, w1.call(t, "PUT", "/connectors/a-src/stop", nil, nil))
+	waitConnector(t, w3, "a-src", "STOPPED", 0)
+	var offs struct {
+		Offsets []struct{ Offset map[string]any }
+	}
+	require.Equal(t, http.StatusOK, w2.call(t, "GET", "/connectors/a-src/offsets", nil, &offs))
+	require.Len(t, offs.Offsets, 1)
+	require.NotEmpty(t, offs.Offsets[0].Offset)
+	require.Equal(t, http.StatusOK, w3.call(t, "DELETE", "/connectors/a-src/offsets", nil, nil))
+	require.Equal(t, http.StatusOK, w3.call(t, "GET", "/connectors/a-src/offsets", nil, &offs))
+	require.Empty(t, offs.Offsets, "read-your-writes on worker 3")
+	require.Eventually(t, func() bool {
+		return w1.call(t, "GET", "/connectors/a-src/offsets", nil, &offs) == http.StatusOK && len(offs.Offsets) == 0
+	}, 5*time.Second, 10*time.Millisecond, "reset through worker 3 is seen through worker 1")
+	// Resumed without positions, the source reads the file again from the start.
+	require.Equal(t, http.StatusAccepted, w2.call(t, "PUT", "/connectors/a-src/resume", nil, nil))
+	require.Eventually(t, func() bool { return countLines(p.out) >= 8000 }, time.Minute, 50*time.Millisecond)
+
+	// Delete through worker 2: gone everywhere; re-created through worker 3 it starts fresh.
+	require.Equal(t, http.StatusNoContent, w2.call(t, "DELETE", "/connectors/a-src", nil, nil))
+	require.Equal(t, http.StatusNotFound, w2.call(t, "GET", "/connectors/a-src/status", nil, nil))
+	for _, w := range []*workerProc{w1, w3} {
+		require.Eventually(t, func() bool { return w.call(t, "GET", "/connectors/a-src/status", nil, nil) == http.StatusNotFound },
+			5*time.Second, 10*time.Millisecond)
+	}
+	before := countLines(p.out)
+	createConnector(t, w3, "a-src", map[string]string{"connector.class": "file-source", "filename": p.in,
+		"connect.topicname": p.topic, "ordering.msg.enable": "true", "value.converter": "string", "key.converter": "string"})
+	require.Eventually(t, func() bool { return countLines(p.out) >= before+4000 }, time.Minute, 50*time.Millisecond,
+		"a re-created connector starts without the old positions")
+
+	// A conflicting create and a bad config are refused with the key.
+	var e struct {
+		ErrorCode int `json:"error_code"`
+		Message   string
+	}
+	require.Equal(t, http.StatusConflict, w1.call(t, "POST", "/connectors", map[string]any{"name": "a-src",
+		"config": map[string]string{"connector.class": "file-source", "filename": p.in, "connect.topicname": p.topic}}, &e))
+	require.Equal(t, http.StatusBadRequest, w1.call(t, "POST", "/connectors", map[string]any{"name": "bad",
+		"config": map[string]string{"connector.class": "file-source", "connect.topicname": p.topic}}, &e))
+	require.Contains(t, e.Message, "filename")
+}
