@@ -129,13 +129,21 @@ type ConnectorStatus struct {
 	Type      ConnectorType `json:"type"`
 }
 
-// PluginInfo is one entry of GET /connector-plugins.
+// PluginInfo is one entry of GET /connector-plugins. Type is a ConnectorType ("source",
+// "sink") for a connector, else one of the plugin types below.
 type PluginInfo struct {
 	Class   string   `json:"class"`
 	Type    string   `json:"type"`
 	Version string   `json:"version"`
 	Aliases []string `json:"aliases,omitempty"`
 }
+
+// Types of the plugins that are not connectors, spelled as Kafka Connect's REST API does.
+const (
+	PluginTransformation = "transformation"
+	PluginPredicate      = "predicate"
+	PluginConverter      = "converter"
+)
 
 // RestartRequest is POST /connectors/{name}/restart's query.
 type RestartRequest struct {
@@ -174,7 +182,8 @@ type Management interface {
 	PauseConnector(ctx context.Context, name string) error
 	ResumeConnector(ctx context.Context, name string) error
 	StopConnector(ctx context.Context, name string) error
-	// Plugins lists the connector plugins this worker can run.
+	// Plugins lists the plugins this worker can run: connectors first, then transforms,
+	// predicates and converters.
 	Plugins(ctx context.Context) ([]PluginInfo, error)
 	// WorkerID names this worker.
 	WorkerID() string

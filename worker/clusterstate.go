@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 )
@@ -25,7 +26,15 @@ const (
 	recTasks       = "tasks"        // the task configs the connector's owner computed
 	recRestart     = "restart"      // restart a connector (and tasks, per the flags)
 	recRestartTask = "restart-task" // restart one task
+	recSnapshot    = "snapshot"     // the whole fold (for readers whose start was deleted)
 )
+
+// snapshotHeader is what every store topic's snapshot record carries besides the fold: the
+// offset up to which the fold covers the topic and when it was taken.
+type snapshotHeader struct {
+	Through int64     `json:"through,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+}
 
 // configRecord is one record of the config topic.
 type configRecord struct {
@@ -44,6 +53,8 @@ type configRecord struct {
 	IncludeTasks bool                `json:"include_tasks,omitempty"`
 	OnlyFailed   bool                `json:"only_failed,omitempty"`
 	Worker       string              `json:"worker,omitempty"` // the writer, for diagnostics
+	Snapshot     *configState        `json:"snapshot,omitempty"`
+	snapshotHeader
 }
 
 // clusterConnector is a connector as the config topic defines it.
@@ -126,6 +137,8 @@ func (s *configState) apply(off int64, r configRecord) error {
 			c.Tasks = []map[string]string{}
 		}
 		return nil
+	case recSnapshot:
+		return nil // only a reader that lost the topic's start uses it (storeLog.rebase)
 	case recRestart, recRestartTask:
 		if c == nil || c.Inc != r.Inc {
 			return fmt.Errorf("connector %s: %w", r.Name, ErrNotFound)
@@ -147,6 +160,9 @@ type statusRecord struct {
 	Trace     string `json:"trace,omitempty"`
 	Worker    string `json:"worker"`
 	Gen       int64  `json:"gen"`
+	// Snapshot, when set, makes this a snapshot record (see snapshotHeader).
+	Snapshot *statusState `json:"snapshot,omitempty"`
+	snapshotHeader
 }
 
 // statusState is the fold of the status topic.
@@ -166,6 +182,9 @@ func newStatusState() *statusState {
 // stale; the same generation from another worker lost the claim race; anything else
 // wins. Connector records are last-writer-wins within an incarnation.
 func (s *statusState) apply(r statusRecord) error {
+	if r.Snapshot != nil {
+		return nil
+	}
 	if r.Task < 0 {
 		if cur, ok := s.Connectors[r.Connector]; ok && r.Inc < cur.Inc {
 			return errStale
@@ -212,6 +231,9 @@ type positionRecord struct {
 	Gen       int64           `json:"gen"`
 	Clear     bool            `json:"clear,omitempty"`
 	Positions []positionEntry `json:"positions,omitempty"`
+	// Snapshot, when set, makes this a snapshot record (see snapshotHeader).
+	Snapshot *positionState `json:"snapshot,omitempty"`
+	snapshotHeader
 }
 
 type positionEntry struct {
@@ -247,6 +269,9 @@ func newPositionState() *positionState {
 // one's is stale (a former owner still committing); positions of a cleared or older
 // incarnation are dropped.
 func (s *positionState) apply(r positionRecord) error {
+	if r.Snapshot != nil {
+		return nil
+	}
 	if r.Clear {
 		s.Cleared[r.Connector] = max(s.Cleared[r.Connector], r.Inc)
 		if cp := s.Connectors[r.Connector]; cp != nil && cp.Inc <= r.Inc {

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -115,4 +116,35 @@ func TestPositionFoldGenerations(t *testing.T) {
 	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 7, Gen: 1,
 		Positions: []positionEntry{{Partition: map[string]any{"file": "f"}}}}))
 	assert.Empty(t, s.all("c", 7))
+}
+
+// TestSnapshotRoundTrip: a snapshot record of each fold, adopted by another worker, gives
+// the same fold; complete readers ignore snapshot records.
+func TestSnapshotRoundTrip(t *testing.T) {
+	src := &Distributed{config: newConfigState(), status: newStatusState(), posState: newPositionState()}
+	require.NoError(t, src.config.apply(0, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
+	require.NoError(t, src.config.apply(1, configRecord{Type: recTasks, Name: "a", Epoch: 1, Tasks: []map[string]string{{"t": "0"}}}))
+	require.NoError(t, src.status.apply(statusRecord{Connector: "a", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Gen: 3}))
+	require.NoError(t, src.status.apply(statusRecord{Connector: "a", Task: -1, Inc: 1, State: StateRunning, Worker: "w2"}))
+	require.NoError(t, src.posState.apply(positionRecord{Connector: "a", Inc: 1, Gen: 3,
+		Positions: []positionEntry{{Partition: map[string]any{"f": "x"}, Offset: map[string]any{"n": 7}}}}))
+	dst := &Distributed{config: newConfigState(), status: newStatusState(), posState: newPositionState()}
+	snaps := dst.snapshotters()
+	for i := range 3 {
+		body, err := src.snapshotBody(i, snapshotHeader{Through: 9})
+		require.NoError(t, err)
+		through, ok := snaps[i].through(body)
+		require.True(t, ok)
+		require.Equal(t, int64(9), through)
+		require.NoError(t, snaps[i].adopt(body))
+	}
+	assert.Equal(t, src.config, dst.config)
+	assert.Equal(t, src.status, dst.status)
+	assert.Equal(t, src.posState.all("a", 1), dst.posState.all("a", 1))
+	// Applied as ordinary records (a complete reader), snapshots change nothing.
+	body, _ := src.snapshotBody(0, snapshotHeader{Through: 9})
+	var cr configRecord
+	require.NoError(t, json.Unmarshal(body, &cr))
+	require.NoError(t, dst.config.apply(20, cr))
+	assert.Equal(t, src.config, dst.config)
 }

@@ -31,6 +31,10 @@ type DistributedConfig struct {
 	// MemberCheck is how often the membership is confirmed with the broker besides its
 	// change notifications (default 2s).
 	MemberCheck time.Duration
+	// SnapshotInterval is how often the store topics get a snapshot record (default 6h), so
+	// that a reader whose start was deleted by the broker's retention (fileReservedTime,
+	// 72h by default) can rebuild the state; it must stay well below the retention.
+	SnapshotInterval time.Duration
 	// Lease is how long tasks keep running after this worker last confirmed its membership
 	// and read the status topic (default 15s): a worker cut off (or suspended) longer stops
 	// acting for its tasks until it has caught up again.
@@ -72,6 +76,7 @@ type Distributed struct {
 	reconciled  int64         // config records below this offset have been reconciled
 	reconMoved  chan struct{} // closed and replaced when reconciled grows
 	dirty       bool          // the fold changed since the cache was written
+	lastSnap    [3]time.Time  // the newest snapshot record seen per store topic (config, status, position)
 
 	kick    chan struct{}
 	started chan struct{}
@@ -79,7 +84,7 @@ type Distributed struct {
 
 	reportMu      sync.Mutex // guards sends on reports against its close
 	reportsClosed bool
-	wg      sync.WaitGroup
+	wg            sync.WaitGroup
 }
 
 // NewDistributed builds a distributed herder; Run joins the cluster.
@@ -93,6 +98,9 @@ func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugin
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 15 * time.Second
+	}
+	if cfg.SnapshotInterval <= 0 {
+		cfg.SnapshotInterval = 6 * time.Hour
 	}
 	d := &Distributed{cfg: cfg, log: log, client: client, strategy: strategy,
 		config: newConfigState(), status: newStatusState(), posState: newPositionState(),
@@ -173,10 +181,15 @@ func (d *Distributed) Run(ctx context.Context) error {
 	logCtx, stopLogs := context.WithCancel(context.Background())
 	var logs sync.WaitGroup
 	defer func() { stopLogs(); logs.Wait() }()
+	snaps := d.snapshotters()
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
 		apply := []func(int64, []byte) error{d.applyConfig, d.applyStatus, d.applyPosition}[i]
+		minOff, _, err := d.client.QueueOffsets(ctx, l.queue)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.topic, err)
+		}
 		logs.Add(1)
-		go func() { defer logs.Done(); l.run(logCtx, from[i], apply) }()
+		go func() { defer logs.Done(); l.run(logCtx, from[i], minOff, snaps[i], apply) }()
 	}
 	start := time.Now()
 	for _, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
@@ -212,7 +225,8 @@ func (d *Distributed) Run(ctx context.Context) error {
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loops.Add(3)
+	loops.Add(4)
+	go func() { defer loops.Done(); d.snapshotLoop(loopCtx) }()
 	go func() { defer loops.Done(); d.reconcileLoop(loopCtx) }()
 	go func() { defer loops.Done(); d.memberLoop(loopCtx) }()
 	go func() { defer loops.Done(); d.cacheLoop(loopCtx) }()
@@ -329,6 +343,9 @@ func (d *Distributed) applyConfig(off int64, body []byte) error {
 		return err
 	}
 	d.mu.Lock()
+	if r.Type == recSnapshot && r.At.After(d.lastSnap[0]) {
+		d.lastSnap[0] = r.At
+	}
 	err := d.config.apply(off, r)
 	live := off >= d.configLive
 	d.dirty = true
@@ -352,6 +369,9 @@ func (d *Distributed) applyStatus(off int64, body []byte) error {
 		return err
 	}
 	d.mu.Lock()
+	if r.Snapshot != nil && r.At.After(d.lastSnap[1]) {
+		d.lastSnap[1] = r.At
+	}
 	err := d.status.apply(r)
 	d.dirty = true
 	close(d.statusMoved)
@@ -373,6 +393,9 @@ func (d *Distributed) applyPosition(off int64, body []byte) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if r.Snapshot != nil && r.At.After(d.lastSnap[2]) {
+		d.lastSnap[2] = r.At
+	}
 	d.dirty = true
 	return d.posState.apply(r)
 }
@@ -811,4 +834,147 @@ func cloneAny(m map[string]any) map[string]any {
 		return nil
 	}
 	return maps.Clone(m)
+}
+
+// snapshotters let each store log adopt a snapshot record of its topic as its base.
+func (d *Distributed) snapshotters() [3]*snapshotter {
+	return [3]*snapshotter{
+		{through: func(b []byte) (int64, bool) {
+			var r configRecord
+			if json.Unmarshal(b, &r) != nil || r.Type != recSnapshot || r.Snapshot == nil {
+				return 0, false
+			}
+			return r.Through, true
+		}, adopt: func(b []byte) error {
+			var r configRecord
+			if err := json.Unmarshal(b, &r); err != nil {
+				return err
+			}
+			if r.Snapshot.Connectors == nil {
+				r.Snapshot.Connectors = map[string]*clusterConnector{}
+			}
+			d.mu.Lock()
+			d.config, d.dirty = r.Snapshot, true
+			d.mu.Unlock()
+			return nil
+		}},
+		{through: func(b []byte) (int64, bool) {
+			var r statusRecord
+			if json.Unmarshal(b, &r) != nil || r.Snapshot == nil {
+				return 0, false
+			}
+			return r.Through, true
+		}, adopt: func(b []byte) error {
+			var r statusRecord
+			if err := json.Unmarshal(b, &r); err != nil {
+				return err
+			}
+			st := newStatusState()
+			maps.Copy(st.Connectors, r.Snapshot.Connectors)
+			maps.Copy(st.Tasks, r.Snapshot.Tasks)
+			maps.Copy(st.MaxGen, r.Snapshot.MaxGen)
+			d.mu.Lock()
+			d.status, d.dirty = st, true
+			d.mu.Unlock()
+			return nil
+		}},
+		{through: func(b []byte) (int64, bool) {
+			var r positionRecord
+			if json.Unmarshal(b, &r) != nil || r.Snapshot == nil {
+				return 0, false
+			}
+			return r.Through, true
+		}, adopt: func(b []byte) error {
+			var r positionRecord
+			if err := json.Unmarshal(b, &r); err != nil {
+				return err
+			}
+			ps := newPositionState()
+			maps.Copy(ps.Cleared, r.Snapshot.Cleared)
+			for name, cp := range r.Snapshot.Connectors {
+				for k, v := range cp.Parts {
+					cp.Parts[k] = clusterPosition{Partition: normalizeMap(v.Partition), Offset: normalizeMap(v.Offset), Gen: v.Gen}
+				}
+				ps.Connectors[name] = cp
+			}
+			d.mu.Lock()
+			d.posState, d.dirty = ps, true
+			d.mu.Unlock()
+			return nil
+		}},
+	}
+}
+
+// maxSnapshotBytes keeps a snapshot record below the broker's 4 MiB message limit.
+const maxSnapshotBytes = 3 << 20
+
+// snapshotLoop has the first member (by id) append a snapshot of each store topic's fold
+// whenever the topic's newest snapshot is older than SnapshotInterval.
+func (d *Distributed) snapshotLoop(ctx context.Context) {
+	check := min(time.Minute, d.cfg.SnapshotInterval/4)
+	t := time.NewTicker(check)
+	defer t.Stop()
+	for {
+		d.snapshotDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Distributed) snapshotDue(ctx context.Context) {
+	d.mu.Lock()
+	first := len(d.members) > 0 && d.members[0] == d.cfg.WorkerID
+	last := d.lastSnap
+	d.mu.Unlock()
+	if !first {
+		return
+	}
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		if time.Since(last[i]) < d.cfg.SnapshotInterval {
+			continue
+		}
+		if err := d.writeSnapshot(ctx, i, l); err != nil && ctx.Err() == nil {
+			d.log.Warn("store topic snapshot not written", "topic", l.topic, "err", err)
+		}
+	}
+}
+
+// writeSnapshot appends the fold of store topic i as of the log's current offset.
+func (d *Distributed) writeSnapshot(ctx context.Context, i int, l *storeLog) error {
+	var body []byte
+	var err error
+	l.atomically(func(next int64) {
+		body, err = d.snapshotBody(i, snapshotHeader{Through: next, At: time.Now().UTC()})
+	})
+	if err != nil {
+		return err
+	}
+	if len(body) > maxSnapshotBytes {
+		return fmt.Errorf("snapshot of %d bytes exceeds %d; a reader that loses the topic's start cannot rebuild it", len(body), maxSnapshotBytes)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	off, err := l.append(wctx, "", body)
+	if err != nil {
+		return err
+	}
+	d.log.Info("store topic snapshot written", "topic", l.topic, "offset", off, "bytes", len(body))
+	return l.waitApplied(wctx, off)
+}
+
+// snapshotBody is the snapshot record of store topic i (config, status, position).
+func (d *Distributed) snapshotBody(i int, h snapshotHeader) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch i {
+	case 0:
+		return json.Marshal(configRecord{Type: recSnapshot, Worker: d.cfg.WorkerID, Snapshot: d.config, snapshotHeader: h})
+	case 1:
+		return json.Marshal(statusRecord{Task: -1, Worker: d.cfg.WorkerID, Snapshot: d.status, snapshotHeader: h})
+	default:
+		return json.Marshal(positionRecord{Snapshot: d.posState, snapshotHeader: h})
+	}
 }

@@ -457,13 +457,14 @@ func (h *Standalone) StopConnector(_ context.Context, name string) error {
 	return h.setTarget(name, TargetStopped)
 }
 
-// Plugins lists installed connector plugins.
+// Plugins lists the installed connector plugins, then the transforms, predicates and
+// converters a connector config can name.
 func (h *Standalone) Plugins(context.Context) ([]PluginInfo, error) {
 	var out []PluginInfo
 	for _, p := range h.registry.List() {
-		out = append(out, PluginInfo{Class: p.Name, Type: string(p.Kind), Version: "builtin", Aliases: p.Aliases})
+		out = append(out, PluginInfo{Class: p.Name, Type: string(p.Kind), Version: builtinVersion, Aliases: p.Aliases})
 	}
-	return out, nil
+	return append(out, nonConnectorPlugins()...), nil
 }
 
 // Positions returns the stored source positions of a connector (for tests and the offsets API).

@@ -32,6 +32,26 @@ type storeLog struct {
 	results map[int64]error // what apply said about recent offsets
 	moved   chan struct{}   // closed and replaced whenever next grows
 	poke    chan struct{}
+
+	// Rebasing: the reader started after records it needed were deleted (the broker's
+	// retention), so it holds records back until a snapshot record gives it a base.
+	snap     *snapshotter
+	rebasing bool
+	held     []heldRecord
+}
+
+// snapshotter recognises a store topic's snapshot records: the whole fold as of an offset,
+// which a reader whose start was deleted by the broker's retention adopts as its base.
+type snapshotter struct {
+	// through reports whether body is a snapshot and the offset up to which it covers the topic.
+	through func(body []byte) (int64, bool)
+	// adopt replaces the fold with the snapshot in body.
+	adopt func(body []byte) error
+}
+
+type heldRecord struct {
+	off  int64
+	body []byte
 }
 
 // openStoreLog makes sure topic exists with exactly one queue.
@@ -71,9 +91,19 @@ func (l *storeLog) append(ctx context.Context, key string, body []byte) (int64, 
 
 // run applies the queue from offset from (clamped to the queue's first offset) until ctx
 // ends. apply's error is kept as that offset's result for waitApplied.
-func (l *storeLog) run(ctx context.Context, from int64, apply func(off int64, body []byte) error) {
+//
+// When the queue's first offset is above from (records the fold needs were deleted), the
+// log rebases: it holds records back until a snapshot record, adopts it, applies the held
+// records the snapshot does not cover, and goes on; without any snapshot up to the tail it
+// applies what it has and says the state may be incomplete.
+func (l *storeLog) run(ctx context.Context, from, minOff int64, snap *snapshotter, apply func(off int64, body []byte) error) {
 	l.mu.Lock()
-	l.next = from
+	l.next, l.snap = from, snap
+	if minOff > from && snap != nil {
+		l.rebasing = true
+		l.log.Warn("store topic starts after the records this worker needs (deleted by the broker's retention); "+
+			"rebuilding from its first snapshot", "from", from, "first_offset", minOff)
+	}
 	l.mu.Unlock()
 	backoff := l.idle
 	for ctx.Err() == nil {
@@ -123,12 +153,29 @@ func (l *storeLog) step(ctx context.Context, apply func(int64, []byte) error) (i
 		if m.Offset < l.next {
 			continue
 		}
-		if m.Offset > l.next {
+		if m.Offset > l.next && !l.rebasing {
 			l.log.Warn("store topic records missing (deleted by the broker's retention?)", "from", l.next, "to", m.Offset)
 		}
-		l.results[m.Offset] = apply(m.Offset, m.Body)
+		if l.rebasing {
+			l.rebase(m.Offset, m.Body, apply)
+		} else {
+			l.results[m.Offset] = apply(m.Offset, m.Body)
+		}
 		l.next = m.Offset + 1
 		applied++
+	}
+	if l.rebasing && l.next >= maxOff {
+		l.log.Error("store topic has no snapshot after its deleted records; the state rebuilt from what remains may be incomplete",
+			"first_offset", func() int64 {
+				if len(l.held) > 0 {
+					return l.held[0].off
+				}
+				return l.next
+			}())
+		for _, h := range l.held {
+			l.results[h.off] = apply(h.off, h.body)
+		}
+		l.held, l.rebasing = nil, false
 	}
 	if applied == 0 && nextOff > l.next {
 		// Nothing readable below nextOff (a gap left by retention): move past it.
@@ -145,6 +192,40 @@ func (l *storeLog) step(ctx context.Context, apply func(int64, []byte) error) (i
 		l.moved = make(chan struct{})
 	}
 	return max(applied, 0), nil
+}
+
+// rebase holds a record back, or adopts it when it is a snapshot and then applies the held
+// records it does not cover. l.mu is held.
+func (l *storeLog) rebase(off int64, body []byte, apply func(int64, []byte) error) {
+	through, ok := l.snap.through(body)
+	if !ok {
+		l.held = append(l.held, heldRecord{off, body})
+		return
+	}
+	if err := l.snap.adopt(body); err != nil {
+		l.log.Error("store topic snapshot unreadable; still looking for one", "offset", off, "err", err)
+		l.held = append(l.held, heldRecord{off, body})
+		return
+	}
+	if len(l.held) > 0 && l.held[0].off > through {
+		l.log.Error("store topic records between a snapshot and the first retained record were deleted; they are lost",
+			"snapshot_through", through, "first_offset", l.held[0].off)
+	}
+	for _, h := range l.held {
+		if h.off >= through {
+			l.results[h.off] = apply(h.off, h.body)
+		}
+	}
+	l.held, l.rebasing = nil, false
+	l.log.Info("store topic rebuilt from a snapshot", "snapshot_offset", off, "through", through)
+}
+
+// atomically runs f with the next offset to apply while nothing is applied, so that f can
+// copy the fold exactly as of that offset.
+func (l *storeLog) atomically(f func(next int64)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f(l.next)
 }
 
 // position returns the next offset to apply.
