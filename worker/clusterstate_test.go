@@ -127,7 +127,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	require.NoError(t, src.status.apply(statusRecord{Connector: "a", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Gen: 3}))
 	require.NoError(t, src.status.apply(statusRecord{Connector: "a", Task: -1, Inc: 1, State: StateRunning, Worker: "w2"}))
 	require.NoError(t, src.posState.apply(positionRecord{Connector: "a", Inc: 1, Gen: 3,
-		Positions: []positionEntry{{Partition: map[string]any{"f": "x"}, Offset: map[string]any{"n": 7}}}}))
+		Positions: []positionEntry{{Partition: map[string]any{"f": "x"}, Offset: map[string]any{"n": int64(7)}}}}))
 	dst := &Distributed{config: newConfigState(), status: newStatusState(), posState: newPositionState()}
 	snaps := dst.snapshotters()
 	for i := range 3 {
