@@ -324,8 +324,9 @@ func (s *Server) targetState(set func(Herder, context.Context, string) error) gi
 	}
 }
 
-// GET /connector-plugins[?connectorsOnly=false]: [{"class", "type", "version"}]. By default only
-// source and sink plugins are listed, as in Kafka Connect.
+// GET /connector-plugins[?connectorsOnly=false]: [{"class", "type", "version", "aliases"}]. By
+// default only source and sink plugins are listed; with false, transforms, predicates and
+// converters too, as in Kafka Connect.
 func (s *Server) connectorPlugins(c *gin.Context) {
 	all, err := s.listPlugins(c, "connectorsOnly")
 	if err != nil {

@@ -44,7 +44,9 @@ type Herder interface {
 	PauseConnector(ctx context.Context, name string) error
 	ResumeConnector(ctx context.Context, name string) error
 	StopConnector(ctx context.Context, name string) error
-	// Plugins lists the connector plugins the worker can run.
+	// Plugins lists the plugins the worker can run: sources and sinks (types "source" and
+	// "sink"), then transforms, predicates and converters (worker.PluginTransformation, ...).
+	// The routes filter the list; the herder always returns all of it.
 	Plugins(ctx context.Context) ([]worker.PluginInfo, error)
 	// WorkerID names the worker.
 	WorkerID() string

@@ -110,7 +110,7 @@ func (s *Server) patchConnectorConfig(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newInfo)
+	c.JSON(http.StatusOK, kafkaInfo(newInfo))
 }
 
 // ConfigPatcher is the optional ability to merge into a connector's stored config (with

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
@@ -23,11 +24,11 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 		tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tTIME\tSTAGE\tTOPIC\tOFFSET\tREPLAYED\tERROR\tBODY")
 		for _, r := range page.Records {
-			replayed := ""
+			replayed := "-"
 			if r.Replayed != nil {
-				replayed = r.Replayed.At.Format("2006-01-02T15:04:05Z")
+				replayed = utc(r.Replayed.At)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Time.Format("2006-01-02T15:04:05Z"), r.Stage,
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, utc(r.Time), r.Stage,
 				r.Topic, r.Offset, replayed, oneLine(r.ExceptionMessage, 60), oneLine(r.BodyPreview, 40))
 		}
 		if err := tw.Flush(); err != nil {
@@ -49,10 +50,10 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 			return printJSON(e.out, rec)
 		}
 		fmt.Fprintf(e.out, "ID:        %s\nTime:      %s\nConnector: %s (task %s)\nStage:     %s (%s)\nOrigin:    %s queue %s offset %s\nError:     %s: %s\n",
-			rec.ID, rec.Time.Format("2006-01-02T15:04:05Z"), rec.Connector, rec.Task, rec.Stage, rec.ClassName,
+			rec.ID, utc(rec.Time), rec.Connector, rec.Task, rec.Stage, rec.ClassName,
 			rec.Topic, rec.Partition, rec.Offset, rec.ExceptionClass, rec.ExceptionMessage)
 		if rec.Replayed != nil {
-			fmt.Fprintf(e.out, "Replayed:  %s (message %s)\n", rec.Replayed.At.Format("2006-01-02T15:04:05Z"), rec.Replayed.MsgID)
+			fmt.Fprintf(e.out, "Replayed:  %s (message %s)\n", utc(rec.Replayed.At), rec.Replayed.MsgID)
 		}
 		fmt.Fprintf(e.out, "Body (%d bytes):\n%s\n", rec.BodySize, rec.Body)
 		if rec.Stacktrace != "" {
@@ -78,10 +79,16 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 	}
 }
 
+// oneLine puts s on one line (newlines and tabs become spaces) and cuts it after n runes,
+// marking the cut with "...". It counts runes, not bytes, so a cut never splits a character
+// (tabwriter aligns columns by rune count too).
 func oneLine(s string, n int) string {
 	s = strings.ReplaceAll(strings.ReplaceAll(s, "\n", " "), "\t", " ")
-	if len(s) > n {
-		s = s[:n] + "..."
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "..."
 	}
 	return s
 }
+
+// utc formats a time as RFC 3339 in UTC, whatever zone the worker reported it in.
+func utc(t time.Time) string { return t.UTC().Format(time.RFC3339) }

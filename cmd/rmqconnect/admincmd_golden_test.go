@@ -60,10 +60,18 @@ var goldenRoutes = map[string]string{
 		{"class": "file-sink", "type": "sink", "version": "1.0", "aliases": ["org.apache.rocketmq.connect.file.FileSinkConnector"]},
 		{"class": "jdbc-sink", "type": "sink", "version": ""}]`,
 	"GET /connector-plugins?connectorsOnly=false": `[
-		{"class": "file-source", "type": "source", "version": "1.0", "aliases": ["FileSource"]},
-		{"class": "file-sink", "type": "sink", "version": "1.0"},
-		{"class": "insert-field", "type": "transformation", "version": "1.0", "aliases": ["InsertField"]},
-		{"class": "json", "type": "converter", "version": "1.0", "aliases": ["org.apache.rocketmq.connect.runtime.converter.record.json.JsonConverter"]}]`,
+		{"class": "file-source", "type": "source", "version": "builtin", "aliases": ["FileSource"]},
+		{"class": "file-sink", "type": "sink", "version": "builtin"},
+		{"class": "InsertField$Value", "type": "transformation", "version": "builtin",
+		 "aliases": ["org.apache.kafka.connect.transforms.InsertField$Value"]},
+		{"class": "RegexRouter", "type": "transformation", "version": "builtin",
+		 "aliases": ["org.apache.kafka.connect.transforms.RegexRouter", "org.apache.rocketmq.connect.transforms.RegexRouter"]},
+		{"class": "TopicNameMatches", "type": "predicate", "version": "builtin",
+		 "aliases": ["org.apache.kafka.connect.transforms.predicates.TopicNameMatches"]},
+		{"class": "bytearray", "type": "converter", "version": "builtin",
+		 "aliases": ["org.apache.kafka.connect.converters.ByteArrayConverter", "org.apache.rocketmq.connect.runtime.converter.record.ByteArrayConverter"]},
+		{"class": "json", "type": "converter", "version": "builtin",
+		 "aliases": ["org.apache.kafka.connect.json.JsonConverter", "org.apache.rocketmq.connect.runtime.converter.record.json.JsonConverter"]}]`,
 	"GET /getClusterInfo": `{"status": 200, "body": ["worker-1", "worker-2"]}`,
 	"GET /health":         `{"status": "UP", "worker_id": "worker-1", "version": "v1.4.0"}`,
 	"GET /connectors/c/dlq?limit=50": `{"dlq_topic": "orders-dlq", "next": "0-5", "records": [
@@ -262,17 +270,57 @@ func requireReadable(t *testing.T, out string, verbatim bool) {
 	}
 }
 
-// TestAdminDLQListCells: dlq list cuts long cells on a rune boundary and shows times in UTC.
+// TestAdminDLQListCells: dlq list cuts long cells on a rune boundary, shows times in UTC and
+// a dash for a record never replayed.
 func TestAdminDLQListCells(t *testing.T) {
-	t.Skip("known bug: admincmd_dlq.go's oneLine cuts ERROR and BODY cells at a byte count, splitting a " +
-		"multi-byte rune (invalid UTF-8 in the table), and dlq list formats times with a literal Z without " +
-		"converting them to UTC first")
 	goldenServer(t, map[string]string{"GET /connectors/c/dlq?limit=50": `{"dlq_topic": "c-dlq", "records": [
 		{"id": "0-1", "topic": "orders", "offset": "1", "stage": "TASK_PUT", "time": "2026-01-02T05:04:05+02:00",
 		 "exception_message": "Ungültiger Wert für Feld Größe in Datensatz Nummer 1 (erwartet: Zahl)",
-		 "body_preview": "{\"name\":\"Jürgen Groß\",\"city\":\"Köln-Mülheim\"}"}]}`})
+		 "body_preview": "{\"name\":\"Jürgen Groß\",\"city\":\"Köln-Mülheim\"}"},
+		{"id": "0-2", "topic": "orders", "offset": "2", "stage": "TASK_PUT", "time": "2026-01-02T01:04:05-02:00",
+		 "exception_message": "m", "body_preview": "b", "replayed": {"at": "2026-01-03T12:00:00+02:00", "msg_id": "X"}}]}`})
 	code, out, errOut := runAdmin(t, "dlq", "list", "c")
 	require.Equal(t, 0, code, errOut)
 	requireReadable(t, out, false)
-	require.Contains(t, out, "2026-01-02T03:04:05Z")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 3, out)
+	first, second := strings.Fields(lines[1]), strings.Fields(lines[2])
+	require.Equal(t, []string{"0-1", "2026-01-02T03:04:05Z", "TASK_PUT", "orders", "1", "-"}, first[:6], "a record never replayed shows -")
+	require.Equal(t, []string{"0-2", "2026-01-02T03:04:05Z", "TASK_PUT", "orders", "2", "2026-01-03T10:00:00Z"}, second[:6])
+	require.Contains(t, lines[1], "  Ungültiger Wert für Feld Größe in Datensatz Nummer 1 (erwart...  ", "60 runes of ERROR")
+	require.True(t, strings.HasSuffix(lines[1], `  {"name":"Jürgen Groß","city":"Köln-Mülhe...`), "40 runes of BODY: %s", lines[1])
+}
+
+// TestAdminDLQShowUTC: dlq show prints the record's and the replay's times in UTC.
+func TestAdminDLQShowUTC(t *testing.T) {
+	goldenServer(t, map[string]string{"GET /connectors/c/dlq/0-1": `{"id": "0-1", "topic": "orders", "partition": "3", "offset": "1",
+		"connector": "c", "task": "0", "stage": "TASK_PUT", "class_name": "file-sink", "exception_class": "PathError",
+		"exception_message": "disk full", "time": "2026-01-02T05:04:05+02:00", "body": "e30=", "body_size": 2,
+		"replayed": {"at": "2026-01-03T07:00:00-03:00", "msg_id": "X"}}`})
+	code, out, errOut := runAdmin(t, "dlq", "show", "c", "0-1")
+	require.Equal(t, 0, code, errOut)
+	requireReadable(t, out, true)
+	require.Contains(t, out, "Time:      2026-01-02T03:04:05Z\n")
+	require.Contains(t, out, "Replayed:  2026-01-03T10:00:00Z (message X)\n")
+}
+
+// TestOneLine: a cell is kept on one line and cut after n runes, never inside a rune.
+func TestOneLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"a\nb\tc", 10, "a b c"},
+		{"abcdefghijk", 10, "abcdefghij..."},
+		{"Größe-Größe-Größe", 5, "Größe..."},
+		{"日本語のテキスト", 3, "日本語..."},
+		{"ab😀cd", 3, "ab😀..."},
+	} {
+		got := oneLine(tc.in, tc.n)
+		require.Equal(t, tc.want, got, "oneLine(%q, %d)", tc.in, tc.n)
+		require.True(t, utf8.ValidString(got), got)
+	}
 }

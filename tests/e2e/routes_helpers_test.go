@@ -122,9 +122,8 @@ func templateRegexp(template string) *regexp.Regexp {
 }
 
 // checkSchema appends to probs every way v (decoded with UseNumber) differs from schema: types,
-// required properties, enums, nullability, oneOf and allOf. oneOf is read as "at least one":
-// ConnectorInfo has no required property, so the RocketMQ envelope of GET /connectors/{name}?config=
-// matches both of that route's alternatives.
+// required properties, enums, nullability, allOf, anyOf (at least one alternative) and oneOf
+// (exactly one, as a strict validator reads it).
 func (s *apiSpec) checkSchema(schema map[string]any, v any, at string, probs *[]string) {
 	bad := func(format string, args ...any) { *probs = append(*probs, at+": "+fmt.Sprintf(format, args...)) }
 	if ref, ok := schema["$ref"].(string); ok {
@@ -146,20 +145,27 @@ func (s *apiSpec) checkSchema(schema map[string]any, v any, at string, probs *[]
 			s.checkSchema(sub.(map[string]any), v, at, probs)
 		}
 	}
-	if alts, ok := schema["oneOf"].([]any); ok {
+	for _, kw := range []string{"oneOf", "anyOf"} {
+		alts, ok := schema[kw].([]any)
+		if !ok {
+			continue
+		}
 		var why []string
-		matched := false
+		var matched []int
 		for i, alt := range alts {
 			var p []string
 			s.checkSchema(alt.(map[string]any), v, at, &p)
 			if len(p) == 0 {
-				matched = true
-				break
+				matched = append(matched, i)
+				continue
 			}
-			why = append(why, fmt.Sprintf("oneOf[%d]: %s", i, strings.Join(p, "; ")))
+			why = append(why, fmt.Sprintf("%s[%d]: %s", kw, i, strings.Join(p, "; ")))
 		}
-		if !matched {
-			bad("matches no oneOf alternative (%s)", strings.Join(why, " | "))
+		switch {
+		case len(matched) == 0:
+			bad("matches no %s alternative (%s)", kw, strings.Join(why, " | "))
+		case kw == "oneOf" && len(matched) > 1:
+			bad("matches more than one oneOf alternative %v", matched)
 		}
 	}
 	if enum, ok := schema["enum"].([]any); ok {
@@ -429,6 +435,11 @@ func TestSpecChecker(t *testing.T) {
 		{"GET /getClusterInfo", 200, `{"status": 500, "body": ["w1"]}`, "is not one of"},
 		{"GET /getClusterInfo", 200, `["w1"]`, "want an object"},
 		{"GET /connectors", 200, `"a"`, "matches no oneOf alternative"},
+		{"GET /connectors/{name}", 200, `{"name": "a", "config": {"name": "a"}, "tasks": [], "type": "sink"}`, ""},
+		{"GET /connectors/{name}", 200, `{"status": 200, "body": {"name": "a"}}`, ""},
+		{"GET /connectors/{name}", 200, `{"name": "a"}`, "matches no oneOf alternative"},
+		{"GET /connectors/{name}", 400, `{"errorCode": 400, "message": "query parameter config is not valid JSON"}`, ""},
+		{"GET /connector-plugins", 400, `{"error_code": 400, "message": "connectorsOnly: not a boolean"}`, ""},
 		{"GET /admin/loggers/{name}", 200, `{"level": "INFO", "last_modified": 1.5}`, "want an integer"},
 	} {
 		resp, err := spec.response(tc.route, tc.status)
@@ -443,6 +454,18 @@ func TestSpecChecker(t *testing.T) {
 		require.NotEmpty(t, probs, "%s %s", tc.route, tc.body)
 		require.Contains(t, probs[0], tc.want, "%s %s", tc.route, tc.body)
 	}
+	var probs []string
+	spec.checkSchema(map[string]any{"oneOf": []any{map[string]any{"type": "object"}, map[string]any{"type": "object"}}},
+		decode(`{}`), "body", &probs)
+	require.Len(t, probs, 1)
+	require.Contains(t, probs[0], "matches more than one oneOf alternative")
+	probs = nil
+	spec.checkSchema(map[string]any{"anyOf": []any{map[string]any{"type": "object"}, map[string]any{"type": "object"}}},
+		decode(`{}`), "body", &probs)
+	require.Empty(t, probs, "anyOf accepts a value that matches several alternatives")
+	spec.checkSchema(map[string]any{"anyOf": []any{map[string]any{"type": "string"}}}, decode(`1`), "body", &probs)
+	require.Len(t, probs, 1)
+	require.Contains(t, probs[0], "matches no anyOf alternative")
 	_, err := spec.response("GET /connectors/{name}", 418)
 	require.ErrorContains(t, err, "does not document")
 	_, err = spec.response("GET /nope", 200)
