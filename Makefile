@@ -26,10 +26,13 @@ test: test-go fuzz-smoke ## every test, real broker included, with -race; then e
 # rocketmq-client-go v2.1.2 writes its client's `close` flag without synchronisation when a
 # consumer shuts down (internal/client.go:555) while its rebalance goroutines read it
 # (client.go:576), so the race detector fails any test that stops a consumer at the wrong
-# moment. Packages whose tests start and stop consumers against the broker (BROKER_PKGS)
-# therefore run their broker tests without -race, and their broker-free tests with -race;
-# every other package runs entirely with -race.
-BROKER_PKGS := ./worker ./worker/rmqclient ./worker/registrylog ./tests/registry
+# moment; its pull consumer's PullFrom also writes a process-queue field its own rebalance
+# goroutine reads (consumer/pull_consumer.go:437 vs consumer.go:387). Packages whose tests
+# run consumers or readers against the broker in the test process (BROKER_PKGS) therefore
+# run their broker tests without -race, and their broker-free tests with -race; every other
+# package runs entirely with -race. (tests/e2e's workers are separate processes, built
+# without -race for the same reason.)
+BROKER_PKGS := ./worker ./worker/rmqclient ./worker/registrylog ./tests/registry ./tests/e2e
 # One test broker (ports 19876/20911, its own data directory, so a development broker is
 # left alone) serves the whole run and is stopped at the end, pass or fail. With
 # RMQ_NAMESRV set, that cluster is used instead and nothing is started.

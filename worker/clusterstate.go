@@ -160,6 +160,9 @@ type statusRecord struct {
 	Trace     string `json:"trace,omitempty"`
 	Worker    string `json:"worker"`
 	Gen       int64  `json:"gen"`
+	// Claim marks the record a worker writes to take a task (before starting it); a claim
+	// that loses the race changes nothing, and its writer does not start the task.
+	Claim bool `json:"claim,omitempty"`
 	// Snapshot, when set, makes this a snapshot record (see snapshotHeader).
 	Snapshot *statusState `json:"snapshot,omitempty"`
 	snapshotHeader

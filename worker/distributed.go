@@ -73,6 +73,7 @@ type Distributed struct {
 	statusMoved chan struct{} // closed and replaced when the status fold or members change
 	lastRenew   time.Time
 	rebalancing bool
+	confirming  bool          // a departure is being confirmed with the broker
 	reconciled  int64         // config records below this offset have been reconciled
 	reconMoved  chan struct{} // closed and replaced when reconciled grows
 	dirty       bool          // the fold changed since the cache was written
@@ -205,13 +206,17 @@ func (d *Distributed) Run(ctx context.Context) error {
 
 	writerDone := make(chan struct{})
 	go func() { defer close(writerDone); d.statusWriter() }()
-	defer func() {
-		d.reportMu.Lock()
-		d.reportsClosed = true
-		close(d.reports)
-		d.reportMu.Unlock()
-		<-writerDone
-	}()
+	var closeReports sync.Once
+	flushReports := func() {
+		closeReports.Do(func() {
+			d.reportMu.Lock()
+			d.reportsClosed = true
+			close(d.reports)
+			d.reportMu.Unlock()
+			<-writerDone
+		})
+	}
+	defer flushReports()
 
 	m, err := d.client.Join(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic, d.cfg.WorkerID, d.setMembers)
 	if err != nil {
@@ -248,6 +253,9 @@ func (d *Distributed) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	d.local.shutdownAll()
+	// The releases are in the status topic before this worker leaves: once it is gone the
+	// others may claim what it held, so they must find it released.
+	flushReports()
 	if err := m.Close(); err != nil {
 		d.log.Warn("leaving the cluster", "err", err)
 	}
@@ -413,8 +421,61 @@ func (d *Distributed) trigger() {
 	}
 }
 
-// setMembers is the membership callback (broker notifications and the periodic check).
-func (d *Distributed) setMembers(members []string) {
+// setMembers takes a member list observed from the broker (its change notifications, or
+// the periodic check). A worker that appears is a member at once. A worker that is missing
+// is dropped only when a second look at the broker, memberConfirm later, still misses it:
+// the broker's list can briefly lack a live member while clients register, and dropping
+// one would let others claim tasks it still runs.
+func (d *Distributed) setMembers(observed []string) {
+	d.mu.Lock()
+	next := slices.Clone(observed)
+	var missing []string
+	for _, m := range d.members {
+		if !slices.Contains(observed, m) {
+			missing = append(missing, m)
+			next = append(next, m)
+		}
+	}
+	slices.Sort(next)
+	confirm := len(missing) > 0 && !d.confirming
+	if confirm {
+		d.confirming = true
+	}
+	d.mu.Unlock()
+	d.applyMembers(next, "observed")
+	if confirm {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.confirmDepartures()
+		}()
+	}
+}
+
+// memberConfirm is how long a departure waits for its confirmation.
+const memberConfirm = 300 * time.Millisecond
+
+// confirmDepartures asks the broker again and drops the members it still lacks.
+func (d *Distributed) confirmDepartures() {
+	defer func() {
+		d.mu.Lock()
+		d.confirming = false
+		d.mu.Unlock()
+	}()
+	time.Sleep(memberConfirm)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	live, err := d.client.Members(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
+	if err != nil || len(live) == 0 {
+		if err != nil {
+			d.log.Warn("membership check failed", "err", err)
+		}
+		return // the periodic check tries again
+	}
+	d.applyMembers(live, "confirmed")
+}
+
+func (d *Distributed) applyMembers(members []string, how string) {
 	d.mu.Lock()
 	changed := !slices.Equal(members, d.members)
 	if changed {
@@ -424,7 +485,7 @@ func (d *Distributed) setMembers(members []string) {
 	}
 	d.mu.Unlock()
 	if changed {
-		d.log.Info("cluster members changed", "members", members)
+		d.log.Info("cluster members changed", "members", members, "how", how)
 		d.trigger()
 	}
 }
@@ -464,6 +525,38 @@ func (d *Distributed) renew(ctx context.Context) {
 	d.mu.Lock()
 	d.lastRenew = began
 	d.mu.Unlock()
+	d.repairClaims()
+}
+
+// repairClaims releases claims the status topic shows this worker holding for tasks it does
+// not run (a release that was never written, or a claim from before a restart), so that
+// their owners do not wait for them forever.
+func (d *Distributed) repairClaims() {
+	d.mu.Lock()
+	var held []statusRecord
+	for _, ts := range d.status.Tasks {
+		for _, r := range ts {
+			if r.Worker == d.cfg.WorkerID && !released(r.State) {
+				held = append(held, r)
+			}
+		}
+	}
+	d.mu.Unlock()
+	for _, r := range held {
+		rt := d.localRuntime(r.Connector)
+		if rt != nil && rt.inc == r.Inc {
+			rt.mu.Lock()
+			t, ok := rt.tasks[r.Task]
+			running := ok && !t.isDone()
+			rt.mu.Unlock()
+			if running {
+				continue
+			}
+		}
+		r.State, r.Trace = StateUnassigned, ""
+		d.log.Info("releasing a task this worker does not run", "connector", r.Connector, "task", r.Task, "gen", r.Gen)
+		d.report(r)
+	}
 }
 
 // fence is asked by tasks before they send or hand records on.
@@ -695,14 +788,22 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		gen := d.status.MaxGen[rt.name] + 1
 		wake := d.statusMoved
 		d.mu.Unlock()
+		if free && ctx.Err() != nil {
+			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run
+		}
 		if free {
-			rec := statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID, Gen: gen}
+			rec := statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID, Gen: gen, Claim: true}
 			body, _ := json.Marshal(rec)
 			off, err := d.statusLog.append(ctx, rt.name, body)
 			if err == nil {
 				err = d.statusLog.waitApplied(ctx, off)
 			}
 			if err == nil {
+				prev := "none"
+				if held {
+					prev = fmt.Sprintf("%s %s gen %d", cur.Worker, cur.State, cur.Gen)
+				}
+				d.log.Info("task claimed", "connector", rt.name, "task", id, "gen", gen, "previous", prev, "members", d.membersNow())
 				// Resume from the last positions the previous holder committed.
 				if perr := d.positionLog.sync(ctx); perr != nil && ctx.Err() == nil {
 					d.log.Warn("position topic not caught up before starting a task", "connector", rt.name, "task", id, "err", perr)
@@ -977,4 +1078,10 @@ func (d *Distributed) snapshotBody(i int, h snapshotHeader) ([]byte, error) {
 	default:
 		return json.Marshal(positionRecord{Snapshot: d.posState, snapshotHeader: h})
 	}
+}
+
+func (d *Distributed) membersNow() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.members)
 }

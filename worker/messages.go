@@ -59,12 +59,16 @@ var topicRe = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)
 func validTopic(t string) bool { return topicRe.MatchString(t) }
 
 // keyProps returns how a key's bytes travel: as KEYS when it is a plain token, else base64
-// in PropKeyBase64.
-func keyProps(key []byte) (keys []string, props map[string]string) {
+// in PropKeyBase64. orig is the record's key before conversion: when it is a string with
+// the same bytes, it is used instead of a copy of key.
+func keyProps(key []byte, orig any) (keys []string, props map[string]string) {
 	if key == nil {
 		return nil, nil
 	}
-	s := string(key)
+	s, same := orig.(string)
+	if !same || s != string(key) {
+		s = string(key)
+	}
 	plain := len(key) > 0 && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
 		return r <= ' ' || r == 0x7f
 	})
@@ -112,47 +116,71 @@ type converters struct {
 	key, value converter.Converter
 }
 
+// stampCache holds what consecutive messages of a source task share: the timestamp property
+// of the last millisecond seen, and the properties map of a message that carries nothing but
+// that timestamp. It belongs to one goroutine.
+type stampCache struct {
+	ms    int64
+	stamp string
+	plain map[string]string // {PropTimestamp: stamp}, shared by messages and never written again
+}
+
+func (c *stampCache) at(ms int64) string {
+	if c.stamp == "" || ms != c.ms {
+		c.ms, c.stamp, c.plain = ms, strconv.FormatInt(ms, 10), nil
+	}
+	return c.stamp
+}
+
 // toMessage turns a transformed source record into a message. The stage of a failure is
-// returned with the error.
-func (c converters) toMessage(r *schema.Record, topic string) (*rmqclient.Message, string, error) {
+// returned with the error. Messages that carry no property but the timestamp share one
+// Properties map per millisecond (from sc): it must not be written to.
+func (c converters) toMessage(r *schema.Record, topic string, sc *stampCache) (*rmqclient.Message, string, error) {
 	var keyBytes []byte
-	convProps := map[string]string{}
+	var keyConvProps map[string]string
 	if r.Key != nil || r.KeySchema != nil {
 		kb, props, err := fromConnect(c.key, topic, r.KeySchema, r.Key)
 		if err != nil {
 			return nil, StageKeyConv, err
 		}
-		keyBytes = kb
-		maps.Copy(convProps, props)
+		keyBytes, keyConvProps = kb, props
 	}
-	body, props, err := fromConnect(c.value, topic, r.ValueSchema, r.Value)
+	body, valueConvProps, err := fromConnect(c.value, topic, r.ValueSchema, r.Value)
 	if err != nil {
 		return nil, StageValueConv, err
 	}
-	maps.Copy(convProps, props)
-	m := &rmqclient.Message{Topic: topic, Body: body, Properties: convProps}
-	keys, kp := keyProps(keyBytes)
+	m := &rmqclient.Message{Topic: topic, Body: body}
+	keys, kp := keyProps(keyBytes, r.Key)
 	m.Keys = keys
-	for k, v := range kp {
-		m.Properties[k] = v
-	}
 	ts := r.Timestamp
 	if ts.IsZero() {
 		ts = time.Now()
 	}
-	m.Properties[PropTimestamp] = strconv.FormatInt(ts.UnixMilli(), 10)
-	for _, h := range r.Headers {
-		s, err := headerString(h.Value)
-		if err != nil {
-			return nil, StageHeader, fmt.Errorf("header %s: %w", h.Key, err)
+	stamp := sc.at(ts.UnixMilli())
+	if len(keyConvProps) == 0 && len(valueConvProps) == 0 && len(kp) == 0 && len(r.Headers) == 0 {
+		if sc.plain == nil {
+			sc.plain = map[string]string{PropTimestamp: stamp}
 		}
-		if h.Key == "" || s == "" {
-			continue // RocketMQ drops empty keys and values
+		m.Properties = sc.plain
+	} else {
+		m.Properties = make(map[string]string, len(keyConvProps)+len(valueConvProps)+len(kp)+1+len(r.Headers))
+		maps.Copy(m.Properties, keyConvProps)
+		maps.Copy(m.Properties, valueConvProps)
+		maps.Copy(m.Properties, kp)
+		m.Properties[PropTimestamp] = stamp
+		for _, h := range r.Headers {
+			s, err := headerString(h.Value)
+			if err != nil {
+				return nil, StageHeader, fmt.Errorf("header %s: %w", h.Key, err)
+			}
+			if h.Key == "" || s == "" {
+				continue // RocketMQ drops empty keys and values
+			}
+			if strings.ContainsAny(h.Key+s, "\x01\x02") {
+				return nil, StageHeader, fmt.Errorf("header %s contains the control characters \\x01 or \\x02, which RocketMQ properties cannot carry", h.Key)
+			}
+			m.Properties[h.Key] = s
 		}
-		if strings.ContainsAny(h.Key+s, "\x01\x02") {
-			return nil, StageHeader, fmt.Errorf("header %s contains the control characters \\x01 or \\x02, which RocketMQ properties cannot carry", h.Key)
-		}
-		m.Properties[h.Key] = s
 	}
 	if keys != nil {
 		m.ShardingKey = keys[0]

@@ -60,7 +60,7 @@ func (rt *connRuntime) syncDistributed(d desiredConn) {
 	case TargetStarted:
 		rt.stopTaskSet(notMine, StateUnassigned)
 		if !d.ownConn {
-			rt.stopConnector()
+			rt.releaseConnector()
 		} else if !connRunning || d.tasksVersion == 0 {
 			rt.startConnector() // (re)publishes the task configs when they are missing
 		} else {
@@ -72,15 +72,27 @@ func (rt *connRuntime) syncDistributed(d desiredConn) {
 		if d.ownConn {
 			rt.setConnState(StatePaused, "")
 		} else {
-			rt.stopConnector()
+			rt.releaseConnector()
 		}
 	case TargetStopped:
 		rt.stopTaskSet(running, StateUnassigned)
-		rt.stopConnector()
 		if d.ownConn {
+			rt.stopConnector()
 			rt.setConnState(StateStopped, "")
+		} else {
+			rt.releaseConnector()
 		}
 	}
+}
+
+// releaseConnector stops the connector plugin here (its unit went to another worker) and
+// forgets what was reported, so that taking the unit back reports its state again.
+func (rt *connRuntime) releaseConnector() {
+	rt.stopConnector()
+	rt.mu.Lock()
+	rt.state = StateInfo{State: StateUnassigned, WorkerID: rt.h.cfg.WorkerID}
+	rt.reported = StateInfo{}
+	rt.mu.Unlock()
 }
 
 func (t *taskRuntime) isDone() bool {

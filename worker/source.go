@@ -53,6 +53,7 @@ type sourceRunner struct {
 
 	knownTopics map[string]bool // touched by the sender goroutine only
 	validTopics map[string]bool // touched by the poll loop only
+	stamps      stampCache      // touched by the poll loop only
 	pendingMu   sync.Mutex
 	pending     map[string]plugins.PartitionPosition
 }
@@ -162,7 +163,7 @@ type outMsg struct {
 
 // convertBatch converts one poll batch; failed records are reported per errors.tolerance.
 func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) (convertedBatch, error) {
-	b := convertedBatch{recs: recs}
+	b := convertedBatch{out: make([]outMsg, 0, len(recs)), recs: recs}
 	for _, orig := range recs {
 		if orig == nil {
 			continue
@@ -267,7 +268,7 @@ func (s *sourceRunner) convert(orig *schema.Record) (*rmqclient.Message, string,
 		}
 		s.validTopics[topic] = true
 	}
-	m, stage, err := s.conv.toMessage(r, topic)
+	m, stage, err := s.conv.toMessage(r, topic, &s.stamps)
 	if err != nil {
 		return nil, stage, stage, err
 	}
