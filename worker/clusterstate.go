@@ -170,7 +170,10 @@ type statusRecord struct {
 
 // statusState is the fold of the status topic.
 type statusState struct {
-	Connectors map[string]statusRecord         `json:"connectors"`
+	// Connectors keeps each worker's last report per connector: a connector unit can move
+	// (and two workers can briefly both think they own it), so the state shown is the
+	// report of the worker that owns the unit now.
+	Connectors map[string]map[string]statusRecord `json:"connectors"`
 	Tasks      map[string]map[int]statusRecord `json:"tasks"`
 	// MaxGen is the highest task generation seen per connector name (kept across
 	// deletes, so generations only grow).
@@ -178,21 +181,31 @@ type statusState struct {
 }
 
 func newStatusState() *statusState {
-	return &statusState{Connectors: map[string]statusRecord{}, Tasks: map[string]map[int]statusRecord{}, MaxGen: map[string]int64{}}
+	return &statusState{Connectors: map[string]map[string]statusRecord{}, Tasks: map[string]map[int]statusRecord{}, MaxGen: map[string]int64{}}
 }
 
 // apply folds one status record. For a task: a lower generation than the one in force is
 // stale; the same generation from another worker lost the claim race; anything else
-// wins. Connector records are last-writer-wins within an incarnation.
+// wins. Connector records are kept per reporting worker, the newest incarnation's only.
 func (s *statusState) apply(r statusRecord) error {
 	if r.Snapshot != nil {
 		return nil
 	}
 	if r.Task < 0 {
-		if cur, ok := s.Connectors[r.Connector]; ok && r.Inc < cur.Inc {
+		byWorker := s.Connectors[r.Connector]
+		if byWorker == nil {
+			byWorker = map[string]statusRecord{}
+			s.Connectors[r.Connector] = byWorker
+		}
+		if cur, ok := byWorker[r.Worker]; ok && r.Inc < cur.Inc {
 			return errStale
 		}
-		s.Connectors[r.Connector] = r
+		for w, cur := range byWorker {
+			if cur.Inc < r.Inc {
+				delete(byWorker, w) // reports about an older incarnation
+			}
+		}
+		byWorker[r.Worker] = r
 		return nil
 	}
 	ts := s.Tasks[r.Connector]

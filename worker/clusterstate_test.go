@@ -84,10 +84,14 @@ func TestStatusFoldClaims(t *testing.T) {
 	// Another incarnation's record is not this one's.
 	_, ok = s.task("c", 2, 0)
 	assert.False(t, ok)
-	// Connector records: last writer wins within an incarnation, older ones are stale.
+	// Connector records: kept per worker, for the newest incarnation.
+	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: -1, Inc: 1, State: StateFailed, Worker: "w9"}))
 	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: -1, Inc: 2, State: StateRunning, Worker: "w1"}))
-	assert.True(t, errors.Is(s.apply(statusRecord{Connector: "c", Task: -1, Inc: 1, State: StateFailed, Worker: "w9"}), errStale))
-	assert.Equal(t, StateRunning, s.Connectors["c"].State)
+	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: -1, Inc: 2, State: StateRunning, Worker: "w2"}))
+	assert.True(t, errors.Is(s.apply(statusRecord{Connector: "c", Task: -1, Inc: 1, State: StateFailed, Worker: "w1"}), errStale))
+	assert.Equal(t, StateRunning, s.Connectors["c"]["w1"].State)
+	assert.Equal(t, StateRunning, s.Connectors["c"]["w2"].State)
+	assert.NotContains(t, s.Connectors["c"], "w9", "a report about an older incarnation is dropped")
 }
 
 func TestPositionFoldGenerations(t *testing.T) {

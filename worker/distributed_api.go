@@ -100,9 +100,9 @@ func (d *Distributed) ConnectorStatus(_ context.Context, name string) (Connector
 	_, typ := d.display(name, c.Config, nil)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := ConnectorStatus{Name: name, Type: typ, Tasks: []TaskState{},
-		Connector: StateInfo{State: StateUnassigned, WorkerID: d.owners[scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask}]}}
-	if r, ok := d.status.Connectors[name]; ok && r.Inc == c.Inc {
+	owner := d.owners[scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask}]
+	s := ConnectorStatus{Name: name, Type: typ, Tasks: []TaskState{}, Connector: StateInfo{State: StateUnassigned, WorkerID: owner}}
+	if r, ok := d.status.Connectors[name][owner]; ok && r.Inc == c.Inc {
 		s.Connector = StateInfo{State: r.State, WorkerID: r.Worker, Trace: r.Trace}
 	}
 	switch c.Target {

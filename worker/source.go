@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -223,10 +224,14 @@ func (s *sourceRunner) deliver(ctx context.Context, b convertedBatch) error {
 }
 
 // samePartition compares partition maps of scalar values without encoding them; anything
-// else counts as different (and is encoded).
+// else counts as different (and is encoded). Sources often hand one map to every record of
+// a partition, so the same map is recognised first without looking inside.
 func samePartition(a, b map[string]any) bool {
 	if len(a) != len(b) {
 		return false
+	}
+	if reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() {
+		return true
 	}
 	for k, av := range a {
 		bv, ok := b[k]
@@ -293,7 +298,7 @@ func (s *sourceRunner) topicOf(r *schema.Record) string {
 // send delivers one chunk of messages (one topic) with retries per errors.retry.*; a chunk
 // that still fails fails the task (nothing of its poll batch is committed).
 func (s *sourceRunner) send(ctx context.Context, chunk []outMsg) error {
-	var msgs []*rmqclient.Message
+	msgs := make([]*rmqclient.Message, 0, len(chunk))
 	for _, o := range chunk {
 		if o.msg != nil {
 			msgs = append(msgs, o.msg)

@@ -1,0 +1,67 @@
+package worker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+func TestToMessage(t *testing.T) {
+	ts := time.UnixMilli(1700000000123)
+	rec := func(key any, headers ...schema.Header) *schema.Record {
+		r := schema.NewRecord("t", schema.OptionalStringSchema, key, schema.BytesSchema, []byte("v"))
+		r.Timestamp, r.Headers = ts, headers
+		return r
+	}
+	conv := converters{converter.NewStringConverter(), converter.NewByteArrayConverter()}
+	for _, tt := range []struct {
+		name string
+		r    *schema.Record
+		want *rmqclient.Message
+	}{
+		{"plain key", rec("k-1"), &rmqclient.Message{Topic: "out", Body: []byte("v"), Keys: []string{"k-1"}, ShardingKey: "k-1",
+			Properties: map[string]string{PropTimestamp: "1700000000123"}}},
+		{"no key", rec(nil), &rmqclient.Message{Topic: "out", Body: []byte("v"),
+			Properties: map[string]string{PropTimestamp: "1700000000123"}}},
+		{"key with a space", rec("a b"), &rmqclient.Message{Topic: "out", Body: []byte("v"), ShardingKey: "YSBi",
+			Properties: map[string]string{PropTimestamp: "1700000000123", PropKeyBase64: "YSBi"}}},
+		{"headers", rec("k", schema.Header{Key: "h", Value: int32(7)}, schema.Header{Key: "empty", Value: ""}),
+			&rmqclient.Message{Topic: "out", Body: []byte("v"), Keys: []string{"k"}, ShardingKey: "k",
+				Properties: map[string]string{PropTimestamp: "1700000000123", "h": "7"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var sc stampCache
+			m, stage, err := conv.toMessage(tt.r, "out", &sc)
+			require.NoError(t, err)
+			require.Empty(t, stage)
+			require.Equal(t, tt.want, m)
+		})
+	}
+
+	t.Run("stamps follow the record time", func(t *testing.T) {
+		var sc stampCache
+		a, _, err := conv.toMessage(rec("k"), "out", &sc)
+		require.NoError(t, err)
+		later := rec("k")
+		later.Timestamp = ts.Add(time.Millisecond)
+		b, _, err := conv.toMessage(later, "out", &sc)
+		require.NoError(t, err)
+		c, _, err := conv.toMessage(rec("k"), "out", &sc)
+		require.NoError(t, err)
+		require.Equal(t, "1700000000123", a.Properties[PropTimestamp])
+		require.Equal(t, "1700000000124", b.Properties[PropTimestamp])
+		require.Equal(t, "1700000000123", c.Properties[PropTimestamp])
+	})
+
+	t.Run("header with a control character", func(t *testing.T) {
+		var sc stampCache
+		_, stage, err := conv.toMessage(rec("k", schema.Header{Key: "h", Value: "a\x01"}), "out", &sc)
+		require.Error(t, err)
+		require.Equal(t, StageHeader, stage)
+	})
+}
