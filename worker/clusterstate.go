@@ -174,7 +174,7 @@ type statusState struct {
 	// (and two workers can briefly both think they own it), so the state shown is the
 	// report of the worker that owns the unit now.
 	Connectors map[string]map[string]statusRecord `json:"connectors"`
-	Tasks      map[string]map[int]statusRecord `json:"tasks"`
+	Tasks      map[string]map[int]statusRecord    `json:"tasks"`
 	// MaxGen is the highest task generation seen per connector name (kept across
 	// deletes, so generations only grow).
 	MaxGen map[string]int64 `json:"max_gen"`
