@@ -163,6 +163,10 @@ type statusRecord struct {
 	// Claim marks the record a worker writes to take a task (before starting it); a claim
 	// that loses the race changes nothing, and its writer does not start the task.
 	Claim bool `json:"claim,omitempty"`
+	// Prev is, on a claim, the generation of the task's record its writer saw in force (0:
+	// none): a claim applies only if that is still so (compare and set), so two workers
+	// with different views cannot both take a task.
+	Prev int64 `json:"prev,omitempty"`
 	// Snapshot, when set, makes this a snapshot record (see snapshotHeader).
 	Snapshot *statusState `json:"snapshot,omitempty"`
 	snapshotHeader
@@ -213,8 +217,19 @@ func (s *statusState) apply(r statusRecord) error {
 		ts = map[int]statusRecord{}
 		s.Tasks[r.Connector] = ts
 	}
-	if cur, ok := ts[r.Task]; ok {
-		if r.Gen < cur.Gen || (r.Gen == cur.Gen && r.Worker != cur.Worker) {
+	cur, ok := ts[r.Task]
+	if r.Claim {
+		var inForce int64
+		if ok {
+			inForce = cur.Gen
+		}
+		if r.Prev != inForce || r.Gen <= inForce {
+			return fmt.Errorf("task %s-%d: %w: claim by %s based on generation %d, in force %d",
+				r.Connector, r.Task, errStale, r.Worker, r.Prev, inForce)
+		}
+	}
+	if ok {
+		if r.Inc < cur.Inc || r.Gen < cur.Gen || (r.Gen == cur.Gen && r.Worker != cur.Worker) {
 			return fmt.Errorf("task %s-%d: %w: generation %d of %s, in force %d of %s",
 				r.Connector, r.Task, errStale, r.Gen, r.Worker, cur.Gen, cur.Worker)
 		}

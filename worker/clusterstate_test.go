@@ -152,3 +152,40 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	require.NoError(t, dst.config.apply(20, cr))
 	assert.Equal(t, src.config, dst.config)
 }
+
+// TestClaimsCompareAndSet: a claim applies only over the generation its writer saw in
+// force; records of an older incarnation never override a newer one's.
+func TestClaimsCompareAndSet(t *testing.T) {
+	s := newStatusState()
+	claim := func(w string, prev, gen int64) statusRecord {
+		return statusRecord{Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: w, Gen: gen, Prev: prev, Claim: true}
+	}
+	require.NoError(t, s.apply(claim("x", 0, 1)))
+	// y saw nothing in force (a stale view) and picked a higher generation: refused.
+	assert.ErrorIs(t, s.apply(claim("y", 0, 7)), errStale)
+	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: StateUnassigned, Worker: "x", Gen: 1}))
+	// Two workers saw generation 1 released; the first claim wins, the second is refused
+	// even with a higher generation.
+	require.NoError(t, s.apply(claim("y", 1, 2)))
+	assert.ErrorIs(t, s.apply(claim("z", 1, 3)), errStale)
+	r, _ := s.task("c", 1, 0)
+	assert.Equal(t, "y", r.Worker)
+	// A record of an older incarnation is stale, whatever its generation.
+	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: 0, Inc: 5, State: StateRunning, Worker: "y", Gen: 4, Prev: 2, Claim: true}))
+	assert.ErrorIs(t, s.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "x", Gen: 9}), errStale)
+	r, ok := s.task("c", 5, 0)
+	require.True(t, ok)
+	assert.Equal(t, int64(4), r.Gen)
+}
+
+// TestPositionResetThenCommit: the offsets API's reset (null offsets, adminGen) leaves the
+// incarnation usable: the tasks' later commits apply.
+func TestPositionResetThenCommit(t *testing.T) {
+	s := newPositionState()
+	part := map[string]any{"f": "x"}
+	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 1, Gen: 3, Positions: []positionEntry{{Partition: part, Offset: map[string]any{"n": int64(5)}}}}))
+	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 1, Gen: adminGen, Positions: []positionEntry{{Partition: part}}}))
+	assert.Empty(t, s.all("c", 1))
+	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 1, Gen: 4, Positions: []positionEntry{{Partition: part, Offset: map[string]any{"n": int64(2)}}}}))
+	require.Len(t, s.all("c", 1), 1)
+}

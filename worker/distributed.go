@@ -74,6 +74,7 @@ type Distributed struct {
 	lastRenew   time.Time
 	rebalancing bool
 	confirming  bool          // a departure is being confirmed with the broker
+	stopping    bool          // Run is shutting down: no more restart goroutines
 	reconciled  int64         // config records below this offset have been reconciled
 	reconMoved  chan struct{} // closed and replaced when reconciled grows
 	dirty       bool          // the fold changed since the cache was written
@@ -239,6 +240,9 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.log.Info("joined the cluster", "cluster", d.cfg.ClusterID, "worker", d.cfg.WorkerID)
 
 	<-ctx.Done()
+	d.mu.Lock()
+	d.stopping = true
+	d.mu.Unlock()
 	stopLoops()
 	loops.Wait()
 	// Stop (and release) everything before leaving, so the others can start it at once.
@@ -297,10 +301,12 @@ func (d *Distributed) loadCache(ctx context.Context) ([3]int64, error) {
 			p.Parts[k] = clusterPosition{Partition: normalizeMap(v.Partition), Offset: normalizeMap(v.Offset), Gen: v.Gen}
 		}
 	}
-	d.config, d.status, d.posState = c.Config, c.Status, c.Positions
-	if d.config.Connectors == nil {
-		d.config.Connectors = map[string]*clusterConnector{}
+	if c.Config.Connectors == nil {
+		c.Config.Connectors = map[string]*clusterConnector{}
 	}
+	d.mu.Lock()
+	d.config, d.status, d.posState = c.Config, c.Status, c.Positions
+	d.mu.Unlock()
 	d.log.Info("cluster cache loaded", "config", next[0], "status", next[1], "positions", next[2])
 	return next, nil
 }
@@ -363,8 +369,15 @@ func (d *Distributed) applyConfig(off int64, body []byte) error {
 	}
 	d.trigger()
 	if live && (r.Type == recRestart || r.Type == recRestartTask) {
-		d.wg.Add(1)
-		go func() { defer d.wg.Done(); d.carryOutRestart(r) }()
+		d.mu.Lock()
+		stopping := d.stopping
+		if !stopping {
+			d.wg.Add(1)
+		}
+		d.mu.Unlock()
+		if !stopping {
+			go func() { defer d.wg.Done(); d.carryOutRestart(r) }()
+		}
 	}
 	return nil
 }
@@ -447,7 +460,7 @@ func (d *Distributed) setMembers(observed []string) {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			d.confirmDepartures()
+			d.confirmDepartures(missing)
 		}()
 	}
 }
@@ -455,8 +468,8 @@ func (d *Distributed) setMembers(observed []string) {
 // memberConfirm is how long a departure waits for its confirmation.
 const memberConfirm = 300 * time.Millisecond
 
-// confirmDepartures asks the broker again and drops the members it still lacks.
-func (d *Distributed) confirmDepartures() {
+// confirmDepartures asks the broker again and drops the members missing from both looks.
+func (d *Distributed) confirmDepartures(missing []string) {
 	defer func() {
 		d.mu.Lock()
 		d.confirming = false
@@ -472,7 +485,16 @@ func (d *Distributed) confirmDepartures() {
 		}
 		return // the periodic check tries again
 	}
-	d.applyMembers(live, "confirmed")
+	d.mu.Lock()
+	next := slices.Clone(live)
+	for _, m := range d.members {
+		if !slices.Contains(next, m) && !slices.Contains(missing, m) {
+			next = append(next, m) // missing from this look only: wait for another
+		}
+	}
+	d.mu.Unlock()
+	slices.Sort(next)
+	d.applyMembers(next, "confirmed")
 }
 
 func (d *Distributed) applyMembers(members []string, how string) {
@@ -494,12 +516,15 @@ func (d *Distributed) applyMembers(members []string, how string) {
 func (d *Distributed) memberLoop(ctx context.Context) {
 	t := time.NewTicker(d.cfg.MemberCheck)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			d.renew(ctx)
+			if n%5 == 0 {
+				d.trigger() // a periodic reconcile retries what failed (a task config publish, a start)
+			}
 		}
 	}
 }
@@ -783,16 +808,31 @@ func (d *Distributed) publishTasks(name string, epoch int64, cfgs []map[string]s
 func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64, error) {
 	for {
 		d.mu.Lock()
-		cur, held := d.status.task(rt.name, rt.inc, id)
-		free := !held || released(cur.State) || cur.Worker == d.cfg.WorkerID || !slices.Contains(d.members, cur.Worker)
+		// Any incarnation's record counts: a task of a deleted connector's incarnation may
+		// still run on a live worker until that worker has retired it.
+		cur, held := d.status.Tasks[rt.name][id]
+		free := !held || released(cur.State) || cur.Worker == d.cfg.WorkerID
+		departed := held && !free && !slices.Contains(d.members, cur.Worker)
 		gen := d.status.MaxGen[rt.name] + 1
 		wake := d.statusMoved
 		d.mu.Unlock()
+		if departed {
+			// The holder is missing from this worker's member list; ask the broker itself
+			// before taking the task from it (a joining worker's first list can be short).
+			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			live, err := d.client.Members(mctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
+			cancel()
+			free = err == nil && len(live) > 0 && !slices.Contains(live, cur.Worker)
+		}
 		if free && ctx.Err() != nil {
 			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run
 		}
 		if free {
-			rec := statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID, Gen: gen, Claim: true}
+			rec := statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID,
+				Gen: gen, Claim: true}
+			if held {
+				rec.Prev = cur.Gen
+			}
 			body, _ := json.Marshal(rec)
 			off, err := d.statusLog.append(ctx, rt.name, body)
 			if err == nil {
@@ -804,18 +844,34 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 					prev = fmt.Sprintf("%s %s gen %d", cur.Worker, cur.State, cur.Gen)
 				}
 				d.log.Info("task claimed", "connector", rt.name, "task", id, "gen", gen, "previous", prev, "members", d.membersNow())
-				// Resume from the last positions the previous holder committed.
-				if perr := d.positionLog.sync(ctx); perr != nil && ctx.Err() == nil {
-					d.log.Warn("position topic not caught up before starting a task", "connector", rt.name, "task", id, "err", perr)
+				// Resume from the last positions the previous holder committed: never start
+				// without having read them.
+				for {
+					perr := d.positionLog.sync(ctx)
+					if perr == nil {
+						return gen, nil
+					}
+					if ctx.Err() != nil {
+						return 0, ctx.Err()
+					}
+					d.log.Warn("position topic not caught up; the task waits for it", "connector", rt.name, "task", id, "err", perr)
+					select {
+					case <-ctx.Done():
+						return 0, ctx.Err()
+					case <-time.After(time.Second):
+					}
 				}
-				return gen, nil
 			}
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
 			}
 			if !errors.Is(err, errStale) {
 				d.log.Warn("claiming a task failed; retrying", "connector", rt.name, "task", id, "err", err)
-				wake = nil
+				select {
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				case <-time.After(time.Second):
+				}
 			}
 			continue
 		}
@@ -826,6 +882,14 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// holds implements clusterHooks.
+func (d *Distributed) holds(rt *connRuntime, id int, gen int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, ok := d.status.Tasks[rt.name][id]
+	return ok && r.Worker == d.cfg.WorkerID && r.Gen == gen && r.Inc == rt.inc
 }
 
 // positions implements clusterHooks.
@@ -900,8 +964,26 @@ func (p clusterPositions) Put(name string, ps []plugins.PartitionPosition) error
 	return p.write(positionRecord{Connector: name, Inc: p.incOf(name), Gen: p.gen, Positions: entries(ps)})
 }
 
-// Delete clears the connector's positions.
+// Delete removes the connector's positions (the offsets API's reset): each partition's
+// position is set to null with the offsets API's generation, so that the tasks' later
+// commits apply again.
 func (p clusterPositions) Delete(name string) error {
+	inc := p.incOf(name)
+	p.d.mu.Lock()
+	all := p.d.posState.all(name, inc)
+	p.d.mu.Unlock()
+	if len(all) == 0 {
+		return nil
+	}
+	r := positionRecord{Connector: name, Inc: inc, Gen: adminGen}
+	for _, pp := range all {
+		r.Positions = append(r.Positions, positionEntry{Partition: pp.Partition})
+	}
+	return p.write(r)
+}
+
+// clear drops every position of a deleted connector's incarnation for good.
+func (p clusterPositions) clear(name string) error {
 	return p.write(positionRecord{Connector: name, Inc: p.incOf(name), Clear: true})
 }
 

@@ -191,7 +191,7 @@ func (d *Distributed) DeleteConnector(ctx context.Context, name string) error {
 	}
 	// Positions and status of the incarnation are dead now (a re-created connector is a new
 	// incarnation); clearing the positions also frees their space in every worker's fold.
-	return clusterPositions{d: d, inc: c.Inc}.Delete(name)
+	return clusterPositions{d: d, inc: c.Inc}.clear(name)
 }
 
 // TaskConfigs returns the task configs the connector's owner published.

@@ -63,6 +63,8 @@ type clusterHooks interface {
 	positions(name string, inc, gen int64) PositionStore
 	// fence returns an error while this worker must not act for its tasks.
 	fence() error
+	// holds reports whether this worker's claim gen of the task is still in force.
+	holds(rt *connRuntime, id int, gen int64) bool
 }
 
 // useTopic records that a task of the connector used topic.
@@ -152,27 +154,31 @@ func (rt *connRuntime) startConnector() bool {
 	running := rt.connRunning
 	rt.mu.Unlock()
 	if !running {
-		if rt.conn == nil {
+		rt.mu.Lock()
+		conn := rt.conn
+		rt.mu.Unlock()
+		if conn == nil {
 			c, err := rt.h.registry.New(rt.st.class)
 			if err != nil {
 				rt.setConnState(StateFailed, err.Error())
 				return false
 			}
-			rt.conn = c
+			conn = c
+			rt.setConn(c)
 		}
 		resolved, err := rt.h.cfg.Secrets.Resolve(rt.cfg)
 		if err != nil {
 			rt.setConnState(StateFailed, fmt.Sprintf("resolve config: %v", err))
-			rt.conn = nil
+			rt.setConn(nil)
 			return false
 		}
 		ctx, cancel := context.WithCancel(rt.h.ctx)
-		if err := safeCall(func() error { return rt.conn.Start(ctx, connectorContext{rt}, resolved) }); err != nil {
+		if err := safeCall(func() error { return conn.Start(ctx, connectorContext{rt}, resolved) }); err != nil {
 			rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "failure").Inc()
 			cancel()
 			rt.log.Error("connector failed to start", "err", err)
 			rt.setConnState(StateFailed, fmt.Sprintf("start connector: %v", err))
-			rt.conn = nil
+			rt.setConn(nil)
 			return false
 		}
 		rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "success").Inc()
@@ -181,9 +187,12 @@ func (rt *connRuntime) startConnector() bool {
 		rt.mu.Unlock()
 	}
 	var cfgs []map[string]string
+	rt.mu.Lock()
+	conn := rt.conn
+	rt.mu.Unlock()
 	err := safeCall(func() error {
 		var err error
-		cfgs, err = rt.conn.TaskConfigs(rt.st.maxTasks)
+		cfgs, err = conn.TaskConfigs(rt.st.maxTasks)
 		return err
 	})
 	if err == nil && len(cfgs) > rt.st.maxTasks {
@@ -215,6 +224,12 @@ func (rt *connRuntime) startConnector() bool {
 	return true
 }
 
+func (rt *connRuntime) setConn(c plugins.Connector) {
+	rt.mu.Lock()
+	rt.conn = c
+	rt.mu.Unlock()
+}
+
 func (rt *connRuntime) stopConnector() {
 	rt.mu.Lock()
 	running, cancel, conn := rt.connRunning, rt.connCancel, rt.conn
@@ -238,6 +253,9 @@ func (rt *connRuntime) stopConnector() {
 func (rt *connRuntime) startTasks() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	if rt.closed {
+		return // retired (deleted, replaced, worker stopping): nothing starts again
+	}
 	for i, cfg := range rt.taskCfgs {
 		if rt.cluster != nil && !rt.ownTasks[i] {
 			continue
@@ -316,6 +334,11 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 		t.gen = gen
 		t.reported = StateInfo{State: StateRunning, WorkerID: rt.h.cfg.WorkerID} // the claim said so
 		rt.mu.Unlock()
+		// A newer claim applied while t.gen was still 0 could not fence this task: look again.
+		if !rt.cluster.holds(rt, t.id, gen) {
+			rt.log.Warn("task claimed by another worker before it started here", "task", t.id, "claim", gen)
+			return
+		}
 	}
 	for {
 		rt.setTaskState(t, StateRunning, "")

@@ -192,8 +192,9 @@ func (rt *connRuntime) restartDistributed(req RestartRequest) {
 			}
 		}
 	}
+	closed := rt.closed
 	rt.mu.Unlock()
-	if target != TargetStarted {
+	if target != TargetStarted || closed {
 		rt.opMu.Unlock()
 		return
 	}
@@ -220,7 +221,19 @@ func (rt *connRuntime) restartTasksLocked(ids []int) {
 	for _, t := range tasks {
 		rt.setTaskState(t, StateRestarting, "")
 		t.cancel()
-		<-t.done
+	}
+	deadline := time.After(rt.h.cfg.StopTimeout + time.Second)
+	for _, t := range tasks {
+		select {
+		case <-t.done:
+		case <-deadline:
+			rt.log.Error("task did not stop within the graceful stop timeout; abandoning it", "task", t.id)
+			rt.mu.Lock()
+			if rt.tasks[t.id] == t {
+				delete(rt.tasks, t.id) // start a new one; the abandoned one's claim is superseded
+			}
+			rt.mu.Unlock()
+		}
 	}
 	rt.startTasks()
 }
