@@ -40,12 +40,7 @@ func BenchmarkFootprint(b *testing.B) {
 	// The timer runs throughout, so that without -benchtime 1x the framework does not repeat it.
 	for range b.N {
 		dir := b.TempDir()
-		bin := filepath.Join(dir, "rmqconnect")
-		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../../cmd/rmqconnect")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("build rmqconnect: %v\n%s", err, out)
-		}
+		bin := buildBinary(b, dir)
 		st, err := os.Stat(bin)
 		if err != nil {
 			b.Fatal(err)
@@ -99,25 +94,45 @@ type proc struct {
 	done  chan error
 }
 
-// startProc writes a worker config into dir, starts the binary, and waits for /health 200,
-// polling every 2 ms; ready is the time from just before the fork to that answer.
+// buildBinary builds rmqconnect into dir as `make build` does and returns its path.
+func buildBinary(b *testing.B, dir string) string {
+	b.Helper()
+	bin := filepath.Join(dir, "rmqconnect")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../../cmd/rmqconnect")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build rmqconnect: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startProc writes a standalone worker config into dir, starts the binary, and waits for
+// /health 200 (see spawn).
 func startProc(b *testing.B, bin, dir string) *proc {
+	b.Helper()
+	port := freePort(b)
+	return spawn(b, bin, "standalone", dir, port, fmt.Sprintf("workerId=bench-%d\nnamesrvAddr=%s\nhttpPort=%d\n"+
+		"storePathRootDir=%s\nlogLevel=warn\n", port, rmqtest.NameServer(b), port, filepath.Join(dir, "store")))
+}
+
+// spawn writes config into dir/worker.properties, runs `bin mode -c` on it with its output
+// appended to dir/worker.log, and waits for /health 200 on port, polling every 2 ms; ready is
+// the time from just before the fork to that answer. The process is killed by b.Cleanup if
+// it still runs.
+func spawn(b *testing.B, bin, mode, dir string, port int, config string) *proc {
 	b.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	port := freePort(b)
 	cfg := filepath.Join(dir, "worker.properties")
-	body := fmt.Sprintf("workerId=bench-%d\nnamesrvAddr=%s\nhttpPort=%d\nstorePathRootDir=%s\nlogLevel=warn\n",
-		port, rmqtest.NameServer(b), port, filepath.Join(dir, "store"))
-	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "worker.log"))
+	logf, err := os.OpenFile(filepath.Join(dir, "worker.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(bin, "standalone", "-c", cfg)
+	cmd := exec.Command(bin, mode, "-c", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	p := &proc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, done: make(chan error, 1)}
 	client := &http.Client{Timeout: time.Second}

@@ -2,6 +2,8 @@ package generator_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -76,6 +78,41 @@ func TestKeyAndValue(t *testing.T) {
 	require.Equal(t, "3/42;", string(generator.Value(3, 42, 100)[:5]))
 	require.NotEqual(t, generator.Value(0, 1, 100), generator.Value(0, 2, 100))
 	require.NotEqual(t, generator.Value(0, 1, 100), generator.Value(1, 1, 100))
+
+	// The values are part of the connector's output: they must not change between versions.
+	require.Equal(t, "3/42;jxdjepwaajkrfnfeaqmhkvpzgtjrokhueuf", string(generator.Value(3, 42, 40)))
+	require.Equal(t, "12/1099511627776;crhhhpjhdybcc", string(generator.Value(12, 1<<40, 30)))
+	require.Equal(t, "f6e6f69037400428a995f442565a55400e247c30d521a4e0e647f90cacbbe7d3",
+		fmt.Sprintf("%x", sha256.Sum256(generator.Value(1, 123456789, 4096))))
+	require.Equal(t, "3/4", string(generator.Value(3, 42, 3)))
+}
+
+// TestPollRecords: polled records carry Key and Value of their seq, and each value is a
+// slice of its own (appending to one cannot overwrite the next), whatever the size.
+func TestPollRecords(t *testing.T) {
+	for _, tt := range []struct{ size, keys int }{{0, 3}, {7, 0}, {100, 3}, {300 << 10, 3}} {
+		t.Run(fmt.Sprintf("size=%d,keys=%d", tt.size, tt.keys), func(t *testing.T) {
+			tasks := startGenerator(t, map[string]string{"topic": "t", "record.size": strconv.Itoa(tt.size),
+				"keys": strconv.Itoa(tt.keys), "batch.size": "5", "count": "12"}, 1, nil)
+			recs := conformance.PollN(t, tasks[0], 12, 5*time.Second)
+			require.Len(t, recs, 12)
+			for i, r := range recs {
+				v := r.Value.([]byte)
+				require.NotNil(t, v)
+				require.Equal(t, generator.Value(0, int64(i), tt.size), v, "record %d", i)
+				require.Equal(t, len(v), cap(v), "record %d", i)
+				require.Equal(t, int64(i), r.SourceOffset["seq"])
+				if tt.keys == 0 {
+					require.Nil(t, r.Key)
+					require.Nil(t, r.KeySchema)
+				} else {
+					require.Equal(t, generator.Key(int64(i), tt.keys), r.Key)
+					require.Equal(t, schema.StringSchema, r.KeySchema)
+				}
+				require.Equal(t, -1, r.QueueID)
+			}
+		})
+	}
 }
 
 func TestTaskCount(t *testing.T) {

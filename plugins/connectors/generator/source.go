@@ -120,18 +120,28 @@ func Key(seq int64, keys int) string {
 // letters drawn from a generator seeded by (task, seq), so it is the same on every run and printable.
 func Value(task int, seq int64, size int) []byte {
 	b := make([]byte, size)
-	n := copy(b, strconv.Itoa(task)+"/"+strconv.FormatInt(seq, 10)+";")
+	fillValue(b, task, seq)
+	return b
+}
+
+// fillValue writes Value(task, seq, len(b)) into b.
+func fillValue(b []byte, task int, seq int64) {
+	var prefix [48]byte // "<int>/<int64>;" is at most 42 bytes
+	p := strconv.AppendInt(prefix[:0], int64(task), 10)
+	p = append(p, '/')
+	p = strconv.AppendInt(p, seq, 10)
+	p = append(p, ';')
+	tail := b[copy(b, p):]
 	x := uint64(seq)*0x9E3779B97F4A7C15 ^ uint64(task+1)*0xBF58476D1CE4E5B9
-	for i := n; i < size; i++ {
+	for i := range tail {
 		// splitmix64
 		x += 0x9E3779B97F4A7C15
 		z := x
 		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
 		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
 		z ^= z >> 31
-		b[i] = 'a' + byte(z%26)
+		tail[i] = 'a' + byte(z%26)
 	}
-	return b
 }
 
 // TaskCount returns how many of count records task i of tasks produces (-1 when count is 0: unlimited).
@@ -165,6 +175,7 @@ type SourceTask struct {
 	partition map[string]any
 	begin     time.Time // when this run started, for the rate
 	emitted   int64     // records emitted by this run
+	keyCache  []any     // Key(seq, keys) by seq mod keys, filled as used; see key
 }
 
 // NewSourceTask returns an unstarted generator task.
@@ -209,6 +220,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	t.task = task
 	t.size = vals.Int(KeyRecordSize)
 	t.keys = vals.Int(KeyKeys)
+	t.keyCache = nil
 	t.batch = vals.Int(KeyBatchSize)
 	t.rate = vals.Double(KeyRate) / float64(tasks)
 	t.limit = TaskCount(vals.Long(KeyCount), task, tasks)
@@ -266,16 +278,38 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	}
 }
 
+// Record values of a poll share buffers of up to valueChunk bytes (a value larger than that has its own), and
+// the records themselves one array: a few allocations per poll instead of several per record.
+const valueChunk = 256 << 10
+
+// maxCachedKeys bounds the boxed keys a task keeps for reuse (keys beyond it are made per record).
+const maxCachedKeys = 1 << 16
+
 func (t *SourceTask) produce(n int) []*schema.Record {
 	out := make([]*schema.Record, n)
+	recs := make([]schema.Record, n)
+	var buf []byte
 	for i := range out {
 		seq := t.next
-		var r *schema.Record
-		if t.keys > 0 {
-			r = schema.NewRecord(t.topic, schema.StringSchema, Key(seq, t.keys), schema.BytesSchema, Value(t.task, seq, t.size))
-		} else {
-			r = schema.NewRecord(t.topic, nil, nil, schema.BytesSchema, Value(t.task, seq, t.size))
+		var v []byte
+		switch {
+		case t.size == 0:
+			v = []byte{}
+		case t.size > valueChunk:
+			v = make([]byte, t.size)
+		default:
+			if len(buf) < t.size {
+				buf = make([]byte, min((n-i)*t.size, valueChunk/t.size*t.size))
+			}
+			v, buf = buf[:t.size:t.size], buf[t.size:]
 		}
+		fillValue(v, t.task, seq)
+		if t.keys > 0 {
+			recs[i] = *schema.NewRecord(t.topic, schema.StringSchema, t.key(seq), schema.BytesSchema, v)
+		} else {
+			recs[i] = *schema.NewRecord(t.topic, nil, nil, schema.BytesSchema, v)
+		}
+		r := &recs[i]
 		r.SourcePartition = t.partition
 		r.SourceOffset = map[string]any{OffsetSeq: seq}
 		out[i] = r
@@ -283,6 +317,22 @@ func (t *SourceTask) produce(n int) []*schema.Record {
 	}
 	t.emitted += int64(n)
 	return out
+}
+
+// key returns Key(seq, t.keys) as a record key, boxed once per distinct key when there are at most
+// maxCachedKeys of them.
+func (t *SourceTask) key(seq int64) any {
+	if t.keys > maxCachedKeys {
+		return Key(seq, t.keys)
+	}
+	if t.keyCache == nil {
+		t.keyCache = make([]any, t.keys)
+	}
+	i := seq % int64(t.keys)
+	if t.keyCache[i] == nil {
+		t.keyCache[i] = Key(seq, t.keys)
+	}
+	return t.keyCache[i]
 }
 
 // Commit does nothing.
