@@ -292,8 +292,18 @@ func (rt *connRuntime) stopTasks() {
 	for _, t := range tasks {
 		t.cancel()
 	}
-	// Graceful stop gets StopTimeout inside the task runner; past that (plus 1s) a
-	// task that still has not returned is abandoned: forced stop, logged, never waited on.
+	rt.awaitStopped(tasks)
+	rt.mu.Lock()
+	for _, t := range tasks {
+		t.state = StateInfo{State: StatePaused, WorkerID: rt.h.cfg.WorkerID}
+	}
+	rt.mu.Unlock()
+}
+
+// awaitStopped waits for cancelled tasks. Graceful stop gets StopTimeout inside the task
+// runner; past that (plus 1s) a task that still has not returned is abandoned: forced
+// stop, logged, never waited on. It returns the abandoned tasks.
+func (rt *connRuntime) awaitStopped(tasks []*taskRuntime) (abandoned []*taskRuntime) {
 	deadline := time.After(rt.h.cfg.StopTimeout + time.Second)
 	for _, t := range tasks {
 		select {
@@ -301,13 +311,23 @@ func (rt *connRuntime) stopTasks() {
 		case <-deadline:
 			rt.log.Error("task did not stop within the graceful stop timeout; abandoning it", "task", t.id,
 				"timeout", rt.h.cfg.StopTimeout)
+			abandoned = append(abandoned, t)
 		}
 	}
+	return abandoned
+}
+
+// tasksByID returns the runtimes of the given task ids that exist.
+func (rt *connRuntime) tasksByID(ids []int) []*taskRuntime {
 	rt.mu.Lock()
-	for _, t := range tasks {
-		t.state = StateInfo{State: StatePaused, WorkerID: rt.h.cfg.WorkerID}
+	defer rt.mu.Unlock()
+	var tasks []*taskRuntime
+	for _, id := range ids {
+		if t, ok := rt.tasks[id]; ok {
+			tasks = append(tasks, t)
+		}
 	}
-	rt.mu.Unlock()
+	return tasks
 }
 
 // shutdown stops tasks and the connector for good (delete, replace, worker stop).

@@ -114,25 +114,11 @@ func (rt *connRuntime) stopTaskSet(ids []int, state State) {
 	if len(ids) == 0 {
 		return
 	}
-	rt.mu.Lock()
-	var tasks []*taskRuntime
-	for _, id := range ids {
-		if t, ok := rt.tasks[id]; ok {
-			tasks = append(tasks, t)
-		}
-	}
-	rt.mu.Unlock()
+	tasks := rt.tasksByID(ids)
 	for _, t := range tasks {
 		t.cancel()
 	}
-	deadline := time.After(rt.h.cfg.StopTimeout + time.Second)
-	for _, t := range tasks {
-		select {
-		case <-t.done:
-		case <-deadline:
-			rt.log.Error("task did not stop within the graceful stop timeout; abandoning it", "task", t.id)
-		}
-	}
+	rt.awaitStopped(tasks)
 	var recs []statusRecord
 	rt.mu.Lock()
 	for _, t := range tasks {
@@ -210,30 +196,17 @@ func (rt *connRuntime) restartDistributed(req RestartRequest) {
 
 // restartTasksLocked stops and starts the given tasks of this worker again; opMu is held.
 func (rt *connRuntime) restartTasksLocked(ids []int) {
-	rt.mu.Lock()
-	var tasks []*taskRuntime
-	for _, id := range ids {
-		if t, ok := rt.tasks[id]; ok {
-			tasks = append(tasks, t)
-		}
-	}
-	rt.mu.Unlock()
+	tasks := rt.tasksByID(ids)
 	for _, t := range tasks {
 		rt.setTaskState(t, StateRestarting, "")
 		t.cancel()
 	}
-	deadline := time.After(rt.h.cfg.StopTimeout + time.Second)
-	for _, t := range tasks {
-		select {
-		case <-t.done:
-		case <-deadline:
-			rt.log.Error("task did not stop within the graceful stop timeout; abandoning it", "task", t.id)
-			rt.mu.Lock()
-			if rt.tasks[t.id] == t {
-				delete(rt.tasks, t.id) // start a new one; the abandoned one's claim is superseded
-			}
-			rt.mu.Unlock()
+	for _, t := range rt.awaitStopped(tasks) {
+		rt.mu.Lock()
+		if rt.tasks[t.id] == t {
+			delete(rt.tasks, t.id) // start a new one; the abandoned one's claim is superseded
 		}
+		rt.mu.Unlock()
 	}
 	rt.startTasks()
 }
