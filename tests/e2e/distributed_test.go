@@ -315,6 +315,7 @@ func checkNoOverlap(t *testing.T, hist []statusRec, dead func(worker string, at 
 // TestDistributedCreateAndFailover: a connector created through worker 1 runs and is
 // listed through worker 3; a SIGKILLed worker's tasks run elsewhere; nothing is lost.
 func TestDistributedCreateAndFailover(t *testing.T) {
+	rmqtest.Require(t)
 	c := newCluster(t)
 	w1 := c.start("worker-1")
 	c.start("worker-2")
@@ -382,6 +383,7 @@ func TestDistributedCreateAndFailover(t *testing.T) {
 // TestDistributedJoinAndRollingRestart: a 4th worker joins (units move as the scheduler
 // says, no task runs twice), then every worker is restarted in turn; nothing is lost.
 func TestDistributedJoinAndRollingRestart(t *testing.T) {
+	rmqtest.Require(t)
 	c := newCluster(t)
 	w1 := c.start("worker-1")
 	c.start("worker-2")
@@ -468,6 +470,7 @@ func TestDistributedJoinAndRollingRestart(t *testing.T) {
 // TestDistributedSuspendedWorker: a worker stopped with SIGSTOP is replaced once the
 // broker expires it; after SIGCONT it rejoins without running its stale tasks.
 func TestDistributedSuspendedWorker(t *testing.T) {
+	rmqtest.Require(t)
 	if testing.Short() {
 		t.Skip("waits for the broker to expire a suspended client (about a minute)")
 	}
@@ -525,6 +528,7 @@ func TestDistributedSuspendedWorker(t *testing.T) {
 
 // TestDistributedDuplicateWorkerID: a second worker with a live worker's id refuses to start.
 func TestDistributedDuplicateWorkerID(t *testing.T) {
+	rmqtest.Require(t)
 	c := newCluster(t)
 	c.start("worker-1")
 	id := "worker-1"
@@ -543,6 +547,7 @@ func TestDistributedDuplicateWorkerID(t *testing.T) {
 // TestDistributedLifecycle drives a connector through workers other than the one that
 // created it: pause, resume, restart, stop, offsets, delete and re-create (fresh).
 func TestDistributedLifecycle(t *testing.T) {
+	rmqtest.Require(t)
 	c := newCluster(t)
 	w1 := c.start("worker-1")
 	w2 := c.start("worker-2")

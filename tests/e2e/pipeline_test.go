@@ -68,6 +68,7 @@ func connectorFiles(t *testing.T, dir, in, out, topic, group string) (string, st
 // TestFileToFileByteIdentical: 200,000 lines (up to 64 KiB, UTF-8, CRLF) → file-source →
 // topic → file-sink gives a byte-identical file.
 func TestFileToFileByteIdentical(t *testing.T) {
+	rmqtest.Require(t)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
 	const lines = 200000
@@ -94,6 +95,7 @@ func TestFileToFileByteIdentical(t *testing.T) {
 // started again on the same store: every input line is in the output, in order of first
 // appearance, with duplicates bounded by what was in flight.
 func TestKillMidStreamLosesNothing(t *testing.T) {
+	rmqtest.Require(t)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
 	const lines = 60000

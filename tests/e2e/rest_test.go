@@ -57,6 +57,7 @@ func waitConnector(t *testing.T, w *workerProc, name, state string, tasks int) {
 
 // TestRESTLifecycle drives a file pipeline through the REST API as a user would.
 func TestRESTLifecycle(t *testing.T) {
+	rmqtest.Require(t)
 	dir := t.TempDir()
 	in, out1, out2 := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out1.txt"), filepath.Join(dir, "out2.txt")
 	appendLines(t, in, 0, 100)

@@ -225,6 +225,7 @@ func located(path string, then func(require.TestingT, *answer)) func(require.Tes
 // answer's status and shape against the document (and docs/rest-api.md): success, unknown
 // connector (404), bad input (400), conflicts (409), in both dialects.
 func TestRoutes(t *testing.T) {
+	rmqtest.Require(t)
 	spec := loadSpec(t)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")

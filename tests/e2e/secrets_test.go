@@ -17,6 +17,7 @@ import (
 // TestSecretsNeverLeave: a secret given inline or through ${env:..} never appears in a
 // REST answer or the worker's log, while the connector runs with the resolved value.
 func TestSecretsNeverLeave(t *testing.T) {
+	rmqtest.Require(t)
 	const envSecret, inlineSecret = "env-s3cr3t-4f9a", "inline-s3cr3t-77c1"
 	t.Setenv("RMQCONNECT_E2E_SECRET", envSecret)
 	dir := t.TempDir()
