@@ -86,6 +86,7 @@ type Distributed struct {
 
 	reportMu      sync.Mutex // guards sends on reports against its close
 	reportsClosed bool
+	flushBy       time.Time // set at shutdown: queued reports are dropped after it
 	wg            sync.WaitGroup
 }
 
@@ -212,6 +213,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 		closeReports.Do(func() {
 			d.reportMu.Lock()
 			d.reportsClosed = true
+			d.flushBy = time.Now().Add(flushTimeout)
 			close(d.reports)
 			d.reportMu.Unlock()
 			<-writerDone
@@ -752,6 +754,9 @@ func (d *Distributed) carryOutRestart(r configRecord) {
 	rt.restartDistributed(RestartRequest{IncludeTasks: r.IncludeTasks, OnlyFailed: r.OnlyFailed})
 }
 
+// flushTimeout bounds how long a stopping worker spends writing its last status records.
+const flushTimeout = 10 * time.Second
+
 // statusWriter writes reported states in order.
 func (d *Distributed) statusWriter() {
 	for r := range d.reports {
@@ -761,6 +766,14 @@ func (d *Distributed) statusWriter() {
 		}
 		for attempt := 0; ; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			d.reportMu.Lock()
+			flushBy := d.flushBy
+			d.reportMu.Unlock()
+			if !flushBy.IsZero() {
+				// Shutting down: what is left must not hold the exit up when the broker is gone.
+				cancel()
+				ctx, cancel = context.WithDeadline(context.Background(), flushBy)
+			}
 			_, err = d.statusLog.append(ctx, r.Connector, body)
 			cancel()
 			if err == nil || attempt == 2 {
