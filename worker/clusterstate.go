@@ -27,6 +27,7 @@ const (
 	recRestart     = "restart"      // restart a connector (and tasks, per the flags)
 	recRestartTask = "restart-task" // restart one task
 	recSnapshot    = "snapshot"     // the whole fold (for readers whose start was deleted)
+	recReplay      = "dlq-replay"   // a DLQ record's replay taken (Replay.MsgID empty), done, or given up (Abandon)
 )
 
 // snapshotHeader is what every store topic's snapshot record carries besides the fold: the
@@ -53,6 +54,10 @@ type configRecord struct {
 	IncludeTasks bool                `json:"include_tasks,omitempty"`
 	OnlyFailed   bool                `json:"only_failed,omitempty"`
 	Worker       string              `json:"worker,omitempty"` // the writer, for diagnostics
+	ReplayID     string              `json:"replay_id,omitempty"`
+	Replay       *ReplayInfo         `json:"replay,omitempty"`
+	Force        bool                `json:"force,omitempty"`
+	Abandon      bool                `json:"abandon,omitempty"`
 	Snapshot     *configState        `json:"snapshot,omitempty"`
 	snapshotHeader
 }
@@ -69,6 +74,8 @@ type clusterConnector struct {
 	// offset+1 of the tasks record, so republished configs are told apart.
 	Tasks        []map[string]string `json:"tasks"`
 	TasksVersion int64               `json:"tasks_version"`
+	// Replays are the DLQ records replayed (or being replayed: no MsgID yet), by record id.
+	Replays map[string]ReplayInfo `json:"replays,omitempty"`
 }
 
 // configState is the fold of the config topic.
@@ -139,6 +146,23 @@ func (s *configState) apply(off int64, r configRecord) error {
 		return nil
 	case recSnapshot:
 		return nil // only a reader that lost the topic's start uses it (storeLog.rebase)
+	case recReplay:
+		if c == nil || c.Inc != r.Inc || r.Replay == nil {
+			return fmt.Errorf("connector %s: %w", r.Name, ErrNotFound)
+		}
+		_, taken := c.Replays[r.ReplayID]
+		switch {
+		case r.Abandon:
+			delete(c.Replays, r.ReplayID)
+		case r.Replay.MsgID == "" && taken && !r.Force:
+			return fmt.Errorf("dlq record %s of %s: %w", r.ReplayID, r.Name, ErrAlreadyExists)
+		default:
+			if c.Replays == nil {
+				c.Replays = map[string]ReplayInfo{}
+			}
+			c.Replays[r.ReplayID] = *r.Replay
+		}
+		return nil
 	case recRestart, recRestartTask:
 		if c == nil || c.Inc != r.Inc {
 			return fmt.Errorf("connector %s: %w", r.Name, ErrNotFound)

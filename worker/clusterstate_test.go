@@ -189,3 +189,26 @@ func TestPositionResetThenCommit(t *testing.T) {
 	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 1, Gen: 4, Positions: []positionEntry{{Partition: part, Offset: map[string]any{"n": int64(2)}}}}))
 	require.Len(t, s.all("c", 1), 1)
 }
+
+// TestReplayRecords: a DLQ record's replay is taken once cluster-wide unless forced; a
+// failed one can be given up and taken again.
+func TestReplayRecords(t *testing.T) {
+	s := newConfigState()
+	require.NoError(t, s.apply(0, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
+	take := func(id string, force bool) error {
+		return s.apply(1, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: id, Force: force, Replay: &ReplayInfo{}})
+	}
+	require.NoError(t, take("0-1", false))
+	assert.ErrorIs(t, take("0-1", false), ErrAlreadyExists, "a second worker does not send it again")
+	require.NoError(t, s.apply(2, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: "0-1", Replay: &ReplayInfo{MsgID: "m1"}}))
+	assert.Equal(t, "m1", s.Connectors["a"].Replays["0-1"].MsgID)
+	assert.ErrorIs(t, take("0-1", false), ErrAlreadyExists)
+	require.NoError(t, take("0-1", true), "force replays again")
+	require.NoError(t, take("0-2", false))
+	require.NoError(t, s.apply(3, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: "0-2", Abandon: true, Replay: &ReplayInfo{}}))
+	require.NoError(t, take("0-2", false), "a given-up replay can be taken again")
+	// A config update keeps the records; another incarnation does not see them.
+	require.NoError(t, s.apply(4, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "w"}, Base: 1}))
+	assert.Contains(t, s.Connectors["a"].Replays, "0-1")
+	assert.ErrorIs(t, s.apply(5, configRecord{Type: recReplay, Name: "a", Inc: 9, ReplayID: "0-3", Replay: &ReplayInfo{}}), ErrNotFound)
+}

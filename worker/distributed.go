@@ -125,6 +125,7 @@ func newLocalEngine(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins
 	}
 	h.stored = map[string]storedConnector{} // connectors.json is standalone's; the config topic rules here
 	h.cluster = d
+	h.replays = clusterReplays{d}
 	h.positions = clusterPositions{d: d, gen: adminGen}
 	return h, nil
 }
@@ -1179,4 +1180,48 @@ func (d *Distributed) membersNow() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.members)
+}
+
+// clusterReplays keeps DLQ replay records in the config topic.
+type clusterReplays struct{ d *Distributed }
+
+func (r clusterReplays) replayed(name string) map[string]ReplayInfo {
+	r.d.mu.Lock()
+	defer r.d.mu.Unlock()
+	out := map[string]ReplayInfo{}
+	if c := r.d.config.Connectors[name]; c != nil {
+		for id, info := range c.Replays {
+			if info.MsgID != "" {
+				out[id] = info
+			}
+		}
+	}
+	return out
+}
+
+func (r clusterReplays) incOf(name string) int64 {
+	r.d.mu.Lock()
+	defer r.d.mu.Unlock()
+	if c := r.d.config.Connectors[name]; c != nil {
+		return c.Inc
+	}
+	return 0
+}
+
+func (r clusterReplays) begin(ctx context.Context, name, id string, force bool) error {
+	return r.d.writeConfig(ctx, configRecord{Type: recReplay, Name: name, Inc: r.incOf(name), ReplayID: id, Force: force,
+		Replay: &ReplayInfo{At: time.Now().UTC()}})
+}
+
+func (r clusterReplays) finish(ctx context.Context, name, id string, info ReplayInfo) error {
+	return r.d.writeConfig(ctx, configRecord{Type: recReplay, Name: name, Inc: r.incOf(name), ReplayID: id, Replay: &info})
+}
+
+func (r clusterReplays) abandon(name, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.d.writeConfig(ctx, configRecord{Type: recReplay, Name: name, Inc: r.incOf(name), ReplayID: id, Abandon: true,
+		Replay: &ReplayInfo{}}); err != nil {
+		r.d.log.Warn("a failed DLQ replay stays taken; replay it with force", "connector", name, "record", id, "err", err)
+	}
 }

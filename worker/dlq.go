@@ -255,18 +255,52 @@ func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, f
 		if rec.Topic == "" {
 			return res, fmt.Errorf("dlq record %s in %s has no %s property: %w", rec.ID, topic, ErrHeaderTopic, ErrBadState)
 		}
+		if h.replays != nil {
+			// In a cluster, the replay is taken in the config topic first, so that the same
+			// record replayed through two workers at once is sent once.
+			err := h.replays.begin(ctx, name, rec.ID, force)
+			if errors.Is(err, ErrAlreadyExists) {
+				res.Skipped = append(res.Skipped, rec.ID)
+				continue
+			}
+			if err != nil {
+				return res, fmt.Errorf("replay %s: %w", rec.ID, err)
+			}
+		}
 		out := &rmqclient.Message{Topic: rec.Topic, Body: m.Body, Keys: rec.Keys, Properties: rec.Properties}
 		sr, err := p.Send(ctx, out)
 		if err != nil {
+			if h.replays != nil {
+				h.replays.abandon(name, rec.ID)
+			}
 			return res, fmt.Errorf("replay %s to %s: %w", rec.ID, rec.Topic, err)
 		}
-		done[rec.ID] = ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
-		if err := h.saveReplayed(name, done); err != nil {
+		info := ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
+		done[rec.ID] = info
+		if h.replays != nil {
+			err = h.replays.finish(ctx, name, rec.ID, info)
+		} else {
+			err = h.saveReplayed(name, done)
+		}
+		if err != nil {
 			return res, err
 		}
 		res.Replayed = append(res.Replayed, rec.ID)
 	}
 	return res, nil
+}
+
+// replayStore keeps DLQ replay records where every worker of a cluster sees them (nil in
+// standalone mode, which keeps them in <StoreDir>/dlq-replayed.json).
+type replayStore interface {
+	// replayed returns the connector's replay records.
+	replayed(name string) map[string]ReplayInfo
+	// begin takes the replay of record id: ErrAlreadyExists when it was replayed (or is
+	// being replayed) and force is not set.
+	begin(ctx context.Context, name, id string, force bool) error
+	// finish records a done replay; abandon gives up a taken one whose send failed.
+	finish(ctx context.Context, name, id string, info ReplayInfo) error
+	abandon(name, id string)
 }
 
 // decodeDLQ turns a DLQ message into a record; full adds the body and stack trace.
@@ -312,6 +346,9 @@ func (h *Standalone) replayPath() string { return filepath.Join(h.cfg.StoreDir, 
 
 // replayedSet returns a copy of the connector's replayed-record map.
 func (h *Standalone) replayedSet(name string) map[string]ReplayInfo {
+	if h.replays != nil {
+		return h.replays.replayed(name)
+	}
 	var all map[string]map[string]ReplayInfo
 	if err := filestore.Read(h.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
 		h.log.Warn("dlq replay record unreadable", "err", err)

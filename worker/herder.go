@@ -82,8 +82,9 @@ type Standalone struct {
 	replayMu   sync.Mutex
 
 	// cluster is set when this Standalone is the local engine of a Distributed herder:
-	// connectors then come from the config topic, not connectors.json.
+	// connectors then come from the config topic, not connectors.json; so are DLQ replays.
 	cluster clusterHooks
+	replays replayStore
 }
 
 type storedConnector struct {

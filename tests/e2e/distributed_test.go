@@ -632,3 +632,42 @@ func TestDistributedLifecycle(t *testing.T) {
 		"config": map[string]string{"connector.class": "file-source", "connect.topicname": p.topic}}, &e))
 	require.Contains(t, e.Message, "filename")
 }
+
+// TestDistributedDLQReplayOnce: DLQ records replayed through one worker are skipped when
+// replayed again through another (the replay records live in the config topic).
+func TestDistributedDLQReplayOnce(t *testing.T) {
+	rmqtest.Require(t)
+	c := newCluster(t)
+	w1 := c.start("worker-1")
+	w2 := c.start("worker-2")
+	topic, dlqTopic := rmqtest.Topic(t, 1), rmqtest.Name(t, "dlq")
+	in := filepath.Join(c.dir, "dlq.in")
+	appendLines(t, in, 0, 5) // "line-0000x": not JSON, so the json sink sends each to its DLQ
+	createConnector(t, w1, "src", map[string]string{"connector.class": "file-source", "filename": in,
+		"connect.topicname": topic, "value.converter": "string"})
+	createConnector(t, w1, "bad", map[string]string{"connector.class": "file-sink", "filename": filepath.Join(c.dir, "never.txt"),
+		"connect.topicnames": topic, "task.group.id": rmqtest.Group(t), "value.converter": "json",
+		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlqTopic})
+	var page struct {
+		Records []struct{ ID string } `json:"records"`
+	}
+	require.Eventually(t, func() bool {
+		return w2.call(t, "GET", "/connectors/bad/dlq", nil, &page) == http.StatusOK && len(page.Records) == 5
+	}, time.Minute, 100*time.Millisecond)
+	// (The replayed records fail again and land in the DLQ as new records, so the ids are
+	// given explicitly.)
+	var ids []string
+	for _, r := range page.Records {
+		ids = append(ids, r.ID)
+	}
+	var res struct{ Replayed, Skipped []string }
+	require.Equal(t, http.StatusOK, w1.call(t, "POST", "/connectors/bad/dlq/replay", map[string]any{"ids": ids}, &res))
+	require.Len(t, res.Replayed, 5)
+	require.Eventually(t, func() bool {
+		return w2.call(t, "POST", "/connectors/bad/dlq/replay", map[string]any{"ids": ids}, &res) == http.StatusOK &&
+			len(res.Skipped) == 5
+	}, 10*time.Second, 100*time.Millisecond, "replayed through worker 1, skipped through worker 2: %+v", res)
+	require.Empty(t, res.Replayed)
+	require.Equal(t, http.StatusOK, w2.call(t, "POST", "/connectors/bad/dlq/replay", map[string]any{"ids": ids[:1], "force": true}, &res))
+	require.Equal(t, ids[:1], res.Replayed, "force replays again")
+}
