@@ -367,6 +367,16 @@ func (s *positionState) apply(r positionRecord) error {
 	return nil
 }
 
+// normalize gives positions decoded from JSON (a cache or a snapshot) the value types of
+// positions decoded from records (whole numbers as int64).
+func (s *positionState) normalize() {
+	for _, cp := range s.Connectors {
+		for k, v := range cp.Parts {
+			cp.Parts[k] = clusterPosition{Partition: normalizeMap(v.Partition), Offset: normalizeMap(v.Offset), Gen: v.Gen}
+		}
+	}
+}
+
 // all returns the positions of incarnation inc, sorted by partition.
 func (s *positionState) all(name string, inc int64) []plugins.PartitionPosition {
 	cp := s.Connectors[name]

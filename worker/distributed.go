@@ -172,15 +172,15 @@ func (d *Distributed) Run(ctx context.Context) error {
 		*s.dst = l
 		defer l.close()
 	}
-	from, err := d.loadCache(ctx)
-	if err != nil {
-		return err
+	// Each store queue's first and next offsets as the worker starts.
+	var minOff, maxOff [3]int64
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		if minOff[i], maxOff[i], err = d.client.QueueOffsets(ctx, l.queue); err != nil {
+			return fmt.Errorf("%s: %w", l.topic, err)
+		}
 	}
-	_, cfgMax, err := d.client.QueueOffsets(ctx, d.configLog.queue)
-	if err != nil {
-		return fmt.Errorf("%s: %w", d.cfg.ConfigTopic, err)
-	}
-	d.configLive = cfgMax
+	from := d.loadCache(maxOff)
+	d.configLive = maxOff[0]
 
 	logCtx, stopLogs := context.WithCancel(context.Background())
 	var logs sync.WaitGroup
@@ -188,12 +188,8 @@ func (d *Distributed) Run(ctx context.Context) error {
 	snaps := d.snapshotters()
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
 		apply := []func(int64, []byte) error{d.applyConfig, d.applyStatus, d.applyPosition}[i]
-		minOff, _, err := d.client.QueueOffsets(ctx, l.queue)
-		if err != nil {
-			return fmt.Errorf("%s: %w", l.topic, err)
-		}
 		logs.Add(1)
-		go func() { defer logs.Done(); l.run(logCtx, from[i], minOff, snaps[i], apply) }()
+		go func() { defer logs.Done(); l.run(logCtx, from[i], minOff[i], snaps[i], apply) }()
 	}
 	start := time.Now()
 	for _, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
@@ -273,37 +269,29 @@ func (d *Distributed) Run(ctx context.Context) error {
 
 // loadCache restores the fold from the cache when it fits the topics as they are now and
 // returns the offsets to read on from (the topics' first offsets otherwise).
-func (d *Distributed) loadCache(ctx context.Context) ([3]int64, error) {
+func (d *Distributed) loadCache(maxOff [3]int64) [3]int64 {
 	var from [3]int64
 	var c clusterCache
 	err := filestore.Read(d.cachePath(), &c)
 	if errors.Is(err, os.ErrNotExist) {
-		return from, nil
+		return from
 	}
 	if err != nil {
 		d.log.Warn("cluster cache unreadable; replaying the store topics", "err", err)
-		return from, nil
+		return from
 	}
 	if c.Topics != [3]string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic} || c.Config == nil || c.Status == nil || c.Positions == nil {
-		return from, nil
+		return from
 	}
 	next := [3]int64{c.ConfigNext, c.StatusNext, c.PositionNext}
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
-		_, maxOff, err := d.client.QueueOffsets(ctx, l.queue)
-		if err != nil {
-			return from, fmt.Errorf("%s: %w", l.topic, err)
-		}
-		if next[i] > maxOff {
+		if next[i] > maxOff[i] {
 			d.log.Warn("cluster cache is ahead of the store topics (recreated?); replaying them", "topic", l.topic,
-				"cached", next[i], "max_offset", maxOff)
-			return from, nil
+				"cached", next[i], "max_offset", maxOff[i])
+			return from
 		}
 	}
-	for _, p := range c.Positions.Connectors {
-		for k, v := range p.Parts {
-			p.Parts[k] = clusterPosition{Partition: normalizeMap(v.Partition), Offset: normalizeMap(v.Offset), Gen: v.Gen}
-		}
-	}
+	c.Positions.normalize()
 	if c.Config.Connectors == nil {
 		c.Config.Connectors = map[string]*clusterConnector{}
 	}
@@ -311,7 +299,7 @@ func (d *Distributed) loadCache(ctx context.Context) ([3]int64, error) {
 	d.config, d.status, d.posState = c.Config, c.Status, c.Positions
 	d.mu.Unlock()
 	d.log.Info("cluster cache loaded", "config", next[0], "status", next[1], "positions", next[2])
-	return next, nil
+	return next
 }
 
 // saveCache writes the fold with the offsets it covers.
@@ -943,9 +931,14 @@ func (p clusterPositions) incOf(name string) int64 {
 	if p.inc != 0 {
 		return p.inc
 	}
-	p.d.mu.Lock()
-	defer p.d.mu.Unlock()
-	if c := p.d.config.Connectors[name]; c != nil {
+	return p.d.incOf(name)
+}
+
+// incOf returns the incarnation of connector name in force, 0 when there is none.
+func (d *Distributed) incOf(name string) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c := d.config.Connectors[name]; c != nil {
 		return c.Inc
 	}
 	return 0
@@ -1088,12 +1081,8 @@ func (d *Distributed) snapshotters() [3]*snapshotter {
 			}
 			ps := newPositionState()
 			maps.Copy(ps.Cleared, r.Snapshot.Cleared)
-			for name, cp := range r.Snapshot.Connectors {
-				for k, v := range cp.Parts {
-					cp.Parts[k] = clusterPosition{Partition: normalizeMap(v.Partition), Offset: normalizeMap(v.Offset), Gen: v.Gen}
-				}
-				ps.Connectors[name] = cp
-			}
+			maps.Copy(ps.Connectors, r.Snapshot.Connectors)
+			ps.normalize()
 			d.mu.Lock()
 			d.posState, d.dirty = ps, true
 			d.mu.Unlock()
@@ -1199,28 +1188,19 @@ func (r clusterReplays) replayed(name string) map[string]ReplayInfo {
 	return out
 }
 
-func (r clusterReplays) incOf(name string) int64 {
-	r.d.mu.Lock()
-	defer r.d.mu.Unlock()
-	if c := r.d.config.Connectors[name]; c != nil {
-		return c.Inc
-	}
-	return 0
-}
-
 func (r clusterReplays) begin(ctx context.Context, name, id string, force bool) error {
-	return r.d.writeConfig(ctx, configRecord{Type: recReplay, Name: name, Inc: r.incOf(name), ReplayID: id, Force: force,
+	return r.d.writeConfig(ctx, configRecord{Type: recReplay, Name: name, Inc: r.d.incOf(name), ReplayID: id, Force: force,
 		Replay: &ReplayInfo{At: time.Now().UTC()}})
 }
 
 func (r clusterReplays) finish(ctx context.Context, name, id string, info ReplayInfo) error {
-	return r.d.writeConfig(ctx, configRecord{Type: recReplay, Name: name, Inc: r.incOf(name), ReplayID: id, Replay: &info})
+	return r.d.writeConfig(ctx, configRecord{Type: recReplay, Name: name, Inc: r.d.incOf(name), ReplayID: id, Replay: &info})
 }
 
 func (r clusterReplays) abandon(name, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.d.writeConfig(ctx, configRecord{Type: recReplay, Name: name, Inc: r.incOf(name), ReplayID: id, Abandon: true,
+	if err := r.d.writeConfig(ctx, configRecord{Type: recReplay, Name: name, Inc: r.d.incOf(name), ReplayID: id, Abandon: true,
 		Replay: &ReplayInfo{}}); err != nil {
 		r.d.log.Warn("a failed DLQ replay stays taken; replay it with force", "connector", name, "record", id, "err", err)
 	}
