@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,11 +29,24 @@ type Message struct {
 	ShardingKey string
 }
 
-// SendResult says where the broker stored a message.
+// SendResult says where the broker stored a message, or the first message of a batch
+// (the others follow it on the same queue).
 type SendResult struct {
+	// MsgID is the message's client-side ID; empty for a batch, whose messages carry none.
 	MsgID  string
 	Queue  Queue
 	Offset int64
+
+	brokerIDs string // the broker's IDs of the stored messages, comma-separated
+}
+
+// MsgIDs returns the broker's ID of each message stored by the send, in order (the IDs a
+// consumer sees for messages without a client-side ID), or nil when the broker gave none.
+func (r SendResult) MsgIDs() []string {
+	if r.brokerIDs == "" {
+		return nil
+	}
+	return strings.Split(r.brokerIDs, ",")
 }
 
 // ProducerOptions tune a producer.
@@ -101,9 +114,7 @@ func toPrimitive(m *Message) (*primitive.Message, error) {
 		pm.WithShardingKey(m.ShardingKey)
 		// The client copies the first message's Queue onto a batch, so the key's hash travels
 		// in Queue.QueueId and keySelector maps it onto the topic's queues.
-		h := fnv.New32a()
-		_, _ = h.Write([]byte(m.ShardingKey))
-		pm.Queue = &primitive.MessageQueue{Topic: m.Topic, QueueId: int(h.Sum32() & 0x7fffffff)}
+		pm.Queue = &primitive.MessageQueue{Topic: m.Topic, QueueId: keyHash(m.ShardingKey)}
 	}
 	return pm, nil
 }
@@ -140,6 +151,12 @@ func (p *Producer) Send(ctx context.Context, msgs ...*Message) (res SendResult, 
 		}
 		pms = append(pms, pm)
 	}
+	return p.send(ctx, msgs[0].Topic, pms...)
+}
+
+// send hands pms to the client library's synchronous send and turns its answer into a
+// SendResult or an error wrapping ErrSend or ErrClosed.
+func (p *Producer) send(ctx context.Context, topic string, pms ...*primitive.Message) (res SendResult, err error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
@@ -153,18 +170,18 @@ func (p *Producer) Send(ctx context.Context, msgs ...*Message) (res SendResult, 
 	sr, err := p.p.SendSync(ctx, pms...)
 	if err != nil {
 		if ctx.Err() != nil {
-			return res, fmt.Errorf("%w: %s: %w", ErrSend, msgs[0].Topic, ctx.Err())
+			return res, fmt.Errorf("%w: %s: %w", ErrSend, topic, ctx.Err())
 		}
-		return res, fmt.Errorf("%w: %s: %w", ErrSend, msgs[0].Topic, err)
+		return res, fmt.Errorf("%w: %s: %w", ErrSend, topic, err)
 	}
 	if sr == nil || sr.Status != primitive.SendOK {
 		status := "no result"
 		if sr != nil {
 			status = sendStatus(sr.Status)
 		}
-		return res, fmt.Errorf("%w: %s: broker answered %s", ErrSend, msgs[0].Topic, status)
+		return res, fmt.Errorf("%w: %s: broker answered %s", ErrSend, topic, status)
 	}
-	res = SendResult{MsgID: sr.MsgID, Offset: sr.QueueOffset}
+	res = SendResult{MsgID: sr.MsgID, Offset: sr.QueueOffset, brokerIDs: sr.OffsetMsgID}
 	if sr.MessageQueue != nil {
 		res.Queue = Queue{Topic: sr.MessageQueue.Topic, BrokerName: sr.MessageQueue.BrokerName, QueueID: sr.MessageQueue.QueueId}
 	}

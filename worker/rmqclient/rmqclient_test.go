@@ -127,6 +127,63 @@ func TestBatchSendSharesOneQueue(t *testing.T) {
 	require.ErrorIs(t, err, rmqclient.ErrInvalid)
 }
 
+// TestSendBatchRoundTrip sends batches encoded by BatchBuilder and reads them back: every
+// field arrives, in order, on the queue of the first message's sharding key, where the
+// result says, with the IDs the result gives.
+func TestSendBatchRoundTrip(t *testing.T) {
+	topic := rmqtest.Topic(t, 4)
+	p := newProducer(t, rmqclient.ProducerOptions{HashByKey: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := rmqtest.Client(t).NewReader("test")
+	defer r.Close()
+	queueOf := map[string]int{}
+	for round, key := range []string{"k-a", "k-b", "k-a", ""} {
+		var b rmqclient.BatchBuilder
+		for i := range 50 {
+			m := &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprintf("%d-%d", round, i)),
+				Properties: map[string]string{"connect.timestamp": "1700000000000", "i": fmt.Sprint(i), "empty": ""}}
+			if key != "" {
+				m.Keys, m.ShardingKey, m.Tag = []string{key, fmt.Sprintf("n%d", i)}, key, "tagB"
+			}
+			require.NoError(t, b.Add(m))
+		}
+		batch := b.Finish()
+		require.Equal(t, 50, batch.Len())
+		res, err := p.SendBatch(ctx, batch)
+		require.NoError(t, err)
+		ids := res.MsgIDs()
+		require.Len(t, ids, 50)
+		if q, ok := queueOf[key]; ok && key != "" {
+			require.Equal(t, q, res.Queue.QueueID, "one key, one queue")
+		}
+		queueOf[key] = res.Queue.QueueID
+
+		var got []*rmqclient.ReceivedMessage
+		require.Eventually(t, func() bool {
+			msgs, _, err := r.Read(ctx, res.Queue, res.Offset+int64(len(got)), 32)
+			require.NoError(t, err)
+			got = append(got, msgs...)
+			return len(got) >= 50
+		}, 10*time.Second, 20*time.Millisecond)
+		for i, m := range got[:50] {
+			require.Equal(t, fmt.Sprintf("%d-%d", round, i), string(m.Body), "in order")
+			require.Equal(t, res.Offset+int64(i), m.Offset)
+			require.Equal(t, ids[i], m.MsgID)
+			require.Equal(t, map[string]string{"connect.timestamp": "1700000000000", "i": fmt.Sprint(i)}, m.Properties)
+			if key != "" {
+				require.Equal(t, []string{key, fmt.Sprintf("n%d", i)}, m.Keys)
+				require.Equal(t, "tagB", m.Tag)
+			} else {
+				require.Empty(t, m.Keys)
+				require.Empty(t, m.Tag)
+			}
+		}
+	}
+	_, err := p.SendBatch(ctx, nil)
+	require.ErrorIs(t, err, rmqclient.ErrInvalid)
+}
+
 func TestOrderWithinQueue(t *testing.T) {
 	topic := rmqtest.Topic(t, 4)
 	p := newProducer(t, rmqclient.ProducerOptions{HashByKey: true})

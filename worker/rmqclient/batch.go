@@ -1,0 +1,247 @@
+package rmqclient
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strings"
+
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+)
+
+// Batch is messages of one topic already encoded in RocketMQ's batch format, ready to be
+// sent as one request by Producer.SendBatch. Encoding a batch apart from sending it lets a
+// caller prepare the next batch while the previous one is on the wire; the encoding itself
+// writes every message straight into one buffer (the client library builds a property map
+// and two buffers per message). Sending does not change a Batch, so it may be sent again.
+type Batch struct {
+	topic string
+	body  []byte
+	n     int
+	queue int // hash of the first message's sharding key; -1 for round robin
+}
+
+// Len returns the number of messages in the batch.
+func (b *Batch) Len() int { return b.n }
+
+// Topic returns the batch's topic.
+func (b *Batch) Topic() string { return b.topic }
+
+// Property names set from Message's fields (the client library's), and wire limits.
+const (
+	propKeys        = primitive.PropertyKeys
+	propTags        = primitive.PropertyTags
+	propShardingKey = primitive.PropertyShardingKey
+	keySeparator    = primitive.PropertyKeySeparator
+	maxPropsLen     = math.MaxInt16 // the wire format's 2-byte length; the broker rejects more
+	fixedMsgLen     = 4 + 4 + 4 + 4 + 4 + 2
+)
+
+// BatchBuilder collects messages for one Batch. Add checks each message as it comes, so a
+// message the broker could not take is refused alone; Finish encodes them all at once into
+// a buffer of the exact size. The zero value is ready to use.
+type BatchBuilder struct {
+	msgs      []*Message
+	bodyBytes int
+	size      int
+}
+
+// Add appends m, or returns an error wrapping ErrInvalid and leaves the builder as it was
+// when m has no topic or another topic than the messages before it, or when its
+// properties contain the separators \x01 or \x02 or exceed 32,767 encoded bytes. Like
+// the client library, it skips properties with an empty name or value; Keys, Tag and
+// ShardingKey win over properties of the names KEYS, TAGS and SHARDING_KEY.
+func (b *BatchBuilder) Add(m *Message) error {
+	if m == nil || m.Topic == "" {
+		return fmt.Errorf("%w: message without topic", ErrInvalid)
+	}
+	if len(b.msgs) > 0 && m.Topic != b.msgs[0].Topic {
+		return fmt.Errorf("%w: a batch must share one topic (%s, %s)", ErrInvalid, b.msgs[0].Topic, m.Topic)
+	}
+	n, err := propsLen(m)
+	if err != nil {
+		return err
+	}
+	b.msgs = append(b.msgs, m)
+	b.bodyBytes += len(m.Body)
+	b.size += fixedMsgLen + len(m.Body) + n
+	return nil
+}
+
+// Len returns the number of messages added since the last Finish.
+func (b *BatchBuilder) Len() int { return len(b.msgs) }
+
+// BodyBytes returns the sum of the added messages' body sizes.
+func (b *BatchBuilder) BodyBytes() int { return b.bodyBytes }
+
+// Last returns the message added last, or nil.
+func (b *BatchBuilder) Last() *Message {
+	if len(b.msgs) == 0 {
+		return nil
+	}
+	return b.msgs[len(b.msgs)-1]
+}
+
+// Finish encodes the added messages and empties the builder; it returns nil when there
+// are none.
+func (b *BatchBuilder) Finish() *Batch {
+	if len(b.msgs) == 0 {
+		return nil
+	}
+	out := &Batch{topic: b.msgs[0].Topic, n: len(b.msgs), queue: -1, body: make([]byte, 0, b.size)}
+	for _, m := range b.msgs {
+		out.body = appendMessage(out.body, m)
+	}
+	if k := b.msgs[0].ShardingKey; k != "" {
+		out.queue = keyHash(k)
+	}
+	clear(b.msgs)
+	b.msgs, b.bodyBytes, b.size = b.msgs[:0], 0, 0
+	return out
+}
+
+// NewBatch encodes msgs (at least one, all of one topic) as a Batch; see BatchBuilder.Add
+// for what is refused.
+func NewBatch(msgs ...*Message) (*Batch, error) {
+	if len(msgs) == 0 {
+		return nil, fmt.Errorf("%w: nothing to send", ErrInvalid)
+	}
+	var b BatchBuilder
+	for _, m := range msgs {
+		if err := b.Add(m); err != nil {
+			return nil, err
+		}
+	}
+	return b.Finish(), nil
+}
+
+// userProp reports whether the property k=v of m goes on the wire as given.
+func userProp(m *Message, k, v string) bool {
+	if k == "" || v == "" {
+		return false
+	}
+	switch k {
+	case propKeys:
+		return !hasKeys(m)
+	case propTags:
+		return m.Tag == ""
+	case propShardingKey:
+		return m.ShardingKey == ""
+	}
+	return true
+}
+
+// hasKeys reports whether m's keys make a KEYS property: not when there are none or one
+// empty key (the client library skips empty properties).
+func hasKeys(m *Message) bool { return len(m.Keys) > 1 || len(m.Keys) == 1 && m.Keys[0] != "" }
+
+// propsLen returns the encoded length of m's properties, checking them.
+func propsLen(m *Message) (int, error) {
+	n := 0
+	add := func(k, v string) error {
+		if strings.ContainsAny(k, "\x01\x02") || strings.ContainsAny(v, "\x01\x02") {
+			return fmt.Errorf("%w: property %q contains the separators \\x01 or \\x02", ErrInvalid, k)
+		}
+		n += len(k) + len(v) + 2
+		return nil
+	}
+	for k, v := range m.Properties {
+		if userProp(m, k, v) {
+			if err := add(k, v); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if hasKeys(m) {
+		kl := len(keySeparator) * (len(m.Keys) - 1)
+		for _, k := range m.Keys {
+			if strings.ContainsAny(k, "\x01\x02") {
+				return 0, fmt.Errorf("%w: key %q contains the separators \\x01 or \\x02", ErrInvalid, k)
+			}
+			kl += len(k)
+		}
+		n += len(propKeys) + kl + 2
+	}
+	if m.Tag != "" {
+		if err := add(propTags, m.Tag); err != nil {
+			return 0, err
+		}
+	}
+	if m.ShardingKey != "" {
+		if err := add(propShardingKey, m.ShardingKey); err != nil {
+			return 0, err
+		}
+	}
+	if n > maxPropsLen {
+		return 0, fmt.Errorf("%w: properties take %d bytes encoded, more than RocketMQ's %d", ErrInvalid, n, maxPropsLen)
+	}
+	return n, nil
+}
+
+// appendMessage appends m in the layout of one message of a batch body (RocketMQ's
+// MessageDecoder.encodeMessage): total size, magic code 0, body CRC 0, flag 0, body
+// length, body, properties length (2 bytes), properties as name\x01value\x02 pairs.
+func appendMessage(buf []byte, m *Message) []byte {
+	start := len(buf)
+	buf = binary.BigEndian.AppendUint32(buf, 0) // total size, filled in below
+	buf = binary.BigEndian.AppendUint32(buf, 0)
+	buf = binary.BigEndian.AppendUint32(buf, 0)
+	buf = binary.BigEndian.AppendUint32(buf, 0)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(m.Body)))
+	buf = append(buf, m.Body...)
+	propsAt := len(buf)
+	buf = append(buf, 0, 0) // properties length, filled in below
+	prop := func(k, v string) {
+		buf = append(buf, k...)
+		buf = append(buf, 1)
+		buf = append(buf, v...)
+		buf = append(buf, 2)
+	}
+	for k, v := range m.Properties {
+		if userProp(m, k, v) {
+			prop(k, v)
+		}
+	}
+	if hasKeys(m) {
+		buf = append(buf, propKeys...)
+		buf = append(buf, 1)
+		for i, k := range m.Keys {
+			if i > 0 {
+				buf = append(buf, keySeparator...)
+			}
+			buf = append(buf, k...)
+		}
+		buf = append(buf, 2)
+	}
+	if m.Tag != "" {
+		prop(propTags, m.Tag)
+	}
+	if m.ShardingKey != "" {
+		prop(propShardingKey, m.ShardingKey)
+	}
+	binary.BigEndian.PutUint16(buf[propsAt:], uint16(len(buf)-propsAt-2))
+	binary.BigEndian.PutUint32(buf[start:], uint32(len(buf)-start))
+	return buf
+}
+
+// keyHash is the queue hint of a sharding key (see toPrimitive and keySelector).
+func keyHash(k string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(k))
+	return int(h.Sum32() & 0x7fffffff)
+}
+
+// SendBatch sends b as one request: the broker stores its messages on one queue, in order.
+// Errors are those of Send.
+func (p *Producer) SendBatch(ctx context.Context, b *Batch) (SendResult, error) {
+	if b == nil || b.n == 0 {
+		return SendResult{}, fmt.Errorf("%w: nothing to send", ErrInvalid)
+	}
+	pm := &primitive.Message{Topic: b.topic, Body: b.body, Batch: true}
+	if b.queue >= 0 {
+		pm.Queue = &primitive.MessageQueue{Topic: b.topic, QueueId: b.queue}
+	}
+	return p.send(ctx, b.topic, pm)
+}
