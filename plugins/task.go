@@ -45,11 +45,11 @@ type SourceTask interface {
 	Stop(ctx context.Context) error
 }
 
-// RecordCommitter is an optional SourceTask ability: the engine calls
-// CommitRecord for every record it has finished with, in the order the acks
-// arrive, from the Poll goroutine. md is nil when the record was dropped by a
-// transform or skipped under errors.tolerance=all. An error is logged and
-// ignored.
+// RecordCommitter is an optional SourceTask ability: once every message of a
+// poll batch is acked, the engine calls CommitRecord for each record of the
+// batch, in poll order, from the goroutine that sends (it may run while Poll
+// does). md is nil when the record was dropped by a transform or skipped under
+// errors.tolerance=all. An error is logged and ignored.
 type RecordCommitter interface {
 	CommitRecord(ctx context.Context, r *schema.Record, md *RecordMetadata) error
 }

@@ -23,9 +23,10 @@ const (
 
 // sourceRunner runs one source task: poll → transforms → converters → send → positions.
 //
-// Sends are synchronous and in poll order, so at most one poll batch is in flight: the
-// positions of a batch become committable only once every message of the batch is acked,
-// and a crash replays at most that batch plus what was acked since the last commit.
+// Sends are synchronous and in poll order, one chunk at a time: the positions of a poll
+// batch become committable only once every message of the batch is acked, and a crash
+// replays at most the batches in flight plus what was acked since the last commit. The
+// poll goroutine converts and encodes the next batch while the sender sends.
 type sourceRunner struct {
 	id        TaskID
 	cfg       map[string]string
@@ -55,6 +56,7 @@ type sourceRunner struct {
 	knownTopics map[string]bool // touched by the sender goroutine only
 	validTopics map[string]bool // touched by the poll loop only
 	stamps      stampCache      // touched by the poll loop only
+	perRecord   bool            // the task is a plugins.RecordCommitter
 	pendingMu   sync.Mutex
 	pending     map[string]plugins.PartitionPosition
 }
@@ -73,6 +75,7 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	s.knownTopics = map[string]bool{}
 	s.validTopics = map[string]bool{}
 	s.pending = map[string]plugins.PartitionPosition{}
+	_, s.perRecord = s.task.(plugins.RecordCommitter)
 	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
@@ -151,25 +154,48 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	return nil
 }
 
-// convertedBatch is one poll batch after transforms and converters.
+// convertedBatch is one poll batch after transforms and converters, cut into batches
+// encoded for sending (in the poll goroutine, while the previous poll batch is sent).
 type convertedBatch struct {
-	out  []outMsg
-	recs []*schema.Record
+	recs   []*schema.Record
+	chunks []*rmqclient.Batch
+	// where[i] is the chunk and index within it of recs[i]'s message, or {-1, -1} when the
+	// record was dropped by a transform or skipped under errors.tolerance. Kept only for
+	// tasks that want CommitRecord.
+	where []recPlace
 }
 
-type outMsg struct {
-	msg *rmqclient.Message
-	rec *schema.Record
-}
+type recPlace struct{ chunk, index int32 }
 
 // convertBatch converts one poll batch; failed records are reported per errors.tolerance.
+// A chunk holds at most maxBatchMessages messages and maxBatchBytes of bodies, of one
+// topic and, when ordered, one sharding key: a chunk lands on one queue.
 func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) (convertedBatch, error) {
-	b := convertedBatch{out: make([]outMsg, 0, len(recs)), recs: recs}
-	for _, orig := range recs {
+	b := convertedBatch{recs: recs}
+	if s.perRecord {
+		b.where = make([]recPlace, len(recs))
+	}
+	var open rmqclient.BatchBuilder
+	var first *rmqclient.Message // of the open chunk
+	for i, orig := range recs {
+		if b.where != nil {
+			b.where[i] = recPlace{-1, -1}
+		}
 		if orig == nil {
 			continue
 		}
 		m, stage, class, err := s.convert(orig)
+		if err == nil && m != nil {
+			if open.Len() > 0 && (open.Len() >= maxBatchMessages || m.Topic != first.Topic ||
+				s.ordered && m.ShardingKey != first.ShardingKey || open.BodyBytes()+len(m.Body) > maxBatchBytes) {
+				b.chunks = append(b.chunks, open.Finish())
+			}
+			if err = open.Add(m); err != nil {
+				stage, class = StageProduce, "worker"
+			} else if open.Len() == 1 {
+				first = m
+			}
+		}
 		if err != nil {
 			fr := failedRecord{stage: stage, class: class, topic: s.topicOf(orig), queueID: -1, body: rawBody(orig), preview: preview(orig.Value)}
 			if rerr := s.errs.report(ctx, fr, err); rerr != nil {
@@ -177,28 +203,33 @@ func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) 
 			}
 			continue
 		}
-		b.out = append(b.out, outMsg{msg: m, rec: orig})
+		if m != nil && b.where != nil {
+			b.where[i] = recPlace{int32(len(b.chunks)), int32(open.Len() - 1)}
+		}
+	}
+	if c := open.Finish(); c != nil {
+		b.chunks = append(b.chunks, c)
 	}
 	return b, nil
 }
 
-// deliver sends a converted batch in chunks, then marks its positions committable.
+// deliver sends a converted batch's chunks in order, then marks its positions committable.
 func (s *sourceRunner) deliver(ctx context.Context, b convertedBatch) error {
-	out := b.out
-	for start := 0; start < len(out); {
-		end := start + 1
-		size := len(out[start].msg.Body)
-		// A batch lands on one queue: with ordering, only messages of one key may share it.
-		for end < len(out) && end-start < maxBatchMessages && out[end].msg.Topic == out[start].msg.Topic &&
-			(!s.ordered || out[end].msg.ShardingKey == out[start].msg.ShardingKey) &&
-			size+len(out[end].msg.Body) <= maxBatchBytes {
-			size += len(out[end].msg.Body)
-			end++
-		}
-		if err := s.send(ctx, out[start:end]); err != nil {
+	var results []rmqclient.SendResult
+	if b.where != nil {
+		results = make([]rmqclient.SendResult, len(b.chunks))
+	}
+	for i, c := range b.chunks {
+		res, err := s.send(ctx, c)
+		if err != nil {
 			return err
 		}
-		start = end
+		if results != nil {
+			results[i] = res
+		}
+	}
+	if b.where != nil {
+		s.commitRecords(ctx, b, results)
 	}
 	// Every record of the batch is acked, failed-and-tolerated, or dropped by a transform:
 	// the batch's positions are now committable, in poll order.
@@ -221,6 +252,34 @@ func (s *sourceRunner) deliver(ctx context.Context, b convertedBatch) error {
 		s.pending[k] = plugins.PartitionPosition{Partition: r.SourcePartition, Offset: r.SourceOffset}
 	}
 	return nil
+}
+
+// commitRecords tells a RecordCommitter task about every record of a delivered batch, in
+// poll order: where its message was stored, or nil metadata when it was dropped or skipped.
+func (s *sourceRunner) commitRecords(ctx context.Context, b convertedBatch, results []rmqclient.SendResult) {
+	rc := s.task.(plugins.RecordCommitter)
+	ids := make([][]string, len(results))
+	now := time.Now()
+	for i, r := range b.recs {
+		if r == nil {
+			continue
+		}
+		var md *plugins.RecordMetadata
+		if w := b.where[i]; w.chunk >= 0 {
+			res := results[w.chunk]
+			if ids[w.chunk] == nil {
+				ids[w.chunk] = res.MsgIDs()
+			}
+			md = &plugins.RecordMetadata{Topic: res.Queue.Topic, BrokerName: res.Queue.BrokerName, QueueID: res.Queue.QueueID,
+				QueueOffset: res.Offset + int64(w.index), Timestamp: now}
+			if int(w.index) < len(ids[w.chunk]) {
+				md.MsgID = ids[w.chunk][w.index]
+			}
+		}
+		if err := safeCall(func() error { return rc.CommitRecord(ctx, r, md) }); err != nil {
+			s.log.Warn("CommitRecord failed", "err", err)
+		}
+	}
 }
 
 // samePartition compares partition maps of scalar values without encoding them; anything
@@ -295,51 +354,33 @@ func (s *sourceRunner) topicOf(r *schema.Record) string {
 	return s.defaultTopic
 }
 
-// send delivers one chunk of messages (one topic) with retries per errors.retry.*; a chunk
-// that still fails fails the task (nothing of its poll batch is committed).
-func (s *sourceRunner) send(ctx context.Context, chunk []outMsg) error {
-	msgs := make([]*rmqclient.Message, 0, len(chunk))
-	for _, o := range chunk {
-		if o.msg != nil {
-			msgs = append(msgs, o.msg)
-		}
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
+// send delivers one chunk (one topic) with retries per errors.retry.*; a chunk that still
+// fails fails the task (nothing of its poll batch is committed).
+func (s *sourceRunner) send(ctx context.Context, chunk *rmqclient.Batch) (rmqclient.SendResult, error) {
+	var res rmqclient.SendResult
 	if s.fence != nil {
 		if err := s.fence(); err != nil {
-			return err
+			return res, err
 		}
 	}
-	topic := msgs[0].Topic
+	topic := chunk.Topic()
 	if err := s.ensureTopic(ctx, topic); err != nil {
-		return err
+		return res, err
 	}
-	var res rmqclient.SendResult
 	policy := s.policy
 	if policy.retryTimeout == 0 {
 		policy.retryTimeout = 30 * time.Second // transient broker trouble is retried for a while even by default
 	}
 	err := policy.retry(ctx, func() error {
 		var err error
-		res, err = s.producer.Send(ctx, msgs...)
+		res, err = s.producer.SendBatch(ctx, chunk)
 		return err
 	}, s.counters.countRetries(rmqclient.IsRetriable))
 	if err != nil {
-		return fmt.Errorf("stage %s: send %d messages to %s: %w", StageProduce, len(msgs), topic, err)
+		return res, fmt.Errorf("stage %s: send %d messages to %s: %w", StageProduce, chunk.Len(), topic, err)
 	}
-	s.counters.recordsWritten.Add(int64(len(msgs)))
-	if rc, ok := s.task.(plugins.RecordCommitter); ok {
-		for i, o := range chunk {
-			md := &plugins.RecordMetadata{Topic: topic, BrokerName: res.Queue.BrokerName, QueueID: res.Queue.QueueID,
-				QueueOffset: res.Offset + int64(i), MsgID: res.MsgID, Timestamp: time.Now()}
-			if err := safeCall(func() error { return rc.CommitRecord(ctx, o.rec, md) }); err != nil {
-				s.log.Warn("CommitRecord failed", "err", err)
-			}
-		}
-	}
-	return nil
+	s.counters.recordsWritten.Add(int64(chunk.Len()))
+	return res, nil
 }
 
 // ensureTopic creates a missing target topic when autoCreateTopicEnable is set.

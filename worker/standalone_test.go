@@ -180,6 +180,66 @@ func TestSourceToSinkThroughBroker(t *testing.T) {
 	require.Equal(t, 2, connectors, "the two connectors of the test registry")
 }
 
+// TestSourceTransformDropsRecords runs a source whose transform drops every other record:
+// the kept ones are stored in order, every record is told to CommitRecord in poll order
+// (dropped ones with no metadata, kept ones with where the broker stored them), and the
+// positions still cover the dropped records at the end.
+func TestSourceTransformDropsRecords(t *testing.T) {
+	topic := rmqtest.Topic(t, 4)
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	id := rmqtest.Name(t, "drop")
+	const count = 300
+	_, err := env.h.CreateConnector(ctx, "src", map[string]string{
+		"connector.class": "mem-source", "test.id": id, "count": fmt.Sprint(count),
+		"connect.topicname": topic, "max.tasks": "1",
+		"transforms": "odd", "transforms.odd.type": "PatternFilter$Value", "transforms.odd.pattern": `value-0-\d*[13579]`,
+	}, "")
+	require.NoError(t, err)
+	st := stateFor(id)
+	require.Eventually(t, func() bool {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return len(st.committed) >= count
+	}, 30*time.Second, 50*time.Millisecond, "CommitRecord for every record")
+	st.mu.Lock()
+	committed := append([]committedRecord(nil), st.committed...)
+	st.mu.Unlock()
+	require.Len(t, committed, count, "each record once")
+
+	r := rmqtest.Client(t).NewReader("test")
+	defer r.Close()
+	for i, c := range committed {
+		require.Equal(t, fmt.Sprintf("value-0-%d", i), c.value, "poll order")
+		if i%2 == 1 {
+			require.Nil(t, c.md, "record %d was dropped", i)
+			continue
+		}
+		require.NotNil(t, c.md, "record %d was sent", i)
+		require.Equal(t, topic, c.md.Topic)
+		q := rmqclient.Queue{Topic: topic, BrokerName: c.md.BrokerName, QueueID: c.md.QueueID}
+		msgs, _, err := r.Read(ctx, q, c.md.QueueOffset, 1)
+		require.NoError(t, err)
+		require.NotEmpty(t, msgs, "record %d at %+v", i, c.md)
+		require.Equal(t, c.value, string(msgs[0].Body), "record %d is where its metadata says", i)
+		require.Equal(t, c.md.MsgID, msgs[0].MsgID)
+	}
+	var stored int64
+	qs, err := rmqtest.Client(t).TopicQueues(ctx, topic)
+	require.NoError(t, err)
+	for _, q := range qs {
+		lo, hi, err := rmqtest.Client(t).QueueOffsets(ctx, q)
+		require.NoError(t, err)
+		stored += hi - lo
+	}
+	require.Equal(t, int64(count/2), stored, "only the kept records were sent")
+	require.Eventually(t, func() bool {
+		ps, _ := env.h.Positions("src")
+		return len(ps) == 1 && ps[0].Offset["seq"] == int64(count-1)
+	}, 10*time.Second, 50*time.Millisecond, "the position covers the dropped last record")
+}
+
 func TestPositionsAndStateSurviveRestart(t *testing.T) {
 	topic := rmqtest.Topic(t, 1)
 	dir := t.TempDir()

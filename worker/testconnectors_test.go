@@ -23,6 +23,12 @@ type memState struct {
 	putErrs   int // number of Put calls that fail (non-retriable) before succeeding
 	retriable int // number of Put calls that fail with a RetriableError
 	starts    int
+	committed []committedRecord // CommitRecord calls of source tasks, in order
+}
+
+type committedRecord struct {
+	value string
+	md    *plugins.RecordMetadata
 }
 
 var (
@@ -101,6 +107,7 @@ func (memSinkConnector) NewSourceTask() {}
 type memSourceTask struct {
 	next, count int
 	task        string
+	st          *memState
 }
 
 func (t *memSourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
@@ -113,9 +120,17 @@ func (t *memSourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContex
 	if off != nil {
 		t.next = int(off["seq"].(int64)) + 1
 	}
-	stateFor(cfg["test.id"]).mu.Lock()
-	stateFor(cfg["test.id"]).starts++
-	stateFor(cfg["test.id"]).mu.Unlock()
+	t.st = stateFor(cfg["test.id"])
+	t.st.mu.Lock()
+	t.st.starts++
+	t.st.mu.Unlock()
+	return nil
+}
+
+func (t *memSourceTask) CommitRecord(_ context.Context, r *schema.Record, md *plugins.RecordMetadata) error {
+	t.st.mu.Lock()
+	defer t.st.mu.Unlock()
+	t.st.committed = append(t.st.committed, committedRecord{value: fmt.Sprint(r.Value), md: md})
 	return nil
 }
 
