@@ -298,3 +298,17 @@ func BenchmarkGeneratorPoll(b *testing.B) {
 		n--
 	}
 }
+
+// BenchmarkValue is the cost of generating one record value.
+func BenchmarkValue(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			var seq int64
+			for b.Loop() {
+				_ = generator.Value(1, seq, size)
+				seq++
+			}
+		})
+	}
+}
