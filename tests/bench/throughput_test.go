@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -95,6 +96,17 @@ func sendGenerated(ctx context.Context, p *rmqclient.Producer, topic string, n, 
 	return nil
 }
 
+// settle starts every timed run from the same state: no garbage of the run before (the
+// process holds both sides, and the pre-generated records are ~100 MB) and a broker that
+// has had a moment to write back the run before. Without it a run was up to 40% faster
+// after a run of its own kind than after one of another (seen in per-round rates).
+func settle() {
+	runtime.GC()
+	time.Sleep(settleTime)
+}
+
+const settleTime = time.Second
+
 var warmOnce sync.Once
 
 // warmUp sends some traffic first so that neither side of a comparison pays for the
@@ -109,8 +121,9 @@ func warmUp(b *testing.B) {
 
 // rounds is how many raw and worker runs a throughput figure pairs; the figure is their
 // median, which keeps a burst of load from the shared machine out of it. The order of the
-// two sides alternates from round to round.
-const rounds = 3
+// sides reverses from round to round, and the count is even: a run that follows a run of
+// its own kind was seen to be faster, and an odd count gave that to one side once more.
+const rounds = 6
 
 var side = flag.String("side", "", "throughput figures: run only the side of this name (raw, raw-gen or "+
 	"worker), e.g. to profile it with -cpuprofile; empty runs every side")
@@ -187,6 +200,7 @@ func BenchmarkSourceThroughput(b *testing.B) {
 				if !generate {
 					msgs = records(topic, w.n, w.size)
 				}
+				settle()
 				b.StartTimer()
 				start := time.Now()
 				p, err := rmqtest.Client(b).NewProducer("bench-raw", rmqclient.ProducerOptions{})
@@ -213,6 +227,7 @@ func BenchmarkSourceThroughput(b *testing.B) {
 					defer h.stop()
 					topic := rmqtest.Topic(b, 4)
 					run++
+					settle()
 					b.StartTimer()
 					start := time.Now()
 					h.create(b, fmt.Sprintf("gen-%d", run), map[string]string{
@@ -289,6 +304,7 @@ func BenchmarkSinkThroughput(b *testing.B) {
 		run := 0
 		compare(b, w.size, runner{"raw", func() float64 {
 			var got, first atomic.Int64
+			settle()
 			b.StartTimer()
 			c, err := rmqtest.Client(b).NewConsumer("bench-raw", rmqclient.ConsumerOptions{
 				Group: rmqtest.Group(b), Topics: []string{topic}, From: rmqclient.FromFirst,
@@ -313,6 +329,7 @@ func BenchmarkSinkThroughput(b *testing.B) {
 			h := startHerder(b, &c)
 			defer h.stop()
 			run++
+			settle()
 			b.StartTimer()
 			h.create(b, fmt.Sprintf("null-%d", run), map[string]string{
 				"connector.class": generator.SinkName, "connect.topicnames": topic, "max.tasks": "1",

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"strings"
+	"reflect"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 )
@@ -41,64 +41,117 @@ const (
 
 // BatchBuilder collects messages for one Batch. Add checks each message as it comes, so a
 // message the broker could not take is refused alone; Finish encodes them all at once into
-// a buffer of the exact size. The zero value is ready to use.
+// a buffer of the exact size. Consecutive messages that share one Properties map (as a
+// source task's often do) have it encoded once. The zero value is ready to use.
 type BatchBuilder struct {
-	msgs      []*Message
+	entries   []entry
 	bodyBytes int
 	size      int
+
+	// The encoding of the last Properties map seen, for the fields set in mask.
+	lastProps map[string]string
+	lastMask  uint8
+	lastEnc   []byte
+}
+
+type entry struct {
+	m     *Message
+	props []byte // m's user properties, encoded (possibly shared with other entries)
 }
 
 // Add appends m, or returns an error wrapping ErrInvalid and leaves the builder as it was
 // when m has no topic or another topic than the messages before it, or when its
 // properties contain the separators \x01 or \x02 or exceed 32,767 encoded bytes. Like
 // the client library, it skips properties with an empty name or value; Keys, Tag and
-// ShardingKey win over properties of the names KEYS, TAGS and SHARDING_KEY.
+// ShardingKey win over properties of the names KEYS, TAGS and SHARDING_KEY. Properties
+// are read here: changing m's map afterwards changes nothing.
 func (b *BatchBuilder) Add(m *Message) error {
 	if m == nil || m.Topic == "" {
 		return fmt.Errorf("%w: message without topic", ErrInvalid)
 	}
-	if len(b.msgs) > 0 && m.Topic != b.msgs[0].Topic {
-		return fmt.Errorf("%w: a batch must share one topic (%s, %s)", ErrInvalid, b.msgs[0].Topic, m.Topic)
+	if len(b.entries) > 0 && m.Topic != b.entries[0].m.Topic {
+		return fmt.Errorf("%w: a batch must share one topic (%s, %s)", ErrInvalid, b.entries[0].m.Topic, m.Topic)
 	}
-	n, err := propsLen(m)
+	n, err := fieldPropsLen(m)
 	if err != nil {
 		return err
 	}
-	b.msgs = append(b.msgs, m)
+	up, err := b.userProps(m)
+	if err != nil {
+		return err
+	}
+	if n += len(up); n > maxPropsLen {
+		return fmt.Errorf("%w: properties take %d bytes encoded, more than RocketMQ's %d", ErrInvalid, n, maxPropsLen)
+	}
+	b.entries = append(b.entries, entry{m: m, props: up})
 	b.bodyBytes += len(m.Body)
 	b.size += fixedMsgLen + len(m.Body) + n
 	return nil
 }
 
+// userProps returns the encoding of m's user properties, reusing the last one when m
+// shares the last message's map and the same fields are set.
+func (b *BatchBuilder) userProps(m *Message) ([]byte, error) {
+	if len(m.Properties) == 0 {
+		return nil, nil
+	}
+	var mask uint8
+	if hasKeys(m) {
+		mask |= 1
+	}
+	if m.Tag != "" {
+		mask |= 2
+	}
+	if m.ShardingKey != "" {
+		mask |= 4
+	}
+	if b.lastEnc != nil && mask == b.lastMask &&
+		reflect.ValueOf(m.Properties).UnsafePointer() == reflect.ValueOf(b.lastProps).UnsafePointer() {
+		return b.lastEnc, nil
+	}
+	var enc []byte
+	for k, v := range m.Properties {
+		if !userProp(m, k, v) {
+			continue
+		}
+		if hasSeparator(k) || hasSeparator(v) {
+			return nil, fmt.Errorf("%w: property %q contains the separators \\x01 or \\x02", ErrInvalid, k)
+		}
+		enc = appendProp(enc, k, v)
+		if len(enc) > maxPropsLen {
+			return nil, fmt.Errorf("%w: properties take more than RocketMQ's %d bytes encoded", ErrInvalid, maxPropsLen)
+		}
+	}
+	if enc == nil {
+		enc = []byte{}
+	}
+	b.lastProps, b.lastMask, b.lastEnc = m.Properties, mask, enc
+	return enc, nil
+}
+
 // Len returns the number of messages added since the last Finish.
-func (b *BatchBuilder) Len() int { return len(b.msgs) }
+func (b *BatchBuilder) Len() int { return len(b.entries) }
 
 // BodyBytes returns the sum of the added messages' body sizes.
 func (b *BatchBuilder) BodyBytes() int { return b.bodyBytes }
 
-// Last returns the message added last, or nil.
-func (b *BatchBuilder) Last() *Message {
-	if len(b.msgs) == 0 {
-		return nil
-	}
-	return b.msgs[len(b.msgs)-1]
-}
-
 // Finish encodes the added messages and empties the builder; it returns nil when there
 // are none.
 func (b *BatchBuilder) Finish() *Batch {
-	if len(b.msgs) == 0 {
+	if len(b.entries) == 0 {
 		return nil
 	}
-	out := &Batch{topic: b.msgs[0].Topic, n: len(b.msgs), queue: -1, body: make([]byte, 0, b.size)}
-	for _, m := range b.msgs {
-		out.body = appendMessage(out.body, m)
+	first := b.entries[0].m
+	out := &Batch{topic: first.Topic, n: len(b.entries), queue: -1, body: make([]byte, 0, b.size)}
+	for _, e := range b.entries {
+		out.body = appendMessage(out.body, e.m, e.props)
 	}
-	if k := b.msgs[0].ShardingKey; k != "" {
+	if k := first.ShardingKey; k != "" {
 		out.queue = keyHash(k)
 	}
-	clear(b.msgs)
-	b.msgs, b.bodyBytes, b.size = b.msgs[:0], 0, 0
+	clear(b.entries)
+	b.entries, b.bodyBytes, b.size = b.entries[:0], 0, 0
+	b.lastProps, b.lastEnc = nil, nil // let the map go with the messages
 	return out
 }
 
@@ -137,53 +190,56 @@ func userProp(m *Message, k, v string) bool {
 // empty key (the client library skips empty properties).
 func hasKeys(m *Message) bool { return len(m.Keys) > 1 || len(m.Keys) == 1 && m.Keys[0] != "" }
 
-// propsLen returns the encoded length of m's properties, checking them.
-func propsLen(m *Message) (int, error) {
+// hasSeparator reports whether s contains \x01 or \x02, which the wire format uses.
+func hasSeparator(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 1 || c == 2 {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldPropsLen returns the encoded length of the properties made from m's Keys, Tag and
+// ShardingKey, checking them.
+func fieldPropsLen(m *Message) (int, error) {
 	n := 0
-	add := func(k, v string) error {
-		if strings.ContainsAny(k, "\x01\x02") || strings.ContainsAny(v, "\x01\x02") {
-			return fmt.Errorf("%w: property %q contains the separators \\x01 or \\x02", ErrInvalid, k)
-		}
-		n += len(k) + len(v) + 2
-		return nil
-	}
-	for k, v := range m.Properties {
-		if userProp(m, k, v) {
-			if err := add(k, v); err != nil {
-				return 0, err
-			}
-		}
-	}
 	if hasKeys(m) {
-		kl := len(keySeparator) * (len(m.Keys) - 1)
+		n += len(propKeys) + 2 + len(keySeparator)*(len(m.Keys)-1)
 		for _, k := range m.Keys {
-			if strings.ContainsAny(k, "\x01\x02") {
+			if hasSeparator(k) {
 				return 0, fmt.Errorf("%w: key %q contains the separators \\x01 or \\x02", ErrInvalid, k)
 			}
-			kl += len(k)
+			n += len(k)
 		}
-		n += len(propKeys) + kl + 2
 	}
 	if m.Tag != "" {
-		if err := add(propTags, m.Tag); err != nil {
-			return 0, err
+		if hasSeparator(m.Tag) {
+			return 0, fmt.Errorf("%w: tag %q contains the separators \\x01 or \\x02", ErrInvalid, m.Tag)
 		}
+		n += len(propTags) + len(m.Tag) + 2
 	}
 	if m.ShardingKey != "" {
-		if err := add(propShardingKey, m.ShardingKey); err != nil {
-			return 0, err
+		if hasSeparator(m.ShardingKey) {
+			return 0, fmt.Errorf("%w: sharding key %q contains the separators \\x01 or \\x02", ErrInvalid, m.ShardingKey)
 		}
-	}
-	if n > maxPropsLen {
-		return 0, fmt.Errorf("%w: properties take %d bytes encoded, more than RocketMQ's %d", ErrInvalid, n, maxPropsLen)
+		n += len(propShardingKey) + len(m.ShardingKey) + 2
 	}
 	return n, nil
 }
 
+func appendProp(buf []byte, k, v string) []byte {
+	buf = append(buf, k...)
+	buf = append(buf, 1)
+	buf = append(buf, v...)
+	return append(buf, 2)
+}
+
 // appendMessage appends m in the layout of one message of a batch body (RocketMQ's
 // MessageDecoder.encodeMessage): total size, magic code 0, body CRC 0, flag 0, body
-// length, body, properties length (2 bytes), properties as name\x01value\x02 pairs.
-func appendMessage(buf []byte, m *Message) []byte {
+// length, body, properties length (2 bytes), properties as name\x01value\x02 pairs:
+// userProps (already encoded), then those of m's fields.
+func appendMessage(buf []byte, m *Message, userProps []byte) []byte {
 	start := len(buf)
 	buf = binary.BigEndian.AppendUint32(buf, 0) // total size, filled in below
 	buf = binary.BigEndian.AppendUint32(buf, 0)
@@ -193,17 +249,7 @@ func appendMessage(buf []byte, m *Message) []byte {
 	buf = append(buf, m.Body...)
 	propsAt := len(buf)
 	buf = append(buf, 0, 0) // properties length, filled in below
-	prop := func(k, v string) {
-		buf = append(buf, k...)
-		buf = append(buf, 1)
-		buf = append(buf, v...)
-		buf = append(buf, 2)
-	}
-	for k, v := range m.Properties {
-		if userProp(m, k, v) {
-			prop(k, v)
-		}
-	}
+	buf = append(buf, userProps...)
 	if hasKeys(m) {
 		buf = append(buf, propKeys...)
 		buf = append(buf, 1)
@@ -216,10 +262,10 @@ func appendMessage(buf []byte, m *Message) []byte {
 		buf = append(buf, 2)
 	}
 	if m.Tag != "" {
-		prop(propTags, m.Tag)
+		buf = appendProp(buf, propTags, m.Tag)
 	}
 	if m.ShardingKey != "" {
-		prop(propShardingKey, m.ShardingKey)
+		buf = appendProp(buf, propShardingKey, m.ShardingKey)
 	}
 	binary.BigEndian.PutUint16(buf[propsAt:], uint16(len(buf)-propsAt-2))
 	binary.BigEndian.PutUint32(buf[start:], uint32(len(buf)-start))

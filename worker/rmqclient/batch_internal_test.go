@@ -91,6 +91,9 @@ func TestBatchEncodingMatchesTheClientLibrary(t *testing.T) {
 		msgs := make([]*Message, 1+r.IntN(8))
 		for i := range msgs {
 			msgs[i] = randomMessage(r, "t")
+			if i > 0 && r.IntN(2) == 0 { // shared maps, as a source task's messages have
+				msgs[i].Properties = msgs[i-1].Properties
+			}
 		}
 		b, err := NewBatch(msgs...)
 		require.NoError(t, err)
@@ -145,7 +148,6 @@ func TestBatchBuilderRefusesAloneWhatTheBrokerCannotTake(t *testing.T) {
 	require.NoError(t, b.Add(&Message{Topic: "t", Body: []byte("b"), Properties: map[string]string{"ok": strings.Repeat("x", 1000)}}))
 	require.Equal(t, 2, b.Len())
 	require.Equal(t, 2, b.BodyBytes())
-	require.Equal(t, "b", string(b.Last().Body))
 	batch := b.Finish()
 	got := decodeBatch(t, batch.body)
 	require.Equal(t, []string{"a", "b"}, []string{got[0].body, got[1].body})

@@ -32,9 +32,12 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 	fmt.Fprintf(w, "Reproduce:\n\n```sh\n%s\n```\n\n", cmd)
 
 	table(w, "1. Source throughput: generator-source → RocketMQ", "One source task, synchronous sends in batches of up to "+
-		"128 messages / 1 MiB; the limit is a raw rmqclient producer sending the same records (same body, key and "+
+		"128 messages / 1 MiB; the limit is a raw producer of rocketmq-client-go (through rmqclient.Producer.Send: "+
+		"primitive messages, the library's own batch encoding) sending the same records (same body, key and "+
 		"timestamp property, pre-generated) from one goroutine with the same batching to a fresh topic of 4 queues. "+
-		"Each value is the median of 3 rounds whose order of sides alternates; the ratio is that of the medians, "+
+		"The worker encodes each batch itself in its poll goroutine (rmqclient.BatchBuilder) while the previous one "+
+		"is sent. Each run starts after a GC and 1 s of rest. "+
+		"Each value is the median of 6 rounds whose order of sides reverses each round; the ratio is that of the medians, "+
 		"the per-round ratios' range in brackets. Times run from creating the connector (or producer) to the "+
 		"broker storing the last record. The diagnostic row compares with a raw producer that generates "+
 		"each batch's records (generator.Value) inside the timed loop, as the connector does: the gap to it is the "+
@@ -43,7 +46,7 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		loadNote(rs, "BenchmarkSourceThroughput/100B", "BenchmarkSourceThroughput/1KiB"))
 	table(w, "2. Sink throughput: pre-filled topic → null-sink", "200,000 records of 100 B in a topic of 4 queues, read from "+
 		"the first offset by a fresh consumer group; one sink task (consumer batch 32, 4 consume goroutines) against a raw "+
-		"rmqclient consumer with the same batch size and goroutines (the limit). Medians of 3 alternating rounds, "+
+		"rmqclient consumer with the same batch size and goroutines (the limit). Medians of 6 alternating rounds, "+
 		"each timed from the first record handed to the sink (or handler) to the last, so consumer start and "+
 		"first rebalance stay out.",
 		throughputRows(rs, "BenchmarkSinkThroughput", []string{"100B"}, false),
