@@ -2,8 +2,10 @@ package rmqclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -86,6 +88,7 @@ type ConsumerOptions struct {
 // Consumer is a started push consumer.
 type Consumer struct {
 	c      rocketmq.PushConsumer
+	client *Client
 	log    *slog.Logger
 	group  string
 	mu     sync.Mutex
@@ -154,7 +157,7 @@ func (c *Client) NewConsumer(role string, opts ConsumerOptions, handler Handler)
 	if err != nil {
 		return nil, fmt.Errorf("new consumer %s: %w", opts.Group, err)
 	}
-	cons := &Consumer{c: pc, log: c.log.With("group", opts.Group), group: opts.Group}
+	cons := &Consumer{c: pc, client: c, log: c.log.With("group", opts.Group), group: opts.Group}
 	sel := consumer.MessageSelector{}
 	if opts.Tag != "" && opts.Tag != "*" {
 		sel = consumer.MessageSelector{Type: consumer.TAG, Expression: opts.Tag}
@@ -257,7 +260,15 @@ var systemProperties = map[string]bool{
 	"TRACE_CONTEXT": true, "DelayLevel": true,
 }
 
-// Close shuts the consumer down, flushing its offsets. It is idempotent.
+// closeCommitTimeout bounds the synchronous offset commit of Close.
+const closeCommitTimeout = 5 * time.Second
+
+// Close shuts the consumer down and stores its offsets in the broker: the offset of each
+// queue it held, below which every message was acknowledged by the handler (or sent to the
+// retry topic). The client library only persists them on shutdown with a one-way request,
+// which closing its connection can lose, so Close sends them again and waits for the
+// answers (at most 5 s; a failure is logged: the next consumer then re-reads from the last
+// offsets stored, at most the library's 5 s persist interval back). It is idempotent.
 func (cons *Consumer) Close() error {
 	cons.mu.Lock()
 	defer cons.mu.Unlock()
@@ -265,7 +276,56 @@ func (cons *Consumer) Close() error {
 		return nil
 	}
 	cons.closed = true
-	return safeClose(cons.c.Shutdown)
+	err := safeClose(cons.c.Shutdown)
+	offsets, oerr := consumedOffsets(cons.c)
+	if oerr != nil {
+		cons.log.Warn("consumer offsets not read at close; relying on the client's one-way persist", "err", oerr)
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeCommitTimeout)
+	defer cancel()
+	for q, off := range offsets {
+		if cerr := cons.client.SetGroupOffset(ctx, cons.group, q, off); cerr != nil {
+			cons.log.Warn("consumer offset not stored at close; the next consumer may re-read some messages",
+				"queue", q, "offset", off, "err", cerr)
+		}
+	}
+	return err
+}
+
+// consumedOffsets reads the offsets the client library holds in memory for the queues of
+// pc (what its shutdown persists), from its running info: the library exports the method
+// but not the type, so it is read by reflection.
+func consumedOffsets(pc rocketmq.PushConsumer) (out map[Queue]int64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("client running info: %v", r)
+		}
+	}()
+	m := reflect.ValueOf(pc).MethodByName("GetConsumerRunningInfo")
+	if !m.IsValid() {
+		return nil, errors.New("the client has no GetConsumerRunningInfo")
+	}
+	info := m.Call([]reflect.Value{reflect.ValueOf(false)})[0]
+	if info.Kind() == reflect.Pointer {
+		info = info.Elem()
+	}
+	table := info.FieldByName("MQTable")
+	if table.Kind() != reflect.Map {
+		return nil, errors.New("the client's running info has no MQTable")
+	}
+	out = map[Queue]int64{}
+	for it := table.MapRange(); it.Next(); {
+		mq, ok := it.Key().Interface().(primitive.MessageQueue)
+		co := it.Value().FieldByName("CommitOffset")
+		if !ok || co.Kind() != reflect.Int64 {
+			return nil, errors.New("unexpected shape of the client's running info")
+		}
+		if off := co.Int(); off >= 0 {
+			out[Queue{Topic: mq.Topic, BrokerName: mq.BrokerName, QueueID: mq.QueueId}] = off
+		}
+	}
+	return out, nil
 }
 
 // Lag is how many messages of its topics the consumer has not consumed yet, as of its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -499,4 +500,42 @@ func TestMembershipByGroupNotifications(t *testing.T) {
 	}
 	require.NoError(t, members["w1"].Close())
 	require.NoError(t, members["w3"].Close())
+}
+
+// TestCloseStoresOffsets: once Close returns, the broker holds the offsets of everything
+// the handler acknowledged (the client library alone persists them with a one-way request
+// on shutdown, which can arrive late or not at all).
+func TestCloseStoresOffsets(t *testing.T) {
+	topic := rmqtest.Topic(t, 4)
+	c := rmqtest.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := newProducer(t, rmqclient.ProducerOptions{})
+	const n = 200
+	for i := range n {
+		_, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprint(i))})
+		require.NoError(t, err)
+	}
+	for round := range 3 {
+		group := rmqtest.Group(t)
+		var got atomic.Int64
+		cons, err := c.NewConsumer(fmt.Sprintf("%s-%d", t.Name(), round), rmqclient.ConsumerOptions{Group: group, Topics: []string{topic},
+			From: rmqclient.FromFirst, BatchSize: 7, Goroutines: 4}, func(_ context.Context, ms []*rmqclient.ReceivedMessage) error {
+			got.Add(int64(len(ms)))
+			return nil
+		})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return got.Load() >= n }, 30*time.Second, 10*time.Millisecond)
+		require.NoError(t, cons.Close())
+		qs, err := c.TopicQueues(ctx, topic)
+		require.NoError(t, err)
+		var total int64
+		for _, q := range qs {
+			off, found, err := c.GroupOffset(ctx, group, q)
+			require.NoError(t, err)
+			require.True(t, found, "round %d: queue %d has an offset right after Close", round, q.QueueID)
+			total += off
+		}
+		require.Equal(t, int64(n), total, "round %d: the stored offsets cover every message", round)
+	}
 }
