@@ -18,6 +18,9 @@ type Record struct {
 	QueueID int
 	// QueueOffset is the offset in the queue (sink records); 0 for source records.
 	QueueOffset int64
+	// BrokerName is the broker of the queue, MsgID the message's ID (sink records).
+	BrokerName  string
+	MsgID       string
 	KeySchema   *Schema
 	Key         any
 	ValueSchema *Schema

@@ -236,7 +236,8 @@ func toConnect(c converter.Converter, topic string, data []byte, props map[strin
 
 // fromMessage turns a consumed message into a sink record (before transforms).
 func (c converters) fromMessage(m *rmqclient.ReceivedMessage) (*schema.Record, string, error) {
-	r := &schema.Record{Topic: m.Queue.Topic, QueueID: m.Queue.QueueID, QueueOffset: m.Offset}
+	r := &schema.Record{Topic: m.Queue.Topic, QueueID: m.Queue.QueueID, QueueOffset: m.Offset, BrokerName: m.Queue.BrokerName,
+		MsgID: m.MsgID}
 	kb, err := messageKey(m)
 	if err != nil {
 		return nil, StageKeyConv, fmt.Errorf("key property: %w", err)
@@ -264,7 +265,6 @@ func (c converters) fromMessage(m *rmqclient.ReceivedMessage) (*schema.Record, s
 		r.Headers = append(r.Headers, schema.Header{Key: k, Schema: schema.OptionalStringSchema, Value: v})
 	}
 	slices.SortStableFunc(r.Headers, func(a, b schema.Header) int { return strings.Compare(a.Key, b.Key) })
-	r.Extensions = map[string]string{"msgId": m.MsgID, "brokerName": m.Queue.BrokerName}
 	return r, "", nil
 }
 

@@ -65,3 +65,31 @@ func TestToMessage(t *testing.T) {
 		require.Equal(t, StageHeader, stage)
 	})
 }
+
+// TestFromMessage: a received message becomes a sink record with where it was stored, its
+// key (plain or base64), its time from the worker's timestamp property, and the other
+// properties as headers in name order.
+func TestFromMessage(t *testing.T) {
+	conv := converters{converter.NewStringConverter(), converter.NewByteArrayConverter()}
+	m := &rmqclient.ReceivedMessage{
+		Queue: rmqclient.Queue{Topic: "in", BrokerName: "broker-a", QueueID: 2}, Offset: 41, MsgID: "ID-1",
+		Keys: []string{"k-1"}, Body: []byte("v"), BornTime: time.UnixMilli(5),
+		Properties: map[string]string{PropTimestamp: "1700000000123", "z": "1", "a": "2"},
+	}
+	r, stage, err := conv.fromMessage(m)
+	require.NoError(t, err)
+	require.Empty(t, stage)
+	want := &schema.Record{Topic: "in", QueueID: 2, QueueOffset: 41, BrokerName: "broker-a", MsgID: "ID-1",
+		KeySchema: schema.OptionalStringSchema, Key: "k-1", ValueSchema: schema.OptionalBytesSchema, Value: []byte("v"),
+		Timestamp: time.UnixMilli(1700000000123),
+		Headers: schema.Headers{{Key: "a", Schema: schema.OptionalStringSchema, Value: "2"},
+			{Key: "z", Schema: schema.OptionalStringSchema, Value: "1"}}}
+	require.Equal(t, want, r)
+
+	m.Keys, m.Properties = nil, map[string]string{PropKeyBase64: "YSBi"}
+	r, _, err = conv.fromMessage(m)
+	require.NoError(t, err)
+	require.Equal(t, "a b", r.Key)
+	require.Equal(t, time.UnixMilli(5), r.Timestamp, "no timestamp property: the born time")
+	require.Empty(t, r.Headers)
+}
