@@ -6,6 +6,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 home=$(cd "$here/.." && pwd)
+# shellcheck source=distribution/bin/pidcheck.sh
+. "$here/pidcheck.sh"
 
 bin=${RMQCONNECT_BIN:-}
 if [ -z "$bin" ]; then
@@ -18,9 +20,14 @@ fi
 piddir=${RMQCONNECT_PID_DIR:-$home/run}
 mkdir -p "$piddir"
 pidfile="$piddir/connect-standalone.pid"
-if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  echo "connect-standalone: already running (pid $(cat "$pidfile"))" >&2
-  exit 1
+if [ -f "$pidfile" ]; then
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if ours "$pid" standalone; then
+    echo "connect-standalone: already running (pid $pid, $pidfile)" >&2
+    exit 1
+  fi
+  echo "connect-standalone: removing stale pid file $pidfile (no worker runs as pid ${pid:-?})" >&2
+  rm -f "$pidfile"
 fi
 
 daemon=0

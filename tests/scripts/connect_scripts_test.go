@@ -472,3 +472,36 @@ func TestDistributedRejectsWhatTheWorkerWouldReject(t *testing.T) {
 		})
 	}
 }
+
+// TestStandaloneChecksItsPidFile: a running standalone worker blocks a second start; a pid
+// file naming a dead process or an unrelated one (a reused pid) is replaced.
+func TestStandaloneChecksItsPidFile(t *testing.T) {
+	w := newWorkers(t)
+	cfg := writeFile(t, t.TempDir(), "s.yaml", "workerId: s\n")
+	out, err := w.sh(t, nil, standaloneScript, "--daemon", "-c", cfg)
+	require.NoError(t, err, out)
+	first := w.pid(t, "connect-standalone.pid")
+	w.args(t, first)
+
+	out, err = w.sh(t, nil, standaloneScript, "--daemon", "-c", cfg)
+	require.Error(t, err)
+	require.Contains(t, out, fmt.Sprintf("already running (pid %d", first))
+
+	other := exec.Command("sleep", "300")
+	require.NoError(t, other.Start())
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	require.NoError(t, syscall.Kill(first, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return !alive(first) }, 10*time.Second, 20*time.Millisecond)
+	for _, stale := range []int{first, other.Process.Pid} {
+		writeFile(t, w.run, "connect-standalone.pid", strconv.Itoa(stale)+"\n")
+		out, err = w.sh(t, nil, standaloneScript, "--daemon", "-c", cfg)
+		require.NoError(t, err, out)
+		require.Contains(t, out, "removing stale pid file")
+		pid := w.pid(t, "connect-standalone.pid")
+		require.NotEqual(t, stale, pid)
+		w.args(t, pid)
+		require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+		require.Eventually(t, func() bool { return !alive(pid) }, 10*time.Second, 20*time.Millisecond)
+	}
+	require.True(t, alive(other.Process.Pid), "the unrelated process is left alone")
+}
