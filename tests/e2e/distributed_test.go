@@ -453,7 +453,11 @@ func TestDistributedJoinAndRollingRestart(t *testing.T) {
 			appendLines(t, p.in, next, 2000)
 		}
 		next += 2000
+		stopAt := time.Now()
 		c.workers[id].stop(t)
+		if d := time.Since(stopAt); d > 5*time.Second { // usually well under 1 s: keep the evidence
+			t.Logf("slow stop of %s: %v; the end of its log:\n%s", id, d.Round(time.Millisecond), readFile(c.logPath(id)))
+		}
 		w := c.start(id)
 		require.Eventually(t, func() bool { return allRunning(c.states(w, all...), units, c.ids()) }, 60*time.Second, 20*time.Millisecond,
 			"after restarting %s: %v", id, c.states(w, all...))
