@@ -96,3 +96,32 @@ func TestOverlongFileLineGoesToDLQ(t *testing.T) {
 		return string(b) == "short one\nshort two\n"
 	}, 30*time.Second, 100*time.Millisecond)
 }
+
+// TestSourceRecordTooBigForRocketMQGoesToDLQ: a record whose properties RocketMQ cannot
+// carry (over 32 KiB encoded) is refused alone before the send and handled per
+// errors.tolerance, instead of failing its whole batch at the broker.
+func TestSourceRecordTooBigForRocketMQGoesToDLQ(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	dlq := rmqtest.Name(t, "dlq")
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	_, err := env.h.CreateConnector(ctx, "src", map[string]string{
+		"connector.class": "mem-source", "test.id": rmqtest.Name(t, "s"), "count": "10", "connect.topicname": topic,
+		"transforms": "big", "transforms.big.type": "InsertHeader", "transforms.big.header": "big",
+		"transforms.big.value.literal": strings.Repeat("x", 40<<10),
+		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq,
+	}, "")
+	require.NoError(t, err)
+	msgs := readDLQ(t, dlq, 10)
+	for _, m := range msgs {
+		require.True(t, strings.HasPrefix(string(m.Body), "value-0-"), string(m.Body))
+		require.Equal(t, StageProduce, m.Properties[ErrHeaderStage])
+		require.Contains(t, m.Properties[ErrHeaderExcMessage], "32767")
+	}
+	require.Eventually(t, func() bool {
+		ps, _ := env.h.Positions("src")
+		return len(ps) == 1 && ps[0].Offset["seq"] == int64(9)
+	}, 10*time.Second, 50*time.Millisecond)
+	waitState(t, env.h, "src", StateRunning, 1)
+}
