@@ -129,6 +129,10 @@ type stampCache struct {
 
 const slabSize = 256
 
+// release drops the slabs' remainders: a slab is kept only until the messages cut from it
+// are encoded, or it would keep their bodies alive for as long as it lasts.
+func (c *stampCache) release() { c.msgs, c.keys = nil, nil }
+
 // message returns a zero Message of its own.
 func (c *stampCache) message() *rmqclient.Message {
 	if len(c.msgs) == 0 {

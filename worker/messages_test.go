@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,4 +94,22 @@ func TestFromMessage(t *testing.T) {
 	require.Equal(t, "a b", r.Key)
 	require.Equal(t, time.UnixMilli(5), r.Timestamp, "no timestamp property: the born time")
 	require.Empty(t, r.Headers)
+}
+
+// TestStampCacheReleaseLetsBodiesGo: messages are cut from slabs; once released, a slab
+// no longer keeps the bodies of the messages cut from it alive.
+func TestStampCacheReleaseLetsBodiesGo(t *testing.T) {
+	conv := converters{converter.NewStringConverter(), converter.NewByteArrayConverter()}
+	var sc stampCache
+	var freed atomic.Int32
+	for range 10 {
+		body := make([]byte, 1<<20)
+		runtime.AddCleanup(&body[0], func(struct{}) { freed.Add(1) }, struct{}{})
+		_, _, err := conv.toMessage(schema.NewRecord("t", nil, nil, schema.BytesSchema, body), "out", &sc)
+		require.NoError(t, err)
+	}
+	sc.release()
+	require.Eventually(t, func() bool { runtime.GC(); return freed.Load() == 10 }, 5*time.Second, 10*time.Millisecond,
+		"bodies still held after release: %d of 10 freed", freed.Load())
+	runtime.KeepAlive(&sc) // the cache lives on, as a source runner's does
 }

@@ -199,6 +199,7 @@ func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) 
 		if err != nil {
 			fr := failedRecord{stage: stage, class: class, topic: s.topicOf(orig), queueID: -1, body: rawBody(orig), preview: preview(orig.Value)}
 			if rerr := s.errs.report(ctx, fr, err); rerr != nil {
+				s.stamps.release()
 				return b, rerr
 			}
 			continue
@@ -210,6 +211,7 @@ func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) 
 	if c := open.Finish(); c != nil {
 		b.chunks = append(b.chunks, c)
 	}
+	s.stamps.release()
 	return b, nil
 }
 

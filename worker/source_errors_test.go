@@ -110,7 +110,7 @@ func TestSourceRecordTooBigForRocketMQGoesToDLQ(t *testing.T) {
 		"connector.class": "mem-source", "test.id": rmqtest.Name(t, "s"), "count": "10", "connect.topicname": topic,
 		"transforms": "big", "transforms.big.type": "InsertHeader", "transforms.big.header": "big",
 		"transforms.big.value.literal": strings.Repeat("x", 40<<10),
-		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq,
+		"errors.tolerance":             "all", "errors.deadletterqueue.topic.name": dlq,
 	}, "")
 	require.NoError(t, err)
 	msgs := readDLQ(t, dlq, 10)

@@ -21,6 +21,9 @@ type Batch struct {
 	body  []byte
 	n     int
 	queue int // hash of the first message's sharding key; -1 for round robin
+	// single is the message of a batch of one, which SendBatch sends as a plain message
+	// as Send does (a client-side message ID, compression of large bodies, DELAY honoured).
+	single *Message
 }
 
 // Len returns the number of messages in the batch.
@@ -63,8 +66,9 @@ type entry struct {
 // when m has no topic or another topic than the messages before it, or when its
 // properties contain the separators \x01 or \x02 or exceed 32,767 encoded bytes. Like
 // the client library, it skips properties with an empty name or value; Keys, Tag and
-// ShardingKey win over properties of the names KEYS, TAGS and SHARDING_KEY. Properties
-// are read here: changing m's map afterwards changes nothing.
+// ShardingKey win over properties of the names KEYS, TAGS and SHARDING_KEY. m must not
+// change until Finish; a Properties map that the message added before also had is taken
+// as unchanged (it is encoded once), so do not change a map between the Adds sharing it.
 func (b *BatchBuilder) Add(m *Message) error {
 	if m == nil || m.Topic == "" {
 		return fmt.Errorf("%w: message without topic", ErrInvalid)
@@ -148,6 +152,9 @@ func (b *BatchBuilder) Finish() *Batch {
 	}
 	if k := first.ShardingKey; k != "" {
 		out.queue = keyHash(k)
+	}
+	if out.n == 1 {
+		out.single = first
 	}
 	clear(b.entries)
 	b.entries, b.bodyBytes, b.size = b.entries[:0], 0, 0
@@ -280,10 +287,14 @@ func keyHash(k string) int {
 }
 
 // SendBatch sends b as one request: the broker stores its messages on one queue, in order.
-// Errors are those of Send.
+// A batch of one message goes as a plain message, exactly as Send sends it. Errors are
+// those of Send.
 func (p *Producer) SendBatch(ctx context.Context, b *Batch) (SendResult, error) {
 	if b == nil || b.n == 0 {
 		return SendResult{}, fmt.Errorf("%w: nothing to send", ErrInvalid)
+	}
+	if b.single != nil {
+		return p.Send(ctx, b.single)
 	}
 	pm := &primitive.Message{Topic: b.topic, Body: b.body, Batch: true}
 	if b.queue >= 0 {

@@ -91,8 +91,11 @@ type Consumer struct {
 	client *Client
 	log    *slog.Logger
 	group  string
-	mu     sync.Mutex
-	closed bool
+	// broadcast consumers keep their offsets in a local file, saved synchronously by the
+	// client library's shutdown: Close has nothing to store in the broker for them.
+	broadcast bool
+	mu        sync.Mutex
+	closed    bool
 }
 
 // NewConsumer subscribes handler to opts.Topics and starts consuming.
@@ -157,7 +160,7 @@ func (c *Client) NewConsumer(role string, opts ConsumerOptions, handler Handler)
 	if err != nil {
 		return nil, fmt.Errorf("new consumer %s: %w", opts.Group, err)
 	}
-	cons := &Consumer{c: pc, client: c, log: c.log.With("group", opts.Group), group: opts.Group}
+	cons := &Consumer{c: pc, client: c, log: c.log.With("group", opts.Group), group: opts.Group, broadcast: opts.Broadcast}
 	sel := consumer.MessageSelector{}
 	if opts.Tag != "" && opts.Tag != "*" {
 		sel = consumer.MessageSelector{Type: consumer.TAG, Expression: opts.Tag}
@@ -268,7 +271,8 @@ const closeCommitTimeout = 5 * time.Second
 // retry topic). The client library only persists them on shutdown with a one-way request,
 // which closing its connection can lose, so Close sends them again and waits for the
 // answers (at most 5 s; a failure is logged: the next consumer then re-reads from the last
-// offsets stored, at most the library's 5 s persist interval back). It is idempotent.
+// offsets stored, at most the library's 5 s persist interval back). Broadcast consumers
+// keep their offsets in a local file, which the library saves itself. It is idempotent.
 func (cons *Consumer) Close() error {
 	cons.mu.Lock()
 	defer cons.mu.Unlock()
@@ -277,6 +281,9 @@ func (cons *Consumer) Close() error {
 	}
 	cons.closed = true
 	err := safeClose(cons.c.Shutdown)
+	if cons.broadcast {
+		return err
+	}
 	offsets, oerr := consumedOffsets(cons.c)
 	if oerr != nil {
 		cons.log.Warn("consumer offsets not read at close; relying on the client's one-way persist", "err", oerr)

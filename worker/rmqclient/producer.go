@@ -40,9 +40,13 @@ type SendResult struct {
 	brokerIDs string // the broker's IDs of the stored messages, comma-separated
 }
 
-// MsgIDs returns the broker's ID of each message stored by the send, in order (the IDs a
-// consumer sees for messages without a client-side ID), or nil when the broker gave none.
+// MsgIDs returns the ID a consumer sees for each message stored by the send, in order:
+// the client-side ID of a single message, else the broker's IDs of a batch's messages;
+// nil when there are none.
 func (r SendResult) MsgIDs() []string {
+	if r.MsgID != "" {
+		return []string{r.MsgID}
+	}
 	if r.brokerIDs == "" {
 		return nil
 	}

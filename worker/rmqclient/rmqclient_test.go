@@ -181,7 +181,24 @@ func TestSendBatchRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	_, err := p.SendBatch(ctx, nil)
+	// A batch of one goes as a plain message: it gets the client-side ID consumers see.
+	one, err := rmqclient.NewBatch(&rmqclient.Message{Topic: topic, Body: []byte("one"), Keys: []string{"k-1"}, ShardingKey: "k-1"})
+	require.NoError(t, err)
+	res, err := p.SendBatch(ctx, one)
+	require.NoError(t, err)
+	require.NotEmpty(t, res.MsgID)
+	var got []*rmqclient.ReceivedMessage
+	require.Eventually(t, func() bool {
+		got, _, err = r.Read(ctx, res.Queue, res.Offset, 1)
+		require.NoError(t, err)
+		return len(got) == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, "one", string(got[0].Body))
+	require.Equal(t, res.MsgID, got[0].MsgID)
+	require.Equal(t, []string{res.MsgID}, res.MsgIDs())
+	require.Equal(t, []string{"k-1"}, got[0].Keys)
+
+	_, err = p.SendBatch(ctx, nil)
 	require.ErrorIs(t, err, rmqclient.ErrInvalid)
 }
 
