@@ -15,7 +15,10 @@ import (
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
-// Limits of one produce batch: RocketMQ stores a batch as one message on one queue.
+// Limits of one produce batch: RocketMQ stores a batch as one message on one queue. The
+// bytes are the encoded batch's before the next message is added (bodies, properties and
+// framing); one message's properties add at most 32 KiB more, well under the broker's
+// 4 MiB maxMessageSize.
 const (
 	maxBatchMessages = 128
 	maxBatchBytes    = 1 << 20
@@ -168,7 +171,7 @@ type convertedBatch struct {
 type recPlace struct{ chunk, index int32 }
 
 // convertBatch converts one poll batch; failed records are reported per errors.tolerance.
-// A chunk holds at most maxBatchMessages messages and maxBatchBytes of bodies, of one
+// A chunk holds at most maxBatchMessages messages and about maxBatchBytes encoded, of one
 // topic and, when ordered, one sharding key: a chunk lands on one queue.
 func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) (convertedBatch, error) {
 	b := convertedBatch{recs: recs}
@@ -187,7 +190,7 @@ func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) 
 		m, stage, class, err := s.convert(orig)
 		if err == nil && m != nil {
 			if open.Len() > 0 && (open.Len() >= maxBatchMessages || m.Topic != first.Topic ||
-				s.ordered && m.ShardingKey != first.ShardingKey || open.BodyBytes()+len(m.Body) > maxBatchBytes) {
+				s.ordered && m.ShardingKey != first.ShardingKey || open.Size()+len(m.Body) > maxBatchBytes) {
 				b.chunks = append(b.chunks, open.Finish())
 			}
 			if err = open.Add(m); err != nil {

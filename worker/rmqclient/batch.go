@@ -139,6 +139,10 @@ func (b *BatchBuilder) Len() int { return len(b.entries) }
 // BodyBytes returns the sum of the added messages' body sizes.
 func (b *BatchBuilder) BodyBytes() int { return b.bodyBytes }
 
+// Size returns the encoded size of the messages added so far: the request body Finish
+// makes, which the broker takes up to its maxMessageSize (4 MiB by default).
+func (b *BatchBuilder) Size() int { return b.size }
+
 // Finish encodes the added messages and empties the builder; it returns nil when there
 // are none.
 func (b *BatchBuilder) Finish() *Batch {

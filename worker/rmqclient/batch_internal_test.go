@@ -99,6 +99,11 @@ func TestBatchEncodingMatchesTheClientLibrary(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, len(msgs), b.Len())
 		require.Equal(t, cap(b.body), len(b.body), "round %d: the buffer is sized exactly", round)
+		var bb BatchBuilder
+		for _, m := range msgs {
+			require.NoError(t, bb.Add(m))
+		}
+		require.Equal(t, len(b.body), bb.Size(), "round %d: Size is the encoded size", round)
 		ours := decodeBatch(t, b.body)
 
 		pms := make([]*primitive.Message, len(msgs))
