@@ -54,7 +54,6 @@ type sinkRunner struct {
 	flushing   bool
 	flushDone  *sync.Cond
 	offsets    map[plugins.Queue]int64
-	durable    map[plugins.Queue]int64 // offsets made durable by the last successful flush
 	failOnce   sync.Once
 	failed     chan error
 	failErr    error
@@ -148,7 +147,6 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 	if cerr := cons.Close(); cerr != nil {
 		s.log.Warn("consumer close", "err", cerr)
 	}
-	s.commitDurable()
 	s.stopTask(stopTimeout)
 	return runErr
 }
@@ -281,34 +279,7 @@ func (s *sinkRunner) flushLocked(ctx context.Context) error {
 			return s.task.Flush(ctx, offsets)
 		})
 	}, s.counters.countRetries(plugins.IsRetriable))
-	if err == nil {
-		s.durable = offsets
-	}
 	return err
-}
-
-// commitDurable stores the offsets of the last successful flush in the broker, synchronously.
-// The client library persists consumer offsets on shutdown with a one-way request that
-// closing its connection can lose, and otherwise only every 5s, so without this the next
-// owner of the queues re-reads what this task already made durable. Only for orderly
-// consumption, where a queue's records are handled in order and the durable offset has no
-// gaps; the consumer is closed, so nothing of this task overwrites it.
-func (s *sinkRunner) commitDurable() {
-	if !s.ordered {
-		return
-	}
-	s.mu.Lock()
-	durable := s.durable
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for q, off := range durable {
-		rq := rmqclient.Queue{Topic: q.Topic, BrokerName: q.BrokerName, QueueID: q.QueueID}
-		if err := s.client.SetGroupOffset(ctx, s.group, rq, off); err != nil {
-			s.log.Warn("sink offsets not committed at stop; the next owner may re-read some records", "queue", rq, "err", err)
-			return
-		}
-	}
 }
 
 func (s *sinkRunner) currentFailure() error {
