@@ -46,7 +46,8 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		loadNote(rs, "BenchmarkSourceThroughput/100B", "BenchmarkSourceThroughput/1KiB"))
 	table(w, "2. Sink throughput: pre-filled topic → null-sink", "200,000 records of 100 B in a topic of 4 queues, read from "+
 		"the first offset by a fresh consumer group; one sink task (consumer batch 32, 4 consume goroutines) against a raw "+
-		"rmqclient consumer with the same batch size and goroutines (the limit). Medians of 6 alternating rounds, "+
+		"rmqclient consumer with the same batch size and goroutines (the limit). Medians of 6 alternating rounds, each run "+
+		"after a GC and 1 s of rest, "+
 		"each timed from the first record handed to the sink (or handler) to the last, so consumer start and "+
 		"first rebalance stay out.",
 		throughputRows(rs, "BenchmarkSinkThroughput", []string{"100B"}, false),
