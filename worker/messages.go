@@ -238,9 +238,14 @@ func toConnect(c converter.Converter, topic string, data []byte, props map[strin
 	return c.ToConnect(topic, data)
 }
 
-// fromMessage turns a consumed message into a sink record (before transforms).
-func (c converters) fromMessage(m *rmqclient.ReceivedMessage) (*schema.Record, string, error) {
-	r := &schema.Record{Topic: m.Queue.Topic, QueueID: m.Queue.QueueID, QueueOffset: m.Offset, BrokerName: m.Queue.BrokerName,
+// fromMessage turns a consumed message into a sink record (before transforms), written into
+// into when it is not nil (the sink cuts a batch's records from one array).
+func (c converters) fromMessage(m *rmqclient.ReceivedMessage, into *schema.Record) (*schema.Record, string, error) {
+	r := into
+	if r == nil {
+		r = new(schema.Record)
+	}
+	*r = schema.Record{Topic: m.Queue.Topic, QueueID: m.Queue.QueueID, QueueOffset: m.Offset, BrokerName: m.Queue.BrokerName,
 		MsgID: m.MsgID}
 	kb, err := messageKey(m)
 	if err != nil {

@@ -78,7 +78,7 @@ func TestFromMessage(t *testing.T) {
 		Keys: []string{"k-1"}, Body: []byte("v"), BornTime: time.UnixMilli(5),
 		Properties: map[string]string{PropTimestamp: "1700000000123", "z": "1", "a": "2"},
 	}
-	r, stage, err := conv.fromMessage(m)
+	r, stage, err := conv.fromMessage(m, nil)
 	require.NoError(t, err)
 	require.Empty(t, stage)
 	want := &schema.Record{Topic: "in", QueueID: 2, QueueOffset: 41, BrokerName: "broker-a", MsgID: "ID-1",
@@ -89,7 +89,7 @@ func TestFromMessage(t *testing.T) {
 	require.Equal(t, want, r)
 
 	m.Keys, m.Properties = nil, map[string]string{PropKeyBase64: "YSBi"}
-	r, _, err = conv.fromMessage(m)
+	r, _, err = conv.fromMessage(m, nil)
 	require.NoError(t, err)
 	require.Equal(t, "a b", r.Key)
 	require.Equal(t, time.UnixMilli(5), r.Timestamp, "no timestamp property: the born time")

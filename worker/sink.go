@@ -190,8 +190,9 @@ func (s *sinkRunner) handle(ctx context.Context, msgs []*rmqclient.ReceivedMessa
 	}
 	s.counters.recordsRead.Add(int64(len(msgs)))
 	recs := make([]*schema.Record, 0, len(msgs))
-	for _, m := range msgs {
-		r, stage, err := s.conv.fromMessage(m)
+	slab := make([]schema.Record, len(msgs)) // one allocation for the batch's records
+	for i, m := range msgs {
+		r, stage, err := s.conv.fromMessage(m, &slab[i])
 		if err == nil {
 			stage = StageTransform
 			r, err = s.chain.Apply(r)
