@@ -174,6 +174,7 @@ type recPlace struct{ chunk, index int32 }
 // A chunk holds at most maxBatchMessages messages and about maxBatchBytes encoded, of one
 // topic and, when ordered, one sharding key: a chunk lands on one queue.
 func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) (convertedBatch, error) {
+	defer s.stamps.release()
 	b := convertedBatch{recs: recs}
 	if s.perRecord {
 		b.where = make([]recPlace, len(recs))
@@ -202,7 +203,6 @@ func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) 
 		if err != nil {
 			fr := failedRecord{stage: stage, class: class, topic: s.topicOf(orig), queueID: -1, body: rawBody(orig), preview: preview(orig.Value)}
 			if rerr := s.errs.report(ctx, fr, err); rerr != nil {
-				s.stamps.release()
 				return b, rerr
 			}
 			continue
@@ -214,7 +214,6 @@ func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) 
 	if c := open.Finish(); c != nil {
 		b.chunks = append(b.chunks, c)
 	}
-	s.stamps.release()
 	return b, nil
 }
 

@@ -47,9 +47,8 @@ const (
 // a buffer of the exact size. Consecutive messages that share one Properties map (as a
 // source task's often do) have it encoded once. The zero value is ready to use.
 type BatchBuilder struct {
-	entries   []entry
-	bodyBytes int
-	size      int
+	entries []entry
+	size    int
 
 	// The encoding of the last Properties map seen, for the fields set in mask.
 	lastProps map[string]string
@@ -88,7 +87,6 @@ func (b *BatchBuilder) Add(m *Message) error {
 		return fmt.Errorf("%w: properties take %d bytes encoded, more than RocketMQ's %d", ErrInvalid, n, maxPropsLen)
 	}
 	b.entries = append(b.entries, entry{m: m, props: up})
-	b.bodyBytes += len(m.Body)
 	b.size += fixedMsgLen + len(m.Body) + n
 	return nil
 }
@@ -136,9 +134,6 @@ func (b *BatchBuilder) userProps(m *Message) ([]byte, error) {
 // Len returns the number of messages added since the last Finish.
 func (b *BatchBuilder) Len() int { return len(b.entries) }
 
-// BodyBytes returns the sum of the added messages' body sizes.
-func (b *BatchBuilder) BodyBytes() int { return b.bodyBytes }
-
 // Size returns the encoded size of the messages added so far: the request body Finish
 // makes, which the broker takes up to its maxMessageSize (4 MiB by default).
 func (b *BatchBuilder) Size() int { return b.size }
@@ -161,7 +156,7 @@ func (b *BatchBuilder) Finish() *Batch {
 		out.single = first
 	}
 	clear(b.entries)
-	b.entries, b.bodyBytes, b.size = b.entries[:0], 0, 0
+	b.entries, b.size = b.entries[:0], 0
 	b.lastProps, b.lastEnc = nil, nil // let the map go with the messages
 	return out
 }
