@@ -6,6 +6,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
 )
 
 type connector struct {
@@ -26,6 +27,10 @@ func connectors() []connector {
 			func() plugins.Connector { return generator.NewSourceConnector() }},
 		{plugins.KindSink, generator.SinkName, nil,
 			func() plugins.Connector { return generator.NewSinkConnector(nil) }},
+		{plugins.KindSource, jdbc.SourceName, jdbc.SourceAliases,
+			func() plugins.Connector { return jdbc.NewSourceConnector() }},
+		{plugins.KindSink, jdbc.SinkName, jdbc.SinkAliases,
+			func() plugins.Connector { return jdbc.NewSinkConnector() }},
 	}
 }
 

@@ -26,6 +26,12 @@ func TestRegistry(t *testing.T) {
 		{"org.apache.kafka.connect.file.FileStreamSinkConnector", plugins.KindSink, "file-sink"},
 		{"generator-source", plugins.KindSource, "generator-source"},
 		{"null-sink", plugins.KindSink, "null-sink"},
+		{"jdbc-source", plugins.KindSource, "jdbc-source"},
+		{"org.apache.rocketmq.connect.jdbc.connector.JdbcSourceConnector", plugins.KindSource, "jdbc-source"},
+		{"io.confluent.connect.jdbc.JdbcSourceConnector", plugins.KindSource, "jdbc-source"},
+		{"jdbc-sink", plugins.KindSink, "jdbc-sink"},
+		{"org.apache.rocketmq.connect.jdbc.connector.JdbcSinkConnector", plugins.KindSink, "jdbc-sink"},
+		{"io.confluent.connect.jdbc.JdbcSinkConnector", plugins.KindSink, "jdbc-sink"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +44,7 @@ func TestRegistry(t *testing.T) {
 			require.NotNil(t, c)
 		})
 	}
-	require.Len(t, r.List(), 4)
+	require.Len(t, r.List(), 6)
 
 	_, err = r.Lookup("nope")
 	require.ErrorIs(t, err, plugins.ErrUnknownPlugin)

@@ -58,8 +58,6 @@ type DB struct {
 	Host, Port string
 	// User and Password log in with every right on the database.
 	User, Password string
-	// SQL is an open handle on the database, closed when the test ends.
-	SQL *sql.DB
 }
 
 // JDBCURL is the database's JDBC URL (credentials not included), as users paste it into connector configs.
@@ -73,14 +71,63 @@ func (d *DB) JDBCURL() string {
 // DSN is the database's URL in its Go driver's own form, credentials included.
 func (d *DB) DSN() string { return dsn(d.Kind, d.Host, d.Port, d.User, d.Password, d.Name) }
 
-// Exec runs statements, failing the test on an error.
+// Open returns a new connection pool on the database; the caller closes it. (DB keeps none open, so a
+// test checking for leaked goroutines around a connector sees none of the harness's.)
+func (d *DB) Open(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driverName(d.Kind), d.DSN())
+	if err != nil {
+		t.Fatalf("dbtest: open %s: %v", d.Name, err)
+	}
+	return db
+}
+
+// Exec runs statements on a connection of its own, failing the test on an error.
 func (d *DB) Exec(t testing.TB, stmts ...string) {
 	t.Helper()
+	db := d.Open(t)
+	defer db.Close()
 	for _, s := range stmts {
-		if _, err := d.SQL.Exec(s); err != nil {
+		if _, err := db.Exec(s); err != nil {
+			if len(s) > 200 {
+				s = s[:200] + "…"
+			}
 			t.Fatalf("dbtest: %s: %s: %v", d.Kind, s, err)
 		}
 	}
+}
+
+// Query runs a query on a connection of its own and returns every row, each value as the driver scans it
+// into an any.
+func (d *DB) Query(t testing.TB, query string, args ...any) [][]any {
+	t.Helper()
+	db := d.Open(t)
+	defer db.Close()
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		t.Fatalf("dbtest: %s: %s: %v", d.Kind, query, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatalf("dbtest: %s: %v", d.Kind, err)
+	}
+	var out [][]any
+	for rows.Next() {
+		row := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range row {
+			ptrs[i] = &row[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("dbtest: %s: scan: %v", d.Kind, err)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("dbtest: %s: %s: %v", d.Kind, query, err)
+	}
+	return out
 }
 
 // server is one running server (started here or given by an env var).
@@ -95,6 +142,9 @@ type server struct {
 var (
 	servers = map[Kind]*server{Postgres: {}, MariaDB: {}}
 	seq     atomic.Int64
+	// usersLock stays open (and locked) until the process exits: closing it, even by the garbage
+	// collector's finalizer, would let db-local.sh's watcher stop the servers under the tests.
+	usersLock *os.File
 	runID   = fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
 )
 
@@ -130,12 +180,7 @@ func New(t testing.TB, kind Kind) *DB {
 	if _, err := s.admin.ExecContext(ctx, "CREATE DATABASE "+quote(kind, name)); err != nil {
 		t.Fatalf("dbtest: create database %s: %v", name, err)
 	}
-	db, err := sql.Open(driverName(kind), dsn(kind, s.host, s.port, s.user, s.password, name))
-	if err != nil {
-		t.Fatalf("dbtest: open %s: %v", name, err)
-	}
 	t.Cleanup(func() {
-		_ = db.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		drop := "DROP DATABASE IF EXISTS " + quote(kind, name)
@@ -146,7 +191,7 @@ func New(t testing.TB, kind Kind) *DB {
 			t.Errorf("dbtest: drop database %s: %v", name, err)
 		}
 	})
-	return &DB{Kind: kind, Name: name, Host: s.host, Port: s.port, User: s.user, Password: s.password, SQL: db}
+	return &DB{Kind: kind, Name: name, Host: s.host, Port: s.port, User: s.user, Password: s.password}
 }
 
 var nonName = regexp.MustCompile(`[^a-z0-9_]+`)
@@ -184,7 +229,7 @@ func dsn(kind Kind, host, port, user, password, db string) string {
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.Net, c.Addr, c.DBName = user, password, "tcp", host+":"+port, db
 	c.ParseTime = true
-	c.MultiStatements = true
+	c.Logger = &mysql.NopLogger{}
 	return c.FormatDSN()
 }
 
@@ -219,7 +264,7 @@ func (s *server) acquire(kind Kind) error {
 		_ = users.Close()
 		return fmt.Errorf("lock %s: %w", users.Name(), err)
 	}
-	// users stays open (and locked) until the process exits.
+	usersLock = users
 	pgPort, myPort := envOr("RMQ_TEST_PG_PORT", testPGPort), envOr("RMQ_TEST_MYSQL_PORT", testMySQLPort)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -273,6 +318,7 @@ func (s *server) connect(kind Kind, host, port, user, password, db string) error
 		_ = admin.Close()
 		return fmt.Errorf("%s at %s:%s: %w", kind, host, port, err)
 	}
+	admin.SetMaxIdleConns(0) // no connection (nor its goroutines) outlives a create or drop
 	s.admin = admin
 	return nil
 }
