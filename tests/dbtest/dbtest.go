@@ -132,11 +132,11 @@ func (d *DB) Query(t testing.TB, query string, args ...any) [][]any {
 
 // server is one running server (started here or given by an env var).
 type server struct {
-	once             sync.Once
-	err              error
-	host, port       string
-	user, password   string
-	admin            *sql.DB // connected to the database named at start; creates and drops the tests' ones
+	once           sync.Once
+	err            error
+	host, port     string
+	user, password string
+	admin          *sql.DB // connected to the database named at start; creates and drops the tests' ones
 }
 
 var (
@@ -145,7 +145,7 @@ var (
 	// usersLock stays open (and locked) until the process exits: closing it, even by the garbage
 	// collector's finalizer, would let db-local.sh's watcher stop the servers under the tests.
 	usersLock *os.File
-	runID   = fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
+	runID     = fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
 )
 
 // Require skips the test under -short (a database test is never run as a unit test) and otherwise returns
