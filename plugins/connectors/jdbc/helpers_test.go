@@ -1,7 +1,7 @@
 package jdbc_test
 
 import (
-	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/rmqconnect/rmqconnect/tests/dbtest"
@@ -34,7 +34,7 @@ func autoInc(db *dbtest.DB) string {
 // q quotes an identifier for db.
 func q(db *dbtest.DB, id string) string {
 	if db.Kind == dbtest.Postgres {
-		return fmt.Sprintf("%q", id)
+		return `"` + strings.ReplaceAll(id, `"`, `""`) + `"`
 	}
-	return "`" + id + "`"
+	return "`" + strings.ReplaceAll(id, "`", "``") + "`"
 }

@@ -432,8 +432,12 @@ func (t *SinkTask) writeRun(ctx context.Context, tx *sql.Tx, run []*op) error {
 	if run[0].kind == "update" || run[0].kind == "delete" {
 		per = 1
 	}
-	for i := 0; i < len(run); i += per {
+	for i := 0; i < len(run); {
 		chunk := run[i:min(i+per, len(run))]
+		if run[0].kind == "upsert" {
+			chunk = distinctKeys(chunk) // one statement may not touch a row twice (PostgreSQL refuses)
+		}
+		i += len(chunk)
 		err := t.execChunk(ctx, tx, chunk, true)
 		if err == nil {
 			continue
@@ -453,6 +457,19 @@ func (t *SinkTask) writeRun(ctx context.Context, tx *sql.Tx, run []*op) error {
 		}
 	}
 	return nil
+}
+
+// distinctKeys returns the longest prefix of chunk whose keys are all different.
+func distinctKeys(chunk []*op) []*op {
+	seen := make(map[string]bool, len(chunk))
+	for i, o := range chunk {
+		k := fmt.Sprintf("%v", o.args[:o.nkeys])
+		if seen[k] {
+			return chunk[:i]
+		}
+		seen[k] = true
+	}
+	return chunk
 }
 
 func (t *SinkTask) writeErr(table tableID, err error) error {
