@@ -3,6 +3,7 @@ package jdbc
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -199,6 +200,33 @@ func (t *SinkTask) loadOffsets(ctx context.Context) (map[plugins.Queue]int64, er
 		return nil, t.sc.target.wrap("read offsets", err)
 	}
 	return out, nil
+}
+
+// lockOffsets reads, and locks for the rest of tx, the stored offsets of the queues of records, into
+// t.offsets.
+func (t *SinkTask) lockOffsets(ctx context.Context, tx *sql.Tx, records []*schema.Record) error {
+	seen := map[plugins.Queue]bool{}
+	q := "SELECT " + t.d.quote("next_offset") + " FROM " + t.d.table(t.offsetsTable()) + " WHERE " +
+		t.d.quote("connector") + " = " + t.d.placeholder(1) + " AND " + t.d.quote("topic") + " = " + t.d.placeholder(2) +
+		" AND " + t.d.quote("broker") + " = " + t.d.placeholder(3) + " AND " + t.d.quote("queue_id") + " = " +
+		t.d.placeholder(4) + " FOR UPDATE"
+	for _, r := range records {
+		queue := queueOf(r)
+		if seen[queue] {
+			continue
+		}
+		seen[queue] = true
+		var next int64
+		err := tx.QueryRowContext(ctx, q, t.sc.connector, queue.Topic, queue.BrokerName, queue.QueueID).Scan(&next)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return t.sc.target.wrap("read offsets", err)
+		default:
+			t.offsets[queue] = next
+		}
+	}
+	return nil
 }
 
 func queueOf(r *schema.Record) plugins.Queue {

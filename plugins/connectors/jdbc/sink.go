@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -191,6 +192,19 @@ func (t *SinkTask) Put(ctx context.Context, records []*schema.Record) error {
 		return t.sc.target.wrap("begin", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if t.sc.exactlyOnce {
+		// The offsets in the table are authoritative: another task may have owned one of these queues
+		// since this one started. Reading them FOR UPDATE also makes a concurrent writer of the same
+		// queue (a task not yet told it lost it) wait, then see what this one wrote.
+		if err := t.lockOffsets(ctx, tx, records); err != nil {
+			return err
+		}
+		records = t.unwritten(records)
+		ops = slices.DeleteFunc(ops, func(o *op) bool {
+			next, ok := t.offsets[queueOf(o.rec)]
+			return ok && o.rec.QueueOffset < next
+		})
+	}
 	for _, run := range groupRuns(ops) {
 		if err := t.writeRun(ctx, tx, run); err != nil {
 			return err

@@ -192,3 +192,22 @@ func TestSinkExactlyOnceSkipsRedeliveredRecords(t *testing.T) {
 		require.Len(t, rows, 10, "every record exactly once")
 	})
 }
+
+// A queue that moves to another task (a rebalance) keeps exactly-once: the new owner, started before the
+// old one's last write, reads the stored offsets in its transaction, not the ones it saw at start.
+func TestSinkExactlyOnceAcrossTasks(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE items (id BIGINT, name VARCHAR(50))")
+		cfg := connCfg(db)
+		cfg["delivery.guarantee"] = "exactly_once"
+		a, _ := startSink(t, cfg)
+		b, _ := startSink(t, cfg)
+		var batch []*schema.Record
+		for i := range 10 {
+			batch = append(batch, item("items", int64(i), int64(i), fmt.Sprint(i)))
+		}
+		put(t, a, batch[:6]...)
+		put(t, b, batch[3:]...)
+		require.Len(t, db.Query(t, "SELECT id FROM items"), 10, "every record exactly once")
+	})
+}
