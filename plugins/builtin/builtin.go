@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	cdcpostgres "github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/postgres"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
@@ -31,6 +32,8 @@ func connectors() []connector {
 			func() plugins.Connector { return jdbc.NewSourceConnector() }},
 		{plugins.KindSink, jdbc.SinkName, jdbc.SinkAliases,
 			func() plugins.Connector { return jdbc.NewSinkConnector() }},
+		{plugins.KindSource, cdcpostgres.Name, cdcpostgres.Aliases,
+			func() plugins.Connector { return cdcpostgres.NewConnector() }},
 	}
 }
 

@@ -32,6 +32,9 @@ func TestRegistry(t *testing.T) {
 		{"jdbc-sink", plugins.KindSink, "jdbc-sink"},
 		{"org.apache.rocketmq.connect.jdbc.connector.JdbcSinkConnector", plugins.KindSink, "jdbc-sink"},
 		{"io.confluent.connect.jdbc.JdbcSinkConnector", plugins.KindSink, "jdbc-sink"},
+		{"postgres-cdc", plugins.KindSource, "postgres-cdc"},
+		{"org.apache.rocketmq.connect.debezium.postgres.DebeziumPostgresConnector", plugins.KindSource, "postgres-cdc"},
+		{"io.debezium.connector.postgresql.PostgresConnector", plugins.KindSource, "postgres-cdc"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +47,7 @@ func TestRegistry(t *testing.T) {
 			require.NotNil(t, c)
 		})
 	}
-	require.Len(t, r.List(), 6)
+	require.Len(t, r.List(), 7)
 
 	_, err = r.Lookup("nope")
 	require.ErrorIs(t, err, plugins.ErrUnknownPlugin)
