@@ -43,7 +43,7 @@ func TestSnapshotThenChanges(t *testing.T) {
 		"srv-public-a {id=2} d {id=2,v=<nil>}->nil", // default replica identity: the key only
 		"srv-public-a {id=2} tombstone",
 		"srv-public-c {k2=x,k1=1} u {k1=1,k2=x,v=cx}->{k1=1,k2=x,v=cy}", // REPLICA IDENTITY FULL: the whole row
-		"srv-public-a {id=4} u {id=3,v=<nil>}->{id=4,v=three}",         // a key change carries the old key
+		"srv-public-a {id=4} u {id=3,v=<nil>}->{id=4,v=three}",          // a key change carries the old key
 		"srv-public-c {k2=x,k1=1} d {k1=1,k2=x,v=cy}->nil",
 		"srv-public-c {k2=x,k1=1} tombstone",
 		"srv-public-a {id=1} u nil->{id=1,v=ein}",
