@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	cdcmysql "github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/mysql"
 	cdcpostgres "github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/postgres"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
@@ -34,6 +35,8 @@ func connectors() []connector {
 			func() plugins.Connector { return jdbc.NewSinkConnector() }},
 		{plugins.KindSource, cdcpostgres.Name, cdcpostgres.Aliases,
 			func() plugins.Connector { return cdcpostgres.NewConnector() }},
+		{plugins.KindSource, cdcmysql.Name, cdcmysql.Aliases,
+			func() plugins.Connector { return cdcmysql.NewConnector() }},
 	}
 }
 

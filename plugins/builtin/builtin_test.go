@@ -35,6 +35,9 @@ func TestRegistry(t *testing.T) {
 		{"postgres-cdc", plugins.KindSource, "postgres-cdc"},
 		{"org.apache.rocketmq.connect.debezium.postgres.DebeziumPostgresConnector", plugins.KindSource, "postgres-cdc"},
 		{"io.debezium.connector.postgresql.PostgresConnector", plugins.KindSource, "postgres-cdc"},
+		{"mysql-cdc", plugins.KindSource, "mysql-cdc"},
+		{"org.apache.rocketmq.connect.debezium.mysql.DebeziumMysqlConnector", plugins.KindSource, "mysql-cdc"},
+		{"io.debezium.connector.mysql.MySqlConnector", plugins.KindSource, "mysql-cdc"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +50,7 @@ func TestRegistry(t *testing.T) {
 			require.NotNil(t, c)
 		})
 	}
-	require.Len(t, r.List(), 7)
+	require.Len(t, r.List(), 8)
 
 	_, err = r.Lookup("nope")
 	require.ErrorIs(t, err, plugins.ErrUnknownPlugin)
