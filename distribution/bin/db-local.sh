@@ -7,6 +7,8 @@
 #   db-local.sh stop  [postgres|mariadb|all]   stop the servers started from DB_DATA_DIR
 #   db-local.sh status                         what runs, and the connection URLs
 #   db-local.sh urls                           the connection URLs only (shell assignments)
+#   db-local.sh demo DIR                       start both, fill a PostgreSQL table `orders` and write the
+#                                              jdbc demo's connector configs (table -> topic -> MariaDB) to DIR
 #
 # Environment:
 #   DB_DATA_DIR     where data, sockets and logs live (default ${TMPDIR:-/tmp}/rmqconnect-db-$UID)
@@ -144,6 +146,51 @@ urls() {
   echo "DB_USER='$DB_USER'"
 }
 
+# demo prepares `make jdbc-demo`: a PostgreSQL table with a few rows and the two connector configs.
+demo() {
+  local dir="$1"
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  as_pg "$(pg_bin)/psql" -h "$pg_dir" -p "$DB_PG_PORT" -U "$DB_USER" -d "$DB_DATABASE" -qc "
+    CREATE TABLE IF NOT EXISTS orders (id SERIAL PRIMARY KEY, customer TEXT NOT NULL, amount NUMERIC(10,2),
+      placed DATE, updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP);
+    INSERT INTO orders (customer, amount, placed) SELECT 'customer ' || g, g * 10.25, DATE '2024-01-01' + g
+      FROM generate_series(1, 5) g WHERE NOT EXISTS (SELECT 1 FROM orders);" >/dev/null
+  cat >"$dir/jdbc-source.properties" <<CONF
+name=demo-jdbc-source
+connector.class=jdbc-source
+connection.url=jdbc:postgresql://127.0.0.1:$DB_PG_PORT/$DB_DATABASE
+connection.user=$DB_USER
+connection.password=$DB_PASSWORD
+mode=timestamp+incrementing
+incrementing.column.name=id
+timestamp.column.name=updated_at
+table.whitelist=orders
+topic.prefix=demo-pg-
+poll.interval.ms=1000
+CONF
+  cat >"$dir/jdbc-sink.properties" <<CONF
+name=demo-jdbc-sink
+connector.class=jdbc-sink
+connect.topicnames=demo-pg-orders
+connection.url=jdbc:mariadb://127.0.0.1:$DB_MYSQL_PORT/$DB_DATABASE
+connection.user=$DB_USER
+connection.password=$DB_PASSWORD
+table.name.format=orders
+insert.mode=upsert
+pk.mode=record_value
+pk.fields=id
+auto.create=true
+auto.evolve=true
+delivery.guarantee=exactly_once
+CONF
+  cat <<MSG
+jdbc demo: PostgreSQL 127.0.0.1:$DB_PG_PORT table orders -> topic demo-pg-orders -> MariaDB 127.0.0.1:$DB_MYSQL_PORT table orders
+  add rows:   PGPASSWORD=$DB_PASSWORD psql -h 127.0.0.1 -p $DB_PG_PORT -U $DB_USER $DB_DATABASE -c "INSERT INTO orders (customer, amount) VALUES ('you', 1.50)"
+  see them:   mariadb -h 127.0.0.1 -P $DB_MYSQL_PORT -u $DB_USER -p$DB_PASSWORD $DB_DATABASE -e 'SELECT * FROM orders'
+MSG
+}
+
 # watch stops what this call started once nobody holds DB_WATCH_LOCK any more.
 watch() {
   [ -n "${DB_WATCH_LOCK:-}" ] || return 0
@@ -183,5 +230,10 @@ case "$cmd" in
     if my_running; then echo "mariadb: running on 127.0.0.1:$DB_MYSQL_PORT ($my_dir)"; else echo "mariadb: stopped"; fi
     urls ;;
   urls) urls ;;
-  *) die "usage: $0 start|stop|status|urls [postgres|mariadb|all]" ;;
+  demo)
+    [ -n "${2:-}" ] || die "usage: $0 demo DIR"
+    start_pg || true
+    start_my || true
+    demo "$2" ;;
+  *) die "usage: $0 start|stop|status|urls [postgres|mariadb|all] | demo DIR" ;;
 esac

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/schema"
 )
 
 func TestParseTargetURLs(t *testing.T) {
@@ -88,4 +89,21 @@ func TestErrorClasses(t *testing.T) {
 	require.True(t, isRowError(&mysql.MySQLError{Number: 1062}))
 	require.True(t, isTransient(&mysql.MySQLError{Number: 1213}))
 	require.False(t, isTransient(&mysql.MySQLError{Number: 1062}))
+}
+
+func TestSmallDecimalAgreesWithParseDecimal(t *testing.T) {
+	for _, tt := range []struct {
+		s     string
+		scale int32
+	}{{"12.34", 2}, {"-0.05", 2}, {"0", 0}, {"-17", 0}, {"123456789012345.6789", 4}, {"1.5", 2}, {"9223372036854775807", 0}} {
+		c := colConv{name: "x", kind: kDecimal, scale: tt.scale}
+		got, err := c.value(tt.s)
+		require.NoError(t, err, tt.s)
+		want, err := schema.ParseDecimal(tt.s)
+		require.NoError(t, err)
+		want, err = want.Rescale(tt.scale)
+		require.NoError(t, err)
+		require.True(t, want.Equal(got.(schema.Decimal)), "%s: %v vs %v", tt.s, got, want)
+		require.Equal(t, tt.scale, got.(schema.Decimal).Scale)
+	}
 }

@@ -434,26 +434,30 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, rows *sql.Rows) er
 	return nil
 }
 
-// record converts one scanned row.
+// record converts one scanned row. Each converter yields exactly the Go type of its field's schema
+// (and a NOT NULL column never yields nil), so the structs are built without Put's validation.
 func (t *SourceTask) record(q *querier, vals []any) (*schema.Record, error) {
-	st := schema.NewStruct(q.value)
+	values := make([]any, len(q.convs))
 	for i := range q.convs {
 		v, err := q.convs[i].value(vals[i])
 		if err != nil {
 			return nil, err
 		}
-		if err := st.PutIndex(i, v); err != nil {
-			return nil, err
-		}
+		values[i] = v
+	}
+	st, err := schema.StructFromValues(q.value, values)
+	if err != nil {
+		return nil, err
 	}
 	var key any
 	if q.key != nil {
-		ks := schema.NewStruct(q.key)
+		kv := make([]any, len(q.keyIdx))
 		for j, i := range q.keyIdx {
-			v, _ := st.Get(q.convs[i].name)
-			if err := ks.PutIndex(j, v); err != nil {
-				return nil, err
-			}
+			kv[j] = values[i]
+		}
+		ks, err := schema.StructFromValues(q.key, kv)
+		if err != nil {
+			return nil, err
 		}
 		key = ks
 	}

@@ -229,7 +229,11 @@ func (c *colConv) value(v any) (any, error) {
 		case uint64:
 			d = schema.Decimal{Unscaled: new(big.Int).SetUint64(x)}
 		default:
-			p, err := schema.ParseDecimal(toString(v))
+			str := toString(v)
+			if d, ok := smallDecimal(str, c.scale); ok {
+				return d, nil
+			}
+			p, err := schema.ParseDecimal(str)
 			if err != nil {
 				return nil, fmt.Errorf("column %s: %w", c.name, err)
 			}
@@ -256,6 +260,24 @@ func (c *colConv) value(v any) (any, error) {
 		return t.UTC(), nil
 	}
 	return toString(v), nil
+}
+
+// smallDecimal parses a plain decimal ("-12.34") that has exactly scale digits after the point and fits
+// an int64 unscaled, the common case, without going through big.Int's string parsing.
+func smallDecimal(s string, scale int32) (schema.Decimal, bool) {
+	i := strings.IndexByte(s, '.')
+	if scale == 0 && i < 0 {
+		n, err := strconv.ParseInt(s, 10, 64)
+		return schema.NewDecimal(n, 0), err == nil
+	}
+	if i < 0 || int32(len(s)-i-1) != scale || len(s) > 19 {
+		return schema.Decimal{}, false
+	}
+	n, err := strconv.ParseInt(s[:i]+s[i+1:], 10, 64)
+	if err != nil || s[i+1] == '-' || s[i+1] == '+' {
+		return schema.Decimal{}, false
+	}
+	return schema.NewDecimal(n, scale), true
 }
 
 func toString(v any) string {
