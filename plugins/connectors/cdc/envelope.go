@@ -76,43 +76,28 @@ type SourceInfo struct {
 	DB       string
 	Schema   string
 	Table    string
-	// Position holds the extra fields' values by name (lsn, txId; file, pos, gtid, ...).
-	Position map[string]any
+	// Position holds the extra fields' values, in the order NewSource was given them (nil for an
+	// optional field without a value).
+	Position []any
 }
 
-// Struct builds the source block.
+// Struct builds the source block. The values are the connector's own, typed as the fields declare; they are
+// not validated again (it is the per-event path).
 func (s *Source) Struct(in SourceInfo) (*schema.Struct, error) {
-	st := schema.NewStruct(s.schema)
 	snap := in.Snapshot
 	if snap == "" {
 		snap = "false"
 	}
-	vals := []struct {
-		k string
-		v any
-	}{{"version", Version}, {"connector", in.Connector}, {"name", in.Name}, {"ts_ms", in.Ts.UnixMilli()},
-		{"snapshot", snap}, {"db", in.DB}, {"table", in.Table}}
+	if len(in.Position) != len(s.extra) {
+		return nil, fmt.Errorf("source block: %d position values for %d fields", len(in.Position), len(s.extra))
+	}
+	vals := make([]any, 8, 8+len(s.extra))
+	vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[7] = Version, in.Connector, in.Name, in.Ts.UnixMilli(), snap, in.DB, in.Table
 	if in.Schema != "" {
-		vals = append(vals, struct {
-			k string
-			v any
-		}{"schema", in.Schema})
+		vals[6] = in.Schema
 	}
-	for _, kv := range vals {
-		if _, err := st.Put(kv.k, kv.v); err != nil {
-			return nil, fmt.Errorf("source.%s: %w", kv.k, err)
-		}
-	}
-	for _, f := range s.extra {
-		v, ok := in.Position[f.Name]
-		if !ok {
-			continue
-		}
-		if _, err := st.Put(f.Name, v); err != nil {
-			return nil, fmt.Errorf("source.%s: %w", f.Name, err)
-		}
-	}
-	return st, nil
+	vals = append(vals, in.Position...)
+	return schema.StructFromValues(s.schema, vals)
 }
 
 // Table is one captured table's schemas: the key (its primary key columns; nil when it has none), the row
@@ -125,6 +110,7 @@ type Table struct {
 	Envelope *schema.Schema
 	// KeyColumns are the names of the key's fields, in the key's order.
 	KeyColumns []string
+	keyIndex   []int
 }
 
 // NewTable builds the key and envelope schemas of a table from its row schema, named
@@ -140,6 +126,7 @@ func NewTable(topic, prefix string, row *schema.Schema, keyColumns []string, src
 				return nil, fmt.Errorf("key column %q is not a column of %s", c, prefix)
 			}
 			kb.Field(c, f.Schema)
+			t.keyIndex = append(t.keyIndex, f.Index)
 		}
 		k, err := kb.Build()
 		if err != nil {
@@ -178,43 +165,42 @@ type Event struct {
 }
 
 // Records returns the event's record and, for a delete with tombstones, the tombstone that follows it (the
-// same key, a nil value). Both carry the event's partition and offset.
+// same key, a nil value). Both carry the event's partition and offset. The images must hold values typed as
+// the row schema's fields say (the connectors' decoders make them so); they are not validated again.
 func (t *Table) Records(e Event, tombstone bool) ([]*schema.Record, error) {
-	env := schema.NewStruct(t.Envelope)
+	vals := make([]any, 5)
 	var keyImage []any
-	for _, img := range []struct {
-		name string
-		vals []any
-	}{{FieldBefore, e.Before}, {FieldAfter, e.After}} {
-		if img.vals == nil {
+	for i, img := range [][]any{e.Before, e.After} {
+		if img == nil {
 			continue
 		}
-		row, err := schema.StructFromValues(env.Schema().Fields[fieldIndex(img.name)].Schema, img.vals)
+		row, err := schema.StructFromValues(t.Envelope.Fields[i].Schema, img)
 		if err != nil {
-			return nil, fmt.Errorf("%s image of %s: %w", img.name, t.Topic, err)
+			return nil, fmt.Errorf("%s image of %s: %w", t.Envelope.Fields[i].Name, t.Topic, err)
 		}
-		if _, err := env.Put(img.name, row); err != nil {
-			return nil, fmt.Errorf("%s image of %s: %w", img.name, t.Topic, err)
-		}
-		keyImage = img.vals // after wins: a key change is keyed by its new value
+		vals[i] = row
+		keyImage = img // after wins: a key change is keyed by its new value
 	}
-	env.MustPut(FieldSource, e.Source)
-	env.MustPut(FieldOp, string(e.Op))
-	env.MustPut(FieldTsMs, e.Now.UnixMilli())
+	vals[2], vals[3], vals[4] = e.Source, string(e.Op), e.Now.UnixMilli()
+	env, err := schema.StructFromValues(t.Envelope, vals)
+	if err != nil {
+		return nil, err
+	}
 	var key any
 	if t.Key != nil && keyImage != nil {
-		k := schema.NewStruct(t.Key)
-		for _, c := range t.KeyColumns {
-			f, _ := t.Row.Field(c)
-			if _, err := k.Put(c, keyImage[f.Index]); err != nil {
-				return nil, fmt.Errorf("key of %s: %w", t.Topic, err)
-			}
+		kv := make([]any, len(t.keyIndex))
+		for i, idx := range t.keyIndex {
+			kv[i] = keyImage[idx]
+		}
+		k, err := schema.StructFromValues(t.Key, kv)
+		if err != nil {
+			return nil, fmt.Errorf("key of %s: %w", t.Topic, err)
 		}
 		key = k
 	}
 	ts := time.UnixMilli(0)
-	if src, err := e.Source.Get("ts_ms"); err == nil {
-		if ms, ok := src.(int64); ok {
+	if src := e.Source; src != nil {
+		if ms, ok := src.GetIndex(3).(int64); ok {
 			ts = time.UnixMilli(ms)
 		}
 	}
@@ -227,11 +213,4 @@ func (t *Table) Records(e Event, tombstone bool) ([]*schema.Record, error) {
 		out = append(out, tr)
 	}
 	return out, nil
-}
-
-func fieldIndex(name string) int {
-	if name == FieldBefore {
-		return 0
-	}
-	return 1
 }

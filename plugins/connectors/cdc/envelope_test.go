@@ -23,7 +23,7 @@ func testTable(t *testing.T) (*cdc.Table, *cdc.Source) {
 
 func event(t *testing.T, src *cdc.Source, op cdc.Op, before, after []any) cdc.Event {
 	st, err := src.Struct(cdc.SourceInfo{Connector: "postgresql", Name: "srv", Ts: time.UnixMilli(1000), DB: "d",
-		Schema: "public", Table: "users", Position: map[string]any{"lsn": int64(42)}})
+		Schema: "public", Table: "users", Position: []any{int64(42)}})
 	require.NoError(t, err)
 	return cdc.Event{Op: op, Before: before, After: after, Source: st,
 		Partition: map[string]any{"server": "srv"}, Offset: map[string]any{"lsn": int64(42)}, Now: time.UnixMilli(2000)}

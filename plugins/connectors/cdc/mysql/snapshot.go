@@ -250,8 +250,7 @@ func (t *task) snapshotRecords(h *heldRow, last bool) ([]*schema.Record, error) 
 		off[OffsetSnapshot] = true
 	}
 	src, err := t.src.Struct(cdc.SourceInfo{Connector: "mysql", Name: t.cfg.prefix, Ts: s.at, Snapshot: flag, DB: h.tb.db,
-		Table: h.tb.name, Position: map[string]any{"server_id": int64(0), "file": s.start.file, "pos": int64(s.start.pos),
-			"row": int32(0), "gtid": s.start.gtids}})
+		Table: h.tb.name, Position: []any{int64(0), s.start.gtids, s.start.file, int64(s.start.pos), int32(0)}})
 	if err != nil {
 		return nil, err
 	}

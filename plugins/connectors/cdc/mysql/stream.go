@@ -276,8 +276,7 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 			gtid = s.tx.gtid.String()
 		}
 		src, err := t.src.Struct(cdc.SourceInfo{Connector: "mysql", Name: t.cfg.prefix, Ts: time.Unix(int64(h.Timestamp), 0),
-			DB: db, Table: name, Position: map[string]any{"server_id": int64(h.ServerID), "gtid": gtid, "file": s.file,
-				"pos": int64(h.LogPos - h.EventSize), "row": int32(i / step)}})
+			DB: db, Table: name, Position: []any{int64(h.ServerID), gtid, s.file, int64(h.LogPos - h.EventSize), int32(i / step)}})
 		if err != nil {
 			return nil, err
 		}

@@ -141,7 +141,7 @@ func (t *task) snapshotRecords(h *heldRow, last bool) ([]*schema.Record, error) 
 		delete(off, OffsetSnapshot)
 	}
 	src, err := t.src.Struct(cdc.SourceInfo{Connector: "postgresql", Name: t.cfg.prefix, Ts: s.at, Snapshot: flag,
-		DB: t.cfg.dbname, Schema: h.rel.schema, Table: h.rel.name, Position: map[string]any{"lsn": int64(s.cp)}})
+		DB: t.cfg.dbname, Schema: h.rel.schema, Table: h.rel.name, Position: []any{nil, int64(s.cp)}})
 	if err != nil {
 		return nil, err
 	}

@@ -226,7 +226,7 @@ func (t *task) change(relID uint32, at pglogrepl.LSN, op cdc.Op, oldTup *pglogre
 		}
 	}
 	src, err := t.src.Struct(cdc.SourceInfo{Connector: "postgresql", Name: t.cfg.prefix, Ts: t.tx.time, DB: t.cfg.dbname,
-		Schema: rel.schema, Table: rel.name, Position: map[string]any{"lsn": int64(at), "txId": int64(t.tx.xid)}})
+		Schema: rel.schema, Table: rel.name, Position: []any{int64(t.tx.xid), int64(at)}})
 	if err != nil {
 		return nil, err
 	}
