@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -197,6 +199,7 @@ func TestJDBCConstraintViolationGoesToDLQ(t *testing.T) {
 // has no key (the exactly-once sink skips what the broker redelivers).
 func TestJDBCKillMidStreamExactlyOnce(t *testing.T) {
 	rmqtest.Require(t)
+	t.Setenv("RMQCONNECT_LOGLEVEL", "info")
 	pg, my := dbtest.New(t, dbtest.Postgres), dbtest.New(t, dbtest.MariaDB)
 	pg.Exec(t, "CREATE TABLE ev (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL)")
 	my.Exec(t, "CREATE TABLE ev (id BIGINT NOT NULL, payload LONGTEXT NOT NULL)")
@@ -225,6 +228,15 @@ func TestJDBCKillMidStreamExactlyOnce(t *testing.T) {
 	require.Less(t, killedAt, int64(total), "the kill must happen mid-stream")
 
 	w = startLoggedWorker(t, dir, port) // the connectors come back from the store
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("source rows %d, sink rows %d, sink offsets %v", count(t, pg, "SELECT count(*) FROM ev"),
+				count(t, my, "SELECT count(*) FROM ev"), my.Query(t, "SELECT * FROM rmqconnect_sink_offsets"))
+			if b, err := os.ReadFile(filepath.Join(dir, "worker.log")); err == nil {
+				_ = os.WriteFile(filepath.Join(os.TempDir(), t.Name()+".worker.log"), b, 0o644)
+			}
+		}
+	})
 	waitRows(t, my, "ev", total, "after the restart")
 	time.Sleep(2 * time.Second) // let a replayed tail land, if any, before counting duplicates
 	rows := my.Query(t, "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM ev")
