@@ -30,15 +30,14 @@ type sinkConfig struct {
 	connector    string
 }
 
-func parseSinkConfig(cfg map[string]string) (*sinkConfig, error) {
-	v, err := sinkSpec.Parse(cfg)
-	if err != nil {
-		return nil, err
-	}
+// parseSinkConfig checks the rules across keys of values parsed against sinkSpec (by the engine, or by
+// Validate) and reads them; the connector's name keys the exactly-once offsets.
+func parseSinkConfig(v plugins.Values, name string) (*sinkConfig, error) {
+	var err error
 	c := &sinkConfig{insertMode: v.String(KeyInsertMode), pkMode: v.String(KeyPKMode), pkFields: v.List(KeyPKFields),
 		autoCreate: v.Bool(KeyAutoCreate), autoEvolve: v.Bool(KeyAutoEvolve), deletes: v.Bool(KeyDeleteEnabled),
 		tableFormat: v.String(KeyTableNameFormat), batchSize: v.Int(KeyBatchSize),
-		exactlyOnce: v.String(KeyDelivery) == ExactlyOnce, offsetsTable: v.String(KeyOffsetsTable), connector: cfg["name"]}
+		exactlyOnce: v.String(KeyDelivery) == ExactlyOnce, offsetsTable: v.String(KeyOffsetsTable), connector: name}
 	var errs plugins.ConfigErrors
 	if c.insertMode != InsertInsert && c.pkMode == PKNone {
 		errs = append(errs, &plugins.FieldError{Key: KeyPKMode, Value: c.pkMode,
@@ -73,13 +72,17 @@ func (c *SinkConnector) Spec() *plugins.ConfigSpec { return sinkSpec }
 
 // Validate checks cfg against Spec and the cross-key rules; it does not connect.
 func (c *SinkConnector) Validate(cfg map[string]string) error {
-	_, err := parseSinkConfig(cfg)
+	v, err := sinkSpec.Parse(cfg)
+	if err != nil {
+		return err
+	}
+	_, err = parseSinkConfig(v, cfg["name"])
 	return err
 }
 
 // Start keeps cfg for TaskConfigs.
-func (c *SinkConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg map[string]string) error {
-	if err := c.Validate(cfg); err != nil {
+func (c *SinkConnector) Start(_ context.Context, cctx plugins.ConnectorContext, cfg map[string]string) error {
+	if _, err := parseSinkConfig(cctx.Config(), cfg["name"]); err != nil {
 		return err
 	}
 	c.cfg = maps.Clone(cfg)
@@ -127,7 +130,7 @@ var _ plugins.SinkTask = (*SinkTask)(nil)
 // Start connects; in exactly-once mode it creates the offsets table when missing, reads this connector's
 // offsets and asks the engine to consume from them.
 func (t *SinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg map[string]string) error {
-	sc, err := parseSinkConfig(cfg)
+	sc, err := parseSinkConfig(tctx.Config(), cfg["name"])
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func startSink(t *testing.T, cfg map[string]string) (plugins.SinkTask, *conforma
 	c := jdbc.NewSinkConnector()
 	require.NoError(t, c.Validate(cfg))
 	task := c.NewSinkTask()
-	sctx := conformance.NewSinkContext()
+	sctx := conformance.SinkContextFor(t, c.Spec(), cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, task.Start(ctx, sctx, cfg))

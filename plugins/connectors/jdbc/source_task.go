@@ -62,8 +62,8 @@ type querier struct {
 }
 
 // Start connects and reads the committed position of every table of the task.
-func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
-	sc, err := parseSourceConfig(cfg)
+func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[string]string) error {
+	sc, err := parseSourceConfig(tctx.Config())
 	if err != nil {
 		return err
 	}
@@ -134,6 +134,9 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 		recs, more, err := t.read(ctx, q)
 		if err != nil {
 			t.mu.Unlock()
+			if ctx.Err() != nil {
+				return nil, ctx.Err() // cancelled, not a database failure
+			}
 			return nil, err
 		}
 		if !more {
