@@ -121,7 +121,7 @@ func BenchmarkJDBCSink(b *testing.B) {
 					cfg["insert.mode"], cfg["pk.mode"], cfg["pk.fields"] = "upsert", "record_value", "id"
 				}
 				if mode == "upsert-exactly-once" {
-					cfg["delivery.guarantee"] = "exactly_once"
+					cfg["delivery.guarantee"], cfg["ordering.msg.enable"] = "exactly_once", "true"
 				}
 				task := jdbc.NewSinkTask()
 				ctx := context.Background()

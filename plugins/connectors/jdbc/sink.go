@@ -57,6 +57,10 @@ func parseSinkConfig(v plugins.Values, name string) (*sinkConfig, error) {
 	return c, nil
 }
 
+// KeyOrdering is the engine's key for per-queue ordered delivery, which the exactly-once sink needs: its
+// per-queue watermark assumes a queue's records arrive in offset order.
+const KeyOrdering = "ordering.msg.enable"
+
 // SinkConnector is jdbc-sink. Its tasks share nothing: RocketMQ spreads the queues over them.
 type SinkConnector struct {
 	cfg map[string]string
@@ -76,8 +80,16 @@ func (c *SinkConnector) Validate(cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	_, err = parseSinkConfig(v, cfg["name"])
-	return err
+	sc, err := parseSinkConfig(v, cfg["name"])
+	if err != nil {
+		return err
+	}
+	if sc.exactlyOnce && !strings.EqualFold(strings.TrimSpace(cfg[KeyOrdering]), "true") {
+		return plugins.ConfigErrors{{Key: KeyDelivery, Value: ExactlyOnce, Err: plugins.ErrInvalidValue,
+			Reason: "needs " + KeyOrdering + "=true: the stored offsets are per-queue watermarks, so a queue's records " +
+				"must be delivered in order"}}
+	}
+	return nil
 }
 
 // Start keeps cfg for TaskConfigs.
@@ -114,7 +126,9 @@ type SinkTask struct {
 	tctx    plugins.SinkTaskContext
 	tables  map[tableID]*tableInfo
 	offsets map[plugins.Queue]int64 // exactly-once: next offset to write, per queue
-	stopped bool
+	// knownQueues have a row in the offsets table.
+	knownQueues map[plugins.Queue]bool
+	stopped     bool
 }
 
 // tableInfo is what the task knows of a destination table.
@@ -153,6 +167,10 @@ func (t *SinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg 
 			return err
 		}
 		t.offsets = offs
+		t.knownQueues = map[plugins.Queue]bool{}
+		for q := range offs {
+			t.knownQueues[q] = true
+		}
 		if len(offs) > 0 {
 			tctx.ResetOffsets(maps.Clone(offs))
 		}
@@ -190,6 +208,23 @@ func (t *SinkTask) Put(ctx context.Context, records []*schema.Record) error {
 	if err != nil {
 		return err
 	}
+	if t.sc.exactlyOnce {
+		if err := t.ensureOffsetRows(ctx, records); err != nil {
+			return err
+		}
+	}
+	// A deadlock or serialization failure rolls the transaction back whole: run it again (rows the
+	// database rejected may then be reported twice; the dead-letter queue is at-least-once).
+	for attempt := 1; ; attempt++ {
+		err = t.writeTx(ctx, records, ops)
+		if err == nil || attempt == 3 || !isConflict(err) {
+			return err
+		}
+	}
+}
+
+// writeTx writes ops (planned from records) in one transaction, with the exactly-once offsets.
+func (t *SinkTask) writeTx(ctx context.Context, records []*schema.Record, ops []*op) error {
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return t.sc.target.wrap("begin", err)
@@ -203,7 +238,7 @@ func (t *SinkTask) Put(ctx context.Context, records []*schema.Record) error {
 			return err
 		}
 		records = t.unwritten(records)
-		ops = slices.DeleteFunc(ops, func(o *op) bool {
+		ops = slices.DeleteFunc(slices.Clone(ops), func(o *op) bool {
 			next, ok := t.offsets[queueOf(o.rec)]
 			return ok && o.rec.QueueOffset < next
 		})

@@ -253,4 +253,8 @@ func TestSourceValidate(t *testing.T) {
 	require.ErrorContains(t, err, "delete.enabled")
 	require.NoError(t, s.Validate(map[string]string{"jdbcUrl": "jdbc:mysql://h/d", "jdbcPassword": "x"}),
 		"RocketMQ Connect's key names are aliases")
+	eos := map[string]string{"connection.url": "jdbc:mysql://h/d", "delivery.guarantee": "exactly_once"}
+	require.ErrorContains(t, s.Validate(eos), "ordering.msg.enable", "exactly-once needs ordered delivery per queue")
+	eos["ordering.msg.enable"] = "true"
+	require.NoError(t, s.Validate(eos))
 }
