@@ -73,12 +73,13 @@ type Distributed struct {
 	statusMoved chan struct{} // closed and replaced when the status fold or members change
 	lastRenew   time.Time
 	rebalancing bool
-	confirming  bool          // a departure is being confirmed with the broker
-	stopping    bool          // Run is shutting down: no more restart goroutines
-	reconciled  int64         // config records below this offset have been reconciled
-	reconMoved  chan struct{} // closed and replaced when reconciled grows
-	dirty       bool          // the fold changed since the cache was written
-	lastSnap    [3]time.Time  // the newest snapshot record seen per store topic (config, status, position)
+	confirming  bool            // a departure is being confirmed with the broker
+	stopping    bool            // Run is shutting down: no more restart goroutines
+	reconciled  int64           // config records below this offset have been reconciled
+	reconMoved  chan struct{}   // closed and replaced when reconciled grows
+	dirty       bool            // the fold changed since the cache was written
+	lingering   map[taskKey]int // abandoned task runs that have not returned (see linger)
+	lastSnap    [3]time.Time    // the newest snapshot record seen per store topic (config, status, position)
 
 	kick    chan struct{}
 	started chan struct{}
@@ -88,6 +89,13 @@ type Distributed struct {
 	reportsClosed bool
 	flushBy       time.Time // set at shutdown: queued reports are dropped after it
 	wg            sync.WaitGroup
+	leaving       chan struct{} // closed as Run returns: lingering tasks are waited on no longer
+}
+
+// taskKey names a task of a connector (any incarnation).
+type taskKey struct {
+	connector string
+	task      int
 }
 
 // NewDistributed builds a distributed herder; Run joins the cluster.
@@ -108,7 +116,8 @@ func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugin
 	d := &Distributed{cfg: cfg, log: log, client: client, strategy: strategy,
 		config: newConfigState(), status: newStatusState(), posState: newPositionState(),
 		statusMoved: make(chan struct{}), reconMoved: make(chan struct{}), kick: make(chan struct{}, 1), started: make(chan struct{}),
-		reports: make(chan statusRecord, 4096)}
+		reports:   make(chan statusRecord, 4096),
+		lingering: map[taskKey]int{}, leaving: make(chan struct{})}
 	local, err := newLocalEngine(cfg.StandaloneConfig, client, reg, log, d)
 	if err != nil {
 		return nil, err
@@ -262,6 +271,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 	if err := m.Close(); err != nil {
 		d.log.Warn("leaving the cluster", "err", err)
 	}
+	close(d.leaving)
 	d.wg.Wait()
 	d.saveCache()
 	return nil
@@ -559,6 +569,12 @@ func (d *Distributed) repairClaims() {
 	}
 	d.mu.Unlock()
 	for _, r := range held {
+		d.mu.Lock()
+		lingers := d.lingering[taskKey{r.Connector, r.Task}] > 0
+		d.mu.Unlock()
+		if lingers {
+			continue // released once it returns
+		}
 		rt := d.localRuntime(r.Connector)
 		if rt != nil && rt.inc == r.Inc {
 			rt.mu.Lock()
@@ -813,7 +829,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		// Any incarnation's record counts: a task of a deleted connector's incarnation may
 		// still run on a live worker until that worker has retired it.
 		cur, held := d.status.Tasks[rt.name][id]
-		free := !held || released(cur.State) || cur.Worker == d.cfg.WorkerID
+		free := (!held || released(cur.State) || cur.Worker == d.cfg.WorkerID) && d.lingering[taskKey{rt.name, id}] == 0
 		departed := held && !free && !slices.Contains(d.members, cur.Worker)
 		gen := d.status.MaxGen[rt.name] + 1
 		wake := d.statusMoved
@@ -892,6 +908,35 @@ func (d *Distributed) holds(rt *connRuntime, id int, gen int64) bool {
 	defer d.mu.Unlock()
 	r, ok := d.status.Tasks[rt.name][id]
 	return ok && r.Worker == d.cfg.WorkerID && r.Gen == gen && r.Inc == rt.inc
+}
+
+// linger implements clusterHooks.
+func (d *Distributed) linger(name string, id int, done <-chan struct{}, release *statusRecord) {
+	key := taskKey{name, id}
+	d.mu.Lock()
+	d.lingering[key]++
+	d.wg.Add(1)
+	d.mu.Unlock()
+	d.log.Warn("an abandoned task keeps its claim until it returns", "connector", name, "task", id)
+	go func() {
+		defer d.wg.Done()
+		select {
+		case <-done:
+		case <-d.leaving:
+			return // this worker has left the cluster: its claims lapse with its membership
+		}
+		if release != nil {
+			d.log.Info("an abandoned task returned; releasing it", "connector", name, "task", id, "gen", release.Gen)
+			d.report(*release)
+		}
+		d.mu.Lock()
+		if d.lingering[key]--; d.lingering[key] <= 0 {
+			delete(d.lingering, key)
+		}
+		close(d.statusMoved) // a claim waiting for it may go on
+		d.statusMoved = make(chan struct{})
+		d.mu.Unlock()
+	}()
 }
 
 // positions implements clusterHooks.

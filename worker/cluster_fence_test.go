@@ -1,0 +1,98 @@
+package worker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// newTestDistributed is a Distributed without a broker: its folds, claims bookkeeping and
+// connector runtimes work; whatever it reports lands in d.reports.
+func newTestDistributed(t *testing.T, stopTimeout time.Duration) *Distributed {
+	t.Helper()
+	d, err := NewDistributed(DistributedConfig{ClusterID: "c1", StandaloneConfig: StandaloneConfig{
+		WorkerID: "w1", StoreDir: t.TempDir(), StopTimeout: stopTimeout}}, nil, nil, quiet())
+	require.NoError(t, err)
+	d.local.ctx = context.Background()
+	d.members = []string{"w1"}
+	return d
+}
+
+// hungTask puts a claimed task into rt that never returns until release is closed.
+func hungTask(rt *connRuntime, id int, gen int64) (release chan struct{}) {
+	done := make(chan struct{})
+	rt.mu.Lock()
+	rt.tasks[id] = &taskRuntime{id: id, gen: gen, cancel: func() {}, done: done,
+		state: StateInfo{State: StateRunning, WorkerID: rt.h.cfg.WorkerID}, reported: StateInfo{State: StateRunning, WorkerID: rt.h.cfg.WorkerID}}
+	rt.mu.Unlock()
+	return done
+}
+
+func drainReports(d *Distributed) []statusRecord {
+	var out []statusRecord
+	for {
+		select {
+		case r := <-d.reports:
+			out = append(out, r)
+		default:
+			return out
+		}
+	}
+}
+
+// Two tasks that ignore their cancellation must not hold a stop up past the deadline
+// (a deadline channel shared by both fired for the first only).
+func TestAwaitStoppedAbandonsEveryHungTask(t *testing.T) {
+	d := newTestDistributed(t, 20*time.Millisecond)
+	rt := newConnRuntime(d.local, "c", map[string]string{}, connectorSettings{}, nil)
+	a, b := hungTask(rt, 0, 1), hungTask(rt, 1, 2)
+	defer close(a)
+	defer close(b)
+	returned := make(chan []*taskRuntime, 1)
+	go func() { returned <- rt.awaitStopped(rt.tasksByID([]int{0, 1})) }()
+	select {
+	case abandoned := <-returned:
+		require.Len(t, abandoned, 2)
+	case <-time.After(30 * time.Second):
+		t.Fatal("awaitStopped still waits for hung tasks long after the stop timeout")
+	}
+}
+
+// A task that did not stop keeps its claim: no release is written while it runs (its
+// next owner would start it meanwhile), no claim of this worker takes it for another run,
+// and repairClaims leaves it alone; once it returns, the release is written.
+func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
+	d := newTestDistributed(t, 10*time.Millisecond)
+	rt := newConnRuntime(d.local, "c", map[string]string{}, connectorSettings{}, nil)
+	rt.inc = 7
+	d.local.conns["c"] = rt
+	claim := statusRecord{Connector: "c", Task: 0, Inc: 7, State: StateRunning, Worker: "w1", Gen: 3, Claim: true}
+	require.NoError(t, d.status.apply(claim))
+	release := hungTask(rt, 0, 3)
+
+	rt.stopTaskSet([]int{0}, StateUnassigned)
+	for _, r := range drainReports(d) {
+		require.False(t, released(r.State), "task released while it still runs: %+v", r)
+	}
+	d.repairClaims()
+	for _, r := range drainReports(d) {
+		require.False(t, released(r.State), "repairClaims released a task that still runs: %+v", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err := d.claim(ctx, rt, 0)
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded, "claimed again for a new run while the old one runs")
+
+	close(release)
+	select {
+	case r := <-d.reports:
+		require.Equal(t, StateUnassigned, r.State)
+		require.Equal(t, int64(3), r.Gen)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task returned but its release was never written")
+	}
+	close(d.leaving)
+	d.wg.Wait()
+}
