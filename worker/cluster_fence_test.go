@@ -31,15 +31,14 @@ func hungTask(rt *connRuntime, id int, gen int64) (release chan struct{}) {
 }
 
 func drainReports(d *Distributed) []statusRecord {
+	d.reportMu.Lock()
+	defer d.reportMu.Unlock()
 	var out []statusRecord
-	for {
-		select {
-		case r := <-d.reports:
-			out = append(out, r)
-		default:
-			return out
-		}
+	for _, k := range d.pendingOrder {
+		out = append(out, d.pending[k])
 	}
+	d.pending, d.pendingOrder = map[taskKey]statusRecord{}, nil
+	return out
 }
 
 // Two tasks that ignore their cancellation must not hold a stop up past the deadline
@@ -86,13 +85,11 @@ func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded, "claimed again for a new run while the old one runs")
 
 	close(release)
-	select {
-	case r := <-d.reports:
-		require.Equal(t, StateUnassigned, r.State)
-		require.Equal(t, int64(3), r.Gen)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the task returned but its release was never written")
-	}
+	var got []statusRecord
+	require.Eventually(t, func() bool { got = append(got, drainReports(d)...); return len(got) > 0 }, 30*time.Second, 5*time.Millisecond,
+		"the task returned but its release was never written")
+	require.Equal(t, StateUnassigned, got[0].State)
+	require.Equal(t, int64(3), got[0].Gen)
 	close(d.leaving)
 	d.wg.Wait()
 }

@@ -83,11 +83,19 @@ type Distributed struct {
 
 	kick    chan struct{}
 	started chan struct{}
-	reports chan statusRecord
 
-	reportMu      sync.Mutex // guards sends on reports against its close
+	// The status records to write: the latest per task (or connector: task -1) and the
+	// order in which their tasks first became pending. The writer retries each until it is
+	// stored, so the latest state of every task reaches the status topic.
+	reportMu      sync.Mutex
+	pending       map[taskKey]statusRecord
+	pendingOrder  []taskKey
+	reportWake    chan struct{}
 	reportsClosed bool
-	flushBy       time.Time // set at shutdown: queued reports are dropped after it
+	flushBy       time.Time // set at shutdown: what is still pending after it is not written
+	// appendStatus stores a status record (the status log's append; tests replace it).
+	appendStatus  func(ctx context.Context, key string, body []byte) (int64, error)
+	statusBackoff time.Duration // the first retry delay of a failed status write
 	wg            sync.WaitGroup
 	leaving       chan struct{} // closed as Run returns: lingering tasks are waited on no longer
 }
@@ -116,7 +124,7 @@ func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugin
 	d := &Distributed{cfg: cfg, log: log, client: client, strategy: strategy,
 		config: newConfigState(), status: newStatusState(), posState: newPositionState(),
 		statusMoved: make(chan struct{}), reconMoved: make(chan struct{}), kick: make(chan struct{}, 1), started: make(chan struct{}),
-		reports:   make(chan statusRecord, 4096),
+		pending: map[taskKey]statusRecord{}, reportWake: make(chan struct{}, 1), statusBackoff: 200 * time.Millisecond,
 		lingering: map[taskKey]int{}, leaving: make(chan struct{})}
 	local, err := newLocalEngine(cfg.StandaloneConfig, client, reg, log, d)
 	if err != nil {
@@ -181,6 +189,9 @@ func (d *Distributed) Run(ctx context.Context) error {
 		*s.dst = l
 		defer l.close()
 	}
+	if d.appendStatus == nil {
+		d.appendStatus = d.statusLog.append
+	}
 	// Each store queue's first and next offsets as the worker starts.
 	var minOff, maxOff [3]int64
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
@@ -220,8 +231,8 @@ func (d *Distributed) Run(ctx context.Context) error {
 			d.reportMu.Lock()
 			d.reportsClosed = true
 			d.flushBy = time.Now().Add(flushTimeout)
-			close(d.reports)
 			d.reportMu.Unlock()
+			d.wakeWriter()
 			<-writerDone
 		})
 	}
@@ -762,48 +773,107 @@ func (d *Distributed) carryOutRestart(r configRecord) {
 // flushTimeout bounds how long a stopping worker spends writing its last status records.
 const flushTimeout = 10 * time.Second
 
-// statusWriter writes reported states in order.
+// statusWriter writes the pending status records, each task's (and connector's) latest,
+// retrying a failed write with backoff until it is stored; it returns once nothing is
+// pending after reports were closed, or at flushBy with what could not be written logged.
 func (d *Distributed) statusWriter() {
-	for r := range d.reports {
-		body, err := json.Marshal(r)
-		if err != nil {
+	backoff := d.statusBackoff
+	failing := false
+	for {
+		d.reportMu.Lock()
+		closed, flushBy := d.reportsClosed, d.flushBy
+		if len(d.pendingOrder) == 0 {
+			d.reportMu.Unlock()
+			if closed {
+				return
+			}
+			<-d.reportWake
 			continue
 		}
-		for attempt := 0; ; attempt++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		key := d.pendingOrder[0]
+		r := d.pending[key]
+		d.reportMu.Unlock()
+		if !flushBy.IsZero() && !time.Now().Before(flushBy) {
+			d.abandonPending()
+			return
+		}
+		err := d.writeStatus(r, flushBy)
+		if err == nil {
 			d.reportMu.Lock()
-			flushBy := d.flushBy
+			if d.pending[key] == r {
+				delete(d.pending, key)
+				d.pendingOrder = d.pendingOrder[1:]
+			} // else a newer state came meanwhile: it is written next
 			d.reportMu.Unlock()
-			if !flushBy.IsZero() {
-				// Shutting down: what is left must not hold the exit up when the broker is gone.
-				cancel()
-				ctx, cancel = context.WithDeadline(context.Background(), flushBy)
+			if failing {
+				d.log.Info("status topic writable again")
 			}
-			_, err = d.statusLog.append(ctx, r.Connector, body)
-			cancel()
-			if err == nil || attempt == 2 {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
+			backoff, failing = d.statusBackoff, false
+			continue
 		}
-		if err != nil {
-			d.log.Warn("status not written", "connector", r.Connector, "task", r.Task, "state", r.State, "err", err)
+		if !failing {
+			d.log.Warn("status not written; retrying until it is", "connector", r.Connector, "task", r.Task, "state", r.State, "err", err)
 		}
+		failing = true
+		wait := time.NewTimer(backoff)
+		select {
+		case <-wait.C:
+		case <-d.reportWake: // a newer state or the close: retry at once (the close bounds it by flushBy)
+		}
+		wait.Stop()
+		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
-// report implements clusterHooks.
-func (d *Distributed) report(r statusRecord) {
+// writeStatus stores one status record, within flushBy when it is set.
+func (d *Distributed) writeStatus(r statusRecord, flushBy time.Time) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if !flushBy.IsZero() {
+		// Shutting down: what is left must not hold the exit up when the broker is gone.
+		cancel()
+		ctx, cancel = context.WithDeadline(context.Background(), flushBy)
+	}
+	defer cancel()
+	_, err = d.appendStatus(ctx, r.Connector, body)
+	return err
+}
+
+// abandonPending logs the status records a stopping worker could not write in time.
+func (d *Distributed) abandonPending() {
 	d.reportMu.Lock()
 	defer d.reportMu.Unlock()
+	for _, k := range d.pendingOrder {
+		r := d.pending[k]
+		d.log.Warn("status not written before the worker stopped", "connector", r.Connector, "task", r.Task, "state", r.State)
+	}
+	d.pending, d.pendingOrder = map[taskKey]statusRecord{}, nil
+}
+
+func (d *Distributed) wakeWriter() {
+	select {
+	case d.reportWake <- struct{}{}:
+	default:
+	}
+}
+
+// report implements clusterHooks: r replaces whatever is pending for its task.
+func (d *Distributed) report(r statusRecord) {
+	d.reportMu.Lock()
 	if d.reportsClosed {
+		d.reportMu.Unlock()
 		return // an abandoned task reporting after the worker stopped
 	}
-	select {
-	case d.reports <- r:
-	default:
-		d.log.Warn("status queue full; a state change is not written", "connector", r.Connector, "task", r.Task)
+	key := taskKey{r.Connector, r.Task}
+	if _, ok := d.pending[key]; !ok {
+		d.pendingOrder = append(d.pendingOrder, key)
 	}
+	d.pending[key] = r
+	d.reportMu.Unlock()
+	d.wakeWriter()
 }
 
 // publishTasks implements clusterHooks.
