@@ -93,3 +93,38 @@ func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
 	close(d.leaving)
 	d.wg.Wait()
 }
+
+// A cache of the fold is not used once a store topic was recreated, even when the new
+// topic has grown past the offsets the cache covers.
+func TestClusterCacheRejectedAfterTopicRecreated(t *testing.T) {
+	d := newTestDistributed(t, time.Second)
+	d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic = "cfg", "st", "pos"
+	d.configLog, d.statusLog, d.positionLog = &storeLog{topic: "cfg"}, &storeLog{topic: "st"}, &storeLog{topic: "pos"}
+	topics := map[int]map[int64][]byte{
+		0: {0: []byte(`{"type":"connector","name":"a"}`), 1: []byte(`{"type":"target","name":"a"}`)},
+		1: {0: []byte(`{"connector":"a","task":0}`)},
+		2: {},
+	}
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		l.next = int64(len(topics[i]))
+		if l.next > 0 {
+			l.last = markOf(l.next-1, topics[i][l.next-1])
+		}
+	}
+	d.config.Connectors["a"] = &clusterConnector{Config: map[string]string{}, Target: TargetStarted, Epoch: 1, Inc: 1}
+	d.saveCache()
+	recordAt := func(i int, off int64) ([]byte, error) { return topics[i][off], nil }
+	maxOff := [3]int64{5, 5, 5}
+
+	fresh := newTestDistributed(t, time.Second)
+	fresh.cfg, fresh.configLog, fresh.statusLog, fresh.positionLog = d.cfg, d.configLog, d.statusLog, d.positionLog
+	require.Equal(t, [3]int64{2, 1, 0}, fresh.loadCache([3]int64{}, maxOff, recordAt), "the same topics: the cache is used")
+	require.Contains(t, fresh.config.Connectors, "a")
+
+	// Recreated: other records at the same offsets (and more of them).
+	topics[0][1] = []byte(`{"type":"connector","name":"b"}`)
+	fresh = newTestDistributed(t, time.Second)
+	fresh.cfg, fresh.configLog, fresh.statusLog, fresh.positionLog = d.cfg, d.configLog, d.statusLog, d.positionLog
+	require.Equal(t, [3]int64{}, fresh.loadCache([3]int64{}, maxOff, recordAt), "a recreated topic: the cache is not used")
+	require.Empty(t, fresh.config.Connectors)
+}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -161,6 +162,7 @@ func (s *configState) apply(off int64, r configRecord) error {
 				c.Replays = map[string]ReplayInfo{}
 			}
 			c.Replays[r.ReplayID] = *r.Replay
+			pruneReplays(c.Replays, r.Replay.At)
 		}
 		return nil
 	case recRestart, recRestartTask:
@@ -170,6 +172,40 @@ func (s *configState) apply(off int64, r configRecord) error {
 		return nil
 	}
 	return fmt.Errorf("config record of unknown type %q", r.Type)
+}
+
+// A connector keeps the replay records of its last maxReplays DLQ records, none older
+// than replayRetention, so that the config fold (and its snapshot, which must stay below
+// maxSnapshotBytes) does not grow with every record ever replayed. A record replayed
+// before that can be replayed again without force.
+const (
+	maxReplays      = 1000
+	replayRetention = 7 * 24 * time.Hour
+)
+
+// pruneReplays drops the replay records older than replayRetention before now (the time
+// of the record being folded, so that every worker prunes alike) and, past maxReplays, the
+// oldest down to 3/4 of it (so that the sort is rare).
+func pruneReplays(rs map[string]ReplayInfo, now time.Time) {
+	if !now.IsZero() {
+		for id, info := range rs {
+			if info.At.Before(now.Add(-replayRetention)) {
+				delete(rs, id)
+			}
+		}
+	}
+	if len(rs) <= maxReplays {
+		return
+	}
+	ids := slices.SortedFunc(maps.Keys(rs), func(a, b string) int {
+		if c := rs[a].At.Compare(rs[b].At); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, id := range ids[:len(ids)-maxReplays*3/4] {
+		delete(rs, id)
+	}
 }
 
 // statusRecord is one record of the status topic: the state of a connector (Task == -1)
@@ -285,6 +321,10 @@ type positionRecord struct {
 	Inc       int64           `json:"inc"`
 	Gen       int64           `json:"gen"`
 	Clear     bool            `json:"clear,omitempty"`
+	// Floor, on a record of the offsets API (Gen adminGen), is the highest task generation
+	// claimed so far: commits of that generation or older are stale from then on, so a task
+	// still stopping on some worker cannot undo a reset or an alteration.
+	Floor     int64           `json:"floor,omitempty"`
 	Positions []positionEntry `json:"positions,omitempty"`
 	// Snapshot, when set, makes this a snapshot record (see snapshotHeader).
 	Snapshot *positionState `json:"snapshot,omitempty"`
@@ -308,6 +348,7 @@ type clusterPosition struct {
 type connectorPositions struct {
 	Inc   int64                      `json:"inc"`
 	Parts map[string]clusterPosition `json:"parts"`
+	Floor int64                      `json:"floor,omitempty"` // commits of generations up to it are stale
 }
 
 // positionState is the fold of the position topic.
@@ -344,6 +385,12 @@ func (s *positionState) apply(r positionRecord) error {
 	}
 	if r.Inc < cp.Inc {
 		return fmt.Errorf("positions of %s: %w: incarnation %d, in force %d", r.Connector, errStale, r.Inc, cp.Inc)
+	}
+	if r.Gen == adminGen {
+		cp.Floor = max(cp.Floor, r.Floor)
+	} else if r.Gen <= cp.Floor {
+		return fmt.Errorf("positions of %s: %w: generation %d was claimed before the offsets were set (up to %d)",
+			r.Connector, errStale, r.Gen, cp.Floor)
 	}
 	var stale int
 	for _, p := range r.Positions {

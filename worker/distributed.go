@@ -160,13 +160,16 @@ func (d *Distributed) cachePath() string { return filepath.Join(d.cfg.StoreDir, 
 
 // clusterCache is the fold of the store topics at known offsets, kept for a fast restart.
 type clusterCache struct {
-	Topics       [3]string      `json:"topics"`
-	ConfigNext   int64          `json:"config_next"`
-	StatusNext   int64          `json:"status_next"`
-	PositionNext int64          `json:"position_next"`
-	Config       *configState   `json:"config"`
-	Status       *statusState   `json:"status"`
-	Positions    *positionState `json:"positions"`
+	Topics       [3]string `json:"topics"`
+	ConfigNext   int64     `json:"config_next"`
+	StatusNext   int64     `json:"status_next"`
+	PositionNext int64     `json:"position_next"`
+	// Last is the last record applied of each topic, read again at load: a topic that was
+	// deleted and recreated since holds other records there, and the cache is not used.
+	Last      [3]appliedMark `json:"last"`
+	Config    *configState   `json:"config"`
+	Status    *statusState   `json:"status"`
+	Positions *positionState `json:"positions"`
 }
 
 // Run joins the cluster and runs until ctx ends; then it stops its tasks (releasing them),
@@ -199,7 +202,11 @@ func (d *Distributed) Run(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", l.topic, err)
 		}
 	}
-	from := d.loadCache(maxOff)
+	from := d.loadCache(minOff, maxOff, func(i int, off int64) ([]byte, error) {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return []*storeLog{d.configLog, d.statusLog, d.positionLog}[i].recordAt(rctx, off)
+	})
 	d.configLive = maxOff[0]
 
 	logCtx, stopLogs := context.WithCancel(context.Background())
@@ -288,9 +295,10 @@ func (d *Distributed) Run(ctx context.Context) error {
 	return nil
 }
 
-// loadCache restores the fold from the cache when it fits the topics as they are now and
+// loadCache restores the fold from the cache when it fits the topics as they are now (the
+// last record it covers of each is still there: recordAt reads topic i at an offset) and
 // returns the offsets to read on from (the topics' first offsets otherwise).
-func (d *Distributed) loadCache(maxOff [3]int64) [3]int64 {
+func (d *Distributed) loadCache(minOff, maxOff [3]int64, recordAt func(i int, off int64) ([]byte, error)) [3]int64 {
 	var from [3]int64
 	var c clusterCache
 	err := filestore.Read(d.cachePath(), &c)
@@ -312,6 +320,20 @@ func (d *Distributed) loadCache(maxOff [3]int64) [3]int64 {
 			return from
 		}
 	}
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		if next[i] == 0 || c.Last[i].Offset < minOff[i] && c.Last[i].Digest != "" {
+			continue // nothing read yet, or the record is gone by retention (the log rebases then)
+		}
+		body, err := recordAt(i, c.Last[i].Offset)
+		if err != nil || body == nil || c.Last[i].Digest == "" || markOf(c.Last[i].Offset, body) != c.Last[i] {
+			d.log.Warn("cluster cache does not match the store topic (recreated?); replaying the store topics", "topic", l.topic,
+				"offset", c.Last[i].Offset, "err", err)
+			return from
+		}
+	}
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		l.last = c.Last[i]
+	}
 	c.Positions.normalize()
 	if c.Config.Connectors == nil {
 		c.Config.Connectors = map[string]*clusterConnector{}
@@ -327,10 +349,14 @@ func (d *Distributed) loadCache(maxOff [3]int64) [3]int64 {
 func (d *Distributed) saveCache() {
 	// Offsets first: the fold may only be ahead of them, never behind (replaying a record
 	// twice is harmless for every fold; missing one is not).
-	next := [3]int64{d.configLog.position(), d.statusLog.position(), d.positionLog.position()}
+	var next [3]int64
+	var last [3]appliedMark
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		next[i], last[i] = l.mark()
+	}
 	d.mu.Lock()
 	c := clusterCache{Topics: [3]string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic},
-		ConfigNext: next[0], StatusNext: next[1], PositionNext: next[2], Config: d.config, Status: d.status, Positions: d.posState}
+		ConfigNext: next[0], StatusNext: next[1], PositionNext: next[2], Last: last, Config: d.config, Status: d.status, Positions: d.posState}
 	b, err := json.Marshal(c)
 	d.dirty = false
 	d.mu.Unlock()
@@ -1094,9 +1120,8 @@ func (p clusterPositions) Delete(name string) error {
 	p.d.mu.Lock()
 	all := p.d.posState.all(name, inc)
 	p.d.mu.Unlock()
-	if len(all) == 0 {
-		return nil
-	}
+	// Written even when there is nothing to delete: its floor makes a task still stopping
+	// somewhere unable to commit positions the reset was meant to remove.
 	r := positionRecord{Connector: name, Inc: inc, Gen: adminGen}
 	for _, pp := range all {
 		r.Positions = append(r.Positions, positionEntry{Partition: pp.Partition})
@@ -1112,6 +1137,11 @@ func (p clusterPositions) clear(name string) error {
 func (p clusterPositions) write(r positionRecord) error {
 	if r.Inc == 0 {
 		return fmt.Errorf("connector %s: %w", r.Connector, ErrNotFound)
+	}
+	if r.Gen == adminGen {
+		p.d.mu.Lock()
+		r.Floor = p.d.status.MaxGen[r.Connector]
+		p.d.mu.Unlock()
 	}
 	body, err := json.Marshal(r)
 	if err != nil {
