@@ -2,6 +2,9 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -127,4 +130,27 @@ func TestClusterCacheRejectedAfterTopicRecreated(t *testing.T) {
 	fresh.cfg, fresh.configLog, fresh.statusLog, fresh.positionLog = d.cfg, d.configLog, d.statusLog, d.positionLog
 	require.Equal(t, [3]int64{}, fresh.loadCache([3]int64{}, maxOff, recordAt), "a recreated topic: the cache is not used")
 	require.Empty(t, fresh.config.Connectors)
+}
+
+// Two clusters that share the store topics (the default names) do not see each other's
+// connectors, claims or positions, nor adopt each other's snapshots.
+func TestRecordsOfAnotherClusterAreIgnored(t *testing.T) {
+	d := newTestDistributed(t, time.Second) // cluster c1
+	rec := func(v any) []byte { b, err := json.Marshal(v); require.NoError(t, err); return b }
+	require.ErrorIs(t, d.applyConfig(0, rec(configRecord{Cluster: "c2", Type: recConnector, Name: "theirs", Config: map[string]string{}})), errForeignRecord)
+	require.NoError(t, d.applyConfig(1, rec(configRecord{Cluster: "c1", Type: recConnector, Name: "ours", Config: map[string]string{}})))
+	require.NoError(t, d.applyConfig(2, rec(configRecord{Type: recConnector, Name: "legacy", Config: map[string]string{}})), "records from before clusters were recorded are kept")
+	require.ElementsMatch(t, []string{"ours", "legacy"}, slices.Collect(maps.Keys(d.config.Connectors)))
+
+	require.ErrorIs(t, d.applyStatus(0, rec(statusRecord{Cluster: "c2", Connector: "ours", Task: 0, Inc: 2, State: StateRunning, Worker: "x", Gen: 9, Claim: true})), errForeignRecord)
+	require.Empty(t, d.status.Tasks["ours"])
+	require.ErrorIs(t, d.applyPosition(0, rec(positionRecord{Cluster: "c2", Connector: "ours", Inc: 2, Gen: 1,
+		Positions: []positionEntry{{Partition: map[string]any{"f": "a"}, Offset: map[string]any{"p": 1}}}})), errForeignRecord)
+	require.Empty(t, d.posState.Connectors)
+
+	snaps := d.snapshotters()
+	_, isSnap := snaps[0].through(rec(configRecord{Cluster: "c2", Type: recSnapshot, Snapshot: newConfigState(), snapshotHeader: snapshotHeader{Through: 3}}))
+	require.False(t, isSnap, "another cluster's snapshot would replace this cluster's fold")
+	_, isSnap = snaps[0].through(rec(configRecord{Cluster: "c1", Type: recSnapshot, Snapshot: newConfigState(), snapshotHeader: snapshotHeader{Through: 3}}))
+	require.True(t, isSnap)
 }

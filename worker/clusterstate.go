@@ -40,10 +40,13 @@ type snapshotHeader struct {
 
 // configRecord is one record of the config topic.
 type configRecord struct {
-	Type   string            `json:"type"`
-	Name   string            `json:"name"`
-	Config map[string]string `json:"config,omitempty"`
-	Target TargetState       `json:"target,omitempty"`
+	// Cluster is the connectClusterId of the writer: a worker ignores the records of
+	// other clusters that share the topic (see foreign).
+	Cluster string            `json:"cluster,omitempty"`
+	Type    string            `json:"type"`
+	Name    string            `json:"name"`
+	Config  map[string]string `json:"config,omitempty"`
+	Target  TargetState       `json:"target,omitempty"`
 	// Base is the epoch a connector record replaces; 0 creates (and fails when the connector exists).
 	Base int64 `json:"base,omitempty"`
 	// Inc names the incarnation a target, delete or restart record is meant for.
@@ -213,6 +216,7 @@ func pruneReplays(rs map[string]ReplayInfo, now time.Time) {
 // starts a task only after its record with a generation above every earlier one of the
 // connector is the one in force.
 type statusRecord struct {
+	Cluster   string `json:"cluster,omitempty"` // the writer's connectClusterId
 	Connector string `json:"connector"`
 	Task      int    `json:"task"`
 	Inc       int64  `json:"inc"`
@@ -317,10 +321,11 @@ func released(st State) bool {
 // a connector incarnation with its claim generation (adminGen for the offsets API), or,
 // with Clear, the removal of every position of the incarnation and older ones.
 type positionRecord struct {
-	Connector string          `json:"connector"`
-	Inc       int64           `json:"inc"`
-	Gen       int64           `json:"gen"`
-	Clear     bool            `json:"clear,omitempty"`
+	Cluster   string `json:"cluster,omitempty"` // the writer's connectClusterId
+	Connector string `json:"connector"`
+	Inc       int64  `json:"inc"`
+	Gen       int64  `json:"gen"`
+	Clear     bool   `json:"clear,omitempty"`
 	// Floor, on a record of the offsets API (Gen adminGen), is the highest task generation
 	// claimed so far: commits of that generation or older are stale from then on, so a task
 	// still stopping on some worker cannot undo a reset or an alteration.

@@ -79,6 +79,7 @@ type Distributed struct {
 	reconMoved  chan struct{}   // closed and replaced when reconciled grows
 	dirty       bool            // the fold changed since the cache was written
 	lingering   map[taskKey]int // abandoned task runs that have not returned (see linger)
+	foreignSeen [3]bool         // a record of another cluster was seen (per store topic)
 	lastSnap    [3]time.Time    // the newest snapshot record seen per store topic (config, status, position)
 
 	kick    chan struct{}
@@ -394,6 +395,9 @@ func (d *Distributed) applyConfig(off int64, body []byte) error {
 		d.log.Warn("config topic record ignored: not JSON", "offset", off, "err", err)
 		return err
 	}
+	if err := d.foreign(0, r.Cluster); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	if r.Type == recSnapshot && r.At.After(d.lastSnap[0]) {
 		d.lastSnap[0] = r.At
@@ -427,6 +431,9 @@ func (d *Distributed) applyStatus(off int64, body []byte) error {
 		d.log.Warn("status topic record ignored: not JSON", "offset", off, "err", err)
 		return err
 	}
+	if err := d.foreign(1, r.Cluster); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	if r.Snapshot != nil && r.At.After(d.lastSnap[1]) {
 		d.lastSnap[1] = r.At
@@ -450,6 +457,9 @@ func (d *Distributed) applyPosition(off int64, body []byte) error {
 		d.log.Warn("position topic record ignored: not JSON", "offset", off, "err", err)
 		return err
 	}
+	if err := d.foreign(2, r.Cluster); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if r.Snapshot != nil && r.At.After(d.lastSnap[2]) {
@@ -457,6 +467,31 @@ func (d *Distributed) applyPosition(off int64, body []byte) error {
 	}
 	d.dirty = true
 	return d.posState.apply(r)
+}
+
+// errForeignRecord: a store topic record was written by another cluster.
+var errForeignRecord = errors.New("record of another cluster")
+
+// storeTopicKeys are the worker config keys naming the store topics (config, status, position).
+var storeTopicKeys = [3]string{"configStoreTopic", "connectStatusTopic", "positionStoreTopic"}
+
+// foreign returns an error when a record of store topic i was written by another cluster
+// (records from before clusters were recorded have none and count as this cluster's);
+// the first such record of each topic is logged with the key to set.
+func (d *Distributed) foreign(i int, cluster string) error {
+	if cluster == "" || cluster == d.cfg.ClusterID {
+		return nil
+	}
+	d.mu.Lock()
+	first := !d.foreignSeen[i]
+	d.foreignSeen[i] = true
+	d.mu.Unlock()
+	if first {
+		d.log.Warn("store topic shared with another cluster; its records are ignored, but each cluster should have its own topics",
+			"topic", []string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic}[i], "cluster", cluster,
+			"set", storeTopicKeys[i])
+	}
+	return fmt.Errorf("%w %s (set %s to a topic of its own)", errForeignRecord, cluster, storeTopicKeys[i])
 }
 
 func (d *Distributed) localRuntime(name string) *connRuntime {
@@ -853,6 +888,7 @@ func (d *Distributed) statusWriter() {
 
 // writeStatus stores one status record, within flushBy when it is set.
 func (d *Distributed) writeStatus(r statusRecord, flushBy time.Time) error {
+	r.Cluster = d.cfg.ClusterID
 	body, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -942,7 +978,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run
 		}
 		if free {
-			rec := statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID,
+			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID,
 				Gen: gen, Claim: true}
 			if held {
 				rec.Prev = cur.Gen
@@ -1048,7 +1084,7 @@ func (d *Distributed) writeConfig(ctx context.Context, r configRecord) error {
 }
 
 func (d *Distributed) writeConfigAt(ctx context.Context, r configRecord) (int64, error) {
-	r.Worker = d.cfg.WorkerID
+	r.Worker, r.Cluster = d.cfg.WorkerID, d.cfg.ClusterID
 	body, err := json.Marshal(r)
 	if err != nil {
 		return 0, err
@@ -1138,6 +1174,7 @@ func (p clusterPositions) write(r positionRecord) error {
 	if r.Inc == 0 {
 		return fmt.Errorf("connector %s: %w", r.Connector, ErrNotFound)
 	}
+	r.Cluster = p.d.cfg.ClusterID
 	if r.Gen == adminGen {
 		p.d.mu.Lock()
 		r.Floor = p.d.status.MaxGen[r.Connector]
@@ -1176,7 +1213,7 @@ func (d *Distributed) snapshotters() [3]*snapshotter {
 	return [3]*snapshotter{
 		{through: func(b []byte) (int64, bool) {
 			var r configRecord
-			if json.Unmarshal(b, &r) != nil || r.Type != recSnapshot || r.Snapshot == nil {
+			if json.Unmarshal(b, &r) != nil || r.Type != recSnapshot || r.Snapshot == nil || d.foreign(0, r.Cluster) != nil {
 				return 0, false
 			}
 			return r.Through, true
@@ -1195,7 +1232,7 @@ func (d *Distributed) snapshotters() [3]*snapshotter {
 		}},
 		{through: func(b []byte) (int64, bool) {
 			var r statusRecord
-			if json.Unmarshal(b, &r) != nil || r.Snapshot == nil {
+			if json.Unmarshal(b, &r) != nil || r.Snapshot == nil || d.foreign(1, r.Cluster) != nil {
 				return 0, false
 			}
 			return r.Through, true
@@ -1215,7 +1252,7 @@ func (d *Distributed) snapshotters() [3]*snapshotter {
 		}},
 		{through: func(b []byte) (int64, bool) {
 			var r positionRecord
-			if json.Unmarshal(b, &r) != nil || r.Snapshot == nil {
+			if json.Unmarshal(b, &r) != nil || r.Snapshot == nil || d.foreign(2, r.Cluster) != nil {
 				return 0, false
 			}
 			return r.Through, true
@@ -1302,11 +1339,11 @@ func (d *Distributed) snapshotBody(i int, h snapshotHeader) ([]byte, error) {
 	defer d.mu.Unlock()
 	switch i {
 	case 0:
-		return json.Marshal(configRecord{Type: recSnapshot, Worker: d.cfg.WorkerID, Snapshot: d.config, snapshotHeader: h})
+		return json.Marshal(configRecord{Cluster: d.cfg.ClusterID, Type: recSnapshot, Worker: d.cfg.WorkerID, Snapshot: d.config, snapshotHeader: h})
 	case 1:
-		return json.Marshal(statusRecord{Task: -1, Worker: d.cfg.WorkerID, Snapshot: d.status, snapshotHeader: h})
+		return json.Marshal(statusRecord{Cluster: d.cfg.ClusterID, Task: -1, Worker: d.cfg.WorkerID, Snapshot: d.status, snapshotHeader: h})
 	default:
-		return json.Marshal(positionRecord{Snapshot: d.posState, snapshotHeader: h})
+		return json.Marshal(positionRecord{Cluster: d.cfg.ClusterID, Snapshot: d.posState, snapshotHeader: h})
 	}
 }
 
