@@ -154,3 +154,51 @@ func TestRecordsOfAnotherClusterAreIgnored(t *testing.T) {
 	_, isSnap = snaps[0].through(rec(configRecord{Cluster: "c1", Type: recSnapshot, Snapshot: newConfigState(), snapshotHeader: snapshotHeader{Through: 3}}))
 	require.True(t, isSnap)
 }
+
+// A former process of this workerId, suspended past its expiry while a new one took its
+// tasks over and then resumed, is fenced by the new process's claims although they carry
+// its own worker id; and it does not take a task claimed by another live process of its
+// id either.
+func TestSameWorkerIDZombieIsFenced(t *testing.T) {
+	zombie := newTestDistributed(t, time.Second)
+	zombie.proc = "old"
+	rt := newConnRuntime(zombie.local, "c", map[string]string{}, connectorSettings{}, nil)
+	rt.inc = 1
+	zombie.local.conns["c"] = rt
+	require.NoError(t, zombie.status.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Proc: "old", Gen: 5, Claim: true}))
+	cancelled := make(chan struct{})
+	rt.mu.Lock()
+	rt.tasks[0] = &taskRuntime{id: 0, gen: 5, done: make(chan struct{}), cancel: func() { close(cancelled) }}
+	rt.mu.Unlock()
+	require.True(t, zombie.holds(rt, 0, 5))
+
+	// The replacement (same workerId, another process) claims the task.
+	takeover := statusRecord{Cluster: "c1", Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Proc: "new", Gen: 6, Claim: true, Prev: 5}
+	body, err := json.Marshal(takeover)
+	require.NoError(t, err)
+	require.NoError(t, zombie.applyStatus(10, body))
+	select {
+	case <-cancelled:
+	default:
+		t.Fatal("the resumed process keeps running a task its replacement claimed")
+	}
+	require.False(t, zombie.holds(rt, 0, 5))
+	require.False(t, zombie.holds(rt, 0, 6), "a claim of another process is not this one's")
+
+	// Both are members now: the zombie waits for the task instead of claiming it back.
+	zombie.members = []string{"w1.new", "w1.old"}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = zombie.claim(ctx, rt, 0)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// The assignment is computed over worker ids: a restarted worker (a new incarnation)
+// gets its units back.
+func TestMemberIDsCarryTheIncarnation(t *testing.T) {
+	require.Equal(t, "w1.ab12", memberID("w1", "ab12"))
+	require.Equal(t, []string{"w1", "w2"}, workerIDs([]string{"w2.x", "w1.b", "w1.a"}))
+	require.True(t, holderLive(statusRecord{Worker: "w1", Proc: "a"}, []string{"w1.a"}))
+	require.False(t, holderLive(statusRecord{Worker: "w1", Proc: "a"}, []string{"w1.b"}))
+	require.True(t, holderLive(statusRecord{Worker: "w1"}, []string{"w1.b"}), "a claim written before incarnations: by worker id")
+}

@@ -223,7 +223,9 @@ type statusRecord struct {
 	State     State  `json:"state"`
 	Trace     string `json:"trace,omitempty"`
 	Worker    string `json:"worker"`
-	Gen       int64  `json:"gen"`
+	// Proc is the incarnation (process) of Worker that wrote the record.
+	Proc string `json:"proc,omitempty"`
+	Gen  int64  `json:"gen"`
 	// Claim marks the record a worker writes to take a task (before starting it); a claim
 	// that loses the race changes nothing, and its writer does not start the task.
 	Claim bool `json:"claim,omitempty"`
@@ -293,7 +295,7 @@ func (s *statusState) apply(r statusRecord) error {
 		}
 	}
 	if ok {
-		if r.Inc < cur.Inc || r.Gen < cur.Gen || (r.Gen == cur.Gen && r.Worker != cur.Worker) {
+		if r.Inc < cur.Inc || r.Gen < cur.Gen || (r.Gen == cur.Gen && (r.Worker != cur.Worker || r.Proc != cur.Proc)) {
 			return fmt.Errorf("task %s-%d: %w: generation %d of %s, in force %d of %s",
 				r.Connector, r.Task, errStale, r.Gen, r.Worker, cur.Gen, cur.Worker)
 		}

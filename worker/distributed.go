@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,8 +56,12 @@ type DistributedConfig struct {
 // starts a task only once its claim (a higher generation) is in force, which it writes
 // only when the previous holder has released the task or left the cluster.
 type Distributed struct {
-	cfg      DistributedConfig
-	log      *slog.Logger
+	cfg DistributedConfig
+	log *slog.Logger
+	// proc is this process's incarnation: it qualifies the member id (memberID) and every
+	// claim, so that a former process of the same workerId (suspended, then resumed after a
+	// new one took over) is told apart from this one and fenced.
+	proc     string
 	client   *rmqclient.Client
 	local    *Standalone
 	strategy scheduler.Strategy
@@ -122,7 +130,7 @@ func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugin
 	if cfg.SnapshotInterval <= 0 {
 		cfg.SnapshotInterval = 6 * time.Hour
 	}
-	d := &Distributed{cfg: cfg, log: log, client: client, strategy: strategy,
+	d := &Distributed{cfg: cfg, log: log, client: client, strategy: strategy, proc: newIncarnation(),
 		config: newConfigState(), status: newStatusState(), posState: newPositionState(),
 		statusMoved: make(chan struct{}), reconMoved: make(chan struct{}), kick: make(chan struct{}, 1), started: make(chan struct{}),
 		pending: map[taskKey]statusRecord{}, reportWake: make(chan struct{}, 1), statusBackoff: 200 * time.Millisecond,
@@ -146,6 +154,44 @@ func newLocalEngine(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins
 	h.replays = clusterReplays{d}
 	h.positions = clusterPositions{d: d, gen: adminGen}
 	return h, nil
+}
+
+// newIncarnation returns a process-unique incarnation: random, so that two processes with
+// the same workerId on different hosts differ too.
+func newIncarnation() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// incSep separates a member id's worker id from its incarnation ('.' is not allowed in a workerId).
+const incSep = "."
+
+// memberID is the member id of a worker incarnation (a bare worker id for proc "").
+func memberID(worker, proc string) string {
+	if proc == "" {
+		return worker
+	}
+	return worker + incSep + proc
+}
+
+// workerOf returns the worker id of a member id.
+func workerOf(member string) string {
+	w, _, _ := strings.Cut(member, incSep)
+	return w
+}
+
+// workerIDs returns the distinct worker ids of members, sorted: what the assignment is
+// computed over, so that a restarted worker (a new incarnation) gets its units back.
+func workerIDs(members []string) []string {
+	out := make([]string, 0, len(members))
+	for _, m := range members {
+		out = append(out, workerOf(m))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Started is closed once the worker has caught up with the store topics and joined the cluster.
@@ -246,7 +292,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 	}
 	defer flushReports()
 
-	m, err := d.client.Join(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic, d.cfg.WorkerID, d.setMembers)
+	m, err := d.join(ctx)
 	if err != nil {
 		return fmt.Errorf("join cluster %s: %w", d.cfg.ClusterID, err)
 	}
@@ -294,6 +340,22 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.wg.Wait()
 	d.saveCache()
 	return nil
+}
+
+// join joins the cluster under this incarnation's member id, refusing to when another
+// process with this workerId is live. That check and the join are not atomic (two
+// processes can both pass it): claims carry the incarnation, so that even then only one
+// of them runs a task.
+func (d *Distributed) join(ctx context.Context) (*rmqclient.Consumer, error) {
+	live, err := d.client.Members(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(workerIDs(live), d.cfg.WorkerID) {
+		return nil, fmt.Errorf("%w: workerId %q is live in group %s (members %v); give each worker its own workerId",
+			rmqclient.ErrDuplicateMember, d.cfg.WorkerID, d.cfg.ClusterID, workerIDs(live))
+	}
+	return d.client.Join(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic, memberID(d.cfg.WorkerID, d.proc), d.setMembers)
 }
 
 // loadCache restores the fold from the cache when it fits the topics as they are now (the
@@ -443,7 +505,7 @@ func (d *Distributed) applyStatus(off int64, body []byte) error {
 	close(d.statusMoved)
 	d.statusMoved = make(chan struct{})
 	d.mu.Unlock()
-	if err == nil && r.Task >= 0 && r.Worker != d.cfg.WorkerID {
+	if err == nil && r.Task >= 0 && !d.mine(r) {
 		if rt := d.localRuntime(r.Connector); rt != nil && rt.inc == r.Inc && rt.fenceTask(r.Task, r.Gen) {
 			d.trigger() // if the task is still assigned here, it must be claimed again
 		}
@@ -492,6 +554,20 @@ func (d *Distributed) foreign(i int, cluster string) error {
 			"set", storeTopicKeys[i])
 	}
 	return fmt.Errorf("%w %s (set %s to a topic of its own)", errForeignRecord, cluster, storeTopicKeys[i])
+}
+
+// mine reports whether r was written by this incarnation of this worker.
+func (d *Distributed) mine(r statusRecord) bool {
+	return r.Worker == d.cfg.WorkerID && r.Proc == d.proc
+}
+
+// holderLive reports whether the worker incarnation holding r is among members (a record
+// without incarnation, written before they were recorded, by its worker id).
+func holderLive(r statusRecord, members []string) bool {
+	if r.Proc == "" {
+		return slices.Contains(workerIDs(members), r.Worker)
+	}
+	return slices.Contains(members, memberID(r.Worker, r.Proc))
 }
 
 func (d *Distributed) localRuntime(name string) *connRuntime {
@@ -581,6 +657,12 @@ func (d *Distributed) applyMembers(members []string, how string) {
 	d.mu.Unlock()
 	if changed {
 		d.log.Info("cluster members changed", "members", members, "how", how)
+		for _, m := range members {
+			if workerOf(m) == d.cfg.WorkerID && m != memberID(d.cfg.WorkerID, d.proc) {
+				d.log.Error("another process with this workerId is in the cluster; only the one holding a task's claim runs it",
+					"worker", d.cfg.WorkerID, "other", m, "this", memberID(d.cfg.WorkerID, d.proc))
+			}
+		}
 		d.trigger()
 	}
 }
@@ -634,7 +716,7 @@ func (d *Distributed) repairClaims() {
 	var held []statusRecord
 	for _, ts := range d.status.Tasks {
 		for _, r := range ts {
-			if r.Worker == d.cfg.WorkerID && !released(r.State) {
+			if d.mine(r) && !released(r.State) {
 				held = append(held, r)
 			}
 		}
@@ -693,7 +775,7 @@ func (d *Distributed) reconcile() {
 	began := time.Now()
 	through := d.configLog.position() // the fold below includes every record before it
 	d.mu.Lock()
-	members := slices.Clone(d.members)
+	members := workerIDs(d.members)
 	conns := make(map[string]clusterConnector, len(d.config.Connectors))
 	var units []scheduler.Unit
 	for name, c := range d.config.Connectors {
@@ -888,7 +970,7 @@ func (d *Distributed) statusWriter() {
 
 // writeStatus stores one status record, within flushBy when it is set.
 func (d *Distributed) writeStatus(r statusRecord, flushBy time.Time) error {
-	r.Cluster = d.cfg.ClusterID
+	r.Cluster, r.Proc = d.cfg.ClusterID, d.proc
 	body, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -961,8 +1043,11 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		// Any incarnation's record counts: a task of a deleted connector's incarnation may
 		// still run on a live worker until that worker has retired it.
 		cur, held := d.status.Tasks[rt.name][id]
-		free := (!held || released(cur.State) || cur.Worker == d.cfg.WorkerID) && d.lingering[taskKey{rt.name, id}] == 0
-		departed := held && !free && !slices.Contains(d.members, cur.Worker)
+		// A claim of this worker's id from another incarnation is not free: that process may
+		// still run the task (suspended past its expiry and resumed) until it has left.
+		free := (!held || released(cur.State) || d.mine(cur) || cur.Worker == d.cfg.WorkerID && cur.Proc == "") &&
+			d.lingering[taskKey{rt.name, id}] == 0
+		departed := held && !free && !d.mine(cur) && !holderLive(cur, d.members)
 		gen := d.status.MaxGen[rt.name] + 1
 		wake := d.statusMoved
 		d.mu.Unlock()
@@ -972,13 +1057,13 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			live, err := d.client.Members(mctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
 			cancel()
-			free = err == nil && len(live) > 0 && !slices.Contains(live, cur.Worker)
+			free = err == nil && len(live) > 0 && !holderLive(cur, live)
 		}
 		if free && ctx.Err() != nil {
 			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run
 		}
 		if free {
-			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID,
+			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
 				Gen: gen, Claim: true}
 			if held {
 				rec.Prev = cur.Gen
@@ -1039,7 +1124,7 @@ func (d *Distributed) holds(rt *connRuntime, id int, gen int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r, ok := d.status.Tasks[rt.name][id]
-	return ok && r.Worker == d.cfg.WorkerID && r.Gen == gen && r.Inc == rt.inc
+	return ok && d.mine(r) && r.Gen == gen && r.Inc == rt.inc
 }
 
 // linger implements clusterHooks.
@@ -1294,7 +1379,7 @@ func (d *Distributed) snapshotLoop(ctx context.Context) {
 
 func (d *Distributed) snapshotDue(ctx context.Context) {
 	d.mu.Lock()
-	first := len(d.members) > 0 && d.members[0] == d.cfg.WorkerID
+	first := len(d.members) > 0 && d.members[0] == memberID(d.cfg.WorkerID, d.proc)
 	last := d.lastSnap
 	d.mu.Unlock()
 	if !first {
