@@ -39,6 +39,10 @@ type DistributedConfig struct {
 	// that a reader whose start was deleted by the broker's retention (fileReservedTime,
 	// 72h by default) can rebuild the state; it must stay well below the retention.
 	SnapshotInterval time.Duration
+	// DepartGrace is how long a member missing from the broker's list stays a member when
+	// the broker's view was disrupted meanwhile (default 10s): after a broker restart the
+	// members register again over a few seconds, and none of their units need move.
+	DepartGrace time.Duration
 	// Lease is how long tasks keep running after this worker last confirmed its membership
 	// and read the status topic (default 15s): a worker cut off (or suspended) longer stops
 	// acting for its tasks until it has caught up again.
@@ -69,6 +73,8 @@ type Distributed struct {
 	producer                          *rmqclient.Producer
 	configLog, statusLog, positionLog *storeLog
 	membership                        *rmqclient.Consumer
+	// view asks the broker for the members, past the name servers once it knows the broker.
+	view memberLister
 
 	mu          sync.Mutex
 	config      *configState
@@ -80,6 +86,8 @@ type Distributed struct {
 	configLive  int64         // config records from this offset on are acted upon (restarts)
 	statusMoved chan struct{} // closed and replaced when the status fold or members change
 	lastRenew   time.Time
+	disrupted   time.Time // when the broker last failed a membership look or missed this worker
+	selfMissing int       // consecutive renewals whose member list lacked this worker
 	rebalancing bool
 	confirming  bool            // a departure is being confirmed with the broker
 	stopping    bool            // Run is shutting down: no more restart goroutines
@@ -109,6 +117,11 @@ type Distributed struct {
 	leaving       chan struct{} // closed as Run returns: lingering tasks are waited on no longer
 }
 
+// memberLister is where the members are looked up (a rmqclient.MemberView).
+type memberLister interface {
+	Members(ctx context.Context) ([]string, error)
+}
+
 // taskKey names a task of a connector (any incarnation).
 type taskKey struct {
 	connector string
@@ -127,6 +140,9 @@ func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugin
 	if cfg.Lease <= 0 {
 		cfg.Lease = 15 * time.Second
 	}
+	if cfg.DepartGrace <= 0 {
+		cfg.DepartGrace = 10 * time.Second
+	}
 	if cfg.SnapshotInterval <= 0 {
 		cfg.SnapshotInterval = 6 * time.Hour
 	}
@@ -135,6 +151,9 @@ func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugin
 		statusMoved: make(chan struct{}), reconMoved: make(chan struct{}), kick: make(chan struct{}, 1), started: make(chan struct{}),
 		pending: map[taskKey]statusRecord{}, reportWake: make(chan struct{}, 1), statusBackoff: 200 * time.Millisecond,
 		lingering: map[taskKey]int{}, leaving: make(chan struct{})}
+	if client != nil {
+		d.view = client.NewMemberView(cfg.ClusterID, cfg.ClusterTopic)
+	}
 	local, err := newLocalEngine(cfg.StandaloneConfig, client, reg, log, d)
 	if err != nil {
 		return nil, err
@@ -333,8 +352,10 @@ func (d *Distributed) Run(ctx context.Context) error {
 	// The releases are in the status topic before this worker leaves: once it is gone the
 	// others may claim what it held, so they must find it released.
 	flushReports()
-	if err := m.Close(); err != nil {
-		d.log.Warn("leaving the cluster", "err", err)
+	if d.membership != nil { // nil when a rejoin failed
+		if err := d.membership.Close(); err != nil {
+			d.log.Warn("leaving the cluster", "err", err)
+		}
 	}
 	close(d.leaving)
 	d.wg.Wait()
@@ -347,7 +368,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 // processes can both pass it): claims carry the incarnation, so that even then only one
 // of them runs a task.
 func (d *Distributed) join(ctx context.Context) (*rmqclient.Consumer, error) {
-	live, err := d.client.Members(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
+	live, err := d.view.Members(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -618,6 +639,10 @@ func (d *Distributed) setMembers(observed []string) {
 const memberConfirm = 300 * time.Millisecond
 
 // confirmDepartures asks the broker again and drops the members missing from both looks.
+// A look that lacks this worker itself is not trusted (the broker restarted or lost this
+// worker's registration: others are likely missing for the same reason) and drops no one;
+// after such a disruption, or a failed look, departures wait for DepartGrace, so that
+// members re-registering with a restarted broker keep their units.
 func (d *Distributed) confirmDepartures(missing []string) {
 	defer func() {
 		d.mu.Lock()
@@ -625,25 +650,49 @@ func (d *Distributed) confirmDepartures(missing []string) {
 		d.mu.Unlock()
 	}()
 	time.Sleep(memberConfirm)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	live, err := d.client.Members(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
-	if err != nil || len(live) == 0 {
-		if err != nil {
-			d.log.Warn("membership check failed", "err", err)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		live, err := d.view.Members(ctx)
+		cancel()
+		if err != nil || !slices.Contains(live, memberID(d.cfg.WorkerID, d.proc)) {
+			if err != nil {
+				d.log.Warn("membership check failed", "err", err)
+			}
+			d.markDisrupted()
+			return // the periodic check tries again
 		}
-		return // the periodic check tries again
+		d.mu.Lock()
+		wait := time.Until(d.disrupted.Add(d.cfg.DepartGrace))
+		d.mu.Unlock()
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+				continue // look again
+			case <-d.leaving:
+				t.Stop()
+				return
+			}
+		}
+		d.mu.Lock()
+		next := slices.Clone(live)
+		for _, m := range d.members {
+			if !slices.Contains(next, m) && !slices.Contains(missing, m) {
+				next = append(next, m) // missing from this look only: wait for another
+			}
+		}
+		d.mu.Unlock()
+		slices.Sort(next)
+		d.applyMembers(next, "confirmed")
+		return
 	}
+}
+
+// markDisrupted notes that the broker's member list cannot be trusted now.
+func (d *Distributed) markDisrupted() {
 	d.mu.Lock()
-	next := slices.Clone(live)
-	for _, m := range d.members {
-		if !slices.Contains(next, m) && !slices.Contains(missing, m) {
-			next = append(next, m) // missing from this look only: wait for another
-		}
-	}
+	d.disrupted = time.Now()
 	d.mu.Unlock()
-	slices.Sort(next)
-	d.applyMembers(next, "confirmed")
 }
 
 func (d *Distributed) applyMembers(members []string, how string) {
@@ -676,7 +725,9 @@ func (d *Distributed) memberLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			d.renew(ctx)
+			if d.renew(ctx) {
+				d.rejoin(ctx)
+			}
 			if n%5 == 0 {
 				d.trigger() // a periodic reconcile retries what failed (a task config publish, a start)
 			}
@@ -685,27 +736,67 @@ func (d *Distributed) memberLoop(ctx context.Context) {
 }
 
 // renew asks the broker for the members and catches up with the status topic (which
-// fences tasks claimed elsewhere meanwhile); only then is the lease extended.
-func (d *Distributed) renew(ctx context.Context) {
+// fences tasks claimed elsewhere meanwhile); only then, and only when the broker lists
+// this worker, is the lease extended. It reports whether this worker should register
+// with the broker again: it has been missing from two looks in a row (a restarted broker
+// learns of its clients only from their heartbeats, every 30s).
+func (d *Distributed) renew(ctx context.Context) (rejoin bool) {
 	began := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	members, err := d.client.Members(rctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
+	members, err := d.view.Members(rctx)
 	if err != nil {
+		d.markDisrupted()
 		d.log.Warn("membership check failed", "err", err)
-		return
+		return false
 	}
-	if len(members) > 0 {
-		d.setMembers(members)
+	self := memberID(d.cfg.WorkerID, d.proc)
+	if !slices.Contains(members, self) {
+		d.markDisrupted()
+		d.mu.Lock()
+		d.selfMissing++
+		missing := d.selfMissing
+		d.mu.Unlock()
+		d.log.Warn("this worker is missing from the broker's member list; its lease is not renewed", "worker", self,
+			"members", members, "looks", missing)
+		return missing >= 2
 	}
+	d.mu.Lock()
+	d.selfMissing = 0
+	d.mu.Unlock()
+	d.setMembers(members)
 	if err := d.statusLog.sync(rctx); err != nil {
+		d.markDisrupted()
 		d.log.Warn("status topic check failed", "err", err)
-		return
+		return false
 	}
 	d.mu.Lock()
 	d.lastRenew = began
 	d.mu.Unlock()
 	d.repairClaims()
+	return false
+}
+
+// rejoin leaves and joins the cluster again, so that the broker lists this worker at once
+// instead of at its client's next heartbeat. While another process with this workerId is
+// live, the join is refused and this worker stays out (its lease lapses).
+func (d *Distributed) rejoin(ctx context.Context) {
+	if d.membership != nil {
+		if err := d.membership.Close(); err != nil {
+			d.log.Warn("leaving the cluster to register again", "err", err)
+		}
+		d.membership = nil
+	}
+	m, err := d.join(ctx)
+	if err != nil {
+		d.log.Error("registering with the broker again failed; retrying", "err", err)
+		return
+	}
+	d.membership = m
+	d.mu.Lock()
+	d.selfMissing = 0
+	d.mu.Unlock()
+	d.log.Info("registered with the broker again", "worker", memberID(d.cfg.WorkerID, d.proc))
 }
 
 // repairClaims releases claims the status topic shows this worker holding for tasks it does
@@ -1055,7 +1146,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			// The holder is missing from this worker's member list; ask the broker itself
 			// before taking the task from it (a joining worker's first list can be short).
 			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			live, err := d.client.Members(mctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
+			live, err := d.view.Members(mctx)
 			cancel()
 			free = err == nil && len(live) > 0 && !holderLive(cur, live)
 		}
