@@ -368,6 +368,9 @@ func (d *Distributed) Run(ctx context.Context) error {
 // processes can both pass it): claims carry the incarnation, so that even then only one
 // of them runs a task.
 func (d *Distributed) join(ctx context.Context) (*rmqclient.Consumer, error) {
+	if err := d.client.CreateTopic(ctx, rmqclient.TopicSpec{Name: d.cfg.ClusterTopic, Queues: 1}); err != nil {
+		return nil, err
+	}
 	live, err := d.view.Members(ctx)
 	if err != nil {
 		return nil, err
