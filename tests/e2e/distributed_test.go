@@ -573,7 +573,7 @@ func TestDistributedSameIDZombie(t *testing.T) {
 	all := names(p)
 	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, c.ids()) }, 30*time.Second, 20*time.Millisecond)
 	p.check(t, 3000)
-	zombie := c.workers["worker-2"].cmd.Process
+	zombie, zombieURL := c.workers["worker-2"].cmd.Process, c.workers["worker-2"].url
 	require.NoError(t, zombie.Signal(syscall.SIGSTOP))
 	resumed := false
 	defer func() {
@@ -592,10 +592,16 @@ func TestDistributedSameIDZombie(t *testing.T) {
 	resumedAt := len(c.statusHistory(t))
 	require.NoError(t, zombie.Signal(syscall.SIGCONT))
 	resumed = true
-	// The resumed process sees its replacement in the cluster.
+	// The resumed process answers again; give it a few renewals (every 2s) and reconciles.
 	require.Eventually(t, func() bool {
-		return strings.Contains(readFile(c.logPath("worker-2")), "another process with this workerId is in the cluster")
+		resp, err := http.Get(zombieURL + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
 	}, time.Minute, 100*time.Millisecond)
+	time.Sleep(6 * time.Second)
 	appendLines(t, p.in, 6000, 3000)
 	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, c.ids()) }, time.Minute, 50*time.Millisecond)
 	dups := p.check(t, 9000)
