@@ -183,6 +183,7 @@ pk.fields=id
 auto.create=true
 auto.evolve=true
 delivery.guarantee=exactly_once
+ordering.msg.enable=true
 CONF
   cat <<MSG
 jdbc demo: PostgreSQL 127.0.0.1:$DB_PG_PORT table orders -> topic demo-pg-orders -> MariaDB 127.0.0.1:$DB_MYSQL_PORT table orders

@@ -121,11 +121,11 @@ func BenchmarkJDBCSink(b *testing.B) {
 					cfg["insert.mode"], cfg["pk.mode"], cfg["pk.fields"] = "upsert", "record_value", "id"
 				}
 				if mode == "upsert-exactly-once" {
-					cfg["delivery.guarantee"] = "exactly_once"
+					cfg["delivery.guarantee"], cfg["ordering.msg.enable"] = "exactly_once", "true"
 				}
 				task := jdbc.NewSinkTask()
 				ctx := context.Background()
-				if err := task.Start(ctx, conformance.NewSinkContext(), cfg); err != nil {
+				if err := task.Start(ctx, conformance.SinkContextFor(b, jdbc.NewSinkConnector().Spec(), cfg), cfg); err != nil {
 					b.Fatal(err)
 				}
 				defer task.Stop(ctx)
@@ -199,7 +199,7 @@ func BenchmarkJDBCSource(b *testing.B) {
 				"batch.max.rows", fmt.Sprint(jdbcBatch), "poll.interval.ms", "10", "task.tables", "bench_rows")
 			task := jdbc.NewSourceTask()
 			ctx := context.Background()
-			if err := task.Start(ctx, conformance.NewSourceContext(nil), cfg); err != nil {
+			if err := task.Start(ctx, conformance.SourceContextFor(b, jdbc.NewSourceConnector().Spec(), nil, cfg), cfg); err != nil {
 				b.Fatal(err)
 			}
 			defer task.Stop(ctx)

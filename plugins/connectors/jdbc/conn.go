@@ -264,6 +264,20 @@ func isTransient(err error) bool {
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
 
+// isConflict reports whether err is a deadlock or serialization failure: the transaction was rolled back
+// and may simply be run again.
+func isConflict(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1213 || me.Number == 1205
+	}
+	return false
+}
+
 // isRowError reports whether err is the database rejecting the data of a statement (a constraint, a
 // value out of range or of the wrong type), so that the rows may be tried one by one.
 func isRowError(err error) bool {

@@ -202,6 +202,31 @@ func (t *SinkTask) loadOffsets(ctx context.Context) (map[plugins.Queue]int64, er
 	return out, nil
 }
 
+// ensureOffsetRows inserts a row (next offset 0) for each queue of records that has none yet, each in its
+// own statement outside the data transaction, so that lockOffsets locks existing rows only: locking a
+// missing row takes a gap lock in InnoDB, and two tasks inserting into one gap deadlock.
+func (t *SinkTask) ensureOffsetRows(ctx context.Context, records []*schema.Record) error {
+	cols := []string{t.d.quote("connector"), t.d.quote("topic"), t.d.quote("broker"), t.d.quote("queue_id"), t.d.quote("next_offset")}
+	for _, r := range records {
+		q := queueOf(r)
+		if t.knownQueues[q] {
+			continue
+		}
+		stmt := "INSERT INTO " + t.d.table(t.offsetsTable()) + " (" + strings.Join(cols, ", ") + ") VALUES (" +
+			t.d.placeholder(1) + ", " + t.d.placeholder(2) + ", " + t.d.placeholder(3) + ", " + t.d.placeholder(4) + ", 0)"
+		if t.d.kind == postgresDialect {
+			stmt += " ON CONFLICT DO NOTHING"
+		} else {
+			stmt = strings.Replace(stmt, "INSERT INTO", "INSERT IGNORE INTO", 1)
+		}
+		if _, err := t.db.ExecContext(ctx, stmt, t.sc.connector, q.Topic, q.BrokerName, q.QueueID); err != nil {
+			return t.sc.target.wrap("store offsets", err)
+		}
+		t.knownQueues[q] = true
+	}
+	return nil
+}
+
 // lockOffsets reads, and locks for the rest of tx, the stored offsets of the queues of records, into
 // t.offsets.
 func (t *SinkTask) lockOffsets(ctx context.Context, tx *sql.Tx, records []*schema.Record) error {

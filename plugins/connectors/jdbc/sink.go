@@ -30,15 +30,14 @@ type sinkConfig struct {
 	connector    string
 }
 
-func parseSinkConfig(cfg map[string]string) (*sinkConfig, error) {
-	v, err := sinkSpec.Parse(cfg)
-	if err != nil {
-		return nil, err
-	}
+// parseSinkConfig checks the rules across keys of values parsed against sinkSpec (by the engine, or by
+// Validate) and reads them; the connector's name keys the exactly-once offsets.
+func parseSinkConfig(v plugins.Values, name string) (*sinkConfig, error) {
+	var err error
 	c := &sinkConfig{insertMode: v.String(KeyInsertMode), pkMode: v.String(KeyPKMode), pkFields: v.List(KeyPKFields),
 		autoCreate: v.Bool(KeyAutoCreate), autoEvolve: v.Bool(KeyAutoEvolve), deletes: v.Bool(KeyDeleteEnabled),
 		tableFormat: v.String(KeyTableNameFormat), batchSize: v.Int(KeyBatchSize),
-		exactlyOnce: v.String(KeyDelivery) == ExactlyOnce, offsetsTable: v.String(KeyOffsetsTable), connector: cfg["name"]}
+		exactlyOnce: v.String(KeyDelivery) == ExactlyOnce, offsetsTable: v.String(KeyOffsetsTable), connector: name}
 	var errs plugins.ConfigErrors
 	if c.insertMode != InsertInsert && c.pkMode == PKNone {
 		errs = append(errs, &plugins.FieldError{Key: KeyPKMode, Value: c.pkMode,
@@ -58,6 +57,10 @@ func parseSinkConfig(cfg map[string]string) (*sinkConfig, error) {
 	return c, nil
 }
 
+// KeyOrdering is the engine's key for per-queue ordered delivery, which the exactly-once sink needs: its
+// per-queue watermark assumes a queue's records arrive in offset order.
+const KeyOrdering = "ordering.msg.enable"
+
 // SinkConnector is jdbc-sink. Its tasks share nothing: RocketMQ spreads the queues over them.
 type SinkConnector struct {
 	cfg map[string]string
@@ -73,13 +76,25 @@ func (c *SinkConnector) Spec() *plugins.ConfigSpec { return sinkSpec }
 
 // Validate checks cfg against Spec and the cross-key rules; it does not connect.
 func (c *SinkConnector) Validate(cfg map[string]string) error {
-	_, err := parseSinkConfig(cfg)
-	return err
+	v, err := sinkSpec.Parse(cfg)
+	if err != nil {
+		return err
+	}
+	sc, err := parseSinkConfig(v, cfg["name"])
+	if err != nil {
+		return err
+	}
+	if sc.exactlyOnce && !strings.EqualFold(strings.TrimSpace(cfg[KeyOrdering]), "true") {
+		return plugins.ConfigErrors{{Key: KeyDelivery, Value: ExactlyOnce, Err: plugins.ErrInvalidValue,
+			Reason: "needs " + KeyOrdering + "=true: the stored offsets are per-queue watermarks, so a queue's records " +
+				"must be delivered in order"}}
+	}
+	return nil
 }
 
 // Start keeps cfg for TaskConfigs.
-func (c *SinkConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg map[string]string) error {
-	if err := c.Validate(cfg); err != nil {
+func (c *SinkConnector) Start(_ context.Context, cctx plugins.ConnectorContext, cfg map[string]string) error {
+	if _, err := parseSinkConfig(cctx.Config(), cfg["name"]); err != nil {
 		return err
 	}
 	c.cfg = maps.Clone(cfg)
@@ -111,7 +126,9 @@ type SinkTask struct {
 	tctx    plugins.SinkTaskContext
 	tables  map[tableID]*tableInfo
 	offsets map[plugins.Queue]int64 // exactly-once: next offset to write, per queue
-	stopped bool
+	// knownQueues have a row in the offsets table.
+	knownQueues map[plugins.Queue]bool
+	stopped     bool
 }
 
 // tableInfo is what the task knows of a destination table.
@@ -127,7 +144,7 @@ var _ plugins.SinkTask = (*SinkTask)(nil)
 // Start connects; in exactly-once mode it creates the offsets table when missing, reads this connector's
 // offsets and asks the engine to consume from them.
 func (t *SinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg map[string]string) error {
-	sc, err := parseSinkConfig(cfg)
+	sc, err := parseSinkConfig(tctx.Config(), cfg["name"])
 	if err != nil {
 		return err
 	}
@@ -150,6 +167,10 @@ func (t *SinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg 
 			return err
 		}
 		t.offsets = offs
+		t.knownQueues = map[plugins.Queue]bool{}
+		for q := range offs {
+			t.knownQueues[q] = true
+		}
 		if len(offs) > 0 {
 			tctx.ResetOffsets(maps.Clone(offs))
 		}
@@ -187,6 +208,23 @@ func (t *SinkTask) Put(ctx context.Context, records []*schema.Record) error {
 	if err != nil {
 		return err
 	}
+	if t.sc.exactlyOnce {
+		if err := t.ensureOffsetRows(ctx, records); err != nil {
+			return err
+		}
+	}
+	// A deadlock or serialization failure rolls the transaction back whole: run it again (rows the
+	// database rejected may then be reported twice; the dead-letter queue is at-least-once).
+	for attempt := 1; ; attempt++ {
+		err = t.writeTx(ctx, records, ops)
+		if err == nil || attempt == 3 || !isConflict(err) {
+			return err
+		}
+	}
+}
+
+// writeTx writes ops (planned from records) in one transaction, with the exactly-once offsets.
+func (t *SinkTask) writeTx(ctx context.Context, records []*schema.Record, ops []*op) error {
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return t.sc.target.wrap("begin", err)
@@ -200,7 +238,7 @@ func (t *SinkTask) Put(ctx context.Context, records []*schema.Record) error {
 			return err
 		}
 		records = t.unwritten(records)
-		ops = slices.DeleteFunc(ops, func(o *op) bool {
+		ops = slices.DeleteFunc(slices.Clone(ops), func(o *op) bool {
 			next, ok := t.offsets[queueOf(o.rec)]
 			return ok && o.rec.QueueOffset < next
 		})

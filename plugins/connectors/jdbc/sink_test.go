@@ -20,7 +20,7 @@ func startSink(t *testing.T, cfg map[string]string) (plugins.SinkTask, *conforma
 	c := jdbc.NewSinkConnector()
 	require.NoError(t, c.Validate(cfg))
 	task := c.NewSinkTask()
-	sctx := conformance.NewSinkContext()
+	sctx := conformance.SinkContextFor(t, c.Spec(), cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, task.Start(ctx, sctx, cfg))
@@ -174,7 +174,7 @@ func TestSinkExactlyOnceSkipsRedeliveredRecords(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
 		db.Exec(t, "CREATE TABLE items (id BIGINT, name VARCHAR(50))") // no key: a replay would duplicate
 		cfg := connCfg(db)
-		cfg["delivery.guarantee"] = "exactly_once"
+		cfg["delivery.guarantee"], cfg["ordering.msg.enable"] = "exactly_once", "true"
 		task, _ := startSink(t, cfg)
 		var batch []*schema.Record
 		for i := range 10 {
@@ -199,7 +199,7 @@ func TestSinkExactlyOnceAcrossTasks(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
 		db.Exec(t, "CREATE TABLE items (id BIGINT, name VARCHAR(50))")
 		cfg := connCfg(db)
-		cfg["delivery.guarantee"] = "exactly_once"
+		cfg["delivery.guarantee"], cfg["ordering.msg.enable"] = "exactly_once", "true"
 		a, _ := startSink(t, cfg)
 		b, _ := startSink(t, cfg)
 		var batch []*schema.Record

@@ -32,11 +32,10 @@ type sourceConfig struct {
 	taskTablesSet bool
 }
 
-func parseSourceConfig(cfg map[string]string) (*sourceConfig, error) {
-	v, err := sourceSpec.Parse(cfg)
-	if err != nil {
-		return nil, err
-	}
+// parseSourceConfig checks the rules across keys of values parsed against sourceSpec (by the engine, or by
+// Validate) and reads them.
+func parseSourceConfig(v plugins.Values) (*sourceConfig, error) {
+	var err error
 	c := &sourceConfig{mode: v.String(KeyMode), incCol: v.String(KeyIncrementingCol), tsCols: v.List(KeyTimestampCols),
 		query: strings.TrimSpace(v.String(KeyQuery)), whitelist: v.List(KeyWhitelist), blacklist: v.List(KeyBlacklist),
 		topicPrefix: v.String(KeyTopicPrefix), pollInterval: v.Duration(KeyPollInterval),
@@ -97,13 +96,17 @@ func (c *SourceConnector) Spec() *plugins.ConfigSpec { return sourceSpec }
 // Validate checks cfg against Spec and the cross-key rules (modes need their columns, query excludes the
 // table lists); it does not connect.
 func (c *SourceConnector) Validate(cfg map[string]string) error {
-	_, err := parseSourceConfig(cfg)
+	v, err := sourceSpec.Parse(cfg)
+	if err != nil {
+		return err
+	}
+	_, err = parseSourceConfig(v)
 	return err
 }
 
 // Start lists the tables (table mode) and starts watching for changes.
 func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorContext, cfg map[string]string) error {
-	sc, err := parseSourceConfig(cfg)
+	sc, err := parseSourceConfig(cctx.Config())
 	if err != nil {
 		return err
 	}

@@ -62,8 +62,8 @@ type querier struct {
 }
 
 // Start connects and reads the committed position of every table of the task.
-func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
-	sc, err := parseSourceConfig(cfg)
+func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[string]string) error {
+	sc, err := parseSourceConfig(tctx.Config())
 	if err != nil {
 		return err
 	}
@@ -134,6 +134,9 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 		recs, more, err := t.read(ctx, q)
 		if err != nil {
 			t.mu.Unlock()
+			if ctx.Err() != nil {
+				return nil, ctx.Err() // cancelled, not a database failure
+			}
 			return nil, err
 		}
 		if !more {
@@ -336,6 +339,10 @@ func (t *SourceTask) convertRows(ctx context.Context, q *querier, rows *sql.Rows
 		ptrs[i] = &vals[i]
 	}
 	var recs []*schema.Record
+	var slab []schema.Record // the batch's records in one allocation
+	if limit > 0 {
+		recs, slab = make([]*schema.Record, 0, limit), make([]schema.Record, limit)
+	}
 	for (limit == 0 || len(recs) < limit) && rows.Next() {
 		for i := range vals {
 			vals[i] = nil
@@ -343,7 +350,11 @@ func (t *SourceTask) convertRows(ctx context.Context, q *querier, rows *sql.Rows
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, t.queryErr(q, err)
 		}
-		r, err := t.record(q, vals)
+		r := new(schema.Record)
+		if slab != nil {
+			r = &slab[len(recs)]
+		}
+		err := t.record(q, vals, r)
 		if err != nil {
 			return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
 		}
@@ -436,18 +447,18 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, rows *sql.Rows) er
 
 // record converts one scanned row. Each converter yields exactly the Go type of its field's schema
 // (and a NOT NULL column never yields nil), so the structs are built without Put's validation.
-func (t *SourceTask) record(q *querier, vals []any) (*schema.Record, error) {
+func (t *SourceTask) record(q *querier, vals []any, r *schema.Record) error {
 	values := make([]any, len(q.convs))
 	for i := range q.convs {
 		v, err := q.convs[i].value(vals[i])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		values[i] = v
 	}
 	st, err := schema.StructFromValues(q.value, values)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var key any
 	if q.key != nil {
@@ -457,17 +468,17 @@ func (t *SourceTask) record(q *querier, vals []any) (*schema.Record, error) {
 		}
 		ks, err := schema.StructFromValues(q.key, kv)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		key = ks
 	}
-	r := schema.NewRecord(q.topic, q.key, key, q.value, st)
-	r.SourcePartition = q.partition
-	off := map[string]any{}
+	*r = schema.Record{Topic: q.topic, QueueID: -1, KeySchema: q.key, Key: key, ValueSchema: q.value, Value: st,
+		SourcePartition: q.partition}
+	off := make(map[string]any, 2)
 	if q.incIdx >= 0 && vals[q.incIdx] != nil {
 		n, err := toInt64(vals[q.incIdx])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", KeyIncrementingCol, err)
+			return fmt.Errorf("%s: %w", KeyIncrementingCol, err)
 		}
 		off[OffsetIncrementing] = n
 	}
@@ -477,7 +488,7 @@ func (t *SourceTask) record(q *querier, vals []any) (*schema.Record, error) {
 		}
 		ts, err := toTime(vals[i])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", KeyTimestampCols, err)
+			return fmt.Errorf("%s: %w", KeyTimestampCols, err)
 		}
 		off[OffsetTimestamp] = ts.UTC().Format(time.RFC3339Nano)
 		r.Timestamp = ts.UTC()
@@ -487,7 +498,7 @@ func (t *SourceTask) record(q *querier, vals []any) (*schema.Record, error) {
 		off["bulk"] = true
 	}
 	r.SourceOffset = off
-	return r, nil
+	return nil
 }
 
 // Commit does nothing: a table's position lives in the engine's store.
