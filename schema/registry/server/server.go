@@ -245,6 +245,21 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, errorBody(status, msg))
 }
 
+// WriteError answers status with the registry's error body ({"status", "error", "message"}), for
+// wrappers (auth, the browser guard) that refuse a request before the server sees it.
+func WriteError(w http.ResponseWriter, status int, msg string) { writeError(w, status, msg) }
+
+// badBody answers a request whose body could not be decoded: 413 when it is over maxBody, 400
+// otherwise.
+func badBody(w http.ResponseWriter, what string, err error) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: body over the limit of %d bytes", what, maxBody))
+		return
+	}
+	writeError(w, http.StatusBadRequest, what+": "+err.Error())
+}
+
 func newEvent(op string, r *http.Request) *event {
 	return &event{Op: op, Cluster: r.PathValue("c"), Tenant: r.PathValue("t"), Subject: r.PathValue("s")}
 }
@@ -258,9 +273,8 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request, ev *event) {
 		writeError(w, http.StatusServiceUnavailable, "schema registry log: "+err.Error())
 		return
 	}
-	s.mu.Lock()
-	dry := s.st.apply(0, ev, false)
-	s.mu.Unlock()
+	var dry outcome
+	s.find(func(st *state) (any, bool, string) { dry = st.apply(0, ev, false); return nil, true, "" })
 	if !dry.changes {
 		writeJSON(w, dry.status, dry.body)
 		return
@@ -300,7 +314,7 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request, ev *event) {
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	var req registry.RegisterRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "register request: "+err.Error())
+		badBody(w, "register request", err)
 		return
 	}
 	if t := normType(req.SchemaType); t != "" && t != "AVRO" {
@@ -320,7 +334,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	var req registry.UpdateRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "update request: "+err.Error())
+		badBody(w, "update request", err)
 		return
 	}
 	ev := newEvent(opUpdate, r)
@@ -355,9 +369,7 @@ func pathInt(w http.ResponseWriter, r *http.Request, name string) (int64, bool) 
 // retried once after catching up with the log, so a schema registered through another instance just before is
 // found.
 func (s *Server) read(w http.ResponseWriter, r *http.Request, find func(st *state) (v any, ok bool, msg string)) {
-	s.mu.Lock()
-	v, ok, msg := find(s.st)
-	s.mu.Unlock()
+	v, ok, msg := s.find(find)
 	if !ok && s.cfg.ReadSyncTimeout > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadSyncTimeout)
 		err := s.cfg.Log.Sync(ctx)
@@ -365,15 +377,21 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, find func(st *stat
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			s.log.Debug("schema registry read sync failed", "err", err)
 		}
-		s.mu.Lock()
-		v, ok, msg = find(s.st)
-		s.mu.Unlock()
+		v, ok, msg = s.find(find)
 	}
 	if !ok {
 		writeError(w, http.StatusNotFound, msg)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// find runs a lookup under the lock; the lock is released even if the lookup panics (the HTTP
+// server recovers the panic, and every later request needs the lock).
+func (s *Server) find(find func(st *state) (v any, ok bool, msg string)) (any, bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return find(s.st)
 }
 
 func subjectOf(r *http.Request, st *state) (*subjectState, string) {
@@ -435,8 +453,6 @@ func (s *Server) byID(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	names := s.st.list(r.PathValue("c"), r.PathValue("t"))
-	s.mu.Unlock()
+	names, _, _ := s.find(func(st *state) (any, bool, string) { return st.list(r.PathValue("c"), r.PathValue("t")), true, "" })
 	writeJSON(w, http.StatusOK, names)
 }
