@@ -50,6 +50,10 @@ type Config struct {
 	// state survives the broker deleting old log entries (its retention, fileReservedTime). Keep it well under
 	// the retention. Zero disables snapshots.
 	SnapshotInterval time.Duration
+	// SnapshotPartBytes bounds the subjects' JSON in one snapshot entry (1 MiB): a larger state is
+	// appended as several entries, so that every entry stays under the broker's message size limit
+	// (maxMessageSize, 4 MiB by default) however many schemas the registry holds.
+	SnapshotPartBytes int
 }
 
 // maxBody bounds a request body.
@@ -70,6 +74,8 @@ type Server struct {
 	// start, so events are held in early until a snapshot gives the state to apply them to.
 	truncated bool
 	early     []heldEvent
+	// parts holds the parts of split snapshots seen while truncated, by SnapID and part number.
+	parts map[string]map[int][]snapSubject
 }
 
 type heldEvent struct {
@@ -90,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ReadSyncTimeout == 0 {
 		cfg.ReadSyncTimeout = 2 * time.Second
+	}
+	if cfg.SnapshotPartBytes <= 0 {
+		cfg.SnapshotPartBytes = 1 << 20
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), ready: make(chan struct{}), st: newState(),
 		waiters: map[string]chan outcome{}}
@@ -128,7 +137,7 @@ func (s *Server) Run(ctx context.Context) error {
 			for _, h := range s.early {
 				s.st.apply(h.pos, h.ev, true)
 			}
-			s.early, s.truncated = nil, false
+			s.early, s.truncated, s.parts = nil, false, nil
 		}
 		s.mu.Unlock()
 		close(s.ready)
@@ -160,20 +169,62 @@ func (s *Server) snapshots(ctx context.Context) {
 	}
 }
 
-// Snapshot appends the current state to the log now.
+// Snapshot appends the current state to the log now: one entry, or, when the state is larger
+// than SnapshotPartBytes, several entries that a replay puts back together.
 func (s *Server) Snapshot(ctx context.Context) error {
 	s.mu.Lock()
 	if s.truncated {
 		s.mu.Unlock()
 		return errors.New("no state to snapshot: the log was truncated and holds no snapshot yet")
 	}
-	ev := event{Op: opSnapshot, Snapshot: s.st.snapshot(), AsOf: s.st.last}
+	snap, asOf := s.st.snapshot(), s.st.last
 	s.mu.Unlock()
-	data, err := json.Marshal(ev)
-	if err != nil {
-		return err
+	parts := splitSnapshot(snap, s.cfg.SnapshotPartBytes)
+	if len(parts) <= 1 {
+		data, err := json.Marshal(event{Op: opSnapshot, Snapshot: snap, AsOf: asOf})
+		if err != nil {
+			return err
+		}
+		return s.cfg.Log.Append(ctx, data)
 	}
-	return s.cfg.Log.Append(ctx, data)
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	snapID := hex.EncodeToString(id[:])
+	for i, p := range parts {
+		data, err := json.Marshal(event{Op: opSnapshot, Snapshot: p, AsOf: asOf, SnapID: snapID, Part: i, Parts: len(parts)})
+		if err != nil {
+			return err
+		}
+		if err := s.cfg.Log.Append(ctx, data); err != nil {
+			return fmt.Errorf("snapshot part %d of %d: %w", i+1, len(parts), err)
+		}
+	}
+	return nil
+}
+
+// snapshotPart collects one part of a split snapshot while truncated and returns the whole
+// snapshot once every part of it has been seen, or nil.
+func (s *Server) snapshotPart(ev *event) []snapSubject {
+	if ev.SnapID == "" || ev.Part < 0 || ev.Part >= ev.Parts {
+		return nil
+	}
+	if s.parts == nil {
+		s.parts = map[string]map[int][]snapSubject{}
+	}
+	got := s.parts[ev.SnapID]
+	if got == nil {
+		got = map[int][]snapSubject{}
+		s.parts[ev.SnapID] = got
+	}
+	got[ev.Part] = ev.Snapshot
+	if len(got) < ev.Parts {
+		return nil
+	}
+	var whole []snapSubject
+	for i := range ev.Parts {
+		whole = append(whole, got[i]...)
+	}
+	return whole
 }
 
 // Ready is closed once the log has been replayed and requests are answered.
@@ -212,9 +263,17 @@ func (s *Server) apply(pos int64, data []byte) {
 	}
 	if ev.Op == opSnapshot {
 		if s.truncated {
+			snap := ev.Snapshot
+			if ev.Parts > 1 {
+				// A part whose first parts the broker deleted never completes; a later snapshot will.
+				if snap = s.snapshotPart(ev); snap == nil {
+					return
+				}
+			}
 			// The snapshot is the state as of AsOf; events held since the start of the log that come after
 			// AsOf are applied on top, in order.
-			s.st.restore(ev.Snapshot)
+			s.st.restore(snap)
+			s.parts = nil
 			for _, h := range s.early {
 				if h.pos > ev.AsOf {
 					s.st.apply(h.pos, h.ev, true)
