@@ -21,8 +21,8 @@ import (
 
 // TestSinkFailing20TimesThenRecoveringLosesNothing: a sink whose Put fails 20 times in a row
 // (errors.tolerance=none: each failure fails the task, which restarts) delivers the record once
-// it recovers, and the client library never moves it to %DLQ%<group> (it used to after 16
-// redeliveries through the retry topic).
+// it recovers; the batch is retried in place, never sent back through the retry topic (which
+// advanced the offset past it and, after 16 rounds, moved it to %DLQ%<group>).
 func TestSinkFailing20TimesThenRecoveringLosesNothing(t *testing.T) {
 	topic := rmqtest.Topic(t, 1)
 	group := rmqtest.Group(t)
@@ -54,6 +54,16 @@ func TestSinkFailing20TimesThenRecoveringLosesNothing(t *testing.T) {
 	waitState(t, env.h, "s", StateRunning, 1)
 	_, err = client.TopicQueues(ctx, "%DLQ%"+group)
 	require.ErrorIs(t, err, rmqclient.ErrNoRoute, "nothing went to the group's %%DLQ%% topic")
+	// The failed batch was never handed back to the library, which would have sent it to the
+	// retry topic and moved the group's offset past it (after 16 rounds: to %DLQ%).
+	qs, err := client.TopicQueues(ctx, "%RETRY%"+group)
+	require.NoError(t, err)
+	for _, q := range qs {
+		_, maxOff, err := client.QueueOffsets(ctx, q)
+		require.NoError(t, err)
+		require.Zero(t, maxOff, "nothing was sent back to the group's retry topic")
+	}
+	t.Logf("the record was put %d time(s)", len(st.snapshot()))
 }
 
 // blockingSink's Put blocks until its context ends, and reports that context's cause.

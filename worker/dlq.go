@@ -256,13 +256,22 @@ func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, f
 		return r.res, err
 	}
 	for _, q := range qs {
-		for off := int64(0); ; {
-			batch, next, err := h.dlqReader().Read(ctx, q, off, replayBatch)
+		// Only what the DLQ held when the replay began: a replayed record that fails again
+		// comes back to the DLQ, and must not be replayed again by this call.
+		off, end, err := h.client.QueueOffsets(ctx, q)
+		if err != nil {
+			return r.res, err
+		}
+		for off < end {
+			batch, next, err := h.dlqReader().ReadBelow(ctx, q, off, end, replayBatch)
 			if err != nil {
 				return r.res, err
 			}
 			if len(batch) == 0 {
 				break
+			}
+			for len(batch) > 0 && batch[len(batch)-1].Offset >= end {
+				batch = batch[:len(batch)-1] // a pull may return a little past end
 			}
 			if err := r.replay(ctx, batch); err != nil {
 				return r.res, err
