@@ -281,7 +281,7 @@ func TestSourceRecordOverBrokerLimit(t *testing.T) {
 		}, "")
 		require.NoError(t, err)
 		require.Eventually(t, func() bool {
-			s, err := env.h.TaskStatus(context.Background(), TaskID{"src", 0})
+			s, err := env.h.TaskStatus(context.Background(), TaskID{Connector: "src", Task: 0})
 			return err == nil && s.State == StateFailed && strings.Contains(s.Trace, "maxMessageSize")
 		}, time.Minute, 50*time.Millisecond, "the task is FAILED saying the record is over the broker's limit")
 	})
