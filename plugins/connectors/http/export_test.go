@@ -1,0 +1,4 @@
+package httpconn
+
+// Sign is the signature a request carries, for tests.
+var Sign = sign
