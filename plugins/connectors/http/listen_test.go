@@ -71,7 +71,9 @@ func TestListenAnswersAfterAck(t *testing.T) {
 	addr := freeAddr(t)
 	task := startSource(t, listenCfg(addr, "records.path", "events", "record.key.path", "user"), nil)
 	res := make(chan answer, 1)
-	go func() { res <- post(t, "http://"+addr+"/hook", []byte(`{"events":[{"user":"a","n":1},{"user":"b","n":2}]}`)) }()
+	go func() {
+		res <- post(t, "http://"+addr+"/hook", []byte(`{"events":[{"user":"a","n":1},{"user":"b","n":2}]}`))
+	}()
 	got := pollAll(t, task, 2)
 	require.Equal(t, "a", got[0].Key)
 	require.Equal(t, map[string]any{"user": "b", "n": int64(2)}, got[1].Value)
