@@ -148,8 +148,9 @@ func tlsConfig(v plugins.Values) (*tls.Config, error) {
 // close releases idle connections (and their goroutines).
 func (r *requester) close() { r.transport.CloseIdleConnections() }
 
-// sign returns the signature header value for body: "<algorithm>=<hex>".
-func sign(algo string, secret, body []byte) string {
+// Sign returns the signature header value of body: "<algorithm>=<hex HMAC>", algorithm one of sha256, sha512
+// and sha1. http-sink sends it in hmac.header; http-source (listen.auth=hmac) expects it there.
+func Sign(algo string, secret, body []byte) string {
 	var h func() hash.Hash
 	switch algo {
 	case "sha512":
@@ -166,7 +167,7 @@ func sign(algo string, secret, body []byte) string {
 
 // verifySignature reports whether got is the signature of body (constant time).
 func verifySignature(algo string, secret, body []byte, got string) bool {
-	return hmac.Equal([]byte(sign(algo, secret, body)), []byte(strings.TrimSpace(got)))
+	return hmac.Equal([]byte(Sign(algo, secret, body)), []byte(strings.TrimSpace(got)))
 }
 
 // request is one HTTP request to send, possibly several times.
@@ -207,7 +208,7 @@ func (r *requester) do(ctx context.Context, req *request, keepBody bool, maxBody
 		hreq.Header.Set("Authorization", r.authHeader)
 	}
 	if len(r.hmacSecret) > 0 {
-		hreq.Header.Set(r.hmacHeader, sign(r.hmacAlgo, r.hmacSecret, req.body))
+		hreq.Header.Set(r.hmacHeader, Sign(r.hmacAlgo, r.hmacSecret, req.body))
 	}
 	if hreq.Header.Get("User-Agent") == "" {
 		hreq.Header.Set("User-Agent", "rmqconnect-http")

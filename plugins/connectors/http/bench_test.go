@@ -1,0 +1,180 @@
+package httpconn_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins/conformance"
+	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// BenchmarkSinkVsRawClient compares http-sink with a plain net/http client posting the same bodies with the
+// same concurrency (4) to a local server, at batch.max.records 1 and 500. Each b.N iteration is one round of
+// each, alternating, so drift on a shared machine hits both; the CPU steal of each round (from /proc/stat)
+// is logged beside it. The sink is driven as the engine drives it: Put of 1000 records, then Flush.
+//
+//	go test -run '^$' -bench SinkVsRawClient -benchtime 5x -v ./plugins/connectors/http/
+func BenchmarkSinkVsRawClient(b *testing.B) {
+	for _, batch := range []int{1, 500} {
+		b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) {
+			n := 20_000
+			if batch > 1 {
+				n = 200_000
+			}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+			}))
+			defer srv.Close()
+			records := make([]*schema.Record, n)
+			for i := range records {
+				records[i] = schema.NewRecord("bench", nil, nil, nil,
+					map[string]any{"id": int64(i), "name": "customer-" + strconv.Itoa(i), "amount": 12.5, "currency": "EUR"})
+			}
+			bodies := rawBodies(b, records, batch)
+			var sinkRates, rawRates []float64
+			b.ResetTimer()
+			for round := range b.N {
+				st := readSteal()
+				d := runSink(b, srv.URL, records, batch)
+				sinkSteal := st.since()
+				st = readSteal()
+				dr := runRaw(b, srv.URL, bodies)
+				rawSteal := st.since()
+				sr, rr := float64(n)/d.Seconds(), float64(n)/dr.Seconds()
+				sinkRates, rawRates = append(sinkRates, sr), append(rawRates, rr)
+				b.Logf("round %d: http-sink %.0f rec/s (steal %.1f%%)  raw client %.0f rec/s (steal %.1f%%)  ratio %.0f%%",
+					round, sr, sinkSteal, rr, rawSteal, 100*sr/rr)
+			}
+			b.StopTimer()
+			s, r := median(sinkRates), median(rawRates)
+			b.ReportMetric(s, "sink-rec/s")
+			b.ReportMetric(r, "raw-rec/s")
+			b.ReportMetric(100*s/r, "sink/raw-%")
+		})
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func runSink(b *testing.B, url string, records []*schema.Record, batch int) time.Duration {
+	cfg := map[string]string{"url": url, "batch.max.records": strconv.Itoa(batch), "max.concurrent.requests": "4",
+		"batch.max.bytes": strconv.Itoa(64 << 20)}
+	c := httpconn.NewSinkConnector()
+	task := httpconn.NewSinkTask()
+	if err := task.Start(context.Background(), conformance.SinkContextFor(b, c.Spec(), cfg), cfg); err != nil {
+		b.Fatal(err)
+	}
+	defer task.Stop(context.Background())
+	start := time.Now()
+	for i := 0; i < len(records); i += 1000 {
+		if err := task.Put(context.Background(), records[i:min(i+1000, len(records))]); err != nil {
+			b.Fatal(err)
+		}
+		if err := task.Flush(context.Background(), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+// rawBodies are the bodies http-sink sends: each value, or JSON arrays of batch values.
+func rawBodies(b *testing.B, records []*schema.Record, batch int) [][]byte {
+	var out [][]byte
+	for i := 0; i < len(records); i += batch {
+		var buf bytes.Buffer
+		if batch > 1 {
+			buf.WriteByte('[')
+		}
+		for j := i; j < min(i+batch, len(records)); j++ {
+			v := records[j].Value.(map[string]any)
+			if j > i {
+				buf.WriteByte(',')
+			}
+			fmt.Fprintf(&buf, `{"amount":12.5,"currency":"EUR","id":%d,"name":%q}`, v["id"], v["name"])
+		}
+		if batch > 1 {
+			buf.WriteByte(']')
+		}
+		out = append(out, buf.Bytes())
+	}
+	return out
+}
+
+func runRaw(b *testing.B, url string, bodies [][]byte) time.Duration {
+	tr := &http.Transport{MaxIdleConns: 4, MaxIdleConnsPerHost: 4}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	work := make(chan []byte)
+	var wg sync.WaitGroup
+	var failed sync.Once
+	start := time.Now()
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for body := range work {
+				resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+				if err != nil {
+					failed.Do(func() { b.Error(err) })
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	for _, body := range bodies {
+		work <- body
+	}
+	close(work)
+	wg.Wait()
+	return time.Since(start)
+}
+
+// steal is a /proc/stat sample: the CPU time stolen by the hypervisor and the total.
+type steal struct{ stolen, total float64 }
+
+func readSteal() steal {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return steal{}
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	var s steal
+	for i, v := range f[1:] {
+		x, _ := strconv.ParseFloat(v, 64)
+		if i < 8 { // user nice system idle iowait irq softirq steal (guest time is already in user)
+			s.total += x
+		}
+		if i == 7 {
+			s.stolen = x
+		}
+	}
+	return s
+}
+
+// since returns the percentage of CPU time stolen since s.
+func (s steal) since() float64 {
+	now := readSteal()
+	if now.total <= s.total {
+		return 0
+	}
+	return 100 * (now.stolen - s.stolen) / (now.total - s.total)
+}
