@@ -117,6 +117,15 @@ func (c *SinkConnector) Validate(cfg map[string]string) error {
 	return asError(errs)
 }
 
+func constantHeaders(hs []headerTemplate) bool {
+	for _, h := range hs {
+		if !h.tmpl.constant() {
+			return false
+		}
+	}
+	return true
+}
+
 func validMethod(m string) bool {
 	if m == "" {
 		return false
@@ -174,6 +183,8 @@ type SinkTask struct {
 	bodyRaw  bool
 	ndjson   bool
 	ctype    string
+	constReq *request // the request of every record when method, url and headers have no placeholder
+	constKey string
 	batching bool
 	maxRecs  int
 	maxBytes int
@@ -259,6 +270,13 @@ func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[
 			t.ctype = "application/json"
 		}
 	}
+	if methodT.constant() && urlT.constant() && constantHeaders(headers) {
+		rq, key, err := t.render(schema.NewRecord("", nil, nil, nil, nil))
+		if err != nil {
+			return fmt.Errorf("http-sink: %w", err)
+		}
+		t.constReq, t.constKey = &rq, key
+	}
 	t.idle = make(chan struct{})
 	close(t.idle)
 
@@ -338,9 +356,16 @@ func (t *SinkTask) place(r *schema.Record, sealed *[]*batch) (*batch, []byte, er
 	if r.Value == nil {
 		return nil, nil, fmt.Errorf("http-sink: %w: null value and %s=%s", ErrRender, KeyNullValues, NullFail)
 	}
-	rq, key, err := t.render(r)
-	if err != nil {
-		return nil, nil, fmt.Errorf("http-sink: %w", err)
+	var rq request
+	var key string
+	if t.constReq != nil {
+		rq, key = *t.constReq, t.constKey
+		rq.body = nil
+	} else {
+		var err error
+		if rq, key, err = t.render(r); err != nil {
+			return nil, nil, fmt.Errorf("http-sink: %w", err)
+		}
 	}
 	body, err := t.body(r)
 	if err != nil {
