@@ -38,6 +38,7 @@ type listener struct {
 	ackTimeout time.Duration
 	maxBatch   int
 	queue      chan *pending
+	slots      chan struct{} // one per request being read or waiting: bounds memory to listen.queue.size bodies
 	partition  map[string]any
 
 	mu       sync.Mutex
@@ -64,7 +65,7 @@ func newListener(t *SourceTask, v plugins.Values) (*listener, error) {
 		secret: []byte(v.Password(KeyListenSecret).Value()), header: v.String(KeyListenHeader),
 		hmacHeader: v.String(KeyHMACHeader), hmacAlgo: v.String(KeyHMACAlgorithm),
 		maxBody: int64(v.Int(KeyListenMaxBody)), ackTimeout: v.Duration(KeyListenTimeout), maxBatch: v.Int(KeyListenMaxBatch),
-		queue: make(chan *pending, v.Int(KeyListenQueue)), inflight: map[*schema.Record]*pending{},
+		queue: make(chan *pending, v.Int(KeyListenQueue)), slots: make(chan struct{}, v.Int(KeyListenQueue)), inflight: map[*schema.Record]*pending{},
 		partition: map[string]any{partitionPath: addr + v.String(KeyListenPath)}}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -130,6 +131,14 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if l.auth == ListenSecret && subtle.ConstantTimeCompare([]byte(r.Header.Get(l.header)), l.secret) != 1 {
 		answerError(w, http.StatusUnauthorized, "missing or wrong "+l.header)
+		return
+	}
+	select {
+	case l.slots <- struct{}{}:
+		defer func() { <-l.slots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		answerError(w, http.StatusTooManyRequests, "the task is paused or behind; retry later")
 		return
 	}
 	if r.ContentLength > l.maxBody {

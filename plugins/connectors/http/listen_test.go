@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -190,4 +191,37 @@ func TestListenAddressInUse(t *testing.T) {
 	require.ErrorIs(t, err, plugins.ErrInvalidConfig)
 	require.Contains(t, err.Error(), "listen.address")
 	require.NoError(t, task.Stop(context.Background()))
+}
+
+// TestListenBoundsRequestsInProgress: a request still sending its body counts against listen.queue.size, so
+// slow or stalled senders cannot make the task hold more than that many bodies.
+func TestListenBoundsRequestsInProgress(t *testing.T) {
+	addr := freeAddr(t)
+	startSource(t, listenCfg(addr, "listen.queue.size", "1", "listen.ack.timeout", "100ms"), nil)
+	url := "http://" + addr + "/hook"
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	slow := make(chan answer, 1)
+	// With Expect: 100-continue the client sends the body only once the handler reads it, so the write below
+	// returns only when the server is handling this request.
+	tr := &http.Transport{ExpectContinueTimeout: time.Minute}
+	defer tr.CloseIdleConnections()
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, url, pr)
+		req.Header.Set("Expect", "100-continue")
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			slow <- answer{}
+			return
+		}
+		resp.Body.Close()
+		slow <- answer{status: resp.StatusCode}
+	}()
+	_, err := pw.Write([]byte(`{"id":`))
+	require.NoError(t, err)
+	a := post(t, url, []byte(`{"id":2}`))
+	require.Equal(t, http.StatusTooManyRequests, a.status)
+	_, _ = pw.Write([]byte(`oops`))
+	pw.Close()
+	require.Equal(t, http.StatusBadRequest, (<-slow).status)
 }
