@@ -259,11 +259,19 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// redact drops user info from a URL for errors and logs.
+// redact hides user info and query values of a URL for errors and logs (which reach task traces and DLQ
+// messages): either may hold a resolved secret, such as an API key.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return raw
+		return "(unparsable URL)"
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"xxxxx"}
+		}
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

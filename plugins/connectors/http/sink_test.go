@@ -496,3 +496,21 @@ func TestSinkStopCancelsRetries(t *testing.T) {
 	err := <-errc
 	require.True(t, errors.Is(err, httpconn.ErrStopped), "%v", err)
 }
+
+// TestSinkErrorsHideSecrets: user info and query values (where a resolved API key may stand) are not in the
+// error a rejected record carries to the DLQ.
+func TestSinkErrorsHideSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer srv.Close()
+	u := strings.Replace(srv.URL, "http://", "http://user:pw@", 1) + "/in?api_key=SECRET123&mode=x"
+	task, sctx := startSink(t, map[string]string{"url": u})
+	require.NoError(t, task.Put(context.Background(), recs(1, constKey)))
+	require.NoError(t, task.Flush(context.Background(), nil))
+	_, errs := sctx.Reporter.Reported()
+	require.Len(t, errs, 1)
+	require.NotContains(t, errs[0].Error(), "SECRET123")
+	require.NotContains(t, errs[0].Error(), ":pw@")
+	require.Contains(t, errs[0].Error(), "api_key=xxxxx")
+}

@@ -383,7 +383,9 @@ func newPoller(ctx context.Context, t *SourceTask, v plugins.Values, positions p
 	if s := v.String(KeyPositionPath); s != "" {
 		p.posPath = parsePath(s)
 	}
-	p.partition = map[string]any{partitionURL: raw}
+	// The partition names the endpoint without query or user info: a URL may carry a resolved secret (an API
+	// key from a config provider), and positions are stored in a topic.
+	p.partition = map[string]any{partitionURL: p.base.Scheme + "://" + p.base.Host + p.base.Path}
 	if positions != nil {
 		off, err := positions.Position(ctx, p.partition)
 		if err != nil {

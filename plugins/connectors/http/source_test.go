@@ -235,3 +235,20 @@ func sourceCtx(t *testing.T, c plugins.Connector, cfg map[string]string) plugins
 	t.Helper()
 	return conformance.SourceContextFor(t, c.Spec(), nil, cfg)
 }
+
+// TestPollPartitionHasNoSecrets: the stored source partition leaves out the URL's query and user info, where
+// a resolved API key may stand.
+func TestPollPartitionHasNoSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"id":1}`)
+	}))
+	defer srv.Close()
+	u := strings.Replace(srv.URL, "http://", "http://user:pw@", 1) + "/feed?api_key=SECRET123&since=${position}"
+	task := startSource(t, pollCfg(u), nil)
+	got := conformance.PollN(t, task, 1, 10*time.Second)
+	b, err := json.Marshal([]any{got[0].SourcePartition, got[0].SourceOffset})
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "SECRET123")
+	require.NotContains(t, string(b), "pw")
+	require.Equal(t, srv.URL+"/feed", got[0].SourcePartition["url"])
+}
