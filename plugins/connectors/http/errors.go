@@ -28,7 +28,7 @@ var (
 // StatusError is an HTTP answer that is not 2xx: the status and the first bytes of the body.
 type StatusError struct {
 	Method  string
-	URL     string // without user info
+	URL     string // user info and query values masked
 	Status  int
 	Excerpt string
 	Err     error // ErrRejected or nil (a retriable status)
