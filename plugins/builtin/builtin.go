@@ -6,6 +6,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
+	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
 )
 
@@ -31,6 +32,8 @@ func connectors() []connector {
 			func() plugins.Connector { return jdbc.NewSourceConnector() }},
 		{plugins.KindSink, jdbc.SinkName, jdbc.SinkAliases,
 			func() plugins.Connector { return jdbc.NewSinkConnector() }},
+		{plugins.KindSource, httpconn.SourceName, nil, func() plugins.Connector { return httpconn.NewSourceConnector() }},
+		{plugins.KindSink, httpconn.SinkName, nil, func() plugins.Connector { return httpconn.NewSinkConnector() }},
 	}
 }
 
