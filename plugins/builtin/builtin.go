@@ -8,6 +8,7 @@ import (
 	cdcpostgres "github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/postgres"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
+	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
 )
 
@@ -37,6 +38,8 @@ func connectors() []connector {
 			func() plugins.Connector { return cdcpostgres.NewConnector() }},
 		{plugins.KindSource, cdcmysql.Name, cdcmysql.Aliases,
 			func() plugins.Connector { return cdcmysql.NewConnector() }},
+		{plugins.KindSource, httpconn.SourceName, nil, func() plugins.Connector { return httpconn.NewSourceConnector() }},
+		{plugins.KindSink, httpconn.SinkName, nil, func() plugins.Connector { return httpconn.NewSinkConnector() }},
 	}
 }
 
