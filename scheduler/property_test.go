@@ -1,8 +1,8 @@
 package scheduler
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
