@@ -96,29 +96,37 @@ func TestPropertyBounds(t *testing.T) {
 	}
 }
 
-// The bounds of TestPropertyBounds fail on the strategy before issue 15 (no floor, looser spread): the
-// property test can fail.
+// The bounds of TestPropertyBounds fail on the strategy before issue 15, at both the floor (it had none)
+// and the spread (it allowed ceil(1.5 × t/m) + 1): the property test can fail.
 func TestPropertyBoundsCatchLegacy(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
-	failed := 0
+	belowFloor, broken := 0, 0
 	for range iterations(100) {
 		ms, us := genShape(r)
 		a, err := legacyConsistentHash{}.Assign(ms, us)
 		require.NoError(t, err)
 		if err := checkAssignment(a, ms, us); err != nil {
-			if failed == 0 {
+			if broken == 0 {
 				t.Logf("first violation: members=%d units=%d: %v", len(ms), len(us), err)
 			}
-			failed++
+			broken++
+		}
+		for _, w := range ms {
+			if len(a[w]) < FloorBound(len(us), len(ms)) {
+				belowFloor++
+				break
+			}
 		}
 	}
-	require.Positive(t, failed, "the legacy strategy should break the bounds")
+	t.Logf("legacy: %d of %d shapes break a bound, %d have a worker below the floor", broken, iterations(100), belowFloor)
+	require.Positive(t, belowFloor, "the legacy strategy should leave workers below the floor")
+	require.Positive(t, broken, "the legacy strategy should break the bounds")
 }
 
 // Property (3) for consistent-hash: one join and one leave over random clusters of genShape with units
 // >= workers, moves measured against MinMoves. The total stays within 1.5 × the total minimum, over all
 // clusters and over the dense ones (workers averaging denseUnitsPerWorker units or more). Single events
-// can exceed 2.5 × their minimum (about one in twelve here, mostly where workers average a few units:
+// can exceed 2.5 × their minimum (about one in thirteen here, mostly where workers average a few units:
 // the caps and the floor bind on many workers there, and a join or leave shifts what they reject; in
 // dense clusters the ring's uneven arcs make some workers reach the cap, and a join moves every cap by
 // most of a unit); the test logs them and bounds their share.
