@@ -63,9 +63,9 @@ func (boundedRing) Assign(members []string, units []Unit) (Assignment, error) {
 		h uint64
 		w int
 	}
-	ring := make([]point, 0, m*chReplication)
+	ring := make([]point, 0, m*ringBoundedPoints)
 	for w, name := range ms {
-		for r := range chReplication {
+		for r := range ringBoundedPoints {
 			ring = append(ring, point{xxhash.Sum64String(name + "#" + strconv.Itoa(r)), w})
 		}
 	}
@@ -92,6 +92,9 @@ func (boundedRing) Assign(members []string, units []Unit) (Assignment, error) {
 	}
 	return a, nil
 }
+
+// ringBoundedPoints is the number of ring points per member of boundedRing.
+const ringBoundedPoints = 40
 
 // hashOrder returns the indexes of us sorted by a hash of each unit's key: an order that does not
 // depend on the membership or on the other units.

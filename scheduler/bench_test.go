@@ -23,6 +23,7 @@ var figure5 = []struct {
 	s    Strategy
 }{
 	{"consistent-hash", consistentHashStrategy{}},
+	{"consistent-hash-first-by-score", consistentHashStrategy{firstByScore: true}},
 	{"before", legacyConsistentHash{}},
 	{"round-robin", roundRobin{}},
 	{"rendezvous-bounded", rendezvousBounded{}},

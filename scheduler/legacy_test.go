@@ -8,6 +8,12 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
+// The ring parameters of the strategy before issue 15.
+const (
+	legacyReplication = 40
+	legacyRingLoad    = 1.25
+)
+
 // legacySpreadBound is the per-connector cap of the strategy before issue 15.
 func legacySpreadBound(t, m int) int { return ceilDiv(3*t, 2*m) + 1 }
 
@@ -35,8 +41,8 @@ func (legacyConsistentHash) Assign(members []string, units []Unit) (Assignment, 
 	ring := consistent.New(ringMembers, consistent.Config{
 		Hasher:            xxHasher{},
 		PartitionCount:    ringPartitions(m),
-		ReplicationFactor: chReplication,
-		Load:              chRingLoad,
+		ReplicationFactor: legacyReplication,
+		Load:              legacyRingLoad,
 	})
 
 	// Per unit: connector index, hash, preferred owner. Per connector: task count.
