@@ -23,7 +23,8 @@ var figure5 = []struct {
 	s    Strategy
 }{
 	{"consistent-hash", consistentHashStrategy{}},
-	{"consistent-hash-first-by-score", consistentHashStrategy{firstByScore: true}},
+	{"consistent-hash-ring-only", consistentHashStrategy{first: firstRing}},
+	{"consistent-hash-rendezvous-only", consistentHashStrategy{first: firstScore}},
 	{"before", legacyConsistentHash{}},
 	{"round-robin", roundRobin{}},
 	{"rendezvous-bounded", rendezvousBounded{}},

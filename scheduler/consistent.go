@@ -55,26 +55,33 @@ func SpreadBound(t, m int) int {
 	return max(2, ceilDiv(5*t, 4*m))
 }
 
-// consistentHashStrategy places units with github.com/buraksezer/consistent (xxhash as hasher) for each
-// unit's first choice, then bounds loads at both ends itself, because units hash lumpily: a member's
-// share of the ring varies by ±20% and a handful of units per member varies by ±sqrt(handful).
+// consistentHashStrategy places units with github.com/buraksezer/consistent (xxhash as hasher) and
+// rendezvous hashing for their first choices, then bounds loads at both ends itself, because units hash
+// lumpily: a member's share of the ring varies by about ±20%, and a handful of units per member varies
+// by ±sqrt(handful).
 //
 // The algorithm, for M sorted members and N sorted units:
 //
-//  1. First choice. Each unit's key ("conn", or "conn" NUL "<task>") is located on the ring: a join or
-//     leave changes the first choice of only the units on the arcs the newcomer takes or the leaver
-//     gives up, about N/M.
+//  1. First choice. One bit of a unit's hash decides where its first choice comes from: for half of the
+//     units it is the owner of the unit's key ("conn", or "conn" NUL "<task>") on the ring, for the
+//     other half the member of highest rendezvous score mix(hash(unit) ^ hash(member)). Both are
+//     consistent: a join or leave changes only the first choices that the newcomer takes or the
+//     leaver gives up. The ring alone gives each member a first-choice share as uneven as its arcs
+//     (±20% with 20 points per member, and more points cost O(M²) to build); rendezvous alone is even
+//     (the multinomial spread only) but does not use the ring. Half and half halves the ring's spread:
+//     over the random shapes of TestPropertyMovement, ring only moved 1.41 × the minimum in total,
+//     half and half 1.29, rendezvous only 1.22 (figure 5 of BENCHMARKS.md shows all three).
 //  2. Caps. Member w takes at most caps[w] units, LoadBound(N, M) dithered down by a fraction that is a
 //     hash of w: floor(1.25 × N/M + u_w), u_w in [0, 1). A cap shared by all members moves by one for
 //     all at once when N/M crosses a step, which re-places the overflow of every full member;
 //     dithered, each cap steps on its own. At most SpreadBound(T, M) of a connector's T tasks go to one
 //     member.
 //  3. Deferred acceptance (Gale and Shapley). Each unit proposes to its first choice, then to the other
-//     members in descending rendezvous score mix(hash(unit) ^ hash(member)); a member holds the units it
-//     ranks best within its caps and rejects the rest, ranking the units whose first choice it is
-//     above the others, then by the same score. The result is the unit-optimal stable matching, which
-//     does not depend on the order of proposals; a join or leave changes it by chains of
-//     displacements that end at the first member with room, which most members have.
+//     members in descending rendezvous score; a member holds the units it ranks best within its caps
+//     and rejects the rest, ranking the units whose first choice it is above the others, then by the
+//     same score. The result is the unit-optimal stable matching, which does not depend on the order of
+//     proposals; a join or leave changes it by chains of displacements that end at the first member
+//     with room, which most members have.
 //  4. Floor. While a member holds fewer than FloorBound(N, M) units, it takes the unit with the
 //     highest score for it among members above the floor (within SpreadBound when one is).
 //
@@ -83,17 +90,25 @@ func SpreadBound(t, m int) int {
 // No step depends on input order, map iteration or randomness, so every worker computes the same result.
 //
 // What it does not promise: that every single join or leave moves at most 2.5 × MinMoves. Over the
-// random shapes of TestPropertyMovement the total is 1.41 × the total minimum, but 29 of 374 events
-// exceed 2.5 × a minimum of at least 4: mostly where members hold a few units each, so the caps and
-// the floor bind on many members and a join shifts what they reject, and the rest where the ring's
-// uneven arcs make a newcomer's first choices far from its share. A stateless strategy cannot tell
-// which placement was in force, so it cannot always undo only the minimum (figure 5 of BENCHMARKS.md
-// compares it with the alternatives; docs/distributed.md states the bounds).
+// random shapes of TestPropertyMovement the total is 1.29 × the total minimum, but 26 of 374 events
+// exceed 2.5 × a minimum of at least 4, all but one where members hold fewer than 16 units each: there
+// the caps and the floor bind on many members and a join shifts what they reject. A stateless strategy
+// cannot tell which placement was in force, so it cannot always undo only the minimum (figure 5 of
+// BENCHMARKS.md compares it with the alternatives; docs/distributed.md states the bounds).
 type consistentHashStrategy struct {
-	// firstByScore takes each unit's first choice by rendezvous score instead of the ring: a variant
-	// for the comparison of figure 5 only (it shows what the ring's uneven arcs cost).
-	firstByScore bool
+	// first selects where first choices come from: firstMixed in production, the others only for the
+	// comparison of figure 5.
+	first firstChoice
 }
+
+// firstChoice is the source of the units' first choices.
+type firstChoice int
+
+const (
+	firstMixed firstChoice = iota // ring or rendezvous, one bit of the unit's hash decides
+	firstRing                     // the ring for every unit
+	firstScore                    // rendezvous for every unit
+)
 
 // NewConsistentHash returns the consistent-hash strategy.
 func NewConsistentHash() Strategy { return consistentHashStrategy{} }
@@ -164,11 +179,7 @@ func (s consistentHashStrategy) Assign(members []string, units []Unit) (Assignme
 		return a, nil
 	}
 	p := newPlacement(ms, us)
-	if s.firstByScore {
-		p.locateByScore()
-	} else {
-		p.locate(ms)
-	}
+	p.locate(ms, s.first)
 	p.propose()
 	p.fill()
 	for i, u := range us { // us is sorted, so each member's slice comes out sorted
@@ -209,29 +220,38 @@ func newPlacement(ms []string, us []Unit) *placement {
 	return p
 }
 
-// locate sets each unit's first choice: the owner of its key on the ring.
-func (p *placement) locate(ms []string) {
-	ringMembers := make([]consistent.Member, p.m)
-	for i, name := range ms {
-		ringMembers[i] = ringMember{idx: i, name: name + "#"}
-	}
-	ring := consistent.New(ringMembers, consistent.Config{
-		Hasher:            xxHasher{},
-		PartitionCount:    ringPartitions(p.m),
-		ReplicationFactor: chReplication,
-		Load:              chRingLoad,
-	})
-	for i, u := range p.us {
-		p.first[i] = -1
-		if owner, ok := ring.LocateKey(unitKey(u)).(ringMember); ok {
-			p.first[i] = owner.idx
+// locate sets each unit's first choice: the owner of its key on the ring or the member of highest
+// score, as source says (firstMixed: the ring when bit 0 of mix(hash ^ mixedSalt) is set).
+func (p *placement) locate(ms []string, source firstChoice) {
+	onRing := func(i int) bool {
+		switch source {
+		case firstRing:
+			return true
+		case firstScore:
+			return false
 		}
+		return mix(p.hash[i]^mixedSalt)&1 == 1
 	}
-}
-
-// locateByScore sets each unit's first choice to the member of highest score.
-func (p *placement) locateByScore() {
-	for i := range p.n {
+	var ring *consistent.Consistent
+	if source != firstScore {
+		ringMembers := make([]consistent.Member, p.m)
+		for i, name := range ms {
+			ringMembers[i] = ringMember{idx: i, name: name + "#"}
+		}
+		ring = consistent.New(ringMembers, consistent.Config{
+			Hasher:            xxHasher{},
+			PartitionCount:    ringPartitions(p.m),
+			ReplicationFactor: chReplication,
+			Load:              chRingLoad,
+		})
+	}
+	for i, u := range p.us {
+		if onRing(i) {
+			if owner, ok := ring.LocateKey(unitKey(u)).(ringMember); ok {
+				p.first[i] = owner.idx
+				continue
+			}
+		}
 		best, bs := 0, p.score(i, 0)
 		for w := 1; w < p.m; w++ {
 			if s := p.score(i, w); s > bs {
@@ -241,6 +261,9 @@ func (p *placement) locateByScore() {
 		p.first[i] = best
 	}
 }
+
+// mixedSalt makes the ring-or-rendezvous bit independent of the scores and of the ring position.
+const mixedSalt = 0x5bd1e9955bd1e995
 
 func (p *placement) score(i, w int) uint64 { return mix(p.hash[i] ^ p.memberHash[w]) }
 
