@@ -45,9 +45,10 @@ func FloorBound(n, m int) int {
 // members: 1 while t <= m/2, so every task runs on a worker of its own when there are at least twice as
 // many workers as tasks; beyond that 2, or ceil(1.25 × t/m) for a connector of more than 1.6 × m tasks.
 // Distinct workers right up to t = m would force a near-perfect matching for such a connector, which
-// a join or leave reshuffles: over the random shapes of TestPropertyMovement that bound (1 up to
-// t = 0.8 × m) cost 1.45 × the minimum moves in total against 1.41 with this one (and 1.28 with no
-// spread bound at all). Round robin stays within ceil(t/m).
+// a join or leave reshuffles: with every first choice from the ring, a bound of 1 up to t = 0.8 × m
+// moved 1.45 × the minimum in total over the random shapes of TestPropertyMovement, this one 1.41 and
+// none at all 1.28. The caps the strategy applies ramp up to this bound (spreadCap). Round robin
+// stays within ceil(t/m).
 func SpreadBound(t, m int) int {
 	if 2*t <= m {
 		return 1
@@ -69,13 +70,13 @@ func SpreadBound(t, m int) int {
 //     leaver gives up. The ring alone gives each member a first-choice share as uneven as its arcs
 //     (±20% with 20 points per member, and more points cost O(M²) to build); rendezvous alone is even
 //     (the multinomial spread only) but does not use the ring. Half and half halves the ring's spread:
-//     over the random shapes of TestPropertyMovement, ring only moved 1.41 × the minimum in total,
-//     half and half 1.29, rendezvous only 1.22 (figure 5 of BENCHMARKS.md shows all three).
+//     over the random shapes of TestPropertyMovement, ring only moved 1.43 × the minimum in total,
+//     half and half 1.32, rendezvous only 1.24 (figure 5 of BENCHMARKS.md shows all three).
 //  2. Caps. Member w takes at most caps[w] units, LoadBound(N, M) dithered down by a fraction that is a
 //     hash of w: floor(1.25 × N/M + u_w), u_w in [0, 1). A cap shared by all members moves by one for
 //     all at once when N/M crosses a step, which re-places the overflow of every full member;
-//     dithered, each cap steps on its own. At most SpreadBound(T, M) of a connector's T tasks go to one
-//     member.
+//     dithered, each cap steps on its own. At most spreadCap of a connector's T tasks go to one member:
+//     1 while T <= M/2, ramping up to SpreadBound(T, M).
 //  3. Deferred acceptance (Gale and Shapley). Each unit proposes to its first choice, then to the other
 //     members in descending rendezvous score; a member holds the units it ranks best within its caps
 //     and rejects the rest, ranking the units whose first choice it is above the others, then by the
@@ -90,7 +91,7 @@ func SpreadBound(t, m int) int {
 // No step depends on input order, map iteration or randomness, so every worker computes the same result.
 //
 // What it does not promise: that every single join or leave moves at most 2.5 × MinMoves. Over the
-// random shapes of TestPropertyMovement the total is 1.29 × the total minimum, but 26 of 374 events
+// random shapes of TestPropertyMovement the total is 1.32 × the total minimum, but 25 of 374 events
 // exceed 2.5 × a minimum of at least 4, all but one where members hold fewer than 16 units each: there
 // the caps and the floor bind on many members and a join shifts what they reject. A stateless strategy
 // cannot tell which placement was in force, so it cannot always undo only the minimum (figure 5 of
@@ -160,10 +161,10 @@ type placement struct {
 	hash       []uint64 // unit → hash of its key
 	first      []int    // unit → first choice (ring owner)
 	memberHash []uint64
-	capacity   int   // LoadBound
-	caps       []int // member → its dithered cap, <= capacity
-	floor      int   // FloorBound
-	spreadCaps []int // connector → SpreadBound
+	capacity   int     // LoadBound
+	caps       []int   // member → its dithered cap, <= capacity
+	floor      int     // FloorBound
+	spreadCaps []int32 // spreadCaps[c*m+w]: member w's cap for the tasks of connector c
 	load       []int
 	perConn    []int32 // perConn[c*m+w]: tasks of connector c on member w
 	owner      []int
@@ -205,10 +206,6 @@ func newPlacement(ms []string, us []Unit) *placement {
 		p.hash[i] = xxhash.Sum64(unitKey(u))
 		p.owner[i] = -1
 	}
-	p.spreadCaps = make([]int, len(tasks))
-	for c, t := range tasks {
-		p.spreadCaps[c] = SpreadBound(t, m)
-	}
 	p.perConn = make([]int32, len(tasks)*m)
 	for w, name := range ms {
 		p.memberHash[w] = xxhash.Sum64String(name)
@@ -217,7 +214,38 @@ func newPlacement(ms []string, us []Unit) *placement {
 		c := (uint64(5*n)<<32 + uint64(4*m)*u) / (uint64(4*m) << 32)
 		p.caps[w] = max(1, min(int(c), p.capacity))
 	}
+	p.spreadCaps = make([]int32, len(tasks)*m)
+	c := 0
+	for i, u := range us {
+		if i > 0 && u.Connector == us[i-1].Connector {
+			continue
+		}
+		h := xxhash.Sum64String(u.Connector)
+		for w := range m {
+			p.spreadCaps[c*m+w] = int32(spreadCap(tasks[c], m, mix(h^p.memberHash[w])>>32))
+		}
+		c++
+	}
 	return p
+}
+
+// spreadCap is one member's cap for the t tasks of a connector over m members, u in [0, 2^32) a hash
+// of the pair: 1 while t <= m/2; SpreadBound(t, m) from t = 0.75 × m; in between 2 with probability
+// (4t - 2m)/m, else 1. A cap that stepped from 1 to 2 at t = m/2 for every member at once would re-place
+// much of such a connector on the join or leave that crosses the step (100 workers, connectors of 50
+// tasks: one leave moved 551 units where 82 had to); ramped, a join or leave changes it for a few
+// members. It never exceeds SpreadBound(t, m).
+func spreadCap(t, m int, u uint64) int {
+	switch {
+	case 2*t <= m:
+		return 1
+	case 4*t < 3*m:
+		if u*uint64(m) < uint64(4*t-2*m)<<32 {
+			return 2
+		}
+		return 1
+	}
+	return SpreadBound(t, m)
 }
 
 // locate sets each unit's first choice: the owner of its key on the ring or the member of highest
@@ -268,7 +296,7 @@ const mixedSalt = 0x5bd1e9955bd1e995
 func (p *placement) score(i, w int) uint64 { return mix(p.hash[i] ^ p.memberHash[w]) }
 
 func (p *placement) spreadOK(i, w int) bool {
-	return p.us[i].IsConnector() || int(p.perConn[p.conn[i]*p.m+w]) < p.spreadCaps[p.conn[i]]
+	return p.us[i].IsConnector() || p.perConn[p.conn[i]*p.m+w] < p.spreadCaps[p.conn[i]*p.m+w]
 }
 
 func (p *placement) place(i, w int) {
@@ -343,7 +371,7 @@ func (p *placement) propose() {
 		held[w] = append(held[w], i)
 		p.place(i, w)
 		reject := -1
-		if !p.us[i].IsConnector() && int(p.perConn[p.conn[i]*p.m+w]) > p.spreadCaps[p.conn[i]] {
+		if !p.us[i].IsConnector() && p.perConn[p.conn[i]*p.m+w] > p.spreadCaps[p.conn[i]*p.m+w] {
 			for _, j := range held[w] {
 				if !p.us[j].IsConnector() && p.conn[j] == p.conn[i] && (reject < 0 || p.worse(j, reject, w)) {
 					reject = j

@@ -126,14 +126,27 @@ func TestPropertyBoundsCatchLegacy(t *testing.T) {
 // Property (3) for consistent-hash: one join and one leave over random clusters of genShape with units
 // >= workers, moves measured against MinMoves. The total stays within 1.5 × the total minimum, over all
 // clusters and over the dense ones (workers averaging denseUnitsPerWorker units or more); it measured
-// 1.29 and 1.24. Single events can exceed 2.5 × their minimum (26 of 374 here, one of them dense): where
+// 1.32 and 1.26. Single events can exceed 2.5 × their minimum (25 of 374 here, one of them dense): where
 // workers average a few units, the caps and the floor bind on many workers and a join or leave shifts
 // what they reject. The test logs the dense ones and bounds the share of all of them.
 func TestPropertyMovement(t *testing.T) {
-	s := NewConsistentHash()
+	dense, all := movementTally(t, NewConsistentHash())
+	for name, tl := range map[string]tally{"dense": dense, "all": all} {
+		t.Logf("%s: %d events, moved %d, minimum %d (ratio %.3f), %d events above 2.5 × a minimum >= 4",
+			name, tl.events, tl.moved, tl.min, float64(tl.moved)/float64(max(tl.min, 1)), tl.over)
+	}
+	require.LessOrEqual(t, 2*dense.moved, 3*dense.min, "dense: total moves within 1.5 × total minimum")
+	require.LessOrEqual(t, 2*all.moved, 3*all.min, "all: total moves within 1.5 × total minimum")
+	require.LessOrEqual(t, 10*all.over, all.events, "at most a tenth of the events above 2.5 × their minimum")
+}
+
+// tally sums join and leave events: units moved, MinMoves, and events above 2.5 × a minimum >= 4.
+type tally struct{ events, moved, min, over int }
+
+// movementTally runs one join and one leave on each of 200 random clusters of genShape (units >=
+// workers), over all of them and over the dense ones.
+func movementTally(t *testing.T, s Strategy) (dense, all tally) {
 	r := rand.New(rand.NewPCG(3, 3))
-	type tally struct{ events, moved, min, over int }
-	var dense, all tally
 	for range 200 { // a total ratio needs the whole sample, -short too: a fifth of it drew 1.77
 		pool, us := genShape(r)
 		if len(pool) < 2 {
@@ -155,30 +168,25 @@ func TestPropertyMovement(t *testing.T) {
 			require.NoError(t, checkAssignment(a, next, us))
 			moved, _ := Diff(old, a)
 			min := MinMoves(old, next, len(us))
+			over := min >= 4 && 2*moved > 5*min
 			all.events++
 			all.moved += moved
 			all.min += min
-			if 2*moved > 5*min && min >= 4 {
+			if over {
 				all.over++
 			}
 			if len(us) >= denseUnitsPerWorker*max(len(next), len(members)) {
 				dense.events++
 				dense.moved += moved
 				dense.min += min
-				if min >= 4 && 2*moved > 5*min {
+				if over {
 					dense.over++
 					t.Logf("members %d -> %d, units %d: moved %d, minimum %d", len(members), len(next), len(us), moved, min)
 				}
 			}
 		}
 	}
-	for name, tl := range map[string]tally{"dense": dense, "all": all} {
-		t.Logf("%s: %d events, moved %d, minimum %d (ratio %.3f), %d events above 2.5 × a minimum >= 4",
-			name, tl.events, tl.moved, tl.min, float64(tl.moved)/float64(max(tl.min, 1)), tl.over)
-	}
-	require.LessOrEqual(t, 2*dense.moved, 3*dense.min, "dense: total moves within 1.5 × total minimum")
-	require.LessOrEqual(t, 2*all.moved, 3*all.min, "all: total moves within 1.5 × total minimum")
-	require.LessOrEqual(t, 10*all.over, all.events, "at most a tenth of the events above 2.5 × their minimum")
+	return dense, all
 }
 
 // Property (6): errors for empty, duplicate and invalid input, wrapping the package sentinels.
