@@ -257,11 +257,11 @@ func failoverRows(rs *results) []row {
 
 // schedulerStrategies are the strategies of figure 5, in its order, with what each one is.
 var schedulerStrategies = []struct{ name, about string }{
-	{"consistent-hash", "**consistent-hash** (the default): each unit's first choice from the buraksezer/consistent ring (half the units) or rendezvous (the other half), deferred acceptance under per-worker caps ≤ ceil(1.25 × avg), floor(0.75 × avg) filled"},
+	{"consistent-hash", "the default: each unit's first choice from the buraksezer/consistent ring (half the units) or rendezvous (the other half), deferred acceptance under per-worker caps ≤ ceil(1.25 × avg), floor(0.75 × avg) filled"},
 	{"consistent-hash-ring-only", "the same with every first choice from the ring"},
 	{"consistent-hash-rendezvous-only", "the same with every first choice by rendezvous (the ring unused)"},
 	{"before", "consistent-hash before issue 15: ring first choice, keep/place passes under ceil(1.25 × avg), no floor"},
-	{"round-robin", "round-robin: RocketMQ Connect's default"},
+	{"round-robin", "RocketMQ Connect's default"},
 	{"rendezvous-bounded", "rendezvous hashing with bounded loads (ceil(1.25 × avg)), units in hash order"},
 	{"ring-bounded-per-unit", "consistent hashing with bounded loads per unit (Mirrokni, Thorup, Zadimoghaddam 2018): 40 points per worker, units in hash order walk clockwise to the first worker under ceil(1.25 × avg)"},
 }
