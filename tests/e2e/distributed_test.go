@@ -265,6 +265,7 @@ type statusRec struct {
 	Worker    string `json:"worker"`
 	Gen       int64  `json:"gen"`
 	Claim     bool   `json:"claim"`
+	Prev      int64  `json:"prev"` // on a claim: the generation its writer saw in force
 }
 
 func (c *cluster) statusHistory(t *testing.T) []statusRec {
@@ -312,8 +313,10 @@ func checkNoOverlap(t *testing.T, hist []statusRec, dead func(worker string, at 
 		k := key{r.Connector, r.Task}
 		cur, ok := holder[k]
 		switch {
-		case r.Claim && ok && (r.Gen < cur.Gen || r.Gen == cur.Gen && r.Worker != cur.Worker):
-			// A claim that lost the race: it changes nothing and its writer does not start the task.
+		case r.Claim && ok && (r.Gen < cur.Gen || r.Gen == cur.Gen && r.Worker != cur.Worker || r.Prev != cur.Gen),
+			r.Claim && !ok && r.Prev != 0:
+			// A claim that lost the race (compare and set on Prev, as the workers' fold applies it):
+			// it changes nothing and its writer does not start the task.
 		case !ok || r.Gen > cur.Gen:
 			if ok && cur.Worker != r.Worker && cur.State != "UNASSIGNED" && cur.State != "PAUSED" && !dead(cur.Worker, i) {
 				t.Errorf("record %d: %s claimed %s-%d (gen %d) while %s held it %s (gen %d)", i, r.Worker, r.Connector, r.Task,
