@@ -15,4 +15,7 @@ var (
 	ErrClosed = errors.New("closed")
 	// ErrInvalid means an argument was rejected before reaching the broker.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrTooLarge means a message is larger than the broker takes (MaxMessageBytes); it is
+	// refused before the send and never worth retrying.
+	ErrTooLarge = errors.New("message too large")
 )
