@@ -13,9 +13,9 @@ import (
 
 // The property tests draw clusters from fixed seeds, so a failure reproduces exactly.
 
-// iterations is n, or a fifth of it with -short.
+// iterations is n, or a fifth of it with -short or -race (make test-unit runs the whole sample).
 func iterations(n int) int {
-	if testing.Short() {
+	if testing.Short() || raceDetector {
 		return n / 5
 	}
 	return n
