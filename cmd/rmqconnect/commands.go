@@ -186,11 +186,15 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
-	g.Go(func() error {
+	err = runInOrder(ctx, func(gctx context.Context) error {
+		addr, err := srv.Addr(gctx)
+		if err == nil {
+			log.Info("admin REST listening", "addr", addr.String())
+		}
+		return srv.Run(gctx)
+	}, func(hctx context.Context) error {
 		// The worker owns the RocketMQ client; it closes it after the herder has stopped.
-		return w.Run(gctx, func(wctx context.Context) error {
+		return w.Run(hctx, func(wctx context.Context) error {
 			select {
 			case <-h.Started():
 			case <-wctx.Done():
@@ -204,14 +208,7 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 			return nil
 		}, h.Run)
 	})
-	g.Go(func() error {
-		addr, err := srv.Addr(gctx)
-		if err == nil {
-			log.Info("admin REST listening", "addr", addr.String())
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped with error", "err", err)
 		return 1
 	}
@@ -289,3 +286,34 @@ func (s distributedHealth) Health(ctx context.Context) error {
 	}
 	return s.w.Health(ctx)
 }
+
+// runInOrder runs front (the admin server) and back (the worker and its herder) until ctx ends
+// or either returns, and stops them in that order: back's context is cancelled only once front
+// has returned, so no REST call reaches a herder that is stopping its tasks. It returns the
+// first error.
+func runInOrder(ctx context.Context, front, back func(context.Context) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	backCtx, stopBack := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBack()
+	g.Go(func() error {
+		defer stopBack()
+		return front(gctx)
+	})
+	g.Go(func() error {
+		// back returning for any reason must stop front too: errgroup cancels gctx on an
+		// error, so a nil return is turned into errBackDone.
+		err := back(backCtx)
+		if err == nil {
+			err = errBackDone
+		}
+		return err
+	})
+	err := g.Wait()
+	if errors.Is(err, errBackDone) {
+		return nil
+	}
+	return err
+}
+
+// errBackDone ends the run when the worker returns without an error.
+var errBackDone = errors.New("worker stopped")
