@@ -15,4 +15,7 @@ var (
 	ErrClosed = errors.New("closed")
 	// ErrInvalid means an argument was rejected before reaching the broker.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrAccessDenied means a broker's ACL refused this client's credentials (none, an
+	// unknown access key or a wrong secret key).
+	ErrAccessDenied = errors.New("access denied by the broker")
 )
