@@ -57,6 +57,9 @@ type sinkRunner struct {
 	failOnce   sync.Once
 	failed     chan error
 	failErr    error
+
+	startTimeout time.Duration       // bounds the task's Start; 0: none
+	files        *plugins.FileAccess // the worker's file confinement, for the task context
 }
 
 type sinkTaskContext struct {
@@ -105,7 +108,11 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 	s.flushDone = sync.NewCond(&s.mu)
 	s.offsets = map[plugins.Queue]int64{}
 	s.failed = make(chan error, 1)
-	if err := safeCall(func() error { return s.task.Start(ctx, sinkTaskContext{s}, s.cfg) }); err != nil {
+	if err := safeCall(func() error {
+		sctx, cancel := withTimeout(ctx, s.startTimeout)
+		defer cancel()
+		return s.task.Start(sctx, sinkTaskContext{s}, s.cfg)
+	}); err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
 		_ = safeCall(func() error { return s.task.Stop(sctx) })

@@ -51,6 +51,9 @@ type sourceRunner struct {
 	autoCreate     bool
 	ordered        bool
 	commitInterval time.Duration
+	commitTimeout  time.Duration       // bounds one periodic position commit; 0: none
+	startTimeout   time.Duration       // bounds the task's Start; 0: none
+	files          *plugins.FileAccess // the worker's file confinement, for the task context
 
 	hist    *workerMetrics
 	labels  []string // worker, connector, task
@@ -67,6 +70,7 @@ type sourceRunner struct {
 type sourceTaskContext struct {
 	reader plugins.PositionReader
 	log    *slog.Logger
+	files  *plugins.FileAccess
 }
 
 func (c sourceTaskContext) Positions() plugins.PositionReader { return c.reader }
@@ -79,7 +83,7 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	s.validTopics = map[string]bool{}
 	s.pending = map[string]plugins.PartitionPosition{}
 	_, s.perRecord = s.task.(plugins.RecordCommitter)
-	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log}
+	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log, files: s.files}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
@@ -90,7 +94,11 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 			s.log.Warn("source task stop failed", "err", serr)
 		}
 	}()
-	if err := safeCall(func() error { return s.task.Start(ctx, tctx, s.cfg) }); err != nil {
+	if err := safeCall(func() error {
+		sctx, cancel := withTimeout(ctx, s.startTimeout)
+		defer cancel()
+		return s.task.Start(sctx, tctx, s.cfg)
+	}); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
 	// Polling and converting the next batch overlaps with sending the previous one: one
@@ -147,7 +155,10 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 		case <-ctx.Done():
 		}
 		if time.Since(lastCommit) >= s.commitInterval {
-			if err := s.commit(ctx); err != nil {
+			cctx, cancel := withTimeout(ctx, s.commitTimeout)
+			err := s.commit(cctx)
+			cancel()
+			if err != nil {
 				s.log.Warn("position commit failed; will retry", "err", err)
 			} else {
 				lastCommit = time.Now()
