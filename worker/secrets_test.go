@@ -276,4 +276,3 @@ func TestFileConnectorConfinement(t *testing.T) {
 		"filename": filepath.Join(allowed, "sub", "..", "in.txt"), "connect.topicnames": "t"}, "")
 	require.NoError(t, err)
 }
-

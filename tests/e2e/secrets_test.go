@@ -95,7 +95,7 @@ func TestSecretsScrubbedAndFilesBounded(t *testing.T) {
 	topic := rmqtest.Topic(t, 1)
 
 	createConnector(t, w, "leak", map[string]string{"connector.class": "file-source", "connect.topicname": topic,
-		"filename": filepath.Join(files, "nonexistent", "${env:RMQCONNECT_E2E_SECRET}"),
+		"filename":    filepath.Join(files, "nonexistent", "${env:RMQCONNECT_E2E_SECRET}"),
 		"db.password": "${file:" + good + ":password}"})
 	var trace string
 	require.Eventually(t, func() bool {
