@@ -167,12 +167,19 @@ launch() {
   local out="$logs/$name.out"
   : >"$out"
   # setsid: the JVM outlives this script and does not get the caller's terminal signals.
-  setsid java -server -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -Xss512k \
-    -Drmqconnect.role="$name" -Duser.home="$data" -Drocketmq.home.dir="$data" \
-    -Drocketmq.client.logRoot="$logs" \
-    --add-exports java.base/sun.nio.ch=ALL-UNNAMED \
-    --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
-    "$@" -cp "$cache/lib/*" "$main" -c "$data/conf/$name.conf" >"$out" 2>&1 </dev/null 9>&- &
+  # Every inherited descriptor above stderr is closed first: a JVM holding the caller's lock
+  # file (`flock LOCK rocketmq-local.sh start`) would keep that lock for as long as it runs.
+  (
+    for fd in $(ls "/proc/$BASHPID/fd" 2>/dev/null); do
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec setsid java -server -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -Xss512k \
+      -Drmqconnect.role="$name" -Duser.home="$data" -Drocketmq.home.dir="$data" \
+      -Drocketmq.client.logRoot="$logs" \
+      --add-exports java.base/sun.nio.ch=ALL-UNNAMED \
+      --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+      "$@" -cp "$cache/lib/*" "$main" -c "$data/conf/$name.conf" >"$out" 2>&1 </dev/null
+  ) &
   echo $! >"$run/$name.pid"
 }
 
