@@ -32,17 +32,16 @@ var workerSentinels = map[string]struct {
 	"ErrStopped":       {worker.ErrStopped, http.StatusServiceUnavailable},
 }
 
-// exportedSentinels parses worker's API files, api.go and errors.go (where STYLE.md puts a
-// package's sentinels), and returns the exported package-level variables initialised with
+// exportedSentinels parses the management API's errors.go (package restapi) and worker's own
+// errors.go if it has one (where STYLE.md puts a package's sentinels), and returns the exported package-level variables initialised with
 // errors.New or fmt.Errorf. Sentinels elsewhere in worker are internal to its loops and never
 // reach the Management API.
 func exportedSentinels(t *testing.T, dir string) []string {
 	t.Helper()
 	var names []string
 	fset := token.NewFileSet()
-	for _, file := range []string{"api.go", "errors.go"} {
-		path := filepath.Join(dir, file)
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && file != "api.go" {
+	for _, path := range []string{filepath.Join(dir, "restapi", "errors.go"), filepath.Join(dir, "errors.go")} {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && filepath.Base(filepath.Dir(path)) != "restapi" {
 			continue
 		}
 		f, err := parser.ParseFile(fset, path, nil, 0)
@@ -84,7 +83,7 @@ func isErrorCtor(e ast.Expr) bool {
 // a new exported sentinel fails this test until it is given a status.
 func TestEveryWorkerSentinelHasAStatus(t *testing.T) {
 	found := exportedSentinels(t, filepath.Join("..", "worker"))
-	require.Contains(t, found, "ErrNotFound", "the parser must see worker/api.go's sentinels")
+	require.Contains(t, found, "ErrNotFound", "the parser must see worker/restapi/errors.go's sentinels")
 	for _, name := range found {
 		s, ok := workerSentinels[name]
 		require.True(t, ok, "worker.%s has no HTTP status: add it to workerSentinels and sentinelStatuses", name)

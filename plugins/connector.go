@@ -40,11 +40,15 @@ type Connector interface {
 
 	// Validate checks a full connector configuration (the flat string map a
 	// user submitted, runtime keys included) beyond what Spec can express,
-	// such as cross-field rules. It is called by the admin API (PUT
-	// .../config/validate) and before every Start, on a value that may never
-	// be started. It must not connect to external systems unless that is the
-	// only way to validate. A non-nil error rejects the config; return
-	// ConfigErrors / FieldError to name the keys. Nobody retries it.
+	// such as cross-field rules. The engine calls it only once cfg parsed
+	// cleanly against Spec (required keys present, every value typed and
+	// passing its validators), so Validate never repeats those checks; a
+	// connector without cross-field rules returns nil. It is called by the
+	// admin API (PUT .../config/validate) and before every Start, on a value
+	// that may never be started. It must not connect to external systems
+	// unless that is the only way to validate. A non-nil error rejects the
+	// config; return ConfigErrors / FieldError to name the keys. Nobody
+	// retries it.
 	Validate(cfg map[string]string) error
 
 	// Start prepares the connector with a validated configuration. ctx bounds
@@ -101,4 +105,9 @@ type ConnectorContext interface {
 
 	// Logger returns a logger scoped to this connector; never nil.
 	Logger() *slog.Logger
+
+	// Config returns the connector's configuration (the cfg given to Start)
+	// parsed against Spec by the engine, defaults filled in. Read typed values
+	// here rather than parsing cfg again.
+	Config() Values
 }

@@ -123,6 +123,10 @@ type SourceTaskContext interface {
 	Positions() PositionReader
 	// Logger returns a logger scoped to this task; never nil.
 	Logger() *slog.Logger
+	// Config returns this task's configuration (its entry of TaskConfigs, the
+	// cfg given to Start) parsed against the connector's Spec by the engine,
+	// defaults filled in. Keys the Spec does not declare stay in cfg only.
+	Config() Values
 }
 
 // PositionReader reads the last committed offset of source partitions, as
@@ -162,6 +166,9 @@ type SinkTaskContext interface {
 	ErrantRecordReporter() ErrantRecordReporter
 	// Logger returns a logger scoped to this task; never nil.
 	Logger() *slog.Logger
+	// Config returns this task's configuration parsed against the connector's
+	// Spec by the engine, as SourceTaskContext.Config does.
+	Config() Values
 }
 
 // ErrantRecordReporter sends one bad record to the engine's error handling

@@ -25,6 +25,9 @@ type connectorSettings struct {
 	fromFirst bool
 	policy    errorPolicy
 	batchSize int
+	// values is the config parsed against the plugin's Spec (defaults filled in); the
+	// connector reads it through ConnectorContext.Config.
+	values plugins.Values
 }
 
 // What the worker supplies to every connector config: default converters (the worker
@@ -177,7 +180,17 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 		for _, fe := range plugins.CheckPaths(conn.Spec(), cfg, defaults.files) {
 			add(fe.Key, fe.Value, fe.Reason)
 		}
-		if err := safeCall(func() error { return conn.Validate(cfg) }); err != nil {
+		// The Spec is checked first, so a plugin's Validate sees only configs whose declared
+		// keys are present and typed, and checks cross-field rules alone.
+		err := safeCall(func() error {
+			var err error
+			st.values, err = conn.Spec().Parse(cfg)
+			return err
+		})
+		if err == nil {
+			err = safeCall(func() error { return conn.Validate(cfg) })
+		}
+		if err != nil {
 			ces := plugins.AsConfigErrors(err)
 			for _, fe := range ces {
 				add(fe.Key, fe.Value, fe.Reason)

@@ -9,19 +9,6 @@ import (
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
-// ConnectorOffset is one partition's offset, in Kafka Connect's offsets API shape. For a
-// source connector both maps are the connector's own source partition and offset; for a
-// sink they are {"topic","broker","queue"} and {"offset": next offset to consume}.
-type ConnectorOffset struct {
-	Partition map[string]any `json:"partition"`
-	Offset    map[string]any `json:"offset"`
-}
-
-// ConnectorOffsets is GET /connectors/{name}/offsets.
-type ConnectorOffsets struct {
-	Offsets []ConnectorOffset `json:"offsets"`
-}
-
 // Offsets returns a connector's committed offsets: source positions, or its consumer
 // group's offsets on every queue of its topics.
 func (h *Standalone) Offsets(ctx context.Context, name string) (ConnectorOffsets, error) {

@@ -480,6 +480,10 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 	if conn == nil {
 		return fmt.Errorf("connector is not running")
 	}
+	vals, err := conn.Spec().Parse(taskCfg)
+	if err != nil {
+		return fmt.Errorf("task config does not parse against the connector's spec: %w", err)
+	}
 	id := TaskID{Connector: rt.name, Task: t.id}
 	switch c := conn.(type) {
 	case plugins.SourceConnector:
@@ -492,7 +496,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 			return err
 		}
 		defer p.Close()
-		sr := &sourceRunner{id: id, cfg: taskCfg, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
+		sr := &sourceRunner{id: id, cfg: taskCfg, vals: vals, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
 			producer: p, client: rt.h.client, positions: positions, fence: fence, errs: errs, policy: rt.st.policy, log: log,
 			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered,
 			commitInterval: rt.h.cfg.CommitInterval, commitTimeout: rt.h.cfg.CommitTimeout, startTimeout: rt.h.cfg.StartTimeout,
@@ -505,7 +509,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		if rt.st.fromFirst {
 			from = rmqclient.FromFirst
 		}
-		sk := &sinkRunner{fence: fence, id: id, cfg: taskCfg, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
+		sk := &sinkRunner{fence: fence, id: id, cfg: taskCfg, vals: vals, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
 			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
 			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
 			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic,
@@ -677,3 +681,6 @@ func (c connectorContext) Logger() *slog.Logger { return c.rt.log }
 
 // FileAccess is the worker's file confinement (plugins.FileAccessor).
 func (c connectorContext) FileAccess() *plugins.FileAccess { return c.rt.h.cfg.Files }
+
+// Config returns the connector config parsed against the plugin's Spec at validation.
+func (c connectorContext) Config() plugins.Values { return c.rt.st.values }

@@ -29,6 +29,7 @@ type sinkRunner struct {
 	fence    func() error
 	id       TaskID
 	cfg      map[string]string
+	vals     plugins.Values // cfg parsed against the connector's Spec
 	task     plugins.SinkTask
 	chain    *transforms.Chain
 	conv     converters
@@ -93,6 +94,8 @@ func (c sinkTaskContext) ErrantRecordReporter() plugins.ErrantRecordReporter {
 }
 
 func (c sinkTaskContext) Logger() *slog.Logger { return c.r.log }
+
+func (c sinkTaskContext) Config() plugins.Values { return c.r.vals }
 
 type errantReporter sinkTaskContext
 

@@ -33,6 +33,7 @@ const (
 type sourceRunner struct {
 	id        TaskID
 	cfg       map[string]string
+	vals      plugins.Values // cfg parsed against the connector's Spec
 	task      plugins.SourceTask
 	chain     *transforms.Chain
 	conv      converters
@@ -71,10 +72,12 @@ type sourceTaskContext struct {
 	reader plugins.PositionReader
 	log    *slog.Logger
 	files  *plugins.FileAccess
+	vals   plugins.Values
 }
 
 func (c sourceTaskContext) Positions() plugins.PositionReader { return c.reader }
 func (c sourceTaskContext) Logger() *slog.Logger              { return c.log }
+func (c sourceTaskContext) Config() plugins.Values            { return c.vals }
 
 // run starts the task and loops until ctx ends (graceful stop: positions committed, task
 // stopped, nil returned) or the task fails (error returned, task stopped).
@@ -83,7 +86,8 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	s.validTopics = map[string]bool{}
 	s.pending = map[string]plugins.PartitionPosition{}
 	_, s.perRecord = s.task.(plugins.RecordCommitter)
-	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log, files: s.files}
+	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log, files: s.files,
+		vals: s.vals}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()

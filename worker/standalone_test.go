@@ -296,7 +296,7 @@ func TestLifecycleOperations(t *testing.T) {
 
 	require.NoError(t, env.h.PauseConnector(ctx, "c"))
 	waitState(t, env.h, "c", StatePaused, 2)
-	require.ErrorIs(t, env.h.RestartTask(ctx, TaskID{"c", 0}), ErrBadState)
+	require.ErrorIs(t, env.h.RestartTask(ctx, TaskID{Connector: "c", Task: 0}), ErrBadState)
 	require.NoError(t, env.h.ResumeConnector(ctx, "c"))
 	waitState(t, env.h, "c", StateRunning, 2)
 	require.NoError(t, env.h.StopConnector(ctx, "c"))
@@ -309,7 +309,7 @@ func TestLifecycleOperations(t *testing.T) {
 	before.mu.Lock()
 	starts := before.starts
 	before.mu.Unlock()
-	require.NoError(t, env.h.RestartTask(ctx, TaskID{"c", 1}))
+	require.NoError(t, env.h.RestartTask(ctx, TaskID{Connector: "c", Task: 1}))
 	_, err = env.h.RestartConnector(ctx, "c", RestartRequest{IncludeTasks: true})
 	require.NoError(t, err)
 	waitState(t, env.h, "c", StateRunning, 2)
@@ -481,7 +481,7 @@ func TestSinkErrorsDLQAndFailure(t *testing.T) {
 	}, "")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		s, err := env.h.TaskStatus(ctx, TaskID{"strict", 0})
+		s, err := env.h.TaskStatus(ctx, TaskID{Connector: "strict", Task: 0})
 		return err == nil && s.State == StateFailed && strings.Contains(s.Trace, StageValueConv)
 	}, 60*time.Second, 20*time.Millisecond, "the strict sink task is FAILED with the converter error as its trace")
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/admin"
 	"github.com/rmqconnect/rmqconnect/admin/client"
 	"github.com/rmqconnect/rmqconnect/admin/client/clienttest"
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // backends serve the same fake worker through clienttest's canned routes and through the real
@@ -64,9 +64,9 @@ func TestClientLifecycle(t *testing.T) {
 			info, err := c.Create(ctx, "src", cfg, "")
 			require.NoError(t, err)
 			require.Equal(t, "src", info.Name)
-			require.Equal(t, worker.TypeSource, info.Type)
+			require.Equal(t, restapi.TypeSource, info.Type)
 			require.Equal(t, "src", info.Config["name"])
-			require.Equal(t, []worker.TaskID{{Connector: "src", Task: 0}, {Connector: "src", Task: 1}}, info.Tasks)
+			require.Equal(t, []restapi.TaskID{{Connector: "src", Task: 0}, {Connector: "src", Task: 1}}, info.Tasks)
 
 			_, err = c.Create(ctx, "src", cfg, "")
 			requireAPIError(t, err, http.StatusConflict, "already exists")
@@ -77,7 +77,7 @@ func TestClientLifecycle(t *testing.T) {
 			require.NoError(t, err)
 			st, err := c.Status(ctx, "snk")
 			require.NoError(t, err)
-			require.Equal(t, worker.StatePaused, st.Connector.State)
+			require.Equal(t, restapi.StatePaused, st.Connector.State)
 
 			names, err = c.List(ctx)
 			require.NoError(t, err)
@@ -85,7 +85,7 @@ func TestClientLifecycle(t *testing.T) {
 			all, err := c.ListExpanded(ctx, client.ExpandStatus, client.ExpandInfo)
 			require.NoError(t, err)
 			require.Len(t, all, 2)
-			require.Equal(t, worker.StateRunning, all["src"].Status.Connector.State)
+			require.Equal(t, restapi.StateRunning, all["src"].Status.Connector.State)
 			require.Len(t, all["src"].Status.Tasks, 2)
 			require.Equal(t, "/tmp/in.txt", all["src"].Info.Config["filename"])
 			only, err := c.ListExpanded(ctx)
@@ -102,45 +102,45 @@ func TestClientLifecycle(t *testing.T) {
 			tasks, err := c.Tasks(ctx, "src")
 			require.NoError(t, err)
 			require.Len(t, tasks, 2)
-			require.Equal(t, worker.TaskID{Connector: "src", Task: 1}, tasks[1].ID)
+			require.Equal(t, restapi.TaskID{Connector: "src", Task: 1}, tasks[1].ID)
 			require.Equal(t, "/tmp/in.txt", tasks[1].Config["filename"])
 
-			w.SetStatus(worker.ConnectorStatus{Name: "src", Connector: worker.StateInfo{State: worker.StateRunning, WorkerID: "w1"},
-				Tasks: []worker.TaskState{
-					{ID: 0, StateInfo: worker.StateInfo{State: worker.StateRunning, WorkerID: "w1"}},
-					{ID: 1, StateInfo: worker.StateInfo{State: worker.StateFailed, WorkerID: "w2", Trace: "boom\n\tat x"}},
+			w.SetStatus(restapi.ConnectorStatus{Name: "src", Connector: restapi.StateInfo{State: restapi.StateRunning, WorkerID: "w1"},
+				Tasks: []restapi.TaskState{
+					{ID: 0, StateInfo: restapi.StateInfo{State: restapi.StateRunning, WorkerID: "w1"}},
+					{ID: 1, StateInfo: restapi.StateInfo{State: restapi.StateFailed, WorkerID: "w2", Trace: "boom\n\tat x"}},
 				}})
 			ts, err := c.TaskStatus(ctx, "src", 1)
 			require.NoError(t, err)
-			require.Equal(t, worker.TaskState{ID: 1, StateInfo: worker.StateInfo{State: worker.StateFailed, WorkerID: "w2", Trace: "boom\n\tat x"}}, ts)
+			require.Equal(t, restapi.TaskState{ID: 1, StateInfo: restapi.StateInfo{State: restapi.StateFailed, WorkerID: "w2", Trace: "boom\n\tat x"}}, ts)
 			_, err = c.TaskStatus(ctx, "src", 7)
 			requireAPIError(t, err, http.StatusNotFound, "not found")
 
 			rs, err := c.Restart(ctx, "src", true, true)
 			require.NoError(t, err)
 			require.NotNil(t, rs)
-			require.Equal(t, worker.StateRunning, rs.Tasks[0].State)
-			require.Equal(t, worker.StateRestarting, rs.Tasks[1].State)
+			require.Equal(t, restapi.StateRunning, rs.Tasks[0].State)
+			require.Equal(t, restapi.StateRestarting, rs.Tasks[1].State)
 			rs, err = c.Restart(ctx, "src", false, false)
 			require.NoError(t, err)
 			require.Nil(t, rs, "a plain restart is a 204 with no status")
 			require.NoError(t, c.RestartTask(ctx, "src", 1))
 			ts, err = c.TaskStatus(ctx, "src", 1)
 			require.NoError(t, err)
-			require.Equal(t, worker.StateRunning, ts.State)
+			require.Equal(t, restapi.StateRunning, ts.State)
 
 			require.NoError(t, c.Pause(ctx, "src"))
 			st, err = c.Status(ctx, "src")
 			require.NoError(t, err)
-			require.Equal(t, worker.StatePaused, st.Connector.State)
+			require.Equal(t, restapi.StatePaused, st.Connector.State)
 			require.NoError(t, c.Stop(ctx, "src"))
 			st, err = c.Status(ctx, "src")
 			require.NoError(t, err)
-			require.Equal(t, worker.StateStopped, st.Connector.State)
+			require.Equal(t, restapi.StateStopped, st.Connector.State)
 			require.NoError(t, c.Resume(ctx, "src"))
 			st, err = c.Status(ctx, "src")
 			require.NoError(t, err)
-			require.Equal(t, worker.StateRunning, st.Connector.State)
+			require.Equal(t, restapi.StateRunning, st.Connector.State)
 
 			cfg["filename"] = "/tmp/other.txt"
 			info, created, err := c.PutConfig(ctx, "src", cfg)

@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // Expand names what GET /connectors?expand= adds to each connector.
@@ -23,8 +23,8 @@ const (
 
 // Expanded is one connector of ListExpanded; a part is nil when it was not asked for.
 type Expanded struct {
-	Status *worker.ConnectorStatus `json:"status,omitempty"`
-	Info   *worker.ConnectorInfo   `json:"info,omitempty"`
+	Status *restapi.ConnectorStatus `json:"status,omitempty"`
+	Info   *restapi.ConnectorInfo   `json:"info,omitempty"`
 }
 
 // InitialState is the state a connector is created in (POST /connectors' initial_state).
@@ -68,20 +68,20 @@ func (c *Client) ListExpanded(ctx context.Context, expand ...Expand) (map[string
 }
 
 // Create creates a connector (POST /connectors); initial may be empty.
-func (c *Client) Create(ctx context.Context, name string, config map[string]string, initial InitialState) (worker.ConnectorInfo, error) {
+func (c *Client) Create(ctx context.Context, name string, config map[string]string, initial InitialState) (restapi.ConnectorInfo, error) {
 	req := struct {
 		Name         string            `json:"name"`
 		Config       map[string]string `json:"config"`
 		InitialState InitialState      `json:"initial_state,omitempty"`
 	}{name, nonNilMap(config), initial}
-	var out worker.ConnectorInfo
+	var out restapi.ConnectorInfo
 	_, err := c.do(ctx, call{method: http.MethodPost, path: []string{"connectors"}, body: req}, &out)
 	return out, err
 }
 
 // PutConfig creates or replaces a connector's config (PUT /connectors/{name}/config); created
 // tells which.
-func (c *Client) PutConfig(ctx context.Context, name string, config map[string]string) (info worker.ConnectorInfo, created bool, err error) {
+func (c *Client) PutConfig(ctx context.Context, name string, config map[string]string) (info restapi.ConnectorInfo, created bool, err error) {
 	status, err := c.do(ctx, call{method: http.MethodPut, path: []string{"connectors", name, "config"}, body: nonNilMap(config)}, &info)
 	return info, status == http.StatusCreated, err
 }
@@ -90,29 +90,29 @@ func (c *Client) PutConfig(ctx context.Context, name string, config map[string]s
 //
 // GET /connectors/list is RocketMQ Connect's list route, so a connector named "list" is read
 // through its config, tasks and status routes instead.
-func (c *Client) Get(ctx context.Context, name string) (worker.ConnectorInfo, error) {
+func (c *Client) Get(ctx context.Context, name string) (restapi.ConnectorInfo, error) {
 	if name == "list" {
 		return c.getViaParts(ctx, name)
 	}
-	var out worker.ConnectorInfo
+	var out restapi.ConnectorInfo
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connectors", name}}, &out)
 	return out, err
 }
 
-func (c *Client) getViaParts(ctx context.Context, name string) (worker.ConnectorInfo, error) {
+func (c *Client) getViaParts(ctx context.Context, name string) (restapi.ConnectorInfo, error) {
 	cfg, err := c.Config(ctx, name)
 	if err != nil {
-		return worker.ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	tasks, err := c.Tasks(ctx, name)
 	if err != nil {
-		return worker.ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	st, err := c.Status(ctx, name)
 	if err != nil {
-		return worker.ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
-	info := worker.ConnectorInfo{Name: name, Config: cfg, Tasks: []worker.TaskID{}, Type: st.Type}
+	info := restapi.ConnectorInfo{Name: name, Config: cfg, Tasks: []restapi.TaskID{}, Type: st.Type}
 	for _, t := range tasks {
 		info.Tasks = append(info.Tasks, t.ID)
 	}
@@ -127,23 +127,23 @@ func (c *Client) Config(ctx context.Context, name string) (map[string]string, er
 }
 
 // Status returns a connector's and its tasks' states (GET /connectors/{name}/status).
-func (c *Client) Status(ctx context.Context, name string) (worker.ConnectorStatus, error) {
-	var out worker.ConnectorStatus
+func (c *Client) Status(ctx context.Context, name string) (restapi.ConnectorStatus, error) {
+	var out restapi.ConnectorStatus
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connectors", name, "status"}}, &out)
 	out.Tasks = nonNil(out.Tasks)
 	return out, err
 }
 
 // Tasks returns the task configs (GET /connectors/{name}/tasks).
-func (c *Client) Tasks(ctx context.Context, name string) ([]worker.TaskInfo, error) {
-	var out []worker.TaskInfo
+func (c *Client) Tasks(ctx context.Context, name string) ([]restapi.TaskInfo, error) {
+	var out []restapi.TaskInfo
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connectors", name, "tasks"}}, &out)
 	return nonNil(out), err
 }
 
 // TaskStatus returns one task's state (GET /connectors/{name}/tasks/{id}/status).
-func (c *Client) TaskStatus(ctx context.Context, name string, task int) (worker.TaskState, error) {
-	var out worker.TaskState
+func (c *Client) TaskStatus(ctx context.Context, name string, task int) (restapi.TaskState, error) {
+	var out restapi.TaskState
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connectors", name, "tasks", strconv.Itoa(task), "status"}}, &out)
 	return out, err
 }
@@ -172,7 +172,7 @@ func (c *Client) target(ctx context.Context, name, verb string) error {
 // Restart restarts a connector (POST /connectors/{name}/restart). With includeTasks or
 // onlyFailed the worker answers 202 with the status as the restart began, returned here;
 // otherwise the connector alone restarts and the status is nil.
-func (c *Client) Restart(ctx context.Context, name string, includeTasks, onlyFailed bool) (*worker.ConnectorStatus, error) {
+func (c *Client) Restart(ctx context.Context, name string, includeTasks, onlyFailed bool) (*restapi.ConnectorStatus, error) {
 	q := url.Values{}
 	if includeTasks {
 		q.Set("includeTasks", "true")
@@ -180,7 +180,7 @@ func (c *Client) Restart(ctx context.Context, name string, includeTasks, onlyFai
 	if onlyFailed {
 		q.Set("onlyFailed", "true")
 	}
-	var st worker.ConnectorStatus
+	var st restapi.ConnectorStatus
 	status, err := c.do(ctx, call{method: http.MethodPost, path: []string{"connectors", name, "restart"}, query: q}, &st)
 	if err != nil || status == http.StatusNoContent || st.Name == "" {
 		return nil, err
@@ -203,12 +203,12 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 
 // Plugins lists the plugins (GET /connector-plugins): sources and sinks, and with all also
 // transforms and converters.
-func (c *Client) Plugins(ctx context.Context, all bool) ([]worker.PluginInfo, error) {
+func (c *Client) Plugins(ctx context.Context, all bool) ([]restapi.PluginInfo, error) {
 	var q url.Values
 	if all {
 		q = url.Values{"connectorsOnly": {"false"}}
 	}
-	var out []worker.PluginInfo
+	var out []restapi.PluginInfo
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connector-plugins"}, query: q}, &out)
 	return nonNil(out), err
 }

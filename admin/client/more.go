@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // LoggerLevel is one logger of GET /admin/loggers: its level and when the API last set it
@@ -42,8 +42,8 @@ type message struct {
 // Offsets returns a connector's committed offsets (GET /connectors/{name}/offsets): a source
 // connector's positions, or a sink's consumer-group offsets. Numbers in the maps are
 // json.Number, so an offset beyond 2^53 keeps its digits.
-func (c *Client) Offsets(ctx context.Context, name string) (worker.ConnectorOffsets, error) {
-	out := worker.ConnectorOffsets{Offsets: []worker.ConnectorOffset{}}
+func (c *Client) Offsets(ctx context.Context, name string) (restapi.ConnectorOffsets, error) {
+	out := restapi.ConnectorOffsets{Offsets: []restapi.ConnectorOffset{}}
 	cl := call{method: http.MethodGet, path: []string{"connectors", name, "offsets"}}
 	var raw json.RawMessage
 	if _, err := c.do(ctx, cl, &raw); err != nil || len(raw) == 0 {
@@ -61,9 +61,9 @@ func (c *Client) Offsets(ctx context.Context, name string) (worker.ConnectorOffs
 
 // AlterOffsets sets offsets of a STOPPED connector (PATCH /connectors/{name}/offsets) and
 // returns the worker's message. A nil Offset removes a source position or rewinds a sink queue.
-func (c *Client) AlterOffsets(ctx context.Context, name string, offsets []worker.ConnectorOffset) (string, error) {
+func (c *Client) AlterOffsets(ctx context.Context, name string, offsets []restapi.ConnectorOffset) (string, error) {
 	var out message
-	body := worker.ConnectorOffsets{Offsets: nonNil(offsets)}
+	body := restapi.ConnectorOffsets{Offsets: nonNil(offsets)}
 	_, err := c.do(ctx, call{method: http.MethodPatch, path: []string{"connectors", name, "offsets"}, body: body}, &out)
 	return out.Message, err
 }
@@ -79,16 +79,16 @@ func (c *Client) ResetOffsets(ctx context.Context, name string) (string, error) 
 // Validate checks a connector config against a plugin without creating anything
 // (PUT /connector-plugins/{plugin}/config/validate). Problems are in the answer's
 // ErrorCount and each config's Value.Errors, not in err.
-func (c *Client) Validate(ctx context.Context, plugin string, cfg map[string]string) (worker.ConfigInfos, error) {
-	var out worker.ConfigInfos
+func (c *Client) Validate(ctx context.Context, plugin string, cfg map[string]string) (restapi.ConfigInfos, error) {
+	var out restapi.ConfigInfos
 	_, err := c.do(ctx, call{method: http.MethodPut, path: []string{"connector-plugins", plugin, "config", "validate"},
 		body: nonNilMap(cfg)}, &out)
 	return out, err
 }
 
 // PluginConfig returns a plugin's config definitions (GET /connector-plugins/{plugin}/config).
-func (c *Client) PluginConfig(ctx context.Context, plugin string) ([]worker.ConfigDefinition, error) {
-	var out []worker.ConfigDefinition
+func (c *Client) PluginConfig(ctx context.Context, plugin string) ([]restapi.ConfigDefinition, error) {
+	var out []restapi.ConfigDefinition
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connector-plugins", plugin, "config"}}, &out)
 	return nonNil(out), err
 }

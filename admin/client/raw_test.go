@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/admin/client"
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // canned serves one fixed answer and records the request.
@@ -61,9 +61,9 @@ func TestDecodeDocumentedShapes(t *testing.T) {
 	st, err := c.Status(ctx, "src")
 	require.NoError(t, err)
 	require.Equal(t, "GET /connectors/src/status", cs.request())
-	require.Equal(t, worker.ConnectorStatus{Name: "src", Connector: worker.StateInfo{State: worker.StateRunning, WorkerID: "w1"},
-		Tasks: []worker.TaskState{{ID: 0, StateInfo: worker.StateInfo{State: worker.StateFailed, WorkerID: "w1", Trace: "java.lang.Exception: x\n\tat y"}}},
-		Type:  worker.TypeSource}, st)
+	require.Equal(t, restapi.ConnectorStatus{Name: "src", Connector: restapi.StateInfo{State: restapi.StateRunning, WorkerID: "w1"},
+		Tasks: []restapi.TaskState{{ID: 0, StateInfo: restapi.StateInfo{State: restapi.StateFailed, WorkerID: "w1", Trace: "java.lang.Exception: x\n\tat y"}}},
+		Type:  restapi.TypeSource}, st)
 
 	ci := &canned{status: 201, body: `{"name":"src","config":{"connector.class":"file-source","name":"src"},"tasks":[{"connector":"src","task":0}],"type":"source"}`}
 	c = ci.start(t)
@@ -71,7 +71,7 @@ func TestDecodeDocumentedShapes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "POST /connectors", ci.request())
 	require.JSONEq(t, `{"name":"src","config":{"connector.class":"file-source"},"initial_state":"STOPPED"}`, ci.got)
-	require.Equal(t, []worker.TaskID{{Connector: "src", Task: 0}}, info.Tasks)
+	require.Equal(t, []restapi.TaskID{{Connector: "src", Task: 0}}, info.Tasks)
 
 	_, err = c.Create(ctx, "src", nil, "")
 	require.NoError(t, err)
@@ -82,7 +82,7 @@ func TestDecodeDocumentedShapes(t *testing.T) {
 	all, err := c.ListExpanded(ctx, client.ExpandStatus)
 	require.NoError(t, err)
 	require.Equal(t, "GET /connectors?expand=status", ce.request())
-	require.Equal(t, worker.StatePaused, all["a"].Status.Connector.State)
+	require.Equal(t, restapi.StatePaused, all["a"].Status.Connector.State)
 	require.Nil(t, all["a"].Info)
 
 	cr := &canned{status: 202, body: `{"name":"a","connector":{"state":"RESTARTING","worker_id":"w1"},"tasks":[],"type":"sink"}`}
@@ -90,7 +90,7 @@ func TestDecodeDocumentedShapes(t *testing.T) {
 	rs, err := c.Restart(ctx, "a", true, false)
 	require.NoError(t, err)
 	require.Equal(t, "POST /connectors/a/restart?includeTasks=true", cr.request())
-	require.Equal(t, worker.StateRestarting, rs.Connector.State)
+	require.Equal(t, restapi.StateRestarting, rs.Connector.State)
 	_, err = c.Restart(ctx, "a", true, true)
 	require.NoError(t, err)
 	require.Equal(t, "POST /connectors/a/restart?includeTasks=true&onlyFailed=true", cr.request())
@@ -100,7 +100,7 @@ func TestDecodeDocumentedShapes(t *testing.T) {
 	ps, err := c.Plugins(ctx, true)
 	require.NoError(t, err)
 	require.Equal(t, "GET /connector-plugins?connectorsOnly=false", cp.request())
-	require.Equal(t, []worker.PluginInfo{{Class: "file-source", Type: "source", Version: "1"}}, ps)
+	require.Equal(t, []restapi.PluginInfo{{Class: "file-source", Type: "source", Version: "1"}}, ps)
 }
 
 func TestErrorBodies(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 func TestAdminDLQ(t *testing.T) {
@@ -20,15 +20,15 @@ func TestAdminDLQ(t *testing.T) {
 		switch r.Method + " " + r.URL.Path {
 		case "GET /connectors/c/dlq":
 			require.Equal(t, "0-3", r.URL.Query().Get("after"))
-			_ = json.NewEncoder(w).Encode(worker.DLQPage{Topic: "dlq", Next: "0-4", Records: []worker.DLQRecord{{
+			_ = json.NewEncoder(w).Encode(restapi.DLQPage{Topic: "dlq", Next: "0-4", Records: []restapi.DLQRecord{{
 				ID: "0-4", Stage: "VALUE_CONVERTER", Topic: "orders", Offset: "17", ExceptionMessage: "not json",
 				BodyPreview: "{broken", Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}})
 		case "GET /connectors/c/dlq/0-4":
-			_ = json.NewEncoder(w).Encode(worker.DLQRecord{ID: "0-4", Body: []byte("{broken"), BodySize: 7, Stacktrace: "trace line\n"})
+			_ = json.NewEncoder(w).Encode(restapi.DLQRecord{ID: "0-4", Body: []byte("{broken"), BodySize: 7, Stacktrace: "trace line\n"})
 		case "POST /connectors/c/dlq/replay":
 			b, _ := io.ReadAll(r.Body)
 			require.NoError(t, json.Unmarshal(b, &replayBody))
-			_ = json.NewEncoder(w).Encode(worker.DLQReplayResult{Replayed: []string{"0-4"}, Skipped: []string{"0-5"}})
+			_ = json.NewEncoder(w).Encode(restapi.DLQReplayResult{Replayed: []string{"0-4"}, Skipped: []string{"0-5"}})
 		case "GET /connectors/nope/dlq":
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte(`{"error_code":404,"message":"connector nope: not found"}`))

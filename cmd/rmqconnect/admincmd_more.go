@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/rmqconnect/rmqconnect/admin/client"
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // maxDocLine bounds a plugin-config DOC cell; -o json has the whole text.
@@ -78,13 +78,13 @@ func adminOffsets(e *adminEnv, o *adminOpts) error {
 
 // readOffsetsFile reads {"offsets": [{"partition": {...}, "offset": {...}}, ...]}, as
 // `offsets get -o json` prints it. Numbers keep their digits.
-func readOffsetsFile(path string) ([]worker.ConnectorOffset, error) {
+func readOffsetsFile(path string) ([]restapi.ConnectorOffset, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("offsets file: %w", err)
 	}
 	var f struct {
-		Offsets *[]worker.ConnectorOffset `json:"offsets"`
+		Offsets *[]restapi.ConnectorOffset `json:"offsets"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -108,7 +108,7 @@ func readOffsetsFile(path string) ([]worker.ConnectorOffset, error) {
 
 // printOffsets is `offsets get`: a row per partition, each map as compact JSON (keys sorted),
 // the form `offsets set` reads.
-func printOffsets(w io.Writer, offs []worker.ConnectorOffset) error {
+func printOffsets(w io.Writer, offs []restapi.ConnectorOffset) error {
 	if len(offs) == 0 {
 		_, err := io.WriteString(w, "no committed offsets\n")
 		return err
@@ -160,7 +160,7 @@ func adminValidate(e *adminEnv, o *adminOpts) error {
 	return nil
 }
 
-func printValidation(w io.Writer, plugin string, res worker.ConfigInfos) error {
+func printValidation(w io.Writer, plugin string, res restapi.ConfigInfos) error {
 	if res.ErrorCount == 0 {
 		_, err := fmt.Fprintf(w, "config valid for %s: 0 errors\n", plugin)
 		return err

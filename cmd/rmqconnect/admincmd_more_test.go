@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // cannedRequest is one request the canned worker received.
@@ -93,7 +93,7 @@ func TestAdminOffsets(t *testing.T) {
 
 	code, out, _ = runAdmin(t, "offsets", "get", "out", "-o", "json")
 	require.Equal(t, 0, code)
-	var offs worker.ConnectorOffsets
+	var offs restapi.ConnectorOffsets
 	require.NoError(t, json.Unmarshal([]byte(out), &offs))
 	require.Len(t, offs.Offsets, 2)
 	require.Equal(t, "lines", offs.Offsets[0].Partition["topic"])
@@ -150,15 +150,15 @@ func TestAdminOffsets(t *testing.T) {
 }
 
 func TestAdminValidate(t *testing.T) {
-	res := worker.ConfigInfos{Name: "file-source", ErrorCount: 2, Groups: []string{"Common"}, Configs: []worker.ConfigInfo{
-		{Definition: worker.ConfigDefinition{Name: "name"}, Value: worker.ConfigValueInfo{Name: "name", Value: ptr("lines")}},
-		{Definition: worker.ConfigDefinition{Name: "max.tasks"}, Value: worker.ConfigValueInfo{Name: "max.tasks", Value: ptr("x"),
+	res := restapi.ConfigInfos{Name: "file-source", ErrorCount: 2, Groups: []string{"Common"}, Configs: []restapi.ConfigInfo{
+		{Definition: restapi.ConfigDefinition{Name: "name"}, Value: restapi.ConfigValueInfo{Name: "name", Value: ptr("lines")}},
+		{Definition: restapi.ConfigDefinition{Name: "max.tasks"}, Value: restapi.ConfigValueInfo{Name: "max.tasks", Value: ptr("x"),
 			Errors: []string{"must be an integer"}}},
-		{Definition: worker.ConfigDefinition{Name: "filename"}, Value: worker.ConfigValueInfo{Name: "filename",
+		{Definition: restapi.ConfigDefinition{Name: "filename"}, Value: restapi.ConfigValueInfo{Name: "filename",
 			Errors: []string{"is required"}}},
 	}}
 	bad, _ := json.Marshal(res)
-	good, _ := json.Marshal(worker.ConfigInfos{Name: "file-source", Configs: []worker.ConfigInfo{}})
+	good, _ := json.Marshal(restapi.ConfigInfos{Name: "file-source", Configs: []restapi.ConfigInfo{}})
 	cw := newCannedWorker(t, map[string]canned{
 		"PUT /connector-plugins/file-source/config/validate": {body: string(bad)},
 		"PUT /connector-plugins/FileSink/config/validate":    {body: string(good)},
@@ -180,7 +180,7 @@ func TestAdminValidate(t *testing.T) {
 
 	code, out, _ = runAdmin(t, "validate", "-f", file, "-o", "json")
 	require.Equal(t, 1, code, "errors are exit 1 with -o json too")
-	var got worker.ConfigInfos
+	var got restapi.ConfigInfos
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, 2, got.ErrorCount)
 
@@ -208,7 +208,7 @@ func TestAdminValidate(t *testing.T) {
 func ptr(s string) *string { return &s }
 
 func TestAdminPluginConfig(t *testing.T) {
-	defs, _ := json.Marshal([]worker.ConfigDefinition{
+	defs, _ := json.Marshal([]restapi.ConfigDefinition{
 		{Name: "connector.class", Type: "STRING", Required: true, Documentation: "The plugin.\nMore text."},
 		{Name: "max.tasks", Type: "INT", DefaultValue: ptr("1"), Documentation: "Most tasks to run."},
 		{Name: "topic.prefix", Type: "STRING", DefaultValue: ptr(""), Documentation: "A very long documentation line that goes on and on well past the width a table cell should have in a terminal."},
@@ -228,7 +228,7 @@ func TestAdminPluginConfig(t *testing.T) {
 
 	code, out, _ = runAdmin(t, "plugin-config", "file-source", "-o", "json")
 	require.Equal(t, 0, code)
-	var got []worker.ConfigDefinition
+	var got []restapi.ConfigDefinition
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, "The plugin.\nMore text.", got[0].Documentation)
 

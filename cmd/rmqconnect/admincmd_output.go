@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/rmqconnect/rmqconnect/admin/client"
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // maxTraceLine bounds the trace shown in a table; -o json has the whole trace.
@@ -65,7 +65,7 @@ func printList(w io.Writer, all map[string]client.Expanded) error {
 		}
 		running := 0
 		for _, t := range st.Tasks {
-			if t.State == worker.StateRunning {
+			if t.State == restapi.StateRunning {
 				running++
 			}
 		}
@@ -76,7 +76,7 @@ func printList(w io.Writer, all map[string]client.Expanded) error {
 }
 
 // printStatus is `status`: the connector, then a row per task.
-func printStatus(w io.Writer, st worker.ConnectorStatus) error {
+func printStatus(w io.Writer, st restapi.ConnectorStatus) error {
 	head := [][]string{
 		{"Connector:", st.Name},
 		{"Type:", orDash(string(st.Type))},
@@ -105,7 +105,7 @@ func printStatus(w io.Writer, st worker.ConnectorStatus) error {
 	return printTaskStates(w, st.Tasks...)
 }
 
-func printTaskStates(w io.Writer, tasks ...worker.TaskState) error {
+func printTaskStates(w io.Writer, tasks ...restapi.TaskState) error {
 	rows := make([][]string, len(tasks))
 	for i, t := range tasks {
 		rows[i] = []string{strconv.Itoa(t.ID), orDash(string(t.State)), orDash(t.WorkerID), firstLine(t.Trace)}
@@ -117,7 +117,7 @@ func printConfig(w io.Writer, cfg map[string]string) error {
 	return printTable(w, []string{"KEY", "VALUE"}, configRows(nil, cfg))
 }
 
-func printTasks(w io.Writer, tasks []worker.TaskInfo) error {
+func printTasks(w io.Writer, tasks []restapi.TaskInfo) error {
 	var rows [][]string
 	for _, t := range tasks {
 		rows = append(rows, configRows([]string{strconv.Itoa(t.ID.Task)}, t.Config)...)
@@ -140,7 +140,7 @@ func configRows(prefix []string, cfg map[string]string) [][]string {
 	return rows
 }
 
-func printPlugins(w io.Writer, ps []worker.PluginInfo) error {
+func printPlugins(w io.Writer, ps []restapi.PluginInfo) error {
 	rows := make([][]string, len(ps))
 	for i, p := range ps {
 		rows[i] = []string{p.Class, orDash(p.Type), orDash(p.Version), strings.Join(p.Aliases, ",")}

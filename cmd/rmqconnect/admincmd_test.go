@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/admin/client/clienttest"
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // fakeWorker serves a clienttest worker holding a running source with a failed task and a
@@ -29,12 +29,12 @@ func fakeWorker(t *testing.T) *clienttest.Server {
 	require.NoError(t, err)
 	_, err = w.CreateConnector(ctx, "out", map[string]string{
 		"connector.class": "file-sink", "filename": "/tmp/out.txt", "connect.topicnames": "lines",
-	}, worker.TargetPaused)
+	}, restapi.TargetPaused)
 	require.NoError(t, err)
-	w.SetStatus(worker.ConnectorStatus{Name: "lines", Connector: worker.StateInfo{State: worker.StateRunning, WorkerID: "w1"},
-		Tasks: []worker.TaskState{
-			{ID: 0, StateInfo: worker.StateInfo{State: worker.StateRunning, WorkerID: "w1"}},
-			{ID: 1, StateInfo: worker.StateInfo{State: worker.StateFailed, WorkerID: "w2",
+	w.SetStatus(restapi.ConnectorStatus{Name: "lines", Connector: restapi.StateInfo{State: restapi.StateRunning, WorkerID: "w1"},
+		Tasks: []restapi.TaskState{
+			{ID: 0, StateInfo: restapi.StateInfo{State: restapi.StateRunning, WorkerID: "w1"}},
+			{ID: 1, StateInfo: restapi.StateInfo{State: restapi.StateFailed, WorkerID: "w2",
 				Trace: "open /tmp/in.txt: permission denied\n\tat task.poll\n\tat loop"}},
 		}})
 	srv := clienttest.NewServer(t, w)
@@ -67,11 +67,11 @@ func TestAdminList(t *testing.T) {
 	code, out, _ = runAdmin(t, "-o", "json", "list")
 	require.Equal(t, 0, code)
 	var all map[string]struct {
-		Status worker.ConnectorStatus `json:"status"`
-		Info   worker.ConnectorInfo   `json:"info"`
+		Status restapi.ConnectorStatus `json:"status"`
+		Info   restapi.ConnectorInfo   `json:"info"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &all))
-	require.Equal(t, worker.StateFailed, all["lines"].Status.Tasks[1].State)
+	require.Equal(t, restapi.StateFailed, all["lines"].Status.Tasks[1].State)
 	require.Equal(t, "/tmp/out.txt", all["out"].Info.Config["filename"])
 }
 
@@ -93,11 +93,11 @@ func TestAdminStatus(t *testing.T) {
 	// Global flags are accepted after the command and its arguments.
 	code, out, _ = runAdmin(t, "status", "lines", "-o", "json")
 	require.Equal(t, 0, code)
-	var st worker.ConnectorStatus
+	var st restapi.ConnectorStatus
 	require.NoError(t, json.Unmarshal([]byte(out), &st))
 	require.Equal(t, "open /tmp/in.txt: permission denied\n\tat task.poll\n\tat loop", st.Tasks[1].Trace)
 
-	srv.W.SetStatus(worker.ConnectorStatus{Name: "out", Connector: worker.StateInfo{State: worker.StateFailed, WorkerID: "w3",
+	srv.W.SetStatus(restapi.ConnectorStatus{Name: "out", Connector: restapi.StateInfo{State: restapi.StateFailed, WorkerID: "w3",
 		Trace: "\n  connector.class file-sink: cannot open /tmp/out.txt\nsecond line"}})
 	code, out, _ = runAdmin(t, "status", "out")
 	require.Equal(t, 0, code)
@@ -192,13 +192,13 @@ func TestAdminCreateUpdate(t *testing.T) {
 	require.Equal(t, "connector prop-sink created (sink, paused)\n", out)
 	st, err := srv.W.ConnectorStatus(context.Background(), "prop-sink")
 	require.NoError(t, err)
-	require.Equal(t, worker.StatePaused, st.Connector.State)
+	require.Equal(t, restapi.StatePaused, st.Connector.State)
 
 	// A file without a name takes --name; --name also overrides a file's name.
 	flat := writeFile(t, "flat.json", `{"connector.class":"file-source","filename":"/tmp/c","connect.topicname":"c"}`)
 	code, out, errOut = runAdmin(t, "create", "-f", flat, "--name", "named", "--stopped", "-o", "json")
 	require.Equal(t, 0, code, errOut)
-	var created worker.ConnectorInfo
+	var created restapi.ConnectorInfo
 	require.NoError(t, json.Unmarshal([]byte(out), &created))
 	require.Equal(t, "named", created.Name)
 	require.Equal(t, "named", created.Config["name"])
@@ -256,10 +256,10 @@ func TestAdminActions(t *testing.T) {
 	require.Equal(t, []string{"lines"}, names)
 
 	// With --include-tasks the worker answers 202 and the status as the restart began.
-	srv.W.SetStatus(worker.ConnectorStatus{Name: "lines", Connector: worker.StateInfo{State: worker.StateRunning, WorkerID: "w1"},
-		Tasks: []worker.TaskState{
-			{ID: 0, StateInfo: worker.StateInfo{State: worker.StateRunning, WorkerID: "w1"}},
-			{ID: 1, StateInfo: worker.StateInfo{State: worker.StateFailed, WorkerID: "w1", Trace: "boom"}},
+	srv.W.SetStatus(restapi.ConnectorStatus{Name: "lines", Connector: restapi.StateInfo{State: restapi.StateRunning, WorkerID: "w1"},
+		Tasks: []restapi.TaskState{
+			{ID: 0, StateInfo: restapi.StateInfo{State: restapi.StateRunning, WorkerID: "w1"}},
+			{ID: 1, StateInfo: restapi.StateInfo{State: restapi.StateFailed, WorkerID: "w1", Trace: "boom"}},
 		}})
 	code, out, _ := runAdmin(t, "restart", "lines", "--include-tasks", "--only-failed")
 	require.Equal(t, 0, code)
@@ -277,9 +277,9 @@ func TestAdminActions(t *testing.T) {
 		"1     RESTARTING  w1\n", out)
 	code, out, _ = runAdmin(t, "restart", "lines", "--include-tasks", "-o", "json")
 	require.Equal(t, 0, code)
-	var st worker.ConnectorStatus
+	var st restapi.ConnectorStatus
 	require.NoError(t, json.Unmarshal([]byte(out), &st))
-	require.Equal(t, worker.StateRestarting, st.Connector.State)
+	require.Equal(t, restapi.StateRestarting, st.Connector.State)
 }
 
 func TestAdminAPIErrors(t *testing.T) {

@@ -98,6 +98,8 @@ func (p *Positions) Positions(ctx context.Context, partitions []map[string]any) 
 type SourceContext struct {
 	Store *Positions
 	Log   *slog.Logger
+	// Values is what Config returns: the task config parsed against the connector's Spec.
+	Values plugins.Values
 }
 
 // NewSourceContext returns a context reading store (a fresh empty one when nil) and logging nowhere.
@@ -115,6 +117,9 @@ func (c *SourceContext) Positions() plugins.PositionReader { return c.Store }
 
 // Logger returns Log.
 func (c *SourceContext) Logger() *slog.Logger { return c.Log }
+
+// Config returns Values.
+func (c *SourceContext) Config() plugins.Values { return c.Values }
 
 // ErrantReporter is a plugins.ErrantRecordReporter that keeps what it is given. With Fail set it behaves as
 // errors.tolerance=none and returns an error wrapping the reported one.
@@ -152,6 +157,8 @@ type SinkContext struct {
 	paused   map[plugins.Queue]bool
 	Reporter *ErrantReporter
 	Log      *slog.Logger
+	// Values is what Config returns: the task config parsed against the connector's Spec.
+	Values plugins.Values
 }
 
 // NewSinkContext returns a context with the given assignment, a tolerant reporter and a discarding logger.
@@ -214,12 +221,17 @@ func (c *SinkContext) ErrantRecordReporter() plugins.ErrantRecordReporter { retu
 // Logger returns Log.
 func (c *SinkContext) Logger() *slog.Logger { return c.Log }
 
+// Config returns Values.
+func (c *SinkContext) Config() plugins.Values { return c.Values }
+
 // ConnectorContext is a plugins.ConnectorContext that counts reconfiguration requests and keeps raised errors.
 type ConnectorContext struct {
 	mu       sync.Mutex
 	requests int
 	errs     []error
 	Log      *slog.Logger
+	// Values is what Config returns: the connector config parsed against its Spec.
+	Values plugins.Values
 }
 
 // NewConnectorContext returns a context logging nowhere.
@@ -259,3 +271,6 @@ func (c *ConnectorContext) Raised() []error {
 
 // Logger returns Log.
 func (c *ConnectorContext) Logger() *slog.Logger { return c.Log }
+
+// Config returns Values.
+func (c *ConnectorContext) Config() plugins.Values { return c.Values }

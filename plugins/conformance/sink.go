@@ -76,8 +76,7 @@ func (h *SinkHarness) ctx(t *testing.T) context.Context {
 func (h *SinkHarness) taskConfig(t *testing.T, cfg map[string]string) (plugins.SinkConnector, map[string]string) {
 	t.Helper()
 	c := h.NewConnector()
-	require.NoError(t, c.Validate(cfg), "Validate")
-	require.NoError(t, c.Start(h.ctx(t), NewConnectorContext(), cfg), "connector Start")
+	require.NoError(t, c.Start(h.ctx(t), ConnectorContextFor(t, c, cfg), cfg), "connector Start")
 	tcs, err := c.TaskConfigs(1)
 	require.NoError(t, err, "TaskConfigs(1)")
 	require.Len(t, tcs, 1, "TaskConfigs(1)")
@@ -115,8 +114,7 @@ func sinkOpenClose(t *testing.T, h *SinkHarness) {
 	require.NoError(t, c.Stop(ctx), "connector Stop without Start")
 
 	c = h.NewConnector()
-	require.NoError(t, c.Validate(cfg), "Validate")
-	require.NoError(t, c.Start(ctx, NewConnectorContext(), cfg), "connector Start")
+	require.NoError(t, c.Start(ctx, ConnectorContextFor(t, c, cfg), cfg), "connector Start")
 	for _, maxTasks := range []int{1, 3} {
 		tcs, err := c.TaskConfigs(maxTasks)
 		require.NoError(t, err, "TaskConfigs(%d)", maxTasks)
@@ -130,7 +128,7 @@ func sinkOpenClose(t *testing.T, h *SinkHarness) {
 
 	_, tc := h.taskConfig(t, cfg)
 	task := c.NewSinkTask()
-	require.NoError(t, task.Start(ctx, NewSinkContext(Queue), tc), "task Start")
+	require.NoError(t, task.Start(ctx, SinkContextFor(t, h.NewConnector().Spec(), tc, Queue), tc), "task Start")
 	require.NoError(t, task.Stop(ctx), "task Stop")
 	require.NoError(t, task.Stop(ctx), "task Stop twice")
 }
@@ -140,7 +138,7 @@ func sinkRoundTrip(t *testing.T, h *SinkHarness) {
 	cfg := h.Setup(t)
 	c, tc := h.taskConfig(t, cfg)
 	task := c.NewSinkTask()
-	require.NoError(t, task.Start(ctx, NewSinkContext(Queue), tc))
+	require.NoError(t, task.Start(ctx, SinkContextFor(t, h.NewConnector().Spec(), tc, Queue), tc))
 	h.put(t, task, 0, h.Records)
 	require.NoError(t, task.Flush(ctx, map[plugins.Queue]int64{Queue: int64(h.Records)}), "Flush")
 	h.Verify(t, cfg, h.Records)
@@ -156,14 +154,14 @@ func sinkRestart(t *testing.T, h *SinkHarness) {
 	k := h.Records / 2
 
 	task := c.NewSinkTask()
-	require.NoError(t, task.Start(ctx, NewSinkContext(Queue), tc))
+	require.NoError(t, task.Start(ctx, SinkContextFor(t, h.NewConnector().Spec(), tc, Queue), tc))
 	h.put(t, task, 0, k)
 	require.NoError(t, task.Flush(ctx, map[plugins.Queue]int64{Queue: int64(k)}), "Flush")
 	require.NoError(t, task.Stop(ctx))
 	h.Verify(t, cfg, k)
 
 	task = c.NewSinkTask()
-	require.NoError(t, task.Start(ctx, NewSinkContext(Queue), tc), "restart")
+	require.NoError(t, task.Start(ctx, SinkContextFor(t, h.NewConnector().Spec(), tc, Queue), tc), "restart")
 	h.put(t, task, k, h.Records)
 	require.NoError(t, task.Flush(ctx, map[plugins.Queue]int64{Queue: int64(h.Records)}), "Flush")
 	h.Verify(t, cfg, h.Records)
@@ -176,7 +174,7 @@ func sinkStopUnderLoad(t *testing.T, h *SinkHarness) {
 	cfg := h.Setup(t)
 	c, tc := h.taskConfig(t, cfg)
 	task := c.NewSinkTask()
-	require.NoError(t, task.Start(h.ctx(t), NewSinkContext(Queue), tc))
+	require.NoError(t, task.Start(h.ctx(t), SinkContextFor(t, h.NewConnector().Spec(), tc, Queue), tc))
 
 	putCtx, cancelPut := context.WithCancel(context.Background())
 	defer cancelPut()

@@ -78,8 +78,7 @@ func (h *SourceHarness) taskConfig(t *testing.T, cfg map[string]string) (plugins
 	t.Helper()
 	ctx := h.ctx(t)
 	c := h.NewConnector()
-	require.NoError(t, c.Validate(cfg), "Validate")
-	require.NoError(t, c.Start(ctx, NewConnectorContext(), cfg), "connector Start")
+	require.NoError(t, c.Start(ctx, ConnectorContextFor(t, c, cfg), cfg), "connector Start")
 	tcs, err := c.TaskConfigs(1)
 	require.NoError(t, err, "TaskConfigs(1)")
 	require.Len(t, tcs, 1, "TaskConfigs(1)")
@@ -102,8 +101,7 @@ func sourceOpenClose(t *testing.T, h *SourceHarness) {
 	require.NoError(t, c.Stop(ctx), "connector Stop without Start")
 
 	c = h.NewConnector()
-	require.NoError(t, c.Validate(cfg), "Validate")
-	require.NoError(t, c.Start(ctx, NewConnectorContext(), cfg), "connector Start")
+	require.NoError(t, c.Start(ctx, ConnectorContextFor(t, c, cfg), cfg), "connector Start")
 	for _, maxTasks := range []int{1, 3} {
 		tcs, err := c.TaskConfigs(maxTasks)
 		require.NoError(t, err, "TaskConfigs(%d)", maxTasks)
@@ -117,7 +115,7 @@ func sourceOpenClose(t *testing.T, h *SourceHarness) {
 
 	_, tc := h.taskConfig(t, cfg)
 	task := c.NewSourceTask()
-	require.NoError(t, task.Start(ctx, NewSourceContext(nil), tc), "task Start")
+	require.NoError(t, task.Start(ctx, SourceContextFor(t, h.NewConnector().Spec(), nil, tc), tc), "task Start")
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	requireWithin(t, h.Timeout, "Poll with a cancelled context", func() error {
@@ -140,7 +138,7 @@ func requireRejectsEmpty(t *testing.T, c plugins.Connector) {
 	if !required {
 		return
 	}
-	err := c.Validate(map[string]string{})
+	_, err := Validate(c, map[string]string{})
 	require.ErrorIs(t, err, plugins.ErrInvalidConfig, "Validate of an empty config")
 	require.NotEmpty(t, plugins.AsConfigErrors(err), "Validate must name the missing keys")
 }
@@ -189,7 +187,7 @@ func sourceRoundTrip(t *testing.T, h *SourceHarness) {
 	h.append(t, cfg, 0, h.Records)
 	c, tc := h.taskConfig(t, cfg)
 	task := c.NewSourceTask()
-	require.NoError(t, task.Start(ctx, NewSourceContext(nil), tc))
+	require.NoError(t, task.Start(ctx, SourceContextFor(t, h.NewConnector().Spec(), nil, tc), tc))
 	recs := PollN(t, task, h.Records, h.Timeout)
 	h.checkRecords(t, 0, recs[:h.Records])
 	require.NoError(t, task.Commit(ctx), "Commit")
@@ -206,7 +204,7 @@ func sourceRestart(t *testing.T, h *SourceHarness) {
 
 	store := NewPositions()
 	task := c.NewSourceTask()
-	require.NoError(t, task.Start(ctx, NewSourceContext(store), tc))
+	require.NoError(t, task.Start(ctx, SourceContextFor(t, h.NewConnector().Spec(), store, tc), tc))
 	recs := PollN(t, task, n, h.Timeout)
 	k := n / 2
 	store.Set(recs[k].SourcePartition, JSONRoundTrip(t, recs[k].SourceOffset))
@@ -214,7 +212,7 @@ func sourceRestart(t *testing.T, h *SourceHarness) {
 	require.NoError(t, task.Stop(ctx))
 
 	task = c.NewSourceTask()
-	require.NoError(t, task.Start(ctx, NewSourceContext(store), tc), "restart")
+	require.NoError(t, task.Start(ctx, SourceContextFor(t, h.NewConnector().Spec(), store, tc), tc), "restart")
 	rest := PollN(t, task, n-k-1, h.Timeout)
 	h.checkRecords(t, k+1, rest[:n-k-1])
 
@@ -235,7 +233,7 @@ func sourceStopUnderLoad(t *testing.T, h *SourceHarness) {
 	h.append(t, cfg, 0, 10*h.Records)
 	c, tc := h.taskConfig(t, cfg)
 	task := c.NewSourceTask()
-	require.NoError(t, task.Start(h.ctx(t), NewSourceContext(nil), tc))
+	require.NoError(t, task.Start(h.ctx(t), SourceContextFor(t, h.NewConnector().Spec(), nil, tc), tc))
 
 	pollCtx, cancelPoll := context.WithCancel(context.Background())
 	defer cancelPoll()

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // Server serves a Worker over HTTP and records the requests it received.
@@ -101,7 +101,7 @@ func (s *Server) handler() http.Handler {
 			writeError(rw, http.StatusBadRequest, fmt.Sprintf("config.name %q does not match the connector name %q", n, req.Name))
 			return
 		}
-		initial := map[string]worker.TargetState{"": "", "RUNNING": worker.TargetStarted, "PAUSED": worker.TargetPaused, "STOPPED": worker.TargetStopped}
+		initial := map[string]restapi.TargetState{"": "", "RUNNING": restapi.TargetStarted, "PAUSED": restapi.TargetPaused, "STOPPED": restapi.TargetStopped}
 		target, ok := initial[strings.ToUpper(req.InitialState)]
 		if !ok {
 			writeError(rw, http.StatusBadRequest, fmt.Sprintf("initial_state %q is not one of RUNNING, PAUSED, STOPPED", req.InitialState))
@@ -161,7 +161,7 @@ func (s *Server) handler() http.Handler {
 		}
 	})
 	mux.HandleFunc("POST /connectors/{name}/restart", func(rw http.ResponseWriter, r *http.Request) {
-		var req worker.RestartRequest
+		var req restapi.RestartRequest
 		for key, dst := range map[string]*bool{"includeTasks": &req.IncludeTasks, "onlyFailed": &req.OnlyFailed} {
 			if v := r.URL.Query().Get(key); v != "" {
 				b, err := strconv.ParseBool(v)
@@ -190,7 +190,7 @@ func (s *Server) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /connector-plugins", func(rw http.ResponseWriter, r *http.Request) {
 		all, _ := w.Plugins(r.Context())
-		out := []worker.PluginInfo{}
+		out := []restapi.PluginInfo{}
 		for _, p := range all {
 			if r.URL.Query().Get("connectorsOnly") == "false" || p.Type == "source" || p.Type == "sink" {
 				out = append(out, p)
@@ -213,13 +213,13 @@ func (s *Server) handler() http.Handler {
 	})
 }
 
-func taskID(rw http.ResponseWriter, r *http.Request) (worker.TaskID, bool) {
+func taskID(rw http.ResponseWriter, r *http.Request) (restapi.TaskID, bool) {
 	n, err := strconv.Atoi(r.PathValue("task"))
 	if err != nil || n < 0 {
 		writeError(rw, http.StatusBadRequest, fmt.Sprintf("task id %q is not a non-negative integer", r.PathValue("task")))
-		return worker.TaskID{}, false
+		return restapi.TaskID{}, false
 	}
-	return worker.TaskID{Connector: r.PathValue("name"), Task: n}, true
+	return restapi.TaskID{Connector: r.PathValue("name"), Task: n}, true
 }
 
 // answer writes v with status, or err's error body.
@@ -245,13 +245,13 @@ func noBody(rw http.ResponseWriter, status int, err error) {
 func fail(rw http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, worker.ErrNotFound):
+	case errors.Is(err, restapi.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, worker.ErrAlreadyExists), errors.Is(err, worker.ErrBadState), errors.Is(err, worker.ErrRebalancing):
+	case errors.Is(err, restapi.ErrAlreadyExists), errors.Is(err, restapi.ErrBadState), errors.Is(err, restapi.ErrRebalancing):
 		status = http.StatusConflict
-	case errors.Is(err, worker.ErrInvalidConfig):
+	case errors.Is(err, restapi.ErrInvalidConfig):
 		status = http.StatusBadRequest
-	case errors.Is(err, worker.ErrStopped):
+	case errors.Is(err, restapi.ErrStopped):
 		status = http.StatusServiceUnavailable
 	}
 	writeError(rw, status, err.Error())

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // Worker is an in-memory connector store. Every method is safe for concurrent use.
@@ -17,15 +17,15 @@ type Worker struct {
 	mu      sync.Mutex
 	id      string
 	conns   map[string]*conn
-	plugins []worker.PluginInfo
+	plugins []restapi.PluginInfo
 	down    string
 }
 
 type conn struct {
 	cfg   map[string]string
-	typ   worker.ConnectorType
-	state worker.StateInfo
-	tasks []worker.TaskState
+	typ   restapi.ConnectorType
+	state restapi.StateInfo
+	tasks []restapi.TaskState
 }
 
 // NewWorker returns a worker named id with the file-source and file-sink connectors and one
@@ -34,7 +34,7 @@ func NewWorker(id string) *Worker {
 	return &Worker{
 		id:    id,
 		conns: map[string]*conn{},
-		plugins: []worker.PluginInfo{
+		plugins: []restapi.PluginInfo{
 			{Class: "file-source", Type: "source", Version: "1.0", Aliases: []string{"org.apache.rocketmq.connect.file.FileSourceConnector"}},
 			{Class: "file-sink", Type: "sink", Version: "1.0"},
 			{Class: "insert-field", Type: "transformation", Version: "1.0"},
@@ -44,12 +44,12 @@ func NewWorker(id string) *Worker {
 
 // SetStatus overrides a connector's status as stored (task states, workers, traces); the
 // connector must exist.
-func (w *Worker) SetStatus(st worker.ConnectorStatus) {
+func (w *Worker) SetStatus(st restapi.ConnectorStatus) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c := w.conns[st.Name]
 	c.state = st.Connector
-	c.tasks = append([]worker.TaskState(nil), st.Tasks...)
+	c.tasks = append([]restapi.TaskState(nil), st.Tasks...)
 }
 
 // SetDown makes /health answer 503 with reason; "" makes it healthy again.
@@ -87,96 +87,96 @@ func (w *Worker) Connectors(context.Context) ([]string, error) {
 func (w *Worker) lookup(name string) (*conn, error) {
 	c, ok := w.conns[name]
 	if !ok {
-		return nil, fmt.Errorf("connector %s: %w", name, worker.ErrNotFound)
+		return nil, fmt.Errorf("connector %s: %w", name, restapi.ErrNotFound)
 	}
 	return c, nil
 }
 
 // ConnectorInfo returns a connector's config, task ids and type.
-func (w *Worker) ConnectorInfo(_ context.Context, name string) (worker.ConnectorInfo, error) {
+func (w *Worker) ConnectorInfo(_ context.Context, name string) (restapi.ConnectorInfo, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c, err := w.lookup(name)
 	if err != nil {
-		return worker.ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
-	info := worker.ConnectorInfo{Name: name, Config: copyMap(c.cfg), Tasks: []worker.TaskID{}, Type: c.typ}
+	info := restapi.ConnectorInfo{Name: name, Config: copyMap(c.cfg), Tasks: []restapi.TaskID{}, Type: c.typ}
 	for _, t := range c.tasks {
-		info.Tasks = append(info.Tasks, worker.TaskID{Connector: name, Task: t.ID})
+		info.Tasks = append(info.Tasks, restapi.TaskID{Connector: name, Task: t.ID})
 	}
 	return info, nil
 }
 
 // ConnectorStatus returns a connector's and its tasks' states.
-func (w *Worker) ConnectorStatus(_ context.Context, name string) (worker.ConnectorStatus, error) {
+func (w *Worker) ConnectorStatus(_ context.Context, name string) (restapi.ConnectorStatus, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c, err := w.lookup(name)
 	if err != nil {
-		return worker.ConnectorStatus{}, err
+		return restapi.ConnectorStatus{}, err
 	}
-	return worker.ConnectorStatus{Name: name, Connector: c.state, Tasks: append([]worker.TaskState{}, c.tasks...), Type: c.typ}, nil
+	return restapi.ConnectorStatus{Name: name, Connector: c.state, Tasks: append([]restapi.TaskState{}, c.tasks...), Type: c.typ}, nil
 }
 
 // CreateConnector stores a new connector in state initial (running when empty). Its type
 // comes from connector.class (a class containing "source" or "sink"); its task count from
 // max.tasks or tasks.max (default 1).
-func (w *Worker) CreateConnector(ctx context.Context, name string, cfg map[string]string, initial worker.TargetState) (worker.ConnectorInfo, error) {
+func (w *Worker) CreateConnector(ctx context.Context, name string, cfg map[string]string, initial restapi.TargetState) (restapi.ConnectorInfo, error) {
 	w.mu.Lock()
 	if _, ok := w.conns[name]; ok {
 		w.mu.Unlock()
-		return worker.ConnectorInfo{}, fmt.Errorf("connector %s: %w", name, worker.ErrAlreadyExists)
+		return restapi.ConnectorInfo{}, fmt.Errorf("connector %s: %w", name, restapi.ErrAlreadyExists)
 	}
 	err := w.store(name, cfg, initial)
 	w.mu.Unlock()
 	if err != nil {
-		return worker.ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	return w.ConnectorInfo(ctx, name)
 }
 
 // PutConnectorConfig creates or replaces a connector's config; a replaced connector restarts
 // running.
-func (w *Worker) PutConnectorConfig(ctx context.Context, name string, cfg map[string]string) (worker.ConnectorInfo, bool, error) {
+func (w *Worker) PutConnectorConfig(ctx context.Context, name string, cfg map[string]string) (restapi.ConnectorInfo, bool, error) {
 	w.mu.Lock()
 	_, exists := w.conns[name]
-	err := w.store(name, cfg, worker.TargetStarted)
+	err := w.store(name, cfg, restapi.TargetStarted)
 	w.mu.Unlock()
 	if err != nil {
-		return worker.ConnectorInfo{}, false, err
+		return restapi.ConnectorInfo{}, false, err
 	}
 	info, err := w.ConnectorInfo(ctx, name)
 	return info, !exists, err
 }
 
-func (w *Worker) store(name string, cfg map[string]string, target worker.TargetState) error {
+func (w *Worker) store(name string, cfg map[string]string, target restapi.TargetState) error {
 	class := cfg["connector.class"]
-	var typ worker.ConnectorType
+	var typ restapi.ConnectorType
 	switch {
 	case class == "":
-		return &worker.ConfigError{Connector: name, Problems: []worker.ConfigProblem{{Key: "connector.class", Reason: "is required"}}}
+		return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: "connector.class", Reason: "is required"}}}
 	case strings.Contains(strings.ToLower(class), "source"):
-		typ = worker.TypeSource
+		typ = restapi.TypeSource
 	case strings.Contains(strings.ToLower(class), "sink"):
-		typ = worker.TypeSink
+		typ = restapi.TypeSink
 	default:
-		return &worker.ConfigError{Connector: name, Problems: []worker.ConfigProblem{{Key: "connector.class", Value: class, Reason: "no such connector plugin"}}}
+		return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: "connector.class", Value: class, Reason: "no such connector plugin"}}}
 	}
 	n := 1
 	for _, k := range []string{"max.tasks", "tasks.max"} {
 		if v, ok := cfg[k]; ok {
 			var err error
 			if n, err = strconv.Atoi(v); err != nil || n < 1 {
-				return &worker.ConfigError{Connector: name, Problems: []worker.ConfigProblem{{Key: k, Value: v, Reason: "not a positive integer"}}}
+				return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: k, Value: v, Reason: "not a positive integer"}}}
 			}
 		}
 	}
 	state := targetToState(target)
-	c := &conn{cfg: copyMap(cfg), typ: typ, state: worker.StateInfo{State: state, WorkerID: w.id}}
+	c := &conn{cfg: copyMap(cfg), typ: typ, state: restapi.StateInfo{State: state, WorkerID: w.id}}
 	c.cfg["name"] = name
-	if target != worker.TargetStopped {
+	if target != restapi.TargetStopped {
 		for i := range n {
-			c.tasks = append(c.tasks, worker.TaskState{ID: i, StateInfo: worker.StateInfo{State: state, WorkerID: w.id}})
+			c.tasks = append(c.tasks, restapi.TaskState{ID: i, StateInfo: restapi.StateInfo{State: state, WorkerID: w.id}})
 		}
 	}
 	w.conns[name] = c
@@ -195,23 +195,23 @@ func (w *Worker) DeleteConnector(_ context.Context, name string) error {
 }
 
 // TaskConfigs returns each task's config: the connector's plus task.id.
-func (w *Worker) TaskConfigs(_ context.Context, name string) ([]worker.TaskInfo, error) {
+func (w *Worker) TaskConfigs(_ context.Context, name string) ([]restapi.TaskInfo, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c, err := w.lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	out := []worker.TaskInfo{}
+	out := []restapi.TaskInfo{}
 	for _, t := range c.tasks {
 		cfg := copyMap(c.cfg)
 		cfg["task.id"] = strconv.Itoa(t.ID)
-		out = append(out, worker.TaskInfo{ID: worker.TaskID{Connector: name, Task: t.ID}, Config: cfg})
+		out = append(out, restapi.TaskInfo{ID: restapi.TaskID{Connector: name, Task: t.ID}, Config: cfg})
 	}
 	return out, nil
 }
 
-func (w *Worker) task(id worker.TaskID) (*worker.TaskState, error) {
+func (w *Worker) task(id restapi.TaskID) (*restapi.TaskState, error) {
 	c, err := w.lookup(id.Connector)
 	if err != nil {
 		return nil, err
@@ -221,70 +221,70 @@ func (w *Worker) task(id worker.TaskID) (*worker.TaskState, error) {
 			return &c.tasks[i], nil
 		}
 	}
-	return nil, fmt.Errorf("connector %s task %d: %w", id.Connector, id.Task, worker.ErrNotFound)
+	return nil, fmt.Errorf("connector %s task %d: %w", id.Connector, id.Task, restapi.ErrNotFound)
 }
 
 // TaskStatus returns one task's state.
-func (w *Worker) TaskStatus(_ context.Context, id worker.TaskID) (worker.TaskState, error) {
+func (w *Worker) TaskStatus(_ context.Context, id restapi.TaskID) (restapi.TaskState, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t, err := w.task(id)
 	if err != nil {
-		return worker.TaskState{}, err
+		return restapi.TaskState{}, err
 	}
 	return *t, nil
 }
 
 // RestartConnector marks what restarts RESTARTING (the connector, and per req the tasks, all
 // or the FAILED ones) and returns that status; the fake's restarts never finish.
-func (w *Worker) RestartConnector(ctx context.Context, name string, req worker.RestartRequest) (worker.ConnectorStatus, error) {
+func (w *Worker) RestartConnector(ctx context.Context, name string, req restapi.RestartRequest) (restapi.ConnectorStatus, error) {
 	w.mu.Lock()
 	c, err := w.lookup(name)
 	if err == nil {
-		if !req.OnlyFailed || c.state.State == worker.StateFailed {
-			c.state = worker.StateInfo{State: worker.StateRestarting, WorkerID: w.id}
+		if !req.OnlyFailed || c.state.State == restapi.StateFailed {
+			c.state = restapi.StateInfo{State: restapi.StateRestarting, WorkerID: w.id}
 		}
 		for i, t := range c.tasks {
-			if req.IncludeTasks && (!req.OnlyFailed || t.State == worker.StateFailed) {
-				c.tasks[i].StateInfo = worker.StateInfo{State: worker.StateRestarting, WorkerID: w.id}
+			if req.IncludeTasks && (!req.OnlyFailed || t.State == restapi.StateFailed) {
+				c.tasks[i].StateInfo = restapi.StateInfo{State: restapi.StateRestarting, WorkerID: w.id}
 			}
 		}
 	}
 	w.mu.Unlock()
 	if err != nil {
-		return worker.ConnectorStatus{}, err
+		return restapi.ConnectorStatus{}, err
 	}
 	return w.ConnectorStatus(ctx, name)
 }
 
 // RestartTask sets one task RUNNING.
-func (w *Worker) RestartTask(_ context.Context, id worker.TaskID) error {
+func (w *Worker) RestartTask(_ context.Context, id restapi.TaskID) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t, err := w.task(id)
 	if err != nil {
 		return err
 	}
-	t.StateInfo = worker.StateInfo{State: worker.StateRunning, WorkerID: w.id}
+	t.StateInfo = restapi.StateInfo{State: restapi.StateRunning, WorkerID: w.id}
 	return nil
 }
 
 // PauseConnector, ResumeConnector and StopConnector set the connector's and its tasks' state.
 func (w *Worker) PauseConnector(_ context.Context, name string) error {
-	return w.setTarget(name, worker.TargetPaused)
+	return w.setTarget(name, restapi.TargetPaused)
 }
 
 // ResumeConnector: see PauseConnector.
 func (w *Worker) ResumeConnector(_ context.Context, name string) error {
-	return w.setTarget(name, worker.TargetStarted)
+	return w.setTarget(name, restapi.TargetStarted)
 }
 
 // StopConnector: see PauseConnector.
 func (w *Worker) StopConnector(_ context.Context, name string) error {
-	return w.setTarget(name, worker.TargetStopped)
+	return w.setTarget(name, restapi.TargetStopped)
 }
 
-func (w *Worker) setTarget(name string, target worker.TargetState) error {
+func (w *Worker) setTarget(name string, target restapi.TargetState) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c, err := w.lookup(name)
@@ -301,20 +301,20 @@ func (w *Worker) setTarget(name string, target worker.TargetState) error {
 }
 
 // Plugins lists every plugin, transforms included.
-func (w *Worker) Plugins(context.Context) ([]worker.PluginInfo, error) {
+func (w *Worker) Plugins(context.Context) ([]restapi.PluginInfo, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]worker.PluginInfo(nil), w.plugins...), nil
+	return append([]restapi.PluginInfo(nil), w.plugins...), nil
 }
 
-func targetToState(t worker.TargetState) worker.State {
+func targetToState(t restapi.TargetState) restapi.State {
 	switch t {
-	case worker.TargetPaused:
-		return worker.StatePaused
-	case worker.TargetStopped:
-		return worker.StateStopped
+	case restapi.TargetPaused:
+		return restapi.StatePaused
+	case restapi.TargetStopped:
+		return restapi.StateStopped
 	}
-	return worker.StateRunning
+	return restapi.StateRunning
 }
 
 func copyMap(m map[string]string) map[string]string {

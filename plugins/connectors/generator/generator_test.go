@@ -145,14 +145,14 @@ func startGenerator(t *testing.T, cfg map[string]string, maxTasks int, store *co
 	t.Helper()
 	ctx := context.Background()
 	c := generator.NewSourceConnector()
-	require.NoError(t, c.Start(ctx, conformance.NewConnectorContext(), cfg))
+	require.NoError(t, c.Start(ctx, conformance.ConnectorContextFor(t, c, cfg), cfg))
 	tcs, err := c.TaskConfigs(maxTasks)
 	require.NoError(t, err)
 	require.Len(t, tcs, maxTasks)
 	var tasks []plugins.SourceTask
 	for _, tc := range tcs {
 		task := c.NewSourceTask()
-		require.NoError(t, task.Start(ctx, conformance.NewSourceContext(store), tc))
+		require.NoError(t, task.Start(ctx, conformance.SourceContextFor(t, c.Spec(), store, tc), tc))
 		t.Cleanup(func() { _ = task.Stop(ctx) })
 		tasks = append(tasks, task)
 	}
@@ -212,7 +212,7 @@ func TestGeneratorBadPosition(t *testing.T) {
 	require.NoError(t, c.Start(context.Background(), nil, cfg))
 	tcs, err := c.TaskConfigs(1)
 	require.NoError(t, err)
-	err = c.NewSourceTask().Start(context.Background(), conformance.NewSourceContext(store), tcs[0])
+	err = c.NewSourceTask().Start(context.Background(), conformance.SourceContextFor(t, c.Spec(), store, tcs[0]), tcs[0])
 	require.ErrorIs(t, err, generator.ErrBadPosition)
 }
 
@@ -238,10 +238,11 @@ func TestGeneratorConfigErrors(t *testing.T) {
 		{"negative count", map[string]string{"topic": "t", "count": "-1"}, "count"},
 		{"bad rate", map[string]string{"topic": "t", "rate": "fast"}, "rate"},
 		{"huge record", map[string]string{"topic": "t", "record.size": strconv.Itoa(5 << 20)}, "record.size"},
+		{"task index past the count", map[string]string{"topic": "t", "generator.task": "2", "generator.tasks": "2"}, "generator.tasks"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := generator.NewSourceConnector().Validate(tt.cfg)
+			_, err := conformance.Validate(generator.NewSourceConnector(), tt.cfg)
 			require.ErrorIs(t, err, plugins.ErrInvalidConfig)
 			fes := plugins.AsConfigErrors(err)
 			require.Len(t, fes, 1)
@@ -283,7 +284,7 @@ func BenchmarkGeneratorPoll(b *testing.B) {
 	tcs, err := c.TaskConfigs(1)
 	require.NoError(b, err)
 	task := c.NewSourceTask()
-	require.NoError(b, task.Start(ctx, conformance.NewSourceContext(nil), tcs[0]))
+	require.NoError(b, task.Start(ctx, conformance.SourceContextFor(b, c.Spec(), nil, tcs[0]), tcs[0]))
 	b.SetBytes(1024)
 	b.ReportAllocs()
 	n := 0

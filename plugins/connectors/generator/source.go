@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,6 +61,12 @@ var sourceSpec = plugins.MustConfigSpec(
 		Doc:        `Number of distinct keys: record n has key "key-<n mod keys>"; 0 means no key.`},
 	plugins.Field{Name: KeyBatchSize, Type: plugins.TypeInt, Default: 1000,
 		Validators: []plugins.Validator{plugins.Between(1, 1<<20)}, Doc: "Maximum records returned by one poll."},
+	plugins.Field{Name: KeyTask, Type: plugins.TypeInt, Default: 0,
+		Validators: []plugins.Validator{plugins.Between(0, 10000)},
+		Doc:        "Set by the connector in each task config: the task's index. Not for users."},
+	plugins.Field{Name: KeyTasks, Type: plugins.TypeInt, Default: 1,
+		Validators: []plugins.Validator{plugins.Between(1, 10000)},
+		Doc:        "Set by the connector in each task config: the number of tasks. Not for users."},
 )
 
 // SourceConnector is generator-source: it splits count and rate evenly over max.tasks tasks.
@@ -75,17 +82,28 @@ var _ plugins.SourceConnector = (*SourceConnector)(nil)
 // Spec declares name, connect.topicname, record.size, count, rate, keys and batch.size.
 func (c *SourceConnector) Spec() *plugins.ConfigSpec { return sourceSpec }
 
-// Validate checks cfg against Spec.
+// Validate checks that the task index is below the task count; the engine has checked every
+// key against Spec, so both parse.
 func (c *SourceConnector) Validate(cfg map[string]string) error {
-	_, err := sourceSpec.Parse(cfg)
-	return err
+	task, _ := strconv.Atoi(strings.TrimSpace(cfg[KeyTask]))
+	tasks := 1
+	if s, ok := cfg[KeyTasks]; ok {
+		tasks, _ = strconv.Atoi(strings.TrimSpace(s))
+	}
+	return checkTaskIndex(task, tasks)
+}
+
+// checkTaskIndex rejects a task index at or above the task count.
+func checkTaskIndex(task, tasks int) error {
+	if tasks <= task {
+		return &plugins.FieldError{Key: KeyTasks, Value: strconv.Itoa(tasks),
+			Reason: "not a task count above " + KeyTask, Err: plugins.ErrInvalidValue}
+	}
+	return nil
 }
 
 // Start keeps cfg for TaskConfigs.
 func (c *SourceConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg map[string]string) error {
-	if err := c.Validate(cfg); err != nil {
-		return err
-	}
 	c.cfg = maps.Clone(cfg)
 	return nil
 }
@@ -185,25 +203,14 @@ var _ plugins.SourceTask = (*SourceTask)(nil)
 
 // Start reads the task's share of count and rate and resumes after the committed seq of its partition.
 func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
-	vals, err := sourceSpec.Parse(cfg)
-	if err != nil {
+	vals := tctx.Config()
+	task, tasks := vals.Int(KeyTask), vals.Int(KeyTasks)
+	if err := checkTaskIndex(task, tasks); err != nil {
 		return err
-	}
-	task, tasks := 0, 1
-	if s, ok := cfg[KeyTask]; ok {
-		if task, err = strconv.Atoi(s); err != nil || task < 0 {
-			return &plugins.FieldError{Key: KeyTask, Value: s, Reason: "not a task index", Err: plugins.ErrInvalidValue}
-		}
-	}
-	if s, ok := cfg[KeyTasks]; ok {
-		if tasks, err = strconv.Atoi(s); err != nil || tasks <= task {
-			return &plugins.FieldError{Key: KeyTasks, Value: s, Reason: "not a task count above " + KeyTask,
-				Err: plugins.ErrInvalidValue}
-		}
 	}
 	t.partition = map[string]any{PartitionName: vals.String(KeyName), PartitionTask: int64(task)}
 	t.next = 0
-	if tctx != nil && tctx.Positions() != nil {
+	if tctx.Positions() != nil {
 		off, err := tctx.Positions().Position(ctx, t.partition)
 		if err != nil {
 			return fmt.Errorf("generator-source: read position of task %d: %w", task, err)

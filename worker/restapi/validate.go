@@ -1,0 +1,39 @@
+package restapi
+
+// ConfigDefinition describes one config key, in Kafka Connect's validate shape.
+type ConfigDefinition struct {
+	Name          string   `json:"name"`
+	Type          string   `json:"type"`
+	Required      bool     `json:"required"`
+	DefaultValue  *string  `json:"default_value"`
+	Importance    string   `json:"importance"`
+	Documentation string   `json:"documentation"`
+	Group         string   `json:"group"`
+	OrderInGroup  int      `json:"order_in_group"`
+	Width         string   `json:"width"`
+	DisplayName   string   `json:"display_name"`
+	Dependents    []string `json:"dependents"`
+}
+
+// ConfigValueInfo is a key's value and its errors.
+type ConfigValueInfo struct {
+	Name              string   `json:"name"`
+	Value             *string  `json:"value"`
+	RecommendedValues []string `json:"recommended_values"`
+	Errors            []string `json:"errors"`
+	Visible           bool     `json:"visible"`
+}
+
+// ConfigInfo pairs a definition with the validated value.
+type ConfigInfo struct {
+	Definition ConfigDefinition `json:"definition"`
+	Value      ConfigValueInfo  `json:"value"`
+}
+
+// ConfigInfos is PUT /connector-plugins/{plugin}/config/validate's answer.
+type ConfigInfos struct {
+	Name       string       `json:"name"`
+	ErrorCount int          `json:"error_count"`
+	Groups     []string     `json:"groups"`
+	Configs    []ConfigInfo `json:"configs"`
+}
