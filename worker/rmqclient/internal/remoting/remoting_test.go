@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -102,4 +105,33 @@ func TestCallSigns(t *testing.T) {
 	_, err = Client{}.Call(context.Background(), ln.Addr().String(), CodeGetMaxOffset, ext)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"topic": "T"}, (<-got).ExtFields)
+}
+
+// TestCallTimeout: Client.Timeout (the worker's operationTimeout) bounds a request whose
+// context has no deadline; a peer that never answers does not hold the caller for the 5s
+// default.
+func TestCallTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // read nothing, answer nothing
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Client{Timeout: 50 * time.Millisecond}.Call(context.Background(), ln.Addr().String(), CodeGetMaxOffset, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.True(t, errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded), "%v", err)
+	case <-time.After(4 * time.Second):
+		t.Fatal("Client.Timeout was not applied")
+	}
 }
