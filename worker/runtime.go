@@ -125,6 +125,9 @@ func (rt *connRuntime) apply(target TargetState) {
 		return
 	}
 	rt.target = target
+	if target != TargetStarted {
+		rt.pending = nil // resolved for a start that is not happening now: resolve afresh later
+	}
 	rt.mu.Unlock()
 	switch target {
 	case TargetStarted:
