@@ -37,7 +37,7 @@ type StandaloneConfig struct {
 	StartTimeout time.Duration
 	// ConnectorStopTimeout bounds a connector's Stop (maxStopTimeoutMills); default 1m.
 	ConnectorStopTimeout time.Duration
-	// CommitTimeout bounds one periodic commit of a source task's positions
+	// CommitTimeout bounds the source task's Commit in a periodic position commit
 	// (offsetCommitTimeoutMsConfig); default 5s.
 	CommitTimeout time.Duration
 	// Files confines the files connectors open (fileConnectorAllowedDirs); nil: none.

@@ -52,7 +52,7 @@ type sourceRunner struct {
 	autoCreate     bool
 	ordered        bool
 	commitInterval time.Duration
-	commitTimeout  time.Duration       // bounds one periodic position commit; 0: none
+	commitTimeout  time.Duration       // bounds the task's Commit in a periodic commit; 0: none
 	startTimeout   time.Duration       // bounds the task's Start; 0: none
 	files          *plugins.FileAccess // the worker's file confinement, for the task context
 
