@@ -27,7 +27,7 @@ func launchWorker(t *testing.T, dir, mode, namesrv, extra string) (*workerProc, 
 	cfg := filepath.Join(dir, "worker.properties")
 	body := fmt.Sprintf("workerId=%s\nconnectClusterId=%s\nnamesrvAddr=%s\nhttpPort=%d\nstorePathRootDir=%s\n"+
 		"offsetCommitIntervalMsConfig=500\nlogLevel=info\nconfigStoreTopic=%[2]s-config\npositionStoreTopic=%[2]s-position\n"+
-		"connectStatusTopic=%[2]s-status\nclusterStoreTopic=%[2]s-cluster\n%s",
+		"connectStatusTopic=%[2]s-status\nclusterStoreTopic=%[2]s-cluster\n%[6]s",
 		id, "c"+id, namesrv, port, filepath.Join(dir, "store"), extra)
 	require.NoError(t, os.WriteFile(cfg, []byte(body), 0o644))
 	logPath := filepath.Join(dir, "worker.log")
