@@ -44,14 +44,21 @@ func launchWorker(t *testing.T, dir, mode, namesrv, extra string) (*workerProc, 
 
 func awaitHealthy(t *testing.T, w *workerProc, logPath string) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(w.url + "/health")
-		if err != nil {
-			return false
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(w.url + "/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 90*time.Second, 100*time.Millisecond, "worker never became healthy; log: %s", readFile(logPath))
+		select {
+		case err := <-w.done:
+			t.Fatalf("worker exited (%v); log: %s", err, readFile(logPath))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Fatalf("worker never became healthy; log: %s", readFile(logPath))
 }
 
 // aclBroker returns the name server of a RocketMQ with ACL enabled and its user's keys:
