@@ -73,7 +73,9 @@ func aclBroker(t *testing.T) (namesrv, accessKey, secretKey string) {
 	}
 	accessKey, secretKey = "rmqcE2E", "rmqcE2Esecret42"
 	data := t.TempDir()
-	nsPort, brokerPort := 39876, 40911
+	// Below the ephemeral port range (32768+), where an outgoing connection may hold the
+	// broker's HA port (listen port + 1) and make it fail to bind.
+	nsPort, brokerPort := 28876, 28911
 	script, err := filepath.Abs("../../distribution/bin/rocketmq-local.sh")
 	require.NoError(t, err)
 	env := append(os.Environ(), "RMQ_DATA_DIR="+data, fmt.Sprintf("RMQ_NAMESRV_PORT=%d", nsPort),
