@@ -13,7 +13,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
-func TestMain(m *testing.M) { rmqtest.Main(m) }
+func TestMain(m *testing.M) { rmqtest.MainLeakChecked(m) }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
