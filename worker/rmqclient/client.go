@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/admin"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
@@ -41,10 +40,9 @@ type Config struct {
 // Client owns the admin connection and makes producers and consumers.
 // It is safe for concurrent use.
 type Client struct {
-	cfg   Config
-	log   *slog.Logger
-	admin admin.Admin
-	rpc   remoting.Client // the adapter's own requests, signed like the library's
+	cfg Config
+	log *slog.Logger
+	rpc remoting.Client // the adapter's own requests (admin included), signed like the library's
 
 	mu     sync.Mutex
 	seq    int
@@ -77,14 +75,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("%w: ACL needs both an access key and a secret key", ErrInvalid)
 	}
 	installGlobals(cfg.Logger)
-	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver(cfg.NameServers)),
-		admin.WithCredentials(credentials(cfg)))
-	if err != nil {
-		return nil, fmt.Errorf("rocketmq admin: %w", err)
-	}
 	rpc := remoting.Client{Credentials: remoting.Credentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey},
 		Timeout: cfg.OperationTimeout}
-	return &Client{cfg: cfg, log: cfg.Logger, admin: adm, rpc: rpc}, nil
+	return &Client{cfg: cfg, log: cfg.Logger, rpc: rpc}, nil
 }
 
 // credentials are what the client library signs with; empty when ACL is off (the library
@@ -110,16 +103,13 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_\-%|]`)
 
 func sanitize(s string) string { return unsafeName.ReplaceAllString(s, "_") }
 
-// Close releases the admin connection. Producers and consumers are closed by their owners.
+// Close marks the client closed. It holds no connection of its own (each request of the
+// adapter uses one); producers and consumers are closed by their owners.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil
-	}
 	c.closed = true
 	c.mu.Unlock()
-	return safeClose(c.admin.Close)
+	return nil
 }
 
 // Broker is one broker master known to the name server.
@@ -260,13 +250,9 @@ func (c *Client) CreateTopic(ctx context.Context, spec TopicSpec) error {
 		return fmt.Errorf("create topic %s: %w: no broker registered", spec.Name, ErrUnreachable)
 	}
 	for _, b := range brokers {
-		err := c.admin.CreateTopic(ctx,
-			admin.WithTopicCreate(spec.Name),
-			admin.WithBrokerAddrCreate(b.Addr),
-			admin.WithReadQueueNums(spec.Queues),
-			admin.WithWriteQueueNums(spec.Queues),
-			admin.WithOrder(spec.Order),
-		)
+		// The adapter's own request: signed, and a refusal is an error (the library's admin
+		// client neither signs CreateTopic nor reads the broker's answer).
+		err := c.rpc.CreateTopic(ctx, b.Addr, spec.Name, spec.Queues, spec.Order)
 		if err != nil {
 			return fmt.Errorf("create topic %s on broker %s (%s): %w", spec.Name, b.Name, b.Addr, err)
 		}

@@ -28,6 +28,7 @@ const (
 	CodeGetRouteInfoByTopic  = 105
 	CodeGetBrokerClusterInfo = 106
 	CodeHeartBeat            = 34
+	CodeUpdateAndCreateTopic = 17
 )
 
 // CodeNoPermission answers a request the broker's ACL refuses (no or unknown user, bad
@@ -348,6 +349,15 @@ func (cl Client) CreateSubscriptionGroup(ctx context.Context, broker, group stri
 		return err
 	}
 	_, err = cl.CallBody(ctx, broker, CodeUpdateAndCreateSubscriptionGroup, nil, body)
+	return err
+}
+
+// CreateTopic creates or updates a topic on one broker with queues read and write queues,
+// readable and writable, and waits for the broker's answer (a refusal is an error).
+func (cl Client) CreateTopic(ctx context.Context, broker, topic string, queues int, order bool) error {
+	_, err := cl.Call(ctx, broker, CodeUpdateAndCreateTopic, map[string]string{
+		"topic": topic, "defaultTopic": "TBW102", "readQueueNums": strconv.Itoa(queues), "writeQueueNums": strconv.Itoa(queues),
+		"perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": strconv.FormatBool(order)})
 	return err
 }
 
