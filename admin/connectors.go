@@ -173,6 +173,9 @@ func (s *Server) parseCreate(c *gin.Context) (string, map[string]string, worker.
 // GET /connectors/{name}: the connector's info; with ?config= it is RocketMQ Connect's create.
 func (s *Server) getConnector(c *gin.Context) {
 	if raw, ok := c.GetQuery("config"); ok {
+		if s.refuseMutatingGET(c) {
+			return
+		}
 		s.rmqCreate(c, []byte(raw), "query parameter config")
 		return
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 func corsRequest(h http.Handler, method, path, origin string, preflight bool) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, path, nil)
+	req := newRequest(method, path, nil)
 	if origin != "" {
 		req.Header.Set("Origin", origin)
 	}
@@ -56,9 +56,9 @@ func TestCORS(t *testing.T) {
 	require.Equal(t, "https://ui.example.com", rec.Header().Get("Access-Control-Allow-Origin"))
 	require.Empty(t, rec.Header().Get("Access-Control-Allow-Methods"), "only a preflight lists methods")
 
-	// From another origin the request is served (CORS is enforced by the browser), without the headers.
+	// From another origin the request is refused before it runs, without the headers.
 	rec = corsRequest(h, http.MethodGet, "/health", "https://evil.example.com", false)
-	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, http.StatusForbidden, rec.Code)
 	require.Empty(t, rec.Header().Get("Access-Control-Allow-Origin"))
 	require.Empty(t, rec.Header().Get("Access-Control-Allow-Credentials"))
 
@@ -86,7 +86,7 @@ func TestCORSDisabled(t *testing.T) {
 	s := testServer()
 	s.EnableCORS(nil, []string{"GET"})
 	rec := corsRequest(s.Handler(), http.MethodOptions, "/health", "https://ui.example.com", true)
-	require.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+	require.Equal(t, http.StatusForbidden, rec.Code, "no origin is allowed")
 	require.Empty(t, rec.Header().Get("Access-Control-Allow-Origin"))
 	require.Empty(t, rec.Header().Values("Vary"))
 }

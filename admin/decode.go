@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,9 +25,16 @@ const jsonSpace = " \t\r\n"
 // maxNameLen is the longest connector name accepted, the limit RocketMQ and Kafka put on topic names.
 const maxNameLen = 249
 
-// readBody reads the whole body, at most maxBodyBytes (an *http.MaxBytesError beyond that).
+// readBody reads the whole body, at most maxBodyBytes: beyond that the error is an
+// *http.MaxBytesError (413); another read failure is a bad request. No route reads a body
+// another way, so none truncates one silently.
 func readBody(c *gin.Context) ([]byte, error) {
-	return io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
+	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if err != nil && !errors.As(err, &tooBig) {
+		return nil, badRequestf("read body: %v", err)
+	}
+	return b, err
 }
 
 // validateName accepts 1 to 249 characters of [A-Za-z0-9._-], except "." and "..", which a

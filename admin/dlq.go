@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -56,9 +55,9 @@ func (s *Server) dlqRoutes(h DLQHerder) {
 			IDs   []string `json:"ids"`
 			Force bool     `json:"force"`
 		}
-		body, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
+		body, err := readBody(c)
 		if err != nil {
-			s.fail(c, badRequestf("read body: %v", err))
+			s.fail(c, err)
 			return
 		}
 		if len(body) > 0 {

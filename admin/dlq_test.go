@@ -50,7 +50,9 @@ func TestDLQRoutes(t *testing.T) {
 	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	do := func(method, path, body string) (int, map[string]any) {
 		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		req := newRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		s.Handler().ServeHTTP(rec, req)
 		var out map[string]any
 		_ = json.Unmarshal(rec.Body.Bytes(), &out)
 		return rec.Code, out

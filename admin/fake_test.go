@@ -297,11 +297,20 @@ func (f *fakeHerder) Plugins(context.Context) ([]worker.PluginInfo, error) {
 func (f *fakeHerder) WorkerID() string { return fakeWorker }
 
 // newTestServer serves h's routes; the fake is returned for state checks.
-func newTestServer(t *testing.T) (http.Handler, *fakeHerder) {
+func newTestServer(t *testing.T, setup ...func(*Server)) (http.Handler, *fakeHerder) {
 	t.Helper()
 	f := newFakeHerder()
 	s := NewServer("127.0.0.1:0", Info{WorkerID: fakeWorker}, fakeHealth{}, f, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, fn := range setup {
+		fn(s)
+	}
 	return s.Handler(), f
+}
+
+// newRmqTestServer is newTestServer with the RocketMQ Connect GET routes that change state on.
+func newRmqTestServer(t *testing.T) (http.Handler, *fakeHerder) {
+	t.Helper()
+	return newTestServer(t, func(s *Server) { s.EnableMutatingGETs(true) })
 }
 
 // call sends one request and returns the status and the raw body.
@@ -311,7 +320,7 @@ func call(t *testing.T, h http.Handler, method, path, body string) (int, string)
 	if body != "" {
 		r = strings.NewReader(body)
 	}
-	req := httptest.NewRequest(method, path, r)
+	req := newRequest(method, path, r)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -327,4 +336,12 @@ func callJSON(t *testing.T, h http.Handler, method, path, body string) (int, any
 	var v any
 	require.NoError(t, json.Unmarshal([]byte(raw), &v), "%s %s -> %d %q", method, path, code, raw)
 	return code, v
+}
+
+// newRequest is httptest.NewRequest addressed to localhost, a name the server answers to
+// (httptest's default Host, example.com, is refused as a possible DNS-rebinding name).
+func newRequest(method, target string, body io.Reader) *http.Request {
+	r := httptest.NewRequest(method, target, body)
+	r.Host = "localhost"
+	return r
 }

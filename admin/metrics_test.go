@@ -19,7 +19,7 @@ func TestMetricsRoute(t *testing.T) {
 	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.EnableMetrics(reg)
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	s.Handler().ServeHTTP(rec, newRequest(http.MethodGet, "/metrics", nil))
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Contains(t, rec.Body.String(), "rmqconnect_test_total 3")
 }

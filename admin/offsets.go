@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -31,9 +30,9 @@ func (s *Server) offsetsRoutes(h OffsetsHerder) {
 		c.JSON(http.StatusOK, offs)
 	})
 	e.PATCH("/connectors/:name/offsets", func(c *gin.Context) {
-		body, err := io.ReadAll(io.LimitReader(c.Request.Body, 4<<20))
+		body, err := readBody(c)
 		if err != nil {
-			s.fail(c, badRequestf("read body: %v", err))
+			s.fail(c, err)
 			return
 		}
 		var req worker.ConnectorOffsets

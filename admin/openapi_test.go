@@ -184,7 +184,7 @@ func TestOpenAPIWellFormed(t *testing.T) {
 func TestOpenAPIServed(t *testing.T) {
 	s := fullServer(t)
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
+	s.Handler().ServeHTTP(rec, newRequest(http.MethodGet, "/openapi.json", nil))
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Equal(t, "application/json; charset=utf-8", rec.Header().Get("Content-Type"))
 	require.Equal(t, openAPIDoc, rec.Body.Bytes())

@@ -23,17 +23,45 @@ import (
 func (s *Server) rocketmqRoutes() {
 	e := s.engine
 	e.POST("/connectors/:name", s.rmqCreatePost) // GET /connectors/:name?config= is in getConnector
-	e.GET("/connectors/:name/stop", s.rmqStop)
-	e.GET("/connectors/:name/pause", s.rmqPause)
-	e.GET("/connectors/:name/resume", s.rmqResume)
-	e.GET("/connectors/stop/all", s.rmqStopAll)
-	e.GET("/connectors/pause/all", s.rmqPauseAll)
-	e.GET("/connectors/resume/all", s.rmqResumeAll)
+	e.GET("/connectors/:name/stop", s.mutatingGET(s.rmqStop))
+	e.GET("/connectors/:name/pause", s.mutatingGET(s.rmqPause))
+	e.GET("/connectors/:name/resume", s.mutatingGET(s.rmqResume))
+	e.GET("/connectors/stop/all", s.mutatingGET(s.rmqStopAll))
+	e.GET("/connectors/pause/all", s.mutatingGET(s.rmqPauseAll))
+	e.GET("/connectors/resume/all", s.mutatingGET(s.rmqResumeAll))
 	e.GET("/connectors/list", s.rmqList)
 	e.GET("/plugin/list", s.rmqPlugins(false))
 	e.GET("/plugin/list/connectors", s.rmqPlugins(true))
 	e.GET("/getClusterInfo", s.rmqClusterInfo)
 	s.allocatedRoutes()
+}
+
+// mutatingGET runs h, a GET route that changes state, only when EnableMutatingGETs is on and
+// the request is not one a browser sent for a page of another site; otherwise it answers 403
+// in RocketMQ Connect's error envelope, naming the setting or the reason.
+func (s *Server) mutatingGET(h gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.refuseMutatingGET(c) {
+			return
+		}
+		h(c)
+	}
+}
+
+// refuseMutatingGET answers 403 and returns true when the state-changing GET in c may not run.
+func (s *Server) refuseMutatingGET(c *gin.Context) bool {
+	var msg string
+	switch {
+	case !s.mutatingGETs:
+		msg = "GET " + c.Request.URL.Path + " changes state and the RocketMQ Connect GET routes that do are off " +
+			"(set restMutatingGetEnable=true to serve them); use the Kafka Connect routes (POST, PUT, DELETE) instead"
+	case s.guard.CrossSite(c.Request):
+		msg = "cross-site request refused: a page of another site may not change state"
+	default:
+		return false
+	}
+	c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"errorCode": http.StatusForbidden, "message": msg})
+	return true
 }
 
 // rmqOK answers with RocketMQ Connect's success envelope.

@@ -37,7 +37,7 @@ func requireRmqError(t *testing.T, h http.Handler, method, path, body string, st
 const rmqSource = `{"connector.class":"file-source","filename":"/tmp/in.txt","connect.topicname":"fileTopic","max.tasks":1}`
 
 func TestRmqCreate(t *testing.T) {
-	h, f := newTestServer(t)
+	h, f := newRmqTestServer(t)
 	body := rmqOKBody(t, h, http.MethodPost, "/connectors/fileSourceConnector", rmqSource)
 	want := map[string]any{
 		"name": "fileSourceConnector", "connector.class": "file-source", "filename": "/tmp/in.txt",
@@ -60,7 +60,7 @@ func TestRmqCreate(t *testing.T) {
 }
 
 func TestRmqCreateBadInput(t *testing.T) {
-	h, f := newTestServer(t)
+	h, f := newRmqTestServer(t)
 	requireRmqError(t, h, http.MethodGet, "/connectors/x?config=", "", 400, "query parameter config is required")
 	requireRmqError(t, h, http.MethodGet, "/connectors/x?config=%20", "", 400, "required")
 	requireRmqError(t, h, http.MethodPost, "/connectors/x", "", 400, "request body is required")
@@ -75,7 +75,7 @@ func TestRmqCreateBadInput(t *testing.T) {
 }
 
 func TestRmqList(t *testing.T) {
-	h, f := newTestServer(t)
+	h, f := newRmqTestServer(t)
 	require.Equal(t, map[string]any{}, rmqOKBody(t, h, http.MethodGet, "/connectors/list", ""))
 
 	rmqOKBody(t, h, http.MethodPost, "/connectors/src", rmqSource)
@@ -105,7 +105,7 @@ func TestRmqList(t *testing.T) {
 }
 
 func TestRmqPauseResumeStop(t *testing.T) {
-	h, f := newTestServer(t)
+	h, f := newRmqTestServer(t)
 	rmqOKBody(t, h, http.MethodPost, "/connectors/c1", rmqSource)
 	require.Equal(t, "Connector [c1] paused successfully", rmqOKBody(t, h, http.MethodGet, "/connectors/c1/pause", ""))
 	require.Equal(t, worker.TargetPaused, f.conns["c1"].target)
@@ -120,7 +120,7 @@ func TestRmqPauseResumeStop(t *testing.T) {
 }
 
 func TestRmqAll(t *testing.T) {
-	h, f := newTestServer(t)
+	h, f := newRmqTestServer(t)
 	require.Equal(t, "No connector needs to be paused, please add connector first", rmqOKBody(t, h, http.MethodGet, "/connectors/pause/all", ""))
 	require.Equal(t, "No connector needs to be resumed, please add connector first", rmqOKBody(t, h, http.MethodGet, "/connectors/resume/all", ""))
 	require.Equal(t, "No connector needs to be deleted, please add connector first", rmqOKBody(t, h, http.MethodGet, "/connectors/stop/all", ""))
@@ -139,7 +139,7 @@ func TestRmqAll(t *testing.T) {
 // TestRoutingReservedWords: a connector may be named like a RocketMQ static segment (stop,
 // pause, resume, list); the static routes and the connector's own routes both answer.
 func TestRoutingReservedWords(t *testing.T) {
-	h, f := newTestServer(t)
+	h, f := newRmqTestServer(t)
 	for _, name := range []string{"stop", "pause", "resume", "list", "all"} {
 		code, _ := call(t, h, http.MethodPost, "/connectors", `{"name":"`+name+`","config":{"connector.class":"file-sink"}}`)
 		require.Equal(t, http.StatusCreated, code, name)
@@ -172,7 +172,7 @@ func TestRoutingReservedWords(t *testing.T) {
 }
 
 func TestRmqPluginsAndCluster(t *testing.T) {
-	h, f := newTestServer(t)
+	h, f := newRmqTestServer(t)
 	require.Equal(t, []any{
 		map[string]any{"className": "file-source", "type": "SOURCE", "version": "v1"},
 		map[string]any{"className": "file-sink", "type": "SINK", "version": "v1"},

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/rmqconnect/rmqconnect/admin/access"
 )
 
 // HealthChecker reports whether the worker can do its job; a nil error means healthy.
@@ -35,11 +37,15 @@ type Server struct {
 	herder Herder
 	engine *gin.Engine
 
-	// Access wrappers around the engine, nil when not enabled (auth.go, cors.go), and the TLS
-	// config Run serves with (tls.go). They are set before Run and read-only after.
-	auth func(http.Handler) http.Handler
-	cors func(http.Handler) http.Handler
-	tls  *tls.Config
+	// Access settings (auth.go): set before Run and read-only after. guard is rebuilt whenever
+	// the settings it depends on change; auth and tls are nil when not enabled.
+	auth         *access.BasicAuth
+	corsOrigins  []string
+	corsMethods  []string
+	hosts        []string
+	mutatingGETs bool
+	guard        *access.Guard
+	tls          *tls.Config
 
 	ready chan struct{}
 	bound net.Addr
@@ -54,7 +60,9 @@ func NewServer(addr string, info Info, health HealthChecker, herder Herder, log 
 		log.Error("admin handler panicked", "path", c.FullPath(), "panic", err)
 		writeError(c, http.StatusInternalServerError, "internal error")
 	}))
-	s := &Server{addr: addr, log: log, info: info, health: health, herder: herder, engine: e, ready: make(chan struct{})}
+	s := &Server{addr: addr, log: log, info: info, health: health, herder: herder, engine: e,
+		ready: make(chan struct{})}
+	s.rebuildGuard()
 	e.GET("/", s.root)
 	e.GET("/health", s.healthz)
 	if herder != nil {
@@ -83,20 +91,22 @@ func NewServer(addr string, info Info, health HealthChecker, herder Herder, log 
 	return s
 }
 
-// Handler is what Run serves: the routes behind the access checks enabled so far. CORS is
-// outermost, so a browser's preflight (which carries no credentials) is answered without auth
-// and a 401 still carries the CORS headers the browser needs to show it; auth comes next.
+// Handler is what Run serves: the routes behind the access checks. The guard is outermost
+// (access.Guard: Host, Origin, Sec-Fetch-Site, content type, body size), so what a page of
+// another origin sends is refused before anything else runs, auth's bcrypt work included. CORS
+// comes next, so a browser's preflight (which carries no credentials) is answered without auth
+// and a 401 still carries the CORS headers the browser needs to show it; auth comes last.
 // The wrappers sit outside gin because gin's Use applies only to routes registered after it,
 // and NewServer registers the routes before any Enable call.
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.engine
 	if s.auth != nil {
-		h = s.auth(h)
+		h = s.auth.Wrap(h, isHealth)
 	}
-	if s.cors != nil {
-		h = s.cors(h)
+	if cors := access.CORS(s.corsOrigins, s.corsMethods, access.KafkaError); cors != nil {
+		h = cors(h)
 	}
-	return h
+	return s.guard.Wrap(h)
 }
 
 // Addr returns the bound address once Run has started listening (useful with port 0).
@@ -118,10 +128,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.bound = ln.Addr()
 	close(s.ready)
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := s.httpServer()
 	errc := make(chan error, 1)
 	if s.tls != nil {
-		srv.TLSConfig = s.tls.Clone()
 		go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	} else {
 		go func() { errc <- srv.Serve(ln) }()
@@ -140,11 +149,18 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
+// httpServer is the server Run serves with: the handler, TLS when enabled, and the limits of
+// access.NewHTTPServer.
+func (s *Server) httpServer() *http.Server { return access.NewHTTPServer(s.Handler(), s.tls, s.log) }
+
 func (s *Server) root(c *gin.Context) { c.JSON(http.StatusOK, s.info) }
 
 // healthz answers 200 when the worker is healthy and 503 with the reason when it is not.
+// /health needs no credentials, so a checker that does I/O (the RocketMQ ping) should be
+// wrapped in CachedHealth: then probes cannot make the worker call RocketMQ more than once per
+// interval.
 func (s *Server) healthz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), HealthTimeout)
 	defer cancel()
 	if err := s.health.Health(ctx); err != nil {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "DOWN", "message": err.Error(), "worker_id": s.info.WorkerID})

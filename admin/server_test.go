@@ -22,7 +22,7 @@ func (f fakeHealth) Health(context.Context) error { return f.err }
 func get(t *testing.T, h http.Handler, method, path string) (int, map[string]any) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	h.ServeHTTP(rec, newRequest(method, path, nil))
 	var body map[string]any
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
 	return rec.Code, body

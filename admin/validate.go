@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"sort"
 
@@ -32,9 +31,9 @@ func (s *Server) pluginConfigRoutes(h PluginConfigHerder) {
 		c.JSON(http.StatusOK, defs)
 	})
 	e.PUT("/connector-plugins/:plugin/config/validate", func(c *gin.Context) {
-		body, err := io.ReadAll(io.LimitReader(c.Request.Body, 4<<20))
+		body, err := readBody(c)
 		if err != nil {
-			s.fail(c, badRequestf("read body: %v", err))
+			s.fail(c, err)
 			return
 		}
 		cfg, err := decodeConfig(body, "config")
@@ -55,9 +54,9 @@ func (s *Server) pluginConfigRoutes(h PluginConfigHerder) {
 // removes the key. Answers 200 with the connector's info, like PUT.
 func (s *Server) patchConnectorConfig(c *gin.Context) {
 	name := c.Param("name")
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 4<<20))
+	body, err := readBody(c)
 	if err != nil {
-		s.fail(c, badRequestf("read body: %v", err))
+		s.fail(c, err)
 		return
 	}
 	obj, err := decodeObject(body, "config")

@@ -62,6 +62,14 @@ type Worker struct {
 	// a preflight allows.
 	RESTCORSAllowedOrigins string `mapstructure:"restCORSAllowedOrigins"`
 	RESTCORSAllowedMethods string `mapstructure:"restCORSAllowedMethods"`
+	// RESTAllowedHosts lists more names the Host header of a REST request may carry, ','
+	// separated ('*': any); loopback names, IP addresses and httpBindAddress are always allowed.
+	// Other names are refused, which defeats DNS rebinding (docs/security.md).
+	RESTAllowedHosts string `mapstructure:"restAllowedHosts"`
+	// RESTMutatingGetEnable serves the RocketMQ Connect GET routes that change state
+	// (/connectors/{name}?config=, /connectors/{name}/stop|pause|resume, /connectors/*/all);
+	// off by default because any web page can make a browser send a GET (docs/security.md).
+	RESTMutatingGetEnable bool `mapstructure:"restMutatingGetEnable"`
 
 	// Files and secrets (docs/security-secrets-files-acl.md).
 	// FileConnectorAllowedDirs, ',' separated, confines the paths connectors read and write
@@ -333,8 +341,18 @@ func (w *Worker) validateREST() Errors {
 			bad("restCORSAllowedMethods", m, "not an HTTP method")
 		}
 	}
+	for _, h := range w.AllowedHosts() {
+		if h != "*" && !hostNamePat.MatchString(h) {
+			bad("restAllowedHosts", h, "not a host name (no scheme, port or path): want e.g. connect.example.com, or *")
+		}
+	}
 	return errs
 }
+
+var hostNamePat = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$`)
+
+// AllowedHosts splits RESTAllowedHosts on ','.
+func (w *Worker) AllowedHosts() []string { return splitList(w.RESTAllowedHosts) }
 
 // validateSecretsFilesACL checks the ACL, plugin, file-confinement and config-provider keys.
 func (w *Worker) validateSecretsFilesACL() Errors {

@@ -110,6 +110,12 @@ func TestRESTAccess(t *testing.T) {
 
 	d := Defaults()
 	require.Empty(t, d.CORSOrigins(), "no CORS by default")
+	require.Empty(t, d.AllowedHosts(), "only the built-in host names by default")
+	require.False(t, d.RESTMutatingGetEnable, "the RocketMQ Connect GET routes that change state are off by default")
+	w, err = Load(write(t, "w.properties", "restAllowedHosts=connect.example.com, worker-1\nrestMutatingGetEnable=true\n"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"connect.example.com", "worker-1"}, w.AllowedHosts())
+	require.True(t, w.RESTMutatingGetEnable)
 	require.Equal(t, []string{"GET", "POST", "PUT", "PATCH", "DELETE"}, d.CORSMethods())
 
 	missing := filepath.Join(t.TempDir(), "missing")
@@ -124,6 +130,8 @@ func TestRESTAccess(t *testing.T) {
 		{"origin without scheme", "restCORSAllowedOrigins: ui.example.com", "restCORSAllowedOrigins", "not an origin"},
 		{"bad method", "restCORSAllowedOrigins: '*'\nrestCORSAllowedMethods: 'GET,P*ST'", "restCORSAllowedMethods", "not an HTTP method"},
 		{"no methods", "restCORSAllowedOrigins: '*'\nrestCORSAllowedMethods: ','", "restCORSAllowedMethods", "must not be empty"},
+		{"host with a port", "restAllowedHosts: connect.example.com:8082", "restAllowedHosts", "not a host name"},
+		{"host as a URL", "restAllowedHosts: http://connect.example.com", "restAllowedHosts", "not a host name"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

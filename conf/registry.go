@@ -23,6 +23,14 @@ type Registry struct {
 	// SnapshotIntervalHours: how often the state is re-appended to the store topic, so it
 	// survives the broker's retention (keep it well under fileReservedTime); 0 disables.
 	SnapshotIntervalHours int `mapstructure:"snapshotIntervalHours"`
+	// The REST access keys, as for the worker (Worker's fields of the same names): basic auth
+	// users, TLS, the origins browsers may call from, and more names the Host header may carry.
+	RESTAuthFile           string `mapstructure:"restAuthFile"`
+	RESTTLSCertFile        string `mapstructure:"restTLSCertFile"`
+	RESTTLSKeyFile         string `mapstructure:"restTLSKeyFile"`
+	RESTCORSAllowedOrigins string `mapstructure:"restCORSAllowedOrigins"`
+	RESTCORSAllowedMethods string `mapstructure:"restCORSAllowedMethods"`
+	RESTAllowedHosts       string `mapstructure:"restAllowedHosts"`
 }
 
 // RegistryDefaults returns the registry configuration used for every key a file does not set.
@@ -37,6 +45,8 @@ func RegistryDefaults() Registry {
 		LogFormat:       "text",
 
 		SnapshotIntervalHours: 6,
+
+		RESTCORSAllowedMethods: "GET,POST,PUT,DELETE",
 	}
 }
 
@@ -98,7 +108,15 @@ func (r *Registry) validate() Errors {
 	default:
 		bad("logFormat", r.LogFormat, "must be text or json")
 	}
-	return errs
+	return append(errs, r.REST().validateREST()...)
+}
+
+// REST returns a worker config holding only the registry's REST access keys, whose checks and
+// helpers (CORSOrigins, CORSMethods, AllowedHosts) are the worker's.
+func (r *Registry) REST() *Worker {
+	return &Worker{RESTAuthFile: r.RESTAuthFile, RESTTLSCertFile: r.RESTTLSCertFile, RESTTLSKeyFile: r.RESTTLSKeyFile,
+		RESTCORSAllowedOrigins: r.RESTCORSAllowedOrigins, RESTCORSAllowedMethods: r.RESTCORSAllowedMethods,
+		RESTAllowedHosts: r.RESTAllowedHosts}
 }
 
 // NameServers splits NamesrvAddr on ';' and ','.

@@ -41,6 +41,8 @@ func TestLoadRegistry(t *testing.T) {
 			text:    "httpPort: abc\nstoreTopic: 'a b'\nnamesrvAddr: nohost\nlogLevel: loud\nclusterName: ''\n",
 			errKeys: []string{"clusterName", "httpPort", "logLevel", "namesrvAddr", "storeTopic"}},
 		{name: "port out of range", file: "r.yaml", text: "httpPort: 70000\n", errKeys: []string{"httpPort"}},
+		{name: "rest access keys", file: "r.yaml", text: "restTLSCertFile: /nonexistent/c.pem\nrestAllowedHosts: 'a:1'\nrestCORSAllowedOrigins: x\n",
+			errKeys: []string{"restAllowedHosts", "restCORSAllowedOrigins", "restTLSCertFile", "restTLSKeyFile"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,6 +43,7 @@ type (
 	ReplayInfo       = restapi.ReplayInfo
 	DLQPage          = restapi.DLQPage
 	DLQReplayResult  = restapi.DLQReplayResult
+	DLQRefusal       = restapi.DLQRefusal
 )
 
 // Lifecycle states, target states, connector and plugin types.

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -39,10 +40,13 @@ type snapshotHeader struct {
 
 // configRecord is one record of the config topic.
 type configRecord struct {
-	Type   string            `json:"type"`
-	Name   string            `json:"name"`
-	Config map[string]string `json:"config,omitempty"`
-	Target TargetState       `json:"target,omitempty"`
+	// Cluster is the connectClusterId of the writer: a worker ignores the records of
+	// other clusters that share the topic (see foreign).
+	Cluster string            `json:"cluster,omitempty"`
+	Type    string            `json:"type"`
+	Name    string            `json:"name"`
+	Config  map[string]string `json:"config,omitempty"`
+	Target  TargetState       `json:"target,omitempty"`
 	// Base is the epoch a connector record replaces; 0 creates (and fails when the connector exists).
 	Base int64 `json:"base,omitempty"`
 	// Inc names the incarnation a target, delete or restart record is meant for.
@@ -161,6 +165,7 @@ func (s *configState) apply(off int64, r configRecord) error {
 				c.Replays = map[string]ReplayInfo{}
 			}
 			c.Replays[r.ReplayID] = *r.Replay
+			pruneReplays(c.Replays, r.Replay.At)
 		}
 		return nil
 	case recRestart, recRestartTask:
@@ -172,18 +177,55 @@ func (s *configState) apply(off int64, r configRecord) error {
 	return fmt.Errorf("config record of unknown type %q", r.Type)
 }
 
+// A connector keeps the replay records of its last maxReplays DLQ records, none older
+// than replayRetention, so that the config fold (and its snapshot, which must stay below
+// maxSnapshotBytes) does not grow with every record ever replayed. A record replayed
+// before that can be replayed again without force.
+const (
+	maxReplays      = 1000
+	replayRetention = 7 * 24 * time.Hour
+)
+
+// pruneReplays drops the replay records older than replayRetention before now (the time
+// of the record being folded, so that every worker prunes alike) and, past maxReplays, the
+// oldest down to 3/4 of it (so that the sort is rare).
+func pruneReplays(rs map[string]ReplayInfo, now time.Time) {
+	if !now.IsZero() {
+		for id, info := range rs {
+			if info.At.Before(now.Add(-replayRetention)) {
+				delete(rs, id)
+			}
+		}
+	}
+	if len(rs) <= maxReplays {
+		return
+	}
+	ids := slices.SortedFunc(maps.Keys(rs), func(a, b string) int {
+		if c := rs[a].At.Compare(rs[b].At); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, id := range ids[:len(ids)-maxReplays*3/4] {
+		delete(rs, id)
+	}
+}
+
 // statusRecord is one record of the status topic: the state of a connector (Task == -1)
 // or a task, as reported by the worker running it. For tasks, Gen is the claim: a worker
 // starts a task only after its record with a generation above every earlier one of the
 // connector is the one in force.
 type statusRecord struct {
+	Cluster   string `json:"cluster,omitempty"` // the writer's connectClusterId
 	Connector string `json:"connector"`
 	Task      int    `json:"task"`
 	Inc       int64  `json:"inc"`
 	State     State  `json:"state"`
 	Trace     string `json:"trace,omitempty"`
 	Worker    string `json:"worker"`
-	Gen       int64  `json:"gen"`
+	// Proc is the incarnation (process) of Worker that wrote the record.
+	Proc string `json:"proc,omitempty"`
+	Gen  int64  `json:"gen"`
 	// Claim marks the record a worker writes to take a task (before starting it); a claim
 	// that loses the race changes nothing, and its writer does not start the task.
 	Claim bool `json:"claim,omitempty"`
@@ -253,7 +295,7 @@ func (s *statusState) apply(r statusRecord) error {
 		}
 	}
 	if ok {
-		if r.Inc < cur.Inc || r.Gen < cur.Gen || (r.Gen == cur.Gen && r.Worker != cur.Worker) {
+		if r.Inc < cur.Inc || r.Gen < cur.Gen || (r.Gen == cur.Gen && (r.Worker != cur.Worker || r.Proc != cur.Proc)) {
 			return fmt.Errorf("task %s-%d: %w: generation %d of %s, in force %d of %s",
 				r.Connector, r.Task, errStale, r.Gen, r.Worker, cur.Gen, cur.Worker)
 		}
@@ -281,10 +323,15 @@ func released(st State) bool {
 // a connector incarnation with its claim generation (adminGen for the offsets API), or,
 // with Clear, the removal of every position of the incarnation and older ones.
 type positionRecord struct {
-	Connector string          `json:"connector"`
-	Inc       int64           `json:"inc"`
-	Gen       int64           `json:"gen"`
-	Clear     bool            `json:"clear,omitempty"`
+	Cluster   string `json:"cluster,omitempty"` // the writer's connectClusterId
+	Connector string `json:"connector"`
+	Inc       int64  `json:"inc"`
+	Gen       int64  `json:"gen"`
+	Clear     bool   `json:"clear,omitempty"`
+	// Floor, on a record of the offsets API (Gen adminGen), is the highest task generation
+	// claimed so far: commits of that generation or older are stale from then on, so a task
+	// still stopping on some worker cannot undo a reset or an alteration.
+	Floor     int64           `json:"floor,omitempty"`
 	Positions []positionEntry `json:"positions,omitempty"`
 	// Snapshot, when set, makes this a snapshot record (see snapshotHeader).
 	Snapshot *positionState `json:"snapshot,omitempty"`
@@ -308,6 +355,7 @@ type clusterPosition struct {
 type connectorPositions struct {
 	Inc   int64                      `json:"inc"`
 	Parts map[string]clusterPosition `json:"parts"`
+	Floor int64                      `json:"floor,omitempty"` // commits of generations up to it are stale
 }
 
 // positionState is the fold of the position topic.
@@ -344,6 +392,12 @@ func (s *positionState) apply(r positionRecord) error {
 	}
 	if r.Inc < cp.Inc {
 		return fmt.Errorf("positions of %s: %w: incarnation %d, in force %d", r.Connector, errStale, r.Inc, cp.Inc)
+	}
+	if r.Gen == adminGen {
+		cp.Floor = max(cp.Floor, r.Floor)
+	} else if r.Gen <= cp.Floor {
+		return fmt.Errorf("positions of %s: %w: generation %d was claimed before the offsets were set (up to %d)",
+			r.Connector, errStale, r.Gen, cp.Floor)
 	}
 	var stale int
 	for _, p := range r.Positions {

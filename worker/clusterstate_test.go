@@ -1,9 +1,12 @@
 package worker
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -211,4 +214,61 @@ func TestReplayRecords(t *testing.T) {
 	require.NoError(t, s.apply(4, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "w"}, Base: 1}))
 	assert.Contains(t, s.Connectors["a"].Replays, "0-1")
 	assert.ErrorIs(t, s.apply(5, configRecord{Type: recReplay, Name: "a", Inc: 9, ReplayID: "0-3", Replay: &ReplayInfo{}}), ErrNotFound)
+}
+
+// The replay records of a connector stay bounded (by count and by age), so the config
+// topic's snapshot stays below the broker's message limit however much is replayed.
+func TestReplayRecordsArePruned(t *testing.T) {
+	s := newConfigState()
+	require.NoError(t, s.apply(0, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 3 * maxReplays
+	for i := range n {
+		at := start.Add(time.Duration(i) * time.Second)
+		require.NoError(t, s.apply(int64(i+1), configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: fmt.Sprintf("0-%d", i),
+			Replay: &ReplayInfo{At: at, MsgID: fmt.Sprintf("m%d", i)}}))
+	}
+	rs := s.Connectors["a"].Replays
+	require.LessOrEqual(t, len(rs), maxReplays)
+	require.Contains(t, rs, fmt.Sprintf("0-%d", n-1), "the newest are kept")
+	require.NotContains(t, rs, "0-0", "the oldest are dropped")
+	body, err := json.Marshal(configRecord{Type: recSnapshot, Snapshot: s})
+	require.NoError(t, err)
+	require.Less(t, len(body), maxSnapshotBytes)
+
+	// By age: a record a week older than the newest goes even below the count limit.
+	require.NoError(t, s.apply(n+1, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: "late",
+		Replay: &ReplayInfo{At: start.Add(n*time.Second + replayRetention + time.Hour), MsgID: "m"}}))
+	require.Equal(t, map[string]ReplayInfo{"late": s.Connectors["a"].Replays["late"]}, s.Connectors["a"].Replays)
+
+	// A deleted connector's records go with it; a new incarnation starts empty.
+	require.NoError(t, s.apply(n+2, configRecord{Type: recDelete, Name: "a", Inc: 1}))
+	require.NoError(t, s.apply(n+3, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
+	require.Empty(t, s.Connectors["a"].Replays)
+}
+
+// A reset through the offsets API is not undone by a task of an earlier claim that is
+// still stopping on some worker and commits afterwards; the next claim's commits apply.
+func TestPositionResetFencesEarlierGenerations(t *testing.T) {
+	s := newPositionState()
+	part := map[string]any{"file": "a"}
+	commit := func(gen, off int64) error {
+		return s.apply(positionRecord{Connector: "c", Inc: 1, Gen: gen, Positions: []positionEntry{{Partition: part, Offset: map[string]any{"pos": off}}}})
+	}
+	require.NoError(t, commit(3, 10))
+	require.NoError(t, s.apply(positionRecord{Connector: "c", Inc: 1, Gen: adminGen, Floor: 3, Positions: []positionEntry{{Partition: part}}}))
+	require.Empty(t, s.all("c", 1))
+	require.ErrorIs(t, commit(3, 20), errStale, "a stopping task undid the reset")
+	require.Empty(t, s.all("c", 1))
+	require.NoError(t, commit(4, 5))
+	require.Len(t, s.all("c", 1), 1)
+}
+
+// A fold result no longer kept must not read as success: a claim whose record applied
+// long ago (and may have lost) would otherwise start the task.
+func TestWaitAppliedWithoutResultIsAnError(t *testing.T) {
+	l := &storeLog{topic: "status", next: 5000, results: map[int64]error{4999: nil, 4998: errStale}, moved: make(chan struct{})}
+	require.NoError(t, l.waitApplied(context.Background(), 4999))
+	require.ErrorIs(t, l.waitApplied(context.Background(), 4998), errStale)
+	require.ErrorIs(t, l.waitApplied(context.Background(), 12), errResultUnknown)
 }

@@ -35,6 +35,10 @@ type DistributedConfig struct {
 	// that a reader whose start was deleted by the broker's retention (fileReservedTime,
 	// 72h by default) can rebuild the state; it must stay well below the retention.
 	SnapshotInterval time.Duration
+	// DepartGrace is how long a member missing from the broker's list stays a member when
+	// the broker's view was disrupted meanwhile (default 10s): after a broker restart the
+	// members register again over a few seconds, and none of their units need move.
+	DepartGrace time.Duration
 	// Lease is how long tasks keep running after this worker last confirmed its membership
 	// and read the status topic (default 15s): a worker cut off (or suspended) longer stops
 	// acting for its tasks until it has caught up again.
@@ -52,8 +56,12 @@ type DistributedConfig struct {
 // starts a task only once its claim (a higher generation) is in force, which it writes
 // only when the previous holder has released the task or left the cluster.
 type Distributed struct {
-	cfg      DistributedConfig
-	log      *slog.Logger
+	cfg DistributedConfig
+	log *slog.Logger
+	// proc is this process's incarnation: it qualifies the member id (memberID) and every
+	// claim, so that a former process of the same workerId (suspended, then resumed after a
+	// new one took over) is told apart from this one and fenced.
+	proc     string
 	client   *rmqclient.Client
 	local    *Standalone
 	strategy scheduler.Strategy
@@ -61,6 +69,8 @@ type Distributed struct {
 	producer                          *rmqclient.Producer
 	configLog, statusLog, positionLog *storeLog
 	membership                        *rmqclient.Consumer
+	// view asks the broker for the members, past the name servers once it knows the broker.
+	view memberLister
 
 	mu          sync.Mutex
 	config      *configState
@@ -72,22 +82,46 @@ type Distributed struct {
 	configLive  int64         // config records from this offset on are acted upon (restarts)
 	statusMoved chan struct{} // closed and replaced when the status fold or members change
 	lastRenew   time.Time
+	disrupted   time.Time // when the broker last failed a membership look or missed this worker
+	selfMissing int       // consecutive renewals whose member list lacked this worker
 	rebalancing bool
-	confirming  bool          // a departure is being confirmed with the broker
-	stopping    bool          // Run is shutting down: no more restart goroutines
-	reconciled  int64         // config records below this offset have been reconciled
-	reconMoved  chan struct{} // closed and replaced when reconciled grows
-	dirty       bool          // the fold changed since the cache was written
-	lastSnap    [3]time.Time  // the newest snapshot record seen per store topic (config, status, position)
+	confirming  bool            // a departure is being confirmed with the broker
+	stopping    bool            // Run is shutting down: no more restart goroutines
+	reconciled  int64           // config records below this offset have been reconciled
+	reconMoved  chan struct{}   // closed and replaced when reconciled grows
+	dirty       bool            // the fold changed since the cache was written
+	lingering   map[taskKey]int // abandoned task runs that have not returned (see linger)
+	foreignSeen [3]bool         // a record of another cluster was seen (per store topic)
+	lastSnap    [3]time.Time    // the newest snapshot record seen per store topic (config, status, position)
 
 	kick    chan struct{}
 	started chan struct{}
-	reports chan statusRecord
 
-	reportMu      sync.Mutex // guards sends on reports against its close
+	// The status records to write: the latest per task (or connector: task -1) and the
+	// order in which their tasks first became pending. The writer retries each until it is
+	// stored, so the latest state of every task reaches the status topic.
+	reportMu      sync.Mutex
+	pending       map[taskKey]statusRecord
+	pendingOrder  []taskKey
+	reportWake    chan struct{}
 	reportsClosed bool
-	flushBy       time.Time // set at shutdown: queued reports are dropped after it
+	flushBy       time.Time // set at shutdown: what is still pending after it is not written
+	// appendStatus stores a status record (the status log's append; tests replace it).
+	appendStatus  func(ctx context.Context, key string, body []byte) (int64, error)
+	statusBackoff time.Duration // the first retry delay of a failed status write
 	wg            sync.WaitGroup
+	leaving       chan struct{} // closed as Run returns: lingering tasks are waited on no longer
+}
+
+// memberLister is where the members are looked up (a rmqclient.MemberView).
+type memberLister interface {
+	Members(ctx context.Context) ([]string, error)
+}
+
+// taskKey names a task of a connector (any incarnation).
+type taskKey struct {
+	connector string
+	task      int
 }
 
 // NewDistributed builds a distributed herder; Run joins the cluster.
@@ -102,13 +136,20 @@ func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugin
 	if cfg.Lease <= 0 {
 		cfg.Lease = 15 * time.Second
 	}
+	if cfg.DepartGrace <= 0 {
+		cfg.DepartGrace = 10 * time.Second
+	}
 	if cfg.SnapshotInterval <= 0 {
 		cfg.SnapshotInterval = 6 * time.Hour
 	}
-	d := &Distributed{cfg: cfg, log: log, client: client, strategy: strategy,
+	d := &Distributed{cfg: cfg, log: log, client: client, strategy: strategy, proc: newIncarnation(),
 		config: newConfigState(), status: newStatusState(), posState: newPositionState(),
 		statusMoved: make(chan struct{}), reconMoved: make(chan struct{}), kick: make(chan struct{}, 1), started: make(chan struct{}),
-		reports: make(chan statusRecord, 4096)}
+		pending: map[taskKey]statusRecord{}, reportWake: make(chan struct{}, 1), statusBackoff: 200 * time.Millisecond,
+		lingering: map[taskKey]int{}, leaving: make(chan struct{})}
+	if client != nil {
+		d.view = client.NewMemberView(cfg.ClusterID, cfg.ClusterTopic)
+	}
 	local, err := newLocalEngine(cfg.StandaloneConfig, client, reg, log, d)
 	if err != nil {
 		return nil, err
@@ -143,13 +184,16 @@ func (d *Distributed) cachePath() string { return filepath.Join(d.cfg.StoreDir, 
 
 // clusterCache is the fold of the store topics at known offsets, kept for a fast restart.
 type clusterCache struct {
-	Topics       [3]string      `json:"topics"`
-	ConfigNext   int64          `json:"config_next"`
-	StatusNext   int64          `json:"status_next"`
-	PositionNext int64          `json:"position_next"`
-	Config       *configState   `json:"config"`
-	Status       *statusState   `json:"status"`
-	Positions    *positionState `json:"positions"`
+	Topics       [3]string `json:"topics"`
+	ConfigNext   int64     `json:"config_next"`
+	StatusNext   int64     `json:"status_next"`
+	PositionNext int64     `json:"position_next"`
+	// Last is the last record applied of each topic, read again at load: a topic that was
+	// deleted and recreated since holds other records there, and the cache is not used.
+	Last      [3]appliedMark `json:"last"`
+	Config    *configState   `json:"config"`
+	Status    *statusState   `json:"status"`
+	Positions *positionState `json:"positions"`
 }
 
 // Run joins the cluster and runs until ctx ends; then it stops its tasks (releasing them),
@@ -172,6 +216,9 @@ func (d *Distributed) Run(ctx context.Context) error {
 		*s.dst = l
 		defer l.close()
 	}
+	if d.appendStatus == nil {
+		d.appendStatus = d.statusLog.append
+	}
 	// Each store queue's first and next offsets as the worker starts.
 	var minOff, maxOff [3]int64
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
@@ -179,7 +226,11 @@ func (d *Distributed) Run(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", l.topic, err)
 		}
 	}
-	from := d.loadCache(maxOff)
+	from := d.loadCache(minOff, maxOff, func(i int, off int64) ([]byte, error) {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return []*storeLog{d.configLog, d.statusLog, d.positionLog}[i].recordAt(rctx, off)
+	})
 	d.configLive = maxOff[0]
 
 	logCtx, stopLogs := context.WithCancel(context.Background())
@@ -211,14 +262,14 @@ func (d *Distributed) Run(ctx context.Context) error {
 			d.reportMu.Lock()
 			d.reportsClosed = true
 			d.flushBy = time.Now().Add(flushTimeout)
-			close(d.reports)
 			d.reportMu.Unlock()
+			d.wakeWriter()
 			<-writerDone
 		})
 	}
 	defer flushReports()
 
-	m, err := d.client.Join(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic, d.cfg.WorkerID, d.setMembers)
+	m, err := d.join(ctx)
 	if err != nil {
 		return fmt.Errorf("join cluster %s: %w", d.cfg.ClusterID, err)
 	}
@@ -259,17 +310,21 @@ func (d *Distributed) Run(ctx context.Context) error {
 	// The releases are in the status topic before this worker leaves: once it is gone the
 	// others may claim what it held, so they must find it released.
 	flushReports()
-	if err := m.Close(); err != nil {
-		d.log.Warn("leaving the cluster", "err", err)
+	if d.membership != nil { // nil when a rejoin failed
+		if err := d.membership.Close(); err != nil {
+			d.log.Warn("leaving the cluster", "err", err)
+		}
 	}
+	close(d.leaving)
 	d.wg.Wait()
 	d.saveCache()
 	return nil
 }
 
-// loadCache restores the fold from the cache when it fits the topics as they are now and
+// loadCache restores the fold from the cache when it fits the topics as they are now (the
+// last record it covers of each is still there: recordAt reads topic i at an offset) and
 // returns the offsets to read on from (the topics' first offsets otherwise).
-func (d *Distributed) loadCache(maxOff [3]int64) [3]int64 {
+func (d *Distributed) loadCache(minOff, maxOff [3]int64, recordAt func(i int, off int64) ([]byte, error)) [3]int64 {
 	var from [3]int64
 	var c clusterCache
 	err := filestore.Read(d.cachePath(), &c)
@@ -291,6 +346,20 @@ func (d *Distributed) loadCache(maxOff [3]int64) [3]int64 {
 			return from
 		}
 	}
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		if next[i] == 0 || c.Last[i].Offset < minOff[i] && c.Last[i].Digest != "" {
+			continue // nothing read yet, or the record is gone by retention (the log rebases then)
+		}
+		body, err := recordAt(i, c.Last[i].Offset)
+		if err != nil || body == nil || c.Last[i].Digest == "" || markOf(c.Last[i].Offset, body) != c.Last[i] {
+			d.log.Warn("cluster cache does not match the store topic (recreated?); replaying the store topics", "topic", l.topic,
+				"offset", c.Last[i].Offset, "err", err)
+			return from
+		}
+	}
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		l.last = c.Last[i]
+	}
 	c.Positions.normalize()
 	if c.Config.Connectors == nil {
 		c.Config.Connectors = map[string]*clusterConnector{}
@@ -306,10 +375,14 @@ func (d *Distributed) loadCache(maxOff [3]int64) [3]int64 {
 func (d *Distributed) saveCache() {
 	// Offsets first: the fold may only be ahead of them, never behind (replaying a record
 	// twice is harmless for every fold; missing one is not).
-	next := [3]int64{d.configLog.position(), d.statusLog.position(), d.positionLog.position()}
+	var next [3]int64
+	var last [3]appliedMark
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		next[i], last[i] = l.mark()
+	}
 	d.mu.Lock()
 	c := clusterCache{Topics: [3]string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic},
-		ConfigNext: next[0], StatusNext: next[1], PositionNext: next[2], Config: d.config, Status: d.status, Positions: d.posState}
+		ConfigNext: next[0], StatusNext: next[1], PositionNext: next[2], Last: last, Config: d.config, Status: d.status, Positions: d.posState}
 	b, err := json.Marshal(c)
 	d.dirty = false
 	d.mu.Unlock()
@@ -347,6 +420,9 @@ func (d *Distributed) applyConfig(off int64, body []byte) error {
 		d.log.Warn("config topic record ignored: not JSON", "offset", off, "err", err)
 		return err
 	}
+	if err := d.foreign(0, r.Cluster); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	if r.Type == recSnapshot && r.At.After(d.lastSnap[0]) {
 		d.lastSnap[0] = r.At
@@ -380,6 +456,9 @@ func (d *Distributed) applyStatus(off int64, body []byte) error {
 		d.log.Warn("status topic record ignored: not JSON", "offset", off, "err", err)
 		return err
 	}
+	if err := d.foreign(1, r.Cluster); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	if r.Snapshot != nil && r.At.After(d.lastSnap[1]) {
 		d.lastSnap[1] = r.At
@@ -389,7 +468,7 @@ func (d *Distributed) applyStatus(off int64, body []byte) error {
 	close(d.statusMoved)
 	d.statusMoved = make(chan struct{})
 	d.mu.Unlock()
-	if err == nil && r.Task >= 0 && r.Worker != d.cfg.WorkerID {
+	if err == nil && r.Task >= 0 && !d.mine(r) {
 		if rt := d.localRuntime(r.Connector); rt != nil && rt.inc == r.Inc && rt.fenceTask(r.Task, r.Gen) {
 			d.trigger() // if the task is still assigned here, it must be claimed again
 		}
@@ -403,6 +482,9 @@ func (d *Distributed) applyPosition(off int64, body []byte) error {
 		d.log.Warn("position topic record ignored: not JSON", "offset", off, "err", err)
 		return err
 	}
+	if err := d.foreign(2, r.Cluster); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if r.Snapshot != nil && r.At.After(d.lastSnap[2]) {
@@ -410,6 +492,31 @@ func (d *Distributed) applyPosition(off int64, body []byte) error {
 	}
 	d.dirty = true
 	return d.posState.apply(r)
+}
+
+// errForeignRecord: a store topic record was written by another cluster.
+var errForeignRecord = errors.New("record of another cluster")
+
+// storeTopicKeys are the worker config keys naming the store topics (config, status, position).
+var storeTopicKeys = [3]string{"configStoreTopic", "connectStatusTopic", "positionStoreTopic"}
+
+// foreign returns an error when a record of store topic i was written by another cluster
+// (records from before clusters were recorded have none and count as this cluster's);
+// the first such record of each topic is logged with the key to set.
+func (d *Distributed) foreign(i int, cluster string) error {
+	if cluster == "" || cluster == d.cfg.ClusterID {
+		return nil
+	}
+	d.mu.Lock()
+	first := !d.foreignSeen[i]
+	d.foreignSeen[i] = true
+	d.mu.Unlock()
+	if first {
+		d.log.Warn("store topic shared with another cluster; its records are ignored, but each cluster should have its own topics",
+			"topic", []string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic}[i], "cluster", cluster,
+			"set", storeTopicKeys[i])
+	}
+	return fmt.Errorf("%w %s (set %s to a topic of its own)", errForeignRecord, cluster, storeTopicKeys[i])
 }
 
 func (d *Distributed) localRuntime(name string) *connRuntime {
@@ -423,168 +530,6 @@ func (d *Distributed) trigger() {
 	case d.kick <- struct{}{}:
 	default:
 	}
-}
-
-// setMembers takes a member list observed from the broker (its change notifications, or
-// the periodic check). A worker that appears is a member at once. A worker that is missing
-// is dropped only when a second look at the broker, memberConfirm later, still misses it:
-// the broker's list can briefly lack a live member while clients register, and dropping
-// one would let others claim tasks it still runs.
-func (d *Distributed) setMembers(observed []string) {
-	d.mu.Lock()
-	next := slices.Clone(observed)
-	var missing []string
-	for _, m := range d.members {
-		if !slices.Contains(observed, m) {
-			missing = append(missing, m)
-			next = append(next, m)
-		}
-	}
-	slices.Sort(next)
-	confirm := len(missing) > 0 && !d.confirming
-	if confirm {
-		d.confirming = true
-	}
-	d.mu.Unlock()
-	d.applyMembers(next, "observed")
-	if confirm {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			d.confirmDepartures(missing)
-		}()
-	}
-}
-
-// memberConfirm is how long a departure waits for its confirmation.
-const memberConfirm = 300 * time.Millisecond
-
-// confirmDepartures asks the broker again and drops the members missing from both looks.
-func (d *Distributed) confirmDepartures(missing []string) {
-	defer func() {
-		d.mu.Lock()
-		d.confirming = false
-		d.mu.Unlock()
-	}()
-	time.Sleep(memberConfirm)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	live, err := d.client.Members(ctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
-	if err != nil || len(live) == 0 {
-		if err != nil {
-			d.log.Warn("membership check failed", "err", err)
-		}
-		return // the periodic check tries again
-	}
-	d.mu.Lock()
-	next := slices.Clone(live)
-	for _, m := range d.members {
-		if !slices.Contains(next, m) && !slices.Contains(missing, m) {
-			next = append(next, m) // missing from this look only: wait for another
-		}
-	}
-	d.mu.Unlock()
-	slices.Sort(next)
-	d.applyMembers(next, "confirmed")
-}
-
-func (d *Distributed) applyMembers(members []string, how string) {
-	d.mu.Lock()
-	changed := !slices.Equal(members, d.members)
-	if changed {
-		d.members = slices.Clone(members)
-		close(d.statusMoved)
-		d.statusMoved = make(chan struct{})
-	}
-	d.mu.Unlock()
-	if changed {
-		d.log.Info("cluster members changed", "members", members, "how", how)
-		d.trigger()
-	}
-}
-
-// memberLoop confirms the membership with the broker and renews the lease.
-func (d *Distributed) memberLoop(ctx context.Context) {
-	t := time.NewTicker(d.cfg.MemberCheck)
-	defer t.Stop()
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.renew(ctx)
-			if n%5 == 0 {
-				d.trigger() // a periodic reconcile retries what failed (a task config publish, a start)
-			}
-		}
-	}
-}
-
-// renew asks the broker for the members and catches up with the status topic (which
-// fences tasks claimed elsewhere meanwhile); only then is the lease extended.
-func (d *Distributed) renew(ctx context.Context) {
-	began := time.Now()
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	members, err := d.client.Members(rctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
-	if err != nil {
-		d.log.Warn("membership check failed", "err", err)
-		return
-	}
-	if len(members) > 0 {
-		d.setMembers(members)
-	}
-	if err := d.statusLog.sync(rctx); err != nil {
-		d.log.Warn("status topic check failed", "err", err)
-		return
-	}
-	d.mu.Lock()
-	d.lastRenew = began
-	d.mu.Unlock()
-	d.repairClaims()
-}
-
-// repairClaims releases claims the status topic shows this worker holding for tasks it does
-// not run (a release that was never written, or a claim from before a restart), so that
-// their owners do not wait for them forever.
-func (d *Distributed) repairClaims() {
-	d.mu.Lock()
-	var held []statusRecord
-	for _, ts := range d.status.Tasks {
-		for _, r := range ts {
-			if r.Worker == d.cfg.WorkerID && !released(r.State) {
-				held = append(held, r)
-			}
-		}
-	}
-	d.mu.Unlock()
-	for _, r := range held {
-		rt := d.localRuntime(r.Connector)
-		if rt != nil && rt.inc == r.Inc {
-			rt.mu.Lock()
-			t, ok := rt.tasks[r.Task]
-			running := ok && !t.isDone()
-			rt.mu.Unlock()
-			if running {
-				continue
-			}
-		}
-		r.State, r.Trace = StateUnassigned, ""
-		d.log.Info("releasing a task this worker does not run", "connector", r.Connector, "task", r.Task, "gen", r.Gen)
-		d.report(r)
-	}
-}
-
-// fence is asked by tasks before they send or hand records on.
-func (d *Distributed) fence() error {
-	d.mu.Lock()
-	last := d.lastRenew
-	d.mu.Unlock()
-	if age := time.Since(last); age > d.cfg.Lease {
-		return fmt.Errorf("worker %s has not confirmed its cluster membership for %s (suspended or cut off from the broker); "+
-			"its tasks stop until it has", d.cfg.WorkerID, age.Round(time.Second))
-	}
-	return nil
 }
 
 func (d *Distributed) reconcileLoop(ctx context.Context) {
@@ -605,7 +550,7 @@ func (d *Distributed) reconcile() {
 	began := time.Now()
 	through := d.configLog.position() // the fold below includes every record before it
 	d.mu.Lock()
-	members := slices.Clone(d.members)
+	members := workerIDs(d.members)
 	conns := make(map[string]clusterConnector, len(d.config.Connectors))
 	var units []scheduler.Unit
 	for name, c := range d.config.Connectors {
@@ -755,53 +700,6 @@ func (d *Distributed) carryOutRestart(r configRecord) {
 	rt.restartDistributed(RestartRequest{IncludeTasks: r.IncludeTasks, OnlyFailed: r.OnlyFailed})
 }
 
-// flushTimeout bounds how long a stopping worker spends writing its last status records.
-const flushTimeout = 10 * time.Second
-
-// statusWriter writes reported states in order.
-func (d *Distributed) statusWriter() {
-	for r := range d.reports {
-		body, err := json.Marshal(r)
-		if err != nil {
-			continue
-		}
-		for attempt := 0; ; attempt++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			d.reportMu.Lock()
-			flushBy := d.flushBy
-			d.reportMu.Unlock()
-			if !flushBy.IsZero() {
-				// Shutting down: what is left must not hold the exit up when the broker is gone.
-				cancel()
-				ctx, cancel = context.WithDeadline(context.Background(), flushBy)
-			}
-			_, err = d.statusLog.append(ctx, r.Connector, body)
-			cancel()
-			if err == nil || attempt == 2 {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if err != nil {
-			d.log.Warn("status not written", "connector", r.Connector, "task", r.Task, "state", r.State, "err", err)
-		}
-	}
-}
-
-// report implements clusterHooks.
-func (d *Distributed) report(r statusRecord) {
-	d.reportMu.Lock()
-	defer d.reportMu.Unlock()
-	if d.reportsClosed {
-		return // an abandoned task reporting after the worker stopped
-	}
-	select {
-	case d.reports <- r:
-	default:
-		d.log.Warn("status queue full; a state change is not written", "connector", r.Connector, "task", r.Task)
-	}
-}
-
 // publishTasks implements clusterHooks.
 func (d *Distributed) publishTasks(name string, epoch int64, cfgs []map[string]string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -825,8 +723,11 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		// Any incarnation's record counts: a task of a deleted connector's incarnation may
 		// still run on a live worker until that worker has retired it.
 		cur, held := d.status.Tasks[rt.name][id]
-		free := !held || released(cur.State) || cur.Worker == d.cfg.WorkerID
-		departed := held && !free && !slices.Contains(d.members, cur.Worker)
+		// A claim of this worker's id from another incarnation is not free: that process may
+		// still run the task (suspended past its expiry and resumed) until it has left.
+		free := (!held || released(cur.State) || d.mine(cur) || cur.Worker == d.cfg.WorkerID && cur.Proc == "") &&
+			d.lingering[taskKey{rt.name, id}] == 0
+		departed := held && !free && !d.mine(cur) && !holderLive(cur, d.members)
 		gen := d.status.MaxGen[rt.name] + 1
 		wake := d.statusMoved
 		d.mu.Unlock()
@@ -834,15 +735,15 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			// The holder is missing from this worker's member list; ask the broker itself
 			// before taking the task from it (a joining worker's first list can be short).
 			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			live, err := d.client.Members(mctx, d.cfg.ClusterID, d.cfg.ClusterTopic)
+			live, err := d.view.Members(mctx)
 			cancel()
-			free = err == nil && len(live) > 0 && !slices.Contains(live, cur.Worker)
+			free = err == nil && len(live) > 0 && !holderLive(cur, live)
 		}
 		if free && ctx.Err() != nil {
 			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run
 		}
 		if free {
-			rec := statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID,
+			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
 				Gen: gen, Claim: true}
 			if held {
 				rec.Prev = cur.Gen
@@ -903,7 +804,36 @@ func (d *Distributed) holds(rt *connRuntime, id int, gen int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r, ok := d.status.Tasks[rt.name][id]
-	return ok && r.Worker == d.cfg.WorkerID && r.Gen == gen && r.Inc == rt.inc
+	return ok && d.mine(r) && r.Gen == gen && r.Inc == rt.inc
+}
+
+// linger implements clusterHooks.
+func (d *Distributed) linger(name string, id int, done <-chan struct{}, release *statusRecord) {
+	key := taskKey{name, id}
+	d.mu.Lock()
+	d.lingering[key]++
+	d.wg.Add(1)
+	d.mu.Unlock()
+	d.log.Warn("an abandoned task keeps its claim until it returns", "connector", name, "task", id)
+	go func() {
+		defer d.wg.Done()
+		select {
+		case <-done:
+		case <-d.leaving:
+			return // this worker has left the cluster: its claims lapse with its membership
+		}
+		if release != nil {
+			d.log.Info("an abandoned task returned; releasing it", "connector", name, "task", id, "gen", release.Gen)
+			d.report(*release)
+		}
+		d.mu.Lock()
+		if d.lingering[key]--; d.lingering[key] <= 0 {
+			delete(d.lingering, key)
+		}
+		close(d.statusMoved) // a claim waiting for it may go on
+		d.statusMoved = make(chan struct{})
+		d.mu.Unlock()
+	}()
 }
 
 // positions implements clusterHooks.
@@ -919,7 +849,7 @@ func (d *Distributed) writeConfig(ctx context.Context, r configRecord) error {
 }
 
 func (d *Distributed) writeConfigAt(ctx context.Context, r configRecord) (int64, error) {
-	r.Worker = d.cfg.WorkerID
+	r.Worker, r.Cluster = d.cfg.WorkerID, d.cfg.ClusterID
 	body, err := json.Marshal(r)
 	if err != nil {
 		return 0, err
@@ -991,9 +921,8 @@ func (p clusterPositions) Delete(name string) error {
 	p.d.mu.Lock()
 	all := p.d.posState.all(name, inc)
 	p.d.mu.Unlock()
-	if len(all) == 0 {
-		return nil
-	}
+	// Written even when there is nothing to delete: its floor makes a task still stopping
+	// somewhere unable to commit positions the reset was meant to remove.
 	r := positionRecord{Connector: name, Inc: inc, Gen: adminGen}
 	for _, pp := range all {
 		r.Positions = append(r.Positions, positionEntry{Partition: pp.Partition})
@@ -1009,6 +938,12 @@ func (p clusterPositions) clear(name string) error {
 func (p clusterPositions) write(r positionRecord) error {
 	if r.Inc == 0 {
 		return fmt.Errorf("connector %s: %w", r.Connector, ErrNotFound)
+	}
+	r.Cluster = p.d.cfg.ClusterID
+	if r.Gen == adminGen {
+		p.d.mu.Lock()
+		r.Floor = p.d.status.MaxGen[r.Connector]
+		p.d.mu.Unlock()
 	}
 	body, err := json.Marshal(r)
 	if err != nil {
@@ -1043,7 +978,7 @@ func (d *Distributed) snapshotters() [3]*snapshotter {
 	return [3]*snapshotter{
 		{through: func(b []byte) (int64, bool) {
 			var r configRecord
-			if json.Unmarshal(b, &r) != nil || r.Type != recSnapshot || r.Snapshot == nil {
+			if json.Unmarshal(b, &r) != nil || r.Type != recSnapshot || r.Snapshot == nil || d.foreign(0, r.Cluster) != nil {
 				return 0, false
 			}
 			return r.Through, true
@@ -1062,7 +997,7 @@ func (d *Distributed) snapshotters() [3]*snapshotter {
 		}},
 		{through: func(b []byte) (int64, bool) {
 			var r statusRecord
-			if json.Unmarshal(b, &r) != nil || r.Snapshot == nil {
+			if json.Unmarshal(b, &r) != nil || r.Snapshot == nil || d.foreign(1, r.Cluster) != nil {
 				return 0, false
 			}
 			return r.Through, true
@@ -1082,7 +1017,7 @@ func (d *Distributed) snapshotters() [3]*snapshotter {
 		}},
 		{through: func(b []byte) (int64, bool) {
 			var r positionRecord
-			if json.Unmarshal(b, &r) != nil || r.Snapshot == nil {
+			if json.Unmarshal(b, &r) != nil || r.Snapshot == nil || d.foreign(2, r.Cluster) != nil {
 				return 0, false
 			}
 			return r.Through, true
@@ -1124,7 +1059,7 @@ func (d *Distributed) snapshotLoop(ctx context.Context) {
 
 func (d *Distributed) snapshotDue(ctx context.Context) {
 	d.mu.Lock()
-	first := len(d.members) > 0 && d.members[0] == d.cfg.WorkerID
+	first := len(d.members) > 0 && d.members[0] == memberID(d.cfg.WorkerID, d.proc)
 	last := d.lastSnap
 	d.mu.Unlock()
 	if !first {
@@ -1169,18 +1104,12 @@ func (d *Distributed) snapshotBody(i int, h snapshotHeader) ([]byte, error) {
 	defer d.mu.Unlock()
 	switch i {
 	case 0:
-		return json.Marshal(configRecord{Type: recSnapshot, Worker: d.cfg.WorkerID, Snapshot: d.config, snapshotHeader: h})
+		return json.Marshal(configRecord{Cluster: d.cfg.ClusterID, Type: recSnapshot, Worker: d.cfg.WorkerID, Snapshot: d.config, snapshotHeader: h})
 	case 1:
-		return json.Marshal(statusRecord{Task: -1, Worker: d.cfg.WorkerID, Snapshot: d.status, snapshotHeader: h})
+		return json.Marshal(statusRecord{Cluster: d.cfg.ClusterID, Task: -1, Worker: d.cfg.WorkerID, Snapshot: d.status, snapshotHeader: h})
 	default:
-		return json.Marshal(positionRecord{Snapshot: d.posState, snapshotHeader: h})
+		return json.Marshal(positionRecord{Cluster: d.cfg.ClusterID, Snapshot: d.posState, snapshotHeader: h})
 	}
-}
-
-func (d *Distributed) membersNow() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.members)
 }
 
 // clusterReplays keeps DLQ replay records in the config topic.

@@ -297,7 +297,7 @@ func (d *Distributed) Plugins(ctx context.Context) ([]PluginInfo, error) { retur
 func (d *Distributed) Members(context.Context) ([]string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return slices.Clone(d.members), nil
+	return workerIDs(d.members), nil
 }
 
 // Rebalancing reports whether this worker is applying an assignment change now.

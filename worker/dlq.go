@@ -159,10 +159,17 @@ func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqc
 
 // DLQReplay re-sends DLQ records (all of them when ids is empty) to their original topic
 // with their original keys and properties, so the sink consumes them again. A record
-// already replayed is skipped unless force is set; replays are recorded durably before
-// the call returns. Only a sink connector's DLQ can be replayed: a source connector's
-// DLQ holds records that were never converted, which its target topic's readers cannot
-// expect.
+// already replayed is skipped unless force is set. Records are read, sent and recorded in
+// batches of replayBatch, so memory stays bounded whatever the DLQ holds; the replays of
+// a batch are recorded durably before the next batch is read and before the call returns
+// (a crash in the middle of a batch may send its records again on the next replay).
+//
+// Only a sink connector's DLQ can be replayed: a source connector's DLQ holds records that
+// were never converted, which its target topic's readers cannot expect. A record is sent
+// only to a topic the connector consumes (connect.topicnames): the target comes from a
+// message property anyone who can write the DLQ topic can set, so any other target (a
+// store topic, another connector's topic) is refused, as is a record whose body the DLQ
+// kept only in part; refused records are listed with the reason.
 func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, force bool) (DLQReplayResult, error) {
 	topic, rt, err := h.dlqTopic(name)
 	if err != nil {
@@ -171,80 +178,149 @@ func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, f
 	if rt.connType() != TypeSink {
 		return DLQReplayResult{}, fmt.Errorf("connector %s is a source; only a sink connector's DLQ can be replayed: %w", name, ErrBadState)
 	}
-	var msgs []*rmqclient.ReceivedMessage
-	if len(ids) == 0 {
-		after := ""
-		for {
-			page, err := h.DLQList(ctx, name, after, 1000)
-			if err != nil {
-				return DLQReplayResult{}, err
-			}
-			for _, r := range page.Records {
-				ids = append(ids, r.ID)
-			}
-			if page.Next == "" {
-				break
-			}
-			after = page.Next
-		}
-	}
-	for _, id := range ids {
-		m, err := h.readDLQMessage(ctx, name, id)
-		if err != nil {
-			return DLQReplayResult{}, err
-		}
-		msgs = append(msgs, m)
-	}
 	p, err := h.sharedProducer()
 	if err != nil {
 		return DLQReplayResult{}, err
 	}
-	res := DLQReplayResult{Replayed: []string{}, Skipped: []string{}}
 	h.replayMu.Lock()
 	defer h.replayMu.Unlock()
-	done := h.replayedSet(name)
+	r := &replayer{h: h, name: name, dlq: topic, force: force, p: p, done: h.replayedSet(name),
+		allowed: map[string]bool{}, res: DLQReplayResult{Replayed: []string{}, Skipped: []string{}, Refused: []DLQRefusal{}}}
+	for _, t := range rt.st.topics {
+		r.allowed[t] = true
+	}
+	if len(ids) > 0 {
+		for start := 0; start < len(ids); start += replayBatch {
+			batch := make([]*rmqclient.ReceivedMessage, 0, min(replayBatch, len(ids)-start))
+			for _, id := range ids[start:min(start+replayBatch, len(ids))] {
+				m, err := h.readDLQMessage(ctx, name, id)
+				if err != nil {
+					return r.res, err
+				}
+				batch = append(batch, m)
+			}
+			if err := r.replay(ctx, batch); err != nil {
+				return r.res, err
+			}
+		}
+		return r.res, nil
+	}
+	qs, err := h.dlqQueues(ctx, topic)
+	if err != nil {
+		return r.res, err
+	}
+	for _, q := range qs {
+		// Only what the DLQ held when the replay began: a replayed record that fails again
+		// comes back to the DLQ, and must not be replayed again by this call.
+		off, end, err := h.client.QueueOffsets(ctx, q)
+		if err != nil {
+			return r.res, err
+		}
+		for off < end {
+			batch, next, err := h.dlqReader().ReadBelow(ctx, q, off, end, replayBatch)
+			if err != nil {
+				return r.res, err
+			}
+			if len(batch) == 0 {
+				break
+			}
+			for len(batch) > 0 && batch[len(batch)-1].Offset >= end {
+				batch = batch[:len(batch)-1] // a pull may return a little past end
+			}
+			if err := r.replay(ctx, batch); err != nil {
+				return r.res, err
+			}
+			off = next
+		}
+	}
+	return r.res, nil
+}
+
+// replayBatch is how many DLQ records a replay reads, sends and records at a time.
+const replayBatch = 256
+
+// replayer carries one DLQReplay call's state across its batches.
+type replayer struct {
+	h       *Standalone
+	name    string
+	dlq     string
+	force   bool
+	p       *rmqclient.Producer
+	done    map[string]ReplayInfo
+	allowed map[string]bool
+	res     DLQReplayResult
+}
+
+// replay sends one batch and records what was sent (one write per batch in standalone mode;
+// in a cluster each record is taken and finished in the config topic).
+func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage) (err error) {
+	sent := 0
+	if r.h.replays == nil {
+		defer func() {
+			if sent == 0 {
+				return
+			}
+			if serr := r.h.saveReplayed(r.name, r.done); serr != nil && err == nil {
+				err = serr
+			}
+		}()
+	}
 	for _, m := range msgs {
 		rec := decodeDLQ(m, false)
-		if _, ok := done[rec.ID]; ok && !force {
-			res.Skipped = append(res.Skipped, rec.ID)
+		if _, ok := r.done[rec.ID]; ok && !r.force {
+			r.res.Skipped = append(r.res.Skipped, rec.ID)
 			continue
 		}
-		if rec.Topic == "" {
-			return res, fmt.Errorf("dlq record %s in %s has no %s property: %w", rec.ID, topic, ErrHeaderTopic, ErrBadState)
+		if reason := r.refusal(rec, m); reason != "" {
+			r.res.Refused = append(r.res.Refused, DLQRefusal{ID: rec.ID, Reason: reason})
+			continue
 		}
-		if h.replays != nil {
+		if r.h.replays != nil {
 			// In a cluster, the replay is taken in the config topic first, so that the same
 			// record replayed through two workers at once is sent once.
-			err := h.replays.begin(ctx, name, rec.ID, force)
+			err := r.h.replays.begin(ctx, r.name, rec.ID, r.force)
 			if errors.Is(err, ErrAlreadyExists) {
-				res.Skipped = append(res.Skipped, rec.ID)
+				r.res.Skipped = append(r.res.Skipped, rec.ID)
 				continue
 			}
 			if err != nil {
-				return res, fmt.Errorf("replay %s: %w", rec.ID, err)
+				return fmt.Errorf("replay %s: %w", rec.ID, err)
 			}
 		}
 		out := &rmqclient.Message{Topic: rec.Topic, Body: m.Body, Keys: rec.Keys, Properties: rec.Properties}
-		sr, err := p.Send(ctx, out)
+		sr, err := r.p.Send(ctx, out)
 		if err != nil {
-			if h.replays != nil {
-				h.replays.abandon(name, rec.ID)
+			if r.h.replays != nil {
+				r.h.replays.abandon(r.name, rec.ID)
 			}
-			return res, fmt.Errorf("replay %s to %s: %w", rec.ID, rec.Topic, err)
+			return fmt.Errorf("replay %s to %s: %w", rec.ID, rec.Topic, err)
 		}
 		info := ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
-		done[rec.ID] = info
-		if h.replays != nil {
-			err = h.replays.finish(ctx, name, rec.ID, info)
-		} else {
-			err = h.saveReplayed(name, done)
+		r.done[rec.ID] = info
+		sent++
+		if r.h.replays != nil {
+			if err := r.h.replays.finish(ctx, r.name, rec.ID, info); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return res, err
-		}
-		res.Replayed = append(res.Replayed, rec.ID)
+		r.res.Replayed = append(r.res.Replayed, rec.ID)
 	}
-	return res, nil
+	return nil
+}
+
+// refusal says why rec must not be replayed, or "" when it may.
+func (r *replayer) refusal(rec DLQRecord, m *rmqclient.ReceivedMessage) string {
+	switch {
+	case rec.Topic == "":
+		return fmt.Sprintf("no %s property: the original topic is unknown", ErrHeaderTopic)
+	case !r.allowed[rec.Topic]:
+		return fmt.Sprintf("original topic %q is not one the connector consumes (connect.topicnames); a replay only "+
+			"writes to the connector's own topics", rec.Topic)
+	case m.Properties[ErrHeaderBodyTruncated] == "true":
+		return fmt.Sprintf("the DLQ kept only the first %d of the record's %s bytes (too large for RocketMQ)",
+			len(m.Body), m.Properties[ErrHeaderBodySize])
+	}
+	return ""
 }
 
 // replayStore keeps DLQ replay records where every worker of a cluster sees them (nil in

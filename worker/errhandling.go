@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,38 @@ const (
 	ErrHeaderExcStack     = ErrHeaderPrefix + "exception.stacktrace"
 	ErrHeaderTimestamp    = ErrHeaderPrefix + "timestamp"
 	ErrHeaderOriginalKeys = ErrHeaderPrefix + "original.keys"
+	// ErrHeaderBodyTruncated is "true" on a DLQ message that keeps only the first
+	// dlqMaxBody bytes of a record too large for RocketMQ; ErrHeaderBodySize is then the
+	// original size. Such a record cannot be replayed.
+	ErrHeaderBodyTruncated = ErrHeaderPrefix + "body.truncated"
+	ErrHeaderBodySize      = ErrHeaderPrefix + "body.size"
 )
+
+// dlqMaxBody is the most of a failed record's body a DLQ message keeps: the broker's
+// message limit less room for the properties (at most 32 KiB) and framing.
+const dlqMaxBody = rmqclient.MaxMessageBytes - 64<<10
+
+// stageConverters names the converters as a group in a panic's trace: a panic does not say
+// which of the key, value and header converters it came from.
+const stageConverters = "CONVERTERS"
+
+// panicError is a panic recovered in code the engine runs for a task outside plugin calls
+// (transforms, converters). It fails the task, whatever errors.tolerance says: a panic is a
+// bug, not a bad record. Its text carries the panic value and the goroutine's stack, so the
+// task's FAILED trace shows where it happened.
+type panicError struct {
+	stage string
+	value any
+	stack []byte
+}
+
+func newPanicError(stage string, value any) *panicError {
+	return &panicError{stage: stage, value: value, stack: debug.Stack()}
+}
+
+func (e *panicError) Error() string {
+	return fmt.Sprintf("stage %s: panic: %v\n%s", e.stage, e.value, e.stack)
+}
 
 // errorPolicy is a connector's errors.* configuration.
 type errorPolicy struct {
@@ -153,6 +185,14 @@ func (r *errorReporter) report(ctx context.Context, fr failedRecord, cause error
 	}
 	if len(m.Body) == 0 {
 		m.Body = []byte{} // RocketMQ accepts empty bodies only from some clients; keep explicit
+	}
+	truncated := len(m.Body) > dlqMaxBody
+	if truncated {
+		// The whole record cannot be stored: keep its head, and say so (always, even
+		// without context properties, so a replay never sends the head as the record).
+		m.Properties[ErrHeaderBodyTruncated] = "true"
+		m.Properties[ErrHeaderBodySize] = strconv.Itoa(len(fr.body))
+		m.Body = m.Body[:dlqMaxBody]
 	}
 	if r.policy.dlqContextProps {
 		props := map[string]string{

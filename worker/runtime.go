@@ -74,6 +74,10 @@ type clusterHooks interface {
 	fence() error
 	// holds reports whether this worker's claim gen of the task is still in force.
 	holds(rt *connRuntime, id int, gen int64) bool
+	// linger keeps task id of connector name claimed while an abandoned run of it has not
+	// returned (done): this worker claims it for no other run meanwhile, and once done is
+	// closed writes release when it is not nil.
+	linger(name string, id int, done <-chan struct{}, release *statusRecord)
 }
 
 // useTopic records that a task of the connector used topic.
@@ -334,11 +338,19 @@ func (rt *connRuntime) stopTasks() {
 // runner; past that (plus 1s) a task that still has not returned is abandoned: forced
 // stop, logged, never waited on. It returns the abandoned tasks.
 func (rt *connRuntime) awaitStopped(tasks []*taskRuntime) (abandoned []*taskRuntime) {
-	deadline := time.After(rt.h.cfg.StopTimeout + time.Second)
+	deadline := time.NewTimer(rt.h.cfg.StopTimeout + time.Second)
+	defer deadline.Stop()
+	expired := false // the deadline is shared: once past it, no task is waited on
 	for _, t := range tasks {
-		select {
-		case <-t.done:
-		case <-deadline:
+		if !expired {
+			select {
+			case <-t.done:
+				continue
+			case <-deadline.C:
+				expired = true
+			}
+		}
+		if !t.isDone() {
 			rt.log.Error("task did not stop within the graceful stop timeout; abandoning it", "task", t.id,
 				"timeout", rt.h.cfg.StopTimeout)
 			abandoned = append(abandoned, t)

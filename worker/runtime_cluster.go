@@ -109,7 +109,9 @@ func (t *taskRuntime) isDone() bool {
 
 // stopTaskSet stops the given tasks (graceful, then abandoned after the stop timeout),
 // removes them and reports state for those that were claimed, releasing the claim when
-// state is UNASSIGNED or PAUSED.
+// state is UNASSIGNED or PAUSED. A task abandoned because it did not return keeps its
+// claim until it does (linger): releasing it would let its next owner start it while it
+// still runs here.
 func (rt *connRuntime) stopTaskSet(ids []int, state State) {
 	if len(ids) == 0 {
 		return
@@ -118,12 +120,20 @@ func (rt *connRuntime) stopTaskSet(ids []int, state State) {
 	for _, t := range tasks {
 		t.cancel()
 	}
-	rt.awaitStopped(tasks)
+	abandoned := rt.awaitStopped(tasks)
 	var recs []statusRecord
+	type lingering struct {
+		t       *taskRuntime
+		release *statusRecord
+	}
+	var linger []lingering
 	rt.mu.Lock()
 	for _, t := range tasks {
 		t.state = StateInfo{State: state, WorkerID: rt.h.cfg.WorkerID}
-		if rec := rt.taskRecordLocked(t); rec != nil {
+		rec := rt.taskRecordLocked(t)
+		if slices.Contains(abandoned, t) {
+			linger = append(linger, lingering{t, rec})
+		} else if rec != nil {
 			recs = append(recs, *rec)
 		}
 		if state != StatePaused {
@@ -133,6 +143,9 @@ func (rt *connRuntime) stopTaskSet(ids []int, state State) {
 	rt.mu.Unlock()
 	for _, r := range recs {
 		rt.cluster.report(r)
+	}
+	for _, l := range linger {
+		rt.cluster.linger(rt.name, l.t.id, l.t.done, l.release)
 	}
 }
 
@@ -204,9 +217,10 @@ func (rt *connRuntime) restartTasksLocked(ids []int) {
 	for _, t := range rt.awaitStopped(tasks) {
 		rt.mu.Lock()
 		if rt.tasks[t.id] == t {
-			delete(rt.tasks, t.id) // start a new one; the abandoned one's claim is superseded
+			delete(rt.tasks, t.id) // a new run claims the task once the abandoned one has returned
 		}
 		rt.mu.Unlock()
+		rt.cluster.linger(rt.name, t.id, t.done, nil)
 	}
 	rt.startTasks()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,16 @@ type sinkRunner struct {
 	onTopic    func(topic string)
 	from       rmqclient.StartPosition
 	batchSize  int
+
+	// work is the context of Put, Flush and DLQ writes: it ends when the task is stopped or
+	// fenced (never the client's background context), so work in flight is interrupted.
+	work context.Context
+	// closed is closed once the consumer is shut down (its queues dropped): a handler that
+	// does not acknowledge its batch waits for it before returning, so the client library
+	// ignores the result instead of sending the batch to the retry topic (which advances
+	// the offset past undelivered records and, after MaxReconsume tries, moves them to
+	// %DLQ%<group>).
+	closed chan struct{}
 
 	mu         sync.Mutex // serialises Put and Flush
 	putSeq     int64
@@ -108,11 +119,11 @@ func (e errantReporter) Report(ctx context.Context, rec *schema.Record, err erro
 // run starts the task and consumes until ctx ends (graceful: flush, stop, nil) or the task
 // fails (error returned).
 func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err error) {
-	s.flushDone = sync.NewCond(&s.mu)
-	s.offsets = map[plugins.Queue]int64{}
-	s.failed = make(chan error, 1)
+	work, stopWork := workContext(ctx, s.fence)
+	defer stopWork()
+	s.init(work)
 	if err := safeCall(func() error {
-		sctx, cancel := withTimeout(ctx, s.startTimeout)
+		sctx, cancel := withTimeout(work, s.startTimeout)
 		defer cancel()
 		return s.task.Start(sctx, sinkTaskContext{s}, s.cfg)
 	}); err != nil {
@@ -135,6 +146,10 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 		Goroutines:      4,
 		Orderly:         s.ordered,
 		RetryDelayLevel: 1,
+		// A handler never hands a batch back for redelivery while its queue is held (see
+		// closed), so no record reaches %DLQ%<group>; should the library still send one
+		// back (a panic in the adapter), it stays in the retry topic instead of the DLQ.
+		MaxReconsume: math.MaxInt32,
 	}, s.handle)
 	if err != nil {
 		s.stopTask(stopTimeout)
@@ -150,15 +165,28 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 	defer s.counters.lag.Store(nil)
 	var runErr error
 	select {
-	case <-ctx.Done():
+	case <-work.Done():
 	case runErr = <-s.failed:
+	}
+	if ctx.Err() == nil && work.Err() != nil {
+		runErr = context.Cause(work) // fenced: that is why the work in flight ended
 	}
 	s.failOnce.Do(func() { s.markFailed(errStopping) })
 	if cerr := cons.Close(); cerr != nil {
 		s.log.Warn("consumer close", "err", cerr)
 	}
+	close(s.closed)
 	s.stopTask(stopTimeout)
 	return runErr
+}
+
+// init prepares the runner's state; work is the context of the task's work in flight.
+func (s *sinkRunner) init(work context.Context) {
+	s.work = work
+	s.closed = make(chan struct{})
+	s.flushDone = sync.NewCond(&s.mu)
+	s.offsets = map[plugins.Queue]int64{}
+	s.failed = make(chan error, 1)
 }
 
 var errStopping = errors.New("task is stopping")
@@ -186,9 +214,23 @@ func (s *sinkRunner) fail(err error) {
 	s.failOnce.Do(func() { s.markFailed(err) })
 }
 
-// handle is the consumer callback for one batch. Returning an error has the batch
-// redelivered (to this task or, after a restart, its successor).
-func (s *sinkRunner) handle(ctx context.Context, msgs []*rmqclient.ReceivedMessage) error {
+// handle is the consumer callback for one batch. A batch it does not acknowledge (the task
+// failed, was fenced or is stopping) is held until the consumer is closed, then returned
+// with the error: the client library drops the result of a closed consumer's queues, so
+// the stored offset stays at the first unacknowledged record and the task's next
+// incarnation (here or on another worker) reads the batch again. Nothing is skipped and
+// no reconsume is counted, whatever errors.tolerance says.
+func (s *sinkRunner) handle(_ context.Context, msgs []*rmqclient.ReceivedMessage) (err error) {
+	defer func() {
+		if err != nil {
+			<-s.closed
+		}
+	}()
+	return s.process(s.work, msgs)
+}
+
+// process converts, puts and flushes one batch; nil means it is durable.
+func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMessage) error {
 	if err := s.currentFailure(); err != nil {
 		return err
 	}
@@ -202,10 +244,11 @@ func (s *sinkRunner) handle(ctx context.Context, msgs []*rmqclient.ReceivedMessa
 	recs := make([]*schema.Record, 0, len(msgs))
 	slab := make([]schema.Record, len(msgs)) // one allocation for the batch's records
 	for i, m := range msgs {
-		r, stage, err := s.conv.fromMessage(m, &slab[i])
-		if err == nil {
-			stage = StageTransform
-			r, err = s.chain.Apply(r)
+		r, stage, err := s.convert(m, &slab[i])
+		var pe *panicError
+		if errors.As(err, &pe) {
+			s.fail(err)
+			return err
 		}
 		if err != nil {
 			fr := failedRecord{stage: stage, class: stage, topic: m.Queue.Topic, queueID: m.Queue.QueueID, offset: m.Offset,
@@ -224,6 +267,10 @@ func (s *sinkRunner) handle(ctx context.Context, msgs []*rmqclient.ReceivedMessa
 	if s.failErr != nil {
 		s.mu.Unlock()
 		return s.failErr
+	}
+	if err := ctx.Err(); err != nil {
+		s.mu.Unlock()
+		return err // stopping or fenced: hand nothing more to the task
 	}
 	if len(recs) > 0 {
 		putStart := time.Now()
@@ -255,7 +302,10 @@ func (s *sinkRunner) handle(ctx context.Context, msgs []*rmqclient.ReceivedMessa
 		}
 		s.flushing = true
 		target := s.putSeq
-		err := s.flushLocked(ctx)
+		err := ctx.Err()
+		if err == nil {
+			err = s.flushLocked(ctx)
+		}
 		s.flushing = false
 		if err != nil {
 			s.flushDone.Broadcast()
@@ -291,6 +341,23 @@ func (s *sinkRunner) flushLocked(ctx context.Context) error {
 		})
 	}, s.counters.countRetries(plugins.IsRetriable))
 	return err
+}
+
+// convert turns a message into a record through the converters and transforms. A panic in
+// either is returned as a *panicError, which fails the task.
+func (s *sinkRunner) convert(m *rmqclient.ReceivedMessage, slot *schema.Record) (r *schema.Record, stage string, err error) {
+	stage = stageConverters
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, newPanicError(stage, p)
+		}
+	}()
+	r, stage, err = s.conv.fromMessage(m, slot)
+	if err == nil {
+		stage = StageTransform
+		r, err = s.chain.Apply(r)
+	}
+	return r, stage, err
 }
 
 func (s *sinkRunner) currentFailure() error {

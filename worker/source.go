@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"runtime/debug"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
@@ -37,11 +40,12 @@ type sourceRunner struct {
 	task      plugins.SourceTask
 	chain     *transforms.Chain
 	conv      converters
-	producer  *rmqclient.Producer
+	producer  batchSender
 	client    *rmqclient.Client
 	positions PositionStore
-	// fence, when set, is asked before every send: an error (this worker may no longer own
-	// the task) fails the task instead of sending.
+	// fence, when set, is asked before every send attempt and every second while the task
+	// works: an error (this worker may no longer own the task) cancels the work in flight
+	// and fails the task instead of sending.
 	fence    func() error
 	errs     *errorReporter
 	policy   errorPolicy
@@ -68,6 +72,11 @@ type sourceRunner struct {
 	pending     map[string]plugins.PartitionPosition
 }
 
+// batchSender sends an encoded batch (a *rmqclient.Producer).
+type batchSender interface {
+	SendBatch(ctx context.Context, b *rmqclient.Batch) (rmqclient.SendResult, error)
+}
+
 type sourceTaskContext struct {
 	reader plugins.PositionReader
 	log    *slog.Logger
@@ -82,12 +91,22 @@ func (c sourceTaskContext) Config() plugins.Values            { return c.vals }
 // run starts the task and loops until ctx ends (graceful stop: positions committed, task
 // stopped, nil returned) or the task fails (error returned, task stopped).
 func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err error) {
-	s.knownTopics = map[string]bool{}
+	if s.knownTopics == nil {
+		s.knownTopics = map[string]bool{}
+	}
 	s.validTopics = map[string]bool{}
 	s.pending = map[string]plugins.PartitionPosition{}
 	_, s.perRecord = s.task.(plugins.RecordCommitter)
 	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log, files: s.files,
 		vals: s.vals}
+	// Poll and the sends run on work, which also ends when the fence trips.
+	work, stopWork := workContext(ctx, s.fence)
+	defer stopWork()
+	defer func() {
+		if err == nil && ctx.Err() == nil && work.Err() != nil {
+			err = context.Cause(work) // fenced
+		}
+	}()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
@@ -99,12 +118,13 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 		}
 	}()
 	if err := safeCall(func() error {
-		sctx, cancel := withTimeout(ctx, s.startTimeout)
+		sctx, cancel := withTimeout(work, s.startTimeout)
 		defer cancel()
 		return s.task.Start(sctx, tctx, s.cfg)
 	}); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
+	ctx = work
 	// Polling and converting the next batch overlaps with sending the previous one: one
 	// sender goroutine sends batches in poll order and marks their positions committable,
 	// so at most three poll batches are in flight (being sent, queued, being converted).
@@ -204,6 +224,10 @@ func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) 
 			continue
 		}
 		m, stage, class, err := s.convert(orig)
+		var pe *panicError
+		if errors.As(err, &pe) {
+			return b, err
+		}
 		if err == nil && m != nil {
 			if open.Len() > 0 && (open.Len() >= maxBatchMessages || m.Topic != first.Topic ||
 				s.ordered && m.ShardingKey != first.ShardingKey || open.Size()+len(m.Body) > maxBatchBytes) {
@@ -329,11 +353,18 @@ func samePartition(a, b map[string]any) bool {
 }
 
 // convert applies transforms and converters. A nil message with nil error means the
-// record was dropped by a transform.
-func (s *sourceRunner) convert(orig *schema.Record) (*rmqclient.Message, string, string, error) {
+// record was dropped by a transform. A panic in a transform or converter is returned as
+// a *panicError, which fails the task.
+func (s *sourceRunner) convert(orig *schema.Record) (m *rmqclient.Message, stage, class string, err error) {
 	if failure, ok := orig.Extensions[plugins.ExtErrorMessage]; ok {
 		return nil, StagePoll, "source", errors.New(failure)
 	}
+	running := StageTransform
+	defer func() {
+		if p := recover(); p != nil {
+			m, stage, class, err = nil, running, running, newPanicError(running, p)
+		}
+	}()
 	r, err := s.chain.Apply(orig)
 	if err != nil {
 		return nil, StageTransform, "transforms", err
@@ -351,7 +382,8 @@ func (s *sourceRunner) convert(orig *schema.Record) (*rmqclient.Message, string,
 		}
 		s.validTopics[topic] = true
 	}
-	m, stage, err := s.conv.toMessage(r, topic, &s.stamps)
+	running = stageConverters
+	m, stage, err = s.conv.toMessage(r, topic, &s.stamps)
 	if err != nil {
 		return nil, stage, stage, err
 	}
@@ -374,13 +406,13 @@ func (s *sourceRunner) topicOf(r *schema.Record) string {
 }
 
 // send delivers one chunk (one topic) with retries per errors.retry.*; a chunk that still
-// fails fails the task (nothing of its poll batch is committed).
+// fails fails the task (nothing of its poll batch is committed). The fence is asked before
+// every attempt, so retries stop once this worker's lease has run out, whatever the retry
+// timeout; ctx (the task's work context) also ends then, interrupting a send in flight.
 func (s *sourceRunner) send(ctx context.Context, chunk *rmqclient.Batch) (rmqclient.SendResult, error) {
 	var res rmqclient.SendResult
-	if s.fence != nil {
-		if err := s.fence(); err != nil {
-			return res, err
-		}
+	if err := s.checkFence(); err != nil {
+		return res, err
 	}
 	topic := chunk.Topic()
 	if err := s.ensureTopic(ctx, topic); err != nil {
@@ -391,10 +423,16 @@ func (s *sourceRunner) send(ctx context.Context, chunk *rmqclient.Batch) (rmqcli
 		policy.retryTimeout = 30 * time.Second // transient broker trouble is retried for a while even by default
 	}
 	err := policy.retry(ctx, func() error {
+		if err := s.checkFence(); err != nil {
+			return err
+		}
 		var err error
 		res, err = s.producer.SendBatch(ctx, chunk)
 		return err
 	}, s.counters.countRetries(rmqclient.IsRetriable))
+	if ferr := s.checkFence(); ferr != nil {
+		return res, ferr // the lease ran out during the last attempt: that is the reason to report
+	}
 	if err != nil {
 		return res, fmt.Errorf("stage %s: send %d messages to %s: %w", StageProduce, chunk.Len(), topic, err)
 	}
@@ -474,13 +512,51 @@ func rawBody(r *schema.Record) []byte {
 	}
 }
 
-// safeCall runs plugin code, turning a panic into an error so one bad plugin cannot take
-// the worker down.
+func (s *sourceRunner) checkFence() error {
+	if s.fence == nil {
+		return nil
+	}
+	return s.fence()
+}
+
+// safeCall runs plugin code, turning a panic into an error (with the stack) so one bad
+// plugin cannot take the worker down.
 func safeCall(f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("plugin panicked: %v", r)
+			err = fmt.Errorf("plugin panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
 	return f()
+}
+
+// fenceCheckInterval is how often a running task asks its fence while it works: a lost
+// lease interrupts work in flight about a second after it runs out, well inside the lease.
+const fenceCheckInterval = time.Second
+
+// workContext returns the context of a task's work in flight (Start, Poll, Put, Flush,
+// sends): it ends when ctx ends or, when fence is set, as soon as fence reports an error,
+// which becomes the context's cause. stop releases the watcher and waits for it.
+func workContext(ctx context.Context, fence func() error) (work context.Context, stop func()) {
+	work, cancel := context.WithCancelCause(ctx)
+	if fence == nil {
+		return work, func() { cancel(nil) }
+	}
+	var g errgroup.Group
+	g.Go(func() error {
+		t := time.NewTicker(fenceCheckInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-work.Done():
+				return nil
+			case <-t.C:
+				if err := fence(); err != nil {
+					cancel(err)
+					return nil
+				}
+			}
+		}
+	})
+	return work, func() { cancel(nil); _ = g.Wait() }
 }

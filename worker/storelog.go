@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +32,7 @@ type storeLog struct {
 	mu      sync.Mutex
 	next    int64           // the next offset to apply
 	results map[int64]error // what apply said about recent offsets
+	last    appliedMark     // the last record applied
 	moved   chan struct{}   // closed and replaced whenever next grows
 	poke    chan struct{}
 
@@ -160,6 +163,7 @@ func (l *storeLog) step(ctx context.Context, apply func(int64, []byte) error) (i
 			l.rebase(m.Offset, m.Body, apply)
 		} else {
 			l.results[m.Offset] = apply(m.Offset, m.Body)
+			l.last = markOf(m.Offset, m.Body)
 		}
 		l.next = m.Offset + 1
 		applied++
@@ -174,6 +178,7 @@ func (l *storeLog) step(ctx context.Context, apply func(int64, []byte) error) (i
 			}())
 		for _, h := range l.held {
 			l.results[h.off] = apply(h.off, h.body)
+			l.last = markOf(h.off, h.body)
 		}
 		l.held, l.rebasing = nil, false
 	}
@@ -211,9 +216,11 @@ func (l *storeLog) rebase(off int64, body []byte, apply func(int64, []byte) erro
 		l.log.Error("store topic records between a snapshot and the first retained record were deleted; they are lost",
 			"snapshot_through", through, "first_offset", l.held[0].off)
 	}
+	l.last = markOf(off, body)
 	for _, h := range l.held {
 		if h.off >= through {
 			l.results[h.off] = apply(h.off, h.body)
+			l.last = markOf(h.off, h.body)
 		}
 	}
 	l.held, l.rebasing = nil, false
@@ -228,12 +235,50 @@ func (l *storeLog) atomically(f func(next int64)) {
 	f(l.next)
 }
 
+// appliedMark identifies a record of a store topic by offset and content digest, so that
+// a cache of the fold can tell the topic it was read from from a recreated one.
+type appliedMark struct {
+	Offset int64  `json:"offset"`
+	Digest string `json:"digest"`
+}
+
+func markOf(off int64, body []byte) appliedMark {
+	sum := sha256.Sum256(body)
+	return appliedMark{Offset: off, Digest: hex.EncodeToString(sum[:])}
+}
+
+// mark returns the next offset to apply and the last record applied.
+func (l *storeLog) mark() (int64, appliedMark) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next, l.last
+}
+
+// recordAt reads the record at off (nil when there is none).
+func (l *storeLog) recordAt(ctx context.Context, off int64) ([]byte, error) {
+	msgs, _, err := l.reader.ReadBelow(ctx, l.queue, off, off+1, 1)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		if m.Offset == off {
+			return m.Body, nil
+		}
+	}
+	return nil, nil
+}
+
 // position returns the next offset to apply.
 func (l *storeLog) position() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.next
 }
+
+// errResultUnknown: a store record's fold result is no longer kept (it was applied long
+// before its writer asked) or it was never applied (a gap); its writer must look at the
+// state again rather than take the write for a success.
+var errResultUnknown = errors.New("store record result unknown")
 
 // waitApplied waits until the record at off has been applied and returns what apply said.
 func (l *storeLog) waitApplied(ctx context.Context, off int64) error {
@@ -242,7 +287,11 @@ func (l *storeLog) waitApplied(ctx context.Context, off int64) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.results[off] // nil when applied long ago and pruned
+	err, ok := l.results[off]
+	if !ok {
+		return fmt.Errorf("%s: record %d: %w", l.topic, off, errResultUnknown)
+	}
+	return err
 }
 
 // waitPast waits until every record up to off has been applied.

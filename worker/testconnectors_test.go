@@ -2,8 +2,10 @@ package worker
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -87,7 +89,8 @@ func (c *memConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg 
 func (c *memConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
 	out := make([]map[string]string, 0, maxTasks)
 	for i := 0; i < maxTasks; i++ {
-		m := map[string]string{"test.id": c.cfg["test.id"], "count": c.cfg["count"], "task": strconv.Itoa(i)}
+		m := map[string]string{"test.id": c.cfg["test.id"], "count": c.cfg["count"], "task": strconv.Itoa(i),
+			"value.bytes": c.cfg["value.bytes"]}
 		out = append(out, m)
 	}
 	return out, nil
@@ -108,11 +111,17 @@ type memSourceTask struct {
 	next, count int
 	task        string
 	st          *memState
+	pad         string // value.bytes: values are padded to this many bytes with incompressible text
 }
 
 func (t *memSourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
 	t.count, _ = strconv.Atoi(cfg["count"])
 	t.task = cfg["task"]
+	if n, _ := strconv.Atoi(cfg["value.bytes"]); n > 0 {
+		raw := make([]byte, n)
+		_, _ = rand.NewChaCha8([32]byte{1}).Read(raw)
+		t.pad = base64.StdEncoding.EncodeToString(raw)[:n]
+	}
 	off, err := tctx.Positions().Position(ctx, map[string]any{"task": t.task})
 	if err != nil {
 		return err
@@ -144,7 +153,11 @@ func (t *memSourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	}
 	var out []*schema.Record
 	for i := 0; i < 50 && t.next < t.count; i++ {
-		r := schema.NewRecord("", schema.StringSchema, fmt.Sprintf("key-%d", t.next%7), schema.StringSchema, fmt.Sprintf("value-%s-%d", t.task, t.next))
+		v := fmt.Sprintf("value-%s-%d", t.task, t.next)
+		if t.pad != "" {
+			v += "-" + t.pad[len(v)+1:]
+		}
+		r := schema.NewRecord("", schema.StringSchema, fmt.Sprintf("key-%d", t.next%7), schema.StringSchema, v)
 		r.SourcePartition = map[string]any{"task": t.task}
 		r.SourceOffset = map[string]any{"seq": int64(t.next)}
 		r.Headers.Add("h", schema.StringSchema, "v")

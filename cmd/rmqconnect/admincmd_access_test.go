@@ -133,12 +133,33 @@ func TestEnableAccess(t *testing.T) {
 	cfg.RESTCORSAllowedOrigins = "https://ui.example.com"
 	srv := newSrv()
 	require.NoError(t, enableAccess(srv, &cfg))
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req := httptest.NewRequest(http.MethodGet, "http://localhost/", nil)
 	req.Header.Set("Origin", "https://ui.example.com")
 	rec := httptest.NewRecorder()
 	srv.Handler().ServeHTTP(rec, req)
 	require.Equal(t, http.StatusUnauthorized, rec.Code)
 	require.Equal(t, "https://ui.example.com", rec.Header().Get("Access-Control-Allow-Origin"))
+
+	// restAllowedHosts and restMutatingGetEnable reach the server.
+	cfg.RESTAuthFile = ""
+	cfg.RESTAllowedHosts = "connect.example.com"
+	srv = admin.NewServer("127.0.0.1:0", admin.Info{}, clienttest.NewWorker("w1"), clienttest.NewWorker("w1"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, enableAccess(srv, &cfg))
+	for host, want := range map[string]int{"connect.example.com": http.StatusOK, "evil.example.com": http.StatusForbidden} {
+		rec = httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://"+host+"/connectors", nil))
+		require.Equal(t, want, rec.Code, host)
+	}
+	rec = httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://localhost/connectors/stop/all", nil))
+	require.Equal(t, http.StatusForbidden, rec.Code, "off by default")
+	cfg.RESTMutatingGetEnable = true
+	srv = admin.NewServer("127.0.0.1:0", admin.Info{}, clienttest.NewWorker("w1"), clienttest.NewWorker("w1"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, enableAccess(srv, &cfg))
+	rec = httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://localhost/connectors/stop/all", nil))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	cfg.RESTMutatingGetEnable, cfg.RESTAllowedHosts = false, ""
 
 	cfg.RESTTLSCertFile, cfg.RESTTLSKeyFile = writeFile(t, "cert.pem", "x"), writeFile(t, "key.pem", "y")
 	require.ErrorContains(t, enableAccess(newSrv(), &cfg), "restTLSCertFile/restTLSKeyFile")

@@ -73,6 +73,9 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 			fmt.Fprintf(e.out, "; skipped %d already replayed (--force to send again): %s", len(res.Skipped), strings.Join(res.Skipped, " "))
 		}
 		fmt.Fprintln(e.out)
+		for _, r := range res.Refused {
+			fmt.Fprintf(e.out, "refused %s: %s\n", r.ID, r.Reason)
+		}
 		return nil
 	default:
 		return usagef("dlq: unknown subcommand %q (list, show, replay)", sub)

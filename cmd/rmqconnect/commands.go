@@ -12,12 +12,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/admin"
+	"github.com/rmqconnect/rmqconnect/admin/access"
 	"github.com/rmqconnect/rmqconnect/conf"
 	"github.com/rmqconnect/rmqconnect/conf/providers"
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -175,14 +177,14 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 			log.Error("cannot start", "err", err)
 			return 1
 		}
-		h, health = d, distributedHealth{w, d}
+		h, health = d, distributedHealth{pingOf(w), d}
 	} else {
 		s, err := worker.NewStandalone(local, w.Client(), reg, workerLog)
 		if err != nil {
 			log.Error("cannot start", "err", err)
 			return 1
 		}
-		h, health = s, startedHealth{w, s}
+		h, health = s, startedHealth{pingOf(w), s}
 	}
 	srv := admin.NewServer(cfg.HTTPAddr(), admin.Info{
 		Version: version, Commit: commit, WorkerID: cfg.WorkerID, ClusterID: cfg.ConnectClusterID, Mode: mode,
@@ -232,15 +234,18 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 	return 0
 }
 
-// enableAccess applies the worker config's REST access keys: basic auth, TLS and CORS.
+// enableAccess applies the worker config's REST access keys: basic auth, TLS, CORS, the
+// allowed Host names and the RocketMQ Connect GET routes that change state.
 func enableAccess(srv *admin.Server, cfg *conf.Worker) error {
 	if cfg.RESTAuthFile != "" {
-		users, err := admin.LoadUsers(cfg.RESTAuthFile)
+		users, err := access.LoadUsers(cfg.RESTAuthFile)
 		if err != nil {
 			return fmt.Errorf("restAuthFile: %w", err)
 		}
-		srv.EnableAuth(users, admin.DefaultRealm)
+		srv.EnableAuth(users, access.DefaultRealm)
 	}
+	srv.AllowHosts(cfg.AllowedHosts())
+	srv.EnableMutatingGETs(cfg.RESTMutatingGetEnable)
 	if cfg.RESTTLSCertFile != "" {
 		if err := srv.EnableTLS(cfg.RESTTLSCertFile, cfg.RESTTLSKeyFile); err != nil {
 			return fmt.Errorf("restTLSCertFile/restTLSKeyFile: %w", err)
@@ -289,9 +294,16 @@ func filesAndSecrets(cfg *conf.Worker) (*plugins.FileAccess, secrets, error) {
 // startedHealth is the worker's health: DOWN (503) until the herder has started its
 // stored connectors, then whether RocketMQ answers.
 type startedHealth struct {
-	w *worker.Worker
+	w admin.HealthChecker
 	h *worker.Standalone
 }
+
+// pingInterval is the longest a RocketMQ ping result is reused for /health.
+const pingInterval = time.Second
+
+// pingOf is w's RocketMQ ping, run at most once per pingInterval however often /health (open
+// without credentials) is probed.
+func pingOf(w *worker.Worker) admin.HealthChecker { return admin.CachedHealth(w, pingInterval) }
 
 func (s startedHealth) Health(ctx context.Context) error {
 	select {
@@ -305,7 +317,7 @@ func (s startedHealth) Health(ctx context.Context) error {
 // distributedHealth is DOWN (503) until the worker has caught up with the store topics and
 // joined the cluster, and while its membership lease has lapsed; then whether RocketMQ answers.
 type distributedHealth struct {
-	w *worker.Worker
+	w admin.HealthChecker
 	d *worker.Distributed
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rmqconnect/rmqconnect/admin/access"
 	"github.com/rmqconnect/rmqconnect/conf"
 	"github.com/rmqconnect/rmqconnect/schema/registry/server"
 	"github.com/rmqconnect/rmqconnect/worker/registrylog"
@@ -77,11 +79,15 @@ func runSchemaRegistry(ctx context.Context, cfg *conf.Registry, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	handler, tlsCfg, err := registryAccess(srv, cfg, log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr())
 	if err != nil {
 		return fmt.Errorf("httpPort: %w", err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := access.NewHTTPServer(handler, tlsCfg, log)
 
 	// The log reader outlives the HTTP server, so that writes in flight while it drains are answered.
 	runCtx, stopRun := context.WithCancel(context.Background())
@@ -94,7 +100,12 @@ func runSchemaRegistry(ctx context.Context, cfg *conf.Registry, log *slog.Logger
 		return err
 	})
 	g.Go(func() error {
-		err := hs.Serve(ln)
+		var err error
+		if tlsCfg != nil {
+			err = hs.ServeTLS(ln, "", "")
+		} else {
+			err = hs.Serve(ln)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -111,4 +122,33 @@ func runSchemaRegistry(ctx context.Context, cfg *conf.Registry, log *slog.Logger
 	cancelShut()
 	stopRun()
 	return g.Wait()
+}
+
+// registryAccess puts the registry behind the access checks the worker's REST API has, from the
+// same keys: the browser guard (Host, Origin, Sec-Fetch-Site, JSON bodies, body size), CORS,
+// basic auth on every route, and TLS. Refusals use the registry's error body.
+func registryAccess(srv *server.Server, cfg *conf.Registry, log *slog.Logger) (http.Handler, *tls.Config, error) {
+	rest := cfg.REST()
+	var h http.Handler = srv
+	if cfg.RESTAuthFile != "" {
+		users, err := access.LoadUsers(cfg.RESTAuthFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("restAuthFile: %w", err)
+		}
+		h = access.NewBasicAuth(users, "rmqconnect-schema-registry", 0, log, server.WriteError).Wrap(h, nil)
+	}
+	if cors := access.CORS(rest.CORSOrigins(), rest.CORSMethods(), server.WriteError); cors != nil {
+		h = cors(h)
+	}
+	h = access.NewGuard(access.GuardConfig{Bind: cfg.HTTPAddr(), Hosts: rest.AllowedHosts(), Origins: rest.CORSOrigins(),
+		Fail: server.WriteError}).Wrap(h)
+	var tlsCfg *tls.Config
+	if cfg.RESTTLSCertFile != "" {
+		c, err := access.LoadTLS(cfg.RESTTLSCertFile, cfg.RESTTLSKeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("restTLSCertFile/restTLSKeyFile: %w", err)
+		}
+		tlsCfg = c
+	}
+	return h, tlsCfg, nil
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
+	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
 )
 
 type connector struct {
@@ -26,6 +27,8 @@ func connectors() []connector {
 			func() plugins.Connector { return generator.NewSourceConnector() }},
 		{plugins.KindSink, generator.SinkName, nil,
 			func() plugins.Connector { return generator.NewSinkConnector(nil) }},
+		{plugins.KindSource, httpconn.SourceName, nil, func() plugins.Connector { return httpconn.NewSourceConnector() }},
+		{plugins.KindSink, httpconn.SinkName, nil, func() plugins.Connector { return httpconn.NewSinkConnector() }},
 	}
 }
 

@@ -26,6 +26,8 @@ func TestRegistry(t *testing.T) {
 		{"org.apache.kafka.connect.file.FileStreamSinkConnector", plugins.KindSink, "file-sink"},
 		{"generator-source", plugins.KindSource, "generator-source"},
 		{"null-sink", plugins.KindSink, "null-sink"},
+		{"http-source", plugins.KindSource, "http-source"},
+		{"http-sink", plugins.KindSink, "http-sink"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +40,11 @@ func TestRegistry(t *testing.T) {
 			require.NotNil(t, c)
 		})
 	}
-	require.Len(t, r.List(), 4)
+	names := map[string]bool{}
+	for _, tt := range tests {
+		names[tt.want] = true
+	}
+	require.Len(t, r.List(), len(names), "every registered connector is in the table above")
 
 	_, err = r.Lookup("nope")
 	require.ErrorIs(t, err, plugins.ErrUnknownPlugin)

@@ -36,6 +36,9 @@ type Config struct {
 	SameSchema func(a, b string) bool
 	// HTTPClient sends the requests (a new http.Client when nil).
 	HTTPClient *http.Client
+	// Username and Password are sent as basic-auth credentials when Username is set. A URL of the
+	// form http(s)://user:password@host sets them too (the URL's own are used when these are empty).
+	Username, Password string
 }
 
 // RegisterRequest registers the first version of a subject's schema.
@@ -111,8 +114,14 @@ type schemaKey struct {
 func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(cfg.URL))
 	if cfg.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: url %q must be http(s)://host[:port]", ErrInvalidConfig, cfg.URL)
+		// The URL may carry a password: name its shape, not its text.
+		return nil, fmt.Errorf("%w: the url must be http(s)://[user:password@]host[:port]", ErrInvalidConfig)
 	}
+	if u.User != nil && cfg.Username == "" {
+		cfg.Username = u.User.Username()
+		cfg.Password, _ = u.User.Password()
+	}
+	u.User = nil // kept out of every URL the client builds, so no error text carries the password
 	if cfg.Cluster == "" {
 		cfg.Cluster = "default"
 	}
@@ -385,6 +394,9 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 		return false, fmt.Errorf("schema registry: %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.cfg.Username != "" {
+		req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

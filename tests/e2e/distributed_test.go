@@ -19,6 +19,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/scheduler"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
 // cluster is a set of `rmqconnect distributed` processes sharing store topics of their own.
@@ -29,6 +30,7 @@ type cluster struct {
 	topics  [4]string // config, position, status, cluster
 	workers map[string]*workerProc
 	ports   map[string]int
+	namesrv string // the name server the workers use (the tests' shared one unless set)
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -74,6 +76,24 @@ func (c *cluster) start(id string) *workerProc {
 	return w
 }
 
+func (c *cluster) nameServer() string {
+	if c.namesrv != "" {
+		return c.namesrv
+	}
+	return rmqtest.NameServer(c.t)
+}
+
+// client is a RocketMQ client of the cluster's name server.
+func (c *cluster) client(t *testing.T) *rmqclient.Client {
+	if c.namesrv == "" {
+		return rmqtest.Client(t)
+	}
+	cl, err := rmqclient.New(rmqclient.Config{NameServers: []string{c.namesrv}, Instance: "e2e-history"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cl.Close() })
+	return cl
+}
+
 func (c *cluster) logPath(id string) string { return filepath.Join(c.dir, id+".log") }
 
 func (c *cluster) launch(id string) (*workerProc, error) {
@@ -87,7 +107,7 @@ func (c *cluster) launch(id string) (*workerProc, error) {
 	body := fmt.Sprintf("workerId=%s\nconnectClusterId=%s\nnamesrvAddr=%s\nhttpPort=%d\nstorePathRootDir=%s\n"+
 		"offsetCommitIntervalMsConfig=500\nlogLevel=info\nconfigStoreTopic=%s\npositionStoreTopic=%s\n"+
 		"connectStatusTopic=%s\nclusterStoreTopic=%s\ngracefulShutdownTimeoutMillis=10000\n",
-		id, c.id, rmqtest.NameServer(t), port, filepath.Join(c.dir, id, "store"), c.topics[0], c.topics[1], c.topics[2], c.topics[3])
+		id, c.id, c.nameServer(), port, filepath.Join(c.dir, id, "store"), c.topics[0], c.topics[1], c.topics[2], c.topics[3])
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		return nil, err
 	}
@@ -189,7 +209,11 @@ func createConnector(t *testing.T, w *workerProc, name string, cfg map[string]st
 type pipeline struct{ name, in, out, topic string }
 
 func (c *cluster) pipeline(t *testing.T, w *workerProc, name string, lines int) pipeline {
-	p := pipeline{name: name, in: filepath.Join(c.dir, name+".in"), out: filepath.Join(c.dir, name+".out"), topic: rmqtest.Topic(t, 4)}
+	topic := c.id + "-" + name // a broker of the test's own creates it on first use
+	if c.namesrv == "" {
+		topic = rmqtest.Topic(t, 4)
+	}
+	p := pipeline{name: name, in: filepath.Join(c.dir, name+".in"), out: filepath.Join(c.dir, name+".out"), topic: topic}
 	appendLines(t, p.in, 0, lines)
 	createConnector(t, w, name+"-src", map[string]string{"connector.class": "file-source", "filename": p.in,
 		"connect.topicname": p.topic, "ordering.msg.enable": "true", "value.converter": "string", "key.converter": "string"})
@@ -244,13 +268,17 @@ type statusRec struct {
 	Inc       int64  `json:"inc"`
 	State     string `json:"state"`
 	Worker    string `json:"worker"`
+	Proc      string `json:"proc"`
 	Gen       int64  `json:"gen"`
 	Claim     bool   `json:"claim"`
 }
 
+// holder names the worker process that wrote r: its worker id and incarnation.
+func (r statusRec) holder() string { return r.Worker + "." + r.Proc }
+
 func (c *cluster) statusHistory(t *testing.T) []statusRec {
 	t.Helper()
-	cl := rmqtest.Client(t)
+	cl := c.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	qs, err := cl.TopicQueues(ctx, c.topics[2])
@@ -274,9 +302,9 @@ func (c *cluster) statusHistory(t *testing.T) []statusRec {
 	}
 }
 
-// checkNoOverlap walks the claims of every task in the status topic: a worker may claim a
-// task (a higher generation) only after its previous holder released it (UNASSIGNED or
-// PAUSED) or, when dead is true for that holder, died; and once a task is claimed, no
+// checkNoOverlap walks the claims of every task in the status topic: a worker process may
+// claim a task (a higher generation) only after its previous holder released it (UNASSIGNED
+// or PAUSED) or, when dead is true for that holder (statusRec.holder), died; and once a task is claimed, no
 // older generation may report it running again (claims that lost a race are ignored, as
 // the fold ignores them).
 func checkNoOverlap(t *testing.T, hist []statusRec, dead func(worker string, at int) bool) (claims int) {
@@ -293,20 +321,20 @@ func checkNoOverlap(t *testing.T, hist []statusRec, dead func(worker string, at 
 		k := key{r.Connector, r.Task}
 		cur, ok := holder[k]
 		switch {
-		case r.Claim && ok && (r.Gen < cur.Gen || r.Gen == cur.Gen && r.Worker != cur.Worker):
+		case r.Claim && ok && (r.Gen < cur.Gen || r.Gen == cur.Gen && r.holder() != cur.holder()):
 			// A claim that lost the race: it changes nothing and its writer does not start the task.
 		case !ok || r.Gen > cur.Gen:
-			if ok && cur.Worker != r.Worker && cur.State != "UNASSIGNED" && cur.State != "PAUSED" && !dead(cur.Worker, i) {
-				t.Errorf("record %d: %s claimed %s-%d (gen %d) while %s held it %s (gen %d)", i, r.Worker, r.Connector, r.Task,
-					r.Gen, cur.Worker, cur.State, cur.Gen)
+			if ok && cur.holder() != r.holder() && cur.State != "UNASSIGNED" && cur.State != "PAUSED" && !dead(cur.holder(), i) {
+				t.Errorf("record %d: %s claimed %s-%d (gen %d) while %s held it %s (gen %d)", i, r.holder(), r.Connector, r.Task,
+					r.Gen, cur.holder(), cur.State, cur.Gen)
 			}
 			holder[k] = r
 			claims++
-		case r.Gen == cur.Gen && r.Worker == cur.Worker:
+		case r.Gen == cur.Gen && r.holder() == cur.holder():
 			holder[k] = r
 		case r.State == "RUNNING":
-			t.Errorf("record %d: %s reports %s-%d RUNNING under gen %d after %s claimed gen %d", i, r.Worker, r.Connector, r.Task,
-				r.Gen, cur.Worker, cur.Gen)
+			t.Errorf("record %d: %s reports %s-%d RUNNING under gen %d after %s claimed gen %d", i, r.holder(), r.Connector, r.Task,
+				r.Gen, cur.holder(), cur.Gen)
 		}
 	}
 	return claims
@@ -377,7 +405,7 @@ func TestDistributedCreateAndFailover(t *testing.T) {
 	da, db := a.check(t, 20000+more), b.check(t, 20000+more)
 	t.Logf("FIGURE failover-duplicates: %d + %d duplicates of 2 × %d lines (%.2f%%)", da, db, 20000+more,
 		100*float64(da+db)/float64(2*(20000+more)))
-	checkNoOverlap(t, c.statusHistory(t), func(w string, _ int) bool { return w == victim })
+	checkNoOverlap(t, c.statusHistory(t), func(w string, _ int) bool { return strings.HasPrefix(w, victim+".") })
 }
 
 // TestDistributedJoinAndRollingRestart: a 4th worker joins (units move as the scheduler
@@ -525,9 +553,75 @@ func TestDistributedSuspendedWorker(t *testing.T) {
 	// Until the suspended worker has seen the claims made while it slept, its reports are
 	// stale and must change nothing: checkNoOverlap fails on a RUNNING report under an old
 	// generation. Its old holdings count as dead from the expiry on.
-	checkNoOverlap(t, hist, func(w string, at int) bool { return w == victim && at < resumedAt })
+	checkNoOverlap(t, hist, func(w string, at int) bool { return strings.HasPrefix(w, victim+".") && at < resumedAt })
 	t.Logf("FIGURE suspended-duplicates: %d of 15000 lines", dups)
 	require.Contains(t, readFile(c.logPath(victim))+"", "claimed by another worker", "the resumed worker fenced its stale tasks")
+}
+
+// TestDistributedSameIDZombie: a worker suspended past its expiry is replaced by a new
+// process with the same workerId; once resumed, the old process is fenced by its
+// replacement's claims and runs nothing of what the replacement holds.
+func TestDistributedSameIDZombie(t *testing.T) {
+	rmqtest.Require(t)
+	if testing.Short() {
+		t.Skip("waits for the broker to expire a suspended client (about a minute)")
+	}
+	c := newCluster(t)
+	w1 := c.start("worker-1")
+	c.start("worker-2")
+	p := c.pipeline(t, w1, "a", 3000)
+	all := names(p)
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, c.ids()) }, 30*time.Second, 20*time.Millisecond)
+	p.check(t, 3000)
+	zombie, zombieURL := c.workers["worker-2"].cmd.Process, c.workers["worker-2"].url
+	require.NoError(t, zombie.Signal(syscall.SIGSTOP))
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = zombie.Signal(syscall.SIGCONT)
+		}
+	}()
+	stoppedAt := len(c.statusHistory(t))
+	// The broker expires it; worker-1 takes everything; a new worker-2 joins and takes its share.
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, []string{"worker-1"}) }, 3*time.Minute,
+		100*time.Millisecond, "%v", c.states(w1, all...))
+	c.ports["worker-2"] = freePort(t)
+	c.start("worker-2")
+	appendLines(t, p.in, 3000, 3000)
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, c.ids()) }, time.Minute, 50*time.Millisecond)
+	resumedAt := len(c.statusHistory(t))
+	require.NoError(t, zombie.Signal(syscall.SIGCONT))
+	resumed = true
+	// The resumed process answers again; give it a few renewals (every 2s) and reconciles.
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(zombieURL + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	}, time.Minute, 100*time.Millisecond)
+	time.Sleep(6 * time.Second)
+	appendLines(t, p.in, 6000, 3000)
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, c.ids()) }, time.Minute, 50*time.Millisecond)
+	dups := p.check(t, 9000)
+	time.Sleep(3 * time.Second) // the resumed process's renewals, fences and reconciles have run
+	hist := c.statusHistory(t)
+	old := ""
+	for _, r := range hist[:stoppedAt] {
+		if r.Worker == "worker-2" {
+			old = r.holder()
+		}
+	}
+	require.NotEmpty(t, old)
+	checkNoOverlap(t, hist, func(w string, at int) bool { return w == old && at < resumedAt })
+	for i, r := range hist[resumedAt:] {
+		if r.holder() == old && r.Task >= 0 && (r.Claim || r.State == "RUNNING") {
+			t.Errorf("record %d: the resumed process %s reports %s-%d %s (gen %d, claim %v)", resumedAt+i, old, r.Connector, r.Task,
+				r.State, r.Gen, r.Claim)
+		}
+	}
+	t.Logf("FIGURE same-id-zombie: %d duplicates of 9000 lines", dups)
 }
 
 // TestDistributedDuplicateWorkerID: a second worker with a live worker's id refuses to start.
@@ -674,4 +768,84 @@ func TestDistributedDLQReplayOnce(t *testing.T) {
 	require.Empty(t, res.Replayed)
 	require.Equal(t, http.StatusOK, w2.call(t, "POST", "/connectors/bad/dlq/replay", map[string]any{"ids": ids[:1], "force": true}, &res))
 	require.Equal(t, ids[:1], res.Replayed, "force replays again")
+}
+
+// privateRocketMQ starts a name server and broker of the test's own (ports 24876/24911, its
+// own data directory) with distribution/bin/rocketmq-local.sh and stops them at the end;
+// it returns the name server address and the name server's pid.
+func privateRocketMQ(t *testing.T) (namesrv string, nsPID int) {
+	t.Helper()
+	data := t.TempDir()
+	env := append(os.Environ(), "RMQ_DATA_DIR="+data, "RMQ_NAMESRV_PORT=24876", "RMQ_BROKER_PORT=24911", "RMQ_CLEAN_STORE=1")
+	script := "../../distribution/bin/rocketmq-local.sh"
+	run := func(arg string) error {
+		cmd := exec.Command(script, arg)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("rocketmq-local.sh %s: %w: %s", arg, err, out)
+		}
+		return nil
+	}
+	require.NoError(t, run("start"))
+	t.Cleanup(func() {
+		if err := run("stop"); err != nil {
+			t.Error(err)
+		}
+	})
+	b, err := os.ReadFile(filepath.Join(data, "run", "namesrv.pid"))
+	require.NoError(t, err)
+	_, err = fmt.Sscan(string(b), &nsPID)
+	require.NoError(t, err)
+	return "127.0.0.1:24876", nsPID
+}
+
+// TestDistributedNameServerOutage: the name server is unreachable for 30s (suspended, so
+// calls to it hang) while a cluster runs a pipeline; no task stops or moves, and nothing
+// is lost.
+func TestDistributedNameServerOutage(t *testing.T) {
+	rmqtest.Require(t)
+	if testing.Short() {
+		t.Skip("starts a RocketMQ of its own and keeps its name server down for 30s")
+	}
+	ns, nsPID := privateRocketMQ(t)
+	c := newCluster(t)
+	c.namesrv = ns
+	w1 := c.start("worker-1")
+	c.start("worker-2")
+	p := c.pipeline(t, w1, "a", 2000)
+	all := names(p)
+	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, c.ids()) }, time.Minute, 50*time.Millisecond)
+	p.check(t, 2000)
+	before := len(c.statusHistory(t))
+
+	nsProc, err := os.FindProcess(nsPID)
+	require.NoError(t, err)
+	require.NoError(t, nsProc.Signal(syscall.SIGSTOP))
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = nsProc.Signal(syscall.SIGCONT)
+		}
+	}()
+	appendLines(t, p.in, 2000, 2000)
+	time.Sleep(30 * time.Second) // the outage
+	states := c.states(w1, all...)
+	require.NoError(t, nsProc.Signal(syscall.SIGCONT))
+	resumed = true
+	require.True(t, allRunning(states, 4, c.ids()), "after 30s without a name server: %v", states)
+
+	appendLines(t, p.in, 4000, 2000)
+	dups := p.check(t, 6000)
+	hist := c.statusHistory(t)
+	for i, r := range hist[before:] {
+		if r.Task >= 0 && (r.Claim || r.State != "RUNNING") {
+			t.Errorf("record %d: %s-%d %s by %s (gen %d, claim %v) during or after the name-server outage", before+i,
+				r.Connector, r.Task, r.State, r.holder(), r.Gen, r.Claim)
+		}
+	}
+	for _, id := range c.ids() {
+		require.NotContains(t, readFile(c.logPath(id)), "has not confirmed its cluster membership", "%s stopped acting for its tasks", id)
+	}
+	t.Logf("FIGURE namesrv-outage: 30s without a name server; no claim, no state change; %d duplicates of 6000 lines", dups)
 }

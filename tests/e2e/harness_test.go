@@ -58,9 +58,15 @@ func freePort(t *testing.T) int {
 // startWorker runs `rmqconnect standalone` with a worker config in dir and waits for /health.
 func startWorker(t *testing.T, dir string, port int, connectorFiles ...string) *workerProc {
 	t.Helper()
+	return startWorkerWith(t, dir, port, "", connectorFiles...)
+}
+
+// startWorkerWith is startWorker with extra lines of worker config.
+func startWorkerWith(t *testing.T, dir string, port int, extra string, connectorFiles ...string) *workerProc {
+	t.Helper()
 	cfg := filepath.Join(dir, "worker.properties")
 	body := fmt.Sprintf("workerId=e2e-%s\nnamesrvAddr=%s\nhttpPort=%d\nstorePathRootDir=%s\noffsetCommitIntervalMsConfig=500\nlogLevel=warn\n",
-		strings.ReplaceAll(filepath.Base(dir), ".", "_"), rmqtest.NameServer(t), port, filepath.Join(dir, "store"))
+		strings.ReplaceAll(filepath.Base(dir), ".", "_"), rmqtest.NameServer(t), port, filepath.Join(dir, "store")) + extra
 	require.NoError(t, os.WriteFile(cfg, []byte(body), 0o644))
 	args := append([]string{"standalone", "-c", cfg}, connectorFiles...)
 	cmd := exec.Command(binary, args...)

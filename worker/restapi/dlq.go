@@ -43,4 +43,13 @@ type DLQReplayResult struct {
 	Replayed []string `json:"replayed"`
 	// Skipped lists records already replayed earlier (use force to send them again).
 	Skipped []string `json:"skipped"`
+	// Refused lists records that were not sent, with the reason: their original topic is not
+	// one the connector consumes, is unknown, or the DLQ kept only part of the body.
+	Refused []DLQRefusal `json:"refused"`
+}
+
+// DLQRefusal is a DLQ record a replay did not send, and why.
+type DLQRefusal struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
 }

@@ -42,6 +42,11 @@ const (
 	fixedMsgLen     = 4 + 4 + 4 + 4 + 4 + 2
 )
 
+// MaxMessageBytes is the largest message the broker takes by default (its maxMessageSize,
+// 4 MiB): the body plus the encoded properties and framing. A larger message is refused by
+// the broker on every try, so it is refused here first (ErrTooLarge).
+const MaxMessageBytes = 4 << 20
+
 // BatchBuilder collects messages for one Batch. Add checks each message as it comes, so a
 // message the broker could not take is refused alone; Finish encodes them all at once into
 // a buffer of the exact size. Consecutive messages that share one Properties map (as a
@@ -63,7 +68,8 @@ type entry struct {
 
 // Add appends m, or returns an error wrapping ErrInvalid and leaves the builder as it was
 // when m has no topic or another topic than the messages before it, or when its
-// properties contain the separators \x01 or \x02 or exceed 32,767 encoded bytes. Like
+// properties contain the separators \x01 or \x02 or exceed 32,767 encoded bytes; or one
+// wrapping ErrTooLarge when m alone takes more than MaxMessageBytes encoded. Like
 // the client library, it skips properties with an empty name or value; Keys, Tag and
 // ShardingKey win over properties of the names KEYS, TAGS and SHARDING_KEY. m must not
 // change until Finish; a Properties map that the message added before also had is taken
@@ -85,6 +91,10 @@ func (b *BatchBuilder) Add(m *Message) error {
 	}
 	if n += len(up); n > maxPropsLen {
 		return fmt.Errorf("%w: properties take %d bytes encoded, more than RocketMQ's %d", ErrInvalid, n, maxPropsLen)
+	}
+	if size := fixedMsgLen + len(m.Body) + n; size > MaxMessageBytes {
+		return fmt.Errorf("%w: the message takes %d bytes encoded (body %d), more than the broker's %d (maxMessageSize)",
+			ErrTooLarge, size, len(m.Body), MaxMessageBytes)
 	}
 	b.entries = append(b.entries, entry{m: m, props: up})
 	b.size += fixedMsgLen + len(m.Body) + n

@@ -99,3 +99,50 @@ func (c *Client) Join(ctx context.Context, group, topic, member string, onChange
 		Group: group, Topics: []string{topic}, Instance: member, OnMembers: onChange,
 	}, func(context.Context, []*ReceivedMessage) error { return nil })
 }
+
+// MemberView asks the broker hosting a group's topic for the group's members, looking the
+// broker's address up with the name servers once and again only after an error: the
+// membership stays observable while the name servers are down.
+type MemberView struct {
+	c            *Client
+	group, topic string
+	mu           sync.Mutex
+	addr         string
+}
+
+// NewMemberView returns a MemberView of group on topic.
+func (c *Client) NewMemberView(group, topic string) *MemberView {
+	return &MemberView{c: c, group: group, topic: topic}
+}
+
+// Members returns the member ids of the group, sorted.
+func (v *MemberView) Members(ctx context.Context) ([]string, error) {
+	v.mu.Lock()
+	addr := v.addr
+	v.mu.Unlock()
+	if addr == "" {
+		qs, err := v.c.TopicQueues(ctx, v.topic)
+		if err != nil {
+			return nil, err
+		}
+		if addr, err = v.c.brokerAddr(ctx, qs[0].BrokerName); err != nil {
+			return nil, err
+		}
+	}
+	ids, err := v.c.rpc.GetConsumerList(ctx, addr, v.group)
+	if err != nil && !remoting.IsCode(err, 1) { // SYSTEM_ERROR: "no consumer for this group"
+		v.mu.Lock()
+		v.addr = ""
+		v.mu.Unlock()
+		return nil, fmt.Errorf("members of %s: %w", v.group, err)
+	}
+	v.mu.Lock()
+	v.addr = addr
+	v.mu.Unlock()
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, memberID(id))
+	}
+	sort.Strings(out)
+	return slices.Compact(out), nil
+}

@@ -153,6 +153,9 @@ func (p *Producer) Send(ctx context.Context, msgs ...*Message) (res SendResult, 
 		if m.Topic != msgs[0].Topic {
 			return res, fmt.Errorf("%w: a batch must share one topic (%s, %s)", ErrInvalid, msgs[0].Topic, m.Topic)
 		}
+		if len(m.Body) > MaxMessageBytes {
+			return res, fmt.Errorf("%w: a body of %d bytes, more than the broker's %d (maxMessageSize)", ErrTooLarge, len(m.Body), MaxMessageBytes)
+		}
 		pms = append(pms, pm)
 	}
 	return p.send(ctx, msgs[0].Topic, pms...)

@@ -39,13 +39,16 @@ var SinkAliases = []string{
 
 // Configuration keys of file-source (file-sink uses KeyFilename only).
 const (
-	KeyFilename          = "filename"
-	KeyTopic             = "connect.topicname"
-	KeyBatchSize         = "batch.size"
-	KeyMaxLineBytes      = "max.line.bytes"
-	KeyPollInterval      = "poll.interval.ms"
-	KeyPartialLineFlush  = "partial.line.flush.ms"
-	defaultMaxLineBytes  = 1 << 20
+	KeyFilename         = "filename"
+	KeyTopic            = "connect.topicname"
+	KeyBatchSize        = "batch.size"
+	KeyMaxLineBytes     = "max.line.bytes"
+	KeyPollInterval     = "poll.interval.ms"
+	KeyPartialLineFlush = "partial.line.flush.ms"
+	defaultMaxLineBytes = 1 << 20
+	// maxLineBytesLimit keeps a line's message under RocketMQ's default 4 MiB message
+	// limit, with room for its terminator, properties (at most 32 KiB) and framing.
+	maxLineBytesLimit    = 4<<20 - 64<<10
 	readChunk            = 64 << 10
 	defaultBatchSize     = 2000
 	defaultPollInterval  = 200 * time.Millisecond
@@ -63,7 +66,7 @@ var sourceSpec = plugins.MustConfigSpec(
 		Validators: []plugins.Validator{plugins.Between(1, 1<<20)},
 		Doc:        "Maximum number of records returned by one poll."},
 	plugins.Field{Name: KeyMaxLineBytes, Type: plugins.TypeInt, Default: defaultMaxLineBytes,
-		Validators: []plugins.Validator{plugins.Between(1, 64<<20)},
+		Validators: []plugins.Validator{plugins.Between(1, maxLineBytesLimit)},
 		Doc: "Longest line (terminator excluded) emitted as data; a longer line becomes an error record " +
 			"(routed per errors.tolerance) and is skipped."},
 	plugins.Field{Name: KeyPollInterval, Type: plugins.TypeDuration, Default: defaultPollInterval,

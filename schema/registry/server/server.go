@@ -50,6 +50,10 @@ type Config struct {
 	// state survives the broker deleting old log entries (its retention, fileReservedTime). Keep it well under
 	// the retention. Zero disables snapshots.
 	SnapshotInterval time.Duration
+	// SnapshotPartBytes bounds the subjects' JSON in one snapshot entry (1 MiB): a larger state is
+	// appended as several entries, so that every entry stays under the broker's message size limit
+	// (maxMessageSize, 4 MiB by default) however many schemas the registry holds.
+	SnapshotPartBytes int
 }
 
 // maxBody bounds a request body.
@@ -70,6 +74,8 @@ type Server struct {
 	// start, so events are held in early until a snapshot gives the state to apply them to.
 	truncated bool
 	early     []heldEvent
+	// parts holds the parts of split snapshots seen while truncated, by SnapID and part number.
+	parts map[string]map[int][]snapSubject
 }
 
 type heldEvent struct {
@@ -90,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ReadSyncTimeout == 0 {
 		cfg.ReadSyncTimeout = 2 * time.Second
+	}
+	if cfg.SnapshotPartBytes <= 0 {
+		cfg.SnapshotPartBytes = 1 << 20
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), ready: make(chan struct{}), st: newState(),
 		waiters: map[string]chan outcome{}}
@@ -128,7 +137,7 @@ func (s *Server) Run(ctx context.Context) error {
 			for _, h := range s.early {
 				s.st.apply(h.pos, h.ev, true)
 			}
-			s.early, s.truncated = nil, false
+			s.early, s.truncated, s.parts = nil, false, nil
 		}
 		s.mu.Unlock()
 		close(s.ready)
@@ -160,20 +169,62 @@ func (s *Server) snapshots(ctx context.Context) {
 	}
 }
 
-// Snapshot appends the current state to the log now.
+// Snapshot appends the current state to the log now: one entry, or, when the state is larger
+// than SnapshotPartBytes, several entries that a replay puts back together.
 func (s *Server) Snapshot(ctx context.Context) error {
 	s.mu.Lock()
 	if s.truncated {
 		s.mu.Unlock()
 		return errors.New("no state to snapshot: the log was truncated and holds no snapshot yet")
 	}
-	ev := event{Op: opSnapshot, Snapshot: s.st.snapshot(), AsOf: s.st.last}
+	snap, asOf := s.st.snapshot(), s.st.last
 	s.mu.Unlock()
-	data, err := json.Marshal(ev)
-	if err != nil {
-		return err
+	parts := splitSnapshot(snap, s.cfg.SnapshotPartBytes)
+	if len(parts) <= 1 {
+		data, err := json.Marshal(event{Op: opSnapshot, Snapshot: snap, AsOf: asOf})
+		if err != nil {
+			return err
+		}
+		return s.cfg.Log.Append(ctx, data)
 	}
-	return s.cfg.Log.Append(ctx, data)
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	snapID := hex.EncodeToString(id[:])
+	for i, p := range parts {
+		data, err := json.Marshal(event{Op: opSnapshot, Snapshot: p, AsOf: asOf, SnapID: snapID, Part: i, Parts: len(parts)})
+		if err != nil {
+			return err
+		}
+		if err := s.cfg.Log.Append(ctx, data); err != nil {
+			return fmt.Errorf("snapshot part %d of %d: %w", i+1, len(parts), err)
+		}
+	}
+	return nil
+}
+
+// snapshotPart collects one part of a split snapshot while truncated and returns the whole
+// snapshot once every part of it has been seen, or nil.
+func (s *Server) snapshotPart(ev *event) []snapSubject {
+	if ev.SnapID == "" || ev.Part < 0 || ev.Part >= ev.Parts {
+		return nil
+	}
+	if s.parts == nil {
+		s.parts = map[string]map[int][]snapSubject{}
+	}
+	got := s.parts[ev.SnapID]
+	if got == nil {
+		got = map[int][]snapSubject{}
+		s.parts[ev.SnapID] = got
+	}
+	got[ev.Part] = ev.Snapshot
+	if len(got) < ev.Parts {
+		return nil
+	}
+	var whole []snapSubject
+	for i := range ev.Parts {
+		whole = append(whole, got[i]...)
+	}
+	return whole
 }
 
 // Ready is closed once the log has been replayed and requests are answered.
@@ -212,9 +263,17 @@ func (s *Server) apply(pos int64, data []byte) {
 	}
 	if ev.Op == opSnapshot {
 		if s.truncated {
+			snap := ev.Snapshot
+			if ev.Parts > 1 {
+				// A part whose first parts the broker deleted never completes; a later snapshot will.
+				if snap = s.snapshotPart(ev); snap == nil {
+					return
+				}
+			}
 			// The snapshot is the state as of AsOf; events held since the start of the log that come after
 			// AsOf are applied on top, in order.
-			s.st.restore(ev.Snapshot)
+			s.st.restore(snap)
+			s.parts = nil
 			for _, h := range s.early {
 				if h.pos > ev.AsOf {
 					s.st.apply(h.pos, h.ev, true)
@@ -245,6 +304,21 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, errorBody(status, msg))
 }
 
+// WriteError answers status with the registry's error body ({"status", "error", "message"}), for
+// wrappers (auth, the browser guard) that refuse a request before the server sees it.
+func WriteError(w http.ResponseWriter, status int, msg string) { writeError(w, status, msg) }
+
+// badBody answers a request whose body could not be decoded: 413 when it is over maxBody, 400
+// otherwise.
+func badBody(w http.ResponseWriter, what string, err error) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s: body over the limit of %d bytes", what, maxBody))
+		return
+	}
+	writeError(w, http.StatusBadRequest, what+": "+err.Error())
+}
+
 func newEvent(op string, r *http.Request) *event {
 	return &event{Op: op, Cluster: r.PathValue("c"), Tenant: r.PathValue("t"), Subject: r.PathValue("s")}
 }
@@ -258,9 +332,8 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request, ev *event) {
 		writeError(w, http.StatusServiceUnavailable, "schema registry log: "+err.Error())
 		return
 	}
-	s.mu.Lock()
-	dry := s.st.apply(0, ev, false)
-	s.mu.Unlock()
+	var dry outcome
+	s.find(func(st *state) (any, bool, string) { dry = st.apply(0, ev, false); return nil, true, "" })
 	if !dry.changes {
 		writeJSON(w, dry.status, dry.body)
 		return
@@ -300,7 +373,7 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request, ev *event) {
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	var req registry.RegisterRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "register request: "+err.Error())
+		badBody(w, "register request", err)
 		return
 	}
 	if t := normType(req.SchemaType); t != "" && t != "AVRO" {
@@ -320,7 +393,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	var req registry.UpdateRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "update request: "+err.Error())
+		badBody(w, "update request", err)
 		return
 	}
 	ev := newEvent(opUpdate, r)
@@ -355,9 +428,7 @@ func pathInt(w http.ResponseWriter, r *http.Request, name string) (int64, bool) 
 // retried once after catching up with the log, so a schema registered through another instance just before is
 // found.
 func (s *Server) read(w http.ResponseWriter, r *http.Request, find func(st *state) (v any, ok bool, msg string)) {
-	s.mu.Lock()
-	v, ok, msg := find(s.st)
-	s.mu.Unlock()
+	v, ok, msg := s.find(find)
 	if !ok && s.cfg.ReadSyncTimeout > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadSyncTimeout)
 		err := s.cfg.Log.Sync(ctx)
@@ -365,15 +436,21 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, find func(st *stat
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			s.log.Debug("schema registry read sync failed", "err", err)
 		}
-		s.mu.Lock()
-		v, ok, msg = find(s.st)
-		s.mu.Unlock()
+		v, ok, msg = s.find(find)
 	}
 	if !ok {
 		writeError(w, http.StatusNotFound, msg)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// find runs a lookup under the lock; the lock is released even if the lookup panics (the HTTP
+// server recovers the panic, and every later request needs the lock).
+func (s *Server) find(find func(st *state) (v any, ok bool, msg string)) (any, bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return find(s.st)
 }
 
 func subjectOf(r *http.Request, st *state) (*subjectState, string) {
@@ -435,8 +512,6 @@ func (s *Server) byID(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	names := s.st.list(r.PathValue("c"), r.PathValue("t"))
-	s.mu.Unlock()
+	names, _, _ := s.find(func(st *state) (any, bool, string) { return st.list(r.PathValue("c"), r.PathValue("t")), true, "" })
 	writeJSON(w, http.StatusOK, names)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +95,59 @@ func TestSnapshotSurvivesTruncation(t *testing.T) {
 	// Truncated past the only snapshot: what is left is applied, the rest is lost (and logged).
 	got := stateOf(t, truncatedLog{log.Peer(), 4})
 	require.Equal(t, map[string][]int64{"c": {501}}, got)
+}
+
+// brokerLimit is RocketMQ's default maxMessageSize: the broker refuses a larger message.
+const brokerLimit = 4 << 20
+
+// limitedLog refuses entries over brokerLimit, as the broker does.
+type limitedLog struct{ *MemLog }
+
+func (l limitedLog) Append(ctx context.Context, ev []byte) error {
+	if len(ev) > brokerLimit {
+		return fmt.Errorf("message body size %d exceeds the broker's limit %d", len(ev), brokerLimit)
+	}
+	return l.MemLog.Append(ctx, ev)
+}
+
+// A registry whose state is larger than one log entry may be still survives the broker deleting
+// the log's start: its snapshot is split into entries under the limit and put back together.
+func TestLargeSnapshotSurvivesTruncation(t *testing.T) {
+	log := NewMemLog()
+	big := func(i int) string {
+		return fmt.Sprintf(`{"type":"record","name":"R%d","doc":"%s","fields":[{"name":"a","type":"int"}]}`, i, strings.Repeat("d", 200<<10))
+	}
+	// 30 subjects of one 200 KiB schema, and one subject with 8 such versions (1.6 MiB alone):
+	// about 7.6 MiB of state.
+	for i := range 30 {
+		appendEvent(t, log, event{Op: opRegister, Cluster: "c", Tenant: "t", Subject: fmt.Sprintf("s%02d", i), IDL: big(i), Compatibility: "NONE"})
+	}
+	appendEvent(t, log, event{Op: opRegister, Cluster: "c", Tenant: "t", Subject: "many", IDL: big(100), Compatibility: "NONE"})
+	for v := 1; v < 8; v++ {
+		appendEvent(t, log, event{Op: opUpdate, Cluster: "c", Tenant: "t", Subject: "many", IDL: big(100 + v)})
+	}
+	full := stateOf(t, log.Peer())
+	require.Len(t, full, 31)
+	require.Len(t, full["many"], 8)
+
+	writer, err := New(Config{Log: limitedLog{log.Peer()}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- writer.Run(ctx) }()
+	<-writer.Ready()
+	before := int64(log.Len())
+	require.NoError(t, writer.Snapshot(context.Background()))
+	cancel()
+	require.NoError(t, <-done)
+	require.Greater(t, int64(log.Len()), before+1, "the snapshot took several entries")
+	appendEvent(t, log, event{Op: opRegister, Cluster: "c", Tenant: "t", Subject: "after", IDL: schemaV1})
+	full = stateOf(t, log.Peer())
+
+	// The broker deleted everything before the snapshot: the state is whole again.
+	got := stateOf(t, truncatedLog{log.Peer(), before})
+	require.Equal(t, full, got)
+	// Deleted up to the snapshot's second entry: that snapshot is incomplete, nothing restores it.
+	got = stateOf(t, truncatedLog{log.Peer(), before + 1})
+	require.Equal(t, map[string][]int64{"after": {full["after"][0]}}, got)
 }

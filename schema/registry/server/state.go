@@ -40,6 +40,12 @@ type event struct {
 	// Snapshot and AsOf: the state of every subject after applying the event at position AsOf.
 	Snapshot []snapSubject `json:"snapshot,omitempty"`
 	AsOf     int64         `json:"asOf,omitempty"`
+	// A snapshot too large for one log entry is appended as Parts entries sharing SnapID, Part 0
+	// to Parts-1, each holding some subjects (a large subject's versions may be spread over
+	// several parts). A snapshot without Parts is whole.
+	SnapID string `json:"snapId,omitempty"`
+	Part   int    `json:"part,omitempty"`
+	Parts  int    `json:"parts,omitempty"`
 }
 
 // snapSubject is one subject in a snapshot.
@@ -67,16 +73,72 @@ func (st *state) snapshot() []snapSubject {
 	return out
 }
 
-// restore replaces the state's subjects with a snapshot's.
+// restore replaces the state's subjects with a snapshot's. A subject listed more than once (its
+// versions spread over the parts of a split snapshot) gets the versions of every listing, in order.
 func (st *state) restore(snap []snapSubject) {
 	st.subjects = map[subjectKey]*subjectState{}
 	for _, s := range snap {
-		sub := &subjectState{name: s.Name, compat: avro.Mode(s.Compat), schemaID: s.SchemaID, next: s.Next}
+		k := subjectKey{s.Cluster, s.Tenant, s.Subject}
+		sub := st.subjects[k]
+		if sub == nil {
+			sub = &subjectState{name: s.Name, compat: avro.Mode(s.Compat), schemaID: s.SchemaID, next: s.Next}
+			st.subjects[k] = sub
+		}
 		for _, rec := range s.Versions {
 			sub.versions = append(sub.versions, version{rec: rec, canon: canonical(rec.IDL)})
 		}
-		st.subjects[subjectKey{s.Cluster, s.Tenant, s.Subject}] = sub
 	}
+}
+
+// splitSnapshot cuts a snapshot into parts whose subjects' JSON stays within budget bytes, in order;
+// a subject larger than budget is listed in several parts with some of its versions each (a
+// single version larger than budget gets a part of its own).
+func splitSnapshot(snap []snapSubject, budget int) [][]snapSubject {
+	var parts [][]snapSubject
+	var cur []snapSubject
+	size := 0
+	flush := func() {
+		if len(cur) > 0 {
+			parts = append(parts, cur)
+			cur, size = nil, 0
+		}
+	}
+	add := func(s snapSubject, n int) {
+		if size+n > budget {
+			flush()
+		}
+		cur = append(cur, s)
+		size += n
+	}
+	for _, s := range snap {
+		n := jsonSize(s)
+		if n <= budget {
+			add(s, n)
+			continue
+		}
+		head := s
+		head.Versions = nil
+		overhead := jsonSize(head)
+		piece, pieceSize := head, overhead
+		for _, v := range s.Versions {
+			vn := jsonSize(v) + 1
+			if len(piece.Versions) > 0 && pieceSize+vn > budget {
+				add(piece, pieceSize)
+				piece, pieceSize = head, overhead
+				piece.Versions = nil
+			}
+			piece.Versions = append(piece.Versions, v)
+			pieceSize += vn
+		}
+		add(piece, pieceSize)
+	}
+	flush()
+	return parts
+}
+
+func jsonSize(v any) int {
+	b, _ := json.Marshal(v)
+	return len(b)
 }
 
 // outcome is what applying (or trying) an event decided: an HTTP status and the JSON body to answer.

@@ -1,0 +1,361 @@
+package httpconn
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/schema/converter"
+)
+
+// Fixed bounds (not configurable: they only protect memory and sanity).
+const (
+	excerptBytes   = 512      // of a failed response, in errors and DLQ messages
+	drainBytes     = 64 << 10 // read from a successful response so the connection can be reused
+	maxRetryAfter  = 10 * time.Minute
+	maxHeaderBytes = 64 << 10
+)
+
+// jsonConv renders schemaless and schema'd values as bare JSON (no envelope).
+var jsonConv = func() *converter.JSONConverter {
+	c := converter.NewJSONConverter()
+	if err := c.Configure(map[string]string{"schemas.enable": "false"}, false); err != nil {
+		panic(err)
+	}
+	return c
+}()
+
+func jsonOf(v any) ([]byte, error) {
+	var s *schema.Schema
+	if st, ok := v.(*schema.Struct); ok && st != nil {
+		s = st.Schema()
+	}
+	return jsonConv.FromConnect("", s, v)
+}
+
+// requester is what both connectors share: the client, auth, signature, retry policy and rate limit.
+type requester struct {
+	client      *http.Client
+	transport   *http.Transport
+	authHeader  string // full Authorization value, "" for none
+	hmacSecret  []byte
+	hmacHeader  string
+	hmacAlgo    string
+	timeout     time.Duration
+	maxAttempts int // 0 = unlimited
+	backoff0    time.Duration
+	backoffMax  time.Duration
+	limiter     *limiter
+}
+
+// newRequester builds the client from the common keys; maxConns bounds connections per host.
+func newRequester(v plugins.Values, maxConns int) (*requester, error) {
+	tr := &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		MaxIdleConns:           maxConns,
+		MaxIdleConnsPerHost:    maxConns,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: maxHeaderBytes,
+	}
+	tlsCfg, err := tlsConfig(v)
+	if err != nil {
+		return nil, err
+	}
+	if tlsCfg != nil {
+		tr.TLSClientConfig = tlsCfg
+	}
+	r := &requester{
+		client: &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			// A redirect is followed only to the same host: credentials and signatures must not leak elsewhere.
+			if len(via) >= 5 {
+				return errors.New("stopped after 5 redirects")
+			}
+			if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}},
+		transport:   tr,
+		timeout:     v.Duration(KeyRequestTimeout),
+		maxAttempts: v.Int(KeyRetryMax),
+		backoff0:    v.Duration(KeyRetryInitial),
+		backoffMax:  v.Duration(KeyRetryMaxBackoff),
+		limiter:     newLimiter(v.Double(KeyRPS)),
+		hmacSecret:  []byte(v.Password(KeyHMACSecret).Value()),
+		hmacHeader:  v.String(KeyHMACHeader),
+		hmacAlgo:    strings.ToLower(v.String(KeyHMACAlgorithm)),
+	}
+	switch strings.ToLower(v.String(KeyAuthType)) {
+	case AuthBasic:
+		cred := v.String(KeyAuthUsername) + ":" + v.Password(KeyAuthPassword).Value()
+		r.authHeader = "Basic " + base64.StdEncoding.EncodeToString([]byte(cred))
+	case AuthBearer:
+		r.authHeader = "Bearer " + v.Password(KeyAuthToken).Value()
+	}
+	return r, nil
+}
+
+func tlsConfig(v plugins.Values) (*tls.Config, error) {
+	certFile, keyFile, caFile := v.String(KeyTLSCert), v.String(KeyTLSKey), v.String(KeyTLSCA)
+	if certFile == "" && caFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, &plugins.FieldError{Key: KeyTLSCert, Value: certFile, Reason: "load client certificate: " + err.Error(), Err: plugins.ErrInvalidValue}
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, &plugins.FieldError{Key: KeyTLSCA, Value: caFile, Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &plugins.FieldError{Key: KeyTLSCA, Value: caFile, Reason: "no PEM certificate in the file", Err: plugins.ErrInvalidValue}
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// close releases idle connections (and their goroutines).
+func (r *requester) close() { r.transport.CloseIdleConnections() }
+
+// Sign returns the signature header value of body: "<algorithm>=<hex HMAC>", algorithm one of sha256, sha512
+// and sha1. http-sink sends it in hmac.header; http-source (listen.auth=hmac) expects it there.
+func Sign(algo string, secret, body []byte) string {
+	var h func() hash.Hash
+	switch algo {
+	case "sha512":
+		h = sha512.New
+	case "sha1":
+		h = sha1.New
+	default:
+		h = sha256.New
+	}
+	m := hmac.New(h, secret)
+	m.Write(body)
+	return algo + "=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// verifySignature reports whether got is the signature of body (constant time).
+func verifySignature(algo string, secret, body []byte, got string) bool {
+	return hmac.Equal([]byte(Sign(algo, secret, body)), []byte(strings.TrimSpace(got)))
+}
+
+// request is one HTTP request to send, possibly several times.
+type request struct {
+	method string
+	url    string
+	header http.Header
+	body   []byte
+}
+
+// attemptResult classifies one attempt.
+type attemptResult struct {
+	status     int           // 0 when no response
+	header     http.Header   // response headers (nil when no response)
+	body       []byte        // the response body when keepBody, else an excerpt
+	retryAfter time.Duration // from a Retry-After header
+	err        error         // nil on 2xx; a *StatusError or a transport error otherwise
+	retriable  bool
+}
+
+// do sends req once. With keepBody the whole body (up to maxBody bytes, more is ErrResponseTooLarge) is
+// returned on 2xx; otherwise the body is drained up to drainBytes.
+func (r *requester) do(ctx context.Context, req *request, keepBody bool, maxBody int64) attemptResult {
+	actx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	hreq, err := http.NewRequestWithContext(actx, req.method, req.url, body)
+	if err != nil {
+		return attemptResult{err: fmt.Errorf("%w: %v", ErrRender, err)}
+	}
+	for k, vs := range req.header {
+		hreq.Header[k] = vs
+	}
+	if r.authHeader != "" {
+		hreq.Header.Set("Authorization", r.authHeader)
+	}
+	if len(r.hmacSecret) > 0 {
+		hreq.Header.Set(r.hmacHeader, Sign(r.hmacAlgo, r.hmacSecret, req.body))
+	}
+	if hreq.Header.Get("User-Agent") == "" {
+		hreq.Header.Set("User-Agent", "rmqconnect-http")
+	}
+	resp, err := r.client.Do(hreq)
+	if err != nil {
+		if ctx.Err() != nil {
+			return attemptResult{err: ctx.Err()}
+		}
+		return attemptResult{err: fmt.Errorf("%s %s: %w", req.method, redact(req.url), unwrapURLError(err)), retriable: true}
+	}
+	defer resp.Body.Close()
+	res := attemptResult{status: resp.StatusCode, header: resp.Header}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if keepBody {
+			b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+			if err != nil {
+				return attemptResult{status: resp.StatusCode, err: fmt.Errorf("%s %s: read response: %w", req.method, redact(req.url), err), retriable: true}
+			}
+			if int64(len(b)) > maxBody {
+				return attemptResult{status: resp.StatusCode, err: fmt.Errorf("%s %s: %w (%d bytes)", req.method, redact(req.url), ErrResponseTooLarge, maxBody)}
+			}
+			res.body = b
+		} else {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
+		}
+		return res
+	}
+	ex, _ := io.ReadAll(io.LimitReader(resp.Body, excerptBytes))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
+	se := &StatusError{Method: req.method, URL: redact(req.url), Status: resp.StatusCode, Excerpt: string(ex)}
+	res.err, res.body = se, ex
+	switch {
+	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
+		res.retriable = true
+		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	default:
+		se.Err = ErrRejected
+	}
+	return res
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// redact hides user info and query values of a URL for errors and logs (which reach task traces and DLQ
+// messages): either may hold a resolved secret, such as an API key.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"xxxxx"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or unreadable. It is capped at
+// maxRetryAfter.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		if n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// backoff is the delay before retry number attempt (1-based): initial·2^(attempt-1) capped at max, drawn
+// uniformly from its upper half (jitter), and never below retryAfter.
+func (r *requester) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	d := r.backoff0
+	for i := 1; i < attempt && d < r.backoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, r.backoffMax)
+	d = d/2 + rand.N(d/2+1)
+	return max(d, retryAfter)
+}
+
+// giveUp reports whether attempt (1-based) was the last one allowed.
+func (r *requester) giveUp(attempt int) bool { return r.maxAttempts > 0 && attempt >= r.maxAttempts }
+
+// sleep waits d or until ctx or stop ends; false when interrupted.
+func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	}
+}
+
+// limiter spaces requests 1/rate apart (no burst); nil means unlimited.
+type limiter struct {
+	mu       sync.Mutex
+	interval time.Duration
+	next     time.Time
+}
+
+func newLimiter(rate float64) *limiter {
+	if rate <= 0 {
+		return nil
+	}
+	return &limiter{interval: time.Duration(float64(time.Second) / rate)}
+}
+
+// wait blocks until the next request may go; false when ctx or stop ended first.
+func (l *limiter) wait(ctx context.Context, stop <-chan struct{}) bool {
+	if l == nil {
+		return true
+	}
+	l.mu.Lock()
+	now := time.Now()
+	at := l.next
+	if at.Before(now) {
+		at = now
+	}
+	l.next = at.Add(l.interval)
+	l.mu.Unlock()
+	return sleep(ctx, stop, time.Until(at))
+}

@@ -1,0 +1,42 @@
+package httpconn
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors of the HTTP connectors. Match them with errors.Is.
+var (
+	// ErrNotStarted is returned by Put, Flush and Poll on a task whose Start did not succeed.
+	ErrNotStarted = errors.New("task not started")
+	// ErrStopped is returned by Put, Flush and Poll after Stop.
+	ErrStopped = errors.New("task stopped")
+	// ErrRejected means the server answered a status that is not retried (4xx other than 408 and 429).
+	ErrRejected = errors.New("request rejected by the server")
+	// ErrGaveUp means a retriable failure persisted through retry.max.attempts attempts.
+	ErrGaveUp = errors.New("retries exhausted")
+	// ErrRender means a template, a header or a body could not be built from a record.
+	ErrRender = errors.New("cannot build the request from the record")
+	// ErrResponseTooLarge means a polled response is longer than response.max.bytes.
+	ErrResponseTooLarge = errors.New("response larger than response.max.bytes")
+	// ErrBadResponse means a polled response could not be read as configured (not JSON, no array at the path).
+	ErrBadResponse = errors.New("malformed response")
+	// ErrForeignLink means a next link points to another scheme or host than url.
+	ErrForeignLink = errors.New("next link leaves the configured host")
+)
+
+// StatusError is an HTTP answer that is not 2xx: the status and the first bytes of the body.
+type StatusError struct {
+	Method  string
+	URL     string // user info and query values masked
+	Status  int
+	Excerpt string
+	Err     error // ErrRejected or nil (a retriable status)
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s %s: status %d: %q", e.Method, e.URL, e.Status, e.Excerpt)
+}
+
+// Unwrap exposes ErrRejected for statuses that are not retried.
+func (e *StatusError) Unwrap() error { return e.Err }

@@ -1,0 +1,118 @@
+package httpconn
+
+import (
+	"strings"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+)
+
+// Configuration keys shared by http-sink and http-source (poll mode).
+const (
+	KeyURL             = "url"
+	KeyMethod          = "method"
+	KeyHeaders         = "headers"
+	KeyHeaderSeparator = "header.separator"
+	KeyAuthType        = "auth.type"
+	KeyAuthUsername    = "auth.username"
+	KeyAuthPassword    = "auth.password"
+	KeyAuthToken       = "auth.bearer.token"
+	KeyTLSCert         = "tls.client.cert.file"
+	KeyTLSKey          = "tls.client.key.file"
+	KeyTLSCA           = "tls.ca.file"
+	KeyRequestTimeout  = "request.timeout"
+	KeyRetryMax        = "retry.max.attempts"
+	KeyRetryInitial    = "retry.backoff.initial"
+	KeyRetryMaxBackoff = "retry.backoff.max"
+	KeyRPS             = "requests.per.second"
+	KeyHMACSecret      = "hmac.secret"
+	KeyHMACHeader      = "hmac.header"
+	KeyHMACAlgorithm   = "hmac.algorithm"
+)
+
+// Authentication types (auth.type).
+const (
+	AuthNone   = "none"
+	AuthBasic  = "basic"
+	AuthBearer = "bearer"
+)
+
+// commonFields are the request, auth, TLS and retry keys of both connectors; method is declared by each.
+func commonFields() []plugins.Field {
+	return []plugins.Field{
+		{Name: KeyURL, Type: plugins.TypeString, Validators: []plugins.Validator{plugins.MatchesRegex(`(?i)https?://\S+`)},
+			Doc: "Target URL (http or https). A template: ${...} placeholders are replaced per record (sink) or per request (source); values are escaped for where they stand (path or query)."},
+		{Name: KeyHeaders, Type: plugins.TypeString, Default: "",
+			Doc: "Extra request headers, `Name:template` entries separated by header.separator, e.g. `X-Topic:${topic}|X-Id:${value.id}`."},
+		{Name: KeyHeaderSeparator, Type: plugins.TypeString, Default: "|", Validators: []plugins.Validator{plugins.NonEmpty()},
+			Doc: "Separator between the entries of headers."},
+		{Name: KeyAuthType, Type: plugins.TypeString, Default: AuthNone,
+			Validators: []plugins.Validator{plugins.OneOf(AuthNone, AuthBasic, AuthBearer)},
+			Doc:        "Authorization header: none, basic (auth.username, auth.password) or bearer (auth.bearer.token)."},
+		{Name: KeyAuthUsername, Type: plugins.TypeString, Default: "", Doc: "User name for auth.type=basic."},
+		{Name: KeyAuthPassword, Type: plugins.TypePassword, Default: "",
+			Doc: "Password for auth.type=basic; may come from a config provider (${file:...}, ${env:...})."},
+		{Name: KeyAuthToken, Type: plugins.TypePassword, Default: "",
+			Doc: "Token for auth.type=bearer; may come from a config provider (${file:...}, ${env:...})."},
+		{Name: KeyTLSCert, Type: plugins.TypeString, Default: "", Doc: "PEM client certificate for mutual TLS (with tls.client.key.file)."},
+		{Name: KeyTLSKey, Type: plugins.TypeString, Default: "", Doc: "PEM private key of tls.client.cert.file."},
+		{Name: KeyTLSCA, Type: plugins.TypeString, Default: "", Doc: "PEM CA bundle to verify the server with, instead of the system roots."},
+		{Name: KeyRequestTimeout, Type: plugins.TypeDuration, Default: 30 * time.Second,
+			Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, time.Hour)},
+			Doc:        "Deadline of one attempt, from connecting to reading the response."},
+		{Name: KeyRetryMax, Type: plugins.TypeInt, Default: 10, Validators: []plugins.Validator{plugins.AtLeast(0)},
+			Doc: "Attempts per request on connection errors, timeouts, 408, 429 and 5xx; 0 retries until the task stops."},
+		{Name: KeyRetryInitial, Type: plugins.TypeDuration, Default: 100 * time.Millisecond,
+			Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, time.Hour)},
+			Doc:        "Delay before the first retry; doubled after each failure, with jitter."},
+		{Name: KeyRetryMaxBackoff, Type: plugins.TypeDuration, Default: 30 * time.Second,
+			Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, time.Hour)},
+			Doc:        "Cap of the retry delay (a Retry-After header is honoured up to 10 minutes)."},
+		{Name: KeyRPS, Type: plugins.TypeDouble, Default: 0.0, Validators: []plugins.Validator{plugins.AtLeast(0)},
+			Doc: "Most requests per second per task (retries included); 0 means no limit."},
+		{Name: KeyHMACSecret, Type: plugins.TypePassword, Default: "",
+			Doc: "When set, every request carries hmac.header = `<algorithm>=<hex HMAC of the body>`."},
+		{Name: KeyHMACHeader, Type: plugins.TypeString, Default: "X-Signature-256", Validators: []plugins.Validator{plugins.MatchesRegex(`[A-Za-z0-9-]+`)},
+			Doc: "Header carrying the body's HMAC signature."},
+		{Name: KeyHMACAlgorithm, Type: plugins.TypeString, Default: "sha256", Validators: []plugins.Validator{plugins.OneOf("sha256", "sha512", "sha1")},
+			Doc: "Hash of the HMAC signature."},
+	}
+}
+
+// checkCommon checks the cross-field rules of the common keys.
+func checkCommon(v plugins.Values) plugins.ConfigErrors {
+	var errs plugins.ConfigErrors
+	switch strings.ToLower(v.String(KeyAuthType)) {
+	case AuthBasic:
+		if v.String(KeyAuthUsername) == "" {
+			errs = append(errs, missing(KeyAuthUsername, "required when auth.type is basic"))
+		}
+	case AuthBearer:
+		if v.Password(KeyAuthToken) == "" {
+			errs = append(errs, missing(KeyAuthToken, "required when auth.type is bearer"))
+		}
+	}
+	if (v.String(KeyTLSCert) == "") != (v.String(KeyTLSKey) == "") {
+		errs = append(errs, missing(KeyTLSKey, "tls.client.cert.file and tls.client.key.file go together"))
+	}
+	if _, err := parseHeaderTemplates(v.String(KeyHeaders), v.String(KeyHeaderSeparator)); err != nil {
+		errs = append(errs, &plugins.FieldError{Key: KeyHeaders, Value: v.String(KeyHeaders), Reason: err.Error(), Err: plugins.ErrInvalidValue})
+	}
+	if u := v.String(KeyURL); u != "" {
+		if _, err := parseTemplate(u); err != nil {
+			errs = append(errs, &plugins.FieldError{Key: KeyURL, Value: u, Reason: err.Error(), Err: plugins.ErrInvalidValue})
+		}
+	}
+	return errs
+}
+
+func missing(key, reason string) *plugins.FieldError {
+	return &plugins.FieldError{Key: key, Reason: reason, Err: plugins.ErrMissingRequired}
+}
+
+func asError(errs plugins.ConfigErrors) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}

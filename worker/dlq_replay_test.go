@@ -1,0 +1,94 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// TestDLQReplayOnlyToTheConnectorsTopics: a DLQ record naming another topic (here, one
+// standing in for a store topic) or keeping only part of its body is refused with a reason
+// and nothing is written to that topic; the connector's own record is replayed.
+func TestDLQReplayOnlyToTheConnectorsTopics(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	store := rmqtest.Topic(t, 1)
+	dlq := rmqtest.Topic(t, 1)
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	client := rmqtest.Client(t)
+	_, err := env.h.CreateConnector(ctx, "s", map[string]string{"connector.class": "mem-sink", "test.id": rmqtest.Name(t, "st"),
+		"connect.topicnames": topic, "task.group.id": rmqtest.Group(t), "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq}, "")
+	require.NoError(t, err)
+	p, err := client.NewProducer("crafted", rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer p.Close()
+	for _, m := range []*rmqclient.Message{
+		{Topic: dlq, Body: []byte("own"), Properties: map[string]string{ErrHeaderTopic: topic}},
+		{Topic: dlq, Body: []byte("crafted"), Properties: map[string]string{ErrHeaderTopic: store}},
+		{Topic: dlq, Body: []byte("head"), Properties: map[string]string{ErrHeaderTopic: topic, ErrHeaderBodyTruncated: "true", ErrHeaderBodySize: "9999999"}},
+	} {
+		_, err := p.Send(ctx, m)
+		require.NoError(t, err)
+	}
+	res, err := env.h.DLQReplay(ctx, "s", nil, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{"0-0"}, res.Replayed)
+	require.Len(t, res.Refused, 2)
+	require.Equal(t, "0-1", res.Refused[0].ID)
+	require.Contains(t, res.Refused[0].Reason, "connect.topicnames")
+	require.Equal(t, "0-2", res.Refused[1].ID)
+	require.Contains(t, res.Refused[1].Reason, "kept only")
+	qs, err := client.TopicQueues(ctx, store)
+	require.NoError(t, err)
+	for _, q := range qs {
+		_, maxOff, err := client.QueueOffsets(ctx, q)
+		require.NoError(t, err)
+		require.Zero(t, maxOff, "nothing was written to the foreign topic")
+	}
+}
+
+// TestDLQReplayStreamsInBatches: a replay of more records than one batch sends and records
+// them all, and a second replay skips them all (they were recorded durably).
+func TestDLQReplayStreamsInBatches(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	dlq := rmqtest.Topic(t, 1)
+	dir := t.TempDir()
+	env := startHerder(t, dir)
+	defer env.stop(t)
+	ctx := context.Background()
+	client := rmqtest.Client(t)
+	_, err := env.h.CreateConnector(ctx, "s", map[string]string{"connector.class": "mem-sink", "test.id": rmqtest.Name(t, "st"),
+		"connect.topicnames": topic, "task.group.id": rmqtest.Group(t), "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq}, "")
+	require.NoError(t, err)
+	p, err := client.NewProducer("many", rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer p.Close()
+	const n = replayBatch + 44
+	for i := 0; i < n; i += 50 {
+		var batch []*rmqclient.Message
+		for j := i; j < min(i+50, n); j++ {
+			batch = append(batch, &rmqclient.Message{Topic: dlq, Body: []byte(fmt.Sprint(j)), Properties: map[string]string{ErrHeaderTopic: topic}})
+		}
+		_, err := p.Send(ctx, batch...)
+		require.NoError(t, err)
+	}
+	res, err := env.h.DLQReplay(ctx, "s", nil, false)
+	require.NoError(t, err)
+	require.Len(t, res.Replayed, n)
+	require.Empty(t, res.Refused)
+	b, err := os.ReadFile(filepath.Join(dir, "dlq-replayed.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(b), fmt.Sprintf(`"0-%d"`, n-1))
+	again, err := env.h.DLQReplay(ctx, "s", nil, false)
+	require.NoError(t, err)
+	require.Empty(t, again.Replayed)
+	require.Len(t, again.Skipped, n)
+}
