@@ -12,7 +12,7 @@ FUZZTIME ?= 50000x
 TEST_TIMEOUT ?= 25m
 
 .DEFAULT_GOAL := build
-.PHONY: help build test test-unit test-go test-go-run fuzz-smoke fuzz run bench dist lint rocketmq-up rocketmq-down rocketmq-status clean
+.PHONY: help build test test-unit test-go test-go-run fuzz-smoke fuzz run bench dist lint rocketmq-up rocketmq-down rocketmq-status clean jdbc-demo db-up db-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -69,6 +69,17 @@ run: build rocketmq-up ## local RocketMQ + a worker running the demo file -> top
 	RMQ_NAMESRV=$${RMQ_NAMESRV:-127.0.0.1:$${RMQ_NAMESRV_PORT:-9876}} RMQCONNECT_STOREPATHROOTDIR="$(DEMO_DIR)/store" \
 	  RMQCONNECT_FILECONNECTORALLOWEDDIRS="$(DEMO_DIR)" \
 	  $(BIN)/rmqconnect standalone -c $(WORKER_CONF) "$(DEMO_DIR)/file-source.properties" "$(DEMO_DIR)/file-sink.properties"
+
+jdbc-demo: build rocketmq-up ## local RocketMQ, PostgreSQL and MariaDB + a worker moving a PostgreSQL table -> topic -> MariaDB table
+	@distribution/bin/db-local.sh demo "$(DEMO_DIR)/jdbc"
+	RMQ_NAMESRV=$${RMQ_NAMESRV:-127.0.0.1:$${RMQ_NAMESRV_PORT:-9876}} RMQCONNECT_STOREPATHROOTDIR="$(DEMO_DIR)/jdbc/store" \
+	  $(BIN)/rmqconnect standalone -c $(WORKER_CONF) "$(DEMO_DIR)/jdbc/jdbc-source.properties" "$(DEMO_DIR)/jdbc/jdbc-sink.properties"
+
+db-up: ## start the local PostgreSQL 15 and MariaDB for trying the jdbc connectors (distribution/bin/db-local.sh)
+	distribution/bin/db-local.sh start
+
+db-down: ## stop them
+	distribution/bin/db-local.sh stop
 
 BENCH_OUT ?= $(BIN)/bench
 bench: ## runtime figures against a local RocketMQ (own bench broker), micro-benchmarks, then BENCHMARKS.md

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -10,18 +9,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// moveAllowance is the per-event form of property (3) the tests enforce: 1.5 × MinMoves plus hashing
-// noise of 2 × sqrt(min) + 2 units. Strictly 1.5 × min cannot hold for any stateless hash (3 units over
-// 5 workers: whichever worker owns a unit, seen as the newcomer, took 1 > 1.5 × floor(3/5)), and the
-// newcomer's share of independently hashed units varies by about sqrt(min). It is checked only when
-// workers average at least denseUnitsPerWorker units; below that, only the aggregate bound holds.
-func moveAllowance(min int) int { return min*3/2 + 2*int(math.Ceil(math.Sqrt(float64(min)))) + 2 }
-
 // denseUnitsPerWorker is where the per-event movement bound starts to be enforced.
 const denseUnitsPerWorker = 16
 
-// checkAssignment verifies properties (2) LoadBound, (4) SpreadBound and (5) exactly once, which
-// both strategies keep (round robin within tighter bounds), and that every member has a sorted slice.
+// checkAssignment verifies properties (2) LoadBound and FloorBound (no idle member when units >=
+// members), (4) SpreadBound and (5) exactly once, which both strategies keep (round robin within
+// tighter bounds), and that every member has a sorted slice.
 func checkAssignment(a Assignment, members []string, units []Unit) error {
 	if len(a) != len(members) {
 		return fmt.Errorf("assignment has %d workers, want %d", len(a), len(members))
@@ -44,6 +37,9 @@ func checkAssignment(a Assignment, members []string, units []Unit) error {
 		if len(us) > LoadBound(len(units), len(members)) {
 			return fmt.Errorf("worker %s holds %d units, bound %d", w, len(us), LoadBound(len(units), len(members)))
 		}
+		if f := FloorBound(len(units), len(members)); len(us) < f {
+			return fmt.Errorf("worker %s holds %d units, floor %d", w, len(us), f)
+		}
 		per := map[string]int{}
 		for _, u := range us {
 			if prev, dup := seen[u]; dup {
@@ -54,11 +50,9 @@ func checkAssignment(a Assignment, members []string, units []Unit) error {
 				per[u.Connector]++
 			}
 		}
-		if len(members) >= 2 {
-			for c, k := range per {
-				if b := SpreadBound(tasks[c], len(members)); k > b {
-					return fmt.Errorf("worker %s holds %d of %d tasks of %s, bound %d", w, k, tasks[c], c, b)
-				}
+		for c, k := range per {
+			if b := SpreadBound(tasks[c], len(members)); k > b {
+				return fmt.Errorf("worker %s holds %d of %d tasks of %s, bound %d", w, k, tasks[c], c, b)
 			}
 		}
 	}

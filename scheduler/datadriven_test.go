@@ -31,6 +31,10 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testda
 //	add-connector <name> tasks=<n>  add a connector with tasks 0..n-1 (or change its task count)
 //	remove-connector <name>         remove a connector and its tasks
 //	assign                          print the current assignment
+//	shape workers=<w> connectors=<c> tasks=<t>
+//	                                members worker-1..worker-<w> and connectors conn-1..conn-<c> of <t>
+//	                                tasks each; from here on, print load statistics instead of the
+//	                                assignment and the per-worker moves (for shapes of thousands of units)
 //
 // Run `go test ./scheduler -run TestDataDriven -rewrite` to regenerate the expectations after an
 // intended change, and review the diff.
@@ -74,6 +78,7 @@ type ddState struct {
 	members  []string
 	tasks    map[string]int
 	current  Assignment
+	summary  bool
 }
 
 func (s *ddState) units() []Unit {
@@ -135,6 +140,22 @@ func (s *ddState) run(cmd string) (string, error) {
 			return "", fmt.Errorf("leave %s: not a member", left)
 		}
 		s.members = slices.Delete(s.members, i, i+1)
+	case "shape":
+		var w, c, n int
+		for k, p := range map[string]*int{"workers": &w, "connectors": &c, "tasks": &n} {
+			v, err := strconv.Atoi(kv[k])
+			if err != nil {
+				return "", fmt.Errorf("shape: %s: %w", k, err)
+			}
+			*p = v
+		}
+		s.members, s.tasks, s.summary, s.current = nil, map[string]int{}, true, nil
+		for i := range w {
+			s.members = append(s.members, fmt.Sprintf("worker-%d", i+1))
+		}
+		for i := range c {
+			s.tasks[fmt.Sprintf("conn-%d", i+1)] = n
+		}
 	case "add-connector":
 		if err := needOne(); err != nil {
 			return "", err
@@ -166,28 +187,40 @@ func (s *ddState) run(cmd string) (string, error) {
 		if joined != "" || left != "" {
 			min := MinMoves(old, s.members, len(units))
 			fmt.Fprintf(&b, ", minimum %d", min)
-			if s.name == ConsistentHash && moved > moveAllowance(min) {
-				fmt.Fprintf(&b, " OVER ALLOWANCE %d", moveAllowance(min))
+			if s.name == ConsistentHash && min >= 4 && 2*moved > 5*min {
+				b.WriteString(" OVER 2.5 × MINIMUM")
 			}
 		}
 		b.WriteByte('\n')
 		for _, w := range slices.Sorted(maps.Keys(per)) {
+			if s.summary {
+				break
+			}
 			fmt.Fprintf(&b, "  %s: stop %s; start %s\n", w, unitList(per[w].Stop), unitList(per[w].Start))
 		}
 	}
-	maxLoad := 0
+	maxLoad, minLoad, idle := 0, len(units), 0
 	for _, us := range a {
-		maxLoad = max(maxLoad, len(us))
+		maxLoad, minLoad = max(maxLoad, len(us)), min(minLoad, len(us))
+		if len(us) == 0 {
+			idle++
+		}
 	}
-	fmt.Fprintf(&b, "units %d, workers %d, max load %d (bound %d)\n", len(units), len(s.members), maxLoad, LoadBound(len(units), len(s.members)))
+	fmt.Fprintf(&b, "units %d, workers %d, max load %d (bound %d)", len(units), len(s.members), maxLoad, LoadBound(len(units), len(s.members)))
+	if s.summary {
+		fmt.Fprintf(&b, ", min load %d (floor %d), idle %d", minLoad, FloorBound(len(units), len(s.members)), idle)
+	}
+	b.WriteByte('\n')
 	if err := checkAssignment(a, s.members, units); err != nil {
 		fmt.Fprintf(&b, "check: %v\n", err)
 	} else {
 		b.WriteString("check: ok\n")
 	}
-	b.WriteString(a.String())
+	if !s.summary {
+		b.WriteString(a.String())
+	}
 	s.current = a
-	return b.String(), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 func unitList(us []Unit) string {

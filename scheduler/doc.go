@@ -7,11 +7,12 @@
 // worker ids to sorted units; New selects one by name:
 //
 //   - "consistent-hash" (the default): github.com/buraksezer/consistent with xxhash gives each
-//     unit a preferred worker, and a bounded-load pass keeps every worker within
-//     LoadBound(units, workers) = ceil(1.25 × average) and each connector's tasks within
-//     SpreadBound(tasks, workers) = ceil(1.5 × tasks/workers) + 1 per worker, moving as few units
-//     off their preferred worker as it can. A join or leave moves close to MinMoves units when
-//     workers hold more than a handful of units each.
+//     unit its first choice, and deferred acceptance under per-worker caps keeps every worker within
+//     FloorBound(units, workers) = floor(0.75 × average) (at least 1: no idle worker when units >=
+//     workers) and LoadBound(units, workers) = ceil(1.25 × average), and each connector's tasks within
+//     SpreadBound(tasks, workers) per worker (distinct workers while tasks <= workers/2). A join or
+//     leave moves about 1.4 × MinMoves in total over many shapes, single events more where workers
+//     hold a few units each.
 //   - "round-robin": RocketMQ Connect's DefaultAllocateConnAndTaskStrategy, for comparison:
 //     perfectly balanced, but a join or leave moves nearly every unit.
 //

@@ -325,7 +325,8 @@ func (d *Distributed) repairClaims() {
 				continue
 			}
 		}
-		r.State, r.Trace = StateUnassigned, ""
+		// A release, not a claim: the record in force may be this worker's own claim.
+		r.State, r.Trace, r.Claim, r.Prev = StateUnassigned, "", false, 0
 		d.log.Info("releasing a task this worker does not run", "connector", r.Connector, "task", r.Task, "gen", r.Gen)
 		d.report(r)
 	}

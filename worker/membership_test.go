@@ -69,3 +69,22 @@ func TestRenewRequiresMembership(t *testing.T) {
 	require.True(t, d.lastRenew.IsZero(), "lease renewed although the broker does not list this worker")
 	require.Error(t, d.fence())
 }
+
+// TestRepairReleasesAClaimNeverReported: a task this worker claimed and stopped before it
+// reported RUNNING leaves its claim record in force. The release repairClaims writes for it
+// must apply; copied as a claim (with the claim's Prev) the fold refused it as a stale claim,
+// every 2 s, and the task's new owner waited for it forever.
+func TestRepairReleasesAClaimNeverReported(t *testing.T) {
+	d := &Distributed{status: newStatusState(), local: &Standalone{}, log: quiet(),
+		pending: map[taskKey]statusRecord{}, reportWake: make(chan struct{}, 1)}
+	d.cfg.WorkerID, d.proc = "w1", "p1"
+	claim := statusRecord{Connector: "c", Task: 2, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1", Gen: 1, Claim: true}
+	require.NoError(t, d.status.apply(claim))
+	d.repairClaims()
+	rel, ok := d.pending[taskKey{"c", 2}]
+	require.True(t, ok, "a release is written")
+	require.NoError(t, d.status.apply(rel))
+	r, ok := d.status.task("c", 1, 2)
+	require.True(t, ok)
+	require.Equal(t, StateUnassigned, r.State)
+}

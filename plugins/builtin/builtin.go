@@ -4,9 +4,12 @@ import (
 	"fmt"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	cdcmysql "github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/mysql"
+	cdcpostgres "github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/postgres"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
 	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
 )
 
 type connector struct {
@@ -27,6 +30,14 @@ func connectors() []connector {
 			func() plugins.Connector { return generator.NewSourceConnector() }},
 		{plugins.KindSink, generator.SinkName, nil,
 			func() plugins.Connector { return generator.NewSinkConnector(nil) }},
+		{plugins.KindSource, jdbc.SourceName, jdbc.SourceAliases,
+			func() plugins.Connector { return jdbc.NewSourceConnector() }},
+		{plugins.KindSink, jdbc.SinkName, jdbc.SinkAliases,
+			func() plugins.Connector { return jdbc.NewSinkConnector() }},
+		{plugins.KindSource, cdcpostgres.Name, cdcpostgres.Aliases,
+			func() plugins.Connector { return cdcpostgres.NewConnector() }},
+		{plugins.KindSource, cdcmysql.Name, cdcmysql.Aliases,
+			func() plugins.Connector { return cdcmysql.NewConnector() }},
 		{plugins.KindSource, httpconn.SourceName, nil, func() plugins.Connector { return httpconn.NewSourceConnector() }},
 		{plugins.KindSink, httpconn.SinkName, nil, func() plugins.Connector { return httpconn.NewSinkConnector() }},
 	}

@@ -79,6 +79,9 @@ func (h *SourceHarness) taskConfig(t *testing.T, cfg map[string]string) (plugins
 	ctx := h.ctx(t)
 	c := h.NewConnector()
 	require.NoError(t, c.Start(ctx, ConnectorContextFor(t, c, cfg), cfg), "connector Start")
+	// Stop is idempotent: callers that stop the connector themselves are unaffected, and one that only
+	// wants the task config does not leave the connector's resources (a watcher, a pool) running.
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
 	tcs, err := c.TaskConfigs(1)
 	require.NoError(t, err, "TaskConfigs(1)")
 	require.Len(t, tcs, 1, "TaskConfigs(1)")

@@ -6,6 +6,7 @@ const (
 	kafkaPredPrefix = "org.apache.kafka.connect.transforms.predicates."
 	rmqPrefix       = "org.apache.rocketmq.connect.transforms."
 	jcPrefix        = "com.github.jcustenborder.kafka.connect.transform.common."
+	debeziumPrefix  = "io.debezium.transforms."
 )
 
 type builtin struct {
@@ -48,6 +49,7 @@ func builtinTransforms() []builtin {
 		{"PatternRename", true, rmq, func(s side) Transform { return &PatternRename{side: s} }},
 		{"SetMaximumPrecision", true, rmq, func(s side) Transform { return &SetMaximumPrecision{side: s} }},
 		{"SetNull", true, rmq, func(s side) Transform { return &SetNull{side: s} }},
+		{"ExtractNewRecordState", false, []string{debeziumPrefix}, func(side) Transform { return &ExtractNewRecordState{} }},
 	}
 }
 

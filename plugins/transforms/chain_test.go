@@ -229,6 +229,7 @@ func TestBuiltinsRegistry(t *testing.T) {
 		"org.apache.rocketmq.connect.transforms.ChangeCase$Value", "org.apache.rocketmq.connect.transforms.PatternRename$Key",
 		"org.apache.rocketmq.connect.transforms.SetNull$Key", "org.apache.rocketmq.connect.transforms.RegexRouter",
 		"com.github.jcustenborder.kafka.connect.transform.common.ExtractNestedField$Value",
+		"io.debezium.transforms.ExtractNewRecordState",
 	} {
 		_, err := reg.NewTransform(alias)
 		require.NoError(t, err, alias)
@@ -240,5 +241,5 @@ func TestBuiltinsRegistry(t *testing.T) {
 			require.Contains(t, i.Spec.Markdown(), "| Key |", i.Name)
 		}
 	}
-	require.Len(t, infos, 2*16+6, "16 keyed transforms and 6 record-level ones")
+	require.Len(t, infos, 2*16+7, "16 keyed transforms and 7 record-level ones")
 }

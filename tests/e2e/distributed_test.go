@@ -198,6 +198,25 @@ func expectAssignment(t *testing.T, states []unitState, members []string) {
 	}
 }
 
+// placedAsScheduled reports whether every unit is RUNNING where the consistent-hash scheduler puts it.
+func placedAsScheduled(states []unitState, members []string) bool {
+	units := make([]scheduler.Unit, 0, len(states))
+	for _, s := range states {
+		units = append(units, s.Unit)
+	}
+	a, err := scheduler.NewConsistentHash().Assign(members, units)
+	if err != nil {
+		return false
+	}
+	o := a.Owners()
+	for _, s := range states {
+		if s.State != "RUNNING" || o[s.Unit] != s.Worker {
+			return false
+		}
+	}
+	return true
+}
+
 func createConnector(t *testing.T, w *workerProc, name string, cfg map[string]string) {
 	t.Helper()
 	var out map[string]any
@@ -271,6 +290,7 @@ type statusRec struct {
 	Proc      string `json:"proc"`
 	Gen       int64  `json:"gen"`
 	Claim     bool   `json:"claim"`
+	Prev      int64  `json:"prev"` // on a claim: the generation its writer saw in force
 }
 
 // holder names the worker process that wrote r: its worker id and incarnation.
@@ -321,8 +341,10 @@ func checkNoOverlap(t *testing.T, hist []statusRec, dead func(worker string, at 
 		k := key{r.Connector, r.Task}
 		cur, ok := holder[k]
 		switch {
-		case r.Claim && ok && (r.Gen < cur.Gen || r.Gen == cur.Gen && r.holder() != cur.holder()):
-			// A claim that lost the race: it changes nothing and its writer does not start the task.
+		case r.Claim && ok && (r.Gen < cur.Gen || r.Gen == cur.Gen && r.holder() != cur.holder() || r.Prev != cur.Gen),
+			r.Claim && !ok && r.Prev != 0:
+			// A claim that lost the race (compare and set on Prev, as the workers' fold applies it):
+			// it changes nothing and its writer does not start the task.
 		case !ok || r.Gen > cur.Gen:
 			if ok && cur.holder() != r.holder() && cur.State != "UNASSIGNED" && cur.State != "PAUSED" && !dead(cur.holder(), i) {
 				t.Errorf("record %d: %s claimed %s-%d (gen %d) while %s held it %s (gen %d)", i, r.holder(), r.Connector, r.Task,
@@ -427,7 +449,11 @@ func TestDistributedJoinAndRollingRestart(t *testing.T) {
 		all = append(all, g)
 	}
 	const units = 12 + 4*7
-	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), units, c.ids()) }, 60*time.Second, 20*time.Millisecond)
+	// Settle: adding a connector can move units of others, so all RUNNING is not yet the placement.
+	require.Eventually(t, func() bool {
+		s := c.states(w1, all...)
+		return allRunning(s, units, c.ids()) && placedAsScheduled(s, c.ids())
+	}, 60*time.Second, 20*time.Millisecond)
 	before := c.states(w1, all...)
 	expectAssignment(t, before, c.ids())
 
@@ -445,21 +471,8 @@ func TestDistributedJoinAndRollingRestart(t *testing.T) {
 		}
 		return false
 	}, 60*time.Second, 20*time.Millisecond)
-	require.Eventually(t, func() bool { // settle: every unit where the scheduler puts it
-		s := c.states(w1, all...)
-		var units []scheduler.Unit
-		for _, u := range s {
-			units = append(units, u.Unit)
-		}
-		a, _ := scheduler.NewConsistentHash().Assign(c.ids(), units)
-		o := a.Owners()
-		for _, u := range s {
-			if u.State != "RUNNING" || o[u.Unit] != u.Worker {
-				return false
-			}
-		}
-		return true
-	}, 60*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return placedAsScheduled(c.states(w1, all...), c.ids()) }, // settle
+		60*time.Second, 20*time.Millisecond)
 	after := c.states(w1, all...)
 	movedUnits := 0
 	old := scheduler.Assignment{}

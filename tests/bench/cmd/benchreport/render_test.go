@@ -34,3 +34,28 @@ func TestFailoverRows(t *testing.T) {
 		})
 	}
 }
+
+func TestSchedulerTable(t *testing.T) {
+	in := "pkg: github.com/rmqconnect/rmqconnect/scheduler\n" +
+		"BenchmarkAssign/consistent-hash-2 \t 20\t 19624629 ns/op\t 3366848 B/op\t 36398 allocs/op\n" +
+		"BenchmarkPlacement/50w-100u/consistent-hash-2 \t 1\t 7744018 ns/op\t 0 idle\t 3.000 join-moved/min\t " +
+		"1.500 leave-moved/min\t 1.500 max/avg\t 0.5000 min/avg\t 1.720 restart-moved/min\t 100.0 units\t 50.00 workers\n" +
+		"BenchmarkPlacement/50w-100u/before-2 \t 1\t 4520675 ns/op\t 3.000 idle\t 4.000 join-moved/min\t " +
+		"1.600 leave-moved/min\t 1.500 max/avg\t 0 min/avg\t 1.690 restart-moved/min\t 100.0 units\t 50.00 workers\n" +
+		"BenchmarkPlacement/wide/consistent-hash-2 \t 1\t 1 ns/op\t 108 shapes\t 0 idle\t 1.3 join-moved/min\t " +
+		"1.3 leave-moved/min\t 1.5 max/avg\t 0.5 min/avg\t 1.4 restart-moved/min\t 12 shapes-over-2.5x\t 3.75 worst-event/min\n"
+	rs, err := parse(strings.NewReader(in))
+	require.NoError(t, err)
+	var b strings.Builder
+	schedulerTable(&b, rs)
+	out := b.String()
+	require.Contains(t, out, "| 50w-100u | **consistent-hash** | 50 | 100 | 1.50 | 0.50 | 0 | 3.00 | 1.50 | 1.72 |")
+	require.Contains(t, out, "| 50w-100u | before | 50 | 100 | 1.50 | 0.00 | 3 | 4.00 | 1.60 | 1.69 |")
+	require.Contains(t, out, "| wide | **consistent-hash** | 1-101 | 108 shapes |")
+	require.Contains(t, out, "`consistent-hash` 12 (worst 3.75×)")
+	require.Contains(t, out, "| consistent-hash | 19.6 ms | 3,288 KiB | 36,398 |")
+
+	var empty strings.Builder
+	schedulerTable(&empty, &results{})
+	require.Contains(t, empty.String(), "Not measured in this run")
+}

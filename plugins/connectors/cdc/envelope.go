@@ -1,0 +1,216 @@
+package cdc
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// Op is a Debezium change-event operation code.
+type Op string
+
+// The operation codes of the envelope's op field.
+const (
+	OpCreate Op = "c"
+	OpUpdate Op = "u"
+	OpDelete Op = "d"
+	OpRead   Op = "r" // a row read by the initial snapshot
+)
+
+// Envelope field names.
+const (
+	FieldBefore = "before"
+	FieldAfter  = "after"
+	FieldSource = "source"
+	FieldOp     = "op"
+	FieldTsMs   = "ts_ms"
+)
+
+// SourceField is one connector-specific field of the envelope's source block (a position such as lsn, or
+// file and pos), after the fields every connector has.
+type SourceField struct {
+	Name   string
+	Schema *schema.Schema
+}
+
+// Source describes the source block of one connector: its name (postgresql, mysql), its schema name
+// (io.debezium.connector.postgresql.Source) and its position fields.
+type Source struct {
+	schema *schema.Schema
+	extra  []SourceField
+}
+
+// NewSource returns the source block of connector, with common fields version, connector, name, ts_ms,
+// snapshot, db, schema (optional: PostgreSQL's), table, followed by extra.
+func NewSource(connector, schemaName string, extra ...SourceField) *Source {
+	b := schema.StructBuilder().Name(schemaName).
+		Field("version", schema.StringSchema).
+		Field("connector", schema.StringSchema).
+		Field("name", schema.StringSchema).
+		Field("ts_ms", schema.Int64Schema).
+		Field("snapshot", schema.OptionalStringSchema).
+		Field("db", schema.StringSchema).
+		Field("schema", schema.OptionalStringSchema).
+		Field("table", schema.OptionalStringSchema)
+	for _, f := range extra {
+		b.Field(f.Name, f.Schema)
+	}
+	return &Source{schema: b.MustBuild(), extra: extra}
+}
+
+// Schema returns the source block's schema.
+func (s *Source) Schema() *schema.Schema { return s.schema }
+
+// Version is the value of source.version: this runtime's envelope version.
+const Version = "rmqconnect-1"
+
+// SourceInfo is the content of one event's source block.
+type SourceInfo struct {
+	// Connector is "postgresql" or "mysql"; Name is the logical server name (topic.prefix).
+	Connector, Name string
+	// Ts is when the change was committed in the database.
+	Ts time.Time
+	// Snapshot is "true" for snapshot rows, "last" for the last one, "" (false) while streaming.
+	Snapshot string
+	DB       string
+	Schema   string
+	Table    string
+	// Position holds the extra fields' values, in the order NewSource was given them (nil for an
+	// optional field without a value).
+	Position []any
+}
+
+// Struct builds the source block. The values are the connector's own, typed as the fields declare; they are
+// not validated again (it is the per-event path).
+func (s *Source) Struct(in SourceInfo) (*schema.Struct, error) {
+	snap := in.Snapshot
+	if snap == "" {
+		snap = "false"
+	}
+	if len(in.Position) != len(s.extra) {
+		return nil, fmt.Errorf("source block: %d position values for %d fields", len(in.Position), len(s.extra))
+	}
+	vals := make([]any, 8, 8+len(s.extra))
+	vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[7] = Version, in.Connector, in.Name, in.Ts.UnixMilli(), snap, in.DB, in.Table
+	if in.Schema != "" {
+		vals[6] = in.Schema
+	}
+	vals = append(vals, in.Position...)
+	return schema.StructFromValues(s.schema, vals)
+}
+
+// Table is one captured table's schemas: the key (its primary key columns; nil when it has none), the row
+// (every column, all optional as Debezium makes them except key columns) and the envelope.
+type Table struct {
+	// Topic is where the table's events go.
+	Topic    string
+	Key      *schema.Schema
+	Row      *schema.Schema
+	Envelope *schema.Schema
+	// KeyColumns are the names of the key's fields, in the key's order.
+	KeyColumns []string
+	keyIndex   []int
+}
+
+// NewTable builds the key and envelope schemas of a table from its row schema, named
+// <prefix>.Key, <prefix>.Envelope (prefix = <topic.prefix>.<schema>.<table>, as Debezium names them).
+// keyColumns names the primary key's columns, in order; none means records carry no key.
+func NewTable(topic, prefix string, row *schema.Schema, keyColumns []string, src *Source) (*Table, error) {
+	t := &Table{Topic: topic, Row: row, KeyColumns: keyColumns}
+	if len(keyColumns) > 0 {
+		kb := schema.StructBuilder().Name(prefix + ".Key")
+		for _, c := range keyColumns {
+			f, ok := row.Field(c)
+			if !ok {
+				return nil, fmt.Errorf("key column %q is not a column of %s", c, prefix)
+			}
+			kb.Field(c, f.Schema)
+			t.keyIndex = append(t.keyIndex, f.Index)
+		}
+		k, err := kb.Build()
+		if err != nil {
+			return nil, fmt.Errorf("key schema of %s: %w", prefix, err)
+		}
+		t.Key = k
+	}
+	opt, err := schema.FromSchema(row).Optional().Build()
+	if err != nil {
+		return nil, fmt.Errorf("row schema of %s: %w", prefix, err)
+	}
+	env, err := schema.StructBuilder().Name(prefix+".Envelope").Version(1).
+		Field(FieldBefore, opt).
+		Field(FieldAfter, opt).
+		Field(FieldSource, src.Schema()).
+		Field(FieldOp, schema.StringSchema).
+		Field(FieldTsMs, schema.OptionalInt64Schema).
+		Build()
+	if err != nil {
+		return nil, fmt.Errorf("envelope schema of %s: %w", prefix, err)
+	}
+	t.Envelope = env
+	return t, nil
+}
+
+// Event is one captured row change.
+type Event struct {
+	Op Op
+	// Before and After are the row images (values in the row schema's field order); nil when absent.
+	Before, After []any
+	Source        *schema.Struct
+	// Partition and Offset are the record's source partition and offset.
+	Partition, Offset map[string]any
+	// Now is the envelope's ts_ms: when the connector processed the event.
+	Now time.Time
+}
+
+// Records returns the event's record and, for a delete with tombstones, the tombstone that follows it (the
+// same key, a nil value). Both carry the event's partition and offset. The images must hold values typed as
+// the row schema's fields say (the connectors' decoders make them so); they are not validated again.
+func (t *Table) Records(e Event, tombstone bool) ([]*schema.Record, error) {
+	vals := make([]any, 5)
+	var keyImage []any
+	for i, img := range [][]any{e.Before, e.After} {
+		if img == nil {
+			continue
+		}
+		row, err := schema.StructFromValues(t.Envelope.Fields[i].Schema, img)
+		if err != nil {
+			return nil, fmt.Errorf("%s image of %s: %w", t.Envelope.Fields[i].Name, t.Topic, err)
+		}
+		vals[i] = row
+		keyImage = img // after wins: a key change is keyed by its new value
+	}
+	vals[2], vals[3], vals[4] = e.Source, string(e.Op), e.Now.UnixMilli()
+	env, err := schema.StructFromValues(t.Envelope, vals)
+	if err != nil {
+		return nil, err
+	}
+	var key any
+	if t.Key != nil && keyImage != nil {
+		kv := make([]any, len(t.keyIndex))
+		for i, idx := range t.keyIndex {
+			kv[i] = keyImage[idx]
+		}
+		k, err := schema.StructFromValues(t.Key, kv)
+		if err != nil {
+			return nil, fmt.Errorf("key of %s: %w", t.Topic, err)
+		}
+		key = k
+	}
+	ts := time.UnixMilli(0)
+	if src := e.Source; src != nil {
+		if ms, ok := src.GetIndex(3).(int64); ok {
+			ts = time.UnixMilli(ms)
+		}
+	}
+	rec := schema.NewRecord(t.Topic, t.Key, key, t.Envelope, env)
+	rec.SourcePartition, rec.SourceOffset, rec.Timestamp = e.Partition, e.Offset, ts
+	out := []*schema.Record{rec}
+	if e.Op == OpDelete && tombstone {
+		tr := schema.NewRecord(t.Topic, t.Key, key, nil, nil)
+		tr.SourcePartition, tr.SourceOffset, tr.Timestamp = e.Partition, e.Offset, ts
+		out = append(out, tr)
+	}
+	return out, nil
+}

@@ -1,0 +1,259 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// table is one captured table's shape: its columns and envelope schemas.
+type table struct {
+	db, name string
+	cols     []*column
+	t        *cdc.Table
+}
+
+func (t *task) newTable(db, name string, cols []*column, pk []string) (*table, error) {
+	isKey := map[string]bool{}
+	for _, k := range pk {
+		isKey[k] = true
+	}
+	prefix := t.cfg.prefix + "." + db + "." + name
+	rb := schema.StructBuilder().Name(prefix + ".Value")
+	for _, c := range cols {
+		c.build(isKey[c.name])
+		rb.Field(c.name, c.schema)
+	}
+	row, err := rb.Build()
+	if err != nil {
+		return nil, fmt.Errorf("row schema of %s.%s: %w", db, name, err)
+	}
+	ct, err := cdc.NewTable(t.cfg.prefix+t.cfg.delim+db+t.cfg.delim+name, prefix, row, pk, t.src)
+	if err != nil {
+		return nil, err
+	}
+	return &table{db: db, name: name, cols: cols, t: ct}, nil
+}
+
+// snapshot reads the captured tables in one consistent-snapshot transaction. The newest row is held
+// back so the last one can carry the offset saying the snapshot is complete.
+type snapshot struct {
+	conn   *sql.Conn
+	tables [][2]string
+	i      int
+	at     time.Time
+	start  resumePoint
+	cur    *table
+	rows   *sql.Rows
+	held   *heldRow
+}
+
+type heldRow struct {
+	tb   *table
+	vals []any
+}
+
+func (s *snapshot) close() {
+	if s.rows != nil {
+		_ = s.rows.Close()
+	}
+	if s.conn != nil {
+		_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
+		_ = s.conn.Close()
+	}
+}
+
+func (t *task) beginSnapshot(ctx context.Context) error {
+	conn, err := t.db.Conn(t.life)
+	if err != nil {
+		return err
+	}
+	s := &snapshot{conn: conn, at: time.Now()}
+	for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			s.close()
+			return fmt.Errorf("begin snapshot: %s: %w", q, err)
+		}
+	}
+	// MariaDB reports the binlog position of the transaction's snapshot, with no global lock.
+	var name, file string
+	var pos int64
+	if err := conn.QueryRowContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_file'").Scan(&name, &file); err != nil {
+		s.close()
+		return fmt.Errorf("read the snapshot's binlog file (needs MariaDB): %w", err)
+	}
+	if err := conn.QueryRowContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_position'").Scan(&name, &pos); err != nil {
+		s.close()
+		return fmt.Errorf("read the snapshot's binlog position: %w", err)
+	}
+	var gtids sql.NullString
+	if err := conn.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, pos).Scan(&gtids); err != nil {
+		s.close()
+		return fmt.Errorf("read the snapshot's GTID position: %w", err)
+	}
+	s.start = resumePoint{file: file, pos: uint32(pos), gtids: gtids.String}
+	rows, err := conn.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY 1, 2`)
+	if err != nil {
+		s.close()
+		return fmt.Errorf("list tables: %w", err)
+	}
+	for rows.Next() {
+		var db, tb string
+		if err := rows.Scan(&db, &tb); err != nil {
+			rows.Close()
+			s.close()
+			return err
+		}
+		if t.cfg.captured(db, tb) {
+			s.tables = append(s.tables, [2]string{db, tb})
+		}
+	}
+	rows.Close()
+	t.snap = s
+	t.log.Info("snapshot started", "tables", len(s.tables), "file", file, "pos", pos, "gtids", gtids.String)
+	return nil
+}
+
+// tableFromCatalog reads a table's columns and primary key from information_schema.
+func (t *task) tableFromCatalog(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, db, name string) (*table, error) {
+	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_SCALE, 0), COLUMN_KEY
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
+	if err != nil {
+		return nil, fmt.Errorf("columns of %s.%s: %w", db, name, err)
+	}
+	var cols []*column
+	for rows.Next() {
+		var cname, dtype, ctype, key string
+		var scale int32
+		if err := rows.Scan(&cname, &dtype, &ctype, &scale, &key); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		unsigned := strings.Contains(strings.ToLower(ctype), "unsigned")
+		cols = append(cols, &column{name: cname, kind: kindFromDataType(dtype, unsigned), unsigned: unsigned, scale: scale})
+	}
+	rows.Close()
+	rows, err = q.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION`, db, name)
+	if err != nil {
+		return nil, fmt.Errorf("primary key of %s.%s: %w", db, name, err)
+	}
+	var pk []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		pk = append(pk, c)
+	}
+	rows.Close()
+	return t.newTable(db, name, cols, pk)
+}
+
+func quoteID(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+func (t *task) pollSnapshot(ctx context.Context) ([]*schema.Record, error) {
+	s := t.snap
+	var out []*schema.Record
+	for len(out) < t.cfg.maxBatch {
+		if s.rows == nil {
+			if s.i >= len(s.tables) {
+				return t.finishSnapshot(out)
+			}
+			db, name := s.tables[s.i][0], s.tables[s.i][1]
+			tb, err := t.tableFromCatalog(ctx, s.conn, db, name)
+			if err != nil {
+				return nil, err
+			}
+			s.cur = tb
+			names := make([]string, len(tb.cols))
+			for i, c := range tb.cols {
+				names[i] = quoteID(c.name)
+			}
+			if s.rows, err = s.conn.QueryContext(t.life, "SELECT "+strings.Join(names, ", ")+" FROM "+quoteID(db)+"."+quoteID(name)); err != nil {
+				return nil, fmt.Errorf("snapshot of %s.%s: %w", db, name, err)
+			}
+		}
+		if !s.rows.Next() {
+			err := s.rows.Err()
+			_ = s.rows.Close()
+			s.rows = nil
+			if err != nil {
+				return nil, fmt.Errorf("snapshot of %s.%s: %w", s.cur.db, s.cur.name, err)
+			}
+			s.i++
+			continue
+		}
+		raw := make([]sql.RawBytes, len(s.cur.cols))
+		dst := make([]any, len(raw))
+		for i := range raw {
+			dst[i] = &raw[i]
+		}
+		if err := s.rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("snapshot of %s.%s: %w", s.cur.db, s.cur.name, err)
+		}
+		vals := make([]any, len(raw))
+		for i, b := range raw {
+			if b == nil {
+				continue
+			}
+			v, err := s.cur.cols[i].value([]byte(b))
+			if err != nil {
+				return nil, fmt.Errorf("snapshot of %s.%s: %w", s.cur.db, s.cur.name, err)
+			}
+			vals[i] = v
+		}
+		if s.held != nil {
+			recs, err := t.snapshotRecords(s.held, false)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, recs...)
+		}
+		s.held = &heldRow{tb: s.cur, vals: vals}
+	}
+	return out, nil
+}
+
+func (t *task) finishSnapshot(out []*schema.Record) ([]*schema.Record, error) {
+	s := t.snap
+	if s.held != nil {
+		recs, err := t.snapshotRecords(s.held, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	s.close()
+	t.snap = nil
+	t.resume = s.start
+	t.log.Info("snapshot done", "tables", len(s.tables))
+	return out, nil
+}
+
+func (t *task) snapshotRecords(h *heldRow, last bool) ([]*schema.Record, error) {
+	s := t.snap
+	flag := "true"
+	off := s.start.offset(0)
+	if last {
+		flag = "last"
+	} else {
+		off[OffsetSnapshot] = true
+	}
+	src, err := t.src.Struct(cdc.SourceInfo{Connector: "mysql", Name: t.cfg.prefix, Ts: s.at, Snapshot: flag, DB: h.tb.db,
+		Table: h.tb.name, Position: []any{int64(0), s.start.gtids, s.start.file, int64(s.start.pos), int32(0)}})
+	if err != nil {
+		return nil, err
+	}
+	return h.tb.t.Records(cdc.Event{Op: cdc.OpRead, After: h.vals, Source: src, Partition: t.partition, Offset: off,
+		Now: time.Now()}, false)
+}

@@ -1,0 +1,290 @@
+package mysql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// kind is how a column's values are represented.
+type kind int
+
+const (
+	kString kind = iota // also every type without a mapping: the value's text
+	kInt16
+	kInt32
+	kInt64
+	kFloat32
+	kFloat64
+	kDecimal
+	kBytes
+	kDate
+	kTimestamp
+	kBit
+)
+
+// column is one captured column.
+type column struct {
+	name     string
+	kind     kind
+	unsigned bool
+	// width is the byte width of an integer column (3 for MEDIUMINT), from the binlog.
+	width int
+	scale int32
+	// enum and set hold the member names of ENUM and SET columns (the binlog sends indexes and bitmasks).
+	enum, set []string
+	schema    *schema.Schema
+}
+
+func (c *column) build(required bool) {
+	opt := !required
+	prim := func(t schema.Type) *schema.Schema { return schema.PrimitiveSchema(t, opt) }
+	logical := func(b *schema.SchemaBuilder) *schema.Schema {
+		if opt {
+			b.Optional()
+		}
+		return b.MustBuild()
+	}
+	switch c.kind {
+	case kInt16:
+		c.schema = prim(schema.Int16)
+	case kInt32:
+		c.schema = prim(schema.Int32)
+	case kInt64, kBit:
+		c.schema = prim(schema.Int64)
+	case kFloat32:
+		c.schema = prim(schema.Float32)
+	case kFloat64:
+		c.schema = prim(schema.Float64)
+	case kDecimal:
+		c.schema = logical(schema.DecimalBuilder(c.scale))
+	case kBytes:
+		c.schema = prim(schema.Bytes)
+	case kDate:
+		c.schema = logical(schema.DateBuilder())
+	case kTimestamp:
+		c.schema = logical(schema.TimestampBuilder())
+	default:
+		c.schema = prim(schema.String)
+	}
+}
+
+// intKind is the kind of an integer column: wide enough for its unsigned range too.
+func intKind(bytes int, unsigned bool) kind {
+	switch {
+	case bytes == 1 || (bytes == 2 && !unsigned):
+		return kInt16
+	case bytes <= 3 || (bytes == 4 && !unsigned):
+		return kInt32
+	}
+	return kInt64
+}
+
+// kindFromDataType maps information_schema.COLUMNS.DATA_TYPE (for the snapshot).
+func kindFromDataType(dataType string, unsigned bool) kind {
+	switch strings.ToLower(dataType) {
+	case "tinyint":
+		return intKind(1, unsigned)
+	case "smallint":
+		return intKind(2, unsigned)
+	case "mediumint":
+		return intKind(3, unsigned)
+	case "int", "integer":
+		return intKind(4, unsigned)
+	case "bigint":
+		return kInt64
+	case "float":
+		return kFloat32
+	case "double", "real":
+		return kFloat64
+	case "decimal", "numeric":
+		return kDecimal
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+		return kBytes
+	case "date":
+		return kDate
+	case "datetime", "timestamp":
+		return kTimestamp
+	case "bit":
+		return kBit
+	case "year":
+		return kInt32
+	}
+	return kString
+}
+
+// kindFromBinlog maps a TABLE_MAP column type; binary is true for a character column of the binary
+// charset (BINARY, VARBINARY, BLOB).
+func kindFromBinlog(t byte, unsigned, binary bool) kind {
+	switch t {
+	case gmysql.MYSQL_TYPE_TINY:
+		return intKind(1, unsigned)
+	case gmysql.MYSQL_TYPE_SHORT:
+		return intKind(2, unsigned)
+	case gmysql.MYSQL_TYPE_INT24:
+		return intKind(3, unsigned)
+	case gmysql.MYSQL_TYPE_LONG:
+		return intKind(4, unsigned)
+	case gmysql.MYSQL_TYPE_LONGLONG:
+		return kInt64
+	case gmysql.MYSQL_TYPE_FLOAT:
+		return kFloat32
+	case gmysql.MYSQL_TYPE_DOUBLE:
+		return kFloat64
+	case gmysql.MYSQL_TYPE_NEWDECIMAL:
+		return kDecimal
+	case gmysql.MYSQL_TYPE_DATE, gmysql.MYSQL_TYPE_NEWDATE:
+		return kDate
+	case gmysql.MYSQL_TYPE_DATETIME, gmysql.MYSQL_TYPE_DATETIME2, gmysql.MYSQL_TYPE_TIMESTAMP, gmysql.MYSQL_TYPE_TIMESTAMP2:
+		return kTimestamp
+	case gmysql.MYSQL_TYPE_BIT:
+		return kBit
+	case gmysql.MYSQL_TYPE_YEAR:
+		return kInt32
+	case gmysql.MYSQL_TYPE_STRING, gmysql.MYSQL_TYPE_VAR_STRING, gmysql.MYSQL_TYPE_VARCHAR, gmysql.MYSQL_TYPE_BLOB:
+		if binary {
+			return kBytes
+		}
+	}
+	return kString
+}
+
+// value converts a value as the binlog decoder or the SQL driver gives it.
+func (c *column) value(raw any) (any, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	if n, ok := raw.(int64); ok && (c.enum != nil || c.set != nil) {
+		return c.members(n), nil
+	}
+	if c.kind == kBytes {
+		switch v := raw.(type) {
+		case []byte:
+			return append([]byte(nil), v...), nil
+		case string:
+			return []byte(v), nil
+		}
+	}
+	if c.kind == kBit {
+		if b, ok := raw.([]byte); ok { // the SQL driver sends BIT as big-endian bytes
+			var n int64
+			for _, x := range b {
+				n = n<<8 | int64(x)
+			}
+			return n, nil
+		}
+	}
+	s := c.text(raw)
+	v, err := c.parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("column %s: value %q: %w", c.name, s, err)
+	}
+	return v, nil
+}
+
+func (c *column) members(n int64) string {
+	if c.enum != nil {
+		if n >= 1 && int(n) <= len(c.enum) {
+			return c.enum[n-1]
+		}
+		return ""
+	}
+	var out []string
+	for i, m := range c.set {
+		if n&(1<<i) != 0 {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// text renders a decoded value in MySQL's text form; signed binlog integers of unsigned columns are
+// reinterpreted at their width.
+func (c *column) text(raw any) string {
+	switch v := raw.(type) {
+	case []byte:
+		return string(v)
+	case string:
+		return v
+	case int8:
+		if c.unsigned {
+			return strconv.FormatUint(uint64(uint8(v)), 10)
+		}
+		return strconv.FormatInt(int64(v), 10)
+	case int16:
+		if c.unsigned {
+			return strconv.FormatUint(uint64(uint16(v)), 10)
+		}
+		return strconv.FormatInt(int64(v), 10)
+	case int32:
+		if c.unsigned {
+			u := uint64(uint32(v))
+			if c.width == 3 { // MEDIUMINT arrives sign-extended from 24 bits
+				u &= 0xffffff
+			}
+			return strconv.FormatUint(u, 10)
+		}
+		return strconv.FormatInt(int64(v), 10)
+	case int64:
+		if c.unsigned {
+			return strconv.FormatUint(uint64(v), 10)
+		}
+		return strconv.FormatInt(v, 10)
+	case int:
+		return strconv.Itoa(v)
+	case float32:
+		return strconv.FormatFloat(float64(v), 'g', -1, 32)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case time.Time:
+		return v.UTC().Format("2006-01-02 15:04:05.999999")
+	}
+	return fmt.Sprint(raw)
+}
+
+func (c *column) parse(s string) (any, error) {
+	switch c.kind {
+	case kInt16:
+		n, err := strconv.ParseInt(s, 10, 16)
+		return int16(n), err
+	case kInt32:
+		n, err := strconv.ParseInt(s, 10, 32)
+		return int32(n), err
+	case kInt64, kBit:
+		if c.unsigned {
+			// BIGINT UNSIGNED above 2^63-1 wraps, as Debezium's default bigint.unsigned.handling.mode=long does.
+			n, err := strconv.ParseUint(s, 10, 64)
+			return int64(n), err
+		}
+		return strconv.ParseInt(s, 10, 64)
+	case kFloat32:
+		f, err := strconv.ParseFloat(s, 32)
+		return float32(f), err
+	case kFloat64:
+		return strconv.ParseFloat(s, 64)
+	case kDecimal:
+		d, err := schema.ParseDecimal(s)
+		if err != nil {
+			return nil, err
+		}
+		return d.Rescale(c.scale)
+	case kBytes:
+		return []byte(s), nil
+	case kDate:
+		if strings.HasPrefix(s, "0000-00-00") {
+			return nil, nil // MySQL's zero date has no calendar value: null, as Debezium writes it
+		}
+		return time.Parse("2006-01-02", s)
+	case kTimestamp:
+		if strings.HasPrefix(s, "0000-00-00") {
+			return nil, nil
+		}
+		return time.Parse("2006-01-02 15:04:05.999999999", s)
+	}
+	return s, nil
+}

@@ -1,0 +1,187 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/postgres"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// The LSN is confirmed to the server only once RocketMQ acknowledged the records and the engine stored
+// their positions; a task restarted from the stored positions resumes after the last stored record,
+// re-reading (never losing) what was not acknowledged.
+func TestConfirmOnlyAfterAckAndResume(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never", "tombstones.on.delete": "false"})
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY, v TEXT)`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (1, 'a')`, `INSERT INTO t VALUES (2, 'b')`, `BEGIN; INSERT INTO t VALUES (3, 'c'); INSERT INTO t VALUES (4, 'd'); COMMIT`)
+	recs := h.poll(task, 4, false)
+	before := h.confirmedFlush()
+	// Not acknowledged: Commit confirms nothing.
+	require.NoError(t, task.Commit(context.Background()))
+	require.Equal(t, before, h.confirmedFlush())
+
+	// Acknowledge (in poll order, as the engine does) the first two transactions and half of the last: the
+	// last is not confirmed, or the server would not send it again below.
+	for _, r := range recs[:3] {
+		h.ack(task, r)
+	}
+	require.NoError(t, task.Commit(context.Background()))
+	// The server applies a standby status update when its walsender reads it.
+	var afterFirst string
+	require.Eventually(t, func() bool { afterFirst = h.confirmedFlush(); return afterFirst != before }, 10*time.Second, 20*time.Millisecond)
+	// The stored position is that of id 3, the first event of the last transaction.
+	require.NoError(t, task.Stop(context.Background()))
+
+	h.exec(`UPDATE t SET v = 'z' WHERE id = 1`)
+	task = h.start()
+	got := h.poll(task, 2, true)
+	require.Equal(t, []string{
+		"srv-public-t {id=4} c nil->{id=4,v=d}",
+		"srv-public-t {id=1} u nil->{id=1,v=z}",
+	}, describeAll(got), "the last transaction is read again from the server and its stored first event skipped")
+	h.quiet(task)
+	require.Eventually(t, func() bool { return lsnValue(t, h.confirmedFlush()) > lsnValue(t, afterFirst) }, 10*time.Second, 20*time.Millisecond)
+}
+
+func lsnValue(t *testing.T, s string) uint64 {
+	hi, lo, ok := strings.Cut(s, "/")
+	require.True(t, ok, s)
+	var a, b uint64
+	for _, c := range hi {
+		a = a*16 + uint64(strings.IndexRune("0123456789ABCDEF", c))
+	}
+	for _, c := range lo {
+		b = b*16 + uint64(strings.IndexRune("0123456789ABCDEF", c))
+	}
+	return a<<32 | b
+}
+
+// A column added mid-stream: events before the ALTER decode with the old columns and events after with
+// the new, also when a restarted task reads them again.
+func TestColumnAddedMidStream(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never"})
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY, v TEXT)`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (1, 'a')`, `ALTER TABLE t ADD COLUMN n INT DEFAULT 7`, `INSERT INTO t VALUES (2, 'b', 8)`,
+		`UPDATE t SET v = 'c' WHERE id = 1`)
+	want := []string{
+		"srv-public-t {id=1} c nil->{id=1,v=a}",
+		"srv-public-t {id=2} c nil->{id=2,v=b,n=8}",
+		"srv-public-t {id=1} u nil->{id=1,v=c,n=7}",
+	}
+	require.Equal(t, want, describeAll(h.poll(task, 3, false)))
+	require.NoError(t, task.Stop(context.Background()))
+	// Nothing was acknowledged: a new task reads the same events, each with the schema it was written under.
+	task = h.start()
+	got := h.poll(task, 3, true)
+	require.Equal(t, want, describeAll(got))
+	require.Equal(t, []string{"id", "v"}, fieldNames(t, got[0]))
+	require.Equal(t, []string{"id", "v", "n"}, fieldNames(t, got[1]))
+}
+
+func fieldNames(t *testing.T, r *schema.Record) []string {
+	f, ok := r.ValueSchema.Field("after")
+	require.True(t, ok)
+	return f.Schema.FieldNames()
+}
+
+// The replication connection killed mid-stream (as by a server restart): the task reconnects on its own
+// and nothing is lost or repeated.
+func TestConnectionLossResumes(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never", "tombstones.on.delete": "false"})
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY)`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (1)`)
+	first := h.poll(task, 1, true)
+	h.exec(`BEGIN; INSERT INTO t VALUES (2); INSERT INTO t VALUES (3); COMMIT`)
+	inFlight := h.poll(task, 2, false) // handed over, not yet acknowledged
+	h.exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+	h.exec(`INSERT INTO t VALUES (4)`)
+	rest := h.poll(task, 1, false)
+	all := append(append(first, inFlight...), rest...)
+	require.Equal(t, []string{
+		"srv-public-t {id=1} c nil->{id=1}", "srv-public-t {id=2} c nil->{id=2}",
+		"srv-public-t {id=3} c nil->{id=3}", "srv-public-t {id=4} c nil->{id=4}",
+	}, describeAll(all))
+	// Once acknowledged, the records read before and after the reconnect are confirmed.
+	mark := h.confirmedFlush()
+	for _, r := range all[1:] {
+		h.ack(task, r)
+	}
+	require.NoError(t, task.Commit(context.Background()))
+	require.Eventually(t, func() bool { return lsnValue(t, h.confirmedFlush()) > lsnValue(t, mark) }, 10*time.Second, 20*time.Millisecond)
+	h.quiet(task)
+}
+
+// A slot dropped while the task ran (after its connection was killed) fails the task with a trace saying
+// what was lost and what to do; so does starting from a stored position whose slot is gone.
+func TestSlotGoneFails(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never"})
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY)`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (1)`)
+	h.poll(task, 1, true)
+	require.Eventually(t, func() bool {
+		_, _ = h.sql.Exec("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL", h.slot)
+		_, err := h.sql.Exec("SELECT pg_drop_replication_slot($1)", h.slot)
+		return err == nil
+	}, 20*time.Second, 50*time.Millisecond)
+	var err error
+	require.Eventually(t, func() bool {
+		_, err = task.Poll(context.Background())
+		return err != nil
+	}, 20*time.Second, 10*time.Millisecond)
+	require.True(t, errors.Is(err, postgres.ErrSlotMissing), "%v", err)
+	require.Contains(t, err.Error(), h.slot)
+	require.Contains(t, err.Error(), "delete the connector's stored offsets")
+	require.NoError(t, task.Stop(context.Background()))
+
+	_, err = h.tryStart()
+	require.True(t, errors.Is(err, postgres.ErrSlotMissing), "%v", err)
+}
+
+// A publication dropped mid-stream fails the task.
+func TestPublicationDroppedFails(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never"})
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY)`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (1)`)
+	h.poll(task, 1, true)
+	h.exec(`DROP PUBLICATION pub`, `INSERT INTO t VALUES (2)`)
+	var err error
+	require.Eventually(t, func() bool {
+		_, err = task.Poll(context.Background())
+		return err != nil
+	}, 20*time.Second, 10*time.Millisecond)
+	require.True(t, errors.Is(err, postgres.ErrPublicationMissing), "%v", err)
+	require.Contains(t, err.Error(), "CREATE PUBLICATION pub")
+}
+
+// An UPDATE that leaves a large (TOASTed) value alone: with REPLICA IDENTITY FULL the value comes from the
+// old image; otherwise it is Debezium's placeholder.
+func TestUnchangedToast(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never"})
+	h.exec(`CREATE TABLE dflt (id INT PRIMARY KEY, n INT, big TEXT)`, `CREATE TABLE full_ri (id INT PRIMARY KEY, n INT, big TEXT)`,
+		`ALTER TABLE full_ri REPLICA IDENTITY FULL`,
+		`ALTER TABLE dflt ALTER COLUMN big SET STORAGE EXTERNAL`, `ALTER TABLE full_ri ALTER COLUMN big SET STORAGE EXTERNAL`)
+	task := h.start()
+	big := strings.Repeat("x", 10000)
+	h.exec(`INSERT INTO dflt VALUES (1, 1, '`+big+`')`, `INSERT INTO full_ri VALUES (1, 1, '`+big+`')`,
+		`UPDATE dflt SET n = 2`, `UPDATE full_ri SET n = 2`)
+	recs := h.poll(task, 4, true)
+	after := func(r *schema.Record) any {
+		a, _ := r.Value.(*schema.Struct).Get("after")
+		v, _ := a.(*schema.Struct).Get("big")
+		return v
+	}
+	require.Equal(t, big, after(recs[0]))
+	require.Equal(t, postgres.Unavailable, after(recs[2]))
+	require.Equal(t, big, after(recs[3]))
+}

@@ -1,0 +1,274 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// startStreaming (re)connects when needed and issues START_REPLICATION. A missing slot or publication is
+// returned as a task failure; anything else makes the caller wait and try again.
+func (t *task) startStreaming(ctx context.Context) error {
+	if t.repl == nil {
+		if err := t.connect(ctx); err != nil {
+			return err
+		}
+		slot, err := t.slotInfo(ctx)
+		if err != nil {
+			return err
+		}
+		if !slot.exists {
+			return t.slotMissing(max(t.last.commit, t.startLSN))
+		}
+		if err := t.checkPublication(ctx); err != nil {
+			return err
+		}
+	}
+	err := pglogrepl.StartReplication(ctx, t.repl, t.cfg.slot, t.startLSN, pglogrepl.StartReplicationOptions{
+		PluginArgs: []string{"proto_version '1'", "publication_names '" + t.cfg.publication + "'"}})
+	if err != nil {
+		return fmt.Errorf("start replication from slot %s: %w", t.cfg.slot, err)
+	}
+	t.tx.open = false
+	if !t.lostSince.IsZero() {
+		t.log.Info("replication resumed", "slot", t.cfg.slot, "down", time.Since(t.lostSince).Round(time.Millisecond))
+		t.lostSince = time.Time{}
+	}
+	t.streaming = true
+	return nil
+}
+
+// lost drops the connections after a failure; the next poll reconnects after the back-off.
+func (t *task) lost(err error) {
+	t.closeConns()
+	t.streaming = false
+	t.tx.open = false
+	t.nextConnect = time.Now().Add(t.cfg.backoff)
+	if t.lostSince.IsZero() {
+		t.lostSince = time.Now()
+		t.log.Warn("connection to PostgreSQL lost; reconnecting", "slot", t.cfg.slot, "err", err)
+	}
+}
+
+func fatal(err error) bool {
+	return errors.Is(err, ErrSlotMissing) || errors.Is(err, ErrPublicationMissing)
+}
+
+// pollStream reads the replication stream for up to poll.interval.ms or max.batch.size records.
+func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
+	deadline := time.Now().Add(t.cfg.poll)
+	if !t.streaming {
+		if wait := time.Until(t.nextConnect); wait > 0 {
+			sleep(ctx, min(wait, t.cfg.poll))
+			return nil, nil
+		}
+		if err := t.startStreaming(ctx); err != nil {
+			if fatal(err) {
+				return nil, err
+			}
+			t.lost(err)
+			return nil, nil
+		}
+	}
+	var out []*schema.Record
+	for len(out) < t.cfg.maxBatch {
+		rctx, cancel := context.WithDeadline(ctx, deadline)
+		msg, err := t.repl.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && pgconn.Timeout(err) {
+				break
+			}
+			t.lost(err)
+			break
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			t.lost(pgconn.ErrorResponseToPgError(m))
+			return out, nil
+		case *pgproto3.CopyData:
+			recs, err := t.handleCopyData(ctx, m.Data)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, recs...)
+		}
+	}
+	return out, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+	case <-tm.C:
+	}
+}
+
+func (t *task) handleCopyData(ctx context.Context, data []byte) ([]*schema.Record, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	switch data[0] {
+	case pglogrepl.PrimaryKeepaliveMessageByteID:
+		pkm, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
+		if err != nil {
+			return nil, err
+		}
+		if !t.tx.open {
+			// Everything the server decoded before WALEnd has been read; with nothing unacknowledged, no
+			// captured change lies before it.
+			t.mu.Lock()
+			if len(t.inflight) == 0 && pkm.ServerWALEnd > t.acked {
+				t.acked = pkm.ServerWALEnd
+			}
+			t.mu.Unlock()
+		}
+		if pkm.ReplyRequested {
+			if err := pglogrepl.SendStandbyStatusUpdate(ctx, t.repl, pglogrepl.StandbyStatusUpdate{WALWritePosition: t.confirmed}); err != nil {
+				t.lost(err)
+			}
+		}
+		return nil, nil
+	case pglogrepl.XLogDataByteID:
+		xld, err := pglogrepl.ParseXLogData(data[1:])
+		if err != nil {
+			return nil, err
+		}
+		msg, err := pglogrepl.Parse(xld.WALData)
+		if err != nil {
+			return nil, fmt.Errorf("decode pgoutput message at %s: %w", xld.WALStart, err)
+		}
+		return t.handleMessage(ctx, xld.WALStart, msg)
+	}
+	return nil, nil
+}
+
+func (t *task) handleMessage(ctx context.Context, at pglogrepl.LSN, msg pglogrepl.Message) ([]*schema.Record, error) {
+	switch m := msg.(type) {
+	case *pglogrepl.RelationMessage:
+		rel, err := t.relationFromMessage(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		t.rels[m.RelationID] = rel
+	case *pglogrepl.BeginMessage:
+		t.tx.open, t.tx.commit, t.tx.xid, t.tx.time, t.tx.seq = true, m.FinalLSN, m.Xid, m.CommitTime, 0
+		t.mu.Lock()
+		// A transaction read again after a reconnect keeps counting in its entry.
+		if n := len(t.inflight); n > 0 && !t.inflight[n-1].closed && t.inflight[n-1].commit == m.FinalLSN {
+			t.tx.ack = t.inflight[n-1]
+		} else {
+			t.tx.ack = &txAck{commit: m.FinalLSN}
+			t.inflight = append(t.inflight, t.tx.ack)
+		}
+		t.mu.Unlock()
+	case *pglogrepl.CommitMessage:
+		t.tx.open = false
+		if t.tx.ack != nil {
+			t.mu.Lock()
+			t.tx.ack.closed, t.tx.ack.end = true, m.TransactionEndLSN
+			t.drainLocked()
+			t.mu.Unlock()
+		}
+	case *pglogrepl.InsertMessage:
+		return t.change(m.RelationID, at, cdc.OpCreate, nil, 0, m.Tuple)
+	case *pglogrepl.UpdateMessage:
+		return t.change(m.RelationID, at, cdc.OpUpdate, m.OldTuple, m.OldTupleType, m.NewTuple)
+	case *pglogrepl.DeleteMessage:
+		return t.change(m.RelationID, at, cdc.OpDelete, m.OldTuple, m.OldTupleType, nil)
+	}
+	return nil, nil
+}
+
+// change turns one row change into records, unless a replay already emitted it.
+func (t *task) change(relID uint32, at pglogrepl.LSN, op cdc.Op, oldTup *pglogrepl.TupleData, oldType uint8, newTup *pglogrepl.TupleData) ([]*schema.Record, error) {
+	if !t.tx.open {
+		return nil, fmt.Errorf("pgoutput sent a change at %s outside a transaction", at)
+	}
+	t.tx.seq++
+	p := pos{commit: t.tx.commit, seq: t.tx.seq}
+	if !p.after(t.last) {
+		return nil, nil
+	}
+	rel, ok := t.rels[relID]
+	if !ok {
+		return nil, fmt.Errorf("pgoutput sent a change at %s for relation %d before describing it", at, relID)
+	}
+	t.last = p
+	if !rel.captured {
+		return nil, nil
+	}
+	var before, after []any
+	var err error
+	if oldTup != nil {
+		if before, err = rel.decode(oldTup, nil); err != nil {
+			return nil, err
+		}
+	}
+	if newTup != nil {
+		// Unchanged TOAST values come from the old image when the table has REPLICA IDENTITY FULL.
+		var full []any
+		if oldType == pglogrepl.UpdateMessageTupleTypeOld {
+			full = before
+		}
+		if after, err = rel.decode(newTup, full); err != nil {
+			return nil, err
+		}
+	}
+	src, err := t.src.Struct(cdc.SourceInfo{Connector: "postgresql", Name: t.cfg.prefix, Ts: t.tx.time, DB: t.cfg.dbname,
+		Schema: rel.schema, Table: rel.name, Position: []any{int64(t.tx.xid), int64(at)}})
+	if err != nil {
+		return nil, err
+	}
+	recs, err := rel.table.Records(cdc.Event{Op: op, Before: before, After: after, Source: src, Partition: t.partition,
+		Offset: map[string]any{OffsetCommitLSN: p.commit.String(), OffsetSeq: p.seq}, Now: time.Now()}, t.cfg.tombstones)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.tx.ack.pending += len(recs)
+	t.mu.Unlock()
+	return recs, nil
+}
+
+// decode reads a tuple. An unchanged TOAST value ('u') is taken from old when it has one, else it is
+// Unavailable for text and bytes columns and null for others.
+func (r *relation) decode(tup *pglogrepl.TupleData, old []any) ([]any, error) {
+	if len(tup.Columns) != len(r.cols) {
+		return nil, fmt.Errorf("table %s.%s: a row with %d columns, the relation has %d", r.schema, r.name, len(tup.Columns), len(r.cols))
+	}
+	vals := make([]any, len(r.cols))
+	for i, c := range tup.Columns {
+		switch c.DataType {
+		case pglogrepl.TupleDataTypeNull:
+		case pglogrepl.TupleDataTypeToast:
+			switch {
+			case old != nil && old[i] != nil:
+				vals[i] = old[i]
+			case r.cols[i].schema.Type == schema.String:
+				vals[i] = Unavailable
+			case r.cols[i].schema.Type == schema.Bytes:
+				vals[i] = []byte(Unavailable)
+			}
+		case pglogrepl.TupleDataTypeText:
+			v, err := r.cols[i].value(string(c.Data))
+			if err != nil {
+				return nil, fmt.Errorf("table %s.%s: %w", r.schema, r.name, err)
+			}
+			vals[i] = v
+		default:
+			return nil, fmt.Errorf("table %s.%s column %s: unexpected tuple data type %q", r.schema, r.name, r.cols[i].name, c.DataType)
+		}
+	}
+	return vals, nil
+}

@@ -1,0 +1,399 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// Source-partition and source-offset keys.
+const (
+	PartitionServer = "server"
+	OffsetCommitLSN = "lsn_commit" // commit LSN of the event's transaction (text form, 0/16B3748)
+	OffsetSeq       = "seq"        // the event's number in its transaction, from 1
+	OffsetSnapshot  = "snapshot"   // true on the records of an unfinished initial snapshot
+)
+
+// pos orders events: a transaction's commit LSN, then the event's number in it.
+type pos struct {
+	commit pglogrepl.LSN
+	seq    int64
+}
+
+func (p pos) after(o pos) bool { return p.commit > o.commit || (p.commit == o.commit && p.seq > o.seq) }
+
+// txAck counts the records of one transaction (or of the snapshot) not yet acknowledged by RocketMQ; end
+// is the LSN to confirm once all are and the transaction's commit was seen (closed).
+type txAck struct {
+	commit  pglogrepl.LSN
+	end     pglogrepl.LSN
+	pending int
+	closed  bool
+}
+
+// task is the postgres-cdc source task. Start, Poll, Commit and Stop run on the engine's task goroutine;
+// CommitRecord runs on the sender's, and shares only the fields under mu.
+type task struct {
+	cfg       *config
+	log       *slog.Logger
+	src       *cdc.Source
+	partition map[string]any
+
+	// life bounds the connections; Stop cancels it.
+	life   context.Context
+	cancel context.CancelFunc
+
+	db   *pgx.Conn
+	repl *pgconn.PgConn
+
+	rels     map[uint32]*relation
+	snap     *snapshot
+	startLSN pglogrepl.LSN
+	// last is the newest event emitted: a replay skips it and everything before.
+	last pos
+	// tx is the transaction being read.
+	tx struct {
+		open   bool
+		commit pglogrepl.LSN
+		xid    uint32
+		time   time.Time
+		seq    int64
+		ack    *txAck
+	}
+	streaming   bool
+	nextConnect time.Time
+	lostSince   time.Time
+	// confirmed is the LSN last confirmed to the server.
+	confirmed pglogrepl.LSN
+
+	mu       sync.Mutex
+	inflight []*txAck
+	acked    pglogrepl.LSN
+}
+
+func newTask() *task { return &task{rels: map[uint32]*relation{}} }
+
+var (
+	_ plugins.SourceTask      = (*task)(nil)
+	_ plugins.RecordCommitter = (*task)(nil)
+)
+
+// Start connects, makes sure the publication and slot exist, and decides between an initial snapshot and
+// streaming from the stored position.
+func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[string]string) error {
+	cfg, err := parseConfig(tctx.Config())
+	if err != nil {
+		return err
+	}
+	t.cfg, t.log = cfg, tctx.Logger()
+	t.src = cdc.NewSource("postgresql", "io.debezium.connector.postgresql.Source",
+		cdc.SourceField{Name: "txId", Schema: schema.OptionalInt64Schema},
+		cdc.SourceField{Name: "lsn", Schema: schema.OptionalInt64Schema})
+	t.partition = map[string]any{PartitionServer: cfg.prefix}
+	t.life, t.cancel = context.WithCancel(context.Background())
+
+	off, err := tctx.Positions().Position(ctx, t.partition)
+	if err != nil {
+		return plugins.Retriable(fmt.Errorf("read stored position: %w", err))
+	}
+	if err := t.connect(ctx); err != nil {
+		return plugins.Retriable(err)
+	}
+	stored, resume, err := readOffset(off)
+	if err != nil {
+		return err
+	}
+	slot, err := t.slotInfo(ctx)
+	if err != nil {
+		return plugins.Retriable(err)
+	}
+	if stored {
+		if !slot.exists {
+			return t.slotMissing(resume.commit)
+		}
+		if err := t.checkPublication(ctx); err != nil {
+			return err
+		}
+		t.last, t.startLSN = resume, resume.commit
+		return nil
+	}
+	if err := t.ensurePublication(ctx); err != nil {
+		return err
+	}
+	if cfg.snapshot != SnapshotInitial {
+		if !slot.exists {
+			if _, err := pglogrepl.CreateReplicationSlot(ctx, t.repl, cfg.slot, "pgoutput",
+				pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "NOEXPORT_SNAPSHOT"}); err != nil {
+				return fmt.Errorf("create replication slot %s (%s): %w", cfg.slot, KeySlot, err)
+			}
+		}
+		return nil
+	}
+	// No position refers to an existing slot, so nothing read from it was delivered: a fresh slot with an
+	// exported snapshot loses nothing the snapshot does not read.
+	if slot.exists {
+		if err := pglogrepl.DropReplicationSlot(ctx, t.repl, cfg.slot, pglogrepl.DropReplicationSlotOptions{}); err != nil {
+			return fmt.Errorf("drop replication slot %s to take a new snapshot (%s): %w", cfg.slot, KeySlot, err)
+		}
+	}
+	res, err := pglogrepl.CreateReplicationSlot(ctx, t.repl, cfg.slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "EXPORT_SNAPSHOT"})
+	if err != nil {
+		return fmt.Errorf("create replication slot %s (%s): %w", cfg.slot, KeySlot, err)
+	}
+	cp, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		return fmt.Errorf("slot %s consistent point %q: %w", cfg.slot, res.ConsistentPoint, err)
+	}
+	t.startLSN = cp
+	return t.beginSnapshot(ctx, res.SnapshotName, cp)
+}
+
+// readOffset reads a stored offset; stored is false when there is none, or when it is one of an
+// unfinished snapshot (which is then taken again).
+func readOffset(off map[string]any) (stored bool, p pos, err error) {
+	if off == nil || off[OffsetSnapshot] == true {
+		return false, pos{}, nil
+	}
+	s, _ := off[OffsetCommitLSN].(string)
+	lsn, err := pglogrepl.ParseLSN(s)
+	if err != nil {
+		return false, pos{}, fmt.Errorf("%w: %s=%v: %v", ErrBadStoredPosition, OffsetCommitLSN, off[OffsetCommitLSN], err)
+	}
+	seq, _, err := position.Int64(off, OffsetSeq)
+	if err != nil {
+		return false, pos{}, fmt.Errorf("%w: %v", ErrBadStoredPosition, err)
+	}
+	return true, pos{commit: lsn, seq: seq}, nil
+}
+
+// connect opens the query connection and the replication connection.
+func (t *task) connect(ctx context.Context) error {
+	t.closeConns()
+	db, err := pgx.Connect(ctx, t.cfg.connString(false))
+	if err != nil {
+		return fmt.Errorf("connect to %s:%d/%s: %w", t.cfg.host, t.cfg.port, t.cfg.dbname, err)
+	}
+	repl, err := pgconn.Connect(ctx, t.cfg.connString(true))
+	if err != nil {
+		_ = db.Close(ctx)
+		return fmt.Errorf("open a replication connection to %s:%d/%s: %w", t.cfg.host, t.cfg.port, t.cfg.dbname, err)
+	}
+	t.db, t.repl = db, repl
+	return nil
+}
+
+func (t *task) closeConns() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if t.db != nil {
+		_ = t.db.Close(ctx)
+		t.db = nil
+	}
+	if t.repl != nil {
+		_ = t.repl.Close(ctx)
+		t.repl = nil
+	}
+}
+
+type slotInfo struct {
+	exists bool
+}
+
+func (t *task) slotInfo(ctx context.Context) (slotInfo, error) {
+	var db, plugin string
+	err := t.db.QueryRow(ctx, "SELECT coalesce(database, ''), coalesce(plugin, '') FROM pg_replication_slots WHERE slot_name = $1",
+		t.cfg.slot).Scan(&db, &plugin)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return slotInfo{}, nil
+	}
+	if err != nil {
+		return slotInfo{}, fmt.Errorf("look up replication slot %s: %w", t.cfg.slot, err)
+	}
+	if db != t.cfg.dbname || plugin != "pgoutput" {
+		return slotInfo{}, &plugins.FieldError{Key: KeySlot, Value: t.cfg.slot,
+			Reason: fmt.Sprintf("the slot exists for database %q with plugin %q, not %q with pgoutput", db, plugin, t.cfg.dbname),
+			Err:    plugins.ErrInvalidValue}
+	}
+	return slotInfo{exists: true}, nil
+}
+
+func (t *task) slotMissing(at pglogrepl.LSN) error {
+	return fmt.Errorf("%w: replication slot %q (%s) no longer exists on %s:%d/%s, but the connector's stored position is "+
+		"LSN %s: the changes made since then are gone from the server and cannot be captured. To start over with a new "+
+		"snapshot, delete the connector's stored offsets (or set %s to a new name) and restart it",
+		ErrSlotMissing, t.cfg.slot, KeySlot, t.cfg.host, t.cfg.port, t.cfg.dbname, at, KeySlot)
+}
+
+func (t *task) publicationExists(ctx context.Context) (bool, error) {
+	var one int
+	err := t.db.QueryRow(ctx, "SELECT 1 FROM pg_publication WHERE pubname = $1", t.cfg.publication).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up publication %s: %w", t.cfg.publication, err)
+	}
+	return true, nil
+}
+
+// checkPublication fails when the publication a stored position reads through was dropped.
+func (t *task) checkPublication(ctx context.Context) error {
+	ok, err := t.publicationExists(ctx)
+	if err != nil {
+		return plugins.Retriable(err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: publication %q (%s) no longer exists on %s:%d/%s; changes cannot be decoded without it. "+
+			"Re-create it (CREATE PUBLICATION %s FOR ALL TABLES, or FOR TABLE the captured tables) and restart the task; "+
+			"changes made while it was missing are not captured",
+			ErrPublicationMissing, t.cfg.publication, KeyPublication, t.cfg.host, t.cfg.port, t.cfg.dbname, t.cfg.publication)
+	}
+	return nil
+}
+
+// ensurePublication creates the publication when absent, as publication.autocreate.mode says.
+func (t *task) ensurePublication(ctx context.Context) error {
+	ok, err := t.publicationExists(ctx)
+	if err != nil {
+		return plugins.Retriable(err)
+	}
+	if ok {
+		return nil
+	}
+	var sql string
+	switch t.cfg.pubMode {
+	case PubDisabled:
+		return &plugins.FieldError{Key: KeyPublication, Value: t.cfg.publication,
+			Reason: "publication does not exist and " + KeyPublicationMode + " is disabled", Err: plugins.ErrInvalidValue}
+	case PubAllTables:
+		sql = "CREATE PUBLICATION " + pgx.Identifier{t.cfg.publication}.Sanitize() + " FOR ALL TABLES"
+	case PubFiltered:
+		tables, err := t.listTables(ctx, false)
+		if err != nil {
+			return plugins.Retriable(err)
+		}
+		if len(tables) == 0 {
+			return &plugins.FieldError{Key: KeyTableInclude, Reason: "no table matches, so a filtered publication cannot be created",
+				Err: plugins.ErrInvalidValue}
+		}
+		sql = "CREATE PUBLICATION " + pgx.Identifier{t.cfg.publication}.Sanitize() + " FOR TABLE "
+		for i, tb := range tables {
+			if i > 0 {
+				sql += ", "
+			}
+			sql += pgx.Identifier{tb.schema, tb.name}.Sanitize()
+		}
+	}
+	if _, err := t.db.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("create publication %s (%s): %w", t.cfg.publication, KeyPublication, err)
+	}
+	return nil
+}
+
+type tableName struct{ schema, name string }
+
+// listTables lists the captured tables: those of the publication (inPublication) or of the database.
+func (t *task) listTables(ctx context.Context, inPublication bool) ([]tableName, error) {
+	q := `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+		ORDER BY 1, 2`
+	var args []any
+	if inPublication {
+		q = "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2"
+		args = append(args, t.cfg.publication)
+	}
+	rows, err := t.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	defer rows.Close()
+	var out []tableName
+	for rows.Next() {
+		var tb tableName
+		if err := rows.Scan(&tb.schema, &tb.name); err != nil {
+			return nil, err
+		}
+		if t.cfg.captured(tb.schema, tb.name) {
+			out = append(out, tb)
+		}
+	}
+	return out, rows.Err()
+}
+
+// Poll returns snapshot rows until the snapshot is done, then streamed changes.
+func (t *task) Poll(ctx context.Context) ([]*schema.Record, error) {
+	if t.snap != nil {
+		recs, err := t.pollSnapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) > 0 || t.snap != nil {
+			return recs, nil
+		}
+	}
+	return t.pollStream(ctx)
+}
+
+// CommitRecord counts r as acknowledged; a transaction whose records all are (and whose commit was read)
+// makes its end LSN confirmable.
+func (t *task) CommitRecord(_ context.Context, _ *schema.Record, _ *plugins.RecordMetadata) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.inflight) > 0 {
+		t.inflight[0].pending--
+	}
+	t.drainLocked()
+	return nil
+}
+
+func (t *task) drainLocked() {
+	for len(t.inflight) > 0 && t.inflight[0].closed && t.inflight[0].pending <= 0 {
+		if e := t.inflight[0].end; e > t.acked {
+			t.acked = e
+		}
+		t.inflight[0] = nil
+		t.inflight = t.inflight[1:]
+	}
+}
+
+// Commit confirms to the server the LSN up to which every record is acknowledged by RocketMQ; the engine
+// calls it after storing the positions.
+func (t *task) Commit(ctx context.Context) error {
+	t.mu.Lock()
+	acked := t.acked
+	t.mu.Unlock()
+	if acked <= t.confirmed || t.repl == nil || t.snap != nil {
+		return nil
+	}
+	if err := pglogrepl.SendStandbyStatusUpdate(ctx, t.repl, pglogrepl.StandbyStatusUpdate{WALWritePosition: acked}); err != nil {
+		return fmt.Errorf("confirm LSN %s to the server: %w", acked, err)
+	}
+	t.confirmed = acked
+	return nil
+}
+
+// Stop closes the connections; safe after a failed Start.
+func (t *task) Stop(context.Context) error {
+	if t.snap != nil && t.snap.rr != nil {
+		_, _ = t.snap.rr.Close()
+	}
+	t.snap = nil
+	t.closeConns()
+	if t.cancel != nil {
+		t.cancel()
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package postgres
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// Unavailable is the value of an unchanged TOASTed column whose value the change event does not carry (as
+// Debezium writes it): pgoutput leaves out a large value an UPDATE did not touch unless the table has
+// REPLICA IDENTITY FULL, in which case the before image supplies it.
+const Unavailable = "__debezium_unavailable_value"
+
+// column is one captured column: its Connect schema and the decoder of its text form (the form pgoutput
+// and a text-format query send).
+type column struct {
+	name   string
+	oid    uint32
+	typmod int32
+	schema *schema.Schema
+	decode func(string) (any, error)
+}
+
+// newColumn maps a PostgreSQL type to a Connect schema. Types without a mapping arrive as their text
+// form in an optional string, as docs/connectors.md lists.
+func newColumn(name string, oid uint32, typmod int32, required bool) column {
+	c := column{name: name, oid: oid, typmod: typmod}
+	opt := !required
+	prim := func(t schema.Type) *schema.Schema { return schema.PrimitiveSchema(t, opt) }
+	logical := func(b *schema.SchemaBuilder) *schema.Schema {
+		if opt {
+			b.Optional()
+		}
+		return b.MustBuild()
+	}
+	switch oid {
+	case pgtype.BoolOID:
+		c.schema, c.decode = prim(schema.Boolean), func(s string) (any, error) { return s == "t" || s == "true", nil }
+	case pgtype.Int2OID:
+		c.schema, c.decode = prim(schema.Int16), func(s string) (any, error) {
+			n, err := strconv.ParseInt(s, 10, 16)
+			return int16(n), err
+		}
+	case pgtype.Int4OID:
+		c.schema, c.decode = prim(schema.Int32), func(s string) (any, error) {
+			n, err := strconv.ParseInt(s, 10, 32)
+			return int32(n), err
+		}
+	case pgtype.Int8OID:
+		c.schema, c.decode = prim(schema.Int64), func(s string) (any, error) { return strconv.ParseInt(s, 10, 64) }
+	case pgtype.Float4OID:
+		c.schema, c.decode = prim(schema.Float32), func(s string) (any, error) {
+			f, err := strconv.ParseFloat(s, 32)
+			return float32(f), err
+		}
+	case pgtype.Float8OID:
+		c.schema, c.decode = prim(schema.Float64), func(s string) (any, error) { return strconv.ParseFloat(s, 64) }
+	case pgtype.NumericOID:
+		if typmod < 4 {
+			break // numeric without a declared scale: text
+		}
+		scale := int32((typmod - 4) & 0xffff)
+		c.schema = logical(schema.DecimalBuilder(scale))
+		c.decode = func(s string) (any, error) {
+			d, err := schema.ParseDecimal(s)
+			if err != nil {
+				return nil, err
+			}
+			return d.Rescale(scale)
+		}
+	case pgtype.ByteaOID:
+		c.schema, c.decode = prim(schema.Bytes), func(s string) (any, error) {
+			if !strings.HasPrefix(s, `\x`) {
+				return nil, fmt.Errorf("bytea value not in hex format")
+			}
+			return hex.DecodeString(s[2:])
+		}
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.UUIDOID, pgtype.JSONOID, pgtype.JSONBOID:
+		c.schema, c.decode = prim(schema.String), func(s string) (any, error) { return s, nil }
+	case pgtype.DateOID:
+		c.schema, c.decode = logical(schema.DateBuilder()), func(s string) (any, error) { return time.Parse("2006-01-02", s) }
+	case pgtype.TimestampOID:
+		c.schema, c.decode = logical(schema.TimestampBuilder()), func(s string) (any, error) {
+			return time.Parse("2006-01-02 15:04:05.999999999", s)
+		}
+	case pgtype.TimestamptzOID:
+		c.schema, c.decode = logical(schema.TimestampBuilder()), func(s string) (any, error) {
+			t, err := time.Parse("2006-01-02 15:04:05.999999999Z07", s)
+			if err != nil {
+				t, err = time.Parse("2006-01-02 15:04:05.999999999Z07:00", s)
+			}
+			return t.UTC(), err
+		}
+	case pgtype.TimeOID:
+		c.schema, c.decode = logical(schema.TimeBuilder()), func(s string) (any, error) {
+			t, err := time.Parse("15:04:05.999999999", s)
+			if err != nil {
+				return nil, err
+			}
+			return time.UnixMilli(int64(t.Hour()*3600000 + t.Minute()*60000 + t.Second()*1000 + t.Nanosecond()/1e6)).UTC(), nil
+		}
+	}
+	if c.schema == nil {
+		c.schema, c.decode = prim(schema.String), func(s string) (any, error) { return s, nil }
+	}
+	return c
+}
+
+// value decodes one text-form value; a value the type's decoder rejects (infinity, an out-of-range date)
+// fails the event, naming the column.
+func (c column) value(raw string) (any, error) {
+	v, err := c.decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("column %s: value %q: %w", c.name, raw, err)
+	}
+	return v, nil
+}

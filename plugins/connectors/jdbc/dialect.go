@@ -1,0 +1,232 @@
+package jdbc
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// tableID names a table, optionally in a schema (PostgreSQL) or database (MySQL).
+type tableID struct {
+	Schema, Name string
+}
+
+func (t tableID) String() string {
+	if t.Schema == "" {
+		return t.Name
+	}
+	return t.Schema + "." + t.Name
+}
+
+// parseTableID splits "schema.table" (a name with no dot is a bare table).
+func parseTableID(s string) tableID {
+	if i := strings.LastIndexByte(s, '.'); i > 0 {
+		return tableID{Schema: s[:i], Name: s[i+1:]}
+	}
+	return tableID{Name: s}
+}
+
+// column is what the catalog says about one column.
+type column struct {
+	Name     string
+	Type     string // catalog type name, lower case: "integer", "numeric", "tinyint(1)", …
+	Nullable bool
+}
+
+// dialect is the SQL spoken by one database family.
+type dialect struct {
+	kind dialectKind
+}
+
+func (d dialect) quote(id string) string {
+	if d.kind == postgresDialect {
+		return `"` + strings.ReplaceAll(id, `"`, `""`) + `"`
+	}
+	return "`" + strings.ReplaceAll(id, "`", "``") + "`"
+}
+
+func (d dialect) table(t tableID) string {
+	if t.Schema == "" {
+		return d.quote(t.Name)
+	}
+	return d.quote(t.Schema) + "." + d.quote(t.Name)
+}
+
+// placeholder returns the i-th (1-based) bind parameter.
+func (d dialect) placeholder(i int) string {
+	if d.kind == postgresDialect {
+		return "$" + strconv.Itoa(i)
+	}
+	return "?"
+}
+
+// maxParams is how many bind parameters one statement may carry.
+func (d dialect) maxParams() int { return 65535 }
+
+// sqlType is the column type auto.create and auto.evolve use for a Connect field; key columns get types
+// that can be indexed.
+func (d dialect) sqlType(s *schema.Schema, key bool) (string, error) {
+	pg := d.kind == postgresDialect
+	switch s.Name {
+	case schema.DecimalName:
+		scale, err := schema.DecimalScale(s)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("DECIMAL(65,%d)", scale), nil
+	case schema.DateName:
+		return "DATE", nil
+	case schema.TimeName:
+		return "TIME(3)", nil
+	case schema.TimestampName:
+		if pg {
+			return "TIMESTAMP(3)", nil
+		}
+		return "DATETIME(3)", nil
+	}
+	switch s.Type {
+	case schema.Int8:
+		if pg {
+			return "SMALLINT", nil
+		}
+		return "TINYINT", nil
+	case schema.Int16:
+		return "SMALLINT", nil
+	case schema.Int32:
+		return "INT", nil
+	case schema.Int64:
+		return "BIGINT", nil
+	case schema.Float32:
+		return "REAL", nil
+	case schema.Float64:
+		if pg {
+			return "DOUBLE PRECISION", nil
+		}
+		return "DOUBLE", nil
+	case schema.Boolean:
+		return "BOOLEAN", nil
+	case schema.String:
+		switch {
+		case pg:
+			return "TEXT", nil
+		case key:
+			return "VARCHAR(255)", nil
+		}
+		return "LONGTEXT", nil
+	case schema.Bytes:
+		switch {
+		case pg:
+			return "BYTEA", nil
+		case key:
+			return "VARBINARY(255)", nil
+		}
+		return "LONGBLOB", nil
+	}
+	return "", fmt.Errorf("%w: field type %s", ErrUnsupportedType, s.Type)
+}
+
+// columns reads the columns of t in ordinal order; none means the table does not exist.
+func (d dialect) columns(ctx context.Context, db *sql.DB, t tableID) ([]column, error) {
+	var q string
+	if d.kind == postgresDialect {
+		q = `SELECT a.attname, lower(format_type(a.atttypid, a.atttypmod)), NOT a.attnotnull
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname = $1 AND n.nspname = COALESCE(NULLIF($2, ''), current_schema()) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum`
+	} else {
+		q = `SELECT COLUMN_NAME, LOWER(COLUMN_TYPE), IS_NULLABLE = 'YES' FROM information_schema.COLUMNS
+WHERE TABLE_NAME = ? AND TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) ORDER BY ORDINAL_POSITION`
+	}
+	rows, err := db.QueryContext(ctx, q, t.Name, t.Schema)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []column
+	for rows.Next() {
+		var c column
+		if err := rows.Scan(&c.Name, &c.Type, &c.Nullable); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// primaryKey reads the primary-key columns of t in key order.
+func (d dialect) primaryKey(ctx context.Context, db *sql.DB, t tableID) ([]string, error) {
+	var q string
+	if d.kind == postgresDialect {
+		q = `SELECT a.attname FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+WHERE i.indisprimary AND c.relname = $1 AND n.nspname = COALESCE(NULLIF($2, ''), current_schema())
+ORDER BY k.ord`
+	} else {
+		q = `SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
+WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_NAME = ? AND TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE())
+ORDER BY ORDINAL_POSITION`
+	}
+	rows, err := db.QueryContext(ctx, q, t.Name, t.Schema)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// tables lists the base tables of the connection's current schema (PostgreSQL) or database (MySQL).
+func (d dialect) tables(ctx context.Context, db *sql.DB) ([]tableID, error) {
+	var q string
+	if d.kind == postgresDialect {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()
+AND table_type = 'BASE TABLE' ORDER BY table_name`
+	} else {
+		q = `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()
+AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`
+	}
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []tableID
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, tableID{Name: n})
+	}
+	return out, rows.Err()
+}
+
+// now reads the database's clock (UTC), which bounds timestamp-mode queries.
+func (d dialect) now(ctx context.Context, db *sql.DB) (time.Time, error) {
+	q := "SELECT CURRENT_TIMESTAMP"
+	if d.kind == mysqlDialect {
+		q = "SELECT UTC_TIMESTAMP(6)"
+	}
+	var t time.Time
+	if err := db.QueryRowContext(ctx, q).Scan(&t); err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+// limit renders a LIMIT clause.
+func (d dialect) limit(n int) string { return " LIMIT " + strconv.Itoa(n) }

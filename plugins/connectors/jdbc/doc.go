@@ -1,0 +1,19 @@
+// Package jdbc holds jdbc-source and jdbc-sink, the SQL connectors for PostgreSQL and MySQL/MariaDB
+// (drivers github.com/jackc/pgx/v5 and github.com/go-sql-driver/mysql through database/sql; no ORM).
+//
+// jdbc-source reads tables (table.whitelist/table.blacklist, split over tasks) or one query, in bulk,
+// incrementing, timestamp or timestamp+incrementing mode, and emits each row as a Connect Struct whose
+// schema comes from the column metadata; the key is the primary key. Each table has one source partition
+// whose offset is the last incrementing value and/or timestamp emitted, so a restart resumes after it.
+//
+// jdbc-sink writes Struct records to tables named by table.name.format: insert, upsert or update, keys
+// from the record key or value, tables created and widened on demand (auto.create, auto.evolve), null
+// values deleting (delete.enabled). Every Put is one transaction; a record the database rejects
+// (constraint, type) goes to the errant-record reporter and the others of the batch are written. With
+// delivery.guarantee=exactly_once the queue offsets are stored in a table of the sink's own in the same
+// transaction as the rows, and records at or below them are skipped when the broker redelivers them.
+//
+// Invariants: identifiers are always quoted by the dialect (a topic named like SQL never becomes SQL);
+// values are always bound as parameters; the password never appears in an error or a log (errors are
+// scrubbed of it); an unreachable database is a RetriableError naming the server.
+package jdbc

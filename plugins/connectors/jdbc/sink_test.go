@@ -1,0 +1,213 @@
+package jdbc_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/conformance"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
+	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/tests/dbtest"
+)
+
+func startSink(t *testing.T, cfg map[string]string) (plugins.SinkTask, *conformance.SinkContext) {
+	t.Helper()
+	c := jdbc.NewSinkConnector()
+	require.NoError(t, c.Validate(cfg))
+	task := c.NewSinkTask()
+	sctx := conformance.SinkContextFor(t, c.Spec(), cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, task.Start(ctx, sctx, cfg))
+	t.Cleanup(func() { _ = task.Stop(context.Background()) })
+	return task, sctx
+}
+
+func put(t *testing.T, task plugins.SinkTask, recs ...*schema.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, task.Put(ctx, recs))
+	require.NoError(t, task.Flush(ctx, nil))
+}
+
+var itemSchema = schema.StructBuilder().Name("item").
+	Field("id", schema.Int64Schema).
+	Field("name", schema.OptionalStringSchema).
+	MustBuild()
+
+func item(topic string, offset int64, id int64, name any) *schema.Record {
+	st := schema.NewStruct(itemSchema).MustPut("id", id).MustPut("name", name)
+	r := schema.NewRecord(topic, nil, nil, itemSchema, st)
+	r.QueueID, r.QueueOffset, r.BrokerName = 0, offset, "broker-a"
+	return r
+}
+
+// names returns id → name of a two-column table.
+func names(t *testing.T, db *dbtest.DB, table string) map[int64]any {
+	t.Helper()
+	out := map[int64]any{}
+	for _, row := range db.Query(t, "SELECT id, name FROM "+q(db, table)) {
+		id, ok := row[0].(int64)
+		require.True(t, ok, "id %T", row[0])
+		name := row[1]
+		if b, ok := name.([]byte); ok {
+			name = string(b)
+		}
+		out[id] = name
+	}
+	return out
+}
+
+// A record the database rejects (a duplicate key, a NULL in a NOT NULL column) goes to the errant-record
+// reporter with the SQL error, and the rest of its batch is written.
+func TestSinkBadRowsGoToTheReporterAndTheRestIsWritten(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(50) NOT NULL)")
+		cfg := connCfg(db)
+		task, sctx := startSink(t, cfg)
+		put(t, task, item("items", 0, 1, "one"))
+		put(t, task, item("items", 1, 2, "two"), item("items", 2, 1, "dup"), item("items", 3, 3, nil),
+			item("items", 4, 4, "four"))
+		require.Equal(t, map[int64]any{1: "one", 2: "two", 4: "four"}, names(t, db, "items"))
+		recs, errs := sctx.Reporter.Reported()
+		require.Len(t, recs, 2)
+		require.Equal(t, int64(2), recs[0].QueueOffset)
+		require.Equal(t, int64(3), recs[1].QueueOffset)
+		require.Contains(t, errs[0].Error(), "items")
+	})
+}
+
+// With errors.tolerance=none the reporter refuses, and the Put fails without writing any of its rows.
+func TestSinkBadRowWithoutToleranceFailsThePut(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(50) NOT NULL)")
+		task, sctx := startSink(t, connCfg(db))
+		sctx.Reporter.Fail = true
+		err := task.Put(context.Background(), []*schema.Record{item("items", 0, 1, "a"), item("items", 1, 2, nil)})
+		require.Error(t, err)
+		require.False(t, plugins.IsRetriable(err))
+		require.Empty(t, names(t, db, "items"), "the failed Put's transaction is rolled back")
+	})
+}
+
+func TestSinkUpsertUpdateAndDelete(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		cfg := connCfg(db)
+		cfg["insert.mode"] = "upsert"
+		cfg["pk.mode"] = "record_key"
+		cfg["auto.create"] = "true"
+		cfg["delete.enabled"] = "true"
+		keySchema := schema.StructBuilder().Field("id", schema.Int64Schema).MustBuild()
+		valSchema := schema.StructBuilder().Field("name", schema.OptionalStringSchema).MustBuild()
+		rec := func(id int64, name any) *schema.Record {
+			k := schema.NewStruct(keySchema).MustPut("id", id)
+			if name == nil {
+				return schema.NewRecord("kv", keySchema, k, valSchema, nil)
+			}
+			return schema.NewRecord("kv", keySchema, k, valSchema, schema.NewStruct(valSchema).MustPut("name", name))
+		}
+		task, _ := startSink(t, cfg)
+		put(t, task, rec(1, "a"), rec(2, "b"), rec(1, "a2"), rec(3, "c"), rec(2, nil))
+		put(t, task, rec(1, "a3")) // the same row again: upsert is idempotent
+		require.Equal(t, map[int64]any{1: "a3", 3: "c"}, names(t, db, "kv"))
+
+		cfg["insert.mode"] = "update"
+		cfg["delete.enabled"] = "false"
+		task, _ = startSink(t, cfg)
+		put(t, task, rec(3, "c2"), rec(9, "absent"), rec(1, nil))
+		require.Equal(t, map[int64]any{1: "a3", 3: "c2"}, names(t, db, "kv"), "update never inserts; a tombstone without delete.enabled is ignored")
+	})
+}
+
+// A field the table lacks becomes a nullable column with auto.evolve; without it the record is reported.
+func TestSinkAutoEvolveAddsColumns(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		cfg := connCfg(db)
+		cfg["auto.create"] = "true"
+		cfg["pk.mode"] = "record_value"
+		cfg["pk.fields"] = "id"
+		task, sctx := startSink(t, cfg)
+		put(t, task, item("evolving", 0, 1, "one"))
+		wide := schema.StructBuilder().Field("id", schema.Int64Schema).Field("name", schema.OptionalStringSchema).
+			Field("qty", schema.Int32Schema).MustBuild()
+		w := schema.NewRecord("evolving", nil, nil, wide, schema.NewStruct(wide).MustPut("id", int64(2)).
+			MustPut("name", "two").MustPut("qty", int32(7)))
+		put(t, task, w)
+		recs, _ := sctx.Reporter.Reported()
+		require.Len(t, recs, 1, "without auto.evolve the wider record is reported")
+
+		cfg["auto.evolve"] = "true"
+		task, sctx = startSink(t, cfg)
+		put(t, task, w)
+		recs, _ = sctx.Reporter.Reported()
+		require.Empty(t, recs)
+		rows := db.Query(t, "SELECT id, qty FROM "+q(db, "evolving")+" ORDER BY id")
+		require.Len(t, rows, 2)
+		require.Nil(t, rows[0][1], "the old row has NULL in the new column")
+		require.EqualValues(t, 7, rows[1][1])
+	})
+}
+
+// A topic named like SQL is a table name, never SQL.
+func TestSinkIdentifiersAreQuoted(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE victim (id INT)")
+		cfg := connCfg(db)
+		cfg["auto.create"] = "true"
+		topic := `x"; DROP TABLE victim; --` + "`"
+		task, _ := startSink(t, cfg)
+		put(t, task, item(topic, 0, 1, "one"))
+		require.Len(t, db.Query(t, "SELECT * FROM victim"), 0, "victim still exists")
+		require.Len(t, db.Query(t, "SELECT id FROM "+q(db, topic)), 1)
+	})
+}
+
+// The exactly-once sink stores the next offset of each queue with the rows and skips what it already
+// wrote when the broker redelivers it (as after a crash between the commit and the offset commit).
+func TestSinkExactlyOnceSkipsRedeliveredRecords(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE items (id BIGINT, name VARCHAR(50))") // no key: a replay would duplicate
+		cfg := connCfg(db)
+		cfg["delivery.guarantee"], cfg["ordering.msg.enable"] = "exactly_once", "true"
+		task, _ := startSink(t, cfg)
+		var batch []*schema.Record
+		for i := range 10 {
+			batch = append(batch, item("items", int64(i), int64(i), fmt.Sprint(i)))
+		}
+		put(t, task, batch[:6]...)
+		require.NoError(t, task.Stop(context.Background()))
+
+		task, sctx := startSink(t, cfg) // a restart: the broker redelivers from offset 3
+		require.Equal(t, map[plugins.Queue]int64{{Topic: "items", BrokerName: "broker-a", QueueID: 0}: 6}, sctx.Resets(),
+			"the task asks the engine to resume after what it wrote")
+		put(t, task, batch[3:]...)
+		put(t, task, batch[8:]...)
+		rows := db.Query(t, "SELECT id FROM items ORDER BY id")
+		require.Len(t, rows, 10, "every record exactly once")
+	})
+}
+
+// A queue that moves to another task (a rebalance) keeps exactly-once: the new owner, started before the
+// old one's last write, reads the stored offsets in its transaction, not the ones it saw at start.
+func TestSinkExactlyOnceAcrossTasks(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE items (id BIGINT, name VARCHAR(50))")
+		cfg := connCfg(db)
+		cfg["delivery.guarantee"], cfg["ordering.msg.enable"] = "exactly_once", "true"
+		a, _ := startSink(t, cfg)
+		b, _ := startSink(t, cfg)
+		var batch []*schema.Record
+		for i := range 10 {
+			batch = append(batch, item("items", int64(i), int64(i), fmt.Sprint(i)))
+		}
+		put(t, a, batch[:6]...)
+		put(t, b, batch[3:]...)
+		require.Len(t, db.Query(t, "SELECT id FROM items"), 10, "every record exactly once")
+	})
+}

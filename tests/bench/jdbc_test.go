@@ -1,0 +1,222 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/conformance"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
+	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/tests/dbtest"
+)
+
+// The jdbc benchmarks compare a connector task with what the same driver does on its own, in the same run:
+// the sink's Put against raw multi-row INSERTs (one transaction per batch, the same batch size), the
+// source's Poll against a raw paged SELECT of the same table. Neither involves the broker: they measure the
+// connector's cost over the database's.
+const (
+	jdbcRows  = 50_000
+	jdbcBatch = 1000
+)
+
+var jdbcValue = schema.StructBuilder().Name("row").
+	Field("id", schema.Int64Schema).
+	Field("name", schema.StringSchema).
+	Field("amount", schema.DecimalSchema(2)).
+	Field("created", schema.TimestampSchema()).
+	MustBuild()
+
+const jdbcCols = "id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, amount DECIMAL(12,2) NOT NULL, created %s NOT NULL"
+
+func jdbcTable(db *dbtest.DB) string {
+	if db.Kind == dbtest.Postgres {
+		return fmt.Sprintf(jdbcCols, "TIMESTAMP(3)")
+	}
+	return fmt.Sprintf(jdbcCols, "DATETIME(3)")
+}
+
+func jdbcRecord(i int, base time.Time) *schema.Record {
+	st := schema.NewStruct(jdbcValue).MustPut("id", int64(i)).MustPut("name", fmt.Sprintf("name %d", i)).
+		MustPut("amount", schema.NewDecimal(int64(i)*7, 2)).MustPut("created", base.Add(time.Duration(i)*time.Millisecond))
+	r := schema.NewRecord("bench_rows", nil, nil, jdbcValue, st)
+	r.BrokerName, r.QueueID, r.QueueOffset = "broker-a", 0, int64(i)
+	return r
+}
+
+func jdbcConfig(db *dbtest.DB, kv ...string) map[string]string {
+	cfg := map[string]string{"name": "bench-" + db.Name, "connection.url": db.JDBCURL(), "connection.user": db.User,
+		"connection.password": db.Password}
+	for i := 0; i < len(kv); i += 2 {
+		cfg[kv[i]] = kv[i+1]
+	}
+	return cfg
+}
+
+func ph(db *dbtest.DB, i int) string {
+	if db.Kind == dbtest.Postgres {
+		return fmt.Sprintf("$%d", i)
+	}
+	return "?"
+}
+
+// rawInsert writes the rows with one multi-row INSERT (or upsert) per batch, each batch a transaction.
+func rawInsert(b *testing.B, db *dbtest.DB, conn *sql.DB, table string, upsert bool, base time.Time) time.Duration {
+	b.Helper()
+	start := time.Now()
+	for first := 0; first < jdbcRows; first += jdbcBatch {
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO " + table + " (id, name, amount, created) VALUES ")
+		args := make([]any, 0, 4*jdbcBatch)
+		for i := first; i < first+jdbcBatch; i++ {
+			if i > first {
+				sb.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&sb, "(%s, %s, %s, %s)", ph(db, n+1), ph(db, n+2), ph(db, n+3), ph(db, n+4))
+			args = append(args, int64(i), fmt.Sprintf("name %d", i), schema.NewDecimal(int64(i)*7, 2).String(),
+				base.Add(time.Duration(i)*time.Millisecond))
+		}
+		if upsert {
+			if db.Kind == dbtest.Postgres {
+				sb.WriteString(" ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, amount = EXCLUDED.amount, created = EXCLUDED.created")
+			} else {
+				sb.WriteString(" ON DUPLICATE KEY UPDATE name = VALUES(name), amount = VALUES(amount), created = VALUES(created)")
+			}
+		}
+		tx, err := conn.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.Exec(sb.String(), args...); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+// BenchmarkJDBCSink: jdbc-sink's Put against raw batched INSERT/upsert of the same 50,000 rows, per database.
+func BenchmarkJDBCSink(b *testing.B) {
+	for _, kind := range []dbtest.Kind{dbtest.Postgres, dbtest.MariaDB} {
+		for _, mode := range []string{"insert", "upsert", "upsert-exactly-once"} {
+			b.Run(string(kind)+"/"+mode, func(b *testing.B) {
+				db := dbtest.New(b, kind)
+				db.Exec(b, "CREATE TABLE raw ("+jdbcTable(db)+")", "CREATE TABLE bench_rows ("+jdbcTable(db)+")")
+				conn := db.Open(b)
+				defer conn.Close()
+				base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+				recs := make([]*schema.Record, jdbcRows)
+				for i := range recs {
+					recs[i] = jdbcRecord(i, base)
+				}
+				cfg := jdbcConfig(db, "batch.size", fmt.Sprint(jdbcBatch))
+				if mode != "insert" {
+					cfg["insert.mode"], cfg["pk.mode"], cfg["pk.fields"] = "upsert", "record_value", "id"
+				}
+				if mode == "upsert-exactly-once" {
+					cfg["delivery.guarantee"], cfg["ordering.msg.enable"] = "exactly_once", "true"
+				}
+				task := jdbc.NewSinkTask()
+				ctx := context.Background()
+				if err := task.Start(ctx, conformance.SinkContextFor(b, jdbc.NewSinkConnector().Spec(), cfg), cfg); err != nil {
+					b.Fatal(err)
+				}
+				defer task.Stop(ctx)
+				b.ResetTimer()
+				raw := rawInsert(b, db, conn, "raw", mode != "insert", base)
+				start := time.Now()
+				for first := 0; first < jdbcRows; first += jdbcBatch {
+					if err := task.Put(ctx, recs[first:first+jdbcBatch]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := task.Flush(ctx, map[plugins.Queue]int64{}); err != nil {
+					b.Fatal(err)
+				}
+				sink := time.Since(start)
+				b.StopTimer()
+				var n int
+				if err := conn.QueryRow("SELECT count(*) FROM bench_rows").Scan(&n); err != nil || n != jdbcRows {
+					b.Fatalf("sink wrote %d rows (%v), want %d", n, err, jdbcRows)
+				}
+				b.ReportMetric(float64(jdbcRows)/raw.Seconds(), "raw-rows/s")
+				b.ReportMetric(float64(jdbcRows)/sink.Seconds(), "sink-rows/s")
+				b.ReportMetric(raw.Seconds()/sink.Seconds(), "sink/raw")
+				reportLoad(b)
+			})
+		}
+	}
+}
+
+// BenchmarkJDBCSource: jdbc-source's Poll (incrementing mode) against a raw paged SELECT of the same
+// 50,000-row table, pages of 1000, per database.
+func BenchmarkJDBCSource(b *testing.B) {
+	for _, kind := range []dbtest.Kind{dbtest.Postgres, dbtest.MariaDB} {
+		b.Run(string(kind), func(b *testing.B) {
+			db := dbtest.New(b, kind)
+			db.Exec(b, "CREATE TABLE bench_rows ("+jdbcTable(db)+")")
+			conn := db.Open(b)
+			defer conn.Close()
+			rawInsert(b, db, conn, "bench_rows", false, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+			b.ResetTimer()
+
+			start := time.Now()
+			last, n := int64(-1), 0
+			for {
+				rows, err := conn.Query("SELECT * FROM bench_rows WHERE id > "+ph(db, 1)+" ORDER BY id LIMIT "+fmt.Sprint(jdbcBatch), last)
+				if err != nil {
+					b.Fatal(err)
+				}
+				page := 0
+				vals := make([]any, 4)
+				ptrs := []any{&vals[0], &vals[1], &vals[2], &vals[3]}
+				for rows.Next() {
+					if err := rows.Scan(ptrs...); err != nil {
+						b.Fatal(err)
+					}
+					last = vals[0].(int64)
+					page++
+				}
+				rows.Close()
+				n += page
+				if page < jdbcBatch {
+					break
+				}
+			}
+			raw := time.Since(start)
+			if n != jdbcRows {
+				b.Fatalf("raw read %d rows", n)
+			}
+
+			cfg := jdbcConfig(db, "mode", "incrementing", "incrementing.column.name", "id", "table.whitelist", "bench_rows",
+				"batch.max.rows", fmt.Sprint(jdbcBatch), "poll.interval.ms", "10", "task.tables", "bench_rows")
+			task := jdbc.NewSourceTask()
+			ctx := context.Background()
+			if err := task.Start(ctx, conformance.SourceContextFor(b, jdbc.NewSourceConnector().Spec(), nil, cfg), cfg); err != nil {
+				b.Fatal(err)
+			}
+			defer task.Stop(ctx)
+			start = time.Now()
+			for got := 0; got < jdbcRows; {
+				recs, err := task.Poll(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got += len(recs)
+			}
+			source := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(jdbcRows)/raw.Seconds(), "raw-rows/s")
+			b.ReportMetric(float64(jdbcRows)/source.Seconds(), "source-rows/s")
+			b.ReportMetric(raw.Seconds()/source.Seconds(), "source/raw")
+			reportLoad(b)
+		})
+	}
+}
