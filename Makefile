@@ -67,6 +67,7 @@ DEMO_DIR ?= $(or $(XDG_STATE_HOME),$(HOME)/.local/state)/rmqconnect/demo
 run: build rocketmq-up ## local RocketMQ + a worker running the demo file -> topic -> file pipeline (Ctrl-C stops the worker)
 	@distribution/bin/demo-setup.sh "$(DEMO_DIR)"
 	RMQ_NAMESRV=$${RMQ_NAMESRV:-127.0.0.1:$${RMQ_NAMESRV_PORT:-9876}} RMQCONNECT_STOREPATHROOTDIR="$(DEMO_DIR)/store" \
+	  RMQCONNECT_FILECONNECTORALLOWEDDIRS="$(DEMO_DIR)" \
 	  $(BIN)/rmqconnect standalone -c $(WORKER_CONF) "$(DEMO_DIR)/file-source.properties" "$(DEMO_DIR)/file-sink.properties"
 
 jdbc-demo: build rocketmq-up ## local RocketMQ, PostgreSQL and MariaDB + a worker moving a PostgreSQL table -> topic -> MariaDB table

@@ -70,6 +70,17 @@ type Worker struct {
 	// (/connectors/{name}?config=, /connectors/{name}/stop|pause|resume, /connectors/*/all);
 	// off by default because any web page can make a browser send a GET (docs/security.md).
 	RESTMutatingGetEnable bool `mapstructure:"restMutatingGetEnable"`
+
+	// Files and secrets (docs/security-secrets-files-acl.md).
+	// FileConnectorAllowedDirs, ',' separated, confines the paths connectors read and write
+	// (fields a ConfigSpec declares as paths, e.g. file-source's and file-sink's filename) to
+	// these directories and what lies below them, symlinks resolved; empty: any path.
+	FileConnectorAllowedDirs string `mapstructure:"fileConnectorAllowedDirs"`
+	// ConfigProviderFileAllowedDirs, ',' separated, confines ${file:...} placeholders to
+	// these directories; empty: any path the worker can read.
+	ConfigProviderFileAllowedDirs string `mapstructure:"configProviderFileAllowedDirs"`
+	// ConfigProviderFileMaxBytes is the largest file a ${file:...} placeholder may read.
+	ConfigProviderFileMaxBytes int `mapstructure:"configProviderFileMaxBytes"`
 }
 
 // Defaults returns the configuration used for every key a file does not set.
@@ -101,6 +112,7 @@ func Defaults() Worker {
 		TaskRestartBackoffInitialMs:   1000,
 		TaskRestartBackoffMaxMs:       300000,
 		RESTCORSAllowedMethods:        "GET,POST,PUT,PATCH,DELETE",
+		ConfigProviderFileMaxBytes:    1 << 20,
 	}
 }
 
@@ -283,10 +295,8 @@ func (w *Worker) validate() Errors {
 	if w.TaskRestartBackoffMaxMs < w.TaskRestartBackoffInitialMs {
 		bad("taskRestartBackoffMaxMs", w.TaskRestartBackoffMaxMs, "must not be below taskRestartBackoffInitialMs")
 	}
-	if w.ACLEnable && (w.AccessKey == "" || w.SecretKey == "") {
-		bad("aclEnable", w.ACLEnable, "accessKey and secretKey are required when ACL is enabled")
-	}
 	errs = append(errs, w.validateREST()...)
+	errs = append(errs, w.validateSecretsFilesACL()...)
 	return errs
 }
 
@@ -343,6 +353,52 @@ var hostNamePat = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.
 
 // AllowedHosts splits RESTAllowedHosts on ','.
 func (w *Worker) AllowedHosts() []string { return splitList(w.RESTAllowedHosts) }
+
+// validateSecretsFilesACL checks the ACL, plugin, file-confinement and config-provider keys.
+func (w *Worker) validateSecretsFilesACL() Errors {
+	var errs Errors
+	bad := func(key string, val any, reason string) {
+		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(val), Reason: reason})
+	}
+	if w.ACLEnable && (w.AccessKey == "" || w.SecretKey == "") {
+		bad("aclEnable", w.ACLEnable, "accessKey and secretKey are required when ACL is enabled")
+	}
+	if strings.TrimSpace(w.PluginPaths) != "" {
+		bad("pluginPaths", w.PluginPaths, "out-of-process plugins are not supported yet; remove the key "+
+			"(every connector of this build is built in)")
+	}
+	for key, list := range map[string]string{
+		"fileConnectorAllowedDirs": w.FileConnectorAllowedDirs, "configProviderFileAllowedDirs": w.ConfigProviderFileAllowedDirs,
+	} {
+		for _, d := range splitList(list) {
+			if !filepath.IsAbs(d) {
+				bad(key, d, "must be an absolute directory path")
+			} else if st, err := os.Stat(d); err != nil {
+				bad(key, d, "cannot use: "+errors.Unwrap(err).Error())
+			} else if !st.IsDir() {
+				bad(key, d, "not a directory")
+			}
+		}
+	}
+	if w.ConfigProviderFileMaxBytes <= 0 {
+		bad("configProviderFileMaxBytes", w.ConfigProviderFileMaxBytes, "must be a positive number of bytes")
+	}
+	return errs
+}
+
+// FileConnectorDirs splits FileConnectorAllowedDirs on ','.
+func (w *Worker) FileConnectorDirs() []string { return splitList(w.FileConnectorAllowedDirs) }
+
+// ConfigProviderFileDirs splits ConfigProviderFileAllowedDirs on ','.
+func (w *Worker) ConfigProviderFileDirs() []string { return splitList(w.ConfigProviderFileAllowedDirs) }
+
+// ACLCredentials returns the access and secret key when aclEnable is set, else empty strings.
+func (w *Worker) ACLCredentials() (accessKey, secretKey string) {
+	if !w.ACLEnable {
+		return "", ""
+	}
+	return w.AccessKey, w.SecretKey
+}
 
 // readable reports why the file at path cannot be opened for reading, or nil.
 func readable(path string) error {

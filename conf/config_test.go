@@ -161,3 +161,35 @@ func TestRedacted(t *testing.T) {
 	require.Equal(t, "[hidden]", w.Redacted().SecretKey)
 	require.Equal(t, "s3cret", w.SecretKey)
 }
+
+func TestSecretsFilesACLKeys(t *testing.T) {
+	t.Setenv("RMQ_NAMESRV", "")
+	dir := t.TempDir()
+	file := write(t, "f", "x")
+	w, err := Load(write(t, "w.properties", "aclEnable=true\naccessKey=ak\nsecretKey=sk12345678\n"+
+		"fileConnectorAllowedDirs="+dir+", /tmp\nconfigProviderFileAllowedDirs="+dir+"\nconfigProviderFileMaxBytes=4096\n"))
+	require.NoError(t, err)
+	ak, sk := w.ACLCredentials()
+	require.Equal(t, []string{"ak", "sk12345678"}, []string{ak, sk})
+	require.Equal(t, []string{dir, "/tmp"}, w.FileConnectorDirs())
+	require.Equal(t, []string{dir}, w.ConfigProviderFileDirs())
+	require.Equal(t, 4096, w.ConfigProviderFileMaxBytes)
+	require.Equal(t, 1<<20, Defaults().ConfigProviderFileMaxBytes)
+
+	w, err = Load(write(t, "w.properties", "accessKey=ak\nsecretKey=sk\n"))
+	require.NoError(t, err)
+	ak, sk = w.ACLCredentials()
+	require.Empty(t, ak+sk, "keys without aclEnable sign nothing")
+
+	for body, want := range map[string]string{
+		"pluginPaths=/opt/plugins\n":              `pluginPaths="/opt/plugins": out-of-process plugins are not supported yet`,
+		"aclEnable=true\naccessKey=ak\n":          "aclEnable=\"true\": accessKey and secretKey are required",
+		"fileConnectorAllowedDirs=relative/dir\n": `fileConnectorAllowedDirs="relative/dir": must be an absolute directory path`,
+		"fileConnectorAllowedDirs=" + file + "\n": "not a directory",
+		"configProviderFileAllowedDirs=/nope/x\n": `configProviderFileAllowedDirs="/nope/x": cannot use: no such file or directory`,
+		"configProviderFileMaxBytes=0\n":          "configProviderFileMaxBytes=\"0\": must be a positive number of bytes",
+	} {
+		_, err := Load(write(t, "w.properties", body))
+		require.ErrorContains(t, err, want, body)
+	}
+}

@@ -51,6 +51,10 @@ type Field struct {
 	// Aliases are alternative keys, e.g. Kafka spellings ("tasks.max" for
 	// "max.tasks"). The canonical Name wins when both are set to the same value.
 	Aliases []string
+	// Path marks a STRING field whose value is a file system path the connector
+	// opens: the engine refuses a config whose path lies outside the worker's
+	// allowed directories (FileAccess), and the connector opens it with OpenFile.
+	Path bool
 }
 
 func (f *Field) secret() bool { return f.Secret || f.Type == TypePassword }

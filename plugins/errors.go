@@ -26,6 +26,9 @@ var (
 	ErrKindMismatch = errors.New("connector does not match its registered kind")
 	// ErrInvalidSpec means a ConfigSpec itself is malformed (a programming error).
 	ErrInvalidSpec = errors.New("invalid config spec")
+	// ErrPathNotAllowed means a file path lies outside the directories the worker lets
+	// connectors use (FileAccess).
+	ErrPathNotAllowed = errors.New("path not allowed")
 )
 
 // HiddenValue replaces the value of a secret field in errors, logs and docs.

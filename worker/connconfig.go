@@ -30,9 +30,11 @@ type connectorSettings struct {
 	values plugins.Values
 }
 
-// Defaults the worker supplies for connector keys (the worker config's converters).
+// What the worker supplies to every connector config: default converters (the worker
+// config's) and the confinement of the files connectors open.
 type connectorDefaults struct {
 	keyConverter, valueConverter string
+	files                        *plugins.FileAccess
 }
 
 // withDefaults returns cfg plus the worker's default converters where cfg has none.
@@ -50,16 +52,24 @@ func (d connectorDefaults) withDefaults(cfg map[string]string) map[string]string
 	return out
 }
 
-// validateConnectorConfig checks everything the runtime itself reads, then the plugin's own
-// Validate, and returns every problem at once as a *ConfigError.
+// validateConnectorConfig resolves raw's placeholders and validates it (validateResolved).
+// Resolution reads files: callers holding a herder lock resolve first and call
+// validateResolved.
 func validateConnectorConfig(reg *plugins.Registry, name string, raw map[string]string, defaults connectorDefaults, secrets Secrets) (connectorSettings, plugins.Connector, error) {
+	return validateResolved(reg, name, raw, resolveConfig(secrets, raw), defaults, secrets)
+}
+
+// validateResolved checks everything the runtime itself reads, the paths the connector
+// opens, then the plugin's own Validate, and returns every problem at once as a
+// *ConfigError. res is raw resolved.
+func validateResolved(reg *plugins.Registry, name string, raw map[string]string, res resolvedConfig, defaults connectorDefaults, secrets Secrets) (connectorSettings, plugins.Connector, error) {
 	var probs []ConfigProblem
 	add := func(key, val, reason string) {
 		probs = append(probs, ConfigProblem{Key: key, Value: val, Reason: reason})
 	}
-	// Everything is checked on the resolved config; problems quote the raw value, so a
-	// resolved secret never appears in an error.
-	cfg, rerr := secrets.Resolve(raw)
+	// Everything is checked on the resolved config; problems quote the raw value and
+	// reasons are scrubbed, so a resolved secret never appears in an error.
+	cfg, rerr := res.cfg, res.err
 	if rerr != nil {
 		for _, e := range keyedErrors(rerr) {
 			add(e.ConfigKey(), raw[e.ConfigKey()], e.Reason())
@@ -167,6 +177,9 @@ func validateConnectorConfig(reg *plugins.Registry, name string, raw map[string]
 		}
 	}
 	if conn != nil {
+		for _, fe := range plugins.CheckPaths(conn.Spec(), cfg, defaults.files) {
+			add(fe.Key, fe.Value, fe.Reason)
+		}
 		// The Spec is checked first, so a plugin's Validate sees only configs whose declared
 		// keys are present and typed, and checks cross-field rules alone.
 		err := safeCall(func() error {
@@ -187,10 +200,16 @@ func validateConnectorConfig(reg *plugins.Registry, name string, raw map[string]
 			}
 		}
 	}
+	var scrub scrubber
+	if rerr == nil {
+		scrub.add(hiddenValues(secrets, raw, res, specSecrets(conn))...)
+	}
 	for i := range probs {
 		if v, ok := raw[probs[i].Key]; ok && probs[i].Value != "" && v != cfg[probs[i].Key] {
 			probs[i].Value = v // show the placeholder, not what it resolved to
 		}
+		probs[i].Value = scrub.text(probs[i].Value)
+		probs[i].Reason = scrub.text(probs[i].Reason)
 	}
 	if len(probs) > 0 {
 		return st, nil, &ConfigError{Connector: name, Problems: probs}

@@ -614,14 +614,26 @@ func (d *Distributed) reconcile() {
 		}
 		local.mu.Lock()
 		rt := local.conns[name]
+		local.mu.Unlock()
+		var res *resolvedConfig
 		if rt == nil {
-			st, conn, err := validateConnectorConfig(local.registry, name, c.Config, local.defaults, local.cfg.Secrets)
+			r := resolveConfig(local.cfg.Secrets, c.Config) // reads files: not under the lock
+			res = &r
+		}
+		local.mu.Lock()
+		if rt = local.conns[name]; rt == nil && res == nil {
+			local.mu.Unlock() // removed meanwhile: the next reconcile starts it again
+			continue
+		}
+		if rt == nil {
+			st, conn, err := validateResolved(local.registry, name, c.Config, *res, local.defaults, local.cfg.Secrets)
 			if err != nil {
 				local.mu.Unlock()
 				d.log.Error("connector of the config topic cannot run on this worker", "connector", name, "err", err)
 				continue
 			}
 			rt = newConnRuntime(local, name, maps.Clone(c.Config), st, conn)
+			rt.pending = res
 			rt.epoch, rt.inc = c.Epoch, c.Inc
 			local.conns[name] = rt
 			local.stored[name] = storedConnector{Config: c.Config, Target: c.Target}

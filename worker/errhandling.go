@@ -155,6 +155,7 @@ type errorReporter struct {
 	log       *slog.Logger
 	dlq       func(ctx context.Context, m *rmqclient.Message) error
 	metrics   *taskCounters
+	scrub     func(string) string // hides the connector's secrets in DLQ context; nil: none
 }
 
 // report handles one failed record. It returns nil when the record is tolerated (and, if
@@ -211,6 +212,9 @@ func (r *errorReporter) report(ctx context.Context, fr failedRecord, cause error
 			props[ErrHeaderOriginalKeys] = strings.Join(fr.keys, " ")
 		}
 		for k, v := range props {
+			if r.scrub != nil {
+				v = r.scrub(v)
+			}
 			if v = plainProperty(v); v != "" {
 				m.Properties[k] = v
 			}

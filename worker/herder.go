@@ -33,12 +33,23 @@ type StandaloneConfig struct {
 	// task starts, puts them back into task configs, and masks secrets for display. Stored
 	// and shown configs keep the placeholders. Nil leaves configs as they are.
 	Secrets Secrets
+	// StartTimeout bounds a connector's and a task's Start (maxStartTimeoutMills); default 3m.
+	StartTimeout time.Duration
+	// ConnectorStopTimeout bounds a connector's Stop (maxStopTimeoutMills); default 1m.
+	ConnectorStopTimeout time.Duration
+	// CommitTimeout bounds the source task's Commit in a periodic position commit
+	// (offsetCommitTimeoutMsConfig); default 5s.
+	CommitTimeout time.Duration
+	// Files confines the files connectors open (fileConnectorAllowedDirs); nil: none.
+	Files *plugins.FileAccess
 }
 
 // Secrets is how the worker handles config placeholders and secret values (conf/providers
 // implements it; the worker does not import conf).
 type Secrets interface {
-	Resolve(cfg map[string]string) (map[string]string, error)
+	// Resolve returns cfg with its placeholders resolved and every value a placeholder
+	// resolved to (the worker hides those in the text it lets out: traces, logs, DLQ).
+	Resolve(cfg map[string]string) (resolved map[string]string, values []string, err error)
 	Restore(raw, resolvedTask map[string]string) map[string]string
 	Mask(cfg map[string]string, isSecret func(key string) bool) map[string]string
 }
@@ -46,8 +57,10 @@ type Secrets interface {
 // noSecrets is the identity.
 type noSecrets struct{}
 
-func (noSecrets) Resolve(cfg map[string]string) (map[string]string, error) { return cfg, nil }
-func (noSecrets) Restore(_, t map[string]string) map[string]string         { return t }
+func (noSecrets) Resolve(cfg map[string]string) (map[string]string, []string, error) {
+	return cfg, nil, nil
+}
+func (noSecrets) Restore(_, t map[string]string) map[string]string { return t }
 func (noSecrets) Mask(cfg map[string]string, _ func(string) bool) map[string]string {
 	return cfg
 }
@@ -109,6 +122,15 @@ func NewStandalone(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.
 	if cfg.Secrets == nil {
 		cfg.Secrets = noSecrets{}
 	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 3 * time.Minute
+	}
+	if cfg.ConnectorStopTimeout <= 0 {
+		cfg.ConnectorStopTimeout = time.Minute
+	}
+	if cfg.CommitTimeout <= 0 {
+		cfg.CommitTimeout = 5 * time.Second
+	}
 	if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
 		return nil, fmt.Errorf("storePathRootDir: %w", err)
 	}
@@ -117,7 +139,7 @@ func NewStandalone(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.
 		return nil, err
 	}
 	h := &Standalone{cfg: cfg, log: log, client: client, registry: reg, positions: pos,
-		defaults: connectorDefaults{keyConverter: cfg.KeyConverter, valueConverter: cfg.ValueConverter},
+		defaults: connectorDefaults{keyConverter: cfg.KeyConverter, valueConverter: cfg.ValueConverter, files: cfg.Files},
 		conns:    map[string]*connRuntime{}, stored: map[string]storedConnector{}, started: make(chan struct{}),
 		metrics: newWorkerMetrics()}
 	if err := filestore.Read(h.configPath(), &h.stored); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -136,12 +158,20 @@ func (h *Standalone) WorkerID() string { return h.cfg.WorkerID }
 
 // Run starts the stored connectors and runs until ctx ends, then stops everything.
 func (h *Standalone) Run(ctx context.Context) error {
+	// Placeholders are resolved (files read) before the lock is taken.
+	h.mu.Lock()
+	stored := maps.Clone(h.stored)
+	h.mu.Unlock()
+	resolved := make(map[string]resolvedConfig, len(stored))
+	for name, sc := range stored {
+		resolved[name] = resolveConfig(h.cfg.Secrets, sc.Config)
+	}
 	h.mu.Lock()
 	h.ctx = ctx
 	names := slices.Sorted(maps.Keys(h.stored))
 	for _, name := range names {
 		sc := h.stored[name]
-		if err := h.startLocked(name, sc.Config, sc.Target); err != nil {
+		if err := h.startLocked(name, sc.Config, resolved[name], sc.Target); err != nil {
 			h.log.Error("stored connector cannot start", "connector", name, "err", err)
 		}
 	}
@@ -227,12 +257,14 @@ func (h *Standalone) persistLocked() error {
 
 // startLocked builds and starts a connector runtime. Config problems are returned; a
 // connector whose Start fails is kept, FAILED with its trace.
-func (h *Standalone) startLocked(name string, cfg map[string]string, target TargetState) error {
-	st, conn, err := validateConnectorConfig(h.registry, name, cfg, h.defaults, h.cfg.Secrets)
+// res is cfg resolved before the lock was taken.
+func (h *Standalone) startLocked(name string, cfg map[string]string, res resolvedConfig, target TargetState) error {
+	st, conn, err := validateResolved(h.registry, name, cfg, res, h.defaults, h.cfg.Secrets)
 	if err != nil {
 		return err
 	}
 	rt := newConnRuntime(h, name, maps.Clone(cfg), st, conn)
+	rt.pending = &res
 	h.conns[name] = rt
 	rt.apply(target)
 	return nil
@@ -282,6 +314,7 @@ func (h *Standalone) ConnectorStatus(_ context.Context, name string) (ConnectorS
 
 // CreateConnector stores and starts a new connector.
 func (h *Standalone) CreateConnector(_ context.Context, name string, cfg map[string]string, initial TargetState) (ConnectorInfo, error) {
+	res := resolveConfig(h.cfg.Secrets, cfg) // before the lock: it reads files
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.checkRunning(); err != nil {
@@ -293,11 +326,11 @@ func (h *Standalone) CreateConnector(_ context.Context, name string, cfg map[str
 	if initial == "" {
 		initial = TargetStarted
 	}
-	return h.putLocked(name, cfg, initial)
+	return h.putLocked(name, cfg, res, initial)
 }
 
-func (h *Standalone) putLocked(name string, cfg map[string]string, target TargetState) (ConnectorInfo, error) {
-	if _, _, err := validateConnectorConfig(h.registry, name, cfg, h.defaults, h.cfg.Secrets); err != nil {
+func (h *Standalone) putLocked(name string, cfg map[string]string, res resolvedConfig, target TargetState) (ConnectorInfo, error) {
+	if _, _, err := validateResolved(h.registry, name, cfg, res, h.defaults, h.cfg.Secrets); err != nil {
 		return ConnectorInfo{}, err
 	}
 	old, existed := h.conns[name]
@@ -316,7 +349,7 @@ func (h *Standalone) putLocked(name string, cfg map[string]string, target Target
 		old.shutdown()
 		h.mu.Lock()
 	}
-	if err := h.startLocked(name, cfg, target); err != nil {
+	if err := h.startLocked(name, cfg, res, target); err != nil {
 		return ConnectorInfo{}, err
 	}
 	return h.conns[name].info(), nil
@@ -325,6 +358,7 @@ func (h *Standalone) putLocked(name string, cfg map[string]string, target Target
 // PutConnectorConfig creates or replaces a connector's config. A replaced connector is
 // stopped and started again with the new config; its target state is kept.
 func (h *Standalone) PutConnectorConfig(_ context.Context, name string, cfg map[string]string) (ConnectorInfo, bool, error) {
+	res := resolveConfig(h.cfg.Secrets, cfg) // before the lock: it reads files
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.checkRunning(); err != nil {
@@ -335,7 +369,7 @@ func (h *Standalone) PutConnectorConfig(_ context.Context, name string, cfg map[
 	if existed {
 		target = sc.Target
 	}
-	info, err := h.putLocked(name, cfg, target)
+	info, err := h.putLocked(name, cfg, res, target)
 	return info, !existed, err
 }
 

@@ -24,7 +24,16 @@ type connRuntime struct {
 	name string
 	cfg  map[string]string
 	st   connectorSettings
-	log  *slog.Logger
+	log  *slog.Logger // scrubbed: every record goes through scrub
+
+	// scrub hides the connector's secret values in traces, logs, DLQ context and errors;
+	// it learns them from every config the runtime resolves.
+	scrub       *scrubber
+	specOnce    sync.Once
+	specSecrets map[string]bool
+	// pending is the connector config resolved before the herder took its lock; the next
+	// start uses it instead of resolving again.
+	pending *resolvedConfig
 
 	opMu sync.Mutex // serialises apply/restart/shutdown
 
@@ -94,7 +103,9 @@ type taskRuntime struct {
 }
 
 func newConnRuntime(h *Standalone, name string, cfg map[string]string, st connectorSettings, conn plugins.Connector) *connRuntime {
-	return &connRuntime{h: h, name: name, cfg: cfg, st: st, conn: conn, log: h.log.With("connector", name),
+	scrub := &scrubber{}
+	return &connRuntime{h: h, name: name, cfg: cfg, st: st, conn: conn, scrub: scrub,
+		log:   scrubbedLogger(h.log.With("connector", name), scrub),
 		state: StateInfo{State: StateUnassigned, WorkerID: h.cfg.WorkerID}, tasks: map[int]*taskRuntime{}, cluster: h.cluster}
 }
 
@@ -118,6 +129,9 @@ func (rt *connRuntime) apply(target TargetState) {
 		return
 	}
 	rt.target = target
+	if target != TargetStarted {
+		rt.pending = nil // resolved for a start that is not happening now: resolve afresh later
+	}
 	rt.mu.Unlock()
 	switch target {
 	case TargetStarted:
@@ -138,6 +152,7 @@ func (rt *connRuntime) apply(target TargetState) {
 }
 
 func (rt *connRuntime) setConnState(s State, trace string) {
+	trace = rt.scrub.text(trace)
 	rt.mu.Lock()
 	rt.state = StateInfo{State: s, WorkerID: rt.h.cfg.WorkerID, Trace: trace}
 	var rec *statusRecord
@@ -170,14 +185,29 @@ func (rt *connRuntime) startConnector() bool {
 			conn = c
 			rt.setConn(c)
 		}
-		resolved, err := rt.h.cfg.Secrets.Resolve(rt.cfg)
+		rt.mu.Lock()
+		pending := rt.pending
+		rt.pending = nil
+		rt.mu.Unlock()
+		var resolved map[string]string
+		var err error
+		if pending != nil && pending.err == nil {
+			resolved = pending.cfg
+			rt.learn(rt.cfg, *pending)
+		} else {
+			resolved, err = rt.resolve(rt.cfg)
+		}
 		if err != nil {
 			rt.setConnState(StateFailed, fmt.Sprintf("resolve config: %v", err))
 			rt.setConn(nil)
 			return false
 		}
 		ctx, cancel := context.WithCancel(rt.h.ctx)
-		if err := safeCall(func() error { return conn.Start(ctx, connectorContext{rt}, resolved) }); err != nil {
+		if err := safeCall(func() error {
+			sctx, scancel := context.WithTimeout(ctx, rt.h.cfg.StartTimeout)
+			defer scancel()
+			return conn.Start(sctx, connectorContext{rt}, resolved)
+		}); err != nil {
 			rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "failure").Inc()
 			cancel()
 			rt.log.Error("connector failed to start", "err", err)
@@ -242,7 +272,7 @@ func (rt *connRuntime) stopConnector() {
 	if !running {
 		return
 	}
-	ctx, c := context.WithTimeout(context.Background(), rt.h.cfg.StopTimeout)
+	ctx, c := context.WithTimeout(context.Background(), rt.h.cfg.ConnectorStopTimeout)
 	defer c()
 	if err := safeCall(func() error { return conn.Stop(ctx) }); err != nil {
 		rt.log.Warn("connector stop failed", "err", err)
@@ -402,6 +432,7 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 }
 
 func (rt *connRuntime) setTaskState(t *taskRuntime, s State, trace string) {
+	trace = rt.scrub.text(trace)
 	rt.mu.Lock()
 	t.state = StateInfo{State: s, WorkerID: rt.h.cfg.WorkerID, Trace: trace}
 	rec := rt.taskRecordLocked(t)
@@ -424,11 +455,11 @@ func (rt *connRuntime) taskRecordLocked(t *taskRuntime) *statusRecord {
 
 // runTask runs one incarnation of a task until ctx ends or it fails.
 func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
-	connCfg, err := rt.h.cfg.Secrets.Resolve(rt.cfg)
+	connCfg, err := rt.resolve(rt.cfg)
 	if err != nil {
 		return fmt.Errorf("resolve connector config: %w", err)
 	}
-	taskCfg, err := rt.h.cfg.Secrets.Resolve(t.cfg)
+	taskCfg, err := rt.resolve(t.cfg)
 	if err != nil {
 		return fmt.Errorf("resolve task config: %w", err)
 	}
@@ -446,7 +477,8 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		return err
 	}
 	log := rt.log.With("task", t.id)
-	errs := &errorReporter{policy: rt.st.policy, connector: rt.name, task: t.id, log: log, dlq: rt.h.dlqSend, metrics: &t.counters}
+	errs := &errorReporter{policy: rt.st.policy, connector: rt.name, task: t.id, log: log, dlq: rt.h.dlqSend, metrics: &t.counters,
+		scrub: rt.scrub.text}
 	rt.mu.Lock()
 	conn, gen := rt.conn, t.gen
 	rt.mu.Unlock()
@@ -482,7 +514,8 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		sr := &sourceRunner{id: id, cfg: taskCfg, vals: vals, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
 			producer: p, client: rt.h.client, positions: positions, fence: fence, errs: errs, policy: rt.st.policy, log: log,
 			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered,
-			commitInterval: rt.h.cfg.CommitInterval, hist: rt.h.metrics, onTopic: rt.useTopic, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}}
+			commitInterval: rt.h.cfg.CommitInterval, commitTimeout: rt.h.cfg.CommitTimeout, startTimeout: rt.h.cfg.StartTimeout,
+			files: rt.h.cfg.Files, hist: rt.h.metrics, onTopic: rt.useTopic, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}}
 		return sr.run(ctx, rt.h.cfg.StopTimeout)
 	}
 	switch c := conn.(type) {
@@ -494,7 +527,8 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		sk := &sinkRunner{fence: fence, id: id, cfg: taskCfg, vals: vals, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
 			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
 			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
-			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic}
+			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic,
+			startTimeout: rt.h.cfg.StartTimeout, files: rt.h.cfg.Files}
 		return sk.run(ctx, rt.h.cfg.StopTimeout)
 	default:
 		return fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class)
@@ -582,20 +616,7 @@ func (rt *connRuntime) info() ConnectorInfo {
 
 // masked is cfg as shown to users: placeholders as written, secret values hidden.
 func (rt *connRuntime) masked(cfg map[string]string) map[string]string {
-	secret := map[string]bool{}
-	if rt.st.class != "" {
-		if c, err := rt.h.registry.New(rt.st.class); err == nil && c.Spec() != nil {
-			for _, f := range c.Spec().Fields() {
-				if f.Secret || f.Type == plugins.TypePassword {
-					secret[f.Name] = true
-					for _, a := range f.Aliases {
-						secret[a] = true
-					}
-				}
-			}
-		}
-	}
-	return rt.h.cfg.Secrets.Mask(maps.Clone(cfg), func(k string) bool { return secret[k] })
+	return rt.h.cfg.Secrets.Mask(maps.Clone(cfg), rt.specSecret)
 }
 
 func (rt *connRuntime) taskInfos() []TaskInfo {
@@ -672,6 +693,9 @@ func (c connectorContext) RaiseError(err error) {
 }
 
 func (c connectorContext) Logger() *slog.Logger { return c.rt.log }
+
+// FileAccess is the worker's file confinement (plugins.FileAccessor).
+func (c connectorContext) FileAccess() *plugins.FileAccess { return c.rt.h.cfg.Files }
 
 // Config returns the connector config parsed against the plugin's Spec at validation.
 func (c connectorContext) Config() plugins.Values { return c.rt.st.values }

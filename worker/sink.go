@@ -69,6 +69,9 @@ type sinkRunner struct {
 	failOnce   sync.Once
 	failed     chan error
 	failErr    error
+
+	startTimeout time.Duration       // bounds the task's Start; 0: none
+	files        *plugins.FileAccess // the worker's file confinement, for the task context
 }
 
 type sinkTaskContext struct {
@@ -119,7 +122,11 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 	work, stopWork := workContext(ctx, s.fence)
 	defer stopWork()
 	s.init(work)
-	if err := safeCall(func() error { return s.task.Start(work, sinkTaskContext{s}, s.cfg) }); err != nil {
+	if err := safeCall(func() error {
+		sctx, cancel := withTimeout(work, s.startTimeout)
+		defer cancel()
+		return s.task.Start(sctx, sinkTaskContext{s}, s.cfg)
+	}); err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
 		_ = safeCall(func() error { return s.task.Stop(sctx) })

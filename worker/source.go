@@ -56,6 +56,9 @@ type sourceRunner struct {
 	autoCreate     bool
 	ordered        bool
 	commitInterval time.Duration
+	commitTimeout  time.Duration       // bounds the task's Commit in a periodic commit; 0: none
+	startTimeout   time.Duration       // bounds the task's Start; 0: none
+	files          *plugins.FileAccess // the worker's file confinement, for the task context
 
 	hist    *workerMetrics
 	labels  []string // worker, connector, task
@@ -77,6 +80,7 @@ type batchSender interface {
 type sourceTaskContext struct {
 	reader plugins.PositionReader
 	log    *slog.Logger
+	files  *plugins.FileAccess
 	vals   plugins.Values
 }
 
@@ -93,7 +97,8 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	s.validTopics = map[string]bool{}
 	s.pending = map[string]plugins.PartitionPosition{}
 	_, s.perRecord = s.task.(plugins.RecordCommitter)
-	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log, vals: s.vals}
+	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log, files: s.files,
+		vals: s.vals}
 	// Poll and the sends run on work, which also ends when the fence trips.
 	work, stopWork := workContext(ctx, s.fence)
 	defer stopWork()
@@ -112,7 +117,11 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 			s.log.Warn("source task stop failed", "err", serr)
 		}
 	}()
-	if err := safeCall(func() error { return s.task.Start(work, tctx, s.cfg) }); err != nil {
+	if err := safeCall(func() error {
+		sctx, cancel := withTimeout(work, s.startTimeout)
+		defer cancel()
+		return s.task.Start(sctx, tctx, s.cfg)
+	}); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
 	ctx = work
@@ -170,7 +179,10 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 		case <-ctx.Done():
 		}
 		if time.Since(lastCommit) >= s.commitInterval {
-			if err := s.commit(ctx); err != nil {
+			cctx, cancel := withTimeout(ctx, s.commitTimeout)
+			err := s.commit(cctx)
+			cancel()
+			if err != nil {
 				s.log.Warn("position commit failed; will retry", "err", err)
 			} else {
 				lastCommit = time.Now()

@@ -614,8 +614,8 @@ func TestOffsetsOfStoppedConnectors(t *testing.T) {
 // secretsForTest resolves ${env:..} like conf/providers does, for the worker's own tests.
 type secretsForTest struct{}
 
-func (secretsForTest) Resolve(cfg map[string]string) (map[string]string, error) {
-	return providers.Resolve(cfg)
+func (secretsForTest) Resolve(cfg map[string]string) (map[string]string, []string, error) {
+	return providers.Resolver{}.ResolveSecrets(cfg)
 }
 func (secretsForTest) Restore(raw, task map[string]string) map[string]string {
 	return providers.Restore(raw, task)

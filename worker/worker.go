@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -18,6 +19,10 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// ClientLogger receives the RocketMQ client's logs; nil means the worker's logger.
 	ClientLogger *slog.Logger
+	// AccessKey and SecretKey sign every RocketMQ request when both are set (ACL).
+	AccessKey, SecretKey string
+	// OperationTimeout bounds one RocketMQ request; zero means the client's default.
+	OperationTimeout time.Duration
 }
 
 // Worker runs the connectors and tasks assigned to this process.
@@ -36,7 +41,8 @@ func New(cfg Config, log *slog.Logger) (*Worker, error) {
 	if clientLog == nil {
 		clientLog = log
 	}
-	c, err := rmqclient.New(rmqclient.Config{NameServers: cfg.NameServers, Instance: cfg.WorkerID, Logger: clientLog})
+	c, err := rmqclient.New(rmqclient.Config{NameServers: cfg.NameServers, Instance: cfg.WorkerID, Logger: clientLog,
+		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, OperationTimeout: cfg.OperationTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("worker %s: %w", cfg.WorkerID, err)
 	}
@@ -93,9 +99,17 @@ func (w *Worker) awaitBroker(ctx context.Context) error {
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		err := w.client.Ping(pctx)
+		if err == nil {
+			err = w.client.CheckAccess(pctx)
+		}
 		cancel()
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, rmqclient.ErrAccessDenied) {
+			// Retrying cannot help: the credentials are wrong or missing.
+			return fmt.Errorf("worker %s: RocketMQ refused the worker's credentials (check aclEnable, accessKey, secretKey): %w",
+				w.cfg.WorkerID, err)
 		}
 		if ctx.Err() != nil {
 			return nil

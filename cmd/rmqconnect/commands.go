@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/admin/access"
 	"github.com/rmqconnect/rmqconnect/conf"
 	"github.com/rmqconnect/rmqconnect/conf/providers"
+	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
 	"github.com/rmqconnect/rmqconnect/worker"
 )
@@ -117,11 +119,15 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 	log := newLogger(cfg, stderr, levels.Root())
 	// Each component logs through its own level (GET|PUT /admin/loggers/{name}).
 	workerLog := levels.Named(log, "worker")
+	accessKey, secretKey := cfg.ACLCredentials()
 	w, err := worker.New(worker.Config{
-		WorkerID:     cfg.WorkerID,
-		ClusterID:    cfg.ConnectClusterID,
-		NameServers:  cfg.NameServers(),
-		ClientLogger: levels.Named(log, "rocketmq-client"),
+		WorkerID:         cfg.WorkerID,
+		ClusterID:        cfg.ConnectClusterID,
+		NameServers:      cfg.NameServers(),
+		ClientLogger:     levels.Named(log, "rocketmq-client"),
+		AccessKey:        accessKey,
+		SecretKey:        secretKey,
+		OperationTimeout: conf.Ms(cfg.OperationTimeout),
 	}, workerLog)
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -130,6 +136,11 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 	reg, err := builtin.Registry()
 	if err != nil {
 		log.Error("plugin registry", "err", err)
+		return 1
+	}
+	files, sec, err := filesAndSecrets(cfg)
+	if err != nil {
+		log.Error("cannot start", "err", err)
 		return 1
 	}
 	local := worker.StandaloneConfig{
@@ -143,7 +154,12 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 
 		RestartBackoffMin: conf.Ms(cfg.TaskRestartBackoffInitialMs),
 		RestartBackoffMax: conf.Ms(cfg.TaskRestartBackoffMaxMs),
-		Secrets:           secrets{},
+		Secrets:           sec,
+
+		StartTimeout:         conf.Ms(cfg.MaxStartTimeoutMills),
+		ConnectorStopTimeout: conf.Ms(cfg.MaxStopTimeoutMills),
+		CommitTimeout:        conf.Ms(cfg.OffsetCommitTimeoutMsConfig),
+		Files:                files,
 	}
 	var h herder
 	var health admin.HealthChecker
@@ -238,16 +254,38 @@ func enableAccess(srv *admin.Server, cfg *conf.Worker) error {
 
 // secrets resolves ${env:..} and ${file:..} placeholders for the worker (conf/providers),
 // which keeps them in stored and shown configs and masks secret values.
-type secrets struct{}
+type secrets struct{ r providers.Resolver }
 
-func (secrets) Resolve(cfg map[string]string) (map[string]string, error) {
-	return providers.Resolve(cfg)
+func (s secrets) Resolve(cfg map[string]string) (map[string]string, []string, error) {
+	return s.r.ResolveSecrets(cfg)
 }
 func (secrets) Restore(raw, task map[string]string) map[string]string {
 	return providers.Restore(raw, task)
 }
 func (secrets) Mask(cfg map[string]string, isSecret func(string) bool) map[string]string {
 	return providers.Mask(cfg, func(k string) bool { return isSecret(k) || providers.DefaultSecretKey(k) })
+}
+
+// filesAndSecrets builds the worker's file confinement for connectors
+// (fileConnectorAllowedDirs) and its placeholder resolver, whose ${file:...} reads are
+// confined to configProviderFileAllowedDirs and capped at configProviderFileMaxBytes.
+func filesAndSecrets(cfg *conf.Worker) (*plugins.FileAccess, secrets, error) {
+	files, err := plugins.NewFileAccess(cfg.FileConnectorDirs(), "fileConnectorAllowedDirs")
+	if err != nil {
+		return nil, secrets{}, err
+	}
+	provFiles, err := plugins.NewFileAccess(cfg.ConfigProviderFileDirs(), "configProviderFileAllowedDirs")
+	if err != nil {
+		return nil, secrets{}, err
+	}
+	open := func(path string, flag int, perm fs.FileMode) (*os.File, error) {
+		f, err := provFiles.OpenFile(path, flag, perm)
+		if errors.Is(err, plugins.ErrPathNotAllowed) {
+			return nil, fmt.Errorf("%w: %w", providers.ErrNotAllowed, err)
+		}
+		return f, err
+	}
+	return files, secrets{r: providers.Resolver{Open: open, MaxFileBytes: int64(cfg.ConfigProviderFileMaxBytes)}}, nil
 }
 
 // startedHealth is the worker's health: DOWN (503) until the herder has started its

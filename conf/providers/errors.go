@@ -14,6 +14,9 @@ var (
 	ErrUnknownProvider = errors.New("unknown config provider")
 	// ErrNotFound: the environment variable, file or key does not exist (or cannot be read).
 	ErrNotFound = errors.New("config provider value not found")
+	// ErrNotAllowed: the file is not one ${file:...} may read: not an absolute path, not a
+	// regular file, over the size cap, or outside the allowed directories.
+	ErrNotAllowed = errors.New("config provider file not allowed")
 )
 
 // Error is one config value that could not be resolved. It names the connector config key and

@@ -3,23 +3,83 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/magiconair/properties"
 )
+
+// DefaultMaxFileBytes is the largest file ${file:...} reads when Resolver.MaxFileBytes is 0.
+const DefaultMaxFileBytes = 1 << 20
 
 // Resolver expands placeholders. The zero value reads the process environment and the file
 // system; tests replace either.
 type Resolver struct {
 	// LookupEnv finds an environment variable; nil means os.LookupEnv.
 	LookupEnv func(name string) (string, bool)
-	// ReadFile reads a file; nil means os.ReadFile.
+	// ReadFile reads a file; nil means the Resolver's own reader, which takes regular files
+	// only (a FIFO, device or directory is refused without blocking), at most MaxFileBytes,
+	// opened through Open.
 	ReadFile func(path string) ([]byte, error)
+	// Open opens a file for reading; nil means os.OpenFile. The worker passes one that
+	// confines files to configProviderFileAllowedDirs and returns an error wrapping
+	// ErrNotAllowed for a path outside them. The file is opened non-blocking, so opening a
+	// FIFO returns at once.
+	Open func(path string, flag int, perm fs.FileMode) (*os.File, error)
+	// MaxFileBytes caps the size of a file read; 0 means DefaultMaxFileBytes.
+	MaxFileBytes int64
 }
+
+// readFile is the default ReadFile: a regular file of at most MaxFileBytes.
+func (r Resolver) readFile(path string) ([]byte, error) {
+	if !filepath.IsAbs(path) {
+		return nil, errNotAbsolute
+	}
+	open := r.Open
+	if open == nil {
+		open = os.OpenFile
+	}
+	// O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting for one.
+	f, err := open(filepath.Clean(path), os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	limit := r.MaxFileBytes
+	if limit <= 0 {
+		limit = DefaultMaxFileBytes
+	}
+	if st.Size() > limit {
+		return nil, errTooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit { // it grew while being read
+		return nil, errTooLarge
+	}
+	return data, nil
+}
+
+var (
+	errNotAbsolute = errors.New("not an absolute path")
+	errNotRegular  = errors.New("not a regular file")
+	errTooLarge    = errors.New("too large")
+)
 
 // Resolve expands every placeholder of cfg with the default Resolver. See Resolver.Resolve.
 func Resolve(cfg map[string]string) (map[string]string, error) {
@@ -40,7 +100,15 @@ func Resolve(cfg map[string]string) (map[string]string, error) {
 // holding one *Error per value that failed, in key order; it names keys and placeholders only.
 // cfg is not modified.
 func (r Resolver) Resolve(cfg map[string]string) (map[string]string, error) {
-	run := resolution{r: r, files: map[string]fileResult{}}
+	out, _, err := r.ResolveSecrets(cfg)
+	return out, err
+}
+
+// ResolveSecrets is Resolve that also returns every distinct value a placeholder resolved
+// to, in no particular order, so that the caller can hide them in text it lets out of the
+// process (errors, traces, logs). On failure both results are nil.
+func (r Resolver) ResolveSecrets(cfg map[string]string) (map[string]string, []string, error) {
+	run := resolution{r: r, files: map[string]fileResult{}, values: map[string]bool{}}
 	out := make(map[string]string, len(cfg))
 	var errs Errors
 	for _, k := range slices.Sorted(maps.Keys(cfg)) {
@@ -52,15 +120,16 @@ func (r Resolver) Resolve(cfg map[string]string) (map[string]string, error) {
 		out[k] = v
 	}
 	if errs != nil {
-		return nil, errs
+		return nil, nil, errs
 	}
-	return out, nil
+	return out, slices.Collect(maps.Keys(run.values)), nil
 }
 
 // resolution is one Resolve call: it caches the files it has read.
 type resolution struct {
-	r     Resolver
-	files map[string]fileResult
+	r      Resolver
+	files  map[string]fileResult
+	values map[string]bool // what placeholders resolved to
 }
 
 type fileResult struct {
@@ -86,6 +155,7 @@ func (run *resolution) value(key, v string) (string, *Error) {
 		if err != nil {
 			return "", &Error{Key: key, Placeholder: s.ph.raw, Err: err}
 		}
+		run.values[got] = true
 		b.WriteString(got)
 	}
 	return b.String(), nil
@@ -139,15 +209,29 @@ func (run *resolution) read(path string) ([]byte, error) {
 	}
 	readFile := run.r.ReadFile
 	if readFile == nil {
-		readFile = os.ReadFile
+		readFile = run.r.readFile
 	}
 	data, err := readFile(path)
 	if err != nil {
 		reason := "cannot be read"
-		if errors.Is(err, fs.ErrNotExist) {
+		sentinel := ErrNotFound
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			reason = "does not exist"
+		case errors.Is(err, errNotAbsolute):
+			reason, sentinel = "is not an absolute path", ErrNotAllowed
+		case errors.Is(err, errNotRegular):
+			reason, sentinel = "is not a regular file", ErrNotAllowed
+		case errors.Is(err, errTooLarge):
+			limit := run.r.MaxFileBytes
+			if limit <= 0 {
+				limit = DefaultMaxFileBytes
+			}
+			reason, sentinel = fmt.Sprintf("is larger than %d bytes (configProviderFileMaxBytes)", limit), ErrNotAllowed
+		case errors.Is(err, ErrNotAllowed): // Open refused a path outside the allowed directories
+			reason, sentinel = "is outside configProviderFileAllowedDirs", ErrNotAllowed
 		}
-		err = fmt.Errorf("%w: file %s %s", ErrNotFound, path, reason)
+		err = fmt.Errorf("%w: file %s %s", sentinel, path, reason)
 	}
 	run.files[path] = fileResult{data: data, err: err}
 	return data, err

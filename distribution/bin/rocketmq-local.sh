@@ -17,6 +17,9 @@
 #   RMQ_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
 #   RMQ_CLEAN_STORE    1 = wipe the message store before starting (tests use this)
 #   RMQ_NAMESRV_HEAP / RMQ_BROKER_HEAP   JVM heap sizes (default 256m / 512m)
+#   RMQ_ACL_ACCESS_KEY / RMQ_ACL_SECRET_KEY   both set: the broker requires authentication (RocketMQ 5.3
+#                      ACL 2.0, authenticationEnabled=true) and this pair is its first (super) user; clients
+#                      sign with it (the worker's aclEnable/accessKey/secretKey). The secret key needs 8+ characters.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +35,8 @@ start_timeout=${RMQ_START_TIMEOUT:-90}
 stop_timeout=${RMQ_STOP_TIMEOUT:-30}
 ns_heap=${RMQ_NAMESRV_HEAP:-256m}
 broker_heap=${RMQ_BROKER_HEAP:-512m}
+acl_ak=${RMQ_ACL_ACCESS_KEY:-}
+acl_sk=${RMQ_ACL_SECRET_KEY:-}
 
 run="$data/run"
 logs="$data/logs"
@@ -138,6 +143,22 @@ timerWheelEnable=false
 channelExpiredTimeout=60000
 traceTopicEnable=false
 EOF
+  if [ -n "$acl_ak$acl_sk" ]; then
+    [ -n "$acl_ak" ] && [ -n "$acl_sk" ] || die "set both RMQ_ACL_ACCESS_KEY and RMQ_ACL_SECRET_KEY, or neither"
+    case "$acl_ak$acl_sk" in *[!A-Za-z0-9_.-]*) die "RMQ_ACL_ACCESS_KEY / RMQ_ACL_SECRET_KEY: use letters, digits, '_', '.', '-' only" ;; esac
+    # ACL 2.0 (RocketMQ 5.3 has no plain_acl.yml any more): every request must be signed by a known user;
+    # the initial user is a super user, so no authorization rules are needed for it.
+    cat >>"$data/conf/broker.conf" <<EOF
+authenticationEnabled=true
+authenticationProvider=org.apache.rocketmq.auth.authentication.provider.DefaultAuthenticationProvider
+authenticationMetadataProvider=org.apache.rocketmq.auth.authentication.provider.LocalAuthenticationMetadataProvider
+initAuthenticationUser={"username":"$acl_ak","password":"$acl_sk"}
+innerClientAuthenticationCredentials={"accessKey":"$acl_ak","secretKey":"$acl_sk"}
+authorizationEnabled=true
+authorizationProvider=org.apache.rocketmq.auth.authorization.provider.DefaultAuthorizationProvider
+authorizationMetadataProvider=org.apache.rocketmq.auth.authorization.provider.LocalAuthorizationMetadataProvider
+EOF
+  fi
 }
 
 # launch NAME MAINCLASS HEAP EXTRA...: start one JVM detached from this shell, record its pid.
@@ -146,12 +167,19 @@ launch() {
   local out="$logs/$name.out"
   : >"$out"
   # setsid: the JVM outlives this script and does not get the caller's terminal signals.
-  setsid java -server -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -Xss512k \
-    -Drmqconnect.role="$name" -Duser.home="$data" -Drocketmq.home.dir="$data" \
-    -Drocketmq.client.logRoot="$logs" \
-    --add-exports java.base/sun.nio.ch=ALL-UNNAMED \
-    --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
-    "$@" -cp "$cache/lib/*" "$main" -c "$data/conf/$name.conf" >"$out" 2>&1 </dev/null 9>&- &
+  # Every inherited descriptor above stderr is closed first: a JVM holding the caller's lock
+  # file (`flock LOCK rocketmq-local.sh start`) would keep that lock for as long as it runs.
+  (
+    for fd in $(ls "/proc/$BASHPID/fd" 2>/dev/null); do
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec setsid java -server -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -Xss512k \
+      -Drmqconnect.role="$name" -Duser.home="$data" -Drocketmq.home.dir="$data" \
+      -Drocketmq.client.logRoot="$logs" \
+      --add-exports java.base/sun.nio.ch=ALL-UNNAMED \
+      --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+      "$@" -cp "$cache/lib/*" "$main" -c "$data/conf/$name.conf" >"$out" 2>&1 </dev/null
+  ) &
   echo $! >"$run/$name.pid"
 }
 

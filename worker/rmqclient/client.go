@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/admin"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
@@ -29,14 +28,21 @@ type Config struct {
 	// RouteTimeout bounds how long CreateTopic waits for the name server to route a new topic.
 	// Zero means 15s.
 	RouteTimeout time.Duration
+	// AccessKey and SecretKey, both set, sign every request this client and the producers,
+	// consumers and readers it makes send, for brokers with ACL enabled (the worker's
+	// aclEnable, accessKey, secretKey). Both empty: requests are not signed.
+	AccessKey, SecretKey string
+	// OperationTimeout bounds one request to a name server or broker (a send, an offset or
+	// route query) where the caller's context sets no earlier deadline. Zero means 3s.
+	OperationTimeout time.Duration
 }
 
 // Client owns the admin connection and makes producers and consumers.
 // It is safe for concurrent use.
 type Client struct {
-	cfg   Config
-	log   *slog.Logger
-	admin admin.Admin
+	cfg Config
+	log *slog.Logger
+	rpc remoting.Client // the adapter's own requests (admin included), signed like the library's
 
 	mu     sync.Mutex
 	seq    int
@@ -62,12 +68,22 @@ func New(cfg Config) (*Client, error) {
 	if cfg.RouteTimeout <= 0 {
 		cfg.RouteTimeout = 15 * time.Second
 	}
-	installGlobals(cfg.Logger)
-	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver(cfg.NameServers)))
-	if err != nil {
-		return nil, fmt.Errorf("rocketmq admin: %w", err)
+	if cfg.OperationTimeout <= 0 {
+		cfg.OperationTimeout = 3 * time.Second
 	}
-	return &Client{cfg: cfg, log: cfg.Logger, admin: adm}, nil
+	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
+		return nil, fmt.Errorf("%w: ACL needs both an access key and a secret key", ErrInvalid)
+	}
+	installGlobals(cfg.Logger)
+	rpc := remoting.Client{Credentials: remoting.Credentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey},
+		Timeout: cfg.OperationTimeout}
+	return &Client{cfg: cfg, log: cfg.Logger, rpc: rpc}, nil
+}
+
+// credentials are what the client library signs with; empty when ACL is off (the library
+// then signs nothing).
+func credentials(cfg Config) primitive.Credentials {
+	return primitive.Credentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey}
 }
 
 var hostPort = regexp.MustCompile(`^[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}$`)
@@ -87,16 +103,13 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_\-%|]`)
 
 func sanitize(s string) string { return unsafeName.ReplaceAllString(s, "_") }
 
-// Close releases the admin connection. Producers and consumers are closed by their owners.
+// Close marks the client closed. It holds no connection of its own (each request of the
+// adapter uses one); producers and consumers are closed by their owners.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil
-	}
 	c.closed = true
 	c.mu.Unlock()
-	return safeClose(c.admin.Close)
+	return nil
 }
 
 // Broker is one broker master known to the name server.
@@ -110,7 +123,7 @@ type Broker struct {
 func (c *Client) Brokers(ctx context.Context) ([]Broker, error) {
 	var errs []error
 	for _, ns := range c.cfg.NameServers {
-		ci, err := remoting.GetClusterInfo(ctx, ns)
+		ci, err := c.rpc.GetClusterInfo(ctx, ns)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
 			continue
@@ -139,6 +152,27 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
+// CheckAccess asks every broker master to authenticate this client (a signed request that
+// needs no permission). A broker with ACL enabled that refuses the credentials gives an
+// error wrapping ErrAccessDenied with the broker's reason; a broker without ACL accepts any.
+func (c *Client) CheckAccess(ctx context.Context) error {
+	brokers, err := c.Brokers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, b := range brokers {
+		err := c.rpc.CheckAuth(ctx, b.Addr, c.cfg.Instance+"-access-check")
+		var re *remoting.RemoteError
+		if errors.As(err, &re) && re.Code == remoting.CodeNoPermission {
+			return fmt.Errorf("%w: broker %s (%s): %s", ErrAccessDenied, b.Name, b.Addr, re.Remark)
+		}
+		if err != nil {
+			return fmt.Errorf("broker %s (%s): %w", b.Name, b.Addr, err)
+		}
+	}
+	return nil
+}
+
 // Queue identifies one message queue.
 type Queue struct {
 	Topic      string
@@ -154,7 +188,7 @@ func (q Queue) String() string { return fmt.Sprintf("%s@%s#%d", q.Topic, q.Broke
 func (c *Client) TopicQueues(ctx context.Context, topic string) ([]Queue, error) {
 	var errs []error
 	for _, ns := range c.cfg.NameServers {
-		route, err := remoting.GetRoute(ctx, ns, topic)
+		route, err := c.rpc.GetRoute(ctx, ns, topic)
 		if remoting.IsCode(err, remoting.CodeTopicNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrNoRoute, topic)
 		}
@@ -216,13 +250,9 @@ func (c *Client) CreateTopic(ctx context.Context, spec TopicSpec) error {
 		return fmt.Errorf("create topic %s: %w: no broker registered", spec.Name, ErrUnreachable)
 	}
 	for _, b := range brokers {
-		err := c.admin.CreateTopic(ctx,
-			admin.WithTopicCreate(spec.Name),
-			admin.WithBrokerAddrCreate(b.Addr),
-			admin.WithReadQueueNums(spec.Queues),
-			admin.WithWriteQueueNums(spec.Queues),
-			admin.WithOrder(spec.Order),
-		)
+		// The adapter's own request: signed, and a refusal is an error (the library's admin
+		// client neither signs CreateTopic nor reads the broker's answer).
+		err := c.rpc.CreateTopic(ctx, b.Addr, spec.Name, spec.Queues, spec.Order)
 		if err != nil {
 			return fmt.Errorf("create topic %s on broker %s (%s): %w", spec.Name, b.Name, b.Addr, err)
 		}
@@ -267,10 +297,10 @@ func (c *Client) QueueOffsets(ctx context.Context, q Queue) (minOff, maxOff int6
 		if b.Name != q.BrokerName {
 			continue
 		}
-		if minOff, err = remoting.GetMinOffset(ctx, b.Addr, q.Topic, q.QueueID); err != nil {
+		if minOff, err = c.rpc.GetMinOffset(ctx, b.Addr, q.Topic, q.QueueID); err != nil {
 			return 0, 0, fmt.Errorf("min offset of %s: %w", q, err)
 		}
-		if maxOff, err = remoting.GetMaxOffset(ctx, b.Addr, q.Topic, q.QueueID); err != nil {
+		if maxOff, err = c.rpc.GetMaxOffset(ctx, b.Addr, q.Topic, q.QueueID); err != nil {
 			return 0, 0, fmt.Errorf("max offset of %s: %w", q, err)
 		}
 		return minOff, maxOff, nil
@@ -309,7 +339,7 @@ func (c *Client) GroupOffset(ctx context.Context, group string, q Queue) (offset
 	if err != nil {
 		return 0, false, err
 	}
-	off, found, err := remoting.QueryConsumerOffset(ctx, addr, group, q.Topic, q.QueueID)
+	off, found, err := c.rpc.QueryConsumerOffset(ctx, addr, group, q.Topic, q.QueueID)
 	if err != nil {
 		return 0, false, fmt.Errorf("offset of %s in %s: %w", group, q, err)
 	}
@@ -323,11 +353,11 @@ func (c *Client) SetGroupOffset(ctx context.Context, group string, q Queue, offs
 	if err != nil {
 		return err
 	}
-	err = remoting.UpdateConsumerOffset(ctx, addr, group, q.Topic, q.QueueID, offset)
+	err = c.rpc.UpdateConsumerOffset(ctx, addr, group, q.Topic, q.QueueID, offset)
 	if remoting.IsCode(err, remoting.CodeSubscriptionGroupNotExist) {
 		// A group that never consumed exists on the broker only once created.
-		if err = remoting.CreateSubscriptionGroup(ctx, addr, group); err == nil {
-			err = remoting.UpdateConsumerOffset(ctx, addr, group, q.Topic, q.QueueID, offset)
+		if err = c.rpc.CreateSubscriptionGroup(ctx, addr, group); err == nil {
+			err = c.rpc.UpdateConsumerOffset(ctx, addr, group, q.Topic, q.QueueID, offset)
 		}
 	}
 	if err != nil {
@@ -360,7 +390,7 @@ func (t *Tail) MaxOffset(ctx context.Context) (int64, error) {
 		}
 		addr = a
 	}
-	off, err := remoting.GetMaxOffset(ctx, addr, t.q.Topic, t.q.QueueID)
+	off, err := t.c.rpc.GetMaxOffset(ctx, addr, t.q.Topic, t.q.QueueID)
 	t.mu.Lock()
 	if err != nil {
 		t.addr = ""

@@ -118,6 +118,7 @@ func (c *Client) NewConsumer(role string, opts ConsumerOptions, handler Handler)
 		consumer.WithGroupName(opts.Group),
 		consumer.WithInstance(instance),
 		consumer.WithConsumerOrder(opts.Orderly),
+		consumer.WithCredentials(credentials(c.cfg)),
 	}
 	if opts.OnMembers != nil {
 		copts = append(copts, consumer.WithStrategy(membersHook(opts.Topics, opts.OnMembers)))

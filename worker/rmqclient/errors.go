@@ -15,6 +15,9 @@ var (
 	ErrClosed = errors.New("closed")
 	// ErrInvalid means an argument was rejected before reaching the broker.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrAccessDenied means a broker's ACL refused this client's credentials (none, an
+	// unknown access key or a wrong secret key).
+	ErrAccessDenied = errors.New("access denied by the broker")
 	// ErrTooLarge means a message is larger than the broker takes (MaxMessageBytes); it is
 	// refused before the send and never worth retrying.
 	ErrTooLarge = errors.New("message too large")

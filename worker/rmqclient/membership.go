@@ -67,7 +67,7 @@ func (c *Client) Members(ctx context.Context, group, topic string) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	ids, err := remoting.GetConsumerList(ctx, addr, group)
+	ids, err := c.rpc.GetConsumerList(ctx, addr, group)
 	if err != nil && !remoting.IsCode(err, 1) { // SYSTEM_ERROR: "no consumer for this group"
 		return nil, fmt.Errorf("members of %s: %w", group, err)
 	}
@@ -129,7 +129,7 @@ func (v *MemberView) Members(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 	}
-	ids, err := remoting.GetConsumerList(ctx, addr, v.group)
+	ids, err := v.c.rpc.GetConsumerList(ctx, addr, v.group)
 	if err != nil && !remoting.IsCode(err, 1) { // SYSTEM_ERROR: "no consumer for this group"
 		v.mu.Lock()
 		v.addr = ""

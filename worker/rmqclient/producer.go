@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -84,7 +83,8 @@ func (c *Client) NewProducer(role string, opts ProducerOptions) (*Producer, erro
 		producer.WithGroupName(sanitize(opts.Group)),
 		producer.WithInstanceName(c.instanceName(role)),
 		producer.WithRetry(opts.Retries),
-		producer.WithSendMsgTimeout(3 * time.Second),
+		producer.WithSendMsgTimeout(c.cfg.OperationTimeout),
+		producer.WithCredentials(credentials(c.cfg)),
 	}
 	if opts.HashByKey {
 		popts = append(popts, producer.WithQueueSelector(&keySelector{}))

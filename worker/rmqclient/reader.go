@@ -41,6 +41,7 @@ func (r *Reader) consumerFor(topic string) (rocketmq.PullConsumer, error) {
 		consumer.WithGroupName(sanitize(r.group+"-"+topic)),
 		consumer.WithInstance(r.c.instanceName("reader-"+topic)),
 		consumer.WithConsumerModel(consumer.BroadCasting),
+		consumer.WithCredentials(credentials(r.c.cfg)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("reader for %s: %w", topic, err)

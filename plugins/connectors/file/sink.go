@@ -19,7 +19,7 @@ import (
 )
 
 var sinkSpec = plugins.MustConfigSpec(
-	plugins.Field{Name: KeyFilename, Type: plugins.TypeString, Required: true, Aliases: []string{"file"},
+	plugins.Field{Name: KeyFilename, Type: plugins.TypeString, Required: true, Aliases: []string{"file"}, Path: true,
 		Validators: []plugins.Validator{plugins.NonEmpty()},
 		Doc:        "Path of the file records are appended to, one line per record; created when missing."},
 )
@@ -109,7 +109,7 @@ func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, cfg ma
 	if err := jc.Configure(map[string]string{"schemas.enable": "false"}, false); err != nil {
 		return fmt.Errorf("file-sink: configure json: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := openFile(tctx, path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("file-sink: %w", err) // *fs.PathError names the path
 	}

@@ -56,7 +56,7 @@ const (
 )
 
 var sourceSpec = plugins.MustConfigSpec(
-	plugins.Field{Name: KeyFilename, Type: plugins.TypeString, Required: true, Aliases: []string{"file"},
+	plugins.Field{Name: KeyFilename, Type: plugins.TypeString, Required: true, Aliases: []string{"file"}, Path: true,
 		Validators: []plugins.Validator{plugins.NonEmpty()},
 		Doc:        "Path of the file to stream, one record per line."},
 	plugins.Field{Name: KeyTopic, Type: plugins.TypeString, Required: true, Aliases: []string{"topic"},
@@ -174,7 +174,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 			return fmt.Errorf("file-source: %s: %w", path, err)
 		}
 	}
-	f, err := os.Open(path)
+	f, err := openFile(tctx, path, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("file-source: %w", err) // *fs.PathError: names the path, wraps fs.ErrNotExist etc.
 	}

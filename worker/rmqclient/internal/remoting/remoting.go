@@ -3,12 +3,16 @@ package remoting
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"sort"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -23,7 +27,13 @@ const (
 	CodeUpdateConsumerOffset = 15
 	CodeGetRouteInfoByTopic  = 105
 	CodeGetBrokerClusterInfo = 106
+	CodeHeartBeat            = 34
+	CodeUpdateAndCreateTopic = 17
 )
+
+// CodeNoPermission answers a request the broker's ACL refuses (no or unknown user, bad
+// signature, or no permission).
+const CodeNoPermission = 16
 
 // CodeTopicNotExist is the response code for a topic the name server does not route.
 const CodeTopicNotExist = 17
@@ -88,17 +98,67 @@ func Decode(r io.Reader) (*Command, error) {
 	return &c, nil
 }
 
-// Call sends one request to addr and returns the matching response. A non-zero response code
-// is returned as an error wrapping ErrRemote. The context's deadline bounds dial, write and read.
-func Call(ctx context.Context, addr string, code int, ext map[string]string) (*Command, error) {
-	return CallBody(ctx, addr, code, ext, nil)
+// Credentials are a RocketMQ ACL access key and secret key. A Client with both set signs
+// every request as the broker's ACL expects (see Sign); empty means unsigned requests.
+type Credentials struct {
+	AccessKey string
+	SecretKey string
 }
 
-// CallBody is Call with a request body.
-func CallBody(ctx context.Context, addr string, code int, ext map[string]string, body []byte) (*Command, error) {
+// Client sends requests to name servers and brokers, one connection per request. The zero
+// value sends unsigned requests; it is safe for concurrent use.
+type Client struct {
+	Credentials Credentials
+	// Timeout bounds a request whose context has no deadline; zero means 5s.
+	Timeout time.Duration
+}
+
+// Sign adds the ACL fields to ext (which must not be nil): AccessKey, and Signature, the
+// base64 HMAC-SHA1 under the secret key of every ext field value (AccessKey included,
+// Signature excluded) in key order followed by the body. This is what RocketMQ's
+// AclClientRPCHook computes and what the broker's authentication (ACL 1.0 and 2.0)
+// checks.
+func (cr Credentials) Sign(ext map[string]string, body []byte) {
+	ext["AccessKey"] = cr.AccessKey
+	delete(ext, "Signature")
+	keys := make([]string, 0, len(ext))
+	for k := range ext {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	mac := hmac.New(sha1.New, []byte(cr.SecretKey))
+	for _, k := range keys {
+		mac.Write([]byte(ext[k]))
+	}
+	mac.Write(body)
+	ext["Signature"] = base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func (cr Credentials) set() bool { return cr.AccessKey != "" && cr.SecretKey != "" }
+
+// Call sends one request to addr and returns the matching response. A non-zero response code
+// is returned as an error wrapping ErrRemote. The context's deadline bounds dial, write and read.
+func (cl Client) Call(ctx context.Context, addr string, code int, ext map[string]string) (*Command, error) {
+	return cl.CallBody(ctx, addr, code, ext, nil)
+}
+
+// CallBody is Call with a request body. ext is not modified.
+func (cl Client) CallBody(ctx context.Context, addr string, code int, ext map[string]string, body []byte) (*Command, error) {
+	if cl.Credentials.set() {
+		signed := make(map[string]string, len(ext)+2)
+		for k, v := range ext {
+			signed[k] = v
+		}
+		cl.Credentials.Sign(signed, body)
+		ext = signed
+	}
 	if _, ok := ctx.Deadline(); !ok {
+		timeout := cl.Timeout
+		if timeout <= 0 {
+			timeout = 5 * time.Second
+		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	var d net.Dialer
@@ -163,8 +223,8 @@ func (ci *ClusterInfo) MasterAddrs() map[string]string {
 }
 
 // GetClusterInfo asks a name server for the brokers it knows.
-func GetClusterInfo(ctx context.Context, namesrv string) (*ClusterInfo, error) {
-	resp, err := Call(ctx, namesrv, CodeGetBrokerClusterInfo, nil)
+func (cl Client) GetClusterInfo(ctx context.Context, namesrv string) (*ClusterInfo, error) {
+	resp, err := cl.Call(ctx, namesrv, CodeGetBrokerClusterInfo, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +251,8 @@ type QueueData struct {
 
 // GetRoute asks a name server for a topic's route, bypassing any client-side cache.
 // A topic the name server does not know gives an error wrapping ErrRemote with code 17.
-func GetRoute(ctx context.Context, namesrv, topic string) (*TopicRoute, error) {
-	resp, err := Call(ctx, namesrv, CodeGetRouteInfoByTopic, map[string]string{"topic": topic})
+func (cl Client) GetRoute(ctx context.Context, namesrv, topic string) (*TopicRoute, error) {
+	resp, err := cl.Call(ctx, namesrv, CodeGetRouteInfoByTopic, map[string]string{"topic": topic})
 	if err != nil {
 		return nil, err
 	}
@@ -221,17 +281,17 @@ func (e *RemoteError) Error() string { return fmt.Sprintf("code %d: %s", e.Code,
 func (e *RemoteError) Unwrap() error { return ErrRemote }
 
 // GetMaxOffset asks a broker for the next offset to be written in a queue.
-func GetMaxOffset(ctx context.Context, broker, topic string, queueID int) (int64, error) {
-	return getOffset(ctx, broker, CodeGetMaxOffset, topic, queueID)
+func (cl Client) GetMaxOffset(ctx context.Context, broker, topic string, queueID int) (int64, error) {
+	return cl.getOffset(ctx, broker, CodeGetMaxOffset, topic, queueID)
 }
 
 // GetMinOffset asks a broker for the oldest offset still stored in a queue.
-func GetMinOffset(ctx context.Context, broker, topic string, queueID int) (int64, error) {
-	return getOffset(ctx, broker, CodeGetMinOffset, topic, queueID)
+func (cl Client) GetMinOffset(ctx context.Context, broker, topic string, queueID int) (int64, error) {
+	return cl.getOffset(ctx, broker, CodeGetMinOffset, topic, queueID)
 }
 
-func getOffset(ctx context.Context, broker string, code int, topic string, queueID int) (int64, error) {
-	resp, err := Call(ctx, broker, code, map[string]string{"topic": topic, "queueId": strconv.Itoa(queueID)})
+func (cl Client) getOffset(ctx context.Context, broker string, code int, topic string, queueID int) (int64, error) {
+	resp, err := cl.Call(ctx, broker, code, map[string]string{"topic": topic, "queueId": strconv.Itoa(queueID)})
 	if err != nil {
 		return 0, err
 	}
@@ -247,8 +307,8 @@ const CodeQueryNotFound = 22
 
 // QueryConsumerOffset asks a broker for a group's committed offset in one queue; found is
 // false when the group has none there.
-func QueryConsumerOffset(ctx context.Context, broker, group, topic string, queueID int) (offset int64, found bool, err error) {
-	resp, err := Call(ctx, broker, CodeQueryConsumerOffset, map[string]string{
+func (cl Client) QueryConsumerOffset(ctx context.Context, broker, group, topic string, queueID int) (offset int64, found bool, err error) {
+	resp, err := cl.Call(ctx, broker, CodeQueryConsumerOffset, map[string]string{
 		"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(queueID)})
 	if IsCode(err, CodeQueryNotFound) {
 		return 0, false, nil
@@ -266,8 +326,8 @@ func QueryConsumerOffset(ctx context.Context, broker, group, topic string, queue
 
 // UpdateConsumerOffset sets a group's committed offset in one queue and waits for the
 // broker's acknowledgement (the client library only sends this one way).
-func UpdateConsumerOffset(ctx context.Context, broker, group, topic string, queueID int, offset int64) error {
-	_, err := Call(ctx, broker, CodeUpdateConsumerOffset, map[string]string{
+func (cl Client) UpdateConsumerOffset(ctx context.Context, broker, group, topic string, queueID int, offset int64) error {
+	_, err := cl.Call(ctx, broker, CodeUpdateConsumerOffset, map[string]string{
 		"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(queueID), "commitOffset": strconv.FormatInt(offset, 10)})
 	return err
 }
@@ -279,7 +339,7 @@ const CodeSubscriptionGroupNotExist = 26
 const CodeUpdateAndCreateSubscriptionGroup = 200
 
 // CreateSubscriptionGroup creates a consumer group on a broker with default settings.
-func CreateSubscriptionGroup(ctx context.Context, broker, group string) error {
+func (cl Client) CreateSubscriptionGroup(ctx context.Context, broker, group string) error {
 	body, err := json.Marshal(map[string]any{
 		"groupName": group, "consumeEnable": true, "consumeFromMinEnable": true, "consumeBroadcastEnable": true,
 		"retryQueueNums": 1, "retryMaxTimes": 16, "brokerId": 0, "whichBrokerWhenConsumeSlowly": 1,
@@ -288,13 +348,34 @@ func CreateSubscriptionGroup(ctx context.Context, broker, group string) error {
 	if err != nil {
 		return err
 	}
-	_, err = CallBody(ctx, broker, CodeUpdateAndCreateSubscriptionGroup, nil, body)
+	_, err = cl.CallBody(ctx, broker, CodeUpdateAndCreateSubscriptionGroup, nil, body)
+	return err
+}
+
+// CreateTopic creates or updates a topic on one broker with queues read and write queues,
+// readable and writable, and waits for the broker's answer (a refusal is an error).
+func (cl Client) CreateTopic(ctx context.Context, broker, topic string, queues int, order bool) error {
+	_, err := cl.Call(ctx, broker, CodeUpdateAndCreateTopic, map[string]string{
+		"topic": topic, "defaultTopic": "TBW102", "readQueueNums": strconv.Itoa(queues), "writeQueueNums": strconv.Itoa(queues),
+		"perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": strconv.FormatBool(order)})
+	return err
+}
+
+// CheckAuth sends a broker an empty heartbeat (no producer or consumer groups, so nothing is
+// registered and no permission is needed): a broker with authentication enabled answers
+// CodeNoPermission unless the request is signed by a user it knows.
+func (cl Client) CheckAuth(ctx context.Context, broker, clientID string) error {
+	body, err := json.Marshal(map[string]any{"clientID": clientID, "producerDataSet": []any{}, "consumerDataSet": []any{}})
+	if err != nil {
+		return err
+	}
+	_, err = cl.CallBody(ctx, broker, CodeHeartBeat, nil, body)
 	return err
 }
 
 // GetConsumerList asks a broker for the client ids in a consumer group.
-func GetConsumerList(ctx context.Context, broker, group string) ([]string, error) {
-	resp, err := Call(ctx, broker, CodeGetConsumerList, map[string]string{"consumerGroup": group})
+func (cl Client) GetConsumerList(ctx context.Context, broker, group string) ([]string, error) {
+	resp, err := cl.Call(ctx, broker, CodeGetConsumerList, map[string]string{"consumerGroup": group})
 	if err != nil {
 		return nil, err
 	}
