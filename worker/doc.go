@@ -1,4 +1,14 @@
-// Package worker is the node-local runtime: it runs the connectors and tasks assigned to
-// this process, tracks positions and status, and talks to RocketMQ only through
-// worker/rmqclient. A worker runs what it is assigned; it never decides placement.
+// Package worker is the node-local runtime: it runs connectors and tasks, tracks positions
+// and status, and talks to RocketMQ only through worker/rmqclient.
+//
+// The engine: runtime.go (a connector's lifecycle and its task supervisors), source.go and
+// sink.go (the task loops), errhandling.go and dlq.go (error policy, dead-letter queue),
+// connconfig.go and validate.go (a connector config checked and parsed once), offsets.go,
+// metrics.go. Two herders drive it: herder.go (standalone: a file store) and the
+// distributed herder, split by concern — distributed.go (wiring and Run), membership.go
+// (who is alive, the lease), reconcile.go (placement computed with package scheduler, the
+// same pure function on every worker, and the stop-before-start plan carried out),
+// claims.go (compare-and-set claims, fencing), storelog.go, storeapply.go and
+// clusterstate.go (the store topics and their folds), statuswriter.go, clusterpositions.go,
+// clustercache.go, snapshots.go and clusterreplays.go.
 package worker

@@ -1,0 +1,151 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// claim implements clusterHooks: it waits until the task is free (never claimed, released,
+// or held by a worker that left), then writes a claim with a generation above every
+// earlier one of the connector and returns once that claim is in force.
+func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64, error) {
+	for {
+		d.mu.Lock()
+		// Any incarnation's record counts: a task of a deleted connector's incarnation may
+		// still run on a live worker until that worker has retired it.
+		cur, held := d.status.Tasks[rt.name][id]
+		// A claim of this worker's id from another incarnation is not free: that process may
+		// still run the task (suspended past its expiry and resumed) until it has left.
+		free := (!held || released(cur.State) || d.mine(cur) || cur.Worker == d.cfg.WorkerID && cur.Proc == "") &&
+			d.lingering[taskKey{rt.name, id}] == 0
+		departed := held && !free && !d.mine(cur) && !holderLive(cur, d.members)
+		gen := d.status.MaxGen[rt.name] + 1
+		wake := d.statusMoved
+		d.mu.Unlock()
+		if departed {
+			// The holder is missing from this worker's member list; ask the broker itself
+			// before taking the task from it (a joining worker's first list can be short).
+			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			live, err := d.view.Members(mctx)
+			cancel()
+			free = err == nil && len(live) > 0 && !holderLive(cur, live)
+		}
+		if free && ctx.Err() != nil {
+			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run
+		}
+		if free {
+			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
+				Gen: gen, Claim: true}
+			if held {
+				rec.Prev = cur.Gen
+			}
+			body, _ := json.Marshal(rec)
+			off, err := d.statusLog.append(ctx, rt.name, body)
+			if err == nil {
+				err = d.statusLog.waitApplied(ctx, off)
+			}
+			if err == nil {
+				prev := "none"
+				if held {
+					prev = fmt.Sprintf("%s %s gen %d", cur.Worker, cur.State, cur.Gen)
+				}
+				d.log.Info("task claimed", "connector", rt.name, "task", id, "gen", gen, "previous", prev, "members", d.membersNow())
+				// Resume from the last positions the previous holder committed: never start
+				// without having read them.
+				for {
+					perr := d.positionLog.sync(ctx)
+					if perr == nil {
+						return gen, nil
+					}
+					if ctx.Err() != nil {
+						return 0, ctx.Err()
+					}
+					d.log.Warn("position topic not caught up; the task waits for it", "connector", rt.name, "task", id, "err", perr)
+					select {
+					case <-ctx.Done():
+						return 0, ctx.Err()
+					case <-time.After(time.Second):
+					}
+				}
+			}
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			if !errors.Is(err, errStale) {
+				d.log.Warn("claiming a task failed; retrying", "connector", rt.name, "task", id, "err", err)
+				select {
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-wake:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// holds implements clusterHooks.
+func (d *Distributed) holds(rt *connRuntime, id int, gen int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, ok := d.status.Tasks[rt.name][id]
+	return ok && d.mine(r) && r.Gen == gen && r.Inc == rt.inc
+}
+
+// linger implements clusterHooks.
+func (d *Distributed) linger(name string, id int, done <-chan struct{}, release *statusRecord) {
+	key := taskKey{name, id}
+	d.mu.Lock()
+	d.lingering[key]++
+	d.wg.Add(1)
+	d.mu.Unlock()
+	d.log.Warn("an abandoned task keeps its claim until it returns", "connector", name, "task", id)
+	go func() {
+		defer d.wg.Done()
+		select {
+		case <-done:
+		case <-d.leaving:
+			return // this worker has left the cluster: its claims lapse with its membership
+		}
+		if release != nil {
+			d.log.Info("an abandoned task returned; releasing it", "connector", name, "task", id, "gen", release.Gen)
+			d.report(*release)
+		}
+		d.mu.Lock()
+		if d.lingering[key]--; d.lingering[key] <= 0 {
+			delete(d.lingering, key)
+		}
+		close(d.statusMoved) // a claim waiting for it may go on
+		d.statusMoved = make(chan struct{})
+		d.mu.Unlock()
+	}()
+}
+
+// writeConfig appends a config record and waits until this worker has applied it; the
+// error is the fold's verdict (ErrAlreadyExists, ErrNotFound, errStale, ...).
+func (d *Distributed) writeConfig(ctx context.Context, r configRecord) error {
+	_, err := d.writeConfigAt(ctx, r)
+	return err
+}
+
+func (d *Distributed) writeConfigAt(ctx context.Context, r configRecord) (int64, error) {
+	r.Worker, r.Cluster = d.cfg.WorkerID, d.cfg.ClusterID
+	body, err := json.Marshal(r)
+	if err != nil {
+		return 0, err
+	}
+	off, err := d.configLog.append(ctx, r.Name, body)
+	if err != nil {
+		return 0, err
+	}
+	return off, d.configLog.waitApplied(ctx, off)
+}

@@ -1,0 +1,120 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
+)
+
+func (d *Distributed) cachePath() string { return filepath.Join(d.cfg.StoreDir, "cluster-cache.json") }
+
+// clusterCache is the fold of the store topics at known offsets, kept for a fast restart.
+type clusterCache struct {
+	Topics       [3]string `json:"topics"`
+	ConfigNext   int64     `json:"config_next"`
+	StatusNext   int64     `json:"status_next"`
+	PositionNext int64     `json:"position_next"`
+	// Last is the last record applied of each topic, read again at load: a topic that was
+	// deleted and recreated since holds other records there, and the cache is not used.
+	Last      [3]appliedMark `json:"last"`
+	Config    *configState   `json:"config"`
+	Status    *statusState   `json:"status"`
+	Positions *positionState `json:"positions"`
+}
+
+// loadCache restores the fold from the cache when it fits the topics as they are now (the
+// last record it covers of each is still there: recordAt reads topic i at an offset) and
+// returns the offsets to read on from (the topics' first offsets otherwise).
+func (d *Distributed) loadCache(minOff, maxOff [3]int64, recordAt func(i int, off int64) ([]byte, error)) [3]int64 {
+	var from [3]int64
+	var c clusterCache
+	err := filestore.Read(d.cachePath(), &c)
+	if errors.Is(err, os.ErrNotExist) {
+		return from
+	}
+	if err != nil {
+		d.log.Warn("cluster cache unreadable; replaying the store topics", "err", err)
+		return from
+	}
+	if c.Topics != [3]string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic} || c.Config == nil || c.Status == nil || c.Positions == nil {
+		return from
+	}
+	next := [3]int64{c.ConfigNext, c.StatusNext, c.PositionNext}
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		if next[i] > maxOff[i] {
+			d.log.Warn("cluster cache is ahead of the store topics (recreated?); replaying them", "topic", l.topic,
+				"cached", next[i], "max_offset", maxOff[i])
+			return from
+		}
+	}
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		if next[i] == 0 || c.Last[i].Offset < minOff[i] && c.Last[i].Digest != "" {
+			continue // nothing read yet, or the record is gone by retention (the log rebases then)
+		}
+		body, err := recordAt(i, c.Last[i].Offset)
+		if err != nil || body == nil || c.Last[i].Digest == "" || markOf(c.Last[i].Offset, body) != c.Last[i] {
+			d.log.Warn("cluster cache does not match the store topic (recreated?); replaying the store topics", "topic", l.topic,
+				"offset", c.Last[i].Offset, "err", err)
+			return from
+		}
+	}
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		l.last = c.Last[i]
+	}
+	c.Positions.normalize()
+	if c.Config.Connectors == nil {
+		c.Config.Connectors = map[string]*clusterConnector{}
+	}
+	d.mu.Lock()
+	d.config, d.status, d.posState = c.Config, c.Status, c.Positions
+	d.mu.Unlock()
+	d.log.Info("cluster cache loaded", "config", next[0], "status", next[1], "positions", next[2])
+	return next
+}
+
+// saveCache writes the fold with the offsets it covers.
+func (d *Distributed) saveCache() {
+	// Offsets first: the fold may only be ahead of them, never behind (replaying a record
+	// twice is harmless for every fold; missing one is not).
+	var next [3]int64
+	var last [3]appliedMark
+	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
+		next[i], last[i] = l.mark()
+	}
+	d.mu.Lock()
+	c := clusterCache{Topics: [3]string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic},
+		ConfigNext: next[0], StatusNext: next[1], PositionNext: next[2], Last: last, Config: d.config, Status: d.status, Positions: d.posState}
+	b, err := json.Marshal(c)
+	d.dirty = false
+	d.mu.Unlock()
+	if err == nil {
+		var raw json.RawMessage = b
+		err = filestore.Write(d.cachePath(), raw)
+	}
+	if err != nil {
+		d.log.Warn("cluster cache not written", "err", err)
+	}
+}
+
+func (d *Distributed) cacheLoop(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.mu.Lock()
+			dirty := d.dirty
+			d.mu.Unlock()
+			if dirty {
+				d.saveCache()
+			}
+		}
+	}
+}

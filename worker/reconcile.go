@@ -1,0 +1,201 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/scheduler"
+)
+
+func (d *Distributed) trigger() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Distributed) reconcileLoop(ctx context.Context) {
+	d.trigger()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+			d.reconcile()
+		}
+	}
+}
+
+// reconcile computes the assignment from the members and the config fold and moves every
+// local connector runtime to it.
+func (d *Distributed) reconcile() {
+	began := time.Now()
+	through := d.configLog.position() // the fold below includes every record before it
+	d.mu.Lock()
+	members := workerIDs(d.members)
+	conns := make(map[string]clusterConnector, len(d.config.Connectors))
+	var units []scheduler.Unit
+	for name, c := range d.config.Connectors {
+		conns[name] = *c
+		units = append(units, scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask})
+		for i := range c.Tasks {
+			units = append(units, scheduler.Unit{Connector: name, Task: i})
+		}
+	}
+	d.mu.Unlock()
+	var assignment scheduler.Assignment
+	if len(members) > 0 {
+		a, err := d.strategy.Assign(members, units)
+		if err != nil {
+			d.log.Error("assignment failed", "err", err)
+			return
+		}
+		assignment = a
+	}
+	owners := assignment.Owners()
+	d.mu.Lock()
+	changed := !assignmentEqual(d.assignment, assignment)
+	d.assignment, d.owners = assignment, owners
+	if changed {
+		d.rebalancing = true
+	}
+	d.mu.Unlock()
+
+	me := d.cfg.WorkerID
+	local := d.local
+	local.mu.Lock()
+	var retire []*connRuntime
+	for name, rt := range local.conns {
+		if c, ok := conns[name]; !ok || c.Epoch != rt.epoch {
+			retire = append(retire, rt)
+			delete(local.conns, name)
+			delete(local.stored, name)
+		}
+	}
+	local.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, rt := range retire {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt.shutdownReleasing()
+			if _, still := conns[rt.name]; !still {
+				local.metrics.forget(me, rt.name)
+			}
+		}()
+	}
+	wg.Wait()
+
+	for name, c := range conns {
+		want := desiredConn{target: c.Target, ownConn: owners[scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask}] == me,
+			tasks: c.Tasks, tasksVersion: c.TasksVersion, ownTasks: map[int]bool{}}
+		for i := range c.Tasks {
+			if owners[scheduler.Unit{Connector: name, Task: i}] == me {
+				want.ownTasks[i] = true
+			}
+		}
+		local.mu.Lock()
+		rt := local.conns[name]
+		local.mu.Unlock()
+		var res *resolvedConfig
+		if rt == nil {
+			r := resolveConfig(local.cfg.Secrets, c.Config) // reads files: not under the lock
+			res = &r
+		}
+		local.mu.Lock()
+		if rt = local.conns[name]; rt == nil && res == nil {
+			local.mu.Unlock() // removed meanwhile: the next reconcile starts it again
+			continue
+		}
+		if rt == nil {
+			st, conn, err := validateResolved(local.registry, name, c.Config, *res, local.defaults, local.cfg.Secrets)
+			if err != nil {
+				local.mu.Unlock()
+				d.log.Error("connector of the config topic cannot run on this worker", "connector", name, "err", err)
+				continue
+			}
+			rt = newConnRuntime(local, name, maps.Clone(c.Config), st, conn)
+			rt.pending = res
+			rt.epoch, rt.inc = c.Epoch, c.Inc
+			local.conns[name] = rt
+			local.stored[name] = storedConnector{Config: c.Config, Target: c.Target}
+		}
+		local.mu.Unlock()
+		wg.Add(1)
+		go func() { defer wg.Done(); rt.syncDistributed(want) }()
+	}
+	wg.Wait()
+	if changed {
+		d.local.metrics.rebalanced(me, time.Since(began))
+		d.log.Info("assignment applied", "units", assignment.Len(), "mine", len(assignment[me]),
+			"members", members, "took", time.Since(began).Round(time.Millisecond))
+	}
+	d.mu.Lock()
+	d.rebalancing = false
+	if through > d.reconciled {
+		d.reconciled = through
+		close(d.reconMoved)
+		d.reconMoved = make(chan struct{})
+	}
+	d.mu.Unlock()
+}
+
+// awaitReconciled waits until the config record at off has been acted on here.
+func (d *Distributed) awaitReconciled(ctx context.Context, off int64) {
+	for {
+		d.mu.Lock()
+		done, moved := d.reconciled > off, d.reconMoved
+		d.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-moved:
+		}
+	}
+}
+
+func assignmentEqual(a, b scheduler.Assignment) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for w, us := range a {
+		if !slices.Equal(us, b[w]) {
+			return false
+		}
+	}
+	return true
+}
+
+// carryOutRestart applies a live restart record to what runs here.
+func (d *Distributed) carryOutRestart(r configRecord) {
+	rt := d.localRuntime(r.Name)
+	if rt == nil || rt.inc != r.Inc {
+		return
+	}
+	if r.Type == recRestartTask {
+		rt.restartTaskDistributed(r.Task)
+		return
+	}
+	rt.restartDistributed(RestartRequest{IncludeTasks: r.IncludeTasks, OnlyFailed: r.OnlyFailed})
+}
+
+// publishTasks implements clusterHooks.
+func (d *Distributed) publishTasks(name string, epoch int64, cfgs []map[string]string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if cfgs == nil {
+		cfgs = []map[string]string{}
+	}
+	err := d.writeConfig(ctx, configRecord{Type: recTasks, Name: name, Epoch: epoch, Tasks: cfgs})
+	if errors.Is(err, errStale) {
+		return nil // the config changed meanwhile: the new epoch's owner publishes
+	}
+	return err
+}

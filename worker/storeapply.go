@@ -1,0 +1,112 @@
+package worker
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// applyConfig folds one config record (called by the config log in offset order).
+func (d *Distributed) applyConfig(off int64, body []byte) error {
+	var r configRecord
+	if err := json.Unmarshal(body, &r); err != nil {
+		d.log.Warn("config topic record ignored: not JSON", "offset", off, "err", err)
+		return err
+	}
+	if err := d.foreign(0, r.Cluster); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if r.Type == recSnapshot && r.At.After(d.lastSnap[0]) {
+		d.lastSnap[0] = r.At
+	}
+	err := d.config.apply(off, r)
+	live := off >= d.configLive
+	d.dirty = true
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	d.trigger()
+	if live && (r.Type == recRestart || r.Type == recRestartTask) {
+		d.mu.Lock()
+		stopping := d.stopping
+		if !stopping {
+			d.wg.Add(1)
+		}
+		d.mu.Unlock()
+		if !stopping {
+			go func() { defer d.wg.Done(); d.carryOutRestart(r) }()
+		}
+	}
+	return nil
+}
+
+// applyStatus folds one status record and fences local tasks another worker has claimed.
+func (d *Distributed) applyStatus(off int64, body []byte) error {
+	var r statusRecord
+	if err := json.Unmarshal(body, &r); err != nil {
+		d.log.Warn("status topic record ignored: not JSON", "offset", off, "err", err)
+		return err
+	}
+	if err := d.foreign(1, r.Cluster); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if r.Snapshot != nil && r.At.After(d.lastSnap[1]) {
+		d.lastSnap[1] = r.At
+	}
+	err := d.status.apply(r)
+	d.dirty = true
+	close(d.statusMoved)
+	d.statusMoved = make(chan struct{})
+	d.mu.Unlock()
+	if err == nil && r.Task >= 0 && !d.mine(r) {
+		if rt := d.localRuntime(r.Connector); rt != nil && rt.inc == r.Inc && rt.fenceTask(r.Task, r.Gen) {
+			d.trigger() // if the task is still assigned here, it must be claimed again
+		}
+	}
+	return err
+}
+
+func (d *Distributed) applyPosition(off int64, body []byte) error {
+	var r positionRecord
+	if err := json.Unmarshal(body, &r); err != nil {
+		d.log.Warn("position topic record ignored: not JSON", "offset", off, "err", err)
+		return err
+	}
+	if err := d.foreign(2, r.Cluster); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r.Snapshot != nil && r.At.After(d.lastSnap[2]) {
+		d.lastSnap[2] = r.At
+	}
+	d.dirty = true
+	return d.posState.apply(r)
+}
+
+// foreign returns an error when a record of store topic i was written by another cluster
+// (records from before clusters were recorded have none and count as this cluster's);
+// the first such record of each topic is logged with the key to set.
+func (d *Distributed) foreign(i int, cluster string) error {
+	if cluster == "" || cluster == d.cfg.ClusterID {
+		return nil
+	}
+	d.mu.Lock()
+	first := !d.foreignSeen[i]
+	d.foreignSeen[i] = true
+	d.mu.Unlock()
+	if first {
+		d.log.Warn("store topic shared with another cluster; its records are ignored, but each cluster should have its own topics",
+			"topic", []string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic}[i], "cluster", cluster,
+			"set", storeTopicKeys[i])
+	}
+	return fmt.Errorf("%w %s (set %s to a topic of its own)", errForeignRecord, cluster, storeTopicKeys[i])
+}
+
+func (d *Distributed) localRuntime(name string) *connRuntime {
+	d.local.mu.Lock()
+	defer d.local.mu.Unlock()
+	return d.local.conns[name]
+}
