@@ -10,7 +10,9 @@ type Moves struct {
 // Diff compares two assignments. moved counts units present in both whose owner changed (a unit that
 // appears or disappears is started or stopped, but is not a move). perWorker has an entry for every worker
 // that must stop or start something, in either assignment; a worker that only leaves stops everything it
-// had. Handover is stop-before-start: a new owner starts a moved unit only after the old owner stopped it.
+// had. It measures movement (the property tests, the data files and figure 5 use it); the runtime does not
+// need the plan, since each worker reconciles its own units and claims make a new owner wait until the old
+// one has stopped a moved unit (worker/claims.go).
 func Diff(old, new Assignment) (moved int, perWorker map[string]Moves) {
 	oldOwners, newOwners := old.Owners(), new.Owners()
 	perWorker = make(map[string]Moves)

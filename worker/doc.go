@@ -7,7 +7,7 @@
 // metrics.go. Two herders drive it: herder.go (standalone: a file store) and the
 // distributed herder, split by concern — distributed.go (wiring and Run), membership.go
 // (who is alive, the lease), reconcile.go (placement computed with package scheduler, the
-// same pure function on every worker, and the stop-before-start plan carried out),
+// same pure function on every worker; each worker stops and starts only its own units),
 // claims.go (compare-and-set claims, fencing), storelog.go, storeapply.go and
 // clusterstate.go (the store topics and their folds), statuswriter.go, clusterpositions.go,
 // clustercache.go, snapshots.go and clusterreplays.go.
