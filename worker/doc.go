@@ -1,7 +1,7 @@
 // Package worker is the node-local runtime: it runs connectors and tasks, tracks positions
 // and status, and talks to RocketMQ only through worker/rmqclient.
 //
-// The engine: runtime.go (a connector's lifecycle and its task supervisors), source.go and
+// The engine: runtime.go (a connector's lifecycle), tasks.go (task supervisors and the start of a task), source.go and
 // sink.go (the task loops), errhandling.go and dlq.go (error policy, dead-letter queue),
 // connconfig.go and validate.go (a connector config checked and parsed once), offsets.go,
 // metrics.go. Two herders drive it: herder.go (standalone: a file store) and the

@@ -1,0 +1,288 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/transforms"
+	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+type taskRuntime struct {
+	id       int
+	cfg      map[string]string
+	state    StateInfo
+	cancel   context.CancelFunc
+	done     chan struct{}
+	kick     chan struct{} // restart now instead of waiting for the backoff
+	counters taskCounters
+	gen      int64     // distributed: the claim generation (0 until claimed)
+	reported StateInfo // distributed: the state last written to the status topic
+}
+
+// startTasks starts a supervisor for every task config not already running.
+func (rt *connRuntime) startTasks() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return // retired (deleted, replaced, worker stopping): nothing starts again
+	}
+	for i, cfg := range rt.taskCfgs {
+		if rt.cluster != nil && !rt.ownTasks[i] {
+			continue
+		}
+		if t, ok := rt.tasks[i]; ok && t.done != nil {
+			select {
+			case <-t.done:
+			default:
+				continue // running
+			}
+		}
+		ctx, cancel := context.WithCancel(rt.h.ctx)
+		t := &taskRuntime{id: i, cfg: maps.Clone(cfg), cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
+			state: StateInfo{State: StateUnassigned, WorkerID: rt.h.cfg.WorkerID}}
+		rt.tasks[i] = t
+		rt.h.wg.Add(1)
+		go func() {
+			defer rt.h.wg.Done()
+			defer close(t.done)
+			rt.supervise(ctx, t)
+		}()
+	}
+}
+
+// stopTasks stops every task and waits (each gets the graceful stop timeout, then its
+// context is already cancelled, which is the forced stop).
+func (rt *connRuntime) stopTasks() {
+	rt.mu.Lock()
+	tasks := make([]*taskRuntime, 0, len(rt.tasks))
+	for _, t := range rt.tasks {
+		tasks = append(tasks, t)
+	}
+	rt.mu.Unlock()
+	for _, t := range tasks {
+		t.cancel()
+	}
+	rt.awaitStopped(tasks)
+	rt.mu.Lock()
+	for _, t := range tasks {
+		t.state = StateInfo{State: StatePaused, WorkerID: rt.h.cfg.WorkerID}
+	}
+	rt.mu.Unlock()
+}
+
+// awaitStopped waits for cancelled tasks. Graceful stop gets StopTimeout inside the task
+// runner; past that (plus 1s) a task that still has not returned is abandoned: forced
+// stop, logged, never waited on. It returns the abandoned tasks.
+func (rt *connRuntime) awaitStopped(tasks []*taskRuntime) (abandoned []*taskRuntime) {
+	deadline := time.NewTimer(rt.h.cfg.StopTimeout + time.Second)
+	defer deadline.Stop()
+	expired := false // the deadline is shared: once past it, no task is waited on
+	for _, t := range tasks {
+		if !expired {
+			select {
+			case <-t.done:
+				continue
+			case <-deadline.C:
+				expired = true
+			}
+		}
+		if !t.isDone() {
+			rt.log.Error("task did not stop within the graceful stop timeout; abandoning it", "task", t.id,
+				"timeout", rt.h.cfg.StopTimeout)
+			abandoned = append(abandoned, t)
+		}
+	}
+	return abandoned
+}
+
+// tasksByID returns the runtimes of the given task ids that exist.
+func (rt *connRuntime) tasksByID(ids []int) []*taskRuntime {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var tasks []*taskRuntime
+	for _, id := range ids {
+		if t, ok := rt.tasks[id]; ok {
+			tasks = append(tasks, t)
+		}
+	}
+	return tasks
+}
+
+// supervise runs a task, restarting it with exponential backoff when it fails. The state
+// is FAILED (with the last trace) while it waits.
+func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
+	backoff := rt.h.cfg.RestartBackoffMin
+	if rt.cluster != nil {
+		gen, err := rt.cluster.claim(ctx, rt, t.id)
+		if err != nil {
+			return // stopped while waiting for the task's previous owner
+		}
+		rt.mu.Lock()
+		t.gen = gen
+		t.reported = StateInfo{State: StateRunning, WorkerID: rt.h.cfg.WorkerID} // the claim said so
+		rt.mu.Unlock()
+		// A newer claim applied while t.gen was still 0 could not fence this task: look again.
+		if !rt.cluster.holds(rt, t.id, gen) {
+			rt.log.Warn("task claimed by another worker before it started here", "task", t.id, "claim", gen)
+			return
+		}
+	}
+	for {
+		rt.setTaskState(t, StateRunning, "")
+		started := time.Now()
+		rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "task", "attempt").Inc()
+		err := rt.runTask(ctx, t)
+		if ctx.Err() != nil {
+			return
+		}
+		rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "task", "failure").Inc()
+		if err == nil {
+			err = fmt.Errorf("task returned without being stopped")
+		}
+		if time.Since(started) > time.Minute {
+			backoff = rt.h.cfg.RestartBackoffMin
+		}
+		rt.log.Error("task failed; restarting after backoff", "task", t.id, "backoff", backoff, "err", err)
+		rt.setTaskState(t, StateFailed, err.Error())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.kick:
+			backoff = rt.h.cfg.RestartBackoffMin
+		case <-time.After(backoff):
+			backoff = min(backoff*2, rt.h.cfg.RestartBackoffMax)
+		}
+		rt.setTaskState(t, StateRestarting, "")
+	}
+}
+
+func (rt *connRuntime) setTaskState(t *taskRuntime, s State, trace string) {
+	trace = rt.scrub.text(trace)
+	rt.mu.Lock()
+	t.state = StateInfo{State: s, WorkerID: rt.h.cfg.WorkerID, Trace: trace}
+	rec := rt.taskRecordLocked(t)
+	rt.mu.Unlock()
+	if rec != nil {
+		rt.cluster.report(*rec)
+	}
+}
+
+// taskRecordLocked returns the status record to write for t's state, or nil when there is
+// nothing new to say (standalone mode, not claimed yet, or unchanged).
+func (rt *connRuntime) taskRecordLocked(t *taskRuntime) *statusRecord {
+	if rt.cluster == nil || t.gen == 0 || t.reported == t.state {
+		return nil
+	}
+	t.reported = t.state
+	return &statusRecord{Connector: rt.name, Task: t.id, Inc: rt.inc, State: t.state.State, Trace: t.state.Trace,
+		Worker: rt.h.cfg.WorkerID, Gen: t.gen}
+}
+
+// runTask runs one incarnation of a task until ctx ends or it fails.
+func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
+	connCfg, err := rt.resolve(rt.cfg)
+	if err != nil {
+		return fmt.Errorf("resolve connector config: %w", err)
+	}
+	taskCfg, err := rt.resolve(t.cfg)
+	if err != nil {
+		return fmt.Errorf("resolve task config: %w", err)
+	}
+	full := rt.h.defaults.withDefaults(connCfg)
+	kc, err := converter.FromConfig(full, "key.converter", true)
+	if err != nil {
+		return err
+	}
+	vc, err := converter.FromConfig(full, "value.converter", false)
+	if err != nil {
+		return err
+	}
+	chain, err := transforms.ParseChain(connCfg, nil)
+	if err != nil {
+		return err
+	}
+	log := rt.log.With("task", t.id)
+	errs := &errorReporter{policy: rt.st.policy, connector: rt.name, task: t.id, log: log, dlq: rt.h.dlqSend, metrics: &t.counters,
+		scrub: rt.scrub.text}
+	rt.mu.Lock()
+	conn, gen := rt.conn, t.gen
+	rt.mu.Unlock()
+	positions := rt.h.positions
+	var fence func() error
+	if rt.cluster != nil {
+		// The connector may run on another worker: a fresh, unstarted instance makes the task.
+		if conn, err = rt.h.registry.New(rt.st.class); err != nil {
+			return err
+		}
+		positions = rt.cluster.positions(rt.name, rt.inc, gen)
+		fence = rt.cluster.fence
+	}
+	if conn == nil {
+		return fmt.Errorf("connector is not running")
+	}
+	vals, err := conn.Spec().Parse(taskCfg)
+	if err != nil {
+		return fmt.Errorf("task config does not parse against the connector's spec: %w", err)
+	}
+	id := TaskID{Connector: rt.name, Task: t.id}
+	switch c := conn.(type) {
+	case plugins.SourceConnector:
+		if rt.st.kind != plugins.KindSource {
+			break
+		}
+		p, err := rt.h.client.NewProducer(fmt.Sprintf("%s-%d", rt.name, t.id), rmqclient.ProducerOptions{
+			Group: "connect-source-" + rt.name, HashByKey: rt.st.ordered})
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		sr := &sourceRunner{id: id, cfg: taskCfg, vals: vals, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
+			producer: p, client: rt.h.client, positions: positions, fence: fence, errs: errs, policy: rt.st.policy, log: log,
+			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered,
+			commitInterval: rt.h.cfg.CommitInterval, commitTimeout: rt.h.cfg.CommitTimeout, startTimeout: rt.h.cfg.StartTimeout,
+			files: rt.h.cfg.Files, hist: rt.h.metrics, onTopic: rt.useTopic, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}}
+		return sr.run(ctx, rt.h.cfg.StopTimeout)
+	}
+	switch c := conn.(type) {
+	case plugins.SinkConnector:
+		from := rmqclient.FromLast
+		if rt.st.fromFirst {
+			from = rmqclient.FromFirst
+		}
+		sk := &sinkRunner{fence: fence, id: id, cfg: taskCfg, vals: vals, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
+			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
+			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
+			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic,
+			startTimeout: rt.h.cfg.StartTimeout, files: rt.h.cfg.Files}
+		return sk.run(ctx, rt.h.cfg.StopTimeout)
+	default:
+		return fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class)
+	}
+}
+
+// restartTask restarts one task now.
+func (rt *connRuntime) restartTask(id int) error {
+	rt.opMu.Lock()
+	defer rt.opMu.Unlock()
+	rt.mu.Lock()
+	t, ok := rt.tasks[id]
+	target := rt.target
+	rt.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("task %s-%d: %w", rt.name, id, ErrNotFound)
+	}
+	if target != TargetStarted {
+		return fmt.Errorf("connector %s is %s: %w", rt.name, target, ErrBadState)
+	}
+	rt.setTaskState(t, StateRestarting, "")
+	t.cancel()
+	<-t.done
+	rt.startTasks()
+	return nil
+}
