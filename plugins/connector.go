@@ -91,7 +91,8 @@ type SinkConnector interface {
 
 // ConnectorContext is the engine's side of a running connector. Its methods
 // are safe to call from any goroutine, including ones the connector owns,
-// until Stop returns.
+// until Stop returns. The engine's context is also a MetricsProvider: record
+// the connector's own metrics through MetricsOf(cctx).
 type ConnectorContext interface {
 	// RequestTaskReconfiguration asks the engine to call TaskConfigs again
 	// (for example after the connector noticed new tables or files). It does

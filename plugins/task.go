@@ -117,7 +117,9 @@ type QueueListener interface {
 	Close(ctx context.Context, queues []Queue) error
 }
 
-// SourceTaskContext is the engine's side of a running source task.
+// SourceTaskContext is the engine's side of a running source task. The
+// engine's context is also a MetricsProvider: record the task's own metrics
+// through MetricsOf(tctx).
 type SourceTaskContext interface {
 	// Positions reads committed source positions.
 	Positions() PositionReader
@@ -148,7 +150,9 @@ type PartitionPosition struct {
 }
 
 // SinkTaskContext is the engine's side of a running sink task. Its methods
-// may be called from Start, Put, Flush and PreCommit.
+// may be called from Start, Put, Flush and PreCommit. The engine's context is
+// also a MetricsProvider: record the task's own metrics through
+// MetricsOf(tctx), from any goroutine of the task.
 type SinkTaskContext interface {
 	// Assignment returns the queues currently assigned to the task.
 	Assignment() []Queue

@@ -75,5 +75,5 @@ func TestEngineChecksSpecBeforeValidate(t *testing.T) {
 	require.Equal(t, 7, st.values.Int("spec.n"), "typed values reach the connector context")
 	require.Equal(t, "2s", st.values.Duration("spec.d").String(), "defaults are filled in")
 	rt := &connRuntime{st: st}
-	require.Equal(t, 7, connectorContext{rt}.Config().Int("spec.n"))
+	require.Equal(t, 7, connectorContext{rt: rt}.Config().Int("spec.n"))
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/scheduler"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -175,6 +177,10 @@ func (d *Distributed) WorkerID() string { return d.cfg.WorkerID }
 
 // Collector exposes the worker's metrics.
 func (d *Distributed) Collector() *Collector { return d.local.Collector() }
+
+// PluginCollector exposes the metrics connectors and tasks record (see
+// Standalone.PluginCollector).
+func (d *Distributed) PluginCollector() prometheus.Collector { return d.local.PluginCollector() }
 
 // Run joins the cluster and runs until ctx ends; then it stops its tasks (releasing them),
 // leaves the cluster and stores its cache.

@@ -53,6 +53,12 @@ type Collector struct{ h *Standalone }
 // registry.
 func (h *Standalone) Collector() *Collector { return &Collector{h: h} }
 
+// PluginCollector returns the prometheus.Collector of the metrics connectors and tasks
+// record through plugins.Metrics (families named rmqconnect_plugin_<class>_<name>);
+// register it next to Collector. It is unchecked: its families appear as plugins declare
+// them.
+func (h *Standalone) PluginCollector() prometheus.Collector { return h.metrics.plugin }
+
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnectorCount, descTaskCount, descConnectorStatus, descTaskStatus,

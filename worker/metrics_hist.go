@@ -21,6 +21,8 @@ type workerMetrics struct {
 	rebalances       *prometheus.CounterVec
 	rebalanceSeconds *prometheus.GaugeVec
 	rebalanceEpoch   *prometheus.GaugeVec
+	// plugin holds the families connectors and tasks declare (plugins.Metrics).
+	plugin *pluginMetrics
 }
 
 func newWorkerMetrics() *workerMetrics {
@@ -46,6 +48,7 @@ func newWorkerMetrics() *workerMetrics {
 			Help: "How long applying the last assignment change took (stopping and starting connectors and tasks)."}, []string{"worker"}),
 		rebalanceEpoch: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rmqconnect_worker_rebalance_epoch",
 			Help: "The number of the assignment this worker runs (it grows by one per rebalance)."}, []string{"worker"}),
+		plugin: newPluginMetrics(),
 	}
 }
 
@@ -67,6 +70,7 @@ func (m *workerMetrics) forget(worker, connector string) {
 	for _, v := range []*prometheus.HistogramVec{m.pollBatchSize, m.putBatchSize, m.pollTime, m.putTime, m.commitTime} {
 		v.DeletePartialMatch(l)
 	}
+	m.plugin.forget(worker, connector)
 }
 
 func since(t time.Time) float64 { return time.Since(t).Seconds() }

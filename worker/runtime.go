@@ -37,6 +37,7 @@ type connRuntime struct {
 	connCtx     context.Context
 	connCancel  context.CancelFunc
 	connRunning bool
+	connMetrics *pluginScope // the running connector's plugins.Metrics
 	target      TargetState
 	state       StateInfo
 	taskCfgs    []map[string]string
@@ -186,13 +187,15 @@ func (rt *connRuntime) startConnector() bool {
 			return false
 		}
 		ctx, cancel := context.WithCancel(rt.h.ctx)
+		pm := rt.h.metrics.plugin.scope(rt.pluginClass(), rt.h.cfg.WorkerID, rt.name, "", rt.log)
 		if err := safeCall(func() error {
 			sctx, scancel := context.WithTimeout(ctx, rt.h.cfg.StartTimeout)
 			defer scancel()
-			return conn.Start(sctx, connectorContext{rt}, resolved)
+			return conn.Start(sctx, connectorContext{rt, pm}, resolved)
 		}); err != nil {
 			rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "failure").Inc()
 			cancel()
+			pm.close()
 			rt.log.Error("connector failed to start", "err", err)
 			rt.setConnState(StateFailed, fmt.Sprintf("start connector: %v", err))
 			rt.setConn(nil)
@@ -200,7 +203,7 @@ func (rt *connRuntime) startConnector() bool {
 		}
 		rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "success").Inc()
 		rt.mu.Lock()
-		rt.connCtx, rt.connCancel, rt.connRunning = ctx, cancel, true
+		rt.connCtx, rt.connCancel, rt.connRunning, rt.connMetrics = ctx, cancel, true, pm
 		rt.mu.Unlock()
 	}
 	var cfgs []map[string]string
@@ -249,12 +252,13 @@ func (rt *connRuntime) setConn(c plugins.Connector) {
 
 func (rt *connRuntime) stopConnector() {
 	rt.mu.Lock()
-	running, cancel, conn := rt.connRunning, rt.connCancel, rt.conn
-	rt.connRunning = false
+	running, cancel, conn, pm := rt.connRunning, rt.connCancel, rt.conn, rt.connMetrics
+	rt.connRunning, rt.connMetrics = false, nil
 	rt.mu.Unlock()
 	if !running {
 		return
 	}
+	defer pm.close()
 	ctx, c := context.WithTimeout(context.Background(), rt.h.cfg.ConnectorStopTimeout)
 	defer c()
 	if err := safeCall(func() error { return conn.Stop(ctx) }); err != nil {
@@ -375,7 +379,22 @@ func (rt *connRuntime) status() ConnectorStatus {
 }
 
 // connectorContext is what a running connector can ask of the runtime.
-type connectorContext struct{ rt *connRuntime }
+type connectorContext struct {
+	rt *connRuntime
+	pm *pluginScope
+}
+
+// Metrics implements plugins.MetricsProvider.
+func (c connectorContext) Metrics() plugins.Metrics { return c.pm.metrics() }
+
+// pluginClass is the registered name of the connector's class (an alias resolved), which
+// names its plugin metric families.
+func (rt *connRuntime) pluginClass() string {
+	if info, err := rt.h.registry.Lookup(rt.st.class); err == nil {
+		return info.Name
+	}
+	return rt.st.class
+}
 
 // RequestTaskReconfiguration recomputes task configs and restarts the tasks if they changed.
 func (c connectorContext) RequestTaskReconfiguration() {

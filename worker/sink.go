@@ -46,9 +46,11 @@ type sinkRunner struct {
 	ordered    bool
 	hist       *workerMetrics
 	labels     []string // worker, connector, task
-	onTopic    func(topic string)
-	from       rmqclient.StartPosition
-	batchSize  int
+	// pluginMetrics is the task's plugins.Metrics; the task runtime closes it.
+	pluginMetrics *pluginScope
+	onTopic       func(topic string)
+	from          rmqclient.StartPosition
+	batchSize     int
 
 	// work is the context of Put, Flush and DLQ writes: it ends when the task is stopped or
 	// fenced (never the client's background context), so work in flight is interrupted.
@@ -107,6 +109,9 @@ func (c sinkTaskContext) ErrantRecordReporter() plugins.ErrantRecordReporter {
 func (c sinkTaskContext) Logger() *slog.Logger { return c.r.log }
 
 func (c sinkTaskContext) Config() plugins.Values { return c.r.vals }
+
+// Metrics implements plugins.MetricsProvider.
+func (c sinkTaskContext) Metrics() plugins.Metrics { return c.r.pluginMetrics.metrics() }
 
 type errantReporter sinkTaskContext
 

@@ -60,9 +60,11 @@ type sourceRunner struct {
 	startTimeout   time.Duration       // bounds the task's Start; 0: none
 	files          *plugins.FileAccess // the worker's file confinement, for the task context
 
-	hist    *workerMetrics
-	labels  []string // worker, connector, task
-	onTopic func(topic string)
+	hist   *workerMetrics
+	labels []string // worker, connector, task
+	// pluginMetrics is the task's plugins.Metrics; the task runtime closes it.
+	pluginMetrics *pluginScope
+	onTopic       func(topic string)
 
 	knownTopics map[string]bool // touched by the sender goroutine only
 	validTopics map[string]bool // touched by the poll loop only
@@ -82,7 +84,11 @@ type sourceTaskContext struct {
 	log    *slog.Logger
 	files  *plugins.FileAccess
 	vals   plugins.Values
+	pm     *pluginScope
 }
+
+// Metrics implements plugins.MetricsProvider.
+func (c sourceTaskContext) Metrics() plugins.Metrics { return c.pm.metrics() }
 
 func (c sourceTaskContext) Positions() plugins.PositionReader { return c.reader }
 func (c sourceTaskContext) Logger() *slog.Logger              { return c.log }
@@ -98,7 +104,7 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	s.pending = map[string]plugins.PartitionPosition{}
 	_, s.perRecord = s.task.(plugins.RecordCommitter)
 	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log, files: s.files,
-		vals: s.vals}
+		vals: s.vals, pm: s.pluginMetrics}
 	// Poll and the sends run on work, which also ends when the fence trips.
 	work, stopWork := workContext(ctx, s.fence)
 	defer stopWork()

@@ -231,6 +231,8 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		return fmt.Errorf("task config does not parse against the connector's spec: %w", err)
 	}
 	id := TaskID{Connector: rt.name, Task: t.id}
+	pm := rt.h.metrics.plugin.scope(rt.pluginClass(), rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id), log)
+	defer pm.close()
 	switch c := conn.(type) {
 	case plugins.SourceConnector:
 		if rt.st.kind != plugins.KindSource {
@@ -246,7 +248,8 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 			producer: p, client: rt.h.client, positions: positions, fence: fence, errs: errs, policy: rt.st.policy, log: log,
 			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered,
 			commitInterval: rt.h.cfg.CommitInterval, commitTimeout: rt.h.cfg.CommitTimeout, startTimeout: rt.h.cfg.StartTimeout,
-			files: rt.h.cfg.Files, hist: rt.h.metrics, onTopic: rt.useTopic, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}}
+			files: rt.h.cfg.Files, hist: rt.h.metrics, onTopic: rt.useTopic, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)},
+			pluginMetrics: pm}
 		return sr.run(ctx, rt.h.cfg.StopTimeout)
 	}
 	switch c := conn.(type) {
@@ -259,7 +262,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
 			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
 			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic,
-			startTimeout: rt.h.cfg.StartTimeout, files: rt.h.cfg.Files}
+			startTimeout: rt.h.cfg.StartTimeout, files: rt.h.cfg.Files, pluginMetrics: pm}
 		return sk.run(ctx, rt.h.cfg.StopTimeout)
 	default:
 		return fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class)

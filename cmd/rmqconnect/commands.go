@@ -92,6 +92,7 @@ type herder interface {
 	Run(ctx context.Context) error
 	Started() <-chan struct{}
 	Collector() *worker.Collector
+	PluginCollector() prometheus.Collector
 }
 
 func runWorker(mode string, args []string, stderr io.Writer) int {
@@ -190,7 +191,7 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 		Version: version, Commit: commit, WorkerID: cfg.WorkerID, ClusterID: cfg.ConnectClusterID, Mode: mode,
 	}, health, h, levels.Named(log, "admin"))
 	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(h.Collector(), collectors.NewGoCollector(),
+	metrics.MustRegister(h.Collector(), h.PluginCollector(), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv.EnableMetrics(metrics)
 	srv.EnableLoggers(levels)

@@ -100,6 +100,8 @@ type SourceContext struct {
 	Log   *slog.Logger
 	// Values is what Config returns: the task config parsed against the connector's Spec.
 	Values plugins.Values
+	// Recorder is what Metrics returns.
+	Recorder *Metrics
 }
 
 // NewSourceContext returns a context reading store (a fresh empty one when nil) and logging nowhere.
@@ -107,10 +109,15 @@ func NewSourceContext(store *Positions) *SourceContext {
 	if store == nil {
 		store = NewPositions()
 	}
-	return &SourceContext{Store: store, Log: slog.New(slog.DiscardHandler)}
+	return &SourceContext{Store: store, Log: slog.New(slog.DiscardHandler), Recorder: NewMetrics()}
 }
 
-var _ plugins.SourceTaskContext = (*SourceContext)(nil)
+var (
+	_ plugins.SourceTaskContext = (*SourceContext)(nil)
+	_ plugins.MetricsProvider   = (*SourceContext)(nil)
+	_ plugins.MetricsProvider   = (*SinkContext)(nil)
+	_ plugins.MetricsProvider   = (*ConnectorContext)(nil)
+)
 
 // Positions returns the store.
 func (c *SourceContext) Positions() plugins.PositionReader { return c.Store }
@@ -120,6 +127,9 @@ func (c *SourceContext) Logger() *slog.Logger { return c.Log }
 
 // Config returns Values.
 func (c *SourceContext) Config() plugins.Values { return c.Values }
+
+// Metrics returns Recorder (plugins.MetricsProvider), or a recorder of nothing when it is nil.
+func (c *SourceContext) Metrics() plugins.Metrics { return c.Recorder.orNop() }
 
 // ErrantReporter is a plugins.ErrantRecordReporter that keeps what it is given. With Fail set it behaves as
 // errors.tolerance=none and returns an error wrapping the reported one.
@@ -159,12 +169,15 @@ type SinkContext struct {
 	Log      *slog.Logger
 	// Values is what Config returns: the task config parsed against the connector's Spec.
 	Values plugins.Values
+	// Recorder is what Metrics returns.
+	Recorder *Metrics
 }
 
 // NewSinkContext returns a context with the given assignment, a tolerant reporter and a discarding logger.
 func NewSinkContext(queues ...plugins.Queue) *SinkContext {
 	return &SinkContext{queues: slices.Clone(queues), resets: map[plugins.Queue]int64{},
-		paused: map[plugins.Queue]bool{}, Reporter: &ErrantReporter{}, Log: slog.New(slog.DiscardHandler)}
+		paused: map[plugins.Queue]bool{}, Reporter: &ErrantReporter{}, Log: slog.New(slog.DiscardHandler),
+		Recorder: NewMetrics()}
 }
 
 var _ plugins.SinkTaskContext = (*SinkContext)(nil)
@@ -224,6 +237,9 @@ func (c *SinkContext) Logger() *slog.Logger { return c.Log }
 // Config returns Values.
 func (c *SinkContext) Config() plugins.Values { return c.Values }
 
+// Metrics returns Recorder (plugins.MetricsProvider), or a recorder of nothing when it is nil.
+func (c *SinkContext) Metrics() plugins.Metrics { return c.Recorder.orNop() }
+
 // ConnectorContext is a plugins.ConnectorContext that counts reconfiguration requests and keeps raised errors.
 type ConnectorContext struct {
 	mu       sync.Mutex
@@ -232,11 +248,13 @@ type ConnectorContext struct {
 	Log      *slog.Logger
 	// Values is what Config returns: the connector config parsed against its Spec.
 	Values plugins.Values
+	// Recorder is what Metrics returns.
+	Recorder *Metrics
 }
 
 // NewConnectorContext returns a context logging nowhere.
 func NewConnectorContext() *ConnectorContext {
-	return &ConnectorContext{Log: slog.New(slog.DiscardHandler)}
+	return &ConnectorContext{Log: slog.New(slog.DiscardHandler), Recorder: NewMetrics()}
 }
 
 var _ plugins.ConnectorContext = (*ConnectorContext)(nil)
@@ -274,3 +292,171 @@ func (c *ConnectorContext) Logger() *slog.Logger { return c.Log }
 
 // Config returns Values.
 func (c *ConnectorContext) Config() plugins.Values { return c.Values }
+
+// Metrics is a recording plugins.Metrics: it checks declarations as the engine does (plugins.CheckMetric, and
+// one kind, help, labels and buckets per name) and keeps counter values and histogram observations per label
+// values, so a test can read what a connector or task recorded. Names are kept as declared (no namespace).
+// Safe for concurrent use.
+type Metrics struct {
+	mu       sync.Mutex
+	families map[string]*fakeFamily
+}
+
+type fakeFamily struct {
+	histogram bool
+	help      string
+	buckets   []float64
+	labels    []plugins.MetricLabel
+	counts    map[string]float64   // counters, by joined label values
+	observed  map[string][]float64 // histograms, by joined label values
+	misuses   int                  // records with the wrong number of values
+}
+
+// NewMetrics returns an empty recorder.
+func NewMetrics() *Metrics { return &Metrics{families: map[string]*fakeFamily{}} }
+
+var _ plugins.Metrics = (*Metrics)(nil)
+
+func (m *Metrics) declare(name, help string, histogram bool, buckets []float64, labels []plugins.MetricLabel) (*fakeFamily, error) {
+	if err := plugins.CheckMetric(name, help, buckets, labels); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.families[name]; ok {
+		if f.histogram != histogram || f.help != help || !slices.Equal(f.buckets, buckets) ||
+			!slices.EqualFunc(f.labels, labels, func(a, b plugins.MetricLabel) bool {
+				return a.Name == b.Name && slices.Equal(a.Values, b.Values)
+			}) {
+			return nil, fmt.Errorf("metric %q: %w: declared before with another kind, help, labels or buckets", name, plugins.ErrBadMetric)
+		}
+		return f, nil
+	}
+	f := &fakeFamily{histogram: histogram, help: help, buckets: slices.Clone(buckets), labels: slices.Clone(labels),
+		counts: map[string]float64{}, observed: map[string][]float64{}}
+	m.families[name] = f
+	return f, nil
+}
+
+// Counter implements plugins.Metrics.
+func (m *Metrics) Counter(name, help string, labels ...plugins.MetricLabel) (plugins.Counter, error) {
+	f, err := m.declare(name, help, false, nil, labels)
+	if err != nil {
+		return nil, err
+	}
+	return fakeCounter{m, f}, nil
+}
+
+// Histogram implements plugins.Metrics; nil buckets are plugins.LatencyBuckets.
+func (m *Metrics) Histogram(name, help string, buckets []float64, labels ...plugins.MetricLabel) (plugins.Histogram, error) {
+	if buckets == nil {
+		buckets = plugins.LatencyBuckets
+	}
+	f, err := m.declare(name, help, true, buckets, labels)
+	if err != nil {
+		return nil, err
+	}
+	return fakeHistogram{m, f}, nil
+}
+
+// key bounds values as the engine does and joins them; ok is false for a wrong number of values.
+func (f *fakeFamily) key(values []string) (string, bool) {
+	if len(values) != len(f.labels) {
+		return "", false
+	}
+	b := make([]string, len(values))
+	for i, v := range values {
+		b[i] = f.labels[i].Bound(v)
+	}
+	k, _ := json.Marshal(b)
+	return string(k), true
+}
+
+type fakeCounter struct {
+	m *Metrics
+	f *fakeFamily
+}
+
+func (c fakeCounter) Inc(values ...string) { c.Add(1, values...) }
+
+func (c fakeCounter) Add(v float64, values ...string) {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	k, ok := c.f.key(values)
+	switch {
+	case !ok:
+		c.f.misuses++
+	case v >= 0:
+		c.f.counts[k] += v
+	}
+}
+
+type fakeHistogram struct {
+	m *Metrics
+	f *fakeFamily
+}
+
+func (h fakeHistogram) Observe(v float64, values ...string) {
+	h.m.mu.Lock()
+	defer h.m.mu.Unlock()
+	k, ok := h.f.key(values)
+	if !ok {
+		h.f.misuses++
+		return
+	}
+	h.f.observed[k] = append(h.f.observed[k], v)
+}
+
+// Declared reports whether a family name was declared.
+func (m *Metrics) Declared(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.families[name]
+	return ok
+}
+
+// Count returns the value of counter name for the label values (bounded as the engine bounds them); 0 when
+// nothing was recorded.
+func (m *Metrics) Count(name string, values ...string) float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.families[name]
+	if !ok || f.histogram {
+		return 0
+	}
+	k, _ := f.key(values)
+	return f.counts[k]
+}
+
+// Observations returns what histogram name observed for the label values, in order.
+func (m *Metrics) Observations(name string, values ...string) []float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.families[name]
+	if !ok || !f.histogram {
+		return nil
+	}
+	k, _ := f.key(values)
+	return slices.Clone(f.observed[k])
+}
+
+// Misuses returns how many records of family name had the wrong number of label values (the engine records
+// nothing for them and logs a warning).
+func (m *Metrics) Misuses(name string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.families[name]; ok {
+		return f.misuses
+	}
+	return 0
+}
+
+// Metrics returns Recorder (plugins.MetricsProvider), or a recorder of nothing when it is nil.
+func (c *ConnectorContext) Metrics() plugins.Metrics { return c.Recorder.orNop() }
+
+func (m *Metrics) orNop() plugins.Metrics {
+	if m == nil {
+		return plugins.MetricsOf(nil)
+	}
+	return m
+}

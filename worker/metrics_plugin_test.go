@@ -1,0 +1,102 @@
+package worker
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+)
+
+// series gathers reg and returns the samples of family name as "label=value,..." (labels sorted by name) → value (counter value or
+// histogram count).
+func series(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+"="+l.GetValue())
+			}
+			out[strings.Join(ls, ",")] = value(m)
+		}
+	}
+	return out
+}
+
+func value(m *dto.Metric) float64 {
+	if h := m.GetHistogram(); h != nil {
+		return float64(h.GetSampleCount())
+	}
+	return m.GetCounter().GetValue()
+}
+
+// TestPluginMetricsScopes: tasks share a family; each series carries worker, connector and task; values
+// outside a label's set become "other"; closing a scope removes its series and ignores later records; a
+// conflicting declaration is an error.
+func TestPluginMetricsScopes(t *testing.T) {
+	pm := newPluginMetrics()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(pm))
+	log := slog.New(slog.DiscardHandler)
+	class := plugins.MetricLabel{Name: "class", Values: []string{"2xx", "5xx"}}
+
+	t0 := pm.scope("http-sink", "w1", "hooks", "0", log)
+	t1 := pm.scope("http-sink", "w1", "hooks", "1", log)
+	c0, err := t0.Counter("requests_total", "Requests.", class)
+	require.NoError(t, err)
+	c1, err := t1.Counter("requests_total", "Requests.", class)
+	require.NoError(t, err)
+	h0, err := t0.Histogram("request_duration_seconds", "Latency.", nil, class)
+	require.NoError(t, err)
+	c0.Inc("2xx")
+	c0.Add(2, "5xx")
+	c0.Add(-5, "5xx") // ignored: counters do not go down
+	c1.Inc("/orders/42")
+	c1.Inc() // wrong number of values: nothing recorded
+	h0.Observe(0.01, "2xx")
+
+	const name = "rmqconnect_plugin_http_sink_requests_total"
+	require.Equal(t, map[string]float64{
+		"class=2xx,connector=hooks,task=0,worker=w1":   1,
+		"class=5xx,connector=hooks,task=0,worker=w1":   2,
+		"class=other,connector=hooks,task=1,worker=w1": 1,
+	}, series(t, reg, name))
+	require.Equal(t, map[string]float64{"class=2xx,connector=hooks,task=0,worker=w1": 1},
+		series(t, reg, "rmqconnect_plugin_http_sink_request_duration_seconds"))
+
+	_, err = t1.Counter("requests_total", "Requests.", plugins.MetricLabel{Name: "class", Values: []string{"2xx"}})
+	require.ErrorIs(t, err, plugins.ErrBadMetric)
+	_, err = t1.Histogram("requests_total", "Requests.", nil, class)
+	require.ErrorIs(t, err, plugins.ErrBadMetric)
+	_, err = t1.Counter("Bad", "b")
+	require.ErrorIs(t, err, plugins.ErrBadMetric)
+
+	t0.close()
+	t0.close()
+	c0.Inc("2xx")
+	require.Equal(t, map[string]float64{"class=other,connector=hooks,task=1,worker=w1": 1}, series(t, reg, name))
+	require.Empty(t, series(t, reg, "rmqconnect_plugin_http_sink_request_duration_seconds"))
+
+	pm.forget("w1", "hooks")
+	require.Empty(t, series(t, reg, name))
+}
+
+// TestPluginScopeNil: a context of a runner built without a scope hands out a recorder of nothing.
+func TestPluginScopeNil(t *testing.T) {
+	var s *pluginScope
+	c, err := s.metrics().Counter("x_total", "x")
+	require.NoError(t, err)
+	c.Inc()
+	s.close()
+}
