@@ -67,6 +67,7 @@ type requester struct {
 	backoff0    time.Duration
 	backoffMax  time.Duration
 	limiter     *limiter
+	metrics     *requestMetrics // nil: nothing recorded
 }
 
 // newRequester builds the client from the common keys; maxConns bounds connections per host.
@@ -213,14 +214,17 @@ func (r *requester) do(ctx context.Context, req *request, keepBody bool, maxBody
 	if hreq.Header.Get("User-Agent") == "" {
 		hreq.Header.Set("User-Agent", "rmqconnect-http")
 	}
+	start := time.Now()
 	resp, err := r.client.Do(hreq)
 	if err != nil {
 		if ctx.Err() != nil {
-			return attemptResult{err: ctx.Err()}
+			return attemptResult{err: ctx.Err()} // stopped: not an outcome of the target, not recorded
 		}
+		r.metrics.observe(0, time.Since(start))
 		return attemptResult{err: fmt.Errorf("%s %s: %w", req.method, redact(req.url), unwrapURLError(err)), retriable: true}
 	}
 	defer resp.Body.Close()
+	defer func() { r.metrics.observe(resp.StatusCode, time.Since(start)) }()
 	res := attemptResult{status: resp.StatusCode, header: resp.Header}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if keepBody {

@@ -40,6 +40,7 @@ type listener struct {
 	queue      chan *pending
 	slots      chan struct{} // one per request being read or waiting: bounds memory to listen.queue.size bodies
 	partition  map[string]any
+	metrics    *receivedMetrics // nil: nothing recorded
 
 	mu       sync.Mutex
 	closed   bool
@@ -59,14 +60,14 @@ type pending struct {
 // errAckTimeout answers a request whose records were not acknowledged in time.
 var errAckTimeout = errors.New("not acknowledged by RocketMQ in time")
 
-func newListener(t *SourceTask, v plugins.Values) (*listener, error) {
+func newListener(t *SourceTask, v plugins.Values, metrics *receivedMetrics) (*listener, error) {
 	addr := v.String(KeyListenAddress)
 	l := &listener{t: t, path: v.String(KeyListenPath), auth: v.String(KeyListenAuth),
 		secret: []byte(v.Password(KeyListenSecret).Value()), header: v.String(KeyListenHeader),
 		hmacHeader: v.String(KeyHMACHeader), hmacAlgo: v.String(KeyHMACAlgorithm),
 		maxBody: int64(v.Int(KeyListenMaxBody)), ackTimeout: v.Duration(KeyListenTimeout), maxBatch: v.Int(KeyListenMaxBatch),
 		queue: make(chan *pending, v.Int(KeyListenQueue)), slots: make(chan struct{}, v.Int(KeyListenQueue)), inflight: map[*schema.Record]*pending{},
-		partition: map[string]any{partitionPath: addr + v.String(KeyListenPath)}}
+		partition: map[string]any{partitionPath: addr + v.String(KeyListenPath)}, metrics: metrics}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, &plugins.FieldError{Key: KeyListenAddress, Value: addr, Reason: err.Error(), Err: plugins.ErrInvalidValue}
@@ -119,7 +120,14 @@ func answerError(w http.ResponseWriter, status int, msg string) {
 }
 
 // ServeHTTP checks, reads and queues one request, then waits for its acknowledgement.
-func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &statusWriter{ResponseWriter: rw}
+	defer func() {
+		if w.status == 0 {
+			w.status = http.StatusOK // what net/http sends for a handler that wrote nothing
+		}
+		l.metrics.observe(w.status)
+	}()
 	if r.URL.Path != l.path {
 		answerError(w, http.StatusNotFound, "no such path")
 		return

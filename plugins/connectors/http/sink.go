@@ -228,10 +228,15 @@ var _ plugins.SinkTask = (*SinkTask)(nil)
 func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[string]string) error {
 	v := tctx.Config()
 	conc := v.Int(KeyMaxConcurrent)
+	metrics, err := newRequestMetrics(plugins.MetricsOf(tctx))
+	if err != nil {
+		return fmt.Errorf("http-sink: %w", err)
+	}
 	req, err := newRequester(v, conc)
 	if err != nil {
 		return fmt.Errorf("http-sink: %w", err)
 	}
+	req.metrics = metrics
 	urlT, err := parseTemplate(v.String(KeyURL))
 	if err != nil {
 		return &plugins.FieldError{Key: KeyURL, Value: v.String(KeyURL), Reason: err.Error(), Err: plugins.ErrInvalidValue}

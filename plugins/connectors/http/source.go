@@ -229,7 +229,11 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	var err error
 	if v.String(KeyMode) == ModeListen {
 		var l *listener
-		if l, err = newListener(t, v); err == nil {
+		var metrics *receivedMetrics
+		if metrics, err = newReceivedMetrics(plugins.MetricsOf(tctx)); err != nil {
+			return fmt.Errorf("http-source: %w", err)
+		}
+		if l, err = newListener(t, v, metrics); err == nil {
 			if err = l.resume(ctx, tctx.Positions()); err != nil {
 				_ = l.close(ctx)
 			} else {
@@ -237,7 +241,11 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 			}
 		}
 	} else {
-		t.poll, err = newPoller(ctx, t, v, tctx.Positions())
+		var metrics *requestMetrics
+		if metrics, err = newRequestMetrics(plugins.MetricsOf(tctx)); err != nil {
+			return fmt.Errorf("http-source: %w", err)
+		}
+		t.poll, err = newPoller(ctx, t, v, tctx.Positions(), metrics)
 	}
 	if err != nil {
 		return err
@@ -349,11 +357,12 @@ type poller struct {
 	attempt  int
 }
 
-func newPoller(ctx context.Context, t *SourceTask, v plugins.Values, positions plugins.PositionReader) (*poller, error) {
+func newPoller(ctx context.Context, t *SourceTask, v plugins.Values, positions plugins.PositionReader, metrics *requestMetrics) (*poller, error) {
 	req, err := newRequester(v, 1)
 	if err != nil {
 		return nil, fmt.Errorf("http-source: %w", err)
 	}
+	req.metrics = metrics
 	p := &poller{t: t, req: req, method: v.String(KeyMethod), interval: v.Duration(KeyPollInterval),
 		maxBody: int64(v.Int(KeyResponseMax)), paging: v.String(KeyPagination), cursorQ: v.String(KeyCursorParam),
 		position: v.String(KeyPositionInit)}
