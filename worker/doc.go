@@ -4,7 +4,8 @@
 // The engine: runtime.go (a connector's lifecycle), tasks.go (task supervisors and the start of a task), source.go and
 // sink.go (the task loops), errhandling.go and dlq.go (error policy, dead-letter queue),
 // connconfig.go and validate.go (a connector config checked and parsed once), offsets.go,
-// metrics.go. Two herders drive it: herder.go (standalone: a file store) and the
+// metrics.go, metrics_hist.go and metrics_plugin.go (the families plugins declare through
+// plugins.Metrics, removed when their task stops). Two herders drive it: herder.go (standalone: a file store) and the
 // distributed herder, split by concern — distributed.go (wiring and Run), membership.go
 // (who is alive, the lease), reconcile.go (placement computed with package scheduler, the
 // same pure function on every worker; each worker stops and starts only its own units),
