@@ -10,7 +10,8 @@
 // same pure function on every worker; each worker stops and starts only its own units),
 // claims.go (compare-and-set claims, fencing), storelog.go, storeapply.go and
 // clusterstate.go (the store topics and their folds), statuswriter.go, clusterpositions.go,
-// clustercache.go, snapshots.go and clusterreplays.go.//
+// clustercache.go, snapshots.go and clusterreplays.go.
+//
 // Lock order. A lock on the left may be held while one further right is taken, never the
 // reverse; locks on the same line are never nested with each other.
 //
