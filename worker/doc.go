@@ -12,4 +12,22 @@
 // claims.go (compare-and-set claims, fencing), storelog.go, storeapply.go and
 // clusterstate.go (the store topics and their folds), statuswriter.go, clusterpositions.go,
 // clustercache.go, snapshots.go and clusterreplays.go.
+//
+// Lock order. A lock on the left may be held while one further right is taken, never the
+// reverse; locks on the same line are never nested with each other.
+//
+//	Standalone.replayMu, connRuntime.opMu
+//	  → storeLog.mu (held while the log's apply callbacks fold a record)
+//	  → Standalone.mu
+//	  → connRuntime.mu
+//	  → leaves: Distributed.mu, Distributed.reportMu, Standalone.producerMu,
+//	    FilePositionStore.mu, scrubber.mu, sourceRunner.pendingMu, sinkRunner.assignMu
+//	sinkRunner.mu → scrubber.mu, Standalone.producerMu (a task's Logger and ErrantRecordReporter)
+//
+// Nothing is taken under a leaf. connRuntime.opMu (one connector's apply/restart/shutdown)
+// is held around connector Start, TaskConfigs and Stop, and sinkRunner.mu around a sink
+// task's Put, Flush and PreCommit; Distributed.mu and connRuntime.mu never hold plugin
+// code. Known exceptions, standalone mode only: Standalone.startLocked takes
+// connRuntime.opMu and runs the connector's Validate, Start and TaskConfigs under
+// Standalone.mu, and putLocked drops Standalone.mu while the replaced connector stops.
 package worker

@@ -68,9 +68,13 @@ type sinkRunner struct {
 	flushing   bool
 	flushDone  *sync.Cond
 	offsets    map[plugins.Queue]int64
-	failOnce   sync.Once
-	failed     chan error
-	failErr    error
+	// assigned is the set of queues the task has been handed records from, under its own
+	// lock: Assignment is called from Put, Flush and PreCommit, which run under mu.
+	assignMu sync.Mutex
+	assigned map[plugins.Queue]struct{}
+	failOnce sync.Once
+	failed   chan error
+	failErr  error
 
 	startTimeout time.Duration       // bounds the task's Start; 0: none
 	files        *plugins.FileAccess // the worker's file confinement, for the task context
@@ -80,14 +84,28 @@ type sinkTaskContext struct {
 	r *sinkRunner
 }
 
+// Assignment returns the queues the task has been handed records from. It takes only
+// assignMu (a leaf), so a task may call it from Put, Flush or PreCommit.
 func (c sinkTaskContext) Assignment() []plugins.Queue {
-	c.r.mu.Lock()
-	defer c.r.mu.Unlock()
-	out := make([]plugins.Queue, 0, len(c.r.offsets))
-	for q := range c.r.offsets {
+	c.r.assignMu.Lock()
+	defer c.r.assignMu.Unlock()
+	out := make([]plugins.Queue, 0, len(c.r.assigned))
+	for q := range c.r.assigned {
 		out = append(out, q)
 	}
 	return out
+}
+
+// noteQueues adds the queues of msgs to the assignment before their records reach Put.
+func (s *sinkRunner) noteQueues(msgs []*rmqclient.ReceivedMessage) {
+	s.assignMu.Lock()
+	defer s.assignMu.Unlock()
+	if s.assigned == nil {
+		s.assigned = map[plugins.Queue]struct{}{}
+	}
+	for _, m := range msgs {
+		s.assigned[plugins.Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueID}] = struct{}{}
+	}
 }
 
 // ResetOffsets is not supported while a task runs: offsets of a stopped connector are set
@@ -268,6 +286,7 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 			recs = append(recs, r)
 		}
 	}
+	s.noteQueues(msgs)
 	s.mu.Lock()
 	if s.failErr != nil {
 		s.mu.Unlock()

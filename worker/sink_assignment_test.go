@@ -1,0 +1,29 @@
+package worker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// The SPI lets a sink task call Assignment from Put, Flush and PreCommit, which the engine
+// calls holding the runner's lock: Assignment must not take that lock.
+func TestAssignmentFromPutDoesNotDeadlock(t *testing.T) {
+	s := &sinkRunner{offsets: map[plugins.Queue]int64{}}
+	q := rmqclient.Queue{Topic: "t", BrokerName: "b", QueueID: 3}
+	s.noteQueues([]*rmqclient.ReceivedMessage{{Queue: q}})
+	s.mu.Lock() // as process holds it around Put
+	defer s.mu.Unlock()
+	got := make(chan []plugins.Queue, 1)
+	go func() { got <- sinkTaskContext{s}.Assignment() }()
+	select {
+	case qs := <-got:
+		require.Equal(t, []plugins.Queue{{Topic: "t", BrokerName: "b", QueueID: 3}}, qs)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Assignment blocked on the lock held around Put")
+	}
+}
