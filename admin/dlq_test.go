@@ -12,41 +12,43 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/admin/admintest"
+
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // dlqFake adds the DLQ ability to the fake herder.
 type dlqFake struct {
-	*fakeHerder
+	*admintest.Herder
 	replayedIDs []string
 	force       bool
 }
 
-func (d *dlqFake) DLQList(_ context.Context, name, after string, limit int) (worker.DLQPage, error) {
+func (d *dlqFake) DLQList(_ context.Context, name, after string, limit int) (restapi.DLQPage, error) {
 	if name != "c" {
-		return worker.DLQPage{}, worker.ErrNotFound
+		return restapi.DLQPage{}, restapi.ErrNotFound
 	}
-	recs := []worker.DLQRecord{{ID: "0-0", Stage: "VALUE_CONVERTER"}, {ID: "0-1", Stage: "TASK_PUT"}}
+	recs := []restapi.DLQRecord{{ID: "0-0", Stage: "VALUE_CONVERTER"}, {ID: "0-1", Stage: "TASK_PUT"}}
 	if after == "0-0" {
 		recs = recs[1:]
 	}
-	return worker.DLQPage{Topic: "dlq", Records: recs[:min(limit, len(recs))]}, nil
+	return restapi.DLQPage{Topic: "dlq", Records: recs[:min(limit, len(recs))]}, nil
 }
 
-func (d *dlqFake) DLQGet(_ context.Context, name, id string) (worker.DLQRecord, error) {
+func (d *dlqFake) DLQGet(_ context.Context, name, id string) (restapi.DLQRecord, error) {
 	if id != "0-0" {
-		return worker.DLQRecord{}, worker.ErrNotFound
+		return restapi.DLQRecord{}, restapi.ErrNotFound
 	}
-	return worker.DLQRecord{ID: id, Body: []byte("raw"), Stacktrace: "trace"}, nil
+	return restapi.DLQRecord{ID: id, Body: []byte("raw"), Stacktrace: "trace"}, nil
 }
 
-func (d *dlqFake) DLQReplay(_ context.Context, name string, ids []string, force bool) (worker.DLQReplayResult, error) {
+func (d *dlqFake) DLQReplay(_ context.Context, name string, ids []string, force bool) (restapi.DLQReplayResult, error) {
 	d.replayedIDs, d.force = ids, force
-	return worker.DLQReplayResult{Replayed: ids, Skipped: []string{}}, nil
+	return restapi.DLQReplayResult{Replayed: ids, Skipped: []string{}}, nil
 }
 
 func TestDLQRoutes(t *testing.T) {
-	d := &dlqFake{fakeHerder: newFakeHerder()}
+	d := &dlqFake{Herder: newFakeHerder()}
 	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	do := func(method, path, body string) (int, map[string]any) {
 		rec := httptest.NewRecorder()

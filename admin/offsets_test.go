@@ -9,25 +9,27 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/admin/admintest"
+
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 type offsetsFake struct {
-	*fakeHerder
-	altered []worker.ConnectorOffset
+	*admintest.Herder
+	altered []restapi.ConnectorOffset
 	reset   bool
 }
 
-func (o *offsetsFake) Offsets(_ context.Context, name string) (worker.ConnectorOffsets, error) {
+func (o *offsetsFake) Offsets(_ context.Context, name string) (restapi.ConnectorOffsets, error) {
 	if name != "c" {
-		return worker.ConnectorOffsets{}, worker.ErrNotFound
+		return restapi.ConnectorOffsets{}, restapi.ErrNotFound
 	}
-	return worker.ConnectorOffsets{Offsets: []worker.ConnectorOffset{{Partition: map[string]any{"f": "a"}, Offset: map[string]any{"p": 1}}}}, nil
+	return restapi.ConnectorOffsets{Offsets: []restapi.ConnectorOffset{{Partition: map[string]any{"f": "a"}, Offset: map[string]any{"p": 1}}}}, nil
 }
 
-func (o *offsetsFake) AlterOffsets(_ context.Context, name string, offs []worker.ConnectorOffset) error {
+func (o *offsetsFake) AlterOffsets(_ context.Context, name string, offs []restapi.ConnectorOffset) error {
 	if name == "running" {
-		return worker.ErrBadState
+		return restapi.ErrBadState
 	}
 	o.altered = offs
 	return nil
@@ -39,7 +41,7 @@ func (o *offsetsFake) ResetOffsets(_ context.Context, name string) error {
 }
 
 func TestOffsetsRoutes(t *testing.T) {
-	f := &offsetsFake{fakeHerder: newFakeHerder()}
+	f := &offsetsFake{Herder: newFakeHerder()}
 	h := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, f, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
 	code, v := callJSON(t, h, http.MethodGet, "/connectors/c/offsets", "")
 	require.Equal(t, http.StatusOK, code)
