@@ -21,6 +21,15 @@ const fakeWorker = "w-test"
 // newFakeHerder is the shared fake herder, named fakeWorker.
 func newFakeHerder() *admintest.Herder { return admintest.NewHerder(fakeWorker) }
 
+// The shared fake has every optional ability the routes use.
+var (
+	_ DLQHerder          = (*admintest.Herder)(nil)
+	_ OffsetsHerder      = (*admintest.Herder)(nil)
+	_ PluginConfigHerder = (*admintest.Herder)(nil)
+	_ TopicsHerder       = (*admintest.Herder)(nil)
+	_ ConfigPatcher      = (*admintest.Herder)(nil)
+)
+
 // connectorNames lists f's connectors.
 func connectorNames(t *testing.T, f *admintest.Herder) []string {
 	t.Helper()

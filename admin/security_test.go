@@ -182,19 +182,10 @@ func TestMutatingGETRoutesOffByDefault(t *testing.T) {
 }
 
 // Every route that reads a body answers 413 beyond the limit; none truncates it silently.
-// bodyFake serves every route that reads a body.
-type bodyFake struct{ *offsetsFake }
-
-func (bodyFake) PluginConfig(context.Context, string) ([]restapi.ConfigDefinition, error) {
-	return nil, nil
-}
-func (bodyFake) ValidateConfig(context.Context, string, map[string]string) (restapi.ConfigInfos, error) {
-	return restapi.ConfigInfos{}, nil
-}
-
+// The shared fake serves every route that reads a body.
 func TestBodyOverLimitIs413OnEveryRoute(t *testing.T) {
 	f := newFakeHerder()
-	h := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, bodyFake{&offsetsFake{Herder: f}}, testServer().log).Handler()
+	h := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, f, testServer().log).Handler()
 	_, err := f.CreateConnector(context.Background(), "c", map[string]string{"connector.class": "file-sink"}, restapi.TargetStopped)
 	require.NoError(t, err)
 	// A valid JSON object whose closing part lies past the limit: truncated, it is not JSON (400).

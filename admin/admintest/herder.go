@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
@@ -24,6 +25,8 @@ type Herder struct {
 	fail     error
 	restarts []restapi.RestartRequest
 	taskRest []restapi.TaskID
+	altered  [][]restapi.ConnectorOffset
+	replays  []Replay
 }
 
 type conn struct {
@@ -32,6 +35,10 @@ type conn struct {
 	target restapi.TargetState
 	state  restapi.StateInfo
 	tasks  []restapi.TaskState
+
+	offsets []restapi.ConnectorOffset
+	dlq     []restapi.DLQRecord
+	topics  []string
 }
 
 var _ restapi.Management = (*Herder)(nil)
@@ -238,6 +245,14 @@ func (h *Herder) PutConnectorConfig(_ context.Context, name string, cfg map[stri
 	if err != nil {
 		return restapi.ConnectorInfo{}, false, err
 	}
+	if exists {
+		c.offsets, c.dlq = old.offsets, old.dlq
+		for _, t := range old.topics {
+			if !slices.Contains(c.topics, t) {
+				c.topics = append(c.topics, t)
+			}
+		}
+	}
 	h.conns[name] = c
 	return h.info(name, c), !exists, nil
 }
@@ -248,11 +263,8 @@ func (h *Herder) parse(name string, cfg map[string]string, target restapi.Target
 	var problems []restapi.ConfigProblem
 	class, ok := cfg["connector.class"]
 	var typ restapi.ConnectorType
-	for _, p := range h.plugins {
-		if ok && (p.Type == string(restapi.TypeSource) || p.Type == string(restapi.TypeSink)) &&
-			(p.Class == class || slices.Contains(p.Aliases, class)) {
-			typ = restapi.ConnectorType(p.Type)
-		}
+	if p, found := h.connectorPlugin(class); ok && found {
+		typ = restapi.ConnectorType(p.Type)
 	}
 	switch {
 	case !ok:
@@ -275,6 +287,13 @@ func (h *Herder) parse(name string, cfg map[string]string, target restapi.Target
 	state := stateOf(target)
 	c := &conn{cfg: copyMap(cfg), typ: typ, target: target, state: restapi.StateInfo{State: state, WorkerID: h.id}}
 	c.cfg["name"] = name
+	for _, k := range []string{"connect.topicname", "connect.topicnames"} {
+		for _, t := range strings.Split(cfg[k], ",") {
+			if t = strings.TrimSpace(t); t != "" && !slices.Contains(c.topics, t) {
+				c.topics = append(c.topics, t)
+			}
+		}
+	}
 	for i := range n {
 		c.tasks = append(c.tasks, restapi.TaskState{ID: i, StateInfo: restapi.StateInfo{State: state, WorkerID: h.id}})
 	}
