@@ -63,14 +63,10 @@ func TestErrorsAreJSON(t *testing.T) {
 	require.EqualValues(t, 405, body["error_code"])
 }
 
-// cacheJanitor is a goroutine the RocketMQ client (imported through package worker) starts
-// in a package init; it is not ours to stop.
-var cacheJanitor = goleak.IgnoreTopFunction("github.com/patrickmn/go-cache.(*janitor).Run")
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, cacheJanitor) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRunServesAndStops(t *testing.T) {
-	defer goleak.VerifyNone(t, cacheJanitor)
+	defer goleak.VerifyNone(t)
 	s := NewServer("127.0.0.1:0", Info{WorkerID: "w"}, fakeHealth{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
