@@ -37,17 +37,11 @@ var _ plugins.SinkConnector = (*SinkConnector)(nil)
 // Spec declares filename.
 func (c *SinkConnector) Spec() *plugins.ConfigSpec { return sinkSpec }
 
-// Validate checks cfg against Spec.
-func (c *SinkConnector) Validate(cfg map[string]string) error {
-	_, err := sinkSpec.Parse(cfg)
-	return err
-}
+// Validate has no cross-field rule to check: the engine has checked cfg against Spec.
+func (c *SinkConnector) Validate(map[string]string) error { return nil }
 
 // Start keeps cfg for TaskConfigs.
 func (c *SinkConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg map[string]string) error {
-	if err := c.Validate(cfg); err != nil {
-		return err
-	}
 	c.cfg = maps.Clone(cfg)
 	return nil
 }
@@ -99,11 +93,8 @@ func NewSinkTask() *SinkTask { return &SinkTask{} }
 var _ plugins.SinkTask = (*SinkTask)(nil)
 
 // Start opens (creating it when missing) the file for appending.
-func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, cfg map[string]string) error {
-	vals, err := sinkSpec.Parse(cfg)
-	if err != nil {
-		return err
-	}
+func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[string]string) error {
+	vals := tctx.Config()
 	path := vals.String(KeyFilename)
 	jc := converter.NewJSONConverter()
 	if err := jc.Configure(map[string]string{"schemas.enable": "false"}, false); err != nil {

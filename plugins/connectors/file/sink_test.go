@@ -23,13 +23,24 @@ import (
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
-func startSink(t *testing.T, path string, tctx plugins.SinkTaskContext) *file.SinkTask {
+// sinkCtx is a task context carrying cfg parsed against file-sink's Spec, as the engine hands
+// it to Start.
+func sinkCtx(t testing.TB, cfg map[string]string) *conformance.SinkContext {
 	t.Helper()
+	return conformance.SinkContextFor(t, file.NewSinkConnector().Spec(), cfg, conformance.Queue)
+}
+
+// startSink starts a file-sink task on path; tctx, when given, gets the parsed config.
+func startSink(t *testing.T, path string, tctx *conformance.SinkContext) *file.SinkTask {
+	t.Helper()
+	cfg := map[string]string{"file": path}
 	if tctx == nil {
-		tctx = conformance.NewSinkContext(conformance.Queue)
+		tctx = sinkCtx(t, cfg)
+	} else {
+		tctx.Values = sinkCtx(t, cfg).Values
 	}
 	task := file.NewSinkTask()
-	require.NoError(t, task.Start(context.Background(), tctx, map[string]string{"file": path}))
+	require.NoError(t, task.Start(context.Background(), tctx, cfg))
 	t.Cleanup(func() { _ = task.Stop(context.Background()) })
 	return task
 }
@@ -188,12 +199,12 @@ func TestFileSinkAppendsAndLifecycle(t *testing.T) {
 
 	require.ErrorIs(t, file.NewSinkTask().Put(context.Background(), nil), file.ErrNotStarted)
 
-	err = file.NewSinkTask().Start(context.Background(), nil,
-		map[string]string{"filename": filepath.Join(t.TempDir(), "no", "such", "dir", "out.txt")})
+	missing := map[string]string{"filename": filepath.Join(t.TempDir(), "no", "such", "dir", "out.txt")}
+	err = file.NewSinkTask().Start(context.Background(), sinkCtx(t, missing), missing)
 	require.Error(t, err)
 	require.True(t, errors.Is(err, os.ErrNotExist), "%v", err)
 
-	err = file.NewSinkConnector().Validate(map[string]string{})
+	_, err = conformance.Validate(file.NewSinkConnector(), map[string]string{})
 	require.ErrorIs(t, err, plugins.ErrMissingRequired)
 	require.Equal(t, "filename", plugins.AsConfigErrors(err)[0].Key)
 }
@@ -202,8 +213,8 @@ func TestFileSinkAppendsAndLifecycle(t *testing.T) {
 func BenchmarkFileSinkPut(b *testing.B) {
 	out := filepath.Join(b.TempDir(), "out.txt")
 	sink := file.NewSinkTask()
-	if err := sink.Start(context.Background(), conformance.NewSinkContext(conformance.Queue),
-		map[string]string{"filename": out}); err != nil {
+	cfg := map[string]string{"filename": out}
+	if err := sink.Start(context.Background(), sinkCtx(b, cfg), cfg); err != nil {
 		b.Fatal(err)
 	}
 	defer sink.Stop(context.Background())
@@ -274,7 +285,8 @@ func TestFileSinkFullDiskLeavesNoPartialLine(t *testing.T) {
 			budget := -1
 			task := file.NewSinkTask()
 			task.WrapWriterForTest(func(w io.Writer) io.Writer { return failingWriter{w: w, budget: &budget} })
-			require.NoError(t, task.Start(ctx, conformance.NewSinkContext(conformance.Queue), map[string]string{"file": out}))
+			cfg := map[string]string{"file": out}
+			require.NoError(t, task.Start(ctx, sinkCtx(t, cfg), cfg))
 			defer task.Stop(ctx)
 			require.NoError(t, task.Put(ctx, lines("r", 0, 3)))
 			require.NoError(t, task.Flush(ctx, nil))

@@ -92,17 +92,11 @@ var _ plugins.SourceConnector = (*SourceConnector)(nil)
 // partial.line.flush.ms.
 func (c *SourceConnector) Spec() *plugins.ConfigSpec { return sourceSpec }
 
-// Validate checks cfg against Spec.
-func (c *SourceConnector) Validate(cfg map[string]string) error {
-	_, err := sourceSpec.Parse(cfg)
-	return err
-}
+// Validate has no cross-field rule to check: the engine has checked cfg against Spec.
+func (c *SourceConnector) Validate(map[string]string) error { return nil }
 
 // Start keeps cfg for TaskConfigs.
 func (c *SourceConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg map[string]string) error {
-	if err := c.Validate(cfg); err != nil {
-		return err
-	}
 	c.cfg = maps.Clone(cfg)
 	return nil
 }
@@ -154,18 +148,15 @@ var _ plugins.SourceTask = (*SourceTask)(nil)
 
 // Start opens the file and seeks to the committed position of its partition (0 when none). A missing file is
 // an error wrapping fs.ErrNotExist that names the path.
-func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
-	vals, err := sourceSpec.Parse(cfg)
-	if err != nil {
-		return err
-	}
+func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[string]string) error {
+	vals := tctx.Config()
 	path, err := filepath.Abs(vals.String(KeyFilename))
 	if err != nil {
 		return fmt.Errorf("file-source: resolve %q: %w", vals.String(KeyFilename), err)
 	}
 	partition := map[string]any{PartitionKey: path}
 	var pos int64
-	if tctx != nil && tctx.Positions() != nil {
+	if tctx.Positions() != nil {
 		off, err := tctx.Positions().Position(ctx, partition)
 		if err != nil {
 			return fmt.Errorf("file-source: read position of %s: %w", path, err)
@@ -183,7 +174,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 		return fmt.Errorf("file-source: seek %s to %d: %w", path, pos, err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	if tctx != nil && tctx.Logger() != nil {
+	if tctx.Logger() != nil {
 		log = tctx.Logger()
 	}
 

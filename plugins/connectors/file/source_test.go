@@ -22,13 +22,20 @@ import (
 
 const waitFor = 10 * time.Second
 
+// sourceCtx is a task context carrying cfg parsed against file-source's Spec, as the engine
+// hands it to Start.
+func sourceCtx(t testing.TB, store *conformance.Positions, cfg map[string]string) *conformance.SourceContext {
+	t.Helper()
+	return conformance.SourceContextFor(t, file.NewSourceConnector().Spec(), store, cfg)
+}
+
 // startSource starts a file-source task on path with cfg added to the defaults.
 func startSource(t testing.TB, path string, cfg map[string]string, store *conformance.Positions) *file.SourceTask {
 	t.Helper()
 	full := map[string]string{"filename": path, "connect.topicname": "t", "poll.interval.ms": "5"}
 	maps.Copy(full, cfg)
 	task := file.NewSourceTask()
-	require.NoError(t, task.Start(context.Background(), conformance.NewSourceContext(store), full))
+	require.NoError(t, task.Start(context.Background(), sourceCtx(t, store, full), full))
 	t.Cleanup(func() { _ = task.Stop(context.Background()) })
 	return task
 }
@@ -245,8 +252,8 @@ func TestFileSourceOverLongLineArrivingSlowly(t *testing.T) {
 func TestFileSourceMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nope.txt")
 	task := file.NewSourceTask()
-	err := task.Start(context.Background(), conformance.NewSourceContext(nil),
-		map[string]string{"filename": path, "topic": "t"})
+	cfg := map[string]string{"filename": path, "topic": "t"}
+	err := task.Start(context.Background(), sourceCtx(t, nil, cfg), cfg)
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	require.ErrorContains(t, err, path)
 	_, err = task.Poll(context.Background())
@@ -292,12 +299,12 @@ func TestFileSourceStartErrors(t *testing.T) {
 
 	store := conformance.NewPositions()
 	store.Set(map[string]any{"filename": abs}, map[string]any{"position": "nope"})
-	err = file.NewSourceTask().Start(context.Background(), conformance.NewSourceContext(store), cfg)
+	err = file.NewSourceTask().Start(context.Background(), sourceCtx(t, store, cfg), cfg)
 	require.ErrorIs(t, err, file.ErrBadPosition)
 
 	store = conformance.NewPositions()
 	store.Err = fs.ErrPermission
-	err = file.NewSourceTask().Start(context.Background(), conformance.NewSourceContext(store), cfg)
+	err = file.NewSourceTask().Start(context.Background(), sourceCtx(t, store, cfg), cfg)
 	require.ErrorIs(t, err, fs.ErrPermission, "an unavailable position store fails Start")
 }
 
@@ -354,7 +361,7 @@ func TestFileSourceConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := file.NewSourceConnector().Validate(tt.cfg)
+			_, err := conformance.Validate(file.NewSourceConnector(), tt.cfg)
 			if tt.keys == nil {
 				require.NoError(t, err)
 				return
@@ -396,8 +403,8 @@ func BenchmarkFileSourceRead(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				task := file.NewSourceTask()
-				err := task.Start(context.Background(), conformance.NewSourceContext(nil),
-					map[string]string{"filename": path, "topic": "t", "batch.size": strconv.Itoa(batch)})
+				cfg := map[string]string{"filename": path, "topic": "t", "batch.size": strconv.Itoa(batch)}
+				err := task.Start(context.Background(), sourceCtx(b, nil, cfg), cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
