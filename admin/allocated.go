@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // allocatedTask is one entry of RocketMQ Connect's /allocated/tasks lists.
@@ -79,13 +79,13 @@ func (s *Server) allocatedRoutes() {
 }
 
 // allocatedBucket maps a task state to RocketMQ Connect's list and state name.
-func allocatedBucket(s worker.State) (list, state string) {
+func allocatedBucket(s restapi.State) (list, state string) {
 	switch s {
-	case worker.StateRunning:
+	case restapi.StateRunning:
 		return "runningTasks", "RUNNING"
-	case worker.StateFailed:
+	case restapi.StateFailed:
 		return "errorTasks", "ERROR"
-	case worker.StatePaused, worker.StateStopped:
+	case restapi.StatePaused, restapi.StateStopped:
 		return "stoppedTasks", "STOPPED"
 	default:
 		return "pendingTasks", "PENDING"
@@ -95,7 +95,7 @@ func allocatedBucket(s worker.State) (list, state string) {
 // rebalancing answers 409 (and returns true) while the herder applies an assignment change.
 func (s *Server) rebalancing(c *gin.Context) bool {
 	if rh, ok := s.herder.(RebalanceHerder); ok && rh.Rebalancing() {
-		s.rmqFail(c, fmt.Errorf("what runs on worker %s is changing: %w", s.herder.WorkerID(), worker.ErrRebalancing))
+		s.rmqFail(c, fmt.Errorf("what runs on worker %s is changing: %w", s.herder.WorkerID(), restapi.ErrRebalancing))
 		return true
 	}
 	return false

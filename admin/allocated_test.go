@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/admin/admintest"
 )
 
 func TestAllocatedRoutes(t *testing.T) {
@@ -30,7 +32,7 @@ func TestAllocatedRoutes(t *testing.T) {
 // clusterHerder is a distributed herder as the admin server sees it: members, and whether
 // it is applying an assignment change.
 type clusterHerder struct {
-	*fakeHerder
+	*admintest.Herder
 	members     []string
 	rebalancing bool
 }
@@ -39,7 +41,7 @@ func (c *clusterHerder) Members(context.Context) ([]string, error) { return c.me
 func (c *clusterHerder) Rebalancing() bool                         { return c.rebalancing }
 
 func TestClusterRoutes(t *testing.T) {
-	ch := &clusterHerder{fakeHerder: newFakeHerder(), members: []string{"w1", "w2", "w3"}}
+	ch := &clusterHerder{Herder: newFakeHerder(), members: []string{"w1", "w2", "w3"}}
 	h := NewServer("127.0.0.1:0", Info{WorkerID: fakeWorker}, fakeHealth{}, ch, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
 	require.Equal(t, []any{"w1", "w2", "w3"}, rmqOKBody(t, h, http.MethodGet, "/getClusterInfo", ""))
 	code, _ := callJSON(t, h, http.MethodGet, "/allocated/tasks", "")

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // workerSentinels names every sentinel of package worker with the status it must map to. When
@@ -23,13 +23,13 @@ var workerSentinels = map[string]struct {
 	err    error
 	status int
 }{
-	"ErrNotFound":      {worker.ErrNotFound, http.StatusNotFound},
-	"ErrAlreadyExists": {worker.ErrAlreadyExists, http.StatusConflict},
-	"ErrInvalidConfig": {worker.ErrInvalidConfig, http.StatusBadRequest},
-	"ErrRebalancing":   {worker.ErrRebalancing, http.StatusConflict},
-	"ErrBadState":      {worker.ErrBadState, http.StatusConflict},
-	"ErrConflict":      {worker.ErrConflict, http.StatusConflict},
-	"ErrStopped":       {worker.ErrStopped, http.StatusServiceUnavailable},
+	"ErrNotFound":      {restapi.ErrNotFound, http.StatusNotFound},
+	"ErrAlreadyExists": {restapi.ErrAlreadyExists, http.StatusConflict},
+	"ErrInvalidConfig": {restapi.ErrInvalidConfig, http.StatusBadRequest},
+	"ErrRebalancing":   {restapi.ErrRebalancing, http.StatusConflict},
+	"ErrBadState":      {restapi.ErrBadState, http.StatusConflict},
+	"ErrConflict":      {restapi.ErrConflict, http.StatusConflict},
+	"ErrStopped":       {restapi.ErrStopped, http.StatusServiceUnavailable},
 }
 
 // exportedSentinels parses the management API's errors.go (package restapi) and worker's own
@@ -97,7 +97,7 @@ func TestEveryWorkerSentinelHasAStatus(t *testing.T) {
 }
 
 func TestHTTPStatus(t *testing.T) {
-	cfgErr := &worker.ConfigError{Connector: "c", Problems: []worker.ConfigProblem{
+	cfgErr := &restapi.ConfigError{Connector: "c", Problems: []restapi.ConfigProblem{
 		{Key: "connector.class", Value: "nope", Reason: "unknown connector class"},
 		{Key: "connect.topicnames", Reason: "is required for a sink"},
 	}}
@@ -117,14 +117,14 @@ func TestHTTPStatus(t *testing.T) {
 	require.Equal(t, "name is required", badRequestf("name is required").Error(), "no prefix on bad-input messages")
 }
 
-// TestConfigErrorNamesEveryKey: a herder's *worker.ConfigError reaches the client as a 400 whose
+// TestConfigErrorNamesEveryKey: a herder's *restapi.ConfigError reaches the client as a 400 whose
 // message names each rejected key and value.
 func TestConfigErrorNamesEveryKey(t *testing.T) {
 	h, f := newTestServer(t)
-	f.fail = fmt.Errorf("create c: %w", &worker.ConfigError{Connector: "c", Problems: []worker.ConfigProblem{
+	f.Fail(fmt.Errorf("create c: %w", &restapi.ConfigError{Connector: "c", Problems: []restapi.ConfigProblem{
 		{Key: "connector.class", Value: "nope", Reason: "unknown connector class"},
 		{Key: "connect.topicnames", Reason: "is required for a sink"},
-	}})
+	}}))
 	requireError(t, h, http.MethodPost, "/connectors", `{"name":"c","config":{"connector.class":"nope"}}`, 400,
 		`connector.class="nope": unknown connector class`, "connect.topicnames: is required for a sink")
 	requireRmqError(t, h, http.MethodPost, "/connectors/c", `{"connector.class":"nope"}`, 400, "connector.class", "connect.topicnames")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // connectorRoutes registers the Kafka Connect contract routes and the RocketMQ Connect
@@ -78,17 +78,17 @@ names:
 			var err error
 			switch x {
 			case "status":
-				var st worker.ConnectorStatus
+				var st restapi.ConnectorStatus
 				st, err = s.herder.ConnectorStatus(ctx, name)
 				v = kafkaStatus(st)
 			case "info":
-				var info worker.ConnectorInfo
+				var info restapi.ConnectorInfo
 				info, err = s.herder.ConnectorInfo(ctx, name)
 				v = kafkaInfo(info)
 			default:
 				continue
 			}
-			if errors.Is(err, worker.ErrNotFound) {
+			if errors.Is(err, restapi.ErrNotFound) {
 				continue names
 			}
 			if err != nil {
@@ -125,7 +125,7 @@ func (s *Server) createConnector(c *gin.Context) {
 	c.JSON(http.StatusCreated, kafkaInfo(info))
 }
 
-func (s *Server) parseCreate(c *gin.Context) (string, map[string]string, worker.TargetState, error) {
+func (s *Server) parseCreate(c *gin.Context) (string, map[string]string, restapi.TargetState, error) {
 	body, err := readBody(c)
 	if err != nil {
 		return "", nil, "", err
@@ -280,7 +280,7 @@ func (s *Server) taskStatus(c *gin.Context) {
 // POST /connectors/{name}/restart?includeTasks=&onlyFailed=: 204 when both are false (the
 // connector alone restarts), otherwise 202 with the status as the restart began.
 func (s *Server) restartConnector(c *gin.Context) {
-	var req worker.RestartRequest
+	var req restapi.RestartRequest
 	var err error
 	if req.IncludeTasks, err = boolQuery(c, "includeTasks"); err != nil {
 		s.fail(c, err)
@@ -341,7 +341,7 @@ func (s *Server) connectorPlugins(c *gin.Context) {
 
 // listPlugins returns the herder's plugins, only sources and sinks unless the query parameter
 // onlyKey is false (it defaults to true).
-func (s *Server) listPlugins(c *gin.Context, onlyKey string) ([]worker.PluginInfo, error) {
+func (s *Server) listPlugins(c *gin.Context, onlyKey string) ([]restapi.PluginInfo, error) {
 	only := true
 	if _, ok := c.GetQuery(onlyKey); ok {
 		var err error
@@ -364,17 +364,17 @@ func (s *Server) listPlugins(c *gin.Context, onlyKey string) ([]worker.PluginInf
 
 func isConnectorType(t string) bool {
 	t = strings.ToLower(t)
-	return t == string(worker.TypeSource) || t == string(worker.TypeSink)
+	return t == string(restapi.TypeSource) || t == string(restapi.TypeSink)
 }
 
 // kafkaInfo and kafkaStatus make empty lists and maps encode as [] and {}, never null.
-func kafkaInfo(info worker.ConnectorInfo) worker.ConnectorInfo {
+func kafkaInfo(info restapi.ConnectorInfo) restapi.ConnectorInfo {
 	info.Config = nonNilMap(info.Config)
 	info.Tasks = nonNil(info.Tasks)
 	return info
 }
 
-func kafkaStatus(st worker.ConnectorStatus) worker.ConnectorStatus {
+func kafkaStatus(st restapi.ConnectorStatus) restapi.ConnectorStatus {
 	st.Tasks = nonNil(st.Tasks)
 	return st
 }

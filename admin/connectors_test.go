@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 const srcBody = `{"name":"src","config":{"connector.class":"file-source","filename":"/tmp/in.txt","connect.topicname":"t","max.tasks":2,"batch.size":100,"ordering.msg.enable":true}}`
@@ -67,9 +67,14 @@ func TestCreateConnectorShapes(t *testing.T) {
 
 	code, v = callJSON(t, h, http.MethodGet, "/connectors/src/tasks", "")
 	require.Equal(t, http.StatusOK, code)
+	// The fake's task config is the connector's plus task.id.
+	taskCfg := func(id string) map[string]any {
+		return map[string]any{"name": "src", "connector.class": "file-source", "filename": "/tmp/in.txt", "connect.topicname": "t",
+			"max.tasks": "2", "batch.size": "100", "ordering.msg.enable": "true", "task.id": id}
+	}
 	require.Equal(t, []any{
-		map[string]any{"id": map[string]any{"connector": "src", "task": 0.0}, "config": map[string]any{"task.index": "0"}},
-		map[string]any{"id": map[string]any{"connector": "src", "task": 1.0}, "config": map[string]any{"task.index": "1"}},
+		map[string]any{"id": map[string]any{"connector": "src", "task": 0.0}, "config": taskCfg("0")},
+		map[string]any{"id": map[string]any{"connector": "src", "task": 1.0}, "config": taskCfg("1")},
 	}, v)
 
 	code, v = callJSON(t, h, http.MethodGet, "/connectors/src/tasks/1/status", "")
@@ -145,7 +150,7 @@ func TestCreateConnectorBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h, f := newTestServer(t)
 			requireError(t, h, http.MethodPost, "/connectors", tc.body, tc.status, tc.want...)
-			require.Empty(t, f.conns)
+			require.Empty(t, connectorNames(t, f))
 		})
 	}
 }
@@ -177,7 +182,7 @@ func TestPutConnectorConfig(t *testing.T) {
 	code, v = callJSON(t, h, http.MethodPut, "/connectors/snk/config", `{"name":"snk","connector.class":"file-sink","file":"/tmp/b"}`)
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "/tmp/b", obj(t, obj(t, v)["config"])["file"])
-	require.Equal(t, "/tmp/b", f.conns["snk"].cfg["file"])
+	require.Equal(t, "/tmp/b", configOf(t, f, "snk")["file"])
 
 	requireError(t, h, http.MethodPut, "/connectors/snk/config", `{"name":"other","connector.class":"file-sink"}`, 400, `"other"`, `"snk"`)
 	requireError(t, h, http.MethodPut, "/connectors/snk/config", `{"connector.class":`, 400, "not valid JSON")
@@ -185,7 +190,7 @@ func TestPutConnectorConfig(t *testing.T) {
 	requireError(t, h, http.MethodPut, "/connectors/snk/config", `{"connector.class":"file-sink","x":{"y":1}}`, 400, "config.x")
 	requireError(t, h, http.MethodPut, "/connectors/snk/config", `{"connector.class":"nope"}`, 400, "connector.class")
 	requireError(t, h, http.MethodPut, "/connectors/bad%20name/config", `{"connector.class":"file-sink"}`, 400, "illegal character")
-	require.Equal(t, "/tmp/b", f.conns["snk"].cfg["file"], "a rejected PUT changes nothing")
+	require.Equal(t, "/tmp/b", configOf(t, f, "snk")["file"], "a rejected PUT changes nothing")
 }
 
 func TestListConnectors(t *testing.T) {
@@ -216,7 +221,7 @@ func TestListConnectors(t *testing.T) {
 	_, v = callJSON(t, h, http.MethodGet, "/connectors?expand=bogus", "")
 	require.Equal(t, map[string]any{"b-sink": map[string]any{}, "src": map[string]any{}}, v)
 
-	f.fail = worker.ErrStopped
+	f.Fail(restapi.ErrStopped)
 	requireError(t, h, http.MethodGet, "/connectors?expand=status", "", http.StatusServiceUnavailable, "stopping")
 }
 
@@ -226,7 +231,7 @@ func TestDeleteConnector(t *testing.T) {
 	code, body := call(t, h, http.MethodDelete, "/connectors/src", "")
 	require.Equal(t, http.StatusNoContent, code)
 	require.Empty(t, body)
-	require.Empty(t, f.conns)
+	require.Empty(t, connectorNames(t, f))
 	requireError(t, h, http.MethodGet, "/connectors/src", "", http.StatusNotFound, "src", "not found")
 	requireError(t, h, http.MethodDelete, "/connectors/src", "", http.StatusNotFound, "src")
 }
@@ -263,9 +268,9 @@ func TestTaskRoutes(t *testing.T) {
 	code, body := call(t, h, http.MethodPost, "/connectors/src/tasks/1/restart", "")
 	require.Equal(t, http.StatusNoContent, code)
 	require.Empty(t, body)
-	require.Equal(t, []worker.TaskID{{Connector: "src", Task: 1}}, f.taskRest)
+	require.Equal(t, []restapi.TaskID{{Connector: "src", Task: 1}}, f.TaskRestarts())
 
-	f.conns["src"].failed = true
+	failTask0(f, "src")
 	_, v := callJSON(t, h, http.MethodGet, "/connectors/src/tasks/0/status", "")
 	require.Equal(t, map[string]any{"id": 0.0, "state": "FAILED", "worker_id": fakeWorker, "trace": "boom\n\tat task.go:1"}, v)
 }
@@ -273,7 +278,7 @@ func TestTaskRoutes(t *testing.T) {
 func TestRestartConnector(t *testing.T) {
 	h, f := newTestServer(t)
 	call(t, h, http.MethodPost, "/connectors", srcBody)
-	f.conns["src"].failed = true
+	failTask0(f, "src")
 
 	code, body := call(t, h, http.MethodPost, "/connectors/src/restart", "")
 	require.Equal(t, http.StatusNoContent, code)
@@ -299,7 +304,7 @@ func TestRestartConnector(t *testing.T) {
 
 	requireError(t, h, http.MethodPost, "/connectors/src/restart?includeTasks=yes", "", 400, "includeTasks")
 	requireError(t, h, http.MethodPost, "/connectors/src/restart?onlyFailed=maybe", "", 400, "onlyFailed")
-	require.Equal(t, []worker.RestartRequest{{}, {}, {IncludeTasks: true}, {IncludeTasks: true, OnlyFailed: true}, {OnlyFailed: true}}, f.restarts)
+	require.Equal(t, []restapi.RestartRequest{{}, {}, {IncludeTasks: true}, {IncludeTasks: true, OnlyFailed: true}, {OnlyFailed: true}}, f.Restarts())
 }
 
 func TestPauseResumeStop(t *testing.T) {
@@ -337,12 +342,12 @@ func TestHerderErrorsMapToStatus(t *testing.T) {
 		err    error
 		status int
 	}{
-		{fmt.Errorf("list: %w", worker.ErrStopped), http.StatusServiceUnavailable},
-		{fmt.Errorf("list: %w", worker.ErrRebalancing), http.StatusConflict},
+		{fmt.Errorf("list: %w", restapi.ErrStopped), http.StatusServiceUnavailable},
+		{fmt.Errorf("list: %w", restapi.ErrRebalancing), http.StatusConflict},
 		{errors.New("disk on fire"), http.StatusInternalServerError},
 	} {
 		h, f := newTestServer(t)
-		f.fail = tc.err
+		f.Fail(tc.err)
 		requireError(t, h, http.MethodGet, "/connectors", "", tc.status, tc.err.Error())
 		requireError(t, h, http.MethodGet, "/connector-plugins", "", tc.status, tc.err.Error())
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // maxBodyBytes bounds a request body; connector configs are small.
@@ -130,16 +130,16 @@ func withName(cfg map[string]string, name string) error {
 }
 
 // parseInitialState maps Kafka's initial_state (RUNNING, PAUSED, STOPPED; any case) to a target state.
-func parseInitialState(s string) (worker.TargetState, error) {
+func parseInitialState(s string) (restapi.TargetState, error) {
 	switch strings.ToUpper(s) {
 	case "":
 		return "", nil
 	case "RUNNING":
-		return worker.TargetStarted, nil
+		return restapi.TargetStarted, nil
 	case "PAUSED":
-		return worker.TargetPaused, nil
+		return restapi.TargetPaused, nil
 	case "STOPPED":
-		return worker.TargetStopped, nil
+		return restapi.TargetStopped, nil
 	}
 	return "", badRequestf("initial_state %q is not one of RUNNING, PAUSED, STOPPED", s)
 }
@@ -158,13 +158,13 @@ func boolQuery(c *gin.Context, key string) (bool, error) {
 }
 
 // taskID reads the {name} and {id} path parameters.
-func taskID(c *gin.Context) (worker.TaskID, error) {
+func taskID(c *gin.Context) (restapi.TaskID, error) {
 	raw := c.Param("task")
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 0 {
-		return worker.TaskID{}, badRequestf("task id %q is not a non-negative integer", raw)
+		return restapi.TaskID{}, badRequestf("task id %q is not a non-negative integer", raw)
 	}
-	return worker.TaskID{Connector: c.Param("name"), Task: n}, nil
+	return restapi.TaskID{Connector: c.Param("name"), Task: n}, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

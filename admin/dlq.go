@@ -8,19 +8,19 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // DLQHerder is the optional ability to inspect and replay a connector's dead-letter queue.
 // When the herder implements it, NewServer serves the /connectors/{name}/dlq routes.
 type DLQHerder interface {
 	// DLQList lists up to limit records after the record id after ("" = from the start).
-	DLQList(ctx context.Context, name, after string, limit int) (worker.DLQPage, error)
+	DLQList(ctx context.Context, name, after string, limit int) (restapi.DLQPage, error)
 	// DLQGet returns one record with its body and stack trace.
-	DLQGet(ctx context.Context, name, id string) (worker.DLQRecord, error)
+	DLQGet(ctx context.Context, name, id string) (restapi.DLQRecord, error)
 	// DLQReplay re-sends records (all when ids is empty) to their original topic, skipping
 	// records replayed before unless force is set.
-	DLQReplay(ctx context.Context, name string, ids []string, force bool) (worker.DLQReplayResult, error)
+	DLQReplay(ctx context.Context, name string, ids []string, force bool) (restapi.DLQReplayResult, error)
 }
 
 func (s *Server) dlqRoutes(h DLQHerder) {

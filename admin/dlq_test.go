@@ -12,41 +12,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
-// dlqFake adds the DLQ ability to the fake herder.
-type dlqFake struct {
-	*fakeHerder
-	replayedIDs []string
-	force       bool
-}
-
-func (d *dlqFake) DLQList(_ context.Context, name, after string, limit int) (worker.DLQPage, error) {
-	if name != "c" {
-		return worker.DLQPage{}, worker.ErrNotFound
-	}
-	recs := []worker.DLQRecord{{ID: "0-0", Stage: "VALUE_CONVERTER"}, {ID: "0-1", Stage: "TASK_PUT"}}
-	if after == "0-0" {
-		recs = recs[1:]
-	}
-	return worker.DLQPage{Topic: "dlq", Records: recs[:min(limit, len(recs))]}, nil
-}
-
-func (d *dlqFake) DLQGet(_ context.Context, name, id string) (worker.DLQRecord, error) {
-	if id != "0-0" {
-		return worker.DLQRecord{}, worker.ErrNotFound
-	}
-	return worker.DLQRecord{ID: id, Body: []byte("raw"), Stacktrace: "trace"}, nil
-}
-
-func (d *dlqFake) DLQReplay(_ context.Context, name string, ids []string, force bool) (worker.DLQReplayResult, error) {
-	d.replayedIDs, d.force = ids, force
-	return worker.DLQReplayResult{Replayed: ids, Skipped: []string{}}, nil
-}
-
 func TestDLQRoutes(t *testing.T) {
-	d := &dlqFake{fakeHerder: newFakeHerder()}
+	d := newFakeHerder()
+	_, err := d.CreateConnector(context.Background(), "c", map[string]string{"connector.class": "file-sink"}, "")
+	require.NoError(t, err)
+	d.AddDLQ("c", restapi.DLQRecord{ID: "0-0", Stage: "VALUE_CONVERTER", Body: []byte("raw"), Stacktrace: "trace"},
+		restapi.DLQRecord{ID: "0-1", Stage: "TASK_PUT"})
 	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	do := func(method, path, body string) (int, map[string]any) {
 		rec := httptest.NewRecorder()
@@ -74,11 +48,11 @@ func TestDLQRoutes(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code)
 	code, _ = do("POST", "/connectors/c/dlq/replay", `{"ids":["0-1"],"force":true}`)
 	require.Equal(t, http.StatusOK, code)
-	require.Equal(t, []string{"0-1"}, d.replayedIDs)
-	require.True(t, d.force)
+	require.Equal(t, []string{"0-1"}, d.Replays()[0].IDs)
+	require.True(t, d.Replays()[0].Force)
 	code, _ = do("POST", "/connectors/c/dlq/replay", "")
 	require.Equal(t, http.StatusOK, code)
-	require.Empty(t, d.replayedIDs, "an empty body replays everything")
+	require.Empty(t, d.Replays()[1].IDs, "an empty body replays everything")
 	code, _ = do("POST", "/connectors/c/dlq/replay", `{"ids":`)
 	require.Equal(t, http.StatusBadRequest, code)
 }

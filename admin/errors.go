@@ -7,7 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // errBadRequest marks input the REST layer rejects before it reaches the herder: a body that is
@@ -31,15 +31,15 @@ var sentinelStatuses = []struct {
 	err    error
 	status int
 }{
-	{worker.ErrNotFound, http.StatusNotFound},
-	{worker.ErrAlreadyExists, http.StatusConflict},
-	{worker.ErrInvalidConfig, http.StatusBadRequest},
+	{restapi.ErrNotFound, http.StatusNotFound},
+	{restapi.ErrAlreadyExists, http.StatusConflict},
+	{restapi.ErrInvalidConfig, http.StatusBadRequest},
 	// Kafka Connect answers 409 while a rebalance is in progress; clients retry on it.
-	{worker.ErrRebalancing, http.StatusConflict},
-	{worker.ErrBadState, http.StatusConflict},
+	{restapi.ErrRebalancing, http.StatusConflict},
+	{restapi.ErrBadState, http.StatusConflict},
 	// A write that lost a race with a concurrent write to the same connector.
-	{worker.ErrConflict, http.StatusConflict},
-	{worker.ErrStopped, http.StatusServiceUnavailable},
+	{restapi.ErrConflict, http.StatusConflict},
+	{restapi.ErrStopped, http.StatusServiceUnavailable},
 }
 
 // httpStatus is the one place an error becomes an HTTP status. The stable error code in every

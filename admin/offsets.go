@@ -8,14 +8,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // OffsetsHerder is the optional ability to read and change a connector's offsets (Kafka
 // Connect's KIP-875 routes). Changes are allowed only while the connector is STOPPED.
 type OffsetsHerder interface {
-	Offsets(ctx context.Context, name string) (worker.ConnectorOffsets, error)
-	AlterOffsets(ctx context.Context, name string, offsets []worker.ConnectorOffset) error
+	Offsets(ctx context.Context, name string) (restapi.ConnectorOffsets, error)
+	AlterOffsets(ctx context.Context, name string, offsets []restapi.ConnectorOffset) error
 	ResetOffsets(ctx context.Context, name string) error
 }
 
@@ -35,7 +35,7 @@ func (s *Server) offsetsRoutes(h OffsetsHerder) {
 			s.fail(c, err)
 			return
 		}
-		var req worker.ConnectorOffsets
+		var req restapi.ConnectorOffsets
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
 		dec.DisallowUnknownFields()

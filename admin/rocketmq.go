@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // RocketMQ Connect compatibility routes: those of its REST API that do not collide with the Kafka
@@ -81,9 +81,9 @@ func (s *Server) rmqFail(c *gin.Context, err error) {
 // rmqStateInfo, rmqTaskState, rmqStatus, rmqInfo and rmqPlugin are RocketMQ Connect's JSON
 // shapes: camelCase, a null trace, types SOURCE/SINK/UNKNOWN.
 type rmqStateInfo struct {
-	State    worker.State `json:"state"`
-	Trace    *string      `json:"trace"`
-	WorkerID string       `json:"workerId"`
+	State    restapi.State `json:"state"`
+	Trace    *string       `json:"trace"`
+	WorkerID string        `json:"workerId"`
 }
 
 type rmqTaskState struct {
@@ -101,7 +101,7 @@ type rmqStatus struct {
 type rmqInfo struct {
 	Name   string            `json:"name"`
 	Config map[string]string `json:"config"`
-	Tasks  []worker.TaskID   `json:"tasks"`
+	Tasks  []restapi.TaskID  `json:"tasks"`
 	Type   string            `json:"type"`
 }
 
@@ -111,7 +111,7 @@ type rmqPlugin struct {
 	Version   string `json:"version"`
 }
 
-func toRmqState(si worker.StateInfo) rmqStateInfo {
+func toRmqState(si restapi.StateInfo) rmqStateInfo {
 	out := rmqStateInfo{State: si.State, WorkerID: si.WorkerID}
 	if si.Trace != "" {
 		trace := si.Trace
@@ -120,7 +120,7 @@ func toRmqState(si worker.StateInfo) rmqStateInfo {
 	return out
 }
 
-func toRmqStatus(st worker.ConnectorStatus) rmqStatus {
+func toRmqStatus(st restapi.ConnectorStatus) rmqStatus {
 	out := rmqStatus{Name: st.Name, Connector: toRmqState(st.Connector), Tasks: []rmqTaskState{}, Type: strings.ToUpper(string(st.Type))}
 	for _, t := range st.Tasks {
 		out.Tasks = append(out.Tasks, rmqTaskState{rmqStateInfo: toRmqState(t.StateInfo), ID: t.ID})
@@ -128,7 +128,7 @@ func toRmqStatus(st worker.ConnectorStatus) rmqStatus {
 	return out
 }
 
-func toRmqInfo(info worker.ConnectorInfo) rmqInfo {
+func toRmqInfo(info restapi.ConnectorInfo) rmqInfo {
 	return rmqInfo{Name: info.Name, Config: nonNilMap(info.Config), Tasks: nonNil(info.Tasks), Type: strings.ToUpper(string(info.Type))}
 }
 
@@ -209,7 +209,7 @@ func (s *Server) forEach(c *gin.Context, op func(Herder, string) error) ([]strin
 	done := make([]string, 0, len(names))
 	for _, n := range names {
 		err := op(s.herder, n)
-		if errors.Is(err, worker.ErrNotFound) {
+		if errors.Is(err, restapi.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -270,11 +270,11 @@ func (s *Server) rmqList(c *gin.Context) {
 	out := make(map[string]gin.H, len(names))
 	for _, n := range names {
 		st, err := s.herder.ConnectorStatus(ctx, n)
-		var info worker.ConnectorInfo
+		var info restapi.ConnectorInfo
 		if err == nil {
 			info, err = s.herder.ConnectorInfo(ctx, n)
 		}
-		if errors.Is(err, worker.ErrNotFound) {
+		if errors.Is(err, restapi.ErrNotFound) {
 			continue
 		}
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // rmqOKBody checks RocketMQ Connect's success envelope and returns its body.
@@ -44,11 +44,11 @@ func TestRmqCreate(t *testing.T) {
 		"connect.topicname": "fileTopic", "max.tasks": "1",
 	}
 	require.Equal(t, want, body)
-	require.Contains(t, f.conns, "fileSourceConnector")
+	require.Contains(t, connectorNames(t, f), "fileSourceConnector")
 
 	// POST again replaces, as RocketMQ Connect's create-or-update does.
 	rmqOKBody(t, h, http.MethodPost, "/connectors/fileSourceConnector", `{"connector.class":"file-source","filename":"/tmp/other"}`)
-	require.Equal(t, "/tmp/other", f.conns["fileSourceConnector"].cfg["filename"])
+	require.Equal(t, "/tmp/other", configOf(t, f, "fileSourceConnector")["filename"])
 
 	// GET with ?config= creates; GET without it is Kafka's info route.
 	body = rmqOKBody(t, h, http.MethodGet, "/connectors/sink1?config="+url.QueryEscape(`{"connector.class":"file-sink","connect.topicnames":"fileTopic"}`), "")
@@ -71,7 +71,7 @@ func TestRmqCreateBadInput(t *testing.T) {
 	requireRmqError(t, h, http.MethodPost, "/connectors/x", `{"connector.class":"file-sink","name":"y"}`, 400, `"y"`)
 	requireRmqError(t, h, http.MethodPost, "/connectors/x", `{"connector.class":"nope"}`, 400, "connector.class", "nope")
 	requireRmqError(t, h, http.MethodPost, "/connectors/a%20b", `{"connector.class":"file-sink"}`, 400, "illegal character")
-	require.Empty(t, f.conns)
+	require.Empty(t, connectorNames(t, f))
 }
 
 func TestRmqList(t *testing.T) {
@@ -79,7 +79,7 @@ func TestRmqList(t *testing.T) {
 	require.Equal(t, map[string]any{}, rmqOKBody(t, h, http.MethodGet, "/connectors/list", ""))
 
 	rmqOKBody(t, h, http.MethodPost, "/connectors/src", rmqSource)
-	f.conns["src"].failed = true
+	failTask0(f, "src")
 	body := obj(t, rmqOKBody(t, h, http.MethodGet, "/connectors/list", ""))
 	require.Equal(t, map[string]any{
 		"src": map[string]any{
@@ -100,7 +100,7 @@ func TestRmqList(t *testing.T) {
 		},
 	}, body)
 
-	f.fail = worker.ErrStopped
+	f.Fail(restapi.ErrStopped)
 	requireRmqError(t, h, http.MethodGet, "/connectors/list", "", http.StatusServiceUnavailable, "stopping")
 }
 
@@ -108,11 +108,11 @@ func TestRmqPauseResumeStop(t *testing.T) {
 	h, f := newRmqTestServer(t)
 	rmqOKBody(t, h, http.MethodPost, "/connectors/c1", rmqSource)
 	require.Equal(t, "Connector [c1] paused successfully", rmqOKBody(t, h, http.MethodGet, "/connectors/c1/pause", ""))
-	require.Equal(t, worker.TargetPaused, f.conns["c1"].target)
+	require.Equal(t, restapi.TargetPaused, targetOf(t, f, "c1"))
 	require.Equal(t, "Connector [c1] resumed successfully", rmqOKBody(t, h, http.MethodGet, "/connectors/c1/resume", ""))
-	require.Equal(t, worker.TargetStarted, f.conns["c1"].target)
+	require.Equal(t, restapi.TargetStarted, targetOf(t, f, "c1"))
 	require.Equal(t, "Connector [c1] deleted successfully", rmqOKBody(t, h, http.MethodGet, "/connectors/c1/stop", ""))
-	require.Empty(t, f.conns)
+	require.Empty(t, connectorNames(t, f))
 
 	for _, verb := range []string{"pause", "resume", "stop"} {
 		requireRmqError(t, h, http.MethodGet, "/connectors/ghost/"+verb, "", http.StatusNotFound, "ghost")
@@ -128,12 +128,12 @@ func TestRmqAll(t *testing.T) {
 	rmqOKBody(t, h, http.MethodPost, "/connectors/a", rmqSource)
 	rmqOKBody(t, h, http.MethodPost, "/connectors/b", rmqSource)
 	require.Equal(t, "2 connectors are suspended", rmqOKBody(t, h, http.MethodGet, "/connectors/pause/all", ""))
-	require.Equal(t, worker.TargetPaused, f.conns["a"].target)
-	require.Equal(t, worker.TargetPaused, f.conns["b"].target)
+	require.Equal(t, restapi.TargetPaused, targetOf(t, f, "a"))
+	require.Equal(t, restapi.TargetPaused, targetOf(t, f, "b"))
 	require.Equal(t, "2 connectors are resumed", rmqOKBody(t, h, http.MethodGet, "/connectors/resume/all", ""))
-	require.Equal(t, worker.TargetStarted, f.conns["b"].target)
+	require.Equal(t, restapi.TargetStarted, targetOf(t, f, "b"))
 	require.Equal(t, "[a, b] connectors are deleted", rmqOKBody(t, h, http.MethodGet, "/connectors/stop/all", ""))
-	require.Empty(t, f.conns)
+	require.Empty(t, connectorNames(t, f))
 }
 
 // TestRoutingReservedWords: a connector may be named like a RocketMQ static segment (stop,
@@ -168,7 +168,7 @@ func TestRoutingReservedWords(t *testing.T) {
 	code, _ := call(t, h, http.MethodDelete, "/connectors/list", "")
 	require.Equal(t, http.StatusNoContent, code)
 	require.Equal(t, "[all, resume, stop] connectors are deleted", rmqOKBody(t, h, http.MethodGet, "/connectors/stop/all", ""))
-	require.Empty(t, f.conns)
+	require.Empty(t, connectorNames(t, f))
 }
 
 func TestRmqPluginsAndCluster(t *testing.T) {
@@ -181,6 +181,6 @@ func TestRmqPluginsAndCluster(t *testing.T) {
 	require.Len(t, rmqOKBody(t, h, http.MethodGet, "/plugin/list/connectors", ""), 2)
 	require.Equal(t, []any{fakeWorker}, rmqOKBody(t, h, http.MethodGet, "/getClusterInfo", ""))
 
-	f.fail = worker.ErrStopped
+	f.Fail(restapi.ErrStopped)
 	requireRmqError(t, h, http.MethodGet, "/plugin/list", "", http.StatusServiceUnavailable)
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/admin/access"
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // send serves one request built by newRequest and returns the status and the error body.
@@ -64,7 +64,7 @@ func TestCrossOriginCreateRefused(t *testing.T) {
 			require.Equal(t, c.want, code, body)
 			require.EqualValues(t, c.want, body["error_code"])
 			require.NotEmpty(t, body["message"])
-			require.Empty(t, f.conns, "the handler did not run")
+			require.Empty(t, connectorNames(t, f), "the handler did not run")
 		})
 	}
 	// The same request, JSON from the server's own origin (or from no browser at all), works.
@@ -75,7 +75,7 @@ func TestCrossOriginCreateRefused(t *testing.T) {
 		h, f := newTestServer(t)
 		code, body := send(t, h, http.MethodPost, "/connectors", createBody, header)
 		require.Equal(t, http.StatusCreated, code, body)
-		require.Contains(t, f.conns, "src")
+		require.Contains(t, connectorNames(t, f), "src")
 	}
 }
 
@@ -95,8 +95,8 @@ func TestDisallowedOriginRefusedBeforeHandler(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, code, "%s %s: %v", req.method, req.path, body)
 		require.Contains(t, body["message"], "restCORSAllowedOrigins")
 	}
-	require.Contains(t, f.conns, "src")
-	require.Equal(t, "STARTED", string(f.conns["src"].target))
+	require.Contains(t, connectorNames(t, f), "src")
+	require.Equal(t, "STARTED", string(targetOf(t, f, "src")))
 
 	// A listed origin may change state; "*" may only read.
 	h, f = newTestServer(t, func(s *Server) { s.EnableCORS([]string{"https://ui.example"}, []string{"GET", "POST"}) })
@@ -108,7 +108,7 @@ func TestDisallowedOriginRefusedBeforeHandler(t *testing.T) {
 	code, body := send(t, h, http.MethodPost, "/connectors", createBody, map[string]string{"Content-Type": "application/json", "Origin": "https://any.example"})
 	require.Equal(t, http.StatusForbidden, code)
 	require.Contains(t, body["message"], "may only read")
-	require.Empty(t, f.conns)
+	require.Empty(t, connectorNames(t, f))
 }
 
 // A link or an image on another site (a GET with Sec-Fetch-Site: cross-site and no Origin) is
@@ -162,8 +162,8 @@ func TestMutatingGETRoutesOffByDefault(t *testing.T) {
 		require.EqualValues(t, 403, body["errorCode"], path)
 		require.Contains(t, body["message"], "restMutatingGetEnable", path)
 	}
-	require.Equal(t, []string{"src"}, sortedKeys(f.conns))
-	require.Equal(t, "STARTED", string(f.conns["src"].target))
+	require.Equal(t, []string{"src"}, connectorNames(t, f))
+	require.Equal(t, "STARTED", string(targetOf(t, f, "src")))
 	// Reads stay open.
 	code, _ = send(t, h, http.MethodGet, "/connectors/list", "", nil)
 	require.Equal(t, http.StatusOK, code)
@@ -175,27 +175,19 @@ func TestMutatingGETRoutesOffByDefault(t *testing.T) {
 	require.Equal(t, http.StatusCreated, code)
 	code, body := send(t, h, http.MethodGet, "/connectors/stop/all", "", map[string]string{"Sec-Fetch-Site": "same-site"})
 	require.Equal(t, http.StatusForbidden, code, body)
-	require.Contains(t, f.conns, "src")
+	require.Contains(t, connectorNames(t, f), "src")
 	code, _ = send(t, h, http.MethodGet, "/connectors/stop/all", "", map[string]string{"Sec-Fetch-Site": "none"})
 	require.Equal(t, http.StatusOK, code)
-	require.Empty(t, f.conns)
+	require.Empty(t, connectorNames(t, f))
 }
 
 // Every route that reads a body answers 413 beyond the limit; none truncates it silently.
-// bodyFake serves every route that reads a body.
-type bodyFake struct{ *offsetsFake }
-
-func (bodyFake) PluginConfig(context.Context, string) ([]worker.ConfigDefinition, error) {
-	return nil, nil
-}
-func (bodyFake) ValidateConfig(context.Context, string, map[string]string) (worker.ConfigInfos, error) {
-	return worker.ConfigInfos{}, nil
-}
-
+// The shared fake serves every route that reads a body.
 func TestBodyOverLimitIs413OnEveryRoute(t *testing.T) {
 	f := newFakeHerder()
-	h := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, bodyFake{&offsetsFake{fakeHerder: f}}, testServer().log).Handler()
-	f.conns["c"] = &fakeConn{cfg: map[string]string{"connector.class": "file-sink"}, target: "STOPPED", tasks: 1, typ: "sink"}
+	h := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, f, testServer().log).Handler()
+	_, err := f.CreateConnector(context.Background(), "c", map[string]string{"connector.class": "file-sink"}, restapi.TargetStopped)
+	require.NoError(t, err)
 	// A valid JSON object whose closing part lies past the limit: truncated, it is not JSON (400).
 	pad := strings.Repeat("x", maxBodyBytes)
 	routes := []struct{ method, path, body string }{

@@ -153,7 +153,14 @@ func (s *Server) Run(ctx context.Context) error {
 // access.NewHTTPServer.
 func (s *Server) httpServer() *http.Server { return access.NewHTTPServer(s.Handler(), s.tls, s.log) }
 
-func (s *Server) root(c *gin.Context) { c.JSON(http.StatusOK, s.info) }
+// root answers the worker's Info plus kafka_cluster_id, Kafka Connect's name for the cluster's
+// id (the same value as cluster_id), so Kafka Connect clients find it where they look.
+func (s *Server) root(c *gin.Context) {
+	c.JSON(http.StatusOK, struct {
+		Info
+		KafkaClusterID string `json:"kafka_cluster_id"`
+	}{s.info, s.info.ClusterID})
+}
 
 // healthz answers 200 when the worker is healthy and 503 with the reason when it is not.
 // /health needs no credentials, so a checker that does I/O (the RocketMQ ping) should be

@@ -43,6 +43,16 @@ func TestHealth(t *testing.T) {
 	require.Contains(t, body["message"], "rocketmq unreachable")
 }
 
+// GET / answers Kafka Connect's kafka_cluster_id next to cluster_id, both the cluster's id.
+func TestRootNamesTheCluster(t *testing.T) {
+	info := Info{Version: "v1", Commit: "abc", WorkerID: "w1", ClusterID: "DefaultCluster", Mode: "standalone"}
+	s := NewServer("127.0.0.1:0", info, fakeHealth{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	code, body := get(t, s.Handler(), http.MethodGet, "/")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, map[string]any{"version": "v1", "commit": "abc", "worker_id": "w1", "cluster_id": "DefaultCluster",
+		"kafka_cluster_id": "DefaultCluster", "mode": "standalone"}, body)
+}
+
 func TestErrorsAreJSON(t *testing.T) {
 	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	code, body := get(t, s.Handler(), http.MethodGet, "/nope")
@@ -53,14 +63,10 @@ func TestErrorsAreJSON(t *testing.T) {
 	require.EqualValues(t, 405, body["error_code"])
 }
 
-// cacheJanitor is a goroutine the RocketMQ client (imported through package worker) starts
-// in a package init; it is not ours to stop.
-var cacheJanitor = goleak.IgnoreTopFunction("github.com/patrickmn/go-cache.(*janitor).Run")
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, cacheJanitor) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRunServesAndStops(t *testing.T) {
-	defer goleak.VerifyNone(t, cacheJanitor)
+	defer goleak.VerifyNone(t)
 	s := NewServer("127.0.0.1:0", Info{WorkerID: "w"}, fakeHealth{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

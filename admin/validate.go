@@ -9,15 +9,15 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // PluginConfigHerder is the optional ability to describe and validate plugin configs.
 // When the herder implements it, NewServer serves GET /connector-plugins/{plugin}/config
 // and PUT /connector-plugins/{plugin}/config/validate.
 type PluginConfigHerder interface {
-	PluginConfig(ctx context.Context, plugin string) ([]worker.ConfigDefinition, error)
-	ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (worker.ConfigInfos, error)
+	PluginConfig(ctx context.Context, plugin string) ([]restapi.ConfigDefinition, error)
+	ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (restapi.ConfigInfos, error)
 }
 
 func (s *Server) pluginConfigRoutes(h PluginConfigHerder) {
@@ -85,12 +85,12 @@ func (s *Server) patchConnectorConfig(c *gin.Context) {
 			return
 		}
 	}
-	var newInfo worker.ConnectorInfo
+	var newInfo restapi.ConnectorInfo
 	if p, ok := s.herder.(ConfigPatcher); ok {
 		newInfo, err = p.PatchConnectorConfig(c.Request.Context(), name, updates, remove)
 	} else {
 		// Without the ability, merge into the shown config (fine when nothing is masked).
-		var info worker.ConnectorInfo
+		var info restapi.ConnectorInfo
 		if info, err = s.herder.ConnectorInfo(c.Request.Context(), name); err == nil {
 			cfg := make(map[string]string, len(info.Config))
 			for k, v := range info.Config {
@@ -115,7 +115,7 @@ func (s *Server) patchConnectorConfig(c *gin.Context) {
 // ConfigPatcher is the optional ability to merge into a connector's stored config (with
 // its placeholders and secrets, which the shown config masks).
 type ConfigPatcher interface {
-	PatchConnectorConfig(ctx context.Context, name string, set map[string]string, remove []string) (worker.ConnectorInfo, error)
+	PatchConnectorConfig(ctx context.Context, name string, set map[string]string, remove []string) (restapi.ConnectorInfo, error)
 }
 
 type jsonRaw []byte

@@ -1,14 +1,27 @@
 package admin
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
+// TestPatchConfig runs against a herder with the ConfigPatcher ability and against one that has
+// only Management, where the route merges into the shown config itself.
 func TestPatchConfig(t *testing.T) {
-	h, _ := newTestServer(t)
+	for name, herder := range map[string]Herder{
+		"patcher":         newFakeHerder(),
+		"management only": struct{ Herder }{newFakeHerder()},
+	} {
+		t.Run(name, func(t *testing.T) { testPatchConfig(t, herder) })
+	}
+}
+
+func testPatchConfig(t *testing.T, herder Herder) {
+	h := NewServer("127.0.0.1:0", Info{WorkerID: fakeWorker}, fakeHealth{}, herder, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler()
 	code, _ := callJSON(t, h, http.MethodPost, "/connectors", `{"name":"p","config":{"connector.class":"file-sink","a":"1","b":"2"}}`)
 	require.Equal(t, http.StatusCreated, code)
 	code, body := callJSON(t, h, http.MethodPatch, "/connectors/p/config", `{"a":null,"c":3,"b":"two"}`)

@@ -12,13 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/admin"
+	"github.com/rmqconnect/rmqconnect/admin/admintest"
 	"github.com/rmqconnect/rmqconnect/admin/client"
-	"github.com/rmqconnect/rmqconnect/admin/client/clienttest"
 )
 
 // The logger methods against the real admin routes.
 func TestClientLoggers(t *testing.T) {
-	w := clienttest.NewWorker("w1")
+	w := admintest.NewHerder("w1")
 	s := admin.NewServer("127.0.0.1:0", admin.Info{WorkerID: "w1", Version: "test"}, w, w, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	reg := admin.NewLevelRegistry()
 	reg.Level("connector.lines")

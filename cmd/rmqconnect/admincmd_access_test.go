@@ -16,7 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rmqconnect/rmqconnect/admin"
-	"github.com/rmqconnect/rmqconnect/admin/client/clienttest"
+	"github.com/rmqconnect/rmqconnect/admin/admintest"
 	"github.com/rmqconnect/rmqconnect/conf"
 )
 
@@ -29,7 +29,7 @@ func secureWorker(t *testing.T) (url, cacert string) {
 	t.Setenv("RMQCONNECT_PASSWORD", "")
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	require.NoError(t, err)
-	w := clienttest.NewWorker("w1")
+	w := admintest.NewHerder("w1")
 	srv := admin.NewServer("127.0.0.1:0", admin.Info{WorkerID: "w1"}, w, w, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv.EnableAuth(map[string][]byte{"alice": hash}, "")
 	ts := httptest.NewUnstartedServer(srv.Handler())
@@ -117,7 +117,7 @@ func TestAdminAccessFlagErrors(t *testing.T) {
 
 func TestEnableAccess(t *testing.T) {
 	newSrv := func() *admin.Server {
-		return admin.NewServer("127.0.0.1:0", admin.Info{}, clienttest.NewWorker("w1"), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		return admin.NewServer("127.0.0.1:0", admin.Info{}, admintest.NewHerder("w1"), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}
 	cfg := conf.Defaults()
 	require.NoError(t, enableAccess(newSrv(), &cfg), "nothing to enable")
@@ -143,7 +143,7 @@ func TestEnableAccess(t *testing.T) {
 	// restAllowedHosts and restMutatingGetEnable reach the server.
 	cfg.RESTAuthFile = ""
 	cfg.RESTAllowedHosts = "connect.example.com"
-	srv = admin.NewServer("127.0.0.1:0", admin.Info{}, clienttest.NewWorker("w1"), clienttest.NewWorker("w1"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv = admin.NewServer("127.0.0.1:0", admin.Info{}, admintest.NewHerder("w1"), admintest.NewHerder("w1"), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, enableAccess(srv, &cfg))
 	for host, want := range map[string]int{"connect.example.com": http.StatusOK, "evil.example.com": http.StatusForbidden} {
 		rec = httptest.NewRecorder()
@@ -154,7 +154,7 @@ func TestEnableAccess(t *testing.T) {
 	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://localhost/connectors/stop/all", nil))
 	require.Equal(t, http.StatusForbidden, rec.Code, "off by default")
 	cfg.RESTMutatingGetEnable = true
-	srv = admin.NewServer("127.0.0.1:0", admin.Info{}, clienttest.NewWorker("w1"), clienttest.NewWorker("w1"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv = admin.NewServer("127.0.0.1:0", admin.Info{}, admintest.NewHerder("w1"), admintest.NewHerder("w1"), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, enableAccess(srv, &cfg))
 	rec = httptest.NewRecorder()
 	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://localhost/connectors/stop/all", nil))

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,15 +15,27 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/admin/client/clienttest"
+	"github.com/rmqconnect/rmqconnect/admin"
+	"github.com/rmqconnect/rmqconnect/admin/admintest"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
-// fakeWorker serves a clienttest worker holding a running source with a failed task and a
-// paused sink, and points RMQCONNECT_URL at it.
-func fakeWorker(t *testing.T) *clienttest.Server {
+// fakeServer is the fake herder served through the real admin server, with the requests it got.
+type fakeServer struct {
+	*admintest.Server
+	W *admintest.Herder
+}
+
+// fakeWorker serves a fake herder holding a running source with a failed task and a paused
+// sink through the real admin server, and points RMQCONNECT_URL at it.
+func fakeWorker(t *testing.T) *fakeServer {
 	t.Helper()
-	w := clienttest.NewWorker("w1")
+	w := admintest.NewHerder("w1")
+	w.SetPlugins([]restapi.PluginInfo{
+		{Class: "file-source", Type: "source", Version: "1.0", Aliases: []string{"org.apache.rocketmq.connect.file.FileSourceConnector"}},
+		{Class: "file-sink", Type: "sink", Version: "1.0"},
+		{Class: "insert-field", Type: "transformation", Version: "1.0"},
+	})
 	ctx := context.Background()
 	_, err := w.CreateConnector(ctx, "lines", map[string]string{
 		"connector.class": "file-source", "filename": "/tmp/in.txt", "connect.topicname": "lines", "max.tasks": "2",
@@ -37,7 +51,8 @@ func fakeWorker(t *testing.T) *clienttest.Server {
 			{ID: 1, StateInfo: restapi.StateInfo{State: restapi.StateFailed, WorkerID: "w2",
 				Trace: "open /tmp/in.txt: permission denied\n\tat task.poll\n\tat loop"}},
 		}})
-	srv := clienttest.NewServer(t, w)
+	a := admin.NewServer("127.0.0.1:0", admin.Info{WorkerID: "w1", Version: "test"}, w, w, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := &fakeServer{Server: admintest.Serve(t, a.Handler()), W: w}
 	t.Setenv("RMQCONNECT_URL", srv.URL)
 	return srv
 }

@@ -204,11 +204,16 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = runInOrder(ctx, func(gctx context.Context) error {
-		addr, err := srv.Addr(gctx)
-		if err == nil {
-			log.Info("admin REST listening", "addr", addr.String())
-		}
-		return srv.Run(gctx)
+		g, gctx := errgroup.WithContext(gctx)
+		g.Go(func() error { return srv.Run(gctx) })
+		g.Go(func() error {
+			// Addr waits until Run listens (or gctx ends).
+			if addr, err := srv.Addr(gctx); err == nil {
+				log.Info("admin REST listening", "addr", addr.String())
+			}
+			return nil
+		})
+		return g.Wait()
 	}, func(hctx context.Context) error {
 		// The worker owns the RocketMQ client; it closes it after the herder has stopped.
 		return w.Run(hctx, func(wctx context.Context) error {
