@@ -46,7 +46,7 @@ test-go:
 test-go-run:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v -x -F $(foreach p,$(BROKER_PKGS),-e $(PKG)/$(patsubst ./%,%,$(p))))
 	$(GO) test -race -short -count=1 $(BROKER_PKGS)
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(BROKER_PKGS)
+	GO=$(GO) tests/retry-failed.sh -count=1 -timeout $(TEST_TIMEOUT) $(BROKER_PKGS)
 
 test-unit: ## unit tests only (no broker): -short skips the broker tests
 	$(GO) test -short -count=1 ./...
