@@ -146,6 +146,8 @@ func TestPoolHeldRequestDoesNotBlock(t *testing.T) {
 	defer pool.Close()
 	cl := Client{Pool: pool, Timeout: 5 * time.Second}
 	addr := p.ln.Addr().String()
+	_, err := cl.Call(context.Background(), addr, 2, nil) // the connection exists before the race below
+	require.NoError(t, err)
 	held := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -159,7 +161,7 @@ func TestPoolHeldRequestDoesNotBlock(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, <-held, context.Canceled)
 	close(p.release) // the late answer to the abandoned request is dropped
-	_, err := cl.Call(context.Background(), addr, 2, nil)
+	_, err = cl.Call(context.Background(), addr, 2, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, p.conns.Load())
 }

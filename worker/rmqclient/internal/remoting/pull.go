@@ -131,8 +131,8 @@ type Message struct {
 	QueueOffset    int64
 	PhysicalOffset int64
 	SysFlag        int32
-	BornTimestamp  int64 // ms
-	StoreTimestamp int64 // ms
+	BornTimestamp  int64  // ms
+	StoreTimestamp int64  // ms
 	StoreHost      []byte // ip then port, 8 or 20 bytes
 	ReconsumeTimes int32
 	Body           []byte
