@@ -3,6 +3,7 @@ package rmqclient
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -30,10 +31,13 @@ type brokerAddr struct {
 	at   time.Time
 }
 
-// NewPuller returns a puller for group (which must match ^[%|a-zA-Z0-9_-]+$).
+// groupName is what brokers accept as a consumer group name (longer than a topic name).
+var groupName = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,255}$`)
+
+// NewPuller returns a puller for group (which must match ^[%|a-zA-Z0-9_-]{1,255}$).
 func (c *Client) NewPuller(group string) (*Puller, error) {
-	if group == "" || !topicName.MatchString(group) {
-		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, group, topicName)
+	if !groupName.MatchString(group) {
+		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, group, groupName)
 	}
 	return &Puller{c: c, group: group, addrs: map[string]brokerAddr{}}, nil
 }
