@@ -192,7 +192,10 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 	if f := s.currentFailure(); f != nil && !errors.Is(f, errStopping) {
 		runErr = f
 	}
-	if ctx.Err() == nil && work.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
+		runErr = nil // stopped: work in flight ended because of the stop
+	case work.Err() != nil:
 		runErr = context.Cause(work) // fenced: that is why the work in flight ended
 	}
 	s.failOnce.Do(func() { s.markFailed(errStopping) })
