@@ -67,38 +67,6 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// cpuStat is the host's CPU time counters from /proc/stat (all CPUs): total and steal.
-type cpuStat struct{ total, steal uint64 }
-
-func readCPUStat() cpuStat {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return cpuStat{}
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	var st cpuStat
-	for i, v := range f[1:] {
-		n, _ := strconv.ParseUint(v, 10, 64)
-		if i < 8 { // user nice system idle iowait irq softirq steal (guest is inside user)
-			st.total += n
-		}
-		if i == 7 {
-			st.steal = n
-		}
-	}
-	return st
-}
-
-// stealSince is the percentage of CPU time stolen from this host since from.
-func stealSince(from cpuStat) float64 {
-	now := readCPUStat()
-	if now.total <= from.total {
-		return 0
-	}
-	return 100 * float64(now.steal-from.steal) / float64(now.total-from.total)
-}
-
 // javaPull is RocketMQ's Java lite pull consumer (tests/bench/java/LitePullBench.java),
 // compiled once with javac against the jars of the broker's distribution and kept running
 // across rounds, so its JIT is warm after the first (untimed) read.

@@ -311,7 +311,7 @@ func BenchmarkSinkThroughput(b *testing.B) {
 			var got, first atomic.Int64
 			var cpu0 atomic.Int64
 			settle()
-			steal := readCPUStat()
+			steal := startSteal()
 			b.StartTimer()
 			c, err := rmqtest.Client(b).NewConsumer("bench-raw", rmqclient.ConsumerOptions{
 				Group: rmqtest.Group(b), Topics: []string{topic}, From: rmqclient.FromFirst,
@@ -333,7 +333,7 @@ func BenchmarkSinkThroughput(b *testing.B) {
 			cpu := selfCPU() - time.Duration(cpu0.Load())
 			b.StopTimer()
 			_ = c.Close()
-			stats.add("push", cpu.Seconds(), w.n, stealSince(steal))
+			stats.add("push", cpu.Seconds(), w.n, steal())
 			return float64(w.n) / d.Seconds()
 		}}}
 		if j, err := startJava(b, topic, w.n); err != nil {
@@ -342,14 +342,14 @@ func BenchmarkSinkThroughput(b *testing.B) {
 			defer stopJava()
 			sides = append(sides, runner{"java", func() float64 {
 				settle()
-				steal := readCPUStat()
+				steal := startSteal()
 				b.StartTimer()
 				n, secs, cpu, err := j.read(rmqtest.Group(b))
 				b.StopTimer()
 				if err != nil {
 					b.Fatal(err)
 				}
-				stats.add("java", cpu, n, stealSince(steal))
+				stats.add("java", cpu, n, steal())
 				return float64(n) / secs
 			}})
 		}
@@ -359,7 +359,7 @@ func BenchmarkSinkThroughput(b *testing.B) {
 			defer h.stop()
 			run++
 			settle()
-			steal := readCPUStat()
+			steal := startSteal()
 			b.StartTimer()
 			h.create(b, fmt.Sprintf("null-%d", run), map[string]string{
 				"connector.class": generator.SinkName, "connect.topicnames": topic, "max.tasks": "1",
@@ -374,7 +374,7 @@ func BenchmarkSinkThroughput(b *testing.B) {
 			})
 			d, cpu := time.Since(start), selfCPU()-cpu0
 			b.StopTimer()
-			stats.add("worker", cpu.Seconds(), w.n, stealSince(steal))
+			stats.add("worker", cpu.Seconds(), w.n, steal())
 			return float64(w.n) / d.Seconds()
 		}})
 		compare(b, w.size, sides...)
