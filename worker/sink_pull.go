@@ -305,7 +305,7 @@ func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *que
 	p.mu.Lock()
 	next := p.durable
 	p.mu.Unlock()
-	max := min(max(s.batchSize, 1), 1024)
+	limit := min(max(s.batchSize, 1), 1024)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		if s.fence != nil {
@@ -314,7 +314,7 @@ func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *que
 				return err
 			}
 		}
-		res, err := pl.Pull(ctx, p.q, next, max, sinkLongPoll)
+		res, err := pl.Pull(ctx, p.q, next, limit, sinkLongPoll)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

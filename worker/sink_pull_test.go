@@ -224,3 +224,44 @@ func planQueuesPlugins(all []rmqclient.Queue, task, tasks int) []plugins.Queue {
 	}
 	return out
 }
+
+// TestSinkOffsetsAPISetsResumeOffsets: the offsets API of a stopped sink sets the group's
+// offsets in the broker, and the resumed task reads from exactly there.
+func TestSinkOffsetsAPISetsResumeOffsets(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	client := rmqtest.Client(t)
+	p, err := client.NewProducer("offsets-api", rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer p.Close()
+	var q rmqclient.Queue
+	for i := 0; i < 20; i++ {
+		res, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprint(i))})
+		require.NoError(t, err)
+		q = res.Queue
+	}
+	id := rmqtest.Name(t, "state")
+	st := stateFor(id)
+	_, err = env.h.CreateConnector(ctx, "snk", map[string]string{"connector.class": "mem-sink", "test.id": id,
+		"connect.topicnames": topic, "task.group.id": rmqtest.Group(t), "consume.from.where": "CONSUME_FROM_FIRST_OFFSET"}, "")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(st.snapshot()) >= 20 }, time.Minute, 50*time.Millisecond)
+	require.NoError(t, env.h.StopConnector(ctx, "snk"))
+	waitState(t, env.h, "snk", StateStopped, 0)
+	before := len(st.snapshot())
+	require.NoError(t, env.h.AlterOffsets(ctx, "snk", []ConnectorOffset{{Partition: sinkPartition(q),
+		Offset: map[string]any{"offset": float64(15)}}}))
+	require.NoError(t, env.h.ResumeConnector(ctx, "snk"))
+	require.Eventually(t, func() bool { return len(st.snapshot()) >= before+5 }, time.Minute, 50*time.Millisecond)
+	var again []int64
+	for _, r := range st.snapshot()[before:] {
+		again = append(again, r.QueueOffset)
+	}
+	require.Equal(t, []int64{15, 16, 17, 18, 19}, again, "read again from the offset set, and only from there")
+	require.Eventually(t, func() bool {
+		offs, err := env.h.Offsets(ctx, "snk")
+		return err == nil && len(offs.Offsets) == 1 && offs.Offsets[0].Offset["offset"] == int64(20)
+	}, 30*time.Second, 100*time.Millisecond, "progress is stored as the group's offset")
+}
