@@ -621,3 +621,38 @@ func TestPullerLongPollsAndCommits(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Messages, 1)
 }
+
+// BenchmarkReader reads 32 messages of 100 B per op from a filled queue with Read (which
+// finds the queue's range itself) and ReadBelow (given the max offset): both are one pull
+// over a kept connection.
+func BenchmarkReader(b *testing.B) {
+	topic := rmqtest.Topic(b, 1)
+	c := rmqtest.Client(b)
+	ctx := context.Background()
+	p, err := c.NewProducer("bench-reader", rmqclient.ProducerOptions{})
+	require.NoError(b, err)
+	defer p.Close()
+	body := make([]byte, 100)
+	var q rmqclient.Queue
+	for i := 0; i < 1024; i++ {
+		res, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: body})
+		require.NoError(b, err)
+		q = res.Queue
+	}
+	r := c.NewReader("bench")
+	defer r.Close()
+	b.Run("Read", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, _, err := r.Read(ctx, q, int64(i*32%992), 32); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ReadBelow", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, _, err := r.ReadBelow(ctx, q, int64(i*32%992), 1024, 32); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
