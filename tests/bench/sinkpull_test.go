@@ -145,10 +145,14 @@ func (j *javaPull) read(group string) (records int, seconds, cpuSeconds float64,
 	if _, err := fmt.Fprintln(j.in, group); err != nil {
 		return 0, 0, 0, err
 	}
-	if !j.out.Scan() {
-		return 0, 0, 0, fmt.Errorf("java side ended: %v", j.out.Err())
+	var line string
+	for !strings.HasPrefix(line, "records=") { // the client's logging may write to stdout too
+		if !j.out.Scan() {
+			return 0, 0, 0, fmt.Errorf("java side ended: %v", j.out.Err())
+		}
+		line = j.out.Text()
 	}
-	for _, kv := range strings.Fields(j.out.Text()) {
+	for _, kv := range strings.Fields(line) {
 		k, v, _ := strings.Cut(kv, "=")
 		f, _ := strconv.ParseFloat(v, 64)
 		switch k {
@@ -161,7 +165,7 @@ func (j *javaPull) read(group string) (records int, seconds, cpuSeconds float64,
 		}
 	}
 	if records == 0 || seconds <= 0 {
-		return 0, 0, 0, fmt.Errorf("unexpected java output %q", j.out.Text())
+		return 0, 0, 0, fmt.Errorf("unexpected java output %q", line)
 	}
 	return records, seconds, cpuSeconds, nil
 }
