@@ -305,3 +305,23 @@ func FuzzDecodeMessages(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeMessages decodes a pull response of 32 messages of 100 B with the
+// properties a worker's producer sets, and walks their properties.
+func BenchmarkDecodeMessages(b *testing.B) {
+	var body []byte
+	props := "connect.timestamp\x011700000000000\x02UNIQ_KEY\x017F0000010001000000000000000A\x02WAIT\x01true\x02"
+	for i := 0; i < 32; i++ {
+		body = append(body, storedMessage(magicV1, 1, int64(i), 0, make([]byte, 100), "bench-topic", props)...)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		msgs, err := DecodeMessages(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range msgs {
+			ForEachProperty(m.Properties, func(string, string) {})
+		}
+	}
+}
