@@ -196,10 +196,14 @@ func (b *Broker) CreateTopic(t testing.TB, topic string, partitions int32, confi
 		v := configs[i+1]
 		cfg[configs[i]] = &v
 	}
-	adm := b.Admin(t)
+	cl := b.cleanupClient()
+	if cl == nil {
+		t.Fatal("kafkatest: no client")
+	}
+	defer cl.Close() // now, not at cleanup: a test checking for leaked goroutines sees none of the harness's
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := adm.CreateTopic(ctx, partitions, 1, cfg, topic)
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, cfg, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -218,7 +222,7 @@ func (b *Broker) CreateTopic(t testing.TB, topic string, partitions int32, confi
 	})
 }
 
-// cleanupClient is a client for a cleanup (the test's own clients are closed by then), or nil.
+// cleanupClient is a client the caller closes, or nil.
 func (b *Broker) cleanupClient() *kgo.Client {
 	cl, _ := kgo.NewClient(kgo.SeedBrokers(strings.Split(b.Addr, ",")...))
 	return cl
@@ -229,7 +233,12 @@ func (b *Broker) DeleteTopic(t testing.TB, topic string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := b.Admin(t).DeleteTopics(ctx, topic)
+	cl := b.cleanupClient()
+	if cl == nil {
+		t.Fatal("kafkatest: no client")
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).DeleteTopics(ctx, topic)
 	if err == nil {
 		err = resp.Error()
 	}

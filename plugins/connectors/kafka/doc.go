@@ -9,8 +9,7 @@
 // → {offset}) and commits nothing to Kafka, so after any restart it resumes after the last record
 // RocketMQ acknowledged. A topic that disappears gives a FAILED status naming it.
 //
-// kafka-sink writes records with franz-go's idempotent producer (acks=all, unlimited retries, at most 5
-// requests in flight), so per partition the order of Put is the order in Kafka and a retry never
+// kafka-sink writes records with franz-go's idempotent producer (acks=all, unlimited retries), so per partition the order of Put is the order in Kafka and a retry never
 // duplicates a record. Flush returns only once Kafka acknowledged every record put before it: the
 // engine commits RocketMQ offsets only for records that are in Kafka. A record too large for its topic
 // (or otherwise refused for itself) goes to the engine's error policy; a batch never exceeds the

@@ -30,7 +30,6 @@ const (
 	KeyLinger         = "kafka.linger"
 	KeyBatchMaxBytes  = "kafka.batch.max.bytes"
 	KeyMaxBuffered    = "kafka.max.buffered.records"
-	KeyMaxInFlight    = "kafka.max.in.flight.requests"
 	flushWarnInterval = 30 * time.Second
 	// defaultMessageMax is Kafka's default message.max.bytes, used when a topic's limit cannot be read.
 	defaultMessageMax = 1048588
@@ -52,8 +51,6 @@ var sinkSpec = plugins.MustConfigSpec(append(connectionFields(),
 		Doc:        "Most bytes of one record batch before compression; lowered to each topic's max.message.bytes, so a record too large for its topic is refused alone, before it is sent."},
 	plugins.Field{Name: KeyMaxBuffered, Type: plugins.TypeInt, Default: 10000, Validators: []plugins.Validator{plugins.Between(1, 1000000)},
 		Doc: "Most records buffered in the producer; Put blocks beyond it until Kafka acknowledges some."},
-	plugins.Field{Name: KeyMaxInFlight, Type: plugins.TypeInt, Default: 5, Validators: []plugins.Validator{plugins.Between(1, 5)},
-		Doc: "Most produce requests in flight per broker (at most 5 keeps the idempotent producer's order)."},
 )...)
 
 // SinkConnector is kafka-sink.
@@ -154,11 +151,11 @@ func (t *SinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg 
 		kgo.ProducerLinger(t.vals.Duration(KeyLinger)),
 		kgo.ProducerBatchMaxBytesFn(t.limits.of),
 		kgo.MaxBufferedRecords(t.vals.Int(KeyMaxBuffered)),
-		kgo.MaxProduceRequestsInflightPerBroker(t.vals.Int(KeyMaxInFlight)),
 		kgo.UnknownTopicRetries(-1),
 	)
 	if t.client, err = kgo.NewClient(opts...); err != nil {
 		admClient.Close()
+		t.limits = nil
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	return nil
