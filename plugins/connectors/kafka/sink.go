@@ -118,6 +118,10 @@ type SinkTask struct {
 
 	mu     sync.Mutex
 	failed []failure // records Kafka refused since the last Flush, in completion order
+
+	// stopOnce closes the clients once; client and limits are not changed after Start, as Stop may run
+	// while Put or Flush does.
+	stopOnce sync.Once
 }
 
 type failure struct {
@@ -151,13 +155,14 @@ func (t *SinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg 
 		kgo.ProducerLinger(t.vals.Duration(KeyLinger)),
 		kgo.ProducerBatchMaxBytesFn(t.limits.of),
 		kgo.MaxBufferedRecords(t.vals.Int(KeyMaxBuffered)),
-		kgo.UnknownTopicRetries(-1),
 	)
-	if t.client, err = kgo.NewClient(opts...); err != nil {
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
 		admClient.Close()
 		t.limits = nil
 		return fmt.Errorf("kafka client: %w", err)
 	}
+	t.client = client
 	return nil
 }
 
@@ -260,16 +265,17 @@ func recordFault(err error) bool {
 		errors.Is(err, kerr.InvalidRecord) || errors.Is(err, kerr.CorruptMessage) || errors.Is(err, kerr.InvalidTimestamp)
 }
 
-// Stop closes the producer (the engine flushed before).
+// Stop closes the producer (the engine flushed before); records still buffered fail, and a Put or
+// Flush running meanwhile returns.
 func (t *SinkTask) Stop(context.Context) error {
-	if t.client != nil {
-		t.client.Close()
-		t.client = nil
-	}
-	if t.limits != nil {
-		t.limits.closer.Close()
-		t.limits = nil
-	}
+	t.stopOnce.Do(func() {
+		if t.client != nil {
+			t.client.Close()
+		}
+		if t.limits != nil {
+			t.limits.closer.Close()
+		}
+	})
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -40,6 +41,8 @@ type SourceTask struct {
 	targets map[string]string // Kafka topic → RocketMQ topic
 	// lastWarn spaces the warnings of persisting fetch errors, per error text.
 	lastWarn map[string]time.Time
+	// stopOnce closes the client once; client is not changed after Start, as Stop may run while Poll does.
+	stopOnce sync.Once
 }
 
 var _ plugins.SourceTask = (*SourceTask)(nil)
@@ -106,10 +109,11 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 		kgo.FetchIsolationLevel(isolation),
 		kgo.KeepRetryableFetchErrors(),
 	)
-	if t.client, err = kgo.NewClient(opts...); err != nil {
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
-	t.adm = kadm.NewClient(t.client)
+	t.client, t.adm = client, kadm.NewClient(client)
 	return nil
 }
 
@@ -133,13 +137,18 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	if fetches.IsClientClosed() {
 		return nil, ErrNotStarted
 	}
-	for _, fe := range fetches.Errors() {
+	errs := fetches.Errors()
+	for _, fe := range errs {
 		if err := t.fetchError(ctx, fe); err != nil {
 			return nil, err
 		}
 	}
 	out := make([]*schema.Record, 0, fetches.NumRecords())
 	fetches.EachRecord(func(r *kgo.Record) { out = append(out, t.record(r)) })
+	if len(out) == 0 && len(errs) > 0 {
+		// Nothing but errors (a broker down): wait out the poll second instead of asking again at once.
+		<-pctx.Done()
+	}
 	return out, nil
 }
 
@@ -203,11 +212,12 @@ func (t *SourceTask) record(r *kgo.Record) *schema.Record {
 // Commit has nothing to do: positions live in the engine's store only.
 func (t *SourceTask) Commit(context.Context) error { return nil }
 
-// Stop closes the consumer.
+// Stop closes the consumer; a Poll running meanwhile returns.
 func (t *SourceTask) Stop(context.Context) error {
-	if t.client != nil {
-		t.client.Close()
-		t.client = nil
-	}
+	t.stopOnce.Do(func() {
+		if t.client != nil {
+			t.client.Close()
+		}
+	})
 	return nil
 }
