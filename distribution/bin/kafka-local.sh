@@ -20,6 +20,11 @@
 #   KAFKA_START_TIMEOUT  seconds to wait for the broker to become ready (default 90)
 #   KAFKA_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
 #   KAFKA_WATCH_LOCK     a file: once no process holds a lock on it, stop the broker this call started
+#   KAFKA_SASL_PORT      with KAFKA_SASL_USER and KAFKA_SASL_PASSWORD: a SASL_PLAINTEXT listener on this port
+#                        accepting that user with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (SCRAM users are
+#                        written when the storage is formatted: use a fresh data directory)
+#   KAFKA_SSL_PORT       with KAFKA_SSL_KEYSTORE (a PEM file: the unencrypted PKCS#8 private key and the
+#                        certificate chain): an SSL listener on this port
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,6 +40,12 @@ cache=${KAFKA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rmqconnect/kafka-$versi
 heap=${KAFKA_HEAP:-512m}
 start_timeout=${KAFKA_START_TIMEOUT:-90}
 stop_timeout=${KAFKA_STOP_TIMEOUT:-30}
+
+sasl_port=${KAFKA_SASL_PORT:-}
+sasl_user=${KAFKA_SASL_USER:-}
+sasl_password=${KAFKA_SASL_PASSWORD:-}
+ssl_port=${KAFKA_SSL_PORT:-}
+ssl_keystore=${KAFKA_SSL_KEYSTORE:-}
 
 run="$data/run"
 logs="$data/logs"
@@ -85,15 +96,27 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 write_config() {
   mkdir -p "$data/conf" "$data/log" "$logs" "$run"
+  local listeners="PLAINTEXT://127.0.0.1:$port" advertised="PLAINTEXT://127.0.0.1:$port"
+  if [ -n "$sasl_port" ]; then
+    [ -n "$sasl_user" ] && [ -n "$sasl_password" ] || die "KAFKA_SASL_PORT needs KAFKA_SASL_USER and KAFKA_SASL_PASSWORD"
+    case "$sasl_user$sasl_password" in *[!A-Za-z0-9_.-]*) die "KAFKA_SASL_USER / KAFKA_SASL_PASSWORD: use letters, digits, '_', '.', '-' only" ;; esac
+    listeners="$listeners,SASL_PLAINTEXT://127.0.0.1:$sasl_port"
+    advertised="$advertised,SASL_PLAINTEXT://127.0.0.1:$sasl_port"
+  fi
+  if [ -n "$ssl_port" ]; then
+    [ -f "$ssl_keystore" ] || die "KAFKA_SSL_PORT needs KAFKA_SSL_KEYSTORE, a PEM file with the key and certificate chain"
+    listeners="$listeners,SSL://127.0.0.1:$ssl_port"
+    advertised="$advertised,SSL://127.0.0.1:$ssl_port"
+  fi
   cat >"$data/conf/server.properties" <<CONF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL
 log.dirs=$data/log
 num.partitions=3
 auto.create.topics.enable=true
@@ -110,6 +133,21 @@ num.network.threads=2
 num.io.threads=2
 background.threads=2
 CONF
+  if [ -n "$sasl_port" ]; then
+    cat >>"$data/conf/server.properties" <<CONF
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user="$sasl_password";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+CONF
+  fi
+  if [ -n "$ssl_port" ]; then
+    cat >>"$data/conf/server.properties" <<CONF
+ssl.keystore.type=PEM
+ssl.keystore.location=$ssl_keystore
+ssl.client.auth=none
+CONF
+  fi
   cat >"$data/conf/log4j.properties" <<CONF
 log4j.rootLogger=WARN, file
 log4j.appender.file=org.apache.log4j.FileAppender
@@ -125,8 +163,13 @@ format() {
   [ -f "$data/log/meta.properties" ] && return 0
   local id
   id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  local scram=()
+  if [ -n "$sasl_port" ]; then
+    scram=(--add-scram "SCRAM-SHA-256=[name=$sasl_user,password=$sasl_password]"
+      --add-scram "SCRAM-SHA-512=[name=$sasl_user,password=$sasl_password]")
+  fi
   java -Xmx256m -Dlog4j.configuration="file:$data/conf/log4j.properties" -cp "$cache/lib/*" \
-    kafka.tools.StorageTool format -t "$id" -c "$data/conf/server.properties" >"$logs/format.out" 2>&1 ||
+    kafka.tools.StorageTool format -t "$id" -c "$data/conf/server.properties" "${scram[@]}" >"$logs/format.out" 2>&1 ||
     { tail -20 "$logs/format.out" >&2; die "storage format failed (log: $logs/format.out)"; }
 }
 
@@ -204,7 +247,7 @@ cmd_start() {
   need_java
   fetch
   rm -f "$pidfile"
-  for p in "$port" "$cport"; do
+  for p in "$port" "$cport" $sasl_port $ssl_port; do
     if port_open "$p"; then
       die "port 127.0.0.1:$p is taken by another process (ss -ltnp 'sport = :$p' shows which); set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
     fi

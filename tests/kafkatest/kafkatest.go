@@ -30,12 +30,24 @@ const EnvBrokers = "RMQ_TEST_KAFKA_BROKERS"
 const (
 	sharedPort           = 29192
 	sharedControllerPort = 29193
+	sharedSASLPort       = 29194
+	sharedSSLPort        = 29195
+)
+
+// SASL user of the shared broker (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512).
+const (
+	SASLUser     = "connect"
+	SASLPassword = "connect-test-secret"
 )
 
 // Broker is one Kafka broker for tests.
 type Broker struct {
 	// Addr is the bootstrap address, host:port.
 	Addr string
+	// SASLAddr is a SASL_PLAINTEXT listener accepting SASLUser, and SSLAddr an SSL listener whose
+	// certificate CAFile verifies (for 127.0.0.1 and localhost); all empty on a broker from
+	// RMQ_TEST_KAFKA_BROKERS.
+	SASLAddr, SSLAddr, CAFile string
 	// env is the environment of kafka-local.sh for a broker this package started ("" for RMQ_TEST_KAFKA_BROKERS).
 	env []string
 	own bool
@@ -96,9 +108,17 @@ func acquireShared() error {
 		return fmt.Errorf("lock %s: %w", users.Name(), err)
 	}
 	usersLock = users
+	ca, keystore, err := writeTLS(filepath.Join(dir, "tls"))
+	if err != nil {
+		return fmt.Errorf("test certificates: %w", err)
+	}
 	b := Broker{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(sharedPort)),
+		SASLAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(sharedSASLPort)),
+		SSLAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(sharedSSLPort)), CAFile: ca,
 		env: []string{"KAFKA_DATA_DIR=" + filepath.Join(dir, "broker"), "KAFKA_PORT=" + strconv.Itoa(sharedPort),
-			"KAFKA_CONTROLLER_PORT=" + strconv.Itoa(sharedControllerPort), "KAFKA_WATCH_LOCK=" + users.Name()}}
+			"KAFKA_CONTROLLER_PORT=" + strconv.Itoa(sharedControllerPort), "KAFKA_WATCH_LOCK=" + users.Name(),
+			"KAFKA_SASL_PORT=" + strconv.Itoa(sharedSASLPort), "KAFKA_SASL_USER=" + SASLUser, "KAFKA_SASL_PASSWORD=" + SASLPassword,
+			"KAFKA_SSL_PORT=" + strconv.Itoa(sharedSSLPort), "KAFKA_SSL_KEYSTORE=" + keystore}}
 	if err := b.script("start", "KAFKA_CLEAN=1"); err != nil {
 		return err
 	}
