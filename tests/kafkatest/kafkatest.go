@@ -281,6 +281,13 @@ func (b *Broker) Produce(t testing.TB, cl *kgo.Client, recs ...*kgo.Record) {
 // returns them (per partition in offset order, partitions interleaved).
 func (b *Broker) ReadAll(t testing.TB, topic string, want int, timeout time.Duration) []*kgo.Record {
 	t.Helper()
+	return b.ReadUntil(t, topic, timeout, func(recs []*kgo.Record) bool { return len(recs) >= want })
+}
+
+// ReadUntil reads every record of topic from the start until done holds for what was read so far (asked
+// after every fetch) or timeout passed, and returns what was read (per partition in offset order).
+func (b *Broker) ReadUntil(t testing.TB, topic string, timeout time.Duration, done func([]*kgo.Record) bool) []*kgo.Record {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(b.Addr, ",")...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -289,7 +296,7 @@ func (b *Broker) ReadAll(t testing.TB, topic string, want int, timeout time.Dura
 	defer cl.Close()
 	deadline := time.Now().Add(timeout)
 	var out []*kgo.Record
-	for len(out) < want && time.Now().Before(deadline) {
+	for !done(out) && time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		fs := cl.PollFetches(ctx)
 		cancel()

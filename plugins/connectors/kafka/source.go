@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sort"
 	"strconv"
@@ -218,6 +219,7 @@ func (c *SourceConnector) watch(ctx context.Context) {
 	tick := time.NewTicker(c.vals.Duration(KeyTopicsInterval))
 	defer tick.Stop()
 	log := c.cctx.Logger()
+	failing := false // a listing failed: the next failures go to Debug, until one succeeds
 	for {
 		select {
 		case <-ctx.Done():
@@ -230,11 +232,20 @@ func (c *SourceConnector) watch(ctx context.Context) {
 		}
 		if err != nil {
 			if plugins.IsRetriable(err) {
-				log.Warn("kafka topics not listed; retrying at the next interval", "err", err)
+				lv := slog.LevelWarn
+				if failing {
+					lv = slog.LevelDebug
+				}
+				log.Log(ctx, lv, "kafka topics not listed; retrying at every interval", "err", err)
+				failing = true
 				continue
 			}
 			c.cctx.RaiseError(err)
 			return
+		}
+		if failing {
+			log.Info("kafka topics listed again")
+			failing = false
 		}
 		c.mu.Lock()
 		changed := !equalParts(parts, c.parts)
