@@ -27,7 +27,16 @@ const (
 	PropBinaryHeaders = "kafka.headers.b64"
 	// EscapePrefix marks a property that carries a header whose own key is reserved.
 	EscapePrefix = "kafka.h."
+	// PropEmptyValue marks a record whose Kafka value was null ("null") or empty ("empty"): RocketMQ
+	// refuses a message with an empty body, so such a message carries the one byte emptyBody instead
+	// and kafka-sink restores the value.
+	PropEmptyValue = "kafka.value.empty"
+	valueNull      = "null"
+	valueEmpty     = "empty"
 )
+
+// emptyBody is the body of a message whose Kafka value was null or empty (see PropEmptyValue).
+var emptyBody = []byte{0}
 
 // reserved are the property names RocketMQ brokers and clients interpret (MessageConst), which a Kafka
 // header must not set.
@@ -43,7 +52,7 @@ var reserved = map[string]bool{
 	"TIMER_ENQUEUE_MS": true, "TIMER_DEQUEUE_MS": true, "TIMER_ROLL_TIMES": true, "TIMER_DEL_UNIQKEY": true,
 	"__BORNHOST": true, "bname": true, "POP_CK": true, "1ST_POP_TIME": true, "DUP_INFO": true, "CRC32": true,
 	"INNER_MULTI_DISPATCH": true, "INNER_MULTI_QUEUE_OFFSET": true, "TRACE_CONTEXT": true, "DelayLevel": true,
-	PropBinaryHeaders: true,
+	PropBinaryHeaders: true, PropEmptyValue: true,
 }
 
 // propertyName is the property that carries Kafka header key k.
@@ -142,7 +151,7 @@ func toKafkaHeaders(hs schema.Headers) ([]kgo.RecordHeader, error) {
 	}
 	out := make([]kgo.RecordHeader, 0, len(hs))
 	for _, h := range hs {
-		if h.Key == PropBinaryHeaders {
+		if h.Key == PropBinaryHeaders || h.Key == PropEmptyValue {
 			continue
 		}
 		v, err := headerBytes(h.Value)
@@ -155,6 +164,9 @@ func toKafkaHeaders(hs schema.Headers) ([]kgo.RecordHeader, error) {
 			}
 		}
 		out = append(out, kgo.RecordHeader{Key: headerKey(h.Key), Value: v})
+	}
+	if len(out) == 0 {
+		return nil, nil
 	}
 	return out, nil
 }

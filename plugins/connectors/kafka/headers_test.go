@@ -67,3 +67,34 @@ func TestHeadersToKafkaSortedProperties(t *testing.T) {
 	_, err = toKafkaHeaders(schema.Headers{{Key: "b", Value: "%%%"}, {Key: PropBinaryHeaders, Value: `["b"]`}})
 	require.ErrorIs(t, err, ErrBadHeader)
 }
+
+// TestEmptyValuesRoundTrip: a null and an empty Kafka value become a one-byte body (RocketMQ refuses empty
+// ones) marked with PropEmptyValue, and kafka-sink writes them back as null and empty; a Kafka header named
+// like the marker travels escaped and does not change the value.
+func TestEmptyValuesRoundTrip(t *testing.T) {
+	src := &SourceTask{targets: map[string]string{"in": "mid"}, format: topicPlaceholder}
+	sink := &SinkTask{fixed: "out"}
+	tests := []struct {
+		name  string
+		value []byte
+		hs    []kgo.RecordHeader
+	}{
+		{"null", nil, nil},
+		{"empty", []byte{}, nil},
+		{"data", []byte("v"), nil},
+		{"marker header on data", []byte("v"), []kgo.RecordHeader{{Key: PropEmptyValue, Value: []byte("null")}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := src.record(&kgo.Record{Topic: "in", Key: []byte("k"), Value: tt.value, Headers: tt.hs})
+			body, ok := rec.Value.([]byte)
+			require.True(t, ok)
+			require.NotEmpty(t, body, "a RocketMQ body is never empty")
+			out, err := sink.kafkaRecord(rec)
+			require.NoError(t, err)
+			require.Equal(t, tt.value, out.Value)
+			require.Equal(t, "out", out.Topic)
+			require.Empty(t, cmp.Diff(tt.hs, out.Headers))
+		})
+	}
+}

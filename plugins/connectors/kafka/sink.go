@@ -217,6 +217,14 @@ func (t *SinkTask) kafkaRecord(r *schema.Record) (*kgo.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h, ok := r.Headers.Get(PropEmptyValue); ok {
+		switch h.Value {
+		case valueNull:
+			val = nil
+		case valueEmpty:
+			val = []byte{}
+		}
+	}
 	return &kgo.Record{Topic: t.topicOf(r.Topic), Key: key, Value: val, Headers: hs, Timestamp: r.Timestamp}, nil
 }
 

@@ -184,8 +184,9 @@ func (t *SourceTask) topicGone(ctx context.Context, topic string) (bool, error) 
 	return !ok || isUnknownTopic(d.Err), nil
 }
 
-// record maps a Kafka record: key and value as bytes, the record's timestamp, headers as properties
-// (see headers.go), and its partition and offset as the position.
+// record maps a Kafka record: key and value as bytes (a null or empty value as emptyBody, marked with
+// PropEmptyValue), the record's timestamp, headers as properties (see headers.go), and its partition and
+// offset as the position.
 func (t *SourceTask) record(r *kgo.Record) *schema.Record {
 	rec := &schema.Record{
 		SourcePartition: map[string]any{PartTopic: r.Topic, PartPartition: int64(r.Partition)},
@@ -203,8 +204,15 @@ func (t *SourceTask) record(r *kgo.Record) *schema.Record {
 	if r.Key != nil {
 		rec.Key = r.Key
 	}
-	if r.Value != nil {
+	switch {
+	case len(r.Value) > 0:
 		rec.Value = r.Value
+	case r.Value == nil:
+		rec.Value = emptyBody
+		rec.Headers = append(rec.Headers, schema.Header{Key: PropEmptyValue, Schema: schema.OptionalStringSchema, Value: valueNull})
+	default:
+		rec.Value = emptyBody
+		rec.Headers = append(rec.Headers, schema.Header{Key: PropEmptyValue, Schema: schema.OptionalStringSchema, Value: valueEmpty})
 	}
 	return rec
 }
