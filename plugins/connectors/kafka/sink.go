@@ -87,11 +87,7 @@ func (c *SinkConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg
 
 // TaskConfigs gives every task the connector's configuration; RocketMQ splits the queues among them.
 func (c *SinkConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
-	out := make([]map[string]string, maxTasks)
-	for i := range out {
-		out[i] = c.cfg
-	}
-	return out, nil
+	return plugins.IdenticalTaskConfigs(c.cfg, maxTasks), nil
 }
 
 // Stop has nothing to release.
