@@ -88,6 +88,14 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"against a raw paged SELECT … WHERE id > ? ORDER BY id LIMIT 1000 that scans into []any and builds nothing. "+
 		"One run each, raw first; no broker involved.",
 		jdbcRows(rs), loadNote(rs, "BenchmarkJDBCSink/postgres/insert", "BenchmarkJDBCSource/mariadb"))
+	table(w, "8. Kafka bridges: kafka-source and kafka-sink against raw franz-go", "60,000 keyed records of 512 B on a "+
+		"3-partition topic of the Kafka 3.9 broker tests/kafkatest starts (KRaft, 512 MiB heap) and the RocketMQ broker. "+
+		"Source: a Kafka topic → kafka-source (one task) → RocketMQ, against a raw pipe of a franz-go consumer feeding the "+
+		"RocketMQ producer with the worker's batching, and against the franz-go consumer alone. Sink: a RocketMQ topic → "+
+		"kafka-sink (one task, idempotent producer, acks=all) → Kafka, against a raw pipe of a RocketMQ consumer (the "+
+		"worker's batch size and goroutines) producing each batch with franz-go and waiting for its acks, and against the "+
+		"franz-go producer alone. Medians of 6 rounds per side.",
+		kafkaRows(rs), kafkaNote(rs))
 	microTable(w, rs)
 
 	fmt.Fprintf(w, "## Machine\n\n| fact | value |\n|---|---|\n")
