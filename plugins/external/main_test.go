@@ -2,6 +2,8 @@ package external_test
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,3 +53,7 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+type slogLogger = slog.Logger
+
+var slogDiscard = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -51,7 +51,10 @@ func (t *task) Poll(ctx context.Context) ([]*schema.Record, error) {
 		}
 		switch t.fault {
 		case "crash":
-			panic("faulty plugin crashes on purpose")
+			// A panic on a goroutine of its own ends the process (the SDK recovers the
+			// ones of calls).
+			go func() { panic("faulty plugin crashes on purpose") }()
+			select {}
 		case "hang":
 			select {} // ignores ctx: a hung plugin
 		}
