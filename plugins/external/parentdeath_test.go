@@ -73,4 +73,3 @@ func TestPluginDiesWithWorker(t *testing.T) {
 		t.Fatalf("plugin process %s outlived its worker", pid)
 	}
 }
-
