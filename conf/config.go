@@ -25,7 +25,8 @@ type Worker struct {
 	NamesrvAddr     string `mapstructure:"namesrvAddr"`
 	HTTPBindAddress string `mapstructure:"httpBindAddress"`
 	HTTPPort        int    `mapstructure:"httpPort"`
-	// PluginPaths are directories searched for out-of-process plugins, ',' separated.
+	// PluginPaths are directories searched for out-of-process plugin binaries, ',' separated
+	// absolute paths (see docs/plugins.md).
 	PluginPaths      string `mapstructure:"pluginPaths"`
 	StorePathRootDir string `mapstructure:"storePathRootDir"`
 	// AllocTaskStrategy is consistent-hash (default) or round-robin; the Java class names are accepted.
@@ -351,6 +352,9 @@ func (w *Worker) validateREST() Errors {
 
 var hostNamePat = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$`)
 
+// PluginDirs splits PluginPaths on ','.
+func (w *Worker) PluginDirs() []string { return splitList(w.PluginPaths) }
+
 // AllowedHosts splits RESTAllowedHosts on ','.
 func (w *Worker) AllowedHosts() []string { return splitList(w.RESTAllowedHosts) }
 
@@ -363,11 +367,8 @@ func (w *Worker) validateSecretsFilesACL() Errors {
 	if w.ACLEnable && (w.AccessKey == "" || w.SecretKey == "") {
 		bad("aclEnable", w.ACLEnable, "accessKey and secretKey are required when ACL is enabled")
 	}
-	if strings.TrimSpace(w.PluginPaths) != "" {
-		bad("pluginPaths", w.PluginPaths, "out-of-process plugins are not supported yet; remove the key "+
-			"(every connector of this build is built in)")
-	}
 	for key, list := range map[string]string{
+		"pluginPaths":              w.PluginPaths,
 		"fileConnectorAllowedDirs": w.FileConnectorAllowedDirs, "configProviderFileAllowedDirs": w.ConfigProviderFileAllowedDirs,
 	} {
 		for _, d := range splitList(list) {

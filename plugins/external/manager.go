@@ -361,3 +361,17 @@ func (m *Manager) controlProcess(path string) (*process, error) {
 	m.mu.Unlock()
 	return proc, nil
 }
+
+// ReloadPlugins is Reload for the admin API (GET /plugin/reload): it returns each refused
+// binary as "path: reason".
+func (m *Manager) ReloadPlugins(ctx context.Context) ([]string, error) {
+	rep, err := m.Reload(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(rep.Refused))
+	for i, r := range rep.Refused {
+		out[i] = r.Path + ": " + r.Err.Error()
+	}
+	return out, nil
+}
