@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 		"lines":    "github.com/rmqconnect/rmqconnect/plugins/examples/lines",
 		"faulty":   "./testdata/faulty",
 		"oldproto": "./testdata/oldproto",
+		"probe":    "./testdata/probe",
 	} {
 		if err := buildPlugin(dir, name, pkg); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -71,11 +71,11 @@ func (s *server) Describe(context.Context, *pb.Empty) (*pb.DescribeReply, error)
 	for _, c := range s.plugin.Connectors {
 		inst := c.New()
 		d := &pb.ConnectorDescription{Kind: string(c.Kind), Name: c.Name, Aliases: c.Aliases, Spec: wire.EncodeSpec(inst.Spec())}
-		switch x := inst.(type) {
-		case plugins.SourceConnector:
-			_, d.CommitRecord = x.NewSourceTask().(plugins.RecordCommitter)
-		case plugins.SinkConnector:
-			t := x.NewSinkTask()
+		// Serve checked that inst implements the interface of its kind.
+		if c.Kind == plugins.KindSource {
+			_, d.CommitRecord = inst.(plugins.SourceConnector).NewSourceTask().(plugins.RecordCommitter)
+		} else {
+			t := inst.(plugins.SinkConnector).NewSinkTask()
 			_, d.PreCommit = t.(plugins.PreCommitter)
 			_, d.QueueListener = t.(plugins.QueueListener)
 		}
