@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,11 @@ func TestPluginCrashFailsOnlyItsTask(t *testing.T) {
 	defer func() {
 		cancel()
 		require.NoError(t, <-done)
-		require.Empty(t, m.Processes(), "the herder's stop ended every plugin process")
+		for _, p := range m.Processes() {
+			require.Equal(t, external.RoleValidate, p.Role, "the herder's stop ended every connector and task process")
+		}
+		m.Close()
+		require.Empty(t, m.Processes(), "Close ends the rest")
 	}()
 	<-h.Started()
 
@@ -81,9 +86,12 @@ func TestPluginCrashFailsOnlyItsTask(t *testing.T) {
 	require.Equal(t, StateRunning, st.Tasks[0].State, "the built-in connector is unaffected")
 
 	waitState(t, h, name, StateRunning, 1)
-	procs := m.Processes()
-	require.NotEmpty(t, procs)
-	for _, p := range procs {
-		require.NotEqual(t, strings.TrimSpace(string(crashed)), p.PID, "a new process serves the restarted task")
+	tasks := 0
+	for _, p := range m.Processes() {
+		if p.Role == external.RoleTask {
+			tasks++
+			require.NotEqual(t, strings.TrimSpace(string(crashed)), strconv.Itoa(p.PID), "a new process serves the restarted task")
+		}
 	}
+	require.Equal(t, 1, tasks)
 }

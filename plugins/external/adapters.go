@@ -43,18 +43,22 @@ func (i *instance) get(op string) (*process, error) {
 
 // start launches a process and starts the instance in it with begin; on failure the
 // process is gone.
-func (i *instance) start(ctx context.Context, m *Manager, d *description, log *slog.Logger, svc *hostService,
+func (i *instance) start(ctx context.Context, m *Manager, d *description, role string, log *slog.Logger, svc *hostService,
 	begin func(ctx context.Context, p *process, hostID uint32) (*pb.ErrorReply, error)) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.proc != nil || i.done {
 		return fmt.Errorf("start %s: already started", d.name)
 	}
-	p, err := m.launch(d.bin.path, log)
+	p, err := m.launch(d.bin.path, role, log)
 	if err != nil {
 		return err
 	}
-	id := p.serveHost(svc)
+	id, err := p.serveHost(svc)
+	if err != nil {
+		p.kill("was stopped after a failed Start")
+		return err
+	}
 	var rep *pb.ErrorReply
 	if err := p.call(ctx, "Start", func(ctx context.Context) (err error) { rep, err = begin(ctx, p, id); return err }); err != nil {
 		p.kill("was stopped after a failed Start")
@@ -100,7 +104,7 @@ func (c *connector) Spec() *plugins.ConfigSpec { return c.d.spec }
 func (c *connector) Validate(cfg map[string]string) error { return c.m.validate(c.d, cfg) }
 
 func (c *connector) Start(ctx context.Context, cctx plugins.ConnectorContext, cfg map[string]string) error {
-	return c.inst.start(ctx, c.m, c.d, cctx.Logger(), &hostService{conn: cctx},
+	return c.inst.start(ctx, c.m, c.d, RoleConnector, cctx.Logger(), &hostService{conn: cctx},
 		func(ctx context.Context, p *process, id uint32) (*pb.ErrorReply, error) {
 			return p.conn.Plugin.ConnectorStart(ctx, &pb.ConnectorStartRequest{Connector: c.d.name, Config: cfg, HostBrokerId: id})
 		})
@@ -172,7 +176,7 @@ type sourceTask struct {
 }
 
 func (t *sourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
-	return t.inst.start(ctx, t.m, t.d, tctx.Logger(), &hostService{positions: tctx.Positions()},
+	return t.inst.start(ctx, t.m, t.d, RoleTask, tctx.Logger(), &hostService{positions: tctx.Positions()},
 		func(ctx context.Context, p *process, id uint32) (*pb.ErrorReply, error) {
 			return p.conn.Plugin.SourceStart(ctx, &pb.TaskStartRequest{Connector: t.d.name, Config: cfg, HostBrokerId: id})
 		})
@@ -264,7 +268,7 @@ type sinkTask struct {
 }
 
 func (t *sinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg map[string]string) error {
-	return t.inst.start(ctx, t.m, t.d, tctx.Logger(), &hostService{sink: tctx},
+	return t.inst.start(ctx, t.m, t.d, RoleTask, tctx.Logger(), &hostService{sink: tctx},
 		func(ctx context.Context, p *process, id uint32) (*pb.ErrorReply, error) {
 			return p.conn.Plugin.SinkStart(ctx, &pb.TaskStartRequest{Connector: t.d.name, Config: cfg, HostBrokerId: id})
 		})

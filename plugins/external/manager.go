@@ -227,7 +227,7 @@ func (m *Manager) scan() ([]string, []Refusal) {
 
 // describe runs a binary once and asks for its connectors.
 func (m *Manager) describe(ctx context.Context, path string, st os.FileInfo) (*binary, error) {
-	proc, err := m.launch(path, m.log.With("plugin", path))
+	proc, err := m.launch(path, RoleDescribe, m.log.With("plugin", path))
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,17 @@ func (m *Manager) untrack(p *process) {
 type ProcessInfo struct {
 	PID    int
 	Binary string
+	// Role is what the process serves: RoleConnector, RoleTask, RoleValidate or RoleDescribe.
+	Role string
 }
+
+// The roles of plugin processes.
+const (
+	RoleConnector = "connector" // one connector instance
+	RoleTask      = "task"      // one task instance
+	RoleValidate  = "validate"  // Validate calls for one binary, shared, until Close or a reload
+	RoleDescribe  = "describe"  // the Describe call of a scan
+)
 
 // Processes lists the running plugin processes, by pid.
 func (m *Manager) Processes() []ProcessInfo {
@@ -294,7 +304,7 @@ func (m *Manager) Processes() []ProcessInfo {
 	defer m.mu.Unlock()
 	out := make([]ProcessInfo, 0, len(m.procs))
 	for p := range m.procs {
-		out = append(out, ProcessInfo{PID: p.pid, Binary: p.bin})
+		out = append(out, ProcessInfo{PID: p.pid, Binary: p.bin, Role: p.role})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
 	return out
@@ -347,7 +357,7 @@ func (m *Manager) controlProcess(path string) (*process, error) {
 	if proc != nil && !proc.client.Exited() {
 		return proc, nil
 	}
-	proc, err := m.launch(path, m.log.With("plugin", path))
+	proc, err := m.launch(path, RoleValidate, m.log.With("plugin", path))
 	if err != nil {
 		return nil, err
 	}

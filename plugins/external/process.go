@@ -39,11 +39,14 @@ type process struct {
 	wg       sync.WaitGroup // the host service
 	killOnce sync.Once
 	mu       sync.Mutex
-	how      string // why the worker killed it, when it did
+	how      string       // why the worker killed it, when it did
+	host     *grpc.Server // the engine's contexts served to the process
+	role     string
 }
 
-// launch starts bin and connects to it. log receives the process's log records.
-func (m *Manager) launch(bin string, log *slog.Logger) (*process, error) {
+// launch starts bin and connects to it for role (see ProcessInfo.Role). log receives the
+// process's log records.
+func (m *Manager) launch(bin, role string, log *slog.Logger) (*process, error) {
 	if err := m.track(nil); err != nil {
 		return nil, err
 	}
@@ -63,7 +66,7 @@ func (m *Manager) launch(bin string, log *slog.Logger) (*process, error) {
 		SyncStderr:       &lineLogger{log: log, stream: "stderr"},
 		StartTimeout:     m.opts.StartTimeout,
 	})
-	p := &process{bin: bin, client: client, cmd: cmd, out: out, m: m}
+	p := &process{bin: bin, role: role, client: client, cmd: cmd, out: out, m: m}
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
@@ -105,17 +108,21 @@ func (p *process) startError(err error) error {
 	return fmt.Errorf("plugin %s: start: %w", p.bin, err)
 }
 
-// serveHost serves the engine's contexts to the process and returns the broker id.
-func (p *process) serveHost(svc pb.HostServer) uint32 {
+// serveHost serves the engine's contexts to the process and returns the broker id the
+// process dials.
+func (p *process) serveHost(svc pb.HostServer) (uint32, error) {
 	id := p.conn.Broker.NextId()
-	p.wg.Go(func() {
-		p.conn.Broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-			s := grpc.NewServer(opts...)
-			pb.RegisterHostServer(s, svc)
-			return s
-		})
-	})
-	return id
+	ln, err := p.conn.Broker.Accept(id)
+	if err != nil {
+		return 0, fmt.Errorf("plugin %s: serve the worker's side: %w", p.bin, err)
+	}
+	s := grpc.NewServer()
+	pb.RegisterHostServer(s, svc)
+	p.mu.Lock()
+	p.host = s
+	p.mu.Unlock()
+	p.wg.Go(func() { _ = s.Serve(ln) })
+	return id, nil
 }
 
 // kill stops the process (asking it to exit, then killing it) and waits for what serves it.
@@ -125,8 +132,12 @@ func (p *process) kill(how string) {
 		if p.how == "" {
 			p.how = how
 		}
+		host := p.host
 		p.mu.Unlock()
 		p.client.Kill()
+		if host != nil {
+			host.Stop()
+		}
 		p.wg.Wait()
 		p.m.untrack(p)
 	})
