@@ -92,7 +92,9 @@ func TestConnectorContextAndLogs(t *testing.T) {
 
 // TestSourceTaskPositionsAndCommitRecord: Start reads positions through the engine, and
 // CommitRecord reaches the plugin's task for the very record it returned from Poll.
+// The worker's own settings (RMQCONNECT_*) are not in a plugin's environment.
 func TestSourceTaskPositionsAndCommitRecord(t *testing.T) {
+	t.Setenv("RMQCONNECT_PROBE_SECRET", "s3cret")
 	_, reg, _ := newManager(t, external.Options{}, "probe")
 	c, err := reg.NewSource("probe-source")
 	require.NoError(t, err)
@@ -112,7 +114,7 @@ func TestSourceTaskPositionsAndCommitRecord(t *testing.T) {
 	require.NoError(t, rc.CommitRecord(t.Context(), more[0], nil))
 	require.NoError(t, rc.CommitRecord(t.Context(), recs[0], &plugins.RecordMetadata{Topic: "probe", QueueID: 2, QueueOffset: 9}))
 	require.NoError(t, task.Stop(t.Context()))
-	require.Equal(t, []string{"commit 43 dropped", "commit 42 probe/2@9"}, lines(t, out))
+	require.Equal(t, []string{`env ""`, "commit 43 dropped", "commit 42 probe/2@9"}, lines(t, out))
 }
 
 // TestSinkTaskContexts: the sink context's abilities work from the plugin (assignment,

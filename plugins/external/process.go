@@ -51,7 +51,7 @@ func (m *Manager) launch(bin, role string, log *slog.Logger) (*process, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), wire.EnvParentPID+"="+strconv.Itoa(os.Getpid()),
+	cmd.Env = append(pluginEnv(os.Environ()), wire.EnvParentPID+"="+strconv.Itoa(os.Getpid()),
 		sdk.EnvLogLevel+"="+strconv.Itoa(int(lowestLevel(log))))
 	cmd.SysProcAttr = sysProcAttr()
 	out := &lineLogger{log: log}
@@ -65,6 +65,7 @@ func (m *Manager) launch(bin, role string, log *slog.Logger) (*process, error) {
 		SyncStdout:       &lineLogger{log: log, stream: "stdout"},
 		SyncStderr:       &lineLogger{log: log, stream: "stderr"},
 		StartTimeout:     m.opts.StartTimeout,
+		SkipHostEnv:      true, // cmd.Env is the environment
 	})
 	p := &process{bin: bin, role: role, client: client, cmd: cmd, out: out, m: m}
 	rpc, err := client.Client()
@@ -86,6 +87,19 @@ func (m *Manager) launch(bin, role string, log *slog.Logger) (*process, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// pluginEnv is the worker's environment without its own settings (RMQCONNECT_*, which
+// may hold accessKey, secretKey and other secrets): a plugin gets what its connector config
+// says and nothing of the worker's configuration.
+func pluginEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "RMQCONNECT_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 var versionPat = regexp.MustCompile(`Plugin version: (\d+)`)

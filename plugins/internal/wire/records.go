@@ -9,123 +9,38 @@ import (
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
-// EncodeBatch encodes records with the schemas they use.
+// EncodeBatch encodes records with the schemas they use, in the compact form of codec.go.
 func EncodeBatch(recs []*schema.Record) (*pb.Batch, error) {
-	var e Encoder
-	out := make([]*pb.Record, len(recs))
+	e := &batchEncoder{}
 	for i, r := range recs {
-		m, err := e.Record(r)
-		if err != nil {
+		if err := e.record(r); err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
 		}
-		out[i] = m
 	}
-	return &pb.Batch{Schemas: e.Schemas(), Records: out}, nil
+	return &pb.Batch{Schemas: e.Schemas(), Count: uint32(len(recs)), Records: e.buf}, nil
 }
 
-// DecodeBatch decodes the records of a batch.
+// DecodeBatch decodes the records of a batch. Byte values share the message's buffer.
 func DecodeBatch(b *pb.Batch) ([]*schema.Record, error) {
-	if b == nil || len(b.Records) == 0 {
+	if b == nil || b.Count == 0 {
 		return nil, nil
 	}
-	d := NewDecoder(b.Schemas)
-	out := make([]*schema.Record, len(b.Records))
-	for i, m := range b.Records {
-		r, err := d.Record(m)
+	if uint64(b.Count) > uint64(len(b.Records)) {
+		return nil, fmt.Errorf("%w: %d records in %d bytes", ErrBadMessage, b.Count, len(b.Records))
+	}
+	d := &batchDecoder{Decoder: NewDecoder(b.Schemas), buf: b.Records}
+	out := make([]*schema.Record, b.Count)
+	for i := range out {
+		r, err := d.record()
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
 		}
 		out[i] = r
 	}
+	if len(d.buf) > 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the last record", ErrBadMessage, len(d.buf))
+	}
 	return out, nil
-}
-
-// Record encodes one record; a nil record is refused.
-func (e *Encoder) Record(r *schema.Record) (*pb.Record, error) {
-	if r == nil {
-		return nil, fmt.Errorf("nil record")
-	}
-	m := &pb.Record{Topic: r.Topic, QueueId: int32(r.QueueID), QueueOffset: r.QueueOffset, BrokerName: r.BrokerName,
-		MsgId: r.MsgID, Extensions: r.Extensions}
-	var err error
-	if r.SourcePartition != nil {
-		if m.SourcePartition, err = e.Value(r.SourcePartition); err != nil {
-			return nil, fmt.Errorf("source partition: %w", err)
-		}
-	}
-	if r.SourceOffset != nil {
-		if m.SourceOffset, err = e.Value(r.SourceOffset); err != nil {
-			return nil, fmt.Errorf("source offset: %w", err)
-		}
-	}
-	if m.KeySchema, err = e.SchemaRef(r.KeySchema); err != nil {
-		return nil, err
-	}
-	if m.Key, err = e.Value(r.Key); err != nil {
-		return nil, fmt.Errorf("key: %w", err)
-	}
-	if m.ValueSchema, err = e.SchemaRef(r.ValueSchema); err != nil {
-		return nil, err
-	}
-	if m.Value, err = e.Value(r.Value); err != nil {
-		return nil, fmt.Errorf("value: %w", err)
-	}
-	if !r.Timestamp.IsZero() {
-		m.Timestamp = timeValue(r.Timestamp)
-	}
-	for _, h := range r.Headers {
-		hm := &pb.Header{Key: h.Key}
-		if hm.Schema, err = e.SchemaRef(h.Schema); err != nil {
-			return nil, err
-		}
-		if hm.Value, err = e.Value(h.Value); err != nil {
-			return nil, fmt.Errorf("header %s: %w", h.Key, err)
-		}
-		m.Headers = append(m.Headers, hm)
-	}
-	return m, nil
-}
-
-// Record decodes one record.
-func (d *Decoder) Record(m *pb.Record) (*schema.Record, error) {
-	r := &schema.Record{Topic: m.Topic, QueueID: int(m.QueueId), QueueOffset: m.QueueOffset, BrokerName: m.BrokerName,
-		MsgID: m.MsgId}
-	if len(m.Extensions) > 0 {
-		r.Extensions = m.Extensions
-	}
-	var err error
-	if r.SourcePartition, err = d.object(m.SourcePartition); err != nil {
-		return nil, fmt.Errorf("source partition: %w", err)
-	}
-	if r.SourceOffset, err = d.object(m.SourceOffset); err != nil {
-		return nil, fmt.Errorf("source offset: %w", err)
-	}
-	if r.KeySchema, err = d.Schema(m.KeySchema); err != nil {
-		return nil, err
-	}
-	if r.Key, err = d.Value(m.Key); err != nil {
-		return nil, err
-	}
-	if r.ValueSchema, err = d.Schema(m.ValueSchema); err != nil {
-		return nil, err
-	}
-	if r.Value, err = d.Value(m.Value); err != nil {
-		return nil, err
-	}
-	if m.Timestamp != nil {
-		r.Timestamp = fromTimeValue(m.Timestamp)
-	}
-	for _, hm := range m.Headers {
-		h := schema.Header{Key: hm.Key}
-		if h.Schema, err = d.Schema(hm.Schema); err != nil {
-			return nil, err
-		}
-		if h.Value, err = d.Value(hm.Value); err != nil {
-			return nil, err
-		}
-		r.Headers = append(r.Headers, h)
-	}
-	return r, nil
 }
 
 func (d *Decoder) object(v *pb.Value) (map[string]any, error) {

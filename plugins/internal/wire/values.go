@@ -3,7 +3,6 @@ package wire
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/big"
 	"reflect"
 	"time"
@@ -155,32 +154,11 @@ func (e *Encoder) Value(v any) (*pb.Value, error) {
 // reflectValue encodes the Go types the schema package accepts on input only: other
 // integers, slices and maps.
 func (e *Encoder) reflectValue(v any) (*pb.Value, error) {
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		if rv.Uint() > math.MaxInt64 {
-			return nil, fmt.Errorf("unsigned value %d does not fit int64", rv.Uint())
-		}
-		return e.Value(int64(rv.Uint()))
-	case reflect.Slice, reflect.Array:
-		items := make([]any, rv.Len())
-		for i := range items {
-			items[i] = rv.Index(i).Interface()
-		}
-		return e.Value(items)
-	case reflect.Map:
-		m := make(map[any]any, rv.Len())
-		it := rv.MapRange()
-		for it.Next() {
-			m[it.Key().Interface()] = it.Value().Interface()
-		}
-		return e.Value(m)
-	case reflect.Pointer:
-		if rv.IsNil() {
-			return e.Value(nil)
-		}
+	n, err := normalise(v)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("value of Go type %T cannot cross the plugin boundary", v)
+	return e.Value(n)
 }
 
 func timeValue(t time.Time) *pb.TimeValue {

@@ -76,7 +76,7 @@ func (s *source) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ ma
 		s.n = off["n"].(int64)
 	}
 	tctx.Logger().Debug("probe source started", "from", s.n)
-	return nil
+	return s.write("env %q", os.Getenv("RMQCONNECT_PROBE_SECRET"))
 }
 
 func (s *source) Poll(context.Context) ([]*schema.Record, error) {
