@@ -85,6 +85,8 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"against a raw paged SELECT … WHERE id > ? ORDER BY id LIMIT 1000 that scans into []any and builds nothing. "+
 		"One run each, raw first; no broker involved.",
 		jdbcRows(rs), loadNote(rs, "BenchmarkJDBCSink/postgres/insert", "BenchmarkJDBCSource/mariadb"))
+	table(w, "8. Out-of-process plugins: the same connector built in and as a plugin", pluginAbout, pluginRows(rs),
+		loadNote(rs, "BenchmarkPluginSourceThroughput", "BenchmarkPluginSinkThroughput"))
 	microTable(w, rs)
 
 	fmt.Fprintf(w, "## Machine\n\n| fact | value |\n|---|---|\n")
