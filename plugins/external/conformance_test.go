@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -112,4 +113,33 @@ func TestConformanceOverProtocol(t *testing.T) {
 			require.Equal(t, want, append([]string{}, got...))
 		},
 	})
+}
+
+// TestLargeBatches: batches beyond gRPC's default 4 MiB message limit cross both ways.
+func TestLargeBatches(t *testing.T) {
+	_, reg, _ := newManager(t, external.Options{}, "lines")
+	p := filepath.Join(t.TempDir(), "big")
+	cfg := map[string]string{"file": p, "batch.size": "10"}
+	big := strings.Repeat("x", 1<<20)
+
+	sink, err := reg.NewSink("example-line-sink")
+	require.NoError(t, err)
+	task := sink.NewSinkTask()
+	require.NoError(t, task.Start(t.Context(), conformance.SinkContextFor(t, sink.Spec(), cfg, conformance.Queue), cfg))
+	var batch []*schema.Record
+	for range 6 {
+		batch = append(batch, schema.NewRecord("t", nil, nil, schema.StringSchema, big))
+	}
+	require.NoError(t, task.Put(t.Context(), batch), "a 6 MiB Put")
+	require.NoError(t, task.Flush(t.Context(), nil))
+	require.NoError(t, task.Stop(t.Context()))
+
+	src, err := reg.NewSource("example-line-source")
+	require.NoError(t, err)
+	st := src.NewSourceTask()
+	require.NoError(t, st.Start(t.Context(), conformance.SourceContextFor(t, src.Spec(), nil, cfg), cfg))
+	recs := conformance.PollN(t, st, 6, 30*time.Second)
+	require.Len(t, recs, 6, "a 6 MiB Poll answer")
+	require.Equal(t, big, recs[5].Value)
+	require.NoError(t, st.Stop(t.Context()))
 }

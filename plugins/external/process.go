@@ -66,6 +66,8 @@ func (m *Manager) launch(bin, role string, log *slog.Logger) (*process, error) {
 		SyncStderr:       &lineLogger{log: log, stream: "stderr"},
 		StartTimeout:     m.opts.StartTimeout,
 		SkipHostEnv:      true, // cmd.Env is the environment
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(wire.MaxMessage), grpc.MaxCallSendMsgSize(wire.MaxMessage))},
 	})
 	p := &process{bin: bin, role: role, client: client, cmd: cmd, out: out, m: m}
 	rpc, err := client.Client()
@@ -130,7 +132,7 @@ func (p *process) serveHost(svc pb.HostServer) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("plugin %s: serve the worker's side: %w", p.bin, err)
 	}
-	s := grpc.NewServer()
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(wire.MaxMessage), grpc.MaxSendMsgSize(wire.MaxMessage))
 	pb.RegisterHostServer(s, svc)
 	p.mu.Lock()
 	p.host = s
@@ -170,7 +172,8 @@ func (p *process) call(ctx context.Context, op string, f func(ctx context.Contex
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", op, ctx.Err())
 	}
-	if cctx.Err() != nil {
+	// gRPC's own deadline timer may fire a moment before the context's.
+	if cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {
 		how := fmt.Sprintf("was killed after giving no answer within %v (hung)", p.m.opts.CallTimeout)
 		p.kill(how)
 		return p.failure(op, how)

@@ -71,8 +71,10 @@ func Serve(p Plugin) {
 				pluginpb.RegisterPluginServer(s, srv)
 				return nil
 			}}}},
-		GRPCServer: plugin.DefaultGRPCServer,
-		Logger:     hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard}),
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(wire.MaxMessage), grpc.MaxSendMsgSize(wire.MaxMessage))...)
+		},
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard}),
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,16 +26,29 @@ import (
 // and the null sink as example-generator-source and example-null-sink, so the same code runs
 // built in and through the plugin protocol.
 
-// pluginManager builds the example plugin and loads it into reg.
+var (
+	pluginOnce sync.Once
+	pluginDir  string
+	pluginErr  error
+)
+
+// pluginManager builds the example plugin (once per run) and loads it into reg.
 func pluginManager(b *testing.B, reg *plugins.Registry) *external.Manager {
 	b.Helper()
-	dir := b.TempDir()
-	out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "lines"),
-		"github.com/rmqconnect/rmqconnect/plugins/examples/lines").CombinedOutput()
-	if err != nil {
-		b.Fatalf("build the example plugin: %v\n%s", err, out)
+	pluginOnce.Do(func() {
+		if pluginDir, pluginErr = os.MkdirTemp("", "rmqc-bench-plugin-"); pluginErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(pluginDir, "lines"),
+			"github.com/rmqconnect/rmqconnect/plugins/examples/lines").CombinedOutput()
+		if err != nil {
+			pluginErr = fmt.Errorf("build the example plugin: %v\n%s", err, out)
+		}
+	})
+	if pluginErr != nil {
+		b.Fatal(pluginErr)
 	}
-	m := external.New(reg, external.Options{Dirs: []string{dir}, Logger: quiet()})
+	m := external.New(reg, external.Options{Dirs: []string{pluginDir}, Logger: quiet()})
 	b.Cleanup(m.Close)
 	rep, err := m.Reload(context.Background())
 	if err != nil || len(rep.Refused) > 0 {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"math"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -13,6 +14,10 @@ import (
 // changes only with an incompatible change of the protocol; a worker refuses a plugin that
 // speaks another version, naming both.
 const ProtocolVersion = 1
+
+// MaxMessage is the largest protocol message either side accepts: a batch is as large as
+// its records (gRPC's default of 4 MiB would fail a Put of large records).
+const MaxMessage = math.MaxInt32
 
 // PluginName is the one plugin a plugin binary serves in go-plugin's terms.
 const PluginName = "connector"
