@@ -326,103 +326,102 @@ func (d *batchDecoder) schemaRef() (*schema.Schema, error) {
 	return d.Schema(uint32(ref))
 }
 
-func (d *batchDecoder) record() (*schema.Record, error) {
-	r := &schema.Record{}
+func (d *batchDecoder) record(r *schema.Record) error {
 	var err error
 	if len(d.buf) > 0 && d.buf[0] == tPartitionRef {
 		d.buf = d.buf[1:]
 		i, err := d.uvarint("partition reference")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if i >= uint64(len(d.parts)) {
-			return nil, d.fail("partition reference")
+			return d.fail("partition reference")
 		}
 		r.SourcePartition = d.parts[i]
 	} else {
 		if r.SourcePartition, err = d.object("source partition"); err != nil {
-			return nil, err
+			return err
 		}
 		if r.SourcePartition != nil {
 			d.parts = append(d.parts, r.SourcePartition)
 		}
 	}
 	if r.SourceOffset, err = d.object("source offset"); err != nil {
-		return nil, err
+		return err
 	}
 	if r.Topic, err = d.interned("topic", &d.lastTopic); err != nil {
-		return nil, err
+		return err
 	}
 	q, err := d.varint("queue id")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.QueueID = int(q)
 	if r.QueueOffset, err = d.varint("queue offset"); err != nil {
-		return nil, err
+		return err
 	}
 	if r.BrokerName, err = d.interned("broker name", &d.lastBroker); err != nil {
-		return nil, err
+		return err
 	}
 	if r.MsgID, err = d.str("message id"); err != nil {
-		return nil, err
+		return err
 	}
 	if r.KeySchema, err = d.schemaRef(); err != nil {
-		return nil, err
+		return err
 	}
 	if r.Key, err = d.value(0); err != nil {
-		return nil, err
+		return err
 	}
 	if r.ValueSchema, err = d.schemaRef(); err != nil {
-		return nil, err
+		return err
 	}
 	if r.Value, err = d.value(0); err != nil {
-		return nil, err
+		return err
 	}
 	if len(d.buf) == 0 {
-		return nil, d.fail("timestamp")
+		return d.fail("timestamp")
 	}
 	hasTS := d.buf[0]
 	d.buf = d.buf[1:]
 	if hasTS == 1 {
 		if r.Timestamp, err = d.time(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	nh, err := d.count("headers")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for range nh {
 		var h schema.Header
 		if h.Key, err = d.str("header key"); err != nil {
-			return nil, err
+			return err
 		}
 		if h.Schema, err = d.schemaRef(); err != nil {
-			return nil, err
+			return err
 		}
 		if h.Value, err = d.value(0); err != nil {
-			return nil, err
+			return err
 		}
 		r.Headers = append(r.Headers, h)
 	}
 	ne, err := d.count("extensions")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if ne > 0 {
 		r.Extensions = make(map[string]string, ne)
 		for range ne {
 			k, err := d.str("extension key")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if r.Extensions[k], err = d.str("extension value"); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // count reads a number of items, each at least one byte long, so a bad count cannot make a

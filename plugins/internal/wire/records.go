@@ -11,7 +11,7 @@ import (
 
 // EncodeBatch encodes records with the schemas they use, in the compact form of codec.go.
 func EncodeBatch(recs []*schema.Record) (*pb.Batch, error) {
-	e := &batchEncoder{}
+	e := &batchEncoder{buf: make([]byte, 0, 64*len(recs))}
 	for i, r := range recs {
 		if err := e.record(r); err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
@@ -30,8 +30,10 @@ func DecodeBatch(b *pb.Batch) ([]*schema.Record, error) {
 	}
 	d := &batchDecoder{Decoder: NewDecoder(b.Schemas), buf: b.Records}
 	out := make([]*schema.Record, b.Count)
+	slab := make([]schema.Record, b.Count) // one allocation for the batch's records
 	for i := range out {
-		r, err := d.record()
+		r := &slab[i]
+		err := d.record(r)
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
 		}
