@@ -27,8 +27,11 @@ type Worker struct {
 	HTTPPort        int    `mapstructure:"httpPort"`
 	// PluginPaths are directories searched for out-of-process plugin binaries, ',' separated
 	// absolute paths (see docs/plugins.md).
-	PluginPaths      string `mapstructure:"pluginPaths"`
-	StorePathRootDir string `mapstructure:"storePathRootDir"`
+	PluginPaths string `mapstructure:"pluginPaths"`
+	// PluginCallTimeoutMs is how long a call to a plugin process may go unanswered before the
+	// process is taken as hung, killed, and its connector or task failed.
+	PluginCallTimeoutMs int    `mapstructure:"pluginCallTimeoutMs"`
+	StorePathRootDir    string `mapstructure:"storePathRootDir"`
 	// AllocTaskStrategy is consistent-hash (default) or round-robin; the Java class names are accepted.
 	AllocTaskStrategy             string `mapstructure:"allocTaskStrategy"`
 	AutoCreateTopicEnable         bool   `mapstructure:"autoCreateTopicEnable"`
@@ -99,6 +102,7 @@ func Defaults() Worker {
 		OffsetCommitIntervalMsConfig:  30000,
 		OffsetCommitTimeoutMsConfig:   5000,
 		MaxStartTimeoutMills:          180000,
+		PluginCallTimeoutMs:           60000,
 		MaxStopTimeoutMills:           60000,
 		OperationTimeout:              3000,
 		KeyConverter:                  "string",
@@ -265,6 +269,7 @@ func (w *Worker) validate() Errors {
 		"offsetCommitIntervalMsConfig":  w.OffsetCommitIntervalMsConfig,
 		"offsetCommitTimeoutMsConfig":   w.OffsetCommitTimeoutMsConfig,
 		"maxStartTimeoutMills":          w.MaxStartTimeoutMills,
+		"pluginCallTimeoutMs":           w.PluginCallTimeoutMs,
 		"maxStopTimeoutMills":           w.MaxStopTimeoutMills,
 		"operationTimeout":              w.OperationTimeout,
 		"gracefulShutdownTimeoutMillis": w.GracefulShutdownTimeoutMillis,

@@ -183,6 +183,7 @@ func TestSecretsFilesACLKeys(t *testing.T) {
 
 	for body, want := range map[string]string{
 		"pluginPaths=plugins\n":                   `pluginPaths="plugins": must be an absolute directory path`,
+		"pluginCallTimeoutMs=0\n":                 `pluginCallTimeoutMs="0": must be a positive number of milliseconds`,
 		"pluginPaths=/nope/plugins\n":             `pluginPaths="/nope/plugins": cannot use: no such file or directory`,
 		"aclEnable=true\naccessKey=ak\n":          "aclEnable=\"true\": accessKey and secretKey are required",
 		"fileConnectorAllowedDirs=relative/dir\n": `fileConnectorAllowedDirs="relative/dir": must be an absolute directory path`,

@@ -141,7 +141,8 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 		return 1
 	}
 	// Plugin processes end with the worker: Close runs after everything else has stopped.
-	pluginMgr := external.New(reg, external.Options{Dirs: cfg.PluginDirs(), Logger: levels.Named(log, "plugins")})
+	pluginMgr := external.New(reg, external.Options{Dirs: cfg.PluginDirs(),
+		CallTimeout: conf.Ms(cfg.PluginCallTimeoutMs), Logger: levels.Named(log, "plugins")})
 	defer pluginMgr.Close()
 	if _, err := pluginMgr.Reload(context.Background()); err != nil {
 		log.Error("plugin registry", "err", err)
