@@ -166,6 +166,10 @@ func (c *sinkConnector) NewSinkTask() plugins.SinkTask {
 	return t
 }
 
+// sourceTask reads one batch ahead: while the engine handles a batch, the plugin makes the
+// next one (the process works in parallel with the worker instead of in turn). A batch read
+// ahead and not delivered when the task stops is dropped; its positions were never
+// committed, so a restarted task reads it again.
 type sourceTask struct {
 	m    *Manager
 	d    *description
@@ -173,16 +177,73 @@ type sourceTask struct {
 
 	seqMu sync.Mutex
 	seqs  map[*schema.Record]uint64 // polled records awaiting CommitRecord
+
+	aheadMu sync.Mutex
+	ahead   chan pollResult // the batch being read ahead; nil when none
+	aheadWG sync.WaitGroup
+	bg      context.Context // the read-ahead calls' context, cancelled by Stop
+	stopBG  context.CancelFunc
+	stopped bool
+}
+
+type pollResult struct {
+	recs []*schema.Record
+	err  error
 }
 
 func (t *sourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
+	t.aheadMu.Lock()
+	if t.bg == nil {
+		t.bg, t.stopBG = context.WithCancel(context.Background())
+	}
+	t.aheadMu.Unlock()
 	return t.inst.start(ctx, t.m, t.d, RoleTask, tctx.Logger(), &hostService{positions: tctx.Positions()},
 		func(ctx context.Context, p *process, id uint32) (*pb.ErrorReply, error) {
 			return p.conn.Plugin.SourceStart(ctx, &pb.TaskStartRequest{Connector: t.d.name, Config: cfg, HostBrokerId: id})
 		})
 }
 
+// Poll delivers the batch read ahead (starting a read when none is under way) and starts
+// reading the next one. A cancelled ctx returns at once and leaves the read under way for
+// the next call.
 func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
+	t.aheadMu.Lock()
+	if t.ahead == nil {
+		t.ahead = t.readAhead()
+	}
+	ahead := t.ahead
+	t.aheadMu.Unlock()
+	select {
+	case res := <-ahead:
+		t.aheadMu.Lock()
+		t.ahead = nil
+		if res.err == nil {
+			t.ahead = t.readAhead()
+		}
+		t.aheadMu.Unlock()
+		return res.recs, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("Poll: %w", ctx.Err())
+	}
+}
+
+// readAhead starts one Poll call of the plugin; t.aheadMu is held.
+func (t *sourceTask) readAhead() chan pollResult {
+	ch := make(chan pollResult, 1)
+	if t.stopped || t.bg == nil {
+		ch <- pollResult{err: fmt.Errorf("Poll: %w", ErrNotRunning)}
+		return ch
+	}
+	bg := t.bg
+	t.aheadWG.Go(func() {
+		recs, err := t.poll(bg)
+		ch <- pollResult{recs, err}
+	})
+	return ch
+}
+
+// poll is one Poll call of the plugin.
+func (t *sourceTask) poll(ctx context.Context) ([]*schema.Record, error) {
 	p, err := t.inst.get("Poll")
 	if err != nil {
 		return nil, err
@@ -230,9 +291,18 @@ func (t *sourceTask) Commit(ctx context.Context) error {
 }
 
 func (t *sourceTask) Stop(ctx context.Context) error {
-	return t.inst.stop(ctx, func(ctx context.Context, p *process) (*pb.ErrorReply, error) {
+	t.aheadMu.Lock()
+	t.stopped = true
+	if t.stopBG != nil {
+		t.stopBG()
+	}
+	t.aheadMu.Unlock()
+	err := t.inst.stop(ctx, func(ctx context.Context, p *process) (*pb.ErrorReply, error) {
 		return p.conn.Plugin.SourceStop(ctx, &pb.StopRequest{})
 	})
+	// The process is gone: a read under way has ended.
+	t.aheadWG.Wait()
+	return err
 }
 
 // recordCommittingTask is a source task whose plugin task is a RecordCommitter.

@@ -30,6 +30,7 @@ type server struct {
 	broker *plugin.GRPCBroker
 
 	mu        sync.Mutex
+	pollMu    sync.Mutex // Poll and Commit, one at a time as the SPI promises a source task
 	conn      plugins.Connector
 	source    plugins.SourceTask
 	sink      plugins.SinkTask
@@ -222,7 +223,10 @@ func (s *server) Poll(ctx context.Context, _ *pb.PollRequest) (*pb.PollReply, er
 		return nil, fmt.Errorf("poll: %w", err)
 	}
 	var recs []*schema.Record
-	if err := guard(func() (err error) { recs, err = task.Poll(ctx); return err }); err != nil {
+	s.pollMu.Lock()
+	err = guard(func() (err error) { recs, err = task.Poll(ctx); return err })
+	s.pollMu.Unlock()
+	if err != nil {
 		return &pb.PollReply{Error: wire.EncodeError(err)}, nil
 	}
 	batch, err := wire.EncodeBatch(recs)
@@ -247,6 +251,8 @@ func (s *server) Commit(ctx context.Context, _ *pb.Empty) (*pb.ErrorReply, error
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
 	return reply(guard(func() error { return task.Commit(ctx) })), nil
 }
 
