@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -35,8 +36,13 @@ func fullServer(t *testing.T) *Server {
 	s.EnableMetrics(prometheus.NewRegistry())
 	s.EnableLoggers(NewLevelRegistry())
 	s.EnableOpenAPI()
+	s.EnablePluginReload(fakeReloader{})
 	return s
 }
+
+type fakeReloader struct{}
+
+func (fakeReloader) ReloadPlugins(context.Context) ([]string, error) { return nil, nil }
 
 // openAPI is the part of the document the tests read.
 type openAPI struct {

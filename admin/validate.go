@@ -21,6 +21,7 @@ type PluginConfigHerder interface {
 }
 
 func (s *Server) pluginConfigRoutes(h PluginConfigHerder) {
+	s.rmqPluginConfigRoutes(h)
 	e := s.engine
 	e.GET("/connector-plugins/:plugin/config", func(c *gin.Context) {
 		defs, err := h.PluginConfig(c.Request.Context(), c.Param("plugin"))

@@ -25,9 +25,13 @@ type Worker struct {
 	NamesrvAddr     string `mapstructure:"namesrvAddr"`
 	HTTPBindAddress string `mapstructure:"httpBindAddress"`
 	HTTPPort        int    `mapstructure:"httpPort"`
-	// PluginPaths are directories searched for out-of-process plugins, ',' separated.
-	PluginPaths      string `mapstructure:"pluginPaths"`
-	StorePathRootDir string `mapstructure:"storePathRootDir"`
+	// PluginPaths are directories searched for out-of-process plugin binaries, ',' separated
+	// absolute paths (see docs/plugins.md).
+	PluginPaths string `mapstructure:"pluginPaths"`
+	// PluginCallTimeoutMs is how long a call to a plugin process may go unanswered before the
+	// process is taken as hung, killed, and its connector or task failed.
+	PluginCallTimeoutMs int    `mapstructure:"pluginCallTimeoutMs"`
+	StorePathRootDir    string `mapstructure:"storePathRootDir"`
 	// AllocTaskStrategy is consistent-hash (default) or round-robin; the Java class names are accepted.
 	AllocTaskStrategy             string `mapstructure:"allocTaskStrategy"`
 	AutoCreateTopicEnable         bool   `mapstructure:"autoCreateTopicEnable"`
@@ -98,6 +102,7 @@ func Defaults() Worker {
 		OffsetCommitIntervalMsConfig:  30000,
 		OffsetCommitTimeoutMsConfig:   5000,
 		MaxStartTimeoutMills:          180000,
+		PluginCallTimeoutMs:           60000,
 		MaxStopTimeoutMills:           60000,
 		OperationTimeout:              3000,
 		KeyConverter:                  "string",
@@ -264,6 +269,7 @@ func (w *Worker) validate() Errors {
 		"offsetCommitIntervalMsConfig":  w.OffsetCommitIntervalMsConfig,
 		"offsetCommitTimeoutMsConfig":   w.OffsetCommitTimeoutMsConfig,
 		"maxStartTimeoutMills":          w.MaxStartTimeoutMills,
+		"pluginCallTimeoutMs":           w.PluginCallTimeoutMs,
 		"maxStopTimeoutMills":           w.MaxStopTimeoutMills,
 		"operationTimeout":              w.OperationTimeout,
 		"gracefulShutdownTimeoutMillis": w.GracefulShutdownTimeoutMillis,
@@ -351,6 +357,9 @@ func (w *Worker) validateREST() Errors {
 
 var hostNamePat = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$`)
 
+// PluginDirs splits PluginPaths on ','.
+func (w *Worker) PluginDirs() []string { return splitList(w.PluginPaths) }
+
 // AllowedHosts splits RESTAllowedHosts on ','.
 func (w *Worker) AllowedHosts() []string { return splitList(w.RESTAllowedHosts) }
 
@@ -363,11 +372,8 @@ func (w *Worker) validateSecretsFilesACL() Errors {
 	if w.ACLEnable && (w.AccessKey == "" || w.SecretKey == "") {
 		bad("aclEnable", w.ACLEnable, "accessKey and secretKey are required when ACL is enabled")
 	}
-	if strings.TrimSpace(w.PluginPaths) != "" {
-		bad("pluginPaths", w.PluginPaths, "out-of-process plugins are not supported yet; remove the key "+
-			"(every connector of this build is built in)")
-	}
 	for key, list := range map[string]string{
+		"pluginPaths":              w.PluginPaths,
 		"fileConnectorAllowedDirs": w.FileConnectorAllowedDirs, "configProviderFileAllowedDirs": w.ConfigProviderFileAllowedDirs,
 	} {
 		for _, d := range splitList(list) {

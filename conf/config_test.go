@@ -182,7 +182,9 @@ func TestSecretsFilesACLKeys(t *testing.T) {
 	require.Empty(t, ak+sk, "keys without aclEnable sign nothing")
 
 	for body, want := range map[string]string{
-		"pluginPaths=/opt/plugins\n":              `pluginPaths="/opt/plugins": out-of-process plugins are not supported yet`,
+		"pluginPaths=plugins\n":                   `pluginPaths="plugins": must be an absolute directory path`,
+		"pluginCallTimeoutMs=0\n":                 `pluginCallTimeoutMs="0": must be a positive number of milliseconds`,
+		"pluginPaths=/nope/plugins\n":             `pluginPaths="/nope/plugins": cannot use: no such file or directory`,
 		"aclEnable=true\naccessKey=ak\n":          "aclEnable=\"true\": accessKey and secretKey are required",
 		"fileConnectorAllowedDirs=relative/dir\n": `fileConnectorAllowedDirs="relative/dir": must be an absolute directory path`,
 		"fileConnectorAllowedDirs=" + file + "\n": "not a directory",

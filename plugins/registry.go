@@ -16,6 +16,16 @@ type PluginInfo struct {
 	Kind    Kind
 	Name    string
 	Aliases []string
+	// Version and Location are set for out-of-process plugins: the plugin's own version and
+	// the path of its binary. Built-in connectors leave them empty.
+	Version  string
+	Location string
+}
+
+// Registration is one connector to add with Swap.
+type Registration struct {
+	Info    PluginInfo
+	Factory Factory
 }
 
 type entry struct {
@@ -42,6 +52,14 @@ func NewRegistry() *Registry {
 // Names are matched exactly. A name or alias already taken, an empty name, a
 // nil factory or an unknown kind is an error and leaves the registry unchanged.
 func (r *Registry) Register(kind Kind, name string, aliases []string, f Factory) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.register(PluginInfo{Kind: kind, Name: name, Aliases: aliases}, f)
+}
+
+// register adds info; r.mu is held.
+func (r *Registry) register(info PluginInfo, f Factory) error {
+	kind, name, aliases := info.Kind, info.Name, info.Aliases
 	if !kind.Valid() {
 		return fmt.Errorf("register %q: unknown kind %q", name, kind)
 	}
@@ -52,8 +70,6 @@ func (r *Registry) Register(kind Kind, name string, aliases []string, f Factory)
 		return fmt.Errorf("register %q: nil factory", name)
 	}
 	keys := append([]string{name}, aliases...)
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	seen := map[string]bool{}
 	for _, k := range keys {
 		if strings.TrimSpace(k) == "" {
@@ -67,11 +83,42 @@ func (r *Registry) Register(kind Kind, name string, aliases []string, f Factory)
 		}
 		seen[k] = true
 	}
-	e := &entry{info: PluginInfo{Kind: kind, Name: name, Aliases: append([]string(nil), aliases...)}, factory: f}
+	info.Aliases = append([]string(nil), aliases...)
+	e := &entry{info: info, factory: f}
 	for _, k := range keys {
 		r.byName[k] = e
 	}
 	r.entries = append(r.entries, e)
+	return nil
+}
+
+// Swap removes the plugins named in remove (by name; unknown names are ignored) and adds
+// add, as one change: lookups see the registry before or after it, never between. Any
+// problem Register would report for an addition (checked against the registry without the
+// removed plugins) fails the whole swap and leaves the registry unchanged.
+func (r *Registry) Swap(remove []string, add []Registration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := &Registry{byName: map[string]*entry{}}
+	drop := map[string]bool{}
+	for _, n := range remove {
+		drop[n] = true
+	}
+	for _, e := range r.entries {
+		if drop[e.info.Name] {
+			continue
+		}
+		next.entries = append(next.entries, e)
+		for _, k := range append([]string{e.info.Name}, e.info.Aliases...) {
+			next.byName[k] = e
+		}
+	}
+	for _, a := range add {
+		if err := next.register(a.Info, a.Factory); err != nil {
+			return err
+		}
+	}
+	r.byName, r.entries = next.byName, next.entries
 	return nil
 }
 

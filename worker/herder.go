@@ -497,7 +497,11 @@ func (h *Standalone) StopConnector(_ context.Context, name string) error {
 func (h *Standalone) Plugins(context.Context) ([]PluginInfo, error) {
 	var out []PluginInfo
 	for _, p := range h.registry.List() {
-		out = append(out, PluginInfo{Class: p.Name, Type: string(p.Kind), Version: builtinVersion, Aliases: p.Aliases})
+		v := p.Version
+		if v == "" {
+			v = builtinVersion
+		}
+		out = append(out, PluginInfo{Class: p.Name, Type: string(p.Kind), Version: v, Aliases: p.Aliases, Location: p.Location})
 	}
 	return append(out, nonConnectorPlugins()...), nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/conf/providers"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
+	"github.com/rmqconnect/rmqconnect/plugins/external"
 	"github.com/rmqconnect/rmqconnect/worker"
 )
 
@@ -139,6 +140,14 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 		log.Error("plugin registry", "err", err)
 		return 1
 	}
+	// Plugin processes end with the worker: Close runs after everything else has stopped.
+	pluginMgr := external.New(reg, external.Options{Dirs: cfg.PluginDirs(),
+		CallTimeout: conf.Ms(cfg.PluginCallTimeoutMs), Logger: levels.Named(log, "plugins")})
+	defer pluginMgr.Close()
+	if _, err := pluginMgr.Reload(context.Background()); err != nil {
+		log.Error("plugin registry", "err", err)
+		return 1
+	}
 	files, sec, err := filesAndSecrets(cfg)
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -196,6 +205,7 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 	srv.EnableMetrics(metrics)
 	srv.EnableLoggers(levels)
 	srv.EnableOpenAPI()
+	srv.EnablePluginReload(pluginMgr)
 	if err := enableAccess(srv, cfg); err != nil {
 		log.Error("cannot start", "err", err)
 		return 1

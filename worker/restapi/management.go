@@ -83,6 +83,8 @@ type PluginInfo struct {
 	Type    string   `json:"type"`
 	Version string   `json:"version"`
 	Aliases []string `json:"aliases,omitempty"`
+	// Location is the binary of an out-of-process plugin (empty for a built-in one).
+	Location string `json:"location,omitempty"`
 }
 
 // Types of the plugins that are not connectors, spelled as Kafka Connect's REST API does.

@@ -96,6 +96,8 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"worker's batch size and goroutines) producing each batch with franz-go and waiting for its acks, and against the "+
 		"franz-go producer alone. Medians of 6 rounds per side.",
 		kafkaRows(rs), kafkaNote(rs))
+	table(w, "9. Out-of-process plugins: the same connector built in and as a plugin", pluginAbout, pluginRows(rs),
+		loadNote(rs, "BenchmarkPluginSourceThroughput", "BenchmarkPluginSinkThroughput"))
 	microTable(w, rs)
 
 	fmt.Fprintf(w, "## Machine\n\n| fact | value |\n|---|---|\n")

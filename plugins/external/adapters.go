@@ -1,0 +1,450 @@
+package external
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
+	"github.com/rmqconnect/rmqconnect/plugins/internal/wire"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// factory builds the engine's view of a plugin connector: Spec is served from the
+// description, Validate by the binary's shared process, and Start runs a process for the
+// instance.
+func (m *Manager) factory(d *description) plugins.Factory {
+	return func() plugins.Connector {
+		c := &connector{m: m, d: d}
+		if d.kind == plugins.KindSource {
+			return &sourceConnector{c}
+		}
+		return &sinkConnector{c}
+	}
+}
+
+// instance is the process of one connector or task instance.
+type instance struct {
+	mu   sync.Mutex
+	proc *process
+	done bool
+}
+
+func (i *instance) get(op string) (*process, error) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.proc == nil {
+		return nil, fmt.Errorf("%s: %w", op, ErrNotRunning)
+	}
+	return i.proc, nil
+}
+
+// start launches a process and starts the instance in it with begin; on failure the
+// process is gone.
+func (i *instance) start(ctx context.Context, m *Manager, d *description, role string, log *slog.Logger, svc *hostService,
+	begin func(ctx context.Context, p *process, hostID uint32) (*pb.ErrorReply, error)) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.proc != nil || i.done {
+		return fmt.Errorf("start %s: already started", d.name)
+	}
+	p, err := m.launch(d.bin.path, role, log)
+	if err != nil {
+		return err
+	}
+	id, err := p.serveHost(svc)
+	if err != nil {
+		p.kill("was stopped after a failed Start")
+		return err
+	}
+	var rep *pb.ErrorReply
+	if err := p.call(ctx, "Start", func(ctx context.Context) (err error) { rep, err = begin(ctx, p, id); return err }); err != nil {
+		p.kill("was stopped after a failed Start")
+		return err
+	}
+	i.proc = p
+	if err := wire.DecodeError(rep.Error); err != nil {
+		// The engine calls Stop after a failed Start; the process stays until then.
+		return err
+	}
+	return nil
+}
+
+// stop stops the instance with end and ends its process. A process that is already gone
+// has nothing left to release.
+func (i *instance) stop(ctx context.Context, end func(ctx context.Context, p *process) (*pb.ErrorReply, error)) error {
+	i.mu.Lock()
+	p := i.proc
+	i.proc, i.done = nil, true
+	i.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	defer p.kill("was stopped")
+	if p.client.Exited() {
+		return nil
+	}
+	var rep *pb.ErrorReply
+	if err := p.call(ctx, "Stop", func(ctx context.Context) (err error) { rep, err = end(ctx, p); return err }); err != nil {
+		return err
+	}
+	return wire.DecodeError(rep.Error)
+}
+
+type connector struct {
+	m    *Manager
+	d    *description
+	inst instance
+}
+
+func (c *connector) Spec() *plugins.ConfigSpec { return c.d.spec }
+
+func (c *connector) Validate(cfg map[string]string) error { return c.m.validate(c.d, cfg) }
+
+func (c *connector) Start(ctx context.Context, cctx plugins.ConnectorContext, cfg map[string]string) error {
+	return c.inst.start(ctx, c.m, c.d, RoleConnector, cctx.Logger(), &hostService{conn: cctx},
+		func(ctx context.Context, p *process, id uint32) (*pb.ErrorReply, error) {
+			return p.conn.Plugin.ConnectorStart(ctx, &pb.ConnectorStartRequest{Connector: c.d.name, Config: cfg, HostBrokerId: id})
+		})
+}
+
+func (c *connector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
+	p, err := c.inst.get("TaskConfigs")
+	if err != nil {
+		return nil, err
+	}
+	var rep *pb.TaskConfigsReply
+	if err := p.call(context.Background(), "TaskConfigs", func(ctx context.Context) (err error) {
+		rep, err = p.conn.Plugin.TaskConfigs(ctx, &pb.TaskConfigsRequest{MaxTasks: int32(maxTasks)})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := wire.DecodeError(rep.Error); err != nil {
+		return nil, err
+	}
+	out := make([]map[string]string, len(rep.Configs))
+	for i, tc := range rep.Configs {
+		out[i] = tc.Entries
+		if out[i] == nil {
+			out[i] = map[string]string{}
+		}
+	}
+	return out, nil
+}
+
+func (c *connector) Stop(ctx context.Context) error {
+	return c.inst.stop(ctx, func(ctx context.Context, p *process) (*pb.ErrorReply, error) {
+		return p.conn.Plugin.ConnectorStop(ctx, &pb.StopRequest{})
+	})
+}
+
+type sourceConnector struct{ *connector }
+
+func (c *sourceConnector) NewSourceTask() plugins.SourceTask {
+	t := &sourceTask{m: c.m, d: c.d}
+	if c.d.commitRecord {
+		return &recordCommittingTask{t}
+	}
+	return t
+}
+
+type sinkConnector struct{ *connector }
+
+func (c *sinkConnector) NewSinkTask() plugins.SinkTask {
+	t := &sinkTask{m: c.m, d: c.d}
+	switch {
+	case c.d.preCommit && c.d.queueListener:
+		return &preCommitListeningSink{t}
+	case c.d.preCommit:
+		return &preCommitSink{t}
+	case c.d.queueListener:
+		return &listeningSink{t}
+	}
+	return t
+}
+
+// sourceTask reads one batch ahead: while the engine handles a batch, the plugin makes the
+// next one (the process works in parallel with the worker instead of in turn). A batch read
+// ahead and not delivered when the task stops is dropped; its positions were never
+// committed, so a restarted task reads it again.
+type sourceTask struct {
+	m    *Manager
+	d    *description
+	inst instance
+
+	seqMu sync.Mutex
+	seqs  map[*schema.Record]uint64 // polled records awaiting CommitRecord
+
+	aheadMu sync.Mutex
+	ahead   chan pollResult // the batch being read ahead; nil when none
+	aheadWG sync.WaitGroup
+	bg      context.Context // the read-ahead calls' context, cancelled by Stop
+	stopBG  context.CancelFunc
+	stopped bool
+}
+
+type pollResult struct {
+	recs []*schema.Record
+	err  error
+}
+
+func (t *sourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
+	t.aheadMu.Lock()
+	if t.bg == nil {
+		t.bg, t.stopBG = context.WithCancel(context.Background())
+	}
+	t.aheadMu.Unlock()
+	return t.inst.start(ctx, t.m, t.d, RoleTask, tctx.Logger(), &hostService{positions: tctx.Positions()},
+		func(ctx context.Context, p *process, id uint32) (*pb.ErrorReply, error) {
+			return p.conn.Plugin.SourceStart(ctx, &pb.TaskStartRequest{Connector: t.d.name, Config: cfg, HostBrokerId: id})
+		})
+}
+
+// Poll delivers the batch read ahead (starting a read when none is under way) and starts
+// reading the next one. A cancelled ctx returns at once and leaves the read under way for
+// the next call.
+func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
+	t.aheadMu.Lock()
+	if t.ahead == nil {
+		t.ahead = t.readAhead()
+	}
+	ahead := t.ahead
+	t.aheadMu.Unlock()
+	select {
+	case res := <-ahead:
+		t.aheadMu.Lock()
+		t.ahead = nil
+		if res.err == nil {
+			t.ahead = t.readAhead()
+		}
+		t.aheadMu.Unlock()
+		return res.recs, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("Poll: %w", ctx.Err())
+	}
+}
+
+// readAhead starts one Poll call of the plugin; t.aheadMu is held.
+func (t *sourceTask) readAhead() chan pollResult {
+	ch := make(chan pollResult, 1)
+	if t.stopped || t.bg == nil {
+		ch <- pollResult{err: fmt.Errorf("Poll: %w", ErrNotRunning)}
+		return ch
+	}
+	bg := t.bg
+	t.aheadWG.Go(func() {
+		recs, err := t.poll(bg)
+		ch <- pollResult{recs, err}
+	})
+	return ch
+}
+
+// poll is one Poll call of the plugin.
+func (t *sourceTask) poll(ctx context.Context) ([]*schema.Record, error) {
+	p, err := t.inst.get("Poll")
+	if err != nil {
+		return nil, err
+	}
+	var rep *pb.PollReply
+	if err := p.call(ctx, "Poll", func(ctx context.Context) (err error) {
+		rep, err = p.conn.Plugin.Poll(ctx, &pb.PollRequest{})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := wire.DecodeError(rep.Error); err != nil {
+		return nil, err
+	}
+	recs, err := wire.DecodeBatch(rep.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("poll: plugin %s: %w", t.d.bin.path, err)
+	}
+	if t.d.commitRecord && len(recs) > 0 {
+		t.seqMu.Lock()
+		if t.seqs == nil {
+			t.seqs = map[*schema.Record]uint64{}
+		}
+		for i, r := range recs {
+			t.seqs[r] = rep.FirstSeq + uint64(i)
+		}
+		t.seqMu.Unlock()
+	}
+	return recs, nil
+}
+
+func (t *sourceTask) Commit(ctx context.Context) error {
+	p, err := t.inst.get("Commit")
+	if err != nil {
+		return err
+	}
+	var rep *pb.ErrorReply
+	if err := p.call(ctx, "Commit", func(ctx context.Context) (err error) {
+		rep, err = p.conn.Plugin.Commit(ctx, &pb.Empty{})
+		return err
+	}); err != nil {
+		return err
+	}
+	return wire.DecodeError(rep.Error)
+}
+
+func (t *sourceTask) Stop(ctx context.Context) error {
+	t.aheadMu.Lock()
+	t.stopped = true
+	if t.stopBG != nil {
+		t.stopBG()
+	}
+	t.aheadMu.Unlock()
+	err := t.inst.stop(ctx, func(ctx context.Context, p *process) (*pb.ErrorReply, error) {
+		return p.conn.Plugin.SourceStop(ctx, &pb.StopRequest{})
+	})
+	// The process is gone: a read under way has ended.
+	t.aheadWG.Wait()
+	return err
+}
+
+// recordCommittingTask is a source task whose plugin task is a RecordCommitter.
+type recordCommittingTask struct{ *sourceTask }
+
+func (t *recordCommittingTask) CommitRecord(ctx context.Context, r *schema.Record, md *plugins.RecordMetadata) error {
+	t.seqMu.Lock()
+	seq, ok := t.seqs[r]
+	delete(t.seqs, r)
+	t.seqMu.Unlock()
+	if !ok {
+		return nil
+	}
+	p, err := t.inst.get("CommitRecord")
+	if err != nil {
+		return err
+	}
+	var rep *pb.ErrorReply
+	if err := p.call(ctx, "CommitRecord", func(ctx context.Context) (err error) {
+		rep, err = p.conn.Plugin.CommitRecords(ctx, &pb.CommitRecordsRequest{Seqs: []uint64{seq},
+			Metadata: []*pb.RecordMetadata{wire.MetadataMsg(md)}})
+		return err
+	}); err != nil {
+		return err
+	}
+	return wire.DecodeError(rep.Error)
+}
+
+type sinkTask struct {
+	m    *Manager
+	d    *description
+	inst instance
+}
+
+func (t *sinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg map[string]string) error {
+	return t.inst.start(ctx, t.m, t.d, RoleTask, tctx.Logger(), &hostService{sink: tctx},
+		func(ctx context.Context, p *process, id uint32) (*pb.ErrorReply, error) {
+			return p.conn.Plugin.SinkStart(ctx, &pb.TaskStartRequest{Connector: t.d.name, Config: cfg, HostBrokerId: id})
+		})
+}
+
+func (t *sinkTask) Put(ctx context.Context, records []*schema.Record) error {
+	p, err := t.inst.get("Put")
+	if err != nil {
+		return err
+	}
+	batch, err := wire.EncodeBatch(records)
+	if err != nil {
+		return fmt.Errorf("put: %w", err)
+	}
+	var rep *pb.ErrorReply
+	if err := p.call(ctx, "Put", func(ctx context.Context) (err error) {
+		rep, err = p.conn.Plugin.Put(ctx, &pb.PutRequest{Batch: batch})
+		return err
+	}); err != nil {
+		return err
+	}
+	return wire.DecodeError(rep.Error)
+}
+
+func (t *sinkTask) Flush(ctx context.Context, offsets map[plugins.Queue]int64) error {
+	p, err := t.inst.get("Flush")
+	if err != nil {
+		return err
+	}
+	var rep *pb.ErrorReply
+	if err := p.call(ctx, "Flush", func(ctx context.Context) (err error) {
+		rep, err = p.conn.Plugin.Flush(ctx, &pb.OffsetsRequest{Offsets: wire.OffsetsMsg(offsets)})
+		return err
+	}); err != nil {
+		return err
+	}
+	return wire.DecodeError(rep.Error)
+}
+
+func (t *sinkTask) Stop(ctx context.Context) error {
+	return t.inst.stop(ctx, func(ctx context.Context, p *process) (*pb.ErrorReply, error) {
+		return p.conn.Plugin.SinkStop(ctx, &pb.StopRequest{})
+	})
+}
+
+func (t *sinkTask) preCommit(ctx context.Context, offsets map[plugins.Queue]int64) (map[plugins.Queue]int64, error) {
+	p, err := t.inst.get("PreCommit")
+	if err != nil {
+		return nil, err
+	}
+	var rep *pb.PreCommitReply
+	if err := p.call(ctx, "PreCommit", func(ctx context.Context) (err error) {
+		rep, err = p.conn.Plugin.PreCommit(ctx, &pb.OffsetsRequest{Offsets: wire.OffsetsMsg(offsets)})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := wire.DecodeError(rep.Error); err != nil {
+		return nil, err
+	}
+	return wire.FromOffsetsMsg(rep.Offsets), nil
+}
+
+func (t *sinkTask) queues(ctx context.Context, op string, queues []plugins.Queue) error {
+	p, err := t.inst.get(op)
+	if err != nil {
+		return err
+	}
+	var rep *pb.ErrorReply
+	if err := p.call(ctx, op, func(ctx context.Context) (err error) {
+		req := &pb.QueuesRequest{Queues: wire.QueuesMsg(queues)}
+		if op == "Open" {
+			rep, err = p.conn.Plugin.OpenQueues(ctx, req)
+		} else {
+			rep, err = p.conn.Plugin.CloseQueues(ctx, req)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	return wire.DecodeError(rep.Error)
+}
+
+type preCommitSink struct{ *sinkTask }
+
+func (t *preCommitSink) PreCommit(ctx context.Context, o map[plugins.Queue]int64) (map[plugins.Queue]int64, error) {
+	return t.preCommit(ctx, o)
+}
+
+type listeningSink struct{ *sinkTask }
+
+func (t *listeningSink) Open(ctx context.Context, q []plugins.Queue) error {
+	return t.queues(ctx, "Open", q)
+}
+func (t *listeningSink) Close(ctx context.Context, q []plugins.Queue) error {
+	return t.queues(ctx, "Close", q)
+}
+
+type preCommitListeningSink struct{ *sinkTask }
+
+func (t *preCommitListeningSink) PreCommit(ctx context.Context, o map[plugins.Queue]int64) (map[plugins.Queue]int64, error) {
+	return t.preCommit(ctx, o)
+}
+func (t *preCommitListeningSink) Open(ctx context.Context, q []plugins.Queue) error {
+	return t.queues(ctx, "Open", q)
+}
+func (t *preCommitListeningSink) Close(ctx context.Context, q []plugins.Queue) error {
+	return t.queues(ctx, "Close", q)
+}

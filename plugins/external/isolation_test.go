@@ -1,0 +1,179 @@
+package external_test
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/conformance"
+	"github.com/rmqconnect/rmqconnect/plugins/external"
+)
+
+// startFaulty starts a faulty-source task with the given fault and returns it and its
+// marker file (written with the pid once the first Poll began).
+func startFaulty(t *testing.T, reg *plugins.Registry, fault string) (plugins.SourceTask, string) {
+	t.Helper()
+	marker := filepath.Join(t.TempDir(), "marker")
+	cfg := map[string]string{"fault": fault, "marker": marker}
+	c, err := reg.NewSource("faulty-source")
+	require.NoError(t, err)
+	task := c.NewSourceTask()
+	require.NoError(t, task.Start(t.Context(), conformance.SourceContextFor(t, c.Spec(), nil, cfg), cfg))
+	return task, marker
+}
+
+// TestCrashFailsOnlyTheTask: a panic that ends the plugin process fails the task's Poll with
+// an error naming the process, the call and the panic; a new task (what the engine's restart
+// does) runs in a new process, and another task of the same plugin is untouched.
+func TestCrashFailsOnlyTheTask(t *testing.T) {
+	m, reg, _ := newManager(t, external.Options{}, "faulty")
+	healthy, _ := startFaulty(t, reg, "none")
+	_, err := healthy.Poll(t.Context())
+	require.NoError(t, err)
+
+	task, marker := startFaulty(t, reg, "crash")
+	_, err = task.Poll(t.Context())
+	require.ErrorIs(t, err, external.ErrProcessFailed)
+	require.False(t, plugins.IsRetriable(err), "a crash fails the task")
+	require.Contains(t, err.Error(), "exited (exit status 2) during Poll")
+	require.Contains(t, err.Error(), "faulty plugin crashes on purpose", "the panic is in the trace")
+	require.NoError(t, task.Stop(t.Context()), "Stop after a crash has nothing to release")
+
+	recs, err := healthy.Poll(t.Context())
+	require.NoError(t, err, "the other task's process is unaffected")
+	require.Len(t, recs, 1)
+
+	restarted, _ := startFaulty(t, reg, "crash")
+	// Its marker is new: share the crashed one so this process works.
+	_ = restarted.Stop(t.Context())
+	cfg := map[string]string{"fault": "crash", "marker": marker}
+	c, err := reg.NewSource("faulty-source")
+	require.NoError(t, err)
+	again := c.NewSourceTask()
+	require.NoError(t, again.Start(t.Context(), conformance.SourceContextFor(t, c.Spec(), nil, cfg), cfg))
+	recs, err = again.Poll(t.Context())
+	require.NoError(t, err, "a new process serves the restarted task")
+	require.Len(t, recs, 1)
+	require.NoError(t, again.Stop(t.Context()))
+	require.NoError(t, healthy.Stop(t.Context()))
+	require.Empty(t, m.Processes(), "every process of a stopped instance is gone")
+}
+
+// TestHangKillsTheProcess: a call without an answer within CallTimeout kills the process and
+// fails the task, saying it hung.
+func TestHangKillsTheProcess(t *testing.T) {
+	m, reg, _ := newManager(t, external.Options{CallTimeout: 2 * time.Second}, "faulty")
+	task, marker := startFaulty(t, reg, "hang")
+	_, err := task.Poll(t.Context())
+	require.ErrorIs(t, err, external.ErrProcessFailed)
+	require.Contains(t, err.Error(), "no answer within 2s (hung)")
+	pid, perr := os.ReadFile(marker)
+	require.NoError(t, perr)
+	require.False(t, alive(t, string(pid)), "the hung process was killed")
+	require.NoError(t, task.Stop(t.Context()))
+	require.Empty(t, m.Processes())
+}
+
+// TestKilledProcessFailsTheTask: a plugin process killed from outside (OOM killer, an
+// operator) fails its task with the signal in the error.
+func TestKilledProcessFailsTheTask(t *testing.T) {
+	m, reg, _ := newManager(t, external.Options{}, "faulty")
+	task, _ := startFaulty(t, reg, "none")
+	_, err := task.Poll(t.Context())
+	require.NoError(t, err)
+	procs := m.Processes()
+	require.Len(t, procs, 1)
+	require.NoError(t, syscall.Kill(procs[0].PID, syscall.SIGKILL))
+	_, err = task.Poll(t.Context())
+	require.ErrorIs(t, err, external.ErrProcessFailed)
+	require.Contains(t, err.Error(), "exited (signal: killed) during Poll")
+	require.NoError(t, task.Stop(t.Context()))
+}
+
+// alive reports whether the process pid exists (and is not a zombie).
+func alive(t *testing.T, pid string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == ')' && i+2 < len(b) {
+			return b[i+2] != 'Z'
+		}
+	}
+	return true
+}
+
+// TestVersionMismatchRefused: a binary that speaks another protocol version is not
+// registered, and the scan says why in words that tell the operator what to do.
+func TestVersionMismatchRefused(t *testing.T) {
+	dir := t.TempDir()
+	copyBinary(t, filepath.Join(binDir, "oldproto"), filepath.Join(dir, "oldproto"))
+	copyBinary(t, filepath.Join(binDir, "lines"), filepath.Join(dir, "lines"))
+	reg := plugins.NewRegistry()
+	m := external.New(reg, external.Options{Dirs: []string{dir}, Logger: discard()})
+	defer m.Close()
+	rep, err := m.Reload(t.Context())
+	require.NoError(t, err)
+	require.Len(t, rep.Refused, 1)
+	require.Equal(t, filepath.Join(dir, "oldproto"), rep.Refused[0].Path)
+	require.ErrorIs(t, rep.Refused[0].Err, external.ErrProtocolVersion)
+	require.Contains(t, rep.Refused[0].Err.Error(), "it speaks protocol version 99 and this worker speaks version 1")
+	_, err = reg.Lookup("example-line-source")
+	require.NoError(t, err, "the good binary next to it is loaded")
+	require.Empty(t, m.Processes(), "no process stays after a scan")
+}
+
+// TestReloadPicksUpNewBinary: a binary copied in after the first scan is registered by a
+// reload, with its version and location, while a running task keeps its process.
+func TestReloadPicksUpNewBinary(t *testing.T) {
+	m, reg, dir := newManager(t, external.Options{}, "faulty")
+	_, err := reg.Lookup("example-line-source")
+	require.ErrorIs(t, err, plugins.ErrUnknownPlugin)
+	task, _ := startFaulty(t, reg, "none")
+	before := m.Processes()
+
+	copyBinary(t, filepath.Join(binDir, "lines"), filepath.Join(dir, "lines"))
+	rep, err := m.Reload(t.Context())
+	require.NoError(t, err)
+	require.Empty(t, rep.Refused)
+	info, err := reg.Lookup("example-line-source")
+	require.NoError(t, err)
+	require.Equal(t, "1.0.0", info.Version)
+	require.Equal(t, filepath.Join(dir, "lines"), info.Location)
+	require.Equal(t, before, m.Processes(), "the running task's process is untouched")
+	_, err = task.Poll(t.Context())
+	require.NoError(t, err)
+
+	require.NoError(t, os.Remove(filepath.Join(dir, "lines")))
+	_, err = m.Reload(t.Context())
+	require.NoError(t, err)
+	_, err = reg.Lookup("example-line-source")
+	require.ErrorIs(t, err, plugins.ErrUnknownPlugin, "a removed binary is dropped")
+	require.NoError(t, task.Stop(t.Context()))
+}
+
+// TestValidateInPlugin: Validate runs the plugin's own validators (they do not run in the
+// worker) and reports the keys.
+func TestValidateInPlugin(t *testing.T) {
+	_, reg, _ := newManager(t, external.Options{}, "lines")
+	c, err := reg.New("example-line-source")
+	require.NoError(t, err)
+	_, err = conformance.Validate(c, map[string]string{"file": "/x", "batch.size": "0"})
+	require.ErrorIs(t, err, plugins.ErrInvalidValue)
+	fes := plugins.AsConfigErrors(err)
+	require.Len(t, fes, 1)
+	require.Equal(t, "batch.size", fes[0].Key)
+	require.Contains(t, fes[0].Reason, "between 1 and 10000")
+	_, err = conformance.Validate(c, map[string]string{"file": "/x"})
+	require.NoError(t, err)
+}
+
+func discard() *slogLogger { return slogDiscard }

@@ -1,0 +1,387 @@
+package external
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
+	"github.com/rmqconnect/rmqconnect/plugins/internal/wire"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// Dirs are the directories scanned for plugin binaries (pluginPaths).
+	Dirs []string
+	// CallTimeout is how long a call may go unanswered before the process is taken as hung
+	// and killed (default 60s). It bounds Poll, Put, Flush and every other call.
+	CallTimeout time.Duration
+	// StartTimeout bounds the start of a process up to its handshake (default 10s).
+	StartTimeout time.Duration
+	// Logger receives the manager's log and, with connector and task attributes added by the
+	// engine's contexts, the plugins' own. Required.
+	Logger *slog.Logger
+}
+
+// Manager finds plugin binaries, registers their connectors and runs their processes. Its
+// methods are safe for concurrent use.
+type Manager struct {
+	opts Options
+	reg  *plugins.Registry
+	log  *slog.Logger
+
+	scanMu     sync.Mutex // one scan at a time
+	binaries   map[string]*binary
+	registered []string // names this manager has in reg
+
+	mu      sync.Mutex
+	procs   map[*process]bool
+	control map[string]*process // per binary, for Validate
+	closed  bool
+}
+
+// binary is one described plugin binary.
+type binary struct {
+	path       string
+	size       int64
+	mod        time.Time
+	version    string
+	sdkVersion string
+	conns      []*description
+}
+
+// description is one connector of a binary.
+type description struct {
+	bin           *binary
+	kind          plugins.Kind
+	name          string
+	aliases       []string
+	spec          *plugins.ConfigSpec
+	commitRecord  bool
+	preCommit     bool
+	queueListener bool
+}
+
+// Report is the outcome of a scan.
+type Report struct {
+	// Loaded are the connectors registered from plugin binaries.
+	Loaded []plugins.PluginInfo
+	// Refused are the binaries that were not registered, with why.
+	Refused []Refusal
+}
+
+// Refusal is a binary a scan did not register.
+type Refusal struct {
+	Path string
+	Err  error
+}
+
+// New returns a manager that registers plugin connectors in reg (which holds the built-in
+// ones). Call Reload to scan, and Close to stop every process.
+func New(reg *plugins.Registry, opts Options) *Manager {
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 60 * time.Second
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 10 * time.Second
+	}
+	return &Manager{opts: opts, reg: reg, log: opts.Logger, binaries: map[string]*binary{},
+		procs: map[*process]bool{}, control: map[string]*process{}}
+}
+
+// Reload scans the directories and changes the registry to hold the connectors of the
+// binaries found: new binaries are described (one short process each), unchanged ones
+// (same path, size and modification time) are kept, removed ones are dropped. Running
+// processes are not touched: an instance keeps its process until it stops, and the next
+// instance uses the binary found now. A binary that cannot be used is left out and reported
+// in Refused (and logged); the error is for a failure of the whole scan.
+func (m *Manager) Reload(ctx context.Context) (Report, error) {
+	m.scanMu.Lock()
+	defer m.scanMu.Unlock()
+	var rep Report
+	paths, refused := m.scan()
+	rep.Refused = refused
+	next := map[string]*binary{}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			rep.Refused = append(rep.Refused, Refusal{Path: p, Err: err})
+			continue
+		}
+		if old, ok := m.binaries[p]; ok && old.size == st.Size() && old.mod.Equal(st.ModTime()) {
+			next[p] = old
+			continue
+		}
+		b, err := m.describe(ctx, p, st)
+		if err != nil {
+			rep.Refused = append(rep.Refused, Refusal{Path: p, Err: err})
+			continue
+		}
+		next[p] = b
+	}
+	// Register in path order; a binary whose names clash with a built-in connector or an
+	// earlier binary is refused whole.
+	var adds []plugins.Registration
+	taken := map[string]string{}
+	for _, info := range m.reg.List() {
+		if info.Location != "" {
+			continue
+		}
+		for _, k := range append([]string{info.Name}, info.Aliases...) {
+			taken[k] = "the built-in connector " + info.Name
+		}
+	}
+	sorted := make([]string, 0, len(next))
+	for p := range next {
+		sorted = append(sorted, p)
+	}
+	sort.Strings(sorted)
+	var names []string
+	for _, p := range sorted {
+		b := next[p]
+		if err := claim(b, taken); err != nil {
+			rep.Refused = append(rep.Refused, Refusal{Path: p, Err: err})
+			delete(next, p)
+			continue
+		}
+		for _, d := range b.conns {
+			info := plugins.PluginInfo{Kind: d.kind, Name: d.name, Aliases: d.aliases, Version: b.version, Location: b.path}
+			adds = append(adds, plugins.Registration{Info: info, Factory: m.factory(d)})
+			names = append(names, d.name)
+			rep.Loaded = append(rep.Loaded, info)
+		}
+	}
+	if err := m.reg.Swap(m.registered, adds); err != nil {
+		return Report{}, fmt.Errorf("register plugins: %w", err)
+	}
+	m.registered = names
+	// Validate processes of changed or removed binaries go; running instances stay.
+	m.mu.Lock()
+	var stale []*process
+	for p, proc := range m.control {
+		if nb, ok := next[p]; !ok || nb != m.binaries[p] {
+			stale = append(stale, proc)
+			delete(m.control, p)
+		}
+	}
+	m.mu.Unlock()
+	for _, proc := range stale {
+		proc.kill("was stopped after its binary changed")
+	}
+	m.binaries = next
+	for _, r := range rep.Refused {
+		m.log.Error("plugin refused", "path", r.Path, "err", r.Err)
+	}
+	return rep, nil
+}
+
+func claim(b *binary, taken map[string]string) error {
+	mine := map[string]bool{}
+	for _, d := range b.conns {
+		for _, k := range append([]string{d.name}, d.aliases...) {
+			if by, ok := taken[k]; ok {
+				return fmt.Errorf("%w: %q is already used by %s", plugins.ErrDuplicatePlugin, k, by)
+			}
+			mine[k] = true
+		}
+	}
+	for k := range mine {
+		taken[k] = "the plugin " + b.path
+	}
+	return nil
+}
+
+// scan lists the executable files of the directories (symbolic links followed, hidden files
+// skipped), sorted.
+func (m *Manager) scan() ([]string, []Refusal) {
+	var out []string
+	var refused []Refusal
+	for _, dir := range m.opts.Dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			refused = append(refused, Refusal{Path: dir, Err: fmt.Errorf("pluginPaths: %w", err)})
+			continue
+		}
+		for _, e := range entries {
+			if e.Name()[0] == '.' {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			st, err := os.Stat(p)
+			if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+				continue
+			}
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out, refused
+}
+
+// describe runs a binary once and asks for its connectors.
+func (m *Manager) describe(ctx context.Context, path string, st os.FileInfo) (*binary, error) {
+	proc, err := m.launch(path, RoleDescribe, m.log.With("plugin", path))
+	if err != nil {
+		return nil, err
+	}
+	defer proc.kill("was stopped after Describe")
+	var rep *pb.DescribeReply
+	if err := proc.call(ctx, "Describe", func(ctx context.Context) (err error) {
+		rep, err = proc.conn.Plugin.Describe(ctx, &pb.Empty{})
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	b := &binary{path: path, size: st.Size(), mod: st.ModTime(), version: rep.Version, sdkVersion: rep.SdkVersion}
+	for _, c := range rep.Connectors {
+		kind := plugins.Kind(c.Kind)
+		if !kind.Valid() {
+			return nil, fmt.Errorf("plugin %s: connector %s: %w: unknown kind %q", path, c.Name, wire.ErrBadMessage, c.Kind)
+		}
+		spec, err := wire.DecodeSpec(c.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: connector %s: %w", path, c.Name, err)
+		}
+		b.conns = append(b.conns, &description{bin: b, kind: kind, name: c.Name, aliases: c.Aliases, spec: spec,
+			commitRecord: c.CommitRecord, preCommit: c.PreCommit, queueListener: c.QueueListener})
+	}
+	if len(b.conns) == 0 {
+		return nil, fmt.Errorf("plugin %s: %w: it holds no connector", path, ErrNotPlugin)
+	}
+	return b, nil
+}
+
+// track registers a process (nil only checks that the manager is open).
+func (m *Manager) track(p *process) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if p != nil {
+		m.procs[p] = true
+	}
+	return nil
+}
+
+func (m *Manager) untrack(p *process) {
+	m.mu.Lock()
+	delete(m.procs, p)
+	for k, c := range m.control {
+		if c == p {
+			delete(m.control, k)
+		}
+	}
+	m.mu.Unlock()
+}
+
+// ProcessInfo describes a running plugin process.
+type ProcessInfo struct {
+	PID    int
+	Binary string
+	// Role is what the process serves: RoleConnector, RoleTask, RoleValidate or RoleDescribe.
+	Role string
+}
+
+// The roles of plugin processes.
+const (
+	RoleConnector = "connector" // one connector instance
+	RoleTask      = "task"      // one task instance
+	RoleValidate  = "validate"  // Validate calls for one binary, shared, until Close or a reload
+	RoleDescribe  = "describe"  // the Describe call of a scan
+)
+
+// Processes lists the running plugin processes, by pid.
+func (m *Manager) Processes() []ProcessInfo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]ProcessInfo, 0, len(m.procs))
+	for p := range m.procs {
+		out = append(out, ProcessInfo{PID: p.pid, Binary: p.bin, Role: p.role})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out
+}
+
+// Close kills every plugin process and refuses new ones. It is idempotent; call it after the
+// engine has stopped its connectors and tasks (their processes are gone by then; this ends
+// what is left).
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	procs := make([]*process, 0, len(m.procs))
+	for p := range m.procs {
+		procs = append(procs, p)
+	}
+	m.mu.Unlock()
+	for _, p := range procs {
+		p.kill("was stopped with the worker")
+	}
+}
+
+// validate runs Validate in the binary's shared process, starting it when needed (and once
+// more when it died).
+func (m *Manager) validate(d *description, cfg map[string]string) error {
+	ctx := context.Background()
+	for attempt := 0; ; attempt++ {
+		proc, err := m.controlProcess(d.bin.path)
+		if err != nil {
+			return err
+		}
+		var rep *pb.ErrorReply
+		err = proc.call(ctx, "Validate", func(ctx context.Context) (err error) {
+			rep, err = proc.conn.Plugin.Validate(ctx, &pb.ValidateRequest{Connector: d.name, Config: cfg})
+			return err
+		})
+		if err == nil {
+			return wire.DecodeError(rep.Error)
+		}
+		proc.kill("was stopped after a failed call")
+		if attempt > 0 || !errors.Is(err, ErrProcessFailed) {
+			return err
+		}
+	}
+}
+
+func (m *Manager) controlProcess(path string) (*process, error) {
+	m.mu.Lock()
+	proc := m.control[path]
+	m.mu.Unlock()
+	if proc != nil && !proc.client.Exited() {
+		return proc, nil
+	}
+	proc, err := m.launch(path, RoleValidate, m.log.With("plugin", path))
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if old := m.control[path]; old != nil && !old.client.Exited() {
+		m.mu.Unlock()
+		proc.kill("was not needed")
+		return old, nil
+	}
+	m.control[path] = proc
+	m.mu.Unlock()
+	return proc, nil
+}
+
+// ReloadPlugins is Reload for the admin API (GET /plugin/reload): it returns each refused
+// binary as "path: reason".
+func (m *Manager) ReloadPlugins(ctx context.Context) ([]string, error) {
+	rep, err := m.Reload(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(rep.Refused))
+	for i, r := range rep.Refused {
+		out[i] = r.Path + ": " + r.Err.Error()
+	}
+	return out, nil
+}

@@ -1,0 +1,86 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
+)
+
+// EncodeError keeps what the engine acts on: the message, whether it is retriable (and
+// its backoff hint), a cancellation, and the keys of configuration errors. nil stays nil.
+func EncodeError(err error) *pb.Error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &pb.Error{Kind: pb.Error_CANCELED, Message: err.Error()}
+	}
+	if fes := plugins.AsConfigErrors(err); len(fes) > 0 && errors.Is(err, plugins.ErrInvalidConfig) {
+		m := &pb.Error{Kind: pb.Error_CONFIG, Message: err.Error()}
+		for _, fe := range fes {
+			m.Fields = append(m.Fields, &pb.FieldError{Key: fe.Key, Value: fe.Value, Reason: fe.Reason, Cause: causeOf(fe.Err)})
+		}
+		return m
+	}
+	var re *plugins.RetriableError
+	if errors.As(err, &re) {
+		msg := err.Error()
+		if re.Err != nil && err == error(re) {
+			msg = re.Err.Error()
+		}
+		return &pb.Error{Kind: pb.Error_RETRIABLE, Message: msg, BackoffMs: re.Backoff.Milliseconds()}
+	}
+	return &pb.Error{Kind: pb.Error_FATAL, Message: err.Error()}
+}
+
+func causeOf(err error) pb.FieldError_Cause {
+	switch {
+	case errors.Is(err, plugins.ErrMissingRequired):
+		return pb.FieldError_MISSING
+	case errors.Is(err, plugins.ErrInvalidValue):
+		return pb.FieldError_INVALID
+	case errors.Is(err, plugins.ErrConflictingKeys):
+		return pb.FieldError_CONFLICT
+	}
+	return pb.FieldError_OTHER
+}
+
+func sentinelOf(c pb.FieldError_Cause) error {
+	switch c {
+	case pb.FieldError_MISSING:
+		return plugins.ErrMissingRequired
+	case pb.FieldError_INVALID:
+		return plugins.ErrInvalidValue
+	case pb.FieldError_CONFLICT:
+		return plugins.ErrConflictingKeys
+	}
+	return nil
+}
+
+// DecodeError rebuilds an error the engine handles as it would the original: errors.Is
+// sees plugins.ErrInvalidConfig and the field sentinels, plugins.IsRetriable a retriable
+// one and context.Canceled a cancellation. nil stays nil.
+func DecodeError(m *pb.Error) error {
+	if m == nil {
+		return nil
+	}
+	switch m.Kind {
+	case pb.Error_CANCELED:
+		return fmt.Errorf("%s: %w", m.Message, context.Canceled)
+	case pb.Error_CONFIG:
+		out := make(plugins.ConfigErrors, len(m.Fields))
+		for i, f := range m.Fields {
+			out[i] = &plugins.FieldError{Key: f.Key, Value: f.Value, Reason: f.Reason, Err: sentinelOf(f.Cause)}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	case pb.Error_RETRIABLE:
+		return &plugins.RetriableError{Err: errors.New(m.Message), Backoff: time.Duration(m.BackoffMs) * time.Millisecond}
+	}
+	return errors.New(m.Message)
+}

@@ -1,0 +1,153 @@
+package wire
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// EncodeBatch encodes records with the schemas they use, in the compact form of codec.go.
+func EncodeBatch(recs []*schema.Record) (*pb.Batch, error) {
+	e := &batchEncoder{buf: make([]byte, 0, 64*len(recs))}
+	for i, r := range recs {
+		if err := e.record(r); err != nil {
+			return nil, fmt.Errorf("record %d: %w", i, err)
+		}
+	}
+	return &pb.Batch{Schemas: e.Schemas(), Count: uint32(len(recs)), Records: e.buf}, nil
+}
+
+// DecodeBatch decodes the records of a batch. Byte values share the message's buffer.
+func DecodeBatch(b *pb.Batch) ([]*schema.Record, error) {
+	if b == nil || b.Count == 0 {
+		return nil, nil
+	}
+	if uint64(b.Count) > uint64(len(b.Records)) {
+		return nil, fmt.Errorf("%w: %d records in %d bytes", ErrBadMessage, b.Count, len(b.Records))
+	}
+	d := &batchDecoder{Decoder: NewDecoder(b.Schemas), buf: b.Records}
+	out := make([]*schema.Record, b.Count)
+	slab := make([]schema.Record, b.Count) // one allocation for the batch's records
+	for i := range out {
+		r := &slab[i]
+		err := d.record(r)
+		if err != nil {
+			return nil, fmt.Errorf("record %d: %w", i, err)
+		}
+		out[i] = r
+	}
+	if len(d.buf) > 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the last record", ErrBadMessage, len(d.buf))
+	}
+	return out, nil
+}
+
+func (d *Decoder) object(v *pb.Value) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	x, err := d.Value(v)
+	if err != nil || x == nil {
+		return nil, err
+	}
+	m, ok := x.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T where an object was expected", ErrBadMessage, x)
+	}
+	return m, nil
+}
+
+// Object encodes a schemaless object (a source partition or offset); nil stays nil.
+func Object(m map[string]any) (*pb.Value, error) {
+	if m == nil {
+		return nil, nil
+	}
+	var e Encoder
+	return e.Value(m)
+}
+
+// DecodeObject decodes what Object encoded.
+func DecodeObject(v *pb.Value) (map[string]any, error) { return NewDecoder(nil).object(v) }
+
+// Queues and offsets.
+
+// QueueMsg encodes a queue.
+func QueueMsg(q plugins.Queue) *pb.Queue {
+	return &pb.Queue{Topic: q.Topic, BrokerName: q.BrokerName, QueueId: int32(q.QueueID)}
+}
+
+// FromQueueMsg decodes a queue.
+func FromQueueMsg(q *pb.Queue) plugins.Queue {
+	if q == nil {
+		return plugins.Queue{}
+	}
+	return plugins.Queue{Topic: q.Topic, BrokerName: q.BrokerName, QueueID: int(q.QueueId)}
+}
+
+// QueuesMsg encodes queues.
+func QueuesMsg(qs []plugins.Queue) []*pb.Queue {
+	out := make([]*pb.Queue, len(qs))
+	for i, q := range qs {
+		out[i] = QueueMsg(q)
+	}
+	return out
+}
+
+// FromQueuesMsg decodes queues.
+func FromQueuesMsg(qs []*pb.Queue) []plugins.Queue {
+	out := make([]plugins.Queue, len(qs))
+	for i, q := range qs {
+		out[i] = FromQueueMsg(q)
+	}
+	return out
+}
+
+// OffsetsMsg encodes per-queue offsets.
+func OffsetsMsg(m map[plugins.Queue]int64) []*pb.QueueOffset {
+	out := make([]*pb.QueueOffset, 0, len(m))
+	for q, off := range m {
+		out = append(out, &pb.QueueOffset{Queue: QueueMsg(q), Offset: off})
+	}
+	return out
+}
+
+// FromOffsetsMsg decodes per-queue offsets (never nil).
+func FromOffsetsMsg(l []*pb.QueueOffset) map[plugins.Queue]int64 {
+	out := make(map[plugins.Queue]int64, len(l))
+	for _, qo := range l {
+		out[FromQueueMsg(qo.Queue)] = qo.Offset
+	}
+	return out
+}
+
+// MetadataMsg encodes where a record was stored; nil gives present=false.
+func MetadataMsg(md *plugins.RecordMetadata) *pb.RecordMetadata {
+	if md == nil {
+		return &pb.RecordMetadata{}
+	}
+	m := &pb.RecordMetadata{Present: true, Topic: md.Topic, BrokerName: md.BrokerName, QueueId: int32(md.QueueID),
+		QueueOffset: md.QueueOffset, MsgId: md.MsgID}
+	if !md.Timestamp.IsZero() {
+		m.Timestamp = timeValue(md.Timestamp)
+	}
+	return m
+}
+
+// FromMetadataMsg decodes what MetadataMsg encoded.
+func FromMetadataMsg(m *pb.RecordMetadata) *plugins.RecordMetadata {
+	if m == nil || !m.Present {
+		return nil
+	}
+	md := &plugins.RecordMetadata{Topic: m.Topic, BrokerName: m.BrokerName, QueueID: int(m.QueueId),
+		QueueOffset: m.QueueOffset, MsgID: m.MsgId}
+	if m.Timestamp != nil {
+		md.Timestamp = fromTimeValue(m.Timestamp)
+	}
+	return md
+}
+
+// Millis converts a duration to protocol milliseconds.
+func Millis(d time.Duration) int64 { return d.Milliseconds() }

@@ -1,0 +1,184 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+func sampleRecords(t testing.TB) []*schema.Record {
+	addr := schema.StructBuilder().Name("Address").Field("city", schema.StringSchema).MustBuild()
+	person := schema.StructBuilder().Name("Person").Version(2).Doc("a person").
+		Field("id", schema.Int64Schema).
+		Field("small", schema.Int8Schema).
+		Field("mid", schema.Int16Schema).
+		Field("n32", schema.Int32Schema).
+		Field("f32", schema.Float32Schema).
+		Field("f64", schema.Float64Schema).
+		Field("ok", schema.BooleanSchema).
+		Field("raw", schema.BytesSchema).
+		Field("price", schema.DecimalSchema(2)).
+		Field("born", schema.DateSchema()).
+		Field("at", schema.TimestampSchema()).
+		Field("tags", schema.ArrayOf(schema.StringSchema).MustBuild()).
+		Field("scores", schema.MapOf(schema.StringSchema, schema.Int32Schema).MustBuild()).
+		Field("home", addr).
+		Field("nick", schema.NewBuilder(schema.String).Optional().Default("none").MustBuild()).
+		MustBuild()
+	home, err := schema.NewStruct(addr).Put("city", "Hangzhou")
+	require.NoError(t, err)
+	v := schema.NewStruct(person).
+		MustPut("id", int64(7)).MustPut("small", int8(-3)).MustPut("mid", int16(300)).MustPut("n32", int32(-70000)).
+		MustPut("f32", float32(1.5)).MustPut("f64", 2.25).MustPut("ok", true).MustPut("raw", []byte{0, 1, 255}).
+		MustPut("price", schema.Decimal{Unscaled: big.NewInt(-12345), Scale: 2}).
+		MustPut("born", time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)).
+		MustPut("at", time.UnixMilli(1700000000123).UTC()).
+		MustPut("tags", []any{"a", "b"}).MustPut("scores", map[any]any{"x": int32(1), "y": int32(2)}).
+		MustPut("home", home)
+	r1 := schema.NewRecord("t", schema.StringSchema, "k", person, v)
+	r1.SourcePartition = map[string]any{"file": "a", "nested": map[string]any{"n": int64(1)}}
+	r1.SourceOffset = map[string]any{"line": int64(42), "f": 0.5, "list": []any{int64(1), "x", nil, true}}
+	r1.Timestamp = time.Unix(1700000000, 5).UTC()
+	r1.Headers.Add("h", schema.StringSchema, "hv")
+	r1.Headers.Add("h", nil, map[string]any{"x": int64(1)})
+	r1.Extensions = map[string]string{"e": "1"}
+	r2 := schema.NewRecord("t", nil, nil, person, nil) // a tombstone sharing the schema
+	r2.QueueID, r2.QueueOffset, r2.BrokerName, r2.MsgID = 3, 99, "broker-a", "m1"
+	r3 := schema.NewRecord("u", nil, []byte("k"), nil, map[string]any{"schemaless": []any{int64(1)}})
+	return []*schema.Record{r1, r2, r3}
+}
+
+func TestBatchRoundTrip(t *testing.T) {
+	recs := sampleRecords(t)
+	b, err := EncodeBatch(recs)
+	require.NoError(t, err)
+	wireBytes, err := proto.Marshal(b)
+	require.NoError(t, err)
+	var back pb.Batch
+	require.NoError(t, proto.Unmarshal(wireBytes, &back))
+	got, err := DecodeBatch(&back)
+	require.NoError(t, err)
+	require.Len(t, got, len(recs))
+	for i := range recs {
+		want, have := recs[i], got[i]
+		require.Equal(t, want.Topic, have.Topic)
+		require.Equal(t, want.QueueID, have.QueueID)
+		require.Equal(t, want.QueueOffset, have.QueueOffset)
+		require.Equal(t, want.BrokerName, have.BrokerName)
+		require.Equal(t, want.MsgID, have.MsgID)
+		require.True(t, want.KeySchema.Equal(have.KeySchema), "record %d key schema", i)
+		require.True(t, want.ValueSchema.Equal(have.ValueSchema), "record %d value schema", i)
+		require.True(t, schema.Equal(want.Key, have.Key), "record %d key", i)
+		require.True(t, schema.Equal(want.Value, have.Value), "record %d value: %v != %v", i, want.Value, have.Value)
+		require.True(t, schema.Equal(want.SourcePartition, have.SourcePartition), "record %d partition", i)
+		require.True(t, schema.Equal(want.SourceOffset, have.SourceOffset), "record %d offset", i)
+		require.True(t, want.Timestamp.Equal(have.Timestamp), "record %d timestamp", i)
+		require.Equal(t, want.Extensions, have.Extensions)
+		require.Len(t, have.Headers, len(want.Headers))
+		for j := range want.Headers {
+			require.Equal(t, want.Headers[j].Key, have.Headers[j].Key)
+			require.True(t, schema.Equal(want.Headers[j].Value, have.Headers[j].Value))
+		}
+	}
+	require.Same(t, got[0].ValueSchema, got[1].ValueSchema, "a schema shared in the batch is decoded once")
+	many := make([]*schema.Record, 100)
+	for i := range many {
+		many[i] = recs[0]
+	}
+	mb, err := EncodeBatch(many)
+	require.NoError(t, err)
+	require.Len(t, mb.Schemas, len(b.Schemas), "records sharing schemas send each schema once")
+	require.NoError(t, got[0].Value.(*schema.Struct).Validate())
+}
+
+func TestGoTypesNormalised(t *testing.T) {
+	var e Encoder
+	for in, want := range map[string]struct{ in, want any }{
+		"int":    {7, int64(7)},
+		"uint16": {uint16(9), int64(9)},
+		"slice":  {[]string{"a"}, []any{"a"}},
+		"map":    {map[string]int{"a": 1}, map[any]any{"a": int64(1)}},
+	} {
+		v, err := e.Value(want.in)
+		require.NoError(t, err, in)
+		got, err := NewDecoder(e.Schemas()).Value(v)
+		require.NoError(t, err, in)
+		require.Equal(t, want.want, got, in)
+	}
+	_, err := e.Value(make(chan int))
+	require.ErrorContains(t, err, "cannot cross the plugin boundary")
+}
+
+func TestErrorsKeepTheirKind(t *testing.T) {
+	retr := DecodeError(EncodeError(&plugins.RetriableError{Err: errors.New("busy"), Backoff: 2 * time.Second}))
+	var re *plugins.RetriableError
+	require.ErrorAs(t, retr, &re)
+	require.Equal(t, 2*time.Second, re.Backoff)
+	require.Equal(t, "retriable: busy", retr.Error())
+
+	cfg := DecodeError(EncodeError(plugins.ConfigErrors{{Key: "a.b", Value: "x", Reason: "bad", Err: plugins.ErrInvalidValue},
+		{Key: "c", Reason: "missing", Err: plugins.ErrMissingRequired}}))
+	require.ErrorIs(t, cfg, plugins.ErrInvalidConfig)
+	require.ErrorIs(t, cfg, plugins.ErrInvalidValue)
+	require.ErrorIs(t, cfg, plugins.ErrMissingRequired)
+	require.Equal(t, []string{"a.b", "c"}, []string{plugins.AsConfigErrors(cfg)[0].Key, plugins.AsConfigErrors(cfg)[1].Key})
+
+	require.ErrorIs(t, DecodeError(EncodeError(context.Canceled)), context.Canceled)
+	fatal := DecodeError(EncodeError(errors.New("boom")))
+	require.False(t, plugins.IsRetriable(fatal))
+	require.Equal(t, "boom", fatal.Error())
+	require.Nil(t, DecodeError(EncodeError(nil)))
+}
+
+func TestSpecRoundTrip(t *testing.T) {
+	spec := plugins.MustConfigSpec(
+		plugins.Field{Name: "a", Type: plugins.TypeInt, Default: 5, Validators: []plugins.Validator{plugins.Between(1, 9)}, Doc: "d"},
+		plugins.Field{Name: "b", Type: plugins.TypeList, Default: []string{"x", "y"}, Aliases: []string{"bb"}},
+		plugins.Field{Name: "c", Type: plugins.TypeDuration, Default: 1500 * time.Millisecond},
+		plugins.Field{Name: "d", Type: plugins.TypePassword, Required: true},
+		plugins.Field{Name: "e", Type: plugins.TypeDouble, Default: 0.1},
+		plugins.Field{Name: "f", Type: plugins.TypeString, Path: true, Secret: true},
+	)
+	back, err := DecodeSpec(EncodeSpec(spec))
+	require.NoError(t, err)
+	vals, err := back.Parse(map[string]string{"d": "s"})
+	require.NoError(t, err)
+	require.Equal(t, 5, vals.Int("a"))
+	require.Equal(t, []string{"x", "y"}, vals.List("b"))
+	require.Equal(t, 1500*time.Millisecond, vals.Duration("c"))
+	require.Equal(t, 0.1, vals.Double("e"))
+	fs := back.Fields()
+	require.Equal(t, "[1, ..., 9]", fs[0].Validators[0].String())
+	require.Equal(t, []string{"bb"}, fs[1].Aliases)
+	require.True(t, fs[5].Path)
+	require.True(t, fs[5].Secret)
+	_, err = back.Parse(map[string]string{})
+	require.ErrorIs(t, err, plugins.ErrMissingRequired)
+}
+
+// FuzzDecodeBatch: whatever bytes a plugin sends, decoding returns an error or records,
+// never panics.
+func FuzzDecodeBatch(f *testing.F) {
+	b, err := EncodeBatch(sampleRecords(f))
+	require.NoError(f, err)
+	seed, err := proto.Marshal(b)
+	require.NoError(f, err)
+	f.Add(seed)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m pb.Batch
+		if proto.Unmarshal(data, &m) != nil {
+			return
+		}
+		_, _ = DecodeBatch(&m)
+	})
+}
