@@ -86,7 +86,9 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"upsert) statements of 1,000 rows, a transaction each, through the same database/sql driver; exactly-once "+
 		"adds the offsets table to each transaction. Source: one task polling in incrementing mode (batch.max.rows=1000) "+
 		"against a raw paged SELECT … WHERE id > ? ORDER BY id LIMIT 1000 that scans into []any and builds nothing. "+
-		"One run each, raw first; no broker involved.",
+		"Sink: one run each, raw first. Source: the two sides alternate for 5 rounds, medians reported with the CPU "+
+		"steal of each side, both timed from the end of their first page (a fresh task's first page also reads the "+
+		"table's catalog: reported as source-first-page-ms). No broker involved.",
 		jdbcRows(rs), loadNote(rs, "BenchmarkJDBCSink/postgres/insert", "BenchmarkJDBCSource/mariadb"))
 	table(w, "8. Kafka bridges: kafka-source and kafka-sink against raw franz-go", "60,000 keyed records of 512 B on a "+
 		"3-partition topic of the Kafka 3.9 broker tests/kafkatest starts (KRaft, 512 MiB heap) and the RocketMQ broker. "+
