@@ -43,6 +43,10 @@ func connectors() []connector {
 		{plugins.KindSink, httpconn.SinkName, nil, func() plugins.Connector { return httpconn.NewSinkConnector() }},
 		{plugins.KindSource, replicator.SourceName, replicator.SourceAliases,
 			func() plugins.Connector { return replicator.NewSourceConnector() }},
+		{plugins.KindSource, replicator.CheckpointName, replicator.CheckpointAliases,
+			func() plugins.Connector { return replicator.NewCheckpointConnector() }},
+		{plugins.KindSource, replicator.HeartbeatName, replicator.HeartbeatAliases,
+			func() plugins.Connector { return replicator.NewHeartbeatConnector() }},
 	}
 }
 

@@ -90,7 +90,8 @@ func clusterFields() []plugins.Field {
 		// the clusters run, which this connector has no use for.
 		{Name: "src.region", Type: plugins.TypeString, Doc: "Accepted and ignored (RocketMQ Connect)."},
 		{Name: "dest.region", Type: plugins.TypeString, Doc: "Accepted and ignored (RocketMQ Connect)."},
-		{Name: "src.cloud", Type: plugins.TypeString, Aliases: []string{"source.cloud"}, Doc: "Accepted and ignored (RocketMQ Connect)."},
+		{Name: "src.cloud", Type: plugins.TypeString, Doc: "Accepted and ignored (RocketMQ Connect)."},
+		{Name: "source.cloud", Type: plugins.TypeString, Doc: "Accepted and ignored (RocketMQ Connect)."},
 		{Name: "dest.cloud", Type: plugins.TypeString, Doc: "Accepted and ignored (RocketMQ Connect)."},
 		{Name: "source.cluster", Type: plugins.TypeString, Doc: "Accepted and ignored (RocketMQ Connect)."},
 	}

@@ -51,6 +51,7 @@ type SourceConnector struct {
 	cfg    map[string]string
 	sel    *selection
 	client *rmqclient.Client
+	target *rmqclient.Client // nil without target.namesrv
 	cancel context.CancelFunc
 	group  *errgroup.Group
 
@@ -89,6 +90,11 @@ func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorConte
 	if c.client, err = newClient(sourceCluster(v), "connector", cctx.Logger()); err != nil {
 		return err
 	}
+	if tc := targetCluster(v); len(tc.namesrvs) > 0 {
+		if c.target, err = newClient(tc, "connector", cctx.Logger()); err != nil {
+			return err
+		}
+	}
 	qs, err := c.discover(ctx)
 	if err != nil {
 		return plugins.Retriable(err)
@@ -123,9 +129,38 @@ func (c *SourceConnector) discover(ctx context.Context) ([]rmqclient.Queue, erro
 		if err != nil {
 			return nil, fmt.Errorf("source cluster %s: %w", c.sel.srcAlias, err)
 		}
+		if err := c.ensureTarget(ctx, t, len(qs)); err != nil {
+			return nil, err
+		}
 		out = append(out, qs...)
 	}
 	return out, nil
+}
+
+// ensureTarget creates the target topic of a source topic with as many queues, so that
+// each source queue has a target queue of its own, when the target cluster is known
+// (target.namesrv) and the topic does not exist there. Otherwise the worker creates it
+// with its default queue count when the first message goes there.
+func (c *SourceConnector) ensureTarget(ctx context.Context, topic string, queues int) error {
+	if c.target == nil || c.sel.destTopic != "" {
+		return nil
+	}
+	name := c.sel.rename(topic)
+	tq, err := c.target.TopicQueues(ctx, name)
+	if err == nil {
+		if len(tq) < queues {
+			c.cctx.Logger().Warn("target topic has fewer queues than its source: some source queues share a target queue",
+				"topic", name, "queues", len(tq), "source_queues", queues)
+		}
+		return nil
+	}
+	if !errors.Is(err, rmqclient.ErrNoRoute) {
+		return fmt.Errorf("target cluster %s: %w", c.sel.dstAlias, err)
+	}
+	if err := c.target.CreateTopic(ctx, rmqclient.TopicSpec{Name: name, Queues: queues}); err != nil {
+		return fmt.Errorf("target cluster %s: %w", c.sel.dstAlias, err)
+	}
+	return nil
 }
 
 // watch asks the source cluster for its topics every interval and asks for new task
@@ -169,6 +204,7 @@ type taskQueue struct {
 	Topic  string `json:"t"`
 	Broker string `json:"b"`
 	Queue  int    `json:"q"`
+	Index  int    `json:"i"` // among the topic's queues: the target queue's index
 }
 
 // TaskConfigs implements plugins.Connector: queue i goes to task i mod n, so each topic's
@@ -179,8 +215,10 @@ func (c *SourceConnector) TaskConfigs(maxTasks int) ([]map[string]string, error)
 	c.mu.Unlock()
 	n := min(maxTasks, max(len(qs), 1))
 	parts := make([][]taskQueue, n)
+	index := map[string]int{}
 	for i, q := range qs {
-		parts[i%n] = append(parts[i%n], taskQueue{q.Topic, q.BrokerName, q.QueueID})
+		parts[i%n] = append(parts[i%n], taskQueue{q.Topic, q.BrokerName, q.QueueID, index[q.Topic]})
+		index[q.Topic]++
 	}
 	out := make([]map[string]string, 0, n)
 	for _, p := range parts {
@@ -200,6 +238,9 @@ func (c *SourceConnector) Stop(context.Context) error {
 	if c.cancel != nil {
 		c.cancel()
 		_ = c.group.Wait()
+	}
+	if c.target != nil {
+		_ = c.target.Close()
 	}
 	if c.client != nil {
 		return c.client.Close()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,7 @@ const (
 type queueState struct {
 	q        rmqclient.Queue
 	part     map[string]any
+	ext      map[string]string // the target queue (plugins.ExtTargetQueue), shared by its records
 	target   string
 	identity bool
 	tags     func(string) bool
@@ -135,6 +137,7 @@ func (t *sourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 		q := rmqclient.Queue{Topic: tq.Topic, BrokerName: tq.Broker, QueueID: tq.Queue}
 		qs := &queueState{q: q, target: sel.rename(q.Topic), identity: sel.identity(q.Topic), tags: sel.tagFilter(q.Topic),
 			tail: t.client.NewTail(q), label: q.Topic, ackedUp: -1, syncedUp: -1,
+			ext:  map[string]string{plugins.ExtTargetQueue: strconv.Itoa(tq.Index)},
 			part: map[string]any{PartCluster: sel.srcAlias, PartTopic: q.Topic, PartBroker: q.BrokerName, PartQueue: int64(q.QueueID)}}
 		t.queues = append(t.queues, qs)
 		t.byKey[srcQueue{sel.srcAlias, q.Topic, q.BrokerName, q.QueueID}] = qs
@@ -303,7 +306,7 @@ func (t *sourceTask) record(qs *queueState, m *rmqclient.ReceivedMessage) *schem
 		return nil // it came from the target cluster
 	}
 	r := &schema.Record{SourcePartition: qs.part, SourceOffset: map[string]any{OffsetNext: m.Offset + 1},
-		Topic: qs.target, QueueID: -1, Value: m.Body, Timestamp: m.BornTime}
+		Topic: qs.target, QueueID: -1, Value: m.Body, Timestamp: m.BornTime, Extensions: qs.ext}
 	r.Headers = make(schema.Headers, 0, len(m.Properties)+3)
 	for k, v := range m.Properties {
 		if k != PropPath {
