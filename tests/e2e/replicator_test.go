@@ -165,3 +165,123 @@ func TestReplicatorKillMidStream(t *testing.T) {
 	dups := checkReplicated(t, readTopic(t, b, target), n)
 	t.Logf("replicated %d messages; %d copied before the kill; %d duplicates after it", n, copied, dups)
 }
+
+// TestReplicatorCheckpointFailover: a consumer group has read part of each queue of a
+// topic on cluster A; the replicator copies the topic to B and the checkpoint connector
+// translates and applies the group's offsets there. Resuming on B from the translated
+// offsets reads every message the group had not read on A, and re-reads at most
+// offset.lag.max messages per queue (the window between two offset syncs).
+func TestReplicatorCheckpointFailover(t *testing.T) {
+	n := replMessages(t, 20000)
+	const lagMax = 100
+	a := rmqtest.SecondClient(t)
+	b := rmqtest.Client(t)
+	src := rmqtest.SecondTopic(t, 4)
+	target := "A_" + src
+	group := rmqtest.Group(t)
+	produceRange(t, a, src, 0, n)
+	ctx := context.Background()
+
+	// The group consumed a different share of each queue on A: none of queue 0, a third of
+	// queue 1, two thirds of queue 2, all of queue 3.
+	srcQueues, err := a.TopicQueues(ctx, src)
+	require.NoError(t, err)
+	consumed := map[int]int64{}
+	for i, q := range srcQueues {
+		lo, hi, err := a.QueueOffsets(ctx, q)
+		require.NoError(t, err)
+		consumed[q.QueueID] = lo + (hi-lo)*int64(i)/3
+		require.NoError(t, a.SetGroupOffset(ctx, group, q, consumed[q.QueueID]))
+	}
+	// Where each message is on A.
+	type pos struct {
+		queue  int
+		offset int64
+	}
+	onA := map[string]pos{}
+	for _, m := range readTopic(t, a, src) {
+		onA[m.Properties["idx"]] = pos{m.Queue.QueueID, m.Offset}
+	}
+	require.Len(t, onA, n)
+
+	dir := t.TempDir()
+	common := map[string]string{"src.endpoint": rmqtest.Second(t), "source.cluster.alias": "A", "target.cluster.alias": "B",
+		"dest.endpoint": rmqtest.NameServer(t), "source.topics": src}
+	with := func(kv ...string) map[string]string {
+		m := maps.Clone(common)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	repl := writeConnector(t, dir, "repl", with("connector.class", "rocketmq-replicator", "max.tasks", "2",
+		"offset.lag.max", strconv.Itoa(lagMax)))
+	ckpt := writeConnector(t, dir, "ckpt", with("connector.class", "org.apache.rocketmq.replicator.ReplicatorCheckpointConnector",
+		"sync.gids", group, "sync.group.offsets.enabled", "true", "emit.checkpoints.interval", "500ms"))
+	w := startWorker(t, dir, freePort(t), repl, ckpt)
+
+	tq, err := func() ([]rmqclient.Queue, error) {
+		var qs []rmqclient.Queue
+		var err error
+		require.Eventually(t, func() bool {
+			qs, err = b.TopicQueues(ctx, target)
+			return err == nil && countTopic(b, target) >= int64(n)
+		}, 3*time.Minute, time.Second, "not replicated; log: %s", readFile(filepath.Join(dir, "worker.log")))
+		return qs, err
+	}()
+	require.NoError(t, err)
+	require.Len(t, tq, 4, "the target topic has the source's queue count")
+	// Every target queue's group offset is set once the checkpoints have caught up with the
+	// idle replicator's last offset syncs; wait until two reads in a row agree.
+	offsets := func() map[int]int64 {
+		out := map[int]int64{}
+		for _, q := range tq {
+			off, found, err := b.GroupOffset(ctx, group, q)
+			if err != nil || !found {
+				return nil
+			}
+			out[q.QueueID] = off
+		}
+		return out
+	}
+	var onB map[int]int64
+	require.Eventually(t, func() bool {
+		prev := offsets()
+		time.Sleep(1500 * time.Millisecond)
+		onB = offsets()
+		return prev != nil && maps.Equal(prev, onB)
+	}, 2*time.Minute, 100*time.Millisecond, "group offsets never set on B; log: %s", readFile(filepath.Join(dir, "worker.log")))
+	w.stop(t)
+
+	// Resume on B from the translated offsets.
+	r := b.NewReader("repl-e2e-failover")
+	defer r.Close()
+	seen := map[string]bool{}
+	reread := map[int]int{}
+	for _, q := range tq {
+		_, hi, err := b.QueueOffsets(ctx, q)
+		require.NoError(t, err)
+		for off := onB[q.QueueID]; off < hi; {
+			msgs, next, err := r.ReadBelow(ctx, q, off, hi, 32)
+			require.NoError(t, err)
+			for _, m := range msgs {
+				idx := m.Properties["idx"]
+				p := onA[idx]
+				seen[idx] = true
+				if p.offset < consumed[p.queue] {
+					reread[p.queue]++
+				}
+			}
+			off = next
+		}
+	}
+	for idx, p := range onA {
+		if p.offset >= consumed[p.queue] {
+			require.True(t, seen[idx], "message %s (A queue %d offset %d) was not read after failing over", idx, p.queue, p.offset)
+		}
+	}
+	for q, k := range reread {
+		require.LessOrEqual(t, k, lagMax, "queue %d re-read %d messages", q, k)
+	}
+	t.Logf("consumed on A: %v; resumed on B at %v; re-read per source queue: %v", consumed, onB, reread)
+}

@@ -69,19 +69,19 @@ func (*CheckpointConnector) Stop(context.Context) error { return nil }
 func (*CheckpointConnector) NewSourceTask() plugins.SourceTask { return &checkpointTask{} }
 
 type checkpointTask struct {
-	log        *slog.Logger
-	sel        *selection
-	groups     []string
-	topic      string
-	interval   time.Duration
-	apply      bool
-	src, dst   *rmqclient.Client
-	reader     *rmqclient.Reader
-	syncs      *syncStore
-	syncNext   map[rmqclient.Queue]int64
-	last       map[string]int64 // partition key → last emitted upstream offset
-	lastRun    time.Time
-	applied    map[string]int64 // group|target queue → offset last set on the target
+	log      *slog.Logger
+	sel      *selection
+	groups   []string
+	topic    string
+	interval time.Duration
+	apply    bool
+	src, dst *rmqclient.Client
+	reader   *rmqclient.Reader
+	syncs    *syncStore
+	syncNext map[rmqclient.Queue]int64
+	last     map[string]int64 // partition key → last emitted upstream offset
+	lastRun  time.Time
+	applied  map[string]int64 // group|target queue → offset last set on the target
 }
 
 // Start implements plugins.SourceTask.
