@@ -376,7 +376,7 @@ func (t *sourceTask) readFailed(ctx context.Context, qs *queueState, recs []*sch
 			continue
 		}
 		if slices.Contains(t.sel.listed, q.q.Topic) {
-			return nil, fmt.Errorf("%w: topic %s no longer exists on source cluster %s; remove it from %s or recreate it: %w",
+			return nil, fmt.Errorf("%w: topic %s does not exist on source cluster %s any more; remove it from %s or create it again: %w",
 				ErrTopicDeleted, q.q.Topic, t.sel.srcAlias, KeyTopics, err)
 		}
 		t.log.Info("source topic deleted; no longer replicated", "cluster", t.sel.srcAlias, "topic", q.q.Topic)
