@@ -40,6 +40,10 @@ func TestRegistry(t *testing.T) {
 		{"io.debezium.connector.mysql.MySqlConnector", plugins.KindSource, "mysql-cdc"},
 		{"http-source", plugins.KindSource, "http-source"},
 		{"http-sink", plugins.KindSink, "http-sink"},
+		{"rocketmq-replicator", plugins.KindSource, "rocketmq-replicator"},
+		{"org.apache.rocketmq.replicator.ReplicatorSourceConnector", plugins.KindSource, "rocketmq-replicator"},
+		{"org.apache.rocketmq.replicator.ReplicatorCheckpointConnector", plugins.KindSource, "rocketmq-replicator-checkpoint"},
+		{"org.apache.rocketmq.replicator.ReplicatorHeartbeatConnector", plugins.KindSource, "rocketmq-replicator-heartbeat"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
