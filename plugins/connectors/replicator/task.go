@@ -52,7 +52,7 @@ var lagRecordBuckets = []float64{1, 10, 100, 1000, 10000, 100000, 1000000}
 
 const (
 	pullMax      = 32                     // messages per pull request
-	idlePoll     = 100 * time.Millisecond // wait between tail checks of an idle task
+	idlePoll     = 50 * time.Millisecond  // wait between tail checks of an idle task
 	maxPollBlock = time.Second            // Poll returns empty after this
 )
 
