@@ -51,9 +51,9 @@ const (
 var lagRecordBuckets = []float64{1, 10, 100, 1000, 10000, 100000, 1000000}
 
 const (
-	pullMax      = 32                     // messages per pull request
-	idlePoll     = 50 * time.Millisecond  // wait between tail checks of an idle task
-	maxPollBlock = time.Second            // Poll returns empty after this
+	pullMax      = 32                    // messages per pull request
+	idlePoll     = 50 * time.Millisecond // wait between tail checks of an idle task
+	maxPollBlock = time.Second           // Poll returns empty after this
 )
 
 type queueState struct {
