@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -118,4 +119,40 @@ func TestReplicatorDeletedSourceTopicStatus(t *testing.T) {
 		trace = st.Tasks[0].Trace
 	}
 	require.Contains(t, trace, "topic "+src+" does not exist on source cluster A")
+}
+
+// TestReplicatorHeartbeatsAndLagMetrics: the heartbeat connector writes heartbeats on the
+// source; the replicator, selecting by regex, picks the heartbeats topic up once it exists
+// (a new topic while running), copies it, and reports lag for it at /metrics.
+func TestReplicatorHeartbeatsAndLagMetrics(t *testing.T) {
+	b := rmqtest.Client(t)
+	hbTopic := rmqtest.Name(t, "hb")
+	dir := t.TempDir()
+	repl := writeConnector(t, dir, "repl", map[string]string{"connector.class": "rocketmq-replicator",
+		"src.endpoint": rmqtest.Second(t), "source.cluster.alias": "A", "target.cluster.alias": "B",
+		"source.topics.regex": hbTopic, "refresh.topics.interval": "500ms"})
+	hb := writeConnector(t, dir, "hb", map[string]string{"connector.class": "org.apache.rocketmq.replicator.ReplicatorHeartbeatConnector",
+		"src.endpoint": rmqtest.Second(t), "source.cluster.alias": "A", "heartbeats.topic": hbTopic, "emit.heartbeats.interval": "200ms"})
+	w := startWorker(t, dir, freePort(t), repl, hb)
+	require.Eventually(t, func() bool { return countTopic(b, "A_"+hbTopic) >= 3 }, 2*time.Minute, 200*time.Millisecond,
+		"heartbeats not replicated; log: %s", readFile(filepath.Join(dir, "worker.log")))
+	beats := readTopic(t, b, "A_"+hbTopic)
+	require.Contains(t, string(beats[0].Body), `"cluster":"A"`)
+	require.Equal(t, "heartbeat", beats[0].Tag)
+	want := `rmqconnect_plugin_rocketmq_replicator_replication_lag_seconds_count{connector="repl"`
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(w.url + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, want) && strings.Contains(l, `topic="`+hbTopic+`"`) {
+				return true
+			}
+		}
+		return false
+	}, time.Minute, 200*time.Millisecond, "no lag metric for the heartbeats topic")
+	w.stop(t)
 }
