@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
+
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
 )
 
 // Request codes of RocketMQ's RequestCode used here.
@@ -37,6 +40,15 @@ func (c *Client) ListTopics(ctx context.Context) ([]string, error) {
 	return nil, fmt.Errorf("list topics: %w: %w", ErrUnreachable, errors.Join(errs...))
 }
 
+// deletedDespite reports whether a broker's failure to delete a topic came after the
+// deletion: RocketMQ 5.3 brokers with timerWheelEnable=false (as rocketmq-local.sh runs
+// them) remove the topic and its queues, then fail with a NullPointerException while
+// updating timer metrics.
+func deletedDespite(err error) bool {
+	var re *remoting.RemoteError
+	return errors.As(err, &re) && re.Code == 1 && strings.Contains(re.Remark, "getTimerMetrics")
+}
+
 // DeleteTopic deletes a topic and its messages from every broker master, then its route
 // from every name server.
 func (c *Client) DeleteTopic(ctx context.Context, topic string) error {
@@ -45,7 +57,8 @@ func (c *Client) DeleteTopic(ctx context.Context, topic string) error {
 		return fmt.Errorf("delete topic %s: %w", topic, err)
 	}
 	for _, b := range brokers {
-		if _, err := c.rpc.Call(ctx, b.Addr, codeDeleteTopicInBroker, map[string]string{"topic": topic}); err != nil {
+		_, err := c.rpc.Call(ctx, b.Addr, codeDeleteTopicInBroker, map[string]string{"topic": topic})
+		if err != nil && !deletedDespite(err) {
 			return fmt.Errorf("delete topic %s on broker %s (%s): %w", topic, b.Name, b.Addr, err)
 		}
 	}

@@ -103,6 +103,12 @@ type sourceTask struct {
 
 	mu      sync.Mutex
 	pending []pendingSync // offset syncs made by CommitRecord, sent by Poll
+
+	// readMu is held around every pull: Stop takes it before closing the reader, since the
+	// client library neither cancels a pull with its context nor fails a pull whose
+	// consumer was shut down under it (it waits 30 s).
+	readMu  sync.Mutex
+	stopped bool
 }
 
 var (
@@ -276,7 +282,13 @@ func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 
 // read pulls once from qs and appends its records; it reports whether qs advanced.
 func (t *sourceTask) read(ctx context.Context, qs *queueState, recs *[]*schema.Record) (bool, error) {
+	t.readMu.Lock()
+	if t.stopped {
+		t.readMu.Unlock()
+		return false, context.Canceled
+	}
 	msgs, next, err := t.reader.ReadBelow(ctx, qs.q, qs.next, qs.max.Load(), pullMax)
+	t.readMu.Unlock()
 	if err != nil {
 		return false, err
 	}
@@ -364,7 +376,7 @@ func (t *sourceTask) anyBehind() bool {
 // connector reconfigures); anything else is the source cluster being unreachable, which
 // the task waits out, returning what it read so far.
 func (t *sourceTask) readFailed(ctx context.Context, qs *queueState, recs []*schema.Record, err error) ([]*schema.Record, error) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return t.withSyncs(recs), nil
 	}
 	for _, q := range t.queues {
@@ -488,6 +500,9 @@ func (*sourceTask) Commit(context.Context) error { return nil }
 
 // Stop implements plugins.SourceTask.
 func (t *sourceTask) Stop(context.Context) error {
+	t.readMu.Lock()
+	t.stopped = true
+	t.readMu.Unlock()
 	var errs []error
 	if t.reader != nil {
 		errs = append(errs, t.reader.Close())
