@@ -237,7 +237,7 @@ func partQueue(p map[string]any) srcQueue {
 }
 
 // Poll implements plugins.SourceTask: it reads the queues round robin, up to
-// poll.batch.size messages, and appends the offset syncs made since the last poll. While
+// poll.batch.size messages, after the offset syncs made since the last poll. While
 // the source cluster does not answer it returns empty batches (the task keeps running and
 // resumes from its positions when the cluster is back).
 func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
