@@ -57,7 +57,7 @@ func run(m *testing.M, leaks bool, ignore ...goleak.Option) int {
 		if !leaks || code != 0 {
 			return code
 		}
-		if err := goleak.Find(append(clientLibraryGoroutines(), ignore...)...); err != nil {
+		if err := goleak.Find(append(ClientLibraryGoroutines(), ignore...)...); err != nil {
 			fmt.Fprintf(os.Stderr, "rmqtest: goroutines left running after the tests: %v\n", err)
 			return 1
 		}
@@ -93,12 +93,12 @@ func run(m *testing.M, leaks bool, ignore ...goleak.Option) int {
 	return code
 }
 
-// clientLibraryGoroutines ignores the goroutines rocketmq-client-go v2.1.2 starts and does
+// ClientLibraryGoroutines ignores the goroutines rocketmq-client-go v2.1.2 starts and does
 // not stop when a consumer or client shuts down (measured: ~600 after ./worker's broker tests,
 // none of them with a frame of ours): everything it runs under primitive.WithRecover, its pull
 // loops' pending requests and its rebalance passes. A goroutine of ours blocked inside a
 // client call is hidden by the second rule; its own frames would show it anywhere else.
-func clientLibraryGoroutines() []goleak.Option {
+func ClientLibraryGoroutines() []goleak.Option {
 	const lib = "github.com/apache/rocketmq-client-go/v2/"
 	return []goleak.Option{
 		goleak.IgnoreAnyFunction(lib + "primitive.WithRecover"),

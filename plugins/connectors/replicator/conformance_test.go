@@ -33,6 +33,7 @@ func TestReplicatorConformance(t *testing.T) {
 				require.NoError(t, err)
 			}
 		},
+		IgnoreGoroutines: rmqtest.ClientLibraryGoroutines(),
 		Check: func(t *testing.T, i int, r *schema.Record) {
 			require.Equal(t, fmt.Sprintf("msg %d", i), string(r.Value.([]byte)))
 			k, _ := r.Headers.Get("KEYS")
