@@ -44,6 +44,10 @@ func BenchmarkReplicator(b *testing.B) {
 	rawPipe(b, a, dst, src, rawTopic, replBenchMessages)
 	raw := time.Since(start)
 
+	// Both sides' target topics exist before their clocks start.
+	if err := dst.CreateTopic(ctx, rmqclient.TopicSpec{Name: "A_" + src, Queues: 4}); err != nil {
+		b.Fatal(err)
+	}
 	w := startHerder(b, nil)
 	cfg := map[string]string{"connector.class": replicator.SourceName, "src.endpoint": rmqtest.Second(b),
 		"source.cluster.alias": "A", "target.cluster.alias": "B", "dest.endpoint": rmqtest.NameServer(b), "max.tasks": "1"}
