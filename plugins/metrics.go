@@ -32,8 +32,9 @@ func MetricsOf(ctx any) Metrics {
 // other than a letter, digit or underscore turned into '_'), labelled worker, connector,
 // task and then the declared labels in order. Every task of a connector (and every
 // connector of the class) shares one family: declaring the same name again with the same
-// kind, help, labels and buckets returns a recorder for the same family; anything else is
-// an error. Declare families in Start and return the error from it. Safe for concurrent
+// kind, help, label names and buckets returns a recorder for the same family; anything else
+// is an error. Label values may differ between declarations (each task may declare the
+// topics it reads, say): a recorder bounds values by its own declaration. Declare families in Start and return the error from it. Safe for concurrent
 // use.
 type Metrics interface {
 	// Counter declares a counter. By Prometheus convention its name ends in _total.

@@ -64,6 +64,13 @@ type RecordMetadata struct {
 	Timestamp   time.Time
 }
 
+// ExtTargetQueue is the record extension by which a source task that runs with
+// ordering.msg.enable=true picks the target queue of a record that has no key: its value is
+// a queue index n (decimal), and the record goes to queue n modulo the topic's queue count,
+// in order with the other records given the same n. Without it (or without a key), the
+// records of one source partition share a queue chosen by a hash.
+const ExtTargetQueue = "connect.target.queue"
+
 // Queue names one RocketMQ message queue.
 type Queue struct {
 	Topic      string

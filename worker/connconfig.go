@@ -3,6 +3,7 @@ package worker
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,11 +38,22 @@ type connectorDefaults struct {
 	files                        *plugins.FileAccess
 }
 
-// withDefaults returns cfg plus the worker's default converters where cfg has none.
-func (d connectorDefaults) withDefaults(cfg map[string]string) map[string]string {
+// engineKeys are the runtime keys a connector's Spec may give a default for: a connector
+// whose records only make sense with, say, the bytearray converter declares it, and a
+// config that leaves the key unset gets the connector's default before the worker's.
+var engineKeys = []string{"key.converter", "value.converter", "ordering.msg.enable"}
+
+// withDefaults returns cfg plus, where cfg has none, the defaults spec (nil for none)
+// declares for engineKeys, then the worker's default converters.
+func (d connectorDefaults) withDefaults(cfg map[string]string, spec *plugins.ConfigSpec) map[string]string {
 	out := make(map[string]string, len(cfg)+2)
 	for k, v := range cfg {
 		out[k] = v
+	}
+	for _, f := range spec.Fields() {
+		if f.Default != nil && slices.Contains(engineKeys, f.Name) && strings.TrimSpace(out[f.Name]) == "" {
+			out[f.Name] = fmt.Sprint(f.Default)
+		}
 	}
 	if strings.TrimSpace(out["key.converter"]) == "" && d.keyConverter != "" {
 		out["key.converter"] = d.keyConverter
@@ -150,9 +162,14 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 			add("consume.from.where", v, "must be CONSUME_FROM_FIRST_OFFSET or CONSUME_FROM_LAST_OFFSET")
 		}
 	}
+	var spec *plugins.ConfigSpec
+	if conn != nil {
+		_ = safeCall(func() error { spec = conn.Spec(); return nil })
+	}
+	full := defaults.withDefaults(cfg, spec)
 	// ordering.msg.enable: sources send each key's (or, without a key, each source
 	// partition's) records to one queue; sinks consume each queue in order.
-	if v, ok := cfg["ordering.msg.enable"]; ok {
+	if v, ok := full["ordering.msg.enable"]; ok {
 		b, err := strconv.ParseBool(strings.TrimSpace(v))
 		if err != nil {
 			add("ordering.msg.enable", v, "must be true or false")
@@ -162,7 +179,6 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 	var pprobs []ConfigProblem
 	st.policy, pprobs = parseErrorPolicy(cfg)
 	probs = append(probs, pprobs...)
-	full := defaults.withDefaults(cfg)
 	for _, k := range []string{"key.converter", "value.converter"} {
 		if _, err := converter.FromConfig(full, k, k == "key.converter"); err != nil {
 			add(k, full[k], err.Error())

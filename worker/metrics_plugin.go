@@ -67,15 +67,14 @@ func (f *pluginFamily) deleteMatch(l prometheus.Labels) {
 }
 
 // declare returns the family named name, creating it; a family declared before with a
-// different kind, help, labels or buckets is an error.
+// different kind, help, label names or buckets is an error. Label values may differ from
+// one declaration to the next: each recorder bounds values by its own declaration.
 func (p *pluginMetrics) declare(name, help string, histogram bool, buckets []float64, labels []plugins.MetricLabel) (*pluginFamily, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if f, ok := p.families[name]; ok {
 		if (f.hist != nil) != histogram || f.help != help || !slices.Equal(f.buckets, buckets) ||
-			!slices.EqualFunc(f.labels, labels, func(a, b plugins.MetricLabel) bool {
-				return a.Name == b.Name && slices.Equal(a.Values, b.Values)
-			}) {
+			!slices.EqualFunc(f.labels, labels, func(a, b plugins.MetricLabel) bool { return a.Name == b.Name }) {
 			return nil, fmt.Errorf("metric %q: %w: declared before with another kind, help, labels or buckets", name, plugins.ErrBadMetric)
 		}
 		return f, nil
@@ -137,7 +136,7 @@ func (s *pluginScope) Counter(name, help string, labels ...plugins.MetricLabel) 
 	if err != nil {
 		return nil, err
 	}
-	return counterRecorder{pluginRecorder{s, f}}, nil
+	return counterRecorder{pluginRecorder{s, f, slices.Clone(labels)}}, nil
 }
 
 // Histogram implements plugins.Metrics.
@@ -149,7 +148,7 @@ func (s *pluginScope) Histogram(name, help string, buckets []float64, labels ...
 	if err != nil {
 		return nil, err
 	}
-	return histogramRecorder{pluginRecorder{s, f}}, nil
+	return histogramRecorder{pluginRecorder{s, f, slices.Clone(labels)}}, nil
 }
 
 func (s *pluginScope) declare(name, help string, histogram bool, buckets []float64, labels []plugins.MetricLabel) (*pluginFamily, error) {
@@ -192,10 +191,12 @@ func (s *pluginScope) close() {
 	}
 }
 
-// pluginRecorder records into one family in one scope.
+// pluginRecorder records into one family in one scope, bounding label values by the
+// labels it was declared with.
 type pluginRecorder struct {
-	s *pluginScope
-	f *pluginFamily
+	s      *pluginScope
+	f      *pluginFamily
+	labels []plugins.MetricLabel
 }
 
 // counterRecorder is a plugins.Counter.
@@ -226,7 +227,7 @@ func (r pluginRecorder) record(values []string, rec func(lv []string)) {
 		s.mu.RUnlock()
 		return
 	}
-	if len(values) != len(r.f.labels) {
+	if len(values) != len(r.labels) {
 		s.mu.RUnlock()
 		s.mu.Lock()
 		first := !s.warned[r.f]
@@ -234,7 +235,7 @@ func (r pluginRecorder) record(values []string, rec func(lv []string)) {
 		s.mu.Unlock()
 		if first {
 			s.log.Warn("plugin metric recorded with the wrong number of label values; nothing recorded",
-				"metric", r.f.name, "want", len(r.f.labels), "got", len(values))
+				"metric", r.f.name, "want", len(r.labels), "got", len(values))
 		}
 		return
 	}
@@ -242,7 +243,7 @@ func (r pluginRecorder) record(values []string, rec func(lv []string)) {
 	lv := make([]string, 0, len(s.base)+len(values))
 	lv = append(lv, s.base...)
 	for i, v := range values {
-		lv = append(lv, r.f.labels[i].Bound(v))
+		lv = append(lv, r.labels[i].Bound(v))
 	}
 	rec(lv)
 }

@@ -75,8 +75,8 @@ func TestPluginMetricsScopes(t *testing.T) {
 	require.Equal(t, map[string]float64{"class=2xx,connector=hooks,task=0,worker=w1": 1},
 		series(t, reg, "rmqconnect_plugin_http_sink_request_duration_seconds"))
 
-	_, err = t1.Counter("requests_total", "Requests.", plugins.MetricLabel{Name: "class", Values: []string{"2xx"}})
-	require.ErrorIs(t, err, plugins.ErrBadMetric)
+	_, err = t1.Counter("requests_total", "Requests.", plugins.MetricLabel{Name: "code", Values: []string{"200"}})
+	require.ErrorIs(t, err, plugins.ErrBadMetric, "another label name")
 	_, err = t1.Histogram("requests_total", "Requests.", nil, class)
 	require.ErrorIs(t, err, plugins.ErrBadMetric)
 	_, err = t1.Counter("Bad", "b")
@@ -99,4 +99,28 @@ func TestPluginScopeNil(t *testing.T) {
 	require.NoError(t, err)
 	c.Inc()
 	s.close()
+}
+
+// TestPluginMetricsValuesPerDeclaration: tasks (or connectors) of one class may declare a
+// family's label with different value sets, such as the topics each reads; each recorder
+// bounds values by its own declaration.
+func TestPluginMetricsValuesPerDeclaration(t *testing.T) {
+	pm := newPluginMetrics()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(pm))
+	log := slog.New(slog.DiscardHandler)
+	a := pm.scope("rocketmq-replicator", "w1", "repl", "0", log)
+	b := pm.scope("rocketmq-replicator", "w1", "repl-lag", "0", log)
+	ca, err := a.Counter("replicated_total", "Replicated.", plugins.MetricLabel{Name: "topic", Values: []string{"orders"}})
+	require.NoError(t, err)
+	cb, err := b.Counter("replicated_total", "Replicated.", plugins.MetricLabel{Name: "topic", Values: []string{"payments"}})
+	require.NoError(t, err)
+	ca.Inc("orders")
+	ca.Inc("payments")
+	cb.Inc("payments")
+	require.Equal(t, map[string]float64{
+		"connector=repl,task=0,topic=orders,worker=w1":       1,
+		"connector=repl,task=0,topic=other,worker=w1":        1,
+		"connector=repl-lag,task=0,topic=payments,worker=w1": 1,
+	}, series(t, reg, "rmqconnect_plugin_rocketmq_replicator_replicated_total"))
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -236,7 +237,8 @@ func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) 
 		}
 		if err == nil && m != nil {
 			if open.Len() > 0 && (open.Len() >= maxBatchMessages || m.Topic != first.Topic ||
-				s.ordered && m.ShardingKey != first.ShardingKey || open.Size()+len(m.Body) > maxBatchBytes) {
+				s.ordered && (m.ShardingKey != first.ShardingKey || m.QueueHint != first.QueueHint) ||
+				open.Size()+len(m.Body) > maxBatchBytes) {
 				b.chunks = append(b.chunks, open.Finish())
 			}
 			if err = open.Add(m); err != nil {
@@ -394,6 +396,14 @@ func (s *sourceRunner) convert(orig *schema.Record) (m *rmqclient.Message, stage
 		return nil, stage, stage, err
 	}
 	if s.ordered && m.ShardingKey == "" {
+		if q, ok := r.Extensions[plugins.ExtTargetQueue]; ok {
+			n, err := strconv.Atoi(q)
+			if err != nil || n < 0 {
+				return nil, StageProduce, "worker", fmt.Errorf("extension %s=%q is not a queue index", plugins.ExtTargetQueue, q)
+			}
+			m.QueueHint = n + 1
+			return m, "", "", nil
+		}
 		// Without a key, records of one source partition stay in order on one queue.
 		pk, err := partitionKey(orig.SourcePartition)
 		if err != nil {

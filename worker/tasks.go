@@ -194,15 +194,6 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 	if err != nil {
 		return fmt.Errorf("resolve task config: %w", err)
 	}
-	full := rt.h.defaults.withDefaults(connCfg)
-	kc, err := converter.FromConfig(full, "key.converter", true)
-	if err != nil {
-		return err
-	}
-	vc, err := converter.FromConfig(full, "value.converter", false)
-	if err != nil {
-		return err
-	}
 	chain, err := transforms.ParseChain(connCfg, nil)
 	if err != nil {
 		return err
@@ -225,6 +216,15 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 	}
 	if conn == nil {
 		return fmt.Errorf("connector is not running")
+	}
+	full := rt.h.defaults.withDefaults(connCfg, conn.Spec())
+	kc, err := converter.FromConfig(full, "key.converter", true)
+	if err != nil {
+		return err
+	}
+	vc, err := converter.FromConfig(full, "value.converter", false)
+	if err != nil {
+		return err
 	}
 	vals, err := conn.Spec().Parse(taskCfg)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/kafka"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/replicator"
 )
 
 type connector struct {
@@ -41,6 +42,12 @@ func connectors() []connector {
 			func() plugins.Connector { return cdcmysql.NewConnector() }},
 		{plugins.KindSource, httpconn.SourceName, nil, func() plugins.Connector { return httpconn.NewSourceConnector() }},
 		{plugins.KindSink, httpconn.SinkName, nil, func() plugins.Connector { return httpconn.NewSinkConnector() }},
+		{plugins.KindSource, replicator.SourceName, replicator.SourceAliases,
+			func() plugins.Connector { return replicator.NewSourceConnector() }},
+		{plugins.KindSource, replicator.CheckpointName, replicator.CheckpointAliases,
+			func() plugins.Connector { return replicator.NewCheckpointConnector() }},
+		{plugins.KindSource, replicator.HeartbeatName, replicator.HeartbeatAliases,
+			func() plugins.Connector { return replicator.NewHeartbeatConnector() }},
 		{plugins.KindSource, kafka.SourceName, kafka.SourceAliases, func() plugins.Connector { return kafka.NewSourceConnector() }},
 		{plugins.KindSink, kafka.SinkName, kafka.SinkAliases, func() plugins.Connector { return kafka.NewSinkConnector() }},
 	}

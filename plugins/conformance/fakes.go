@@ -325,10 +325,8 @@ func (m *Metrics) declare(name, help string, histogram bool, buckets []float64, 
 	defer m.mu.Unlock()
 	if f, ok := m.families[name]; ok {
 		if f.histogram != histogram || f.help != help || !slices.Equal(f.buckets, buckets) ||
-			!slices.EqualFunc(f.labels, labels, func(a, b plugins.MetricLabel) bool {
-				return a.Name == b.Name && slices.Equal(a.Values, b.Values)
-			}) {
-			return nil, fmt.Errorf("metric %q: %w: declared before with another kind, help, labels or buckets", name, plugins.ErrBadMetric)
+			!slices.EqualFunc(f.labels, labels, func(a, b plugins.MetricLabel) bool { return a.Name == b.Name }) {
+			return nil, fmt.Errorf("metric %q: %w: declared before with another kind, help, label names or buckets", name, plugins.ErrBadMetric)
 		}
 		return f, nil
 	}
@@ -344,7 +342,7 @@ func (m *Metrics) Counter(name, help string, labels ...plugins.MetricLabel) (plu
 	if err != nil {
 		return nil, err
 	}
-	return fakeCounter{m, f}, nil
+	return fakeCounter{m, f, slices.Clone(labels)}, nil
 }
 
 // Histogram implements plugins.Metrics; nil buckets are plugins.LatencyBuckets.
@@ -356,25 +354,26 @@ func (m *Metrics) Histogram(name, help string, buckets []float64, labels ...plug
 	if err != nil {
 		return nil, err
 	}
-	return fakeHistogram{m, f}, nil
+	return fakeHistogram{m, f, slices.Clone(labels)}, nil
 }
 
-// key bounds values as the engine does and joins them; ok is false for a wrong number of values.
-func (f *fakeFamily) key(values []string) (string, bool) {
-	if len(values) != len(f.labels) {
+// key bounds values by labels as the engine does and joins them; ok is false for a wrong number of values.
+func key(labels []plugins.MetricLabel, values []string) (string, bool) {
+	if len(values) != len(labels) {
 		return "", false
 	}
 	b := make([]string, len(values))
 	for i, v := range values {
-		b[i] = f.labels[i].Bound(v)
+		b[i] = labels[i].Bound(v)
 	}
 	k, _ := json.Marshal(b)
 	return string(k), true
 }
 
 type fakeCounter struct {
-	m *Metrics
-	f *fakeFamily
+	m      *Metrics
+	f      *fakeFamily
+	labels []plugins.MetricLabel // as this recorder was declared
 }
 
 func (c fakeCounter) Inc(values ...string) { c.Add(1, values...) }
@@ -382,7 +381,7 @@ func (c fakeCounter) Inc(values ...string) { c.Add(1, values...) }
 func (c fakeCounter) Add(v float64, values ...string) {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
-	k, ok := c.f.key(values)
+	k, ok := key(c.labels, values)
 	switch {
 	case !ok:
 		c.f.misuses++
@@ -392,14 +391,15 @@ func (c fakeCounter) Add(v float64, values ...string) {
 }
 
 type fakeHistogram struct {
-	m *Metrics
-	f *fakeFamily
+	m      *Metrics
+	f      *fakeFamily
+	labels []plugins.MetricLabel // as this recorder was declared
 }
 
 func (h fakeHistogram) Observe(v float64, values ...string) {
 	h.m.mu.Lock()
 	defer h.m.mu.Unlock()
-	k, ok := h.f.key(values)
+	k, ok := key(h.labels, values)
 	if !ok {
 		h.f.misuses++
 		return
@@ -424,7 +424,7 @@ func (m *Metrics) Count(name string, values ...string) float64 {
 	if !ok || f.histogram {
 		return 0
 	}
-	k, _ := f.key(values)
+	k, _ := key(f.labels, values)
 	return f.counts[k]
 }
 
@@ -436,7 +436,7 @@ func (m *Metrics) Observations(name string, values ...string) []float64 {
 	if !ok || !f.histogram {
 		return nil
 	}
-	k, _ := f.key(values)
+	k, _ := key(f.labels, values)
 	return slices.Clone(f.observed[k])
 }
 

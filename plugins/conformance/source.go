@@ -32,6 +32,10 @@ type SourceHarness struct {
 	Records int
 	// Timeout bounds every wait: for records, for Stop, for a cancelled Poll (default 10s).
 	Timeout time.Duration
+	// IgnoreGoroutines are goroutines the leak check of StopUnderLoad tolerates: those a
+	// client library starts and never stops (rmqtest.ClientLibraryGoroutines for
+	// rocketmq-client-go), never the connector's own.
+	IgnoreGoroutines []goleak.Option
 }
 
 func (h *SourceHarness) defaults(t *testing.T) {
@@ -231,7 +235,7 @@ func sourceRestart(t *testing.T, h *SourceHarness) {
 }
 
 func sourceStopUnderLoad(t *testing.T, h *SourceHarness) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer goleak.VerifyNone(t, append([]goleak.Option{goleak.IgnoreCurrent()}, h.IgnoreGoroutines...)...)
 	cfg := h.Setup(t)
 	h.append(t, cfg, 0, 10*h.Records)
 	c, tc := h.taskConfig(t, cfg)

@@ -17,6 +17,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/replicator"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -101,6 +102,7 @@ func registry(b *testing.B, c *generator.Counters) *plugins.Registry {
 		{plugins.KindSink, generator.SinkName, func() plugins.Connector { return generator.NewSinkConnector(c) }},
 		{plugins.KindSource, file.SourceName, func() plugins.Connector { return file.NewSourceConnector() }},
 		{plugins.KindSink, file.SinkName, func() plugins.Connector { return file.NewSinkConnector() }},
+		{plugins.KindSource, replicator.SourceName, func() plugins.Connector { return replicator.NewSourceConnector() }},
 	} {
 		if err := r.Register(e.kind, e.name, nil, e.f); err != nil {
 			b.Fatal(err)

@@ -57,7 +57,7 @@ func run(m *testing.M, leaks bool, ignore ...goleak.Option) int {
 		if !leaks || code != 0 {
 			return code
 		}
-		if err := goleak.Find(append(clientLibraryGoroutines(), ignore...)...); err != nil {
+		if err := goleak.Find(append(ClientLibraryGoroutines(), ignore...)...); err != nil {
 			fmt.Fprintf(os.Stderr, "rmqtest: goroutines left running after the tests: %v\n", err)
 			return 1
 		}
@@ -78,6 +78,12 @@ func run(m *testing.M, leaks bool, ignore ...goleak.Option) int {
 		_ = shared.Close()
 	}
 	code = check(code)
+	if err := releaseSecond(); err != nil {
+		fmt.Fprintf(os.Stderr, "rmqtest: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
 	if err := release(); err != nil {
 		fmt.Fprintf(os.Stderr, "rmqtest: stopping the test broker: %v\n", err)
 		if code == 0 {
@@ -87,12 +93,12 @@ func run(m *testing.M, leaks bool, ignore ...goleak.Option) int {
 	return code
 }
 
-// clientLibraryGoroutines ignores the goroutines rocketmq-client-go v2.1.2 starts and does
+// ClientLibraryGoroutines ignores the goroutines rocketmq-client-go v2.1.2 starts and does
 // not stop when a consumer or client shuts down (measured: ~600 after ./worker's broker tests,
 // none of them with a frame of ours): everything it runs under primitive.WithRecover, its pull
 // loops' pending requests and its rebalance passes. A goroutine of ours blocked inside a
 // client call is hidden by the second rule; its own frames would show it anywhere else.
-func clientLibraryGoroutines() []goleak.Option {
+func ClientLibraryGoroutines() []goleak.Option {
 	const lib = "github.com/apache/rocketmq-client-go/v2/"
 	return []goleak.Option{
 		goleak.IgnoreAnyFunction(lib + "primitive.WithRecover"),
@@ -169,24 +175,35 @@ func acquire() (release func() error, err error) {
 		namesrv = strings.Split(ns, ";")[0]
 		return func() error { return nil }, nil
 	}
-	script, err := findScript()
+	ns, release, err := startCluster(testBrokerEnv())
 	if err != nil {
 		return nil, err
 	}
-	env := testBrokerEnv()
+	namesrv = ns
+	return release, nil
+}
+
+// startCluster starts (or joins) the cluster env describes with rocketmq-local.sh and
+// returns its name server and the function that lets it go: the last test process using
+// it stops it, if a test process started it.
+func startCluster(env []string) (ns string, release func() error, err error) {
+	script, err := findScript()
+	if err != nil {
+		return "", nil, err
+	}
 	dataDir := envValue(env, "RMQ_DATA_DIR")
 	if err := os.MkdirAll(filepath.Dir(dataDir), 0o755); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	// Every test process holds a shared lock on the users file while it uses the broker; the
 	// last one out takes it exclusively and stops the broker if a test process started it.
 	users, err := os.OpenFile(dataDir+".users", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := syscall.Flock(int(users.Fd()), syscall.LOCK_SH); err != nil {
 		users.Close()
-		return nil, fmt.Errorf("lock %s: %w", users.Name(), err)
+		return "", nil, fmt.Errorf("lock %s: %w", users.Name(), err)
 	}
 	marker := dataDir + ".started-by-tests"
 	// Always go through `start`: it is a no-op when the broker runs, and it takes the
@@ -197,7 +214,7 @@ func acquire() (release func() error, err error) {
 	if err != nil {
 		_ = syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
 		users.Close()
-		return nil, err
+		return "", nil, err
 	}
 	// The marker names the name server process this run started, so a marker left over
 	// from an earlier broker never makes us stop one somebody else started.
@@ -208,8 +225,8 @@ func acquire() (release func() error, err error) {
 	if !strings.Contains(out, "already running") {
 		_ = os.WriteFile(marker, []byte(nsPid()), 0o644)
 	}
-	namesrv = "127.0.0.1:" + envValue(env, "RMQ_NAMESRV_PORT")
-	return func() error {
+	ns = "127.0.0.1:" + envValue(env, "RMQ_NAMESRV_PORT")
+	return ns, func() error {
 		defer users.Close()
 		_ = syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
 		if err := syscall.Flock(int(users.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {

@@ -20,7 +20,7 @@ type Batch struct {
 	topic string
 	body  []byte
 	n     int
-	queue int // hash of the first message's sharding key; -1 for round robin
+	queue int // hash of the first message's sharding key, or its queue hint - 1; -1 for round robin
 	// single is the message of a batch of one, which SendBatch sends as a plain message
 	// as Send does (a client-side message ID, compression of large bodies, DELAY honoured).
 	single *Message
@@ -164,6 +164,8 @@ func (b *BatchBuilder) Finish() *Batch {
 	}
 	if k := first.ShardingKey; k != "" {
 		out.queue = keyHash(k)
+	} else if first.QueueHint > 0 {
+		out.queue = first.QueueHint - 1
 	}
 	if out.n == 1 {
 		out.single = first

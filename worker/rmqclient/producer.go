@@ -26,6 +26,10 @@ type Message struct {
 	// the topic's queue count does not change). It also works for batches: a batch goes
 	// to the queue of its first message's key.
 	ShardingKey string
+	// QueueHint, when ShardingKey is empty, picks the queue on a producer made with
+	// HashByKey: a hint n > 0 sends to queue (n-1) modulo the topic's queue count (a batch
+	// goes to its first message's). Zero means no hint.
+	QueueHint int
 }
 
 // SendResult says where the broker stored a message, or the first message of a batch
@@ -119,6 +123,8 @@ func toPrimitive(m *Message) (*primitive.Message, error) {
 		// The client copies the first message's Queue onto a batch, so the key's hash travels
 		// in Queue.QueueId and keySelector maps it onto the topic's queues.
 		pm.Queue = &primitive.MessageQueue{Topic: m.Topic, QueueId: keyHash(m.ShardingKey)}
+	} else if m.QueueHint > 0 {
+		pm.Queue = &primitive.MessageQueue{Topic: m.Topic, QueueId: m.QueueHint - 1}
 	}
 	return pm, nil
 }

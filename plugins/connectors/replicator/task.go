@@ -1,0 +1,514 @@
+package replicator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
+	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// Source partition and offset keys of a replicated queue.
+const (
+	PartCluster = "cluster"
+	PartTopic   = "topic"
+	PartBroker  = "broker"
+	PartQueue   = "queue"
+	OffsetNext  = "offset" // the next source offset to read
+)
+
+// PropPath is the property that lists, comma-separated, the aliases of the clusters a
+// message was replicated from. It is added only where a topic keeps its name (there the
+// topic name cannot tell a replica apart), and a message whose path names the target
+// cluster is not replicated (it came from there).
+const PropPath = "rmqconnect.replicator.path"
+
+// Message properties that carry a message's keys and tag; the engine writes them as the
+// message's KEYS and TAGS.
+const (
+	propKeys = "KEYS"
+	propTags = "TAGS"
+)
+
+// Plugin metric families (exposed as rmqconnect_plugin_rocketmq_replicator_<name>).
+const (
+	MetricLagSeconds = "replication_lag_seconds"
+	MetricLagRecords = "replication_lag_records"
+	MetricReplicated = "replicated_total"
+)
+
+var lagRecordBuckets = []float64{1, 10, 100, 1000, 10000, 100000, 1000000}
+
+const (
+	pullMax      = 32                    // messages per pull request
+	idlePoll     = 50 * time.Millisecond // wait between tail checks of an idle task
+	maxPollBlock = time.Second           // Poll returns empty after this
+)
+
+type queueState struct {
+	q        rmqclient.Queue
+	part     map[string]any
+	ext      map[string]string // the target queue (plugins.ExtTargetQueue), shared by its records
+	target   string
+	identity bool
+	tags     func(string) bool
+	tail     *rmqclient.Tail
+	label    string
+	gone     bool // the topic was deleted (regex selection): skipped
+
+	next int64        // Poll's goroutine only
+	max  atomic.Int64 // end of the queue when last looked
+
+	// Under sourceTask.mu: the last acked message and the last one an offset sync was
+	// written for (upstream offsets; -1 none).
+	ackedUp, syncedUp int64
+	acked             RecordTarget
+}
+
+// RecordTarget is where a replicated message was stored.
+type RecordTarget struct {
+	Topic, Broker string
+	Queue         int
+	Offset        int64
+}
+
+type sourceTask struct {
+	log        *slog.Logger
+	sel        *selection
+	client     *rmqclient.Client
+	reader     *rmqclient.Reader
+	queues     []*queueState
+	byKey      map[srcQueue]*queueState
+	batch      int
+	emitSyncs  bool
+	lagMax     int64
+	rr         int
+	lastTail   time.Time
+	downSince  time.Time // when reads started failing; zero while they work
+	lagSeconds plugins.Histogram
+	lagRecords plugins.Histogram
+	replicated plugins.Counter
+	topicLabel plugins.MetricLabel
+
+	mu      sync.Mutex
+	pending []pendingSync // offset syncs made by CommitRecord, sent by Poll
+
+	// readMu is held around every pull: Stop takes it before closing the reader, since the
+	// client library neither cancels a pull with its context nor fails a pull whose
+	// consumer was shut down under it (it waits 30 s).
+	readMu  sync.Mutex
+	stopped bool
+}
+
+var (
+	_ plugins.SourceTask      = (*sourceTask)(nil)
+	_ plugins.RecordCommitter = (*sourceTask)(nil)
+)
+
+// Start implements plugins.SourceTask: it reads the committed positions of its queues; a
+// queue without one starts per start.position.
+func (t *sourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
+	v := tctx.Config()
+	t.log = tctx.Logger()
+	sel, err := newSelection(v)
+	if err != nil {
+		return err
+	}
+	t.sel, t.batch, t.emitSyncs, t.lagMax = sel, v.Int(KeyPollBatch), v.Bool(KeyEmitSyncs), v.Long(KeyOffsetLagMax)
+	var tqs []taskQueue
+	if raw := cfg[keyQueues]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &tqs); err != nil {
+			return &plugins.FieldError{Key: keyQueues, Value: raw, Reason: err.Error()}
+		}
+	}
+	role := fmt.Sprintf("task-%d", time.Now().UnixNano()%1e9)
+	if t.client, err = newClient(sourceCluster(v), role, t.log); err != nil {
+		return err
+	}
+	t.reader = t.client.NewReader(role)
+	t.byKey = map[srcQueue]*queueState{}
+	var topics []string
+	for _, tq := range tqs {
+		q := rmqclient.Queue{Topic: tq.Topic, BrokerName: tq.Broker, QueueID: tq.Queue}
+		qs := &queueState{q: q, target: sel.rename(q.Topic), identity: sel.identity(q.Topic), tags: sel.tagFilter(q.Topic),
+			tail: t.client.NewTail(q), label: q.Topic, ackedUp: -1, syncedUp: -1,
+			ext:  map[string]string{plugins.ExtTargetQueue: strconv.Itoa(tq.Index)},
+			part: map[string]any{PartCluster: sel.srcAlias, PartTopic: q.Topic, PartBroker: q.BrokerName, PartQueue: int64(q.QueueID)}}
+		t.queues = append(t.queues, qs)
+		t.byKey[srcQueue{sel.srcAlias, q.Topic, q.BrokerName, q.QueueID}] = qs
+		if !slices.Contains(topics, q.Topic) {
+			topics = append(topics, q.Topic)
+		}
+	}
+	if err := t.declareMetrics(plugins.MetricsOf(tctx), topics); err != nil {
+		return err
+	}
+	return t.resume(ctx, tctx.Positions(), v.String(KeyStart) == "latest")
+}
+
+func (t *sourceTask) declareMetrics(m plugins.Metrics, topics []string) error {
+	if len(topics) >= plugins.MaxMetricSeries {
+		topics = topics[:plugins.MaxMetricSeries-1]
+	}
+	if len(topics) == 0 {
+		topics = []string{plugins.OtherLabelValue + "_none"}
+	}
+	t.topicLabel = plugins.MetricLabel{Name: "topic", Values: topics}
+	var err error
+	if t.lagSeconds, err = m.Histogram(MetricLagSeconds,
+		"Seconds from a message's birth on the source cluster to its acknowledgement by the target, by source topic.",
+		[]float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}, t.topicLabel); err != nil {
+		return err
+	}
+	if t.lagRecords, err = m.Histogram(MetricLagRecords,
+		"Messages of a source queue not yet read, observed at every read, by source topic.", lagRecordBuckets, t.topicLabel); err != nil {
+		return err
+	}
+	t.replicated, err = m.Counter(MetricReplicated, "Messages replicated (acknowledged by the target), by source topic.", t.topicLabel)
+	return err
+}
+
+// resume sets every queue's next offset from its committed position or start.position.
+func (t *sourceTask) resume(ctx context.Context, pr plugins.PositionReader, latest bool) error {
+	parts := make([]map[string]any, len(t.queues))
+	for i, qs := range t.queues {
+		parts[i] = qs.part
+	}
+	got, err := pr.Positions(ctx, parts)
+	if err != nil {
+		return plugins.Retriable(fmt.Errorf("read positions: %w", err))
+	}
+	have := map[srcQueue]bool{}
+	for _, p := range got {
+		qs := t.byKey[partQueue(p.Partition)]
+		if qs == nil {
+			continue
+		}
+		n, ok, err := position.Int64(p.Offset, OffsetNext)
+		if err != nil || !ok {
+			return fmt.Errorf("position of %s: %v", qs.q, err)
+		}
+		qs.next = n
+		have[partQueue(p.Partition)] = true
+	}
+	for _, qs := range t.queues {
+		lo, hi, err := t.client.QueueOffsets(ctx, qs.q)
+		if err != nil {
+			return plugins.Retriable(fmt.Errorf("source cluster %s: %w", t.sel.srcAlias, err))
+		}
+		qs.max.Store(hi)
+		if !have[partQueue(qs.part)] {
+			qs.next = lo
+			if latest {
+				qs.next = hi
+			}
+		}
+	}
+	t.lastTail = time.Now()
+	return nil
+}
+
+// partQueue reads a source partition back.
+func partQueue(p map[string]any) srcQueue {
+	c, _ := p[PartCluster].(string)
+	tp, _ := p[PartTopic].(string)
+	b, _ := p[PartBroker].(string)
+	var q int
+	switch x := p[PartQueue].(type) {
+	case int64:
+		q = int(x)
+	case float64:
+		q = int(x)
+	case int:
+		q = x
+	}
+	return srcQueue{c, tp, b, q}
+}
+
+// Poll implements plugins.SourceTask: it reads the queues round robin, up to
+// poll.batch.size messages, after the offset syncs made since the last poll. While
+// the source cluster does not answer it returns empty batches (the task keeps running and
+// resumes from its positions when the cluster is back).
+func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
+	var recs []*schema.Record
+	start := time.Now()
+	for len(recs) < t.batch && ctx.Err() == nil {
+		progressed := false
+		for i := 0; i < len(t.queues) && len(recs) < t.batch; i++ {
+			qs := t.queues[(t.rr+i)%len(t.queues)]
+			if qs.gone || qs.next >= qs.max.Load() {
+				continue
+			}
+			n, err := t.read(ctx, qs, &recs)
+			if err != nil {
+				return t.readFailed(ctx, qs, recs, err)
+			}
+			progressed = progressed || n
+		}
+		t.rr++
+		if progressed {
+			continue
+		}
+		if len(recs) > 0 || time.Since(start) >= maxPollBlock {
+			break
+		}
+		if wait := idlePoll - time.Since(t.lastTail); wait > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+		}
+		if err := t.refreshTails(ctx); err != nil {
+			return t.readFailed(ctx, nil, recs, err)
+		}
+		if !t.anyBehind() {
+			t.syncIdle()
+		}
+	}
+	t.recovered()
+	return t.withSyncs(recs), nil
+}
+
+// read pulls once from qs and appends its records; it reports whether qs advanced.
+func (t *sourceTask) read(ctx context.Context, qs *queueState, recs *[]*schema.Record) (bool, error) {
+	t.readMu.Lock()
+	if t.stopped {
+		t.readMu.Unlock()
+		return false, context.Canceled
+	}
+	msgs, next, err := t.reader.ReadBelow(ctx, qs.q, qs.next, qs.max.Load(), pullMax)
+	t.readMu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	advanced := next != qs.next
+	qs.next = next
+	if len(msgs) == 0 {
+		return advanced, nil
+	}
+	last := msgs[len(msgs)-1]
+	t.lagRecords.Observe(float64(max(last.MaxOffset-last.Offset-1, 0)), t.topicLabel.Bound(qs.label))
+	for _, m := range msgs {
+		if r := t.record(qs, m); r != nil {
+			*recs = append(*recs, r)
+		}
+	}
+	return true, nil
+}
+
+// record turns a source message into a record, or nil when the tag filter or loop
+// prevention drops it.
+func (t *sourceTask) record(qs *queueState, m *rmqclient.ReceivedMessage) *schema.Record {
+	if qs.tags != nil && !qs.tags(m.Tag) {
+		return nil
+	}
+	path := m.Properties[PropPath]
+	if path != "" && slices.Contains(strings.Split(path, ","), t.sel.dstAlias) {
+		return nil // it came from the target cluster
+	}
+	r := &schema.Record{SourcePartition: qs.part, SourceOffset: map[string]any{OffsetNext: m.Offset + 1},
+		Topic: qs.target, QueueID: -1, Value: m.Body, Timestamp: m.BornTime, Extensions: qs.ext}
+	r.Headers = make(schema.Headers, 0, len(m.Properties)+3)
+	for k, v := range m.Properties {
+		if k != PropPath {
+			r.Headers = append(r.Headers, schema.Header{Key: k, Value: v})
+		}
+	}
+	if len(m.Keys) > 0 {
+		r.Headers = append(r.Headers, schema.Header{Key: propKeys, Value: strings.Join(m.Keys, " ")})
+	}
+	if m.Tag != "" {
+		r.Headers = append(r.Headers, schema.Header{Key: propTags, Value: m.Tag})
+	}
+	if qs.identity || path != "" {
+		p := t.sel.srcAlias
+		if path != "" {
+			p = path + "," + p
+		}
+		r.Headers = append(r.Headers, schema.Header{Key: PropPath, Value: p})
+	}
+	return r
+}
+
+// refreshTails asks the source for the end of every queue.
+func (t *sourceTask) refreshTails(ctx context.Context) error {
+	t.lastTail = time.Now()
+	for _, qs := range t.queues {
+		if qs.gone {
+			continue
+		}
+		hi, err := qs.tail.MaxOffset(ctx)
+		if err != nil {
+			return err
+		}
+		if hi < qs.next {
+			// A queue that shrank was deleted (and perhaps made again): let readFailed
+			// look at the route.
+			return fmt.Errorf("%s ends at %d, before the position %d", qs.q, hi, qs.next)
+		}
+		qs.max.Store(hi)
+	}
+	return nil
+}
+
+func (t *sourceTask) anyBehind() bool {
+	for _, qs := range t.queues {
+		if !qs.gone && qs.next < qs.max.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// readFailed decides what a failed read means: a deleted topic fails the task with a
+// status naming it when the topic was listed (a regex-chosen one is dropped until the
+// connector reconfigures); anything else is the source cluster being unreachable, which
+// the task waits out, returning what it read so far.
+func (t *sourceTask) readFailed(ctx context.Context, qs *queueState, recs []*schema.Record, err error) ([]*schema.Record, error) {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return t.withSyncs(recs), nil
+	}
+	for _, q := range t.queues {
+		if qs != nil && q != qs {
+			continue
+		}
+		_, rerr := t.client.TopicQueues(ctx, q.q.Topic)
+		if !errors.Is(rerr, rmqclient.ErrNoRoute) {
+			continue
+		}
+		if slices.Contains(t.sel.listed, q.q.Topic) {
+			return nil, fmt.Errorf("%w: topic %s does not exist on source cluster %s any more; remove it from %s or create it again: %w",
+				ErrTopicDeleted, q.q.Topic, t.sel.srcAlias, KeyTopics, err)
+		}
+		t.log.Info("source topic deleted; no longer replicated", "cluster", t.sel.srcAlias, "topic", q.q.Topic)
+		for _, o := range t.queues {
+			if o.q.Topic == q.q.Topic {
+				o.gone = true
+			}
+		}
+		return t.withSyncs(recs), nil
+	}
+	if t.downSince.IsZero() {
+		t.downSince = time.Now()
+		t.log.Warn("source cluster unreachable; retrying", "cluster", t.sel.srcAlias, "err", err)
+	}
+	if len(recs) == 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(maxPollBlock):
+		}
+	}
+	return t.withSyncs(recs), nil
+}
+
+func (t *sourceTask) recovered() {
+	if !t.downSince.IsZero() {
+		t.log.Info("source cluster reachable again", "cluster", t.sel.srcAlias, "after", time.Since(t.downSince).Round(time.Second))
+		t.downSince = time.Time{}
+	}
+}
+
+// CommitRecord implements plugins.RecordCommitter: it measures lag and decides offset
+// syncs from where the target stored each message.
+func (t *sourceTask) CommitRecord(_ context.Context, r *schema.Record, md *plugins.RecordMetadata) error {
+	if md == nil || r.Topic == t.sel.syncsTopic {
+		return nil
+	}
+	qs := t.byKey[partQueue(r.SourcePartition)]
+	if qs == nil {
+		return nil
+	}
+	label := t.topicLabel.Bound(qs.label)
+	t.replicated.Inc(label)
+	if !r.Timestamp.IsZero() {
+		t.lagSeconds.Observe(time.Since(r.Timestamp).Seconds(), label)
+	}
+	up, _, _ := position.Int64(r.SourceOffset, OffsetNext)
+	up--
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	qs.ackedUp = up
+	qs.acked = RecordTarget{Topic: md.Topic, Broker: md.BrokerName, Queue: md.QueueID, Offset: md.QueueOffset}
+	if t.emitSyncs && (qs.syncedUp < 0 || up-qs.syncedUp >= t.lagMax) {
+		t.addSync(qs)
+	}
+	return nil
+}
+
+// syncIdle writes an offset sync for the last acked message of every queue whose last
+// sync is older: once a task is idle, the end of each queue translates exactly.
+func (t *sourceTask) syncIdle() {
+	if !t.emitSyncs {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, qs := range t.queues {
+		if qs.ackedUp > qs.syncedUp {
+			t.addSync(qs)
+		}
+	}
+}
+
+// addSync queues an offset sync of qs's last acked message. Caller holds t.mu.
+func (t *sourceTask) addSync(qs *queueState) {
+	s := OffsetSync{Cluster: t.sel.srcAlias, Topic: qs.q.Topic, Broker: qs.q.BrokerName, Queue: qs.q.QueueID, Upstream: qs.ackedUp,
+		TargetTopic: qs.acked.Topic, TargetBroker: qs.acked.Broker, TargetQueue: qs.acked.Queue, Downstream: qs.acked.Offset}
+	b, _ := json.Marshal(s) // plain fields: never fails
+	qs.syncedUp = qs.ackedUp
+	t.pending = append(t.pending, pendingSync{qs, b})
+}
+
+type pendingSync struct {
+	qs   *queueState
+	body []byte
+}
+
+// withSyncs puts the offset-sync records made since the last poll before recs. A sync
+// record carries its queue's position as Poll has read it: every message before that was
+// in an earlier batch (acked before this one's positions count) or is in this one, after
+// the sync, so a queue's committed position never goes back.
+func (t *sourceTask) withSyncs(recs []*schema.Record) []*schema.Record {
+	t.mu.Lock()
+	pending := t.pending
+	t.pending = nil
+	t.mu.Unlock()
+	if len(pending) == 0 {
+		return recs
+	}
+	out := make([]*schema.Record, 0, len(pending)+len(recs))
+	for _, p := range pending {
+		out = append(out, &schema.Record{SourcePartition: p.qs.part, SourceOffset: map[string]any{OffsetNext: p.qs.next},
+			Topic: t.sel.syncsTopic, QueueID: -1, Value: p.body})
+	}
+	return append(out, recs...)
+}
+
+// Commit implements plugins.SourceTask; positions are all the engine's.
+func (*sourceTask) Commit(context.Context) error { return nil }
+
+// Stop implements plugins.SourceTask.
+func (t *sourceTask) Stop(context.Context) error {
+	t.readMu.Lock()
+	t.stopped = true
+	t.readMu.Unlock()
+	var errs []error
+	if t.reader != nil {
+		errs = append(errs, t.reader.Close())
+	}
+	if t.client != nil {
+		errs = append(errs, t.client.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,186 @@
+package replicator
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+func values(t *testing.T, spec *plugins.ConfigSpec, cfg map[string]string) plugins.Values {
+	t.Helper()
+	v, err := spec.Parse(cfg)
+	require.NoError(t, err)
+	return v
+}
+
+// A RocketMQ Connect replicator config parses unchanged: src.* and dest.* keys, the topic
+// and tag pairs, the regions and clouds.
+func TestJavaConfigAccepted(t *testing.T) {
+	cfg := map[string]string{
+		"connector.class": "org.apache.rocketmq.replicator.ReplicatorSourceConnector",
+		"src.cluster":     "DefaultCluster", "src.endpoint": "127.0.0.2:9876", "src.region": "regionA", "src.cloud": "c1",
+		"dest.acl.enable": "false", "dest.topic": "TopicTest", "max.tasks": "2", "src.topictags": "TopicTest,TagA||TagB;Other,*",
+		"src.acl.enable": "true", "src.access.key": "ak", "src.secret.key": "sk", "dest.endpoint": "127.0.0.1:9876",
+		"dest.region": "regionB", "dest.cluster": "Target", "errors.tolerance": "all", "dest.cloud": "dc",
+		"source.cluster": "x", "source.cloud": "y",
+	}
+	require.NoError(t, NewSourceConnector().Validate(cfg))
+	v := values(t, sourceSpec, cfg)
+	sc := sourceCluster(v)
+	require.Equal(t, clusterConf{alias: "DefaultCluster", namesrvs: []string{"127.0.0.2:9876"}, ak: "ak", sk: "sk"}, sc)
+	require.Equal(t, []string{"127.0.0.1:9876"}, targetCluster(v).namesrvs)
+	sel, err := newSelection(v)
+	require.NoError(t, err)
+	require.Equal(t, []string{"TopicTest", "Other"}, sel.listed)
+	require.Equal(t, "TopicTest", sel.rename("Other"), "dest.topic sends everything to one topic")
+	f := sel.tagFilter("TopicTest")
+	require.True(t, f("TagB"))
+	require.False(t, f("TagC"))
+	require.Nil(t, sel.tagFilter("Other"))
+
+	cp := map[string]string{"src.endpoint": "127.0.0.1:9876", "dest.endpoint": "127.0.0.2:9876", "src.topictags": "TopicTest",
+		"sync.gids": "test_gid1", "src.cluster": "A", "dest.cluster": "B",
+		"key.converter": "org.apache.rocketmq.connect.runtime.converter.record.json.JsonConverter"}
+	require.NoError(t, NewCheckpointConnector().Validate(cp))
+	require.Equal(t, "test_gid1", values(t, checkpointSpec, cp).String(KeyGroups))
+}
+
+// Both local clusters are named DefaultCluster: aliases that end up equal are refused,
+// naming the key, since loop prevention and offset syncs tell clusters apart by alias.
+func TestAliasesMustDiffer(t *testing.T) {
+	err := NewSourceConnector().Validate(map[string]string{"src.endpoint": "a:1", "src.cluster": "DefaultCluster",
+		"dest.cluster": "DefaultCluster", "source.topics": "t"})
+	require.ErrorContains(t, err, KeyTargetAlias)
+	require.NoError(t, NewSourceConnector().Validate(map[string]string{"src.endpoint": "a:1", "src.cluster": "DefaultCluster",
+		"dest.cluster": "DefaultCluster", "source.cluster.alias": "A", "source.topics": "t"}))
+}
+
+func TestSelectionErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cfg map[string]string
+		key string
+	}{
+		"no topics":      {map[string]string{}, KeyTopics},
+		"dotted format":  {map[string]string{"source.topics": "t", KeyTopicFormat: "${alias}.${topic}"}, KeyTopicFormat},
+		"no ${topic}":    {map[string]string{"source.topics": "t", KeyTopicFormat: "${alias}"}, KeyTopicFormat},
+		"bad topic name": {map[string]string{"source.topics": "a.b"}, KeyTopics},
+		"bad regex":      {map[string]string{KeyTopicsRegex: "("}, KeyTopicsRegex},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.cfg["src.endpoint"] = "a:1"
+			err := NewSourceConnector().Validate(tc.cfg)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.key)
+		})
+	}
+}
+
+func TestSelectionChooseAndRename(t *testing.T) {
+	v := values(t, sourceSpec, map[string]string{"src.endpoint": "a:1", "source.cluster.alias": "A", "target.cluster.alias": "B",
+		KeyTopicsRegex: "orders.*|B_.*|RMQ_SYS_.*", KeyTopics: "listed"})
+	sel, err := newSelection(v)
+	require.NoError(t, err)
+	got := sel.choose([]string{"orders", "orders_eu", "B_orders", "RMQ_SYS_TRACE_TOPIC", "listed", "other", "%RETRY%g", DefaultOffsetSyncs})
+	// B_orders is a replica of the target's own topic: replicating it back would loop.
+	require.Equal(t, []string{"listed", "orders", "orders_eu"}, got)
+	require.Equal(t, "A_orders", sel.rename("orders"))
+	require.False(t, sel.identity("orders"))
+
+	v = values(t, sourceSpec, map[string]string{"src.endpoint": "a:1", "source.cluster.alias": "A", "target.cluster.alias": "B",
+		KeyTopics: "orders", KeyTopicFormat: "${topic}"})
+	sel, err = newSelection(v)
+	require.NoError(t, err)
+	require.True(t, sel.identity("orders"))
+}
+
+// Loop prevention in identity mode: a replica carries the path of aliases it came through,
+// and a message whose path names the target is not replicated back to it.
+func TestRecordKeepsMessageAndPreventsLoops(t *testing.T) {
+	v := values(t, sourceSpec, map[string]string{"src.endpoint": "a:1", "source.cluster.alias": "A", "target.cluster.alias": "B",
+		KeyTopics: "orders", KeyTopicFormat: "${topic}", KeyTopicTags: "orders,TagA"})
+	sel, err := newSelection(v)
+	require.NoError(t, err)
+	task := &sourceTask{sel: sel}
+	qs := &queueState{q: rmqclient.Queue{Topic: "orders"}, target: "orders", identity: true, tags: sel.tagFilter("orders"),
+		part: map[string]any{}, ext: map[string]string{plugins.ExtTargetQueue: "0"}}
+	born := time.UnixMilli(1700000000000)
+	m := &rmqclient.ReceivedMessage{Offset: 41, Keys: []string{"k1", "k2"}, Tag: "TagA", Body: []byte("body"),
+		Properties: map[string]string{"p": "v"}, BornTime: born}
+	r := task.record(qs, m)
+	require.NotNil(t, r)
+	require.Equal(t, []byte("body"), r.Value)
+	require.Equal(t, int64(42), r.SourceOffset[OffsetNext])
+	require.Equal(t, born, r.Timestamp)
+	h := map[string]any{}
+	for _, x := range r.Headers {
+		h[x.Key] = x.Value
+	}
+	require.Equal(t, map[string]any{"p": "v", "KEYS": "k1 k2", "TAGS": "TagA", PropPath: "A"}, h)
+
+	m.Tag = "TagB"
+	require.Nil(t, task.record(qs, m), "filtered by tag")
+	m.Tag = "TagA"
+	m.Properties[PropPath] = "C,B"
+	require.Nil(t, task.record(qs, m), "came from the target")
+	m.Properties[PropPath] = "C"
+	r = task.record(qs, m)
+	got, _ := r.Headers.Get(PropPath)
+	require.Equal(t, "C,A", got.Value)
+}
+
+func TestTranslate(t *testing.T) {
+	s := newSyncStore()
+	q := srcQueue{"A", "t", "broker-local", 1}
+	mk := func(up, down int64) OffsetSync {
+		return OffsetSync{Cluster: "A", Topic: "t", Broker: "broker-local", Queue: 1, Upstream: up, TargetTopic: "A_t", TargetQueue: 1, Downstream: down}
+	}
+	_, _, ok := s.translate(q, 5)
+	require.False(t, ok)
+	s.add(mk(0, 10))
+	s.add(mk(100, 110))
+	s.add(mk(50, 60))
+	for _, tc := range []struct{ next, want int64 }{
+		{0, 10},    // at a synced message: exactly there
+		{1, 11},    // past it: just after it
+		{50, 60},   //
+		{99, 61},   // re-reads 51..98's copies: at most offset.lag.max
+		{100, 110}, //
+		{500, 111}, //
+	} {
+		_, got, ok := s.translate(q, tc.next)
+		require.True(t, ok)
+		require.Equal(t, tc.want, got, "translate %d", tc.next)
+	}
+	_, _, ok = s.translate(srcQueue{"B", "t", "broker-local", 1}, 5)
+	require.False(t, ok, "keyed by alias, not by broker name")
+	first, ok := s.first(q)
+	require.True(t, ok)
+	require.Equal(t, int64(0), first.Upstream)
+}
+
+func TestSyncStoreThins(t *testing.T) {
+	s := newSyncStore()
+	for i := int64(0); i < 3*maxSyncs; i++ {
+		s.add(OffsetSync{Cluster: "A", Topic: "t", Upstream: i, TargetTopic: "x", Downstream: i})
+	}
+	l := s.m[srcQueue{"A", "t", "", 0}]
+	require.LessOrEqual(t, len(l), maxSyncs)
+	require.Equal(t, int64(3*maxSyncs-1), l[len(l)-1].Upstream, "the newest sync is kept")
+	_, got, ok := s.translate(srcQueue{"A", "t", "", 0}, 3*maxSyncs-1)
+	require.True(t, ok)
+	require.Equal(t, int64(3*maxSyncs-1), got)
+}
+
+func TestDecodeSync(t *testing.T) {
+	_, err := decodeSync([]byte("{"))
+	require.ErrorIs(t, err, ErrBadSync)
+	_, err = decodeSync([]byte(`{"cluster":"A"}`))
+	require.ErrorIs(t, err, ErrBadSync)
+	s, err := decodeSync([]byte(`{"cluster":"A","topic":"t","targetTopic":"A_t","upstream":3,"downstream":4}`))
+	require.NoError(t, err)
+	require.Equal(t, int64(4), s.Downstream)
+}

@@ -1,0 +1,269 @@
+package bench
+
+import (
+	"context"
+
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/replicator"
+	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// The replicator benchmark copies one topic from a second cluster (A, rmqtest.Second) into
+// the bench broker (B) twice in the same run: with a raw pipe (one goroutine pulling 32
+// messages per request round robin over the queues, then sending each queue's messages in
+// the worker's batches to the same queue index on B, with the same client library) and
+// with one rocketmq-replicator task. Then it measures replication lag at a fixed rate.
+const (
+	replBenchMessages = 100_000
+	replBenchSize     = 256
+	replLagRate       = 2000 // messages per second
+	replLagSeconds    = 10
+)
+
+func BenchmarkReplicator(b *testing.B) {
+	a := rmqtest.SecondClient(b)
+	dst := rmqtest.Client(b)
+	ctx := context.Background()
+	src := rmqtest.SecondTopic(b, 4)
+	steal0, total0 := cpuTimes()
+	fillSource(b, a, src, 0, replBenchMessages)
+	b.ResetTimer()
+
+	rawTopic := rmqtest.Name(b, "raw")
+	if err := dst.CreateTopic(ctx, rmqclient.TopicSpec{Name: rawTopic, Queues: 4}); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	rawPipe(b, a, dst, src, rawTopic, replBenchMessages)
+	raw := time.Since(start)
+
+	// Both sides' target topics exist before their clocks start.
+	if err := dst.CreateTopic(ctx, rmqclient.TopicSpec{Name: "A_" + src, Queues: 4}); err != nil {
+		b.Fatal(err)
+	}
+	w := startHerder(b, nil)
+	cfg := map[string]string{"connector.class": replicator.SourceName, "src.endpoint": rmqtest.Second(b),
+		"source.cluster.alias": "A", "target.cluster.alias": "B", "dest.endpoint": rmqtest.NameServer(b), "max.tasks": "1"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range cfg {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	start = time.Now()
+	w.create(b, "repl", with("source.topics", src))
+	waitFor(b, 10*time.Minute, 20*time.Millisecond, "replicated", func() bool {
+		return countOn(dst, "A_"+src) >= replBenchMessages
+	})
+	repl := time.Since(start)
+
+	// Lag at a fixed rate: a topic written at replLagRate while its replicator runs.
+	lagTopic := rmqtest.SecondTopic(b, 4)
+	fillSource(b, a, lagTopic, 0, 1)
+	w.create(b, "repl-lag", with("source.topics", lagTopic))
+	waitFor(b, time.Minute, 20*time.Millisecond, "lag replicator running", func() bool { return countOn(dst, "A_"+lagTopic) >= 1 })
+	total := replLagRate * replLagSeconds
+	tick := time.NewTicker(10 * time.Millisecond)
+	for i := 1; i <= total; i += replLagRate / 100 {
+		<-tick.C
+		fillSource(b, a, lagTopic, i, min(i+replLagRate/100, total+1))
+	}
+	tick.Stop()
+	waitFor(b, 2*time.Minute, 20*time.Millisecond, "lag topic replicated", func() bool {
+		return countOn(dst, "A_"+lagTopic) >= int64(total+1)
+	})
+	lags := replLags(b, dst, "A_"+lagTopic)
+	b.StopTimer()
+	steal := stealPercent(steal0, total0)
+
+	b.ReportMetric(float64(replBenchMessages)/raw.Seconds(), "raw-msg/s")
+	b.ReportMetric(float64(replBenchMessages)/repl.Seconds(), "repl-msg/s")
+	b.ReportMetric(raw.Seconds()/repl.Seconds(), "repl/raw")
+	b.ReportMetric(percentile(lags, 50), "lag-p50-ms")
+	b.ReportMetric(percentile(lags, 99), "lag-p99-ms")
+	b.ReportMetric(steal, "steal-%")
+	reportLoad(b)
+}
+
+// fillSource sends messages [from, to) of replBenchSize bytes with a key, a tag and a
+// property to topic on the cluster of c.
+func fillSource(b *testing.B, c *rmqclient.Client, topic string, from, to int) {
+	b.Helper()
+	p, err := c.NewProducer("bench-repl-fill", rmqclient.ProducerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	msgs := make([]*rmqclient.Message, 0, to-from)
+	body := strings.Repeat("r", replBenchSize)
+	for i := from; i < to; i++ {
+		msgs = append(msgs, &rmqclient.Message{Topic: topic, Body: []byte(body), Keys: []string{"k" + strconv.Itoa(i)}, Tag: "t",
+			Properties: map[string]string{"i": strconv.Itoa(i)}})
+	}
+	if err := sendAll(context.Background(), p, msgs); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// rawPipe copies n messages of topic src on a to dst on b with the same library calls the
+// replicator makes, without the worker.
+func rawPipe(b *testing.B, a, dst *rmqclient.Client, src, topic string, n int) {
+	b.Helper()
+	ctx := context.Background()
+	qs, err := a.TopicQueues(ctx, src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := a.NewReader("bench-raw")
+	defer r.Close()
+	p, err := dst.NewProducer("bench-raw", rmqclient.ProducerOptions{HashByKey: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	next := make([]int64, len(qs))
+	ends := make([]int64, len(qs))
+	for i, q := range qs {
+		if next[i], ends[i], err = a.QueueOffsets(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for copied := 0; copied < n; {
+		per := make([][]*rmqclient.Message, len(qs))
+		polled := 0
+		for polled < 2048 {
+			progressed := false
+			for i, q := range qs {
+				if next[i] >= ends[i] {
+					continue
+				}
+				msgs, nx, err := r.ReadBelow(ctx, q, next[i], ends[i], 32)
+				if err != nil {
+					b.Fatal(err)
+				}
+				next[i] = nx
+				for _, m := range msgs {
+					per[i] = append(per[i], &rmqclient.Message{Topic: topic, Body: m.Body, Keys: m.Keys, Tag: m.Tag,
+						Properties: m.Properties, QueueHint: i + 1})
+				}
+				polled += len(msgs)
+				progressed = progressed || len(msgs) > 0
+			}
+			if !progressed {
+				break
+			}
+		}
+		for _, msgs := range per {
+			if len(msgs) > 0 {
+				if err := sendAll(ctx, p, msgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		copied += polled
+		if polled == 0 {
+			b.Fatalf("raw pipe stalled at %d of %d", copied, n)
+		}
+	}
+}
+
+func countOn(c *rmqclient.Client, topic string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	qs, err := c.TopicQueues(ctx, topic)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, q := range qs {
+		lo, hi, err := c.QueueOffsets(ctx, q)
+		if err != nil {
+			return 0
+		}
+		n += hi - lo
+	}
+	return n
+}
+
+// replLags returns, in milliseconds, how long after its birth on the source each message of
+// topic was stored on the target (the copy's connect.timestamp is the source's birth time).
+func replLags(b *testing.B, c *rmqclient.Client, topic string) []float64 {
+	b.Helper()
+	ctx := context.Background()
+	qs, err := c.TopicQueues(ctx, topic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := c.NewReader("bench-lag")
+	defer r.Close()
+	var out []float64
+	for _, q := range qs {
+		lo, hi, err := c.QueueOffsets(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for off := lo; off < hi; {
+			msgs, nx, err := r.ReadBelow(ctx, q, off, hi, 32)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range msgs {
+				if ms, err := strconv.ParseInt(m.Properties["connect.timestamp"], 10, 64); err == nil {
+					out = append(out, float64(m.StoreTime.UnixMilli()-ms))
+				}
+			}
+			if nx <= off {
+				break
+			}
+			off = nx
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p/100))]
+}
+
+// cpuTimes returns the stolen and the total CPU time since boot in jiffies (/proc/stat's
+// first line); stealPercent turns two readings into the share the hypervisor took from the
+// machine between them.
+func cpuTimes() (steal, total float64) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	for i, s := range f[1:] {
+		v, _ := strconv.ParseFloat(s, 64)
+		total += v
+		if i == 7 {
+			steal = v
+		}
+	}
+	return steal, total
+}
+
+func stealPercent(steal0, total0 float64) float64 {
+	steal, total := cpuTimes()
+	if total <= total0 {
+		return 0
+	}
+	return 100 * (steal - steal0) / (total - total0)
+}
