@@ -74,7 +74,9 @@ const (
 	cutIn              // their packets to the worker are dropped; the worker's still arrive
 )
 
-func (c cut) String() string { return [...]string{"two-way", "worker→broker dropped", "broker→worker dropped"}[c] }
+func (c cut) String() string {
+	return [...]string{"two-way", "worker→broker dropped", "broker→worker dropped"}[c]
+}
 
 // partition installs nftables drop rules in namespace slot i between it and the RocketMQ
 // ports (the REST port stays reachable, so the test can still watch the worker).

@@ -106,10 +106,10 @@ func TestBounce(t *testing.T) {
 func TestRocketMQRestart(t *testing.T) {
 	outage := time.Duration(count(30, 15)) * time.Second
 	for _, tc := range []struct {
-		name      string
-		stop      []string
-		start     []string
-		shortToo  bool
+		name     string
+		stop     []string
+		start    []string
+		shortToo bool
 	}{
 		{"broker", []string{"stop-broker"}, []string{"start-broker"}, true},
 		{"name server", []string{"stop-namesrv"}, []string{"start-namesrv"}, false},
