@@ -84,6 +84,15 @@ func run(m *testing.M) int {
 	return code
 }
 
+// suite skips a test under -short: the suite needs root, its network and its RocketMQ, which
+// TestMain sets up only without -short.
+func suite(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the fault suite starts workers, a RocketMQ and network namespaces; skipped with -short")
+	}
+}
+
 // rocketmq runs distribution/bin/rocketmq-local.sh with the suite's ports, address and data directory.
 func rocketmq(arg string) error {
 	cache := os.Getenv("XDG_CACHE_HOME")

@@ -52,6 +52,7 @@ func (c *cluster) victim(rng *rand.Rand) (string, []string) {
 // again, one at a time; nothing is lost or reordered. The SIGKILL trials also give the
 // failover time: from the kill to every unit of the victim RUNNING elsewhere.
 func TestBounce(t *testing.T) {
+	suite(t)
 	for _, tc := range []struct {
 		name, signal string
 		sig          syscall.Signal
@@ -104,6 +105,7 @@ func TestBounce(t *testing.T) {
 // TestRocketMQRestart: the broker, the name server, or both are stopped during flow and
 // started again; the workers carry on, nothing is lost or reordered.
 func TestRocketMQRestart(t *testing.T) {
+	suite(t)
 	outage := time.Duration(count(30, 15)) * time.Second
 	for _, tc := range []struct {
 		name     string
@@ -163,6 +165,7 @@ func (c *cluster) outputSize() int64 {
 // its namespace while its process keeps running: its tasks stop acting within the lease, the
 // others take them over, and it rejoins once healed; nothing is lost, reordered or torn.
 func TestPartition(t *testing.T) {
+	suite(t)
 	hold := 10 * time.Second
 	for _, tc := range []struct {
 		name     string

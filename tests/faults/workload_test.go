@@ -50,6 +50,12 @@ func slotOf(id string) int {
 // newCluster starts n workers, worker-1 … worker-n, each in its own namespace.
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
+	return newClusterWith(t, n, nil)
+}
+
+// newClusterWith is newCluster that calls before, if set, before starting the workers.
+func newClusterWith(t *testing.T, n int, before func(*cluster)) *cluster {
+	t.Helper()
 	require.LessOrEqual(t, n, slots)
 	id := clustertest.SafeName(t.Name()) + fmt.Sprintf("-%x", time.Now().UnixNano()&0xffffff)
 	dir := t.TempDir()
@@ -71,6 +77,9 @@ func newCluster(t *testing.T, n int) *cluster {
 		}
 		t.Logf("worker logs kept in %s", keep)
 	})
+	if before != nil {
+		before(c)
+	}
 	for i := 1; i <= n; i++ {
 		c.Ports[workerID(i)] = restPort
 		c.Start(workerID(i))
