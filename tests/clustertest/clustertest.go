@@ -231,8 +231,18 @@ func (c *Cluster) Launch(id string) (*Proc, error) {
 		return nil, err
 	}
 	args := append(slices.Clone(prefix), c.Binary, "distributed", "-c", cfg)
-	cmd := exec.Command(args[0], args[1:]...)
-	logf, err := os.OpenFile(c.LogPath(id), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	w, err := StartProc(t, exec.Command(args[0], args[1:]...), fmt.Sprintf("http://%s:%d", host, port), c.LogPath(id))
+	if err != nil {
+		return nil, err
+	}
+	c.Workers[id] = w
+	return w, nil
+}
+
+// StartProc starts cmd with its output appended to logPath; url is where its REST API will
+// answer. The process is killed when t ends, if it still runs.
+func StartProc(t testing.TB, cmd *exec.Cmd, url, logPath string) (*Proc, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -241,10 +251,9 @@ func (c *Cluster) Launch(id string) (*Proc, error) {
 		logf.Close()
 		return nil, err
 	}
-	w := &Proc{Cmd: cmd, URL: fmt.Sprintf("http://%s:%d", host, port), exited: make(chan struct{})}
+	w := &Proc{Cmd: cmd, URL: url, exited: make(chan struct{})}
 	go func() { w.err = cmd.Wait(); logf.Close(); close(w.exited) }()
 	t.Cleanup(w.Kill)
-	c.Workers[id] = w
 	return w, nil
 }
 
