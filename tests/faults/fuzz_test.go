@@ -58,6 +58,19 @@ func TestRESTFuzz(t *testing.T) {
 	w := c.Workers["worker-1"]
 	create(t, w, "sec", map[string]string{"connector.class": generator.SourceName, "connect.topicname": c.ID + "-fuzz",
 		"rate": "1", "db.password": inlineSecret, "api.token": "${env:RMQF_FUZZ_SECRET}"})
+	create(t, w, "sink", map[string]string{"connector.class": "file-sink", "connect.topicnames": c.ID + "-fuzz",
+		"filename": filepath.Join(c.Dir, "fuzz.out"), "errors.tolerance": "all", "errors.deadletterqueue.topic.name": c.ID + "-dlq"})
+	// Most operations name a connector or plugin: with a fair chance, the fuzzer picks one that
+	// exists, so that it reaches past the 404s.
+	require.NoError(t, os.WriteFile(filepath.Join(c.Dir, "schemathesis.toml"), []byte(`
+[dictionaries.names]
+values = ["sec", "sink"]
+[dictionaries.plugins]
+values = ["generator-source", "file-sink", "file-source", "null-sink"]
+[parameters]
+"path.name" = { dictionary = "names", probability = 0.6 }
+"path.plugin" = { dictionary = "plugins", probability = 0.6 }
+`), 0o644))
 	har := filepath.Join(c.Dir, "fuzz.har")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()

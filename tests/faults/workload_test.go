@@ -64,7 +64,7 @@ func newClusterWith(t *testing.T, n int, before func(*cluster)) *cluster {
 		return []string{"ip", "netns", "exec", nsName(slotOf(id))}, nsAddr(slotOf(id))
 	}
 	t.Cleanup(func() {
-		if !t.Failed() {
+		if !t.Failed() && os.Getenv("FAULTS_KEEP_LOGS") == "" {
 			return
 		}
 		keep := filepath.Join(os.TempDir(), "rmqconnect-faults-failed", clustertest.SafeName(t.Name()))
@@ -192,14 +192,19 @@ type monitor struct {
 
 	mu       sync.Mutex
 	impaired map[string]bool
-	down     map[string]time.Time // unit → when it was first seen unavailable
+	down     map[string]downSince // unit → when it was first seen unavailable, and how
 	maxDown  time.Duration
-	maxUnit  string
+	maxUnit  string // the unit down longest, and how it was seen first
 	polls    int
 }
 
+type downSince struct {
+	at  time.Time
+	how string // "FAILED on worker-2", "RUNNING on worker-1 (impaired)", ...
+}
+
 func (c *cluster) watch(t *testing.T) *monitor {
-	m := &monitor{c: c, impaired: map[string]bool{}, down: map[string]time.Time{}}
+	m := &monitor{c: c, impaired: map[string]bool{}, down: map[string]downSince{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var g errgroup.Group
 	g.Go(func() error { m.loop(ctx); return nil })
@@ -251,20 +256,24 @@ func (m *monitor) poll() {
 		u := s.Unit.String()
 		if s.State == "RUNNING" && slices.Contains(live, s.Worker) {
 			if since, ok := m.down[u]; ok {
-				m.note(u, now.Sub(since))
+				m.note(u, since.how, now.Sub(since.at))
 				delete(m.down, u)
 			}
 			continue
 		}
 		if _, ok := m.down[u]; !ok {
-			m.down[u] = now
+			how := s.State + " on " + s.Worker
+			if !slices.Contains(live, s.Worker) {
+				how += " (impaired)"
+			}
+			m.down[u] = downSince{now, how}
 		}
 	}
 }
 
-func (m *monitor) note(u string, d time.Duration) {
+func (m *monitor) note(u, how string, d time.Duration) {
 	if d > m.maxDown {
-		m.maxDown, m.maxUnit = d, u
+		m.maxDown, m.maxUnit = d, u+": "+how
 	}
 }
 
@@ -273,7 +282,7 @@ func (m *monitor) longest() (time.Duration, string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for u, since := range m.down {
-		m.note(u, time.Since(since))
+		m.note(u, since.how+", still", time.Since(since.at))
 	}
 	return m.maxDown, m.maxUnit
 }
