@@ -40,6 +40,11 @@ func record(t *testing.T, r result) {
 	resultsMu.Lock()
 	results = append(results, r)
 	resultsMu.Unlock()
+	if *report != "" { // after every scenario, so that a run cut short still leaves its figures
+		if err := writeReport(*report); err != nil {
+			t.Errorf("report: %v", err)
+		}
+	}
 	if r.Sent == 0 {
 		t.Errorf("%s: no record was sent", r.Scenario)
 	}
@@ -60,7 +65,10 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func writeReport(path string, took time.Duration) error {
+func writeReport(path string) error {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	took := time.Since(began)
 	var b strings.Builder
 	mode := "short subset (`go test ./tests/faults`)"
 	if *full {
