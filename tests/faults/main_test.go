@@ -17,6 +17,7 @@ var (
 	full   = flag.Bool("faults.full", false, "run every scenario with its full count (make faults); without it, the short subset")
 	report = flag.String("faults.report", "", "write the scenarios' figures as markdown to this file (RELIABILITY.md)")
 	fuzzN  = flag.Int("faults.fuzz", 40, "schemathesis examples per API operation in TestRESTFuzz")
+	bounce = flag.Int("faults.bounces", 10, "bounces of each kind (SIGKILL, SIGTERM) in the full suite")
 )
 
 // The private RocketMQ of the suite: its own ports and data directory, on the bridge address.

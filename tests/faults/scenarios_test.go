@@ -57,7 +57,7 @@ func TestBounce(t *testing.T) {
 		name, signal string
 		sig          syscall.Signal
 		n            int
-	}{{"hard", "SIGKILL", syscall.SIGKILL, count(10, 1)}, {"clean", "SIGTERM", syscall.SIGTERM, count(10, 0)}} {
+	}{{"hard", "SIGKILL", syscall.SIGKILL, count(*bounce, 1)}, {"clean", "SIGTERM", syscall.SIGTERM, count(*bounce, 0)}} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.n == 0 {
 				t.Skip("full suite only (-faults.full)")
