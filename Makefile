@@ -12,7 +12,7 @@ FUZZTIME ?= 50000x
 TEST_TIMEOUT ?= 25m
 
 .DEFAULT_GOAL := build
-.PHONY: help build test test-unit test-go test-go-run fuzz-smoke fuzz run bench dist lint rocketmq-up rocketmq-down rocketmq-status clean jdbc-demo db-up db-down kafka-up kafka-down
+.PHONY: help build test test-unit test-go test-go-run fuzz-smoke fuzz faults rest-fuzz run bench dist lint rocketmq-up rocketmq-down rocketmq-status clean jdbc-demo db-up db-down kafka-up kafka-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,7 +32,10 @@ test: test-go fuzz-smoke ## every test, real broker included, with -race; then e
 # run their broker tests without -race, and their broker-free tests with -race; every other
 # package runs entirely with -race. (tests/e2e's workers are separate processes, built
 # without -race for the same reason.)
-BROKER_PKGS := ./worker ./worker/rmqclient ./worker/registrylog ./tests/registry ./tests/e2e ./plugins/connectors/http/e2e ./plugins/connectors/replicator
+# tests/faults (root, nftables, java, python3) starts a RocketMQ of its own on other ports and,
+# without -faults.full, runs its short subset: one bounce, one broker restart, one partition and
+# a bounded REST fuzz.
+BROKER_PKGS := ./worker ./worker/rmqclient ./worker/registrylog ./tests/registry ./tests/e2e ./plugins/connectors/http/e2e ./plugins/connectors/replicator ./tests/faults
 # One test broker (ports 19876/20911, its own data directory, so a development broker is
 # left alone) serves the whole run and is stopped at the end, pass or fail. With
 # RMQ_NAMESRV set, that cluster is used instead and nothing is started.
@@ -60,8 +63,17 @@ fuzz-smoke:
 	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-fuzz: ## longer fuzzing campaign (FUZZTIME=5m make fuzz)
+fuzz: ## longer fuzzing campaign (FUZZTIME=5m make fuzz), then a longer REST fuzz (make rest-fuzz)
 	$(MAKE) fuzz-smoke FUZZTIME=$(if $(filter 50000x,$(FUZZTIME)),5m,$(FUZZTIME))
+	$(MAKE) rest-fuzz
+
+REST_FUZZ_EXAMPLES ?= 400
+rest-fuzz: ## schemathesis against a worker's OpenAPI document, REST_FUZZ_EXAMPLES cases per operation (root, python3)
+	$(GO) test -count=1 -v -run '^TestRESTFuzz$$' -timeout 90m ./tests/faults -faults.fuzz=$(REST_FUZZ_EXAMPLES)
+
+FAULTS_TIMEOUT ?= 120m
+faults: ## the whole fault suite (tests/faults; root, nftables, java, python3), then RELIABILITY.md
+	$(GO) test -count=1 -v -timeout $(FAULTS_TIMEOUT) ./tests/faults -faults.full -faults.report=$(CURDIR)/RELIABILITY.md
 
 DEMO_DIR ?= $(or $(XDG_STATE_HOME),$(HOME)/.local/state)/rmqconnect/demo
 run: build rocketmq-up ## local RocketMQ + a worker running the demo file -> topic -> file pipeline (Ctrl-C stops the worker)

@@ -6,11 +6,16 @@
 #   rocketmq-local.sh status   exit 0 and print the addresses when both run; exit 3 when stopped
 #   rocketmq-local.sh logs     print the tail of both logs (RMQ_LOG_LINES, default 50)
 #   rocketmq-local.sh fetch    only resolve the jars into the cache
+#   rocketmq-local.sh stop-broker|start-broker|stop-namesrv|start-namesrv
+#                              stop or start one of the two processes of a pair started before, store kept
+#                              (fault tests restart them separately)
 #
 # Environment (all optional):
 #   RMQ_VERSION        RocketMQ version to run (default 5.3.3)
 #   RMQ_NAMESRV_PORT   name server port (default 9876)
 #   RMQ_BROKER_PORT    broker remoting port (default 10911; the broker also takes PORT-2 and PORT+1)
+#   RMQ_HOST           address both bind to and the broker advertises (default 127.0.0.1); another local
+#                      address (a bridge's, say) lets processes in other network namespaces reach them
 #   RMQ_DATA_DIR       config, store, logs and pid files (default ${XDG_STATE_HOME:-$HOME/.local/state}/rmqconnect/rocketmq)
 #   RMQ_CACHE_DIR      where jars are cached (default ${XDG_CACHE_HOME:-$HOME/.cache}/rmqconnect/rocketmq-<version>)
 #   RMQ_START_TIMEOUT  seconds to wait for each process to become ready (default 90)
@@ -27,6 +32,7 @@ home=$(cd "$here/.." && pwd)
 pom="$home/rocketmq/pom.xml"
 
 version=${RMQ_VERSION:-5.3.3}
+host=${RMQ_HOST:-127.0.0.1}
 ns_port=${RMQ_NAMESRV_PORT:-9876}
 broker_port=${RMQ_BROKER_PORT:-10911}
 data=${RMQ_DATA_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/rmqconnect/rocketmq}
@@ -86,7 +92,7 @@ pid_of() { # pid_of NAME: the recorded pid if that process is alive and is ours,
   fi
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
 
 # broker_registered: asks the name server for its cluster info (remoting request code 106,
 # JSON header) and looks for this broker's address. The broker prints "boot success" before
@@ -95,13 +101,13 @@ broker_registered() {
   local hdr='{"code":106,"language":"JAVA","version":0,"opaque":1,"flag":0}' len reply
   len=$((4 + ${#hdr}))
   reply=$(
-    exec 3<>"/dev/tcp/127.0.0.1/$ns_port" 2>/dev/null || exit 0
+    exec 3<>"/dev/tcp/$host/$ns_port" 2>/dev/null || exit 0
     printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x\\x00\\x%02x\\x%02x\\x%02x' \
       $((len >> 24 & 255)) $((len >> 16 & 255)) $((len >> 8 & 255)) $((len & 255)) \
       $((${#hdr} >> 16 & 255)) $((${#hdr} >> 8 & 255)) $((${#hdr} & 255)))%s" "$hdr" >&3
     timeout 2 dd bs=65536 count=1 status=none <&3 2>/dev/null | tr -d '\0' || true
   )
-  case "$reply" in *"\"127.0.0.1:$broker_port\""*) return 0 ;; esac
+  case "$reply" in *"\"$host:$broker_port\""*) return 0 ;; esac
   return 1
 }
 
@@ -109,7 +115,7 @@ write_config() {
   mkdir -p "$data/conf" "$data/store" "$data/namesrv" "$logs" "$run"
   cat >"$data/conf/namesrv.conf" <<EOF
 listenPort=$ns_port
-bindAddress=127.0.0.1
+bindAddress=$host
 rocketmqHome=$data
 kvConfigPath=$data/namesrv/kvConfig.json
 EOF
@@ -119,11 +125,11 @@ brokerName=broker-local
 brokerId=0
 brokerRole=ASYNC_MASTER
 flushDiskType=ASYNC_FLUSH
-namesrvAddr=127.0.0.1:$ns_port
-brokerIP1=127.0.0.1
-brokerIP2=127.0.0.1
+namesrvAddr=$host:$ns_port
+brokerIP1=$host
+brokerIP2=$host
 listenPort=$broker_port
-bindAddress=127.0.0.1
+bindAddress=$host
 rocketmqHome=$data
 storePathRootDir=$data/store
 storePathCommitLog=$data/store/commitlog
@@ -200,7 +206,7 @@ wait_ready() {
     if [ $SECONDS -ge $deadline ]; then
       tail -30 "$logs/$name.out" >&2 || true
       kill -TERM "$pid" 2>/dev/null || true
-      die "$name not ready on 127.0.0.1:$port after ${start_timeout}s (log: $logs/$name.out)"
+      die "$name not ready on $host:$port after ${start_timeout}s (log: $logs/$name.out)"
     fi
     sleep 0.3
   done
@@ -228,7 +234,7 @@ cmd_status() {
   local ns br
   ns=$(pid_of namesrv); br=$(pid_of broker)
   if [ -n "$ns" ] && [ -n "$br" ]; then
-    echo "running: namesrv 127.0.0.1:$ns_port (pid $ns), broker 127.0.0.1:$broker_port (pid $br), data $data"
+    echo "running: namesrv $host:$ns_port (pid $ns), broker $host:$broker_port (pid $br), data $data"
     return 0
   fi
   for n in namesrv broker; do
@@ -249,7 +255,7 @@ cmd_start() {
   exec 9>"${data%/}.lock"
   flock -w "$((start_timeout * 2))" 9 || die "another rocketmq-local.sh holds ${data%/}.lock"
   if [ -n "$(pid_of namesrv)" ] && [ -n "$(pid_of broker)" ]; then
-    say "already running (namesrv 127.0.0.1:$ns_port, broker 127.0.0.1:$broker_port)"
+    say "already running (namesrv $host:$ns_port, broker $host:$broker_port)"
     return 0
   fi
   need_java
@@ -265,7 +271,7 @@ cmd_start() {
   stop_one namesrv
   for p in "$ns_port" "$broker_port" "$((broker_port - 2))" "$((broker_port + 1))"; do
     if port_open "$p"; then
-      die "port 127.0.0.1:$p is taken by another process (ss -ltnp 'sport = :$p' shows which); set RMQ_NAMESRV_PORT / RMQ_BROKER_PORT"
+      die "port $host:$p is taken by another process (ss -ltnp 'sport = :$p' shows which); set RMQ_NAMESRV_PORT / RMQ_BROKER_PORT"
     fi
   done
   if [ "${RMQ_CLEAN_STORE:-0}" = 1 ]; then rm -rf "$data/store" "$data/namesrv" "$data/logs"; fi
@@ -275,8 +281,8 @@ cmd_start() {
   wait_ready namesrv "$ns_port"
   launch broker org.apache.rocketmq.broker.BrokerStartup "$broker_heap" -XX:MaxDirectMemorySize=512m
   wait_ready broker "$broker_port"
-  say "ready in $((SECONDS - t0))s: namesrv 127.0.0.1:$ns_port, broker 127.0.0.1:$broker_port, data $data"
-  echo "127.0.0.1:$ns_port"
+  say "ready in $((SECONDS - t0))s: namesrv $host:$ns_port, broker $host:$broker_port, data $data"
+  echo "$host:$ns_port"
 }
 
 cmd_stop() {
@@ -286,6 +292,26 @@ cmd_stop() {
   stop_one broker
   stop_one namesrv
   say "stopped"
+}
+
+# cmd_one ACTION NAME: stop or start one process of a pair that was started before (its config is kept).
+cmd_one() {
+  local action=$1 name=$2
+  mkdir -p "$(dirname "$data")"
+  exec 9>"${data%/}.lock"
+  flock -w "$((start_timeout * 2))" 9 || die "another rocketmq-local.sh holds ${data%/}.lock"
+  [ -f "$data/conf/$name.conf" ] || die "$name was never started in $data: run start first"
+  if [ "$action" = stop ]; then stop_one "$name"; say "$name stopped"; return 0; fi
+  if [ -n "$(pid_of "$name")" ]; then say "$name already running"; return 0; fi
+  need_java
+  if [ "$name" = namesrv ]; then
+    launch namesrv org.apache.rocketmq.namesrv.NamesrvStartup "$ns_heap"
+    wait_ready namesrv "$ns_port"
+  else
+    launch broker org.apache.rocketmq.broker.BrokerStartup "$broker_heap" -XX:MaxDirectMemorySize=512m
+    wait_ready broker "$broker_port"
+  fi
+  say "$name started"
 }
 
 cmd_logs() {
@@ -302,5 +328,6 @@ case "${1:-}" in
   status) cmd_status ;;
   logs) cmd_logs ;;
   fetch) need_java; fetch ;;
-  *) echo "usage: $(basename "$0") start|stop|status|logs|fetch" >&2; exit 2 ;;
+  stop-broker | start-broker | stop-namesrv | start-namesrv) cmd_one "${1%%-*}" "${1#*-}" ;;
+  *) echo "usage: $(basename "$0") start|stop|status|logs|fetch|stop-broker|start-broker|stop-namesrv|start-namesrv" >&2; exit 2 ;;
 esac

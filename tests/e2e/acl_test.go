@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/tests/clustertest"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
 
@@ -19,7 +20,7 @@ import (
 // to DIR/worker.log, without waiting for anything.
 func launchWorker(t *testing.T, dir, mode, namesrv, extra string) (*workerProc, string) {
 	t.Helper()
-	port := freePort(t)
+	port := clustertest.FreePort(t)
 	id := strings.ReplaceAll(rmqtest.Name(t, "w"), ".", "_")
 	if len(id) > 90 {
 		id = id[len(id)-90:]
@@ -31,14 +32,8 @@ func launchWorker(t *testing.T, dir, mode, namesrv, extra string) (*workerProc, 
 		id, "c"+id, namesrv, port, filepath.Join(dir, "store"), extra)
 	require.NoError(t, os.WriteFile(cfg, []byte(body), 0o644))
 	logPath := filepath.Join(dir, "worker.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	w, err := clustertest.StartProc(t, exec.Command(binary, mode, "-c", cfg), fmt.Sprintf("http://127.0.0.1:%d", port), logPath)
 	require.NoError(t, err)
-	cmd := exec.Command(binary, mode, "-c", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(t, cmd.Start())
-	w := &workerProc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan error, 1)}
-	go func() { w.done <- cmd.Wait(); logf.Close() }()
-	t.Cleanup(func() { w.kill() })
 	return w, logPath
 }
 
@@ -46,14 +41,15 @@ func awaitHealthy(t *testing.T, w *workerProc, logPath string) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(w.url + "/health"); err == nil {
+		if resp, err := http.Get(w.URL + "/health"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
 		}
 		select {
-		case err := <-w.done:
+		case <-w.Exited():
+			err := w.Err()
 			t.Fatalf("worker exited (%v); log: %s", err, readFile(logPath))
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -110,7 +106,8 @@ func TestACLBroker(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w, logPath := launchWorker(t, t.TempDir(), "distributed", namesrv, extra)
 			select {
-			case err := <-w.done:
+			case <-w.Exited():
+				err := w.Err()
 				require.Error(t, err, "the worker must exit non-zero")
 			case <-time.After(90 * time.Second):
 				t.Fatalf("the worker kept running without valid keys; log: %s", readFile(logPath))
@@ -140,7 +137,7 @@ func TestACLBroker(t *testing.T) {
 		"connect.topicnames": topic, "value.converter": "string"})
 	require.Eventually(t, func() bool { return countLines(out) >= 20 }, 2*time.Minute, 200*time.Millisecond,
 		"%d of 20 lines arrived through the ACL broker; log: %s", countLines(out), readFile(logPath))
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 	full, err := os.ReadFile(logPath)
 	require.NoError(t, err)
 	require.NotContains(t, string(full), sk, "the secret key is never logged")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/tests/clustertest"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
 
@@ -22,7 +23,7 @@ func TestBrowserCannotDriveWorker(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")
 	require.NoError(t, os.WriteFile(in, []byte("a\n"), 0o644))
-	w := startWorker(t, dir, freePort(t))
+	w := startWorker(t, dir, clustertest.FreePort(t))
 	create := func(name string) string {
 		b, err := json.Marshal(map[string]any{"name": name, "config": map[string]any{
 			"connector.class": "file-source", "filename": in, "connect.topicname": rmqtest.Topic(t, 1)}})
@@ -30,7 +31,7 @@ func TestBrowserCannotDriveWorker(t *testing.T) {
 		return string(b)
 	}
 	do := func(method, path, body string, header map[string]string) (int, map[string]any) {
-		req, err := http.NewRequest(method, w.url+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, w.URL+path, strings.NewReader(body))
 		require.NoError(t, err)
 		for k, v := range header {
 			if k == "Host" {
@@ -63,14 +64,14 @@ func TestBrowserCannotDriveWorker(t *testing.T) {
 	code, _ = do("GET", "/connectors/evil?config="+`{}`, "", nil)
 	require.Equal(t, http.StatusForbidden, code, "off by default")
 	var names []string
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/connectors", nil, &names))
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/connectors", nil, &names))
 	require.Empty(t, names, "nothing was created")
 
 	// The same create from the worker's own origin, as JSON, works.
-	origin := strings.TrimPrefix(w.url, "http://")
+	origin := strings.TrimPrefix(w.URL, "http://")
 	code, body = do("POST", "/connectors", create("ok"), map[string]string{
-		"Content-Type": "application/json", "Origin": w.url, "Host": origin, "Sec-Fetch-Site": "same-origin"})
+		"Content-Type": "application/json", "Origin": w.URL, "Host": origin, "Sec-Fetch-Site": "same-origin"})
 	require.Equal(t, http.StatusCreated, code, body)
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/connectors", nil, &names))
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/connectors", nil, &names))
 	require.Equal(t, []string{"ok"}, names)
 }

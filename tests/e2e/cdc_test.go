@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rmqconnect/rmqconnect/tests/clustertest"
 	"github.com/rmqconnect/rmqconnect/tests/dbtest"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
@@ -77,7 +78,7 @@ func TestCDCReplicatesTables(t *testing.T) {
 	pgPrefix, myPrefix := rmqtest.Name(t, "pg"), rmqtest.Name(t, "my")
 	pgTopic := namedTopic(t, pgPrefix+"-public-items")
 	myTopic := namedTopic(t, myPrefix+"-"+my.Name+"-items")
-	w := startLoggedWorker(t, t.TempDir(), freePort(t))
+	w := startLoggedWorker(t, t.TempDir(), clustertest.FreePort(t))
 	// Keys and values travel as JSON with their schemas, so the sink gets the key struct (pk.mode=record_key).
 	unwrap := []string{"key.converter", "json", "value.converter", "json", "transforms", "unwrap", "transforms.unwrap.type", "io.debezium.transforms.ExtractNewRecordState",
 		"transforms.unwrap.delete.handling.mode", "none"}
@@ -116,7 +117,7 @@ func TestCDCReplicatesTables(t *testing.T) {
 			2*time.Minute, 200*time.Millisecond, "%s: target never equalled the source\nwant %v\ngot  %v", pair.what, want,
 			canonical(t, pair.dst, q))
 	}
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }
 
 // TestCDCWorkerKilledMidStream: the worker running postgres-cdc and jdbc-sink is killed with SIGKILL while
@@ -136,7 +137,7 @@ func TestCDCWorkerKilledMidStream(t *testing.T) {
 	})
 	prefix := rmqtest.Name(t, "pg")
 	topic := namedTopic(t, prefix+"-public-items")
-	dir, port := t.TempDir(), freePort(t)
+	dir, port := t.TempDir(), clustertest.FreePort(t)
 	w := startLoggedWorker(t, dir, port)
 	createConnector(t, w, "pg-cdc", map[string]string{"connector.class": "postgres-cdc",
 		"database.hostname": pg.Host, "database.port": pg.Port, "database.user": pg.User, "database.password": pg.Password,
@@ -173,7 +174,7 @@ func TestCDCWorkerKilledMidStream(t *testing.T) {
 	})
 	require.Eventually(t, func() bool { return count(t, myDst, "SELECT count(*) FROM items") >= 200 }, 2*time.Minute,
 		20*time.Millisecond)
-	w.kill()
+	w.Kill()
 	require.Less(t, progress.Load(), int64(1999), "the kill must happen while changes flow")
 	w = startLoggedWorker(t, dir, port) // both connectors come back from the store
 	require.NoError(t, g.Wait())
@@ -181,5 +182,5 @@ func TestCDCWorkerKilledMidStream(t *testing.T) {
 	want := canonical(t, pg, q)
 	require.Eventually(t, func() bool { return strings.Join(canonical(t, myDst, q), "\n") == strings.Join(want, "\n") },
 		2*time.Minute, 200*time.Millisecond, "the MariaDB table never equalled the PostgreSQL one after the kill")
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/tests/clustertest"
 	"github.com/rmqconnect/rmqconnect/tests/dbtest"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -120,7 +121,7 @@ func TestJDBCRoundTripPostgresMariaDB(t *testing.T) {
 	prefix := rmqtest.Name(t, "t") + "_"
 	there, back := namedTopic(t, prefix+"src"), namedTopic(t, prefix+"dst")
 	dir := t.TempDir()
-	w := startLoggedWorker(t, dir, freePort(t))
+	w := startLoggedWorker(t, dir, clustertest.FreePort(t))
 	createConnector(t, w, "pg-src", dbConn(pg, "connector.class", "jdbc-source", "mode", "incrementing",
 		"incrementing.column.name", "id", "table.whitelist", "src", "topic.prefix", prefix, "poll.interval.ms", "100",
 		"batch.max.rows", "50"))
@@ -145,7 +146,7 @@ func TestJDBCRoundTripPostgresMariaDB(t *testing.T) {
 		"task.group.id", rmqtest.Group(t)+"b"))
 	waitRows(t, pg, "back", 400, "MariaDB → PostgreSQL")
 	rowsEqual(t, pg, pg, "src", "back")
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }
 
 // TestJDBCConstraintViolationGoesToDLQ: rows the sink's table refuses (a CHECK constraint) land in the
@@ -168,7 +169,7 @@ func TestJDBCConstraintViolationGoesToDLQ(t *testing.T) {
 	prefix := rmqtest.Name(t, "t") + "_"
 	topic := namedTopic(t, prefix+"orders")
 	dlq := namedTopic(t, prefix+"dlq")
-	w := startLoggedWorker(t, t.TempDir(), freePort(t))
+	w := startLoggedWorker(t, t.TempDir(), clustertest.FreePort(t))
 	createConnector(t, w, "orders-src", dbConn(pg, "connector.class", "jdbc-source", "mode", "incrementing",
 		"incrementing.column.name", "id", "table.whitelist", "orders", "topic.prefix", prefix))
 	createConnector(t, w, "orders-sink", dbConn(my, "connector.class", "jdbc-sink", "connect.topicnames", topic,
@@ -182,14 +183,14 @@ func TestJDBCConstraintViolationGoesToDLQ(t *testing.T) {
 		} `json:"records"`
 	}
 	require.Eventually(t, func() bool {
-		return w.call(t, "GET", "/connectors/orders-sink/dlq", nil, &page) == http.StatusOK && len(page.Records) >= bad
+		return w.Call(t, "GET", "/connectors/orders-sink/dlq", nil, &page) == http.StatusOK && len(page.Records) >= bad
 	}, time.Minute, 200*time.Millisecond, "DLQ records")
 	require.Len(t, page.Records, bad)
 	require.Contains(t, page.Records[0].ExceptionMessage, "CONSTRAINT")
 	rows := my.Query(t, "SELECT count(*) FROM orders WHERE qty < 0")
 	require.EqualValues(t, 0, rows[0][0])
 	require.Len(t, my.Query(t, "SELECT id FROM orders"), 200-bad, "every good row, nothing else")
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }
 
 // TestJDBCKillMidStreamExactlyOnce: the worker is killed with SIGKILL while the exactly-once sink writes
@@ -207,12 +208,12 @@ func TestJDBCKillMidStreamExactlyOnce(t *testing.T) {
 	prefix := rmqtest.Name(t, "t") + "_"
 	topic := namedTopic(t, prefix+"ev")
 	dir := t.TempDir()
-	port := freePort(t)
+	port := clustertest.FreePort(t)
 	w := startLoggedWorker(t, dir, port)
 	createConnector(t, w, "ev-src", dbConn(pg, "connector.class", "jdbc-source", "mode", "incrementing",
 		"incrementing.column.name", "id", "table.whitelist", "ev", "topic.prefix", prefix, "batch.max.rows", "500"))
 	require.Eventually(t, func() bool { return queuedMessages(t, topic) >= total }, 2*time.Minute, 50*time.Millisecond)
-	require.Equal(t, http.StatusNoContent, w.call(t, "DELETE", "/connectors/ev-src", nil, nil))
+	require.Equal(t, http.StatusNoContent, w.Call(t, "DELETE", "/connectors/ev-src", nil, nil))
 	require.EqualValues(t, total, queuedMessages(t, topic), "the source sent every row once")
 
 	createConnector(t, w, "ev-sink", dbConn(my, "connector.class", "jdbc-sink", "connect.topicnames", topic,
@@ -220,7 +221,7 @@ func TestJDBCKillMidStreamExactlyOnce(t *testing.T) {
 		"max.tasks", "2", "batch.size", "200", "task.group.id", rmqtest.Group(t)))
 	require.Eventually(t, func() bool { return count(t, my, "SELECT count(*) FROM ev") >= total/4 }, 2*time.Minute,
 		10*time.Millisecond)
-	w.kill()
+	w.Kill()
 	killedAt := count(t, my, "SELECT count(*) FROM ev")
 	require.Less(t, killedAt, int64(total), "the kill must happen mid-stream")
 
@@ -236,7 +237,7 @@ func TestJDBCKillMidStreamExactlyOnce(t *testing.T) {
 	rows := my.Query(t, "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM ev")
 	require.EqualValues(t, []any{int64(total), int64(total), int64(1), int64(total)}, rows[0],
 		"every row exactly once (killed at %d rows)", killedAt)
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }
 
 // queuedMessages sums the messages stored in the queues of topic.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rmqconnect/rmqconnect/tests/clustertest"
 	"github.com/rmqconnect/rmqconnect/tests/kafkatest"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
@@ -101,7 +102,7 @@ func TestKafkaRoundTrip(t *testing.T) {
 	b.Produce(t, cl, want[n/2:]...)
 
 	dir := t.TempDir()
-	w := startLoggedWorker(t, dir, freePort(t))
+	w := startLoggedWorker(t, dir, clustertest.FreePort(t))
 	kafkaBridges(t, w, b, kin, mid, kout, dlq)
 	got := b.ReadAll(t, kout, len(want), 3*time.Minute)
 	requireSameRecords(t, want, got)
@@ -112,13 +113,13 @@ func TestKafkaRoundTrip(t *testing.T) {
 		} `json:"records"`
 	}
 	require.Eventually(t, func() bool {
-		return w.call(t, "GET", "/connectors/kafka-out/dlq", nil, &page) == http.StatusOK && len(page.Records) >= 1
+		return w.Call(t, "GET", "/connectors/kafka-out/dlq", nil, &page) == http.StatusOK && len(page.Records) >= 1
 	}, time.Minute, 200*time.Millisecond, "the too-large record in the DLQ")
 	require.Len(t, page.Records, 1)
 	require.Contains(t, page.Records[0].ExceptionMessage, "MESSAGE_TOO_LARGE")
 	requireRunning(t, w, "kafka-out")
 	require.Eventually(t, func() bool {
-		return w.call(t, "GET", "/connectors/kafka-in/dlq", nil, &page) == http.StatusOK && len(page.Records) >= 1
+		return w.Call(t, "GET", "/connectors/kafka-in/dlq", nil, &page) == http.StatusOK && len(page.Records) >= 1
 	}, time.Minute, 200*time.Millisecond, "the record too large for RocketMQ in the source's DLQ")
 	require.Len(t, page.Records, 1)
 	require.Contains(t, page.Records[0].ExceptionMessage, "too large")
@@ -129,7 +130,7 @@ func TestKafkaRoundTrip(t *testing.T) {
 		st := status(t, w, "kafka-in")
 		return st.failedWith(kin)
 	}, 2*time.Minute, 200*time.Millisecond, "the source reports the deleted topic; status: %+v", status(t, w, "kafka-in"))
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }
 
 // TestKafkaDownMidStream: the Kafka broker is stopped for 30 s while records stream Kafka → RocketMQ →
@@ -152,7 +153,7 @@ func TestKafkaDownMidStream(t *testing.T) {
 	cl.Close()
 
 	dir := t.TempDir()
-	w := startLoggedWorker(t, dir, freePort(t))
+	w := startLoggedWorker(t, dir, clustertest.FreePort(t))
 	kafkaBridges(t, w, b, kin, mid, kout, rmqtest.Name(t, "dlq"))
 	require.NotEmpty(t, b.ReadAll(t, kout, 1, 2*time.Minute), "records flow before the outage")
 	b.Stop(t)
@@ -193,7 +194,7 @@ func TestKafkaDownMidStream(t *testing.T) {
 	t.Logf("%d records through a 30 s Kafka outage, %d duplicates", n, dups)
 	requireRunning(t, w, "kafka-in")
 	requireRunning(t, w, "kafka-out")
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }
 
 // connStatus is a connector's status as GET /connectors/{name}/status answers it.
@@ -212,7 +213,7 @@ type connStatus struct {
 func status(t *testing.T, w *workerProc, name string) connStatus {
 	t.Helper()
 	var st connStatus
-	w.call(t, "GET", "/connectors/"+name+"/status", nil, &st)
+	w.Call(t, "GET", "/connectors/"+name+"/status", nil, &st)
 	return st
 }
 

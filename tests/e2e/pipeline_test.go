@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/tests/clustertest"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
 
@@ -76,7 +77,7 @@ func TestFileToFileByteIdentical(t *testing.T) {
 	topic := rmqtest.Topic(t, 4)
 	src, sink := connectorFiles(t, dir, in, out, topic, rmqtest.Group(t))
 	start := time.Now()
-	w := startWorker(t, dir, freePort(t), src, sink)
+	w := startWorker(t, dir, clustertest.FreePort(t), src, sink)
 	require.Eventually(t, func() bool { return countLines(out) >= lines }, 8*time.Minute, 250*time.Millisecond,
 		"output has %d of %d lines", countLines(out), lines)
 	t.Logf("%d lines, %d bytes through the broker in %s", lines, len(want), time.Since(start).Round(time.Millisecond))
@@ -86,9 +87,9 @@ func TestFileToFileByteIdentical(t *testing.T) {
 	require.True(t, bytes.Equal(want, got), "output differs from input")
 
 	var st map[string]any
-	require.Equal(t, 200, w.call(t, "GET", "/connectors/lines-sink/status", nil, &st))
+	require.Equal(t, 200, w.Call(t, "GET", "/connectors/lines-sink/status", nil, &st))
 	require.Equal(t, "RUNNING", st["connector"].(map[string]any)["state"])
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }
 
 // TestKillMidStreamLosesNothing: the worker is killed with SIGKILL while lines flow and
@@ -125,10 +126,10 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 	}()
 	topic := rmqtest.Topic(t, 4)
 	src, sink := connectorFiles(t, dir, in, out, topic, rmqtest.Group(t))
-	port := freePort(t)
+	port := clustertest.FreePort(t)
 	w := startWorker(t, dir, port, src, sink)
 	require.Eventually(t, func() bool { return countLines(out) >= lines/4 }, 5*time.Minute, 20*time.Millisecond)
-	w.kill()
+	w.Kill()
 	killedAt := countLines(out)
 	require.Less(t, killedAt, lines, "the kill must happen mid-stream")
 
@@ -137,7 +138,7 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 	require.Eventually(t, func() bool { return countLines(out) >= lines }, 5*time.Minute, 250*time.Millisecond,
 		"output has %d lines", countLines(out))
 	time.Sleep(2 * time.Second) // let any replayed tail land before counting duplicates
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 
 	f, err := os.Open(out)
 	require.NoError(t, err)

@@ -73,7 +73,7 @@ func TestPluginsInRealWorker(t *testing.T) {
 
 	type plugin struct{ Class, Type, Version, Location string }
 	var list []plugin
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/connector-plugins", nil, &list))
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/connector-plugins", nil, &list))
 	for _, p := range list {
 		require.NotEqual(t, "example-line-source", p.Class)
 	}
@@ -83,10 +83,10 @@ func TestPluginsInRealWorker(t *testing.T) {
 		Status int
 		Body   string
 	}
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/plugin/reload", nil, &env))
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/plugin/reload", nil, &env))
 	require.Contains(t, env.Body, "Plugin reload succeeded; 1 refused: "+filepath.Join(plugDir, "oldproto"))
 	require.Contains(t, env.Body, "it speaks protocol version 99 and this worker speaks version 1")
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/connector-plugins", nil, &list))
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/connector-plugins", nil, &list))
 	found := map[string]plugin{}
 	for _, p := range list {
 		found[p.Class] = p
@@ -97,7 +97,7 @@ func TestPluginsInRealWorker(t *testing.T) {
 	var defs struct {
 		Body []struct{ Name string }
 	}
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/plugin/config?plugin=example-line-source", nil, &defs))
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/plugin/config?plugin=example-line-source", nil, &defs))
 	names := []string{}
 	for _, d := range defs.Body {
 		names = append(names, d.Name)
@@ -108,7 +108,7 @@ func TestPluginsInRealWorker(t *testing.T) {
 			ErrorCount int `json:"error_count"`
 		}
 	}
-	require.Equal(t, http.StatusOK, w.call(t, "POST", "/plugin/config/validate?plugin=example-line-source",
+	require.Equal(t, http.StatusOK, w.Call(t, "POST", "/plugin/config/validate?plugin=example-line-source",
 		map[string]string{"name": "v", "file": "/x", "batch.size": "0", "connect.topicname": "t"}, &val))
 	require.Equal(t, 1, val.Body.ErrorCount, "batch.size=0 fails the plugin's own validator")
 
@@ -123,9 +123,9 @@ func TestPluginsInRealWorker(t *testing.T) {
 	}
 	write(0, 50)
 	topic := rmqtest.Topic(t, 1)
-	require.Equal(t, http.StatusCreated, w.call(t, "POST", "/connectors", map[string]any{"name": "src", "config": map[string]any{
+	require.Equal(t, http.StatusCreated, w.Call(t, "POST", "/connectors", map[string]any{"name": "src", "config": map[string]any{
 		"connector.class": "example-line-source", "file": in, "topic": topic}}, nil))
-	require.Equal(t, http.StatusCreated, w.call(t, "POST", "/connectors", map[string]any{"name": "snk", "config": map[string]any{
+	require.Equal(t, http.StatusCreated, w.Call(t, "POST", "/connectors", map[string]any{"name": "snk", "config": map[string]any{
 		"connector.class": "com.example.connect.LineSinkConnector", "file": out, "connect.topicnames": topic,
 		"task.group.id": rmqtest.Group(t)}}, nil))
 	lines := func() map[string]bool {
@@ -142,27 +142,27 @@ func TestPluginsInRealWorker(t *testing.T) {
 		"the file crossed through the plugins; log: %s", readFile(filepath.Join(dir, "worker.log")))
 
 	// Kill every plugin process: the tasks fail and restart, the worker keeps serving.
-	pids := pluginChildren(t, w.cmd.Process.Pid, plugDir)
+	pids := pluginChildren(t, w.Cmd.Process.Pid, plugDir)
 	require.GreaterOrEqual(t, len(pids), 2, "a process per connector and task")
 	for _, p := range pids {
 		require.NoError(t, syscall.Kill(p, syscall.SIGKILL))
 	}
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/connectors", nil, nil), "the worker serves")
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/connectors", nil, nil), "the worker serves")
 	write(50, 50)
 	require.Eventually(t, func() bool { return len(lines()) == 100 }, 90*time.Second, 100*time.Millisecond,
 		"lines after the kill arrive once the tasks restarted; log: %s", readFile(filepath.Join(dir, "worker.log")))
 	var st struct {
 		Tasks []struct{ State string }
 	}
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/connectors/snk/status", nil, &st))
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/connectors/snk/status", nil, &st))
 	require.Equal(t, "RUNNING", st.Tasks[0].State)
 	log := readFile(filepath.Join(dir, "worker.log"))
 	require.Contains(t, log, "exited (signal: killed) during", "the failure names how the plugin process ended")
 
 	// SIGKILL of the worker: its plugin processes exit on their own.
-	pids = pluginChildren(t, w.cmd.Process.Pid, plugDir)
+	pids = pluginChildren(t, w.Cmd.Process.Pid, plugDir)
 	require.NotEmpty(t, pids)
-	w.kill()
+	w.Kill()
 	require.Eventually(t, func() bool {
 		for _, p := range pids {
 			if syscall.Kill(p, 0) == nil {

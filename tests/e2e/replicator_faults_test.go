@@ -53,13 +53,13 @@ func TestReplicatorSourceDown30s(t *testing.T) {
 		"not everything was replicated after the outage (%d of %d); log: %s", countTopic(b, target), n,
 		readFile(filepath.Join(dir, "worker.log")))
 	var st replStatus
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/connectors/repl/status", nil, &st))
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/connectors/repl/status", nil, &st))
 	for _, ts := range st.Tasks {
 		require.Equal(t, "RUNNING", ts.State, "task %d: %s", ts.ID, ts.Trace)
 	}
 	dups := checkReplicated(t, readTopic(t, b, target), n)
 	t.Logf("%d duplicates", dups)
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }
 
 // TestReplicatorTooLargeGoesToDLQ: a message the source took but the target cannot (the
@@ -94,9 +94,9 @@ func TestReplicatorTooLargeGoesToDLQ(t *testing.T) {
 	require.Len(t, dead, 1)
 	require.Contains(t, dead[0].Properties["__connect.errors.exception.message"], "too large")
 	var st replStatus
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/connectors/repl/status", nil, &st))
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/connectors/repl/status", nil, &st))
 	require.Equal(t, "RUNNING", st.Tasks[0].State, st.Tasks[0].Trace)
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }
 
 // TestReplicatorDeletedSourceTopicStatus: a listed source topic deleted while replicated
@@ -113,7 +113,7 @@ func TestReplicatorDeletedSourceTopicStatus(t *testing.T) {
 	var st replStatus
 	require.Eventually(t, func() bool {
 		st = replStatus{}
-		w.call(t, "GET", "/connectors/repl/status", nil, &st)
+		w.Call(t, "GET", "/connectors/repl/status", nil, &st)
 		return st.Connector.State == "FAILED" || len(st.Tasks) > 0 && st.Tasks[0].State == "FAILED"
 	}, time.Minute, 200*time.Millisecond, "status never failed; log: %s", readFile(filepath.Join(dir, "worker.log")))
 	trace := st.Connector.Trace
@@ -143,7 +143,7 @@ func TestReplicatorHeartbeatsAndLagMetrics(t *testing.T) {
 	require.Equal(t, "heartbeat", beats[0].Tag)
 	want := `rmqconnect_plugin_rocketmq_replicator_replication_lag_seconds_count{connector="repl"`
 	require.Eventually(t, func() bool {
-		resp, err := http.Get(w.url + "/metrics")
+		resp, err := http.Get(w.URL + "/metrics")
 		if err != nil {
 			return false
 		}
@@ -156,5 +156,5 @@ func TestReplicatorHeartbeatsAndLagMetrics(t *testing.T) {
 		}
 		return false
 	}, time.Minute, 200*time.Millisecond, "no lag metric for the heartbeats topic")
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }

@@ -154,7 +154,7 @@ func TestReplicatorKillMidStream(t *testing.T) {
 	w := startWorker(t, dir, port, conn)
 	require.Eventually(t, func() bool { return countTopic(b, target) >= int64(n/8) }, 3*time.Minute, 200*time.Millisecond,
 		"replication did not start; log: %s", readFile(filepath.Join(dir, "worker.log")))
-	w.kill()
+	w.Kill()
 	copied := countTopic(b, target)
 	produceRange(t, a, src, n/2, n)
 
@@ -251,7 +251,7 @@ func TestReplicatorCheckpointFailover(t *testing.T) {
 		onB = offsets()
 		return prev != nil && maps.Equal(prev, onB)
 	}, 2*time.Minute, 100*time.Millisecond, "group offsets never set on B; log: %s", readFile(filepath.Join(dir, "worker.log")))
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 
 	// Resume on B from the translated offsets.
 	r := b.NewReader("repl-e2e-failover")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/tests/clustertest"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
 
@@ -29,7 +30,7 @@ func connectorState(t *testing.T, w *workerProc, name string) (string, []string)
 		Connector struct{ State string }
 		Tasks     []struct{ State string }
 	}
-	if w.call(t, "GET", "/connectors/"+name+"/status", nil, &st) != http.StatusOK {
+	if w.Call(t, "GET", "/connectors/"+name+"/status", nil, &st) != http.StatusOK {
 		return "", nil
 	}
 	var tasks []string
@@ -63,15 +64,15 @@ func TestRESTLifecycle(t *testing.T) {
 	appendLines(t, in, 0, 100)
 	topic := rmqtest.Topic(t, 1)
 	group := rmqtest.Group(t)
-	port := freePort(t)
+	port := clustertest.FreePort(t)
 	w := startWorker(t, dir, port)
 
-	code := w.call(t, "POST", "/connectors", map[string]any{"name": "src", "config": map[string]any{
+	code := w.Call(t, "POST", "/connectors", map[string]any{"name": "src", "config": map[string]any{
 		"connector.class": "file-source", "filename": in, "connect.topicname": topic, "ordering.msg.enable": true}}, nil)
 	require.Equal(t, http.StatusCreated, code)
 	sinkCfg := map[string]any{"connector.class": "org.apache.rocketmq.connect.file.FileSinkConnector", "filename": out1,
 		"connect.topicnames": topic, "task.group.id": group, "ordering.msg.enable": "true"}
-	require.Equal(t, http.StatusCreated, w.call(t, "PUT", "/connectors/snk/config", sinkCfg, nil))
+	require.Equal(t, http.StatusCreated, w.Call(t, "PUT", "/connectors/snk/config", sinkCfg, nil))
 	require.Eventually(t, func() bool { return countLines(out1) == 100 }, 60*time.Second, 100*time.Millisecond)
 
 	// Bad input: named keys, worker unaffected.
@@ -79,43 +80,43 @@ func TestRESTLifecycle(t *testing.T) {
 		ErrorCode int    `json:"error_code"`
 		Message   string `json:"message"`
 	}
-	require.Equal(t, http.StatusBadRequest, w.call(t, "POST", "/connectors", map[string]any{"name": "x", "config": map[string]any{"connector.class": "nope"}}, &e))
+	require.Equal(t, http.StatusBadRequest, w.Call(t, "POST", "/connectors", map[string]any{"name": "x", "config": map[string]any{"connector.class": "nope"}}, &e))
 	require.Contains(t, e.Message, "connector.class")
-	require.Equal(t, http.StatusBadRequest, w.call(t, "POST", "/connectors", map[string]any{"name": "x", "config": map[string]any{"connector.class": "file-sink", "filename": out1}}, &e))
+	require.Equal(t, http.StatusBadRequest, w.Call(t, "POST", "/connectors", map[string]any{"name": "x", "config": map[string]any{"connector.class": "file-sink", "filename": out1}}, &e))
 	require.Contains(t, e.Message, "connect.topicnames")
-	require.Equal(t, http.StatusConflict, w.call(t, "POST", "/connectors", map[string]any{"name": "src", "config": map[string]any{"connector.class": "file-source"}}, nil))
+	require.Equal(t, http.StatusConflict, w.Call(t, "POST", "/connectors", map[string]any{"name": "src", "config": map[string]any{"connector.class": "file-source"}}, nil))
 
 	// Pause: nothing flows; resume: the backlog arrives.
-	require.Equal(t, http.StatusAccepted, w.call(t, "PUT", "/connectors/snk/pause", nil, nil))
+	require.Equal(t, http.StatusAccepted, w.Call(t, "PUT", "/connectors/snk/pause", nil, nil))
 	waitConnector(t, w, "snk", "PAUSED", 1)
 	appendLines(t, in, 100, 50)
 	time.Sleep(2 * time.Second)
 	require.Equal(t, 100, countLines(out1), "a paused sink writes nothing")
-	require.Equal(t, http.StatusAccepted, w.call(t, "PUT", "/connectors/snk/resume", nil, nil))
+	require.Equal(t, http.StatusAccepted, w.Call(t, "PUT", "/connectors/snk/resume", nil, nil))
 	waitConnector(t, w, "snk", "RUNNING", 1)
 	require.Eventually(t, func() bool { return countLines(out1) == 150 }, 60*time.Second, 100*time.Millisecond)
 
 	// Stop, then resume again.
-	require.Equal(t, http.StatusAccepted, w.call(t, "PUT", "/connectors/src/stop", nil, nil))
+	require.Equal(t, http.StatusAccepted, w.Call(t, "PUT", "/connectors/src/stop", nil, nil))
 	waitConnector(t, w, "src", "STOPPED", 0)
-	require.Equal(t, http.StatusAccepted, w.call(t, "PUT", "/connectors/src/resume", nil, nil))
+	require.Equal(t, http.StatusAccepted, w.Call(t, "PUT", "/connectors/src/resume", nil, nil))
 	waitConnector(t, w, "src", "RUNNING", 1)
 
 	// Restart with tasks answers 202 and a status; a plain task restart 204.
-	require.Equal(t, http.StatusAccepted, w.call(t, "POST", "/connectors/snk/restart?includeTasks=true", nil, nil))
-	require.Equal(t, http.StatusNoContent, w.call(t, "POST", "/connectors/snk/tasks/0/restart", nil, nil))
+	require.Equal(t, http.StatusAccepted, w.Call(t, "POST", "/connectors/snk/restart?includeTasks=true", nil, nil))
+	require.Equal(t, http.StatusNoContent, w.Call(t, "POST", "/connectors/snk/tasks/0/restart", nil, nil))
 	waitConnector(t, w, "snk", "RUNNING", 1)
 
 	// A config change takes effect: new lines go to the new file.
 	sinkCfg["filename"] = out2
-	require.Equal(t, http.StatusOK, w.call(t, "PUT", "/connectors/snk/config", sinkCfg, nil))
+	require.Equal(t, http.StatusOK, w.Call(t, "PUT", "/connectors/snk/config", sinkCfg, nil))
 	waitConnector(t, w, "snk", "RUNNING", 1)
 	appendLines(t, in, 150, 10)
 	require.Eventually(t, func() bool { return countLines(out2) == 10 }, 60*time.Second, 100*time.Millisecond)
 	require.Equal(t, 150, countLines(out1))
 
 	// Positions survive a worker restart: nothing is read twice.
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 	w = startWorker(t, dir, port)
 	waitConnector(t, w, "src", "RUNNING", 1)
 	waitConnector(t, w, "snk", "RUNNING", 1)
@@ -127,10 +128,10 @@ func TestRESTLifecycle(t *testing.T) {
 	require.Equal(t, 15, strings.Count(string(b), "\n"), "no line came twice after the restart")
 
 	// Delete: gone, 404 afterwards.
-	require.Equal(t, http.StatusNoContent, w.call(t, "DELETE", "/connectors/snk", nil, nil))
-	require.Equal(t, http.StatusNotFound, w.call(t, "GET", "/connectors/snk/status", nil, nil))
+	require.Equal(t, http.StatusNoContent, w.Call(t, "DELETE", "/connectors/snk", nil, nil))
+	require.Equal(t, http.StatusNotFound, w.Call(t, "GET", "/connectors/snk/status", nil, nil))
 	var names []string
-	require.Equal(t, http.StatusOK, w.call(t, "GET", "/connectors", nil, &names))
+	require.Equal(t, http.StatusOK, w.Call(t, "GET", "/connectors", nil, &names))
 	require.Equal(t, []string{"src"}, names)
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/tests/clustertest"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
 
@@ -233,9 +234,9 @@ func TestRoutes(t *testing.T) {
 	appendLines(t, in, 0, lines)
 	topic, dlqTopic := rmqtest.Topic(t, 1), rmqtest.Topic(t, 1)
 	// The sweep covers the RocketMQ Connect GET routes that change state, which are off by default.
-	w := startWorkerWith(t, dir, freePort(t), "restMutatingGetEnable=true\n")
-	sw := &sweep{spec: spec, url: w.url, ok: map[string]bool{}, seen: map[string]map[int]bool{}}
-	root := send(t, w.url, "GET", "/", nil)
+	w := startWorkerWith(t, dir, clustertest.FreePort(t), "restMutatingGetEnable=true\n")
+	sw := &sweep{spec: spec, url: w.URL, ok: map[string]bool{}, seen: map[string]map[int]bool{}}
+	root := send(t, w.URL, "GET", "/", nil)
 	require.Equal(t, http.StatusOK, root.status)
 	workerID := str(t, root.json, "worker_id")
 
@@ -408,7 +409,7 @@ func TestRoutes(t *testing.T) {
 		"snk wrote %d of %d lines", countLines(out), lines)
 	var firstDLQ, secondDLQ string
 	require.Eventually(t, func() bool {
-		a := send(t, w.url, "GET", "/connectors/dlqsink/dlq", nil)
+		a := send(t, w.URL, "GET", "/connectors/dlqsink/dlq", nil)
 		recs, _ := get(a.json, "records")
 		if list, _ := recs.([]any); a.status != http.StatusOK || len(list) < 2 {
 			return false
@@ -585,13 +586,13 @@ func TestRoutes(t *testing.T) {
 	t.Log("offsets")
 	var srcOffsets any
 	require.Eventually(t, func() bool {
-		a := send(t, w.url, "GET", "/connectors/src/offsets", nil)
+		a := send(t, w.URL, "GET", "/connectors/src/offsets", nil)
 		srcOffsets, _ = get(a.json, "offsets")
 		offs, _ := srcOffsets.([]any)
 		return a.status == http.StatusOK && len(offs) > 0
 	}, 30*time.Second, 200*time.Millisecond, "src committed no offsets")
 	require.Eventually(t, func() bool {
-		a := send(t, w.url, "GET", "/connectors/snk/offsets", nil)
+		a := send(t, w.URL, "GET", "/connectors/snk/offsets", nil)
 		offs, _ := get(a.json, "offsets")
 		list, _ := offs.([]any)
 		return a.status == http.StatusOK && len(list) > 0
@@ -638,7 +639,7 @@ func TestRoutes(t *testing.T) {
 	)
 
 	sw.requireCovered(t)
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 	logs, err := os.ReadFile(filepath.Join(dir, "worker.log"))
 	require.NoError(t, err)
 	require.NotContains(t, string(logs), "panicked", "no handler panicked")

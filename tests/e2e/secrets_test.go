@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/tests/clustertest"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
 
@@ -25,9 +26,9 @@ func TestSecretsNeverLeave(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")
 	require.NoError(t, os.WriteFile(in, []byte("a\nb\n"), 0o644))
-	w := startWorker(t, dir, freePort(t))
+	w := startWorker(t, dir, clustertest.FreePort(t))
 	topic := rmqtest.Topic(t, 1)
-	code := w.call(t, "POST", "/connectors", map[string]any{"name": "sec", "config": map[string]any{
+	code := w.Call(t, "POST", "/connectors", map[string]any{"name": "sec", "config": map[string]any{
 		"connector.class": "file-source", "filename": in, "connect.topicname": topic,
 		"db.password": inlineSecret, "api.token": "${env:RMQCONNECT_E2E_SECRET}", "errors.log.enable": "true",
 		"errors.log.include.messages": "true"}}, nil)
@@ -35,14 +36,14 @@ func TestSecretsNeverLeave(t *testing.T) {
 	waitConnector(t, w, "sec", "RUNNING", 1)
 	// A bad placeholder is rejected naming the key and the placeholder, not a value.
 	var e map[string]any
-	require.Equal(t, http.StatusBadRequest, w.call(t, "POST", "/connectors", map[string]any{"name": "bad", "config": map[string]any{
+	require.Equal(t, http.StatusBadRequest, w.Call(t, "POST", "/connectors", map[string]any{"name": "bad", "config": map[string]any{
 		"connector.class": "file-source", "filename": in, "connect.topicname": topic, "x": "${env:RMQCONNECT_E2E_MISSING}"}}, &e))
 	require.Contains(t, e["message"], "RMQCONNECT_E2E_MISSING")
 
 	var bodies []string
 	for _, path := range []string{"/connectors?expand=info&expand=status", "/connectors/sec", "/connectors/sec/config",
 		"/connectors/sec/tasks", "/connectors/list", "/allocated/connectors", "/allocated/tasks", "/metrics"} {
-		resp, err := http.Get(w.url + path)
+		resp, err := http.Get(w.URL + path)
 		require.NoError(t, err)
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -57,7 +58,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	require.NotContains(t, all, inlineSecret)
 
 	time.Sleep(500 * time.Millisecond)
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 	logs, err := os.ReadFile(filepath.Join(dir, "worker.log"))
 	require.NoError(t, err)
 	require.NotContains(t, string(logs), envSecret)
@@ -105,7 +106,7 @@ func TestSecretsScrubbedAndFilesBounded(t *testing.T) {
 				Trace string `json:"trace"`
 			} `json:"tasks"`
 		}
-		if w.call(t, "GET", "/connectors/leak/status", nil, &st) != http.StatusOK || len(st.Tasks) != 1 {
+		if w.Call(t, "GET", "/connectors/leak/status", nil, &st) != http.StatusOK || len(st.Tasks) != 1 {
 			return false
 		}
 		trace = st.Tasks[0].Trace
@@ -121,7 +122,7 @@ func TestSecretsScrubbedAndFilesBounded(t *testing.T) {
 		{"${file:/dev/zero}", "is outside configProviderFileAllowedDirs"},
 	} {
 		var e map[string]any
-		code := w.call(t, "POST", "/connectors", map[string]any{"name": "bad", "config": map[string]any{
+		code := w.Call(t, "POST", "/connectors", map[string]any{"name": "bad", "config": map[string]any{
 			"connector.class": "file-source", "filename": filepath.Join(files, "in.txt"), "connect.topicname": topic,
 			"conn.password": tt.value}}, &e)
 		require.Equal(t, http.StatusBadRequest, code, tt.value)
@@ -130,7 +131,7 @@ func TestSecretsScrubbedAndFilesBounded(t *testing.T) {
 	}
 	for _, class := range []string{"file-source", "file-sink"} {
 		var e map[string]any
-		code := w.call(t, "POST", "/connectors", map[string]any{"name": "escape", "config": map[string]any{
+		code := w.Call(t, "POST", "/connectors", map[string]any{"name": "escape", "config": map[string]any{
 			"connector.class": class, "filename": filepath.Join(files, "..", "outside.properties"),
 			"connect.topicname": topic, "connect.topicnames": topic}}, &e)
 		require.Equal(t, http.StatusBadRequest, code, class)
@@ -139,7 +140,7 @@ func TestSecretsScrubbedAndFilesBounded(t *testing.T) {
 		require.Contains(t, e["message"], "fileConnectorAllowedDirs", class)
 	}
 
-	w.stop(t)
+	w.Stop(t, 90*time.Second)
 	logs, err := os.ReadFile(logPath)
 	require.NoError(t, err)
 	require.Contains(t, string(logs), "task failed")
