@@ -44,8 +44,15 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			}
 			body, _ := json.Marshal(rec)
 			off, err := d.statusLog.append(ctx, rt.name, body)
-			if err == nil {
-				err = d.statusLog.waitApplied(ctx, off)
+			if err != nil {
+				if ctx.Err() != nil {
+					return 0, ctx.Err()
+				}
+			} else if err = d.statusLog.waitApplied(ctx, off); ctx.Err() != nil {
+				// Stopped while the claim was on its way: it may be in force, for a run
+				// that will not happen.
+				d.releaseUnused(rt, id, gen, off)
+				return 0, ctx.Err()
 			}
 			if err == nil {
 				prev := "none"
@@ -55,24 +62,11 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 				d.log.Info("task claimed", "connector", rt.name, "task", id, "gen", gen, "previous", prev, "members", d.membersNow())
 				// Resume from the last positions the previous holder committed: never start
 				// without having read them.
-				for {
-					perr := d.positionLog.sync(ctx)
-					if perr == nil {
-						return gen, nil
-					}
-					if ctx.Err() != nil {
-						return 0, ctx.Err()
-					}
-					d.log.Warn("position topic not caught up; the task waits for it", "connector", rt.name, "task", id, "err", perr)
-					select {
-					case <-ctx.Done():
-						return 0, ctx.Err()
-					case <-time.After(time.Second):
-					}
+				if err := d.awaitPositions(ctx, rt.name, id); err != nil {
+					d.releaseUnused(rt, id, gen, off)
+					return 0, err
 				}
-			}
-			if ctx.Err() != nil {
-				return 0, ctx.Err()
+				return gen, nil
 			}
 			if !errors.Is(err, errStale) {
 				d.log.Warn("claiming a task failed; retrying", "connector", rt.name, "task", id, "err", err)
@@ -91,6 +85,59 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// positionSyncTimeout bounds one attempt to catch up with the position topic before a
+// claimed task starts (a hung read is retried, and logged, instead of holding the task
+// claimed but not running for good).
+const positionSyncTimeout = 10 * time.Second
+
+// awaitPositions returns once this worker has read the position topic up to its end, so
+// that a task resumes from the last positions its previous holder committed; it retries
+// until ctx ends.
+func (d *Distributed) awaitPositions(ctx context.Context, name string, id int) error {
+	for {
+		sctx, cancel := context.WithTimeout(ctx, positionSyncTimeout)
+		err := d.positionLog.sync(sctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d.log.Warn("position topic not caught up; the task waits for it", "connector", name, "task", id, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// releaseSettle bounds how long a claim abandoned on its way waits to learn whether it
+// is in force (the apply of a record this worker wrote: normally milliseconds).
+const releaseSettle = 5 * time.Second
+
+// releaseUnused releases claim gen of task id, written at offset off of the status topic,
+// when it is in force: the run it was written for was stopped before it started (the task
+// moved away or the worker is stopping while it was being claimed). Without the release
+// the task would stay held by a run that never happens: its next owner would wait for
+// repairClaims, and once this worker has left, the status history would show the task
+// taken from a worker that still held it. A release of a claim that lost its race, or that
+// a newer claim replaced, is not written (the fold would ignore it anyway).
+func (d *Distributed) releaseUnused(rt *connRuntime, id int, gen, off int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseSettle)
+	defer cancel()
+	if err := d.statusLog.waitApplied(ctx, off); err != nil {
+		if !errors.Is(err, errStale) {
+			d.log.Warn("a claim abandoned on its way may still hold the task; repairClaims releases it",
+				"connector", rt.name, "task", id, "gen", gen, "err", err)
+		}
+		return
+	}
+	d.log.Info("releasing a claim whose run was stopped before it started", "connector", rt.name, "task", id, "gen", gen)
+	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen})
 }
 
 // holds implements clusterHooks.

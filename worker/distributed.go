@@ -281,18 +281,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	stopLoops()
 	loops.Wait()
-	// Stop (and release) everything before leaving, so the others can start it at once.
-	d.local.mu.Lock()
-	d.local.stopping = true
-	all := slices.Collect(maps.Values(d.local.conns))
-	d.local.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, rt := range all {
-		wg.Add(1)
-		go func() { defer wg.Done(); rt.shutdownReleasing() }()
-	}
-	wg.Wait()
-	d.local.shutdownAll()
+	d.stopReleasing()
 	// The releases are in the status topic before this worker leaves: once it is gone the
 	// others may claim what it held, so they must find it released.
 	flushReports()
@@ -305,6 +294,33 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.wg.Wait()
 	d.saveCache()
 	return nil
+}
+
+// stopReleasing stops every connector and task of this worker and releases every claim
+// it holds, so that the others can start the tasks at once when it leaves. Besides the
+// releases of the tasks it stops, that covers claims this incarnation holds in the status
+// topic with no run behind them (a claim whose writer was stopped before it learned that
+// the claim is in force): the worker catches up with the status topic and releases them as
+// repairClaims would. Releases are reported; the caller writes them before leaving.
+func (d *Distributed) stopReleasing() {
+	d.local.mu.Lock()
+	d.local.stopping = true
+	all := slices.Collect(maps.Values(d.local.conns))
+	d.local.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, rt := range all {
+		wg.Add(1)
+		go func() { defer wg.Done(); rt.shutdownReleasing() }()
+	}
+	wg.Wait()
+	d.local.shutdownAll()
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	if err := d.statusLog.sync(ctx); err != nil {
+		d.log.Warn("status topic not caught up before leaving; a claim written just before may stay held until this worker has left",
+			"err", err)
+	}
+	d.repairClaims()
 }
 
 // errForeignRecord: a store topic record was written by another cluster.

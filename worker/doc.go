@@ -16,7 +16,8 @@
 // Lock order. A lock on the left may be held while one further right is taken, never the
 // reverse; locks on the same line are never nested with each other.
 //
-//	Standalone.replayMu, connRuntime.opMu
+//	Standalone.names (the lock of one connector name: create, put, patch, delete, target)
+//	  → Standalone.replayMu, connRuntime.opMu
 //	  → storeLog.mu (held while the log's apply callbacks fold a record)
 //	  → Standalone.mu
 //	  → connRuntime.mu
@@ -24,10 +25,10 @@
 //	    FilePositionStore.mu, scrubber.mu, sourceRunner.pendingMu, sinkRunner.assignMu
 //	sinkRunner.mu → scrubber.mu, Standalone.producerMu (a task's Logger and ErrantRecordReporter)
 //
-// Nothing is taken under a leaf. connRuntime.opMu (one connector's apply/restart/shutdown)
-// is held around connector Start, TaskConfigs and Stop, and sinkRunner.mu around a sink
-// task's Put, Flush and PreCommit; Distributed.mu and connRuntime.mu never hold plugin
-// code. Known exceptions, standalone mode only: Standalone.startLocked takes
-// connRuntime.opMu and runs the connector's Validate, Start and TaskConfigs under
-// Standalone.mu, and putLocked drops Standalone.mu while the replaced connector stops.
+// Nothing is taken under a leaf. Plugin code runs only under a connector's name lock
+// (Validate, and Start, TaskConfigs and Stop through the runtime it installs or replaces),
+// connRuntime.opMu (one connector's apply/restart/shutdown: Start, TaskConfigs, Stop) and
+// sinkRunner.mu (a sink task's Put, Flush and PreCommit); Standalone.mu, Distributed.mu
+// and connRuntime.mu never hold plugin code. A "...Locked" function keeps its lock
+// throughout.
 package worker

@@ -79,6 +79,11 @@ type Standalone struct {
 	positions PositionStore
 	defaults  connectorDefaults
 
+	// names serialises the management operations on one connector (create, put, patch,
+	// delete, target changes, Run's start of a stored one). They take it before mu and keep
+	// it while plugin code runs (Validate, Start, TaskConfigs, Stop), which mu never covers.
+	names nameLocks
+
 	mu       sync.Mutex
 	conns    map[string]*connRuntime
 	stored   map[string]storedConnector
@@ -158,28 +163,38 @@ func (h *Standalone) WorkerID() string { return h.cfg.WorkerID }
 
 // Run starts the stored connectors and runs until ctx ends, then stops everything.
 func (h *Standalone) Run(ctx context.Context) error {
-	// Placeholders are resolved (files read) before the lock is taken.
-	h.mu.Lock()
-	stored := maps.Clone(h.stored)
-	h.mu.Unlock()
-	resolved := make(map[string]resolvedConfig, len(stored))
-	for name, sc := range stored {
-		resolved[name] = resolveConfig(h.cfg.Secrets, sc.Config)
-	}
 	h.mu.Lock()
 	h.ctx = ctx
 	names := slices.Sorted(maps.Keys(h.stored))
+	h.mu.Unlock()
 	for _, name := range names {
-		sc := h.stored[name]
-		if err := h.startLocked(name, sc.Config, resolved[name], sc.Target); err != nil {
+		if err := h.startStored(name); err != nil {
 			h.log.Error("stored connector cannot start", "connector", name, "err", err)
 		}
 	}
 	close(h.started)
-	h.mu.Unlock()
 	<-ctx.Done()
 	h.shutdownAll()
 	return nil
+}
+
+// startStored starts stored connector name, unless a management call has started,
+// replaced or deleted it since Run began.
+func (h *Standalone) startStored(name string) error {
+	unlock := h.names.lock(name)
+	defer unlock()
+	h.mu.Lock()
+	sc, stored := h.stored[name]
+	_, running := h.conns[name]
+	h.mu.Unlock()
+	if !stored || running {
+		return nil
+	}
+	rt, err := h.newRuntime(name, sc.Config, resolveConfig(h.cfg.Secrets, sc.Config))
+	if err != nil {
+		return err
+	}
+	return h.install(rt, sc.Target)
 }
 
 // shutdownAll stops every connector and task, then the DLQ producer and reader.
@@ -255,17 +270,32 @@ func (h *Standalone) persistLocked() error {
 	return filestore.Write(h.configPath(), h.stored)
 }
 
-// startLocked builds and starts a connector runtime. Config problems are returned; a
-// connector whose Start fails is kept, FAILED with its trace.
-// res is cfg resolved before the lock was taken.
-func (h *Standalone) startLocked(name string, cfg map[string]string, res resolvedConfig, target TargetState) error {
+// newRuntime validates cfg (res is cfg resolved) and builds the connector's runtime, not
+// started. It runs plugin code (the connector's Spec and Validate): no herder lock may be
+// held.
+func (h *Standalone) newRuntime(name string, cfg map[string]string, res resolvedConfig) (*connRuntime, error) {
 	st, conn, err := validateResolved(h.registry, name, cfg, res, h.defaults, h.cfg.Secrets)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rt := newConnRuntime(h, name, maps.Clone(cfg), st, conn)
 	rt.pending = &res
-	h.conns[name] = rt
+	return rt, nil
+}
+
+// install makes rt its connector's runtime and moves it to target (a connector whose
+// Start fails is kept, FAILED with its trace), unless the worker is stopping: then rt is
+// not started and ErrStopped is returned. The caller holds the connector's name lock.
+func (h *Standalone) install(rt *connRuntime, target TargetState) error {
+	h.mu.Lock()
+	if err := h.checkRunning(); err != nil {
+		h.mu.Unlock()
+		return err
+	}
+	h.conns[rt.name] = rt
+	h.mu.Unlock()
+	// A shutdownAll from here on finds rt in conns: whichever of its shutdown and this
+	// apply comes second sees the other's effect (apply does nothing on a closed runtime).
 	rt.apply(target)
 	return nil
 }
@@ -314,26 +344,40 @@ func (h *Standalone) ConnectorStatus(_ context.Context, name string) (ConnectorS
 
 // CreateConnector stores and starts a new connector.
 func (h *Standalone) CreateConnector(_ context.Context, name string, cfg map[string]string, initial TargetState) (ConnectorInfo, error) {
-	res := resolveConfig(h.cfg.Secrets, cfg) // before the lock: it reads files
+	res := resolveConfig(h.cfg.Secrets, cfg) // before any lock: it reads files
+	unlock := h.names.lock(name)
+	defer unlock()
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.checkRunning(); err != nil {
-		return ConnectorInfo{}, err
+	err := h.checkRunning()
+	if _, ok := h.stored[name]; ok && err == nil {
+		err = fmt.Errorf("connector %s: %w", name, ErrAlreadyExists)
 	}
-	if _, ok := h.stored[name]; ok {
-		return ConnectorInfo{}, fmt.Errorf("connector %s: %w", name, ErrAlreadyExists)
+	h.mu.Unlock()
+	if err != nil {
+		return ConnectorInfo{}, err
 	}
 	if initial == "" {
 		initial = TargetStarted
 	}
-	return h.putLocked(name, cfg, res, initial)
+	return h.put(name, cfg, res, initial)
 }
 
-func (h *Standalone) putLocked(name string, cfg map[string]string, res resolvedConfig, target TargetState) (ConnectorInfo, error) {
-	if _, _, err := validateResolved(h.registry, name, cfg, res, h.defaults, h.cfg.Secrets); err != nil {
+// put validates cfg, stores it as connector name's config with target, stops the runtime
+// the connector had and starts one with cfg. The caller holds the name lock, so nothing
+// else changes this connector meanwhile; h.mu is held only around the bookkeeping, never
+// while plugin code runs (Validate, the old runtime's Stop, the new one's Start and
+// TaskConfigs). Nothing is changed when cfg is invalid or cannot be stored.
+func (h *Standalone) put(name string, cfg map[string]string, res resolvedConfig, target TargetState) (ConnectorInfo, error) {
+	rt, err := h.newRuntime(name, cfg, res)
+	if err != nil {
 		return ConnectorInfo{}, err
 	}
-	old, existed := h.conns[name]
+	h.mu.Lock()
+	if err := h.checkRunning(); err != nil {
+		h.mu.Unlock()
+		return ConnectorInfo{}, err
+	}
+	old := h.conns[name]
 	prev, hadStored := h.stored[name]
 	h.stored[name] = storedConnector{Config: maps.Clone(cfg), Target: target}
 	if err := h.persistLocked(); err != nil {
@@ -342,39 +386,49 @@ func (h *Standalone) putLocked(name string, cfg map[string]string, res resolvedC
 		} else {
 			delete(h.stored, name)
 		}
+		h.mu.Unlock()
 		return ConnectorInfo{}, fmt.Errorf("store connector %s: %w", name, err)
 	}
-	if existed {
-		h.mu.Unlock()
+	h.mu.Unlock()
+	if old != nil {
 		old.shutdown()
-		h.mu.Lock()
 	}
-	if err := h.startLocked(name, cfg, res, target); err != nil {
-		return ConnectorInfo{}, err
+	if err := h.install(rt, target); err != nil {
+		return ConnectorInfo{}, err // stopping: the stored config is started by the next Run
 	}
-	return h.conns[name].info(), nil
+	return rt.info(), nil
 }
 
 // PutConnectorConfig creates or replaces a connector's config. A replaced connector is
 // stopped and started again with the new config; its target state is kept.
 func (h *Standalone) PutConnectorConfig(_ context.Context, name string, cfg map[string]string) (ConnectorInfo, bool, error) {
-	res := resolveConfig(h.cfg.Secrets, cfg) // before the lock: it reads files
+	res := resolveConfig(h.cfg.Secrets, cfg) // before any lock: it reads files
+	unlock := h.names.lock(name)
+	defer unlock()
+	return h.putConfig(name, cfg, res)
+}
+
+// putConfig is PutConnectorConfig with the name lock held.
+func (h *Standalone) putConfig(name string, cfg map[string]string, res resolvedConfig) (ConnectorInfo, bool, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.checkRunning(); err != nil {
+	err := h.checkRunning()
+	sc, existed := h.stored[name]
+	h.mu.Unlock()
+	if err != nil {
 		return ConnectorInfo{}, false, err
 	}
 	target := TargetStarted
-	sc, existed := h.stored[name]
 	if existed {
 		target = sc.Target
 	}
-	info, err := h.putLocked(name, cfg, res, target)
+	info, err := h.put(name, cfg, res, target)
 	return info, !existed, err
 }
 
 // DeleteConnector stops a connector and removes its config and positions.
 func (h *Standalone) DeleteConnector(_ context.Context, name string) error {
+	unlock := h.names.lock(name)
+	defer unlock()
 	h.mu.Lock()
 	if err := h.checkRunning(); err != nil {
 		h.mu.Unlock()
@@ -455,6 +509,8 @@ func (h *Standalone) guard() error {
 }
 
 func (h *Standalone) setTarget(name string, target TargetState) error {
+	unlock := h.names.lock(name)
+	defer unlock()
 	h.mu.Lock()
 	if err := h.checkRunning(); err != nil {
 		h.mu.Unlock()
@@ -525,7 +581,9 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 
 // PatchConnectorConfig merges set into the stored config (the raw one, placeholders and
 // secrets intact) and removes the keys in remove, then applies it as PutConnectorConfig.
-func (h *Standalone) PatchConnectorConfig(ctx context.Context, name string, set map[string]string, remove []string) (ConnectorInfo, error) {
+func (h *Standalone) PatchConnectorConfig(_ context.Context, name string, set map[string]string, remove []string) (ConnectorInfo, error) {
+	unlock := h.names.lock(name) // two patches must not both start from the same config
+	defer unlock()
 	h.mu.Lock()
 	sc, ok := h.stored[name]
 	h.mu.Unlock()
@@ -537,7 +595,7 @@ func (h *Standalone) PatchConnectorConfig(ctx context.Context, name string, set 
 		delete(cfg, k)
 	}
 	maps.Copy(cfg, set)
-	info, _, err := h.PutConnectorConfig(ctx, name, cfg)
+	info, _, err := h.putConfig(name, cfg, resolveConfig(h.cfg.Secrets, cfg))
 	return info, err
 }
 
@@ -568,4 +626,50 @@ func (h *Standalone) ResetConnectorTopics(_ context.Context, name string) error 
 	rt.topics = nil
 	rt.mu.Unlock()
 	return nil
+}
+
+// nameLocks is a mutex per connector name, created on first use and dropped when no one
+// holds or waits for it.
+type nameLocks struct {
+	mu    sync.Mutex
+	locks map[string]*nameLock
+}
+
+type nameLock struct {
+	mu   sync.Mutex
+	refs int // holders and waiters
+}
+
+// lock takes name's lock and returns its unlock.
+func (n *nameLocks) lock(name string) (unlock func()) {
+	n.mu.Lock()
+	if n.locks == nil {
+		n.locks = map[string]*nameLock{}
+	}
+	l := n.locks[name]
+	if l == nil {
+		l = &nameLock{}
+		n.locks[name] = l
+	}
+	l.refs++
+	n.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		n.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(n.locks, name)
+		}
+		n.mu.Unlock()
+	}
+}
+
+// contenders returns how many callers hold or wait for name's lock.
+func (n *nameLocks) contenders(name string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if l := n.locks[name]; l != nil {
+		return l.refs
+	}
+	return 0
 }

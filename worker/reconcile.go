@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -101,30 +100,23 @@ func (d *Distributed) reconcile() {
 		local.mu.Lock()
 		rt := local.conns[name]
 		local.mu.Unlock()
-		var res *resolvedConfig
 		if rt == nil {
-			r := resolveConfig(local.cfg.Secrets, c.Config) // reads files: not under the lock
-			res = &r
-		}
-		local.mu.Lock()
-		if rt = local.conns[name]; rt == nil && res == nil {
-			local.mu.Unlock() // removed meanwhile: the next reconcile starts it again
-			continue
-		}
-		if rt == nil {
-			st, conn, err := validateResolved(local.registry, name, c.Config, *res, local.defaults, local.cfg.Secrets)
+			// Resolving reads files and validating runs the plugin's Validate: neither
+			// under the lock. Only this loop adds runtimes, so none appears meanwhile.
+			fresh, err := local.newRuntime(name, c.Config, resolveConfig(local.cfg.Secrets, c.Config))
 			if err != nil {
-				local.mu.Unlock()
 				d.log.Error("connector of the config topic cannot run on this worker", "connector", name, "err", err)
 				continue
 			}
-			rt = newConnRuntime(local, name, maps.Clone(c.Config), st, conn)
-			rt.pending = res
-			rt.epoch, rt.inc = c.Epoch, c.Inc
-			local.conns[name] = rt
-			local.stored[name] = storedConnector{Config: c.Config, Target: c.Target}
+			fresh.epoch, fresh.inc = c.Epoch, c.Inc
+			local.mu.Lock()
+			if rt = local.conns[name]; rt == nil {
+				rt = fresh
+				local.conns[name] = rt
+				local.stored[name] = storedConnector{Config: c.Config, Target: c.Target}
+			}
+			local.mu.Unlock()
 		}
-		local.mu.Unlock()
 		wg.Add(1)
 		go func() { defer wg.Done(); rt.syncDistributed(want) }()
 	}

@@ -204,6 +204,8 @@ type statusRec struct {
 	Gen       int64  `json:"gen"`
 	Claim     bool   `json:"claim"`
 	Prev      int64  `json:"prev"` // on a claim: the generation its writer saw in force
+	// Snapshot is set on a snapshot record (the whole fold), which is no task's record.
+	Snapshot json.RawMessage `json:"snapshot"`
 }
 
 // holder names the worker process that wrote r: its worker id and incarnation.
@@ -214,8 +216,23 @@ func (c *cluster) statusHistory(t *testing.T) []statusRec {
 	cl := c.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	qs, err := cl.TopicQueues(ctx, c.Topics[2])
-	require.NoError(t, err)
+	// A name server that was unreachable (TestDistributedNameServerOutage) has dropped the
+	// broker's routes and learns them again only at the broker's next registration (every
+	// 30s): wait for the route rather than read nothing.
+	var qs []rmqclient.Queue
+	for {
+		var err error
+		qs, err = cl.TopicQueues(ctx, c.Topics[2])
+		if err == nil {
+			break
+		}
+		require.ErrorIs(t, err, rmqclient.ErrNoRoute)
+		select {
+		case <-ctx.Done():
+			require.NoError(t, err, "the status topic's route did not come back")
+		case <-time.After(time.Second):
+		}
+	}
 	r := cl.NewReader("history")
 	defer r.Close()
 	var out []statusRec
@@ -235,42 +252,67 @@ func (c *cluster) statusHistory(t *testing.T) []statusRec {
 	}
 }
 
-// checkNoOverlap walks the claims of every task in the status topic: a worker process may
-// claim a task (a higher generation) only after its previous holder released it (UNASSIGNED
-// or PAUSED) or, when dead is true for that holder (statusRec.holder), died; and once a task is claimed, no
-// older generation may report it running again (claims that lost a race are ignored, as
-// the fold ignores them).
+// checkNoOverlap folds the status topic's task records exactly as the workers do
+// (worker.statusState.apply) and checks every change of generation: a new generation is
+// taken only by a claim (a report under a generation never claimed means a run that did
+// not claim), and a worker process claims a task only after its previous holder
+// (statusRec.holder) released it (UNASSIGNED, PAUSED or STOPPED) or, when dead is true for
+// that holder, died. A record the fold refuses changes nothing; among those, a RUNNING
+// report is an error (an older run still acting after another claimed the task), and a
+// claim that lost its race is not (its writer does not start the task). It returns the
+// number of claims in force.
 func checkNoOverlap(t *testing.T, hist []statusRec, dead func(worker string, at int) bool) (claims int) {
 	t.Helper()
 	type key struct {
 		c string
 		t int
 	}
-	holder := map[key]statusRec{}
+	released := func(st string) bool { return st == "UNASSIGNED" || st == "PAUSED" || st == "STOPPED" }
+	inForce := map[key]statusRec{}
+	var flagged []key
+	defer func() { // the evidence: each flagged task's whole history
+		shown := map[key]bool{}
+		for _, k := range flagged {
+			if shown[k] {
+				continue
+			}
+			shown[k] = true
+			for i, r := range hist {
+				if r.Connector == k.c && r.Task == k.t {
+					t.Logf("%s-%d record %d: %s %s gen %d claim %v prev %d inc %d", k.c, k.t, i, r.holder(), r.State, r.Gen, r.Claim, r.Prev, r.Inc)
+				}
+			}
+		}
+	}()
 	for i, r := range hist {
-		if r.Task < 0 {
+		if r.Task < 0 || r.Snapshot != nil {
 			continue
 		}
 		k := key{r.Connector, r.Task}
-		cur, ok := holder[k]
+		cur, ok := inForce[k]
+		refused := r.Claim && (r.Prev != cur.Gen || r.Gen <= cur.Gen) || // cur.Gen is 0 when !ok
+			ok && (r.Inc < cur.Inc || r.Gen < cur.Gen || r.Gen == cur.Gen && r.holder() != cur.holder())
 		switch {
-		case r.Claim && ok && (r.Gen < cur.Gen || r.Gen == cur.Gen && r.holder() != cur.holder() || r.Prev != cur.Gen),
-			r.Claim && !ok && r.Prev != 0:
-			// A claim that lost the race (compare and set on Prev, as the workers' fold applies it):
-			// it changes nothing and its writer does not start the task.
-		case !ok || r.Gen > cur.Gen:
-			if ok && cur.holder() != r.holder() && cur.State != "UNASSIGNED" && cur.State != "PAUSED" && !dead(cur.holder(), i) {
+		case refused && r.State == "RUNNING" && !r.Claim:
+			flagged = append(flagged, k)
+			t.Errorf("record %d: %s reports %s-%d RUNNING under gen %d after %s claimed gen %d", i, r.holder(), r.Connector, r.Task,
+				r.Gen, cur.holder(), cur.Gen)
+			continue
+		case refused:
+			continue
+		case !r.Claim && (!ok || r.Gen > cur.Gen):
+			flagged = append(flagged, k)
+			t.Errorf("record %d: %s reports %s-%d %s under gen %d, which it never claimed", i, r.holder(), r.Connector, r.Task,
+				r.State, r.Gen)
+		case r.Claim:
+			if ok && cur.holder() != r.holder() && !released(cur.State) && !dead(cur.holder(), i) {
+				flagged = append(flagged, k)
 				t.Errorf("record %d: %s claimed %s-%d (gen %d) while %s held it %s (gen %d)", i, r.holder(), r.Connector, r.Task,
 					r.Gen, cur.holder(), cur.State, cur.Gen)
 			}
-			holder[k] = r
 			claims++
-		case r.Gen == cur.Gen && r.holder() == cur.holder():
-			holder[k] = r
-		case r.State == "RUNNING":
-			t.Errorf("record %d: %s reports %s-%d RUNNING under gen %d after %s claimed gen %d", i, r.holder(), r.Connector, r.Task,
-				r.Gen, cur.holder(), cur.Gen)
 		}
+		inForce[k] = r
 	}
 	return claims
 }

@@ -1,0 +1,124 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// claimHarness is a Distributed whose status and position logs are store topics of the
+// test's own on the broker. The status log is read and folded as a worker does; the
+// position log is not read at all, and it holds a record, so catching up with it (what a
+// claimed task waits for before it starts) waits until the task is stopped.
+type claimHarness struct {
+	d  *Distributed
+	rt *connRuntime
+}
+
+func newClaimHarness(t *testing.T) *claimHarness {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the broker")
+	}
+	client := rmqtest.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := client.NewProducer(rmqtest.Name(t, "claims"), rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	d := newTestDistributed(t, 5*time.Second)
+	d.statusLog, err = openStoreLog(ctx, client, p, rmqtest.Name(t, "status"), quiet())
+	require.NoError(t, err)
+	t.Cleanup(d.statusLog.close)
+	d.positionLog, err = openStoreLog(ctx, client, p, rmqtest.Name(t, "position"), quiet())
+	require.NoError(t, err)
+	t.Cleanup(d.positionLog.close)
+	_, err = d.positionLog.append(ctx, "", []byte(`{}`))
+	require.NoError(t, err)
+	d.appendStatus = d.statusLog.append
+
+	logCtx, stopLog := context.WithCancel(context.Background())
+	logDone := make(chan struct{})
+	go func() { defer close(logDone); d.statusLog.run(logCtx, 0, 0, nil, d.applyStatus) }()
+	writerDone := make(chan struct{})
+	go func() { defer close(writerDone); d.statusWriter() }()
+	t.Cleanup(func() {
+		d.reportMu.Lock()
+		d.reportsClosed, d.flushBy = true, time.Now().Add(flushTimeout)
+		d.reportMu.Unlock()
+		d.wakeWriter()
+		<-writerDone
+		stopLog()
+		<-logDone
+		d.local.wg.Wait()
+	})
+
+	rt := newConnRuntime(d.local, "c", map[string]string{}, connectorSettings{}, nil)
+	rt.inc, rt.target = 1, TargetStarted
+	rt.taskCfgs, rt.ownTasks = []map[string]string{{}}, map[int]bool{0: true}
+	d.local.conns["c"] = rt
+	return &claimHarness{d: d, rt: rt}
+}
+
+// inForce returns the record in force for task 0 of connector c.
+func (h *claimHarness) inForce() (statusRecord, bool) {
+	h.d.mu.Lock()
+	defer h.d.mu.Unlock()
+	r, ok := h.d.status.Tasks["c"][0]
+	return r, ok
+}
+
+// waitReleased waits until the status topic shows task 0 released by this worker under gen.
+func (h *claimHarness) waitReleased(t *testing.T, gen int64, why string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		r, _ := h.inForce()
+		return r.Gen == gen && h.d.mine(r) && released(r.State)
+	}, 30*time.Second, 5*time.Millisecond, why)
+}
+
+// TestTaskStoppedWhileClaimingIsReleased: a task stopped after its claim was written but
+// before it started (here, while it waits to catch up with the position topic) releases
+// that claim. The claim used to stay in force with nothing running: once this worker left
+// (a rolling restart), its next owner took the task from a holder that had never released
+// it, which TestDistributedJoinAndRollingRestart's history check reported as an overlap.
+func TestTaskStoppedWhileClaimingIsReleased(t *testing.T) {
+	h := newClaimHarness(t)
+	h.rt.startTasks()
+	var claim statusRecord
+	require.Eventually(t, func() bool {
+		r, ok := h.inForce()
+		claim = r
+		return ok && h.d.mine(r) && r.Claim
+	}, 30*time.Second, 5*time.Millisecond, "the task was never claimed")
+
+	h.rt.stopTaskSet([]int{0}, StateUnassigned) // the task moves away before it started
+	h.waitReleased(t, claim.Gen, "a claim whose run never started is still in force")
+}
+
+// TestStoppingWorkerReleasesClaimsWithoutARun: a claim of this incarnation that is in
+// force although no run of the task exists here (its writer could not learn that it was
+// stored) is released by the stopping worker before it leaves, not left for the others
+// to take from a worker that is gone.
+func TestStoppingWorkerReleasesClaimsWithoutARun(t *testing.T) {
+	h := newClaimHarness(t)
+	d := h.d
+	rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: d.cfg.WorkerID,
+		Proc: d.proc, Gen: 4, Claim: true}
+	body, err := json.Marshal(rec)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = d.statusLog.append(ctx, "c", body)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { r, _ := h.inForce(); return r.Gen == 4 }, 30*time.Second, 5*time.Millisecond)
+
+	d.stopReleasing()
+	h.waitReleased(t, 4, "the stopping worker left a claim held that nothing runs")
+}
