@@ -549,8 +549,8 @@ func adminCluster(e *adminEnv, _ *adminOpts) error {
 	return printTable(e.out, []string{"WORKER"}, rows)
 }
 
-// adminHealth prints the worker's health; a worker that is DOWN is exit code 1, with its
-// health printed as for UP and the reason on stderr.
+// adminHealth prints the worker's health; a worker that is starting or unhealthy is exit code 1,
+// with its health printed as for a healthy one and the reason on stderr.
 func adminHealth(e *adminEnv, _ *adminOpts) error {
 	h, err := e.c.Health(e.ctx)
 	if err != nil && h.Status == "" {
