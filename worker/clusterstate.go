@@ -233,6 +233,10 @@ type statusRecord struct {
 	// none): a claim applies only if that is still so (compare and set), so two workers
 	// with different views cannot both take a task.
 	Prev int64 `json:"prev,omitempty"`
+	// Topic (with Task == topicTask) records that the connector used a topic; ResetTopics
+	// (the reset's id) clears the connector's topics (topics.go).
+	Topic       string `json:"topic,omitempty"`
+	ResetTopics string `json:"reset_topics,omitempty"`
 	// Snapshot, when set, makes this a snapshot record (see snapshotHeader).
 	Snapshot *statusState `json:"snapshot,omitempty"`
 	snapshotHeader
@@ -248,6 +252,8 @@ type statusState struct {
 	// MaxGen is the highest task generation seen per connector name (kept across
 	// deletes, so generations only grow).
 	MaxGen map[string]int64 `json:"max_gen"`
+	// Topics is each connector's active topics (topics.go).
+	Topics map[string]topicSet `json:"topics,omitempty"`
 }
 
 func newStatusState() *statusState {
@@ -260,6 +266,9 @@ func newStatusState() *statusState {
 func (s *statusState) apply(r statusRecord) error {
 	if r.Snapshot != nil {
 		return nil
+	}
+	if r.Task == topicTask {
+		return s.applyTopics(r)
 	}
 	if r.Task < 0 {
 		byWorker := s.Connectors[r.Connector]
