@@ -62,6 +62,7 @@ type configRecord struct {
 	Replay       *ReplayInfo         `json:"replay,omitempty"`
 	Force        bool                `json:"force,omitempty"`
 	Abandon      bool                `json:"abandon,omitempty"`
+	Level        string              `json:"level,omitempty"` // a log-level record's level (loglevels.go)
 	Snapshot     *configState        `json:"snapshot,omitempty"`
 	snapshotHeader
 }
@@ -148,6 +149,8 @@ func (s *configState) apply(off int64, r configRecord) error {
 			c.Tasks = []map[string]string{}
 		}
 		return nil
+	case recLogLevel:
+		return nil // no fold: applied by Distributed.applyLogLevel
 	case recSnapshot:
 		return nil // only a reader that lost the topic's start uses it (storeLog.rebase)
 	case recReplay:

@@ -26,6 +26,9 @@ func (d *Distributed) applyConfig(off int64, body []byte) error {
 	if err != nil {
 		return err
 	}
+	if live && r.Type == recLogLevel {
+		d.applyLogLevel(r)
+	}
 	d.trigger()
 	if live && (r.Type == recRestart || r.Type == recRestartTask) {
 		d.mu.Lock()

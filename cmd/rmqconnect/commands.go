@@ -173,6 +173,9 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 			StatusTopic:      cfg.ConnectStatusTopic,
 			ClusterTopic:     cfg.ClusterStoreTopic,
 			Strategy:         cfg.AllocTaskStrategy,
+			OnLogLevel: func(logger, level string) {
+				admin.ApplyClusterLevel(levels, levels.Named(log, "admin"), logger, level)
+			},
 		}, w.Client(), reg, workerLog)
 		if err != nil {
 			log.Error("cannot start", "err", err)
