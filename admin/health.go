@@ -2,7 +2,19 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"time"
+)
+
+// ErrStarting is what a HealthChecker returns (wrapped, with the step it waits for) while the
+// worker has not finished starting: /health then answers 503 "starting" rather than 500.
+var ErrStarting = errors.New("worker is still starting up")
+
+// The statuses of GET /health (KIP-1017).
+const (
+	HealthHealthy   = "healthy"
+	HealthStarting  = "starting"
+	HealthUnhealthy = "unhealthy"
 )
 
 // HealthTimeout bounds one health check, and how long /health waits for one.

@@ -170,9 +170,14 @@ func (r *LevelRegistry) Named(parent *slog.Logger, name string) *slog.Logger {
 //	GET /admin/loggers          200 {"<logger>": {"level": "INFO", "last_modified": null}, ...}
 //	GET /admin/loggers/{name}   200 {"level": "INFO", "last_modified": null}; 404 if unknown
 //	PUT /admin/loggers/{name}   {"level": "DEBUG|INFO|WARN|ERROR"} → 200 ["<affected logger>", ...]
+//	PUT /admin/loggers/{name}?scope=cluster                      → 204
 //
 // PUT creates an unknown logger, so a level can be set before the component using it starts.
-// The change applies to this worker only (Kafka's scope=worker); it is not persisted.
+// scope=worker (the default) changes this worker only. scope=cluster (KIP-976) changes every
+// worker of the cluster: a herder that is a ClusterLogLevels publishes the change to the
+// cluster, which applies it on each worker (this one included); a standalone worker is its
+// own cluster and applies it itself. An unknown scope is taken as worker, as Kafka does. No
+// change is persisted: a worker that starts later has its configured levels.
 func (s *Server) EnableLoggers(reg *LevelRegistry) {
 	s.engine.GET("/admin/loggers", func(c *gin.Context) { c.JSON(http.StatusOK, reg.Levels()) })
 	s.engine.GET("/admin/loggers/:name", func(c *gin.Context) {
@@ -207,14 +212,62 @@ func (s *Server) putLogger(c *gin.Context, reg *LevelRegistry) {
 		writeError(c, http.StatusBadRequest, "level: is required, a string: DEBUG, INFO, WARN or ERROR")
 		return
 	}
-	lvl, ok := loggerLevels[strings.ToUpper(strings.TrimSpace(*level))]
-	if !ok {
-		writeError(c, http.StatusBadRequest, fmt.Sprintf("level=%q: must be DEBUG, INFO, WARN or ERROR", *level))
+	lvl, err := ParseLevel(*level)
+	if err != nil {
+		writeError(c, http.StatusBadRequest, err.Error())
 		return
 	}
 	name := c.Param("name")
+	switch scope := c.Query("scope"); {
+	case strings.EqualFold(scope, "cluster"):
+		if cl, ok := s.herder.(ClusterLogLevels); ok {
+			if err := cl.SetClusterLogLevel(c.Request.Context(), name, strings.ToUpper(lvl.String())); err != nil {
+				s.fail(c, err)
+				return
+			}
+		} else {
+			s.applyLevel(reg, name, lvl, "cluster")
+		}
+		c.Status(http.StatusNoContent)
+		return
+	case scope != "" && !strings.EqualFold(scope, "worker"):
+		s.log.Warn("unknown logger scope; applying to this worker", "scope", scope, "logger", name)
+	}
+	c.JSON(http.StatusOK, s.applyLevel(reg, name, lvl, "worker"))
+}
+
+// ClusterLogLevels is the optional herder ability to set a log level on every worker of the
+// cluster (PUT /admin/loggers/{name}?scope=cluster); level is DEBUG, INFO, WARN or ERROR.
+type ClusterLogLevels interface {
+	SetClusterLogLevel(ctx context.Context, logger, level string) error
+}
+
+// ParseLevel parses a level as PUT /admin/loggers/{name} accepts it (DEBUG, INFO, WARN,
+// WARNING, ERROR, any case).
+func ParseLevel(level string) (slog.Level, error) {
+	lvl, ok := loggerLevels[strings.ToUpper(strings.TrimSpace(level))]
+	if !ok {
+		return 0, fmt.Errorf("level=%q: must be DEBUG, INFO, WARN or ERROR", level)
+	}
+	return lvl, nil
+}
+
+// ApplyClusterLevel applies a cluster-scoped change that reached this worker (cmd wires it to
+// the herder's log-level records), logging it as an operator's change.
+func ApplyClusterLevel(reg *LevelRegistry, log *slog.Logger, logger, level string) {
+	lvl, err := ParseLevel(level)
+	if err != nil {
+		log.Warn("cluster log level change ignored", "logger", logger, "err", err)
+		return
+	}
+	affected := reg.Set(logger, lvl)
+	log.Info("log level changed", "logger", logger, "level", lvl.String(), "scope", "cluster", "affected", len(affected))
+}
+
+// applyLevel sets a level on this worker and logs the change.
+func (s *Server) applyLevel(reg *LevelRegistry, name string, lvl slog.Level, scope string) []string {
 	affected := reg.Set(name, lvl)
 	// An operator's change to what the logs show is worth a line whatever the new level.
-	s.log.Info("log level changed", "logger", name, "level", lvl.String(), "affected", len(affected))
-	c.JSON(http.StatusOK, affected)
+	s.log.Info("log level changed", "logger", name, "level", lvl.String(), "scope", scope, "affected", len(affected))
+	return affected
 }

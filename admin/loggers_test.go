@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/admin/admintest"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 func TestLevelRegistryHierarchy(t *testing.T) {
@@ -169,4 +173,47 @@ func TestPutLoggerRejects(t *testing.T) {
 	require.Equal(t, slog.LevelInfo, reg.Level("worker").Level(), "nothing changed")
 	code, _ := call(t, h, http.MethodDelete, "/admin/loggers/worker", "")
 	require.Equal(t, http.StatusMethodNotAllowed, code)
+}
+
+// clusterLevels is a herder with the cluster log level ability: it records the changes it is
+// asked to publish.
+type clusterLevels struct {
+	*admintest.Herder
+	set []string
+	err error
+}
+
+func (c *clusterLevels) SetClusterLogLevel(_ context.Context, logger, level string) error {
+	c.set = append(c.set, logger+"="+level)
+	return c.err
+}
+
+// TestLoggerClusterScope: scope=cluster (KIP-976) goes to the herder's cluster ability and
+// answers 204; a worker without it (standalone) applies it itself; an unknown scope is worker.
+func TestLoggerClusterScope(t *testing.T) {
+	h, reg := newLoggersServer(t)
+	code, _ := call(t, h, http.MethodPut, "/admin/loggers/worker?scope=cluster", `{"level":"debug"}`)
+	require.Equal(t, http.StatusNoContent, code)
+	require.Equal(t, slog.LevelDebug, reg.Level("worker").Level(), "a standalone worker is its own cluster")
+	code, body := callJSON(t, h, http.MethodPut, "/admin/loggers/worker?scope=galaxy", `{"level":"warn"}`)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, []any{"worker"}, body)
+
+	herder := &clusterLevels{Herder: newFakeHerder()}
+	reg = NewLevelRegistry()
+	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, herder, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.EnableLoggers(reg)
+	code, _ = call(t, s.Handler(), http.MethodPut, "/admin/loggers/connector.src?scope=CLUSTER", `{"level":"Error"}`)
+	require.Equal(t, http.StatusNoContent, code)
+	require.Equal(t, []string{"connector.src=ERROR"}, herder.set)
+	require.Equal(t, slog.LevelInfo, reg.Level("connector.src").Level(), "the cluster applies it, through the herder")
+	herder.err = fmt.Errorf("publish: %w", restapi.ErrRebalancing)
+	code, _ = call(t, s.Handler(), http.MethodPut, "/admin/loggers/worker?scope=cluster", `{"level":"INFO"}`)
+	require.Equal(t, http.StatusConflict, code)
+	code, _ = call(t, s.Handler(), http.MethodPut, "/admin/loggers/worker?scope=cluster", `{"level":"TRACE"}`)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Len(t, herder.set, 2, "an invalid level is not published")
+
+	ApplyClusterLevel(reg, slog.New(slog.NewTextHandler(io.Discard, nil)), "connector.src", "ERROR")
+	require.Equal(t, slog.LevelError, reg.Level("connector.src").Level())
 }

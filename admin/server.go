@@ -162,16 +162,20 @@ func (s *Server) root(c *gin.Context) {
 	}{s.info, s.info.ClusterID})
 }
 
-// healthz answers 200 when the worker is healthy and 503 with the reason when it is not.
-// /health needs no credentials, so a checker that does I/O (the RocketMQ ping) should be
-// wrapped in CachedHealth: then probes cannot make the worker call RocketMQ more than once per
-// interval.
+// healthz answers as Kafka Connect's /health (KIP-1017): 200 {"status":"healthy"} when the
+// worker can do its job, 503 {"status":"starting"} while the checker returns ErrStarting, and
+// 500 {"status":"unhealthy"} with the reason otherwise; every answer also names the worker and
+// its version. /health needs no credentials, so a checker that does I/O (the RocketMQ ping)
+// should be wrapped in CachedHealth: then probes cannot make the worker call RocketMQ more than
+// once per interval.
 func (s *Server) healthz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), HealthTimeout)
 	defer cancel()
-	if err := s.health.Health(ctx); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "DOWN", "message": err.Error(), "worker_id": s.info.WorkerID})
-		return
+	code, status, msg := http.StatusOK, HealthHealthy, "Worker has completed startup and is ready to handle requests."
+	if err := s.health.Health(ctx); errors.Is(err, ErrStarting) {
+		code, status, msg = http.StatusServiceUnavailable, HealthStarting, err.Error()
+	} else if err != nil {
+		code, status, msg = http.StatusInternalServerError, HealthUnhealthy, err.Error()
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "UP", "worker_id": s.info.WorkerID, "version": s.info.Version})
+	c.JSON(code, gin.H{"status": status, "message": msg, "worker_id": s.info.WorkerID, "version": s.info.Version})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,13 +34,20 @@ func TestHealth(t *testing.T) {
 	up := NewServer("127.0.0.1:0", Info{WorkerID: "w1", Version: "v1"}, fakeHealth{}, nil, log)
 	code, body := get(t, up.Handler(), http.MethodGet, "/health")
 	require.Equal(t, http.StatusOK, code)
-	require.Equal(t, "UP", body["status"])
+	require.Equal(t, "healthy", body["status"])
+	require.NotEmpty(t, body["message"])
 	require.Equal(t, "w1", body["worker_id"])
+
+	starting := NewServer("127.0.0.1:0", Info{WorkerID: "w1"}, fakeHealth{fmt.Errorf("%w: joining", ErrStarting)}, nil, log)
+	code, body = get(t, starting.Handler(), http.MethodGet, "/health")
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, "starting", body["status"])
+	require.Contains(t, body["message"], "joining")
 
 	down := NewServer("127.0.0.1:0", Info{WorkerID: "w1"}, fakeHealth{errors.New("rocketmq unreachable")}, nil, log)
 	code, body = get(t, down.Handler(), http.MethodGet, "/health")
-	require.Equal(t, http.StatusServiceUnavailable, code)
-	require.Equal(t, "DOWN", body["status"])
+	require.Equal(t, http.StatusInternalServerError, code)
+	require.Equal(t, "unhealthy", body["status"])
 	require.Contains(t, body["message"], "rocketmq unreachable")
 }
 

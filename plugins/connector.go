@@ -20,6 +20,13 @@ const (
 // Valid reports whether k is one of the declared kinds.
 func (k Kind) Valid() bool { return k == KindSource || k == KindSink }
 
+// KeyOrdering is the engine's key for ordered delivery: a source sends each key's (without a
+// key, each source partition's) records to one queue, a sink consumes each queue in order. It
+// is false unless the config sets it; a connector whose data needs order by default declares
+// the key in its Spec as a BOOLEAN with Default true, and the engine then uses that default
+// when the config does not set the key.
+const KeyOrdering = "ordering.msg.enable"
+
 // Connector is the connector-level half of a plugin: it validates a
 // configuration and splits the work into task configurations. It never moves
 // data itself. A Connector value is used by one goroutine of the engine at a

@@ -62,6 +62,7 @@ type configRecord struct {
 	Replay       *ReplayInfo         `json:"replay,omitempty"`
 	Force        bool                `json:"force,omitempty"`
 	Abandon      bool                `json:"abandon,omitempty"`
+	Level        string              `json:"level,omitempty"` // a log-level record's level (loglevels.go)
 	Snapshot     *configState        `json:"snapshot,omitempty"`
 	snapshotHeader
 }
@@ -148,6 +149,8 @@ func (s *configState) apply(off int64, r configRecord) error {
 			c.Tasks = []map[string]string{}
 		}
 		return nil
+	case recLogLevel:
+		return nil // no fold: applied by Distributed.applyLogLevel
 	case recSnapshot:
 		return nil // only a reader that lost the topic's start uses it (storeLog.rebase)
 	case recReplay:
@@ -233,6 +236,10 @@ type statusRecord struct {
 	// none): a claim applies only if that is still so (compare and set), so two workers
 	// with different views cannot both take a task.
 	Prev int64 `json:"prev,omitempty"`
+	// Topic (with Task == topicTask) records that the connector used a topic; ResetTopics
+	// (the reset's id) clears the connector's topics (topics.go).
+	Topic       string `json:"topic,omitempty"`
+	ResetTopics string `json:"reset_topics,omitempty"`
 	// Snapshot, when set, makes this a snapshot record (see snapshotHeader).
 	Snapshot *statusState `json:"snapshot,omitempty"`
 	snapshotHeader
@@ -248,6 +255,8 @@ type statusState struct {
 	// MaxGen is the highest task generation seen per connector name (kept across
 	// deletes, so generations only grow).
 	MaxGen map[string]int64 `json:"max_gen"`
+	// Topics is each connector's active topics (topics.go).
+	Topics map[string]topicSet `json:"topics,omitempty"`
 }
 
 func newStatusState() *statusState {
@@ -260,6 +269,9 @@ func newStatusState() *statusState {
 func (s *statusState) apply(r statusRecord) error {
 	if r.Snapshot != nil {
 		return nil
+	}
+	if r.Task == topicTask {
+		return s.applyTopics(r)
 	}
 	if r.Task < 0 {
 		byWorker := s.Connectors[r.Connector]

@@ -206,6 +206,12 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 		if err == nil {
 			err = safeCall(func() error { return conn.Validate(cfg) })
 		}
+		if _, set := cfg[plugins.KeyOrdering]; !set && err == nil {
+			// A connector that needs order declares the key with its default (plugins.KeyOrdering).
+			if v, ok := st.values.Get(plugins.KeyOrdering); ok {
+				st.ordered, _ = v.(bool)
+			}
+		}
 		if err != nil {
 			ces := plugins.AsConfigErrors(err)
 			for _, fe := range ces {

@@ -41,6 +41,9 @@ type DistributedConfig struct {
 	// and read the status topic (default 15s): a worker cut off (or suspended) longer stops
 	// acting for its tasks until it has caught up again.
 	Lease time.Duration
+	// OnLogLevel, when set, applies a cluster-scoped log level change (logger, level as
+	// written by SetClusterLogLevel) on this worker; see loglevels.go.
+	OnLogLevel func(logger, level string)
 }
 
 // Distributed is a worker in a cluster of peers. Every worker reads the config, status and

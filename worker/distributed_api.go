@@ -359,19 +359,3 @@ func (d *Distributed) PluginConfig(ctx context.Context, plugin string) ([]Config
 func (d *Distributed) ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (ConfigInfos, error) {
 	return d.local.ValidateConfig(ctx, plugin, cfg)
 }
-
-// ConnectorTopics lists the topics the connector's tasks on this worker have used.
-func (d *Distributed) ConnectorTopics(ctx context.Context, name string) ([]string, error) {
-	if _, err := d.connector(name); err != nil {
-		return nil, err
-	}
-	return d.local.ConnectorTopics(ctx, name)
-}
-
-// ResetConnectorTopics forgets the topics used on this worker.
-func (d *Distributed) ResetConnectorTopics(ctx context.Context, name string) error {
-	if _, err := d.connector(name); err != nil {
-		return err
-	}
-	return d.local.ResetConnectorTopics(ctx, name)
-}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -103,6 +102,8 @@ type Standalone struct {
 	// connectors then come from the config topic, not connectors.json; so are DLQ replays.
 	cluster clusterHooks
 	replays replayStore
+	// usedTopics is the standalone record of the connectors' active topics (topics.go).
+	usedTopics topicStore
 }
 
 type storedConnector struct {
@@ -451,6 +452,11 @@ func (h *Standalone) DeleteConnector(_ context.Context, name string) error {
 	if perr := h.positions.Delete(name); perr != nil && err == nil {
 		err = perr
 	}
+	if h.cluster == nil {
+		if terr := h.usedTopics.forget(h.cfg.StoreDir, name); terr != nil && err == nil {
+			err = terr
+		}
+	}
 	return err
 }
 
@@ -597,35 +603,6 @@ func (h *Standalone) PatchConnectorConfig(_ context.Context, name string, set ma
 	maps.Copy(cfg, set)
 	info, _, err := h.putConfig(name, cfg, resolveConfig(h.cfg.Secrets, cfg))
 	return info, err
-}
-
-// ConnectorTopics lists the topics the connector's tasks have used (sent to or consumed)
-// since it was created on this worker or its topics were reset.
-func (h *Standalone) ConnectorTopics(_ context.Context, name string) ([]string, error) {
-	rt, err := h.runtime(name)
-	if err != nil {
-		return nil, err
-	}
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	out := make([]string, 0, len(rt.topics))
-	for t := range rt.topics {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// ResetConnectorTopics forgets the connector's used topics.
-func (h *Standalone) ResetConnectorTopics(_ context.Context, name string) error {
-	rt, err := h.runtime(name)
-	if err != nil {
-		return err
-	}
-	rt.mu.Lock()
-	rt.topics = nil
-	rt.mu.Unlock()
-	return nil
 }
 
 // nameLocks is a mutex per connector name, created on first use and dropped when no one

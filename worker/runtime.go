@@ -43,7 +43,7 @@ type connRuntime struct {
 	taskCfgs    []map[string]string
 	tasks       map[int]*taskRuntime
 	closed      bool
-	topics      map[string]bool // topics the connector's tasks have used since creation or reset
+	topics      map[string]bool // topics this runtime has recorded as used (topics.go)
 
 	// Distributed mode (cluster != nil): the connector plugin runs only where ownConn,
 	// task configs come from the config topic (tasksVersion) and only ownTasks run here.
@@ -74,16 +74,6 @@ type clusterHooks interface {
 	// returned (done): this worker claims it for no other run meanwhile, and once done is
 	// closed writes release when it is not nil.
 	linger(name string, id int, done <-chan struct{}, release *statusRecord)
-}
-
-// useTopic records that a task of the connector used topic.
-func (rt *connRuntime) useTopic(topic string) {
-	rt.mu.Lock()
-	if rt.topics == nil {
-		rt.topics = map[string]bool{}
-	}
-	rt.topics[topic] = true
-	rt.mu.Unlock()
 }
 
 func newConnRuntime(h *Standalone, name string, cfg map[string]string, st connectorSettings, conn plugins.Connector) *connRuntime {

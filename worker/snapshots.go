@@ -45,6 +45,7 @@ func (d *Distributed) snapshotters() [3]*snapshotter {
 			maps.Copy(st.Connectors, r.Snapshot.Connectors)
 			maps.Copy(st.Tasks, r.Snapshot.Tasks)
 			maps.Copy(st.MaxGen, r.Snapshot.MaxGen)
+			st.Topics = maps.Clone(r.Snapshot.Topics)
 			d.mu.Lock()
 			d.status, d.dirty = st, true
 			d.mu.Unlock()

@@ -105,6 +105,9 @@ func (d *Distributed) report(r statusRecord) {
 		return // an abandoned task reporting after the worker stopped
 	}
 	key := taskKey{r.Connector, r.Task}
+	if r.Task == topicTask {
+		key = topicKey(r)
+	}
 	if _, ok := d.pending[key]; !ok {
 		d.pendingOrder = append(d.pendingOrder, key)
 	}

@@ -26,6 +26,9 @@ func (d *Distributed) applyConfig(off int64, body []byte) error {
 	if err != nil {
 		return err
 	}
+	if live && r.Type == recLogLevel {
+		d.applyLogLevel(r)
+	}
 	d.trigger()
 	if live && (r.Type == recRestart || r.Type == recRestartTask) {
 		d.mu.Lock()
@@ -60,6 +63,11 @@ func (d *Distributed) applyStatus(off int64, body []byte) error {
 	close(d.statusMoved)
 	d.statusMoved = make(chan struct{})
 	d.mu.Unlock()
+	if err == nil && r.ResetTopics != "" {
+		if rt := d.localRuntime(r.Connector); rt != nil && rt.inc == r.Inc {
+			rt.forgetTopics()
+		}
+	}
 	if err == nil && r.Task >= 0 && !d.mine(r) {
 		if rt := d.localRuntime(r.Connector); rt != nil && rt.inc == r.Inc && rt.fenceTask(r.Task, r.Gen) {
 			d.trigger() // if the task is still assigned here, it must be claimed again

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -86,7 +87,18 @@ func (h *Standalone) PluginConfig(_ context.Context, plugin string) ([]ConfigDef
 	if err != nil {
 		return nil, err
 	}
-	return append(commonDefinitions(info.Kind), pluginDefinitions(conn.Spec())...), nil
+	own := pluginDefinitions(conn.Spec())
+	var out []ConfigDefinition
+	for _, d := range commonDefinitions(info.Kind) {
+		// A plugin that declares a common key (plugins.KeyOrdering) declares its own default.
+		if !slices.ContainsFunc(own, func(o ConfigDefinition) bool { return o.Name == d.Name }) {
+			out = append(out, d)
+		}
+	}
+	for i := range out {
+		out[i].OrderInGroup = i + 1
+	}
+	return append(out, own...), nil
 }
 
 // ValidateConfig checks a connector config for plugin without creating anything and

@@ -177,11 +177,12 @@ func TestClientPluginsHealthCluster(t *testing.T) {
 
 	h, err := c.Health(ctx)
 	require.NoError(t, err)
-	require.Equal(t, client.Health{Status: "UP", WorkerID: "w1", Version: "test"}, h)
+	require.Equal(t, client.HealthHealthy, h.Status)
+	require.Equal(t, "w1", h.WorkerID)
 	w.SetDown("broker unreachable")
 	h, err = c.Health(ctx)
-	requireAPIErrorNoCode(t, err, http.StatusServiceUnavailable)
-	require.Equal(t, client.Health{Status: "DOWN", WorkerID: "w1", Message: "broker unreachable"}, h)
+	requireAPIErrorNoCode(t, err, http.StatusInternalServerError)
+	require.Equal(t, client.Health{Status: client.HealthUnhealthy, WorkerID: "w1", Version: "test", Message: "broker unreachable"}, h)
 }
 
 // The health body has no error_code; the status is the signal.

@@ -39,11 +39,18 @@ const (
 
 // Health is GET /health's body.
 type Health struct {
-	Status   string `json:"status"` // UP or DOWN
+	Status   string `json:"status"` // healthy, starting or unhealthy (KIP-1017)
 	WorkerID string `json:"worker_id"`
 	Version  string `json:"version,omitempty"`
-	Message  string `json:"message,omitempty"` // why the worker is DOWN
+	Message  string `json:"message,omitempty"` // what the worker is waiting for, or why it is unhealthy
 }
+
+// The statuses of Health (KIP-1017).
+const (
+	HealthHealthy   = "healthy"
+	HealthStarting  = "starting"
+	HealthUnhealthy = "unhealthy"
+)
 
 // List returns the connector names, sorted (GET /connectors).
 func (c *Client) List(ctx context.Context) ([]string, error) {
@@ -213,14 +220,17 @@ func (c *Client) Plugins(ctx context.Context, all bool) ([]restapi.PluginInfo, e
 	return nonNil(out), err
 }
 
-// Health asks whether the worker is up (GET /health). A worker that answers DOWN (503) gives
-// its Health, with the reason in Message, and an *APIError.
+// Health asks whether the worker is healthy (GET /health). A worker that is starting (503) or
+// unhealthy (500) gives its Health, with the reason in Message, and an *APIError.
 func (c *Client) Health(ctx context.Context) (Health, error) {
 	var h Health
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"health"}}, &h)
 	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusServiceUnavailable {
-		h = Health{Status: "DOWN", Message: ae.Message}
+	if errors.As(err, &ae) && (ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusInternalServerError) {
+		h = Health{Status: HealthUnhealthy, Message: ae.Message}
+		if ae.Status == http.StatusServiceUnavailable {
+			h.Status = HealthStarting
+		}
 		if ae.body != nil {
 			_ = json.Unmarshal(ae.body, &h)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
@@ -114,6 +115,14 @@ func (c *Client) SetLogger(ctx context.Context, name, level string) ([]string, e
 	_, err := c.do(ctx, call{method: http.MethodPut, path: []string{"admin", "loggers", name},
 		body: map[string]string{"level": level}}, &out)
 	return nonNil(out), err
+}
+
+// SetLoggerCluster sets a logger's level on every worker of the cluster (PUT
+// /admin/loggers/{name}?scope=cluster, KIP-976).
+func (c *Client) SetLoggerCluster(ctx context.Context, name, level string) error {
+	_, err := c.do(ctx, call{method: http.MethodPut, path: []string{"admin", "loggers", name},
+		query: url.Values{"scope": {"cluster"}}, body: map[string]string{"level": level}}, nil)
+	return err
 }
 
 // Topics returns the topics a connector has used (GET /connectors/{name}/topics).

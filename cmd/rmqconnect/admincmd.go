@@ -77,8 +77,10 @@ commands:
                                 KEY VALUE ERRORS of the keys with errors; exit 1 if any
   plugin-config <plugin>        a plugin's config keys: NAME TYPE REQUIRED DEFAULT DOC
   loggers                       the worker's log levels: LOGGER LEVEL
-  logger <name> [LEVEL]         one logger's level, or set it (DEBUG, INFO, WARN, ERROR) on
-                                this worker for the logger and those below it
+  logger <name> [LEVEL] [--cluster]
+                                one logger's level, or set it (DEBUG, INFO, WARN, ERROR) on
+                                this worker (on every worker with --cluster) for the logger
+                                and those below it
   topics <name>                 the topics the connector has used
   allocated [connectors|tasks]  what runs on this worker (default connectors)
   help                          this text
@@ -87,8 +89,8 @@ exit codes:
   0  success
   1  the worker answered with an error (the message shows the HTTP status and the worker's
      message; 401: wrong or missing --user/--password), could not be reached, or a connector
-     or offsets file or --cacert could not be read; health: DOWN; validate: the config has
-     errors
+     or offsets file or --cacert could not be read; health: starting or unhealthy; validate:
+     the config has errors
   2  usage error: unknown command or flag, missing or extra argument, bad flag value
 `
 }
@@ -189,6 +191,7 @@ type adminOpts struct {
 	after                    string
 	limit                    int
 	force                    bool
+	cluster                  bool
 }
 
 func fileFlags(fs *flag.FlagSet, o *adminOpts) {
@@ -236,9 +239,11 @@ var adminCommands = map[string]adminCommand{
 	"validate":      {args: "-f <file> [--name N]", flags: fileFlags, run: adminValidate},
 	"plugin-config": {args: "<plugin>", nargs: 1, run: adminPluginConfig},
 	"loggers":       {run: adminLoggers},
-	"logger":        {args: "<name> [LEVEL]", nargs: -1, run: adminLogger},
-	"topics":        {args: "<name>", nargs: 1, run: adminTopics},
-	"allocated":     {args: "[connectors|tasks]", nargs: -1, run: adminAllocated},
+	"logger": {args: "<name> [LEVEL] [--cluster]", nargs: -1, flags: func(fs *flag.FlagSet, o *adminOpts) {
+		fs.BoolVar(&o.cluster, "cluster", false, "set the level on every worker of the cluster (scope=cluster)")
+	}, run: adminLogger},
+	"topics":    {args: "<name>", nargs: 1, run: adminTopics},
+	"allocated": {args: "[connectors|tasks]", nargs: -1, run: adminAllocated},
 }
 
 // usageError is a command line the CLI rejects before calling the worker (exit 2).
@@ -549,8 +554,8 @@ func adminCluster(e *adminEnv, _ *adminOpts) error {
 	return printTable(e.out, []string{"WORKER"}, rows)
 }
 
-// adminHealth prints the worker's health; a worker that is DOWN is exit code 1, with its
-// health printed as for UP and the reason on stderr.
+// adminHealth prints the worker's health; a worker that is starting or unhealthy is exit code 1,
+// with its health printed as for a healthy one and the reason on stderr.
 func adminHealth(e *adminEnv, _ *adminOpts) error {
 	h, err := e.c.Health(e.ctx)
 	if err != nil && h.Status == "" {

@@ -73,7 +73,7 @@ var goldenRoutes = map[string]string{
 		{"class": "json", "type": "converter", "version": "builtin",
 		 "aliases": ["org.apache.kafka.connect.json.JsonConverter", "org.apache.rocketmq.connect.runtime.converter.record.json.JsonConverter"]}]`,
 	"GET /getClusterInfo": `{"status": 200, "body": ["worker-1", "worker-2"]}`,
-	"GET /health":         `{"status": "UP", "worker_id": "worker-1", "version": "v1.4.0"}`,
+	"GET /health":         `{"status": "healthy", "message": "Worker has completed startup and is ready to handle requests.", "worker_id": "worker-1", "version": "v1.4.0"}`,
 	"GET /connectors/c/dlq?limit=50": `{"dlq_topic": "orders-dlq", "next": "0-5", "records": [
 		{"id": "0-4", "topic": "orders", "partition": "3", "offset": "17", "connector": "c", "task": "0",
 		 "stage": "VALUE_CONVERTER", "class_name": "json", "exception_class": "SyntaxError",
@@ -206,7 +206,7 @@ func TestAdminGolden(t *testing.T) {
 	}
 }
 
-// TestAdminGoldenHealthDown is the health view of a worker that answers 503.
+// TestAdminGoldenHealthDown is the health view of a worker that is starting (503).
 func TestAdminGoldenHealthDown(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/health" {
@@ -214,7 +214,7 @@ func TestAdminGoldenHealthDown(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, `{"status": "DOWN", "worker_id": "worker-1", "message": "starting: connectors not started yet"}`)
+		_, _ = io.WriteString(w, `{"status": "starting", "worker_id": "worker-1", "version": "v1.4.0", "message": "worker is still starting up: the stored connectors are not started yet"}`)
 	}))
 	t.Cleanup(srv.Close)
 	t.Setenv("RMQCONNECT_URL", srv.URL)

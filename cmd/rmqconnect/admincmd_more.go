@@ -242,7 +242,7 @@ func adminLoggers(e *adminEnv, _ *adminOpts) error {
 var loggerLevels = map[string]bool{"DEBUG": true, "INFO": true, "WARN": true, "WARNING": true, "ERROR": true}
 
 // adminLogger is `logger <name> [LEVEL]`: one logger's level, or set it.
-func adminLogger(e *adminEnv, _ *adminOpts) error {
+func adminLogger(e *adminEnv, o *adminOpts) error {
 	switch {
 	case len(e.args) == 0:
 		return usagef("missing argument: want <name> [LEVEL]")
@@ -263,6 +263,12 @@ func adminLogger(e *adminEnv, _ *adminOpts) error {
 	level := strings.ToUpper(strings.TrimSpace(e.args[1]))
 	if !loggerLevels[level] {
 		return usagef("level %q: want DEBUG, INFO, WARN or ERROR", e.args[1])
+	}
+	if o.cluster {
+		if err := e.c.SetLoggerCluster(e.ctx, name, level); err != nil {
+			return err
+		}
+		return e.done("logger %s set to %s on every worker of the cluster", name, level)
 	}
 	affected, err := e.c.SetLogger(e.ctx, name, level)
 	if err != nil {

@@ -177,16 +177,16 @@ func TestAdminHealth(t *testing.T) {
 	srv := fakeWorker(t)
 	code, out, _ := runAdmin(t, "health")
 	require.Equal(t, 0, code)
-	require.Equal(t, "Status:  UP\nWorker:  w1\nVersion: test\n", out)
+	require.Equal(t, "Status:  healthy\nWorker:  w1\nVersion: test\nMessage: Worker has completed startup and is ready to handle requests.\n", out)
 
-	srv.W.SetDown("store topics not caught up")
+	srv.W.SetDown("rocketmq unreachable")
 	code, out, errOut := runAdmin(t, "health")
 	require.Equal(t, 1, code)
-	require.Equal(t, "Status:  DOWN\nWorker:  w1\nMessage: store topics not caught up\n", out)
-	require.Contains(t, errOut, "503 Service Unavailable: store topics not caught up")
+	require.Equal(t, "Status:  unhealthy\nWorker:  w1\nVersion: test\nMessage: rocketmq unreachable\n", out)
+	require.Contains(t, errOut, "500 Internal Server Error: rocketmq unreachable")
 	code, out, _ = runAdmin(t, "health", "-o", "json")
 	require.Equal(t, 1, code)
-	require.JSONEq(t, `{"status":"DOWN","worker_id":"w1","message":"store topics not caught up"}`, out)
+	require.JSONEq(t, `{"status":"unhealthy","worker_id":"w1","version":"test","message":"rocketmq unreachable"}`, out)
 }
 
 func TestAdminCreateUpdate(t *testing.T) {

@@ -182,6 +182,9 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 			StatusTopic:      cfg.ConnectStatusTopic,
 			ClusterTopic:     cfg.ClusterStoreTopic,
 			Strategy:         cfg.AllocTaskStrategy,
+			OnLogLevel: func(logger, level string) {
+				admin.ApplyClusterLevel(levels, levels.Named(log, "admin"), logger, level)
+			},
 		}, w.Client(), reg, workerLog)
 		if err != nil {
 			log.Error("cannot start", "err", err)
@@ -304,8 +307,8 @@ func filesAndSecrets(cfg *conf.Worker) (*plugins.FileAccess, secrets, error) {
 	return files, secrets{r: providers.Resolver{Open: open, MaxFileBytes: int64(cfg.ConfigProviderFileMaxBytes)}}, nil
 }
 
-// startedHealth is the worker's health: DOWN (503) until the herder has started its
-// stored connectors, then whether RocketMQ answers.
+// startedHealth is the worker's health: starting (503) until the herder has started its
+// stored connectors, then whether RocketMQ answers (unhealthy, 500, when it does not).
 type startedHealth struct {
 	w admin.HealthChecker
 	h *worker.Standalone
@@ -322,19 +325,25 @@ func (s startedHealth) Health(ctx context.Context) error {
 	select {
 	case <-s.h.Started():
 	default:
-		return errors.New("starting: connectors not started yet")
+		return fmt.Errorf("%w: the stored connectors are not started yet", admin.ErrStarting)
 	}
 	return s.w.Health(ctx)
 }
 
-// distributedHealth is DOWN (503) until the worker has caught up with the store topics and
-// joined the cluster, and while its membership lease has lapsed; then whether RocketMQ answers.
+// distributedHealth is starting (503) until the worker has caught up with the store topics and
+// joined the cluster; then unhealthy (500) while its membership lease has lapsed or RocketMQ
+// does not answer.
 type distributedHealth struct {
 	w admin.HealthChecker
 	d *worker.Distributed
 }
 
 func (s distributedHealth) Health(ctx context.Context) error {
+	select {
+	case <-s.d.Started():
+	default:
+		return fmt.Errorf("%w: catching up with the store topics and joining the cluster", admin.ErrStarting)
+	}
 	if err := s.d.Health(ctx); err != nil {
 		return err
 	}

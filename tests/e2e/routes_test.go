@@ -261,8 +261,8 @@ func TestRoutes(t *testing.T) {
 			require.Equal(t, "standalone", str(t, a.json, "mode"))
 		}},
 		routeCase{route: "GET /health", path: "/health", status: 200, check: func(t require.TestingT, a *answer) {
-			fields(t, a.json, "status:string", "worker_id:string", "version:string")
-			require.Equal(t, "UP", str(t, a.json, "status"))
+			fields(t, a.json, "status:string", "message:string", "worker_id:string", "version:string")
+			require.Equal(t, "healthy", str(t, a.json, "status"))
 			require.Equal(t, workerID, str(t, a.json, "worker_id"))
 		}},
 		routeCase{route: "GET /openapi.json", path: "/openapi.json", status: 200, check: func(t require.TestingT, a *answer) {

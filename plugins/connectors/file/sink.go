@@ -22,6 +22,7 @@ var sinkSpec = plugins.MustConfigSpec(
 	plugins.Field{Name: KeyFilename, Type: plugins.TypeString, Required: true, Aliases: []string{"file"}, Path: true,
 		Validators: []plugins.Validator{plugins.NonEmpty()},
 		Doc:        "Path of the file records are appended to, one line per record; created when missing."},
+	orderingField,
 )
 
 // SinkConnector is file-sink. Every task appends to the same file, so it is meant to run with max.tasks=1.

@@ -76,7 +76,16 @@ var sourceSpec = plugins.MustConfigSpec(
 		Validators: []plugins.Validator{plugins.DurationBetween(0, 24*time.Hour)},
 		Doc: "When > 0, an unterminated last line that has not grown for this long is emitted with terminator " +
 			"NONE; 0 keeps it until its terminator arrives."},
+	orderingField,
 )
+
+// orderingField makes the file connectors keep line order by default: the file (one source
+// partition) goes to one queue, and the sink consumes each queue in order, so a file copied
+// through file-source → topic → file-sink comes out with its lines in order.
+var orderingField = plugins.Field{Name: plugins.KeyOrdering, Type: plugins.TypeBoolean, Default: true,
+	Doc: "Keep the file's line order: the source sends the file's lines to one queue and the sink consumes each " +
+		"queue in order. false spreads the lines over the topic's queues and consumes them concurrently " +
+		"(faster, but lines come out reordered)."}
 
 // SourceConnector is file-source. It runs exactly one task.
 type SourceConnector struct {

@@ -59,7 +59,7 @@ func parseSinkConfig(v plugins.Values, name string) (*sinkConfig, error) {
 
 // KeyOrdering is the engine's key for per-queue ordered delivery, which the exactly-once sink needs: its
 // per-queue watermark assumes a queue's records arrive in offset order.
-const KeyOrdering = "ordering.msg.enable"
+const KeyOrdering = plugins.KeyOrdering
 
 // SinkConnector is jdbc-sink. Its tasks share nothing: RocketMQ spreads the queues over them.
 type SinkConnector struct {
