@@ -65,6 +65,7 @@ func NewServer(addr string, info Info, health HealthChecker, herder Herder, log 
 	s.rebuildGuard()
 	e.GET("/", s.root)
 	e.GET("/health", s.healthz)
+	s.consoleRoutes()
 	if herder != nil {
 		s.connectorRoutes()
 		if d, ok := herder.(DLQHerder); ok {
