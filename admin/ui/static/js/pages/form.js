@@ -233,7 +233,12 @@ export async function formPage(ctx) {
     submit.disabled = !plugin;
     if (!plugin) { defs = []; replace(formSlot); return; }
     try {
-      defs = await api('GET', `/connector-plugins/${enc(plugin)}/config`, undefined, { signal: ctx.signal });
+      const list = await api('GET', `/connector-plugins/${enc(plugin)}/config`, undefined, { signal: ctx.signal });
+      // A key both the runtime and the plugin declare (connect.topicname) is one field, as the
+      // plugin describes it.
+      const byName = new Map();
+      for (const d of list) { byName.delete(d.name); byName.set(d.name, d); }
+      defs = [...byName.values()];
     } catch (e) { showError(e); return; }
     const sel = document.getElementById('plugin');
     if (sel) sel.value = plugin;
