@@ -32,7 +32,7 @@ test: test-go fuzz-smoke ## every test, real broker included, with -race; then e
 # run their broker tests without -race, and their broker-free tests with -race; every other
 # package runs entirely with -race. (tests/e2e's workers are separate processes, built
 # without -race for the same reason.)
-BROKER_PKGS := ./worker ./worker/rmqclient ./worker/registrylog ./tests/registry ./tests/e2e ./plugins/connectors/http/e2e
+BROKER_PKGS := ./worker ./worker/rmqclient ./worker/registrylog ./tests/registry ./tests/e2e ./plugins/connectors/http/e2e ./tests/console
 # One test broker (ports 19876/20911, its own data directory, so a development broker is
 # left alone) serves the whole run and is stopped at the end, pass or fail. With
 # RMQ_NAMESRV set, that cluster is used instead and nothing is started.
