@@ -3,6 +3,7 @@ package plugins
 import (
 	"context"
 	"log/slog"
+	"maps"
 )
 
 // Kind says which way a connector moves data.
@@ -111,4 +112,18 @@ type ConnectorContext interface {
 	// parsed against Spec by the engine, defaults filled in. Read typed values
 	// here rather than parsing cfg again.
 	Config() Values
+}
+
+// IdenticalTaskConfigs returns max(maxTasks, 1) copies of cfg, for a connector whose tasks all run the
+// same configuration and share the work another way (a sink's tasks share its queues). Each copy is
+// its own map, so the engine may add keys to one without touching the others.
+func IdenticalTaskConfigs(cfg map[string]string, maxTasks int) []map[string]string {
+	out := make([]map[string]string, max(maxTasks, 1))
+	for i := range out {
+		out[i] = maps.Clone(cfg)
+		if out[i] == nil {
+			out[i] = map[string]string{}
+		}
+	}
+	return out
 }

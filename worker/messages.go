@@ -88,9 +88,27 @@ func messageKey(m *rmqclient.ReceivedMessage) ([]byte, error) {
 	return []byte(strings.Join(m.Keys, " ")), nil
 }
 
-// headerString renders a header value as a property value.
-func headerString(v any) (string, error) {
+// headerJSON renders structured header values (structs, and maps and arrays with a schema) as schemaless
+// JSON, as Kafka's SimpleHeaderConverter does; encoding/json would render a struct as "{}".
+var headerJSON = func() *converter.JSONConverter {
+	c := converter.NewJSONConverter()
+	if err := c.Configure(map[string]string{"schemas.enable": "false", "decimal.format": "NUMERIC"}, false); err != nil {
+		panic(err) // constant settings
+	}
+	return c
+}()
+
+// headerString renders a header value (of schema s, which may be nil) as a property value.
+func headerString(s *schema.Schema, v any) (string, error) {
 	switch x := v.(type) {
+	case *schema.Struct:
+		if x == nil {
+			return "", nil
+		}
+		b, err := headerJSON.FromConnect("", x.Schema(), x)
+		return string(b), err
+	case schema.Decimal:
+		return x.String(), nil
 	case nil:
 		return "", nil
 	case string:
@@ -102,6 +120,10 @@ func headerString(v any) (string, error) {
 	case time.Time:
 		return strconv.FormatInt(x.UnixMilli(), 10), nil
 	default:
+		if s != nil && (s.Type == schema.Map || s.Type == schema.Array) {
+			b, err := headerJSON.FromConnect("", s, v)
+			return string(b), err
+		}
 		b, err := json.Marshal(x)
 		if err != nil {
 			return "", err
@@ -201,7 +223,7 @@ func (c converters) toMessage(r *schema.Record, topic string, sc *stampCache) (*
 		maps.Copy(m.Properties, kp)
 		m.Properties[PropTimestamp] = stamp
 		for _, h := range r.Headers {
-			s, err := headerString(h.Value)
+			s, err := headerString(h.Schema, h.Value)
 			if err != nil {
 				return nil, StageHeader, fmt.Errorf("header %s: %w", h.Key, err)
 			}

@@ -21,6 +21,8 @@ func TestToMessage(t *testing.T) {
 		return r
 	}
 	conv := converters{converter.NewStringConverter(), converter.NewByteArrayConverter()}
+	keySchema := schema.StructBuilder().Name("k").Field("id", schema.Int32Schema).Field("region", schema.StringSchema).MustBuild()
+	newKey := schema.NewStruct(keySchema).MustPut("id", int32(4)).MustPut("region", "eu")
 	for _, tt := range []struct {
 		name string
 		r    *schema.Record
@@ -35,6 +37,12 @@ func TestToMessage(t *testing.T) {
 		{"headers", rec("k", schema.Header{Key: "h", Value: int32(7)}, schema.Header{Key: "empty", Value: ""}),
 			&rmqclient.Message{Topic: "out", Body: []byte("v"), Keys: []string{"k"}, ShardingKey: "k",
 				Properties: map[string]string{PropTimestamp: "1700000000123", "h": "7"}}},
+		{"structured headers", rec("k", schema.Header{Key: "__debezium.newkey", Schema: keySchema, Value: newKey},
+			schema.Header{Key: "amount", Schema: schema.DecimalSchema(2), Value: schema.NewDecimal(1234, 2)},
+			schema.Header{Key: "tags", Schema: schema.ArrayOf(schema.StringSchema).MustBuild(), Value: []any{"a", "b"}}),
+			&rmqclient.Message{Topic: "out", Body: []byte("v"), Keys: []string{"k"}, ShardingKey: "k",
+				Properties: map[string]string{PropTimestamp: "1700000000123", "__debezium.newkey": `{"id":4,"region":"eu"}`,
+					"amount": "12.34", "tags": `["a","b"]`}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var sc stampCache

@@ -102,6 +102,9 @@ func TestCDCReplicatesTables(t *testing.T) {
 	mixedWorkload(t, my, 100, 60)
 	pg.Exec(t, "UPDATE items SET price = price + 1 WHERE id % 2 = 0")
 	my.Exec(t, "UPDATE items SET price = price + 1 WHERE id % 2 = 0")
+	// A primary-key change: the replica must drop the old row, not keep it beside the new one.
+	pg.Exec(t, "UPDATE items SET id = id + 1000 WHERE id = 3")
+	my.Exec(t, "UPDATE items SET id = id + 1000 WHERE id = 3")
 
 	const q = "SELECT id, name, qty, price FROM items ORDER BY id"
 	for _, pair := range []struct {

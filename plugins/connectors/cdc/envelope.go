@@ -1,7 +1,9 @@
 package cdc
 
 import (
+	"bytes"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -164,10 +166,70 @@ type Event struct {
 	Now time.Time
 }
 
+// Headers a key change puts on its delete and create records, as Debezium does: the delete names the
+// row's new key, the create its old one.
+const (
+	HeaderNewKey = "__debezium.newkey"
+	HeaderOldKey = "__debezium.oldkey"
+)
+
 // Records returns the event's record and, for a delete with tombstones, the tombstone that follows it (the
 // same key, a nil value). Both carry the event's partition and offset. The images must hold values typed as
 // the row schema's fields say (the connectors' decoders make them so); they are not validated again.
+//
+// An update that changes the row's key becomes, as in Debezium, a delete keyed by the old key (with its
+// tombstone) followed by a create keyed by the new one: a consumer that keeps one row per key (a jdbc-sink
+// with deletes enabled, a compacted topic) then drops the old row instead of keeping it beside the new.
 func (t *Table) Records(e Event, tombstone bool) ([]*schema.Record, error) {
+	if e.Op == OpUpdate && t.Key != nil && e.Before != nil && e.After != nil && !t.sameKey(e.Before, e.After) {
+		del, cre := e, e
+		del.Op, del.After = OpDelete, nil
+		cre.Op, cre.Before = OpCreate, nil
+		out, err := t.records(del, tombstone)
+		if err != nil {
+			return nil, err
+		}
+		created, err := t.records(cre, false)
+		if err != nil {
+			return nil, err
+		}
+		oldKey, newKey := out[0].Key, created[0].Key
+		for _, r := range out {
+			r.Headers.Add(HeaderNewKey, t.Key, newKey)
+		}
+		created[0].Headers.Add(HeaderOldKey, t.Key, oldKey)
+		return append(out, created...), nil
+	}
+	return t.records(e, tombstone)
+}
+
+// sameKey reports whether two row images have equal key columns.
+func (t *Table) sameKey(a, b []any) bool {
+	for _, i := range t.keyIndex {
+		if !sameValue(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && bytes.Equal(x, y)
+	case time.Time:
+		y, ok := b.(time.Time)
+		return ok && x.Equal(y)
+	case schema.Decimal:
+		y, ok := b.(schema.Decimal)
+		return ok && x.Scale == y.Scale && (x.Unscaled == nil) == (y.Unscaled == nil) &&
+			(x.Unscaled == nil || x.Unscaled.Cmp(y.Unscaled) == 0)
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func (t *Table) records(e Event, tombstone bool) ([]*schema.Record, error) {
 	vals := make([]any, 5)
 	var keyImage []any
 	for i, img := range [][]any{e.Before, e.After} {

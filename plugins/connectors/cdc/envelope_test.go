@@ -69,6 +69,45 @@ func TestEnvelope(t *testing.T) {
 	require.Len(t, recs, 1)
 }
 
+// An update that changes the key is, as in Debezium, a delete of the old key (with its tombstone when
+// asked) and a create of the new one, so a consumer keeping one row per key drops the old row; headers
+// link the two. An update keeping its key stays one update.
+func TestEnvelopeKeyChange(t *testing.T) {
+	tb, src := testTable(t)
+	recs, err := tb.Records(event(t, src, cdc.OpUpdate, []any{int32(1), "a"}, []any{int32(2), "a"}), true)
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	del, tomb, cre := recs[0], recs[1], recs[2]
+	require.Equal(t, "d", field(t, del.Value.(*schema.Struct), "op"))
+	require.Equal(t, int32(1), field(t, del.Key.(*schema.Struct), "id"))
+	require.Nil(t, field(t, del.Value.(*schema.Struct), "after"))
+	require.Equal(t, int32(1), field(t, tomb.Key.(*schema.Struct), "id"))
+	require.Nil(t, tomb.Value)
+	require.Equal(t, "c", field(t, cre.Value.(*schema.Struct), "op"))
+	require.Equal(t, int32(2), field(t, cre.Key.(*schema.Struct), "id"))
+	require.Nil(t, field(t, cre.Value.(*schema.Struct), "before"))
+	for _, r := range []*schema.Record{del, tomb} {
+		h, ok := r.Headers.Get(cdc.HeaderNewKey)
+		require.True(t, ok)
+		require.Equal(t, int32(2), field(t, h.Value.(*schema.Struct), "id"))
+	}
+	h, ok := cre.Headers.Get(cdc.HeaderOldKey)
+	require.True(t, ok)
+	require.Equal(t, int32(1), field(t, h.Value.(*schema.Struct), "id"))
+	for _, r := range recs {
+		require.Equal(t, map[string]any{"lsn": int64(42)}, r.SourceOffset, "all three at the change's position")
+	}
+
+	recs, err = tb.Records(event(t, src, cdc.OpUpdate, []any{int32(1), "a"}, []any{int32(2), "a"}), false)
+	require.NoError(t, err)
+	require.Len(t, recs, 2, "no tombstone unless asked")
+
+	recs, err = tb.Records(event(t, src, cdc.OpUpdate, []any{int32(3), "a"}, []any{int32(3), "b"}), true)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Empty(t, recs[0].Headers)
+}
+
 func TestExtractNewRecordState(t *testing.T) {
 	tb, src := testTable(t)
 	stream := func() []*schema.Record {

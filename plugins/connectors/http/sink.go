@@ -146,11 +146,7 @@ func (c *SinkConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg
 
 // TaskConfigs returns maxTasks copies of the config: RocketMQ spreads the topics' queues over the tasks.
 func (c *SinkConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
-	out := make([]map[string]string, max(maxTasks, 1))
-	for i := range out {
-		out[i] = maps.Clone(c.cfg)
-	}
-	return out, nil
+	return plugins.IdenticalTaskConfigs(c.cfg, maxTasks), nil
 }
 
 // Stop does nothing; the connector holds no resources.

@@ -103,11 +103,7 @@ func (c *SinkConnector) Start(_ context.Context, cctx plugins.ConnectorContext, 
 
 // TaskConfigs returns maxTasks copies of the configuration.
 func (c *SinkConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
-	out := make([]map[string]string, max(maxTasks, 1))
-	for i := range out {
-		out[i] = maps.Clone(c.cfg)
-	}
-	return out, nil
+	return plugins.IdenticalTaskConfigs(c.cfg, maxTasks), nil
 }
 
 // Stop does nothing; the connector holds no resources.

@@ -21,9 +21,19 @@ const (
 
 // SourceTask reads its tables (or the query) in turns: each Poll queries the first table that is due and
 // returns up to batch.max.rows rows. Poll and Stop may run concurrently; Stop makes a waiting Poll return.
+//
+// In the incrementing modes a full page means more rows may follow, so as soon as a page is scanned the
+// next one is read ahead in the background from the page's last row, while this page is converted and
+// the engine sends it: the database's and the driver's time then overlaps the rest of the pipeline
+// instead of adding to it. A read-ahead page is used only if the table's position is still the one it was
+// read from; it is dropped otherwise, and Stop cancels it.
 type SourceTask struct {
 	stopped  chan struct{}
 	stopOnce sync.Once
+
+	aheadCtx    context.Context // the read-ahead queries' context, cancelled by Stop
+	cancelAhead context.CancelFunc
+	aheads      sync.WaitGroup
 
 	mu       sync.Mutex // serialises Poll and Stop's close
 	sc       *sourceConfig
@@ -34,7 +44,10 @@ type SourceTask struct {
 }
 
 // NewSourceTask returns an unstarted jdbc-source task.
-func NewSourceTask() *SourceTask { return &SourceTask{stopped: make(chan struct{})} }
+func NewSourceTask() *SourceTask {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &SourceTask{stopped: make(chan struct{}), aheadCtx: ctx, cancelAhead: cancel}
+}
 
 var _ plugins.SourceTask = (*SourceTask)(nil)
 
@@ -44,11 +57,10 @@ type querier struct {
 	table     tableID // zero for a query
 	topic     string
 	due       time.Time
+	pos       tablePos
 
-	hasInc bool
-	inc    int64
-	hasTS  bool
-	ts     time.Time
+	ahead    chan *page // the next page, being read ahead from ahead.pos; nil when none is
+	aheadPos tablePos
 
 	bulk *sql.Rows // an open bulk read, continued by the next polls
 
@@ -85,7 +97,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 		if n, ok, err := position.Int64(off, OffsetIncrementing); err != nil {
 			return fmt.Errorf("jdbc-source: position of %v: %w", q.partition, err)
 		} else if ok {
-			q.hasInc, q.inc = true, n
+			q.pos.hasInc, q.pos.inc = true, n
 		}
 		if s, ok := off[OffsetTimestamp].(string); ok {
 			ts, err := time.Parse(time.RFC3339Nano, s)
@@ -93,7 +105,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 				return fmt.Errorf("jdbc-source: position of %v: %w: %s=%q", q.partition, position.ErrBadPosition,
 					OffsetTimestamp, s)
 			}
-			q.hasTS, q.ts = true, ts
+			q.pos.hasTS, q.pos.ts = true, ts
 		}
 	}
 	db, err := sc.target.connect(ctx, 2)
@@ -180,16 +192,25 @@ func (t *SourceTask) read(ctx context.Context, q *querier) (recs []*schema.Recor
 	if t.sc.mode == ModeBulk {
 		return t.readBulk(ctx, q)
 	}
-	stmt, args, err := t.incrementalQuery(ctx, q)
-	if err != nil {
+	pg := t.takeAhead(ctx, q)
+	if pg == nil {
+		if pg = t.fetch(ctx, q, q.pos); pg.err != nil {
+			return nil, false, pg.err
+		}
+	}
+	if err := t.prepare(ctx, q, pg.cols); err != nil {
 		return nil, false, err
 	}
-	rows, err := t.db.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return nil, false, t.queryErr(q, err)
+	if n := pg.len(); n >= t.sc.batchMaxRows && t.sc.mode != ModeTimestamp {
+		// ModeTimestamp may cut the page at a timestamp tie (below), so its next position is known
+		// only after conversion: it is not read ahead.
+		next, err := q.after(pg.row(n - 1))
+		if err != nil {
+			return nil, false, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
+		}
+		t.readAhead(q, next)
 	}
-	defer rows.Close()
-	recs, err = t.convertRows(ctx, q, rows, t.sc.batchMaxRows)
+	recs, err = t.convertPage(q, pg)
 	if err != nil {
 		return nil, false, err
 	}
@@ -237,7 +258,7 @@ func (t *SourceTask) tsExpr() string {
 }
 
 // incrementalQuery builds the SELECT of the incrementing and timestamp modes, past q's position.
-func (t *SourceTask) incrementalQuery(ctx context.Context, q *querier) (string, []any, error) {
+func (t *SourceTask) incrementalQuery(ctx context.Context, q *querier, pos tablePos) (string, []any, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string { args = append(args, v); return t.d.placeholder(len(args)) }
@@ -251,20 +272,20 @@ func (t *SourceTask) incrementalQuery(ctx context.Context, q *querier) (string, 
 		}
 		ts := t.tsExpr()
 		where = append(where, ts+" < "+arg(now.Add(-t.sc.tsDelay)))
-		if q.hasTS {
-			if t.sc.mode == ModeTimestampIncrementing && q.hasInc {
-				where = append(where, "("+ts+" > "+arg(q.ts)+" OR ("+ts+" = "+arg(q.ts)+" AND "+inc+" > "+arg(q.inc)+"))")
+		if pos.hasTS {
+			if t.sc.mode == ModeTimestampIncrementing && pos.hasInc {
+				where = append(where, "("+ts+" > "+arg(pos.ts)+" OR ("+ts+" = "+arg(pos.ts)+" AND "+inc+" > "+arg(pos.inc)+"))")
 			} else {
-				where = append(where, ts+" > "+arg(q.ts))
+				where = append(where, ts+" > "+arg(pos.ts))
 			}
-		} else if t.sc.mode == ModeTimestampIncrementing && q.hasInc {
-			where = append(where, inc+" > "+arg(q.inc))
+		} else if t.sc.mode == ModeTimestampIncrementing && pos.hasInc {
+			where = append(where, inc+" > "+arg(pos.inc))
 		}
 		order = append(order, ts)
 	}
 	if t.sc.mode == ModeIncrementing || t.sc.mode == ModeTimestampIncrementing {
-		if t.sc.mode == ModeIncrementing && q.hasInc {
-			where = append(where, inc+" > "+arg(q.inc))
+		if t.sc.mode == ModeIncrementing && pos.hasInc {
+			where = append(where, inc+" > "+arg(pos.inc))
 		}
 		order = append(order, inc)
 	}
@@ -288,12 +309,16 @@ func (t *SourceTask) completeTimestampTies(ctx context.Context, q *querier, recs
 	if i > 0 {
 		return recs[:i], nil
 	}
-	rows, err := t.db.QueryContext(ctx, "SELECT * FROM "+t.from(q)+" WHERE "+t.tsExpr()+" = "+t.d.placeholder(1), last)
-	if err != nil {
-		return nil, t.queryErr(q, err)
+	pg := t.scan(ctx, q, 0, func() (*sql.Rows, error) {
+		return t.db.QueryContext(ctx, "SELECT * FROM "+t.from(q)+" WHERE "+t.tsExpr()+" = "+t.d.placeholder(1), last)
+	})
+	if pg.err != nil {
+		return nil, pg.err
 	}
-	defer rows.Close()
-	return t.convertRows(ctx, q, rows, 0)
+	if err := t.prepare(ctx, q, pg.cols); err != nil {
+		return nil, err
+	}
+	return t.convertPage(q, pg)
 }
 
 func recTS(r *schema.Record) time.Time {
@@ -304,11 +329,148 @@ func recTS(r *schema.Record) time.Time {
 // advance moves q's position to r's.
 func (q *querier) advance(r *schema.Record) {
 	if n, ok := r.SourceOffset[OffsetIncrementing].(int64); ok {
-		q.hasInc, q.inc = true, n
+		q.pos.hasInc, q.pos.inc = true, n
 	}
 	if _, ok := r.SourceOffset[OffsetTimestamp].(string); ok {
-		q.hasTS, q.ts = true, recTS(r)
+		q.pos.hasTS, q.pos.ts = true, recTS(r)
 	}
+}
+
+// after returns the position q will have once the row vals (scanned, not converted) is delivered: the
+// position advance gives the row's record.
+func (q *querier) after(vals []any) (tablePos, error) {
+	p := q.pos
+	if q.incIdx >= 0 && vals[q.incIdx] != nil {
+		n, err := toInt64(vals[q.incIdx])
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", KeyIncrementingCol, err)
+		}
+		p.hasInc, p.inc = true, n
+	}
+	for _, i := range q.tsIdx {
+		if vals[i] == nil {
+			continue
+		}
+		ts, err := toTime(vals[i])
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", KeyTimestampCols, err)
+		}
+		p.hasTS, p.ts = true, ts.UTC()
+		break
+	}
+	return p, nil
+}
+
+// tablePos is a table's position: the last delivered row's incrementing value and timestamp.
+type tablePos struct {
+	hasInc bool
+	inc    int64
+	hasTS  bool
+	ts     time.Time
+}
+
+func (p tablePos) equal(o tablePos) bool {
+	return p.hasInc == o.hasInc && p.inc == o.inc && p.hasTS == o.hasTS && p.ts.Equal(o.ts)
+}
+
+// page is a query's result, scanned but not converted: the columns and the rows' values, row-major.
+type page struct {
+	cols []*sql.ColumnType
+	vals []any
+	err  error // a query or scan failure, already wrapped
+}
+
+func (pg *page) len() int {
+	if len(pg.cols) == 0 {
+		return 0
+	}
+	return len(pg.vals) / len(pg.cols)
+}
+
+func (pg *page) row(i int) []any {
+	n := len(pg.cols)
+	return pg.vals[i*n : (i+1)*n : (i+1)*n]
+}
+
+// fetch reads up to batch.max.rows rows of q after pos.
+func (t *SourceTask) fetch(ctx context.Context, q *querier, pos tablePos) *page {
+	return t.scan(ctx, q, t.sc.batchMaxRows, func() (*sql.Rows, error) {
+		stmt, args, err := t.incrementalQuery(ctx, q, pos)
+		if err != nil {
+			return nil, err
+		}
+		return t.db.QueryContext(ctx, stmt, args...)
+	})
+}
+
+// scan runs query and reads up to limit rows (0: all) of its result. It touches no mutable state of q, so
+// it may run in the background.
+func (t *SourceTask) scan(ctx context.Context, q *querier, limit int, query func() (*sql.Rows, error)) *page {
+	rows, err := query()
+	if err != nil {
+		return &page{err: t.queryErr(q, err)}
+	}
+	defer rows.Close()
+	return t.scanRows(q, rows, limit)
+}
+
+// scanRows reads up to limit rows (0: all) of rows, leaving it open.
+func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int) *page {
+	cols, err := rows.ColumnTypes()
+	if err != nil {
+		return &page{err: t.queryErr(q, err)}
+	}
+	pg := &page{cols: cols}
+	if limit > 0 {
+		pg.vals = make([]any, 0, limit*len(cols))
+	}
+	ptrs := make([]any, len(cols))
+	for (limit == 0 || pg.len() < limit) && rows.Next() {
+		at := len(pg.vals)
+		pg.vals = append(pg.vals, make([]any, len(cols))...)
+		for i := range ptrs {
+			ptrs[i] = &pg.vals[at+i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return &page{err: t.queryErr(q, err)}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return &page{err: t.queryErr(q, err)}
+	}
+	return pg
+}
+
+// readAhead starts reading q's page after pos in the background.
+func (t *SourceTask) readAhead(q *querier, pos tablePos) {
+	if t.isStopped() {
+		return
+	}
+	ch := make(chan *page, 1)
+	q.ahead, q.aheadPos = ch, pos
+	t.aheads.Go(func() { ch <- t.fetch(t.aheadCtx, q, pos) })
+}
+
+// takeAhead returns q's read-ahead page if it was read from q's current position and succeeded, and nil
+// otherwise (the caller then queries itself, which reports a failure properly).
+func (t *SourceTask) takeAhead(ctx context.Context, q *querier) *page {
+	ch := q.ahead
+	if ch == nil {
+		return nil
+	}
+	q.ahead = nil
+	var pg *page
+	select {
+	case pg = <-ch:
+	case <-ctx.Done():
+		return nil
+	case <-t.stopped:
+		return nil
+	}
+	if pg.err != nil || !q.aheadPos.equal(q.pos) {
+		return nil
+	}
+	return pg
 }
 
 // readBulk continues (or starts) reading the whole table; the position is the time the read started.
@@ -320,7 +482,14 @@ func (t *SourceTask) readBulk(ctx context.Context, q *querier) ([]*schema.Record
 		}
 		q.bulk = rows
 	}
-	recs, err := t.convertRows(ctx, q, q.bulk, t.sc.batchMaxRows)
+	pg := t.scanRows(q, q.bulk, t.sc.batchMaxRows)
+	var recs []*schema.Record
+	err := pg.err
+	if err == nil {
+		if err = t.prepare(ctx, q, pg.cols); err == nil {
+			recs, err = t.convertPage(q, pg)
+		}
+	}
 	if err != nil || len(recs) < t.sc.batchMaxRows {
 		_ = q.bulk.Close()
 		q.bulk = nil
@@ -328,51 +497,33 @@ func (t *SourceTask) readBulk(ctx context.Context, q *querier) ([]*schema.Record
 	return recs, err == nil && len(recs) == t.sc.batchMaxRows, err
 }
 
-// convertRows turns up to limit rows (0: all) into records.
-func (t *SourceTask) convertRows(ctx context.Context, q *querier, rows *sql.Rows, limit int) ([]*schema.Record, error) {
-	if err := t.prepare(ctx, q, rows); err != nil {
-		return nil, err
+// convertPage turns the rows of pg, which prepare has seen, into records.
+func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error) {
+	n := pg.len()
+	recs, slab := make([]*schema.Record, n), make([]schema.Record, n) // the records in one allocation
+	values := make([]any, len(pg.vals))                               // and their struct values in another
+	var keys []any
+	if q.key != nil {
+		keys = make([]any, n*len(q.keyIdx))
 	}
-	vals := make([]any, len(q.convs))
-	ptrs := make([]any, len(vals))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var recs []*schema.Record
-	var slab []schema.Record // the batch's records in one allocation
-	if limit > 0 {
-		recs, slab = make([]*schema.Record, 0, limit), make([]schema.Record, limit)
-	}
-	for (limit == 0 || len(recs) < limit) && rows.Next() {
-		for i := range vals {
-			vals[i] = nil
+	nc, nk := len(pg.cols), len(q.keyIdx)
+	for i := range n {
+		r := &slab[i]
+		var kv []any
+		if keys != nil {
+			kv = keys[i*nk : (i+1)*nk : (i+1)*nk]
 		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, t.queryErr(q, err)
-		}
-		r := new(schema.Record)
-		if slab != nil {
-			r = &slab[len(recs)]
-		}
-		err := t.record(q, vals, r)
-		if err != nil {
+		if err := t.record(q, pg.row(i), values[i*nc:(i+1)*nc:(i+1)*nc], kv, r); err != nil {
 			return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
 		}
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.queryErr(q, err)
+		recs[i] = r
 	}
 	return recs, nil
 }
 
 // prepare (re)builds q's converters and schemas when the result's columns differ from the last query's
 // (a column was added or changed).
-func (t *SourceTask) prepare(ctx context.Context, q *querier, rows *sql.Rows) error {
-	cts, err := rows.ColumnTypes()
-	if err != nil {
-		return t.queryErr(q, err)
-	}
+func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []*sql.ColumnType) error {
 	var sig strings.Builder
 	for _, ct := range cts {
 		sig.WriteString(ct.Name() + " " + ct.DatabaseTypeName() + ",")
@@ -445,10 +596,10 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, rows *sql.Rows) er
 	return nil
 }
 
-// record converts one scanned row. Each converter yields exactly the Go type of its field's schema
-// (and a NOT NULL column never yields nil), so the structs are built without Put's validation.
-func (t *SourceTask) record(q *querier, vals []any, r *schema.Record) error {
-	values := make([]any, len(q.convs))
+// record converts one scanned row into r, filling values (one per column) and kv (one per key column)
+// for the value and key structs. Each converter yields exactly the Go type of its field's schema (and a
+// NOT NULL column never yields nil), so the structs are built without Put's validation.
+func (t *SourceTask) record(q *querier, vals, values, kv []any, r *schema.Record) error {
 	for i := range q.convs {
 		v, err := q.convs[i].value(vals[i])
 		if err != nil {
@@ -462,7 +613,6 @@ func (t *SourceTask) record(q *querier, vals []any, r *schema.Record) error {
 	}
 	var key any
 	if q.key != nil {
-		kv := make([]any, len(q.keyIdx))
 		for j, i := range q.keyIdx {
 			kv[j] = values[i]
 		}
@@ -507,8 +657,10 @@ func (t *SourceTask) Commit(context.Context) error { return nil }
 // Stop ends a waiting Poll and closes the connection. Idempotent; safe without Start.
 func (t *SourceTask) Stop(context.Context) error {
 	t.stopOnce.Do(func() { close(t.stopped) })
-	t.mu.Lock()
+	t.cancelAhead()
+	t.mu.Lock() // no Poll runs now, so no read-ahead starts
 	defer t.mu.Unlock()
+	t.aheads.Wait() // before the connections close under them
 	for _, q := range t.queriers {
 		if q.bulk != nil {
 			_ = q.bulk.Close()

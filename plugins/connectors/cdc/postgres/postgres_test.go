@@ -4,6 +4,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
+	"github.com/rmqconnect/rmqconnect/schema"
 )
 
 // The initial snapshot reads every captured table (op r, the last row marked last); then inserts, updates
@@ -35,7 +38,7 @@ func TestSnapshotThenChanges(t *testing.T) {
 		`UPDATE a SET id = 4 WHERE id = 3`,
 		`DELETE FROM c`,
 		`UPDATE a SET v = 'ein' WHERE id = 1`)
-	got := h.poll(task, 10, true)
+	got := h.poll(task, 12, true)
 	require.Equal(t, []string{
 		"srv-public-a {id=3} c nil->{id=3,v=three}",
 		"srv-public-a {id=1} u nil->{id=1,v=uno}", // default replica identity: no before image without a key change
@@ -43,11 +46,19 @@ func TestSnapshotThenChanges(t *testing.T) {
 		"srv-public-a {id=2} d {id=2,v=<nil>}->nil", // default replica identity: the key only
 		"srv-public-a {id=2} tombstone",
 		"srv-public-c {k2=x,k1=1} u {k1=1,k2=x,v=cx}->{k1=1,k2=x,v=cy}", // REPLICA IDENTITY FULL: the whole row
-		"srv-public-a {id=4} u {id=3,v=<nil>}->{id=4,v=three}",          // a key change carries the old key
+		"srv-public-a {id=3} d {id=3,v=<nil>}->nil",                     // a key change: delete of the old key (the key only),
+		"srv-public-a {id=3} tombstone",                                 // its tombstone,
+		"srv-public-a {id=4} c nil->{id=4,v=three}",                     // and create of the new one
 		"srv-public-c {k2=x,k1=1} d {k1=1,k2=x,v=cy}->nil",
 		"srv-public-c {k2=x,k1=1} tombstone",
 		"srv-public-a {id=1} u nil->{id=1,v=ein}",
 	}, describeAll(got))
+	newKey, ok := got[6].Headers.Get(cdc.HeaderNewKey)
+	require.True(t, ok, "the key change's delete names the new key")
+	require.Equal(t, "{id=4}", rowString(newKey.Value.(*schema.Struct)))
+	oldKey, ok := got[8].Headers.Get(cdc.HeaderOldKey)
+	require.True(t, ok, "the key change's create names the old key")
+	require.Equal(t, "{id=3}", rowString(oldKey.Value.(*schema.Struct)))
 	require.Equal(t, "false", sourceField(t, got[0], "snapshot"))
 	require.Equal(t, "postgresql", sourceField(t, got[0], "connector"))
 	require.Equal(t, h.db.Name, sourceField(t, got[0], "db"))
