@@ -7,7 +7,11 @@ import { WINDOW_MS } from './metrics.js';
 export function chart(points, { title, unit, cls = '', width = 260, height = 56 }) {
   const now = Date.now();
   const max = Math.max(1e-9, ...points.map((p) => p.v));
-  const x = (t) => ((t - (now - WINDOW_MS)) / WINDOW_MS) * width;
+  // The x axis spans the samples taken so far, up to WINDOW_MS: a page opened a minute ago
+  // draws that minute across the whole chart.
+  const from = Math.max(now - WINDOW_MS, points.length ? points[0].t : now);
+  const span = Math.max(1, now - from);
+  const x = (t) => ((t - from) / span) * width;
   const y = (v) => height - 3 - (v / max) * (height - 6);
   const path = points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ');
   const lastV = points.length ? points[points.length - 1].v : undefined;
