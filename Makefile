@@ -12,7 +12,7 @@ FUZZTIME ?= 50000x
 TEST_TIMEOUT ?= 25m
 
 .DEFAULT_GOAL := build
-.PHONY: help build test test-unit test-go test-go-run fuzz-smoke fuzz run bench dist lint rocketmq-up rocketmq-down rocketmq-status clean jdbc-demo db-up db-down
+.PHONY: help build test test-unit test-go test-go-run fuzz-smoke fuzz run bench dist lint rocketmq-up rocketmq-down rocketmq-status clean jdbc-demo db-up db-down kafka-up kafka-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -80,6 +80,12 @@ db-up: ## start the local PostgreSQL 15 and MariaDB for trying the jdbc connecto
 
 db-down: ## stop them
 	distribution/bin/db-local.sh stop
+
+kafka-up: ## start a local Kafka broker (KRaft) on 127.0.0.1:29092 for trying the kafka connectors (distribution/bin/kafka-local.sh)
+	distribution/bin/kafka-local.sh start
+
+kafka-down: ## stop it
+	distribution/bin/kafka-local.sh stop
 
 BENCH_OUT ?= $(BIN)/bench
 bench: ## runtime figures against a local RocketMQ (own bench broker), micro-benchmarks, then BENCHMARKS.md

@@ -54,10 +54,12 @@ func TestSinkFailing20TimesThenRecoveringLosesNothing(t *testing.T) {
 	waitState(t, env.h, "s", StateRunning, 1)
 	_, err = client.TopicQueues(ctx, "%DLQ%"+group)
 	require.ErrorIs(t, err, rmqclient.ErrNoRoute, "nothing went to the group's %%DLQ%% topic")
-	// The failed batch was never handed back to the library, which would have sent it to the
-	// retry topic and moved the group's offset past it (after 16 rounds: to %DLQ%).
+	// The failed batch was never sent to the group's retry topic (which moved the group's
+	// offset past it and, after 16 rounds, to %DLQ%): the runtime reads by explicit pulls.
 	qs, err := client.TopicQueues(ctx, "%RETRY%"+group)
-	require.NoError(t, err)
+	if !errors.Is(err, rmqclient.ErrNoRoute) {
+		require.NoError(t, err)
+	}
 	for _, q := range qs {
 		_, maxOff, err := client.QueueOffsets(ctx, q)
 		require.NoError(t, err)
@@ -220,15 +222,14 @@ func TestSourceTransformPanicFailsTheTaskOnly(t *testing.T) {
 }
 
 // TestSinkTransformPanicFailsTheTaskOnly: the same for a sink: the batch is not
-// acknowledged and the task fails with the panic value and stack.
+// completed (its offsets are not stored) and the task fails with the panic value and stack.
 func TestSinkTransformPanicFailsTheTaskOnly(t *testing.T) {
 	counters := &taskCounters{}
 	s := &sinkRunner{chain: panickyChain(t), conv: testConverters(t), task: &memSinkTask{st: &memState{}}, counters: counters,
 		errs: &errorReporter{policy: errorPolicy{tolerateAll: true}, log: quiet(), metrics: counters}, log: quiet()}
 	s.init(context.Background())
 	msg := &rmqclient.ReceivedMessage{Queue: rmqclient.Queue{Topic: "t"}, Body: []byte("v"), Properties: map[string]string{}}
-	done := make(chan error, 1)
-	go func() { done <- s.handle(context.Background(), []*rmqclient.ReceivedMessage{msg}) }()
+	require.Error(t, s.process(context.Background(), []*rmqclient.ReceivedMessage{msg}), "the batch is not durable")
 	var failure error
 	select {
 	case failure = <-s.failed:
@@ -237,8 +238,6 @@ func TestSinkTransformPanicFailsTheTaskOnly(t *testing.T) {
 	}
 	require.Contains(t, failure.Error(), "assignment to entry in nil map")
 	require.Contains(t, failure.Error(), "panicky.Apply")
-	close(s.closed) // the run loop closes the consumer; only then does the handler return
-	require.Error(t, <-done, "the batch is not acknowledged")
 	require.Zero(t, counters.recordsPut.Load())
 }
 

@@ -41,6 +41,8 @@ type taskCounters struct {
 	dlqFailures    atomic.Int64
 	// lag reports a sink task's unconsumed messages; nil for sources.
 	lag atomic.Pointer[func() int64]
+	// queueLag reports a sink task's lag per queue (records, seconds); nil for sources.
+	queueLag atomic.Pointer[func() []queueLag]
 }
 
 // countRetries wraps a retriable predicate so every retry is counted.

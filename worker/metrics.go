@@ -40,6 +40,12 @@ var (
 		"Dead-letter queue writes that failed.", []string{"worker", "connector", "task"}, nil)
 	descSinkLag = prometheus.NewDesc("rmqconnect_sink_lag",
 		"Messages of the sink task's topics not consumed yet (as of its last pulls).", []string{"worker", "connector", "task"}, nil)
+	descSinkQueueLag = prometheus.NewDesc("rmqconnect_sink_queue_lag_records",
+		"Records of one queue the sink task reads that are not put and flushed yet (as of its last pull).",
+		[]string{"worker", "connector", "task", "queue"}, nil)
+	descSinkQueueLagSeconds = prometheus.NewDesc("rmqconnect_sink_queue_lag_seconds",
+		"Age of the oldest record of one queue the sink task reads that is not put and flushed yet (0 when none).",
+		[]string{"worker", "connector", "task", "queue"}, nil)
 	descRunningRatio = prometheus.NewDesc("rmqconnect_connector_task_running_ratio",
 		"Fraction of the connector's tasks that are RUNNING.", []string{"worker", "connector"}, nil)
 )
@@ -63,7 +69,7 @@ func (h *Standalone) PluginCollector() prometheus.Collector { return h.metrics.p
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnectorCount, descTaskCount, descConnectorStatus, descTaskStatus,
 		descSourcePoll, descSourceWrite, descSinkRead, descSinkSend, descRecordErrors, descRecordsSkipped, descDLQ, descCommits,
-		descRetries, descDLQFailures, descSinkLag, descRunningRatio} {
+		descRetries, descDLQFailures, descSinkLag, descSinkQueueLag, descSinkQueueLagSeconds, descRunningRatio} {
 		ch <- d
 	}
 	for _, c := range c.h.metrics.collectors() {
@@ -118,6 +124,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descDLQFailures, k.dlqFailures.Load(), w, rt.name, task)
 			if lag := k.lag.Load(); lag != nil {
 				gauge(descSinkLag, float64((*lag)()), w, rt.name, task)
+			}
+			if ql := k.queueLag.Load(); ql != nil {
+				for _, l := range (*ql)() {
+					gauge(descSinkQueueLag, float64(l.records), w, rt.name, task, l.queue)
+					gauge(descSinkQueueLagSeconds, l.seconds, w, rt.name, task, l.queue)
+				}
 			}
 		}
 		rt.mu.Unlock()

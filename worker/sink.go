@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -16,9 +16,10 @@ import (
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
-// sinkRunner runs one sink task: a RocketMQ push consumer in the connector's group feeds
-// converters → transforms → Put; a consumed batch is acknowledged to the broker (its
-// offsets become committable) only after Flush has made it durable.
+// sinkRunner runs one sink task: it pulls the queues the runtime plans for it (see
+// sink_pull.go) and feeds converters → transforms → Put; a batch's offsets are stored in
+// the broker, as the consumer offsets of the connector's group, only after Flush has made
+// it durable and everything before it in its queue is durable too.
 //
 // Flushes are group commits: handlers Put under the task lock, then wait until a flush
 // covers their Put; whichever waiter finds no flush running performs one for everything
@@ -51,16 +52,15 @@ type sinkRunner struct {
 	onTopic       func(topic string)
 	from          rmqclient.StartPosition
 	batchSize     int
+	// goroutines process a concurrent sink's batches (ordered sinks: one per queue).
+	goroutines int
+	// taskCount, when set, returns the connector's current number of tasks: the divisor of
+	// the queue plan (nil: 1).
+	taskCount func() int
 
 	// work is the context of Put, Flush and DLQ writes: it ends when the task is stopped or
-	// fenced (never the client's background context), so work in flight is interrupted.
+	// fenced, so work in flight is interrupted.
 	work context.Context
-	// closed is closed once the consumer is shut down (its queues dropped): a handler that
-	// does not acknowledge its batch waits for it before returning, so the client library
-	// ignores the result instead of sending the batch to the retry topic (which advances
-	// the offset past undelivered records and, after MaxReconsume tries, moves them to
-	// %DLQ%<group>).
-	closed chan struct{}
 
 	mu         sync.Mutex // serialises Put and Flush
 	putSeq     int64
@@ -68,10 +68,13 @@ type sinkRunner struct {
 	flushing   bool
 	flushDone  *sync.Cond
 	offsets    map[plugins.Queue]int64
-	// assigned is the set of queues the task has been handed records from, under its own
-	// lock: Assignment is called from Put, Flush and PreCommit, which run under mu.
+	// assigned is the current plan's queues, under its own lock: Assignment and
+	// ResetOffsets are called from Put, Flush and PreCommit, which run under mu.
 	assignMu sync.Mutex
 	assigned map[plugins.Queue]struct{}
+	seeks    map[plugins.Queue]int64 // offsets asked for by ResetOffsets, applied by the next session
+	progress []*queueProgress        // the current session's queues, for lag
+	reseek   chan struct{}           // ResetOffsets while a session runs: end it
 	failOnce sync.Once
 	failed   chan error
 	failErr  error
@@ -84,8 +87,9 @@ type sinkTaskContext struct {
 	r *sinkRunner
 }
 
-// Assignment returns the queues the task has been handed records from. It takes only
-// assignMu (a leaf), so a task may call it from Put, Flush or PreCommit.
+// Assignment returns the queues the runtime plans for the task now (empty before the
+// first plan, during Start). It takes only assignMu (a leaf), so a task may call it from
+// Put, Flush or PreCommit.
 func (c sinkTaskContext) Assignment() []plugins.Queue {
 	c.r.assignMu.Lock()
 	defer c.r.assignMu.Unlock()
@@ -93,25 +97,32 @@ func (c sinkTaskContext) Assignment() []plugins.Queue {
 	for q := range c.r.assigned {
 		out = append(out, q)
 	}
+	sort.Slice(out, func(i, j int) bool {
+		return queueLess(rmqclient.Queue(out[i]), rmqclient.Queue(out[j]))
+	})
 	return out
 }
 
-// noteQueues adds the queues of msgs to the assignment before their records reach Put.
-func (s *sinkRunner) noteQueues(msgs []*rmqclient.ReceivedMessage) {
-	s.assignMu.Lock()
-	defer s.assignMu.Unlock()
-	if s.assigned == nil {
-		s.assigned = map[plugins.Queue]struct{}{}
-	}
-	for _, m := range msgs {
-		s.assigned[plugins.Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueID}] = struct{}{}
-	}
-}
-
-// ResetOffsets is not supported while a task runs: offsets of a stopped connector are set
-// through the admin API. The request is logged so it is not silently lost.
+// ResetOffsets makes the task read the given queues from the given offsets: called from
+// Start (a sink that stores its offsets itself names where it resumes), the first read
+// starts there; called later, the current batches finish and reading restarts there.
+// The offsets are stored as the group's offsets at the next commit. Queues the task is
+// not planned to read are ignored.
 func (c sinkTaskContext) ResetOffsets(offsets map[plugins.Queue]int64) {
-	c.r.log.Warn("sink task asked to reset offsets; stop the connector and use the offsets API", "queues", len(offsets))
+	c.r.assignMu.Lock()
+	if c.r.seeks == nil {
+		c.r.seeks = map[plugins.Queue]int64{}
+	}
+	for q, o := range offsets {
+		c.r.seeks[q] = o
+	}
+	c.r.assignMu.Unlock()
+	if c.r.reseek != nil {
+		select {
+		case c.r.reseek <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (c sinkTaskContext) Pause(queues ...plugins.Queue) {
@@ -139,7 +150,7 @@ func (e errantReporter) Report(ctx context.Context, rec *schema.Record, err erro
 	return e.r.errs.report(ctx, fr, err)
 }
 
-// run starts the task and consumes until ctx ends (graceful: flush, stop, nil) or the task
+// run starts the task and reads until ctx ends (graceful: flush, stop, nil) or the task
 // fails (error returned).
 func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err error) {
 	work, stopWork := workContext(ctx, s.fence)
@@ -161,19 +172,7 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 			return fmt.Errorf("sink topic %s: %w", t, err)
 		}
 	}
-	cons, err := s.client.NewConsumer(fmt.Sprintf("%s-%d", s.id.Connector, s.id.Task), rmqclient.ConsumerOptions{
-		Group:           s.group,
-		Topics:          s.topics,
-		From:            s.from,
-		BatchSize:       s.batchSize,
-		Goroutines:      4,
-		Orderly:         s.ordered,
-		RetryDelayLevel: 1,
-		// A handler never hands a batch back for redelivery while its queue is held (see
-		// closed), so no record reaches %DLQ%<group>; should the library still send one
-		// back (a panic in the adapter), it stays in the retry topic instead of the DLQ.
-		MaxReconsume: math.MaxInt32,
-	}, s.handle)
+	pl, err := s.client.NewPuller(s.group)
 	if err != nil {
 		s.stopTask(stopTimeout)
 		return fmt.Errorf("consumer: %w", err)
@@ -183,22 +182,23 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 			s.onTopic(t)
 		}
 	}
-	lag := cons.Lag
+	lag := s.totalLag
 	s.counters.lag.Store(&lag)
 	defer s.counters.lag.Store(nil)
-	var runErr error
-	select {
-	case <-work.Done():
-	case runErr = <-s.failed:
+	qlag := s.queueLags
+	s.counters.queueLag.Store(&qlag)
+	defer s.counters.queueLag.Store(nil)
+	runErr := s.readLoop(work, pl)
+	if f := s.currentFailure(); f != nil && !errors.Is(f, errStopping) {
+		runErr = f
 	}
-	if ctx.Err() == nil && work.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
+		runErr = nil // stopped: work in flight ended because of the stop
+	case work.Err() != nil:
 		runErr = context.Cause(work) // fenced: that is why the work in flight ended
 	}
 	s.failOnce.Do(func() { s.markFailed(errStopping) })
-	if cerr := cons.Close(); cerr != nil {
-		s.log.Warn("consumer close", "err", cerr)
-	}
-	close(s.closed)
 	s.stopTask(stopTimeout)
 	return runErr
 }
@@ -206,7 +206,7 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 // init prepares the runner's state; work is the context of the task's work in flight.
 func (s *sinkRunner) init(work context.Context) {
 	s.work = work
-	s.closed = make(chan struct{})
+	s.reseek = make(chan struct{}, 1)
 	s.flushDone = sync.NewCond(&s.mu)
 	s.offsets = map[plugins.Queue]int64{}
 	s.failed = make(chan error, 1)
@@ -235,21 +235,6 @@ func (s *sinkRunner) markFailed(err error) {
 
 func (s *sinkRunner) fail(err error) {
 	s.failOnce.Do(func() { s.markFailed(err) })
-}
-
-// handle is the consumer callback for one batch. A batch it does not acknowledge (the task
-// failed, was fenced or is stopping) is held until the consumer is closed, then returned
-// with the error: the client library drops the result of a closed consumer's queues, so
-// the stored offset stays at the first unacknowledged record and the task's next
-// incarnation (here or on another worker) reads the batch again. Nothing is skipped and
-// no reconsume is counted, whatever errors.tolerance says.
-func (s *sinkRunner) handle(_ context.Context, msgs []*rmqclient.ReceivedMessage) (err error) {
-	defer func() {
-		if err != nil {
-			<-s.closed
-		}
-	}()
-	return s.process(s.work, msgs)
 }
 
 // process converts, puts and flushes one batch; nil means it is durable.
@@ -286,7 +271,6 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 			recs = append(recs, r)
 		}
 	}
-	s.noteQueues(msgs)
 	s.mu.Lock()
 	if s.failErr != nil {
 		s.mu.Unlock()

@@ -15,7 +15,7 @@ import (
 func TestAssignmentFromPutDoesNotDeadlock(t *testing.T) {
 	s := &sinkRunner{offsets: map[plugins.Queue]int64{}}
 	q := rmqclient.Queue{Topic: "t", BrokerName: "b", QueueID: 3}
-	s.noteQueues([]*rmqclient.ReceivedMessage{{Queue: q}})
+	s.setPlan([]rmqclient.Queue{q}, nil)
 	s.mu.Lock() // as process holds it around Put
 	defer s.mu.Unlock()
 	got := make(chan []plugins.Queue, 1)

@@ -261,6 +261,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		sk := &sinkRunner{fence: fence, id: id, cfg: taskCfg, vals: vals, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
 			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
 			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
+			goroutines: 4, taskCount: rt.taskCount,
 			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic,
 			startTimeout: rt.h.cfg.StartTimeout, files: rt.h.cfg.Files, pluginMetrics: pm}
 		return sk.run(ctx, rt.h.cfg.StopTimeout)

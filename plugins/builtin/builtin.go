@@ -10,6 +10,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
 	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/kafka"
 )
 
 type connector struct {
@@ -40,6 +41,8 @@ func connectors() []connector {
 			func() plugins.Connector { return cdcmysql.NewConnector() }},
 		{plugins.KindSource, httpconn.SourceName, nil, func() plugins.Connector { return httpconn.NewSourceConnector() }},
 		{plugins.KindSink, httpconn.SinkName, nil, func() plugins.Connector { return httpconn.NewSinkConnector() }},
+		{plugins.KindSource, kafka.SourceName, kafka.SourceAliases, func() plugins.Connector { return kafka.NewSourceConnector() }},
+		{plugins.KindSink, kafka.SinkName, kafka.SinkAliases, func() plugins.Connector { return kafka.NewSinkConnector() }},
 	}
 }
 

@@ -40,6 +40,10 @@ func TestRegistry(t *testing.T) {
 		{"io.debezium.connector.mysql.MySqlConnector", plugins.KindSource, "mysql-cdc"},
 		{"http-source", plugins.KindSource, "http-source"},
 		{"http-sink", plugins.KindSink, "http-sink"},
+		{"kafka-source", plugins.KindSource, "kafka-source"},
+		{"org.apache.rocketmq.connect.kafka.connector.KafkaSourceConnector", plugins.KindSource, "kafka-source"},
+		{"kafka-sink", plugins.KindSink, "kafka-sink"},
+		{"org.apache.rocketmq.connect.kafka.connector.KafkaSinkConnector", plugins.KindSink, "kafka-sink"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

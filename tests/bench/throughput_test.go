@@ -293,43 +293,73 @@ func filledTopic(b *testing.B) string {
 }
 
 // BenchmarkSinkThroughput is figure 2: a pre-filled topic → null-sink through the worker
-// next to a raw consumer with the same batch size and goroutines reading the same topic
-// with a fresh group (the limit). Both are timed from the first record delivered to the
-// last, so the consumer's start and first rebalance (the same for both, and noisy) stay out.
+// (which reads by explicit pulls) next to the push consumer the sink used before (an
+// rmqclient push consumer with the same batch size and goroutines) and RocketMQ's Java lite
+// pull consumer, each reading the same topic with a fresh group. All are timed from the
+// first record delivered to the last, so consumer start and first rebalance (noisy) stay
+// out; the CPU of each side is counted over the same span, and the host's steal over the
+// whole run.
 func BenchmarkSinkThroughput(b *testing.B) {
 	w := sinkLoad
 	b.Run(w.name, func(b *testing.B) {
 		b.StopTimer()
 		topic := filledTopic(b)
+		stats := newSideStats()
+		defer stats.report(b)
 		run := 0
-		compare(b, w.size, runner{"raw", func() float64 {
+		sides := []runner{{"push", func() float64 {
 			var got, first atomic.Int64
+			var cpu0 atomic.Int64
 			settle()
+			steal := startSteal()
 			b.StartTimer()
 			c, err := rmqtest.Client(b).NewConsumer("bench-raw", rmqclient.ConsumerOptions{
 				Group: rmqtest.Group(b), Topics: []string{topic}, From: rmqclient.FromFirst,
 				BatchSize: sinkBatch, Goroutines: sinkGoroutines,
 			}, func(_ context.Context, msgs []*rmqclient.ReceivedMessage) error {
-				first.CompareAndSwap(0, time.Now().UnixNano())
+				if first.CompareAndSwap(0, time.Now().UnixNano()) {
+					cpu0.Store(int64(selfCPU()))
+				}
 				got.Add(int64(len(msgs)))
 				return nil
 			})
 			if err != nil {
 				b.Fatal(err)
 			}
-			waitFor(b, 5*time.Minute, 2*time.Millisecond, "raw consumer read the topic", func() bool {
+			waitFor(b, 5*time.Minute, 2*time.Millisecond, "push consumer read the topic", func() bool {
 				return got.Load() >= int64(w.n)
 			})
 			d := time.Since(time.Unix(0, first.Load()))
+			cpu := selfCPU() - time.Duration(cpu0.Load())
 			b.StopTimer()
 			_ = c.Close()
+			stats.add("push", cpu.Seconds(), w.n, steal())
 			return float64(w.n) / d.Seconds()
-		}}, runner{"worker", func() float64 {
+		}}}
+		if j, err := startJava(b, topic, w.n); err != nil {
+			note("figure 2 java side skipped", err.Error())
+		} else {
+			defer stopJava()
+			sides = append(sides, runner{"java", func() float64 {
+				settle()
+				steal := startSteal()
+				b.StartTimer()
+				n, secs, cpu, err := j.read(rmqtest.Group(b))
+				b.StopTimer()
+				if err != nil {
+					b.Fatal(err)
+				}
+				stats.add("java", cpu, n, steal())
+				return float64(n) / secs
+			}})
+		}
+		sides = append(sides, runner{"worker", func() float64 {
 			var c generator.Counters
 			h := startHerder(b, &c)
 			defer h.stop()
 			run++
 			settle()
+			steal := startSteal()
 			b.StartTimer()
 			h.create(b, fmt.Sprintf("null-%d", run), map[string]string{
 				"connector.class": generator.SinkName, "connect.topicnames": topic, "max.tasks": "1",
@@ -338,13 +368,15 @@ func BenchmarkSinkThroughput(b *testing.B) {
 			waitFor(b, 5*time.Minute, time.Millisecond, "null-sink got a first record", func() bool {
 				return c.Records.Load() > 0
 			})
-			start := time.Now()
+			start, cpu0 := time.Now(), selfCPU()
 			waitFor(b, 5*time.Minute, 2*time.Millisecond, "null-sink read the topic", func() bool {
 				return c.Records.Load() >= int64(w.n)
 			})
-			d := time.Since(start)
+			d, cpu := time.Since(start), selfCPU()-cpu0
 			b.StopTimer()
+			stats.add("worker", cpu.Seconds(), w.n, steal())
 			return float64(w.n) / d.Seconds()
 		}})
+		compare(b, w.size, sides...)
 	})
 }

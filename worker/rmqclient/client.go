@@ -76,7 +76,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	installGlobals(cfg.Logger)
 	rpc := remoting.Client{Credentials: remoting.Credentials{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey},
-		Timeout: cfg.OperationTimeout}
+		Timeout: cfg.OperationTimeout, Pool: remoting.NewPool()}
 	return &Client{cfg: cfg, log: cfg.Logger, rpc: rpc}, nil
 }
 
@@ -103,13 +103,13 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_\-%|]`)
 
 func sanitize(s string) string { return unsafeName.ReplaceAllString(s, "_") }
 
-// Close marks the client closed. It holds no connection of its own (each request of the
-// adapter uses one); producers and consumers are closed by their owners.
+// Close marks the client closed and closes the connections of its own requests (pulls,
+// offsets, admin); producers and consumers are closed by their owners.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
-	return nil
+	return c.rpc.Pool.Close()
 }
 
 // Broker is one broker master known to the name server.

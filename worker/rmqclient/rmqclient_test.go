@@ -556,3 +556,103 @@ func TestCloseStoresOffsets(t *testing.T) {
 		require.Equal(t, int64(n), total, "round %d: the stored offsets cover every message", round)
 	}
 }
+
+// TestPullerLongPollsAndCommits: a pull at the tail is held by the broker until a message
+// arrives (long polling), offsets committed with CommitOffset are the group's consumer
+// offsets, and a pull below the stored range says where the range begins.
+func TestPullerLongPollsAndCommits(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	c := rmqtest.Client(t)
+	p := newProducer(t, rmqclient.ProducerOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	qs, err := c.TopicQueues(ctx, topic)
+	require.NoError(t, err)
+	q := qs[0]
+	group := rmqtest.Group(t)
+	pl, err := c.NewPuller(group)
+	require.NoError(t, err)
+
+	res, err := pl.Pull(ctx, q, 0, 32, 0)
+	require.NoError(t, err)
+	require.Empty(t, res.Messages)
+	require.Equal(t, int64(0), res.Next)
+
+	got := make(chan rmqclient.Pulled, 1)
+	errs := make(chan error, 1)
+	go func() {
+		res, err := pl.Pull(ctx, q, 0, 32, 20*time.Second)
+		errs <- err
+		got <- res
+	}()
+	time.Sleep(300 * time.Millisecond) // let the pull reach the broker and be held
+	_, err = p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte("late"), Keys: []string{"a", "b"},
+		Properties: map[string]string{"h": "v"}})
+	require.NoError(t, err)
+	require.NoError(t, <-errs)
+	res = <-got
+	require.Len(t, res.Messages, 1, "the held pull answers with the new message")
+	m := res.Messages[0]
+	require.Equal(t, "late", string(m.Body))
+	require.Equal(t, []string{"a", "b"}, m.Keys)
+	require.Equal(t, "v", m.Properties["h"])
+	require.NotContains(t, m.Properties, "KEYS")
+	require.NotEmpty(t, m.MsgID)
+	require.Equal(t, q, m.Queue)
+	require.Equal(t, int64(1), res.Next)
+	require.Equal(t, int64(1), res.MaxOffset)
+
+	require.NoError(t, pl.CommitOffset(ctx, q, 1))
+	off, found, err := pl.CommittedOffset(ctx, q)
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, int64(1), off)
+	off, found, err = c.GroupOffset(ctx, group, q)
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, int64(1), off, "the commit is the group's consumer offset on the broker")
+
+	// A pull the caller gives up on ends at once; the connection stays usable.
+	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
+	_, err = pl.Pull(short, q, 1, 32, 20*time.Second)
+	cancelShort()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	res, err = pl.Pull(ctx, q, 0, 32, 0)
+	require.NoError(t, err)
+	require.Len(t, res.Messages, 1)
+}
+
+// BenchmarkReader reads 32 messages of 100 B per op from a filled queue with Read (which
+// finds the queue's range itself) and ReadBelow (given the max offset): both are one pull
+// over a kept connection.
+func BenchmarkReader(b *testing.B) {
+	topic := rmqtest.Topic(b, 1)
+	c := rmqtest.Client(b)
+	ctx := context.Background()
+	p, err := c.NewProducer("bench-reader", rmqclient.ProducerOptions{})
+	require.NoError(b, err)
+	defer p.Close()
+	body := make([]byte, 100)
+	var q rmqclient.Queue
+	for i := 0; i < 1024; i++ {
+		res, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: body})
+		require.NoError(b, err)
+		q = res.Queue
+	}
+	r := c.NewReader("bench")
+	defer r.Close()
+	b.Run("Read", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, _, err := r.Read(ctx, q, int64(i*32%992), 32); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ReadBelow", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, _, err := r.ReadBelow(ctx, q, int64(i*32%992), 1024, 32); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -45,13 +45,16 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		throughputRows(rs, "BenchmarkSourceThroughput", []string{"100B", "1KiB"}, true),
 		loadNote(rs, "BenchmarkSourceThroughput/100B", "BenchmarkSourceThroughput/1KiB"))
 	table(w, "2. Sink throughput: pre-filled topic → null-sink", "200,000 records of 100 B in a topic of 4 queues, read from "+
-		"the first offset by a fresh consumer group; one sink task (consumer batch 32, 4 consume goroutines) against a raw "+
-		"rmqclient consumer with the same batch size and goroutines (the limit). Medians of 6 alternating rounds, each run "+
-		"after a GC and 1 s of rest, "+
-		"each timed from the first record handed to the sink (or handler) to the last, so consumer start and "+
-		"first rebalance stay out.",
-		throughputRows(rs, "BenchmarkSinkThroughput", []string{"100B"}, false),
-		loadNote(rs, "BenchmarkSinkThroughput/100B"))
+		"the first offset by a fresh consumer group. Sides: the worker (one null-sink task reading its queues by explicit "+
+		"pulls, batch 32), the push consumer the sink used before (rmqclient push consumer, batch 32, 4 goroutines) and "+
+		"RocketMQ's Java lite pull consumer (tests/bench/java/LitePullBench.java, compiled with javac against the "+
+		"broker distribution's rocketmq-client jar, pull batch 32, one JVM kept warm across rounds after an untimed "+
+		"read). Medians of 6 rounds whose order of sides reverses each round, each run after a GC and 1 s of rest, "+
+		"each timed from the first record handed to the sink (or handler, or poll) to the last, so consumer start and "+
+		"first rebalance stay out. CPU is the consumer process's user+system time over that span (the Go sides share "+
+		"the bench process; 1 CPU-s per 100k records is 10 µs per record); steal is the host's (/proc/stat) over each "+
+		"whole run: above a few percent, every side slows.",
+		sinkRows(rs), loadNote(rs, "BenchmarkSinkThroughput/100B"))
 	table(w, "3. End-to-end latency: file-source → RocketMQ → file-sink", "Lines of ~100 B appended at a fixed rate for 10 s, "+
 		"each carrying its write time; latency is from that write to the line's first appearance in the sink's file "+
 		"(the file is tailed every 1 ms). file-source poll.interval.ms=10, string converters, topic of 4 queues; "+
@@ -85,6 +88,14 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"against a raw paged SELECT … WHERE id > ? ORDER BY id LIMIT 1000 that scans into []any and builds nothing. "+
 		"One run each, raw first; no broker involved.",
 		jdbcRows(rs), loadNote(rs, "BenchmarkJDBCSink/postgres/insert", "BenchmarkJDBCSource/mariadb"))
+	table(w, "8. Kafka bridges: kafka-source and kafka-sink against raw franz-go", "60,000 keyed records of 512 B on a "+
+		"3-partition topic of the Kafka 3.9 broker tests/kafkatest starts (KRaft, 512 MiB heap) and the RocketMQ broker. "+
+		"Source: a Kafka topic → kafka-source (one task) → RocketMQ, against a raw pipe of a franz-go consumer feeding the "+
+		"RocketMQ producer with the worker's batching, and against the franz-go consumer alone. Sink: a RocketMQ topic → "+
+		"kafka-sink (one task, idempotent producer, acks=all) → Kafka, against a raw pipe of a RocketMQ consumer (the "+
+		"worker's batch size and goroutines) producing each batch with franz-go and waiting for its acks, and against the "+
+		"franz-go producer alone. Medians of 6 rounds per side.",
+		kafkaRows(rs), kafkaNote(rs))
 	microTable(w, rs)
 
 	fmt.Fprintf(w, "## Machine\n\n| fact | value |\n|---|---|\n")
@@ -189,6 +200,65 @@ func throughputRows(rs *results, bench string, sizes []string, withMB bool) []ro
 		}
 	}
 	return rows
+}
+
+// sinkRows are figure 2: the worker's sink next to the push consumer and the Java client.
+func sinkRows(rs *results) []row {
+	const name = "BenchmarkSinkThroughput/100B"
+	m := func(unit string) (float64, bool) { return rs.Metric(benchPkg, name, unit) }
+	wRec, okW := m("worker-records/s")
+	var rows []row
+	for _, peer := range []struct {
+		side, label string
+		target      float64
+	}{{"push", "push consumer", 1.2}, {"java", "Java lite pull", 1.0}} {
+		pRec, okP := m(peer.side + "-records/s")
+		r := row{measure: "records/s, 100B, vs " + peer.label, value: num(wRec, okW), peer: peer.label + ": " + num(pRec, okP),
+			target: fmt.Sprintf("≥ %.0f%% of %s", peer.target*100, peer.label)}
+		if ratio, ok := m("worker/" + peer.side); ok {
+			r.ratio = fmt.Sprintf("%.0f%%", ratio*100)
+			lo, okLo := m("worker/" + peer.side + "-min")
+			hi, okHi := m("worker/" + peer.side + "-max")
+			if okLo && okHi {
+				r.ratio += fmt.Sprintf(" (rounds %.0f–%.0f%%)", lo*100, hi*100)
+			}
+			r.result = passMiss(ratio >= peer.target)
+		} else {
+			r.ratio, r.result = "—", notMeasured
+		}
+		rows = append(rows, r)
+	}
+	wCPU, okWC := m("worker-cpu-s/100k")
+	for _, peer := range []struct{ side, label string }{{"push", "push consumer"}, {"java", "Java lite pull"}} {
+		pCPU, okPC := m(peer.side + "-cpu-s/100k")
+		r := row{measure: "consumer CPU-s per 100k records, vs " + peer.label, value: num3(wCPU, okWC),
+			peer: peer.label + ": " + num3(pCPU, okPC), ratio: "—", target: "≤ 1.0 (10 µs/record)", result: notMeasured}
+		if okWC && okPC && pCPU > 0 {
+			r.ratio = fmt.Sprintf("%.0f%%", wCPU/pCPU*100)
+		}
+		if okWC {
+			r.result = passMiss(wCPU <= 1.0)
+		}
+		rows = append(rows, r)
+	}
+	steal := func(side string) string {
+		med, ok := m(side + "-steal%")
+		hi, okHi := m(side + "-steal%-max")
+		if !ok || !okHi {
+			return "—"
+		}
+		return fmt.Sprintf("%.1f%% (max %.1f%%)", med, hi)
+	}
+	rows = append(rows, row{measure: "host CPU steal during the runs, median (max)", value: "worker: " + steal("worker"),
+		peer: "push: " + steal("push") + "; java: " + steal("java"), ratio: "—", target: "—", result: "—"})
+	return rows
+}
+
+func num3(v float64, ok bool) string {
+	if !ok {
+		return "—"
+	}
+	return fmt.Sprintf("%.3f", v)
 }
 
 func latencyRows(rs *results) []row {

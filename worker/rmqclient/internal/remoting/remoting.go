@@ -105,12 +105,15 @@ type Credentials struct {
 	SecretKey string
 }
 
-// Client sends requests to name servers and brokers, one connection per request. The zero
-// value sends unsigned requests; it is safe for concurrent use.
+// Client sends requests to name servers and brokers: over the connections of Pool when it
+// is set, else one connection per request. The zero value sends unsigned requests; it is
+// safe for concurrent use.
 type Client struct {
 	Credentials Credentials
 	// Timeout bounds a request whose context has no deadline; zero means 5s.
 	Timeout time.Duration
+	// Pool, when set, keeps the connections between requests (see Pool).
+	Pool *Pool
 }
 
 // Sign adds the ACL fields to ext (which must not be nil): AccessKey, and Signature, the
@@ -144,6 +147,19 @@ func (cl Client) Call(ctx context.Context, addr string, code int, ext map[string
 
 // CallBody is Call with a request body. ext is not modified.
 func (cl Client) CallBody(ctx context.Context, addr string, code int, ext map[string]string, body []byte) (*Command, error) {
+	resp, err := cl.Do(ctx, addr, code, ext, body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Code != 0 {
+		return resp, &RemoteError{Code: resp.Code, Remark: resp.Remark}
+	}
+	return resp, nil
+}
+
+// Do sends one request and returns the response whatever its code (for requests whose
+// non-zero codes are answers, such as a pull's "no new message"). ext is not modified.
+func (cl Client) Do(ctx context.Context, addr string, code int, ext map[string]string, body []byte) (*Command, error) {
 	if cl.Credentials.set() {
 		signed := make(map[string]string, len(ext)+2)
 		for k, v := range ext {
@@ -161,6 +177,32 @@ func (cl Client) CallBody(ctx context.Context, addr string, code int, ext map[st
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	req := &Command{Code: code, Language: "GO", Version: 317, Opaque: opaqueSeq.Add(1), ExtFields: ext, Body: body}
+	frame, err := req.Encode()
+	if err != nil {
+		return nil, err
+	}
+	if cl.Pool == nil {
+		return roundTripOnce(ctx, addr, req, frame)
+	}
+	for attempt := 0; ; attempt++ {
+		c, err := cl.Pool.get(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		resp, sent, err := c.roundTrip(ctx, req, frame)
+		if err != nil && !sent && attempt == 0 && ctx.Err() == nil {
+			continue // the kept connection had broken before the request left: dial anew
+		}
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return resp, err
+	}
+}
+
+// roundTripOnce sends req over a connection of its own.
+func roundTripOnce(ctx context.Context, addr string, req *Command, frame []byte) (*Command, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -171,12 +213,6 @@ func (cl Client) CallBody(ctx context.Context, addr string, code int, ext map[st
 	_ = conn.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-
-	req := &Command{Code: code, Language: "GO", Version: 317, Opaque: opaqueSeq.Add(1), ExtFields: ext, Body: body}
-	frame, err := req.Encode()
-	if err != nil {
-		return nil, err
-	}
 	if _, err := conn.Write(frame); err != nil {
 		return nil, err
 	}
@@ -190,9 +226,6 @@ func (cl Client) CallBody(ctx context.Context, addr string, code int, ext map[st
 		}
 		if resp.Flag&1 == 0 || resp.Opaque != req.Opaque {
 			continue // a request pushed by the peer, or a stray answer: not ours
-		}
-		if resp.Code != 0 {
-			return resp, &RemoteError{Code: resp.Code, Remark: resp.Remark}
 		}
 		return resp, nil
 	}

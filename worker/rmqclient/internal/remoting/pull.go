@@ -1,0 +1,299 @@
+package remoting
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// Pull request and response codes (RocketMQ RequestCode and ResponseCode).
+const (
+	CodePullMessage          = 11
+	CodePullNotFound         = 19
+	CodePullRetryImmediately = 20
+	CodePullOffsetMoved      = 21
+)
+
+// Pull sysFlag bits (PullSysFlag).
+const (
+	pullFlagSuspend      = 1 << 1
+	pullFlagSubscription = 1 << 2
+)
+
+// PullStatus is what a pull found.
+type PullStatus int
+
+const (
+	// PullFound: Messages holds messages from the requested offset on.
+	PullFound PullStatus = iota
+	// PullNoNew: nothing at or after the offset yet (after the broker held the request
+	// for up to Suspend).
+	PullNoNew
+	// PullRetry: the broker asked for the pull to be sent again.
+	PullRetry
+	// PullOffsetMoved: the offset is outside the queue's stored range; read from Next.
+	PullOffsetMoved
+)
+
+// PullRequest reads one queue from Offset for a consumer group.
+type PullRequest struct {
+	Group   string
+	Topic   string
+	QueueID int
+	Offset  int64
+	Max     int
+	// Suspend is how long the broker may hold the request when there is nothing at Offset
+	// yet (long polling); zero answers at once.
+	Suspend time.Duration
+}
+
+// PullResult is a broker's answer to a pull.
+type PullResult struct {
+	Status   PullStatus
+	Next     int64 // offset to pull next
+	Min, Max int64 // the queue's stored range as the broker answered (Max: next to write)
+	Messages []Message
+}
+
+// Pull sends one pull request to a broker. The context bounds the call; when it has no
+// deadline, the call may take Suspend plus the client's Timeout.
+func (cl Client) Pull(ctx context.Context, broker string, req PullRequest) (*PullResult, error) {
+	flag := pullFlagSubscription
+	if req.Suspend > 0 {
+		flag |= pullFlagSuspend
+	}
+	ext := map[string]string{
+		"consumerGroup":        req.Group,
+		"topic":                req.Topic,
+		"queueId":              strconv.Itoa(req.QueueID),
+		"queueOffset":          strconv.FormatInt(req.Offset, 10),
+		"maxMsgNums":           strconv.Itoa(req.Max),
+		"sysFlag":              strconv.Itoa(flag),
+		"commitOffset":         "0",
+		"suspendTimeoutMillis": strconv.FormatInt(req.Suspend.Milliseconds(), 10),
+		"subscription":         "*",
+		"subVersion":           "0",
+		"expressionType":       "TAG",
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		timeout := cl.Timeout
+		if timeout <= 0 {
+			timeout = 5 * time.Second
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.Suspend+timeout)
+		defer cancel()
+	}
+	resp, err := cl.Do(ctx, broker, CodePullMessage, ext, nil)
+	if err != nil {
+		return nil, err
+	}
+	res := &PullResult{Next: req.Offset}
+	switch resp.Code {
+	case 0:
+		res.Status = PullFound
+	case CodePullNotFound:
+		res.Status = PullNoNew
+	case CodePullRetryImmediately:
+		res.Status = PullRetry
+	case CodePullOffsetMoved:
+		res.Status = PullOffsetMoved
+	default:
+		return nil, &RemoteError{Code: resp.Code, Remark: resp.Remark}
+	}
+	for key, dst := range map[string]*int64{"nextBeginOffset": &res.Next, "minOffset": &res.Min, "maxOffset": &res.Max} {
+		if v, ok := resp.ExtFields[key]; ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("pull response %s %q: %w", key, v, err)
+			}
+			*dst = n
+		}
+	}
+	if res.Status == PullFound {
+		if res.Messages, err = DecodeMessages(resp.Body); err != nil {
+			return nil, fmt.Errorf("pull %s#%d at %d: %w", req.Topic, req.QueueID, req.Offset, err)
+		}
+	}
+	return res, nil
+}
+
+// Message is one stored message as a pull returns it. Body and Properties share the
+// response's buffer.
+type Message struct {
+	QueueID        int32
+	QueueOffset    int64
+	PhysicalOffset int64
+	SysFlag        int32
+	BornTimestamp  int64  // ms
+	StoreTimestamp int64  // ms
+	StoreHost      []byte // ip then port, 8 or 20 bytes
+	ReconsumeTimes int32
+	Body           []byte
+	// Properties are the raw properties: name 0x01 value 0x02 ... (see ForEachProperty).
+	Properties []byte
+}
+
+// Stored-message layout constants (MessageDecoder, MessageSysFlag).
+const (
+	magicV1          = int32(-626843481) // 0xDAA320A7
+	magicV2          = int32(-626843477) // 0xDAA320AB: two-byte topic length
+	sysFlagCompress  = 1 << 0
+	sysFlagBornV6    = 1 << 4
+	sysFlagStoreV6   = 1 << 5
+	compressTypeMask = 0x7 << 8
+	compressZlib     = 0x3 << 8
+)
+
+// ErrBadMessage is wrapped by every decoding failure of a stored message.
+var ErrBadMessage = errors.New("malformed stored message")
+
+// DecodeMessages splits a pull response body into messages. Compressed bodies (zlib, as
+// both clients compress) are inflated; other compressions are an error.
+func DecodeMessages(b []byte) ([]Message, error) {
+	var out []Message
+	for len(b) > 0 {
+		m, n, err := decodeMessage(b)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, m)
+		b = b[n:]
+	}
+	return out, nil
+}
+
+type cursor struct {
+	b   []byte
+	pos int
+	bad bool
+}
+
+func (c *cursor) take(n int) []byte {
+	if c.bad || n < 0 || c.pos+n > len(c.b) {
+		c.bad = true
+		return nil
+	}
+	s := c.b[c.pos : c.pos+n]
+	c.pos += n
+	return s
+}
+
+func (c *cursor) i32() int32 {
+	s := c.take(4)
+	if s == nil {
+		return 0
+	}
+	return int32(binary.BigEndian.Uint32(s))
+}
+
+func (c *cursor) i64() int64 {
+	s := c.take(8)
+	if s == nil {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(s))
+}
+
+func (c *cursor) u16() int {
+	s := c.take(2)
+	if s == nil {
+		return 0
+	}
+	return int(binary.BigEndian.Uint16(s))
+}
+
+func decodeMessage(b []byte) (Message, int, error) {
+	var m Message
+	if len(b) < 8 {
+		return m, 0, fmt.Errorf("%w: %d trailing bytes", ErrBadMessage, len(b))
+	}
+	total := int(binary.BigEndian.Uint32(b))
+	if total < 8 || total > len(b) {
+		return m, 0, fmt.Errorf("%w: size %d of %d bytes", ErrBadMessage, total, len(b))
+	}
+	c := &cursor{b: b[:total], pos: 4}
+	magic := c.i32()
+	if magic != magicV1 && magic != magicV2 {
+		return m, 0, fmt.Errorf("%w: magic code %#x", ErrBadMessage, uint32(magic))
+	}
+	c.take(4) // body CRC
+	m.QueueID = c.i32()
+	c.take(4) // flag
+	m.QueueOffset = c.i64()
+	m.PhysicalOffset = c.i64()
+	m.SysFlag = c.i32()
+	m.BornTimestamp = c.i64()
+	if m.SysFlag&sysFlagBornV6 != 0 {
+		c.take(20)
+	} else {
+		c.take(8)
+	}
+	m.StoreTimestamp = c.i64()
+	if m.SysFlag&sysFlagStoreV6 != 0 {
+		m.StoreHost = c.take(20)
+	} else {
+		m.StoreHost = c.take(8)
+	}
+	m.ReconsumeTimes = c.i32()
+	c.take(8) // prepared transaction offset
+	m.Body = c.take(int(c.i32()))
+	if magic == magicV2 {
+		c.take(c.u16())
+	} else if s := c.take(1); s != nil {
+		c.take(int(s[0]))
+	}
+	m.Properties = c.take(c.u16())
+	if c.bad {
+		return m, 0, fmt.Errorf("%w: fields overrun size %d", ErrBadMessage, total)
+	}
+	if m.SysFlag&sysFlagCompress != 0 {
+		if t := m.SysFlag & compressTypeMask; t != 0 && t != compressZlib {
+			return m, 0, fmt.Errorf("%w: body compression type %d is not supported (only zlib)", ErrBadMessage, t>>8)
+		}
+		zr, err := zlib.NewReader(bytes.NewReader(m.Body))
+		if err != nil {
+			return m, 0, fmt.Errorf("%w: compressed body: %w", ErrBadMessage, err)
+		}
+		body, err := io.ReadAll(io.LimitReader(zr, maxFrame+1))
+		if err == nil && len(body) > maxFrame {
+			err = errors.New("inflates past 16 MiB")
+		}
+		if err != nil {
+			return m, 0, fmt.Errorf("%w: compressed body: %w", ErrBadMessage, err)
+		}
+		m.Body = body
+	}
+	return m, total, nil
+}
+
+// ForEachProperty calls f with each name and value of raw properties (name 0x01 value 0x02).
+func ForEachProperty(raw []byte, f func(name, value string)) {
+	for len(raw) > 0 {
+		end := bytes.IndexByte(raw, 2)
+		item := raw
+		if end >= 0 {
+			item, raw = raw[:end], raw[end+1:]
+		} else {
+			raw = nil
+		}
+		if sep := bytes.IndexByte(item, 1); sep > 0 {
+			f(string(item[:sep]), string(item[sep+1:]))
+		}
+	}
+}
+
+// OffsetMsgID is the message id the broker derives from where it stored m: the store
+// host's address and port then the physical offset, in upper-case hex.
+func (m *Message) OffsetMsgID() string {
+	var buf [28]byte
+	n := copy(buf[:], m.StoreHost)
+	binary.BigEndian.PutUint64(buf[n:], uint64(m.PhysicalOffset))
+	return fmt.Sprintf("%X", buf[:n+8])
+}

@@ -1,0 +1,217 @@
+package rmqclient
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
+)
+
+// brokerAddrTTL is how long a broker address learnt from the name server is used before it
+// is asked again (an error from the broker forgets it at once).
+const brokerAddrTTL = 30 * time.Second
+
+// Puller reads queues for one consumer group by explicit pulls over the client's kept
+// connections. It neither joins the group nor commits: the caller owns the offsets and
+// stores them with CommitOffset. Safe for concurrent use.
+type Puller struct {
+	c     *Client
+	group string
+
+	mu    sync.Mutex
+	addrs map[string]brokerAddr // broker name → master address
+}
+
+type brokerAddr struct {
+	addr string
+	at   time.Time
+}
+
+// groupName is what brokers accept as a consumer group name (longer than a topic name).
+var groupName = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,255}$`)
+
+// NewPuller returns a puller for group (which must match ^[%|a-zA-Z0-9_-]{1,255}$).
+func (c *Client) NewPuller(group string) (*Puller, error) {
+	if !groupName.MatchString(group) {
+		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, group, groupName)
+	}
+	return &Puller{c: c, group: group, addrs: map[string]brokerAddr{}}, nil
+}
+
+// Pulled is the answer to one pull.
+type Pulled struct {
+	// Messages are the messages from the requested offset on, in offset order.
+	Messages []*ReceivedMessage
+	// Next is the offset to pull next: past the last message, or where the queue's stored
+	// range begins when the requested offset had been deleted (Moved).
+	Next int64
+	// MinOffset and MaxOffset are the queue's stored range as the broker answered
+	// (MaxOffset: the offset of the next message written).
+	MinOffset, MaxOffset int64
+	// Moved: the requested offset was outside the stored range; nothing was read.
+	Moved bool
+}
+
+func (p *Puller) addr(ctx context.Context, broker string) (string, error) {
+	p.mu.Lock()
+	a, ok := p.addrs[broker]
+	p.mu.Unlock()
+	if ok && time.Since(a.at) < brokerAddrTTL {
+		return a.addr, nil
+	}
+	addr, err := p.c.brokerAddr(ctx, broker)
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	p.addrs[broker] = brokerAddr{addr: addr, at: time.Now()}
+	p.mu.Unlock()
+	return addr, nil
+}
+
+func (p *Puller) forget(broker string) {
+	p.mu.Lock()
+	delete(p.addrs, broker)
+	p.mu.Unlock()
+}
+
+// Pull reads up to max messages of q from offset. When there is nothing at offset yet,
+// the broker holds the request for up to wait (long polling) and Pull returns no messages
+// with Next == offset; wait 0 answers at once. The broker returns at most 32 messages per
+// pull whatever max is.
+func (p *Puller) Pull(ctx context.Context, q Queue, offset int64, max int, wait time.Duration) (Pulled, error) {
+	addr, err := p.addr(ctx, q.BrokerName)
+	if err != nil {
+		return Pulled{Next: offset}, err
+	}
+	req := remoting.PullRequest{Group: p.group, Topic: q.Topic, QueueID: q.QueueID, Offset: offset, Max: max, Suspend: wait}
+	res, err := p.c.rpc.Pull(ctx, addr, req)
+	if remoting.IsCode(err, remoting.CodeSubscriptionGroupNotExist) {
+		// A broker with autoCreateSubscriptionGroup=false knows only groups created first.
+		if err = p.c.rpc.CreateSubscriptionGroup(ctx, addr, p.group); err == nil {
+			res, err = p.c.rpc.Pull(ctx, addr, req)
+		}
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			p.forget(q.BrokerName)
+		}
+		return Pulled{Next: offset}, fmt.Errorf("pull %s at %d for %s: %w", q, offset, p.group, err)
+	}
+	out := Pulled{Next: res.Next, MinOffset: res.Min, MaxOffset: res.Max}
+	switch res.Status {
+	case remoting.PullFound:
+		out.Messages = receivedMessages(q, res.Messages, res.Max)
+		if n := len(out.Messages); n > 0 && out.Next <= out.Messages[n-1].Offset {
+			out.Next = out.Messages[n-1].Offset + 1
+		}
+	case remoting.PullOffsetMoved:
+		out.Moved = true
+	default:
+		out.Next = offset
+	}
+	return out, nil
+}
+
+// receivedMessages converts decoded messages, allocating them in one slab.
+func receivedMessages(q Queue, msgs []remoting.Message, maxOff int64) []*ReceivedMessage {
+	slab := make([]ReceivedMessage, len(msgs))
+	out := make([]*ReceivedMessage, len(msgs))
+	for i := range msgs {
+		m := &msgs[i]
+		rm := &slab[i]
+		*rm = ReceivedMessage{
+			Queue:          q,
+			Offset:         m.QueueOffset,
+			Body:           m.Body,
+			BornTime:       time.UnixMilli(m.BornTimestamp),
+			StoreTime:      time.UnixMilli(m.StoreTimestamp),
+			ReconsumeTimes: m.ReconsumeTimes,
+			MaxOffset:      maxOff,
+			Properties:     map[string]string{},
+		}
+		remoting.ForEachProperty(m.Properties, func(k, v string) {
+			if !systemProperties[k] {
+				rm.Properties[k] = v
+				return
+			}
+			if rm.SysProperties == nil {
+				rm.SysProperties = make(map[string]string, 4)
+			}
+			rm.SysProperties[k] = v
+			switch k {
+			case "KEYS":
+				rm.Keys = strings.Fields(v)
+			case "TAGS":
+				rm.Tag = v
+			case "UNIQ_KEY":
+				rm.MsgID = v
+			}
+		})
+		if rm.MsgID == "" {
+			rm.MsgID = m.OffsetMsgID()
+		}
+		out[i] = rm
+	}
+	return out
+}
+
+// CommitOffset stores group's offset of q in the broker (the consumer offsets that
+// mqadmin consumerProgress shows) and waits for the broker's acknowledgement.
+func (p *Puller) CommitOffset(ctx context.Context, q Queue, offset int64) error {
+	addr, err := p.addr(ctx, q.BrokerName)
+	if err != nil {
+		return err
+	}
+	err = p.c.rpc.UpdateConsumerOffset(ctx, addr, p.group, q.Topic, q.QueueID, offset)
+	if remoting.IsCode(err, remoting.CodeSubscriptionGroupNotExist) {
+		if err = p.c.rpc.CreateSubscriptionGroup(ctx, addr, p.group); err == nil {
+			err = p.c.rpc.UpdateConsumerOffset(ctx, addr, p.group, q.Topic, q.QueueID, offset)
+		}
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			p.forget(q.BrokerName)
+		}
+		return fmt.Errorf("commit offset %d of %s for %s: %w", offset, q, p.group, err)
+	}
+	return nil
+}
+
+// CommittedOffset returns group's stored offset of q; found is false when it has none.
+func (p *Puller) CommittedOffset(ctx context.Context, q Queue) (offset int64, found bool, err error) {
+	addr, err := p.addr(ctx, q.BrokerName)
+	if err != nil {
+		return 0, false, err
+	}
+	off, found, err := p.c.rpc.QueryConsumerOffset(ctx, addr, p.group, q.Topic, q.QueueID)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.forget(q.BrokerName)
+		}
+		return 0, false, fmt.Errorf("offset of %s in %s: %w", p.group, q, err)
+	}
+	return off, found, nil
+}
+
+// QueueRange returns q's stored range: the oldest offset and the next to write.
+func (p *Puller) QueueRange(ctx context.Context, q Queue) (minOff, maxOff int64, err error) {
+	addr, err := p.addr(ctx, q.BrokerName)
+	if err != nil {
+		return 0, 0, err
+	}
+	if minOff, err = p.c.rpc.GetMinOffset(ctx, addr, q.Topic, q.QueueID); err == nil {
+		maxOff, err = p.c.rpc.GetMaxOffset(ctx, addr, q.Topic, q.QueueID)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			p.forget(q.BrokerName)
+		}
+		return 0, 0, fmt.Errorf("range of %s: %w", q, err)
+	}
+	return minOff, maxOff, nil
+}

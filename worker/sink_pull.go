@@ -1,0 +1,478 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// The sink read loop: a task reads the queues the runtime plans for it with explicit pulls
+// (long polling at the tail) and stores in the broker, as the consumer offsets of the
+// connector's group, the offset of each queue below which every record was put and
+// flushed. A session reads one plan; it ends (and a new one starts) when the topics'
+// queues or the connector's task count change, or the task seeks.
+
+const (
+	// sinkLongPoll is how long the broker may hold a pull at the tail of a queue.
+	sinkLongPoll = 20 * time.Second
+	// sinkCommitInterval is how often durable offsets are stored in the broker (and once
+	// more when a session ends).
+	sinkCommitInterval = time.Second
+	// sinkReplanInterval is how often the topics' queues and the task count are checked.
+	sinkReplanInterval = 5 * time.Second
+	// sinkPullBackoffMax bounds the wait between pulls that fail (broker unreachable).
+	sinkPullBackoffMax = 5 * time.Second
+	// sinkFinalCommitTimeout bounds the commit when a session ends.
+	sinkFinalCommitTimeout = 5 * time.Second
+)
+
+// errReplan ends a session so that the next one reads a new plan.
+var errReplan = errors.New("sink queues re-planned")
+
+// planQueues returns the queues task reads of a connector with tasks tasks: the topics'
+// queues in a fixed order (topic, broker, queue id), the i-th to task i mod tasks. Every
+// task computes the same plan from the same inputs, so two tasks of one plan never share a
+// queue and each queue has a reader.
+func planQueues(all []rmqclient.Queue, task, tasks int) []rmqclient.Queue {
+	if tasks < 1 {
+		tasks = 1
+	}
+	sorted := slices.Clone(all)
+	sort.Slice(sorted, func(i, j int) bool { return queueLess(sorted[i], sorted[j]) })
+	var mine []rmqclient.Queue
+	for i, q := range sorted {
+		if i%tasks == task {
+			mine = append(mine, q)
+		}
+	}
+	return mine
+}
+
+func queueLess(a, b rmqclient.Queue) bool {
+	if a.Topic != b.Topic {
+		return a.Topic < b.Topic
+	}
+	if a.BrokerName != b.BrokerName {
+		return a.BrokerName < b.BrokerName
+	}
+	return a.QueueID < b.QueueID
+}
+
+// queueProgress tracks one queue of a session: batches are handed out in offset order and
+// may complete out of order (concurrent sinks); durable advances only over a contiguous
+// run of completed batches.
+type queueProgress struct {
+	q rmqclient.Queue
+
+	mu        sync.Mutex
+	durable   int64           // every record below is put and flushed (or was skipped by a seek)
+	committed int64           // stored in the broker; -1: nothing stored by this session
+	done      map[int64]int64 // completed batches not yet contiguous: start → end
+	pending   map[int64]time.Time
+	maxOffset int64     // the queue's next offset as of the last pull
+	lastStore time.Time // store time of the newest record pulled
+}
+
+func newQueueProgress(q rmqclient.Queue, start int64, committed bool) *queueProgress {
+	p := &queueProgress{q: q, durable: start, committed: -1, done: map[int64]int64{}, pending: map[int64]time.Time{},
+		maxOffset: start}
+	if committed {
+		p.committed = start
+	}
+	return p
+}
+
+// dispatched notes a batch [start, …) handed to processing, whose first record was stored at st.
+func (p *queueProgress) dispatched(start int64, st time.Time, maxOffset int64, last time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pending[start] = st
+	p.observe(maxOffset, last)
+}
+
+func (p *queueProgress) observe(maxOffset int64, last time.Time) {
+	if maxOffset > p.maxOffset {
+		p.maxOffset = maxOffset
+	}
+	if last.After(p.lastStore) {
+		p.lastStore = last
+	}
+}
+
+// completed marks the batch [start, end) durable and advances durable over every
+// contiguous completed batch.
+func (p *queueProgress) completed(start, end int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done[start] = end
+	for {
+		e, ok := p.done[p.durable]
+		if !ok {
+			return
+		}
+		delete(p.done, p.durable)
+		delete(p.pending, p.durable)
+		p.durable = e
+	}
+}
+
+// skipped moves durable to next when the broker no longer has the records before it (they
+// were deleted) and nothing of the queue is in flight.
+func (p *queueProgress) skipped(next int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pending) == 0 {
+		p.durable = next
+	}
+}
+
+// toCommit returns the offset to store, if it moved since the last commit.
+func (p *queueProgress) toCommit() (int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.durable, p.durable != p.committed
+}
+
+func (p *queueProgress) stored(off int64) {
+	p.mu.Lock()
+	p.committed = off
+	p.mu.Unlock()
+}
+
+// lag returns the records of the queue not yet durable and the age of the oldest of them
+// (the store time of its batch when it is in flight, else of the newest record pulled: a
+// lower bound on the age of records not pulled yet).
+func (p *queueProgress) lag(now time.Time) (records int64, seconds float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	records = p.maxOffset - p.durable
+	if records <= 0 {
+		return 0, 0
+	}
+	st, ok := p.pending[p.durable]
+	if !ok {
+		st = p.lastStore
+	}
+	if st.IsZero() {
+		return records, 0
+	}
+	return records, max(0, now.Sub(st).Seconds())
+}
+
+// queueLag is one queue's lag as the metrics report it.
+type queueLag struct {
+	queue   string
+	records int64
+	seconds float64
+}
+
+// sinkBatch is one pull's records of one queue: offsets [start, end).
+type sinkBatch struct {
+	progress   *queueProgress
+	start, end int64
+	msgs       []*rmqclient.ReceivedMessage
+}
+
+// readLoop runs sessions until ctx ends (nil) or the task fails (the failure).
+func (s *sinkRunner) readLoop(ctx context.Context, pl *rmqclient.Puller) error {
+	for {
+		err := s.session(ctx, pl)
+		if errors.Is(err, errReplan) && ctx.Err() == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+}
+
+// sinkQueues returns the current queues of the sink's topics.
+func (s *sinkRunner) sinkQueues(ctx context.Context) ([]rmqclient.Queue, error) {
+	var all []rmqclient.Queue
+	for _, t := range s.topics {
+		qs, err := s.client.TopicQueues(ctx, t)
+		if err != nil {
+			return nil, fmt.Errorf("queues of sink topic %s: %w", t, err)
+		}
+		all = append(all, qs...)
+	}
+	sort.Slice(all, func(i, j int) bool { return queueLess(all[i], all[j]) })
+	return all, nil
+}
+
+func (s *sinkRunner) tasksNow() int {
+	if s.taskCount == nil {
+		return 1
+	}
+	return max(1, s.taskCount())
+}
+
+// session reads one plan until it changes (errReplan), ctx ends or the task fails.
+func (s *sinkRunner) session(ctx context.Context, pl *rmqclient.Puller) error {
+	all, err := s.sinkQueues(ctx)
+	if err != nil {
+		return err
+	}
+	tasks := s.tasksNow()
+	mine := planQueues(all, s.id.Task, tasks)
+	progress := make([]*queueProgress, 0, len(mine))
+	for _, q := range mine {
+		p, err := s.startProgress(ctx, pl, q)
+		if err != nil {
+			return err
+		}
+		progress = append(progress, p)
+	}
+	s.setPlan(mine, progress)
+	defer s.setPlan(nil, nil)
+
+	g, gctx := errgroup.WithContext(ctx)
+	shared := make(chan sinkBatch, max(1, len(progress)))
+	for _, p := range progress {
+		out := shared
+		if s.ordered {
+			// One reader per queue, each batch processed after the one before it.
+			out = make(chan sinkBatch, 1)
+			g.Go(func() error { return s.processBatches(gctx, out) })
+		}
+		g.Go(func() error { return s.pullQueue(gctx, pl, p, out) })
+	}
+	if !s.ordered {
+		for range max(1, s.goroutines) {
+			g.Go(func() error { return s.processBatches(gctx, shared) })
+		}
+	}
+	g.Go(func() error {
+		t := time.NewTicker(sinkCommitInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				s.commit(gctx, pl, progress)
+			}
+		}
+	})
+	g.Go(func() error { return s.watchPlan(gctx, all, tasks) })
+	err = g.Wait()
+	cctx, cancel := context.WithTimeout(context.Background(), sinkFinalCommitTimeout)
+	defer cancel()
+	s.commit(cctx, pl, progress)
+	return err
+}
+
+// startProgress returns where q is read from: the offset the task asked for (ResetOffsets),
+// else the group's committed offset, else the start the connector's config names.
+func (s *sinkRunner) startProgress(ctx context.Context, pl *rmqclient.Puller, q rmqclient.Queue) (*queueProgress, error) {
+	s.assignMu.Lock()
+	off, seek := s.seeks[toPluginQueue(q)]
+	delete(s.seeks, toPluginQueue(q))
+	s.assignMu.Unlock()
+	if seek {
+		return newQueueProgress(q, off, false), nil // stored at the next commit
+	}
+	off, found, err := pl.CommittedOffset(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		return newQueueProgress(q, off, true), nil
+	}
+	minOff, maxOff, err := pl.QueueRange(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if s.from == rmqclient.FromFirst {
+		return newQueueProgress(q, minOff, false), nil
+	}
+	return newQueueProgress(q, maxOff, false), nil
+}
+
+// pullQueue reads one queue into out until ctx ends. A failing pull is retried with backoff
+// (the broker may be restarting); the fence is asked before every pull.
+func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *queueProgress, out chan<- sinkBatch) error {
+	p.mu.Lock()
+	next := p.durable
+	p.mu.Unlock()
+	limit := min(max(s.batchSize, 1), 1024)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		if s.fence != nil {
+			if err := s.fence(); err != nil {
+				s.fail(err)
+				return err
+			}
+		}
+		res, err := pl.Pull(ctx, p.q, next, limit, sinkLongPoll)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Warn("sink pull failed; retrying", "queue", p.q.String(), "offset", next, "err", err)
+			if !sleepCtx(ctx, backoff) {
+				return nil
+			}
+			backoff = min(2*backoff, sinkPullBackoffMax)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if res.Moved {
+			s.log.Warn("sink offset outside the queue's stored range; reading on from the broker's suggestion",
+				"queue", p.q.String(), "offset", next, "next", res.Next, "min", res.MinOffset, "max", res.MaxOffset)
+			next = res.Next
+			p.skipped(next)
+			continue
+		}
+		if len(res.Messages) == 0 {
+			p.mu.Lock()
+			p.observe(res.MaxOffset, time.Time{})
+			p.mu.Unlock()
+			continue
+		}
+		b := sinkBatch{progress: p, start: next, end: res.Next, msgs: res.Messages}
+		p.dispatched(b.start, res.Messages[0].StoreTime, res.MaxOffset, res.Messages[len(res.Messages)-1].StoreTime)
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return nil
+		}
+		next = res.Next
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// processBatches processes batches from in until ctx ends. A batch taken is processed to
+// the end under the task's work context (a re-plan does not interrupt a Put); a failure
+// fails the task and ends the session.
+func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case b := <-in:
+			if err := s.process(s.work, b.msgs); err != nil {
+				if s.work.Err() != nil && s.currentFailure() == nil {
+					return nil // stopping: the batch is read again by the next incarnation
+				}
+				return err
+			}
+			b.progress.completed(b.start, b.end)
+		}
+	}
+}
+
+// commit stores every queue's durable offset that moved since the last commit. A failure
+// is logged and counted; the next commit tries again.
+func (s *sinkRunner) commit(ctx context.Context, pl *rmqclient.Puller, progress []*queueProgress) {
+	for _, p := range progress {
+		off, moved := p.toCommit()
+		if !moved {
+			continue
+		}
+		if err := pl.CommitOffset(ctx, p.q, off); err != nil {
+			if ctx.Err() == nil {
+				s.counters.commitFailures.Add(1)
+				s.log.Warn("sink offset not stored; the next commit tries again", "queue", p.q.String(), "offset", off, "err", err)
+			}
+			continue
+		}
+		p.stored(off)
+	}
+}
+
+// watchPlan returns errReplan once the topics' queues or the connector's task count differ
+// from the session's plan, or the task asked to seek.
+func (s *sinkRunner) watchPlan(ctx context.Context, all []rmqclient.Queue, tasks int) error {
+	t := time.NewTicker(sinkReplanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.reseek:
+			return errReplan
+		case <-t.C:
+			if s.tasksNow() != tasks {
+				return errReplan
+			}
+			now, err := s.sinkQueues(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Debug("sink queues not re-checked", "err", err)
+				}
+				continue
+			}
+			if !slices.Equal(now, all) {
+				return errReplan
+			}
+		}
+	}
+}
+
+// setPlan publishes the session's queues (Assignment) and progress (lag metrics).
+func (s *sinkRunner) setPlan(mine []rmqclient.Queue, progress []*queueProgress) {
+	s.assignMu.Lock()
+	defer s.assignMu.Unlock()
+	s.assigned = make(map[plugins.Queue]struct{}, len(mine))
+	for _, q := range mine {
+		s.assigned[toPluginQueue(q)] = struct{}{}
+	}
+	s.progress = progress
+}
+
+// queueLags returns the lag of every queue of the current session.
+func (s *sinkRunner) queueLags() []queueLag {
+	s.assignMu.Lock()
+	progress := s.progress
+	s.assignMu.Unlock()
+	now := time.Now()
+	out := make([]queueLag, 0, len(progress))
+	for _, p := range progress {
+		r, sec := p.lag(now)
+		out = append(out, queueLag{queue: p.q.String(), records: r, seconds: sec})
+	}
+	return out
+}
+
+// totalLag is the task's lag in records, summed over its queues.
+func (s *sinkRunner) totalLag() int64 {
+	var n int64
+	for _, l := range s.queueLags() {
+		n += l.records
+	}
+	return n
+}
+
+func toPluginQueue(q rmqclient.Queue) plugins.Queue {
+	return plugins.Queue{Topic: q.Topic, BrokerName: q.BrokerName, QueueID: q.QueueID}
+}
+
+// taskCount is the number of tasks of the connector's current task configs (the sink
+// plan's divisor).
+func (rt *connRuntime) taskCount() int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return len(rt.taskCfgs)
+}
