@@ -35,7 +35,7 @@ test: test-go fuzz-smoke ## every test, real broker included, with -race; then e
 # tests/faults (root, nftables, java, python3) starts a RocketMQ of its own on other ports and,
 # without -faults.full, runs its short subset: one bounce, one broker restart, one partition and
 # a bounded REST fuzz.
-BROKER_PKGS := ./worker ./worker/rmqclient ./worker/registrylog ./tests/registry ./tests/e2e ./plugins/connectors/http/e2e ./plugins/connectors/replicator ./tests/faults
+BROKER_PKGS := ./worker ./worker/rmqclient ./worker/registrylog ./tests/registry ./tests/e2e ./plugins/connectors/http/e2e ./plugins/connectors/replicator ./tests/faults ./tests/console
 # One test broker (ports 19876/20911, its own data directory, so a development broker is
 # left alone) serves the whole run and is stopped at the end, pass or fail. With
 # RMQ_NAMESRV set, that cluster is used instead and nothing is started.

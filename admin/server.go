@@ -91,15 +91,16 @@ func NewServer(addr string, info Info, health HealthChecker, herder Herder, log 
 	return s
 }
 
-// Handler is what Run serves: the routes behind the access checks. The guard is outermost
-// (access.Guard: Host, Origin, Sec-Fetch-Site, content type, body size), so what a page of
-// another origin sends is refused before anything else runs, auth's bcrypt work included. CORS
-// comes next, so a browser's preflight (which carries no credentials) is answered without auth
-// and a 401 still carries the CORS headers the browser needs to show it; auth comes last.
+// Handler is what Run serves: the routes and the web console (withConsole) behind the access
+// checks. The guard is outermost (access.Guard: Host, Origin, Sec-Fetch-Site, content type,
+// body size), so what a page of another origin sends is refused before anything else runs,
+// auth's bcrypt work included. CORS comes next, so a browser's preflight (which carries no
+// credentials) is answered without auth and a 401 still carries the CORS headers the browser
+// needs to show it; auth comes last.
 // The wrappers sit outside gin because gin's Use applies only to routes registered after it,
 // and NewServer registers the routes before any Enable call.
 func (s *Server) Handler() http.Handler {
-	var h http.Handler = s.engine
+	h := withConsole(s.engine)
 	if s.auth != nil {
 		h = s.auth.Wrap(h, isHealth)
 	}
