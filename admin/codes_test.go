@@ -30,6 +30,7 @@ var workerSentinels = map[string]struct {
 	"ErrBadState":      {restapi.ErrBadState, http.StatusConflict},
 	"ErrConflict":      {restapi.ErrConflict, http.StatusConflict},
 	"ErrStopped":       {restapi.ErrStopped, http.StatusServiceUnavailable},
+	"ErrUnavailable":   {restapi.ErrUnavailable, http.StatusServiceUnavailable},
 }
 
 // exportedSentinels parses the management API's errors.go (package restapi) and worker's own

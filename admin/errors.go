@@ -40,6 +40,7 @@ var sentinelStatuses = []struct {
 	// A write that lost a race with a concurrent write to the same connector.
 	{restapi.ErrConflict, http.StatusConflict},
 	{restapi.ErrStopped, http.StatusServiceUnavailable},
+	{restapi.ErrUnavailable, http.StatusServiceUnavailable},
 }
 
 // httpStatus is the one place an error becomes an HTTP status. The stable error code in every

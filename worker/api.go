@@ -16,6 +16,7 @@ var (
 	ErrBadState      = restapi.ErrBadState
 	ErrConflict      = restapi.ErrConflict
 	ErrStopped       = restapi.ErrStopped
+	ErrUnavailable   = restapi.ErrUnavailable
 )
 
 type (

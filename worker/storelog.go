@@ -83,7 +83,7 @@ func (l *storeLog) append(ctx context.Context, key string, body []byte) (int64, 
 	}
 	res, err := l.producer.Send(ctx, m)
 	if err != nil {
-		return 0, fmt.Errorf("write %s: %w", l.topic, err)
+		return 0, storeWriteErr(l.topic, err)
 	}
 	select {
 	case l.poke <- struct{}{}:
@@ -328,3 +328,13 @@ func (l *storeLog) sync(ctx context.Context) error {
 }
 
 func (l *storeLog) close() { _ = l.reader.Close() }
+
+// storeWriteErr wraps a failed write of a store topic. A failure of the broker (unreachable,
+// timed out, refusing) wraps ErrUnavailable as well, so the REST API answers 503 (retry) instead
+// of 500; a message the broker could never take (too large, invalid) is a bug and stays as it is.
+func storeWriteErr(topic string, err error) error {
+	if errors.Is(err, rmqclient.ErrTooLarge) || errors.Is(err, rmqclient.ErrInvalid) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("write %s: %w", topic, err)
+	}
+	return fmt.Errorf("write %s: %w: %w", topic, ErrUnavailable, err)
+}

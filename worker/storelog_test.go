@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -120,4 +122,17 @@ func TestStoreLogRebasesFromSnapshot(t *testing.T) {
 	require.Equal(t, []string{"a", "b", "c", "d", "e"}, run(0, 2))
 	// A snapshot whose coverage ends before the records held back: those are applied too.
 	require.Equal(t, []string{"a", "b", "c", "d", "e"}, run(0, 4))
+}
+
+// A store write the broker failed (unreachable, timed out) is retryable: it wraps ErrUnavailable,
+// which the REST API answers with 503 instead of 500. A message the broker could never take stays a
+// plain failure, and so does a cancelled request.
+func TestStoreWriteErrorsSayWhetherToRetry(t *testing.T) {
+	timeout := fmt.Errorf("send failed: %w", errors.New("request timeout"))
+	require.ErrorIs(t, storeWriteErr("cfg", timeout), ErrUnavailable)
+	require.ErrorContains(t, storeWriteErr("cfg", timeout), "request timeout")
+	for _, err := range []error{rmqclient.ErrTooLarge, rmqclient.ErrInvalid, context.Canceled} {
+		require.NotErrorIs(t, storeWriteErr("cfg", err), ErrUnavailable, "%v", err)
+		require.ErrorIs(t, storeWriteErr("cfg", err), err)
+	}
 }

@@ -21,6 +21,9 @@ var (
 	ErrConflict = errors.New("conflicting concurrent update; read the connector again and retry")
 	// ErrStopped: the worker is shutting down (503).
 	ErrStopped = errors.New("worker is stopping")
+	// ErrUnavailable: the cluster's store topics could not be written (the broker is
+	// unreachable or timed out); nothing changed, and the request may be retried (503).
+	ErrUnavailable = errors.New("the cluster's store cannot be written now; retry")
 )
 
 // ConfigError is one or more rejected connector config keys.
