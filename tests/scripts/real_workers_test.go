@@ -286,7 +286,15 @@ func TestDistributedScriptsAndEveryAdminCommandRealCluster(t *testing.T) {
 	waitState := func(url, name, state string) {
 		require.Eventually(t, func() bool {
 			r.adminJSON(url, &st, "status", name)
-			return st.Connector.State == state && len(st.Tasks) > 0 && st.Tasks[0].State == state
+			if st.Connector.State != state {
+				return false
+			}
+			for _, ts := range st.Tasks {
+				if ts.State != state {
+					return false
+				}
+			}
+			return len(st.Tasks) > 0 || state == "STOPPED" // a stopped connector has no tasks
 		}, time.Minute, 200*time.Millisecond, "%s never %s", name, state)
 	}
 	r.admin(u1, "pause", "copy-sink")
