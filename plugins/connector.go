@@ -61,10 +61,12 @@ type Connector interface {
 
 	// Start prepares the connector with a validated configuration. ctx bounds
 	// the start only (the engine cancels it after its start timeout); keep
-	// cctx to signal the engine later. A RetriableError makes the engine
-	// call Stop and then Start again after a backoff, within
-	// errors.retry.timeout; any other error marks the connector FAILED and
-	// the engine's restart policy applies.
+	// cctx to signal the engine later. After a failed Start the engine calls
+	// Stop (so the connector can release what it took) and discards the value.
+	// A RetriableError makes the engine Start a new value after a backoff,
+	// within errors.retry.timeout (and at most the worker's start timeout in
+	// all); any other error, or the last retriable one, marks the connector
+	// FAILED.
 	Start(ctx context.Context, cctx ConnectorContext, cfg map[string]string) error
 
 	// TaskConfigs returns at most maxTasks task configurations (maxTasks ≥ 1,

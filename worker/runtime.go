@@ -150,15 +150,6 @@ func (rt *connRuntime) startConnector() bool {
 		rt.mu.Lock()
 		conn := rt.conn
 		rt.mu.Unlock()
-		if conn == nil {
-			c, err := rt.h.registry.New(rt.st.class)
-			if err != nil {
-				rt.setConnState(StateFailed, err.Error())
-				return false
-			}
-			conn = c
-			rt.setConn(c)
-		}
 		rt.mu.Lock()
 		pending := rt.pending
 		rt.pending = nil
@@ -176,17 +167,50 @@ func (rt *connRuntime) startConnector() bool {
 			rt.setConn(nil)
 			return false
 		}
-		ctx, cancel := context.WithCancel(rt.h.ctx)
-		pm := rt.h.metrics.plugin.scope(rt.pluginClass(), rt.h.cfg.WorkerID, rt.name, "", rt.log)
-		if err := safeCall(func() error {
-			sctx, scancel := context.WithTimeout(ctx, rt.h.cfg.StartTimeout)
-			defer scancel()
-			return conn.Start(sctx, connectorContext{rt, pm}, resolved)
-		}); err != nil {
-			rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "failure").Inc()
-			cancel()
-			pm.close()
-			rt.log.Error("connector failed to start", "err", err)
+		// A Start failing with a RetriableError is followed by Stop, and by Start on a new value
+		// after a backoff while errors.retry.timeout allows (the SPI's promise); any failed Start
+		// is followed by Stop, so a connector can release what it took before failing.
+		// The retries hold this connector's operations (opMu), so they end within the worker's
+		// start timeout even when errors.retry.timeout is longer or unlimited.
+		policy, _ := parseErrorPolicy(resolved) // validated before the runtime was built
+		if policy.retryTimeout < 0 || policy.retryTimeout > rt.h.cfg.StartTimeout {
+			policy.retryTimeout = rt.h.cfg.StartTimeout
+		}
+		var ctx context.Context
+		var cancel context.CancelFunc
+		var pm *pluginScope
+		err = policy.retry(rt.h.ctx, func() error {
+			if conn == nil {
+				c, err := rt.h.registry.New(rt.st.class)
+				if err != nil {
+					return err
+				}
+				conn = c
+				rt.setConn(c)
+			}
+			ctx, cancel = context.WithCancel(rt.h.ctx)
+			pm = rt.h.metrics.plugin.scope(rt.pluginClass(), rt.h.cfg.WorkerID, rt.name, "", rt.log)
+			err := safeCall(func() error {
+				sctx, scancel := context.WithTimeout(ctx, rt.h.cfg.StartTimeout)
+				defer scancel()
+				return conn.Start(sctx, connectorContext{rt, pm}, resolved)
+			})
+			if err != nil {
+				rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "failure").Inc()
+				rt.log.Error("connector failed to start", "err", err, "retriable", plugins.IsRetriable(err))
+				stopCtx, stopCancel := context.WithTimeout(context.Background(), rt.h.cfg.ConnectorStopTimeout)
+				if serr := safeCall(func() error { return conn.Stop(stopCtx) }); serr != nil {
+					rt.log.Warn("connector stop after a failed start failed", "err", serr)
+				}
+				stopCancel()
+				cancel()
+				pm.close()
+				conn = nil
+				rt.setConn(nil)
+			}
+			return err
+		}, plugins.IsRetriable)
+		if err != nil {
 			rt.setConnState(StateFailed, fmt.Sprintf("start connector: %v", err))
 			rt.setConn(nil)
 			return false

@@ -704,3 +704,40 @@ func TestDLQReplayThroughFixedSink(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectorStartRetriesRetriableErrors: as the SPI says, a failed connector Start is followed
+// by Stop, and a RetriableError by a Start of a new value after a backoff while
+// errors.retry.timeout allows; without it the first failure is final.
+func TestConnectorStartRetriesRetriableErrors(t *testing.T) {
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	counts := func(id string) (starts, stops int) {
+		st := stateFor(id)
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.connStarts, st.connStops
+	}
+
+	flaky := rmqtest.Name(t, "flaky")
+	_, err := env.h.CreateConnector(ctx, "flaky", map[string]string{"connector.class": "mem-source", "test.id": flaky,
+		"count": "0", "connect.topicname": rmqtest.Topic(t, 1), "test.fail.start.retriable": "2",
+		"errors.retry.timeout": "30000"}, "")
+	require.NoError(t, err)
+	waitState(t, env.h, "flaky", StateRunning, 1)
+	starts, stops := counts(flaky)
+	require.Equal(t, 3, starts, "two retriable failures, then a start")
+	require.Equal(t, 2, stops, "Stop after each failed Start")
+
+	once := rmqtest.Name(t, "once")
+	_, err = env.h.CreateConnector(ctx, "once", map[string]string{"connector.class": "mem-source", "test.id": once,
+		"count": "0", "connect.topicname": rmqtest.Topic(t, 1), "test.fail.start.retriable": "5"}, "")
+	require.NoError(t, err)
+	st, err := env.h.ConnectorStatus(ctx, "once")
+	require.NoError(t, err)
+	require.Equal(t, StateFailed, st.Connector.State)
+	require.Contains(t, st.Connector.Trace, "not ready")
+	starts, stops = counts(once)
+	require.Equal(t, 1, starts, "errors.retry.timeout=0: no retry")
+	require.Equal(t, 1, stops, "Stop after the failed Start")
+}

@@ -26,6 +26,8 @@ type memState struct {
 	retriable int // number of Put calls that fail with a RetriableError
 	starts    int
 	committed []committedRecord // CommitRecord calls of source tasks, in order
+	// connStarts and connStops count the connector's Start and Stop calls (of every value).
+	connStarts, connStops int
 }
 
 type committedRecord struct {
@@ -68,6 +70,7 @@ func (s *memState) unique() map[string]bool {
 type memConnector struct {
 	sink bool
 	cfg  map[string]string
+	id   string // test.id, set by Start (also a failed one)
 }
 
 var memSpec = plugins.MustConfigSpec()
@@ -80,8 +83,17 @@ func (c *memConnector) Validate(cfg map[string]string) error {
 	return nil
 }
 func (c *memConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg map[string]string) error {
+	c.id = cfg["test.id"]
+	st := stateFor(c.id)
+	st.mu.Lock()
+	st.connStarts++
+	starts := st.connStarts
+	st.mu.Unlock()
 	if cfg["test.fail.start"] == "true" {
 		return errors.New("connector refuses to start")
+	}
+	if n, _ := strconv.Atoi(cfg["test.fail.start.retriable"]); starts <= n {
+		return plugins.Retriable(fmt.Errorf("start %d of %d: the external system is not ready", starts, n))
 	}
 	c.cfg = cfg
 	return nil
@@ -95,7 +107,15 @@ func (c *memConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
 	}
 	return out, nil
 }
-func (c *memConnector) Stop(context.Context) error { return nil }
+func (c *memConnector) Stop(context.Context) error {
+	if c.id != "" {
+		st := stateFor(c.id)
+		st.mu.Lock()
+		st.connStops++
+		st.mu.Unlock()
+	}
+	return nil
+}
 func (c *memConnector) NewSourceTask() plugins.SourceTask {
 	return &memSourceTask{}
 }
