@@ -656,3 +656,21 @@ func BenchmarkReader(b *testing.B) {
 		}
 	})
 }
+
+// TestPullerEmptyLongPollEndsWithoutError: a held pull on an idle queue is answered at the
+// broker's next hold check after the wait (every 5 s), so without a deadline of its own the call
+// must allow for that instead of timing out (the sink logged "pull failed" for every idle queue).
+func TestPullerEmptyLongPollEndsWithoutError(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	c := rmqtest.Client(t)
+	qs, err := c.TopicQueues(context.Background(), topic)
+	require.NoError(t, err)
+	pl, err := c.NewPuller(rmqtest.Group(t))
+	require.NoError(t, err)
+	for range 2 {
+		res, err := pl.Pull(context.Background(), qs[0], 0, 32, time.Second)
+		require.NoError(t, err)
+		require.Empty(t, res.Messages)
+		require.Equal(t, int64(0), res.Next)
+	}
+}

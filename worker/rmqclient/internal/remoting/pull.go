@@ -62,7 +62,7 @@ type PullResult struct {
 }
 
 // Pull sends one pull request to a broker. The context bounds the call; when it has no
-// deadline, the call may take Suspend plus the client's Timeout.
+// deadline, the call may take Suspend plus the client's Timeout (at least 10 s with Suspend).
 func (cl Client) Pull(ctx context.Context, broker string, req PullRequest) (*PullResult, error) {
 	flag := pullFlagSubscription
 	if req.Suspend > 0 {
@@ -85,6 +85,11 @@ func (cl Client) Pull(ctx context.Context, broker string, req PullRequest) (*Pul
 		timeout := cl.Timeout
 		if timeout <= 0 {
 			timeout = 5 * time.Second
+		}
+		if req.Suspend > 0 {
+			// A broker answers a held pull at the first check of its hold service (every 5 s)
+			// after Suspend, not at Suspend: a shorter margin times out empty long polls.
+			timeout = max(timeout, 10*time.Second)
 		}
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, req.Suspend+timeout)
