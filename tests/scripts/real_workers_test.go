@@ -114,6 +114,14 @@ func (r *realEnv) adminJSON(url string, out any, args ...string) {
 	require.NoError(r.t, json.Unmarshal([]byte(raw), out), "connectAdmin %s: %s", strings.Join(args, " "), raw)
 }
 
+// tryJSON is adminJSON for conditions polled until they hold: a failing command or an
+// undecodable answer is false, not a test failure.
+func (r *realEnv) tryJSON(url string, out any, args ...string) bool {
+	r.t.Helper()
+	raw, code := r.adminCode(url, append(args, "-o", "json")...)
+	return code == 0 && json.Unmarshal([]byte(raw), out) == nil
+}
+
 func (r *realEnv) waitHealthy(url string) {
 	r.t.Helper()
 	require.Eventually(r.t, func() bool {
@@ -234,7 +242,9 @@ func TestDistributedScriptsAndEveryAdminCommandRealCluster(t *testing.T) {
 	u1, u2, u3 := urls["worker-1"], urls["worker-2"], urls["worker-3"]
 	require.Eventually(t, func() bool {
 		var members []string
-		r.adminJSON(u2, &members, "cluster")
+		if !r.tryJSON(u2, &members, "cluster") {
+			return false // a worker may not have caught up yet: ask again
+		}
 		return len(members) == 3
 	}, time.Minute, 250*time.Millisecond, "the three workers form one cluster")
 
@@ -280,12 +290,16 @@ func TestDistributedScriptsAndEveryAdminCommandRealCluster(t *testing.T) {
 	r.adminJSON(u3, &cfg, "config", "copy-src")
 	require.Equal(t, "100", cfg["batch.size"], "read-your-writes on the worker asked")
 	require.Eventually(t, func() bool {
-		r.adminJSON(u1, &cfg, "config", "copy-src")
+		if !r.tryJSON(u1, &cfg, "config", "copy-src") {
+			return false // a worker may not have caught up yet: ask again
+		}
 		return cfg["batch.size"] == "100"
 	}, 30*time.Second, 200*time.Millisecond, "the other workers see the update")
 	waitState := func(url, name, state string) {
 		require.Eventually(t, func() bool {
-			r.adminJSON(url, &st, "status", name)
+			if !r.tryJSON(url, &st, "status", name) {
+				return false // a worker may not have caught up yet: ask again
+			}
 			if st.Connector.State != state {
 				return false
 			}
@@ -350,11 +364,12 @@ func TestDistributedScriptsAndEveryAdminCommandRealCluster(t *testing.T) {
 		}, 30*time.Second, 200*time.Millisecond, "cluster-scoped level on %s", u)
 	}
 
-	// The dead-letter queue end to end: lines that are not JSON fail a json sink, go to its
+	// The dead-letter queue end to end: the lines (JSON strings: the worker's default converter)
+	// are not integers, so they fail a sink reading them with the integer converter, go to its
 	// DLQ, are listed and shown, and a replay sends them back to the topic, where they fail again.
-	dlqTopic := rmqtest.Name(t, "dlq")
+	dlqTopic := rmqtest.Topic(t, 1) // made beforehand, as an operator would
 	badSink := writeFile(t, r.dir, "json-sink.properties", fmt.Sprintf("name=json-sink\nconnector.class=file-sink\n"+
-		"filename=%s\nconnect.topicnames=%s\ntask.group.id=%s\nvalue.converter=json\nerrors.tolerance=all\n"+
+		"filename=%s\nconnect.topicnames=%s\ntask.group.id=%s\nvalue.converter=integer\nerrors.tolerance=all\n"+
 		"errors.deadletterqueue.topic.name=%s\n", filepath.Join(r.dir, "never.txt"), topic, rmqtest.Name(t, "g2"), dlqTopic))
 	r.admin(u3, "create", "-f", badSink)
 	var page struct {
@@ -365,7 +380,9 @@ func TestDistributedScriptsAndEveryAdminCommandRealCluster(t *testing.T) {
 		} `json:"records"`
 	}
 	require.Eventually(t, func() bool {
-		r.adminJSON(u1, &page, "dlq", "list", "json-sink", "--limit", "1000")
+		if !r.tryJSON(u1, &page, "dlq", "list", "json-sink", "--limit", "1000") {
+			return false // a worker may not have caught up yet: ask again
+		}
 		return len(page.Records) >= 300
 	}, 2*time.Minute, 250*time.Millisecond, "the 300 lines reach the DLQ")
 	require.Equal(t, dlqTopic, page.Topic)
@@ -383,7 +400,9 @@ func TestDistributedScriptsAndEveryAdminCommandRealCluster(t *testing.T) {
 	r.adminJSON(u3, &res, append([]string{"dlq", "replay", "json-sink"}, ids3...)...)
 	require.ElementsMatch(t, ids3, res.Replayed)
 	require.Eventually(t, func() bool {
-		r.adminJSON(u1, &page, "dlq", "list", "json-sink", "--limit", "1000")
+		if !r.tryJSON(u1, &page, "dlq", "list", "json-sink", "--limit", "1000") {
+			return false // a worker may not have caught up yet: ask again
+		}
 		return len(page.Records) >= failed+3
 	}, time.Minute, 250*time.Millisecond, "the replayed records reach the topic, fail again and return to the DLQ")
 	r.adminJSON(u1, &res, append([]string{"dlq", "replay", "json-sink"}, ids3...)...)
@@ -421,7 +440,9 @@ func TestDistributedScriptsAndEveryAdminCommandRealCluster(t *testing.T) {
 	require.True(t, alive(pids["worker-1"]) && alive(pids["worker-2"]))
 	require.Eventually(t, func() bool {
 		var members []string
-		r.adminJSON(u1, &members, "cluster")
+		if !r.tryJSON(u1, &members, "cluster") {
+			return false // a worker may not have caught up yet: ask again
+		}
 		return len(members) == 2
 	}, time.Minute, 250*time.Millisecond)
 	r.admin(u2, "resume", "copy-src")
