@@ -86,12 +86,16 @@ func TestPluginCrashFailsOnlyItsTask(t *testing.T) {
 	require.Equal(t, StateRunning, st.Tasks[0].State, "the built-in connector is unaffected")
 
 	waitState(t, h, name, StateRunning, 1)
-	tasks := 0
-	for _, p := range m.Processes() {
-		if p.Role == external.RoleTask {
-			tasks++
-			require.NotEqual(t, strings.TrimSpace(string(crashed)), strconv.Itoa(p.PID), "a new process serves the restarted task")
+	// The status and the process table are updated apart: wait for the new process to be listed.
+	var pids []string
+	require.Eventually(t, func() bool {
+		pids = pids[:0]
+		for _, p := range m.Processes() {
+			if p.Role == external.RoleTask {
+				pids = append(pids, strconv.Itoa(p.PID))
+			}
 		}
-	}
-	require.Equal(t, 1, tasks)
+		return len(pids) == 1
+	}, 10*time.Second, 20*time.Millisecond, "one task process: %v", pids)
+	require.NotEqual(t, strings.TrimSpace(string(crashed)), pids[0], "a new process serves the restarted task")
 }
