@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 RMQ := distribution/bin/rocketmq-local.sh
 WORKER_CONF ?= distribution/conf/connect-standalone.yaml
 FUZZTIME ?= 50000x
-TEST_TIMEOUT ?= 25m
+TEST_TIMEOUT ?= 40m
 
 .DEFAULT_GOAL := build
 .PHONY: help build test test-unit test-go test-go-run fuzz-smoke fuzz faults rest-fuzz run bench dist lint rocketmq-up rocketmq-down rocketmq-status clean jdbc-demo db-up db-down kafka-up kafka-down
