@@ -316,8 +316,6 @@ func (r *replayer) refusal(rec DLQRecord, m *rmqclient.ReceivedMessage) string {
 	case !r.allowed[rec.Topic]:
 		return fmt.Sprintf("original topic %q is not one the connector consumes (connect.topicnames); a replay only "+
 			"writes to the connector's own topics", rec.Topic)
-	case m.Properties[ErrHeaderBodyEmpty] == "true":
-		return "the record's body was empty, which RocketMQ refuses"
 	case m.Properties[ErrHeaderBodyTruncated] == "true":
 		return fmt.Sprintf("the DLQ kept only the first %d of the record's %s bytes (too large for RocketMQ)",
 			len(m.Body), m.Properties[ErrHeaderBodySize])

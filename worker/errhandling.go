@@ -46,10 +46,6 @@ const (
 	// original size. Such a record cannot be replayed.
 	ErrHeaderBodyTruncated = ErrHeaderPrefix + "body.truncated"
 	ErrHeaderBodySize      = ErrHeaderPrefix + "body.size"
-	// ErrHeaderBodyEmpty is "true" on a DLQ message whose record had an empty body (the DLQ
-	// message holds one zero byte instead, as the broker refuses empty bodies). It cannot be
-	// replayed for the same reason.
-	ErrHeaderBodyEmpty = ErrHeaderPrefix + "body.empty"
 )
 
 // dlqMaxBody is the most of a failed record's body a DLQ message keeps: the broker's
@@ -188,9 +184,7 @@ func (r *errorReporter) report(ctx context.Context, fr failedRecord, cause error
 		}
 	}
 	if len(m.Body) == 0 {
-		// The broker refuses a message without a body: keep one zero byte and say so.
-		m.Body = []byte{0}
-		m.Properties[ErrHeaderBodyEmpty] = "true"
+		m.Body = []byte{} // RocketMQ accepts empty bodies only from some clients; keep explicit
 	}
 	truncated := len(m.Body) > dlqMaxBody
 	if truncated {

@@ -125,35 +125,3 @@ func TestSourceRecordTooBigForRocketMQGoesToDLQ(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 	waitState(t, env.h, "src", StateRunning, 1)
 }
-
-// TestSourceRecordWithEmptyBodyGoesToDLQ: the broker refuses a message without a body, so a
-// record that converts to none (an empty string, a null bytearray value) is refused alone
-// before the send and handled per errors.tolerance, instead of failing its batch at the broker
-// and the task in a restart loop. The DLQ keeps one zero byte and says the body was empty;
-// such a record is not replayable.
-func TestSourceRecordWithEmptyBodyGoesToDLQ(t *testing.T) {
-	topic := rmqtest.Topic(t, 1)
-	dlq := rmqtest.Name(t, "dlq")
-	env := startHerder(t, t.TempDir())
-	defer env.stop(t)
-	ctx := context.Background()
-	_, err := env.h.CreateConnector(ctx, "src", map[string]string{
-		"connector.class": "mem-source", "test.id": rmqtest.Name(t, "s"), "count": "10", "empty.every": "5",
-		"connect.topicname": topic, "value.converter": "string",
-		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq,
-	}, "")
-	require.NoError(t, err)
-	msgs := readDLQ(t, dlq, 2)
-	require.Len(t, msgs, 2)
-	for _, m := range msgs {
-		require.Equal(t, []byte{0}, m.Body)
-		require.Equal(t, "true", m.Properties[ErrHeaderBodyEmpty])
-		require.Equal(t, StageProduce, m.Properties[ErrHeaderStage])
-		require.Contains(t, m.Properties[ErrHeaderExcMessage], "empty body")
-	}
-	require.Eventually(t, func() bool {
-		ps, _ := env.h.Positions("src")
-		return len(ps) == 1 && ps[0].Offset["seq"] == int64(9)
-	}, 10*time.Second, 50*time.Millisecond)
-	waitState(t, env.h, "src", StateRunning, 1)
-}

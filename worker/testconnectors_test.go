@@ -102,7 +102,7 @@ func (c *memConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
 	out := make([]map[string]string, 0, maxTasks)
 	for i := 0; i < maxTasks; i++ {
 		m := map[string]string{"test.id": c.cfg["test.id"], "count": c.cfg["count"], "task": strconv.Itoa(i),
-			"value.bytes": c.cfg["value.bytes"], "empty.every": c.cfg["empty.every"]}
+			"value.bytes": c.cfg["value.bytes"]}
 		out = append(out, m)
 	}
 	return out, nil
@@ -132,13 +132,11 @@ type memSourceTask struct {
 	task        string
 	st          *memState
 	pad         string // value.bytes: values are padded to this many bytes with incompressible text
-	emptyEvery  int    // empty.every: every n-th record (from the first) has an empty value
 }
 
 func (t *memSourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
 	t.count, _ = strconv.Atoi(cfg["count"])
 	t.task = cfg["task"]
-	t.emptyEvery, _ = strconv.Atoi(cfg["empty.every"])
 	if n, _ := strconv.Atoi(cfg["value.bytes"]); n > 0 {
 		raw := make([]byte, n)
 		_, _ = rand.NewChaCha8([32]byte{1}).Read(raw)
@@ -178,9 +176,6 @@ func (t *memSourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 		v := fmt.Sprintf("value-%s-%d", t.task, t.next)
 		if t.pad != "" {
 			v += "-" + t.pad[len(v)+1:]
-		}
-		if t.emptyEvery > 0 && t.next%t.emptyEvery == 0 {
-			v = ""
 		}
 		r := schema.NewRecord("", schema.StringSchema, fmt.Sprintf("key-%d", t.next%7), schema.StringSchema, v)
 		r.SourcePartition = map[string]any{"task": t.task}

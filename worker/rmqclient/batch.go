@@ -67,7 +67,7 @@ type entry struct {
 }
 
 // Add appends m, or returns an error wrapping ErrInvalid and leaves the builder as it was
-// when m has no topic or another topic than the messages before it, or no body, or when its
+// when m has no topic or another topic than the messages before it, or when its
 // properties contain the separators \x01 or \x02 or exceed 32,767 encoded bytes; or one
 // wrapping ErrTooLarge when m alone takes more than MaxMessageBytes encoded. Like
 // the client library, it skips properties with an empty name or value; Keys, Tag and
@@ -80,9 +80,6 @@ func (b *BatchBuilder) Add(m *Message) error {
 	}
 	if len(b.entries) > 0 && m.Topic != b.entries[0].m.Topic {
 		return fmt.Errorf("%w: a batch must share one topic (%s, %s)", ErrInvalid, b.entries[0].m.Topic, m.Topic)
-	}
-	if len(m.Body) == 0 {
-		return fmt.Errorf("%w: an empty body (the broker refuses a message without one)", ErrInvalid)
 	}
 	n, err := fieldPropsLen(m)
 	if err != nil {
