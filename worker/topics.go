@@ -191,7 +191,11 @@ func (d *Distributed) ConnectorTopics(_ context.Context, name string) ([]string,
 	if !ok || ts.Inc != c.Inc {
 		return []string{}, nil
 	}
-	return slices.Sorted(maps.Keys(ts.Names)), nil
+	out := slices.Sorted(maps.Keys(ts.Names))
+	if out == nil {
+		out = []string{} // after a reset: an empty list, never JSON null
+	}
+	return out, nil
 }
 
 // ResetConnectorTopics writes a reset record to the status topic and returns once this worker
