@@ -321,6 +321,17 @@ func TestRoutes(t *testing.T) {
 				require.Contains(t, []string{"SOURCE", "SINK"}, str(t, a.json, fmt.Sprintf("body.%d.type", i)))
 			}
 		}},
+		routeCase{route: "GET /plugin/config", path: "/plugin/config?plugin=file-source", status: 200, check: func(t require.TestingT, a *answer) {
+			require.Contains(t, compact(mustGet(t, a.json, "body")), `connector.class`)
+		}},
+		routeCase{route: "GET /plugin/config/validate", path: "/plugin/config/validate?plugin=file-source&config=" +
+			url.QueryEscape(`{"connector.class":"file-source"}`), status: 200},
+		routeCase{route: "POST /plugin/config/validate", path: "/plugin/config/validate?plugin=file-source",
+			body: map[string]string{"connector.class": "file-source"}, status: 200},
+		routeCase{route: "PUT /plugin/config/validate", path: "/plugin/config/validate?className=file-source",
+			body: map[string]string{"connector.class": "file-source"}, status: 200},
+		routeCase{route: "GET /plugin/reload", path: "/plugin/reload", status: 200},
+		routeCase{route: "POST /plugin/reload", path: "/plugin/reload", status: 200},
 		routeCase{route: "GET /connector-plugins/{plugin}/config", path: "/connector-plugins/file-source/config", status: 200,
 			check: func(t require.TestingT, a *answer) {
 				var names []string
