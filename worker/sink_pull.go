@@ -26,7 +26,7 @@ const (
 	sinkLongPoll = 20 * time.Second
 	// sinkCommitInterval is how often durable offsets are stored in the broker (and once
 	// more when a session ends).
-	sinkCommitInterval = time.Second
+	sinkCommitInterval = 200 * time.Millisecond
 	// sinkReplanInterval is how often the topics' queues and the task count are checked.
 	sinkReplanInterval = 5 * time.Second
 	// sinkPullBackoffMax bounds the wait between pulls that fail (broker unreachable).
