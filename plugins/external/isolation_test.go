@@ -89,7 +89,13 @@ func TestKilledProcessFailsTheTask(t *testing.T) {
 	procs := m.Processes()
 	require.Len(t, procs, 1)
 	require.NoError(t, syscall.Kill(procs[0].PID, syscall.SIGKILL))
-	_, err = task.Poll(t.Context())
+	// The worker side reads one batch ahead: a batch fetched before the kill may still be
+	// handed out once; the poll after it reports the dead process.
+	for range 2 {
+		if _, err = task.Poll(t.Context()); err != nil {
+			break
+		}
+	}
 	require.ErrorIs(t, err, external.ErrProcessFailed)
 	require.Contains(t, err.Error(), "exited (signal: killed) during Poll")
 	require.NoError(t, task.Stop(t.Context()))
