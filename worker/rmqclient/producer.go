@@ -143,12 +143,26 @@ func (s *keySelector) Select(msg *primitive.Message, mqs []*primitive.MessageQue
 	return mqs[int(s.next.Add(1))%len(mqs)]
 }
 
-// Send delivers one message, or a batch of messages that all share one topic (stored as
+// Send delivers one message (a lone empty body goes as a batch of one, which the broker
+// takes), or a batch of messages that all share one topic (stored as
 // one batch on one queue). It never panics; every failure is an error wrapping ErrSend,
 // ErrClosed or ErrInvalid.
 func (p *Producer) Send(ctx context.Context, msgs ...*Message) (res SendResult, err error) {
 	if len(msgs) == 0 {
 		return res, fmt.Errorf("%w: nothing to send", ErrInvalid)
+	}
+	if len(msgs) == 1 && msgs[0] != nil && len(msgs[0].Body) == 0 {
+		// The broker refuses a lone message with an empty body (a tombstone, an empty
+		// line) on every try, but stores one inside a batch: send it as a batch of one.
+		b, err := NewBatch(msgs[0])
+		if err != nil {
+			return res, err
+		}
+		if res, err = p.SendBatch(ctx, b); err != nil {
+			return res, err
+		}
+		res.MsgID, res.brokerIDs = res.brokerIDs, "" // the one ID its consumers see
+		return res, nil
 	}
 	pms := make([]*primitive.Message, 0, len(msgs))
 	for _, m := range msgs {
