@@ -125,10 +125,10 @@ func testSinkRunner(t *testing.T, task plugins.SinkTask, topic, group string, id
 	}
 }
 
-// TestSinkSeekOnStart: a task naming its resume offset in Start reads from there, not
-// from the group's offset, and the runtime then stores its progress as the group's offset
-// in the broker (where mqadmin consumerProgress looks).
-func TestSinkSeekOnStart(t *testing.T) {
+// oneQueueOfTen makes a topic of one queue holding the ten records "0" … "9" and points the
+// seekSink helpers at it.
+func oneQueueOfTen(t *testing.T) (string, *rmqclient.Client, rmqclient.Queue) {
+	t.Helper()
 	topic := rmqtest.Topic(t, 1)
 	client := rmqtest.Client(t)
 	ctx := context.Background()
@@ -136,13 +136,22 @@ func TestSinkSeekOnStart(t *testing.T) {
 	require.NoError(t, err)
 	q := qs[0]
 	seekTopic, seekBroker = topic, q.BrokerName
-	p, err := client.NewProducer("seek", rmqclient.ProducerOptions{})
+	p, err := client.NewProducer("ten", rmqclient.ProducerOptions{})
 	require.NoError(t, err)
 	defer p.Close()
 	for i := 0; i < 10; i++ {
 		_, err = p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprint(i))})
 		require.NoError(t, err)
 	}
+	return topic, client, q
+}
+
+// TestSinkSeekOnStart: a task naming its resume offset in Start reads from there, not
+// from the group's offset, and the runtime then stores its progress as the group's offset
+// in the broker (where mqadmin consumerProgress looks).
+func TestSinkSeekOnStart(t *testing.T) {
+	topic, client, q := oneQueueOfTen(t)
+	ctx := context.Background()
 	group := rmqtest.Group(t)
 	require.NoError(t, client.SetGroupOffset(ctx, group, q, 2), "the group's own offset, which the seek overrides")
 	task := &seekSink{at: 7}
@@ -300,20 +309,8 @@ func (s *holdingSink) release() {
 // crash would otherwise lose the records it still held), and asks again without new records,
 // so the offset moves once the task has written them.
 func TestSinkCommitsOnlyWhatPreCommitConfirms(t *testing.T) {
-	topic := rmqtest.Topic(t, 1)
-	client := rmqtest.Client(t)
+	topic, client, q := oneQueueOfTen(t)
 	ctx := context.Background()
-	qs, err := client.TopicQueues(ctx, topic)
-	require.NoError(t, err)
-	q := qs[0]
-	seekTopic, seekBroker = topic, q.BrokerName
-	p, err := client.NewProducer("hold", rmqclient.ProducerOptions{})
-	require.NoError(t, err)
-	defer p.Close()
-	for i := 0; i < 10; i++ {
-		_, err = p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprint(i))})
-		require.NoError(t, err)
-	}
 	group := rmqtest.Group(t)
 	task := &holdingSink{seekSink: seekSink{at: 0}, limit: 4}
 	s := testSinkRunner(t, task, topic, group, 0, 1)
