@@ -313,9 +313,16 @@ func TestLifecycleOperations(t *testing.T) {
 	_, err = env.h.RestartConnector(ctx, "c", RestartRequest{IncludeTasks: true})
 	require.NoError(t, err)
 	waitState(t, env.h, "c", StateRunning, 2)
-	before.mu.Lock()
-	require.Equal(t, starts+3, before.starts, "one task restart, then both tasks")
-	before.mu.Unlock()
+	// The restarts run in the background: RUNNING may still be the state before them.
+	startsNow := func() int {
+		before.mu.Lock()
+		defer before.mu.Unlock()
+		return before.starts
+	}
+	require.Eventually(t, func() bool { return startsNow() >= starts+3 }, 30*time.Second, 20*time.Millisecond,
+		"one task restart, then both tasks")
+	waitState(t, env.h, "c", StateRunning, 2)
+	require.Equal(t, starts+3, startsNow(), "one task restart, then both tasks, and nothing more")
 
 	// A config change restarts with the new config (one task now).
 	cfg2 := map[string]string{}
@@ -518,8 +525,9 @@ func TestSinkRetriableAndFatalPutErrors(t *testing.T) {
 		return len(seen) == 10 && len(st.unique()) == 10
 	}, 90*time.Second, 100*time.Millisecond, "every record arrives despite a failed task")
 	st.mu.Lock()
-	require.GreaterOrEqual(t, st.starts, 2, "the failed task was restarted")
-	st.mu.Unlock()
+	starts := st.starts
+	st.mu.Unlock() // never held across a require: a failure would leave it locked and hang the herder's stop
+	require.GreaterOrEqual(t, starts, 2, "the failed task was restarted")
 	waitState(t, env.h, "s", StateRunning, 1)
 }
 
