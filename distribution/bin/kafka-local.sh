@@ -123,7 +123,11 @@ CONF
 format() {
   [ -f "$data/log/meta.properties" ] && return 0
   local id
-  id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  # As Kafka's own Uuid.randomUuid: never an id starting with '-', which the tool would take for an option.
+  id=-
+  while [ "${id#-}" != "$id" ]; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  done
   local scram=()
   if [ -n "$sasl_port" ]; then
     scram=(--add-scram "SCRAM-SHA-256=[name=$sasl_user,password=$sasl_password]"
