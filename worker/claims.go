@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// claim implements clusterHooks: it waits until the task is free (never claimed, released,
+// claim serves clusterPlacement: it waits until the task is free (never claimed, released,
 // or held by a worker that left), then writes a claim with a generation above every
 // earlier one of the connector and returns once that claim is in force.
 func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64, error) {
@@ -140,7 +140,7 @@ func (d *Distributed) releaseUnused(rt *connRuntime, id int, gen, off int64) {
 	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen})
 }
 
-// holds implements clusterHooks.
+// holds serves clusterPlacement.
 func (d *Distributed) holds(rt *connRuntime, id int, gen int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -148,7 +148,7 @@ func (d *Distributed) holds(rt *connRuntime, id int, gen int64) bool {
 	return ok && d.mine(r) && r.Gen == gen && r.Inc == rt.inc
 }
 
-// linger implements clusterHooks.
+// linger serves clusterPlacement.
 func (d *Distributed) linger(name string, id int, done <-chan struct{}, release *statusRecord) {
 	key := taskKey{name, id}
 	d.mu.Lock()

@@ -56,13 +56,13 @@ func newClaimHarness(t *testing.T) *claimHarness {
 		<-writerDone
 		stopLog()
 		<-logDone
-		d.local.wg.Wait()
+		d.engine.wg.Wait()
 	})
 
-	rt := newConnRuntime(d.local, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
 	rt.inc, rt.target = 1, TargetStarted
 	rt.taskCfgs, rt.ownTasks = []map[string]string{{}}, map[int]bool{0: true}
-	d.local.conns["c"] = rt
+	d.engine.adopt(rt)
 	return &claimHarness{d: d, rt: rt}
 }
 

@@ -18,7 +18,7 @@ func newTestDistributed(t *testing.T, stopTimeout time.Duration) *Distributed {
 	d, err := NewDistributed(DistributedConfig{ClusterID: "c1", StandaloneConfig: StandaloneConfig{
 		WorkerID: "w1", StoreDir: t.TempDir(), StopTimeout: stopTimeout}}, nil, nil, quiet())
 	require.NoError(t, err)
-	d.local.ctx = context.Background()
+	d.engine.start(context.Background())
 	d.members = []string{"w1"}
 	return d
 }
@@ -28,7 +28,7 @@ func hungTask(rt *connRuntime, id int, gen int64) (release chan struct{}) {
 	done := make(chan struct{})
 	rt.mu.Lock()
 	rt.tasks[id] = &taskRuntime{id: id, gen: gen, cancel: func() {}, done: done,
-		state: StateInfo{State: StateRunning, WorkerID: rt.h.cfg.WorkerID}, reported: StateInfo{State: StateRunning, WorkerID: rt.h.cfg.WorkerID}}
+		state: StateInfo{State: StateRunning, WorkerID: rt.e.cfg.WorkerID}, reported: StateInfo{State: StateRunning, WorkerID: rt.e.cfg.WorkerID}}
 	rt.mu.Unlock()
 	return done
 }
@@ -48,7 +48,7 @@ func drainReports(d *Distributed) []statusRecord {
 // (a deadline channel shared by both fired for the first only).
 func TestAwaitStoppedAbandonsEveryHungTask(t *testing.T) {
 	d := newTestDistributed(t, 20*time.Millisecond)
-	rt := newConnRuntime(d.local, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
 	a, b := hungTask(rt, 0, 1), hungTask(rt, 1, 2)
 	defer close(a)
 	defer close(b)
@@ -67,9 +67,9 @@ func TestAwaitStoppedAbandonsEveryHungTask(t *testing.T) {
 // and repairClaims leaves it alone; once it returns, the release is written.
 func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
 	d := newTestDistributed(t, 10*time.Millisecond)
-	rt := newConnRuntime(d.local, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
 	rt.inc = 7
-	d.local.conns["c"] = rt
+	d.engine.adopt(rt)
 	claim := statusRecord{Connector: "c", Task: 0, Inc: 7, State: StateRunning, Worker: "w1", Gen: 3, Claim: true}
 	require.NoError(t, d.status.apply(claim))
 	release := hungTask(rt, 0, 3)
@@ -162,9 +162,9 @@ func TestRecordsOfAnotherClusterAreIgnored(t *testing.T) {
 func TestSameWorkerIDZombieIsFenced(t *testing.T) {
 	zombie := newTestDistributed(t, time.Second)
 	zombie.proc = "old"
-	rt := newConnRuntime(zombie.local, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(zombie.engine, "c", map[string]string{}, connectorSettings{}, nil)
 	rt.inc = 1
-	zombie.local.conns["c"] = rt
+	zombie.engine.adopt(rt)
 	require.NoError(t, zombie.status.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Proc: "old", Gen: 5, Claim: true}))
 	cancelled := make(chan struct{})
 	rt.mu.Lock()

@@ -10,11 +10,6 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 )
 
-// positions implements clusterHooks.
-func (d *Distributed) positions(_ string, inc, gen int64) PositionStore {
-	return clusterPositions{d: d, inc: inc, gen: gen}
-}
-
 // clusterPositions is the PositionStore of the position topic, for one task incarnation
 // (inc, gen) or, with inc 0, for the offsets API (the connector's current incarnation).
 type clusterPositions struct {

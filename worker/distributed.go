@@ -5,12 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/scheduler"
@@ -57,6 +53,11 @@ type DistributedConfig struct {
 // starts a task only once its claim (a higher generation) is in force, which it writes
 // only when the previous holder has released the task or left the cluster.
 type Distributed struct {
+	// The engine runs what the assignment gives this worker; it keeps a runtime for every
+	// connector of the config topic. Its offsets, DLQ, validation and metrics methods are
+	// the herder's.
+	*engine
+
 	cfg DistributedConfig
 	log *slog.Logger
 	// proc is this process's incarnation: it qualifies the member id (memberID) and every
@@ -64,7 +65,6 @@ type Distributed struct {
 	// new one took over) is told apart from this one and fenced.
 	proc     string
 	client   *rmqclient.Client
-	local    *Standalone
 	strategy scheduler.Strategy
 
 	producer                          *rmqclient.Producer
@@ -151,25 +151,11 @@ func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugin
 	if client != nil {
 		d.view = client.NewMemberView(cfg.ClusterID, cfg.ClusterTopic)
 	}
-	local, err := newLocalEngine(cfg.StandaloneConfig, client, reg, log, d)
-	if err != nil {
-		return nil, err
-	}
-	d.local = local
+	d.engine = newEngine(cfg.StandaloneConfig, client, reg, log)
+	d.engine.place = clusterPlacement{d}
+	d.engine.replays = clusterReplays{d}
+	d.engine.positions = clusterPositions{d: d, gen: adminGen}
 	return d, nil
-}
-
-// newLocalEngine is a Standalone that runs what the cluster assigns to this worker.
-func newLocalEngine(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.Registry, log *slog.Logger, d *Distributed) (*Standalone, error) {
-	h, err := NewStandalone(cfg, client, reg, log)
-	if err != nil {
-		return nil, err
-	}
-	h.stored = map[string]storedConnector{} // connectors.json is standalone's; the config topic rules here
-	h.cluster = d
-	h.replays = clusterReplays{d}
-	h.positions = clusterPositions{d: d, gen: adminGen}
-	return h, nil
 }
 
 // Started is closed once the worker has caught up with the store topics and joined the cluster.
@@ -177,13 +163,6 @@ func (d *Distributed) Started() <-chan struct{} { return d.started }
 
 // WorkerID names this worker.
 func (d *Distributed) WorkerID() string { return d.cfg.WorkerID }
-
-// Collector exposes the worker's metrics.
-func (d *Distributed) Collector() *Collector { return d.local.Collector() }
-
-// PluginCollector exposes the metrics connectors and tasks record (see
-// Standalone.PluginCollector).
-func (d *Distributed) PluginCollector() prometheus.Collector { return d.local.PluginCollector() }
 
 // Run joins the cluster and runs until ctx ends; then it stops its tasks (releasing them),
 // leaves the cluster and stores its cache.
@@ -263,9 +242,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 		return fmt.Errorf("join cluster %s: %w", d.cfg.ClusterID, err)
 	}
 	d.membership = m
-	d.local.mu.Lock()
-	d.local.ctx = ctx
-	d.local.mu.Unlock()
+	d.engine.start(ctx)
 	d.renew(ctx)
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
@@ -306,17 +283,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 // the claim is in force): the worker catches up with the status topic and releases them as
 // repairClaims would. Releases are reported; the caller writes them before leaving.
 func (d *Distributed) stopReleasing() {
-	d.local.mu.Lock()
-	d.local.stopping = true
-	all := slices.Collect(maps.Values(d.local.conns))
-	d.local.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, rt := range all {
-		wg.Add(1)
-		go func() { defer wg.Done(); rt.shutdownReleasing() }()
-	}
-	wg.Wait()
-	d.local.shutdownAll()
+	d.engine.stop(true)
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	if err := d.statusLog.sync(ctx); err != nil {

@@ -26,9 +26,7 @@ func (d *Distributed) ready() error {
 	default:
 		return fmt.Errorf("worker %s is still joining the cluster: %w", d.cfg.WorkerID, ErrRebalancing)
 	}
-	d.local.mu.Lock()
-	defer d.local.mu.Unlock()
-	return d.local.checkRunning()
+	return d.engine.checkRunning()
 }
 
 // write stores a config record and maps the fold's verdict to the API's errors.
@@ -69,20 +67,13 @@ func (d *Distributed) Connectors(context.Context) ([]string, error) {
 	return slices.Sorted(maps.Keys(d.config.Connectors)), nil
 }
 
-// display masks a connector config (or one of its task configs) for showing.
-func (d *Distributed) display(name string, connCfg, cfg map[string]string) (map[string]string, ConnectorType) {
-	st, _, _ := validateConnectorConfig(d.local.registry, name, connCfg, d.local.defaults, d.local.cfg.Secrets)
-	rt := &connRuntime{h: d.local, st: st}
-	return rt.masked(cfg), rt.connType()
-}
-
 // ConnectorInfo returns a connector's config and tasks.
 func (d *Distributed) ConnectorInfo(_ context.Context, name string) (ConnectorInfo, error) {
 	c, err := d.connector(name)
 	if err != nil {
 		return ConnectorInfo{}, err
 	}
-	cfg, typ := d.display(name, c.Config, c.Config)
+	cfg, typ := d.engine.display(name, c.Config, c.Config)
 	info := ConnectorInfo{Name: name, Config: cfg, Type: typ, Tasks: []TaskID{}}
 	for i := range c.Tasks {
 		info.Tasks = append(info.Tasks, TaskID{Connector: name, Task: i})
@@ -97,7 +88,7 @@ func (d *Distributed) ConnectorStatus(_ context.Context, name string) (Connector
 	if err != nil {
 		return ConnectorStatus{}, err
 	}
-	_, typ := d.display(name, c.Config, nil)
+	_, typ := d.engine.display(name, c.Config, nil)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	owner := d.owners[scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask}]
@@ -129,7 +120,7 @@ func (d *Distributed) ConnectorStatus(_ context.Context, name string) (Connector
 
 // CreateConnector stores a new connector; its owner starts it.
 func (d *Distributed) CreateConnector(ctx context.Context, name string, cfg map[string]string, initial TargetState) (ConnectorInfo, error) {
-	if _, _, err := validateConnectorConfig(d.local.registry, name, cfg, d.local.defaults, d.local.cfg.Secrets); err != nil {
+	if _, err := d.engine.validate(name, cfg); err != nil {
 		return ConnectorInfo{}, err
 	}
 	if initial == "" {
@@ -143,7 +134,7 @@ func (d *Distributed) CreateConnector(ctx context.Context, name string, cfg map[
 
 // PutConnectorConfig creates or replaces a connector's config (keeping its target state).
 func (d *Distributed) PutConnectorConfig(ctx context.Context, name string, cfg map[string]string) (ConnectorInfo, bool, error) {
-	if _, _, err := validateConnectorConfig(d.local.registry, name, cfg, d.local.defaults, d.local.cfg.Secrets); err != nil {
+	if _, err := d.engine.validate(name, cfg); err != nil {
 		return ConnectorInfo{}, false, err
 	}
 	var base int64
@@ -171,7 +162,7 @@ func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, set
 		delete(cfg, k)
 	}
 	maps.Copy(cfg, set)
-	if _, _, err := validateConnectorConfig(d.local.registry, name, cfg, d.local.defaults, d.local.cfg.Secrets); err != nil {
+	if _, err := d.engine.validate(name, cfg); err != nil {
 		return ConnectorInfo{}, err
 	}
 	if err := d.write(ctx, configRecord{Type: recConnector, Name: name, Config: cfg, Base: c.Epoch}); err != nil {
@@ -202,7 +193,7 @@ func (d *Distributed) TaskConfigs(_ context.Context, name string) ([]TaskInfo, e
 	}
 	out := []TaskInfo{}
 	for i, tc := range c.Tasks {
-		cfg, _ := d.display(name, c.Config, tc)
+		cfg, _ := d.engine.display(name, c.Config, tc)
 		out = append(out, TaskInfo{ID: TaskID{Connector: name, Task: i}, Config: cfg})
 	}
 	return out, nil
@@ -290,9 +281,6 @@ func (d *Distributed) StopConnector(ctx context.Context, name string) error {
 	return d.setTarget(ctx, name, TargetStopped)
 }
 
-// Plugins lists the installed connector plugins.
-func (d *Distributed) Plugins(ctx context.Context) ([]PluginInfo, error) { return d.local.Plugins(ctx) }
-
 // Members returns the live workers of the cluster, sorted.
 func (d *Distributed) Members(context.Context) ([]string, error) {
 	d.mu.Lock()
@@ -315,47 +303,4 @@ func (d *Distributed) Health(context.Context) error {
 		return errors.New("starting: catching up with the store topics and joining the cluster")
 	}
 	return d.fence()
-}
-
-// The abilities the admin server finds by type assertion, served by the local engine
-// (which keeps a runtime for every connector of the cluster).
-
-// Offsets returns the connector's source positions or sink group offsets.
-func (d *Distributed) Offsets(ctx context.Context, name string) (ConnectorOffsets, error) {
-	return d.local.Offsets(ctx, name)
-}
-
-// AlterOffsets sets positions of a stopped connector.
-func (d *Distributed) AlterOffsets(ctx context.Context, name string, offsets []ConnectorOffset) error {
-	return d.local.AlterOffsets(ctx, name, offsets)
-}
-
-// ResetOffsets removes the positions of a stopped connector.
-func (d *Distributed) ResetOffsets(ctx context.Context, name string) error {
-	return d.local.ResetOffsets(ctx, name)
-}
-
-// DLQList lists the connector's dead-letter queue.
-func (d *Distributed) DLQList(ctx context.Context, name, after string, limit int) (DLQPage, error) {
-	return d.local.DLQList(ctx, name, after, limit)
-}
-
-// DLQGet returns one dead-letter record.
-func (d *Distributed) DLQGet(ctx context.Context, name, id string) (DLQRecord, error) {
-	return d.local.DLQGet(ctx, name, id)
-}
-
-// DLQReplay re-sends dead-letter records to their original topics.
-func (d *Distributed) DLQReplay(ctx context.Context, name string, ids []string, force bool) (DLQReplayResult, error) {
-	return d.local.DLQReplay(ctx, name, ids, force)
-}
-
-// PluginConfig describes a plugin's config keys.
-func (d *Distributed) PluginConfig(ctx context.Context, plugin string) ([]ConfigDefinition, error) {
-	return d.local.PluginConfig(ctx, plugin)
-}
-
-// ValidateConfig validates a connector config.
-func (d *Distributed) ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (ConfigInfos, error) {
-	return d.local.ValidateConfig(ctx, plugin, cfg)
 }

@@ -28,8 +28,8 @@ func parseDLQID(id string) (int, int64, error) {
 }
 
 // dlqTopic returns the connector's DLQ topic, or an error when it has none.
-func (h *Standalone) dlqTopic(name string) (string, *connRuntime, error) {
-	rt, err := h.runtime(name)
+func (e *engine) dlqTopic(name string) (string, *connRuntime, error) {
+	rt, err := e.runtime(name)
 	if err != nil {
 		return "", nil, err
 	}
@@ -39,18 +39,18 @@ func (h *Standalone) dlqTopic(name string) (string, *connRuntime, error) {
 	return rt.st.policy.dlqTopic, rt, nil
 }
 
-func (h *Standalone) dlqReader() *rmqclient.Reader {
-	h.producerMu.Lock()
-	defer h.producerMu.Unlock()
-	if h.reader == nil {
-		h.reader = h.client.NewReader("dlq")
+func (e *engine) dlqReader() *rmqclient.Reader {
+	e.producerMu.Lock()
+	defer e.producerMu.Unlock()
+	if e.reader == nil {
+		e.reader = e.client.NewReader("dlq")
 	}
-	return h.reader
+	return e.reader
 }
 
 // dlqQueues lists the DLQ topic's queues; a topic not created yet has none.
-func (h *Standalone) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Queue, error) {
-	qs, err := h.client.TopicQueues(ctx, topic)
+func (e *engine) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Queue, error) {
+	qs, err := e.client.TopicQueues(ctx, topic)
 	if errors.Is(err, rmqclient.ErrNoRoute) {
 		return nil, nil
 	}
@@ -59,8 +59,8 @@ func (h *Standalone) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Q
 
 // DLQList lists up to limit DLQ records of a connector after the record id after ("" =
 // from the start), oldest first.
-func (h *Standalone) DLQList(ctx context.Context, name, after string, limit int) (DLQPage, error) {
-	topic, _, err := h.dlqTopic(name)
+func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (DLQPage, error) {
+	topic, _, err := e.dlqTopic(name)
 	if err != nil {
 		return DLQPage{}, err
 	}
@@ -75,11 +75,11 @@ func (h *Standalone) DLQList(ctx context.Context, name, after string, limit int)
 		}
 		startQ, startOff = q, o+1
 	}
-	qs, err := h.dlqQueues(ctx, topic)
+	qs, err := e.dlqQueues(ctx, topic)
 	if err != nil {
 		return DLQPage{}, err
 	}
-	replayed := h.replayedSet(name)
+	replayed := e.replayedSet(name)
 	page := DLQPage{Topic: topic, Records: []DLQRecord{}}
 	for _, q := range qs {
 		if q.QueueID < startQ {
@@ -90,7 +90,7 @@ func (h *Standalone) DLQList(ctx context.Context, name, after string, limit int)
 			off = startOff
 		}
 		for len(page.Records) < limit {
-			msgs, next, err := h.dlqReader().Read(ctx, q, off, limit-len(page.Records))
+			msgs, next, err := e.dlqReader().Read(ctx, q, off, limit-len(page.Records))
 			if err != nil {
 				return DLQPage{}, err
 			}
@@ -117,20 +117,20 @@ func (h *Standalone) DLQList(ctx context.Context, name, after string, limit int)
 }
 
 // DLQGet returns one DLQ record with its full body and stack trace.
-func (h *Standalone) DLQGet(ctx context.Context, name, id string) (DLQRecord, error) {
-	m, err := h.readDLQMessage(ctx, name, id)
+func (e *engine) DLQGet(ctx context.Context, name, id string) (DLQRecord, error) {
+	m, err := e.readDLQMessage(ctx, name, id)
 	if err != nil {
 		return DLQRecord{}, err
 	}
 	rec := decodeDLQ(m, true)
-	if ri, ok := h.replayedSet(name)[rec.ID]; ok {
+	if ri, ok := e.replayedSet(name)[rec.ID]; ok {
 		rec.Replayed = &ri
 	}
 	return rec, nil
 }
 
-func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqclient.ReceivedMessage, error) {
-	topic, _, err := h.dlqTopic(name)
+func (e *engine) readDLQMessage(ctx context.Context, name, id string) (*rmqclient.ReceivedMessage, error) {
+	topic, _, err := e.dlqTopic(name)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqc
 	if err != nil {
 		return nil, err
 	}
-	qs, err := h.dlqQueues(ctx, topic)
+	qs, err := e.dlqQueues(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqc
 		if q.QueueID != qi {
 			continue
 		}
-		msgs, _, err := h.dlqReader().Read(ctx, q, off, 1)
+		msgs, _, err := e.dlqReader().Read(ctx, q, off, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -170,21 +170,21 @@ func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqc
 // message property anyone who can write the DLQ topic can set, so any other target (a
 // store topic, another connector's topic) is refused, as is a record whose body the DLQ
 // kept only in part; refused records are listed with the reason.
-func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, force bool) (DLQReplayResult, error) {
-	topic, rt, err := h.dlqTopic(name)
+func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force bool) (DLQReplayResult, error) {
+	topic, rt, err := e.dlqTopic(name)
 	if err != nil {
 		return DLQReplayResult{}, err
 	}
 	if rt.connType() != TypeSink {
 		return DLQReplayResult{}, fmt.Errorf("connector %s is a source; only a sink connector's DLQ can be replayed: %w", name, ErrBadState)
 	}
-	p, err := h.sharedProducer()
+	p, err := e.sharedProducer()
 	if err != nil {
 		return DLQReplayResult{}, err
 	}
-	h.replayMu.Lock()
-	defer h.replayMu.Unlock()
-	r := &replayer{h: h, name: name, dlq: topic, force: force, p: p, done: h.replayedSet(name),
+	e.replayMu.Lock()
+	defer e.replayMu.Unlock()
+	r := &replayer{e: e, name: name, dlq: topic, force: force, p: p, done: e.replayedSet(name),
 		allowed: map[string]bool{}, res: DLQReplayResult{Replayed: []string{}, Skipped: []string{}, Refused: []DLQRefusal{}}}
 	for _, t := range rt.st.topics {
 		r.allowed[t] = true
@@ -193,7 +193,7 @@ func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, f
 		for start := 0; start < len(ids); start += replayBatch {
 			batch := make([]*rmqclient.ReceivedMessage, 0, min(replayBatch, len(ids)-start))
 			for _, id := range ids[start:min(start+replayBatch, len(ids))] {
-				m, err := h.readDLQMessage(ctx, name, id)
+				m, err := e.readDLQMessage(ctx, name, id)
 				if err != nil {
 					return r.res, err
 				}
@@ -205,19 +205,19 @@ func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, f
 		}
 		return r.res, nil
 	}
-	qs, err := h.dlqQueues(ctx, topic)
+	qs, err := e.dlqQueues(ctx, topic)
 	if err != nil {
 		return r.res, err
 	}
 	for _, q := range qs {
 		// Only what the DLQ held when the replay began: a replayed record that fails again
 		// comes back to the DLQ, and must not be replayed again by this call.
-		off, end, err := h.client.QueueOffsets(ctx, q)
+		off, end, err := e.client.QueueOffsets(ctx, q)
 		if err != nil {
 			return r.res, err
 		}
 		for off < end {
-			batch, next, err := h.dlqReader().ReadBelow(ctx, q, off, end, replayBatch)
+			batch, next, err := e.dlqReader().ReadBelow(ctx, q, off, end, replayBatch)
 			if err != nil {
 				return r.res, err
 			}
@@ -241,7 +241,7 @@ const replayBatch = 256
 
 // replayer carries one DLQReplay call's state across its batches.
 type replayer struct {
-	h       *Standalone
+	e       *engine
 	name    string
 	dlq     string
 	force   bool
@@ -255,12 +255,12 @@ type replayer struct {
 // in a cluster each record is taken and finished in the config topic).
 func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage) (err error) {
 	sent := 0
-	if r.h.replays == nil {
+	if r.e.replays == nil {
 		defer func() {
 			if sent == 0 {
 				return
 			}
-			if serr := r.h.saveReplayed(r.name, r.done); serr != nil && err == nil {
+			if serr := r.e.saveReplayed(r.name, r.done); serr != nil && err == nil {
 				err = serr
 			}
 		}()
@@ -275,10 +275,10 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 			r.res.Refused = append(r.res.Refused, DLQRefusal{ID: rec.ID, Reason: reason})
 			continue
 		}
-		if r.h.replays != nil {
+		if r.e.replays != nil {
 			// In a cluster, the replay is taken in the config topic first, so that the same
 			// record replayed through two workers at once is sent once.
-			err := r.h.replays.begin(ctx, r.name, rec.ID, r.force)
+			err := r.e.replays.begin(ctx, r.name, rec.ID, r.force)
 			if errors.Is(err, ErrAlreadyExists) {
 				r.res.Skipped = append(r.res.Skipped, rec.ID)
 				continue
@@ -290,16 +290,16 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 		out := &rmqclient.Message{Topic: rec.Topic, Body: m.Body, Keys: rec.Keys, Properties: rec.Properties}
 		sr, err := r.p.Send(ctx, out)
 		if err != nil {
-			if r.h.replays != nil {
-				r.h.replays.abandon(r.name, rec.ID)
+			if r.e.replays != nil {
+				r.e.replays.abandon(r.name, rec.ID)
 			}
 			return fmt.Errorf("replay %s to %s: %w", rec.ID, rec.Topic, err)
 		}
 		info := ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
 		r.done[rec.ID] = info
 		sent++
-		if r.h.replays != nil {
-			if err := r.h.replays.finish(ctx, r.name, rec.ID, info); err != nil {
+		if r.e.replays != nil {
+			if err := r.e.replays.finish(ctx, r.name, rec.ID, info); err != nil {
 				return err
 			}
 		}
@@ -375,16 +375,16 @@ func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) DLQRecord {
 	return rec
 }
 
-func (h *Standalone) replayPath() string { return filepath.Join(h.cfg.StoreDir, "dlq-replayed.json") }
+func (e *engine) replayPath() string { return filepath.Join(e.cfg.StoreDir, "dlq-replayed.json") }
 
 // replayedSet returns a copy of the connector's replayed-record map.
-func (h *Standalone) replayedSet(name string) map[string]ReplayInfo {
-	if h.replays != nil {
-		return h.replays.replayed(name)
+func (e *engine) replayedSet(name string) map[string]ReplayInfo {
+	if e.replays != nil {
+		return e.replays.replayed(name)
 	}
 	var all map[string]map[string]ReplayInfo
-	if err := filestore.Read(h.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
-		h.log.Warn("dlq replay record unreadable", "err", err)
+	if err := filestore.Read(e.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.log.Warn("dlq replay record unreadable", "err", err)
 	}
 	out := map[string]ReplayInfo{}
 	for k, v := range all[name] {
@@ -393,14 +393,14 @@ func (h *Standalone) replayedSet(name string) map[string]ReplayInfo {
 	return out
 }
 
-func (h *Standalone) saveReplayed(name string, set map[string]ReplayInfo) error {
+func (e *engine) saveReplayed(name string, set map[string]ReplayInfo) error {
 	var all map[string]map[string]ReplayInfo
-	if err := filestore.Read(h.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := filestore.Read(e.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if all == nil {
 		all = map[string]map[string]ReplayInfo{}
 	}
 	all[name] = set
-	return filestore.Write(h.replayPath(), all)
+	return filestore.Write(e.replayPath(), all)
 }

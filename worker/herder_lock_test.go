@@ -261,13 +261,13 @@ func TestShutdownDuringAReplaceLeavesNothingRunning(t *testing.T) {
 }
 
 // TestReconcileValidatesOutsideTheHerderLock: in a cluster, a connector's Validate held up
-// while reconcile builds its runtime does not hold the local engine's lock, which the status
+// while reconcile builds its runtime does not hold the engine's lock, which the status
 // topic's fold takes for every record (a slow Validate used to stall the fold, and with it
 // claims and the lease).
 func TestReconcileValidatesOutsideTheHerderLock(t *testing.T) {
 	d := newTestDistributed(t, time.Second)
-	d.local.registry = fileRegistry(t)
-	require.NoError(t, d.local.registry.Register(plugins.KindSource, "gated-source", nil, func() plugins.Connector { return &gatedConnector{} }))
+	d.engine.registry = fileRegistry(t)
+	require.NoError(t, d.engine.registry.Register(plugins.KindSource, "gated-source", nil, func() plugins.Connector { return &gatedConnector{} }))
 	d.configLog = &storeLog{}
 	id, g := newGate(t)
 	cfg := gatedConfig(id, "validate", "1")
@@ -276,8 +276,8 @@ func TestReconcileValidatesOutsideTheHerderLock(t *testing.T) {
 	reconciled := make(chan struct{})
 	go func() { defer close(reconciled); d.reconcile() }()
 	require.Equal(t, "validate", <-g.entered)
-	within(t, "the status fold's look-up of a local runtime", func() *connRuntime { return d.localRuntime("c") })
+	within(t, "the status fold's look-up of a local runtime", func() *connRuntime { return d.engine.lookup("c") })
 	g.release()
 	<-reconciled
-	require.NotNil(t, d.localRuntime("c"), "reconcile built the runtime")
+	require.NotNil(t, d.engine.lookup("c"), "reconcile built the runtime")
 }

@@ -315,7 +315,7 @@ func (d *Distributed) repairClaims() {
 		if lingers {
 			continue // released once it returns
 		}
-		rt := d.localRuntime(r.Connector)
+		rt := d.engine.lookup(r.Connector)
 		if rt != nil && rt.inc == r.Inc {
 			rt.mu.Lock()
 			t, ok := rt.tasks[r.Task]

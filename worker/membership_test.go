@@ -75,7 +75,7 @@ func TestRenewRequiresMembership(t *testing.T) {
 // must apply; copied as a claim (with the claim's Prev) the fold refused it as a stale claim,
 // every 2 s, and the task's new owner waited for it forever.
 func TestRepairReleasesAClaimNeverReported(t *testing.T) {
-	d := &Distributed{status: newStatusState(), local: &Standalone{}, log: quiet(),
+	d := &Distributed{status: newStatusState(), engine: &engine{}, log: quiet(),
 		pending: map[taskKey]statusRecord{}, reportWake: make(chan struct{}, 1)}
 	d.cfg.WorkerID, d.proc = "w1", "p1"
 	claim := statusRecord{Connector: "c", Task: 2, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1", Gen: 1, Claim: true}

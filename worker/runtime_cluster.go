@@ -90,7 +90,7 @@ func (rt *connRuntime) syncDistributed(d desiredConn) {
 func (rt *connRuntime) releaseConnector() {
 	rt.stopConnector()
 	rt.mu.Lock()
-	rt.state = StateInfo{State: StateUnassigned, WorkerID: rt.h.cfg.WorkerID}
+	rt.state = StateInfo{State: StateUnassigned, WorkerID: rt.e.cfg.WorkerID}
 	rt.reported = StateInfo{}
 	rt.mu.Unlock()
 }
@@ -129,7 +129,7 @@ func (rt *connRuntime) stopTaskSet(ids []int, state State) {
 	var linger []lingering
 	rt.mu.Lock()
 	for _, t := range tasks {
-		t.state = StateInfo{State: state, WorkerID: rt.h.cfg.WorkerID}
+		t.state = StateInfo{State: state, WorkerID: rt.e.cfg.WorkerID}
 		rec := rt.taskRecordLocked(t)
 		if slices.Contains(abandoned, t) {
 			linger = append(linger, lingering{t, rec})
@@ -142,10 +142,10 @@ func (rt *connRuntime) stopTaskSet(ids []int, state State) {
 	}
 	rt.mu.Unlock()
 	for _, r := range recs {
-		rt.cluster.report(r)
+		rt.e.place.report(r)
 	}
 	for _, l := range linger {
-		rt.cluster.linger(rt.name, l.t.id, l.t.done, l.release)
+		rt.e.place.linger(rt.name, l.t.id, l.t.done, l.release)
 	}
 }
 
@@ -169,7 +169,7 @@ func (rt *connRuntime) fenceTask(id int, gen int64) bool {
 	go func() {
 		select {
 		case <-t.done:
-		case <-time.After(rt.h.cfg.StopTimeout + time.Second):
+		case <-time.After(rt.e.cfg.StopTimeout + time.Second):
 			rt.log.Error("fenced task did not stop; abandoning it", "task", id)
 		}
 	}()
@@ -220,7 +220,7 @@ func (rt *connRuntime) restartTasksLocked(ids []int) {
 			delete(rt.tasks, t.id) // a new run claims the task once the abandoned one has returned
 		}
 		rt.mu.Unlock()
-		rt.cluster.linger(rt.name, t.id, t.done, nil)
+		rt.e.place.linger(rt.name, t.id, t.done, nil)
 	}
 	rt.startTasks()
 }

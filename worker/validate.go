@@ -78,12 +78,12 @@ func pluginDefinitions(spec *plugins.ConfigSpec) []ConfigDefinition {
 }
 
 // PluginConfig returns the config definitions of a connector plugin.
-func (h *Standalone) PluginConfig(_ context.Context, plugin string) ([]ConfigDefinition, error) {
-	info, err := h.registry.Lookup(plugin)
+func (e *engine) PluginConfig(_ context.Context, plugin string) ([]ConfigDefinition, error) {
+	info, err := e.registry.Lookup(plugin)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", plugin, ErrNotFound)
 	}
-	conn, err := h.registry.New(plugin)
+	conn, err := e.registry.New(plugin)
 	if err != nil {
 		return nil, err
 	}
@@ -103,14 +103,14 @@ func (h *Standalone) PluginConfig(_ context.Context, plugin string) ([]ConfigDef
 
 // ValidateConfig checks a connector config for plugin without creating anything and
 // reports every key's value and errors (secret values are masked).
-func (h *Standalone) ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (ConfigInfos, error) {
-	defs, err := h.PluginConfig(ctx, plugin)
+func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (ConfigInfos, error) {
+	defs, err := e.PluginConfig(ctx, plugin)
 	if err != nil {
 		return ConfigInfos{}, err
 	}
 	if cls := cfg["connector.class"]; cls != "" {
-		a, errA := h.registry.Lookup(cls)
-		b, _ := h.registry.Lookup(plugin)
+		a, errA := e.registry.Lookup(cls)
+		b, _ := e.registry.Lookup(plugin)
 		if errA != nil || a.Name != b.Name {
 			return ConfigInfos{}, &ConfigError{Connector: cfg["name"], Problems: []ConfigProblem{{Key: "connector.class", Value: cls,
 				Reason: fmt.Sprintf("does not match the plugin %s in the path", plugin)}}}
@@ -124,7 +124,7 @@ func (h *Standalone) ValidateConfig(ctx context.Context, plugin string, cfg map[
 		name = "validate"
 	}
 	errs := map[string][]string{}
-	if _, _, err := validateConnectorConfig(h.registry, name, cfg, h.defaults, h.cfg.Secrets); err != nil {
+	if _, _, err := validateConnectorConfig(e.registry, name, cfg, e.defaults, e.cfg.Secrets); err != nil {
 		if ce, ok := err.(*ConfigError); ok {
 			for _, p := range ce.Problems {
 				errs[p.Key] = append(errs[p.Key], p.Reason)
@@ -137,7 +137,7 @@ func (h *Standalone) ValidateConfig(ctx context.Context, plugin string, cfg map[
 		errs["name"] = append(errs["name"], "is required")
 	}
 	secret := map[string]bool{}
-	if conn, err := h.registry.New(plugin); err == nil && conn.Spec() != nil {
+	if conn, err := e.registry.New(plugin); err == nil && conn.Spec() != nil {
 		for _, f := range conn.Spec().Fields() {
 			if f.Secret || f.Type == plugins.TypePassword {
 				secret[f.Name] = true
