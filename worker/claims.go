@@ -153,11 +153,9 @@ func (d *Distributed) linger(name string, id int, done <-chan struct{}, release 
 	key := taskKey{name, id}
 	d.mu.Lock()
 	d.lingering[key]++
-	d.wg.Add(1)
 	d.mu.Unlock()
 	d.log.Warn("an abandoned task keeps its claim until it returns", "connector", name, "task", id)
-	go func() {
-		defer d.wg.Done()
+	d.crew.Go(func() {
 		select {
 		case <-done:
 		case <-d.leaving:
@@ -174,7 +172,7 @@ func (d *Distributed) linger(name string, id int, done <-chan struct{}, release 
 		close(d.statusMoved) // a claim waiting for it may go on
 		d.statusMoved = make(chan struct{})
 		d.mu.Unlock()
-	}()
+	})
 }
 
 // writeConfig appends a config record and waits until this worker has applied it; the

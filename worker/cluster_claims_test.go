@@ -56,7 +56,7 @@ func newClaimHarness(t *testing.T) *claimHarness {
 		<-writerDone
 		stopLog()
 		<-logDone
-		d.engine.wg.Wait()
+		d.engine.crew.close()
 	})
 
 	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)

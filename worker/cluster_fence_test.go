@@ -94,7 +94,7 @@ func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
 	require.Equal(t, StateUnassigned, got[0].State)
 	require.Equal(t, int64(3), got[0].Gen)
 	close(d.leaving)
-	d.wg.Wait()
+	d.crew.close()
 }
 
 // A cache of the fold is not used once a store topic was recreated, even when the new

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/scheduler"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -110,8 +112,10 @@ type Distributed struct {
 	// appendStatus stores a status record (the status log's append; tests replace it).
 	appendStatus  func(ctx context.Context, key string, body []byte) (int64, error)
 	statusBackoff time.Duration // the first retry delay of a failed status write
-	wg            sync.WaitGroup
-	leaving       chan struct{} // closed as Run returns: lingering tasks are waited on no longer
+	// crew holds the goroutines Run's records and loops start: restarts, departure
+	// confirmations, abandoned-task watchers.
+	crew    crew
+	leaving chan struct{} // closed as Run returns: lingering tasks are waited on no longer
 }
 
 // memberLister is where the members are looked up (a rmqclient.MemberView).
@@ -201,14 +205,18 @@ func (d *Distributed) Run(ctx context.Context) error {
 	})
 	d.configLive = maxOff[0]
 
-	logCtx, stopLogs := context.WithCancel(context.Background())
-	var logs sync.WaitGroup
-	defer func() { stopLogs(); logs.Wait() }()
+	// Run's goroutines are stopped in this order as it returns: the loops (on ctx), the
+	// engine (releasing its tasks), the status writer (once the releases are written), the
+	// restarts and abandoned-task watchers (d.crew), the store logs last (the releases wait
+	// for the status topic, restarts for the config topic).
+	logCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
+	var logs errgroup.Group
+	defer func() { stopLogs(); _ = logs.Wait() }()
+	defer d.crew.close() // restarts apply records of the store logs: they stop first
 	snaps := d.snapshotters()
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
 		apply := []func(int64, []byte) error{d.applyConfig, d.applyStatus, d.applyPosition}[i]
-		logs.Add(1)
-		go func() { defer logs.Done(); l.run(logCtx, from[i], minOff[i], snaps[i], apply) }()
+		logs.Go(func() error { l.run(logCtx, from[i], minOff[i], snaps[i], apply); return nil })
 	}
 	start := time.Now()
 	for _, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
@@ -222,8 +230,8 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.log.Info("caught up with the store topics", "took", time.Since(start).Round(time.Millisecond),
 		"config", d.configLog.position(), "status", d.statusLog.position(), "positions", d.positionLog.position())
 
-	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); d.statusWriter() }()
+	var writer errgroup.Group
+	writer.Go(func() error { d.statusWriter(); return nil })
 	var closeReports sync.Once
 	flushReports := func() {
 		closeReports.Do(func() {
@@ -232,7 +240,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 			d.flushBy = time.Now().Add(flushTimeout)
 			d.reportMu.Unlock()
 			d.wakeWriter()
-			<-writerDone
+			_ = writer.Wait()
 		})
 	}
 	defer flushReports()
@@ -245,13 +253,10 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.engine.start(ctx)
 	d.renew(ctx)
 
-	loopCtx, stopLoops := context.WithCancel(context.Background())
-	var loops sync.WaitGroup
-	loops.Add(4)
-	go func() { defer loops.Done(); d.snapshotLoop(loopCtx) }()
-	go func() { defer loops.Done(); d.reconcileLoop(loopCtx) }()
-	go func() { defer loops.Done(); d.memberLoop(loopCtx) }()
-	go func() { defer loops.Done(); d.cacheLoop(loopCtx) }()
+	loops, loopCtx := errgroup.WithContext(ctx)
+	for _, loop := range []func(context.Context){d.snapshotLoop, d.reconcileLoop, d.memberLoop, d.cacheLoop} {
+		loops.Go(func() error { loop(loopCtx); return nil })
+	}
 	close(d.started)
 	d.log.Info("joined the cluster", "cluster", d.cfg.ClusterID, "worker", d.cfg.WorkerID)
 
@@ -259,8 +264,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.stopping = true
 	d.mu.Unlock()
-	stopLoops()
-	loops.Wait()
+	_ = loops.Wait()
 	d.stopReleasing()
 	// The releases are in the status topic before this worker leaves: once it is gone the
 	// others may claim what it held, so they must find it released.
@@ -271,7 +275,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 		}
 	}
 	close(d.leaving)
-	d.wg.Wait()
+	d.crew.close()
 	d.saveCache()
 	return nil
 }

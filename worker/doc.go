@@ -24,7 +24,7 @@
 //	  → engine.mu (the runtimes)
 //	  → connRuntime.mu
 //	  → leaves: Distributed.mu, Distributed.reportMu, engine.producerMu,
-//	    FilePositionStore.mu, scrubber.mu, sourceRunner.pendingMu, sinkRunner.assignMu
+//	    FilePositionStore.mu, scrubber.mu, sourceRunner.pendingMu, sinkRunner.assignMu, crew.mu
 //	sinkRunner.mu → scrubber.mu, engine.producerMu (a task's Logger and ErrantRecordReporter)
 //
 // Nothing is taken under a leaf. Plugin code runs only under a connector's name lock

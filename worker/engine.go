@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
@@ -88,7 +90,9 @@ type engine struct {
 	// connector and task the engine starts ends with it (lifetime).
 	stopped   chan struct{}
 	closeOnce sync.Once
-	wg        sync.WaitGroup
+	// crew holds the goroutines the engine starts (task supervisors, reconfigurations);
+	// stop waits for every one of them.
+	crew crew
 
 	producerMu sync.Mutex
 	producer   *rmqclient.Producer
@@ -166,20 +170,21 @@ func (e *engine) stop(release bool) {
 	all := slices.Collect(maps.Values(e.conns))
 	e.mu.Unlock()
 	e.closeStopped()
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	for _, rt := range all {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			if release {
 				rt.shutdownReleasing()
 			} else {
 				rt.shutdown()
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	waitTimeout(&e.wg, 2*time.Second) // tasks were already stopped or abandoned above
+	_ = g.Wait()
+	// Every task was cancelled and waited for above up to its graceful stop timeout; one
+	// still in plugin code is waited for here until it returns.
+	e.crew.close()
 	e.producerMu.Lock()
 	if e.producer != nil {
 		_ = e.producer.Close()
@@ -356,16 +361,4 @@ func (e *engine) Plugins(context.Context) ([]PluginInfo, error) {
 // Positions returns the stored source positions of a connector (for tests and the offsets API).
 func (e *engine) Positions(name string) ([]plugins.PartitionPosition, error) {
 	return e.positions.All(name)
-}
-
-// waitTimeout waits for wg, giving up after d (goroutines of abandoned tasks).
-func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
-	}
 }

@@ -109,12 +109,10 @@ func (d *Distributed) setMembers(observed []string) {
 	}
 	d.mu.Unlock()
 	d.applyMembers(next, "observed")
-	if confirm {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			d.confirmDepartures(missing)
-		}()
+	if confirm && d.crew.Go(func() { d.confirmDepartures(missing) }) == nil {
+		d.mu.Lock()
+		d.confirming = false // Run is returning
+		d.mu.Unlock()
 	}
 }
 

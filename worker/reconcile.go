@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/scheduler"
 )
@@ -69,18 +70,19 @@ func (d *Distributed) reconcile() {
 		c, ok := conns[rt.name]
 		return ok && c.Epoch == rt.epoch
 	})
-	var wg sync.WaitGroup
+	var retiring errgroup.Group
 	for _, rt := range retire {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		retiring.Go(func() error {
 			rt.shutdownReleasing()
 			if _, still := conns[rt.name]; !still {
 				d.engine.metrics.forget(me, rt.name)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = retiring.Wait()
+
+	var syncing errgroup.Group
 
 	for name, c := range conns {
 		want := desiredConn{target: c.Target, ownConn: owners[scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask}] == me,
@@ -102,10 +104,9 @@ func (d *Distributed) reconcile() {
 			fresh.epoch, fresh.inc = c.Epoch, c.Inc
 			rt = d.engine.adopt(fresh)
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); rt.syncDistributed(want) }()
+		syncing.Go(func() error { rt.syncDistributed(want); return nil })
 	}
-	wg.Wait()
+	_ = syncing.Wait()
 	if changed {
 		d.engine.metrics.rebalanced(me, time.Since(began))
 		d.log.Info("assignment applied", "units", assignment.Len(), "mine", len(assignment[me]),

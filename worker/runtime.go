@@ -394,9 +394,7 @@ func (rt *connRuntime) pluginClass() string {
 
 // RequestTaskReconfiguration recomputes task configs and restarts the tasks if they changed.
 func (c connectorContext) RequestTaskReconfiguration() {
-	c.rt.e.wg.Add(1)
-	go func() {
-		defer c.rt.e.wg.Done()
+	c.rt.e.crew.Go(func() {
 		rt := c.rt
 		rt.opMu.Lock()
 		defer rt.opMu.Unlock()
@@ -417,7 +415,7 @@ func (c connectorContext) RequestTaskReconfiguration() {
 		rt.tasks = map[int]*taskRuntime{}
 		rt.mu.Unlock()
 		rt.startTasks()
-	}()
+	})
 }
 
 // RaiseError marks the connector FAILED with err's trace.

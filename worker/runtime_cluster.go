@@ -166,13 +166,13 @@ func (rt *connRuntime) fenceTask(id int, gen int64) bool {
 	}
 	rt.log.Warn("task claimed by another worker; stopping it here", "task", id, "claim", gen)
 	t.cancel()
-	go func() {
+	rt.e.crew.Go(func() {
 		select {
 		case <-t.done:
 		case <-time.After(rt.e.cfg.StopTimeout + time.Second):
-			rt.log.Error("fenced task did not stop; abandoning it", "task", id)
+			rt.log.Error("fenced task did not stop within the graceful stop timeout", "task", id)
 		}
-	}()
+	})
 	return true
 }
 

@@ -137,19 +137,19 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	// so at most three poll batches are in flight (being sent, queued, being converted).
 	batches := make(chan convertedBatch, 1)
 	sendErr := make(chan error, 1)
-	senderDone := make(chan struct{})
-	go func() {
-		defer close(senderDone)
+	var sender errgroup.Group
+	sender.Go(func() error {
 		for b := range batches {
 			if err := s.deliver(ctx, b); err != nil {
 				sendErr <- err
 				for range batches { // drain so the poll loop never blocks on a dead sender
 				}
-				return
+				return nil
 			}
 		}
-	}()
-	defer func() { close(batches); <-senderDone }()
+		return nil
+	})
+	defer func() { close(batches); _ = sender.Wait() }()
 	lastCommit := time.Now()
 	for ctx.Err() == nil {
 		var recs []*schema.Record

@@ -33,12 +33,9 @@ func (d *Distributed) applyConfig(off int64, body []byte) error {
 	if live && (r.Type == recRestart || r.Type == recRestartTask) {
 		d.mu.Lock()
 		stopping := d.stopping
-		if !stopping {
-			d.wg.Add(1)
-		}
 		d.mu.Unlock()
 		if !stopping {
-			go func() { defer d.wg.Done(); d.carryOutRestart(r) }()
+			d.crew.Go(func() { d.carryOutRestart(r) })
 		}
 	}
 	return nil

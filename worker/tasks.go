@@ -21,6 +21,7 @@ type taskRuntime struct {
 	done     chan struct{}
 	kick     chan struct{} // restart now instead of waiting for the backoff
 	counters taskCounters
+	run      *member   // the supervisor goroutine in the engine's crew
 	gen      int64     // distributed: the claim generation (0 until claimed)
 	reported StateInfo // distributed: the state last written to the status topic
 }
@@ -47,12 +48,10 @@ func (rt *connRuntime) startTasks() {
 		t := &taskRuntime{id: i, cfg: maps.Clone(cfg), cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
 			state: StateInfo{State: StateUnassigned, WorkerID: rt.e.cfg.WorkerID}}
 		rt.tasks[i] = t
-		rt.e.wg.Add(1)
-		go func() {
-			defer rt.e.wg.Done()
-			defer close(t.done)
-			rt.supervise(ctx, t)
-		}()
+		if t.run = rt.e.crew.Go(func() { defer close(t.done); rt.supervise(ctx, t) }); t.run == nil {
+			cancel() // the engine is stopping
+			close(t.done)
+		}
 	}
 }
 
@@ -95,6 +94,10 @@ func (rt *connRuntime) awaitStopped(tasks []*taskRuntime) (abandoned []*taskRunt
 		if !t.isDone() {
 			rt.log.Error("task did not stop within the graceful stop timeout; abandoning it", "task", t.id,
 				"timeout", rt.e.cfg.StopTimeout)
+			rt.mu.Lock()
+			run := t.run
+			rt.mu.Unlock()
+			run.detach() // the forced stop: the engine's stop does not wait for it
 			abandoned = append(abandoned, t)
 		}
 	}
