@@ -281,3 +281,37 @@ func TestReconcileValidatesOutsideTheHerderLock(t *testing.T) {
 	<-reconciled
 	require.NotNil(t, d.engine.lookup("c"), "reconcile built the runtime")
 }
+
+// specGatedConnector's Spec waits at its gate while one is set: a fresh instance's Spec is
+// what masking asks for a connector's secret keys.
+type specGatedConnector struct{ memSourceConnector }
+
+var specGate atomic.Pointer[chan struct{}]
+
+func (c *specGatedConnector) Spec() *plugins.ConfigSpec {
+	if g := specGate.Swap(nil); g != nil { // the first Spec after the gate is set waits
+		*g <- struct{}{} // entered
+		*g <- struct{}{} // released
+	}
+	return memSpec
+}
+
+// TestMaskingRunsPluginCodeOutsideTheRuntimeLock: showing a connector's config builds a
+// plugin instance to learn its secret keys; a slow Spec there must not hold the connector's
+// status (they used to share connRuntime.mu).
+func TestMaskingRunsPluginCodeOutsideTheRuntimeLock(t *testing.T) {
+	reg := fileRegistry(t)
+	require.NoError(t, reg.Register(plugins.KindSource, "spec-gated", nil, func() plugins.Connector { return &specGatedConnector{} }))
+	e := newEngine(StandaloneConfig{WorkerID: "w", Secrets: secretsForTest{}}, nil, reg, quiet())
+	rt := newConnRuntime(e, "c", map[string]string{"connector.class": "spec-gated"},
+		connectorSettings{class: "spec-gated", kind: plugins.KindSource}, nil)
+	gate := make(chan struct{})
+	specGate.Store(&gate)
+	defer specGate.Store(nil)
+	shown := make(chan ConnectorInfo, 1)
+	go func() { shown <- rt.info() }()
+	<-gate // Spec entered
+	within(t, "the status of a connector whose config is being masked", func() ConnectorStatus { return rt.status() })
+	<-gate // Spec released
+	require.Equal(t, "c", (<-shown).Name)
+}

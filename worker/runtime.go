@@ -325,26 +325,29 @@ func (rt *connRuntime) snapshotTaskCfgs() []map[string]string {
 	return append([]map[string]string(nil), rt.taskCfgs...)
 }
 
+// info is the connector's config and tasks as shown. Masking may build a plugin instance
+// to learn its secret keys (specSecret): that happens outside rt.mu.
 func (rt *connRuntime) info() ConnectorInfo {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
+	tasks := len(rt.taskCfgs)
+	rt.mu.Unlock()
 	info := ConnectorInfo{Name: rt.name, Config: rt.masked(rt.cfg), Type: rt.connType(), Tasks: []TaskID{}}
-	for i := range rt.taskCfgs {
+	for i := range tasks {
 		info.Tasks = append(info.Tasks, TaskID{Connector: rt.name, Task: i})
 	}
 	return info
 }
 
-// masked is cfg as shown to users: placeholders as written, secret values hidden.
+// masked is cfg as shown to users: placeholders as written, secret values hidden. It runs
+// plugin code the first time (specSecret): no runtime lock may be held.
 func (rt *connRuntime) masked(cfg map[string]string) map[string]string {
 	return rt.e.cfg.Secrets.Mask(maps.Clone(cfg), rt.specSecret)
 }
 
 func (rt *connRuntime) taskInfos() []TaskInfo {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
+	cfgs := rt.snapshotTaskCfgs() // task configs are replaced, never changed in place
 	out := []TaskInfo{}
-	for i, c := range rt.taskCfgs {
+	for i, c := range cfgs {
 		out = append(out, TaskInfo{ID: TaskID{Connector: rt.name, Task: i}, Config: rt.masked(c)})
 	}
 	return out
