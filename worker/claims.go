@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"time"
 )
 
@@ -37,7 +38,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run
 		}
 		if free {
-			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
+			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
 				Gen: gen, Claim: true}
 			if held {
 				rec.Prev = cur.Gen
@@ -137,7 +138,7 @@ func (d *Distributed) releaseUnused(rt *connRuntime, id int, gen, off int64) {
 		return
 	}
 	d.log.Info("releasing a claim whose run was stopped before it started", "connector", rt.name, "task", id, "gen", gen)
-	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen})
+	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen})
 }
 
 // holds serves clusterPlacement.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/stretchr/testify/require"
 )
 
@@ -28,7 +29,7 @@ func hungTask(rt *connRuntime, id int, gen int64) (release chan struct{}) {
 	done := make(chan struct{})
 	rt.mu.Lock()
 	rt.tasks[id] = &taskRuntime{id: id, gen: gen, cancel: func() {}, done: done,
-		state: StateInfo{State: StateRunning, WorkerID: rt.e.cfg.WorkerID}, reported: StateInfo{State: StateRunning, WorkerID: rt.e.cfg.WorkerID}}
+		state: restapi.StateInfo{State: restapi.StateRunning, WorkerID: rt.e.cfg.WorkerID}, reported: restapi.StateInfo{State: restapi.StateRunning, WorkerID: rt.e.cfg.WorkerID}}
 	rt.mu.Unlock()
 	return done
 }
@@ -70,11 +71,11 @@ func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
 	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
 	rt.inc = 7
 	d.engine.adopt(rt)
-	claim := statusRecord{Connector: "c", Task: 0, Inc: 7, State: StateRunning, Worker: "w1", Gen: 3, Claim: true}
+	claim := statusRecord{Connector: "c", Task: 0, Inc: 7, State: restapi.StateRunning, Worker: "w1", Gen: 3, Claim: true}
 	require.NoError(t, d.status.apply(claim))
 	release := hungTask(rt, 0, 3)
 
-	rt.stopTaskSet([]int{0}, StateUnassigned)
+	rt.stopTaskSet([]int{0}, restapi.StateUnassigned)
 	for _, r := range drainReports(d) {
 		require.False(t, released(r.State), "task released while it still runs: %+v", r)
 	}
@@ -91,7 +92,7 @@ func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
 	var got []statusRecord
 	require.Eventually(t, func() bool { got = append(got, drainReports(d)...); return len(got) > 0 }, 30*time.Second, 5*time.Millisecond,
 		"the task returned but its release was never written")
-	require.Equal(t, StateUnassigned, got[0].State)
+	require.Equal(t, restapi.StateUnassigned, got[0].State)
 	require.Equal(t, int64(3), got[0].Gen)
 	close(d.leaving)
 	d.crew.close()
@@ -114,7 +115,7 @@ func TestClusterCacheRejectedAfterTopicRecreated(t *testing.T) {
 			l.last = markOf(l.next-1, topics[i][l.next-1])
 		}
 	}
-	d.config.Connectors["a"] = &clusterConnector{Config: map[string]string{}, Target: TargetStarted, Epoch: 1, Inc: 1}
+	d.config.Connectors["a"] = &clusterConnector{Config: map[string]string{}, Target: restapi.TargetStarted, Epoch: 1, Inc: 1}
 	d.saveCache()
 	recordAt := func(i int, off int64) ([]byte, error) { return topics[i][off], nil }
 	maxOff := [3]int64{5, 5, 5}
@@ -142,7 +143,7 @@ func TestRecordsOfAnotherClusterAreIgnored(t *testing.T) {
 	require.NoError(t, d.applyConfig(2, rec(configRecord{Type: recConnector, Name: "legacy", Config: map[string]string{}})), "records from before clusters were recorded are kept")
 	require.ElementsMatch(t, []string{"ours", "legacy"}, slices.Collect(maps.Keys(d.config.Connectors)))
 
-	require.ErrorIs(t, d.applyStatus(0, rec(statusRecord{Cluster: "c2", Connector: "ours", Task: 0, Inc: 2, State: StateRunning, Worker: "x", Gen: 9, Claim: true})), errForeignRecord)
+	require.ErrorIs(t, d.applyStatus(0, rec(statusRecord{Cluster: "c2", Connector: "ours", Task: 0, Inc: 2, State: restapi.StateRunning, Worker: "x", Gen: 9, Claim: true})), errForeignRecord)
 	require.Empty(t, d.status.Tasks["ours"])
 	require.ErrorIs(t, d.applyPosition(0, rec(positionRecord{Cluster: "c2", Connector: "ours", Inc: 2, Gen: 1,
 		Positions: []positionEntry{{Partition: map[string]any{"f": "a"}, Offset: map[string]any{"p": 1}}}})), errForeignRecord)
@@ -165,7 +166,7 @@ func TestSameWorkerIDZombieIsFenced(t *testing.T) {
 	rt := newConnRuntime(zombie.engine, "c", map[string]string{}, connectorSettings{}, nil)
 	rt.inc = 1
 	zombie.engine.adopt(rt)
-	require.NoError(t, zombie.status.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Proc: "old", Gen: 5, Claim: true}))
+	require.NoError(t, zombie.status.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "old", Gen: 5, Claim: true}))
 	cancelled := make(chan struct{})
 	rt.mu.Lock()
 	rt.tasks[0] = &taskRuntime{id: 0, gen: 5, done: make(chan struct{}), cancel: func() { close(cancelled) }}
@@ -173,7 +174,7 @@ func TestSameWorkerIDZombieIsFenced(t *testing.T) {
 	require.True(t, zombie.holds(rt, 0, 5))
 
 	// The replacement (same workerId, another process) claims the task.
-	takeover := statusRecord{Cluster: "c1", Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Proc: "new", Gen: 6, Claim: true, Prev: 5}
+	takeover := statusRecord{Cluster: "c1", Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "new", Gen: 6, Claim: true, Prev: 5}
 	body, err := json.Marshal(takeover)
 	require.NoError(t, err)
 	require.NoError(t, zombie.applyStatus(10, body))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/stretchr/testify/require"
 )
 
@@ -78,7 +79,7 @@ func TestRepairReleasesAClaimNeverReported(t *testing.T) {
 	d := &Distributed{status: newStatusState(), engine: &engine{}, log: quiet(),
 		pending: map[taskKey]statusRecord{}, reportWake: make(chan struct{}, 1)}
 	d.cfg.WorkerID, d.proc = "w1", "p1"
-	claim := statusRecord{Connector: "c", Task: 2, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1", Gen: 1, Claim: true}
+	claim := statusRecord{Connector: "c", Task: 2, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "p1", Gen: 1, Claim: true}
 	require.NoError(t, d.status.apply(claim))
 	d.repairClaims()
 	rel, ok := d.pending[taskKey{"c", 2}]
@@ -86,5 +87,5 @@ func TestRepairReleasesAClaimNeverReported(t *testing.T) {
 	require.NoError(t, d.status.apply(rel))
 	r, ok := d.status.task("c", 1, 2)
 	require.True(t, ok)
-	require.Equal(t, StateUnassigned, r.State)
+	require.Equal(t, restapi.StateUnassigned, r.State)
 }
