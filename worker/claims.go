@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"time"
+
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // claim serves clusterPlacement: it waits until the task is free (never claimed, released,
@@ -33,6 +34,11 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			live, err := d.view.Members(mctx)
 			cancel()
 			free = err == nil && len(live) > 0 && !holderLive(cur, live)
+		}
+		if free && d.fence() != nil {
+			// The lease has lapsed (suspended, cut off, or replaced by another process of
+			// this workerId): a task released meanwhile is its next owner's, not this one's.
+			free = false
 		}
 		if free && ctx.Err() != nil {
 			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run

@@ -17,10 +17,11 @@ import (
 func newTestDistributed(t *testing.T, stopTimeout time.Duration) *Distributed {
 	t.Helper()
 	d, err := NewDistributed(DistributedConfig{ClusterID: "c1", StandaloneConfig: StandaloneConfig{
-		WorkerID: "w1", StoreDir: t.TempDir(), StopTimeout: stopTimeout}}, nil, nil, quiet())
+		WorkerID: "w1", StoreDir: t.TempDir(), StopTimeout: stopTimeout}, Lease: time.Hour}, nil, nil, quiet())
 	require.NoError(t, err)
 	d.engine.start(context.Background())
 	d.members = []string{"w1"}
+	d.lastRenew = time.Now()
 	return d
 }
 
@@ -162,6 +163,7 @@ func TestRecordsOfAnotherClusterAreIgnored(t *testing.T) {
 // id either.
 func TestSameWorkerIDZombieIsFenced(t *testing.T) {
 	zombie := newTestDistributed(t, time.Second)
+	defer zombie.engine.stop(false) // waits for the fenced task's watcher
 	zombie.proc = "old"
 	rt := newConnRuntime(zombie.engine, "c", map[string]string{}, connectorSettings{}, nil)
 	rt.inc = 1
@@ -202,4 +204,22 @@ func TestMemberIDsCarryTheIncarnation(t *testing.T) {
 	require.True(t, holderLive(statusRecord{Worker: "w1", Proc: "a"}, []string{"w1.a"}))
 	require.False(t, holderLive(statusRecord{Worker: "w1", Proc: "a"}, []string{"w1.b"}))
 	require.True(t, holderLive(statusRecord{Worker: "w1"}, []string{"w1.b"}), "a claim written before incarnations: by worker id")
+}
+
+// A worker whose lease has lapsed claims nothing, not even a released task: a process of this
+// workerId suspended past its expiry and resumed took a task released to its replacement
+// (TestDistributedSameIDZombie saw its claim in the status topic).
+func TestLapsedLeaseClaimsNothing(t *testing.T) {
+	d := newTestDistributed(t, time.Second)
+	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
+	rt.inc = 1
+	d.engine.adopt(rt)
+	require.NoError(t, d.status.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateUnassigned, Worker: "w2", Proc: "p2", Gen: 2}))
+	d.mu.Lock()
+	d.lastRenew = time.Now().Add(-2 * d.cfg.Lease)
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := d.claim(ctx, rt, 0)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "claimed a task with a lapsed lease")
 }

@@ -65,6 +65,7 @@ func TestDeparturesDuringABrokerDisruption(t *testing.T) {
 // in a row, it registers again.
 func TestRenewRequiresMembership(t *testing.T) {
 	d, _ := newMembershipTest(t, []string{"w2.p2"})
+	d.lastRenew = time.Time{} // never renewed
 	require.False(t, d.renew(context.Background()))
 	require.True(t, d.renew(context.Background()), "still missing: register again")
 	require.True(t, d.lastRenew.IsZero(), "lease renewed although the broker does not list this worker")
