@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
-// claim implements clusterHooks: it waits until the task is free (never claimed, released,
+// claim serves clusterPlacement: it waits until the task is free (never claimed, released,
 // or held by a worker that left), then writes a claim with a generation above every
 // earlier one of the connector and returns once that claim is in force.
 func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64, error) {
@@ -33,11 +35,16 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			cancel()
 			free = err == nil && len(live) > 0 && !holderLive(cur, live)
 		}
+		if free && d.fence() != nil {
+			// The lease has lapsed (suspended, cut off, or replaced by another process of
+			// this workerId): a task released meanwhile is its next owner's, not this one's.
+			free = false
+		}
 		if free && ctx.Err() != nil {
 			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run
 		}
 		if free {
-			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
+			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
 				Gen: gen, Claim: true}
 			if held {
 				rec.Prev = cur.Gen
@@ -137,10 +144,10 @@ func (d *Distributed) releaseUnused(rt *connRuntime, id int, gen, off int64) {
 		return
 	}
 	d.log.Info("releasing a claim whose run was stopped before it started", "connector", rt.name, "task", id, "gen", gen)
-	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen})
+	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen})
 }
 
-// holds implements clusterHooks.
+// holds serves clusterPlacement.
 func (d *Distributed) holds(rt *connRuntime, id int, gen int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -148,16 +155,14 @@ func (d *Distributed) holds(rt *connRuntime, id int, gen int64) bool {
 	return ok && d.mine(r) && r.Gen == gen && r.Inc == rt.inc
 }
 
-// linger implements clusterHooks.
+// linger serves clusterPlacement.
 func (d *Distributed) linger(name string, id int, done <-chan struct{}, release *statusRecord) {
 	key := taskKey{name, id}
 	d.mu.Lock()
 	d.lingering[key]++
-	d.wg.Add(1)
 	d.mu.Unlock()
 	d.log.Warn("an abandoned task keeps its claim until it returns", "connector", name, "task", id)
-	go func() {
-		defer d.wg.Done()
+	d.crew.Go(func() {
 		select {
 		case <-done:
 		case <-d.leaving:
@@ -174,7 +179,7 @@ func (d *Distributed) linger(name string, id int, done <-chan struct{}, release 
 		close(d.statusMoved) // a claim waiting for it may go on
 		d.statusMoved = make(chan struct{})
 		d.mu.Unlock()
-	}()
+	})
 }
 
 // writeConfig appends a config record and waits until this worker has applied it; the

@@ -8,12 +8,8 @@ import (
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
-
-// positions implements clusterHooks.
-func (d *Distributed) positions(_ string, inc, gen int64) PositionStore {
-	return clusterPositions{d: d, inc: inc, gen: gen}
-}
 
 // clusterPositions is the PositionStore of the position topic, for one task incarnation
 // (inc, gen) or, with inc 0, for the offsets API (the connector's current incarnation).
@@ -91,7 +87,7 @@ func (p clusterPositions) clear(name string) error {
 
 func (p clusterPositions) write(r positionRecord) error {
 	if r.Inc == 0 {
-		return fmt.Errorf("connector %s: %w", r.Connector, ErrNotFound)
+		return fmt.Errorf("connector %s: %w", r.Connector, restapi.ErrNotFound)
 	}
 	r.Cluster = p.d.cfg.ClusterID
 	if r.Gen == adminGen {

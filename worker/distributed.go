@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/scheduler"
@@ -57,6 +55,11 @@ type DistributedConfig struct {
 // starts a task only once its claim (a higher generation) is in force, which it writes
 // only when the previous holder has released the task or left the cluster.
 type Distributed struct {
+	// The engine runs what the assignment gives this worker; it keeps a runtime for every
+	// connector of the config topic. Its offsets, DLQ, validation and metrics methods are
+	// the herder's.
+	*engine
+
 	cfg DistributedConfig
 	log *slog.Logger
 	// proc is this process's incarnation: it qualifies the member id (memberID) and every
@@ -64,7 +67,6 @@ type Distributed struct {
 	// new one took over) is told apart from this one and fenced.
 	proc     string
 	client   *rmqclient.Client
-	local    *Standalone
 	strategy scheduler.Strategy
 
 	producer                          *rmqclient.Producer
@@ -110,8 +112,10 @@ type Distributed struct {
 	// appendStatus stores a status record (the status log's append; tests replace it).
 	appendStatus  func(ctx context.Context, key string, body []byte) (int64, error)
 	statusBackoff time.Duration // the first retry delay of a failed status write
-	wg            sync.WaitGroup
-	leaving       chan struct{} // closed as Run returns: lingering tasks are waited on no longer
+	// crew holds the goroutines Run's records and loops start: restarts, departure
+	// confirmations, abandoned-task watchers.
+	crew    crew
+	leaving chan struct{} // closed as Run returns: lingering tasks are waited on no longer
 }
 
 // memberLister is where the members are looked up (a rmqclient.MemberView).
@@ -151,25 +155,11 @@ func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugin
 	if client != nil {
 		d.view = client.NewMemberView(cfg.ClusterID, cfg.ClusterTopic)
 	}
-	local, err := newLocalEngine(cfg.StandaloneConfig, client, reg, log, d)
-	if err != nil {
-		return nil, err
-	}
-	d.local = local
+	d.engine = newEngine(cfg.StandaloneConfig, client, reg, log)
+	d.engine.place = clusterPlacement{d}
+	d.engine.replays = clusterReplays{d}
+	d.engine.positions = clusterPositions{d: d, gen: adminGen}
 	return d, nil
-}
-
-// newLocalEngine is a Standalone that runs what the cluster assigns to this worker.
-func newLocalEngine(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.Registry, log *slog.Logger, d *Distributed) (*Standalone, error) {
-	h, err := NewStandalone(cfg, client, reg, log)
-	if err != nil {
-		return nil, err
-	}
-	h.stored = map[string]storedConnector{} // connectors.json is standalone's; the config topic rules here
-	h.cluster = d
-	h.replays = clusterReplays{d}
-	h.positions = clusterPositions{d: d, gen: adminGen}
-	return h, nil
 }
 
 // Started is closed once the worker has caught up with the store topics and joined the cluster.
@@ -177,13 +167,6 @@ func (d *Distributed) Started() <-chan struct{} { return d.started }
 
 // WorkerID names this worker.
 func (d *Distributed) WorkerID() string { return d.cfg.WorkerID }
-
-// Collector exposes the worker's metrics.
-func (d *Distributed) Collector() *Collector { return d.local.Collector() }
-
-// PluginCollector exposes the metrics connectors and tasks record (see
-// Standalone.PluginCollector).
-func (d *Distributed) PluginCollector() prometheus.Collector { return d.local.PluginCollector() }
 
 // Run joins the cluster and runs until ctx ends; then it stops its tasks (releasing them),
 // leaves the cluster and stores its cache.
@@ -222,14 +205,18 @@ func (d *Distributed) Run(ctx context.Context) error {
 	})
 	d.configLive = maxOff[0]
 
-	logCtx, stopLogs := context.WithCancel(context.Background())
-	var logs sync.WaitGroup
-	defer func() { stopLogs(); logs.Wait() }()
+	// Run's goroutines are stopped in this order as it returns: the loops (on ctx), the
+	// engine (releasing its tasks), the status writer (once the releases are written), the
+	// restarts and abandoned-task watchers (d.crew), the store logs last (the releases wait
+	// for the status topic, restarts for the config topic).
+	logCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
+	var logs errgroup.Group
+	defer func() { stopLogs(); _ = logs.Wait() }()
+	defer d.crew.close() // restarts apply records of the store logs: they stop first
 	snaps := d.snapshotters()
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
 		apply := []func(int64, []byte) error{d.applyConfig, d.applyStatus, d.applyPosition}[i]
-		logs.Add(1)
-		go func() { defer logs.Done(); l.run(logCtx, from[i], minOff[i], snaps[i], apply) }()
+		logs.Go(func() error { l.run(logCtx, from[i], minOff[i], snaps[i], apply); return nil })
 	}
 	start := time.Now()
 	for _, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
@@ -243,8 +230,8 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.log.Info("caught up with the store topics", "took", time.Since(start).Round(time.Millisecond),
 		"config", d.configLog.position(), "status", d.statusLog.position(), "positions", d.positionLog.position())
 
-	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); d.statusWriter() }()
+	var writer errgroup.Group
+	writer.Go(func() error { d.statusWriter(); return nil })
 	var closeReports sync.Once
 	flushReports := func() {
 		closeReports.Do(func() {
@@ -253,7 +240,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 			d.flushBy = time.Now().Add(flushTimeout)
 			d.reportMu.Unlock()
 			d.wakeWriter()
-			<-writerDone
+			_ = writer.Wait()
 		})
 	}
 	defer flushReports()
@@ -263,18 +250,13 @@ func (d *Distributed) Run(ctx context.Context) error {
 		return fmt.Errorf("join cluster %s: %w", d.cfg.ClusterID, err)
 	}
 	d.membership = m
-	d.local.mu.Lock()
-	d.local.ctx = ctx
-	d.local.mu.Unlock()
+	d.engine.start(ctx)
 	d.renew(ctx)
 
-	loopCtx, stopLoops := context.WithCancel(context.Background())
-	var loops sync.WaitGroup
-	loops.Add(4)
-	go func() { defer loops.Done(); d.snapshotLoop(loopCtx) }()
-	go func() { defer loops.Done(); d.reconcileLoop(loopCtx) }()
-	go func() { defer loops.Done(); d.memberLoop(loopCtx) }()
-	go func() { defer loops.Done(); d.cacheLoop(loopCtx) }()
+	loops, loopCtx := errgroup.WithContext(ctx)
+	for _, loop := range []func(context.Context){d.snapshotLoop, d.reconcileLoop, d.memberLoop, d.cacheLoop} {
+		loops.Go(func() error { loop(loopCtx); return nil })
+	}
 	close(d.started)
 	d.log.Info("joined the cluster", "cluster", d.cfg.ClusterID, "worker", d.cfg.WorkerID)
 
@@ -282,8 +264,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.stopping = true
 	d.mu.Unlock()
-	stopLoops()
-	loops.Wait()
+	_ = loops.Wait()
 	d.stopReleasing()
 	// The releases are in the status topic before this worker leaves: once it is gone the
 	// others may claim what it held, so they must find it released.
@@ -294,7 +275,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 		}
 	}
 	close(d.leaving)
-	d.wg.Wait()
+	d.crew.close()
 	d.saveCache()
 	return nil
 }
@@ -306,17 +287,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 // the claim is in force): the worker catches up with the status topic and releases them as
 // repairClaims would. Releases are reported; the caller writes them before leaving.
 func (d *Distributed) stopReleasing() {
-	d.local.mu.Lock()
-	d.local.stopping = true
-	all := slices.Collect(maps.Values(d.local.conns))
-	d.local.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, rt := range all {
-		wg.Add(1)
-		go func() { defer wg.Done(); rt.shutdownReleasing() }()
-	}
-	wg.Wait()
-	d.local.shutdownAll()
+	d.engine.stop(true)
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	if err := d.statusLog.sync(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -22,35 +23,35 @@ func parseDLQID(id string) (int, int64, error) {
 	qi, err1 := strconv.Atoi(q)
 	oi, err2 := strconv.ParseInt(o, 10, 64)
 	if !ok || err1 != nil || err2 != nil || qi < 0 || oi < 0 {
-		return 0, 0, fmt.Errorf("dlq record id %q: want <queue>-<offset>: %w", id, ErrNotFound)
+		return 0, 0, fmt.Errorf("dlq record id %q: want <queue>-<offset>: %w", id, restapi.ErrNotFound)
 	}
 	return qi, oi, nil
 }
 
 // dlqTopic returns the connector's DLQ topic, or an error when it has none.
-func (h *Standalone) dlqTopic(name string) (string, *connRuntime, error) {
-	rt, err := h.runtime(name)
+func (e *engine) dlqTopic(name string) (string, *connRuntime, error) {
+	rt, err := e.runtime(name)
 	if err != nil {
 		return "", nil, err
 	}
 	if rt.st.policy.dlqTopic == "" {
-		return "", nil, fmt.Errorf("connector %s has no errors.deadletterqueue.topic.name: %w", name, ErrBadState)
+		return "", nil, fmt.Errorf("connector %s has no errors.deadletterqueue.topic.name: %w", name, restapi.ErrBadState)
 	}
 	return rt.st.policy.dlqTopic, rt, nil
 }
 
-func (h *Standalone) dlqReader() *rmqclient.Reader {
-	h.producerMu.Lock()
-	defer h.producerMu.Unlock()
-	if h.reader == nil {
-		h.reader = h.client.NewReader("dlq")
+func (e *engine) dlqReader() *rmqclient.Reader {
+	e.producerMu.Lock()
+	defer e.producerMu.Unlock()
+	if e.reader == nil {
+		e.reader = e.client.NewReader("dlq")
 	}
-	return h.reader
+	return e.reader
 }
 
 // dlqQueues lists the DLQ topic's queues; a topic not created yet has none.
-func (h *Standalone) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Queue, error) {
-	qs, err := h.client.TopicQueues(ctx, topic)
+func (e *engine) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Queue, error) {
+	qs, err := e.client.TopicQueues(ctx, topic)
 	if errors.Is(err, rmqclient.ErrNoRoute) {
 		return nil, nil
 	}
@@ -59,10 +60,10 @@ func (h *Standalone) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Q
 
 // DLQList lists up to limit DLQ records of a connector after the record id after ("" =
 // from the start), oldest first.
-func (h *Standalone) DLQList(ctx context.Context, name, after string, limit int) (DLQPage, error) {
-	topic, _, err := h.dlqTopic(name)
+func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (restapi.DLQPage, error) {
+	topic, _, err := e.dlqTopic(name)
 	if err != nil {
-		return DLQPage{}, err
+		return restapi.DLQPage{}, err
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 100
@@ -71,16 +72,16 @@ func (h *Standalone) DLQList(ctx context.Context, name, after string, limit int)
 	if after != "" {
 		q, o, err := parseDLQID(after)
 		if err != nil {
-			return DLQPage{}, err
+			return restapi.DLQPage{}, err
 		}
 		startQ, startOff = q, o+1
 	}
-	qs, err := h.dlqQueues(ctx, topic)
+	qs, err := e.dlqQueues(ctx, topic)
 	if err != nil {
-		return DLQPage{}, err
+		return restapi.DLQPage{}, err
 	}
-	replayed := h.replayedSet(name)
-	page := DLQPage{Topic: topic, Records: []DLQRecord{}}
+	replayed := e.replayedSet(name)
+	page := restapi.DLQPage{Topic: topic, Records: []restapi.DLQRecord{}}
 	for _, q := range qs {
 		if q.QueueID < startQ {
 			continue
@@ -90,9 +91,9 @@ func (h *Standalone) DLQList(ctx context.Context, name, after string, limit int)
 			off = startOff
 		}
 		for len(page.Records) < limit {
-			msgs, next, err := h.dlqReader().Read(ctx, q, off, limit-len(page.Records))
+			msgs, next, err := e.dlqReader().Read(ctx, q, off, limit-len(page.Records))
 			if err != nil {
-				return DLQPage{}, err
+				return restapi.DLQPage{}, err
 			}
 			if len(msgs) == 0 {
 				break
@@ -117,20 +118,20 @@ func (h *Standalone) DLQList(ctx context.Context, name, after string, limit int)
 }
 
 // DLQGet returns one DLQ record with its full body and stack trace.
-func (h *Standalone) DLQGet(ctx context.Context, name, id string) (DLQRecord, error) {
-	m, err := h.readDLQMessage(ctx, name, id)
+func (e *engine) DLQGet(ctx context.Context, name, id string) (restapi.DLQRecord, error) {
+	m, err := e.readDLQMessage(ctx, name, id)
 	if err != nil {
-		return DLQRecord{}, err
+		return restapi.DLQRecord{}, err
 	}
 	rec := decodeDLQ(m, true)
-	if ri, ok := h.replayedSet(name)[rec.ID]; ok {
+	if ri, ok := e.replayedSet(name)[rec.ID]; ok {
 		rec.Replayed = &ri
 	}
 	return rec, nil
 }
 
-func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqclient.ReceivedMessage, error) {
-	topic, _, err := h.dlqTopic(name)
+func (e *engine) readDLQMessage(ctx context.Context, name, id string) (*rmqclient.ReceivedMessage, error) {
+	topic, _, err := e.dlqTopic(name)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +139,7 @@ func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqc
 	if err != nil {
 		return nil, err
 	}
-	qs, err := h.dlqQueues(ctx, topic)
+	qs, err := e.dlqQueues(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +147,7 @@ func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqc
 		if q.QueueID != qi {
 			continue
 		}
-		msgs, _, err := h.dlqReader().Read(ctx, q, off, 1)
+		msgs, _, err := e.dlqReader().Read(ctx, q, off, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +155,7 @@ func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqc
 			return msgs[0], nil
 		}
 	}
-	return nil, fmt.Errorf("dlq record %s of connector %s: %w", id, name, ErrNotFound)
+	return nil, fmt.Errorf("dlq record %s of connector %s: %w", id, name, restapi.ErrNotFound)
 }
 
 // DLQReplay re-sends DLQ records (all of them when ids is empty) to their original topic
@@ -170,22 +171,22 @@ func (h *Standalone) readDLQMessage(ctx context.Context, name, id string) (*rmqc
 // message property anyone who can write the DLQ topic can set, so any other target (a
 // store topic, another connector's topic) is refused, as is a record whose body the DLQ
 // kept only in part; refused records are listed with the reason.
-func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, force bool) (DLQReplayResult, error) {
-	topic, rt, err := h.dlqTopic(name)
+func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force bool) (restapi.DLQReplayResult, error) {
+	topic, rt, err := e.dlqTopic(name)
 	if err != nil {
-		return DLQReplayResult{}, err
+		return restapi.DLQReplayResult{}, err
 	}
-	if rt.connType() != TypeSink {
-		return DLQReplayResult{}, fmt.Errorf("connector %s is a source; only a sink connector's DLQ can be replayed: %w", name, ErrBadState)
+	if rt.connType() != restapi.TypeSink {
+		return restapi.DLQReplayResult{}, fmt.Errorf("connector %s is a source; only a sink connector's DLQ can be replayed: %w", name, restapi.ErrBadState)
 	}
-	p, err := h.sharedProducer()
+	p, err := e.sharedProducer()
 	if err != nil {
-		return DLQReplayResult{}, err
+		return restapi.DLQReplayResult{}, err
 	}
-	h.replayMu.Lock()
-	defer h.replayMu.Unlock()
-	r := &replayer{h: h, name: name, dlq: topic, force: force, p: p, done: h.replayedSet(name),
-		allowed: map[string]bool{}, res: DLQReplayResult{Replayed: []string{}, Skipped: []string{}, Refused: []DLQRefusal{}}}
+	e.replayMu.Lock()
+	defer e.replayMu.Unlock()
+	r := &replayer{e: e, name: name, dlq: topic, force: force, p: p, done: e.replayedSet(name),
+		allowed: map[string]bool{}, res: restapi.DLQReplayResult{Replayed: []string{}, Skipped: []string{}, Refused: []restapi.DLQRefusal{}}}
 	for _, t := range rt.st.topics {
 		r.allowed[t] = true
 	}
@@ -193,7 +194,7 @@ func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, f
 		for start := 0; start < len(ids); start += replayBatch {
 			batch := make([]*rmqclient.ReceivedMessage, 0, min(replayBatch, len(ids)-start))
 			for _, id := range ids[start:min(start+replayBatch, len(ids))] {
-				m, err := h.readDLQMessage(ctx, name, id)
+				m, err := e.readDLQMessage(ctx, name, id)
 				if err != nil {
 					return r.res, err
 				}
@@ -205,19 +206,19 @@ func (h *Standalone) DLQReplay(ctx context.Context, name string, ids []string, f
 		}
 		return r.res, nil
 	}
-	qs, err := h.dlqQueues(ctx, topic)
+	qs, err := e.dlqQueues(ctx, topic)
 	if err != nil {
 		return r.res, err
 	}
 	for _, q := range qs {
 		// Only what the DLQ held when the replay began: a replayed record that fails again
 		// comes back to the DLQ, and must not be replayed again by this call.
-		off, end, err := h.client.QueueOffsets(ctx, q)
+		off, end, err := e.client.QueueOffsets(ctx, q)
 		if err != nil {
 			return r.res, err
 		}
 		for off < end {
-			batch, next, err := h.dlqReader().ReadBelow(ctx, q, off, end, replayBatch)
+			batch, next, err := e.dlqReader().ReadBelow(ctx, q, off, end, replayBatch)
 			if err != nil {
 				return r.res, err
 			}
@@ -241,26 +242,26 @@ const replayBatch = 256
 
 // replayer carries one DLQReplay call's state across its batches.
 type replayer struct {
-	h       *Standalone
+	e       *engine
 	name    string
 	dlq     string
 	force   bool
 	p       *rmqclient.Producer
-	done    map[string]ReplayInfo
+	done    map[string]restapi.ReplayInfo
 	allowed map[string]bool
-	res     DLQReplayResult
+	res     restapi.DLQReplayResult
 }
 
 // replay sends one batch and records what was sent (one write per batch in standalone mode;
 // in a cluster each record is taken and finished in the config topic).
 func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage) (err error) {
 	sent := 0
-	if r.h.replays == nil {
+	if r.e.replays == nil {
 		defer func() {
 			if sent == 0 {
 				return
 			}
-			if serr := r.h.saveReplayed(r.name, r.done); serr != nil && err == nil {
+			if serr := r.e.saveReplayed(r.name, r.done); serr != nil && err == nil {
 				err = serr
 			}
 		}()
@@ -272,14 +273,14 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 			continue
 		}
 		if reason := r.refusal(rec, m); reason != "" {
-			r.res.Refused = append(r.res.Refused, DLQRefusal{ID: rec.ID, Reason: reason})
+			r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: rec.ID, Reason: reason})
 			continue
 		}
-		if r.h.replays != nil {
+		if r.e.replays != nil {
 			// In a cluster, the replay is taken in the config topic first, so that the same
 			// record replayed through two workers at once is sent once.
-			err := r.h.replays.begin(ctx, r.name, rec.ID, r.force)
-			if errors.Is(err, ErrAlreadyExists) {
+			err := r.e.replays.begin(ctx, r.name, rec.ID, r.force)
+			if errors.Is(err, restapi.ErrAlreadyExists) {
 				r.res.Skipped = append(r.res.Skipped, rec.ID)
 				continue
 			}
@@ -290,16 +291,16 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 		out := &rmqclient.Message{Topic: rec.Topic, Body: m.Body, Keys: rec.Keys, Properties: rec.Properties}
 		sr, err := r.p.Send(ctx, out)
 		if err != nil {
-			if r.h.replays != nil {
-				r.h.replays.abandon(r.name, rec.ID)
+			if r.e.replays != nil {
+				r.e.replays.abandon(r.name, rec.ID)
 			}
 			return fmt.Errorf("replay %s to %s: %w", rec.ID, rec.Topic, err)
 		}
-		info := ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
+		info := restapi.ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
 		r.done[rec.ID] = info
 		sent++
-		if r.h.replays != nil {
-			if err := r.h.replays.finish(ctx, r.name, rec.ID, info); err != nil {
+		if r.e.replays != nil {
+			if err := r.e.replays.finish(ctx, r.name, rec.ID, info); err != nil {
 				return err
 			}
 		}
@@ -309,7 +310,7 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 }
 
 // refusal says why rec must not be replayed, or "" when it may.
-func (r *replayer) refusal(rec DLQRecord, m *rmqclient.ReceivedMessage) string {
+func (r *replayer) refusal(rec restapi.DLQRecord, m *rmqclient.ReceivedMessage) string {
 	switch {
 	case rec.Topic == "":
 		return fmt.Sprintf("no %s property: the original topic is unknown", ErrHeaderTopic)
@@ -327,19 +328,19 @@ func (r *replayer) refusal(rec DLQRecord, m *rmqclient.ReceivedMessage) string {
 // standalone mode, which keeps them in <StoreDir>/dlq-replayed.json).
 type replayStore interface {
 	// replayed returns the connector's replay records.
-	replayed(name string) map[string]ReplayInfo
+	replayed(name string) map[string]restapi.ReplayInfo
 	// begin takes the replay of record id: ErrAlreadyExists when it was replayed (or is
 	// being replayed) and force is not set.
 	begin(ctx context.Context, name, id string, force bool) error
 	// finish records a done replay; abandon gives up a taken one whose send failed.
-	finish(ctx context.Context, name, id string, info ReplayInfo) error
+	finish(ctx context.Context, name, id string, info restapi.ReplayInfo) error
 	abandon(name, id string)
 }
 
 // decodeDLQ turns a DLQ message into a record; full adds the body and stack trace.
-func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) DLQRecord {
+func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) restapi.DLQRecord {
 	p := m.Properties
-	rec := DLQRecord{
+	rec := restapi.DLQRecord{
 		ID: fmt.Sprintf("%d-%d", m.Queue.QueueID, m.Offset), Topic: p[ErrHeaderTopic], Partition: p[ErrHeaderPartition],
 		Offset: p[ErrHeaderOffset], Connector: p[ErrHeaderConnector], Task: p[ErrHeaderTask], Stage: p[ErrHeaderStage],
 		ClassName: p[ErrHeaderClass], ExceptionClass: p[ErrHeaderExcClass], ExceptionMessage: p[ErrHeaderExcMessage],
@@ -375,32 +376,32 @@ func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) DLQRecord {
 	return rec
 }
 
-func (h *Standalone) replayPath() string { return filepath.Join(h.cfg.StoreDir, "dlq-replayed.json") }
+func (e *engine) replayPath() string { return filepath.Join(e.cfg.StoreDir, "dlq-replayed.json") }
 
 // replayedSet returns a copy of the connector's replayed-record map.
-func (h *Standalone) replayedSet(name string) map[string]ReplayInfo {
-	if h.replays != nil {
-		return h.replays.replayed(name)
+func (e *engine) replayedSet(name string) map[string]restapi.ReplayInfo {
+	if e.replays != nil {
+		return e.replays.replayed(name)
 	}
-	var all map[string]map[string]ReplayInfo
-	if err := filestore.Read(h.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
-		h.log.Warn("dlq replay record unreadable", "err", err)
+	var all map[string]map[string]restapi.ReplayInfo
+	if err := filestore.Read(e.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.log.Warn("dlq replay record unreadable", "err", err)
 	}
-	out := map[string]ReplayInfo{}
+	out := map[string]restapi.ReplayInfo{}
 	for k, v := range all[name] {
 		out[k] = v
 	}
 	return out
 }
 
-func (h *Standalone) saveReplayed(name string, set map[string]ReplayInfo) error {
-	var all map[string]map[string]ReplayInfo
-	if err := filestore.Read(h.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
+func (e *engine) saveReplayed(name string, set map[string]restapi.ReplayInfo) error {
+	var all map[string]map[string]restapi.ReplayInfo
+	if err := filestore.Read(e.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if all == nil {
-		all = map[string]map[string]ReplayInfo{}
+		all = map[string]map[string]restapi.ReplayInfo{}
 	}
 	all[name] = set
-	return filestore.Write(h.replayPath(), all)
+	return filestore.Write(e.replayPath(), all)
 }

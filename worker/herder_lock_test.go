@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // gatedConnector is a source connector whose Validate, Start and Stop can be held at a gate
@@ -159,7 +160,7 @@ func TestPluginCodeRunsOutsideTheHerderLock(t *testing.T) {
 			require.NoError(t, <-created)
 			st, err := h.ConnectorStatus(ctx, "slow")
 			require.NoError(t, err)
-			require.Equal(t, StateRunning, st.Connector.State)
+			require.Equal(t, restapi.StateRunning, st.Connector.State)
 		})
 	}
 }
@@ -238,7 +239,7 @@ func TestDeleteDuringAReplaceLeavesNothingRunning(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, names)
 	_, err = h.ConnectorStatus(ctx, "c")
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, restapi.ErrNotFound)
 	require.Zero(t, g.active.Load(), "the deleted connector runs")
 }
 
@@ -250,34 +251,68 @@ func TestShutdownDuringAReplaceLeavesNothingRunning(t *testing.T) {
 	g, put := replacing(t, h)
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	untilEither(t, func() bool { return errors.Is(h.guard(), ErrStopped) })
+	untilEither(t, func() bool { return errors.Is(h.guard(), restapi.ErrStopped) })
 	g.release()
 	require.NoError(t, <-stopped)
 	err := <-put
 	if err != nil {
-		require.ErrorIs(t, err, ErrStopped)
+		require.ErrorIs(t, err, restapi.ErrStopped)
 	}
 	require.Zero(t, g.active.Load(), "a connector started during shutdown still runs after it")
 }
 
 // TestReconcileValidatesOutsideTheHerderLock: in a cluster, a connector's Validate held up
-// while reconcile builds its runtime does not hold the local engine's lock, which the status
+// while reconcile builds its runtime does not hold the engine's lock, which the status
 // topic's fold takes for every record (a slow Validate used to stall the fold, and with it
 // claims and the lease).
 func TestReconcileValidatesOutsideTheHerderLock(t *testing.T) {
 	d := newTestDistributed(t, time.Second)
-	d.local.registry = fileRegistry(t)
-	require.NoError(t, d.local.registry.Register(plugins.KindSource, "gated-source", nil, func() plugins.Connector { return &gatedConnector{} }))
+	d.engine.registry = fileRegistry(t)
+	require.NoError(t, d.engine.registry.Register(plugins.KindSource, "gated-source", nil, func() plugins.Connector { return &gatedConnector{} }))
 	d.configLog = &storeLog{}
 	id, g := newGate(t)
 	cfg := gatedConfig(id, "validate", "1")
 	cfg["key.converter"], cfg["value.converter"] = "string", "string"
-	d.config.Connectors["c"] = &clusterConnector{Config: cfg, Target: TargetStopped, Epoch: 1, Inc: 1}
+	d.config.Connectors["c"] = &clusterConnector{Config: cfg, Target: restapi.TargetStopped, Epoch: 1, Inc: 1}
 	reconciled := make(chan struct{})
 	go func() { defer close(reconciled); d.reconcile() }()
 	require.Equal(t, "validate", <-g.entered)
-	within(t, "the status fold's look-up of a local runtime", func() *connRuntime { return d.localRuntime("c") })
+	within(t, "the status fold's look-up of a local runtime", func() *connRuntime { return d.engine.lookup("c") })
 	g.release()
 	<-reconciled
-	require.NotNil(t, d.localRuntime("c"), "reconcile built the runtime")
+	require.NotNil(t, d.engine.lookup("c"), "reconcile built the runtime")
+}
+
+// specGatedConnector's Spec waits at its gate while one is set: a fresh instance's Spec is
+// what masking asks for a connector's secret keys.
+type specGatedConnector struct{ memSourceConnector }
+
+var specGate atomic.Pointer[chan struct{}]
+
+func (c *specGatedConnector) Spec() *plugins.ConfigSpec {
+	if g := specGate.Swap(nil); g != nil { // the first Spec after the gate is set waits
+		*g <- struct{}{} // entered
+		*g <- struct{}{} // released
+	}
+	return memSpec
+}
+
+// TestMaskingRunsPluginCodeOutsideTheRuntimeLock: showing a connector's config builds a
+// plugin instance to learn its secret keys; a slow Spec there must not hold the connector's
+// status (they used to share connRuntime.mu).
+func TestMaskingRunsPluginCodeOutsideTheRuntimeLock(t *testing.T) {
+	reg := fileRegistry(t)
+	require.NoError(t, reg.Register(plugins.KindSource, "spec-gated", nil, func() plugins.Connector { return &specGatedConnector{} }))
+	e := newEngine(StandaloneConfig{WorkerID: "w", Secrets: secretsForTest{}}, nil, reg, quiet())
+	rt := newConnRuntime(e, "c", map[string]string{"connector.class": "spec-gated"},
+		connectorSettings{class: "spec-gated", kind: plugins.KindSource}, nil)
+	gate := make(chan struct{})
+	specGate.Store(&gate)
+	defer specGate.Store(nil)
+	shown := make(chan restapi.ConnectorInfo, 1)
+	go func() { shown <- rt.info() }()
+	<-gate // Spec entered
+	within(t, "the status of a connector whose config is being masked", func() restapi.ConnectorStatus { return rt.status() })
+	<-gate // Spec released
+	require.Equal(t, "c", (<-shown).Name)
 }

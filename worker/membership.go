@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -109,12 +110,10 @@ func (d *Distributed) setMembers(observed []string) {
 	}
 	d.mu.Unlock()
 	d.applyMembers(next, "observed")
-	if confirm {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			d.confirmDepartures(missing)
-		}()
+	if confirm && d.crew.Go(func() { d.confirmDepartures(missing) }) == nil {
+		d.mu.Lock()
+		d.confirming = false // Run is returning
+		d.mu.Unlock()
 	}
 }
 
@@ -315,7 +314,7 @@ func (d *Distributed) repairClaims() {
 		if lingers {
 			continue // released once it returns
 		}
-		rt := d.localRuntime(r.Connector)
+		rt := d.engine.lookup(r.Connector)
 		if rt != nil && rt.inc == r.Inc {
 			rt.mu.Lock()
 			t, ok := rt.tasks[r.Task]
@@ -326,7 +325,7 @@ func (d *Distributed) repairClaims() {
 			}
 		}
 		// A release, not a claim: the record in force may be this worker's own claim.
-		r.State, r.Trace, r.Claim, r.Prev = StateUnassigned, "", false, 0
+		r.State, r.Trace, r.Claim, r.Prev = restapi.StateUnassigned, "", false, 0
 		d.log.Info("releasing a task this worker does not run", "connector", r.Connector, "task", r.Task, "gen", r.Gen)
 		d.report(r)
 	}

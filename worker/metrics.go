@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // Metric families, named after Kafka/RocketMQ Connect's (connect-worker-metrics,
@@ -53,17 +54,17 @@ var (
 // Collector exposes the worker's connectors and tasks to Prometheus, read at scrape time
 // (so nothing is registered globally and deleted connectors disappear). Labels come only
 // from bounded sets: worker, connector, task, state.
-type Collector struct{ h *Standalone }
+type Collector struct{ e *engine }
 
 // Collector returns a prometheus.Collector for this herder; register it on the injected
 // registry.
-func (h *Standalone) Collector() *Collector { return &Collector{h: h} }
+func (e *engine) Collector() *Collector { return &Collector{e: e} }
 
 // PluginCollector returns the prometheus.Collector of the metrics connectors and tasks
 // record through plugins.Metrics (families named rmqconnect_plugin_<class>_<name>);
 // register it next to Collector. It is unchecked: its families appear as plugins declare
 // them.
-func (h *Standalone) PluginCollector() prometheus.Collector { return h.metrics.plugin }
+func (e *engine) PluginCollector() prometheus.Collector { return e.metrics.plugin }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
@@ -72,23 +73,23 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		descRetries, descDLQFailures, descSinkLag, descSinkQueueLag, descSinkQueueLagSeconds, descRunningRatio} {
 		ch <- d
 	}
-	for _, c := range c.h.metrics.collectors() {
+	for _, c := range c.e.metrics.collectors() {
 		c.Describe(ch)
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	w := c.h.cfg.WorkerID
-	c.h.mu.Lock()
-	rts := make([]*connRuntime, 0, len(c.h.conns))
-	for _, rt := range c.h.conns {
+	w := c.e.cfg.WorkerID
+	c.e.mu.Lock()
+	rts := make([]*connRuntime, 0, len(c.e.conns))
+	for _, rt := range c.e.conns {
 		rts = append(rts, rt)
 	}
-	c.h.mu.Unlock()
+	c.e.mu.Unlock()
 	sort.Slice(rts, func(i, j int) bool { return rts[i].name < rts[j].name })
 	ch <- prometheus.MustNewConstMetric(descConnectorCount, prometheus.GaugeValue, float64(len(rts)), w)
-	byState := map[State]int{}
+	byState := map[restapi.State]int{}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -108,7 +109,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				continue
 			}
 			k := &t.counters
-			if st.Type == TypeSource {
+			if st.Type == restapi.TypeSource {
 				counter(descSourcePoll, k.recordsPolled.Load(), w, rt.name, task)
 				counter(descSourceWrite, k.recordsWritten.Load(), w, rt.name, task)
 			} else {
@@ -136,17 +137,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if len(st.Tasks) > 0 {
 			running := 0
 			for _, ts := range st.Tasks {
-				if ts.State == StateRunning {
+				if ts.State == restapi.StateRunning {
 					running++
 				}
 			}
 			gauge(descRunningRatio, float64(running)/float64(len(st.Tasks)), w, rt.name)
 		}
 	}
-	for _, c := range c.h.metrics.collectors() {
+	for _, c := range c.e.metrics.collectors() {
 		c.Collect(ch)
 	}
-	for _, s := range []State{StateUnassigned, StateRunning, StatePaused, StateFailed, StateRestarting} {
+	for _, s := range []restapi.State{restapi.StateUnassigned, restapi.StateRunning, restapi.StatePaused, restapi.StateFailed, restapi.StateRestarting} {
 		gauge(descTaskCount, float64(byState[s]), w, string(s))
 	}
 }

@@ -6,39 +6,40 @@ import (
 	"strconv"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
 // Offsets returns a connector's committed offsets: source positions, or its consumer
 // group's offsets on every queue of its topics.
-func (h *Standalone) Offsets(ctx context.Context, name string) (ConnectorOffsets, error) {
-	rt, err := h.runtime(name)
+func (e *engine) Offsets(ctx context.Context, name string) (restapi.ConnectorOffsets, error) {
+	rt, err := e.runtime(name)
 	if err != nil {
-		return ConnectorOffsets{}, err
+		return restapi.ConnectorOffsets{}, err
 	}
-	out := ConnectorOffsets{Offsets: []ConnectorOffset{}}
-	if rt.connType() == TypeSource {
-		ps, err := h.positions.All(name)
+	out := restapi.ConnectorOffsets{Offsets: []restapi.ConnectorOffset{}}
+	if rt.connType() == restapi.TypeSource {
+		ps, err := e.positions.All(name)
 		if err != nil {
 			return out, err
 		}
 		for _, p := range ps {
-			out.Offsets = append(out.Offsets, ConnectorOffset{Partition: p.Partition, Offset: p.Offset})
+			out.Offsets = append(out.Offsets, restapi.ConnectorOffset{Partition: p.Partition, Offset: p.Offset})
 		}
 		return out, nil
 	}
 	for _, t := range rt.st.topics {
-		qs, err := h.client.TopicQueues(ctx, t)
+		qs, err := e.client.TopicQueues(ctx, t)
 		if err != nil {
 			return out, err
 		}
 		for _, q := range qs {
-			off, found, err := h.client.GroupOffset(ctx, rt.st.group, q)
+			off, found, err := e.client.GroupOffset(ctx, rt.st.group, q)
 			if err != nil {
 				return out, err
 			}
 			if found {
-				out.Offsets = append(out.Offsets, ConnectorOffset{Partition: sinkPartition(q), Offset: map[string]any{"offset": off}})
+				out.Offsets = append(out.Offsets, restapi.ConnectorOffset{Partition: sinkPartition(q), Offset: map[string]any{"offset": off}})
 			}
 		}
 	}
@@ -51,24 +52,24 @@ func sinkPartition(q rmqclient.Queue) map[string]any {
 
 // stoppedRuntime returns the connector if it is STOPPED; offsets change only then, so no
 // task overwrites them.
-func (h *Standalone) stoppedRuntime(name string) (*connRuntime, error) {
-	rt, err := h.runtime(name)
+func (e *engine) stoppedRuntime(name string) (*connRuntime, error) {
+	rt, err := e.runtime(name)
 	if err != nil {
 		return nil, err
 	}
 	rt.mu.Lock()
 	target := rt.target
 	rt.mu.Unlock()
-	if target != TargetStopped {
-		return nil, fmt.Errorf("connector %s is %s; stop it (PUT /connectors/%s/stop) before changing its offsets: %w", name, target, name, ErrBadState)
+	if target != restapi.TargetStopped {
+		return nil, fmt.Errorf("connector %s is %s; stop it (PUT /connectors/%s/stop) before changing its offsets: %w", name, target, name, restapi.ErrBadState)
 	}
 	return rt, nil
 }
 
 // AlterOffsets sets offsets of a STOPPED connector. A nil offset removes a source
 // partition's position, or rewinds a sink queue to where a new group would start.
-func (h *Standalone) AlterOffsets(ctx context.Context, name string, offsets []ConnectorOffset) error {
-	rt, err := h.stoppedRuntime(name)
+func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []restapi.ConnectorOffset) error {
+	rt, err := e.stoppedRuntime(name)
 	if err != nil {
 		return err
 	}
@@ -76,31 +77,31 @@ func (h *Standalone) AlterOffsets(ctx context.Context, name string, offsets []Co
 		offsets[i].Partition = normalizeMap(offsets[i].Partition)
 		offsets[i].Offset = normalizeMap(offsets[i].Offset)
 	}
-	if rt.connType() == TypeSource {
+	if rt.connType() == restapi.TypeSource {
 		batch := make([]plugins.PartitionPosition, 0, len(offsets))
 		for i, o := range offsets {
 			if len(o.Partition) == 0 {
-				return &ConfigError{Connector: name, Problems: []ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: "is required"}}}
+				return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: "is required"}}}
 			}
 			batch = append(batch, plugins.PartitionPosition{Partition: o.Partition, Offset: o.Offset})
 		}
-		return h.positions.Put(name, batch)
+		return e.positions.Put(name, batch)
 	}
 	for i, o := range offsets {
-		q, err := h.sinkQueue(ctx, rt, o.Partition)
+		q, err := e.sinkQueue(ctx, rt, o.Partition)
 		if err != nil {
-			return &ConfigError{Connector: name, Problems: []ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: err.Error()}}}
+			return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: err.Error()}}}
 		}
 		var off int64
 		if o.Offset == nil {
-			if off, err = h.startOffset(ctx, rt, q); err != nil {
+			if off, err = e.startOffset(ctx, rt, q); err != nil {
 				return err
 			}
 		} else if off, err = asInt64(o.Offset["offset"]); err != nil || off < 0 {
-			return &ConfigError{Connector: name, Problems: []ConfigProblem{{Key: fmt.Sprintf("offsets[%d].offset.offset", i),
+			return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: fmt.Sprintf("offsets[%d].offset.offset", i),
 				Value: fmt.Sprint(o.Offset["offset"]), Reason: "must be a non-negative integer"}}}
 		}
-		if err := h.client.SetGroupOffset(ctx, rt.st.group, q, off); err != nil {
+		if err := e.client.SetGroupOffset(ctx, rt.st.group, q, off); err != nil {
 			return err
 		}
 	}
@@ -109,25 +110,25 @@ func (h *Standalone) AlterOffsets(ctx context.Context, name string, offsets []Co
 
 // ResetOffsets forgets a STOPPED connector's progress: source positions are deleted; sink
 // queues rewind to where consume.from.where starts a new group.
-func (h *Standalone) ResetOffsets(ctx context.Context, name string) error {
-	rt, err := h.stoppedRuntime(name)
+func (e *engine) ResetOffsets(ctx context.Context, name string) error {
+	rt, err := e.stoppedRuntime(name)
 	if err != nil {
 		return err
 	}
-	if rt.connType() == TypeSource {
-		return h.positions.Delete(name)
+	if rt.connType() == restapi.TypeSource {
+		return e.positions.Delete(name)
 	}
 	for _, t := range rt.st.topics {
-		qs, err := h.client.TopicQueues(ctx, t)
+		qs, err := e.client.TopicQueues(ctx, t)
 		if err != nil {
 			return err
 		}
 		for _, q := range qs {
-			off, err := h.startOffset(ctx, rt, q)
+			off, err := e.startOffset(ctx, rt, q)
 			if err != nil {
 				return err
 			}
-			if err := h.client.SetGroupOffset(ctx, rt.st.group, q, off); err != nil {
+			if err := e.client.SetGroupOffset(ctx, rt.st.group, q, off); err != nil {
 				return err
 			}
 		}
@@ -137,8 +138,8 @@ func (h *Standalone) ResetOffsets(ctx context.Context, name string) error {
 
 // startOffset is where a new group starts in q: its min offset, or its max offset with
 // CONSUME_FROM_LAST_OFFSET.
-func (h *Standalone) startOffset(ctx context.Context, rt *connRuntime, q rmqclient.Queue) (int64, error) {
-	minOff, maxOff, err := h.client.QueueOffsets(ctx, q)
+func (e *engine) startOffset(ctx context.Context, rt *connRuntime, q rmqclient.Queue) (int64, error) {
+	minOff, maxOff, err := e.client.QueueOffsets(ctx, q)
 	if err != nil {
 		return 0, err
 	}
@@ -149,7 +150,7 @@ func (h *Standalone) startOffset(ctx context.Context, rt *connRuntime, q rmqclie
 }
 
 // sinkQueue resolves a sink partition map to one of the connector's queues.
-func (h *Standalone) sinkQueue(ctx context.Context, rt *connRuntime, p map[string]any) (rmqclient.Queue, error) {
+func (e *engine) sinkQueue(ctx context.Context, rt *connRuntime, p map[string]any) (rmqclient.Queue, error) {
 	topic, _ := p["topic"].(string)
 	queue, err := asInt64(p["queue"])
 	if topic == "" || err != nil {
@@ -163,7 +164,7 @@ func (h *Standalone) sinkQueue(ctx context.Context, rt *connRuntime, p map[strin
 		return rmqclient.Queue{}, fmt.Errorf("topic %s is not one of the connector's topics", topic)
 	}
 	broker, _ := p["broker"].(string)
-	qs, err := h.client.TopicQueues(ctx, topic)
+	qs, err := e.client.TopicQueues(ctx, topic)
 	if err != nil {
 		return rmqclient.Queue{}, err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/rmqconnect/rmqconnect/scheduler"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 func (d *Distributed) trigger() {
@@ -65,29 +67,23 @@ func (d *Distributed) reconcile() {
 	d.mu.Unlock()
 
 	me := d.cfg.WorkerID
-	local := d.local
-	local.mu.Lock()
-	var retire []*connRuntime
-	for name, rt := range local.conns {
-		if c, ok := conns[name]; !ok || c.Epoch != rt.epoch {
-			retire = append(retire, rt)
-			delete(local.conns, name)
-			delete(local.stored, name)
-		}
-	}
-	local.mu.Unlock()
-	var wg sync.WaitGroup
+	retire := d.engine.retire(func(rt *connRuntime) bool {
+		c, ok := conns[rt.name]
+		return ok && c.Epoch == rt.epoch
+	})
+	var retiring errgroup.Group
 	for _, rt := range retire {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		retiring.Go(func() error {
 			rt.shutdownReleasing()
 			if _, still := conns[rt.name]; !still {
-				local.metrics.forget(me, rt.name)
+				d.engine.metrics.forget(me, rt.name)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = retiring.Wait()
+
+	var syncing errgroup.Group
 
 	for name, c := range conns {
 		want := desiredConn{target: c.Target, ownConn: owners[scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask}] == me,
@@ -97,32 +93,23 @@ func (d *Distributed) reconcile() {
 				want.ownTasks[i] = true
 			}
 		}
-		local.mu.Lock()
-		rt := local.conns[name]
-		local.mu.Unlock()
+		rt := d.engine.lookup(name)
 		if rt == nil {
 			// Resolving reads files and validating runs the plugin's Validate: neither
-			// under the lock. Only this loop adds runtimes, so none appears meanwhile.
-			fresh, err := local.newRuntime(name, c.Config, resolveConfig(local.cfg.Secrets, c.Config))
+			// under a lock. Only this loop adds runtimes, so none appears meanwhile.
+			fresh, err := d.engine.newRuntime(name, c.Config, resolveConfig(d.engine.cfg.Secrets, c.Config), false)
 			if err != nil {
 				d.log.Error("connector of the config topic cannot run on this worker", "connector", name, "err", err)
 				continue
 			}
 			fresh.epoch, fresh.inc = c.Epoch, c.Inc
-			local.mu.Lock()
-			if rt = local.conns[name]; rt == nil {
-				rt = fresh
-				local.conns[name] = rt
-				local.stored[name] = storedConnector{Config: c.Config, Target: c.Target}
-			}
-			local.mu.Unlock()
+			rt = d.engine.adopt(fresh)
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); rt.syncDistributed(want) }()
+		syncing.Go(func() error { rt.syncDistributed(want); return nil })
 	}
-	wg.Wait()
+	_ = syncing.Wait()
 	if changed {
-		d.local.metrics.rebalanced(me, time.Since(began))
+		d.engine.metrics.rebalanced(me, time.Since(began))
 		d.log.Info("assignment applied", "units", assignment.Len(), "mine", len(assignment[me]),
 			"members", members, "took", time.Since(began).Round(time.Millisecond))
 	}
@@ -167,7 +154,7 @@ func assignmentEqual(a, b scheduler.Assignment) bool {
 
 // carryOutRestart applies a live restart record to what runs here.
 func (d *Distributed) carryOutRestart(r configRecord) {
-	rt := d.localRuntime(r.Name)
+	rt := d.engine.lookup(r.Name)
 	if rt == nil || rt.inc != r.Inc {
 		return
 	}
@@ -175,10 +162,10 @@ func (d *Distributed) carryOutRestart(r configRecord) {
 		rt.restartTaskDistributed(r.Task)
 		return
 	}
-	rt.restartDistributed(RestartRequest{IncludeTasks: r.IncludeTasks, OnlyFailed: r.OnlyFailed})
+	rt.restartDistributed(restapi.RestartRequest{IncludeTasks: r.IncludeTasks, OnlyFailed: r.OnlyFailed})
 }
 
-// publishTasks implements clusterHooks.
+// publishTasks serves clusterPlacement.
 func (d *Distributed) publishTasks(name string, epoch int64, cfgs []map[string]string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

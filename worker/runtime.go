@@ -10,12 +10,13 @@ import (
 	"sync"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // connRuntime is one connector on this worker: its plugin instance, target state, status
 // and task supervisors. Its methods are safe for concurrent use.
 type connRuntime struct {
-	h    *Standalone
+	e    *engine
 	name string
 	cfg  map[string]string
 	st   connectorSettings
@@ -38,63 +39,53 @@ type connRuntime struct {
 	connCancel  context.CancelFunc
 	connRunning bool
 	connMetrics *pluginScope // the running connector's plugins.Metrics
-	target      TargetState
-	state       StateInfo
+	target      restapi.TargetState
+	state       restapi.StateInfo
 	taskCfgs    []map[string]string
 	tasks       map[int]*taskRuntime
 	closed      bool
 	topics      map[string]bool // topics this runtime has recorded as used (topics.go)
 
-	// Distributed mode (cluster != nil): the connector plugin runs only where ownConn,
-	// task configs come from the config topic (tasksVersion) and only ownTasks run here.
-	cluster      clusterHooks
+	// What runs of it here: the connector plugin where ownConn, the tasks in ownTasks.
+	// Standalone: everything. Distributed: the assignment says (syncDistributed), task
+	// configs come from the config topic (tasksVersion).
 	epoch, inc   int64
 	ownConn      bool
 	ownTasks     map[int]bool
 	tasksVersion int64
-	reported     StateInfo // the connector state last written to the status topic
+	reported     restapi.StateInfo // the connector state last reported to the placement
 }
 
-// clusterHooks is what a connector runtime asks of the distributed herder.
-type clusterHooks interface {
-	// publishTasks stores the task configs the connector computed for its epoch.
-	publishTasks(name string, epoch int64, cfgs []map[string]string) error
-	// claim blocks until this worker holds the task (its claim generation is in force)
-	// or ctx ends.
-	claim(ctx context.Context, rt *connRuntime, id int) (gen int64, err error)
-	// report writes a status record (asynchronously, in order).
-	report(r statusRecord)
-	// positions is the position store of one task incarnation.
-	positions(name string, inc, gen int64) PositionStore
-	// fence returns an error while this worker must not act for its tasks.
-	fence() error
-	// holds reports whether this worker's claim gen of the task is still in force.
-	holds(rt *connRuntime, id int, gen int64) bool
-	// linger keeps task id of connector name claimed while an abandoned run of it has not
-	// returned (done): this worker claims it for no other run meanwhile, and once done is
-	// closed writes release when it is not nil.
-	linger(name string, id int, done <-chan struct{}, release *statusRecord)
-}
-
-func newConnRuntime(h *Standalone, name string, cfg map[string]string, st connectorSettings, conn plugins.Connector) *connRuntime {
+func newConnRuntime(e *engine, name string, cfg map[string]string, st connectorSettings, conn plugins.Connector) *connRuntime {
 	scrub := &scrubber{}
-	return &connRuntime{h: h, name: name, cfg: cfg, st: st, conn: conn, scrub: scrub,
-		log:   scrubbedLogger(h.log.With("connector", name), scrub),
-		state: StateInfo{State: StateUnassigned, WorkerID: h.cfg.WorkerID}, tasks: map[int]*taskRuntime{}, cluster: h.cluster}
+	return &connRuntime{e: e, name: name, cfg: cfg, st: st, conn: conn, scrub: scrub,
+		log:   scrubbedLogger(e.log.With("connector", name), scrub),
+		state: restapi.StateInfo{State: restapi.StateUnassigned, WorkerID: e.cfg.WorkerID}, tasks: map[int]*taskRuntime{}}
 }
 
-func (rt *connRuntime) connType() ConnectorType {
+// adoptTasks makes cfgs the connector's task configs, every one of them run here.
+func (rt *connRuntime) adoptTasks(cfgs []map[string]string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.taskCfgs = cfgs
+	rt.ownTasks = make(map[int]bool, len(cfgs))
+	for i := range cfgs {
+		rt.ownTasks[i] = true
+	}
+}
+
+func (rt *connRuntime) connType() restapi.ConnectorType {
 	switch rt.st.kind {
 	case plugins.KindSource:
-		return TypeSource
+		return restapi.TypeSource
 	case plugins.KindSink:
-		return TypeSink
+		return restapi.TypeSink
 	}
-	return TypeUnknown
+	return restapi.TypeUnknown
 }
 
 // apply moves the connector to target.
-func (rt *connRuntime) apply(target TargetState) {
+func (rt *connRuntime) apply(target restapi.TargetState) {
 	rt.opMu.Lock()
 	defer rt.opMu.Unlock()
 	rt.mu.Lock()
@@ -103,40 +94,40 @@ func (rt *connRuntime) apply(target TargetState) {
 		return
 	}
 	rt.target = target
-	if target != TargetStarted {
+	if target != restapi.TargetStarted {
 		rt.pending = nil // resolved for a start that is not happening now: resolve afresh later
 	}
 	rt.mu.Unlock()
 	switch target {
-	case TargetStarted:
+	case restapi.TargetStarted:
 		if rt.startConnector() {
 			rt.startTasks()
 		}
-	case TargetPaused:
+	case restapi.TargetPaused:
 		rt.stopTasks()
-		rt.setConnState(StatePaused, "")
-	case TargetStopped:
+		rt.setConnState(restapi.StatePaused, "")
+	case restapi.TargetStopped:
 		rt.stopTasks()
 		rt.stopConnector()
 		rt.mu.Lock()
 		rt.taskCfgs = nil
 		rt.mu.Unlock()
-		rt.setConnState(StateStopped, "")
+		rt.setConnState(restapi.StateStopped, "")
 	}
 }
 
-func (rt *connRuntime) setConnState(s State, trace string) {
+func (rt *connRuntime) setConnState(s restapi.State, trace string) {
 	trace = rt.scrub.text(trace)
 	rt.mu.Lock()
-	rt.state = StateInfo{State: s, WorkerID: rt.h.cfg.WorkerID, Trace: trace}
+	rt.state = restapi.StateInfo{State: s, WorkerID: rt.e.cfg.WorkerID, Trace: trace}
 	var rec *statusRecord
-	if rt.cluster != nil && rt.ownConn && rt.reported != rt.state {
+	if rt.ownConn && rt.reported != rt.state {
 		rt.reported = rt.state
-		rec = &statusRecord{Connector: rt.name, Task: -1, Inc: rt.inc, State: s, Trace: trace, Worker: rt.h.cfg.WorkerID}
+		rec = &statusRecord{Connector: rt.name, Task: -1, Inc: rt.inc, State: s, Trace: trace, Worker: rt.e.cfg.WorkerID}
 	}
 	rt.mu.Unlock()
 	if rec != nil {
-		rt.cluster.report(*rec)
+		rt.e.place.report(*rec)
 	}
 }
 
@@ -163,7 +154,7 @@ func (rt *connRuntime) startConnector() bool {
 			resolved, err = rt.resolve(rt.cfg)
 		}
 		if err != nil {
-			rt.setConnState(StateFailed, fmt.Sprintf("resolve config: %v", err))
+			rt.setConnState(restapi.StateFailed, fmt.Sprintf("resolve config: %v", err))
 			rt.setConn(nil)
 			return false
 		}
@@ -173,32 +164,32 @@ func (rt *connRuntime) startConnector() bool {
 		// The retries hold this connector's operations (opMu), so they end within the worker's
 		// start timeout even when errors.retry.timeout is longer or unlimited.
 		policy, _ := parseErrorPolicy(resolved) // validated before the runtime was built
-		if policy.retryTimeout < 0 || policy.retryTimeout > rt.h.cfg.StartTimeout {
-			policy.retryTimeout = rt.h.cfg.StartTimeout
+		if policy.retryTimeout < 0 || policy.retryTimeout > rt.e.cfg.StartTimeout {
+			policy.retryTimeout = rt.e.cfg.StartTimeout
 		}
 		var ctx context.Context
 		var cancel context.CancelFunc
 		var pm *pluginScope
-		err = policy.retry(rt.h.ctx, func() error {
+		err = policy.retry(rt.e.lifetime(), func() error {
 			if conn == nil {
-				c, err := rt.h.registry.New(rt.st.class)
+				c, err := rt.e.registry.New(rt.st.class)
 				if err != nil {
 					return err
 				}
 				conn = c
 				rt.setConn(c)
 			}
-			ctx, cancel = context.WithCancel(rt.h.ctx)
-			pm = rt.h.metrics.plugin.scope(rt.pluginClass(), rt.h.cfg.WorkerID, rt.name, "", rt.log)
+			ctx, cancel = context.WithCancel(rt.e.lifetime())
+			pm = rt.e.metrics.plugin.scope(rt.pluginClass(), rt.e.cfg.WorkerID, rt.name, "", rt.log)
 			err := safeCall(func() error {
-				sctx, scancel := context.WithTimeout(ctx, rt.h.cfg.StartTimeout)
+				sctx, scancel := context.WithTimeout(ctx, rt.e.cfg.StartTimeout)
 				defer scancel()
 				return conn.Start(sctx, connectorContext{rt, pm}, resolved)
 			})
 			if err != nil {
-				rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "failure").Inc()
+				rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "connector", "failure").Inc()
 				rt.log.Error("connector failed to start", "err", err, "retriable", plugins.IsRetriable(err))
-				stopCtx, stopCancel := context.WithTimeout(context.Background(), rt.h.cfg.ConnectorStopTimeout)
+				stopCtx, stopCancel := context.WithTimeout(context.Background(), rt.e.cfg.ConnectorStopTimeout)
 				if serr := safeCall(func() error { return conn.Stop(stopCtx) }); serr != nil {
 					rt.log.Warn("connector stop after a failed start failed", "err", serr)
 				}
@@ -211,11 +202,11 @@ func (rt *connRuntime) startConnector() bool {
 			return err
 		}, plugins.IsRetriable)
 		if err != nil {
-			rt.setConnState(StateFailed, fmt.Sprintf("start connector: %v", err))
+			rt.setConnState(restapi.StateFailed, fmt.Sprintf("start connector: %v", err))
 			rt.setConn(nil)
 			return false
 		}
-		rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "connector", "success").Inc()
+		rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "connector", "success").Inc()
 		rt.mu.Lock()
 		rt.connCtx, rt.connCancel, rt.connRunning, rt.connMetrics = ctx, cancel, true, pm
 		rt.mu.Unlock()
@@ -234,27 +225,19 @@ func (rt *connRuntime) startConnector() bool {
 	}
 	if err != nil {
 		rt.log.Error("connector task configs failed", "err", err)
-		rt.setConnState(StateFailed, fmt.Sprintf("task configs: %v", err))
+		rt.setConnState(restapi.StateFailed, fmt.Sprintf("task configs: %v", err))
 		return false
 	}
 	// Task configs are kept (and shown) with the connector's placeholders put back.
 	for i := range cfgs {
-		cfgs[i] = rt.h.cfg.Secrets.Restore(rt.cfg, cfgs[i])
+		cfgs[i] = rt.e.cfg.Secrets.Restore(rt.cfg, cfgs[i])
 	}
-	if rt.cluster != nil {
-		// Distributed: the configs reach every worker (this one too) through the config topic.
-		if err := rt.cluster.publishTasks(rt.name, rt.epoch, cfgs); err != nil {
-			rt.log.Error("publishing task configs failed", "err", err)
-			rt.setConnState(StateFailed, fmt.Sprintf("publish task configs: %v", err))
-			return false
-		}
-		rt.setConnState(StateRunning, "")
-		return true
+	if err := rt.e.place.publishTasks(rt, cfgs); err != nil {
+		rt.log.Error("publishing task configs failed", "err", err)
+		rt.setConnState(restapi.StateFailed, fmt.Sprintf("publish task configs: %v", err))
+		return false
 	}
-	rt.mu.Lock()
-	rt.taskCfgs = cfgs
-	rt.mu.Unlock()
-	rt.setConnState(StateRunning, "")
+	rt.setConnState(restapi.StateRunning, "")
 	return true
 }
 
@@ -273,7 +256,7 @@ func (rt *connRuntime) stopConnector() {
 		return
 	}
 	defer pm.close()
-	ctx, c := context.WithTimeout(context.Background(), rt.h.cfg.ConnectorStopTimeout)
+	ctx, c := context.WithTimeout(context.Background(), rt.e.cfg.ConnectorStopTimeout)
 	defer c()
 	if err := safeCall(func() error { return conn.Stop(ctx) }); err != nil {
 		rt.log.Warn("connector stop failed", "err", err)
@@ -296,25 +279,25 @@ func (rt *connRuntime) shutdown() {
 }
 
 // restart restarts the connector and, per req, its tasks.
-func (rt *connRuntime) restart(req RestartRequest) {
+func (rt *connRuntime) restart(req restapi.RestartRequest) {
 	rt.opMu.Lock()
 	defer rt.opMu.Unlock()
 	rt.mu.Lock()
-	target, connFailed := rt.target, rt.state.State == StateFailed
+	target, connFailed := rt.target, rt.state.State == restapi.StateFailed
 	var restartTasks []*taskRuntime
 	if req.IncludeTasks {
 		for _, t := range rt.tasks {
-			if !req.OnlyFailed || t.state.State == StateFailed {
+			if !req.OnlyFailed || t.state.State == restapi.StateFailed {
 				restartTasks = append(restartTasks, t)
 			}
 		}
 	}
 	rt.mu.Unlock()
-	if target != TargetStarted {
+	if target != restapi.TargetStarted {
 		return
 	}
 	if !req.OnlyFailed || connFailed {
-		rt.setConnState(StateRestarting, "")
+		rt.setConnState(restapi.StateRestarting, "")
 		old := rt.snapshotTaskCfgs()
 		rt.stopConnector()
 		if !rt.startConnector() {
@@ -330,7 +313,7 @@ func (rt *connRuntime) restart(req RestartRequest) {
 		}
 	}
 	for _, t := range restartTasks {
-		rt.setTaskState(t, StateRestarting, "")
+		rt.setTaskState(t, restapi.StateRestarting, "")
 		t.cancel()
 		<-t.done
 	}
@@ -343,36 +326,39 @@ func (rt *connRuntime) snapshotTaskCfgs() []map[string]string {
 	return append([]map[string]string(nil), rt.taskCfgs...)
 }
 
-func (rt *connRuntime) info() ConnectorInfo {
+// info is the connector's config and tasks as shown. Masking may build a plugin instance
+// to learn its secret keys (specSecret): that happens outside rt.mu.
+func (rt *connRuntime) info() restapi.ConnectorInfo {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	info := ConnectorInfo{Name: rt.name, Config: rt.masked(rt.cfg), Type: rt.connType(), Tasks: []TaskID{}}
-	for i := range rt.taskCfgs {
-		info.Tasks = append(info.Tasks, TaskID{Connector: rt.name, Task: i})
+	tasks := len(rt.taskCfgs)
+	rt.mu.Unlock()
+	info := restapi.ConnectorInfo{Name: rt.name, Config: rt.masked(rt.cfg), Type: rt.connType(), Tasks: []restapi.TaskID{}}
+	for i := range tasks {
+		info.Tasks = append(info.Tasks, restapi.TaskID{Connector: rt.name, Task: i})
 	}
 	return info
 }
 
-// masked is cfg as shown to users: placeholders as written, secret values hidden.
+// masked is cfg as shown to users: placeholders as written, secret values hidden. It runs
+// plugin code the first time (specSecret): no runtime lock may be held.
 func (rt *connRuntime) masked(cfg map[string]string) map[string]string {
-	return rt.h.cfg.Secrets.Mask(maps.Clone(cfg), rt.specSecret)
+	return rt.e.cfg.Secrets.Mask(maps.Clone(cfg), rt.specSecret)
 }
 
-func (rt *connRuntime) taskInfos() []TaskInfo {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	out := []TaskInfo{}
-	for i, c := range rt.taskCfgs {
-		out = append(out, TaskInfo{ID: TaskID{Connector: rt.name, Task: i}, Config: rt.masked(c)})
+func (rt *connRuntime) taskInfos() []restapi.TaskInfo {
+	cfgs := rt.snapshotTaskCfgs() // task configs are replaced, never changed in place
+	out := []restapi.TaskInfo{}
+	for i, c := range cfgs {
+		out = append(out, restapi.TaskInfo{ID: restapi.TaskID{Connector: rt.name, Task: i}, Config: rt.masked(c)})
 	}
 	return out
 }
 
-func (rt *connRuntime) status() ConnectorStatus {
+func (rt *connRuntime) status() restapi.ConnectorStatus {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	s := ConnectorStatus{Name: rt.name, Connector: rt.state, Type: rt.connType(), Tasks: []TaskState{}}
-	if rt.target == TargetStopped {
+	s := restapi.ConnectorStatus{Name: rt.name, Connector: rt.state, Type: rt.connType(), Tasks: []restapi.TaskState{}}
+	if rt.target == restapi.TargetStopped {
 		return s
 	}
 	ids := make([]int, 0, len(rt.tasks))
@@ -384,10 +370,10 @@ func (rt *connRuntime) status() ConnectorStatus {
 	sort.Ints(ids)
 	for _, i := range ids {
 		st := rt.tasks[i].state
-		if rt.target == TargetPaused && st.State != StateFailed {
-			st.State = StatePaused
+		if rt.target == restapi.TargetPaused && st.State != restapi.StateFailed {
+			st.State = restapi.StatePaused
 		}
-		s.Tasks = append(s.Tasks, TaskState{ID: i, StateInfo: st})
+		s.Tasks = append(s.Tasks, restapi.TaskState{ID: i, StateInfo: st})
 	}
 	return s
 }
@@ -404,7 +390,7 @@ func (c connectorContext) Metrics() plugins.Metrics { return c.pm.metrics() }
 // pluginClass is the registered name of the connector's class (an alias resolved), which
 // names its plugin metric families.
 func (rt *connRuntime) pluginClass() string {
-	if info, err := rt.h.registry.Lookup(rt.st.class); err == nil {
+	if info, err := rt.e.registry.Lookup(rt.st.class); err == nil {
 		return info.Name
 	}
 	return rt.st.class
@@ -412,22 +398,18 @@ func (rt *connRuntime) pluginClass() string {
 
 // RequestTaskReconfiguration recomputes task configs and restarts the tasks if they changed.
 func (c connectorContext) RequestTaskReconfiguration() {
-	c.rt.h.wg.Add(1)
-	go func() {
-		defer c.rt.h.wg.Done()
+	c.rt.e.crew.Go(func() {
 		rt := c.rt
 		rt.opMu.Lock()
 		defer rt.opMu.Unlock()
 		rt.mu.Lock()
 		closed, target := rt.closed, rt.target
 		rt.mu.Unlock()
-		if closed || target != TargetStarted {
+		if closed || target != restapi.TargetStarted {
 			return
 		}
-		if rt.cluster != nil {
-			rt.startConnector() // publishes; changed configs come back through the config topic
-			return
-		}
+		// In a cluster the configs are published and come back through the config topic
+		// (syncDistributed, which waits for opMu): here they compare equal.
 		old := rt.snapshotTaskCfgs()
 		if !rt.startConnector() || reflect.DeepEqual(old, rt.snapshotTaskCfgs()) {
 			return
@@ -437,19 +419,19 @@ func (c connectorContext) RequestTaskReconfiguration() {
 		rt.tasks = map[int]*taskRuntime{}
 		rt.mu.Unlock()
 		rt.startTasks()
-	}()
+	})
 }
 
 // RaiseError marks the connector FAILED with err's trace.
 func (c connectorContext) RaiseError(err error) {
 	c.rt.log.Error("connector raised an error", "err", err)
-	c.rt.setConnState(StateFailed, err.Error())
+	c.rt.setConnState(restapi.StateFailed, err.Error())
 }
 
 func (c connectorContext) Logger() *slog.Logger { return c.rt.log }
 
 // FileAccess is the worker's file confinement (plugins.FileAccessor).
-func (c connectorContext) FileAccess() *plugins.FileAccess { return c.rt.h.cfg.Files }
+func (c connectorContext) FileAccess() *plugins.FileAccess { return c.rt.e.cfg.Files }
 
 // Config returns the connector config parsed against the plugin's Spec at validation.
 func (c connectorContext) Config() plugins.Values { return c.rt.st.values }

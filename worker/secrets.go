@@ -41,12 +41,12 @@ func hiddenValues(secrets Secrets, raw map[string]string, res resolvedConfig, sp
 
 // learn makes the connector's scrubber hide the secret values of a config it resolved.
 func (rt *connRuntime) learn(raw map[string]string, res resolvedConfig) {
-	rt.scrub.add(hiddenValues(rt.h.cfg.Secrets, raw, res, rt.specSecret)...)
+	rt.scrub.add(hiddenValues(rt.e.cfg.Secrets, raw, res, rt.specSecret)...)
 }
 
 // resolve resolves a config of this connector and teaches the scrubber its secrets.
 func (rt *connRuntime) resolve(raw map[string]string) (map[string]string, error) {
-	res := resolveConfig(rt.h.cfg.Secrets, raw)
+	res := resolveConfig(rt.e.cfg.Secrets, raw)
 	if res.err != nil {
 		return nil, res.err
 	}
@@ -60,7 +60,7 @@ func (rt *connRuntime) specSecret(key string) bool {
 		if rt.st.class == "" {
 			return
 		}
-		if c, err := rt.h.registry.New(rt.st.class); err == nil {
+		if c, err := rt.e.registry.New(rt.st.class); err == nil {
 			rt.specSecrets = secretKeys(c)
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -35,7 +36,7 @@ const (
 // replays at most the batches in flight plus what was acked since the last commit. The
 // poll goroutine converts and encodes the next batch while the sender sends.
 type sourceRunner struct {
-	id        TaskID
+	id        restapi.TaskID
 	cfg       map[string]string
 	vals      plugins.Values // cfg parsed against the connector's Spec
 	task      plugins.SourceTask
@@ -137,19 +138,19 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	// so at most three poll batches are in flight (being sent, queued, being converted).
 	batches := make(chan convertedBatch, 1)
 	sendErr := make(chan error, 1)
-	senderDone := make(chan struct{})
-	go func() {
-		defer close(senderDone)
+	var sender errgroup.Group
+	sender.Go(func() error {
 		for b := range batches {
 			if err := s.deliver(ctx, b); err != nil {
 				sendErr <- err
 				for range batches { // drain so the poll loop never blocks on a dead sender
 				}
-				return
+				return nil
 			}
 		}
-	}()
-	defer func() { close(batches); <-senderDone }()
+		return nil
+	})
+	defer func() { close(batches); _ = sender.Wait() }()
 	lastCommit := time.Now()
 	for ctx.Err() == nil {
 		var recs []*schema.Record

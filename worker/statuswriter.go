@@ -97,7 +97,7 @@ func (d *Distributed) wakeWriter() {
 	}
 }
 
-// report implements clusterHooks: r replaces whatever is pending for its task.
+// report serves clusterPlacement: r replaces whatever is pending for its task.
 func (d *Distributed) report(r statusRecord) {
 	d.reportMu.Lock()
 	if d.reportsClosed {

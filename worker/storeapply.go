@@ -33,12 +33,9 @@ func (d *Distributed) applyConfig(off int64, body []byte) error {
 	if live && (r.Type == recRestart || r.Type == recRestartTask) {
 		d.mu.Lock()
 		stopping := d.stopping
-		if !stopping {
-			d.wg.Add(1)
-		}
 		d.mu.Unlock()
 		if !stopping {
-			go func() { defer d.wg.Done(); d.carryOutRestart(r) }()
+			d.crew.Go(func() { d.carryOutRestart(r) })
 		}
 	}
 	return nil
@@ -64,12 +61,12 @@ func (d *Distributed) applyStatus(off int64, body []byte) error {
 	d.statusMoved = make(chan struct{})
 	d.mu.Unlock()
 	if err == nil && r.ResetTopics != "" {
-		if rt := d.localRuntime(r.Connector); rt != nil && rt.inc == r.Inc {
+		if rt := d.engine.lookup(r.Connector); rt != nil && rt.inc == r.Inc {
 			rt.forgetTopics()
 		}
 	}
 	if err == nil && r.Task >= 0 && !d.mine(r) {
-		if rt := d.localRuntime(r.Connector); rt != nil && rt.inc == r.Inc && rt.fenceTask(r.Task, r.Gen) {
+		if rt := d.engine.lookup(r.Connector); rt != nil && rt.inc == r.Inc && rt.fenceTask(r.Task, r.Gen) {
 			d.trigger() // if the task is still assigned here, it must be claimed again
 		}
 	}
@@ -111,10 +108,4 @@ func (d *Distributed) foreign(i int, cluster string) error {
 			"set", storeTopicKeys[i])
 	}
 	return fmt.Errorf("%w %s (set %s to a topic of its own)", errForeignRecord, cluster, storeTopicKeys[i])
-}
-
-func (d *Distributed) localRuntime(name string) *connRuntime {
-	d.local.mu.Lock()
-	defer d.local.mu.Unlock()
-	return d.local.conns[name]
 }

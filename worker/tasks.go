@@ -10,19 +10,21 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
 type taskRuntime struct {
 	id       int
 	cfg      map[string]string
-	state    StateInfo
+	state    restapi.StateInfo
 	cancel   context.CancelFunc
 	done     chan struct{}
 	kick     chan struct{} // restart now instead of waiting for the backoff
 	counters taskCounters
-	gen      int64     // distributed: the claim generation (0 until claimed)
-	reported StateInfo // distributed: the state last written to the status topic
+	run      *member           // the supervisor goroutine in the engine's crew
+	gen      int64             // distributed: the claim generation (0 until claimed)
+	reported restapi.StateInfo // distributed: the state last written to the status topic
 }
 
 // startTasks starts a supervisor for every task config not already running.
@@ -33,7 +35,7 @@ func (rt *connRuntime) startTasks() {
 		return // retired (deleted, replaced, worker stopping): nothing starts again
 	}
 	for i, cfg := range rt.taskCfgs {
-		if rt.cluster != nil && !rt.ownTasks[i] {
+		if !rt.ownTasks[i] {
 			continue
 		}
 		if t, ok := rt.tasks[i]; ok && t.done != nil {
@@ -43,16 +45,14 @@ func (rt *connRuntime) startTasks() {
 				continue // running
 			}
 		}
-		ctx, cancel := context.WithCancel(rt.h.ctx)
+		ctx, cancel := context.WithCancel(rt.e.lifetime())
 		t := &taskRuntime{id: i, cfg: maps.Clone(cfg), cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
-			state: StateInfo{State: StateUnassigned, WorkerID: rt.h.cfg.WorkerID}}
+			state: restapi.StateInfo{State: restapi.StateUnassigned, WorkerID: rt.e.cfg.WorkerID}}
 		rt.tasks[i] = t
-		rt.h.wg.Add(1)
-		go func() {
-			defer rt.h.wg.Done()
-			defer close(t.done)
-			rt.supervise(ctx, t)
-		}()
+		if t.run = rt.e.crew.Go(func() { defer close(t.done); rt.supervise(ctx, t) }); t.run == nil {
+			cancel() // the engine is stopping
+			close(t.done)
+		}
 	}
 }
 
@@ -71,7 +71,7 @@ func (rt *connRuntime) stopTasks() {
 	rt.awaitStopped(tasks)
 	rt.mu.Lock()
 	for _, t := range tasks {
-		t.state = StateInfo{State: StatePaused, WorkerID: rt.h.cfg.WorkerID}
+		t.state = restapi.StateInfo{State: restapi.StatePaused, WorkerID: rt.e.cfg.WorkerID}
 	}
 	rt.mu.Unlock()
 }
@@ -80,7 +80,7 @@ func (rt *connRuntime) stopTasks() {
 // runner; past that (plus 1s) a task that still has not returned is abandoned: forced
 // stop, logged, never waited on. It returns the abandoned tasks.
 func (rt *connRuntime) awaitStopped(tasks []*taskRuntime) (abandoned []*taskRuntime) {
-	deadline := time.NewTimer(rt.h.cfg.StopTimeout + time.Second)
+	deadline := time.NewTimer(rt.e.cfg.StopTimeout + time.Second)
 	defer deadline.Stop()
 	expired := false // the deadline is shared: once past it, no task is waited on
 	for _, t := range tasks {
@@ -94,7 +94,11 @@ func (rt *connRuntime) awaitStopped(tasks []*taskRuntime) (abandoned []*taskRunt
 		}
 		if !t.isDone() {
 			rt.log.Error("task did not stop within the graceful stop timeout; abandoning it", "task", t.id,
-				"timeout", rt.h.cfg.StopTimeout)
+				"timeout", rt.e.cfg.StopTimeout)
+			rt.mu.Lock()
+			run := t.run
+			rt.mu.Unlock()
+			run.detach() // the forced stop: the engine's stop does not wait for it
 			abandoned = append(abandoned, t)
 		}
 	}
@@ -117,71 +121,71 @@ func (rt *connRuntime) tasksByID(ids []int) []*taskRuntime {
 // supervise runs a task, restarting it with exponential backoff when it fails. The state
 // is FAILED (with the last trace) while it waits.
 func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
-	backoff := rt.h.cfg.RestartBackoffMin
-	if rt.cluster != nil {
-		gen, err := rt.cluster.claim(ctx, rt, t.id)
-		if err != nil {
-			return // stopped while waiting for the task's previous owner
-		}
+	backoff := rt.e.cfg.RestartBackoffMin
+	gen, err := rt.e.place.claim(ctx, rt, t.id)
+	if err != nil {
+		return // stopped while waiting for the task's previous owner
+	}
+	if gen != 0 {
 		rt.mu.Lock()
 		t.gen = gen
-		t.reported = StateInfo{State: StateRunning, WorkerID: rt.h.cfg.WorkerID} // the claim said so
+		t.reported = restapi.StateInfo{State: restapi.StateRunning, WorkerID: rt.e.cfg.WorkerID} // the claim said so
 		rt.mu.Unlock()
 		// A newer claim applied while t.gen was still 0 could not fence this task: look again.
-		if !rt.cluster.holds(rt, t.id, gen) {
+		if !rt.e.place.holds(rt, t.id, gen) {
 			rt.log.Warn("task claimed by another worker before it started here", "task", t.id, "claim", gen)
 			return
 		}
 	}
 	for {
-		rt.setTaskState(t, StateRunning, "")
+		rt.setTaskState(t, restapi.StateRunning, "")
 		started := time.Now()
-		rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "task", "attempt").Inc()
+		rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "task", "attempt").Inc()
 		err := rt.runTask(ctx, t)
 		if ctx.Err() != nil {
 			return
 		}
-		rt.h.metrics.startups.WithLabelValues(rt.h.cfg.WorkerID, "task", "failure").Inc()
+		rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "task", "failure").Inc()
 		if err == nil {
 			err = fmt.Errorf("task returned without being stopped")
 		}
 		if time.Since(started) > time.Minute {
-			backoff = rt.h.cfg.RestartBackoffMin
+			backoff = rt.e.cfg.RestartBackoffMin
 		}
 		rt.log.Error("task failed; restarting after backoff", "task", t.id, "backoff", backoff, "err", err)
-		rt.setTaskState(t, StateFailed, err.Error())
+		rt.setTaskState(t, restapi.StateFailed, err.Error())
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.kick:
-			backoff = rt.h.cfg.RestartBackoffMin
+			backoff = rt.e.cfg.RestartBackoffMin
 		case <-time.After(backoff):
-			backoff = min(backoff*2, rt.h.cfg.RestartBackoffMax)
+			backoff = min(backoff*2, rt.e.cfg.RestartBackoffMax)
 		}
-		rt.setTaskState(t, StateRestarting, "")
+		rt.setTaskState(t, restapi.StateRestarting, "")
 	}
 }
 
-func (rt *connRuntime) setTaskState(t *taskRuntime, s State, trace string) {
+func (rt *connRuntime) setTaskState(t *taskRuntime, s restapi.State, trace string) {
 	trace = rt.scrub.text(trace)
 	rt.mu.Lock()
-	t.state = StateInfo{State: s, WorkerID: rt.h.cfg.WorkerID, Trace: trace}
+	t.state = restapi.StateInfo{State: s, WorkerID: rt.e.cfg.WorkerID, Trace: trace}
 	rec := rt.taskRecordLocked(t)
 	rt.mu.Unlock()
 	if rec != nil {
-		rt.cluster.report(*rec)
+		rt.e.place.report(*rec)
 	}
 }
 
 // taskRecordLocked returns the status record to write for t's state, or nil when there is
 // nothing new to say (standalone mode, not claimed yet, or unchanged).
 func (rt *connRuntime) taskRecordLocked(t *taskRuntime) *statusRecord {
-	if rt.cluster == nil || t.gen == 0 || t.reported == t.state {
+	if t.gen == 0 || t.reported == t.state {
 		return nil
 	}
 	t.reported = t.state
 	return &statusRecord{Connector: rt.name, Task: t.id, Inc: rt.inc, State: t.state.State, Trace: t.state.Trace,
-		Worker: rt.h.cfg.WorkerID, Gen: t.gen}
+		Worker: rt.e.cfg.WorkerID, Gen: t.gen}
 }
 
 // runTask runs one incarnation of a task until ctx ends or it fails.
@@ -199,25 +203,17 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		return err
 	}
 	log := rt.log.With("task", t.id)
-	errs := &errorReporter{policy: rt.st.policy, connector: rt.name, task: t.id, log: log, dlq: rt.h.dlqSend, metrics: &t.counters,
+	errs := &errorReporter{policy: rt.st.policy, connector: rt.name, task: t.id, log: log, dlq: rt.e.dlqSend, metrics: &t.counters,
 		scrub: rt.scrub.text}
 	rt.mu.Lock()
-	conn, gen := rt.conn, t.gen
+	gen := t.gen
 	rt.mu.Unlock()
-	positions := rt.h.positions
-	var fence func() error
-	if rt.cluster != nil {
-		// The connector may run on another worker: a fresh, unstarted instance makes the task.
-		if conn, err = rt.h.registry.New(rt.st.class); err != nil {
-			return err
-		}
-		positions = rt.cluster.positions(rt.name, rt.inc, gen)
-		fence = rt.cluster.fence
+	conn, err := rt.e.place.taskConnector(rt)
+	if err != nil {
+		return err
 	}
-	if conn == nil {
-		return fmt.Errorf("connector is not running")
-	}
-	full := rt.h.defaults.withDefaults(connCfg, conn.Spec())
+	positions, fence := rt.e.place.taskStores(rt, gen)
+	full := rt.e.defaults.withDefaults(connCfg, conn.Spec())
 	kc, err := converter.FromConfig(full, "key.converter", true)
 	if err != nil {
 		return err
@@ -230,27 +226,27 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 	if err != nil {
 		return fmt.Errorf("task config does not parse against the connector's spec: %w", err)
 	}
-	id := TaskID{Connector: rt.name, Task: t.id}
-	pm := rt.h.metrics.plugin.scope(rt.pluginClass(), rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id), log)
+	id := restapi.TaskID{Connector: rt.name, Task: t.id}
+	pm := rt.e.metrics.plugin.scope(rt.pluginClass(), rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id), log)
 	defer pm.close()
 	switch c := conn.(type) {
 	case plugins.SourceConnector:
 		if rt.st.kind != plugins.KindSource {
 			break
 		}
-		p, err := rt.h.client.NewProducer(fmt.Sprintf("%s-%d", rt.name, t.id), rmqclient.ProducerOptions{
+		p, err := rt.e.client.NewProducer(fmt.Sprintf("%s-%d", rt.name, t.id), rmqclient.ProducerOptions{
 			Group: "connect-source-" + rt.name, HashByKey: rt.st.ordered})
 		if err != nil {
 			return err
 		}
 		defer p.Close()
 		sr := &sourceRunner{id: id, cfg: taskCfg, vals: vals, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
-			producer: p, client: rt.h.client, positions: positions, fence: fence, errs: errs, policy: rt.st.policy, log: log,
-			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered,
-			commitInterval: rt.h.cfg.CommitInterval, commitTimeout: rt.h.cfg.CommitTimeout, startTimeout: rt.h.cfg.StartTimeout,
-			files: rt.h.cfg.Files, hist: rt.h.metrics, onTopic: rt.useTopic, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)},
+			producer: p, client: rt.e.client, positions: positions, fence: fence, errs: errs, policy: rt.st.policy, log: log,
+			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.e.cfg.AutoCreate, ordered: rt.st.ordered,
+			commitInterval: rt.e.cfg.CommitInterval, commitTimeout: rt.e.cfg.CommitTimeout, startTimeout: rt.e.cfg.StartTimeout,
+			files: rt.e.cfg.Files, hist: rt.e.metrics, onTopic: rt.useTopic, labels: []string{rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id)},
 			pluginMetrics: pm}
-		return sr.run(ctx, rt.h.cfg.StopTimeout)
+		return sr.run(ctx, rt.e.cfg.StopTimeout)
 	}
 	switch c := conn.(type) {
 	case plugins.SinkConnector:
@@ -259,12 +255,12 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 			from = rmqclient.FromFirst
 		}
 		sk := &sinkRunner{fence: fence, id: id, cfg: taskCfg, vals: vals, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
-			client: rt.h.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
-			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.h.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
+			client: rt.e.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
+			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.e.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
 			goroutines: 4, taskCount: rt.taskCount,
-			hist: rt.h.metrics, labels: []string{rt.h.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic,
-			startTimeout: rt.h.cfg.StartTimeout, files: rt.h.cfg.Files, pluginMetrics: pm}
-		return sk.run(ctx, rt.h.cfg.StopTimeout)
+			hist: rt.e.metrics, labels: []string{rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic,
+			startTimeout: rt.e.cfg.StartTimeout, files: rt.e.cfg.Files, pluginMetrics: pm}
+		return sk.run(ctx, rt.e.cfg.StopTimeout)
 	default:
 		return fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class)
 	}
@@ -279,12 +275,12 @@ func (rt *connRuntime) restartTask(id int) error {
 	target := rt.target
 	rt.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("task %s-%d: %w", rt.name, id, ErrNotFound)
+		return fmt.Errorf("task %s-%d: %w", rt.name, id, restapi.ErrNotFound)
 	}
-	if target != TargetStarted {
-		return fmt.Errorf("connector %s is %s: %w", rt.name, target, ErrBadState)
+	if target != restapi.TargetStarted {
+		return fmt.Errorf("connector %s is %s: %w", rt.name, target, restapi.ErrBadState)
 	}
-	rt.setTaskState(t, StateRestarting, "")
+	rt.setTaskState(t, restapi.StateRestarting, "")
 	t.cancel()
 	<-t.done
 	rt.startTasks()

@@ -81,15 +81,8 @@ func (rt *connRuntime) useTopic(topic string) {
 		rt.topics = map[string]bool{}
 	}
 	rt.topics[topic] = true
-	inc := rt.inc
 	rt.mu.Unlock()
-	if rt.cluster != nil {
-		rt.cluster.report(statusRecord{Connector: rt.name, Task: topicTask, Inc: inc, Worker: rt.h.cfg.WorkerID, Topic: topic})
-		return
-	}
-	if err := rt.h.usedTopics.add(rt.h.cfg.StoreDir, rt.name, topic); err != nil {
-		rt.log.Warn("connector topic not recorded", "topic", topic, "err", err)
-	}
+	rt.e.place.useTopic(rt, topic)
 }
 
 // forgetTopics clears what this runtime has recorded, so that the next use records again.

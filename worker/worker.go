@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
@@ -72,25 +75,31 @@ func (w *Worker) Run(ctx context.Context, ready func(context.Context) error, her
 	}
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- herder(hctx) }()
+	// The herder ending first (it failed to start) stops ready, and its error is Run's;
+	// ready failing first stops the herder, and ready's error is Run's.
+	var g errgroup.Group
+	var herderErr, readyErr error
+	var herderEnded atomic.Bool
+	g.Go(func() error {
+		herderErr = herder(hctx)
+		herderEnded.Store(true)
+		cancel()
+		return nil
+	})
 	if ready != nil {
-		readyErr := make(chan error, 1)
-		go func() { readyErr <- ready(hctx) }()
-		select {
-		case err := <-done: // the herder ended (failed to start) before it was ready
-			cancel()
-			<-readyErr
-			return err
-		case err := <-readyErr:
-			if err != nil {
+		g.Go(func() error {
+			if err := ready(hctx); err != nil && !herderEnded.Load() {
+				readyErr = err
 				cancel()
-				<-done
-				return err
 			}
-		}
+			return nil
+		})
 	}
-	return <-done
+	_ = g.Wait()
+	if readyErr != nil {
+		return readyErr
+	}
+	return herderErr
 }
 
 func (w *Worker) awaitBroker(ctx context.Context) error {
