@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,7 +112,9 @@ func BenchmarkKafkaSourceThroughput(b *testing.B) {
 				kgo.FetchMaxBytes(16<<20), kgo.FetchMaxWait(500*time.Millisecond))
 		}
 		run := 0
-		compare(b, kafkaLoad.size, runner{"raw-consume", func() float64 {
+		steals := sideSteal{}
+		defer steals.report(b)
+		compare(b, kafkaLoad.size, steals.wrap(runner{"raw-consume", func() float64 {
 			settle()
 			b.StartTimer()
 			start := time.Now()
@@ -123,7 +126,7 @@ func BenchmarkKafkaSourceThroughput(b *testing.B) {
 			b.StopTimer()
 			cl.Close()
 			return float64(n) / d.Seconds()
-		}}, runner{"raw", func() float64 {
+		}}), steals.wrap(runner{"raw", func() float64 {
 			topic := rmqtest.Topic(b, 4)
 			settle()
 			b.StartTimer()
@@ -151,7 +154,7 @@ func BenchmarkKafkaSourceThroughput(b *testing.B) {
 			cl.Close()
 			_ = p.Close()
 			return float64(n) / d.Seconds()
-		}}, runner{"worker", func() float64 {
+		}}), steals.wrap(runner{"worker", func() float64 {
 			h := kafkaHerder(b)
 			defer h.stop()
 			topic := rmqtest.Topic(b, 4)
@@ -167,13 +170,14 @@ func BenchmarkKafkaSourceThroughput(b *testing.B) {
 			d := time.Since(start)
 			b.StopTimer()
 			return float64(n) / d.Seconds()
-		}})
+		}}))
 	})
 }
 
 // BenchmarkKafkaSinkThroughput: a filled RocketMQ topic → kafka-sink → Kafka through the worker, next to
 // a raw pipe (RocketMQ consumer with the worker's batch size and goroutines → franz-go producer, each
-// batch acknowledged before the next, as the worker flushes; the limit) and to the raw franz-go producer
+// batch acknowledged before the next is produced, as the worker puts and flushes one batch at a time
+// under its task lock; the limit) and to the raw franz-go producer
 // alone. Pipes are timed from the first record in Kafka to the last. The figure is worker/raw.
 func BenchmarkKafkaSinkThroughput(b *testing.B) {
 	br := kafkatest.Shared(b)
@@ -192,7 +196,9 @@ func BenchmarkKafkaSinkThroughput(b *testing.B) {
 			br.CreateTopic(b, topic, kafkaPartitions)
 			return topic
 		}
-		compare(b, kafkaLoad.size, runner{"raw-produce", func() float64 {
+		steals := sideSteal{}
+		defer steals.report(b)
+		compare(b, kafkaLoad.size, steals.wrap(runner{"raw-produce", func() float64 {
 			out := newOut()
 			recs := make([]*kgo.Record, n)
 			for i := range recs {
@@ -211,10 +217,11 @@ func BenchmarkKafkaSinkThroughput(b *testing.B) {
 			b.StopTimer()
 			cl.Close()
 			return float64(n) / d.Seconds()
-		}}, runner{"raw", func() float64 {
+		}}), steals.wrap(runner{"raw", func() float64 {
 			out := newOut()
 			cl := br.Client(b, kgo.RequiredAcks(kgo.AllISRAcks()))
 			var got, first atomic.Int64
+			var one sync.Mutex // one batch produced and acknowledged at a time, as the worker's Put and Flush
 			settle()
 			b.StartTimer()
 			c, err := rmqtest.Client(b).NewConsumer("bench-raw-kafka", rmqclient.ConsumerOptions{
@@ -225,7 +232,10 @@ func BenchmarkKafkaSinkThroughput(b *testing.B) {
 				for i, m := range msgs {
 					recs[i] = &kgo.Record{Topic: out, Key: []byte(strings.Join(m.Keys, " ")), Value: m.Body}
 				}
-				if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				one.Lock()
+				err := cl.ProduceSync(ctx, recs...).FirstErr()
+				one.Unlock()
+				if err != nil {
 					return err
 				}
 				first.CompareAndSwap(0, time.Now().UnixNano())
@@ -241,7 +251,7 @@ func BenchmarkKafkaSinkThroughput(b *testing.B) {
 			_ = c.Close()
 			cl.Close()
 			return float64(n) / d.Seconds()
-		}}, runner{"worker", func() float64 {
+		}}), steals.wrap(runner{"worker", func() float64 {
 			out := newOut()
 			h := kafkaHerder(b)
 			defer h.stop()
@@ -260,6 +270,6 @@ func BenchmarkKafkaSinkThroughput(b *testing.B) {
 			d := time.Since(start)
 			b.StopTimer()
 			return float64(n) / d.Seconds()
-		}})
+		}}))
 	})
 }

@@ -126,7 +126,9 @@ func BenchmarkPluginSourceThroughput(b *testing.B) {
 			return float64(w.n) / d.Seconds()
 		}
 	}
-	compare(b, w.size, runner{"builtin", side(generator.SourceName)}, runner{"plugin", side("example-generator-source")})
+	steals := sideSteal{}
+	compare(b, w.size, steals.wrap(runner{"builtin", side(generator.SourceName)}), steals.wrap(runner{"plugin", side("example-generator-source")}))
+	steals.report(b)
 	b.ReportMetric(steal(), "cpu-steal-%")
 }
 
@@ -163,7 +165,9 @@ func BenchmarkPluginSinkThroughput(b *testing.B) {
 			return float64(w.n) / d.Seconds()
 		}
 	}
-	compare(b, w.size, runner{"builtin", side(generator.SinkName)}, runner{"plugin", side("example-null-sink")})
+	steals := sideSteal{}
+	compare(b, w.size, steals.wrap(runner{"builtin", side(generator.SinkName)}), steals.wrap(runner{"plugin", side("example-null-sink")}))
+	steals.report(b)
 	b.ReportMetric(steal(), "cpu-steal-%")
 }
 

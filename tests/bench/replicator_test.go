@@ -2,7 +2,8 @@ package bench
 
 import (
 	"context"
-
+	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -10,22 +11,55 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/replicator"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
 // The replicator benchmark copies one topic from a second cluster (A, rmqtest.Second) into
-// the bench broker (B) twice in the same run: with a raw pipe (one goroutine pulling 32
-// messages per request round robin over the queues, then sending each queue's messages in
-// the worker's batches to the same queue index on B, with the same client library) and
-// with one rocketmq-replicator task. Then it measures replication lag at a fixed rate.
+// the bench broker (B) in rounds, alternating the sides as compare does: a raw pipe (one
+// goroutine pulling 32 messages per request round robin over the queues up to the
+// replicator's poll batch, a second one sending each queue's messages in the worker's
+// batches to the same queue index on B while the next batch is read, as the worker
+// overlaps polling and sending; the same client library) and one rocketmq-replicator task
+// of a fresh worker, each into a topic of its own. Both sides are timed alike, by watching
+// their target topic from the first message to the last (timeCopy); the replicator's start
+// (create to first message) is reported apart as repl-start-s. Then it measures
+// replication lag at a fixed rate.
 const (
 	replBenchMessages = 100_000
 	replBenchSize     = 256
+	replPollBatch     = 2048 // the replicator's poll.batch.size default
 	replLagRate       = 2000 // messages per second
 	replLagSeconds    = 10
 )
+
+// sideSteal keeps the CPU steal of every run of each side of a comparison, so that a
+// figure can be read next to the share of the machine each side had.
+type sideSteal map[string][]float64
+
+// wrap measures the steal over each run of r.
+func (s sideSteal) wrap(r runner) runner {
+	return runner{r.name, func() float64 {
+		steal := startSteal()
+		v := r.run()
+		if st := steal(); st >= 0 {
+			s[r.name] = append(s[r.name], st)
+		}
+		return v
+	}}
+}
+
+// report reports the median steal of each side's runs as <side>-steal-%.
+func (s sideSteal) report(b *testing.B) {
+	for name, v := range s {
+		if len(v) > 0 {
+			b.ReportMetric(median(v), name+"-steal-%")
+		}
+	}
+}
 
 func BenchmarkReplicator(b *testing.B) {
 	a := rmqtest.SecondClient(b)
@@ -34,23 +68,11 @@ func BenchmarkReplicator(b *testing.B) {
 	src := rmqtest.SecondTopic(b, 4)
 	steal0, total0 := cpuTimes()
 	fillSource(b, a, src, 0, replBenchMessages)
+	b.StopTimer()
 	b.ResetTimer()
 
-	rawTopic := rmqtest.Name(b, "raw")
-	if err := dst.CreateTopic(ctx, rmqclient.TopicSpec{Name: rawTopic, Queues: 4}); err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now()
-	rawPipe(b, a, dst, src, rawTopic, replBenchMessages)
-	raw := time.Since(start)
-
-	// Both sides' target topics exist before their clocks start.
-	if err := dst.CreateTopic(ctx, rmqclient.TopicSpec{Name: "A_" + src, Queues: 4}); err != nil {
-		b.Fatal(err)
-	}
-	w := startHerder(b, nil)
 	cfg := map[string]string{"connector.class": replicator.SourceName, "src.endpoint": rmqtest.Second(b),
-		"source.cluster.alias": "A", "target.cluster.alias": "B", "dest.endpoint": rmqtest.NameServer(b), "max.tasks": "1"}
+		"target.cluster.alias": "B", "dest.endpoint": rmqtest.NameServer(b), "max.tasks": "1"}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for k, v := range cfg {
@@ -61,17 +83,51 @@ func BenchmarkReplicator(b *testing.B) {
 		}
 		return m
 	}
-	start = time.Now()
-	w.create(b, "repl", with("source.topics", src))
-	waitFor(b, 10*time.Minute, 20*time.Millisecond, "replicated", func() bool {
-		return countOn(dst, "A_"+src) >= replBenchMessages
-	})
-	repl := time.Since(start)
+	steals := sideSteal{}
+	run := 0
+	var starts []float64 // the replicator's seconds from create to a first record on B
+	compare(b, replBenchSize, steals.wrap(runner{"raw", func() float64 {
+		topic := rmqtest.Name(b, "raw")
+		if err := dst.CreateTopic(ctx, rmqclient.TopicSpec{Name: topic, Queues: 4}); err != nil {
+			b.Fatal(err)
+		}
+		settle()
+		b.StartTimer()
+		var g errgroup.Group
+		g.Go(func() error { return rawPipe(a, dst, src, topic, replBenchMessages) })
+		_, d := timeCopy(b, dst, topic)
+		b.StopTimer()
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		return float64(replBenchMessages) / d.Seconds()
+	}}), steals.wrap(runner{"repl", func() float64 {
+		// Each round replicates under an alias of its own, so into a topic of its own, which
+		// exists before the clock starts (as the raw side's does).
+		run++
+		alias := "A" + strconv.Itoa(run)
+		target := alias + "_" + src
+		if err := dst.CreateTopic(ctx, rmqclient.TopicSpec{Name: target, Queues: 4}); err != nil {
+			b.Fatal(err)
+		}
+		w := startHerder(b, nil)
+		defer w.stop()
+		settle()
+		b.StartTimer()
+		w.create(b, "repl-"+alias, with("source.topics", src, "source.cluster.alias", alias))
+		first, d := timeCopy(b, dst, target)
+		b.StopTimer()
+		starts = append(starts, first.Seconds())
+		return float64(replBenchMessages) / d.Seconds()
+	}}))
+	b.ReportMetric(median(starts), "repl-start-s")
+	steals.report(b)
 
 	// Lag at a fixed rate: a topic written at replLagRate while its replicator runs.
+	w := startHerder(b, nil)
 	lagTopic := rmqtest.SecondTopic(b, 4)
 	fillSource(b, a, lagTopic, 0, 1)
-	w.create(b, "repl-lag", with("source.topics", lagTopic))
+	w.create(b, "repl-lag", with("source.topics", lagTopic, "source.cluster.alias", "A"))
 	waitFor(b, time.Minute, 20*time.Millisecond, "lag replicator running", func() bool { return countOn(dst, "A_"+lagTopic) >= 1 })
 	total := replLagRate * replLagSeconds
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -84,16 +140,26 @@ func BenchmarkReplicator(b *testing.B) {
 		return countOn(dst, "A_"+lagTopic) >= int64(total+1)
 	})
 	lags := replLags(b, dst, "A_"+lagTopic)
-	b.StopTimer()
 	steal := stealPercent(steal0, total0)
 
-	b.ReportMetric(float64(replBenchMessages)/raw.Seconds(), "raw-msg/s")
-	b.ReportMetric(float64(replBenchMessages)/repl.Seconds(), "repl-msg/s")
-	b.ReportMetric(raw.Seconds()/repl.Seconds(), "repl/raw")
 	b.ReportMetric(percentile(lags, 50), "lag-p50-ms")
 	b.ReportMetric(percentile(lags, 99), "lag-p99-ms")
 	b.ReportMetric(steal, "steal-%")
-	reportLoad(b)
+}
+
+// timeCopy watches topic on c fill up to replBenchMessages (looking every 20 ms, on both
+// sides alike) and returns how long it took until the first message arrived and from there
+// until the last: the throughput of a copy, without what each side does before it sends
+// (the replicator's start, reported apart).
+func timeCopy(b *testing.B, c *rmqclient.Client, topic string) (first, copying time.Duration) {
+	b.Helper()
+	start := time.Now()
+	waitFor(b, 10*time.Minute, 20*time.Millisecond, "a first message copied", func() bool { return countOn(c, topic) > 0 })
+	t1 := time.Now()
+	waitFor(b, 10*time.Minute, 20*time.Millisecond, "every message copied", func() bool {
+		return countOn(c, topic) >= replBenchMessages
+	})
+	return t1.Sub(start), time.Since(t1)
 }
 
 // fillSource sends messages [from, to) of replBenchSize bytes with a key, a tag and a
@@ -117,65 +183,81 @@ func fillSource(b *testing.B, c *rmqclient.Client, topic string, from, to int) {
 }
 
 // rawPipe copies n messages of topic src on a to dst on b with the same library calls the
-// replicator makes, without the worker.
-func rawPipe(b *testing.B, a, dst *rmqclient.Client, src, topic string, n int) {
-	b.Helper()
+// replicator makes, without the worker: one goroutine reads batches of up to
+// replPollBatch messages (32 per pull, round robin over the queues) while the other sends
+// the batch before, each queue's messages in the worker's batches to the same queue index.
+func rawPipe(a, dst *rmqclient.Client, src, topic string, n int) error {
 	ctx := context.Background()
 	qs, err := a.TopicQueues(ctx, src)
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	r := a.NewReader("bench-raw")
 	defer r.Close()
 	p, err := dst.NewProducer("bench-raw", rmqclient.ProducerOptions{HashByKey: true})
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	defer p.Close()
 	next := make([]int64, len(qs))
 	ends := make([]int64, len(qs))
 	for i, q := range qs {
 		if next[i], ends[i], err = a.QueueOffsets(ctx, q); err != nil {
-			b.Fatal(err)
+			return err
 		}
 	}
-	for copied := 0; copied < n; {
-		per := make([][]*rmqclient.Message, len(qs))
-		polled := 0
-		for polled < 2048 {
-			progressed := false
-			for i, q := range qs {
-				if next[i] >= ends[i] {
-					continue
-				}
-				msgs, nx, err := r.ReadBelow(ctx, q, next[i], ends[i], 32)
-				if err != nil {
-					b.Fatal(err)
-				}
-				next[i] = nx
-				for _, m := range msgs {
-					per[i] = append(per[i], &rmqclient.Message{Topic: topic, Body: m.Body, Keys: m.Keys, Tag: m.Tag,
-						Properties: m.Properties, QueueHint: i + 1})
-				}
-				polled += len(msgs)
-				progressed = progressed || len(msgs) > 0
-			}
-			if !progressed {
-				break
-			}
-		}
-		for _, msgs := range per {
-			if len(msgs) > 0 {
-				if err := sendAll(ctx, p, msgs); err != nil {
-					b.Fatal(err)
+	batches := make(chan [][]*rmqclient.Message, 1)
+	var g errgroup.Group
+	g.Go(func() error {
+		for per := range batches {
+			for _, msgs := range per {
+				if len(msgs) > 0 {
+					if err := sendAll(ctx, p, msgs); err != nil {
+						for range batches {
+						}
+						return err
+					}
 				}
 			}
 		}
-		copied += polled
-		if polled == 0 {
-			b.Fatalf("raw pipe stalled at %d of %d", copied, n)
+		return nil
+	})
+	readErr := func() error {
+		defer close(batches)
+		for copied := 0; copied < n; {
+			per := make([][]*rmqclient.Message, len(qs))
+			polled := 0
+			for polled < replPollBatch {
+				progressed := false
+				for i, q := range qs {
+					if next[i] >= ends[i] || polled >= replPollBatch {
+						continue
+					}
+					msgs, nx, err := r.ReadBelow(ctx, q, next[i], ends[i], 32)
+					if err != nil {
+						return err
+					}
+					next[i] = nx
+					for _, m := range msgs {
+						per[i] = append(per[i], &rmqclient.Message{Topic: topic, Body: m.Body, Keys: m.Keys, Tag: m.Tag,
+							Properties: m.Properties, QueueHint: i + 1})
+					}
+					polled += len(msgs)
+					progressed = progressed || len(msgs) > 0
+				}
+				if !progressed {
+					break
+				}
+			}
+			if polled == 0 {
+				return fmt.Errorf("raw pipe stalled at %d of %d", copied, n)
+			}
+			batches <- per
+			copied += polled
 		}
-	}
+		return nil
+	}()
+	return errors.Join(readErr, g.Wait())
 }
 
 func countOn(c *rmqclient.Client, topic string) int64 {

@@ -237,30 +237,36 @@ func partQueue(p map[string]any) srcQueue {
 }
 
 // Poll implements plugins.SourceTask: it reads the queues round robin, up to
-// poll.batch.size messages, after the offset syncs made since the last poll. While
-// the source cluster does not answer it returns empty batches (the task keeps running and
-// resumes from its positions when the cluster is back).
+// poll.batch.size messages, after the offset syncs made since the last poll. The batch
+// holds each queue's messages together, in queue order, so that the engine sends them to
+// their target queue in its largest batches (it cuts a send batch where the target queue
+// changes). While the source cluster does not answer it returns empty batches (the task
+// keeps running and resumes from its positions when the cluster is back).
 func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
-	var recs []*schema.Record
+	per := make([][]*schema.Record, len(t.queues))
+	n := 0
 	start := time.Now()
-	for len(recs) < t.batch && ctx.Err() == nil {
+	for n < t.batch && ctx.Err() == nil {
 		progressed := false
-		for i := 0; i < len(t.queues) && len(recs) < t.batch; i++ {
-			qs := t.queues[(t.rr+i)%len(t.queues)]
+		for i := 0; i < len(t.queues) && n < t.batch; i++ {
+			k := (t.rr + i) % len(t.queues)
+			qs := t.queues[k]
 			if qs.gone || qs.next >= qs.max.Load() {
 				continue
 			}
-			n, err := t.read(ctx, qs, &recs)
+			before := len(per[k])
+			advanced, err := t.read(ctx, qs, &per[k])
+			n += len(per[k]) - before
 			if err != nil {
-				return t.readFailed(ctx, qs, recs, err)
+				return t.readFailed(ctx, qs, concat(per, n), err)
 			}
-			progressed = progressed || n
+			progressed = progressed || advanced
 		}
 		t.rr++
 		if progressed {
 			continue
 		}
-		if len(recs) > 0 || time.Since(start) >= maxPollBlock {
+		if n > 0 || time.Since(start) >= maxPollBlock {
 			break
 		}
 		if wait := idlePoll - time.Since(t.lastTail); wait > 0 {
@@ -270,14 +276,26 @@ func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 			}
 		}
 		if err := t.refreshTails(ctx); err != nil {
-			return t.readFailed(ctx, nil, recs, err)
+			return t.readFailed(ctx, nil, concat(per, n), err)
 		}
 		if !t.anyBehind() {
 			t.syncIdle()
 		}
 	}
 	t.recovered()
-	return t.withSyncs(recs), nil
+	return t.withSyncs(concat(per, n)), nil
+}
+
+// concat joins the per-queue records of a poll, n in all.
+func concat(per [][]*schema.Record, n int) []*schema.Record {
+	if n == 0 {
+		return nil
+	}
+	out := make([]*schema.Record, 0, n)
+	for _, recs := range per {
+		out = append(out, recs...)
+	}
+	return out
 }
 
 // read pulls once from qs and appends its records; it reports whether qs advanced.

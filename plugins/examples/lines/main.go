@@ -8,6 +8,11 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
 	"github.com/rmqconnect/rmqconnect/plugins/sdk"
@@ -16,7 +21,17 @@ import (
 // version is the plugin's version; release builds set it with -ldflags "-X main.version=...".
 var version = "1.0.0"
 
+// envCPUProfile names a directory: when set, each process of the plugin writes its CPU
+// profile there as cpu-<pid>.out (for profiling the plugin side of make bench).
+const envCPUProfile = "RMQC_EXAMPLE_CPUPROFILE_DIR"
+
 func main() {
+	if dir := os.Getenv(envCPUProfile); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("cpu-%d.out", os.Getpid())))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+		}
+	}
 	sdk.Serve(sdk.Plugin{Version: version, Connectors: []sdk.Connector{
 		{Kind: plugins.KindSource, Name: SourceName, Aliases: []string{"com.example.connect.LineSourceConnector"},
 			New: func() plugins.Connector { return &sourceConnector{} }},
