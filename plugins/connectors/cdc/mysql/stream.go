@@ -21,7 +21,8 @@ type stream struct {
 	events *replication.BinlogStreamer
 	file   string
 	gtids  *gmysql.MariadbGTIDSet
-	tables map[uint64]*cachedTable
+	// checked maps a table id to the TABLE_MAP event last checked against the table's schema.
+	checked map[uint64]checkedMap
 	// skip is how many rows of the first transaction were emitted before (re)connecting.
 	skip int64
 	tx   struct {
@@ -34,9 +35,8 @@ type stream struct {
 	lastHeartbeat time.Time
 }
 
-type cachedTable struct {
+type checkedMap struct {
 	tme *replication.TableMapEvent
-	sig string
 	tb  *table
 }
 
@@ -69,7 +69,7 @@ func (t *task) openStream(ctx context.Context) error {
 		Password: t.cfg.password, DisableRetrySync: true, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		TimestampStringLocation: time.UTC, Logger: slog.New(floor{t.log.Handler(), slog.LevelWarn}),
 	})
-	s := &stream{syncer: syncer, file: t.resume.file, tables: map[uint64]*cachedTable{}, skip: t.resume.skip,
+	s := &stream{syncer: syncer, file: t.resume.file, checked: map[uint64]checkedMap{}, skip: t.resume.skip,
 		lastHeartbeat: time.Now()}
 	var err error
 	if flavor == gmysql.MariaDBFlavor {
@@ -195,6 +195,9 @@ func (t *task) handle(ev *replication.BinlogEvent) ([]*schema.Record, error) {
 			}
 		default: // COMMIT of a non-transactional engine, or a DDL: both end their transaction
 			t.commitTx(h)
+			if d, ok := parseDDL(q, string(e.Schema)); ok {
+				return nil, t.followDDL(h, q, d)
+			}
 		}
 	case *replication.XIDEvent:
 		t.commitTx(h)
@@ -239,7 +242,7 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 	var tb *table
 	if captured {
 		var err error
-		if tb, err = t.tableFor(e.TableID, tme); err != nil {
+		if tb, err = t.tableFor(h, e.TableID, tme); err != nil {
 			return nil, err
 		}
 	}
@@ -294,7 +297,7 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 
 func (tb *table) decode(row []any) ([]any, error) {
 	if len(row) != len(tb.cols) {
-		return nil, fmt.Errorf("table %s.%s: a row with %d columns, the table map has %d", tb.db, tb.name, len(row), len(tb.cols))
+		return nil, fmt.Errorf("%w: table %s.%s: a row with %d columns, its schema has %d", ErrSchemaHistory, tb.db, tb.name, len(row), len(tb.cols))
 	}
 	vals := make([]any, len(row))
 	for i, raw := range row {
@@ -307,89 +310,187 @@ func (tb *table) decode(row []any) ([]any, error) {
 	return vals, nil
 }
 
-// tableFor returns the table a TABLE_MAP event describes, rebuilt only when its shape changed.
-func (t *task) tableFor(id uint64, tme *replication.TableMapEvent) (*table, error) {
-	c := t.str.tables[id]
-	if c != nil && c.tme == tme {
+// historyTimeout bounds one read of the catalog and write of the schema history.
+const historyTimeout = 30 * time.Second
+
+// followDDL records the schemas a DDL statement left, at the position right after it, in the
+// history before any later event is decoded. A replay after a restart finds the statement's
+// entry in the history and uses it; the first time, the tables are read from
+// information_schema, which holds what the statement left as long as no later DDL changed
+// them already (a stream far behind the server may see a later shape: the row checks in
+// tableFor then fail the task rather than decode with the wrong columns).
+func (t *task) followDDL(h *replication.EventHeader, stmt string, d ddlTarget) error {
+	s := t.str
+	key := posKey(s.file, h.LogPos)
+	if ahead, ok := t.schemas.ahead[key]; ok {
+		for _, e := range ahead {
+			t.schemas.apply(e)
+		}
+		delete(t.schemas.ahead, key)
+		clear(s.checked)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(t.life, historyTimeout)
+	defer cancel()
+	e := historyEntry{File: s.file, Pos: h.LogPos, GTIDs: t.resume.gtids, DDL: stmt}
+	seen := map[string]bool{}
+	for _, tb := range d.tables {
+		id := tb[0] + "." + tb[1]
+		if seen[id] || !t.cfg.captured(tb[0], tb[1]) {
+			continue
+		}
+		seen[id] = true
+		ts, err := readSchema(ctx, t.db, tb[0], tb[1])
+		if err != nil {
+			return fmt.Errorf("follow DDL %q: %w", stmt, err)
+		}
+		if ts.Dropped && t.schemas.tables[id] == nil {
+			continue
+		}
+		e.Tables = append(e.Tables, ts)
+	}
+	for _, db := range d.dropDBs {
+		for _, ts := range t.schemas.tables {
+			if ts.DB == db && !seen[ts.id()] {
+				e.Tables = append(e.Tables, tableSchema{DB: ts.DB, Table: ts.Table, Dropped: true})
+			}
+		}
+	}
+	if len(e.Tables) == 0 {
+		return nil
+	}
+	if err := t.hist.write(ctx, e); err != nil {
+		return fmt.Errorf("%w: %v", ErrSchemaHistory, err)
+	}
+	t.schemas.apply(e)
+	clear(s.checked)
+	return nil
+}
+
+// tableFor returns the captured table a row event belongs to, in the schema the history
+// holds for the stream's position, after checking it against the TABLE_MAP event: the
+// column count, each column's type family and, when the server logs them
+// (binlog_row_metadata=FULL), the column names.
+func (t *task) tableFor(h *replication.EventHeader, id uint64, tme *replication.TableMapEvent) (*table, error) {
+	s := t.str
+	if c, ok := s.checked[id]; ok && c.tme == tme {
 		return c.tb, nil
 	}
-	sig := signature(tme)
-	if c != nil && c.sig == sig {
-		c.tme = tme
-		return c.tb, nil
-	}
-	names := tme.ColumnNameString()
-	if len(names) != int(tme.ColumnCount) {
-		return nil, fmt.Errorf("%w: the binlog has no column names for %s.%s (binlog_row_metadata is not FULL)",
-			ErrServerConfig, tme.Schema, tme.Table)
-	}
-	unsigned, coll := tme.UnsignedMap(), tme.CollationMap()
-	enums, sets := tme.EnumStrValueMap(), tme.SetStrValueMap()
-	cols := make([]*column, len(names))
-	for i, n := range names {
-		typ := tme.ColumnType[i]
-		if typ == gmysql.MYSQL_TYPE_STRING {
-			if rt := byte(tme.ColumnMeta[i] >> 8); rt == gmysql.MYSQL_TYPE_ENUM || rt == gmysql.MYSQL_TYPE_SET {
-				typ = rt
-			}
+	db, name := string(tme.Schema), string(tme.Table)
+	ts := t.schemas.tables[db+"."+name]
+	if ts == nil {
+		// No history for the table (streaming from a position before any record of it):
+		// the catalog's shape now, recorded at the start of this transaction.
+		ctx, cancel := context.WithTimeout(t.life, historyTimeout)
+		defer cancel()
+		read, err := readSchema(ctx, t.db, db, name)
+		if err != nil {
+			return nil, err
 		}
-		binary := false
-		if cid, ok := coll[i]; ok && cid == 63 {
-			binary = true
+		if read.Dropped {
+			return nil, fmt.Errorf("%w: table %s.%s has rows at binlog %s:%d but no recorded schema and no longer exists",
+				ErrSchemaHistory, db, name, s.file, h.LogPos-h.EventSize)
 		}
-		col := &column{name: n, kind: kindFromBinlog(typ, unsigned[i], binary), unsigned: unsigned[i], width: width(typ)}
-		switch typ {
-		case gmysql.MYSQL_TYPE_NEWDECIMAL:
-			col.scale = int32(tme.ColumnMeta[i] & 0xff)
-		case gmysql.MYSQL_TYPE_ENUM:
-			col.enum = enums[i]
-			if col.enum == nil {
-				col.enum = []string{}
-			}
-		case gmysql.MYSQL_TYPE_SET:
-			col.set = sets[i]
-			if col.set == nil {
-				col.set = []string{}
-			}
+		e := historyEntry{File: s.tx.start.file, Pos: s.tx.start.pos, GTIDs: s.tx.start.gtids, Tables: []tableSchema{read}}
+		if err := t.hist.write(ctx, e); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrSchemaHistory, err)
 		}
-		cols[i] = col
+		t.schemas.apply(e)
+		ts = t.schemas.tables[db+"."+name]
 	}
-	var pk []string
-	for _, k := range tme.PrimaryKey {
-		if int(k) < len(names) {
-			pk = append(pk, names[k])
-		}
-	}
-	tb, err := t.newTable(string(tme.Schema), string(tme.Table), cols, pk)
+	tb, err := t.tableOf(ts)
 	if err != nil {
 		return nil, err
 	}
-	t.str.tables[id] = &cachedTable{tme: tme, sig: sig, tb: tb}
+	if err := matchTableMap(ts, tme); err != nil {
+		return nil, fmt.Errorf("%w: table %s.%s at binlog %s:%d: %v; the schema history topic %s does not describe this event "+
+			"(a DDL the connector could not follow, or a history from another server). Recover with %s=%s and the connector's stored offsets deleted",
+			ErrSchemaHistory, db, name, s.file, h.LogPos-h.EventSize, err, t.cfg.historyTopic, KeySnapshotMode, SnapshotWhenNeeded)
+	}
+	s.checked[id] = checkedMap{tme: tme, tb: tb}
 	return tb, nil
 }
 
-func width(typ byte) int {
+// family groups column types whose values decode alike.
+type family int
+
+const (
+	famOther family = iota // not checked
+	famInt
+	famFloat
+	famDecimal
+	famDate
+	famDateTime
+	famTime
+	famYear
+	famBit
+	famText
+)
+
+func binlogFamily(typ byte) family {
 	switch typ {
-	case gmysql.MYSQL_TYPE_TINY:
-		return 1
-	case gmysql.MYSQL_TYPE_SHORT:
-		return 2
-	case gmysql.MYSQL_TYPE_INT24:
-		return 3
-	case gmysql.MYSQL_TYPE_LONG:
-		return 4
+	case gmysql.MYSQL_TYPE_TINY, gmysql.MYSQL_TYPE_SHORT, gmysql.MYSQL_TYPE_INT24, gmysql.MYSQL_TYPE_LONG, gmysql.MYSQL_TYPE_LONGLONG:
+		return famInt
+	case gmysql.MYSQL_TYPE_FLOAT, gmysql.MYSQL_TYPE_DOUBLE:
+		return famFloat
+	case gmysql.MYSQL_TYPE_NEWDECIMAL, gmysql.MYSQL_TYPE_DECIMAL:
+		return famDecimal
+	case gmysql.MYSQL_TYPE_DATE, gmysql.MYSQL_TYPE_NEWDATE:
+		return famDate
+	case gmysql.MYSQL_TYPE_DATETIME, gmysql.MYSQL_TYPE_DATETIME2, gmysql.MYSQL_TYPE_TIMESTAMP, gmysql.MYSQL_TYPE_TIMESTAMP2:
+		return famDateTime
+	case gmysql.MYSQL_TYPE_TIME, gmysql.MYSQL_TYPE_TIME2:
+		return famTime
+	case gmysql.MYSQL_TYPE_YEAR:
+		return famYear
+	case gmysql.MYSQL_TYPE_BIT:
+		return famBit
+	case gmysql.MYSQL_TYPE_STRING, gmysql.MYSQL_TYPE_VAR_STRING, gmysql.MYSQL_TYPE_VARCHAR, gmysql.MYSQL_TYPE_BLOB,
+		gmysql.MYSQL_TYPE_TINY_BLOB, gmysql.MYSQL_TYPE_MEDIUM_BLOB, gmysql.MYSQL_TYPE_LONG_BLOB, gmysql.MYSQL_TYPE_ENUM,
+		gmysql.MYSQL_TYPE_SET, gmysql.MYSQL_TYPE_JSON, gmysql.MYSQL_TYPE_GEOMETRY:
+		return famText
 	}
-	return 8
+	return famOther
 }
 
-// signature identifies a table map's shape.
-func signature(tme *replication.TableMapEvent) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s.%s|%x|%v|%x|%v|", tme.Schema, tme.Table, tme.ColumnType, tme.ColumnMeta, tme.SignednessBitmap, tme.PrimaryKey)
-	for _, n := range tme.ColumnName {
-		b.Write(n)
-		b.WriteByte(0)
+func catalogFamily(dataType string) family {
+	switch strings.ToLower(dataType) {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
+		return famInt
+	case "float", "double", "real":
+		return famFloat
+	case "decimal", "numeric":
+		return famDecimal
+	case "date":
+		return famDate
+	case "datetime", "timestamp":
+		return famDateTime
+	case "time":
+		return famTime
+	case "year":
+		return famYear
+	case "bit":
+		return famBit
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "binary", "varbinary", "tinyblob", "blob",
+		"mediumblob", "longblob", "enum", "set", "json":
+		return famText
 	}
-	fmt.Fprintf(&b, "|%v|%v|%v", tme.ColumnCharset, tme.EnumStrValue, tme.SetStrValue)
-	return b.String()
+	return famOther
+}
+
+func matchTableMap(ts *tableSchema, tme *replication.TableMapEvent) error {
+	if int(tme.ColumnCount) != len(ts.Columns) {
+		return fmt.Errorf("the binlog has %d columns, the recorded schema %d", tme.ColumnCount, len(ts.Columns))
+	}
+	names := tme.ColumnName
+	for i, c := range ts.Columns {
+		if len(names) == len(ts.Columns) && string(names[i]) != c.Name {
+			return fmt.Errorf("column %d is %s in the binlog, %s in the recorded schema", i+1, names[i], c.Name)
+		}
+		bf, cf := binlogFamily(tme.ColumnType[i]), catalogFamily(c.DataType)
+		if bf != famOther && cf != famOther && bf != cf {
+			return fmt.Errorf("column %s has binlog type %d, recorded type %s", c.Name, tme.ColumnType[i], c.DataType)
+		}
+	}
+	return nil
 }
