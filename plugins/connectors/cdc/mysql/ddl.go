@@ -10,6 +10,13 @@ import (
 type ddlTarget struct {
 	tables  [][2]string
 	dropDBs []string
+	// alter holds the specifications of an ALTER TABLE (after the table's name, whose
+	// schema is tables[0]); a table renamed by it is tables[1].
+	alter []token
+	// create holds what follows CREATE TABLE name.
+	create []token
+	// drop: the tables are dropped; rename: tables holds (from, to) pairs.
+	drop, rename bool
 }
 
 // token is one lexical unit of a statement: an identifier or keyword (word), with quoted
@@ -17,12 +24,15 @@ type ddlTarget struct {
 type token struct {
 	text   string
 	quoted bool
+	str    bool // a string literal; text is its value
 }
 
-func (t token) is(kw string) bool { return !t.quoted && strings.EqualFold(t.text, kw) }
+func (t token) is(kw string) bool { return !t.quoted && !t.str && strings.EqualFold(t.text, kw) }
 
-// tokenize splits a statement into words and punctuation, dropping comments, string
-// literals and whitespace (only names and keywords matter here).
+func (t token) punct(c string) bool { return !t.quoted && !t.str && t.text == c }
+
+// tokenize splits a statement into words, string literals and punctuation, dropping
+// comments and whitespace.
 func tokenize(q string) []token {
 	var out []token
 	for i := 0; i < len(q); {
@@ -41,22 +51,26 @@ func tokenize(q string) []token {
 			}
 			i += end + 4
 		case c == '\'' || c == '"':
+			var b strings.Builder
 			j := i + 1
 			for j < len(q) {
-				if q[j] == '\\' {
+				if q[j] == '\\' && j+1 < len(q) {
+					b.WriteByte(q[j+1])
 					j += 2
 					continue
 				}
 				if q[j] == c {
 					if j+1 < len(q) && q[j+1] == c {
+						b.WriteByte(c)
 						j += 2
 						continue
 					}
 					break
 				}
+				b.WriteByte(q[j])
 				j++
 			}
-			out = append(out, token{text: "''"})
+			out = append(out, token{text: b.String(), str: true})
 			i = j + 1
 		case c == '`':
 			var b strings.Builder
@@ -110,6 +124,7 @@ func parseDDL(q, defaultDB string) (ddlTarget, bool) {
 			p.accept("IF", "NOT", "EXISTS")
 			if n, ok := p.name(); ok {
 				d.tables = append(d.tables, n)
+				d.create = p.toks[p.i:]
 			}
 		case p.accept("INDEX"):
 			return p.indexOn(d)
@@ -127,15 +142,16 @@ func parseDDL(q, defaultDB string) (ddlTarget, bool) {
 			return d, false
 		}
 		d.tables = append(d.tables, n)
+		d.alter = p.toks[p.i:]
 		// ALTER TABLE a RENAME [TO|AS] b (not RENAME COLUMN/INDEX/KEY), at parenthesis depth 0.
 		depth := 0
 		for p.i < len(p.toks) {
 			tk := p.toks[p.i]
 			p.i++
 			switch {
-			case tk.text == "(" && !tk.quoted:
+			case tk.punct("("):
 				depth++
-			case tk.text == ")" && !tk.quoted:
+			case tk.punct(")"):
 				depth--
 			case depth == 0 && tk.is("RENAME"):
 				if p.peekIs("COLUMN") || p.peekIs("INDEX") || p.peekIs("KEY") {
@@ -154,6 +170,7 @@ func parseDDL(q, defaultDB string) (ddlTarget, bool) {
 		switch {
 		case p.accept("TABLE"):
 			p.accept("IF", "EXISTS")
+			d.drop = true
 			for {
 				n, ok := p.name()
 				if !ok {
@@ -192,6 +209,7 @@ func parseDDL(q, defaultDB string) (ddlTarget, bool) {
 				break
 			}
 			d.tables = append(d.tables, from, to)
+			d.rename = true
 			if !p.accept(",") {
 				break
 			}
@@ -245,7 +263,7 @@ func (p *ddlParser) name() ([2]string, bool) {
 			return "", false
 		}
 		tk := p.toks[p.i]
-		if !tk.quoted && !isWord(tk.text) {
+		if tk.str || (!tk.quoted && !isWord(tk.text)) {
 			return "", false
 		}
 		p.i++
@@ -255,7 +273,7 @@ func (p *ddlParser) name() ([2]string, bool) {
 	if !ok {
 		return [2]string{}, false
 	}
-	if p.i < len(p.toks) && p.toks[p.i].text == "." && !p.toks[p.i].quoted {
+	if p.i < len(p.toks) && p.toks[p.i].punct(".") {
 		p.i++
 		second, ok := ident()
 		if !ok {

@@ -315,10 +315,12 @@ const historyTimeout = 30 * time.Second
 
 // followDDL records the schemas a DDL statement left, at the position right after it, in the
 // history before any later event is decoded. A replay after a restart finds the statement's
-// entry in the history and uses it; the first time, the tables are read from
-// information_schema, which holds what the statement left as long as no later DDL changed
-// them already (a stream far behind the server may see a later shape: the row checks in
-// tableFor then fail the task rather than decode with the wrong columns).
+// entry in the history and uses it. The first time, the statement itself is applied to the
+// schema before it (ALTER TABLE column and primary-key changes, CREATE TABLE with column
+// definitions, DROP and RENAME TABLE), which stays right however far the stream is behind
+// the server; a statement not understood makes the connector read the table from
+// information_schema, which is right unless a later DDL changed the table already (the
+// checks in tableFor then fail the task rather than decode with the wrong columns).
 func (t *task) followDDL(h *replication.EventHeader, stmt string, d ddlTarget) error {
 	s := t.str
 	key := posKey(s.file, h.LogPos)
@@ -333,8 +335,58 @@ func (t *task) followDDL(h *replication.EventHeader, stmt string, d ddlTarget) e
 	ctx, cancel := context.WithTimeout(t.life, historyTimeout)
 	defer cancel()
 	e := historyEntry{File: s.file, Pos: h.LogPos, GTIDs: t.resume.gtids, DDL: stmt}
+	known := func(tb [2]string) *tableSchema { return t.schemas.tables[tb[0]+"."+tb[1]] }
+	add := func(ts tableSchema) {
+		if t.cfg.captured(ts.DB, ts.Table) && (!ts.Dropped || t.schemas.tables[ts.id()] != nil) {
+			e.Tables = append(e.Tables, ts)
+		}
+	}
+	var unresolved [][2]string
+	switch {
+	case d.drop:
+		for _, tb := range d.tables {
+			add(tableSchema{DB: tb[0], Table: tb[1], Dropped: true})
+		}
+	case d.rename:
+		for i := 0; i+1 < len(d.tables); i += 2 {
+			from, to := d.tables[i], d.tables[i+1]
+			prev := known(from)
+			if prev == nil {
+				unresolved = append(unresolved, to)
+				continue
+			}
+			add(tableSchema{DB: from[0], Table: from[1], Dropped: true})
+			moved := *prev
+			moved.DB, moved.Table = to[0], to[1]
+			add(moved)
+		}
+	case d.alter != nil:
+		src := d.tables[0]
+		prev := known(src)
+		next, ok := tableSchema{}, false
+		if prev != nil {
+			next, ok = applyAlter(*prev, d.alter)
+		}
+		if !ok {
+			unresolved = d.tables
+			break
+		}
+		if len(d.tables) > 1 { // renamed by the ALTER
+			add(tableSchema{DB: src[0], Table: src[1], Dropped: true})
+			next.DB, next.Table = d.tables[1][0], d.tables[1][1]
+		}
+		add(next)
+	case d.create != nil:
+		if ts, ok := parseCreate(d.tables[0][0], d.tables[0][1], d.create); ok {
+			add(ts)
+		} else {
+			unresolved = d.tables
+		}
+	default:
+		unresolved = d.tables
+	}
 	seen := map[string]bool{}
-	for _, tb := range d.tables {
+	for _, tb := range unresolved {
 		id := tb[0] + "." + tb[1]
 		if seen[id] || !t.cfg.captured(tb[0], tb[1]) {
 			continue
@@ -344,15 +396,12 @@ func (t *task) followDDL(h *replication.EventHeader, stmt string, d ddlTarget) e
 		if err != nil {
 			return fmt.Errorf("follow DDL %q: %w", stmt, err)
 		}
-		if ts.Dropped && t.schemas.tables[id] == nil {
-			continue
-		}
-		e.Tables = append(e.Tables, ts)
+		add(ts)
 	}
 	for _, db := range d.dropDBs {
 		for _, ts := range t.schemas.tables {
-			if ts.DB == db && !seen[ts.id()] {
-				e.Tables = append(e.Tables, tableSchema{DB: ts.DB, Table: ts.Table, Dropped: true})
+			if ts.DB == db {
+				add(tableSchema{DB: ts.DB, Table: ts.Table, Dropped: true})
 			}
 		}
 	}
