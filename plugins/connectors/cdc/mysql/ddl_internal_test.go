@@ -59,8 +59,9 @@ func TestHistoryRebuild(t *testing.T) {
 		{File: "b.000001", Pos: 200, Tables: []tableSchema{{DB: "d", Table: "t", Columns: col("id", "n")}}},
 		{File: "b.000002", Pos: 50, Tables: []tableSchema{{DB: "d", Table: "u", Dropped: true}}},
 	}
+	entries[0].TsMs = 1000
 	s := newSchemas()
-	s.rebuild(entries, "b.000001", 150)
+	require.Equal(t, int64(1000), s.rebuild(entries, "b.000001", 150).UnixMilli())
 	require.Equal(t, col("id"), s.tables["d.t"].Columns)
 	require.NotNil(t, s.tables["d.u"])
 	require.Len(t, s.ahead, 2)
@@ -71,6 +72,9 @@ func TestHistoryRebuild(t *testing.T) {
 	require.Equal(t, col("id", "n"), s.tables["d.t"].Columns)
 	require.Nil(t, s.tables["d.u"])
 	require.Empty(t, s.ahead)
+
+	// The whole-schema entry expired: the history does not cover the position.
+	require.True(t, newSchemas().rebuild(entries[1:], "b.000002", 50).IsZero())
 }
 
 func TestApplyAlter(t *testing.T) {

@@ -246,11 +246,16 @@ func (s *schemas) apply(e historyEntry) {
 	}
 }
 
-// rebuild applies the entries at or before the resume position and keeps the later ones.
-func (s *schemas) rebuild(entries []historyEntry, file string, pos uint32) {
+// rebuild applies the entries at or before the resume position and keeps the later ones. It
+// returns the time the newest whole-schema (Reset) entry it applied was written; zero when
+// none applies, and then the history does not cover the position (its start expired).
+func (s *schemas) rebuild(entries []historyEntry, file string, pos uint32) (lastReset time.Time) {
 	for _, e := range entries {
 		if atOrBefore(e.File, e.Pos, file, pos) {
 			s.apply(e)
+			if e.Reset {
+				lastReset = time.UnixMilli(e.TsMs)
+			}
 			continue
 		}
 		k := posKey(e.File, e.Pos)
@@ -258,6 +263,29 @@ func (s *schemas) rebuild(entries []historyEntry, file string, pos uint32) {
 			s.ahead[k] = append(s.ahead[k], e)
 		}
 	}
+	return lastReset
+}
+
+// historyRefresh is how often a streaming task rewrites the whole schema to the history, so
+// the entries a restart needs are never older than this (the broker deletes old messages).
+const historyRefresh = 6 * time.Hour
+
+// refreshHistory writes the current schemas as a whole-schema entry at the resume position
+// when the last one is older than historyRefresh; only between transactions.
+func (t *task) refreshHistory(ctx context.Context) error {
+	if t.str == nil || t.str.tx.open || time.Since(t.lastReset) < historyRefresh {
+		return nil
+	}
+	e := historyEntry{File: t.resume.file, Pos: t.resume.pos, GTIDs: t.resume.gtids, Reset: true}
+	for _, ts := range t.schemas.tables {
+		e.Tables = append(e.Tables, *ts)
+	}
+	slices.SortFunc(e.Tables, func(a, b tableSchema) int { return strings.Compare(a.id(), b.id()) })
+	if err := t.hist.write(ctx, e); err != nil {
+		return fmt.Errorf("%w: %v", ErrSchemaHistory, err)
+	}
+	t.lastReset = time.Now()
+	return nil
 }
 
 func sameTables(a, b historyEntry) bool {

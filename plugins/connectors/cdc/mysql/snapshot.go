@@ -128,6 +128,7 @@ func (t *task) recordSchemas(ctx context.Context, q rowQueryer, tables [][2]stri
 		return plugins.Retriable(err)
 	}
 	t.schemas.apply(e)
+	t.lastReset = time.Now()
 	return nil
 }
 

@@ -156,6 +156,9 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 		}
 		out = append(out, recs...)
 	}
+	if err := t.refreshHistory(ctx); err != nil {
+		return nil, err
+	}
 	if s := t.str; s != nil && t.cfg.heartbeat > 0 && s.moved && !s.tx.open && time.Since(s.lastHeartbeat) >= t.cfg.heartbeat {
 		s.moved, s.lastHeartbeat = false, time.Now()
 		key := schema.NewStruct(t.hbKey).MustPut("serverName", t.cfg.prefix)

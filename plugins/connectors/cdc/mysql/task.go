@@ -55,6 +55,7 @@ type task struct {
 	hbKey, hbValue *schema.Schema
 	hist           *history
 	schemas        *schemas
+	lastReset      time.Time // when the newest whole-schema history entry was written
 
 	nextConnect time.Time
 	lostSince   time.Time
@@ -121,12 +122,13 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 			return t.purgedError(rp)
 		case purged:
 			t.log.Warn("stored binlog position purged; taking a new snapshot", "file", rp.file, "pos", rp.pos)
-		case len(entries) > 0:
-			t.schemas.rebuild(entries, rp.file, rp.pos)
-			t.resume = rp
-			return nil
 		default:
-			return t.recoverHistory(ctx, rp, exists)
+			if t.lastReset = t.schemas.rebuild(entries, rp.file, rp.pos); !t.lastReset.IsZero() {
+				t.resume = rp
+				return nil
+			}
+			t.schemas = newSchemas()
+			return t.recoverHistory(ctx, rp, exists, len(entries) > 0)
 		}
 	}
 	if err := t.hist.create(ctx); err != nil {
@@ -167,10 +169,13 @@ func (t *task) recordCurrentSchemas(ctx context.Context, rp resumePoint) error {
 // recoverHistory handles a stored position without a schema history: snapshot.mode
 // when_needed takes a new snapshot, schema_only and no_data record the schemas as they are
 // now at the stored position (right when no DDL ran since), any other mode fails.
-func (t *task) recoverHistory(ctx context.Context, rp resumePoint, exists bool) error {
+func (t *task) recoverHistory(ctx context.Context, rp resumePoint, exists, some bool) error {
 	what := "is empty"
-	if !exists {
+	switch {
+	case !exists:
 		what = "does not exist"
+	case some:
+		what = "has no whole schema at or before the stored position (its older messages expired?)"
 	}
 	switch t.cfg.snapshot {
 	case SnapshotWhenNeeded:
