@@ -29,7 +29,9 @@ type stream struct {
 		open  bool
 		start resumePoint
 		gtid  *gmysql.MariadbGTID
-		row   int64
+		// gtidText is gtid as text, made at the transaction's first row.
+		gtidText string
+		row      int64
 	}
 	moved         bool
 	lastHeartbeat time.Time
@@ -132,10 +134,11 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 		}
 	}
 	var out []*schema.Record
+	// One deadline for the whole poll: a context per event costs a timer per event.
+	rctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	for len(out) < t.cfg.maxBatch {
-		rctx, cancel := context.WithDeadline(ctx, deadline)
 		ev, err := t.str.events.GetEvent(rctx)
-		cancel()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 				break
@@ -216,7 +219,7 @@ func (t *task) beginTx(h *replication.EventHeader, gtid *gmysql.MariadbGTID) {
 	if s.gtids != nil {
 		before = s.gtids.String()
 	}
-	s.tx.open, s.tx.gtid, s.tx.row = true, gtid, 0
+	s.tx.open, s.tx.gtid, s.tx.gtidText, s.tx.row = true, gtid, "", 0
 	s.tx.start = resumePoint{file: s.file, pos: h.LogPos - h.EventSize, gtids: before}
 }
 
@@ -225,7 +228,7 @@ func (t *task) commitTx(h *replication.EventHeader) {
 	if s.tx.gtid != nil && s.gtids != nil {
 		_ = s.gtids.AddSet(s.tx.gtid)
 	}
-	s.tx.open, s.tx.gtid, s.skip = false, nil, 0
+	s.tx.open, s.tx.gtid, s.tx.gtidText, s.skip = false, nil, "", 0
 	var gtids string
 	if s.gtids != nil {
 		gtids = s.gtids.String()
@@ -277,10 +280,10 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 		if err != nil {
 			return nil, err
 		}
-		var gtid string
-		if s.tx.gtid != nil {
-			gtid = s.tx.gtid.String()
+		if s.tx.gtid != nil && s.tx.gtidText == "" {
+			s.tx.gtidText = s.tx.gtid.String()
 		}
+		gtid := s.tx.gtidText
 		src, err := t.src.Struct(cdc.SourceInfo{Connector: "mysql", Name: t.cfg.prefix, Ts: time.Unix(int64(h.Timestamp), 0),
 			DB: db, Table: name, Position: []any{int64(h.ServerID), gtid, s.file, int64(h.LogPos - h.EventSize), int32(i / step)}})
 		if err != nil {
