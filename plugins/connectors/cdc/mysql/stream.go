@@ -260,6 +260,8 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 		op = cdc.OpDelete
 	}
 	var out []*schema.Record
+	var src *cdc.Varying // the source block of this event's rows, made at the first emitted one
+	var now time.Time
 	for i := 0; i+step <= len(e.Rows); i += step {
 		s.tx.row++
 		if s.tx.row <= s.skip || !captured {
@@ -280,17 +282,19 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 		if err != nil {
 			return nil, err
 		}
-		if s.tx.gtid != nil && s.tx.gtidText == "" {
-			s.tx.gtidText = s.tx.gtid.String()
+		if src == nil {
+			if s.tx.gtid != nil && s.tx.gtidText == "" {
+				s.tx.gtidText = s.tx.gtid.String()
+			}
+			src, err = t.src.Varying(cdc.SourceInfo{Connector: "mysql", Name: t.cfg.prefix, Ts: time.Unix(int64(h.Timestamp), 0),
+				DB: db, Table: name, Position: []any{int64(h.ServerID), s.tx.gtidText, s.file, int64(h.LogPos - h.EventSize), int32(0)}})
+			if err != nil {
+				return nil, err
+			}
+			now = time.Now()
 		}
-		gtid := s.tx.gtidText
-		src, err := t.src.Struct(cdc.SourceInfo{Connector: "mysql", Name: t.cfg.prefix, Ts: time.Unix(int64(h.Timestamp), 0),
-			DB: db, Table: name, Position: []any{int64(h.ServerID), gtid, s.file, int64(h.LogPos - h.EventSize), int32(i / step)}})
-		if err != nil {
-			return nil, err
-		}
-		recs, err := tb.t.Records(cdc.Event{Op: op, Before: before, After: after, Source: src, Partition: t.partition,
-			Offset: s.tx.start.offset(s.tx.row), Now: time.Now()}, t.cfg.tombstones)
+		recs, err := tb.t.Records(cdc.Event{Op: op, Before: before, After: after, Source: src.Struct(int32(i / step)),
+			Partition: t.partition, Offset: s.tx.start.offset(s.tx.row), Now: now}, t.cfg.tombstones)
 		if err != nil {
 			return nil, err
 		}
