@@ -87,6 +87,7 @@ type sourceTaskContext struct {
 	files  *plugins.FileAccess
 	vals   plugins.Values
 	pm     *pluginScope
+	client *rmqclient.Client
 }
 
 // Metrics implements plugins.MetricsProvider.
@@ -95,6 +96,10 @@ func (c sourceTaskContext) Metrics() plugins.Metrics { return c.pm.metrics() }
 func (c sourceTaskContext) Positions() plugins.PositionReader { return c.reader }
 func (c sourceTaskContext) Logger() *slog.Logger              { return c.log }
 func (c sourceTaskContext) Config() plugins.Values            { return c.vals }
+
+// RocketMQ hands in-process tasks the worker's client, for topics of their own (mysql-cdc's
+// schema history); nil when the runner has none.
+func (c sourceTaskContext) RocketMQ() *rmqclient.Client { return c.client }
 
 // run starts the task and loops until ctx ends (graceful stop: positions committed, task
 // stopped, nil returned) or the task fails (error returned, task stopped).
@@ -106,7 +111,7 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	s.pending = map[string]plugins.PartitionPosition{}
 	_, s.perRecord = s.task.(plugins.RecordCommitter)
 	tctx := sourceTaskContext{reader: positionReader{store: s.positions, connector: s.id.Connector}, log: s.log, files: s.files,
-		vals: s.vals, pm: s.pluginMetrics}
+		vals: s.vals, pm: s.pluginMetrics, client: s.client}
 	// Poll and the sends run on work, which also ends when the fence trips.
 	work, stopWork := workContext(ctx, s.fence)
 	defer stopWork()

@@ -24,6 +24,7 @@ import (
 	cdcpostgres "github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/postgres"
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/tests/dbtest"
+	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
 
 // The CDC benchmarks compare one connector task with a raw reader of the same change stream through the same
@@ -179,6 +180,9 @@ func myHarness() cdcHarness {
 				"database.include.list": db.Name, "snapshot.mode": "schema_only", "poll.interval.ms": "50"}
 		},
 		start: func(b *testing.B, db *dbtest.DB, cfg map[string]string) plugins.SourceTask {
+			// The engine hands the task its RocketMQ client for the schema history; a bare task names the cluster.
+			cfg[cdcmysql.KeyHistoryNamesrv] = rmqtest.NameServer(b)
+			cfg[cdcmysql.KeyHistoryTopic] = rmqtest.Name(b, "hist")
 			return startCDCTask(b, cdcmysql.NewConnector(), cfg)
 		},
 		rawPrepare: func(b *testing.B, db *dbtest.DB) {

@@ -102,6 +102,38 @@ func (s *Source) Struct(in SourceInfo) (*schema.Struct, error) {
 	return schema.StructFromValues(s.schema, vals)
 }
 
+// Varying builds source blocks that differ only in their last position field (a row number within one
+// event): the other values are boxed once, and each Struct costs one slice copy.
+type Varying struct {
+	schema *schema.Schema
+	vals   []any
+}
+
+// Varying returns a builder of in's source block with the last position value replaced per call.
+func (s *Source) Varying(in SourceInfo) (*Varying, error) {
+	if len(s.extra) == 0 {
+		return nil, fmt.Errorf("source block: no position field to vary")
+	}
+	st, err := s.Struct(in)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(s.schema.Fields))
+	for i := range vals {
+		vals[i] = st.GetIndex(i)
+	}
+	return &Varying{schema: s.schema, vals: vals}, nil
+}
+
+// Struct returns the source block with last as its last position value (typed as that field declares).
+func (v *Varying) Struct(last any) *schema.Struct {
+	vals := make([]any, len(v.vals))
+	copy(vals, v.vals)
+	vals[len(vals)-1] = last
+	st, _ := schema.StructFromValues(v.schema, vals) // as many values as the schema has fields: never fails
+	return st
+}
+
 // Table is one captured table's schemas: the key (its primary key columns; nil when it has none), the row
 // (every column, all optional as Debezium makes them except key columns) and the envelope.
 type Table struct {

@@ -205,3 +205,22 @@ func TestExtractNewRecordStateAddFields(t *testing.T) {
 	require.NoError(t, err)
 	require.Same(t, plain, out)
 }
+
+// A varying source block equals the one Struct builds with the same last position value, and the blocks it
+// returns do not share values.
+func TestSourceVarying(t *testing.T) {
+	src := cdc.NewSource("mysql", "io.debezium.connector.mysql.Source",
+		cdc.SourceField{Name: "file", Schema: schema.StringSchema}, cdc.SourceField{Name: "row", Schema: schema.Int32Schema})
+	in := cdc.SourceInfo{Connector: "mysql", Name: "srv", Ts: time.UnixMilli(1000), DB: "d", Table: "t",
+		Position: []any{"binlog.000001", int32(0)}}
+	v, err := src.Varying(in)
+	require.NoError(t, err)
+	a, b := v.Struct(int32(3)), v.Struct(int32(4))
+	in.Position[1] = int32(3)
+	want, err := src.Struct(in)
+	require.NoError(t, err)
+	require.Equal(t, want, a)
+	require.NoError(t, src.Schema().Validate(b))
+	require.Equal(t, int32(3), field(t, a, "row"))
+	require.Equal(t, int32(4), field(t, b, "row"))
+}

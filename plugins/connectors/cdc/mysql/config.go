@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -39,7 +40,12 @@ const (
 	KeyMaxBatch         = "max.batch.size"
 	KeyPollInterval     = "poll.interval.ms"
 	KeyReconnectBackoff = "retriable.restart.connector.wait.ms"
+	KeyHistoryTopic     = "schema.history.internal.rocketmq.topic"
+	KeyHistoryNamesrv   = "schema.history.internal.rocketmq.namesrv"
 )
+
+// DefaultHistoryPrefix starts the default schema history topic, __debezium-schema-history<delimiter><topic.prefix>.
+const DefaultHistoryPrefix = "__debezium-schema-history"
 
 // Snapshot modes.
 const (
@@ -76,6 +82,12 @@ var spec = plugins.MustConfigSpec(
 		Validators: []plugins.Validator{plugins.OneOf(SnapshotInitial, SnapshotNever, SnapshotWhenNeeded, SnapshotSchemaOnly, SnapshotNoData)},
 		Doc: "initial: read the tables (op r) when no position is stored, then stream; when_needed: also when the stored position was purged; " +
 			"schema_only / no_data: stream from the current position; never: stream from the oldest binlog on the server."},
+	plugins.Field{Name: KeyHistoryTopic, Type: plugins.TypeString, Aliases: []string{"schema.history.internal.kafka.topic"},
+		Validators: []plugins.Validator{plugins.MatchesRegex(`^[A-Za-z0-9_%|-]{1,127}$`)},
+		Doc: "RocketMQ topic (one queue) keeping the captured tables' schemas at each DDL and snapshot, so a restart decodes old binlog events " +
+			"with the columns they were written under. Default: " + DefaultHistoryPrefix + "<topic.delimiter><topic.prefix>. Never delete it while the connector has stored offsets."},
+	plugins.Field{Name: KeyHistoryNamesrv, Type: plugins.TypeString,
+		Doc: "Name servers (host:port, separated by ';') of the RocketMQ cluster holding the schema history topic; default: the worker's own cluster."},
 	plugins.Field{Name: KeyTombstones, Type: plugins.TypeBoolean, Default: true, Doc: "Follow each delete with a tombstone."},
 	plugins.Field{Name: KeyHeartbeat, Type: plugins.TypeDuration, Default: "0",
 		Doc: "When positive, a heartbeat record carrying the current position goes to <heartbeat.topics.prefix><delimiter><topic.prefix> at this interval while changes to uncaptured tables move the binlog but produce no record, so the stored position advances."},
@@ -102,6 +114,8 @@ type config struct {
 	heartbeatTopic       string
 	maxBatch             int
 	poll, backoff        time.Duration
+	historyTopic         string
+	historyNamesrv       []string
 }
 
 func parseConfig(v plugins.Values) (*config, error) {
@@ -110,6 +124,13 @@ func parseConfig(v plugins.Values) (*config, error) {
 		tombstones: v.Bool(KeyTombstones), heartbeat: v.Duration(KeyHeartbeat), maxBatch: v.Int(KeyMaxBatch),
 		poll: v.Duration(KeyPollInterval), backoff: v.Duration(KeyReconnectBackoff)}
 	c.heartbeatTopic = v.String(KeyHeartbeatPrefix) + c.delim + c.prefix
+	c.historyTopic = v.String(KeyHistoryTopic)
+	if c.historyTopic == "" {
+		c.historyTopic = DefaultHistoryPrefix + c.delim + c.prefix
+	}
+	for _, a := range strings.FieldsFunc(v.String(KeyHistoryNamesrv), func(r rune) bool { return r == ';' || r == ',' || r == ' ' }) {
+		c.historyNamesrv = append(c.historyNamesrv, a)
+	}
 	if v.IsSet(KeyServerID) {
 		c.serverID = uint32(v.Long(KeyServerID))
 	} else {

@@ -16,6 +16,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/mysql"
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/tests/dbtest"
+	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
 
 // harness runs mysql-cdc tasks on a fresh database, storing the positions of the records it takes.
@@ -37,7 +38,9 @@ func newHarness(t *testing.T, extra map[string]string) *harness {
 		"database.hostname": db.Host, "database.port": db.Port, "database.user": db.User,
 		"database.password": db.Password, "database.server.id": fmt.Sprint(100000 + f.Sum32()%1000000),
 		"topic.prefix": "srv", "database.include.list": db.Name, "poll.interval.ms": "100",
-		"retriable.restart.connector.wait.ms": "100",
+		"retriable.restart.connector.wait.ms":      "100",
+		"schema.history.internal.rocketmq.namesrv": rmqtest.NameServer(t),
+		"schema.history.internal.rocketmq.topic":   rmqtest.Name(t, "hist"),
 	}
 	for k, v := range extra {
 		h.cfg[k] = v

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	"github.com/rmqconnect/rmqconnect/tests/dbtest"
+	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
 
 // privateServer runs a MariaDB of this test's own with db-local.sh (the shared test server must not be
@@ -46,7 +47,8 @@ func privateServer(t *testing.T) (*harness, func(action string)) {
 		cfg: map[string]string{"database.hostname": "127.0.0.1", "database.port": port, "database.user": user,
 			"database.password": password, "database.server.id": "4242", "topic.prefix": "srv",
 			"database.include.list": database, "snapshot.mode": "schema_only", "poll.interval.ms": "100",
-			"retriable.restart.connector.wait.ms": "200"}}
+			"retriable.restart.connector.wait.ms": "200", "schema.history.internal.rocketmq.namesrv": rmqtest.NameServer(t),
+			"schema.history.internal.rocketmq.topic": rmqtest.Name(t, "hist")}}
 	return h, run
 }
 

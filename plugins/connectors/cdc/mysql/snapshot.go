@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -97,66 +98,183 @@ func (t *task) beginSnapshot(ctx context.Context) error {
 		return fmt.Errorf("read the snapshot's GTID position: %w", err)
 	}
 	s.start = resumePoint{file: file, pos: uint32(pos), gtids: gtids.String}
-	rows, err := conn.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
-		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY 1, 2`)
-	if err != nil {
+	if s.tables, err = t.capturedTables(ctx, conn); err != nil {
 		s.close()
-		return fmt.Errorf("list tables: %w", err)
+		return err
 	}
-	for rows.Next() {
-		var db, tb string
-		if err := rows.Scan(&db, &tb); err != nil {
-			rows.Close()
-			s.close()
-			return err
-		}
-		if t.cfg.captured(db, tb) {
-			s.tables = append(s.tables, [2]string{db, tb})
-		}
+	if err := t.recordSchemas(ctx, conn, s.tables, s.start); err != nil {
+		s.close()
+		return err
 	}
-	rows.Close()
 	t.snap = s
 	t.log.Info("snapshot started", "tables", len(s.tables), "file", file, "pos", pos, "gtids", gtids.String)
 	return nil
 }
 
-// tableFromCatalog reads a table's columns and primary key from information_schema.
-func (t *task) tableFromCatalog(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, db, name string) (*table, error) {
-	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_SCALE, 0), COLUMN_KEY
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
-	if err != nil {
-		return nil, fmt.Errorf("columns of %s.%s: %w", db, name, err)
+// recordSchemas reads the schemas of tables and writes them to the history as the whole
+// schema at position at (a snapshot, or a start without history).
+func (t *task) recordSchemas(ctx context.Context, q rowQueryer, tables [][2]string, at resumePoint) error {
+	e := historyEntry{File: at.file, Pos: at.pos, GTIDs: at.gtids, Reset: true}
+	for _, tb := range tables {
+		ts, err := readSchema(ctx, q, tb[0], tb[1])
+		if err != nil {
+			return err
+		}
+		if !ts.Dropped {
+			e.Tables = append(e.Tables, ts)
+		}
 	}
-	var cols []*column
+	if err := t.hist.write(ctx, e); err != nil {
+		return plugins.Retriable(err)
+	}
+	t.schemas.apply(e)
+	t.lastReset = time.Now()
+	return nil
+}
+
+// capturedTables lists the captured base tables.
+func (t *task) capturedTables(ctx context.Context, q rowQueryer) ([][2]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	defer rows.Close()
+	var out [][2]string
 	for rows.Next() {
-		var cname, dtype, ctype, key string
-		var scale int32
-		if err := rows.Scan(&cname, &dtype, &ctype, &scale, &key); err != nil {
-			rows.Close()
+		var db, tb string
+		if err := rows.Scan(&db, &tb); err != nil {
 			return nil, err
 		}
-		unsigned := strings.Contains(strings.ToLower(ctype), "unsigned")
-		cols = append(cols, &column{name: cname, kind: kindFromDataType(dtype, unsigned), unsigned: unsigned, scale: scale})
+		if t.cfg.captured(db, tb) {
+			out = append(out, [2]string{db, tb})
+		}
+	}
+	return out, rows.Err()
+}
+
+type rowQueryer interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+// readSchema reads a table's columns and primary key from information_schema; a table that
+// does not exist comes back Dropped.
+func readSchema(ctx context.Context, q rowQueryer, db, name string) (tableSchema, error) {
+	ts := tableSchema{DB: db, Table: name}
+	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_SCALE, 0)
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
+	if err != nil {
+		return ts, fmt.Errorf("columns of %s.%s: %w", db, name, err)
+	}
+	for rows.Next() {
+		var c colDef
+		if err := rows.Scan(&c.Name, &c.DataType, &c.ColumnType, &c.Scale); err != nil {
+			rows.Close()
+			return ts, err
+		}
+		ts.Columns = append(ts.Columns, c)
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return ts, fmt.Errorf("columns of %s.%s: %w", db, name, err)
+	}
+	if len(ts.Columns) == 0 {
+		ts.Dropped = true
+		return ts, nil
+	}
 	rows, err = q.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION`, db, name)
 	if err != nil {
-		return nil, fmt.Errorf("primary key of %s.%s: %w", db, name, err)
+		return ts, fmt.Errorf("primary key of %s.%s: %w", db, name, err)
 	}
-	var pk []string
 	for rows.Next() {
 		var c string
 		if err := rows.Scan(&c); err != nil {
 			rows.Close()
-			return nil, err
+			return ts, err
 		}
-		pk = append(pk, c)
+		ts.PK = append(ts.PK, c)
 	}
 	rows.Close()
-	return t.newTable(db, name, cols, pk)
+	return ts, rows.Err()
+}
+
+// tableOf builds (once per schema) the captured table a schema describes.
+func (t *task) tableOf(ts *tableSchema) (*table, error) {
+	if tb := t.schemas.built[ts.id()]; tb != nil {
+		return tb, nil
+	}
+	cols := make([]*column, len(ts.Columns))
+	for i, c := range ts.Columns {
+		ctype := strings.ToLower(c.ColumnType)
+		unsigned := strings.Contains(ctype, "unsigned")
+		col := &column{name: c.Name, kind: kindFromDataType(c.DataType, unsigned), unsigned: unsigned, scale: c.Scale,
+			width: widthOf(c.DataType)}
+		switch strings.ToLower(c.DataType) {
+		case "enum":
+			col.enum = members(c.ColumnType)
+		case "set":
+			col.set = members(c.ColumnType)
+		}
+		cols[i] = col
+	}
+	tb, err := t.newTable(ts.DB, ts.Table, cols, ts.PK)
+	if err != nil {
+		return nil, err
+	}
+	t.schemas.built[ts.id()] = tb
+	return tb, nil
+}
+
+// widthOf is the byte width of an integer column's binlog value.
+func widthOf(dataType string) int {
+	switch strings.ToLower(dataType) {
+	case "tinyint":
+		return 1
+	case "smallint":
+		return 2
+	case "mediumint":
+		return 3
+	case "int", "integer":
+		return 4
+	}
+	return 8
+}
+
+// members parses the quoted members of an enum('a','b”c') or set(...) column type.
+func members(columnType string) []string {
+	out := []string{}
+	open := strings.IndexByte(columnType, '(')
+	if open < 0 {
+		return out
+	}
+	s := columnType[open+1:]
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\'' {
+			continue
+		}
+		var b strings.Builder
+		j := i + 1
+		for ; j < len(s); j++ {
+			if s[j] == '\\' && j+1 < len(s) {
+				j++
+				b.WriteByte(s[j])
+				continue
+			}
+			if s[j] == '\'' {
+				if j+1 < len(s) && s[j+1] == '\'' {
+					b.WriteByte('\'')
+					j++
+					continue
+				}
+				break
+			}
+			b.WriteByte(s[j])
+		}
+		out = append(out, b.String())
+		i = j
+	}
+	return out
 }
 
 func quoteID(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
@@ -170,7 +288,11 @@ func (t *task) pollSnapshot(ctx context.Context) ([]*schema.Record, error) {
 				return t.finishSnapshot(out)
 			}
 			db, name := s.tables[s.i][0], s.tables[s.i][1]
-			tb, err := t.tableFromCatalog(ctx, s.conn, db, name)
+			ts := t.schemas.tables[db+"."+name]
+			if ts == nil {
+				return nil, fmt.Errorf("snapshot of %s.%s: the table has no recorded schema", db, name)
+			}
+			tb, err := t.tableOf(ts)
 			if err != nil {
 				return nil, err
 			}

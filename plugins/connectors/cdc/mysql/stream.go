@@ -21,22 +21,24 @@ type stream struct {
 	events *replication.BinlogStreamer
 	file   string
 	gtids  *gmysql.MariadbGTIDSet
-	tables map[uint64]*cachedTable
+	// checked maps a table id to the TABLE_MAP event last checked against the table's schema.
+	checked map[uint64]checkedMap
 	// skip is how many rows of the first transaction were emitted before (re)connecting.
 	skip int64
 	tx   struct {
 		open  bool
 		start resumePoint
 		gtid  *gmysql.MariadbGTID
-		row   int64
+		// gtidText is gtid as text, made at the transaction's first row.
+		gtidText string
+		row      int64
 	}
 	moved         bool
 	lastHeartbeat time.Time
 }
 
-type cachedTable struct {
+type checkedMap struct {
 	tme *replication.TableMapEvent
-	sig string
 	tb  *table
 }
 
@@ -69,7 +71,7 @@ func (t *task) openStream(ctx context.Context) error {
 		Password: t.cfg.password, DisableRetrySync: true, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		TimestampStringLocation: time.UTC, Logger: slog.New(floor{t.log.Handler(), slog.LevelWarn}),
 	})
-	s := &stream{syncer: syncer, file: t.resume.file, tables: map[uint64]*cachedTable{}, skip: t.resume.skip,
+	s := &stream{syncer: syncer, file: t.resume.file, checked: map[uint64]checkedMap{}, skip: t.resume.skip,
 		lastHeartbeat: time.Now()}
 	var err error
 	if flavor == gmysql.MariaDBFlavor {
@@ -132,10 +134,11 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 		}
 	}
 	var out []*schema.Record
+	// One deadline for the whole poll: a context per event costs a timer per event.
+	rctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	for len(out) < t.cfg.maxBatch {
-		rctx, cancel := context.WithDeadline(ctx, deadline)
 		ev, err := t.str.events.GetEvent(rctx)
-		cancel()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 				break
@@ -155,6 +158,9 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 			return nil, err
 		}
 		out = append(out, recs...)
+	}
+	if err := t.refreshHistory(ctx); err != nil {
+		return nil, err
 	}
 	if s := t.str; s != nil && t.cfg.heartbeat > 0 && s.moved && !s.tx.open && time.Since(s.lastHeartbeat) >= t.cfg.heartbeat {
 		s.moved, s.lastHeartbeat = false, time.Now()
@@ -195,6 +201,9 @@ func (t *task) handle(ev *replication.BinlogEvent) ([]*schema.Record, error) {
 			}
 		default: // COMMIT of a non-transactional engine, or a DDL: both end their transaction
 			t.commitTx(h)
+			if d, ok := parseDDL(q, string(e.Schema)); ok {
+				return nil, t.followDDL(h, q, d)
+			}
 		}
 	case *replication.XIDEvent:
 		t.commitTx(h)
@@ -210,7 +219,7 @@ func (t *task) beginTx(h *replication.EventHeader, gtid *gmysql.MariadbGTID) {
 	if s.gtids != nil {
 		before = s.gtids.String()
 	}
-	s.tx.open, s.tx.gtid, s.tx.row = true, gtid, 0
+	s.tx.open, s.tx.gtid, s.tx.gtidText, s.tx.row = true, gtid, "", 0
 	s.tx.start = resumePoint{file: s.file, pos: h.LogPos - h.EventSize, gtids: before}
 }
 
@@ -219,7 +228,7 @@ func (t *task) commitTx(h *replication.EventHeader) {
 	if s.tx.gtid != nil && s.gtids != nil {
 		_ = s.gtids.AddSet(s.tx.gtid)
 	}
-	s.tx.open, s.tx.gtid, s.skip = false, nil, 0
+	s.tx.open, s.tx.gtid, s.tx.gtidText, s.skip = false, nil, "", 0
 	var gtids string
 	if s.gtids != nil {
 		gtids = s.gtids.String()
@@ -239,7 +248,7 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 	var tb *table
 	if captured {
 		var err error
-		if tb, err = t.tableFor(e.TableID, tme); err != nil {
+		if tb, err = t.tableFor(h, e.TableID, tme); err != nil {
 			return nil, err
 		}
 	}
@@ -251,6 +260,8 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 		op = cdc.OpDelete
 	}
 	var out []*schema.Record
+	var src *cdc.Varying // the source block of this event's rows, made at the first emitted one
+	var now time.Time
 	for i := 0; i+step <= len(e.Rows); i += step {
 		s.tx.row++
 		if s.tx.row <= s.skip || !captured {
@@ -271,17 +282,19 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 		if err != nil {
 			return nil, err
 		}
-		var gtid string
-		if s.tx.gtid != nil {
-			gtid = s.tx.gtid.String()
+		if src == nil {
+			if s.tx.gtid != nil && s.tx.gtidText == "" {
+				s.tx.gtidText = s.tx.gtid.String()
+			}
+			src, err = t.src.Varying(cdc.SourceInfo{Connector: "mysql", Name: t.cfg.prefix, Ts: time.Unix(int64(h.Timestamp), 0),
+				DB: db, Table: name, Position: []any{int64(h.ServerID), s.tx.gtidText, s.file, int64(h.LogPos - h.EventSize), int32(0)}})
+			if err != nil {
+				return nil, err
+			}
+			now = time.Now()
 		}
-		src, err := t.src.Struct(cdc.SourceInfo{Connector: "mysql", Name: t.cfg.prefix, Ts: time.Unix(int64(h.Timestamp), 0),
-			DB: db, Table: name, Position: []any{int64(h.ServerID), gtid, s.file, int64(h.LogPos - h.EventSize), int32(i / step)}})
-		if err != nil {
-			return nil, err
-		}
-		recs, err := tb.t.Records(cdc.Event{Op: op, Before: before, After: after, Source: src, Partition: t.partition,
-			Offset: s.tx.start.offset(s.tx.row), Now: time.Now()}, t.cfg.tombstones)
+		recs, err := tb.t.Records(cdc.Event{Op: op, Before: before, After: after, Source: src.Struct(int32(i / step)),
+			Partition: t.partition, Offset: s.tx.start.offset(s.tx.row), Now: now}, t.cfg.tombstones)
 		if err != nil {
 			return nil, err
 		}
@@ -294,7 +307,7 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 
 func (tb *table) decode(row []any) ([]any, error) {
 	if len(row) != len(tb.cols) {
-		return nil, fmt.Errorf("table %s.%s: a row with %d columns, the table map has %d", tb.db, tb.name, len(row), len(tb.cols))
+		return nil, fmt.Errorf("%w: table %s.%s: a row with %d columns, its schema has %d", ErrSchemaHistory, tb.db, tb.name, len(row), len(tb.cols))
 	}
 	vals := make([]any, len(row))
 	for i, raw := range row {
@@ -307,89 +320,236 @@ func (tb *table) decode(row []any) ([]any, error) {
 	return vals, nil
 }
 
-// tableFor returns the table a TABLE_MAP event describes, rebuilt only when its shape changed.
-func (t *task) tableFor(id uint64, tme *replication.TableMapEvent) (*table, error) {
-	c := t.str.tables[id]
-	if c != nil && c.tme == tme {
+// historyTimeout bounds one read of the catalog and write of the schema history.
+const historyTimeout = 30 * time.Second
+
+// followDDL records the schemas a DDL statement left, at the position right after it, in the
+// history before any later event is decoded. A replay after a restart finds the statement's
+// entry in the history and uses it. The first time, the statement itself is applied to the
+// schema before it (ALTER TABLE column and primary-key changes, CREATE TABLE with column
+// definitions, DROP and RENAME TABLE), which stays right however far the stream is behind
+// the server; a statement not understood makes the connector read the table from
+// information_schema, which is right unless a later DDL changed the table already (the
+// checks in tableFor then fail the task rather than decode with the wrong columns).
+func (t *task) followDDL(h *replication.EventHeader, stmt string, d ddlTarget) error {
+	s := t.str
+	key := posKey(s.file, h.LogPos)
+	if ahead, ok := t.schemas.ahead[key]; ok {
+		for _, e := range ahead {
+			t.schemas.apply(e)
+		}
+		delete(t.schemas.ahead, key)
+		clear(s.checked)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(t.life, historyTimeout)
+	defer cancel()
+	e := historyEntry{File: s.file, Pos: h.LogPos, GTIDs: t.resume.gtids, DDL: stmt}
+	known := func(tb [2]string) *tableSchema { return t.schemas.tables[tb[0]+"."+tb[1]] }
+	add := func(ts tableSchema) {
+		if t.cfg.captured(ts.DB, ts.Table) && (!ts.Dropped || t.schemas.tables[ts.id()] != nil) {
+			e.Tables = append(e.Tables, ts)
+		}
+	}
+	var unresolved [][2]string
+	switch {
+	case d.drop:
+		for _, tb := range d.tables {
+			add(tableSchema{DB: tb[0], Table: tb[1], Dropped: true})
+		}
+	case d.rename:
+		for i := 0; i+1 < len(d.tables); i += 2 {
+			from, to := d.tables[i], d.tables[i+1]
+			prev := known(from)
+			if prev == nil {
+				unresolved = append(unresolved, to)
+				continue
+			}
+			add(tableSchema{DB: from[0], Table: from[1], Dropped: true})
+			moved := *prev
+			moved.DB, moved.Table = to[0], to[1]
+			add(moved)
+		}
+	case d.alter != nil:
+		src := d.tables[0]
+		prev := known(src)
+		next, ok := tableSchema{}, false
+		if prev != nil {
+			next, ok = applyAlter(*prev, d.alter)
+		}
+		if !ok {
+			unresolved = d.tables
+			break
+		}
+		if len(d.tables) > 1 { // renamed by the ALTER
+			add(tableSchema{DB: src[0], Table: src[1], Dropped: true})
+			next.DB, next.Table = d.tables[1][0], d.tables[1][1]
+		}
+		add(next)
+	case d.create != nil:
+		if ts, ok := parseCreate(d.tables[0][0], d.tables[0][1], d.create); ok {
+			add(ts)
+		} else {
+			unresolved = d.tables
+		}
+	default:
+		unresolved = d.tables
+	}
+	seen := map[string]bool{}
+	for _, tb := range unresolved {
+		id := tb[0] + "." + tb[1]
+		if seen[id] || !t.cfg.captured(tb[0], tb[1]) {
+			continue
+		}
+		seen[id] = true
+		ts, err := readSchema(ctx, t.db, tb[0], tb[1])
+		if err != nil {
+			return fmt.Errorf("follow DDL %q: %w", stmt, err)
+		}
+		add(ts)
+	}
+	for _, db := range d.dropDBs {
+		for _, ts := range t.schemas.tables {
+			if ts.DB == db {
+				add(tableSchema{DB: ts.DB, Table: ts.Table, Dropped: true})
+			}
+		}
+	}
+	if len(e.Tables) == 0 {
+		return nil
+	}
+	if err := t.hist.write(ctx, e); err != nil {
+		return fmt.Errorf("%w: %v", ErrSchemaHistory, err)
+	}
+	t.schemas.apply(e)
+	clear(s.checked)
+	return nil
+}
+
+// tableFor returns the captured table a row event belongs to, in the schema the history
+// holds for the stream's position, after checking it against the TABLE_MAP event: the
+// column count, each column's type family and, when the server logs them
+// (binlog_row_metadata=FULL), the column names.
+func (t *task) tableFor(h *replication.EventHeader, id uint64, tme *replication.TableMapEvent) (*table, error) {
+	s := t.str
+	if c, ok := s.checked[id]; ok && c.tme == tme {
 		return c.tb, nil
 	}
-	sig := signature(tme)
-	if c != nil && c.sig == sig {
-		c.tme = tme
-		return c.tb, nil
-	}
-	names := tme.ColumnNameString()
-	if len(names) != int(tme.ColumnCount) {
-		return nil, fmt.Errorf("%w: the binlog has no column names for %s.%s (binlog_row_metadata is not FULL)",
-			ErrServerConfig, tme.Schema, tme.Table)
-	}
-	unsigned, coll := tme.UnsignedMap(), tme.CollationMap()
-	enums, sets := tme.EnumStrValueMap(), tme.SetStrValueMap()
-	cols := make([]*column, len(names))
-	for i, n := range names {
-		typ := tme.ColumnType[i]
-		if typ == gmysql.MYSQL_TYPE_STRING {
-			if rt := byte(tme.ColumnMeta[i] >> 8); rt == gmysql.MYSQL_TYPE_ENUM || rt == gmysql.MYSQL_TYPE_SET {
-				typ = rt
-			}
+	db, name := string(tme.Schema), string(tme.Table)
+	ts := t.schemas.tables[db+"."+name]
+	if ts == nil {
+		// No history for the table (streaming from a position before any record of it):
+		// the catalog's shape now, recorded at the start of this transaction.
+		ctx, cancel := context.WithTimeout(t.life, historyTimeout)
+		defer cancel()
+		read, err := readSchema(ctx, t.db, db, name)
+		if err != nil {
+			return nil, err
 		}
-		binary := false
-		if cid, ok := coll[i]; ok && cid == 63 {
-			binary = true
+		if read.Dropped {
+			return nil, fmt.Errorf("%w: table %s.%s has rows at binlog %s:%d but no recorded schema and no longer exists",
+				ErrSchemaHistory, db, name, s.file, h.LogPos-h.EventSize)
 		}
-		col := &column{name: n, kind: kindFromBinlog(typ, unsigned[i], binary), unsigned: unsigned[i], width: width(typ)}
-		switch typ {
-		case gmysql.MYSQL_TYPE_NEWDECIMAL:
-			col.scale = int32(tme.ColumnMeta[i] & 0xff)
-		case gmysql.MYSQL_TYPE_ENUM:
-			col.enum = enums[i]
-			if col.enum == nil {
-				col.enum = []string{}
-			}
-		case gmysql.MYSQL_TYPE_SET:
-			col.set = sets[i]
-			if col.set == nil {
-				col.set = []string{}
-			}
+		e := historyEntry{File: s.tx.start.file, Pos: s.tx.start.pos, GTIDs: s.tx.start.gtids, Tables: []tableSchema{read}}
+		if err := t.hist.write(ctx, e); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrSchemaHistory, err)
 		}
-		cols[i] = col
+		t.schemas.apply(e)
+		ts = t.schemas.tables[db+"."+name]
 	}
-	var pk []string
-	for _, k := range tme.PrimaryKey {
-		if int(k) < len(names) {
-			pk = append(pk, names[k])
-		}
-	}
-	tb, err := t.newTable(string(tme.Schema), string(tme.Table), cols, pk)
+	tb, err := t.tableOf(ts)
 	if err != nil {
 		return nil, err
 	}
-	t.str.tables[id] = &cachedTable{tme: tme, sig: sig, tb: tb}
+	if err := matchTableMap(ts, tme); err != nil {
+		return nil, fmt.Errorf("%w: table %s.%s at binlog %s:%d: %v; the schema history topic %s does not describe this event "+
+			"(a DDL the connector could not follow, or a history from another server). Recover with %s=%s and the connector's stored offsets deleted",
+			ErrSchemaHistory, db, name, s.file, h.LogPos-h.EventSize, err, t.cfg.historyTopic, KeySnapshotMode, SnapshotWhenNeeded)
+	}
+	s.checked[id] = checkedMap{tme: tme, tb: tb}
 	return tb, nil
 }
 
-func width(typ byte) int {
+// family groups column types whose values decode alike.
+type family int
+
+const (
+	famOther family = iota // not checked
+	famInt
+	famFloat
+	famDecimal
+	famDate
+	famDateTime
+	famTime
+	famYear
+	famBit
+	famText
+)
+
+func binlogFamily(typ byte) family {
 	switch typ {
-	case gmysql.MYSQL_TYPE_TINY:
-		return 1
-	case gmysql.MYSQL_TYPE_SHORT:
-		return 2
-	case gmysql.MYSQL_TYPE_INT24:
-		return 3
-	case gmysql.MYSQL_TYPE_LONG:
-		return 4
+	case gmysql.MYSQL_TYPE_TINY, gmysql.MYSQL_TYPE_SHORT, gmysql.MYSQL_TYPE_INT24, gmysql.MYSQL_TYPE_LONG, gmysql.MYSQL_TYPE_LONGLONG:
+		return famInt
+	case gmysql.MYSQL_TYPE_FLOAT, gmysql.MYSQL_TYPE_DOUBLE:
+		return famFloat
+	case gmysql.MYSQL_TYPE_NEWDECIMAL, gmysql.MYSQL_TYPE_DECIMAL:
+		return famDecimal
+	case gmysql.MYSQL_TYPE_DATE, gmysql.MYSQL_TYPE_NEWDATE:
+		return famDate
+	case gmysql.MYSQL_TYPE_DATETIME, gmysql.MYSQL_TYPE_DATETIME2, gmysql.MYSQL_TYPE_TIMESTAMP, gmysql.MYSQL_TYPE_TIMESTAMP2:
+		return famDateTime
+	case gmysql.MYSQL_TYPE_TIME, gmysql.MYSQL_TYPE_TIME2:
+		return famTime
+	case gmysql.MYSQL_TYPE_YEAR:
+		return famYear
+	case gmysql.MYSQL_TYPE_BIT:
+		return famBit
+	case gmysql.MYSQL_TYPE_STRING, gmysql.MYSQL_TYPE_VAR_STRING, gmysql.MYSQL_TYPE_VARCHAR, gmysql.MYSQL_TYPE_BLOB,
+		gmysql.MYSQL_TYPE_TINY_BLOB, gmysql.MYSQL_TYPE_MEDIUM_BLOB, gmysql.MYSQL_TYPE_LONG_BLOB, gmysql.MYSQL_TYPE_ENUM,
+		gmysql.MYSQL_TYPE_SET, gmysql.MYSQL_TYPE_JSON, gmysql.MYSQL_TYPE_GEOMETRY:
+		return famText
 	}
-	return 8
+	return famOther
 }
 
-// signature identifies a table map's shape.
-func signature(tme *replication.TableMapEvent) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s.%s|%x|%v|%x|%v|", tme.Schema, tme.Table, tme.ColumnType, tme.ColumnMeta, tme.SignednessBitmap, tme.PrimaryKey)
-	for _, n := range tme.ColumnName {
-		b.Write(n)
-		b.WriteByte(0)
+func catalogFamily(dataType string) family {
+	switch strings.ToLower(dataType) {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
+		return famInt
+	case "float", "double", "real":
+		return famFloat
+	case "decimal", "numeric":
+		return famDecimal
+	case "date":
+		return famDate
+	case "datetime", "timestamp":
+		return famDateTime
+	case "time":
+		return famTime
+	case "year":
+		return famYear
+	case "bit":
+		return famBit
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "binary", "varbinary", "tinyblob", "blob",
+		"mediumblob", "longblob", "enum", "set", "json":
+		return famText
 	}
-	fmt.Fprintf(&b, "|%v|%v|%v", tme.ColumnCharset, tme.EnumStrValue, tme.SetStrValue)
-	return b.String()
+	return famOther
+}
+
+func matchTableMap(ts *tableSchema, tme *replication.TableMapEvent) error {
+	if int(tme.ColumnCount) != len(ts.Columns) {
+		return fmt.Errorf("the binlog has %d columns, the recorded schema %d", tme.ColumnCount, len(ts.Columns))
+	}
+	names := tme.ColumnName
+	for i, c := range ts.Columns {
+		if len(names) == len(ts.Columns) && string(names[i]) != c.Name {
+			return fmt.Errorf("column %d is %s in the binlog, %s in the recorded schema", i+1, names[i], c.Name)
+		}
+		bf, cf := binlogFamily(tme.ColumnType[i]), catalogFamily(c.DataType)
+		if bf != famOther && cf != famOther && bf != cf {
+			return fmt.Errorf("column %s has binlog type %d, recorded type %s", c.Name, tme.ColumnType[i], c.DataType)
+		}
+	}
+	return nil
 }

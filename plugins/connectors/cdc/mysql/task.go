@@ -53,6 +53,9 @@ type task struct {
 	resume resumePoint
 
 	hbKey, hbValue *schema.Schema
+	hist           *history
+	schemas        *schemas
+	lastReset      time.Time // when the newest whole-schema history entry was written
 
 	nextConnect time.Time
 	lostSince   time.Time
@@ -101,19 +104,35 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 	if err != nil {
 		return err
 	}
+	t.schemas = newSchemas()
+	if err := t.openHistory(ctx, tctx); err != nil {
+		return err
+	}
+	entries, exists, err := t.hist.load(ctx)
+	if err != nil {
+		return plugins.Retriable(err)
+	}
 	if stored {
 		purged, err := t.purged(ctx, rp.file)
 		if err != nil {
 			return plugins.Retriable(err)
 		}
 		switch {
-		case !purged:
-			t.resume = rp
-			return nil
-		case cfg.snapshot != SnapshotWhenNeeded:
+		case purged && cfg.snapshot != SnapshotWhenNeeded:
 			return t.purgedError(rp)
+		case purged:
+			t.log.Warn("stored binlog position purged; taking a new snapshot", "file", rp.file, "pos", rp.pos)
+		default:
+			if t.lastReset = t.schemas.rebuild(entries, rp.file, rp.pos); !t.lastReset.IsZero() {
+				t.resume = rp
+				return nil
+			}
+			t.schemas = newSchemas()
+			return t.recoverHistory(ctx, rp, exists, len(entries) > 0)
 		}
-		t.log.Warn("stored binlog position purged; taking a new snapshot", "file", rp.file, "pos", rp.pos)
+	}
+	if err := t.hist.create(ctx); err != nil {
+		return plugins.Retriable(err)
 	}
 	switch cfg.snapshot {
 	case SnapshotInitial, SnapshotWhenNeeded:
@@ -124,15 +143,64 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 		if err := t.db.QueryRowContext(ctx, "SHOW BINARY LOGS").Scan(&file, &size); err != nil {
 			return plugins.Retriable(fmt.Errorf("list binary logs: %w", err))
 		}
-		t.resume = resumePoint{file: file, pos: 4}
-		return nil
+		rp = resumePoint{file: file, pos: 4}
+	default:
+		if rp, err = t.currentPosition(ctx, t.db); err != nil {
+			return plugins.Retriable(err)
+		}
 	}
-	rp, err = t.currentPosition(ctx, t.db)
-	if err != nil {
-		return plugins.Retriable(err)
+	if err := t.recordCurrentSchemas(ctx, rp); err != nil {
+		return err
 	}
 	t.resume = rp
 	return nil
+}
+
+// recordCurrentSchemas records the captured tables' schemas as they are now as the schemas at
+// rp: right when rp is the current position, an assumption (no DDL since) otherwise.
+func (t *task) recordCurrentSchemas(ctx context.Context, rp resumePoint) error {
+	tables, err := t.capturedTables(ctx, t.db)
+	if err != nil {
+		return plugins.Retriable(err)
+	}
+	return t.recordSchemas(ctx, t.db, tables, rp)
+}
+
+// recoverHistory handles a stored position without a schema history: snapshot.mode
+// when_needed takes a new snapshot, schema_only and no_data record the schemas as they are
+// now at the stored position (right when no DDL ran since), any other mode fails.
+func (t *task) recoverHistory(ctx context.Context, rp resumePoint, exists, some bool) error {
+	what := "is empty"
+	switch {
+	case !exists:
+		what = "does not exist"
+	case some:
+		what = "has no whole schema at or before the stored position (its older messages expired?)"
+	}
+	switch t.cfg.snapshot {
+	case SnapshotWhenNeeded:
+		t.log.Warn("schema history missing; taking a new snapshot", "topic", t.cfg.historyTopic, "history", what)
+		if err := t.hist.create(ctx); err != nil {
+			return plugins.Retriable(err)
+		}
+		return t.beginSnapshot(ctx)
+	case SnapshotSchemaOnly, SnapshotNoData:
+		t.log.Warn("schema history missing; recording the tables' current schemas at the stored position",
+			"topic", t.cfg.historyTopic, "history", what, "file", rp.file, "pos", rp.pos)
+		if err := t.hist.create(ctx); err != nil {
+			return plugins.Retriable(err)
+		}
+		if err := t.recordCurrentSchemas(ctx, rp); err != nil {
+			return err
+		}
+		t.resume = rp
+		return nil
+	}
+	return fmt.Errorf("%w: the schema history topic %s (%s) %s, but the connector has a stored position (binlog %s at %d): "+
+		"without the history, binlog events written before a DDL cannot be decoded. Set %s=%s to take a new snapshot, or %s=%s "+
+		"to record the tables' current schemas at the stored position (right only when no DDL ran on them since)",
+		ErrSchemaHistory, t.cfg.historyTopic, KeyHistoryTopic, what, rp.file, rp.pos, KeySnapshotMode, SnapshotWhenNeeded,
+		KeySnapshotMode, SnapshotSchemaOnly)
 }
 
 func readOffset(off map[string]any) (bool, resumePoint, error) {
@@ -152,18 +220,19 @@ func readOffset(off map[string]any) (bool, resumePoint, error) {
 	return true, resumePoint{file: file, pos: uint32(pos), gtids: gtids, skip: row}, nil
 }
 
-// checkServer requires the binlog settings row events need to be decoded on their own.
+// checkServer requires the binlog settings row events need: ROW format with full images.
+// Column names and types come from the schema history, so binlog_row_metadata may be
+// anything (NO_LOG, MINIMAL or FULL; with FULL the names are checked against the history).
 func (t *task) checkServer(ctx context.Context) error {
-	var format, image, meta string
-	err := t.db.QueryRowContext(ctx, "SELECT @@global.binlog_format, @@global.binlog_row_image, @@global.binlog_row_metadata").
-		Scan(&format, &image, &meta)
+	var format, image string
+	err := t.db.QueryRowContext(ctx, "SELECT @@global.binlog_format, @@global.binlog_row_image").Scan(&format, &image)
 	if err != nil {
 		return plugins.Retriable(fmt.Errorf("read binlog settings of %s:%d: %w", t.cfg.host, t.cfg.port, err))
 	}
-	if !strings.EqualFold(format, "ROW") || !strings.EqualFold(image, "FULL") || !strings.EqualFold(meta, "FULL") {
-		return fmt.Errorf("%w: %s:%d has binlog_format=%s, binlog_row_image=%s, binlog_row_metadata=%s; mysql-cdc needs ROW, FULL and FULL "+
-			"(SET GLOBAL binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL, or the same in the server's config)",
-			ErrServerConfig, t.cfg.host, t.cfg.port, format, image, meta)
+	if !strings.EqualFold(format, "ROW") || !strings.EqualFold(image, "FULL") {
+		return fmt.Errorf("%w: %s:%d has binlog_format=%s, binlog_row_image=%s; mysql-cdc needs ROW and FULL "+
+			"(SET GLOBAL binlog_format=ROW, binlog_row_image=FULL, or the same in the server's config)",
+			ErrServerConfig, t.cfg.host, t.cfg.port, format, image)
 	}
 	return nil
 }
@@ -247,6 +316,10 @@ func (t *task) Stop(context.Context) error {
 	}
 	if t.db != nil {
 		_ = t.db.Close()
+	}
+	if t.hist != nil {
+		t.hist.close()
+		t.hist = nil
 	}
 	return nil
 }

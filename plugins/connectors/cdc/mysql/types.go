@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -179,12 +180,76 @@ func (c *column) value(raw any) (any, error) {
 			return n, nil
 		}
 	}
+	if v, ok := c.direct(raw); ok {
+		return v, nil
+	}
 	s := c.text(raw)
 	v, err := c.parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("column %s: value %q: %w", c.name, s, err)
 	}
 	return v, nil
+}
+
+// direct converts the binlog decoder's integers, floats and strings without going through
+// text; ok is false for anything else (and for an integer out of the column's range, which
+// parse then reports).
+func (c *column) direct(raw any) (any, bool) {
+	switch c.kind {
+	case kString:
+		s, ok := raw.(string)
+		return s, ok
+	case kFloat64:
+		f, ok := raw.(float64)
+		return f, ok
+	case kFloat32:
+		f, ok := raw.(float32)
+		return f, ok
+	case kInt16, kInt32, kInt64:
+	default:
+		return nil, false
+	}
+	var n int64
+	switch v := raw.(type) {
+	case int8:
+		n = int64(v)
+		if c.unsigned {
+			n = int64(uint8(v))
+		}
+	case int16:
+		n = int64(v)
+		if c.unsigned {
+			n = int64(uint16(v))
+		}
+	case int32:
+		n = int64(v)
+		if c.unsigned {
+			n = int64(uint32(v))
+			if c.width == 3 { // MEDIUMINT arrives sign-extended from 24 bits
+				n &= 0xffffff
+			}
+		}
+	case int64:
+		if v < 0 && c.unsigned && c.kind != kInt64 {
+			return nil, false
+		}
+		n = v // BIGINT UNSIGNED above 2^63-1 wraps, as in parse
+	default:
+		return nil, false
+	}
+	switch c.kind {
+	case kInt16:
+		if n < math.MinInt16 || n > math.MaxInt16 {
+			return nil, false
+		}
+		return int16(n), true
+	case kInt32:
+		if n < math.MinInt32 || n > math.MaxInt32 {
+			return nil, false
+		}
+		return int32(n), true
+	}
+	return n, true
 }
 
 func (c *column) members(n int64) string {

@@ -185,3 +185,28 @@ func TestUnchangedToast(t *testing.T) {
 	require.Equal(t, postgres.Unavailable, after(recs[2]))
 	require.Equal(t, big, after(recs[3]))
 }
+
+// Columns added, dropped and renamed mid-stream (pgoutput sends a Relation message before the first change
+// after each): every event decodes with its own shape, also after a restart resuming from an acknowledged
+// position before the changes, when the catalog already has the newest shape.
+func TestColumnsChangedMidStreamAcrossRestart(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never"})
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY, a TEXT, b INT, c INT)`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (1, 'one', 10, 100)`)
+	first := h.poll(task, 1, true)
+	require.Equal(t, []string{"srv-public-t {id=1} c nil->{id=1,a=one,b=10,c=100}"}, describeAll(first))
+	h.exec(`ALTER TABLE t ADD COLUMN d TEXT DEFAULT 'dd'`, `INSERT INTO t VALUES (2, 'two', 20, 200, 'd2')`,
+		`ALTER TABLE t DROP COLUMN b`, `INSERT INTO t VALUES (3, 'three', 300, 'd3')`,
+		`ALTER TABLE t RENAME COLUMN c TO cc`, `UPDATE t SET cc = 301 WHERE id = 3`)
+	want := []string{
+		"srv-public-t {id=2} c nil->{id=2,a=two,b=20,c=200,d=d2}",
+		"srv-public-t {id=3} c nil->{id=3,a=three,c=300,d=d3}",
+		"srv-public-t {id=3} u nil->{id=3,a=three,cc=301,d=d3}",
+	}
+	require.Equal(t, want, describeAll(h.poll(task, 3, false)))
+	require.NoError(t, task.Stop(context.Background()))
+	// Only the first insert was acknowledged: the new task's session gets the Relation messages again.
+	task = h.start()
+	require.Equal(t, want, describeAll(h.poll(task, 3, true)))
+}

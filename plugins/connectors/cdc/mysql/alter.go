@@ -1,0 +1,430 @@
+package mysql
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// applyAlter applies the column and primary-key changes of an ALTER TABLE's specifications
+// to ts, the table's schema just before the statement. ok is false when a specification is
+// not understood (the caller then reads the catalog instead); specifications that change
+// neither columns nor the primary key (indexes, table options, defaults) leave ts as it is.
+//
+// Interpreting the statement, rather than reading information_schema after it, keeps the
+// schema right when the stream is behind the server and later DDLs already changed the
+// catalog.
+func applyAlter(ts tableSchema, toks []token) (tableSchema, bool) {
+	out := ts
+	out.Columns = slices.Clone(ts.Columns)
+	out.PK = slices.Clone(ts.PK)
+	for _, spec := range splitTop(toks) {
+		if len(spec) == 0 {
+			continue
+		}
+		if !out.alterSpec(spec) {
+			return ts, false
+		}
+	}
+	return out, true
+}
+
+// splitTop splits tokens at the commas outside parentheses.
+func splitTop(toks []token) [][]token {
+	var out [][]token
+	depth, start := 0, 0
+	for i, tk := range toks {
+		switch {
+		case tk.punct("("):
+			depth++
+		case tk.punct(")"):
+			depth--
+		case tk.punct(",") && depth == 0:
+			out = append(out, toks[start:i])
+			start = i + 1
+		case tk.punct(";") && depth == 0:
+			return append(out, toks[start:i])
+		}
+	}
+	return append(out, toks[start:])
+}
+
+func (ts *tableSchema) find(name string) int {
+	return slices.IndexFunc(ts.Columns, func(c colDef) bool { return strings.EqualFold(c.Name, name) })
+}
+
+// ignoredSpecs start specifications that change neither columns nor the primary key.
+var ignoredSpecs = []string{"ENGINE", "ROW_FORMAT", "COMMENT", "AUTO_INCREMENT", "ALGORITHM", "LOCK", "FORCE", "DEFAULT",
+	"CHARACTER", "CHARSET", "COLLATE", "CONVERT", "ORDER", "KEY_BLOCK_SIZE", "STATS_PERSISTENT", "STATS_AUTO_RECALC",
+	"STATS_SAMPLE_PAGES", "PACK_KEYS", "CHECKSUM", "DELAY_KEY_WRITE", "MAX_ROWS", "MIN_ROWS", "PAGE_CHECKSUM",
+	"TRANSACTIONAL", "ENCRYPTED", "ENCRYPTION_KEY_ID", "PAGE_COMPRESSED", "PAGE_COMPRESSION_LEVEL", "IETF_QUOTES",
+	"SEQUENCE", "WITH", "WITHOUT", "DISABLE", "ENABLE", "IMPORT", "DISCARD", "ANALYZE", "CHECK", "OPTIMIZE", "REBUILD",
+	"REPAIR", "TRUNCATE", "COALESCE", "REORGANIZE", "EXCHANGE", "REMOVE", "PARTITION", "RENAME"}
+
+// indexKinds follow ADD or DROP in specifications about indexes and constraints.
+var indexKinds = []string{"INDEX", "KEY", "UNIQUE", "FULLTEXT", "SPATIAL", "FOREIGN", "CONSTRAINT", "CHECK", "PERIOD",
+	"SYSTEM", "PARTITION"}
+
+func isAny(tk token, kws []string) bool {
+	return slices.ContainsFunc(kws, tk.is)
+}
+
+func (ts *tableSchema) alterSpec(spec []token) bool {
+	p := &ddlParser{toks: spec}
+	switch {
+	case p.accept("ADD"):
+		if p.peekIs("PRIMARY") || (p.peekIs("CONSTRAINT") && hasPrimary(spec)) {
+			return ts.setPK(spec)
+		}
+		if p.i < len(spec) && isAny(spec[p.i], indexKinds) {
+			return true
+		}
+		p.accept("COLUMN")
+		p.accept("IF", "NOT", "EXISTS")
+		if p.i < len(spec) && spec[p.i].punct("(") { // ADD (a INT, b INT)
+			inner := spec[p.i+1:]
+			if n := len(inner); n > 0 && inner[n-1].punct(")") {
+				inner = inner[:n-1]
+			}
+			for _, def := range splitTop(inner) {
+				c, pk, _, ok := parseColumnDef(def)
+				if !ok {
+					return false
+				}
+				if ts.find(c.Name) >= 0 {
+					continue
+				}
+				ts.Columns = append(ts.Columns, c)
+				if pk {
+					ts.PK = []string{c.Name}
+				}
+			}
+			return true
+		}
+		c, pk, pos, ok := parseColumnDef(spec[p.i:])
+		if !ok {
+			return false
+		}
+		if ts.find(c.Name) >= 0 { // IF NOT EXISTS on an existing column
+			return true
+		}
+		if !ts.insert(c, pos) {
+			return false
+		}
+		if pk {
+			ts.PK = []string{c.Name}
+		}
+		return true
+	case p.accept("DROP"):
+		if p.accept("PRIMARY", "KEY") {
+			ts.PK = nil
+			return true
+		}
+		if p.i < len(spec) && isAny(spec[p.i], indexKinds) {
+			return true
+		}
+		p.accept("COLUMN")
+		p.accept("IF", "EXISTS")
+		name, ok := p.ident()
+		if !ok {
+			return false
+		}
+		if i := ts.find(name); i >= 0 {
+			ts.Columns = slices.Delete(ts.Columns, i, i+1)
+			ts.PK = slices.DeleteFunc(ts.PK, func(k string) bool { return strings.EqualFold(k, name) })
+		}
+		return true
+	case p.accept("CHANGE"), p.accept("MODIFY"):
+		change := spec[0].is("CHANGE")
+		p.accept("COLUMN")
+		p.accept("IF", "EXISTS")
+		old := ""
+		if change {
+			var ok bool
+			if old, ok = p.ident(); !ok {
+				return false
+			}
+		}
+		c, pk, pos, ok := parseColumnDef(spec[p.i:])
+		if !ok {
+			return false
+		}
+		if !change {
+			old = c.Name
+		}
+		i := ts.find(old)
+		if i < 0 {
+			return true // IF EXISTS on a missing column
+		}
+		ts.Columns = slices.Delete(ts.Columns, i, i+1)
+		if pos == "" { // stays where it was
+			pos = "@" + strconv.Itoa(i)
+		}
+		if !ts.insert(c, pos) {
+			return false
+		}
+		for k, n := range ts.PK {
+			if strings.EqualFold(n, old) {
+				ts.PK[k] = c.Name
+			}
+		}
+		if pk {
+			ts.PK = []string{c.Name}
+		}
+		return true
+	case p.accept("RENAME", "COLUMN"):
+		from, ok1 := p.ident()
+		ok2 := p.accept("TO")
+		to, ok3 := p.ident()
+		if !ok1 || !ok2 || !ok3 {
+			return false
+		}
+		if i := ts.find(from); i >= 0 {
+			ts.Columns[i].Name = to
+		}
+		for k, n := range ts.PK {
+			if strings.EqualFold(n, from) {
+				ts.PK[k] = to
+			}
+		}
+		return true
+	case p.accept("ALTER"):
+		return !p.peekIs("PRIMARY") // ALTER [COLUMN] c SET/DROP DEFAULT, ALTER INDEX … [NOT] IGNORED
+	}
+	return isAny(spec[0], ignoredSpecs)
+}
+
+func hasPrimary(spec []token) bool {
+	return slices.ContainsFunc(spec, func(tk token) bool { return tk.is("PRIMARY") })
+}
+
+// setPK reads ADD [CONSTRAINT [name]] PRIMARY KEY [USING …] (a, b(10), …).
+func (ts *tableSchema) setPK(spec []token) bool {
+	i := slices.IndexFunc(spec, func(tk token) bool { return tk.punct("(") })
+	if i < 0 {
+		return false
+	}
+	var pk []string
+	depth := 0
+	expect := true
+	for _, tk := range spec[i+1:] {
+		switch {
+		case tk.punct("("):
+			depth++
+		case tk.punct(")"):
+			if depth == 0 {
+				ts.PK = pk
+				return len(pk) > 0
+			}
+			depth--
+		case tk.punct(",") && depth == 0:
+			expect = true
+		case expect && depth == 0:
+			pk = append(pk, tk.text)
+			expect = false
+		}
+	}
+	return false
+}
+
+// insert places c at pos: "" for the end, "FIRST", "AFTER:<column>" or "@<index>".
+func (ts *tableSchema) insert(c colDef, pos string) bool {
+	at := len(ts.Columns)
+	switch {
+	case pos == "FIRST":
+		at = 0
+	case strings.HasPrefix(pos, "AFTER:"):
+		i := ts.find(pos[len("AFTER:"):])
+		if i < 0 {
+			return false
+		}
+		at = i + 1
+	case strings.HasPrefix(pos, "@"):
+		at, _ = strconv.Atoi(pos[1:])
+		at = min(at, len(ts.Columns))
+	}
+	ts.Columns = slices.Insert(ts.Columns, at, c)
+	return true
+}
+
+func (p *ddlParser) ident() (string, bool) {
+	if p.i >= len(p.toks) {
+		return "", false
+	}
+	tk := p.toks[p.i]
+	if tk.str || (!tk.quoted && !isWord(tk.text)) {
+		return "", false
+	}
+	p.i++
+	return tk.text, true
+}
+
+// typeAliases maps type names to information_schema's DATA_TYPE.
+var typeAliases = map[string]string{"integer": "int", "int1": "tinyint", "int2": "smallint", "int3": "mediumint",
+	"int4": "int", "int8": "bigint", "middleint": "mediumint", "bool": "tinyint", "boolean": "tinyint", "dec": "decimal",
+	"numeric": "decimal", "fixed": "decimal", "real": "double", "float4": "float", "float8": "double",
+	"character": "char", "nchar": "char", "nvarchar": "varchar", "long": "mediumtext", "serial": "bigint"}
+
+// parseColumnDef reads `name type[(args)] [UNSIGNED] [options…] [FIRST | AFTER col]`. pk is
+// set by a PRIMARY KEY option; pos is "", "FIRST" or "AFTER:<column>".
+func parseColumnDef(def []token) (c colDef, pk bool, pos string, ok bool) {
+	p := &ddlParser{toks: def}
+	if c.Name, ok = p.ident(); !ok || p.i >= len(def) {
+		return c, false, "", false
+	}
+	typ := strings.ToLower(def[p.i].text)
+	if def[p.i].quoted || def[p.i].str {
+		return c, false, "", false
+	}
+	unsigned := typ == "serial"
+	p.i++
+	if typ == "double" {
+		p.accept("PRECISION")
+	}
+	if (typ == "character" || typ == "char") && p.accept("VARYING") {
+		typ = "varchar"
+	}
+	if a, found := typeAliases[typ]; found {
+		typ = a
+	}
+	c.DataType = typ
+	var args []token
+	if p.i < len(def) && def[p.i].punct("(") {
+		depth := 0
+		for ; p.i < len(def); p.i++ {
+			tk := def[p.i]
+			if tk.punct("(") {
+				depth++
+				if depth == 1 {
+					continue
+				}
+			}
+			if tk.punct(")") {
+				depth--
+				if depth == 0 {
+					p.i++
+					break
+				}
+			}
+			args = append(args, tk)
+		}
+	}
+	var ct strings.Builder
+	ct.WriteString(typ)
+	if len(args) > 0 {
+		ct.WriteByte('(')
+		for _, a := range args {
+			switch {
+			case a.str:
+				ct.WriteString("'" + strings.ReplaceAll(a.text, "'", "''") + "'")
+			default:
+				ct.WriteString(a.text)
+			}
+		}
+		ct.WriteByte(')')
+	}
+	if typ == "decimal" {
+		var nums []string
+		for _, a := range args {
+			if !a.punct(",") {
+				nums = append(nums, a.text)
+			}
+		}
+		if len(nums) == 2 {
+			s, _ := strconv.Atoi(nums[1])
+			c.Scale = int32(s)
+		}
+	}
+	depth := 0
+	for ; p.i < len(def); p.i++ {
+		tk := def[p.i]
+		switch {
+		case tk.punct("("):
+			depth++
+		case tk.punct(")"):
+			depth--
+		case depth > 0:
+		case tk.is("UNSIGNED"), tk.is("ZEROFILL"):
+			unsigned = true
+		case tk.is("PRIMARY"):
+			pk = true
+		case tk.is("FIRST"):
+			pos = "FIRST"
+		case tk.is("AFTER") && p.i+1 < len(def):
+			pos = "AFTER:" + def[p.i+1].text
+			p.i++
+		case tk.is("BINARY") && p.i > 0 && (def[p.i-1].is("SET") || def[p.i-1].is("CHARSET")):
+			switch typ {
+			case "char":
+				c.DataType = "binary"
+			case "varchar":
+				c.DataType = "varbinary"
+			case "text", "tinytext", "mediumtext", "longtext":
+				c.DataType = strings.TrimSuffix(typ, "text") + "blob"
+			}
+		}
+	}
+	if unsigned {
+		ct.WriteString(" unsigned")
+	}
+	c.ColumnType = ct.String()
+	return c, pk, pos, true
+}
+
+// parseCreate reads the column and primary key definitions of CREATE TABLE name (…); ok is
+// false for CREATE TABLE … LIKE / AS SELECT and anything not understood.
+func parseCreate(db, name string, toks []token) (tableSchema, bool) {
+	ts := tableSchema{DB: db, Table: name}
+	if len(toks) == 0 || !toks[0].punct("(") {
+		return ts, false
+	}
+	depth, end := 0, -1
+	for i, tk := range toks {
+		if tk.punct("(") {
+			depth++
+		} else if tk.punct(")") {
+			depth--
+			if depth == 0 {
+				end = i
+				break
+			}
+		}
+	}
+	if end < 0 {
+		return ts, false
+	}
+	for _, tk := range toks[end+1:] { // CREATE TABLE t (…) SELECT … adds the selected columns
+		if tk.is("SELECT") || tk.is("AS") || tk.is("LIKE") {
+			return ts, false
+		}
+	}
+	for _, def := range splitTop(toks[1:end]) {
+		if len(def) == 0 {
+			continue
+		}
+		switch {
+		case def[0].is("PRIMARY") || (def[0].is("CONSTRAINT") && hasPrimary(def) && !hasWord(def, "FOREIGN")):
+			if !ts.setPK(def) {
+				return ts, false
+			}
+			continue
+		case def[0].is("LIKE"):
+			return ts, false
+		case isAny(def[0], indexKinds):
+			continue
+		}
+		c, pk, _, ok := parseColumnDef(def)
+		if !ok {
+			return ts, false
+		}
+		ts.Columns = append(ts.Columns, c)
+		if pk {
+			ts.PK = []string{c.Name}
+		}
+	}
+	return ts, len(ts.Columns) > 0
+}
+
+func hasWord(toks []token, kw string) bool {
+	return slices.ContainsFunc(toks, func(tk token) bool { return tk.is(kw) })
+}
