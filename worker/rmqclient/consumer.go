@@ -37,9 +37,8 @@ type ReceivedMessage struct {
 	Keys   []string
 	Tag    string
 	// Properties are the user properties; broker and client bookkeeping (KEYS, TAGS,
-	// UNIQ_KEY, MAX_OFFSET, ...) is in SysProperties.
+	// UNIQ_KEY, MAX_OFFSET, ...) is read with SysProperty.
 	Properties     map[string]string
-	SysProperties  map[string]string
 	Body           []byte
 	BornTime       time.Time
 	StoreTime      time.Time
@@ -47,6 +46,31 @@ type ReceivedMessage struct {
 	// MaxOffset is the queue's next offset at the time of the pull: Offset+1 == MaxOffset
 	// means this message was the newest when it was fetched.
 	MaxOffset int64
+
+	// The system properties: sys (push consumer), or found in rawProps (pulls: every
+	// property as stored, name 0x01 value 0x02), so that a pull does not build a map
+	// nobody may read.
+	sys      map[string]string
+	rawProps string
+}
+
+// SysProperty returns the system property name (one of the broker's and clients'
+// bookkeeping names: KEYS, TAGS, UNIQ_KEY, WAIT, ...) of the message and whether it has it.
+// User properties are in Properties.
+func (m *ReceivedMessage) SysProperty(name string) (value string, ok bool) {
+	if !systemProperties[name] {
+		return "", false
+	}
+	if m.sys != nil {
+		value, ok = m.sys[name]
+		return value, ok
+	}
+	forEachProperty(m.rawProps, func(k, v string) {
+		if k == name {
+			value, ok = v, true // the last one wins, as in a map
+		}
+	})
+	return value, ok
 }
 
 // Handler processes a batch. Returning nil acknowledges the whole batch; an error (or a
@@ -229,10 +253,10 @@ func convert(m *primitive.MessageExt) *ReceivedMessage {
 	}
 	for k, v := range m.GetProperties() {
 		if systemProperties[k] {
-			if rm.SysProperties == nil {
-				rm.SysProperties = map[string]string{}
+			if rm.sys == nil {
+				rm.sys = map[string]string{}
 			}
-			rm.SysProperties[k] = v
+			rm.sys[k] = v
 			continue
 		}
 		rm.Properties[k] = v

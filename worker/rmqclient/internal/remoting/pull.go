@@ -162,7 +162,7 @@ var ErrBadMessage = errors.New("malformed stored message")
 // DecodeMessages splits a pull response body into messages. Compressed bodies (zlib, as
 // both clients compress) are inflated; other compressions are an error.
 func DecodeMessages(b []byte) ([]Message, error) {
-	var out []Message
+	out := make([]Message, 0, countMessages(b))
 	for len(b) > 0 {
 		m, n, err := decodeMessage(b)
 		if err != nil {
@@ -172,6 +172,21 @@ func DecodeMessages(b []byte) ([]Message, error) {
 		b = b[n:]
 	}
 	return out, nil
+}
+
+// countMessages returns how many messages b holds by their sizes (a bound for the slice
+// DecodeMessages makes; decodeMessage checks each).
+func countMessages(b []byte) int {
+	n := 0
+	for len(b) >= 4 {
+		size := int(binary.BigEndian.Uint32(b))
+		if size < 8 || size > len(b) {
+			break
+		}
+		b = b[size:]
+		n++
+	}
+	return n + 1
 }
 
 type cursor struct {
@@ -297,8 +312,17 @@ func ForEachProperty(raw []byte, f func(name, value string)) {
 // OffsetMsgID is the message id the broker derives from where it stored m: the store
 // host's address and port then the physical offset, in upper-case hex.
 func (m *Message) OffsetMsgID() string {
+	return string(m.AppendOffsetMsgID(nil))
+}
+
+// AppendOffsetMsgID appends m's OffsetMsgID to b: 2 × (len(StoreHost) + 8) bytes.
+func (m *Message) AppendOffsetMsgID(b []byte) []byte {
+	const digits = "0123456789ABCDEF"
 	var buf [28]byte
 	n := copy(buf[:], m.StoreHost)
 	binary.BigEndian.PutUint64(buf[n:], uint64(m.PhysicalOffset))
-	return fmt.Sprintf("%X", buf[:n+8])
+	for _, c := range buf[:n+8] {
+		b = append(b, digits[c>>4], digits[c&0xF])
+	}
+	return b
 }
