@@ -58,7 +58,8 @@ type Command struct {
 	Body      []byte            `json:"-"`
 }
 
-// Encode writes the frame: int32 total length, int32 (serialize type << 24 | header length), header, body.
+// Encode writes the frame: int32 total length, int32 (serialize type << 24 | header
+// length), header, body. The header is JSON (serialize type 0), as every peer reads it.
 func (c *Command) Encode() ([]byte, error) {
 	hdr, err := json.Marshal(c)
 	if err != nil {
@@ -71,7 +72,18 @@ func (c *Command) Encode() ([]byte, error) {
 	return append(buf, c.Body...), nil
 }
 
-// Decode reads one frame from r.
+// EncodeBinary writes the frame with RocketMQ's binary header (serialize type 1), which
+// brokers and name servers read and answer in kind.
+func (c *Command) EncodeBinary() []byte {
+	buf := make([]byte, 8, 8+64+32*len(c.ExtFields)+len(c.Remark)+len(c.Body))
+	buf = appendBinaryHeader(buf, c)
+	hlen := len(buf) - 8
+	binary.BigEndian.PutUint32(buf[0:4], uint32(4+hlen+len(c.Body)))
+	binary.BigEndian.PutUint32(buf[4:8], uint32(serializeBinary<<24|hlen))
+	return append(buf, c.Body...)
+}
+
+// Decode reads one frame from r (a JSON or a binary header).
 func Decode(r io.Reader) (*Command, error) {
 	var pre [8]byte
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
@@ -79,8 +91,8 @@ func Decode(r io.Reader) (*Command, error) {
 	}
 	total := int(binary.BigEndian.Uint32(pre[0:4]))
 	mark := binary.BigEndian.Uint32(pre[4:8])
-	if mark>>24 != 0 {
-		return nil, fmt.Errorf("unsupported serialize type %d", mark>>24)
+	if st := mark >> 24; st != 0 && st != serializeBinary {
+		return nil, fmt.Errorf("unsupported serialize type %d", st)
 	}
 	hlen := int(mark & 0xFFFFFF)
 	if total < 4 || total > maxFrame || hlen > total-4 {
@@ -91,8 +103,15 @@ func Decode(r io.Reader) (*Command, error) {
 		return nil, err
 	}
 	var c Command
-	if err := json.Unmarshal(rest[:hlen], &c); err != nil {
-		return nil, fmt.Errorf("decode header: %w", err)
+	if mark>>24 == serializeBinary {
+		if err := decodeBinaryHeader(rest[:hlen], &c); err != nil {
+			return nil, err
+		}
+	} else if !decodeJSONHeader(rest[:hlen], &c) {
+		c = Command{}
+		if err := json.Unmarshal(rest[:hlen], &c); err != nil {
+			return nil, fmt.Errorf("decode header: %w", err)
+		}
 	}
 	c.Body = rest[hlen:]
 	return &c, nil
@@ -178,10 +197,7 @@ func (cl Client) Do(ctx context.Context, addr string, code int, ext map[string]s
 		defer cancel()
 	}
 	req := &Command{Code: code, Language: "GO", Version: 317, Opaque: opaqueSeq.Add(1), ExtFields: ext, Body: body}
-	frame, err := req.Encode()
-	if err != nil {
-		return nil, err
-	}
+	frame := req.EncodeBinary()
 	if cl.Pool == nil {
 		return roundTripOnce(ctx, addr, req, frame)
 	}
