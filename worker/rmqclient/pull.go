@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +55,32 @@ type Pulled struct {
 	MinOffset, MaxOffset int64
 	// Moved: the requested offset was outside the stored range; nothing was read.
 	Moved bool
+
+	slab *msgSlab // where Messages are, for Release
 }
+
+// Release lets a later pull reuse the ReceivedMessage values of Messages: call it at most
+// once, when no pointer from Messages is used any more. What the messages point to (Body,
+// Properties, Keys, strings) is not reused and stays valid. Not calling it is fine.
+func (p *Pulled) Release() {
+	if p.slab == nil {
+		return
+	}
+	sl := p.slab
+	p.slab, p.Messages = nil, nil
+	clear(sl.msgs)
+	clear(sl.ptrs)
+	sl.msgs, sl.ptrs = sl.msgs[:0], sl.ptrs[:0]
+	msgSlabs.Put(sl)
+}
+
+// msgSlab holds one pull's ReceivedMessage values and the pointers to them.
+type msgSlab struct {
+	msgs []ReceivedMessage
+	ptrs []*ReceivedMessage
+}
+
+var msgSlabs = sync.Pool{New: func() any { return new(msgSlab) }}
 
 func (p *Puller) addr(ctx context.Context, broker string) (string, error) {
 	p.mu.Lock()
@@ -105,7 +131,9 @@ func (p *Puller) Pull(ctx context.Context, q Queue, offset int64, max int, wait 
 	out := Pulled{Next: res.Next, MinOffset: res.Min, MaxOffset: res.Max}
 	switch res.Status {
 	case remoting.PullFound:
-		out.Messages = receivedMessages(q, res.Messages, res.Max)
+		out.slab = msgSlabs.Get().(*msgSlab)
+		out.Messages = receivedMessages(out.slab, q, res.Messages, res.Max)
+		res.Release()
 		if n := len(out.Messages); n > 0 && out.Next <= out.Messages[n-1].Offset {
 			out.Next = out.Messages[n-1].Offset + 1
 		}
@@ -117,13 +145,14 @@ func (p *Puller) Pull(ctx context.Context, q Queue, offset int64, max int, wait 
 	return out, nil
 }
 
-// receivedMessages converts decoded messages. Allocation is per batch where it can be:
-// the messages in one slab, every message's properties copied into one string that names
+// receivedMessages converts decoded messages into the slab into. Allocation is per batch
+// where it can be: the messages in one slab (reused after Release), every message's properties copied into one string that names
 // and values are cut from, single keys in one slice and derived message ids in one
 // string; per message only the map of user properties is made (when there are any).
-func receivedMessages(q Queue, msgs []remoting.Message, maxOff int64) []*ReceivedMessage {
-	slab := make([]ReceivedMessage, len(msgs))
-	out := make([]*ReceivedMessage, len(msgs))
+func receivedMessages(into *msgSlab, q Queue, msgs []remoting.Message, maxOff int64) []*ReceivedMessage {
+	into.msgs = slices.Grow(into.msgs[:0], len(msgs))[:len(msgs)]
+	into.ptrs = slices.Grow(into.ptrs[:0], len(msgs))[:len(msgs)]
+	slab, out := into.msgs, into.ptrs
 	total := 0
 	for i := range msgs {
 		total += len(msgs[i].Properties)

@@ -33,7 +33,7 @@ func TestReceivedMessagesSplitsProperties(t *testing.T) {
 		{QueueOffset: 9, StoreHost: host, PhysicalOffset: 0x30b, Properties: rawProps("KEYS", "k\u00a0k")},
 		{QueueOffset: 10, StoreHost: host, PhysicalOffset: 0x30c},
 	}
-	out := receivedMessages(q, msgs, 11)
+	out := receivedMessages(new(msgSlab), q, msgs, 11)
 	require.Len(t, out, 4)
 
 	m := out[0]
@@ -74,4 +74,29 @@ func TestReceivedMessagesSplitsProperties(t *testing.T) {
 	require.Equal(t, "ID8", out[1].MsgID)
 	require.Equal(t, []string{"k1", "k2"}, out[1].Keys)
 	require.Equal(t, []string{"k", "k"}, out[2].Keys)
+}
+
+// TestReleasedMessagesAreReused: after Release, the next conversion reuses the values,
+// and what a released message pointed to (body, properties, keys) is left as it was.
+func TestReleasedMessagesAreReused(t *testing.T) {
+	q := Queue{Topic: "t", BrokerName: "b"}
+	host := []byte{127, 0, 0, 1, 0, 0, 0x2a, 0x9f}
+	first := Pulled{slab: new(msgSlab)}
+	first.Messages = receivedMessages(first.slab, q, []remoting.Message{
+		{QueueOffset: 1, StoreHost: host, Body: []byte("one"), Properties: rawProps("KEYS", "k1", "p", "1")}}, 2)
+	body, props, keys := first.Messages[0].Body, first.Messages[0].Properties, first.Messages[0].Keys
+	slab := first.slab
+	first.Release()
+	first.Release() // a second call does nothing
+	require.Nil(t, first.Messages)
+
+	second := Pulled{slab: slab}
+	second.Messages = receivedMessages(second.slab, q, []remoting.Message{
+		{QueueOffset: 2, StoreHost: host, Body: []byte("two"), Properties: rawProps("KEYS", "k2", "p", "2")}}, 3)
+	require.Same(t, &slab.msgs[0], second.Messages[0], "the slab is reused")
+	require.Equal(t, int64(2), second.Messages[0].Offset)
+	require.Equal(t, map[string]string{"p": "2"}, second.Messages[0].Properties)
+	require.Equal(t, []byte("one"), body)
+	require.Equal(t, map[string]string{"p": "1"}, props)
+	require.Equal(t, []string{"k1"}, keys)
 }

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -59,6 +61,23 @@ type PullResult struct {
 	Next     int64 // offset to pull next
 	Min, Max int64 // the queue's stored range as the broker answered (Max: next to write)
 	Messages []Message
+	pooled   bool // Messages came from msgSlices
+}
+
+// msgSlices keeps the decoded-message slices of pulls whose caller released them.
+var msgSlices = sync.Pool{New: func() any { return new([]Message) }}
+
+// Release gives Messages back for a later pull to reuse: call it once the messages
+// are no longer read (their Body and Properties stay valid: they are the response's,
+// not the slice's).
+func (r *PullResult) Release() {
+	if !r.pooled {
+		return
+	}
+	msgs := r.Messages
+	clear(msgs) // let the response buffer go
+	r.Messages, r.pooled = nil, false
+	msgSlices.Put(&msgs)
 }
 
 // Pull sends one pull request to a broker. The context bounds the call; when it has no
@@ -122,7 +141,9 @@ func (cl Client) Pull(ctx context.Context, broker string, req PullRequest) (*Pul
 		}
 	}
 	if res.Status == PullFound {
-		if res.Messages, err = DecodeMessages(resp.Body); err != nil {
+		buf := msgSlices.Get().(*[]Message)
+		res.Messages, res.pooled = (*buf)[:0], true
+		if res.Messages, err = appendMessages(res.Messages, resp.Body); err != nil {
 			return nil, fmt.Errorf("pull %s#%d at %d: %w", req.Topic, req.QueueID, req.Offset, err)
 		}
 	}
@@ -162,7 +183,12 @@ var ErrBadMessage = errors.New("malformed stored message")
 // DecodeMessages splits a pull response body into messages. Compressed bodies (zlib, as
 // both clients compress) are inflated; other compressions are an error.
 func DecodeMessages(b []byte) ([]Message, error) {
-	out := make([]Message, 0, countMessages(b))
+	return appendMessages(make([]Message, 0, countMessages(b)), b)
+}
+
+// appendMessages appends the messages of b to out.
+func appendMessages(out []Message, b []byte) ([]Message, error) {
+	out = slices.Grow(out, countMessages(b))
 	for len(b) > 0 {
 		m, n, err := decodeMessage(b)
 		if err != nil {
