@@ -184,7 +184,7 @@ func receivedMessages(into *msgSlab, q Queue, msgs []remoting.Message, maxOff in
 		}
 		user = user[:0]
 		forEachProperty(props, func(k, v string) {
-			if !systemProperties[k] {
+			if !isSystemProperty(k) {
 				user = append(user, [2]string{k, v})
 				return
 			}
