@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Pull request and response codes (RocketMQ RequestCode and ResponseCode).
@@ -61,16 +62,21 @@ type PullResult struct {
 	Next     int64 // offset to pull next
 	Min, Max int64 // the queue's stored range as the broker answered (Max: next to write)
 	Messages []Message
-	pooled   bool // Messages came from msgSlices
+	pooled   bool     // Messages came from msgSlices
+	resp     *Command // the response, whose buffer Release gives back
 }
 
 // msgSlices keeps the decoded-message slices of pulls whose caller released them.
 var msgSlices = sync.Pool{New: func() any { return new([]Message) }}
 
-// Release gives Messages back for a later pull to reuse: call it once the messages
-// are no longer read (their Body and Properties stay valid: they are the response's,
-// not the slice's).
+// Release gives Messages and the response's buffer back for later pulls to reuse: call
+// it at most once, when Messages are no longer read. Each message's Body stays valid (it is
+// copied out of the response); Properties and StoreHost do not.
 func (r *PullResult) Release() {
+	if r.resp != nil {
+		r.resp.releaseFrame()
+		r.resp = nil
+	}
 	if !r.pooled {
 		return
 	}
@@ -146,8 +152,45 @@ func (cl Client) Pull(ctx context.Context, broker string, req PullRequest) (*Pul
 		if res.Messages, err = appendMessages(res.Messages, resp.Body); err != nil {
 			return nil, fmt.Errorf("pull %s#%d at %d: %w", req.Topic, req.QueueID, req.Offset, err)
 		}
+		if resp.frame != nil {
+			// The bodies go to one buffer of their own, so the response's buffer (headers,
+			// properties, a stored message's bookkeeping: two thirds of it for small
+			// messages) can be reused once the caller is done.
+			copyBodies(res.Messages, resp.Body)
+			res.resp = resp
+		}
 	}
 	return res, nil
+}
+
+// copyBodies moves the bodies of msgs that are in buf (not inflated ones) to one new
+// buffer; an empty one becomes an empty slice of its own.
+func copyBodies(msgs []Message, buf []byte) {
+	n := 0
+	for i := range msgs {
+		if b := msgs[i].Body; len(b) > 0 && inBuffer(b, buf) {
+			n += len(b)
+		}
+	}
+	bodies := make([]byte, 0, n)
+	for i := range msgs {
+		b := msgs[i].Body
+		switch {
+		case len(b) == 0:
+			msgs[i].Body = []byte{}
+		case inBuffer(b, buf):
+			start := len(bodies)
+			bodies = append(bodies, b...)
+			msgs[i].Body = bodies[start:len(bodies):len(bodies)]
+		}
+	}
+}
+
+// inBuffer reports whether the non-empty b starts inside buf's array.
+func inBuffer(b, buf []byte) bool {
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(buf[:cap(buf)])))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return p >= start && p < start+uintptr(cap(buf))
 }
 
 // Message is one stored message as a pull returns it. Body and Properties share the

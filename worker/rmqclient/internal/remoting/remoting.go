@@ -14,6 +14,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -56,6 +57,27 @@ type Command struct {
 	Remark    string            `json:"remark,omitempty"`
 	ExtFields map[string]string `json:"extFields,omitempty"`
 	Body      []byte            `json:"-"`
+
+	frame *[]byte // the pooled buffer Body is in (see readFrame), for releaseFrame
+}
+
+// frames keeps response buffers given back by releaseFrame, for the connection readers.
+var frames sync.Pool
+
+// maxPooledFrame bounds the buffers kept: a pull of 32 small messages takes a few KiB.
+const maxPooledFrame = 1 << 20
+
+// releaseFrame gives c's buffer back for another response to be read into: call it only
+// when nothing of c's header strings aside, Body included, is used any more.
+func (c *Command) releaseFrame() {
+	if c.frame == nil {
+		return
+	}
+	b := c.frame
+	c.frame, c.Body = nil, nil
+	if cap(*b) <= maxPooledFrame {
+		frames.Put(b)
+	}
 }
 
 // Encode writes the frame: int32 total length, int32 (serialize type << 24 | header
@@ -84,7 +106,10 @@ func (c *Command) EncodeBinary() []byte {
 }
 
 // Decode reads one frame from r (a JSON or a binary header).
-func Decode(r io.Reader) (*Command, error) {
+func Decode(r io.Reader) (*Command, error) { return readFrame(r, false) }
+
+// readFrame is Decode, reading into a buffer of frames when pooled is set.
+func readFrame(r io.Reader, pooled bool) (*Command, error) {
 	var pre [8]byte
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
 		return nil, err
@@ -98,11 +123,21 @@ func Decode(r io.Reader) (*Command, error) {
 	if total < 4 || total > maxFrame || hlen > total-4 {
 		return nil, fmt.Errorf("bad frame: length %d, header %d", total, hlen)
 	}
-	rest := make([]byte, total-4)
+	var c Command
+	var rest []byte
+	if pooled && total-4 <= maxPooledFrame {
+		if b, ok := frames.Get().(*[]byte); ok && cap(*b) >= total-4 {
+			c.frame, rest = b, (*b)[:total-4]
+		} else {
+			rest = make([]byte, total-4)
+			c.frame = &rest
+		}
+	} else {
+		rest = make([]byte, total-4)
+	}
 	if _, err := io.ReadFull(r, rest); err != nil {
 		return nil, err
 	}
-	var c Command
 	if mark>>24 == serializeBinary {
 		if err := decodeBinaryHeader(rest[:hlen], &c); err != nil {
 			return nil, err
