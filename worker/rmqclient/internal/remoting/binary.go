@@ -3,7 +3,6 @@ package remoting
 import (
 	"encoding/binary"
 	"fmt"
-	"sort"
 )
 
 // RocketMQ's binary header (serialize type 1, RocketMQSerializable), which requests use
@@ -21,8 +20,8 @@ const languageGo = 9
 var languageNames = []string{"JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO",
 	"PHP", "OMS", "RUST"}
 
-// appendBinaryHeader appends c's header in the binary layout. Ext fields are written in
-// key order so that a frame is the same from run to run.
+// appendBinaryHeader appends c's header in the binary layout (ext fields in map order: the
+// peer reads them into a map).
 func appendBinaryHeader(b []byte, c *Command) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(c.Code))
 	b = append(b, languageGo)
@@ -33,13 +32,7 @@ func appendBinaryHeader(b []byte, c *Command) []byte {
 	b = append(b, c.Remark...)
 	lenAt := len(b)
 	b = append(b, 0, 0, 0, 0)
-	keys := make([]string, 0, len(c.ExtFields))
-	for k := range c.ExtFields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := c.ExtFields[k]
+	for k, v := range c.ExtFields {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
 		b = append(b, k...)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
