@@ -187,6 +187,7 @@ type sinkBatch struct {
 	progress   *queueProgress
 	start, end int64
 	msgs       []*rmqclient.ReceivedMessage
+	pulled     rmqclient.Pulled // released once the batch is processed
 }
 
 // readLoop runs sessions until ctx ends (nil) or the task fails (the failure).
@@ -343,16 +344,18 @@ func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *que
 			continue
 		}
 		if len(res.Messages) == 0 {
+			res.Release()
 			p.mu.Lock()
 			p.observe(res.MaxOffset, time.Time{})
 			p.mu.Unlock()
 			continue
 		}
-		b := sinkBatch{progress: p, start: next, end: res.Next, msgs: res.Messages}
+		b := sinkBatch{progress: p, start: next, end: res.Next, msgs: res.Messages, pulled: res}
 		p.dispatched(b.start, res.Messages[0].StoreTime, res.MaxOffset, res.Messages[len(res.Messages)-1].StoreTime)
 		select {
 		case out <- b:
 		case <-ctx.Done():
+			b.pulled.Release()
 			return nil
 		}
 		next = res.Next
@@ -380,7 +383,9 @@ func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) er
 		case <-ctx.Done():
 			return nil
 		case b := <-in:
-			if err := s.process(s.work, b.msgs); err != nil {
+			err := s.process(s.work, b.msgs)
+			b.pulled.Release() // process keeps no pointer to a message
+			if err != nil {
 				if s.work.Err() != nil && s.currentFailure() == nil {
 					return nil // stopping: the batch is read again by the next incarnation
 				}

@@ -31,13 +31,13 @@ func newSideStats() *sideStats {
 	return &sideStats{cpu: map[string][]float64{}, steal: map[string][]float64{}}
 }
 
-func (s *sideStats) add(side string, cpuSeconds float64, records int, steal float64) {
+func (s *sideStats) add(side string, rate, cpuSeconds float64, records int, steal float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cpu[side] = append(s.cpu[side], cpuSeconds/float64(records)*100_000)
 	s.steal[side] = append(s.steal[side], steal)
-	note(fmt.Sprintf("figure 2 round, %s", side), fmt.Sprintf("cpu-s/100k %.3f, steal %.1f%%",
-		cpuSeconds/float64(records)*100_000, steal))
+	note(fmt.Sprintf("figure 2 round, %s", side), fmt.Sprintf("%.0f records/s, cpu-s/100k %.3f, steal %.1f%%",
+		rate, cpuSeconds/float64(records)*100_000, steal))
 }
 
 func (s *sideStats) report(b *testing.B) {

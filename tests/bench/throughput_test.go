@@ -333,8 +333,9 @@ func BenchmarkSinkThroughput(b *testing.B) {
 			cpu := selfCPU() - time.Duration(cpu0.Load())
 			b.StopTimer()
 			_ = c.Close()
-			stats.add("push", cpu.Seconds(), w.n, steal())
-			return float64(w.n) / d.Seconds()
+			rate := float64(w.n) / d.Seconds()
+			stats.add("push", rate, cpu.Seconds(), w.n, steal())
+			return rate
 		}}}
 		if j, err := startJava(b, topic, w.n); err != nil {
 			note("figure 2 java side skipped", err.Error())
@@ -349,7 +350,7 @@ func BenchmarkSinkThroughput(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				stats.add("java", cpu, n, steal())
+				stats.add("java", float64(n)/secs, cpu, n, steal())
 				return float64(n) / secs
 			}})
 		}
@@ -374,8 +375,9 @@ func BenchmarkSinkThroughput(b *testing.B) {
 			})
 			d, cpu := time.Since(start), selfCPU()-cpu0
 			b.StopTimer()
-			stats.add("worker", cpu.Seconds(), w.n, steal())
-			return float64(w.n) / d.Seconds()
+			rate := float64(w.n) / d.Seconds()
+			stats.add("worker", rate, cpu.Seconds(), w.n, steal())
+			return rate
 		}})
 		compare(b, w.size, sides...)
 	})

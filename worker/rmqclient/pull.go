@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +55,32 @@ type Pulled struct {
 	MinOffset, MaxOffset int64
 	// Moved: the requested offset was outside the stored range; nothing was read.
 	Moved bool
+
+	slab *msgSlab // where Messages are, for Release
 }
+
+// Release lets a later pull reuse the ReceivedMessage values of Messages: call it at most
+// once, when no pointer from Messages is used any more. What the messages point to (Body,
+// Properties, Keys, strings) is not reused and stays valid. Not calling it is fine.
+func (p *Pulled) Release() {
+	if p.slab == nil {
+		return
+	}
+	sl := p.slab
+	p.slab, p.Messages = nil, nil
+	clear(sl.msgs)
+	clear(sl.ptrs)
+	sl.msgs, sl.ptrs = sl.msgs[:0], sl.ptrs[:0]
+	msgSlabs.Put(sl)
+}
+
+// msgSlab holds one pull's ReceivedMessage values and the pointers to them.
+type msgSlab struct {
+	msgs []ReceivedMessage
+	ptrs []*ReceivedMessage
+}
+
+var msgSlabs = sync.Pool{New: func() any { return new(msgSlab) }}
 
 func (p *Puller) addr(ctx context.Context, broker string) (string, error) {
 	p.mu.Lock()
@@ -105,7 +131,9 @@ func (p *Puller) Pull(ctx context.Context, q Queue, offset int64, max int, wait 
 	out := Pulled{Next: res.Next, MinOffset: res.Min, MaxOffset: res.Max}
 	switch res.Status {
 	case remoting.PullFound:
-		out.Messages = receivedMessages(q, res.Messages, res.Max)
+		out.slab = msgSlabs.Get().(*msgSlab)
+		out.Messages = receivedMessages(out.slab, q, res.Messages, res.Max)
+		res.Release()
 		if n := len(out.Messages); n > 0 && out.Next <= out.Messages[n-1].Offset {
 			out.Next = out.Messages[n-1].Offset + 1
 		}
@@ -117,13 +145,33 @@ func (p *Puller) Pull(ctx context.Context, q Queue, offset int64, max int, wait 
 	return out, nil
 }
 
-// receivedMessages converts decoded messages, allocating them in one slab.
-func receivedMessages(q Queue, msgs []remoting.Message, maxOff int64) []*ReceivedMessage {
-	slab := make([]ReceivedMessage, len(msgs))
-	out := make([]*ReceivedMessage, len(msgs))
+// receivedMessages converts decoded messages into the slab into. Allocation is per batch
+// where it can be: the messages in one slab (reused after Release), every message's properties copied into one string that names
+// and values are cut from, single keys in one slice and derived message ids in one
+// string; per message only the map of user properties is made (when there are any).
+func receivedMessages(into *msgSlab, q Queue, msgs []remoting.Message, maxOff int64) []*ReceivedMessage {
+	into.msgs = slices.Grow(into.msgs[:0], len(msgs))[:len(msgs)]
+	into.ptrs = slices.Grow(into.ptrs[:0], len(msgs))[:len(msgs)]
+	slab, out := into.msgs, into.ptrs
+	total := 0
+	for i := range msgs {
+		total += len(msgs[i].Properties)
+	}
+	var sb strings.Builder
+	sb.Grow(total)
+	for i := range msgs {
+		sb.Write(msgs[i].Properties)
+	}
+	all := sb.String()
+	keySlab := make([]string, len(msgs))
+	var user [][2]string // one message's user properties, reused
+	idLen := 0           // bytes of the derived message ids
+	pos := 0
 	for i := range msgs {
 		m := &msgs[i]
 		rm := &slab[i]
+		props := all[pos : pos+len(m.Properties)]
+		pos += len(m.Properties)
 		*rm = ReceivedMessage{
 			Queue:          q,
 			Offset:         m.QueueOffset,
@@ -132,32 +180,83 @@ func receivedMessages(q Queue, msgs []remoting.Message, maxOff int64) []*Receive
 			StoreTime:      time.UnixMilli(m.StoreTimestamp),
 			ReconsumeTimes: m.ReconsumeTimes,
 			MaxOffset:      maxOff,
-			Properties:     map[string]string{},
+			rawProps:       props,
 		}
-		remoting.ForEachProperty(m.Properties, func(k, v string) {
-			if !systemProperties[k] {
-				rm.Properties[k] = v
+		user = user[:0]
+		forEachProperty(props, func(k, v string) {
+			if !isSystemProperty(k) {
+				user = append(user, [2]string{k, v})
 				return
 			}
-			if rm.SysProperties == nil {
-				rm.SysProperties = make(map[string]string, 4)
-			}
-			rm.SysProperties[k] = v
 			switch k {
 			case "KEYS":
-				rm.Keys = strings.Fields(v)
+				if singleKey(v) {
+					keySlab[i] = v
+					rm.Keys = keySlab[i : i+1 : i+1]
+				} else {
+					rm.Keys = strings.Fields(v)
+				}
 			case "TAGS":
 				rm.Tag = v
 			case "UNIQ_KEY":
 				rm.MsgID = v
 			}
 		})
+		rm.Properties = make(map[string]string, len(user))
+		for _, kv := range user {
+			rm.Properties[kv[0]] = kv[1]
+		}
 		if rm.MsgID == "" {
-			rm.MsgID = m.OffsetMsgID()
+			idLen += 2 * (len(m.StoreHost) + 8)
 		}
 		out[i] = rm
 	}
+	if idLen > 0 {
+		ids := make([]byte, 0, idLen)
+		for i := range msgs {
+			if slab[i].MsgID == "" {
+				ids = msgs[i].AppendOffsetMsgID(ids)
+			}
+		}
+		all := string(ids)
+		for i := range msgs {
+			if slab[i].MsgID == "" {
+				n := 2 * (len(msgs[i].StoreHost) + 8)
+				slab[i].MsgID, all = all[:n], all[n:]
+			}
+		}
+	}
 	return out
+}
+
+// singleKey reports whether a KEYS value is one key as strings.Fields would cut it: not
+// empty and without white space (only ASCII is looked at, so any other byte counts as not).
+func singleKey(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// forEachProperty calls f with each name and value of raw properties (name 0x01 value
+// 0x02); name and value are substrings of raw.
+func forEachProperty(raw string, f func(name, value string)) {
+	for len(raw) > 0 {
+		item := raw
+		if end := strings.IndexByte(raw, 2); end >= 0 {
+			item, raw = raw[:end], raw[end+1:]
+		} else {
+			raw = ""
+		}
+		if sep := strings.IndexByte(item, 1); sep > 0 {
+			f(item[:sep], item[sep+1:])
+		}
+	}
 }
 
 // CommitOffset stores group's offset of q in the broker (the consumer offsets that

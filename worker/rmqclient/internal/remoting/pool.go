@@ -120,7 +120,7 @@ func (p *Pool) get(ctx context.Context, addr string) (*conn, error) {
 func (c *conn) read() {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
-		resp, err := Decode(br)
+		resp, err := readFrame(br, true)
 		if err != nil {
 			c.fail(err)
 			return

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -72,6 +73,20 @@ func (p *fakePeer) serve(c net.Conn) {
 			wmu.Lock()
 			_, _ = c.Write(frame)
 			wmu.Unlock()
+		}
+		if req.Code == CodePullMessage {
+			// Two stored messages from the requested offset; the bodies name their offset.
+			off, _ := strconv.ParseInt(req.ExtFields["queueOffset"], 10, 64)
+			var body []byte
+			for o := off; o < off+2; o++ {
+				body = append(body, storedMessage(magicV1, 0, o, 0, []byte(fmt.Sprintf("body-%d", o)), "T", "p\x01v")...)
+			}
+			frame, _ := (&Command{Opaque: req.Opaque, Flag: 1, Body: body, ExtFields: map[string]string{
+				"nextBeginOffset": strconv.FormatInt(off+2, 10), "minOffset": "0", "maxOffset": "100"}}).Encode()
+			wmu.Lock()
+			_, _ = c.Write(frame)
+			wmu.Unlock()
+			continue
 		}
 		if req.Code == 1 {
 			wg.Add(1)
@@ -323,5 +338,36 @@ func BenchmarkDecodeMessages(b *testing.B) {
 		for _, m := range msgs {
 			ForEachProperty(m.Properties, func(string, string) {})
 		}
+	}
+}
+
+// TestPullReleaseKeepsBodies: after a pull is released its response buffer is reused by
+// the next responses, and the bodies it returned are left as they were.
+func TestPullReleaseKeepsBodies(t *testing.T) {
+	p := newFakePeer(t)
+	pool := NewPool()
+	defer pool.Close()
+	cl := Client{Pool: pool}
+	ctx := context.Background()
+	var kept [][]byte
+	for off := int64(0); off < 40; off += 2 {
+		res, err := cl.Pull(ctx, p.ln.Addr().String(), PullRequest{Group: "g", Topic: "T", Offset: off, Max: 2})
+		require.NoError(t, err)
+		require.Equal(t, PullFound, res.Status)
+		require.Equal(t, off+2, res.Next)
+		require.Len(t, res.Messages, 2)
+		for i, m := range res.Messages {
+			require.Equal(t, off+int64(i), m.QueueOffset)
+			got := map[string]string{}
+			ForEachProperty(m.Properties, func(k, v string) { got[k] = v })
+			require.Equal(t, map[string]string{"p": "v"}, got)
+			kept = append(kept, m.Body)
+		}
+		res.Release()
+		res.Release()
+	}
+	for i, b := range kept {
+		require.Equal(t, fmt.Sprintf("body-%d", i), string(b))
+		require.Equal(t, len(b), cap(b), "a body cannot be appended to in place")
 	}
 }

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
+	"unsafe"
 )
 
 // Pull request and response codes (RocketMQ RequestCode and ResponseCode).
@@ -59,6 +62,28 @@ type PullResult struct {
 	Next     int64 // offset to pull next
 	Min, Max int64 // the queue's stored range as the broker answered (Max: next to write)
 	Messages []Message
+	pooled   bool     // Messages came from msgSlices
+	resp     *Command // the response, whose buffer Release gives back
+}
+
+// msgSlices keeps the decoded-message slices of pulls whose caller released them.
+var msgSlices = sync.Pool{New: func() any { return new([]Message) }}
+
+// Release gives Messages and the response's buffer back for later pulls to reuse: call
+// it at most once, when Messages are no longer read. Each message's Body stays valid (it is
+// copied out of the response); Properties and StoreHost do not.
+func (r *PullResult) Release() {
+	if r.resp != nil {
+		r.resp.releaseFrame()
+		r.resp = nil
+	}
+	if !r.pooled {
+		return
+	}
+	msgs := r.Messages
+	clear(msgs) // let the response buffer go
+	r.Messages, r.pooled = nil, false
+	msgSlices.Put(&msgs)
 }
 
 // Pull sends one pull request to a broker. The context bounds the call; when it has no
@@ -122,11 +147,50 @@ func (cl Client) Pull(ctx context.Context, broker string, req PullRequest) (*Pul
 		}
 	}
 	if res.Status == PullFound {
-		if res.Messages, err = DecodeMessages(resp.Body); err != nil {
+		buf := msgSlices.Get().(*[]Message)
+		res.Messages, res.pooled = (*buf)[:0], true
+		if res.Messages, err = appendMessages(res.Messages, resp.Body); err != nil {
 			return nil, fmt.Errorf("pull %s#%d at %d: %w", req.Topic, req.QueueID, req.Offset, err)
+		}
+		if resp.frame != nil {
+			// The bodies go to one buffer of their own, so the response's buffer (headers,
+			// properties, a stored message's bookkeeping: two thirds of it for small
+			// messages) can be reused once the caller is done.
+			copyBodies(res.Messages, resp.Body)
+			res.resp = resp
 		}
 	}
 	return res, nil
+}
+
+// copyBodies moves the bodies of msgs that are in buf (not inflated ones) to one new
+// buffer; an empty one becomes an empty slice of its own.
+func copyBodies(msgs []Message, buf []byte) {
+	n := 0
+	for i := range msgs {
+		if b := msgs[i].Body; len(b) > 0 && inBuffer(b, buf) {
+			n += len(b)
+		}
+	}
+	bodies := make([]byte, 0, n)
+	for i := range msgs {
+		b := msgs[i].Body
+		switch {
+		case len(b) == 0:
+			msgs[i].Body = []byte{}
+		case inBuffer(b, buf):
+			start := len(bodies)
+			bodies = append(bodies, b...)
+			msgs[i].Body = bodies[start:len(bodies):len(bodies)]
+		}
+	}
+}
+
+// inBuffer reports whether the non-empty b starts inside buf's array.
+func inBuffer(b, buf []byte) bool {
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(buf[:cap(buf)])))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return p >= start && p < start+uintptr(cap(buf))
 }
 
 // Message is one stored message as a pull returns it. Body and Properties share the
@@ -162,7 +226,12 @@ var ErrBadMessage = errors.New("malformed stored message")
 // DecodeMessages splits a pull response body into messages. Compressed bodies (zlib, as
 // both clients compress) are inflated; other compressions are an error.
 func DecodeMessages(b []byte) ([]Message, error) {
-	var out []Message
+	return appendMessages(make([]Message, 0, countMessages(b)), b)
+}
+
+// appendMessages appends the messages of b to out.
+func appendMessages(out []Message, b []byte) ([]Message, error) {
+	out = slices.Grow(out, countMessages(b))
 	for len(b) > 0 {
 		m, n, err := decodeMessage(b)
 		if err != nil {
@@ -172,6 +241,21 @@ func DecodeMessages(b []byte) ([]Message, error) {
 		b = b[n:]
 	}
 	return out, nil
+}
+
+// countMessages returns how many messages b holds by their sizes (a bound for the slice
+// DecodeMessages makes; decodeMessage checks each).
+func countMessages(b []byte) int {
+	n := 0
+	for len(b) >= 4 {
+		size := int(binary.BigEndian.Uint32(b))
+		if size < 8 || size > len(b) {
+			break
+		}
+		b = b[size:]
+		n++
+	}
+	return n + 1
 }
 
 type cursor struct {
@@ -297,8 +381,17 @@ func ForEachProperty(raw []byte, f func(name, value string)) {
 // OffsetMsgID is the message id the broker derives from where it stored m: the store
 // host's address and port then the physical offset, in upper-case hex.
 func (m *Message) OffsetMsgID() string {
+	return string(m.AppendOffsetMsgID(nil))
+}
+
+// AppendOffsetMsgID appends m's OffsetMsgID to b: 2 × (len(StoreHost) + 8) bytes.
+func (m *Message) AppendOffsetMsgID(b []byte) []byte {
+	const digits = "0123456789ABCDEF"
 	var buf [28]byte
 	n := copy(buf[:], m.StoreHost)
 	binary.BigEndian.PutUint64(buf[n:], uint64(m.PhysicalOffset))
-	return fmt.Sprintf("%X", buf[:n+8])
+	for _, c := range buf[:n+8] {
+		b = append(b, digits[c>>4], digits[c&0xF])
+	}
+	return b
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -56,9 +57,31 @@ type Command struct {
 	Remark    string            `json:"remark,omitempty"`
 	ExtFields map[string]string `json:"extFields,omitempty"`
 	Body      []byte            `json:"-"`
+
+	frame *[]byte // the pooled buffer Body is in (see readFrame), for releaseFrame
 }
 
-// Encode writes the frame: int32 total length, int32 (serialize type << 24 | header length), header, body.
+// frames keeps response buffers given back by releaseFrame, for the connection readers.
+var frames sync.Pool
+
+// maxPooledFrame bounds the buffers kept: a pull of 32 small messages takes a few KiB.
+const maxPooledFrame = 1 << 20
+
+// releaseFrame gives c's buffer back for another response to be read into: call it only
+// when nothing of c's header strings aside, Body included, is used any more.
+func (c *Command) releaseFrame() {
+	if c.frame == nil {
+		return
+	}
+	b := c.frame
+	c.frame, c.Body = nil, nil
+	if cap(*b) <= maxPooledFrame {
+		frames.Put(b)
+	}
+}
+
+// Encode writes the frame: int32 total length, int32 (serialize type << 24 | header
+// length), header, body. The header is JSON (serialize type 0), as every peer reads it.
 func (c *Command) Encode() ([]byte, error) {
 	hdr, err := json.Marshal(c)
 	if err != nil {
@@ -71,28 +94,59 @@ func (c *Command) Encode() ([]byte, error) {
 	return append(buf, c.Body...), nil
 }
 
-// Decode reads one frame from r.
-func Decode(r io.Reader) (*Command, error) {
+// EncodeBinary writes the frame with RocketMQ's binary header (serialize type 1), which
+// brokers and name servers read and answer in kind.
+func (c *Command) EncodeBinary() []byte {
+	buf := make([]byte, 8, 8+64+32*len(c.ExtFields)+len(c.Remark)+len(c.Body))
+	buf = appendBinaryHeader(buf, c)
+	hlen := len(buf) - 8
+	binary.BigEndian.PutUint32(buf[0:4], uint32(4+hlen+len(c.Body)))
+	binary.BigEndian.PutUint32(buf[4:8], uint32(serializeBinary<<24|hlen))
+	return append(buf, c.Body...)
+}
+
+// Decode reads one frame from r (a JSON or a binary header).
+func Decode(r io.Reader) (*Command, error) { return readFrame(r, false) }
+
+// readFrame is Decode, reading into a buffer of frames when pooled is set.
+func readFrame(r io.Reader, pooled bool) (*Command, error) {
 	var pre [8]byte
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
 		return nil, err
 	}
 	total := int(binary.BigEndian.Uint32(pre[0:4]))
 	mark := binary.BigEndian.Uint32(pre[4:8])
-	if mark>>24 != 0 {
-		return nil, fmt.Errorf("unsupported serialize type %d", mark>>24)
+	if st := mark >> 24; st != 0 && st != serializeBinary {
+		return nil, fmt.Errorf("unsupported serialize type %d", st)
 	}
 	hlen := int(mark & 0xFFFFFF)
 	if total < 4 || total > maxFrame || hlen > total-4 {
 		return nil, fmt.Errorf("bad frame: length %d, header %d", total, hlen)
 	}
-	rest := make([]byte, total-4)
+	var c Command
+	var rest []byte
+	if pooled && total-4 <= maxPooledFrame {
+		if b, ok := frames.Get().(*[]byte); ok && cap(*b) >= total-4 {
+			c.frame, rest = b, (*b)[:total-4]
+		} else {
+			rest = make([]byte, total-4)
+			c.frame = &rest
+		}
+	} else {
+		rest = make([]byte, total-4)
+	}
 	if _, err := io.ReadFull(r, rest); err != nil {
 		return nil, err
 	}
-	var c Command
-	if err := json.Unmarshal(rest[:hlen], &c); err != nil {
-		return nil, fmt.Errorf("decode header: %w", err)
+	if mark>>24 == serializeBinary {
+		if err := decodeBinaryHeader(rest[:hlen], &c); err != nil {
+			return nil, err
+		}
+	} else if !decodeJSONHeader(rest[:hlen], &c) {
+		c = Command{}
+		if err := json.Unmarshal(rest[:hlen], &c); err != nil {
+			return nil, fmt.Errorf("decode header: %w", err)
+		}
 	}
 	c.Body = rest[hlen:]
 	return &c, nil
@@ -178,10 +232,7 @@ func (cl Client) Do(ctx context.Context, addr string, code int, ext map[string]s
 		defer cancel()
 	}
 	req := &Command{Code: code, Language: "GO", Version: 317, Opaque: opaqueSeq.Add(1), ExtFields: ext, Body: body}
-	frame, err := req.Encode()
-	if err != nil {
-		return nil, err
-	}
+	frame := req.EncodeBinary()
 	if cl.Pool == nil {
 		return roundTripOnce(ctx, addr, req, frame)
 	}
