@@ -19,6 +19,15 @@ type shapeStats struct {
 	worstEvent           string
 }
 
+// reassign is the assignment after a membership change from old: Rebalance for a Sticky strategy,
+// Assign for the others.
+func reassign(s Strategy, members []string, units []Unit, old Assignment) (Assignment, error) {
+	if st, ok := s.(Sticky); ok {
+		return st.Rebalance(members, units, old)
+	}
+	return s.Assign(members, units)
+}
+
 func balance(a Assignment, n int) (maxAvg, minAvg float64, idle int) {
 	lo, hi := n, 0
 	for _, us := range a {
@@ -41,7 +50,7 @@ func measureShape(s Strategy, members []string, extra string, units []Unit, leav
 	}
 	st.maxAvg, st.minAvg, st.idle = balance(base, len(units))
 	event := func(old Assignment, next []string, what string) (Assignment, int, int, error) {
-		a, err := s.Assign(next, units)
+		a, err := reassign(s, next, units, old)
 		if err != nil {
 			return nil, 0, 0, err
 		}
