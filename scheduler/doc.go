@@ -17,9 +17,8 @@
 //     force, keeps units where they are while the bounds allow and moves what must move: every bound of
 //     the consistent-hash strategy, floor(average) as the floor, a connector's tasks on distinct workers
 //     while tasks <= workers, and no join or leave above 2.5 × MinMoves over the tests' random shapes
-//     (about 1.0 × in total). The
-//     distributed worker does not run it yet: it needs the placement in force, which the status topic
-//     records for tasks (claims) but not for connectors.
+//     (about 1.0 × in total). The distributed worker does not run it yet: it needs the placement in
+//     force, which the status topic records for tasks (claims) but not for connectors.
 //   - "round-robin": RocketMQ Connect's DefaultAllocateConnAndTaskStrategy, for comparison:
 //     perfectly balanced, but a join or leave moves nearly every unit.
 //
