@@ -6,8 +6,9 @@ import (
 	"slices"
 )
 
-// shapeStats is what one strategy does on one cluster shape: balance of the initial assignment and
-// units moved against MinMoves for one join, leaves and a rolling restart.
+// shapeStats is what one strategy does on one cluster shape: balance (the worst of the initial
+// assignment and of every one after a join, leave or restart step; idle: the most idle workers of any
+// of them) and units moved against MinMoves for one join, leaves and a rolling restart.
 type shapeStats struct {
 	workers, units       int
 	maxAvg, minAvg       float64
@@ -54,6 +55,8 @@ func measureShape(s Strategy, members []string, extra string, units []Unit, leav
 		if err != nil {
 			return nil, 0, 0, err
 		}
+		mx, mn, idle := balance(a, len(units))
+		st.maxAvg, st.minAvg, st.idle = max(st.maxAvg, mx), min(st.minAvg, mn), max(st.idle, idle)
 		moved, _ := Diff(old, a)
 		min := MinMoves(old, next, len(units))
 		if min >= 4 {
