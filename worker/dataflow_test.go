@@ -160,7 +160,7 @@ func TestFenceInterruptsSinkPut(t *testing.T) {
 
 // TestFenceStopsSourceSendRetries: a source retrying a failing send asks the fence before
 // every attempt and gives up with the fence's error once the lease has run out, instead of
-// retrying for 30 s (longer than the 15 s lease).
+// retrying for 2 minutes (longer than the 15 s lease).
 func TestFenceStopsSourceSendRetries(t *testing.T) {
 	dead, err := rmqclient.New(rmqclient.Config{NameServers: []string{"127.0.0.1:1"}, Instance: rmqtest.Name(t, "dead"), Logger: quiet()})
 	require.NoError(t, err)
@@ -284,4 +284,22 @@ func TestSourceRecordOverBrokerLimit(t *testing.T) {
 			return err == nil && s.State == StateFailed && strings.Contains(s.Trace, "maxMessageSize")
 		}, time.Minute, 50*time.Millisecond, "the task is FAILED saying the record is over the broker's limit")
 	})
+}
+
+// TestSourceSendsOutlastABrokerRestart: with no errors.retry.timeout, a source retries a failing
+// send for two minutes (Kafka's delivery.timeout.ms), at most two seconds apart, so a broker
+// restart of half a minute leaves the task RUNNING and sending resumes within seconds of the
+// broker's return; a connector's own retry settings are kept.
+func TestSourceSendsOutlastABrokerRestart(t *testing.T) {
+	p := sendPolicy(errorPolicy{retryDelayMax: time.Minute})
+	require.Equal(t, 2*time.Minute, p.retryTimeout)
+	require.Equal(t, 2*time.Second, p.retryDelayMax)
+
+	p = sendPolicy(errorPolicy{retryDelayMax: 500 * time.Millisecond})
+	require.Equal(t, 500*time.Millisecond, p.retryDelayMax, "a shorter configured delay is kept")
+
+	own := errorPolicy{retryTimeout: 10 * time.Second, retryDelayMax: 5 * time.Second}
+	require.Equal(t, own, sendPolicy(own), "a connector's errors.retry.timeout is honoured as set")
+	forever := errorPolicy{retryTimeout: -1, retryDelayMax: time.Minute}
+	require.Equal(t, forever, sendPolicy(forever))
 }

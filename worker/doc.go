@@ -23,7 +23,8 @@
 //	  → connRuntime.mu
 //	  → leaves: Distributed.mu, Distributed.reportMu, Standalone.producerMu,
 //	    FilePositionStore.mu, scrubber.mu, sourceRunner.pendingMu, sinkRunner.assignMu
-//	sinkRunner.mu → scrubber.mu, Standalone.producerMu (a task's Logger and ErrantRecordReporter)
+//	sinkRunner.mu → scrubber.mu, Standalone.producerMu (a task's Logger and ErrantRecordReporter),
+//	  sinkRunner.confirmMu (a PreCommit answer)
 //
 // Nothing is taken under a leaf. Plugin code runs only under a connector's name lock
 // (Validate, and Start, TaskConfigs and Stop through the runtime it installs or replaces),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -78,6 +79,12 @@ type sinkRunner struct {
 	failOnce sync.Once
 	failed   chan error
 	failErr  error
+
+	// confirmed is, for a task that implements PreCommit, the offset of each queue below
+	// which the task said its records are durable (the highest it answered); the commit
+	// never passes it. Under its own lock: the commit loop reads it while a Put runs.
+	confirmMu sync.Mutex
+	confirmed map[plugins.Queue]int64
 
 	startTimeout time.Duration       // bounds the task's Start; 0: none
 	files        *plugins.FileAccess // the worker's file confinement, for the task context
@@ -342,13 +349,99 @@ func (s *sinkRunner) flushLocked(ctx context.Context) error {
 	err := s.policy.retry(ctx, func() error {
 		return safeCall(func() error {
 			if pc, ok := s.task.(plugins.PreCommitter); ok {
-				_, err := pc.PreCommit(ctx, offsets)
+				durable, err := pc.PreCommit(ctx, offsets)
+				if err == nil {
+					s.confirm(offsets, durable)
+				}
 				return err
 			}
 			return s.task.Flush(ctx, offsets)
 		})
 	}, s.counters.countRetries(plugins.IsRetriable))
 	return err
+}
+
+// confirm records a PreCommit answer: for each queue it was given, the offset below which the
+// task's records are durable, never past what it was given; a queue missing from the answer
+// keeps what the task confirmed before (commit nothing new for it).
+func (s *sinkRunner) confirm(given, durable map[plugins.Queue]int64) {
+	s.confirmMu.Lock()
+	defer s.confirmMu.Unlock()
+	if s.confirmed == nil {
+		s.confirmed = make(map[plugins.Queue]int64, len(given))
+	}
+	for q, g := range given {
+		d, ok := durable[q]
+		if !ok {
+			continue
+		}
+		if d > g {
+			d = g
+		}
+		if prev, ok := s.confirmed[q]; !ok || d > prev {
+			s.confirmed[q] = d
+		}
+	}
+}
+
+// commitCap returns the highest offset of q that may be stored: unlimited (ok, math.MaxInt64)
+// for a task without PreCommit, else what the task confirmed; ok is false when a PreCommit
+// task confirmed nothing of q yet.
+func (s *sinkRunner) commitCap(q plugins.Queue) (int64, bool) {
+	if _, ok := s.task.(plugins.PreCommitter); !ok {
+		return math.MaxInt64, true
+	}
+	s.confirmMu.Lock()
+	defer s.confirmMu.Unlock()
+	c, ok := s.confirmed[q]
+	return c, ok
+}
+
+// holding reports whether a PreCommit task was given records it has not confirmed yet.
+func (s *sinkRunner) holding() bool {
+	if _, ok := s.task.(plugins.PreCommitter); !ok {
+		return false
+	}
+	s.mu.Lock()
+	given := make(map[plugins.Queue]int64, len(s.offsets))
+	for q, o := range s.offsets {
+		given[q] = o
+	}
+	s.mu.Unlock()
+	s.confirmMu.Lock()
+	defer s.confirmMu.Unlock()
+	for q, o := range given {
+		if c, ok := s.confirmed[q]; !ok || c < o {
+			return true
+		}
+	}
+	return false
+}
+
+// precommitHeld asks a PreCommit task again, without new records, what is durable now (a
+// task writing asynchronously confirms its last records later). A failure fails the task,
+// as a failed flush after a Put does.
+func (s *sinkRunner) precommitHeld(ctx context.Context) {
+	if !s.holding() {
+		return
+	}
+	s.mu.Lock()
+	if s.failErr != nil || s.flushing || ctx.Err() != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.flushing = true
+	seq := s.putSeq
+	err := s.flushLocked(ctx)
+	if err == nil {
+		s.flushedSeq = seq // the flush covered every Put so far
+	}
+	s.flushing = false
+	s.flushDone.Broadcast()
+	s.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		s.fail(fmt.Errorf("stage %s: %w", StagePut, err))
+	}
 }
 
 // convert turns a message into a record through the converters and transforms. A panic in

@@ -142,6 +142,13 @@ func (p *queueProgress) toCommit() (int64, bool) {
 	return p.durable, p.durable != p.committed
 }
 
+// moved reports whether off differs from the offset last stored.
+func (p *queueProgress) moved(off int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return off != p.committed
+}
+
 func (p *queueProgress) stored(off int64) {
 	p.mu.Lock()
 	p.committed = off
@@ -260,6 +267,7 @@ func (s *sinkRunner) session(ctx context.Context, pl *rmqclient.Puller) error {
 			case <-gctx.Done():
 				return nil
 			case <-t.C:
+				s.precommitHeld(s.work)
 				s.commit(gctx, pl, progress)
 			}
 		}
@@ -387,10 +395,15 @@ func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) er
 // is logged and counted; the next commit tries again.
 func (s *sinkRunner) commit(ctx context.Context, pl *rmqclient.Puller, progress []*queueProgress) {
 	for _, p := range progress {
-		off, moved := p.toCommit()
-		if !moved {
+		off, _ := p.toCommit()
+		limit, ok := s.commitCap(toPluginQueue(p.q))
+		if !ok {
+			continue // a PreCommit task confirmed nothing of the queue yet
+		}
+		if !p.moved(min(off, limit)) {
 			continue
 		}
+		off = min(off, limit)
 		if err := pl.CommitOffset(ctx, p.q, off); err != nil {
 			if ctx.Err() == nil {
 				s.counters.commitFailures.Add(1)

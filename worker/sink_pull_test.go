@@ -125,10 +125,10 @@ func testSinkRunner(t *testing.T, task plugins.SinkTask, topic, group string, id
 	}
 }
 
-// TestSinkSeekOnStart: a task naming its resume offset in Start reads from there, not
-// from the group's offset, and the runtime then stores its progress as the group's offset
-// in the broker (where mqadmin consumerProgress looks).
-func TestSinkSeekOnStart(t *testing.T) {
+// oneQueueOfTen makes a topic of one queue holding the ten records "0" … "9" and points the
+// seekSink helpers at it.
+func oneQueueOfTen(t *testing.T) (string, *rmqclient.Client, rmqclient.Queue) {
+	t.Helper()
 	topic := rmqtest.Topic(t, 1)
 	client := rmqtest.Client(t)
 	ctx := context.Background()
@@ -136,13 +136,22 @@ func TestSinkSeekOnStart(t *testing.T) {
 	require.NoError(t, err)
 	q := qs[0]
 	seekTopic, seekBroker = topic, q.BrokerName
-	p, err := client.NewProducer("seek", rmqclient.ProducerOptions{})
+	p, err := client.NewProducer("ten", rmqclient.ProducerOptions{})
 	require.NoError(t, err)
 	defer p.Close()
 	for i := 0; i < 10; i++ {
 		_, err = p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprint(i))})
 		require.NoError(t, err)
 	}
+	return topic, client, q
+}
+
+// TestSinkSeekOnStart: a task naming its resume offset in Start reads from there, not
+// from the group's offset, and the runtime then stores its progress as the group's offset
+// in the broker (where mqadmin consumerProgress looks).
+func TestSinkSeekOnStart(t *testing.T) {
+	topic, client, q := oneQueueOfTen(t)
+	ctx := context.Background()
 	group := rmqtest.Group(t)
 	require.NoError(t, client.SetGroupOffset(ctx, group, q, 2), "the group's own offset, which the seek overrides")
 	task := &seekSink{at: 7}
@@ -264,4 +273,72 @@ func TestSinkOffsetsAPISetsResumeOffsets(t *testing.T) {
 		offs, err := env.h.Offsets(ctx, "snk")
 		return err == nil && len(offs.Offsets) == 1 && offs.Offsets[0].Offset["offset"] == int64(20)
 	}, 30*time.Second, 100*time.Millisecond, "progress is stored as the group's offset")
+}
+
+// holdingSink writes asynchronously: PreCommit answers the offsets below which its records
+// are durable, which lag what it was given until the test releases them.
+type holdingSink struct {
+	seekSink
+	hmu     sync.Mutex
+	limit   int64 // records at or past this offset are not durable yet; -1: all are
+	answers int
+}
+
+func (s *holdingSink) PreCommit(_ context.Context, offs map[plugins.Queue]int64) (map[plugins.Queue]int64, error) {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.answers++
+	out := make(map[plugins.Queue]int64, len(offs))
+	for q, o := range offs {
+		if s.limit >= 0 && o > s.limit {
+			o = s.limit
+		}
+		out[q] = o
+	}
+	return out, nil
+}
+
+func (s *holdingSink) release() {
+	s.hmu.Lock()
+	s.limit = -1
+	s.hmu.Unlock()
+}
+
+// TestSinkCommitsOnlyWhatPreCommitConfirms: a task that writes asynchronously confirms, through
+// PreCommit, less than it was given; the runtime stores no offset past what it confirmed (a
+// crash would otherwise lose the records it still held), and asks again without new records,
+// so the offset moves once the task has written them.
+func TestSinkCommitsOnlyWhatPreCommitConfirms(t *testing.T) {
+	topic, client, q := oneQueueOfTen(t)
+	ctx := context.Background()
+	group := rmqtest.Group(t)
+	task := &holdingSink{seekSink: seekSink{at: 0}, limit: 4}
+	s := testSinkRunner(t, task, topic, group, 0, 1)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.run(runCtx, 5*time.Second) }()
+	pq := plugins.Queue{Topic: topic, BrokerName: q.BrokerName, QueueID: 0}
+	require.Eventually(t, func() bool { return len(task.offsets(pq)) == 10 }, time.Minute, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		off, found, err := client.GroupOffset(ctx, group, q)
+		return err == nil && found && off == 4
+	}, 30*time.Second, 50*time.Millisecond, "the offset the task confirmed is stored")
+	task.hmu.Lock()
+	asked := task.answers
+	task.hmu.Unlock()
+	require.Eventually(t, func() bool {
+		task.hmu.Lock()
+		defer task.hmu.Unlock()
+		return task.answers > asked+1
+	}, 30*time.Second, 20*time.Millisecond, "PreCommit asked again while records are held")
+	off, _, err := client.GroupOffset(ctx, group, q)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), off, "nothing past the confirmed offset, however often it commits")
+	task.release()
+	require.Eventually(t, func() bool {
+		off, found, err := client.GroupOffset(ctx, group, q)
+		return err == nil && found && off == 10
+	}, 30*time.Second, 50*time.Millisecond, "the rest is stored once the task confirms it")
+	cancel()
+	require.NoError(t, <-done)
 }

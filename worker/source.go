@@ -434,11 +434,7 @@ func (s *sourceRunner) send(ctx context.Context, chunk *rmqclient.Batch) (rmqcli
 	if err := s.ensureTopic(ctx, topic); err != nil {
 		return res, err
 	}
-	policy := s.policy
-	if policy.retryTimeout == 0 {
-		policy.retryTimeout = 30 * time.Second // transient broker trouble is retried for a while even by default
-	}
-	err := policy.retry(ctx, func() error {
+	err := sendPolicy(s.policy).retry(ctx, func() error {
 		if err := s.checkFence(); err != nil {
 			return err
 		}
@@ -454,6 +450,26 @@ func (s *sourceRunner) send(ctx context.Context, chunk *rmqclient.Batch) (rmqcli
 	}
 	s.counters.recordsWritten.Add(int64(chunk.Len()))
 	return res, nil
+}
+
+// sendRetryTimeout is how long a source retries a send that fails for a retriable reason when
+// errors.retry.timeout is not set: as Kafka's producer (delivery.timeout.ms, 2 minutes), a
+// broker restart is outlasted with the task RUNNING rather than failed into the restart
+// backoff. sendRetryDelayMax bounds the wait between those attempts, so sending resumes
+// within seconds of the broker's return.
+const (
+	sendRetryTimeout  = 2 * time.Minute
+	sendRetryDelayMax = 2 * time.Second
+)
+
+// sendPolicy is the retry policy of a source's sends: the connector's, or, when it sets no
+// retry timeout, sendRetryTimeout with attempts at most sendRetryDelayMax apart.
+func sendPolicy(p errorPolicy) errorPolicy {
+	if p.retryTimeout == 0 {
+		p.retryTimeout = sendRetryTimeout
+		p.retryDelayMax = min(p.retryDelayMax, sendRetryDelayMax)
+	}
+	return p
 }
 
 // ensureTopic creates a missing target topic when autoCreateTopicEnable is set.

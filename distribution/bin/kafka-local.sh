@@ -51,48 +51,9 @@ run="$data/run"
 logs="$data/logs"
 pidfile="$run/kafka.pid"
 
-die() { echo "kafka-local: $*" >&2; exit 1; }
-say() { echo "kafka-local: $*" >&2; }
-
-need_java() {
-  command -v java >/dev/null 2>&1 ||
-    die "java not found: install a JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)"
-}
-
-# fetch resolves the broker's jars from Maven Central into the cache, once.
-fetch() {
-  if [ -f "$cache/.complete" ]; then return 0; fi
-  command -v mvn >/dev/null 2>&1 ||
-    die "mvn not found: it is needed once to download Kafka $version (Debian: apt-get install maven)"
-  [ -f "$pom" ] || die "missing $pom"
-  mkdir -p "$cache"
-  local tmp="$cache/lib.tmp.$$"
-  rm -rf "$tmp"
-  say "downloading Kafka $version jars with mvn (first run only) into $cache"
-  local started=$SECONDS
-  if ! mvn -B -q -f "$pom" -Dkafka.version="$version" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$cache/mvn.log" 2>&1; then
-    rm -rf "$tmp"
-    tail -20 "$cache/mvn.log" >&2 || true
-    die "mvn could not resolve org.apache.kafka:kafka_2.13:$version (full log: $cache/mvn.log)"
-  fi
-  ls "$tmp"/kafka_2.13-*.jar >/dev/null 2>&1 || die "mvn ran but no kafka_2.13 jar landed in $tmp"
-  rm -rf "$cache/lib"
-  mv "$tmp" "$cache/lib"
-  echo "$version" >"$cache/.complete"
-  say "jars ready in $((SECONDS - started))s"
-}
-
-pid_of() { # the recorded pid if that process is alive and is ours, else nothing
-  local pid
-  [ -f "$pidfile" ] || return 0
-  pid=$(cat "$pidfile" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "rmqconnect.role=kafka"; then
-    echo "$pid"
-  fi
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+tool=kafka-local product=Kafka host=127.0.0.1
+# shellcheck source=jvm-local.sh
+. "$here/jvm-local.sh"
 
 write_config() {
   mkdir -p "$data/conf" "$data/log" "$logs" "$run"
@@ -190,44 +151,6 @@ launch() {
   echo $! >"$pidfile"
 }
 
-wait_ready() {
-  local deadline=$((SECONDS + start_timeout)) pid
-  pid=$(cat "$pidfile")
-  while :; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -30 "$logs/server.log" "$logs/kafka.out" >&2 || true
-      die "kafka exited during start-up (log: $logs/server.log)"
-    fi
-    if grep -q "Kafka Server started" "$logs/server.log" 2>/dev/null && port_open "$port"; then
-      return 0
-    fi
-    if [ $SECONDS -ge $deadline ]; then
-      tail -30 "$logs/server.log" >&2 || true
-      kill -TERM "$pid" 2>/dev/null || true
-      die "kafka not ready on 127.0.0.1:$port after ${start_timeout}s (log: $logs/server.log)"
-    fi
-    sleep 0.2
-  done
-}
-
-stop_broker() { # stop_broker SIGNAL
-  local pid deadline
-  pid=$(pid_of)
-  if [ -z "$pid" ]; then rm -f "$pidfile"; return 0; fi
-  kill "-$1" "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + stop_timeout))
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ $SECONDS -ge $deadline ]; then
-      say "kafka (pid $pid) still running ${stop_timeout}s after SIG$1; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.5
-      break
-    fi
-    sleep 0.1
-  done
-  rm -f "$pidfile"
-}
-
 # watch stops the broker once nobody holds KAFKA_WATCH_LOCK any more (the last test process exited).
 watch() {
   [ -n "${KAFKA_WATCH_LOCK:-}" ] || return 0
@@ -239,13 +162,13 @@ cmd_start() {
   mkdir -p "$(dirname "$data")"
   exec 9>"${data%/}.lock"
   flock -w "$((start_timeout * 2))" 9 || die "another kafka-local.sh holds ${data%/}.lock"
-  if [ -n "$(pid_of)" ]; then
+  if [ -n "$(pid_of kafka)" ]; then
     say "already running on 127.0.0.1:$port"
     echo "127.0.0.1:$port"
     return 0
   fi
   need_java
-  fetch
+  fetch kafka.version org.apache.kafka:kafka_2.13
   rm -f "$pidfile"
   for p in "$port" "$cport" $sasl_port $ssl_port; do
     if port_open "$p"; then
@@ -257,7 +180,7 @@ cmd_start() {
   format
   local t0=$SECONDS
   launch
-  wait_ready
+  wait_ready kafka "$port" "$logs/server.log" "Kafka Server started"
   watch
   say "ready in $((SECONDS - t0))s: 127.0.0.1:$port, data $data"
   echo "127.0.0.1:$port"
@@ -267,13 +190,13 @@ cmd_stop() { # cmd_stop SIGNAL
   mkdir -p "$(dirname "$data")"
   exec 9>"${data%/}.lock"
   flock -w "$((stop_timeout * 3))" 9 || die "another kafka-local.sh holds ${data%/}.lock"
-  stop_broker "$1"
+  stop_one kafka "$1"
   say "stopped"
 }
 
 cmd_status() {
   local pid
-  pid=$(pid_of)
+  pid=$(pid_of kafka)
   if [ -n "$pid" ]; then
     echo "running: kafka 127.0.0.1:$port (pid $pid), data $data"
     return 0
@@ -289,6 +212,6 @@ case "${1:-}" in
   kill) cmd_stop KILL ;;
   status) cmd_status ;;
   logs) for f in "$logs/server.log" "$logs/kafka.out"; do [ -f "$f" ] && { echo "==> $f <=="; tail -n "${KAFKA_LOG_LINES:-50}" "$f"; }; done ;;
-  fetch) need_java; fetch ;;
+  fetch) need_java; fetch kafka.version org.apache.kafka:kafka_2.13 ;;
   *) echo "usage: $(basename "$0") start|stop|kill|status|logs|fetch" >&2; exit 2 ;;
 esac

@@ -47,52 +47,9 @@ acl_sk=${RMQ_ACL_SECRET_KEY:-}
 run="$data/run"
 logs="$data/logs"
 
-die() { echo "rocketmq-local: $*" >&2; exit 1; }
-say() { echo "rocketmq-local: $*" >&2; }
-
-need_java() {
-  command -v java >/dev/null 2>&1 ||
-    die "java not found: install a JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)"
-  local major
-  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | sed -n 1p) || true
-  [ -n "$major" ] && [ "$major" -ge 17 ] ||
-    die "java ${major:-?} found, RocketMQ $version here needs JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)"
-}
-
-# fetch resolves the name server and broker jars from Maven Central into the cache, once.
-fetch() {
-  if [ -f "$cache/.complete" ]; then return 0; fi
-  command -v mvn >/dev/null 2>&1 ||
-    die "mvn not found: it is needed once to download RocketMQ $version (Debian: apt-get install maven)"
-  [ -f "$pom" ] || die "missing $pom"
-  mkdir -p "$cache"
-  local tmp="$cache/lib.tmp.$$"
-  rm -rf "$tmp"
-  say "downloading RocketMQ $version jars with mvn (first run only) into $cache"
-  local started=$SECONDS
-  if ! mvn -B -q -f "$pom" -Drocketmq.version="$version" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$cache/mvn.log" 2>&1; then
-    rm -rf "$tmp"
-    tail -20 "$cache/mvn.log" >&2 || true
-    die "mvn could not resolve org.apache.rocketmq:rocketmq-broker:$version (full log: $cache/mvn.log)"
-  fi
-  ls "$tmp"/rocketmq-broker-*.jar >/dev/null 2>&1 || die "mvn ran but no rocketmq-broker jar landed in $tmp"
-  rm -rf "$cache/lib"
-  mv "$tmp" "$cache/lib"
-  echo "$version" >"$cache/.complete"
-  say "jars ready in $((SECONDS - started))s"
-}
-
-pid_of() { # pid_of NAME: the recorded pid if that process is alive and is ours, else nothing
-  local f="$run/$1.pid" pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "rmqconnect.role=$1"; then
-    echo "$pid"
-  fi
-}
-
-port_open() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
+tool=rocketmq-local product=RocketMQ
+# shellcheck source=jvm-local.sh
+. "$here/jvm-local.sh"
 
 # broker_registered: asks the name server for its cluster info (remoting request code 106,
 # JSON header) and looks for this broker's address. The broker prints "boot success" before
@@ -189,47 +146,6 @@ launch() {
   echo $! >"$run/$name.pid"
 }
 
-# wait_ready NAME PORT: until the log says boot success and the port accepts connections.
-wait_ready() {
-  local name=$1 port=$2 deadline=$((SECONDS + start_timeout)) pid
-  pid=$(cat "$run/$name.pid")
-  while :; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -30 "$logs/$name.out" >&2 || true
-      die "$name exited during start-up (log: $logs/$name.out)"
-    fi
-    if grep -q "boot success" "$logs/$name.out" 2>/dev/null && port_open "$port"; then
-      if [ "$name" != broker ] || broker_registered; then
-        return 0
-      fi
-    fi
-    if [ $SECONDS -ge $deadline ]; then
-      tail -30 "$logs/$name.out" >&2 || true
-      kill -TERM "$pid" 2>/dev/null || true
-      die "$name not ready on $host:$port after ${start_timeout}s (log: $logs/$name.out)"
-    fi
-    sleep 0.3
-  done
-}
-
-stop_one() {
-  local name=$1 pid deadline
-  pid=$(pid_of "$name")
-  if [ -z "$pid" ]; then rm -f "$run/$name.pid"; return 0; fi
-  kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + stop_timeout))
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ $SECONDS -ge $deadline ]; then
-      say "$name (pid $pid) still running ${stop_timeout}s after SIGTERM; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.5
-      break
-    fi
-    sleep 0.2
-  done
-  rm -f "$run/$name.pid"
-}
-
 cmd_status() {
   local ns br
   ns=$(pid_of namesrv); br=$(pid_of broker)
@@ -259,7 +175,7 @@ cmd_start() {
     return 0
   fi
   need_java
-  fetch
+  fetch rocketmq.version org.apache.rocketmq:rocketmq-broker
   for n in namesrv broker; do
     if [ -f "$run/$n.pid" ] && [ -z "$(pid_of $n)" ]; then
       say "removing stale pid file $run/$n.pid (process $(cat "$run/$n.pid" 2>/dev/null) is gone)"
@@ -278,9 +194,9 @@ cmd_start() {
   write_config
   local t0=$SECONDS
   launch namesrv org.apache.rocketmq.namesrv.NamesrvStartup "$ns_heap"
-  wait_ready namesrv "$ns_port"
+  wait_ready namesrv "$ns_port" "$logs/namesrv.out" "boot success"
   launch broker org.apache.rocketmq.broker.BrokerStartup "$broker_heap" -XX:MaxDirectMemorySize=512m
-  wait_ready broker "$broker_port"
+  wait_ready broker "$broker_port" "$logs/broker.out" "boot success" broker_registered
   say "ready in $((SECONDS - t0))s: namesrv $host:$ns_port, broker $host:$broker_port, data $data"
   echo "$host:$ns_port"
 }
@@ -306,10 +222,10 @@ cmd_one() {
   need_java
   if [ "$name" = namesrv ]; then
     launch namesrv org.apache.rocketmq.namesrv.NamesrvStartup "$ns_heap"
-    wait_ready namesrv "$ns_port"
+    wait_ready namesrv "$ns_port" "$logs/namesrv.out" "boot success"
   else
     launch broker org.apache.rocketmq.broker.BrokerStartup "$broker_heap" -XX:MaxDirectMemorySize=512m
-    wait_ready broker "$broker_port"
+    wait_ready broker "$broker_port" "$logs/broker.out" "boot success" broker_registered
   fi
   say "$name started"
 }
@@ -327,7 +243,7 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   logs) cmd_logs ;;
-  fetch) need_java; fetch ;;
+  fetch) need_java; fetch rocketmq.version org.apache.rocketmq:rocketmq-broker ;;
   stop-broker | start-broker | stop-namesrv | start-namesrv) cmd_one "${1%%-*}" "${1#*-}" ;;
   *) echo "usage: $(basename "$0") start|stop|status|logs|fetch|stop-broker|start-broker|stop-namesrv|start-namesrv" >&2; exit 2 ;;
 esac

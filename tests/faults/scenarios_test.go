@@ -211,9 +211,19 @@ func TestPartition(t *testing.T) {
 				Offered: rate * len(c.pipes), Took: time.Since(began),
 				Notes: "3 workers; " + id + " (running " + strings.Join(units, " ") + ") cut off: its units RUNNING elsewhere after " +
 					secs(takeover) + ", healed after " + secs(hold) + " more, units back on it after " + secs(rejoin) +
-					map[bool]string{true: "; it fenced its tasks (lease)", false: "; it never reported its lease lapsed"}[fenced]})
+					map[bool]string{true: "; it fenced its tasks (lease)", false: "; it never reported its lease lapsed"}[fenced] +
+					stalled(c)})
 		})
 	}
+}
+
+// stalled notes how long the first store write through the observer (worker-1) answered 503
+// after the heal: its connections to the broker recover only when the broker retransmits.
+func stalled(c *cluster) string {
+	if c.retried == 0 {
+		return ""
+	}
+	return "; store writes through worker-1 answered 503 (retry) for " + secs(c.retried) + " after the rejoin"
 }
 
 func clusterLog(c *cluster, id string) string {

@@ -40,6 +40,9 @@ type cluster struct {
 	*clustertest.Cluster
 	t     *testing.T
 	pipes []*pipe
+	// retried is how long finish's first store write answered 503 (the store cannot be
+	// written now; retry) before it was taken.
+	retried time.Duration
 }
 
 func slotOf(id string) int {
@@ -307,7 +310,18 @@ func (c *cluster) finish(limit time.Duration) tally {
 	t.Helper()
 	w := c.observer()
 	for _, p := range c.pipes {
-		require.Equal(t, http.StatusAccepted, w.Call(t, "PUT", "/connectors/"+p.name+"-src/stop", nil, nil))
+		// 503 is the API's "retry": the worker cannot write the store topics now (after a
+		// partition, its connections to the broker may still be stalled). A client retries.
+		began := time.Now()
+		for {
+			code := w.Call(t, "PUT", "/connectors/"+p.name+"-src/stop", nil, nil)
+			if code != http.StatusServiceUnavailable || time.Since(began) > 2*time.Minute {
+				require.Equal(t, http.StatusAccepted, code)
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		c.retried += time.Since(began).Truncate(500 * time.Millisecond)
 	}
 	committed := map[string][]int64{}
 	require.Eventually(t, func() bool {

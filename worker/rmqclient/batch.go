@@ -22,7 +22,8 @@ type Batch struct {
 	n     int
 	queue int // hash of the first message's sharding key, or its queue hint - 1; -1 for round robin
 	// single is the message of a batch of one, which SendBatch sends as a plain message
-	// as Send does (a client-side message ID, compression of large bodies, DELAY honoured).
+	// as Send does (a client-side message ID, compression of large bodies, DELAY honoured);
+	// nil for a lone message with an empty body, which the broker takes only inside a batch.
 	single *Message
 }
 
@@ -164,7 +165,7 @@ func (b *BatchBuilder) Finish() *Batch {
 	} else if first.QueueHint > 0 {
 		out.queue = first.QueueHint - 1
 	}
-	if out.n == 1 {
+	if out.n == 1 && len(first.Body) > 0 {
 		out.single = first
 	}
 	clear(b.entries)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
+	rmqerrors "github.com/apache/rocketmq-client-go/v2/errors"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 )
@@ -72,7 +73,20 @@ type Producer struct {
 	p      rocketmq.Producer
 	mu     sync.RWMutex
 	closed bool
+
+	// build makes a new client-library producer with connections of its own (a fresh
+	// instance name), for renew.
+	build func() (rocketmq.Producer, error)
+	// timeouts counts sends in a row that got no answer in time.
+	timeouts atomic.Int32
 }
+
+// renewAfterTimeouts is how many sends in a row may get no answer before the producer's
+// connections are replaced. A connection over which the broker's answers were lost (a
+// one-way partition) stays stalled after the network heals until the broker's TCP
+// retransmission timer fires, which after a minute of loss is tens of seconds away: new
+// connections answer at once.
+const renewAfterTimeouts = 2
 
 // NewProducer builds and starts a producer for one role ("source-task-x-0", "dlq", ...).
 func (c *Client) NewProducer(role string, opts ProducerOptions) (*Producer, error) {
@@ -85,7 +99,6 @@ func (c *Client) NewProducer(role string, opts ProducerOptions) (*Producer, erro
 	popts := []producer.Option{
 		producer.WithNsResolver(primitive.NewPassthroughResolver(c.cfg.NameServers)),
 		producer.WithGroupName(sanitize(opts.Group)),
-		producer.WithInstanceName(c.instanceName(role)),
 		producer.WithRetry(opts.Retries),
 		producer.WithSendMsgTimeout(c.cfg.OperationTimeout),
 		producer.WithCredentials(credentials(c.cfg)),
@@ -93,15 +106,48 @@ func (c *Client) NewProducer(role string, opts ProducerOptions) (*Producer, erro
 	if opts.HashByKey {
 		popts = append(popts, producer.WithQueueSelector(&keySelector{}))
 	}
-	p, err := rocketmq.NewProducer(popts...)
+	build := func() (rocketmq.Producer, error) {
+		p, err := rocketmq.NewProducer(append(popts, producer.WithInstanceName(c.instanceName(role)))...)
+		if err != nil {
+			return nil, fmt.Errorf("new producer %s: %w", role, err)
+		}
+		if err := p.Start(); err != nil {
+			_ = safeClose(p.Shutdown)
+			return nil, fmt.Errorf("start producer %s: %w", role, err)
+		}
+		return p, nil
+	}
+	p, err := build()
 	if err != nil {
-		return nil, fmt.Errorf("new producer %s: %w", role, err)
+		return nil, err
 	}
-	if err := p.Start(); err != nil {
-		_ = safeClose(p.Shutdown)
-		return nil, fmt.Errorf("start producer %s: %w", role, err)
+	return &Producer{p: p, build: build}, nil
+}
+
+// renew replaces the client-library producer by a new one with connections of its own
+// after sends in a row went unanswered; the old one is shut down once no send uses it.
+// A failure to build the new one keeps the old (the next timeouts try again).
+func (p *Producer) renew() {
+	np, err := p.build()
+	if err != nil {
+		return
 	}
-	return &Producer{p: p}, nil
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = safeClose(np.Shutdown)
+		return
+	}
+	old := p.p
+	p.p = np
+	p.timeouts.Store(0)
+	p.mu.Unlock()
+	_ = safeClose(old.Shutdown)
+}
+
+// isTimeout reports whether err is the client library's "no answer in time".
+func isTimeout(err error) bool {
+	return errors.Is(err, rmqerrors.ErrRequestTimeout) || strings.Contains(err.Error(), rmqerrors.ErrRequestTimeout.Error())
 }
 
 func toPrimitive(m *Message) (*primitive.Message, error) {
@@ -143,12 +189,26 @@ func (s *keySelector) Select(msg *primitive.Message, mqs []*primitive.MessageQue
 	return mqs[int(s.next.Add(1))%len(mqs)]
 }
 
-// Send delivers one message, or a batch of messages that all share one topic (stored as
+// Send delivers one message (a lone empty body goes as a batch of one, which the broker
+// takes), or a batch of messages that all share one topic (stored as
 // one batch on one queue). It never panics; every failure is an error wrapping ErrSend,
 // ErrClosed or ErrInvalid.
 func (p *Producer) Send(ctx context.Context, msgs ...*Message) (res SendResult, err error) {
 	if len(msgs) == 0 {
 		return res, fmt.Errorf("%w: nothing to send", ErrInvalid)
+	}
+	if len(msgs) == 1 && msgs[0] != nil && len(msgs[0].Body) == 0 {
+		// The broker refuses a lone message with an empty body (a tombstone, an empty
+		// line) on every try, but stores one inside a batch: send it as a batch of one.
+		b, err := NewBatch(msgs[0])
+		if err != nil {
+			return res, err
+		}
+		if res, err = p.SendBatch(ctx, b); err != nil {
+			return res, err
+		}
+		res.MsgID, res.brokerIDs = res.brokerIDs, "" // the one ID its consumers see
+		return res, nil
 	}
 	pms := make([]*primitive.Message, 0, len(msgs))
 	for _, m := range msgs {
@@ -170,17 +230,17 @@ func (p *Producer) Send(ctx context.Context, msgs ...*Message) (res SendResult, 
 // send hands pms to the client library's synchronous send and turns its answer into a
 // SendResult or an error wrapping ErrSend or ErrClosed.
 func (p *Producer) send(ctx context.Context, topic string, pms ...*primitive.Message) (res SendResult, err error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
-		return res, ErrClosed
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: client panicked: %v", ErrSend, r)
+	sr, err := p.sendSync(ctx, pms)
+	if err != nil && !errors.Is(err, ErrClosed) && ctx.Err() == nil && isTimeout(err) {
+		if p.timeouts.Add(1) >= renewAfterTimeouts {
+			p.renew()
 		}
-	}()
-	sr, err := p.p.SendSync(ctx, pms...)
+	} else if err == nil {
+		p.timeouts.Store(0)
+	}
+	if errors.Is(err, ErrClosed) {
+		return res, err
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("%w: %s: %w", ErrSend, topic, ctx.Err())
@@ -199,6 +259,21 @@ func (p *Producer) send(ctx context.Context, topic string, pms ...*primitive.Mes
 		res.Queue = Queue{Topic: sr.MessageQueue.Topic, BrokerName: sr.MessageQueue.BrokerName, QueueID: sr.MessageQueue.QueueId}
 	}
 	return res, nil
+}
+
+// sendSync is the client library's synchronous send, with its panics turned into errors.
+func (p *Producer) sendSync(ctx context.Context, pms []*primitive.Message) (sr *primitive.SendResult, err error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			sr, err = nil, fmt.Errorf("%w: client panicked: %v", ErrSend, r)
+		}
+	}()
+	return p.p.SendSync(ctx, pms...)
 }
 
 func sendStatus(s primitive.SendStatus) string {

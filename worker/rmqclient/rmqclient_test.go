@@ -674,3 +674,46 @@ func TestPullerEmptyLongPollEndsWithoutError(t *testing.T) {
 		require.Equal(t, int64(0), res.Next)
 	}
 }
+
+// The broker refuses a lone message with an empty body ("message body length is zero") but
+// takes one inside a batch: a tombstone or an empty line sent alone must not fail on every try.
+func TestLoneEmptyBodyIsSent(t *testing.T) {
+	topic := rmqtest.Topic(t, 2)
+	p := newProducer(t, rmqclient.ProducerOptions{HashByKey: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := rmqtest.Client(t).NewReader("test")
+	defer r.Close()
+	read := func(res rmqclient.SendResult) *rmqclient.ReceivedMessage {
+		t.Helper()
+		var got []*rmqclient.ReceivedMessage
+		require.Eventually(t, func() bool {
+			var err error
+			got, _, err = r.Read(ctx, res.Queue, res.Offset, 1)
+			require.NoError(t, err)
+			return len(got) == 1
+		}, 10*time.Second, 20*time.Millisecond)
+		return got[0]
+	}
+	msg := func() *rmqclient.Message {
+		return &rmqclient.Message{Topic: topic, Keys: []string{"k-1"}, ShardingKey: "k-1",
+			Properties: map[string]string{"p": "v"}}
+	}
+
+	one, err := rmqclient.NewBatch(msg())
+	require.NoError(t, err)
+	res, err := p.SendBatch(ctx, one)
+	require.NoError(t, err, "a batch of one empty message")
+	got := read(res)
+	require.Empty(t, got.Body)
+	require.Equal(t, []string{"k-1"}, got.Keys)
+	require.Equal(t, "v", got.Properties["p"])
+	require.Equal(t, []string{got.MsgID}, res.MsgIDs(), "the ID a consumer sees")
+
+	res, err = p.Send(ctx, msg())
+	require.NoError(t, err, "Send of a lone empty message")
+	got = read(res)
+	require.Empty(t, got.Body)
+	require.Equal(t, "v", got.Properties["p"])
+	require.Equal(t, res.MsgID, got.MsgID)
+}
