@@ -7,8 +7,8 @@ import (
 )
 
 // shapeStats is what one strategy does on one cluster shape: balance (the worst of the initial
-// assignment and of every one after a join, leave or restart step; idle: the most idle workers of any
-// of them) and units moved against MinMoves for one join, leaves and a rolling restart.
+// assignment and of every one after a join, leave or restart step with at least as many units as
+// workers; idle: the most idle workers of any of them) and units moved against MinMoves for one join, leaves and a rolling restart.
 type shapeStats struct {
 	workers, units       int
 	maxAvg, minAvg       float64
@@ -55,8 +55,10 @@ func measureShape(s Strategy, members []string, extra string, units []Unit, leav
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		mx, mn, idle := balance(a, len(units))
-		st.maxAvg, st.minAvg, st.idle = max(st.maxAvg, mx), min(st.minAvg, mn), max(st.idle, idle)
+		if len(units) >= len(next) { // with fewer units than workers some are idle by necessity
+			mx, mn, idle := balance(a, len(units))
+			st.maxAvg, st.minAvg, st.idle = max(st.maxAvg, mx), min(st.minAvg, mn), max(st.idle, idle)
+		}
 		moved, _ := Diff(old, a)
 		min := MinMoves(old, next, len(units))
 		if min >= 4 {

@@ -103,7 +103,8 @@ type stickyPlacement struct {
 	floor      int   // TargetFloor
 	load       []int // member → units held
 	perConn    []int32
-	owner      []int // unit → member, -1 while free
+	spread     []int32 // connector → StickySpreadBound of its task count
+	owner      []int   // unit → member, -1 while free
 }
 
 func newStickyPlacement(ms []string, us []Unit) *stickyPlacement {
@@ -126,6 +127,10 @@ func newStickyPlacement(ms []string, us []Unit) *stickyPlacement {
 		p.memberHash[w] = xxhash.Sum64String(name)
 	}
 	p.perConn = make([]int32, len(p.tasks)*m)
+	p.spread = make([]int32, len(p.tasks))
+	for c, t := range p.tasks {
+		p.spread[c] = int32(StickySpreadBound(t, m))
+	}
 	return p
 }
 
@@ -134,7 +139,7 @@ func (p *stickyPlacement) score(i, w int) uint64 { return mix(p.hash[i] ^ p.memb
 // spreadOK reports whether member w may take unit i within StickySpreadBound.
 func (p *stickyPlacement) spreadOK(i, w int) bool {
 	c := p.conn[i]
-	return p.us[i].IsConnector() || int(p.perConn[c*p.m+w]) < StickySpreadBound(p.tasks[c], p.m)
+	return p.us[i].IsConnector() || p.perConn[c*p.m+w] < p.spread[c]
 }
 
 func (p *stickyPlacement) place(i, w int) {
@@ -217,13 +222,22 @@ func (p *stickyPlacement) placeFree() {
 // by score; -1 if there is none.
 func (p *stickyPlacement) leastLoaded(i int, spread bool) int {
 	best := -1
-	var bs uint64
+	var bs uint64 // score of best, computed only where loads tie
+	scored := false
 	for w := range p.m {
-		if p.load[w] >= p.capacity || (spread && !p.spreadOK(i, w)) {
+		if l := p.load[w]; l >= p.capacity || (best >= 0 && l > p.load[best]) || (spread && !p.spreadOK(i, w)) {
 			continue
 		}
-		if s := p.score(i, w); best < 0 || p.load[w] < p.load[best] || (p.load[w] == p.load[best] && s > bs) {
-			best, bs = w, s
+		switch {
+		case best < 0 || p.load[w] < p.load[best]:
+			best, scored = w, false
+		case p.load[w] == p.load[best]:
+			if !scored {
+				bs, scored = p.score(i, best), true
+			}
+			if s := p.score(i, w); s > bs {
+				best, bs = w, s
+			}
 		}
 	}
 	return best

@@ -386,7 +386,8 @@ func schedulerTable(w io.Writer, rs *results) {
 	fmt.Fprintf(w, "## 5. Scheduler\n\nPlacement of units (connectors and tasks) over workers by each strategy, on the "+
 		"shapes of issue 15 (`BenchmarkPlacement`, package `scheduler`). max/avg and min/avg are the most and least "+
 		"loaded worker against the average, idle the workers without a unit, each the worst of the first assignment and of "+
-		"every one after a join, a leave or a restart step (idle: of any one of them, summed over shapes for \"wide\"). Moves are units moved against the "+
+		"every one after a join, a leave or a restart step that leaves at least as many units as workers (idle: of any one of "+
+		"them, summed over shapes for \"wide\"). Moves are units moved against the "+
 		"minimum (`scheduler.MinMoves`): one worker joining, each of three leaving (summed), and a rolling restart "+
 		"(each worker leaves and rejoins in turn, summed). Row \"wide\" sums the moves over 108 shapes "+
 		"(1-101 workers, 1-100 units per worker, connectors of 0-100 tasks; rolling restarts where there are at most "+
