@@ -359,3 +359,31 @@ func TestStickyStaleCurrent(t *testing.T) {
 	_, err = s.Rebalance(nil, us, stale)
 	require.ErrorIs(t, err, ErrNoMembers)
 }
+
+// Any current placement, however stale or inconsistent (units of departed workers, deleted units, a
+// unit under several workers, overloaded workers), gives a result within the bounds that is a fixed
+// point.
+func TestStickyArbitraryCurrent(t *testing.T) {
+	s := NewSticky()
+	r := rand.New(rand.NewPCG(11, 11))
+	for range iterations(200) {
+		ms, us := genCluster(r, 40, 15)
+		cur := Assignment{}
+		names := append(slices.Clone(ms), "gone-1", "gone-2")
+		for _, u := range append(slices.Clone(us), Units("deleted", 3)...) {
+			for range r.IntN(3) { // 0, 1 or 2 holders
+				w := names[r.IntN(len(names))]
+				if r.IntN(4) == 0 {
+					w = names[0] // pile some onto one worker, past LoadBound
+				}
+				cur[w] = append(cur[w], u)
+			}
+		}
+		a, err := s.Rebalance(ms, us, cur)
+		require.NoError(t, err)
+		require.NoError(t, checkSticky(a, ms, us), "members=%d units=%d", len(ms), len(us))
+		b, err := s.Rebalance(ms, us, a)
+		require.NoError(t, err)
+		require.Equal(t, a, b, "fixed point")
+	}
+}
