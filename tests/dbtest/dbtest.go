@@ -3,7 +3,6 @@ package dbtest
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -14,12 +13,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/rmqconnect/rmqconnect/tests/localserver"
 )
 
 // Ports and credentials of the servers the tests start. They differ from db-local.sh's defaults so the
@@ -242,36 +241,27 @@ func (s *server) acquire(kind Kind) error {
 	if v := os.Getenv(env); v != "" {
 		return s.fromDSN(kind, v)
 	}
-	script, err := findScript()
+	script, err := localserver.Script("db-local.sh", EnvPostgres+" / "+EnvMySQL)
 	if err != nil {
 		return err
 	}
-	dataDir := os.Getenv("RMQ_TEST_DB_DIR")
-	if dataDir == "" {
-		dataDir = filepath.Join(os.TempDir(), fmt.Sprintf("rmqconnect-testdb-%d", os.Getuid()))
-	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	dataDir, err := localserver.StateDir("RMQ_TEST_DB_DIR", "testdb")
+	if err != nil {
 		return err
 	}
 	// Every test process holds a shared lock on the users file while it uses the servers; db-local.sh
 	// leaves a watcher behind that stops what it started once nobody holds the lock (the last test
 	// process has exited, however it ended).
-	users, err := os.OpenFile(filepath.Join(dataDir, "users.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
+	if usersLock, err = localserver.Use(filepath.Join(dataDir, "users.lock")); err != nil {
 		return err
 	}
-	if err := syscall.Flock(int(users.Fd()), syscall.LOCK_SH); err != nil {
-		_ = users.Close()
-		return fmt.Errorf("lock %s: %w", users.Name(), err)
-	}
-	usersLock = users
 	pgPort, myPort := envOr("RMQ_TEST_PG_PORT", testPGPort), envOr("RMQ_TEST_MYSQL_PORT", testMySQLPort)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", script, "start", string(kind))
 	cmd.Env = append(os.Environ(), "DB_DATA_DIR="+dataDir, "DB_PG_PORT="+pgPort, "DB_MYSQL_PORT="+myPort,
 		"DB_USER="+testUser, "DB_PASSWORD="+testPassword, "DB_DATABASE="+testDatabase, "DB_CLEAN=1",
-		"DB_WATCH_LOCK="+users.Name())
+		"DB_WATCH_LOCK="+usersLock.Name())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("db-local.sh start %s: %w\n%s", kind, err, out)
 	}
@@ -328,24 +318,4 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
-}
-
-// findScript walks up from the working directory to the module root.
-func findScript() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, "distribution", "bin", "db-local.sh")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("distribution/bin/db-local.sh not found above the working directory; set " +
-				EnvPostgres + " / " + EnvMySQL)
-		}
-		dir = parent
-	}
 }

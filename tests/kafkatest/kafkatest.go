@@ -14,10 +14,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/tests/localserver"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -92,22 +92,13 @@ func acquireShared() error {
 		shared = Broker{Addr: v}
 		return nil
 	}
-	dir := os.Getenv("RMQ_TEST_KAFKA_DIR")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), fmt.Sprintf("rmqconnect-testkafka-%d", os.Getuid()))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	users, err := os.OpenFile(filepath.Join(dir, "users.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	dir, err := localserver.StateDir("RMQ_TEST_KAFKA_DIR", "testkafka")
 	if err != nil {
 		return err
 	}
-	if err := syscall.Flock(int(users.Fd()), syscall.LOCK_SH); err != nil {
-		_ = users.Close()
-		return fmt.Errorf("lock %s: %w", users.Name(), err)
+	if usersLock, err = localserver.Use(filepath.Join(dir, "users.lock")); err != nil {
+		return err
 	}
-	usersLock = users
 	ca, keystore, err := writeTLS(filepath.Join(dir, "tls"))
 	if err != nil {
 		return fmt.Errorf("test certificates: %w", err)
@@ -116,7 +107,7 @@ func acquireShared() error {
 		SASLAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(sharedSASLPort)),
 		SSLAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(sharedSSLPort)), CAFile: ca,
 		env: []string{"KAFKA_DATA_DIR=" + filepath.Join(dir, "broker"), "KAFKA_PORT=" + strconv.Itoa(sharedPort),
-			"KAFKA_CONTROLLER_PORT=" + strconv.Itoa(sharedControllerPort), "KAFKA_WATCH_LOCK=" + users.Name(),
+			"KAFKA_CONTROLLER_PORT=" + strconv.Itoa(sharedControllerPort), "KAFKA_WATCH_LOCK=" + usersLock.Name(),
 			"KAFKA_SASL_PORT=" + strconv.Itoa(sharedSASLPort), "KAFKA_SASL_USER=" + SASLUser, "KAFKA_SASL_PASSWORD=" + SASLPassword,
 			"KAFKA_SSL_PORT=" + strconv.Itoa(sharedSSLPort), "KAFKA_SSL_KEYSTORE=" + keystore}}
 	if err := b.script("start", "KAFKA_CLEAN=1"); err != nil {
@@ -169,7 +160,7 @@ func (b *Broker) Start(t testing.TB) {
 }
 
 func (b *Broker) script(cmd string, extraEnv ...string) error {
-	script, err := findScript()
+	script, err := localserver.Script("kafka-local.sh", EnvBrokers)
 	if err != nil {
 		return err
 	}
@@ -320,23 +311,4 @@ func Name(t testing.TB, prefix string) string {
 		base = base[len(base)-m:]
 	}
 	return prefix + "_" + base + suffix
-}
-
-// findScript walks up from the working directory to the module root.
-func findScript() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, "distribution", "bin", "kafka-local.sh")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("distribution/bin/kafka-local.sh not found above the working directory; set " + EnvBrokers)
-		}
-		dir = parent
-	}
 }

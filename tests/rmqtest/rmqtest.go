@@ -2,7 +2,6 @@ package rmqtest
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/rmqconnect/rmqconnect/tests/localserver"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -187,7 +187,7 @@ func acquire() (release func() error, err error) {
 // returns its name server and the function that lets it go: the last test process using
 // it stops it, if a test process started it.
 func startCluster(env []string) (ns string, release func() error, err error) {
-	script, err := findScript()
+	script, err := localserver.Script("rocketmq-local.sh", "RMQ_NAMESRV")
 	if err != nil {
 		return "", nil, err
 	}
@@ -197,13 +197,9 @@ func startCluster(env []string) (ns string, release func() error, err error) {
 	}
 	// Every test process holds a shared lock on the users file while it uses the broker; the
 	// last one out takes it exclusively and stops the broker if a test process started it.
-	users, err := os.OpenFile(dataDir+".users", os.O_CREATE|os.O_RDWR, 0o644)
+	users, err := localserver.Use(dataDir + ".users")
 	if err != nil {
 		return "", nil, err
-	}
-	if err := syscall.Flock(int(users.Fd()), syscall.LOCK_SH); err != nil {
-		users.Close()
-		return "", nil, fmt.Errorf("lock %s: %w", users.Name(), err)
 	}
 	marker := dataDir + ".started-by-tests"
 	// Always go through `start`: it is a no-op when the broker runs, and it takes the
@@ -290,23 +286,4 @@ func runScriptOutput(script string, env []string, arg string) (string, error) {
 		return string(out), fmt.Errorf("%s %s: %w\n%s", filepath.Base(script), arg, err, out)
 	}
 	return string(out), nil
-}
-
-// findScript walks up from the working directory to the module root.
-func findScript() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, "distribution", "bin", "rocketmq-local.sh")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("distribution/bin/rocketmq-local.sh not found above the working directory; set RMQ_NAMESRV")
-		}
-		dir = parent
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/tests/localserver"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -63,7 +64,7 @@ func StopSecond(t testing.TB) {
 	if !secondOwned {
 		t.Skip("the second cluster is RMQ_SECOND_NAMESRV's: not stopped by tests")
 	}
-	script, err := findScript()
+	script, err := localserver.Script("rocketmq-local.sh", "RMQ_NAMESRV")
 	if err == nil {
 		err = runScript(script, secondEnv(), "stop")
 	}
@@ -75,7 +76,7 @@ func StopSecond(t testing.TB) {
 // StartSecond starts the second cluster again after StopSecond, with its messages.
 func StartSecond(t testing.TB) {
 	t.Helper()
-	script, err := findScript()
+	script, err := localserver.Script("rocketmq-local.sh", "RMQ_NAMESRV")
 	if err == nil {
 		err = runScript(script, secondEnv(), "start")
 	}
