@@ -22,9 +22,9 @@ type Sticky interface {
 	Rebalance(members []string, units []Unit, current Assignment) (Assignment, error)
 }
 
-// NewSticky returns the sticky strategy. It is not selectable by allocTaskStrategy: the distributed
-// worker computes its assignment from the membership and the connector configs alone, and a sticky
-// strategy needs the placement in force as well (docs/distributed.md, "Scheduler bounds").
+// NewSticky returns the sticky strategy (New(StickyName), allocTaskStrategy=sticky). The distributed
+// worker gives Rebalance the placement in force it reads from the status topic: the task claims and
+// the connector records of live workers (docs/distributed.md, "The sticky strategy").
 func NewSticky() Sticky { return stickyStrategy{} }
 
 // TargetFloor is the fewest units the sticky strategy leaves on one of m members when it places n

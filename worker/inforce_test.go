@@ -1,0 +1,92 @@
+package worker
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/scheduler"
+)
+
+func sortedAssignment(a scheduler.Assignment) scheduler.Assignment {
+	for w := range a {
+		slices.SortFunc(a[w], scheduler.Unit.Compare)
+	}
+	return a
+}
+
+// The placement in force names, for each unit, the live worker the status topic records
+// holding it: task claims (a PAUSED task where it was paused), connector records not
+// released; records of workers that left, of another process of a live worker id, of an
+// older incarnation, and releases count for nothing.
+func TestPlacementInForce(t *testing.T) {
+	st := newStatusState()
+	recs := []statusRecord{
+		{Connector: "a", Task: -1, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1"},
+		{Connector: "a", Task: -1, Inc: 1, State: StateUnassigned, Worker: "w2", Proc: "p2"}, // released
+		{Connector: "a", Task: -1, Inc: 1, State: StateRunning, Worker: "w3", Proc: "p3"},    // left
+		{Connector: "a", Task: 0, Inc: 1, State: StateRunning, Worker: "w2", Proc: "p2", Gen: 1, Claim: true},
+		{Connector: "a", Task: 1, Inc: 1, State: StateRunning, Worker: "w3", Proc: "p3", Gen: 2, Claim: true}, // left
+		{Connector: "a", Task: 2, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1", Gen: 3, Claim: true},
+		{Connector: "a", Task: 2, Inc: 1, State: StateUnassigned, Worker: "w1", Proc: "p1", Gen: 3},            // released
+		{Connector: "b", Task: 0, Inc: 5, State: StateRunning, Worker: "w1", Proc: "old", Gen: 1, Claim: true}, // another process
+		{Connector: "b", Task: 1, Inc: 5, State: StatePaused, Worker: "w2", Proc: "p2", Gen: 2},
+		{Connector: "b", Task: -1, Inc: 5, State: StatePaused, Worker: "w2", Proc: "p2"},
+		{Connector: "c", Task: -1, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1"}, // older incarnation
+		{Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1", Gen: 1, Claim: true},
+	}
+	for _, r := range recs {
+		require.NoError(t, st.apply(r), "%+v", r)
+	}
+	conns := map[string]clusterConnector{
+		"a": {Inc: 1, Tasks: make([]map[string]string, 3)},
+		"b": {Inc: 5, Tasks: make([]map[string]string, 2)},
+		"c": {Inc: 9, Tasks: make([]map[string]string, 1)},
+	}
+	got := sortedAssignment(placementInForce([]string{"w1.p1", "w2.p2"}, conns, st))
+	require.Equal(t, scheduler.Assignment{
+		"w1": {{Connector: "a", Task: scheduler.ConnectorTask}},
+		"w2": {{Connector: "a", Task: 0}, {Connector: "b", Task: scheduler.ConnectorTask}, {Connector: "b", Task: 1}},
+	}, got)
+
+	// Once w3 is a member again (the same process), what it holds counts.
+	got = sortedAssignment(placementInForce([]string{"w1.p1", "w2.p2", "w3.p3"}, conns, st))
+	require.Equal(t, []scheduler.Unit{{Connector: "a", Task: scheduler.ConnectorTask}, {Connector: "a", Task: 1}}, got["w3"])
+}
+
+// A worker that gives a connector unit up writes the release, once: the status topic then
+// names only the new holder, and the sticky strategy's placement in force has one holder.
+func TestReleasedConnectorIsRecordedReleased(t *testing.T) {
+	d := newTestDistributed(t, time.Second)
+	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
+	rt.inc = 4
+	d.engine.adopt(rt)
+	conns := map[string]clusterConnector{"c": {Inc: 4}}
+	conn := scheduler.Unit{Connector: "c", Task: scheduler.ConnectorTask}
+	apply := func() []statusRecord {
+		recs := drainReports(d)
+		for _, r := range recs {
+			require.NoError(t, d.status.apply(r))
+		}
+		return recs
+	}
+
+	rt.mu.Lock()
+	rt.ownConn = true
+	rt.mu.Unlock()
+	rt.setConnState(StateRunning, "")
+	require.Len(t, apply(), 1)
+	require.Equal(t, []scheduler.Unit{conn}, placementInForce(d.members, conns, d.status)["w1"])
+
+	rt.syncDistributed(desiredConn{target: TargetStarted}) // the unit went to another worker
+	recs := apply()
+	require.Len(t, recs, 1, "no release written")
+	require.Equal(t, StateUnassigned, recs[0].State)
+	require.Equal(t, int64(4), recs[0].Inc)
+	require.Empty(t, placementInForce(d.members, conns, d.status)["w1"])
+
+	rt.syncDistributed(desiredConn{target: TargetStarted})
+	require.Empty(t, apply(), "released again")
+}
