@@ -115,12 +115,9 @@ func (s *ddState) run(cmd string) (string, error) {
 		if err := needOne(); err != nil {
 			return "", err
 		}
-		var st Strategy = NewSticky() // not selectable by New: see NewSticky
-		if pos[0] != "sticky" {
-			var err error
-			if st, err = New(pos[0]); err != nil {
-				return "", err
-			}
+		st, err := New(pos[0])
+		if err != nil {
+			return "", err
 		}
 		*s = ddState{strategy: st, name: pos[0], tasks: map[string]int{}}
 		return "ok", nil
