@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // claim serves clusterPlacement: it waits until the task is free (never claimed, released,
@@ -33,11 +35,16 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			cancel()
 			free = err == nil && len(live) > 0 && !holderLive(cur, live)
 		}
+		if free && d.fence() != nil {
+			// The lease has lapsed (suspended, cut off, or replaced by another process of
+			// this workerId): a task released meanwhile is its next owner's, not this one's.
+			free = false
+		}
 		if free && ctx.Err() != nil {
 			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run
 		}
 		if free {
-			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
+			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
 				Gen: gen, Claim: true}
 			if held {
 				rec.Prev = cur.Gen
@@ -137,7 +144,7 @@ func (d *Distributed) releaseUnused(rt *connRuntime, id int, gen, off int64) {
 		return
 	}
 	d.log.Info("releasing a claim whose run was stopped before it started", "connector", rt.name, "task", id, "gen", gen)
-	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen})
+	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen})
 }
 
 // holds serves clusterPlacement.

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -60,7 +61,7 @@ func newClaimHarness(t *testing.T) *claimHarness {
 	})
 
 	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
-	rt.inc, rt.target = 1, TargetStarted
+	rt.inc, rt.target = 1, restapi.TargetStarted
 	rt.taskCfgs, rt.ownTasks = []map[string]string{{}}, map[int]bool{0: true}
 	d.engine.adopt(rt)
 	return &claimHarness{d: d, rt: rt}
@@ -98,7 +99,7 @@ func TestTaskStoppedWhileClaimingIsReleased(t *testing.T) {
 		return ok && h.d.mine(r) && r.Claim
 	}, 30*time.Second, 5*time.Millisecond, "the task was never claimed")
 
-	h.rt.stopTaskSet([]int{0}, StateUnassigned) // the task moves away before it started
+	h.rt.stopTaskSet([]int{0}, restapi.StateUnassigned) // the task moves away before it started
 	h.waitReleased(t, claim.Gen, "a claim whose run never started is still in force")
 }
 
@@ -109,7 +110,7 @@ func TestTaskStoppedWhileClaimingIsReleased(t *testing.T) {
 func TestStoppingWorkerReleasesClaimsWithoutARun(t *testing.T) {
 	h := newClaimHarness(t)
 	d := h.d
-	rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: d.cfg.WorkerID,
+	rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: d.cfg.WorkerID,
 		Proc: d.proc, Gen: 4, Claim: true}
 	body, err := json.Marshal(rec)
 	require.NoError(t, err)

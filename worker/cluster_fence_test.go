@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/stretchr/testify/require"
 )
 
@@ -16,10 +17,11 @@ import (
 func newTestDistributed(t *testing.T, stopTimeout time.Duration) *Distributed {
 	t.Helper()
 	d, err := NewDistributed(DistributedConfig{ClusterID: "c1", StandaloneConfig: StandaloneConfig{
-		WorkerID: "w1", StoreDir: t.TempDir(), StopTimeout: stopTimeout}}, nil, nil, quiet())
+		WorkerID: "w1", StoreDir: t.TempDir(), StopTimeout: stopTimeout}, Lease: time.Hour}, nil, nil, quiet())
 	require.NoError(t, err)
 	d.engine.start(context.Background())
 	d.members = []string{"w1"}
+	d.lastRenew = time.Now()
 	return d
 }
 
@@ -28,7 +30,7 @@ func hungTask(rt *connRuntime, id int, gen int64) (release chan struct{}) {
 	done := make(chan struct{})
 	rt.mu.Lock()
 	rt.tasks[id] = &taskRuntime{id: id, gen: gen, cancel: func() {}, done: done,
-		state: StateInfo{State: StateRunning, WorkerID: rt.e.cfg.WorkerID}, reported: StateInfo{State: StateRunning, WorkerID: rt.e.cfg.WorkerID}}
+		state: restapi.StateInfo{State: restapi.StateRunning, WorkerID: rt.e.cfg.WorkerID}, reported: restapi.StateInfo{State: restapi.StateRunning, WorkerID: rt.e.cfg.WorkerID}}
 	rt.mu.Unlock()
 	return done
 }
@@ -70,11 +72,11 @@ func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
 	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
 	rt.inc = 7
 	d.engine.adopt(rt)
-	claim := statusRecord{Connector: "c", Task: 0, Inc: 7, State: StateRunning, Worker: "w1", Gen: 3, Claim: true}
+	claim := statusRecord{Connector: "c", Task: 0, Inc: 7, State: restapi.StateRunning, Worker: "w1", Gen: 3, Claim: true}
 	require.NoError(t, d.status.apply(claim))
 	release := hungTask(rt, 0, 3)
 
-	rt.stopTaskSet([]int{0}, StateUnassigned)
+	rt.stopTaskSet([]int{0}, restapi.StateUnassigned)
 	for _, r := range drainReports(d) {
 		require.False(t, released(r.State), "task released while it still runs: %+v", r)
 	}
@@ -91,7 +93,7 @@ func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
 	var got []statusRecord
 	require.Eventually(t, func() bool { got = append(got, drainReports(d)...); return len(got) > 0 }, 30*time.Second, 5*time.Millisecond,
 		"the task returned but its release was never written")
-	require.Equal(t, StateUnassigned, got[0].State)
+	require.Equal(t, restapi.StateUnassigned, got[0].State)
 	require.Equal(t, int64(3), got[0].Gen)
 	close(d.leaving)
 	d.crew.close()
@@ -114,7 +116,7 @@ func TestClusterCacheRejectedAfterTopicRecreated(t *testing.T) {
 			l.last = markOf(l.next-1, topics[i][l.next-1])
 		}
 	}
-	d.config.Connectors["a"] = &clusterConnector{Config: map[string]string{}, Target: TargetStarted, Epoch: 1, Inc: 1}
+	d.config.Connectors["a"] = &clusterConnector{Config: map[string]string{}, Target: restapi.TargetStarted, Epoch: 1, Inc: 1}
 	d.saveCache()
 	recordAt := func(i int, off int64) ([]byte, error) { return topics[i][off], nil }
 	maxOff := [3]int64{5, 5, 5}
@@ -142,7 +144,7 @@ func TestRecordsOfAnotherClusterAreIgnored(t *testing.T) {
 	require.NoError(t, d.applyConfig(2, rec(configRecord{Type: recConnector, Name: "legacy", Config: map[string]string{}})), "records from before clusters were recorded are kept")
 	require.ElementsMatch(t, []string{"ours", "legacy"}, slices.Collect(maps.Keys(d.config.Connectors)))
 
-	require.ErrorIs(t, d.applyStatus(0, rec(statusRecord{Cluster: "c2", Connector: "ours", Task: 0, Inc: 2, State: StateRunning, Worker: "x", Gen: 9, Claim: true})), errForeignRecord)
+	require.ErrorIs(t, d.applyStatus(0, rec(statusRecord{Cluster: "c2", Connector: "ours", Task: 0, Inc: 2, State: restapi.StateRunning, Worker: "x", Gen: 9, Claim: true})), errForeignRecord)
 	require.Empty(t, d.status.Tasks["ours"])
 	require.ErrorIs(t, d.applyPosition(0, rec(positionRecord{Cluster: "c2", Connector: "ours", Inc: 2, Gen: 1,
 		Positions: []positionEntry{{Partition: map[string]any{"f": "a"}, Offset: map[string]any{"p": 1}}}})), errForeignRecord)
@@ -161,11 +163,12 @@ func TestRecordsOfAnotherClusterAreIgnored(t *testing.T) {
 // id either.
 func TestSameWorkerIDZombieIsFenced(t *testing.T) {
 	zombie := newTestDistributed(t, time.Second)
+	defer zombie.engine.stop(false) // waits for the fenced task's watcher
 	zombie.proc = "old"
 	rt := newConnRuntime(zombie.engine, "c", map[string]string{}, connectorSettings{}, nil)
 	rt.inc = 1
 	zombie.engine.adopt(rt)
-	require.NoError(t, zombie.status.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Proc: "old", Gen: 5, Claim: true}))
+	require.NoError(t, zombie.status.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "old", Gen: 5, Claim: true}))
 	cancelled := make(chan struct{})
 	rt.mu.Lock()
 	rt.tasks[0] = &taskRuntime{id: 0, gen: 5, done: make(chan struct{}), cancel: func() { close(cancelled) }}
@@ -173,7 +176,7 @@ func TestSameWorkerIDZombieIsFenced(t *testing.T) {
 	require.True(t, zombie.holds(rt, 0, 5))
 
 	// The replacement (same workerId, another process) claims the task.
-	takeover := statusRecord{Cluster: "c1", Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Proc: "new", Gen: 6, Claim: true, Prev: 5}
+	takeover := statusRecord{Cluster: "c1", Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "new", Gen: 6, Claim: true, Prev: 5}
 	body, err := json.Marshal(takeover)
 	require.NoError(t, err)
 	require.NoError(t, zombie.applyStatus(10, body))
@@ -201,4 +204,22 @@ func TestMemberIDsCarryTheIncarnation(t *testing.T) {
 	require.True(t, holderLive(statusRecord{Worker: "w1", Proc: "a"}, []string{"w1.a"}))
 	require.False(t, holderLive(statusRecord{Worker: "w1", Proc: "a"}, []string{"w1.b"}))
 	require.True(t, holderLive(statusRecord{Worker: "w1"}, []string{"w1.b"}), "a claim written before incarnations: by worker id")
+}
+
+// A worker whose lease has lapsed claims nothing, not even a released task: a process of this
+// workerId suspended past its expiry and resumed took a task released to its replacement
+// (TestDistributedSameIDZombie saw its claim in the status topic).
+func TestLapsedLeaseClaimsNothing(t *testing.T) {
+	d := newTestDistributed(t, time.Second)
+	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
+	rt.inc = 1
+	d.engine.adopt(rt)
+	require.NoError(t, d.status.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateUnassigned, Worker: "w2", Proc: "p2", Gen: 2}))
+	d.mu.Lock()
+	d.lastRenew = time.Now().Add(-2 * d.cfg.Lease)
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := d.claim(ctx, rt, 0)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "claimed a task with a lapsed lease")
 }

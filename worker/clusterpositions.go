@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // clusterPositions is the PositionStore of the position topic, for one task incarnation
@@ -86,7 +87,7 @@ func (p clusterPositions) clear(name string) error {
 
 func (p clusterPositions) write(r positionRecord) error {
 	if r.Inc == 0 {
-		return fmt.Errorf("connector %s: %w", r.Connector, ErrNotFound)
+		return fmt.Errorf("connector %s: %w", r.Connector, restapi.ErrNotFound)
 	}
 	r.Cluster = p.d.cfg.ClusterID
 	if r.Gen == adminGen {

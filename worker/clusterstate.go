@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // The store topics' records and the state every worker folds from them. The folds are
@@ -42,11 +43,11 @@ type snapshotHeader struct {
 type configRecord struct {
 	// Cluster is the connectClusterId of the writer: a worker ignores the records of
 	// other clusters that share the topic (see foreign).
-	Cluster string            `json:"cluster,omitempty"`
-	Type    string            `json:"type"`
-	Name    string            `json:"name"`
-	Config  map[string]string `json:"config,omitempty"`
-	Target  TargetState       `json:"target,omitempty"`
+	Cluster string              `json:"cluster,omitempty"`
+	Type    string              `json:"type"`
+	Name    string              `json:"name"`
+	Config  map[string]string   `json:"config,omitempty"`
+	Target  restapi.TargetState `json:"target,omitempty"`
 	// Base is the epoch a connector record replaces; 0 creates (and fails when the connector exists).
 	Base int64 `json:"base,omitempty"`
 	// Inc names the incarnation a target, delete or restart record is meant for.
@@ -59,7 +60,7 @@ type configRecord struct {
 	OnlyFailed   bool                `json:"only_failed,omitempty"`
 	Worker       string              `json:"worker,omitempty"` // the writer, for diagnostics
 	ReplayID     string              `json:"replay_id,omitempty"`
-	Replay       *ReplayInfo         `json:"replay,omitempty"`
+	Replay       *restapi.ReplayInfo `json:"replay,omitempty"`
 	Force        bool                `json:"force,omitempty"`
 	Abandon      bool                `json:"abandon,omitempty"`
 	Level        string              `json:"level,omitempty"` // a log-level record's level (loglevels.go)
@@ -69,8 +70,8 @@ type configRecord struct {
 
 // clusterConnector is a connector as the config topic defines it.
 type clusterConnector struct {
-	Config map[string]string `json:"config"`
-	Target TargetState       `json:"target"`
+	Config map[string]string   `json:"config"`
+	Target restapi.TargetState `json:"target"`
 	// Epoch is offset+1 of the connector record in force; Inc is offset+1 of the record
 	// that created this incarnation (a re-created connector gets a new one).
 	Epoch int64 `json:"epoch"`
@@ -80,7 +81,7 @@ type clusterConnector struct {
 	Tasks        []map[string]string `json:"tasks"`
 	TasksVersion int64               `json:"tasks_version"`
 	// Replays are the DLQ records replayed (or being replayed: no MsgID yet), by record id.
-	Replays map[string]ReplayInfo `json:"replays,omitempty"`
+	Replays map[string]restapi.ReplayInfo `json:"replays,omitempty"`
 }
 
 // configState is the fold of the config topic.
@@ -103,13 +104,13 @@ func (s *configState) apply(off int64, r configRecord) error {
 			}
 			target := r.Target
 			if target == "" {
-				target = TargetStarted
+				target = restapi.TargetStarted
 			}
 			s.Connectors[r.Name] = &clusterConnector{Config: r.Config, Target: target, Epoch: off + 1, Inc: off + 1}
 			return nil
 		}
 		if r.Base == 0 {
-			return fmt.Errorf("connector %s: %w", r.Name, ErrAlreadyExists)
+			return fmt.Errorf("connector %s: %w", r.Name, restapi.ErrAlreadyExists)
 		}
 		if r.Base != c.Epoch {
 			return fmt.Errorf("connector %s: %w: changed concurrently (epoch %d, update based on %d)", r.Name, errStale, c.Epoch, r.Base)
@@ -121,16 +122,16 @@ func (s *configState) apply(off int64, r configRecord) error {
 		return nil
 	case recTarget:
 		if c == nil || c.Inc != r.Inc {
-			return fmt.Errorf("connector %s: %w", r.Name, ErrNotFound)
+			return fmt.Errorf("connector %s: %w", r.Name, restapi.ErrNotFound)
 		}
 		c.Target = r.Target
-		if r.Target == TargetStopped {
+		if r.Target == restapi.TargetStopped {
 			c.Tasks, c.TasksVersion = nil, 0
 		}
 		return nil
 	case recDelete:
 		if c == nil || c.Inc != r.Inc {
-			return fmt.Errorf("connector %s: %w", r.Name, ErrNotFound)
+			return fmt.Errorf("connector %s: %w", r.Name, restapi.ErrNotFound)
 		}
 		delete(s.Connectors, r.Name)
 		return nil
@@ -138,7 +139,7 @@ func (s *configState) apply(off int64, r configRecord) error {
 		if c == nil || c.Epoch != r.Epoch {
 			return fmt.Errorf("tasks of %s: %w: computed for epoch %d", r.Name, errStale, r.Epoch)
 		}
-		if c.Target == TargetStopped {
+		if c.Target == restapi.TargetStopped {
 			return fmt.Errorf("tasks of %s: %w: the connector is stopped", r.Name, errStale)
 		}
 		if c.TasksVersion != 0 && reflect.DeepEqual(c.Tasks, r.Tasks) {
@@ -155,17 +156,17 @@ func (s *configState) apply(off int64, r configRecord) error {
 		return nil // only a reader that lost the topic's start uses it (storeLog.rebase)
 	case recReplay:
 		if c == nil || c.Inc != r.Inc || r.Replay == nil {
-			return fmt.Errorf("connector %s: %w", r.Name, ErrNotFound)
+			return fmt.Errorf("connector %s: %w", r.Name, restapi.ErrNotFound)
 		}
 		_, taken := c.Replays[r.ReplayID]
 		switch {
 		case r.Abandon:
 			delete(c.Replays, r.ReplayID)
 		case r.Replay.MsgID == "" && taken && !r.Force:
-			return fmt.Errorf("dlq record %s of %s: %w", r.ReplayID, r.Name, ErrAlreadyExists)
+			return fmt.Errorf("dlq record %s of %s: %w", r.ReplayID, r.Name, restapi.ErrAlreadyExists)
 		default:
 			if c.Replays == nil {
-				c.Replays = map[string]ReplayInfo{}
+				c.Replays = map[string]restapi.ReplayInfo{}
 			}
 			c.Replays[r.ReplayID] = *r.Replay
 			pruneReplays(c.Replays, r.Replay.At)
@@ -173,7 +174,7 @@ func (s *configState) apply(off int64, r configRecord) error {
 		return nil
 	case recRestart, recRestartTask:
 		if c == nil || c.Inc != r.Inc {
-			return fmt.Errorf("connector %s: %w", r.Name, ErrNotFound)
+			return fmt.Errorf("connector %s: %w", r.Name, restapi.ErrNotFound)
 		}
 		return nil
 	}
@@ -192,7 +193,7 @@ const (
 // pruneReplays drops the replay records older than replayRetention before now (the time
 // of the record being folded, so that every worker prunes alike) and, past maxReplays, the
 // oldest down to 3/4 of it (so that the sort is rare).
-func pruneReplays(rs map[string]ReplayInfo, now time.Time) {
+func pruneReplays(rs map[string]restapi.ReplayInfo, now time.Time) {
 	if !now.IsZero() {
 		for id, info := range rs {
 			if info.At.Before(now.Add(-replayRetention)) {
@@ -219,13 +220,13 @@ func pruneReplays(rs map[string]ReplayInfo, now time.Time) {
 // starts a task only after its record with a generation above every earlier one of the
 // connector is the one in force.
 type statusRecord struct {
-	Cluster   string `json:"cluster,omitempty"` // the writer's connectClusterId
-	Connector string `json:"connector"`
-	Task      int    `json:"task"`
-	Inc       int64  `json:"inc"`
-	State     State  `json:"state"`
-	Trace     string `json:"trace,omitempty"`
-	Worker    string `json:"worker"`
+	Cluster   string        `json:"cluster,omitempty"` // the writer's connectClusterId
+	Connector string        `json:"connector"`
+	Task      int           `json:"task"`
+	Inc       int64         `json:"inc"`
+	State     restapi.State `json:"state"`
+	Trace     string        `json:"trace,omitempty"`
+	Worker    string        `json:"worker"`
 	// Proc is the incarnation (process) of Worker that wrote the record.
 	Proc string `json:"proc,omitempty"`
 	Gen  int64  `json:"gen"`
@@ -327,8 +328,8 @@ func (s *statusState) task(name string, inc int64, id int) (statusRecord, bool) 
 }
 
 // releasedStates are task states that do not hold a claim.
-func released(st State) bool {
-	return st == StateUnassigned || st == StatePaused || st == StateStopped
+func released(st restapi.State) bool {
+	return st == restapi.StateUnassigned || st == restapi.StatePaused || st == restapi.StateStopped
 }
 
 // positionRecord is one record of the position topic: positions committed by a task of

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,10 +20,10 @@ func TestConfigFoldEpochs(t *testing.T) {
 	c := s.Connectors["a"]
 	assert.Equal(t, int64(1), c.Epoch)
 	assert.Equal(t, int64(1), c.Inc)
-	assert.Equal(t, TargetStarted, c.Target)
+	assert.Equal(t, restapi.TargetStarted, c.Target)
 
 	// A second create of the same name loses.
-	assert.ErrorIs(t, s.apply(1, configRecord{Type: recConnector, Name: "a", Config: cfg("x")}), ErrAlreadyExists)
+	assert.ErrorIs(t, s.apply(1, configRecord{Type: recConnector, Name: "a", Config: cfg("x")}), restapi.ErrAlreadyExists)
 	assert.Equal(t, "1", s.Connectors["a"].Config["k"])
 
 	// Tasks are accepted for the epoch in force only.
@@ -47,40 +48,40 @@ func TestConfigFoldEpochs(t *testing.T) {
 	assert.Equal(t, v, s.Connectors["a"].TasksVersion)
 
 	// Stop drops the tasks; a target for another incarnation is not found.
-	require.NoError(t, s.apply(8, configRecord{Type: recTarget, Name: "a", Inc: 1, Target: TargetStopped}))
+	require.NoError(t, s.apply(8, configRecord{Type: recTarget, Name: "a", Inc: 1, Target: restapi.TargetStopped}))
 	assert.Nil(t, s.Connectors["a"].Tasks)
 	assert.ErrorIs(t, s.apply(9, configRecord{Type: recTasks, Name: "a", Epoch: 4, Tasks: []map[string]string{cfg("t0")}}), errStale)
-	assert.ErrorIs(t, s.apply(10, configRecord{Type: recTarget, Name: "a", Inc: 99, Target: TargetStarted}), ErrNotFound)
+	assert.ErrorIs(t, s.apply(10, configRecord{Type: recTarget, Name: "a", Inc: 99, Target: restapi.TargetStarted}), restapi.ErrNotFound)
 
 	// Delete, then re-create: a new incarnation; a late delete of the old one misses it.
 	require.NoError(t, s.apply(11, configRecord{Type: recDelete, Name: "a", Inc: 1}))
 	assert.NotContains(t, s.Connectors, "a")
 	assert.ErrorIs(t, s.apply(12, configRecord{Type: recConnector, Name: "a", Config: cfg("4"), Base: 4}), errStale)
-	require.NoError(t, s.apply(13, configRecord{Type: recConnector, Name: "a", Config: cfg("5"), Target: TargetPaused}))
+	require.NoError(t, s.apply(13, configRecord{Type: recConnector, Name: "a", Config: cfg("5"), Target: restapi.TargetPaused}))
 	assert.Equal(t, int64(14), s.Connectors["a"].Inc)
-	assert.Equal(t, TargetPaused, s.Connectors["a"].Target)
-	assert.ErrorIs(t, s.apply(14, configRecord{Type: recDelete, Name: "a", Inc: 1}), ErrNotFound)
+	assert.Equal(t, restapi.TargetPaused, s.Connectors["a"].Target)
+	assert.ErrorIs(t, s.apply(14, configRecord{Type: recDelete, Name: "a", Inc: 1}), restapi.ErrNotFound)
 	assert.Contains(t, s.Connectors, "a")
 	assert.Error(t, s.apply(15, configRecord{Type: "bogus", Name: "a"}))
 }
 
 func TestStatusFoldClaims(t *testing.T) {
 	s := newStatusState()
-	rec := func(w string, gen int64, st State) statusRecord {
+	rec := func(w string, gen int64, st restapi.State) statusRecord {
 		return statusRecord{Connector: "c", Task: 0, Inc: 1, State: st, Worker: w, Gen: gen}
 	}
-	require.NoError(t, s.apply(rec("w1", 1, StateRunning)))
+	require.NoError(t, s.apply(rec("w1", 1, restapi.StateRunning)))
 	// w2 and w3 race for generation 2: the first record wins.
-	require.NoError(t, s.apply(rec("w2", 2, StateRunning)))
-	assert.ErrorIs(t, s.apply(rec("w3", 2, StateRunning)), errStale)
+	require.NoError(t, s.apply(rec("w2", 2, restapi.StateRunning)))
+	assert.ErrorIs(t, s.apply(rec("w3", 2, restapi.StateRunning)), errStale)
 	// The former holder's late report is stale.
-	assert.ErrorIs(t, s.apply(rec("w1", 1, StateFailed)), errStale)
+	assert.ErrorIs(t, s.apply(rec("w1", 1, restapi.StateFailed)), errStale)
 	r, ok := s.task("c", 1, 0)
 	require.True(t, ok)
 	assert.Equal(t, "w2", r.Worker)
-	assert.Equal(t, StateRunning, r.State)
+	assert.Equal(t, restapi.StateRunning, r.State)
 	// The holder's own updates apply.
-	require.NoError(t, s.apply(rec("w2", 2, StateUnassigned)))
+	require.NoError(t, s.apply(rec("w2", 2, restapi.StateUnassigned)))
 	r, _ = s.task("c", 1, 0)
 	assert.True(t, released(r.State))
 	assert.Equal(t, int64(2), s.MaxGen["c"])
@@ -88,12 +89,12 @@ func TestStatusFoldClaims(t *testing.T) {
 	_, ok = s.task("c", 2, 0)
 	assert.False(t, ok)
 	// Connector records: kept per worker, for the newest incarnation.
-	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: -1, Inc: 1, State: StateFailed, Worker: "w9"}))
-	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: -1, Inc: 2, State: StateRunning, Worker: "w1"}))
-	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: -1, Inc: 2, State: StateRunning, Worker: "w2"}))
-	assert.True(t, errors.Is(s.apply(statusRecord{Connector: "c", Task: -1, Inc: 1, State: StateFailed, Worker: "w1"}), errStale))
-	assert.Equal(t, StateRunning, s.Connectors["c"]["w1"].State)
-	assert.Equal(t, StateRunning, s.Connectors["c"]["w2"].State)
+	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: -1, Inc: 1, State: restapi.StateFailed, Worker: "w9"}))
+	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: -1, Inc: 2, State: restapi.StateRunning, Worker: "w1"}))
+	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: -1, Inc: 2, State: restapi.StateRunning, Worker: "w2"}))
+	assert.True(t, errors.Is(s.apply(statusRecord{Connector: "c", Task: -1, Inc: 1, State: restapi.StateFailed, Worker: "w1"}), errStale))
+	assert.Equal(t, restapi.StateRunning, s.Connectors["c"]["w1"].State)
+	assert.Equal(t, restapi.StateRunning, s.Connectors["c"]["w2"].State)
 	assert.NotContains(t, s.Connectors["c"], "w9", "a report about an older incarnation is dropped")
 }
 
@@ -131,8 +132,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	src := &Distributed{config: newConfigState(), status: newStatusState(), posState: newPositionState()}
 	require.NoError(t, src.config.apply(0, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
 	require.NoError(t, src.config.apply(1, configRecord{Type: recTasks, Name: "a", Epoch: 1, Tasks: []map[string]string{{"t": "0"}}}))
-	require.NoError(t, src.status.apply(statusRecord{Connector: "a", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Gen: 3}))
-	require.NoError(t, src.status.apply(statusRecord{Connector: "a", Task: -1, Inc: 1, State: StateRunning, Worker: "w2"}))
+	require.NoError(t, src.status.apply(statusRecord{Connector: "a", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w1", Gen: 3}))
+	require.NoError(t, src.status.apply(statusRecord{Connector: "a", Task: -1, Inc: 1, State: restapi.StateRunning, Worker: "w2"}))
 	require.NoError(t, src.posState.apply(positionRecord{Connector: "a", Inc: 1, Gen: 3,
 		Positions: []positionEntry{{Partition: map[string]any{"f": "x"}, Offset: map[string]any{"n": int64(7)}}}}))
 	dst := &Distributed{config: newConfigState(), status: newStatusState(), posState: newPositionState()}
@@ -161,12 +162,12 @@ func TestSnapshotRoundTrip(t *testing.T) {
 func TestClaimsCompareAndSet(t *testing.T) {
 	s := newStatusState()
 	claim := func(w string, prev, gen int64) statusRecord {
-		return statusRecord{Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: w, Gen: gen, Prev: prev, Claim: true}
+		return statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: w, Gen: gen, Prev: prev, Claim: true}
 	}
 	require.NoError(t, s.apply(claim("x", 0, 1)))
 	// y saw nothing in force (a stale view) and picked a higher generation: refused.
 	assert.ErrorIs(t, s.apply(claim("y", 0, 7)), errStale)
-	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: StateUnassigned, Worker: "x", Gen: 1}))
+	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateUnassigned, Worker: "x", Gen: 1}))
 	// Two workers saw generation 1 released; the first claim wins, the second is refused
 	// even with a higher generation.
 	require.NoError(t, s.apply(claim("y", 1, 2)))
@@ -174,8 +175,8 @@ func TestClaimsCompareAndSet(t *testing.T) {
 	r, _ := s.task("c", 1, 0)
 	assert.Equal(t, "y", r.Worker)
 	// A record of an older incarnation is stale, whatever its generation.
-	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: 0, Inc: 5, State: StateRunning, Worker: "y", Gen: 4, Prev: 2, Claim: true}))
-	assert.ErrorIs(t, s.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "x", Gen: 9}), errStale)
+	require.NoError(t, s.apply(statusRecord{Connector: "c", Task: 0, Inc: 5, State: restapi.StateRunning, Worker: "y", Gen: 4, Prev: 2, Claim: true}))
+	assert.ErrorIs(t, s.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "x", Gen: 9}), errStale)
 	r, ok := s.task("c", 5, 0)
 	require.True(t, ok)
 	assert.Equal(t, int64(4), r.Gen)
@@ -199,21 +200,21 @@ func TestReplayRecords(t *testing.T) {
 	s := newConfigState()
 	require.NoError(t, s.apply(0, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
 	take := func(id string, force bool) error {
-		return s.apply(1, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: id, Force: force, Replay: &ReplayInfo{}})
+		return s.apply(1, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: id, Force: force, Replay: &restapi.ReplayInfo{}})
 	}
 	require.NoError(t, take("0-1", false))
-	assert.ErrorIs(t, take("0-1", false), ErrAlreadyExists, "a second worker does not send it again")
-	require.NoError(t, s.apply(2, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: "0-1", Replay: &ReplayInfo{MsgID: "m1"}}))
+	assert.ErrorIs(t, take("0-1", false), restapi.ErrAlreadyExists, "a second worker does not send it again")
+	require.NoError(t, s.apply(2, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: "0-1", Replay: &restapi.ReplayInfo{MsgID: "m1"}}))
 	assert.Equal(t, "m1", s.Connectors["a"].Replays["0-1"].MsgID)
-	assert.ErrorIs(t, take("0-1", false), ErrAlreadyExists)
+	assert.ErrorIs(t, take("0-1", false), restapi.ErrAlreadyExists)
 	require.NoError(t, take("0-1", true), "force replays again")
 	require.NoError(t, take("0-2", false))
-	require.NoError(t, s.apply(3, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: "0-2", Abandon: true, Replay: &ReplayInfo{}}))
+	require.NoError(t, s.apply(3, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: "0-2", Abandon: true, Replay: &restapi.ReplayInfo{}}))
 	require.NoError(t, take("0-2", false), "a given-up replay can be taken again")
 	// A config update keeps the records; another incarnation does not see them.
 	require.NoError(t, s.apply(4, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "w"}, Base: 1}))
 	assert.Contains(t, s.Connectors["a"].Replays, "0-1")
-	assert.ErrorIs(t, s.apply(5, configRecord{Type: recReplay, Name: "a", Inc: 9, ReplayID: "0-3", Replay: &ReplayInfo{}}), ErrNotFound)
+	assert.ErrorIs(t, s.apply(5, configRecord{Type: recReplay, Name: "a", Inc: 9, ReplayID: "0-3", Replay: &restapi.ReplayInfo{}}), restapi.ErrNotFound)
 }
 
 // The replay records of a connector stay bounded (by count and by age), so the config
@@ -226,7 +227,7 @@ func TestReplayRecordsArePruned(t *testing.T) {
 	for i := range n {
 		at := start.Add(time.Duration(i) * time.Second)
 		require.NoError(t, s.apply(int64(i+1), configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: fmt.Sprintf("0-%d", i),
-			Replay: &ReplayInfo{At: at, MsgID: fmt.Sprintf("m%d", i)}}))
+			Replay: &restapi.ReplayInfo{At: at, MsgID: fmt.Sprintf("m%d", i)}}))
 	}
 	rs := s.Connectors["a"].Replays
 	require.LessOrEqual(t, len(rs), maxReplays)
@@ -238,8 +239,8 @@ func TestReplayRecordsArePruned(t *testing.T) {
 
 	// By age: a record a week older than the newest goes even below the count limit.
 	require.NoError(t, s.apply(n+1, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: "late",
-		Replay: &ReplayInfo{At: start.Add(n*time.Second + replayRetention + time.Hour), MsgID: "m"}}))
-	require.Equal(t, map[string]ReplayInfo{"late": s.Connectors["a"].Replays["late"]}, s.Connectors["a"].Replays)
+		Replay: &restapi.ReplayInfo{At: start.Add(n*time.Second + replayRetention + time.Hour), MsgID: "m"}}))
+	require.Equal(t, map[string]restapi.ReplayInfo{"late": s.Connectors["a"].Replays["late"]}, s.Connectors["a"].Replays)
 
 	// A deleted connector's records go with it; a new incarnation starts empty.
 	require.NoError(t, s.apply(n+2, configRecord{Type: recDelete, Name: "a", Inc: 1}))

@@ -10,6 +10,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 var connectorName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
@@ -75,9 +76,9 @@ func validateConnectorConfig(reg *plugins.Registry, name string, raw map[string]
 // opens, then the plugin's own Validate, and returns every problem at once as a
 // *ConfigError. res is raw resolved.
 func validateResolved(reg *plugins.Registry, name string, raw map[string]string, res resolvedConfig, defaults connectorDefaults, secrets Secrets) (connectorSettings, plugins.Connector, error) {
-	var probs []ConfigProblem
+	var probs []restapi.ConfigProblem
 	add := func(key, val, reason string) {
-		probs = append(probs, ConfigProblem{Key: key, Value: val, Reason: reason})
+		probs = append(probs, restapi.ConfigProblem{Key: key, Value: val, Reason: reason})
 	}
 	// Everything is checked on the resolved config; problems quote the raw value and
 	// reasons are scrubbed, so a resolved secret never appears in an error.
@@ -176,7 +177,7 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 		}
 		st.ordered = b
 	}
-	var pprobs []ConfigProblem
+	var pprobs []restapi.ConfigProblem
 	st.policy, pprobs = parseErrorPolicy(cfg)
 	probs = append(probs, pprobs...)
 	for _, k := range []string{"key.converter", "value.converter"} {
@@ -234,7 +235,7 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 		probs[i].Reason = scrub.text(probs[i].Reason)
 	}
 	if len(probs) > 0 {
-		return st, nil, &ConfigError{Connector: name, Problems: probs}
+		return st, nil, &restapi.ConfigError{Connector: name, Problems: probs}
 	}
 	return st, conn, nil
 }

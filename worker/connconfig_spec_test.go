@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // specConnector declares an INT key and counts Validate calls; Validate trusts the Spec and
@@ -61,7 +62,7 @@ func TestEngineChecksSpecBeforeValidate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := validateConnectorConfig(reg, "c", tc.cfg, connectorDefaults{keyConverter: "string", valueConverter: "string"}, noSecrets{})
-			var ce *ConfigError
+			var ce *restapi.ConfigError
 			require.True(t, errors.As(err, &ce), "%v", err)
 			require.Len(t, ce.Problems, 1)
 			require.Equal(t, tc.key, ce.Problems[0].Key)

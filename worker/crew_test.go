@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -46,7 +47,7 @@ func TestEngineStopWaitsForTheFencedTaskWatcher(t *testing.T) {
 // A herder's Run context ending stops the engine's lifetime: a context made from it ends.
 func TestEngineLifetimeEndsWithRun(t *testing.T) {
 	e := newEngine(StandaloneConfig{}, nil, nil, quiet())
-	require.ErrorIs(t, e.checkRunning(), ErrStopped, "nothing is installed before Run")
+	require.ErrorIs(t, e.checkRunning(), restapi.ErrStopped, "nothing is installed before Run")
 	ctx, cancel := context.WithCancel(context.Background())
 	e.start(ctx)
 	require.NoError(t, e.checkRunning())

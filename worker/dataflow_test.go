@@ -16,6 +16,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -51,7 +52,7 @@ func TestSinkFailing20TimesThenRecoveringLosesNothing(t *testing.T) {
 	require.Zero(t, st.putErrs, "every failure happened")
 	require.GreaterOrEqual(t, st.starts, 21, "each failure failed the task, which was restarted")
 	st.mu.Unlock()
-	waitState(t, env.h, "s", StateRunning, 1)
+	waitState(t, env.h, "s", restapi.StateRunning, 1)
 	_, err = client.TopicQueues(ctx, "%DLQ%"+group)
 	require.ErrorIs(t, err, rmqclient.ErrNoRoute, "nothing went to the group's %%DLQ%% topic")
 	// The failed batch was never sent to the group's retry topic (which moved the group's
@@ -129,7 +130,7 @@ func TestFenceInterruptsSinkPut(t *testing.T) {
 			}
 			return nil
 		},
-		id: TaskID{Connector: "fenced", Task: 0}, cfg: map[string]string{}, task: task, conv: testConverters(t), client: client,
+		id: restapi.TaskID{Connector: "fenced", Task: 0}, cfg: map[string]string{}, task: task, conv: testConverters(t), client: client,
 		errs:   &errorReporter{connector: "fenced", log: quiet(), metrics: counters},
 		policy: errorPolicy{retryDelayMax: time.Second}, log: quiet(), counters: counters,
 		group: rmqtest.Group(t), topics: []string{topic}, from: rmqclient.FromFirst, batchSize: 10,
@@ -269,7 +270,7 @@ func TestSourceRecordOverBrokerLimit(t *testing.T) {
 			ps, _ := env.h.Positions("src")
 			return len(ps) == 1 && ps[0].Offset["seq"] == int64(1)
 		}, 30*time.Second, 50*time.Millisecond, "the source moved on")
-		waitState(t, env.h, "src", StateRunning, 1)
+		waitState(t, env.h, "src", restapi.StateRunning, 1)
 	})
 	t.Run("tolerance=none", func(t *testing.T) {
 		env := startHerder(t, t.TempDir())
@@ -280,8 +281,8 @@ func TestSourceRecordOverBrokerLimit(t *testing.T) {
 		}, "")
 		require.NoError(t, err)
 		require.Eventually(t, func() bool {
-			s, err := env.h.TaskStatus(context.Background(), TaskID{Connector: "src", Task: 0})
-			return err == nil && s.State == StateFailed && strings.Contains(s.Trace, "maxMessageSize")
+			s, err := env.h.TaskStatus(context.Background(), restapi.TaskID{Connector: "src", Task: 0})
+			return err == nil && s.State == restapi.StateFailed && strings.Contains(s.Trace, "maxMessageSize")
 		}, time.Minute, 50*time.Millisecond, "the task is FAILED saying the record is over the broker's limit")
 	})
 }

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/scheduler"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // The management API of a distributed worker: reads answer from this worker's fold of the
 // store topics (cluster-wide), writes go through the config topic and return once this
 // worker has applied them.
 
-var _ Management = (*Distributed)(nil)
+var _ restapi.Management = (*Distributed)(nil)
 
 const writeTimeout = 15 * time.Second
 
@@ -24,7 +25,7 @@ func (d *Distributed) ready() error {
 	select {
 	case <-d.started:
 	default:
-		return fmt.Errorf("worker %s is still joining the cluster: %w", d.cfg.WorkerID, ErrRebalancing)
+		return fmt.Errorf("worker %s is still joining the cluster: %w", d.cfg.WorkerID, restapi.ErrRebalancing)
 	}
 	return d.engine.checkRunning()
 }
@@ -38,7 +39,7 @@ func (d *Distributed) write(ctx context.Context, r configRecord) error {
 	defer cancel()
 	off, err := d.writeConfigAt(ctx, r)
 	if errors.Is(err, errStale) {
-		return fmt.Errorf("%w: %w", ErrConflict, err)
+		return fmt.Errorf("%w: %w", restapi.ErrConflict, err)
 	}
 	if err != nil {
 		return err
@@ -55,7 +56,7 @@ func (d *Distributed) connector(name string) (clusterConnector, error) {
 	defer d.mu.Unlock()
 	c := d.config.Connectors[name]
 	if c == nil {
-		return clusterConnector{}, fmt.Errorf("connector %s: %w", name, ErrNotFound)
+		return clusterConnector{}, fmt.Errorf("connector %s: %w", name, restapi.ErrNotFound)
 	}
 	return *c, nil
 }
@@ -68,50 +69,50 @@ func (d *Distributed) Connectors(context.Context) ([]string, error) {
 }
 
 // ConnectorInfo returns a connector's config and tasks.
-func (d *Distributed) ConnectorInfo(_ context.Context, name string) (ConnectorInfo, error) {
+func (d *Distributed) ConnectorInfo(_ context.Context, name string) (restapi.ConnectorInfo, error) {
 	c, err := d.connector(name)
 	if err != nil {
-		return ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	cfg, typ := d.engine.display(name, c.Config, c.Config)
-	info := ConnectorInfo{Name: name, Config: cfg, Type: typ, Tasks: []TaskID{}}
+	info := restapi.ConnectorInfo{Name: name, Config: cfg, Type: typ, Tasks: []restapi.TaskID{}}
 	for i := range c.Tasks {
-		info.Tasks = append(info.Tasks, TaskID{Connector: name, Task: i})
+		info.Tasks = append(info.Tasks, restapi.TaskID{Connector: name, Task: i})
 	}
 	return info, nil
 }
 
 // ConnectorStatus returns the connector's and its tasks' states as their workers reported
 // them; a unit nobody has reported for yet is UNASSIGNED on the worker it is assigned to.
-func (d *Distributed) ConnectorStatus(_ context.Context, name string) (ConnectorStatus, error) {
+func (d *Distributed) ConnectorStatus(_ context.Context, name string) (restapi.ConnectorStatus, error) {
 	c, err := d.connector(name)
 	if err != nil {
-		return ConnectorStatus{}, err
+		return restapi.ConnectorStatus{}, err
 	}
 	_, typ := d.engine.display(name, c.Config, nil)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	owner := d.owners[scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask}]
-	s := ConnectorStatus{Name: name, Type: typ, Tasks: []TaskState{}, Connector: StateInfo{State: StateUnassigned, WorkerID: owner}}
+	s := restapi.ConnectorStatus{Name: name, Type: typ, Tasks: []restapi.TaskState{}, Connector: restapi.StateInfo{State: restapi.StateUnassigned, WorkerID: owner}}
 	if r, ok := d.status.Connectors[name][owner]; ok && r.Inc == c.Inc {
-		s.Connector = StateInfo{State: r.State, WorkerID: r.Worker, Trace: r.Trace}
+		s.Connector = restapi.StateInfo{State: r.State, WorkerID: r.Worker, Trace: r.Trace}
 	}
 	switch c.Target {
-	case TargetStopped:
-		s.Connector.State = StateStopped
+	case restapi.TargetStopped:
+		s.Connector.State = restapi.StateStopped
 		return s, nil
-	case TargetPaused:
-		if s.Connector.State != StateFailed {
-			s.Connector.State = StatePaused
+	case restapi.TargetPaused:
+		if s.Connector.State != restapi.StateFailed {
+			s.Connector.State = restapi.StatePaused
 		}
 	}
 	for i := range c.Tasks {
-		ts := TaskState{ID: i, StateInfo: StateInfo{State: StateUnassigned, WorkerID: d.owners[scheduler.Unit{Connector: name, Task: i}]}}
+		ts := restapi.TaskState{ID: i, StateInfo: restapi.StateInfo{State: restapi.StateUnassigned, WorkerID: d.owners[scheduler.Unit{Connector: name, Task: i}]}}
 		if r, ok := d.status.task(name, c.Inc, i); ok {
-			ts.StateInfo = StateInfo{State: r.State, WorkerID: r.Worker, Trace: r.Trace}
+			ts.StateInfo = restapi.StateInfo{State: r.State, WorkerID: r.Worker, Trace: r.Trace}
 		}
-		if c.Target == TargetPaused && ts.State != StateFailed {
-			ts.State = StatePaused
+		if c.Target == restapi.TargetPaused && ts.State != restapi.StateFailed {
+			ts.State = restapi.StatePaused
 		}
 		s.Tasks = append(s.Tasks, ts)
 	}
@@ -119,43 +120,43 @@ func (d *Distributed) ConnectorStatus(_ context.Context, name string) (Connector
 }
 
 // CreateConnector stores a new connector; its owner starts it.
-func (d *Distributed) CreateConnector(ctx context.Context, name string, cfg map[string]string, initial TargetState) (ConnectorInfo, error) {
+func (d *Distributed) CreateConnector(ctx context.Context, name string, cfg map[string]string, initial restapi.TargetState) (restapi.ConnectorInfo, error) {
 	if _, err := d.engine.validate(name, cfg); err != nil {
-		return ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	if initial == "" {
-		initial = TargetStarted
+		initial = restapi.TargetStarted
 	}
 	if err := d.write(ctx, configRecord{Type: recConnector, Name: name, Config: maps.Clone(cfg), Target: initial}); err != nil {
-		return ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	return d.ConnectorInfo(ctx, name)
 }
 
 // PutConnectorConfig creates or replaces a connector's config (keeping its target state).
-func (d *Distributed) PutConnectorConfig(ctx context.Context, name string, cfg map[string]string) (ConnectorInfo, bool, error) {
+func (d *Distributed) PutConnectorConfig(ctx context.Context, name string, cfg map[string]string) (restapi.ConnectorInfo, bool, error) {
 	if _, err := d.engine.validate(name, cfg); err != nil {
-		return ConnectorInfo{}, false, err
+		return restapi.ConnectorInfo{}, false, err
 	}
 	var base int64
 	if c, err := d.connector(name); err == nil {
 		base = c.Epoch
 	}
 	if err := d.write(ctx, configRecord{Type: recConnector, Name: name, Config: maps.Clone(cfg), Base: base}); err != nil {
-		if base == 0 && errors.Is(err, ErrAlreadyExists) {
-			err = fmt.Errorf("%w: connector %s was created concurrently", ErrConflict, name)
+		if base == 0 && errors.Is(err, restapi.ErrAlreadyExists) {
+			err = fmt.Errorf("%w: connector %s was created concurrently", restapi.ErrConflict, name)
 		}
-		return ConnectorInfo{}, false, err
+		return restapi.ConnectorInfo{}, false, err
 	}
 	info, err := d.ConnectorInfo(ctx, name)
 	return info, base == 0, err
 }
 
 // PatchConnectorConfig merges set into the stored config and removes the keys in remove.
-func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, set map[string]string, remove []string) (ConnectorInfo, error) {
+func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, set map[string]string, remove []string) (restapi.ConnectorInfo, error) {
 	c, err := d.connector(name)
 	if err != nil {
-		return ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	cfg := maps.Clone(c.Config)
 	for _, k := range remove {
@@ -163,10 +164,10 @@ func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, set
 	}
 	maps.Copy(cfg, set)
 	if _, err := d.engine.validate(name, cfg); err != nil {
-		return ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	if err := d.write(ctx, configRecord{Type: recConnector, Name: name, Config: cfg, Base: c.Epoch}); err != nil {
-		return ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	return d.ConnectorInfo(ctx, name)
 }
@@ -186,57 +187,57 @@ func (d *Distributed) DeleteConnector(ctx context.Context, name string) error {
 }
 
 // TaskConfigs returns the task configs the connector's owner published.
-func (d *Distributed) TaskConfigs(_ context.Context, name string) ([]TaskInfo, error) {
+func (d *Distributed) TaskConfigs(_ context.Context, name string) ([]restapi.TaskInfo, error) {
 	c, err := d.connector(name)
 	if err != nil {
 		return nil, err
 	}
-	out := []TaskInfo{}
+	out := []restapi.TaskInfo{}
 	for i, tc := range c.Tasks {
 		cfg, _ := d.engine.display(name, c.Config, tc)
-		out = append(out, TaskInfo{ID: TaskID{Connector: name, Task: i}, Config: cfg})
+		out = append(out, restapi.TaskInfo{ID: restapi.TaskID{Connector: name, Task: i}, Config: cfg})
 	}
 	return out, nil
 }
 
 // TaskStatus returns one task's state.
-func (d *Distributed) TaskStatus(ctx context.Context, id TaskID) (TaskState, error) {
+func (d *Distributed) TaskStatus(ctx context.Context, id restapi.TaskID) (restapi.TaskState, error) {
 	s, err := d.ConnectorStatus(ctx, id.Connector)
 	if err != nil {
-		return TaskState{}, err
+		return restapi.TaskState{}, err
 	}
 	for _, ts := range s.Tasks {
 		if ts.ID == id.Task {
 			return ts, nil
 		}
 	}
-	return TaskState{}, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, ErrNotFound)
+	return restapi.TaskState{}, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, restapi.ErrNotFound)
 }
 
 // RestartConnector asks the workers running the connector (and, per req, its tasks) to
 // restart them; it returns the status with the units it restarts shown RESTARTING.
-func (d *Distributed) RestartConnector(ctx context.Context, name string, req RestartRequest) (ConnectorStatus, error) {
+func (d *Distributed) RestartConnector(ctx context.Context, name string, req restapi.RestartRequest) (restapi.ConnectorStatus, error) {
 	c, err := d.connector(name)
 	if err != nil {
-		return ConnectorStatus{}, err
+		return restapi.ConnectorStatus{}, err
 	}
 	before, err := d.ConnectorStatus(ctx, name)
 	if err != nil {
-		return ConnectorStatus{}, err
+		return restapi.ConnectorStatus{}, err
 	}
-	if c.Target != TargetStarted {
+	if c.Target != restapi.TargetStarted {
 		return before, nil
 	}
 	if err := d.write(ctx, configRecord{Type: recRestart, Name: name, Inc: c.Inc, IncludeTasks: req.IncludeTasks, OnlyFailed: req.OnlyFailed}); err != nil {
-		return ConnectorStatus{}, err
+		return restapi.ConnectorStatus{}, err
 	}
-	if !req.OnlyFailed || before.Connector.State == StateFailed {
-		before.Connector.State = StateRestarting
+	if !req.OnlyFailed || before.Connector.State == restapi.StateFailed {
+		before.Connector.State = restapi.StateRestarting
 	}
 	if req.IncludeTasks {
 		for i := range before.Tasks {
-			if !req.OnlyFailed || before.Tasks[i].State == StateFailed {
-				before.Tasks[i].State = StateRestarting
+			if !req.OnlyFailed || before.Tasks[i].State == restapi.StateFailed {
+				before.Tasks[i].State = restapi.StateRestarting
 			}
 		}
 	}
@@ -244,21 +245,21 @@ func (d *Distributed) RestartConnector(ctx context.Context, name string, req Res
 }
 
 // RestartTask asks the worker running the task to restart it.
-func (d *Distributed) RestartTask(ctx context.Context, id TaskID) error {
+func (d *Distributed) RestartTask(ctx context.Context, id restapi.TaskID) error {
 	c, err := d.connector(id.Connector)
 	if err != nil {
 		return err
 	}
 	if id.Task < 0 || id.Task >= len(c.Tasks) {
-		return fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, ErrNotFound)
+		return fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, restapi.ErrNotFound)
 	}
-	if c.Target != TargetStarted {
-		return fmt.Errorf("connector %s is %s: %w", id.Connector, c.Target, ErrBadState)
+	if c.Target != restapi.TargetStarted {
+		return fmt.Errorf("connector %s is %s: %w", id.Connector, c.Target, restapi.ErrBadState)
 	}
 	return d.write(ctx, configRecord{Type: recRestartTask, Name: id.Connector, Inc: c.Inc, Task: id.Task})
 }
 
-func (d *Distributed) setTarget(ctx context.Context, name string, target TargetState) error {
+func (d *Distributed) setTarget(ctx context.Context, name string, target restapi.TargetState) error {
 	c, err := d.connector(name)
 	if err != nil {
 		return err
@@ -268,17 +269,17 @@ func (d *Distributed) setTarget(ctx context.Context, name string, target TargetS
 
 // PauseConnector pauses the connector's tasks everywhere.
 func (d *Distributed) PauseConnector(ctx context.Context, name string) error {
-	return d.setTarget(ctx, name, TargetPaused)
+	return d.setTarget(ctx, name, restapi.TargetPaused)
 }
 
 // ResumeConnector starts a paused or stopped connector again.
 func (d *Distributed) ResumeConnector(ctx context.Context, name string) error {
-	return d.setTarget(ctx, name, TargetStarted)
+	return d.setTarget(ctx, name, restapi.TargetStarted)
 }
 
 // StopConnector stops the connector and its tasks, keeping its config.
 func (d *Distributed) StopConnector(ctx context.Context, name string) error {
-	return d.setTarget(ctx, name, TargetStopped)
+	return d.setTarget(ctx, name, restapi.TargetStopped)
 }
 
 // Members returns the live workers of the cluster, sorted.

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -22,7 +23,7 @@ func parseDLQID(id string) (int, int64, error) {
 	qi, err1 := strconv.Atoi(q)
 	oi, err2 := strconv.ParseInt(o, 10, 64)
 	if !ok || err1 != nil || err2 != nil || qi < 0 || oi < 0 {
-		return 0, 0, fmt.Errorf("dlq record id %q: want <queue>-<offset>: %w", id, ErrNotFound)
+		return 0, 0, fmt.Errorf("dlq record id %q: want <queue>-<offset>: %w", id, restapi.ErrNotFound)
 	}
 	return qi, oi, nil
 }
@@ -34,7 +35,7 @@ func (e *engine) dlqTopic(name string) (string, *connRuntime, error) {
 		return "", nil, err
 	}
 	if rt.st.policy.dlqTopic == "" {
-		return "", nil, fmt.Errorf("connector %s has no errors.deadletterqueue.topic.name: %w", name, ErrBadState)
+		return "", nil, fmt.Errorf("connector %s has no errors.deadletterqueue.topic.name: %w", name, restapi.ErrBadState)
 	}
 	return rt.st.policy.dlqTopic, rt, nil
 }
@@ -59,10 +60,10 @@ func (e *engine) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Queue
 
 // DLQList lists up to limit DLQ records of a connector after the record id after ("" =
 // from the start), oldest first.
-func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (DLQPage, error) {
+func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (restapi.DLQPage, error) {
 	topic, _, err := e.dlqTopic(name)
 	if err != nil {
-		return DLQPage{}, err
+		return restapi.DLQPage{}, err
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 100
@@ -71,16 +72,16 @@ func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (DL
 	if after != "" {
 		q, o, err := parseDLQID(after)
 		if err != nil {
-			return DLQPage{}, err
+			return restapi.DLQPage{}, err
 		}
 		startQ, startOff = q, o+1
 	}
 	qs, err := e.dlqQueues(ctx, topic)
 	if err != nil {
-		return DLQPage{}, err
+		return restapi.DLQPage{}, err
 	}
 	replayed := e.replayedSet(name)
-	page := DLQPage{Topic: topic, Records: []DLQRecord{}}
+	page := restapi.DLQPage{Topic: topic, Records: []restapi.DLQRecord{}}
 	for _, q := range qs {
 		if q.QueueID < startQ {
 			continue
@@ -92,7 +93,7 @@ func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (DL
 		for len(page.Records) < limit {
 			msgs, next, err := e.dlqReader().Read(ctx, q, off, limit-len(page.Records))
 			if err != nil {
-				return DLQPage{}, err
+				return restapi.DLQPage{}, err
 			}
 			if len(msgs) == 0 {
 				break
@@ -117,10 +118,10 @@ func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (DL
 }
 
 // DLQGet returns one DLQ record with its full body and stack trace.
-func (e *engine) DLQGet(ctx context.Context, name, id string) (DLQRecord, error) {
+func (e *engine) DLQGet(ctx context.Context, name, id string) (restapi.DLQRecord, error) {
 	m, err := e.readDLQMessage(ctx, name, id)
 	if err != nil {
-		return DLQRecord{}, err
+		return restapi.DLQRecord{}, err
 	}
 	rec := decodeDLQ(m, true)
 	if ri, ok := e.replayedSet(name)[rec.ID]; ok {
@@ -154,7 +155,7 @@ func (e *engine) readDLQMessage(ctx context.Context, name, id string) (*rmqclien
 			return msgs[0], nil
 		}
 	}
-	return nil, fmt.Errorf("dlq record %s of connector %s: %w", id, name, ErrNotFound)
+	return nil, fmt.Errorf("dlq record %s of connector %s: %w", id, name, restapi.ErrNotFound)
 }
 
 // DLQReplay re-sends DLQ records (all of them when ids is empty) to their original topic
@@ -170,22 +171,22 @@ func (e *engine) readDLQMessage(ctx context.Context, name, id string) (*rmqclien
 // message property anyone who can write the DLQ topic can set, so any other target (a
 // store topic, another connector's topic) is refused, as is a record whose body the DLQ
 // kept only in part; refused records are listed with the reason.
-func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force bool) (DLQReplayResult, error) {
+func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force bool) (restapi.DLQReplayResult, error) {
 	topic, rt, err := e.dlqTopic(name)
 	if err != nil {
-		return DLQReplayResult{}, err
+		return restapi.DLQReplayResult{}, err
 	}
-	if rt.connType() != TypeSink {
-		return DLQReplayResult{}, fmt.Errorf("connector %s is a source; only a sink connector's DLQ can be replayed: %w", name, ErrBadState)
+	if rt.connType() != restapi.TypeSink {
+		return restapi.DLQReplayResult{}, fmt.Errorf("connector %s is a source; only a sink connector's DLQ can be replayed: %w", name, restapi.ErrBadState)
 	}
 	p, err := e.sharedProducer()
 	if err != nil {
-		return DLQReplayResult{}, err
+		return restapi.DLQReplayResult{}, err
 	}
 	e.replayMu.Lock()
 	defer e.replayMu.Unlock()
 	r := &replayer{e: e, name: name, dlq: topic, force: force, p: p, done: e.replayedSet(name),
-		allowed: map[string]bool{}, res: DLQReplayResult{Replayed: []string{}, Skipped: []string{}, Refused: []DLQRefusal{}}}
+		allowed: map[string]bool{}, res: restapi.DLQReplayResult{Replayed: []string{}, Skipped: []string{}, Refused: []restapi.DLQRefusal{}}}
 	for _, t := range rt.st.topics {
 		r.allowed[t] = true
 	}
@@ -246,9 +247,9 @@ type replayer struct {
 	dlq     string
 	force   bool
 	p       *rmqclient.Producer
-	done    map[string]ReplayInfo
+	done    map[string]restapi.ReplayInfo
 	allowed map[string]bool
-	res     DLQReplayResult
+	res     restapi.DLQReplayResult
 }
 
 // replay sends one batch and records what was sent (one write per batch in standalone mode;
@@ -272,14 +273,14 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 			continue
 		}
 		if reason := r.refusal(rec, m); reason != "" {
-			r.res.Refused = append(r.res.Refused, DLQRefusal{ID: rec.ID, Reason: reason})
+			r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: rec.ID, Reason: reason})
 			continue
 		}
 		if r.e.replays != nil {
 			// In a cluster, the replay is taken in the config topic first, so that the same
 			// record replayed through two workers at once is sent once.
 			err := r.e.replays.begin(ctx, r.name, rec.ID, r.force)
-			if errors.Is(err, ErrAlreadyExists) {
+			if errors.Is(err, restapi.ErrAlreadyExists) {
 				r.res.Skipped = append(r.res.Skipped, rec.ID)
 				continue
 			}
@@ -295,7 +296,7 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 			}
 			return fmt.Errorf("replay %s to %s: %w", rec.ID, rec.Topic, err)
 		}
-		info := ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
+		info := restapi.ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
 		r.done[rec.ID] = info
 		sent++
 		if r.e.replays != nil {
@@ -309,7 +310,7 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 }
 
 // refusal says why rec must not be replayed, or "" when it may.
-func (r *replayer) refusal(rec DLQRecord, m *rmqclient.ReceivedMessage) string {
+func (r *replayer) refusal(rec restapi.DLQRecord, m *rmqclient.ReceivedMessage) string {
 	switch {
 	case rec.Topic == "":
 		return fmt.Sprintf("no %s property: the original topic is unknown", ErrHeaderTopic)
@@ -327,19 +328,19 @@ func (r *replayer) refusal(rec DLQRecord, m *rmqclient.ReceivedMessage) string {
 // standalone mode, which keeps them in <StoreDir>/dlq-replayed.json).
 type replayStore interface {
 	// replayed returns the connector's replay records.
-	replayed(name string) map[string]ReplayInfo
+	replayed(name string) map[string]restapi.ReplayInfo
 	// begin takes the replay of record id: ErrAlreadyExists when it was replayed (or is
 	// being replayed) and force is not set.
 	begin(ctx context.Context, name, id string, force bool) error
 	// finish records a done replay; abandon gives up a taken one whose send failed.
-	finish(ctx context.Context, name, id string, info ReplayInfo) error
+	finish(ctx context.Context, name, id string, info restapi.ReplayInfo) error
 	abandon(name, id string)
 }
 
 // decodeDLQ turns a DLQ message into a record; full adds the body and stack trace.
-func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) DLQRecord {
+func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) restapi.DLQRecord {
 	p := m.Properties
-	rec := DLQRecord{
+	rec := restapi.DLQRecord{
 		ID: fmt.Sprintf("%d-%d", m.Queue.QueueID, m.Offset), Topic: p[ErrHeaderTopic], Partition: p[ErrHeaderPartition],
 		Offset: p[ErrHeaderOffset], Connector: p[ErrHeaderConnector], Task: p[ErrHeaderTask], Stage: p[ErrHeaderStage],
 		ClassName: p[ErrHeaderClass], ExceptionClass: p[ErrHeaderExcClass], ExceptionMessage: p[ErrHeaderExcMessage],
@@ -378,28 +379,28 @@ func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) DLQRecord {
 func (e *engine) replayPath() string { return filepath.Join(e.cfg.StoreDir, "dlq-replayed.json") }
 
 // replayedSet returns a copy of the connector's replayed-record map.
-func (e *engine) replayedSet(name string) map[string]ReplayInfo {
+func (e *engine) replayedSet(name string) map[string]restapi.ReplayInfo {
 	if e.replays != nil {
 		return e.replays.replayed(name)
 	}
-	var all map[string]map[string]ReplayInfo
+	var all map[string]map[string]restapi.ReplayInfo
 	if err := filestore.Read(e.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
 		e.log.Warn("dlq replay record unreadable", "err", err)
 	}
-	out := map[string]ReplayInfo{}
+	out := map[string]restapi.ReplayInfo{}
 	for k, v := range all[name] {
 		out[k] = v
 	}
 	return out
 }
 
-func (e *engine) saveReplayed(name string, set map[string]ReplayInfo) error {
-	var all map[string]map[string]ReplayInfo
+func (e *engine) saveReplayed(name string, set map[string]restapi.ReplayInfo) error {
+	var all map[string]map[string]restapi.ReplayInfo
 	if err := filestore.Read(e.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if all == nil {
-		all = map[string]map[string]ReplayInfo{}
+		all = map[string]map[string]restapi.ReplayInfo{}
 	}
 	all[name] = set
 	return filestore.Write(e.replayPath(), all)

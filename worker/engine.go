@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -204,7 +205,7 @@ func (e *engine) checkRunning() error {
 
 func (e *engine) checkRunningLocked() error {
 	if !e.open || e.stopping {
-		return ErrStopped
+		return restapi.ErrStopped
 	}
 	return nil
 }
@@ -214,7 +215,7 @@ func (e *engine) runtime(name string) (*connRuntime, error) {
 	if rt := e.lookup(name); rt != nil {
 		return rt, nil
 	}
-	return nil, fmt.Errorf("connector %s: %w", name, ErrNotFound)
+	return nil, fmt.Errorf("connector %s: %w", name, restapi.ErrNotFound)
 }
 
 // lookup returns connector name's runtime, nil when there is none.
@@ -247,7 +248,7 @@ func (e *engine) validate(name string, cfg map[string]string) (connectorSettings
 // install makes rt its connector's runtime and moves it to target (a connector whose
 // Start fails is kept, FAILED with its trace), unless the engine is stopping: then rt is
 // not started and ErrStopped is returned. The caller holds the connector's name lock.
-func (e *engine) install(rt *connRuntime, target TargetState) error {
+func (e *engine) install(rt *connRuntime, target restapi.TargetState) error {
 	e.mu.Lock()
 	if err := e.checkRunningLocked(); err != nil {
 		e.mu.Unlock()
@@ -298,7 +299,7 @@ func (e *engine) retire(keep func(*connRuntime) bool) []*connRuntime {
 
 // display masks a connector config (or one of its task configs) for showing, with the
 // secret keys of connCfg's plugin.
-func (e *engine) display(name string, connCfg, cfg map[string]string) (map[string]string, ConnectorType) {
+func (e *engine) display(name string, connCfg, cfg map[string]string) (map[string]string, restapi.ConnectorType) {
 	st, _ := e.validate(name, connCfg)
 	rt := &connRuntime{e: e, st: st}
 	return rt.masked(cfg), rt.connType()
@@ -346,14 +347,14 @@ func ensureTopicQueues(ctx context.Context, c *rmqclient.Client, topic string, c
 
 // Plugins lists the installed connector plugins, then the transforms, predicates and
 // converters a connector config can name.
-func (e *engine) Plugins(context.Context) ([]PluginInfo, error) {
-	var out []PluginInfo
+func (e *engine) Plugins(context.Context) ([]restapi.PluginInfo, error) {
+	var out []restapi.PluginInfo
 	for _, p := range e.registry.List() {
 		v := p.Version
 		if v == "" {
 			v = builtinVersion
 		}
-		out = append(out, PluginInfo{Class: p.Name, Type: string(p.Kind), Version: v, Aliases: p.Aliases, Location: p.Location})
+		out = append(out, restapi.PluginInfo{Class: p.Name, Type: string(p.Kind), Version: v, Aliases: p.Aliases, Location: p.Location})
 	}
 	return append(out, nonConnectorPlugins()...), nil
 }

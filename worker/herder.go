@@ -13,6 +13,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -41,8 +42,8 @@ type Standalone struct {
 }
 
 type storedConnector struct {
-	Config map[string]string `json:"config"`
-	Target TargetState       `json:"target"`
+	Config map[string]string   `json:"config"`
+	Target restapi.TargetState `json:"target"`
 }
 
 // NewStandalone loads stored connectors; Run starts them.
@@ -120,39 +121,39 @@ func (h *Standalone) Connectors(context.Context) ([]string, error) {
 }
 
 // ConnectorInfo returns a connector's config and tasks.
-func (h *Standalone) ConnectorInfo(_ context.Context, name string) (ConnectorInfo, error) {
+func (h *Standalone) ConnectorInfo(_ context.Context, name string) (restapi.ConnectorInfo, error) {
 	rt, err := h.runtime(name)
 	if err != nil {
-		return ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	return rt.info(), nil
 }
 
 // ConnectorStatus returns the states of a connector and its tasks.
-func (h *Standalone) ConnectorStatus(_ context.Context, name string) (ConnectorStatus, error) {
+func (h *Standalone) ConnectorStatus(_ context.Context, name string) (restapi.ConnectorStatus, error) {
 	rt, err := h.runtime(name)
 	if err != nil {
-		return ConnectorStatus{}, err
+		return restapi.ConnectorStatus{}, err
 	}
 	return rt.status(), nil
 }
 
 // CreateConnector stores and starts a new connector.
-func (h *Standalone) CreateConnector(_ context.Context, name string, cfg map[string]string, initial TargetState) (ConnectorInfo, error) {
+func (h *Standalone) CreateConnector(_ context.Context, name string, cfg map[string]string, initial restapi.TargetState) (restapi.ConnectorInfo, error) {
 	res := resolveConfig(h.cfg.Secrets, cfg) // before any lock: it reads files
 	unlock := h.names.lock(name)
 	defer unlock()
 	h.mu.Lock()
 	err := h.checkRunning()
 	if _, ok := h.stored[name]; ok && err == nil {
-		err = fmt.Errorf("connector %s: %w", name, ErrAlreadyExists)
+		err = fmt.Errorf("connector %s: %w", name, restapi.ErrAlreadyExists)
 	}
 	h.mu.Unlock()
 	if err != nil {
-		return ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	if initial == "" {
-		initial = TargetStarted
+		initial = restapi.TargetStarted
 	}
 	return h.put(name, cfg, res, initial)
 }
@@ -162,15 +163,15 @@ func (h *Standalone) CreateConnector(_ context.Context, name string, cfg map[str
 // else changes this connector meanwhile; h.mu is held only around the bookkeeping, never
 // while plugin code runs (Validate, the old runtime's Stop, the new one's Start and
 // TaskConfigs). Nothing is changed when cfg is invalid or cannot be stored.
-func (h *Standalone) put(name string, cfg map[string]string, res resolvedConfig, target TargetState) (ConnectorInfo, error) {
+func (h *Standalone) put(name string, cfg map[string]string, res resolvedConfig, target restapi.TargetState) (restapi.ConnectorInfo, error) {
 	rt, err := h.newRuntime(name, cfg, res, true)
 	if err != nil {
-		return ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	h.mu.Lock()
 	if err := h.checkRunning(); err != nil {
 		h.mu.Unlock()
-		return ConnectorInfo{}, err
+		return restapi.ConnectorInfo{}, err
 	}
 	old := h.lookup(name)
 	prev, hadStored := h.stored[name]
@@ -182,21 +183,21 @@ func (h *Standalone) put(name string, cfg map[string]string, res resolvedConfig,
 			delete(h.stored, name)
 		}
 		h.mu.Unlock()
-		return ConnectorInfo{}, fmt.Errorf("store connector %s: %w", name, err)
+		return restapi.ConnectorInfo{}, fmt.Errorf("store connector %s: %w", name, err)
 	}
 	h.mu.Unlock()
 	if old != nil {
 		old.shutdown()
 	}
 	if err := h.install(rt, target); err != nil {
-		return ConnectorInfo{}, err // stopping: the stored config is started by the next Run
+		return restapi.ConnectorInfo{}, err // stopping: the stored config is started by the next Run
 	}
 	return rt.info(), nil
 }
 
 // PutConnectorConfig creates or replaces a connector's config. A replaced connector is
 // stopped and started again with the new config; its target state is kept.
-func (h *Standalone) PutConnectorConfig(_ context.Context, name string, cfg map[string]string) (ConnectorInfo, bool, error) {
+func (h *Standalone) PutConnectorConfig(_ context.Context, name string, cfg map[string]string) (restapi.ConnectorInfo, bool, error) {
 	res := resolveConfig(h.cfg.Secrets, cfg) // before any lock: it reads files
 	unlock := h.names.lock(name)
 	defer unlock()
@@ -204,15 +205,15 @@ func (h *Standalone) PutConnectorConfig(_ context.Context, name string, cfg map[
 }
 
 // putConfig is PutConnectorConfig with the name lock held.
-func (h *Standalone) putConfig(name string, cfg map[string]string, res resolvedConfig) (ConnectorInfo, bool, error) {
+func (h *Standalone) putConfig(name string, cfg map[string]string, res resolvedConfig) (restapi.ConnectorInfo, bool, error) {
 	h.mu.Lock()
 	err := h.checkRunning()
 	sc, existed := h.stored[name]
 	h.mu.Unlock()
 	if err != nil {
-		return ConnectorInfo{}, false, err
+		return restapi.ConnectorInfo{}, false, err
 	}
-	target := TargetStarted
+	target := restapi.TargetStarted
 	if existed {
 		target = sc.Target
 	}
@@ -233,7 +234,7 @@ func (h *Standalone) DeleteConnector(_ context.Context, name string) error {
 	rt := h.remove(name)
 	if rt == nil && !stored {
 		h.mu.Unlock()
-		return fmt.Errorf("connector %s: %w", name, ErrNotFound)
+		return fmt.Errorf("connector %s: %w", name, restapi.ErrNotFound)
 	}
 	delete(h.stored, name)
 	err := h.persistLocked()
@@ -252,7 +253,7 @@ func (h *Standalone) DeleteConnector(_ context.Context, name string) error {
 }
 
 // TaskConfigs returns the task configs of a connector.
-func (h *Standalone) TaskConfigs(_ context.Context, name string) ([]TaskInfo, error) {
+func (h *Standalone) TaskConfigs(_ context.Context, name string) ([]restapi.TaskInfo, error) {
 	rt, err := h.runtime(name)
 	if err != nil {
 		return nil, err
@@ -261,34 +262,34 @@ func (h *Standalone) TaskConfigs(_ context.Context, name string) ([]TaskInfo, er
 }
 
 // TaskStatus returns one task's state.
-func (h *Standalone) TaskStatus(_ context.Context, id TaskID) (TaskState, error) {
+func (h *Standalone) TaskStatus(_ context.Context, id restapi.TaskID) (restapi.TaskState, error) {
 	rt, err := h.runtime(id.Connector)
 	if err != nil {
-		return TaskState{}, err
+		return restapi.TaskState{}, err
 	}
 	for _, ts := range rt.status().Tasks {
 		if ts.ID == id.Task {
 			return ts, nil
 		}
 	}
-	return TaskState{}, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, ErrNotFound)
+	return restapi.TaskState{}, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, restapi.ErrNotFound)
 }
 
 // RestartConnector restarts the connector and, per req, its tasks.
-func (h *Standalone) RestartConnector(_ context.Context, name string, req RestartRequest) (ConnectorStatus, error) {
+func (h *Standalone) RestartConnector(_ context.Context, name string, req restapi.RestartRequest) (restapi.ConnectorStatus, error) {
 	if err := h.guard(); err != nil {
-		return ConnectorStatus{}, err
+		return restapi.ConnectorStatus{}, err
 	}
 	rt, err := h.runtime(name)
 	if err != nil {
-		return ConnectorStatus{}, err
+		return restapi.ConnectorStatus{}, err
 	}
 	rt.restart(req)
 	return rt.status(), nil
 }
 
 // RestartTask restarts one task.
-func (h *Standalone) RestartTask(_ context.Context, id TaskID) error {
+func (h *Standalone) RestartTask(_ context.Context, id restapi.TaskID) error {
 	if err := h.guard(); err != nil {
 		return err
 	}
@@ -301,7 +302,7 @@ func (h *Standalone) RestartTask(_ context.Context, id TaskID) error {
 
 func (h *Standalone) guard() error { return h.checkRunning() }
 
-func (h *Standalone) setTarget(name string, target TargetState) error {
+func (h *Standalone) setTarget(name string, target restapi.TargetState) error {
 	unlock := h.names.lock(name)
 	defer unlock()
 	h.mu.Lock()
@@ -313,7 +314,7 @@ func (h *Standalone) setTarget(name string, target TargetState) error {
 	rt := h.lookup(name)
 	if !ok || rt == nil {
 		h.mu.Unlock()
-		return fmt.Errorf("connector %s: %w", name, ErrNotFound)
+		return fmt.Errorf("connector %s: %w", name, restapi.ErrNotFound)
 	}
 	sc.Target = target
 	h.stored[name] = sc
@@ -328,29 +329,29 @@ func (h *Standalone) setTarget(name string, target TargetState) error {
 
 // PauseConnector stops the connector's tasks (committing their progress) and keeps them PAUSED.
 func (h *Standalone) PauseConnector(_ context.Context, name string) error {
-	return h.setTarget(name, TargetPaused)
+	return h.setTarget(name, restapi.TargetPaused)
 }
 
 // ResumeConnector starts a paused or stopped connector again.
 func (h *Standalone) ResumeConnector(_ context.Context, name string) error {
-	return h.setTarget(name, TargetStarted)
+	return h.setTarget(name, restapi.TargetStarted)
 }
 
 // StopConnector stops the connector and its tasks, keeping its config (STOPPED).
 func (h *Standalone) StopConnector(_ context.Context, name string) error {
-	return h.setTarget(name, TargetStopped)
+	return h.setTarget(name, restapi.TargetStopped)
 }
 
 // PatchConnectorConfig merges set into the stored config (the raw one, placeholders and
 // secrets intact) and removes the keys in remove, then applies it as PutConnectorConfig.
-func (h *Standalone) PatchConnectorConfig(_ context.Context, name string, set map[string]string, remove []string) (ConnectorInfo, error) {
+func (h *Standalone) PatchConnectorConfig(_ context.Context, name string, set map[string]string, remove []string) (restapi.ConnectorInfo, error) {
 	unlock := h.names.lock(name) // two patches must not both start from the same config
 	defer unlock()
 	h.mu.Lock()
 	sc, ok := h.stored[name]
 	h.mu.Unlock()
 	if !ok {
-		return ConnectorInfo{}, fmt.Errorf("connector %s: %w", name, ErrNotFound)
+		return restapi.ConnectorInfo{}, fmt.Errorf("connector %s: %w", name, restapi.ErrNotFound)
 	}
 	cfg := maps.Clone(sc.Config)
 	for _, k := range remove {

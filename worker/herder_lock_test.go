@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // gatedConnector is a source connector whose Validate, Start and Stop can be held at a gate
@@ -159,7 +160,7 @@ func TestPluginCodeRunsOutsideTheHerderLock(t *testing.T) {
 			require.NoError(t, <-created)
 			st, err := h.ConnectorStatus(ctx, "slow")
 			require.NoError(t, err)
-			require.Equal(t, StateRunning, st.Connector.State)
+			require.Equal(t, restapi.StateRunning, st.Connector.State)
 		})
 	}
 }
@@ -238,7 +239,7 @@ func TestDeleteDuringAReplaceLeavesNothingRunning(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, names)
 	_, err = h.ConnectorStatus(ctx, "c")
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, restapi.ErrNotFound)
 	require.Zero(t, g.active.Load(), "the deleted connector runs")
 }
 
@@ -250,12 +251,12 @@ func TestShutdownDuringAReplaceLeavesNothingRunning(t *testing.T) {
 	g, put := replacing(t, h)
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	untilEither(t, func() bool { return errors.Is(h.guard(), ErrStopped) })
+	untilEither(t, func() bool { return errors.Is(h.guard(), restapi.ErrStopped) })
 	g.release()
 	require.NoError(t, <-stopped)
 	err := <-put
 	if err != nil {
-		require.ErrorIs(t, err, ErrStopped)
+		require.ErrorIs(t, err, restapi.ErrStopped)
 	}
 	require.Zero(t, g.active.Load(), "a connector started during shutdown still runs after it")
 }
@@ -272,7 +273,7 @@ func TestReconcileValidatesOutsideTheHerderLock(t *testing.T) {
 	id, g := newGate(t)
 	cfg := gatedConfig(id, "validate", "1")
 	cfg["key.converter"], cfg["value.converter"] = "string", "string"
-	d.config.Connectors["c"] = &clusterConnector{Config: cfg, Target: TargetStopped, Epoch: 1, Inc: 1}
+	d.config.Connectors["c"] = &clusterConnector{Config: cfg, Target: restapi.TargetStopped, Epoch: 1, Inc: 1}
 	reconciled := make(chan struct{})
 	go func() { defer close(reconciled); d.reconcile() }()
 	require.Equal(t, "validate", <-g.entered)
@@ -308,10 +309,10 @@ func TestMaskingRunsPluginCodeOutsideTheRuntimeLock(t *testing.T) {
 	gate := make(chan struct{})
 	specGate.Store(&gate)
 	defer specGate.Store(nil)
-	shown := make(chan ConnectorInfo, 1)
+	shown := make(chan restapi.ConnectorInfo, 1)
 	go func() { shown <- rt.info() }()
 	<-gate // Spec entered
-	within(t, "the status of a connector whose config is being masked", func() ConnectorStatus { return rt.status() })
+	within(t, "the status of a connector whose config is being masked", func() restapi.ConnectorStatus { return rt.status() })
 	<-gate // Spec released
 	require.Equal(t, "c", (<-shown).Name)
 }

@@ -1,6 +1,9 @@
 package worker
 
-import "github.com/rmqconnect/rmqconnect/scheduler"
+import (
+	"github.com/rmqconnect/rmqconnect/scheduler"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
+)
 
 // placementInForce is the placement the status topic records, for the sticky strategy's
 // Rebalance: each unit of conns under the live worker (of members, member ids) that holds
@@ -15,13 +18,13 @@ func placementInForce(members []string, conns map[string]clusterConnector, st *s
 	current := scheduler.Assignment{}
 	for name, c := range conns {
 		for w, r := range st.Connectors[name] {
-			if r.Inc == c.Inc && r.State != StateUnassigned && holderLive(r, members) {
+			if r.Inc == c.Inc && r.State != restapi.StateUnassigned && holderLive(r, members) {
 				current[w] = append(current[w], scheduler.Unit{Connector: name, Task: scheduler.ConnectorTask})
 			}
 		}
 		for id := range c.Tasks {
 			r, ok := st.task(name, c.Inc, id)
-			if ok && r.State != StateUnassigned && r.State != StateStopped && holderLive(r, members) {
+			if ok && r.State != restapi.StateUnassigned && r.State != restapi.StateStopped && holderLive(r, members) {
 				current[r.Worker] = append(current[r.Worker], scheduler.Unit{Connector: name, Task: id})
 			}
 		}

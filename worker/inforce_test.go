@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/scheduler"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 func sortedAssignment(a scheduler.Assignment) scheduler.Assignment {
@@ -24,18 +25,18 @@ func sortedAssignment(a scheduler.Assignment) scheduler.Assignment {
 func TestPlacementInForce(t *testing.T) {
 	st := newStatusState()
 	recs := []statusRecord{
-		{Connector: "a", Task: -1, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1"},
-		{Connector: "a", Task: -1, Inc: 1, State: StateUnassigned, Worker: "w2", Proc: "p2"}, // released
-		{Connector: "a", Task: -1, Inc: 1, State: StateRunning, Worker: "w3", Proc: "p3"},    // left
-		{Connector: "a", Task: 0, Inc: 1, State: StateRunning, Worker: "w2", Proc: "p2", Gen: 1, Claim: true},
-		{Connector: "a", Task: 1, Inc: 1, State: StateRunning, Worker: "w3", Proc: "p3", Gen: 2, Claim: true}, // left
-		{Connector: "a", Task: 2, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1", Gen: 3, Claim: true},
-		{Connector: "a", Task: 2, Inc: 1, State: StateUnassigned, Worker: "w1", Proc: "p1", Gen: 3},            // released
-		{Connector: "b", Task: 0, Inc: 5, State: StateRunning, Worker: "w1", Proc: "old", Gen: 1, Claim: true}, // another process
-		{Connector: "b", Task: 1, Inc: 5, State: StatePaused, Worker: "w2", Proc: "p2", Gen: 2},
-		{Connector: "b", Task: -1, Inc: 5, State: StatePaused, Worker: "w2", Proc: "p2"},
-		{Connector: "c", Task: -1, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1"}, // older incarnation
-		{Connector: "c", Task: 0, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1", Gen: 1, Claim: true},
+		{Connector: "a", Task: -1, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "p1"},
+		{Connector: "a", Task: -1, Inc: 1, State: restapi.StateUnassigned, Worker: "w2", Proc: "p2"}, // released
+		{Connector: "a", Task: -1, Inc: 1, State: restapi.StateRunning, Worker: "w3", Proc: "p3"},    // left
+		{Connector: "a", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w2", Proc: "p2", Gen: 1, Claim: true},
+		{Connector: "a", Task: 1, Inc: 1, State: restapi.StateRunning, Worker: "w3", Proc: "p3", Gen: 2, Claim: true}, // left
+		{Connector: "a", Task: 2, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "p1", Gen: 3, Claim: true},
+		{Connector: "a", Task: 2, Inc: 1, State: restapi.StateUnassigned, Worker: "w1", Proc: "p1", Gen: 3},            // released
+		{Connector: "b", Task: 0, Inc: 5, State: restapi.StateRunning, Worker: "w1", Proc: "old", Gen: 1, Claim: true}, // another process
+		{Connector: "b", Task: 1, Inc: 5, State: restapi.StatePaused, Worker: "w2", Proc: "p2", Gen: 2},
+		{Connector: "b", Task: -1, Inc: 5, State: restapi.StatePaused, Worker: "w2", Proc: "p2"},
+		{Connector: "c", Task: -1, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "p1"}, // older incarnation
+		{Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "p1", Gen: 1, Claim: true},
 	}
 	for _, r := range recs {
 		require.NoError(t, st.apply(r), "%+v", r)
@@ -76,17 +77,17 @@ func TestReleasedConnectorIsRecordedReleased(t *testing.T) {
 	rt.mu.Lock()
 	rt.ownConn = true
 	rt.mu.Unlock()
-	rt.setConnState(StateRunning, "")
+	rt.setConnState(restapi.StateRunning, "")
 	require.Len(t, apply(), 1)
 	require.Equal(t, []scheduler.Unit{conn}, placementInForce(d.members, conns, d.status)["w1"])
 
-	rt.syncDistributed(desiredConn{target: TargetStarted}) // the unit went to another worker
+	rt.syncDistributed(desiredConn{target: restapi.TargetStarted}) // the unit went to another worker
 	recs := apply()
 	require.Len(t, recs, 1, "no release written")
-	require.Equal(t, StateUnassigned, recs[0].State)
+	require.Equal(t, restapi.StateUnassigned, recs[0].State)
 	require.Equal(t, int64(4), recs[0].Inc)
 	require.Empty(t, placementInForce(d.members, conns, d.status)["w1"])
 
-	rt.syncDistributed(desiredConn{target: TargetStarted})
+	rt.syncDistributed(desiredConn{target: restapi.TargetStarted})
 	require.Empty(t, apply(), "released again")
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -324,7 +325,7 @@ func (d *Distributed) repairClaims() {
 			}
 		}
 		// A release, not a claim: the record in force may be this worker's own claim.
-		r.State, r.Trace, r.Claim, r.Prev = StateUnassigned, "", false, 0
+		r.State, r.Trace, r.Claim, r.Prev = restapi.StateUnassigned, "", false, 0
 		d.log.Info("releasing a task this worker does not run", "connector", r.Connector, "task", r.Task, "gen", r.Gen)
 		d.report(r)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/stretchr/testify/require"
 )
 
@@ -64,6 +65,7 @@ func TestDeparturesDuringABrokerDisruption(t *testing.T) {
 // in a row, it registers again.
 func TestRenewRequiresMembership(t *testing.T) {
 	d, _ := newMembershipTest(t, []string{"w2.p2"})
+	d.lastRenew = time.Time{} // never renewed
 	require.False(t, d.renew(context.Background()))
 	require.True(t, d.renew(context.Background()), "still missing: register again")
 	require.True(t, d.lastRenew.IsZero(), "lease renewed although the broker does not list this worker")
@@ -78,7 +80,7 @@ func TestRepairReleasesAClaimNeverReported(t *testing.T) {
 	d := &Distributed{status: newStatusState(), engine: &engine{}, log: quiet(),
 		pending: map[taskKey]statusRecord{}, reportWake: make(chan struct{}, 1)}
 	d.cfg.WorkerID, d.proc = "w1", "p1"
-	claim := statusRecord{Connector: "c", Task: 2, Inc: 1, State: StateRunning, Worker: "w1", Proc: "p1", Gen: 1, Claim: true}
+	claim := statusRecord{Connector: "c", Task: 2, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "p1", Gen: 1, Claim: true}
 	require.NoError(t, d.status.apply(claim))
 	d.repairClaims()
 	rel, ok := d.pending[taskKey{"c", 2}]
@@ -86,5 +88,5 @@ func TestRepairReleasesAClaimNeverReported(t *testing.T) {
 	require.NoError(t, d.status.apply(rel))
 	r, ok := d.status.task("c", 1, 2)
 	require.True(t, ok)
-	require.Equal(t, StateUnassigned, r.State)
+	require.Equal(t, restapi.StateUnassigned, r.State)
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // Metric families, named after Kafka/RocketMQ Connect's (connect-worker-metrics,
@@ -88,7 +89,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.e.mu.Unlock()
 	sort.Slice(rts, func(i, j int) bool { return rts[i].name < rts[j].name })
 	ch <- prometheus.MustNewConstMetric(descConnectorCount, prometheus.GaugeValue, float64(len(rts)), w)
-	byState := map[State]int{}
+	byState := map[restapi.State]int{}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -108,7 +109,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				continue
 			}
 			k := &t.counters
-			if st.Type == TypeSource {
+			if st.Type == restapi.TypeSource {
 				counter(descSourcePoll, k.recordsPolled.Load(), w, rt.name, task)
 				counter(descSourceWrite, k.recordsWritten.Load(), w, rt.name, task)
 			} else {
@@ -136,7 +137,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if len(st.Tasks) > 0 {
 			running := 0
 			for _, ts := range st.Tasks {
-				if ts.State == StateRunning {
+				if ts.State == restapi.StateRunning {
 					running++
 				}
 			}
@@ -146,7 +147,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range c.e.metrics.collectors() {
 		c.Collect(ch)
 	}
-	for _, s := range []State{StateUnassigned, StateRunning, StatePaused, StateFailed, StateRestarting} {
+	for _, s := range []restapi.State{restapi.StateUnassigned, restapi.StateRunning, restapi.StatePaused, restapi.StateFailed, restapi.StateRestarting} {
 		gauge(descTaskCount, float64(byState[s]), w, string(s))
 	}
 }

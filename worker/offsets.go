@@ -6,24 +6,25 @@ import (
 	"strconv"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
 // Offsets returns a connector's committed offsets: source positions, or its consumer
 // group's offsets on every queue of its topics.
-func (e *engine) Offsets(ctx context.Context, name string) (ConnectorOffsets, error) {
+func (e *engine) Offsets(ctx context.Context, name string) (restapi.ConnectorOffsets, error) {
 	rt, err := e.runtime(name)
 	if err != nil {
-		return ConnectorOffsets{}, err
+		return restapi.ConnectorOffsets{}, err
 	}
-	out := ConnectorOffsets{Offsets: []ConnectorOffset{}}
-	if rt.connType() == TypeSource {
+	out := restapi.ConnectorOffsets{Offsets: []restapi.ConnectorOffset{}}
+	if rt.connType() == restapi.TypeSource {
 		ps, err := e.positions.All(name)
 		if err != nil {
 			return out, err
 		}
 		for _, p := range ps {
-			out.Offsets = append(out.Offsets, ConnectorOffset{Partition: p.Partition, Offset: p.Offset})
+			out.Offsets = append(out.Offsets, restapi.ConnectorOffset{Partition: p.Partition, Offset: p.Offset})
 		}
 		return out, nil
 	}
@@ -38,7 +39,7 @@ func (e *engine) Offsets(ctx context.Context, name string) (ConnectorOffsets, er
 				return out, err
 			}
 			if found {
-				out.Offsets = append(out.Offsets, ConnectorOffset{Partition: sinkPartition(q), Offset: map[string]any{"offset": off}})
+				out.Offsets = append(out.Offsets, restapi.ConnectorOffset{Partition: sinkPartition(q), Offset: map[string]any{"offset": off}})
 			}
 		}
 	}
@@ -59,15 +60,15 @@ func (e *engine) stoppedRuntime(name string) (*connRuntime, error) {
 	rt.mu.Lock()
 	target := rt.target
 	rt.mu.Unlock()
-	if target != TargetStopped {
-		return nil, fmt.Errorf("connector %s is %s; stop it (PUT /connectors/%s/stop) before changing its offsets: %w", name, target, name, ErrBadState)
+	if target != restapi.TargetStopped {
+		return nil, fmt.Errorf("connector %s is %s; stop it (PUT /connectors/%s/stop) before changing its offsets: %w", name, target, name, restapi.ErrBadState)
 	}
 	return rt, nil
 }
 
 // AlterOffsets sets offsets of a STOPPED connector. A nil offset removes a source
 // partition's position, or rewinds a sink queue to where a new group would start.
-func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []ConnectorOffset) error {
+func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []restapi.ConnectorOffset) error {
 	rt, err := e.stoppedRuntime(name)
 	if err != nil {
 		return err
@@ -76,11 +77,11 @@ func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []Connec
 		offsets[i].Partition = normalizeMap(offsets[i].Partition)
 		offsets[i].Offset = normalizeMap(offsets[i].Offset)
 	}
-	if rt.connType() == TypeSource {
+	if rt.connType() == restapi.TypeSource {
 		batch := make([]plugins.PartitionPosition, 0, len(offsets))
 		for i, o := range offsets {
 			if len(o.Partition) == 0 {
-				return &ConfigError{Connector: name, Problems: []ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: "is required"}}}
+				return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: "is required"}}}
 			}
 			batch = append(batch, plugins.PartitionPosition{Partition: o.Partition, Offset: o.Offset})
 		}
@@ -89,7 +90,7 @@ func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []Connec
 	for i, o := range offsets {
 		q, err := e.sinkQueue(ctx, rt, o.Partition)
 		if err != nil {
-			return &ConfigError{Connector: name, Problems: []ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: err.Error()}}}
+			return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: err.Error()}}}
 		}
 		var off int64
 		if o.Offset == nil {
@@ -97,7 +98,7 @@ func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []Connec
 				return err
 			}
 		} else if off, err = asInt64(o.Offset["offset"]); err != nil || off < 0 {
-			return &ConfigError{Connector: name, Problems: []ConfigProblem{{Key: fmt.Sprintf("offsets[%d].offset.offset", i),
+			return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: fmt.Sprintf("offsets[%d].offset.offset", i),
 				Value: fmt.Sprint(o.Offset["offset"]), Reason: "must be a non-negative integer"}}}
 		}
 		if err := e.client.SetGroupOffset(ctx, rt.st.group, q, off); err != nil {
@@ -114,7 +115,7 @@ func (e *engine) ResetOffsets(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if rt.connType() == TypeSource {
+	if rt.connType() == restapi.TypeSource {
 		return e.positions.Delete(name)
 	}
 	for _, t := range rt.st.topics {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/plugins/external"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // TestPluginCrashFailsOnlyItsTask runs an out-of-process plugin connector in a real herder:
@@ -58,7 +59,7 @@ func TestPluginCrashFailsOnlyItsTask(t *testing.T) {
 	_, _, err = h.PutConnectorConfig(ctx, builtin, map[string]string{"connector.class": "mem-source", "test.id": builtin, "count": "1000000",
 		"connect.topicname": topic, "max.tasks": "1"})
 	require.NoError(t, err)
-	waitState(t, h, builtin, StateRunning, 1)
+	waitState(t, h, builtin, restapi.StateRunning, 1)
 
 	name := rmqtest.Name(t, "plugin")
 	marker := filepath.Join(t.TempDir(), "marker")
@@ -69,7 +70,7 @@ func TestPluginCrashFailsOnlyItsTask(t *testing.T) {
 	var trace string
 	require.Eventually(t, func() bool {
 		st, err := h.ConnectorStatus(ctx, name)
-		if err != nil || len(st.Tasks) != 1 || st.Tasks[0].State != StateFailed {
+		if err != nil || len(st.Tasks) != 1 || st.Tasks[0].State != restapi.StateFailed {
 			return false
 		}
 		trace = st.Tasks[0].Trace
@@ -83,9 +84,9 @@ func TestPluginCrashFailsOnlyItsTask(t *testing.T) {
 
 	st, err := h.ConnectorStatus(ctx, builtin)
 	require.NoError(t, err, "the herder keeps serving")
-	require.Equal(t, StateRunning, st.Tasks[0].State, "the built-in connector is unaffected")
+	require.Equal(t, restapi.StateRunning, st.Tasks[0].State, "the built-in connector is unaffected")
 
-	waitState(t, h, name, StateRunning, 1)
+	waitState(t, h, name, restapi.StateRunning, 1)
 	// The status and the process table are updated apart: wait for the new process to be listed.
 	var pids []string
 	require.Eventually(t, func() bool {

@@ -3,6 +3,7 @@ package worker
 import (
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // builtinVersion is the version the REST API reports for plugins compiled into the worker.
@@ -12,14 +13,14 @@ const builtinVersion = "builtin"
 // name: the registries connector configs are checked and run against (transforms.Builtins,
 // converter.New), so the list never shows a name the worker would reject. Each kind is sorted
 // by name; the aliases are the other names the worker accepts for the plugin (Java class names).
-func nonConnectorPlugins() []PluginInfo {
+func nonConnectorPlugins() []restapi.PluginInfo {
 	reg := transforms.Builtins()
-	var out []PluginInfo
+	var out []restapi.PluginInfo
 	for _, t := range reg.Transforms() {
-		out = append(out, PluginInfo{Class: t.Name, Type: PluginTransformation, Version: builtinVersion, Aliases: t.Aliases})
+		out = append(out, restapi.PluginInfo{Class: t.Name, Type: restapi.PluginTransformation, Version: builtinVersion, Aliases: t.Aliases})
 	}
 	for _, p := range reg.Predicates() {
-		out = append(out, PluginInfo{Class: p.Name, Type: PluginPredicate, Version: builtinVersion, Aliases: p.Aliases})
+		out = append(out, restapi.PluginInfo{Class: p.Name, Type: restapi.PluginPredicate, Version: builtinVersion, Aliases: p.Aliases})
 	}
 	aliases := map[string][]string{}
 	for _, n := range converter.Names() {
@@ -28,7 +29,7 @@ func nonConnectorPlugins() []PluginInfo {
 		}
 	}
 	for _, n := range converter.ShortNames() {
-		out = append(out, PluginInfo{Class: n, Type: PluginConverter, Version: builtinVersion, Aliases: aliases[n]})
+		out = append(out, restapi.PluginInfo{Class: n, Type: restapi.PluginConverter, Version: builtinVersion, Aliases: aliases[n]})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // TestPluginsListsEveryKind: Plugins lists the connectors, then every transform, predicate and
@@ -19,7 +20,7 @@ func TestPluginsListsEveryKind(t *testing.T) {
 	require.NoError(t, err)
 
 	byType := map[string][]string{}
-	byClass := map[string]PluginInfo{}
+	byClass := map[string]restapi.PluginInfo{}
 	for _, p := range ps {
 		require.NotEmpty(t, p.Class)
 		require.NotEmpty(t, p.Version, p.Class)
@@ -34,29 +35,29 @@ func TestPluginsListsEveryKind(t *testing.T) {
 			kinds = append(kinds, p.Type)
 		}
 	}
-	require.Equal(t, []string{"sink", "source", PluginTransformation, PluginPredicate, PluginConverter}, kinds,
+	require.Equal(t, []string{"sink", "source", restapi.PluginTransformation, restapi.PluginPredicate, restapi.PluginConverter}, kinds,
 		"connectors (mem-sink, mem-source) come first, then each other kind together")
-	require.Equal(t, PluginInfo{Class: "mem-source", Type: "source", Version: "builtin", Aliases: []string{"org.example.MemSource"}}, ps[1])
+	require.Equal(t, restapi.PluginInfo{Class: "mem-source", Type: "source", Version: "builtin", Aliases: []string{"org.example.MemSource"}}, ps[1])
 
 	reg := transforms.Builtins()
-	require.Len(t, byType[PluginTransformation], len(reg.Transforms()))
-	require.Len(t, byType[PluginPredicate], len(reg.Predicates()))
-	require.Equal(t, converter.ShortNames(), byType[PluginConverter])
+	require.Len(t, byType[restapi.PluginTransformation], len(reg.Transforms()))
+	require.Len(t, byType[restapi.PluginPredicate], len(reg.Predicates()))
+	require.Equal(t, converter.ShortNames(), byType[restapi.PluginConverter])
 	for typ, classes := range byType {
 		for _, c := range classes {
 			p := byClass[typ+" "+c]
 			switch typ {
-			case PluginTransformation:
+			case restapi.PluginTransformation:
 				_, err := reg.NewTransform(c)
 				require.NoError(t, err, c)
 				for _, a := range p.Aliases {
 					_, err := reg.NewTransform(a)
 					require.NoError(t, err, "%s alias %s", c, a)
 				}
-			case PluginPredicate:
+			case restapi.PluginPredicate:
 				_, err := reg.NewPredicate(c)
 				require.NoError(t, err, c)
-			case PluginConverter:
+			case restapi.PluginConverter:
 				for _, a := range p.Aliases {
 					short, ok := converter.Canonical(a)
 					require.True(t, ok && short == c, "%s alias %s", c, a)
@@ -65,7 +66,7 @@ func TestPluginsListsEveryKind(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"org.apache.kafka.connect.transforms.InsertField$Value"},
-		byClass[PluginTransformation+" InsertField$Value"].Aliases)
-	require.Contains(t, byClass[PluginConverter+" json"].Aliases, "org.apache.kafka.connect.json.JsonConverter")
-	require.Contains(t, byType[PluginPredicate], "TopicNameMatches")
+		byClass[restapi.PluginTransformation+" InsertField$Value"].Aliases)
+	require.Contains(t, byClass[restapi.PluginConverter+" json"].Aliases, "org.apache.kafka.connect.json.JsonConverter")
+	require.Contains(t, byType[restapi.PluginPredicate], "TopicNameMatches")
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/scheduler"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 func (d *Distributed) trigger() {
@@ -173,7 +174,7 @@ func (d *Distributed) carryOutRestart(r configRecord) {
 		rt.restartTaskDistributed(r.Task)
 		return
 	}
-	rt.restartDistributed(RestartRequest{IncludeTasks: r.IncludeTasks, OnlyFailed: r.OnlyFailed})
+	rt.restartDistributed(restapi.RestartRequest{IncludeTasks: r.IncludeTasks, OnlyFailed: r.OnlyFailed})
 }
 
 // publishTasks serves clusterPlacement.

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // connRuntime is one connector on this worker: its plugin instance, target state, status
@@ -38,8 +39,8 @@ type connRuntime struct {
 	connCancel  context.CancelFunc
 	connRunning bool
 	connMetrics *pluginScope // the running connector's plugins.Metrics
-	target      TargetState
-	state       StateInfo
+	target      restapi.TargetState
+	state       restapi.StateInfo
 	taskCfgs    []map[string]string
 	tasks       map[int]*taskRuntime
 	closed      bool
@@ -52,14 +53,14 @@ type connRuntime struct {
 	ownConn      bool
 	ownTasks     map[int]bool
 	tasksVersion int64
-	reported     StateInfo // the connector state last reported to the placement
+	reported     restapi.StateInfo // the connector state last reported to the placement
 }
 
 func newConnRuntime(e *engine, name string, cfg map[string]string, st connectorSettings, conn plugins.Connector) *connRuntime {
 	scrub := &scrubber{}
 	return &connRuntime{e: e, name: name, cfg: cfg, st: st, conn: conn, scrub: scrub,
 		log:   scrubbedLogger(e.log.With("connector", name), scrub),
-		state: StateInfo{State: StateUnassigned, WorkerID: e.cfg.WorkerID}, tasks: map[int]*taskRuntime{}}
+		state: restapi.StateInfo{State: restapi.StateUnassigned, WorkerID: e.cfg.WorkerID}, tasks: map[int]*taskRuntime{}}
 }
 
 // adoptTasks makes cfgs the connector's task configs, every one of them run here.
@@ -73,18 +74,18 @@ func (rt *connRuntime) adoptTasks(cfgs []map[string]string) {
 	}
 }
 
-func (rt *connRuntime) connType() ConnectorType {
+func (rt *connRuntime) connType() restapi.ConnectorType {
 	switch rt.st.kind {
 	case plugins.KindSource:
-		return TypeSource
+		return restapi.TypeSource
 	case plugins.KindSink:
-		return TypeSink
+		return restapi.TypeSink
 	}
-	return TypeUnknown
+	return restapi.TypeUnknown
 }
 
 // apply moves the connector to target.
-func (rt *connRuntime) apply(target TargetState) {
+func (rt *connRuntime) apply(target restapi.TargetState) {
 	rt.opMu.Lock()
 	defer rt.opMu.Unlock()
 	rt.mu.Lock()
@@ -93,32 +94,32 @@ func (rt *connRuntime) apply(target TargetState) {
 		return
 	}
 	rt.target = target
-	if target != TargetStarted {
+	if target != restapi.TargetStarted {
 		rt.pending = nil // resolved for a start that is not happening now: resolve afresh later
 	}
 	rt.mu.Unlock()
 	switch target {
-	case TargetStarted:
+	case restapi.TargetStarted:
 		if rt.startConnector() {
 			rt.startTasks()
 		}
-	case TargetPaused:
+	case restapi.TargetPaused:
 		rt.stopTasks()
-		rt.setConnState(StatePaused, "")
-	case TargetStopped:
+		rt.setConnState(restapi.StatePaused, "")
+	case restapi.TargetStopped:
 		rt.stopTasks()
 		rt.stopConnector()
 		rt.mu.Lock()
 		rt.taskCfgs = nil
 		rt.mu.Unlock()
-		rt.setConnState(StateStopped, "")
+		rt.setConnState(restapi.StateStopped, "")
 	}
 }
 
-func (rt *connRuntime) setConnState(s State, trace string) {
+func (rt *connRuntime) setConnState(s restapi.State, trace string) {
 	trace = rt.scrub.text(trace)
 	rt.mu.Lock()
-	rt.state = StateInfo{State: s, WorkerID: rt.e.cfg.WorkerID, Trace: trace}
+	rt.state = restapi.StateInfo{State: s, WorkerID: rt.e.cfg.WorkerID, Trace: trace}
 	var rec *statusRecord
 	if rt.ownConn && rt.reported != rt.state {
 		rt.reported = rt.state
@@ -153,7 +154,7 @@ func (rt *connRuntime) startConnector() bool {
 			resolved, err = rt.resolve(rt.cfg)
 		}
 		if err != nil {
-			rt.setConnState(StateFailed, fmt.Sprintf("resolve config: %v", err))
+			rt.setConnState(restapi.StateFailed, fmt.Sprintf("resolve config: %v", err))
 			rt.setConn(nil)
 			return false
 		}
@@ -201,7 +202,7 @@ func (rt *connRuntime) startConnector() bool {
 			return err
 		}, plugins.IsRetriable)
 		if err != nil {
-			rt.setConnState(StateFailed, fmt.Sprintf("start connector: %v", err))
+			rt.setConnState(restapi.StateFailed, fmt.Sprintf("start connector: %v", err))
 			rt.setConn(nil)
 			return false
 		}
@@ -224,7 +225,7 @@ func (rt *connRuntime) startConnector() bool {
 	}
 	if err != nil {
 		rt.log.Error("connector task configs failed", "err", err)
-		rt.setConnState(StateFailed, fmt.Sprintf("task configs: %v", err))
+		rt.setConnState(restapi.StateFailed, fmt.Sprintf("task configs: %v", err))
 		return false
 	}
 	// Task configs are kept (and shown) with the connector's placeholders put back.
@@ -233,10 +234,10 @@ func (rt *connRuntime) startConnector() bool {
 	}
 	if err := rt.e.place.publishTasks(rt, cfgs); err != nil {
 		rt.log.Error("publishing task configs failed", "err", err)
-		rt.setConnState(StateFailed, fmt.Sprintf("publish task configs: %v", err))
+		rt.setConnState(restapi.StateFailed, fmt.Sprintf("publish task configs: %v", err))
 		return false
 	}
-	rt.setConnState(StateRunning, "")
+	rt.setConnState(restapi.StateRunning, "")
 	return true
 }
 
@@ -278,25 +279,25 @@ func (rt *connRuntime) shutdown() {
 }
 
 // restart restarts the connector and, per req, its tasks.
-func (rt *connRuntime) restart(req RestartRequest) {
+func (rt *connRuntime) restart(req restapi.RestartRequest) {
 	rt.opMu.Lock()
 	defer rt.opMu.Unlock()
 	rt.mu.Lock()
-	target, connFailed := rt.target, rt.state.State == StateFailed
+	target, connFailed := rt.target, rt.state.State == restapi.StateFailed
 	var restartTasks []*taskRuntime
 	if req.IncludeTasks {
 		for _, t := range rt.tasks {
-			if !req.OnlyFailed || t.state.State == StateFailed {
+			if !req.OnlyFailed || t.state.State == restapi.StateFailed {
 				restartTasks = append(restartTasks, t)
 			}
 		}
 	}
 	rt.mu.Unlock()
-	if target != TargetStarted {
+	if target != restapi.TargetStarted {
 		return
 	}
 	if !req.OnlyFailed || connFailed {
-		rt.setConnState(StateRestarting, "")
+		rt.setConnState(restapi.StateRestarting, "")
 		old := rt.snapshotTaskCfgs()
 		rt.stopConnector()
 		if !rt.startConnector() {
@@ -312,7 +313,7 @@ func (rt *connRuntime) restart(req RestartRequest) {
 		}
 	}
 	for _, t := range restartTasks {
-		rt.setTaskState(t, StateRestarting, "")
+		rt.setTaskState(t, restapi.StateRestarting, "")
 		t.cancel()
 		<-t.done
 	}
@@ -327,13 +328,13 @@ func (rt *connRuntime) snapshotTaskCfgs() []map[string]string {
 
 // info is the connector's config and tasks as shown. Masking may build a plugin instance
 // to learn its secret keys (specSecret): that happens outside rt.mu.
-func (rt *connRuntime) info() ConnectorInfo {
+func (rt *connRuntime) info() restapi.ConnectorInfo {
 	rt.mu.Lock()
 	tasks := len(rt.taskCfgs)
 	rt.mu.Unlock()
-	info := ConnectorInfo{Name: rt.name, Config: rt.masked(rt.cfg), Type: rt.connType(), Tasks: []TaskID{}}
+	info := restapi.ConnectorInfo{Name: rt.name, Config: rt.masked(rt.cfg), Type: rt.connType(), Tasks: []restapi.TaskID{}}
 	for i := range tasks {
-		info.Tasks = append(info.Tasks, TaskID{Connector: rt.name, Task: i})
+		info.Tasks = append(info.Tasks, restapi.TaskID{Connector: rt.name, Task: i})
 	}
 	return info
 }
@@ -344,20 +345,20 @@ func (rt *connRuntime) masked(cfg map[string]string) map[string]string {
 	return rt.e.cfg.Secrets.Mask(maps.Clone(cfg), rt.specSecret)
 }
 
-func (rt *connRuntime) taskInfos() []TaskInfo {
+func (rt *connRuntime) taskInfos() []restapi.TaskInfo {
 	cfgs := rt.snapshotTaskCfgs() // task configs are replaced, never changed in place
-	out := []TaskInfo{}
+	out := []restapi.TaskInfo{}
 	for i, c := range cfgs {
-		out = append(out, TaskInfo{ID: TaskID{Connector: rt.name, Task: i}, Config: rt.masked(c)})
+		out = append(out, restapi.TaskInfo{ID: restapi.TaskID{Connector: rt.name, Task: i}, Config: rt.masked(c)})
 	}
 	return out
 }
 
-func (rt *connRuntime) status() ConnectorStatus {
+func (rt *connRuntime) status() restapi.ConnectorStatus {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	s := ConnectorStatus{Name: rt.name, Connector: rt.state, Type: rt.connType(), Tasks: []TaskState{}}
-	if rt.target == TargetStopped {
+	s := restapi.ConnectorStatus{Name: rt.name, Connector: rt.state, Type: rt.connType(), Tasks: []restapi.TaskState{}}
+	if rt.target == restapi.TargetStopped {
 		return s
 	}
 	ids := make([]int, 0, len(rt.tasks))
@@ -369,10 +370,10 @@ func (rt *connRuntime) status() ConnectorStatus {
 	sort.Ints(ids)
 	for _, i := range ids {
 		st := rt.tasks[i].state
-		if rt.target == TargetPaused && st.State != StateFailed {
-			st.State = StatePaused
+		if rt.target == restapi.TargetPaused && st.State != restapi.StateFailed {
+			st.State = restapi.StatePaused
 		}
-		s.Tasks = append(s.Tasks, TaskState{ID: i, StateInfo: st})
+		s.Tasks = append(s.Tasks, restapi.TaskState{ID: i, StateInfo: st})
 	}
 	return s
 }
@@ -404,7 +405,7 @@ func (c connectorContext) RequestTaskReconfiguration() {
 		rt.mu.Lock()
 		closed, target := rt.closed, rt.target
 		rt.mu.Unlock()
-		if closed || target != TargetStarted {
+		if closed || target != restapi.TargetStarted {
 			return
 		}
 		// In a cluster the configs are published and come back through the config topic
@@ -424,7 +425,7 @@ func (c connectorContext) RequestTaskReconfiguration() {
 // RaiseError marks the connector FAILED with err's trace.
 func (c connectorContext) RaiseError(err error) {
 	c.rt.log.Error("connector raised an error", "err", err)
-	c.rt.setConnState(StateFailed, err.Error())
+	c.rt.setConnState(restapi.StateFailed, err.Error())
 }
 
 func (c connectorContext) Logger() *slog.Logger { return c.rt.log }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"maps"
 	"slices"
 	"time"
@@ -12,7 +13,7 @@ import (
 
 // desiredConn is what the assignment and the config topic ask of a connector on this worker.
 type desiredConn struct {
-	target       TargetState
+	target       restapi.TargetState
 	ownConn      bool
 	tasks        []map[string]string
 	tasksVersion int64
@@ -37,7 +38,7 @@ func (rt *connRuntime) syncDistributed(d desiredConn) {
 	}
 	rt.mu.Unlock()
 	if newTasks {
-		rt.stopTaskSet(all, StateUnassigned)
+		rt.stopTaskSet(all, restapi.StateUnassigned)
 		rt.mu.Lock()
 		rt.taskCfgs, rt.tasksVersion, rt.tasks = d.tasks, d.tasksVersion, map[int]*taskRuntime{}
 		rt.mu.Unlock()
@@ -57,28 +58,28 @@ func (rt *connRuntime) syncDistributed(d desiredConn) {
 	rt.mu.Unlock()
 
 	switch d.target {
-	case TargetStarted:
-		rt.stopTaskSet(notMine, StateUnassigned)
+	case restapi.TargetStarted:
+		rt.stopTaskSet(notMine, restapi.StateUnassigned)
 		if !d.ownConn {
 			rt.releaseConnector()
 		} else if !connRunning || d.tasksVersion == 0 {
 			rt.startConnector() // (re)publishes the task configs when they are missing
 		} else {
-			rt.setConnState(StateRunning, "")
+			rt.setConnState(restapi.StateRunning, "")
 		}
 		rt.startTasks()
-	case TargetPaused:
-		rt.stopTaskSet(running, StatePaused)
+	case restapi.TargetPaused:
+		rt.stopTaskSet(running, restapi.StatePaused)
 		if d.ownConn {
-			rt.setConnState(StatePaused, "")
+			rt.setConnState(restapi.StatePaused, "")
 		} else {
 			rt.releaseConnector()
 		}
-	case TargetStopped:
-		rt.stopTaskSet(running, StateUnassigned)
+	case restapi.TargetStopped:
+		rt.stopTaskSet(running, restapi.StateUnassigned)
 		if d.ownConn {
 			rt.stopConnector()
-			rt.setConnState(StateStopped, "")
+			rt.setConnState(restapi.StateStopped, "")
 		} else {
 			rt.releaseConnector()
 		}
@@ -92,12 +93,12 @@ func (rt *connRuntime) syncDistributed(d desiredConn) {
 func (rt *connRuntime) releaseConnector() {
 	rt.stopConnector()
 	rt.mu.Lock()
-	rt.state = StateInfo{State: StateUnassigned, WorkerID: rt.e.cfg.WorkerID}
+	rt.state = restapi.StateInfo{State: restapi.StateUnassigned, WorkerID: rt.e.cfg.WorkerID}
 	var rec *statusRecord
-	if rt.reported.State != "" && rt.reported.State != StateUnassigned {
-		rec = &statusRecord{Connector: rt.name, Task: -1, Inc: rt.inc, State: StateUnassigned, Worker: rt.e.cfg.WorkerID}
+	if rt.reported.State != "" && rt.reported.State != restapi.StateUnassigned {
+		rec = &statusRecord{Connector: rt.name, Task: -1, Inc: rt.inc, State: restapi.StateUnassigned, Worker: rt.e.cfg.WorkerID}
 	}
-	rt.reported = StateInfo{}
+	rt.reported = restapi.StateInfo{}
 	rt.mu.Unlock()
 	if rec != nil {
 		rt.e.place.report(*rec)
@@ -121,7 +122,7 @@ func (t *taskRuntime) isDone() bool {
 // state is UNASSIGNED or PAUSED. A task abandoned because it did not return keeps its
 // claim until it does (linger): releasing it would let its next owner start it while it
 // still runs here.
-func (rt *connRuntime) stopTaskSet(ids []int, state State) {
+func (rt *connRuntime) stopTaskSet(ids []int, state restapi.State) {
 	if len(ids) == 0 {
 		return
 	}
@@ -138,14 +139,14 @@ func (rt *connRuntime) stopTaskSet(ids []int, state State) {
 	var linger []lingering
 	rt.mu.Lock()
 	for _, t := range tasks {
-		t.state = StateInfo{State: state, WorkerID: rt.e.cfg.WorkerID}
+		t.state = restapi.StateInfo{State: state, WorkerID: rt.e.cfg.WorkerID}
 		rec := rt.taskRecordLocked(t)
 		if slices.Contains(abandoned, t) {
 			linger = append(linger, lingering{t, rec})
 		} else if rec != nil {
 			recs = append(recs, *rec)
 		}
-		if state != StatePaused {
+		if state != restapi.StatePaused {
 			delete(rt.tasks, t.id)
 		}
 	}
@@ -188,26 +189,26 @@ func (rt *connRuntime) fenceTask(id int, gen int64) bool {
 // restartDistributed carries out a restart record on this worker: the connector plugin
 // restarts where it runs (publishing task configs again), and the tasks the request
 // names restart where they run (claiming again).
-func (rt *connRuntime) restartDistributed(req RestartRequest) {
+func (rt *connRuntime) restartDistributed(req restapi.RestartRequest) {
 	rt.opMu.Lock()
 	rt.mu.Lock()
-	target, ownConn, connFailed := rt.target, rt.ownConn, rt.state.State == StateFailed
+	target, ownConn, connFailed := rt.target, rt.ownConn, rt.state.State == restapi.StateFailed
 	var ids []int
 	if req.IncludeTasks {
 		for id, t := range rt.tasks {
-			if !req.OnlyFailed || t.state.State == StateFailed {
+			if !req.OnlyFailed || t.state.State == restapi.StateFailed {
 				ids = append(ids, id)
 			}
 		}
 	}
 	closed := rt.closed
 	rt.mu.Unlock()
-	if target != TargetStarted || closed {
+	if target != restapi.TargetStarted || closed {
 		rt.opMu.Unlock()
 		return
 	}
 	if ownConn && (!req.OnlyFailed || connFailed) {
-		rt.setConnState(StateRestarting, "")
+		rt.setConnState(restapi.StateRestarting, "")
 		rt.stopConnector()
 		rt.startConnector()
 	}
@@ -220,7 +221,7 @@ func (rt *connRuntime) restartDistributed(req RestartRequest) {
 func (rt *connRuntime) restartTasksLocked(ids []int) {
 	tasks := rt.tasksByID(ids)
 	for _, t := range tasks {
-		rt.setTaskState(t, StateRestarting, "")
+		rt.setTaskState(t, restapi.StateRestarting, "")
 		t.cancel()
 	}
 	for _, t := range rt.awaitStopped(tasks) {
@@ -251,6 +252,6 @@ func (rt *connRuntime) shutdownReleasing() {
 	rt.closed = true
 	ids := slices.Collect(maps.Keys(rt.tasks))
 	rt.mu.Unlock()
-	rt.stopTaskSet(ids, StateUnassigned)
+	rt.stopTaskSet(ids, restapi.StateUnassigned)
 	rt.releaseConnector()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -131,7 +132,7 @@ func TestConfigErrorsScrubbed(t *testing.T) {
 	_, err := h.CreateConnector(context.Background(), "src", map[string]string{"connector.class": "file-source",
 		"filename": "/tmp/x", "connect.topicname": "t", "batch.size": "${env:RMQC_SCRUB_SECRET}",
 		"value.converter": "${env:RMQC_SCRUB_SECRET}"}, "")
-	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorIs(t, err, restapi.ErrInvalidConfig)
 	require.Contains(t, err.Error(), "batch.size")
 	require.Contains(t, err.Error(), "[hidden]", "the converter error quotes the value")
 	require.NotContains(t, err.Error(), "env-s3cr3t-value")
@@ -152,7 +153,7 @@ func TestTraceAndLogScrubbed(t *testing.T) {
 	var trace string
 	require.Eventually(t, func() bool {
 		st, err := h.ConnectorStatus(ctx, "src")
-		if err != nil || len(st.Tasks) != 1 || st.Tasks[0].State != StateFailed {
+		if err != nil || len(st.Tasks) != 1 || st.Tasks[0].State != restapi.StateFailed {
 			return false
 		}
 		trace = st.Tasks[0].Trace
@@ -231,7 +232,7 @@ func TestStartAndStopTimeouts(t *testing.T) {
 	require.NoError(t, err)
 	st, err := h.ConnectorStatus(ctx, "hang")
 	require.NoError(t, err)
-	require.Equal(t, StateFailed, st.Connector.State)
+	require.Equal(t, restapi.StateFailed, st.Connector.State)
 	require.Contains(t, st.Connector.Trace, context.DeadlineExceeded.Error())
 
 	_, err = h.CreateConnector(ctx, "ok", map[string]string{"connector.class": "block-source", "block": "false", "test.id": "x",
@@ -264,7 +265,7 @@ func TestFileConnectorConfinement(t *testing.T) {
 		for _, class := range []string{"file-sink", "file-source"} {
 			_, err := h.CreateConnector(ctx, fmt.Sprintf("f%d-%s", i, class), map[string]string{"connector.class": class,
 				"filename": p, "connect.topicname": "t", "connect.topicnames": "t"}, "")
-			var ce *ConfigError
+			var ce *restapi.ConfigError
 			require.ErrorAs(t, err, &ce, p)
 			require.Len(t, ce.Problems, 1, "%v", ce.Problems)
 			require.Equal(t, "filename", ce.Problems[0].Key)

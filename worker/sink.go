@@ -14,6 +14,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -30,7 +31,7 @@ type sinkRunner struct {
 	// fence, when set, is asked before every batch: an error (this worker may no longer
 	// own the task) fails the task; the batch is redelivered to the task's owner.
 	fence    func() error
-	id       TaskID
+	id       restapi.TaskID
 	cfg      map[string]string
 	vals     plugins.Values // cfg parsed against the connector's Spec
 	task     plugins.SinkTask

@@ -13,6 +13,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -117,7 +118,7 @@ func (s *seekSink) offsets(q plugins.Queue) []int64 {
 func testSinkRunner(t *testing.T, task plugins.SinkTask, topic, group string, id, tasks int) *sinkRunner {
 	counters := &taskCounters{}
 	return &sinkRunner{
-		id: TaskID{Connector: "pull", Task: id}, cfg: map[string]string{}, task: task, conv: testConverters(t),
+		id: restapi.TaskID{Connector: "pull", Task: id}, cfg: map[string]string{}, task: task, conv: testConverters(t),
 		client: rmqtest.Client(t), errs: &errorReporter{connector: "pull", log: quiet(), metrics: counters},
 		policy: errorPolicy{retryDelayMax: time.Second}, log: quiet(), counters: counters,
 		group: group, topics: []string{topic}, from: rmqclient.FromFirst, batchSize: 32, goroutines: 4,
@@ -258,9 +259,9 @@ func TestSinkOffsetsAPISetsResumeOffsets(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(st.snapshot()) >= 20 }, time.Minute, 50*time.Millisecond)
 	require.NoError(t, env.h.StopConnector(ctx, "snk"))
-	waitState(t, env.h, "snk", StateStopped, 0)
+	waitState(t, env.h, "snk", restapi.StateStopped, 0)
 	before := len(st.snapshot())
-	require.NoError(t, env.h.AlterOffsets(ctx, "snk", []ConnectorOffset{{Partition: sinkPartition(q),
+	require.NoError(t, env.h.AlterOffsets(ctx, "snk", []restapi.ConnectorOffset{{Partition: sinkPartition(q),
 		Offset: map[string]any{"offset": float64(15)}}}))
 	require.NoError(t, env.h.ResumeConnector(ctx, "snk"))
 	require.Eventually(t, func() bool { return len(st.snapshot()) >= before+5 }, time.Minute, 50*time.Millisecond)

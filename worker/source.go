@@ -16,6 +16,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -35,7 +36,7 @@ const (
 // replays at most the batches in flight plus what was acked since the last commit. The
 // poll goroutine converts and encodes the next batch while the sender sends.
 type sourceRunner struct {
-	id        TaskID
+	id        restapi.TaskID
 	cfg       map[string]string
 	vals      plugins.Values // cfg parsed against the connector's Spec
 	task      plugins.SourceTask

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -56,7 +57,7 @@ func TestSourceConversionFailureGoesToDLQ(t *testing.T) {
 		ps, _ := env.h.Positions("src")
 		return len(ps) == 1 && ps[0].Offset["seq"] == int64(19)
 	}, 10*time.Second, 50*time.Millisecond)
-	waitState(t, env.h, "src", StateRunning, 1)
+	waitState(t, env.h, "src", restapi.StateRunning, 1)
 }
 
 func TestOverlongFileLineGoesToDLQ(t *testing.T) {
@@ -123,5 +124,5 @@ func TestSourceRecordTooBigForRocketMQGoesToDLQ(t *testing.T) {
 		ps, _ := env.h.Positions("src")
 		return len(ps) == 1 && ps[0].Offset["seq"] == int64(9)
 	}, 10*time.Second, 50*time.Millisecond)
-	waitState(t, env.h, "src", StateRunning, 1)
+	waitState(t, env.h, "src", restapi.StateRunning, 1)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/conf/providers"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -49,9 +50,9 @@ func (e *herderEnv) stop(t *testing.T) {
 	}
 }
 
-func waitState(t *testing.T, h *Standalone, name string, want State, tasks int) ConnectorStatus {
+func waitState(t *testing.T, h *Standalone, name string, want restapi.State, tasks int) restapi.ConnectorStatus {
 	t.Helper()
-	var last ConnectorStatus
+	var last restapi.ConnectorStatus
 	require.Eventually(t, func() bool {
 		st, err := h.ConnectorStatus(context.Background(), name)
 		if err != nil {
@@ -89,8 +90,8 @@ func TestSourceToSinkThroughBroker(t *testing.T) {
 		"task.group.id": rmqtest.Group(t),
 	}, "")
 	require.NoError(t, err)
-	waitState(t, env.h, "src", StateRunning, 2)
-	waitState(t, env.h, "snk", StateRunning, 2)
+	waitState(t, env.h, "src", restapi.StateRunning, 2)
+	waitState(t, env.h, "snk", restapi.StateRunning, 2)
 
 	st := stateFor(id)
 	require.Eventually(t, func() bool { return len(st.unique()) >= 2*perTask }, 60*time.Second, 100*time.Millisecond)
@@ -167,13 +168,13 @@ func TestSourceToSinkThroughBroker(t *testing.T) {
 
 	info, err := env.h.ConnectorInfo(ctx, "snk")
 	require.NoError(t, err)
-	require.Equal(t, TypeSink, info.Type)
+	require.Equal(t, restapi.TypeSink, info.Type)
 	require.Len(t, info.Tasks, 2)
 	plugins, err := env.h.Plugins(ctx)
 	require.NoError(t, err)
 	var connectors int
 	for _, p := range plugins {
-		if p.Type == string(TypeSource) || p.Type == string(TypeSink) {
+		if p.Type == string(restapi.TypeSource) || p.Type == string(restapi.TypeSink) {
 			connectors++
 		}
 	}
@@ -254,9 +255,9 @@ func TestPositionsAndStateSurviveRestart(t *testing.T) {
 	require.NoError(t, err)
 	_, err = env.h.CreateConnector(ctx, "paused-sink", map[string]string{
 		"connector.class": "mem-sink", "test.id": id + "-p", "connect.topicnames": topic, "task.group.id": group + "p",
-	}, TargetPaused)
+	}, restapi.TargetPaused)
 	require.NoError(t, err)
-	waitState(t, env.h, "paused-sink", StatePaused, 0)
+	waitState(t, env.h, "paused-sink", restapi.StatePaused, 0)
 	require.Eventually(t, func() bool {
 		ps, _ := env.h.Positions("src")
 		return len(ps) == 1 && ps[0].Offset["seq"] == int64(199)
@@ -267,8 +268,8 @@ func TestPositionsAndStateSurviveRestart(t *testing.T) {
 	// sink stays paused.
 	env = startHerder(t, dir)
 	defer env.stop(t)
-	waitState(t, env.h, "src", StateRunning, 1)
-	waitState(t, env.h, "paused-sink", StatePaused, 0)
+	waitState(t, env.h, "src", restapi.StateRunning, 1)
+	waitState(t, env.h, "paused-sink", restapi.StatePaused, 0)
 	_, err = env.h.CreateConnector(ctx, "snk", map[string]string{
 		"connector.class": "mem-sink", "test.id": id, "connect.topicnames": topic, "task.group.id": group,
 	}, "")
@@ -291,28 +292,28 @@ func TestLifecycleOperations(t *testing.T) {
 	_, err := env.h.CreateConnector(ctx, "c", cfg, "")
 	require.NoError(t, err)
 	_, err = env.h.CreateConnector(ctx, "c", cfg, "")
-	require.ErrorIs(t, err, ErrAlreadyExists)
-	waitState(t, env.h, "c", StateRunning, 2)
+	require.ErrorIs(t, err, restapi.ErrAlreadyExists)
+	waitState(t, env.h, "c", restapi.StateRunning, 2)
 
 	require.NoError(t, env.h.PauseConnector(ctx, "c"))
-	waitState(t, env.h, "c", StatePaused, 2)
-	require.ErrorIs(t, env.h.RestartTask(ctx, TaskID{Connector: "c", Task: 0}), ErrBadState)
+	waitState(t, env.h, "c", restapi.StatePaused, 2)
+	require.ErrorIs(t, env.h.RestartTask(ctx, restapi.TaskID{Connector: "c", Task: 0}), restapi.ErrBadState)
 	require.NoError(t, env.h.ResumeConnector(ctx, "c"))
-	waitState(t, env.h, "c", StateRunning, 2)
+	waitState(t, env.h, "c", restapi.StateRunning, 2)
 	require.NoError(t, env.h.StopConnector(ctx, "c"))
-	st := waitState(t, env.h, "c", StateStopped, 0)
+	st := waitState(t, env.h, "c", restapi.StateStopped, 0)
 	require.Empty(t, st.Tasks)
 	require.NoError(t, env.h.ResumeConnector(ctx, "c"))
-	waitState(t, env.h, "c", StateRunning, 2)
+	waitState(t, env.h, "c", restapi.StateRunning, 2)
 
 	before := stateFor(id)
 	before.mu.Lock()
 	starts := before.starts
 	before.mu.Unlock()
-	require.NoError(t, env.h.RestartTask(ctx, TaskID{Connector: "c", Task: 1}))
-	_, err = env.h.RestartConnector(ctx, "c", RestartRequest{IncludeTasks: true})
+	require.NoError(t, env.h.RestartTask(ctx, restapi.TaskID{Connector: "c", Task: 1}))
+	_, err = env.h.RestartConnector(ctx, "c", restapi.RestartRequest{IncludeTasks: true})
 	require.NoError(t, err)
-	waitState(t, env.h, "c", StateRunning, 2)
+	waitState(t, env.h, "c", restapi.StateRunning, 2)
 	before.mu.Lock()
 	require.Equal(t, starts+3, before.starts, "one task restart, then both tasks")
 	before.mu.Unlock()
@@ -326,15 +327,15 @@ func TestLifecycleOperations(t *testing.T) {
 	_, created, err := env.h.PutConnectorConfig(ctx, "c", cfg2)
 	require.NoError(t, err)
 	require.False(t, created)
-	waitState(t, env.h, "c", StateRunning, 1)
+	waitState(t, env.h, "c", restapi.StateRunning, 1)
 	tasks, err := env.h.TaskConfigs(ctx, "c")
 	require.NoError(t, err)
 	require.Len(t, tasks, 1)
 
 	require.NoError(t, env.h.DeleteConnector(ctx, "c"))
 	_, err = env.h.ConnectorStatus(ctx, "c")
-	require.ErrorIs(t, err, ErrNotFound)
-	require.ErrorIs(t, env.h.DeleteConnector(ctx, "c"), ErrNotFound)
+	require.ErrorIs(t, err, restapi.ErrNotFound)
+	require.ErrorIs(t, env.h.DeleteConnector(ctx, "c"), restapi.ErrNotFound)
 	names, err := env.h.Connectors(ctx)
 	require.NoError(t, err)
 	require.Empty(t, names)
@@ -361,9 +362,9 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := env.h.CreateConnector(ctx, "bad", c.cfg, "")
-			require.ErrorIs(t, err, ErrInvalidConfig)
+			require.ErrorIs(t, err, restapi.ErrInvalidConfig)
 			var keys []string
-			for _, p := range err.(*ConfigError).Problems {
+			for _, p := range err.(*restapi.ConfigError).Problems {
 				keys = append(keys, p.Key)
 			}
 			sort.Strings(keys)
@@ -371,7 +372,7 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		})
 	}
 	_, err := env.h.CreateConnector(ctx, "bad name!", map[string]string{"connector.class": "mem-source", "test.id": "x"}, "")
-	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorIs(t, err, restapi.ErrInvalidConfig)
 	require.Contains(t, err.Error(), "name")
 
 	// A connector whose Start fails is FAILED with its trace; the worker keeps running.
@@ -379,7 +380,7 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 	require.NoError(t, err)
 	st, err := env.h.ConnectorStatus(ctx, "failing")
 	require.NoError(t, err)
-	require.Equal(t, StateFailed, st.Connector.State)
+	require.Equal(t, restapi.StateFailed, st.Connector.State)
 	require.Contains(t, st.Connector.Trace, "refuses to start")
 }
 
@@ -409,7 +410,7 @@ func TestSinkErrorsDLQAndFailure(t *testing.T) {
 	require.NoError(t, err)
 	st := stateFor(id)
 	require.Eventually(t, func() bool { return len(st.unique()) == 3 }, 60*time.Second, 100*time.Millisecond)
-	waitState(t, env.h, "tolerant", StateRunning, 1)
+	waitState(t, env.h, "tolerant", restapi.StateRunning, 1)
 
 	// The two poison records are in the DLQ with their original bytes and context.
 	var got collectorMsgs
@@ -455,7 +456,7 @@ func TestSinkErrorsDLQAndFailure(t *testing.T) {
 	require.Equal(t, first.BodyPreview, string(one.Body))
 	require.NotEmpty(t, one.Stacktrace)
 	_, err = env.h.DLQGet(ctx, "tolerant", "0-999999")
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, restapi.ErrNotFound)
 
 	// Replay sends both back to the topic (where they fail again, so the DLQ grows to 4);
 	// a second replay skips them.
@@ -481,8 +482,8 @@ func TestSinkErrorsDLQAndFailure(t *testing.T) {
 	}, "")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		s, err := env.h.TaskStatus(ctx, TaskID{Connector: "strict", Task: 0})
-		return err == nil && s.State == StateFailed && strings.Contains(s.Trace, StageValueConv)
+		s, err := env.h.TaskStatus(ctx, restapi.TaskID{Connector: "strict", Task: 0})
+		return err == nil && s.State == restapi.StateFailed && strings.Contains(s.Trace, StageValueConv)
 	}, 60*time.Second, 20*time.Millisecond, "the strict sink task is FAILED with the converter error as its trace")
 }
 
@@ -520,7 +521,7 @@ func TestSinkRetriableAndFatalPutErrors(t *testing.T) {
 	st.mu.Lock()
 	require.GreaterOrEqual(t, st.starts, 2, "the failed task was restarted")
 	st.mu.Unlock()
-	waitState(t, env.h, "s", StateRunning, 1)
+	waitState(t, env.h, "s", restapi.StateRunning, 1)
 }
 
 type collectorMsgs struct {
@@ -545,7 +546,7 @@ func TestStuckTaskIsAbandonedAfterTheStopTimeout(t *testing.T) {
 	_, err = h.CreateConnector(context.Background(), "stuck", map[string]string{"connector.class": "stuck-source", "test.id": "x",
 		"connect.topicname": rmqtest.Name(t, "t")}, "")
 	require.NoError(t, err)
-	waitState(t, h, "stuck", StateRunning, 1)
+	waitState(t, h, "stuck", restapi.StateRunning, 1)
 	start := time.Now()
 	cancel()
 	select {
@@ -574,10 +575,10 @@ func TestOffsetsOfStoppedConnectors(t *testing.T) {
 	require.Eventually(t, func() bool { return len(st.unique()) == 30 }, 60*time.Second, 100*time.Millisecond)
 
 	// Changes need a STOPPED connector.
-	require.ErrorIs(t, env.h.ResetOffsets(ctx, "snk"), ErrBadState)
+	require.ErrorIs(t, env.h.ResetOffsets(ctx, "snk"), restapi.ErrBadState)
 	require.NoError(t, env.h.StopConnector(ctx, "snk"))
 	require.NoError(t, env.h.StopConnector(ctx, "src"))
-	waitState(t, env.h, "snk", StateStopped, 0)
+	waitState(t, env.h, "snk", restapi.StateStopped, 0)
 
 	var sinkTotal int64
 	require.Eventually(t, func() bool {
@@ -601,14 +602,14 @@ func TestOffsetsOfStoppedConnectors(t *testing.T) {
 	require.Eventually(t, func() bool { return len(st.snapshot()) >= before+30 }, 60*time.Second, 100*time.Millisecond)
 
 	// Rewind the source to seq 19: resumed, it sends 20..29 again.
-	require.NoError(t, env.h.AlterOffsets(ctx, "src", []ConnectorOffset{{
+	require.NoError(t, env.h.AlterOffsets(ctx, "src", []restapi.ConnectorOffset{{
 		Partition: map[string]any{"task": "0"}, Offset: map[string]any{"seq": float64(19)}}}))
 	before = len(st.snapshot())
 	require.NoError(t, env.h.ResumeConnector(ctx, "src"))
 	require.Eventually(t, func() bool { return len(st.snapshot()) >= before+10 }, 60*time.Second, 100*time.Millisecond)
 
 	err = env.h.AlterOffsets(ctx, "src", nil)
-	require.ErrorIs(t, err, ErrBadState, "the source runs again")
+	require.ErrorIs(t, err, restapi.ErrBadState, "the source runs again")
 }
 
 // secretsForTest resolves ${env:..} like conf/providers does, for the worker's own tests.
@@ -654,7 +655,7 @@ func TestSecretsResolvedOnlyInsideTheWorker(t *testing.T) {
 
 	_, err = h.CreateConnector(context.Background(), "bad", map[string]string{
 		"connector.class": "mem-source", "test.id": "x", "count": "${env:RMQ_TEST_MISSING_VAR}"}, "")
-	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorIs(t, err, restapi.ErrInvalidConfig)
 	require.Contains(t, err.Error(), "count")
 	require.Contains(t, err.Error(), "${env:RMQ_TEST_MISSING_VAR}")
 }
@@ -689,7 +690,7 @@ func TestDLQReplayThroughFixedSink(t *testing.T) {
 	cfg["value.converter"] = "string"
 	_, _, err = env.h.PutConnectorConfig(ctx, "s", cfg)
 	require.NoError(t, err)
-	waitState(t, env.h, "s", StateRunning, 1)
+	waitState(t, env.h, "s", restapi.StateRunning, 1)
 	res, err := env.h.DLQReplay(ctx, "s", nil, false)
 	require.NoError(t, err)
 	require.Len(t, res.Replayed, 2)
@@ -724,7 +725,7 @@ func TestConnectorStartRetriesRetriableErrors(t *testing.T) {
 		"count": "0", "connect.topicname": rmqtest.Topic(t, 1), "test.fail.start.retriable": "2",
 		"errors.retry.timeout": "30000"}, "")
 	require.NoError(t, err)
-	waitState(t, env.h, "flaky", StateRunning, 1)
+	waitState(t, env.h, "flaky", restapi.StateRunning, 1)
 	starts, stops := counts(flaky)
 	require.Equal(t, 3, starts, "two retriable failures, then a start")
 	require.Equal(t, 2, stops, "Stop after each failed Start")
@@ -735,7 +736,7 @@ func TestConnectorStartRetriesRetriableErrors(t *testing.T) {
 	require.NoError(t, err)
 	st, err := env.h.ConnectorStatus(ctx, "once")
 	require.NoError(t, err)
-	require.Equal(t, StateFailed, st.Connector.State)
+	require.Equal(t, restapi.StateFailed, st.Connector.State)
 	require.Contains(t, st.Connector.Trace, "not ready")
 	starts, stops = counts(once)
 	require.Equal(t, 1, starts, "errors.retry.timeout=0: no retry")

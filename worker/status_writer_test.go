@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/stretchr/testify/require"
 )
 
@@ -41,10 +42,10 @@ func (f *flakyStatusTopic) append(ctx context.Context, _ string, body []byte) (i
 }
 
 // latest folds what was stored into the last state per task.
-func (f *flakyStatusTopic) latest() map[string]State {
+func (f *flakyStatusTopic) latest() map[string]restapi.State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := map[string]State{}
+	out := map[string]restapi.State{}
 	for _, r := range f.stored {
 		out[fmt.Sprintf("%s-%d", r.Connector, r.Task)] = r.State
 	}
@@ -62,10 +63,10 @@ func TestStatusWriterWritesTheLatestStateOfEveryTask(t *testing.T) {
 	go func() { defer close(done); d.statusWriter() }()
 
 	const tasks = 5000
-	want := map[string]State{}
+	want := map[string]restapi.State{}
 	for i := range tasks {
-		for _, st := range []State{StateRunning, StateFailed, StateRunning, StateUnassigned} {
-			if i%2 == 1 && st == StateUnassigned {
+		for _, st := range []restapi.State{restapi.StateRunning, restapi.StateFailed, restapi.StateRunning, restapi.StateUnassigned} {
+			if i%2 == 1 && st == restapi.StateUnassigned {
 				break // odd tasks end RUNNING
 			}
 			d.report(statusRecord{Connector: "c", Task: i, Inc: 1, State: st, Worker: "w1", Gen: 1})

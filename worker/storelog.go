@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -336,5 +337,5 @@ func storeWriteErr(topic string, err error) error {
 	if errors.Is(err, rmqclient.ErrTooLarge) || errors.Is(err, rmqclient.ErrInvalid) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("write %s: %w", topic, err)
 	}
-	return fmt.Errorf("write %s: %w: %w", topic, ErrUnavailable, err)
+	return fmt.Errorf("write %s: %w: %w", topic, restapi.ErrUnavailable, err)
 }

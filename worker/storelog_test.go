@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -129,10 +130,10 @@ func TestStoreLogRebasesFromSnapshot(t *testing.T) {
 // plain failure, and so does a cancelled request.
 func TestStoreWriteErrorsSayWhetherToRetry(t *testing.T) {
 	timeout := fmt.Errorf("send failed: %w", errors.New("request timeout"))
-	require.ErrorIs(t, storeWriteErr("cfg", timeout), ErrUnavailable)
+	require.ErrorIs(t, storeWriteErr("cfg", timeout), restapi.ErrUnavailable)
 	require.ErrorContains(t, storeWriteErr("cfg", timeout), "request timeout")
 	for _, err := range []error{rmqclient.ErrTooLarge, rmqclient.ErrInvalid, context.Canceled} {
-		require.NotErrorIs(t, storeWriteErr("cfg", err), ErrUnavailable, "%v", err)
+		require.NotErrorIs(t, storeWriteErr("cfg", err), restapi.ErrUnavailable, "%v", err)
 		require.ErrorIs(t, storeWriteErr("cfg", err), err)
 	}
 }

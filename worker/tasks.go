@@ -10,20 +10,21 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
 type taskRuntime struct {
 	id       int
 	cfg      map[string]string
-	state    StateInfo
+	state    restapi.StateInfo
 	cancel   context.CancelFunc
 	done     chan struct{}
 	kick     chan struct{} // restart now instead of waiting for the backoff
 	counters taskCounters
-	run      *member   // the supervisor goroutine in the engine's crew
-	gen      int64     // distributed: the claim generation (0 until claimed)
-	reported StateInfo // distributed: the state last written to the status topic
+	run      *member           // the supervisor goroutine in the engine's crew
+	gen      int64             // distributed: the claim generation (0 until claimed)
+	reported restapi.StateInfo // distributed: the state last written to the status topic
 }
 
 // startTasks starts a supervisor for every task config not already running.
@@ -46,7 +47,7 @@ func (rt *connRuntime) startTasks() {
 		}
 		ctx, cancel := context.WithCancel(rt.e.lifetime())
 		t := &taskRuntime{id: i, cfg: maps.Clone(cfg), cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
-			state: StateInfo{State: StateUnassigned, WorkerID: rt.e.cfg.WorkerID}}
+			state: restapi.StateInfo{State: restapi.StateUnassigned, WorkerID: rt.e.cfg.WorkerID}}
 		rt.tasks[i] = t
 		if t.run = rt.e.crew.Go(func() { defer close(t.done); rt.supervise(ctx, t) }); t.run == nil {
 			cancel() // the engine is stopping
@@ -70,7 +71,7 @@ func (rt *connRuntime) stopTasks() {
 	rt.awaitStopped(tasks)
 	rt.mu.Lock()
 	for _, t := range tasks {
-		t.state = StateInfo{State: StatePaused, WorkerID: rt.e.cfg.WorkerID}
+		t.state = restapi.StateInfo{State: restapi.StatePaused, WorkerID: rt.e.cfg.WorkerID}
 	}
 	rt.mu.Unlock()
 }
@@ -128,7 +129,7 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 	if gen != 0 {
 		rt.mu.Lock()
 		t.gen = gen
-		t.reported = StateInfo{State: StateRunning, WorkerID: rt.e.cfg.WorkerID} // the claim said so
+		t.reported = restapi.StateInfo{State: restapi.StateRunning, WorkerID: rt.e.cfg.WorkerID} // the claim said so
 		rt.mu.Unlock()
 		// A newer claim applied while t.gen was still 0 could not fence this task: look again.
 		if !rt.e.place.holds(rt, t.id, gen) {
@@ -137,7 +138,7 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 		}
 	}
 	for {
-		rt.setTaskState(t, StateRunning, "")
+		rt.setTaskState(t, restapi.StateRunning, "")
 		started := time.Now()
 		rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "task", "attempt").Inc()
 		err := rt.runTask(ctx, t)
@@ -152,7 +153,7 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 			backoff = rt.e.cfg.RestartBackoffMin
 		}
 		rt.log.Error("task failed; restarting after backoff", "task", t.id, "backoff", backoff, "err", err)
-		rt.setTaskState(t, StateFailed, err.Error())
+		rt.setTaskState(t, restapi.StateFailed, err.Error())
 		select {
 		case <-ctx.Done():
 			return
@@ -161,14 +162,14 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 		case <-time.After(backoff):
 			backoff = min(backoff*2, rt.e.cfg.RestartBackoffMax)
 		}
-		rt.setTaskState(t, StateRestarting, "")
+		rt.setTaskState(t, restapi.StateRestarting, "")
 	}
 }
 
-func (rt *connRuntime) setTaskState(t *taskRuntime, s State, trace string) {
+func (rt *connRuntime) setTaskState(t *taskRuntime, s restapi.State, trace string) {
 	trace = rt.scrub.text(trace)
 	rt.mu.Lock()
-	t.state = StateInfo{State: s, WorkerID: rt.e.cfg.WorkerID, Trace: trace}
+	t.state = restapi.StateInfo{State: s, WorkerID: rt.e.cfg.WorkerID, Trace: trace}
 	rec := rt.taskRecordLocked(t)
 	rt.mu.Unlock()
 	if rec != nil {
@@ -225,7 +226,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 	if err != nil {
 		return fmt.Errorf("task config does not parse against the connector's spec: %w", err)
 	}
-	id := TaskID{Connector: rt.name, Task: t.id}
+	id := restapi.TaskID{Connector: rt.name, Task: t.id}
 	pm := rt.e.metrics.plugin.scope(rt.pluginClass(), rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id), log)
 	defer pm.close()
 	switch c := conn.(type) {
@@ -274,12 +275,12 @@ func (rt *connRuntime) restartTask(id int) error {
 	target := rt.target
 	rt.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("task %s-%d: %w", rt.name, id, ErrNotFound)
+		return fmt.Errorf("task %s-%d: %w", rt.name, id, restapi.ErrNotFound)
 	}
-	if target != TargetStarted {
-		return fmt.Errorf("connector %s is %s: %w", rt.name, target, ErrBadState)
+	if target != restapi.TargetStarted {
+		return fmt.Errorf("connector %s is %s: %w", rt.name, target, restapi.ErrBadState)
 	}
-	rt.setTaskState(t, StateRestarting, "")
+	rt.setTaskState(t, restapi.StateRestarting, "")
 	t.cancel()
 	<-t.done
 	rt.startTasks()

@@ -8,19 +8,20 @@ import (
 	"strings"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // commonDefinitions are the keys the runtime reads for every connector of a kind.
-func commonDefinitions(kind plugins.Kind) []ConfigDefinition {
-	def := func(name, typ string, required bool, dflt, doc string) ConfigDefinition {
-		d := ConfigDefinition{Name: name, Type: typ, Required: required, Importance: "HIGH", Documentation: doc,
+func commonDefinitions(kind plugins.Kind) []restapi.ConfigDefinition {
+	def := func(name, typ string, required bool, dflt, doc string) restapi.ConfigDefinition {
+		d := restapi.ConfigDefinition{Name: name, Type: typ, Required: required, Importance: "HIGH", Documentation: doc,
 			Group: "Common", Width: "NONE", DisplayName: name, Dependents: []string{}}
 		if dflt != "" {
 			d.DefaultValue = &dflt
 		}
 		return d
 	}
-	out := []ConfigDefinition{
+	out := []restapi.ConfigDefinition{
 		def("name", "STRING", true, "", "Connector name: 1-249 of letters, digits, '.', '_' or '-'."),
 		def("connector.class", "STRING", true, "", "Connector plugin: short name or Java class alias."),
 		def("max.tasks", "INT", false, "1", "Most tasks the connector may run (alias tasks.max)."),
@@ -54,13 +55,13 @@ func commonDefinitions(kind plugins.Kind) []ConfigDefinition {
 }
 
 // pluginDefinitions turns a connector's ConfigSpec into definitions.
-func pluginDefinitions(spec *plugins.ConfigSpec) []ConfigDefinition {
+func pluginDefinitions(spec *plugins.ConfigSpec) []restapi.ConfigDefinition {
 	if spec == nil {
 		return nil
 	}
-	var out []ConfigDefinition
+	var out []restapi.ConfigDefinition
 	for i, f := range spec.Fields() {
-		d := ConfigDefinition{Name: f.Name, Type: strings.ToUpper(string(f.Type)), Required: f.Required, Importance: "MEDIUM",
+		d := restapi.ConfigDefinition{Name: f.Name, Type: strings.ToUpper(string(f.Type)), Required: f.Required, Importance: "MEDIUM",
 			Documentation: f.Doc, Group: "Connector", OrderInGroup: i + 1, Width: "NONE", DisplayName: f.Name, Dependents: []string{}}
 		if f.Default != nil && !f.Required {
 			s := fmt.Sprint(f.Default)
@@ -78,20 +79,20 @@ func pluginDefinitions(spec *plugins.ConfigSpec) []ConfigDefinition {
 }
 
 // PluginConfig returns the config definitions of a connector plugin.
-func (e *engine) PluginConfig(_ context.Context, plugin string) ([]ConfigDefinition, error) {
+func (e *engine) PluginConfig(_ context.Context, plugin string) ([]restapi.ConfigDefinition, error) {
 	info, err := e.registry.Lookup(plugin)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %w", plugin, ErrNotFound)
+		return nil, fmt.Errorf("plugin %s: %w", plugin, restapi.ErrNotFound)
 	}
 	conn, err := e.registry.New(plugin)
 	if err != nil {
 		return nil, err
 	}
 	own := pluginDefinitions(conn.Spec())
-	var out []ConfigDefinition
+	var out []restapi.ConfigDefinition
 	for _, d := range commonDefinitions(info.Kind) {
 		// A plugin that declares a common key (plugins.KeyOrdering) declares its own default.
-		if !slices.ContainsFunc(own, func(o ConfigDefinition) bool { return o.Name == d.Name }) {
+		if !slices.ContainsFunc(own, func(o restapi.ConfigDefinition) bool { return o.Name == d.Name }) {
 			out = append(out, d)
 		}
 	}
@@ -103,16 +104,16 @@ func (e *engine) PluginConfig(_ context.Context, plugin string) ([]ConfigDefinit
 
 // ValidateConfig checks a connector config for plugin without creating anything and
 // reports every key's value and errors (secret values are masked).
-func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (ConfigInfos, error) {
+func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (restapi.ConfigInfos, error) {
 	defs, err := e.PluginConfig(ctx, plugin)
 	if err != nil {
-		return ConfigInfos{}, err
+		return restapi.ConfigInfos{}, err
 	}
 	if cls := cfg["connector.class"]; cls != "" {
 		a, errA := e.registry.Lookup(cls)
 		b, _ := e.registry.Lookup(plugin)
 		if errA != nil || a.Name != b.Name {
-			return ConfigInfos{}, &ConfigError{Connector: cfg["name"], Problems: []ConfigProblem{{Key: "connector.class", Value: cls,
+			return restapi.ConfigInfos{}, &restapi.ConfigError{Connector: cfg["name"], Problems: []restapi.ConfigProblem{{Key: "connector.class", Value: cls,
 				Reason: fmt.Sprintf("does not match the plugin %s in the path", plugin)}}}
 		}
 	} else {
@@ -125,12 +126,12 @@ func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[stri
 	}
 	errs := map[string][]string{}
 	if _, _, err := validateConnectorConfig(e.registry, name, cfg, e.defaults, e.cfg.Secrets); err != nil {
-		if ce, ok := err.(*ConfigError); ok {
+		if ce, ok := err.(*restapi.ConfigError); ok {
 			for _, p := range ce.Problems {
 				errs[p.Key] = append(errs[p.Key], p.Reason)
 			}
 		} else {
-			return ConfigInfos{}, err
+			return restapi.ConfigInfos{}, err
 		}
 	}
 	if cfg["name"] == "" {
@@ -144,7 +145,7 @@ func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[stri
 			}
 		}
 	}
-	out := ConfigInfos{Name: plugin, Groups: []string{"Common", "Connector"}}
+	out := restapi.ConfigInfos{Name: plugin, Groups: []string{"Common", "Connector"}}
 	seen := map[string]bool{}
 	for _, d := range defs {
 		seen[d.Name] = true
@@ -158,7 +159,7 @@ func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[stri
 	}
 	sort.Strings(extra)
 	for _, k := range extra {
-		d := ConfigDefinition{Name: k, Type: "STRING", Importance: "LOW", Group: "Other", Width: "NONE", DisplayName: k, Dependents: []string{}}
+		d := restapi.ConfigDefinition{Name: k, Type: "STRING", Importance: "LOW", Group: "Other", Width: "NONE", DisplayName: k, Dependents: []string{}}
 		out.Configs = append(out.Configs, configInfo(d, cfg, errs[k], false))
 	}
 	for _, c := range out.Configs {
@@ -167,8 +168,8 @@ func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[stri
 	return out, nil
 }
 
-func configInfo(d ConfigDefinition, cfg map[string]string, errs []string, secret bool) ConfigInfo {
-	v := ConfigValueInfo{Name: d.Name, RecommendedValues: []string{}, Errors: append([]string{}, errs...), Visible: true}
+func configInfo(d restapi.ConfigDefinition, cfg map[string]string, errs []string, secret bool) restapi.ConfigInfo {
+	v := restapi.ConfigValueInfo{Name: d.Name, RecommendedValues: []string{}, Errors: append([]string{}, errs...), Visible: true}
 	if s, ok := cfg[d.Name]; ok {
 		if secret && !strings.HasPrefix(s, "${") {
 			s = plugins.HiddenValue
@@ -178,7 +179,7 @@ func configInfo(d ConfigDefinition, cfg map[string]string, errs []string, secret
 		s := *d.DefaultValue
 		v.Value = &s
 	}
-	return ConfigInfo{Definition: d, Value: v}
+	return restapi.ConfigInfo{Definition: d, Value: v}
 }
 
 func copyMap(m map[string]string) map[string]string {

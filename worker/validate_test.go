@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -30,7 +31,7 @@ func TestValidateAndPluginConfig(t *testing.T) {
 		require.True(t, names[k], k)
 	}
 	_, err = h.PluginConfig(ctx, "nope")
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, restapi.ErrNotFound)
 
 	res, err := h.ValidateConfig(ctx, "file-sink", map[string]string{"name": "s", "max.tasks": "many", "errors.tolerance": "some"})
 	require.NoError(t, err)
@@ -51,5 +52,5 @@ func TestValidateAndPluginConfig(t *testing.T) {
 	require.Zero(t, ok.ErrorCount, "%+v", ok)
 
 	_, err = h.ValidateConfig(ctx, "file-sink", map[string]string{"connector.class": "file-source"})
-	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorIs(t, err, restapi.ErrInvalidConfig)
 }

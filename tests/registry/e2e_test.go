@@ -22,6 +22,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/schema/converter"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -202,9 +203,9 @@ func TestAvroSourceToSinkThroughWorker(t *testing.T) {
 	require.NotEmpty(t, id, "the record id property is set")
 }
 
-func waitTask(t *testing.T, h *worker.Standalone, name string, state worker.State) worker.TaskState {
+func waitTask(t *testing.T, h *worker.Standalone, name string, state restapi.State) restapi.TaskState {
 	t.Helper()
-	var last worker.ConnectorStatus
+	var last restapi.ConnectorStatus
 	require.Eventually(t, func() bool {
 		st, err := h.ConnectorStatus(context.Background(), name)
 		if err != nil || len(st.Tasks) == 0 {
@@ -240,7 +241,7 @@ func TestIncompatibleSchemaChange(t *testing.T) {
 		topic := setup(t)
 		_, err := h.CreateConnector(ctx, "bad-none", with(generatorConfig("bad-none", topic, 3, bad), avroConv(reg.URL)), "")
 		require.NoError(t, err)
-		ts := waitTask(t, h, "bad-none", worker.StateFailed)
+		ts := waitTask(t, h, "bad-none", restapi.StateFailed)
 		require.Contains(t, ts.Trace, topic+"-value", "the trace names the subject")
 		require.Contains(t, ts.Trace, "BACKWARD", "the trace names the rule")
 		require.Contains(t, ts.Trace, "origin")
@@ -283,7 +284,7 @@ func TestIncompatibleSchemaChange(t *testing.T) {
 		require.Contains(t, m.Properties[worker.ErrHeaderExcMessage], topic+"-value")
 		require.Contains(t, m.Properties[worker.ErrHeaderExcMessage], "BACKWARD")
 		require.Contains(t, m.Properties[worker.ErrHeaderExcMessage], "origin")
-		waitTask(t, h, "bad-all", worker.StateRunning)
+		waitTask(t, h, "bad-all", restapi.StateRunning)
 	})
 }
 

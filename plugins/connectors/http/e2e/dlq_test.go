@@ -16,7 +16,7 @@ import (
 
 	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -84,7 +84,7 @@ func TestSinkRejectedRecordsGoToDLQ(t *testing.T) {
 		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq,
 	}, "")
 	require.NoError(t, err)
-	var page worker.DLQPage
+	var page restapi.DLQPage
 	require.Eventually(t, func() bool {
 		page, err = h.DLQList(context.Background(), "picky-out", "", 100)
 		return err == nil && len(page.Records) == n/10 && srv.count() == n-n/10

@@ -20,7 +20,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/admin"
 	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
-	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // scrape GETs url and returns the samples of family name (the lines "name{labels} value"), keyed by their
@@ -125,7 +125,7 @@ func TestSinkMetricsAtWorkerEndpoint(t *testing.T) {
 
 	// A restarted task starts over: the stopped incarnation's series are removed, the other task's stay.
 	task1 := sumWhere(samples, conn, `task="1"`)
-	require.NoError(t, h.RestartTask(context.Background(), worker.TaskID{Connector: "metrics-out", Task: 0}))
+	require.NoError(t, h.RestartTask(context.Background(), restapi.TaskID{Connector: "metrics-out", Task: 0}))
 	after := scrape(t, api.URL+"/metrics", requests)
 	require.Zero(t, sumWhere(after, conn, `task="0"`), "%v", after)
 	require.Equal(t, task1, sumWhere(after, conn, `task="1"`), "%v", after)
