@@ -91,3 +91,38 @@ func TestReleasedConnectorIsRecordedReleased(t *testing.T) {
 	rt.syncDistributed(desiredConn{target: restapi.TargetStarted})
 	require.Empty(t, apply(), "released again")
 }
+
+// With the sticky strategy, reconcile gives Rebalance the placement in force: tasks stay
+// with the live workers whose claims hold them, where Assign alone would move them.
+func TestStickyReconcileKeepsUnitsWhereTheyRun(t *testing.T) {
+	d := newTestDistributed(t, time.Second)
+	d.engine.registry = fileRegistry(t) // the connector's class is unknown: reconcile builds no runtime
+	d.configLog = &storeLog{}
+	d.strategy = scheduler.NewSticky()
+	d.members = []string{memberID("w1", d.proc), memberID("w2", "p2")}
+	const tasks = 6
+	d.config.Connectors["c"] = &clusterConnector{Config: map[string]string{"connector.class": "no-such-class"},
+		Target: restapi.TargetStarted, Epoch: 1, Inc: 1, Tasks: make([]map[string]string, tasks), TasksVersion: 2}
+	units := scheduler.Units("c", tasks)
+	fresh, err := scheduler.NewSticky().Assign([]string{"w1", "w2"}, units)
+	require.NoError(t, err)
+	// The placement in force is the fresh one with every task on the other worker.
+	procs := map[string]string{"w1": d.proc, "w2": "p2"}
+	other := map[string]string{"w1": "w2", "w2": "w1"}
+	want := map[scheduler.Unit]string{}
+	for u, w := range fresh.Owners() {
+		if u.IsConnector() {
+			want[u] = w
+			continue
+		}
+		w = other[w]
+		want[u] = w
+		require.NoError(t, d.status.apply(statusRecord{Connector: "c", Task: u.Task, Inc: 1, State: restapi.StateRunning,
+			Worker: w, Proc: procs[w], Gen: int64(u.Task + 1), Claim: true}))
+	}
+	d.reconcile()
+	d.mu.Lock()
+	got := d.owners
+	d.mu.Unlock()
+	require.Equal(t, want, got, "Assign alone would give %v", fresh)
+}
