@@ -185,11 +185,6 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 		s.stopTask(stopTimeout)
 		return fmt.Errorf("consumer: %w", err)
 	}
-	if s.onTopic != nil {
-		for _, t := range s.topics {
-			s.onTopic(t)
-		}
-	}
 	lag := s.totalLag
 	s.counters.lag.Store(&lag)
 	defer s.counters.lag.Store(nil)
@@ -257,6 +252,17 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 		}
 	}
 	s.counters.recordsRead.Add(int64(len(msgs)))
+	if s.onTopic != nil {
+		// KIP-558: a topic becomes active when a record of it is consumed (not when the task
+		// starts), so a reset stays empty until records of the topic arrive again.
+		last := ""
+		for _, m := range msgs {
+			if t := m.Queue.Topic; t != last {
+				s.onTopic(t)
+				last = t
+			}
+		}
+	}
 	recs := make([]*schema.Record, 0, len(msgs))
 	slab := make([]schema.Record, len(msgs)) // one allocation for the batch's records
 	for i, m := range msgs {

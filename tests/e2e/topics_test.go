@@ -75,12 +75,19 @@ func TestConnectorTopicsDurableStandalone(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Call(t, "PUT", "/connectors/topics-src/topics/reset", nil, nil))
 	require.Empty(t, activeTopics(t, w, "topics-src"))
 	require.Equal(t, []string{topic}, activeTopics(t, w, "topics-sink"), "a reset clears one connector's topics")
+	require.Equal(t, http.StatusOK, w.Call(t, "PUT", "/connectors/topics-sink/topics/reset", nil, nil))
 	w.Stop(t, 90*time.Second)
 	w = startWorker(t, dir, port)
-	// The restarted task sends to its topic again, so the topic is recorded again.
+	// A topic is active once a record of it is consumed, not when the sink's task starts (KIP-558):
+	// with nothing new in the topic, the reset stays empty.
+	waitConnector(t, w, "topics-sink", "RUNNING", 1)
+	require.Never(t, func() bool { return len(activeTopics(t, w, "topics-sink")) > 0 }, 2*time.Second, 100*time.Millisecond,
+		"a sink that consumed nothing since the reset has no active topic")
+	// The restarted tasks send to and read from the topic again, so it is recorded again.
 	appendLines(t, in, 100, 10)
 	require.Eventually(t, func() bool { return countLines(out) >= 110 }, time.Minute, 100*time.Millisecond)
 	waitTopics(t, w, "topics-src", []string{topic})
+	waitTopics(t, w, "topics-sink", []string{topic})
 
 	require.Equal(t, http.StatusNoContent, w.Call(t, "DELETE", "/connectors/topics-src", nil, nil))
 	other := rmqtest.Topic(t, 2)

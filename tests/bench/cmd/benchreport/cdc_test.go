@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCDCRows(t *testing.T) {
+	rs, err := parse(strings.NewReader(`pkg: github.com/rmqconnect/rmqconnect/tests/bench
+BenchmarkCDCThroughput/postgres-2   	       1	1934597210 ns/op	     49037 raw-events/s	     55153 task-events/s	         1.125 task/raw
+BenchmarkCDCThroughput/mariadb-2    	       1	 706139888 ns/op	    793001 raw-events/s	     78459 task-events/s	         0.0989 task/raw
+BenchmarkCDCLatency/mariadb-2       	       1	5568542052 ns/op	        25.88 p50-ms	       650.8 p99-ms
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := cdcRows(rs)
+	if len(rows) != 4 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	if r := rows[0]; r.ratio != "112%" || r.result != "pass" || r.value != num(55153, true) {
+		t.Errorf("postgres throughput %+v", r)
+	}
+	if r := rows[1]; r.result != notMeasured || r.value != "—" {
+		t.Errorf("postgres latency without data %+v", r)
+	}
+	if r := rows[2]; r.ratio != "10%" || r.result != passMiss(false) {
+		t.Errorf("mariadb throughput %+v", r)
+	}
+	if r := rows[3]; r.value != "650.8 ms" || r.result != passMiss(false) || r.peer != "p50: 25.9 ms" {
+		t.Errorf("mariadb latency %+v", r)
+	}
+}
