@@ -32,7 +32,7 @@ type Worker struct {
 	// process is taken as hung, killed, and its connector or task failed.
 	PluginCallTimeoutMs int    `mapstructure:"pluginCallTimeoutMs"`
 	StorePathRootDir    string `mapstructure:"storePathRootDir"`
-	// AllocTaskStrategy is consistent-hash (default) or round-robin; the Java class names are accepted.
+	// AllocTaskStrategy is consistent-hash (default), round-robin or sticky; the Java class names are accepted.
 	AllocTaskStrategy             string `mapstructure:"allocTaskStrategy"`
 	AutoCreateTopicEnable         bool   `mapstructure:"autoCreateTopicEnable"`
 	OffsetCommitIntervalMsConfig  int    `mapstructure:"offsetCommitIntervalMsConfig"`
@@ -125,6 +125,7 @@ func Defaults() Worker {
 var strategies = map[string]string{
 	"consistent-hash": "consistent-hash",
 	"round-robin":     "round-robin",
+	"sticky":          "sticky",
 	"org.apache.rocketmq.connect.runtime.service.strategy.AllocateConnAndTaskStrategyByConsistentHash": "consistent-hash",
 	"org.apache.rocketmq.connect.runtime.service.strategy.DefaultAllocateConnAndTaskStrategy":          "round-robin",
 }
@@ -263,7 +264,7 @@ func (w *Worker) validate() Errors {
 		bad("storePathRootDir", "", "must not be empty")
 	}
 	if _, ok := strategies[w.AllocTaskStrategy]; !ok {
-		bad("allocTaskStrategy", w.AllocTaskStrategy, "must be consistent-hash or round-robin")
+		bad("allocTaskStrategy", w.AllocTaskStrategy, "must be consistent-hash, round-robin or sticky")
 	}
 	for key, val := range map[string]int{
 		"offsetCommitIntervalMsConfig":  w.OffsetCommitIntervalMsConfig,

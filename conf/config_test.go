@@ -62,6 +62,13 @@ func TestRMQNamesrvFallback(t *testing.T) {
 	require.Equal(t, "10.0.0.1:9876", w.NamesrvAddr, "the file wins over RMQ_NAMESRV")
 }
 
+// allocTaskStrategy=sticky selects the sticky strategy (scheduler.NewSticky).
+func TestStickyStrategyAccepted(t *testing.T) {
+	w, err := Load(write(t, "w.yaml", "namesrvAddr: 10.0.0.1:9876\nallocTaskStrategy: sticky\n"))
+	require.NoError(t, err)
+	require.Equal(t, "sticky", w.AllocTaskStrategy)
+}
+
 func TestRejectsWithKeyAndReason(t *testing.T) {
 	t.Setenv("RMQ_NAMESRV", "")
 	cases := []struct {

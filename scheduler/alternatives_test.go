@@ -95,16 +95,3 @@ func (boundedRing) Assign(members []string, units []Unit) (Assignment, error) {
 
 // ringBoundedPoints is the number of ring points per member of boundedRing.
 const ringBoundedPoints = 40
-
-// hashOrder returns the indexes of us sorted by a hash of each unit's key: an order that does not
-// depend on the membership or on the other units.
-func hashOrder(us []Unit) []int {
-	prio := make([]uint64, len(us))
-	order := make([]int, len(us))
-	for i, u := range us {
-		prio[i] = mix(xxhash.Sum64(unitKey(u)) + 0x9e3779b97f4a7c15)
-		order[i] = i
-	}
-	slices.SortFunc(order, func(x, y int) int { return cmp.Or(cmp.Compare(prio[x], prio[y]), cmp.Compare(x, y)) })
-	return order
-}

@@ -22,6 +22,7 @@ var figure5 = []struct {
 	name string
 	s    Strategy
 }{
+	{"sticky", stickyStrategy{}},
 	{"consistent-hash", consistentHashStrategy{}},
 	{"consistent-hash-ring-only", consistentHashStrategy{first: firstRing}},
 	{"consistent-hash-rendezvous-only", consistentHashStrategy{first: firstScore}},
@@ -45,6 +46,26 @@ func BenchmarkAssign(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRebalance is the time and memory of the sticky strategy's Rebalance on the cluster of
+// BenchmarkAssign after one worker joins (the placement in force as input): what a worker computes on
+// a membership change.
+func BenchmarkRebalance(b *testing.B) {
+	pool, us := benchCluster(101, 100, 100)
+	s := NewSticky()
+	base, err := s.Assign(pool[:100], us)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("sticky-join", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Rebalance(pool, us, base); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkPlacement is figure 5: for each strategy and the shapes of issue 15, the balance of the

@@ -25,7 +25,8 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testda
 //
 // Commands (each prints what it changed; every placement is checked and "check: ok" printed):
 //
-//	strategy <name>                 start over with this strategy, no members, no units
+//	strategy <name>                 start over with this strategy, no members, no units ("sticky":
+//	                                NewSticky, each step a Rebalance of the placement before it)
 //	members <w>...                  set the membership
 //	join <w> / leave <w>            one worker joins or leaves: also prints moves against MinMoves
 //	add-connector <name> tasks=<n>  add a connector with tasks 0..n-1 (or change its task count)
@@ -175,7 +176,7 @@ func (s *ddState) run(cmd string) (string, error) {
 	}
 
 	units := s.units()
-	a, err := s.strategy.Assign(s.members, units)
+	a, err := reassign(s.strategy, s.members, units, s.current)
 	if err != nil {
 		return "error: " + err.Error(), nil
 	}
@@ -187,7 +188,7 @@ func (s *ddState) run(cmd string) (string, error) {
 		if joined != "" || left != "" {
 			min := MinMoves(old, s.members, len(units))
 			fmt.Fprintf(&b, ", minimum %d", min)
-			if s.name == ConsistentHash && min >= 4 && 2*moved > 5*min {
+			if (s.name == ConsistentHash || s.name == "sticky") && min >= 4 && 2*moved > 5*min {
 				b.WriteString(" OVER 2.5 × MINIMUM")
 			}
 		}
@@ -211,7 +212,11 @@ func (s *ddState) run(cmd string) (string, error) {
 		fmt.Fprintf(&b, ", min load %d (floor %d), idle %d", minLoad, FloorBound(len(units), len(s.members)), idle)
 	}
 	b.WriteByte('\n')
-	if err := checkAssignment(a, s.members, units); err != nil {
+	check := checkAssignment
+	if s.name == "sticky" {
+		check = checkSticky
+	}
+	if err := check(a, s.members, units); err != nil {
 		fmt.Fprintf(&b, "check: %v\n", err)
 	} else {
 		b.WriteString("check: ok\n")

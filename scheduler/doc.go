@@ -1,5 +1,5 @@
 // Package scheduler decides placement: which worker runs which connector and task. Its
-// allocation core is a pure, deterministic function of (members, connectors, tasks), so
+// allocation core is a deterministic function of (members, connectors, tasks), so
 // every worker computes the same assignment without a leader; it performs no I/O, starts
 // no goroutines and keeps no state between calls.
 //
@@ -13,6 +13,12 @@
 //     SpreadBound(tasks, workers) per worker (distinct workers while tasks <= workers/2). A join or
 //     leave moves about 1.4 × MinMoves in total over many shapes, single events more where workers
 //     hold a few units each.
+//   - "sticky" (NewSticky): Rebalance(members, units, current) also takes the placement in
+//     force, keeps units where they are while the bounds allow and moves what must move: every bound of
+//     the consistent-hash strategy, floor(average) as the floor, a connector's tasks on distinct workers
+//     while tasks <= workers, and no join or leave above 2.5 × MinMoves over the tests' random shapes
+//     (about 1.0 × in total). The distributed worker runs it with allocTaskStrategy=sticky, giving it
+//     the placement in force the status topic records (task claims, connector records and releases).
 //   - "round-robin": RocketMQ Connect's DefaultAllocateConnAndTaskStrategy, for comparison:
 //     perfectly balanced, but a join or leave moves nearly every unit.
 //

@@ -6,8 +6,9 @@ import (
 	"slices"
 )
 
-// shapeStats is what one strategy does on one cluster shape: balance of the initial assignment and
-// units moved against MinMoves for one join, leaves and a rolling restart.
+// shapeStats is what one strategy does on one cluster shape: balance (the worst of the initial
+// assignment and of every one after a join, leave or restart step with at least as many units as
+// workers; idle: the most idle workers of any of them) and units moved against MinMoves for one join, leaves and a rolling restart.
 type shapeStats struct {
 	workers, units       int
 	maxAvg, minAvg       float64
@@ -17,6 +18,15 @@ type shapeStats struct {
 	rollMoved, rollMin   int
 	worstRatio           float64 // highest moved/minimum of a single event whose minimum is >= 4
 	worstEvent           string
+}
+
+// reassign is the assignment after a membership change from old: Rebalance for a Sticky strategy,
+// Assign for the others.
+func reassign(s Strategy, members []string, units []Unit, old Assignment) (Assignment, error) {
+	if st, ok := s.(Sticky); ok {
+		return st.Rebalance(members, units, old)
+	}
+	return s.Assign(members, units)
 }
 
 func balance(a Assignment, n int) (maxAvg, minAvg float64, idle int) {
@@ -41,9 +51,13 @@ func measureShape(s Strategy, members []string, extra string, units []Unit, leav
 	}
 	st.maxAvg, st.minAvg, st.idle = balance(base, len(units))
 	event := func(old Assignment, next []string, what string) (Assignment, int, int, error) {
-		a, err := s.Assign(next, units)
+		a, err := reassign(s, next, units, old)
 		if err != nil {
 			return nil, 0, 0, err
+		}
+		if len(units) >= len(next) { // with fewer units than workers some are idle by necessity
+			mx, mn, idle := balance(a, len(units))
+			st.maxAvg, st.minAvg, st.idle = max(st.maxAvg, mx), min(st.minAvg, mn), max(st.idle, idle)
 		}
 		moved, _ := Diff(old, a)
 		min := MinMoves(old, next, len(units))

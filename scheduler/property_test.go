@@ -138,6 +138,9 @@ func TestPropertyMovement(t *testing.T) {
 	require.LessOrEqual(t, 2*dense.moved, 3*dense.min, "dense: total moves within 1.5 × total minimum")
 	require.LessOrEqual(t, 2*all.moved, 3*all.min, "all: total moves within 1.5 × total minimum")
 	require.LessOrEqual(t, 10*all.over, all.events, "at most a tenth of the events above 2.5 × their minimum")
+	// The same events as TestStickyMovement, whose per-event bound this strategy breaks: that
+	// assertion can fail.
+	require.Positive(t, all.over, "consistent-hash has events above 2.5 × their minimum")
 }
 
 // tally sums join and leave events: units moved, MinMoves, and events above 2.5 × a minimum >= 4.
@@ -163,7 +166,7 @@ func movementTally(t *testing.T, s Strategy) (dense, all tally) {
 			if len(next) == 0 {
 				continue
 			}
-			a, err := s.Assign(next, us)
+			a, err := reassign(s, next, us, old)
 			require.NoError(t, err)
 			require.NoError(t, checkAssignment(a, next, us))
 			moved, _ := Diff(old, a)

@@ -16,6 +16,7 @@ func TestNew(t *testing.T) {
 		{javaConsistentHash, consistentHashStrategy{}},
 		{RoundRobin, roundRobin{}},
 		{javaRoundRobin, roundRobin{}},
+		{StickyName, stickyStrategy{}},
 	} {
 		s, err := New(tc.name)
 		require.NoError(t, err, tc.name)

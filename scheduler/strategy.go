@@ -6,6 +6,8 @@ import "fmt"
 const (
 	ConsistentHash = "consistent-hash"
 	RoundRobin     = "round-robin"
+	// StickyName selects NewSticky: the caller feeds Rebalance the placement in force.
+	StickyName = "sticky"
 
 	// Java class names of RocketMQ Connect's allocTaskStrategy, accepted as aliases.
 	javaConsistentHash = "org.apache.rocketmq.connect.runtime.service.strategy.AllocateConnAndTaskStrategyByConsistentHash"
@@ -23,14 +25,16 @@ type Strategy interface {
 	Assign(members []string, units []Unit) (Assignment, error)
 }
 
-// New returns the strategy called name: ConsistentHash (also the default for an empty name) or RoundRobin,
-// or the Java class name of RocketMQ Connect's equivalent strategy.
+// New returns the strategy called name: ConsistentHash (also the default for an empty name), RoundRobin
+// or StickyName (a Sticky), or the Java class name of RocketMQ Connect's equivalent strategy.
 func New(name string) (Strategy, error) {
 	switch name {
 	case "", ConsistentHash, javaConsistentHash:
 		return NewConsistentHash(), nil
 	case RoundRobin, javaRoundRobin:
 		return roundRobin{}, nil
+	case StickyName:
+		return NewSticky(), nil
 	}
 	return nil, fmt.Errorf("allocTaskStrategy %q: %w", name, ErrUnknownStrategy)
 }

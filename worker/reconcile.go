@@ -31,8 +31,9 @@ func (d *Distributed) reconcileLoop(ctx context.Context) {
 	}
 }
 
-// reconcile computes the assignment from the members and the config fold and moves every
-// local connector runtime to it.
+// reconcile computes the assignment from the members and the config fold (with the sticky
+// strategy, and the placement in force of the status fold) and moves every local connector
+// runtime to it.
 func (d *Distributed) reconcile() {
 	began := time.Now()
 	through := d.configLog.position() // the fold below includes every record before it
@@ -47,10 +48,21 @@ func (d *Distributed) reconcile() {
 			units = append(units, scheduler.Unit{Connector: name, Task: i})
 		}
 	}
+	sticky, isSticky := d.strategy.(scheduler.Sticky)
+	var current scheduler.Assignment
+	if isSticky {
+		current = placementInForce(d.members, conns, d.status)
+	}
 	d.mu.Unlock()
 	var assignment scheduler.Assignment
 	if len(members) > 0 {
-		a, err := d.strategy.Assign(members, units)
+		var a scheduler.Assignment
+		var err error
+		if isSticky {
+			a, err = sticky.Rebalance(members, units, current)
+		} else {
+			a, err = d.strategy.Assign(members, units)
+		}
 		if err != nil {
 			d.log.Error("assignment failed", "err", err)
 			return

@@ -87,13 +87,22 @@ func (rt *connRuntime) syncDistributed(d desiredConn) {
 }
 
 // releaseConnector stops the connector plugin here (its unit went to another worker) and
-// forgets what was reported, so that taking the unit back reports its state again.
+// forgets what was reported, so that taking the unit back reports its state again. When
+// this worker had reported a state for the connector, it writes the release (UNASSIGNED):
+// the status topic then no longer names it a holder of the connector unit (placementInForce).
 func (rt *connRuntime) releaseConnector() {
 	rt.stopConnector()
 	rt.mu.Lock()
 	rt.state = restapi.StateInfo{State: restapi.StateUnassigned, WorkerID: rt.e.cfg.WorkerID}
+	var rec *statusRecord
+	if rt.reported.State != "" && rt.reported.State != restapi.StateUnassigned {
+		rec = &statusRecord{Connector: rt.name, Task: -1, Inc: rt.inc, State: restapi.StateUnassigned, Worker: rt.e.cfg.WorkerID}
+	}
 	rt.reported = restapi.StateInfo{}
 	rt.mu.Unlock()
+	if rec != nil {
+		rt.e.place.report(*rec)
+	}
 }
 
 func (t *taskRuntime) isDone() bool {
@@ -234,7 +243,8 @@ func (rt *connRuntime) restartTaskDistributed(id int) {
 }
 
 // shutdownReleasing stops the connector and its tasks for good (delete, config change,
-// worker stop) and releases the tasks' claims, so their next owner need not wait.
+// worker stop) and releases the tasks' claims and the connector unit, so their next owner
+// need not wait and is the only holder the status topic names.
 func (rt *connRuntime) shutdownReleasing() {
 	rt.opMu.Lock()
 	defer rt.opMu.Unlock()
@@ -243,5 +253,5 @@ func (rt *connRuntime) shutdownReleasing() {
 	ids := slices.Collect(maps.Keys(rt.tasks))
 	rt.mu.Unlock()
 	rt.stopTaskSet(ids, restapi.StateUnassigned)
-	rt.stopConnector()
+	rt.releaseConnector()
 }

@@ -40,6 +40,9 @@ func TestSchedulerTable(t *testing.T) {
 		"BenchmarkAssign/consistent-hash-2 \t 20\t 19624629 ns/op\t 3366848 B/op\t 36398 allocs/op\n" +
 		"BenchmarkPlacement/50w-100u/consistent-hash-2 \t 1\t 7744018 ns/op\t 0 idle\t 3.000 join-moved/min\t " +
 		"1.500 leave-moved/min\t 1.500 max/avg\t 0.5000 min/avg\t 1.720 restart-moved/min\t 100.0 units\t 50.00 workers\n" +
+		"BenchmarkRebalance/sticky-join-2 \t 40\t 9000000 ns/op\t 2048000 B/op\t 1000 allocs/op\n" +
+		"BenchmarkPlacement/50w-100u/sticky-2 \t 1\t 7744018 ns/op\t 0 idle\t 1.000 join-moved/min\t " +
+		"1.000 leave-moved/min\t 1.000 max/avg\t 1.000 min/avg\t 1.000 restart-moved/min\t 100.0 units\t 50.00 workers\n" +
 		"BenchmarkPlacement/50w-100u/before-2 \t 1\t 4520675 ns/op\t 3.000 idle\t 4.000 join-moved/min\t " +
 		"1.600 leave-moved/min\t 1.500 max/avg\t 0 min/avg\t 1.690 restart-moved/min\t 100.0 units\t 50.00 workers\n" +
 		"BenchmarkPlacement/wide/consistent-hash-2 \t 1\t 1 ns/op\t 108 shapes\t 0 idle\t 1.3 join-moved/min\t " +
@@ -49,11 +52,13 @@ func TestSchedulerTable(t *testing.T) {
 	var b strings.Builder
 	schedulerTable(&b, rs)
 	out := b.String()
-	require.Contains(t, out, "| 50w-100u | **consistent-hash** | 50 | 100 | 1.50 | 0.50 | 0 | 3.00 | 1.50 | 1.72 |")
+	require.Contains(t, out, "| 50w-100u | consistent-hash | 50 | 100 | 1.50 | 0.50 | 0 | 3.00 | 1.50 | 1.72 |")
+	require.Contains(t, out, "| 50w-100u | **sticky** | 50 | 100 | 1.00 | 1.00 | 0 | 1.00 | 1.00 | 1.00 |")
 	require.Contains(t, out, "| 50w-100u | before | 50 | 100 | 1.50 | 0.00 | 3 | 4.00 | 1.60 | 1.69 |")
-	require.Contains(t, out, "| wide | **consistent-hash** | 1-101 | 108 shapes |")
+	require.Contains(t, out, "| wide | consistent-hash | 1-101 | 108 shapes |")
 	require.Contains(t, out, "`consistent-hash` 12 (worst 3.75×)")
 	require.Contains(t, out, "| consistent-hash | 19.6 ms | 3,288 KiB | 36,398 |")
+	require.Contains(t, out, "| sticky, Rebalance after one join (101 workers, the placement in force as input) | 9 ms | 2,000 KiB | 1,000 |")
 
 	var empty strings.Builder
 	schedulerTable(&empty, &results{})
