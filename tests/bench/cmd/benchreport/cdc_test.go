@@ -31,3 +31,16 @@ BenchmarkCDCLatency/mariadb-2       	       1	5568542052 ns/op	        25.88 p50
 		t.Errorf("mariadb latency %+v", r)
 	}
 }
+
+func TestReplicatorRowsReadRecordsPerSecond(t *testing.T) {
+	rs, err := parse(strings.NewReader(`pkg: github.com/rmqconnect/rmqconnect/tests/bench
+BenchmarkReplicator-2 	1	31718440914 ns/op	36.00 lag-p50-ms	104.0 lag-p99-ms	49996 raw-records/s	41914 repl-records/s	0.8383 repl/raw	1.234 repl/raw-max	0.3749 repl/raw-min
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := replicatorRows(rs)[0]
+	if r.value != num(41914, true) || r.peer != "raw pipe: "+num(49996, true) || r.ratio != "84% (rounds 37–123%)" || r.result != "pass" {
+		t.Errorf("replicator row %+v", r)
+	}
+}
