@@ -108,8 +108,8 @@ func (h *SinkHarness) put(t *testing.T, task plugins.SinkTask, first, last int) 
 }
 
 func sinkOpenClose(t *testing.T, h *SinkHarness) {
-	ctx := h.ctx(t)
 	cfg := h.Setup(t)
+	ctx := h.ctx(t) // after Setup: Timeout bounds the suite's waits, not the harness starting its servers
 
 	c := h.NewConnector()
 	require.Equal(t, c.Spec().Fields(), c.Spec().Fields(), "Spec must return the same spec every time")
@@ -137,8 +137,8 @@ func sinkOpenClose(t *testing.T, h *SinkHarness) {
 }
 
 func sinkRoundTrip(t *testing.T, h *SinkHarness) {
-	ctx := h.ctx(t)
 	cfg := h.Setup(t)
+	ctx := h.ctx(t) // after Setup: Timeout bounds the suite's waits, not the harness starting its servers
 	c, tc := h.taskConfig(t, cfg)
 	task := c.NewSinkTask()
 	require.NoError(t, task.Start(ctx, SinkContextFor(t, h.NewConnector().Spec(), tc, Queue), tc))
@@ -151,8 +151,8 @@ func sinkRoundTrip(t *testing.T, h *SinkHarness) {
 }
 
 func sinkRestart(t *testing.T, h *SinkHarness) {
-	ctx := h.ctx(t)
 	cfg := h.Setup(t)
+	ctx := h.ctx(t) // after Setup: Timeout bounds the suite's waits, not the harness starting its servers
 	c, tc := h.taskConfig(t, cfg)
 	k := h.Records / 2
 

@@ -99,8 +99,8 @@ func (h *SourceHarness) append(t *testing.T, cfg map[string]string, first, n int
 }
 
 func sourceOpenClose(t *testing.T, h *SourceHarness) {
-	ctx := h.ctx(t)
 	cfg := h.Setup(t)
+	ctx := h.ctx(t) // after Setup: Timeout bounds the suite's waits, not the harness starting its servers
 
 	c := h.NewConnector()
 	require.Equal(t, c.Spec().Fields(), c.Spec().Fields(), "Spec must return the same spec every time")
@@ -189,8 +189,8 @@ func (h *SourceHarness) checkRecords(t *testing.T, first int, recs []*schema.Rec
 }
 
 func sourceRoundTrip(t *testing.T, h *SourceHarness) {
-	ctx := h.ctx(t)
 	cfg := h.Setup(t)
+	ctx := h.ctx(t) // after Setup: Timeout bounds the suite's waits, not the harness starting its servers
 	h.append(t, cfg, 0, h.Records)
 	c, tc := h.taskConfig(t, cfg)
 	task := c.NewSourceTask()
@@ -203,8 +203,8 @@ func sourceRoundTrip(t *testing.T, h *SourceHarness) {
 }
 
 func sourceRestart(t *testing.T, h *SourceHarness) {
-	ctx := h.ctx(t)
 	cfg := h.Setup(t)
+	ctx := h.ctx(t) // after Setup: Timeout bounds the suite's waits, not the harness starting its servers
 	n := h.Records
 	h.append(t, cfg, 0, n)
 	c, tc := h.taskConfig(t, cfg)
