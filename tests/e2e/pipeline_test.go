@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/tests/clustertest"
@@ -78,8 +80,11 @@ func TestFileToFileByteIdentical(t *testing.T) {
 	src, sink := connectorFiles(t, dir, in, out, topic, rmqtest.Group(t))
 	start := time.Now()
 	w := startWorker(t, dir, clustertest.FreePort(t), src, sink)
-	require.Eventually(t, func() bool { return countLines(out) >= lines }, 8*time.Minute, 250*time.Millisecond,
-		"output has %d of %d lines", countLines(out), lines)
+	var seen atomic.Int64 // the count at the last check: a failure says how far the pipeline got, not where it began
+	if !assert.Eventually(t, func() bool { seen.Store(int64(countLines(out))); return seen.Load() >= lines },
+		8*time.Minute, 250*time.Millisecond) {
+		t.Fatalf("output has %d of %d lines after 8 minutes", seen.Load(), lines)
+	}
 	t.Logf("%d lines, %d bytes through the broker in %s", lines, len(want), time.Since(start).Round(time.Millisecond))
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
