@@ -155,19 +155,12 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // placement is the state of one Assign call; units and members are indexes into the sorted input.
 type placement struct {
-	m, n       int
-	us         []Unit
-	conn       []int    // unit → connector index
-	hash       []uint64 // unit → hash of its key
-	first      []int    // unit → first choice (ring owner)
-	memberHash []uint64
+	ledger
+	first      []int   // unit → first choice (ring owner)
 	capacity   int     // LoadBound
 	caps       []int   // member → its dithered cap, <= capacity
 	floor      int     // FloorBound
 	spreadCaps []int32 // spreadCaps[c*m+w]: member w's cap for the tasks of connector c
-	load       []int
-	perConn    []int32 // perConn[c*m+w]: tasks of connector c on member w
-	owner      []int
 }
 
 func (s consistentHashStrategy) Assign(members []string, units []Unit) (Assignment, error) {
@@ -191,24 +184,10 @@ func (s consistentHashStrategy) Assign(members []string, units []Unit) (Assignme
 
 func newPlacement(ms []string, us []Unit) *placement {
 	m, n := len(ms), len(us)
-	p := &placement{m: m, n: n, us: us, conn: make([]int, n), hash: make([]uint64, n), first: make([]int, n),
-		memberHash: make([]uint64, m), capacity: LoadBound(n, m), caps: make([]int, m),
-		floor: FloorBound(n, m), load: make([]int, m), owner: make([]int, n)}
-	var tasks []int
-	for i, u := range us {
-		if i == 0 || u.Connector != us[i-1].Connector {
-			tasks = append(tasks, 0)
-		}
-		p.conn[i] = len(tasks) - 1
-		if !u.IsConnector() {
-			tasks[p.conn[i]]++
-		}
-		p.hash[i] = xxhash.Sum64(unitKey(u))
-		p.owner[i] = -1
-	}
-	p.perConn = make([]int32, len(tasks)*m)
-	for w, name := range ms {
-		p.memberHash[w] = xxhash.Sum64String(name)
+	p := &placement{ledger: newLedger(ms, us), first: make([]int, n), capacity: LoadBound(n, m), caps: make([]int, m),
+		floor: FloorBound(n, m)}
+	tasks := p.tasks
+	for w := range ms {
 		// floor(1.25 × n/m + u) with u = (hash >> 32) / 2^32, in integers so every platform agrees.
 		u := p.memberHash[w] >> 32
 		c := (uint64(5*n)<<32 + uint64(4*m)*u) / (uint64(4*m) << 32)
@@ -297,23 +276,6 @@ func (p *placement) score(i, w int) uint64 { return mix(p.hash[i] ^ p.memberHash
 
 func (p *placement) spreadOK(i, w int) bool {
 	return p.us[i].IsConnector() || p.perConn[p.conn[i]*p.m+w] < p.spreadCaps[p.conn[i]*p.m+w]
-}
-
-func (p *placement) place(i, w int) {
-	p.owner[i] = w
-	p.load[w]++
-	if !p.us[i].IsConnector() {
-		p.perConn[p.conn[i]*p.m+w]++
-	}
-}
-
-func (p *placement) unplace(i int) {
-	w := p.owner[i]
-	p.owner[i] = -1
-	p.load[w]--
-	if !p.us[i].IsConnector() {
-		p.perConn[p.conn[i]*p.m+w]--
-	}
 }
 
 // worse reports whether member w ranks unit i below unit j: units whose first choice is w come first,

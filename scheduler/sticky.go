@@ -93,40 +93,15 @@ func (stickyStrategy) Rebalance(members []string, units []Unit, current Assignme
 // stickyPlacement is the state of one Rebalance call; units and members are indexes into the sorted
 // input.
 type stickyPlacement struct {
-	m, n       int
-	us         []Unit
-	conn       []int // unit → connector index
-	tasks      []int // connector → task count
-	hash       []uint64
-	memberHash []uint64
-	capacity   int   // LoadBound
-	floor      int   // TargetFloor
-	load       []int // member → units held
-	perConn    []int32
-	spread     []int32 // connector → StickySpreadBound of its task count
-	owner      []int   // unit → member, -1 while free
+	ledger
+	capacity int     // LoadBound
+	floor    int     // TargetFloor
+	spread   []int32 // connector → StickySpreadBound of its task count
 }
 
 func newStickyPlacement(ms []string, us []Unit) *stickyPlacement {
 	m, n := len(ms), len(us)
-	p := &stickyPlacement{m: m, n: n, us: us, conn: make([]int, n), hash: make([]uint64, n),
-		memberHash: make([]uint64, m), capacity: LoadBound(n, m), floor: TargetFloor(n, m),
-		load: make([]int, m), owner: make([]int, n)}
-	for i, u := range us {
-		if i == 0 || u.Connector != us[i-1].Connector {
-			p.tasks = append(p.tasks, 0)
-		}
-		p.conn[i] = len(p.tasks) - 1
-		if !u.IsConnector() {
-			p.tasks[p.conn[i]]++
-		}
-		p.hash[i] = xxhash.Sum64(unitKey(u))
-		p.owner[i] = -1
-	}
-	for w, name := range ms {
-		p.memberHash[w] = xxhash.Sum64String(name)
-	}
-	p.perConn = make([]int32, len(p.tasks)*m)
+	p := &stickyPlacement{ledger: newLedger(ms, us), capacity: LoadBound(n, m), floor: TargetFloor(n, m)}
 	p.spread = make([]int32, len(p.tasks))
 	for c, t := range p.tasks {
 		p.spread[c] = int32(StickySpreadBound(t, m))
@@ -140,23 +115,6 @@ func (p *stickyPlacement) score(i, w int) uint64 { return mix(p.hash[i] ^ p.memb
 func (p *stickyPlacement) spreadOK(i, w int) bool {
 	c := p.conn[i]
 	return p.us[i].IsConnector() || p.perConn[c*p.m+w] < p.spread[c]
-}
-
-func (p *stickyPlacement) place(i, w int) {
-	p.owner[i] = w
-	p.load[w]++
-	if !p.us[i].IsConnector() {
-		p.perConn[p.conn[i]*p.m+w]++
-	}
-}
-
-func (p *stickyPlacement) unplace(i int) {
-	w := p.owner[i]
-	p.owner[i] = -1
-	p.load[w]--
-	if !p.us[i].IsConnector() {
-		p.perConn[p.conn[i]*p.m+w]--
-	}
 }
 
 // keep is step 1.
