@@ -258,24 +258,13 @@ func (p *ddlParser) peekIs(kw string) bool { return p.i < len(p.toks) && p.toks[
 
 // name reads [db.]table.
 func (p *ddlParser) name() ([2]string, bool) {
-	ident := func() (string, bool) {
-		if p.i >= len(p.toks) {
-			return "", false
-		}
-		tk := p.toks[p.i]
-		if tk.str || (!tk.quoted && !isWord(tk.text)) {
-			return "", false
-		}
-		p.i++
-		return tk.text, true
-	}
-	first, ok := ident()
+	first, ok := p.ident()
 	if !ok {
 		return [2]string{}, false
 	}
 	if p.i < len(p.toks) && p.toks[p.i].punct(".") {
 		p.i++
-		second, ok := ident()
+		second, ok := p.ident()
 		if !ok {
 			return [2]string{}, false
 		}
