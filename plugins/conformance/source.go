@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -135,7 +136,7 @@ func sourceOpenClose(t *testing.T, h *SourceHarness) {
 	require.NoError(t, task.Stop(ctx), "task Stop twice")
 }
 
-// requireRejectsEmpty checks that a connector with required keys rejects an empty config with FieldErrors.
+// requireRejectsEmpty checks that a connector with required keys rejects an empty config with *cfgerr.Error values naming the keys.
 func requireRejectsEmpty(t *testing.T, c plugins.Connector) {
 	t.Helper()
 	required := false
@@ -146,8 +147,8 @@ func requireRejectsEmpty(t *testing.T, c plugins.Connector) {
 		return
 	}
 	_, err := Validate(c, map[string]string{})
-	require.ErrorIs(t, err, plugins.ErrInvalidConfig, "Validate of an empty config")
-	require.NotEmpty(t, plugins.AsConfigErrors(err), "Validate must name the missing keys")
+	require.ErrorIs(t, err, cfgerr.ErrInvalid, "Validate of an empty config")
+	require.NotEmpty(t, cfgerr.Flatten(err), "Validate must name the missing keys")
 }
 
 // PollN polls task until it has returned at least n records or timeout passes, and returns them all.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -96,7 +97,7 @@ func (c *SourceConnector) Validate(cfg map[string]string) error {
 // checkTaskIndex rejects a task index at or above the task count.
 func checkTaskIndex(task, tasks int) error {
 	if tasks <= task {
-		return &plugins.FieldError{Key: KeyTasks, Value: strconv.Itoa(tasks),
+		return &cfgerr.Error{Key: KeyTasks, Value: strconv.Itoa(tasks),
 			Reason: "not a task count above " + KeyTask, Err: plugins.ErrInvalidValue}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -38,18 +39,18 @@ func parseSinkConfig(v plugins.Values, name string) (*sinkConfig, error) {
 		autoCreate: v.Bool(KeyAutoCreate), autoEvolve: v.Bool(KeyAutoEvolve), deletes: v.Bool(KeyDeleteEnabled),
 		tableFormat: v.String(KeyTableNameFormat), batchSize: v.Int(KeyBatchSize),
 		exactlyOnce: v.String(KeyDelivery) == ExactlyOnce, offsetsTable: v.String(KeyOffsetsTable), connector: name}
-	var errs plugins.ConfigErrors
+	var errs cfgerr.List
 	if c.insertMode != InsertInsert && c.pkMode == PKNone {
-		errs = append(errs, &plugins.FieldError{Key: KeyPKMode, Value: c.pkMode,
+		errs = append(errs, &cfgerr.Error{Key: KeyPKMode, Value: c.pkMode,
 			Reason: "insert.mode=" + c.insertMode + " needs a primary key (record_key or record_value)", Err: plugins.ErrInvalidValue})
 	}
 	if c.deletes && c.pkMode != PKRecordKey {
-		errs = append(errs, &plugins.FieldError{Key: KeyDeleteEnabled, Value: "true",
+		errs = append(errs, &cfgerr.Error{Key: KeyDeleteEnabled, Value: "true",
 			Reason: "needs pk.mode=record_key (a deleted row is found by the record key)", Err: plugins.ErrInvalidValue})
 	}
 	c.target, err = parseTarget(v.String(KeyURL), v.String(KeyUser), v.Password(KeyPassword))
 	if err != nil {
-		errs = append(errs, &plugins.FieldError{Key: KeyURL, Reason: err.Error(), Err: plugins.ErrInvalidValue})
+		errs = append(errs, &cfgerr.Error{Key: KeyURL, Reason: err.Error(), Err: plugins.ErrInvalidValue})
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -85,7 +86,7 @@ func (c *SinkConnector) Validate(cfg map[string]string) error {
 		return err
 	}
 	if sc.exactlyOnce && !strings.EqualFold(strings.TrimSpace(cfg[KeyOrdering]), "true") {
-		return plugins.ConfigErrors{{Key: KeyDelivery, Value: ExactlyOnce, Err: plugins.ErrInvalidValue,
+		return cfgerr.List{{Key: KeyDelivery, Value: ExactlyOnce, Err: plugins.ErrInvalidValue,
 			Reason: "needs " + KeyOrdering + "=true: the stored offsets are per-queue watermarks, so a queue's records " +
 				"must be delivered in order"}}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
@@ -243,12 +244,12 @@ func TestSourceValidate(t *testing.T) {
 		{with("mode", "sometimes"), "mode"},
 	} {
 		err := c.Validate(tt.cfg)
-		require.ErrorIs(t, err, plugins.ErrInvalidConfig, "%v", tt.cfg)
+		require.ErrorIs(t, err, cfgerr.ErrInvalid, "%v", tt.cfg)
 		require.Contains(t, err.Error(), tt.key)
 	}
 	s := jdbc.NewSinkConnector()
 	err := s.Validate(map[string]string{"connection.url": "jdbc:mysql://h/d", "insert.mode": "upsert"})
-	require.ErrorIs(t, err, plugins.ErrInvalidConfig)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
 	require.True(t, strings.Contains(err.Error(), "pk.mode"))
 	err = s.Validate(map[string]string{"connection.url": "jdbc:mysql://h/d", "delete.enabled": "true", "pk.mode": "record_value"})
 	require.ErrorContains(t, err, "delete.enabled")

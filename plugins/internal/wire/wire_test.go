@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -125,12 +126,12 @@ func TestErrorsKeepTheirKind(t *testing.T) {
 	require.Equal(t, 2*time.Second, re.Backoff)
 	require.Equal(t, "retriable: busy", retr.Error())
 
-	cfg := DecodeError(EncodeError(plugins.ConfigErrors{{Key: "a.b", Value: "x", Reason: "bad", Err: plugins.ErrInvalidValue},
+	cfg := DecodeError(EncodeError(cfgerr.List{{Key: "a.b", Value: "x", Reason: "bad", Err: plugins.ErrInvalidValue},
 		{Key: "c", Reason: "missing", Err: plugins.ErrMissingRequired}}))
-	require.ErrorIs(t, cfg, plugins.ErrInvalidConfig)
+	require.ErrorIs(t, cfg, cfgerr.ErrInvalid)
 	require.ErrorIs(t, cfg, plugins.ErrInvalidValue)
 	require.ErrorIs(t, cfg, plugins.ErrMissingRequired)
-	require.Equal(t, []string{"a.b", "c"}, []string{plugins.AsConfigErrors(cfg)[0].Key, plugins.AsConfigErrors(cfg)[1].Key})
+	require.Equal(t, []string{"a.b", "c"}, []string{cfgerr.Flatten(cfg)[0].Key, cfgerr.Flatten(cfg)[1].Key})
 
 	require.ErrorIs(t, DecodeError(EncodeError(context.Canceled)), context.Canceled)
 	fatal := DecodeError(EncodeError(errors.New("boom")))
