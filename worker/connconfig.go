@@ -240,6 +240,18 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 	return st, conn, nil
 }
 
+// shownSettings is what showing a stored connector config needs: its class and, from the
+// registry alone, its kind. It resolves, parses and validates nothing and runs no plugin code
+// (masking asks the class's Spec for its secret keys, under no lock). A stored config was
+// validated when it was written, and the runtime built for its epoch validates it again.
+func shownSettings(reg *plugins.Registry, cfg map[string]string) connectorSettings {
+	st := connectorSettings{class: strings.TrimSpace(cfg["connector.class"])}
+	if info, err := reg.Lookup(st.class); st.class != "" && err == nil {
+		st.kind = info.Kind
+	}
+	return st
+}
+
 // problem is one rejected key of a connector config, in the form the REST API prints:
 // `key="value": reason`.
 func problem(key, value, reason string) *cfgerr.Error {
