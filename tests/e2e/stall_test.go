@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 )
 
@@ -330,4 +332,28 @@ func splitGoroutines(dump []byte) (ours []string, others string) {
 		fmt.Fprintf(&sb, "  %4d %s\n", counts[k], k)
 	}
 	return ours, sb.String()
+}
+
+// TestStallReportReadsAGoroutineDump: the dump's goroutines that run the project's code are
+// kept, without runtime frames or frame addresses; the others are counted by where they wait.
+func TestStallReportReadsAGoroutineDump(t *testing.T) {
+	dump := "SIGQUIT: quit\nPC=0x1 m=0 sigcode=0\n\n" +
+		"goroutine 7 gp=0x1 m=nil [select]:\n" +
+		"runtime.gopark(0x1?)\n\t/go/src/runtime/proc.go:462 +0xce fp=0x1 sp=0x2 pc=0x3\n" +
+		"github.com/rmqconnect/rmqconnect/worker.(*sinkRunner).pullQueue(0x1)\n\t/src/worker/sink_pull.go:330 +0x1 fp=0x4 sp=0x5 pc=0x6\n" +
+		"created by golang.org/x/sync/errgroup.(*Group).Go in goroutine 5\n\t/x/errgroup.go:78 +0x95\n\n" +
+		"goroutine 8 gp=0x2 m=nil [IO wait]:\n" +
+		"runtime.gopark(0x1?)\n\t/go/src/runtime/proc.go:462 +0xce\n" +
+		"internal/poll.runtime_pollWait(0x1)\n\t/go/src/runtime/netpoll.go:351 +0x85\n" +
+		"net.(*conn).Read(0x1)\n\t/go/src/net/net.go:196 +0x45\n\n" +
+		"goroutine 9 gp=0x3 m=nil [IO wait]:\n" +
+		"runtime.gopark(0x1?)\n\t/go/src/runtime/proc.go:462 +0xce\n" +
+		"net.(*conn).Read(0x1)\n\t/go/src/net/net.go:196 +0x45\n"
+	ours, others := splitGoroutines([]byte(dump))
+	require.Len(t, ours, 1)
+	want := "goroutine 7 gp=0x1 m=nil [select]:\n" +
+		"github.com/rmqconnect/rmqconnect/worker.(*sinkRunner).pullQueue(0x1)\n\t/src/worker/sink_pull.go:330 +0x1\n" +
+		"created by golang.org/x/sync/errgroup.(*Group).Go in goroutine 5\n\t/x/errgroup.go:78 +0x95"
+	require.Equal(t, want, compactStack(ours[0]))
+	require.Equal(t, "     2 net.(*conn).Read\n", others)
 }
