@@ -321,18 +321,19 @@ func (t *SourceTask) completeTimestampTies(ctx context.Context, q *querier, recs
 	return t.convertPage(q, pg)
 }
 
-func recTS(r *schema.Record) time.Time {
-	ts, _ := time.Parse(time.RFC3339Nano, r.SourceOffset[OffsetTimestamp].(string))
-	return ts
-}
+// recPos is the position of a record convertPage built.
+func recPos(r *schema.Record) *tablePos { return r.LazyOffset.(*tablePos) }
+
+func recTS(r *schema.Record) time.Time { return recPos(r).ts }
 
 // advance moves q's position to r's.
 func (q *querier) advance(r *schema.Record) {
-	if n, ok := r.SourceOffset[OffsetIncrementing].(int64); ok {
-		q.pos.hasInc, q.pos.inc = true, n
+	p := recPos(r)
+	if p.hasInc {
+		q.pos.hasInc, q.pos.inc = true, p.inc
 	}
-	if _, ok := r.SourceOffset[OffsetTimestamp].(string); ok {
-		q.pos.hasTS, q.pos.ts = true, recTS(r)
+	if p.hasTS {
+		q.pos.hasTS, q.pos.ts = true, p.ts
 	}
 }
 
@@ -340,10 +341,17 @@ func (q *querier) advance(r *schema.Record) {
 // position advance gives the row's record.
 func (q *querier) after(vals []any) (tablePos, error) {
 	p := q.pos
+	err := q.rowPos(vals, &p)
+	return p, err
+}
+
+// rowPos sets the parts of p the row vals has: its incrementing value and its timestamp (the first
+// non-null timestamp column, in UTC).
+func (q *querier) rowPos(vals []any, p *tablePos) error {
 	if q.incIdx >= 0 && vals[q.incIdx] != nil {
 		n, err := toInt64(vals[q.incIdx])
 		if err != nil {
-			return p, fmt.Errorf("%s: %w", KeyIncrementingCol, err)
+			return fmt.Errorf("%s: %w", KeyIncrementingCol, err)
 		}
 		p.hasInc, p.inc = true, n
 	}
@@ -353,20 +361,37 @@ func (q *querier) after(vals []any) (tablePos, error) {
 		}
 		ts, err := toTime(vals[i])
 		if err != nil {
-			return p, fmt.Errorf("%s: %w", KeyTimestampCols, err)
+			return fmt.Errorf("%s: %w", KeyTimestampCols, err)
 		}
 		p.hasTS, p.ts = true, ts.UTC()
 		break
 	}
-	return p, nil
+	return nil
 }
 
-// tablePos is a table's position: the last delivered row's incrementing value and timestamp.
+// tablePos is a table's position: the last delivered row's incrementing value and timestamp (UTC). A
+// record's position is its LazyOffset, pointing into one slice per page.
 type tablePos struct {
 	hasInc bool
 	inc    int64
 	hasTS  bool
 	ts     time.Time
+}
+
+// Offset is the position as stored: {incrementing, timestamp} as far as the row has them, and {bulk: true}
+// when it has neither (bulk mode), so every record has a position.
+func (p *tablePos) Offset() map[string]any {
+	off := make(map[string]any, 2)
+	if p.hasInc {
+		off[OffsetIncrementing] = p.inc
+	}
+	if p.hasTS {
+		off[OffsetTimestamp] = p.ts.Format(time.RFC3339Nano)
+	}
+	if len(off) == 0 {
+		off["bulk"] = true
+	}
+	return off
 }
 
 func (p tablePos) equal(o tablePos) bool {
@@ -497,24 +522,46 @@ func (t *SourceTask) readBulk(ctx context.Context, q *querier) ([]*schema.Record
 	return recs, err == nil && len(recs) == t.sc.batchMaxRows, err
 }
 
-// convertPage turns the rows of pg, which prepare has seen, into records.
+// convertPage turns the rows of pg, which prepare has seen, into records. The page's records, their
+// positions, their value and key structs and the structs' values are each one allocation.
 func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error) {
 	n := pg.len()
-	recs, slab := make([]*schema.Record, n), make([]schema.Record, n) // the records in one allocation
-	values := make([]any, len(pg.vals))                               // and their struct values in another
-	var keys []any
-	if q.key != nil {
-		keys = make([]any, n*len(q.keyIdx))
+	if n == 0 {
+		return nil, nil
 	}
-	nc, nk := len(pg.cols), len(q.keyIdx)
+	recs, slab := make([]*schema.Record, n), make([]schema.Record, n)
+	pos := make([]tablePos, n)
+	values := make([]any, len(pg.vals))
+	var a arena
+	nc := len(pg.cols)
+	for i := range n {
+		if err := q.convertRow(pg.row(i), values[i*nc:(i+1)*nc:(i+1)*nc], &pos[i], &a); err != nil {
+			return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
+		}
+	}
+	structs, err := schema.StructsFromValues(q.value, values)
+	if err != nil {
+		return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
+	}
+	var keys []schema.Struct
+	if q.key != nil {
+		nk := len(q.keyIdx)
+		kv := make([]any, n*nk)
+		for i := range n {
+			for j, c := range q.keyIdx {
+				kv[i*nk+j] = values[i*nc+c]
+			}
+		}
+		if keys, err = schema.StructsFromValues(q.key, kv); err != nil {
+			return nil, fmt.Errorf("jdbc-source: %s: key: %w", q.name(), err)
+		}
+	}
 	for i := range n {
 		r := &slab[i]
-		var kv []any
+		*r = schema.Record{Topic: q.topic, QueueID: -1, ValueSchema: q.value, Value: &structs[i],
+			SourcePartition: q.partition, LazyOffset: &pos[i], Timestamp: pos[i].ts}
 		if keys != nil {
-			kv = keys[i*nk : (i+1)*nk : (i+1)*nk]
-		}
-		if err := t.record(q, pg.row(i), values[i*nc:(i+1)*nc:(i+1)*nc], kv, r); err != nil {
-			return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
+			r.KeySchema, r.Key = q.key, &keys[i]
 		}
 		recs[i] = r
 	}
@@ -596,59 +643,18 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []*sql.ColumnT
 	return nil
 }
 
-// record converts one scanned row into r, filling values (one per column) and kv (one per key column)
-// for the value and key structs. Each converter yields exactly the Go type of its field's schema (and a
-// NOT NULL column never yields nil), so the structs are built without Put's validation.
-func (t *SourceTask) record(q *querier, vals, values, kv []any, r *schema.Record) error {
+// convertRow converts one scanned row: values gets one Connect value per column and p the row's position.
+// Each converter yields exactly the Go type of its field's schema (and a NOT NULL column never yields nil),
+// so the row's struct is built without Put's validation.
+func (q *querier) convertRow(vals, values []any, p *tablePos, a *arena) error {
 	for i := range q.convs {
-		v, err := q.convs[i].value(vals[i])
+		v, err := q.convs[i].value(vals[i], a)
 		if err != nil {
 			return err
 		}
 		values[i] = v
 	}
-	st, err := schema.StructFromValues(q.value, values)
-	if err != nil {
-		return err
-	}
-	var key any
-	if q.key != nil {
-		for j, i := range q.keyIdx {
-			kv[j] = values[i]
-		}
-		ks, err := schema.StructFromValues(q.key, kv)
-		if err != nil {
-			return err
-		}
-		key = ks
-	}
-	*r = schema.Record{Topic: q.topic, QueueID: -1, KeySchema: q.key, Key: key, ValueSchema: q.value, Value: st,
-		SourcePartition: q.partition}
-	off := make(map[string]any, 2)
-	if q.incIdx >= 0 && vals[q.incIdx] != nil {
-		n, err := toInt64(vals[q.incIdx])
-		if err != nil {
-			return fmt.Errorf("%s: %w", KeyIncrementingCol, err)
-		}
-		off[OffsetIncrementing] = n
-	}
-	for _, i := range q.tsIdx {
-		if vals[i] == nil {
-			continue
-		}
-		ts, err := toTime(vals[i])
-		if err != nil {
-			return fmt.Errorf("%s: %w", KeyTimestampCols, err)
-		}
-		off[OffsetTimestamp] = ts.UTC().Format(time.RFC3339Nano)
-		r.Timestamp = ts.UTC()
-		break
-	}
-	if len(off) == 0 { // bulk: a marker, so every record has a position
-		off["bulk"] = true
-	}
-	r.SourceOffset = off
-	return nil
+	return q.rowPos(vals, p)
 }
 
 // Commit does nothing: a table's position lives in the engine's store.
