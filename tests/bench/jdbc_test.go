@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,15 +147,18 @@ func BenchmarkJDBCSink(b *testing.B) {
 					}
 					b.StartTimer()
 
+					runtime.GC() // no side pays for another's garbage
 					steal := startSteal()
 					raws = append(raws, rawInsert(b, db, conn, "raw", mode != "insert", base).Seconds())
 					rawSteal = append(rawSteal, steal())
 
+					runtime.GC()
 					steal = startSteal()
 					sinks = append(sinks, sinkPuts(b, task, recs).Seconds())
 					sinkSteal = append(sinkSteal, steal())
 
 					if plain != nil {
+						runtime.GC()
 						steal = startSteal()
 						plains = append(plains, sinkPuts(b, plain, recs).Seconds())
 						plainSteal = append(plainSteal, steal())
@@ -218,7 +223,8 @@ func sinkPuts(b *testing.B, task *jdbc.SinkTask, recs []*schema.Record) time.Dur
 
 // BenchmarkJDBCSource: jdbc-source's Poll (incrementing mode) against a raw paged SELECT of the same
 // 50,000-row table, pages of 1000, per database. The two sides alternate for jdbcRounds rounds and the
-// medians are reported, each with the CPU steal of its rounds. Both sides are timed warm, from the end of
+// medians are reported, each with the CPU steal of its rounds and the CPU time this process spent per row
+// (the database server's is not counted: it is the same for both sides). Both sides are timed warm, from the end of
 // their first page to the last row: the first page of a fresh task also reads the table's catalog (its
 // columns and primary key, once per task), which is reported on its own as source-first-page-ms.
 func BenchmarkJDBCSource(b *testing.B) {
@@ -232,16 +238,18 @@ func BenchmarkJDBCSource(b *testing.B) {
 			b.ResetTimer()
 
 			var raws, sources, firsts []float64 // seconds
-			var rawSteal, sourceSteal []float64
+			var rawSteal, sourceSteal, rawCPU, sourceCPU []float64
 			for range jdbcRounds {
-				steal := startSteal()
+				runtime.GC() // neither side pays for the other's garbage
+				steal, cpu := startSteal(), startCPU()
 				raws = append(raws, rawPagedSelect(b, db, conn).Seconds())
-				rawSteal = append(rawSteal, steal())
+				rawSteal, rawCPU = append(rawSteal, steal()), append(rawCPU, cpu())
 
-				steal = startSteal()
+				runtime.GC()
+				steal, cpu = startSteal(), startCPU()
 				first, warm := sourcePolls(b, db)
 				sources, firsts = append(sources, warm.Seconds()), append(firsts, first.Seconds())
-				sourceSteal = append(sourceSteal, steal())
+				sourceSteal, sourceCPU = append(sourceSteal, steal()), append(sourceCPU, cpu())
 			}
 			b.StopTimer()
 			warmRows := float64(jdbcRows - jdbcBatch)
@@ -251,10 +259,26 @@ func BenchmarkJDBCSource(b *testing.B) {
 			b.ReportMetric(warmRows/source, "source-rows/s")
 			b.ReportMetric(median(sourceSteal), "source-steal-%")
 			b.ReportMetric(raw/source, "source/raw")
+			b.ReportMetric(1e9*median(rawCPU)/jdbcRows, "raw-cpu-ns/row")
+			b.ReportMetric(1e9*median(sourceCPU)/jdbcRows, "source-cpu-ns/row")
 			b.ReportMetric(1000*median(firsts), "source-first-page-ms")
 			reportLoad(b)
 		})
 	}
+}
+
+// startCPU starts measuring this process's CPU time (user and system, every goroutine and the GC); the
+// returned function gives the seconds used since.
+func startCPU() func() float64 {
+	cpu := func() float64 {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	start := cpu()
+	return func() float64 { return cpu() - start }
 }
 
 // jdbcRounds is how many times each side of BenchmarkJDBCSink and BenchmarkJDBCSource runs.

@@ -23,10 +23,11 @@ const (
 // returns up to batch.max.rows rows. Poll and Stop may run concurrently; Stop makes a waiting Poll return.
 //
 // In the incrementing modes a full page means more rows may follow, so as soon as a page is scanned the
-// next one is read ahead in the background from the page's last row, while this page is converted and
-// the engine sends it: the database's and the driver's time then overlaps the rest of the pipeline
-// instead of adding to it. A read-ahead page is used only if the table's position is still the one it was
-// read from; it is dropped otherwise, and Stop cancels it.
+// next one is read ahead in the background from the page's last row, and so on while pages come back
+// full, one page queued at most: the database's and the driver's time then overlaps the conversion and
+// the engine's sending instead of adding to it, and pages are read back to back as a plain paged SELECT
+// would. A read-ahead page is used only if the table's position is still the one it was read from;
+// otherwise it and the rest of its chain are dropped. Stop cancels the reads.
 type SourceTask struct {
 	stopped  chan struct{}
 	stopOnce sync.Once
@@ -59,8 +60,7 @@ type querier struct {
 	due       time.Time
 	pos       tablePos
 
-	ahead    chan *page // the next page, being read ahead from ahead.pos; nil when none is
-	aheadPos tablePos
+	ahead *aheadChain // the pages being read ahead; nil when none are
 
 	bulk *sql.Rows // an open bulk read, continued by the next polls
 
@@ -69,8 +69,20 @@ type querier struct {
 	value  *schema.Schema
 	key    *schema.Schema
 	keyIdx []int
+	pc     posCols
+}
+
+// posCols locates a row's position in its scanned values: the incrementing column (-1: none) and the
+// timestamp columns. prepare replaces it whole, so a copy stays valid for a read-ahead goroutine.
+type posCols struct {
 	incIdx int
 	tsIdx  []int
+}
+
+// aheadChain is a background reader of consecutive pages.
+type aheadChain struct {
+	pages  chan *page // closed when the chain ends
+	cancel context.CancelFunc
 }
 
 // Start connects and reads the committed position of every table of the task.
@@ -201,7 +213,9 @@ func (t *SourceTask) read(ctx context.Context, q *querier) (recs []*schema.Recor
 	if err := t.prepare(ctx, q, pg.cols); err != nil {
 		return nil, false, err
 	}
-	if n := pg.len(); n >= t.sc.batchMaxRows && t.sc.mode != ModeTimestamp {
+	if n := pg.len(); n < t.sc.batchMaxRows {
+		t.dropAhead(q) // the chain ended with this page
+	} else if q.ahead == nil && t.sc.mode != ModeTimestamp {
 		// ModeTimestamp may cut the page at a timestamp tie (below), so its next position is known
 		// only after conversion: it is not read ahead.
 		next, err := q.after(pg.row(n - 1))
@@ -341,21 +355,21 @@ func (q *querier) advance(r *schema.Record) {
 // position advance gives the row's record.
 func (q *querier) after(vals []any) (tablePos, error) {
 	p := q.pos
-	err := q.rowPos(vals, &p)
+	err := q.pc.rowPos(vals, &p)
 	return p, err
 }
 
 // rowPos sets the parts of p the row vals has: its incrementing value and its timestamp (the first
 // non-null timestamp column, in UTC).
-func (q *querier) rowPos(vals []any, p *tablePos) error {
-	if q.incIdx >= 0 && vals[q.incIdx] != nil {
-		n, err := toInt64(vals[q.incIdx])
+func (pc posCols) rowPos(vals []any, p *tablePos) error {
+	if pc.incIdx >= 0 && vals[pc.incIdx] != nil {
+		n, err := toInt64(vals[pc.incIdx])
 		if err != nil {
 			return fmt.Errorf("%s: %w", KeyIncrementingCol, err)
 		}
 		p.hasInc, p.inc = true, n
 	}
-	for _, i := range q.tsIdx {
+	for _, i := range pc.tsIdx {
 		if vals[i] == nil {
 			continue
 		}
@@ -402,7 +416,8 @@ func (p tablePos) equal(o tablePos) bool {
 type page struct {
 	cols []*sql.ColumnType
 	vals []any
-	err  error // a query or scan failure, already wrapped
+	err  error    // a query or scan failure, already wrapped
+	from tablePos // the position it was read after (read-ahead pages)
 }
 
 func (pg *page) len() int {
@@ -466,36 +481,64 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int) *page {
 	return pg
 }
 
-// readAhead starts reading q's page after pos in the background.
+// readAhead starts reading q's pages after pos in the background: the page after pos, then, while the
+// pages are full and have the columns q was prepared for, the page after each one's last row. One page
+// waits in the channel at most. It only reads q's immutable fields and a copy of its posCols.
 func (t *SourceTask) readAhead(q *querier, pos tablePos) {
 	if t.isStopped() {
 		return
 	}
+	ctx, cancel := context.WithCancel(t.aheadCtx)
 	ch := make(chan *page, 1)
-	q.ahead, q.aheadPos = ch, pos
-	t.aheads.Go(func() { ch <- t.fetch(t.aheadCtx, q, pos) })
+	q.ahead = &aheadChain{pages: ch, cancel: cancel}
+	pc, sig := q.pc, q.sig
+	t.aheads.Go(func() {
+		defer close(ch)
+		for {
+			pg := t.fetch(ctx, q, pos)
+			pg.from = pos
+			more := pg.err == nil && pg.len() >= t.sc.batchMaxRows && colSig(pg.cols) == sig
+			if more { // before the page is handed over: its values are converted in place
+				more = pc.rowPos(pg.row(pg.len()-1), &pos) == nil
+			}
+			select {
+			case ch <- pg:
+			case <-ctx.Done():
+				return
+			}
+			if !more {
+				return
+			}
+		}
+	})
 }
 
-// takeAhead returns q's read-ahead page if it was read from q's current position and succeeded, and nil
-// otherwise (the caller then queries itself, which reports a failure properly).
+// takeAhead returns q's next read-ahead page if it was read from q's current position and succeeded, and
+// nil otherwise (the caller then queries itself, which reports a failure properly), dropping the chain.
 func (t *SourceTask) takeAhead(ctx context.Context, q *querier) *page {
-	ch := q.ahead
-	if ch == nil {
+	a := q.ahead
+	if a == nil {
 		return nil
 	}
-	q.ahead = nil
 	var pg *page
 	select {
-	case pg = <-ch:
+	case pg = <-a.pages:
 	case <-ctx.Done():
-		return nil
 	case <-t.stopped:
-		return nil
 	}
-	if pg.err != nil || !q.aheadPos.equal(q.pos) {
+	if pg == nil || pg.err != nil || !pg.from.equal(q.pos) {
+		t.dropAhead(q)
 		return nil
 	}
 	return pg
+}
+
+// dropAhead cancels q's read-ahead chain.
+func (t *SourceTask) dropAhead(q *querier) {
+	if q.ahead != nil {
+		q.ahead.cancel()
+		q.ahead = nil
+	}
 }
 
 // readBulk continues (or starts) reading the whole table; the position is the time the read started.
@@ -523,7 +566,8 @@ func (t *SourceTask) readBulk(ctx context.Context, q *querier) ([]*schema.Record
 }
 
 // convertPage turns the rows of pg, which prepare has seen, into records. The page's records, their
-// positions, their value and key structs and the structs' values are each one allocation.
+// positions, and their value and key structs are each one allocation; the values are converted in place,
+// so pg is used up.
 func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error) {
 	n := pg.len()
 	if n == 0 {
@@ -531,11 +575,11 @@ func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error)
 	}
 	recs, slab := make([]*schema.Record, n), make([]schema.Record, n)
 	pos := make([]tablePos, n)
-	values := make([]any, len(pg.vals))
+	values := pg.vals
 	var a arena
 	nc := len(pg.cols)
 	for i := range n {
-		if err := q.convertRow(pg.row(i), values[i*nc:(i+1)*nc:(i+1)*nc], &pos[i], &a); err != nil {
+		if err := q.convertRow(values[i*nc:(i+1)*nc:(i+1)*nc], &pos[i], &a); err != nil {
 			return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
 		}
 	}
@@ -571,11 +615,8 @@ func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error)
 // prepare (re)builds q's converters and schemas when the result's columns differ from the last query's
 // (a column was added or changed).
 func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []*sql.ColumnType) error {
-	var sig strings.Builder
-	for _, ct := range cts {
-		sig.WriteString(ct.Name() + " " + ct.DatabaseTypeName() + ",")
-	}
-	if sig.String() == q.sig {
+	sig := colSig(cts)
+	if sig == q.sig {
 		return nil
 	}
 	var cat map[string]*column
@@ -623,38 +664,49 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []*sql.ColumnT
 			}
 		}
 	}
-	q.incIdx = -1
+	pc := posCols{incIdx: -1}
 	if i, ok := byName[t.sc.incCol]; ok && t.sc.incCol != "" {
-		q.incIdx = i
+		pc.incIdx = i
 	} else if t.sc.mode == ModeIncrementing || t.sc.mode == ModeTimestampIncrementing {
 		return fmt.Errorf("jdbc-source: %s: no column %s (%s)", q.name(), t.sc.incCol, KeyIncrementingCol)
 	}
-	q.tsIdx = nil
 	if t.sc.mode == ModeTimestamp || t.sc.mode == ModeTimestampIncrementing {
 		for _, c := range t.sc.tsCols {
 			i, ok := byName[c]
 			if !ok {
 				return fmt.Errorf("jdbc-source: %s: no column %s (%s)", q.name(), c, KeyTimestampCols)
 			}
-			q.tsIdx = append(q.tsIdx, i)
+			pc.tsIdx = append(pc.tsIdx, i)
 		}
 	}
-	q.sig = sig.String()
+	q.sig, q.pc = sig, pc
 	return nil
 }
 
-// convertRow converts one scanned row: values gets one Connect value per column and p the row's position.
-// Each converter yields exactly the Go type of its field's schema (and a NOT NULL column never yields nil),
-// so the row's struct is built without Put's validation.
-func (q *querier) convertRow(vals, values []any, p *tablePos, a *arena) error {
+// colSig is the signature of a result's columns: their names and types.
+func colSig(cts []*sql.ColumnType) string {
+	var sig strings.Builder
+	for _, ct := range cts {
+		sig.WriteString(ct.Name() + " " + ct.DatabaseTypeName() + ",")
+	}
+	return sig.String()
+}
+
+// convertRow converts one scanned row in place, each value to its column's Connect value, and sets p to the
+// row's position. Each converter yields exactly the Go type of its field's schema (and a NOT NULL column
+// never yields nil), so the row's struct is built without Put's validation.
+func (q *querier) convertRow(vals []any, p *tablePos, a *arena) error {
+	if err := q.pc.rowPos(vals, p); err != nil { // from the scanned values, before they are replaced
+		return err
+	}
 	for i := range q.convs {
 		v, err := q.convs[i].value(vals[i], a)
 		if err != nil {
 			return err
 		}
-		values[i] = v
+		vals[i] = v
 	}
-	return q.rowPos(vals, p)
+	return nil
 }
 
 // Commit does nothing: a table's position lives in the engine's store.
