@@ -437,7 +437,10 @@ func bindValue(s *schema.Schema, v any) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: %s field holds %T", ErrBadRecord, s.Name, v)
 		}
-		return t.UTC(), nil
+		if u := t.UTC(); u != t {
+			return u, nil
+		}
+		return v, nil // already UTC: not boxed again
 	}
 	switch x := v.(type) {
 	case int8:
@@ -447,7 +450,7 @@ func bindValue(s *schema.Schema, v any) (any, error) {
 	case int32:
 		return int64(x), nil
 	case int64, float64, bool, string, []byte:
-		return x, nil
+		return v, nil
 	case float32:
 		return float64(x), nil
 	}
