@@ -58,14 +58,13 @@ func stickyMoves(before, after []unitState) int {
 	return n
 }
 
-// TestDistributedStickyJoinAndRollingRestart: workers running allocTaskStrategy=sticky settle at
-// a fixed point of scheduler.Rebalance, move at most 1.5 × MinMoves on a join and over a rolling
+// TestDistributedStickyJoinAndRollingRestart: workers running the default strategy (sticky, no
+// allocTaskStrategy set) settle at a fixed point of scheduler.Rebalance, move at most 1.5 × MinMoves on a join and over a rolling
 // restart (each leave and each rejoin measured between settled placements), and never run a task
 // twice (the claims on the status topic do not overlap).
 func TestDistributedStickyJoinAndRollingRestart(t *testing.T) {
 	rmqtest.Require(t)
 	c := newCluster(t)
-	c.Extra = "allocTaskStrategy=sticky\n"
 	w1 := c.start("worker-1")
 	c.start("worker-2")
 	c.start("worker-3")
