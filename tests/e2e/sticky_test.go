@@ -96,6 +96,8 @@ func TestDistributedStickyJoinAndRollingRestart(t *testing.T) {
 		return s
 	}
 	before := settled(w1, c.IDs())
+	// The claims of the first placement (connectors created one at a time move a few tasks).
+	firstClaims := checkNoOverlap(t, c.statusHistory(t), func(string, int) bool { return false })
 	loads := stickyPlacement(before)
 	for _, id := range c.IDs() {
 		require.LessOrEqual(t, len(loads[id]), scheduler.LoadBound(units, 3), "%s", id)
@@ -146,15 +148,10 @@ func TestDistributedStickyJoinAndRollingRestart(t *testing.T) {
 		total += p.check(t, next)
 	}
 	claims := checkNoOverlap(t, c.statusHistory(t), func(string, int) bool { return false })
-	tasks := 0
-	for _, s := range before {
-		if !s.Unit.IsConnector() {
-			tasks++
-		}
-	}
-	// Each task's first claim, plus one per task move between settled placements, is what the
-	// events needed; claims beyond that are moves made and undone on the way (or restarts).
-	t.Logf("FIGURE sticky-rolling-restart: 4 workers restarted one by one; %d units moved (minimum %d, %.2f×); %d task claims, none overlapping (%d tasks + %d task moves between settled placements); %d duplicates of 3 × %d lines",
-		totalMoved, totalMin, float64(totalMoved)/float64(max(totalMin, 1)), claims, tasks, taskMoves, total, next)
+	// One claim per task move between settled placements is what the events needed; claims
+	// beyond that are moves made and undone on the way (units in the middle of a handover).
+	t.Logf("FIGURE sticky-rolling-restart: 4 workers restarted one by one; %d units moved (minimum %d, %.2f×); %d task claims, none overlapping: %d for the first placement, %d for the join and the restarts against %d task moves between settled placements; %d duplicates of 3 × %d lines",
+		totalMoved, totalMin, float64(totalMoved)/float64(max(totalMin, 1)), claims, firstClaims, claims-firstClaims, taskMoves, total, next)
+	require.LessOrEqual(t, float64(claims-firstClaims), 1.5*float64(taskMoves), "tasks started elsewhere, transient moves included")
 	require.LessOrEqual(t, float64(totalMoved), 1.5*float64(totalMin), "units moved over a rolling restart")
 }
