@@ -34,7 +34,7 @@ type Worker struct {
 	// process is taken as hung, killed, and its connector or task failed.
 	PluginCallTimeoutMs int    `mapstructure:"pluginCallTimeoutMs"`
 	StorePathRootDir    string `mapstructure:"storePathRootDir"`
-	// AllocTaskStrategy is consistent-hash (default), round-robin or sticky; the Java class names are accepted.
+	// AllocTaskStrategy is sticky (default), consistent-hash or round-robin; the Java class names are accepted.
 	AllocTaskStrategy             string `mapstructure:"allocTaskStrategy"`
 	AutoCreateTopicEnable         bool   `mapstructure:"autoCreateTopicEnable"`
 	OffsetCommitIntervalMsConfig  int    `mapstructure:"offsetCommitIntervalMsConfig"`
@@ -99,7 +99,7 @@ func Defaults() Worker {
 		HTTPBindAddress:               "127.0.0.1",
 		HTTPPort:                      8082,
 		StorePathRootDir:              filepath.Join(home, "connectorStore"),
-		AllocTaskStrategy:             "consistent-hash",
+		AllocTaskStrategy:             "sticky",
 		AutoCreateTopicEnable:         true,
 		OffsetCommitIntervalMsConfig:  30000,
 		OffsetCommitTimeoutMsConfig:   5000,

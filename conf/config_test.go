@@ -64,11 +64,20 @@ func TestRMQNamesrvFallback(t *testing.T) {
 	require.Equal(t, "10.0.0.1:9876", w.NamesrvAddr, "the file wins over RMQ_NAMESRV")
 }
 
-// allocTaskStrategy=sticky selects the sticky strategy (scheduler.NewSticky).
+// The sticky strategy (scheduler.NewSticky) is the default; consistent-hash stays selectable, by
+// name or by RocketMQ Connect's class name.
 func TestStickyStrategyAccepted(t *testing.T) {
 	w, err := Load(write(t, "w.yaml", "namesrvAddr: 10.0.0.1:9876\nallocTaskStrategy: sticky\n"))
 	require.NoError(t, err)
 	require.Equal(t, "sticky", w.AllocTaskStrategy)
+	w, err = Load(write(t, "w.yaml", "namesrvAddr: 10.0.0.1:9876\n"))
+	require.NoError(t, err)
+	require.Equal(t, "sticky", w.AllocTaskStrategy, "the default")
+	for _, name := range []string{"consistent-hash", "org.apache.rocketmq.connect.runtime.service.strategy.AllocateConnAndTaskStrategyByConsistentHash"} {
+		w, err = Load(write(t, "w.yaml", "namesrvAddr: 10.0.0.1:9876\nallocTaskStrategy: "+name+"\n"))
+		require.NoError(t, err)
+		require.Equal(t, "consistent-hash", w.AllocTaskStrategy, name)
+	}
 }
 
 func TestRejectsWithKeyAndReason(t *testing.T) {

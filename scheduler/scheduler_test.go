@@ -11,7 +11,7 @@ func TestNew(t *testing.T) {
 		name string
 		want Strategy
 	}{
-		{"", consistentHashStrategy{}},
+		{"", stickyStrategy{}},
 		{ConsistentHash, consistentHashStrategy{}},
 		{javaConsistentHash, consistentHashStrategy{}},
 		{RoundRobin, roundRobin{}},

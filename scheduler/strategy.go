@@ -25,16 +25,16 @@ type Strategy interface {
 	Assign(members []string, units []Unit) (Assignment, error)
 }
 
-// New returns the strategy called name: ConsistentHash (also the default for an empty name), RoundRobin
-// or StickyName (a Sticky), or the Java class name of RocketMQ Connect's equivalent strategy.
+// New returns the strategy called name: StickyName (a Sticky; also the default for an empty name),
+// ConsistentHash or RoundRobin, or the Java class name of RocketMQ Connect's equivalent strategy.
 func New(name string) (Strategy, error) {
 	switch name {
-	case "", ConsistentHash, javaConsistentHash:
+	case "", StickyName:
+		return NewSticky(), nil
+	case ConsistentHash, javaConsistentHash:
 		return NewConsistentHash(), nil
 	case RoundRobin, javaRoundRobin:
 		return roundRobin{}, nil
-	case StickyName:
-		return NewSticky(), nil
 	}
 	return nil, fmt.Errorf("allocTaskStrategy %q: %w", name, ErrUnknownStrategy)
 }

@@ -22,7 +22,7 @@ type DistributedConfig struct {
 	ClusterID string
 	// The store topics; every worker of a cluster must use the same ones.
 	ConfigTopic, PositionTopic, StatusTopic, ClusterTopic string
-	// Strategy is the scheduler strategy (consistent-hash, round-robin or sticky).
+	// Strategy is the scheduler strategy (sticky, the default for "", consistent-hash or round-robin).
 	Strategy string
 	// MemberCheck is how often the membership is confirmed with the broker besides its
 	// change notifications (default 2s).

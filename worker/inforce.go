@@ -31,3 +31,22 @@ func placementInForce(members []string, conns map[string]clusterConnector, st *s
 	}
 	return current
 }
+
+// inForceMark is what placementInForce reads of the unit a status record is about: for a
+// task, its record in force (holder, incarnation, whether it holds the task); for a
+// connector, whether r's worker holds it.
+type inForceMark struct {
+	worker, proc string
+	inc          int64
+	holds, known bool
+}
+
+func inForceMarkOf(st *statusState, r statusRecord) inForceMark {
+	if r.Task == scheduler.ConnectorTask {
+		cur, ok := st.Connectors[r.Connector][r.Worker]
+		return inForceMark{worker: cur.Worker, proc: cur.Proc, inc: cur.Inc, known: ok, holds: ok && cur.State != restapi.StateUnassigned}
+	}
+	cur, ok := st.Tasks[r.Connector][r.Task]
+	return inForceMark{worker: cur.Worker, proc: cur.Proc, inc: cur.Inc, known: ok,
+		holds: ok && cur.State != restapi.StateUnassigned && cur.State != restapi.StateStopped}
+}

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -125,4 +126,52 @@ func TestStickyReconcileKeepsUnitsWhereTheyRun(t *testing.T) {
 	got := d.owners
 	d.mu.Unlock()
 	require.Equal(t, want, got, "Assign alone would give %v", fresh)
+}
+
+// A status record that changes the placement in force (a claim, a release, a connector
+// record) makes the sticky strategy's workers reconcile: it is an input of Rebalance, and a
+// unit released on its way to a worker whose view gave it elsewhere must not wait for the
+// periodic reconcile (scheduler.TestStickyHandoverReconcilesOnPlacement). A record that
+// leaves the placement as it was (a holder's state report) does not.
+func TestStickyReconcilesWhenPlacementInForceMoves(t *testing.T) {
+	kicked := func(d *Distributed) bool {
+		select {
+		case <-d.kick:
+			return true
+		default:
+			return false
+		}
+	}
+	apply := func(d *Distributed, r statusRecord) {
+		t.Helper()
+		body, err := json.Marshal(r)
+		require.NoError(t, err)
+		require.NoError(t, d.applyStatus(0, body))
+	}
+	d := newTestDistributed(t, time.Second)
+	_, isSticky := d.strategy.(scheduler.Sticky)
+	require.True(t, isSticky, "sticky is the default strategy")
+	d.members = []string{memberID("w1", d.proc), memberID("w2", "p2")}
+	kicked(d)
+	for _, step := range []struct {
+		r    statusRecord
+		kick bool
+	}{
+		{statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w2", Proc: "p2", Gen: 1, Claim: true}, true},
+		{statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateFailed, Worker: "w2", Proc: "p2", Gen: 1}, false},
+		{statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w2", Proc: "p2", Gen: 1}, false},
+		{statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateUnassigned, Worker: "w2", Proc: "p2", Gen: 1}, true},
+		{statusRecord{Connector: "c", Task: -1, Inc: 1, State: restapi.StateRunning, Worker: "w2", Proc: "p2"}, true},
+		{statusRecord{Connector: "c", Task: -1, Inc: 1, State: restapi.StateRunning, Worker: "w2", Proc: "p2"}, false},
+		{statusRecord{Connector: "c", Task: -1, Inc: 1, State: restapi.StateUnassigned, Worker: "w2", Proc: "p2"}, true},
+	} {
+		apply(d, step.r)
+		require.Equal(t, step.kick, kicked(d), "%+v", step.r)
+	}
+
+	d = newTestDistributed(t, time.Second)
+	d.strategy = scheduler.NewConsistentHash() // a function of members and configs: no status input
+	kicked(d)
+	apply(d, statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w2", Proc: "p2", Gen: 1, Claim: true})
+	require.False(t, kicked(d))
 }

@@ -3,6 +3,8 @@ package worker
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/rmqconnect/rmqconnect/scheduler"
 )
 
 // applyConfig folds one config record (called by the config log in offset order).
@@ -55,11 +57,25 @@ func (d *Distributed) applyStatus(off int64, body []byte) error {
 	if r.Snapshot != nil && r.At.After(d.lastSnap[1]) {
 		d.lastSnap[1] = r.At
 	}
+	// The sticky strategy's Rebalance reads the placement in force: a record that moves it
+	// (a claim, a release, a connector taken or given up) is a new input, and every worker
+	// reacts to it as it does to a config record. Otherwise a unit released on its way to a
+	// worker whose view gave it elsewhere would wait for the periodic reconcile.
+	_, sticky := d.strategy.(scheduler.Sticky)
+	sticky = sticky && r.Snapshot == nil && (r.Task >= 0 || r.Task == scheduler.ConnectorTask)
+	var before inForceMark
+	if sticky {
+		before = inForceMarkOf(d.status, r)
+	}
 	err := d.status.apply(r)
+	placementMoved := sticky && err == nil && inForceMarkOf(d.status, r) != before
 	d.dirty = true
 	close(d.statusMoved)
 	d.statusMoved = make(chan struct{})
 	d.mu.Unlock()
+	if placementMoved {
+		d.trigger()
+	}
 	if err == nil && r.ResetTopics != "" {
 		if rt := d.engine.lookup(r.Connector); rt != nil && rt.inc == r.Inc {
 			rt.forgetTopics()

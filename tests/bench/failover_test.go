@@ -120,7 +120,7 @@ func (c *benchCluster) start(b *testing.B, id string) {
 	c.procs[id] = spawn(b, c.bin, "distributed", dir, port, fmt.Sprintf("workerId=%s\nconnectClusterId=%s\n"+
 		"namesrvAddr=%s\nhttpPort=%d\nstorePathRootDir=%s\nlogLevel=info\nconfigStoreTopic=%s-config\n"+
 		"positionStoreTopic=%s-position\nconnectStatusTopic=%s-status\nclusterStoreTopic=%s-cluster\n"+
-		"gracefulShutdownTimeoutMillis=10000\n",
+		"gracefulShutdownTimeoutMillis=10000\nallocTaskStrategy=consistent-hash\n",
 		id, c.id, rmqtest.NameServer(b), port, filepath.Join(dir, "store"), c.id, c.id, c.id, c.id))
 	c.down[id] = false
 }
@@ -192,7 +192,7 @@ func allRunningOn(ps []placed, workers []string) bool {
 }
 
 // settle waits until every live worker shows every unit RUNNING where the consistent-hash
-// scheduler (the workers' default strategy) puts it for the live members.
+// scheduler (the strategy the workers are configured with) puts it for the live members.
 func (c *benchCluster) settle(b *testing.B) {
 	b.Helper()
 	live := c.live()

@@ -45,27 +45,35 @@ func atStickyFixedPoint(states []unitState, members []string) bool {
 
 // stickyMoves counts the units whose worker differs between two placements of the same units.
 func stickyMoves(before, after []unitState) int {
+	n, _ := stickyTaskMoves(before, after)
+	return n
+}
+
+// stickyTaskMoves counts the units, and of them the tasks, whose worker differs between two
+// placements of the same units.
+func stickyTaskMoves(before, after []unitState) (units, tasks int) {
 	was := map[scheduler.Unit]string{}
 	for _, s := range before {
 		was[s.Unit] = s.Worker
 	}
-	n := 0
 	for _, s := range after {
 		if was[s.Unit] != s.Worker {
-			n++
+			units++
+			if !s.Unit.IsConnector() {
+				tasks++
+			}
 		}
 	}
-	return n
+	return units, tasks
 }
 
-// TestDistributedStickyJoinAndRollingRestart: workers running allocTaskStrategy=sticky settle at
-// a fixed point of scheduler.Rebalance, move at most 1.5 × MinMoves on a join and over a rolling
+// TestDistributedStickyJoinAndRollingRestart: workers running the default strategy (sticky, no
+// allocTaskStrategy set) settle at a fixed point of scheduler.Rebalance, move at most 1.5 × MinMoves on a join and over a rolling
 // restart (each leave and each rejoin measured between settled placements), and never run a task
 // twice (the claims on the status topic do not overlap).
 func TestDistributedStickyJoinAndRollingRestart(t *testing.T) {
 	rmqtest.Require(t)
 	c := newCluster(t)
-	c.Extra = "allocTaskStrategy=sticky\n"
 	w1 := c.start("worker-1")
 	c.start("worker-2")
 	c.start("worker-3")
@@ -88,6 +96,8 @@ func TestDistributedStickyJoinAndRollingRestart(t *testing.T) {
 		return s
 	}
 	before := settled(w1, c.IDs())
+	// The claims of the first placement (connectors created one at a time move a few tasks).
+	firstClaims := checkNoOverlap(t, c.statusHistory(t), func(string, int) bool { return false })
 	loads := stickyPlacement(before)
 	for _, id := range c.IDs() {
 		require.LessOrEqual(t, len(loads[id]), scheduler.LoadBound(units, 3), "%s", id)
@@ -97,7 +107,7 @@ func TestDistributedStickyJoinAndRollingRestart(t *testing.T) {
 	joinedAt := time.Now()
 	c.start("worker-4")
 	after := settled(w1, c.IDs())
-	moved := stickyMoves(before, after)
+	moved, taskMoves := stickyTaskMoves(before, after)
 	minimum := scheduler.MinMoves(stickyPlacement(before), c.IDs(), units)
 	t.Logf("FIGURE sticky-join: worker-4 joined; %d of %d units moved (minimum %d, bound 1.5× = %.1f); at a fixed point of Rebalance after %v",
 		moved, units, minimum, 1.5*float64(minimum), time.Since(joinedAt).Round(time.Millisecond))
@@ -121,10 +131,13 @@ func TestDistributedStickyJoinAndRollingRestart(t *testing.T) {
 			}
 		}
 		mid := settled(c.Workers[others[0]], others)
-		leaveMoved, leaveMin := stickyMoves(cur, mid), scheduler.MinMoves(stickyPlacement(cur), others, units)
+		leaveMoved, leaveTasks := stickyTaskMoves(cur, mid)
+		leaveMin := scheduler.MinMoves(stickyPlacement(cur), others, units)
 		w := c.start(id)
 		back := settled(w, ids)
-		joinMoved, joinMin := stickyMoves(mid, back), scheduler.MinMoves(stickyPlacement(mid), ids, units)
+		joinMoved, joinTasks := stickyTaskMoves(mid, back)
+		joinMin := scheduler.MinMoves(stickyPlacement(mid), ids, units)
+		taskMoves += leaveTasks + joinTasks
 		t.Logf("FIGURE sticky-restart %s: leave moved %d (minimum %d), rejoin moved %d (minimum %d)", id, leaveMoved, leaveMin, joinMoved, joinMin)
 		totalMoved += leaveMoved + joinMoved
 		totalMin += leaveMin + joinMin
@@ -135,7 +148,10 @@ func TestDistributedStickyJoinAndRollingRestart(t *testing.T) {
 		total += p.check(t, next)
 	}
 	claims := checkNoOverlap(t, c.statusHistory(t), func(string, int) bool { return false })
-	t.Logf("FIGURE sticky-rolling-restart: 4 workers restarted one by one; %d units moved (minimum %d, %.2f×); %d task claims, none overlapping; %d duplicates of 3 × %d lines",
-		totalMoved, totalMin, float64(totalMoved)/float64(max(totalMin, 1)), claims, total, next)
+	// One claim per task move between settled placements is what the events needed; claims
+	// beyond that are moves made and undone on the way (units in the middle of a handover).
+	t.Logf("FIGURE sticky-rolling-restart: 4 workers restarted one by one; %d units moved (minimum %d, %.2f×); %d task claims, none overlapping: %d for the first placement, %d for the join and the restarts against %d task moves between settled placements; %d duplicates of 3 × %d lines",
+		totalMoved, totalMin, float64(totalMoved)/float64(max(totalMin, 1)), claims, firstClaims, claims-firstClaims, taskMoves, total, next)
+	require.LessOrEqual(t, float64(claims-firstClaims), 1.5*float64(taskMoves), "tasks started elsewhere, transient moves included")
 	require.LessOrEqual(t, float64(totalMoved), 1.5*float64(totalMin), "units moved over a rolling restart")
 }

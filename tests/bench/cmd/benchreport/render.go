@@ -70,7 +70,7 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 	schedulerTable(w, rs)
 	table(w, "6. Failover", "Time from SIGKILL of one of 3 workers to all its tasks RUNNING elsewhere. Three "+
 		"`rmqconnect distributed` processes (the binary built as for figure 4), with store topics of their own on the "+
-		"bench broker and the default consistent-hash strategy, run 6 generator-source connectors of 2 tasks "+
+		"bench broker and allocTaskStrategy=consistent-hash, run 6 generator-source connectors of 2 tasks "+
 		"(4 records/s per connector): 18 units. Each trial sends the signal to a worker that runs tasks (the victim "+
 		"rotates) and polls GET /connectors/{name}/status of the 6 connectors on a survivor every 10 ms until "+
 		"every unit, the victim's connectors and tasks included, is RUNNING on a survivor; the time runs from the "+
@@ -384,8 +384,8 @@ func failoverRows(rs *results) []row {
 
 // schedulerStrategies are the strategies of figure 5, in its order, with what each one is.
 var schedulerStrategies = []struct{ name, about string }{
-	{"sticky", "new (issue 15): takes the placement in force as well; keeps every unit where it is while the bounds allow, deals free units to the least-loaded worker (spread: distinct workers while a connector's tasks ≤ workers), raises a worker below floor(avg) from the most-loaded; not yet what the distributed worker runs (docs/distributed.md)"},
-	{"consistent-hash", "the runtime's default, a pure function of (members, units): each unit's first choice from the buraksezer/consistent ring (half the units) or rendezvous (the other half), deferred acceptance under per-worker caps ≤ ceil(1.25 × avg), floor(0.75 × avg) filled"},
+	{"sticky", "new (issue 15): takes the placement in force as well; keeps every unit where it is while the bounds allow, deals free units to the least-loaded worker (spread: distinct workers while a connector's tasks ≤ workers), raises a worker below floor(avg) from the most-loaded; the runtime's default (docs/distributed.md)"},
+	{"consistent-hash", "allocTaskStrategy=consistent-hash, a pure function of (members, units): each unit's first choice from the buraksezer/consistent ring (half the units) or rendezvous (the other half), deferred acceptance under per-worker caps ≤ ceil(1.25 × avg), floor(0.75 × avg) filled"},
 	{"consistent-hash-ring-only", "the same with every first choice from the ring"},
 	{"consistent-hash-rendezvous-only", "the same with every first choice by rendezvous (the ring unused)"},
 	{"before", "consistent-hash before issue 15: ring first choice, keep/place passes under ceil(1.25 × avg), no floor"},
@@ -497,9 +497,8 @@ func schedulerTable(w io.Writer, rs *results) {
 		"both ends, but a function of (members, units) alone cannot know which placement is in force: where the caps "+
 		"bind on many workers (a few units each), a join or leave shifts chains of rejections, and single events move "+
 		"up to several times the minimum. Given the placement in force, sticky moves what must move and little else "+
-		"(about 1.0 × the minimum). Its cost is an input every worker must agree on: the distributed worker still runs "+
-		"consistent-hash until the placement in force can be read from the status topic for connectors as well as tasks "+
-		"(docs/distributed.md).\n\n")
+		"(about 1.0 × the minimum). Its cost is an input every worker must agree on: the distributed worker reads the "+
+		"placement in force from the status topic (docs/distributed.md).\n\n")
 }
 
 func isSchedulerPkg(p string) bool { return p == "scheduler" || strings.HasSuffix(p, "/scheduler") }
