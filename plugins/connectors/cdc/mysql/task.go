@@ -47,6 +47,7 @@ type task struct {
 	cancel    context.CancelFunc
 
 	db   *sql.DB
+	slab cdc.Slab // the streamed records and their values
 	snap *snapshot
 	str  *stream
 	// resume is where a new connection starts; it moves at each commit and each emitted row.
