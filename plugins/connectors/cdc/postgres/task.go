@@ -59,6 +59,7 @@ type task struct {
 	repl *pgconn.PgConn
 
 	rels     map[uint32]*relation
+	slab     cdc.Slab // the streamed records and their values
 	snap     *snapshot
 	startLSN pglogrepl.LSN
 	// last is the newest event emitted: a replay skips it and everything before.
@@ -71,6 +72,13 @@ type task struct {
 		time   time.Time
 		seq    int64
 		ack    *txAck
+		// unflushed counts the records emitted for ack not yet added to its pending count (flushPending).
+		unflushed int
+		// src builds the source blocks of the transaction's events on srcRel; offset is the offset of its
+		// events with seq 0. Both are made at the first event that needs them.
+		src    *cdc.Varying
+		srcRel *relation
+		offset map[string]any
 	}
 	streaming   bool
 	nextConnect time.Time
