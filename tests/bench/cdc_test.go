@@ -292,20 +292,22 @@ func BenchmarkCDCThroughput(b *testing.B) {
 			_ = conn.Close()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				var rawRate, taskRate, ratio, rawSteal, taskSteal []float64
+				var rawRate, taskRate, ratio, rawSteal, taskSteal, rawCPU, taskCPU []float64
 				for r := range rounds {
 					var rawTook, taskTook time.Duration
 					runRaw := func() {
-						steal := startSteal()
+						steal, cpu := startSteal(), selfCPU()
 						rawTook = h.raw(b, db, r, cdcChanges)
 						rawSteal = append(rawSteal, steal())
+						rawCPU = append(rawCPU, float64((selfCPU()-cpu).Microseconds())/cdcChanges)
 						rawRate = append(rawRate, float64(cdcChanges)/rawTook.Seconds())
 					}
 					runTask := func() {
 						task := h.task(b, db, cfg, r)
-						steal := startSteal()
+						steal, cpu := startSteal(), selfCPU()
 						taskTook = drain(b, task, cdcChanges, false, nil)
 						taskSteal = append(taskSteal, steal())
+						taskCPU = append(taskCPU, float64((selfCPU()-cpu).Microseconds())/cdcChanges)
 						taskRate = append(taskRate, float64(cdcChanges)/taskTook.Seconds())
 						_ = task.Stop(context.Background())
 					}
@@ -334,6 +336,10 @@ func BenchmarkCDCThroughput(b *testing.B) {
 					b.ReportMetric(slices.Min(ratio), "task/raw-min")
 					b.ReportMetric(slices.Max(ratio), "task/raw-max")
 				}
+				// CPU per change (this process's, the library's decoding included): what the sides cost, which
+				// the wall-clock rates on a shared host only show through the noise.
+				report(rawCPU, "raw-cpu-us/event")
+				report(taskCPU, "task-cpu-us/event")
 				report(rawSteal, "raw-steal-%")
 				report(taskSteal, "task-steal-%")
 			}

@@ -157,11 +157,9 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 			t.log.Info("binlog replication resumed", "down", time.Since(t.lostSince).Round(time.Millisecond))
 			t.lostSince = time.Time{}
 		}
-		recs, err := t.handle(ev)
-		if err != nil {
+		if out, err = t.handle(out, ev); err != nil {
 			return nil, err
 		}
-		out = append(out, recs...)
 	}
 	if err := t.refreshHistory(ctx); err != nil {
 		return nil, err
@@ -186,7 +184,8 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (t *task) handle(ev *replication.BinlogEvent) ([]*schema.Record, error) {
+// handle handles one binlog event, appending its records to out.
+func (t *task) handle(out []*schema.Record, ev *replication.BinlogEvent) ([]*schema.Record, error) {
 	s := t.str
 	h := ev.Header
 	switch e := ev.Event.(type) {
@@ -206,15 +205,15 @@ func (t *task) handle(ev *replication.BinlogEvent) ([]*schema.Record, error) {
 		default: // COMMIT of a non-transactional engine, or a DDL: both end their transaction
 			t.commitTx(h)
 			if d, ok := parseDDL(q, string(e.Schema)); ok {
-				return nil, t.followDDL(h, q, d)
+				return out, t.followDDL(h, q, d)
 			}
 		}
 	case *replication.XIDEvent:
 		t.commitTx(h)
 	case *replication.RowsEvent:
-		return t.rows(h, e)
+		return t.rows(out, h, e)
 	}
-	return nil, nil
+	return out, nil
 }
 
 func (t *task) beginTx(h *replication.EventHeader, gtid *gmysql.MariadbGTID) {
@@ -241,7 +240,8 @@ func (t *task) commitTx(h *replication.EventHeader) {
 	s.moved = true
 }
 
-func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*schema.Record, error) {
+// rows appends the records of a row event's captured rows to out.
+func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replication.RowsEvent) ([]*schema.Record, error) {
 	s := t.str
 	if !s.tx.open {
 		t.beginTx(h, nil)
@@ -263,7 +263,6 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 	case replication.EnumRowsEventTypeDelete:
 		op = cdc.OpDelete
 	}
-	var out []*schema.Record
 	var src *cdc.Varying // the source block of this event's rows, made at the first emitted one
 	var now time.Time
 	for i := 0; i+step <= len(e.Rows); i += step {
