@@ -93,6 +93,13 @@ type task struct {
 
 func newTask() *task { return &task{rels: map[uint32]*relation{}} }
 
+// newSource describes postgres-cdc's source block: Debezium's PostgreSQL fields after the common ones.
+func newSource() *cdc.Source {
+	return cdc.NewSource("postgresql", "io.debezium.connector.postgresql.Source",
+		cdc.SourceField{Name: "txId", Schema: schema.OptionalInt64Schema},
+		cdc.SourceField{Name: "lsn", Schema: schema.OptionalInt64Schema})
+}
+
 var (
 	_ plugins.SourceTask      = (*task)(nil)
 	_ plugins.RecordCommitter = (*task)(nil)
@@ -106,9 +113,7 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 		return err
 	}
 	t.cfg, t.log = cfg, tctx.Logger()
-	t.src = cdc.NewSource("postgresql", "io.debezium.connector.postgresql.Source",
-		cdc.SourceField{Name: "txId", Schema: schema.OptionalInt64Schema},
-		cdc.SourceField{Name: "lsn", Schema: schema.OptionalInt64Schema})
+	t.src = newSource()
 	t.partition = map[string]any{PartitionServer: cfg.prefix}
 	t.life, t.cancel = context.WithCancel(context.Background())
 
