@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,16 +54,25 @@ func cdcInsert(b *testing.B, conn *sql.DB, first, n int) {
 	}
 }
 
+// cdcSide runs one side of the throughput figure alone, e.g. to profile it with -cpuprofile.
+var cdcSide = flag.String("cdc.side", "", "CDC throughput: run only this side (raw or task); empty runs both")
+
 type cdcHarness struct {
-	name  string
+	name string
+	kind dbtest.Kind
+	cfg  func(db *dbtest.DB) map[string]string
+	// start starts the task of the latency benchmark, streaming from the current position.
 	start func(b *testing.B, db *dbtest.DB, cfg map[string]string) plugins.SourceTask
-	cfg   func(db *dbtest.DB) map[string]string
-	raw   func(b *testing.B, db *dbtest.DB, n int) time.Duration
-	// rawPrepare runs before the changes are made and returns what raw needs (a slot, a position).
-	rawPrepare func(b *testing.B, db *dbtest.DB)
+	// prepare runs before the changes are made: it makes what each round's readers need to read them all
+	// from their start (slots, the position of the start, the schema history).
+	prepare func(b *testing.B, db *dbtest.DB, cfg map[string]string, rounds int)
+	// task returns round r's task, started and not yet polled, reading from the start of the changes.
+	task func(b *testing.B, db *dbtest.DB, cfg map[string]string, r int) plugins.SourceTask
+	// raw reads n changes from the start with the library alone and returns the time.
+	raw func(b *testing.B, db *dbtest.DB, r, n int) time.Duration
 }
 
-func startCDCTask(b *testing.B, c plugins.SourceConnector, cfg map[string]string) plugins.SourceTask {
+func startCDCTask(b *testing.B, c plugins.SourceConnector, cfg map[string]string, store *conformance.Positions) plugins.SourceTask {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.Start(ctx, conformance.ConnectorContextFor(b, c, cfg), cfg); err != nil {
@@ -69,7 +80,7 @@ func startCDCTask(b *testing.B, c plugins.SourceConnector, cfg map[string]string
 	}
 	tcs, _ := c.TaskConfigs(1)
 	task := c.NewSourceTask()
-	if err := task.Start(ctx, conformance.SourceContextFor(b, c.Spec(), nil, tcs[0]), tcs[0]); err != nil {
+	if err := task.Start(ctx, conformance.SourceContextFor(b, c.Spec(), store, tcs[0]), tcs[0]); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = task.Stop(context.Background()) })
@@ -77,7 +88,8 @@ func startCDCTask(b *testing.B, c plugins.SourceConnector, cfg map[string]string
 }
 
 // drain polls until n change records came, acknowledging each as the engine does, and returns the time.
-func drain(b *testing.B, task plugins.SourceTask, n int, each func(r *schema.Record)) time.Duration {
+// With commit, it calls the task's Commit at the end, as the engine does after storing the positions.
+func drain(b *testing.B, task plugins.SourceTask, n int, commit bool, each func(r *schema.Record)) time.Duration {
 	b.Helper()
 	rc, _ := task.(plugins.RecordCommitter)
 	start := time.Now()
@@ -103,30 +115,46 @@ func drain(b *testing.B, task plugins.SourceTask, n int, each func(r *schema.Rec
 			b.Fatalf("only %d of %d changes after 5 min", got, n)
 		}
 	}
-	_ = task.Commit(context.Background())
+	if commit {
+		_ = task.Commit(context.Background())
+	}
 	return time.Since(start)
 }
 
+// cdcBatch is the tasks' max.batch.size in the throughput figure: it divides cdcChanges and is a multiple
+// of cdcTxRows, so the poll that returns the last change returns at once, not at the end of its poll
+// interval (a wait the raw reader, which stops at its last change, does not have).
+const cdcBatch = 2000
+
 func pgHarness() cdcHarness {
-	const rawSlot = "bench_raw"
 	return cdcHarness{
 		name: "postgres",
+		kind: dbtest.Postgres,
 		cfg: func(db *dbtest.DB) map[string]string {
 			return map[string]string{"database.hostname": db.Host, "database.port": db.Port, "database.user": db.User,
 				"database.password": db.Password, "database.dbname": db.Name, "database.sslmode": "disable",
 				"topic.prefix": "bench", "slot.name": "bench_task", "snapshot.mode": "never", "poll.interval.ms": "50"}
 		},
 		start: func(b *testing.B, db *dbtest.DB, cfg map[string]string) plugins.SourceTask {
-			return startCDCTask(b, cdcpostgres.NewConnector(), cfg)
+			return startCDCTask(b, cdcpostgres.NewConnector(), cfg, nil)
 		},
-		rawPrepare: func(b *testing.B, db *dbtest.DB) {
+		prepare: func(b *testing.B, db *dbtest.DB, cfg map[string]string, _ int) {
+			// The first task makes the publication and its slot; the raw reader has a slot of its own. Neither
+			// slot moves: the raw reader confirms nothing, and the throughput rounds do not call the task's
+			// Commit (which confirms), so each round reads all the changes again.
+			cfg["slot.name"] = "bench_task"
+			_ = startCDCTask(b, cdcpostgres.NewConnector(), cfg, nil).Stop(context.Background())
 			conn := db.Open(b)
 			defer conn.Close()
-			if _, err := conn.Exec("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", rawSlot); err != nil {
+			if _, err := conn.Exec("SELECT pg_create_logical_replication_slot('bench_raw', 'pgoutput')"); err != nil {
 				b.Fatal(err)
 			}
 		},
-		raw: func(b *testing.B, db *dbtest.DB, n int) time.Duration {
+		task: func(b *testing.B, db *dbtest.DB, cfg map[string]string, r int) plugins.SourceTask {
+			cfg["max.batch.size"] = strconv.Itoa(cdcBatch)
+			return startCDCTask(b, cdcpostgres.NewConnector(), cfg, nil)
+		},
+		raw: func(b *testing.B, db *dbtest.DB, r, n int) time.Duration {
 			ctx := context.Background()
 			u := url.URL{Scheme: "postgres", User: url.UserPassword(db.User, db.Password), Host: db.Host + ":" + db.Port,
 				Path: "/" + db.Name, RawQuery: "sslmode=disable&replication=database"}
@@ -136,7 +164,7 @@ func pgHarness() cdcHarness {
 			}
 			defer conn.Close(ctx)
 			start := time.Now()
-			if err := pglogrepl.StartReplication(ctx, conn, rawSlot, 0, pglogrepl.StartReplicationOptions{
+			if err := pglogrepl.StartReplication(ctx, conn, "bench_raw", 0, pglogrepl.StartReplicationOptions{
 				PluginArgs: []string{"proto_version '1'", "publication_names 'dbz_publication'"}}); err != nil {
 				b.Fatal(err)
 			}
@@ -160,7 +188,7 @@ func pgHarness() cdcHarness {
 				}
 				if ins, ok := m.(*pglogrepl.InsertMessage); ok {
 					for _, c := range ins.Tuple.Columns {
-						_ = string(c.Data) // the text a reader turns into values
+						rawSink += len(c.Data) // the column texts, which the raw reader does not convert to values
 					}
 					got++
 				}
@@ -170,10 +198,15 @@ func pgHarness() cdcHarness {
 	}
 }
 
+// rawSink keeps the raw readers' reads of the decoded values from being optimised away.
+var rawSink int
+
 func myHarness() cdcHarness {
 	var startPos gmysql.Position
+	var hist string
 	return cdcHarness{
 		name: "mariadb",
+		kind: dbtest.MariaDB,
 		cfg: func(db *dbtest.DB) map[string]string {
 			return map[string]string{"database.hostname": db.Host, "database.port": db.Port, "database.user": db.User,
 				"database.password": db.Password, "database.server.id": "7001", "topic.prefix": "bench",
@@ -183,9 +216,15 @@ func myHarness() cdcHarness {
 			// The engine hands the task its RocketMQ client for the schema history; a bare task names the cluster.
 			cfg[cdcmysql.KeyHistoryNamesrv] = rmqtest.NameServer(b)
 			cfg[cdcmysql.KeyHistoryTopic] = rmqtest.Name(b, "hist")
-			return startCDCTask(b, cdcmysql.NewConnector(), cfg)
+			return startCDCTask(b, cdcmysql.NewConnector(), cfg, nil)
 		},
-		rawPrepare: func(b *testing.B, db *dbtest.DB) {
+		prepare: func(b *testing.B, db *dbtest.DB, cfg map[string]string, _ int) {
+			// A first task records the table's schema at the current position in the history, where every
+			// round's task then starts from a stored position.
+			hist = rmqtest.Name(b, "hist")
+			cfg[cdcmysql.KeyHistoryNamesrv] = rmqtest.NameServer(b)
+			cfg[cdcmysql.KeyHistoryTopic] = hist
+			_ = startCDCTask(b, cdcmysql.NewConnector(), cfg, nil).Stop(context.Background())
 			conn := db.Open(b)
 			defer conn.Close()
 			var a, c any
@@ -193,10 +232,20 @@ func myHarness() cdcHarness {
 				b.Fatal(err)
 			}
 		},
-		raw: func(b *testing.B, db *dbtest.DB, n int) time.Duration {
+		task: func(b *testing.B, db *dbtest.DB, cfg map[string]string, r int) plugins.SourceTask {
+			// Both sides start from the binlog file and position (no GTIDs), the task through its stored offset.
+			store := conformance.NewPositions()
+			store.Set(map[string]any{cdcmysql.PartitionServer: cfg["topic.prefix"]}, map[string]any{cdcmysql.OffsetFile: startPos.Name,
+				cdcmysql.OffsetPos: int64(startPos.Pos), cdcmysql.OffsetGTIDs: "", cdcmysql.OffsetRow: int64(0)})
+			cfg[cdcmysql.KeyHistoryTopic] = hist
+			cfg["database.server.id"] = strconv.Itoa(7100 + r)
+			cfg["max.batch.size"] = strconv.Itoa(cdcBatch)
+			return startCDCTask(b, cdcmysql.NewConnector(), cfg, store)
+		},
+		raw: func(b *testing.B, db *dbtest.DB, r, n int) time.Duration {
 			var port uint16
 			fmt.Sscan(db.Port, &port)
-			syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{ServerID: 7002, Flavor: "mariadb",
+			syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{ServerID: uint32(7200 + r), Flavor: "mariadb",
 				Host: db.Host, Port: port, User: db.User, Password: db.Password, Logger: slog.New(slog.DiscardHandler)})
 			defer syncer.Close()
 			start := time.Now()
@@ -210,6 +259,8 @@ func myHarness() cdcHarness {
 				if err != nil {
 					b.Fatal(err)
 				}
+				// The library has decoded the rows to Go values (as it does for the task); the raw reader
+				// converts nothing further.
 				if re, ok := ev.Event.(*replication.RowsEvent); ok && string(re.Table.Schema) == db.Name {
 					got += len(re.Rows)
 				}
@@ -219,36 +270,80 @@ func myHarness() cdcHarness {
 	}
 }
 
-// BenchmarkCDCThroughput: change events per second of one task against the raw library reader.
+// BenchmarkCDCThroughput: change events per second of one task against the raw library reader, over the same
+// changes: rounds pairs of runs, each reading all the changes from their start, the order of the sides
+// alternating; the figures are medians over the rounds, with the host's CPU steal during each side.
 func BenchmarkCDCThroughput(b *testing.B) {
 	for _, h := range []cdcHarness{pgHarness(), myHarness()} {
 		b.Run(h.name, func(b *testing.B) {
-			kind := dbtest.Postgres
-			if h.name == "mariadb" {
-				kind = dbtest.MariaDB
-			}
-			db := dbtest.New(b, kind)
+			db := dbtest.New(b, h.kind)
 			db.Exec(b, cdcTable)
-			if kind == dbtest.Postgres {
+			if h.kind == dbtest.Postgres {
 				b.Cleanup(func() {
 					conn := db.Open(b)
 					defer conn.Close()
 					_, _ = conn.Exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('bench_raw', 'bench_task')")
 				})
 			}
-			task := h.start(b, db, h.cfg(db)) // creates the task's slot (or takes the position) before the changes
-			h.rawPrepare(b, db)
+			cfg := h.cfg(db)
+			h.prepare(b, db, cfg, rounds)
 			conn := db.Open(b)
 			cdcInsert(b, conn, 0, cdcChanges)
 			_ = conn.Close()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				raw := h.raw(b, db, cdcChanges)
-				took := drain(b, task, cdcChanges, nil)
-				b.ReportMetric(float64(cdcChanges)/raw.Seconds(), "raw-events/s")
-				b.ReportMetric(float64(cdcChanges)/took.Seconds(), "task-events/s")
-				b.ReportMetric(raw.Seconds()/took.Seconds(), "task/raw")
+				var rawRate, taskRate, ratio, rawSteal, taskSteal, rawCPU, taskCPU []float64
+				for r := range rounds {
+					var rawTook, taskTook time.Duration
+					runRaw := func() {
+						steal, cpu := startSteal(), selfCPU()
+						rawTook = h.raw(b, db, r, cdcChanges)
+						rawSteal = append(rawSteal, steal())
+						rawCPU = append(rawCPU, float64((selfCPU()-cpu).Microseconds())/cdcChanges)
+						rawRate = append(rawRate, float64(cdcChanges)/rawTook.Seconds())
+					}
+					runTask := func() {
+						task := h.task(b, db, cfg, r)
+						steal, cpu := startSteal(), selfCPU()
+						taskTook = drain(b, task, cdcChanges, false, nil)
+						taskSteal = append(taskSteal, steal())
+						taskCPU = append(taskCPU, float64((selfCPU()-cpu).Microseconds())/cdcChanges)
+						taskRate = append(taskRate, float64(cdcChanges)/taskTook.Seconds())
+						_ = task.Stop(context.Background())
+					}
+					sides := []func(){runRaw, runTask}
+					if r%2 == 1 {
+						sides[0], sides[1] = sides[1], sides[0]
+					}
+					for k, run := range sides {
+						if *cdcSide == "" || *cdcSide == []string{"raw", "task"}[(k+r)%2] {
+							run()
+						}
+					}
+					if rawTook > 0 && taskTook > 0 {
+						ratio = append(ratio, rawTook.Seconds()/taskTook.Seconds())
+					}
+				}
+				report := func(vals []float64, unit string) {
+					if len(vals) > 0 {
+						b.ReportMetric(median(vals), unit)
+					}
+				}
+				report(rawRate, "raw-events/s")
+				report(taskRate, "task-events/s")
+				report(ratio, "task/raw")
+				if len(ratio) > 0 {
+					b.ReportMetric(slices.Min(ratio), "task/raw-min")
+					b.ReportMetric(slices.Max(ratio), "task/raw-max")
+				}
+				// CPU per change (this process's, the library's decoding included): what the sides cost, which
+				// the wall-clock rates on a shared host only show through the noise.
+				report(rawCPU, "raw-cpu-us/event")
+				report(taskCPU, "task-cpu-us/event")
+				report(rawSteal, "raw-steal-%")
+				report(taskSteal, "task-steal-%")
 			}
+			reportLoad(b)
 		})
 	}
 }
@@ -290,7 +385,7 @@ func BenchmarkCDCLatency(b *testing.B) {
 					}
 					return nil
 				})
-				drain(b, task, rate*seconds, func(r *schema.Record) {
+				drain(b, task, rate*seconds, true, func(r *schema.Record) {
 					after, _ := r.Value.(*schema.Struct).Get("after")
 					at, _ := after.(*schema.Struct).Get("at")
 					lat = append(lat, time.Since(time.Unix(0, at.(int64))))

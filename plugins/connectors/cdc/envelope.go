@@ -126,8 +126,11 @@ func (s *Source) Varying(in SourceInfo) (*Varying, error) {
 }
 
 // Struct returns the source block with last as its last position value (typed as that field declares).
-func (v *Varying) Struct(last any) *schema.Struct {
-	vals := make([]any, len(v.vals))
+func (v *Varying) Struct(last any) *schema.Struct { return v.StructIn(nil, last) }
+
+// StructIn is Struct with the block's values taken from slab.
+func (v *Varying) StructIn(slab *Slab, last any) *schema.Struct {
+	vals := slab.Values(len(v.vals))
 	copy(vals, v.vals)
 	vals[len(vals)-1] = last
 	st, _ := schema.StructFromValues(v.schema, vals) // as many values as the schema has fields: never fails
@@ -196,6 +199,8 @@ type Event struct {
 	Partition, Offset map[string]any
 	// Now is the envelope's ts_ms: when the connector processed the event.
 	Now time.Time
+	// Slab, when set, supplies the records and their value slices.
+	Slab *Slab
 }
 
 // Headers a key change puts on its delete and create records, as Debezium does: the delete names the
@@ -213,26 +218,33 @@ const (
 // tombstone) followed by a create keyed by the new one: a consumer that keeps one row per key (a jdbc-sink
 // with deletes enabled, a compacted topic) then drops the old row instead of keeping it beside the new.
 func (t *Table) Records(e Event, tombstone bool) ([]*schema.Record, error) {
+	return t.AppendRecords(nil, e, tombstone)
+}
+
+// AppendRecords is Records appending the records to dst. On an error dst is returned as it came.
+func (t *Table) AppendRecords(dst []*schema.Record, e Event, tombstone bool) ([]*schema.Record, error) {
 	if e.Op == OpUpdate && t.Key != nil && e.Before != nil && e.After != nil && !t.sameKey(e.Before, e.After) {
 		del, cre := e, e
 		del.Op, del.After = OpDelete, nil
 		cre.Op, cre.Before = OpCreate, nil
-		out, err := t.records(del, tombstone)
+		out, err := t.records(dst, del, tombstone)
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
-		created, err := t.records(cre, false)
+		deleted := out[len(dst):]
+		out, err = t.records(out, cre, false)
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
-		oldKey, newKey := out[0].Key, created[0].Key
-		for _, r := range out {
+		created := out[len(out)-1]
+		oldKey, newKey := deleted[0].Key, created.Key
+		for _, r := range deleted {
 			r.Headers.Add(HeaderNewKey, t.Key, newKey)
 		}
-		created[0].Headers.Add(HeaderOldKey, t.Key, oldKey)
-		return append(out, created...), nil
+		created.Headers.Add(HeaderOldKey, t.Key, oldKey)
+		return out, nil
 	}
-	return t.records(e, tombstone)
+	return t.records(dst, e, tombstone)
 }
 
 // sameKey reports whether two row images have equal key columns.
@@ -261,8 +273,24 @@ func sameValue(a, b any) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-func (t *Table) records(e Event, tombstone bool) ([]*schema.Record, error) {
-	vals := make([]any, 5)
+// opValue is the op field's value; the known codes convert from constants, which allocates nothing.
+func opValue(op Op) any {
+	switch op {
+	case OpCreate:
+		return string(OpCreate)
+	case OpUpdate:
+		return string(OpUpdate)
+	case OpDelete:
+		return string(OpDelete)
+	case OpRead:
+		return string(OpRead)
+	}
+	return string(op)
+}
+
+// records appends the event's record, and its tombstone when asked for one, to dst.
+func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schema.Record, error) {
+	vals := e.Slab.Values(5)
 	var keyImage []any
 	for i, img := range [][]any{e.Before, e.After} {
 		if img == nil {
@@ -270,25 +298,25 @@ func (t *Table) records(e Event, tombstone bool) ([]*schema.Record, error) {
 		}
 		row, err := schema.StructFromValues(t.Envelope.Fields[i].Schema, img)
 		if err != nil {
-			return nil, fmt.Errorf("%s image of %s: %w", t.Envelope.Fields[i].Name, t.Topic, err)
+			return dst, fmt.Errorf("%s image of %s: %w", t.Envelope.Fields[i].Name, t.Topic, err)
 		}
 		vals[i] = row
 		keyImage = img // after wins: a key change is keyed by its new value
 	}
-	vals[2], vals[3], vals[4] = e.Source, string(e.Op), e.Now.UnixMilli()
+	vals[2], vals[3], vals[4] = e.Source, opValue(e.Op), e.Now.UnixMilli()
 	env, err := schema.StructFromValues(t.Envelope, vals)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	var key any
 	if t.Key != nil && keyImage != nil {
-		kv := make([]any, len(t.keyIndex))
+		kv := e.Slab.Values(len(t.keyIndex))
 		for i, idx := range t.keyIndex {
 			kv[i] = keyImage[idx]
 		}
 		k, err := schema.StructFromValues(t.Key, kv)
 		if err != nil {
-			return nil, fmt.Errorf("key of %s: %w", t.Topic, err)
+			return dst, fmt.Errorf("key of %s: %w", t.Topic, err)
 		}
 		key = k
 	}
@@ -298,13 +326,16 @@ func (t *Table) records(e Event, tombstone bool) ([]*schema.Record, error) {
 			ts = time.UnixMilli(ms)
 		}
 	}
-	rec := schema.NewRecord(t.Topic, t.Key, key, t.Envelope, env)
-	rec.SourcePartition, rec.SourceOffset, rec.Timestamp = e.Partition, e.Offset, ts
-	out := []*schema.Record{rec}
+	// As schema.NewRecord makes them (QueueID -1), from the slab.
+	rec := e.Slab.Record()
+	*rec = schema.Record{Topic: t.Topic, QueueID: -1, KeySchema: t.Key, Key: key, ValueSchema: t.Envelope, Value: env,
+		SourcePartition: e.Partition, SourceOffset: e.Offset, Timestamp: ts}
+	dst = append(dst, rec)
 	if e.Op == OpDelete && tombstone {
-		tr := schema.NewRecord(t.Topic, t.Key, key, nil, nil)
-		tr.SourcePartition, tr.SourceOffset, tr.Timestamp = e.Partition, e.Offset, ts
-		out = append(out, tr)
+		tr := e.Slab.Record()
+		*tr = schema.Record{Topic: t.Topic, QueueID: -1, KeySchema: t.Key, Key: key,
+			SourcePartition: e.Partition, SourceOffset: e.Offset, Timestamp: ts}
+		dst = append(dst, tr)
 	}
-	return out, nil
+	return dst, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ type stream struct {
 		// gtidText is gtid as text, made at the transaction's first row.
 		gtidText string
 		row      int64
+		// offset is the offset of the transaction's rows with row 0, made at its first emitted row: each
+		// row's offset is a copy with its own row number.
+		offset map[string]any
 	}
 	moved         bool
 	lastHeartbeat time.Time
@@ -153,11 +157,9 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 			t.log.Info("binlog replication resumed", "down", time.Since(t.lostSince).Round(time.Millisecond))
 			t.lostSince = time.Time{}
 		}
-		recs, err := t.handle(ev)
-		if err != nil {
+		if out, err = t.handle(out, ev); err != nil {
 			return nil, err
 		}
-		out = append(out, recs...)
 	}
 	if err := t.refreshHistory(ctx); err != nil {
 		return nil, err
@@ -182,7 +184,8 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (t *task) handle(ev *replication.BinlogEvent) ([]*schema.Record, error) {
+// handle handles one binlog event, appending its records to out.
+func (t *task) handle(out []*schema.Record, ev *replication.BinlogEvent) ([]*schema.Record, error) {
 	s := t.str
 	h := ev.Header
 	switch e := ev.Event.(type) {
@@ -202,15 +205,15 @@ func (t *task) handle(ev *replication.BinlogEvent) ([]*schema.Record, error) {
 		default: // COMMIT of a non-transactional engine, or a DDL: both end their transaction
 			t.commitTx(h)
 			if d, ok := parseDDL(q, string(e.Schema)); ok {
-				return nil, t.followDDL(h, q, d)
+				return out, t.followDDL(h, q, d)
 			}
 		}
 	case *replication.XIDEvent:
 		t.commitTx(h)
 	case *replication.RowsEvent:
-		return t.rows(h, e)
+		return t.rows(out, h, e)
 	}
-	return nil, nil
+	return out, nil
 }
 
 func (t *task) beginTx(h *replication.EventHeader, gtid *gmysql.MariadbGTID) {
@@ -219,7 +222,7 @@ func (t *task) beginTx(h *replication.EventHeader, gtid *gmysql.MariadbGTID) {
 	if s.gtids != nil {
 		before = s.gtids.String()
 	}
-	s.tx.open, s.tx.gtid, s.tx.gtidText, s.tx.row = true, gtid, "", 0
+	s.tx.open, s.tx.gtid, s.tx.gtidText, s.tx.row, s.tx.offset = true, gtid, "", 0, nil
 	s.tx.start = resumePoint{file: s.file, pos: h.LogPos - h.EventSize, gtids: before}
 }
 
@@ -228,7 +231,7 @@ func (t *task) commitTx(h *replication.EventHeader) {
 	if s.tx.gtid != nil && s.gtids != nil {
 		_ = s.gtids.AddSet(s.tx.gtid)
 	}
-	s.tx.open, s.tx.gtid, s.tx.gtidText, s.skip = false, nil, "", 0
+	s.tx.open, s.tx.gtid, s.tx.gtidText, s.tx.offset, s.skip = false, nil, "", nil, 0
 	var gtids string
 	if s.gtids != nil {
 		gtids = s.gtids.String()
@@ -237,7 +240,8 @@ func (t *task) commitTx(h *replication.EventHeader) {
 	s.moved = true
 }
 
-func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*schema.Record, error) {
+// rows appends the records of a row event's captured rows to out.
+func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replication.RowsEvent) ([]*schema.Record, error) {
 	s := t.str
 	if !s.tx.open {
 		t.beginTx(h, nil)
@@ -259,7 +263,6 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 	case replication.EnumRowsEventTypeDelete:
 		op = cdc.OpDelete
 	}
-	var out []*schema.Record
 	var src *cdc.Varying // the source block of this event's rows, made at the first emitted one
 	var now time.Time
 	for i := 0; i+step <= len(e.Rows); i += step {
@@ -271,12 +274,12 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 		var err error
 		switch op {
 		case cdc.OpCreate:
-			after, err = tb.decode(e.Rows[i])
+			after, err = tb.decode(e.Rows[i], &t.slab)
 		case cdc.OpDelete:
-			before, err = tb.decode(e.Rows[i])
+			before, err = tb.decode(e.Rows[i], &t.slab)
 		default:
-			if before, err = tb.decode(e.Rows[i]); err == nil {
-				after, err = tb.decode(e.Rows[i+1])
+			if before, err = tb.decode(e.Rows[i], &t.slab); err == nil {
+				after, err = tb.decode(e.Rows[i+1], &t.slab)
 			}
 		}
 		if err != nil {
@@ -293,23 +296,27 @@ func (t *task) rows(h *replication.EventHeader, e *replication.RowsEvent) ([]*sc
 			}
 			now = time.Now()
 		}
-		recs, err := tb.t.Records(cdc.Event{Op: op, Before: before, After: after, Source: src.Struct(int32(i / step)),
-			Partition: t.partition, Offset: s.tx.start.offset(s.tx.row), Now: now}, t.cfg.tombstones)
-		if err != nil {
+		if s.tx.offset == nil {
+			s.tx.offset = s.tx.start.offset(0)
+		}
+		off := maps.Clone(s.tx.offset)
+		off[OffsetRow] = s.tx.row
+		if out, err = tb.t.AppendRecords(out, cdc.Event{Op: op, Before: before, After: after, Source: src.StructIn(&t.slab, int32(i/step)),
+			Partition: t.partition, Offset: off, Now: now, Slab: &t.slab}, t.cfg.tombstones); err != nil {
 			return nil, err
 		}
-		out = append(out, recs...)
 		t.resume = s.tx.start
 		t.resume.skip = s.tx.row
 	}
 	return out, nil
 }
 
-func (tb *table) decode(row []any) ([]any, error) {
+// decode converts a row image the binlog decoder made into the table's values, in slices from slab.
+func (tb *table) decode(row []any, slab *cdc.Slab) ([]any, error) {
 	if len(row) != len(tb.cols) {
 		return nil, fmt.Errorf("%w: table %s.%s: a row with %d columns, its schema has %d", ErrSchemaHistory, tb.db, tb.name, len(row), len(tb.cols))
 	}
-	vals := make([]any, len(row))
+	vals := slab.Values(len(row))
 	for i, raw := range row {
 		v, err := tb.cols[i].value(raw)
 		if err != nil {

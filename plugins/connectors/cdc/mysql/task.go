@@ -47,6 +47,7 @@ type task struct {
 	cancel    context.CancelFunc
 
 	db   *sql.DB
+	slab cdc.Slab // the streamed records and their values
 	snap *snapshot
 	str  *stream
 	// resume is where a new connection starts; it moves at each commit and each emitted row.
@@ -63,6 +64,16 @@ type task struct {
 
 func newTask() *task { return &task{} }
 
+// newSource describes mysql-cdc's source block: Debezium's MySQL fields after the common ones.
+func newSource() *cdc.Source {
+	return cdc.NewSource("mysql", "io.debezium.connector.mysql.Source",
+		cdc.SourceField{Name: "server_id", Schema: schema.Int64Schema},
+		cdc.SourceField{Name: "gtid", Schema: schema.OptionalStringSchema},
+		cdc.SourceField{Name: "file", Schema: schema.StringSchema},
+		cdc.SourceField{Name: "pos", Schema: schema.Int64Schema},
+		cdc.SourceField{Name: "row", Schema: schema.Int32Schema})
+}
+
 var _ plugins.SourceTask = (*task)(nil)
 
 // Start checks the server's binlog settings and decides between a snapshot and streaming from the stored
@@ -73,12 +84,7 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 		return err
 	}
 	t.cfg, t.log = cfg, tctx.Logger()
-	t.src = cdc.NewSource("mysql", "io.debezium.connector.mysql.Source",
-		cdc.SourceField{Name: "server_id", Schema: schema.Int64Schema},
-		cdc.SourceField{Name: "gtid", Schema: schema.OptionalStringSchema},
-		cdc.SourceField{Name: "file", Schema: schema.StringSchema},
-		cdc.SourceField{Name: "pos", Schema: schema.Int64Schema},
-		cdc.SourceField{Name: "row", Schema: schema.Int32Schema})
+	t.src = newSource()
 	t.hbKey = schema.StructBuilder().Name("io.debezium.connector.common.ServerNameKey").Field("serverName", schema.StringSchema).MustBuild()
 	t.hbValue = schema.StructBuilder().Name("io.debezium.connector.common.Heartbeat").Field("ts_ms", schema.Int64Schema).MustBuild()
 	t.partition = map[string]any{PartitionServer: cfg.prefix}

@@ -9,6 +9,7 @@ import (
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
@@ -195,19 +196,36 @@ func (c *column) value(raw any) (any, error) {
 // text; ok is false for anything else (and for an integer out of the column's range, which
 // parse then reports).
 func (c *column) direct(raw any) (any, bool) {
+	// A value already of the column's type is returned as it came, not boxed again.
 	switch c.kind {
 	case kString:
-		s, ok := raw.(string)
-		return s, ok
+		_, ok := raw.(string)
+		return raw, ok
 	case kFloat64:
-		f, ok := raw.(float64)
-		return f, ok
+		_, ok := raw.(float64)
+		return raw, ok
 	case kFloat32:
-		f, ok := raw.(float32)
-		return f, ok
+		_, ok := raw.(float32)
+		return raw, ok
 	case kInt16, kInt32, kInt64:
 	default:
 		return nil, false
+	}
+	if !c.unsigned {
+		switch raw.(type) {
+		case int16:
+			if c.kind == kInt16 {
+				return raw, true
+			}
+		case int32:
+			if c.kind == kInt32 {
+				return raw, true
+			}
+		case int64:
+			if c.kind == kInt64 {
+				return raw, true
+			}
+		}
 	}
 	var n int64
 	switch v := raw.(type) {
@@ -333,11 +351,11 @@ func (c *column) parse(s string) (any, error) {
 	case kFloat64:
 		return strconv.ParseFloat(s, 64)
 	case kDecimal:
-		d, err := schema.ParseDecimal(s)
+		d, err := cdc.ParseDecimal(s, c.scale)
 		if err != nil {
 			return nil, err
 		}
-		return d.Rescale(c.scale)
+		return d, nil
 	case kBytes:
 		return []byte(s), nil
 	case kDate:

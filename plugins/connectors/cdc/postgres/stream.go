@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -78,13 +81,24 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 			return nil, nil
 		}
 	}
+	// One read deadline for the whole poll, on the connection itself: a context per read would cost a timer
+	// and a context watcher per message. The poll's context still interrupts a read, by moving the deadline.
+	conn := t.repl.Conn()
+	if err := conn.SetReadDeadline(deadline); err != nil {
+		t.lost(err)
+		return nil, nil
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
+	defer func() {
+		stop()
+		_ = conn.SetReadDeadline(time.Time{}) // fails harmlessly on a connection lost meanwhile
+		t.flushPending()
+	}()
 	var out []*schema.Record
-	for len(out) < t.cfg.maxBatch {
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		msg, err := t.repl.ReceiveMessage(rctx)
-		cancel()
+	for len(out) < t.cfg.maxBatch && ctx.Err() == nil {
+		msg, err := t.repl.ReceiveMessage(context.Background())
 		if err != nil {
-			if ctx.Err() == nil && pgconn.Timeout(err) {
+			if ctx.Err() == nil && (errors.Is(err, os.ErrDeadlineExceeded) || pgconn.Timeout(err)) {
 				break
 			}
 			t.lost(err)
@@ -95,11 +109,10 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 			t.lost(pgconn.ErrorResponseToPgError(m))
 			return out, nil
 		case *pgproto3.CopyData:
-			recs, err := t.handleCopyData(ctx, m.Data)
-			if err != nil {
+			var err error
+			if out, err = t.handleCopyData(ctx, out, m.Data); err != nil {
 				return nil, err
 			}
-			out = append(out, recs...)
 		}
 	}
 	return out, nil
@@ -114,9 +127,10 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (t *task) handleCopyData(ctx context.Context, data []byte) ([]*schema.Record, error) {
+// handleCopyData handles one message of the replication stream, appending its records to out.
+func (t *task) handleCopyData(ctx context.Context, out []*schema.Record, data []byte) ([]*schema.Record, error) {
 	if len(data) == 0 {
-		return nil, nil
+		return out, nil
 	}
 	switch data[0] {
 	case pglogrepl.PrimaryKeepaliveMessageByteID:
@@ -138,7 +152,7 @@ func (t *task) handleCopyData(ctx context.Context, data []byte) ([]*schema.Recor
 				t.lost(err)
 			}
 		}
-		return nil, nil
+		return out, nil
 	case pglogrepl.XLogDataByteID:
 		xld, err := pglogrepl.ParseXLogData(data[1:])
 		if err != nil {
@@ -148,12 +162,12 @@ func (t *task) handleCopyData(ctx context.Context, data []byte) ([]*schema.Recor
 		if err != nil {
 			return nil, fmt.Errorf("decode pgoutput message at %s: %w", xld.WALStart, err)
 		}
-		return t.handleMessage(ctx, xld.WALStart, msg)
+		return t.handleMessage(ctx, out, xld.WALStart, msg)
 	}
-	return nil, nil
+	return out, nil
 }
 
-func (t *task) handleMessage(ctx context.Context, at pglogrepl.LSN, msg pglogrepl.Message) ([]*schema.Record, error) {
+func (t *task) handleMessage(ctx context.Context, out []*schema.Record, at pglogrepl.LSN, msg pglogrepl.Message) ([]*schema.Record, error) {
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
 		rel, err := t.relationFromMessage(ctx, m)
@@ -163,7 +177,9 @@ func (t *task) handleMessage(ctx context.Context, at pglogrepl.LSN, msg pglogrep
 		t.rels[m.RelationID] = rel
 	case *pglogrepl.BeginMessage:
 		t.tx.open, t.tx.commit, t.tx.xid, t.tx.time, t.tx.seq = true, m.FinalLSN, m.Xid, m.CommitTime, 0
+		t.tx.src, t.tx.srcRel, t.tx.offset = nil, nil, nil
 		t.mu.Lock()
+		t.flushPendingLocked()
 		// A transaction read again after a reconnect keeps counting in its entry.
 		if n := len(t.inflight); n > 0 && !t.inflight[n-1].closed && t.inflight[n-1].commit == m.FinalLSN {
 			t.tx.ack = t.inflight[n-1]
@@ -176,29 +192,30 @@ func (t *task) handleMessage(ctx context.Context, at pglogrepl.LSN, msg pglogrep
 		t.tx.open = false
 		if t.tx.ack != nil {
 			t.mu.Lock()
+			t.flushPendingLocked()
 			t.tx.ack.closed, t.tx.ack.end = true, m.TransactionEndLSN
 			t.drainLocked()
 			t.mu.Unlock()
 		}
 	case *pglogrepl.InsertMessage:
-		return t.change(m.RelationID, at, cdc.OpCreate, nil, 0, m.Tuple)
+		return t.change(out, m.RelationID, at, cdc.OpCreate, nil, 0, m.Tuple)
 	case *pglogrepl.UpdateMessage:
-		return t.change(m.RelationID, at, cdc.OpUpdate, m.OldTuple, m.OldTupleType, m.NewTuple)
+		return t.change(out, m.RelationID, at, cdc.OpUpdate, m.OldTuple, m.OldTupleType, m.NewTuple)
 	case *pglogrepl.DeleteMessage:
-		return t.change(m.RelationID, at, cdc.OpDelete, m.OldTuple, m.OldTupleType, nil)
+		return t.change(out, m.RelationID, at, cdc.OpDelete, m.OldTuple, m.OldTupleType, nil)
 	}
-	return nil, nil
+	return out, nil
 }
 
-// change turns one row change into records, unless a replay already emitted it.
-func (t *task) change(relID uint32, at pglogrepl.LSN, op cdc.Op, oldTup *pglogrepl.TupleData, oldType uint8, newTup *pglogrepl.TupleData) ([]*schema.Record, error) {
+// change appends one row change's records to out, unless a replay already emitted it.
+func (t *task) change(out []*schema.Record, relID uint32, at pglogrepl.LSN, op cdc.Op, oldTup *pglogrepl.TupleData, oldType uint8, newTup *pglogrepl.TupleData) ([]*schema.Record, error) {
 	if !t.tx.open {
 		return nil, fmt.Errorf("pgoutput sent a change at %s outside a transaction", at)
 	}
 	t.tx.seq++
 	p := pos{commit: t.tx.commit, seq: t.tx.seq}
 	if !p.after(t.last) {
-		return nil, nil
+		return out, nil
 	}
 	rel, ok := t.rels[relID]
 	if !ok {
@@ -206,12 +223,12 @@ func (t *task) change(relID uint32, at pglogrepl.LSN, op cdc.Op, oldTup *pglogre
 	}
 	t.last = p
 	if !rel.captured {
-		return nil, nil
+		return out, nil
 	}
 	var before, after []any
 	var err error
 	if oldTup != nil {
-		if before, err = rel.decode(oldTup, nil); err != nil {
+		if before, err = rel.decode(oldTup, nil, &t.slab); err != nil {
 			return nil, err
 		}
 	}
@@ -221,33 +238,56 @@ func (t *task) change(relID uint32, at pglogrepl.LSN, op cdc.Op, oldTup *pglogre
 		if oldType == pglogrepl.UpdateMessageTupleTypeOld {
 			full = before
 		}
-		if after, err = rel.decode(newTup, full); err != nil {
+		if after, err = rel.decode(newTup, full, &t.slab); err != nil {
 			return nil, err
 		}
 	}
-	src, err := t.src.Struct(cdc.SourceInfo{Connector: "postgresql", Name: t.cfg.prefix, Ts: t.tx.time, DB: t.cfg.dbname,
-		Schema: rel.schema, Table: rel.name, Position: []any{int64(t.tx.xid), int64(at)}})
-	if err != nil {
+	// The source block and the offset differ within a transaction only in the event's LSN and number: what
+	// the rest costs (boxing, the commit LSN's text) is paid once per transaction and table.
+	if t.tx.src == nil || t.tx.srcRel != rel {
+		if t.tx.src, err = t.src.Varying(cdc.SourceInfo{Connector: "postgresql", Name: t.cfg.prefix, Ts: t.tx.time, DB: t.cfg.dbname,
+			Schema: rel.schema, Table: rel.name, Position: []any{int64(t.tx.xid), int64(at)}}); err != nil {
+			return nil, err
+		}
+		t.tx.srcRel = rel
+	}
+	if t.tx.offset == nil {
+		t.tx.offset = map[string]any{OffsetCommitLSN: p.commit.String(), OffsetSeq: int64(0)}
+	}
+	off := maps.Clone(t.tx.offset)
+	off[OffsetSeq] = p.seq
+	n := len(out)
+	if out, err = rel.table.AppendRecords(out, cdc.Event{Op: op, Before: before, After: after, Source: t.tx.src.StructIn(&t.slab, int64(at)),
+		Partition: t.partition, Offset: off, Now: time.Now(), Slab: &t.slab}, t.cfg.tombstones); err != nil {
 		return nil, err
 	}
-	recs, err := rel.table.Records(cdc.Event{Op: op, Before: before, After: after, Source: src, Partition: t.partition,
-		Offset: map[string]any{OffsetCommitLSN: p.commit.String(), OffsetSeq: p.seq}, Now: time.Now()}, t.cfg.tombstones)
-	if err != nil {
-		return nil, err
-	}
+	t.tx.unflushed += len(out) - n
+	return out, nil
+}
+
+// flushPending adds the records emitted since the last call to their transaction's pending count (once per
+// poll and transaction, not once per record).
+func (t *task) flushPending() {
 	t.mu.Lock()
-	t.tx.ack.pending += len(recs)
+	t.flushPendingLocked()
 	t.mu.Unlock()
-	return recs, nil
+}
+
+func (t *task) flushPendingLocked() {
+	if t.tx.unflushed != 0 && t.tx.ack != nil {
+		t.tx.ack.pending += t.tx.unflushed
+	}
+	t.tx.unflushed = 0
 }
 
 // decode reads a tuple. An unchanged TOAST value ('u') is taken from old when it has one, else it is
 // Unavailable for text and bytes columns and null for others.
-func (r *relation) decode(tup *pglogrepl.TupleData, old []any) ([]any, error) {
+// The values come in slices from slab.
+func (r *relation) decode(tup *pglogrepl.TupleData, old []any, slab *cdc.Slab) ([]any, error) {
 	if len(tup.Columns) != len(r.cols) {
 		return nil, fmt.Errorf("table %s.%s: a row with %d columns, the relation has %d", r.schema, r.name, len(tup.Columns), len(r.cols))
 	}
-	vals := make([]any, len(r.cols))
+	vals := slab.Values(len(r.cols))
 	for i, c := range tup.Columns {
 		switch c.DataType {
 		case pglogrepl.TupleDataTypeNull:
@@ -261,7 +301,9 @@ func (r *relation) decode(tup *pglogrepl.TupleData, old []any) ([]any, error) {
 				vals[i] = []byte(Unavailable)
 			}
 		case pglogrepl.TupleDataTypeText:
-			v, err := r.cols[i].value(string(c.Data))
+			// pglogrepl decodes each column's bytes into a slice of their own (TupleData.Decode copies them
+			// out of the message) that nothing writes afterwards: a string may share them.
+			v, err := r.cols[i].value(unsafe.String(unsafe.SliceData(c.Data), len(c.Data)))
 			if err != nil {
 				return nil, fmt.Errorf("table %s.%s: %w", r.schema, r.name, err)
 			}

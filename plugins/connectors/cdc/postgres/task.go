@@ -60,6 +60,7 @@ type task struct {
 	repl *pgconn.PgConn
 
 	rels     map[uint32]*relation
+	slab     cdc.Slab // the streamed records and their values
 	snap     *snapshot
 	startLSN pglogrepl.LSN
 	// last is the newest event emitted: a replay skips it and everything before.
@@ -72,6 +73,13 @@ type task struct {
 		time   time.Time
 		seq    int64
 		ack    *txAck
+		// unflushed counts the records emitted for ack not yet added to its pending count (flushPending).
+		unflushed int
+		// src builds the source blocks of the transaction's events on srcRel; offset is the offset of its
+		// events with seq 0. Both are made at the first event that needs them.
+		src    *cdc.Varying
+		srcRel *relation
+		offset map[string]any
 	}
 	streaming   bool
 	nextConnect time.Time
@@ -86,6 +94,13 @@ type task struct {
 
 func newTask() *task { return &task{rels: map[uint32]*relation{}} }
 
+// newSource describes postgres-cdc's source block: Debezium's PostgreSQL fields after the common ones.
+func newSource() *cdc.Source {
+	return cdc.NewSource("postgresql", "io.debezium.connector.postgresql.Source",
+		cdc.SourceField{Name: "txId", Schema: schema.OptionalInt64Schema},
+		cdc.SourceField{Name: "lsn", Schema: schema.OptionalInt64Schema})
+}
+
 var (
 	_ plugins.SourceTask      = (*task)(nil)
 	_ plugins.RecordCommitter = (*task)(nil)
@@ -99,9 +114,7 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 		return err
 	}
 	t.cfg, t.log = cfg, tctx.Logger()
-	t.src = cdc.NewSource("postgresql", "io.debezium.connector.postgresql.Source",
-		cdc.SourceField{Name: "txId", Schema: schema.OptionalInt64Schema},
-		cdc.SourceField{Name: "lsn", Schema: schema.OptionalInt64Schema})
+	t.src = newSource()
 	t.partition = map[string]any{PartitionServer: cfg.prefix}
 	t.life, t.cancel = context.WithCancel(context.Background())
 

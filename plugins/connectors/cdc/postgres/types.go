@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
@@ -68,11 +69,11 @@ func newColumn(name string, oid uint32, typmod int32, required bool) column {
 		scale := int32((typmod - 4) & 0xffff)
 		c.schema = logical(schema.DecimalBuilder(scale))
 		c.decode = func(s string) (any, error) {
-			d, err := schema.ParseDecimal(s)
+			d, err := cdc.ParseDecimal(s, scale)
 			if err != nil {
 				return nil, err
 			}
-			return d.Rescale(scale)
+			return d, nil
 		}
 	case pgtype.ByteaOID:
 		c.schema, c.decode = prim(schema.Bytes), func(s string) (any, error) {
