@@ -195,8 +195,9 @@ type Event struct {
 	// Before and After are the row images (values in the row schema's field order); nil when absent.
 	Before, After []any
 	Source        *schema.Struct
-	// Partition and Offset are the record's source partition and offset.
+	// Partition and Offset are the record's source partition and offset; LazyOffset, when Offset is nil.
 	Partition, Offset map[string]any
+	LazyOffset        schema.OffsetSource
 	// Now is the envelope's ts_ms: when the connector processed the event.
 	Now time.Time
 	// Slab, when set, supplies the records and their value slices.
@@ -329,12 +330,12 @@ func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schem
 	// As schema.NewRecord makes them (QueueID -1), from the slab.
 	rec := e.Slab.Record()
 	*rec = schema.Record{Topic: t.Topic, QueueID: -1, KeySchema: t.Key, Key: key, ValueSchema: t.Envelope, Value: env,
-		SourcePartition: e.Partition, SourceOffset: e.Offset, Timestamp: ts}
+		SourcePartition: e.Partition, SourceOffset: e.Offset, LazyOffset: e.LazyOffset, Timestamp: ts}
 	dst = append(dst, rec)
 	if e.Op == OpDelete && tombstone {
 		tr := e.Slab.Record()
 		*tr = schema.Record{Topic: t.Topic, QueueID: -1, KeySchema: t.Key, Key: key,
-			SourcePartition: e.Partition, SourceOffset: e.Offset, Timestamp: ts}
+			SourcePartition: e.Partition, SourceOffset: e.Offset, LazyOffset: e.LazyOffset, Timestamp: ts}
 		dst = append(dst, tr)
 	}
 	return dst, nil

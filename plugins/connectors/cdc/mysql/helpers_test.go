@@ -91,7 +91,7 @@ func (h *harness) poll(task plugins.SourceTask, n int, ack bool) []*schema.Recor
 		require.NoError(h.t, err)
 		for _, r := range recs {
 			require.NotNil(h.t, r.SourcePartition)
-			require.NotNil(h.t, r.SourceOffset)
+			require.NotNil(h.t, r.Offset())
 			if ack {
 				h.store.Commit(r)
 			}

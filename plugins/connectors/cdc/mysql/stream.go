@@ -299,10 +299,9 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 		if s.tx.offset == nil {
 			s.tx.offset = s.tx.start.offset(0)
 		}
-		off := maps.Clone(s.tx.offset)
-		off[OffsetRow] = s.tx.row
+		off := &lazyOffset{tx: s.tx.offset, key: OffsetRow, n: s.tx.row}
 		if out, err = tb.t.AppendRecords(out, cdc.Event{Op: op, Before: before, After: after, Source: src.StructIn(&t.slab, int32(i/step)),
-			Partition: t.partition, Offset: off, Now: now, Slab: &t.slab}, t.cfg.tombstones); err != nil {
+			Partition: t.partition, LazyOffset: off, Now: now, Slab: &t.slab}, t.cfg.tombstones); err != nil {
 			return nil, err
 		}
 		t.resume = s.tx.start
@@ -559,4 +558,17 @@ func matchTableMap(ts *tableSchema, tme *replication.TableMapEvent) error {
 		}
 	}
 	return nil
+}
+
+// lazyOffset is a row's offset: its transaction's, with key set to n.
+type lazyOffset struct {
+	tx  map[string]any
+	key string
+	n   int64
+}
+
+func (o *lazyOffset) Offset() map[string]any {
+	m := maps.Clone(o.tx)
+	m[o.key] = o.n
+	return m
 }

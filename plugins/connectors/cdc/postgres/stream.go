@@ -254,11 +254,10 @@ func (t *task) change(out []*schema.Record, relID uint32, at pglogrepl.LSN, op c
 	if t.tx.offset == nil {
 		t.tx.offset = map[string]any{OffsetCommitLSN: p.commit.String(), OffsetSeq: int64(0)}
 	}
-	off := maps.Clone(t.tx.offset)
-	off[OffsetSeq] = p.seq
+	off := &lazyOffset{tx: t.tx.offset, n: p.seq}
 	n := len(out)
 	if out, err = rel.table.AppendRecords(out, cdc.Event{Op: op, Before: before, After: after, Source: t.tx.src.StructIn(&t.slab, int64(at)),
-		Partition: t.partition, Offset: off, Now: time.Now(), Slab: &t.slab}, t.cfg.tombstones); err != nil {
+		Partition: t.partition, LazyOffset: off, Now: time.Now(), Slab: &t.slab}, t.cfg.tombstones); err != nil {
 		return nil, err
 	}
 	t.tx.unflushed += len(out) - n
@@ -313,4 +312,15 @@ func (r *relation) decode(tup *pglogrepl.TupleData, old []any, slab *cdc.Slab) (
 		}
 	}
 	return vals, nil
+}
+
+type lazyOffset struct {
+	tx map[string]any
+	n  int64
+}
+
+func (o *lazyOffset) Offset() map[string]any {
+	m := maps.Clone(o.tx)
+	m[OffsetSeq] = o.n
+	return m
 }
