@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -23,10 +24,13 @@ import (
 // the broker, as the consumer offsets of the connector's group, only after Flush has made
 // it durable and everything before it in its queue is durable too.
 //
-// Flushes are group commits: handlers Put under the task lock, then wait until a flush
-// covers their Put; whichever waiter finds no flush running performs one for everything
-// put so far. So no offset is committed ahead of Flush, and Flush runs as often as the
-// sink can absorb it without a timer.
+// Puts and flushes are group commits (see process): a processor hands its converted
+// records over and waits until a Flush covers them; whichever waiter finds no Put running
+// puts every record handed over so far in one call, and whichever finds no Flush running
+// flushes everything put so far. Neither call runs under the runner's lock, so records keep
+// being handed over during both, and during a Flush a task that allows it
+// (plugins.ConcurrentFlusher) gets the next Put. No offset is committed ahead of the Flush
+// that covers it, and Flush runs as often as the sink can absorb it, without a timer.
 type sinkRunner struct {
 	// fence, when set, is asked before every batch: an error (this worker may no longer
 	// own the task) fails the task; the batch is redelivered to the task's owner.
@@ -64,14 +68,22 @@ type sinkRunner struct {
 	// fenced, so work in flight is interrupted.
 	work context.Context
 
-	mu         sync.Mutex // serialises Put and Flush
+	// mu guards the group commit's state; it is never held during a call to the task.
+	mu sync.Mutex
+	// toPut is what processors handed over, in order, for the next Put.
+	toPut []*putSub
+	// putSeq counts the Puts done; a record is durable once flushedSeq reaches the Put that
+	// carried it.
 	putSeq     int64
 	flushedSeq int64
-	flushing   bool
+	putting    bool // a Put runs
+	flushing   bool // a Flush (or PreCommit) runs
 	flushDone  *sync.Cond
-	offsets    map[plugins.Queue]int64
-	// assigned is the current plan's queues, under its own lock: Assignment and
-	// ResetOffsets are called from Put, Flush and PreCommit, which run under mu.
+	// concurrentFlush: the task allows a Flush while a Put runs (plugins.ConcurrentFlusher).
+	concurrentFlush bool
+	offsets         map[plugins.Queue]int64 // per queue, the offset after the last record put
+	// assigned is the current plan's queues, under its own lock (a leaf): Assignment and
+	// ResetOffsets are called from Put, Flush and PreCommit.
 	assignMu sync.Mutex
 	assigned map[plugins.Queue]struct{}
 	seeks    map[plugins.Queue]int64 // offsets asked for by ResetOffsets, applied by the next session
@@ -211,6 +223,9 @@ func (s *sinkRunner) init(work context.Context) {
 	s.work = work
 	s.reseek = make(chan struct{}, 1)
 	s.flushDone = sync.NewCond(&s.mu)
+	if cf, ok := s.task.(plugins.ConcurrentFlusher); ok {
+		_ = safeCall(func() error { s.concurrentFlush = cf.ConcurrentFlush(); return nil })
+	}
 	s.offsets = map[plugins.Queue]int64{}
 	s.failed = make(chan error, 1)
 }
@@ -285,6 +300,16 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 			recs = append(recs, r)
 		}
 	}
+	sub := &putSub{recs: recs}
+	for _, m := range msgs {
+		q := plugins.Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueID}
+		if n := len(sub.ends); n > 0 && sub.ends[n-1].q == q {
+			sub.ends[n-1].next = max(sub.ends[n-1].next, m.Offset+1)
+		} else {
+			sub.ends = append(sub.ends, queueEnd{q: q, next: m.Offset + 1})
+		}
+		sub.bytes += len(m.Body)
+	}
 	s.mu.Lock()
 	if s.failErr != nil {
 		s.mu.Unlock()
@@ -294,66 +319,147 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 		s.mu.Unlock()
 		return err // stopping or fenced: hand nothing more to the task
 	}
+	s.toPut = append(s.toPut, sub)
+	for {
+		if s.failErr != nil {
+			err := s.failErr
+			s.mu.Unlock()
+			return err
+		}
+		if sub.seq != 0 && s.flushedSeq >= sub.seq {
+			s.mu.Unlock()
+			return nil
+		}
+		var err error
+		switch {
+		case len(s.toPut) > 0 && s.canPut():
+			err = s.putLocked(ctx)
+		case sub.seq != 0 && s.canFlush():
+			if err = s.flushLocked(ctx); err == nil {
+				s.counters.commits.Add(1)
+			}
+		default:
+			s.flushDone.Wait()
+			continue
+		}
+		if err != nil {
+			s.mu.Unlock()
+			s.fail(err)
+			return err
+		}
+	}
+}
+
+// putSub is one processor's converted records, handed over for a Put.
+type putSub struct {
+	recs  []*schema.Record
+	bytes int        // message bytes the records came from
+	ends  []queueEnd // per queue, the offset after its last message
+	seq   int64      // the Put that carried the records; 0 until then
+}
+
+type queueEnd struct {
+	q    plugins.Queue
+	next int64
+}
+
+// canPut reports whether a Put may start now. Called with s.mu held.
+func (s *sinkRunner) canPut() bool {
+	return !s.putting && (s.concurrentFlush || !s.flushing)
+}
+
+// canFlush reports whether a Flush may start now. Called with s.mu held.
+func (s *sinkRunner) canFlush() bool {
+	return !s.flushing && (s.concurrentFlush || !s.putting)
+}
+
+// putLocked puts, in one call, the records handed over first, while they stay within
+// consumer.batch.size records and sinkMergeMaxBytes (at least one hand-over). Called with
+// s.mu held, which it releases during the Put.
+func (s *sinkRunner) putLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err // stopping or fenced: hand nothing more to the task
+	}
+	n, size, take := len(s.toPut[0].recs), s.toPut[0].bytes, 1
+	for ; take < len(s.toPut); take++ {
+		next := s.toPut[take]
+		if n+len(next.recs) > max(s.batchSize, 1) || size+next.bytes > sinkMergeMaxBytes {
+			break
+		}
+		n, size = n+len(next.recs), size+next.bytes
+	}
+	subs := slices.Clone(s.toPut[:take])
+	s.toPut = slices.Delete(s.toPut, 0, take)
+	s.putting = true
+	s.mu.Unlock()
+	recs := subs[0].recs
+	if len(subs) > 1 {
+		recs = make([]*schema.Record, 0, n)
+		for _, sub := range subs {
+			recs = append(recs, sub.recs...)
+		}
+	}
+	var err error
 	if len(recs) > 0 {
 		putStart := time.Now()
-		err := s.policy.retry(ctx, func() error {
+		err = s.policy.retry(ctx, func() error {
 			return safeCall(func() error { return s.task.Put(ctx, recs) })
 		}, s.counters.countRetries(plugins.IsRetriable))
 		s.hist.putTime.WithLabelValues(s.labels...).Observe(since(putStart))
 		s.hist.putBatchSize.WithLabelValues(s.labels...).Observe(float64(len(recs)))
 		if err != nil {
-			s.mu.Unlock()
 			err = fmt.Errorf("stage %s: %w", StagePut, err)
-			s.fail(err)
-			return err
+		} else {
+			s.counters.recordsPut.Add(int64(len(recs)))
 		}
-		s.counters.recordsPut.Add(int64(len(recs)))
 	}
-	for _, m := range msgs {
-		q := plugins.Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueID}
-		if m.Offset+1 > s.offsets[q] {
-			s.offsets[q] = m.Offset + 1
-		}
+	s.mu.Lock()
+	s.putting = false
+	s.flushDone.Broadcast()
+	if err != nil {
+		return err
 	}
 	s.putSeq++
-	mine := s.putSeq
-	for s.flushedSeq < mine && s.failErr == nil {
-		if s.flushing {
-			s.flushDone.Wait()
-			continue
+	for _, sub := range subs {
+		sub.seq = s.putSeq
+		for _, e := range sub.ends {
+			if e.next > s.offsets[e.q] {
+				s.offsets[e.q] = e.next
+			}
 		}
-		s.flushing = true
-		target := s.putSeq
-		err := ctx.Err()
-		if err == nil {
-			err = s.flushLocked(ctx)
-		}
-		s.flushing = false
-		if err != nil {
-			s.flushDone.Broadcast()
-			s.mu.Unlock()
-			s.fail(err)
-			return err
-		}
-		s.flushedSeq = target
-		s.counters.commits.Add(1)
-		s.flushDone.Broadcast()
 	}
-	err := s.failErr
-	s.mu.Unlock()
-	return err
+	return nil
 }
 
 // flushLocked makes everything put so far durable (Flush, or PreCommit when the task
-// implements it). Called with s.mu held.
+// implements it). Called with s.mu held, which it releases during the call.
 func (s *sinkRunner) flushLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.flushing = true
+	target := s.putSeq
 	offsets := make(map[plugins.Queue]int64, len(s.offsets))
 	for q, o := range s.offsets {
 		offsets[q] = o
 	}
+	s.mu.Unlock()
+	err := s.flushTask(ctx, offsets)
+	s.mu.Lock()
+	s.flushing = false
+	if err == nil && target > s.flushedSeq {
+		s.flushedSeq = target
+	}
+	s.flushDone.Broadcast()
+	return err
+}
+
+// flushTask calls Flush, or PreCommit when the task implements it, with the offsets after
+// the records put so far.
+func (s *sinkRunner) flushTask(ctx context.Context, offsets map[plugins.Queue]int64) error {
 	flushStart := time.Now()
 	defer func() { s.hist.commitTime.WithLabelValues(s.labels...).Observe(since(flushStart)) }()
-	err := s.policy.retry(ctx, func() error {
+	return s.policy.retry(ctx, func() error {
 		return safeCall(func() error {
 			if pc, ok := s.task.(plugins.PreCommitter); ok {
 				durable, err := pc.PreCommit(ctx, offsets)
@@ -365,7 +471,6 @@ func (s *sinkRunner) flushLocked(ctx context.Context) error {
 			return s.task.Flush(ctx, offsets)
 		})
 	}, s.counters.countRetries(plugins.IsRetriable))
-	return err
 }
 
 // confirm records a PreCommit answer: for each queue it was given, the offset below which the
@@ -433,18 +538,11 @@ func (s *sinkRunner) precommitHeld(ctx context.Context) {
 		return
 	}
 	s.mu.Lock()
-	if s.failErr != nil || s.flushing || ctx.Err() != nil {
+	if s.failErr != nil || !s.canFlush() || ctx.Err() != nil {
 		s.mu.Unlock()
 		return
 	}
-	s.flushing = true
-	seq := s.putSeq
 	err := s.flushLocked(ctx)
-	if err == nil {
-		s.flushedSeq = seq // the flush covered every Put so far
-	}
-	s.flushing = false
-	s.flushDone.Broadcast()
 	s.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
 		s.fail(fmt.Errorf("stage %s: %w", StagePut, err))
