@@ -24,13 +24,16 @@ import (
 // the broker, as the consumer offsets of the connector's group, only after Flush has made
 // it durable and everything before it in its queue is durable too.
 //
-// Puts and flushes are group commits (see process): a processor hands its converted
-// records over and waits until a Flush covers them; whichever waiter finds no Put running
-// puts every record handed over so far in one call, and whichever finds no Flush running
-// flushes everything put so far. Neither call runs under the runner's lock, so records keep
-// being handed over during both, and during a Flush a task that allows it
-// (plugins.ConcurrentFlusher) gets the next Put. No offset is committed ahead of the Flush
-// that covers it, and Flush runs as often as the sink can absorb it, without a timer.
+// Puts and flushes are group commits (see process): processors hand converted records
+// over; whichever finds no Put running puts everything handed over so far in one call (up
+// to consumer.batch.size records) and repeats while more waits, and whichever finds no
+// Flush running flushes everything put so far, repeating while Puts ended meanwhile; the
+// Flush completes the pulls it covered. Neither call runs under the runner's lock, so
+// records keep being handed over during both, and during a Flush a task that allows it
+// (plugins.ConcurrentFlusher) gets the next Put. A processor goes on reading once its
+// records are put and a Flush will cover them, while fewer than unflushedCap records wait.
+// No offset is committed ahead of the Flush that covers it, and Flush runs as often as the
+// sink absorbs it, without a timer.
 type sinkRunner struct {
 	// fence, when set, is asked before every batch: an error (this worker may no longer
 	// own the task) fails the task; the batch is redelivered to the task's owner.
@@ -70,8 +73,11 @@ type sinkRunner struct {
 
 	// mu guards the group commit's state; it is never held during a call to the task.
 	mu sync.Mutex
-	// toPut is what processors handed over, in order, for the next Put.
-	toPut []*putSub
+	// toPut is what processors handed over, in order, for the next Put; unflushed is what
+	// was put since the last Flush began (unflushedRecs records), in put order.
+	toPut         []*putSub
+	unflushed     []*putSub
+	unflushedRecs int
 	// putSeq counts the Puts done; a record is durable once flushedSeq reaches the Put that
 	// carried it.
 	putSeq     int64
@@ -255,8 +261,11 @@ func (s *sinkRunner) fail(err error) {
 	s.failOnce.Do(func() { s.markFailed(err) })
 }
 
-// process converts, puts and flushes one batch; nil means it is durable.
-func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMessage) error {
+// process converts msgs (the pulls spans) and hands the records over for a Put. It returns
+// once they are put and a Flush that covers them runs or will run (or, when too many
+// records wait for a Flush, once they are flushed); that Flush completes spans, so their
+// offsets may be committed. An error fails the task: spans are never completed.
+func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMessage, spans []batchSpan) error {
 	if err := s.currentFailure(); err != nil {
 		return err
 	}
@@ -300,7 +309,7 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 			recs = append(recs, r)
 		}
 	}
-	sub := &putSub{recs: recs}
+	sub := &putSub{recs: recs, n: len(recs), spans: spans}
 	for _, m := range msgs {
 		q := plugins.Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueID}
 		if n := len(sub.ends); n > 0 && sub.ends[n-1].q == q {
@@ -326,18 +335,21 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 			s.mu.Unlock()
 			return err
 		}
-		if sub.seq != 0 && s.flushedSeq >= sub.seq {
-			s.mu.Unlock()
-			return nil
-		}
 		var err error
 		switch {
 		case len(s.toPut) > 0 && s.canPut():
 			err = s.putLocked(ctx)
+		case sub.seq != 0 && s.flushedSeq >= sub.seq:
+			s.mu.Unlock()
+			return nil
 		case sub.seq != 0 && s.canFlush():
-			if err = s.flushLocked(ctx); err == nil {
-				s.counters.commits.Add(1)
-			}
+			err = s.flushAll(ctx)
+		case (s.putting || sub.seq != 0 && s.flushing) && s.pendingRecs() <= s.unflushedCap():
+			// The Put running is followed by another for what waits and then by a Flush; the
+			// Flush running loops until it covers every Put done. So the records are put,
+			// flushed and completed meanwhile, and the processor goes on with the next pulls.
+			s.mu.Unlock()
+			return nil
 		default:
 			s.flushDone.Wait()
 			continue
@@ -350,12 +362,33 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 	}
 }
 
+// pendingRecs is the records handed over and not flushed yet. Called with s.mu held.
+func (s *sinkRunner) pendingRecs() int {
+	n := s.unflushedRecs
+	for _, sub := range s.toPut {
+		n += sub.n
+	}
+	return n
+}
+
+// unflushedCap is how many records may be handed over and not flushed yet before a
+// processor waits instead of reading on.
+func (s *sinkRunner) unflushedCap() int { return 4 * max(s.batchSize, 1) }
+
 // putSub is one processor's converted records, handed over for a Put.
 type putSub struct {
-	recs  []*schema.Record
-	bytes int        // message bytes the records came from
-	ends  []queueEnd // per queue, the offset after its last message
-	seq   int64      // the Put that carried the records; 0 until then
+	recs  []*schema.Record // dropped once put
+	n     int              // records
+	bytes int              // message bytes the records came from
+	ends  []queueEnd       // per queue, the offset after its last message
+	spans []batchSpan      // the pulls the records came from, completed by the Flush that covers them
+	seq   int64            // the Put that carried the records; 0 until then
+}
+
+// batchSpan is one pull's offsets [start, end) of a queue.
+type batchSpan struct {
+	progress   *queueProgress
+	start, end int64
 }
 
 type queueEnd struct {
@@ -368,9 +401,12 @@ func (s *sinkRunner) canPut() bool {
 	return !s.putting && (s.concurrentFlush || !s.flushing)
 }
 
-// canFlush reports whether a Flush may start now. Called with s.mu held.
+// canFlush reports whether a Flush may start now: never with another, nor during a Put
+// unless the task allows it, and then only once a Put's worth of records waits for one
+// (otherwise the Flush after the running Put covers both, in one call less).
+// Called with s.mu held.
 func (s *sinkRunner) canFlush() bool {
-	return !s.flushing && (s.concurrentFlush || !s.putting)
+	return !s.flushing && (!s.putting || s.concurrentFlush && s.unflushedRecs >= max(s.batchSize, 1))
 }
 
 // putLocked puts, in one call, the records handed over first, while they stay within
@@ -421,7 +457,9 @@ func (s *sinkRunner) putLocked(ctx context.Context) error {
 	}
 	s.putSeq++
 	for _, sub := range subs {
-		sub.seq = s.putSeq
+		sub.seq, sub.recs = s.putSeq, nil
+		s.unflushed = append(s.unflushed, sub)
+		s.unflushedRecs += sub.n
 		for _, e := range sub.ends {
 			if e.next > s.offsets[e.q] {
 				s.offsets[e.q] = e.next
@@ -429,6 +467,32 @@ func (s *sinkRunner) putLocked(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// flushAll flushes until every Put done is covered (at least once) and completes the pulls
+// each Flush covered. Called with s.mu held, which it releases during the calls.
+func (s *sinkRunner) flushAll(ctx context.Context) error {
+	for {
+		if err := s.flushLocked(ctx); err != nil {
+			return err
+		}
+		s.counters.commits.Add(1)
+		n := 0
+		for _, sub := range s.unflushed {
+			if sub.seq > s.flushedSeq {
+				break
+			}
+			for _, sp := range sub.spans {
+				sp.progress.completed(sp.start, sp.end)
+			}
+			s.unflushedRecs -= sub.n
+			n++
+		}
+		s.unflushed = slices.Delete(s.unflushed, 0, n)
+		if s.flushedSeq >= s.putSeq || s.failErr != nil {
+			return nil
+		}
+	}
 }
 
 // flushLocked makes everything put so far durable (Flush, or PreCommit when the task
@@ -542,7 +606,7 @@ func (s *sinkRunner) precommitHeld(ctx context.Context) {
 		s.mu.Unlock()
 		return
 	}
-	err := s.flushLocked(ctx)
+	err := s.flushAll(ctx)
 	s.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
 		s.fail(fmt.Errorf("stage %s: %w", StagePut, err))

@@ -378,9 +378,10 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // processBatches processes batches from in until ctx ends, each together with the batches
-// already waiting behind it (see gather). A batch taken is processed to the end under the
-// task's work context (a re-plan does not interrupt a Put); a failure fails the task and
-// ends the session.
+// already waiting behind it (see gather): once they are put it goes on with the next,
+// and the Flush that covers them completes them. A batch taken is processed to the end
+// under the task's work context (a re-plan does not interrupt a Put, and the session
+// ends only once every Put is flushed); a failure fails the task and ends the session.
 func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) error {
 	var carry *sinkBatch // taken from in but left out of the last merge: processed next
 	defer func() {
@@ -408,7 +409,11 @@ func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) er
 				msgs = append(msgs, b.msgs...)
 			}
 		}
-		err := s.process(s.work, msgs)
+		spans := make([]batchSpan, len(batches))
+		for i, b := range batches {
+			spans[i] = batchSpan{progress: b.progress, start: b.start, end: b.end}
+		}
+		err := s.process(s.work, msgs, spans)
 		for _, b := range batches {
 			b.pulled.Release() // process keeps no pointer to a message
 		}
@@ -417,9 +422,6 @@ func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) er
 				return nil // stopping: the batches are read again by the next incarnation
 			}
 			return err
-		}
-		for _, b := range batches {
-			b.progress.completed(b.start, b.end)
 		}
 	}
 }
