@@ -336,17 +336,19 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 			return err
 		}
 		var err error
+		// Whoever puts or flushes goes on until nothing waits for a Put, and no Put ended
+		// without a Flush begun after it (or one is running: flushAll repeats).
 		switch {
 		case len(s.toPut) > 0 && s.canPut():
 			err = s.putLocked(ctx)
+		case s.putSeq > s.flushedSeq && s.canFlush():
+			err = s.flushAll(ctx)
 		case sub.seq != 0 && s.flushedSeq >= sub.seq:
 			s.mu.Unlock()
 			return nil
-		case sub.seq != 0 && s.canFlush():
-			err = s.flushAll(ctx)
 		case (s.putting || sub.seq != 0 && s.flushing) && s.pendingRecs() <= s.unflushedCap():
 			// The Put running is followed by another for what waits and then by a Flush; the
-			// Flush running loops until it covers every Put done. So the records are put,
+			// Flush running repeats until it covers every Put done. So the records are put,
 			// flushed and completed meanwhile, and the processor goes on with the next pulls.
 			s.mu.Unlock()
 			return nil
