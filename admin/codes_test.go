@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
@@ -25,7 +26,6 @@ var workerSentinels = map[string]struct {
 }{
 	"ErrNotFound":      {restapi.ErrNotFound, http.StatusNotFound},
 	"ErrAlreadyExists": {restapi.ErrAlreadyExists, http.StatusConflict},
-	"ErrInvalidConfig": {restapi.ErrInvalidConfig, http.StatusBadRequest},
 	"ErrRebalancing":   {restapi.ErrRebalancing, http.StatusConflict},
 	"ErrBadState":      {restapi.ErrBadState, http.StatusConflict},
 	"ErrConflict":      {restapi.ErrConflict, http.StatusConflict},
@@ -98,10 +98,10 @@ func TestEveryWorkerSentinelHasAStatus(t *testing.T) {
 }
 
 func TestHTTPStatus(t *testing.T) {
-	cfgErr := &restapi.ConfigError{Connector: "c", Problems: []restapi.ConfigProblem{
-		{Key: "connector.class", Value: "nope", Reason: "unknown connector class"},
-		{Key: "connect.topicnames", Reason: "is required for a sink"},
-	}}
+	cfgErr := fmt.Errorf("connector c: invalid config: %w", cfgerr.List{
+		{Key: "connector.class", Value: "nope", Reason: "unknown connector class", ValueFirst: true},
+		{Key: "connect.topicnames", Reason: "is required for a sink", ValueFirst: true},
+	})
 	for _, tc := range []struct {
 		err    error
 		status int
@@ -118,14 +118,14 @@ func TestHTTPStatus(t *testing.T) {
 	require.Equal(t, "name is required", badRequestf("name is required").Error(), "no prefix on bad-input messages")
 }
 
-// TestConfigErrorNamesEveryKey: a herder's *restapi.ConfigError reaches the client as a 400 whose
+// TestConfigErrorNamesEveryKey: a herder's config error (*cfgerr.Error per key) reaches the client as a 400 whose
 // message names each rejected key and value.
 func TestConfigErrorNamesEveryKey(t *testing.T) {
 	h, f := newTestServer(t)
-	f.Fail(fmt.Errorf("create c: %w", &restapi.ConfigError{Connector: "c", Problems: []restapi.ConfigProblem{
-		{Key: "connector.class", Value: "nope", Reason: "unknown connector class"},
-		{Key: "connect.topicnames", Reason: "is required for a sink"},
-	}}))
+	f.Fail(fmt.Errorf("create c: connector c: invalid config: %w", cfgerr.List{
+		{Key: "connector.class", Value: "nope", Reason: "unknown connector class", ValueFirst: true},
+		{Key: "connect.topicnames", Reason: "is required for a sink", ValueFirst: true},
+	}))
 	requireError(t, h, http.MethodPost, "/connectors", `{"name":"c","config":{"connector.class":"nope"}}`, 400,
 		`connector.class="nope": unknown connector class`, "connect.topicnames: is required for a sink")
 	requireRmqError(t, h, http.MethodPost, "/connectors/c", `{"connector.class":"nope"}`, 400, "connector.class", "connect.topicnames")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
@@ -33,7 +34,6 @@ var sentinelStatuses = []struct {
 }{
 	{restapi.ErrNotFound, http.StatusNotFound},
 	{restapi.ErrAlreadyExists, http.StatusConflict},
-	{restapi.ErrInvalidConfig, http.StatusBadRequest},
 	// Kafka Connect answers 409 while a rebalance is in progress; clients retry on it.
 	{restapi.ErrRebalancing, http.StatusConflict},
 	{restapi.ErrBadState, http.StatusConflict},
@@ -44,7 +44,8 @@ var sentinelStatuses = []struct {
 }
 
 // httpStatus is the one place an error becomes an HTTP status. The stable error code in every
-// error body is this status. Anything unrecognised is a 500.
+// error body is this status. A rejected configuration (a *cfgerr.Error, whichever layer found
+// it) is a 400 whose message names the key. Anything unrecognised is a 500.
 func httpStatus(err error) int {
 	var tooBig *http.MaxBytesError
 	switch {
@@ -59,6 +60,9 @@ func httpStatus(err error) int {
 		if errors.Is(err, s.err) {
 			return s.status
 		}
+	}
+	if errors.Is(err, cfgerr.ErrInvalid) {
+		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
 }

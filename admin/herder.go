@@ -10,7 +10,7 @@ import (
 //
 // What admin relies on beyond the method list: every method is called with the request's
 // context and must be safe for concurrent use; errors wrap restapi's sentinels (ErrNotFound,
-// ErrAlreadyExists, *ConfigError, ...), which httpStatus turns into HTTP statuses. Plugins
+// ErrAlreadyExists, ...) or are config errors (*cfgerr.Error), which httpStatus turns into HTTP statuses. Plugins
 // returns all plugins (sources and sinks, then transforms, predicates and converters); the
 // routes filter the list. Optional abilities (DLQ, offsets, validation, topics, patch, ...) are
 // the smaller interfaces declared next to their routes; New serves a route group only when the

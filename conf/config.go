@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 // Worker is the configuration of one worker process.
@@ -150,8 +152,8 @@ func Load(path string) (*Worker, error) {
 // load fills a config struct of type T (fields tagged with mapstructure keys) from def, the
 // file at path (what names the config in errors) and RMQCONNECT_<KEY> environment
 // overrides, with RMQ_NAMESRV as the fallback for namesrvAddr. Unknown keys and values of
-// the wrong type are returned as Errors naming their key; err is for an unreadable file.
-func load[T any](what, path string, def T) (*T, Errors, error) {
+// the wrong type are returned as a cfgerr.List naming their key; err is for an unreadable file.
+func load[T any](what, path string, def T) (*T, cfgerr.List, error) {
 	v := viper.NewWithOptions(viper.WithCodecRegistry(codecs()))
 	t := reflect.TypeOf(def)
 	keys := make([]string, t.NumField())
@@ -172,10 +174,10 @@ func load[T any](what, path string, def T) (*T, Errors, error) {
 			v.Set("namesrvAddr", ns)
 		}
 	}
-	var errs Errors
+	var errs cfgerr.List
 	for _, k := range v.AllKeys() {
 		if !knownKey(keys, k) {
-			errs = append(errs, &FieldError{Key: k, Reason: "unknown key (known keys: " + strings.Join(keys, ", ") + ")"})
+			errs = append(errs, &cfgerr.Error{Key: k, Reason: "unknown key (known keys: " + strings.Join(keys, ", ") + ")", ValueFirst: true})
 		}
 	}
 	var out T
@@ -190,7 +192,7 @@ func load[T any](what, path string, def T) (*T, Errors, error) {
 			return nil, nil, err
 		}
 		if err := dec.Decode(map[string]any{k: raw}); err != nil {
-			errs = append(errs, &FieldError{Key: k, Value: fmt.Sprint(raw), Reason: "expected " + t.Field(i).Type.Kind().String()})
+			errs = append(errs, &cfgerr.Error{Key: k, Value: fmt.Sprint(raw), Reason: "expected " + t.Field(i).Type.Kind().String(), ValueFirst: true})
 		}
 	}
 	return &out, errs, nil
@@ -233,10 +235,10 @@ var (
 	methodPat   = regexp.MustCompile(`^[A-Za-z]+$`)
 )
 
-func (w *Worker) validate() Errors {
-	var errs Errors
+func (w *Worker) validate() cfgerr.List {
+	var errs cfgerr.List
 	bad := func(key string, val any, reason string) {
-		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(val), Reason: reason})
+		errs = append(errs, &cfgerr.Error{Key: key, Value: fmt.Sprint(val), Reason: reason, ValueFirst: true})
 	}
 	if !idPattern.MatchString(w.WorkerID) {
 		bad("workerId", w.WorkerID, "must be 1-100 characters of letters, digits, '_' or '-'")
@@ -309,10 +311,10 @@ func (w *Worker) validate() Errors {
 
 // validateREST checks the admin REST access keys. The files are only checked for being
 // readable here; their contents are parsed when the server starts.
-func (w *Worker) validateREST() Errors {
-	var errs Errors
+func (w *Worker) validateREST() cfgerr.List {
+	var errs cfgerr.List
 	bad := func(key string, val any, reason string) {
-		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(val), Reason: reason})
+		errs = append(errs, &cfgerr.Error{Key: key, Value: fmt.Sprint(val), Reason: reason, ValueFirst: true})
 	}
 	for _, f := range []struct{ key, path string }{
 		{"restAuthFile", w.RESTAuthFile}, {"restTLSCertFile", w.RESTTLSCertFile}, {"restTLSKeyFile", w.RESTTLSKeyFile},
@@ -365,10 +367,10 @@ func (w *Worker) PluginDirs() []string { return splitList(w.PluginPaths) }
 func (w *Worker) AllowedHosts() []string { return splitList(w.RESTAllowedHosts) }
 
 // validateSecretsFilesACL checks the ACL, plugin, file-confinement and config-provider keys.
-func (w *Worker) validateSecretsFilesACL() Errors {
-	var errs Errors
+func (w *Worker) validateSecretsFilesACL() cfgerr.List {
+	var errs cfgerr.List
 	bad := func(key string, val any, reason string) {
-		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(val), Reason: reason})
+		errs = append(errs, &cfgerr.Error{Key: key, Value: fmt.Sprint(val), Reason: reason, ValueFirst: true})
 	}
 	if w.ACLEnable && (w.AccessKey == "" || w.SecretKey == "") {
 		bad("aclEnable", w.ACLEnable, "accessKey and secretKey are required when ACL is enabled")
@@ -413,7 +415,7 @@ func readable(path string) error {
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			return pe.Err // the path is in the FieldError already
+			return pe.Err // the key names the path already
 		}
 		return err
 	}

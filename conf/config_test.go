@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 func write(t *testing.T, name, body string) string {
@@ -91,8 +93,8 @@ func TestRejectsWithKeyAndReason(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Load(write(t, "w.yaml", c.body))
 			require.Error(t, err)
-			require.ErrorIs(t, err, ErrInvalid)
-			var es Errors
+			require.ErrorIs(t, err, cfgerr.ErrInvalid)
+			var es cfgerr.List
 			require.True(t, errors.As(err, &es), "%T %v", err, err)
 			var keys []string
 			for _, e := range es {
@@ -143,8 +145,8 @@ func TestRESTAccess(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Load(write(t, "w.yaml", c.body+"\n"))
-			require.ErrorIs(t, err, ErrInvalid)
-			var es Errors
+			require.ErrorIs(t, err, cfgerr.ErrInvalid)
+			var es cfgerr.List
 			require.True(t, errors.As(err, &es), "%T %v", err, err)
 			require.Len(t, es, 1, err.Error())
 			require.Equal(t, c.key, es[0].Key)

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 // Registry is the configuration of a schema registry server process (rmqconnect schema-registry).
@@ -68,10 +70,10 @@ func LoadRegistry(path string) (*Registry, error) {
 
 var topicPattern = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)
 
-func (r *Registry) validate() Errors {
-	var errs Errors
+func (r *Registry) validate() cfgerr.List {
+	var errs cfgerr.List
 	bad := func(key string, val any, reason string) {
-		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(val), Reason: reason})
+		errs = append(errs, &cfgerr.Error{Key: key, Value: fmt.Sprint(val), Reason: reason, ValueFirst: true})
 	}
 	if len(r.NameServers()) == 0 {
 		bad("namesrvAddr", r.NamesrvAddr, "at least one name server host:port is required")

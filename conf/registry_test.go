@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 func writeRegistryConf(t *testing.T, name, text string) string {
@@ -52,8 +54,8 @@ func TestLoadRegistry(t *testing.T) {
 				require.Equal(t, tt.want, got)
 				return
 			}
-			require.ErrorIs(t, err, ErrInvalid)
-			var errs Errors
+			require.ErrorIs(t, err, cfgerr.ErrInvalid)
+			var errs cfgerr.List
 			require.True(t, errors.As(err, &errs))
 			var keys []string
 			for _, e := range errs {

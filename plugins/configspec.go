@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 // Type is the type of a configuration field's value.
@@ -126,14 +128,14 @@ func (s *ConfigSpec) Fields() []Field {
 
 // Parse reads cfg (a flat string map; keys the spec does not declare are
 // ignored) into typed Values with defaults filled in. It returns every
-// problem at once as ConfigErrors, each naming the key, the bad value
+// problem at once as cfgerr.List, each naming the key, the bad value
 // (masked when secret) and the reason.
 func (s *ConfigSpec) Parse(cfg map[string]string) (Values, error) {
 	vals := Values{m: map[string]any{}, set: map[string]bool{}}
 	if s == nil {
 		return vals, nil
 	}
-	var errs ConfigErrors
+	var errs cfgerr.List
 	for i := range s.fields {
 		f := &s.fields[i]
 		key, raw, found, conflict := lookup(f, cfg)
@@ -143,7 +145,7 @@ func (s *ConfigSpec) Parse(cfg map[string]string) (Values, error) {
 		}
 		if !found {
 			if f.Required {
-				errs = append(errs, &FieldError{Key: f.Name, Reason: "missing required configuration", Err: ErrMissingRequired})
+				errs = append(errs, &cfgerr.Error{Key: f.Name, Reason: "missing required configuration", Err: ErrMissingRequired})
 				continue
 			}
 			if d, ok := s.defaults[f.Name]; ok {
@@ -160,7 +162,7 @@ func (s *ConfigSpec) Parse(cfg map[string]string) (Values, error) {
 			err = runValidators(f.Validators, v)
 		}
 		if err != nil {
-			errs = append(errs, &FieldError{Key: key, Value: shown, Reason: err.Error(), Err: ErrInvalidValue})
+			errs = append(errs, &cfgerr.Error{Key: key, Value: shown, Reason: err.Error(), Err: ErrInvalidValue})
 			continue
 		}
 		vals.m[f.Name] = v
@@ -174,7 +176,7 @@ func (s *ConfigSpec) Parse(cfg map[string]string) (Values, error) {
 }
 
 // lookup finds the value of f under its name or an alias.
-func lookup(f *Field, cfg map[string]string) (key, raw string, found bool, conflict *FieldError) {
+func lookup(f *Field, cfg map[string]string) (key, raw string, found bool, conflict *cfgerr.Error) {
 	if v, ok := cfg[f.Name]; ok {
 		key, raw, found = f.Name, v, true
 	}
@@ -192,7 +194,7 @@ func lookup(f *Field, cfg map[string]string) (key, raw string, found bool, confl
 			if f.secret() {
 				shown = HiddenValue
 			}
-			return "", "", false, &FieldError{Key: a, Value: shown,
+			return "", "", false, &cfgerr.Error{Key: a, Value: shown,
 				Reason: fmt.Sprintf("conflicts with %s, which is set to a different value", key), Err: ErrConflictingKeys}
 		}
 	}

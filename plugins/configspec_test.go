@@ -2,12 +2,13 @@ package plugins
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 func testSpec(t *testing.T) *ConfigSpec {
@@ -67,10 +68,10 @@ func TestParseReturnsAllErrors(t *testing.T) {
 		"token": "abc", "poll.interval": "2h", "mode": "other", "pattern": "(", "even": "3", "password": "",
 	})
 	require.Error(t, err)
-	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
 	require.ErrorIs(t, err, ErrMissingRequired)
 	require.ErrorIs(t, err, ErrInvalidValue)
-	fes := AsConfigErrors(err)
+	fes := cfgerr.Flatten(err)
 	keys := make([]string, len(fes))
 	for i, fe := range fes {
 		keys[i] = fe.Key
@@ -84,7 +85,7 @@ func TestParseReturnsAllErrors(t *testing.T) {
 	require.Contains(t, msg, "file.path: missing required configuration")
 	require.Contains(t, msg, `mode: "other" is not one of bulk, incrementing`)
 	require.Contains(t, msg, "even: must be even")
-	var fe *FieldError
+	var fe *cfgerr.Error
 	require.ErrorAs(t, err, &fe)
 }
 
@@ -141,15 +142,15 @@ func TestMarkdown(t *testing.T) {
 func TestPrefixKeys(t *testing.T) {
 	s := testSpec(t)
 	_, err := s.Parse(map[string]string{"max.tasks": "0"})
-	err = PrefixKeys(err, "transforms.a.")
-	fes := AsConfigErrors(err)
+	err = cfgerr.Prefix(err, "transforms.a.")
+	fes := cfgerr.Flatten(err)
 	require.Len(t, fes, 2)
 	require.Equal(t, "transforms.a.file.path", fes[0].Key)
 	require.Equal(t, "transforms.a.max.tasks", fes[1].Key)
-	require.NoError(t, PrefixKeys(nil, "x."))
-	plain := PrefixKeys(errors.New("boom"), "transforms.b.")
+	require.NoError(t, cfgerr.Prefix(nil, "x."))
+	plain := cfgerr.Prefix(errors.New("boom"), "transforms.b.")
 	require.Equal(t, "transforms.b: boom", plain.Error())
-	require.ErrorIs(t, plain, ErrInvalidConfig)
+	require.ErrorIs(t, plain, cfgerr.ErrInvalid)
 }
 
 func TestRetriable(t *testing.T) {
@@ -168,15 +169,7 @@ func TestParseList(t *testing.T) {
 	require.Equal(t, []string{"a", "b"}, ParseList(" a ,, b ,"))
 }
 
-func TestFieldErrorFormatting(t *testing.T) {
-	require.Equal(t, `a.b: must not be empty (value "")`, (&FieldError{Key: "a.b", Reason: "must not be empty", Err: ErrInvalidValue}).Error())
-	require.Equal(t, "a: missing required configuration", (&FieldError{Key: "a", Err: ErrMissingRequired}).Error())
-	plain := &FieldError{Key: "k", Reason: "bad"}
-	require.ErrorIs(t, plain, ErrInvalidConfig)
-	wrapped := fmt.Errorf("start connector x: %w", ConfigErrors{plain})
-	require.Len(t, AsConfigErrors(wrapped), 1)
-	require.Len(t, AsConfigErrors(errors.Join(plain, errors.New("other"), ConfigErrors{plain})), 2)
-	require.Nil(t, AsConfigErrors(errors.New("x")))
+func TestKindValid(t *testing.T) {
 	require.True(t, KindSource.Valid())
 	require.False(t, Kind("both").Valid())
 }

@@ -55,7 +55,7 @@ type Connector interface {
 	// admin API (PUT .../config/validate) and before every Start, on a value
 	// that may never be started. It must not connect to external systems
 	// unless that is the only way to validate. A non-nil error rejects the
-	// config; return ConfigErrors / FieldError to name the keys. Nobody
+	// config; return a *cfgerr.Error or a cfgerr.List to name the keys. Nobody
 	// retries it.
 	Validate(cfg map[string]string) error
 

@@ -2,15 +2,12 @@ package plugins
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 )
 
-// Sentinel errors of the plugins package. Match them with errors.Is.
+// Sentinel errors of the plugins package. Match them with errors.Is. A configuration problem
+// is a *cfgerr.Error (errors.Is matches cfgerr.ErrInvalid) whose Err is one of the first three.
 var (
-	// ErrInvalidConfig is wrapped by every configuration error (FieldError).
-	ErrInvalidConfig = errors.New("invalid configuration")
 	// ErrMissingRequired means a required key has no value and no default.
 	ErrMissingRequired = errors.New("missing required configuration")
 	// ErrInvalidValue means a value does not parse as its type or fails a validator.
@@ -33,107 +30,6 @@ var (
 
 // HiddenValue replaces the value of a secret field in errors, logs and docs.
 const HiddenValue = "[hidden]"
-
-// FieldError is one configuration problem: the dotted key, the offending value
-// (HiddenValue when the field is secret) and the reason. Err is a sentinel
-// (ErrMissingRequired, ErrInvalidValue, ...) or a package-specific one;
-// errors.Is matches both it and ErrInvalidConfig.
-type FieldError struct {
-	Key    string
-	Value  string
-	Reason string
-	Err    error
-}
-
-// Error renders `key: reason (value "v")`.
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Key)
-	b.WriteString(": ")
-	if e.Reason != "" {
-		b.WriteString(e.Reason)
-	} else if e.Err != nil {
-		b.WriteString(e.Err.Error())
-	}
-	if e.Value != "" || e.Err == ErrInvalidValue {
-		fmt.Fprintf(&b, " (value %q)", e.Value)
-	}
-	return b.String()
-}
-
-// Unwrap exposes ErrInvalidConfig and the specific cause.
-func (e *FieldError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{ErrInvalidConfig}
-	}
-	return []error{ErrInvalidConfig, e.Err}
-}
-
-// ConfigErrors is every problem found in one configuration, in key order.
-type ConfigErrors []*FieldError
-
-// Error joins the messages with "; ".
-func (e ConfigErrors) Error() string {
-	parts := make([]string, len(e))
-	for i, fe := range e {
-		parts[i] = fe.Error()
-	}
-	return strings.Join(parts, "; ")
-}
-
-// Unwrap exposes each FieldError so errors.Is/As see through the list.
-func (e ConfigErrors) Unwrap() []error {
-	out := make([]error, len(e))
-	for i, fe := range e {
-		out[i] = fe
-	}
-	return out
-}
-
-// AsConfigErrors flattens err into its FieldErrors. It returns nil when err
-// holds none.
-func AsConfigErrors(err error) ConfigErrors {
-	var out ConfigErrors
-	var walk func(error)
-	walk = func(err error) {
-		switch e := err.(type) {
-		case nil:
-		case *FieldError:
-			out = append(out, e)
-		case ConfigErrors:
-			out = append(out, e...)
-		case interface{ Unwrap() []error }:
-			for _, inner := range e.Unwrap() {
-				walk(inner)
-			}
-		case interface{ Unwrap() error }:
-			walk(e.Unwrap())
-		}
-	}
-	walk(err)
-	return out
-}
-
-// PrefixKeys returns err with prefix prepended to the key of every FieldError
-// it holds, so a nested component (a transform configured with its own keys)
-// reports the full dotted key. Errors without FieldErrors become one
-// FieldError keyed by prefix without its trailing dot.
-func PrefixKeys(err error, prefix string) error {
-	if err == nil {
-		return nil
-	}
-	fes := AsConfigErrors(err)
-	if len(fes) == 0 {
-		return ConfigErrors{{Key: strings.TrimSuffix(prefix, "."), Reason: err.Error(), Err: err}}
-	}
-	out := make(ConfigErrors, len(fes))
-	for i, fe := range fes {
-		c := *fe
-		c.Key = prefix + fe.Key
-		out[i] = &c
-	}
-	return out
-}
 
 // RetriableError marks a failure the engine may retry: the same call
 // (Poll, Put, Flush, Commit) with the same input may succeed later. The engine

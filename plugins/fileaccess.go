@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 // FileAccess confines the files connectors open to a set of directories (the worker's
@@ -156,12 +158,12 @@ func OpenFile(ctx any, path string, flag int, perm fs.FileMode) (*os.File, error
 }
 
 // CheckPaths checks every Path field of spec set in cfg (by its name or an alias) against
-// a and returns one FieldError per path outside it.
-func CheckPaths(spec *ConfigSpec, cfg map[string]string, a *FileAccess) ConfigErrors {
+// a and returns one cfgerr.Error per path outside it.
+func CheckPaths(spec *ConfigSpec, cfg map[string]string, a *FileAccess) cfgerr.List {
 	if spec == nil || !a.Confined() {
 		return nil
 	}
-	var errs ConfigErrors
+	var errs cfgerr.List
 	for _, f := range spec.Fields() {
 		if !f.Path {
 			continue
@@ -172,7 +174,7 @@ func CheckPaths(spec *ConfigSpec, cfg map[string]string, a *FileAccess) ConfigEr
 				continue
 			}
 			if err := a.Check(strings.TrimSpace(v)); err != nil {
-				errs = append(errs, &FieldError{Key: k, Value: v, Reason: err.Error(), Err: ErrPathNotAllowed})
+				errs = append(errs, &cfgerr.Error{Key: k, Value: v, Reason: err.Error(), Err: ErrPathNotAllowed})
 			}
 		}
 	}

@@ -25,9 +25,11 @@ type SourceTask interface {
 	// Poll returns the next batch of records, or an empty batch when nothing
 	// is available right now (the engine will call again; Poll may block up
 	// to about a second waiting for data, but must return promptly when ctx is
-	// cancelled). Every record must carry SourcePartition and SourceOffset:
-	// the offset is what the engine commits once the record is acked, and what
-	// Start reads back after a restart. Records passed to the engine must not
+	// cancelled). Every record must carry SourcePartition and an offset,
+	// SourceOffset or LazyOffset (read with Record.Offset): the offset is what
+	// the engine commits once the record is acked, and what Start reads back
+	// after a restart; the engine reads it only for the last record of each
+	// partition in a batch, so LazyOffset spares a task building the others. Records passed to the engine must not
 	// be modified afterwards. A RetriableError makes the engine call Poll
 	// again after a backoff within errors.retry.timeout; any other error fails
 	// the task.
@@ -151,7 +153,7 @@ type SourceTaskContext interface {
 }
 
 // PositionReader reads the last committed offset of source partitions, as
-// stored by the engine from the records' SourceOffset.
+// stored by the engine from the records' offsets (Record.Offset).
 type PositionReader interface {
 	// Position returns the committed offset of partition, or nil (and no
 	// error) when none was committed. An error means the store is

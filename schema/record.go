@@ -10,8 +10,15 @@ import (
 type Record struct {
 	// SourcePartition and SourceOffset locate the record in the source system (source records only). Values are
 	// JSON-like (string, int64, float64, bool, nil, and maps/slices of those) so positions can be stored.
+	// Read the offset with Offset, which also knows LazyOffset.
 	SourcePartition map[string]any
 	SourceOffset    map[string]any
+	// LazyOffset, used when SourceOffset is nil, supplies the offset on demand. A source that emits many
+	// records per poll gives each a cheap value (say a pointer into a slice of positions) instead of a map,
+	// and the engine builds the map only for the records whose position it stores: the last record of each
+	// source partition in a delivered batch. It must be immutable once the record is returned by Poll, and
+	// Offset must return a map the caller may keep (a new one, or one nobody modifies).
+	LazyOffset OffsetSource
 	// Topic is the RocketMQ topic the record goes to (source) or came from (sink).
 	Topic string
 	// QueueID is the RocketMQ queue, -1 when unknown or not yet assigned.
@@ -38,7 +45,7 @@ func NewRecord(topic string, keySchema *Schema, key any, valueSchema *Schema, va
 }
 
 // Clone returns a deep copy: maps, headers, key and value (structs, slices, maps, bytes) are copied, so a
-// transform may change the copy freely. Schemas are shared, as they are immutable.
+// transform may change the copy freely. Schemas and LazyOffset are shared, as they are immutable.
 func (r *Record) Clone() *Record {
 	if r == nil {
 		return nil
@@ -53,6 +60,19 @@ func (r *Record) Clone() *Record {
 		c.Extensions = maps.Clone(r.Extensions)
 	}
 	return &c
+}
+
+// OffsetSource supplies a source record's offset on demand (see Record.LazyOffset).
+type OffsetSource interface {
+	Offset() map[string]any
+}
+
+// Offset returns the record's source offset: SourceOffset, or, when that is nil, what LazyOffset supplies.
+func (r *Record) Offset() map[string]any {
+	if r.SourceOffset != nil || r.LazyOffset == nil {
+		return r.SourceOffset
+	}
+	return r.LazyOffset.Offset()
 }
 
 // IsTombstone reports whether the record has a nil value.

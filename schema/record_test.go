@@ -85,3 +85,19 @@ func TestHeaders(t *testing.T) {
 	require.Empty(t, h)
 	require.Nil(t, schema.Headers(nil).Clone())
 }
+
+type lazyOffset struct{ n int64 }
+
+func (o *lazyOffset) Offset() map[string]any { return map[string]any{"n": o.n} }
+
+// TestRecordOffset: Offset is SourceOffset when set, LazyOffset's map otherwise; a clone shares LazyOffset.
+func TestRecordOffset(t *testing.T) {
+	r := schema.NewRecord("t", nil, nil, nil, nil)
+	require.Nil(t, r.Offset())
+	lazy := &lazyOffset{n: 3}
+	r.LazyOffset = lazy
+	require.Equal(t, map[string]any{"n": int64(3)}, r.Offset())
+	require.Same(t, lazy, r.Clone().LazyOffset.(*lazyOffset))
+	r.SourceOffset = map[string]any{"n": int64(4)}
+	require.Equal(t, map[string]any{"n": int64(4)}, r.Offset(), "SourceOffset wins")
+}

@@ -356,6 +356,17 @@ func TestStruct(t *testing.T) {
 	_, err = schema.StructFromValues(schema.Int8Schema, nil)
 	require.ErrorIs(t, err, schema.ErrNotStruct)
 
+	rows, err := schema.StructsFromValues(s, []any{int32(1), nil, nil, int32(2), nil, nil})
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	require.Equal(t, int32(2), rows[1].GetIndex(0))
+	require.NoError(t, rows[1].PutIndex(0, int32(3)), "a row's values are its own")
+	require.Equal(t, int32(1), rows[0].GetIndex(0))
+	_, err = schema.StructsFromValues(s, []any{int32(1), nil})
+	require.ErrorIs(t, err, schema.ErrInvalidValue)
+	_, err = schema.StructsFromValues(schema.Int8Schema, nil)
+	require.ErrorIs(t, err, schema.ErrNotStruct)
+
 	notStruct := schema.NewStruct(schema.Int32Schema)
 	_, err = notStruct.Put("a", int32(1))
 	require.ErrorIs(t, err, schema.ErrNotStruct)

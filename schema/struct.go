@@ -35,6 +35,24 @@ func StructFromValues(s *Schema, values []any) (*Struct, error) {
 	return &Struct{schema: s, values: values}, nil
 }
 
+// StructsFromValues returns the structs of schema s that values holds row after row (len(s.Fields) values
+// each), in one allocation: structs[i] holds values[i*n:(i+1)*n] as StructFromValues would (kept, not copied,
+// and NOT validated). It is for decoders that build many rows of one schema at once.
+func StructsFromValues(s *Schema, values []any) ([]Struct, error) {
+	if s == nil || s.Type != StructType {
+		return nil, &FieldError{Reason: s.String(), Err: ErrNotStruct}
+	}
+	n := len(s.Fields)
+	if n == 0 || len(values)%n != 0 {
+		return nil, &FieldError{Reason: fmt.Sprintf("%d values for rows of %d fields", len(values), n), Err: ErrInvalidValue}
+	}
+	out := make([]Struct, len(values)/n)
+	for i := range out {
+		out[i] = Struct{schema: s, values: values[i*n : (i+1)*n : (i+1)*n]}
+	}
+	return out, nil
+}
+
 // Schema returns the struct's schema.
 func (st *Struct) Schema() *Schema { return st.schema }
 

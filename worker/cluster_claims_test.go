@@ -8,13 +8,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
-	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
-// claimHarness is a Distributed whose status and position logs are store topics of the
-// test's own on the broker. The status log is read and folded as a worker does; the
+// claimHarness is a Distributed whose status and position logs are store queues in memory
+// (memQueue), so the claim logic runs without a broker and under the race detector. The status log is read and folded as a worker does; the
 // position log is not read at all, and it holds a record, so catching up with it (what a
 // claimed task waits for before it starts) waits until the task is stopped.
 type claimHarness struct {
@@ -24,23 +22,12 @@ type claimHarness struct {
 
 func newClaimHarness(t *testing.T) *claimHarness {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the broker")
-	}
-	client := rmqtest.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := client.NewProducer(rmqtest.Name(t, "claims"), rmqclient.ProducerOptions{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Close() })
 	d := newTestDistributed(t, 5*time.Second)
-	d.statusLog, err = openStoreLog(ctx, client, p, rmqtest.Name(t, "status"), quiet())
-	require.NoError(t, err)
-	t.Cleanup(d.statusLog.close)
-	d.positionLog, err = openStoreLog(ctx, client, p, rmqtest.Name(t, "position"), quiet())
-	require.NoError(t, err)
-	t.Cleanup(d.positionLog.close)
-	_, err = d.positionLog.append(ctx, "", []byte(`{}`))
+	d.statusLog = newStoreLog("status", &memQueue{}, quiet())
+	d.positionLog = newStoreLog("position", &memQueue{}, quiet())
+	_, err := d.positionLog.append(ctx, "", []byte(`{}`))
 	require.NoError(t, err)
 	d.appendStatus = d.statusLog.append
 

@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
-	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 var connectorName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
@@ -73,19 +73,25 @@ func validateConnectorConfig(reg *plugins.Registry, name string, raw map[string]
 }
 
 // validateResolved checks everything the runtime itself reads, the paths the connector
-// opens, then the plugin's own Validate, and returns every problem at once as a
-// *ConfigError. res is raw resolved.
+// opens, then the plugin's own Validate, and returns every problem at once (invalidConfig).
+// res is raw resolved.
 func validateResolved(reg *plugins.Registry, name string, raw map[string]string, res resolvedConfig, defaults connectorDefaults, secrets Secrets) (connectorSettings, plugins.Connector, error) {
-	var probs []restapi.ConfigProblem
-	add := func(key, val, reason string) {
-		probs = append(probs, restapi.ConfigProblem{Key: key, Value: val, Reason: reason})
+	var probs cfgerr.List
+	add := func(key, val, reason string) { probs = append(probs, problem(key, val, reason)) }
+	// addAll keeps each problem's key, value and cause, in the REST form.
+	addAll := func(es cfgerr.List) {
+		for _, e := range es {
+			c := *e
+			c.Reason, c.ValueFirst = e.Why(), true
+			probs = append(probs, &c)
+		}
 	}
 	// Everything is checked on the resolved config; problems quote the raw value and
 	// reasons are scrubbed, so a resolved secret never appears in an error.
 	cfg, rerr := res.cfg, res.err
 	if rerr != nil {
-		for _, e := range keyedErrors(rerr) {
-			add(e.ConfigKey(), raw[e.ConfigKey()], e.Reason())
+		for _, e := range cfgerr.Flatten(rerr) {
+			add(e.Key, raw[e.Key], e.Why())
 		}
 		if len(probs) == 0 {
 			add("config", "", rerr.Error())
@@ -177,7 +183,7 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 		}
 		st.ordered = b
 	}
-	var pprobs []restapi.ConfigProblem
+	var pprobs cfgerr.List
 	st.policy, pprobs = parseErrorPolicy(cfg)
 	probs = append(probs, pprobs...)
 	for _, k := range []string{"key.converter", "value.converter"} {
@@ -186,17 +192,13 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 		}
 	}
 	if _, err := transforms.ParseChain(cfg, nil); err != nil {
-		for _, fe := range plugins.AsConfigErrors(err) {
-			add(fe.Key, fe.Value, fe.Reason)
-		}
-		if len(plugins.AsConfigErrors(err)) == 0 {
+		addAll(cfgerr.Flatten(err))
+		if len(cfgerr.Flatten(err)) == 0 {
 			add("transforms", cfg["transforms"], err.Error())
 		}
 	}
 	if conn != nil {
-		for _, fe := range plugins.CheckPaths(conn.Spec(), cfg, defaults.files) {
-			add(fe.Key, fe.Value, fe.Reason)
-		}
+		addAll(plugins.CheckPaths(conn.Spec(), cfg, defaults.files))
 		// The Spec is checked first, so a plugin's Validate sees only configs whose declared
 		// keys are present and typed, and checks cross-field rules alone.
 		err := safeCall(func() error {
@@ -214,10 +216,8 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 			}
 		}
 		if err != nil {
-			ces := plugins.AsConfigErrors(err)
-			for _, fe := range ces {
-				add(fe.Key, fe.Value, fe.Reason)
-			}
+			ces := cfgerr.Flatten(err)
+			addAll(ces)
 			if len(ces) == 0 {
 				add("connector.class", st.class, err.Error())
 			}
@@ -235,39 +235,32 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 		probs[i].Reason = scrub.text(probs[i].Reason)
 	}
 	if len(probs) > 0 {
-		return st, nil, &restapi.ConfigError{Connector: name, Problems: probs}
+		return st, nil, invalidConfig(name, probs)
 	}
 	return st, conn, nil
 }
 
-// keyedError is a config error that names its key (conf/providers.Error).
-type keyedError interface {
-	error
-	ConfigKey() string
-	Reason() string
+// shownSettings is what showing a stored connector config needs: its class and, from the
+// registry alone, its kind. It resolves, parses and validates nothing and runs no plugin code
+// (masking asks the class's Spec for its secret keys, under no lock). A stored config was
+// validated when it was written, and the runtime built for its epoch validates it again.
+func shownSettings(reg *plugins.Registry, cfg map[string]string) connectorSettings {
+	st := connectorSettings{class: strings.TrimSpace(cfg["connector.class"])}
+	if info, err := reg.Lookup(st.class); st.class != "" && err == nil {
+		st.kind = info.Kind
+	}
+	return st
 }
 
-// keyedErrors collects every keyedError in err's tree.
-func keyedErrors(err error) []keyedError {
-	var out []keyedError
-	var walk func(error)
-	walk = func(e error) {
-		if e == nil {
-			return
-		}
-		if k, ok := e.(keyedError); ok {
-			out = append(out, k)
-			return
-		}
-		switch u := e.(type) {
-		case interface{ Unwrap() []error }:
-			for _, x := range u.Unwrap() {
-				walk(x)
-			}
-		case interface{ Unwrap() error }:
-			walk(u.Unwrap())
-		}
-	}
-	walk(err)
-	return out
+// problem is one rejected key of a connector config, in the form the REST API prints:
+// `key="value": reason`.
+func problem(key, value, reason string) *cfgerr.Error {
+	return &cfgerr.Error{Key: key, Value: value, Reason: reason, ValueFirst: true}
+}
+
+// invalidConfig is how the engine rejects a connector config (or offsets for it):
+// `connector <name>: invalid config: <problem>; <problem>`. errors.As finds each
+// *cfgerr.Error, and the REST server answers 400 (cfgerr.ErrInvalid).
+func invalidConfig(name string, problems cfgerr.List) error {
+	return fmt.Errorf("connector %s: invalid config: %w", name, problems)
 }

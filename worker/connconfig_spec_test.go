@@ -1,13 +1,12 @@
 package worker
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
-	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // specConnector declares an INT key and counts Validate calls; Validate trusts the Spec and
@@ -62,10 +61,9 @@ func TestEngineChecksSpecBeforeValidate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := validateConnectorConfig(reg, "c", tc.cfg, connectorDefaults{keyConverter: "string", valueConverter: "string"}, noSecrets{})
-			var ce *restapi.ConfigError
-			require.True(t, errors.As(err, &ce), "%v", err)
-			require.Len(t, ce.Problems, 1)
-			require.Equal(t, tc.key, ce.Problems[0].Key)
+			problems := cfgerr.Flatten(err)
+			require.Len(t, problems, 1, "%v", err)
+			require.Equal(t, tc.key, problems[0].Key)
 			require.Zero(t, validated, "Validate must not see a config that fails the Spec")
 		})
 	}

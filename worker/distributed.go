@@ -194,7 +194,7 @@ func (d *Distributed) Run(ctx context.Context) error {
 	// Each store queue's first and next offsets as the worker starts.
 	var minOff, maxOff [3]int64
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
-		if minOff[i], maxOff[i], err = d.client.QueueOffsets(ctx, l.queue); err != nil {
+		if minOff[i], maxOff[i], err = l.q.offsets(ctx); err != nil {
 			return fmt.Errorf("%s: %w", l.topic, err)
 		}
 	}

@@ -298,10 +298,10 @@ func (e *engine) retire(keep func(*connRuntime) bool) []*connRuntime {
 }
 
 // display masks a connector config (or one of its task configs) for showing, with the
-// secret keys of connCfg's plugin.
+// secret keys of connCfg's plugin. It validates nothing (shownSettings): a read runs no
+// plugin Validate and resolves no placeholder.
 func (e *engine) display(name string, connCfg, cfg map[string]string) (map[string]string, restapi.ConnectorType) {
-	st, _ := e.validate(name, connCfg)
-	rt := &connRuntime{e: e, st: st}
+	rt := &connRuntime{e: e, name: name, st: shownSettings(e.registry, connCfg)}
 	return rt.masked(cfg), rt.connType()
 }
 

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
-	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -86,15 +86,15 @@ type errorPolicy struct {
 	dlqContextProps bool
 }
 
-func parseErrorPolicy(cfg map[string]string) (errorPolicy, []restapi.ConfigProblem) {
+func parseErrorPolicy(cfg map[string]string) (errorPolicy, cfgerr.List) {
 	p := errorPolicy{retryDelayMax: time.Minute, dlqContextProps: true}
-	var probs []restapi.ConfigProblem
+	var probs cfgerr.List
 	switch v := strings.ToLower(strings.TrimSpace(cfg["errors.tolerance"])); v {
 	case "", "none":
 	case "all":
 		p.tolerateAll = true
 	default:
-		probs = append(probs, restapi.ConfigProblem{Key: "errors.tolerance", Value: v, Reason: "must be none or all"})
+		probs = append(probs, problem("errors.tolerance", v, "must be none or all"))
 	}
 	ms := func(key string, def int64) int64 {
 		s, ok := cfg[key]
@@ -103,7 +103,7 @@ func parseErrorPolicy(cfg map[string]string) (errorPolicy, []restapi.ConfigProbl
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil || n < -1 {
-			probs = append(probs, restapi.ConfigProblem{Key: key, Value: s, Reason: "must be milliseconds (>= 0, or -1 for no limit)"})
+			probs = append(probs, problem(key, s, "must be milliseconds (>= 0, or -1 for no limit)"))
 			return def
 		}
 		return n
@@ -119,7 +119,7 @@ func parseErrorPolicy(cfg map[string]string) (errorPolicy, []restapi.ConfigProbl
 		}
 		v, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
-			probs = append(probs, restapi.ConfigProblem{Key: key, Value: s, Reason: "must be true or false"})
+			probs = append(probs, problem(key, s, "must be true or false"))
 			return def
 		}
 		return v
@@ -129,7 +129,7 @@ func parseErrorPolicy(cfg map[string]string) (errorPolicy, []restapi.ConfigProbl
 	p.dlqContextProps = b("errors.deadletterqueue.context.properties.enable", true)
 	p.dlqTopic = strings.TrimSpace(cfg["errors.deadletterqueue.topic.name"])
 	if p.dlqTopic != "" && !validTopic(p.dlqTopic) {
-		probs = append(probs, restapi.ConfigProblem{Key: "errors.deadletterqueue.topic.name", Value: p.dlqTopic, Reason: "not a valid RocketMQ topic name"})
+		probs = append(probs, problem("errors.deadletterqueue.topic.name", p.dlqTopic, "not a valid RocketMQ topic name"))
 	}
 	return p, probs
 }

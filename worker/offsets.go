@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -81,7 +82,7 @@ func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []restap
 		batch := make([]plugins.PartitionPosition, 0, len(offsets))
 		for i, o := range offsets {
 			if len(o.Partition) == 0 {
-				return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: "is required"}}}
+				return invalidConfig(name, cfgerr.List{problem(fmt.Sprintf("offsets[%d].partition", i), "", "is required")})
 			}
 			batch = append(batch, plugins.PartitionPosition{Partition: o.Partition, Offset: o.Offset})
 		}
@@ -90,7 +91,7 @@ func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []restap
 	for i, o := range offsets {
 		q, err := e.sinkQueue(ctx, rt, o.Partition)
 		if err != nil {
-			return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: fmt.Sprintf("offsets[%d].partition", i), Reason: err.Error()}}}
+			return invalidConfig(name, cfgerr.List{problem(fmt.Sprintf("offsets[%d].partition", i), "", err.Error())})
 		}
 		var off int64
 		if o.Offset == nil {
@@ -98,8 +99,8 @@ func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []restap
 				return err
 			}
 		} else if off, err = asInt64(o.Offset["offset"]); err != nil || off < 0 {
-			return &restapi.ConfigError{Connector: name, Problems: []restapi.ConfigProblem{{Key: fmt.Sprintf("offsets[%d].offset.offset", i),
-				Value: fmt.Sprint(o.Offset["offset"]), Reason: "must be a non-negative integer"}}}
+			return invalidConfig(name, cfgerr.List{problem(fmt.Sprintf("offsets[%d].offset.offset", i),
+				fmt.Sprint(o.Offset["offset"]), "must be a non-negative integer")})
 		}
 		if err := e.client.SetGroupOffset(ctx, rt.st.group, q, off); err != nil {
 			return err

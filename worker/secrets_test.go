@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
@@ -132,7 +133,7 @@ func TestConfigErrorsScrubbed(t *testing.T) {
 	_, err := h.CreateConnector(context.Background(), "src", map[string]string{"connector.class": "file-source",
 		"filename": "/tmp/x", "connect.topicname": "t", "batch.size": "${env:RMQC_SCRUB_SECRET}",
 		"value.converter": "${env:RMQC_SCRUB_SECRET}"}, "")
-	require.ErrorIs(t, err, restapi.ErrInvalidConfig)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
 	require.Contains(t, err.Error(), "batch.size")
 	require.Contains(t, err.Error(), "[hidden]", "the converter error quotes the value")
 	require.NotContains(t, err.Error(), "env-s3cr3t-value")
@@ -265,12 +266,11 @@ func TestFileConnectorConfinement(t *testing.T) {
 		for _, class := range []string{"file-sink", "file-source"} {
 			_, err := h.CreateConnector(ctx, fmt.Sprintf("f%d-%s", i, class), map[string]string{"connector.class": class,
 				"filename": p, "connect.topicname": "t", "connect.topicnames": "t"}, "")
-			var ce *restapi.ConfigError
-			require.ErrorAs(t, err, &ce, p)
-			require.Len(t, ce.Problems, 1, "%v", ce.Problems)
-			require.Equal(t, "filename", ce.Problems[0].Key)
-			require.Contains(t, ce.Problems[0].Reason, p)
-			require.Contains(t, ce.Problems[0].Reason, "fileConnectorAllowedDirs")
+			problems := cfgerr.Flatten(err)
+			require.Len(t, problems, 1, "%v", err)
+			require.Equal(t, "filename", problems[0].Key)
+			require.Contains(t, problems[0].Reason, p)
+			require.Contains(t, problems[0].Reason, "fileConnectorAllowedDirs")
 		}
 	}
 	_, err = h.CreateConnector(ctx, "in", map[string]string{"connector.class": "file-sink",

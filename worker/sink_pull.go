@@ -81,6 +81,7 @@ type queueProgress struct {
 	committed int64           // stored in the broker; -1: nothing stored by this session
 	done      map[int64]int64 // completed batches not yet contiguous: start → end
 	pending   map[int64]time.Time
+	skipTo    int64     // the broker has no records below it that were not handed out (see skipped)
 	maxOffset int64     // the queue's next offset as of the last pull
 	lastStore time.Time // store time of the newest record pulled
 }
@@ -117,25 +118,50 @@ func (p *queueProgress) completed(start, end int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done[start] = end
+	p.advance()
+}
+
+// advance moves durable over completed batches and over a gap the broker skipped once no
+// batch before the gap is in flight. Called with mu held.
+func (p *queueProgress) advance() {
 	for {
-		e, ok := p.done[p.durable]
-		if !ok {
+		if e, ok := p.done[p.durable]; ok {
+			delete(p.done, p.durable)
+			delete(p.pending, p.durable)
+			p.durable = e
+			continue
+		}
+		if p.skipTo <= p.durable || p.inFlightBelow(p.skipTo) {
 			return
 		}
-		delete(p.done, p.durable)
-		delete(p.pending, p.durable)
-		p.durable = e
+		p.durable = p.skipTo
 	}
 }
 
-// skipped moves durable to next when the broker no longer has the records before it (they
-// were deleted) and nothing of the queue is in flight.
+// inFlightBelow reports whether a batch starting at or after durable and before off is
+// still being processed.
+func (p *queueProgress) inFlightBelow(off int64) bool {
+	for start := range p.pending {
+		if start >= p.durable && start < off {
+			return true
+		}
+	}
+	return false
+}
+
+// skipped notes that the broker no longer has the records from where the reader was up to
+// next (they were deleted; the reader goes on from next): with nothing in flight durable
+// moves to next at once (back too, when the broker's queue restarted lower); else it
+// passes the gap once every batch read before it is durable.
 func (p *queueProgress) skipped(next int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.pending) == 0 {
 		p.durable = next
+		return
 	}
+	p.skipTo = max(p.skipTo, next)
+	p.advance()
 }
 
 // toCommit returns the offset to store, if it moved since the last commit.

@@ -289,25 +289,34 @@ func (s *sourceRunner) deliver(ctx context.Context, b convertedBatch) error {
 		s.commitRecords(ctx, b, results)
 	}
 	// Every record of the batch is acked, failed-and-tolerated, or dropped by a transform:
-	// the batch's positions are now committable, in poll order.
+	// the batch's positions are now committable, in poll order. Only the last record of each
+	// run of one partition can be its position, so only those offsets are read (a record's
+	// LazyOffset builds its map on demand).
 	s.pendingMu.Lock()
 	defer s.pendingMu.Unlock()
 	var lastPart map[string]any
 	var lastKey string
+	var last *schema.Record // the last record of the current run
+	store := func() {
+		if last != nil {
+			s.pending[lastKey] = plugins.PartitionPosition{Partition: last.SourcePartition, Offset: last.Offset()}
+		}
+	}
 	for _, r := range b.recs {
 		if r == nil || r.SourcePartition == nil {
 			continue
 		}
-		k := lastKey
 		if lastPart == nil || !samePartition(lastPart, r.SourcePartition) {
-			var err error
-			if k, err = partitionKey(r.SourcePartition); err != nil {
+			store()
+			k, err := partitionKey(r.SourcePartition)
+			if err != nil {
 				return fmt.Errorf("record position: %w", err)
 			}
 			lastPart, lastKey = r.SourcePartition, k
 		}
-		s.pending[k] = plugins.PartitionPosition{Partition: r.SourcePartition, Offset: r.SourceOffset}
+		last = r
 	}
+	store()
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/conf/providers"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
@@ -369,9 +370,9 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := env.h.CreateConnector(ctx, "bad", c.cfg, "")
-			require.ErrorIs(t, err, restapi.ErrInvalidConfig)
+			require.ErrorIs(t, err, cfgerr.ErrInvalid)
 			var keys []string
-			for _, p := range err.(*restapi.ConfigError).Problems {
+			for _, p := range cfgerr.Flatten(err) {
 				keys = append(keys, p.Key)
 			}
 			sort.Strings(keys)
@@ -379,7 +380,7 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		})
 	}
 	_, err := env.h.CreateConnector(ctx, "bad name!", map[string]string{"connector.class": "mem-source", "test.id": "x"}, "")
-	require.ErrorIs(t, err, restapi.ErrInvalidConfig)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
 	require.Contains(t, err.Error(), "name")
 
 	// A connector whose Start fails is FAILED with its trace; the worker keeps running.
@@ -663,7 +664,7 @@ func TestSecretsResolvedOnlyInsideTheWorker(t *testing.T) {
 
 	_, err = h.CreateConnector(context.Background(), "bad", map[string]string{
 		"connector.class": "mem-source", "test.id": "x", "count": "${env:RMQ_TEST_MISSING_VAR}"}, "")
-	require.ErrorIs(t, err, restapi.ErrInvalidConfig)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
 	require.Contains(t, err.Error(), "count")
 	require.Contains(t, err.Error(), "${env:RMQ_TEST_MISSING_VAR}")
 }

@@ -22,13 +22,10 @@ var errStoreTopic = errors.New("store topic")
 // handing every record to apply exactly once, in offset order. Offsets are the same for
 // every reader, so they serve as epochs.
 type storeLog struct {
-	topic    string
-	queue    rmqclient.Queue
-	producer *rmqclient.Producer
-	reader   *rmqclient.Reader
-	tail     *rmqclient.Tail
-	log      *slog.Logger
-	idle     time.Duration // poll interval at the tail
+	topic string
+	q     storeQueue
+	log   *slog.Logger
+	idle  time.Duration // poll interval at the tail
 
 	mu      sync.Mutex
 	next    int64           // the next offset to apply
@@ -58,6 +55,73 @@ type heldRecord struct {
 	body []byte
 }
 
+// storeQueue is the one queue of a store topic, as storeLog writes and reads it: the broker's
+// (brokerQueue) in a worker; an in-memory one in the tests of the coordination logic (claims,
+// status folding), so that they run without a broker and under the race detector.
+type storeQueue interface {
+	// send stores body (with key, "" for none) and returns its offset once it is stored.
+	send(ctx context.Context, key string, body []byte) (int64, error)
+	// offsets returns the first offset still stored and the next offset to be written.
+	offsets(ctx context.Context) (first, next int64, err error)
+	// maxOffset returns the next offset to be written.
+	maxOffset(ctx context.Context) (int64, error)
+	// readBelow returns up to max records from offset from on, all below below, in offset
+	// order, and the offset to read from next (past a gap, when nothing below it is left).
+	readBelow(ctx context.Context, from, below int64, max int) ([]storeRecord, int64, error)
+	close()
+}
+
+// storeRecord is one record of a store queue.
+type storeRecord struct {
+	off  int64
+	body []byte
+}
+
+// brokerQueue is a store topic's queue on the broker.
+type brokerQueue struct {
+	topic    string
+	queue    rmqclient.Queue
+	client   *rmqclient.Client
+	producer *rmqclient.Producer
+	reader   *rmqclient.Reader
+	tail     *rmqclient.Tail
+}
+
+func (b *brokerQueue) send(ctx context.Context, key string, body []byte) (int64, error) {
+	m := &rmqclient.Message{Topic: b.topic, Body: body}
+	if key != "" {
+		m.Keys = []string{key}
+	}
+	res, err := b.producer.Send(ctx, m)
+	if err != nil {
+		return 0, err
+	}
+	return res.Offset, nil
+}
+
+func (b *brokerQueue) offsets(ctx context.Context) (int64, int64, error) {
+	return b.client.QueueOffsets(ctx, b.queue)
+}
+
+func (b *brokerQueue) maxOffset(ctx context.Context) (int64, error) { return b.tail.MaxOffset(ctx) }
+
+func (b *brokerQueue) readBelow(ctx context.Context, from, below int64, max int) ([]storeRecord, int64, error) {
+	msgs, next, err := b.reader.ReadBelow(ctx, b.queue, from, below, max)
+	out := make([]storeRecord, len(msgs))
+	for i, m := range msgs {
+		out[i] = storeRecord{off: m.Offset, body: m.Body}
+	}
+	return out, next, err
+}
+
+func (b *brokerQueue) close() { _ = b.reader.Close() }
+
+// newStoreLog is the log of topic over q.
+func newStoreLog(topic string, q storeQueue, log *slog.Logger) *storeLog {
+	return &storeLog{topic: topic, q: q, log: log.With("topic", topic), idle: 50 * time.Millisecond,
+		results: map[int64]error{}, moved: make(chan struct{}), poke: make(chan struct{}, 1)}
+}
+
 // openStoreLog makes sure topic exists with exactly one queue.
 func openStoreLog(ctx context.Context, c *rmqclient.Client, p *rmqclient.Producer, topic string, log *slog.Logger) (*storeLog, error) {
 	if err := ensureTopicQueues(ctx, c, topic, true, 1); err != nil {
@@ -71,18 +135,13 @@ func openStoreLog(ctx context.Context, c *rmqclient.Client, p *rmqclient.Produce
 		return nil, fmt.Errorf("%w %s: has %d queues; a store topic needs exactly one so that its records are totally ordered",
 			errStoreTopic, topic, len(qs))
 	}
-	return &storeLog{topic: topic, queue: qs[0], producer: p, reader: c.NewReader("store-" + topic), tail: c.NewTail(qs[0]),
-		log: log.With("topic", topic), idle: 50 * time.Millisecond, results: map[int64]error{},
-		moved: make(chan struct{}), poke: make(chan struct{}, 1)}, nil
+	q := &brokerQueue{topic: topic, queue: qs[0], client: c, producer: p, reader: c.NewReader("store-" + topic), tail: c.NewTail(qs[0])}
+	return newStoreLog(topic, q, log), nil
 }
 
 // append stores body and returns its offset once the broker has it.
 func (l *storeLog) append(ctx context.Context, key string, body []byte) (int64, error) {
-	m := &rmqclient.Message{Topic: l.topic, Body: body}
-	if key != "" {
-		m.Keys = []string{key}
-	}
-	res, err := l.producer.Send(ctx, m)
+	off, err := l.q.send(ctx, key, body)
 	if err != nil {
 		return 0, storeWriteErr(l.topic, err)
 	}
@@ -90,7 +149,7 @@ func (l *storeLog) append(ctx context.Context, key string, body []byte) (int64, 
 	case l.poke <- struct{}{}:
 	default:
 	}
-	return res.Offset, nil
+	return off, nil
 }
 
 // run applies the queue from offset from (clamped to the queue's first offset) until ctx
@@ -136,7 +195,7 @@ func (l *storeLog) run(ctx context.Context, from, minOff int64, snap *snapshotte
 func (l *storeLog) step(ctx context.Context, apply func(int64, []byte) error) (int, error) {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	maxOff, err := l.tail.MaxOffset(rctx)
+	maxOff, err := l.q.maxOffset(rctx)
 	if err != nil {
 		return 0, err
 	}
@@ -146,7 +205,7 @@ func (l *storeLog) step(ctx context.Context, apply func(int64, []byte) error) (i
 	if next >= maxOff {
 		return 0, nil
 	}
-	msgs, nextOff, err := l.reader.ReadBelow(rctx, l.queue, next, maxOff, 32)
+	msgs, nextOff, err := l.q.readBelow(rctx, next, maxOff, 32)
 	if err != nil {
 		return 0, err
 	}
@@ -154,19 +213,19 @@ func (l *storeLog) step(ctx context.Context, apply func(int64, []byte) error) (i
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, m := range msgs {
-		if m.Offset < l.next {
+		if m.off < l.next {
 			continue
 		}
-		if m.Offset > l.next && !l.rebasing {
-			l.log.Warn("store topic records missing (deleted by the broker's retention?)", "from", l.next, "to", m.Offset)
+		if m.off > l.next && !l.rebasing {
+			l.log.Warn("store topic records missing (deleted by the broker's retention?)", "from", l.next, "to", m.off)
 		}
 		if l.rebasing {
-			l.rebase(m.Offset, m.Body, apply)
+			l.rebase(m.off, m.body, apply)
 		} else {
-			l.results[m.Offset] = apply(m.Offset, m.Body)
-			l.last = markOf(m.Offset, m.Body)
+			l.results[m.off] = apply(m.off, m.body)
+			l.last = markOf(m.off, m.body)
 		}
-		l.next = m.Offset + 1
+		l.next = m.off + 1
 		applied++
 	}
 	if l.rebasing && l.next >= maxOff {
@@ -257,13 +316,13 @@ func (l *storeLog) mark() (int64, appliedMark) {
 
 // recordAt reads the record at off (nil when there is none).
 func (l *storeLog) recordAt(ctx context.Context, off int64) ([]byte, error) {
-	msgs, _, err := l.reader.ReadBelow(ctx, l.queue, off, off+1, 1)
+	msgs, _, err := l.q.readBelow(ctx, off, off+1, 1)
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range msgs {
-		if m.Offset == off {
-			return m.Body, nil
+		if m.off == off {
+			return m.body, nil
 		}
 	}
 	return nil, nil
@@ -314,7 +373,7 @@ func (l *storeLog) waitPast(ctx context.Context, off int64) error {
 
 // sync returns once every record stored before the call has been applied.
 func (l *storeLog) sync(ctx context.Context) error {
-	maxOff, err := l.tail.MaxOffset(ctx)
+	maxOff, err := l.q.maxOffset(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.topic, err)
 	}
@@ -328,7 +387,7 @@ func (l *storeLog) sync(ctx context.Context) error {
 	return l.waitPast(ctx, maxOff-1)
 }
 
-func (l *storeLog) close() { _ = l.reader.Close() }
+func (l *storeLog) close() { l.q.close() }
 
 // storeWriteErr wraps a failed write of a store topic. A failure of the broker (unreachable,
 // timed out, refusing) wraps ErrUnavailable as well, so the REST API answers 503 (retry) instead

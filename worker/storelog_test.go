@@ -74,19 +74,38 @@ func (f *testFold) get() []string {
 // TestStoreLogRebasesFromSnapshot: a reader that lost the start of a store topic (the
 // broker's retention) rebuilds the fold from the first snapshot after it, applying the
 // records the snapshot does not cover; a complete reader ignores snapshots.
+// TestStoreLogRebasesFromSnapshot runs over a store queue in memory (so it runs under the race
+// detector) and, unless -short, over a store topic on the broker.
 func TestStoreLogRebasesFromSnapshot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the broker")
-	}
-	client := rmqtest.Client(t)
+	t.Run("memory", func(t *testing.T) {
+		q := &memQueue{}
+		testStoreLogRebases(t, func() *storeLog { return newStoreLog("store", q, slog.Default()) })
+	})
+	t.Run("broker", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("needs the broker")
+		}
+		client := rmqtest.Client(t)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		p, err := client.NewProducer("storelog-test", rmqclient.ProducerOptions{})
+		require.NoError(t, err)
+		defer p.Close()
+		topic := rmqtest.Name(t, "store")
+		testStoreLogRebases(t, func() *storeLog {
+			l, err := openStoreLog(ctx, client, p, topic, slog.Default())
+			require.NoError(t, err)
+			return l
+		})
+	})
+}
+
+// testStoreLogRebases writes records and a snapshot through one log of open, then reads them
+// back through fresh ones as if the queue's start had been deleted.
+func testStoreLogRebases(t *testing.T, open func() *storeLog) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := client.NewProducer("storelog-test", rmqclient.ProducerOptions{})
-	require.NoError(t, err)
-	defer p.Close()
-	topic := rmqtest.Name(t, "store")
-	l, err := openStoreLog(ctx, client, p, topic, slog.Default())
-	require.NoError(t, err)
+	l := open()
 	defer l.close()
 	put := func(r testRecord) int64 {
 		b, _ := json.Marshal(r)
@@ -105,8 +124,7 @@ func TestStoreLogRebasesFromSnapshot(t *testing.T) {
 
 	run := func(from, minOff int64) []string {
 		f := &testFold{}
-		r, err := openStoreLog(ctx, client, p, topic, slog.Default())
-		require.NoError(t, err)
+		r := open()
 		defer r.close()
 		rctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -78,7 +79,7 @@ var memSpec = plugins.MustConfigSpec()
 func (c *memConnector) Spec() *plugins.ConfigSpec { return memSpec }
 func (c *memConnector) Validate(cfg map[string]string) error {
 	if cfg["test.id"] == "" {
-		return &plugins.FieldError{Key: "test.id", Reason: "is required", Err: plugins.ErrInvalidConfig}
+		return &cfgerr.Error{Key: "test.id", Reason: "is required", Err: cfgerr.ErrInvalid}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
@@ -113,8 +114,8 @@ func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[stri
 		a, errA := e.registry.Lookup(cls)
 		b, _ := e.registry.Lookup(plugin)
 		if errA != nil || a.Name != b.Name {
-			return restapi.ConfigInfos{}, &restapi.ConfigError{Connector: cfg["name"], Problems: []restapi.ConfigProblem{{Key: "connector.class", Value: cls,
-				Reason: fmt.Sprintf("does not match the plugin %s in the path", plugin)}}}
+			return restapi.ConfigInfos{}, invalidConfig(cfg["name"], cfgerr.List{problem("connector.class", cls,
+				fmt.Sprintf("does not match the plugin %s in the path", plugin))})
 		}
 	} else {
 		cfg = copyMap(cfg)
@@ -126,9 +127,9 @@ func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[stri
 	}
 	errs := map[string][]string{}
 	if _, _, err := validateConnectorConfig(e.registry, name, cfg, e.defaults, e.cfg.Secrets); err != nil {
-		if ce, ok := err.(*restapi.ConfigError); ok {
-			for _, p := range ce.Problems {
-				errs[p.Key] = append(errs[p.Key], p.Reason)
+		if es := cfgerr.Flatten(err); len(es) > 0 {
+			for _, p := range es {
+				errs[p.Key] = append(errs[p.Key], p.Why())
 			}
 		} else {
 			return restapi.ConfigInfos{}, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -52,5 +53,5 @@ func TestValidateAndPluginConfig(t *testing.T) {
 	require.Zero(t, ok.ErrorCount, "%+v", ok)
 
 	_, err = h.ValidateConfig(ctx, "file-sink", map[string]string{"connector.class": "file-source"})
-	require.ErrorIs(t, err, restapi.ErrInvalidConfig)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
 }

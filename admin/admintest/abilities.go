@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
@@ -200,7 +201,7 @@ func (h *Herder) ValidateConfig(_ context.Context, plugin string, cfg map[string
 	}
 	errs := map[string][]string{}
 	if _, err := h.parse("validate", cfg, restapi.TargetStarted); err != nil {
-		for _, pr := range err.(*restapi.ConfigError).Problems {
+		for _, pr := range cfgerr.Flatten(err) {
 			errs[pr.Key] = append(errs[pr.Key], pr.Reason)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
@@ -260,7 +261,7 @@ func (h *Herder) PutConnectorConfig(_ context.Context, name string, cfg map[stri
 // parse checks cfg as a worker would (connector.class names a connector plugin; max.tasks or
 // tasks.max, when set, is a positive integer) and builds the connector in target.
 func (h *Herder) parse(name string, cfg map[string]string, target restapi.TargetState) (*conn, error) {
-	var problems []restapi.ConfigProblem
+	var problems cfgerr.List
 	class, ok := cfg["connector.class"]
 	var typ restapi.ConnectorType
 	if p, found := h.connectorPlugin(class); ok && found {
@@ -268,21 +269,21 @@ func (h *Herder) parse(name string, cfg map[string]string, target restapi.Target
 	}
 	switch {
 	case !ok:
-		problems = append(problems, restapi.ConfigProblem{Key: "connector.class", Reason: "is required"})
+		problems = append(problems, &cfgerr.Error{Key: "connector.class", Reason: "is required", ValueFirst: true})
 	case typ == "":
-		problems = append(problems, restapi.ConfigProblem{Key: "connector.class", Value: class, Reason: "unknown connector class"})
+		problems = append(problems, &cfgerr.Error{Key: "connector.class", Value: class, Reason: "unknown connector class", ValueFirst: true})
 	}
 	n := 1
 	for _, k := range []string{"max.tasks", "tasks.max"} {
 		if v, ok := cfg[k]; ok {
 			var err error
 			if n, err = strconv.Atoi(v); err != nil || n < 1 {
-				problems = append(problems, restapi.ConfigProblem{Key: k, Value: v, Reason: "must be a positive integer"})
+				problems = append(problems, &cfgerr.Error{Key: k, Value: v, Reason: "must be a positive integer", ValueFirst: true})
 			}
 		}
 	}
 	if problems != nil {
-		return nil, &restapi.ConfigError{Connector: name, Problems: problems}
+		return nil, fmt.Errorf("connector %s: invalid config: %w", name, problems)
 	}
 	state := stateOf(target)
 	c := &conn{cfg: copyMap(cfg), typ: typ, target: target, state: restapi.StateInfo{State: state, WorkerID: h.id}}

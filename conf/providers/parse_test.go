@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 // render writes segments back in their written form: the inverse of parse up to escapes.
@@ -149,7 +151,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		if wantErr {
-			var pe *Error
+			var pe *cfgerr.Error
 			require.ErrorAs(t, rerr, &pe)
 			require.Equal(t, "k", pe.Key)
 			require.Nil(t, out)

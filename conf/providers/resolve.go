@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/magiconair/properties"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 // DefaultMaxFileBytes is the largest file ${file:...} reads when Resolver.MaxFileBytes is 0.
@@ -96,8 +98,8 @@ func Resolve(cfg map[string]string) (map[string]string, error) {
 //   - ${file:PATH}: the whole content of PATH, with leading and trailing white space removed
 //     (a secret file usually ends with a newline).
 //
-// Each file is read once per call. On failure the result is nil and the error is an Errors
-// holding one *Error per value that failed, in key order; it names keys and placeholders only.
+// Each file is read once per call. On failure the result is nil and the error is a cfgerr.List
+// holding one *cfgerr.Error per value that failed, in key order; it names keys and placeholders only.
 // cfg is not modified.
 func (r Resolver) Resolve(cfg map[string]string) (map[string]string, error) {
 	out, _, err := r.ResolveSecrets(cfg)
@@ -110,7 +112,7 @@ func (r Resolver) Resolve(cfg map[string]string) (map[string]string, error) {
 func (r Resolver) ResolveSecrets(cfg map[string]string) (map[string]string, []string, error) {
 	run := resolution{r: r, files: map[string]fileResult{}, values: map[string]bool{}}
 	out := make(map[string]string, len(cfg))
-	var errs Errors
+	var errs cfgerr.List
 	for _, k := range slices.Sorted(maps.Keys(cfg)) {
 		v, err := run.value(k, cfg[k])
 		if err != nil {
@@ -137,13 +139,13 @@ type fileResult struct {
 	err  error
 }
 
-func (run *resolution) value(key, v string) (string, *Error) {
+func (run *resolution) value(key, v string) (string, *cfgerr.Error) {
 	if !strings.Contains(v, "${") {
 		return v, nil
 	}
 	segs, err := parse(v)
 	if err != nil {
-		return "", &Error{Key: key, Err: err}
+		return "", keyError(key, "", err)
 	}
 	var b strings.Builder
 	for _, s := range segs {
@@ -153,7 +155,7 @@ func (run *resolution) value(key, v string) (string, *Error) {
 		}
 		got, err := run.placeholder(s.ph)
 		if err != nil {
-			return "", &Error{Key: key, Placeholder: s.ph.raw, Err: err}
+			return "", keyError(key, s.ph.raw, err)
 		}
 		run.values[got] = true
 		b.WriteString(got)

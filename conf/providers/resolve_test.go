@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 const secretsFile = `# database credentials
@@ -101,7 +103,7 @@ func TestResolveErrors(t *testing.T) {
 			out, err := Resolve(map[string]string{"conn.secret.value": tt.value, "ok": "fine"})
 			require.Nil(t, out)
 			require.ErrorIs(t, err, tt.sentinel)
-			var pe *Error
+			var pe *cfgerr.Error
 			require.ErrorAs(t, err, &pe)
 			require.Equal(t, "conn.secret.value", pe.Key)
 			msg := err.Error()
@@ -121,7 +123,7 @@ func TestResolveReportsEveryKeyInOrder(t *testing.T) {
 		"a": "${nope:x}",
 		"c": "fine",
 	})
-	var es Errors
+	var es cfgerr.List
 	require.ErrorAs(t, err, &es)
 	require.Len(t, es, 2)
 	require.Equal(t, "a", es[0].Key)

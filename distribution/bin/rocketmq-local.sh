@@ -68,6 +68,12 @@ broker_registered() {
   return 1
 }
 
+# Disk limits: RocketMQ clips diskSpaceCleanForciblyRatio to 85 and diskSpaceWarningLevelRatio
+# to 90, whatever is written below, and counts a disk as df does (used / (used + available)).
+# Past 85 % it deleted commit log files whether consumers had read them or not, so records
+# vanished under running tests (a sink then waits for lines that never come);
+# cleanFileForciblyEnable=false keeps every file younger than fileReservedTime, and past 90 %
+# the broker refuses writes instead: a failure that says what it is.
 write_config() {
   mkdir -p "$data/conf" "$data/store" "$data/namesrv" "$logs" "$run"
   cat >"$data/conf/namesrv.conf" <<EOF
@@ -102,6 +108,7 @@ fileReservedTime=24
 diskMaxUsedSpaceRatio=95
 diskSpaceWarningLevelRatio=98
 diskSpaceCleanForciblyRatio=97
+cleanFileForciblyEnable=false
 timerWheelEnable=false
 channelExpiredTimeout=60000
 traceTopicEnable=false

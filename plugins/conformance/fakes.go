@@ -35,9 +35,10 @@ func partitionKey(p map[string]any) string {
 	return string(b)
 }
 
-// Commit stores r's SourceOffset as the position of its SourcePartition, as the engine does once r is acked.
+// Commit stores r's offset (Record.Offset) as the position of its SourcePartition, as the engine does once r
+// is acked.
 func (p *Positions) Commit(r *schema.Record) {
-	p.Set(r.SourcePartition, r.SourceOffset)
+	p.Set(r.SourcePartition, r.Offset())
 }
 
 // Set stores offset as the position of partition.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -58,7 +59,7 @@ func (h *SourceHarness) defaults(t *testing.T) {
 //     a task's Stop is safe without Start and twice; Poll with a cancelled context returns promptly (no
 //     error, or one wrapping context.Canceled).
 //   - BatchRoundTrip: records put in the system come out of one task in order, each with a JSON-storable
-//     SourcePartition and SourceOffset, and pass Check.
+//     SourcePartition and an offset (SourceOffset or LazyOffset), and pass Check.
 //   - RestartFromPosition: after record k's position is committed (through a JSON round trip, as a store
 //     would) and the task stopped, a new task starts at record k+1, loses nothing and keeps up with new input.
 //   - StopUnderLoad: Stop while a goroutine polls returns within Timeout, Poll returns promptly once its
@@ -135,7 +136,7 @@ func sourceOpenClose(t *testing.T, h *SourceHarness) {
 	require.NoError(t, task.Stop(ctx), "task Stop twice")
 }
 
-// requireRejectsEmpty checks that a connector with required keys rejects an empty config with FieldErrors.
+// requireRejectsEmpty checks that a connector with required keys rejects an empty config with *cfgerr.Error values naming the keys.
 func requireRejectsEmpty(t *testing.T, c plugins.Connector) {
 	t.Helper()
 	required := false
@@ -146,8 +147,8 @@ func requireRejectsEmpty(t *testing.T, c plugins.Connector) {
 		return
 	}
 	_, err := Validate(c, map[string]string{})
-	require.ErrorIs(t, err, plugins.ErrInvalidConfig, "Validate of an empty config")
-	require.NotEmpty(t, plugins.AsConfigErrors(err), "Validate must name the missing keys")
+	require.ErrorIs(t, err, cfgerr.ErrInvalid, "Validate of an empty config")
+	require.NotEmpty(t, cfgerr.Flatten(err), "Validate must name the missing keys")
 }
 
 // PollN polls task until it has returned at least n records or timeout passes, and returns them all.
@@ -181,9 +182,9 @@ func (h *SourceHarness) checkRecords(t *testing.T, first int, recs []*schema.Rec
 	for j, r := range recs {
 		require.NotNil(t, r, "record %d", first+j)
 		require.NotEmpty(t, r.SourcePartition, "record %d: SourcePartition", first+j)
-		require.NotEmpty(t, r.SourceOffset, "record %d: SourceOffset", first+j)
+		require.NotEmpty(t, r.Offset(), "record %d: SourceOffset or LazyOffset", first+j)
 		JSONRoundTrip(t, r.SourcePartition)
-		JSONRoundTrip(t, r.SourceOffset)
+		JSONRoundTrip(t, r.Offset())
 		h.Check(t, first+j, r)
 	}
 }
@@ -214,7 +215,7 @@ func sourceRestart(t *testing.T, h *SourceHarness) {
 	require.NoError(t, task.Start(ctx, SourceContextFor(t, h.NewConnector().Spec(), store, tc), tc))
 	recs := PollN(t, task, n, h.Timeout)
 	k := n / 2
-	store.Set(recs[k].SourcePartition, JSONRoundTrip(t, recs[k].SourceOffset))
+	store.Set(recs[k].SourcePartition, JSONRoundTrip(t, recs[k].Offset()))
 	require.NoError(t, task.Commit(ctx))
 	require.NoError(t, task.Stop(ctx))
 

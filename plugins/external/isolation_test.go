@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	"github.com/rmqconnect/rmqconnect/plugins/external"
@@ -174,7 +175,7 @@ func TestValidateInPlugin(t *testing.T) {
 	require.NoError(t, err)
 	_, err = conformance.Validate(c, map[string]string{"file": "/x", "batch.size": "0"})
 	require.ErrorIs(t, err, plugins.ErrInvalidValue)
-	fes := plugins.AsConfigErrors(err)
+	fes := cfgerr.Flatten(err)
 	require.Len(t, fes, 1)
 	require.Equal(t, "batch.size", fes[0].Key)
 	require.Contains(t, fes[0].Reason, "between 1 and 10000")

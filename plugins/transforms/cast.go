@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -62,7 +63,7 @@ func (t *Cast) Configure(cfg map[string]string) error {
 	}
 	raw := cfg["spec"]
 	bad := func(reason string) error {
-		return &plugins.FieldError{Key: "spec", Value: raw, Reason: reason, Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: "spec", Value: raw, Reason: reason, Err: plugins.ErrInvalidValue}
 	}
 	items := v.List("spec")
 	t.fields = map[string]schema.Type{}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -111,15 +112,15 @@ const (
 //	predicates.p.pattern=...
 //
 // Type names are looked up in reg (nil means Builtins()). All problems are
-// returned together as plugins.ConfigErrors whose keys are full dotted keys;
-// errors.Is matches plugins.ErrInvalidConfig and the specific sentinel
+// returned together as cfgerr.List whose keys are full dotted keys;
+// errors.Is matches cfgerr.ErrInvalid and the specific sentinel
 // (ErrUnknownTransform, ErrUnknownPredicate, plugins.ErrMissingRequired, ...).
 func ParseChain(cfg map[string]string, reg *Registry) (*Chain, error) {
 	if reg == nil {
 		reg = Builtins()
 	}
-	var errs plugins.ConfigErrors
-	add := func(err error) { errs = append(errs, plugins.AsConfigErrors(err)...) }
+	var errs cfgerr.List
+	add := func(err error) { errs = append(errs, cfgerr.Flatten(err)...) }
 
 	predAliases := uniqueAliases(cfg[PredicatesKey], PredicatesKey, add)
 	preds := map[string]Predicate{}
@@ -132,11 +133,11 @@ func ParseChain(cfg map[string]string, reg *Registry) (*Chain, error) {
 		}
 		pr, err := reg.NewPredicate(typ)
 		if err != nil {
-			add(&plugins.FieldError{Key: prefix + typeKey(cfg, prefix), Value: typ, Reason: "unknown predicate type", Err: ErrUnknownPredicate})
+			add(&cfgerr.Error{Key: prefix + typeKey(cfg, prefix), Value: typ, Reason: "unknown predicate type", Err: ErrUnknownPredicate})
 			continue
 		}
 		if err := configure(pr.Configure, subConfig(cfg, prefix)); err != nil {
-			add(plugins.PrefixKeys(err, prefix))
+			add(cfgerr.Prefix(err, prefix))
 			continue
 		}
 		preds[p] = pr
@@ -151,10 +152,10 @@ func ParseChain(cfg map[string]string, reg *Registry) (*Chain, error) {
 			add(err)
 			ok = false
 		} else if t, err := reg.NewTransform(typ); err != nil {
-			add(&plugins.FieldError{Key: prefix + typeKey(cfg, prefix), Value: typ, Reason: "unknown transform type", Err: ErrUnknownTransform})
+			add(&cfgerr.Error{Key: prefix + typeKey(cfg, prefix), Value: typ, Reason: "unknown transform type", Err: ErrUnknownTransform})
 			ok = false
 		} else if err := configure(t.Configure, subConfig(cfg, prefix)); err != nil {
-			add(plugins.PrefixKeys(err, prefix))
+			add(cfgerr.Prefix(err, prefix))
 			ok = false
 		} else {
 			s.t = t
@@ -168,7 +169,7 @@ func ParseChain(cfg map[string]string, reg *Registry) (*Chain, error) {
 			case contains(predAliases, p):
 				ok = false // its own configuration error is already reported
 			default:
-				add(&plugins.FieldError{Key: prefix + "predicate", Value: p, Reason: "refers to a predicate not listed in predicates", Err: ErrUnknownPredicate})
+				add(&cfgerr.Error{Key: prefix + "predicate", Value: p, Reason: "refers to a predicate not listed in predicates", Err: ErrUnknownPredicate})
 				ok = false
 			}
 		}
@@ -178,7 +179,7 @@ func ParseChain(cfg map[string]string, reg *Registry) (*Chain, error) {
 				s.negate = true
 			case "false", "":
 			default:
-				add(&plugins.FieldError{Key: prefix + "negate", Value: n, Reason: "not a boolean (true or false)", Err: plugins.ErrInvalidValue})
+				add(&cfgerr.Error{Key: prefix + "negate", Value: n, Reason: "not a boolean (true or false)", Err: plugins.ErrInvalidValue})
 				ok = false
 			}
 		}
@@ -219,7 +220,7 @@ func uniqueAliases(raw, key string, add func(error)) []string {
 	out := list[:0]
 	for _, a := range list {
 		if seen[a] {
-			add(&plugins.FieldError{Key: key, Value: raw, Reason: fmt.Sprintf("alias %q listed twice", a), Err: ErrDuplicateAlias})
+			add(&cfgerr.Error{Key: key, Value: raw, Reason: fmt.Sprintf("alias %q listed twice", a), Err: ErrDuplicateAlias})
 			continue
 		}
 		seen[a] = true
@@ -244,13 +245,13 @@ func typeOf(cfg map[string]string, prefix string) (string, error) {
 	t, c = strings.TrimSpace(t), strings.TrimSpace(c)
 	switch {
 	case hasType && hasClass && t != c:
-		return "", &plugins.FieldError{Key: prefix + "class", Value: c, Reason: "conflicts with " + prefix + "type", Err: plugins.ErrConflictingKeys}
+		return "", &cfgerr.Error{Key: prefix + "class", Value: c, Reason: "conflicts with " + prefix + "type", Err: plugins.ErrConflictingKeys}
 	case hasType && t != "":
 		return t, nil
 	case hasClass && c != "":
 		return c, nil
 	}
-	return "", &plugins.FieldError{Key: prefix + "type", Reason: "missing required configuration", Err: plugins.ErrMissingRequired}
+	return "", &cfgerr.Error{Key: prefix + "type", Reason: "missing required configuration", Err: plugins.ErrMissingRequired}
 }
 
 // subConfig returns the keys under prefix with the prefix stripped, minus

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -91,7 +92,7 @@ func TestParseChainErrors(t *testing.T) {
 	cases := []struct {
 		name string
 		cfg  map[string]string
-		keys []string // every FieldError key, sorted
+		keys []string // every *cfgerr.Error key, sorted
 		errs []error
 	}{
 		{"unknown type", map[string]string{"transforms": "a", "transforms.a.type": "Nope"},
@@ -147,12 +148,12 @@ func TestParseChainErrors(t *testing.T) {
 			c, err := ParseChain(tc.cfg, Builtins())
 			require.Error(t, err)
 			require.Nil(t, c)
-			require.ErrorIs(t, err, plugins.ErrInvalidConfig)
+			require.ErrorIs(t, err, cfgerr.ErrInvalid)
 			for _, e := range tc.errs {
 				require.ErrorIs(t, err, e)
 			}
 			var keys []string
-			for _, fe := range plugins.AsConfigErrors(err) {
+			for _, fe := range cfgerr.Flatten(err) {
 				keys = append(keys, fe.Key)
 				require.Contains(t, err.Error(), fe.Key)
 			}

@@ -7,7 +7,7 @@
 //   - A transform never mutates the record it is given (nor any value reachable
 //     from it): it returns a new record, sharing only what it did not change.
 //   - A nil record result drops the record; the chain stops there.
-//   - Bad configuration yields plugins.FieldError values naming the dotted key
+//   - Bad configuration yields *cfgerr.Error values naming the dotted key
 //     (transforms.<alias>.<key>) and the reason; a record whose key or value
 //     does not have the shape a transform needs yields an error wrapping
 //     ErrUnsupportedValue. Nothing panics on bad input.

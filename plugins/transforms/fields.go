@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -67,7 +68,7 @@ func (t *InsertField) Configure(cfg map[string]string) error {
 	t.static = parseInsertSpec(v.String("static.field"))
 	t.value = v.String("static.value")
 	if t.static.name != "" && !v.IsSet("static.value") {
-		return &plugins.FieldError{Key: "static.value", Reason: "required when static.field is set", Err: plugins.ErrMissingRequired}
+		return &cfgerr.Error{Key: "static.value", Reason: "required when static.field is set", Err: plugins.ErrMissingRequired}
 	}
 	return nil
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 // parseProperties reads `key=value` lines (a connector config as a user
@@ -24,7 +24,7 @@ func parseProperties(s string) map[string]string {
 }
 
 // FuzzParseChain feeds arbitrary connector configs to ParseChain: it must
-// never panic; a failure must be ConfigErrors whose every entry names a key
+// never panic; a failure must be config errors (*cfgerr.Error) whose every entry names a key
 // under transforms/predicates; a success must give a chain that runs over
 // records of every shape without panicking. Seeds: testdata/fuzz/FuzzParseChain.
 func FuzzParseChain(f *testing.F) {
@@ -34,7 +34,7 @@ func FuzzParseChain(f *testing.F) {
 		cfg := parseProperties(data)
 		c, err := ParseChain(cfg, nil)
 		if err != nil {
-			fes := plugins.AsConfigErrors(err)
+			fes := cfgerr.Flatten(err)
 			if len(fes) == 0 {
 				t.Fatalf("error is not a config error: %v", err)
 			}

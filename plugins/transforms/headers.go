@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -101,7 +102,7 @@ func (t *HeaderFrom) Configure(cfg map[string]string) error {
 	t.fields, t.headers = v.List("fields"), v.List("headers")
 	t.move = strings.EqualFold(v.String("operation"), "move")
 	if len(t.fields) != len(t.headers) {
-		return &plugins.FieldError{Key: "headers", Value: cfg["headers"],
+		return &cfgerr.Error{Key: "headers", Value: cfg["headers"],
 			Reason: fmt.Sprintf("has %d entries but fields has %d", len(t.headers), len(t.fields)), Err: plugins.ErrInvalidValue}
 	}
 	return nil

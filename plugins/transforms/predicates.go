@@ -3,6 +3,7 @@ package transforms
 import (
 	"regexp"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -26,7 +27,7 @@ func (p *TopicNameMatches) Configure(cfg map[string]string) error {
 	}
 	p.re, err = regexp.Compile(`^(?:` + v.String("pattern") + `)$`)
 	if err != nil {
-		return &plugins.FieldError{Key: "pattern", Value: v.String("pattern"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: "pattern", Value: v.String("pattern"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -194,7 +195,7 @@ func (t *PatternFilter) Configure(cfg map[string]string) error {
 	t.fields = v.List("fields")
 	t.re, err = regexp.Compile(`^(?:` + v.String("pattern") + `)$`)
 	if err != nil {
-		return &plugins.FieldError{Key: "pattern", Value: v.String("pattern"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: "pattern", Value: v.String("pattern"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	return nil
 }
@@ -299,10 +300,10 @@ func (t *PatternRename) Configure(cfg map[string]string) error {
 		p = "(?" + flags + ")" + p
 	}
 	if t.re, err = regexp.Compile(p); err != nil {
-		return &plugins.FieldError{Key: "field.pattern", Value: v.String("field.pattern"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: "field.pattern", Value: v.String("field.pattern"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	if t.repl, err = javaReplacement(v.String("field.replacement")); err != nil {
-		return &plugins.FieldError{Key: "field.replacement", Value: v.String("field.replacement"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: "field.replacement", Value: v.String("field.replacement"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	return nil
 }

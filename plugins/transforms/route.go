@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -32,11 +33,11 @@ func (t *RegexRouter) Configure(cfg map[string]string) error {
 		return err
 	}
 	if t.re, err = regexp.Compile(`^(?:` + v.String("regex") + `)$`); err != nil {
-		return &plugins.FieldError{Key: "regex", Value: v.String("regex"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: "regex", Value: v.String("regex"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	t.repl, err = javaReplacement(v.String("replacement"))
 	if err != nil {
-		return &plugins.FieldError{Key: "replacement", Value: v.String("replacement"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: "replacement", Value: v.String("replacement"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	return nil
 }
@@ -121,7 +122,7 @@ func (t *TimestampRouter) Configure(cfg map[string]string) error {
 	t.topicFormat = v.String("topic.format")
 	t.layout, err = parseJavaLayout(v.String("timestamp.format"))
 	if err != nil {
-		return &plugins.FieldError{Key: "timestamp.format", Value: v.String("timestamp.format"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: "timestamp.format", Value: v.String("timestamp.format"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	return nil
 }
@@ -185,7 +186,7 @@ func (t *SetSchemaMetadata) Configure(cfg map[string]string) error {
 	t.name, t.hasName = v.String("schema.name"), v.IsSet("schema.name")
 	t.version, t.hasVer = v.Int("schema.version"), v.IsSet("schema.version")
 	if !t.hasName && !t.hasVer {
-		return &plugins.FieldError{Key: "schema.name", Reason: "schema.name or schema.version must be set", Err: plugins.ErrMissingRequired}
+		return &cfgerr.Error{Key: "schema.name", Reason: "schema.name or schema.version must be set", Err: plugins.ErrMissingRequired}
 	}
 	return nil
 }

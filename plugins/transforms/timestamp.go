@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -60,11 +61,11 @@ func (t *TimestampConverter) Configure(cfg map[string]string) error {
 	if f := v.String("format"); f != "" {
 		l, err := parseJavaLayout(f)
 		if err != nil {
-			return &plugins.FieldError{Key: "format", Value: f, Reason: err.Error(), Err: plugins.ErrInvalidValue}
+			return &cfgerr.Error{Key: "format", Value: f, Reason: err.Error(), Err: plugins.ErrInvalidValue}
 		}
 		t.layout = &l
 	} else if t.target == tsString {
-		return &plugins.FieldError{Key: "format", Reason: "required when target.type is string", Err: plugins.ErrMissingRequired}
+		return &cfgerr.Error{Key: "format", Reason: "required when target.type is string", Err: plugins.ErrMissingRequired}
 	}
 	return nil
 }

@@ -90,7 +90,7 @@ func (c *AvroConverter) Configure(cfg map[string]string, isKey bool) error {
 	c.isKey = isKey
 	url := strings.TrimSpace(cfg["schema.registry.url"])
 	if url == "" {
-		return &ConfigError{Key: "schema.registry.url", Value: cfg["schema.registry.url"], Reason: "required by the avro converter (the schema registry's http://host:port)"}
+		return configError("schema.registry.url", cfg["schema.registry.url"], "required by the avro converter (the schema registry's http://host:port)")
 	}
 	switch loc := strings.ToLower(strings.TrimSpace(cfg["schema.id.location"])); loc {
 	case "", "property":
@@ -98,13 +98,13 @@ func (c *AvroConverter) Configure(cfg map[string]string, isKey bool) error {
 	case "prefix":
 		c.idInPrefix = true
 	default:
-		return &ConfigError{Key: "schema.id.location", Value: cfg["schema.id.location"], Reason: "must be property (the record id in a message property) or prefix (the Java converters' 8-byte body prefix)"}
+		return configError("schema.id.location", cfg["schema.id.location"], "must be property (the record id in a message property) or prefix (the Java converters' 8-byte body prefix)")
 	}
 	for key, dst := range map[string]*bool{"auto.register.schemas": &c.autoRegister, "use.latest.version": &c.useLatest} {
 		if v, ok := cfg[key]; ok {
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
-				return &ConfigError{Key: key, Value: v, Reason: "not a boolean (true|false)"}
+				return configError(key, v, "not a boolean (true|false)")
 			}
 			*dst = b
 		}
@@ -116,7 +116,7 @@ func (c *AvroConverter) Configure(cfg map[string]string, isKey bool) error {
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < minimum {
-			return 0, &ConfigError{Key: key, Value: v, Reason: fmt.Sprintf("not an integer >= %d", minimum)}
+			return 0, configError(key, v, fmt.Sprintf("not an integer >= %d", minimum))
 		}
 		return n, nil
 	}
@@ -145,10 +145,10 @@ func (c *AvroConverter) Configure(cfg map[string]string, isKey bool) error {
 	case "topic":
 		c.topicOnly = true
 	default:
-		return &ConfigError{Key: "subject.name.strategy", Value: v, Reason: "must be topic-value or topic"}
+		return configError("subject.name.strategy", v, "must be topic-value or topic")
 	}
 	if c.compat, err = avro.ParseMode(cfg["schema.compatibility"]); err != nil {
-		return &ConfigError{Key: "schema.compatibility", Value: cfg["schema.compatibility"], Reason: err.Error()}
+		return configError("schema.compatibility", cfg["schema.compatibility"], err.Error())
 	}
 	if retries == 0 {
 		retries = -1 // registry.Config: negative disables retries
@@ -163,7 +163,7 @@ func (c *AvroConverter) Configure(cfg map[string]string, isKey bool) error {
 		SameSchema: sameAvroSchema,
 	})
 	if err != nil {
-		return &ConfigError{Key: "schema.registry.url", Value: url, Reason: err.Error()}
+		return configError("schema.registry.url", url, err.Error())
 	}
 	c.mu.Lock()
 	c.client = client
@@ -211,7 +211,7 @@ func (c *AvroConverter) FromConnect(topic string, s *schema.Schema, v any) ([]by
 		return nil, fmt.Errorf("avro converter: a value without a schema (%T) cannot be written as Avro: %w", v, ErrUnsupportedType)
 	}
 	if c.client == nil {
-		return nil, &ConfigError{Key: "schema.registry.url", Reason: "converter used before Configure"}
+		return nil, configError("schema.registry.url", "", "converter used before Configure")
 	}
 	subject, name := c.subject(topic)
 	w, err := c.writer(subject, name, s)
@@ -336,7 +336,7 @@ func (c *AvroConverter) ToConnect(topic string, data []byte) (*schema.Schema, an
 		return nil, nil, fmt.Errorf("avro converter: subject %q: %d bytes, shorter than the %d-byte record id: %w", subject, len(data), RecordIDSize, ErrMalformed)
 	}
 	if c.client == nil {
-		return nil, nil, &ConfigError{Key: "schema.registry.url", Reason: "converter used before Configure"}
+		return nil, nil, configError("schema.registry.url", "", "converter used before Configure")
 	}
 	id := int64(binary.BigEndian.Uint64(data))
 	codec, err := c.reader(subject, id)

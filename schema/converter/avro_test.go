@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/schema/avro"
 	"github.com/rmqconnect/rmqconnect/schema/registry"
@@ -41,7 +42,7 @@ func TestAvroConverterConfig(t *testing.T) {
 		require.IsType(t, &AvroConverter{}, c)
 	}
 	err := NewAvroConverter().Configure(map[string]string{}, false)
-	var ce *ConfigError
+	var ce *cfgerr.Error
 	require.True(t, errors.As(err, &ce))
 	require.Equal(t, "schema.registry.url", ce.Key)
 

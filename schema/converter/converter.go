@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
@@ -14,7 +15,7 @@ import (
 // connector; implementations here are safe for concurrent use after Configure.
 type Converter interface {
 	// Configure applies the converter's settings (the `<prefix>.` keys with the prefix stripped) before first use.
-	// isKey says whether it converts record keys. An invalid setting gives a *ConfigError (ErrInvalidConfig);
+	// isKey says whether it converts record keys. An invalid setting gives a *cfgerr.Error wrapping ErrInvalidConfig;
 	// unknown keys are ignored, as in Kafka Connect.
 	Configure(cfg map[string]string, isKey bool) error
 	// FromConnect serialises a value of schema s (nil = schemaless) for topic. A nil schema with a nil value gives
@@ -139,7 +140,7 @@ func FromConfig(cfg map[string]string, prefix string, isKey bool) (Converter, er
 		}
 	}
 	if err := c.Configure(sub, isKey); err != nil {
-		var ce *ConfigError
+		var ce *cfgerr.Error
 		if errors.As(err, &ce) {
 			full := *ce
 			full.Key = prefix + "." + ce.Key

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
 func TestNew(t *testing.T) {
@@ -79,7 +81,7 @@ func TestFromConfig(t *testing.T) {
 
 	_, err = FromConfig(map[string]string{"value.converter": "json", "value.converter.schemas.enable": "maybe"}, "value.converter", false)
 	require.ErrorIs(t, err, ErrInvalidConfig)
-	var ce *ConfigError
+	var ce *cfgerr.Error
 	require.True(t, errors.As(err, &ce))
 	require.Equal(t, "value.converter.schemas.enable", ce.Key)
 	require.Equal(t, `value.converter.schemas.enable="maybe": not a boolean (true|false): invalid converter config`, err.Error())

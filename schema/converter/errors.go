@@ -2,10 +2,11 @@ package converter
 
 import (
 	"errors"
-	"strconv"
+
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 )
 
-// Sentinel errors; match with errors.Is. Value/schema mismatches are reported as *schema.FieldError wrapping the
+// Sentinel errors; match with errors.Is. A bad setting is a *cfgerr.Error wrapping ErrInvalidConfig. Value/schema mismatches are reported as *schema.FieldError wrapping the
 // schema package's sentinels (schema.ErrInvalidValue, schema.ErrNullValue, schema.ErrUnknownType, ...).
 var (
 	// ErrUnknownConverter: a converter name that is not in the table.
@@ -20,17 +21,9 @@ var (
 	ErrUnsupportedType = errors.New("unsupported type")
 )
 
-// ConfigError names the bad setting and its value. Key is prefix-stripped inside Configure; FromConfig puts the
-// full dotted key (for example `value.converter.schemas.enable`) back.
-type ConfigError struct {
-	Key    string
-	Value  string
-	Reason string
+// configError is the *cfgerr.Error for a bad converter setting: `key="value": reason: invalid
+// converter config`. Key is prefix-stripped inside Configure; FromConfig puts the full dotted key
+// (for example `value.converter.schemas.enable`) back.
+func configError(key, value, reason string) *cfgerr.Error {
+	return &cfgerr.Error{Key: key, Value: value, Reason: reason + ": " + ErrInvalidConfig.Error(), Err: ErrInvalidConfig, ValueFirst: true}
 }
-
-func (e *ConfigError) Error() string {
-	return e.Key + "=" + strconv.Quote(e.Value) + ": " + e.Reason + ": " + ErrInvalidConfig.Error()
-}
-
-// Unwrap returns ErrInvalidConfig.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }

@@ -50,7 +50,7 @@ func (c *JSONConverter) Configure(cfg map[string]string, _ bool) error {
 		case "false":
 			*dst = false
 		default:
-			return &ConfigError{Key: key, Value: v, Reason: "not a boolean (true|false)"}
+			return configError(key, v, "not a boolean (true|false)")
 		}
 		return nil
 	}
@@ -67,13 +67,13 @@ func (c *JSONConverter) Configure(cfg map[string]string, _ bool) error {
 		case "NUMERIC":
 			c.decimalNumeric = true
 		default:
-			return &ConfigError{Key: "decimal.format", Value: v, Reason: "must be BASE64 or NUMERIC"}
+			return configError("decimal.format", v, "must be BASE64 or NUMERIC")
 		}
 	}
 	if v, ok := cfg["schemas.cache.size"]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 0 {
-			return &ConfigError{Key: "schemas.cache.size", Value: v, Reason: "not a non-negative integer"}
+			return configError("schemas.cache.size", v, "not a non-negative integer")
 		}
 		c.cacheSize = n
 	}

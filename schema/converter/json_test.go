@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
@@ -312,7 +313,7 @@ func TestJSONConfigure(t *testing.T) {
 	for key, val := range map[string]string{"schemas.enable": "yes", "decimal.format": "HEX", "schemas.cache.size": "-1", "replace.null.with.default": "1"} {
 		err := NewJSONConverter().Configure(map[string]string{key: val}, false)
 		require.ErrorIs(t, err, ErrInvalidConfig)
-		var ce *ConfigError
+		var ce *cfgerr.Error
 		require.True(t, errors.As(err, &ce))
 		require.Equal(t, key, ce.Key)
 		require.Equal(t, val, ce.Value)

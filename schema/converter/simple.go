@@ -46,7 +46,7 @@ func (c *StringConverter) Configure(cfg map[string]string, _ bool) error {
 		c.enc = norm
 		return nil
 	}
-	return &ConfigError{Key: key, Value: v, Reason: "unsupported encoding (UTF-8, UTF-16, UTF-16BE, UTF-16LE, ISO-8859-1, US-ASCII)"}
+	return configError(key, v, "unsupported encoding (UTF-8, UTF-16, UTF-16BE, UTF-16LE, ISO-8859-1, US-ASCII)")
 }
 
 // FromConnect writes v's string form: a string as is, []byte as UTF-8 text, anything else via fmt (Struct and

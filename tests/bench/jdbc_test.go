@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,62 +104,127 @@ func rawInsert(b *testing.B, db *dbtest.DB, conn *sql.DB, table string, upsert b
 	return time.Since(start)
 }
 
-// BenchmarkJDBCSink: jdbc-sink's Put against raw batched INSERT/upsert of the same 50,000 rows, per database.
+// BenchmarkJDBCSink: jdbc-sink's Put against raw batched INSERT/upsert of the same 50,000 rows, per
+// database. Raw and sink alternate for jdbcRounds rounds, each round into emptied tables, and the medians
+// are reported, each with the CPU steal of its rounds. The exactly-once case also alternates a plain
+// upsert sink (into a table of its own) in the same rounds and reports eo/upsert, the cost of exactly-once.
 func BenchmarkJDBCSink(b *testing.B) {
 	for _, kind := range []dbtest.Kind{dbtest.Postgres, dbtest.MariaDB} {
 		for _, mode := range []string{"insert", "upsert", "upsert-exactly-once"} {
 			b.Run(string(kind)+"/"+mode, func(b *testing.B) {
 				db := dbtest.New(b, kind)
-				db.Exec(b, "CREATE TABLE raw ("+jdbcTable(db)+")", "CREATE TABLE bench_rows ("+jdbcTable(db)+")")
+				tables := []string{"raw", "bench_rows"}
+				if mode == "upsert-exactly-once" {
+					tables = append(tables, "bench_plain")
+				}
+				for _, t := range tables {
+					db.Exec(b, "CREATE TABLE "+t+" ("+jdbcTable(db)+")")
+				}
 				conn := db.Open(b)
 				defer conn.Close()
 				base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-				recs := make([]*schema.Record, jdbcRows)
-				for i := range recs {
-					recs[i] = jdbcRecord(i, base)
-				}
-				cfg := jdbcConfig(db, "batch.size", fmt.Sprint(jdbcBatch))
-				if mode != "insert" {
-					cfg["insert.mode"], cfg["pk.mode"], cfg["pk.fields"] = "upsert", "record_value", "id"
-				}
+				task := startJDBCSink(b, db, mode, "bench_rows")
+				defer task.Stop(context.Background())
+				var plain *jdbc.SinkTask
 				if mode == "upsert-exactly-once" {
-					cfg["delivery.guarantee"], cfg["ordering.msg.enable"] = "exactly_once", "true"
+					plain = startJDBCSink(b, db, "upsert", "bench_plain")
+					defer plain.Stop(context.Background())
 				}
-				task := jdbc.NewSinkTask()
-				ctx := context.Background()
-				if err := task.Start(ctx, conformance.SinkContextFor(b, jdbc.NewSinkConnector().Spec(), cfg), cfg); err != nil {
-					b.Fatal(err)
-				}
-				defer task.Stop(ctx)
 				b.ResetTimer()
-				raw := rawInsert(b, db, conn, "raw", mode != "insert", base)
-				start := time.Now()
-				for first := 0; first < jdbcRows; first += jdbcBatch {
-					if err := task.Put(ctx, recs[first:first+jdbcBatch]); err != nil {
-						b.Fatal(err)
+
+				var raws, sinks, plains []float64 // seconds
+				var rawSteal, sinkSteal, plainSteal []float64
+				for round := range jdbcRounds {
+					b.StopTimer()
+					// Fresh queue offsets every round: the exactly-once sink skips offsets it has stored.
+					recs := make([]*schema.Record, jdbcRows)
+					for i := range recs {
+						recs[i] = jdbcRecord(i, base)
+						recs[i].QueueOffset += int64(round * jdbcRows)
+					}
+					for _, t := range tables {
+						db.Exec(b, "TRUNCATE TABLE "+t)
+					}
+					b.StartTimer()
+
+					runtime.GC() // no side pays for another's garbage
+					steal := startSteal()
+					raws = append(raws, rawInsert(b, db, conn, "raw", mode != "insert", base).Seconds())
+					rawSteal = append(rawSteal, steal())
+
+					runtime.GC()
+					steal = startSteal()
+					sinks = append(sinks, sinkPuts(b, task, recs).Seconds())
+					sinkSteal = append(sinkSteal, steal())
+
+					if plain != nil {
+						runtime.GC()
+						steal = startSteal()
+						plains = append(plains, sinkPuts(b, plain, recs).Seconds())
+						plainSteal = append(plainSteal, steal())
 					}
 				}
-				if err := task.Flush(ctx, map[plugins.Queue]int64{}); err != nil {
-					b.Fatal(err)
-				}
-				sink := time.Since(start)
 				b.StopTimer()
-				var n int
-				if err := conn.QueryRow("SELECT count(*) FROM bench_rows").Scan(&n); err != nil || n != jdbcRows {
-					b.Fatalf("sink wrote %d rows (%v), want %d", n, err, jdbcRows)
+				for _, t := range tables[1:] {
+					var n int
+					if err := conn.QueryRow("SELECT count(*) FROM " + t).Scan(&n); err != nil || n != jdbcRows {
+						b.Fatalf("sink wrote %d rows into %s (%v), want %d", n, t, err, jdbcRows)
+					}
 				}
-				b.ReportMetric(float64(jdbcRows)/raw.Seconds(), "raw-rows/s")
-				b.ReportMetric(float64(jdbcRows)/sink.Seconds(), "sink-rows/s")
-				b.ReportMetric(raw.Seconds()/sink.Seconds(), "sink/raw")
+				raw, sink := median(raws), median(sinks)
+				b.ReportMetric(jdbcRows/raw, "raw-rows/s")
+				b.ReportMetric(median(rawSteal), "raw-steal-%")
+				b.ReportMetric(jdbcRows/sink, "sink-rows/s")
+				b.ReportMetric(median(sinkSteal), "sink-steal-%")
+				b.ReportMetric(raw/sink, "sink/raw")
+				if plain != nil {
+					up := median(plains)
+					b.ReportMetric(jdbcRows/up, "upsert-rows/s")
+					b.ReportMetric(median(plainSteal), "upsert-steal-%")
+					b.ReportMetric(up/sink, "eo/upsert")
+				}
 				reportLoad(b)
 			})
 		}
 	}
 }
 
+// startJDBCSink starts a jdbc-sink task of the given mode (insert, upsert, upsert-exactly-once) that
+// writes bench_rows records into table.
+func startJDBCSink(b *testing.B, db *dbtest.DB, mode, table string) *jdbc.SinkTask {
+	cfg := jdbcConfig(db, "batch.size", fmt.Sprint(jdbcBatch), "table.name.format", table)
+	if mode != "insert" {
+		cfg["insert.mode"], cfg["pk.mode"], cfg["pk.fields"] = "upsert", "record_value", "id"
+	}
+	if mode == "upsert-exactly-once" {
+		cfg["delivery.guarantee"], cfg["ordering.msg.enable"] = "exactly_once", "true"
+	}
+	task := jdbc.NewSinkTask()
+	if err := task.Start(context.Background(), conformance.SinkContextFor(b, jdbc.NewSinkConnector().Spec(), cfg), cfg); err != nil {
+		b.Fatal(err)
+	}
+	return task
+}
+
+// sinkPuts writes recs with task's Put, jdbcBatch records at a time, then flushes, and returns the time.
+func sinkPuts(b *testing.B, task *jdbc.SinkTask, recs []*schema.Record) time.Duration {
+	ctx := context.Background()
+	start := time.Now()
+	for first := 0; first < len(recs); first += jdbcBatch {
+		if err := task.Put(ctx, recs[first:first+jdbcBatch]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := task.Flush(ctx, map[plugins.Queue]int64{}); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
 // BenchmarkJDBCSource: jdbc-source's Poll (incrementing mode) against a raw paged SELECT of the same
 // 50,000-row table, pages of 1000, per database. The two sides alternate for jdbcRounds rounds and the
-// medians are reported, each with the CPU steal of its rounds. Both sides are timed warm, from the end of
+// medians are reported, each with the CPU steal of its rounds and the CPU time this process spent per row
+// (the database server's is not counted: it is the same for both sides). Both sides are timed warm, from the end of
 // their first page to the last row: the first page of a fresh task also reads the table's catalog (its
 // columns and primary key, once per task), which is reported on its own as source-first-page-ms.
 func BenchmarkJDBCSource(b *testing.B) {
@@ -171,16 +238,18 @@ func BenchmarkJDBCSource(b *testing.B) {
 			b.ResetTimer()
 
 			var raws, sources, firsts []float64 // seconds
-			var rawSteal, sourceSteal []float64
+			var rawSteal, sourceSteal, rawCPU, sourceCPU []float64
 			for range jdbcRounds {
-				steal := startSteal()
+				runtime.GC() // neither side pays for the other's garbage
+				steal, cpu := startSteal(), startCPU()
 				raws = append(raws, rawPagedSelect(b, db, conn).Seconds())
-				rawSteal = append(rawSteal, steal())
+				rawSteal, rawCPU = append(rawSteal, steal()), append(rawCPU, cpu())
 
-				steal = startSteal()
+				runtime.GC()
+				steal, cpu = startSteal(), startCPU()
 				first, warm := sourcePolls(b, db)
 				sources, firsts = append(sources, warm.Seconds()), append(firsts, first.Seconds())
-				sourceSteal = append(sourceSteal, steal())
+				sourceSteal, sourceCPU = append(sourceSteal, steal()), append(sourceCPU, cpu())
 			}
 			b.StopTimer()
 			warmRows := float64(jdbcRows - jdbcBatch)
@@ -190,13 +259,29 @@ func BenchmarkJDBCSource(b *testing.B) {
 			b.ReportMetric(warmRows/source, "source-rows/s")
 			b.ReportMetric(median(sourceSteal), "source-steal-%")
 			b.ReportMetric(raw/source, "source/raw")
+			b.ReportMetric(1e9*median(rawCPU)/jdbcRows, "raw-cpu-ns/row")
+			b.ReportMetric(1e9*median(sourceCPU)/jdbcRows, "source-cpu-ns/row")
 			b.ReportMetric(1000*median(firsts), "source-first-page-ms")
 			reportLoad(b)
 		})
 	}
 }
 
-// jdbcRounds is how many times each side of BenchmarkJDBCSource runs.
+// startCPU starts measuring this process's CPU time (user and system, every goroutine and the GC); the
+// returned function gives the seconds used since.
+func startCPU() func() float64 {
+	cpu := func() float64 {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	start := cpu()
+	return func() float64 { return cpu() - start }
+}
+
+// jdbcRounds is how many times each side of BenchmarkJDBCSink and BenchmarkJDBCSource runs.
 const jdbcRounds = 5
 
 // rawPagedSelect reads bench_rows in pages of jdbcBatch with the driver alone and returns the time from

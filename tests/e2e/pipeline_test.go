@@ -10,11 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/tests/clustertest"
@@ -76,14 +74,17 @@ func TestFileToFileByteIdentical(t *testing.T) {
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
 	const lines = 200000
 	want := writeInput(t, in, lines, 64*1024, 1)
-	topic := rmqtest.Topic(t, 4)
-	src, sink := connectorFiles(t, dir, in, out, topic, rmqtest.Group(t))
+	topic, group := rmqtest.Topic(t, 4), rmqtest.Group(t)
+	src, sink := connectorFiles(t, dir, in, out, topic, group)
 	start := time.Now()
 	w := startWorker(t, dir, clustertest.FreePort(t), src, sink)
-	var seen atomic.Int64 // the count at the last check: a failure says how far the pipeline got, not where it began
-	if !assert.Eventually(t, func() bool { seen.Store(int64(countLines(out))); return seen.Load() >= lines },
-		8*time.Minute, 250*time.Millisecond) {
-		t.Fatalf("output has %d of %d lines after 8 minutes", seen.Load(), lines)
+	// Alone this takes seconds; beside every other broker package a few minutes at most.
+	// Two minutes without a new line is a stall: the report says where it stopped.
+	if n, ok := awaitProgress(func() int { return countLines(out) }, lines, 2*time.Minute, 8*time.Minute,
+		250*time.Millisecond); !ok {
+		stallReport{w: w, logPath: filepath.Join(dir, "worker.log"), topic: topic, group: group,
+			connectors: []string{"lines-source", "lines-sink"}, files: []string{in, out}}.log(t)
+		t.Fatalf("output has %d of %d lines after %s", n, lines, time.Since(start).Round(time.Second))
 	}
 	t.Logf("%d lines, %d bytes through the broker in %s", lines, len(want), time.Since(start).Round(time.Millisecond))
 	got, err := os.ReadFile(out)
@@ -129,8 +130,8 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	topic := rmqtest.Topic(t, 4)
-	src, sink := connectorFiles(t, dir, in, out, topic, rmqtest.Group(t))
+	topic, group := rmqtest.Topic(t, 4), rmqtest.Group(t)
+	src, sink := connectorFiles(t, dir, in, out, topic, group)
 	port := clustertest.FreePort(t)
 	w := startWorker(t, dir, port, src, sink)
 	require.Eventually(t, func() bool { return countLines(out) >= lines/4 }, 5*time.Minute, 20*time.Millisecond)
@@ -140,8 +141,12 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 
 	w = startWorker(t, dir, port) // connectors come back from the store
 	<-appended
-	require.Eventually(t, func() bool { return countLines(out) >= lines }, 5*time.Minute, 250*time.Millisecond,
-		"output has %d lines", countLines(out))
+	if n, ok := awaitProgress(func() int { return countLines(out) }, lines, 2*time.Minute, 5*time.Minute,
+		250*time.Millisecond); !ok {
+		stallReport{w: w, logPath: filepath.Join(dir, "worker.log"), topic: topic, group: group,
+			connectors: []string{"lines-source", "lines-sink"}, files: []string{in, out}}.log(t)
+		t.Fatalf("output has %d of %d lines after the restart", n, lines)
+	}
 	time.Sleep(2 * time.Second) // let any replayed tail land before counting duplicates
 	w.Stop(t, 90*time.Second)
 

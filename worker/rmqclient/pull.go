@@ -53,8 +53,14 @@ type Pulled struct {
 	// MinOffset and MaxOffset are the queue's stored range as the broker answered
 	// (MaxOffset: the offset of the next message written).
 	MinOffset, MaxOffset int64
-	// Moved: the requested offset was outside the stored range; nothing was read.
+	// Moved: the broker has no records from the requested offset up to Next and nothing
+	// was read: the offset was outside the stored range, or the records there are gone
+	// although the queue still lists them (the broker deleted their commit log file, as it
+	// does early when its disk passes its forcible-clean ratio). Read on from Next.
 	Moved bool
+	// Status is the broker's answer in words, for logs: FOUND, NO_NEW_MSG, RETRY or
+	// OFFSET_MOVED, then its store's reason (OFFSET_OVERFLOW_ONE, MESSAGE_WAS_REMOVING, ...).
+	Status string
 
 	slab *msgSlab // where Messages are, for Release
 }
@@ -128,7 +134,7 @@ func (p *Puller) Pull(ctx context.Context, q Queue, offset int64, max int, wait 
 		}
 		return Pulled{Next: offset}, fmt.Errorf("pull %s at %d for %s: %w", q, offset, p.group, err)
 	}
-	out := Pulled{Next: res.Next, MinOffset: res.Min, MaxOffset: res.Max}
+	out := Pulled{Next: res.Next, MinOffset: res.Min, MaxOffset: res.Max, Status: pullStatus(res)}
 	switch res.Status {
 	case remoting.PullFound:
 		out.slab = msgSlabs.Get().(*msgSlab)
@@ -140,9 +146,32 @@ func (p *Puller) Pull(ctx context.Context, q Queue, offset int64, max int, wait 
 	case remoting.PullOffsetMoved:
 		out.Moved = true
 	default:
-		out.Next = offset
+		// Nothing found, or "pull again": past the queue's tail the broker names the offset
+		// asked for; a later one means the records in between are gone (MESSAGE_WAS_REMOVING,
+		// OFFSET_FOUND_NULL), and pulling the same offset again gets the same answer.
+		out.Moved = res.Next > offset
+		if !out.Moved {
+			out.Next = offset
+		}
 	}
 	return out, nil
+}
+
+// pullStatus names a pull's answer for logs: the response, then the broker's reason.
+func pullStatus(res *remoting.PullResult) string {
+	s := "FOUND"
+	switch res.Status {
+	case remoting.PullNoNew:
+		s = "NO_NEW_MSG"
+	case remoting.PullRetry:
+		s = "RETRY"
+	case remoting.PullOffsetMoved:
+		s = "OFFSET_MOVED"
+	}
+	if res.Remark != "" && res.Remark != s {
+		s += " " + res.Remark
+	}
+	return s
 }
 
 // receivedMessages converts decoded messages into the slab into. Allocation is per batch

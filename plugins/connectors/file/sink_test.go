@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
@@ -206,7 +207,7 @@ func TestFileSinkAppendsAndLifecycle(t *testing.T) {
 
 	_, err = conformance.Validate(file.NewSinkConnector(), map[string]string{})
 	require.ErrorIs(t, err, plugins.ErrMissingRequired)
-	require.Equal(t, "filename", plugins.AsConfigErrors(err)[0].Key)
+	require.Equal(t, "filename", cfgerr.Flatten(err)[0].Key)
 }
 
 // BenchmarkFileSinkPut measures write throughput: batches of 500 lines of 100 bytes, fsynced every 20 batches.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
@@ -366,9 +367,9 @@ func TestFileSourceConfig(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			require.ErrorIs(t, err, plugins.ErrInvalidConfig)
+			require.ErrorIs(t, err, cfgerr.ErrInvalid)
 			var keys []string
-			for _, fe := range plugins.AsConfigErrors(err) {
+			for _, fe := range cfgerr.Flatten(err) {
 				keys = append(keys, fe.Key)
 			}
 			require.Equal(t, tt.keys, keys)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
@@ -243,8 +244,8 @@ func TestGeneratorConfigErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := conformance.Validate(generator.NewSourceConnector(), tt.cfg)
-			require.ErrorIs(t, err, plugins.ErrInvalidConfig)
-			fes := plugins.AsConfigErrors(err)
+			require.ErrorIs(t, err, cfgerr.ErrInvalid)
+			fes := cfgerr.Flatten(err)
 			require.Len(t, fes, 1)
 			require.Equal(t, tt.key, fes[0].Key)
 		})

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -82,21 +82,20 @@ var _ plugins.SourceConnector = (*SourceConnector)(nil)
 // Spec declares name, connect.topicname, record.size, count, rate, keys and batch.size.
 func (c *SourceConnector) Spec() *plugins.ConfigSpec { return sourceSpec }
 
-// Validate checks that the task index is below the task count; the engine has checked every
-// key against Spec, so both parse.
+// Validate checks that the task index is below the task count, reading both typed (with their
+// defaults) from Spec: the engine has checked every key against it already.
 func (c *SourceConnector) Validate(cfg map[string]string) error {
-	task, _ := strconv.Atoi(strings.TrimSpace(cfg[KeyTask]))
-	tasks := 1
-	if s, ok := cfg[KeyTasks]; ok {
-		tasks, _ = strconv.Atoi(strings.TrimSpace(s))
+	vals, err := sourceSpec.Parse(cfg)
+	if err != nil {
+		return err
 	}
-	return checkTaskIndex(task, tasks)
+	return checkTaskIndex(vals.Int(KeyTask), vals.Int(KeyTasks))
 }
 
 // checkTaskIndex rejects a task index at or above the task count.
 func checkTaskIndex(task, tasks int) error {
 	if tasks <= task {
-		return &plugins.FieldError{Key: KeyTasks, Value: strconv.Itoa(tasks),
+		return &cfgerr.Error{Key: KeyTasks, Value: strconv.Itoa(tasks),
 			Reason: "not a task count above " + KeyTask, Err: plugins.ErrInvalidValue}
 	}
 	return nil

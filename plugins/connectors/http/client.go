@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
@@ -128,18 +129,18 @@ func tlsConfig(v plugins.Values) (*tls.Config, error) {
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, &plugins.FieldError{Key: KeyTLSCert, Value: certFile, Reason: "load client certificate: " + err.Error(), Err: plugins.ErrInvalidValue}
+			return nil, &cfgerr.Error{Key: KeyTLSCert, Value: certFile, Reason: "load client certificate: " + err.Error(), Err: plugins.ErrInvalidValue}
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, &plugins.FieldError{Key: KeyTLSCA, Value: caFile, Reason: err.Error(), Err: plugins.ErrInvalidValue}
+			return nil, &cfgerr.Error{Key: KeyTLSCA, Value: caFile, Reason: err.Error(), Err: plugins.ErrInvalidValue}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &plugins.FieldError{Key: KeyTLSCA, Value: caFile, Reason: "no PEM certificate in the file", Err: plugins.ErrInvalidValue}
+			return nil, &cfgerr.Error{Key: KeyTLSCA, Value: caFile, Reason: "no PEM certificate in the file", Err: plugins.ErrInvalidValue}
 		}
 		cfg.RootCAs = pool
 	}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -70,7 +71,7 @@ func newListener(t *SourceTask, v plugins.Values, metrics *receivedMetrics) (*li
 		partition: map[string]any{partitionPath: addr + v.String(KeyListenPath)}, metrics: metrics}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, &plugins.FieldError{Key: KeyListenAddress, Value: addr, Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return nil, &cfgerr.Error{Key: KeyListenAddress, Value: addr, Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	l.srv = &http.Server{
 		Handler:           l,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -188,7 +189,7 @@ func TestListenAddressInUse(t *testing.T) {
 	c := httpconn.NewSourceConnector()
 	task := httpconn.NewSourceTask()
 	err = task.Start(context.Background(), sourceCtx(t, c, cfg), cfg)
-	require.ErrorIs(t, err, plugins.ErrInvalidConfig)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
 	require.Contains(t, err.Error(), "listen.address")
 	require.NoError(t, task.Stop(context.Background()))
 }

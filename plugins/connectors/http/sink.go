@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -106,12 +107,12 @@ func (c *SinkConnector) Validate(cfg map[string]string) error {
 	}
 	errs := checkCommon(v)
 	if m := v.String(KeyMethod); !strings.Contains(m, "${") && !validMethod(m) {
-		errs = append(errs, &plugins.FieldError{Key: KeyMethod, Value: m, Reason: "not an HTTP method name", Err: plugins.ErrInvalidValue})
+		errs = append(errs, &cfgerr.Error{Key: KeyMethod, Value: m, Reason: "not an HTTP method name", Err: plugins.ErrInvalidValue})
 	} else if _, err := parseTemplate(m); err != nil {
-		errs = append(errs, &plugins.FieldError{Key: KeyMethod, Value: m, Reason: err.Error(), Err: plugins.ErrInvalidValue})
+		errs = append(errs, &cfgerr.Error{Key: KeyMethod, Value: m, Reason: err.Error(), Err: plugins.ErrInvalidValue})
 	}
 	if v.Int(KeyBatchMaxRecords) > 1 && v.String(KeyBatchFormat) == BatchJSONArray && v.String(KeyBodyFormat) == BodyRaw {
-		errs = append(errs, &plugins.FieldError{Key: KeyBatchFormat, Value: BatchJSONArray,
+		errs = append(errs, &cfgerr.Error{Key: KeyBatchFormat, Value: BatchJSONArray,
 			Reason: "a JSON array needs body.format=json; use ndjson with body.format=raw", Err: plugins.ErrInvalidValue})
 	}
 	return asError(errs)
@@ -235,15 +236,15 @@ func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[
 	req.metrics = metrics
 	urlT, err := parseTemplate(v.String(KeyURL))
 	if err != nil {
-		return &plugins.FieldError{Key: KeyURL, Value: v.String(KeyURL), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: KeyURL, Value: v.String(KeyURL), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	methodT, err := parseTemplate(v.String(KeyMethod))
 	if err != nil {
-		return &plugins.FieldError{Key: KeyMethod, Value: v.String(KeyMethod), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: KeyMethod, Value: v.String(KeyMethod), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	headers, err := parseHeaderTemplates(v.String(KeyHeaders), v.String(KeyHeaderSeparator))
 	if err != nil {
-		return &plugins.FieldError{Key: KeyHeaders, Value: v.String(KeyHeaders), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: KeyHeaders, Value: v.String(KeyHeaders), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 
 	t.mu.Lock()

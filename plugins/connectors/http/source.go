@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -157,7 +158,7 @@ func (c *SourceConnector) Validate(cfg map[string]string) error {
 	}
 	if b := v.String(KeyRequestBody); b != "" {
 		if _, err := parseTemplate(b); err != nil {
-			errs = append(errs, &plugins.FieldError{Key: KeyRequestBody, Value: b, Reason: err.Error(), Err: plugins.ErrInvalidValue})
+			errs = append(errs, &cfgerr.Error{Key: KeyRequestBody, Value: b, Reason: err.Error(), Err: plugins.ErrInvalidValue})
 		}
 	}
 	return asError(errs)
@@ -368,7 +369,7 @@ func newPoller(ctx context.Context, t *SourceTask, v plugins.Values, positions p
 		position: v.String(KeyPositionInit)}
 	fail := func(key, val string, err error) (*poller, error) {
 		req.close()
-		return nil, &plugins.FieldError{Key: key, Value: val, Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return nil, &cfgerr.Error{Key: key, Value: val, Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	raw := v.String(KeyURL)
 	if p.urlT, err = parseTemplate(raw); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
@@ -225,7 +226,7 @@ func TestSourceValidate(t *testing.T) {
 	} {
 		_, err := conformance.Validate(c, tc.cfg)
 		require.Error(t, err, "%v", tc.cfg)
-		fes := plugins.AsConfigErrors(err)
+		fes := cfgerr.Flatten(err)
 		require.NotEmpty(t, fes, "%v", err)
 		require.Equal(t, tc.key, fes[0].Key, "%v", err)
 	}

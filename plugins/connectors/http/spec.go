@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 )
 
@@ -80,8 +81,8 @@ func commonFields() []plugins.Field {
 }
 
 // checkCommon checks the cross-field rules of the common keys.
-func checkCommon(v plugins.Values) plugins.ConfigErrors {
-	var errs plugins.ConfigErrors
+func checkCommon(v plugins.Values) cfgerr.List {
+	var errs cfgerr.List
 	switch strings.ToLower(v.String(KeyAuthType)) {
 	case AuthBasic:
 		if v.String(KeyAuthUsername) == "" {
@@ -96,21 +97,21 @@ func checkCommon(v plugins.Values) plugins.ConfigErrors {
 		errs = append(errs, missing(KeyTLSKey, "tls.client.cert.file and tls.client.key.file go together"))
 	}
 	if _, err := parseHeaderTemplates(v.String(KeyHeaders), v.String(KeyHeaderSeparator)); err != nil {
-		errs = append(errs, &plugins.FieldError{Key: KeyHeaders, Value: v.String(KeyHeaders), Reason: err.Error(), Err: plugins.ErrInvalidValue})
+		errs = append(errs, &cfgerr.Error{Key: KeyHeaders, Value: v.String(KeyHeaders), Reason: err.Error(), Err: plugins.ErrInvalidValue})
 	}
 	if u := v.String(KeyURL); u != "" {
 		if _, err := parseTemplate(u); err != nil {
-			errs = append(errs, &plugins.FieldError{Key: KeyURL, Value: u, Reason: err.Error(), Err: plugins.ErrInvalidValue})
+			errs = append(errs, &cfgerr.Error{Key: KeyURL, Value: u, Reason: err.Error(), Err: plugins.ErrInvalidValue})
 		}
 	}
 	return errs
 }
 
-func missing(key, reason string) *plugins.FieldError {
-	return &plugins.FieldError{Key: key, Reason: reason, Err: plugins.ErrMissingRequired}
+func missing(key, reason string) *cfgerr.Error {
+	return &cfgerr.Error{Key: key, Reason: reason, Err: plugins.ErrMissingRequired}
 }
 
-func asError(errs plugins.ConfigErrors) error {
+func asError(errs cfgerr.List) error {
 	if len(errs) == 0 {
 		return nil
 	}

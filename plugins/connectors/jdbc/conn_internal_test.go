@@ -2,6 +2,7 @@ package jdbc
 
 import (
 	"context"
+	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -92,18 +93,63 @@ func TestErrorClasses(t *testing.T) {
 }
 
 func TestSmallDecimalAgreesWithParseDecimal(t *testing.T) {
+	var a arena
 	for _, tt := range []struct {
 		s     string
 		scale int32
-	}{{"12.34", 2}, {"-0.05", 2}, {"0", 0}, {"-17", 0}, {"123456789012345.6789", 4}, {"1.5", 2}, {"9223372036854775807", 0}} {
-		c := colConv{name: "x", kind: kDecimal, scale: tt.scale}
-		got, err := c.value(tt.s)
-		require.NoError(t, err, tt.s)
+	}{{"12.34", 2}, {"-0.05", 2}, {"0", 0}, {"-17", 0}, {"123456789012345.6789", 4}, {"1.5", 2},
+		{"9223372036854775807", 0}, {"-9223372036854775808", 0}, {"+1.00", 2}, {"-0.00", 2}, {"12.", 0}, {".5", 1},
+		{"1E+3", 0}, {"123456789012345678.9", 1}, {"999999999999999999", 0}, {"1.20", 1}} {
 		want, err := schema.ParseDecimal(tt.s)
 		require.NoError(t, err)
 		want, err = want.Rescale(tt.scale)
 		require.NoError(t, err)
-		require.True(t, want.Equal(got.(schema.Decimal)), "%s: %v vs %v", tt.s, got, want)
-		require.Equal(t, tt.scale, got.(schema.Decimal).Scale)
+		for _, a := range []*arena{nil, &a} {
+			c := colConv{name: "x", kind: kDecimal, scale: tt.scale}
+			got, err := c.value(tt.s, a)
+			require.NoError(t, err, tt.s)
+			require.True(t, want.Equal(got.(schema.Decimal)), "%s: %v vs %v", tt.s, got, want)
+			require.Equal(t, tt.scale, got.(schema.Decimal).Scale)
+			require.Equal(t, want.Unscaled.Sign(), got.(schema.Decimal).Unscaled.Sign(), tt.s)
+		}
 	}
+}
+
+// TestArenaIntsAreIndependent: big.Ints from one arena block do not share memory.
+func TestArenaIntsAreIndependent(t *testing.T) {
+	var a arena
+	var ints []*big.Int
+	for i := range 2*arenaBlock + 3 {
+		ints = append(ints, a.bigInt(int64(i)-arenaBlock))
+	}
+	ints[5].Add(ints[5], big.NewInt(1<<40))
+	ints[6].Neg(ints[6])
+	for i, z := range ints {
+		want := int64(i) - arenaBlock
+		switch i {
+		case 5:
+			want += 1 << 40
+		case 6:
+			want = -want
+		}
+		require.Equal(t, want, z.Int64(), "int %d", i)
+	}
+}
+
+// FuzzSmallDecimal: whenever the fast path accepts a string, it agrees with the full parse.
+func FuzzSmallDecimal(f *testing.F) {
+	for _, s := range []string{"12.34", "-0.05", "1.", "+7", "-", ".", "1e5", "99999999999999999.99"} {
+		f.Add(s, int32(2))
+	}
+	f.Fuzz(func(t *testing.T, s string, scale int32) {
+		n, ok := smallDecimal(s, scale)
+		if !ok {
+			return
+		}
+		want, err := schema.ParseDecimal(s)
+		require.NoError(t, err, s)
+		want, err = want.Rescale(scale)
+		require.NoError(t, err, s)
+		require.True(t, want.Equal(schema.NewDecimal(n, scale)), "%q: %d vs %v", s, n, want)
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -38,18 +39,18 @@ func parseSinkConfig(v plugins.Values, name string) (*sinkConfig, error) {
 		autoCreate: v.Bool(KeyAutoCreate), autoEvolve: v.Bool(KeyAutoEvolve), deletes: v.Bool(KeyDeleteEnabled),
 		tableFormat: v.String(KeyTableNameFormat), batchSize: v.Int(KeyBatchSize),
 		exactlyOnce: v.String(KeyDelivery) == ExactlyOnce, offsetsTable: v.String(KeyOffsetsTable), connector: name}
-	var errs plugins.ConfigErrors
+	var errs cfgerr.List
 	if c.insertMode != InsertInsert && c.pkMode == PKNone {
-		errs = append(errs, &plugins.FieldError{Key: KeyPKMode, Value: c.pkMode,
+		errs = append(errs, &cfgerr.Error{Key: KeyPKMode, Value: c.pkMode,
 			Reason: "insert.mode=" + c.insertMode + " needs a primary key (record_key or record_value)", Err: plugins.ErrInvalidValue})
 	}
 	if c.deletes && c.pkMode != PKRecordKey {
-		errs = append(errs, &plugins.FieldError{Key: KeyDeleteEnabled, Value: "true",
+		errs = append(errs, &cfgerr.Error{Key: KeyDeleteEnabled, Value: "true",
 			Reason: "needs pk.mode=record_key (a deleted row is found by the record key)", Err: plugins.ErrInvalidValue})
 	}
 	c.target, err = parseTarget(v.String(KeyURL), v.String(KeyUser), v.Password(KeyPassword))
 	if err != nil {
-		errs = append(errs, &plugins.FieldError{Key: KeyURL, Reason: err.Error(), Err: plugins.ErrInvalidValue})
+		errs = append(errs, &cfgerr.Error{Key: KeyURL, Reason: err.Error(), Err: plugins.ErrInvalidValue})
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -85,7 +86,7 @@ func (c *SinkConnector) Validate(cfg map[string]string) error {
 		return err
 	}
 	if sc.exactlyOnce && !strings.EqualFold(strings.TrimSpace(cfg[KeyOrdering]), "true") {
-		return plugins.ConfigErrors{{Key: KeyDelivery, Value: ExactlyOnce, Err: plugins.ErrInvalidValue,
+		return cfgerr.List{{Key: KeyDelivery, Value: ExactlyOnce, Err: plugins.ErrInvalidValue,
 			Reason: "needs " + KeyOrdering + "=true: the stored offsets are per-queue watermarks, so a queue's records " +
 				"must be delivered in order"}}
 	}
@@ -125,6 +126,17 @@ type SinkTask struct {
 	// knownQueues have a row in the offsets table.
 	knownQueues map[plugins.Queue]bool
 	stopped     bool
+	shapes      shapeCache // Put's, under mu
+}
+
+// shapeCache keeps what consecutive records of one topic and shape share, so a row costs no copy of it:
+// the last topic's table, and the last column list with its signature (ops share it; nobody modifies it).
+type shapeCache struct {
+	topic  string
+	table  tableID
+	cols   []string
+	schema string
+	buf    []string // the row being planned's columns
 }
 
 // tableInfo is what the task knows of a destination table.
@@ -334,7 +346,11 @@ func (t *SinkTask) tableFor(topic string) tableID {
 
 // rowOf builds the operation for r (nil: nothing to do, a tombstone with deletes off).
 func (t *SinkTask) rowOf(r *schema.Record) (*op, error) {
-	o := &op{rec: r, table: t.tableFor(r.Topic), kind: t.sc.insertMode}
+	sh := &t.shapes
+	if sh.cols == nil || r.Topic != sh.topic { // cols == nil: nothing cached yet
+		sh.topic, sh.table = r.Topic, t.tableFor(r.Topic)
+	}
+	o := &op{rec: r, table: sh.table, kind: t.sc.insertMode}
 	if r.Value == nil {
 		if !t.sc.deletes {
 			return nil, nil
@@ -346,10 +362,11 @@ func (t *SinkTask) rowOf(r *schema.Record) (*op, error) {
 		if err != nil {
 			return fmt.Errorf("field %s: %w", name, err)
 		}
-		o.cols = append(o.cols, name)
+		sh.buf = append(sh.buf, name)
 		o.args = append(o.args, b)
 		return nil
 	}
+	sh.buf = sh.buf[:0]
 	var value *schema.Struct
 	if r.Value != nil {
 		st, ok := r.Value.(*schema.Struct)
@@ -357,8 +374,8 @@ func (t *SinkTask) rowOf(r *schema.Record) (*op, error) {
 			return nil, fmt.Errorf("%w: value is %T, not a struct with a schema", ErrBadRecord, r.Value)
 		}
 		value = st
+		o.args = make([]any, 0, len(st.Schema().Fields)+1)
 	}
-	keyCols := map[string]bool{}
 	switch t.sc.pkMode {
 	case PKRecordKey:
 		if r.Key == nil {
@@ -373,7 +390,6 @@ func (t *SinkTask) rowOf(r *schema.Record) (*op, error) {
 				if err := add(f.Name, f.Schema, v); err != nil {
 					return nil, err
 				}
-				keyCols[f.Name] = true
 			}
 		} else {
 			name := "__connect_key"
@@ -390,7 +406,6 @@ func (t *SinkTask) rowOf(r *schema.Record) (*op, error) {
 			if err := add(name, ks, r.Key); err != nil {
 				return nil, err
 			}
-			keyCols[name] = true
 		}
 	case PKRecordValue:
 		if value == nil {
@@ -409,13 +424,12 @@ func (t *SinkTask) rowOf(r *schema.Record) (*op, error) {
 			if err := add(n, f.Schema, v); err != nil {
 				return nil, err
 			}
-			keyCols[n] = true
 		}
 	}
-	o.nkeys = len(o.cols)
+	o.nkeys = len(sh.buf)
 	if value != nil {
 		for _, f := range value.Schema().Fields {
-			if keyCols[f.Name] {
+			if slices.Contains(sh.buf[:o.nkeys], f.Name) { // a key column, written first
 				continue
 			}
 			v, _ := value.Get(f.Name)
@@ -424,13 +438,17 @@ func (t *SinkTask) rowOf(r *schema.Record) (*op, error) {
 			}
 		}
 	}
-	if len(o.cols) == 0 {
+	if len(sh.buf) == 0 {
 		return nil, fmt.Errorf("%w: no column to write", ErrBadRecord)
 	}
-	if o.kind == "update" && o.nkeys == len(o.cols) {
+	if o.kind == "update" && o.nkeys == len(sh.buf) {
 		return nil, fmt.Errorf("%w: update with no non-key column", ErrBadRecord)
 	}
-	o.schema = strings.Join(o.cols, "\x00")
+	if !slices.Equal(sh.buf, sh.cols) {
+		sh.cols = slices.Clone(sh.buf)
+		sh.schema = strings.Join(sh.cols, "\x00")
+	}
+	o.cols, o.schema = sh.cols, sh.schema
 	return o, nil
 }
 

@@ -211,3 +211,31 @@ func TestSinkExactlyOnceAcrossTasks(t *testing.T) {
 		require.Len(t, db.Query(t, "SELECT id FROM items"), 10, "every record exactly once")
 	})
 }
+
+// One Put of records alternating between two topics and two value shapes writes each row to its topic's
+// table with its own columns (the task reuses a table name and column list only while they match).
+func TestSinkMixedTopicsAndShapesInOnePut(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		cfg := connCfg(db)
+		cfg["auto.create"], cfg["auto.evolve"] = "true", "true"
+		cfg["pk.mode"], cfg["pk.fields"] = "record_value", "id"
+		task, sctx := startSink(t, cfg)
+		wide := schema.StructBuilder().Field("id", schema.Int64Schema).Field("name", schema.OptionalStringSchema).
+			Field("qty", schema.OptionalInt32Schema).MustBuild()
+		wideRec := func(topic string, id int64, qty int32) *schema.Record {
+			return schema.NewRecord(topic, nil, nil, wide, schema.NewStruct(wide).MustPut("id", id).
+				MustPut("name", fmt.Sprint("w", id)).MustPut("qty", qty))
+		}
+		put(t, task, item("mix_a", 0, 1, "a1"), item("mix_b", 1, 1, "b1"), wideRec("mix_a", 2, 20),
+			item("mix_a", 3, 3, "a3"), wideRec("mix_b", 2, 22), item("mix_b", 5, 3, "b3"))
+		recs, _ := sctx.Reporter.Reported()
+		require.Empty(t, recs)
+		require.Equal(t, map[int64]any{1: "a1", 2: "w2", 3: "a3"}, names(t, db, "mix_a"))
+		require.Equal(t, map[int64]any{1: "b1", 2: "w2", 3: "b3"}, names(t, db, "mix_b"))
+		for table, want := range map[string]int64{"mix_a": 20, "mix_b": 22} {
+			rows := db.Query(t, "SELECT qty FROM "+q(db, table)+" WHERE id = 2")
+			require.Len(t, rows, 1)
+			require.EqualValues(t, want, rows[0][0], table)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 )
 
@@ -41,30 +42,30 @@ func parseSourceConfig(v plugins.Values) (*sourceConfig, error) {
 		topicPrefix: v.String(KeyTopicPrefix), pollInterval: v.Duration(KeyPollInterval),
 		batchMaxRows: v.Int(KeyBatchMaxRows), tsDelay: v.Duration(KeyTimestampDelay),
 		tablePoll: v.Duration(KeyTablePollInterval), taskTables: v.List(KeyTaskTables), taskTablesSet: v.IsSet(KeyTaskTables)}
-	var errs plugins.ConfigErrors
+	var errs cfgerr.List
 	if (c.mode == ModeIncrementing || c.mode == ModeTimestampIncrementing) && c.incCol == "" {
-		errs = append(errs, &plugins.FieldError{Key: KeyIncrementingCol, Reason: "required with mode=" + c.mode,
+		errs = append(errs, &cfgerr.Error{Key: KeyIncrementingCol, Reason: "required with mode=" + c.mode,
 			Err: plugins.ErrMissingRequired})
 	}
 	if (c.mode == ModeTimestamp || c.mode == ModeTimestampIncrementing) && len(c.tsCols) == 0 {
-		errs = append(errs, &plugins.FieldError{Key: KeyTimestampCols, Reason: "required with mode=" + c.mode,
+		errs = append(errs, &cfgerr.Error{Key: KeyTimestampCols, Reason: "required with mode=" + c.mode,
 			Err: plugins.ErrMissingRequired})
 	}
 	if c.query != "" && (len(c.whitelist) > 0 || len(c.blacklist) > 0) {
-		errs = append(errs, &plugins.FieldError{Key: KeyQuery, Value: c.query,
+		errs = append(errs, &cfgerr.Error{Key: KeyQuery, Value: c.query,
 			Reason: "cannot be combined with table.whitelist or table.blacklist", Err: plugins.ErrInvalidValue})
 	}
 	if len(c.whitelist) > 0 && len(c.blacklist) > 0 {
-		errs = append(errs, &plugins.FieldError{Key: KeyBlacklist, Value: strings.Join(c.blacklist, ","),
+		errs = append(errs, &cfgerr.Error{Key: KeyBlacklist, Value: strings.Join(c.blacklist, ","),
 			Reason: "cannot be combined with table.whitelist", Err: plugins.ErrInvalidValue})
 	}
 	if c.query != "" && c.topicPrefix == "" {
-		errs = append(errs, &plugins.FieldError{Key: KeyTopicPrefix, Reason: "required with query (it is the topic)",
+		errs = append(errs, &cfgerr.Error{Key: KeyTopicPrefix, Reason: "required with query (it is the topic)",
 			Err: plugins.ErrMissingRequired})
 	}
 	c.target, err = parseTarget(v.String(KeyURL), v.String(KeyUser), v.Password(KeyPassword))
 	if err != nil {
-		errs = append(errs, &plugins.FieldError{Key: KeyURL, Reason: err.Error(), Err: plugins.ErrInvalidValue})
+		errs = append(errs, &cfgerr.Error{Key: KeyURL, Reason: err.Error(), Err: plugins.ErrInvalidValue})
 	}
 	if len(errs) > 0 {
 		return nil, errs

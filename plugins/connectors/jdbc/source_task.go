@@ -23,10 +23,11 @@ const (
 // returns up to batch.max.rows rows. Poll and Stop may run concurrently; Stop makes a waiting Poll return.
 //
 // In the incrementing modes a full page means more rows may follow, so as soon as a page is scanned the
-// next one is read ahead in the background from the page's last row, while this page is converted and
-// the engine sends it: the database's and the driver's time then overlaps the rest of the pipeline
-// instead of adding to it. A read-ahead page is used only if the table's position is still the one it was
-// read from; it is dropped otherwise, and Stop cancels it.
+// next one is read ahead in the background from the page's last row, and so on while pages come back
+// full, one page queued at most: the database's and the driver's time then overlaps the conversion and
+// the engine's sending instead of adding to it, and pages are read back to back as a plain paged SELECT
+// would. A read-ahead page is used only if the table's position is still the one it was read from;
+// otherwise it and the rest of its chain are dropped. Stop cancels the reads.
 type SourceTask struct {
 	stopped  chan struct{}
 	stopOnce sync.Once
@@ -59,8 +60,7 @@ type querier struct {
 	due       time.Time
 	pos       tablePos
 
-	ahead    chan *page // the next page, being read ahead from ahead.pos; nil when none is
-	aheadPos tablePos
+	ahead *aheadChain // the pages being read ahead; nil when none are
 
 	bulk *sql.Rows // an open bulk read, continued by the next polls
 
@@ -69,8 +69,20 @@ type querier struct {
 	value  *schema.Schema
 	key    *schema.Schema
 	keyIdx []int
+	pc     posCols
+}
+
+// posCols locates a row's position in its scanned values: the incrementing column (-1: none) and the
+// timestamp columns. prepare replaces it whole, so a copy stays valid for a read-ahead goroutine.
+type posCols struct {
 	incIdx int
 	tsIdx  []int
+}
+
+// aheadChain is a background reader of consecutive pages.
+type aheadChain struct {
+	pages  chan *page // closed when the chain ends
+	cancel context.CancelFunc
 }
 
 // Start connects and reads the committed position of every table of the task.
@@ -201,7 +213,9 @@ func (t *SourceTask) read(ctx context.Context, q *querier) (recs []*schema.Recor
 	if err := t.prepare(ctx, q, pg.cols); err != nil {
 		return nil, false, err
 	}
-	if n := pg.len(); n >= t.sc.batchMaxRows && t.sc.mode != ModeTimestamp {
+	if n := pg.len(); n < t.sc.batchMaxRows {
+		t.dropAhead(q) // the chain ended with this page
+	} else if q.ahead == nil && t.sc.mode != ModeTimestamp {
 		// ModeTimestamp may cut the page at a timestamp tie (below), so its next position is known
 		// only after conversion: it is not read ahead.
 		next, err := q.after(pg.row(n - 1))
@@ -321,18 +335,19 @@ func (t *SourceTask) completeTimestampTies(ctx context.Context, q *querier, recs
 	return t.convertPage(q, pg)
 }
 
-func recTS(r *schema.Record) time.Time {
-	ts, _ := time.Parse(time.RFC3339Nano, r.SourceOffset[OffsetTimestamp].(string))
-	return ts
-}
+// recPos is the position of a record convertPage built.
+func recPos(r *schema.Record) *tablePos { return r.LazyOffset.(*tablePos) }
+
+func recTS(r *schema.Record) time.Time { return recPos(r).ts }
 
 // advance moves q's position to r's.
 func (q *querier) advance(r *schema.Record) {
-	if n, ok := r.SourceOffset[OffsetIncrementing].(int64); ok {
-		q.pos.hasInc, q.pos.inc = true, n
+	p := recPos(r)
+	if p.hasInc {
+		q.pos.hasInc, q.pos.inc = true, p.inc
 	}
-	if _, ok := r.SourceOffset[OffsetTimestamp].(string); ok {
-		q.pos.hasTS, q.pos.ts = true, recTS(r)
+	if p.hasTS {
+		q.pos.hasTS, q.pos.ts = true, p.ts
 	}
 }
 
@@ -340,33 +355,57 @@ func (q *querier) advance(r *schema.Record) {
 // position advance gives the row's record.
 func (q *querier) after(vals []any) (tablePos, error) {
 	p := q.pos
-	if q.incIdx >= 0 && vals[q.incIdx] != nil {
-		n, err := toInt64(vals[q.incIdx])
+	err := q.pc.rowPos(vals, &p)
+	return p, err
+}
+
+// rowPos sets the parts of p the row vals has: its incrementing value and its timestamp (the first
+// non-null timestamp column, in UTC).
+func (pc posCols) rowPos(vals []any, p *tablePos) error {
+	if pc.incIdx >= 0 && vals[pc.incIdx] != nil {
+		n, err := toInt64(vals[pc.incIdx])
 		if err != nil {
-			return p, fmt.Errorf("%s: %w", KeyIncrementingCol, err)
+			return fmt.Errorf("%s: %w", KeyIncrementingCol, err)
 		}
 		p.hasInc, p.inc = true, n
 	}
-	for _, i := range q.tsIdx {
+	for _, i := range pc.tsIdx {
 		if vals[i] == nil {
 			continue
 		}
 		ts, err := toTime(vals[i])
 		if err != nil {
-			return p, fmt.Errorf("%s: %w", KeyTimestampCols, err)
+			return fmt.Errorf("%s: %w", KeyTimestampCols, err)
 		}
 		p.hasTS, p.ts = true, ts.UTC()
 		break
 	}
-	return p, nil
+	return nil
 }
 
-// tablePos is a table's position: the last delivered row's incrementing value and timestamp.
+// tablePos is a table's position: the last delivered row's incrementing value and timestamp (UTC). A
+// record's position is its LazyOffset, pointing into one slice per page.
 type tablePos struct {
 	hasInc bool
 	inc    int64
 	hasTS  bool
 	ts     time.Time
+}
+
+// Offset is the position as stored: {incrementing, timestamp} as far as the row has them, and {bulk: true}
+// when it has neither (bulk mode), so every record has a position.
+func (p *tablePos) Offset() map[string]any {
+	off := make(map[string]any, 2)
+	if p.hasInc {
+		off[OffsetIncrementing] = p.inc
+	}
+	if p.hasTS {
+		off[OffsetTimestamp] = p.ts.Format(time.RFC3339Nano)
+	}
+	if len(off) == 0 {
+		off["bulk"] = true
+	}
+	return off
 }
 
 func (p tablePos) equal(o tablePos) bool {
@@ -377,7 +416,8 @@ func (p tablePos) equal(o tablePos) bool {
 type page struct {
 	cols []*sql.ColumnType
 	vals []any
-	err  error // a query or scan failure, already wrapped
+	err  error    // a query or scan failure, already wrapped
+	from tablePos // the position it was read after (read-ahead pages)
 }
 
 func (pg *page) len() int {
@@ -441,36 +481,64 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int) *page {
 	return pg
 }
 
-// readAhead starts reading q's page after pos in the background.
+// readAhead starts reading q's pages after pos in the background: the page after pos, then, while the
+// pages are full and have the columns q was prepared for, the page after each one's last row. One page
+// waits in the channel at most. It only reads q's immutable fields and a copy of its posCols.
 func (t *SourceTask) readAhead(q *querier, pos tablePos) {
 	if t.isStopped() {
 		return
 	}
+	ctx, cancel := context.WithCancel(t.aheadCtx)
 	ch := make(chan *page, 1)
-	q.ahead, q.aheadPos = ch, pos
-	t.aheads.Go(func() { ch <- t.fetch(t.aheadCtx, q, pos) })
+	q.ahead = &aheadChain{pages: ch, cancel: cancel}
+	pc, sig := q.pc, q.sig
+	t.aheads.Go(func() {
+		defer close(ch)
+		for {
+			pg := t.fetch(ctx, q, pos)
+			pg.from = pos
+			more := pg.err == nil && pg.len() >= t.sc.batchMaxRows && colSig(pg.cols) == sig
+			if more { // before the page is handed over: its values are converted in place
+				more = pc.rowPos(pg.row(pg.len()-1), &pos) == nil
+			}
+			select {
+			case ch <- pg:
+			case <-ctx.Done():
+				return
+			}
+			if !more {
+				return
+			}
+		}
+	})
 }
 
-// takeAhead returns q's read-ahead page if it was read from q's current position and succeeded, and nil
-// otherwise (the caller then queries itself, which reports a failure properly).
+// takeAhead returns q's next read-ahead page if it was read from q's current position and succeeded, and
+// nil otherwise (the caller then queries itself, which reports a failure properly), dropping the chain.
 func (t *SourceTask) takeAhead(ctx context.Context, q *querier) *page {
-	ch := q.ahead
-	if ch == nil {
+	a := q.ahead
+	if a == nil {
 		return nil
 	}
-	q.ahead = nil
 	var pg *page
 	select {
-	case pg = <-ch:
+	case pg = <-a.pages:
 	case <-ctx.Done():
-		return nil
 	case <-t.stopped:
-		return nil
 	}
-	if pg.err != nil || !q.aheadPos.equal(q.pos) {
+	if pg == nil || pg.err != nil || !pg.from.equal(q.pos) {
+		t.dropAhead(q)
 		return nil
 	}
 	return pg
+}
+
+// dropAhead cancels q's read-ahead chain.
+func (t *SourceTask) dropAhead(q *querier) {
+	if q.ahead != nil {
+		q.ahead.cancel()
+		q.ahead = nil
+	}
 }
 
 // readBulk continues (or starts) reading the whole table; the position is the time the read started.
@@ -497,24 +565,47 @@ func (t *SourceTask) readBulk(ctx context.Context, q *querier) ([]*schema.Record
 	return recs, err == nil && len(recs) == t.sc.batchMaxRows, err
 }
 
-// convertPage turns the rows of pg, which prepare has seen, into records.
+// convertPage turns the rows of pg, which prepare has seen, into records. The page's records, their
+// positions, and their value and key structs are each one allocation; the values are converted in place,
+// so pg is used up.
 func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error) {
 	n := pg.len()
-	recs, slab := make([]*schema.Record, n), make([]schema.Record, n) // the records in one allocation
-	values := make([]any, len(pg.vals))                               // and their struct values in another
-	var keys []any
-	if q.key != nil {
-		keys = make([]any, n*len(q.keyIdx))
+	if n == 0 {
+		return nil, nil
 	}
-	nc, nk := len(pg.cols), len(q.keyIdx)
+	recs, slab := make([]*schema.Record, n), make([]schema.Record, n)
+	pos := make([]tablePos, n)
+	values := pg.vals
+	var a arena
+	nc := len(pg.cols)
+	for i := range n {
+		if err := q.convertRow(values[i*nc:(i+1)*nc:(i+1)*nc], &pos[i], &a); err != nil {
+			return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
+		}
+	}
+	structs, err := schema.StructsFromValues(q.value, values)
+	if err != nil {
+		return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
+	}
+	var keys []schema.Struct
+	if q.key != nil {
+		nk := len(q.keyIdx)
+		kv := make([]any, n*nk)
+		for i := range n {
+			for j, c := range q.keyIdx {
+				kv[i*nk+j] = values[i*nc+c]
+			}
+		}
+		if keys, err = schema.StructsFromValues(q.key, kv); err != nil {
+			return nil, fmt.Errorf("jdbc-source: %s: key: %w", q.name(), err)
+		}
+	}
 	for i := range n {
 		r := &slab[i]
-		var kv []any
+		*r = schema.Record{Topic: q.topic, QueueID: -1, ValueSchema: q.value, Value: &structs[i],
+			SourcePartition: q.partition, LazyOffset: &pos[i], Timestamp: pos[i].ts}
 		if keys != nil {
-			kv = keys[i*nk : (i+1)*nk : (i+1)*nk]
-		}
-		if err := t.record(q, pg.row(i), values[i*nc:(i+1)*nc:(i+1)*nc], kv, r); err != nil {
-			return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
+			r.KeySchema, r.Key = q.key, &keys[i]
 		}
 		recs[i] = r
 	}
@@ -524,11 +615,8 @@ func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error)
 // prepare (re)builds q's converters and schemas when the result's columns differ from the last query's
 // (a column was added or changed).
 func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []*sql.ColumnType) error {
-	var sig strings.Builder
-	for _, ct := range cts {
-		sig.WriteString(ct.Name() + " " + ct.DatabaseTypeName() + ",")
-	}
-	if sig.String() == q.sig {
+	sig := colSig(cts)
+	if sig == q.sig {
 		return nil
 	}
 	var cat map[string]*column
@@ -576,78 +664,48 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []*sql.ColumnT
 			}
 		}
 	}
-	q.incIdx = -1
+	pc := posCols{incIdx: -1}
 	if i, ok := byName[t.sc.incCol]; ok && t.sc.incCol != "" {
-		q.incIdx = i
+		pc.incIdx = i
 	} else if t.sc.mode == ModeIncrementing || t.sc.mode == ModeTimestampIncrementing {
 		return fmt.Errorf("jdbc-source: %s: no column %s (%s)", q.name(), t.sc.incCol, KeyIncrementingCol)
 	}
-	q.tsIdx = nil
 	if t.sc.mode == ModeTimestamp || t.sc.mode == ModeTimestampIncrementing {
 		for _, c := range t.sc.tsCols {
 			i, ok := byName[c]
 			if !ok {
 				return fmt.Errorf("jdbc-source: %s: no column %s (%s)", q.name(), c, KeyTimestampCols)
 			}
-			q.tsIdx = append(q.tsIdx, i)
+			pc.tsIdx = append(pc.tsIdx, i)
 		}
 	}
-	q.sig = sig.String()
+	q.sig, q.pc = sig, pc
 	return nil
 }
 
-// record converts one scanned row into r, filling values (one per column) and kv (one per key column)
-// for the value and key structs. Each converter yields exactly the Go type of its field's schema (and a
-// NOT NULL column never yields nil), so the structs are built without Put's validation.
-func (t *SourceTask) record(q *querier, vals, values, kv []any, r *schema.Record) error {
-	for i := range q.convs {
-		v, err := q.convs[i].value(vals[i])
-		if err != nil {
-			return err
-		}
-		values[i] = v
+// colSig is the signature of a result's columns: their names and types.
+func colSig(cts []*sql.ColumnType) string {
+	var sig strings.Builder
+	for _, ct := range cts {
+		sig.WriteString(ct.Name() + " " + ct.DatabaseTypeName() + ",")
 	}
-	st, err := schema.StructFromValues(q.value, values)
-	if err != nil {
+	return sig.String()
+}
+
+// convertRow converts one scanned row in place, each value to its column's Connect value, and sets p to the
+// row's position. Each converter yields exactly the Go type of its field's schema (and a NOT NULL column
+// never yields nil), so the row's struct is built without Put's validation.
+func (q *querier) convertRow(vals []any, p *tablePos, a *arena) error {
+	if err := q.pc.rowPos(vals, p); err != nil { // from the scanned values, before they are replaced
 		return err
 	}
-	var key any
-	if q.key != nil {
-		for j, i := range q.keyIdx {
-			kv[j] = values[i]
-		}
-		ks, err := schema.StructFromValues(q.key, kv)
+	for i := range q.convs {
+		v, err := q.convs[i].value(vals[i], a)
 		if err != nil {
 			return err
 		}
-		key = ks
+		vals[i] = v
 	}
-	*r = schema.Record{Topic: q.topic, QueueID: -1, KeySchema: q.key, Key: key, ValueSchema: q.value, Value: st,
-		SourcePartition: q.partition}
-	off := make(map[string]any, 2)
-	if q.incIdx >= 0 && vals[q.incIdx] != nil {
-		n, err := toInt64(vals[q.incIdx])
-		if err != nil {
-			return fmt.Errorf("%s: %w", KeyIncrementingCol, err)
-		}
-		off[OffsetIncrementing] = n
-	}
-	for _, i := range q.tsIdx {
-		if vals[i] == nil {
-			continue
-		}
-		ts, err := toTime(vals[i])
-		if err != nil {
-			return fmt.Errorf("%s: %w", KeyTimestampCols, err)
-		}
-		off[OffsetTimestamp] = ts.UTC().Format(time.RFC3339Nano)
-		r.Timestamp = ts.UTC()
-		break
-	}
-	if len(off) == 0 { // bulk: a marker, so every record has a position
-		off["bulk"] = true
-	}
-	r.SourceOffset = off
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/jdbc"
@@ -243,12 +244,12 @@ func TestSourceValidate(t *testing.T) {
 		{with("mode", "sometimes"), "mode"},
 	} {
 		err := c.Validate(tt.cfg)
-		require.ErrorIs(t, err, plugins.ErrInvalidConfig, "%v", tt.cfg)
+		require.ErrorIs(t, err, cfgerr.ErrInvalid, "%v", tt.cfg)
 		require.Contains(t, err.Error(), tt.key)
 	}
 	s := jdbc.NewSinkConnector()
 	err := s.Validate(map[string]string{"connection.url": "jdbc:mysql://h/d", "insert.mode": "upsert"})
-	require.ErrorIs(t, err, plugins.ErrInvalidConfig)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
 	require.True(t, strings.Contains(err.Error(), "pk.mode"))
 	err = s.Validate(map[string]string{"connection.url": "jdbc:mysql://h/d", "delete.enabled": "true", "pk.mode": "record_value"})
 	require.ErrorContains(t, err, "delete.enabled")
@@ -309,5 +310,37 @@ func TestSourceReadAheadKeepsOrderAndPosition(t *testing.T) {
 		_, task, _ = startSource(t, cfg, conformance.NewPositions())
 		_ = conformance.PollN(t, task, 10, 10*time.Second)
 		require.NoError(t, task.Stop(context.Background()), "stop with a read-ahead in flight")
+	})
+}
+
+// A column added while full pages are being read ahead: the pages already read keep their columns, the
+// chain stops at the first page with the new ones, and every row still comes once and in order.
+func TestSourceReadAheadAcrossColumnChange(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE rc (id "+autoInc(db)+", v INT NOT NULL)")
+		insert := func(n int) {
+			vals := make([]string, n)
+			for i := range vals {
+				vals[i] = "(" + strconv.Itoa(i) + ")"
+			}
+			db.Exec(t, "INSERT INTO rc (v) VALUES "+strings.Join(vals, ", "))
+		}
+		insert(20)
+		cfg := connCfg(db)
+		cfg["mode"] = "incrementing"
+		cfg["incrementing.column.name"] = "id"
+		cfg["table.whitelist"] = "rc"
+		cfg["poll.interval.ms"] = "10"
+		cfg["batch.max.rows"] = "5"
+		_, task, _ := startSource(t, cfg, nil)
+		first := conformance.PollN(t, task, 5, 10*time.Second) // pages after it are being read ahead
+		db.Exec(t, "ALTER TABLE rc ADD COLUMN extra INT")
+		insert(20)
+		rest := conformance.PollN(t, task, 35, 10*time.Second)
+		all := append(first, rest...)
+		for i, r := range all {
+			require.Equal(t, int64(i+1), field(t, r, "id"), "row %d", i)
+		}
+		require.Equal(t, []string{"id", "v", "extra"}, all[len(all)-1].ValueSchema.FieldNames())
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/big"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -166,13 +167,18 @@ func mapColumn(d dialectKind, ct *sql.ColumnType, cat *column) colConv {
 	return c
 }
 
-// value converts a scanned driver value (nil for NULL) to the column's Connect value.
-func (c *colConv) value(v any) (any, error) {
+// value converts a scanned driver value (nil for NULL) to the column's Connect value; a decimal's
+// big.Int comes from a (nil: allocated on its own). A driver value that already is the Connect value is
+// returned as it is, without boxing it again.
+func (c *colConv) value(v any, a *arena) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
 	switch c.kind {
 	case kInt8, kInt16, kInt32, kInt64:
+		if _, ok := v.(int64); ok && c.kind == kInt64 {
+			return v, nil
+		}
 		n, err := toInt64(v)
 		if err != nil {
 			return nil, err
@@ -190,6 +196,9 @@ func (c *colConv) value(v any) (any, error) {
 		var f float64
 		switch x := v.(type) {
 		case float64:
+			if c.kind == kFloat64 {
+				return v, nil
+			}
 			f = x
 		case float32:
 			f = float64(x)
@@ -220,7 +229,10 @@ func (c *colConv) value(v any) (any, error) {
 		return n != 0, nil
 	case kBytes:
 		if b, ok := v.([]byte); ok {
-			return append([]byte(nil), b...), nil
+			if len(b) > 0 {
+				return v, nil // database/sql's Scan into *any already copied it
+			}
+			return []byte(nil), nil
 		}
 		return []byte(toString(v)), nil
 	case kDecimal:
@@ -230,8 +242,8 @@ func (c *colConv) value(v any) (any, error) {
 			d = schema.Decimal{Unscaled: new(big.Int).SetUint64(x)}
 		default:
 			str := toString(v)
-			if d, ok := smallDecimal(str, c.scale); ok {
-				return d, nil
+			if n, ok := smallDecimal(str, c.scale); ok {
+				return schema.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
 			}
 			p, err := schema.ParseDecimal(str)
 			if err != nil {
@@ -257,27 +269,89 @@ func (c *colConv) value(v any) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", c.name, err)
 		}
-		return t.UTC(), nil
+		if u := t.UTC(); u != t {
+			return u, nil
+		}
+		if _, ok := v.(time.Time); ok {
+			return v, nil
+		}
+		return t, nil
+	}
+	if _, ok := v.(string); ok {
+		return v, nil
 	}
 	return toString(v), nil
 }
 
-// smallDecimal parses a plain decimal ("-12.34") that has exactly scale digits after the point and fits
-// an int64 unscaled, the common case, without going through big.Int's string parsing.
-func smallDecimal(s string, scale int32) (schema.Decimal, bool) {
-	i := strings.IndexByte(s, '.')
-	if scale == 0 && i < 0 {
-		n, err := strconv.ParseInt(s, 10, 64)
-		return schema.NewDecimal(n, 0), err == nil
+// arenaBlock is how many big.Ints an arena allocates at once.
+const arenaBlock = 256
+
+// arena hands out the big.Ints of a page's small decimals from shared blocks: one allocation per block
+// instead of two per value. Each big.Int has a word of its own, so none aliases another.
+type arena struct {
+	ints  []big.Int
+	words []big.Word
+}
+
+// bigInt returns a new big.Int holding n.
+func (a *arena) bigInt(n int64) *big.Int {
+	if a == nil || bits.UintSize < 64 {
+		return big.NewInt(n)
 	}
-	if i < 0 || int32(len(s)-i-1) != scale || len(s) > 19 {
-		return schema.Decimal{}, false
+	if len(a.ints) == 0 {
+		a.ints, a.words = make([]big.Int, arenaBlock), make([]big.Word, arenaBlock)
 	}
-	n, err := strconv.ParseInt(s[:i]+s[i+1:], 10, 64)
-	if err != nil || s[i+1] == '-' || s[i+1] == '+' {
-		return schema.Decimal{}, false
+	z, w := &a.ints[0], a.words[:1:1]
+	a.ints, a.words = a.ints[1:], a.words[1:]
+	if n == 0 {
+		return z
 	}
-	return schema.NewDecimal(n, scale), true
+	u := uint64(n)
+	if n < 0 {
+		u = -u
+	}
+	w[0] = big.Word(u)
+	z.SetBits(w)
+	if n < 0 {
+		z.Neg(z)
+	}
+	return z
+}
+
+// smallDecimal parses a plain decimal ("-12.34") that has exactly scale digits after the point (none and
+// no point for scale 0, or a trailing point) and at most 18 digits, the common case, into its unscaled
+// value, without going through big.Int's string parsing. It reports false for anything else, which the
+// caller parses in full.
+func smallDecimal(s string, scale int32) (int64, bool) {
+	neg := false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	var n int64
+	digits, frac := 0, int32(-1) // frac: digits after the point, -1 before it
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			if digits++; digits > 18 {
+				return 0, false
+			}
+			n = n*10 + int64(c-'0')
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0 && digits > 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || max(frac, 0) != scale {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 func toString(v any) string {
@@ -363,7 +437,10 @@ func bindValue(s *schema.Schema, v any) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: %s field holds %T", ErrBadRecord, s.Name, v)
 		}
-		return t.UTC(), nil
+		if u := t.UTC(); u != t {
+			return u, nil
+		}
+		return v, nil // already UTC: not boxed again
 	}
 	switch x := v.(type) {
 	case int8:
@@ -373,7 +450,7 @@ func bindValue(s *schema.Schema, v any) (any, error) {
 	case int32:
 		return int64(x), nil
 	case int64, float64, bool, string, []byte:
-		return x, nil
+		return v, nil
 	case float32:
 		return float64(x), nil
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 )
 
@@ -46,9 +46,9 @@ func TestSourceValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			require.ErrorIs(t, err, plugins.ErrInvalidConfig)
+			require.ErrorIs(t, err, cfgerr.ErrInvalid)
 			var keys []string
-			for _, fe := range plugins.AsConfigErrors(err) {
+			for _, fe := range cfgerr.Flatten(err) {
 				keys = append(keys, fe.Key)
 			}
 			require.Contains(t, keys, tt.wantKey, err.Error())
@@ -59,10 +59,10 @@ func TestSourceValidate(t *testing.T) {
 func TestSinkValidate(t *testing.T) {
 	require.NoError(t, NewSinkConnector().Validate(map[string]string{KeyBootstrap: "h:1"}))
 	err := NewSinkConnector().Validate(map[string]string{KeyBootstrap: "h:1", KeyCompression: "brotli"})
-	require.ErrorIs(t, err, plugins.ErrInvalidConfig)
-	require.Equal(t, KeyCompression, plugins.AsConfigErrors(err)[0].Key)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
+	require.Equal(t, KeyCompression, cfgerr.Flatten(err)[0].Key)
 	err = NewSinkConnector().Validate(map[string]string{KeyBootstrap: "h:1", KeySecurity: "SASL_SSL", KeySASLMechanism: "SCRAM-SHA-512"})
-	require.ErrorIs(t, err, plugins.ErrInvalidConfig)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
 }
 
 func TestTargetTopic(t *testing.T) {

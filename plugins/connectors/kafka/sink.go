@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -74,7 +75,7 @@ func (c *SinkConnector) Validate(cfg map[string]string) error {
 	}
 	errs := checkConnection(v)
 	if err := renameFormat(KeyTopicRename, v.String(KeyTopicRename)); err != nil {
-		errs = append(errs, err.(*plugins.FieldError))
+		errs = append(errs, err.(*cfgerr.Error))
 	}
 	return asError(errs)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 )
 
@@ -118,7 +119,7 @@ func (c *SourceConnector) Validate(cfg map[string]string) error {
 		errs = append(errs, invalid(KeyTopicsRegex, re, "set either "+KeyTopics+" or "+KeyTopicsRegex+", not both"))
 	}
 	if err := renameFormat(KeyTopicRename, v.String(KeyTopicRename)); err != nil {
-		errs = append(errs, err.(*plugins.FieldError))
+		errs = append(errs, err.(*cfgerr.Error))
 	}
 	return asError(errs)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 )
 
@@ -76,8 +77,8 @@ func connectionFields() []plugins.Field {
 }
 
 // checkConnection checks the cross-field rules of the connection keys.
-func checkConnection(v plugins.Values) plugins.ConfigErrors {
-	var errs plugins.ConfigErrors
+func checkConnection(v plugins.Values) cfgerr.List {
+	var errs cfgerr.List
 	proto := v.String(KeySecurity)
 	if strings.HasPrefix(proto, "SASL_") {
 		if v.String(KeySASLUsername) == "" {
@@ -129,18 +130,18 @@ func tlsConfig(v plugins.Values) (*tls.Config, error) {
 	if ca := v.String(KeySSLCA); ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
-			return nil, &plugins.FieldError{Key: KeySSLCA, Value: ca, Reason: err.Error(), Err: plugins.ErrInvalidValue}
+			return nil, &cfgerr.Error{Key: KeySSLCA, Value: ca, Reason: err.Error(), Err: plugins.ErrInvalidValue}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &plugins.FieldError{Key: KeySSLCA, Value: ca, Reason: "no PEM certificate in the file", Err: plugins.ErrInvalidValue}
+			return nil, &cfgerr.Error{Key: KeySSLCA, Value: ca, Reason: "no PEM certificate in the file", Err: plugins.ErrInvalidValue}
 		}
 		tc.RootCAs = pool
 	}
 	if cert := v.String(KeySSLCert); cert != "" {
 		pair, err := tls.LoadX509KeyPair(cert, v.String(KeySSLKey))
 		if err != nil {
-			return nil, &plugins.FieldError{Key: KeySSLCert, Value: cert, Reason: err.Error(), Err: plugins.ErrInvalidValue}
+			return nil, &cfgerr.Error{Key: KeySSLCert, Value: cert, Reason: err.Error(), Err: plugins.ErrInvalidValue}
 		}
 		tc.Certificates = []tls.Certificate{pair}
 	}
@@ -173,15 +174,15 @@ func renameFormat(key, f string) error {
 // rename applies a topic.rename.format to topic.
 func rename(format, topic string) string { return strings.ReplaceAll(format, topicPlaceholder, topic) }
 
-func missing(key, reason string) *plugins.FieldError {
-	return &plugins.FieldError{Key: key, Reason: reason, Err: plugins.ErrMissingRequired}
+func missing(key, reason string) *cfgerr.Error {
+	return &cfgerr.Error{Key: key, Reason: reason, Err: plugins.ErrMissingRequired}
 }
 
-func invalid(key, value, reason string) *plugins.FieldError {
-	return &plugins.FieldError{Key: key, Value: value, Reason: reason, Err: plugins.ErrInvalidValue}
+func invalid(key, value, reason string) *cfgerr.Error {
+	return &cfgerr.Error{Key: key, Value: value, Reason: reason, Err: plugins.ErrInvalidValue}
 }
 
-func asError(errs plugins.ConfigErrors) error {
+func asError(errs cfgerr.List) error {
 	if len(errs) == 0 {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 )
 
@@ -24,9 +25,9 @@ func newSelection(v plugins.Values) (*selection, error) {
 	s := &selection{tags: map[string]string{}, format: v.String(KeyTopicFormat), destTopic: v.String(KeyDestTopic),
 		syncsTopic: v.String(KeyOffsetSyncs)}
 	s.srcAlias, s.dstAlias = aliases(v)
-	var errs plugins.ConfigErrors
+	var errs cfgerr.List
 	if s.srcAlias == s.dstAlias {
-		errs = append(errs, &plugins.FieldError{Key: KeyTargetAlias, Value: s.dstAlias,
+		errs = append(errs, &cfgerr.Error{Key: KeyTargetAlias, Value: s.dstAlias,
 			Reason: "must differ from " + KeySourceAlias + " (both are " + s.srcAlias + "): loop prevention tells the clusters apart by alias"})
 	}
 	s.listed = v.List(KeyTopics)
@@ -40,7 +41,7 @@ func newSelection(v plugins.Values) (*selection, error) {
 	}
 	for _, t := range s.listed {
 		if !topicNameRe.MatchString(t) {
-			errs = append(errs, &plugins.FieldError{Key: KeyTopics, Value: t, Reason: "not a valid RocketMQ topic name"})
+			errs = append(errs, &cfgerr.Error{Key: KeyTopics, Value: t, Reason: "not a valid RocketMQ topic name"})
 		}
 	}
 	if re := v.String(KeyTopicsRegex); re != "" {
@@ -48,17 +49,17 @@ func newSelection(v plugins.Values) (*selection, error) {
 	}
 	s.exclude = regexp.MustCompile("^(?:" + v.String(KeyTopicsExclude) + ")$")
 	if len(s.listed) == 0 && s.include == nil {
-		errs = append(errs, &plugins.FieldError{Key: KeyTopics, Reason: "name the topics to replicate: " + KeyTopics + ", " +
+		errs = append(errs, &cfgerr.Error{Key: KeyTopics, Reason: "name the topics to replicate: " + KeyTopics + ", " +
 			KeyTopicsRegex + " or " + KeyTopicTags})
 	}
 	if s.destTopic != "" && !topicNameRe.MatchString(s.destTopic) {
-		errs = append(errs, &plugins.FieldError{Key: KeyDestTopic, Value: s.destTopic, Reason: "not a valid RocketMQ topic name"})
+		errs = append(errs, &cfgerr.Error{Key: KeyDestTopic, Value: s.destTopic, Reason: "not a valid RocketMQ topic name"})
 	}
 	if s.destTopic == "" {
 		if !strings.Contains(s.format, "${topic}") {
-			errs = append(errs, &plugins.FieldError{Key: KeyTopicFormat, Value: s.format, Reason: "must contain ${topic}"})
+			errs = append(errs, &cfgerr.Error{Key: KeyTopicFormat, Value: s.format, Reason: "must contain ${topic}"})
 		} else if probe := s.rename("t"); !topicNameRe.MatchString(probe) {
-			errs = append(errs, &plugins.FieldError{Key: KeyTopicFormat, Value: s.format,
+			errs = append(errs, &cfgerr.Error{Key: KeyTopicFormat, Value: s.format,
 				Reason: fmt.Sprintf("gives %q, not a valid RocketMQ topic name (letters, digits, '_', '-', '%%', '|'; no '.')", probe)})
 		}
 	}

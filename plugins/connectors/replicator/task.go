@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -129,7 +130,7 @@ func (t *sourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	var tqs []taskQueue
 	if raw := cfg[keyQueues]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &tqs); err != nil {
-			return &plugins.FieldError{Key: keyQueues, Value: raw, Reason: err.Error()}
+			return &cfgerr.Error{Key: keyQueues, Value: raw, Reason: err.Error()}
 		}
 	}
 	role := fmt.Sprintf("task-%d", time.Now().UnixNano()%1e9)

@@ -58,7 +58,7 @@ func (e *batchEncoder) record(r *schema.Record) error {
 	if err := e.partition(r.SourcePartition); err != nil {
 		return fmt.Errorf("source partition: %w", err)
 	}
-	if err := e.value(r.SourceOffset); err != nil {
+	if err := e.value(r.Offset()); err != nil {
 		return fmt.Errorf("source offset: %w", err)
 	}
 	e.str(r.Topic)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
 )
@@ -19,7 +20,7 @@ func EncodeError(err error) *pb.Error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &pb.Error{Kind: pb.Error_CANCELED, Message: err.Error()}
 	}
-	if fes := plugins.AsConfigErrors(err); len(fes) > 0 && errors.Is(err, plugins.ErrInvalidConfig) {
+	if fes := cfgerr.Flatten(err); len(fes) > 0 && errors.Is(err, cfgerr.ErrInvalid) {
 		m := &pb.Error{Kind: pb.Error_CONFIG, Message: err.Error()}
 		for _, fe := range fes {
 			m.Fields = append(m.Fields, &pb.FieldError{Key: fe.Key, Value: fe.Value, Reason: fe.Reason, Cause: causeOf(fe.Err)})
@@ -62,7 +63,7 @@ func sentinelOf(c pb.FieldError_Cause) error {
 }
 
 // DecodeError rebuilds an error the engine handles as it would the original: errors.Is
-// sees plugins.ErrInvalidConfig and the field sentinels, plugins.IsRetriable a retriable
+// sees cfgerr.ErrInvalid and the field sentinels, plugins.IsRetriable a retriable
 // one and context.Canceled a cancellation. nil stays nil.
 func DecodeError(m *pb.Error) error {
 	if m == nil {
@@ -72,9 +73,9 @@ func DecodeError(m *pb.Error) error {
 	case pb.Error_CANCELED:
 		return fmt.Errorf("%s: %w", m.Message, context.Canceled)
 	case pb.Error_CONFIG:
-		out := make(plugins.ConfigErrors, len(m.Fields))
+		out := make(cfgerr.List, len(m.Fields))
 		for i, f := range m.Fields {
-			out[i] = &plugins.FieldError{Key: f.Key, Value: f.Value, Reason: f.Reason, Err: sentinelOf(f.Cause)}
+			out[i] = &cfgerr.Error{Key: f.Key, Value: f.Value, Reason: f.Reason, Err: sentinelOf(f.Cause)}
 		}
 		if len(out) > 0 {
 			return out

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -54,8 +55,14 @@ func sampleRecords(t testing.TB) []*schema.Record {
 	r2 := schema.NewRecord("t", nil, nil, person, nil) // a tombstone sharing the schema
 	r2.QueueID, r2.QueueOffset, r2.BrokerName, r2.MsgID = 3, 99, "broker-a", "m1"
 	r3 := schema.NewRecord("u", nil, []byte("k"), nil, map[string]any{"schemaless": []any{int64(1)}})
-	return []*schema.Record{r1, r2, r3}
+	r4 := schema.NewRecord("u", nil, nil, schema.StringSchema, "lazy") // its offset built on demand
+	r4.SourcePartition, r4.LazyOffset = map[string]any{"table": "a"}, lazyOffset(7)
+	return []*schema.Record{r1, r2, r3, r4}
 }
+
+type lazyOffset int64
+
+func (o lazyOffset) Offset() map[string]any { return map[string]any{"incrementing": int64(o)} }
 
 func TestBatchRoundTrip(t *testing.T) {
 	recs := sampleRecords(t)
@@ -80,7 +87,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		require.True(t, schema.Equal(want.Key, have.Key), "record %d key", i)
 		require.True(t, schema.Equal(want.Value, have.Value), "record %d value: %v != %v", i, want.Value, have.Value)
 		require.True(t, schema.Equal(want.SourcePartition, have.SourcePartition), "record %d partition", i)
-		require.True(t, schema.Equal(want.SourceOffset, have.SourceOffset), "record %d offset", i)
+		require.True(t, schema.Equal(want.Offset(), have.SourceOffset), "record %d offset", i)
 		require.True(t, want.Timestamp.Equal(have.Timestamp), "record %d timestamp", i)
 		require.Equal(t, want.Extensions, have.Extensions)
 		require.Len(t, have.Headers, len(want.Headers))
@@ -125,12 +132,12 @@ func TestErrorsKeepTheirKind(t *testing.T) {
 	require.Equal(t, 2*time.Second, re.Backoff)
 	require.Equal(t, "retriable: busy", retr.Error())
 
-	cfg := DecodeError(EncodeError(plugins.ConfigErrors{{Key: "a.b", Value: "x", Reason: "bad", Err: plugins.ErrInvalidValue},
+	cfg := DecodeError(EncodeError(cfgerr.List{{Key: "a.b", Value: "x", Reason: "bad", Err: plugins.ErrInvalidValue},
 		{Key: "c", Reason: "missing", Err: plugins.ErrMissingRequired}}))
-	require.ErrorIs(t, cfg, plugins.ErrInvalidConfig)
+	require.ErrorIs(t, cfg, cfgerr.ErrInvalid)
 	require.ErrorIs(t, cfg, plugins.ErrInvalidValue)
 	require.ErrorIs(t, cfg, plugins.ErrMissingRequired)
-	require.Equal(t, []string{"a.b", "c"}, []string{plugins.AsConfigErrors(cfg)[0].Key, plugins.AsConfigErrors(cfg)[1].Key})
+	require.Equal(t, []string{"a.b", "c"}, []string{cfgerr.Flatten(cfg)[0].Key, cfgerr.Flatten(cfg)[1].Key})
 
 	require.ErrorIs(t, DecodeError(EncodeError(context.Canceled)), context.Canceled)
 	fatal := DecodeError(EncodeError(errors.New("boom")))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 )
 
@@ -146,7 +147,7 @@ func parseConfig(v plugins.Values) (*config, error) {
 		for _, p := range v.List(l.key) {
 			re, cerr := regexp.Compile(`^(?:` + p + `)$`)
 			if cerr != nil {
-				return nil, &plugins.FieldError{Key: l.key, Value: p, Reason: cerr.Error(), Err: plugins.ErrInvalidValue}
+				return nil, &cfgerr.Error{Key: l.key, Value: p, Reason: cerr.Error(), Err: plugins.ErrInvalidValue}
 			}
 			*l.dst = append(*l.dst, re)
 		}
@@ -200,7 +201,7 @@ func (c *Connector) Validate(cfg map[string]string) error {
 		return err
 	}
 	if len(v.List(KeyTableInclude)) > 0 && len(v.List(KeyTableExclude)) > 0 {
-		return &plugins.FieldError{Key: KeyTableExclude, Value: cfg[KeyTableExclude],
+		return &cfgerr.Error{Key: KeyTableExclude, Value: cfg[KeyTableExclude],
 			Reason: "cannot be set together with " + KeyTableInclude, Err: plugins.ErrInvalidValue}
 	}
 	return nil

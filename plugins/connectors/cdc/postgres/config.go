@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 )
 
@@ -140,7 +141,7 @@ func compileAll(key string, pats []string) ([]*regexp.Regexp, error) {
 	for _, p := range pats {
 		re, err := regexp.Compile(`^(?:` + p + `)$`)
 		if err != nil {
-			return nil, &plugins.FieldError{Key: key, Value: p, Reason: err.Error(), Err: plugins.ErrInvalidValue}
+			return nil, &cfgerr.Error{Key: key, Value: p, Reason: err.Error(), Err: plugins.ErrInvalidValue}
 		}
 		out = append(out, re)
 	}
@@ -197,7 +198,7 @@ func (c *Connector) Validate(cfg map[string]string) error {
 		return err
 	}
 	if len(v.List(KeyTableInclude)) > 0 && len(v.List(KeyTableExclude)) > 0 {
-		return &plugins.FieldError{Key: KeyTableExclude, Value: cfg[KeyTableExclude],
+		return &cfgerr.Error{Key: KeyTableExclude, Value: cfg[KeyTableExclude],
 			Reason: "cannot be set together with " + KeyTableInclude, Err: plugins.ErrInvalidValue}
 	}
 	return nil

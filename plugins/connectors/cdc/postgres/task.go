@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
@@ -223,7 +224,7 @@ func (t *task) slotInfo(ctx context.Context) (slotInfo, error) {
 		return slotInfo{}, fmt.Errorf("look up replication slot %s: %w", t.cfg.slot, err)
 	}
 	if db != t.cfg.dbname || plugin != "pgoutput" {
-		return slotInfo{}, &plugins.FieldError{Key: KeySlot, Value: t.cfg.slot,
+		return slotInfo{}, &cfgerr.Error{Key: KeySlot, Value: t.cfg.slot,
 			Reason: fmt.Sprintf("the slot exists for database %q with plugin %q, not %q with pgoutput", db, plugin, t.cfg.dbname),
 			Err:    plugins.ErrInvalidValue}
 	}
@@ -276,7 +277,7 @@ func (t *task) ensurePublication(ctx context.Context) error {
 	var sql string
 	switch t.cfg.pubMode {
 	case PubDisabled:
-		return &plugins.FieldError{Key: KeyPublication, Value: t.cfg.publication,
+		return &cfgerr.Error{Key: KeyPublication, Value: t.cfg.publication,
 			Reason: "publication does not exist and " + KeyPublicationMode + " is disabled", Err: plugins.ErrInvalidValue}
 	case PubAllTables:
 		sql = "CREATE PUBLICATION " + pgx.Identifier{t.cfg.publication}.Sanitize() + " FOR ALL TABLES"
@@ -286,7 +287,7 @@ func (t *task) ensurePublication(ctx context.Context) error {
 			return plugins.Retriable(err)
 		}
 		if len(tables) == 0 {
-			return &plugins.FieldError{Key: KeyTableInclude, Reason: "no table matches, so a filtered publication cannot be created",
+			return &cfgerr.Error{Key: KeyTableInclude, Reason: "no table matches, so a filtered publication cannot be created",
 				Err: plugins.ErrInvalidValue}
 		}
 		sql = "CREATE PUBLICATION " + pgx.Identifier{t.cfg.publication}.Sanitize() + " FOR TABLE "

@@ -86,7 +86,9 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"upsert) statements of 1,000 rows, a transaction each, through the same database/sql driver; exactly-once "+
 		"adds the offsets table to each transaction. Source: one task polling in incrementing mode (batch.max.rows=1000) "+
 		"against a raw paged SELECT … WHERE id > ? ORDER BY id LIMIT 1000 that scans into []any and builds nothing. "+
-		"Sink: one run each, raw first. Source: the two sides alternate for 5 rounds, medians reported with the CPU "+
+		"Sink: raw and sink alternate for 5 rounds into emptied tables, medians reported with the CPU steal of each "+
+		"side; exactly-once's rounds also run a plain upsert sink, so its cost is measured in the same rounds. "+
+		"Source: the two sides alternate for 5 rounds, medians reported with the CPU "+
 		"steal of each side, both timed from the end of their first page (a fresh task's first page also reads the "+
 		"table's catalog: reported as source-first-page-ms). No broker involved.",
 		jdbcRows(rs), loadNote(rs, "BenchmarkJDBCSink/postgres/insert", "BenchmarkJDBCSource/mariadb"))

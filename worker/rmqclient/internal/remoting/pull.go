@@ -61,6 +61,9 @@ type PullResult struct {
 	Status   PullStatus
 	Next     int64 // offset to pull next
 	Min, Max int64 // the queue's stored range as the broker answered (Max: next to write)
+	// Remark is the broker's reason in words: its store's GetMessageStatus (FOUND,
+	// OFFSET_OVERFLOW_ONE, MESSAGE_WAS_REMOVING, OFFSET_FOUND_NULL, ...).
+	Remark   string
 	Messages []Message
 	pooled   bool     // Messages came from msgSlices
 	resp     *Command // the response, whose buffer Release gives back
@@ -124,7 +127,7 @@ func (cl Client) Pull(ctx context.Context, broker string, req PullRequest) (*Pul
 	if err != nil {
 		return nil, err
 	}
-	res := &PullResult{Next: req.Offset}
+	res := &PullResult{Next: req.Offset, Remark: resp.Remark}
 	switch resp.Code {
 	case 0:
 		res.Status = PullFound

@@ -1,0 +1,55 @@
+package worker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
+)
+
+// TestQueueProgressSkipWhileBatchesInFlight: the broker answers that records of a queue
+// are gone (Pulled.Moved: their commit log file was deleted, as a broker does early when its
+// disk passes its forcible-clean ratio) while a batch read before them is still being put.
+// Once that batch is durable the gap counts as done, so the durable (committed) offset
+// moves on over the batches read after it. It stayed below the gap for good: the sink
+// delivered on while storing no offset past the gap, its lag grew, and every restart read
+// everything after the gap again.
+func TestQueueProgressSkipWhileBatchesInFlight(t *testing.T) {
+	q := rmqclient.Queue{Topic: "t", BrokerName: "b", QueueID: 0}
+	now := time.Now()
+	for _, order := range []string{"in order", "out of order"} {
+		t.Run(order, func(t *testing.T) {
+			p := newQueueProgress(q, 0, true)
+			p.dispatched(0, now, 15, now) // batch [0, 5) being put; the queue ends at 15
+			p.skipped(10)                 // the pull at 5: records 5..9 are gone, read on from 10
+			p.dispatched(10, now, 15, now)
+			if order == "in order" {
+				p.completed(0, 5)
+				p.completed(10, 15)
+			} else {
+				p.completed(10, 15)
+				p.completed(0, 5)
+			}
+			off, moved := p.toCommit()
+			require.True(t, moved)
+			require.EqualValues(t, 15, off, "durable passes the gap once the batch before it is durable")
+			records, _ := p.lag(now)
+			require.Zero(t, records, "no lag is left behind the gap")
+		})
+	}
+}
+
+// TestQueueProgressSkipWithNothingInFlight: with no batch in flight a skip moves the durable
+// offset at once, forwards (records deleted) or back (the broker's queue restarted lower).
+func TestQueueProgressSkipWithNothingInFlight(t *testing.T) {
+	q := rmqclient.Queue{Topic: "t", BrokerName: "b", QueueID: 0}
+	p := newQueueProgress(q, 3, true)
+	p.skipped(40)
+	off, _ := p.toCommit()
+	require.EqualValues(t, 40, off)
+	p.skipped(7)
+	off, _ = p.toCommit()
+	require.EqualValues(t, 7, off)
+}
