@@ -33,6 +33,9 @@ const (
 	sinkPullBackoffMax = 5 * time.Second
 	// sinkFinalCommitTimeout bounds the commit when a session ends.
 	sinkFinalCommitTimeout = 5 * time.Second
+	// sinkMergeMaxBytes bounds the message bytes of the pulls one Put carries (a single pull
+	// may hold more); consumer.batch.size bounds its records.
+	sinkMergeMaxBytes = 4 << 20
 )
 
 // errReplan ends a session so that the next one reads a new plan.
@@ -400,26 +403,85 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// processBatches processes batches from in until ctx ends. A batch taken is processed to
-// the end under the task's work context (a re-plan does not interrupt a Put); a failure
-// fails the task and ends the session.
+// processBatches processes batches from in until ctx ends, each together with the batches
+// already waiting behind it (see gather): once they are put it goes on with the next,
+// and the Flush that covers them completes them. A batch taken is processed to the end
+// under the task's work context (a re-plan does not interrupt a Put, and the session
+// ends only once every Put is flushed); a failure fails the task and ends the session.
 func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) error {
+	var carry *sinkBatch // taken from in but left out of the last merge: processed next
+	defer func() {
+		if carry != nil {
+			carry.pulled.Release()
+		}
+	}()
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case b := <-in:
-			err := s.process(s.work, b.msgs)
-			b.pulled.Release() // process keeps no pointer to a message
-			if err != nil {
-				if s.work.Err() != nil && s.currentFailure() == nil {
-					return nil // stopping: the batch is read again by the next incarnation
-				}
-				return err
+		var first sinkBatch
+		if carry != nil {
+			first, carry = *carry, nil
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil
+			case first = <-in:
 			}
-			b.progress.completed(b.start, b.end)
+		}
+		var batches []sinkBatch
+		batches, carry = s.gather(first, in)
+		msgs := batches[0].msgs
+		if len(batches) > 1 {
+			msgs = nil
+			for _, b := range batches {
+				msgs = append(msgs, b.msgs...)
+			}
+		}
+		spans := make([]batchSpan, len(batches))
+		for i, b := range batches {
+			spans[i] = batchSpan{progress: b.progress, start: b.start, end: b.end}
+		}
+		err := s.process(s.work, msgs, spans)
+		for _, b := range batches {
+			b.pulled.Release() // process keeps no pointer to a message
+		}
+		if err != nil {
+			if s.work.Err() != nil && s.currentFailure() == nil {
+				return nil // stopping: the batches are read again by the next incarnation
+			}
+			return err
 		}
 	}
+}
+
+// gather returns first and the batches waiting in in behind it, while their messages stay
+// within consumer.batch.size and sinkMergeMaxBytes: they are processed, put and flushed
+// together. The batch taken that does not fit is returned as carry. Each queue's batches
+// keep their order (an ordered sink's in holds one queue).
+func (s *sinkRunner) gather(first sinkBatch, in <-chan sinkBatch) (batches []sinkBatch, carry *sinkBatch) {
+	batches = []sinkBatch{first}
+	n, size := len(first.msgs), msgBytes(first.msgs)
+	limit := max(s.batchSize, 1)
+	for n < limit && size < sinkMergeMaxBytes {
+		select {
+		case b := <-in:
+			bs := msgBytes(b.msgs)
+			if n+len(b.msgs) > limit || size+bs > sinkMergeMaxBytes {
+				return batches, &b
+			}
+			batches = append(batches, b)
+			n, size = n+len(b.msgs), size+bs
+		default:
+			return batches, nil
+		}
+	}
+	return batches, nil
+}
+
+func msgBytes(msgs []*rmqclient.ReceivedMessage) int {
+	n := 0
+	for _, m := range msgs {
+		n += len(m.Body)
+	}
+	return n
 }
 
 // commit stores every queue's durable offset that moved since the last commit. A failure
