@@ -337,6 +337,19 @@ func (s *sinkRunner) startProgress(ctx context.Context, pl *rmqclient.Puller, q 
 	return newQueueProgress(q, maxOff, false), nil
 }
 
+// readOnFrom handles the broker's answer that offset from is outside the queue's stored range: the
+// reader goes on from the broker's next offset, and records between from and it, deleted before this
+// task read them (retention, a forced clean of a full disk), are counted as lost.
+func (s *sinkRunner) readOnFrom(p *queueProgress, from int64, res rmqclient.Pulled) int64 {
+	s.log.Warn("sink offset outside the queue's stored range; reading on from the broker's suggestion",
+		"queue", p.q.String(), "offset", from, "next", res.Next, "min", res.MinOffset, "max", res.MaxOffset)
+	if res.Next > from {
+		s.counters.recordsLost.Add(res.Next - from)
+	}
+	p.skipped(res.Next)
+	return res.Next
+}
+
 // pullQueue reads one queue into out until ctx ends. A failing pull is retried with backoff
 // (the broker may be restarting); the fence is asked before every pull.
 func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *queueProgress, out chan<- sinkBatch) error {
@@ -366,10 +379,7 @@ func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *que
 		}
 		backoff = 100 * time.Millisecond
 		if res.Moved {
-			s.log.Warn("sink offset outside the queue's stored range; reading on from the broker's suggestion",
-				"queue", p.q.String(), "offset", next, "next", res.Next, "min", res.MinOffset, "max", res.MaxOffset)
-			next = res.Next
-			p.skipped(next)
+			next = s.readOnFrom(p, next, res)
 			continue
 		}
 		if len(res.Messages) == 0 {
