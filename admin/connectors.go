@@ -66,7 +66,7 @@ func (s *Server) listConnectors(c *gin.Context) {
 		}
 	}
 	if len(expand) == 0 {
-		c.JSON(http.StatusOK, nonNil(names))
+		c.JSON(http.StatusOK, restapi.EmptyList(names))
 		return
 	}
 	out := make(map[string]map[string]any, len(names))
@@ -203,7 +203,7 @@ func (s *Server) getConnectorConfig(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, nonNilMap(info.Config))
+	c.JSON(http.StatusOK, restapi.EmptyMap(info.Config))
 }
 
 // PUT /connectors/{name}/config {config}: 201 when created, 200 when replaced, with the info.
@@ -257,9 +257,9 @@ func (s *Server) taskConfigs(c *gin.Context) {
 		return
 	}
 	for i := range tasks {
-		tasks[i].Config = nonNilMap(tasks[i].Config)
+		tasks[i].Config = restapi.EmptyMap(tasks[i].Config)
 	}
-	c.JSON(http.StatusOK, nonNil(tasks))
+	c.JSON(http.StatusOK, restapi.EmptyList(tasks))
 }
 
 // GET /connectors/{name}/tasks/{task}/status.
@@ -336,7 +336,7 @@ func (s *Server) connectorPlugins(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, nonNil(all))
+	c.JSON(http.StatusOK, restapi.EmptyList(all))
 }
 
 // listPlugins returns the herder's plugins, only sources and sinks unless the query parameter
@@ -369,26 +369,12 @@ func isConnectorType(t string) bool {
 
 // kafkaInfo and kafkaStatus make empty lists and maps encode as [] and {}, never null.
 func kafkaInfo(info restapi.ConnectorInfo) restapi.ConnectorInfo {
-	info.Config = nonNilMap(info.Config)
-	info.Tasks = nonNil(info.Tasks)
+	info.Config = restapi.EmptyMap(info.Config)
+	info.Tasks = restapi.EmptyList(info.Tasks)
 	return info
 }
 
 func kafkaStatus(st restapi.ConnectorStatus) restapi.ConnectorStatus {
-	st.Tasks = nonNil(st.Tasks)
+	st.Tasks = restapi.EmptyList(st.Tasks)
 	return st
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-func nonNilMap(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
 }

@@ -129,7 +129,7 @@ func toRmqStatus(st restapi.ConnectorStatus) rmqStatus {
 }
 
 func toRmqInfo(info restapi.ConnectorInfo) rmqInfo {
-	return rmqInfo{Name: info.Name, Config: nonNilMap(info.Config), Tasks: nonNil(info.Tasks), Type: strings.ToUpper(string(info.Type))}
+	return rmqInfo{Name: info.Name, Config: restapi.EmptyMap(info.Config), Tasks: restapi.EmptyList(info.Tasks), Type: strings.ToUpper(string(info.Type))}
 }
 
 // POST /connectors/{name} with the config object as the body.

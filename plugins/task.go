@@ -81,8 +81,9 @@ type Queue struct {
 }
 
 // SinkTask writes an external system. The engine calls Start once, then Put
-// with batches of converted and transformed records from a single goroutine,
-// Flush (or PreCommit) before committing consumer offsets, and Stop once. The
+// with batches of converted and transformed records, one Put at a time, Flush
+// (or PreCommit) before committing consumer offsets, one at a time and never
+// while a Put runs (unless the task is a ConcurrentFlusher), and Stop once. The
 // engine owns consumption, retries, the dead-letter queue and offset commits.
 type SinkTask interface {
 	// Start opens the external system. cfg is one entry of the connector's
@@ -116,6 +117,17 @@ type SinkTask interface {
 // for it"). Tasks that write asynchronously implement it.
 type PreCommitter interface {
 	PreCommit(ctx context.Context, offsets map[Queue]int64) (map[Queue]int64, error)
+}
+
+// ConcurrentFlusher is an optional SinkTask ability. A task whose
+// ConcurrentFlush answers true lets the engine call Flush (or PreCommit) while
+// a Put runs on another goroutine, so that records keep being put during a slow
+// Flush (Puts stay one at a time, and so do Flushes). Such a Flush must make
+// durable at least the records of every Put that returned before it was
+// called; the offsets it is given cover only those. A task without it never
+// sees a Put and a Flush overlap.
+type ConcurrentFlusher interface {
+	ConcurrentFlush() bool
 }
 
 // QueueListener is an optional SinkTask ability: the engine calls Open when

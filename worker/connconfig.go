@@ -157,7 +157,7 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 			}
 		}
 	}
-	st.batchSize = 32
+	st.batchSize = 512
 	if v, ok := cfg["consumer.batch.size"]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 1 || n > 1024 {

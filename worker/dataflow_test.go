@@ -230,7 +230,7 @@ func TestSinkTransformPanicFailsTheTaskOnly(t *testing.T) {
 		errs: &errorReporter{policy: errorPolicy{tolerateAll: true}, log: quiet(), metrics: counters}, log: quiet()}
 	s.init(context.Background())
 	msg := &rmqclient.ReceivedMessage{Queue: rmqclient.Queue{Topic: "t"}, Body: []byte("v"), Properties: map[string]string{}}
-	require.Error(t, s.process(context.Background(), []*rmqclient.ReceivedMessage{msg}), "the batch is not durable")
+	require.Error(t, s.process(context.Background(), []*rmqclient.ReceivedMessage{msg}, nil), "the batch is not durable")
 	var failure error
 	select {
 	case failure = <-s.failed:

@@ -34,6 +34,7 @@ type taskCounters struct {
 	recordsPut     atomic.Int64
 	recordErrors   atomic.Int64
 	recordsSkipped atomic.Int64
+	recordsLost    atomic.Int64 // a sink's messages deleted by the broker before it read them
 	dlqRecords     atomic.Int64
 	commits        atomic.Int64
 	commitFailures atomic.Int64

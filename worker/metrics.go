@@ -25,6 +25,9 @@ var (
 		"Records acknowledged by the broker.", []string{"worker", "connector", "task"}, nil)
 	descSinkRead = prometheus.NewDesc("rmqconnect_sink_record_read_total",
 		"Messages consumed by the sink task.", []string{"worker", "connector", "task"}, nil)
+	descSinkLost = prometheus.NewDesc("rmqconnect_sink_record_lost_total",
+		"Messages the broker deleted before the sink task read them (retention, a forced clean of a full disk); the task read on past them.",
+		[]string{"worker", "connector", "task"}, nil)
 	descSinkSend = prometheus.NewDesc("rmqconnect_sink_record_send_total",
 		"Records handed to the sink task's Put.", []string{"worker", "connector", "task"}, nil)
 	descRecordErrors = prometheus.NewDesc("rmqconnect_task_error_total_record_failures",
@@ -69,7 +72,7 @@ func (e *engine) PluginCollector() prometheus.Collector { return e.metrics.plugi
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnectorCount, descTaskCount, descConnectorStatus, descTaskStatus,
-		descSourcePoll, descSourceWrite, descSinkRead, descSinkSend, descRecordErrors, descRecordsSkipped, descDLQ, descCommits,
+		descSourcePoll, descSourceWrite, descSinkRead, descSinkSend, descSinkLost, descRecordErrors, descRecordsSkipped, descDLQ, descCommits,
 		descRetries, descDLQFailures, descSinkLag, descSinkQueueLag, descSinkQueueLagSeconds, descRunningRatio} {
 		ch <- d
 	}
@@ -115,6 +118,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			} else {
 				counter(descSinkRead, k.recordsRead.Load(), w, rt.name, task)
 				counter(descSinkSend, k.recordsPut.Load(), w, rt.name, task)
+				counter(descSinkLost, k.recordsLost.Load(), w, rt.name, task)
 			}
 			counter(descRecordErrors, k.recordErrors.Load(), w, rt.name, task)
 			counter(descRecordsSkipped, k.recordsSkipped.Load(), w, rt.name, task)

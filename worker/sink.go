@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -23,10 +24,16 @@ import (
 // the broker, as the consumer offsets of the connector's group, only after Flush has made
 // it durable and everything before it in its queue is durable too.
 //
-// Flushes are group commits: handlers Put under the task lock, then wait until a flush
-// covers their Put; whichever waiter finds no flush running performs one for everything
-// put so far. So no offset is committed ahead of Flush, and Flush runs as often as the
-// sink can absorb it without a timer.
+// Puts and flushes are group commits (see process): processors hand converted records
+// over; whichever finds no Put running puts everything handed over so far in one call (up
+// to consumer.batch.size records) and repeats while more waits, and whichever finds no
+// Flush running flushes everything put so far, repeating while Puts ended meanwhile; the
+// Flush completes the pulls it covered. Neither call runs under the runner's lock, so
+// records keep being handed over during both, and during a Flush a task that allows it
+// (plugins.ConcurrentFlusher) gets the next Put. A processor goes on reading once its
+// records are put and a Flush will cover them, while fewer than unflushedCap records wait.
+// No offset is committed ahead of the Flush that covers it, and Flush runs as often as the
+// sink absorbs it, without a timer.
 type sinkRunner struct {
 	// fence, when set, is asked before every batch: an error (this worker may no longer
 	// own the task) fails the task; the batch is redelivered to the task's owner.
@@ -64,14 +71,25 @@ type sinkRunner struct {
 	// fenced, so work in flight is interrupted.
 	work context.Context
 
-	mu         sync.Mutex // serialises Put and Flush
+	// mu guards the group commit's state; it is never held during a call to the task.
+	mu sync.Mutex
+	// toPut is what processors handed over, in order, for the next Put; unflushed is what
+	// was put since the last Flush began (unflushedRecs records), in put order.
+	toPut         []*putSub
+	unflushed     []*putSub
+	unflushedRecs int
+	// putSeq counts the Puts done; a record is durable once flushedSeq reaches the Put that
+	// carried it.
 	putSeq     int64
 	flushedSeq int64
-	flushing   bool
+	putting    bool // a Put runs
+	flushing   bool // a Flush (or PreCommit) runs
 	flushDone  *sync.Cond
-	offsets    map[plugins.Queue]int64
-	// assigned is the current plan's queues, under its own lock: Assignment and
-	// ResetOffsets are called from Put, Flush and PreCommit, which run under mu.
+	// concurrentFlush: the task allows a Flush while a Put runs (plugins.ConcurrentFlusher).
+	concurrentFlush bool
+	offsets         map[plugins.Queue]int64 // per queue, the offset after the last record put
+	// assigned is the current plan's queues, under its own lock (a leaf): Assignment and
+	// ResetOffsets are called from Put, Flush and PreCommit.
 	assignMu sync.Mutex
 	assigned map[plugins.Queue]struct{}
 	seeks    map[plugins.Queue]int64 // offsets asked for by ResetOffsets, applied by the next session
@@ -211,6 +229,9 @@ func (s *sinkRunner) init(work context.Context) {
 	s.work = work
 	s.reseek = make(chan struct{}, 1)
 	s.flushDone = sync.NewCond(&s.mu)
+	if cf, ok := s.task.(plugins.ConcurrentFlusher); ok {
+		_ = safeCall(func() error { s.concurrentFlush = cf.ConcurrentFlush(); return nil })
+	}
 	s.offsets = map[plugins.Queue]int64{}
 	s.failed = make(chan error, 1)
 }
@@ -240,8 +261,11 @@ func (s *sinkRunner) fail(err error) {
 	s.failOnce.Do(func() { s.markFailed(err) })
 }
 
-// process converts, puts and flushes one batch; nil means it is durable.
-func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMessage) error {
+// process converts msgs (the pulls spans) and hands the records over for a Put. It returns
+// once they are put and a Flush that covers them runs or will run (or, when too many
+// records wait for a Flush, once they are flushed); that Flush completes spans, so their
+// offsets may be committed. An error fails the task: spans are never completed.
+func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMessage, spans []batchSpan) error {
 	if err := s.currentFailure(); err != nil {
 		return err
 	}
@@ -285,6 +309,16 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 			recs = append(recs, r)
 		}
 	}
+	sub := &putSub{recs: recs, n: len(recs), spans: spans}
+	for _, m := range msgs {
+		q := plugins.Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueID}
+		if n := len(sub.ends); n > 0 && sub.ends[n-1].q == q {
+			sub.ends[n-1].next = max(sub.ends[n-1].next, m.Offset+1)
+		} else {
+			sub.ends = append(sub.ends, queueEnd{q: q, next: m.Offset + 1})
+		}
+		sub.bytes += len(m.Body)
+	}
 	s.mu.Lock()
 	if s.failErr != nil {
 		s.mu.Unlock()
@@ -294,66 +328,204 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 		s.mu.Unlock()
 		return err // stopping or fenced: hand nothing more to the task
 	}
+	s.toPut = append(s.toPut, sub)
+	for {
+		if s.failErr != nil {
+			err := s.failErr
+			s.mu.Unlock()
+			return err
+		}
+		var err error
+		// Whoever puts or flushes goes on until nothing waits for a Put, and no Put ended
+		// without a Flush begun after it (or one is running: flushAll repeats).
+		switch {
+		case len(s.toPut) > 0 && s.canPut():
+			err = s.putLocked(ctx)
+		case s.putSeq > s.flushedSeq && s.canFlush():
+			err = s.flushAll(ctx)
+		case sub.seq != 0 && s.flushedSeq >= sub.seq:
+			s.mu.Unlock()
+			return nil
+		case (s.putting || sub.seq != 0 && s.flushing) && s.pendingRecs() <= s.unflushedCap():
+			// The Put running is followed by another for what waits and then by a Flush; the
+			// Flush running repeats until it covers every Put done. So the records are put,
+			// flushed and completed meanwhile, and the processor goes on with the next pulls.
+			s.mu.Unlock()
+			return nil
+		default:
+			s.flushDone.Wait()
+			continue
+		}
+		if err != nil {
+			s.mu.Unlock()
+			s.fail(err)
+			return err
+		}
+	}
+}
+
+// pendingRecs is the records handed over and not flushed yet. Called with s.mu held.
+func (s *sinkRunner) pendingRecs() int {
+	n := s.unflushedRecs
+	for _, sub := range s.toPut {
+		n += sub.n
+	}
+	return n
+}
+
+// unflushedCap is how many records may be handed over and not flushed yet before a
+// processor waits instead of reading on.
+func (s *sinkRunner) unflushedCap() int { return 4 * max(s.batchSize, 1) }
+
+// putSub is one processor's converted records, handed over for a Put.
+type putSub struct {
+	recs  []*schema.Record // dropped once put
+	n     int              // records
+	bytes int              // message bytes the records came from
+	ends  []queueEnd       // per queue, the offset after its last message
+	spans []batchSpan      // the pulls the records came from, completed by the Flush that covers them
+	seq   int64            // the Put that carried the records; 0 until then
+}
+
+// batchSpan is one pull's offsets [start, end) of a queue.
+type batchSpan struct {
+	progress   *queueProgress
+	start, end int64
+}
+
+type queueEnd struct {
+	q    plugins.Queue
+	next int64
+}
+
+// canPut reports whether a Put may start now. Called with s.mu held.
+func (s *sinkRunner) canPut() bool {
+	return !s.putting && (s.concurrentFlush || !s.flushing)
+}
+
+// canFlush reports whether a Flush may start now: never with another, nor during a Put
+// unless the task allows it, and then only once a Put's worth of records waits for one
+// (otherwise the Flush after the running Put covers both, in one call less).
+// Called with s.mu held.
+func (s *sinkRunner) canFlush() bool {
+	return !s.flushing && (!s.putting || s.concurrentFlush && s.unflushedRecs >= max(s.batchSize, 1))
+}
+
+// putLocked puts, in one call, the records handed over first, while they stay within
+// consumer.batch.size records and sinkMergeMaxBytes (at least one hand-over). Called with
+// s.mu held, which it releases during the Put.
+func (s *sinkRunner) putLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err // stopping or fenced: hand nothing more to the task
+	}
+	n, size, take := len(s.toPut[0].recs), s.toPut[0].bytes, 1
+	for ; take < len(s.toPut); take++ {
+		next := s.toPut[take]
+		if n+len(next.recs) > max(s.batchSize, 1) || size+next.bytes > sinkMergeMaxBytes {
+			break
+		}
+		n, size = n+len(next.recs), size+next.bytes
+	}
+	subs := slices.Clone(s.toPut[:take])
+	s.toPut = slices.Delete(s.toPut, 0, take)
+	s.putting = true
+	s.mu.Unlock()
+	recs := subs[0].recs
+	if len(subs) > 1 {
+		recs = make([]*schema.Record, 0, n)
+		for _, sub := range subs {
+			recs = append(recs, sub.recs...)
+		}
+	}
+	var err error
 	if len(recs) > 0 {
 		putStart := time.Now()
-		err := s.policy.retry(ctx, func() error {
+		err = s.policy.retry(ctx, func() error {
 			return safeCall(func() error { return s.task.Put(ctx, recs) })
 		}, s.counters.countRetries(plugins.IsRetriable))
 		s.hist.putTime.WithLabelValues(s.labels...).Observe(since(putStart))
 		s.hist.putBatchSize.WithLabelValues(s.labels...).Observe(float64(len(recs)))
 		if err != nil {
-			s.mu.Unlock()
 			err = fmt.Errorf("stage %s: %w", StagePut, err)
-			s.fail(err)
-			return err
+		} else {
+			s.counters.recordsPut.Add(int64(len(recs)))
 		}
-		s.counters.recordsPut.Add(int64(len(recs)))
 	}
-	for _, m := range msgs {
-		q := plugins.Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueID}
-		if m.Offset+1 > s.offsets[q] {
-			s.offsets[q] = m.Offset + 1
-		}
+	s.mu.Lock()
+	s.putting = false
+	s.flushDone.Broadcast()
+	if err != nil {
+		return err
 	}
 	s.putSeq++
-	mine := s.putSeq
-	for s.flushedSeq < mine && s.failErr == nil {
-		if s.flushing {
-			s.flushDone.Wait()
-			continue
+	for _, sub := range subs {
+		sub.seq, sub.recs = s.putSeq, nil
+		s.unflushed = append(s.unflushed, sub)
+		s.unflushedRecs += sub.n
+		for _, e := range sub.ends {
+			if e.next > s.offsets[e.q] {
+				s.offsets[e.q] = e.next
+			}
 		}
-		s.flushing = true
-		target := s.putSeq
-		err := ctx.Err()
-		if err == nil {
-			err = s.flushLocked(ctx)
-		}
-		s.flushing = false
-		if err != nil {
-			s.flushDone.Broadcast()
-			s.mu.Unlock()
-			s.fail(err)
+	}
+	return nil
+}
+
+// flushAll flushes until every Put done is covered (at least once) and completes the pulls
+// each Flush covered. Called with s.mu held, which it releases during the calls.
+func (s *sinkRunner) flushAll(ctx context.Context) error {
+	for {
+		if err := s.flushLocked(ctx); err != nil {
 			return err
 		}
-		s.flushedSeq = target
 		s.counters.commits.Add(1)
-		s.flushDone.Broadcast()
+		n := 0
+		for _, sub := range s.unflushed {
+			if sub.seq > s.flushedSeq {
+				break
+			}
+			for _, sp := range sub.spans {
+				sp.progress.completed(sp.start, sp.end)
+			}
+			s.unflushedRecs -= sub.n
+			n++
+		}
+		s.unflushed = slices.Delete(s.unflushed, 0, n)
+		if s.flushedSeq >= s.putSeq || s.failErr != nil {
+			return nil
+		}
 	}
-	err := s.failErr
-	s.mu.Unlock()
-	return err
 }
 
 // flushLocked makes everything put so far durable (Flush, or PreCommit when the task
-// implements it). Called with s.mu held.
+// implements it). Called with s.mu held, which it releases during the call.
 func (s *sinkRunner) flushLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.flushing = true
+	target := s.putSeq
 	offsets := make(map[plugins.Queue]int64, len(s.offsets))
 	for q, o := range s.offsets {
 		offsets[q] = o
 	}
+	s.mu.Unlock()
+	err := s.flushTask(ctx, offsets)
+	s.mu.Lock()
+	s.flushing = false
+	if err == nil && target > s.flushedSeq {
+		s.flushedSeq = target
+	}
+	s.flushDone.Broadcast()
+	return err
+}
+
+// flushTask calls Flush, or PreCommit when the task implements it, with the offsets after
+// the records put so far.
+func (s *sinkRunner) flushTask(ctx context.Context, offsets map[plugins.Queue]int64) error {
 	flushStart := time.Now()
 	defer func() { s.hist.commitTime.WithLabelValues(s.labels...).Observe(since(flushStart)) }()
-	err := s.policy.retry(ctx, func() error {
+	return s.policy.retry(ctx, func() error {
 		return safeCall(func() error {
 			if pc, ok := s.task.(plugins.PreCommitter); ok {
 				durable, err := pc.PreCommit(ctx, offsets)
@@ -365,7 +537,6 @@ func (s *sinkRunner) flushLocked(ctx context.Context) error {
 			return s.task.Flush(ctx, offsets)
 		})
 	}, s.counters.countRetries(plugins.IsRetriable))
-	return err
 }
 
 // confirm records a PreCommit answer: for each queue it was given, the offset below which the
@@ -433,18 +604,11 @@ func (s *sinkRunner) precommitHeld(ctx context.Context) {
 		return
 	}
 	s.mu.Lock()
-	if s.failErr != nil || s.flushing || ctx.Err() != nil {
+	if s.failErr != nil || !s.canFlush() || ctx.Err() != nil {
 		s.mu.Unlock()
 		return
 	}
-	s.flushing = true
-	seq := s.putSeq
-	err := s.flushLocked(ctx)
-	if err == nil {
-		s.flushedSeq = seq // the flush covered every Put so far
-	}
-	s.flushing = false
-	s.flushDone.Broadcast()
+	err := s.flushAll(ctx)
 	s.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
 		s.fail(fmt.Errorf("stage %s: %w", StagePut, err))

@@ -33,6 +33,9 @@ const (
 	sinkPullBackoffMax = 5 * time.Second
 	// sinkFinalCommitTimeout bounds the commit when a session ends.
 	sinkFinalCommitTimeout = 5 * time.Second
+	// sinkMergeMaxBytes bounds the message bytes of the pulls one Put carries (a single pull
+	// may hold more); consumer.batch.size bounds its records.
+	sinkMergeMaxBytes = 4 << 20
 )
 
 // errReplan ends a session so that the next one reads a new plan.
@@ -334,6 +337,19 @@ func (s *sinkRunner) startProgress(ctx context.Context, pl *rmqclient.Puller, q 
 	return newQueueProgress(q, maxOff, false), nil
 }
 
+// readOnFrom handles the broker's answer that offset from is outside the queue's stored range: the
+// reader goes on from the broker's next offset, and records between from and it, deleted before this
+// task read them (retention, a forced clean of a full disk), are counted as lost.
+func (s *sinkRunner) readOnFrom(p *queueProgress, from int64, res rmqclient.Pulled) int64 {
+	s.log.Warn("sink offset outside the queue's stored range; reading on from the broker's suggestion",
+		"queue", p.q.String(), "offset", from, "next", res.Next, "min", res.MinOffset, "max", res.MaxOffset)
+	if res.Next > from {
+		s.counters.recordsLost.Add(res.Next - from)
+	}
+	p.skipped(res.Next)
+	return res.Next
+}
+
 // pullQueue reads one queue into out until ctx ends. A failing pull is retried with backoff
 // (the broker may be restarting); the fence is asked before every pull.
 func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *queueProgress, out chan<- sinkBatch) error {
@@ -363,10 +379,7 @@ func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *que
 		}
 		backoff = 100 * time.Millisecond
 		if res.Moved {
-			s.log.Warn("sink offset outside the queue's stored range; reading on from the broker's suggestion",
-				"queue", p.q.String(), "offset", next, "next", res.Next, "min", res.MinOffset, "max", res.MaxOffset)
-			next = res.Next
-			p.skipped(next)
+			next = s.readOnFrom(p, next, res)
 			continue
 		}
 		if len(res.Messages) == 0 {
@@ -400,26 +413,85 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// processBatches processes batches from in until ctx ends. A batch taken is processed to
-// the end under the task's work context (a re-plan does not interrupt a Put); a failure
-// fails the task and ends the session.
+// processBatches processes batches from in until ctx ends, each together with the batches
+// already waiting behind it (see gather): once they are put it goes on with the next,
+// and the Flush that covers them completes them. A batch taken is processed to the end
+// under the task's work context (a re-plan does not interrupt a Put, and the session
+// ends only once every Put is flushed); a failure fails the task and ends the session.
 func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) error {
+	var carry *sinkBatch // taken from in but left out of the last merge: processed next
+	defer func() {
+		if carry != nil {
+			carry.pulled.Release()
+		}
+	}()
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case b := <-in:
-			err := s.process(s.work, b.msgs)
-			b.pulled.Release() // process keeps no pointer to a message
-			if err != nil {
-				if s.work.Err() != nil && s.currentFailure() == nil {
-					return nil // stopping: the batch is read again by the next incarnation
-				}
-				return err
+		var first sinkBatch
+		if carry != nil {
+			first, carry = *carry, nil
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil
+			case first = <-in:
 			}
-			b.progress.completed(b.start, b.end)
+		}
+		var batches []sinkBatch
+		batches, carry = s.gather(first, in)
+		msgs := batches[0].msgs
+		if len(batches) > 1 {
+			msgs = nil
+			for _, b := range batches {
+				msgs = append(msgs, b.msgs...)
+			}
+		}
+		spans := make([]batchSpan, len(batches))
+		for i, b := range batches {
+			spans[i] = batchSpan{progress: b.progress, start: b.start, end: b.end}
+		}
+		err := s.process(s.work, msgs, spans)
+		for _, b := range batches {
+			b.pulled.Release() // process keeps no pointer to a message
+		}
+		if err != nil {
+			if s.work.Err() != nil && s.currentFailure() == nil {
+				return nil // stopping: the batches are read again by the next incarnation
+			}
+			return err
 		}
 	}
+}
+
+// gather returns first and the batches waiting in in behind it, while their messages stay
+// within consumer.batch.size and sinkMergeMaxBytes: they are processed, put and flushed
+// together. The batch taken that does not fit is returned as carry. Each queue's batches
+// keep their order (an ordered sink's in holds one queue).
+func (s *sinkRunner) gather(first sinkBatch, in <-chan sinkBatch) (batches []sinkBatch, carry *sinkBatch) {
+	batches = []sinkBatch{first}
+	n, size := len(first.msgs), msgBytes(first.msgs)
+	limit := max(s.batchSize, 1)
+	for n < limit && size < sinkMergeMaxBytes {
+		select {
+		case b := <-in:
+			bs := msgBytes(b.msgs)
+			if n+len(b.msgs) > limit || size+bs > sinkMergeMaxBytes {
+				return batches, &b
+			}
+			batches = append(batches, b)
+			n, size = n+len(b.msgs), size+bs
+		default:
+			return batches, nil
+		}
+	}
+	return batches, nil
+}
+
+func msgBytes(msgs []*rmqclient.ReceivedMessage) int {
+	n := 0
+	for _, m := range msgs {
+		n += len(m.Body)
+	}
+	return n
 }
 
 // commit stores every queue's durable offset that moved since the last commit. A failure

@@ -53,3 +53,21 @@ func TestQueueProgressSkipWithNothingInFlight(t *testing.T) {
 	off, _ = p.toCommit()
 	require.EqualValues(t, 7, off)
 }
+
+// TestRecordsDeletedBeforeReadAreCountedLost: when the broker answers that records a sink had
+// not read are gone, the sink reads on from the broker's next offset and counts them in
+// rmqconnect_sink_record_lost_total; a move back (the queue restarted lower) loses nothing.
+func TestRecordsDeletedBeforeReadAreCountedLost(t *testing.T) {
+	q := rmqclient.Queue{Topic: "t", BrokerName: "b", QueueID: 0}
+	s := &sinkRunner{log: quiet(), counters: &taskCounters{}}
+	p := newQueueProgress(q, 5, true)
+	next := s.readOnFrom(p, 5, rmqclient.Pulled{Moved: true, Next: 12, MinOffset: 12, MaxOffset: 20})
+	require.EqualValues(t, 12, next)
+	require.EqualValues(t, 7, s.counters.recordsLost.Load())
+	off, _ := p.toCommit()
+	require.EqualValues(t, 12, off)
+
+	next = s.readOnFrom(p, 12, rmqclient.Pulled{Moved: true, Next: 0, MinOffset: 0, MaxOffset: 3})
+	require.EqualValues(t, 0, next)
+	require.EqualValues(t, 7, s.counters.recordsLost.Load(), "a move back loses nothing")
+}

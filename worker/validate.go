@@ -46,7 +46,7 @@ func commonDefinitions(kind plugins.Kind) []restapi.ConfigDefinition {
 			def("connect.topicnames", "LIST", true, "", "Topics to consume, ',' or ';' separated (alias topics)."),
 			def("task.group.id", "STRING", false, "", "Consumer group; connect-<name> when unset."),
 			def("consume.from.where", "STRING", false, "CONSUME_FROM_FIRST_OFFSET", "Where a new group starts."),
-			def("consumer.batch.size", "INT", false, "32", "Most records per Put (1-1024)."),
+			def("consumer.batch.size", "INT", false, "512", "Most records per Put (1-1024)."),
 		)
 	}
 	for i := range out {

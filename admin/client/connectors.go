@@ -56,7 +56,7 @@ const (
 func (c *Client) List(ctx context.Context) ([]string, error) {
 	var out []string
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connectors"}}, &out)
-	return nonNil(out), err
+	return restapi.EmptyList(out), err
 }
 
 // ListExpanded returns every connector with the parts asked for (GET /connectors?expand=...).
@@ -80,7 +80,7 @@ func (c *Client) Create(ctx context.Context, name string, config map[string]stri
 		Name         string            `json:"name"`
 		Config       map[string]string `json:"config"`
 		InitialState InitialState      `json:"initial_state,omitempty"`
-	}{name, nonNilMap(config), initial}
+	}{name, restapi.EmptyMap(config), initial}
 	var out restapi.ConnectorInfo
 	_, err := c.do(ctx, call{method: http.MethodPost, path: []string{"connectors"}, body: req}, &out)
 	return out, err
@@ -89,7 +89,7 @@ func (c *Client) Create(ctx context.Context, name string, config map[string]stri
 // PutConfig creates or replaces a connector's config (PUT /connectors/{name}/config); created
 // tells which.
 func (c *Client) PutConfig(ctx context.Context, name string, config map[string]string) (info restapi.ConnectorInfo, created bool, err error) {
-	status, err := c.do(ctx, call{method: http.MethodPut, path: []string{"connectors", name, "config"}, body: nonNilMap(config)}, &info)
+	status, err := c.do(ctx, call{method: http.MethodPut, path: []string{"connectors", name, "config"}, body: restapi.EmptyMap(config)}, &info)
 	return info, status == http.StatusCreated, err
 }
 
@@ -137,7 +137,7 @@ func (c *Client) Config(ctx context.Context, name string) (map[string]string, er
 func (c *Client) Status(ctx context.Context, name string) (restapi.ConnectorStatus, error) {
 	var out restapi.ConnectorStatus
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connectors", name, "status"}}, &out)
-	out.Tasks = nonNil(out.Tasks)
+	out.Tasks = restapi.EmptyList(out.Tasks)
 	return out, err
 }
 
@@ -145,7 +145,7 @@ func (c *Client) Status(ctx context.Context, name string) (restapi.ConnectorStat
 func (c *Client) Tasks(ctx context.Context, name string) ([]restapi.TaskInfo, error) {
 	var out []restapi.TaskInfo
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connectors", name, "tasks"}}, &out)
-	return nonNil(out), err
+	return restapi.EmptyList(out), err
 }
 
 // TaskStatus returns one task's state (GET /connectors/{name}/tasks/{id}/status).
@@ -192,7 +192,7 @@ func (c *Client) Restart(ctx context.Context, name string, includeTasks, onlyFai
 	if err != nil || status == http.StatusNoContent || st.Name == "" {
 		return nil, err
 	}
-	st.Tasks = nonNil(st.Tasks)
+	st.Tasks = restapi.EmptyList(st.Tasks)
 	return &st, nil
 }
 
@@ -217,7 +217,7 @@ func (c *Client) Plugins(ctx context.Context, all bool) ([]restapi.PluginInfo, e
 	}
 	var out []restapi.PluginInfo
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connector-plugins"}, query: q}, &out)
-	return nonNil(out), err
+	return restapi.EmptyList(out), err
 }
 
 // Health asks whether the worker is healthy (GET /health). A worker that is starting (503) or
@@ -242,7 +242,7 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 func (c *Client) ClusterInfo(ctx context.Context) ([]string, error) {
 	var out []string
 	err := c.rocketmq(ctx, call{method: http.MethodGet, path: []string{"getClusterInfo"}}, &out)
-	return nonNil(out), err
+	return restapi.EmptyList(out), err
 }
 
 // rocketmq calls a RocketMQ Connect route and decodes the body of its {"status", "body"}
@@ -274,18 +274,4 @@ func (c *Client) rocketmq(ctx context.Context, cl call, out any) error {
 		return &TransportError{Method: cl.method, URL: u, Err: fmt.Errorf("decode response body: %w", err)}
 	}
 	return nil
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-func nonNilMap(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
 }

@@ -56,7 +56,7 @@ func (c *Client) Offsets(ctx context.Context, name string) (restapi.ConnectorOff
 		return out, &TransportError{Method: cl.method, URL: c.base.JoinPath(cl.path...).String(),
 			Err: fmt.Errorf("decode response: %w", err)}
 	}
-	out.Offsets = nonNil(out.Offsets)
+	out.Offsets = restapi.EmptyList(out.Offsets)
 	return out, nil
 }
 
@@ -64,7 +64,7 @@ func (c *Client) Offsets(ctx context.Context, name string) (restapi.ConnectorOff
 // returns the worker's message. A nil Offset removes a source position or rewinds a sink queue.
 func (c *Client) AlterOffsets(ctx context.Context, name string, offsets []restapi.ConnectorOffset) (string, error) {
 	var out message
-	body := restapi.ConnectorOffsets{Offsets: nonNil(offsets)}
+	body := restapi.ConnectorOffsets{Offsets: restapi.EmptyList(offsets)}
 	_, err := c.do(ctx, call{method: http.MethodPatch, path: []string{"connectors", name, "offsets"}, body: body}, &out)
 	return out.Message, err
 }
@@ -83,7 +83,7 @@ func (c *Client) ResetOffsets(ctx context.Context, name string) (string, error) 
 func (c *Client) Validate(ctx context.Context, plugin string, cfg map[string]string) (restapi.ConfigInfos, error) {
 	var out restapi.ConfigInfos
 	_, err := c.do(ctx, call{method: http.MethodPut, path: []string{"connector-plugins", plugin, "config", "validate"},
-		body: nonNilMap(cfg)}, &out)
+		body: restapi.EmptyMap(cfg)}, &out)
 	return out, err
 }
 
@@ -91,7 +91,7 @@ func (c *Client) Validate(ctx context.Context, plugin string, cfg map[string]str
 func (c *Client) PluginConfig(ctx context.Context, plugin string) ([]restapi.ConfigDefinition, error) {
 	var out []restapi.ConfigDefinition
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connector-plugins", plugin, "config"}}, &out)
-	return nonNil(out), err
+	return restapi.EmptyList(out), err
 }
 
 // Loggers returns every logger's level (GET /admin/loggers).
@@ -114,7 +114,7 @@ func (c *Client) SetLogger(ctx context.Context, name, level string) ([]string, e
 	var out []string
 	_, err := c.do(ctx, call{method: http.MethodPut, path: []string{"admin", "loggers", name},
 		body: map[string]string{"level": level}}, &out)
-	return nonNil(out), err
+	return restapi.EmptyList(out), err
 }
 
 // SetLoggerCluster sets a logger's level on every worker of the cluster (PUT
@@ -131,7 +131,7 @@ func (c *Client) Topics(ctx context.Context, name string) ([]string, error) {
 		Topics []string `json:"topics"`
 	}
 	_, err := c.do(ctx, call{method: http.MethodGet, path: []string{"connectors", name, "topics"}}, &out)
-	return nonNil(out[name].Topics), err
+	return restapi.EmptyList(out[name].Topics), err
 }
 
 // AllocatedConnectors returns the connectors running on the worker asked, with their configs
@@ -147,10 +147,10 @@ func (c *Client) AllocatedConnectors(ctx context.Context) (map[string]map[string
 func (c *Client) AllocatedTasks(ctx context.Context) (AllocatedTasks, error) {
 	var out AllocatedTasks
 	err := c.rocketmq(ctx, call{method: http.MethodGet, path: []string{"allocated", "tasks"}}, &out)
-	out.RunningTasks = nonNil(out.RunningTasks)
-	out.PendingTasks = nonNil(out.PendingTasks)
-	out.StoppingTasks = nonNil(out.StoppingTasks)
-	out.StoppedTasks = nonNil(out.StoppedTasks)
-	out.ErrorTasks = nonNil(out.ErrorTasks)
+	out.RunningTasks = restapi.EmptyList(out.RunningTasks)
+	out.PendingTasks = restapi.EmptyList(out.PendingTasks)
+	out.StoppingTasks = restapi.EmptyList(out.StoppingTasks)
+	out.StoppedTasks = restapi.EmptyList(out.StoppedTasks)
+	out.ErrorTasks = restapi.EmptyList(out.ErrorTasks)
 	return out, err
 }

@@ -378,6 +378,11 @@ func (t *sinkTask) Flush(ctx context.Context, offsets map[plugins.Queue]int64) e
 	return wire.DecodeError(rep.Error)
 }
 
+// ConcurrentFlush lets the worker send a Flush while a Put is in flight, so a round trip to
+// the plugin process is not waited for twice per batch; the SDK keeps a task that is no
+// ConcurrentFlusher from seeing the two overlap.
+func (t *sinkTask) ConcurrentFlush() bool { return true }
+
 func (t *sinkTask) Stop(ctx context.Context) error {
 	return t.inst.stop(ctx, func(ctx context.Context, p *process) (*pb.ErrorReply, error) {
 		return p.conn.Plugin.SinkStop(ctx, &pb.StopRequest{})

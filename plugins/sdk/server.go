@@ -29,8 +29,13 @@ type server struct {
 	log    *slog.Logger
 	broker *plugin.GRPCBroker
 
-	mu        sync.Mutex
-	pollMu    sync.Mutex // Poll and Commit, one at a time as the SPI promises a source task
+	mu     sync.Mutex
+	pollMu sync.Mutex // Poll and Commit, one at a time as the SPI promises a source task
+	// sinkMu keeps a Flush (or PreCommit) from running during a Put of a sink task that is no
+	// ConcurrentFlusher: the worker overlaps the calls of every plugin task to save a round
+	// trip (the host's adapter is a ConcurrentFlusher), and the SDK keeps the SPI's promise.
+	sinkMu    sync.Mutex
+	sinkAlone bool // the task allows a Flush during a Put: sinkMu is not taken
 	conn      plugins.Connector
 	source    plugins.SourceTask
 	sink      plugins.SinkTask
@@ -302,6 +307,7 @@ func (s *server) SinkStart(ctx context.Context, req *pb.TaskStartRequest) (*pb.E
 	}
 	task := inst.(plugins.SinkConnector).NewSinkTask()
 	s.sink = task
+	s.sinkAlone = concurrentFlusher(task)
 	tctx := &sinkContext{host: host, log: s.log, vals: vals}
 	return reply(guard(func() error { return task.Start(ctx, tctx, req.Config) })), nil
 }
@@ -315,6 +321,29 @@ func (s *server) sinkTask() (plugins.SinkTask, error) {
 	return s.sink, nil
 }
 
+// concurrentFlusher reports whether task allows a Flush during a Put.
+func concurrentFlusher(task plugins.SinkTask) (ok bool) {
+	cf, is := task.(plugins.ConcurrentFlusher)
+	if !is {
+		return false
+	}
+	_ = guard(func() error { ok = cf.ConcurrentFlush(); return nil })
+	return ok
+}
+
+// sinkCall runs a call to the sink task: under sinkMu unless the task allows a Flush
+// during a Put.
+func (s *server) sinkCall(f func() error) error {
+	s.mu.Lock()
+	alone := s.sinkAlone
+	s.mu.Unlock()
+	if !alone {
+		s.sinkMu.Lock()
+		defer s.sinkMu.Unlock()
+	}
+	return guard(f)
+}
+
 func (s *server) Put(ctx context.Context, req *pb.PutRequest) (*pb.ErrorReply, error) {
 	task, err := s.sinkTask()
 	if err != nil {
@@ -324,7 +353,7 @@ func (s *server) Put(ctx context.Context, req *pb.PutRequest) (*pb.ErrorReply, e
 	if err != nil {
 		return nil, fmt.Errorf("put: %w", err)
 	}
-	return reply(guard(func() error { return task.Put(ctx, recs) })), nil
+	return reply(s.sinkCall(func() error { return task.Put(ctx, recs) })), nil
 }
 
 func (s *server) Flush(ctx context.Context, req *pb.OffsetsRequest) (*pb.ErrorReply, error) {
@@ -332,7 +361,7 @@ func (s *server) Flush(ctx context.Context, req *pb.OffsetsRequest) (*pb.ErrorRe
 	if err != nil {
 		return nil, fmt.Errorf("flush: %w", err)
 	}
-	return reply(guard(func() error { return task.Flush(ctx, wire.FromOffsetsMsg(req.Offsets)) })), nil
+	return reply(s.sinkCall(func() error { return task.Flush(ctx, wire.FromOffsetsMsg(req.Offsets)) })), nil
 }
 
 func (s *server) PreCommit(ctx context.Context, req *pb.OffsetsRequest) (*pb.PreCommitReply, error) {
@@ -345,7 +374,7 @@ func (s *server) PreCommit(ctx context.Context, req *pb.OffsetsRequest) (*pb.Pre
 		return nil, fmt.Errorf("pre-commit: the task is no PreCommitter")
 	}
 	var out map[plugins.Queue]int64
-	err = guard(func() (err error) { out, err = pc.PreCommit(ctx, wire.FromOffsetsMsg(req.Offsets)); return err })
+	err = s.sinkCall(func() (err error) { out, err = pc.PreCommit(ctx, wire.FromOffsetsMsg(req.Offsets)); return err })
 	return &pb.PreCommitReply{Error: wire.EncodeError(err), Offsets: wire.OffsetsMsg(out)}, nil
 }
 
@@ -360,9 +389,9 @@ func (s *server) queues(ctx context.Context, req *pb.QueuesRequest, open bool) (
 	}
 	qs := wire.FromQueuesMsg(req.Queues)
 	if open {
-		return reply(guard(func() error { return ql.Open(ctx, qs) })), nil
+		return reply(s.sinkCall(func() error { return ql.Open(ctx, qs) })), nil
 	}
-	return reply(guard(func() error { return ql.Close(ctx, qs) })), nil
+	return reply(s.sinkCall(func() error { return ql.Close(ctx, qs) })), nil
 }
 
 func (s *server) OpenQueues(ctx context.Context, req *pb.QueuesRequest) (*pb.ErrorReply, error) {

@@ -99,6 +99,28 @@ func sinkSent(b *testing.B, reg *prometheus.Registry, connector string) float64 
 	return n
 }
 
+// histStats returns the count and sum of a connector's histogram of the worker's metrics.
+func histStats(b *testing.B, reg *prometheus.Registry, name, connector string) (count, sum float64) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "connector" && l.GetValue() == connector {
+					count += float64(m.GetHistogram().GetSampleCount())
+					sum += m.GetHistogram().GetSampleSum()
+				}
+			}
+		}
+	}
+	return count, sum
+}
+
 // BenchmarkPluginSourceThroughput: generator-source → RocketMQ built in and as a plugin
 // (metric plugin/builtin, target ≥ 0.8), with the host's CPU steal over the runs.
 func BenchmarkPluginSourceThroughput(b *testing.B) {
@@ -162,6 +184,12 @@ func BenchmarkPluginSinkThroughput(b *testing.B) {
 			})
 			d := time.Since(start)
 			b.StopTimer()
+			puts, putSecs := histStats(b, metrics, "rmqconnect_sink_put_batch_size", name)
+			_, putTime := histStats(b, metrics, "rmqconnect_sink_put_batch_time_seconds", name)
+			flushes, flushTime := histStats(b, metrics, "rmqconnect_offset_commit_time_seconds", name)
+			note(fmt.Sprintf("plugin sink round, %s", class), fmt.Sprintf(
+				"%.0f records/s, %.0f Puts of %.0f records in %.2f ms, %.0f flushes in %.2f ms", float64(w.n)/d.Seconds(),
+				puts, putSecs/max(puts, 1), putTime/max(puts, 1)*1000, flushes, flushTime/max(flushes, 1)*1000))
 			return float64(w.n) / d.Seconds()
 		}
 	}
