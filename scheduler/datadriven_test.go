@@ -183,7 +183,7 @@ func (s *ddState) run(cmd string) (string, error) {
 	var b strings.Builder
 	old := s.current
 	if old != nil {
-		moved, per := Diff(old, a)
+		moved, per := movement(old, a)
 		fmt.Fprintf(&b, "moved %d", moved)
 		if joined != "" || left != "" {
 			min := MinMoves(old, s.members, len(units))

@@ -24,6 +24,7 @@
 //
 // Invariants every strategy keeps: the same input in any order gives the same Assignment; every
 // unit is assigned exactly once; every member is a key of the result; an empty member list is an
-// error wrapping ErrNoMembers and a repeated member or unit is an error too. Diff turns two
-// assignments into per-worker stop and start lists for a stop-before-start handover.
+// error wrapping ErrNoMembers and a repeated member or unit is an error too. The package
+// computes assignments only: each worker moves its own units to a new one (worker/reconcile.go), and
+// claims order the handover of a moved unit, stop before start (worker/claims.go).
 package scheduler

@@ -59,7 +59,7 @@ func measureShape(s Strategy, members []string, extra string, units []Unit, leav
 			mx, mn, idle := balance(a, len(units))
 			st.maxAvg, st.minAvg, st.idle = max(st.maxAvg, mx), min(st.minAvg, mn), max(st.idle, idle)
 		}
-		moved, _ := Diff(old, a)
+		moved, _ := movement(old, a)
 		min := MinMoves(old, next, len(units))
 		if min >= 4 {
 			if r := float64(moved) / float64(min); r > st.worstRatio {

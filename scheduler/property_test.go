@@ -169,7 +169,7 @@ func movementTally(t *testing.T, s Strategy) (dense, all tally) {
 			a, err := reassign(s, next, us, old)
 			require.NoError(t, err)
 			require.NoError(t, checkAssignment(a, next, us))
-			moved, _ := Diff(old, a)
+			moved, _ := movement(old, a)
 			min := MinMoves(old, next, len(us))
 			over := min >= 4 && 2*moved > 5*min
 			all.events++

@@ -50,18 +50,18 @@ func TestRoundRobinMatchesJava(t *testing.T) {
 	require.Equal(t, []Unit{{"connectorConfig2", 1}, {"connectorConfig3", -1}, {"connectorConfig3", 2}}, a["workId3"])
 }
 
-func TestDiff(t *testing.T) {
+func TestMovement(t *testing.T) {
 	old := Assignment{"w1": {{"a", -1}, {"a", 0}}, "w2": {{"a", 1}, {"b", 0}}}
 	nw := Assignment{"w2": {{"a", -1}, {"a", 1}}, "w3": {{"a", 0}, {"c", 0}}}
-	moved, per := Diff(old, nw)
+	moved, per := movement(old, nw)
 	require.Equal(t, 2, moved) // a and a-0; b-0 is removed, c-0 is new
-	require.Equal(t, map[string]Moves{
+	require.Equal(t, map[string]moves{
 		"w1": {Stop: []Unit{{"a", -1}, {"a", 0}}},
 		"w2": {Stop: []Unit{{"b", 0}}, Start: []Unit{{"a", -1}}},
 		"w3": {Start: []Unit{{"a", 0}, {"c", 0}}},
 	}, per)
 
-	moved, per = Diff(nw, nw)
+	moved, per = movement(nw, nw)
 	require.Zero(t, moved)
 	require.Empty(t, per)
 }

@@ -162,7 +162,7 @@ func stickyTally(t *testing.T, s Strategy) (tl tally) {
 			}
 			a, err := reassign(s, next, us, old)
 			require.NoError(t, err)
-			moved, _ := Diff(old, a)
+			moved, _ := movement(old, a)
 			min := MinMoves(old, next, len(us))
 			tl.events++
 			tl.moved += moved
@@ -310,7 +310,7 @@ func TestStickyConvergesFromDifferentViews(t *testing.T) {
 		totalStops += stops
 		direct, err := s.Rebalance(next, us, start)
 		require.NoError(t, err)
-		moved, _ := Diff(start, direct)
+		moved, _ := movement(start, direct)
 		totalDirect += moved
 		clusters++
 		final := fromOwners(running)

@@ -47,7 +47,7 @@ func newClaimHarness(t *testing.T) *claimHarness {
 		d.engine.crew.close()
 	})
 
-	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(d.engine, "c", &parsedConfig{raw: map[string]string{}}, nil)
 	rt.inc, rt.target = 1, restapi.TargetStarted
 	rt.taskCfgs, rt.ownTasks = []map[string]string{{}}, map[int]bool{0: true}
 	d.engine.adopt(rt)

@@ -50,7 +50,7 @@ func drainReports(d *Distributed) []statusRecord {
 // (a deadline channel shared by both fired for the first only).
 func TestAwaitStoppedAbandonsEveryHungTask(t *testing.T) {
 	d := newTestDistributed(t, 20*time.Millisecond)
-	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(d.engine, "c", &parsedConfig{raw: map[string]string{}}, nil)
 	a, b := hungTask(rt, 0, 1), hungTask(rt, 1, 2)
 	defer close(a)
 	defer close(b)
@@ -69,7 +69,7 @@ func TestAwaitStoppedAbandonsEveryHungTask(t *testing.T) {
 // and repairClaims leaves it alone; once it returns, the release is written.
 func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
 	d := newTestDistributed(t, 10*time.Millisecond)
-	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(d.engine, "c", &parsedConfig{raw: map[string]string{}}, nil)
 	rt.inc = 7
 	d.engine.adopt(rt)
 	claim := statusRecord{Connector: "c", Task: 0, Inc: 7, State: restapi.StateRunning, Worker: "w1", Gen: 3, Claim: true}
@@ -165,7 +165,7 @@ func TestSameWorkerIDZombieIsFenced(t *testing.T) {
 	zombie := newTestDistributed(t, time.Second)
 	defer zombie.engine.stop(false) // waits for the fenced task's watcher
 	zombie.proc = "old"
-	rt := newConnRuntime(zombie.engine, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(zombie.engine, "c", &parsedConfig{raw: map[string]string{}}, nil)
 	rt.inc = 1
 	zombie.engine.adopt(rt)
 	require.NoError(t, zombie.status.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w1", Proc: "old", Gen: 5, Claim: true}))
@@ -211,7 +211,7 @@ func TestMemberIDsCarryTheIncarnation(t *testing.T) {
 // (TestDistributedSameIDZombie saw its claim in the status topic).
 func TestLapsedLeaseClaimsNothing(t *testing.T) {
 	d := newTestDistributed(t, time.Second)
-	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(d.engine, "c", &parsedConfig{raw: map[string]string{}}, nil)
 	rt.inc = 1
 	d.engine.adopt(rt)
 	require.NoError(t, d.status.apply(statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateUnassigned, Worker: "w2", Proc: "p2", Gen: 2}))

@@ -32,6 +32,33 @@ type connectorSettings struct {
 	values plugins.Values
 }
 
+// parsedConfig is a connector config checked and parsed once per (connector, epoch): when
+// the runtime of the epoch is built (engine.newRuntime) or a config is validated. Its
+// placeholders are resolved then, once; the connector's Start, every task start and restart,
+// masking and the scrubber read it, and nothing re-resolves or re-parses it.
+type parsedConfig struct {
+	raw      map[string]string // as stored: placeholders unresolved
+	resolved map[string]string // raw with its placeholders resolved
+	hidden   []string          // the values the connector's scrubber hides (hiddenValues)
+	st       connectorSettings // the runtime's keys, the error policy, the values parsed against the Spec
+	// secret holds the keys (names and aliases) the plugin's ConfigSpec declares secret:
+	// the one rule masking and scrubbing use (secretKeys).
+	secret map[string]bool
+	// The converters are built once and shared by the epoch's tasks: every converter.Converter
+	// is safe for concurrent use after Configure (one instance per role of one connector).
+	keyConv, valueConv converter.Converter
+}
+
+// isSecret reports whether the plugin's Spec declares key secret.
+func (p *parsedConfig) isSecret(key string) bool { return p.secret[key] }
+
+// newChain builds one task's transform chain from the resolved config, which validation
+// parsed already. Every task gets its own chain: a chain's transforms are applied from one
+// goroutine at a time (transforms.Transform) and may keep state.
+func (p *parsedConfig) newChain() (*transforms.Chain, error) {
+	return transforms.ParseChain(p.resolved, nil)
+}
+
 // What the worker supplies to every connector config: default converters (the worker
 // config's) and the confinement of the files connectors open.
 type connectorDefaults struct {
@@ -68,14 +95,15 @@ func (d connectorDefaults) withDefaults(cfg map[string]string, spec *plugins.Con
 // validateConnectorConfig resolves raw's placeholders and validates it (validateResolved).
 // Resolution reads files: callers holding a herder lock resolve first and call
 // validateResolved.
-func validateConnectorConfig(reg *plugins.Registry, name string, raw map[string]string, defaults connectorDefaults, secrets Secrets) (connectorSettings, plugins.Connector, error) {
+func validateConnectorConfig(reg *plugins.Registry, name string, raw map[string]string, defaults connectorDefaults, secrets Secrets) (*parsedConfig, plugins.Connector, error) {
 	return validateResolved(reg, name, raw, resolveConfig(secrets, raw), defaults, secrets)
 }
 
 // validateResolved checks everything the runtime itself reads, the paths the connector
-// opens, then the plugin's own Validate, and returns every problem at once (invalidConfig).
-// res is raw resolved.
-func validateResolved(reg *plugins.Registry, name string, raw map[string]string, res resolvedConfig, defaults connectorDefaults, secrets Secrets) (connectorSettings, plugins.Connector, error) {
+// opens, then the plugin's own Validate, and returns every problem at once (invalidConfig),
+// or the parsed config and the plugin instance Validate ran on. res is raw resolved. The
+// parsed config is never nil (its settings are those that parsed).
+func validateResolved(reg *plugins.Registry, name string, raw map[string]string, res resolvedConfig, defaults connectorDefaults, secrets Secrets) (*parsedConfig, plugins.Connector, error) {
 	var probs cfgerr.List
 	add := func(key, val, reason string) { probs = append(probs, problem(key, val, reason)) }
 	// addAll keeps each problem's key, value and cause, in the REST form.
@@ -186,9 +214,16 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 	var pprobs cfgerr.List
 	st.policy, pprobs = parseErrorPolicy(cfg)
 	probs = append(probs, pprobs...)
+	pc := &parsedConfig{raw: raw, resolved: cfg}
 	for _, k := range []string{"key.converter", "value.converter"} {
-		if _, err := converter.FromConfig(full, k, k == "key.converter"); err != nil {
+		c, err := converter.FromConfig(full, k, k == "key.converter")
+		if err != nil {
 			add(k, full[k], err.Error())
+		}
+		if k == "key.converter" {
+			pc.keyConv = c
+		} else {
+			pc.valueConv = c
 		}
 	}
 	if _, err := transforms.ParseChain(cfg, nil); err != nil {
@@ -223,9 +258,11 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 			}
 		}
 	}
+	pc.secret = secretKeys(conn)
 	var scrub scrubber
 	if rerr == nil {
-		scrub.add(hiddenValues(secrets, raw, res, specSecrets(conn))...)
+		pc.hidden = hiddenValues(secrets, raw, res, pc.isSecret)
+		scrub.add(pc.hidden...)
 	}
 	for i := range probs {
 		if v, ok := raw[probs[i].Key]; ok && probs[i].Value != "" && v != cfg[probs[i].Key] {
@@ -234,10 +271,11 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 		probs[i].Value = scrub.text(probs[i].Value)
 		probs[i].Reason = scrub.text(probs[i].Reason)
 	}
+	pc.st = st
 	if len(probs) > 0 {
-		return st, nil, invalidConfig(name, probs)
+		return pc, nil, invalidConfig(name, probs)
 	}
-	return st, conn, nil
+	return pc, conn, nil
 }
 
 // shownSettings is what showing a stored connector config needs: its class and, from the

@@ -68,8 +68,9 @@ func TestEngineChecksSpecBeforeValidate(t *testing.T) {
 		})
 	}
 
-	st, _, err := validateConnectorConfig(reg, "c", with("spec.n", " 7 "), connectorDefaults{keyConverter: "string", valueConverter: "string"}, noSecrets{})
+	pc, _, err := validateConnectorConfig(reg, "c", with("spec.n", " 7 "), connectorDefaults{keyConverter: "string", valueConverter: "string"}, noSecrets{})
 	require.NoError(t, err)
+	st := pc.st
 	require.Equal(t, 1, validated)
 	require.Equal(t, 7, st.values.Int("spec.n"), "typed values reach the connector context")
 	require.Equal(t, "2s", st.values.Duration("spec.d").String(), "defaults are filled in")

@@ -35,7 +35,7 @@ func TestCrewWaitsForAllButTheDetached(t *testing.T) {
 func TestEngineStopWaitsForTheFencedTaskWatcher(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	d := newTestDistributed(t, 2*time.Second)
-	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(d.engine, "c", &parsedConfig{raw: map[string]string{}}, nil)
 	d.engine.adopt(rt)
 	release := hungTask(rt, 0, 1) // its run never returns: the watcher waits out its stop timeout
 	defer close(release)

@@ -8,8 +8,9 @@
 // when their task stops). Two herders each own one engine and tell it what to run; the engine asks its herder's
 // placement (placement.go) where task configs, claims, status and positions go. herder.go is the standalone herder
 // (a file store, localPlacement); the distributed herder (clusterPlacement) is split by concern — distributed.go
-// (wiring and Run), membership.go (who is alive, the lease), reconcile.go (placement computed with package
-// scheduler, the same pure function on every worker; each worker stops and starts only its own units),
+// (wiring and Run), membership.go (who is alive, the lease), reconcile.go (placement is decided by package
+// scheduler's strategy, the same pure function run by every worker; each worker stops and starts only its own units,
+// and a claim makes a moved unit's new owner wait until the old owner has stopped it),
 // runtime_cluster.go (a runtime moved to the assignment), claims.go (compare-and-set claims, fencing), storelog.go,
 // storeapply.go and clusterstate.go (the store topics and their folds), statuswriter.go, clusterpositions.go,
 // clustercache.go, snapshots.go and clusterreplays.go.

@@ -229,20 +229,19 @@ func (e *engine) lookup(name string) *connRuntime {
 // installed. It runs plugin code (the connector's Spec and Validate): no herder lock may be
 // held. own says the connector runs on this worker whatever the placement (standalone).
 func (e *engine) newRuntime(name string, cfg map[string]string, res resolvedConfig, own bool) (*connRuntime, error) {
-	st, conn, err := validateResolved(e.registry, name, cfg, res, e.defaults, e.cfg.Secrets)
+	pc, conn, err := validateResolved(e.registry, name, maps.Clone(cfg), res, e.defaults, e.cfg.Secrets)
 	if err != nil {
 		return nil, err
 	}
-	rt := newConnRuntime(e, name, maps.Clone(cfg), st, conn)
-	rt.pending = &res
+	rt := newConnRuntime(e, name, pc, conn)
 	rt.ownConn = own
 	return rt, nil
 }
 
 // validate checks a connector config as newRuntime does, building nothing.
 func (e *engine) validate(name string, cfg map[string]string) (connectorSettings, error) {
-	st, _, err := validateConnectorConfig(e.registry, name, cfg, e.defaults, e.cfg.Secrets)
-	return st, err
+	pc, _, err := validateConnectorConfig(e.registry, name, cfg, e.defaults, e.cfg.Secrets)
+	return pc.st, err
 }
 
 // install makes rt its connector's runtime and moves it to target (a connector whose
@@ -298,10 +297,14 @@ func (e *engine) retire(keep func(*connRuntime) bool) []*connRuntime {
 }
 
 // display masks a connector config (or one of its task configs) for showing, with the
-// secret keys of connCfg's plugin. It validates nothing (shownSettings): a read runs no
-// plugin Validate and resolves no placeholder.
+// secret keys of connCfg's plugin: those of the parsed config of the runtime here when it
+// runs connCfg, else of the class's Spec. It validates nothing (shownSettings): a read runs
+// no plugin Validate and resolves no placeholder.
 func (e *engine) display(name string, connCfg, cfg map[string]string) (map[string]string, restapi.ConnectorType) {
-	rt := &connRuntime{e: e, name: name, st: shownSettings(e.registry, connCfg)}
+	rt := e.lookup(name)
+	if rt == nil || !maps.Equal(rt.cfg, connCfg) {
+		rt = &connRuntime{e: e, name: name, st: shownSettings(e.registry, connCfg)}
+	}
 	return rt.masked(cfg), rt.connType()
 }
 

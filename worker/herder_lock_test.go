@@ -304,8 +304,9 @@ func TestMaskingRunsPluginCodeOutsideTheRuntimeLock(t *testing.T) {
 	reg := fileRegistry(t)
 	require.NoError(t, reg.Register(plugins.KindSource, "spec-gated", nil, func() plugins.Connector { return &specGatedConnector{} }))
 	e := newEngine(StandaloneConfig{WorkerID: "w", Secrets: secretsForTest{}}, nil, reg, quiet())
-	rt := newConnRuntime(e, "c", map[string]string{"connector.class": "spec-gated"},
-		connectorSettings{class: "spec-gated", kind: plugins.KindSource}, nil)
+	// The stand-in engine.display builds for a config this worker does not run (no parsed config).
+	rt := &connRuntime{e: e, name: "c", cfg: map[string]string{"connector.class": "spec-gated"},
+		st: connectorSettings{class: "spec-gated", kind: plugins.KindSource}}
 	gate := make(chan struct{})
 	specGate.Store(&gate)
 	defer specGate.Store(nil)

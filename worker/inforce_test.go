@@ -62,7 +62,7 @@ func TestPlacementInForce(t *testing.T) {
 // names only the new holder, and the sticky strategy's placement in force has one holder.
 func TestReleasedConnectorIsRecordedReleased(t *testing.T) {
 	d := newTestDistributed(t, time.Second)
-	rt := newConnRuntime(d.engine, "c", map[string]string{}, connectorSettings{}, nil)
+	rt := newConnRuntime(d.engine, "c", &parsedConfig{raw: map[string]string{}}, nil)
 	rt.inc = 4
 	d.engine.adopt(rt)
 	conns := map[string]clusterConnector{"c": {Inc: 4}}

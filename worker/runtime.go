@@ -18,18 +18,21 @@ import (
 type connRuntime struct {
 	e    *engine
 	name string
-	cfg  map[string]string
-	st   connectorSettings
-	log  *slog.Logger // scrubbed: every record goes through scrub
+	// pc is the connector config of this runtime's epoch, parsed (nil only for the stand-in
+	// engine.display builds); cfg and st are its raw config and settings.
+	pc  *parsedConfig
+	cfg map[string]string
+	st  connectorSettings
+	log *slog.Logger // scrubbed: every record goes through scrub
 
 	// scrub hides the connector's secret values in traces, logs, DLQ context and errors;
-	// it learns them from every config the runtime resolves.
+	// it learns them from the parsed config and every task config the runtime resolves.
 	scrub       *scrubber
 	specOnce    sync.Once
 	specSecrets map[string]bool
-	// pending is the connector config resolved before the herder took its lock; the next
-	// start uses it instead of resolving again.
-	pending *resolvedConfig
+	// taskParsed holds each task's config resolved and parsed, for the task config it was
+	// parsed from (guarded by mu): a task's starts and restarts reuse it.
+	taskParsed map[int]*parsedTask
 
 	opMu sync.Mutex // serialises apply/restart/shutdown
 
@@ -56,9 +59,10 @@ type connRuntime struct {
 	reported     restapi.StateInfo // the connector state last reported to the placement
 }
 
-func newConnRuntime(e *engine, name string, cfg map[string]string, st connectorSettings, conn plugins.Connector) *connRuntime {
+func newConnRuntime(e *engine, name string, pc *parsedConfig, conn plugins.Connector) *connRuntime {
 	scrub := &scrubber{}
-	return &connRuntime{e: e, name: name, cfg: cfg, st: st, conn: conn, scrub: scrub,
+	scrub.add(pc.hidden...)
+	return &connRuntime{e: e, name: name, pc: pc, cfg: pc.raw, st: pc.st, conn: conn, scrub: scrub, taskParsed: map[int]*parsedTask{},
 		log:   scrubbedLogger(e.log.With("connector", name), scrub),
 		state: restapi.StateInfo{State: restapi.StateUnassigned, WorkerID: e.cfg.WorkerID}, tasks: map[int]*taskRuntime{}}
 }
@@ -94,9 +98,6 @@ func (rt *connRuntime) apply(target restapi.TargetState) {
 		return
 	}
 	rt.target = target
-	if target != restapi.TargetStarted {
-		rt.pending = nil // resolved for a start that is not happening now: resolve afresh later
-	}
 	rt.mu.Unlock()
 	switch target {
 	case restapi.TargetStarted:
@@ -141,36 +142,20 @@ func (rt *connRuntime) startConnector() bool {
 		rt.mu.Lock()
 		conn := rt.conn
 		rt.mu.Unlock()
-		rt.mu.Lock()
-		pending := rt.pending
-		rt.pending = nil
-		rt.mu.Unlock()
-		var resolved map[string]string
-		var err error
-		if pending != nil && pending.err == nil {
-			resolved = pending.cfg
-			rt.learn(rt.cfg, *pending)
-		} else {
-			resolved, err = rt.resolve(rt.cfg)
-		}
-		if err != nil {
-			rt.setConnState(restapi.StateFailed, fmt.Sprintf("resolve config: %v", err))
-			rt.setConn(nil)
-			return false
-		}
+		resolved := rt.pc.resolved // resolved once for the epoch (parsedConfig)
 		// A Start failing with a RetriableError is followed by Stop, and by Start on a new value
 		// after a backoff while errors.retry.timeout allows (the SPI's promise); any failed Start
 		// is followed by Stop, so a connector can release what it took before failing.
 		// The retries hold this connector's operations (opMu), so they end within the worker's
 		// start timeout even when errors.retry.timeout is longer or unlimited.
-		policy, _ := parseErrorPolicy(resolved) // validated before the runtime was built
+		policy := rt.st.policy
 		if policy.retryTimeout < 0 || policy.retryTimeout > rt.e.cfg.StartTimeout {
 			policy.retryTimeout = rt.e.cfg.StartTimeout
 		}
 		var ctx context.Context
 		var cancel context.CancelFunc
 		var pm *pluginScope
-		err = policy.retry(rt.e.lifetime(), func() error {
+		err := policy.retry(rt.e.lifetime(), func() error {
 			if conn == nil {
 				c, err := rt.e.registry.New(rt.st.class)
 				if err != nil {
@@ -184,7 +169,7 @@ func (rt *connRuntime) startConnector() bool {
 			err := safeCall(func() error {
 				sctx, scancel := context.WithTimeout(ctx, rt.e.cfg.StartTimeout)
 				defer scancel()
-				return conn.Start(sctx, connectorContext{rt, pm}, resolved)
+				return conn.Start(sctx, connectorContext{rt, pm}, maps.Clone(resolved))
 			})
 			if err != nil {
 				rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "connector", "failure").Inc()

@@ -54,8 +54,13 @@ func (rt *connRuntime) resolve(raw map[string]string) (map[string]string, error)
 	return res.cfg, nil
 }
 
-// specSecret reports whether the connector's ConfigSpec declares key secret.
+// specSecret reports whether the connector's ConfigSpec declares key secret: the parsed
+// config says, or (for a config shown by a worker that does not run it) an instance of
+// the class, built once.
 func (rt *connRuntime) specSecret(key string) bool {
+	if rt.pc != nil {
+		return rt.pc.isSecret(key)
+	}
 	rt.specOnce.Do(func() {
 		if rt.st.class == "" {
 			return
@@ -65,12 +70,6 @@ func (rt *connRuntime) specSecret(key string) bool {
 		}
 	})
 	return rt.specSecrets[key]
-}
-
-// specSecrets is the predicate of conn's secret keys (none for a nil conn).
-func specSecrets(conn plugins.Connector) func(string) bool {
-	keys := secretKeys(conn)
-	return func(k string) bool { return keys[k] }
 }
 
 // secretKeys are the keys (names and aliases) conn's ConfigSpec declares secret.

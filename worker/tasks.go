@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
-	"github.com/rmqconnect/rmqconnect/plugins/transforms"
-	"github.com/rmqconnect/rmqconnect/schema/converter"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
@@ -188,17 +186,42 @@ func (rt *connRuntime) taskRecordLocked(t *taskRuntime) *statusRecord {
 		Worker: rt.e.cfg.WorkerID, Gen: t.gen}
 }
 
-// runTask runs one incarnation of a task until ctx ends or it fails.
+// parsedTask is a task config resolved and parsed against the connector's Spec.
+type parsedTask struct {
+	raw  map[string]string // the task config it was parsed from
+	cfg  map[string]string // resolved
+	vals plugins.Values
+}
+
+// parseTask returns t's config resolved and parsed, from the last start of a task with the
+// same config when there was one. A config that fails is not kept: the next start tries again.
+func (rt *connRuntime) parseTask(t *taskRuntime, spec *plugins.ConfigSpec) (*parsedTask, error) {
+	rt.mu.Lock()
+	p := rt.taskParsed[t.id]
+	rt.mu.Unlock()
+	if p != nil && maps.Equal(p.raw, t.cfg) {
+		return p, nil
+	}
+	cfg, err := rt.resolve(t.cfg) // reads files: under no lock
+	if err != nil {
+		return nil, fmt.Errorf("resolve task config: %w", err)
+	}
+	vals, err := spec.Parse(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("task config does not parse against the connector's spec: %w", err)
+	}
+	p = &parsedTask{raw: t.cfg, cfg: cfg, vals: vals}
+	rt.mu.Lock()
+	rt.taskParsed[t.id] = p
+	rt.mu.Unlock()
+	return p, nil
+}
+
+// runTask runs one incarnation of a task until ctx ends or it fails. It reads the epoch's
+// parsed config (parsedConfig) and the task's (parseTask); only the transform chain and the
+// task itself are new for each incarnation.
 func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
-	connCfg, err := rt.resolve(rt.cfg)
-	if err != nil {
-		return fmt.Errorf("resolve connector config: %w", err)
-	}
-	taskCfg, err := rt.resolve(t.cfg)
-	if err != nil {
-		return fmt.Errorf("resolve task config: %w", err)
-	}
-	chain, err := transforms.ParseChain(connCfg, nil)
+	chain, err := rt.pc.newChain()
 	if err != nil {
 		return err
 	}
@@ -213,19 +236,12 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		return err
 	}
 	positions, fence := rt.e.place.taskStores(rt, gen)
-	full := rt.e.defaults.withDefaults(connCfg, conn.Spec())
-	kc, err := converter.FromConfig(full, "key.converter", true)
+	kc, vc := rt.pc.keyConv, rt.pc.valueConv
+	pt, err := rt.parseTask(t, conn.Spec())
 	if err != nil {
 		return err
 	}
-	vc, err := converter.FromConfig(full, "value.converter", false)
-	if err != nil {
-		return err
-	}
-	vals, err := conn.Spec().Parse(taskCfg)
-	if err != nil {
-		return fmt.Errorf("task config does not parse against the connector's spec: %w", err)
-	}
+	taskCfg, vals := maps.Clone(pt.cfg), pt.vals
 	id := restapi.TaskID{Connector: rt.name, Task: t.id}
 	pm := rt.e.metrics.plugin.scope(rt.pluginClass(), rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id), log)
 	defer pm.close()
