@@ -124,6 +124,9 @@ func (t *task) lost(err error) {
 
 func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 	deadline := time.Now().Add(t.cfg.poll)
+	if ctx.Err() != nil {
+		return nil, nil
+	}
 	if t.str == nil {
 		if wait := time.Until(t.nextConnect); wait > 0 {
 			sleep(ctx, min(wait, t.cfg.poll))
@@ -132,6 +135,9 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 		if err := t.openStream(ctx); err != nil {
 			if errors.Is(err, ErrBadStoredPosition) {
 				return nil, err
+			}
+			if ctx.Err() != nil {
+				return nil, nil // the poll was cancelled, the server not lost: the next poll opens the stream
 			}
 			t.lost(err)
 			return nil, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	sqldriver "github.com/go-sql-driver/mysql"
@@ -38,6 +39,9 @@ func (r resumePoint) offset(row int64) map[string]any {
 	return map[string]any{OffsetFile: r.file, OffsetPos: int64(r.pos), OffsetGTIDs: r.gtids, OffsetRow: row}
 }
 
+// task is the mysql-cdc source task. Start, Poll and Commit run on the engine's task goroutine. Stop may
+// come from another goroutine while a Poll runs: it cancels life, which ends the Poll promptly, and takes
+// run, which Poll holds while it uses the connections, before it closes them.
 type task struct {
 	cfg       *config
 	log       *slog.Logger
@@ -45,6 +49,9 @@ type task struct {
 	partition map[string]any
 	life      context.Context
 	cancel    context.CancelFunc
+	// run serialises Poll with Stop; stopped is set under it once the connections are closed.
+	run     sync.Mutex
+	stopped bool
 
 	db   *sql.DB
 	slab cdc.Slab // the streamed records and their values
@@ -295,6 +302,15 @@ func (t *task) currentPosition(ctx context.Context, q queryer) (resumePoint, err
 
 // Poll returns snapshot rows until the snapshot is done, then streamed changes.
 func (t *task) Poll(ctx context.Context) ([]*schema.Record, error) {
+	t.run.Lock()
+	defer t.run.Unlock()
+	if t.stopped || t.life == nil {
+		return nil, nil
+	}
+	// A Stop from another goroutine cancels life: the poll ends as if its own context were cancelled.
+	ctx, cancel := context.WithCancel(ctx)
+	defer context.AfterFunc(t.life, cancel)()
+	defer cancel()
 	if t.snap != nil {
 		recs, err := t.pollSnapshot(ctx)
 		if err != nil || len(recs) > 0 || t.snap != nil {
@@ -307,8 +323,15 @@ func (t *task) Poll(ctx context.Context) ([]*schema.Record, error) {
 // Commit does nothing: a binlog reader acknowledges nothing upstream.
 func (t *task) Commit(context.Context) error { return nil }
 
-// Stop closes the snapshot, the binlog connection and the pool; safe after a failed Start.
+// Stop ends a running Poll and closes the snapshot, the binlog connection and the pool; safe before Start,
+// after a failed Start, while another goroutine polls, and twice.
 func (t *task) Stop(context.Context) error {
+	if t.cancel != nil {
+		t.cancel()
+	}
+	t.run.Lock()
+	defer t.run.Unlock()
+	t.stopped = true
 	if t.snap != nil {
 		t.snap.close()
 		t.snap = nil
@@ -316,9 +339,6 @@ func (t *task) Stop(context.Context) error {
 	if t.str != nil {
 		t.str.close()
 		t.str = nil
-	}
-	if t.cancel != nil {
-		t.cancel()
 	}
 	if t.db != nil {
 		_ = t.db.Close()

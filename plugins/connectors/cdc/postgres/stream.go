@@ -68,6 +68,9 @@ func fatal(err error) bool {
 // pollStream reads the replication stream for up to poll.interval.ms or max.batch.size records.
 func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 	deadline := time.Now().Add(t.cfg.poll)
+	if ctx.Err() != nil {
+		return nil, nil
+	}
 	if !t.streaming {
 		if wait := time.Until(t.nextConnect); wait > 0 {
 			sleep(ctx, min(wait, t.cfg.poll))
@@ -76,6 +79,12 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 		if err := t.startStreaming(ctx); err != nil {
 			if fatal(err) {
 				return nil, err
+			}
+			if ctx.Err() != nil {
+				// The poll was cancelled, the server not lost: no warning and no back-off. START_REPLICATION may
+				// have been sent, so the next poll starts on fresh connections.
+				t.closeConns()
+				return nil, nil
 			}
 			t.lost(err)
 			return nil, nil
@@ -98,7 +107,9 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 	for len(out) < t.cfg.maxBatch && ctx.Err() == nil {
 		msg, err := t.repl.ReceiveMessage(context.Background())
 		if err != nil {
-			if ctx.Err() == nil && (errors.Is(err, os.ErrDeadlineExceeded) || pgconn.Timeout(err)) {
+			// The poll's deadline, or its context moving the deadline: a read timeout leaves the connection
+			// usable (pgconn closes it only on other errors), so neither is a lost connection.
+			if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) || pgconn.Timeout(err) {
 				break
 			}
 			t.lost(err)

@@ -44,8 +44,10 @@ type txAck struct {
 	closed  bool
 }
 
-// task is the postgres-cdc source task. Start, Poll, Commit and Stop run on the engine's task goroutine;
-// CommitRecord runs on the sender's, and shares only the fields under mu.
+// task is the postgres-cdc source task. Start, Poll and Commit run on the engine's task goroutine;
+// CommitRecord runs on the sender's, and shares only the fields under mu. Stop may come from another
+// goroutine while a Poll runs: it cancels life, which ends the Poll promptly, and takes run, which Poll and
+// Commit hold while they use the connections, before it closes them.
 type task struct {
 	cfg       *config
 	log       *slog.Logger
@@ -55,6 +57,9 @@ type task struct {
 	// life bounds the connections; Stop cancels it.
 	life   context.Context
 	cancel context.CancelFunc
+	// run serialises Poll and Commit with Stop; stopped is set under it once the connections are closed.
+	run     sync.Mutex
+	stopped bool
 
 	db   *pgx.Conn
 	repl *pgconn.PgConn
@@ -349,6 +354,15 @@ func (t *task) listTables(ctx context.Context, inPublication bool) ([]tableName,
 
 // Poll returns snapshot rows until the snapshot is done, then streamed changes.
 func (t *task) Poll(ctx context.Context) ([]*schema.Record, error) {
+	t.run.Lock()
+	defer t.run.Unlock()
+	if t.stopped || t.life == nil {
+		return nil, nil
+	}
+	// A Stop from another goroutine cancels life: the poll ends as if its own context were cancelled.
+	ctx, cancel := context.WithCancel(ctx)
+	defer context.AfterFunc(t.life, cancel)()
+	defer cancel()
 	if t.snap != nil {
 		recs, err := t.pollSnapshot(ctx)
 		if err != nil {
@@ -386,6 +400,8 @@ func (t *task) drainLocked() {
 // Commit confirms to the server the LSN up to which every record is acknowledged by RocketMQ; the engine
 // calls it after storing the positions.
 func (t *task) Commit(ctx context.Context) error {
+	t.run.Lock()
+	defer t.run.Unlock()
 	t.mu.Lock()
 	acked := t.acked
 	t.mu.Unlock()
@@ -399,15 +415,19 @@ func (t *task) Commit(ctx context.Context) error {
 	return nil
 }
 
-// Stop closes the connections; safe after a failed Start.
+// Stop ends a running Poll and closes the connections; safe before Start, after a failed Start, while
+// another goroutine polls, and twice.
 func (t *task) Stop(context.Context) error {
+	if t.cancel != nil {
+		t.cancel()
+	}
+	t.run.Lock()
+	defer t.run.Unlock()
 	if t.snap != nil && t.snap.rr != nil {
 		_, _ = t.snap.rr.Close()
 	}
 	t.snap = nil
 	t.closeConns()
-	if t.cancel != nil {
-		t.cancel()
-	}
+	t.stopped = true
 	return nil
 }

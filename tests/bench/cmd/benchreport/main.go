@@ -3,16 +3,20 @@
 // ratio, the target and whether it is met), the micro-benchmarks, the machine and the
 // command that reproduces the run.
 //
-//	benchreport [-o BENCHMARKS.md] [-cmd "make bench"] [bench-output ...]
+//	benchreport [-o BENCHMARKS.md] [-cmd "make bench"] [-previous old-output] [bench-output ...]
 //
-// With no file arguments it reads standard input. Several files are read as one run.
+// With no file arguments it reads standard input. Several files are read as one run. With
+// -previous (a missing file is ignored: a first run has none) the report ends with how the
+// run's ratios compare with that run's.
 package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"runtime"
@@ -24,8 +28,9 @@ func main() {
 	out := flag.String("o", "BENCHMARKS.md", "file to write")
 	cmd := flag.String("cmd", defaultCmd, "command that reproduces the run, quoted in the report")
 	rmq := flag.String("rocketmq", "5.3.3", "RocketMQ version of the broker the run used")
+	prev := flag.String("previous", "", "output of the previous run to compare ratios with (ignored when missing)")
 	flag.Parse()
-	if err := run(*out, *cmd, *rmq, flag.Args()); err != nil {
+	if err := run(*out, *cmd, *rmq, *prev, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
@@ -33,7 +38,7 @@ func main() {
 
 const defaultCmd = "make bench"
 
-func run(out, cmd, rmq string, inputs []string) error {
+func run(out, cmd, rmq, previous string, inputs []string) error {
 	var readers []io.Reader
 	if len(inputs) == 0 {
 		readers = append(readers, os.Stdin)
@@ -52,6 +57,19 @@ func run(out, cmd, rmq string, inputs []string) error {
 	}
 	if len(rs.List) == 0 {
 		return fmt.Errorf("no benchmark results in the input")
+	}
+	if previous != "" {
+		f, err := os.Open(previous)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return err
+		default:
+			defer f.Close()
+			if rs.Prev, err = parse(f); err != nil {
+				return fmt.Errorf("previous run %s: %w", previous, err)
+			}
+		}
 	}
 	var b bytes.Buffer
 	render(&b, rs, facts(rs, rmq), cmd, time.Now().UTC())

@@ -24,6 +24,8 @@ type results struct {
 	byKey  map[string]*result
 	Header map[string]string
 	Notes  []string
+	// Prev is the previous run's results, when the report compares with it; nil otherwise.
+	Prev *results
 }
 
 // Get returns the result of benchmark name in the package whose path ends with pkg, or nil.

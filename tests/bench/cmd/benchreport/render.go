@@ -115,6 +115,9 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 	table(w, "11. Change data capture: postgres-cdc and mysql-cdc against a raw reader", cdcAbout, cdcRows(rs),
 		loadNote(rs, "BenchmarkCDCThroughput/postgres", "BenchmarkCDCThroughput/mariadb", "BenchmarkCDCLatency/mariadb"))
 	microTable(w, rs)
+	if rs.Prev != nil {
+		previousTable(w, compareRatios(rs.Prev, rs))
+	}
 
 	fmt.Fprintf(w, "## Machine\n\n| fact | value |\n|---|---|\n")
 	for _, f := range fs {

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+)
+
+// ratioUnit reports whether a metric is a ratio of two sides measured in the same run
+// ("source/raw", "plugin/builtin", "eo/upsert"): the figures comparable across runs, as
+// absolute rates move with the machine's load. Rates ("…/s", "…/op") and the rounds'
+// range ("…-min", "…-max") are not.
+func ratioUnit(unit string) bool {
+	return strings.Contains(unit, "/") && !strings.HasSuffix(unit, "/s") && !strings.HasSuffix(unit, "/op") &&
+		!strings.HasSuffix(unit, "-min") && !strings.HasSuffix(unit, "-max")
+}
+
+// noiseBand is the relative change of a ratio below which a run's comparison calls it
+// unchanged: the per-round ranges of the figures above are wider than this on this machine.
+const noiseBand = 0.10
+
+// comparison is one ratio measured in both runs.
+type comparison struct {
+	bench, unit string
+	prev, now   float64
+}
+
+func (c comparison) change() float64 { return c.now/c.prev - 1 }
+
+// compareRatios lists the ratio metrics both runs measured, in the current run's order.
+func compareRatios(prev, now *results) []comparison {
+	var out []comparison
+	for _, r := range now.List {
+		p := prev.Get(r.Pkg, r.Name)
+		if p == nil {
+			continue
+		}
+		units := make([]string, 0, len(r.Metrics))
+		for u := range r.Metrics {
+			if ratioUnit(u) {
+				units = append(units, u)
+			}
+		}
+		sort.Strings(units)
+		for _, u := range units {
+			pv, ok := p.Metrics[u]
+			if !ok || pv == 0 || math.IsNaN(pv) || math.IsNaN(r.Metrics[u]) {
+				continue
+			}
+			out = append(out, comparison{bench: r.Name, unit: u, prev: pv, now: r.Metrics[u]})
+		}
+	}
+	return out
+}
+
+// previousTable renders how the run's ratios compare with the previous run's, and says how
+// many moved by more than the noise band.
+func previousTable(w io.Writer, cs []comparison) {
+	fmt.Fprintf(w, "## Against the previous run\n\n")
+	if len(cs) == 0 {
+		fmt.Fprintf(w, "No ratio was measured in both runs.\n\n")
+		return
+	}
+	var up, down int
+	for _, c := range cs {
+		switch ch := c.change(); {
+		case ch >= noiseBand:
+			up++
+		case ch <= -noiseBand:
+			down++
+		}
+	}
+	fmt.Fprintf(w, "The ratios of this run against those of the previous `make bench` on this machine (its output kept "+
+		"as runtime.prev.txt). Ratios compare sides measured in the same run, so they are what can be compared across "+
+		"runs; absolute rates follow the machine's load. %d of %d within ±%.0f%% (noise on this machine); %d better, "+
+		"%d worse.\n\n", len(cs)-up-down, len(cs), noiseBand*100, up, down)
+	fmt.Fprintf(w, "| benchmark | ratio | previous | now | change |\n|---|---|---|---|---|\n")
+	for _, c := range cs {
+		bold := ""
+		if math.Abs(c.change()) >= noiseBand {
+			bold = "**"
+		}
+		fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %s%+.0f%%%s |\n", c.bench, c.unit, c.prev, c.now, bold, c.change()*100, bold)
+	}
+	fmt.Fprintln(w)
+}
