@@ -124,8 +124,10 @@ type PreCommitter interface {
 // a Put runs on another goroutine, so that records keep being put during a slow
 // Flush (Puts stay one at a time, and so do Flushes). Such a Flush must make
 // durable at least the records of every Put that returned before it was
-// called; the offsets it is given cover only those. A task without it never
-// sees a Put and a Flush overlap.
+// called; the offsets it is given cover only those. The engine flushes such a
+// task less often: once consumer.batch.size records put wait for a Flush, the
+// oldest waited the commit interval, or reading stops for a re-plan. A task
+// without it never sees a Put and a Flush overlap.
 type ConcurrentFlusher interface {
 	ConcurrentFlush() bool
 }

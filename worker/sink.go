@@ -32,8 +32,11 @@ import (
 // records keep being handed over during both, and during a Flush a task that allows it
 // (plugins.ConcurrentFlusher) gets the next Put. A processor goes on reading once its
 // records are put and a Flush will cover them, while fewer than unflushedCap records wait.
-// No offset is committed ahead of the Flush that covers it, and Flush runs as often as the
-// sink absorbs it, without a timer.
+// No offset is committed ahead of the Flush that covers it. A task that is not a
+// ConcurrentFlusher is flushed as often as it absorbs it, without a timer; a ConcurrentFlusher
+// (whose Flush is a round trip of its own, as for an out-of-process plugin) is flushed once
+// consumer.batch.size records are put and not flushed, once the oldest of them waited
+// flushAfter, or when the session ends (a re-plan), whichever comes first (see flushDue).
 type sinkRunner struct {
 	// fence, when set, is asked before every batch: an error (this worker may no longer
 	// own the task) fails the task; the batch is redelivered to the task's owner.
@@ -87,7 +90,14 @@ type sinkRunner struct {
 	flushDone  *sync.Cond
 	// concurrentFlush: the task allows a Flush while a Put runs (plugins.ConcurrentFlusher).
 	concurrentFlush bool
-	offsets         map[plugins.Queue]int64 // per queue, the offset after the last record put
+	// flushAfter bounds how long a ConcurrentFlusher's put records wait for a Flush (default
+	// sinkCommitInterval); flushTimer, armed while some wait, flushes them then (flushStale).
+	flushAfter time.Duration
+	flushTimer *time.Timer
+	timerArmed bool
+	timerOff   bool                    // the task is stopping: the timer flushes no more
+	forceFlush bool                    // the session ends: flush whatever was put (flushRest)
+	offsets    map[plugins.Queue]int64 // per queue, the offset after the last record put
 	// assigned is the current plan's queues, under its own lock (a leaf): Assignment and
 	// ResetOffsets are called from Put, Flush and PreCommit.
 	assignMu sync.Mutex
@@ -210,6 +220,7 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 	s.counters.queueLag.Store(&qlag)
 	defer s.counters.queueLag.Store(nil)
 	runErr := s.readLoop(work, pl)
+	s.stopFlushTimer()
 	if f := s.currentFailure(); f != nil && !errors.Is(f, errStopping) {
 		runErr = f
 	}
@@ -234,6 +245,9 @@ func (s *sinkRunner) init(work context.Context) {
 	}
 	s.offsets = map[plugins.Queue]int64{}
 	s.failed = make(chan error, 1)
+	if s.flushAfter <= 0 {
+		s.flushAfter = sinkCommitInterval
+	}
 }
 
 var errStopping = errors.New("task is stopping")
@@ -341,9 +355,15 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 		switch {
 		case len(s.toPut) > 0 && s.canPut():
 			err = s.putLocked(ctx)
-		case s.putSeq > s.flushedSeq && s.canFlush():
+		case s.putSeq > s.flushedSeq && s.canFlush() && s.flushDue():
 			err = s.flushAll(ctx)
 		case sub.seq != 0 && s.flushedSeq >= sub.seq:
+			s.mu.Unlock()
+			return nil
+		case sub.seq != 0 && !s.flushDue() && s.pendingRecs() <= s.unflushedCap():
+			// Put, and its Flush deferred: a later Put that makes one due, or the timer, or
+			// the end of the session flushes the records and completes their pulls.
+			s.armFlushTimer()
 			s.mu.Unlock()
 			return nil
 		case (s.putting || sub.seq != 0 && s.flushing) && s.pendingRecs() <= s.unflushedCap():
@@ -385,6 +405,7 @@ type putSub struct {
 	ends  []queueEnd       // per queue, the offset after its last message
 	spans []batchSpan      // the pulls the records came from, completed by the Flush that covers them
 	seq   int64            // the Put that carried the records; 0 until then
+	putAt time.Time        // when that Put returned
 }
 
 // batchSpan is one pull's offsets [start, end) of a queue.
@@ -458,8 +479,9 @@ func (s *sinkRunner) putLocked(ctx context.Context) error {
 		return err
 	}
 	s.putSeq++
+	now := time.Now()
 	for _, sub := range subs {
-		sub.seq, sub.recs = s.putSeq, nil
+		sub.seq, sub.recs, sub.putAt = s.putSeq, nil, now
 		s.unflushed = append(s.unflushed, sub)
 		s.unflushedRecs += sub.n
 		for _, e := range sub.ends {
@@ -494,6 +516,97 @@ func (s *sinkRunner) flushAll(ctx context.Context) error {
 		if s.flushedSeq >= s.putSeq || s.failErr != nil {
 			return nil
 		}
+		if !s.flushDue() {
+			s.armFlushTimer() // the Puts that ended meanwhile wait for a due Flush
+			return nil
+		}
+	}
+}
+
+// flushDue reports whether the records put and not flushed are to be flushed now: always for a
+// task that is not a ConcurrentFlusher; for one that is, once consumer.batch.size of them wait,
+// the oldest waited flushAfter, or the session ends. Called with s.mu held.
+func (s *sinkRunner) flushDue() bool {
+	if !s.concurrentFlush || s.forceFlush || s.unflushedRecs >= max(s.batchSize, 1) {
+		return true
+	}
+	for _, sub := range s.unflushed {
+		if sub.seq > s.flushedSeq {
+			return time.Since(sub.putAt) >= s.flushAfter
+		}
+	}
+	return false
+}
+
+// armFlushTimer makes sure a Flush runs within flushAfter for the records put and not
+// flushed. Called with s.mu held.
+func (s *sinkRunner) armFlushTimer() {
+	if s.timerArmed || s.timerOff {
+		return
+	}
+	s.timerArmed = true
+	if s.flushTimer == nil {
+		s.flushTimer = time.AfterFunc(s.flushAfter, s.flushStale)
+		return
+	}
+	s.flushTimer.Reset(s.flushAfter)
+}
+
+// flushStale, the flush timer's function, flushes the records put and not flushed once the
+// oldest waited flushAfter (else, or while a Flush or Put excludes one, it waits again). A
+// failure fails the task, as a failed Flush after a Put does.
+func (s *sinkRunner) flushStale() {
+	s.mu.Lock()
+	s.timerArmed = false
+	if s.timerOff || s.failErr != nil || s.work.Err() != nil || s.putSeq <= s.flushedSeq {
+		s.mu.Unlock()
+		return
+	}
+	if !s.flushDue() || !s.canFlush() {
+		s.armFlushTimer()
+		s.mu.Unlock()
+		return
+	}
+	err := s.flushAll(s.work)
+	s.mu.Unlock()
+	if err != nil && s.work.Err() == nil {
+		s.fail(fmt.Errorf("stage %s: %w", StagePut, err))
+	}
+}
+
+// flushRest flushes every record put and not flushed yet, once the session's processors
+// returned (a re-plan), so that the session's last commit covers them, as it would have
+// without the deferral. Called without s.mu.
+func (s *sinkRunner) flushRest(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.flushing || s.putting {
+		s.flushDone.Wait()
+	}
+	if s.failErr != nil || ctx.Err() != nil || s.putSeq <= s.flushedSeq {
+		return
+	}
+	s.forceFlush = true
+	err := s.flushAll(ctx)
+	s.forceFlush = false
+	if err != nil && ctx.Err() == nil {
+		s.mu.Unlock()
+		s.fail(fmt.Errorf("stage %s: %w", StagePut, err))
+		s.mu.Lock()
+	}
+}
+
+// stopFlushTimer ends the flush timer once the task's reading stopped and waits for a Flush it
+// started, so that the task's Stop never overlaps one.
+func (s *sinkRunner) stopFlushTimer() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timerOff = true
+	if s.flushTimer != nil {
+		s.flushTimer.Stop()
+	}
+	for s.flushing {
+		s.flushDone.Wait()
 	}
 }
 

@@ -242,3 +242,63 @@ func TestSinkFlushExcludesPutWithoutConsent(t *testing.T) {
 	require.False(t, overlap)
 	require.Len(t, puts, 2, "the pulls that waited share one Put")
 }
+
+// TestSinkDefersFlushForConcurrentFlusher: many small Puts to a task whose Flush may run
+// during a Put (an out-of-process plugin: each Flush is a round trip) are flushed once
+// consumer.batch.size records wait, not after every Put; the offsets move only over
+// flushed records.
+func TestSinkDefersFlushForConcurrentFlusher(t *testing.T) {
+	task := &gcSink{concurrent: true}
+	s := unitSinkRunner(t, task, 64)
+	s.flushAfter = time.Hour // only the batch size makes a Flush due here
+	p0 := newQueueProgress(gcQueue(0), 0, true)
+	in := make(chan sinkBatch)
+	runProcessors(t, s, in, 1)
+	for o := int64(0); o < 256; o += 2 {
+		in <- gcBatch(p0, o, o+2)
+	}
+	require.Eventually(t, func() bool { return task.records() == 256 }, 30*time.Second, 5*time.Millisecond)
+	q := toPluginQueue(gcQueue(0))
+	require.Eventually(t, func() bool {
+		_, flushes, _ := task.state()
+		return len(flushes) > 0 && durable(p0) == flushes[len(flushes)-1][q]
+	}, 30*time.Second, 5*time.Millisecond)
+	puts, flushes, _ := task.state()
+	require.Greater(t, len(puts), 16, "the pulls were put in small Puts")
+	require.LessOrEqual(t, len(flushes), 4, "a Flush once 64 records wait, not one per Put (%d Puts)", len(puts))
+	prev := int64(0)
+	for _, f := range flushes {
+		require.GreaterOrEqual(t, f[q]-prev, int64(64), "each Flush covers a batch's worth: %v", flushes)
+		prev = f[q]
+	}
+	require.Equal(t, prev, durable(p0), "the records put after the last Flush are not committed")
+}
+
+// TestSinkDeferredFlushBounded: records put to a ConcurrentFlusher and fewer than
+// consumer.batch.size are flushed by the timer without more records, and by flushRest when
+// the session ends first.
+func TestSinkDeferredFlushBounded(t *testing.T) {
+	task := &gcSink{concurrent: true}
+	s := unitSinkRunner(t, task, 64)
+	s.flushAfter = time.Millisecond
+	p0 := newQueueProgress(gcQueue(0), 0, true)
+	in := make(chan sinkBatch)
+	runProcessors(t, s, in, 1)
+	in <- gcBatch(p0, 0, 2)
+	require.Eventually(t, func() bool { return durable(p0) == 2 }, 30*time.Second, 5*time.Millisecond,
+		"the timer flushes a small tail")
+
+	task2 := &gcSink{concurrent: true}
+	s2 := unitSinkRunner(t, task2, 64)
+	s2.flushAfter = time.Hour
+	p1 := newQueueProgress(gcQueue(1), 0, true)
+	in2 := make(chan sinkBatch)
+	runProcessors(t, s2, in2, 1)
+	in2 <- gcBatch(p1, 0, 2)
+	require.Eventually(t, func() bool { return task2.records() == 2 }, 30*time.Second, 5*time.Millisecond)
+	require.Equal(t, int64(0), durable(p1), "put, not flushed yet")
+	s2.flushRest(s2.work)
+	require.Equal(t, int64(2), durable(p1), "the session's end flushes what was put")
+	_, flushes, _ := task2.state()
+	require.Len(t, flushes, 1)
+}

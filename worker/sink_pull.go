@@ -304,6 +304,7 @@ func (s *sinkRunner) session(ctx context.Context, pl *rmqclient.Puller) error {
 	})
 	g.Go(func() error { return s.watchPlan(gctx, all, tasks) })
 	err = g.Wait()
+	s.flushRest(s.work) // a ConcurrentFlusher's deferred Flush: the last commit covers it
 	cctx, cancel := context.WithTimeout(context.Background(), sinkFinalCommitTimeout)
 	defer cancel()
 	s.commit(cctx, pl, progress)

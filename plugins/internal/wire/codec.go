@@ -346,7 +346,7 @@ func (d *batchDecoder) record(r *schema.Record) error {
 			d.parts = append(d.parts, r.SourcePartition)
 		}
 	}
-	if r.SourceOffset, err = d.object("source offset"); err != nil {
+	if err = d.sourceOffset(r); err != nil {
 		return err
 	}
 	if r.Topic, err = d.interned("topic", &d.lastTopic); err != nil {
@@ -607,4 +607,142 @@ func (d *batchDecoder) value(depth int) (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("%w: unknown value tag %d", ErrBadMessage, tag)
+}
+
+// encodedOffset is a source offset kept in its encoded form (a slice of the batch's buffer) and
+// decoded only when the engine asks for it: it reads one offset per run of a partition in a batch.
+// skipValue checked the bytes when the batch was decoded, so decoding them again cannot fail.
+type encodedOffset []byte
+
+func (o encodedOffset) Offset() map[string]any {
+	d := batchDecoder{buf: []byte(o)}
+	v, err := d.value(0)
+	if err != nil {
+		return nil
+	}
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// sourceOffset reads a record's source offset. A plain object (the usual case) is checked and
+// kept encoded as the record's LazyOffset; one holding structs is decoded now, as struct schemas
+// are built by the batch's Decoder, which is not safe to use once DecodeBatch has returned.
+func (d *batchDecoder) sourceOffset(r *schema.Record) error {
+	if len(d.buf) == 0 {
+		return d.fail("source offset")
+	}
+	switch d.buf[0] {
+	case tNull:
+		d.buf = d.buf[1:]
+		return nil
+	case tObject:
+	default:
+		return fmt.Errorf("%w: source offset: value tag %d where an object was expected", ErrBadMessage, d.buf[0])
+	}
+	start := d.buf
+	structs, err := d.skipValue(0)
+	if err != nil {
+		return err
+	}
+	if structs {
+		d.buf = start
+		r.SourceOffset, err = d.object("source offset")
+		return err
+	}
+	enc := start[: len(start)-len(d.buf) : len(start)-len(d.buf)]
+	r.LazyOffset = encodedOffset(enc)
+	return nil
+}
+
+// skipValue checks a value as value would decode it, without building it, and says whether it
+// holds a struct.
+func (d *batchDecoder) skipValue(depth int) (structs bool, err error) {
+	if depth > maxDepth {
+		return false, fmt.Errorf("%w: values nested deeper than %d", ErrBadMessage, maxDepth)
+	}
+	if len(d.buf) == 0 {
+		return false, d.fail("value")
+	}
+	tag := d.buf[0]
+	switch tag {
+	case tNull, tFalse, tTrue:
+		d.buf = d.buf[1:]
+		return false, nil
+	case tInt8:
+		return false, d.skipFixed(1, "int8")
+	case tFloat32:
+		return false, d.skipFixed(4, "float")
+	case tFloat64:
+		return false, d.skipFixed(8, "double")
+	case tInt16, tInt32, tInt64:
+		d.buf = d.buf[1:]
+		n, err := d.varint("integer")
+		if err == nil && (tag == tInt16 && (n < math.MinInt16 || n > math.MaxInt16) ||
+			tag == tInt32 && (n < math.MinInt32 || n > math.MaxInt32)) {
+			err = d.fail("integer")
+		}
+		return false, err
+	case tString, tBytes:
+		d.buf = d.buf[1:]
+		_, err := d.raw("string")
+		return false, err
+	case tTime:
+		d.buf = d.buf[1:]
+		_, err := d.time()
+		return false, err
+	case tDecimal:
+		d.buf = d.buf[1:]
+		scale, err := d.varint("decimal scale")
+		if err != nil || scale < math.MinInt32 || scale > math.MaxInt32 {
+			return false, d.fail("decimal scale")
+		}
+		_, err = d.raw("decimal")
+		return false, err
+	case tStruct:
+		_, err := d.value(depth)
+		return true, err
+	case tArray, tObject, tMap:
+	default:
+		return false, fmt.Errorf("%w: unknown value tag %d", ErrBadMessage, tag)
+	}
+	d.buf = d.buf[1:]
+	n, err := d.count("collection")
+	if err != nil {
+		return false, err
+	}
+	for range n {
+		switch tag {
+		case tObject:
+			if _, err := d.raw("object key"); err != nil {
+				return false, err
+			}
+		case tMap:
+			if len(d.buf) > 0 {
+				switch d.buf[0] {
+				case tBytes, tArray, tObject, tMap:
+					return false, fmt.Errorf("%w: map key with value tag %d", ErrBadMessage, d.buf[0])
+				}
+			}
+			s, err := d.skipValue(depth + 1)
+			if err != nil {
+				return false, err
+			}
+			structs = structs || s
+		}
+		s, err := d.skipValue(depth + 1)
+		if err != nil {
+			return false, err
+		}
+		structs = structs || s
+	}
+	return structs, nil
+}
+
+// skipFixed skips a tag and its n-byte payload.
+func (d *batchDecoder) skipFixed(n int, what string) error {
+	if len(d.buf) < 1+n {
+		return d.fail(what)
+	}
+	d.buf = d.buf[1+n:]
+	return nil
 }

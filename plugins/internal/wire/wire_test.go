@@ -87,7 +87,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		require.True(t, schema.Equal(want.Key, have.Key), "record %d key", i)
 		require.True(t, schema.Equal(want.Value, have.Value), "record %d value: %v != %v", i, want.Value, have.Value)
 		require.True(t, schema.Equal(want.SourcePartition, have.SourcePartition), "record %d partition", i)
-		require.True(t, schema.Equal(want.Offset(), have.SourceOffset), "record %d offset", i)
+		require.True(t, schema.Equal(want.Offset(), have.Offset()), "record %d offset", i)
 		require.True(t, want.Timestamp.Equal(have.Timestamp), "record %d timestamp", i)
 		require.Equal(t, want.Extensions, have.Extensions)
 		require.Len(t, have.Headers, len(want.Headers))
@@ -105,6 +105,42 @@ func TestBatchRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, mb.Schemas, len(b.Schemas), "records sharing schemas send each schema once")
 	require.NoError(t, got[0].Value.(*schema.Struct).Validate())
+}
+
+// TestOffsetsDecodedOnDemand: a decoded record keeps its source offset encoded and builds the map
+// only when asked (the engine asks for one record per partition run in a batch), a new map each time.
+func TestOffsetsDecodedOnDemand(t *testing.T) {
+	recs := sampleRecords(t)
+	b, err := EncodeBatch(recs)
+	require.NoError(t, err)
+	got, err := DecodeBatch(b)
+	require.NoError(t, err)
+	for _, i := range []int{0, 3} {
+		require.Nil(t, got[i].SourceOffset, "record %d offset decoded with the batch", i)
+		require.NotNil(t, got[i].LazyOffset, "record %d", i)
+		first := got[i].Offset()
+		require.True(t, schema.Equal(recs[i].Offset(), first), "record %d offset", i)
+		first["mutated"] = true
+		require.True(t, schema.Equal(recs[i].Offset(), got[i].Offset()), "record %d: each call builds a new map", i)
+	}
+
+	st := schema.NewStruct(schema.StructBuilder().Field("n", schema.Int64Schema).MustBuild()).MustPut("n", int64(1))
+	withStruct := schema.NewRecord("t", nil, nil, nil, nil)
+	withStruct.SourceOffset = map[string]any{"s": st}
+	b, err = EncodeBatch([]*schema.Record{withStruct})
+	require.NoError(t, err)
+	got, err = DecodeBatch(b)
+	require.NoError(t, err)
+	require.NotNil(t, got[0].SourceOffset, "an offset holding a struct is decoded with its batch's schemas")
+	require.True(t, schema.Equal(withStruct.SourceOffset, got[0].Offset()))
+
+	bad := schema.NewRecord("t", nil, nil, nil, nil)
+	bad.SourceOffset = map[string]any{"s": "x"}
+	b, err = EncodeBatch([]*schema.Record{bad})
+	require.NoError(t, err)
+	b.Records = b.Records[:5] // cut inside the offset
+	_, err = DecodeBatch(b)
+	require.ErrorIs(t, err, ErrBadMessage, "a broken offset fails the batch, not a later Offset call")
 }
 
 func TestGoTypesNormalised(t *testing.T) {
@@ -186,6 +222,12 @@ func FuzzDecodeBatch(f *testing.F) {
 		if proto.Unmarshal(data, &m) != nil {
 			return
 		}
-		_, _ = DecodeBatch(&m)
+		recs, err := DecodeBatch(&m)
+		if err != nil {
+			return
+		}
+		for _, r := range recs {
+			_ = r.Offset()
+		}
 	})
 }
