@@ -31,8 +31,14 @@ type connRuntime struct {
 	specOnce    sync.Once
 	specSecrets map[string]bool
 	// taskParsed holds each task's config resolved and parsed, for the task config it was
-	// parsed from (guarded by mu): a task's starts and restarts reuse it.
+	// parsed from (guarded by mu): a task's starts and automatic restarts reuse it; an
+	// explicit restart drops it (reresolve, forgetTaskConfigs).
 	taskParsed map[int]*parsedTask
+	// startCfg and startVals are what the connector's next Start gets when an explicit
+	// restart resolved its placeholders again to new values (reresolve); nil: the epoch's
+	// (pc.resolved, st.values). Guarded by mu.
+	startCfg  map[string]string
+	startVals plugins.Values
 
 	opMu sync.Mutex // serialises apply/restart/shutdown
 
@@ -142,7 +148,7 @@ func (rt *connRuntime) startConnector() bool {
 		rt.mu.Lock()
 		conn := rt.conn
 		rt.mu.Unlock()
-		resolved := rt.pc.resolved // resolved once for the epoch (parsedConfig)
+		resolved, vals := rt.startConfig()
 		// A Start failing with a RetriableError is followed by Stop, and by Start on a new value
 		// after a backoff while errors.retry.timeout allows (the SPI's promise); any failed Start
 		// is followed by Stop, so a connector can release what it took before failing.
@@ -169,7 +175,7 @@ func (rt *connRuntime) startConnector() bool {
 			err := safeCall(func() error {
 				sctx, scancel := context.WithTimeout(ctx, rt.e.cfg.StartTimeout)
 				defer scancel()
-				return conn.Start(sctx, connectorContext{rt, pm}, maps.Clone(resolved))
+				return conn.Start(sctx, connectorContext{rt, pm, vals}, maps.Clone(resolved))
 			})
 			if err != nil {
 				rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "connector", "failure").Inc()
@@ -281,11 +287,12 @@ func (rt *connRuntime) restart(req restapi.RestartRequest) {
 	if target != restapi.TargetStarted {
 		return
 	}
+	rt.forgetTaskConfigs(restartTasks...)
 	if !req.OnlyFailed || connFailed {
 		rt.setConnState(restapi.StateRestarting, "")
 		old := rt.snapshotTaskCfgs()
 		rt.stopConnector()
-		if !rt.startConnector() {
+		if !rt.reresolve() || !rt.startConnector() {
 			return
 		}
 		if !reflect.DeepEqual(old, rt.snapshotTaskCfgs()) {
@@ -365,8 +372,9 @@ func (rt *connRuntime) status() restapi.ConnectorStatus {
 
 // connectorContext is what a running connector can ask of the runtime.
 type connectorContext struct {
-	rt *connRuntime
-	pm *pluginScope
+	rt   *connRuntime
+	pm   *pluginScope
+	vals plugins.Values // the config its Start got, parsed against the Spec
 }
 
 // Metrics implements plugins.MetricsProvider.
@@ -418,5 +426,5 @@ func (c connectorContext) Logger() *slog.Logger { return c.rt.log }
 // FileAccess is the worker's file confinement (plugins.FileAccessor).
 func (c connectorContext) FileAccess() *plugins.FileAccess { return c.rt.e.cfg.Files }
 
-// Config returns the connector config parsed against the plugin's Spec at validation.
-func (c connectorContext) Config() plugins.Values { return c.rt.st.values }
+// Config returns the connector config its Start got, parsed against the plugin's Spec.
+func (c connectorContext) Config() plugins.Values { return c.vals }

@@ -210,9 +210,12 @@ func (rt *connRuntime) restartDistributed(req restapi.RestartRequest) {
 	if ownConn && (!req.OnlyFailed || connFailed) {
 		rt.setConnState(restapi.StateRestarting, "")
 		rt.stopConnector()
-		rt.startConnector()
+		if rt.reresolve() {
+			rt.startConnector()
+		}
 	}
 	slices.Sort(ids)
+	rt.forgetTaskConfigs(rt.tasksByID(ids)...)
 	rt.restartTasksLocked(ids)
 	rt.opMu.Unlock()
 }
@@ -239,6 +242,7 @@ func (rt *connRuntime) restartTasksLocked(ids []int) {
 func (rt *connRuntime) restartTaskDistributed(id int) {
 	rt.opMu.Lock()
 	defer rt.opMu.Unlock()
+	rt.forgetTaskConfigs(rt.tasksByID([]int{id})...)
 	rt.restartTasksLocked([]int{id})
 }
 

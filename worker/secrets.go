@@ -1,9 +1,11 @@
 package worker
 
 import (
+	"fmt"
 	"maps"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // resolvedConfig is a connector (or task) config with its placeholders resolved, or why
@@ -87,4 +89,65 @@ func secretKeys(conn plugins.Connector) map[string]bool {
 		}
 	}
 	return keys
+}
+
+// reresolve resolves the connector's placeholders again for an explicit restart, as Kafka
+// Connect does when it restarts a connector: a rotated secret reaches the connector's next
+// Start, and the tasks' next starts once their kept configs are dropped. The runtime's own
+// keys (converters, transforms, topics, tasks.max, the error policy) stay those of the epoch:
+// they change with a config update. It returns false, with the connector FAILED and a trace
+// saying why, when the placeholders no longer resolve or the values no longer parse.
+// Called with opMu held and the connector stopped.
+func (rt *connRuntime) reresolve() bool {
+	res := resolveConfig(rt.e.cfg.Secrets, rt.cfg) // reads files: under no lock
+	if res.err != nil {
+		rt.log.Error("connector config no longer resolves", "err", res.err)
+		rt.setConnState(restapi.StateFailed, fmt.Sprintf("resolve config: %v", res.err))
+		return false
+	}
+	cfg, _ := rt.startConfig()
+	if maps.Equal(cfg, res.cfg) {
+		return true
+	}
+	rt.scrub.add(hiddenValues(rt.e.cfg.Secrets, rt.cfg, res, rt.specSecret)...)
+	var vals plugins.Values
+	err := safeCall(func() error {
+		c, err := rt.e.registry.New(rt.st.class)
+		if err != nil {
+			return err
+		}
+		vals, err = c.Spec().Parse(res.cfg)
+		return err
+	})
+	if err != nil {
+		rt.log.Error("connector config resolved to values that do not parse", "err", err)
+		rt.setConnState(restapi.StateFailed, fmt.Sprintf("resolve config: %v", err))
+		return false
+	}
+	rt.mu.Lock()
+	rt.startCfg, rt.startVals = res.cfg, vals
+	clear(rt.taskParsed) // task configs may name the same placeholders
+	rt.mu.Unlock()
+	rt.log.Info("connector config placeholders resolved to new values for the restart")
+	return true
+}
+
+// startConfig is the resolved config and parsed values the connector's next Start gets.
+func (rt *connRuntime) startConfig() (map[string]string, plugins.Values) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.startCfg != nil {
+		return rt.startCfg, rt.startVals
+	}
+	return rt.pc.resolved, rt.st.values
+}
+
+// forgetTaskConfigs drops the resolved configs kept for tasks, so an explicit restart of
+// them resolves their placeholders again (parseTask).
+func (rt *connRuntime) forgetTaskConfigs(tasks ...*taskRuntime) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for _, t := range tasks {
+		delete(rt.taskParsed, t.id)
+	}
 }

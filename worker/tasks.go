@@ -296,6 +296,7 @@ func (rt *connRuntime) restartTask(id int) error {
 	if target != restapi.TargetStarted {
 		return fmt.Errorf("connector %s is %s: %w", rt.name, target, restapi.ErrBadState)
 	}
+	rt.forgetTaskConfigs(t)
 	rt.setTaskState(t, restapi.StateRestarting, "")
 	t.cancel()
 	<-t.done

@@ -29,6 +29,10 @@ type memState struct {
 	committed []committedRecord // CommitRecord calls of source tasks, in order
 	// connStarts and connStops count the connector's Start and Stop calls (of every value).
 	connStarts, connStops int
+	// connCount and taskCount are the "count" the connector's and each source task's last
+	// Start got.
+	connCount  string
+	taskCount  map[string]string
 }
 
 type committedRecord struct {
@@ -89,6 +93,7 @@ func (c *memConnector) Start(_ context.Context, _ plugins.ConnectorContext, cfg 
 	st.mu.Lock()
 	st.connStarts++
 	starts := st.connStarts
+	st.connCount = cfg["count"]
 	st.mu.Unlock()
 	if cfg["test.fail.start"] == "true" {
 		return errors.New("connector refuses to start")
@@ -153,6 +158,10 @@ func (t *memSourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContex
 	t.st = stateFor(cfg["test.id"])
 	t.st.mu.Lock()
 	t.st.starts++
+	if t.st.taskCount == nil {
+		t.st.taskCount = map[string]string{}
+	}
+	t.st.taskCount[t.task] = cfg["count"]
 	t.st.mu.Unlock()
 	return nil
 }
