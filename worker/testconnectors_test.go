@@ -31,8 +31,8 @@ type memState struct {
 	connStarts, connStops int
 	// connCount and taskCount are the "count" the connector's and each source task's last
 	// Start got.
-	connCount  string
-	taskCount  map[string]string
+	connCount string
+	taskCount map[string]string
 }
 
 type committedRecord struct {
