@@ -230,7 +230,6 @@ func knownKey(keys []string, k string) bool {
 }
 
 var (
-	idPattern   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 	hostPortPat = regexp.MustCompile(`^[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}$`)
 	methodPat   = regexp.MustCompile(`^[A-Za-z]+$`)
 )
@@ -240,10 +239,10 @@ func (w *Worker) validate() cfgerr.List {
 	bad := func(key string, val any, reason string) {
 		errs = append(errs, &cfgerr.Error{Key: key, Value: fmt.Sprint(val), Reason: reason, ValueFirst: true})
 	}
-	if !idPattern.MatchString(w.WorkerID) {
+	if !validID(w.WorkerID) {
 		bad("workerId", w.WorkerID, "must be 1-100 characters of letters, digits, '_' or '-'")
 	}
-	if !idPattern.MatchString(w.ConnectClusterID) {
+	if !validID(w.ConnectClusterID) {
 		bad("connectClusterId", w.ConnectClusterID, "must be 1-100 characters of letters, digits, '_' or '-'")
 	}
 	if len(w.NameServers()) == 0 {
@@ -287,7 +286,7 @@ func (w *Worker) validate() cfgerr.List {
 		"configStoreTopic": w.ConfigStoreTopic, "positionStoreTopic": w.PositionStoreTopic,
 		"connectStatusTopic": w.ConnectStatusTopic, "clusterStoreTopic": w.ClusterStoreTopic,
 	} {
-		if !regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`).MatchString(val) {
+		if !validTopic(val) {
 			bad(key, val, "not a valid RocketMQ topic name")
 		}
 	}

@@ -68,7 +68,16 @@ func LoadRegistry(path string) (*Registry, error) {
 	return r, nil
 }
 
-var topicPattern = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)
+// topicChars and idChars are the characters of a RocketMQ topic name (up to 127) and of a
+// worker or cluster id (up to 100); lengths are checked apart, as a counted repetition
+// compiles into a regexp program of ~100 KB kept for good (validTopic, validID).
+var (
+	topicChars = regexp.MustCompile(`^[%|a-zA-Z0-9_-]+$`)
+	idChars    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+)
+
+func validTopic(s string) bool { return len(s) <= 127 && topicChars.MatchString(s) }
+func validID(s string) bool    { return len(s) <= 100 && idChars.MatchString(s) }
 
 func (r *Registry) validate() cfgerr.List {
 	var errs cfgerr.List
@@ -94,10 +103,10 @@ func (r *Registry) validate() cfgerr.List {
 	if r.HTTPBindAddress == "" {
 		bad("httpBindAddress", r.HTTPBindAddress, "must not be empty")
 	}
-	if !topicPattern.MatchString(r.StoreTopic) {
+	if !validTopic(r.StoreTopic) {
 		bad("storeTopic", r.StoreTopic, "not a valid RocketMQ topic name")
 	}
-	if !idPattern.MatchString(r.ClusterName) {
+	if !validID(r.ClusterName) {
 		bad("clusterName", r.ClusterName, "must be 1-100 characters of letters, digits, '_' or '-'")
 	}
 	switch strings.ToLower(r.LogLevel) {

@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +173,16 @@ func TestParseList(t *testing.T) {
 func TestKindValid(t *testing.T) {
 	require.True(t, KindSource.Valid())
 	require.False(t, Kind("both").Valid())
+}
+
+// TestMaxLength: strings and every list item up to n bytes pass; a longer one is refused
+// with the bound in the reason, and the validator documents itself.
+func TestMaxLength(t *testing.T) {
+	v := MaxLength(3)
+	require.NoError(t, v.Validate("abc"))
+	require.NoError(t, v.Validate([]string{"", "ab", "abc"}))
+	require.EqualError(t, v.Validate("abcd"), "longer than 3 characters")
+	require.EqualError(t, v.Validate([]string{"a", "abcd"}), "longer than 3 characters")
+	require.Error(t, v.Validate(7))
+	require.Equal(t, "at most 3 characters", v.(fmt.Stringer).String())
 }

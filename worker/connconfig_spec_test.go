@@ -74,6 +74,7 @@ func TestEngineChecksSpecBeforeValidate(t *testing.T) {
 	require.Equal(t, 1, validated)
 	require.Equal(t, 7, st.values.Int("spec.n"), "typed values reach the connector context")
 	require.Equal(t, "2s", st.values.Duration("spec.d").String(), "defaults are filled in")
-	rt := &connRuntime{st: st}
-	require.Equal(t, 7, connectorContext{rt: rt}.Config().Int("spec.n"))
+	rt := &connRuntime{pc: pc, st: st}
+	_, vals := rt.startConfig() // what the connector's Start gets with its context
+	require.Equal(t, 7, connectorContext{rt: rt, vals: vals}.Config().Int("spec.n"))
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,9 +56,7 @@ func (c *taskCounters) countRetries(retriable func(error) bool) func(error) bool
 	}
 }
 
-var topicRe = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)
-
-func validTopic(t string) bool { return topicRe.MatchString(t) }
+func validTopic(t string) bool { return rmqclient.ValidTopic(t) }
 
 // keyProps returns how a key's bytes travel: as KEYS when it is a plain token (plain), else
 // base64 in PropKeyBase64. orig is the record's key before conversion: when it is a string

@@ -231,13 +231,11 @@ type TopicSpec struct {
 	Order bool
 }
 
-var topicName = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)
-
 // CreateTopic creates (or updates) the topic on every broker master and waits until the
 // name server routes at least spec.Queues queues on each, or RouteTimeout passes.
 func (c *Client) CreateTopic(ctx context.Context, spec TopicSpec) error {
-	if !topicName.MatchString(spec.Name) {
-		return fmt.Errorf("%w: topic name %q must match %s", ErrInvalid, spec.Name, topicName)
+	if !ValidTopic(spec.Name) {
+		return fmt.Errorf("%w: topic name %q must match %s", ErrInvalid, spec.Name, TopicPattern)
 	}
 	if spec.Queues <= 0 {
 		spec.Queues = 4

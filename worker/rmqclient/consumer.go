@@ -124,8 +124,8 @@ type Consumer struct {
 
 // NewConsumer subscribes handler to opts.Topics and starts consuming.
 func (c *Client) NewConsumer(role string, opts ConsumerOptions, handler Handler) (*Consumer, error) {
-	if opts.Group == "" || !topicName.MatchString(opts.Group) {
-		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, opts.Group, topicName)
+	if !ValidTopic(opts.Group) {
+		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, opts.Group, TopicPattern)
 	}
 	if len(opts.Topics) == 0 {
 		return nil, fmt.Errorf("%w: consumer %s has no topic", ErrInvalid, opts.Group)

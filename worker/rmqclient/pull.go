@@ -3,7 +3,6 @@ package rmqclient
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -32,13 +31,11 @@ type brokerAddr struct {
 	at   time.Time
 }
 
-// groupName is what brokers accept as a consumer group name (longer than a topic name).
-var groupName = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,255}$`)
-
-// NewPuller returns a puller for group (which must match ^[%|a-zA-Z0-9_-]{1,255}$).
+// NewPuller returns a puller for group (which must match GroupPattern: brokers accept
+// longer group names than topic names).
 func (c *Client) NewPuller(group string) (*Puller, error) {
-	if !groupName.MatchString(group) {
-		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, group, groupName)
+	if !ValidGroup(group) {
+		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, group, GroupPattern)
 	}
 	return &Puller{c: c, group: group, addrs: map[string]brokerAddr{}}, nil
 }

@@ -21,7 +21,7 @@ var checkpointSpec = plugins.MustConfigSpec(slices.Concat(clusterFields(), targe
 		Validators: []plugins.Validator{plugins.NonEmpty()},
 		Doc:        "Consumer groups whose offsets are translated, separated by ',' or ';'."},
 	{Name: KeyCheckpoints, Type: plugins.TypeString, Default: DefaultCheckpoints,
-		Validators: []plugins.Validator{plugins.MatchesRegex(topicNameRe.String())}, Doc: "Target topic of the checkpoints."},
+		Validators: topicName(), Doc: "Target topic of the checkpoints."},
 	{Name: KeyCheckpointIntv, Type: plugins.TypeDuration, Default: "5s",
 		Validators: []plugins.Validator{plugins.DurationBetween(100*time.Millisecond, time.Hour)},
 		Doc:        "How often the groups' source offsets are read and translated."},

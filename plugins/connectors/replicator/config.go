@@ -61,17 +61,25 @@ const (
 )
 
 // RocketMQ topic names allow no '.', so the MirrorMaker-like default joins alias and
-// topic with '_'.
-var topicNameRe = regexp.MustCompile(`^[%|a-zA-Z0-9_-]{1,127}$`)
+// topic with '_'. topicName validates a config value naming one (rmqclient.TopicPattern:
+// characters and length apart, never a counted repetition, whose program is ~120 KB).
+func topicName() []plugins.Validator {
+	return []plugins.Validator{plugins.MatchesRegex(`[%|a-zA-Z0-9_-]+`), plugins.MaxLength(127)}
+}
+
+// aliasName validates a cluster alias: 1-64 letters, digits, '_' or '-'.
+func aliasName() []plugins.Validator {
+	return []plugins.Validator{plugins.MatchesRegex(`[A-Za-z0-9_-]+`), plugins.MaxLength(64)}
+}
 
 // Fields shared by the three connectors: the source cluster, its credentials and the
 // engine defaults (bytes pass through unchanged, each source queue stays on one target
 // queue).
 func clusterFields() []plugins.Field {
 	return []plugins.Field{
-		{Name: KeySourceAlias, Type: plugins.TypeString, Validators: []plugins.Validator{plugins.MatchesRegex(`^[A-Za-z0-9_-]{1,64}$`)},
+		{Name: KeySourceAlias, Type: plugins.TypeString, Validators: aliasName(),
 			Doc: "Alias of the source cluster: the prefix of renamed topics and the key of offset syncs and checkpoints. Default: src.cluster when set, else \"source\"."},
-		{Name: KeyTargetAlias, Type: plugins.TypeString, Validators: []plugins.Validator{plugins.MatchesRegex(`^[A-Za-z0-9_-]{1,64}$`)},
+		{Name: KeyTargetAlias, Type: plugins.TypeString, Validators: aliasName(),
 			Doc: "Alias of the target cluster (the worker's): messages that came from it are never replicated back. Default: dest.cluster when set, else \"target\"; it must differ from the source alias."},
 		{Name: "src.cluster", Type: plugins.TypeString, Doc: "RocketMQ Connect's source cluster name; the default source alias."},
 		{Name: "dest.cluster", Type: plugins.TypeString, Doc: "RocketMQ Connect's target cluster name; the default target alias."},
@@ -126,7 +134,7 @@ func selectionFields() []plugins.Field {
 			Doc: "Target topic name: ${alias} is the source alias, ${topic} the source topic. \"${topic}\" keeps names (identity; loops are prevented by a property)."},
 		{Name: KeyDestTopic, Type: plugins.TypeString, Doc: "One target topic for every replicated topic (RocketMQ Connect); overrides target.topic.format."},
 		{Name: KeyOffsetSyncs, Type: plugins.TypeString, Default: DefaultOffsetSyncs,
-			Validators: []plugins.Validator{plugins.MatchesRegex(topicNameRe.String())}, Doc: "Target topic of the offset syncs."},
+			Validators: topicName(), Doc: "Target topic of the offset syncs."},
 	}
 }
 

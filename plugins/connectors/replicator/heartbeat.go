@@ -17,7 +17,7 @@ import (
 
 var heartbeatSpec = plugins.MustConfigSpec(slices.Concat(clusterFields(), targetFields(false), []plugins.Field{
 	{Name: KeyHeartbeats, Type: plugins.TypeString, Default: DefaultHeartbeats,
-		Validators: []plugins.Validator{plugins.MatchesRegex(topicNameRe.String())},
+		Validators: topicName(),
 		Doc:        "Topic on the source cluster the heartbeats are written to; replicate it with the other topics to measure lag."},
 	{Name: KeyHeartbeatIntv, Type: plugins.TypeDuration, Default: "1s",
 		Validators: []plugins.Validator{plugins.DurationBetween(10*time.Millisecond, time.Hour)}, Doc: "Time between heartbeats."},
