@@ -271,6 +271,7 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 	}
 	var src *cdc.Varying // the source block of this event's rows, made at the first emitted one
 	var now time.Time
+	var nowMs any
 	for i := 0; i+step <= len(e.Rows); i += step {
 		s.tx.row++
 		if s.tx.row <= s.skip || !captured {
@@ -301,13 +302,14 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 				return nil, err
 			}
 			now = time.Now()
+			nowMs = now.UnixMilli()
 		}
 		if s.tx.offset == nil {
 			s.tx.offset = s.tx.start.offset(0)
 		}
-		off := &lazyOffset{tx: s.tx.offset, key: OffsetRow, n: s.tx.row}
+		off := t.offsets.next(s.tx.offset, s.tx.row)
 		if out, err = tb.t.AppendRecords(out, cdc.Event{Op: op, Before: before, After: after, Source: src.StructIn(&t.slab, int32(i/step)),
-			Partition: t.partition, LazyOffset: off, Now: now, Slab: &t.slab}, t.cfg.tombstones); err != nil {
+			Partition: t.partition, LazyOffset: off, Now: now, NowMs: nowMs, Slab: &t.slab}, t.cfg.tombstones); err != nil {
 			return nil, err
 		}
 		t.resume = s.tx.start
@@ -566,15 +568,27 @@ func matchTableMap(ts *tableSchema, tme *replication.TableMapEvent) error {
 	return nil
 }
 
-// lazyOffset is a row's offset: its transaction's, with key set to n.
+// lazyOffset is a row's offset: its transaction's, with the row number set to n.
 type lazyOffset struct {
-	tx  map[string]any
-	key string
-	n   int64
+	tx map[string]any
+	n  int64
 }
 
 func (o *lazyOffset) Offset() map[string]any {
 	m := maps.Clone(o.tx)
-	m[o.key] = o.n
+	m[OffsetRow] = o.n
 	return m
+}
+
+// offsetSlab hands out lazy offsets from chunks, as cdc.Slab does values; never reused.
+type offsetSlab []lazyOffset
+
+func (s *offsetSlab) next(tx map[string]any, n int64) *lazyOffset {
+	if len(*s) == 0 {
+		*s = make([]lazyOffset, 256)
+	}
+	o := &(*s)[0]
+	*s = (*s)[1:]
+	o.tx, o.n = tx, n
+	return o
 }
