@@ -10,12 +10,14 @@ import "github.com/rmqconnect/rmqconnect/schema"
 // A chunk alive keeps alive every chunk its pieces refer to. So that a task's newest chunks do not keep
 // every older one alive through a chain of such references (and the task's memory grow with every change
 // it streams), each kind of piece has chunks of its own and pieces refer only to kinds below their own:
-// records → envelope structs → envelope values → row, source and key structs → leaf values. Leaf values
-// (Values: row images, and the source block's and key's values) refer to no piece of a slab.
+// records → envelope structs → envelope values → row, source and key structs → leaf values → decimals'
+// unscaled values. Leaf values (Values: row images, and the source block's and key's values) refer to no
+// piece of a slab but those decimals (ParseDecimal).
 type Slab struct {
 	leaf, env       valueChunks
 	inner, envelope structChunks
 	recs            []schema.Record
+	ints            []smallInt // the unscaled values of leaf decimals: they refer to themselves only
 }
 
 // Chunk sizes: about 16 KiB of values and 12 KiB of records, so that a record kept long after its batch
@@ -24,6 +26,7 @@ const (
 	slabValues  = 1024
 	slabRecords = 64
 	slabStructs = 256
+	slabInts    = 256
 )
 
 type valueChunks []any
@@ -98,4 +101,17 @@ func (s *Slab) Record() *schema.Record {
 	r := &s.recs[0]
 	s.recs = s.recs[1:]
 	return r
+}
+
+// smallInt returns a zeroed one-word big.Int holder.
+func (s *Slab) smallInt() *smallInt {
+	if s == nil {
+		return new(smallInt)
+	}
+	if len(s.ints) == 0 {
+		s.ints = make([]smallInt, slabInts)
+	}
+	u := &s.ints[0]
+	s.ints = s.ints[1:]
+	return u
 }
