@@ -20,6 +20,7 @@ import (
 type stream struct {
 	syncer *replication.BinlogSyncer
 	events *replication.BinlogStreamer
+	ahead  *ahead
 	file   string
 	gtids  *gmysql.MariadbGTIDSet
 	// checked maps a table id to the TABLE_MAP event last checked against the table's schema.
@@ -70,12 +71,14 @@ func (t *task) openStream(ctx context.Context) error {
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		flavor = gmysql.MariaDBFlavor
 	}
+	ah := newAhead()
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID: t.cfg.serverID, Flavor: flavor, Host: t.cfg.host, Port: uint16(t.cfg.port), User: t.cfg.user,
 		Password: t.cfg.password, DisableRetrySync: true, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		TimestampStringLocation: time.UTC, Logger: slog.New(floor{t.log.Handler(), slog.LevelWarn}),
+		RowsEventDecodeFunc: ah.decode,
 	})
-	s := &stream{syncer: syncer, file: t.resume.file, checked: map[uint64]checkedMap{}, skip: t.resume.skip,
+	s := &stream{syncer: syncer, ahead: ah, file: t.resume.file, checked: map[uint64]checkedMap{}, skip: t.resume.skip,
 		lastHeartbeat: time.Now()}
 	var err error
 	if flavor == gmysql.MariaDBFlavor {
@@ -262,6 +265,16 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 			return nil, err
 		}
 	}
+	var pre [][]any // the rows converted ahead for tb
+	if s.ahead != nil {
+		pre = s.ahead.take(e, tb)
+	}
+	image := func(i int) ([]any, error) {
+		if pre != nil {
+			return pre[i], nil
+		}
+		return tb.decode(e.Rows[i], &t.slab)
+	}
 	op, step := cdc.OpCreate, 1
 	switch e.Type() {
 	case replication.EnumRowsEventTypeUpdate:
@@ -281,12 +294,12 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 		var err error
 		switch op {
 		case cdc.OpCreate:
-			after, err = tb.decode(e.Rows[i], &t.slab)
+			after, err = image(i)
 		case cdc.OpDelete:
-			before, err = tb.decode(e.Rows[i], &t.slab)
+			before, err = image(i)
 		default:
-			if before, err = tb.decode(e.Rows[i], &t.slab); err == nil {
-				after, err = tb.decode(e.Rows[i+1], &t.slab)
+			if before, err = image(i); err == nil {
+				after, err = image(i + 1)
 			}
 		}
 		if err != nil {
@@ -325,7 +338,7 @@ func (tb *table) decode(row []any, slab *cdc.Slab) ([]any, error) {
 	}
 	vals := slab.Values(len(row))
 	for i, raw := range row {
-		v, err := tb.cols[i].value(raw)
+		v, err := tb.cols[i].valueIn(raw, slab)
 		if err != nil {
 			return nil, fmt.Errorf("table %s.%s: %w", tb.db, tb.name, err)
 		}
@@ -481,6 +494,9 @@ func (t *task) tableFor(h *replication.EventHeader, id uint64, tme *replication.
 			ErrSchemaHistory, db, name, s.file, h.LogPos-h.EventSize, err, t.cfg.historyTopic, KeySnapshotMode, SnapshotWhenNeeded)
 	}
 	s.checked[id] = checkedMap{tme: tme, tb: tb}
+	if s.ahead != nil {
+		s.ahead.publish(id, tb)
+	}
 	return tb, nil
 }
 
