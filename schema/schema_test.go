@@ -367,6 +367,17 @@ func TestStruct(t *testing.T) {
 	_, err = schema.StructsFromValues(schema.Int8Schema, nil)
 	require.ErrorIs(t, err, schema.ErrNotStruct)
 
+	var slot schema.Struct
+	at, err := schema.StructAt(&slot, s, []any{int32(4), nil, nil})
+	require.NoError(t, err)
+	require.Same(t, &slot, at)
+	want, _ := schema.StructFromValues(s, []any{int32(4), nil, nil})
+	require.True(t, want.Equal(at))
+	_, err = schema.StructAt(new(schema.Struct), s, []any{int32(1)})
+	require.ErrorIs(t, err, schema.ErrInvalidValue)
+	_, err = schema.StructAt(new(schema.Struct), schema.Int8Schema, nil)
+	require.ErrorIs(t, err, schema.ErrNotStruct)
+
 	notStruct := schema.NewStruct(schema.Int32Schema)
 	_, err = notStruct.Put("a", int32(1))
 	require.ErrorIs(t, err, schema.ErrNotStruct)

@@ -35,6 +35,19 @@ func StructFromValues(s *Schema, values []any) (*Struct, error) {
 	return &Struct{schema: s, values: values}, nil
 }
 
+// StructAt is StructFromValues making the struct in *dst instead of a new allocation: for decoders that
+// allocate many structs in one piece. dst must be a zero Struct that nothing else refers to.
+func StructAt(dst *Struct, s *Schema, values []any) (*Struct, error) {
+	if s == nil || s.Type != StructType {
+		return nil, &FieldError{Reason: s.String(), Err: ErrNotStruct}
+	}
+	if len(values) != len(s.Fields) {
+		return nil, &FieldError{Reason: fmt.Sprintf("%d values for %d fields", len(values), len(s.Fields)), Err: ErrInvalidValue}
+	}
+	*dst = Struct{schema: s, values: values}
+	return dst, nil
+}
+
 // StructsFromValues returns the structs of schema s that values holds row after row (len(s.Fields) values
 // each), in one allocation: structs[i] holds values[i*n:(i+1)*n] as StructFromValues would (kept, not copied,
 // and NOT validated). It is for decoders that build many rows of one schema at once.

@@ -20,7 +20,13 @@ var pow10 = func() (p [19]int64) {
 // followed by Rescale(scale) does, with the same errors. Text of up to 18 digits, the common case, is
 // read without the general parser's intermediate strings.
 func ParseDecimal(s string, scale int32) (schema.Decimal, error) {
-	if d, ok := parseSmallDecimal(s, scale); ok {
+	return (*Slab)(nil).ParseDecimal(s, scale)
+}
+
+// ParseDecimal is the package's ParseDecimal taking the unscaled value of a decimal of up to 18 digits from
+// the slab.
+func (sl *Slab) ParseDecimal(s string, scale int32) (schema.Decimal, error) {
+	if d, ok := parseSmallDecimal(s, scale, sl); ok {
 		return d, nil
 	}
 	d, err := schema.ParseDecimal(s)
@@ -32,7 +38,7 @@ func ParseDecimal(s string, scale int32) (schema.Decimal, error) {
 
 // parseSmallDecimal is ParseDecimal for [+-]digits[.digits] with at most 18 digits, whose value at scale
 // fits an int64 exactly; ok is false for anything else, which the general path then reads (or rejects).
-func parseSmallDecimal(s string, scale int32) (schema.Decimal, bool) {
+func parseSmallDecimal(s string, scale int32, sl *Slab) (schema.Decimal, bool) {
 	i, neg := 0, false
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
 		neg = s[i] == '-'
@@ -77,7 +83,7 @@ func parseSmallDecimal(s string, scale int32) (schema.Decimal, bool) {
 		return schema.Decimal{Unscaled: big.NewInt(n), Scale: scale}, true
 	}
 	// The unscaled value and its one word of digits share one allocation.
-	u := new(smallInt)
+	u := sl.smallInt()
 	u.w[0] = big.Word(n)
 	u.i.SetBits(u.w[:])
 	if neg {

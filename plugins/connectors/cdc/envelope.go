@@ -133,7 +133,7 @@ func (v *Varying) StructIn(slab *Slab, last any) *schema.Struct {
 	vals := slab.Values(len(v.vals))
 	copy(vals, v.vals)
 	vals[len(vals)-1] = last
-	st, _ := schema.StructFromValues(v.schema, vals) // as many values as the schema has fields: never fails
+	st, _ := slab.innerStruct(v.schema, vals) // as many values as the schema has fields: never fails
 	return st
 }
 
@@ -200,6 +200,9 @@ type Event struct {
 	LazyOffset        schema.OffsetSource
 	// Now is the envelope's ts_ms: when the connector processed the event.
 	Now time.Time
+	// NowMs, when set, is Now.UnixMilli() as an int64 value, boxed once for the rows of one event (each
+	// record boxes its own otherwise).
+	NowMs any
 	// Slab, when set, supplies the records and their value slices.
 	Slab *Slab
 }
@@ -291,21 +294,24 @@ func opValue(op Op) any {
 
 // records appends the event's record, and its tombstone when asked for one, to dst.
 func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schema.Record, error) {
-	vals := e.Slab.Values(5)
+	vals := e.Slab.envValues(5)
 	var keyImage []any
 	for i, img := range [][]any{e.Before, e.After} {
 		if img == nil {
 			continue
 		}
-		row, err := schema.StructFromValues(t.Envelope.Fields[i].Schema, img)
+		row, err := e.Slab.innerStruct(t.Envelope.Fields[i].Schema, img)
 		if err != nil {
 			return dst, fmt.Errorf("%s image of %s: %w", t.Envelope.Fields[i].Name, t.Topic, err)
 		}
 		vals[i] = row
 		keyImage = img // after wins: a key change is keyed by its new value
 	}
-	vals[2], vals[3], vals[4] = e.Source, opValue(e.Op), e.Now.UnixMilli()
-	env, err := schema.StructFromValues(t.Envelope, vals)
+	vals[2], vals[3], vals[4] = e.Source, opValue(e.Op), e.NowMs
+	if e.NowMs == nil {
+		vals[4] = e.Now.UnixMilli()
+	}
+	env, err := e.Slab.envStruct(t.Envelope, vals)
 	if err != nil {
 		return dst, err
 	}
@@ -315,7 +321,7 @@ func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schem
 		for i, idx := range t.keyIndex {
 			kv[i] = keyImage[idx]
 		}
-		k, err := schema.StructFromValues(t.Key, kv)
+		k, err := e.Slab.innerStruct(t.Key, kv)
 		if err != nil {
 			return dst, fmt.Errorf("key of %s: %w", t.Topic, err)
 		}

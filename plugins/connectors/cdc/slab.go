@@ -2,34 +2,92 @@ package cdc
 
 import "github.com/rmqconnect/rmqconnect/schema"
 
-// Slab hands out the value slices and records of many change events from a few large allocations, where
-// each event would otherwise make several small ones. It never reuses memory: a piece stays valid as long
-// as anything refers to it (and keeps the chunk it came from alive). A nil *Slab allocates each piece on
+// Slab hands out the value slices, structs and records of many change events from a few large allocations,
+// where each event would otherwise make several small ones. It never reuses memory: a piece stays valid as
+// long as anything refers to it, and keeps the chunk it came from alive. A nil *Slab allocates each piece on
 // its own. A Slab is not safe for concurrent use; a task keeps one for its Poll.
+//
+// A chunk alive keeps alive every chunk its pieces refer to. So that a task's newest chunks do not keep
+// every older one alive through a chain of such references (and the task's memory grow with every change
+// it streams), each kind of piece has chunks of its own and pieces refer only to kinds below their own:
+// records → envelope structs → envelope values → row, source and key structs → leaf values → decimals'
+// unscaled values. Leaf values (Values: row images, and the source block's and key's values) refer to no
+// piece of a slab but those decimals (ParseDecimal).
 type Slab struct {
-	vals []any
-	recs []schema.Record
+	leaf, env       valueChunks
+	inner, envelope structChunks
+	recs            []schema.Record
+	ints            []smallInt // the unscaled values of leaf decimals: they refer to themselves only
 }
 
-// Chunk sizes: 16 KiB of values and about 12 KiB of records, so that a record kept long after its batch
+// Chunk sizes: about 16 KiB of values and 12 KiB of records, so that a record kept long after its batch
 // (by a slow send, say) keeps little else alive.
 const (
 	slabValues  = 1024
 	slabRecords = 64
+	slabStructs = 256
+	slabInts    = 256
 )
 
-// Values returns n zeroed values. The slice's capacity is n: appending to it never writes over another
-// piece.
-func (s *Slab) Values(n int) []any {
-	if s == nil || n > slabValues/8 {
+type valueChunks []any
+
+func (c *valueChunks) take(n int) []any {
+	if n > slabValues/8 {
 		return make([]any, n)
 	}
-	if len(s.vals) < n {
-		s.vals = make([]any, slabValues)
+	if len(*c) < n {
+		*c = make([]any, slabValues)
 	}
-	v := s.vals[:n:n]
-	s.vals = s.vals[n:]
+	v := (*c)[:n:n]
+	*c = (*c)[n:]
 	return v
+}
+
+type structChunks []schema.Struct
+
+func (c *structChunks) take(sc *schema.Schema, values []any) (*schema.Struct, error) {
+	if len(*c) == 0 {
+		*c = make([]schema.Struct, slabStructs)
+	}
+	st, err := schema.StructAt(&(*c)[0], sc, values)
+	if err != nil {
+		return nil, err
+	}
+	*c = (*c)[1:]
+	return st, nil
+}
+
+// Values returns n zeroed leaf values: values that refer to nothing from the slab (the row images' column
+// values). The slice's capacity is n: appending to it never writes over another piece.
+func (s *Slab) Values(n int) []any {
+	if s == nil {
+		return make([]any, n)
+	}
+	return s.leaf.take(n)
+}
+
+// innerStruct returns a struct of leaf values (a row image, a source block, a key).
+func (s *Slab) innerStruct(sc *schema.Schema, values []any) (*schema.Struct, error) {
+	if s == nil {
+		return schema.StructFromValues(sc, values)
+	}
+	return s.inner.take(sc, values)
+}
+
+// envValues returns n zeroed values for an envelope: they refer to inner structs.
+func (s *Slab) envValues(n int) []any {
+	if s == nil {
+		return make([]any, n)
+	}
+	return s.env.take(n)
+}
+
+// envStruct returns an envelope struct of values from envValues.
+func (s *Slab) envStruct(sc *schema.Schema, values []any) (*schema.Struct, error) {
+	if s == nil {
+		return schema.StructFromValues(sc, values)
+	}
+	return s.envelope.take(sc, values)
 }
 
 // Record returns a zeroed record.
@@ -43,4 +101,17 @@ func (s *Slab) Record() *schema.Record {
 	r := &s.recs[0]
 	s.recs = s.recs[1:]
 	return r
+}
+
+// smallInt returns a zeroed one-word big.Int holder.
+func (s *Slab) smallInt() *smallInt {
+	if s == nil {
+		return new(smallInt)
+	}
+	if len(s.ints) == 0 {
+		s.ints = make([]smallInt, slabInts)
+	}
+	u := &s.ints[0]
+	s.ints = s.ints[1:]
+	return u
 }

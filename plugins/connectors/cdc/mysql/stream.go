@@ -20,6 +20,7 @@ import (
 type stream struct {
 	syncer *replication.BinlogSyncer
 	events *replication.BinlogStreamer
+	ahead  *ahead
 	file   string
 	gtids  *gmysql.MariadbGTIDSet
 	// checked maps a table id to the TABLE_MAP event last checked against the table's schema.
@@ -70,12 +71,14 @@ func (t *task) openStream(ctx context.Context) error {
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		flavor = gmysql.MariaDBFlavor
 	}
+	ah := newAhead()
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID: t.cfg.serverID, Flavor: flavor, Host: t.cfg.host, Port: uint16(t.cfg.port), User: t.cfg.user,
 		Password: t.cfg.password, DisableRetrySync: true, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		TimestampStringLocation: time.UTC, Logger: slog.New(floor{t.log.Handler(), slog.LevelWarn}),
+		RowsEventDecodeFunc: ah.decode,
 	})
-	s := &stream{syncer: syncer, file: t.resume.file, checked: map[uint64]checkedMap{}, skip: t.resume.skip,
+	s := &stream{syncer: syncer, ahead: ah, file: t.resume.file, checked: map[uint64]checkedMap{}, skip: t.resume.skip,
 		lastHeartbeat: time.Now()}
 	var err error
 	if flavor == gmysql.MariaDBFlavor {
@@ -262,6 +265,16 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 			return nil, err
 		}
 	}
+	var pre [][]any // the rows converted ahead for tb
+	if s.ahead != nil {
+		pre = s.ahead.take(e, tb)
+	}
+	image := func(i int) ([]any, error) {
+		if pre != nil {
+			return pre[i], nil
+		}
+		return tb.decode(e.Rows[i], &t.slab)
+	}
 	op, step := cdc.OpCreate, 1
 	switch e.Type() {
 	case replication.EnumRowsEventTypeUpdate:
@@ -271,6 +284,7 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 	}
 	var src *cdc.Varying // the source block of this event's rows, made at the first emitted one
 	var now time.Time
+	var nowMs any
 	for i := 0; i+step <= len(e.Rows); i += step {
 		s.tx.row++
 		if s.tx.row <= s.skip || !captured {
@@ -280,12 +294,12 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 		var err error
 		switch op {
 		case cdc.OpCreate:
-			after, err = tb.decode(e.Rows[i], &t.slab)
+			after, err = image(i)
 		case cdc.OpDelete:
-			before, err = tb.decode(e.Rows[i], &t.slab)
+			before, err = image(i)
 		default:
-			if before, err = tb.decode(e.Rows[i], &t.slab); err == nil {
-				after, err = tb.decode(e.Rows[i+1], &t.slab)
+			if before, err = image(i); err == nil {
+				after, err = image(i + 1)
 			}
 		}
 		if err != nil {
@@ -301,13 +315,14 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 				return nil, err
 			}
 			now = time.Now()
+			nowMs = now.UnixMilli()
 		}
 		if s.tx.offset == nil {
 			s.tx.offset = s.tx.start.offset(0)
 		}
-		off := &lazyOffset{tx: s.tx.offset, key: OffsetRow, n: s.tx.row}
+		off := t.offsets.next(s.tx.offset, s.tx.row)
 		if out, err = tb.t.AppendRecords(out, cdc.Event{Op: op, Before: before, After: after, Source: src.StructIn(&t.slab, int32(i/step)),
-			Partition: t.partition, LazyOffset: off, Now: now, Slab: &t.slab}, t.cfg.tombstones); err != nil {
+			Partition: t.partition, LazyOffset: off, Now: now, NowMs: nowMs, Slab: &t.slab}, t.cfg.tombstones); err != nil {
 			return nil, err
 		}
 		t.resume = s.tx.start
@@ -323,7 +338,7 @@ func (tb *table) decode(row []any, slab *cdc.Slab) ([]any, error) {
 	}
 	vals := slab.Values(len(row))
 	for i, raw := range row {
-		v, err := tb.cols[i].value(raw)
+		v, err := tb.cols[i].valueIn(raw, slab)
 		if err != nil {
 			return nil, fmt.Errorf("table %s.%s: %w", tb.db, tb.name, err)
 		}
@@ -479,6 +494,9 @@ func (t *task) tableFor(h *replication.EventHeader, id uint64, tme *replication.
 			ErrSchemaHistory, db, name, s.file, h.LogPos-h.EventSize, err, t.cfg.historyTopic, KeySnapshotMode, SnapshotWhenNeeded)
 	}
 	s.checked[id] = checkedMap{tme: tme, tb: tb}
+	if s.ahead != nil {
+		s.ahead.publish(id, tb)
+	}
 	return tb, nil
 }
 
@@ -566,15 +584,27 @@ func matchTableMap(ts *tableSchema, tme *replication.TableMapEvent) error {
 	return nil
 }
 
-// lazyOffset is a row's offset: its transaction's, with key set to n.
+// lazyOffset is a row's offset: its transaction's, with the row number set to n.
 type lazyOffset struct {
-	tx  map[string]any
-	key string
-	n   int64
+	tx map[string]any
+	n  int64
 }
 
 func (o *lazyOffset) Offset() map[string]any {
 	m := maps.Clone(o.tx)
-	m[o.key] = o.n
+	m[OffsetRow] = o.n
 	return m
+}
+
+// offsetSlab hands out lazy offsets from chunks, as cdc.Slab does values; never reused.
+type offsetSlab []lazyOffset
+
+func (s *offsetSlab) next(tx map[string]any, n int64) *lazyOffset {
+	if len(*s) == 0 {
+		*s = make([]lazyOffset, 256)
+	}
+	o := &(*s)[0]
+	*s = (*s)[1:]
+	o.tx, o.n = tx, n
+	return o
 }

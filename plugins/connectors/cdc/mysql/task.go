@@ -53,10 +53,11 @@ type task struct {
 	run     sync.Mutex
 	stopped bool
 
-	db   *sql.DB
-	slab cdc.Slab // the streamed records and their values
-	snap *snapshot
-	str  *stream
+	db      *sql.DB
+	slab    cdc.Slab   // the streamed records and their values
+	offsets offsetSlab // the streamed records' offsets
+	snap    *snapshot
+	str     *stream
 	// resume is where a new connection starts; it moves at each commit and each emitted row.
 	resume resumePoint
 

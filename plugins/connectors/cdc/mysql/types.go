@@ -192,6 +192,18 @@ func (c *column) value(raw any) (any, error) {
 	return v, nil
 }
 
+// valueIn is value with a decimal's unscaled value from slab.
+func (c *column) valueIn(raw any, slab *cdc.Slab) (any, error) {
+	if s, ok := raw.(string); ok && c.kind == kDecimal {
+		d, err := slab.ParseDecimal(s, c.scale)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: value %q: %w", c.name, s, err)
+		}
+		return d, nil
+	}
+	return c.value(raw)
+}
+
 // direct converts the binlog decoder's integers, floats and strings without going through
 // text; ok is false for anything else (and for an integer out of the column's range, which
 // parse then reports).

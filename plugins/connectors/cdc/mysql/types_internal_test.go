@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 )
 
 // The direct conversions of binlog values give what the text route gives.
@@ -31,6 +33,23 @@ func TestDirectMatchesText(t *testing.T) {
 				continue
 			}
 			require.Equal(t, want, got, "%s(%T %v)", c.name, raw, raw)
+		}
+	}
+}
+
+// valueIn, which streaming uses, gives what value gives, the slab or not.
+func TestValueInMatchesValue(t *testing.T) {
+	dec := &column{name: "amount", kind: kDecimal, scale: 2}
+	for _, raw := range []any{"12.30", "-0.05", "0", "123456789012345678.9", "99999999999999999999.99", "1.005", "x", nil, int64(7)} {
+		want, werr := dec.value(raw)
+		for _, slab := range []*cdc.Slab{nil, {}} {
+			got, err := dec.valueIn(raw, slab)
+			if werr != nil {
+				require.EqualError(t, err, werr.Error(), "%v", raw)
+				continue
+			}
+			require.NoError(t, err, "%v", raw)
+			require.Equal(t, want, got, "%v", raw)
 		}
 	}
 }

@@ -1,0 +1,92 @@
+package mysql
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/schema"
+)
+
+// streamFixture is a task streaming the bench table of tests/bench (BIGINT key, VARCHAR, DECIMAL(12,2),
+// BIGINT) without a server, and a row event of n inserts into it.
+func streamFixture(t testing.TB, n int) (*task, *table, *replication.RowsEvent, *replication.EventHeader) {
+	tk := &task{cfg: &config{prefix: "bench", delim: "."}, src: newSource(), partition: map[string]any{PartitionServer: "bench"}}
+	tb, err := tk.newTable("db", "ev", []*column{
+		{name: "id", kind: kInt64, width: 8}, {name: "name", kind: kString}, {name: "amount", kind: kDecimal, scale: 2},
+		{name: "at", kind: kInt64, width: 8}}, []string{"id"})
+	require.NoError(t, err)
+	tme := &replication.TableMapEvent{TableID: 1, Schema: []byte("db"), Table: []byte("ev"), ColumnCount: 4,
+		ColumnType: []byte{gmysql.MYSQL_TYPE_LONGLONG, gmysql.MYSQL_TYPE_VARCHAR, gmysql.MYSQL_TYPE_NEWDECIMAL, gmysql.MYSQL_TYPE_LONGLONG}}
+	ev := &replication.RowsEvent{TableID: 1, Table: tme}
+	for i := range n {
+		ev.Rows = append(ev.Rows, []any{int64(i), fmt.Sprintf("name %d", i), fmt.Sprintf("%d.%02d", i, i%100), time.Now().UnixNano()})
+	}
+	tk.str = &stream{file: "binlog.000001", checked: map[uint64]checkedMap{1: {tme: tme, tb: tb}}}
+	h := &replication.EventHeader{Timestamp: uint32(time.Now().Unix()), ServerID: 1, LogPos: 1000, EventSize: 100}
+	return tk, tb, ev, h
+}
+
+// Rows converted ahead are used only for the table they were converted for, once; a failed conversion
+// leaves the rows to Poll.
+func TestAheadTakesOnlyItsTable(t *testing.T) {
+	_, tb, ev, _ := streamFixture(t, 3)
+	a := newAhead()
+	a.convert(ev)
+	require.Nil(t, a.take(ev, tb), "nothing published for the table id: nothing converted")
+
+	a.publish(1, tb)
+	a.convert(ev)
+	got := a.take(ev, tb)
+	require.Len(t, got, 3)
+	for i, row := range ev.Rows {
+		want, err := tb.decode(row, nil)
+		require.NoError(t, err)
+		require.Equal(t, want, got[i])
+	}
+	require.Nil(t, a.take(ev, tb), "taken once")
+
+	a.convert(ev)
+	other := *tb
+	require.Nil(t, a.take(ev, &other), "resolved to another table (a DDL in between): Poll converts")
+	require.Empty(t, a.done)
+
+	bad := &replication.RowsEvent{TableID: 1, Table: ev.Table, Rows: [][]any{{int64(1), "a", "not a number", int64(2)}}}
+	a.convert(bad)
+	require.Nil(t, a.take(bad, tb))
+	renamed := &replication.RowsEvent{TableID: 1, Table: &replication.TableMapEvent{Schema: []byte("db"), Table: []byte("other")},
+		Rows: ev.Rows}
+	a.convert(renamed)
+	require.Nil(t, a.take(renamed, tb), "the table id now names another table")
+}
+
+// A row event's records are the same whether its rows were converted ahead or by Poll.
+func TestRowsSameWithAhead(t *testing.T) {
+	tk, tb, ev, h := streamFixture(t, 5)
+	tk.beginTx(h, nil)
+	want, err := tk.rows(nil, h, ev)
+	require.NoError(t, err)
+
+	tk.str.ahead = newAhead()
+	tk.str.ahead.publish(1, tb)
+	tk.str.ahead.convert(ev)
+	tk.beginTx(h, nil)
+	got, err := tk.rows(nil, h, ev)
+	require.NoError(t, err)
+	require.Empty(t, tk.str.ahead.done)
+	require.Len(t, got, len(want))
+	for i := range want {
+		require.True(t, want[i].Key.(*schema.Struct).Equal(got[i].Key.(*schema.Struct)))
+		wv, gv := want[i].Value.(*schema.Struct), got[i].Value.(*schema.Struct)
+		for _, f := range []string{"before", "after", "source", "op"} {
+			w, _ := wv.Get(f)
+			g, _ := gv.Get(f)
+			require.True(t, schema.Equal(w, g), "record %d field %s", i, f)
+		}
+		require.Equal(t, want[i].Offset(), got[i].Offset())
+	}
+}
