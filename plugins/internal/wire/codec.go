@@ -257,7 +257,13 @@ func normalise(v any) (any, error) {
 // batchDecoder reads the compact form. Byte values share the batch's buffer.
 type batchDecoder struct {
 	*Decoder
-	buf        []byte
+	buf []byte
+	// all is the whole of a batch's records and text a string copy of it, made at the first
+	// string of a record, which strings of record fields share; partitions and offsets
+	// (private) copy their strings, as they outlive the batch.
+	all        []byte
+	text       string
+	private    bool
 	parts      []map[string]any
 	lastTopic  string
 	lastBroker string
@@ -300,7 +306,17 @@ func (d *batchDecoder) raw(what string) ([]byte, error) {
 
 func (d *batchDecoder) str(what string) (string, error) {
 	b, err := d.raw(what)
-	return string(b), err
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	if d.all == nil || d.private {
+		return string(b), nil
+	}
+	if d.text == "" {
+		d.text = string(d.all)
+	}
+	end := len(d.all) - len(d.buf)
+	return d.text[end-len(b) : end], nil
 }
 
 // interned reads a string that repeats from record to record (topic, broker name).
@@ -339,7 +355,10 @@ func (d *batchDecoder) record(r *schema.Record) error {
 		}
 		r.SourcePartition = d.parts[i]
 	} else {
-		if r.SourcePartition, err = d.object("source partition"); err != nil {
+		d.private = true
+		r.SourcePartition, err = d.object("source partition")
+		d.private = false
+		if err != nil {
 			return err
 		}
 		if r.SourcePartition != nil {
@@ -646,7 +665,9 @@ func (d *batchDecoder) sourceOffset(r *schema.Record) error {
 	}
 	if structs {
 		d.buf = start
+		d.private = true
 		r.SourceOffset, err = d.object("source offset")
+		d.private = false
 		return err
 	}
 	enc := start[: len(start)-len(d.buf) : len(start)-len(d.buf)]
