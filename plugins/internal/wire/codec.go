@@ -264,6 +264,8 @@ type batchDecoder struct {
 	all        []byte
 	text       string
 	private    bool
+	offsets    []encodedOffset // the slab of the records' LazyOffsets still free
+	left       int             // records not decoded yet, the size of a new slab
 	parts      []map[string]any
 	lastTopic  string
 	lastBroker string
@@ -631,10 +633,11 @@ func (d *batchDecoder) value(depth int) (any, error) {
 // encodedOffset is a source offset kept in its encoded form (a slice of the batch's buffer) and
 // decoded only when the engine asks for it: it reads one offset per run of a partition in a batch.
 // skipValue checked the bytes when the batch was decoded, so decoding them again cannot fail.
-type encodedOffset []byte
+// A batch's encoded offsets are one slab (batchDecoder.offsets), so a record's costs no allocation.
+type encodedOffset struct{ b []byte }
 
-func (o encodedOffset) Offset() map[string]any {
-	d := batchDecoder{buf: []byte(o)}
+func (o *encodedOffset) Offset() map[string]any {
+	d := batchDecoder{buf: o.b}
 	v, err := d.value(0)
 	if err != nil {
 		return nil
@@ -671,7 +674,13 @@ func (d *batchDecoder) sourceOffset(r *schema.Record) error {
 		return err
 	}
 	enc := start[: len(start)-len(d.buf) : len(start)-len(d.buf)]
-	r.LazyOffset = encodedOffset(enc)
+	if len(d.offsets) == 0 {
+		d.offsets = make([]encodedOffset, max(d.left, 1))
+	}
+	o := &d.offsets[0]
+	d.offsets = d.offsets[1:]
+	o.b = enc
+	r.LazyOffset = o
 	return nil
 }
 

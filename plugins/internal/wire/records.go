@@ -67,6 +67,7 @@ func DecodeBatch(b *pb.Batch) ([]*schema.Record, error) {
 	slab := make([]schema.Record, b.Count) // one allocation for the batch's records
 	for i := range out {
 		r := &slab[i]
+		d.left = len(out) - i
 		err := d.record(r)
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
