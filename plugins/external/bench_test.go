@@ -66,21 +66,29 @@ func sinkBatch(n int) []*schema.Record {
 
 // BenchmarkPut is the protocol's share of a sink's cost without a broker: null-sink put in
 // process and through the example plugin, one Put at a time (ns/op per Put), for batches of
-// the sizes the worker's group commit makes.
+// the sizes the worker's group commit makes, with the CPU time each process spends per record
+// (on 2 cores shared with a broker, CPU rather than the round trip bounds a sink's rate).
 func BenchmarkPut(b *testing.B) {
 	run := func(b *testing.B, c plugins.SinkConnector, n int) {
 		task := c.NewSinkTask()
 		if err := task.Start(context.Background(), conformance.SinkContextFor(b, c.Spec(), nil), nil); err != nil {
 			b.Fatal(err)
 		}
-		defer task.Stop(context.Background())
 		recs := sinkBatch(n)
+		self, children := cpuTime(cpuSelf), cpuTime(cpuChildren)
 		for b.Loop() {
 			if err := task.Put(context.Background(), recs); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.StopTimer()
+		if err := task.Stop(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		// The plugin process was reaped by Stop: its CPU time is among the children's.
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(cpuTime(cpuSelf)-self)/float64(n*b.N), "worker-cpu-ns/record")
+		b.ReportMetric(float64(cpuTime(cpuChildren)-children)/float64(n*b.N), "plugin-cpu-ns/record")
 	}
 	for _, n := range []int{32, 256} {
 		b.Run(fmt.Sprintf("builtin/%d", n), func(b *testing.B) { run(b, generator.NewSinkConnector(nil), n) })
