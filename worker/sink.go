@@ -36,7 +36,8 @@ import (
 // ConcurrentFlusher is flushed as often as it absorbs it, without a timer; a ConcurrentFlusher
 // (whose Flush is a round trip of its own, as for an out-of-process plugin) is flushed once
 // consumer.batch.size records are put and not flushed, once the oldest of them waited
-// flushAfter, or when the session ends (a re-plan), whichever comes first (see flushDue).
+// flushAfter, or when the session ends (a re-plan), whichever comes first (see flushDue); its
+// Puts gather their records for up to putGather first (see gatherLocked).
 type sinkRunner struct {
 	// fence, when set, is asked before every batch: an error (this worker may no longer
 	// own the task) fails the task; the batch is redelivered to the task's owner.
