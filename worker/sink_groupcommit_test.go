@@ -302,3 +302,63 @@ func TestSinkDeferredFlushBounded(t *testing.T) {
 	_, flushes, _ := task2.state()
 	require.Len(t, flushes, 1)
 }
+
+// TestSinkGathersConcurrentFlusherPut: the records of a ConcurrentFlusher's Put gather while
+// other processors hand pulls over, and the Put is made once consumer.batch.size records wait
+// (here long before putGather ends): one Put instead of one per pull.
+func TestSinkGathersConcurrentFlusherPut(t *testing.T) {
+	task := &gcSink{concurrent: true}
+	s := unitSinkRunner(t, task, 8)
+	s.putGather, s.processors = time.Hour, 3
+	p0 := newQueueProgress(gcQueue(0), 0, true)
+	in := make(chan sinkBatch)
+	runProcessors(t, s, in, 3)
+	for o := int64(0); o < 8; o += 2 {
+		in <- gcBatch(p0, o, o+2)
+	}
+	require.Eventually(t, func() bool { return task.records() == 8 }, 30*time.Second, 5*time.Millisecond)
+	puts, _, _ := task.state()
+	require.Len(t, puts, 1, "the pulls handed over while the Put gathered share it")
+	// Processors of a sink that is not ordered hand pulls over in any order.
+	require.ElementsMatch(t, []string{"q0@0", "q0@1", "q0@2", "q0@3", "q0@4", "q0@5", "q0@6", "q0@7"}, puts[0])
+}
+
+// TestSinkGatherEndsWithTheTask: a Put still gathering its records when the task stops is not
+// made, and nothing of its records is committed; a single processor gathers nothing.
+func TestSinkGatherEndsWithTheTask(t *testing.T) {
+	task := &gcSink{concurrent: true}
+	s := unitSinkRunner(t, task, 8)
+	s.putGather, s.processors = time.Hour, 3
+	p0 := newQueueProgress(gcQueue(0), 0, true)
+	in := make(chan sinkBatch)
+	work, stop := context.WithCancel(context.Background())
+	s.work = work // the task's work context: the task stops
+	done := make(chan error, 1)
+	go func() { done <- s.processBatches(context.Background(), in) }()
+	in <- gcBatch(p0, 0, 2)
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.gathering
+	}, 30*time.Second, time.Millisecond)
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			require.ErrorIs(t, err, context.Canceled)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gathering Put did not end with the task")
+	}
+	require.Zero(t, task.records(), "a Put still gathering is not made")
+	require.Equal(t, int64(0), durable(p0))
+
+	task2 := &gcSink{concurrent: true}
+	s2 := unitSinkRunner(t, task2, 8)
+	s2.putGather, s2.processors = time.Hour, 1
+	in2 := make(chan sinkBatch)
+	runProcessors(t, s2, in2, 1)
+	in2 <- gcBatch(newQueueProgress(gcQueue(1), 0, true), 0, 2)
+	require.Eventually(t, func() bool { return task2.records() == 2 }, 30*time.Second, 5*time.Millisecond,
+		"with one processor nothing could join: the Put is made at once")
+}

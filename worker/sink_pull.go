@@ -36,6 +36,9 @@ const (
 	// sinkMergeMaxBytes bounds the message bytes of the pulls one Put carries (a single pull
 	// may hold more); consumer.batch.size bounds its records.
 	sinkMergeMaxBytes = 4 << 20
+	// sinkPutGather bounds how long the records of a ConcurrentFlusher's Put gather (see
+	// sinkRunner.gatherLocked): far below sinkCommitInterval, which bounds their Flush.
+	sinkPutGather = time.Millisecond
 )
 
 // errReplan ends a session so that the next one reads a new plan.
@@ -275,6 +278,10 @@ func (s *sinkRunner) session(ctx context.Context, pl *rmqclient.Puller) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	shared := make(chan sinkBatch, max(1, len(progress)))
+	s.processors = max(1, s.goroutines)
+	if s.ordered {
+		s.processors = len(progress)
+	}
 	for _, p := range progress {
 		out := shared
 		if s.ordered {

@@ -335,6 +335,7 @@ type sinkTask struct {
 	m    *Manager
 	d    *description
 	inst instance
+	buf  []byte // the last Put's encoded records, reused by the next (Puts come one at a time)
 }
 
 func (t *sinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg map[string]string) error {
@@ -349,10 +350,12 @@ func (t *sinkTask) Put(ctx context.Context, records []*schema.Record) error {
 	if err != nil {
 		return err
 	}
-	batch, err := wire.EncodeBatch(records)
+	batch, err := wire.AppendBatch(t.buf, records)
 	if err != nil {
 		return fmt.Errorf("put: %w", err)
 	}
+	// The request is marshalled (copied) by the call: the buffer is free once it returns.
+	t.buf = batch.Records
 	var rep *pb.ErrorReply
 	if err := p.call(ctx, "Put", func(ctx context.Context) (err error) {
 		rep, err = p.conn.Plugin.Put(ctx, &pb.PutRequest{Batch: batch})

@@ -66,8 +66,7 @@ func (m *Manager) launch(bin, role string, log *slog.Logger) (*process, error) {
 		SyncStderr:       &lineLogger{log: log, stream: "stderr"},
 		StartTimeout:     m.opts.StartTimeout,
 		SkipHostEnv:      true, // cmd.Env is the environment
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(wire.MaxMessage), grpc.MaxCallSendMsgSize(wire.MaxMessage))},
+		GRPCDialOptions:  wire.DialOptions(),
 	})
 	p := &process{bin: bin, role: role, client: client, cmd: cmd, out: out, m: m}
 	rpc, err := client.Client()
@@ -132,7 +131,7 @@ func (p *process) serveHost(svc pb.HostServer) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("plugin %s: serve the worker's side: %w", p.bin, err)
 	}
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(wire.MaxMessage), grpc.MaxSendMsgSize(wire.MaxMessage))
+	s := grpc.NewServer(wire.ServerOptions()...)
 	pb.RegisterHostServer(s, svc)
 	p.mu.Lock()
 	p.host = s

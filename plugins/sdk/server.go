@@ -106,8 +106,7 @@ func (s *server) Validate(_ context.Context, req *pb.ValidateRequest) (*pb.Error
 
 // host dials the worker's Host service.
 func (s *server) host(id uint32) (pb.HostClient, error) {
-	conn, err := s.broker.DialWithOptions(id, grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(wire.MaxMessage), grpc.MaxCallSendMsgSize(wire.MaxMessage)))
+	conn, err := s.broker.DialWithOptions(id, wire.DialOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("dial the worker: %w", err)
 	}

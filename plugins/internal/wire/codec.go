@@ -257,7 +257,15 @@ func normalise(v any) (any, error) {
 // batchDecoder reads the compact form. Byte values share the batch's buffer.
 type batchDecoder struct {
 	*Decoder
-	buf        []byte
+	buf []byte
+	// all is the whole of a batch's records and text a string copy of it, made at the first
+	// string of a record, which strings of record fields share; partitions and offsets
+	// (private) copy their strings, as they outlive the batch.
+	all        []byte
+	text       string
+	private    bool
+	offsets    []encodedOffset // the slab of the records' LazyOffsets still free
+	left       int             // records not decoded yet, the size of a new slab
 	parts      []map[string]any
 	lastTopic  string
 	lastBroker string
@@ -300,7 +308,17 @@ func (d *batchDecoder) raw(what string) ([]byte, error) {
 
 func (d *batchDecoder) str(what string) (string, error) {
 	b, err := d.raw(what)
-	return string(b), err
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	if d.all == nil || d.private {
+		return string(b), nil
+	}
+	if d.text == "" {
+		d.text = string(d.all)
+	}
+	end := len(d.all) - len(d.buf)
+	return d.text[end-len(b) : end], nil
 }
 
 // interned reads a string that repeats from record to record (topic, broker name).
@@ -339,7 +357,10 @@ func (d *batchDecoder) record(r *schema.Record) error {
 		}
 		r.SourcePartition = d.parts[i]
 	} else {
-		if r.SourcePartition, err = d.object("source partition"); err != nil {
+		d.private = true
+		r.SourcePartition, err = d.object("source partition")
+		d.private = false
+		if err != nil {
 			return err
 		}
 		if r.SourcePartition != nil {
@@ -612,10 +633,11 @@ func (d *batchDecoder) value(depth int) (any, error) {
 // encodedOffset is a source offset kept in its encoded form (a slice of the batch's buffer) and
 // decoded only when the engine asks for it: it reads one offset per run of a partition in a batch.
 // skipValue checked the bytes when the batch was decoded, so decoding them again cannot fail.
-type encodedOffset []byte
+// A batch's encoded offsets are one slab (batchDecoder.offsets), so a record's costs no allocation.
+type encodedOffset struct{ b []byte }
 
-func (o encodedOffset) Offset() map[string]any {
-	d := batchDecoder{buf: []byte(o)}
+func (o *encodedOffset) Offset() map[string]any {
+	d := batchDecoder{buf: o.b}
 	v, err := d.value(0)
 	if err != nil {
 		return nil
@@ -646,11 +668,19 @@ func (d *batchDecoder) sourceOffset(r *schema.Record) error {
 	}
 	if structs {
 		d.buf = start
+		d.private = true
 		r.SourceOffset, err = d.object("source offset")
+		d.private = false
 		return err
 	}
 	enc := start[: len(start)-len(d.buf) : len(start)-len(d.buf)]
-	r.LazyOffset = encodedOffset(enc)
+	if len(d.offsets) == 0 {
+		d.offsets = make([]encodedOffset, max(d.left, 1))
+	}
+	o := &d.offsets[0]
+	d.offsets = d.offsets[1:]
+	o.b = enc
+	r.LazyOffset = o
 	return nil
 }
 

@@ -19,6 +19,37 @@ const ProtocolVersion = 1
 // its records (gRPC's default of 4 MiB would fail a Put of large records).
 const MaxMessage = math.MaxInt32
 
+// window is the HTTP/2 flow-control window of each stream and connection between a worker and
+// a plugin process: a batch (a Put's records, a Poll's reply) crosses in one go instead of
+// waiting for window updates every 64 KiB, and a fixed window turns gRPC's bandwidth
+// estimation off, whose pings cost a frame and a wake-up per message. The peers share a host,
+// so a large window costs no memory until data is in flight.
+const window = 16 << 20
+
+// ioBuffer is the size of each side's transport write and read buffer: a batch of a few
+// hundred records is written and read in one system call.
+const ioBuffer = 256 << 10
+
+// DialOptions are the gRPC options of a connection to the other side (the worker's to the
+// plugin process, the plugin's to the worker's Host service).
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessage), grpc.MaxCallSendMsgSize(MaxMessage)),
+		grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window),
+		grpc.WithWriteBufferSize(ioBuffer), grpc.WithReadBufferSize(ioBuffer),
+	}
+}
+
+// ServerOptions are the gRPC options of a server for the other side (the plugin's Plugin
+// service, the worker's Host service).
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxMessage), grpc.MaxSendMsgSize(MaxMessage),
+		grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window),
+		grpc.WriteBufferSize(ioBuffer), grpc.ReadBufferSize(ioBuffer),
+	}
+}
+
 // PluginName is the one plugin a plugin binary serves in go-plugin's terms.
 const PluginName = "connector"
 

@@ -10,8 +10,16 @@ import (
 )
 
 // EncodeBatch encodes records with the schemas they use, in the compact form of codec.go.
-func EncodeBatch(recs []*schema.Record) (*pb.Batch, error) {
-	e := &batchEncoder{buf: make([]byte, 0, 64*len(recs))}
+func EncodeBatch(recs []*schema.Record) (*pb.Batch, error) { return AppendBatch(nil, recs) }
+
+// AppendBatch is EncodeBatch writing the records into the storage of buf (from buf[:0]), so a
+// caller that sends one batch at a time reuses one buffer; the batch holds buf until it is
+// sent. A buf too small is replaced by one of the batch's estimated size.
+func AppendBatch(buf []byte, recs []*schema.Record) (*pb.Batch, error) {
+	if n := sizeHint(recs); cap(buf) < n {
+		buf = make([]byte, 0, n)
+	}
+	e := &batchEncoder{buf: buf[:0]}
 	for i, r := range recs {
 		if err := e.record(r); err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
@@ -20,7 +28,33 @@ func EncodeBatch(recs []*schema.Record) (*pb.Batch, error) {
 	return &pb.Batch{Schemas: e.Schemas(), Count: uint32(len(recs)), Records: e.buf}, nil
 }
 
-// DecodeBatch decodes the records of a batch. Byte values share the message's buffer.
+// sizeHint estimates the encoded size of recs from their byte and string keys and values,
+// so that encoding seldom grows its buffer.
+func sizeHint(recs []*schema.Record) int {
+	n := 0
+	for _, r := range recs {
+		n += 48 + len(r.Topic) + len(r.BrokerName) + len(r.MsgID) + flatSize(r.Key) + flatSize(r.Value)
+		for _, h := range r.Headers {
+			n += 4 + len(h.Key) + flatSize(h.Value)
+		}
+	}
+	return n
+}
+
+func flatSize(v any) int {
+	switch x := v.(type) {
+	case []byte:
+		return 4 + len(x)
+	case string:
+		return 4 + len(x)
+	}
+	return 16
+}
+
+// DecodeBatch decodes the records of a batch. Byte values share the message's buffer, and
+// the strings of the records (message ids, string keys, values and headers) share one copy
+// of it: a batch costs no allocation per string. Source partitions and offsets, which the
+// engine keeps longer than the records, hold strings of their own.
 func DecodeBatch(b *pb.Batch) ([]*schema.Record, error) {
 	if b == nil || b.Count == 0 {
 		return nil, nil
@@ -28,11 +62,12 @@ func DecodeBatch(b *pb.Batch) ([]*schema.Record, error) {
 	if uint64(b.Count) > uint64(len(b.Records)) {
 		return nil, fmt.Errorf("%w: %d records in %d bytes", ErrBadMessage, b.Count, len(b.Records))
 	}
-	d := &batchDecoder{Decoder: NewDecoder(b.Schemas), buf: b.Records}
+	d := &batchDecoder{Decoder: NewDecoder(b.Schemas), buf: b.Records, all: b.Records}
 	out := make([]*schema.Record, b.Count)
 	slab := make([]schema.Record, b.Count) // one allocation for the batch's records
 	for i := range out {
 		r := &slab[i]
+		d.left = len(out) - i
 		err := d.record(r)
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
