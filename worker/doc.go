@@ -2,7 +2,8 @@
 // and status, and talks to RocketMQ only through worker/rmqclient.
 //
 // The engine (engine.go) runs connectors and tasks: runtime.go (a connector's lifecycle), tasks.go (task supervisors
-// and the start of a task), source.go and sink.go (the task loops), errhandling.go and dlq.go (error policy,
+// and the start of a task), source.go and sink.go (the task loops; sink_pull.go the sink's pulls, sink_commit.go
+// its group commit), plugincall.go (plugin calls: panics caught, work contexts fenced), errhandling.go and dlq.go (error policy,
 // dead-letter queue), connconfig.go and validate.go (a connector config checked and parsed once), offsets.go,
 // metrics.go, metrics_hist.go and metrics_plugin.go (the families plugins declare through plugins.Metrics, removed
 // when their task stops). Two herders each own one engine and tell it what to run; the engine asks its herder's
