@@ -481,10 +481,24 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int) *page {
 		pg.vals = make([]any, 0, limit*len(cols))
 	}
 	ptrs := make([]any, len(cols))
+	var texts []*textDest // per column; MySQL text columns are scanned through one
+	if t.d.kind == mysqlDialect {
+		texts = make([]*textDest, len(cols))
+		for i, ct := range cols {
+			if mysqlText(ct.DatabaseTypeName()) {
+				texts[i] = &textDest{}
+			}
+		}
+	}
 	for (limit == 0 || pg.len() < limit) && rows.Next() {
 		at := len(pg.vals)
 		pg.vals = append(pg.vals, make([]any, len(cols))...)
 		for i := range ptrs {
+			if texts != nil && texts[i] != nil {
+				texts[i].v = &pg.vals[at+i]
+				ptrs[i] = texts[i]
+				continue
+			}
 			ptrs[i] = &pg.vals[at+i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
@@ -495,6 +509,29 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int) *page {
 		return &page{err: t.queryErr(q, err)}
 	}
 	return pg
+}
+
+// textDest scans a MySQL text column (the driver's bytes) straight into a string; database/sql, scanning
+// into an *any, would first copy the bytes into a new []byte, which the conversion then copies again.
+type textDest struct{ v *any }
+
+func (d *textDest) Scan(src any) error {
+	if b, ok := src.([]byte); ok {
+		*d.v = string(b)
+		return nil
+	}
+	*d.v = src
+	return nil
+}
+
+// mysqlText reports whether a MySQL column type is read as text: the types whose columns become Connect
+// strings, and DECIMAL, which is parsed from its text.
+func mysqlText(dbType string) bool {
+	switch dbType {
+	case "CHAR", "VARCHAR", "TEXT", "TINYTEXT", "MEDIUMTEXT", "LONGTEXT", "ENUM", "SET", "JSON", "DECIMAL":
+		return true
+	}
+	return false
 }
 
 // readAhead starts reading q's pages after pos in the background: the page after pos, then, while the
