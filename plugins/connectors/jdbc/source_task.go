@@ -492,7 +492,11 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int) *page {
 	}
 	for (limit == 0 || pg.len() < limit) && rows.Next() {
 		at := len(pg.vals)
-		pg.vals = append(pg.vals, make([]any, len(cols))...)
+		if at+len(cols) <= cap(pg.vals) {
+			pg.vals = pg.vals[:at+len(cols)] // still nil from make: no clearing
+		} else {
+			pg.vals = append(pg.vals, make([]any, len(cols))...)
+		}
 		for i := range ptrs {
 			if texts != nil && texts[i] != nil {
 				texts[i].v = &pg.vals[at+i]
@@ -654,9 +658,11 @@ func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error)
 		}
 	}
 	for i := range n {
+		// Field by field into the zeroed slab: assigning a whole Record would copy (and, while the GC
+		// marks, barrier) every one of its pointer words, most of them nil.
 		r := &slab[i]
-		*r = schema.Record{Topic: q.topic, QueueID: -1, ValueSchema: q.value, Value: &structs[i],
-			SourcePartition: q.partition, LazyOffset: &pos[i], Timestamp: pos[i].ts()}
+		r.Topic, r.QueueID, r.SourcePartition, r.LazyOffset = q.topic, -1, q.partition, &pos[i]
+		r.ValueSchema, r.Value, r.Timestamp = q.value, &structs[i], pos[i].ts()
 		if keys != nil {
 			r.KeySchema, r.Key = q.key, &keys[i]
 		}
