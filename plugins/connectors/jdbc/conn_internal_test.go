@@ -105,12 +105,14 @@ func TestSmallDecimalAgreesWithParseDecimal(t *testing.T) {
 		want, err = want.Rescale(tt.scale)
 		require.NoError(t, err)
 		for _, a := range []*arena{nil, &a} {
-			c := colConv{name: "x", kind: kDecimal, scale: tt.scale}
-			got, err := c.value(tt.s, a)
-			require.NoError(t, err, tt.s)
-			require.True(t, want.Equal(got.(schema.Decimal)), "%s: %v vs %v", tt.s, got, want)
-			require.Equal(t, tt.scale, got.(schema.Decimal).Scale)
-			require.Equal(t, want.Unscaled.Sign(), got.(schema.Decimal).Unscaled.Sign(), tt.s)
+			for _, v := range []any{tt.s, []byte(tt.s)} { // PostgreSQL's text, MySQL's bytes
+				c := colConv{name: "x", kind: kDecimal, scale: tt.scale}
+				got, err := c.value(v, a)
+				require.NoError(t, err, tt.s)
+				require.True(t, want.Equal(got.(schema.Decimal)), "%s: %v vs %v", tt.s, got, want)
+				require.Equal(t, tt.scale, got.(schema.Decimal).Scale)
+				require.Equal(t, want.Unscaled.Sign(), got.(schema.Decimal).Unscaled.Sign(), tt.s)
+			}
 		}
 	}
 }
@@ -143,6 +145,9 @@ func FuzzSmallDecimal(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string, scale int32) {
 		n, ok := smallDecimal(s, scale)
+		if nb, okb := smallDecimal([]byte(s), scale); nb != n || okb != ok {
+			t.Fatalf("%q: string %d %v, bytes %d %v", s, n, ok, nb, okb)
+		}
 		if !ok {
 			return
 		}

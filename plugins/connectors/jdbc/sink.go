@@ -3,12 +3,15 @@ package jdbc
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -527,15 +530,56 @@ func (t *SinkTask) writeRun(ctx context.Context, tx *sql.Tx, run []*op) error {
 
 // distinctKeys returns the longest prefix of chunk whose keys are all different.
 func distinctKeys(chunk []*op) []*op {
-	seen := make(map[string]bool, len(chunk))
+	seen := make(map[string]struct{}, len(chunk))
+	var buf []byte
 	for i, o := range chunk {
-		k := fmt.Sprintf("%v", o.args[:o.nkeys])
-		if seen[k] {
+		buf = appendKey(buf[:0], o.args[:o.nkeys])
+		if _, dup := seen[string(buf)]; dup {
 			return chunk[:i]
 		}
-		seen[k] = true
+		seen[string(buf)] = struct{}{}
 	}
 	return chunk
+}
+
+// appendKey appends an encoding of the bound key values vals to b that is equal for two keys exactly
+// when their values are: each value is tagged with its type and strings and bytes carry their length, so
+// values whose text forms collide ("a b","c" and "a","b c"; "1" and 1) stay apart. Times are compared as
+// instants and a float zero as zero, as the databases compare keys.
+func appendKey(b []byte, vals []any) []byte {
+	for _, v := range vals {
+		switch x := v.(type) {
+		case nil:
+			b = append(b, 0)
+		case int64:
+			b = binary.LittleEndian.AppendUint64(append(b, 1), uint64(x))
+		case float64:
+			if x == 0 {
+				x = 0 // -0 is 0
+			}
+			b = binary.LittleEndian.AppendUint64(append(b, 2), math.Float64bits(x))
+		case bool:
+			b = append(b, 3, boolByte(x))
+		case string:
+			b = append(binary.AppendUvarint(append(b, 4), uint64(len(x))), x...)
+		case []byte:
+			b = append(binary.AppendUvarint(append(b, 5), uint64(len(x))), x...)
+		case time.Time:
+			b = binary.LittleEndian.AppendUint64(append(b, 6), uint64(x.Unix()))
+			b = binary.LittleEndian.AppendUint32(b, uint32(x.Nanosecond()))
+		default: // bindValue yields none of these; kept apart by type and text
+			s := fmt.Sprintf("%T %v", v, v)
+			b = append(binary.AppendUvarint(append(b, 7), uint64(len(s))), s...)
+		}
+	}
+	return b
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 func (t *SinkTask) writeErr(table tableID, err error) error {

@@ -117,7 +117,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 				return fmt.Errorf("jdbc-source: position of %v: %w: %s=%q", q.partition, position.ErrBadPosition,
 					OffsetTimestamp, s)
 			}
-			q.pos.hasTS, q.pos.ts = true, ts
+			q.pos.setTS(ts)
 		}
 	}
 	db, err := sc.target.connect(ctx, 2)
@@ -288,9 +288,9 @@ func (t *SourceTask) incrementalQuery(ctx context.Context, q *querier, pos table
 		where = append(where, ts+" < "+arg(now.Add(-t.sc.tsDelay)))
 		if pos.hasTS {
 			if t.sc.mode == ModeTimestampIncrementing && pos.hasInc {
-				where = append(where, "("+ts+" > "+arg(pos.ts)+" OR ("+ts+" = "+arg(pos.ts)+" AND "+inc+" > "+arg(pos.inc)+"))")
+				where = append(where, "("+ts+" > "+arg(pos.ts())+" OR ("+ts+" = "+arg(pos.ts())+" AND "+inc+" > "+arg(pos.inc)+"))")
 			} else {
-				where = append(where, ts+" > "+arg(pos.ts))
+				where = append(where, ts+" > "+arg(pos.ts()))
 			}
 		} else if t.sc.mode == ModeTimestampIncrementing && pos.hasInc {
 			where = append(where, inc+" > "+arg(pos.inc))
@@ -338,7 +338,7 @@ func (t *SourceTask) completeTimestampTies(ctx context.Context, q *querier, recs
 // recPos is the position of a record convertPage built.
 func recPos(r *schema.Record) *tablePos { return r.LazyOffset.(*tablePos) }
 
-func recTS(r *schema.Record) time.Time { return recPos(r).ts }
+func recTS(r *schema.Record) time.Time { return recPos(r).ts() }
 
 // advance moves q's position to r's.
 func (q *querier) advance(r *schema.Record) {
@@ -347,7 +347,7 @@ func (q *querier) advance(r *schema.Record) {
 		q.pos.hasInc, q.pos.inc = true, p.inc
 	}
 	if p.hasTS {
-		q.pos.hasTS, q.pos.ts = true, p.ts
+		q.pos.hasTS, q.pos.tsSec, q.pos.tsNsec = true, p.tsSec, p.tsNsec
 	}
 }
 
@@ -377,19 +377,35 @@ func (pc posCols) rowPos(vals []any, p *tablePos) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", KeyTimestampCols, err)
 		}
-		p.hasTS, p.ts = true, ts.UTC()
+		p.setTS(ts)
 		break
 	}
 	return nil
 }
 
-// tablePos is a table's position: the last delivered row's incrementing value and timestamp (UTC). A
-// record's position is its LazyOffset, pointing into one slice per page.
+// tablePos is a table's position: the last delivered row's incrementing value and timestamp. A record's
+// position is its LazyOffset, pointing into one slice per page. The timestamp is kept as seconds and
+// nanoseconds since 1970 rather than a time.Time: a tablePos then holds no pointer, so the GC never scans
+// a page's positions, and it is half the size.
 type tablePos struct {
-	hasInc bool
 	inc    int64
+	tsSec  int64
+	tsNsec int32
+	hasInc bool
 	hasTS  bool
-	ts     time.Time
+}
+
+// ts is the position's timestamp in UTC, the zero time when it has none.
+func (p *tablePos) ts() time.Time {
+	if !p.hasTS {
+		return time.Time{}
+	}
+	return time.Unix(p.tsSec, int64(p.tsNsec)).UTC()
+}
+
+// setTS sets the position's timestamp.
+func (p *tablePos) setTS(t time.Time) {
+	p.hasTS, p.tsSec, p.tsNsec = true, t.Unix(), int32(t.Nanosecond())
 }
 
 // Offset is the position as stored: {incrementing, timestamp} as far as the row has them, and {bulk: true}
@@ -400,7 +416,7 @@ func (p *tablePos) Offset() map[string]any {
 		off[OffsetIncrementing] = p.inc
 	}
 	if p.hasTS {
-		off[OffsetTimestamp] = p.ts.Format(time.RFC3339Nano)
+		off[OffsetTimestamp] = p.ts().Format(time.RFC3339Nano)
 	}
 	if len(off) == 0 {
 		off["bulk"] = true
@@ -409,7 +425,7 @@ func (p *tablePos) Offset() map[string]any {
 }
 
 func (p tablePos) equal(o tablePos) bool {
-	return p.hasInc == o.hasInc && p.inc == o.inc && p.hasTS == o.hasTS && p.ts.Equal(o.ts)
+	return p.hasInc == o.hasInc && p.inc == o.inc && p.hasTS == o.hasTS && p.tsSec == o.tsSec && p.tsNsec == o.tsNsec
 }
 
 // page is a query's result, scanned but not converted: the columns and the rows' values, row-major.
@@ -465,10 +481,28 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int) *page {
 		pg.vals = make([]any, 0, limit*len(cols))
 	}
 	ptrs := make([]any, len(cols))
+	var texts []*textDest // per column; MySQL text columns are scanned through one
+	if t.d.kind == mysqlDialect {
+		texts = make([]*textDest, len(cols))
+		for i, ct := range cols {
+			if mysqlText(ct.DatabaseTypeName()) {
+				texts[i] = &textDest{}
+			}
+		}
+	}
 	for (limit == 0 || pg.len() < limit) && rows.Next() {
 		at := len(pg.vals)
-		pg.vals = append(pg.vals, make([]any, len(cols))...)
+		if at+len(cols) <= cap(pg.vals) {
+			pg.vals = pg.vals[:at+len(cols)] // still nil from make: no clearing
+		} else {
+			pg.vals = append(pg.vals, make([]any, len(cols))...)
+		}
 		for i := range ptrs {
+			if texts != nil && texts[i] != nil {
+				texts[i].v = &pg.vals[at+i]
+				ptrs[i] = texts[i]
+				continue
+			}
 			ptrs[i] = &pg.vals[at+i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
@@ -479,6 +513,29 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int) *page {
 		return &page{err: t.queryErr(q, err)}
 	}
 	return pg
+}
+
+// textDest scans a MySQL text column (the driver's bytes) straight into a string; database/sql, scanning
+// into an *any, would first copy the bytes into a new []byte, which the conversion then copies again.
+type textDest struct{ v *any }
+
+func (d *textDest) Scan(src any) error {
+	if b, ok := src.([]byte); ok {
+		*d.v = string(b)
+		return nil
+	}
+	*d.v = src
+	return nil
+}
+
+// mysqlText reports whether a MySQL column type is read as text: the types whose columns become Connect
+// strings, and DECIMAL, which is parsed from its text.
+func mysqlText(dbType string) bool {
+	switch dbType {
+	case "CHAR", "VARCHAR", "TEXT", "TINYTEXT", "MEDIUMTEXT", "LONGTEXT", "ENUM", "SET", "JSON", "DECIMAL":
+		return true
+	}
+	return false
 }
 
 // readAhead starts reading q's pages after pos in the background: the page after pos, then, while the
@@ -601,9 +658,11 @@ func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error)
 		}
 	}
 	for i := range n {
+		// Field by field into the zeroed slab: assigning a whole Record would copy (and, while the GC
+		// marks, barrier) every one of its pointer words, most of them nil.
 		r := &slab[i]
-		*r = schema.Record{Topic: q.topic, QueueID: -1, ValueSchema: q.value, Value: &structs[i],
-			SourcePartition: q.partition, LazyOffset: &pos[i], Timestamp: pos[i].ts}
+		r.Topic, r.QueueID, r.SourcePartition, r.LazyOffset = q.topic, -1, q.partition, &pos[i]
+		r.ValueSchema, r.Value, r.Timestamp = q.value, &structs[i], pos[i].ts()
 		if keys != nil {
 			r.KeySchema, r.Key = q.key, &keys[i]
 		}

@@ -240,6 +240,15 @@ func (c *colConv) value(v any, a *arena) (any, error) {
 		switch x := v.(type) {
 		case uint64:
 			d = schema.Decimal{Unscaled: new(big.Int).SetUint64(x)}
+		case []byte: // MySQL's text form, parsed without a string copy when small
+			if n, ok := smallDecimal(x, c.scale); ok {
+				return schema.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
+			}
+			p, err := schema.ParseDecimal(string(x))
+			if err != nil {
+				return nil, fmt.Errorf("column %s: %w", c.name, err)
+			}
+			d = p
 		default:
 			str := toString(v)
 			if n, ok := smallDecimal(str, c.scale); ok {
@@ -322,7 +331,7 @@ func (a *arena) bigInt(n int64) *big.Int {
 // no point for scale 0, or a trailing point) and at most 18 digits, the common case, into its unscaled
 // value, without going through big.Int's string parsing. It reports false for anything else, which the
 // caller parses in full.
-func smallDecimal(s string, scale int32) (int64, bool) {
+func smallDecimal[T string | []byte](s T, scale int32) (int64, bool) {
 	neg := false
 	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
 		neg, s = s[0] == '-', s[1:]
