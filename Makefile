@@ -100,13 +100,15 @@ kafka-down: ## stop it
 	distribution/bin/kafka-local.sh stop
 
 BENCH_OUT ?= $(BIN)/bench
+# BENCH_PREV_DESC names the run runtime.prev.txt holds when it is not the previous make bench (say, another commit's).
+BENCH_PREV_DESC ?=
 bench: ## runtime figures against a local RocketMQ (own bench broker), micro-benchmarks, then BENCHMARKS.md
 	@mkdir -p $(BENCH_OUT)
 	@if [ -s $(BENCH_OUT)/runtime.txt ]; then cp $(BENCH_OUT)/runtime.txt $(BENCH_OUT)/runtime.prev.txt; fi
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count=1 -timeout 15m ./tests/bench/ | tee $(BENCH_OUT)/runtime.txt
 	set -o pipefail; $(GO) test -p 1 -run '^$$' -bench . -benchmem -benchtime 300ms -count=1 -timeout 15m \
 	  $$(grep -rl --include='*_test.go' '^func Benchmark' . | xargs -n1 dirname | sort -u | grep -v '^./tests/') | tee $(BENCH_OUT)/micro.txt
-	$(GO) run ./tests/bench/cmd/benchreport -o BENCHMARKS.md -previous $(BENCH_OUT)/runtime.prev.txt $(BENCH_OUT)/runtime.txt $(BENCH_OUT)/micro.txt
+	$(GO) run ./tests/bench/cmd/benchreport -o BENCHMARKS.md -previous $(BENCH_OUT)/runtime.prev.txt -previous-desc "$(BENCH_PREV_DESC)" $(BENCH_OUT)/runtime.txt $(BENCH_OUT)/micro.txt
 
 dist: build ## tarball of the binary and distribution/ in dist/
 	@mkdir -p dist/rmqconnect-$(VERSION)

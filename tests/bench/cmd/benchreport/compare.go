@@ -17,6 +17,10 @@ func ratioUnit(unit string) bool {
 		!strings.HasSuffix(unit, "-min") && !strings.HasSuffix(unit, "-max")
 }
 
+// memoryUnit reports whether a metric is a process's resident memory ("idle-RSS-MiB"):
+// it does not follow the machine's load either, so runs compare it too (lower is better).
+func memoryUnit(unit string) bool { return strings.HasSuffix(unit, "RSS-MiB") }
+
 // noiseBand is the relative change of a ratio below which a run's comparison calls it
 // unchanged: the per-round ranges of the figures above are wider than this on this machine.
 const noiseBand = 0.10
@@ -29,7 +33,11 @@ type comparison struct {
 
 func (c comparison) change() float64 { return c.now/c.prev - 1 }
 
-// compareRatios lists the ratio metrics both runs measured, in the current run's order.
+// better reports whether the change is an improvement: a higher ratio, a lower memory figure.
+func (c comparison) better() bool { return c.change() > 0 != memoryUnit(c.unit) }
+
+// compareRatios lists the ratio and memory metrics both runs measured, in the current run's
+// order.
 func compareRatios(prev, now *results) []comparison {
 	var out []comparison
 	for _, r := range now.List {
@@ -39,7 +47,7 @@ func compareRatios(prev, now *results) []comparison {
 		}
 		units := make([]string, 0, len(r.Metrics))
 		for u := range r.Metrics {
-			if ratioUnit(u) {
+			if ratioUnit(u) || memoryUnit(u) {
 				units = append(units, u)
 			}
 		}
@@ -55,9 +63,15 @@ func compareRatios(prev, now *results) []comparison {
 	return out
 }
 
-// previousTable renders how the run's ratios compare with the previous run's, and says how
-// many moved by more than the noise band.
-func previousTable(w io.Writer, cs []comparison) {
+// defaultPrevious describes the run compared with when the caller names none.
+const defaultPrevious = "the previous `make bench` on this machine (its output kept as runtime.prev.txt)"
+
+// previousTable renders how the run's ratios and memory figures compare with those of the
+// previous run (described by desc), and says how many moved by more than the noise band.
+func previousTable(w io.Writer, cs []comparison, desc string) {
+	if desc == "" {
+		desc = defaultPrevious
+	}
 	fmt.Fprintf(w, "## Against the previous run\n\n")
 	if len(cs) == 0 {
 		fmt.Fprintf(w, "No ratio was measured in both runs.\n\n")
@@ -65,18 +79,19 @@ func previousTable(w io.Writer, cs []comparison) {
 	}
 	var up, down int
 	for _, c := range cs {
-		switch ch := c.change(); {
-		case ch >= noiseBand:
+		switch {
+		case math.Abs(c.change()) < noiseBand:
+		case c.better():
 			up++
-		case ch <= -noiseBand:
+		default:
 			down++
 		}
 	}
-	fmt.Fprintf(w, "The ratios of this run against those of the previous `make bench` on this machine (its output kept "+
-		"as runtime.prev.txt). Ratios compare sides measured in the same run, so they are what can be compared across "+
-		"runs; absolute rates follow the machine's load. %d of %d within ±%.0f%% (noise on this machine); %d better, "+
-		"%d worse.\n\n", len(cs)-up-down, len(cs), noiseBand*100, up, down)
-	fmt.Fprintf(w, "| benchmark | ratio | previous | now | change |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "The ratios and memory figures of this run against those of %s. Ratios compare sides measured in "+
+		"the same run, so they are what can be compared across runs, as is resident memory; absolute rates follow the "+
+		"machine's load. %d of %d within ±%.0f%% (noise on this machine); %d better, %d worse (a higher ratio, a lower "+
+		"RSS is better).\n\n", desc, len(cs)-up-down, len(cs), noiseBand*100, up, down)
+	fmt.Fprintf(w, "| benchmark | figure | previous | now | change |\n|---|---|---|---|---|\n")
 	for _, c := range cs {
 		bold := ""
 		if math.Abs(c.change()) >= noiseBand {

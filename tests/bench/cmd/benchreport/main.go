@@ -29,8 +29,9 @@ func main() {
 	cmd := flag.String("cmd", defaultCmd, "command that reproduces the run, quoted in the report")
 	rmq := flag.String("rocketmq", "5.3.3", "RocketMQ version of the broker the run used")
 	prev := flag.String("previous", "", "output of the previous run to compare ratios with (ignored when missing)")
+	prevDesc := flag.String("previous-desc", "", "which run -previous is, as the report names it (default: the previous make bench)")
 	flag.Parse()
-	if err := run(*out, *cmd, *rmq, *prev, flag.Args()); err != nil {
+	if err := run(*out, *cmd, *rmq, *prev, *prevDesc, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
@@ -38,7 +39,7 @@ func main() {
 
 const defaultCmd = "make bench"
 
-func run(out, cmd, rmq, previous string, inputs []string) error {
+func run(out, cmd, rmq, previous, previousDesc string, inputs []string) error {
 	var readers []io.Reader
 	if len(inputs) == 0 {
 		readers = append(readers, os.Stdin)
@@ -69,6 +70,7 @@ func run(out, cmd, rmq, previous string, inputs []string) error {
 			if rs.Prev, err = parse(f); err != nil {
 				return fmt.Errorf("previous run %s: %w", previous, err)
 			}
+			rs.PrevDesc = previousDesc
 		}
 	}
 	var b bytes.Buffer

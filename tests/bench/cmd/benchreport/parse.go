@@ -25,7 +25,9 @@ type results struct {
 	Header map[string]string
 	Notes  []string
 	// Prev is the previous run's results, when the report compares with it; nil otherwise.
-	Prev *results
+	// PrevDesc says which run that is (empty: the previous make bench).
+	Prev     *results
+	PrevDesc string
 }
 
 // Get returns the result of benchmark name in the package whose path ends with pkg, or nil.

@@ -116,7 +116,7 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		loadNote(rs, "BenchmarkCDCThroughput/postgres", "BenchmarkCDCThroughput/mariadb", "BenchmarkCDCLatency/mariadb"))
 	microTable(w, rs)
 	if rs.Prev != nil {
-		previousTable(w, compareRatios(rs.Prev, rs))
+		previousTable(w, compareRatios(rs.Prev, rs), rs.PrevDesc)
 	}
 
 	fmt.Fprintf(w, "## Machine\n\n| fact | value |\n|---|---|\n")
