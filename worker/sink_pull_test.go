@@ -84,7 +84,9 @@ type seekSink struct {
 }
 
 func (s *seekSink) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[string]string) error {
+	s.mu.Lock()
 	s.got = map[plugins.Queue][]int64{}
+	s.mu.Unlock()
 	tctx.ResetOffsets(map[plugins.Queue]int64{{Topic: seekTopic, BrokerName: seekBroker, QueueID: 0}: s.at})
 	return nil
 }
