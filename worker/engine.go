@@ -87,10 +87,12 @@ type engine struct {
 	conns    map[string]*connRuntime
 	open     bool // started and not stopping: connectors may be installed
 	stopping bool
-	// stopped is closed when the engine's herder's Run context ends: the context of every
-	// connector and task the engine starts ends with it (lifetime).
-	stopped   chan struct{}
-	closeOnce sync.Once
+	// life ends (endLife) when the engine's herder's Run context ends or the engine stops:
+	// the context of every connector and task the engine starts derives from it. It is a
+	// context.WithCancel of Background, so that the contexts derived from it are linked to it
+	// directly rather than each by a goroutine watching a foreign Done channel.
+	life    context.Context
+	endLife context.CancelFunc
 	// crew holds the goroutines the engine starts (task supervisors, reconfigurations);
 	// stop waits for every one of them.
 	crew crew
@@ -128,9 +130,10 @@ func newEngine(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.Regi
 	if cfg.CommitTimeout <= 0 {
 		cfg.CommitTimeout = 5 * time.Second
 	}
+	life, endLife := context.WithCancel(context.Background())
 	return &engine{cfg: cfg, log: log, client: client, registry: reg,
 		defaults: connectorDefaults{keyConverter: cfg.KeyConverter, valueConverter: cfg.ValueConverter, files: cfg.Files},
-		conns:    map[string]*connRuntime{}, stopped: make(chan struct{}), metrics: newWorkerMetrics()}
+		conns:    map[string]*connRuntime{}, life: life, endLife: endLife, metrics: newWorkerMetrics()}
 }
 
 // start opens the engine for connectors until ctx (its herder's Run context) ends.
@@ -138,29 +141,12 @@ func (e *engine) start(ctx context.Context) {
 	e.mu.Lock()
 	e.open = true
 	e.mu.Unlock()
-	context.AfterFunc(ctx, e.closeStopped)
+	context.AfterFunc(ctx, e.endLife)
 }
 
-func (e *engine) closeStopped() { e.closeOnce.Do(func() { close(e.stopped) }) }
-
-// lifetime is a context that ends when the engine stops. The engine keeps no context of
-// its own: this one is made of the stopped channel.
-func (e *engine) lifetime() context.Context { return stopContext{e.stopped} }
-
-// stopContext is a context that ends when done is closed.
-type stopContext struct{ done <-chan struct{} }
-
-func (stopContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (c stopContext) Done() <-chan struct{}     { return c.done }
-func (c stopContext) Err() error {
-	select {
-	case <-c.done:
-		return context.Canceled
-	default:
-		return nil
-	}
-}
-func (stopContext) Value(any) any { return nil }
+// lifetime is a context that ends when the engine stops. It carries no values of the
+// herder's Run context, only its end.
+func (e *engine) lifetime() context.Context { return e.life }
 
 // stop stops every connector and task, then the DLQ producer and reader; release also
 // gives up the tasks' claims (a cluster member leaving). Tasks stop in parallel: sources
@@ -170,7 +156,7 @@ func (e *engine) stop(release bool) {
 	e.stopping = true
 	all := slices.Collect(maps.Values(e.conns))
 	e.mu.Unlock()
-	e.closeStopped()
+	e.endLife()
 	var g errgroup.Group
 	for _, rt := range all {
 		g.Go(func() error {

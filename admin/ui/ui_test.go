@@ -86,3 +86,10 @@ func TestHandlerServesEveryFile(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, rec.Code)
 	require.Equal(t, "GET, HEAD", rec.Header().Get("Allow"))
 }
+
+// Every embedded file is served with a type from the table, not as application/octet-stream.
+func TestContentTypes(t *testing.T) {
+	for p := range embedded(t) {
+		require.Contains(t, contentTypes, path.Ext(p), "%s: add its extension to contentTypes", p)
+	}
+}
