@@ -427,60 +427,47 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // under the task's work context (a re-plan does not interrupt a Put, and the session
 // ends only once every Put is flushed); a failure fails the task and ends the session.
 func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) error {
-	var next sinkBatch // the batch to process next
-	carried := false   // next was taken from in but left out of the last merge
+	var carry *sinkBatch // taken from in but left out of the last merge: processed next
 	defer func() {
-		if carried {
-			next.pulled.Release()
+		if carry != nil {
+			carry.pulled.Release()
 		}
 	}()
 	for {
-		if !carried {
+		var first sinkBatch
+		if carry != nil {
+			first, carry = *carry, nil
+		} else {
 			select {
 			case <-ctx.Done():
 				return nil
-			case next = <-in:
+			case first = <-in:
 			}
 		}
-		var err error
-		if carried, err = s.processGathered(&next, in); err != nil {
+		var batches []sinkBatch
+		batches, carry = s.gather(first, in)
+		msgs := batches[0].msgs
+		if len(batches) > 1 {
+			msgs = nil
+			for _, b := range batches {
+				msgs = append(msgs, b.msgs...)
+			}
+		}
+		spans := make([]batchSpan, len(batches))
+		for i, b := range batches {
+			spans[i] = batchSpan{progress: b.progress, start: b.start, end: b.end}
+		}
+		err := s.process(s.work, msgs, spans)
+		for _, b := range batches {
+			b.pulled.Release() // process keeps no pointer to a message
+		}
+		if err != nil {
 			if s.work.Err() != nil && s.currentFailure() == nil {
 				return nil // stopping: the batches are read again by the next incarnation
 			}
 			return err
 		}
 	}
-}
-
-// processGathered processes *first with the batches gathered behind it; the batch taken but
-// left out (carried) is stored in *first. It is a function of its own, not inlined, so that
-// processBatches waits for the next batch in a small frame: the stack of each processor
-// goroutine shrinks back to the minimum between batches.
-//
-//go:noinline
-func (s *sinkRunner) processGathered(first *sinkBatch, in <-chan sinkBatch) (carried bool, err error) {
-	batches, carry := s.gather(*first, in)
-	msgs := batches[0].msgs
-	if len(batches) > 1 {
-		msgs = nil
-		for _, b := range batches {
-			msgs = append(msgs, b.msgs...)
-		}
-	}
-	spans := make([]batchSpan, len(batches))
-	for i, b := range batches {
-		spans[i] = batchSpan{progress: b.progress, start: b.start, end: b.end}
-	}
-	err = s.process(s.work, msgs, spans)
-	for _, b := range batches {
-		b.pulled.Release() // process keeps no pointer to a message
-	}
-	if carry != nil {
-		*first = *carry
-		return true, err
-	}
-	*first = sinkBatch{}
-	return false, err
 }
 
 // gather returns first and the batches waiting in in behind it, while their messages stay
