@@ -10,11 +10,16 @@ import (
 
 // ratioUnit reports whether a metric is a ratio of two sides measured in the same run
 // ("source/raw", "plugin/builtin", "eo/upsert"): the figures comparable across runs, as
-// absolute rates move with the machine's load. Rates ("…/s", "…/op") and the rounds'
-// range ("…-min", "…-max") are not.
+// absolute rates move with the machine's load. Rates ("…/s", "…/op"), costs per a number
+// of records ("cpu-s/100k") and the rounds' range ("…-min", "…-max") are not.
 func ratioUnit(unit string) bool {
-	return strings.Contains(unit, "/") && !strings.HasSuffix(unit, "/s") && !strings.HasSuffix(unit, "/op") &&
-		!strings.HasSuffix(unit, "-min") && !strings.HasSuffix(unit, "-max")
+	i := strings.LastIndex(unit, "/")
+	if i < 0 || strings.HasSuffix(unit, "/s") || strings.HasSuffix(unit, "/op") ||
+		strings.HasSuffix(unit, "-min") || strings.HasSuffix(unit, "-max") {
+		return false
+	}
+	d := unit[i+1:]
+	return d != "" && (d[0] < '0' || d[0] > '9') // a per-count denominator is a cost, not a side
 }
 
 // memoryUnit reports whether a metric is a process's resident memory ("idle-RSS-MiB"):

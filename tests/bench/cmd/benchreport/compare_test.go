@@ -47,7 +47,7 @@ func TestPreviousRunNamed(t *testing.T) {
 
 func TestRatioUnit(t *testing.T) {
 	for u, want := range map[string]bool{"source/raw": true, "eo/upsert": true, "worker/java": true,
-		"records/s": false, "ns/op": false, "worker/raw-min": false, "plugin/builtin-max": false, "steal-%": false} {
+		"records/s": false, "ns/op": false, "worker/raw-min": false, "plugin/builtin-max": false, "steal-%": false, "worker-cpu-s/100k": false, "java-cpu-s/100k": false} {
 		require.Equal(t, want, ratioUnit(u), u)
 	}
 }
