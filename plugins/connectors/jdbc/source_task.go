@@ -3,10 +3,13 @@ package jdbc
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
@@ -120,7 +123,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 			q.pos.setTS(ts)
 		}
 	}
-	db, err := sc.target.connect(ctx, 2)
+	db, err := sc.target.connect(ctx, maxSourceConns)
 	if err != nil {
 		return err
 	}
@@ -463,11 +466,29 @@ func (t *SourceTask) fetch(ctx context.Context, q *querier, pos tablePos) *page 
 // it may run in the background.
 func (t *SourceTask) scan(ctx context.Context, q *querier, limit int, query func() (*sql.Rows, error)) *page {
 	rows, err := query()
+	for range maxSourceConns { // each connection may hold the stale statement once
+		if !stalePlan(err) {
+			break
+		}
+		rows, err = query()
+	}
 	if err != nil {
 		return &page{err: t.queryErr(q, err)}
 	}
 	defer rows.Close()
 	return t.scanRows(q, rows, limit)
+}
+
+// maxSourceConns is how many connections a task opens at most: one for Poll's own queries, one for the
+// read-ahead.
+const maxSourceConns = 2
+
+// stalePlan reports whether err is PostgreSQL refusing to run a statement a connection prepared before the
+// table's columns changed ("cached plan must not change result type"). pgx drops the statement with the
+// error, so the query succeeds when run again on that connection.
+func stalePlan(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "cached plan")
 }
 
 // scanRows reads up to limit rows (0: all) of rows, leaving it open.

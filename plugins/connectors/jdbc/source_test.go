@@ -344,3 +344,30 @@ func TestSourceReadAheadAcrossColumnChange(t *testing.T) {
 		require.Equal(t, []string{"id", "v", "extra"}, all[len(all)-1].ValueSchema.FieldNames())
 	})
 }
+
+// A column added while the table is idle (its rows all delivered, nothing read ahead): the next Poll's own
+// query returns the new columns, although the connections hold the query prepared for the old ones.
+func TestSourceColumnChangeWhileIdle(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE ci (id "+autoInc(db)+", v INT NOT NULL)", "INSERT INTO ci (v) VALUES (1), (2)")
+		cfg := connCfg(db)
+		cfg["mode"] = "incrementing"
+		cfg["incrementing.column.name"] = "id"
+		cfg["table.whitelist"] = "ci"
+		cfg["poll.interval.ms"] = "10"
+		cfg["batch.max.rows"] = "5"
+		_, task, _ := startSource(t, cfg, nil)
+		_ = conformance.PollN(t, task, 2, 10*time.Second)
+		for range 5 { // the query after id 2, prepared on both connections
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			recs, err := task.Poll(ctx)
+			cancel()
+			require.NoError(t, err)
+			require.Empty(t, recs)
+		}
+		db.Exec(t, "ALTER TABLE ci ADD COLUMN extra INT", "INSERT INTO ci (v, extra) VALUES (3, 7)")
+		recs := conformance.PollN(t, task, 1, 10*time.Second)
+		require.Equal(t, int64(3), field(t, recs[0], "id"))
+		require.Equal(t, []string{"id", "v", "extra"}, recs[0].ValueSchema.FieldNames())
+	})
+}
