@@ -311,16 +311,20 @@ func TestLifecycleOperations(t *testing.T) {
 	before.mu.Lock()
 	starts := before.starts
 	before.mu.Unlock()
-	require.NoError(t, env.h.RestartTask(ctx, restapi.TaskID{Connector: "c", Task: 1}))
-	_, err = env.h.RestartConnector(ctx, "c", restapi.RestartRequest{IncludeTasks: true})
-	require.NoError(t, err)
-	waitState(t, env.h, "c", restapi.StateRunning, 2)
-	// The restarts run in the background: RUNNING may still be the state before them.
 	startsNow := func() int {
 		before.mu.Lock()
 		defer before.mu.Unlock()
 		return before.starts
 	}
+	require.NoError(t, env.h.RestartTask(ctx, restapi.TaskID{Connector: "c", Task: 1}))
+	// The restarted task starts in the background: a restart of it before its Start ran
+	// would stop it unstarted (nothing to count), so the next restart waits for that start.
+	require.Eventually(t, func() bool { return startsNow() >= starts+1 }, 30*time.Second, 20*time.Millisecond,
+		"the task restart")
+	_, err = env.h.RestartConnector(ctx, "c", restapi.RestartRequest{IncludeTasks: true})
+	require.NoError(t, err)
+	waitState(t, env.h, "c", restapi.StateRunning, 2)
+	// The restarts run in the background: RUNNING may still be the state before them.
 	require.Eventually(t, func() bool { return startsNow() >= starts+3 }, 30*time.Second, 20*time.Millisecond,
 		"one task restart, then both tasks")
 	waitState(t, env.h, "c", restapi.StateRunning, 2)
