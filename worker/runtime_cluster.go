@@ -215,14 +215,15 @@ func (rt *connRuntime) restartDistributed(req restapi.RestartRequest) {
 		}
 	}
 	slices.Sort(ids)
-	rt.forgetTaskConfigs(rt.tasksByID(ids)...)
 	rt.restartTasksLocked(ids)
 	rt.opMu.Unlock()
 }
 
-// restartTasksLocked stops and starts the given tasks of this worker again; opMu is held.
+// restartTasksLocked stops and starts the given tasks of this worker again, their configs
+// resolved again (an explicit restart); opMu is held.
 func (rt *connRuntime) restartTasksLocked(ids []int) {
 	tasks := rt.tasksByID(ids)
+	rt.forgetTaskConfigs(tasks...)
 	for _, t := range tasks {
 		rt.setTaskState(t, restapi.StateRestarting, "")
 		t.cancel()
@@ -242,7 +243,6 @@ func (rt *connRuntime) restartTasksLocked(ids []int) {
 func (rt *connRuntime) restartTaskDistributed(id int) {
 	rt.opMu.Lock()
 	defer rt.opMu.Unlock()
-	rt.forgetTaskConfigs(rt.tasksByID([]int{id})...)
 	rt.restartTasksLocked([]int{id})
 }
 
