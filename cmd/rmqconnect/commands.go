@@ -358,9 +358,11 @@ func runInOrder(ctx context.Context, front, back func(context.Context) error) er
 	g, gctx := errgroup.WithContext(ctx)
 	backCtx, stopBack := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBack()
+	var frontErr error // read after Wait
 	g.Go(func() error {
 		defer stopBack()
-		return front(gctx)
+		frontErr = front(gctx)
+		return frontErr
 	})
 	g.Go(func() error {
 		// back returning for any reason must stop front too: errgroup cancels gctx on an
@@ -373,7 +375,9 @@ func runInOrder(ctx context.Context, front, back func(context.Context) error) er
 	})
 	err := g.Wait()
 	if errors.Is(err, errBackDone) {
-		return nil
+		// back was stopped by front's end (stopBack runs before the group records front's
+		// error): front's error, if any, is the run's.
+		return frontErr
 	}
 	return err
 }
