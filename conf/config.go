@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 )
 
 // Worker is the configuration of one worker process.
@@ -286,7 +287,7 @@ func (w *Worker) validate() cfgerr.List {
 		"configStoreTopic": w.ConfigStoreTopic, "positionStoreTopic": w.PositionStoreTopic,
 		"connectStatusTopic": w.ConnectStatusTopic, "clusterStoreTopic": w.ClusterStoreTopic,
 	} {
-		if !validTopic(val) {
+		if !rmqname.Topic(val) {
 			bad(key, val, "not a valid RocketMQ topic name")
 		}
 	}

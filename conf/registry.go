@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 )
 
 // Registry is the configuration of a schema registry server process (rmqconnect schema-registry).
@@ -68,16 +69,11 @@ func LoadRegistry(path string) (*Registry, error) {
 	return r, nil
 }
 
-// topicChars and idChars are the characters of a RocketMQ topic name (up to 127) and of a
-// worker or cluster id (up to 100); lengths are checked apart, as a counted repetition
-// compiles into a regexp program of ~100 KB kept for good (validTopic, validID).
-var (
-	topicChars = regexp.MustCompile(`^[%|a-zA-Z0-9_-]+$`)
-	idChars    = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-)
+// idChars are the characters of a worker or cluster id (up to 100); the length is checked apart, as a
+// counted repetition compiles into a regexp program of ~100 KB kept for good (validID).
+var idChars = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
-func validTopic(s string) bool { return len(s) <= 127 && topicChars.MatchString(s) }
-func validID(s string) bool    { return len(s) <= 100 && idChars.MatchString(s) }
+func validID(s string) bool { return len(s) <= 100 && idChars.MatchString(s) }
 
 func (r *Registry) validate() cfgerr.List {
 	var errs cfgerr.List
@@ -103,7 +99,7 @@ func (r *Registry) validate() cfgerr.List {
 	if r.HTTPBindAddress == "" {
 		bad("httpBindAddress", r.HTTPBindAddress, "must not be empty")
 	}
-	if !validTopic(r.StoreTopic) {
+	if !rmqname.Topic(r.StoreTopic) {
 		bad("storeTopic", r.StoreTopic, "not a valid RocketMQ topic name")
 	}
 	if !validID(r.ClusterName) {

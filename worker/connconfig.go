@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
@@ -171,7 +172,7 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 	switch st.kind {
 	case plugins.KindSource:
 		st.topic = strings.TrimSpace(cfg["connect.topicname"])
-		if st.topic != "" && !validTopic(st.topic) {
+		if st.topic != "" && !rmqname.Topic(st.topic) {
 			add("connect.topicname", st.topic, "not a valid RocketMQ topic name")
 		}
 	case plugins.KindSink:
@@ -180,7 +181,7 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 			add("connect.topicnames", "", "a sink connector needs at least one topic (connect.topicnames or topics)")
 		}
 		for _, t := range st.topics {
-			if !validTopic(t) {
+			if !rmqname.Topic(t) {
 				add("connect.topicnames", t, "not a valid RocketMQ topic name")
 			}
 		}
@@ -188,7 +189,7 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 		if st.group == "" {
 			st.group = "connect-" + name
 		}
-		if !validTopic(st.group) {
+		if !rmqname.Topic(st.group) {
 			add("task.group.id", st.group, "not a valid RocketMQ consumer group name")
 		}
 		switch v := strings.ToUpper(strings.TrimSpace(cfg["consume.from.where"])); v {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
@@ -128,7 +129,7 @@ func parseErrorPolicy(cfg map[string]string) (errorPolicy, cfgerr.List) {
 	p.logMessages = b("errors.log.include.messages", false)
 	p.dlqContextProps = b("errors.deadletterqueue.context.properties.enable", true)
 	p.dlqTopic = strings.TrimSpace(cfg["errors.deadletterqueue.topic.name"])
-	if p.dlqTopic != "" && !validTopic(p.dlqTopic) {
+	if p.dlqTopic != "" && !rmqname.Topic(p.dlqTopic) {
 		probs = append(probs, problem("errors.deadletterqueue.topic.name", p.dlqTopic, "not a valid RocketMQ topic name"))
 	}
 	return p, probs

@@ -56,8 +56,6 @@ func (c *taskCounters) countRetries(retriable func(error) bool) func(error) bool
 	}
 }
 
-func validTopic(t string) bool { return rmqclient.ValidTopic(t) }
-
 // keyProps returns how a key's bytes travel: as KEYS when it is a plain token (plain), else
 // base64 in PropKeyBase64. orig is the record's key before conversion: when it is a string
 // with the same bytes, it is used instead of a copy of key.

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -399,7 +400,7 @@ func (s *sourceRunner) convert(orig *schema.Record) (m *rmqclient.Message, stage
 		return nil, StageProduce, "worker", errors.New("record has no topic and connect.topicname is not set")
 	}
 	if !s.validTopics[topic] {
-		if !validTopic(topic) {
+		if !rmqname.Topic(topic) {
 			return nil, StageProduce, "worker", fmt.Errorf("topic %q is not a valid RocketMQ topic name", topic)
 		}
 		s.validTopics[topic] = true

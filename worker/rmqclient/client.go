@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
 )
 
@@ -234,8 +235,8 @@ type TopicSpec struct {
 // CreateTopic creates (or updates) the topic on every broker master and waits until the
 // name server routes at least spec.Queues queues on each, or RouteTimeout passes.
 func (c *Client) CreateTopic(ctx context.Context, spec TopicSpec) error {
-	if !ValidTopic(spec.Name) {
-		return fmt.Errorf("%w: topic name %q must match %s", ErrInvalid, spec.Name, TopicPattern)
+	if !rmqname.Topic(spec.Name) {
+		return fmt.Errorf("%w: topic name %q must match %s", ErrInvalid, spec.Name, rmqname.TopicPattern)
 	}
 	if spec.Queues <= 0 {
 		spec.Queues = 4

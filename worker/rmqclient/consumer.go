@@ -15,6 +15,8 @@ import (
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
+
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 )
 
 // StartPosition says where a consumer group with no stored offset begins.
@@ -124,8 +126,8 @@ type Consumer struct {
 
 // NewConsumer subscribes handler to opts.Topics and starts consuming.
 func (c *Client) NewConsumer(role string, opts ConsumerOptions, handler Handler) (*Consumer, error) {
-	if !ValidTopic(opts.Group) {
-		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, opts.Group, TopicPattern)
+	if !rmqname.Topic(opts.Group) {
+		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, opts.Group, rmqname.TopicPattern)
 	}
 	if len(opts.Topics) == 0 {
 		return nil, fmt.Errorf("%w: consumer %s has no topic", ErrInvalid, opts.Group)

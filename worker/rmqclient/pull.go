@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
 )
 
@@ -31,11 +32,11 @@ type brokerAddr struct {
 	at   time.Time
 }
 
-// NewPuller returns a puller for group (which must match GroupPattern: brokers accept
+// NewPuller returns a puller for group (which must match rmqname.GroupPattern: brokers accept
 // longer group names than topic names).
 func (c *Client) NewPuller(group string) (*Puller, error) {
-	if !ValidGroup(group) {
-		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, group, GroupPattern)
+	if !rmqname.Group(group) {
+		return nil, fmt.Errorf("%w: consumer group %q must match %s", ErrInvalid, group, rmqname.GroupPattern)
 	}
 	return &Puller{c: c, group: group, addrs: map[string]brokerAddr{}}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 	"github.com/rmqconnect/rmqconnect/plugins"
 )
 
@@ -49,12 +50,6 @@ const (
 	PartPartition = "kafka.partition"
 	OffsetKey     = "offset"
 )
-
-// rocketTopicChars are the characters of a RocketMQ topic name (up to 127 of them; the
-// length is checked apart: a counted repetition compiles into a ~120 KB program).
-var rocketTopicChars = regexp.MustCompile(`^[%|a-zA-Z0-9_-]+$`)
-
-func validRocketTopic(s string) bool { return len(s) <= 127 && rocketTopicChars.MatchString(s) }
 
 var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
 	plugins.Field{Name: KeyTopics, Type: plugins.TypeList, Default: "",
@@ -195,7 +190,7 @@ func discoverPartitions(ctx context.Context, adm *kadm.Client, v plugins.Values)
 		if other, ok := targets[target]; ok {
 			return nil, fmt.Errorf("%w: kafka topics %q and %q both map to RocketMQ topic %q (%s)", ErrTopicCollision, other, t, target, KeyTopicRename)
 		}
-		if !validRocketTopic(target) {
+		if !rmqname.Topic(target) {
 			return nil, invalid(KeyTopicRename, format, fmt.Sprintf("kafka topic %q maps to %q, which is not a RocketMQ topic name", t, target))
 		}
 		targets[target] = t

@@ -61,7 +61,7 @@ const (
 )
 
 // RocketMQ topic names allow no '.', so the MirrorMaker-like default joins alias and
-// topic with '_'. topicName validates a config value naming one (rmqclient.TopicPattern:
+// topic with '_'. topicName validates a config value naming one (rmqname.TopicPattern:
 // characters and length apart, never a counted repetition, whose program is ~120 KB).
 func topicName() []plugins.Validator {
 	return []plugins.Validator{plugins.MatchesRegex(`[%|a-zA-Z0-9_-]+`), plugins.MaxLength(127)}

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 	"github.com/rmqconnect/rmqconnect/plugins"
-	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
 // selection decides which source topics are replicated, under which name, and which tags
@@ -41,7 +41,7 @@ func newSelection(v plugins.Values) (*selection, error) {
 		s.tags[topic] = strings.TrimSpace(tags)
 	}
 	for _, t := range s.listed {
-		if !rmqclient.ValidTopic(t) {
+		if !rmqname.Topic(t) {
 			errs = append(errs, &cfgerr.Error{Key: KeyTopics, Value: t, Reason: "not a valid RocketMQ topic name"})
 		}
 	}
@@ -53,13 +53,13 @@ func newSelection(v plugins.Values) (*selection, error) {
 		errs = append(errs, &cfgerr.Error{Key: KeyTopics, Reason: "name the topics to replicate: " + KeyTopics + ", " +
 			KeyTopicsRegex + " or " + KeyTopicTags})
 	}
-	if s.destTopic != "" && !rmqclient.ValidTopic(s.destTopic) {
+	if s.destTopic != "" && !rmqname.Topic(s.destTopic) {
 		errs = append(errs, &cfgerr.Error{Key: KeyDestTopic, Value: s.destTopic, Reason: "not a valid RocketMQ topic name"})
 	}
 	if s.destTopic == "" {
 		if !strings.Contains(s.format, "${topic}") {
 			errs = append(errs, &cfgerr.Error{Key: KeyTopicFormat, Value: s.format, Reason: "must contain ${topic}"})
-		} else if probe := s.rename("t"); !rmqclient.ValidTopic(probe) {
+		} else if probe := s.rename("t"); !rmqname.Topic(probe) {
 			errs = append(errs, &cfgerr.Error{Key: KeyTopicFormat, Value: s.format,
 				Reason: fmt.Sprintf("gives %q, not a valid RocketMQ topic name (letters, digits, '_', '-', '%%', '|'; no '.')", probe)})
 		}
