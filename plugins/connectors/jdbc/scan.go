@@ -10,16 +10,13 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// scan runs query and reads up to limit rows (0: all) of its result, converted by rc if the columns are
-// rc's (rc may be nil). It touches no mutable state of q, so it may run in the background.
-func (t *SourceTask) scan(ctx context.Context, q *querier, limit int, rc *rowConv, query func() (*sql.Rows, error)) *page {
-	rows, err := query()
-	for range maxSourceConns { // each connection may hold the stale statement once
-		if !stalePlan(err) {
-			break
-		}
-		rows, err = query()
+// scan runs the query stmt and reads up to limit rows (0: all) of its result, converted by rc if the
+// columns are rc's (rc may be nil). It touches no mutable state of q, so it may run in the background.
+func (t *SourceTask) scan(ctx context.Context, q *querier, limit int, rc *rowConv, stmt string, args ...any) *page {
+	if t.d.kind == postgresDialect {
+		return t.pgScan(ctx, q, limit, rc, stmt, args)
 	}
+	rows, err := t.db.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return &page{err: t.queryErr(q, err)}
 	}

@@ -339,9 +339,7 @@ func (t *SourceTask) completeTimestampTies(ctx context.Context, q *querier, recs
 	if i > 0 {
 		return recs[:i], nil
 	}
-	pg := t.scan(ctx, q, 0, q.rc, func() (*sql.Rows, error) {
-		return t.db.QueryContext(ctx, "SELECT * FROM "+t.from(q)+" WHERE "+t.tsExpr()+" = "+t.d.placeholder(1), last)
-	})
+	pg := t.scan(ctx, q, 0, q.rc, "SELECT * FROM "+t.from(q)+" WHERE "+t.tsExpr()+" = "+t.d.placeholder(1), last)
 	if pg.err != nil {
 		return nil, pg.err
 	}
@@ -476,13 +474,11 @@ func (pg *page) row(i int) []any {
 
 // fetch reads up to batch.max.rows rows of q after pos, converted by rc if the columns are rc's.
 func (t *SourceTask) fetch(ctx context.Context, q *querier, pos tablePos, rc *rowConv) *page {
-	return t.scan(ctx, q, t.sc.batchMaxRows, rc, func() (*sql.Rows, error) {
-		stmt, args, err := t.incrementalQuery(ctx, q, pos)
-		if err != nil {
-			return nil, err
-		}
-		return t.db.QueryContext(ctx, stmt, args...)
-	})
+	stmt, args, err := t.incrementalQuery(ctx, q, pos)
+	if err != nil {
+		return &page{err: err}
+	}
+	return t.scan(ctx, q, t.sc.batchMaxRows, rc, stmt, args...)
 }
 
 // readAhead starts reading q's pages after pos in the background: the page after pos, then, while the
