@@ -28,6 +28,24 @@ func (t *SourceTask) scan(ctx context.Context, q *querier, limit int, rc *rowCon
 // read-ahead.
 const maxSourceConns = 2
 
+// openConns has db's pool hold n open connections, idle.
+func openConns(ctx context.Context, db *sql.DB, n int) error {
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close() // back to the pool
+		}
+	}()
+	for range n {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+	return nil
+}
+
 // stalePlan reports whether err is PostgreSQL refusing to run a statement a connection prepared before the
 // table's columns changed ("cached plan must not change result type"). pgx drops the statement with the
 // error, so the query succeeds when run again on that connection.

@@ -132,6 +132,14 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	if err != nil {
 		return err
 	}
+	if sc.mode != ModeBulk {
+		// The read-ahead's connection is opened now rather than by the first read-ahead, which would
+		// otherwise wait for it while a full table is being read.
+		if err := openConns(ctx, db, maxSourceConns); err != nil {
+			_ = db.Close()
+			return sc.target.wrap("connect", err)
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	select {
