@@ -37,6 +37,8 @@ type SourceTask struct {
 	cancelAhead context.CancelFunc
 	aheads      sync.WaitGroup
 
+	stmts stmtCache // MySQL's prepared queries
+
 	mu       sync.Mutex // serialises Poll and Stop's close
 	sc       *sourceConfig
 	d        dialect
@@ -762,6 +764,7 @@ func (t *SourceTask) Stop(context.Context) error {
 			q.bulk = nil
 		}
 	}
+	t.stmts.close()
 	if t.db == nil {
 		return nil
 	}
