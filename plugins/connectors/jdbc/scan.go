@@ -36,7 +36,9 @@ func (t *SourceTask) scan(ctx context.Context, q *querier, limit int, rc *rowCon
 
 // stmtCache keeps the MySQL statements a task queries with, prepared: the driver would otherwise prepare,
 // run and close a statement for every query with parameters, three round trips for each page. (pgx caches
-// its prepared statements itself.) A statement reads the table's current columns at each run.
+// its prepared statements itself.) A statement reads the table's current columns at each run. It holds
+// maxStmts statements at most (a task of many tables has a few per table), then starts again, so the
+// server's limit of prepared statements is not used up.
 type stmtCache struct {
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
@@ -53,12 +55,21 @@ func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) (*sql.Stm
 	if err != nil {
 		return nil, err
 	}
+	if len(c.stmts) >= maxStmts {
+		for _, old := range c.stmts {
+			_ = old.Close() // a query running on it finishes first
+		}
+		c.stmts = nil
+	}
 	if c.stmts == nil {
 		c.stmts = map[string]*sql.Stmt{}
 	}
 	c.stmts[query] = st
 	return st, nil
 }
+
+// maxStmts is how many prepared statements a stmtCache holds at most.
+const maxStmts = 64
 
 // close closes the statements.
 func (c *stmtCache) close() {
