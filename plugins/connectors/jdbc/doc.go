@@ -1,5 +1,7 @@
 // Package jdbc holds jdbc-source and jdbc-sink, the SQL connectors for PostgreSQL and MySQL/MariaDB
 // (drivers github.com/jackc/pgx/v5 and github.com/go-sql-driver/mysql through database/sql; no ORM).
+// jdbc-source reads PostgreSQL's pages through pgx's own interface on the pool's connections, decoding each
+// column's wire bytes into the value database/sql's pgx driver gives, or straight into its Connect value.
 //
 // jdbc-source reads tables (table.whitelist/table.blacklist, split over tasks) or one query, in bulk,
 // incrementing, timestamp or timestamp+incrementing mode, and emits each row as a Connect Struct whose

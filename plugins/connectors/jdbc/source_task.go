@@ -3,13 +3,11 @@ package jdbc
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
@@ -39,6 +37,8 @@ type SourceTask struct {
 	cancelAhead context.CancelFunc
 	aheads      sync.WaitGroup
 
+	stmts stmtCache // MySQL's prepared queries
+
 	mu       sync.Mutex // serialises Poll and Stop's close
 	sc       *sourceConfig
 	d        dialect
@@ -67,16 +67,23 @@ type querier struct {
 
 	bulk *sql.Rows // an open bulk read, continued by the next polls
 
-	sig    string // column signature the converters were built for
-	convs  []colConv
+	rc     *rowConv // nil until the first result is prepared
 	value  *schema.Schema
 	key    *schema.Schema
 	keyIdx []int
+}
+
+// rowConv converts the rows of one column signature. prepare replaces it whole when the columns change,
+// so a read-ahead goroutine may keep converting with the one it started with.
+type rowConv struct {
+	sig    string // column signature the converters were built for
+	convs  []colConv
 	pc     posCols
+	posIdx []int // the position columns, each once
 }
 
 // posCols locates a row's position in its scanned values: the incrementing column (-1: none) and the
-// timestamp columns. prepare replaces it whole, so a copy stays valid for a read-ahead goroutine.
+// timestamp columns.
 type posCols struct {
 	incIdx int
 	tsIdx  []int
@@ -126,6 +133,14 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	db, err := sc.target.connect(ctx, maxSourceConns)
 	if err != nil {
 		return err
+	}
+	if sc.mode != ModeBulk {
+		// The read-ahead's connection is opened now rather than by the first read-ahead, which would
+		// otherwise wait for it while a full table is being read.
+		if err := openConns(ctx, db, maxSourceConns); err != nil {
+			_ = db.Close()
+			return sc.target.wrap("connect", err)
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -209,19 +224,27 @@ func (t *SourceTask) read(ctx context.Context, q *querier) (recs []*schema.Recor
 	}
 	pg := t.takeAhead(ctx, q)
 	if pg == nil {
-		if pg = t.fetch(ctx, q, q.pos); pg.err != nil {
+		if pg = t.fetch(ctx, q, q.pos, q.rc); pg.err != nil {
 			return nil, false, pg.err
 		}
 	}
 	if err := t.prepare(ctx, q, pg.cols); err != nil {
 		return nil, false, err
 	}
+	if pg.rc != nil && pg.rc != q.rc {
+		// Converted by converters prepare has replaced since (the columns changed and changed back
+		// while the page was read ahead): read it again.
+		t.dropAhead(q)
+		if pg = t.fetch(ctx, q, q.pos, q.rc); pg.err != nil {
+			return nil, false, pg.err
+		}
+	}
 	if n := pg.len(); n < t.sc.batchMaxRows {
 		t.dropAhead(q) // the chain ended with this page
 	} else if q.ahead == nil && t.sc.mode != ModeTimestamp {
 		// ModeTimestamp may cut the page at a timestamp tie (below), so its next position is known
 		// only after conversion: it is not read ahead.
-		next, err := q.after(pg.row(n - 1))
+		next, err := pg.lastPos(q.pos, q.rc.pc)
 		if err != nil {
 			return nil, false, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
 		}
@@ -326,9 +349,7 @@ func (t *SourceTask) completeTimestampTies(ctx context.Context, q *querier, recs
 	if i > 0 {
 		return recs[:i], nil
 	}
-	pg := t.scan(ctx, q, 0, func() (*sql.Rows, error) {
-		return t.db.QueryContext(ctx, "SELECT * FROM "+t.from(q)+" WHERE "+t.tsExpr()+" = "+t.d.placeholder(1), last)
-	})
+	pg := t.scan(ctx, q, 0, q.rc, "SELECT * FROM "+t.from(q)+" WHERE "+t.tsExpr()+" = "+t.d.placeholder(1), last)
 	if pg.err != nil {
 		return nil, pg.err
 	}
@@ -344,22 +365,28 @@ func recPos(r *schema.Record) *tablePos { return r.LazyOffset.(*tablePos) }
 func recTS(r *schema.Record) time.Time { return recPos(r).ts() }
 
 // advance moves q's position to r's.
-func (q *querier) advance(r *schema.Record) {
-	p := recPos(r)
-	if p.hasInc {
-		q.pos.hasInc, q.pos.inc = true, p.inc
+func (q *querier) advance(r *schema.Record) { q.pos.merge(recPos(r)) }
+
+// merge sets the parts of p that the row position r has.
+func (p *tablePos) merge(r *tablePos) {
+	if r.hasInc {
+		p.hasInc, p.inc = true, r.inc
 	}
-	if p.hasTS {
-		q.pos.hasTS, q.pos.tsSec, q.pos.tsNsec = true, p.tsSec, p.tsNsec
+	if r.hasTS {
+		p.hasTS, p.tsSec, p.tsNsec = true, r.tsSec, r.tsNsec
 	}
 }
 
-// after returns the position q will have once the row vals (scanned, not converted) is delivered: the
-// position advance gives the row's record.
-func (q *querier) after(vals []any) (tablePos, error) {
-	p := q.pos
-	err := q.pc.rowPos(vals, &p)
-	return p, err
+// lastPos returns the position a table at pos has once pg's last row is delivered: the position advance
+// gives the row's record. pc locates the position in the row when pg is not converted yet.
+func (pg *page) lastPos(pos tablePos, pc posCols) (tablePos, error) {
+	n := pg.len()
+	if pg.rc != nil {
+		pos.merge(&pg.pos[n-1])
+		return pos, nil
+	}
+	err := pc.rowPos(pg.row(n-1), &pos)
+	return pos, err
 }
 
 // rowPos sets the parts of p the row vals has: its incrementing value and its timestamp (the first
@@ -431,11 +458,15 @@ func (p tablePos) equal(o tablePos) bool {
 	return p.hasInc == o.hasInc && p.inc == o.inc && p.hasTS == o.hasTS && p.tsSec == o.tsSec && p.tsNsec == o.tsNsec
 }
 
-// page is a query's result, scanned but not converted: the columns and the rows' values, row-major.
+// page is a query's result: the columns and the rows' values, row-major. Its values are either the
+// scanned driver values or, when rc is set, the Connect values rc converted them to, with each row's
+// position in pos.
 type page struct {
-	cols []*sql.ColumnType
+	cols []colMeta
 	vals []any
-	err  error    // a query or scan failure, already wrapped
+	rc   *rowConv
+	pos  []tablePos
+	err  error    // a query, scan or conversion failure, already wrapped
 	from tablePos // the position it was read after (read-ahead pages)
 }
 
@@ -451,117 +482,19 @@ func (pg *page) row(i int) []any {
 	return pg.vals[i*n : (i+1)*n : (i+1)*n]
 }
 
-// fetch reads up to batch.max.rows rows of q after pos.
-func (t *SourceTask) fetch(ctx context.Context, q *querier, pos tablePos) *page {
-	return t.scan(ctx, q, t.sc.batchMaxRows, func() (*sql.Rows, error) {
-		stmt, args, err := t.incrementalQuery(ctx, q, pos)
-		if err != nil {
-			return nil, err
-		}
-		return t.db.QueryContext(ctx, stmt, args...)
-	})
-}
-
-// scan runs query and reads up to limit rows (0: all) of its result. It touches no mutable state of q, so
-// it may run in the background.
-func (t *SourceTask) scan(ctx context.Context, q *querier, limit int, query func() (*sql.Rows, error)) *page {
-	rows, err := query()
-	for range maxSourceConns { // each connection may hold the stale statement once
-		if !stalePlan(err) {
-			break
-		}
-		rows, err = query()
-	}
+// fetch reads up to batch.max.rows rows of q after pos, converted by rc if the columns are rc's.
+func (t *SourceTask) fetch(ctx context.Context, q *querier, pos tablePos, rc *rowConv) *page {
+	stmt, args, err := t.incrementalQuery(ctx, q, pos)
 	if err != nil {
-		return &page{err: t.queryErr(q, err)}
+		return &page{err: err}
 	}
-	defer rows.Close()
-	return t.scanRows(q, rows, limit)
-}
-
-// maxSourceConns is how many connections a task opens at most: one for Poll's own queries, one for the
-// read-ahead.
-const maxSourceConns = 2
-
-// stalePlan reports whether err is PostgreSQL refusing to run a statement a connection prepared before the
-// table's columns changed ("cached plan must not change result type"). pgx drops the statement with the
-// error, so the query succeeds when run again on that connection.
-func stalePlan(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "cached plan")
-}
-
-// scanRows reads up to limit rows (0: all) of rows, leaving it open.
-func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int) *page {
-	cols, err := rows.ColumnTypes()
-	if err != nil {
-		return &page{err: t.queryErr(q, err)}
-	}
-	pg := &page{cols: cols}
-	if limit > 0 {
-		pg.vals = make([]any, 0, limit*len(cols))
-	}
-	ptrs := make([]any, len(cols))
-	var texts []*textDest // per column; MySQL text columns are scanned through one
-	if t.d.kind == mysqlDialect {
-		texts = make([]*textDest, len(cols))
-		for i, ct := range cols {
-			if mysqlText(ct.DatabaseTypeName()) {
-				texts[i] = &textDest{}
-			}
-		}
-	}
-	for (limit == 0 || pg.len() < limit) && rows.Next() {
-		at := len(pg.vals)
-		if at+len(cols) <= cap(pg.vals) {
-			pg.vals = pg.vals[:at+len(cols)] // still nil from make: no clearing
-		} else {
-			pg.vals = append(pg.vals, make([]any, len(cols))...)
-		}
-		for i := range ptrs {
-			if texts != nil && texts[i] != nil {
-				texts[i].v = &pg.vals[at+i]
-				ptrs[i] = texts[i]
-				continue
-			}
-			ptrs[i] = &pg.vals[at+i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return &page{err: t.queryErr(q, err)}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return &page{err: t.queryErr(q, err)}
-	}
-	return pg
-}
-
-// textDest scans a MySQL text column (the driver's bytes) straight into a string; database/sql, scanning
-// into an *any, would first copy the bytes into a new []byte, which the conversion then copies again.
-type textDest struct{ v *any }
-
-func (d *textDest) Scan(src any) error {
-	if b, ok := src.([]byte); ok {
-		*d.v = string(b)
-		return nil
-	}
-	*d.v = src
-	return nil
-}
-
-// mysqlText reports whether a MySQL column type is read as text: the types whose columns become Connect
-// strings, and DECIMAL, which is parsed from its text.
-func mysqlText(dbType string) bool {
-	switch dbType {
-	case "CHAR", "VARCHAR", "TEXT", "TINYTEXT", "MEDIUMTEXT", "LONGTEXT", "ENUM", "SET", "JSON", "DECIMAL":
-		return true
-	}
-	return false
+	return t.scan(ctx, q, t.sc.batchMaxRows, rc, stmt, args...)
 }
 
 // readAhead starts reading q's pages after pos in the background: the page after pos, then, while the
-// pages are full and have the columns q was prepared for, the page after each one's last row. One page
-// waits in the channel at most. It only reads q's immutable fields and a copy of its posCols.
+// pages are full and have the columns q was prepared for, the page after each one's last row. The pages
+// are converted as they are scanned, by the converters q has now. One page waits in the channel at most.
+// It only reads q's immutable fields and its current rowConv, which prepare replaces rather than changes.
 func (t *SourceTask) readAhead(q *querier, pos tablePos) {
 	if t.isStopped() {
 		return
@@ -569,15 +502,16 @@ func (t *SourceTask) readAhead(q *querier, pos tablePos) {
 	ctx, cancel := context.WithCancel(t.aheadCtx)
 	ch := make(chan *page, 1)
 	q.ahead = &aheadChain{pages: ch, cancel: cancel}
-	pc, sig := q.pc, q.sig
+	rc := q.rc
 	t.aheads.Go(func() {
 		defer close(ch)
 		for {
-			pg := t.fetch(ctx, q, pos)
+			pg := t.fetch(ctx, q, pos, rc)
 			pg.from = pos
-			more := pg.err == nil && pg.len() >= t.sc.batchMaxRows && colSig(pg.cols) == sig
-			if more { // before the page is handed over: its values are converted in place
-				more = pc.rowPos(pg.row(pg.len()-1), &pos) == nil
+			// Only pages of rc's columns, which come converted, continue the chain.
+			more := rc != nil && pg.err == nil && pg.len() >= t.sc.batchMaxRows && pg.rc == rc
+			if more {
+				pos, _ = pg.lastPos(pos, rc.pc)
 			}
 			select {
 			case ch <- pg:
@@ -628,7 +562,7 @@ func (t *SourceTask) readBulk(ctx context.Context, q *querier) ([]*schema.Record
 		}
 		q.bulk = rows
 	}
-	pg := t.scanRows(q, q.bulk, t.sc.batchMaxRows)
+	pg := t.scanRows(q, q.bulk, t.sc.batchMaxRows, q.rc)
 	var recs []*schema.Record
 	err := pg.err
 	if err == nil {
@@ -644,21 +578,24 @@ func (t *SourceTask) readBulk(ctx context.Context, q *querier) ([]*schema.Record
 }
 
 // convertPage turns the rows of pg, which prepare has seen, into records. The page's records, their
-// positions, and their value and key structs are each one allocation; the values are converted in place,
-// so pg is used up.
+// positions, and their value and key structs are each one allocation; values not converted yet are
+// converted in place, so pg is used up.
 func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error) {
 	n := pg.len()
 	if n == 0 {
 		return nil, nil
 	}
 	recs, slab := make([]*schema.Record, n), make([]schema.Record, n)
-	pos := make([]tablePos, n)
+	pos := pg.pos
 	values := pg.vals
-	var a arena
 	nc := len(pg.cols)
-	for i := range n {
-		if err := q.convertRow(values[i*nc:(i+1)*nc:(i+1)*nc], &pos[i], &a); err != nil {
-			return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
+	if pg.rc == nil {
+		pos = make([]tablePos, n)
+		var a arena
+		for i := range n {
+			if err := q.rc.convertRow(values[i*nc:(i+1)*nc:(i+1)*nc], &pos[i], &a); err != nil {
+				return nil, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
+			}
 		}
 	}
 	structs, err := schema.StructsFromValues(q.value, values)
@@ -694,9 +631,9 @@ func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error)
 
 // prepare (re)builds q's converters and schemas when the result's columns differ from the last query's
 // (a column was added or changed).
-func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []*sql.ColumnType) error {
+func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []colMeta) error {
 	sig := colSig(cts)
-	if sig == q.sig {
+	if q.rc != nil && sig == q.rc.sig {
 		return nil
 	}
 	var cat map[string]*column
@@ -714,13 +651,13 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []*sql.ColumnT
 			return t.queryErr(q, err)
 		}
 	}
-	q.convs = make([]colConv, len(cts))
+	convs := make([]colConv, len(cts))
 	vb := schema.StructBuilder().Name(q.name())
 	byName := map[string]int{}
 	for i, ct := range cts {
-		q.convs[i] = mapColumn(t.d.kind, ct, cat[ct.Name()])
-		vb.Field(ct.Name(), q.convs[i].schema)
-		byName[ct.Name()] = i
+		convs[i] = mapColumn(t.d.kind, ct, cat[ct.name])
+		vb.Field(ct.name, convs[i].schema)
+		byName[ct.name] = i
 	}
 	value, err := vb.Build()
 	if err != nil {
@@ -735,7 +672,7 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []*sql.ColumnT
 				q.keyIdx = nil
 				break
 			}
-			kb.Field(k, q.convs[i].schema)
+			kb.Field(k, convs[i].schema)
 			q.keyIdx = append(q.keyIdx, i)
 		}
 		if q.keyIdx != nil {
@@ -759,15 +696,21 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []*sql.ColumnT
 			pc.tsIdx = append(pc.tsIdx, i)
 		}
 	}
-	q.sig, q.pc = sig, pc
+	var posIdx []int
+	for _, i := range append([]int{pc.incIdx}, pc.tsIdx...) {
+		if i >= 0 && !slices.Contains(posIdx, i) {
+			posIdx = append(posIdx, i)
+		}
+	}
+	q.rc = &rowConv{sig: sig, convs: convs, pc: pc, posIdx: posIdx}
 	return nil
 }
 
 // colSig is the signature of a result's columns: their names and types.
-func colSig(cts []*sql.ColumnType) string {
+func colSig(cts []colMeta) string {
 	var sig strings.Builder
 	for _, ct := range cts {
-		sig.WriteString(ct.Name() + " " + ct.DatabaseTypeName() + ",")
+		sig.WriteString(ct.name + " " + ct.dbType + ",")
 	}
 	return sig.String()
 }
@@ -775,12 +718,28 @@ func colSig(cts []*sql.ColumnType) string {
 // convertRow converts one scanned row in place, each value to its column's Connect value, and sets p to the
 // row's position. Each converter yields exactly the Go type of its field's schema (and a NOT NULL column
 // never yields nil), so the row's struct is built without Put's validation.
-func (q *querier) convertRow(vals []any, p *tablePos, a *arena) error {
-	if err := q.pc.rowPos(vals, p); err != nil { // from the scanned values, before they are replaced
+func (rc *rowConv) convertRow(vals []any, p *tablePos, a *arena) error {
+	if err := rc.pc.rowPos(vals, p); err != nil { // from the scanned values, before they are replaced
 		return err
 	}
-	for i := range q.convs {
-		v, err := q.convs[i].value(vals[i], a)
+	for i := range rc.convs {
+		v, err := rc.convs[i].value(vals[i], a)
+		if err != nil {
+			return err
+		}
+		vals[i] = v
+	}
+	return nil
+}
+
+// convertPos finishes a row scanned through convDests: it sets p to the row's position, then converts
+// the position columns, which hold the driver's values still.
+func (rc *rowConv) convertPos(vals []any, p *tablePos, a *arena) error {
+	if err := rc.pc.rowPos(vals, p); err != nil {
+		return err
+	}
+	for _, i := range rc.posIdx {
+		v, err := rc.convs[i].scanned(vals[i], a)
 		if err != nil {
 			return err
 		}
@@ -805,6 +764,7 @@ func (t *SourceTask) Stop(context.Context) error {
 			q.bulk = nil
 		}
 	}
+	t.stmts.close()
 	if t.db == nil {
 		return nil
 	}

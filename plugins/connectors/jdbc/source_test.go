@@ -68,12 +68,29 @@ func TestSourceColumnTypes(t *testing.T) {
 				'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2]}')`,
 				`INSERT INTO types (id, i2) VALUES (2, 0)`)
 		}
+		// Rows 3 and 4 repeat rows 1 and 2. In pages of one row, the first page is converted after it
+		// is read, the later ones (read ahead) as they are scanned: both ways give the same values.
+		cols := "i2, i4, dec, f4, f8, b, s, vc, by, d, tm, ts, tz, u, j"
+		if db.Kind != dbtest.Postgres {
+			cols = strings.NewReplacer("dec", "`dec`", "by", "`by`").Replace(cols)
+		}
+		db.Exec(t, "INSERT INTO types SELECT id + 2, "+cols+" FROM types")
 		cfg := connCfg(db)
 		cfg["mode"] = "incrementing"
 		cfg["incrementing.column.name"] = "id"
 		cfg["table.whitelist"] = "types"
+		cfg["batch.max.rows"] = "1"
 		_, task, _ := startSource(t, cfg, nil)
-		recs := conformance.PollN(t, task, 2, 10*time.Second)
+		recs := conformance.PollN(t, task, 4, 10*time.Second)
+		for i := range 2 {
+			a, b := recs[i].Value.(*schema.Struct), recs[i+2].Value.(*schema.Struct)
+			for j, f := range recs[i].ValueSchema.Fields {
+				if f.Name != "id" {
+					require.Equal(t, a.GetIndex(j), b.GetIndex(j), "row %d, %s", i+1, f.Name)
+				}
+			}
+			require.Equal(t, recs[i].ValueSchema, recs[i+2].ValueSchema)
+		}
 		r := recs[0]
 		require.Equal(t, "types", r.Topic)
 		require.Equal(t, int16(-2), field(t, r, "i2"))

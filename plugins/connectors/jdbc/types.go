@@ -1,6 +1,7 @@
 package jdbc
 
 import (
+	"bytes"
 	"database/sql"
 	"fmt"
 	"math/big"
@@ -39,16 +40,38 @@ type colConv struct {
 	schema *schema.Schema
 }
 
+// colMeta is what the driver tells of a result column, as database/sql's ColumnType has it.
+type colMeta struct {
+	name        string
+	dbType      string // the driver's type name
+	prec, scale int64
+	hasScale    bool // prec and scale are known
+	nullable    bool
+	hasNullable bool // nullable is known
+}
+
+// metaOf reads the metadata of database/sql's columns.
+func metaOf(cts []*sql.ColumnType) []colMeta {
+	out := make([]colMeta, len(cts))
+	for i, ct := range cts {
+		m := &out[i]
+		m.name, m.dbType = ct.Name(), ct.DatabaseTypeName()
+		m.prec, m.scale, m.hasScale = ct.DecimalSize()
+		m.nullable, m.hasNullable = ct.Nullable()
+	}
+	return out
+}
+
 // mapColumn derives the Connect schema of a result column from the driver's metadata and, when the
 // column belongs to a known table, the catalog's declared type and nullability (cat may be nil).
-func mapColumn(d dialectKind, ct *sql.ColumnType, cat *column) colConv {
-	c := colConv{name: ct.Name()}
-	tn := strings.ToUpper(ct.DatabaseTypeName())
+func mapColumn(d dialectKind, ct colMeta, cat *column) colConv {
+	c := colConv{name: ct.name}
+	tn := strings.ToUpper(ct.dbType)
 	decl := ""
 	if cat != nil {
 		decl = cat.Type
 	}
-	prec, scale, hasScale := ct.DecimalSize()
+	prec, scale, hasScale := ct.prec, ct.scale, ct.hasScale
 	if d == postgresDialect {
 		switch tn {
 		case "INT2":
@@ -128,8 +151,8 @@ func mapColumn(d dialectKind, ct *sql.ColumnType, cat *column) colConv {
 	optional := true
 	if cat != nil {
 		optional = cat.Nullable
-	} else if n, ok := ct.Nullable(); ok {
-		optional = n
+	} else if ct.hasNullable {
+		optional = ct.nullable
 	}
 	var b *schema.SchemaBuilder
 	switch c.kind {
@@ -290,6 +313,16 @@ func (c *colConv) value(v any, a *arena) (any, error) {
 		return v, nil
 	}
 	return toString(v), nil
+}
+
+// scanned is value for a driver value handed to a sql.Scanner, which, unlike a value scanned into an
+// *any, may be the driver's buffer, valid only until the next row: bytes are copied. Every other
+// conversion of bytes already copies them.
+func (c *colConv) scanned(v any, a *arena) (any, error) {
+	if b, ok := v.([]byte); ok && c.kind == kBytes && len(b) > 0 {
+		return bytes.Clone(b), nil
+	}
+	return c.value(v, a)
 }
 
 // arenaBlock is how many big.Ints an arena allocates at once.
