@@ -85,7 +85,10 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"Put of 1,000 records at a time (one transaction each, batch.size=1000) against raw multi-row INSERT (or "+
 		"upsert) statements of 1,000 rows, a transaction each, through the same database/sql driver; exactly-once "+
 		"adds the offsets table to each transaction. Source: one task polling in incrementing mode (batch.max.rows=1000) "+
-		"against a raw paged SELECT … WHERE id > ? ORDER BY id LIMIT 1000 that scans into []any and builds nothing. "+
+		"against a raw paged SELECT … WHERE id > ? ORDER BY id LIMIT 1000 through database/sql, one statement "+
+		"prepared for all pages (as the task keeps its own), that scans into []any and builds nothing; on PostgreSQL "+
+		"the task reads through pgx's own interface, and the same raw read through that interface (slower: "+
+		"NUMERIC into a pgtype.Numeric) is shown as a diagnostic. "+
 		"Sink: raw and sink alternate for 5 rounds into emptied tables, medians reported with the CPU steal of each "+
 		"side; exactly-once's rounds also run a plain upsert sink, so its cost is measured in the same rounds. "+
 		"Source: the two sides alternate for 5 rounds, medians reported with the CPU "+
@@ -168,6 +171,16 @@ func jdbcRows(rs *results) []row {
 		}
 		rows = append(rows, r)
 		add("BenchmarkJDBCSource/"+db, "source rows/s, "+db+", incrementing", "source")
+		name := "BenchmarkJDBCSource/" + db
+		if native, ok := rs.Metric(benchPkg, name, "raw-pgx-rows/s"); ok {
+			src, okS := rs.Metric(benchPkg, name, "source-rows/s")
+			r := row{measure: "source rows/s, " + db + ", vs raw through pgx's own interface", value: num(src, okS),
+				peer: "raw-pgx: " + num(native, true), ratio: "—", target: "— (diagnostic)", result: "—"}
+			if okS && native > 0 {
+				r.ratio = fmt.Sprintf("%.0f%%", src/native*100)
+			}
+			rows = append(rows, r)
+		}
 	}
 	return rows
 }
