@@ -88,6 +88,9 @@ type Worker struct {
 	ConfigProviderFileAllowedDirs string `mapstructure:"configProviderFileAllowedDirs"`
 	// ConfigProviderFileMaxBytes is the largest file a ${file:...} placeholder may read.
 	ConfigProviderFileMaxBytes int `mapstructure:"configProviderFileMaxBytes"`
+	// GCHeapFloorMB keeps the Go garbage collector's heap goal at or above this many MiB (worker/gcfloor);
+	// 0 leaves the collector as GOGC says. Ignored when GOGC is set in the environment.
+	GCHeapFloorMB int `mapstructure:"gcHeapFloorMB"`
 }
 
 // Defaults returns the configuration used for every key a file does not set.
@@ -121,6 +124,7 @@ func Defaults() Worker {
 		TaskRestartBackoffMaxMs:       300000,
 		RESTCORSAllowedMethods:        "GET,POST,PUT,PATCH,DELETE",
 		ConfigProviderFileMaxBytes:    1 << 20,
+		GCHeapFloorMB:                 32,
 	}
 }
 
@@ -388,6 +392,9 @@ func (w *Worker) validateSecretsFilesACL() cfgerr.List {
 				bad(key, d, "not a directory")
 			}
 		}
+	}
+	if w.GCHeapFloorMB < 0 || w.GCHeapFloorMB > 1<<20 {
+		bad("gcHeapFloorMB", w.GCHeapFloorMB, "must be a number of MiB from 0 (off) to 1048576")
 	}
 	if w.ConfigProviderFileMaxBytes <= 0 {
 		bad("configProviderFileMaxBytes", w.ConfigProviderFileMaxBytes, "must be a positive number of bytes")

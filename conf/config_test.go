@@ -208,6 +208,7 @@ func TestSecretsFilesACLKeys(t *testing.T) {
 		"fileConnectorAllowedDirs=" + file + "\n": "not a directory",
 		"configProviderFileAllowedDirs=/nope/x\n": `configProviderFileAllowedDirs="/nope/x": cannot use: no such file or directory`,
 		"configProviderFileMaxBytes=0\n":          "configProviderFileMaxBytes=\"0\": must be a positive number of bytes",
+		"gcHeapFloorMB=-1\n":                      `gcHeapFloorMB="-1": must be a number of MiB from 0 (off) to 1048576`,
 	} {
 		_, err := Load(write(t, "w.properties", body))
 		require.ErrorContains(t, err, want, body)

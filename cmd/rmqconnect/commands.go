@@ -26,6 +26,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
 	"github.com/rmqconnect/rmqconnect/plugins/external"
 	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/gcfloor"
 )
 
 // Set by the Makefile with -ldflags.
@@ -121,6 +122,9 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 	log := newLogger(cfg, stderr, levels.Root())
 	// Each component logs through its own level (GET|PUT /admin/loggers/{name}).
 	workerLog := levels.Named(log, "worker")
+	if cfg.GCHeapFloorMB > 0 && !gcfloor.Set(uint64(cfg.GCHeapFloorMB)<<20) {
+		workerLog.Info("GOGC is set in the environment: gcHeapFloorMB is not applied", "gcHeapFloorMB", cfg.GCHeapFloorMB)
+	}
 	accessKey, secretKey := cfg.ACLCredentials()
 	w, err := worker.New(worker.Config{
 		WorkerID:         cfg.WorkerID,

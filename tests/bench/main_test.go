@@ -14,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/conf"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/file"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/generator"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/replicator"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker"
+	"github.com/rmqconnect/rmqconnect/worker/gcfloor"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -30,6 +32,9 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	}
 	isolateBroker()
+	// This process runs with the worker's default heap floor, as the worker's does (conf.Defaults,
+	// docs/adr/20261204-gc-heap-floor.md): both sides of each figure measured in it run under it.
+	gcfloor.Set(uint64(conf.Defaults().GCHeapFloorMB) << 20)
 	// The machine is shared with the broker (and whatever else runs): the load before the
 	// run is printed for benchreport's machine table. (Nothing may be printed while a
 	// benchmark runs: it would split the benchmark's result line.)

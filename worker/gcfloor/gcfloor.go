@@ -1,0 +1,125 @@
+// Package gcfloor keeps the garbage collector's heap goal at or above a floor. Go's collector starts a
+// cycle each time the heap has grown by GOGC percent of what the last cycle found live. A Connect task
+// allocates a record per row or message and keeps few of them, so a worker whose live heap is a few MiB
+// collects hundreds of times a second under load and spends as much CPU marking as converting. With a
+// floor the collector runs at most once per floor's worth of allocation while the live heap is small,
+// and as GOGC says once it is larger than the floor: the memory it costs is bounded by the floor, unlike
+// raising GOGC, which multiplies the heap of a large worker too.
+//
+// After each collection, the percent is set so that the next goal is max(floor, live × (1 + base/100)).
+// The GOGC environment variable, when set, is the user's choice and disables the floor.
+package gcfloor
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+)
+
+// Default is the worker's heap floor: a few MiB of garbage more than Go's own minimum goal (4 MiB) at
+// idle, for a tenth to a hundredth of the collections of a busy small-heap worker.
+const Default = 32 << 20
+
+// heapMinimum is Go's smallest heap goal at GOGC=100; it scales with the percent (4 MiB × GOGC/100), so
+// a percent above floor/heapMinimum × 100 would put the goal above the floor.
+const heapMinimum = 4 << 20
+
+var (
+	mu      sync.Mutex
+	floor   uint64 // 0: off
+	base    int    // the percent without a floor (GOGC's default, 100)
+	percent int    // the percent last set
+	hooked  bool
+)
+
+// Set keeps the heap goal at or above bytes from the next collection on; 0 turns the floor off and
+// restores Go's default percent. It does nothing when GOGC is set in the environment, and reports whether
+// the floor is in force.
+func Set(bytes uint64) bool {
+	if _, ok := os.LookupEnv("GOGC"); ok {
+		return false
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if base == 0 {
+		base = 100
+	}
+	floor = bytes
+	if bytes == 0 {
+		setPercent(base)
+		return false
+	}
+	if !hooked {
+		hooked = true
+		watch()
+	}
+	adjust()
+	return true
+}
+
+// watch runs adjust after every collection: a finalizer runs once the collector has found its object
+// unreachable, and it arms the next one.
+func watch() {
+	o := new(sentinel)
+	runtime.SetFinalizer(o, func(*sentinel) {
+		mu.Lock()
+		on := floor != 0
+		if on {
+			adjust()
+		} else {
+			hooked = false
+		}
+		mu.Unlock()
+		if on {
+			watch()
+		}
+	})
+}
+
+// sentinel is big enough (16 bytes) not to share a tiny-allocator block, whose finalizer would wait for
+// every object of the block.
+type sentinel struct{ _ [16]byte }
+
+// liveMetric is the heap the last collection marked live.
+const liveMetric = "/gc/heap/live:bytes"
+
+// adjust sets the percent for the live heap the last collection found. Called with mu held.
+func adjust() {
+	s := []metrics.Sample{{Name: liveMetric}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	setPercent(Percent(floor, s[0].Value.Uint64(), base))
+}
+
+// Percent is the GOGC percent that puts the next heap goal at max(floor, live × (1 + base/100)): the
+// goal is the larger of live × (1 + percent/100) and heapMinimum × percent/100, so a small live heap
+// reaches the floor through the second.
+func Percent(floor, live uint64, base int) int {
+	if live >= floor {
+		return base
+	}
+	p := floor * 100 / heapMinimum
+	if live > 0 {
+		p = min(p, (floor-live)*100/live)
+	}
+	return max(base, int(p))
+}
+
+// setPercent sets the percent when it moved by more than an eighth: SetGCPercent stops the world.
+func setPercent(p int) {
+	if percent != 0 {
+		d := p - percent
+		if d < 0 {
+			d = -d
+		}
+		if d*8 < percent {
+			return
+		}
+	}
+	percent = p
+	debug.SetGCPercent(p)
+}
