@@ -16,6 +16,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
 	"github.com/rmqconnect/rmqconnect/plugins/internal/wire"
+	"github.com/rmqconnect/rmqconnect/worker/gcfloor"
 )
 
 // Plugin is what one binary serves.
@@ -58,6 +59,7 @@ func Serve(p Plugin) {
 			"directory named by the worker's pluginPaths setting; the worker starts it.\n", p.Version, wire.ProtocolVersion)
 		os.Exit(1)
 	}
+	tuneGC()
 	// go-plugin sends os.Stderr through its stdio stream once serving; logs go to the
 	// process's own standard error, which the worker reads line by line.
 	log := newLogger(os.Stderr)
@@ -77,6 +79,13 @@ func Serve(p Plugin) {
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard}),
 	})
 }
+
+// tuneGC keeps the worker's default floor under the plugin process's heap goal (worker/gcfloor,
+// docs/adr/20261204-gc-heap-floor.md) unless GOGC is set in its environment: a task process keeps
+// little live heap while every batch it is handed is garbage after the call, so at Go's default
+// goal (4 MiB) a busy process collected every few dozen Puts and spent about 30% of its CPU on it
+// (BenchmarkPut of plugins/external).
+func tuneGC() { gcfloor.Set(gcfloor.Default) }
 
 func (p Plugin) check() error {
 	if p.Version == "" {

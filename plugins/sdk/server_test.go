@@ -2,6 +2,9 @@ package sdk
 
 import (
 	"context"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -10,6 +13,7 @@ import (
 	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
 	"github.com/rmqconnect/rmqconnect/plugins/internal/wire"
 	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/worker/gcfloor"
 )
 
 // heldSink's Put signals entered and waits for release.
@@ -57,4 +61,19 @@ func TestSinkCallsExcludeFlushDuringPut(t *testing.T) {
 		close(task.release)
 		require.NoError(t, <-done)
 	}
+}
+
+func TestTuneGC(t *testing.T) {
+	t.Cleanup(func() { gcfloor.Set(0) })
+
+	t.Setenv("GOGC", "150") // the process's setting stays
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	tuneGC()
+	require.Equal(t, 100, debug.SetGCPercent(100))
+
+	require.NoError(t, os.Unsetenv("GOGC")) // t.Setenv restores it
+	tuneGC()
+	runtime.GC() // the floor sets the percent after a collection
+	require.Greater(t, debug.SetGCPercent(100), 100, "the floor raises the percent of a small heap")
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 
 	"github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
 )
@@ -31,20 +32,24 @@ const window = 16 << 20
 const ioBuffer = 256 << 10
 
 // DialOptions are the gRPC options of a connection to the other side (the worker's to the
-// plugin process, the plugin's to the worker's Host service).
+// plugin process, the plugin's to the worker's Host service). Messages are marshalled and
+// read into buffers that are not cleared (codec, dirtyPool); the wire form is gRPC's own.
 func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessage), grpc.MaxCallSendMsgSize(MaxMessage)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessage), grpc.MaxCallSendMsgSize(MaxMessage),
+			grpc.ForceCodecV2(codec{})),
+		experimental.WithBufferPool(dirtyPool),
 		grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window),
 		grpc.WithWriteBufferSize(ioBuffer), grpc.WithReadBufferSize(ioBuffer),
 	}
 }
 
 // ServerOptions are the gRPC options of a server for the other side (the plugin's Plugin
-// service, the worker's Host service).
+// service, the worker's Host service), with the buffers of DialOptions.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessage), grpc.MaxSendMsgSize(MaxMessage),
+		grpc.ForceServerCodecV2(codec{}), experimental.BufferPool(dirtyPool),
 		grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window),
 		grpc.WriteBufferSize(ioBuffer), grpc.ReadBufferSize(ioBuffer),
 	}
