@@ -76,7 +76,8 @@ func (t *task) openStream(ctx context.Context) error {
 		ServerID: t.cfg.serverID, Flavor: flavor, Host: t.cfg.host, Port: uint16(t.cfg.port), User: t.cfg.user,
 		Password: t.cfg.password, DisableRetrySync: true, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		TimestampStringLocation: time.UTC, Logger: slog.New(floor{t.log.Handler(), slog.LevelWarn}),
-		RowsEventDecodeFunc: ah.decode,
+		// The task keeps its own GTID set (commitTx): go-mysql's copy of it on every event is not needed.
+		RowsEventDecodeFunc: ah.decode, DiscardGTIDSet: true,
 	})
 	s := &stream{syncer: syncer, ahead: ah, file: t.resume.file, checked: map[uint64]checkedMap{}, skip: t.resume.skip,
 		lastHeartbeat: time.Now()}
@@ -265,13 +266,10 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 			return nil, err
 		}
 	}
-	var pre [][]any // the rows converted ahead for tb
-	if s.ahead != nil {
-		pre = s.ahead.take(e, tb)
-	}
+	pre := s.ahead != nil && s.ahead.take(e, tb) // e.Rows are tb's row images, converted ahead
 	image := func(i int) ([]any, error) {
-		if pre != nil {
-			return pre[i], nil
+		if pre {
+			return e.Rows[i], nil
 		}
 		return tb.decode(e.Rows[i], &t.slab)
 	}
@@ -319,6 +317,9 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 		}
 		if s.tx.offset == nil {
 			s.tx.offset = s.tx.start.offset(0)
+		}
+		if out == nil {
+			out = make([]*schema.Record, 0, min(t.cfg.maxBatch, 8192)+step) // a poll's records, in one allocation
 		}
 		off := t.offsets.next(s.tx.offset, s.tx.row)
 		if out, err = tb.t.AppendRecords(out, cdc.Event{Op: op, Before: before, After: after, Source: src.StructIn(&t.slab, int32(i/step)),
