@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"strings"
 	"time"
 
@@ -34,9 +33,9 @@ type stream struct {
 		// gtidText is gtid as text, made at the transaction's first row.
 		gtidText string
 		row      int64
-		// offset is the offset of the transaction's rows with row 0, made at its first emitted row: each
-		// row's offset is a copy with its own row number.
-		offset map[string]any
+		// offset is where the transaction starts, shared by its rows' offsets (lazyOffset), made at its first
+		// emitted row.
+		offset *resumePoint
 	}
 	moved         bool
 	lastHeartbeat time.Time
@@ -316,7 +315,8 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 			nowMs = now.UnixMilli()
 		}
 		if s.tx.offset == nil {
-			s.tx.offset = s.tx.start.offset(0)
+			start := s.tx.start
+			s.tx.offset = &start
 		}
 		if out == nil {
 			out = make([]*schema.Record, 0, min(t.cfg.maxBatch, 8192)+step) // a poll's records, in one allocation
@@ -585,22 +585,18 @@ func matchTableMap(ts *tableSchema, tme *replication.TableMapEvent) error {
 	return nil
 }
 
-// lazyOffset is a row's offset: its transaction's, with the row number set to n.
+// lazyOffset is a row's offset: its transaction's start, with the row number n.
 type lazyOffset struct {
-	tx map[string]any
+	tx *resumePoint
 	n  int64
 }
 
-func (o *lazyOffset) Offset() map[string]any {
-	m := maps.Clone(o.tx)
-	m[OffsetRow] = o.n
-	return m
-}
+func (o *lazyOffset) Offset() map[string]any { return o.tx.offset(o.n) }
 
 // offsetSlab hands out lazy offsets from chunks, as cdc.Slab does values; never reused.
 type offsetSlab []lazyOffset
 
-func (s *offsetSlab) next(tx map[string]any, n int64) *lazyOffset {
+func (s *offsetSlab) next(tx *resumePoint, n int64) *lazyOffset {
 	if len(*s) == 0 {
 		*s = make([]lazyOffset, 256)
 	}
