@@ -148,13 +148,16 @@ type Table struct {
 	// KeyColumns are the names of the key's fields, in the key's order.
 	KeyColumns []string
 	keyIndex   []int
+	// keyRun, when the key's columns are consecutive row columns in the key's order (an id first, say), is
+	// the first of them: the key then holds a window of the row image's values instead of copies of them.
+	keyRun int
 }
 
 // NewTable builds the key and envelope schemas of a table from its row schema, named
 // <prefix>.Key, <prefix>.Envelope (prefix = <topic.prefix>.<schema>.<table>, as Debezium names them).
 // keyColumns names the primary key's columns, in order; none means records carry no key.
 func NewTable(topic, prefix string, row *schema.Schema, keyColumns []string, src *Source) (*Table, error) {
-	t := &Table{Topic: topic, Row: row, KeyColumns: keyColumns}
+	t := &Table{Topic: topic, Row: row, KeyColumns: keyColumns, keyRun: -1}
 	if len(keyColumns) > 0 {
 		kb := schema.StructBuilder().Name(prefix + ".Key")
 		for _, c := range keyColumns {
@@ -170,6 +173,13 @@ func NewTable(topic, prefix string, row *schema.Schema, keyColumns []string, src
 			return nil, fmt.Errorf("key schema of %s: %w", prefix, err)
 		}
 		t.Key = k
+		t.keyRun = t.keyIndex[0]
+		for i, idx := range t.keyIndex {
+			if idx != t.keyIndex[0]+i {
+				t.keyRun = -1
+				break
+			}
+		}
 	}
 	opt, err := schema.FromSchema(row).Optional().Build()
 	if err != nil {
@@ -317,9 +327,14 @@ func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schem
 	}
 	var key any
 	if t.Key != nil && keyImage != nil {
-		kv := e.Slab.Values(len(t.keyIndex))
-		for i, idx := range t.keyIndex {
-			kv[i] = keyImage[idx]
+		var kv []any
+		if n := len(t.keyIndex); t.keyRun >= 0 {
+			kv = keyImage[t.keyRun : t.keyRun+n : t.keyRun+n] // nothing changes a record's structs (transforms make new ones)
+		} else {
+			kv = e.Slab.Values(n)
+			for i, idx := range t.keyIndex {
+				kv[i] = keyImage[idx]
+			}
 		}
 		k, err := e.Slab.innerStruct(t.Key, kv)
 		if err != nil {

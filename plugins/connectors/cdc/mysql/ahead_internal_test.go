@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,37 +32,53 @@ func streamFixture(t testing.TB, n int) (*task, *table, *replication.RowsEvent, 
 	return tk, tb, ev, h
 }
 
-// Rows converted ahead are used only for the table they were converted for, once; a failed conversion
-// leaves the rows to Poll.
+// rawRows copies an event's rows: the library's values, before a conversion in place.
+func rawRows(ev *replication.RowsEvent) [][]any {
+	out := make([][]any, len(ev.Rows))
+	for i, r := range ev.Rows {
+		out[i] = slices.Clone(r)
+	}
+	return out
+}
+
+// Rows converted ahead are used only for the table they were converted for, once; otherwise, and after a
+// failed conversion, the library's values are back in the event for Poll.
 func TestAheadTakesOnlyItsTable(t *testing.T) {
 	_, tb, ev, _ := streamFixture(t, 3)
+	raw := rawRows(ev)
 	a := newAhead()
 	a.convert(ev)
-	require.Nil(t, a.take(ev, tb), "nothing published for the table id: nothing converted")
+	require.False(t, a.take(ev, tb), "nothing published for the table id: nothing converted")
+	require.Equal(t, raw, ev.Rows)
 
 	a.publish(1, tb)
 	a.convert(ev)
-	got := a.take(ev, tb)
-	require.Len(t, got, 3)
-	for i, row := range ev.Rows {
+	require.True(t, a.take(ev, tb))
+	for i, row := range raw {
 		want, err := tb.decode(row, nil)
 		require.NoError(t, err)
-		require.Equal(t, want, got[i])
+		require.Equal(t, want, ev.Rows[i])
 	}
-	require.Nil(t, a.take(ev, tb), "taken once")
+	require.False(t, a.take(ev, tb), "taken once")
+	ev.Rows = rawRows(&replication.RowsEvent{Rows: raw})
 
 	a.convert(ev)
 	other := *tb
-	require.Nil(t, a.take(ev, &other), "resolved to another table (a DDL in between): Poll converts")
+	require.False(t, a.take(ev, &other), "resolved to another table (a DDL in between): Poll converts")
+	require.Equal(t, raw, ev.Rows, "the library's values are back")
 	require.Empty(t, a.done)
 
-	bad := &replication.RowsEvent{TableID: 1, Table: ev.Table, Rows: [][]any{{int64(1), "a", "not a number", int64(2)}}}
+	bad := &replication.RowsEvent{TableID: 1, Table: ev.Table, Rows: [][]any{
+		{int64(1), "a", "1.50", int64(2)}, {int64(1), "a", "not a number", int64(2)}}}
+	badRaw := rawRows(bad)
 	a.convert(bad)
-	require.Nil(t, a.take(bad, tb))
+	require.False(t, a.take(bad, tb))
+	require.Equal(t, badRaw, bad.Rows, "the rows converted before the failure are back too")
 	renamed := &replication.RowsEvent{TableID: 1, Table: &replication.TableMapEvent{Schema: []byte("db"), Table: []byte("other")},
 		Rows: ev.Rows}
 	a.convert(renamed)
-	require.Nil(t, a.take(renamed, tb), "the table id now names another table")
+	require.False(t, a.take(renamed, tb), "the table id now names another table")
+	require.Equal(t, raw, ev.Rows)
 }
 
 // A row event's records are the same whether its rows were converted ahead or by Poll.
@@ -74,6 +91,7 @@ func TestRowsSameWithAhead(t *testing.T) {
 	tk.str.ahead = newAhead()
 	tk.str.ahead.publish(1, tb)
 	tk.str.ahead.convert(ev)
+	require.IsType(t, schema.Decimal{}, ev.Rows[0][2], "converted in place")
 	tk.beginTx(h, nil)
 	got, err := tk.rows(nil, h, ev)
 	require.NoError(t, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"strings"
 	"time"
 
@@ -34,9 +33,9 @@ type stream struct {
 		// gtidText is gtid as text, made at the transaction's first row.
 		gtidText string
 		row      int64
-		// offset is the offset of the transaction's rows with row 0, made at its first emitted row: each
-		// row's offset is a copy with its own row number.
-		offset map[string]any
+		// offset is where the transaction starts, shared by its rows' offsets (lazyOffset), made at its first
+		// emitted row.
+		offset *resumePoint
 	}
 	moved         bool
 	lastHeartbeat time.Time
@@ -76,7 +75,8 @@ func (t *task) openStream(ctx context.Context) error {
 		ServerID: t.cfg.serverID, Flavor: flavor, Host: t.cfg.host, Port: uint16(t.cfg.port), User: t.cfg.user,
 		Password: t.cfg.password, DisableRetrySync: true, HeartbeatPeriod: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		TimestampStringLocation: time.UTC, Logger: slog.New(floor{t.log.Handler(), slog.LevelWarn}),
-		RowsEventDecodeFunc: ah.decode,
+		// The task keeps its own GTID set (commitTx): go-mysql's copy of it on every event is not needed.
+		RowsEventDecodeFunc: ah.decode, DiscardGTIDSet: true,
 	})
 	s := &stream{syncer: syncer, ahead: ah, file: t.resume.file, checked: map[uint64]checkedMap{}, skip: t.resume.skip,
 		lastHeartbeat: time.Now()}
@@ -265,13 +265,10 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 			return nil, err
 		}
 	}
-	var pre [][]any // the rows converted ahead for tb
-	if s.ahead != nil {
-		pre = s.ahead.take(e, tb)
-	}
+	pre := s.ahead != nil && s.ahead.take(e, tb) // e.Rows are tb's row images, converted ahead
 	image := func(i int) ([]any, error) {
-		if pre != nil {
-			return pre[i], nil
+		if pre {
+			return e.Rows[i], nil
 		}
 		return tb.decode(e.Rows[i], &t.slab)
 	}
@@ -318,7 +315,11 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 			nowMs = now.UnixMilli()
 		}
 		if s.tx.offset == nil {
-			s.tx.offset = s.tx.start.offset(0)
+			start := s.tx.start
+			s.tx.offset = &start
+		}
+		if out == nil {
+			out = make([]*schema.Record, 0, min(t.cfg.maxBatch, 8192)+step) // a poll's records, in one allocation
 		}
 		off := t.offsets.next(s.tx.offset, s.tx.row)
 		if out, err = tb.t.AppendRecords(out, cdc.Event{Op: op, Before: before, After: after, Source: src.StructIn(&t.slab, int32(i/step)),
@@ -584,22 +585,18 @@ func matchTableMap(ts *tableSchema, tme *replication.TableMapEvent) error {
 	return nil
 }
 
-// lazyOffset is a row's offset: its transaction's, with the row number set to n.
+// lazyOffset is a row's offset: its transaction's start, with the row number n.
 type lazyOffset struct {
-	tx map[string]any
+	tx *resumePoint
 	n  int64
 }
 
-func (o *lazyOffset) Offset() map[string]any {
-	m := maps.Clone(o.tx)
-	m[OffsetRow] = o.n
-	return m
-}
+func (o *lazyOffset) Offset() map[string]any { return o.tx.offset(o.n) }
 
 // offsetSlab hands out lazy offsets from chunks, as cdc.Slab does values; never reused.
 type offsetSlab []lazyOffset
 
-func (s *offsetSlab) next(tx map[string]any, n int64) *lazyOffset {
+func (s *offsetSlab) next(tx *resumePoint, n int64) *lazyOffset {
 	if len(*s) == 0 {
 		*s = make([]lazyOffset, 256)
 	}
