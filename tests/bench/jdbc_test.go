@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -224,7 +225,7 @@ func sinkPuts(b *testing.B, task *jdbc.SinkTask, recs []*schema.Record) time.Dur
 }
 
 // BenchmarkJDBCSource: jdbc-source's Poll (incrementing mode) against a raw paged SELECT of the same
-// 50,000-row table, pages of 1000, per database. The two sides alternate for jdbcRounds rounds and the
+// 50,000-row table, pages of 1000, per database. The two sides alternate for jdbcSourceRounds rounds and the
 // medians are reported, each with the CPU steal of its rounds and the CPU time this process spent per row
 // (the database server's is not counted: it is the same for both sides). Both sides are timed warm, from the end of
 // their first page to the last row: the first page of a fresh task also reads the table's catalog (its
@@ -241,7 +242,7 @@ func BenchmarkJDBCSource(b *testing.B) {
 
 			var raws, natives, sources, firsts []float64 // seconds
 			var rawSteal, sourceSteal, rawCPU, sourceCPU []float64
-			for range jdbcRounds {
+			for range jdbcSourceRounds {
 				runtime.GC() // neither side pays for the other's garbage
 				steal, cpu := startSteal(), startCPU()
 				raws = append(raws, rawPagedSelect(b, db, conn).Seconds())
@@ -268,6 +269,12 @@ func BenchmarkJDBCSource(b *testing.B) {
 			b.ReportMetric(warmRows/source, "source-rows/s")
 			b.ReportMetric(median(sourceSteal), "source-steal-%")
 			b.ReportMetric(raw/source, "source/raw")
+			ratios := make([]float64, len(raws))
+			for i := range raws {
+				ratios[i] = raws[i] / sources[i]
+			}
+			b.ReportMetric(slices.Min(ratios), "source/raw-min")
+			b.ReportMetric(slices.Max(ratios), "source/raw-max")
 			b.ReportMetric(1e9*median(rawCPU)/jdbcRows, "raw-cpu-ns/row")
 			b.ReportMetric(1e9*median(sourceCPU)/jdbcRows, "source-cpu-ns/row")
 			b.ReportMetric(1000*median(firsts), "source-first-page-ms")
@@ -290,8 +297,13 @@ func startCPU() func() float64 {
 	return func() float64 { return cpu() - start }
 }
 
-// jdbcRounds is how many times each side of BenchmarkJDBCSink and BenchmarkJDBCSource runs.
-const jdbcRounds = 5
+// jdbcRounds is how many times each side of BenchmarkJDBCSink runs; jdbcSourceRounds, of
+// BenchmarkJDBCSource, whose sides read for 30-40 ms each: a scheduling hiccup moves one round's ratio by
+// 0.1-0.2 on this 2-core machine, so its median needs more of them.
+const (
+	jdbcRounds       = 5
+	jdbcSourceRounds = 11
+)
 
 // rawPagedSelect reads bench_rows in pages of jdbcBatch with the driver alone, through database/sql with
 // one statement prepared for all the pages (as jdbc-source keeps its own: one round trip a page), and

@@ -91,7 +91,7 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"NUMERIC into a pgtype.Numeric) is shown as a diagnostic. "+
 		"Sink: raw and sink alternate for 5 rounds into emptied tables, medians reported with the CPU steal of each "+
 		"side; exactly-once's rounds also run a plain upsert sink, so its cost is measured in the same rounds. "+
-		"Source: the two sides alternate for 5 rounds, medians reported with the CPU "+
+		"Source: the two sides alternate for 11 rounds, medians reported (with the range of the rounds' ratios) with the CPU "+
 		"steal of each side, both timed from the end of their first page (a fresh task's first page also reads the "+
 		"table's catalog: reported as source-first-page-ms). No broker involved.",
 		jdbcRows(rs), loadNote(rs, "BenchmarkJDBCSink/postgres/insert", "BenchmarkJDBCSource/mariadb"))
@@ -152,6 +152,11 @@ func jdbcRows(rs *results) []row {
 		r := row{measure: measure, value: num(v, okV), peer: "raw: " + num(raw, okR), target: "≥ 80% of raw"}
 		if ratio, ok := rs.Metric(benchPkg, name, kind+"/raw"); ok {
 			r.ratio, r.result = fmt.Sprintf("%.0f%%", ratio*100), passMiss(ratio >= 0.8)
+			lo, okLo := rs.Metric(benchPkg, name, kind+"/raw-min")
+			hi, okHi := rs.Metric(benchPkg, name, kind+"/raw-max")
+			if okLo && okHi {
+				r.ratio += fmt.Sprintf(" (rounds %.0f–%.0f%%)", lo*100, hi*100)
+			}
 		} else {
 			r.ratio, r.result = "—", notMeasured
 		}
