@@ -310,6 +310,16 @@ func (s *sinkRunner) session(ctx context.Context, pl *rmqclient.Puller) error {
 		}
 	})
 	g.Go(func() error { return s.watchPlan(gctx, all, tasks) })
+	g.Go(func() error {
+		// A failure outside the processors (a Flush of the flush timer or the commit ticker)
+		// ends the session even when no batch arrives to find it.
+		select {
+		case <-gctx.Done():
+			return nil
+		case err := <-s.failed:
+			return err
+		}
+	})
 	err = g.Wait()
 	s.flushRest(s.work) // a ConcurrentFlusher's deferred Flush: the last commit covers it
 	cctx, cancel := context.WithTimeout(context.Background(), sinkFinalCommitTimeout)
