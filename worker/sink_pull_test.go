@@ -2,9 +2,11 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -344,4 +346,44 @@ func TestSinkCommitsOnlyWhatPreCommitConfirms(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "the rest is stored once the task confirms it")
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// flushFailSink takes every Put and fails every Flush.
+type flushFailSink struct{ puts atomic.Int64 }
+
+func (s *flushFailSink) Start(context.Context, plugins.SinkTaskContext, map[string]string) error {
+	return nil
+}
+
+func (s *flushFailSink) Put(_ context.Context, recs []*schema.Record) error {
+	s.puts.Add(int64(len(recs)))
+	return nil
+}
+
+func (s *flushFailSink) Flush(context.Context, map[plugins.Queue]int64) error {
+	return errors.New("flush refused")
+}
+
+func (s *flushFailSink) Stop(context.Context) error { return nil }
+
+// TestSinkIdleFlushFailureFailsTheTask: a Flush of the flush timer that fails after the last batch
+// was put ends the task with its error, though no batch comes after it. (Here a processor still waiting
+// for that Flush finds the failure too, so this passes without the session's watch of s.failed; a
+// pipelined plugin sink, whose Put returns before the Flush, needed the watch: see the commit.)
+func TestSinkIdleFlushFailureFailsTheTask(t *testing.T) {
+	topic, _, _ := oneQueueOfTen(t)
+	task := &flushFailSink{}
+	s := testSinkRunner(t, task, topic, rmqtest.Group(t), 0, 1)
+	s.flushAfter = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx, 5*time.Second) }()
+	select {
+	case err := <-done:
+		require.ErrorContains(t, err, "flush refused")
+		require.Equal(t, int64(10), task.puts.Load(), "every record was put before the Flush failed")
+	case <-time.After(time.Minute):
+		t.Fatalf("the task still runs a minute after its Flush failed (%d records put)", task.puts.Load())
+	}
 }
