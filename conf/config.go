@@ -18,6 +18,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/conf/rmqname"
+	"github.com/rmqconnect/rmqconnect/worker/gcfloor"
 )
 
 // Worker is the configuration of one worker process.
@@ -124,7 +125,7 @@ func Defaults() Worker {
 		TaskRestartBackoffMaxMs:       300000,
 		RESTCORSAllowedMethods:        "GET,POST,PUT,PATCH,DELETE",
 		ConfigProviderFileMaxBytes:    1 << 20,
-		GCHeapFloorMB:                 32,
+		GCHeapFloorMB:                 gcfloor.Default >> 20,
 	}
 }
 

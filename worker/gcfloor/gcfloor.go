@@ -18,9 +18,10 @@ import (
 	"sync"
 )
 
-// Default is the worker's heap floor: a few MiB of garbage more than Go's own minimum goal (4 MiB) at
-// idle, for a tenth to a hundredth of the collections of a busy small-heap worker.
-const Default = 32 << 20
+// Default is the worker's heap floor: four times Go's own minimum goal (4 MiB). Measured against 8 and
+// 32 MiB (docs/adr/20261204-gc-heap-floor.md): it takes as much CPU off a jdbc-source task as 32 MiB,
+// for half the memory, and costs a postgres-cdc task less (a larger heap is colder in the caches).
+const Default = 16 << 20
 
 // heapMinimum is Go's smallest heap goal at GOGC=100; it scales with the percent (4 MiB × GOGC/100), so
 // a percent above floor/heapMinimum × 100 would put the goal above the floor.
