@@ -27,10 +27,12 @@ const Default = 16 << 20
 // a percent above floor/heapMinimum × 100 would put the goal above the floor.
 const heapMinimum = 4 << 20
 
+// base is the percent without a floor: GOGC's default (Set does nothing when GOGC is set).
+const base = 100
+
 var (
 	mu      sync.Mutex
 	floor   uint64 // 0: off
-	base    int    // the percent without a floor (GOGC's default, 100)
 	percent int    // the percent last set
 	hooked  bool
 )
@@ -44,12 +46,10 @@ func Set(bytes uint64) bool {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if base == 0 {
-		base = 100
-	}
 	floor = bytes
 	if bytes == 0 {
-		setPercent(base)
+		percent = base // exactly, not within setPercent's tolerance
+		debug.SetGCPercent(base)
 		return false
 	}
 	if !hooked {
