@@ -63,14 +63,7 @@ func (t *SourceTask) pgRows(q *querier, m *pgtype.Map, rows pgx.Rows, limit int,
 	for i := range fds {
 		cols[i] = pgColMeta(m, &fds[i])
 	}
-	pg := &page{cols: cols}
-	if limit > 0 {
-		pg.vals = make([]any, 0, limit*len(cols))
-	}
-	if rc != nil && colSig(cols) == rc.sig {
-		pg.rc = rc
-		pg.pos = make([]tablePos, 0, limit)
-	}
+	pg := newPage(cols, limit, rc)
 	decs := make([]pgDecoder, len(fds))
 	for i := range fds {
 		decs[i] = pgDriverValue(m, &fds[i])
@@ -79,15 +72,8 @@ func (t *SourceTask) pgRows(q *querier, m *pgtype.Map, rows pgx.Rows, limit int,
 		}
 	}
 	var a arena
-	nc := len(cols)
 	for (limit == 0 || pg.len() < limit) && rows.Next() {
-		at := len(pg.vals)
-		if at+nc <= cap(pg.vals) {
-			pg.vals = pg.vals[:at+nc] // still nil from make: no clearing
-		} else {
-			pg.vals = append(pg.vals, make([]any, nc)...)
-		}
-		row := pg.vals[at : at+nc : at+nc]
+		row := pg.addRow()
 		for i, src := range rows.RawValues() {
 			if src == nil {
 				continue // NULL: nil, as it is

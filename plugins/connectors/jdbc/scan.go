@@ -121,16 +121,11 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int, rc *rowConv
 		return &page{err: t.queryErr(q, err)}
 	}
 	cols := metaOf(cts)
-	pg := &page{cols: cols}
-	if limit > 0 {
-		pg.vals = make([]any, 0, limit*len(cols))
-	}
+	pg := newPage(cols, limit, rc)
 	ptrs := make([]any, len(cols))
 	var dests []convDest
 	var a arena
-	if rc != nil && colSig(cols) == rc.sig {
-		pg.rc = rc
-		pg.pos = make([]tablePos, 0, limit)
+	if pg.rc != nil {
 		dests = make([]convDest, len(cols))
 		for i := range dests {
 			dests[i] = convDest{c: &rc.convs[i], a: &a}
@@ -150,15 +145,10 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int, rc *rowConv
 		}
 	}
 	for (limit == 0 || pg.len() < limit) && rows.Next() {
-		at := len(pg.vals)
-		if at+len(cols) <= cap(pg.vals) {
-			pg.vals = pg.vals[:at+len(cols)] // still nil from make: no clearing
-		} else {
-			pg.vals = append(pg.vals, make([]any, len(cols))...)
-		}
+		row := pg.addRow()
 		if dests != nil {
 			for i := range dests {
-				dests[i].out = &pg.vals[at+i]
+				dests[i].out = &row[i]
 			}
 			if err := rows.Scan(ptrs...); err != nil {
 				for i := range dests {
@@ -169,7 +159,7 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int, rc *rowConv
 				return &page{err: t.queryErr(q, err)}
 			}
 			var p tablePos
-			if err := rc.convertPos(pg.vals[at:at+len(cols):at+len(cols)], &p, &a); err != nil {
+			if err := rc.convertPos(row, &p, &a); err != nil {
 				return &page{err: fmt.Errorf("jdbc-source: %s: %w", q.name(), err)}
 			}
 			pg.pos = append(pg.pos, p)
@@ -177,11 +167,11 @@ func (t *SourceTask) scanRows(q *querier, rows *sql.Rows, limit int, rc *rowConv
 		}
 		for i := range ptrs {
 			if texts != nil && texts[i] != nil {
-				texts[i].v = &pg.vals[at+i]
+				texts[i].v = &row[i]
 				ptrs[i] = texts[i]
 				continue
 			}
-			ptrs[i] = &pg.vals[at+i]
+			ptrs[i] = &row[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return &page{err: t.queryErr(q, err)}

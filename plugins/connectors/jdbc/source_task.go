@@ -470,6 +470,30 @@ type page struct {
 	from tablePos // the position it was read after (read-ahead pages)
 }
 
+// newPage returns an empty page of columns cols for up to limit rows (0: no limit), converted as it is
+// scanned when rc is not nil and the columns are rc's.
+func newPage(cols []colMeta, limit int, rc *rowConv) *page {
+	pg := &page{cols: cols}
+	if limit > 0 {
+		pg.vals = make([]any, 0, limit*len(cols))
+	}
+	if rc != nil && colSig(cols) == rc.sig {
+		pg.rc, pg.pos = rc, make([]tablePos, 0, limit)
+	}
+	return pg
+}
+
+// addRow appends a row of nil values and returns it.
+func (pg *page) addRow() []any {
+	n, at := len(pg.cols), len(pg.vals)
+	if at+n <= cap(pg.vals) {
+		pg.vals = pg.vals[:at+n] // still nil from make: no clearing
+	} else {
+		pg.vals = append(pg.vals, make([]any, n)...)
+	}
+	return pg.vals[at : at+n : at+n]
+}
+
 func (pg *page) len() int {
 	if len(pg.cols) == 0 {
 		return 0
