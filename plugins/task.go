@@ -135,6 +135,29 @@ type ConcurrentFlusher interface {
 	ConcurrentFlush() bool
 }
 
+// PutFlusher is an optional SinkTask ability of a task whose calls are round trips
+// (an out-of-process plugin). When PutFlushes answers true (asked once, before
+// Start), the engine may replace a Put followed at once by a Flush (or PreCommit)
+// by one PutFlush call. The Put and the Flush keep their contracts; the engine
+// handles their outcomes as it would those of two calls.
+type PutFlusher interface {
+	PutFlushes() bool
+	// PutFlush puts records and, if that succeeded, flushes (pre-commits, for a
+	// PreCommitter) with offsets, which cover them. A failed Put is returned
+	// alone, with no Flush made.
+	PutFlush(ctx context.Context, records []*schema.Record, offsets map[Queue]int64) PutFlushResult
+}
+
+// PutFlushResult is what a PutFlush did.
+type PutFlushResult struct {
+	// PutErr is the Put's error; when it is set, no Flush was made.
+	PutErr error
+	// FlushErr is the Flush's (or PreCommit's) error.
+	FlushErr error
+	// Durable is the PreCommit's answer, for a PreCommitter.
+	Durable map[Queue]int64
+}
+
 // QueueListener is an optional SinkTask ability: the engine calls Open when
 // the task is assigned queues and Close before they are taken away (after a
 // final flush of their records), both from the Put goroutine.

@@ -35,7 +35,8 @@ import (
 // (whose Flush is a round trip of its own, as for an out-of-process plugin) is flushed once
 // consumer.batch.size records are put and not flushed, once the oldest of them waited
 // flushAfter, or when the session ends (a re-plan), whichever comes first (see flushDue); its
-// Puts gather their records for up to putGather first (see gatherLocked).
+// Puts gather their records for up to putGather first (see gatherLocked). A plugins.PutFlusher
+// gets a Put after which a Flush is due and that Flush in one call (see putLocked).
 type sinkRunner struct {
 	// fence, when set, is asked before every batch: an error (this worker may no longer
 	// own the task) fails the task; the batch is redelivered to the task's owner.
@@ -96,6 +97,8 @@ type sinkRunner struct {
 	flushDone  *sync.Cond
 	// concurrentFlush: the task allows a Flush while a Put runs (plugins.ConcurrentFlusher).
 	concurrentFlush bool
+	// putFlushes: a Put that makes a Flush due carries it (plugins.PutFlusher).
+	putFlushes bool
 	// flushAfter bounds how long a ConcurrentFlusher's put records wait for a Flush (default
 	// sinkCommitInterval); flushTimer, armed while some wait, flushes them then (flushStale).
 	flushAfter time.Duration
@@ -249,6 +252,9 @@ func (s *sinkRunner) init(work context.Context) {
 	if cf, ok := s.task.(plugins.ConcurrentFlusher); ok {
 		_ = safeCall(func() error { s.concurrentFlush = cf.ConcurrentFlush(); return nil })
 	}
+	if pf, ok := s.task.(plugins.PutFlusher); ok {
+		_ = safeCall(func() error { s.putFlushes = pf.PutFlushes(); return nil })
+	}
 	s.offsets = map[plugins.Queue]int64{}
 	s.failed = make(chan error, 1)
 	s.gathered = make(chan struct{}, 1)
@@ -372,7 +378,7 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 		case len(s.toPut) > 0 && s.canPut():
 			err = s.putLocked(ctx)
 		case s.putSeq > s.flushedSeq && s.canFlush() && s.flushDue():
-			err = s.flushAll(ctx)
+			err = s.flushAll(ctx, nil)
 		case sub.seq != 0 && s.flushedSeq >= sub.seq:
 			s.mu.Unlock()
 			return nil

@@ -8,6 +8,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -75,8 +76,10 @@ func (s *sinkRunner) canFlush() bool {
 }
 
 // putLocked puts, in one call, the records handed over first, while they stay within
-// consumer.batch.size records and sinkMergeMaxBytes (at least one hand-over). Called with
-// s.mu held, which it releases during the Put.
+// consumer.batch.size records and sinkMergeMaxBytes (at least one hand-over). When a Flush
+// is due once they are put and none runs, a PutFlusher's Put carries it: the call's Flush is
+// that Flush's first attempt (flushAll). Called with s.mu held, which it releases during the
+// calls.
 func (s *sinkRunner) putLocked(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err // stopping or fenced: hand nothing more to the task
@@ -97,6 +100,13 @@ func (s *sinkRunner) putLocked(ctx context.Context) error {
 	}
 	subs := slices.Clone(s.toPut[:take])
 	s.toPut = slices.Delete(s.toPut, 0, take)
+	// A Put that makes a Flush due carries it when the task can (one round trip instead of
+	// two); the Flush is then running until the Put's outcome is known.
+	var carried *flushOutcome
+	if s.putFlushes && n > 0 && !s.flushing && s.flushDueWith(subs) {
+		s.flushing = true
+		carried = &flushOutcome{offsets: s.offsetsWith(subs)}
+	}
 	s.mu.Unlock()
 	recs := subs[0].recs
 	if len(subs) > 1 {
@@ -109,7 +119,14 @@ func (s *sinkRunner) putLocked(ctx context.Context) error {
 	if len(recs) > 0 {
 		putStart := time.Now()
 		err = s.policy.retry(ctx, func() error {
-			return safeCall(func() error { return s.task.Put(ctx, recs) })
+			return safeCall(func() error {
+				if carried == nil {
+					return s.task.Put(ctx, recs)
+				}
+				res := s.task.(plugins.PutFlusher).PutFlush(ctx, recs, carried.offsets)
+				carried.err, carried.durable = res.FlushErr, res.Durable
+				return res.PutErr
+			})
 		}, s.counters.countRetries(plugins.IsRetriable))
 		s.hist.putTime.WithLabelValues(s.labels...).Observe(since(putStart))
 		s.hist.putBatchSize.WithLabelValues(s.labels...).Observe(float64(len(recs)))
@@ -121,6 +138,9 @@ func (s *sinkRunner) putLocked(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.putting = false
+	if carried != nil {
+		s.flushing = false
+	}
 	s.flushDone.Broadcast()
 	if err != nil {
 		return err
@@ -131,13 +151,39 @@ func (s *sinkRunner) putLocked(ctx context.Context) error {
 		sub.seq, sub.recs, sub.putAt = s.putSeq, nil, now
 		s.unflushed = append(s.unflushed, sub)
 		s.unflushedRecs += sub.n
-		for _, e := range sub.ends {
-			if e.next > s.offsets[e.q] {
-				s.offsets[e.q] = e.next
-			}
-		}
+		advanceOffsets(s.offsets, sub.ends)
+	}
+	if carried != nil {
+		// The Flush the Put carried is the first attempt of the Flush due now.
+		return s.flushAll(ctx, carried)
 	}
 	return nil
+}
+
+// advanceOffsets moves offsets past ends.
+func advanceOffsets(offsets map[plugins.Queue]int64, ends []queueEnd) {
+	for _, e := range ends {
+		if e.next > offsets[e.q] {
+			offsets[e.q] = e.next
+		}
+	}
+}
+
+// offsetsWith returns the offsets after the records put so far and those of subs. Called
+// with s.mu held.
+func (s *sinkRunner) offsetsWith(subs []*putSub) map[plugins.Queue]int64 {
+	out := maps.Clone(s.offsets)
+	for _, sub := range subs {
+		advanceOffsets(out, sub.ends)
+	}
+	return out
+}
+
+// flushOutcome is a Flush a PutFlush carried: the offsets it was given and what it answered.
+type flushOutcome struct {
+	offsets map[plugins.Queue]int64
+	err     error
+	durable map[plugins.Queue]int64
 }
 
 // gatherLocked lets the records of a ConcurrentFlusher's next Put gather while the other
@@ -179,10 +225,13 @@ func (s *sinkRunner) gatherLocked(ctx context.Context) error {
 }
 
 // flushAll flushes until every Put done is covered (at least once) and completes the pulls
-// each Flush covered. Called with s.mu held, which it releases during the calls.
-func (s *sinkRunner) flushAll(ctx context.Context) error {
+// each Flush covered; carried, when not nil, is the first Flush's first attempt, made by the
+// last Put. Called with s.mu held, which it releases during the calls.
+func (s *sinkRunner) flushAll(ctx context.Context, carried *flushOutcome) error {
 	for {
-		if err := s.flushLocked(ctx); err != nil {
+		err := s.flushLocked(ctx, carried)
+		carried = nil
+		if err != nil {
 			return err
 		}
 		s.counters.commits.Add(1)
@@ -211,8 +260,15 @@ func (s *sinkRunner) flushAll(ctx context.Context) error {
 // flushDue reports whether the records put and not flushed are to be flushed now: always for a
 // task that is not a ConcurrentFlusher; for one that is, once consumer.batch.size of them wait,
 // the oldest waited flushAfter, or the session ends. Called with s.mu held.
-func (s *sinkRunner) flushDue() bool {
-	if !s.concurrentFlush || s.forceFlush || s.unflushedRecs >= max(s.batchSize, 1) {
+func (s *sinkRunner) flushDue() bool { return s.flushDueWith(nil) }
+
+// flushDueWith is flushDue once subs are put too. Called with s.mu held.
+func (s *sinkRunner) flushDueWith(subs []*putSub) bool {
+	n := s.unflushedRecs
+	for _, sub := range subs {
+		n += sub.n
+	}
+	if !s.concurrentFlush || s.forceFlush || n >= max(s.batchSize, 1) {
 		return true
 	}
 	for _, sub := range s.unflushed {
@@ -252,7 +308,7 @@ func (s *sinkRunner) flushStale() {
 		s.mu.Unlock()
 		return
 	}
-	err := s.flushAll(s.work)
+	err := s.flushAll(s.work, nil)
 	s.mu.Unlock()
 	if err != nil && s.work.Err() == nil {
 		s.fail(fmt.Errorf("stage %s: %w", StagePut, err))
@@ -272,7 +328,7 @@ func (s *sinkRunner) flushRest(ctx context.Context) {
 		return
 	}
 	s.forceFlush = true
-	err := s.flushAll(ctx)
+	err := s.flushAll(ctx, nil)
 	s.forceFlush = false
 	if err != nil && ctx.Err() == nil {
 		s.mu.Unlock()
@@ -296,19 +352,17 @@ func (s *sinkRunner) stopFlushTimer() {
 }
 
 // flushLocked makes everything put so far durable (Flush, or PreCommit when the task
-// implements it). Called with s.mu held, which it releases during the call.
-func (s *sinkRunner) flushLocked(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+// implements it); carried, when not nil, is the first attempt, made by the last Put with the
+// offsets after it. Called with s.mu held, which it releases during the call.
+func (s *sinkRunner) flushLocked(ctx context.Context, carried *flushOutcome) error {
+	if err := ctx.Err(); err != nil && (carried == nil || carried.err != nil) {
 		return err
 	}
 	s.flushing = true
 	target := s.putSeq
-	offsets := make(map[plugins.Queue]int64, len(s.offsets))
-	for q, o := range s.offsets {
-		offsets[q] = o
-	}
+	offsets := maps.Clone(s.offsets)
 	s.mu.Unlock()
-	err := s.flushTask(ctx, offsets)
+	err := s.flushTask(ctx, offsets, carried)
 	s.mu.Lock()
 	s.flushing = false
 	if err == nil && target > s.flushedSeq {
@@ -319,11 +373,19 @@ func (s *sinkRunner) flushLocked(ctx context.Context) error {
 }
 
 // flushTask calls Flush, or PreCommit when the task implements it, with the offsets after
-// the records put so far.
-func (s *sinkRunner) flushTask(ctx context.Context, offsets map[plugins.Queue]int64) error {
+// the records put so far; when carried is not nil, the first attempt was made already (by the
+// last Put, with the same offsets) and is only recorded.
+func (s *sinkRunner) flushTask(ctx context.Context, offsets map[plugins.Queue]int64, carried *flushOutcome) error {
 	flushStart := time.Now()
 	defer func() { s.hist.commitTime.WithLabelValues(s.labels...).Observe(since(flushStart)) }()
 	return s.policy.retry(ctx, func() error {
+		if c := carried; c != nil {
+			carried = nil
+			if _, ok := s.task.(plugins.PreCommitter); ok && c.err == nil {
+				s.confirm(c.offsets, c.durable)
+			}
+			return c.err
+		}
 		return safeCall(func() error {
 			if pc, ok := s.task.(plugins.PreCommitter); ok {
 				durable, err := pc.PreCommit(ctx, offsets)
@@ -406,7 +468,7 @@ func (s *sinkRunner) precommitHeld(ctx context.Context) {
 		s.mu.Unlock()
 		return
 	}
-	err := s.flushAll(ctx)
+	err := s.flushAll(ctx, nil)
 	s.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
 		s.fail(fmt.Errorf("stage %s: %w", StagePut, err))

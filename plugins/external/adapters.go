@@ -366,6 +366,38 @@ func (t *sinkTask) Put(ctx context.Context, records []*schema.Record) error {
 	return wire.DecodeError(rep.Error)
 }
 
+// PutFlushes reports whether the plugin serves PutFlush (older SDKs do not).
+func (t *sinkTask) PutFlushes() bool { return t.d.bin.putFlush }
+
+// PutFlush sends a Put and the Flush (or PreCommit) after it in one round trip; only to a
+// plugin whose PutFlushes is true.
+func (t *sinkTask) PutFlush(ctx context.Context, records []*schema.Record, offsets map[plugins.Queue]int64) plugins.PutFlushResult {
+	p, err := t.inst.get("PutFlush")
+	if err != nil {
+		return plugins.PutFlushResult{PutErr: err}
+	}
+	batch, err := wire.AppendBatch(t.buf, records)
+	if err != nil {
+		return plugins.PutFlushResult{PutErr: fmt.Errorf("put: %w", err)}
+	}
+	t.buf = batch.Records
+	var rep *pb.PutFlushReply
+	if err := p.call(ctx, "PutFlush", func(ctx context.Context) (err error) {
+		rep, err = p.conn.Plugin.PutFlush(ctx, &pb.PutFlushRequest{Batch: batch, Offsets: wire.OffsetsMsg(offsets)})
+		return err
+	}); err != nil {
+		return plugins.PutFlushResult{PutErr: err}
+	}
+	if err := wire.DecodeError(rep.PutError); err != nil {
+		return plugins.PutFlushResult{PutErr: err}
+	}
+	res := plugins.PutFlushResult{FlushErr: wire.DecodeError(rep.FlushError)}
+	if t.d.preCommit {
+		res.Durable = wire.FromOffsetsMsg(rep.Offsets)
+	}
+	return res
+}
+
 func (t *sinkTask) Flush(ctx context.Context, offsets map[plugins.Queue]int64) error {
 	p, err := t.inst.get("Flush")
 	if err != nil {

@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 		"faulty":   "./testdata/faulty",
 		"oldproto": "./testdata/oldproto",
 		"probe":    "./testdata/probe",
+		"oldsdk":   "./testdata/oldsdk",
 	} {
 		if err := buildPlugin(dir, name, pkg); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -54,6 +54,7 @@ type binary struct {
 	mod        time.Time
 	version    string
 	sdkVersion string
+	putFlush   bool // it serves PutFlush
 	conns      []*description
 }
 
@@ -239,7 +240,8 @@ func (m *Manager) describe(ctx context.Context, path string, st os.FileInfo) (*b
 	}); err != nil {
 		return nil, err
 	}
-	b := &binary{path: path, size: st.Size(), mod: st.ModTime(), version: rep.Version, sdkVersion: rep.SdkVersion}
+	b := &binary{path: path, size: st.Size(), mod: st.ModTime(), version: rep.Version, sdkVersion: rep.SdkVersion,
+		putFlush: rep.PutFlush}
 	for _, c := range rep.Connectors {
 		kind := plugins.Kind(c.Kind)
 		if !kind.Valid() {

@@ -73,7 +73,7 @@ func guard(f func() error) (err error) {
 func reply(err error) *pb.ErrorReply { return &pb.ErrorReply{Error: wire.EncodeError(err)} }
 
 func (s *server) Describe(context.Context, *pb.Empty) (*pb.DescribeReply, error) {
-	out := &pb.DescribeReply{Version: s.plugin.Version, SdkVersion: sdkVersion()}
+	out := &pb.DescribeReply{Version: s.plugin.Version, SdkVersion: sdkVersion(), PutFlush: true}
 	for _, c := range s.plugin.Connectors {
 		inst := c.New()
 		d := &pb.ConnectorDescription{Kind: string(c.Kind), Name: c.Name, Aliases: c.Aliases, Spec: wire.EncodeSpec(inst.Spec())}
@@ -361,6 +361,30 @@ func (s *server) Flush(ctx context.Context, req *pb.OffsetsRequest) (*pb.ErrorRe
 		return nil, fmt.Errorf("flush: %w", err)
 	}
 	return reply(s.sinkCall(func() error { return task.Flush(ctx, wire.FromOffsetsMsg(req.Offsets)) })), nil
+}
+
+// PutFlush is Put and then, if it succeeded, Flush (PreCommit for a PreCommitter), each as
+// its own call would run.
+func (s *server) PutFlush(ctx context.Context, req *pb.PutFlushRequest) (*pb.PutFlushReply, error) {
+	task, err := s.sinkTask()
+	if err != nil {
+		return nil, fmt.Errorf("put-flush: %w", err)
+	}
+	recs, err := wire.DecodeBatch(req.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("put-flush: %w", err)
+	}
+	if err := s.sinkCall(func() error { return task.Put(ctx, recs) }); err != nil {
+		return &pb.PutFlushReply{PutError: wire.EncodeError(err)}, nil
+	}
+	offsets := wire.FromOffsetsMsg(req.Offsets)
+	if pc, ok := task.(plugins.PreCommitter); ok {
+		var out map[plugins.Queue]int64
+		err = s.sinkCall(func() (err error) { out, err = pc.PreCommit(ctx, offsets); return err })
+		return &pb.PutFlushReply{FlushError: wire.EncodeError(err), Offsets: wire.OffsetsMsg(out)}, nil
+	}
+	err = s.sinkCall(func() error { return task.Flush(ctx, offsets) })
+	return &pb.PutFlushReply{FlushError: wire.EncodeError(err)}, nil
 }
 
 func (s *server) PreCommit(ctx context.Context, req *pb.OffsetsRequest) (*pb.PreCommitReply, error) {

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -76,4 +77,94 @@ func TestTuneGC(t *testing.T) {
 	tuneGC()
 	runtime.GC() // the floor sets the percent after a collection
 	require.Greater(t, debug.SetGCPercent(100), 100, "the floor raises the percent of a small heap")
+}
+
+// recordingSink notes its calls and fails those named in fail.
+type recordingSink struct {
+	calls []string
+	fail  map[string]error
+	given map[plugins.Queue]int64
+}
+
+func (r *recordingSink) Start(context.Context, plugins.SinkTaskContext, map[string]string) error {
+	return nil
+}
+func (r *recordingSink) Put(_ context.Context, recs []*schema.Record) error {
+	r.calls = append(r.calls, "put "+recs[0].Value.(string))
+	return r.fail["put"]
+}
+func (r *recordingSink) Flush(_ context.Context, o map[plugins.Queue]int64) error {
+	r.calls, r.given = append(r.calls, "flush"), o
+	return r.fail["flush"]
+}
+func (r *recordingSink) Stop(context.Context) error { return nil }
+
+// preCommittingSink answers a PreCommit with one less than each offset it is given.
+type preCommittingSink struct{ recordingSink }
+
+func (p *preCommittingSink) PreCommit(_ context.Context, o map[plugins.Queue]int64) (map[plugins.Queue]int64, error) {
+	p.calls, p.given = append(p.calls, "pre-commit"), o
+	out := map[plugins.Queue]int64{}
+	for q, off := range o {
+		out[q] = off - 1
+	}
+	return out, p.fail["flush"]
+}
+
+// TestPutFlush: PutFlush is a Put and, only if it succeeded, the task's Flush (its PreCommit,
+// for a PreCommitter) with the offsets given; each error comes back in its own field.
+func TestPutFlush(t *testing.T) {
+	q := plugins.Queue{Topic: "t", BrokerName: "b", QueueID: 1}
+	offsets := map[plugins.Queue]int64{q: 8}
+	boom := plugins.Retriable(errors.New("boom"))
+	for _, tc := range []struct {
+		name      string
+		preCommit bool
+		fail      string
+		calls     []string
+		putErr    bool
+		flushErr  bool
+		durable   map[plugins.Queue]int64
+	}{
+		{name: "flush", calls: []string{"put v", "flush"}},
+		{name: "failed put", fail: "put", calls: []string{"put v"}, putErr: true},
+		{name: "failed flush", fail: "flush", calls: []string{"put v", "flush"}, flushErr: true},
+		{name: "pre-commit", preCommit: true, calls: []string{"put v", "pre-commit"}, durable: map[plugins.Queue]int64{q: 7}},
+		{name: "failed pre-commit", preCommit: true, fail: "flush", calls: []string{"put v", "pre-commit"}, flushErr: true,
+			durable: map[plugins.Queue]int64{q: 7}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recordingSink{fail: map[string]error{tc.fail: boom}}
+			var task plugins.SinkTask = rec
+			if tc.preCommit {
+				pc := &preCommittingSink{recordingSink{fail: rec.fail}}
+				task, rec = pc, &pc.recordingSink
+			}
+			s := &server{sink: task}
+			batch, err := wire.EncodeBatch([]*schema.Record{schema.NewRecord("t", nil, nil, schema.StringSchema, "v")})
+			require.NoError(t, err)
+			rep, err := s.PutFlush(context.Background(), &pb.PutFlushRequest{Batch: batch, Offsets: wire.OffsetsMsg(offsets)})
+			require.NoError(t, err)
+			require.Equal(t, tc.calls, rec.calls)
+			putErr, flushErr := wire.DecodeError(rep.PutError), wire.DecodeError(rep.FlushError)
+			require.Equal(t, tc.putErr, putErr != nil, "put error %v", putErr)
+			require.Equal(t, tc.flushErr, flushErr != nil, "flush error %v", flushErr)
+			if tc.putErr || tc.flushErr {
+				require.True(t, plugins.IsRetriable(errors.Join(putErr, flushErr)), "the error keeps its kind")
+			}
+			if !tc.putErr {
+				require.Equal(t, offsets, rec.given)
+			}
+			if tc.durable != nil {
+				require.Equal(t, tc.durable, wire.FromOffsetsMsg(rep.Offsets))
+			}
+		})
+	}
+}
+
+// TestDescribeSaysPutFlush: a worker sends PutFlush only to a plugin that says it serves it.
+func TestDescribeSaysPutFlush(t *testing.T) {
+	rep, err := (&server{}).Describe(context.Background(), &pb.Empty{})
+	require.NoError(t, err)
+	require.True(t, rep.PutFlush)
 }

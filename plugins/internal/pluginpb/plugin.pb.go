@@ -174,8 +174,10 @@ type DescribeReply struct {
 	// version of the plugin binary (its authors' version string).
 	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	// sdk_version is the version of the SDK module it was built with.
-	SdkVersion    string                  `protobuf:"bytes,2,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
-	Connectors    []*ConnectorDescription `protobuf:"bytes,3,rep,name=connectors,proto3" json:"connectors,omitempty"`
+	SdkVersion string                  `protobuf:"bytes,2,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
+	Connectors []*ConnectorDescription `protobuf:"bytes,3,rep,name=connectors,proto3" json:"connectors,omitempty"`
+	// put_flush: the plugin serves PutFlush.
+	PutFlush      bool `protobuf:"varint,4,opt,name=put_flush,json=putFlush,proto3" json:"put_flush,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -229,6 +231,13 @@ func (x *DescribeReply) GetConnectors() []*ConnectorDescription {
 		return x.Connectors
 	}
 	return nil
+}
+
+func (x *DescribeReply) GetPutFlush() bool {
+	if x != nil {
+		return x.PutFlush
+	}
+	return false
 }
 
 type ConnectorDescription struct {
@@ -1255,6 +1264,122 @@ func (x *PutRequest) GetBatch() *Batch {
 	return nil
 }
 
+type PutFlushRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Batch *Batch                 `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
+	// offsets are those of a Flush made after the Put: they cover its records.
+	Offsets       []*QueueOffset `protobuf:"bytes,2,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutFlushRequest) Reset() {
+	*x = PutFlushRequest{}
+	mi := &file_plugin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutFlushRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutFlushRequest) ProtoMessage() {}
+
+func (x *PutFlushRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutFlushRequest.ProtoReflect.Descriptor instead.
+func (*PutFlushRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PutFlushRequest) GetBatch() *Batch {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+func (x *PutFlushRequest) GetOffsets() []*QueueOffset {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+type PutFlushReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// put_error is the Put's error; when it is set, no Flush was made.
+	PutError *Error `protobuf:"bytes,1,opt,name=put_error,json=putError,proto3" json:"put_error,omitempty"`
+	// flush_error is the Flush's (or PreCommit's) error.
+	FlushError *Error `protobuf:"bytes,2,opt,name=flush_error,json=flushError,proto3" json:"flush_error,omitempty"`
+	// offsets is the PreCommit's answer (a task that implements it).
+	Offsets       []*QueueOffset `protobuf:"bytes,3,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutFlushReply) Reset() {
+	*x = PutFlushReply{}
+	mi := &file_plugin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutFlushReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutFlushReply) ProtoMessage() {}
+
+func (x *PutFlushReply) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutFlushReply.ProtoReflect.Descriptor instead.
+func (*PutFlushReply) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PutFlushReply) GetPutError() *Error {
+	if x != nil {
+		return x.PutError
+	}
+	return nil
+}
+
+func (x *PutFlushReply) GetFlushError() *Error {
+	if x != nil {
+		return x.FlushError
+	}
+	return nil
+}
+
+func (x *PutFlushReply) GetOffsets() []*QueueOffset {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
 type Queue struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
@@ -1266,7 +1391,7 @@ type Queue struct {
 
 func (x *Queue) Reset() {
 	*x = Queue{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1403,7 @@ func (x *Queue) String() string {
 func (*Queue) ProtoMessage() {}
 
 func (x *Queue) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1416,7 @@ func (x *Queue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Queue.ProtoReflect.Descriptor instead.
 func (*Queue) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Queue) GetTopic() string {
@@ -1325,7 +1450,7 @@ type QueueOffset struct {
 
 func (x *QueueOffset) Reset() {
 	*x = QueueOffset{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1462,7 @@ func (x *QueueOffset) String() string {
 func (*QueueOffset) ProtoMessage() {}
 
 func (x *QueueOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1475,7 @@ func (x *QueueOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueOffset.ProtoReflect.Descriptor instead.
 func (*QueueOffset) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *QueueOffset) GetQueue() *Queue {
@@ -1376,7 +1501,7 @@ type OffsetsRequest struct {
 
 func (x *OffsetsRequest) Reset() {
 	*x = OffsetsRequest{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +1513,7 @@ func (x *OffsetsRequest) String() string {
 func (*OffsetsRequest) ProtoMessage() {}
 
 func (x *OffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1401,7 +1526,7 @@ func (x *OffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetsRequest.ProtoReflect.Descriptor instead.
 func (*OffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *OffsetsRequest) GetOffsets() []*QueueOffset {
@@ -1421,7 +1546,7 @@ type PreCommitReply struct {
 
 func (x *PreCommitReply) Reset() {
 	*x = PreCommitReply{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1558,7 @@ func (x *PreCommitReply) String() string {
 func (*PreCommitReply) ProtoMessage() {}
 
 func (x *PreCommitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1571,7 @@ func (x *PreCommitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreCommitReply.ProtoReflect.Descriptor instead.
 func (*PreCommitReply) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PreCommitReply) GetError() *Error {
@@ -1472,7 +1597,7 @@ type QueuesRequest struct {
 
 func (x *QueuesRequest) Reset() {
 	*x = QueuesRequest{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1609,7 @@ func (x *QueuesRequest) String() string {
 func (*QueuesRequest) ProtoMessage() {}
 
 func (x *QueuesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1622,7 @@ func (x *QueuesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueuesRequest.ProtoReflect.Descriptor instead.
 func (*QueuesRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *QueuesRequest) GetQueues() []*Queue {
@@ -1516,7 +1641,7 @@ type PositionsRequest struct {
 
 func (x *PositionsRequest) Reset() {
 	*x = PositionsRequest{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1653,7 @@ func (x *PositionsRequest) String() string {
 func (*PositionsRequest) ProtoMessage() {}
 
 func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1666,7 @@ func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsRequest.ProtoReflect.Descriptor instead.
 func (*PositionsRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PositionsRequest) GetPartitions() []*Value {
@@ -1561,7 +1686,7 @@ type PositionsReply struct {
 
 func (x *PositionsReply) Reset() {
 	*x = PositionsReply{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1698,7 @@ func (x *PositionsReply) String() string {
 func (*PositionsReply) ProtoMessage() {}
 
 func (x *PositionsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1711,7 @@ func (x *PositionsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsReply.ProtoReflect.Descriptor instead.
 func (*PositionsReply) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PositionsReply) GetError() *Error {
@@ -1613,7 +1738,7 @@ type PartitionPosition struct {
 
 func (x *PartitionPosition) Reset() {
 	*x = PartitionPosition{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1625,7 +1750,7 @@ func (x *PartitionPosition) String() string {
 func (*PartitionPosition) ProtoMessage() {}
 
 func (x *PartitionPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1638,7 +1763,7 @@ func (x *PartitionPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionPosition.ProtoReflect.Descriptor instead.
 func (*PartitionPosition) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PartitionPosition) GetPartition() *Value {
@@ -1665,7 +1790,7 @@ type ReportRequest struct {
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +1802,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +1815,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReportRequest) GetBatch() *Batch {
@@ -1723,7 +1848,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +1860,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +1873,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Batch) GetSchemas() []*Schema {
@@ -1793,7 +1918,7 @@ type Schema struct {
 
 func (x *Schema) Reset() {
 	*x = Schema{}
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +1930,7 @@ func (x *Schema) String() string {
 func (*Schema) ProtoMessage() {}
 
 func (x *Schema) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +1943,7 @@ func (x *Schema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema.ProtoReflect.Descriptor instead.
 func (*Schema) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{29}
+	return file_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Schema) GetType() string {
@@ -1915,7 +2040,7 @@ type SchemaField struct {
 
 func (x *SchemaField) Reset() {
 	*x = SchemaField{}
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1927,7 +2052,7 @@ func (x *SchemaField) String() string {
 func (*SchemaField) ProtoMessage() {}
 
 func (x *SchemaField) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1940,7 +2065,7 @@ func (x *SchemaField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaField.ProtoReflect.Descriptor instead.
 func (*SchemaField) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{30}
+	return file_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SchemaField) GetName() string {
@@ -1984,7 +2109,7 @@ type Value struct {
 
 func (x *Value) Reset() {
 	*x = Value{}
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1996,7 +2121,7 @@ func (x *Value) String() string {
 func (*Value) ProtoMessage() {}
 
 func (x *Value) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2009,7 +2134,7 @@ func (x *Value) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Value.ProtoReflect.Descriptor instead.
 func (*Value) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{31}
+	return file_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Value) GetKind() isValue_Kind {
@@ -2273,7 +2398,7 @@ type TimeValue struct {
 
 func (x *TimeValue) Reset() {
 	*x = TimeValue{}
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2410,7 @@ func (x *TimeValue) String() string {
 func (*TimeValue) ProtoMessage() {}
 
 func (x *TimeValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2423,7 @@ func (x *TimeValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimeValue.ProtoReflect.Descriptor instead.
 func (*TimeValue) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{32}
+	return file_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TimeValue) GetSeconds() int64 {
@@ -2324,7 +2449,7 @@ type ValueList struct {
 
 func (x *ValueList) Reset() {
 	*x = ValueList{}
-	mi := &file_plugin_proto_msgTypes[33]
+	mi := &file_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2461,7 @@ func (x *ValueList) String() string {
 func (*ValueList) ProtoMessage() {}
 
 func (x *ValueList) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[33]
+	mi := &file_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +2474,7 @@ func (x *ValueList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueList.ProtoReflect.Descriptor instead.
 func (*ValueList) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{33}
+	return file_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ValueList) GetItems() []*Value {
@@ -2370,7 +2495,7 @@ type MapValue struct {
 
 func (x *MapValue) Reset() {
 	*x = MapValue{}
-	mi := &file_plugin_proto_msgTypes[34]
+	mi := &file_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2382,7 +2507,7 @@ func (x *MapValue) String() string {
 func (*MapValue) ProtoMessage() {}
 
 func (x *MapValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[34]
+	mi := &file_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2395,7 +2520,7 @@ func (x *MapValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapValue.ProtoReflect.Descriptor instead.
 func (*MapValue) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{34}
+	return file_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MapValue) GetKeys() []*Value {
@@ -2422,7 +2547,7 @@ type ObjectValue struct {
 
 func (x *ObjectValue) Reset() {
 	*x = ObjectValue{}
-	mi := &file_plugin_proto_msgTypes[35]
+	mi := &file_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2434,7 +2559,7 @@ func (x *ObjectValue) String() string {
 func (*ObjectValue) ProtoMessage() {}
 
 func (x *ObjectValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[35]
+	mi := &file_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,7 +2572,7 @@ func (x *ObjectValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectValue.ProtoReflect.Descriptor instead.
 func (*ObjectValue) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{35}
+	return file_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ObjectValue) GetFields() map[string]*Value {
@@ -2467,7 +2592,7 @@ type StructValue struct {
 
 func (x *StructValue) Reset() {
 	*x = StructValue{}
-	mi := &file_plugin_proto_msgTypes[36]
+	mi := &file_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2479,7 +2604,7 @@ func (x *StructValue) String() string {
 func (*StructValue) ProtoMessage() {}
 
 func (x *StructValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[36]
+	mi := &file_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2492,7 +2617,7 @@ func (x *StructValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StructValue.ProtoReflect.Descriptor instead.
 func (*StructValue) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{36}
+	return file_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *StructValue) GetSchema() uint32 {
@@ -2519,7 +2644,7 @@ type DecimalValue struct {
 
 func (x *DecimalValue) Reset() {
 	*x = DecimalValue{}
-	mi := &file_plugin_proto_msgTypes[37]
+	mi := &file_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2656,7 @@ func (x *DecimalValue) String() string {
 func (*DecimalValue) ProtoMessage() {}
 
 func (x *DecimalValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[37]
+	mi := &file_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2669,7 @@ func (x *DecimalValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecimalValue.ProtoReflect.Descriptor instead.
 func (*DecimalValue) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{37}
+	return file_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DecimalValue) GetUnscaled() []byte {
@@ -2566,14 +2691,15 @@ var File_plugin_proto protoreflect.FileDescriptor
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\fplugin.proto\x12\x14rmqconnect.plugin.v1\"\a\n" +
-	"\x05Empty\"\x96\x01\n" +
+	"\x05Empty\"\xb3\x01\n" +
 	"\rDescribeReply\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1f\n" +
 	"\vsdk_version\x18\x02 \x01(\tR\n" +
 	"sdkVersion\x12J\n" +
 	"\n" +
 	"connectors\x18\x03 \x03(\v2*.rmqconnect.plugin.v1.ConnectorDescriptionR\n" +
-	"connectors\"\xfa\x01\n" +
+	"connectors\x12\x1b\n" +
+	"\tput_flush\x18\x04 \x01(\bR\bputFlush\"\xfa\x01\n" +
 	"\x14ConnectorDescription\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -2674,7 +2800,15 @@ const file_plugin_proto_rawDesc = "" +
 	"\ttimestamp\x18\a \x01(\v2\x1f.rmqconnect.plugin.v1.TimeValueR\ttimestamp\"?\n" +
 	"\n" +
 	"PutRequest\x121\n" +
-	"\x05batch\x18\x01 \x01(\v2\x1b.rmqconnect.plugin.v1.BatchR\x05batch\"Y\n" +
+	"\x05batch\x18\x01 \x01(\v2\x1b.rmqconnect.plugin.v1.BatchR\x05batch\"\x81\x01\n" +
+	"\x0fPutFlushRequest\x121\n" +
+	"\x05batch\x18\x01 \x01(\v2\x1b.rmqconnect.plugin.v1.BatchR\x05batch\x12;\n" +
+	"\aoffsets\x18\x02 \x03(\v2!.rmqconnect.plugin.v1.QueueOffsetR\aoffsets\"\xc4\x01\n" +
+	"\rPutFlushReply\x128\n" +
+	"\tput_error\x18\x01 \x01(\v2\x1b.rmqconnect.plugin.v1.ErrorR\bputError\x12<\n" +
+	"\vflush_error\x18\x02 \x01(\v2\x1b.rmqconnect.plugin.v1.ErrorR\n" +
+	"flushError\x12;\n" +
+	"\aoffsets\x18\x03 \x03(\v2!.rmqconnect.plugin.v1.QueueOffsetR\aoffsets\"Y\n" +
 	"\x05Queue\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1f\n" +
 	"\vbroker_name\x18\x02 \x01(\tR\n" +
@@ -2769,7 +2903,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06values\x18\x02 \x03(\v2\x1b.rmqconnect.plugin.v1.ValueR\x06values\"@\n" +
 	"\fDecimalValue\x12\x1a\n" +
 	"\bunscaled\x18\x01 \x01(\fR\bunscaled\x12\x14\n" +
-	"\x05scale\x18\x02 \x01(\x05R\x05scale2\xab\v\n" +
+	"\x05scale\x18\x02 \x01(\x05R\x05scale2\x83\f\n" +
 	"\x06Plugin\x12L\n" +
 	"\bDescribe\x12\x1b.rmqconnect.plugin.v1.Empty\x1a#.rmqconnect.plugin.v1.DescribeReply\x12S\n" +
 	"\bValidate\x12%.rmqconnect.plugin.v1.ValidateRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12_\n" +
@@ -2784,7 +2918,8 @@ const file_plugin_proto_rawDesc = "" +
 	"SourceStop\x12!.rmqconnect.plugin.v1.StopRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12U\n" +
 	"\tSinkStart\x12&.rmqconnect.plugin.v1.TaskStartRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12I\n" +
 	"\x03Put\x12 .rmqconnect.plugin.v1.PutRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12O\n" +
-	"\x05Flush\x12$.rmqconnect.plugin.v1.OffsetsRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12W\n" +
+	"\x05Flush\x12$.rmqconnect.plugin.v1.OffsetsRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12V\n" +
+	"\bPutFlush\x12%.rmqconnect.plugin.v1.PutFlushRequest\x1a#.rmqconnect.plugin.v1.PutFlushReply\x12W\n" +
 	"\tPreCommit\x12$.rmqconnect.plugin.v1.OffsetsRequest\x1a$.rmqconnect.plugin.v1.PreCommitReply\x12S\n" +
 	"\n" +
 	"OpenQueues\x12#.rmqconnect.plugin.v1.QueuesRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12T\n" +
@@ -2815,7 +2950,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_plugin_proto_goTypes = []any{
 	(Error_Kind)(0),               // 0: rmqconnect.plugin.v1.Error.Kind
 	(FieldError_Cause)(0),         // 1: rmqconnect.plugin.v1.FieldError.Cause
@@ -2838,31 +2973,33 @@ var file_plugin_proto_goTypes = []any{
 	(*CommitRecordsRequest)(nil),  // 18: rmqconnect.plugin.v1.CommitRecordsRequest
 	(*RecordMetadata)(nil),        // 19: rmqconnect.plugin.v1.RecordMetadata
 	(*PutRequest)(nil),            // 20: rmqconnect.plugin.v1.PutRequest
-	(*Queue)(nil),                 // 21: rmqconnect.plugin.v1.Queue
-	(*QueueOffset)(nil),           // 22: rmqconnect.plugin.v1.QueueOffset
-	(*OffsetsRequest)(nil),        // 23: rmqconnect.plugin.v1.OffsetsRequest
-	(*PreCommitReply)(nil),        // 24: rmqconnect.plugin.v1.PreCommitReply
-	(*QueuesRequest)(nil),         // 25: rmqconnect.plugin.v1.QueuesRequest
-	(*PositionsRequest)(nil),      // 26: rmqconnect.plugin.v1.PositionsRequest
-	(*PositionsReply)(nil),        // 27: rmqconnect.plugin.v1.PositionsReply
-	(*PartitionPosition)(nil),     // 28: rmqconnect.plugin.v1.PartitionPosition
-	(*ReportRequest)(nil),         // 29: rmqconnect.plugin.v1.ReportRequest
-	(*Batch)(nil),                 // 30: rmqconnect.plugin.v1.Batch
-	(*Schema)(nil),                // 31: rmqconnect.plugin.v1.Schema
-	(*SchemaField)(nil),           // 32: rmqconnect.plugin.v1.SchemaField
-	(*Value)(nil),                 // 33: rmqconnect.plugin.v1.Value
-	(*TimeValue)(nil),             // 34: rmqconnect.plugin.v1.TimeValue
-	(*ValueList)(nil),             // 35: rmqconnect.plugin.v1.ValueList
-	(*MapValue)(nil),              // 36: rmqconnect.plugin.v1.MapValue
-	(*ObjectValue)(nil),           // 37: rmqconnect.plugin.v1.ObjectValue
-	(*StructValue)(nil),           // 38: rmqconnect.plugin.v1.StructValue
-	(*DecimalValue)(nil),          // 39: rmqconnect.plugin.v1.DecimalValue
-	nil,                           // 40: rmqconnect.plugin.v1.ValidateRequest.ConfigEntry
-	nil,                           // 41: rmqconnect.plugin.v1.ConnectorStartRequest.ConfigEntry
-	nil,                           // 42: rmqconnect.plugin.v1.StringMap.EntriesEntry
-	nil,                           // 43: rmqconnect.plugin.v1.TaskStartRequest.ConfigEntry
-	nil,                           // 44: rmqconnect.plugin.v1.Schema.ParametersEntry
-	nil,                           // 45: rmqconnect.plugin.v1.ObjectValue.FieldsEntry
+	(*PutFlushRequest)(nil),       // 21: rmqconnect.plugin.v1.PutFlushRequest
+	(*PutFlushReply)(nil),         // 22: rmqconnect.plugin.v1.PutFlushReply
+	(*Queue)(nil),                 // 23: rmqconnect.plugin.v1.Queue
+	(*QueueOffset)(nil),           // 24: rmqconnect.plugin.v1.QueueOffset
+	(*OffsetsRequest)(nil),        // 25: rmqconnect.plugin.v1.OffsetsRequest
+	(*PreCommitReply)(nil),        // 26: rmqconnect.plugin.v1.PreCommitReply
+	(*QueuesRequest)(nil),         // 27: rmqconnect.plugin.v1.QueuesRequest
+	(*PositionsRequest)(nil),      // 28: rmqconnect.plugin.v1.PositionsRequest
+	(*PositionsReply)(nil),        // 29: rmqconnect.plugin.v1.PositionsReply
+	(*PartitionPosition)(nil),     // 30: rmqconnect.plugin.v1.PartitionPosition
+	(*ReportRequest)(nil),         // 31: rmqconnect.plugin.v1.ReportRequest
+	(*Batch)(nil),                 // 32: rmqconnect.plugin.v1.Batch
+	(*Schema)(nil),                // 33: rmqconnect.plugin.v1.Schema
+	(*SchemaField)(nil),           // 34: rmqconnect.plugin.v1.SchemaField
+	(*Value)(nil),                 // 35: rmqconnect.plugin.v1.Value
+	(*TimeValue)(nil),             // 36: rmqconnect.plugin.v1.TimeValue
+	(*ValueList)(nil),             // 37: rmqconnect.plugin.v1.ValueList
+	(*MapValue)(nil),              // 38: rmqconnect.plugin.v1.MapValue
+	(*ObjectValue)(nil),           // 39: rmqconnect.plugin.v1.ObjectValue
+	(*StructValue)(nil),           // 40: rmqconnect.plugin.v1.StructValue
+	(*DecimalValue)(nil),          // 41: rmqconnect.plugin.v1.DecimalValue
+	nil,                           // 42: rmqconnect.plugin.v1.ValidateRequest.ConfigEntry
+	nil,                           // 43: rmqconnect.plugin.v1.ConnectorStartRequest.ConfigEntry
+	nil,                           // 44: rmqconnect.plugin.v1.StringMap.EntriesEntry
+	nil,                           // 45: rmqconnect.plugin.v1.TaskStartRequest.ConfigEntry
+	nil,                           // 46: rmqconnect.plugin.v1.Schema.ParametersEntry
+	nil,                           // 47: rmqconnect.plugin.v1.ObjectValue.FieldsEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	4,  // 0: rmqconnect.plugin.v1.DescribeReply.connectors:type_name -> rmqconnect.plugin.v1.ConnectorDescription
@@ -2871,100 +3008,107 @@ var file_plugin_proto_depIdxs = []int32{
 	7,  // 3: rmqconnect.plugin.v1.Error.fields:type_name -> rmqconnect.plugin.v1.FieldError
 	1,  // 4: rmqconnect.plugin.v1.FieldError.cause:type_name -> rmqconnect.plugin.v1.FieldError.Cause
 	6,  // 5: rmqconnect.plugin.v1.ErrorReply.error:type_name -> rmqconnect.plugin.v1.Error
-	40, // 6: rmqconnect.plugin.v1.ValidateRequest.config:type_name -> rmqconnect.plugin.v1.ValidateRequest.ConfigEntry
-	41, // 7: rmqconnect.plugin.v1.ConnectorStartRequest.config:type_name -> rmqconnect.plugin.v1.ConnectorStartRequest.ConfigEntry
+	42, // 6: rmqconnect.plugin.v1.ValidateRequest.config:type_name -> rmqconnect.plugin.v1.ValidateRequest.ConfigEntry
+	43, // 7: rmqconnect.plugin.v1.ConnectorStartRequest.config:type_name -> rmqconnect.plugin.v1.ConnectorStartRequest.ConfigEntry
 	6,  // 8: rmqconnect.plugin.v1.TaskConfigsReply.error:type_name -> rmqconnect.plugin.v1.Error
 	13, // 9: rmqconnect.plugin.v1.TaskConfigsReply.configs:type_name -> rmqconnect.plugin.v1.StringMap
-	42, // 10: rmqconnect.plugin.v1.StringMap.entries:type_name -> rmqconnect.plugin.v1.StringMap.EntriesEntry
-	43, // 11: rmqconnect.plugin.v1.TaskStartRequest.config:type_name -> rmqconnect.plugin.v1.TaskStartRequest.ConfigEntry
+	44, // 10: rmqconnect.plugin.v1.StringMap.entries:type_name -> rmqconnect.plugin.v1.StringMap.EntriesEntry
+	45, // 11: rmqconnect.plugin.v1.TaskStartRequest.config:type_name -> rmqconnect.plugin.v1.TaskStartRequest.ConfigEntry
 	6,  // 12: rmqconnect.plugin.v1.PollReply.error:type_name -> rmqconnect.plugin.v1.Error
-	30, // 13: rmqconnect.plugin.v1.PollReply.batch:type_name -> rmqconnect.plugin.v1.Batch
+	32, // 13: rmqconnect.plugin.v1.PollReply.batch:type_name -> rmqconnect.plugin.v1.Batch
 	19, // 14: rmqconnect.plugin.v1.CommitRecordsRequest.metadata:type_name -> rmqconnect.plugin.v1.RecordMetadata
-	34, // 15: rmqconnect.plugin.v1.RecordMetadata.timestamp:type_name -> rmqconnect.plugin.v1.TimeValue
-	30, // 16: rmqconnect.plugin.v1.PutRequest.batch:type_name -> rmqconnect.plugin.v1.Batch
-	21, // 17: rmqconnect.plugin.v1.QueueOffset.queue:type_name -> rmqconnect.plugin.v1.Queue
-	22, // 18: rmqconnect.plugin.v1.OffsetsRequest.offsets:type_name -> rmqconnect.plugin.v1.QueueOffset
-	6,  // 19: rmqconnect.plugin.v1.PreCommitReply.error:type_name -> rmqconnect.plugin.v1.Error
-	22, // 20: rmqconnect.plugin.v1.PreCommitReply.offsets:type_name -> rmqconnect.plugin.v1.QueueOffset
-	21, // 21: rmqconnect.plugin.v1.QueuesRequest.queues:type_name -> rmqconnect.plugin.v1.Queue
-	33, // 22: rmqconnect.plugin.v1.PositionsRequest.partitions:type_name -> rmqconnect.plugin.v1.Value
-	6,  // 23: rmqconnect.plugin.v1.PositionsReply.error:type_name -> rmqconnect.plugin.v1.Error
-	28, // 24: rmqconnect.plugin.v1.PositionsReply.positions:type_name -> rmqconnect.plugin.v1.PartitionPosition
-	33, // 25: rmqconnect.plugin.v1.PartitionPosition.partition:type_name -> rmqconnect.plugin.v1.Value
-	33, // 26: rmqconnect.plugin.v1.PartitionPosition.offset:type_name -> rmqconnect.plugin.v1.Value
-	30, // 27: rmqconnect.plugin.v1.ReportRequest.batch:type_name -> rmqconnect.plugin.v1.Batch
-	6,  // 28: rmqconnect.plugin.v1.ReportRequest.error:type_name -> rmqconnect.plugin.v1.Error
-	31, // 29: rmqconnect.plugin.v1.Batch.schemas:type_name -> rmqconnect.plugin.v1.Schema
-	33, // 30: rmqconnect.plugin.v1.Schema.default:type_name -> rmqconnect.plugin.v1.Value
-	44, // 31: rmqconnect.plugin.v1.Schema.parameters:type_name -> rmqconnect.plugin.v1.Schema.ParametersEntry
-	32, // 32: rmqconnect.plugin.v1.Schema.fields:type_name -> rmqconnect.plugin.v1.SchemaField
-	35, // 33: rmqconnect.plugin.v1.Value.array:type_name -> rmqconnect.plugin.v1.ValueList
-	36, // 34: rmqconnect.plugin.v1.Value.map:type_name -> rmqconnect.plugin.v1.MapValue
-	37, // 35: rmqconnect.plugin.v1.Value.object:type_name -> rmqconnect.plugin.v1.ObjectValue
-	38, // 36: rmqconnect.plugin.v1.Value.struct:type_name -> rmqconnect.plugin.v1.StructValue
-	39, // 37: rmqconnect.plugin.v1.Value.decimal:type_name -> rmqconnect.plugin.v1.DecimalValue
-	34, // 38: rmqconnect.plugin.v1.Value.time:type_name -> rmqconnect.plugin.v1.TimeValue
-	33, // 39: rmqconnect.plugin.v1.ValueList.items:type_name -> rmqconnect.plugin.v1.Value
-	33, // 40: rmqconnect.plugin.v1.MapValue.keys:type_name -> rmqconnect.plugin.v1.Value
-	33, // 41: rmqconnect.plugin.v1.MapValue.values:type_name -> rmqconnect.plugin.v1.Value
-	45, // 42: rmqconnect.plugin.v1.ObjectValue.fields:type_name -> rmqconnect.plugin.v1.ObjectValue.FieldsEntry
-	33, // 43: rmqconnect.plugin.v1.StructValue.values:type_name -> rmqconnect.plugin.v1.Value
-	33, // 44: rmqconnect.plugin.v1.ObjectValue.FieldsEntry.value:type_name -> rmqconnect.plugin.v1.Value
-	2,  // 45: rmqconnect.plugin.v1.Plugin.Describe:input_type -> rmqconnect.plugin.v1.Empty
-	9,  // 46: rmqconnect.plugin.v1.Plugin.Validate:input_type -> rmqconnect.plugin.v1.ValidateRequest
-	10, // 47: rmqconnect.plugin.v1.Plugin.ConnectorStart:input_type -> rmqconnect.plugin.v1.ConnectorStartRequest
-	11, // 48: rmqconnect.plugin.v1.Plugin.TaskConfigs:input_type -> rmqconnect.plugin.v1.TaskConfigsRequest
-	14, // 49: rmqconnect.plugin.v1.Plugin.ConnectorStop:input_type -> rmqconnect.plugin.v1.StopRequest
-	15, // 50: rmqconnect.plugin.v1.Plugin.SourceStart:input_type -> rmqconnect.plugin.v1.TaskStartRequest
-	16, // 51: rmqconnect.plugin.v1.Plugin.Poll:input_type -> rmqconnect.plugin.v1.PollRequest
-	2,  // 52: rmqconnect.plugin.v1.Plugin.Commit:input_type -> rmqconnect.plugin.v1.Empty
-	18, // 53: rmqconnect.plugin.v1.Plugin.CommitRecords:input_type -> rmqconnect.plugin.v1.CommitRecordsRequest
-	14, // 54: rmqconnect.plugin.v1.Plugin.SourceStop:input_type -> rmqconnect.plugin.v1.StopRequest
-	15, // 55: rmqconnect.plugin.v1.Plugin.SinkStart:input_type -> rmqconnect.plugin.v1.TaskStartRequest
-	20, // 56: rmqconnect.plugin.v1.Plugin.Put:input_type -> rmqconnect.plugin.v1.PutRequest
-	23, // 57: rmqconnect.plugin.v1.Plugin.Flush:input_type -> rmqconnect.plugin.v1.OffsetsRequest
-	23, // 58: rmqconnect.plugin.v1.Plugin.PreCommit:input_type -> rmqconnect.plugin.v1.OffsetsRequest
-	25, // 59: rmqconnect.plugin.v1.Plugin.OpenQueues:input_type -> rmqconnect.plugin.v1.QueuesRequest
-	25, // 60: rmqconnect.plugin.v1.Plugin.CloseQueues:input_type -> rmqconnect.plugin.v1.QueuesRequest
-	14, // 61: rmqconnect.plugin.v1.Plugin.SinkStop:input_type -> rmqconnect.plugin.v1.StopRequest
-	2,  // 62: rmqconnect.plugin.v1.Host.RequestTaskReconfiguration:input_type -> rmqconnect.plugin.v1.Empty
-	6,  // 63: rmqconnect.plugin.v1.Host.RaiseError:input_type -> rmqconnect.plugin.v1.Error
-	26, // 64: rmqconnect.plugin.v1.Host.Positions:input_type -> rmqconnect.plugin.v1.PositionsRequest
-	29, // 65: rmqconnect.plugin.v1.Host.Report:input_type -> rmqconnect.plugin.v1.ReportRequest
-	2,  // 66: rmqconnect.plugin.v1.Host.Assignment:input_type -> rmqconnect.plugin.v1.Empty
-	23, // 67: rmqconnect.plugin.v1.Host.ResetOffsets:input_type -> rmqconnect.plugin.v1.OffsetsRequest
-	25, // 68: rmqconnect.plugin.v1.Host.Pause:input_type -> rmqconnect.plugin.v1.QueuesRequest
-	25, // 69: rmqconnect.plugin.v1.Host.Resume:input_type -> rmqconnect.plugin.v1.QueuesRequest
-	3,  // 70: rmqconnect.plugin.v1.Plugin.Describe:output_type -> rmqconnect.plugin.v1.DescribeReply
-	8,  // 71: rmqconnect.plugin.v1.Plugin.Validate:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 72: rmqconnect.plugin.v1.Plugin.ConnectorStart:output_type -> rmqconnect.plugin.v1.ErrorReply
-	12, // 73: rmqconnect.plugin.v1.Plugin.TaskConfigs:output_type -> rmqconnect.plugin.v1.TaskConfigsReply
-	8,  // 74: rmqconnect.plugin.v1.Plugin.ConnectorStop:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 75: rmqconnect.plugin.v1.Plugin.SourceStart:output_type -> rmqconnect.plugin.v1.ErrorReply
-	17, // 76: rmqconnect.plugin.v1.Plugin.Poll:output_type -> rmqconnect.plugin.v1.PollReply
-	8,  // 77: rmqconnect.plugin.v1.Plugin.Commit:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 78: rmqconnect.plugin.v1.Plugin.CommitRecords:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 79: rmqconnect.plugin.v1.Plugin.SourceStop:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 80: rmqconnect.plugin.v1.Plugin.SinkStart:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 81: rmqconnect.plugin.v1.Plugin.Put:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 82: rmqconnect.plugin.v1.Plugin.Flush:output_type -> rmqconnect.plugin.v1.ErrorReply
-	24, // 83: rmqconnect.plugin.v1.Plugin.PreCommit:output_type -> rmqconnect.plugin.v1.PreCommitReply
-	8,  // 84: rmqconnect.plugin.v1.Plugin.OpenQueues:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 85: rmqconnect.plugin.v1.Plugin.CloseQueues:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 86: rmqconnect.plugin.v1.Plugin.SinkStop:output_type -> rmqconnect.plugin.v1.ErrorReply
-	2,  // 87: rmqconnect.plugin.v1.Host.RequestTaskReconfiguration:output_type -> rmqconnect.plugin.v1.Empty
-	2,  // 88: rmqconnect.plugin.v1.Host.RaiseError:output_type -> rmqconnect.plugin.v1.Empty
-	27, // 89: rmqconnect.plugin.v1.Host.Positions:output_type -> rmqconnect.plugin.v1.PositionsReply
-	8,  // 90: rmqconnect.plugin.v1.Host.Report:output_type -> rmqconnect.plugin.v1.ErrorReply
-	25, // 91: rmqconnect.plugin.v1.Host.Assignment:output_type -> rmqconnect.plugin.v1.QueuesRequest
-	2,  // 92: rmqconnect.plugin.v1.Host.ResetOffsets:output_type -> rmqconnect.plugin.v1.Empty
-	2,  // 93: rmqconnect.plugin.v1.Host.Pause:output_type -> rmqconnect.plugin.v1.Empty
-	2,  // 94: rmqconnect.plugin.v1.Host.Resume:output_type -> rmqconnect.plugin.v1.Empty
-	70, // [70:95] is the sub-list for method output_type
-	45, // [45:70] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	36, // 15: rmqconnect.plugin.v1.RecordMetadata.timestamp:type_name -> rmqconnect.plugin.v1.TimeValue
+	32, // 16: rmqconnect.plugin.v1.PutRequest.batch:type_name -> rmqconnect.plugin.v1.Batch
+	32, // 17: rmqconnect.plugin.v1.PutFlushRequest.batch:type_name -> rmqconnect.plugin.v1.Batch
+	24, // 18: rmqconnect.plugin.v1.PutFlushRequest.offsets:type_name -> rmqconnect.plugin.v1.QueueOffset
+	6,  // 19: rmqconnect.plugin.v1.PutFlushReply.put_error:type_name -> rmqconnect.plugin.v1.Error
+	6,  // 20: rmqconnect.plugin.v1.PutFlushReply.flush_error:type_name -> rmqconnect.plugin.v1.Error
+	24, // 21: rmqconnect.plugin.v1.PutFlushReply.offsets:type_name -> rmqconnect.plugin.v1.QueueOffset
+	23, // 22: rmqconnect.plugin.v1.QueueOffset.queue:type_name -> rmqconnect.plugin.v1.Queue
+	24, // 23: rmqconnect.plugin.v1.OffsetsRequest.offsets:type_name -> rmqconnect.plugin.v1.QueueOffset
+	6,  // 24: rmqconnect.plugin.v1.PreCommitReply.error:type_name -> rmqconnect.plugin.v1.Error
+	24, // 25: rmqconnect.plugin.v1.PreCommitReply.offsets:type_name -> rmqconnect.plugin.v1.QueueOffset
+	23, // 26: rmqconnect.plugin.v1.QueuesRequest.queues:type_name -> rmqconnect.plugin.v1.Queue
+	35, // 27: rmqconnect.plugin.v1.PositionsRequest.partitions:type_name -> rmqconnect.plugin.v1.Value
+	6,  // 28: rmqconnect.plugin.v1.PositionsReply.error:type_name -> rmqconnect.plugin.v1.Error
+	30, // 29: rmqconnect.plugin.v1.PositionsReply.positions:type_name -> rmqconnect.plugin.v1.PartitionPosition
+	35, // 30: rmqconnect.plugin.v1.PartitionPosition.partition:type_name -> rmqconnect.plugin.v1.Value
+	35, // 31: rmqconnect.plugin.v1.PartitionPosition.offset:type_name -> rmqconnect.plugin.v1.Value
+	32, // 32: rmqconnect.plugin.v1.ReportRequest.batch:type_name -> rmqconnect.plugin.v1.Batch
+	6,  // 33: rmqconnect.plugin.v1.ReportRequest.error:type_name -> rmqconnect.plugin.v1.Error
+	33, // 34: rmqconnect.plugin.v1.Batch.schemas:type_name -> rmqconnect.plugin.v1.Schema
+	35, // 35: rmqconnect.plugin.v1.Schema.default:type_name -> rmqconnect.plugin.v1.Value
+	46, // 36: rmqconnect.plugin.v1.Schema.parameters:type_name -> rmqconnect.plugin.v1.Schema.ParametersEntry
+	34, // 37: rmqconnect.plugin.v1.Schema.fields:type_name -> rmqconnect.plugin.v1.SchemaField
+	37, // 38: rmqconnect.plugin.v1.Value.array:type_name -> rmqconnect.plugin.v1.ValueList
+	38, // 39: rmqconnect.plugin.v1.Value.map:type_name -> rmqconnect.plugin.v1.MapValue
+	39, // 40: rmqconnect.plugin.v1.Value.object:type_name -> rmqconnect.plugin.v1.ObjectValue
+	40, // 41: rmqconnect.plugin.v1.Value.struct:type_name -> rmqconnect.plugin.v1.StructValue
+	41, // 42: rmqconnect.plugin.v1.Value.decimal:type_name -> rmqconnect.plugin.v1.DecimalValue
+	36, // 43: rmqconnect.plugin.v1.Value.time:type_name -> rmqconnect.plugin.v1.TimeValue
+	35, // 44: rmqconnect.plugin.v1.ValueList.items:type_name -> rmqconnect.plugin.v1.Value
+	35, // 45: rmqconnect.plugin.v1.MapValue.keys:type_name -> rmqconnect.plugin.v1.Value
+	35, // 46: rmqconnect.plugin.v1.MapValue.values:type_name -> rmqconnect.plugin.v1.Value
+	47, // 47: rmqconnect.plugin.v1.ObjectValue.fields:type_name -> rmqconnect.plugin.v1.ObjectValue.FieldsEntry
+	35, // 48: rmqconnect.plugin.v1.StructValue.values:type_name -> rmqconnect.plugin.v1.Value
+	35, // 49: rmqconnect.plugin.v1.ObjectValue.FieldsEntry.value:type_name -> rmqconnect.plugin.v1.Value
+	2,  // 50: rmqconnect.plugin.v1.Plugin.Describe:input_type -> rmqconnect.plugin.v1.Empty
+	9,  // 51: rmqconnect.plugin.v1.Plugin.Validate:input_type -> rmqconnect.plugin.v1.ValidateRequest
+	10, // 52: rmqconnect.plugin.v1.Plugin.ConnectorStart:input_type -> rmqconnect.plugin.v1.ConnectorStartRequest
+	11, // 53: rmqconnect.plugin.v1.Plugin.TaskConfigs:input_type -> rmqconnect.plugin.v1.TaskConfigsRequest
+	14, // 54: rmqconnect.plugin.v1.Plugin.ConnectorStop:input_type -> rmqconnect.plugin.v1.StopRequest
+	15, // 55: rmqconnect.plugin.v1.Plugin.SourceStart:input_type -> rmqconnect.plugin.v1.TaskStartRequest
+	16, // 56: rmqconnect.plugin.v1.Plugin.Poll:input_type -> rmqconnect.plugin.v1.PollRequest
+	2,  // 57: rmqconnect.plugin.v1.Plugin.Commit:input_type -> rmqconnect.plugin.v1.Empty
+	18, // 58: rmqconnect.plugin.v1.Plugin.CommitRecords:input_type -> rmqconnect.plugin.v1.CommitRecordsRequest
+	14, // 59: rmqconnect.plugin.v1.Plugin.SourceStop:input_type -> rmqconnect.plugin.v1.StopRequest
+	15, // 60: rmqconnect.plugin.v1.Plugin.SinkStart:input_type -> rmqconnect.plugin.v1.TaskStartRequest
+	20, // 61: rmqconnect.plugin.v1.Plugin.Put:input_type -> rmqconnect.plugin.v1.PutRequest
+	25, // 62: rmqconnect.plugin.v1.Plugin.Flush:input_type -> rmqconnect.plugin.v1.OffsetsRequest
+	21, // 63: rmqconnect.plugin.v1.Plugin.PutFlush:input_type -> rmqconnect.plugin.v1.PutFlushRequest
+	25, // 64: rmqconnect.plugin.v1.Plugin.PreCommit:input_type -> rmqconnect.plugin.v1.OffsetsRequest
+	27, // 65: rmqconnect.plugin.v1.Plugin.OpenQueues:input_type -> rmqconnect.plugin.v1.QueuesRequest
+	27, // 66: rmqconnect.plugin.v1.Plugin.CloseQueues:input_type -> rmqconnect.plugin.v1.QueuesRequest
+	14, // 67: rmqconnect.plugin.v1.Plugin.SinkStop:input_type -> rmqconnect.plugin.v1.StopRequest
+	2,  // 68: rmqconnect.plugin.v1.Host.RequestTaskReconfiguration:input_type -> rmqconnect.plugin.v1.Empty
+	6,  // 69: rmqconnect.plugin.v1.Host.RaiseError:input_type -> rmqconnect.plugin.v1.Error
+	28, // 70: rmqconnect.plugin.v1.Host.Positions:input_type -> rmqconnect.plugin.v1.PositionsRequest
+	31, // 71: rmqconnect.plugin.v1.Host.Report:input_type -> rmqconnect.plugin.v1.ReportRequest
+	2,  // 72: rmqconnect.plugin.v1.Host.Assignment:input_type -> rmqconnect.plugin.v1.Empty
+	25, // 73: rmqconnect.plugin.v1.Host.ResetOffsets:input_type -> rmqconnect.plugin.v1.OffsetsRequest
+	27, // 74: rmqconnect.plugin.v1.Host.Pause:input_type -> rmqconnect.plugin.v1.QueuesRequest
+	27, // 75: rmqconnect.plugin.v1.Host.Resume:input_type -> rmqconnect.plugin.v1.QueuesRequest
+	3,  // 76: rmqconnect.plugin.v1.Plugin.Describe:output_type -> rmqconnect.plugin.v1.DescribeReply
+	8,  // 77: rmqconnect.plugin.v1.Plugin.Validate:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 78: rmqconnect.plugin.v1.Plugin.ConnectorStart:output_type -> rmqconnect.plugin.v1.ErrorReply
+	12, // 79: rmqconnect.plugin.v1.Plugin.TaskConfigs:output_type -> rmqconnect.plugin.v1.TaskConfigsReply
+	8,  // 80: rmqconnect.plugin.v1.Plugin.ConnectorStop:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 81: rmqconnect.plugin.v1.Plugin.SourceStart:output_type -> rmqconnect.plugin.v1.ErrorReply
+	17, // 82: rmqconnect.plugin.v1.Plugin.Poll:output_type -> rmqconnect.plugin.v1.PollReply
+	8,  // 83: rmqconnect.plugin.v1.Plugin.Commit:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 84: rmqconnect.plugin.v1.Plugin.CommitRecords:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 85: rmqconnect.plugin.v1.Plugin.SourceStop:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 86: rmqconnect.plugin.v1.Plugin.SinkStart:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 87: rmqconnect.plugin.v1.Plugin.Put:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 88: rmqconnect.plugin.v1.Plugin.Flush:output_type -> rmqconnect.plugin.v1.ErrorReply
+	22, // 89: rmqconnect.plugin.v1.Plugin.PutFlush:output_type -> rmqconnect.plugin.v1.PutFlushReply
+	26, // 90: rmqconnect.plugin.v1.Plugin.PreCommit:output_type -> rmqconnect.plugin.v1.PreCommitReply
+	8,  // 91: rmqconnect.plugin.v1.Plugin.OpenQueues:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 92: rmqconnect.plugin.v1.Plugin.CloseQueues:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 93: rmqconnect.plugin.v1.Plugin.SinkStop:output_type -> rmqconnect.plugin.v1.ErrorReply
+	2,  // 94: rmqconnect.plugin.v1.Host.RequestTaskReconfiguration:output_type -> rmqconnect.plugin.v1.Empty
+	2,  // 95: rmqconnect.plugin.v1.Host.RaiseError:output_type -> rmqconnect.plugin.v1.Empty
+	29, // 96: rmqconnect.plugin.v1.Host.Positions:output_type -> rmqconnect.plugin.v1.PositionsReply
+	8,  // 97: rmqconnect.plugin.v1.Host.Report:output_type -> rmqconnect.plugin.v1.ErrorReply
+	27, // 98: rmqconnect.plugin.v1.Host.Assignment:output_type -> rmqconnect.plugin.v1.QueuesRequest
+	2,  // 99: rmqconnect.plugin.v1.Host.ResetOffsets:output_type -> rmqconnect.plugin.v1.Empty
+	2,  // 100: rmqconnect.plugin.v1.Host.Pause:output_type -> rmqconnect.plugin.v1.Empty
+	2,  // 101: rmqconnect.plugin.v1.Host.Resume:output_type -> rmqconnect.plugin.v1.Empty
+	76, // [76:102] is the sub-list for method output_type
+	50, // [50:76] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -2972,7 +3116,7 @@ func file_plugin_proto_init() {
 	if File_plugin_proto != nil {
 		return
 	}
-	file_plugin_proto_msgTypes[31].OneofWrappers = []any{
+	file_plugin_proto_msgTypes[33].OneofWrappers = []any{
 		(*Value_Null)(nil),
 		(*Value_Bool)(nil),
 		(*Value_Int8)(nil),
@@ -2996,7 +3140,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -40,6 +40,7 @@ const (
 	Plugin_SinkStart_FullMethodName      = "/rmqconnect.plugin.v1.Plugin/SinkStart"
 	Plugin_Put_FullMethodName            = "/rmqconnect.plugin.v1.Plugin/Put"
 	Plugin_Flush_FullMethodName          = "/rmqconnect.plugin.v1.Plugin/Flush"
+	Plugin_PutFlush_FullMethodName       = "/rmqconnect.plugin.v1.Plugin/PutFlush"
 	Plugin_PreCommit_FullMethodName      = "/rmqconnect.plugin.v1.Plugin/PreCommit"
 	Plugin_OpenQueues_FullMethodName     = "/rmqconnect.plugin.v1.Plugin/OpenQueues"
 	Plugin_CloseQueues_FullMethodName    = "/rmqconnect.plugin.v1.Plugin/CloseQueues"
@@ -63,6 +64,10 @@ type PluginClient interface {
 	SinkStart(ctx context.Context, in *TaskStartRequest, opts ...grpc.CallOption) (*ErrorReply, error)
 	Put(ctx context.Context, in *PutRequest, opts ...grpc.CallOption) (*ErrorReply, error)
 	Flush(ctx context.Context, in *OffsetsRequest, opts ...grpc.CallOption) (*ErrorReply, error)
+	// PutFlush is a Put and, once it succeeded, a Flush (a PreCommit for a task that
+	// implements it) in one call. A worker calls it only on a plugin whose DescribeReply says
+	// put_flush; to an older plugin it sends a Put and a Flush.
+	PutFlush(ctx context.Context, in *PutFlushRequest, opts ...grpc.CallOption) (*PutFlushReply, error)
 	PreCommit(ctx context.Context, in *OffsetsRequest, opts ...grpc.CallOption) (*PreCommitReply, error)
 	OpenQueues(ctx context.Context, in *QueuesRequest, opts ...grpc.CallOption) (*ErrorReply, error)
 	CloseQueues(ctx context.Context, in *QueuesRequest, opts ...grpc.CallOption) (*ErrorReply, error)
@@ -207,6 +212,16 @@ func (c *pluginClient) Flush(ctx context.Context, in *OffsetsRequest, opts ...gr
 	return out, nil
 }
 
+func (c *pluginClient) PutFlush(ctx context.Context, in *PutFlushRequest, opts ...grpc.CallOption) (*PutFlushReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutFlushReply)
+	err := c.cc.Invoke(ctx, Plugin_PutFlush_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *pluginClient) PreCommit(ctx context.Context, in *OffsetsRequest, opts ...grpc.CallOption) (*PreCommitReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PreCommitReply)
@@ -264,6 +279,10 @@ type PluginServer interface {
 	SinkStart(context.Context, *TaskStartRequest) (*ErrorReply, error)
 	Put(context.Context, *PutRequest) (*ErrorReply, error)
 	Flush(context.Context, *OffsetsRequest) (*ErrorReply, error)
+	// PutFlush is a Put and, once it succeeded, a Flush (a PreCommit for a task that
+	// implements it) in one call. A worker calls it only on a plugin whose DescribeReply says
+	// put_flush; to an older plugin it sends a Put and a Flush.
+	PutFlush(context.Context, *PutFlushRequest) (*PutFlushReply, error)
 	PreCommit(context.Context, *OffsetsRequest) (*PreCommitReply, error)
 	OpenQueues(context.Context, *QueuesRequest) (*ErrorReply, error)
 	CloseQueues(context.Context, *QueuesRequest) (*ErrorReply, error)
@@ -316,6 +335,9 @@ func (UnimplementedPluginServer) Put(context.Context, *PutRequest) (*ErrorReply,
 }
 func (UnimplementedPluginServer) Flush(context.Context, *OffsetsRequest) (*ErrorReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Flush not implemented")
+}
+func (UnimplementedPluginServer) PutFlush(context.Context, *PutFlushRequest) (*PutFlushReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutFlush not implemented")
 }
 func (UnimplementedPluginServer) PreCommit(context.Context, *OffsetsRequest) (*PreCommitReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method PreCommit not implemented")
@@ -584,6 +606,24 @@ func _Plugin_Flush_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Plugin_PutFlush_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutFlushRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServer).PutFlush(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Plugin_PutFlush_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServer).PutFlush(ctx, req.(*PutFlushRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Plugin_PreCommit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(OffsetsRequest)
 	if err := dec(in); err != nil {
@@ -714,6 +754,10 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Flush",
 			Handler:    _Plugin_Flush_Handler,
+		},
+		{
+			MethodName: "PutFlush",
+			Handler:    _Plugin_PutFlush_Handler,
 		},
 		{
 			MethodName: "PreCommit",
