@@ -413,3 +413,29 @@ func FuzzRowImages(f *testing.F) {
 }
 
 func bytesOf(b byte, n int) []byte { return []byte(strings.Repeat(string([]byte{b}), n)) }
+
+// Through go-mysql's parser, the bench table's rows read by the row decoder are the library's rows
+// converted (BenchmarkStreamInsertsParsed measures both).
+func TestParsedRowsSame(t *testing.T) {
+	_, tb, ev, _ := streamFixture(t, 100)
+	var got [2][][]any
+	for i, library := range []bool{true, false} {
+		a := newAhead()
+		a.publish(1, tb)
+		p, event := benchParser(t, ev.Rows, a, library)
+		be, err := p.Parse(event)
+		require.NoError(t, err)
+		re := be.Event.(*replication.RowsEvent)
+		require.Equal(t, !library, a.done[re].data != nil, "read by the row decoder")
+		ok, err := a.take(re, tb)
+		require.NoError(t, err)
+		require.True(t, ok)
+		got[i] = re.Rows
+	}
+	require.Len(t, got[1], 100)
+	for i := range got[0] {
+		for j := range got[0][i] {
+			require.True(t, sameValue(got[0][i][j], got[1][i][j]), "row %d column %d: %#v, %#v", i, j, got[0][i][j], got[1][i][j])
+		}
+	}
+}
