@@ -18,8 +18,8 @@ import (
 // The row decoder reads a row event's row images straight from the event's bytes into the values
 // table.decode makes of go-mysql's values, for the table published for the event's table id. It exists
 // for speed: go-mysql boxes every column value into an interface (one allocation or more each) and the
-// conversion then makes a second value of it; on the binlog reader's goroutine, the task's critical
-// path, that doubled the library's own cost.
+// conversion then makes a second value of it, both on the binlog reader's goroutine, one of the two that
+// pace the task (docs/adr/20261204-mysql-cdc-row-decoder.md).
 //
 // It decodes only what it knows to give exactly the library's value after the conversion: a rowPlan is
 // made per table map and table, and has no columns when any column's binlog type, metadata or captured
