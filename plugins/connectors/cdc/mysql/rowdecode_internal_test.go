@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strconv"
@@ -96,7 +98,8 @@ type capturedEvent struct {
 }
 
 // The row decoder gives exactly what the library's decoding and the conversion give, for every row image of
-// inserts, updates (full and minimal images) and deletes of rows of edge values of every type it covers; a
+// inserts, updates (full and minimal images) and deletes of rows of edge values and of random values of
+// every type it covers; a
 // table with a type it does not cover goes through the library; a table guessed wrong is decoded by the
 // library on take.
 func TestRowDecoderMatchesLibrary(t *testing.T) {
@@ -123,6 +126,10 @@ func TestRowDecoderMatchesLibrary(t *testing.T) {
 			cols, vals = append(cols, c), append(vals, v)
 		}
 		exec(fmt.Sprintf("INSERT INTO covered (%s) VALUES (%s)", strings.Join(cols, ", "), strings.Join(vals, ", ")))
+	}
+	rng := rand.New(rand.NewPCG(17, 4))
+	for first := 100; first < 400; first += 50 {
+		exec("INSERT INTO covered VALUES " + strings.Join(randomCoveredRows(rng, first, 50), ", "))
 	}
 	exec("INSERT INTO other VALUES (1, 'b', 'x,y', b'1010101010', 'v'), (2, NULL, '', b'0', NULL)",
 		"UPDATE covered SET ti = ti - 1, vc = CONCAT('u', id), d4 = -d4, dtm6 = '2001-02-03 04:05:06.7' WHERE id > 2",
@@ -438,4 +445,108 @@ func TestParsedRowsSame(t *testing.T) {
 			require.True(t, sameValue(got[0][i][j], got[1][i][j]), "row %d column %d: %#v, %#v", i, j, got[0][i][j], got[1][i][j])
 		}
 	}
+}
+
+// randomCoveredRows are n rows of random values for coveredTable (ids from first), as SQL value tuples; one
+// value in ten is NULL.
+func randomCoveredRows(rng *rand.Rand, first, n int) []string {
+	intIn := func(lo, hi int64) string { return strconv.FormatInt(lo+rng.Int64N(hi-lo+1), 10) }
+	text := func(maxRunes int) string {
+		runes := []rune("aZ09 _é字😀ß€'")
+		var b strings.Builder
+		for range rng.IntN(maxRunes + 1) {
+			b.WriteRune(runes[rng.IntN(len(runes))])
+		}
+		return "'" + strings.ReplaceAll(b.String(), "'", "''") + "'"
+	}
+	hexBytes := func(max int) string {
+		b := make([]byte, rng.IntN(max+1))
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		return fmt.Sprintf("X'%X'", b)
+	}
+	decimal := func(prec, scale int) string {
+		digits := func(n int) string {
+			var b strings.Builder
+			for range n {
+				b.WriteByte(byte('0' + rng.IntN(10)))
+			}
+			return b.String()
+		}
+		s := digits(1 + rng.IntN(max(prec-scale, 1)))
+		if prec == scale {
+			s = "0"
+		}
+		if scale > 0 {
+			s += "." + digits(rng.IntN(scale+1))
+		}
+		if rng.IntN(2) == 0 {
+			s = "-" + s
+		}
+		return s
+	}
+	frac := func(digits int) string {
+		if digits == 0 {
+			return ""
+		}
+		return fmt.Sprintf(".%0*d", digits, rng.IntN(int(pow10[digits])))
+	}
+	date := func() string {
+		return fmt.Sprintf("%04d-%02d-%02d", rng.IntN(10000), 1+rng.IntN(12), 1+rng.IntN(28))
+	}
+	clock := func() string { return fmt.Sprintf("%02d:%02d:%02d", rng.IntN(24), rng.IntN(60), rng.IntN(60)) }
+	timestamp := func(digits int) string {
+		tm := time.Unix(1+rng.Int64N(1<<31-2), 0).UTC()
+		return "'" + tm.Format("2006-01-02 15:04:05") + frac(digits) + "'"
+	}
+	duration := func(digits int) string {
+		sign := ""
+		if rng.IntN(2) == 0 {
+			sign = "-"
+		}
+		return fmt.Sprintf("'%s%d:%02d:%02d%s'", sign, rng.IntN(839), rng.IntN(60), rng.IntN(60), frac(digits))
+	}
+	gens := []func() string{
+		func() string { return intIn(math.MinInt8, math.MaxInt8) }, func() string { return intIn(0, math.MaxUint8) },
+		func() string { return intIn(math.MinInt16, math.MaxInt16) }, func() string { return intIn(0, math.MaxUint16) },
+		func() string { return intIn(-1<<23, 1<<23-1) }, func() string { return intIn(0, 1<<24-1) },
+		func() string { return intIn(math.MinInt32, math.MaxInt32) }, func() string { return intIn(0, math.MaxUint32) },
+		func() string { return strconv.FormatInt(int64(rng.Uint64()), 10) },
+		func() string { return strconv.FormatUint(rng.Uint64(), 10) },
+		func() string { return strconv.FormatFloat(float64(float32(rng.NormFloat64()*1e6)), 'g', -1, 32) },
+		func() string { return strconv.FormatFloat(rng.NormFloat64()*1e100, 'g', -1, 64) },
+		func() string { return text(20) }, func() string { return text(300) }, func() string { return text(10) },
+		func() string { return text(100) }, func() string { return hexBytes(20) }, func() string { return hexBytes(4) },
+		func() string { return text(60) }, func() string { return text(2000) }, func() string { return text(3000) },
+		func() string { return text(3000) }, func() string { return "'[" + intIn(0, 1000) + "]'" },
+		func() string { return hexBytes(255) }, func() string { return hexBytes(3000) }, func() string { return hexBytes(3000) },
+		func() string { return hexBytes(3000) },
+		func() string { return decimal(5, 2) }, func() string { return decimal(18, 0) }, func() string { return decimal(18, 18) },
+		func() string { return decimal(30, 10) }, func() string { return decimal(65, 30) }, func() string { return decimal(10, 9) },
+		func() string { return decimal(1, 0) }, func() string { return decimal(19, 4) },
+		func() string { return "'" + date() + "'" },
+		func() string { return "'" + date() + " " + clock() + "'" },
+		func() string { return "'" + date() + " " + clock() + frac(1) + "'" },
+		func() string { return "'" + date() + " " + clock() + frac(3) + "'" },
+		func() string { return "'" + date() + " " + clock() + frac(6) + "'" },
+		func() string { return timestamp(0) }, func() string { return timestamp(2) }, func() string { return timestamp(6) },
+		func() string { return duration(0) }, func() string { return duration(1) }, func() string { return duration(2) },
+		func() string { return duration(3) }, func() string { return duration(4) }, func() string { return duration(5) },
+		func() string { return duration(6) },
+		func() string { return intIn(1901, 2155) },
+	}
+	rows := make([]string, n)
+	for i := range rows {
+		vals := []string{strconv.Itoa(first + i)}
+		for _, g := range gens {
+			if rng.IntN(10) == 0 {
+				vals = append(vals, "NULL")
+			} else {
+				vals = append(vals, g())
+			}
+		}
+		rows[i] = "(" + strings.Join(vals, ", ") + ")"
+	}
+	return rows
 }
