@@ -76,20 +76,30 @@ func parseSmallDecimal(s string, scale int32, sl *Slab) (schema.Decimal, bool) {
 		}
 		n /= pow10[-up]
 	}
-	if uint64(n) > uint64(^big.Word(0)) { // more than a word holds (32-bit platforms)
-		if neg {
-			n = -n
-		}
-		return schema.Decimal{Unscaled: big.NewInt(n), Scale: scale}, true
+	if neg {
+		n = -n
+	}
+	return sl.Decimal(n, scale), true
+}
+
+// Decimal returns unscaled × 10^-scale with its unscaled value from the slab: what ParseDecimal returns for
+// the text of that value, for decoders that read a decimal's digits as a number.
+func (sl *Slab) Decimal(unscaled int64, scale int32) schema.Decimal {
+	abs := uint64(unscaled)
+	if unscaled < 0 {
+		abs = -abs
+	}
+	if abs > uint64(^big.Word(0)) { // more than a word holds (32-bit platforms)
+		return schema.Decimal{Unscaled: big.NewInt(unscaled), Scale: scale}
 	}
 	// The unscaled value and its one word of digits share one allocation.
 	u := sl.smallInt()
-	u.w[0] = big.Word(n)
+	u.w[0] = big.Word(abs)
 	u.i.SetBits(u.w[:])
-	if neg {
+	if unscaled < 0 {
 		u.i.Neg(&u.i)
 	}
-	return schema.Decimal{Unscaled: &u.i, Scale: scale}, true
+	return schema.Decimal{Unscaled: &u.i, Scale: scale}
 }
 
 // smallInt is a big.Int with room for one word.

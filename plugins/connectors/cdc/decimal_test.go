@@ -1,6 +1,7 @@
 package cdc_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,6 +43,22 @@ func TestParseDecimalValuesIndependent(t *testing.T) {
 	require.NoError(t, err)
 	a.Unscaled.SetInt64(999)
 	require.Equal(t, "-3.50", b.String())
+}
+
+// TestSlabDecimal: a decimal made from its unscaled value is the one parsed from its text.
+func TestSlabDecimal(t *testing.T) {
+	var sl cdc.Slab
+	for _, n := range []int64{0, 1, -1, 1250, -350, 999999999999999999, -999999999999999999, math.MaxInt64, math.MinInt64 + 1} {
+		for _, scale := range []int32{0, 2, 18} {
+			want := schema.NewDecimal(n, scale)
+			got := sl.Decimal(n, scale)
+			require.Equal(t, want.String(), got.String())
+			require.Zero(t, want.Unscaled.Cmp(got.Unscaled))
+		}
+	}
+	a, b := sl.Decimal(5, 1), sl.Decimal(-7, 1)
+	a.Unscaled.SetInt64(999)
+	require.Equal(t, "-0.7", b.String(), "each value owns its digits")
 }
 
 func BenchmarkParseDecimal(b *testing.B) {

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 
@@ -20,22 +21,30 @@ import (
 // built). Otherwise, or if the conversion ahead failed, take puts the library's values back and Poll
 // converts the rows itself.
 //
-// The rows are converted in place: each row slice the library made becomes the row image (the library
-// makes a new one per row and does not touch an event once it is handed over). The library's values the
-// conversion replaced are kept aside until take, to be put back when the guess was wrong.
+// When the row decoder (rowdecode.go) covers the table's columns, the rows are read straight from the
+// event's bytes into row images, which the library then never decodes; the bytes are kept until take, for
+// the library to decode them on Poll's goroutine when the guess was wrong. Otherwise the library decodes
+// the rows and they are converted in place: each row slice the library made becomes the row image (the
+// library makes a new one per row and does not touch an event once it is handed over). The library's
+// values the conversion replaced are kept aside until take, to be put back when the guess was wrong.
 type ahead struct {
 	mu     sync.Mutex
 	tables map[uint64]*table // by table id, as Poll last resolved them
 	done   map[*replication.RowsEvent]converted
 
-	slab cdc.Slab // the values converted ahead: used by the reader's goroutine only
+	// Used by the reader's goroutine only:
+	slab  cdc.Slab            // the values converted ahead
+	plans map[uint64]*rowPlan // the row decoder's plan by table id, for the table map and table it was made for
 }
 
-// converted is a row event whose rows were converted in place for table tb (nil: the conversion failed part
-// way), and the library's values it replaced.
+// converted is a row event whose rows were converted for table tb (nil: the conversion failed part way):
+// in place, with the library's values it replaced, or by the row decoder from data, the event's bytes
+// with its rows from pos.
 type converted struct {
 	tb       *table
 	replaced []replacedValue
+	data     []byte
+	pos      int
 }
 
 // replacedValue is the library's value of column col of Rows[row], before the conversion.
@@ -45,25 +54,72 @@ type replacedValue struct {
 }
 
 func newAhead() *ahead {
-	return &ahead{tables: map[uint64]*table{}, done: map[*replication.RowsEvent]converted{}}
+	return &ahead{tables: map[uint64]*table{}, done: map[*replication.RowsEvent]converted{}, plans: map[uint64]*rowPlan{}}
 }
 
-// decode is go-mysql's RowsEventDecodeFunc: the library's own decoding, then the conversion ahead. It runs
-// on the binlog reader's goroutine, before the event is handed to Poll.
+// decode is go-mysql's RowsEventDecodeFunc: the library decodes the event's header, then the row decoder
+// its rows, or else the library its rows and the conversion ahead their values. It runs on the binlog
+// reader's goroutine, before the event is handed to Poll.
 func (a *ahead) decode(e *replication.RowsEvent, data []byte) error {
-	if err := e.Decode(data); err != nil {
+	pos, err := e.DecodeHeader(data)
+	if err != nil {
+		return err
+	}
+	if a.own(e, data, pos) {
+		return nil
+	}
+	if err := e.DecodeData(pos, data); err != nil {
 		return err
 	}
 	a.convert(e)
 	return nil
 }
 
-// convert converts e's rows in place for the table last published for its table id, if any.
-func (a *ahead) convert(e *replication.RowsEvent) {
+// guess is the table last published for e's table id, if it is still the table e's table map names.
+func (a *ahead) guess(e *replication.RowsEvent) *table {
 	a.mu.Lock()
 	tb := a.tables[e.TableID]
 	a.mu.Unlock()
 	if tb == nil || e.Table == nil || string(e.Table.Schema) != tb.db || string(e.Table.Table) != tb.name {
+		return nil
+	}
+	return tb
+}
+
+// own reads the rows of e, whose header the library decoded from data up to pos, with the row decoder for
+// the guessed table, if it covers them; false leaves e.Rows as they were.
+func (a *ahead) own(e *replication.RowsEvent, data []byte, pos int) bool {
+	tb := a.guess(e)
+	if tb == nil || !plainRows(e) {
+		return false
+	}
+	p := a.plans[e.TableID]
+	if p == nil || p.tme != e.Table || p.tb != tb {
+		p = newRowPlan(e.Table, tb)
+		a.plans[e.TableID] = p
+	}
+	if p.cols == nil || e.ColumnCount != uint64(len(p.cols)) {
+		return false
+	}
+	var present2 []byte
+	if e.Type() == replication.EnumRowsEventTypeUpdate {
+		present2 = e.ColumnBitmap2
+	}
+	rows, err := p.rows(data[pos:], e.ColumnBitmap1, present2, &a.slab)
+	if err != nil {
+		return false
+	}
+	e.Rows = rows
+	a.mu.Lock()
+	a.done[e] = converted{tb: tb, data: data, pos: pos}
+	a.mu.Unlock()
+	return true
+}
+
+// convert converts e's rows in place for the table last published for its table id, if any.
+func (a *ahead) convert(e *replication.RowsEvent) {
+	tb := a.guess(e)
+	if tb == nil {
 		return
 	}
 	c := converted{tb: tb}
@@ -113,9 +169,10 @@ func (a *ahead) publish(id uint64, tb *table) {
 }
 
 // take reports whether e's rows were converted ahead for tb, which makes e.Rows tb's row images. Otherwise
-// e.Rows holds the library's values, put back if a conversion ahead replaced them. Poll calls it for every
-// row event it reads, which forgets what was converted for it.
-func (a *ahead) take(e *replication.RowsEvent, tb *table) bool {
+// e.Rows holds the library's values: put back if a conversion ahead replaced them, decoded by the library
+// now if the row decoder read them. Poll calls it for every row event it reads, which forgets what was
+// converted for it.
+func (a *ahead) take(e *replication.RowsEvent, tb *table) (bool, error) {
 	a.mu.Lock()
 	c, ok := a.done[e]
 	if ok {
@@ -123,13 +180,21 @@ func (a *ahead) take(e *replication.RowsEvent, tb *table) bool {
 	}
 	a.mu.Unlock()
 	if !ok {
-		return false
+		return false, nil
 	}
 	if c.tb != nil && c.tb == tb {
-		return true
+		return true, nil
+	}
+	if c.data != nil {
+		// DecodeData reads only the event and its table map; the header (DecodeHeader) would read the
+		// library's table maps, which the reader's goroutine writes.
+		if err := e.DecodeData(c.pos, c.data); err != nil {
+			return false, fmt.Errorf("decode row event of table id %d: %w", e.TableID, err)
+		}
+		return false, nil
 	}
 	for _, r := range c.replaced {
 		e.Rows[r.row][r.col] = r.raw
 	}
-	return false
+	return false, nil
 }

@@ -10,5 +10,8 @@
 // before it, and file/position) and the row's number in it; a restart or reconnect resumes at that
 // transaction and skips the rows already emitted. The initial snapshot reads the tables in a
 // consistent-snapshot transaction whose binlog position the server reports (MariaDB's
-// binlog_snapshot_file/position), so streaming starts exactly where it ends.
+// binlog_snapshot_file/position), so streaming starts exactly where it ends. Row images are read on
+// the binlog reader's goroutine, ahead of Poll, by the connector's own row decoder when it covers every
+// column of the table (rowdecode.go) and otherwise by go-mysql and then converted: either way into the
+// values the conversion of go-mysql's values makes (ahead.go).
 package mysql

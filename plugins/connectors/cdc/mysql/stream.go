@@ -265,7 +265,13 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 			return nil, err
 		}
 	}
-	pre := s.ahead != nil && s.ahead.take(e, tb) // e.Rows are tb's row images, converted ahead
+	var pre bool // e.Rows are tb's row images, converted ahead
+	if s.ahead != nil {
+		var err error
+		if pre, err = s.ahead.take(e, tb); err != nil {
+			return nil, err
+		}
+	}
 	image := func(i int) ([]any, error) {
 		if pre {
 			return e.Rows[i], nil
