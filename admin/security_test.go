@@ -99,7 +99,7 @@ func TestDisallowedOriginRefusedBeforeHandler(t *testing.T) {
 	require.Equal(t, "STARTED", string(targetOf(t, f, "src")))
 
 	// A listed origin may change state; "*" may only read.
-	h, f = newTestServer(t, func(s *Server) { s.EnableCORS([]string{"https://ui.example"}, []string{"GET", "POST"}) })
+	h, _ = newTestServer(t, func(s *Server) { s.EnableCORS([]string{"https://ui.example"}, []string{"GET", "POST"}) })
 	code, _ = send(t, h, http.MethodPost, "/connectors", createBody, map[string]string{"Content-Type": "application/json", "Origin": "https://ui.example", "Sec-Fetch-Site": "cross-site"})
 	require.Equal(t, http.StatusCreated, code)
 	h, f = newTestServer(t, func(s *Server) { s.EnableCORS([]string{"*"}, []string{"GET", "POST"}) })

@@ -98,18 +98,6 @@ func (s *scrubber) text(in string) string {
 	return r.Replace(in)
 }
 
-// secretValues are the values to hide for one resolved config: what the placeholders
-// resolved to, and the (resolved) values of the keys isSecret accepts.
-func secretValues(resolved map[string]string, placeholderValues []string, isSecret func(string) bool) []string {
-	out := append([]string(nil), placeholderValues...)
-	for k, v := range resolved {
-		if isSecret(k) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // scrubHandler is a slog.Handler that scrubs the message and every attribute value before
 // passing a record on. Attributes bound with With are scrubbed when bound (the runtime binds
 // names only); those of each record when it is logged.

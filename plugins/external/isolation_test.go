@@ -3,7 +3,6 @@ package external_test
 import (
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -89,7 +88,9 @@ func TestKilledProcessFailsTheTask(t *testing.T) {
 	require.NoError(t, err)
 	procs := m.Processes()
 	require.Len(t, procs, 1)
-	require.NoError(t, syscall.Kill(procs[0].PID, syscall.SIGKILL))
+	proc, err := os.FindProcess(procs[0].PID)
+	require.NoError(t, err)
+	require.NoError(t, proc.Kill())
 	// The worker side reads one batch ahead: a batch fetched before the kill may still be
 	// handed out once; the poll after it reports the dead process.
 	for range 2 {

@@ -35,7 +35,7 @@ import (
 // the latency from a change's commit to the record leaving the task's Poll at 1,000 changes/s. Neither
 // involves the broker (the engine's send path is measured by the throughput and latency benchmarks).
 const (
-	cdcChanges = 50_000
+	cdcChanges = 200_000
 	cdcTxRows  = 100
 )
 

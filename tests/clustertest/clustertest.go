@@ -96,7 +96,7 @@ func (p *Proc) Signal(sig syscall.Signal) error { return p.Cmd.Process.Signal(si
 // Kill sends SIGKILL (to a process still running) and waits up to 10 s for it to exit.
 func (p *Proc) Kill() {
 	if p.Alive() {
-		_ = p.Cmd.Process.Signal(syscall.SIGCONT) // a stopped process dies only once resumed
+		resume(p.Cmd.Process) // a stopped process dies only once resumed
 		_ = p.Cmd.Process.Signal(syscall.SIGKILL)
 		select {
 		case <-p.exited:

@@ -43,12 +43,6 @@ func atStickyFixedPoint(states []unitState, members []string) bool {
 	return true
 }
 
-// stickyMoves counts the units whose worker differs between two placements of the same units.
-func stickyMoves(before, after []unitState) int {
-	n, _ := stickyTaskMoves(before, after)
-	return n
-}
-
 // stickyTaskMoves counts the units, and of them the tasks, whose worker differs between two
 // placements of the same units.
 func stickyTaskMoves(before, after []unitState) (units, tasks int) {

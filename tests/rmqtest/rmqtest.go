@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -208,7 +207,7 @@ func startCluster(env []string) (ns string, release func() error, err error) {
 	env = append(env, "RMQ_CLEAN_STORE=1") // applies only when it really starts one
 	out, err := runScriptOutput(script, env, "start")
 	if err != nil {
-		_ = syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
+		_ = localserver.Unlock(users)
 		users.Close()
 		return "", nil, err
 	}
@@ -224,11 +223,11 @@ func startCluster(env []string) (ns string, release func() error, err error) {
 	ns = "127.0.0.1:" + envValue(env, "RMQ_NAMESRV_PORT")
 	return ns, func() error {
 		defer users.Close()
-		_ = syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
-		if err := syscall.Flock(int(users.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = localserver.Unlock(users)
+		if err := localserver.TryLockExclusive(users); err != nil {
 			return nil // another test process still uses the broker; it will stop it
 		}
-		defer syscall.Flock(int(users.Fd()), syscall.LOCK_UN)
+		defer localserver.Unlock(users)
 		if b, err := os.ReadFile(marker); err != nil || strings.TrimSpace(string(b)) != nsPid() {
 			return nil // started by someone else (by hand, or by make test): leave it running
 		}

@@ -93,9 +93,7 @@ func (t *checkpointTask) Start(ctx context.Context, tctx plugins.SourceTaskConte
 		return err
 	}
 	t.sel, t.topic, t.interval, t.apply = sel, v.String(KeyCheckpoints), v.Duration(KeyCheckpointIntv), v.Bool(KeySyncGroups)
-	for _, g := range strings.FieldsFunc(v.String(KeyGroups), func(r rune) bool { return r == ',' || r == ';' || r == ' ' }) {
-		t.groups = append(t.groups, g)
-	}
+	t.groups = append(t.groups, strings.FieldsFunc(v.String(KeyGroups), func(r rune) bool { return r == ',' || r == ';' || r == ' ' })...)
 	role := fmt.Sprintf("ckpt-%d", time.Now().UnixNano()%1e9)
 	if t.src, err = newClient(sourceCluster(v), role, t.log); err != nil {
 		return err
