@@ -129,9 +129,7 @@ func parseConfig(v plugins.Values) (*config, error) {
 	if c.historyTopic == "" {
 		c.historyTopic = DefaultHistoryPrefix + c.delim + c.prefix
 	}
-	for _, a := range strings.FieldsFunc(v.String(KeyHistoryNamesrv), func(r rune) bool { return r == ';' || r == ',' || r == ' ' }) {
-		c.historyNamesrv = append(c.historyNamesrv, a)
-	}
+	c.historyNamesrv = strings.FieldsFunc(v.String(KeyHistoryNamesrv), func(r rune) bool { return r == ';' || r == ',' || r == ' ' })
 	if v.IsSet(KeyServerID) {
 		c.serverID = uint32(v.Long(KeyServerID))
 	} else {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	gmysql "github.com/go-mysql-org/go-mysql/mysql"
-
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -116,42 +114,6 @@ func kindFromDataType(dataType string, unsigned bool) kind {
 		return kBit
 	case "year":
 		return kInt32
-	}
-	return kString
-}
-
-// kindFromBinlog maps a TABLE_MAP column type; binary is true for a character column of the binary
-// charset (BINARY, VARBINARY, BLOB).
-func kindFromBinlog(t byte, unsigned, binary bool) kind {
-	switch t {
-	case gmysql.MYSQL_TYPE_TINY:
-		return intKind(1, unsigned)
-	case gmysql.MYSQL_TYPE_SHORT:
-		return intKind(2, unsigned)
-	case gmysql.MYSQL_TYPE_INT24:
-		return intKind(3, unsigned)
-	case gmysql.MYSQL_TYPE_LONG:
-		return intKind(4, unsigned)
-	case gmysql.MYSQL_TYPE_LONGLONG:
-		return kInt64
-	case gmysql.MYSQL_TYPE_FLOAT:
-		return kFloat32
-	case gmysql.MYSQL_TYPE_DOUBLE:
-		return kFloat64
-	case gmysql.MYSQL_TYPE_NEWDECIMAL:
-		return kDecimal
-	case gmysql.MYSQL_TYPE_DATE, gmysql.MYSQL_TYPE_NEWDATE:
-		return kDate
-	case gmysql.MYSQL_TYPE_DATETIME, gmysql.MYSQL_TYPE_DATETIME2, gmysql.MYSQL_TYPE_TIMESTAMP, gmysql.MYSQL_TYPE_TIMESTAMP2:
-		return kTimestamp
-	case gmysql.MYSQL_TYPE_BIT:
-		return kBit
-	case gmysql.MYSQL_TYPE_YEAR:
-		return kInt32
-	case gmysql.MYSQL_TYPE_STRING, gmysql.MYSQL_TYPE_VAR_STRING, gmysql.MYSQL_TYPE_VARCHAR, gmysql.MYSQL_TYPE_BLOB:
-		if binary {
-			return kBytes
-		}
 	}
 	return kString
 }
