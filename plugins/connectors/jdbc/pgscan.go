@@ -14,8 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/rmqconnect/rmqconnect/schema"
 )
 
 // pgScan is scan for PostgreSQL. It runs the query through pgx's own interface on one of the pool's
@@ -109,7 +107,7 @@ func pgColMeta(m *pgtype.Map, fd *pgconn.FieldDescription) colMeta {
 	return c
 }
 
-// pgDecoder turns a column's wire bytes (never NULL) into a value; a decimal's big.Int comes from a.
+// pgDecoder turns a column's wire bytes (never NULL) into a value, whose memory comes from a.
 type pgDecoder func(src []byte, a *arena) (any, error)
 
 // pgDriverValue decodes a column as database/sql's pgx driver does: integers as int64, floats as
@@ -120,33 +118,33 @@ func pgDriverValue(m *pgtype.Map, fd *pgconn.FieldDescription) pgDecoder {
 	binary := format == pgtype.BinaryFormatCode
 	switch {
 	case oid == pgtype.Int8OID && binary:
-		return func(src []byte, _ *arena) (any, error) {
+		return func(src []byte, a *arena) (any, error) {
 			if len(src) != 8 {
 				return nil, errWireLength(oid, src)
 			}
-			return int64(be.Uint64(src)), nil
+			return a.int64(int64(be.Uint64(src))), nil
 		}
 	case oid == pgtype.Int4OID && binary:
-		return func(src []byte, _ *arena) (any, error) {
+		return func(src []byte, a *arena) (any, error) {
 			if len(src) != 4 {
 				return nil, errWireLength(oid, src)
 			}
-			return int64(int32(be.Uint32(src))), nil
+			return a.int64(int64(int32(be.Uint32(src)))), nil
 		}
 	case oid == pgtype.Int2OID && binary:
-		return func(src []byte, _ *arena) (any, error) {
+		return func(src []byte, a *arena) (any, error) {
 			if len(src) != 2 {
 				return nil, errWireLength(oid, src)
 			}
-			return int64(int16(be.Uint16(src))), nil
+			return a.int64(int64(int16(be.Uint16(src)))), nil
 		}
 	case oid == pgtype.TextOID, oid == pgtype.VarcharOID, oid == pgtype.BPCharOID:
-		return func(src []byte, _ *arena) (any, error) { return string(src), nil }
+		return func(src []byte, a *arena) (any, error) { return a.string(src), nil }
 	case (oid == pgtype.TimestampOID || oid == pgtype.TimestamptzOID) && binary:
 		slow := pgPlanned(m, fd)
 		return func(src []byte, a *arena) (any, error) {
 			if t, ok := pgTimestamp(src); ok {
-				return t, nil
+				return a.time(t), nil
 			}
 			return slow(src, a) // infinity, or not 8 bytes
 		}
@@ -210,7 +208,7 @@ func pgConnectValue(fd *pgconn.FieldDescription, c *colConv, drv pgDecoder) pgDe
 	if c.kind == kDecimal && fd.DataTypeOID == pgtype.NumericOID && fd.Format == pgtype.BinaryFormatCode {
 		return func(src []byte, a *arena) (any, error) {
 			if n, ok := pgNumericUnscaled(src, c.scale); ok {
-				return schema.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
+				return a.decimal(n, c.scale), nil
 			}
 			return conv(src, a)
 		}
