@@ -11,7 +11,7 @@ import (
 
 // arena hands out the memory of a page's values from shared blocks, one allocation per block where each
 // value would otherwise make one or two of its own: the big.Ints of small decimals, the boxes that hold
-// int64, time.Time and Decimal values in an any, and the bytes of strings. Nothing handed out is ever
+// strings, int64, time.Time and Decimal values in an any, and the bytes of strings. Nothing handed out is ever
 // changed or reused: a value stays valid as long as anything refers to it, and keeps its block alive (a
 // few KiB at most). A nil *arena allocates each value on its own. An arena is used by one goroutine.
 type arena struct {
@@ -20,7 +20,8 @@ type arena struct {
 	i64   boxes[int64]
 	times boxes[time.Time]
 	decs  boxes[schema.Decimal]
-	text  []byte // the free tail of the current block of string bytes
+	strs  boxes[string]
+	bytes []byte // the free tail of the current block of strings' bytes
 }
 
 // arenaBlock is how many values of a kind an arena allocates at once; arenaText, how many bytes of
@@ -79,27 +80,27 @@ func (a *arena) decimal(n int64, scale int32) any {
 	return a.decs.box(schema.Decimal{Unscaled: a.bigInt(n), Scale: scale})
 }
 
-// string returns a string of the bytes b.
-func (a *arena) string(b []byte) string {
+// text returns a string of the bytes b in an any.
+func (a *arena) text(b []byte) any {
 	if a == nil || len(b) > arenaText/8 {
 		return string(b)
 	}
 	if len(b) == 0 {
 		return ""
 	}
-	if len(a.text) < len(b) {
-		a.text = make([]byte, arenaText)
+	if len(a.bytes) < len(b) {
+		a.bytes = make([]byte, arenaText)
 	}
-	s := a.text[:len(b):len(b)]
+	s := a.bytes[:len(b):len(b)]
 	copy(s, b)
-	a.text = a.text[len(b):]
-	return unsafe.String(unsafe.SliceData(s), len(s)) // s is never written again
+	a.bytes = a.bytes[len(b):]
+	return a.strs.box(unsafe.String(unsafe.SliceData(s), len(s))) // s is never written again
 }
 
 // boxes puts values of type T in interfaces from blocks of T. Go stores a value of a type that is not
 // pointer-shaped (none of these is) in an interface as a type word and a pointer to a copy of the value
 // that it allocates; box makes the same interface with the pointer to a slot of the block instead.
-type boxes[T int64 | time.Time | schema.Decimal] struct {
+type boxes[T string | int64 | time.Time | schema.Decimal] struct {
 	free []T
 	typ  unsafe.Pointer // T's type word
 }

@@ -54,7 +54,7 @@ func TestArenaValuesAreOrdinaryValues(t *testing.T) {
 			w := want(i)
 			buf := []byte(w[3].(string))
 			d := w[2].(schema.Decimal)
-			got[i] = []any{a.int64(w[0].(int64)), a.time(w[1].(time.Time)), a.decimal(d.Unscaled.Int64(), d.Scale), a.string(buf)}
+			got[i] = []any{a.int64(w[0].(int64)), a.time(w[1].(time.Time)), a.decimal(d.Unscaled.Int64(), d.Scale), a.text(buf)}
 			copy(buf, "xxxxxxxxxx") // the string is a copy of the bytes
 		}
 	}()
@@ -90,16 +90,15 @@ func TestArenaValuesAreOrdinaryValues(t *testing.T) {
 // TestArenaStrings: strings of every length, long ones on their own, and a nil arena.
 func TestArenaStrings(t *testing.T) {
 	var a arena
-	var got []string
-	var want []string
+	var got, want []any
 	for i := range 3 * arenaText / 16 {
 		s := strings.Repeat(string(rune('a'+i%26)), i%(arenaText/4))
 		want = append(want, s)
-		got = append(got, a.string([]byte(s)))
+		got = append(got, a.text([]byte(s)))
 	}
 	require.Equal(t, want, got)
 	var none *arena
-	require.Equal(t, "abc", none.string([]byte("abc")))
+	require.Equal(t, "abc", none.text([]byte("abc")))
 	require.Equal(t, int64(300), none.int64(300))
 	require.Equal(t, base0, none.time(base0))
 	require.True(t, schema.NewDecimal(-5, 3).Equal(none.decimal(-5, 3).(schema.Decimal)))

@@ -139,7 +139,7 @@ func pgDriverValue(m *pgtype.Map, fd *pgconn.FieldDescription) pgDecoder {
 			return a.int64(int64(int16(be.Uint16(src)))), nil
 		}
 	case oid == pgtype.TextOID, oid == pgtype.VarcharOID, oid == pgtype.BPCharOID:
-		return func(src []byte, a *arena) (any, error) { return a.string(src), nil }
+		return func(src []byte, a *arena) (any, error) { return a.text(src), nil }
 	case (oid == pgtype.TimestampOID || oid == pgtype.TimestamptzOID) && binary:
 		slow := pgPlanned(m, fd)
 		return func(src []byte, a *arena) (any, error) {

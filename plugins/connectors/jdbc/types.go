@@ -312,7 +312,7 @@ func (c *colConv) value(v any, a *arena) (any, error) {
 	case string:
 		return v, nil
 	case []byte:
-		return a.string(x), nil
+		return a.text(x), nil
 	}
 	return toString(v), nil
 }
