@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -252,38 +253,48 @@ func pgNumericUnscaled(src []byte, scale int32) (int64, bool) {
 		return 0, false
 	}
 	const limit = 1_000_000_000_000_000_000 // 10^18: 18 digits at most
-	var n int64
+	var n uint64
+	// Digit i's lowest decimal digit has the unscaled exponent e; a digit with e < 0 is cut to its
+	// digits of exponent 0 and up, which needs those below to be 0.
+	e := 4*weight + int(scale)
 	for i := range ndigits {
-		d := int64(be.Uint16(src[8+2*i:]))
+		d := uint64(be.Uint16(src[8+2*i:]))
 		if d > 9999 {
 			return 0, false
 		}
-		// The group's decimal digits, most significant first; the k-th from the right has the unscaled
-		// exponent 4*(weight-i)+k+scale, and those below 0 must be 0.
-		for k, div := 3, int64(1000); k >= 0; k, div = k-1, div/10 {
-			digit := d / div % 10
-			if 4*(weight-i)+k+int(scale) < 0 {
-				if digit != 0 {
+		mul := uint64(10000)
+		if e < 0 {
+			if e < -3 {
+				if d != 0 {
 					return 0, false
 				}
+				e -= 4
 				continue
 			}
-			if n > (limit-1-digit)/10 {
+			if d%pow10[-e] != 0 {
 				return 0, false
 			}
-			n = n*10 + digit
+			d, mul = d/pow10[-e], pow10[4+e]
 		}
-	}
-	if ndigits > 0 {
-		for e := 4*(weight-ndigits+1) + int(scale); e > 0; e-- { // the last digit's exponent
-			if n >= limit/10 {
-				return 0, false
-			}
-			n *= 10
+		hi, lo := bits.Mul64(n, mul)
+		n = lo + d
+		if hi != 0 || n < lo || n >= limit {
+			return 0, false
 		}
+		e -= 4
 	}
+	if last := e + 4; last > 0 && n != 0 { // the last digit's exponent: the value is scaled up to it
+		if last > 18 || n > (limit-1)/pow10[last] {
+			return 0, false
+		}
+		n *= pow10[last]
+	}
+	v := int64(n)
 	if sign == 0x4000 {
-		n = -n
+		v = -v
 	}
-	return n, true
+	return v, true
 }
+
+// pow10[i] is 10^i.
+var pow10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
