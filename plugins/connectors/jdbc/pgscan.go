@@ -195,9 +195,10 @@ func planned[T any](m *pgtype.Map, fd *pgconn.FieldDescription, val func(T) (any
 	}
 }
 
-// pgConnectValue decodes a column to its Connect value: a binary NUMERIC that fits in 18 digits at the
-// column's scale straight from its base-10000 digits, anything else through its driver value (drv) and
-// the column's conversion.
+// pgConnectValue decodes a column to its Connect value: straight from the wire where the column's
+// driver value (drv) already is its Connect value (int8 as an INT64, text as a STRING) or is read by
+// hand as one (a finite binary timestamp, a binary NUMERIC that fits in 18 digits at the column's scale),
+// anything else through its driver value and the column's conversion.
 func pgConnectValue(fd *pgconn.FieldDescription, c *colConv, drv pgDecoder) pgDecoder {
 	conv := func(src []byte, a *arena) (any, error) {
 		v, err := drv(src, a)
@@ -206,7 +207,19 @@ func pgConnectValue(fd *pgconn.FieldDescription, c *colConv, drv pgDecoder) pgDe
 		}
 		return c.value(v, a)
 	}
-	if c.kind == kDecimal && fd.DataTypeOID == pgtype.NumericOID && fd.Format == pgtype.BinaryFormatCode {
+	oid, binary := fd.DataTypeOID, fd.Format == pgtype.BinaryFormatCode
+	switch {
+	case c.kind == kInt64 && oid == pgtype.Int8OID && binary,
+		c.kind == kString && (oid == pgtype.TextOID || oid == pgtype.VarcharOID || oid == pgtype.BPCharOID):
+		return drv // c.value would return its value as it is
+	case c.kind == kTimestamp && (oid == pgtype.TimestampOID || oid == pgtype.TimestamptzOID) && binary:
+		return func(src []byte, a *arena) (any, error) {
+			if t, ok := pgTimestamp(src); ok {
+				return a.time(t), nil // in UTC, as c.value leaves it
+			}
+			return conv(src, a)
+		}
+	case c.kind == kDecimal && oid == pgtype.NumericOID && binary:
 		return func(src []byte, a *arena) (any, error) {
 			if n, ok := pgNumericUnscaled(src, c.scale); ok {
 				return a.decimal(n, c.scale), nil

@@ -149,3 +149,53 @@ func refNumericUnscaled(src []byte, scale int32) (int64, bool) {
 	}
 	return n.Int64(), true
 }
+
+// TestPgConnectValueAgreesWithConversion: each column's Connect decoder gives the value (of the same Go
+// type) or the failure that converting its driver value gives, on its short paths and off them.
+func TestPgConnectValueAgreesWithConversion(t *testing.T) {
+	m := pgtype.NewMap()
+	ts := time.Date(2024, 2, 29, 13, 14, 15, 678e6, time.UTC)
+	for _, tt := range []struct {
+		oid  uint32
+		kind colKind
+		val  any // encoded by pgx
+	}{
+		{pgtype.Int8OID, kInt64, int64(-1 << 40)}, {pgtype.Int8OID, kInt64, int64(7)}, {pgtype.Int4OID, kInt32, int32(-5)},
+		{pgtype.Int2OID, kInt16, int16(300)}, {pgtype.TextOID, kString, "héllo"}, {pgtype.VarcharOID, kString, ""},
+		{pgtype.BPCharOID, kString, "ab  "}, {pgtype.TimestampOID, kTimestamp, ts}, {pgtype.TimestamptzOID, kTimestamp, ts},
+		{pgtype.TimestampOID, kTimestamp, pgtype.Timestamp{InfinityModifier: pgtype.Infinity, Valid: true}},
+		{pgtype.TimestamptzOID, kTimestamp, pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}},
+		{pgtype.DateOID, kDate, ts}, {pgtype.NumericOID, kDecimal, "12.34"}, {pgtype.NumericOID, kDecimal, "123456789012345678901.5"},
+	} {
+		fd := &pgconn.FieldDescription{Name: "x", DataTypeOID: tt.oid, Format: pgtype.BinaryFormatCode}
+		if tt.oid == pgtype.TextOID || tt.oid == pgtype.VarcharOID || tt.oid == pgtype.BPCharOID {
+			fd.Format = pgtype.TextFormatCode
+		}
+		val := tt.val
+		if s, ok := val.(string); ok && tt.kind == kDecimal {
+			var n pgtype.Numeric
+			require.NoError(t, n.Scan(s))
+			val = n
+		}
+		src, err := m.Encode(tt.oid, fd.Format, val, nil)
+		require.NoError(t, err, "%d %v", tt.oid, tt.val)
+		c := colConv{name: "x", kind: tt.kind, scale: 2}
+		drv := pgDriverValue(m, fd)
+		dv, err := drv(src, nil)
+		require.NoError(t, err)
+		want, wantErr := c.value(dv, nil)
+		for _, a := range []*arena{nil, new(arena)} {
+			got, err := pgConnectValue(fd, &c, drv)(src, a)
+			if wantErr != nil {
+				require.Error(t, err, "%d %v", tt.oid, tt.val)
+				continue
+			}
+			require.NoError(t, err, "%d %v", tt.oid, tt.val)
+			require.IsType(t, want, got, "%d %v", tt.oid, tt.val)
+			require.True(t, schema.Equal(want, got), "%d %v: %#v vs %#v", tt.oid, tt.val, got, want)
+			if w, ok := want.(time.Time); ok {
+				require.Equal(t, w.Location(), got.(time.Time).Location())
+			}
+		}
+	}
+}
