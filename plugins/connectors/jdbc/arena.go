@@ -31,7 +31,7 @@ const (
 	arenaText  = 4096
 )
 
-// bigInt returns a new big.Int holding n.
+// bigInt returns a new big.Int holding n. Each has a word of its own, so none aliases another.
 func (a *arena) bigInt(n int64) *big.Int {
 	if a == nil || bits.UintSize < 64 {
 		return big.NewInt(n)

@@ -190,8 +190,8 @@ func mapColumn(d dialectKind, ct colMeta, cat *column) colConv {
 }
 
 // value converts a scanned driver value (nil for NULL) to the column's Connect value, its memory from a
-// (nil: allocated on its own). A driver value that already is the Connect value is
-// returned as it is, without boxing it again.
+// (nil: allocated on its own). A driver value that already is the Connect value is returned as it is,
+// without boxing it again.
 func (c *colConv) value(v any, a *arena) (any, error) {
 	if v == nil {
 		return nil, nil
