@@ -2,7 +2,6 @@ package jdbc
 
 import (
 	"context"
-	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -114,27 +113,6 @@ func TestSmallDecimalAgreesWithParseDecimal(t *testing.T) {
 				require.Equal(t, want.Unscaled.Sign(), got.(schema.Decimal).Unscaled.Sign(), tt.s)
 			}
 		}
-	}
-}
-
-// TestArenaIntsAreIndependent: big.Ints from one arena block do not share memory.
-func TestArenaIntsAreIndependent(t *testing.T) {
-	var a arena
-	var ints []*big.Int
-	for i := range 2*arenaBlock + 3 {
-		ints = append(ints, a.bigInt(int64(i)-arenaBlock))
-	}
-	ints[5].Add(ints[5], big.NewInt(1<<40))
-	ints[6].Neg(ints[6])
-	for i, z := range ints {
-		want := int64(i) - arenaBlock
-		switch i {
-		case 5:
-			want += 1 << 40
-		case 6:
-			want = -want
-		}
-		require.Equal(t, want, z.Int64(), "int %d", i)
 	}
 }
 

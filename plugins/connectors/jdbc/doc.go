@@ -15,6 +15,9 @@
 // delivery.guarantee=exactly_once the queue offsets are stored in a table of the sink's own in the same
 // transaction as the rows, and records at or below them are skipped when the broker redelivers them.
 //
+// A page's records share memory: their structs' values come from blocks per page, and a key may be a window
+// of its row's values. Nothing changes a record's values once Poll returns it (transforms make new structs).
+//
 // Invariants: identifiers are always quoted by the dialect (a topic named like SQL never becomes SQL);
 // values are always bound as parameters; the password never appears in an error or a log (errors are
 // scrubbed of it); an unreachable database is a RetriableError naming the server.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,8 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/rmqconnect/rmqconnect/schema"
 )
 
 // pgScan is scan for PostgreSQL. It runs the query through pgx's own interface on one of the pool's
@@ -109,7 +108,7 @@ func pgColMeta(m *pgtype.Map, fd *pgconn.FieldDescription) colMeta {
 	return c
 }
 
-// pgDecoder turns a column's wire bytes (never NULL) into a value; a decimal's big.Int comes from a.
+// pgDecoder turns a column's wire bytes (never NULL) into a value, whose memory comes from a.
 type pgDecoder func(src []byte, a *arena) (any, error)
 
 // pgDriverValue decodes a column as database/sql's pgx driver does: integers as int64, floats as
@@ -120,33 +119,33 @@ func pgDriverValue(m *pgtype.Map, fd *pgconn.FieldDescription) pgDecoder {
 	binary := format == pgtype.BinaryFormatCode
 	switch {
 	case oid == pgtype.Int8OID && binary:
-		return func(src []byte, _ *arena) (any, error) {
+		return func(src []byte, a *arena) (any, error) {
 			if len(src) != 8 {
 				return nil, errWireLength(oid, src)
 			}
-			return int64(be.Uint64(src)), nil
+			return a.int64(int64(be.Uint64(src))), nil
 		}
 	case oid == pgtype.Int4OID && binary:
-		return func(src []byte, _ *arena) (any, error) {
+		return func(src []byte, a *arena) (any, error) {
 			if len(src) != 4 {
 				return nil, errWireLength(oid, src)
 			}
-			return int64(int32(be.Uint32(src))), nil
+			return a.int64(int64(int32(be.Uint32(src)))), nil
 		}
 	case oid == pgtype.Int2OID && binary:
-		return func(src []byte, _ *arena) (any, error) {
+		return func(src []byte, a *arena) (any, error) {
 			if len(src) != 2 {
 				return nil, errWireLength(oid, src)
 			}
-			return int64(int16(be.Uint16(src))), nil
+			return a.int64(int64(int16(be.Uint16(src)))), nil
 		}
 	case oid == pgtype.TextOID, oid == pgtype.VarcharOID, oid == pgtype.BPCharOID:
-		return func(src []byte, _ *arena) (any, error) { return string(src), nil }
+		return func(src []byte, a *arena) (any, error) { return a.text(src), nil }
 	case (oid == pgtype.TimestampOID || oid == pgtype.TimestamptzOID) && binary:
 		slow := pgPlanned(m, fd)
 		return func(src []byte, a *arena) (any, error) {
 			if t, ok := pgTimestamp(src); ok {
-				return t, nil
+				return a.time(t), nil
 			}
 			return slow(src, a) // infinity, or not 8 bytes
 		}
@@ -196,9 +195,10 @@ func planned[T any](m *pgtype.Map, fd *pgconn.FieldDescription, val func(T) (any
 	}
 }
 
-// pgConnectValue decodes a column to its Connect value: a binary NUMERIC that fits in 18 digits at the
-// column's scale straight from its base-10000 digits, anything else through its driver value (drv) and
-// the column's conversion.
+// pgConnectValue decodes a column to its Connect value: straight from the wire where the column's
+// driver value (drv) already is its Connect value (int8 as an INT64, text as a STRING) or is read by
+// hand as one (a finite binary timestamp, a binary NUMERIC that fits in 18 digits at the column's scale),
+// anything else through its driver value and the column's conversion.
 func pgConnectValue(fd *pgconn.FieldDescription, c *colConv, drv pgDecoder) pgDecoder {
 	conv := func(src []byte, a *arena) (any, error) {
 		v, err := drv(src, a)
@@ -207,10 +207,22 @@ func pgConnectValue(fd *pgconn.FieldDescription, c *colConv, drv pgDecoder) pgDe
 		}
 		return c.value(v, a)
 	}
-	if c.kind == kDecimal && fd.DataTypeOID == pgtype.NumericOID && fd.Format == pgtype.BinaryFormatCode {
+	oid, binary := fd.DataTypeOID, fd.Format == pgtype.BinaryFormatCode
+	switch {
+	case c.kind == kInt64 && oid == pgtype.Int8OID && binary,
+		c.kind == kString && (oid == pgtype.TextOID || oid == pgtype.VarcharOID || oid == pgtype.BPCharOID):
+		return drv // c.value would return its value as it is
+	case c.kind == kTimestamp && (oid == pgtype.TimestampOID || oid == pgtype.TimestamptzOID) && binary:
+		return func(src []byte, a *arena) (any, error) {
+			if t, ok := pgTimestamp(src); ok {
+				return a.time(t), nil // in UTC, as c.value leaves it
+			}
+			return conv(src, a)
+		}
+	case c.kind == kDecimal && oid == pgtype.NumericOID && binary:
 		return func(src []byte, a *arena) (any, error) {
 			if n, ok := pgNumericUnscaled(src, c.scale); ok {
-				return schema.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
+				return a.decimal(n, c.scale), nil
 			}
 			return conv(src, a)
 		}
@@ -254,38 +266,48 @@ func pgNumericUnscaled(src []byte, scale int32) (int64, bool) {
 		return 0, false
 	}
 	const limit = 1_000_000_000_000_000_000 // 10^18: 18 digits at most
-	var n int64
+	var n uint64
+	// Digit i's lowest decimal digit has the unscaled exponent e; a digit with e < 0 is cut to its
+	// digits of exponent 0 and up, which needs those below to be 0.
+	e := 4*weight + int(scale)
 	for i := range ndigits {
-		d := int64(be.Uint16(src[8+2*i:]))
+		d := uint64(be.Uint16(src[8+2*i:]))
 		if d > 9999 {
 			return 0, false
 		}
-		// The group's decimal digits, most significant first; the k-th from the right has the unscaled
-		// exponent 4*(weight-i)+k+scale, and those below 0 must be 0.
-		for k, div := 3, int64(1000); k >= 0; k, div = k-1, div/10 {
-			digit := d / div % 10
-			if 4*(weight-i)+k+int(scale) < 0 {
-				if digit != 0 {
+		mul := uint64(10000)
+		if e < 0 {
+			if e < -3 {
+				if d != 0 {
 					return 0, false
 				}
+				e -= 4
 				continue
 			}
-			if n > (limit-1-digit)/10 {
+			if d%pow10[-e] != 0 {
 				return 0, false
 			}
-			n = n*10 + digit
+			d, mul = d/pow10[-e], pow10[4+e]
 		}
-	}
-	if ndigits > 0 {
-		for e := 4*(weight-ndigits+1) + int(scale); e > 0; e-- { // the last digit's exponent
-			if n >= limit/10 {
-				return 0, false
-			}
-			n *= 10
+		hi, lo := bits.Mul64(n, mul)
+		n = lo + d
+		if hi != 0 || n < lo || n >= limit {
+			return 0, false
 		}
+		e -= 4
 	}
+	if last := e + 4; last > 0 && n != 0 { // the last digit's exponent: the value is scaled up to it
+		if last > 18 || n > (limit-1)/pow10[last] {
+			return 0, false
+		}
+		n *= pow10[last]
+	}
+	v := int64(n)
 	if sign == 0x4000 {
-		n = -n
+		v = -v
 	}
-	return n, true
+	return v, true
 }
+
+// pow10[i] is 10^i.
+var pow10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}

@@ -70,7 +70,8 @@ type querier struct {
 	rc     *rowConv // nil until the first result is prepared
 	value  *schema.Schema
 	key    *schema.Schema
-	keyIdx []int
+	keyIdx []int // the key's columns in the row
+	keyRun int   // the first of them when they are consecutive (see keyStructs), -1 otherwise
 }
 
 // rowConv converts the rows of one column signature. prepare replaces it whole when the columns change,
@@ -628,14 +629,7 @@ func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error)
 	}
 	var keys []schema.Struct
 	if q.key != nil {
-		nk := len(q.keyIdx)
-		kv := make([]any, n*nk)
-		for i := range n {
-			for j, c := range q.keyIdx {
-				kv[i*nk+j] = values[i*nc+c]
-			}
-		}
-		if keys, err = schema.StructsFromValues(q.key, kv); err != nil {
+		if keys, err = q.keyStructs(values, nc); err != nil {
 			return nil, fmt.Errorf("jdbc-source: %s: key: %w", q.name(), err)
 		}
 	}
@@ -651,6 +645,31 @@ func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error)
 		recs[i] = r
 	}
 	return recs, nil
+}
+
+// keyStructs returns the key structs of the rows values holds (nc values each). When the key's columns
+// are consecutive columns of the row in the key's order (a single-column key always is), each key holds
+// a window of its row's values rather than copies of them: nothing changes a record's structs in place
+// (transforms make new ones), so the two never differ.
+func (q *querier) keyStructs(values []any, nc int) ([]schema.Struct, error) {
+	n, nk := len(values)/nc, len(q.keyIdx)
+	if q.keyRun < 0 {
+		kv := make([]any, n*nk)
+		for i := range n {
+			for j, c := range q.keyIdx {
+				kv[i*nk+j] = values[i*nc+c]
+			}
+		}
+		return schema.StructsFromValues(q.key, kv)
+	}
+	keys := make([]schema.Struct, n)
+	for i := range keys {
+		at := i*nc + q.keyRun
+		if _, err := schema.StructAt(&keys[i], q.key, values[at:at+nk:at+nk]); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
 }
 
 // prepare (re)builds q's converters and schemas when the result's columns differ from the last query's
@@ -687,7 +706,7 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []colMeta) err
 	if err != nil {
 		return fmt.Errorf("jdbc-source: %s: schema: %w", q.name(), err)
 	}
-	q.value, q.key, q.keyIdx = value, nil, nil
+	q.value, q.key, q.keyIdx, q.keyRun = value, nil, nil, -1
 	if len(pk) > 0 {
 		kb := schema.StructBuilder().Name(q.name() + ".Key")
 		for _, k := range pk {
@@ -703,6 +722,7 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []colMeta) err
 			if q.key, err = kb.Build(); err != nil {
 				return fmt.Errorf("jdbc-source: %s: key schema: %w", q.name(), err)
 			}
+			q.keyRun = keyRun(q.keyIdx)
 		}
 	}
 	pc := posCols{incIdx: -1}
@@ -728,6 +748,16 @@ func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []colMeta) err
 	}
 	q.rc = &rowConv{sig: sig, convs: convs, pc: pc, posIdx: posIdx}
 	return nil
+}
+
+// keyRun is the first of the key's columns idx when they are consecutive in the row, and -1 otherwise.
+func keyRun(idx []int) int {
+	for j, c := range idx {
+		if c != idx[0]+j {
+			return -1
+		}
+	}
+	return idx[0]
 }
 
 // colSig is the signature of a result's columns: their names and types.

@@ -2,6 +2,7 @@ package jdbc_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -386,5 +387,53 @@ func TestSourceColumnChangeWhileIdle(t *testing.T) {
 		recs := conformance.PollN(t, task, 1, 10*time.Second)
 		require.Equal(t, int64(3), field(t, recs[0], "id"))
 		require.Equal(t, []string{"id", "v", "extra"}, recs[0].ValueSchema.FieldNames())
+	})
+}
+
+// A record's key has the primary key's columns in the key's order, with the row's values, wherever the
+// columns are in the row: one column, consecutive columns, columns out of row order, columns apart. Pages of
+// two rows, so that both the first page and pages read ahead are checked.
+func TestSourceKeys(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE k1 (v INT NOT NULL, seq BIGINT PRIMARY KEY, w INT)",
+			"CREATE TABLE k2 (seq BIGINT NOT NULL, a INT, b INT, v INT, PRIMARY KEY (a, b))",
+			"CREATE TABLE k3 (seq BIGINT NOT NULL, a INT, b INT, v INT, PRIMARY KEY (b, a))",
+			"CREATE TABLE k4 (seq BIGINT NOT NULL, a INT, v INT, b INT, PRIMARY KEY (a, b))")
+		for i := 1; i <= 5; i++ {
+			db.Exec(t, fmt.Sprintf("INSERT INTO k1 VALUES (%d, %d, %d)", 100*i, i, 7*i))
+			for _, tb := range []string{"k2", "k3"} {
+				db.Exec(t, fmt.Sprintf("INSERT INTO %s VALUES (%d, %d, %d, %d)", tb, i, i, 10*i, 100*i))
+			}
+			db.Exec(t, fmt.Sprintf("INSERT INTO k4 VALUES (%d, %d, %d, %d)", i, i, 100*i, 10*i))
+		}
+		cfg := connCfg(db)
+		cfg["mode"] = "incrementing"
+		cfg["incrementing.column.name"] = "seq"
+		cfg["table.whitelist"] = "k1,k2,k3,k4"
+		cfg["poll.interval.ms"] = "10"
+		cfg["batch.max.rows"] = "2"
+		_, task, _ := startSource(t, cfg, nil)
+		byTable := map[string][]*schema.Record{}
+		for _, r := range conformance.PollN(t, task, 20, 20*time.Second) {
+			byTable[r.Topic] = append(byTable[r.Topic], r)
+		}
+		want := map[string][]string{"k1": {"seq"}, "k2": {"a", "b"}, "k3": {"b", "a"}, "k4": {"a", "b"}}
+		for table, cols := range want {
+			recs := byTable[table]
+			require.Len(t, recs, 5, table)
+			for i, r := range recs {
+				require.Equal(t, int64(i+1), field(t, r, "seq"), "%s row %d", table, i)
+				key := r.Key.(*schema.Struct)
+				require.Same(t, r.KeySchema, key.Schema(), table)
+				require.Equal(t, cols, r.KeySchema.FieldNames(), table)
+				require.Equal(t, table+".Key", r.KeySchema.Name)
+				require.NoError(t, key.Validate(), table)
+				for j, c := range cols {
+					require.Equal(t, field(t, r, c), key.GetIndex(j), "%s row %d key %s", table, i, c)
+					f, _ := r.ValueSchema.Field(c)
+					require.Equal(t, f.Schema, r.KeySchema.Fields[j].Schema, "%s key %s", table, c)
+				}
+			}
+		}
 	})
 }

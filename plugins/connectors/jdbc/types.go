@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math/big"
-	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -190,9 +189,9 @@ func mapColumn(d dialectKind, ct colMeta, cat *column) colConv {
 	return c
 }
 
-// value converts a scanned driver value (nil for NULL) to the column's Connect value; a decimal's
-// big.Int comes from a (nil: allocated on its own). A driver value that already is the Connect value is
-// returned as it is, without boxing it again.
+// value converts a scanned driver value (nil for NULL) to the column's Connect value, its memory from a
+// (nil: allocated on its own). A driver value that already is the Connect value is returned as it is,
+// without boxing it again.
 func (c *colConv) value(v any, a *arena) (any, error) {
 	if v == nil {
 		return nil, nil
@@ -265,7 +264,7 @@ func (c *colConv) value(v any, a *arena) (any, error) {
 			d = schema.Decimal{Unscaled: new(big.Int).SetUint64(x)}
 		case []byte: // MySQL's text form, parsed without a string copy when small
 			if n, ok := smallDecimal(x, c.scale); ok {
-				return schema.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
+				return a.decimal(n, c.scale), nil
 			}
 			p, err := schema.ParseDecimal(string(x))
 			if err != nil {
@@ -275,7 +274,7 @@ func (c *colConv) value(v any, a *arena) (any, error) {
 		default:
 			str := toString(v)
 			if n, ok := smallDecimal(str, c.scale); ok {
-				return schema.Decimal{Unscaled: a.bigInt(n), Scale: c.scale}, nil
+				return a.decimal(n, c.scale), nil
 			}
 			p, err := schema.ParseDecimal(str)
 			if err != nil {
@@ -309,8 +308,11 @@ func (c *colConv) value(v any, a *arena) (any, error) {
 		}
 		return t, nil
 	}
-	if _, ok := v.(string); ok {
+	switch x := v.(type) {
+	case string:
 		return v, nil
+	case []byte:
+		return a.text(x), nil
 	}
 	return toString(v), nil
 }
@@ -323,41 +325,6 @@ func (c *colConv) scanned(v any, a *arena) (any, error) {
 		return bytes.Clone(b), nil
 	}
 	return c.value(v, a)
-}
-
-// arenaBlock is how many big.Ints an arena allocates at once.
-const arenaBlock = 256
-
-// arena hands out the big.Ints of a page's small decimals from shared blocks: one allocation per block
-// instead of two per value. Each big.Int has a word of its own, so none aliases another.
-type arena struct {
-	ints  []big.Int
-	words []big.Word
-}
-
-// bigInt returns a new big.Int holding n.
-func (a *arena) bigInt(n int64) *big.Int {
-	if a == nil || bits.UintSize < 64 {
-		return big.NewInt(n)
-	}
-	if len(a.ints) == 0 {
-		a.ints, a.words = make([]big.Int, arenaBlock), make([]big.Word, arenaBlock)
-	}
-	z, w := &a.ints[0], a.words[:1:1]
-	a.ints, a.words = a.ints[1:], a.words[1:]
-	if n == 0 {
-		return z
-	}
-	u := uint64(n)
-	if n < 0 {
-		u = -u
-	}
-	w[0] = big.Word(u)
-	z.SetBits(w)
-	if n < 0 {
-		z.Neg(z)
-	}
-	return z
 }
 
 // smallDecimal parses a plain decimal ("-12.34") that has exactly scale digits after the point (none and
