@@ -1,3 +1,5 @@
+//go:build unix
+
 package jdbc_test
 
 import (
