@@ -65,7 +65,7 @@ func Set(bytes uint64) bool {
 	floor = bytes
 	if bytes == 0 {
 		lastAt = time.Time{} // a floor set again measures its rate afresh
-		percent = base // exactly, not within setPercent's tolerance
+		percent = base       // exactly, not within setPercent's tolerance
 		debug.SetGCPercent(base)
 		return false
 	}
