@@ -363,28 +363,22 @@ func (s *server) Flush(ctx context.Context, req *pb.OffsetsRequest) (*pb.ErrorRe
 	return reply(s.sinkCall(func() error { return task.Flush(ctx, wire.FromOffsetsMsg(req.Offsets)) })), nil
 }
 
-// PutFlush is Put and then, if it succeeded, Flush (PreCommit for a PreCommitter), each as
-// its own call would run.
+// PutFlush is Put and then, if it succeeded, Flush (PreCommit for a PreCommitter), each run by its
+// own handler.
 func (s *server) PutFlush(ctx context.Context, req *pb.PutFlushRequest) (*pb.PutFlushReply, error) {
-	task, err := s.sinkTask()
-	if err != nil {
-		return nil, fmt.Errorf("put-flush: %w", err)
+	put, err := s.Put(ctx, &pb.PutRequest{Batch: req.Batch})
+	if err != nil || put.Error != nil {
+		return &pb.PutFlushReply{PutError: put.GetError()}, err
 	}
-	recs, err := wire.DecodeBatch(req.Batch)
-	if err != nil {
-		return nil, fmt.Errorf("put-flush: %w", err)
+	offsets := &pb.OffsetsRequest{Offsets: req.Offsets}
+	if task, err := s.sinkTask(); err == nil {
+		if _, ok := task.(plugins.PreCommitter); ok {
+			rep, err := s.PreCommit(ctx, offsets)
+			return &pb.PutFlushReply{FlushError: rep.GetError(), Offsets: rep.GetOffsets()}, err
+		}
 	}
-	if err := s.sinkCall(func() error { return task.Put(ctx, recs) }); err != nil {
-		return &pb.PutFlushReply{PutError: wire.EncodeError(err)}, nil
-	}
-	offsets := wire.FromOffsetsMsg(req.Offsets)
-	if pc, ok := task.(plugins.PreCommitter); ok {
-		var out map[plugins.Queue]int64
-		err = s.sinkCall(func() (err error) { out, err = pc.PreCommit(ctx, offsets); return err })
-		return &pb.PutFlushReply{FlushError: wire.EncodeError(err), Offsets: wire.OffsetsMsg(out)}, nil
-	}
-	err = s.sinkCall(func() error { return task.Flush(ctx, offsets) })
-	return &pb.PutFlushReply{FlushError: wire.EncodeError(err)}, nil
+	rep, err := s.Flush(ctx, offsets)
+	return &pb.PutFlushReply{FlushError: rep.GetError()}, err
 }
 
 func (s *server) PreCommit(ctx context.Context, req *pb.OffsetsRequest) (*pb.PreCommitReply, error) {
