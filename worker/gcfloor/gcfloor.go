@@ -3,8 +3,8 @@
 // allocates a record per row or message and keeps few of them, so a worker whose live heap is a few MiB
 // collects hundreds of times a second under load and spends as much CPU marking as converting. With a
 // floor the collector runs at most once per floor's worth of allocation while the live heap is small,
-// and as GOGC says once it is larger than the floor: the memory it costs is bounded by the floor, unlike
-// raising GOGC, which multiplies the heap of a large worker too.
+// and as GOGC says once it is larger than the floor: the memory it costs is bounded by the floor (by rise
+// floors while allocating fast), unlike raising GOGC, which multiplies the heap of a large worker too.
 //
 // After each collection, the percent is set so that the next goal is max(floor, live × (1 + base/100)).
 // While the worker allocates faster than a floor per pace, the floor rises with the rate, up to rise
