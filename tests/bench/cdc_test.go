@@ -292,8 +292,9 @@ func BenchmarkCDCThroughput(b *testing.B) {
 			_ = conn.Close()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				var rawRate, taskRate, ratio, rawSteal, taskSteal, rawCPU, taskCPU []float64
+				var rawRate, taskRate, ratio, rawSteal, taskSteal, rawCPU, taskCPU, background []float64
 				for r := range rounds {
+					background = append(background, waitQuiet())
 					var rawTook, taskTook time.Duration
 					runRaw := func() {
 						steal, cpu := startSteal(), selfCPU()
@@ -342,6 +343,7 @@ func BenchmarkCDCThroughput(b *testing.B) {
 				report(taskCPU, "task-cpu-us/event")
 				report(rawSteal, "raw-steal-%")
 				report(taskSteal, "task-steal-%")
+				report(background, "background-busy-%")
 			}
 			reportLoad(b)
 		})

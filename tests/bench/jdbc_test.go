@@ -244,8 +244,9 @@ func BenchmarkJDBCSource(b *testing.B) {
 			b.ResetTimer()
 
 			var raws, natives, sources, firsts []float64 // seconds
-			var rawSteal, sourceSteal, rawCPU, sourceCPU []float64
+			var rawSteal, sourceSteal, rawCPU, sourceCPU, background []float64
 			for range jdbcSourceRounds {
+				background = append(background, waitQuiet())
 				runtime.GC() // neither side pays for the other's garbage
 				steal, cpu := startSteal(), startCPU()
 				raws = append(raws, rawPagedSelect(b, db, conn).Seconds())
@@ -281,6 +282,7 @@ func BenchmarkJDBCSource(b *testing.B) {
 			b.ReportMetric(1e9*median(rawCPU)/jdbcRows, "raw-cpu-ns/row")
 			b.ReportMetric(1e9*median(sourceCPU)/jdbcRows, "source-cpu-ns/row")
 			b.ReportMetric(1000*median(firsts), "source-first-page-ms")
+			b.ReportMetric(median(background), "background-busy-%")
 			reportLoad(b)
 		})
 	}

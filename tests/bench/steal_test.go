@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // startSteal starts measuring the host's CPU steal (the share of CPU time the hypervisor gave to others,
@@ -43,4 +44,59 @@ func readStealTotal() (steal, total uint64, ok bool) {
 		}
 	}
 	return steal, total, true
+}
+
+// readBusyTotal returns the busy (user, nice, system, irq, softirq) and total jiffies of the aggregate
+// "cpu" line of /proc/stat; steal and iowait count as not busy.
+func readBusyTotal() (busy, total uint64, ok bool) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	for i, s := range f[1:9] {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		total += n
+		switch i {
+		case 0, 1, 2, 5, 6: // user nice system irq softirq
+			busy += n
+		}
+	}
+	return busy, total, true
+}
+
+// Waiting for a quiet host: the bench broker and the database servers may still be busy with an
+// earlier figure's work (a broker flushing and cleaning, a database purging or checkpointing) when a
+// figure starts. That load takes from both sides, but more from a side that runs on both cores at once
+// (a task reading ahead while it converts) than from a single-threaded one, so a figure waits for it
+// to pass, up to quietWait, and reports what it found.
+const (
+	quietSample = 300 * time.Millisecond
+	quietBusy   = 10.0 // % of the host's CPU, all cores; the idle bench broker uses ~1-2
+	quietWait   = 15 * time.Second
+)
+
+// waitQuiet samples the host's busy share until one sample of quietSample is under quietBusy, or
+// quietWait has passed, and returns the last sample's share (-1 when /proc/stat is unreadable).
+func waitQuiet() float64 {
+	deadline := time.Now().Add(quietWait)
+	for {
+		busy0, total0, ok0 := readBusyTotal()
+		time.Sleep(quietSample)
+		busy1, total1, ok1 := readBusyTotal()
+		if !ok0 || !ok1 || total1 <= total0 {
+			return -1
+		}
+		share := 100 * float64(busy1-busy0) / float64(total1-total0)
+		if share < quietBusy || time.Now().After(deadline) {
+			return share
+		}
+	}
 }

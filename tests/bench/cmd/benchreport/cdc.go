@@ -8,7 +8,8 @@ const cdcAbout = "200,000 inserts (transactions of 100 rows) into one table (id,
 	"Poll (Debezium envelopes: before, after, source block, position) against a raw reader of the same stream with " +
 	"the same library (pglogrepl with pgoutput, go-mysql's binlog syncer) that decodes each event and builds nothing " +
 	"(the raw PostgreSQL reader leaves the column texts as text; go-mysql has typed the MariaDB values for both); " +
-	"6 rounds, the order of the sides reversing each round, each reading all the changes from the same start, the task " +
+	"6 rounds, each after the host is quiet (under 10% busy for 0.3 s, at most 15 s of waiting; the median busy share " +
+	"found is shown), the order of the sides reversing each round, each reading all the changes from the same start, the task " +
 	"acknowledging each record as the engine would; medians, with the rounds' range, the CPU steal during each side " +
 	"and the process's CPU per change (the library's decoding included). Latency: one row per transaction at 1,000 changes/s for 5 s, from the row's commit time " +
 	"(in the row) to its record leaving the task's Poll. No broker involved. Anchor: Conduit reports 48.1k msg/s " +
@@ -39,6 +40,9 @@ func cdcRows(rs *results) []row {
 			if v, ok := rs.Metric(benchPkg, bench, side+"-steal-%"); ok {
 				r.measure += fmt.Sprintf(", steal %.1f%%", v)
 			}
+		}
+		if v, ok := rs.Metric(benchPkg, bench, "background-busy-%"); ok {
+			r.measure += fmt.Sprintf("; host busy before a round %.1f%%", v)
 		}
 		rows = append(rows, r)
 		lat := "BenchmarkCDCLatency/" + db

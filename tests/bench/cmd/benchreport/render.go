@@ -91,7 +91,8 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"NUMERIC into a pgtype.Numeric) is shown as a diagnostic. "+
 		"Sink: raw and sink alternate for 5 rounds into emptied tables, medians reported with the CPU steal of each "+
 		"side; exactly-once's rounds also run a plain upsert sink, so its cost is measured in the same rounds. "+
-		"Source: the two sides alternate for 11 rounds, medians reported (with the range of the rounds' ratios) with the CPU "+
+		"Source: the two sides alternate for 11 rounds, each round after the host is quiet (under 10% busy for 0.3 s, "+
+		"at most 15 s of waiting: the median busy share found is shown), medians reported (with the range of the rounds' ratios) with the CPU "+
 		"steal of each side, both timed from the end of their first page (a fresh task's first page also reads the "+
 		"table's catalog: reported as source-first-page-ms). No broker involved.",
 		jdbcRows(rs), loadNote(rs, "BenchmarkJDBCSink/postgres/insert", "BenchmarkJDBCSource/mariadb"))
@@ -143,7 +144,7 @@ func table(w io.Writer, title, about string, rows []row, notes ...string) {
 	}
 }
 
-// loadNote says how loaded the machine was when each named benchmark ended (metric load-1m).
+// jdbcRows are figure 7: the JDBC sink and source against raw reads and writes of the same rows.
 func jdbcRows(rs *results) []row {
 	var rows []row
 	add := func(name, measure, kind string) {
@@ -177,6 +178,9 @@ func jdbcRows(rs *results) []row {
 		rows = append(rows, r)
 		add("BenchmarkJDBCSource/"+db, "source rows/s, "+db+", incrementing", "source")
 		name := "BenchmarkJDBCSource/" + db
+		if v, ok := rs.Metric(benchPkg, name, "background-busy-%"); ok {
+			rows[len(rows)-1].measure += fmt.Sprintf("; host busy before a round %.1f%%", v)
+		}
 		if native, ok := rs.Metric(benchPkg, name, "raw-pgx-rows/s"); ok {
 			src, okS := rs.Metric(benchPkg, name, "source-rows/s")
 			r := row{measure: "source rows/s, " + db + ", vs raw through pgx's own interface", value: num(src, okS),
@@ -190,6 +194,7 @@ func jdbcRows(rs *results) []row {
 	return rows
 }
 
+// loadNote says how loaded the machine was when each named benchmark ended (metric load-1m).
 func loadNote(rs *results, names ...string) string {
 	var parts []string
 	for _, n := range names {
