@@ -245,22 +245,31 @@ func BenchmarkJDBCSource(b *testing.B) {
 
 			var raws, natives, sources, firsts []float64 // seconds
 			var rawSteal, sourceSteal, rawCPU, sourceCPU, background []float64
-			for range jdbcSourceRounds {
-				background = append(background, waitQuiet())
-				runtime.GC() // neither side pays for the other's garbage
-				steal, cpu := startSteal(), startCPU()
-				raws = append(raws, rawPagedSelect(b, db, conn).Seconds())
-				rawSteal, rawCPU = append(rawSteal, steal()), append(rawCPU, cpu())
-				if db.Kind == dbtest.Postgres {
-					runtime.GC()
-					natives = append(natives, pgxPagedSelect(b, conn).Seconds())
+			for r := range jdbcSourceRounds {
+				runRaw := func() {
+					steal, cpu := startSteal(), startCPU()
+					raws = append(raws, rawPagedSelect(b, db, conn).Seconds())
+					rawSteal, rawCPU = append(rawSteal, steal()), append(rawCPU, cpu())
 				}
-
-				runtime.GC()
-				steal, cpu = startSteal(), startCPU()
-				first, warm := sourcePolls(b, db)
-				sources, firsts = append(sources, warm.Seconds()), append(firsts, first.Seconds())
-				sourceSteal, sourceCPU = append(sourceSteal, steal()), append(sourceCPU, cpu())
+				runNative := func() { natives = append(natives, pgxPagedSelect(b, conn).Seconds()) }
+				runSource := func() {
+					steal, cpu := startSteal(), startCPU()
+					first, warm := sourcePolls(b, db)
+					sources, firsts = append(sources, warm.Seconds()), append(firsts, first.Seconds())
+					sourceSteal, sourceCPU = append(sourceSteal, steal()), append(sourceCPU, cpu())
+				}
+				sides := []func(){runRaw, runSource}
+				if db.Kind == dbtest.Postgres {
+					sides = append(sides, runNative)
+				}
+				if r%2 == 1 {
+					slices.Reverse(sides)
+				}
+				for _, run := range sides {
+					background = append(background, waitQuiet())
+					runtime.GC() // neither side pays for the other's garbage
+					run()
+				}
 			}
 			b.StopTimer()
 			warmRows := float64(jdbcRows - jdbcBatch)

@@ -91,8 +91,8 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"NUMERIC into a pgtype.Numeric) is shown as a diagnostic. "+
 		"Sink: raw and sink alternate for 5 rounds into emptied tables, medians reported with the CPU steal of each "+
 		"side; exactly-once's rounds also run a plain upsert sink, so its cost is measured in the same rounds. "+
-		"Source: the two sides alternate for 11 rounds, each round after the host is quiet (under 10% busy for 0.3 s, "+
-		"at most 15 s of waiting: the median busy share found is shown), medians reported (with the range of the rounds' ratios) with the CPU "+
+		"Source: the two sides alternate for 11 rounds, the order reversing each round, each side after the host is "+
+		"quiet (under 10% busy for 0.3 s, at most 15 s of waiting: the median busy share found is shown), medians reported (with the range of the rounds' ratios) with the CPU "+
 		"steal of each side, both timed from the end of their first page (a fresh task's first page also reads the "+
 		"table's catalog: reported as source-first-page-ms). No broker involved.",
 		jdbcRows(rs), loadNote(rs, "BenchmarkJDBCSink/postgres/insert", "BenchmarkJDBCSource/mariadb"))
@@ -179,7 +179,7 @@ func jdbcRows(rs *results) []row {
 		add("BenchmarkJDBCSource/"+db, "source rows/s, "+db+", incrementing", "source")
 		name := "BenchmarkJDBCSource/" + db
 		if v, ok := rs.Metric(benchPkg, name, "background-busy-%"); ok {
-			rows[len(rows)-1].measure += fmt.Sprintf("; host busy before a round %.1f%%", v)
+			rows[len(rows)-1].measure += fmt.Sprintf("; host busy before a side %.1f%%", v)
 		}
 		if native, ok := rs.Metric(benchPkg, name, "raw-pgx-rows/s"); ok {
 			src, okS := rs.Metric(benchPkg, name, "source-rows/s")
