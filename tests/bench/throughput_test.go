@@ -99,10 +99,12 @@ func sendGenerated(ctx context.Context, p *rmqclient.Producer, topic string, n, 
 // settle starts every timed run from the same state: no garbage of the run before (the
 // process holds both sides, and the pre-generated records are ~100 MB) and a broker that
 // has had a moment to write back the run before. Without it a run was up to 40% faster
-// after a run of its own kind than after one of another (seen in per-round rates).
+// after a run of its own kind than after one of another (seen in per-round rates). It then
+// waits for the host to be quiet (waitQuiet), as a broker's write-back can take longer.
 func settle() {
 	runtime.GC()
 	time.Sleep(settleTime)
+	waitQuiet()
 }
 
 const settleTime = time.Second

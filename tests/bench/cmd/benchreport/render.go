@@ -27,7 +27,10 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"RocketMQ name server and broker that `tests/bench` starts for the run on ports of its own (29876/30911) on "+
 		"the same machine. Limits and peers were measured in the same run. Figures 1-4 and 6-11 come from "+
 		"`tests/bench`, figure 5 from `scheduler`; nothing here is asserted by a test. Everything shares 2 CPUs with the broker: "+
-		"read each figure with the load note under it, as ratios move between runs when other work competes.\n\n",
+		"read each figure with the load note under it, as ratios move between runs when other work competes. A quiet host "+
+		"means the bench waited (at most 15 s) for a 0.3 s sample with the host under 10%% busy: a broker or database "+
+		"server still finishing an earlier run's work takes more from a side that runs on both cores than from a "+
+		"single-threaded one.\n\n",
 		now.Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "Reproduce:\n\n```sh\n%s\n```\n\n", cmd)
 
@@ -36,7 +39,7 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"primitive messages, the library's own batch encoding) sending the same records (same body, key and "+
 		"timestamp property, pre-generated) from one goroutine with the same batching to a fresh topic of 4 queues. "+
 		"The worker encodes each batch itself in its poll goroutine (rmqclient.BatchBuilder) while the previous one "+
-		"is sent. Each run starts after a GC and 1 s of rest. "+
+		"is sent. Each run starts after a GC, 1 s of rest and a quiet host. "+
 		"Each value is the median of 6 rounds whose order of sides reverses each round; the ratio is that of the medians, "+
 		"the per-round ratios' range in brackets. Times run from creating the connector (or producer) to the "+
 		"broker storing the last record. The diagnostic row compares with a raw producer that generates "+
@@ -49,7 +52,7 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"pulls, batch 32), the push consumer the sink used before (rmqclient push consumer, batch 32, 4 goroutines) and "+
 		"RocketMQ's Java lite pull consumer (tests/bench/java/LitePullBench.java, compiled with javac against the "+
 		"broker distribution's rocketmq-client jar, pull batch 32, one JVM kept warm across rounds after an untimed "+
-		"read). Medians of 6 rounds whose order of sides reverses each round, each run after a GC and 1 s of rest, "+
+		"read). Medians of 6 rounds whose order of sides reverses each round, each run after a GC, 1 s of rest and a quiet host, "+
 		"each timed from the first record handed to the sink (or handler, or poll) to the last, so consumer start and "+
 		"first rebalance stay out. CPU is the consumer process's user+system time over that span (the Go sides share "+
 		"the bench process; 1 CPU-s per 100k records is 10 µs per record); steal is the host's (/proc/stat) over each "+
