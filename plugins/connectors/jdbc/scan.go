@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -17,68 +16,15 @@ func (t *SourceTask) scan(ctx context.Context, q *querier, limit int, rc *rowCon
 	if t.d.kind == postgresDialect {
 		return t.pgScan(ctx, q, limit, rc, stmt, args)
 	}
-	var rows *sql.Rows
-	var err error
-	if len(args) == 0 {
-		rows, err = t.db.QueryContext(ctx, stmt)
-	} else {
-		var st *sql.Stmt
-		if st, err = t.stmts.get(ctx, t.db, stmt); err == nil {
-			rows, err = st.QueryContext(ctx, args...)
-		}
+	if len(args) > 0 {
+		return t.mysqlScan(ctx, q, limit, rc, stmt, args)
 	}
+	rows, err := t.db.QueryContext(ctx, stmt)
 	if err != nil {
 		return &page{err: t.queryErr(q, err)}
 	}
 	defer rows.Close()
 	return t.scanRows(q, rows, limit, rc)
-}
-
-// stmtCache keeps the MySQL statements a task queries with, prepared: the driver would otherwise prepare,
-// run and close a statement for every query with parameters, three round trips for each page. (pgx caches
-// its prepared statements itself.) A statement reads the table's current columns at each run. It holds
-// maxStmts statements at most (a task of many tables has a few per table), then starts again, so the
-// server's limit of prepared statements is not used up.
-type stmtCache struct {
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
-}
-
-// get returns the prepared statement of query, preparing it the first time.
-func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.stmts[query]; ok {
-		return st, nil
-	}
-	st, err := db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if len(c.stmts) >= maxStmts {
-		for _, old := range c.stmts {
-			_ = old.Close() // a query running on it finishes first
-		}
-		c.stmts = nil
-	}
-	if c.stmts == nil {
-		c.stmts = map[string]*sql.Stmt{}
-	}
-	c.stmts[query] = st
-	return st, nil
-}
-
-// maxStmts is how many prepared statements a stmtCache holds at most.
-const maxStmts = 64
-
-// close closes the statements.
-func (c *stmtCache) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.stmts {
-		_ = st.Close()
-	}
-	c.stmts = nil
 }
 
 // maxSourceConns is how many connections a task opens at most: one for Poll's own queries, one for the

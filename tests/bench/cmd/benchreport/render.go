@@ -83,20 +83,24 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"on the slowest trial. A hung worker (SIGSTOP) is not covered: the broker drops it only after its "+
 		"channelExpiredTimeout (see docs/distributed.md).",
 		failoverRows(rs), loadNote(rs, "BenchmarkFailover"))
-	table(w, "7. SQL connectors: jdbc-sink and jdbc-source against the same driver alone", "50,000 rows (id, name, "+
-		"DECIMAL(12,2), timestamp) on the PostgreSQL 15 and MariaDB 10.11 servers tests/dbtest starts. Sink: one task's "+
+	table(w, "7. SQL connectors: jdbc-sink and jdbc-source against the same driver alone", "Rows of (id, name, "+
+		"DECIMAL(12,2), timestamp) on the PostgreSQL 15 and MariaDB 10.11 servers tests/dbtest starts: 50,000 per sink "+
+		"round, a table of 200,000 for the source (each side reads for 100-150 ms). Sink: one task's "+
 		"Put of 1,000 records at a time (one transaction each, batch.size=1000) against raw multi-row INSERT (or "+
 		"upsert) statements of 1,000 rows, a transaction each, through the same database/sql driver; exactly-once "+
 		"adds the offsets table to each transaction. Source: one task polling in incrementing mode (batch.max.rows=1000) "+
-		"against a raw paged SELECT … WHERE id > ? ORDER BY id LIMIT 1000 through database/sql, one statement "+
-		"prepared for all pages (as the task keeps its own), that scans into []any and builds nothing; on PostgreSQL "+
-		"the task reads through pgx's own interface, and the same raw read through that interface (slower: "+
-		"NUMERIC into a pgtype.Numeric) is shown as a diagnostic. "+
+		"against the fastest, in the same run, of raw paged SELECT … WHERE id > ? ORDER BY id LIMIT 1000 reads with the "+
+		"same driver, one statement prepared for all pages (as the task keeps its own), each row's values read into Go "+
+		"values a caller could keep and nothing built from them: through database/sql scanning into one reused []any; "+
+		"through the driver's implementation of database/sql/driver (as database/sql uses it, bytes copied out of the "+
+		"driver's buffer as database/sql's Scan copies them); on PostgreSQL also through pgx's own interface scanning "+
+		"into []any (NUMERIC into a pgtype.Numeric). The task reads pages through pgx's own interface on PostgreSQL and "+
+		"through database/sql/driver on MariaDB. Each raw read is also shown as a diagnostic row. "+
 		"Sink: raw and sink alternate for 5 rounds into emptied tables, medians reported with the CPU steal of each "+
 		"side; exactly-once's rounds also run a plain upsert sink, so its cost is measured in the same rounds. "+
 		"Source: the two sides alternate for 11 rounds, the order reversing each round, each side after the host is "+
 		"quiet (under 10% busy for 0.3 s, at most 15 s of waiting: the median busy share found is shown), medians reported (with the range of the rounds' ratios) with the CPU "+
-		"steal of each side, both timed from the end of their first page (a fresh task's first page also reads the "+
+		"steal of each side and its CPU per row, both timed (and their CPU counted) from the end of their first page (a fresh task's first page also reads the "+
 		"table's catalog: reported as source-first-page-ms). No broker involved.",
 		jdbcRows(rs), loadNote(rs, "BenchmarkJDBCSink/postgres/insert", "BenchmarkJDBCSource/mariadb"))
 	table(w, "8. Kafka bridges: kafka-source and kafka-sink against raw franz-go", "60,000 keyed records of 512 B on a "+
@@ -181,13 +185,30 @@ func jdbcRows(rs *results) []row {
 		rows = append(rows, r)
 		add("BenchmarkJDBCSource/"+db, "source rows/s, "+db+", incrementing", "source")
 		name := "BenchmarkJDBCSource/" + db
+		src, okS := rs.Metric(benchPkg, name, "source-cpu-ns/row")
+		raw, okR := rs.Metric(benchPkg, name, "raw-cpu-ns/row")
+		if okS && okR {
+			rows[len(rows)-1].measure += fmt.Sprintf("; CPU per row: task %.0f ns, raw %.0f ns", src, raw)
+		}
 		if v, ok := rs.Metric(benchPkg, name, "background-busy-%"); ok {
 			rows[len(rows)-1].measure += fmt.Sprintf("; host busy before a side %.1f%%", v)
 		}
-		if native, ok := rs.Metric(benchPkg, name, "raw-pgx-rows/s"); ok {
+		ref, _ := rs.Metric(benchPkg, name, "raw-rows/s")
+		for _, d := range []struct{ unit, measure, peer string }{
+			{"raw-sql-rows/s", "vs raw through database/sql", "raw-sql"},
+			{"raw-driver-rows/s", "vs raw through the driver's database/sql/driver implementation", "raw-driver"},
+			{"raw-pgx-rows/s", "vs raw through pgx's own interface", "raw-pgx"},
+		} {
+			native, ok := rs.Metric(benchPkg, name, d.unit)
+			if !ok {
+				continue
+			}
 			src, okS := rs.Metric(benchPkg, name, "source-rows/s")
-			r := row{measure: "source rows/s, " + db + ", vs raw through pgx's own interface", value: num(src, okS),
-				peer: "raw-pgx: " + num(native, true), ratio: "—", target: "— (diagnostic)", result: "—"}
+			r := row{measure: "source rows/s, " + db + ", " + d.measure, value: num(src, okS),
+				peer: d.peer + ": " + num(native, true), ratio: "—", target: "— (diagnostic)", result: "—"}
+			if native == ref {
+				r.target = "— (the reference above)"
+			}
 			if okS && native > 0 {
 				r.ratio = fmt.Sprintf("%.0f%%", src/native*100)
 			}
