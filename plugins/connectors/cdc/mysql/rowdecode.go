@@ -1,10 +1,12 @@
 package mysql
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -83,6 +85,13 @@ func newRowPlan(tme *replication.TableMapEvent, tb *table) *rowPlan {
 	}
 	p.cols = cols
 	return p
+}
+
+// sameColumns reports whether tme has the column count, types and metadata of the table map p was made
+// for, which are all a plan is made of besides its table: p then reads tme's events as a new plan would.
+func (p *rowPlan) sameColumns(tme *replication.TableMapEvent) bool {
+	return tme.ColumnCount == p.tme.ColumnCount && bytes.Equal(tme.ColumnType, p.tme.ColumnType) &&
+		slices.Equal(tme.ColumnMeta, p.tme.ColumnMeta)
 }
 
 // planColumn is how a column of binlog type typ with metadata meta is read for c; ok is false when the
