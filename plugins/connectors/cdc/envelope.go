@@ -103,10 +103,11 @@ func (s *Source) Struct(in SourceInfo) (*schema.Struct, error) {
 }
 
 // Varying builds source blocks that differ only in their last position field (a row number within one
-// event): the other values are boxed once, and each Struct costs one slice copy.
+// event): they share one slice of the other values (schema.StructWithLast), so each Struct costs a struct
+// and a value, not a copy of the block.
 type Varying struct {
 	schema *schema.Schema
-	vals   []any
+	head   []any // every value but the last, shared by the blocks; never written
 }
 
 // Varying returns a builder of in's source block with the last position value replaced per call.
@@ -118,22 +119,21 @@ func (s *Source) Varying(in SourceInfo) (*Varying, error) {
 	if err != nil {
 		return nil, err
 	}
-	vals := make([]any, len(s.schema.Fields))
-	for i := range vals {
-		vals[i] = st.GetIndex(i)
+	head := make([]any, len(s.schema.Fields)-1)
+	for i := range head {
+		head[i] = st.GetIndex(i)
 	}
-	return &Varying{schema: s.schema, vals: vals}, nil
+	return &Varying{schema: s.schema, head: head}, nil
 }
 
 // Struct returns the source block with last as its last position value (typed as that field declares).
 func (v *Varying) Struct(last any) *schema.Struct { return v.StructIn(nil, last) }
 
-// StructIn is Struct with the block's values taken from slab.
+// StructIn is Struct with the block's struct and last value taken from slab.
 func (v *Varying) StructIn(slab *Slab, last any) *schema.Struct {
-	vals := slab.Values(len(v.vals))
-	copy(vals, v.vals)
-	vals[len(vals)-1] = last
-	st, _ := slab.innerStruct(v.schema, vals) // as many values as the schema has fields: never fails
+	cell := slab.Values(1)
+	cell[0] = last
+	st, _ := slab.sharedStruct(v.schema, v.head, &cell[0]) // head and last hold every field: never fails
 	return st
 }
 

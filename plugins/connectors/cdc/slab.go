@@ -57,6 +57,19 @@ func (c *structChunks) take(sc *schema.Schema, values []any) (*schema.Struct, er
 	return st, nil
 }
 
+// takeShared is take for a struct of head's values followed by *last (schema.StructWithLast).
+func (c *structChunks) takeShared(sc *schema.Schema, head []any, last *any) (*schema.Struct, error) {
+	if len(*c) == 0 {
+		*c = make([]schema.Struct, slabStructs)
+	}
+	st, err := schema.StructWithLast(&(*c)[0], sc, head, last)
+	if err != nil {
+		return nil, err
+	}
+	*c = (*c)[1:]
+	return st, nil
+}
+
 // Values returns n zeroed leaf values: values that refer to nothing from the slab (the row images' column
 // values). The slice's capacity is n: appending to it never writes over another piece.
 func (s *Slab) Values(n int) []any {
@@ -72,6 +85,15 @@ func (s *Slab) innerStruct(sc *schema.Schema, values []any) (*schema.Struct, err
 		return schema.StructFromValues(sc, values)
 	}
 	return s.inner.take(sc, values)
+}
+
+// sharedStruct returns a struct of leaf values: head's (shared with other structs, never written)
+// followed by *last.
+func (s *Slab) sharedStruct(sc *schema.Schema, head []any, last *any) (*schema.Struct, error) {
+	if s == nil {
+		return schema.StructWithLast(new(schema.Struct), sc, head, last)
+	}
+	return s.inner.takeShared(sc, head, last)
 }
 
 // envValues returns n zeroed values for an envelope: they refer to inner structs.
