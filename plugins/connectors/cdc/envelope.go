@@ -348,16 +348,24 @@ func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schem
 			ts = time.UnixMilli(ms)
 		}
 	}
-	// As schema.NewRecord makes them (QueueID -1), from the slab.
-	rec := e.Slab.Record()
-	*rec = schema.Record{Topic: t.Topic, QueueID: -1, KeySchema: t.Key, Key: key, ValueSchema: t.Envelope, Value: env,
-		SourcePartition: e.Partition, SourceOffset: e.Offset, LazyOffset: e.LazyOffset, Timestamp: ts}
+	rec := t.record(e, key, ts)
+	rec.ValueSchema, rec.Value = t.Envelope, env
 	dst = append(dst, rec)
 	if e.Op == OpDelete && tombstone {
-		tr := e.Slab.Record()
-		*tr = schema.Record{Topic: t.Topic, QueueID: -1, KeySchema: t.Key, Key: key,
-			SourcePartition: e.Partition, SourceOffset: e.Offset, LazyOffset: e.LazyOffset, Timestamp: ts}
-		dst = append(dst, tr)
+		dst = append(dst, t.record(e, key, ts))
 	}
 	return dst, nil
+}
+
+// record returns a record of the table's topic, key, the event's position and ts, and no value, as
+// schema.NewRecord makes them (QueueID -1), from the slab. The slab's records are zeroed: only the fields
+// set are written (a composite literal would write every field, through the write barrier while the
+// collector marks).
+func (t *Table) record(e Event, key any, ts time.Time) *schema.Record {
+	rec := e.Slab.Record()
+	rec.Topic, rec.QueueID = t.Topic, -1
+	rec.KeySchema, rec.Key = t.Key, key
+	rec.SourcePartition, rec.SourceOffset, rec.LazyOffset = e.Partition, e.Offset, e.LazyOffset
+	rec.Timestamp = ts
+	return rec
 }
