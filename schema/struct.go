@@ -48,7 +48,9 @@ func StructAt(dst *Struct, s *Schema, values []any) (*Struct, error) {
 	if len(values) != len(s.Fields) {
 		return nil, &FieldError{Reason: fmt.Sprintf("%d values for %d fields", len(values), len(s.Fields)), Err: ErrInvalidValue}
 	}
-	*dst = Struct{schema: s, values: values}
+	// Field by field: dst is zero, and a composite literal would be copied in whole (through the write
+	// barrier while the collector marks).
+	dst.schema, dst.values = s, values
 	return dst, nil
 }
 
@@ -63,7 +65,7 @@ func StructWithLast(dst *Struct, s *Schema, head []any, last *any) (*Struct, err
 	if len(head)+1 != len(s.Fields) || last == nil {
 		return nil, &FieldError{Reason: fmt.Sprintf("%d values and a last one for %d fields", len(head), len(s.Fields)), Err: ErrInvalidValue}
 	}
-	*dst = Struct{schema: s, values: head, last: last}
+	dst.schema, dst.values, dst.last = s, head, last // field by field, as StructAt
 	return dst, nil
 }
 
