@@ -304,7 +304,8 @@ func opValue(op Op) any {
 
 // records appends the event's record, and its tombstone when asked for one, to dst.
 func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schema.Record, error) {
-	vals := e.Slab.envValues(5)
+	blk := e.Slab.envelope()
+	vals := blk.vals[:]
 	var keyImage []any
 	for i, img := range [][]any{e.Before, e.After} {
 		if img == nil {
@@ -321,7 +322,7 @@ func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schem
 	if e.NowMs == nil {
 		vals[4] = e.Now.UnixMilli()
 	}
-	env, err := e.Slab.envStruct(t.Envelope, vals)
+	env, err := schema.StructAt(&blk.st, t.Envelope, vals)
 	if err != nil {
 		return dst, err
 	}

@@ -10,14 +10,21 @@ import "github.com/rmqconnect/rmqconnect/schema"
 // A chunk alive keeps alive every chunk its pieces refer to. So that a task's newest chunks do not keep
 // every older one alive through a chain of such references (and the task's memory grow with every change
 // it streams), each kind of piece has chunks of its own and pieces refer only to kinds below their own:
-// records → envelope structs → envelope values → row, source and key structs → leaf values → decimals'
+// records → envelopes (a struct and its values) → row, source and key structs → leaf values → decimals'
 // unscaled values. Leaf values (Values: row images, and the source block's and key's values) refer to no
 // piece of a slab but those decimals (ParseDecimal).
 type Slab struct {
-	leaf, env       valueChunks
-	inner, envelope structChunks
-	recs            []schema.Record
-	ints            []smallInt // the unscaled values of leaf decimals: they refer to themselves only
+	leaf  valueChunks
+	inner structChunks
+	envs  []envelope
+	recs  []schema.Record
+	ints  []smallInt // the unscaled values of leaf decimals: they refer to themselves only
+}
+
+// envelope is an envelope struct and its values, in one piece.
+type envelope struct {
+	st   schema.Struct
+	vals [5]any
 }
 
 // Chunk sizes: about 16 KiB of values and 12 KiB of records, so that a record kept long after its batch
@@ -26,6 +33,7 @@ const (
 	slabValues  = 1024
 	slabRecords = 64
 	slabStructs = 256
+	slabEnvs    = 128
 	slabInts    = 256
 )
 
@@ -96,20 +104,17 @@ func (s *Slab) sharedStruct(sc *schema.Schema, head []any, last *any) (*schema.S
 	return s.inner.takeShared(sc, head, last)
 }
 
-// envValues returns n zeroed values for an envelope: they refer to inner structs.
-func (s *Slab) envValues(n int) []any {
+// envelope returns a zeroed envelope: its struct and values refer to inner structs.
+func (s *Slab) envelope() *envelope {
 	if s == nil {
-		return make([]any, n)
+		return new(envelope)
 	}
-	return s.env.take(n)
-}
-
-// envStruct returns an envelope struct of values from envValues.
-func (s *Slab) envStruct(sc *schema.Schema, values []any) (*schema.Struct, error) {
-	if s == nil {
-		return schema.StructFromValues(sc, values)
+	if len(s.envs) == 0 {
+		s.envs = make([]envelope, slabEnvs)
 	}
-	return s.envelope.take(sc, values)
+	e := &s.envs[0]
+	s.envs = s.envs[1:]
+	return e
 }
 
 // Record returns a zeroed record.
