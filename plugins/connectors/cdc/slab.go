@@ -1,6 +1,9 @@
 package cdc
 
-import "github.com/rmqconnect/rmqconnect/schema"
+import (
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/box"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
 
 // Slab hands out the value slices, structs and records of many change events from a few large allocations,
 // where each event would otherwise make several small ones. It never reuses memory: a piece stays valid as
@@ -10,14 +13,18 @@ import "github.com/rmqconnect/rmqconnect/schema"
 // A chunk alive keeps alive every chunk its pieces refer to. So that a task's newest chunks do not keep
 // every older one alive through a chain of such references (and the task's memory grow with every change
 // it streams), each kind of piece has chunks of its own and pieces refer only to kinds below their own:
-// records → envelopes (a struct and its values) → row, source and key structs → leaf values → decimals'
-// unscaled values. Leaf values (Values: row images, and the source block's and key's values) refer to no
-// piece of a slab but those decimals (ParseDecimal).
+// records → envelopes (a struct and its values) → row, source and key structs → leaf values → boxed
+// values → decimals' unscaled values. Leaf values (Values: row images, and the source block's and key's
+// values) refer to no piece of a slab but boxed values (Int64, Text, BoxDecimal) and decimals
+// (ParseDecimal).
 type Slab struct {
 	leaf  valueChunks
 	inner structChunks
 	envs  []envelope
 	recs  []schema.Record
+	i64   box.Boxes[int64]
+	strs  box.Boxes[string]
+	decs  box.Boxes[schema.Decimal]
 	ints  []smallInt // the unscaled values of leaf decimals: they refer to themselves only
 }
 
@@ -141,4 +148,28 @@ func (s *Slab) smallInt() *smallInt {
 	u := &s.ints[0]
 	s.ints = s.ints[1:]
 	return u
+}
+
+// Int64 returns n in an any, boxed in a slot of the slab (Go allocates each box otherwise).
+func (s *Slab) Int64(n int64) any {
+	if s == nil {
+		return n
+	}
+	return s.i64.Box(n)
+}
+
+// Text returns v in an any, boxed in a slot of the slab; v's bytes are not copied.
+func (s *Slab) Text(v string) any {
+	if s == nil {
+		return v
+	}
+	return s.strs.Box(v)
+}
+
+// BoxDecimal returns Decimal(unscaled, scale) in an any, boxed in a slot of the slab.
+func (s *Slab) BoxDecimal(unscaled int64, scale int32) any {
+	if s == nil {
+		return s.Decimal(unscaled, scale)
+	}
+	return s.decs.Box(s.Decimal(unscaled, scale))
 }

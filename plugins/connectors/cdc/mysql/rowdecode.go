@@ -254,7 +254,7 @@ func bitSet(bitmap []byte, i int) bool { return bitmap[i>>3]&(1<<(i&7)) != 0 }
 func (p *colPlan) value(data []byte, slab *cdc.Slab) (any, int, error) {
 	switch p.op {
 	case opInt:
-		return p.intValue(data)
+		return p.intValue(data, slab)
 	case opYear:
 		if len(data) < 1 {
 			return nil, 0, errImage
@@ -276,7 +276,7 @@ func (p *colPlan) value(data []byte, slab *cdc.Slab) (any, int, error) {
 	case opDecimal:
 		return p.decimal(data, slab)
 	case opString, opBlob:
-		return p.bytesValue(data)
+		return p.bytesValue(data, slab)
 	case opDate:
 		return dateValue(data)
 	case opDateTime2:
@@ -291,7 +291,7 @@ func (p *colPlan) value(data []byte, slab *cdc.Slab) (any, int, error) {
 
 // intValue reads a little-endian integer of the column's width, signed or not as the column is, into the
 // column's kind (wide enough for it; BIGINT UNSIGNED wraps, as the conversion does).
-func (p *colPlan) intValue(data []byte) (any, int, error) {
+func (p *colPlan) intValue(data []byte, slab *cdc.Slab) (any, int, error) {
 	w := p.n
 	if len(data) < w {
 		return nil, 0, errImage
@@ -308,7 +308,7 @@ func (p *colPlan) intValue(data []byte) (any, int, error) {
 	case kInt32:
 		return int32(n), w, nil
 	}
-	return n, w, nil
+	return slab.Int64(n), w, nil
 }
 
 func littleEndian(b []byte) uint64 {
@@ -330,7 +330,7 @@ func bigEndian(b []byte) uint64 {
 // bytesValue reads a length-prefixed string or blob. A character column's string shares the event's bytes,
 // as the library's does: go-mysql reads every packet into a buffer of its own and never writes to it
 // after. Blobs and binary columns are copied, as the conversion copies them.
-func (p *colPlan) bytesValue(data []byte) (any, int, error) {
+func (p *colPlan) bytesValue(data []byte, slab *cdc.Slab) (any, int, error) {
 	w := p.n
 	if len(data) < w {
 		return nil, 0, errImage
@@ -343,7 +343,7 @@ func (p *colPlan) bytesValue(data []byte) (any, int, error) {
 	b := data[w:n]
 	switch {
 	case p.c.kind == kString && p.op == opString:
-		return unsafe.String(unsafe.SliceData(b), len(b)), n, nil
+		return slab.Text(unsafe.String(unsafe.SliceData(b), len(b))), n, nil
 	case p.c.kind == kString:
 		return string(b), n, nil
 	case p.op == opString: // the conversion's []byte(string): never nil
@@ -398,7 +398,7 @@ func (p *colPlan) decimal(data []byte, slab *cdc.Slab) (any, int, error) {
 		if neg {
 			n = -n
 		}
-		return slab.Decimal(n, int32(p.scale)), size, nil
+		return slab.BoxDecimal(n, int32(p.scale)), size, nil
 	}
 	text, ok := decimalText(b, p.groups, intg, neg)
 	if !ok {
