@@ -10,6 +10,10 @@ import (
 type Struct struct {
 	schema *Schema
 	values []any
+	// last, when not nil, holds the last field's value, and values the others (StructWithLast): structs
+	// that differ only in their last field share values. Put and PutIndex give such a struct values of its
+	// own before they write.
+	last *any
 }
 
 // NewStruct returns an empty struct of schema s. s should be a STRUCT schema; if it is not, every Put and
@@ -44,7 +48,24 @@ func StructAt(dst *Struct, s *Schema, values []any) (*Struct, error) {
 	if len(values) != len(s.Fields) {
 		return nil, &FieldError{Reason: fmt.Sprintf("%d values for %d fields", len(values), len(s.Fields)), Err: ErrInvalidValue}
 	}
-	*dst = Struct{schema: s, values: values}
+	// Field by field: dst is zero, and a composite literal would be copied in whole (through the write
+	// barrier while the collector marks).
+	dst.schema, dst.values = s, values
+	return dst, nil
+}
+
+// StructWithLast is StructAt for a struct whose values are head's (all but the last field's, kept, not
+// copied, NOT validated) followed by *last: for decoders that make many structs differing only in their
+// last field (a row number), which then share head. Neither head nor *last may change afterwards; the
+// struct reads and writes as any other (a Put gives it values of its own first).
+func StructWithLast(dst *Struct, s *Schema, head []any, last *any) (*Struct, error) {
+	if s == nil || s.Type != StructType {
+		return nil, &FieldError{Reason: s.String(), Err: ErrNotStruct}
+	}
+	if len(head)+1 != len(s.Fields) || last == nil {
+		return nil, &FieldError{Reason: fmt.Sprintf("%d values and a last one for %d fields", len(head), len(s.Fields)), Err: ErrInvalidValue}
+	}
+	dst.schema, dst.values, dst.last = s, head, last // field by field, as StructAt
 	return dst, nil
 }
 
@@ -69,6 +90,33 @@ func StructsFromValues(s *Schema, values []any) ([]Struct, error) {
 // Schema returns the struct's schema.
 func (st *Struct) Schema() *Schema { return st.schema }
 
+// size is how many values the struct holds.
+func (st *Struct) size() int {
+	if st.last != nil {
+		return len(st.values) + 1
+	}
+	return len(st.values)
+}
+
+// at returns value i, 0 <= i < size().
+func (st *Struct) at(i int) any {
+	if i == len(st.values) {
+		return *st.last
+	}
+	return st.values[i]
+}
+
+// set sets value i, 0 <= i < size(), first copying a shared head (StructWithLast) to values of its own.
+func (st *Struct) set(i int, v any) {
+	if st.last != nil {
+		own := make([]any, len(st.values)+1)
+		copy(own, st.values)
+		own[len(st.values)] = *st.last
+		st.values, st.last = own, nil
+	}
+	st.values[i] = v
+}
+
 func (st *Struct) checkStruct() error {
 	if st.schema == nil || st.schema.Type != StructType {
 		return &FieldError{Reason: st.schema.String(), Err: ErrNotStruct}
@@ -84,7 +132,7 @@ func (st *Struct) lookup(name string) (Field, error) {
 	if !ok {
 		return Field{}, &FieldError{Path: name, Reason: st.schema.String(), Err: ErrUnknownField}
 	}
-	if f.Index < 0 || f.Index >= len(st.values) {
+	if f.Index < 0 || f.Index >= st.size() {
 		// Only a schema changed after NewStruct (or built by hand with bad indexes) gets here.
 		return Field{}, &FieldError{Path: name, Reason: fmt.Sprintf("field index %d out of range", f.Index), Err: ErrInvalidSchema}
 	}
@@ -101,7 +149,7 @@ func (st *Struct) Put(name string, v any) (*Struct, error) {
 	if err := validateValue(f.Schema, v); err != nil {
 		return st, AtField(err, name)
 	}
-	st.values[f.Index] = v
+	st.set(f.Index, v)
 	return st, nil
 }
 
@@ -118,7 +166,7 @@ func (st *Struct) PutIndex(i int, v any) error {
 	if err := st.checkStruct(); err != nil {
 		return err
 	}
-	if i < 0 || i >= len(st.values) {
+	if i < 0 || i >= st.size() {
 		return &FieldError{Reason: fmt.Sprintf("field index %d out of range", i), Err: ErrUnknownField}
 	}
 	if i >= len(st.schema.Fields) {
@@ -128,7 +176,7 @@ func (st *Struct) PutIndex(i int, v any) error {
 	if err := validateValue(f.Schema, v); err != nil {
 		return AtField(err, f.Name)
 	}
-	st.values[i] = v
+	st.set(i, v)
 	return nil
 }
 
@@ -138,7 +186,7 @@ func (st *Struct) Get(name string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v := st.values[f.Index]; v != nil {
+	if v := st.at(f.Index); v != nil {
 		return v, nil
 	}
 	return f.Schema.Default, nil
@@ -150,15 +198,15 @@ func (st *Struct) GetWithoutDefault(name string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st.values[f.Index], nil
+	return st.at(f.Index), nil
 }
 
 // GetIndex returns the value set at field index i (without defaulting), or nil when out of range.
 func (st *Struct) GetIndex(i int) any {
-	if i < 0 || i >= len(st.values) {
+	if i < 0 || i >= st.size() {
 		return nil
 	}
-	return st.values[i]
+	return st.at(i)
 }
 
 // Validate checks that every field holds a valid value: required fields without a default must be set, and set
@@ -167,11 +215,11 @@ func (st *Struct) Validate() error {
 	if err := st.checkStruct(); err != nil {
 		return err
 	}
-	if len(st.values) != len(st.schema.Fields) {
+	if st.size() != len(st.schema.Fields) {
 		return &FieldError{Reason: "struct schema changed after the struct was created", Err: ErrInvalidSchema}
 	}
 	for i, f := range st.schema.Fields {
-		if err := validateValue(f.Schema, st.values[i]); err != nil {
+		if err := validateValue(f.Schema, st.at(i)); err != nil {
 			return AtField(err, f.Name)
 		}
 	}
@@ -189,11 +237,11 @@ func (st *Struct) Equal(o *Struct) bool {
 	if st.schema != o.schema && !st.schema.SameShape(o.schema) {
 		return false
 	}
-	if len(st.values) != len(o.values) {
+	if st.size() != o.size() {
 		return false
 	}
-	for i := range st.values {
-		if !Equal(st.values[i], o.values[i]) {
+	for i := range st.size() {
+		if !Equal(st.at(i), o.at(i)) {
 			return false
 		}
 	}
@@ -205,9 +253,9 @@ func (st *Struct) Copy() *Struct {
 	if st == nil {
 		return nil
 	}
-	c := &Struct{schema: st.schema, values: make([]any, len(st.values))}
-	for i, v := range st.values {
-		c.values[i] = CopyValue(v)
+	c := &Struct{schema: st.schema, values: make([]any, st.size())}
+	for i := range c.values {
+		c.values[i] = CopyValue(st.at(i))
 	}
 	return c
 }
@@ -220,7 +268,8 @@ func (st *Struct) String() string {
 	var b strings.Builder
 	b.WriteString("Struct{")
 	first := true
-	for i, v := range st.values {
+	for i := range st.size() {
+		v := st.at(i)
 		if v == nil || st.schema == nil || i >= len(st.schema.Fields) {
 			continue
 		}

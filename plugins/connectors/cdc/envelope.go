@@ -103,10 +103,11 @@ func (s *Source) Struct(in SourceInfo) (*schema.Struct, error) {
 }
 
 // Varying builds source blocks that differ only in their last position field (a row number within one
-// event): the other values are boxed once, and each Struct costs one slice copy.
+// event): they share one slice of the other values (schema.StructWithLast), so each Struct costs a struct
+// and a value, not a copy of the block.
 type Varying struct {
 	schema *schema.Schema
-	vals   []any
+	head   []any // every value but the last, shared by the blocks; never written
 }
 
 // Varying returns a builder of in's source block with the last position value replaced per call.
@@ -118,22 +119,21 @@ func (s *Source) Varying(in SourceInfo) (*Varying, error) {
 	if err != nil {
 		return nil, err
 	}
-	vals := make([]any, len(s.schema.Fields))
-	for i := range vals {
-		vals[i] = st.GetIndex(i)
+	head := make([]any, len(s.schema.Fields)-1)
+	for i := range head {
+		head[i] = st.GetIndex(i)
 	}
-	return &Varying{schema: s.schema, vals: vals}, nil
+	return &Varying{schema: s.schema, head: head}, nil
 }
 
 // Struct returns the source block with last as its last position value (typed as that field declares).
 func (v *Varying) Struct(last any) *schema.Struct { return v.StructIn(nil, last) }
 
-// StructIn is Struct with the block's values taken from slab.
+// StructIn is Struct with the block's struct and last value taken from slab.
 func (v *Varying) StructIn(slab *Slab, last any) *schema.Struct {
-	vals := slab.Values(len(v.vals))
-	copy(vals, v.vals)
-	vals[len(vals)-1] = last
-	st, _ := slab.innerStruct(v.schema, vals) // as many values as the schema has fields: never fails
+	cell := slab.Values(1)
+	cell[0] = last
+	st, _ := slab.sharedStruct(v.schema, v.head, &cell[0]) // head and last hold every field: never fails
 	return st
 }
 
@@ -304,7 +304,8 @@ func opValue(op Op) any {
 
 // records appends the event's record, and its tombstone when asked for one, to dst.
 func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schema.Record, error) {
-	vals := e.Slab.envValues(5)
+	blk := e.Slab.envelope()
+	vals := blk.vals[:]
 	var keyImage []any
 	for i, img := range [][]any{e.Before, e.After} {
 		if img == nil {
@@ -321,7 +322,7 @@ func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schem
 	if e.NowMs == nil {
 		vals[4] = e.Now.UnixMilli()
 	}
-	env, err := e.Slab.envStruct(t.Envelope, vals)
+	env, err := schema.StructAt(&blk.st, t.Envelope, vals)
 	if err != nil {
 		return dst, err
 	}
@@ -348,16 +349,24 @@ func (t *Table) records(dst []*schema.Record, e Event, tombstone bool) ([]*schem
 			ts = time.UnixMilli(ms)
 		}
 	}
-	// As schema.NewRecord makes them (QueueID -1), from the slab.
-	rec := e.Slab.Record()
-	*rec = schema.Record{Topic: t.Topic, QueueID: -1, KeySchema: t.Key, Key: key, ValueSchema: t.Envelope, Value: env,
-		SourcePartition: e.Partition, SourceOffset: e.Offset, LazyOffset: e.LazyOffset, Timestamp: ts}
+	rec := t.record(e, key, ts)
+	rec.ValueSchema, rec.Value = t.Envelope, env
 	dst = append(dst, rec)
 	if e.Op == OpDelete && tombstone {
-		tr := e.Slab.Record()
-		*tr = schema.Record{Topic: t.Topic, QueueID: -1, KeySchema: t.Key, Key: key,
-			SourcePartition: e.Partition, SourceOffset: e.Offset, LazyOffset: e.LazyOffset, Timestamp: ts}
-		dst = append(dst, tr)
+		dst = append(dst, t.record(e, key, ts))
 	}
 	return dst, nil
+}
+
+// record returns a record of the table's topic, key, the event's position and ts, and no value, as
+// schema.NewRecord makes them (QueueID -1), from the slab. The slab's records are zeroed: only the fields
+// set are written (a composite literal would write every field, through the write barrier while the
+// collector marks).
+func (t *Table) record(e Event, key any, ts time.Time) *schema.Record {
+	rec := e.Slab.Record()
+	rec.Topic, rec.QueueID = t.Topic, -1
+	rec.KeySchema, rec.Key = t.Key, key
+	rec.SourcePartition, rec.SourceOffset, rec.LazyOffset = e.Partition, e.Offset, e.LazyOffset
+	rec.Timestamp = ts
+	return rec
 }

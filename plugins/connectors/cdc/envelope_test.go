@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
@@ -206,8 +207,8 @@ func TestExtractNewRecordStateAddFields(t *testing.T) {
 	require.Same(t, plain, out)
 }
 
-// A varying source block equals the one Struct builds with the same last position value, and the blocks it
-// returns do not share values.
+// A varying source block equals the one Struct builds with the same last position value; the blocks it
+// returns share the other values, which no block's Put changes for the others.
 func TestSourceVarying(t *testing.T) {
 	src := cdc.NewSource("mysql", "io.debezium.connector.mysql.Source",
 		cdc.SourceField{Name: "file", Schema: schema.StringSchema}, cdc.SourceField{Name: "row", Schema: schema.Int32Schema})
@@ -215,12 +216,23 @@ func TestSourceVarying(t *testing.T) {
 		Position: []any{"binlog.000001", int32(0)}}
 	v, err := src.Varying(in)
 	require.NoError(t, err)
-	a, b := v.Struct(int32(3)), v.Struct(int32(4))
+	var slab cdc.Slab
+	a, b, c := v.Struct(int32(3)), v.StructIn(&slab, int32(4)), v.StructIn(&slab, int32(5))
+	for _, st := range []*schema.Struct{a, b, c} {
+		require.NoError(t, src.Schema().Validate(st))
+	}
 	in.Position[1] = int32(3)
 	want, err := src.Struct(in)
 	require.NoError(t, err)
-	require.Equal(t, want, a)
-	require.NoError(t, src.Schema().Validate(b))
+	require.Empty(t, cmp.Diff(want, a))
 	require.Equal(t, int32(3), field(t, a, "row"))
 	require.Equal(t, int32(4), field(t, b, "row"))
+	require.Equal(t, int32(5), field(t, c, "row"))
+
+	_, err = b.Put("file", "binlog.000002")
+	require.NoError(t, err)
+	require.Equal(t, "binlog.000002", field(t, b, "file"))
+	require.Empty(t, cmp.Diff(want, a), "a Put on another block leaves this one as it was")
+	require.Equal(t, "binlog.000001", field(t, c, "file"))
+	require.Equal(t, "binlog.000001", field(t, v.Struct(int32(6)), "file"))
 }

@@ -1,6 +1,9 @@
 package cdc
 
-import "github.com/rmqconnect/rmqconnect/schema"
+import (
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/box"
+	"github.com/rmqconnect/rmqconnect/schema"
+)
 
 // Slab hands out the value slices, structs and records of many change events from a few large allocations,
 // where each event would otherwise make several small ones. It never reuses memory: a piece stays valid as
@@ -10,14 +13,25 @@ import "github.com/rmqconnect/rmqconnect/schema"
 // A chunk alive keeps alive every chunk its pieces refer to. So that a task's newest chunks do not keep
 // every older one alive through a chain of such references (and the task's memory grow with every change
 // it streams), each kind of piece has chunks of its own and pieces refer only to kinds below their own:
-// records → envelope structs → envelope values → row, source and key structs → leaf values → decimals'
-// unscaled values. Leaf values (Values: row images, and the source block's and key's values) refer to no
-// piece of a slab but those decimals (ParseDecimal).
+// records → envelopes (a struct and its values) → row, source and key structs → leaf values → boxed
+// values → decimals' unscaled values. Leaf values (Values: row images, and the source block's and key's
+// values) refer to no piece of a slab but boxed values (Int64, Text, BoxDecimal) and decimals
+// (ParseDecimal).
 type Slab struct {
-	leaf, env       valueChunks
-	inner, envelope structChunks
-	recs            []schema.Record
-	ints            []smallInt // the unscaled values of leaf decimals: they refer to themselves only
+	leaf  valueChunks
+	inner structChunks
+	envs  []envelope
+	recs  []schema.Record
+	i64   box.Boxes[int64]
+	strs  box.Boxes[string]
+	decs  box.Boxes[schema.Decimal]
+	ints  []smallInt // the unscaled values of leaf decimals: they refer to themselves only
+}
+
+// envelope is an envelope struct and its values, in one piece.
+type envelope struct {
+	st   schema.Struct
+	vals [5]any
 }
 
 // Chunk sizes: about 16 KiB of values and 12 KiB of records, so that a record kept long after its batch
@@ -26,6 +40,7 @@ const (
 	slabValues  = 1024
 	slabRecords = 64
 	slabStructs = 256
+	slabEnvs    = 128
 	slabInts    = 256
 )
 
@@ -57,6 +72,19 @@ func (c *structChunks) take(sc *schema.Schema, values []any) (*schema.Struct, er
 	return st, nil
 }
 
+// takeShared is take for a struct of head's values followed by *last (schema.StructWithLast).
+func (c *structChunks) takeShared(sc *schema.Schema, head []any, last *any) (*schema.Struct, error) {
+	if len(*c) == 0 {
+		*c = make([]schema.Struct, slabStructs)
+	}
+	st, err := schema.StructWithLast(&(*c)[0], sc, head, last)
+	if err != nil {
+		return nil, err
+	}
+	*c = (*c)[1:]
+	return st, nil
+}
+
 // Values returns n zeroed leaf values: values that refer to nothing from the slab (the row images' column
 // values). The slice's capacity is n: appending to it never writes over another piece.
 func (s *Slab) Values(n int) []any {
@@ -74,20 +102,26 @@ func (s *Slab) innerStruct(sc *schema.Schema, values []any) (*schema.Struct, err
 	return s.inner.take(sc, values)
 }
 
-// envValues returns n zeroed values for an envelope: they refer to inner structs.
-func (s *Slab) envValues(n int) []any {
+// sharedStruct returns a struct of leaf values: head's (shared with other structs, never written)
+// followed by *last.
+func (s *Slab) sharedStruct(sc *schema.Schema, head []any, last *any) (*schema.Struct, error) {
 	if s == nil {
-		return make([]any, n)
+		return schema.StructWithLast(new(schema.Struct), sc, head, last)
 	}
-	return s.env.take(n)
+	return s.inner.takeShared(sc, head, last)
 }
 
-// envStruct returns an envelope struct of values from envValues.
-func (s *Slab) envStruct(sc *schema.Schema, values []any) (*schema.Struct, error) {
+// envelope returns a zeroed envelope: its struct and values refer to inner structs.
+func (s *Slab) envelope() *envelope {
 	if s == nil {
-		return schema.StructFromValues(sc, values)
+		return new(envelope)
 	}
-	return s.envelope.take(sc, values)
+	if len(s.envs) == 0 {
+		s.envs = make([]envelope, slabEnvs)
+	}
+	e := &s.envs[0]
+	s.envs = s.envs[1:]
+	return e
 }
 
 // Record returns a zeroed record.
@@ -114,4 +148,28 @@ func (s *Slab) smallInt() *smallInt {
 	u := &s.ints[0]
 	s.ints = s.ints[1:]
 	return u
+}
+
+// Int64 returns n in an any, boxed in a slot of the slab (Go allocates each box otherwise).
+func (s *Slab) Int64(n int64) any {
+	if s == nil {
+		return n
+	}
+	return s.i64.Box(n)
+}
+
+// Text returns v in an any, boxed in a slot of the slab; v's bytes are not copied.
+func (s *Slab) Text(v string) any {
+	if s == nil {
+		return v
+	}
+	return s.strs.Box(v)
+}
+
+// BoxDecimal returns Decimal(unscaled, scale) in an any, boxed in a slot of the slab.
+func (s *Slab) BoxDecimal(unscaled int64, scale int32) any {
+	if s == nil {
+		return s.Decimal(unscaled, scale)
+	}
+	return s.decs.Box(s.Decimal(unscaled, scale))
 }

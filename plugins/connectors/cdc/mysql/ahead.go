@@ -94,8 +94,15 @@ func (a *ahead) own(e *replication.RowsEvent, data []byte, pos int) bool {
 		return false
 	}
 	p := a.plans[e.TableID]
-	if p == nil || p.tme != e.Table || p.tb != tb {
-		p = newRowPlan(e.Table, tb)
+	switch {
+	case p != nil && p.tb == tb && p.tme != e.Table && p.sameColumns(e.Table):
+		p.tme = e.Table // each transaction has its own table map: the same plan reads it
+	case p == nil || p.tme != e.Table || p.tb != tb:
+		np := newRowPlan(e.Table, tb)
+		if p != nil {
+			np.lastRows = p.lastRows
+		}
+		p = np
 		a.plans[e.TableID] = p
 	}
 	if p.cols == nil || e.ColumnCount != uint64(len(p.cols)) {

@@ -113,3 +113,52 @@ func TestRowsSameWithAhead(t *testing.T) {
 		require.Equal(t, want[i].Offset(), got[i].Offset())
 	}
 }
+
+// Each transaction has a table map of its own: the row decoder's plan of the previous one reads its events
+// when the columns are the same, and a new plan is made when they are not (a wider VARCHAR here, whose
+// length then takes two bytes).
+func TestRowPlanFollowsTableMaps(t *testing.T) {
+	_, tb, ev, _ := streamFixture(t, 3)
+	want := make([][]any, len(ev.Rows))
+	for i, row := range ev.Rows {
+		var err error
+		want[i], err = tb.decode(row, nil)
+		require.NoError(t, err)
+	}
+	a := newAhead()
+	a.publish(1, tb)
+	p, write := benchParser(t, ev.Rows, a, false)
+	parse := func(typ replication.EventType, body []byte) *replication.BinlogEvent {
+		e, err := p.Parse(benchEvent(typ, body))
+		require.NoError(t, err)
+		return e
+	}
+	tableMap := func(varchar uint16) []byte {
+		return []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 'd', 'b', 0, 2, 'e', 'v', 0, 4,
+			gmysql.MYSQL_TYPE_LONGLONG, gmysql.MYSQL_TYPE_VARCHAR, gmysql.MYSQL_TYPE_NEWDECIMAL, gmysql.MYSQL_TYPE_LONGLONG,
+			4, byte(varchar), byte(varchar >> 8), 12, 2, 0x0f}
+	}
+	read := func(varchar uint16, write []byte) *rowPlan {
+		parse(replication.TABLE_MAP_EVENT, tableMap(varchar))
+		e, err := p.Parse(write)
+		require.NoError(t, err)
+		re := e.Event.(*replication.RowsEvent)
+		ok, err := a.take(re, tb)
+		require.NoError(t, err)
+		require.True(t, ok, "read by the row decoder")
+		require.Equal(t, want, re.Rows)
+		return a.plans[1]
+	}
+	first := read(100, write)
+	require.Same(t, first, read(100, write), "same columns: the plan is kept")
+	require.Equal(t, len(want), first.lastRows)
+
+	wide := []byte{1, 0, 0, 0, 0, 0, 0, 0, 4, 0x0f} // the rows with two-byte VARCHAR lengths
+	for _, r := range ev.Rows {
+		row := encodeBenchRows([][]any{r})
+		wide = append(append(append(wide, row[:10]...), 0), row[10:]...)
+	}
+	next := read(300, benchEvent(replication.WRITE_ROWS_EVENTv1, wide))
+	require.NotSame(t, first, next, "another VARCHAR length: a new plan")
+	require.Equal(t, len(want), next.lastRows)
+}

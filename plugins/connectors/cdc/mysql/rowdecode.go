@@ -1,10 +1,12 @@
 package mysql
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -83,6 +85,13 @@ func newRowPlan(tme *replication.TableMapEvent, tb *table) *rowPlan {
 	}
 	p.cols = cols
 	return p
+}
+
+// sameColumns reports whether tme has the column count, types and metadata of the table map p was made
+// for, which are all a plan is made of besides its table: p then reads tme's events as a new plan would.
+func (p *rowPlan) sameColumns(tme *replication.TableMapEvent) bool {
+	return tme.ColumnCount == p.tme.ColumnCount && bytes.Equal(tme.ColumnType, p.tme.ColumnType) &&
+		slices.Equal(tme.ColumnMeta, p.tme.ColumnMeta)
 }
 
 // planColumn is how a column of binlog type typ with metadata meta is read for c; ok is false when the
@@ -245,7 +254,7 @@ func bitSet(bitmap []byte, i int) bool { return bitmap[i>>3]&(1<<(i&7)) != 0 }
 func (p *colPlan) value(data []byte, slab *cdc.Slab) (any, int, error) {
 	switch p.op {
 	case opInt:
-		return p.intValue(data)
+		return p.intValue(data, slab)
 	case opYear:
 		if len(data) < 1 {
 			return nil, 0, errImage
@@ -267,7 +276,7 @@ func (p *colPlan) value(data []byte, slab *cdc.Slab) (any, int, error) {
 	case opDecimal:
 		return p.decimal(data, slab)
 	case opString, opBlob:
-		return p.bytesValue(data)
+		return p.bytesValue(data, slab)
 	case opDate:
 		return dateValue(data)
 	case opDateTime2:
@@ -282,7 +291,7 @@ func (p *colPlan) value(data []byte, slab *cdc.Slab) (any, int, error) {
 
 // intValue reads a little-endian integer of the column's width, signed or not as the column is, into the
 // column's kind (wide enough for it; BIGINT UNSIGNED wraps, as the conversion does).
-func (p *colPlan) intValue(data []byte) (any, int, error) {
+func (p *colPlan) intValue(data []byte, slab *cdc.Slab) (any, int, error) {
 	w := p.n
 	if len(data) < w {
 		return nil, 0, errImage
@@ -299,7 +308,7 @@ func (p *colPlan) intValue(data []byte) (any, int, error) {
 	case kInt32:
 		return int32(n), w, nil
 	}
-	return n, w, nil
+	return slab.Int64(n), w, nil
 }
 
 func littleEndian(b []byte) uint64 {
@@ -321,7 +330,7 @@ func bigEndian(b []byte) uint64 {
 // bytesValue reads a length-prefixed string or blob. A character column's string shares the event's bytes,
 // as the library's does: go-mysql reads every packet into a buffer of its own and never writes to it
 // after. Blobs and binary columns are copied, as the conversion copies them.
-func (p *colPlan) bytesValue(data []byte) (any, int, error) {
+func (p *colPlan) bytesValue(data []byte, slab *cdc.Slab) (any, int, error) {
 	w := p.n
 	if len(data) < w {
 		return nil, 0, errImage
@@ -334,7 +343,7 @@ func (p *colPlan) bytesValue(data []byte) (any, int, error) {
 	b := data[w:n]
 	switch {
 	case p.c.kind == kString && p.op == opString:
-		return unsafe.String(unsafe.SliceData(b), len(b)), n, nil
+		return slab.Text(unsafe.String(unsafe.SliceData(b), len(b))), n, nil
 	case p.c.kind == kString:
 		return string(b), n, nil
 	case p.op == opString: // the conversion's []byte(string): never nil
@@ -389,7 +398,7 @@ func (p *colPlan) decimal(data []byte, slab *cdc.Slab) (any, int, error) {
 		if neg {
 			n = -n
 		}
-		return slab.Decimal(n, int32(p.scale)), size, nil
+		return slab.BoxDecimal(n, int32(p.scale)), size, nil
 	}
 	text, ok := decimalText(b, p.groups, intg, neg)
 	if !ok {
