@@ -6,6 +6,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/box"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
@@ -17,10 +18,10 @@ import (
 type arena struct {
 	ints  []big.Int
 	words []big.Word
-	i64   boxes[int64]
-	times boxes[time.Time]
-	decs  boxes[schema.Decimal]
-	strs  boxes[string]
+	i64   box.Boxes[int64]
+	times box.Boxes[time.Time]
+	decs  box.Boxes[schema.Decimal]
+	strs  box.Boxes[string]
 	bytes []byte // the free tail of the current block of strings' bytes
 }
 
@@ -61,7 +62,7 @@ func (a *arena) int64(n int64) any {
 	if a == nil {
 		return n
 	}
-	return a.i64.box(n)
+	return a.i64.Box(n)
 }
 
 // time returns t in an any.
@@ -69,7 +70,7 @@ func (a *arena) time(t time.Time) any {
 	if a == nil {
 		return t
 	}
-	return a.times.box(t)
+	return a.times.Box(t)
 }
 
 // decimal returns the decimal of unscaled value n and scale in an any, its big.Int from the arena too.
@@ -77,7 +78,7 @@ func (a *arena) decimal(n int64, scale int32) any {
 	if a == nil {
 		return schema.NewDecimal(n, scale)
 	}
-	return a.decs.box(schema.Decimal{Unscaled: a.bigInt(n), Scale: scale})
+	return a.decs.Box(schema.Decimal{Unscaled: a.bigInt(n), Scale: scale})
 }
 
 // text returns a string of the bytes b in an any.
@@ -94,37 +95,5 @@ func (a *arena) text(b []byte) any {
 	s := a.bytes[:len(b):len(b)]
 	copy(s, b)
 	a.bytes = a.bytes[len(b):]
-	return a.strs.box(unsafe.String(unsafe.SliceData(s), len(s))) // s is never written again
-}
-
-// boxes puts values of type T in interfaces from blocks of T. Go stores a value of a type that is not
-// pointer-shaped (none of these is) in an interface as a type word and a pointer to a copy of the value
-// that it allocates; box makes the same interface with the pointer to a slot of the block instead.
-type boxes[T string | int64 | time.Time | schema.Decimal] struct {
-	free []T
-	typ  unsafe.Pointer // T's type word
-}
-
-// eface is the layout of an empty interface (runtime.eface).
-type eface struct {
-	typ  unsafe.Pointer
-	data unsafe.Pointer
-}
-
-// box returns v in an any.
-func (b *boxes[T]) box(v T) any {
-	if len(b.free) == 0 {
-		b.free = make([]T, arenaBlock)
-		if b.typ == nil {
-			var zero any = b.free[0]
-			b.typ = (*eface)(unsafe.Pointer(&zero)).typ
-		}
-	}
-	p := &b.free[0]
-	*p = v
-	b.free = b.free[1:]
-	var x any
-	e := (*eface)(unsafe.Pointer(&x))
-	e.typ, e.data = b.typ, unsafe.Pointer(p)
-	return x
+	return a.strs.Box(unsafe.String(unsafe.SliceData(s), len(s))) // s is never written again
 }
