@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -60,6 +61,7 @@ func Serve(p Plugin) {
 		os.Exit(1)
 	}
 	tuneGC()
+	tuneProcs()
 	// go-plugin sends os.Stderr through its stdio stream once serving; logs go to the
 	// process's own standard error, which the worker reads line by line.
 	log := newLogger(os.Stderr)
@@ -86,6 +88,19 @@ func Serve(p Plugin) {
 // goal (4 MiB) a busy process collected every few dozen Puts and spent about 30% of its CPU on it
 // (BenchmarkPut of plugins/external).
 func tuneGC() { gcfloor.Set(gcfloor.Default) }
+
+// tuneProcs runs the process's Go code on one thread at a time (GOMAXPROCS 1) unless GOMAXPROCS is
+// set in its environment. A process holds one instance, which the worker calls one call at a time
+// (a sink task's Flush may overlap its Put), so a second P mostly sat idle, and waking one for
+// each goroutine a call hands work to (the stream's reader, its handler, the writer) cost futex
+// wake-ups and spinning threads on every call: about a third more CPU a Put of 32 records
+// (BenchmarkPut of plugins/external), taken from the worker on a shared host. A connector that
+// computes on several goroutines at once gets more with GOMAXPROCS in the worker's environment.
+func tuneProcs() {
+	if _, ok := os.LookupEnv("GOMAXPROCS"); !ok {
+		runtime.GOMAXPROCS(1)
+	}
+}
 
 func (p Plugin) check() error {
 	if p.Version == "" {

@@ -79,6 +79,20 @@ func TestTuneGC(t *testing.T) {
 	require.Greater(t, debug.SetGCPercent(100), 100, "the floor raises the percent of a small heap")
 }
 
+func TestTuneProcs(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+
+	t.Setenv("GOMAXPROCS", "3") // the process's setting stays
+	runtime.GOMAXPROCS(2)
+	tuneProcs()
+	require.Equal(t, 2, runtime.GOMAXPROCS(0))
+
+	require.NoError(t, os.Unsetenv("GOMAXPROCS")) // t.Setenv restores it
+	tuneProcs()
+	require.Equal(t, 1, runtime.GOMAXPROCS(0))
+}
+
 // recordingSink notes its calls and fails those named in fail.
 type recordingSink struct {
 	calls []string

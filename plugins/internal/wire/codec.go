@@ -39,6 +39,14 @@ type batchEncoder struct {
 	Encoder
 	buf   []byte
 	parts map[uintptr]uint64 // partition map identity → its index
+	// The last key and value schemas and their references: the records of a batch mostly share
+	// them, and a hit costs no lookup in the schema table.
+	key, val schemaMemo
+}
+
+type schemaMemo struct {
+	s   *schema.Schema
+	ref uint32
 }
 
 func (e *batchEncoder) uvarint(n uint64) { e.buf = binary.AppendUvarint(e.buf, n) }
@@ -51,6 +59,19 @@ func (e *batchEncoder) schema(s *schema.Schema) error {
 	return err
 }
 
+// memoSchema is schema for a record's key or value schema, remembered in m.
+func (e *batchEncoder) memoSchema(s *schema.Schema, m *schemaMemo) error {
+	if s == nil || s != m.s {
+		ref, err := e.SchemaRef(s)
+		if err != nil {
+			return err
+		}
+		m.s, m.ref = s, ref
+	}
+	e.uvarint(uint64(m.ref))
+	return nil
+}
+
 func (e *batchEncoder) record(r *schema.Record) error {
 	if r == nil {
 		return fmt.Errorf("nil record")
@@ -58,7 +79,11 @@ func (e *batchEncoder) record(r *schema.Record) error {
 	if err := e.partition(r.SourcePartition); err != nil {
 		return fmt.Errorf("source partition: %w", err)
 	}
-	if err := e.value(r.Offset()); err != nil {
+	// A record without an offset (every sink record) sends null, which decodes as no offset; a
+	// nil map in an interface would be sent as an empty object and decoded as one.
+	if off := r.Offset(); off == nil {
+		e.buf = append(e.buf, tNull)
+	} else if err := e.value(off); err != nil {
 		return fmt.Errorf("source offset: %w", err)
 	}
 	e.str(r.Topic)
@@ -66,13 +91,13 @@ func (e *batchEncoder) record(r *schema.Record) error {
 	e.varint(r.QueueOffset)
 	e.str(r.BrokerName)
 	e.str(r.MsgID)
-	if err := e.schema(r.KeySchema); err != nil {
+	if err := e.memoSchema(r.KeySchema, &e.key); err != nil {
 		return err
 	}
 	if err := e.value(r.Key); err != nil {
 		return fmt.Errorf("key: %w", err)
 	}
-	if err := e.schema(r.ValueSchema); err != nil {
+	if err := e.memoSchema(r.ValueSchema, &e.val); err != nil {
 		return err
 	}
 	if err := e.value(r.Value); err != nil {

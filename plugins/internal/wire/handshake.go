@@ -52,8 +52,15 @@ func ServerOptions() []grpc.ServerOption {
 		grpc.ForceServerCodecV2(codec{}), experimental.BufferPool(dirtyPool),
 		grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window),
 		grpc.WriteBufferSize(ioBuffer), grpc.ReadBufferSize(ioBuffer),
+		grpc.NumStreamWorkers(streamWorkers),
 	}
 }
+
+// streamWorkers is how many goroutines of a server run calls, each in turn: a call on a new
+// goroutine grew its stack again (a batch's decoding needs more than a fresh goroutine's) and
+// copied it, on every Put. A call finding them all busy gets a goroutine of its own; the worker
+// makes at most a Put and a Flush at once.
+const streamWorkers = 2
 
 // PluginName is the one plugin a plugin binary serves in go-plugin's terms.
 const PluginName = "connector"

@@ -134,6 +134,19 @@ func TestOffsetsDecodedOnDemand(t *testing.T) {
 	require.NotNil(t, got[0].SourceOffset, "an offset holding a struct is decoded with its batch's schemas")
 	require.True(t, schema.Equal(withStruct.SourceOffset, got[0].Offset()))
 
+	// A record without an offset (a sink record) has none on the other side either; an empty one
+	// stays empty.
+	none, empty := schema.NewRecord("t", nil, nil, nil, nil), schema.NewRecord("t", nil, nil, nil, nil)
+	empty.SourceOffset = map[string]any{}
+	b, err = EncodeBatch([]*schema.Record{none, empty})
+	require.NoError(t, err)
+	got, err = DecodeBatch(b)
+	require.NoError(t, err)
+	require.Nil(t, got[0].LazyOffset)
+	require.Nil(t, got[0].Offset())
+	require.NotNil(t, got[1].Offset())
+	require.Empty(t, got[1].Offset())
+
 	bad := schema.NewRecord("t", nil, nil, nil, nil)
 	bad.SourceOffset = map[string]any{"s": "x"}
 	b, err = EncodeBatch([]*schema.Record{bad})
