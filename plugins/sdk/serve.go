@@ -27,6 +27,12 @@ type Plugin struct {
 	// Connectors are the connectors the binary holds; names and aliases follow the rules of
 	// the worker's registry (unique, and not taken by a built-in connector). At least one.
 	Connectors []Connector
+	// Procs is how many threads may run the process's Go code at once (runtime.GOMAXPROCS). 0 means
+	// one: a process holds one instance, which the worker calls one call at a time, and waking idle
+	// threads for each call costs CPU the worker could use. A connector that computes on several
+	// goroutines at once sets more, or -1 for Go's default (one per CPU). A GOMAXPROCS environment
+	// variable wins over it.
+	Procs int
 }
 
 // Connector is one connector class of a plugin.
@@ -61,7 +67,7 @@ func Serve(p Plugin) {
 		os.Exit(1)
 	}
 	tuneGC()
-	tuneProcs()
+	tuneProcs(p.Procs)
 	// go-plugin sends os.Stderr through its stdio stream once serving; logs go to the
 	// process's own standard error, which the worker reads line by line.
 	log := newLogger(os.Stderr)
@@ -89,16 +95,23 @@ func Serve(p Plugin) {
 // (BenchmarkPut of plugins/external).
 func tuneGC() { gcfloor.Set(gcfloor.Default) }
 
-// tuneProcs runs the process's Go code on one thread at a time (GOMAXPROCS 1) unless GOMAXPROCS is
-// set in its environment. A process holds one instance, which the worker calls one call at a time
-// (a sink task's Flush may overlap its Put), so a second P mostly sat idle, and waking one for
-// each goroutine a call hands work to (the stream's reader, its handler, the writer) cost futex
-// wake-ups and spinning threads on every call: about a third more CPU a Put of 32 records
-// (BenchmarkPut of plugins/external), taken from the worker on a shared host. A connector that
-// computes on several goroutines at once gets more with GOMAXPROCS in the worker's environment.
-func tuneProcs() {
-	if _, ok := os.LookupEnv("GOMAXPROCS"); !ok {
+// tuneProcs sets how many threads run the process's Go code (Plugin.Procs) unless GOMAXPROCS is set
+// in its environment. With the default of one: a process holds one instance, which the worker calls
+// one call at a time (a sink task's Flush may overlap its Put), so a second thread mostly sat idle,
+// and waking one for each goroutine a call hands work to (the stream's reader, its handler, the
+// writer) cost futex wake-ups and spinning threads on every call: about a third more CPU a Put of 32
+// records (BenchmarkPut of plugins/external), taken from the worker on a shared host.
+func tuneProcs(procs int) {
+	if _, ok := os.LookupEnv("GOMAXPROCS"); ok {
+		return
+	}
+	switch {
+	case procs == 0:
 		runtime.GOMAXPROCS(1)
+	case procs > 0:
+		runtime.GOMAXPROCS(procs)
+	default:
+		runtime.GOMAXPROCS(runtime.NumCPU())
 	}
 }
 

@@ -83,14 +83,20 @@ func TestTuneProcs(t *testing.T) {
 	prev := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 
-	t.Setenv("GOMAXPROCS", "3") // the process's setting stays
+	t.Setenv("GOMAXPROCS", "3") // the environment's setting stays, whatever the plugin asks
 	runtime.GOMAXPROCS(2)
-	tuneProcs()
+	tuneProcs(0)
+	require.Equal(t, 2, runtime.GOMAXPROCS(0))
+	tuneProcs(4)
 	require.Equal(t, 2, runtime.GOMAXPROCS(0))
 
 	require.NoError(t, os.Unsetenv("GOMAXPROCS")) // t.Setenv restores it
-	tuneProcs()
-	require.Equal(t, 1, runtime.GOMAXPROCS(0))
+	tuneProcs(0)
+	require.Equal(t, 1, runtime.GOMAXPROCS(0), "one by default")
+	tuneProcs(3)
+	require.Equal(t, 3, runtime.GOMAXPROCS(0), "as the plugin asks")
+	tuneProcs(-1)
+	require.Equal(t, runtime.NumCPU(), runtime.GOMAXPROCS(0), "Go's default")
 }
 
 // recordingSink notes its calls and fails those named in fail.
