@@ -25,7 +25,15 @@ func buildPlugin(dir, name, pkg string) error {
 	return nil
 }
 
+// envFakeWorker, when set, makes this test binary the fake worker TestPluginDiesWithWorker starts
+// and kills: it needs only the plugin in that directory.
+const envFakeWorker = "RMQC_TEST_FAKE_WORKER_DIR"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(envFakeWorker) != "" {
+		// Killed with SIGKILL, it would leave behind a directory of plugins built for nothing.
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "rmqc-plugins-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -22,8 +22,6 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins/external"
 )
 
-const envFakeWorker = "RMQC_TEST_FAKE_WORKER_DIR"
-
 // TestFakeWorker is not a test: it is the worker process TestPluginDiesWithWorker kills. It
 // starts a plugin task, prints the plugin's pid and waits to be killed.
 func TestFakeWorker(t *testing.T) {
