@@ -39,7 +39,13 @@ func TestMain(m *testing.M) {
 	// run is printed for benchreport's machine table. (Nothing may be printed while a
 	// benchmark runs: it would split the benchmark's result line.)
 	note("load average before the run", loadAvg())
-	rmqtest.Main(m)
+	code := rmqtest.Run(m)
+	for _, dir := range []string{pluginDir, javaDir} {
+		if dir != "" {
+			_ = os.RemoveAll(dir) // the builds of the run
+		}
+	}
+	os.Exit(code)
 }
 
 // Benchmarks get a broker of their own (unless RMQ_NAMESRV or the RMQ_TEST_* knobs of

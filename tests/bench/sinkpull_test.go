@@ -80,6 +80,7 @@ var (
 	javaOnce sync.Once
 	javaSide *javaPull
 	javaErr  error
+	javaDir  string // the compiled Java side, removed when the run ends
 )
 
 // rocketmqLib is the lib directory of the RocketMQ distribution rocketmq-local.sh fetched.
@@ -108,6 +109,7 @@ func startJava(b *testing.B, topic string, n int) (*javaPull, error) {
 			javaErr = err
 			return
 		}
+		javaDir = dir
 		cp := filepath.Join(lib, "*")
 		if out, err := exec.Command("javac", "-d", dir, "-cp", cp, "java/LitePullBench.java").CombinedOutput(); err != nil {
 			javaErr = fmt.Errorf("javac: %v: %s", err, out)

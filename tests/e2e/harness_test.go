@@ -25,10 +25,12 @@ func TestMain(m *testing.M) {
 	}
 	if binary, err = clustertest.Build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		_ = os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
-	rmqtest.Main(m)
+	code := rmqtest.Run(m) // not Main: its os.Exit would skip the removal (a 68 MB binary a run)
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // workerProc is one running rmqconnect process.

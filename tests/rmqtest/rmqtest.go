@@ -42,7 +42,11 @@ var (
 // the tests run (RMQ_NAMESRV, or one started with distribution/bin/rocketmq-local.sh) and
 // exits non-zero if none can be had: broker tests are never skipped silently. The broker it
 // started is stopped when the last test process using it ends.
-func Main(m *testing.M) { os.Exit(run(m, false)) }
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main returning the exit code instead of exiting, for a TestMain with work to do after
+// the tests.
+func Run(m *testing.M) int { return run(m, false) }
 
 // MainLeakChecked is Main plus a goroutine-leak check (go.uber.org/goleak) after the tests
 // pass: a goroutine still running once every test has returned fails the run. Goroutines of
