@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -326,20 +325,8 @@ func percentile(sorted []float64, p float64) float64 {
 // first line); stealPercent turns two readings into the share the hypervisor took from the
 // machine between them.
 func cpuTimes() (steal, total float64) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line)
-	for i, s := range f[1:] {
-		v, _ := strconv.ParseFloat(s, 64)
-		total += v
-		if i == 7 {
-			steal = v
-		}
-	}
-	return steal, total
+	s, t, _ := readStealTotal()
+	return float64(s), float64(t)
 }
 
 func stealPercent(steal0, total0 float64) float64 {

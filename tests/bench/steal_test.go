@@ -22,54 +22,41 @@ func startSteal() func() float64 {
 
 // readStealTotal returns the steal and total jiffies of the aggregate "cpu" line of /proc/stat.
 func readStealTotal() (steal, total uint64, ok bool) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, false
+	c, ok := cpuLine()
+	for _, n := range c {
+		total += n
 	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0, false
-	}
-	for i, s := range f[1:] {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return 0, 0, false
-		}
-		if i < 8 { // user nice system idle iowait irq softirq steal; guest time is already in user
-			total += n
-		}
-		if i == 7 {
-			steal = n
-		}
-	}
-	return steal, total, true
+	return c[7], total, ok
 }
 
 // readBusyTotal returns the busy (user, nice, system, irq, softirq) and total jiffies of the aggregate
 // "cpu" line of /proc/stat; steal and iowait count as not busy.
 func readBusyTotal() (busy, total uint64, ok bool) {
+	c, ok := cpuLine()
+	for _, n := range c {
+		total += n
+	}
+	return c[0] + c[1] + c[2] + c[5] + c[6], total, ok
+}
+
+// cpuLine returns the first eight counters of the aggregate "cpu" line of /proc/stat, in jiffies: user,
+// nice, system, idle, iowait, irq, softirq and steal (guest time is already in user).
+func cpuLine() (c [8]uint64, ok bool) {
 	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0, false
+		return c, false
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0, false
+		return c, false
 	}
-	for i, s := range f[1:9] {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return 0, 0, false
-		}
-		total += n
-		switch i {
-		case 0, 1, 2, 5, 6: // user nice system irq softirq
-			busy += n
+	for i := range c {
+		if c[i], err = strconv.ParseUint(f[i+1], 10, 64); err != nil {
+			return c, false
 		}
 	}
-	return busy, total, true
+	return c, true
 }
 
 // Waiting for a quiet host: the bench broker and the database servers may still be busy with an
