@@ -350,107 +350,74 @@ func rawPagedSelect(b *testing.B, db *dbtest.DB, conn *sql.DB) (time.Duration, f
 		b.Fatal(err)
 	}
 	defer stmt.Close()
-	var start time.Time
-	var cpu func() float64
-	last, n := int64(-1), 0
 	vals := make([]any, 4)
 	ptrs := []any{&vals[0], &vals[1], &vals[2], &vals[3]}
-	for {
+	return pagedRead(b, func(last int64) (n int, _ int64, _ error) {
 		rows, err := stmt.Query(last)
 		if err != nil {
-			b.Fatal(err)
+			return 0, 0, err
 		}
-		page := 0
+		defer rows.Close()
 		for rows.Next() {
 			if err := rows.Scan(ptrs...); err != nil {
-				b.Fatal(err)
+				return 0, 0, err
 			}
 			last = vals[0].(int64)
-			page++
+			n++
 		}
-		rows.Close()
-		if n == 0 {
-			start, cpu = time.Now(), startCPU()
-		}
-		n += page
-		if page < jdbcBatch {
-			break
-		}
-	}
-	if n != jdbcSourceRows {
-		b.Fatalf("raw read %d rows", n)
-	}
-	return time.Since(start), cpu()
+		return n, last, rows.Err()
+	})
 }
 
 // pgxPagedSelect is rawPagedSelect for PostgreSQL through pgx's own interface (the one jdbc-source reads
 // pages with), on a connection of conn's pool: pgx's Scan into *any decodes each value into pgx's default
 // Go type for it (int64, string, pgtype.Numeric, time.Time), as its Values does, without a new slice per
 // row. pgx caches the statement it prepares.
-func pgxPagedSelect(b *testing.B, _ *dbtest.DB, conn *sql.DB) (time.Duration, float64) {
+func pgxPagedSelect(b *testing.B, _ *dbtest.DB, conn *sql.DB) (took time.Duration, cpu float64) {
 	ctx := context.Background()
 	c, err := conn.Conn(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	var start time.Time
-	var cpu func() float64
-	last, n := int64(-1), 0
 	err = c.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
 		vals := make([]any, 4)
 		ptrs := []any{&vals[0], &vals[1], &vals[2], &vals[3]}
-		for {
+		took, cpu = pagedRead(b, func(last int64) (n int, _ int64, _ error) {
 			rows, err := pc.Query(ctx, "SELECT * FROM bench_rows WHERE id > $1 ORDER BY id LIMIT "+fmt.Sprint(jdbcBatch), last)
 			if err != nil {
-				return err
+				return 0, 0, err
 			}
-			page := 0
+			defer rows.Close()
 			for rows.Next() {
 				if err := rows.Scan(ptrs...); err != nil {
-					rows.Close()
-					return err
+					return 0, 0, err
 				}
 				last = vals[0].(int64)
-				page++
+				n++
 			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if n == 0 {
-				start, cpu = time.Now(), startCPU()
-			}
-			n += page
-			if page < jdbcBatch {
-				return nil
-			}
-		}
+			return n, last, rows.Err()
+		})
+		return nil
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if n != jdbcSourceRows {
-		b.Fatalf("raw read %d rows", n)
-	}
-	return time.Since(start), cpu()
+	return took, cpu
 }
 
 // driverPagedSelect is rawPagedSelect through the driver's implementation of database/sql/driver, as
 // database/sql would use it but without it: on a connection of conn's pool, one statement prepared for all
 // the pages, each row's values read into the same []driver.Value, bytes copied out of the driver's buffer
 // (as database/sql's Scan into an *any copies them).
-func driverPagedSelect(b *testing.B, db *dbtest.DB, conn *sql.DB) (time.Duration, float64) {
+func driverPagedSelect(b *testing.B, db *dbtest.DB, conn *sql.DB) (took time.Duration, cpu float64) {
 	ctx := context.Background()
 	c, err := conn.Conn(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	var start time.Time
-	var cpu func() float64
-	last, n := int64(-1), 0
 	err = c.Raw(func(dc any) error {
 		st, err := dc.(driver.ConnPrepareContext).PrepareContext(ctx,
 			"SELECT * FROM bench_rows WHERE id > "+ph(db, 1)+" ORDER BY id LIMIT "+fmt.Sprint(jdbcBatch))
@@ -459,18 +426,17 @@ func driverPagedSelect(b *testing.B, db *dbtest.DB, conn *sql.DB) (time.Duration
 		}
 		defer st.Close()
 		vals := make([]driver.Value, 4)
-		for {
+		took, cpu = pagedRead(b, func(last int64) (n int, _ int64, _ error) {
 			rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: last}})
 			if err != nil {
-				return err
+				return 0, 0, err
 			}
-			page := 0
+			defer rows.Close()
 			for {
 				if err := rows.Next(vals); err == io.EOF {
-					break
+					return n, last, nil
 				} else if err != nil {
-					rows.Close()
-					return err
+					return 0, 0, err
 				}
 				for i, v := range vals {
 					if bs, ok := v.([]byte); ok {
@@ -478,20 +444,36 @@ func driverPagedSelect(b *testing.B, db *dbtest.DB, conn *sql.DB) (time.Duration
 					}
 				}
 				last = vals[0].(int64)
-				page++
+				n++
 			}
-			rows.Close()
-			if n == 0 {
-				start, cpu = time.Now(), startCPU()
-			}
-			n += page
-			if page < jdbcBatch {
-				return nil
-			}
-		}
+		})
+		return nil
 	})
 	if err != nil {
 		b.Fatal(err)
+	}
+	return took, cpu
+}
+
+// pagedRead reads bench_rows with readPage, which reads the page after last and returns its row count
+// and last id, until a page is short; it returns the time from the end of the first page to the last
+// row and this process's CPU seconds over that span.
+func pagedRead(b *testing.B, readPage func(last int64) (n int, next int64, err error)) (time.Duration, float64) {
+	var start time.Time
+	var cpu func() float64
+	last, n := int64(-1), 0
+	for {
+		page, next, err := readPage(last)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			start, cpu = time.Now(), startCPU()
+		}
+		n, last = n+page, next
+		if page < jdbcBatch {
+			break
+		}
 	}
 	if n != jdbcSourceRows {
 		b.Fatalf("raw read %d rows", n)
