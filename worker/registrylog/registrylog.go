@@ -41,6 +41,10 @@ type Log struct {
 	next    int64            // the next offset to apply
 	pending map[int64][]byte // delivered ahead of next
 	moved   chan struct{}    // closed and replaced whenever next grows
+	// appended is one past the queue offset of the latest event this log's Append stored. The broker answers a send
+	// before it has indexed the message in the queue, so the queue's max offset read right after can still be short
+	// of it: Sync waits for this too.
+	appended int64
 }
 
 // Open makes sure the topic exists with exactly one queue and starts the producer. Close releases it.
@@ -79,8 +83,14 @@ func (l *Log) Close() error { return l.producer.Close() }
 // Append sends event and returns once the broker has stored it. A retried send may store it twice; the registry's
 // events are idempotent.
 func (l *Log) Append(ctx context.Context, event []byte) error {
-	_, err := l.producer.Send(ctx, &rmqclient.Message{Topic: l.cfg.Topic, Body: event})
-	return err
+	res, err := l.producer.Send(ctx, &rmqclient.Message{Topic: l.cfg.Topic, Body: event})
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.appended = max(l.appended, res.Offset+1)
+	l.mu.Unlock()
+	return nil
 }
 
 // Run replays the queue from its first offset and follows it, passing each event to apply in offset order, until
@@ -160,12 +170,17 @@ func (l *Log) deliver(msgs []*rmqclient.ReceivedMessage, apply func(int64, []byt
 	}
 }
 
-// Sync returns once every event stored before the call has been applied.
+// Sync returns once every event this log appended before the call, and every event the queue held when the call
+// began, has been applied. An event another Log appended counts once the broker has indexed it, which is certain
+// once that Log applied it (its reader reads the index): the registry server answers a write only then.
 func (l *Log) Sync(ctx context.Context) error {
 	_, maxOff, err := l.cfg.Client.QueueOffsets(ctx, l.queue)
 	if err != nil {
 		return fmt.Errorf("schema registry log %s: %w", l.cfg.Topic, err)
 	}
+	l.mu.Lock()
+	maxOff = max(maxOff, l.appended)
+	l.mu.Unlock()
 	select {
 	case <-l.running:
 	case <-ctx.Done():

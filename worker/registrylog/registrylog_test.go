@@ -77,8 +77,10 @@ func TestAppendSyncReplay(t *testing.T) {
 	require.Equal(t, pos, pos2)
 	require.Equal(t, body, body2)
 
-	// and follows what others append.
+	// and follows what others append: once the writer has applied its event (as the registry server waits for before it
+	// answers a write), the reader's Sync covers it.
 	require.NoError(t, w.Append(ctx, []byte("late")))
+	require.NoError(t, w.Sync(ctx))
 	require.NoError(t, r.Sync(ctx))
 	_, body2 = ra.snapshot()
 	require.Equal(t, "late", body2[len(body2)-1])
