@@ -61,28 +61,23 @@ func (c *valueChunks) take(n int) []any {
 type structChunks []schema.Struct
 
 func (c *structChunks) take(sc *schema.Schema, values []any) (*schema.Struct, error) {
-	if len(*c) == 0 {
-		*c = make([]schema.Struct, slabStructs)
-	}
-	st, err := schema.StructAt(&(*c)[0], sc, values)
-	if err != nil {
-		return nil, err
-	}
-	*c = (*c)[1:]
-	return st, nil
+	return schema.StructAt(next((*[]schema.Struct)(c), slabStructs), sc, values)
 }
 
 // takeShared is take for a struct of head's values followed by *last (schema.StructWithLast).
 func (c *structChunks) takeShared(sc *schema.Schema, head []any, last *any) (*schema.Struct, error) {
-	if len(*c) == 0 {
-		*c = make([]schema.Struct, slabStructs)
+	return schema.StructWithLast(next((*[]schema.Struct)(c), slabStructs), sc, head, last)
+}
+
+// next hands out the first piece of *chunk, a fresh chunk of size zeroed pieces when it is empty. A piece
+// taken and then not used (its struct failed to build) is simply not handed out again.
+func next[T any](chunk *[]T, size int) *T {
+	if len(*chunk) == 0 {
+		*chunk = make([]T, size)
 	}
-	st, err := schema.StructWithLast(&(*c)[0], sc, head, last)
-	if err != nil {
-		return nil, err
-	}
-	*c = (*c)[1:]
-	return st, nil
+	p := &(*chunk)[0]
+	*chunk = (*chunk)[1:]
+	return p
 }
 
 // Values returns n zeroed leaf values: values that refer to nothing from the slab (the row images' column
@@ -116,12 +111,7 @@ func (s *Slab) envelope() *envelope {
 	if s == nil {
 		return new(envelope)
 	}
-	if len(s.envs) == 0 {
-		s.envs = make([]envelope, slabEnvs)
-	}
-	e := &s.envs[0]
-	s.envs = s.envs[1:]
-	return e
+	return next(&s.envs, slabEnvs)
 }
 
 // Record returns a zeroed record.
@@ -129,12 +119,7 @@ func (s *Slab) Record() *schema.Record {
 	if s == nil {
 		return new(schema.Record)
 	}
-	if len(s.recs) == 0 {
-		s.recs = make([]schema.Record, slabRecords)
-	}
-	r := &s.recs[0]
-	s.recs = s.recs[1:]
-	return r
+	return next(&s.recs, slabRecords)
 }
 
 // smallInt returns a zeroed one-word big.Int holder.
@@ -142,12 +127,7 @@ func (s *Slab) smallInt() *smallInt {
 	if s == nil {
 		return new(smallInt)
 	}
-	if len(s.ints) == 0 {
-		s.ints = make([]smallInt, slabInts)
-	}
-	u := &s.ints[0]
-	s.ints = s.ints[1:]
-	return u
+	return next(&s.ints, slabInts)
 }
 
 // Int64 returns n in an any, boxed in a slot of the slab (Go allocates each box otherwise).

@@ -1,10 +1,8 @@
 package jdbc
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/big"
-	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/box/boxtest"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
@@ -61,29 +60,7 @@ func TestArenaValuesAreOrdinaryValues(t *testing.T) {
 	runtime.GC()
 	runtime.GC()
 	for i, row := range got {
-		w := want(i)
-		require.Equal(t, w[0], row[0], "row %d", i)
-		require.True(t, w[0] == row[0], "row %d: == on the interfaces", i)
-		require.True(t, w[1] == row[1], "row %d", i)
-		require.Equal(t, w[3], row[3], "row %d", i)
-		require.True(t, w[3] == row[3], "row %d", i)
-		for j := range row {
-			require.Equal(t, reflect.TypeOf(w[j]), reflect.TypeOf(row[j]), "row %d value %d", i, j)
-			require.True(t, reflect.DeepEqual(w[j], row[j]), "row %d value %d: %#v vs %#v", i, j, w[j], row[j])
-			require.True(t, schema.Equal(w[j], row[j]), "row %d value %d", i, j)
-			require.Equal(t, fmt.Sprint(w[j]), fmt.Sprint(row[j]), "row %d value %d", i, j)
-			wj, err := json.Marshal(w[j])
-			require.NoError(t, err)
-			gj, err := json.Marshal(row[j])
-			require.NoError(t, err)
-			require.Equal(t, string(wj), string(gj), "row %d value %d", i, j)
-		}
-		switch v := row[2].(type) {
-		case schema.Decimal:
-			require.True(t, w[2].(schema.Decimal).Equal(v), "row %d", i)
-		default:
-			t.Fatalf("row %d: decimal is a %T", i, v)
-		}
+		boxtest.RequireOrdinary(t, want(i), row, i)
 	}
 }
 

@@ -17,40 +17,31 @@ import (
 // of the task's CPU. The values are those the driver gives database/sql, so both ways map every column
 // alike (TestMySQLDriverPageMatchesDatabaseSQL).
 func (t *SourceTask) mysqlScan(ctx context.Context, q *querier, limit int, rc *rowConv, stmt string, args []any) *page {
-	conn, err := t.db.Conn(ctx)
-	if err != nil {
-		return &page{err: t.queryErr(q, err)}
-	}
-	defer conn.Close()
-	var pg *page
-	err = conn.Raw(func(dc any) error {
+	return t.onConn(ctx, q, func(dc any) (*page, error) {
 		st, err := t.stmts.get(ctx, dc, stmt)
 		if err != nil {
 			if errors.Is(err, driver.ErrBadConn) {
 				t.stmts.forget(dc)
 			}
-			return err
+			return nil, err
 		}
 		named, err := namedArgs(dc, st, args)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, named)
 		if err != nil {
 			if errors.Is(err, driver.ErrBadConn) {
 				t.stmts.forget(dc)
 			}
-			return err
+			return nil, err
 		}
-		if pg, err = t.driverRows(q, rows, limit, rc); errors.Is(err, driver.ErrBadConn) {
+		pg, err := t.driverRows(q, rows, limit, rc)
+		if errors.Is(err, driver.ErrBadConn) {
 			t.stmts.forget(dc)
 		}
-		return err
+		return pg, err
 	})
-	if err != nil {
-		return &page{err: t.queryErr(q, err)}
-	}
-	return pg
 }
 
 // namedArgs converts a query's arguments to driver values as database/sql does: by the statement's or

@@ -23,20 +23,15 @@ import (
 // for every column and then copy it into a destination. The values are those database/sql's pgx driver
 // gives (or, converted, the Connect values they convert to), so both ways map every column alike.
 func (t *SourceTask) pgScan(ctx context.Context, q *querier, limit int, rc *rowConv, stmt string, args []any) *page {
-	conn, err := t.db.Conn(ctx)
-	if err != nil {
-		return &page{err: t.queryErr(q, err)}
-	}
-	defer conn.Close()
-	var pg *page
-	err = conn.Raw(func(dc any) error {
+	return t.onConn(ctx, q, func(dc any) (*page, error) {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
-			return fmt.Errorf("connection is a %T, not pgx's", dc)
+			return nil, fmt.Errorf("connection is a %T, not pgx's", dc)
 		}
 		c := sc.Conn()
 		for try := 0; ; try++ {
 			rows, err := c.Query(ctx, stmt, args...)
+			var pg *page
 			if err == nil {
 				pg, err = t.pgRows(q, c.TypeMap(), rows, limit, rc)
 			}
@@ -44,13 +39,9 @@ func (t *SourceTask) pgScan(ctx context.Context, q *querier, limit int, rc *rowC
 			if try == 0 && stalePlan(err) {
 				continue
 			}
-			return err
+			return pg, err
 		}
 	})
-	if err != nil {
-		return &page{err: t.queryErr(q, err)}
-	}
-	return pg
 }
 
 // pgRows reads up to limit rows (0: all) of rows and closes it. A failure to convert a value is returned

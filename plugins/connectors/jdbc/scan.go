@@ -176,3 +176,22 @@ func mysqlText(dbType string) bool {
 	}
 	return false
 }
+
+// onConn runs scan with the driver's connection of one pool connection, which it holds meanwhile, and
+// returns scan's page, or scan's error (or the pool's) as the page's.
+func (t *SourceTask) onConn(ctx context.Context, q *querier, scan func(dc any) (*page, error)) *page {
+	conn, err := t.db.Conn(ctx)
+	if err != nil {
+		return &page{err: t.queryErr(q, err)}
+	}
+	defer conn.Close()
+	var pg *page
+	err = conn.Raw(func(dc any) (err error) {
+		pg, err = scan(dc)
+		return err
+	})
+	if err != nil {
+		return &page{err: t.queryErr(q, err)}
+	}
+	return pg
+}
