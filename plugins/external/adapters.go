@@ -2,9 +2,14 @@ package external
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
@@ -336,6 +341,14 @@ type sinkTask struct {
 	d    *description
 	inst instance
 	buf  []byte // the last Put's encoded records, reused by the next (Puts come one at a time)
+
+	// puts is the Puts stream open to putsOf (a plugin that serves it), nil until the first Put
+	// and after a failed exchange; endPuts cancels it. Puts and PutFlushes come one at a time,
+	// so only one exchange uses it at once; putsMu guards the fields against Stop.
+	putsMu  sync.Mutex
+	puts    pb.Plugin_PutsClient
+	putsOf  *process
+	endPuts context.CancelFunc
 }
 
 func (t *sinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg map[string]string) error {
@@ -356,6 +369,13 @@ func (t *sinkTask) Put(ctx context.Context, records []*schema.Record) error {
 	}
 	// The request is marshalled (copied) by the call: the buffer is free once it returns.
 	t.buf = batch.Records
+	if t.d.bin.putStream {
+		rep, err := t.exchange(ctx, p, "Put", &pb.PutFlushRequest{Batch: batch})
+		if err != nil {
+			return err
+		}
+		return wire.DecodeError(rep.PutError)
+	}
 	var rep *pb.ErrorReply
 	if err := p.call(ctx, "Put", func(ctx context.Context) (err error) {
 		rep, err = p.conn.Plugin.Put(ctx, &pb.PutRequest{Batch: batch})
@@ -381,11 +401,17 @@ func (t *sinkTask) PutFlush(ctx context.Context, records []*schema.Record, offse
 		return plugins.PutFlushResult{PutErr: fmt.Errorf("put: %w", err)}
 	}
 	t.buf = batch.Records
+	req := &pb.PutFlushRequest{Batch: batch, Offsets: wire.OffsetsMsg(offsets), Flush: true}
 	var rep *pb.PutFlushReply
-	if err := p.call(ctx, "PutFlush", func(ctx context.Context) (err error) {
-		rep, err = p.conn.Plugin.PutFlush(ctx, &pb.PutFlushRequest{Batch: batch, Offsets: wire.OffsetsMsg(offsets)})
-		return err
-	}); err != nil {
+	if t.d.bin.putStream {
+		rep, err = t.exchange(ctx, p, "PutFlush", req)
+	} else {
+		err = p.call(ctx, "PutFlush", func(ctx context.Context) (err error) {
+			rep, err = p.conn.Plugin.PutFlush(ctx, req)
+			return err
+		})
+	}
+	if err != nil {
 		return plugins.PutFlushResult{PutErr: err}
 	}
 	if err := wire.DecodeError(rep.PutError); err != nil {
@@ -418,7 +444,72 @@ func (t *sinkTask) Flush(ctx context.Context, offsets map[plugins.Queue]int64) e
 // ConcurrentFlusher from seeing the two overlap.
 func (t *sinkTask) ConcurrentFlush() bool { return true }
 
+// exchange sends req on the Puts stream to p (opening it first when there is none to p) and
+// returns the reply, as one call of p (its timeout, and how a failure is told). A failed
+// exchange closes the stream, cancelling what the plugin was doing for it; the next opens
+// another.
+func (t *sinkTask) exchange(ctx context.Context, p *process, op string, req *pb.PutFlushRequest) (*pb.PutFlushReply, error) {
+	var rep *pb.PutFlushReply
+	err := p.call(ctx, op, func(cctx context.Context) error {
+		s, end, err := t.stream(p)
+		if err != nil {
+			return err
+		}
+		// The call's deadline or cancellation ends the stream: a Recv has no deadline of its own.
+		stop := context.AfterFunc(cctx, end)
+		err = s.Send(req)
+		if err == nil {
+			rep, err = s.Recv()
+		}
+		stop()
+		if err != nil {
+			t.dropPuts(s)
+			if errors.Is(err, io.EOF) {
+				// The plugin ended the stream without a status: it is going away.
+				return status.Error(codes.Unavailable, "the plugin closed its Puts stream")
+			}
+		}
+		return err
+	})
+	return rep, err
+}
+
+// stream returns the Puts stream open to p, opening one if there is none to p, and what ends it.
+func (t *sinkTask) stream(p *process) (pb.Plugin_PutsClient, context.CancelFunc, error) {
+	t.putsMu.Lock()
+	defer t.putsMu.Unlock()
+	if t.puts != nil && t.putsOf == p {
+		return t.puts, t.endPuts, nil
+	}
+	t.dropPutsLocked()
+	sctx, cancel := context.WithCancel(context.Background())
+	s, err := p.conn.Plugin.Puts(sctx)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	t.puts, t.putsOf, t.endPuts = s, p, cancel
+	return s, cancel, nil
+}
+
+// dropPuts ends the Puts stream if it is s (any stream when s is nil).
+func (t *sinkTask) dropPuts(s pb.Plugin_PutsClient) {
+	t.putsMu.Lock()
+	defer t.putsMu.Unlock()
+	if s == nil || t.puts == s {
+		t.dropPutsLocked()
+	}
+}
+
+func (t *sinkTask) dropPutsLocked() {
+	if t.puts != nil {
+		t.endPuts() // the plugin's side sees the stream cancelled and ends it
+		t.puts, t.putsOf, t.endPuts = nil, nil, nil
+	}
+}
+
 func (t *sinkTask) Stop(ctx context.Context) error {
+	t.dropPuts(nil)
 	return t.inst.stop(ctx, func(ctx context.Context, p *process) (*pb.ErrorReply, error) {
 		return p.conn.Plugin.SinkStop(ctx, &pb.StopRequest{})
 	})

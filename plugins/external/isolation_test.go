@@ -1,6 +1,7 @@
 package external_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -185,3 +186,68 @@ func TestValidateInPlugin(t *testing.T) {
 }
 
 func discard() *slogLogger { return slogDiscard }
+
+func startFaultySink(t *testing.T, reg *plugins.Registry, fault string) (plugins.SinkTask, string) {
+	t.Helper()
+	marker := filepath.Join(t.TempDir(), "marker")
+	cfg := map[string]string{"fault": fault, "marker": marker}
+	c, err := reg.NewSink("faulty-sink")
+	require.NoError(t, err)
+	task := c.NewSinkTask()
+	require.NoError(t, task.Start(t.Context(), conformance.SinkContextFor(t, c.Spec(), cfg), cfg))
+	return task, marker
+}
+
+// TestSinkPutFaults: Puts travel on one stream (the Puts call), and a fault in one is told as
+// a Poll's is: a crash names the process's end and the panic, a hang kills the process after
+// CallTimeout, and the worker's cancellation of a Put returns at once with its reason (the
+// process lives on, and the next Put works on a new stream).
+func TestSinkPutFaults(t *testing.T) {
+	m, reg, _ := newManager(t, external.Options{CallTimeout: 2 * time.Second}, "faulty")
+	recs := textRecords("a")
+
+	t.Run("crash", func(t *testing.T) {
+		task, _ := startFaultySink(t, reg, "crash")
+		err := task.Put(t.Context(), recs)
+		require.ErrorIs(t, err, external.ErrProcessFailed)
+		require.Contains(t, err.Error(), "exited (exit status 2) during Put")
+		require.Contains(t, err.Error(), "faulty plugin crashes on purpose")
+		require.NoError(t, task.Stop(t.Context()))
+	})
+	t.Run("hang", func(t *testing.T) {
+		task, marker := startFaultySink(t, reg, "hang")
+		err := task.Put(t.Context(), recs)
+		require.ErrorIs(t, err, external.ErrProcessFailed)
+		require.Contains(t, err.Error(), "no answer within 2s (hung)")
+		pid, perr := os.ReadFile(marker)
+		require.NoError(t, perr)
+		require.False(t, alive(t, string(pid)), "the hung process was killed")
+		require.NoError(t, task.Stop(t.Context()))
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		task, marker := startFaultySink(t, reg, "hang")
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		err := task.Put(ctx, recs)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.NotErrorIs(t, err, external.ErrProcessFailed)
+		pid, perr := os.ReadFile(marker)
+		require.NoError(t, perr)
+		require.True(t, alive(t, string(pid)), "a Put the worker gave up on leaves the process alone")
+		require.NoError(t, task.Stop(t.Context()))
+	})
+	t.Run("healthy", func(t *testing.T) {
+		task, _ := startFaultySink(t, reg, "none")
+		for range 3 {
+			require.NoError(t, task.Put(t.Context(), recs))
+		}
+		pf := task.(plugins.PutFlusher)
+		require.True(t, pf.PutFlushes())
+		res := pf.PutFlush(t.Context(), recs, nil)
+		require.NoError(t, res.PutErr)
+		require.NoError(t, res.FlushErr)
+		require.NoError(t, task.Put(t.Context(), recs))
+		require.NoError(t, task.Stop(t.Context()))
+	})
+	require.Empty(t, m.Processes(), "every process of a stopped instance is gone")
+}

@@ -55,6 +55,7 @@ type binary struct {
 	version    string
 	sdkVersion string
 	putFlush   bool // it serves PutFlush
+	putStream  bool // it serves Puts
 	conns      []*description
 }
 
@@ -241,7 +242,7 @@ func (m *Manager) describe(ctx context.Context, path string, st os.FileInfo) (*b
 		return nil, err
 	}
 	b := &binary{path: path, size: st.Size(), mod: st.ModTime(), version: rep.Version, sdkVersion: rep.SdkVersion,
-		putFlush: rep.PutFlush}
+		putFlush: rep.PutFlush, putStream: rep.PutStream}
 	for _, c := range rep.Connectors {
 		kind := plugins.Kind(c.Kind)
 		if !kind.Valid() {

@@ -86,3 +86,25 @@ func TestOldSDKPluginGetsPutAndFlush(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b", "flush"}, strings.Fields(string(data)))
 }
+
+// TestPutFlushEraPluginGetsPutFlushCalls: a plugin of an SDK from between PutFlush and the Puts
+// stream (it says put_flush, not put_stream) gets its Puts and PutFlushes as calls of their own.
+func TestPutFlushEraPluginGetsPutFlushCalls(t *testing.T) {
+	t.Setenv("OLDSDK_PUT_FLUSH", "1") // the plugin process inherits it
+	_, reg, _ := newManager(t, external.Options{}, "oldsdk")
+	c, err := reg.NewSink("old-line-sink")
+	require.NoError(t, err)
+	file := t.TempDir() + "/out"
+	cfg := map[string]string{"file": file}
+	task := c.NewSinkTask()
+	q := plugins.Queue{Topic: "t", BrokerName: "b", QueueID: 1}
+	require.NoError(t, task.Start(t.Context(), conformance.SinkContextFor(t, c.Spec(), cfg, q), cfg))
+	pf := task.(plugins.PutFlusher)
+	require.True(t, pf.PutFlushes())
+	require.NoError(t, task.Put(t.Context(), textRecords("a")))
+	require.Equal(t, plugins.PutFlushResult{}, pf.PutFlush(t.Context(), textRecords("b"), map[plugins.Queue]int64{q: 2}))
+	require.NoError(t, task.Stop(t.Context()))
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "flush"}, strings.Fields(string(data)))
+}

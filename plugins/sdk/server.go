@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -73,7 +74,7 @@ func guard(f func() error) (err error) {
 func reply(err error) *pb.ErrorReply { return &pb.ErrorReply{Error: wire.EncodeError(err)} }
 
 func (s *server) Describe(context.Context, *pb.Empty) (*pb.DescribeReply, error) {
-	out := &pb.DescribeReply{Version: s.plugin.Version, SdkVersion: sdkVersion(), PutFlush: true}
+	out := &pb.DescribeReply{Version: s.plugin.Version, SdkVersion: sdkVersion(), PutFlush: true, PutStream: true}
 	for _, c := range s.plugin.Connectors {
 		inst := c.New()
 		d := &pb.ConnectorDescription{Kind: string(c.Kind), Name: c.Name, Aliases: c.Aliases, Spec: wire.EncodeSpec(inst.Spec())}
@@ -379,6 +380,36 @@ func (s *server) PutFlush(ctx context.Context, req *pb.PutFlushRequest) (*pb.Put
 	}
 	rep, err := s.Flush(ctx, offsets)
 	return &pb.PutFlushReply{FlushError: rep.GetError()}, err
+}
+
+// Puts serves a task's Puts and PutFlushes sent on one stream, one at a time: each request is
+// answered before the next is read. The task's context is the stream's, which the worker
+// cancels to abandon a call.
+func (s *server) Puts(st pb.Plugin_PutsServer) error {
+	ctx := st.Context()
+	for {
+		req, err := st.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil // the worker closed the stream
+			}
+			return err
+		}
+		var rep *pb.PutFlushReply
+		if req.Flush {
+			rep, err = s.PutFlush(ctx, req)
+		} else {
+			var put *pb.ErrorReply
+			put, err = s.Put(ctx, &pb.PutRequest{Batch: req.Batch})
+			rep = &pb.PutFlushReply{PutError: put.GetError()}
+		}
+		if err != nil {
+			return err
+		}
+		if err := st.Send(rep); err != nil {
+			return err
+		}
+	}
 }
 
 func (s *server) PreCommit(ctx context.Context, req *pb.OffsetsRequest) (*pb.PreCommitReply, error) {

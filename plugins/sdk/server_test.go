@@ -182,9 +182,11 @@ func TestPutFlush(t *testing.T) {
 	}
 }
 
-// TestDescribeSaysPutFlush: a worker sends PutFlush only to a plugin that says it serves it.
+// TestDescribeSaysPutFlush: a worker sends PutFlush, and opens the Puts stream, only to a plugin
+// that says it serves them.
 func TestDescribeSaysPutFlush(t *testing.T) {
 	rep, err := (&server{}).Describe(context.Background(), &pb.Empty{})
 	require.NoError(t, err)
 	require.True(t, rep.PutFlush)
+	require.True(t, rep.PutStream)
 }

@@ -177,7 +177,9 @@ type DescribeReply struct {
 	SdkVersion string                  `protobuf:"bytes,2,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
 	Connectors []*ConnectorDescription `protobuf:"bytes,3,rep,name=connectors,proto3" json:"connectors,omitempty"`
 	// put_flush: the plugin serves PutFlush.
-	PutFlush      bool `protobuf:"varint,4,opt,name=put_flush,json=putFlush,proto3" json:"put_flush,omitempty"`
+	PutFlush bool `protobuf:"varint,4,opt,name=put_flush,json=putFlush,proto3" json:"put_flush,omitempty"`
+	// put_stream: the plugin serves Puts.
+	PutStream     bool `protobuf:"varint,5,opt,name=put_stream,json=putStream,proto3" json:"put_stream,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -236,6 +238,13 @@ func (x *DescribeReply) GetConnectors() []*ConnectorDescription {
 func (x *DescribeReply) GetPutFlush() bool {
 	if x != nil {
 		return x.PutFlush
+	}
+	return false
+}
+
+func (x *DescribeReply) GetPutStream() bool {
+	if x != nil {
+		return x.PutStream
 	}
 	return false
 }
@@ -1268,7 +1277,9 @@ type PutFlushRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Batch *Batch                 `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
 	// offsets are those of a Flush made after the Put: they cover its records.
-	Offsets       []*QueueOffset `protobuf:"bytes,2,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	Offsets []*QueueOffset `protobuf:"bytes,2,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	// flush (on the Puts stream only; PutFlush always flushes): make the Flush.
+	Flush         bool `protobuf:"varint,3,opt,name=flush,proto3" json:"flush,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1315,6 +1326,13 @@ func (x *PutFlushRequest) GetOffsets() []*QueueOffset {
 		return x.Offsets
 	}
 	return nil
+}
+
+func (x *PutFlushRequest) GetFlush() bool {
+	if x != nil {
+		return x.Flush
+	}
+	return false
 }
 
 type PutFlushReply struct {
@@ -2691,7 +2709,7 @@ var File_plugin_proto protoreflect.FileDescriptor
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\fplugin.proto\x12\x14rmqconnect.plugin.v1\"\a\n" +
-	"\x05Empty\"\xb3\x01\n" +
+	"\x05Empty\"\xd2\x01\n" +
 	"\rDescribeReply\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1f\n" +
 	"\vsdk_version\x18\x02 \x01(\tR\n" +
@@ -2699,7 +2717,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"connectors\x18\x03 \x03(\v2*.rmqconnect.plugin.v1.ConnectorDescriptionR\n" +
 	"connectors\x12\x1b\n" +
-	"\tput_flush\x18\x04 \x01(\bR\bputFlush\"\xfa\x01\n" +
+	"\tput_flush\x18\x04 \x01(\bR\bputFlush\x12\x1d\n" +
+	"\n" +
+	"put_stream\x18\x05 \x01(\bR\tputStream\"\xfa\x01\n" +
 	"\x14ConnectorDescription\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -2800,10 +2820,11 @@ const file_plugin_proto_rawDesc = "" +
 	"\ttimestamp\x18\a \x01(\v2\x1f.rmqconnect.plugin.v1.TimeValueR\ttimestamp\"?\n" +
 	"\n" +
 	"PutRequest\x121\n" +
-	"\x05batch\x18\x01 \x01(\v2\x1b.rmqconnect.plugin.v1.BatchR\x05batch\"\x81\x01\n" +
+	"\x05batch\x18\x01 \x01(\v2\x1b.rmqconnect.plugin.v1.BatchR\x05batch\"\x97\x01\n" +
 	"\x0fPutFlushRequest\x121\n" +
 	"\x05batch\x18\x01 \x01(\v2\x1b.rmqconnect.plugin.v1.BatchR\x05batch\x12;\n" +
-	"\aoffsets\x18\x02 \x03(\v2!.rmqconnect.plugin.v1.QueueOffsetR\aoffsets\"\xc4\x01\n" +
+	"\aoffsets\x18\x02 \x03(\v2!.rmqconnect.plugin.v1.QueueOffsetR\aoffsets\x12\x14\n" +
+	"\x05flush\x18\x03 \x01(\bR\x05flush\"\xc4\x01\n" +
 	"\rPutFlushReply\x128\n" +
 	"\tput_error\x18\x01 \x01(\v2\x1b.rmqconnect.plugin.v1.ErrorR\bputError\x12<\n" +
 	"\vflush_error\x18\x02 \x01(\v2\x1b.rmqconnect.plugin.v1.ErrorR\n" +
@@ -2903,7 +2924,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06values\x18\x02 \x03(\v2\x1b.rmqconnect.plugin.v1.ValueR\x06values\"@\n" +
 	"\fDecimalValue\x12\x1a\n" +
 	"\bunscaled\x18\x01 \x01(\fR\bunscaled\x12\x14\n" +
-	"\x05scale\x18\x02 \x01(\x05R\x05scale2\x83\f\n" +
+	"\x05scale\x18\x02 \x01(\x05R\x05scale2\xdb\f\n" +
 	"\x06Plugin\x12L\n" +
 	"\bDescribe\x12\x1b.rmqconnect.plugin.v1.Empty\x1a#.rmqconnect.plugin.v1.DescribeReply\x12S\n" +
 	"\bValidate\x12%.rmqconnect.plugin.v1.ValidateRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12_\n" +
@@ -2919,7 +2940,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\tSinkStart\x12&.rmqconnect.plugin.v1.TaskStartRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12I\n" +
 	"\x03Put\x12 .rmqconnect.plugin.v1.PutRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12O\n" +
 	"\x05Flush\x12$.rmqconnect.plugin.v1.OffsetsRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12V\n" +
-	"\bPutFlush\x12%.rmqconnect.plugin.v1.PutFlushRequest\x1a#.rmqconnect.plugin.v1.PutFlushReply\x12W\n" +
+	"\bPutFlush\x12%.rmqconnect.plugin.v1.PutFlushRequest\x1a#.rmqconnect.plugin.v1.PutFlushReply\x12V\n" +
+	"\x04Puts\x12%.rmqconnect.plugin.v1.PutFlushRequest\x1a#.rmqconnect.plugin.v1.PutFlushReply(\x010\x01\x12W\n" +
 	"\tPreCommit\x12$.rmqconnect.plugin.v1.OffsetsRequest\x1a$.rmqconnect.plugin.v1.PreCommitReply\x12S\n" +
 	"\n" +
 	"OpenQueues\x12#.rmqconnect.plugin.v1.QueuesRequest\x1a .rmqconnect.plugin.v1.ErrorReply\x12T\n" +
@@ -3066,46 +3088,48 @@ var file_plugin_proto_depIdxs = []int32{
 	20, // 61: rmqconnect.plugin.v1.Plugin.Put:input_type -> rmqconnect.plugin.v1.PutRequest
 	25, // 62: rmqconnect.plugin.v1.Plugin.Flush:input_type -> rmqconnect.plugin.v1.OffsetsRequest
 	21, // 63: rmqconnect.plugin.v1.Plugin.PutFlush:input_type -> rmqconnect.plugin.v1.PutFlushRequest
-	25, // 64: rmqconnect.plugin.v1.Plugin.PreCommit:input_type -> rmqconnect.plugin.v1.OffsetsRequest
-	27, // 65: rmqconnect.plugin.v1.Plugin.OpenQueues:input_type -> rmqconnect.plugin.v1.QueuesRequest
-	27, // 66: rmqconnect.plugin.v1.Plugin.CloseQueues:input_type -> rmqconnect.plugin.v1.QueuesRequest
-	14, // 67: rmqconnect.plugin.v1.Plugin.SinkStop:input_type -> rmqconnect.plugin.v1.StopRequest
-	2,  // 68: rmqconnect.plugin.v1.Host.RequestTaskReconfiguration:input_type -> rmqconnect.plugin.v1.Empty
-	6,  // 69: rmqconnect.plugin.v1.Host.RaiseError:input_type -> rmqconnect.plugin.v1.Error
-	28, // 70: rmqconnect.plugin.v1.Host.Positions:input_type -> rmqconnect.plugin.v1.PositionsRequest
-	31, // 71: rmqconnect.plugin.v1.Host.Report:input_type -> rmqconnect.plugin.v1.ReportRequest
-	2,  // 72: rmqconnect.plugin.v1.Host.Assignment:input_type -> rmqconnect.plugin.v1.Empty
-	25, // 73: rmqconnect.plugin.v1.Host.ResetOffsets:input_type -> rmqconnect.plugin.v1.OffsetsRequest
-	27, // 74: rmqconnect.plugin.v1.Host.Pause:input_type -> rmqconnect.plugin.v1.QueuesRequest
-	27, // 75: rmqconnect.plugin.v1.Host.Resume:input_type -> rmqconnect.plugin.v1.QueuesRequest
-	3,  // 76: rmqconnect.plugin.v1.Plugin.Describe:output_type -> rmqconnect.plugin.v1.DescribeReply
-	8,  // 77: rmqconnect.plugin.v1.Plugin.Validate:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 78: rmqconnect.plugin.v1.Plugin.ConnectorStart:output_type -> rmqconnect.plugin.v1.ErrorReply
-	12, // 79: rmqconnect.plugin.v1.Plugin.TaskConfigs:output_type -> rmqconnect.plugin.v1.TaskConfigsReply
-	8,  // 80: rmqconnect.plugin.v1.Plugin.ConnectorStop:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 81: rmqconnect.plugin.v1.Plugin.SourceStart:output_type -> rmqconnect.plugin.v1.ErrorReply
-	17, // 82: rmqconnect.plugin.v1.Plugin.Poll:output_type -> rmqconnect.plugin.v1.PollReply
-	8,  // 83: rmqconnect.plugin.v1.Plugin.Commit:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 84: rmqconnect.plugin.v1.Plugin.CommitRecords:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 85: rmqconnect.plugin.v1.Plugin.SourceStop:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 86: rmqconnect.plugin.v1.Plugin.SinkStart:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 87: rmqconnect.plugin.v1.Plugin.Put:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 88: rmqconnect.plugin.v1.Plugin.Flush:output_type -> rmqconnect.plugin.v1.ErrorReply
-	22, // 89: rmqconnect.plugin.v1.Plugin.PutFlush:output_type -> rmqconnect.plugin.v1.PutFlushReply
-	26, // 90: rmqconnect.plugin.v1.Plugin.PreCommit:output_type -> rmqconnect.plugin.v1.PreCommitReply
-	8,  // 91: rmqconnect.plugin.v1.Plugin.OpenQueues:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 92: rmqconnect.plugin.v1.Plugin.CloseQueues:output_type -> rmqconnect.plugin.v1.ErrorReply
-	8,  // 93: rmqconnect.plugin.v1.Plugin.SinkStop:output_type -> rmqconnect.plugin.v1.ErrorReply
-	2,  // 94: rmqconnect.plugin.v1.Host.RequestTaskReconfiguration:output_type -> rmqconnect.plugin.v1.Empty
-	2,  // 95: rmqconnect.plugin.v1.Host.RaiseError:output_type -> rmqconnect.plugin.v1.Empty
-	29, // 96: rmqconnect.plugin.v1.Host.Positions:output_type -> rmqconnect.plugin.v1.PositionsReply
-	8,  // 97: rmqconnect.plugin.v1.Host.Report:output_type -> rmqconnect.plugin.v1.ErrorReply
-	27, // 98: rmqconnect.plugin.v1.Host.Assignment:output_type -> rmqconnect.plugin.v1.QueuesRequest
-	2,  // 99: rmqconnect.plugin.v1.Host.ResetOffsets:output_type -> rmqconnect.plugin.v1.Empty
-	2,  // 100: rmqconnect.plugin.v1.Host.Pause:output_type -> rmqconnect.plugin.v1.Empty
-	2,  // 101: rmqconnect.plugin.v1.Host.Resume:output_type -> rmqconnect.plugin.v1.Empty
-	76, // [76:102] is the sub-list for method output_type
-	50, // [50:76] is the sub-list for method input_type
+	21, // 64: rmqconnect.plugin.v1.Plugin.Puts:input_type -> rmqconnect.plugin.v1.PutFlushRequest
+	25, // 65: rmqconnect.plugin.v1.Plugin.PreCommit:input_type -> rmqconnect.plugin.v1.OffsetsRequest
+	27, // 66: rmqconnect.plugin.v1.Plugin.OpenQueues:input_type -> rmqconnect.plugin.v1.QueuesRequest
+	27, // 67: rmqconnect.plugin.v1.Plugin.CloseQueues:input_type -> rmqconnect.plugin.v1.QueuesRequest
+	14, // 68: rmqconnect.plugin.v1.Plugin.SinkStop:input_type -> rmqconnect.plugin.v1.StopRequest
+	2,  // 69: rmqconnect.plugin.v1.Host.RequestTaskReconfiguration:input_type -> rmqconnect.plugin.v1.Empty
+	6,  // 70: rmqconnect.plugin.v1.Host.RaiseError:input_type -> rmqconnect.plugin.v1.Error
+	28, // 71: rmqconnect.plugin.v1.Host.Positions:input_type -> rmqconnect.plugin.v1.PositionsRequest
+	31, // 72: rmqconnect.plugin.v1.Host.Report:input_type -> rmqconnect.plugin.v1.ReportRequest
+	2,  // 73: rmqconnect.plugin.v1.Host.Assignment:input_type -> rmqconnect.plugin.v1.Empty
+	25, // 74: rmqconnect.plugin.v1.Host.ResetOffsets:input_type -> rmqconnect.plugin.v1.OffsetsRequest
+	27, // 75: rmqconnect.plugin.v1.Host.Pause:input_type -> rmqconnect.plugin.v1.QueuesRequest
+	27, // 76: rmqconnect.plugin.v1.Host.Resume:input_type -> rmqconnect.plugin.v1.QueuesRequest
+	3,  // 77: rmqconnect.plugin.v1.Plugin.Describe:output_type -> rmqconnect.plugin.v1.DescribeReply
+	8,  // 78: rmqconnect.plugin.v1.Plugin.Validate:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 79: rmqconnect.plugin.v1.Plugin.ConnectorStart:output_type -> rmqconnect.plugin.v1.ErrorReply
+	12, // 80: rmqconnect.plugin.v1.Plugin.TaskConfigs:output_type -> rmqconnect.plugin.v1.TaskConfigsReply
+	8,  // 81: rmqconnect.plugin.v1.Plugin.ConnectorStop:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 82: rmqconnect.plugin.v1.Plugin.SourceStart:output_type -> rmqconnect.plugin.v1.ErrorReply
+	17, // 83: rmqconnect.plugin.v1.Plugin.Poll:output_type -> rmqconnect.plugin.v1.PollReply
+	8,  // 84: rmqconnect.plugin.v1.Plugin.Commit:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 85: rmqconnect.plugin.v1.Plugin.CommitRecords:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 86: rmqconnect.plugin.v1.Plugin.SourceStop:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 87: rmqconnect.plugin.v1.Plugin.SinkStart:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 88: rmqconnect.plugin.v1.Plugin.Put:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 89: rmqconnect.plugin.v1.Plugin.Flush:output_type -> rmqconnect.plugin.v1.ErrorReply
+	22, // 90: rmqconnect.plugin.v1.Plugin.PutFlush:output_type -> rmqconnect.plugin.v1.PutFlushReply
+	22, // 91: rmqconnect.plugin.v1.Plugin.Puts:output_type -> rmqconnect.plugin.v1.PutFlushReply
+	26, // 92: rmqconnect.plugin.v1.Plugin.PreCommit:output_type -> rmqconnect.plugin.v1.PreCommitReply
+	8,  // 93: rmqconnect.plugin.v1.Plugin.OpenQueues:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 94: rmqconnect.plugin.v1.Plugin.CloseQueues:output_type -> rmqconnect.plugin.v1.ErrorReply
+	8,  // 95: rmqconnect.plugin.v1.Plugin.SinkStop:output_type -> rmqconnect.plugin.v1.ErrorReply
+	2,  // 96: rmqconnect.plugin.v1.Host.RequestTaskReconfiguration:output_type -> rmqconnect.plugin.v1.Empty
+	2,  // 97: rmqconnect.plugin.v1.Host.RaiseError:output_type -> rmqconnect.plugin.v1.Empty
+	29, // 98: rmqconnect.plugin.v1.Host.Positions:output_type -> rmqconnect.plugin.v1.PositionsReply
+	8,  // 99: rmqconnect.plugin.v1.Host.Report:output_type -> rmqconnect.plugin.v1.ErrorReply
+	27, // 100: rmqconnect.plugin.v1.Host.Assignment:output_type -> rmqconnect.plugin.v1.QueuesRequest
+	2,  // 101: rmqconnect.plugin.v1.Host.ResetOffsets:output_type -> rmqconnect.plugin.v1.Empty
+	2,  // 102: rmqconnect.plugin.v1.Host.Pause:output_type -> rmqconnect.plugin.v1.Empty
+	2,  // 103: rmqconnect.plugin.v1.Host.Resume:output_type -> rmqconnect.plugin.v1.Empty
+	77, // [77:104] is the sub-list for method output_type
+	50, // [50:77] is the sub-list for method input_type
 	50, // [50:50] is the sub-list for extension type_name
 	50, // [50:50] is the sub-list for extension extendee
 	0,  // [0:50] is the sub-list for field type_name

@@ -41,6 +41,7 @@ const (
 	Plugin_Put_FullMethodName            = "/rmqconnect.plugin.v1.Plugin/Put"
 	Plugin_Flush_FullMethodName          = "/rmqconnect.plugin.v1.Plugin/Flush"
 	Plugin_PutFlush_FullMethodName       = "/rmqconnect.plugin.v1.Plugin/PutFlush"
+	Plugin_Puts_FullMethodName           = "/rmqconnect.plugin.v1.Plugin/Puts"
 	Plugin_PreCommit_FullMethodName      = "/rmqconnect.plugin.v1.Plugin/PreCommit"
 	Plugin_OpenQueues_FullMethodName     = "/rmqconnect.plugin.v1.Plugin/OpenQueues"
 	Plugin_CloseQueues_FullMethodName    = "/rmqconnect.plugin.v1.Plugin/CloseQueues"
@@ -68,6 +69,13 @@ type PluginClient interface {
 	// implements it) in one call. A worker calls it only on a plugin whose DescribeReply says
 	// put_flush; to an older plugin it sends a Put and a Flush.
 	PutFlush(ctx context.Context, in *PutFlushRequest, opts ...grpc.CallOption) (*PutFlushReply, error)
+	// Puts carries a task's Puts and PutFlushes, one at a time, on one stream: each request is
+	// answered by one reply before the next is sent. A call of its own made each of them pay for
+	// opening and closing an HTTP/2 stream (header frames, a trailer, a goroutine) again. A
+	// request with flush false is a Put (only put_error is set in its reply). A worker opens it
+	// only on a plugin whose DescribeReply says put_stream; cancelling the stream cancels the
+	// Put in progress.
+	Puts(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PutFlushRequest, PutFlushReply], error)
 	PreCommit(ctx context.Context, in *OffsetsRequest, opts ...grpc.CallOption) (*PreCommitReply, error)
 	OpenQueues(ctx context.Context, in *QueuesRequest, opts ...grpc.CallOption) (*ErrorReply, error)
 	CloseQueues(ctx context.Context, in *QueuesRequest, opts ...grpc.CallOption) (*ErrorReply, error)
@@ -222,6 +230,19 @@ func (c *pluginClient) PutFlush(ctx context.Context, in *PutFlushRequest, opts .
 	return out, nil
 }
 
+func (c *pluginClient) Puts(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PutFlushRequest, PutFlushReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Plugin_ServiceDesc.Streams[0], Plugin_Puts_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PutFlushRequest, PutFlushReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Plugin_PutsClient = grpc.BidiStreamingClient[PutFlushRequest, PutFlushReply]
+
 func (c *pluginClient) PreCommit(ctx context.Context, in *OffsetsRequest, opts ...grpc.CallOption) (*PreCommitReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PreCommitReply)
@@ -283,6 +304,13 @@ type PluginServer interface {
 	// implements it) in one call. A worker calls it only on a plugin whose DescribeReply says
 	// put_flush; to an older plugin it sends a Put and a Flush.
 	PutFlush(context.Context, *PutFlushRequest) (*PutFlushReply, error)
+	// Puts carries a task's Puts and PutFlushes, one at a time, on one stream: each request is
+	// answered by one reply before the next is sent. A call of its own made each of them pay for
+	// opening and closing an HTTP/2 stream (header frames, a trailer, a goroutine) again. A
+	// request with flush false is a Put (only put_error is set in its reply). A worker opens it
+	// only on a plugin whose DescribeReply says put_stream; cancelling the stream cancels the
+	// Put in progress.
+	Puts(grpc.BidiStreamingServer[PutFlushRequest, PutFlushReply]) error
 	PreCommit(context.Context, *OffsetsRequest) (*PreCommitReply, error)
 	OpenQueues(context.Context, *QueuesRequest) (*ErrorReply, error)
 	CloseQueues(context.Context, *QueuesRequest) (*ErrorReply, error)
@@ -338,6 +366,9 @@ func (UnimplementedPluginServer) Flush(context.Context, *OffsetsRequest) (*Error
 }
 func (UnimplementedPluginServer) PutFlush(context.Context, *PutFlushRequest) (*PutFlushReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method PutFlush not implemented")
+}
+func (UnimplementedPluginServer) Puts(grpc.BidiStreamingServer[PutFlushRequest, PutFlushReply]) error {
+	return status.Error(codes.Unimplemented, "method Puts not implemented")
 }
 func (UnimplementedPluginServer) PreCommit(context.Context, *OffsetsRequest) (*PreCommitReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method PreCommit not implemented")
@@ -624,6 +655,13 @@ func _Plugin_PutFlush_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Plugin_Puts_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PluginServer).Puts(&grpc.GenericServerStream[PutFlushRequest, PutFlushReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Plugin_PutsServer = grpc.BidiStreamingServer[PutFlushRequest, PutFlushReply]
+
 func _Plugin_PreCommit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(OffsetsRequest)
 	if err := dec(in); err != nil {
@@ -776,7 +814,14 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Plugin_SinkStop_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Puts",
+			Handler:       _Plugin_Puts_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "plugin.proto",
 }
 

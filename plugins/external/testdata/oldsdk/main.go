@@ -1,5 +1,7 @@
 // Command oldsdk is a test plugin that serves protocol version 1 as an SDK from before PutFlush
-// did: its Describe says nothing of put_flush and PutFlush is unimplemented. Its sink,
+// did: its Describe says nothing of put_flush and PutFlush is unimplemented. With
+// OLDSDK_PUT_FLUSH=1 in its environment it is an SDK from between PutFlush and the Puts stream:
+// it says put_flush and serves PutFlush, but not Puts. Its sink,
 // old-line-sink, appends each record's value to the file its config names and a line "flush"
 // for each Flush.
 package main
@@ -20,6 +22,9 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins/internal/wire"
 )
 
+// putFlush: serve PutFlush (OLDSDK_PUT_FLUSH=1).
+var putFlush = os.Getenv("OLDSDK_PUT_FLUSH") == "1"
+
 var spec = plugins.MustConfigSpec(plugins.Field{Name: "file", Type: plugins.TypeString, Required: true})
 
 type server struct {
@@ -29,7 +34,7 @@ type server struct {
 }
 
 func (s *server) Describe(context.Context, *pb.Empty) (*pb.DescribeReply, error) {
-	return &pb.DescribeReply{Version: "0.1.0", SdkVersion: "old", Connectors: []*pb.ConnectorDescription{
+	return &pb.DescribeReply{Version: "0.1.0", SdkVersion: "old", PutFlush: putFlush, Connectors: []*pb.ConnectorDescription{
 		{Kind: string(plugins.KindSink), Name: "old-line-sink", Spec: wire.EncodeSpec(spec)}}}, nil
 }
 
@@ -70,6 +75,18 @@ func (s *server) Put(_ context.Context, req *pb.PutRequest) (*pb.ErrorReply, err
 
 func (s *server) Flush(context.Context, *pb.OffsetsRequest) (*pb.ErrorReply, error) {
 	return &pb.ErrorReply{Error: wire.EncodeError(s.write("flush"))}, nil
+}
+
+func (s *server) PutFlush(ctx context.Context, req *pb.PutFlushRequest) (*pb.PutFlushReply, error) {
+	if !putFlush {
+		return s.UnimplementedPluginServer.PutFlush(ctx, req)
+	}
+	put, err := s.Put(ctx, &pb.PutRequest{Batch: req.Batch})
+	if err != nil || put.Error != nil {
+		return &pb.PutFlushReply{PutError: put.GetError()}, err
+	}
+	flush, err := s.Flush(ctx, &pb.OffsetsRequest{Offsets: req.Offsets})
+	return &pb.PutFlushReply{FlushError: flush.GetError()}, err
 }
 
 func (s *server) SinkStop(context.Context, *pb.StopRequest) (*pb.ErrorReply, error) {
