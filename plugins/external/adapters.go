@@ -458,7 +458,10 @@ func (t *sinkTask) exchange(ctx context.Context, p *process, op string, req *pb.
 		// The call's deadline or cancellation ends the stream: a Recv has no deadline of its own.
 		stop := context.AfterFunc(cctx, end)
 		err = s.Send(req)
-		if err == nil {
+		switch {
+		case errors.Is(err, io.EOF):
+			_, err = s.Recv() // the plugin ended the stream: Recv tells with what status
+		case err == nil:
 			rep, err = s.Recv()
 		}
 		stop()
