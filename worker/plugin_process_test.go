@@ -31,7 +31,7 @@ func TestPluginCrashFailsOnlyItsTask(t *testing.T) {
 	defer m.Close()
 	rep, err := m.Reload(context.Background())
 	require.NoError(t, err)
-	require.Len(t, rep.Loaded, 1)
+	require.Len(t, rep.Loaded, 2) // its source and its sink
 
 	topic := rmqtest.Topic(t, 1)
 	h, err := NewStandalone(StandaloneConfig{
