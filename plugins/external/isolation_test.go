@@ -15,12 +15,18 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins/external"
 )
 
+// faultyConfig is the config of a faulty task with the given fault, and its marker file
+// (written with the pid once the first Poll or Put began).
+func faultyConfig(t *testing.T, fault string) (map[string]string, string) {
+	marker := filepath.Join(t.TempDir(), "marker")
+	return map[string]string{"fault": fault, "marker": marker}, marker
+}
+
 // startFaulty starts a faulty-source task with the given fault and returns it and its
-// marker file (written with the pid once the first Poll began).
+// marker file.
 func startFaulty(t *testing.T, reg *plugins.Registry, fault string) (plugins.SourceTask, string) {
 	t.Helper()
-	marker := filepath.Join(t.TempDir(), "marker")
-	cfg := map[string]string{"fault": fault, "marker": marker}
+	cfg, marker := faultyConfig(t, fault)
 	c, err := reg.NewSource("faulty-source")
 	require.NoError(t, err)
 	task := c.NewSourceTask()
@@ -187,10 +193,10 @@ func TestValidateInPlugin(t *testing.T) {
 
 func discard() *slogLogger { return slogDiscard }
 
+// startFaultySink is startFaulty for a faulty-sink task.
 func startFaultySink(t *testing.T, reg *plugins.Registry, fault string) (plugins.SinkTask, string) {
 	t.Helper()
-	marker := filepath.Join(t.TempDir(), "marker")
-	cfg := map[string]string{"fault": fault, "marker": marker}
+	cfg, marker := faultyConfig(t, fault)
 	c, err := reg.NewSink("faulty-sink")
 	require.NoError(t, err)
 	task := c.NewSinkTask()

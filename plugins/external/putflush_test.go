@@ -67,14 +67,7 @@ func TestPutFlushOverProtocol(t *testing.T) {
 // TestOldSDKPluginGetsPutAndFlush: a plugin of an SDK from before PutFlush (it says nothing of
 // it and does not serve it) is told apart, and gets a Put and a Flush as before.
 func TestOldSDKPluginGetsPutAndFlush(t *testing.T) {
-	_, reg, _ := newManager(t, external.Options{}, "oldsdk")
-	c, err := reg.NewSink("old-line-sink")
-	require.NoError(t, err)
-	file := t.TempDir() + "/out"
-	cfg := map[string]string{"file": file}
-	task := c.NewSinkTask()
-	q := plugins.Queue{Topic: "t", BrokerName: "b", QueueID: 1}
-	require.NoError(t, task.Start(t.Context(), conformance.SinkContextFor(t, c.Spec(), cfg, q), cfg))
+	task, file, q := startOldLineSink(t)
 	pf, ok := task.(plugins.PutFlusher)
 	require.True(t, ok, "every plugin sink task answers PutFlushes")
 	require.False(t, pf.PutFlushes(), "the engine sends this plugin no PutFlush")
@@ -91,14 +84,7 @@ func TestOldSDKPluginGetsPutAndFlush(t *testing.T) {
 // stream (it says put_flush, not put_stream) gets its Puts and PutFlushes as calls of their own.
 func TestPutFlushEraPluginGetsPutFlushCalls(t *testing.T) {
 	t.Setenv("OLDSDK_PUT_FLUSH", "1") // the plugin process inherits it
-	_, reg, _ := newManager(t, external.Options{}, "oldsdk")
-	c, err := reg.NewSink("old-line-sink")
-	require.NoError(t, err)
-	file := t.TempDir() + "/out"
-	cfg := map[string]string{"file": file}
-	task := c.NewSinkTask()
-	q := plugins.Queue{Topic: "t", BrokerName: "b", QueueID: 1}
-	require.NoError(t, task.Start(t.Context(), conformance.SinkContextFor(t, c.Spec(), cfg, q), cfg))
+	task, file, q := startOldLineSink(t)
 	pf := task.(plugins.PutFlusher)
 	require.True(t, pf.PutFlushes())
 	require.NoError(t, task.Put(t.Context(), textRecords("a")))
@@ -107,4 +93,19 @@ func TestPutFlushEraPluginGetsPutFlushCalls(t *testing.T) {
 	data, err := os.ReadFile(file)
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b", "flush"}, strings.Fields(string(data)))
+}
+
+// startOldLineSink starts an old-line-sink task of the oldsdk test plugin and returns it, the
+// file it appends to and the queue it is assigned.
+func startOldLineSink(t *testing.T) (plugins.SinkTask, string, plugins.Queue) {
+	t.Helper()
+	_, reg, _ := newManager(t, external.Options{}, "oldsdk")
+	c, err := reg.NewSink("old-line-sink")
+	require.NoError(t, err)
+	file := t.TempDir() + "/out"
+	cfg := map[string]string{"file": file}
+	task := c.NewSinkTask()
+	q := plugins.Queue{Topic: "t", BrokerName: "b", QueueID: 1}
+	require.NoError(t, task.Start(t.Context(), conformance.SinkContextFor(t, c.Spec(), cfg, q), cfg))
+	return task, file, q
 }
