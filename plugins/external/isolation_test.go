@@ -79,9 +79,7 @@ func TestHangKillsTheProcess(t *testing.T) {
 	_, err := task.Poll(t.Context())
 	require.ErrorIs(t, err, external.ErrProcessFailed)
 	require.Contains(t, err.Error(), "no answer within 2s (hung)")
-	pid, perr := os.ReadFile(marker)
-	require.NoError(t, perr)
-	require.False(t, alive(t, string(pid)), "the hung process was killed")
+	require.False(t, markedAlive(t, marker), "the hung process was killed")
 	require.NoError(t, task.Stop(t.Context()))
 	require.Empty(t, m.Processes())
 }
@@ -108,6 +106,14 @@ func TestKilledProcessFailsTheTask(t *testing.T) {
 	require.ErrorIs(t, err, external.ErrProcessFailed)
 	require.Contains(t, err.Error(), "exited (signal: killed) during Poll")
 	require.NoError(t, task.Stop(t.Context()))
+}
+
+// markedAlive reports whether the process whose pid a faulty task wrote to marker is alive.
+func markedAlive(t *testing.T, marker string) bool {
+	t.Helper()
+	pid, err := os.ReadFile(marker)
+	require.NoError(t, err)
+	return alive(t, string(pid))
 }
 
 // alive reports whether the process pid exists (and is not a zombie).
@@ -225,9 +231,7 @@ func TestSinkPutFaults(t *testing.T) {
 		err := task.Put(t.Context(), recs)
 		require.ErrorIs(t, err, external.ErrProcessFailed)
 		require.Contains(t, err.Error(), "no answer within 2s (hung)")
-		pid, perr := os.ReadFile(marker)
-		require.NoError(t, perr)
-		require.False(t, alive(t, string(pid)), "the hung process was killed")
+		require.False(t, markedAlive(t, marker), "the hung process was killed")
 		require.NoError(t, task.Stop(t.Context()))
 	})
 	t.Run("cancelled", func(t *testing.T) {
@@ -237,9 +241,7 @@ func TestSinkPutFaults(t *testing.T) {
 		err := task.Put(ctx, recs)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		require.NotErrorIs(t, err, external.ErrProcessFailed)
-		pid, perr := os.ReadFile(marker)
-		require.NoError(t, perr)
-		require.True(t, alive(t, string(pid)), "a Put the worker gave up on leaves the process alone")
+		require.True(t, markedAlive(t, marker), "a Put the worker gave up on leaves the process alone")
 		require.NoError(t, task.Stop(t.Context()))
 	})
 	t.Run("healthy", func(t *testing.T) {
