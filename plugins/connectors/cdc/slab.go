@@ -1,7 +1,7 @@
 package cdc
 
 import (
-	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/box"
+	"github.com/rmqconnect/rmqconnect/plugins/internal/box"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 

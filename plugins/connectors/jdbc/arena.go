@@ -6,7 +6,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/box"
+	"github.com/rmqconnect/rmqconnect/plugins/internal/box"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/box/boxtest"
+	"github.com/rmqconnect/rmqconnect/plugins/internal/box/boxtest"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 

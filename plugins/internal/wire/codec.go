@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/rmqconnect/rmqconnect/plugins/internal/box"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
@@ -294,7 +295,18 @@ type batchDecoder struct {
 	parts      []map[string]any
 	lastTopic  string
 	lastBroker string
+	// The records' strings, byte strings and times are boxed from blocks the size of the batch
+	// (not those of partitions and offsets, which the engine may keep after the batch): two
+	// allocations fewer a record of a string key and a bytes value.
+	hdrs  []schema.Header // the slab of the records' headers still free
+	strs  box.Boxes[string]
+	bytes box.Boxes[[]byte]
+	times box.Boxes[time.Time]
 }
+
+// maxHeaderSlab bounds the headers of one slab: a batch whose first record has many headers
+// does not allocate as many for each record after it.
+const maxHeaderSlab = 4096
 
 func (d *batchDecoder) fail(what string) error {
 	return fmt.Errorf("%w: truncated or invalid %s", ErrBadMessage, what)
@@ -438,6 +450,14 @@ func (d *batchDecoder) record(r *schema.Record) error {
 	if err != nil {
 		return err
 	}
+	if nh > 0 {
+		if len(d.hdrs) < nh {
+			d.hdrs = make([]schema.Header, max(nh, min(nh*d.left, maxHeaderSlab)))
+		}
+		// Full capacity: a task that appends to a record's headers copies them, leaving the
+		// next record's alone.
+		r.Headers, d.hdrs = d.hdrs[:0:nh], d.hdrs[nh:]
+	}
 	for range nh {
 		var h schema.Header
 		if h.Key, err = d.str("header key"); err != nil {
@@ -566,11 +586,23 @@ func (d *batchDecoder) value(depth int) (any, error) {
 		d.buf = d.buf[8:]
 		return v, nil
 	case tString:
-		return d.str("string")
+		v, err := d.str("string")
+		if err != nil || d.private {
+			return v, err
+		}
+		return d.strs.Box(v), nil
 	case tBytes:
-		return d.raw("bytes")
+		v, err := d.raw("bytes")
+		if err != nil || d.private {
+			return v, err
+		}
+		return d.bytes.Box(v), nil
 	case tTime:
-		return d.time()
+		v, err := d.time()
+		if err != nil || d.private {
+			return v, err
+		}
+		return d.times.Box(v), nil
 	case tDecimal:
 		scale, err := d.varint("decimal scale")
 		if err != nil || scale < math.MinInt32 || scale > math.MaxInt32 {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/internal/box"
 	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -63,6 +64,10 @@ func DecodeBatch(b *pb.Batch) ([]*schema.Record, error) {
 		return nil, fmt.Errorf("%w: %d records in %d bytes", ErrBadMessage, b.Count, len(b.Records))
 	}
 	d := &batchDecoder{Decoder: NewDecoder(b.Schemas), buf: b.Records, all: b.Records}
+	n := int(min(b.Count, box.Block))
+	d.strs.Size(n)
+	d.bytes.Size(n)
+	d.times.Size(n)
 	out := make([]*schema.Record, b.Count)
 	slab := make([]schema.Record, b.Count) // one allocation for the batch's records
 	for i := range out {

@@ -3,6 +3,6 @@
 // allocates (unless the value is small enough for a static table); a decoder that boxes every column value
 // of every row pays an allocation a value. Boxes makes the same interface with the pointer to a slot of a
 // block of 256, one allocation a block. A slot is written once, before its interface is made, and never
-// again: a boxed value is as immutable as Go's own, and keeps its block alive. jdbc-source's page arena and
-// mysql-cdc's row decoder box their values with it.
+// again: a boxed value is as immutable as Go's own, and keeps its block alive. jdbc-source's page arena,
+// mysql-cdc's row decoder and the plugin protocol's record decoder box their values with it.
 package box
