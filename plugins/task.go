@@ -127,7 +127,7 @@ type PreCommitter interface {
 // called; the offsets it is given cover only those. The engine flushes such a
 // task less often: once consumer.batch.size records put wait for a Flush, the
 // oldest waited the commit interval, or reading stops for a re-plan; and it lets
-// the records of a Put gather for up to 1 ms (or until consumer.batch.size of
+// the records of a Put gather for up to 4 ms (or until consumer.batch.size of
 // them wait) while its other goroutines read on, so that such a task, whose
 // calls are round trips, gets fewer and larger Puts. A task without it never
 // sees a Put and a Flush overlap, and is put as soon as records wait.

@@ -90,7 +90,7 @@ func BenchmarkPut(b *testing.B) {
 		b.ReportMetric(float64(cpuTime(cpuSelf)-self)/float64(n*b.N), "worker-cpu-ns/record")
 		b.ReportMetric(float64(cpuTime(cpuChildren)-children)/float64(n*b.N), "plugin-cpu-ns/record")
 	}
-	for _, n := range []int{32, 256} {
+	for _, n := range []int{32, 256, 512} {
 		b.Run(fmt.Sprintf("builtin/%d", n), func(b *testing.B) { run(b, generator.NewSinkConnector(nil), n) })
 		b.Run(fmt.Sprintf("plugin/%d", n), func(b *testing.B) {
 			reg := plugins.NewRegistry()
