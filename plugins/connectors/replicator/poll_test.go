@@ -53,7 +53,7 @@ func TestPollGroupsQueues(t *testing.T) {
 		clear(queues)
 		for _, r := range recs {
 			q := r.SourcePartition[replicator.PartQueue].(int64)
-			off := r.SourceOffset[replicator.OffsetNext].(int64)
+			off := r.Offset()[replicator.OffsetNext].(int64)
 			if q != last {
 				require.False(t, queues[q], "queue %d's messages are split within one batch", q)
 				if last >= 0 {

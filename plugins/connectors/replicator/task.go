@@ -16,6 +16,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
+	"github.com/rmqconnect/rmqconnect/plugins/internal/box"
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
@@ -318,17 +319,59 @@ func (t *sourceTask) read(ctx context.Context, qs *queueState, recs *[]*schema.R
 	}
 	last := msgs[len(msgs)-1]
 	t.lagRecords.Observe(float64(max(last.MaxOffset-last.Offset-1, 0)), t.topicLabel.Bound(qs.label))
-	for _, m := range msgs {
-		if r := t.record(qs, m); r != nil {
+	b := newPullBlock(msgs)
+	for i, m := range msgs {
+		if r := t.record(qs, m, &b, i); r != nil {
 			*recs = append(*recs, r)
 		}
 	}
 	return true, nil
 }
 
+// nextOffset is a record's position (the source offset after its message) as its
+// LazyOffset: the engine builds the map only for the records whose position it stores, and
+// CommitRecord reads the number without one.
+type nextOffset int64
+
+func (o *nextOffset) Offset() map[string]any { return map[string]any{OffsetNext: int64(*o)} }
+
+// recordNext returns the source offset after r's message.
+func recordNext(r *schema.Record) (int64, bool) {
+	if o, ok := r.LazyOffset.(*nextOffset); ok && r.SourceOffset == nil {
+		return int64(*o), true
+	}
+	n, ok, _ := position.Int64(r.Offset(), OffsetNext)
+	return n, ok
+}
+
+// pullBlock holds the records of one pull and what they point to, so that a pull of 32
+// messages costs a few allocations rather than several a message: the records, their
+// positions, their headers (each record's slice at full capacity, so that appending to it
+// copies), and their values and the strings of their headers in interfaces.
+type pullBlock struct {
+	recs   []schema.Record
+	offs   []nextOffset
+	hdrs   []schema.Header
+	strs   box.Boxes[string]
+	bodies box.Boxes[[]byte]
+}
+
+func newPullBlock(msgs []*rmqclient.ReceivedMessage) pullBlock {
+	n := 0
+	for _, m := range msgs {
+		n += len(m.Properties) + 3
+	}
+	b := pullBlock{recs: make([]schema.Record, len(msgs)), offs: make([]nextOffset, len(msgs)),
+		hdrs: make([]schema.Header, 0, n)}
+	b.strs.Size(n)
+	b.bodies.Size(len(msgs))
+	return b
+}
+
 // record turns a source message into a record, or nil when the tag filter or loop
 // prevention drops it.
-func (t *sourceTask) record(qs *queueState, m *rmqclient.ReceivedMessage) *schema.Record {
+// Message i of the pull is written into b's slots.
+func (t *sourceTask) record(qs *queueState, m *rmqclient.ReceivedMessage, b *pullBlock, i int) *schema.Record {
 	if qs.tags != nil && !qs.tags(m.Tag) {
 		return nil
 	}
@@ -336,27 +379,32 @@ func (t *sourceTask) record(qs *queueState, m *rmqclient.ReceivedMessage) *schem
 	if path != "" && slices.Contains(strings.Split(path, ","), t.sel.dstAlias) {
 		return nil // it came from the target cluster
 	}
-	r := &schema.Record{SourcePartition: qs.part, SourceOffset: map[string]any{OffsetNext: m.Offset + 1},
-		Topic: qs.target, QueueID: -1, Value: m.Body, Timestamp: m.BornTime, Extensions: qs.ext}
-	r.Headers = make(schema.Headers, 0, len(m.Properties)+3)
+	b.offs[i] = nextOffset(m.Offset + 1)
+	r := &b.recs[i]
+	*r = schema.Record{SourcePartition: qs.part, LazyOffset: &b.offs[i],
+		Topic: qs.target, QueueID: -1, Value: b.bodies.Box(m.Body), Timestamp: m.BornTime, Extensions: qs.ext}
+	hdrs := b.hdrs[len(b.hdrs):]
+	add := func(k, v string) { hdrs = append(hdrs, schema.Header{Key: k, Value: b.strs.Box(v)}) }
 	for k, v := range m.Properties {
 		if k != PropPath {
-			r.Headers = append(r.Headers, schema.Header{Key: k, Value: v})
+			add(k, v)
 		}
 	}
 	if len(m.Keys) > 0 {
-		r.Headers = append(r.Headers, schema.Header{Key: propKeys, Value: strings.Join(m.Keys, " ")})
+		add(propKeys, strings.Join(m.Keys, " "))
 	}
 	if m.Tag != "" {
-		r.Headers = append(r.Headers, schema.Header{Key: propTags, Value: m.Tag})
+		add(propTags, m.Tag)
 	}
 	if qs.identity || path != "" {
 		p := t.sel.srcAlias
 		if path != "" {
 			p = path + "," + p
 		}
-		r.Headers = append(r.Headers, schema.Header{Key: PropPath, Value: p})
+		add(PropPath, p)
 	}
+	r.Headers = hdrs[:len(hdrs):len(hdrs)]
+	b.hdrs = b.hdrs[:len(b.hdrs)+len(hdrs)]
 	return r
 }
 
@@ -453,7 +501,7 @@ func (t *sourceTask) CommitRecord(_ context.Context, r *schema.Record, md *plugi
 	if !r.Timestamp.IsZero() {
 		t.lagSeconds.Observe(time.Since(r.Timestamp).Seconds(), label)
 	}
-	up, _, _ := position.Int64(r.SourceOffset, OffsetNext)
+	up, _ := recordNext(r)
 	up--
 	t.mu.Lock()
 	defer t.mu.Unlock()
