@@ -117,8 +117,10 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"a tag, a property) on a 4-queue topic of a second RocketMQ cluster (rmqtest.Second, on loopback) copied to "+
 		"the bench broker: first by a raw pipe (one goroutine pulling 32 messages per request round robin over the "+
 		"queues, up to 2,048 per round, then sending each queue's messages in the worker's batches to the same queue "+
-		"index, with the same client library), then by one rocketmq-replicator task in an in-process worker, timed "+
-		"from the connector's creation to the last message on the target (both target topics made beforehand). Lag: a second topic written at 2,000 "+
+		"index, with the same client library), then by one rocketmq-replicator task in an in-process worker; both "+
+		"timed from the first message on the target to the last (both target topics made beforehand; the "+
+		"replicator's start, from the connector's creation to its first message, reported apart). Two rounds of "+
+		"each side run first, unreported, while the just-started second cluster's broker warms up. Lag: a second topic written at 2,000 "+
 		"messages/s for 10 s while its replicator runs; per message, the target's store time minus the source "+
 		"birth time (connect.timestamp). Steal: the share of CPU time the hypervisor took during the run "+
 		"(/proc/stat). Anchor: MirrorMaker 2 is reported at ~26k msg/s per task.",
