@@ -175,6 +175,45 @@ func TestSinkSeekOnStart(t *testing.T) {
 	require.Equal(t, []int64{7, 8, 9}, task.offsets(pq), "read from the offset the task named")
 }
 
+// plainSink is a seekSink that names no offset in Start: the runtime decides where it reads.
+type plainSink struct{ seekSink }
+
+func (s *plainSink) Start(context.Context, plugins.SinkTaskContext, map[string]string) error {
+	s.mu.Lock()
+	s.got = map[plugins.Queue][]int64{}
+	s.mu.Unlock()
+	return nil
+}
+
+// TestSinkNewGroupFromLastOffset: a connector of a new group with consume.from.where
+// CONSUME_FROM_LAST_OFFSET reads only what is written after it starts, also on a queue
+// still holding its messages from offset 0 (which a broker reports as the offset of a group
+// that never committed there unless asked not to).
+func TestSinkNewGroupFromLastOffset(t *testing.T) {
+	topic, _, q := oneQueueOfTen(t)
+	ctx := context.Background()
+	task := &plainSink{}
+	s := testSinkRunner(t, task, topic, rmqtest.Group(t), 0, 1)
+	s.from = rmqclient.FromLast
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.run(runCtx, 5*time.Second) }()
+	require.Eventually(t, func() bool { return len(s.queueLags()) == 1 }, time.Minute, 20*time.Millisecond,
+		"the task's queue planned and positioned")
+	p, err := s.client.NewProducer("last", rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer p.Close()
+	for i := 10; i < 13; i++ {
+		_, err = p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprint(i))})
+		require.NoError(t, err)
+	}
+	pq := plugins.Queue{Topic: topic, BrokerName: q.BrokerName, QueueID: 0}
+	require.Eventually(t, func() bool { return len(task.offsets(pq)) >= 3 }, time.Minute, 20*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, []int64{10, 11, 12}, task.offsets(pq), "only what was written after the start")
+}
+
 // TestSinkTasksSplitQueues: two tasks of one connector read disjoint halves of a topic's
 // queues (each planned by the runtime, not the client's rebalance) and together deliver
 // every record once.

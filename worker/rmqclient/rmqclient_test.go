@@ -470,11 +470,21 @@ func TestGroupOffsets(t *testing.T) {
 		_, err := p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte("x")})
 		require.NoError(t, err)
 	}
+	// A broker answers a group that never committed in a queue holding messages from offset 0
+	// with offset 0, unless asked not to: that would read as a committed offset.
+	for _, q := range qs {
+		_, found, err = c.GroupOffset(ctx, group, q)
+		require.NoError(t, err)
+		require.False(t, found, "a group that never committed in %s has no offset there", q)
+	}
 	require.NoError(t, c.SetGroupOffset(ctx, group, qs[1], 3))
 	require.Eventually(t, func() bool {
 		off, found, err := c.GroupOffset(ctx, group, qs[1])
 		return err == nil && found && off == 3
 	}, 10*time.Second, 50*time.Millisecond)
+	_, found, err = c.GroupOffset(ctx, group, qs[0])
+	require.NoError(t, err)
+	require.False(t, found, "setting the offset in one queue sets none in another")
 }
 
 // watcher records the member lists one member saw.

@@ -251,7 +251,7 @@ func (t *checkpointTask) applyTargets(ctx context.Context, cps []Checkpoint) err
 	for _, k := range keys {
 		off := want[k]
 		id := k.group + "|" + k.q.String()
-		if t.applied[id] == off {
+		if prev, ok := t.applied[id]; ok && prev == off {
 			continue
 		}
 		cur, found, err := t.dst.GroupOffset(ctx, k.group, k.q)

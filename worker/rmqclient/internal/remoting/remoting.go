@@ -392,8 +392,11 @@ const CodeQueryNotFound = 22
 // QueryConsumerOffset asks a broker for a group's committed offset in one queue; found is
 // false when the group has none there.
 func (cl Client) QueryConsumerOffset(ctx context.Context, broker, group, topic string, queueID int) (offset int64, found bool, err error) {
+	// setZeroIfNotFound false: otherwise a broker answers a group that never committed in a
+	// queue whose first message is still at offset 0 (and in memory) with offset 0, which
+	// reads as a committed offset.
 	resp, err := cl.Call(ctx, broker, CodeQueryConsumerOffset, map[string]string{
-		"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(queueID)})
+		"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(queueID), "setZeroIfNotFound": "false"})
 	if IsCode(err, CodeQueryNotFound) {
 		return 0, false, nil
 	}
