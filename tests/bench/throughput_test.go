@@ -140,12 +140,15 @@ type runner struct {
 // order reverses from round to round) and reports each side's median records/s and MB/s
 // for records of size bytes, the ratio of the worker's median to each other side's (metric
 // "worker/<side>"), and the min and max of the per-round ratios.
-func compare(b *testing.B, size int, sides ...runner) {
+func compare(b *testing.B, size int, sides ...runner) { compareRounds(b, rounds, size, sides...) }
+
+// compareRounds is compare with n rounds (even, as rounds is).
+func compareRounds(b *testing.B, n, size int, sides ...runner) {
 	defer reportLoad(b)
 	rates := make([][]float64, len(sides))
 	ratios := make([][]float64, len(sides))
 	work := len(sides) - 1
-	for i := range rounds * b.N {
+	for i := range n * b.N {
 		got := make([]float64, len(sides))
 		for j := range sides {
 			k := j

@@ -295,9 +295,10 @@ type batchDecoder struct {
 	parts      []map[string]any
 	lastTopic  string
 	lastBroker string
-	// The records' strings, byte strings and times are boxed from blocks the size of the batch
-	// (not those of partitions and offsets, which the engine may keep after the batch): two
-	// allocations fewer a record of a string key and a bytes value.
+	// The records' headers are cut from one slab, and their strings, byte strings and times
+	// boxed from blocks, the size of the batch (not those of partitions and offsets, which the
+	// engine may keep after the batch): two allocations fewer a record of a string key and a
+	// bytes value, one fewer a record with headers.
 	hdrs  []schema.Header // the slab of the records' headers still free
 	strs  box.Boxes[string]
 	bytes box.Boxes[[]byte]

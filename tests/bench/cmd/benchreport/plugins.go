@@ -5,7 +5,7 @@ import "fmt"
 // pluginAbout describes figure 8.
 const pluginAbout = "The example plugin (plugins/examples/lines) serves the built-in generator source and null sink " +
 	"out of process; each figure runs the same connector built in and as a plugin in a standalone worker, as figures " +
-	"1 and 2 do (100 B records, medians of 6 alternating rounds; the sink is timed by the worker's " +
+	"1 and 2 do (100 B records, medians of 12 alternating rounds; the sink is timed by the worker's " +
 	"rmqconnect_sink_record_send_total from the first record to the last). Start is the time from a task's Start call to " +
 	"its first Poll answer (process start, handshake, Start); RSS is one task process's VmRSS. CPU steal is the " +
 	"host's over each benchmark."
