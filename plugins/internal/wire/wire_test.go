@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -285,4 +287,27 @@ func TestBatchValuesBoxedPerBatch(t *testing.T) {
 	}
 	small, large := allocs(batch(8)), allocs(batch(200))
 	require.LessOrEqual(t, large, small+2, "decoding 200 records against 8: %v allocations against %v", large, small)
+}
+
+// TestIntegersAtVarintBoundaries: integers of one encoded byte take the decoder's short path,
+// longer ones the general one; both give back every value, signed and unsigned, at the edges.
+func TestIntegersAtVarintBoundaries(t *testing.T) {
+	edges := []int64{0, 1, -1, 63, -64, 64, -65, 127, 128, -128, 8191, -8192, 8192, math.MaxInt32, math.MinInt32,
+		math.MaxInt64, math.MinInt64}
+	var recs []*schema.Record
+	for _, v := range edges {
+		r := schema.NewRecord("t", nil, nil, nil, map[string]any{"v": v, "s": strings.Repeat("x", int(uint64(v)%300))})
+		r.QueueOffset, r.QueueID = v, int(int32(v))
+		recs = append(recs, r)
+	}
+	b, err := EncodeBatch(recs)
+	require.NoError(t, err)
+	got, err := DecodeBatch(b)
+	require.NoError(t, err)
+	require.Len(t, got, len(recs))
+	for i, r := range got {
+		require.Equal(t, recs[i].QueueOffset, r.QueueOffset)
+		require.Equal(t, recs[i].QueueID, r.QueueID)
+		require.True(t, schema.Equal(recs[i].Value, r.Value), "value %d: %v != %v", i, recs[i].Value, r.Value)
+	}
 }
