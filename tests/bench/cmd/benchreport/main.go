@@ -107,6 +107,9 @@ func facts(rs *results, rmq string) []fact {
 		{"RocketMQ", rmq + " (name server and broker on loopback, same machine)"},
 	}
 	for _, n := range rs.Notes {
+		if strings.HasPrefix(n, sinkRoundNote) {
+			continue // figure 9 lists them (pluginSinkRounds)
+		}
 		k, v, _ := strings.Cut(n, ": ")
 		fs = append(fs, fact{k, v})
 	}

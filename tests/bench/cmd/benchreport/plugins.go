@@ -1,6 +1,9 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // pluginAbout describes figure 8.
 const pluginAbout = "The example plugin (plugins/examples/lines) serves the built-in generator source and null sink " +
@@ -39,4 +42,28 @@ func pluginRows(rs *results) []row {
 		row{measure: "plugin task start (to the first Poll answer)", value: num(start, okS) + " ms", peer: "—", ratio: "—", target: "—", result: "—"},
 		row{measure: "RSS of one plugin task process", value: num(rss, okR) + " MB", peer: "—", ratio: "—", target: "—", result: "—"})
 	return rows
+}
+
+// sinkRoundNote is the prefix of the notes BenchmarkPluginSinkThroughput prints for each of its rounds
+// ("plugin sink round, <class>: <detail>").
+const sinkRoundNote = "plugin sink round, "
+
+// pluginSinkRounds lists the sink figure's rounds in the order they ran, from their notes: the Puts and
+// flushes of each side say how the plugin's group commit batched them.
+func pluginSinkRounds(rs *results) string {
+	var b strings.Builder
+	n := 0
+	for _, note := range rs.Notes {
+		rest, ok := strings.CutPrefix(note, sinkRoundNote)
+		if !ok {
+			continue
+		}
+		class, detail, _ := strings.Cut(rest, ": ")
+		if n == 0 {
+			b.WriteString("The sink figure's rounds in the order they ran:\n\n| round | connector | measured |\n|---:|---|---|\n")
+		}
+		n++
+		fmt.Fprintf(&b, "| %d | %s | %s |\n", n, class, detail)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -27,3 +27,30 @@ BenchmarkPluginProcess-2   	       1	       921.0 ns/op	        18.59 MB-rss/pro
 		t.Errorf("start row %+v", r)
 	}
 }
+
+// TestPluginSinkRounds: the sink figure's per-round notes are listed under figure 9 in run order, and not
+// among the machine's facts.
+func TestPluginSinkRounds(t *testing.T) {
+	rs, err := parse(strings.NewReader(`rmqconnect-bench: load average before the run: 0.5 0.6 0.7 (1, 5, 15 min)
+rmqconnect-bench: plugin sink round, null-sink: 269205 records/s, 6182 Puts of 32 records in 0.00 ms
+rmqconnect-bench: plugin sink round, example-null-sink: 210395 records/s, 395 Puts of 506 records in 0.93 ms
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pluginSinkRounds(rs)
+	want := "The sink figure's rounds in the order they ran:\n\n| round | connector | measured |\n|---:|---|---|\n" +
+		"| 1 | null-sink | 269205 records/s, 6182 Puts of 32 records in 0.00 ms |\n" +
+		"| 2 | example-null-sink | 210395 records/s, 395 Puts of 506 records in 0.93 ms |"
+	if got != want {
+		t.Errorf("rounds:\n%s\nwant:\n%s", got, want)
+	}
+	for _, f := range facts(rs, "5.3.3") {
+		if strings.HasPrefix(f.k, "plugin sink round") {
+			t.Errorf("a round among the machine facts: %+v", f)
+		}
+	}
+	if pluginSinkRounds(&results{}) != "" {
+		t.Error("no rounds, no list")
+	}
+}

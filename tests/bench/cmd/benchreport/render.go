@@ -112,7 +112,7 @@ func render(w io.Writer, rs *results, fs []fact, cmd string, now time.Time) {
 		"franz-go producer alone. Medians of 6 rounds per side.",
 		kafkaRows(rs), kafkaNote(rs))
 	table(w, "9. Out-of-process plugins: the same connector built in and as a plugin", pluginAbout, pluginRows(rs),
-		loadNote(rs, "BenchmarkPluginSourceThroughput", "BenchmarkPluginSinkThroughput"))
+		loadNote(rs, "BenchmarkPluginSourceThroughput", "BenchmarkPluginSinkThroughput"), pluginSinkRounds(rs))
 	table(w, "10. Cluster replication: rocketmq-replicator against a raw pipe", "100,000 messages of 256 bytes (a key, "+
 		"a tag, a property) on a 4-queue topic of a second RocketMQ cluster (rmqtest.Second, on loopback) copied to "+
 		"the bench broker: first by a raw pipe (one goroutine pulling 32 messages per request round robin over the "+
