@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// pluginAbout describes figure 8.
+// pluginAbout describes figure 9.
 const pluginAbout = "The example plugin (plugins/examples/lines) serves the built-in generator source and null sink " +
 	"out of process; each figure runs the same connector built in and as a plugin in a standalone worker, as figures " +
 	"1 and 2 do (100 B records, medians of 12 alternating rounds; the sink is timed by the worker's " +
@@ -13,7 +13,7 @@ const pluginAbout = "The example plugin (plugins/examples/lines) serves the buil
 	"its first Poll answer (process start, handshake, Start); RSS is one task process's VmRSS. CPU steal is the " +
 	"host's over each benchmark."
 
-// pluginRows are figure 8: plugin/builtin throughput, start time and RSS of a plugin process.
+// pluginRows are figure 9: plugin/builtin throughput, start time and RSS of a plugin process.
 func pluginRows(rs *results) []row {
 	var rows []row
 	for _, b := range []struct{ name, what string }{
