@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"reflect"
 	"time"
+	"unsafe"
 
 	"github.com/rmqconnect/rmqconnect/plugins/internal/box"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -284,11 +285,9 @@ func normalise(v any) (any, error) {
 type batchDecoder struct {
 	*Decoder
 	buf []byte
-	// all is the whole of a batch's records and text a string copy of it, made at the first
-	// string of a record, which strings of record fields share; partitions and offsets
-	// (private) copy their strings, as they outlive the batch.
+	// all is the whole of a batch's records, which the strings of record fields share (see str);
+	// partitions and offsets (private) copy their strings, as they outlive the batch.
 	all        []byte
-	text       string
 	private    bool
 	offsets    []encodedOffset // the slab of the records' LazyOffsets still free
 	left       int             // records not decoded yet, the size of a new slab
@@ -352,11 +351,10 @@ func (d *batchDecoder) str(what string) (string, error) {
 	if d.all == nil || d.private {
 		return string(b), nil
 	}
-	if d.text == "" {
-		d.text = string(d.all)
-	}
-	end := len(d.all) - len(d.buf)
-	return d.text[end-len(b) : end], nil
+	// The string shares the batch's bytes, which nothing writes once decoded: DecodeBatch's
+	// callers own a buffer unmarshalled for the call, and the only bytes it hands out as []byte
+	// are those of byte values, each capped at its own length and never holding a string's.
+	return unsafe.String(&b[0], len(b)), nil
 }
 
 // interned reads a string that repeats from record to record (topic, broker name).

@@ -52,10 +52,13 @@ func flatSize(v any) int {
 	return 16
 }
 
-// DecodeBatch decodes the records of a batch. Byte values share the message's buffer, and
-// the strings of the records (message ids, string keys, values and headers) share one copy
-// of it: a batch costs no allocation per string. Source partitions and offsets, which the
-// engine keeps longer than the records, hold strings of their own.
+// DecodeBatch decodes the records of a batch. Byte values and the strings of the records
+// (message ids, string keys, values and headers) share the message's buffer, so b.Records
+// must not be written or reused once this is called (it is the caller's own copy, made by
+// proto.Unmarshal): a batch costs no allocation or copy per string. A byte value is capped at
+// its length, so a task that writes into or appends to one changes no string. Source
+// partitions and offsets, which the engine keeps longer than the records, hold strings of
+// their own.
 func DecodeBatch(b *pb.Batch) ([]*schema.Record, error) {
 	if b == nil || b.Count == 0 {
 		return nil, nil

@@ -311,3 +311,86 @@ func TestIntegersAtVarintBoundaries(t *testing.T) {
 		require.True(t, schema.Equal(recs[i].Value, r.Value), "value %d: %v != %v", i, recs[i].Value, r.Value)
 	}
 }
+
+// TestBatchStringsSurviveByteWrites: decoded strings share the batch's bytes with its byte
+// values, so a task that overwrites or appends to every byte value it was handed (as it may)
+// must leave every string of the batch as it was.
+func TestBatchStringsSurviveByteWrites(t *testing.T) {
+	recs := sampleRecords(t)
+	for i := range 50 {
+		r := schema.NewRecord("t", schema.StringSchema, fmt.Sprintf("key-%d", i), schema.BytesSchema,
+			[]byte(fmt.Sprintf("value-%d", i)))
+		r.MsgID, r.BrokerName = fmt.Sprintf("msg-%d", i), "broker-a"
+		r.Headers.Add("raw", schema.BytesSchema, []byte(fmt.Sprintf("header-bytes-%d", i)))
+		r.Headers.Add("text", schema.StringSchema, fmt.Sprintf("header-text-%d", i))
+		r.Extensions = map[string]string{"ext": fmt.Sprintf("ext-%d", i)}
+		recs = append(recs, r)
+	}
+	b, err := EncodeBatch(recs)
+	require.NoError(t, err)
+	got, err := DecodeBatch(b)
+	require.NoError(t, err)
+
+	var strs []*string
+	var bytes [][]byte
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			strs = append(strs, &x)
+		case []byte:
+			bytes = append(bytes, x)
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for k, e := range x {
+				walk(k)
+				walk(e)
+			}
+		case map[any]any:
+			for k, e := range x {
+				walk(k)
+				walk(e)
+			}
+		case *schema.Struct:
+			for _, f := range x.Schema().Fields {
+				e, err := x.Get(f.Name)
+				require.NoError(t, err)
+				walk(e)
+			}
+		}
+	}
+	for _, r := range got {
+		for _, s := range []string{r.Topic, r.BrokerName, r.MsgID} {
+			walk(s)
+		}
+		walk(r.Key)
+		walk(r.Value)
+		for _, h := range r.Headers {
+			walk(h.Key)
+			walk(h.Value)
+		}
+		for k, v := range r.Extensions {
+			walk(k)
+			walk(v)
+		}
+	}
+	require.Greater(t, len(bytes), 100)
+	require.Greater(t, len(strs), 300)
+	before := make([]string, len(strs))
+	for i, s := range strs {
+		before[i] = strings.Clone(*s)
+	}
+	for _, v := range bytes {
+		require.Equal(t, len(v), cap(v), "a byte value ends where its bytes end")
+		for i := range v {
+			v[i] = 0xff
+		}
+		_ = append(v, "spill over into whatever follows"...)
+	}
+	for i, s := range strs {
+		require.Equal(t, before[i], *s, "string %d", i)
+	}
+}
