@@ -349,6 +349,7 @@ type sinkTask struct {
 	puts    pb.Plugin_PutsClient
 	putsOf  *process
 	endPuts context.CancelFunc
+	stopped bool // Stop has begun: a Put whose stream it ended was not the process's failure
 }
 
 func (t *sinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg map[string]string) error {
@@ -466,7 +467,10 @@ func (t *sinkTask) exchange(ctx context.Context, p *process, op string, req *pb.
 		}
 		stop()
 		if err != nil {
-			t.dropPuts(s)
+			if t.dropPuts(s) {
+				// Stop ended the stream under the call: the process is being stopped, not failing.
+				return fmt.Errorf("the task was stopped while the call ran: %w", ErrNotRunning)
+			}
 			if errors.Is(err, io.EOF) {
 				// The plugin ended the stream without a status: it is going away.
 				return status.Error(codes.Unavailable, "the plugin closed its Puts stream")
@@ -495,13 +499,15 @@ func (t *sinkTask) stream(p *process) (pb.Plugin_PutsClient, context.CancelFunc,
 	return s, cancel, nil
 }
 
-// dropPuts ends the Puts stream if it is s (any stream when s is nil).
-func (t *sinkTask) dropPuts(s pb.Plugin_PutsClient) {
+// dropPuts ends the Puts stream if it is s (any stream when s is nil) and says whether Stop
+// has begun.
+func (t *sinkTask) dropPuts(s pb.Plugin_PutsClient) (stopped bool) {
 	t.putsMu.Lock()
 	defer t.putsMu.Unlock()
 	if s == nil || t.puts == s {
 		t.dropPutsLocked()
 	}
+	return t.stopped
 }
 
 func (t *sinkTask) dropPutsLocked() {
@@ -512,6 +518,9 @@ func (t *sinkTask) dropPutsLocked() {
 }
 
 func (t *sinkTask) Stop(ctx context.Context) error {
+	t.putsMu.Lock()
+	t.stopped = true
+	t.putsMu.Unlock()
 	t.dropPuts(nil)
 	return t.inst.stop(ctx, func(ctx context.Context, p *process) (*pb.ErrorReply, error) {
 		return p.conn.Plugin.SinkStop(ctx, &pb.StopRequest{})

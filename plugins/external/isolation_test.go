@@ -212,8 +212,9 @@ func startFaultySink(t *testing.T, reg *plugins.Registry, fault string) (plugins
 
 // TestSinkPutFaults: Puts travel on one stream (the Puts call), and a fault in one is told as
 // a Poll's is: a crash names the process's end and the panic, a hang kills the process after
-// CallTimeout, and the worker's cancellation of a Put returns at once with its reason (the
-// process lives on, and the next Put works on a new stream).
+// CallTimeout, the worker's cancellation of a Put returns at once with its reason (the
+// process lives on, and the next Put works on a new stream), and a Stop during a Put ends it
+// as a stop, not as the process's failure.
 func TestSinkPutFaults(t *testing.T) {
 	m, reg, _ := newManager(t, external.Options{CallTimeout: 2 * time.Second}, "faulty")
 	recs := textRecords("a")
@@ -243,6 +244,29 @@ func TestSinkPutFaults(t *testing.T) {
 		require.NotErrorIs(t, err, external.ErrProcessFailed)
 		require.True(t, markedAlive(t, marker), "a Put the worker gave up on leaves the process alone")
 		require.NoError(t, task.Stop(t.Context()))
+	})
+	t.Run("stopped", func(t *testing.T) {
+		// Stop while a Put is in flight ends the Put's stream: the Put says the task was
+		// stopped, not that the process failed (which would have it killed, not stopped).
+		task, _ := startFaultySink(t, reg, "block")
+		putErr := make(chan error, 1)
+		go func() { putErr <- task.Put(t.Context(), recs) }()
+		time.Sleep(300 * time.Millisecond)
+		select {
+		case err := <-putErr:
+			t.Fatalf("the Put returned before Stop: %v", err)
+		default:
+		}
+		require.NoError(t, task.Stop(t.Context()))
+		var err error
+		select {
+		case err = <-putErr:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the Put did not return after Stop")
+		}
+		require.ErrorIs(t, err, external.ErrNotRunning)
+		require.NotErrorIs(t, err, external.ErrProcessFailed)
+		require.Contains(t, err.Error(), "stopped while the call ran")
 	})
 	t.Run("healthy", func(t *testing.T) {
 		task, _ := startFaultySink(t, reg, "none")

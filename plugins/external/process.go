@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -170,6 +171,9 @@ func (p *process) call(ctx context.Context, op string, f func(ctx context.Contex
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", op, ctx.Err())
+	}
+	if errors.Is(err, ErrNotRunning) {
+		return fmt.Errorf("%s: %w", op, err) // the instance was stopped under the call
 	}
 	// gRPC's own deadline timer may fire a moment before the context's.
 	if cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {

@@ -16,7 +16,7 @@ import (
 )
 
 var spec = plugins.MustConfigSpec(
-	plugins.Field{Name: "fault", Type: plugins.TypeString, Default: "none", Validators: []plugins.Validator{plugins.OneOf("none", "crash", "hang")}},
+	plugins.Field{Name: "fault", Type: plugins.TypeString, Default: "none", Validators: []plugins.Validator{plugins.OneOf("none", "crash", "hang", "block")}},
 	plugins.Field{Name: "marker", Type: plugins.TypeString, Required: true},
 )
 
@@ -92,6 +92,11 @@ func (t *sinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[
 }
 
 func (t *sinkTask) Put(ctx context.Context, _ []*schema.Record) error {
+	if t.fault == "block" {
+		// A Put that waits for as long as the worker lets it (a slow write that honours ctx).
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	if err := fail(t.fault, t.marker); err != nil {
 		return err
 	}
