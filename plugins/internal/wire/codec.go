@@ -285,9 +285,9 @@ func normalise(v any) (any, error) {
 type batchDecoder struct {
 	*Decoder
 	buf []byte
-	// all is the whole of a batch's records, which the strings of record fields share (see str);
-	// partitions and offsets (private) copy their strings, as they outlive the batch.
-	all        []byte
+	// shared: the strings of record fields share buf (see str); partitions and offsets
+	// (private), and a decoder of a kept offset, copy theirs, as they outlive the batch.
+	shared     bool
 	private    bool
 	offsets    []encodedOffset // the slab of the records' LazyOffsets still free
 	left       int             // records not decoded yet, the size of a new slab
@@ -348,7 +348,7 @@ func (d *batchDecoder) str(what string) (string, error) {
 	if err != nil || len(b) == 0 {
 		return "", err
 	}
-	if d.all == nil || d.private {
+	if !d.shared || d.private {
 		return string(b), nil
 	}
 	// The string shares the batch's bytes, which nothing writes once decoded: DecodeBatch's

@@ -66,7 +66,7 @@ func DecodeBatch(b *pb.Batch) ([]*schema.Record, error) {
 	if uint64(b.Count) > uint64(len(b.Records)) {
 		return nil, fmt.Errorf("%w: %d records in %d bytes", ErrBadMessage, b.Count, len(b.Records))
 	}
-	d := &batchDecoder{Decoder: NewDecoder(b.Schemas), buf: b.Records, all: b.Records}
+	d := &batchDecoder{Decoder: NewDecoder(b.Schemas), buf: b.Records, shared: true}
 	n := int(min(b.Count, box.Block))
 	d.strs.Size(n)
 	d.bytes.Size(n)
