@@ -499,12 +499,11 @@ func (t *sinkTask) stream(p *process) (pb.Plugin_PutsClient, context.CancelFunc,
 	return s, cancel, nil
 }
 
-// dropPuts ends the Puts stream if it is s (any stream when s is nil) and says whether Stop
-// has begun.
+// dropPuts ends the Puts stream if it is s and says whether Stop has begun.
 func (t *sinkTask) dropPuts(s pb.Plugin_PutsClient) (stopped bool) {
 	t.putsMu.Lock()
 	defer t.putsMu.Unlock()
-	if s == nil || t.puts == s {
+	if t.puts == s {
 		t.dropPutsLocked()
 	}
 	return t.stopped
@@ -520,8 +519,8 @@ func (t *sinkTask) dropPutsLocked() {
 func (t *sinkTask) Stop(ctx context.Context) error {
 	t.putsMu.Lock()
 	t.stopped = true
+	t.dropPutsLocked()
 	t.putsMu.Unlock()
-	t.dropPuts(nil)
 	return t.inst.stop(ctx, func(ctx context.Context, p *process) (*pb.ErrorReply, error) {
 		return p.conn.Plugin.SinkStop(ctx, &pb.StopRequest{})
 	})
