@@ -128,6 +128,7 @@ type herder struct {
 	cancel   context.CancelFunc
 	done     chan error
 	stopOnce sync.Once
+	after    func() // run once the worker stopped, when set
 }
 
 var herderSeq atomic.Int64
@@ -159,6 +160,9 @@ func (w *herder) stop() {
 		select {
 		case <-w.done:
 		case <-time.After(60 * time.Second):
+		}
+		if w.after != nil {
+			w.after()
 		}
 	})
 }

@@ -67,7 +67,7 @@ func pluginManager(b *testing.B, reg *plugins.Registry) *external.Manager {
 func pluginHerder(b *testing.B) *herder {
 	b.Helper()
 	reg := registry(b, nil)
-	pluginManager(b, reg)
+	m := pluginManager(b, reg)
 	h, err := worker.NewStandalone(worker.StandaloneConfig{
 		WorkerID: fmt.Sprintf("bench-%d", herderSeq.Add(1)), StoreDir: b.TempDir(),
 		KeyConverter: "string", ValueConverter: "bytearray", StopTimeout: 30 * time.Second, AutoCreate: true,
@@ -76,7 +76,9 @@ func pluginHerder(b *testing.B) *herder {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &herder{h: h, cancel: cancel, done: make(chan error, 1)}
+	// The manager goes with its worker: its Validate process would otherwise stay until the
+	// benchmark ends, one more for every round.
+	w := &herder{h: h, cancel: cancel, done: make(chan error, 1), after: m.Close}
 	go func() { w.done <- h.Run(ctx) }()
 	<-h.Started()
 	b.Cleanup(w.stop)
