@@ -445,7 +445,7 @@ func (d *batchDecoder) record(r *schema.Record) error {
 			return err
 		}
 	}
-	nh, err := d.count("headers")
+	nh, err := d.count("headers", 3)
 	if err != nil {
 		return err
 	}
@@ -470,12 +470,12 @@ func (d *batchDecoder) record(r *schema.Record) error {
 		}
 		r.Headers = append(r.Headers, h)
 	}
-	ne, err := d.count("extensions")
+	ne, err := d.count("extensions", 2)
 	if err != nil {
 		return err
 	}
 	if ne > 0 {
-		r.Extensions = make(map[string]string, ne)
+		r.Extensions = make(map[string]string, min(ne, maxPrealloc))
 		for range ne {
 			k, err := d.str("extension key")
 			if err != nil {
@@ -489,18 +489,24 @@ func (d *batchDecoder) record(r *schema.Record) error {
 	return nil
 }
 
-// count reads a number of items, each at least one byte long, so a bad count cannot make a
-// decoder allocate beyond the input.
-func (d *batchDecoder) count(what string) (int, error) {
+// count reads a number of items, each at least size bytes long, so a bad count cannot make a
+// decoder allocate beyond what the input could hold.
+func (d *batchDecoder) count(what string, size int) (int, error) {
 	n, err := d.uvarint(what)
 	if err != nil {
 		return 0, err
 	}
-	if n > uint64(len(d.buf)) {
+	if n > uint64(len(d.buf)/size) {
 		return 0, d.fail(what)
 	}
 	return int(n), nil
 }
+
+// maxPrealloc bounds the items a collection value is given room for before they are read:
+// each nesting level checks its count against the bytes left, not against what the levels
+// around it still need, so 100 nested arrays claiming a megabyte of items each would otherwise
+// be allocated at once from a megabyte of input (16 bytes an item, a hundred times over).
+const maxPrealloc = 1024
 
 func (d *batchDecoder) time() (time.Time, error) {
 	sec, err := d.varint("time")
@@ -620,15 +626,17 @@ func (d *batchDecoder) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		n, err := d.count("struct")
+		n, err := d.count("struct", 1)
 		if err != nil {
 			return nil, err
 		}
-		vals := make([]any, n)
-		for i := range vals {
-			if vals[i], err = d.value(depth + 1); err != nil {
+		vals := make([]any, 0, min(n, maxPrealloc))
+		for range n {
+			v, err := d.value(depth + 1)
+			if err != nil {
 				return nil, err
 			}
+			vals = append(vals, v)
 		}
 		st, err := schema.StructFromValues(s, vals)
 		if err != nil {
@@ -636,23 +644,25 @@ func (d *batchDecoder) value(depth int) (any, error) {
 		}
 		return st, nil
 	case tArray:
-		n, err := d.count("array")
+		n, err := d.count("array", 1)
 		if err != nil {
 			return nil, err
 		}
-		out := make([]any, n)
-		for i := range out {
-			if out[i], err = d.value(depth + 1); err != nil {
+		out := make([]any, 0, min(n, maxPrealloc))
+		for range n {
+			v, err := d.value(depth + 1)
+			if err != nil {
 				return nil, err
 			}
+			out = append(out, v)
 		}
 		return out, nil
 	case tObject:
-		n, err := d.count("object")
+		n, err := d.count("object", 2)
 		if err != nil {
 			return nil, err
 		}
-		out := make(map[string]any, n)
+		out := make(map[string]any, min(n, maxPrealloc))
 		for range n {
 			k, err := d.str("object key")
 			if err != nil {
@@ -664,11 +674,11 @@ func (d *batchDecoder) value(depth int) (any, error) {
 		}
 		return out, nil
 	case tMap:
-		n, err := d.count("map")
+		n, err := d.count("map", 2)
 		if err != nil {
 			return nil, err
 		}
-		out := make(map[any]any, n)
+		out := make(map[any]any, min(n, maxPrealloc))
 		for range n {
 			k, err := d.value(depth + 1)
 			if err != nil {
@@ -792,7 +802,7 @@ func (d *batchDecoder) skipValue(depth int) (structs bool, err error) {
 		return false, fmt.Errorf("%w: unknown value tag %d", ErrBadMessage, tag)
 	}
 	d.buf = d.buf[1:]
-	n, err := d.count("collection")
+	n, err := d.count("collection", 1)
 	if err != nil {
 		return false, err
 	}

@@ -17,9 +17,6 @@ func EncodeError(err error) *pb.Error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &pb.Error{Kind: pb.Error_CANCELED, Message: err.Error()}
-	}
 	if fes := cfgerr.Flatten(err); len(fes) > 0 && errors.Is(err, cfgerr.ErrInvalid) {
 		m := &pb.Error{Kind: pb.Error_CONFIG, Message: err.Error()}
 		for _, fe := range fes {
@@ -34,6 +31,11 @@ func EncodeError(err error) *pb.Error {
 			msg = re.Err.Error()
 		}
 		return &pb.Error{Kind: pb.Error_RETRIABLE, Message: msg, BackoffMs: re.Backoff.Milliseconds()}
+	}
+	// After the retriable kind: a task that marks a timeout of its own (an HTTP client's,
+	// which wraps context.DeadlineExceeded) retriable is retried, as it is in the worker.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &pb.Error{Kind: pb.Error_CANCELED, Message: err.Error()}
 	}
 	return &pb.Error{Kind: pb.Error_FATAL, Message: err.Error()}
 }

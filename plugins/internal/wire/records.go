@@ -52,6 +52,11 @@ func flatSize(v any) int {
 	return 16
 }
 
+// minRecordBytes is the size of the smallest encoded record (every field absent or empty, one
+// byte each): the records of a batch are allocated before they are read, so a count the
+// bytes cannot hold is refused rather than allocated for.
+const minRecordBytes = 14
+
 // DecodeBatch decodes the records of a batch. Byte values and the strings of the records
 // (message ids, string keys, values and headers) share the message's buffer, so b.Records
 // must not be written or reused once this is called (it is the caller's own copy, made by
@@ -63,7 +68,7 @@ func DecodeBatch(b *pb.Batch) ([]*schema.Record, error) {
 	if b == nil || b.Count == 0 {
 		return nil, nil
 	}
-	if uint64(b.Count) > uint64(len(b.Records)) {
+	if uint64(b.Count) > uint64(len(b.Records)/minRecordBytes) {
 		return nil, fmt.Errorf("%w: %d records in %d bytes", ErrBadMessage, b.Count, len(b.Records))
 	}
 	d := &batchDecoder{Decoder: NewDecoder(b.Schemas), buf: b.Records, shared: true}

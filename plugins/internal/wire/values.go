@@ -177,6 +177,22 @@ type Decoder struct {
 	table []*pb.Schema
 	built []*schema.Schema
 	state []uint8 // 0 not built, 1 building, 2 built
+	depth int     // schemas and values being built, each inside the one before
+}
+
+// maxNesting bounds how deep schemas and values are built one inside another. A schema's
+// fields, key, value and element schemas are references into the table, so a table of a
+// million schemas each naming the next would otherwise be built a million calls deep and
+// overflow the goroutine's stack, which stops the whole process.
+const maxNesting = 2 * maxDepth
+
+// enter counts one more level of nesting, or refuses it.
+func (d *Decoder) enter(what string) error {
+	if d.depth >= maxNesting {
+		return fmt.Errorf("%w: %s nested deeper than %d", ErrBadMessage, what, maxNesting)
+	}
+	d.depth++
+	return nil
 }
 
 // NewDecoder returns a decoder for values that reference the schemas of table.
@@ -199,6 +215,10 @@ func (d *Decoder) Schema(ref uint32) (*schema.Schema, error) {
 	case 1:
 		return nil, fmt.Errorf("%w: schema %d contains itself", ErrBadMessage, ref)
 	}
+	if err := d.enter("schemas"); err != nil {
+		return nil, err
+	}
+	defer func() { d.depth-- }()
 	d.state[i] = 1
 	m := d.table[i]
 	t, err := schema.ParseType(m.Type)
@@ -239,6 +259,10 @@ func (d *Decoder) Value(v *pb.Value) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
+	if err := d.enter("values"); err != nil {
+		return nil, err
+	}
+	defer func() { d.depth-- }()
 	switch k := v.Kind.(type) {
 	case nil, *pb.Value_Null:
 		return nil, nil

@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -194,6 +196,12 @@ func TestErrorsKeepTheirKind(t *testing.T) {
 	require.Equal(t, []string{"a.b", "c"}, []string{cfgerr.Flatten(cfg)[0].Key, cfgerr.Flatten(cfg)[1].Key})
 
 	require.ErrorIs(t, DecodeError(EncodeError(context.Canceled)), context.Canceled)
+	// A timeout the task marked retriable (an HTTP client's wraps context.DeadlineExceeded)
+	// stays retriable: the worker retries it as it would the task run in its own process.
+	timeout := DecodeError(EncodeError(plugins.Retriable(fmt.Errorf("POST /bulk: %w", context.DeadlineExceeded))))
+	require.True(t, plugins.IsRetriable(timeout), "%v", timeout)
+	require.NotErrorIs(t, timeout, context.Canceled)
+	require.ErrorIs(t, DecodeError(EncodeError(fmt.Errorf("read: %w", context.DeadlineExceeded))), context.Canceled)
 	fatal := DecodeError(EncodeError(errors.New("boom")))
 	require.False(t, plugins.IsRetriable(fatal))
 	require.Equal(t, "boom", fatal.Error())
@@ -393,4 +401,83 @@ func TestBatchStringsSurviveByteWrites(t *testing.T) {
 	for i, s := range strs {
 		require.Equal(t, before[i], *s, "string %d", i)
 	}
+}
+
+// TestBatchCountsTheBytesCanHold: the smallest record encodes to minRecordBytes, a batch of
+// such records decodes, and a batch claiming more records than its bytes could hold is refused
+// before its records are allocated.
+func TestBatchCountsTheBytesCanHold(t *testing.T) {
+	empty := make([]*schema.Record, 100)
+	for i := range empty {
+		empty[i] = &schema.Record{}
+	}
+	b, err := EncodeBatch(empty)
+	require.NoError(t, err)
+	require.Len(t, b.Records, 100*minRecordBytes, "an empty record is the smallest")
+	recs, err := DecodeBatch(b)
+	require.NoError(t, err)
+	require.Len(t, recs, 100)
+
+	b.Count++
+	_, err = DecodeBatch(b)
+	require.ErrorIs(t, err, ErrBadMessage)
+	var grown uint64
+	huge := &pb.Batch{Count: 1 << 20, Records: make([]byte, 1<<20)}
+	allocated(t, &grown, func() { _, err = DecodeBatch(huge) })
+	require.ErrorIs(t, err, ErrBadMessage)
+	require.Less(t, grown, uint64(1<<20), "nothing is allocated for records the bytes cannot hold")
+}
+
+// TestNestedCollectionsAllocateWithTheirItems: a hundred nested arrays, each claiming nearly
+// all the bytes left as its items, allocate as the items are read, not a hundred times the
+// input up front (1.6 GB for this megabyte before).
+func TestNestedCollectionsAllocateWithTheirItems(t *testing.T) {
+	const size = 1 << 20
+	rec := []byte{tNull, tNull, 0, 0, 0, 0, 0, 0} // partition, offset, topic, queue, offset, broker, id, key schema
+	for range 100 {
+		rec = append(rec, tArray)
+		rec = binary.AppendUvarint(rec, size-1000)
+	}
+	rec = append(rec, bytes.Repeat([]byte{0xff}, size-len(rec))...) // no valid value tag
+	var grown uint64
+	var err error
+	allocated(t, &grown, func() { _, err = DecodeBatch(&pb.Batch{Count: 1, Records: rec}) })
+	require.ErrorIs(t, err, ErrBadMessage)
+	require.Less(t, grown, uint64(16<<20), "allocated %d MiB for a %d MiB batch", grown>>20, size>>20)
+}
+
+// TestSchemaChainsBounded: schemas naming one another (each the next's element schema) are
+// built up to maxNesting deep; a longer chain is refused instead of growing the stack with
+// every link (two million links overflowed it and stopped the process).
+func TestSchemaChainsBounded(t *testing.T) {
+	chain := func(n int) []*pb.Schema {
+		table := make([]*pb.Schema, n)
+		for i := range table {
+			table[i] = &pb.Schema{Type: "array", ElemSchema: uint32(i + 2)}
+		}
+		table[n-1] = &pb.Schema{Type: "int32"}
+		return table
+	}
+	s, err := NewDecoder(chain(maxNesting)).Schema(1)
+	require.NoError(t, err)
+	require.Equal(t, schema.Array, s.Type)
+	_, err = NewDecoder(chain(maxNesting + 1)).Schema(1)
+	require.ErrorIs(t, err, ErrBadMessage)
+	require.ErrorContains(t, err, "nested deeper")
+
+	// The same chain referenced by a record's key schema.
+	_, err = DecodeBatch(&pb.Batch{Count: 1, Schemas: chain(100_000),
+		Records: []byte{tNull, tNull, 0, 0, 0, 0, 0, 1, tNull, 0, tNull, 0, 0, 0}})
+	require.ErrorIs(t, err, ErrBadMessage)
+}
+
+// allocated sets *n to the bytes f allocated.
+func allocated(t *testing.T, n *uint64, f func()) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	*n = after.TotalAlloc - before.TotalAlloc
 }
