@@ -141,6 +141,12 @@ func (p *process) serveHost(svc pb.HostServer) (uint32, error) {
 	return id, nil
 }
 
+// killGrace bounds how long a process is given to stop when asked (go-plugin's Shutdown call,
+// which has no deadline of its own, then up to 2 s to exit): one that cannot answer at all
+// (stopped by a signal, frozen by its cgroup, its runtime wedged) is killed after it, so
+// that whoever waits for it is not held forever.
+const killGrace = 5 * time.Second
+
 // kill stops the process (asking it to exit, then killing it) and waits for what serves it.
 func (p *process) kill(how string) {
 	p.killOnce.Do(func() {
@@ -150,13 +156,22 @@ func (p *process) kill(how string) {
 		}
 		host := p.host
 		p.mu.Unlock()
+		force := time.AfterFunc(killGrace, p.forceKill)
 		p.client.Kill()
+		force.Stop()
 		if host != nil {
 			host.Stop()
 		}
 		p.wg.Wait()
 		p.m.untrack(p)
 	})
+}
+
+// forceKill kills the process outright (SIGKILL), without asking it first.
+func (p *process) forceKill() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill() // an error says it already ended
+	}
 }
 
 // call runs one request with the hang deadline. An error the connector returned travels in
@@ -178,6 +193,13 @@ func (p *process) call(ctx context.Context, op string, f func(ctx context.Contex
 	// gRPC's own deadline timer may fire a moment before the context's.
 	if cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {
 		how := fmt.Sprintf("was killed after giving no answer within %v (hung)", p.m.opts.CallTimeout)
+		// It did not answer this call; it is not asked to stop either (it may not answer that).
+		p.mu.Lock()
+		if p.how == "" {
+			p.how = how
+		}
+		p.mu.Unlock()
+		p.forceKill()
 		p.kill(how)
 		return p.failure(op, how)
 	}
