@@ -243,7 +243,13 @@ func TestSinkPutFaults(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		require.NotErrorIs(t, err, external.ErrProcessFailed)
 		require.True(t, markedAlive(t, marker), "a Put the worker gave up on leaves the process alone")
-		require.NoError(t, task.Stop(t.Context()))
+		// This Put ignores the end of its context. The task's Stop runs after the calls
+		// under way, as in the worker's own process, so it gets no answer and the process
+		// is killed as hung.
+		err = task.Stop(t.Context())
+		require.ErrorIs(t, err, external.ErrProcessFailed)
+		require.Contains(t, err.Error(), "no answer within 2s (hung)")
+		require.False(t, markedAlive(t, marker), "the hung process was killed")
 	})
 	t.Run("stopped", func(t *testing.T) {
 		// Stop while a Put is in flight ends the Put's stream: the Put says the task was

@@ -22,6 +22,9 @@ import (
 // errNoInstance answers a call for an instance this process does not hold.
 var errNoInstance = errors.New("this plugin process holds no such instance (protocol misuse)")
 
+// errStopped answers a call to a task instance after its Stop.
+var errStopped = errors.New("the task was stopped (protocol misuse)")
+
 // server is the plugin's side of the protocol. A process holds at most one instance: a
 // connector, a source task or a sink task, created by the first Start call.
 type server struct {
@@ -30,7 +33,12 @@ type server struct {
 	log    *slog.Logger
 	broker *plugin.GRPCBroker
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// calls is held shared by every call to the task instance and alone by its Stop, so that
+	// Stop runs after the calls under way have returned, as the SPI promises: the worker
+	// cancels a source task's read-ahead Poll and sends Stop at once, and a Poll takes a
+	// moment to notice. A call that comes after Stop is refused (errStopped).
+	calls  sync.RWMutex
 	pollMu sync.Mutex // Poll and Commit, one at a time as the SPI promises a source task
 	// sinkMu keeps a Flush (or PreCommit) from running during a Put of a sink task that is no
 	// ConcurrentFlusher: the worker overlaps the calls of every plugin task to save a round
@@ -229,7 +237,7 @@ func (s *server) Poll(ctx context.Context, _ *pb.PollRequest) (*pb.PollReply, er
 	}
 	var recs []*schema.Record
 	s.pollMu.Lock()
-	err = guard(func() (err error) { recs, err = task.Poll(ctx); return err })
+	err = s.taskCall(func() (err error) { recs, err = task.Poll(ctx); return err })
 	s.pollMu.Unlock()
 	if err != nil {
 		return &pb.PollReply{Error: wire.EncodeError(err)}, nil
@@ -258,7 +266,7 @@ func (s *server) Commit(ctx context.Context, _ *pb.Empty) (*pb.ErrorReply, error
 	}
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
-	return reply(guard(func() error { return task.Commit(ctx) })), nil
+	return reply(s.taskCall(func() error { return task.Commit(ctx) })), nil
 }
 
 func (s *server) CommitRecords(ctx context.Context, req *pb.CommitRecordsRequest) (*pb.ErrorReply, error) {
@@ -272,6 +280,14 @@ func (s *server) CommitRecords(ctx context.Context, req *pb.CommitRecordsRequest
 	s.mu.Unlock()
 	if rc == nil {
 		return reply(nil), nil
+	}
+	s.calls.RLock()
+	defer s.calls.RUnlock()
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if stopped {
+		return reply(nil), nil // acknowledgements that crossed the task's Stop: nothing to tell it
 	}
 	var errs []error
 	for i, r := range recs {
@@ -287,6 +303,8 @@ func (s *server) CommitRecords(ctx context.Context, req *pb.CommitRecordsRequest
 }
 
 func (s *server) SourceStop(ctx context.Context, _ *pb.StopRequest) (*pb.ErrorReply, error) {
+	s.calls.Lock() // after the calls under way
+	defer s.calls.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.source == nil || s.stopped {
@@ -340,6 +358,19 @@ func (s *server) sinkCall(f func() error) error {
 	if !alone {
 		s.sinkMu.Lock()
 		defer s.sinkMu.Unlock()
+	}
+	return s.taskCall(f)
+}
+
+// taskCall runs f, a call to the task instance, unless the instance was stopped (see calls).
+func (s *server) taskCall(f func() error) error {
+	s.calls.RLock()
+	defer s.calls.RUnlock()
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if stopped {
+		return errStopped
 	}
 	return guard(f)
 }
@@ -451,6 +482,8 @@ func (s *server) CloseQueues(ctx context.Context, req *pb.QueuesRequest) (*pb.Er
 }
 
 func (s *server) SinkStop(ctx context.Context, _ *pb.StopRequest) (*pb.ErrorReply, error) {
+	s.calls.Lock() // after the calls under way
+	defer s.calls.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sink == nil || s.stopped {

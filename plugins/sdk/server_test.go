@@ -6,7 +6,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -189,4 +191,57 @@ func TestDescribeSaysPutFlush(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep.PutFlush)
 	require.True(t, rep.PutStream)
+}
+
+// slowSource's Poll returns a moment after its context ends, as a read under way would.
+type slowSource struct {
+	polling, overlapped atomic.Bool
+	polls, stops        atomic.Int32
+}
+
+func (s *slowSource) Start(context.Context, plugins.SourceTaskContext, map[string]string) error {
+	return nil
+}
+func (s *slowSource) Poll(ctx context.Context) ([]*schema.Record, error) {
+	s.polls.Add(1)
+	s.polling.Store(true)
+	defer s.polling.Store(false)
+	<-ctx.Done()
+	time.Sleep(50 * time.Millisecond)
+	return nil, ctx.Err()
+}
+func (s *slowSource) Commit(context.Context) error { return nil }
+func (s *slowSource) Stop(context.Context) error {
+	s.stops.Add(1)
+	if s.polling.Load() {
+		s.overlapped.Store(true)
+	}
+	return nil
+}
+
+// TestStopWaitsForTheCallsUnderWay: the worker cancels a source task's read-ahead Poll and
+// sends Stop at once; the task's Stop runs after its Poll returned, as the SPI promises, and
+// a Poll after Stop is refused without reaching the task.
+func TestStopWaitsForTheCallsUnderWay(t *testing.T) {
+	task := &slowSource{}
+	s := &server{source: task}
+	ctx, cancel := context.WithCancel(context.Background())
+	polled := make(chan struct{})
+	go func() {
+		_, _ = s.Poll(ctx, &pb.PollRequest{})
+		close(polled)
+	}()
+	require.Eventually(t, task.polling.Load, 5*time.Second, time.Millisecond)
+	cancel()
+	rep, err := s.SourceStop(context.Background(), &pb.StopRequest{})
+	require.NoError(t, err)
+	require.Nil(t, rep.Error)
+	<-polled
+	require.False(t, task.overlapped.Load(), "the task's Stop ran while its Poll was running")
+	require.EqualValues(t, 1, task.stops.Load())
+
+	late, err := s.Poll(context.Background(), &pb.PollRequest{})
+	require.NoError(t, err)
+	require.ErrorContains(t, wire.DecodeError(late.Error), "stopped")
+	require.EqualValues(t, 1, task.polls.Load(), "the Poll after Stop reached the task")
 }
