@@ -465,7 +465,11 @@ func (t *sinkTask) exchange(ctx context.Context, p *process, op string, req *pb.
 		case err == nil:
 			rep, err = s.Recv()
 		}
-		stop()
+		if !stop() && err == nil {
+			// The call's end came with the reply and cancelled the stream after it: the next
+			// exchange opens another rather than fail on this one.
+			t.dropPuts(s)
+		}
 		if err != nil {
 			if t.dropPuts(s) {
 				// Stop ended the stream under the call: the process is being stopped, not failing.
