@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -195,6 +196,34 @@ func TestValidateInPlugin(t *testing.T) {
 	require.Contains(t, fes[0].Reason, "between 1 and 10000")
 	_, err = conformance.Validate(c, map[string]string{"file": "/x"})
 	require.NoError(t, err)
+}
+
+// TestValidateProcessReplacedWhenItDied: the shared Validate process, killed while idle, is
+// replaced at the next Validate and no longer listed.
+func TestValidateProcessReplacedWhenItDied(t *testing.T) {
+	m, reg, _ := newManager(t, external.Options{}, "lines")
+	c, err := reg.New("example-line-source")
+	require.NoError(t, err)
+	_, err = conformance.Validate(c, map[string]string{"file": "/x"})
+	require.NoError(t, err)
+	procs := m.Processes()
+	require.Len(t, procs, 1)
+	require.Equal(t, external.RoleValidate, procs[0].Role)
+	first := procs[0].PID
+	proc, err := os.FindProcess(first)
+	require.NoError(t, err)
+	require.NoError(t, proc.Kill())
+	// Reaped (go-plugin waits for it in the background), so the worker knows it exited.
+	require.Eventually(t, func() bool {
+		_, err := os.Stat("/proc/" + strconv.Itoa(first))
+		return os.IsNotExist(err)
+	}, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // go-plugin marks it exited just after
+	_, err = conformance.Validate(c, map[string]string{"file": "/x"})
+	require.NoError(t, err)
+	procs = m.Processes()
+	require.Len(t, procs, 1, "the dead process is not listed: %v", procs)
+	require.NotEqual(t, first, procs[0].PID)
 }
 
 func discard() *slogLogger { return slogDiscard }

@@ -357,8 +357,11 @@ func (m *Manager) controlProcess(path string) (*process, error) {
 	m.mu.Lock()
 	proc := m.control[path]
 	m.mu.Unlock()
-	if proc != nil && !proc.client.Exited() {
-		return proc, nil
+	if proc != nil {
+		if !proc.client.Exited() {
+			return proc, nil
+		}
+		proc.kill("exited while idle") // releases what served it and forgets it
 	}
 	proc, err := m.launch(path, RoleValidate, m.log.With("plugin", path))
 	if err != nil {
