@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -109,4 +111,31 @@ func BenchmarkStreamInserts(b *testing.B) {
 		t.mu.Unlock()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/event")
+}
+
+// TestReplayAfterLossKeepsConfirming: the connection is lost inside transaction B while the
+// transaction A before it is acknowledged but not yet confirmed to the server, which replays A
+// and then B. B's entry goes on counting (it was the last entry only until A's replay got one),
+// so every transaction's end becomes confirmable; the LSN to confirm stalled at A before.
+func TestReplayAfterLossKeepsConfirming(t *testing.T) {
+	tk := newTask()
+	tk.log, tk.cfg = slog.New(slog.DiscardHandler), &config{}
+	ctx := context.Background()
+	h := func(m pglogrepl.Message) {
+		t.Helper()
+		_, err := tk.handleMessage(ctx, nil, 0, m)
+		require.NoError(t, err)
+	}
+	h(&pglogrepl.BeginMessage{FinalLSN: 100, Xid: 1, CommitTime: time.Now()})
+	h(&pglogrepl.CommitMessage{CommitLSN: 100, TransactionEndLSN: 110})
+	h(&pglogrepl.BeginMessage{FinalLSN: 200, Xid: 2, CommitTime: time.Now()})
+	tk.lost(errors.New("connection reset")) // inside B
+	h(&pglogrepl.BeginMessage{FinalLSN: 100, Xid: 1, CommitTime: time.Now()})
+	h(&pglogrepl.CommitMessage{CommitLSN: 100, TransactionEndLSN: 110})
+	h(&pglogrepl.BeginMessage{FinalLSN: 200, Xid: 2, CommitTime: time.Now()})
+	h(&pglogrepl.CommitMessage{CommitLSN: 200, TransactionEndLSN: 210})
+	h(&pglogrepl.BeginMessage{FinalLSN: 300, Xid: 3, CommitTime: time.Now()})
+	h(&pglogrepl.CommitMessage{CommitLSN: 300, TransactionEndLSN: 310})
+	require.Empty(t, tk.inflight)
+	require.Equal(t, pglogrepl.LSN(310), tk.acked)
 }

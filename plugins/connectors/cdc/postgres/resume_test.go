@@ -210,3 +210,16 @@ func TestColumnsChangedMidStreamAcrossRestart(t *testing.T) {
 	task = h.start()
 	require.Equal(t, want, describeAll(h.poll(task, 3, true)))
 }
+
+// TestMixedCasePublication: a publication whose name keeps its case (created quoted, as the task
+// creates it) is the one the replication stream reads; pgoutput folds an unquoted name in
+// publication_names to lower case and refused to start, which the task retried forever.
+func TestMixedCasePublication(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never", "tombstones.on.delete": "false",
+		"publication.name": "MyPub"})
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY)`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (1)`)
+	require.Equal(t, []string{"srv-public-t {id=1} c nil->{id=1}"}, describeAll(h.poll(task, 1, true)))
+	h.quiet(task)
+}

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -36,7 +37,9 @@ func (t *task) startStreaming(ctx context.Context) error {
 		}
 	}
 	err := pglogrepl.StartReplication(ctx, t.repl, t.cfg.slot, t.startLSN, pglogrepl.StartReplicationOptions{
-		PluginArgs: []string{"proto_version '1'", "publication_names '" + t.cfg.publication + "'"}})
+		// Quoted as the task creates it, so that pgoutput keeps the name's case (it folds unquoted names
+		// to lower case); the name is letters, digits and underscores (validated), nothing to escape.
+		PluginArgs: []string{"proto_version '1'", "publication_names '" + pgx.Identifier{t.cfg.publication}.Sanitize() + "'"}})
 	if err != nil {
 		return fmt.Errorf("start replication from slot %s: %w", t.cfg.slot, err)
 	}
@@ -191,10 +194,18 @@ func (t *task) handleMessage(ctx context.Context, out []*schema.Record, at pglog
 		t.tx.src, t.tx.srcRel, t.tx.offset = nil, nil, nil
 		t.mu.Lock()
 		t.flushPendingLocked()
-		// A transaction read again after a reconnect keeps counting in its entry.
-		if n := len(t.inflight); n > 0 && !t.inflight[n-1].closed && t.inflight[n-1].commit == m.FinalLSN {
-			t.tx.ack = t.inflight[n-1]
-		} else {
+		// A transaction read again after a reconnect keeps counting in its entry. The server replays
+		// from the LSN last confirmed to it, so transactions read in full before may come first and get
+		// entries of their own after it (their changes are not emitted again: they close with nothing
+		// pending); the interrupted one is not always the last entry.
+		t.tx.ack = nil
+		for i := len(t.inflight) - 1; i >= 0; i-- {
+			if e := t.inflight[i]; !e.closed && e.commit == m.FinalLSN {
+				t.tx.ack = e
+				break
+			}
+		}
+		if t.tx.ack == nil {
 			t.tx.ack = &txAck{commit: m.FinalLSN}
 			t.inflight = append(t.inflight, t.tx.ack)
 		}
