@@ -18,8 +18,10 @@ import (
 //   - any other value (binary, or holding the separators \x01 or \x02) travels base64-encoded, and its
 //     property name is listed in the property PropBinaryHeaders (a JSON array), so the sink decodes it back;
 //   - a key RocketMQ or the worker uses itself (KEYS, TAGS, DELAY, UNIQ_KEY, connect.*, …), or one that
-//     starts with EscapePrefix, travels as EscapePrefix+key, so a Kafka header can never delay, tag or
-//     re-key a RocketMQ message; the sink strips the prefix again;
+//     starts with EscapePrefix or KeyEscapePrefix, travels as EscapePrefix+key, so a Kafka header can never
+//     delay, tag or re-key a RocketMQ message; the sink strips the prefix again;
+//   - a key a property name cannot carry (binary, or holding the separators) travels as KeyEscapePrefix
+//     and the key in unpadded URL-safe base64; the sink decodes it back;
 //   - a null or empty value is not carried (RocketMQ drops empty properties), and of repeated keys the
 //     last one wins.
 const (
@@ -27,6 +29,9 @@ const (
 	PropBinaryHeaders = "kafka.headers.b64"
 	// EscapePrefix marks a property that carries a header whose own key is reserved.
 	EscapePrefix = "kafka.h."
+	// KeyEscapePrefix marks a property that carries a header whose key is not plain text: the rest of the
+	// property's name is the key in unpadded URL-safe base64.
+	KeyEscapePrefix = "kafka.hk."
 	// PropEmptyValue marks a record whose Kafka value was null ("null") or empty ("empty"): RocketMQ
 	// refuses a message with an empty body, so such a message carries the one byte emptyBody instead
 	// and kafka-sink restores the value.
@@ -57,14 +62,30 @@ var reserved = map[string]bool{
 
 // propertyName is the property that carries Kafka header key k.
 func propertyName(k string) string {
-	if reserved[k] || strings.HasPrefix(k, EscapePrefix) || strings.HasPrefix(k, "connect.") || strings.HasPrefix(k, "__connect.") {
+	if !plainText([]byte(k)) {
+		return KeyEscapePrefix + base64.RawURLEncoding.EncodeToString([]byte(k))
+	}
+	if reserved[k] || strings.HasPrefix(k, EscapePrefix) || strings.HasPrefix(k, KeyEscapePrefix) ||
+		strings.HasPrefix(k, "connect.") || strings.HasPrefix(k, "__connect.") {
 		return EscapePrefix + k
 	}
 	return k
 }
 
 // headerKey is the Kafka header key a property carries.
-func headerKey(p string) string { return strings.TrimPrefix(p, EscapePrefix) }
+func headerKey(p string) (string, error) {
+	if k, ok := strings.CutPrefix(p, EscapePrefix); ok {
+		return k, nil
+	}
+	if enc, ok := strings.CutPrefix(p, KeyEscapePrefix); ok {
+		k, err := base64.RawURLEncoding.DecodeString(enc)
+		if err != nil {
+			return "", fmt.Errorf("%w: property %s: the header key after %s is not base64: %v", ErrBadHeader, p, KeyEscapePrefix, err)
+		}
+		return string(k), nil
+	}
+	return p, nil
+}
 
 // plainText reports whether v can travel as a property value unchanged.
 func plainText(v []byte) bool {
@@ -163,7 +184,11 @@ func toKafkaHeaders(hs schema.Headers) ([]kgo.RecordHeader, error) {
 				return nil, fmt.Errorf("%w: header %s is listed in %s but is not base64: %v", ErrBadHeader, h.Key, PropBinaryHeaders, err)
 			}
 		}
-		out = append(out, kgo.RecordHeader{Key: headerKey(h.Key), Value: v})
+		k, err := headerKey(h.Key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, kgo.RecordHeader{Key: k, Value: v})
 	}
 	if len(out) == 0 {
 		return nil, nil

@@ -1,7 +1,9 @@
 package kafka
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -27,11 +29,16 @@ func TestHeadersRoundTrip(t *testing.T) {
 		{Key: "dup", Value: []byte{0xfe}},
 		{Key: "dup", Value: []byte("last")},
 		{Key: "ünïcødé ✓", Value: []byte("välue")},
+		{Key: "k\x01ey", Value: []byte("a key with a separator")},
+		{Key: "\xff\x00", Value: []byte("a binary key")},
+		{Key: "kafka.hk.x", Value: []byte("looks encoded")},
 	}
 	rec := toRecordHeaders(in)
 	for _, h := range rec {
 		require.False(t, reserved[h.Key] && h.Key != PropBinaryHeaders, "reserved property %s set", h.Key)
 		require.NotContains(t, h.Value.(string), "\x01")
+		require.False(t, strings.ContainsAny(h.Key, "\x00\x01\x02"), "property name %q", h.Key)
+		require.True(t, utf8.ValidString(h.Key), "property name %q", h.Key)
 	}
 	got, err := toKafkaHeaders(rec)
 	require.NoError(t, err)
@@ -46,8 +53,14 @@ func TestHeadersRoundTrip(t *testing.T) {
 		{Key: PropBinaryHeaders, Value: []byte("[]")},
 		{Key: "dup", Value: []byte("last")},
 		{Key: "ünïcødé ✓", Value: []byte("välue")},
+		{Key: "k\x01ey", Value: []byte("a key with a separator")},
+		{Key: "\xff\x00", Value: []byte("a binary key")},
+		{Key: "kafka.hk.x", Value: []byte("looks encoded")},
 	}
 	require.Empty(t, cmp.Diff(want, got))
+
+	_, err = toKafkaHeaders(schema.Headers{{Key: KeyEscapePrefix + "!!", Value: "v"}})
+	require.ErrorIs(t, err, ErrBadHeader)
 }
 
 func TestHeadersToKafkaSortedProperties(t *testing.T) {
