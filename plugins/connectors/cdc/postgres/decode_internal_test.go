@@ -139,3 +139,41 @@ func TestReplayAfterLossKeepsConfirming(t *testing.T) {
 	require.Empty(t, tk.inflight)
 	require.Equal(t, pglogrepl.LSN(310), tk.acked)
 }
+
+// TestSpecialValues: values PostgreSQL stores that the Connect types cannot hold (numeric NaN and
+// ±Infinity, date and timestamp ±infinity) are null in an optional column and fail a key column,
+// naming it, as is TIME's 24:00:00 (Connect's Time lies within one day); dates before year 1 (" BC")
+// and local-mean-time offsets decode. Each stopped the task at the same change on every restart.
+func TestSpecialValues(t *testing.T) {
+	num := newColumn("amount", pgtype.NumericOID, (10<<16|2)+4, false)
+	for _, raw := range []string{"NaN", "Infinity", "-Infinity"} {
+		v, err := num.value(raw)
+		require.NoError(t, err, raw)
+		require.Nil(t, v, raw)
+	}
+	for _, oid := range []uint32{pgtype.DateOID, pgtype.TimestampOID, pgtype.TimestamptzOID} {
+		for _, raw := range []string{"infinity", "-infinity"} {
+			v, err := newColumn("at", oid, -1, false).value(raw)
+			require.NoError(t, err, raw)
+			require.Nil(t, v, raw)
+		}
+	}
+	_, err := newColumn("id", pgtype.NumericOID, (10<<16|2)+4, true).value("NaN")
+	require.ErrorContains(t, err, "column id")
+
+	v, err := newColumn("d", pgtype.DateOID, -1, false).value("0044-03-15 BC")
+	require.NoError(t, err)
+	require.Equal(t, time.Date(-43, 3, 15, 0, 0, 0, 0, time.UTC), v)
+	v, err = newColumn("ts", pgtype.TimestampOID, -1, false).value("0001-12-31 23:59:59.5 BC")
+	require.NoError(t, err)
+	require.Equal(t, time.Date(0, 12, 31, 23, 59, 59, 5e8, time.UTC), v)
+	v, err = newColumn("tz", pgtype.TimestamptzOID, -1, false).value("1800-01-01 00:00:00+00:53:28")
+	require.NoError(t, err)
+	require.Equal(t, time.Date(1799, 12, 31, 23, 6, 32, 0, time.UTC), v)
+	v, err = newColumn("tm", pgtype.TimeOID, -1, false).value("24:00:00")
+	require.NoError(t, err)
+	require.Nil(t, v)
+	v, err = newColumn("tm", pgtype.TimeOID, -1, false).value("13:45:10.123456")
+	require.NoError(t, err)
+	require.Equal(t, int64(13*3600000+45*60000+10123), v.(time.Time).UnixMilli())
+}

@@ -223,3 +223,38 @@ func TestMixedCasePublication(t *testing.T) {
 	require.Equal(t, []string{"srv-public-t {id=1} c nil->{id=1}"}, describeAll(h.poll(task, 1, true)))
 	h.quiet(task)
 }
+
+// TestSpecialValuesStream: NaN numerics (a NUMERIC with a scale cannot hold ±Infinity), infinite and BC dates and timestamps and TIME's
+// 24:00:00, as the server sends them, in a snapshot and in the stream: optional columns carry null for
+// the values Connect cannot hold, and the task goes on.
+func TestSpecialValuesStream(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "initial", "tombstones.on.delete": "false"})
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY, n NUMERIC(10,2), d DATE, ts TIMESTAMP, tz TIMESTAMPTZ, tm TIME)`,
+		`INSERT INTO t VALUES (1, 'NaN', 'infinity', '-infinity', 'infinity', '24:00:00')`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (2, 'NaN', '0044-03-15 BC', '0001-12-31 23:59:59 BC', '-infinity', '00:00:01')`,
+		`INSERT INTO t VALUES (3, 12.5, '2026-12-06', '2026-12-06 01:02:03', '2026-12-06 01:02:03+00', '13:45:10')`)
+	recs := h.poll(task, 3, true)
+	after := func(r *schema.Record) *schema.Struct {
+		v, err := r.Value.(*schema.Struct).Get("after")
+		require.NoError(t, err)
+		return v.(*schema.Struct)
+	}
+	get := func(s *schema.Struct, f string) any {
+		v, err := s.Get(f)
+		require.NoError(t, err)
+		return v
+	}
+	one, two, three := after(recs[0]), after(recs[1]), after(recs[2])
+	for _, f := range []string{"n", "d", "ts", "tz"} {
+		require.Nil(t, get(one, f), f)
+	}
+	require.Nil(t, get(one, "tm"))
+	require.Equal(t, int64(1000), get(two, "tm").(time.Time).UnixMilli())
+	require.Nil(t, get(two, "n"))
+	require.Equal(t, time.Date(-43, 3, 15, 0, 0, 0, 0, time.UTC), get(two, "d"))
+	require.Equal(t, time.Date(0, 12, 31, 23, 59, 59, 0, time.UTC), get(two, "ts"))
+	require.Nil(t, get(two, "tz"))
+	require.Equal(t, time.Date(2026, 12, 6, 1, 2, 3, 0, time.UTC), get(three, "tz"))
+	h.quiet(task)
+}

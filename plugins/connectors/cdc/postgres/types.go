@@ -26,6 +26,10 @@ type column struct {
 	typmod int32
 	schema *schema.Schema
 	decode func(string) (any, error)
+	// unbounded: the type stores values its Connect type cannot hold (numeric NaN and ±Infinity, date
+	// and timestamp ±infinity, TIME's 24:00:00, which Connect's Time, within one day, cannot); an
+	// optional column carries them as null, a key column fails the change.
+	unbounded bool
 }
 
 // newColumn maps a PostgreSQL type to a Connect schema. Types without a mapping arrive as their text
@@ -67,7 +71,7 @@ func newColumn(name string, oid uint32, typmod int32, required bool) column {
 			break // numeric without a declared scale: text
 		}
 		scale := int32((typmod - 4) & 0xffff)
-		c.schema = logical(schema.DecimalBuilder(scale))
+		c.schema, c.unbounded = logical(schema.DecimalBuilder(scale)), true
 		c.decode = func(s string) (any, error) {
 			d, err := cdc.ParseDecimal(s, scale)
 			if err != nil {
@@ -85,21 +89,26 @@ func newColumn(name string, oid uint32, typmod int32, required bool) column {
 	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.UUIDOID, pgtype.JSONOID, pgtype.JSONBOID:
 		c.schema, c.decode = prim(schema.String), func(s string) (any, error) { return s, nil }
 	case pgtype.DateOID:
-		c.schema, c.decode = logical(schema.DateBuilder()), func(s string) (any, error) { return time.Parse("2006-01-02", s) }
+		c.schema, c.unbounded, c.decode = logical(schema.DateBuilder()), true, func(s string) (any, error) {
+			return parseEra("2006-01-02", s)
+		}
 	case pgtype.TimestampOID:
-		c.schema, c.decode = logical(schema.TimestampBuilder()), func(s string) (any, error) {
-			return time.Parse("2006-01-02 15:04:05.999999999", s)
+		c.schema, c.unbounded, c.decode = logical(schema.TimestampBuilder()), true, func(s string) (any, error) {
+			return parseEra("2006-01-02 15:04:05.999999999", s)
 		}
 	case pgtype.TimestamptzOID:
-		c.schema, c.decode = logical(schema.TimestampBuilder()), func(s string) (any, error) {
-			t, err := time.Parse("2006-01-02 15:04:05.999999999Z07", s)
+		c.schema, c.unbounded, c.decode = logical(schema.TimestampBuilder()), true, func(s string) (any, error) {
+			t, err := parseEra("2006-01-02 15:04:05.999999999Z07", s)
 			if err != nil {
-				t, err = time.Parse("2006-01-02 15:04:05.999999999Z07:00", s)
+				t, err = parseEra("2006-01-02 15:04:05.999999999Z07:00", s)
+			}
+			if err != nil {
+				t, err = parseEra("2006-01-02 15:04:05.999999999Z07:00:00", s) // local mean time, before 1900
 			}
 			return t.UTC(), err
 		}
 	case pgtype.TimeOID:
-		c.schema, c.decode = logical(schema.TimeBuilder()), func(s string) (any, error) {
+		c.schema, c.unbounded, c.decode = logical(schema.TimeBuilder()), true, func(s string) (any, error) {
 			t, err := time.Parse("15:04:05.999999999", s)
 			if err != nil {
 				return nil, err
@@ -113,12 +122,39 @@ func newColumn(name string, oid uint32, typmod int32, required bool) column {
 	return c
 }
 
-// value decodes one text-form value; a value the type's decoder rejects (infinity, an out-of-range date)
-// fails the event, naming the column.
+// value decodes one text-form value; a value the type's decoder rejects fails the event, naming the
+// column.
 func (c column) value(raw string) (any, error) {
+	if c.unbounded && unboundedValue(raw) {
+		if !c.schema.Optional {
+			return nil, fmt.Errorf("column %s: value %q has no %s form, and the key column cannot be null", c.name, raw, c.schema.Name)
+		}
+		return nil, nil
+	}
 	v, err := c.decode(raw)
 	if err != nil {
 		return nil, fmt.Errorf("column %s: value %q: %w", c.name, raw, err)
 	}
 	return v, nil
+}
+
+// unboundedValue reports whether s is one of the special values numeric, date, time and timestamp columns
+// hold.
+func unboundedValue(s string) bool {
+	switch s {
+	case "NaN", "Infinity", "-Infinity", "infinity", "-infinity", "24:00:00":
+		return true
+	}
+	return false
+}
+
+// parseEra parses a date or time PostgreSQL writes in its text form, which ends in " BC" before year 1
+// (1 BC is year 0 of the proleptic Gregorian calendar Go uses, 2 BC year -1).
+func parseEra(layout, s string) (time.Time, error) {
+	s, bc := strings.CutSuffix(s, " BC")
+	t, err := time.Parse(layout, s)
+	if err != nil || !bc {
+		return t, err
+	}
+	return time.Date(1-t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location()), nil
 }
