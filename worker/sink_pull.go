@@ -81,12 +81,17 @@ func queueLess(a, b rmqclient.Queue) bool {
 // queueProgress tracks one queue of a session: batches are handed out in offset order and
 // may complete out of order (concurrent sinks); durable advances only over a contiguous
 // run of completed batches.
+//
+// floor is where the session started when that was not the group's stored offset (the task
+// named it with ResetOffsets, or the queue had none), else -1: nothing below it is wanted, so
+// it may be stored before a PreCommit task confirms anything (see commit).
 type queueProgress struct {
 	q rmqclient.Queue
 
 	mu        sync.Mutex
 	durable   int64           // every record below is put and flushed (or was skipped by a seek)
 	committed int64           // stored in the broker; -1: nothing stored by this session
+	floor     int64           // see the type's comment
 	done      map[int64]int64 // completed batches not yet contiguous: start → end
 	pending   map[int64]time.Time
 	skipTo    int64     // the broker has no records below it that were not handed out (see skipped)
@@ -95,10 +100,10 @@ type queueProgress struct {
 }
 
 func newQueueProgress(q rmqclient.Queue, start int64, committed bool) *queueProgress {
-	p := &queueProgress{q: q, durable: start, committed: -1, done: map[int64]int64{}, pending: map[int64]time.Time{},
+	p := &queueProgress{q: q, durable: start, committed: -1, floor: start, done: map[int64]int64{}, pending: map[int64]time.Time{},
 		maxOffset: start}
 	if committed {
-		p.committed = start
+		p.committed, p.floor = start, -1
 	}
 	return p
 }
@@ -270,6 +275,7 @@ func (s *sinkRunner) session(ctx context.Context, pl *rmqclient.Puller) error {
 	}
 	tasks := s.tasksNow()
 	mine := planQueues(all, s.id.Task, tasks)
+	s.keepSeeks(mine)
 	progress := make([]*queueProgress, 0, len(mine))
 	for _, q := range mine {
 		p, err := s.startProgress(ctx, pl, q)
@@ -333,14 +339,37 @@ func (s *sinkRunner) session(ctx context.Context, pl *rmqclient.Puller) error {
 	return err
 }
 
+// keepSeeks drops the seeks (ResetOffsets) of queues outside the session's plan, which the
+// task is not reading, and the signal of those made before the session: it applies them.
+func (s *sinkRunner) keepSeeks(mine []rmqclient.Queue) {
+	select {
+	case <-s.reseek:
+	default:
+	}
+	s.assignMu.Lock()
+	defer s.assignMu.Unlock()
+	for q := range s.seeks {
+		if !slices.Contains(mine, rmqclient.Queue(q)) {
+			delete(s.seeks, q)
+		}
+	}
+}
+
 // startProgress returns where q is read from: the offset the task asked for (ResetOffsets),
 // else the group's committed offset, else the start the connector's config names.
 func (s *sinkRunner) startProgress(ctx context.Context, pl *rmqclient.Puller, q rmqclient.Queue) (*queueProgress, error) {
+	pq := toPluginQueue(q)
 	s.assignMu.Lock()
-	off, seek := s.seeks[toPluginQueue(q)]
-	delete(s.seeks, toPluginQueue(q))
+	off, seek := s.seeks[pq] // kept until an offset at or past it is stored (see commit)
 	s.assignMu.Unlock()
 	if seek {
+		// What the task confirmed or was told of the queue before the seek no longer holds.
+		s.confirmMu.Lock()
+		delete(s.confirmed, pq)
+		s.confirmMu.Unlock()
+		s.mu.Lock()
+		delete(s.offsets, pq)
+		s.mu.Unlock()
 		return newQueueProgress(q, off, false), nil // stored at the next commit
 	}
 	off, found, err := pl.CommittedOffset(ctx, q)
@@ -522,7 +551,14 @@ func msgBytes(msgs []*rmqclient.ReceivedMessage) int {
 func (s *sinkRunner) commit(ctx context.Context, pl *rmqclient.Puller, progress []*queueProgress) {
 	for _, p := range progress {
 		off, _ := p.toCommit()
-		limit, ok := s.commitCap(toPluginQueue(p.q))
+		pq := toPluginQueue(p.q)
+		limit, ok := s.commitCap(pq)
+		if p.floor >= 0 && (!ok || limit < p.floor) {
+			// The session's start may be stored whatever a PreCommit task confirmed: a restart
+			// that found no stored offset would read from elsewhere (the group's old offset, or
+			// the queue's new end) and skip what the task asked for or was given.
+			limit, ok = p.floor, true
+		}
 		if !ok {
 			continue // a PreCommit task confirmed nothing of the queue yet
 		}
@@ -538,6 +574,13 @@ func (s *sinkRunner) commit(ctx context.Context, pl *rmqclient.Puller, progress 
 			continue
 		}
 		p.stored(off)
+		if p.floor >= 0 && off >= p.floor {
+			s.assignMu.Lock()
+			if o, ok := s.seeks[pq]; ok && o == p.floor {
+				delete(s.seeks, pq) // stored: a restart reads from the group's offset
+			}
+			s.assignMu.Unlock()
+		}
 	}
 }
 
