@@ -217,24 +217,14 @@ func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force
 		if err != nil {
 			return r.res, err
 		}
-		for tries := 0; off < end; {
+		for off < end {
 			batch, next, err := e.dlqReader().ReadBelow(ctx, q, off, end, replayBatch)
 			if err != nil {
 				return r.res, err
 			}
-			if len(batch) == 0 && next <= off {
-				// A loaded broker may answer a pull below the queue's end with nothing: try
-				// again a while rather than end the replay short and say it is done.
-				if tries++; tries > replayEmptyReads {
-					return r.res, fmt.Errorf("dlq %s queue %d: no record could be read at offset %d (the queue ends at %d); %d records were replayed, call again to go on",
-						topic, q.QueueID, off, end, len(r.res.Replayed))
-				}
-				if !sleepCtx(ctx, replayEmptyWait) {
-					return r.res, ctx.Err()
-				}
-				continue
+			if len(batch) == 0 {
+				break
 			}
-			tries = 0
 			for len(batch) > 0 && batch[len(batch)-1].Offset >= end {
 				batch = batch[:len(batch)-1] // a pull may return a little past end
 			}
@@ -249,13 +239,6 @@ func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force
 
 // replayBatch is how many DLQ records a replay reads, sends and records at a time.
 const replayBatch = 256
-
-// replayEmptyReads bounds the reads in a row that find nothing below a DLQ queue's end, each
-// after replayEmptyWait, before a replay gives up with an error.
-const (
-	replayEmptyReads = 20
-	replayEmptyWait  = 100 * time.Millisecond
-)
 
 // replayer carries one DLQReplay call's state across its batches.
 type replayer struct {
