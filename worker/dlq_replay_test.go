@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -80,6 +81,14 @@ func TestDLQReplayStreamsInBatches(t *testing.T) {
 		_, err := p.Send(ctx, batch...)
 		require.NoError(t, err)
 	}
+	// The consume queue lists a sent message a moment after the send returns (longer on a loaded
+	// broker): the replay reads what the queue lists when it begins.
+	dlqQueues, err := client.TopicQueues(ctx, dlq)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, end, err := client.QueueOffsets(ctx, dlqQueues[0])
+		return err == nil && end >= n
+	}, 30*time.Second, 10*time.Millisecond)
 	res, err := env.h.DLQReplay(ctx, "s", nil, false)
 	require.NoError(t, err)
 	require.Len(t, res.Replayed, n)

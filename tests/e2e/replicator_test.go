@@ -181,6 +181,9 @@ func TestReplicatorCheckpointFailover(t *testing.T) {
 	group := rmqtest.Group(t)
 	produceRange(t, a, src, 0, n)
 	ctx := context.Background()
+	// The consume queues list a sent message a moment after the send returns (longer on a loaded
+	// broker); the offsets below and readTopic read what they list.
+	require.Eventually(t, func() bool { return countTopic(a, src) >= int64(n) }, time.Minute, 10*time.Millisecond)
 
 	// The group consumed a different share of each queue on A: none of queue 0, a third of
 	// queue 1, two thirds of queue 2, all of queue 3.
