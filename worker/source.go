@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -297,17 +298,29 @@ func (s *sourceRunner) deliver(ctx context.Context, b convertedBatch) error {
 	var lastPart map[string]any
 	var lastKey string
 	var last *schema.Record // the last record of the current run
-	store := func() {
-		if last != nil {
-			s.pending[lastKey] = plugins.PartitionPosition{Partition: last.SourcePartition, Offset: last.Offset()}
+	store := func() error {
+		if last == nil {
+			return nil
 		}
+		off := last.Offset()
+		if off != nil {
+			// Checked here, where the task that made it fails: a position store refuses the
+			// whole commit for one offset it cannot write, and every commit after it.
+			if _, err := json.Marshal(off); err != nil {
+				return fmt.Errorf("record position: source offset is not JSON data: %w", err)
+			}
+		}
+		s.pending[lastKey] = plugins.PartitionPosition{Partition: last.SourcePartition, Offset: off}
+		return nil
 	}
 	for _, r := range b.recs {
 		if r == nil || r.SourcePartition == nil {
 			continue
 		}
 		if lastPart == nil || !samePartition(lastPart, r.SourcePartition) {
-			store()
+			if err := store(); err != nil {
+				return err
+			}
 			k, err := partitionKey(r.SourcePartition)
 			if err != nil {
 				return fmt.Errorf("record position: %w", err)
@@ -316,8 +329,7 @@ func (s *sourceRunner) deliver(ctx context.Context, b convertedBatch) error {
 		}
 		last = r
 	}
-	store()
-	return nil
+	return store()
 }
 
 // commitRecords tells a RecordCommitter task about every record of a delivered batch, in

@@ -126,3 +126,29 @@ func TestSourceRecordTooBigForRocketMQGoesToDLQ(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 	waitState(t, env.h, "src", restapi.StateRunning, 1)
 }
+
+// TestSourceOffsetJSONCannotWriteFailsTheTask: a record whose source offset JSON cannot write
+// (a NaN), and that is its partition's position (the last of its batch), fails its task,
+// naming the offset, before the position is kept. The position store
+// refused the whole commit for it, and every commit after: the task ran on with no position
+// of any partition stored and its Commit never called.
+func TestSourceOffsetJSONCannotWriteFailsTheTask(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	_, err := env.h.CreateConnector(context.Background(), "src", map[string]string{
+		"connector.class": "mem-source", "test.id": rmqtest.Name(t, "s"), "count": "10", "bad.offset.at": "9",
+		"connect.topicname": topic,
+	}, "")
+	require.NoError(t, err)
+	var last restapi.ConnectorStatus
+	require.Eventually(t, func() bool {
+		st, err := env.h.ConnectorStatus(context.Background(), "src")
+		last = st
+		return err == nil && len(st.Tasks) == 1 && st.Tasks[0].State == restapi.StateFailed &&
+			strings.Contains(st.Tasks[0].Trace, "source offset is not JSON data")
+	}, 30*time.Second, 50*time.Millisecond, "status: %+v", &last)
+	ps, err := env.h.Positions("src")
+	require.NoError(t, err)
+	require.Empty(t, ps, "the batch's position is its last record's, which was refused")
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -108,7 +109,7 @@ func (c *memConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
 	out := make([]map[string]string, 0, maxTasks)
 	for i := 0; i < maxTasks; i++ {
 		m := map[string]string{"test.id": c.cfg["test.id"], "count": c.cfg["count"], "task": strconv.Itoa(i),
-			"value.bytes": c.cfg["value.bytes"]}
+			"value.bytes": c.cfg["value.bytes"], "bad.offset.at": c.cfg["bad.offset.at"]}
 		out = append(out, m)
 	}
 	return out, nil
@@ -138,10 +139,12 @@ type memSourceTask struct {
 	task        string
 	st          *memState
 	pad         string // value.bytes: values are padded to this many bytes with incompressible text
+	badOffsetAt int    // bad.offset.at (when > 0): the record of this sequence number has an offset JSON cannot write
 }
 
 func (t *memSourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
 	t.count, _ = strconv.Atoi(cfg["count"])
+	t.badOffsetAt, _ = strconv.Atoi(cfg["bad.offset.at"])
 	t.task = cfg["task"]
 	if n, _ := strconv.Atoi(cfg["value.bytes"]); n > 0 {
 		raw := make([]byte, n)
@@ -190,6 +193,9 @@ func (t *memSourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 		r := schema.NewRecord("", schema.StringSchema, fmt.Sprintf("key-%d", t.next%7), schema.StringSchema, v)
 		r.SourcePartition = map[string]any{"task": t.task}
 		r.SourceOffset = map[string]any{"seq": int64(t.next)}
+		if t.badOffsetAt > 0 && t.next == t.badOffsetAt {
+			r.SourceOffset["weight"] = math.NaN()
+		}
 		r.Headers.Add("h", schema.StringSchema, "v")
 		out = append(out, r)
 		t.next++
