@@ -38,7 +38,7 @@ func (t *SinkTask) ensureTable(ctx context.Context, table tableID, r *schema.Rec
 		}
 	}
 	for _, f := range fields {
-		if info.cols[f.name] {
+		if info.has(f.name) {
 			continue
 		}
 		if !t.sc.autoEvolve {
@@ -51,13 +51,13 @@ func (t *SinkTask) ensureTable(ctx context.Context, table tableID, r *schema.Rec
 		stmt := "ALTER TABLE " + t.d.table(table) + " ADD COLUMN " + t.d.quote(f.name) + " " + typ + " NULL"
 		if _, err := t.db.ExecContext(ctx, stmt); err != nil {
 			// Another task may have added it meanwhile.
-			if again, rerr := t.readTable(ctx, table); rerr == nil && again != nil && again.cols[f.name] {
+			if again, rerr := t.readTable(ctx, table); rerr == nil && again != nil && again.has(f.name) {
 				info = again
 				continue
 			}
 			return t.sc.target.wrap("alter table "+table.String(), err)
 		}
-		info.cols[f.name] = true
+		info.add(f.name)
 	}
 	t.tables[table] = info
 	return nil
@@ -118,7 +118,7 @@ func (t *SinkTask) recordFields(r *schema.Record) []recField {
 
 func allKnown(info *tableInfo, fields []recField) bool {
 	for _, f := range fields {
-		if !info.cols[f.name] {
+		if !info.has(f.name) {
 			return false
 		}
 	}
@@ -134,9 +134,11 @@ func (t *SinkTask) readTable(ctx context.Context, table tableID) (*tableInfo, er
 	if len(cols) == 0 {
 		return nil, nil
 	}
-	info := &tableInfo{cols: map[string]bool{}}
+	// MySQL and MariaDB match column names without regard to case: a record's field ID writes
+	// column id, and adding ID beside it fails.
+	info := &tableInfo{cols: map[string]bool{}, fold: t.d.kind == mysqlDialect}
 	for _, c := range cols {
-		info.cols[c.Name] = true
+		info.add(c.Name)
 	}
 	return info, nil
 }

@@ -144,7 +144,23 @@ type shapeCache struct {
 
 // tableInfo is what the task knows of a destination table.
 type tableInfo struct {
-	cols map[string]bool
+	cols map[string]bool // by name; lower-cased when fold is set
+	fold bool            // column names are case-insensitive (MySQL, MariaDB)
+}
+
+// has reports whether the table has a column of that name.
+func (i *tableInfo) has(name string) bool {
+	if i.fold {
+		name = strings.ToLower(name)
+	}
+	return i.cols[name]
+}
+
+func (i *tableInfo) add(name string) {
+	if i.fold {
+		name = strings.ToLower(name)
+	}
+	i.cols[name] = true
 }
 
 // NewSinkTask returns an unstarted jdbc-sink task.
