@@ -150,10 +150,8 @@ const killGrace = 5 * time.Second
 // kill stops the process (asking it to exit, then killing it) and waits for what serves it.
 func (p *process) kill(how string) {
 	p.killOnce.Do(func() {
+		p.setHow(how)
 		p.mu.Lock()
-		if p.how == "" {
-			p.how = how
-		}
 		host := p.host
 		p.mu.Unlock()
 		force := time.AfterFunc(killGrace, p.forceKill)
@@ -165,6 +163,15 @@ func (p *process) kill(how string) {
 		p.wg.Wait()
 		p.m.untrack(p)
 	})
+}
+
+// setHow records why the worker ends the process, unless a reason was recorded first.
+func (p *process) setHow(how string) {
+	p.mu.Lock()
+	if p.how == "" {
+		p.how = how
+	}
+	p.mu.Unlock()
 }
 
 // forceKill kills the process outright (SIGKILL), without asking it first.
@@ -194,11 +201,7 @@ func (p *process) call(ctx context.Context, op string, f func(ctx context.Contex
 	if cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {
 		how := fmt.Sprintf("was killed after giving no answer within %v (hung)", p.m.opts.CallTimeout)
 		// It did not answer this call; it is not asked to stop either (it may not answer that).
-		p.mu.Lock()
-		if p.how == "" {
-			p.how = how
-		}
-		p.mu.Unlock()
+		p.setHow(how)
 		p.forceKill()
 		p.kill(how)
 		return p.failure(op, how)

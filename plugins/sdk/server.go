@@ -281,25 +281,23 @@ func (s *server) CommitRecords(ctx context.Context, req *pb.CommitRecordsRequest
 	if rc == nil {
 		return reply(nil), nil
 	}
-	s.calls.RLock()
-	defer s.calls.RUnlock()
-	s.mu.Lock()
-	stopped := s.stopped
-	s.mu.Unlock()
-	if stopped {
+	err := s.taskCall(func() error {
+		var errs []error
+		for i, r := range recs {
+			if r == nil || i >= len(req.Metadata) {
+				continue
+			}
+			md := wire.FromMetadataMsg(req.Metadata[i])
+			if err := guard(func() error { return rc.CommitRecord(ctx, r, md) }); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	})
+	if errors.Is(err, errStopped) {
 		return reply(nil), nil // acknowledgements that crossed the task's Stop: nothing to tell it
 	}
-	var errs []error
-	for i, r := range recs {
-		if r == nil || i >= len(req.Metadata) {
-			continue
-		}
-		md := wire.FromMetadataMsg(req.Metadata[i])
-		if err := guard(func() error { return rc.CommitRecord(ctx, r, md) }); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return reply(errors.Join(errs...)), nil
+	return reply(err), nil
 }
 
 func (s *server) SourceStop(ctx context.Context, _ *pb.StopRequest) (*pb.ErrorReply, error) {
