@@ -158,9 +158,12 @@ type PutFlushResult struct {
 	Durable map[Queue]int64
 }
 
-// QueueListener is an optional SinkTask ability: the engine calls Open when
-// the task is assigned queues and Close before they are taken away (after a
-// final flush of their records), both from the Put goroutine.
+// QueueListener is an optional SinkTask ability: the engine calls Open with
+// the queues of a plan before any of their records are put (a seek asked for
+// with ResetOffsets in Open applies to them), and Close with them once reading
+// them stops (a re-plan, or the task stopping) and their last offsets are
+// committed. Neither overlaps a Put, Flush or PreCommit; an error from either at
+// a re-plan fails the task.
 type QueueListener interface {
 	Open(ctx context.Context, queues []Queue) error
 	Close(ctx context.Context, queues []Queue) error

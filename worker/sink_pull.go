@@ -275,11 +275,22 @@ func (s *sinkRunner) session(ctx context.Context, pl *rmqclient.Puller) error {
 	}
 	tasks := s.tasksNow()
 	mine := planQueues(all, s.id.Task, tasks)
-	s.keepSeeks(mine)
+	s.setPlan(mine, nil) // Assignment during Open names the session's queues
+	if err := s.openQueues(ctx, mine); err != nil {
+		s.setPlan(nil, nil)
+		return err
+	}
+	s.keepSeeks(mine) // after Open: a seek it asked for applies to this session
 	progress := make([]*queueProgress, 0, len(mine))
 	for _, q := range mine {
 		p, err := s.startProgress(ctx, pl, q)
 		if err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), sinkFinalCommitTimeout)
+			defer cancel()
+			if cerr := s.closeQueues(cctx, mine); cerr != nil {
+				s.log.Warn("sink task did not close its queues", "err", cerr)
+			}
+			s.setPlan(nil, nil)
 			return err
 		}
 		progress = append(progress, p)
@@ -336,7 +347,68 @@ func (s *sinkRunner) session(ctx context.Context, pl *rmqclient.Puller) error {
 	cctx, cancel := context.WithTimeout(context.Background(), sinkFinalCommitTimeout)
 	defer cancel()
 	s.commit(cctx, pl, progress)
+	if cerr := s.closeQueues(cctx, mine); cerr != nil {
+		if err == nil || errors.Is(err, errReplan) {
+			return cerr
+		}
+		s.log.Warn("sink task did not close its queues", "err", cerr)
+	}
 	return err
+}
+
+// openQueues calls a QueueListener task's Open with the session's queues before any of their
+// records are read (a seek it asks for there applies to the session), retrying a retriable
+// error as a Flush's is. A task planned no queue is not called.
+func (s *sinkRunner) openQueues(ctx context.Context, mine []rmqclient.Queue) error {
+	ql, ok := s.task.(plugins.QueueListener)
+	if !ok || len(mine) == 0 {
+		return nil
+	}
+	qs := toPluginQueues(mine)
+	err := s.policy.retry(ctx, func() error {
+		return safeCall(func() error { return ql.Open(ctx, qs) })
+	}, s.counters.countRetries(plugins.IsRetriable))
+	if err != nil {
+		return fmt.Errorf("stage %s: open queues: %w", StagePut, err)
+	}
+	return nil
+}
+
+// closeQueues ends a session's hold on its queues once their last commit is made: a
+// QueueListener task's Close (after a Flush or PreCommit in flight), and what the runner
+// keeps of them for Flush and PreCommit, so that neither names a queue the task no longer
+// reads; a queue planned again is given from where its stored offset resumes.
+func (s *sinkRunner) closeQueues(ctx context.Context, mine []rmqclient.Queue) error {
+	qs := toPluginQueues(mine)
+	s.mu.Lock()
+	for s.flushing {
+		s.flushDone.Wait()
+	}
+	for _, q := range qs {
+		delete(s.offsets, q)
+	}
+	s.mu.Unlock()
+	s.confirmMu.Lock()
+	for _, q := range qs {
+		delete(s.confirmed, q)
+	}
+	s.confirmMu.Unlock()
+	ql, ok := s.task.(plugins.QueueListener)
+	if !ok || len(qs) == 0 {
+		return nil
+	}
+	if err := safeCall(func() error { return ql.Close(ctx, qs) }); err != nil {
+		return fmt.Errorf("stage %s: close queues: %w", StagePut, err)
+	}
+	return nil
+}
+
+func toPluginQueues(qs []rmqclient.Queue) []plugins.Queue {
+	out := make([]plugins.Queue, len(qs))
+	for i, q := range qs {
+		out[i] = toPluginQueue(q)
+	}
+	return out
 }
 
 // keepSeeks drops the seeks (ResetOffsets) of queues outside the session's plan, which the
