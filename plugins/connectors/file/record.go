@@ -11,6 +11,12 @@ const (
 	// OffsetKey is the source-offset key; its value (int64) is the byte offset just after the record's line,
 	// terminator included, i.e. where reading resumes when this record's position is committed.
 	OffsetKey = "position"
+	// FileIDKey is the source-offset key naming the file the position is in: "<device>:<inode>" (a string,
+	// so it survives a JSON round trip). When the file at the path is another one at Start (a rotation
+	// renamed the old file away and created a new one), the position does not apply and the file is read
+	// from its start. Offsets without it (stored by earlier versions or set by hand) are used as they are.
+	// Platforms without inodes leave it out.
+	FileIDKey = "file.id"
 
 	// HeaderTerminator names the header (string value) recording how the line ended in the source file:
 	// TerminatorLF, TerminatorCRLF or TerminatorNone. file-sink writes that terminator back, so a file copied

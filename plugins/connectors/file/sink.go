@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,7 +23,8 @@ import (
 var sinkSpec = plugins.MustConfigSpec(
 	plugins.Field{Name: KeyFilename, Type: plugins.TypeString, Required: true, Aliases: []string{"file"}, Path: true,
 		Validators: []plugins.Validator{plugins.NonEmpty()},
-		Doc:        "Path of the file records are appended to, one line per record; created when missing."},
+		Doc: "Path of the file records are appended to, one line per record; created when missing. The sink " +
+			"keeps <filename>.durable-size beside it, so its directory must be writable."},
 	orderingField,
 )
 
@@ -65,11 +68,14 @@ func (c *SinkConnector) NewSinkTask() plugins.SinkTask { return NewSinkTask() }
 // The file only ever grows by whole records: it keeps the size it had after its last successful fsync
 // (durable), and when a write, flush or fsync fails (a full disk) it discards what is buffered and truncates
 // the file back to that size before returning the error, so the records the engine delivers again are not
-// appended to a partial line. Start cuts a trailing partial line left by a crash (see repairTail).
+// appended to a partial line. A crash can still leave a partial record at the end of the file; the side file
+// (see durableSuffix) tells the next Start where the task's own writes began, so it cuts that record and
+// never anything the task did not write.
 type SinkTask struct {
 	mu      sync.Mutex
 	tctx    plugins.SinkTaskContext
 	path    string
+	id      string // fileID of the open file
 	f       *os.File
 	w       *bufio.Writer
 	json    *converter.JSONConverter
@@ -84,16 +90,32 @@ type SinkTask struct {
 	wrap func(io.Writer) io.Writer
 }
 
-// tailSuffix names the file beside the sink's file that records the durable size when the file ended
-// without a newline (a record with terminator NONE), so that Start keeps that tail.
-const tailSuffix = ".durable-size"
+// durableSuffix names the side file beside the sink's file, "<filename>.durable-size". While a task runs it
+// holds "<size> <file ID>": every byte of the file after size was written by the task. Start records the
+// file's size once it has repaired it, each Flush that leaves the file ending without a newline records the
+// new size (so that record is kept), and Stop empties the side file. Start reads it first:
+//
+//   - a size for this file that the file still has means the task did not stop (a crash): after size the
+//     file is cut after its last newline, or at size when there is none, which removes the partial record
+//     the crash left and nothing else;
+//   - missing, empty (a clean stop), not a size, another file's ID or a size beyond the file's end (it was
+//     replaced or cut since): the file is kept as it is.
+//
+// A side file of an earlier version holds only a size, and is trusted as it was then. The side file is
+// opened through the same confinement as the file.
+const durableSuffix = ".durable-size"
+
+// durableRecordLen is the length of the side file's content, padded with spaces: it is rewritten in place
+// by one write of the same length, so a crash cannot leave it empty or half rewritten.
+const durableRecordLen = 64
 
 // NewSinkTask returns an unstarted file-sink task.
 func NewSinkTask() *SinkTask { return &SinkTask{} }
 
 var _ plugins.SinkTask = (*SinkTask)(nil)
 
-// Start opens (creating it when missing) the file for appending.
+// Start opens (creating it when missing) the file for appending, cuts a partial record a crash of the
+// task left at its end, and records the file's size in the side file (see durableSuffix).
 func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[string]string) error {
 	vals := tctx.Config()
 	path := vals.String(KeyFilename)
@@ -111,12 +133,13 @@ func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[
 		_ = f.Close()
 		return fmt.Errorf("file-sink: %s: task already started or stopped", path)
 	}
-	size, endsLF, err := repairTail(f, path)
+	t.tctx, t.path, t.f, t.json = tctx, path, f, jc
+	size, endsLF, err := t.repairTail()
 	if err != nil {
 		_ = f.Close()
+		t.tctx, t.path, t.f, t.json = nil, "", nil, nil
 		return err
 	}
-	t.tctx, t.path, t.f, t.json = tctx, path, f, jc
 	t.durable, t.endsLF = size, endsLF
 	var target io.Writer = f
 	if t.wrap != nil {
@@ -126,50 +149,134 @@ func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[
 	return nil
 }
 
-// repairTail cuts a partial line at the end of f (what a crash in the middle of a write leaves): the file
-// is truncated after its last newline, unless the tail is a record written without terminator whose size
-// the side file recorded as durable. It returns the file's size and whether it ends with a newline.
-func repairTail(f *os.File, path string) (int64, bool, error) {
-	st, err := f.Stat()
+// repairTail cuts what a crash of the task left after its last whole record (see durableSuffix), records
+// the file's size in the side file and returns it, with whether the file ends with a newline.
+func (t *SinkTask) repairTail() (int64, bool, error) {
+	st, err := t.f.Stat()
 	if err != nil {
 		return 0, false, fmt.Errorf("file-sink: %w", err)
 	}
 	size := st.Size()
-	if size == 0 {
-		return 0, true, nil
+	t.id = fileID(st)
+	from, existed, err := t.readDurable(size)
+	if err != nil {
+		return 0, false, err
 	}
-	// Find the last newline, reading backwards in chunks.
-	buf := make([]byte, 64<<10)
-	cut := int64(0)
-	for end := size; end > 0 && cut == 0; {
-		start := max(end-int64(len(buf)), 0)
-		n, err := f.ReadAt(buf[:end-start], start)
+	cut := size
+	if from >= 0 && from < size {
+		if cut, err = t.afterLastLF(from, size); err != nil {
+			return 0, false, err
+		}
+	}
+	if cut < size {
+		if err := t.f.Truncate(cut); err != nil {
+			return 0, false, fmt.Errorf("file-sink: cut the partial last record of %s at byte %d: %w", t.path, cut, err)
+		}
+		if err := t.f.Sync(); err != nil {
+			return 0, false, fmt.Errorf("file-sink: fsync %s: %w", t.path, err)
+		}
+	}
+	if err := t.writeDurable(cut); err != nil {
+		return 0, false, err
+	}
+	if !existed {
+		// The side file (and maybe the file) is new: make its directory entry durable too.
+		if err := syncDir(t.tctx, filepath.Dir(t.path)); err != nil {
+			return 0, false, fmt.Errorf("file-sink: fsync the directory of %s: %w", t.path, err)
+		}
+	}
+	return cut, cut == 0 || endsWithLF(t.f, cut), nil
+}
+
+// readDurable returns the size the side file records for this file, or -1 when it records none that
+// applies (see durableSuffix), and whether the side file exists.
+func (t *SinkTask) readDurable(size int64) (int64, bool, error) {
+	side, err := openFile(t.tctx, t.path+durableSuffix, os.O_RDONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return -1, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("file-sink: read the durable size of %s: %w", t.path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(side, durableRecordLen))
+	_ = side.Close()
+	if err != nil {
+		return 0, false, fmt.Errorf("file-sink: read the durable size of %s: %w", t.path, err)
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return -1, true, nil
+	}
+	d, err := strconv.ParseInt(fields[0], 10, 64)
+	if err != nil || d < 0 || d > size || (len(fields) > 1 && t.id != "" && fields[1] != t.id) {
+		return -1, true, nil
+	}
+	return d, true, nil
+}
+
+// afterLastLF returns the offset just after the last newline in the file's bytes [from, size), or from
+// when there is none.
+func (t *SinkTask) afterLastLF(from, size int64) (int64, error) {
+	buf := make([]byte, min(size-from, 64<<10))
+	for end := size; end > from; {
+		start := max(end-int64(len(buf)), from)
+		n, err := t.f.ReadAt(buf[:end-start], start)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return 0, false, fmt.Errorf("file-sink: read %s: %w", path, err)
+			return 0, fmt.Errorf("file-sink: read %s: %w", t.path, err)
 		}
 		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			cut = start + int64(i) + 1
+			return start + int64(i) + 1, nil
 		}
 		end = start
 	}
-	if cut == size {
-		return size, true, nil
+	return from, nil
+}
+
+// writeDurable records size as the file's durable size in the side file and fsyncs it.
+func (t *SinkTask) writeDurable(size int64) error {
+	rec := strconv.FormatInt(size, 10)
+	if t.id != "" {
+		rec += " " + t.id
 	}
-	if b, err := os.ReadFile(path + tailSuffix); err == nil {
-		if d, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && d > cut && d <= size {
-			cut = d
-		}
+	rec = fmt.Sprintf("%-*s\n", durableRecordLen-1, rec)
+	if err := t.rewriteSide(rec); err != nil {
+		return fmt.Errorf("file-sink: record the durable size of %s: %w", t.path, err)
 	}
-	if cut == size {
-		return size, false, nil
+	return nil
+}
+
+// rewriteSide replaces the side file's content with rec (durableRecordLen bytes, or "" to empty it) and
+// fsyncs it.
+func (t *SinkTask) rewriteSide(rec string) error {
+	f, err := openFile(t.tctx, t.path+durableSuffix, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
 	}
-	if err := f.Truncate(cut); err != nil {
-		return 0, false, fmt.Errorf("file-sink: cut the partial last line of %s at byte %d: %w", path, cut, err)
+	if rec == "" {
+		err = f.Truncate(0)
+	} else {
+		_, err = f.WriteAt([]byte(rec), 0)
 	}
-	if err := f.Sync(); err != nil {
-		return 0, false, fmt.Errorf("file-sink: fsync %s: %w", path, err)
+	if err == nil {
+		err = f.Sync()
 	}
-	return cut, cut == 0 || endsWithLF(f, cut), nil
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncDir fsyncs the directory dir, opened through the task's confinement.
+func syncDir(tctx any, dir string) error {
+	d, err := openFile(tctx, dir, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func endsWithLF(f *os.File, size int64) bool {
@@ -284,32 +391,19 @@ func (t *SinkTask) sync() error {
 	size := st.Size()
 	endsLF := size == 0 || endsWithLF(t.f, size)
 	if !endsLF {
-		// The file ends with a record written without terminator: record that it is whole.
-		if err := writeSynced(t.path+tailSuffix, strconv.FormatInt(size, 10)); err != nil {
-			return t.rollback(fmt.Errorf("file-sink: record the durable size of %s: %w", t.path, err))
+		// The file ends with a record written without terminator: record that it is whole, or the next
+		// Start after a crash would cut it.
+		if err := t.writeDurable(size); err != nil {
+			return t.rollback(err)
 		}
 	}
 	t.durable, t.endsLF = size, endsLF
 	return nil
 }
 
-func writeSynced(path, content string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(content)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// Stop writes and fsyncs what is still buffered, then closes the file. It is idempotent and safe without
-// Start; Put and Flush fail with ErrStopped afterwards.
+// Stop writes and fsyncs what is still buffered, closes the file and, when the file holds whole records
+// only, empties the side file (see durableSuffix). It is idempotent and safe without Start; Put and Flush
+// fail with ErrStopped afterwards.
 func (t *SinkTask) Stop(context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -322,5 +416,10 @@ func (t *SinkTask) Stop(context.Context) error {
 		err = fmt.Errorf("file-sink: close %s: %w", t.path, cerr)
 	}
 	t.f, t.w = nil, nil
+	if !t.dirty {
+		if serr := t.rewriteSide(""); serr != nil {
+			err = errors.Join(err, fmt.Errorf("file-sink: clear the durable size of %s: %w", t.path, serr))
+		}
+	}
 	return err
 }

@@ -314,25 +314,186 @@ func TestFileSinkFullDiskLeavesNoPartialLine(t *testing.T) {
 	}
 }
 
-// TestFileSinkStartCutsPartialLastLine: a crash in the middle of a write leaves a partial last line, which
-// Start cuts; a record written without terminator (NONE) and flushed is whole and kept.
-func TestFileSinkStartCutsPartialLastLine(t *testing.T) {
-	ctx := context.Background()
-	out := filepath.Join(t.TempDir(), "out.txt")
-	require.NoError(t, os.WriteFile(out, []byte("a\nb\npart"), 0o644))
-	task := startSink(t, out, nil)
-	got, err := os.ReadFile(out)
+// appendRaw appends b to the file at path, as a write cut short by a crash leaves it.
+func appendRaw(t *testing.T, path, b string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	require.NoError(t, err)
-	require.Equal(t, "a\nb\n", string(got))
+	_, err = f.WriteString(b)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
 
-	tail := schema.NewRecord("t", nil, nil, schema.StringSchema, "tail")
-	tail.Headers.Add(file.HeaderTerminator, schema.StringSchema, file.TerminatorNone)
-	require.NoError(t, task.Put(ctx, append(lines("c", 0, 1), tail)))
-	require.NoError(t, task.Stop(ctx))
+func noneRecord(v string) *schema.Record {
+	r := schema.NewRecord("t", nil, nil, schema.StringSchema, v)
+	r.Headers.Add(file.HeaderTerminator, schema.StringSchema, file.TerminatorNone)
+	return r
+}
+
+// TestFileSinkKeepsWhatItDidNotWrite: Start never removes bytes the sink did not write, whether the file
+// ends with a newline or not, across restarts, and whatever a side file left beside it says about another
+// file or a larger size.
+func TestFileSinkKeepsWhatItDidNotWrite(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		content string
+		// prepare runs on out before the task under test starts; nil writes content.
+		prepare func(t *testing.T, out, content string)
+	}{
+		{"last line without newline", "a\nb", nil},
+		{"no newline at all", "abc", nil},
+		{"whole lines", "a\nb\n", nil},
+		{"empty", "", nil},
+		{"written after a clean stop", "r-000\nr-001\nx\ny", func(t *testing.T, out, _ string) {
+			sink := startSink(t, out, nil)
+			require.NoError(t, sink.Put(ctx, lines("r", 0, 2)))
+			require.NoError(t, sink.Stop(ctx))
+			appendRaw(t, out, "x\ny")
+		}},
+		{"replaced after a crash", "x\nyz", func(t *testing.T, out, content string) {
+			sink := startSink(t, out, nil)
+			require.NoError(t, sink.Put(ctx, lines("r", 0, 2)))
+			require.NoError(t, sink.Flush(ctx, nil))
+			sink.CrashForTest()
+			fresh := out + ".new"
+			require.NoError(t, os.WriteFile(fresh, []byte(content), 0o644))
+			require.NoError(t, os.Rename(fresh, out))
+		}},
+		{"cut shorter after a crash", "z", func(t *testing.T, out, content string) {
+			sink := startSink(t, out, nil)
+			require.NoError(t, sink.Put(ctx, []*schema.Record{noneRecord("tail")}))
+			require.NoError(t, sink.Flush(ctx, nil))
+			sink.CrashForTest()
+			require.NoError(t, os.WriteFile(out, []byte(content), 0o644))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.txt")
+			if tt.prepare == nil {
+				require.NoError(t, os.WriteFile(out, []byte(tt.content), 0o644))
+			} else {
+				tt.prepare(t, out, tt.content)
+			}
+			for range 2 {
+				require.NoError(t, startSink(t, out, nil).Stop(ctx))
+				requireContent(t, out, tt.content, "after a start and a stop")
+			}
+			sink := startSink(t, out, nil)
+			requireContent(t, out, tt.content, "after a start")
+			require.NoError(t, sink.Put(ctx, lines("c", 0, 1)))
+			require.NoError(t, sink.Flush(ctx, nil))
+			requireContent(t, out, tt.content+"c-000\n", "records are appended")
+		})
+	}
+}
+
+// TestFileSinkStartCutsWhatACrashLeft: a crash in the middle of a write leaves a partial record after what
+// the task made durable; the next Start cuts it, and only it: whole lines the task wrote are kept (their
+// records come again: at-least-once), and so are a record flushed without terminator (NONE) and the file's
+// content from before the task, newline or not.
+func TestFileSinkStartCutsWhatACrashLeft(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		before  string           // the file's content before the first task
+		put     []*schema.Record // put and flushed by the task that crashes
+		partial string           // what the crash left after them
+		want    string
+	}{
+		{"right after start", "a\nb", nil, "r-0", "a\nb"},
+		{"after flushed lines", "a\nb", lines("r", 0, 2), "r-002\nr-0", "a\nbr-000\nr-001\nr-002\n"},
+		{"after a record without terminator", "", append(lines("c", 0, 1), noneRecord("tail")), "x-0", "c-000\ntail"},
+		{"whole lines after a record without terminator", "old\n", []*schema.Record{noneRecord("tail")},
+			"\nx-000\nx-0", "old\ntail\nx-000\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.txt")
+			require.NoError(t, os.WriteFile(out, []byte(tt.before), 0o644))
+			sink := startSink(t, out, nil)
+			if tt.put != nil {
+				require.NoError(t, sink.Put(ctx, tt.put))
+				require.NoError(t, sink.Flush(ctx, nil))
+			}
+			sink.CrashForTest()
+			appendRaw(t, out, tt.partial)
+
+			sink = startSink(t, out, nil)
+			requireContent(t, out, tt.want, "the partial record is cut")
+			sink.CrashForTest()
+			appendRaw(t, out, "y-0")
+			sink = startSink(t, out, nil)
+			requireContent(t, out, tt.want, "a crash of the repaired task is repaired too")
+
+			require.NoError(t, sink.Put(ctx, lines("d", 0, 1)))
+			require.NoError(t, sink.Stop(ctx))
+			startSink(t, out, nil)
+			requireContent(t, out, tt.want+"d-000\n", "redelivered records follow whole ones")
+		})
+	}
+}
+
+// TestFileSinkReadsSideFileOfEarlierVersion: a side file holding only a size, as earlier versions wrote
+// it, still marks where the task's own writes began.
+func TestFileSinkReadsSideFileOfEarlierVersion(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.txt")
+	require.NoError(t, os.WriteFile(out, []byte("a\nb\ntail"+"par"), 0o644))
+	require.NoError(t, os.WriteFile(out+".durable-size", []byte("8"), 0o644))
 	startSink(t, out, nil)
-	got, err = os.ReadFile(out)
+	requireContent(t, out, "a\nb\ntail", "cut at the recorded size")
+}
+
+// confinedSinkCtx is a sink task context whose engine confines files (fileConnectorAllowedDirs).
+type confinedSinkCtx struct {
+	*conformance.SinkContext
+	files *plugins.FileAccess
+}
+
+func (c confinedSinkCtx) FileAccess() *plugins.FileAccess { return c.files }
+
+// TestFileSinkSideFileIsConfined: the side file is opened through the worker's confinement like the file
+// itself, so a symlink in its place cannot make the sink write outside the allowed directories.
+func TestFileSinkSideFileIsConfined(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	allowed, outside := filepath.Join(base, "allowed"), filepath.Join(base, "outside")
+	require.NoError(t, os.Mkdir(allowed, 0o755))
+	require.NoError(t, os.Mkdir(outside, 0o755))
+	victim := filepath.Join(outside, "victim")
+	files, err := plugins.NewFileAccess([]string{allowed}, "fileConnectorAllowedDirs")
 	require.NoError(t, err)
-	require.Equal(t, "a\nb\nc-000\ntail", string(got), "a durable unterminated record survives a restart")
+	out := filepath.Join(allowed, "out.txt")
+	cfg := map[string]string{"file": out}
+	start := func() (*file.SinkTask, error) {
+		task := file.NewSinkTask()
+		t.Cleanup(func() { _ = task.Stop(ctx) })
+		return task, task.Start(ctx, confinedSinkCtx{sinkCtx(t, cfg), files}, cfg)
+	}
+	link := func() {
+		require.NoError(t, os.WriteFile(victim, []byte("victim\n"), 0o644))
+		_ = os.Remove(out + ".durable-size")
+		require.NoError(t, os.Symlink(victim, out+".durable-size"))
+	}
+
+	t.Run("at start", func(t *testing.T) {
+		link()
+		_, err := start()
+		require.ErrorIs(t, err, plugins.ErrPathNotAllowed)
+		requireContent(t, victim, "victim\n", "the victim is untouched")
+	})
+	t.Run("swapped in while running", func(t *testing.T) {
+		require.NoError(t, os.Remove(out+".durable-size"))
+		task, err := start()
+		require.NoError(t, err, "a confined sink starts")
+		link()
+		require.NoError(t, task.Put(ctx, []*schema.Record{noneRecord("tail")}))
+		require.ErrorIs(t, task.Flush(ctx, nil), plugins.ErrPathNotAllowed)
+		require.ErrorIs(t, task.Stop(ctx), plugins.ErrPathNotAllowed)
+		requireContent(t, victim, "victim\n", "the victim is untouched")
+		requireContent(t, out, "", "the unrecorded record was taken back")
+	})
 }
 
 // TestFileSinkFullTmpfs fills a real 64 KiB tmpfs: the file holds whole lines only, and once space is

@@ -137,6 +137,7 @@ type SourceTask struct {
 	interval     time.Duration
 	partialFlush time.Duration
 	partition    map[string]any
+	id           string // fileID of the open file, stored in every offset under FileIDKey; "" when unknown
 
 	data      []byte // read buffer; data[lo:hi] are bytes read but not yet consumed
 	lo, hi    int
@@ -155,8 +156,10 @@ func NewSourceTask() *SourceTask { return &SourceTask{stopped: make(chan struct{
 
 var _ plugins.SourceTask = (*SourceTask)(nil)
 
-// Start opens the file and seeks to the committed position of its partition (0 when none). A missing file is
-// an error wrapping fs.ErrNotExist that names the path.
+// Start opens the file and seeks to the committed position of its partition (0 when none). When the
+// position was stored for another file than the one now at the path (a rotation replaced it), the file is
+// read from its start and a warning is logged. A missing file is an error wrapping fs.ErrNotExist that
+// names the path.
 func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[string]string) error {
 	vals := tctx.Config()
 	path, err := filepath.Abs(vals.String(KeyFilename))
@@ -165,6 +168,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	}
 	partition := map[string]any{PartitionKey: path}
 	var pos int64
+	var posID string
 	if tctx.Positions() != nil {
 		off, err := tctx.Positions().Position(ctx, partition)
 		if err != nil {
@@ -173,18 +177,32 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 		if pos, _, err = position.Int64(off, OffsetKey); err != nil {
 			return fmt.Errorf("file-source: %s: %w", path, err)
 		}
+		if posID, err = storedFileID(off); err != nil {
+			return fmt.Errorf("file-source: %s: %w", path, err)
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	if tctx.Logger() != nil {
+		log = tctx.Logger()
 	}
 	f, err := openFile(tctx, path, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("file-source: %w", err) // *fs.PathError: names the path, wraps fs.ErrNotExist etc.
 	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("file-source: %w", err)
+	}
+	id := fileID(st)
+	if pos > 0 && posID != "" && id != "" && posID != id {
+		log.Warn("file replaced since its position was stored, reading it from the start", "file", path,
+			"position", pos, "stored_file_id", posID, "file_id", id)
+		pos = 0
+	}
 	if _, err := f.Seek(pos, io.SeekStart); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("file-source: seek %s to %d: %w", path, pos, err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	if tctx.Logger() != nil {
-		log = tctx.Logger()
 	}
 
 	t.mu.Lock()
@@ -193,7 +211,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 		_ = f.Close()
 		return fmt.Errorf("file-source: %s: task already started", path)
 	}
-	t.log, t.f, t.path, t.partition = log, f, path, partition
+	t.log, t.f, t.path, t.partition, t.id = log, f, path, partition, id
 	t.topic = vals.String(KeyTopic)
 	t.batch = vals.Int(KeyBatchSize)
 	t.maxLine = vals.Int(KeyMaxLineBytes)
@@ -405,7 +423,7 @@ func (t *SourceTask) lineRecord(line, term string, next int64) *schema.Record {
 	h[0] = schema.Header{Key: HeaderTerminator, Schema: schema.StringSchema, Value: term}
 	*r = schema.Record{
 		SourcePartition: t.partition,
-		SourceOffset:    map[string]any{OffsetKey: next},
+		SourceOffset:    t.offset(next),
 		Topic:           t.topic,
 		QueueID:         -1,
 		ValueSchema:     schema.StringSchema,
@@ -421,7 +439,7 @@ func (t *SourceTask) errorRecord(length, next int64) *schema.Record {
 	raw := append([]byte(nil), t.prefix...)
 	r := schema.NewRecord(t.topic, nil, nil, schema.BytesSchema, raw)
 	r.SourcePartition = t.partition
-	r.SourceOffset = map[string]any{OffsetKey: next}
+	r.SourceOffset = t.offset(next)
 	r.Extensions = map[string]string{
 		ExtError: fmt.Sprintf("%v: the line of %s at byte %d is %d bytes, max.line.bytes is %d",
 			ErrLineTooLong, t.path, t.lineStart, length, t.maxLine),
@@ -430,6 +448,28 @@ func (t *SourceTask) errorRecord(length, next int64) *schema.Record {
 		ExtLineBytes:      strconv.FormatInt(length, 10),
 	}
 	return r
+}
+
+// offset is the source offset of a record ending just before next.
+func (t *SourceTask) offset(next int64) map[string]any {
+	if t.id == "" {
+		return map[string]any{OffsetKey: next}
+	}
+	return map[string]any{OffsetKey: next, FileIDKey: t.id}
+}
+
+// storedFileID returns the FileIDKey of a committed offset, "" when it has none (nothing committed, or an
+// offset stored by an earlier version or by hand).
+func storedFileID(off map[string]any) (string, error) {
+	v, ok := off[FileIDKey]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%w: %s=%v (%T)", ErrBadPosition, FileIDKey, v, v)
+	}
+	return s, nil
 }
 
 // Commit does nothing: the file is left as it is.

@@ -1,14 +1,18 @@
 package file_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,7 +121,7 @@ func TestFileSourceRecordShape(t *testing.T) {
 	abs, err := filepath.Abs(path)
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"filename": abs}, r.SourcePartition)
-	require.Equal(t, map[string]any{"position": int64(2)}, r.SourceOffset)
+	require.Equal(t, map[string]any{"position": int64(2), "file.id": fileIDOf(t, path)}, r.SourceOffset)
 	require.Equal(t, "topic-a", r.Topic)
 	require.Equal(t, schema.StringSchema, r.ValueSchema)
 	require.Nil(t, r.Key)
@@ -292,6 +296,71 @@ func TestFileSourceRestartFromPosition(t *testing.T) {
 	}
 }
 
+// fileIDOf is the device and inode of the file at path, as file-source stores them in its offsets.
+func fileIDOf(t *testing.T, path string) string {
+	t.Helper()
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	sys := st.Sys().(*syscall.Stat_t)
+	return fmt.Sprintf("%d:%d", sys.Dev, sys.Ino)
+}
+
+// TestFileSourceReplacedFileIsReadFromStart: a rotation that renames the file away and creates a new one
+// at the path (logrotate's create mode) between a commit and a restart does not make the restarted task
+// skip the new file's first bytes: the stored position names the old file, so the new one is read from
+// its start, with a warning. The same file, grown, resumes at the position.
+func TestFileSourceReplacedFileIsReadFromStart(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, path string)
+		want   []string
+		warned bool
+	}{
+		{"rotated", func(t *testing.T, path string) {
+			require.NoError(t, os.Rename(path, path+".1"))
+			require.NoError(t, os.WriteFile(path, []byte("new-1\nnew-2\nnew-3\n"), 0o644))
+		}, []string{"new-1", "new-2", "new-3"}, true},
+		{"grown", func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			require.NoError(t, err)
+			_, err = f.WriteString("old-3\n")
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}, []string{"old-3"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, "old-1\nold-2\n")
+			store := conformance.NewPositions()
+			task := startSource(t, path, nil, store)
+			recs := pollOnce(t, task)
+			require.Len(t, recs, 2)
+			store.Commit(recs[len(recs)-1])
+			require.NoError(t, task.Stop(context.Background()))
+
+			tt.change(t, path)
+			var logs bytes.Buffer
+			cfg := map[string]string{"filename": path, "connect.topicname": "t"}
+			tctx := sourceCtx(t, store, cfg)
+			tctx.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			task = file.NewSourceTask()
+			require.NoError(t, task.Start(context.Background(), tctx, cfg))
+			t.Cleanup(func() { _ = task.Stop(context.Background()) })
+			var got []string
+			for _, l := range linesOf(t, pollOnce(t, task)) {
+				got = append(got, l.value)
+			}
+			require.Equal(t, tt.want, got)
+			if tt.warned {
+				require.Contains(t, logs.String(), "level=WARN")
+				require.Contains(t, logs.String(), "file replaced since its position was stored, reading it from the start")
+			} else {
+				require.Empty(t, logs.String())
+			}
+		})
+	}
+}
+
 func TestFileSourceStartErrors(t *testing.T) {
 	path := writeFile(t, "x\n")
 	abs, err := filepath.Abs(path)
@@ -302,6 +371,11 @@ func TestFileSourceStartErrors(t *testing.T) {
 	store.Set(map[string]any{"filename": abs}, map[string]any{"position": "nope"})
 	err = file.NewSourceTask().Start(context.Background(), sourceCtx(t, store, cfg), cfg)
 	require.ErrorIs(t, err, file.ErrBadPosition)
+
+	store = conformance.NewPositions()
+	store.Set(map[string]any{"filename": abs}, map[string]any{"position": int64(1), "file.id": 7})
+	err = file.NewSourceTask().Start(context.Background(), sourceCtx(t, store, cfg), cfg)
+	require.ErrorIs(t, err, file.ErrBadPosition, "a file.id that is not a string")
 
 	store = conformance.NewPositions()
 	store.Err = fs.ErrPermission

@@ -238,6 +238,12 @@ func TestGeneratorConfigErrors(t *testing.T) {
 		{"missing topic", map[string]string{}, "connect.topicname"},
 		{"negative count", map[string]string{"topic": "t", "count": "-1"}, "count"},
 		{"bad rate", map[string]string{"topic": "t", "rate": "fast"}, "rate"},
+		{"infinite rate", map[string]string{"topic": "t", "rate": "Inf"}, "rate"},
+		{"negative infinite rate", map[string]string{"topic": "t", "rate": "-Inf"}, "rate"},
+		{"rate past int64", map[string]string{"topic": "t", "rate": "1e19"}, "rate"},
+		{"rate above 1e9", map[string]string{"topic": "t", "rate": "1000000001"}, "rate"},
+		{"rate below the minimum", map[string]string{"topic": "t", "rate": "1e-12"}, "rate"},
+		{"negative rate", map[string]string{"topic": "t", "rate": "-1"}, "rate"},
 		{"huge record", map[string]string{"topic": "t", "record.size": strconv.Itoa(5 << 20)}, "record.size"},
 		{"task index past the count", map[string]string{"topic": "t", "generator.task": "2", "generator.tasks": "2"}, "generator.tasks"},
 	}
@@ -248,6 +254,41 @@ func TestGeneratorConfigErrors(t *testing.T) {
 			fes := cfgerr.Flatten(err)
 			require.Len(t, fes, 1)
 			require.Equal(t, tt.key, fes[0].Key)
+		})
+	}
+}
+
+func TestGeneratorRateBounds(t *testing.T) {
+	for _, rate := range []string{"0", "0.001", "1", "1e9"} {
+		_, err := conformance.Validate(generator.NewSourceConnector(), map[string]string{"topic": "t", "rate": rate})
+		require.NoError(t, err, "rate=%s", rate)
+	}
+	_, err := conformance.Validate(generator.NewSourceConnector(), map[string]string{"topic": "t", "rate": "+Inf"})
+	require.ErrorContains(t, err, "rate: not a finite number")
+	_, err = conformance.Validate(generator.NewSourceConnector(), map[string]string{"topic": "t", "rate": "1e19"})
+	require.ErrorContains(t, err, "rate: must be 0 (unthrottled) or between 0.001 and 1e+09 records per second")
+}
+
+// TestGeneratorPollBytesBounded: one poll allocates at most 64 MiB of records, whatever record.size ×
+// batch.size; a record larger than that still comes, one a poll.
+func TestGeneratorPollBytesBounded(t *testing.T) {
+	const maxPollBytes = 64 << 20
+	for _, tt := range []struct{ size, batch, want int }{
+		{1 << 20, 100, maxPollBytes / (1<<20 + 512)},
+		{4 << 20, 20, maxPollBytes / (4<<20 + 512)},
+		{100, 1000, 1000},
+	} {
+		t.Run(fmt.Sprintf("record.size=%d,batch.size=%d", tt.size, tt.batch), func(t *testing.T) {
+			tasks := startGenerator(t, map[string]string{"topic": "t", "record.size": strconv.Itoa(tt.size),
+				"batch.size": strconv.Itoa(tt.batch)}, 1, nil)
+			recs, err := tasks[0].Poll(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, tt.want, len(recs))
+			require.LessOrEqual(t, len(recs)*tt.size, maxPollBytes)
+			require.Equal(t, generator.Value(0, int64(len(recs)-1), tt.size), recs[len(recs)-1].Value)
+			recs, err = tasks[0].Poll(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, int64(tt.want), recs[0].SourceOffset["seq"], "the next poll goes on")
 		})
 	}
 }

@@ -2,8 +2,10 @@ package generator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -40,8 +42,25 @@ const (
 	OffsetSeq     = "seq"
 )
 
-// idleWait is how long Poll waits when a task has produced its whole count.
+// idleWait is how long Poll waits when a task has produced its whole count, and the longest it waits for
+// the rate to allow a record.
 const idleWait = time.Second
+
+// Bounds of a non-zero rate (records per second over all tasks; 0 is unthrottled): minRate is one record
+// every 1000 s, maxRate more than any worker sends. throttle saturates beyond them too, so even a rate that
+// slipped past them would neither overflow nor spin.
+const (
+	minRate = 1e-3
+	maxRate = 1e9
+)
+
+// maxPollBytes bounds the memory one Poll allocates: it returns at most maxPollBytes / (record.size +
+// recordOverhead) records (at least one), fewer than batch.size when records are large. recordOverhead
+// is about what a record costs besides its value (the Record, its offset map, its key).
+const (
+	maxPollBytes   = 64 << 20
+	recordOverhead = 512
+)
 
 var sourceSpec = plugins.MustConfigSpec(
 	plugins.Field{Name: KeyName, Type: plugins.TypeString, Default: "generator",
@@ -54,13 +73,16 @@ var sourceSpec = plugins.MustConfigSpec(
 		Validators: []plugins.Validator{plugins.AtLeast(0)},
 		Doc:        "Total number of records over all tasks; 0 means unlimited."},
 	plugins.Field{Name: KeyRate, Type: plugins.TypeDouble, Default: 0.0,
-		Validators: []plugins.Validator{plugins.AtLeast(0)},
-		Doc:        "Records per second over all tasks; 0 means as fast as possible."},
+		Validators: []plugins.Validator{rateValidator},
+		Doc: fmt.Sprintf("Records per second over all tasks, from %v to %v; 0 means as fast as possible.",
+			minRate, maxRate)},
 	plugins.Field{Name: KeyKeys, Type: plugins.TypeInt, Default: 100,
 		Validators: []plugins.Validator{plugins.AtLeast(0)},
 		Doc:        `Number of distinct keys: record n has key "key-<n mod keys>"; 0 means no key.`},
 	plugins.Field{Name: KeyBatchSize, Type: plugins.TypeInt, Default: 1000,
-		Validators: []plugins.Validator{plugins.Between(1, 1<<20)}, Doc: "Maximum records returned by one poll."},
+		Validators: []plugins.Validator{plugins.Between(1, 1<<20)},
+		Doc: "Maximum records returned by one poll; a poll also returns no more than 64 MiB " +
+			"(record.size plus about 512 bytes a record), so fewer when records are large."},
 	plugins.Field{Name: KeyTask, Type: plugins.TypeInt, Default: 0,
 		Validators: []plugins.Validator{plugins.Between(0, 10000)},
 		Doc:        "Set by the connector in each task config: the task's index. Not for users."},
@@ -68,6 +90,20 @@ var sourceSpec = plugins.MustConfigSpec(
 		Validators: []plugins.Validator{plugins.Between(1, 10000)},
 		Doc:        "Set by the connector in each task config: the number of tasks. Not for users."},
 )
+
+// rateValidator accepts 0 (unthrottled) and finite rates in [minRate, maxRate].
+var rateValidator = plugins.Custom(fmt.Sprintf("0, or [%v, ..., %v]", minRate, maxRate), func(v any) error {
+	f, ok := v.(float64)
+	switch {
+	case !ok:
+		return errors.New("not a number")
+	case math.IsInf(f, 0) || math.IsNaN(f):
+		return errors.New("not a finite number")
+	case f != 0 && (f < minRate || f > maxRate):
+		return fmt.Errorf("must be 0 (unthrottled) or between %v and %v records per second", minRate, maxRate)
+	}
+	return nil
+})
 
 // SourceConnector is generator-source: it splits count and rate evenly over max.tasks tasks.
 type SourceConnector struct {
@@ -185,7 +221,7 @@ type SourceTask struct {
 	task      int
 	size      int
 	keys      int
-	batch     int
+	batch     int     // records a poll returns at most: batch.size, capped by maxPollBytes
 	rate      float64 // records per second for this task; 0 = unthrottled
 	limit     int64   // seq at which to stop; -1 = never
 	next      int64   // seq of the next record
@@ -227,7 +263,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	t.size = vals.Int(KeyRecordSize)
 	t.keys = vals.Int(KeyKeys)
 	t.keyCache = nil
-	t.batch = vals.Int(KeyBatchSize)
+	t.batch = min(vals.Int(KeyBatchSize), max(maxPollBytes/(t.size+recordOverhead), 1))
 	t.rate = vals.Double(KeyRate) / float64(tasks)
 	t.limit = TaskCount(vals.Long(KeyCount), task, tasks)
 	t.begin = time.Now()
@@ -236,9 +272,10 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	return nil
 }
 
-// Poll returns up to batch.size records, as many as the rate allows right now. When the rate allows none it
-// waits for the next one; when the task has produced its count it waits a second and returns none. A cancelled
-// ctx or Stop ends any wait at once, with no records and no error.
+// Poll returns up to batch.size records (fewer when they would take more than maxPollBytes), as many as the
+// rate allows right now. When the rate allows none it waits for the next one; when the task has produced its
+// count it waits a second and returns none. A cancelled ctx or Stop ends any wait at once, with no records and
+// no error.
 func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	if !t.started {
 		return nil, fmt.Errorf("generator-source: poll: %w", ErrNotStarted)
@@ -257,13 +294,7 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 		if n <= 0 {
 			wait = idleWait
 		} else if t.rate > 0 {
-			elapsed := time.Since(t.begin).Seconds()
-			allowed := int64(elapsed*t.rate) + 1 - t.emitted
-			if allowed <= 0 {
-				due := float64(t.emitted) / t.rate
-				wait = min(time.Duration((due-elapsed)*float64(time.Second))+time.Millisecond, idleWait)
-			}
-			n = min(n, allowed)
+			n, wait = throttle(t.rate, time.Since(t.begin).Seconds(), t.emitted, n)
 		}
 		if n > 0 {
 			return t.produce(int(n)), nil
@@ -282,6 +313,22 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 			return nil, nil // count reached: an empty batch after the idle wait
 		}
 	}
+}
+
+// throttle returns how many of n records a task limited to rate records per second may emit after elapsed
+// seconds in which it emitted emitted records (the first at once, then one every 1/rate s), and when that
+// is none, how long to wait for the next one (at most idleWait). It computes in float64 and saturates, so
+// no rate or elapsed time overflows the count or the wait.
+func throttle(rate, elapsed float64, emitted, n int64) (int64, time.Duration) {
+	allowed := math.Floor(elapsed*rate) + 1 - float64(emitted)
+	if !(allowed < float64(n)) { // NaN too: an infinite rate at elapsed 0
+		return n, 0
+	}
+	if allowed >= 1 {
+		return int64(allowed), 0
+	}
+	due := min(float64(emitted)/rate-elapsed, idleWait.Seconds())
+	return 0, min(time.Duration(due*float64(time.Second))+time.Millisecond, idleWait)
 }
 
 // Record values of a poll share buffers of up to valueChunk bytes (a value larger than that has its own), and
