@@ -14,4 +14,7 @@ var (
 	ErrSchemaHistory = errors.New("schema history unusable")
 	// ErrBadStoredPosition means a stored position cannot be read.
 	ErrBadStoredPosition = errors.New("bad stored position")
+	// ErrAccessDenied means the server refused the connector's user (a wrong password, a missing
+	// grant): reconnecting would fail the same way until someone changes the user or the config.
+	ErrAccessDenied = errors.New("access denied")
 )

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -164,4 +165,67 @@ func TestHeartbeatAdvancesPosition(t *testing.T) {
 	}
 	require.NotEqual(t, before, hb.SourceOffset)
 	require.EqualValues(t, 0, hb.SourceOffset["row"])
+}
+
+// A transaction with a savepoint, its positions stored part way through and the task restarted: the rest
+// of it comes, once. The savepoint ended the tracked transaction, and the restart skipped its later rows.
+func TestSavepointTransactionResumes(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "schema_only", "max.batch.size": "2"})
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY) ENGINE=InnoDB`)
+	task := h.start()
+	tx, err := h.sql.Begin()
+	require.NoError(t, err)
+	for _, s := range []string{`INSERT INTO t VALUES (1)`, `SAVEPOINT s1`, `INSERT INTO t VALUES (2)`, `INSERT INTO t VALUES (3)`} {
+		_, err := tx.Exec(s)
+		require.NoError(t, err, s)
+	}
+	require.NoError(t, tx.Commit())
+	first := h.poll(task, 2, true) // rows 1 and 2 stored; 3 not
+	require.NoError(t, task.Stop(context.Background()))
+
+	again := h.start()
+	rest := h.poll(again, 1, true)
+	tp := h.topic("t")
+	require.Equal(t, []string{tp + " {id=1} c nil->{id=1}", tp + " {id=2} c nil->{id=2}", tp + " {id=3} c nil->{id=3}"},
+		describeAll(append(first, rest...)))
+	h.quiet(again)
+}
+
+// The connector's user refused on a reconnect (its password changed): the task fails, saying so, instead
+// of retrying in silence for ever.
+func TestAccessDeniedOnReconnectFails(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "schema_only"})
+	user := "cdc_" + strings.ReplaceAll(h.db.Name, "-", "_")
+	h.exec(`CREATE USER '`+user+`'@'%' IDENTIFIED BY 'first'`,
+		`GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '`+user+`'@'%'`)
+	t.Cleanup(func() { _, _ = h.sql.Exec(`DROP USER '` + user + `'@'%'`) })
+	h.cfg["database.user"], h.cfg["database.password"] = user, "first"
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY)`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (1)`)
+	h.poll(task, 1, true)
+	h.exec(`ALTER USER '` + user + `'@'%' IDENTIFIED BY 'second'`)
+	rows, err := h.sql.Query(`SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?`, user)
+	require.NoError(t, err)
+	var ids []string
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	require.NoError(t, rows.Close())
+	require.NotEmpty(t, ids)
+	for _, id := range ids {
+		_, _ = h.sql.Exec("KILL CONNECTION " + id)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		require.True(t, time.Now().Before(deadline), "the task went on polling")
+		_, err := task.Poll(context.Background())
+		if err != nil {
+			require.ErrorIs(t, err, mysql.ErrAccessDenied)
+			require.ErrorContains(t, err, user)
+			return
+		}
+	}
 }

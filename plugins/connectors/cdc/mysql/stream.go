@@ -10,6 +10,7 @@ import (
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+	sqldriver "github.com/go-sql-driver/mysql"
 
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -27,9 +28,13 @@ type stream struct {
 	// skip is how many rows of the first transaction were emitted before (re)connecting.
 	skip int64
 	tx   struct {
-		open  bool
-		start resumePoint
-		gtid  *gmysql.MariadbGTID
+		open bool
+		// grouped: the transaction is a group that a commit (XID, COMMIT or ROLLBACK) ends, not a
+		// statement of its own (a DDL); a statement inside it (SAVEPOINT, a CREATE TABLE … SELECT's
+		// DDL) does not end it.
+		grouped bool
+		start   resumePoint
+		gtid    *gmysql.MariadbGTID
 		// gtidText is gtid as text, made at the transaction's first row.
 		gtidText string
 		row      int64
@@ -97,6 +102,7 @@ func (t *task) openStream(ctx context.Context) error {
 			return fmt.Errorf("%w: GTIDs %q: %v", ErrBadStoredPosition, t.resume.gtids, perr)
 		}
 		s.gtids = set.(*gmysql.MariadbGTIDSet)
+		oneGTIDPerDomain(s.gtids)
 	}
 	if s.gtids != nil && t.resume.gtids != "" {
 		s.events, err = syncer.StartSyncGTID(s.gtids.Clone())
@@ -111,27 +117,55 @@ func (t *task) openStream(ctx context.Context) error {
 	return nil
 }
 
-// purgedErr reports whether the server refused the position: its binlog is gone.
+// purgedErr reports whether the server refused the position because its binlog is gone. Error 1236 also
+// reports other fatal dump errors (another replica connected with the same server id, an event too big
+// for max_allowed_packet): those are not a purged binlog, and a reconnect may get past them.
 func purgedErr(err error) bool {
-	var me *gmysql.MyError
-	if errors.As(err, &me) && me.Code == gmysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
-		return true
-	}
 	s := err.Error()
-	return strings.Contains(s, "ERROR 1236") || strings.Contains(s, "Could not find first log file") ||
-		strings.Contains(s, "Could not find GTID state")
+	for _, says := range []string{"Could not find first log file", "Could not find GTID state", "purged",
+		"not in the master's binlog", "not in the primary's binlog"} {
+		if strings.Contains(s, says) {
+			return true
+		}
+	}
+	return false
 }
 
-func (t *task) lost(err error) {
+// deniedErr reports whether the server refused the connector's user or a privilege it needs.
+func deniedErr(err error) bool {
+	var code uint16
+	var me *gmysql.MyError
+	var se *sqldriver.MySQLError
+	switch {
+	case errors.As(err, &me):
+		code = me.Code
+	case errors.As(err, &se):
+		code = se.Number
+	default:
+		return false
+	}
+	switch code {
+	case gmysql.ER_ACCESS_DENIED_ERROR, gmysql.ER_DBACCESS_DENIED_ERROR, gmysql.ER_SPECIFIC_ACCESS_DENIED_ERROR,
+		gmysql.ER_TABLEACCESS_DENIED_ERROR:
+		return true
+	}
+	return false
+}
+
+// lost drops the stream after a failure; the next poll reconnects after the back-off. A refused user
+// fails the task instead (returned), with what to do.
+func (t *task) lost(err error) error {
 	if t.str != nil {
 		t.str.close()
 		t.str = nil
 	}
-	t.nextConnect = time.Now().Add(t.cfg.backoff)
-	if t.lostSince.IsZero() {
-		t.lostSince = time.Now()
-		t.log.Warn("binlog connection lost; reconnecting", "err", err)
+	if deniedErr(err) {
+		return fmt.Errorf("%w: binlog replication as user %q: %v (the user needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT on the captured tables)",
+			ErrAccessDenied, t.cfg.user, err)
 	}
+	t.nextConnect = time.Now().Add(t.cfg.backoff)
+	t.outage.Lost(t.log, "binlog connection lost", err)
+	return nil
 }
 
 func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
@@ -151,8 +185,7 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 			if ctx.Err() != nil {
 				return nil, nil // the poll was cancelled, the server not lost: the next poll opens the stream
 			}
-			t.lost(err)
-			return nil, nil
+			return nil, t.lost(err)
 		}
 	}
 	var out []*schema.Record
@@ -168,13 +201,12 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 			if purgedErr(err) {
 				return nil, fmt.Errorf("%w (server: %v)", t.purgedError(t.resume), err)
 			}
-			t.lost(err)
+			if err := t.lost(err); err != nil {
+				return nil, err
+			}
 			break
 		}
-		if !t.lostSince.IsZero() {
-			t.log.Info("binlog replication resumed", "down", time.Since(t.lostSince).Round(time.Millisecond))
-			t.lostSince = time.Time{}
-		}
+		t.outage.Resumed(t.log, "binlog replication resumed")
 		if out, err = t.handle(out, ev); err != nil {
 			return nil, err
 		}
@@ -210,18 +242,34 @@ func (t *task) handle(out []*schema.Record, ev *replication.BinlogEvent) ([]*sch
 	case *replication.RotateEvent:
 		s.file = string(e.NextLogName)
 	case *replication.MariadbGTIDEvent:
+		t.endOpenTx(h)
 		g := e.GTID
 		t.beginTx(h, &g)
+		s.tx.grouped = !e.IsStandalone() // MariaDB writes no BEGIN: a group that is not standalone ends with a commit
 	case *replication.GTIDEvent:
+		t.endOpenTx(h)
 		t.beginTx(h, nil)
 	case *replication.QueryEvent:
-		switch q := strings.TrimSpace(string(e.Query)); {
-		case strings.EqualFold(q, "BEGIN"):
+		q := strings.TrimSpace(string(e.Query))
+		switch queryKind(q) {
+		case queryBegin:
 			if !s.tx.open {
 				t.beginTx(h, nil)
 			}
-		default: // COMMIT of a non-transactional engine, or a DDL: both end their transaction
+			s.tx.grouped = true
+		case queryInTx:
+			if !s.tx.open || !s.tx.grouped {
+				t.commitTx(h) // not inside a group: the statement is one of its own
+			}
+		case queryEnd:
 			t.commitTx(h)
+		default:
+			// A DDL, or another statement: the end of a group of its own (a standalone DDL, or the COMMIT
+			// of a non-transactional engine's changes), but inside a group that a commit ends (MySQL 8's
+			// CREATE TABLE … SELECT logs its DDL and its rows in one) the group goes on.
+			if !s.tx.open || !s.tx.grouped {
+				t.commitTx(h)
+			}
 			if d, ok := parseDDL(q, string(e.Schema)); ok {
 				return out, t.followDDL(h, q, d)
 			}
@@ -244,22 +292,101 @@ func (t *task) handle(out []*schema.Record, ev *replication.BinlogEvent) ([]*sch
 	return out, nil
 }
 
+// The kinds of a query event's statement, as the transaction tracking sees them.
+const (
+	queryOther = iota // a DDL or another statement of its own
+	queryBegin        // BEGIN, XA START: a group starts
+	queryInTx         // SAVEPOINT, ROLLBACK TO, RELEASE SAVEPOINT, XA END: inside a group, which goes on
+	queryEnd          // COMMIT, ROLLBACK, XA COMMIT, XA ROLLBACK: the group ends
+)
+
+// queryKind tells what a logged statement does to the transaction it is in.
+func queryKind(q string) int {
+	f := strings.Fields(strings.ToUpper(q))
+	if len(f) == 0 {
+		return queryOther
+	}
+	second := ""
+	if len(f) > 1 {
+		second = f[1]
+	}
+	switch f[0] {
+	case "BEGIN":
+		return queryBegin
+	case "SAVEPOINT", "RELEASE":
+		return queryInTx
+	case "COMMIT":
+		return queryEnd
+	case "ROLLBACK":
+		if second == "TO" {
+			return queryInTx
+		}
+		return queryEnd
+	case "XA":
+		switch second {
+		case "START", "BEGIN":
+			return queryBegin
+		case "END":
+			return queryInTx
+		case "COMMIT", "ROLLBACK":
+			return queryEnd
+		}
+	}
+	return queryOther
+}
+
+// setDomainGTID records g as the last transaction of its replication domain: MariaDB resumes from one
+// GTID a domain (its slave connect state refuses two), and a domain's GTIDs come from more than one
+// server after a switchover or on a multi-source replica.
+func setDomainGTID(set *gmysql.MariadbGTIDSet, g *gmysql.MariadbGTID) {
+	c := *g
+	set.Sets[g.DomainID] = map[uint32]*gmysql.MariadbGTID{g.ServerID: &c}
+}
+
+// oneGTIDPerDomain keeps, of a stored set naming more than one server in a domain (stored before the task
+// kept one), the GTID with the highest sequence number of each domain.
+func oneGTIDPerDomain(set *gmysql.MariadbGTIDSet) {
+	for d, servers := range set.Sets {
+		if len(servers) < 2 {
+			continue
+		}
+		var last *gmysql.MariadbGTID
+		for _, g := range servers {
+			if last == nil || g.SequenceNumber > last.SequenceNumber {
+				last = g
+			}
+		}
+		set.Sets[d] = map[uint32]*gmysql.MariadbGTID{last.ServerID: last}
+	}
+}
+
+// endOpenTx ends, where the event of header h starts, a transaction still open when the next one's
+// GTID event comes (one whose end the task did not recognise): a group never starts inside another.
+func (t *task) endOpenTx(h *replication.EventHeader) {
+	if !t.str.tx.open {
+		return
+	}
+	end := *h
+	end.LogPos -= h.EventSize
+	t.commitTx(&end)
+}
+
 func (t *task) beginTx(h *replication.EventHeader, gtid *gmysql.MariadbGTID) {
 	s := t.str
 	var before string
 	if s.gtids != nil {
 		before = s.gtids.String()
 	}
-	s.tx.open, s.tx.gtid, s.tx.gtidText, s.tx.row, s.tx.offset = true, gtid, "", 0, nil
+	s.tx.open, s.tx.grouped, s.tx.gtid, s.tx.gtidText, s.tx.row, s.tx.offset = true, false, gtid, "", 0, nil
 	s.tx.start = resumePoint{file: s.file, pos: h.LogPos - h.EventSize, gtids: before}
 }
 
 func (t *task) commitTx(h *replication.EventHeader) {
 	s := t.str
 	if s.tx.gtid != nil && s.gtids != nil {
-		_ = s.gtids.AddSet(s.tx.gtid)
+		setDomainGTID(s.gtids, s.tx.gtid)
 	}
-	s.tx.open, s.tx.gtid, s.tx.gtidText, s.tx.offset, s.skip = false, nil, "", nil, 0
+	s.tx.open, s.tx.grouped, s.tx.gtid, s.tx.gtidText, s.tx.offset, s.skip = false, false, nil, "", nil, 0
 	var gtids string
 	if s.gtids != nil {
 		gtids = s.gtids.String()

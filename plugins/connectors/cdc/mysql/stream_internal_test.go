@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -94,4 +95,108 @@ func TestSourceBlocksStayPerRecord(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "changed", source(first[1]).GetIndex(10))
 	check(1)
+}
+
+// A statement logged inside a transaction that does not end it (SAVEPOINT, ROLLBACK TO, XA END) leaves the
+// transaction open: the rows after it resume from the transaction's start with the GTID set before it, and
+// the set names the transaction only once its XID comes. The savepoint was taken for the end of the
+// transaction: the rows after it claimed a start past the GTID, which a resume then skipped.
+func TestSavepointKeepsTheTransaction(t *testing.T) {
+	for _, stmt := range []string{"SAVEPOINT `s1`", "ROLLBACK TO SAVEPOINT `s1`", "RELEASE SAVEPOINT s1"} {
+		tk, _, ev, h := streamFixture(t, 1)
+		set, err := gmysql.ParseMariadbGTIDSet("0-1-10")
+		require.NoError(t, err)
+		tk.str.gtids = set.(*gmysql.MariadbGTIDSet)
+		at := func(pos uint32, typ replication.EventType) *replication.EventHeader {
+			hh := *h
+			hh.LogPos, hh.EventSize, hh.EventType = pos, 50, typ
+			return &hh
+		}
+		handle := func(hh *replication.EventHeader, e replication.Event) []*schema.Record {
+			out, err := tk.handle(nil, &replication.BinlogEvent{Header: hh, Event: e})
+			require.NoError(t, err, stmt)
+			return out
+		}
+		handle(at(500, replication.MARIADB_GTID_EVENT), &replication.MariadbGTIDEvent{GTID: gmysql.MariadbGTID{DomainID: 0, ServerID: 1, SequenceNumber: 11}})
+		first := handle(at(600, replication.WRITE_ROWS_EVENTv2), ev)
+		handle(at(650, replication.QUERY_EVENT), &replication.QueryEvent{Query: []byte(stmt)})
+		second := handle(at(750, replication.WRITE_ROWS_EVENTv2), ev)
+		require.Len(t, first, 1, stmt)
+		require.Len(t, second, 1, stmt)
+		want := map[string]any{OffsetFile: "binlog.000001", OffsetPos: int64(450), OffsetGTIDs: "0-1-10", OffsetRow: int64(2)}
+		require.Equal(t, want, second[0].Offset(), stmt)
+		require.Equal(t, "0-1-10", tk.str.gtids.String(), "%s: the transaction is not done yet", stmt)
+		handle(at(800, replication.XID_EVENT), &replication.XIDEvent{})
+		require.Equal(t, "0-1-11", tk.str.gtids.String(), stmt)
+		require.Equal(t, resumePoint{file: "binlog.000001", pos: 800, gtids: "0-1-11"}, tk.resume, stmt)
+	}
+}
+
+// Which statements start, continue and end a transaction; a statement of its own (a standalone DDL,
+// the COMMIT of a non-transactional engine) still ends its group, and a transaction whose end went
+// unrecognised ends where the next GTID event starts.
+func TestQueryEventsAndTheTransaction(t *testing.T) {
+	for q, want := range map[string]int{
+		"BEGIN": queryBegin, "XA START X'01'": queryBegin, "SAVEPOINT a": queryInTx, "savepoint `a`": queryInTx,
+		"ROLLBACK TO a": queryInTx, "rollback to savepoint a": queryInTx, "RELEASE SAVEPOINT a": queryInTx,
+		"XA END X'01'": queryInTx, "COMMIT": queryEnd, "ROLLBACK": queryEnd, "XA COMMIT X'01'": queryEnd,
+		"XA ROLLBACK X'01'": queryEnd, "CREATE TABLE t (id int)": queryOther, "": queryOther,
+	} {
+		require.Equal(t, want, queryKind(q), q)
+	}
+	tk, _, ev, h := streamFixture(t, 1)
+	set, err := gmysql.ParseMariadbGTIDSet("0-1-10")
+	require.NoError(t, err)
+	tk.str.gtids = set.(*gmysql.MariadbGTIDSet)
+	at := func(pos uint32) *replication.EventHeader {
+		hh := *h
+		hh.LogPos, hh.EventSize = pos, 50
+		return &hh
+	}
+	handle := func(hh *replication.EventHeader, e replication.Event) {
+		_, err := tk.handle(nil, &replication.BinlogEvent{Header: hh, Event: e})
+		require.NoError(t, err)
+	}
+	// A standalone group: its statement ends it.
+	handle(at(100), &replication.MariadbGTIDEvent{GTID: gmysql.MariadbGTID{ServerID: 1, SequenceNumber: 11}, Flags: replication.BINLOG_MARIADB_FL_STANDALONE})
+	handle(at(200), &replication.QueryEvent{Query: []byte("FLUSH PRIVILEGES")})
+	require.Equal(t, resumePoint{file: "binlog.000001", pos: 200, gtids: "0-1-11"}, tk.resume)
+	// A non-transactional engine's group ends with a COMMIT statement.
+	handle(at(300), &replication.MariadbGTIDEvent{GTID: gmysql.MariadbGTID{ServerID: 1, SequenceNumber: 12}})
+	_, err = tk.rows(nil, at(400), ev)
+	require.NoError(t, err)
+	handle(at(500), &replication.QueryEvent{Query: []byte("COMMIT")})
+	require.Equal(t, resumePoint{file: "binlog.000001", pos: 500, gtids: "0-1-12"}, tk.resume)
+	// A group whose end is not recognised ends where the next one starts.
+	handle(at(600), &replication.MariadbGTIDEvent{GTID: gmysql.MariadbGTID{ServerID: 1, SequenceNumber: 13}})
+	_, err = tk.rows(nil, at(700), ev)
+	require.NoError(t, err)
+	handle(at(800), &replication.MariadbGTIDEvent{GTID: gmysql.MariadbGTID{ServerID: 1, SequenceNumber: 14}})
+	require.Equal(t, resumePoint{file: "binlog.000001", pos: 750, gtids: "0-1-13"}, tk.resume)
+	require.True(t, tk.str.tx.open)
+}
+
+// A domain's GTIDs from a second server (a switchover, a multi-source replica) replace the first's: the
+// set the task resumes from names one GTID a domain, which MariaDB requires of a slave connect state; a
+// stored set naming two keeps the later. Two were kept, and every resume failed as if the binlog were purged.
+func TestOneGTIDPerDomain(t *testing.T) {
+	tk, _, _, h := streamFixture(t, 1)
+	set, err := gmysql.ParseMariadbGTIDSet("0-1-100,1-1-7")
+	require.NoError(t, err)
+	tk.str.gtids = set.(*gmysql.MariadbGTIDSet)
+	hh := *h
+	for _, e := range []replication.Event{
+		&replication.MariadbGTIDEvent{GTID: gmysql.MariadbGTID{DomainID: 0, ServerID: 2, SequenceNumber: 101}},
+		&replication.XIDEvent{},
+	} {
+		_, err := tk.handle(nil, &replication.BinlogEvent{Header: &hh, Event: e})
+		require.NoError(t, err)
+	}
+	require.Equal(t, "0-2-101,1-1-7", tk.resume.gtids)
+
+	stored, err := gmysql.ParseMariadbGTIDSet("0-1-100,0-2-101,1-1-7")
+	require.NoError(t, err)
+	s := stored.(*gmysql.MariadbGTIDSet)
+	oneGTIDPerDomain(s)
+	require.Equal(t, "0-2-101,1-1-7", s.String())
 }

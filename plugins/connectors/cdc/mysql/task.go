@@ -67,7 +67,7 @@ type task struct {
 	lastReset      time.Time // when the newest whole-schema history entry was written
 
 	nextConnect time.Time
-	lostSince   time.Time
+	outage      cdc.Outage
 }
 
 func newTask() *task { return &task{} }

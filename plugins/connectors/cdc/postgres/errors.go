@@ -11,4 +11,7 @@ var (
 	ErrPublicationMissing = errors.New("publication missing")
 	// ErrBadStoredPosition means a stored position cannot be read.
 	ErrBadStoredPosition = errors.New("bad stored position")
+	// ErrAccessDenied means the server refused the connector's user (a wrong password, a missing
+	// privilege): reconnecting would fail the same way until someone changes the user or the config.
+	ErrAccessDenied = errors.New("access denied")
 )

@@ -258,3 +258,29 @@ func TestSpecialValuesStream(t *testing.T) {
 	require.Equal(t, time.Date(2026, 12, 6, 1, 2, 3, 0, time.UTC), get(three, "tz"))
 	h.quiet(task)
 }
+
+// The connector's user refused on a reconnect (its password changed): the task fails, saying so, instead
+// of retrying in silence for ever.
+func TestAccessDeniedOnReconnectFails(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never", "publication.autocreate.mode": "disabled"})
+	user := "cdc_" + strings.ReplaceAll(h.db.Name, "-", "_")
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY)`, `CREATE PUBLICATION pub FOR TABLE t`,
+		`CREATE ROLE `+user+` LOGIN REPLICATION PASSWORD 'first'`, `GRANT SELECT ON t TO `+user)
+	t.Cleanup(func() { _, _ = h.sql.Exec(`DROP OWNED BY ` + user + `; DROP ROLE ` + user) })
+	h.cfg["database.user"], h.cfg["database.password"] = user, "first"
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (1)`)
+	h.poll(task, 1, true)
+	h.exec(`ALTER ROLE `+user+` PASSWORD 'second'`,
+		`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '`+user+`'`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		require.True(t, time.Now().Before(deadline), "the task went on polling")
+		_, err := task.Poll(context.Background())
+		if err != nil {
+			require.ErrorIs(t, err, postgres.ErrAccessDenied)
+			require.ErrorContains(t, err, user)
+			return
+		}
+	}
+}

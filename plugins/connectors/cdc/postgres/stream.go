@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -44,10 +45,7 @@ func (t *task) startStreaming(ctx context.Context) error {
 		return fmt.Errorf("start replication from slot %s: %w", t.cfg.slot, err)
 	}
 	t.tx.open = false
-	if !t.lostSince.IsZero() {
-		t.log.Info("replication resumed", "slot", t.cfg.slot, "down", time.Since(t.lostSince).Round(time.Millisecond))
-		t.lostSince = time.Time{}
-	}
+	t.outage.Resumed(t.log, "replication resumed", "slot", t.cfg.slot)
 	t.streaming = true
 	return nil
 }
@@ -58,14 +56,23 @@ func (t *task) lost(err error) {
 	t.streaming = false
 	t.tx.open = false
 	t.nextConnect = time.Now().Add(t.cfg.backoff)
-	if t.lostSince.IsZero() {
-		t.lostSince = time.Now()
-		t.log.Warn("connection to PostgreSQL lost; reconnecting", "slot", t.cfg.slot, "err", err)
-	}
+	t.outage.Lost(t.log, "connection to PostgreSQL lost", err, "slot", t.cfg.slot)
 }
 
 func fatal(err error) bool {
-	return errors.Is(err, ErrSlotMissing) || errors.Is(err, ErrPublicationMissing)
+	return errors.Is(err, ErrSlotMissing) || errors.Is(err, ErrPublicationMissing) || errors.Is(err, ErrAccessDenied)
+}
+
+// denied wraps a refusal of the connector's user (a wrong password, a missing privilege: SQLSTATE classes
+// 28 and 42501) in ErrAccessDenied, which fails the task: reconnecting would fail the same way until
+// someone changes the user or the config.
+func (t *task) denied(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "28") || pe.Code == "42501") {
+		return fmt.Errorf("%w: as user %q: %v (the user needs the REPLICATION attribute and SELECT on the captured tables)",
+			ErrAccessDenied, t.cfg.user, err)
+	}
+	return err
 }
 
 // pollStream reads the replication stream for up to poll.interval.ms or max.batch.size records.
@@ -80,6 +87,7 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 			return nil, nil
 		}
 		if err := t.startStreaming(ctx); err != nil {
+			err = t.denied(err)
 			if fatal(err) {
 				return nil, err
 			}

@@ -88,7 +88,7 @@ type task struct {
 	}
 	streaming   bool
 	nextConnect time.Time
-	lostSince   time.Time
+	outage      cdc.Outage
 	// confirmed is the LSN last confirmed to the server.
 	confirmed pglogrepl.LSN
 
