@@ -72,7 +72,7 @@ func TestAbandonedTaskKeepsItsClaimUntilItReturns(t *testing.T) {
 	rt := newConnRuntime(d.engine, "c", &parsedConfig{raw: map[string]string{}}, nil)
 	rt.inc = 7
 	d.engine.adopt(rt)
-	claim := statusRecord{Connector: "c", Task: 0, Inc: 7, State: restapi.StateRunning, Worker: "w1", Gen: 3, Claim: true}
+	claim := statusRecord{Connector: "c", Task: 0, Inc: 7, State: restapi.StateRunning, Worker: "w1", Proc: d.proc, Gen: 3, Claim: true}
 	require.NoError(t, d.status.apply(claim))
 	release := hungTask(rt, 0, 3)
 
@@ -222,4 +222,34 @@ func TestLapsedLeaseClaimsNothing(t *testing.T) {
 	defer cancel()
 	_, err := d.claim(ctx, rt, 0)
 	require.ErrorIs(t, err, context.DeadlineExceeded, "claimed a task with a lapsed lease")
+}
+
+// A runtime retired by a config change or delete stops its tasks after it left the engine's
+// connectors: while a task still stops (up to the graceful stop timeout), repairClaims must
+// leave its claim alone, as it does for a running one. It released it, so another worker
+// could start the task before this one's final commit and Stop.
+func TestRetiringTaskKeepsItsClaim(t *testing.T) {
+	d := newTestDistributed(t, time.Minute)
+	rt := newConnRuntime(d.engine, "c", &parsedConfig{raw: map[string]string{}}, nil)
+	rt.inc = 7
+	d.engine.adopt(rt)
+	claim := statusRecord{Connector: "c", Task: 0, Inc: 7, State: restapi.StateRunning, Worker: "w1", Proc: d.proc, Gen: 3, Claim: true}
+	require.NoError(t, d.status.apply(claim))
+	stopped := hungTask(rt, 0, 3)
+
+	retired := d.engine.retire(func(*connRuntime) bool { return false })
+	require.Equal(t, []*connRuntime{rt}, retired)
+	d.repairClaims()
+	for _, r := range drainReports(d) {
+		require.False(t, released(r.State), "repairClaims released a task that is still stopping: %+v", r)
+	}
+
+	close(stopped) // the task returned; its runtime is shut down
+	d.engine.retired(rt)
+	d.repairClaims()
+	got := drainReports(d)
+	require.Len(t, got, 1, "a claim left behind once it stopped is repaired")
+	require.Equal(t, restapi.StateUnassigned, got[0].State)
+	close(d.leaving)
+	d.crew.close()
 }

@@ -85,7 +85,8 @@ type engine struct {
 
 	mu       sync.Mutex
 	conns    map[string]*connRuntime
-	open     bool // started and not stopping: connectors may be installed
+	retiring map[*connRuntime]struct{} // retired (retire) and still shutting down
+	open     bool                      // started and not stopping: connectors may be installed
 	stopping bool
 	// life ends (endLife) when the engine's herder's Run context ends or the engine stops:
 	// the context of every connector and task the engine starts derives from it. It is a
@@ -268,7 +269,8 @@ func (e *engine) remove(name string) *connRuntime {
 	return rt
 }
 
-// retire takes out the runtimes keep rejects and returns them; the caller shuts them down.
+// retire takes out the runtimes keep rejects and returns them; the caller shuts them down,
+// then calls retired for each. Until then runsTask still sees their tasks.
 func (e *engine) retire(keep func(*connRuntime) bool) []*connRuntime {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -277,9 +279,50 @@ func (e *engine) retire(keep func(*connRuntime) bool) []*connRuntime {
 		if !keep(rt) {
 			out = append(out, rt)
 			delete(e.conns, name)
+			if e.retiring == nil {
+				e.retiring = map[*connRuntime]struct{}{}
+			}
+			e.retiring[rt] = struct{}{}
 		}
 	}
 	return out
+}
+
+// retired forgets a runtime retire returned, once it is shut down.
+func (e *engine) retired(rt *connRuntime) {
+	e.mu.Lock()
+	delete(e.retiring, rt)
+	e.mu.Unlock()
+}
+
+// runsTask reports whether task id of incarnation inc of connector name still runs here: in
+// the connector's runtime, or in one retired and still stopping (its tasks get the graceful
+// stop timeout, and release their claims themselves once stopped).
+func (e *engine) runsTask(name string, inc int64, id int) bool {
+	e.mu.Lock()
+	rts := make([]*connRuntime, 0, 1+len(e.retiring))
+	if rt := e.conns[name]; rt != nil {
+		rts = append(rts, rt)
+	}
+	for rt := range e.retiring {
+		if rt.name == name {
+			rts = append(rts, rt)
+		}
+	}
+	e.mu.Unlock()
+	for _, rt := range rts {
+		if rt.inc != inc {
+			continue
+		}
+		rt.mu.Lock()
+		t, ok := rt.tasks[id]
+		running := ok && !t.isDone()
+		rt.mu.Unlock()
+		if running {
+			return true
+		}
+	}
+	return false
 }
 
 // display masks a connector config (or one of its task configs) for showing, with the

@@ -314,15 +314,8 @@ func (d *Distributed) repairClaims() {
 		if lingers {
 			continue // released once it returns
 		}
-		rt := d.engine.lookup(r.Connector)
-		if rt != nil && rt.inc == r.Inc {
-			rt.mu.Lock()
-			t, ok := rt.tasks[r.Task]
-			running := ok && !t.isDone()
-			rt.mu.Unlock()
-			if running {
-				continue
-			}
+		if d.engine.runsTask(r.Connector, r.Inc, r.Task) {
+			continue // also while a retired runtime's task stops: it releases the claim itself
 		}
 		// A release, not a claim: the record in force may be this worker's own claim.
 		r.State, r.Trace, r.Claim, r.Prev = restapi.StateUnassigned, "", false, 0

@@ -87,6 +87,7 @@ func (d *Distributed) reconcile() {
 	for _, rt := range retire {
 		retiring.Go(func() error {
 			rt.shutdownReleasing()
+			d.engine.retired(rt)
 			if _, still := conns[rt.name]; !still {
 				d.engine.metrics.forget(me, rt.name)
 			}
