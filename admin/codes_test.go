@@ -28,6 +28,7 @@ var workerSentinels = map[string]struct {
 	"ErrAlreadyExists": {restapi.ErrAlreadyExists, http.StatusConflict},
 	"ErrRebalancing":   {restapi.ErrRebalancing, http.StatusConflict},
 	"ErrBadState":      {restapi.ErrBadState, http.StatusConflict},
+	"ErrNotStopped":    {restapi.ErrNotStopped, http.StatusBadRequest},
 	"ErrConflict":      {restapi.ErrConflict, http.StatusConflict},
 	"ErrStopped":       {restapi.ErrStopped, http.StatusServiceUnavailable},
 	"ErrUnavailable":   {restapi.ErrUnavailable, http.StatusServiceUnavailable},

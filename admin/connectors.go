@@ -31,9 +31,9 @@ func (s *Server) connectorRoutes() {
 	e.GET("/connectors/:name/tasks/:task/status", s.taskStatus)
 	e.POST("/connectors/:name/restart", s.restartConnector)
 	e.POST("/connectors/:name/tasks/:task/restart", s.restartTask)
-	e.PUT("/connectors/:name/pause", s.targetState(Herder.PauseConnector))
-	e.PUT("/connectors/:name/resume", s.targetState(Herder.ResumeConnector))
-	e.PUT("/connectors/:name/stop", s.targetState(Herder.StopConnector))
+	e.PUT("/connectors/:name/pause", s.targetState(Herder.PauseConnector, http.StatusAccepted))
+	e.PUT("/connectors/:name/resume", s.targetState(Herder.ResumeConnector, http.StatusAccepted))
+	e.PUT("/connectors/:name/stop", s.targetState(Herder.StopConnector, http.StatusNoContent))
 	e.GET("/connector-plugins", s.connectorPlugins)
 	s.rocketmqRoutes()
 }
@@ -316,14 +316,15 @@ func (s *Server) restartTask(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// PUT /connectors/{name}/pause|resume|stop: 202, no body.
-func (s *Server) targetState(set func(Herder, context.Context, string) error) gin.HandlerFunc {
+// PUT /connectors/{name}/pause|resume|stop: no body, with status ok: 202 for pause and
+// resume, 204 for stop, as Kafka Connect answers.
+func (s *Server) targetState(set func(Herder, context.Context, string) error, ok int) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := set(s.herder, c.Request.Context(), c.Param("name")); err != nil {
 			s.fail(c, err)
 			return
 		}
-		c.Status(http.StatusAccepted)
+		c.Status(ok)
 	}
 }
 

@@ -73,6 +73,23 @@ func decodeObject(data []byte, what string) (map[string]json.RawMessage, error) 
 	return obj, nil
 }
 
+// decodeStrict decodes body, one JSON value, into v: a member v has no field for, or data
+// after the value, is a bad request naming it, so a misspelt key is never taken for an
+// absent one. shape is the expected body for the message; numbers in an interface value
+// stay json.Number.
+func decodeStrict(body []byte, v any, shape string) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequestf("body must be %s: %s", shape, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequestf("body must be %s, with nothing after it", shape)
+	}
+	return nil
+}
+
 // decodeConfig turns a JSON object into a connector config. Strings are taken as they are;
 // numbers and booleans become their JSON text (3 → "3", 1.50 → "1.50", true → "true"), since
 // every config value is a string; null, objects and arrays are rejected naming the key.

@@ -71,3 +71,29 @@ func FuzzDecodeConfig(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeStrict: any input is either rejected as bad input, or is one JSON object with no
+// member the body type lacks and nothing after it, decoded as a lenient decoder would.
+func FuzzDecodeStrict(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"ids":["0-1"],"force":true}`, `{"id":["0-1"]}`, `{"ids":[]} {}`, `{"ids":[]}x`, ` {"force":false} `,
+		`null`, `[]`, `{"ids":"all"}`, `{`, `{"IDS":["0-1"]}`, `{"ids":["0-1"]}]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	type body struct {
+		IDs   []string `json:"ids"`
+		Force bool     `json:"force"`
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got body
+		if err := decodeStrict(data, &got, "a body"); err != nil {
+			require.ErrorIs(t, err, errBadRequest)
+			return
+		}
+		require.True(t, json.Valid(data), "accepted more than one JSON value: %q", data)
+		var want body
+		require.NoError(t, json.Unmarshal(data, &want))
+		require.Equal(t, want, got)
+	})
+}

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -60,9 +59,11 @@ func (s *Server) dlqRoutes(h DLQHerder) {
 			s.fail(c, err)
 			return
 		}
+		// No ids replays every record, so a misspelt key ({"id": [...]}) must not pass for
+		// an absent one.
 		if len(body) > 0 {
-			if err := json.Unmarshal(body, &req); err != nil {
-				s.fail(c, badRequestf(`body must be {"ids": [...], "force": false}: %v`, err))
+			if err := decodeStrict(body, &req, `{"ids": [...], "force": false}`); err != nil {
+				s.fail(c, err)
 				return
 			}
 		}

@@ -56,3 +56,25 @@ func TestDLQRoutes(t *testing.T) {
 	code, _ = do("POST", "/connectors/c/dlq/replay", `{"ids":`)
 	require.Equal(t, http.StatusBadRequest, code)
 }
+
+// TestDLQReplayBodyIsStrict: a replay body with a key the route does not know, or data after
+// its object, is refused naming the problem, and nothing is replayed. Since no ids replays
+// every record, {"id": [...]} used to replay the whole DLQ.
+func TestDLQReplayBodyIsStrict(t *testing.T) {
+	h, f := newTestServer(t)
+	_, err := f.CreateConnector(context.Background(), "c", map[string]string{"connector.class": "file-sink"}, "")
+	require.NoError(t, err)
+	f.AddDLQ("c", restapi.DLQRecord{ID: "0-4"}, restapi.DLQRecord{ID: "0-5"})
+	for _, tc := range []struct{ body, want string }{
+		{`{"id": ["0-4"]}`, `unknown field "id"`},
+		{`{"ids": ["0-4"], "froce": true}`, `unknown field "froce"`},
+		{`{"ids": ["0-4"]} {"ids": []}`, "nothing after it"},
+		{`{"ids": ["0-4"]}x`, "nothing after it"},
+	} {
+		requireError(t, h, http.MethodPost, "/connectors/c/dlq/replay", tc.body, http.StatusBadRequest, tc.want)
+	}
+	require.Empty(t, f.Replays(), "a refused body replayed records")
+	code, v := callJSON(t, h, http.MethodPost, "/connectors/c/dlq/replay", " {\"ids\": [\"0-4\"]}\n")
+	require.Equal(t, http.StatusOK, code, v)
+	require.Equal(t, []string{"0-4"}, f.Replays()[0].IDs)
+}

@@ -37,6 +37,8 @@ var sentinelStatuses = []struct {
 	// Kafka Connect answers 409 while a rebalance is in progress; clients retry on it.
 	{restapi.ErrRebalancing, http.StatusConflict},
 	{restapi.ErrBadState, http.StatusConflict},
+	// Kafka Connect answers 400 to an offsets change of a connector that is not STOPPED.
+	{restapi.ErrNotStopped, http.StatusBadRequest},
 	// A write that lost a race with a concurrent write to the same connector.
 	{restapi.ErrConflict, http.StatusConflict},
 	{restapi.ErrStopped, http.StatusServiceUnavailable},

@@ -1,9 +1,7 @@
 package admin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -12,7 +10,8 @@ import (
 )
 
 // OffsetsHerder is the optional ability to read and change a connector's offsets (Kafka
-// Connect's KIP-875 routes). Changes are allowed only while the connector is STOPPED.
+// Connect's KIP-875 routes). Changes are allowed only while the connector is STOPPED
+// (restapi.ErrNotStopped otherwise).
 type OffsetsHerder interface {
 	Offsets(ctx context.Context, name string) (restapi.ConnectorOffsets, error)
 	AlterOffsets(ctx context.Context, name string, offsets []restapi.ConnectorOffset) error
@@ -36,11 +35,12 @@ func (s *Server) offsetsRoutes(h OffsetsHerder) {
 			return
 		}
 		var req restapi.ConnectorOffsets
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil || req.Offsets == nil {
-			s.fail(c, badRequestf(`body must be {"offsets": [{"partition": {...}, "offset": {...} or null}]}`))
+		if err := decodeStrict(body, &req, `{"offsets": [{"partition": {...}, "offset": {...} or null}]}`); err != nil {
+			s.fail(c, err)
+			return
+		}
+		if len(req.Offsets) == 0 {
+			s.fail(c, badRequestf("Partitions / offsets need to be provided for an alter offsets request")) // Kafka Connect's words
 			return
 		}
 		if err := h.AlterOffsets(c.Request.Context(), c.Param("name"), req.Offsets); err != nil {

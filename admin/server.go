@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -49,6 +51,10 @@ type Server struct {
 
 	ready chan struct{}
 	bound net.Addr
+
+	// drainGrace is how long Run's stop lets running requests finish; cutGrace how long it
+	// then waits for the handlers of those it cut short (their contexts ended) to return.
+	drainGrace, cutGrace time.Duration
 }
 
 // NewServer builds the server; Run starts it. The connector routes are registered only when
@@ -61,7 +67,7 @@ func NewServer(addr string, info Info, health HealthChecker, herder Herder, log 
 		writeError(c, http.StatusInternalServerError, "internal error")
 	}))
 	s := &Server{addr: addr, log: log, info: info, health: health, herder: herder, engine: e,
-		ready: make(chan struct{})}
+		ready: make(chan struct{}), drainGrace: 5 * time.Second, cutGrace: 5 * time.Second}
 	s.rebuildGuard()
 	e.GET("/", s.root)
 	e.GET("/health", s.healthz)
@@ -120,8 +126,14 @@ func (s *Server) Addr(ctx context.Context) (net.Addr, error) {
 	}
 }
 
-// Run serves until ctx ends, then stops accepting and drains requests for up to 5s. It serves
-// HTTPS when EnableTLS was called.
+// Run serves until ctx ends, then stops. It serves HTTPS when EnableTLS was called.
+//
+// Stop order: the listener closes and idle connections with it; running requests have
+// drainGrace (5s) to finish; the contexts of those still running then end, and Run waits up
+// to cutGrace (5s) for their handlers to return, logging the requests it cut short. Run
+// returns nil once the handlers have returned, so the herder behind them is stopped after
+// its last call (a handler that ignores its context past cutGrace is logged, and the stop
+// goes on without it).
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
@@ -130,6 +142,13 @@ func (s *Server) Run(ctx context.Context) error {
 	s.bound = ln.Addr()
 	close(s.ready)
 	srv := s.httpServer()
+	// A request's context ends when the drain's grace does, not when ctx does: one running
+	// as the stop begins may still finish.
+	base, cutShort := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutShort()
+	srv.BaseContext = func(net.Listener) context.Context { return base }
+	var running inflight
+	srv.Handler = running.track(srv.Handler)
 	errc := make(chan error, 1)
 	if s.tls != nil {
 		go func() { errc <- srv.ServeTLS(ln, "", "") }()
@@ -141,13 +160,90 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	dctx, cancel := context.WithTimeout(context.Background(), s.drainGrace)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	err = srv.Shutdown(dctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
-	return err
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	cut := running.names()
+	cutShort()
+	s.log.Warn("admin requests cut short by the stop", "requests", cut, "grace", s.drainGrace)
+	wctx, wcancel := context.WithTimeout(context.Background(), s.cutGrace)
+	defer wcancel()
+	if left := running.wait(wctx); len(left) > 0 {
+		s.log.Error("admin request handlers did not return after their requests were cut short; stopping without them",
+			"requests", left, "waited", s.cutGrace)
+	}
+	_ = srv.Close() // the cut requests' connections
+	return nil
+}
+
+// inflight is the set of requests whose handlers run, so that Run's stop can name those it
+// cuts short and wait for their handlers to return.
+type inflight struct {
+	mu   sync.Mutex
+	reqs map[*http.Request]struct{}
+	idle chan struct{} // closed when reqs becomes empty while wait waits
+}
+
+// track wraps h so that its requests are in the set while it serves them.
+func (f *inflight) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		if f.reqs == nil {
+			f.reqs = map[*http.Request]struct{}{}
+		}
+		f.reqs[r] = struct{}{}
+		f.mu.Unlock()
+		defer f.done(r)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (f *inflight) done(r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.reqs, r)
+	if len(f.reqs) == 0 && f.idle != nil {
+		close(f.idle)
+		f.idle = nil
+	}
+}
+
+// names returns "METHOD path" of each request in the set, sorted.
+func (f *inflight) names() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, 0, len(f.reqs))
+	for r := range f.reqs {
+		out = append(out, r.Method+" "+r.URL.Path)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// wait returns nil once no handler runs, or the requests still running when ctx ends.
+func (f *inflight) wait(ctx context.Context) []string {
+	f.mu.Lock()
+	if len(f.reqs) == 0 {
+		f.mu.Unlock()
+		return nil
+	}
+	if f.idle == nil {
+		f.idle = make(chan struct{})
+	}
+	idle := f.idle
+	f.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return f.names()
+	}
 }
 
 // httpServer is the server Run serves with: the handler, TLS when enabled, and the limits of

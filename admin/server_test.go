@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,4 +91,55 @@ func TestRunServesAndStops(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// pauseBlocker is a herder whose PauseConnector waits until its context ends, noting when
+// it has returned.
+type pauseBlocker struct {
+	Herder
+	entered  chan struct{}
+	returned atomic.Bool
+}
+
+func (h *pauseBlocker) PauseConnector(ctx context.Context, _ string) error {
+	defer h.returned.Store(true)
+	close(h.entered)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestRunStopsCleanlyUnderASlowRequest: a stop while a request runs past the drain's grace
+// ends that request's context, waits for its handler and returns nil, so the worker exits 0
+// and its herder is stopped after the handler's call has returned. Run used to return
+// Shutdown's deadline error with the handler still running.
+func TestRunStopsCleanlyUnderASlowRequest(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	h := &pauseBlocker{Herder: newFakeHerder(), entered: make(chan struct{})}
+	s := NewServer("127.0.0.1:0", Info{WorkerID: "w"}, fakeHealth{}, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.drainGrace, s.cutGrace = 50*time.Millisecond, time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer acancel()
+	addr, err := s.Addr(actx)
+	require.NoError(t, err)
+
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		req, err := http.NewRequest(http.MethodPut, "http://"+addr.String()+"/connectors/c/pause", nil)
+		if err != nil {
+			return
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-h.entered
+	cancel()
+	require.NoError(t, <-done)
+	require.True(t, h.returned.Load(), "Run returned while a handler's herder call was still running")
+	<-answered
 }

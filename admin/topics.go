@@ -29,6 +29,6 @@ func (s *Server) topicsRoutes(h TopicsHerder) {
 			s.fail(c, err)
 			return
 		}
-		c.Status(http.StatusOK)
+		c.Status(http.StatusAccepted) // as Kafka Connect answers
 	})
 }

@@ -69,6 +69,10 @@ type Distributed struct {
 	client   *rmqclient.Client
 	strategy scheduler.Strategy
 
+	// names serialises this worker's target changes and deletes of one connector with its
+	// offset changes (offsetsChange); taken before mu.
+	names nameLocks
+
 	producer                          *rmqclient.Producer
 	configLog, statusLog, positionLog *storeLog
 	membership                        *rmqclient.Consumer

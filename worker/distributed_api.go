@@ -174,6 +174,8 @@ func (d *Distributed) PatchConnectorConfig(ctx context.Context, name string, set
 
 // DeleteConnector removes the connector everywhere, with its tasks, status and positions.
 func (d *Distributed) DeleteConnector(ctx context.Context, name string) error {
+	unlock := d.names.lock(name)
+	defer unlock()
 	c, err := d.connector(name)
 	if err != nil {
 		return err
@@ -260,6 +262,8 @@ func (d *Distributed) RestartTask(ctx context.Context, id restapi.TaskID) error 
 }
 
 func (d *Distributed) setTarget(ctx context.Context, name string, target restapi.TargetState) error {
+	unlock := d.names.lock(name)
+	defer unlock()
 	c, err := d.connector(name)
 	if err != nil {
 		return err
@@ -280,6 +284,68 @@ func (d *Distributed) ResumeConnector(ctx context.Context, name string) error {
 // StopConnector stops the connector and its tasks, keeping its config.
 func (d *Distributed) StopConnector(ctx context.Context, name string) error {
 	return d.setTarget(ctx, name, restapi.TargetStopped)
+}
+
+// AlterOffsets sets a STOPPED connector's offsets (engine.AlterOffsets); see offsetsChange.
+func (d *Distributed) AlterOffsets(ctx context.Context, name string, offsets []restapi.ConnectorOffset) error {
+	return d.offsetsChange(ctx, name, func() error { return d.engine.AlterOffsets(ctx, name, offsets) })
+}
+
+// ResetOffsets resets a STOPPED connector's offsets (engine.ResetOffsets); see offsetsChange.
+func (d *Distributed) ResetOffsets(ctx context.Context, name string) error {
+	return d.offsetsChange(ctx, name, func() error { return d.engine.ResetOffsets(ctx, name) })
+}
+
+// offsetsChange runs change, an offsets change of connector name, which the connector's
+// tasks must not overwrite: none may run from its check that the connector is STOPPED to
+// its last write. A target change or delete through this worker waits for it (the name
+// lock). One through another worker cannot be held off, so it is found instead: the status
+// topic is read to its end, then the config topic, before the check, so a task claimed
+// before the check was claimed for a target the check sees; the status topic is read to
+// its end again after the write, and a task claimed since the check (a higher generation)
+// may have read the offsets the change replaced. The change stays written then, and the
+// call fails with ErrConflict. (A deleted connector's incarnation keeps a late change from
+// reaching a connector created again under its name: clusterPositions.)
+func (d *Distributed) offsetsChange(ctx context.Context, name string, change func() error) error {
+	unlock := d.names.lock(name)
+	defer unlock()
+	if err := d.ready(); err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	if err := d.statusLog.sync(sctx); err != nil {
+		return fmt.Errorf("offsets of %s: %w: %w", name, restapi.ErrUnavailable, err)
+	}
+	gen := d.maxGen(name)
+	if err := d.configLog.sync(sctx); err != nil {
+		return fmt.Errorf("offsets of %s: %w: %w", name, restapi.ErrUnavailable, err)
+	}
+	c, err := d.connector(name)
+	if err != nil {
+		return err
+	}
+	if c.Target != restapi.TargetStopped {
+		return notStopped(name, c.Target)
+	}
+	if err := change(); err != nil {
+		return err
+	}
+	if err := d.statusLog.sync(sctx); err != nil {
+		return fmt.Errorf("offsets of %s were changed, but whether a task started meanwhile is unknown: %w: %w", name, restapi.ErrUnavailable, err)
+	}
+	if d.maxGen(name) > gen {
+		return fmt.Errorf("connector %s was resumed while its offsets were changed: the change is stored, but its tasks may "+
+			"have started from the offsets it replaced; stop it and change them again: %w", name, restapi.ErrConflict)
+	}
+	return nil
+}
+
+// maxGen is the highest task generation of connector name in the status fold.
+func (d *Distributed) maxGen(name string) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.status.MaxGen[name]
 }
 
 // Members returns the live workers of the cluster, sorted.

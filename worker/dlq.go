@@ -18,12 +18,13 @@ import (
 
 const previewBytes = 256
 
+// parseDLQID splits a DLQ record id, "<queue>-<offset>".
 func parseDLQID(id string) (int, int64, error) {
 	q, o, ok := strings.Cut(id, "-")
 	qi, err1 := strconv.Atoi(q)
 	oi, err2 := strconv.ParseInt(o, 10, 64)
 	if !ok || err1 != nil || err2 != nil || qi < 0 || oi < 0 {
-		return 0, 0, fmt.Errorf("dlq record id %q: want <queue>-<offset>: %w", id, restapi.ErrNotFound)
+		return 0, 0, fmt.Errorf("dlq record id %q: want <queue>-<offset>", id)
 	}
 	return qi, oi, nil
 }
@@ -72,7 +73,9 @@ func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (re
 	if after != "" {
 		q, o, err := parseDLQID(after)
 		if err != nil {
-			return restapi.DLQPage{}, err
+			// A cursor the caller got wrong, not a record that is missing.
+			return restapi.DLQPage{}, fmt.Errorf("dlq of connector %s: %w", name,
+				problem("after", after, "not a DLQ record id; want <queue>-<offset>, a record's id or a page's next"))
 		}
 		startQ, startOff = q, o+1
 	}
@@ -135,13 +138,19 @@ func (e *engine) readDLQMessage(ctx context.Context, name, id string) (*rmqclien
 	if err != nil {
 		return nil, err
 	}
-	qi, off, err := parseDLQID(id)
-	if err != nil {
-		return nil, err
-	}
 	qs, err := e.dlqQueues(ctx, topic)
 	if err != nil {
 		return nil, err
+	}
+	return e.readDLQAt(ctx, name, qs, id)
+}
+
+// readDLQAt reads record id of connector name's DLQ, whose queues are qs; ErrNotFound when
+// the DLQ does not hold it, or id names no record.
+func (e *engine) readDLQAt(ctx context.Context, name string, qs []rmqclient.Queue, id string) (*rmqclient.ReceivedMessage, error) {
+	qi, off, err := parseDLQID(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, restapi.ErrNotFound)
 	}
 	for _, q := range qs {
 		if q.QueueID != qi {
@@ -190,25 +199,12 @@ func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force
 	for _, t := range rt.st.topics {
 		r.allowed[t] = true
 	}
-	if len(ids) > 0 {
-		for start := 0; start < len(ids); start += replayBatch {
-			batch := make([]*rmqclient.ReceivedMessage, 0, min(replayBatch, len(ids)-start))
-			for _, id := range ids[start:min(start+replayBatch, len(ids))] {
-				m, err := e.readDLQMessage(ctx, name, id)
-				if err != nil {
-					return r.res, err
-				}
-				batch = append(batch, m)
-			}
-			if err := r.replay(ctx, batch); err != nil {
-				return r.res, err
-			}
-		}
-		return r.res, nil
-	}
 	qs, err := e.dlqQueues(ctx, topic)
 	if err != nil {
 		return r.res, err
+	}
+	if len(ids) > 0 {
+		return r.res, r.replayIDs(ctx, qs, ids)
 	}
 	for _, q := range qs {
 		// Only what the DLQ held when the replay began: a replayed record that fails again
@@ -250,6 +246,45 @@ type replayer struct {
 	done    map[string]restapi.ReplayInfo
 	allowed map[string]bool
 	res     restapi.DLQReplayResult
+}
+
+// replayIDs replays the records ids of the DLQ queues qs. Every id is looked up before
+// anything is sent, so that an unknown one fails the call with nothing sent; only the first
+// batch read is kept (memory stays bounded), the others are read again as they are sent,
+// and a record the DLQ lost meanwhile (the broker's retention) is refused, not an error
+// that would hide what was sent before it.
+func (r *replayer) replayIDs(ctx context.Context, qs []rmqclient.Queue, ids []string) error {
+	first := make([]*rmqclient.ReceivedMessage, 0, min(replayBatch, len(ids)))
+	for i, id := range ids {
+		m, err := r.e.readDLQAt(ctx, r.name, qs, id)
+		if err != nil {
+			return err
+		}
+		if i < replayBatch {
+			first = append(first, m)
+		}
+	}
+	if err := r.replay(ctx, first); err != nil {
+		return err
+	}
+	for start := replayBatch; start < len(ids); start += replayBatch {
+		batch := make([]*rmqclient.ReceivedMessage, 0, min(replayBatch, len(ids)-start))
+		for _, id := range ids[start:min(start+replayBatch, len(ids))] {
+			m, err := r.e.readDLQAt(ctx, r.name, qs, id)
+			if errors.Is(err, restapi.ErrNotFound) {
+				r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: id, Reason: "no longer in the DLQ: deleted since the replay began (the broker's retention)"})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			batch = append(batch, m)
+		}
+		if err := r.replay(ctx, batch); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // replay sends one batch and records what was sent (one write per batch in standalone mode;

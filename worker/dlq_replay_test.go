@@ -10,7 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -100,4 +102,71 @@ func TestDLQReplayStreamsInBatches(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, again.Replayed)
 	require.Len(t, again.Skipped, n)
+}
+
+// TestDLQReplayOfAnUnknownIDSendsNothing: a replay naming a record the DLQ does not hold
+// fails before anything is sent, however many batches the ids fill. It used to send the
+// batches before the unknown id and then fail, the call's answer (404) losing what was sent.
+func TestDLQReplayOfAnUnknownIDSendsNothing(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	dlq := rmqtest.Topic(t, 1)
+	dir := t.TempDir()
+	env := startHerder(t, dir)
+	defer env.stop(t)
+	ctx := context.Background()
+	client := rmqtest.Client(t)
+	_, err := env.h.CreateConnector(ctx, "s", map[string]string{"connector.class": "mem-sink", "test.id": rmqtest.Name(t, "st"),
+		"connect.topicnames": topic, "task.group.id": rmqtest.Group(t), "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq}, "")
+	require.NoError(t, err)
+	p, err := client.NewProducer("unknown", rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer p.Close()
+	const n = replayBatch + 2
+	var ids []string
+	for i := 0; i < n; i += 50 {
+		var batch []*rmqclient.Message
+		for j := i; j < min(i+50, n); j++ {
+			batch = append(batch, &rmqclient.Message{Topic: dlq, Body: []byte(fmt.Sprint(j)), Properties: map[string]string{ErrHeaderTopic: topic}})
+			ids = append(ids, fmt.Sprintf("0-%d", j))
+		}
+		_, err := p.Send(ctx, batch...)
+		require.NoError(t, err)
+	}
+	dlqQueues, err := client.TopicQueues(ctx, dlq)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, end, err := client.QueueOffsets(ctx, dlqQueues[0])
+		return err == nil && end >= n
+	}, 30*time.Second, 10*time.Millisecond)
+
+	_, err = env.h.DLQReplay(ctx, "s", append(ids, "0-999999"), false)
+	require.ErrorIs(t, err, restapi.ErrNotFound)
+	require.ErrorContains(t, err, "0-999999")
+	qs, err := client.TopicQueues(ctx, topic)
+	require.NoError(t, err)
+	for _, q := range qs {
+		_, maxOff, err := client.QueueOffsets(ctx, q)
+		require.NoError(t, err)
+		require.Zero(t, maxOff, "records were replayed")
+	}
+	_, err = os.Stat(filepath.Join(dir, "dlq-replayed.json"))
+	require.ErrorIs(t, err, os.ErrNotExist, "replays were recorded")
+}
+
+// TestDLQListCursorIsABadArgument: a ?after= that is not a record id is the caller's
+// mistake, named (400), not a missing record (it used to be ErrNotFound, 404).
+func TestDLQListCursorIsABadArgument(t *testing.T) {
+	h, _ := gatedHerder(t)
+	ctx := context.Background()
+	cfg := gatedConfig(t.Name(), "none", "1")
+	cfg["errors.deadletterqueue.topic.name"] = "dlq"
+	_, err := h.CreateConnector(ctx, "c", cfg, "")
+	require.NoError(t, err)
+	_, err = h.DLQList(ctx, "c", "garbage", 10)
+	require.ErrorIs(t, err, cfgerr.ErrInvalid)
+	require.NotErrorIs(t, err, restapi.ErrNotFound)
+	var ce *cfgerr.Error
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "after", ce.Key)
+	require.Equal(t, "garbage", ce.Value)
 }

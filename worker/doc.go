@@ -19,7 +19,8 @@
 // Lock order. A lock on the left may be held while one further right is taken, never the
 // reverse; locks on the same line are never nested with each other.
 //
-//	Standalone.names (the lock of one connector name: create, put, patch, delete, target)
+//	Standalone.names (the lock of one connector name: create, put, patch, delete, target, offsets),
+//	Distributed.names (this worker's target changes, deletes and offset changes of one connector)
 //	  → engine.replayMu, connRuntime.opMu
 //	  → storeLog.mu (held while the log's apply callbacks fold a record)
 //	  → Standalone.mu (the stored configs)

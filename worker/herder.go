@@ -29,8 +29,9 @@ type Standalone struct {
 	*engine
 
 	// names serialises the management operations on one connector (create, put, patch,
-	// delete, target changes, Run's start of a stored one). They take it before mu and keep
-	// it while plugin code runs (Validate, Start, TaskConfigs, Stop), which mu never covers.
+	// delete, target changes, offset changes, Run's start of a stored one). They take it
+	// before mu and keep it while plugin code runs (Validate, Start, TaskConfigs, Stop),
+	// which mu never covers.
 	names nameLocks
 
 	mu      sync.Mutex // guards stored
@@ -360,4 +361,22 @@ func (h *Standalone) PatchConnectorConfig(_ context.Context, name string, set ma
 	maps.Copy(cfg, set)
 	info, _, err := h.putConfig(name, cfg, resolveConfig(h.cfg.Secrets, cfg))
 	return info, err
+}
+
+// AlterOffsets sets a STOPPED connector's offsets (engine.AlterOffsets) holding its name
+// lock from the state check to the last write: a resume cannot start tasks on the old
+// offsets in between, nor a delete remove the connector and its positions before they are
+// written (a connector created again under the name would start from them).
+func (h *Standalone) AlterOffsets(ctx context.Context, name string, offsets []restapi.ConnectorOffset) error {
+	unlock := h.names.lock(name)
+	defer unlock()
+	return h.engine.AlterOffsets(ctx, name, offsets)
+}
+
+// ResetOffsets resets a STOPPED connector's offsets (engine.ResetOffsets) holding its name
+// lock, as AlterOffsets does.
+func (h *Standalone) ResetOffsets(ctx context.Context, name string) error {
+	unlock := h.names.lock(name)
+	defer unlock()
+	return h.engine.ResetOffsets(ctx, name)
 }

@@ -317,3 +317,108 @@ func TestMaskingRunsPluginCodeOutsideTheRuntimeLock(t *testing.T) {
 	<-gate // Spec released
 	require.Equal(t, "c", (<-shown).Name)
 }
+
+// gatedPositions is a PositionStore whose first Put (or, with onDelete, first Delete) waits
+// until release is closed.
+type gatedPositions struct {
+	PositionStore
+	onDelete bool
+	entered  chan struct{}
+	open     chan struct{}
+	once     sync.Once
+}
+
+func newGatedPositions(t *testing.T, inner PositionStore, onDelete bool) *gatedPositions {
+	p := &gatedPositions{PositionStore: inner, onDelete: onDelete, entered: make(chan struct{}), open: make(chan struct{})}
+	t.Cleanup(p.release)
+	return p
+}
+
+func (p *gatedPositions) release() {
+	select {
+	case <-p.open:
+	default:
+		close(p.open)
+	}
+}
+
+func (p *gatedPositions) wait(delete bool) {
+	if delete != p.onDelete {
+		return
+	}
+	p.once.Do(func() {
+		close(p.entered)
+		<-p.open
+	})
+}
+
+func (p *gatedPositions) Put(name string, ps []plugins.PartitionPosition) error {
+	p.wait(false)
+	return p.PositionStore.Put(name, ps)
+}
+
+func (p *gatedPositions) Delete(name string) error {
+	p.wait(true)
+	return p.PositionStore.Delete(name)
+}
+
+// TestOffsetChangesHoldTheConnectorLock: an offsets change of a STOPPED connector keeps the
+// connector's name lock from its state check to its write. A delete or resume that came in
+// between used to go through: a delete then left the deleted connector's positions written
+// back (a connector created again under the name started from them), a resume started the
+// tasks on the old offsets, their commits overwriting the change the call reported done.
+func TestOffsetChangesHoldTheConnectorLock(t *testing.T) {
+	alter := func(h *Standalone) error {
+		return h.AlterOffsets(context.Background(), "c", []restapi.ConnectorOffset{{
+			Partition: map[string]any{"task": "0"}, Offset: map[string]any{"seq": int64(7)}}})
+	}
+	reset := func(h *Standalone) error { return h.ResetOffsets(context.Background(), "c") }
+	del := func(h *Standalone) error { return h.DeleteConnector(context.Background(), "c") }
+	resume := func(h *Standalone) error { return h.ResumeConnector(context.Background(), "c") }
+	positions := func(t *testing.T, h *Standalone) []plugins.PartitionPosition {
+		ps, err := h.positions.All("c")
+		require.NoError(t, err)
+		return ps
+	}
+	for _, tc := range []struct {
+		name          string
+		change, other func(*Standalone) error
+		onDelete      bool // the change's write is a Delete of the positions
+		after         func(t *testing.T, h *Standalone)
+	}{
+		{"alter then delete", alter, del, false, func(t *testing.T, h *Standalone) {
+			require.Empty(t, positions(t, h), "the deleted connector's positions were written back")
+		}},
+		{"alter then resume", alter, resume, false, func(t *testing.T, h *Standalone) {
+			require.Equal(t, int64(7), positions(t, h)[0].Offset["seq"])
+		}},
+		{"reset then resume", reset, resume, true, func(t *testing.T, h *Standalone) {
+			require.Empty(t, positions(t, h))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := gatedHerder(t)
+			ctx := context.Background()
+			_, err := h.CreateConnector(ctx, "c", gatedConfig(t.Name(), "none", "1"), restapi.TargetStopped)
+			require.NoError(t, err)
+			require.NoError(t, h.positions.Put("c", []plugins.PartitionPosition{{
+				Partition: map[string]any{"task": "0"}, Offset: map[string]any{"seq": int64(3)}}}))
+			gate := newGatedPositions(t, h.positions, tc.onDelete)
+			h.positions = gate
+
+			changed := make(chan error, 1)
+			go func() { changed <- tc.change(h) }()
+			<-gate.entered // checked STOPPED, about to write
+			other := make(chan error, 1)
+			go func() { other <- tc.other(h) }()
+			untilEither(t,
+				func() bool { return h.names.contenders("c") == 2 },
+				func() bool { return len(other) > 0 })
+			require.Zero(t, len(other), "%s: the second call went through between the offsets change's state check and its write", tc.name)
+			gate.release()
+			require.NoError(t, <-changed)
+			require.NoError(t, <-other)
+			tc.after(t, h)
+		})
+	}
+}

@@ -62,13 +62,19 @@ func (e *engine) stoppedRuntime(name string) (*connRuntime, error) {
 	target := rt.target
 	rt.mu.Unlock()
 	if target != restapi.TargetStopped {
-		return nil, fmt.Errorf("connector %s is %s; stop it (PUT /connectors/%s/stop) before changing its offsets: %w", name, target, name, restapi.ErrBadState)
+		return nil, notStopped(name, target)
 	}
 	return rt, nil
 }
 
+func notStopped(name string, target restapi.TargetState) error {
+	return fmt.Errorf("connector %s is %s; stop it (PUT /connectors/%s/stop) before changing its offsets: %w", name, target, name, restapi.ErrNotStopped)
+}
+
 // AlterOffsets sets offsets of a STOPPED connector. A nil offset removes a source
-// partition's position, or rewinds a sink queue to where a new group would start.
+// partition's position, or rewinds a sink queue to where a new group would start. The
+// herders call it so that the connector stays STOPPED until it returns (Standalone's and
+// Distributed's AlterOffsets).
 func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []restapi.ConnectorOffset) error {
 	rt, err := e.stoppedRuntime(name)
 	if err != nil {
@@ -110,7 +116,8 @@ func (e *engine) AlterOffsets(ctx context.Context, name string, offsets []restap
 }
 
 // ResetOffsets forgets a STOPPED connector's progress: source positions are deleted; sink
-// queues rewind to where consume.from.where starts a new group.
+// queues rewind to where consume.from.where starts a new group. The herders call it as
+// they call AlterOffsets.
 func (e *engine) ResetOffsets(ctx context.Context, name string) error {
 	rt, err := e.stoppedRuntime(name)
 	if err != nil {

@@ -588,7 +588,7 @@ func TestOffsetsOfStoppedConnectors(t *testing.T) {
 	require.Eventually(t, func() bool { return len(st.unique()) == 30 }, 60*time.Second, 100*time.Millisecond)
 
 	// Changes need a STOPPED connector.
-	require.ErrorIs(t, env.h.ResetOffsets(ctx, "snk"), restapi.ErrBadState)
+	require.ErrorIs(t, env.h.ResetOffsets(ctx, "snk"), restapi.ErrNotStopped)
 	require.NoError(t, env.h.StopConnector(ctx, "snk"))
 	require.NoError(t, env.h.StopConnector(ctx, "src"))
 	waitState(t, env.h, "snk", restapi.StateStopped, 0)
@@ -622,7 +622,7 @@ func TestOffsetsOfStoppedConnectors(t *testing.T) {
 	require.Eventually(t, func() bool { return len(st.snapshot()) >= before+10 }, 60*time.Second, 100*time.Millisecond)
 
 	err = env.h.AlterOffsets(ctx, "src", nil)
-	require.ErrorIs(t, err, restapi.ErrBadState, "the source runs again")
+	require.ErrorIs(t, err, restapi.ErrNotStopped, "the source runs again")
 }
 
 // secretsForTest resolves ${env:..} like conf/providers does, for the worker's own tests.

@@ -45,14 +45,14 @@ func (h *Herder) Offsets(_ context.Context, name string) (restapi.ConnectorOffse
 }
 
 // stopped returns the connector if it exists and is stopped, as altering or resetting its
-// offsets requires; restapi.ErrBadState otherwise.
+// offsets requires; restapi.ErrNotStopped otherwise.
 func (h *Herder) stopped(name string) (*conn, error) {
 	c, err := h.lookup(name)
 	if err != nil {
 		return nil, err
 	}
 	if c.target != restapi.TargetStopped {
-		return nil, fmt.Errorf("connector %s is %s, not STOPPED: %w", name, c.target, restapi.ErrBadState)
+		return nil, fmt.Errorf("connector %s is %s; stop it before changing its offsets: %w", name, c.target, restapi.ErrNotStopped)
 	}
 	return c, nil
 }

@@ -65,7 +65,8 @@ commands:
   dlq show <name> <id>          one record: error context, body and trace
   dlq replay <name> [id...] [--force]
                                 re-send records (all when no id) to their original topic;
-                                records replayed before are skipped unless --force
+                                records replayed before are skipped unless --force; exit 1
+                                if the worker refused any
   offsets get <name>            committed offsets: PARTITION OFFSET (source positions or the
                                 sink's consumer-group offsets)
   offsets set <name> -f <file.json>
@@ -90,7 +91,7 @@ exit codes:
   1  the worker answered with an error (the message shows the HTTP status and the worker's
      message; 401: wrong or missing --user/--password), could not be reached, or a connector
      or offsets file or --cacert could not be read; health: starting or unhealthy; validate:
-     the config has errors
+     the config has errors; dlq replay: records were refused
   2  usage error: unknown command or flag, missing or extra argument, bad flag value
 `
 }

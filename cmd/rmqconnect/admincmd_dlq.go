@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
@@ -61,24 +64,37 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 		}
 		return nil
 	case "replay":
+		// A refused record is exit code 1, after the result is printed: a script must not
+		// take a replay that left records behind for a done one.
 		res, err := e.c.DLQReplay(e.ctx, name, e.args[2:], dlqFlags.force)
 		if err != nil {
 			return err
 		}
 		if e.json {
-			return printJSON(e.out, res)
+			if err := printJSON(e.out, res); err != nil {
+				return err
+			}
+		} else {
+			printReplay(e.out, res)
 		}
-		fmt.Fprintf(e.out, "replayed %d record(s)", len(res.Replayed))
-		if len(res.Skipped) > 0 {
-			fmt.Fprintf(e.out, "; skipped %d already replayed (--force to send again): %s", len(res.Skipped), strings.Join(res.Skipped, " "))
-		}
-		fmt.Fprintln(e.out)
-		for _, r := range res.Refused {
-			fmt.Fprintf(e.out, "refused %s: %s\n", r.ID, r.Reason)
+		if len(res.Refused) > 0 {
+			return fmt.Errorf("connector %s: %d DLQ record(s) refused, not sent", name, len(res.Refused))
 		}
 		return nil
 	default:
 		return usagef("dlq: unknown subcommand %q (list, show, replay)", sub)
+	}
+}
+
+// printReplay prints a replay's result: the counts, then each refused record and why.
+func printReplay(w io.Writer, res restapi.DLQReplayResult) {
+	fmt.Fprintf(w, "replayed %d record(s)", len(res.Replayed))
+	if len(res.Skipped) > 0 {
+		fmt.Fprintf(w, "; skipped %d already replayed (--force to send again): %s", len(res.Skipped), strings.Join(res.Skipped, " "))
+	}
+	fmt.Fprintln(w)
+	for _, r := range res.Refused {
+		fmt.Fprintf(w, "refused %s: %s\n", r.ID, r.Reason)
 	}
 }
 

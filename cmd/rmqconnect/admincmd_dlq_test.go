@@ -61,3 +61,32 @@ func TestAdminDLQ(t *testing.T) {
 	code, _, _ = runAdmin(t, "dlq")
 	require.Equal(t, 2, code)
 }
+
+// TestAdminDLQReplayRefusedExits1: a replay the worker refused records of prints the result,
+// refused records and reasons included, and exits 1 (it used to exit 0), in both formats.
+func TestAdminDLQReplayRefusedExits1(t *testing.T) {
+	res := restapi.DLQReplayResult{Replayed: []string{"0-4"}, Skipped: []string{},
+		Refused: []restapi.DLQRefusal{{ID: "0-5", Reason: `original topic "other" is not one the connector consumes`}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method+" "+r.URL.Path != "POST /connectors/c/dlq/replay" {
+			t.Errorf("unexpected %s %s", r.Method, r.URL)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(res)
+	}))
+	defer srv.Close()
+	t.Setenv("RMQCONNECT_URL", srv.URL)
+
+	code, out, errOut := runAdmin(t, "dlq", "replay", "c", "0-4", "0-5")
+	require.Equal(t, 1, code)
+	require.Equal(t, "replayed 1 record(s)\nrefused 0-5: original topic \"other\" is not one the connector consumes\n", out)
+	require.Contains(t, errOut, "connector c: 1 DLQ record(s) refused, not sent")
+
+	code, out, errOut = runAdmin(t, "-o", "json", "dlq", "replay", "c", "0-4", "0-5")
+	require.Equal(t, 1, code)
+	var got restapi.DLQReplayResult
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Equal(t, res, got)
+	require.Contains(t, errOut, "1 DLQ record(s) refused")
+}

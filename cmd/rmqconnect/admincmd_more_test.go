@@ -80,7 +80,7 @@ func TestAdminOffsets(t *testing.T) {
 		"GET /connectors/ghost/offsets":    {status: 404, body: notFound},
 		"PATCH /connectors/out/offsets":    {body: `{"message":"The offsets for this connector have been altered successfully"}`},
 		"DELETE /connectors/out/offsets":   {body: `{"message":"The offsets for this connector have been reset successfully"}`},
-		"DELETE /connectors/lines/offsets": {status: 409, body: `{"error_code":409,"message":"connector lines is STARTED; stop it before changing its offsets"}`},
+		"DELETE /connectors/lines/offsets": {status: 400, body: `{"error_code":400,"message":"connector lines is STARTED; stop it before changing its offsets"}`},
 	})
 
 	code, out, errOut := runAdmin(t, "offsets", "get", "out")
@@ -124,7 +124,7 @@ func TestAdminOffsets(t *testing.T) {
 	// Worker errors are exit 1.
 	code, _, errOut = runAdmin(t, "offsets", "reset", "lines")
 	require.Equal(t, 1, code)
-	require.Contains(t, errOut, "409 Conflict: connector lines is STARTED")
+	require.Contains(t, errOut, "400 Bad Request: connector lines is STARTED")
 	code, _, errOut = runAdmin(t, "offsets", "get", "ghost")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "404 Not Found")

@@ -97,7 +97,7 @@ func TestRESTLifecycle(t *testing.T) {
 	require.Eventually(t, func() bool { return countLines(out1) == 150 }, 60*time.Second, 100*time.Millisecond)
 
 	// Stop, then resume again.
-	require.Equal(t, http.StatusAccepted, w.Call(t, "PUT", "/connectors/src/stop", nil, nil))
+	require.Equal(t, http.StatusNoContent, w.Call(t, "PUT", "/connectors/src/stop", nil, nil))
 	waitConnector(t, w, "src", "STOPPED", 0)
 	require.Equal(t, http.StatusAccepted, w.Call(t, "PUT", "/connectors/src/resume", nil, nil))
 	waitConnector(t, w, "src", "RUNNING", 1)

@@ -72,10 +72,10 @@ func TestConnectorTopicsDurableStandalone(t *testing.T) {
 	require.Equal(t, []string{topic}, activeTopics(t, w, "topics-src"), "a restart keeps the topics")
 	require.Equal(t, []string{topic}, activeTopics(t, w, "topics-sink"), "a restart keeps the topics")
 
-	require.Equal(t, http.StatusOK, w.Call(t, "PUT", "/connectors/topics-src/topics/reset", nil, nil))
+	require.Equal(t, http.StatusAccepted, w.Call(t, "PUT", "/connectors/topics-src/topics/reset", nil, nil))
 	require.Empty(t, activeTopics(t, w, "topics-src"))
 	require.Equal(t, []string{topic}, activeTopics(t, w, "topics-sink"), "a reset clears one connector's topics")
-	require.Equal(t, http.StatusOK, w.Call(t, "PUT", "/connectors/topics-sink/topics/reset", nil, nil))
+	require.Equal(t, http.StatusAccepted, w.Call(t, "PUT", "/connectors/topics-sink/topics/reset", nil, nil))
 	w.Stop(t, 90*time.Second)
 	w = startWorker(t, dir, port)
 	// A topic is active once a record of it is consumed, not when the sink's task starts (KIP-558):
@@ -127,7 +127,7 @@ func TestConnectorTopicsClusterWide(t *testing.T) {
 		require.Equal(t, []string{p.topic}, activeTopics(t, w, "tp-src"), "a restart of the cluster keeps the topics")
 	}
 
-	require.Equal(t, http.StatusOK, w2.Call(t, "PUT", "/connectors/tp-sink/topics/reset", nil, nil))
+	require.Equal(t, http.StatusAccepted, w2.Call(t, "PUT", "/connectors/tp-sink/topics/reset", nil, nil))
 	require.Empty(t, activeTopics(t, w2, "tp-sink"), "read-your-writes on the worker that reset")
 	waitTopics(t, w1, "tp-sink", []string{})
 	require.Equal(t, []string{p.topic}, activeTopics(t, w1, "tp-src"))

@@ -316,7 +316,7 @@ func (c *cluster) finish(limit time.Duration) tally {
 		for {
 			code := w.Call(t, "PUT", "/connectors/"+p.name+"-src/stop", nil, nil)
 			if code != http.StatusServiceUnavailable || time.Since(began) > 2*time.Minute {
-				require.Equal(t, http.StatusAccepted, code)
+				require.Equal(t, http.StatusNoContent, code)
 				break
 			}
 			time.Sleep(500 * time.Millisecond)

@@ -12,8 +12,12 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrRebalancing: the answer is not reliable while assignments change (409).
 	ErrRebalancing = errors.New("rebalance in progress")
-	// ErrBadState: the operation does not apply in the current state, e.g. offsets of a running connector (409).
+	// ErrBadState: the operation does not apply in the current state, e.g. a DLQ route of a
+	// connector without a DLQ (409).
 	ErrBadState = errors.New("operation not allowed in the current state")
+	// ErrNotStopped: an offsets change of a connector that is not STOPPED (400, as Kafka
+	// Connect answers).
+	ErrNotStopped = errors.New("connector is not STOPPED")
 	// ErrConflict: a write lost a race with a concurrent write to the same connector (409).
 	ErrConflict = errors.New("conflicting concurrent update; read the connector again and retry")
 	// ErrStopped: the worker is shutting down (503).
