@@ -93,3 +93,22 @@ func (r *Reader) Close() error {
 	r.closed = true
 	return nil
 }
+
+// Pull is Read for a caller that handles an offset outside the queue's stored range itself:
+// it returns the broker's answer as it is — with Moved, the broker's suggested Next and the
+// queue's range, and nothing read — where Read reads on from the suggestion. Each message's
+// MaxOffset is the queue's end as the broker answered. One request.
+func (r *Reader) Pull(ctx context.Context, q Queue, offset int64, max int) (Pulled, error) {
+	if max <= 0 {
+		return Pulled{Next: offset}, nil
+	}
+	p, err := r.pullerFor(q.Topic)
+	if err != nil {
+		return Pulled{Next: offset}, err
+	}
+	res, err := p.Pull(ctx, q, offset, min(max, 32), 0)
+	if err != nil {
+		return res, fmt.Errorf("read %s at %d: %w", q, offset, err)
+	}
+	return res, nil
+}

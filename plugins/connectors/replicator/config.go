@@ -93,7 +93,7 @@ func clusterFields() []plugins.Field {
 			Doc: "Engine key, defaulted by this connector: message bodies pass through unchanged."},
 		{Name: "key.converter", Type: plugins.TypeString, Default: "bytearray", Doc: "Engine key, defaulted by this connector."},
 		{Name: "ordering.msg.enable", Type: plugins.TypeBoolean, Default: true,
-			Doc: "Engine key, defaulted by this connector: the messages of one source queue go, in order, to one target queue."},
+			Doc: "Engine key, defaulted by this connector: the messages of one source queue go, in order, to one target queue. The replicator needs it while emit.offset.syncs.enabled=true."},
 		// Accepted for RocketMQ Connect configs and ignored: regions and clouds name where
 		// the clusters run, which this connector has no use for.
 		{Name: "src.region", Type: plugins.TypeString, Doc: "Accepted and ignored (RocketMQ Connect)."},

@@ -9,8 +9,9 @@
 // Invariants: a task commits the position of a source queue only after every message
 // before it was acknowledged by the target (the engine's contiguous-ack rule), so nothing
 // is lost across a crash; the messages of one source queue go to one target queue in
-// order (ordering.msg.enable defaults to true), which is what makes an offset sync
-// (source queue, offset) → (target queue, offset) exact; offset syncs and checkpoints
+// order (ordering.msg.enable defaults to true, and must stay true while offset syncs are
+// written), which is what makes an offset sync (source queue, offset) → (target queue,
+// offset) exact; a source queue that cannot be read never stops the task's other queues; offset syncs and checkpoints
 // name the source cluster by its alias, never by a broker or cluster name, since two
 // clusters are often named alike; every client a task makes carries an instance name
 // unique to the cluster, the connector, the task and the process, because the client

@@ -32,18 +32,21 @@ func newSelection(v plugins.Values) (*selection, error) {
 			Reason: "must differ from " + KeySourceAlias + " (both are " + s.srcAlias + "): loop prevention tells the clusters apart by alias"})
 	}
 	s.listed = v.List(KeyTopics)
+	for _, t := range s.listed {
+		if !rmqname.Topic(t) {
+			errs = append(errs, &cfgerr.Error{Key: KeyTopics, Value: t, Reason: "not a valid RocketMQ topic name"})
+		}
+	}
 	for _, pair := range strings.Split(v.String(KeyTopicTags), ";") {
 		topic, tags, _ := strings.Cut(strings.TrimSpace(pair), ",")
 		if topic = strings.TrimSpace(topic); topic == "" {
 			continue
 		}
+		if !rmqname.Topic(topic) {
+			errs = append(errs, &cfgerr.Error{Key: KeyTopicTags, Value: topic, Reason: "not a valid RocketMQ topic name"})
+		}
 		s.listed = append(s.listed, topic)
 		s.tags[topic] = strings.TrimSpace(tags)
-	}
-	for _, t := range s.listed {
-		if !rmqname.Topic(t) {
-			errs = append(errs, &cfgerr.Error{Key: KeyTopics, Value: t, Reason: "not a valid RocketMQ topic name"})
-		}
 	}
 	if re := v.String(KeyTopicsRegex); re != "" {
 		s.include = regexp.MustCompile("^(?:" + re + ")$") // IsRegex validated it

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
@@ -73,8 +74,33 @@ func (*SourceConnector) Validate(cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	_, err = newSelection(v)
+	_, err = sourceSelection(v)
 	return err
+}
+
+// sourceSelection is newSelection plus the source connector's own cross-key rule: offset
+// syncs need ordering.msg.enable=true. An offset sync says that one source message is one
+// target message, and a checkpoint moves a group's target offset past the copies before it,
+// which holds only while each source queue goes, in order, to one target queue; the engine
+// keeps a record on the target queue the task picks only with ordering on, and otherwise
+// spreads a source queue over the target's queues, so a translated offset could pass copies
+// the group never read.
+func sourceSelection(v plugins.Values) (*selection, error) {
+	sel, err := newSelection(v)
+	var errs cfgerr.List
+	if err != nil && !errors.As(err, &errs) {
+		return nil, err
+	}
+	if !v.Bool(plugins.KeyOrdering) && v.Bool(KeyEmitSyncs) {
+		errs = append(errs, &cfgerr.Error{Key: plugins.KeyOrdering, Value: "false", Err: plugins.ErrInvalidValue,
+			Reason: "must be true while " + KeyEmitSyncs + "=true: offset syncs (and the group offsets checkpoints translate " +
+				"from them) hold only while each source queue is copied, in order, to one target queue, and without ordering " +
+				"the worker spreads a source queue over the target's queues; set " + KeyEmitSyncs + "=false to replicate without ordering"})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return sel, nil
 }
 
 // Start implements plugins.Connector: it lists the queues to replicate and starts the
@@ -82,7 +108,7 @@ func (*SourceConnector) Validate(cfg map[string]string) error {
 func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorContext, cfg map[string]string) error {
 	v := cctx.Config()
 	c.cfg = maps.Clone(cfg)
-	sel, err := newSelection(v)
+	sel, err := sourceSelection(v)
 	if err != nil {
 		return err
 	}
@@ -108,8 +134,10 @@ func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorConte
 	return nil
 }
 
-// discover returns the queues of the topics to replicate, sorted. A listed topic that
-// does not exist is an error wrapping ErrTopicDeleted.
+// discover returns the queues of the topics to replicate, sorted: every readable queue, so
+// that a topic being drained (write permission wiped, or fewer write queues than read
+// queues) is copied to its end. A listed topic that does not exist is an error wrapping
+// ErrTopicDeleted.
 func (c *SourceConnector) discover(ctx context.Context) ([]rmqclient.Queue, error) {
 	existing, err := c.client.ListTopics(ctx)
 	if err != nil {
@@ -122,9 +150,9 @@ func (c *SourceConnector) discover(ctx context.Context) ([]rmqclient.Queue, erro
 	}
 	var out []rmqclient.Queue
 	for _, t := range c.sel.choose(existing) {
-		qs, err := c.client.TopicQueues(ctx, t)
+		qs, err := c.client.ReadableQueues(ctx, t)
 		if errors.Is(err, rmqclient.ErrNoRoute) {
-			continue // deleted between the two calls, or not writable: not replicated
+			continue // deleted between the two calls, or not readable: not replicated
 		}
 		if err != nil {
 			return nil, fmt.Errorf("source cluster %s: %w", c.sel.srcAlias, err)

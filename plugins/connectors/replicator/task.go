@@ -48,6 +48,8 @@ const (
 	MetricLagSeconds = "replication_lag_seconds"
 	MetricLagRecords = "replication_lag_records"
 	MetricReplicated = "replicated_total"
+	MetricLost       = "records_lost_total"
+	MetricReadErrors = "read_errors_total"
 )
 
 var lagRecordBuckets = []float64{1, 10, 100, 1000, 10000, 100000, 1000000}
@@ -56,6 +58,14 @@ const (
 	pullMax      = 32                    // messages per pull request
 	idlePoll     = 50 * time.Millisecond // wait between tail checks of an idle task
 	maxPollBlock = time.Second           // Poll returns empty after this
+
+	// A queue that cannot be read is tried again after retryFirst, doubling up to retryMax,
+	// while the task's other queues go on.
+	retryFirst = time.Second
+	retryMax   = 16 * time.Second
+	// While queues cannot be read, a warning naming them is logged at once and then every
+	// failWarnEvery.
+	failWarnEvery = time.Minute
 )
 
 type queueState struct {
@@ -71,6 +81,17 @@ type queueState struct {
 
 	next int64        // Poll's goroutine only
 	max  atomic.Int64 // end of the queue when last looked
+
+	// Poll's goroutine only. unset: the queue has no committed position and its stored
+	// range is not known yet (the broker did not answer at Start); it starts per
+	// start.position once the broker answers. failSince is zero while the queue is read
+	// fine; otherwise reads of it fail since then, fails times in a row, the last with
+	// failErr, and it is tried again at retryAt.
+	unset     bool
+	failSince time.Time
+	failErr   error
+	fails     int
+	retryAt   time.Time
 
 	// Under sourceTask.mu: the last acked message and the last one an offset sync was
 	// written for (upstream offsets; -1 none).
@@ -95,12 +116,17 @@ type sourceTask struct {
 	batch      int
 	emitSyncs  bool
 	lagMax     int64
+	latest     bool // start.position=latest
 	rr         int
 	lastTail   time.Time
-	downSince  time.Time // when reads started failing; zero while they work
+	failing    int       // queues whose reads fail (queueState.failSince set)
+	warnedAt   time.Time // the last warning about failing queues; zero when none is due
+	downSince  time.Time // when the failures warned about began
 	lagSeconds plugins.Histogram
 	lagRecords plugins.Histogram
 	replicated plugins.Counter
+	lost       plugins.Counter
+	readErrors plugins.Counter
 	topicLabel plugins.MetricLabel
 
 	mu      sync.Mutex
@@ -177,12 +203,24 @@ func (t *sourceTask) declareMetrics(m plugins.Metrics, topics []string) error {
 		"Messages of a source queue not yet read, observed at every read, by source topic.", lagRecordBuckets, t.topicLabel); err != nil {
 		return err
 	}
-	t.replicated, err = m.Counter(MetricReplicated, "Messages replicated (acknowledged by the target), by source topic.", t.topicLabel)
+	if t.replicated, err = m.Counter(MetricReplicated, "Messages replicated (acknowledged by the target), by source topic.", t.topicLabel); err != nil {
+		return err
+	}
+	if t.lost, err = m.Counter(MetricLost,
+		"Source messages skipped because the source broker no longer held them when the task came to read them (retention, a cleaned disk), by source topic.",
+		t.topicLabel); err != nil {
+		return err
+	}
+	t.readErrors, err = m.Counter(MetricReadErrors,
+		"Failed reads of a source queue (the queue is tried again while the task's other queues go on), by source topic.", t.topicLabel)
 	return err
 }
 
-// resume sets every queue's next offset from its committed position or start.position.
+// resume sets every queue's next offset from its committed position or start.position. A
+// queue whose broker does not answer is tried again by Poll (the task's other queues go on
+// meanwhile); only an unreachable name server, which leaves no queue readable, fails Start.
 func (t *sourceTask) resume(ctx context.Context, pr plugins.PositionReader, latest bool) error {
+	t.latest = latest
 	parts := make([]map[string]any, len(t.queues))
 	for i, qs := range t.queues {
 		parts[i] = qs.part
@@ -205,19 +243,32 @@ func (t *sourceTask) resume(ctx context.Context, pr plugins.PositionReader, late
 		have[partQueue(p.Partition)] = true
 	}
 	for _, qs := range t.queues {
-		lo, hi, err := t.client.QueueOffsets(ctx, qs.q)
-		if err != nil {
-			return plugins.Retriable(fmt.Errorf("source cluster %s: %w", t.sel.srcAlias, err))
-		}
-		qs.max.Store(hi)
-		if !have[partQueue(qs.part)] {
-			qs.next = lo
-			if latest {
-				qs.next = hi
+		qs.unset = !have[partQueue(qs.part)]
+		if err := t.place(ctx, qs); err != nil {
+			if errors.Is(err, rmqclient.ErrUnreachable) || ctx.Err() != nil {
+				return plugins.Retriable(fmt.Errorf("source cluster %s: %w", t.sel.srcAlias, err))
 			}
+			t.markFailing(qs, err)
 		}
 	}
 	t.lastTail = time.Now()
+	return nil
+}
+
+// place asks the source for qs's stored range: its end, and, for a queue without a
+// position, where it starts per start.position.
+func (t *sourceTask) place(ctx context.Context, qs *queueState) error {
+	lo, hi, err := t.client.QueueOffsets(ctx, qs.q)
+	if err != nil {
+		return err
+	}
+	qs.max.Store(hi)
+	if qs.unset {
+		qs.next, qs.unset = lo, false
+		if t.latest {
+			qs.next = hi
+		}
+	}
 	return nil
 }
 
@@ -242,25 +293,33 @@ func partQueue(p map[string]any) srcQueue {
 // poll.batch.size messages, after the offset syncs made since the last poll. The batch
 // holds each queue's messages together, in queue order, so that the engine sends them to
 // their target queue in its largest batches (it cuts a send batch where the target queue
-// changes). While the source cluster does not answer it returns empty batches (the task
-// keeps running and resumes from its positions when the cluster is back).
+// changes). A queue that cannot be read (its broker is down, the source cluster
+// unreachable) is tried again later while the others go on; the task keeps running and
+// resumes that queue from its position once it answers (see failed).
 func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	per := make([][]*schema.Record, len(t.queues))
 	n := 0
 	start := time.Now()
 	for n < t.batch && ctx.Err() == nil {
 		progressed := false
+		now := time.Now()
 		for i := 0; i < len(t.queues) && n < t.batch; i++ {
 			k := (t.rr + i) % len(t.queues)
 			qs := t.queues[k]
-			if qs.gone || qs.next >= qs.max.Load() {
+			if qs.gone || qs.unset || qs.next == qs.max.Load() || !qs.due(now) {
 				continue
 			}
 			before := len(per[k])
 			advanced, err := t.read(ctx, qs, &per[k])
 			n += len(per[k]) - before
 			if err != nil {
-				return t.readFailed(ctx, qs, concat(per, n), err)
+				if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+					return t.withSyncs(concat(per, n)), nil
+				}
+				if err := t.failed(ctx, qs, err); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			progressed = progressed || advanced
 		}
@@ -278,13 +337,13 @@ func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 			}
 		}
 		if err := t.refreshTails(ctx); err != nil {
-			return t.readFailed(ctx, nil, concat(per, n), err)
+			return nil, err
 		}
 		if !t.anyBehind() {
 			t.syncIdle()
 		}
 	}
-	t.recovered()
+	t.reportFailing()
 	return t.withSyncs(concat(per, n)), nil
 }
 
@@ -300,20 +359,31 @@ func concat(per [][]*schema.Record, n int) []*schema.Record {
 	return out
 }
 
-// read pulls once from qs and appends its records; it reports whether qs advanced.
+// read pulls once from qs and appends its records; it reports whether qs advanced. A
+// position outside the queue's stored range moves qs (see moved).
 func (t *sourceTask) read(ctx context.Context, qs *queueState, recs *[]*schema.Record) (bool, error) {
 	t.readMu.Lock()
 	if t.stopped {
 		t.readMu.Unlock()
 		return false, context.Canceled
 	}
-	msgs, next, err := t.reader.ReadBelow(ctx, qs.q, qs.next, qs.max.Load(), pullMax)
+	res, err := t.reader.Pull(ctx, qs.q, qs.next, pullMax)
 	t.readMu.Unlock()
 	if err != nil {
 		return false, err
 	}
-	advanced := next != qs.next
-	qs.next = next
+	// The records keep what the messages point to, never the messages themselves.
+	defer res.Release()
+	if res.Moved || qs.next > res.MaxOffset {
+		return t.moved(ctx, qs, res)
+	}
+	t.readable(qs)
+	if res.MaxOffset > qs.max.Load() {
+		qs.max.Store(res.MaxOffset)
+	}
+	advanced := res.Next != qs.next
+	qs.next = res.Next
+	msgs := res.Messages
 	if len(msgs) == 0 {
 		return advanced, nil
 	}
@@ -408,82 +478,197 @@ func (t *sourceTask) record(qs *queueState, m *rmqclient.ReceivedMessage, b *pul
 	return r
 }
 
-// refreshTails asks the source for the end of every queue.
+// refreshTails asks the source for the end of every queue that is due: a queue that failed
+// is asked again once its retry time has come. A queue that does not answer waits for its
+// next try while the others are refreshed. The only error is a listed topic's deletion.
 func (t *sourceTask) refreshTails(ctx context.Context) error {
 	t.lastTail = time.Now()
 	for _, qs := range t.queues {
-		if qs.gone {
+		if qs.gone || !qs.due(t.lastTail) {
 			continue
 		}
-		hi, err := qs.tail.MaxOffset(ctx)
+		var err error
+		if qs.unset {
+			err = t.place(ctx, qs)
+		} else {
+			var hi int64
+			if hi, err = qs.tail.MaxOffset(ctx); err == nil {
+				// A position past the new end (the topic was made again, the store
+				// wiped) is read, and moved, by the next pass (see moved).
+				qs.max.Store(hi)
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
-			return err
+			if err := t.failed(ctx, qs, err); err != nil {
+				return err
+			}
+			continue
 		}
-		if hi < qs.next {
-			// A queue that shrank was deleted (and perhaps made again): let readFailed
-			// look at the route.
-			return fmt.Errorf("%s ends at %d, before the position %d", qs.q, hi, qs.next)
+		if qs.next == qs.max.Load() {
+			t.readable(qs) // nothing to read: the queue answered all that was asked
 		}
-		qs.max.Store(hi)
 	}
 	return nil
 }
 
+// anyBehind reports whether a queue that can be read has messages left to read.
 func (t *sourceTask) anyBehind() bool {
 	for _, qs := range t.queues {
-		if !qs.gone && qs.next < qs.max.Load() {
+		if !qs.gone && !qs.unset && qs.failSince.IsZero() && qs.next != qs.max.Load() {
 			return true
 		}
 	}
 	return false
 }
 
-// readFailed decides what a failed read means: a deleted topic fails the task with a
-// status naming it when the topic was listed (a regex-chosen one is dropped until the
-// connector reconfigures); anything else is the source cluster being unreachable, which
-// the task waits out, returning what it read so far.
-func (t *sourceTask) readFailed(ctx context.Context, qs *queueState, recs []*schema.Record, err error) ([]*schema.Record, error) {
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		return t.withSyncs(recs), nil
+// moved handles the broker's answer that qs's position lies outside the queue's stored
+// range, logging the queue, the position and the range:
+//   - before its start: the broker deleted those messages before the task read them
+//     (retention, a forced clean of a full disk). The task reads on from the broker's
+//     suggestion, the start, and counts the messages it skipped as lost.
+//   - past its end: see pastEnd. A topic that no longer exists is handled as deleted.
+func (t *sourceTask) moved(ctx context.Context, qs *queueState, res rmqclient.Pulled) (bool, error) {
+	from, next := qs.next, res.Next
+	if from > res.MaxOffset {
+		if gone, err := t.deleted(ctx, qs.q.Topic,
+			fmt.Errorf("%s ends at %d, before the position %d", qs.q, res.MaxOffset, from)); gone {
+			return false, err
+		}
+		next = pastEnd(res.MinOffset, res.MaxOffset)
+		t.log.Warn("source position past the end of its queue; reading on from another offset", "cluster", t.sel.srcAlias,
+			"queue", qs.q.String(), "position", from, "next", next, "min", res.MinOffset, "max", res.MaxOffset)
+	} else {
+		if next <= from {
+			// The broker names no offset to go on from: try again later, visibly.
+			t.markFailing(qs, fmt.Errorf("read %s at %d: the broker answered %s with next offset %d", qs.q, from, res.Status, next))
+			return false, nil
+		}
+		t.log.Warn("source messages deleted before they were read; reading on from the broker's next offset", "cluster", t.sel.srcAlias,
+			"queue", qs.q.String(), "position", from, "next", next, "min", res.MinOffset, "max", res.MaxOffset, "lost", next-from,
+			"status", res.Status)
+		t.lost.Add(float64(next-from), t.topicLabel.Bound(qs.label))
 	}
-	for _, q := range t.queues {
-		if qs != nil && q != qs {
-			continue
-		}
-		_, rerr := t.client.TopicQueues(ctx, q.q.Topic)
-		if !errors.Is(rerr, rmqclient.ErrNoRoute) {
-			continue
-		}
-		if slices.Contains(t.sel.listed, q.q.Topic) {
-			return nil, fmt.Errorf("%w: topic %s does not exist on source cluster %s any more; remove it from %s or create it again: %w",
-				ErrTopicDeleted, q.q.Topic, t.sel.srcAlias, KeyTopics, err)
-		}
-		t.log.Info("source topic deleted; no longer replicated", "cluster", t.sel.srcAlias, "topic", q.q.Topic)
-		for _, o := range t.queues {
-			if o.q.Topic == q.q.Topic {
-				o.gone = true
-			}
-		}
-		return t.withSyncs(recs), nil
-	}
-	if t.downSince.IsZero() {
-		t.downSince = time.Now()
-		t.log.Warn("source cluster unreachable; retrying", "cluster", t.sel.srcAlias, "err", err)
-	}
-	if len(recs) == 0 {
-		select {
-		case <-ctx.Done():
-		case <-time.After(maxPollBlock):
-		}
-	}
-	return t.withSyncs(recs), nil
+	qs.next = next
+	qs.max.Store(res.MaxOffset)
+	t.readable(qs)
+	return true, nil
 }
 
-func (t *sourceTask) recovered() {
-	if !t.downSince.IsZero() {
-		t.log.Info("source cluster reachable again", "cluster", t.sel.srcAlias, "after", time.Since(t.downSince).Round(time.Second))
-		t.downSince = time.Time{}
+// pastEnd is where a queue whose position lies past its end (stored range [lo, hi)) reads
+// on. When the queue starts at 0 it was made again (the topic deleted and created, the
+// store wiped): every message in it is new, and it is read from its start. Otherwise a
+// replica that lacks the newest messages took over: what it holds up to its end was read
+// before, and reading goes on at its end. This is RocketMQ 4's store rule for a pull past
+// the end; 5.3 brokers suggest the end either way, which would skip a made-again queue's
+// messages.
+func pastEnd(lo, hi int64) int64 {
+	if lo == 0 {
+		return 0
 	}
+	return hi
+}
+
+// failed handles a failed read or tail query of qs. A topic that no longer exists fails
+// the task when it was listed and is dropped when a regex chose it (see deleted); otherwise
+// qs is tried again after a growing delay while the task's other queues go on, and
+// reportFailing keeps it visible.
+//
+// A queue that keeps failing does not fail the task: the task's other queues would stop
+// with it, and a restarted task would meet the same broker; a source broker that is down,
+// or whose master is being switched, is a wait that replication survives (MirrorMaker and
+// RocketMQ's own consumers wait too). The warning repeats every failWarnEvery and
+// read_errors_total counts every failed try, for alerts.
+func (t *sourceTask) failed(ctx context.Context, qs *queueState, err error) error {
+	if gone, derr := t.deleted(ctx, qs.q.Topic, err); gone {
+		return derr
+	}
+	t.markFailing(qs, err)
+	return nil
+}
+
+// deleted reports whether topic no longer exists on the source (cause is why the task
+// asks). A topic listed in the config then fails the task with a status naming it; one a
+// regex chose is dropped (nil error) until the connector reconfigures.
+func (t *sourceTask) deleted(ctx context.Context, topic string, cause error) (bool, error) {
+	_, err := t.client.ReadableQueues(ctx, topic)
+	if !errors.Is(err, rmqclient.ErrNoRoute) {
+		return false, nil
+	}
+	if slices.Contains(t.sel.listed, topic) {
+		return true, fmt.Errorf("%w: topic %s does not exist on source cluster %s any more; remove it from %s or create it again: %w",
+			ErrTopicDeleted, topic, t.sel.srcAlias, KeyTopics, cause)
+	}
+	t.log.Info("source topic deleted; no longer replicated", "cluster", t.sel.srcAlias, "topic", topic)
+	for _, qs := range t.queues {
+		if qs.q.Topic == topic {
+			t.readable(qs)
+			qs.gone = true
+		}
+	}
+	return true, nil
+}
+
+// due reports whether qs may be read or asked for its end at now.
+func (qs *queueState) due(now time.Time) bool {
+	return qs.failSince.IsZero() || !now.Before(qs.retryAt)
+}
+
+// markFailing records a failed try of qs and when to try again.
+func (t *sourceTask) markFailing(qs *queueState, err error) {
+	t.readErrors.Inc(t.topicLabel.Bound(qs.label))
+	now := time.Now()
+	if qs.failSince.IsZero() {
+		qs.failSince = now
+		t.failing++
+	}
+	qs.failErr = err
+	qs.fails++
+	qs.retryAt = now.Add(min(retryFirst<<min(qs.fails-1, 8), retryMax))
+}
+
+// readable records that qs answered.
+func (t *sourceTask) readable(qs *queueState) {
+	if !qs.failSince.IsZero() {
+		qs.failSince, qs.failErr, qs.fails = time.Time{}, nil, 0
+		t.failing--
+	}
+}
+
+// reportFailing logs one warning naming the queues that cannot be read, at once and then
+// every failWarnEvery while any fails, and once when all can be read again.
+func (t *sourceTask) reportFailing() {
+	if t.failing == 0 {
+		if !t.warnedAt.IsZero() {
+			t.log.Info("source queues readable again", "cluster", t.sel.srcAlias, "after", time.Since(t.downSince).Round(time.Second))
+			t.warnedAt, t.downSince = time.Time{}, time.Time{}
+		}
+		return
+	}
+	if !t.warnedAt.IsZero() && time.Since(t.warnedAt) < failWarnEvery {
+		return
+	}
+	var first *queueState
+	var names []string
+	for _, qs := range t.queues {
+		if qs.failSince.IsZero() {
+			continue
+		}
+		if first == nil || qs.failSince.Before(first.failSince) {
+			first = qs
+		}
+		if len(names) < 10 {
+			names = append(names, qs.q.String())
+		}
+	}
+	if t.warnedAt.IsZero() {
+		t.downSince = first.failSince
+	}
+	t.warnedAt = time.Now()
+	t.log.Warn("source queues cannot be read; retrying", "cluster", t.sel.srcAlias, "failing", t.failing, "task_queues", len(t.queues),
+		"queues", strings.Join(names, ","), "since", first.failSince.Format(time.RFC3339), "err", first.failErr)
 }
 
 // CommitRecord implements plugins.RecordCommitter: it measures lag and decides offset

@@ -1,13 +1,19 @@
 package replicator
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
+	"maps"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
@@ -232,4 +238,98 @@ func TestPullRecordsAllocateByBlock(t *testing.T) {
 		}
 		require.Equal(t, map[string]any{"i": strconv.Itoa(i), "KEYS": "k" + strconv.Itoa(i), "TAGS": "t"}, h)
 	}
+}
+
+// A position before the queue's start (the broker deleted those messages before the task read
+// them: retention, a cleaned disk) reads on from the broker's next offset, warns naming the
+// queue, the position and the range, and counts what it skipped as lost.
+func TestMovedBeforeStartCountsLost(t *testing.T) {
+	var logs bytes.Buffer
+	m := conformance.NewMetrics()
+	task := &sourceTask{log: slog.New(slog.NewTextHandler(&logs, nil)), sel: &selection{srcAlias: "A"}}
+	require.NoError(t, task.declareMetrics(m, []string{"orders"}))
+	qs := &queueState{q: rmqclient.Queue{Topic: "orders", BrokerName: "b", QueueID: 1}, label: "orders", next: 5}
+	moved, err := task.moved(context.Background(), qs,
+		rmqclient.Pulled{Moved: true, Next: 12, MinOffset: 12, MaxOffset: 20, Status: "OFFSET_MOVED OFFSET_TOO_SMALL"})
+	require.NoError(t, err)
+	require.True(t, moved)
+	require.Equal(t, int64(12), qs.next)
+	require.Equal(t, int64(20), qs.max.Load())
+	require.Equal(t, 7.0, m.Count(MetricLost, "orders"))
+	require.Contains(t, logs.String(), "queue=orders@b#1 position=5 next=12 min=12 max=20 lost=7")
+
+	// An answer that names no offset to go on from leaves the queue where it is, failing
+	// (retried later, and named in the periodic warning).
+	moved, err = task.moved(context.Background(), qs, rmqclient.Pulled{Moved: true, Next: 12, MinOffset: 0, MaxOffset: 20})
+	require.NoError(t, err)
+	require.False(t, moved)
+	require.Equal(t, int64(12), qs.next)
+	require.Equal(t, 1, task.failing)
+}
+
+func TestPastEnd(t *testing.T) {
+	require.Equal(t, int64(0), pastEnd(0, 20), "a queue made again is read from its start")
+	require.Equal(t, int64(20), pastEnd(5, 20), "a replica that lacks the newest messages is read from its end")
+}
+
+// Offset syncs describe one target queue per source queue, which the worker keeps only with
+// ordering.msg.enable=true: turning ordering off while syncs are written is refused, naming
+// the key and the reason; without syncs it is allowed.
+func TestOrderingOffNeedsNoOffsetSyncs(t *testing.T) {
+	base := map[string]string{"src.endpoint": "a:1", "source.topics": "t", "source.cluster.alias": "A", "target.cluster.alias": "B"}
+	with := func(kv ...string) map[string]string {
+		cfg := maps.Clone(base)
+		for i := 0; i < len(kv); i += 2 {
+			cfg[kv[i]] = kv[i+1]
+		}
+		return cfg
+	}
+	err := NewSourceConnector().Validate(with(plugins.KeyOrdering, "false"))
+	var errs cfgerr.List
+	require.ErrorAs(t, err, &errs)
+	require.Len(t, errs, 1)
+	require.Equal(t, plugins.KeyOrdering, errs[0].Key)
+	require.Contains(t, errs[0].Reason, KeyEmitSyncs)
+	require.Error(t, NewSourceConnector().Validate(with(plugins.KeyOrdering, "false", KeyEmitSyncs, "true")))
+	require.NoError(t, NewSourceConnector().Validate(with(plugins.KeyOrdering, "false", KeyEmitSyncs, "false")))
+	require.NoError(t, NewSourceConnector().Validate(base))
+	require.NoError(t, NewSourceConnector().Validate(with(plugins.KeyOrdering, "true")))
+}
+
+// Groups and topics given to the checkpoint connector are checked as RocketMQ names them, and
+// every problem names the key the user wrote.
+func TestCheckpointConfigErrors(t *testing.T) {
+	base := map[string]string{"src.endpoint": "a:1", "dest.endpoint": "b:1", "source.cluster.alias": "A", "target.cluster.alias": "B"}
+	for name, tc := range map[string]struct {
+		cfg map[string]string
+		key string
+	}{
+		"groups name no group":       {map[string]string{"groups": " ; ", "source.topics": "t"}, "groups"},
+		"sync.gids name no group":    {map[string]string{"sync.gids": " , ;", "source.topics": "t"}, "sync.gids"},
+		"bad group name":             {map[string]string{"groups": "ok;not.a.group", "source.topics": "t"}, "groups"},
+		"bad sync.gids group name":   {map[string]string{"sync.gids": "g/1", "source.topics": "t"}, "sync.gids"},
+		"bad topic in src.topictags": {map[string]string{"sync.gids": "g", "src.topictags": "a.b,*"}, KeyTopicTags},
+		"bad topic in source.topics": {map[string]string{"sync.gids": "g", "source.topics": "a.b"}, KeyTopics},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := maps.Clone(base)
+			maps.Copy(cfg, tc.cfg)
+			err := NewCheckpointConnector().Validate(cfg)
+			var errs cfgerr.List
+			require.ErrorAs(t, err, &errs)
+			require.Len(t, errs, 1, "%v", err)
+			require.Equal(t, tc.key, errs[0].Key, "%v", err)
+		})
+	}
+	// The replicator reports a bad src.topictags topic under its own key too.
+	err := NewSourceConnector().Validate(map[string]string{"src.endpoint": "a:1", "src.topictags": "ok,*;a.b,TagA"})
+	var errs cfgerr.List
+	require.ErrorAs(t, err, &errs)
+	require.Len(t, errs, 1)
+	require.Equal(t, KeyTopicTags, errs[0].Key)
+	require.Equal(t, "a.b", errs[0].Value)
+	cfg := maps.Clone(base)
+	cfg["sync.gids"], cfg["source.topics"] = "g1, g2;%RETRY%g3", "t"
+	require.NoError(t, NewCheckpointConnector().Validate(cfg))
+	require.Equal(t, []string{"g1", "g2", "%RETRY%g3"}, splitGroups(values(t, checkpointSpec, cfg).String(KeyGroups)))
 }

@@ -1,0 +1,137 @@
+package rmqclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/rmqconnect/rmqconnect/conf/rmqname"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
+)
+
+// RocketMQ's PermName bits, as a topic's route and TopicLayout.Perm carry them.
+const (
+	PermRead  = 1 << 2
+	PermWrite = 1 << 1
+)
+
+// ReadableQueues returns the queues a consumer of topic reads now (asking the name server
+// directly, past the client library's route cache): queues 0 to ReadQueueNums-1 of every
+// broker whose route grants read permission, sorted by broker and queue id. It differs from
+// TopicQueues, the queues a producer writes, while a topic is drained: after its write
+// permission was wiped, or with fewer write queues than read queues, messages remain to be
+// read on queues nothing writes any more. A topic without a route, or without a readable
+// queue, gives an error wrapping ErrNoRoute.
+func (c *Client) ReadableQueues(ctx context.Context, topic string) ([]Queue, error) {
+	var errs []error
+	for _, ns := range c.cfg.NameServers {
+		route, err := c.rpc.GetRoute(ctx, ns, topic)
+		if remoting.IsCode(err, remoting.CodeTopicNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNoRoute, topic)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
+			continue
+		}
+		var out []Queue
+		for _, qd := range route.Queues {
+			if qd.Perm&PermRead == 0 {
+				continue
+			}
+			for i := 0; i < qd.ReadQueueNums; i++ {
+				out = append(out, Queue{Topic: topic, BrokerName: qd.BrokerName, QueueID: i})
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%w: %s has no readable queue", ErrNoRoute, topic)
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].BrokerName != out[j].BrokerName {
+				return out[i].BrokerName < out[j].BrokerName
+			}
+			return out[i].QueueID < out[j].QueueID
+		})
+		return out, nil
+	}
+	return nil, fmt.Errorf("route of %s: %w: %w", topic, ErrUnreachable, errors.Join(errs...))
+}
+
+// TopicLayout is a topic's queues on every broker master, as mqadmin updateTopic sets them.
+type TopicLayout struct {
+	Name        string
+	ReadQueues  int // queues consumers read; 0 means 4
+	WriteQueues int // queues producers write; 0 means ReadQueues
+	Perm        int // PermRead|PermWrite bits; 0 means both
+}
+
+// UpdateTopic creates or changes a topic on every broker master to layout, and waits until
+// the name server routes it so (or RouteTimeout passes). Fewer write queues than read
+// queues, or Perm without PermWrite, drains a topic: producers stop writing the queues left
+// out, which keep their messages for consumers.
+func (c *Client) UpdateTopic(ctx context.Context, layout TopicLayout) error {
+	if !rmqname.Topic(layout.Name) {
+		return fmt.Errorf("%w: topic name %q must match %s", ErrInvalid, layout.Name, rmqname.TopicPattern)
+	}
+	if layout.ReadQueues <= 0 {
+		layout.ReadQueues = 4
+	}
+	if layout.WriteQueues <= 0 {
+		layout.WriteQueues = layout.ReadQueues
+	}
+	if layout.Perm == 0 {
+		layout.Perm = PermRead | PermWrite
+	}
+	brokers, err := c.Brokers(ctx)
+	if err != nil {
+		return fmt.Errorf("update topic %s: %w", layout.Name, err)
+	}
+	if len(brokers) == 0 {
+		return fmt.Errorf("update topic %s: %w: no broker registered", layout.Name, ErrUnreachable)
+	}
+	for _, b := range brokers {
+		_, err := c.rpc.Call(ctx, b.Addr, remoting.CodeUpdateAndCreateTopic, map[string]string{
+			"topic": layout.Name, "defaultTopic": "TBW102", "readQueueNums": strconv.Itoa(layout.ReadQueues),
+			"writeQueueNums": strconv.Itoa(layout.WriteQueues), "perm": strconv.Itoa(layout.Perm),
+			"topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false"})
+		if err != nil {
+			return fmt.Errorf("update topic %s on broker %s (%s): %w", layout.Name, b.Name, b.Addr, err)
+		}
+	}
+	return c.awaitLayout(ctx, layout, len(brokers))
+}
+
+// awaitLayout polls the name server until it routes layout on brokers brokers.
+func (c *Client) awaitLayout(ctx context.Context, layout TopicLayout, brokers int) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RouteTimeout)
+	defer cancel()
+	backoff := 20 * time.Millisecond
+	var last error
+	for {
+		route, err := c.rpc.GetRoute(ctx, c.cfg.NameServers[0], layout.Name)
+		if err == nil {
+			n := 0
+			for _, qd := range route.Queues {
+				if qd.ReadQueueNums == layout.ReadQueues && qd.WriteQueueNums == layout.WriteQueues && qd.Perm == layout.Perm {
+					n++
+				}
+			}
+			if n >= brokers {
+				return nil
+			}
+			last = fmt.Errorf("%d of %d brokers routed as asked", n, brokers)
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("update topic %s: route not visible after %s: %w", layout.Name, c.cfg.RouteTimeout, last)
+		case <-time.After(backoff):
+		}
+		if backoff < 500*time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
