@@ -165,6 +165,11 @@ func (s *ConfigSpec) Parse(cfg map[string]string) (Values, error) {
 			errs = append(errs, &cfgerr.Error{Key: key, Value: shown, Reason: err.Error(), Err: ErrInvalidValue})
 			continue
 		}
+		for _, val := range f.Validators {
+			if o, ok := val.(oneOf); ok {
+				v = o.canonical(v)
+			}
+		}
 		vals.m[f.Name] = v
 		vals.set[f.Name] = true
 	}

@@ -186,3 +186,21 @@ func TestMaxLength(t *testing.T) {
 	require.Error(t, v.Validate(7))
 	require.Equal(t, "at most 3 characters", v.(fmt.Stringer).String())
 }
+
+// A OneOf value is accepted in any case and given as the spec spells it, also in a list: code comparing it
+// with the allowed spelling reads it right. A listen.auth of "Secret" was accepted and compared unequal to
+// "secret", which left a webhook without authentication.
+func TestOneOfValuesAreCanonical(t *testing.T) {
+	spec := MustConfigSpec(
+		Field{Name: "mode", Type: TypeString, Validators: []Validator{OneOf("listen", "poll")}},
+		Field{Name: "flags", Type: TypeList, Validators: []Validator{OneOf("CASE_INSENSITIVE", "DOTALL")}},
+		Field{Name: "plain", Type: TypeString},
+	)
+	vals, err := spec.Parse(map[string]string{"mode": "LISTEN", "flags": "dotall,Case_Insensitive", "plain": "Keep"})
+	require.NoError(t, err)
+	require.Equal(t, "listen", vals.String("mode"))
+	require.Equal(t, []string{"DOTALL", "CASE_INSENSITIVE"}, vals.List("flags"))
+	require.Equal(t, "Keep", vals.String("plain"), "a value without OneOf is kept as given")
+	_, err = spec.Parse(map[string]string{"mode": "push"})
+	require.ErrorContains(t, err, `"push" is not one of listen, poll`)
+}

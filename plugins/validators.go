@@ -97,20 +97,61 @@ func stringsOf(v any) ([]string, bool) {
 }
 
 // OneOf accepts strings (or every item of a list) equal to one of allowed,
-// ignoring case as Kafka's CaseInsensitiveValidString does.
+// ignoring case as Kafka's CaseInsensitiveValidString does. ConfigSpec.Parse
+// then gives the value as allowed spells it, so that code comparing it with
+// the allowed spelling reads "LISTEN" as "listen" (a listen.auth of "Secret"
+// compared unequal to "secret" and left a webhook without authentication).
 func OneOf(allowed ...string) Validator {
-	return validatorFunc{desc: "one of " + strings.Join(allowed, ", "), fn: func(v any) error {
-		ss, ok := stringsOf(v)
-		if !ok {
-			return fmt.Errorf("not a string")
+	return oneOf{allowed: allowed}
+}
+
+type oneOf struct{ allowed []string }
+
+func (o oneOf) String() string { return "one of " + strings.Join(o.allowed, ", ") }
+
+func (o oneOf) Validate(v any) error {
+	ss, ok := stringsOf(v)
+	if !ok {
+		return fmt.Errorf("not a string")
+	}
+	for _, s := range ss {
+		if _, ok := o.spelling(s); !ok {
+			return fmt.Errorf("%q is not one of %s", s, strings.Join(o.allowed, ", "))
 		}
-		for _, s := range ss {
-			if !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, s) }) {
-				return fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
+// spelling returns the allowed value s matches, as allowed spells it.
+func (o oneOf) spelling(s string) (string, bool) {
+	if i := slices.Index(o.allowed, s); i >= 0 {
+		return s, true
+	}
+	i := slices.IndexFunc(o.allowed, func(a string) bool { return strings.EqualFold(a, s) })
+	if i < 0 {
+		return "", false
+	}
+	return o.allowed[i], true
+}
+
+// canonical returns a valid v (a string or a list of them) spelled as allowed.
+func (o oneOf) canonical(v any) any {
+	switch t := v.(type) {
+	case string:
+		if c, ok := o.spelling(t); ok {
+			return c
+		}
+	case []string:
+		out := make([]string, len(t))
+		for i, s := range t {
+			out[i] = s
+			if c, ok := o.spelling(s); ok {
+				out[i] = c
 			}
 		}
-		return nil
-	}}
+		return out
+	}
+	return v
 }
 
 // MatchesRegex accepts strings (or every list item) fully matching pattern.
