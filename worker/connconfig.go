@@ -217,6 +217,12 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 	var pprobs cfgerr.List
 	st.policy, pprobs = parseErrorPolicy(cfg)
 	probs = append(probs, pprobs...)
+	if st.kind == plugins.KindSink && st.policy.dlqTopic != "" && slices.Contains(st.topics, st.policy.dlqTopic) {
+		// As Kafka Connect refuses: each failed record would be read again, fail again and be
+		// written again, for ever.
+		add("errors.deadletterqueue.topic.name", st.policy.dlqTopic,
+			"is one of the connector's own topics: its failed records would be consumed, fail and be written to it again without end")
+	}
 	pc := &parsedConfig{raw: raw, resolved: cfg}
 	for _, k := range []string{"key.converter", "value.converter"} {
 		c, err := converter.FromConfig(full, k, k == "key.converter")

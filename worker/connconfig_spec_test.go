@@ -78,3 +78,23 @@ func TestEngineChecksSpecBeforeValidate(t *testing.T) {
 	_, vals := rt.startConfig() // what the connector's Start gets with its context
 	require.Equal(t, 7, connectorContext{rt: rt, vals: vals}.Config().Int("spec.n"))
 }
+
+// A sink's DLQ topic may not be one of the topics it reads (Kafka Connect refuses it too): its
+// failed records would come back, fail and be written again without end.
+func TestSinkDLQTopicNotAnInputTopic(t *testing.T) {
+	reg := plugins.NewRegistry()
+	require.NoError(t, reg.Register(plugins.KindSink, "dlq-sink", nil, func() plugins.Connector {
+		return &memSinkConnector{memConnector{sink: true}}
+	}))
+	cfg := map[string]string{"connector.class": "dlq-sink", "connect.topicnames": "orders,refunds", "test.id": "dlq",
+		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": "refunds"}
+	_, _, err := validateConnectorConfig(reg, "c", cfg, connectorDefaults{keyConverter: "string", valueConverter: "string"}, noSecrets{})
+	problems := cfgerr.Flatten(err)
+	require.Len(t, problems, 1, "%v", err)
+	require.Equal(t, "errors.deadletterqueue.topic.name", problems[0].Key)
+	require.Contains(t, problems[0].Reason, "own topics")
+
+	cfg["errors.deadletterqueue.topic.name"] = "orders-dlq"
+	_, _, err = validateConnectorConfig(reg, "c", cfg, connectorDefaults{keyConverter: "string", valueConverter: "string"}, noSecrets{})
+	require.NoError(t, err)
+}

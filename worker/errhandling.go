@@ -13,6 +13,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/schema/registry"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -289,3 +290,48 @@ func (p errorPolicy) retry(ctx context.Context, op func() error, retriable func(
 		delay = min(delay*2, p.retryDelayMax)
 	}
 }
+
+// outage reports whether a conversion failed because a service it needs is unavailable (the
+// schema registry, after the client's own retries): that says nothing about the record.
+func outage(err error) bool { return errors.Is(err, registry.ErrUnavailable) }
+
+// waitOutOutage handles a conversion that failed with err. An outage (see outage) is not the
+// record's failure: convert is called again per the error policy's retries (at least two
+// minutes of them when errors.retry.timeout is not set, as for a source's sends), and an
+// outage that outlasts them fails the task instead of sending the record to the DLQ or
+// skipping it — a registry restart used to drain a backlog into the DLQ, or drop a source's
+// records while their positions advanced. Any other err is returned as it is, for the error
+// policy to report against the record.
+func waitOutOutage(ctx context.Context, p errorPolicy, counters *taskCounters, err error, convert func() error) (retried, fatal error) {
+	if !outage(err) {
+		return err, nil
+	}
+	err = sendPolicy(p).retry(ctx, func() error {
+		if err := convert(); err != nil && outage(err) {
+			return err
+		} else if err != nil {
+			return nonOutage{err}
+		}
+		return nil
+	}, counters.countRetries(outage))
+	var no nonOutage
+	switch {
+	case err == nil:
+		return nil, nil
+	case errors.As(err, &no):
+		return no.err, nil
+	default:
+		return nil, fmt.Errorf("a service the converter needs is unavailable: %w", err)
+	}
+}
+
+// nonOutage carries, through a retry of an outage, a conversion error that is not one.
+type nonOutage struct{ err error }
+
+func (e nonOutage) Error() string { return e.err.Error() }
+
+// outageError fails a source task whose conversion outlasted an outage (waitOutOutage).
+type outageError struct{ err error }
+
+func (e *outageError) Error() string { return e.err.Error() }
+func (e *outageError) Unwrap() error { return e.err }

@@ -321,6 +321,19 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 	slab := make([]schema.Record, len(msgs)) // one allocation for the batch's records
 	for i, m := range msgs {
 		r, stage, err := s.convert(m, &slab[i])
+		if err != nil {
+			var fatal error
+			err, fatal = waitOutOutage(ctx, s.policy, s.counters, err, func() error {
+				var err error
+				r, stage, err = s.convert(m, &slab[i])
+				return err
+			})
+			if fatal != nil {
+				fatal = fmt.Errorf("stage %s: %w", stage, fatal)
+				s.fail(fatal)
+				return fatal
+			}
+		}
 		var pe *panicError
 		if errors.As(err, &pe) {
 			s.fail(err)

@@ -237,9 +237,10 @@ func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) 
 		if orig == nil {
 			continue
 		}
-		m, stage, class, err := s.convert(orig)
+		m, stage, class, err := s.convert(ctx, orig)
 		var pe *panicError
-		if errors.As(err, &pe) {
+		var oe *outageError
+		if errors.As(err, &pe) || errors.As(err, &oe) {
 			return b, err
 		}
 		if err == nil && m != nil {
@@ -390,7 +391,7 @@ func samePartition(a, b map[string]any) bool {
 // convert applies transforms and converters. A nil message with nil error means the
 // record was dropped by a transform. A panic in a transform or converter is returned as
 // a *panicError, which fails the task.
-func (s *sourceRunner) convert(orig *schema.Record) (m *rmqclient.Message, stage, class string, err error) {
+func (s *sourceRunner) convert(ctx context.Context, orig *schema.Record) (m *rmqclient.Message, stage, class string, err error) {
 	if failure, ok := orig.Extensions[plugins.ExtErrorMessage]; ok {
 		return nil, StagePoll, "source", errors.New(failure)
 	}
@@ -419,6 +420,17 @@ func (s *sourceRunner) convert(orig *schema.Record) (m *rmqclient.Message, stage
 	}
 	running = stageConverters
 	m, stage, err = s.conv.toMessage(r, topic, &s.stamps)
+	if err != nil {
+		var fatal error
+		err, fatal = waitOutOutage(ctx, s.policy, s.counters, err, func() error {
+			var err error
+			m, stage, err = s.conv.toMessage(r, topic, &s.stamps)
+			return err
+		})
+		if fatal != nil {
+			return nil, stage, stage, &outageError{fmt.Errorf("stage %s: %w", stage, fatal)}
+		}
+	}
 	if err != nil {
 		return nil, stage, stage, err
 	}
