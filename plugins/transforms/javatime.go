@@ -9,13 +9,27 @@ import (
 // javaLayout is a java.text.SimpleDateFormat pattern translated to a Go
 // time layout. Supported letters: y M d H h m s S E a z Z X D; text in single
 // quotes is literal (” is a quote). Times are formatted and parsed in UTC.
+//
+// Parsing with z (a zone name) and no numeric zone letter reads only UTC and
+// GMT; any other name is an error naming it. Go does not know what PST or CEST
+// means (it would read the wall clock as UTC, a silent shift of hours), and
+// an abbreviation is not one zone anyway (CST is US Central, China or Cuba;
+// IST India, Israel or Ireland), so the error points to a numeric offset
+// pattern (X, XXX or Z) instead of guessing. Go also misreads GMT+3
+// (golang/go#56392) and +03, so those are errors too. Formatting with z
+// writes UTC.
 type javaLayout struct {
 	pattern string
 	goFmt   string
+	// zoneName is set when the pattern has z; zoneOffset when it has Z or X, whose offset then decides.
+	zoneName, zoneOffset bool
 }
 
 func parseJavaLayout(p string) (javaLayout, error) {
-	var b strings.Builder
+	var (
+		b                    strings.Builder
+		zoneName, zoneOffset bool
+	)
 	for i := 0; i < len(p); {
 		c := p[i]
 		if c == '\'' {
@@ -110,11 +124,11 @@ func parseJavaLayout(p string) (javaLayout, error) {
 		case 'a':
 			tok = "PM"
 		case 'z':
-			tok = "MST"
+			tok, zoneName = "MST", true
 		case 'Z':
-			tok = "-0700"
+			tok, zoneOffset = "-0700", true
 		case 'X':
-			tok = map[int]string{1: "Z07", 2: "Z0700", 3: "Z07:00"}[min(n, 3)]
+			tok, zoneOffset = map[int]string{1: "Z07", 2: "Z0700", 3: "Z07:00"}[min(n, 3)], true
 		case 'D':
 			tok = "002"
 		default:
@@ -123,7 +137,7 @@ func parseJavaLayout(p string) (javaLayout, error) {
 		b.WriteString(tok)
 		i += n
 	}
-	return javaLayout{pattern: p, goFmt: b.String()}, nil
+	return javaLayout{pattern: p, goFmt: b.String(), zoneName: zoneName, zoneOffset: zoneOffset}, nil
 }
 
 func (l javaLayout) format(t time.Time) string { return t.UTC().Format(l.goFmt) }
@@ -132,6 +146,12 @@ func (l javaLayout) parse(s string) (time.Time, error) {
 	t, err := time.ParseInLocation(l.goFmt, s, time.UTC)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q does not match date pattern %q", s, l.pattern)
+	}
+	// Only UTC (which Go resolves to time.UTC) and GMT are read right; any other name Go keeps with a made-up
+	// offset and the wall clock taken as UTC.
+	if name, _ := t.Zone(); l.zoneName && !l.zoneOffset && t.Location() != time.UTC && name != "GMT" {
+		return time.Time{}, fmt.Errorf("%q: time zone %q is not understood by pattern letter z in %q, which reads only UTC and GMT "+
+			"(an abbreviation names no single offset); use a numeric offset pattern such as X, XXX or Z", s, name, l.pattern)
 	}
 	return t.UTC(), nil
 }

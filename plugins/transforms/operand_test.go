@@ -279,7 +279,7 @@ func TestCastValue(t *testing.T) {
 		{nil, schema.Int8, nil},
 	}
 	for _, tc := range cases {
-		got, err := castValue(tc.in, tc.to)
+		got, err := castValue(nil, tc.in, tc.to)
 		require.NoError(t, err, "%v to %s", tc.in, tc.to)
 		requireValueEqual(t, tc.want, got, fmt.Sprintf("%v (%T) to %s", tc.in, tc.in, tc.to))
 	}
@@ -288,7 +288,7 @@ func TestCastValue(t *testing.T) {
 		to schema.Type
 	}{{"x", schema.Int8}, {"x", schema.Boolean}, {[]any{}, schema.Int8}, {map[string]any{}, schema.String}, {math.NaN(), schema.Int32},
 		{math.Inf(1), schema.Int64}, {int8(1), schema.Bytes}} {
-		_, err := castValue(bad.in, bad.to)
+		_, err := castValue(nil, bad.in, bad.to)
 		require.ErrorIs(t, err, ErrUnsupportedValue, "%v to %s", bad.in, bad.to)
 	}
 }

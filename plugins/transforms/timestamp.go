@@ -16,6 +16,11 @@ import (
 // unix.precision), Date, Time and Timestamp. Inputs are recognised by schema
 // (Timestamp/Date/Time logical types, STRING, INT64) or, schemaless, by Go
 // type (time.Time, string, integers, float64). Null stays null.
+//
+// Strings are formatted and parsed in UTC. When parsing, a zone name (pattern
+// letter z) is read only if it is UTC or GMT: any other name (PST, CEST,
+// GMT+3) fails the record with an error naming it, rather than being read as
+// UTC hours off; give such input a numeric offset pattern (X, XXX or Z).
 type TimestampConverter struct {
 	side      side
 	field     string
@@ -37,7 +42,7 @@ var timestampConverterSpec = plugins.MustConfigSpec(
 	plugins.Field{Name: "field", Type: plugins.TypeString, Default: "", Doc: "Field to convert; empty converts the whole key/value."},
 	plugins.Field{Name: "target.type", Type: plugins.TypeString, Required: true,
 		Validators: []plugins.Validator{plugins.OneOf(tsString, tsUnix, tsDate, tsTime, tsTimestamp)}, Doc: "Target type."},
-	plugins.Field{Name: "format", Type: plugins.TypeString, Default: "", Doc: "SimpleDateFormat pattern for string input or output."},
+	plugins.Field{Name: "format", Type: plugins.TypeString, Default: "", Doc: "SimpleDateFormat pattern for string input or output, in UTC. When parsing, z reads only UTC and GMT (another zone name is an error); use X, XXX or Z for offsets."},
 	plugins.Field{Name: "unix.precision", Type: plugins.TypeString, Default: "milliseconds",
 		Validators: []plugins.Validator{plugins.OneOf("seconds", "milliseconds", "microseconds", "nanoseconds")}, Doc: "Unit of unix timestamps."},
 )
