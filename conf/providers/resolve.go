@@ -263,13 +263,23 @@ func (run *resolution) fileKey(path, key string) (string, error) {
 // configs are stored or shown keeps the secrets out of the config topic and the REST API, and
 // the task resolves them again when it starts. As in Kafka Connect (AbstractHerder
 // .reverseTransform), a task value derived from a placeholder key is replaced by the raw value
-// even if the connector changed it.
+// even if the connector changed it. Every other value is a literal — the connector saw only
+// resolved values — and is escaped (Escape), so that resolving the task config gives it back
+// as it is: a raw "$${env:X}" reached the connector as "${env:X}" and was resolved again
+// when the task started, and a value read from data (a table named "${env:SECRET}") was too.
 func Restore(raw, task map[string]string) map[string]string {
 	out := maps.Clone(task)
-	for k := range out {
+	for k, v := range out {
 		if rv, ok := raw[k]; ok && HasPlaceholder(rv) {
 			out[k] = rv
+			continue
 		}
+		out[k] = Escape(v)
 	}
 	return out
+}
+
+// Escape returns v written so that Resolve gives v back: every "${" becomes "$${".
+func Escape(v string) string {
+	return strings.ReplaceAll(v, "${", "$${")
 }

@@ -3,6 +3,7 @@ package providers
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -191,10 +192,29 @@ func TestRestore(t *testing.T) {
 		"connection.password": "${env:DB_PASSWORD}",
 		"connection.url":      "jdbc:mysql://db/app?user=${env:DB_USER}",
 		"table":               "orders",
-		"escaped":             "${env:X}",
+		"escaped":             "$${env:X}",
 		"task.id":             "0",
 	}, got)
 	require.Equal(t, "hunter2", task["connection.password"], "the input is not modified")
+}
+
+// A task config restored and then resolved (as the task's start does) gives the connector's literal
+// values back — an escaped placeholder, a value read from data that looks like one, text with "$" and
+// "$${" — and the restored placeholders' values. The literals were resolved again: the task got the
+// environment variable an escaped "$${env:X}" named.
+func TestRestoredTaskResolvesToTheConnectorsValues(t *testing.T) {
+	r := Resolver{LookupEnv: func(k string) (string, bool) {
+		return map[string]string{"X": "s3cret", "DB_PASSWORD": "hunter2"}[k], k == "X" || k == "DB_PASSWORD"
+	}}
+	raw := map[string]string{"q": "$${env:X}", "connection.password": "${env:DB_PASSWORD}", "tables": "orders"}
+	conn, err := r.Resolve(raw)
+	require.NoError(t, err)
+	require.Equal(t, "${env:X}", conn["q"])
+	task := maps.Clone(conn)
+	task["task.tables"] = "orders,${env:X},a$b,c$${d}"
+	got, err := r.Resolve(Restore(raw, task))
+	require.NoError(t, err)
+	require.Equal(t, task, got)
 }
 
 func TestResolveSecrets(t *testing.T) {
