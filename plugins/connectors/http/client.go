@@ -90,16 +90,7 @@ func newRequester(v plugins.Values, maxConns int) (*requester, error) {
 		tr.TLSClientConfig = tlsCfg
 	}
 	r := &requester{
-		client: &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			// A redirect is followed only to the same host: credentials and signatures must not leak elsewhere.
-			if len(via) >= 5 {
-				return errors.New("stopped after 5 redirects")
-			}
-			if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
-				return http.ErrUseLastResponse
-			}
-			return nil
-		}},
+		client:      &http.Client{Transport: tr, CheckRedirect: checkRedirect},
 		transport:   tr,
 		timeout:     v.Duration(KeyRequestTimeout),
 		maxAttempts: v.Int(KeyRetryMax),
@@ -118,6 +109,34 @@ func newRequester(v plugins.Values, maxConns int) (*requester, error) {
 		r.authHeader = "Bearer " + v.Password(KeyAuthToken).Value()
 	}
 	return r, nil
+}
+
+// maxRedirects bounds the redirects followed for one attempt.
+const maxRedirects = 5
+
+// checkRedirect follows a redirect only when the request stays the same: same scheme and host (credentials
+// and signatures must not leak elsewhere), same method and same body, which for a request with a body means
+// 307 or 308 (net/http re-sends the body through GetBody). After a 301, 302 or 303 net/http re-sends a
+// request as a GET without its body, and a 2xx to that GET would pass for the delivery of records it never
+// carried. A redirect not followed is an ErrRedirect: the configured URL is wrong, not the record.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	prev := via[len(via)-1]
+	var why string
+	switch {
+	case req.URL.Scheme != via[0].URL.Scheme || req.URL.Host != via[0].URL.Host:
+		why = "another host or scheme, where credentials and signatures are not sent"
+	case req.Method != prev.Method || req.ContentLength != prev.ContentLength:
+		why = fmt.Sprintf("which would re-send the %s request as a %s without its body (only 307 and 308 keep method and body)", prev.Method, req.Method)
+	case len(via) >= maxRedirects:
+		why = fmt.Sprintf("after %d redirects", len(via))
+	default:
+		return nil
+	}
+	status := 0
+	if req.Response != nil {
+		status = req.Response.StatusCode
+	}
+	return fmt.Errorf("%w: status %d to %s, %s; set url to the final location", ErrRedirect, status, redact(req.URL.String()), why)
 }
 
 func tlsConfig(v plugins.Values) (*tls.Config, error) {
@@ -151,8 +170,10 @@ func tlsConfig(v plugins.Values) (*tls.Config, error) {
 func (r *requester) close() { r.transport.CloseIdleConnections() }
 
 // Sign returns the signature header value of body: "<algorithm>=<hex HMAC>", algorithm one of sha256, sha512
-// and sha1. http-sink sends it in hmac.header; http-source (listen.auth=hmac) expects it there.
+// and sha1 in any case (written lowercase). http-sink sends it in hmac.header; http-source (listen.auth=hmac)
+// expects it there.
 func Sign(algo string, secret, body []byte) string {
+	algo = strings.ToLower(algo)
 	var h func() hash.Hash
 	switch algo {
 	case "sha512":
@@ -186,8 +207,8 @@ type attemptResult struct {
 	header     http.Header   // response headers (nil when no response)
 	body       []byte        // the response body when keepBody, else an excerpt
 	retryAfter time.Duration // from a Retry-After header
-	err        error         // nil on 2xx; a *StatusError or a transport error otherwise
-	retriable  bool
+	err        error         // nil on 2xx; else a *StatusError, an ErrRedirect, an ErrRender or a transport error
+	retriable  bool          // the request may be sent again; otherwise err is final
 }
 
 // do sends req once. With keepBody the whole body (up to maxBody bytes, more is ErrResponseTooLarge) is
@@ -201,7 +222,12 @@ func (r *requester) do(ctx context.Context, req *request, keepBody bool, maxBody
 	}
 	hreq, err := http.NewRequestWithContext(actx, req.method, req.url, body)
 	if err != nil {
-		return attemptResult{err: fmt.Errorf("%w: %v", ErrRender, err)}
+		// url.Parse's error quotes the URL, password included: say why in words of checkURL.
+		why := checkURL(req.url)
+		if why == nil {
+			why = unwrapURLError(err)
+		}
+		return attemptResult{err: fmt.Errorf("%w: %s %s: %v", ErrRender, req.method, redact(req.url), why)}
 	}
 	for k, vs := range req.header {
 		hreq.Header[k] = vs
@@ -220,6 +246,14 @@ func (r *requester) do(ctx context.Context, req *request, keepBody bool, maxBody
 	if err != nil {
 		if ctx.Err() != nil {
 			return attemptResult{err: ctx.Err()} // stopped: not an outcome of the target, not recorded
+		}
+		if errors.Is(err, ErrRedirect) {
+			status := 0
+			if resp != nil { // the redirect answer, its body already closed
+				status = resp.StatusCode
+			}
+			r.metrics.observe(status, time.Since(start))
+			return attemptResult{status: status, err: fmt.Errorf("%s %s: %w", req.method, redact(req.url), unwrapURLError(err))}
 		}
 		r.metrics.observe(0, time.Since(start))
 		return attemptResult{err: fmt.Errorf("%s %s: %w", req.method, redact(req.url), unwrapURLError(err)), retriable: true}
@@ -246,14 +280,30 @@ func (r *requester) do(ctx context.Context, req *request, keepBody bool, maxBody
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
 	se := &StatusError{Method: req.method, URL: redact(req.url), Status: resp.StatusCode, Excerpt: string(ex)}
 	res.err, res.body = se, ex
-	switch {
-	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
+	switch code := resp.StatusCode; {
+	case retriableStatus(code):
 		res.retriable = true
 		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	case code >= 300 && code < 400:
+		se.Err = ErrRedirect // one net/http does not follow (no Location, 300, 304): the URL is wrong
 	default:
 		se.Err = ErrRejected
 	}
 	return res
+}
+
+// retriableStatus reports whether a status says nothing about the request's content, so the request is
+// retried and, when retries run out, the task fails rather than the records being blamed: 408, 429 and 5xx
+// (the server is busy or down) and 401, 403, 404, 405 and 407 (credentials, URL, method or proxy are wrong,
+// or not yet right: an expired token, a route not yet deployed).
+func retriableStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests,
+		http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed,
+		http.StatusProxyAuthRequired:
+		return true
+	}
+	return code >= 500
 }
 
 func unwrapURLError(err error) error {
@@ -279,6 +329,56 @@ func redact(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// checkURL reports why raw is not an absolute http or https URL (nil when it is). Its words never include
+// raw's user info: url.Parse's own errors quote the whole URL, and some quote the bad part of a password.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if masked := hidePassword(raw); masked != raw {
+			_, merr := url.Parse(masked)
+			if merr == nil {
+				return errors.New("the user info is not valid in a URL (percent-encode %, @, :, / and ? in the user name and password)")
+			}
+			err = merr
+		}
+		return errors.New(unwrapURLError(err).Error())
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("not an http or https URL")
+	}
+	if u.Host == "" {
+		return errors.New("no host")
+	}
+	return nil
+}
+
+// hidePassword masks the password in raw's user info ("user:xxxxx@host"), keeping the rest as written, for
+// configuration errors (redact re-encodes, which would garble a template). raw need not parse: when it does
+// not, everything up to its last '@' is taken as user info, which masks too much rather than too little.
+func hidePassword(raw string) string {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return raw
+	}
+	start := i + len("://")
+	rest := raw[start:]
+	end := len(rest)
+	if _, err := url.Parse(raw); err == nil {
+		if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+			end = j
+		}
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return raw
+	}
+	colon := strings.IndexByte(rest[:at], ':')
+	if colon < 0 {
+		return raw // a user name alone
+	}
+	return raw[:start] + rest[:colon+1] + "xxxxx" + rest[at:]
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or unreadable. It is capped at

@@ -11,8 +11,12 @@ var (
 	ErrNotStarted = errors.New("task not started")
 	// ErrStopped is returned by Put, Flush and Poll after Stop.
 	ErrStopped = errors.New("task stopped")
-	// ErrRejected means the server answered a status that is not retried (4xx other than 408 and 429).
+	// ErrRejected means the server refused the request's content: a 4xx other than 401, 403, 404, 405, 407,
+	// 408 and 429 (which are retried); the records of the request are at fault.
 	ErrRejected = errors.New("request rejected by the server")
+	// ErrRedirect means the server redirected the request where it cannot follow unchanged (another host or
+	// scheme, a 301/302/303 of a request with a body, too many redirects): the configured URL is wrong.
+	ErrRedirect = errors.New("redirect not followed")
 	// ErrGaveUp means a retriable failure persisted through retry.max.attempts attempts.
 	ErrGaveUp = errors.New("retries exhausted")
 	// ErrRender means a template, a header or a body could not be built from a record.
@@ -31,12 +35,12 @@ type StatusError struct {
 	URL     string // user info and query values masked
 	Status  int
 	Excerpt string
-	Err     error // ErrRejected or nil (a retriable status)
+	Err     error // ErrRejected, ErrRedirect or nil (a retriable status)
 }
 
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s %s: status %d: %q", e.Method, e.URL, e.Status, e.Excerpt)
 }
 
-// Unwrap exposes ErrRejected for statuses that are not retried.
+// Unwrap exposes ErrRejected or ErrRedirect for statuses that are not retried.
 func (e *StatusError) Unwrap() error { return e.Err }

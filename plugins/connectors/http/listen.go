@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,9 +40,12 @@ type listener struct {
 	ackTimeout time.Duration
 	maxBatch   int
 	queue      chan *pending
-	slots      chan struct{} // one per request being read or waiting: bounds memory to listen.queue.size bodies
-	partition  map[string]any
-	metrics    *receivedMetrics // nil: nothing recorded
+	// slots holds one token per request being read, queued or waiting for its acknowledgement: it bounds
+	// memory to listen.queue.size bodies. A queued request's token is returned once its handler has
+	// returned and Poll has taken it, whichever comes last (a handler that timed out leaves it queued).
+	slots     chan struct{}
+	partition map[string]any
+	metrics   *receivedMetrics // nil: nothing recorded
 
 	mu       sync.Mutex
 	closed   bool
@@ -55,6 +59,8 @@ type pending struct {
 	records   []*schema.Record
 	remaining int  // guarded by listener.mu
 	finished  bool // guarded by listener.mu
+	queued    bool // in listener.queue; guarded by listener.mu
+	left      bool // its handler has returned; guarded by listener.mu
 	done      chan error
 }
 
@@ -65,7 +71,7 @@ func newListener(t *SourceTask, v plugins.Values, metrics *receivedMetrics) (*li
 	addr := v.String(KeyListenAddress)
 	l := &listener{t: t, path: v.String(KeyListenPath), auth: v.String(KeyListenAuth),
 		secret: []byte(v.Password(KeyListenSecret).Value()), header: v.String(KeyListenHeader),
-		hmacHeader: v.String(KeyHMACHeader), hmacAlgo: v.String(KeyHMACAlgorithm),
+		hmacHeader: v.String(KeyHMACHeader), hmacAlgo: strings.ToLower(v.String(KeyHMACAlgorithm)),
 		maxBody: int64(v.Int(KeyListenMaxBody)), ackTimeout: v.Duration(KeyListenTimeout), maxBatch: v.Int(KeyListenMaxBatch),
 		queue: make(chan *pending, v.Int(KeyListenQueue)), slots: make(chan struct{}, v.Int(KeyListenQueue)), inflight: map[*schema.Record]*pending{},
 		partition: map[string]any{partitionPath: addr + v.String(KeyListenPath)}, metrics: metrics}
@@ -144,12 +150,17 @@ func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case l.slots <- struct{}{}:
-		defer func() { <-l.slots }()
 	default:
 		w.Header().Set("Retry-After", "1")
 		answerError(w, http.StatusTooManyRequests, "the task is paused or behind; retry later")
 		return
 	}
+	holds := true // the slot is this handler's until its request is queued
+	defer func() {
+		if holds {
+			<-l.slots
+		}
+	}()
 	if r.ContentLength > l.maxBody {
 		answerError(w, http.StatusRequestEntityTooLarge, "body larger than "+strconv.FormatInt(l.maxBody, 10)+" bytes")
 		return
@@ -187,9 +198,12 @@ func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	for _, rec := range recs {
 		l.inflight[rec] = p
 	}
+	p.queued = true // before Poll can take it
 	l.mu.Unlock()
 	select {
 	case l.queue <- p:
+		holds = false
+		defer l.leave(p)
 	default:
 		l.forget(p)
 		w.Header().Set("Retry-After", "1")
@@ -236,7 +250,17 @@ func (l *listener) forget(p *pending) {
 	for _, rec := range p.records {
 		delete(l.inflight, rec)
 	}
-	p.finished = true
+	p.finished, p.queued = true, false
+}
+
+// leave is called when the handler of queued request p returns; p's slot is freed unless p is still queued.
+func (l *listener) leave(p *pending) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p.left = true
+	if !p.queued {
+		<-l.slots
+	}
 }
 
 // poll returns the records of queued requests: it waits up to a second for the first, then takes what is
@@ -267,7 +291,14 @@ func (l *listener) poll(ctx context.Context) ([]*schema.Record, error) {
 	return out, nil
 }
 
+// take appends p's records to out; p's slot is freed if its handler has returned already.
 func (l *listener) take(out []*schema.Record, p *pending) []*schema.Record {
+	l.mu.Lock()
+	p.queued = false
+	if p.left {
+		<-l.slots
+	}
+	l.mu.Unlock()
 	for _, r := range p.records {
 		r.SourcePartition = l.partition
 		r.SourceOffset = map[string]any{offsetSeq: l.seq}

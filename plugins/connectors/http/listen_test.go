@@ -16,6 +16,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -139,6 +140,59 @@ func TestListenHMAC(t *testing.T) {
 	res := make(chan answer, 1)
 	go func() { res <- post(t, url, body, "X-Signature-256", httpconn.Sign("sha256", []byte("key"), body)) }()
 	got := pollAll(t, task, 1)
+	require.NoError(t, task.CommitRecord(context.Background(), got[0], &plugins.RecordMetadata{}))
+	require.Equal(t, http.StatusOK, (<-res).status)
+}
+
+// TestListenHMACAlgorithmAnyCase: hmac.algorithm is read in any case, as http-sink reads it, so SHA256 and
+// SHA512 accept the signatures http-sink sends; Sign names and applies the algorithm whatever its case.
+func TestListenHMACAlgorithmAnyCase(t *testing.T) {
+	for _, algo := range []string{"sha256", "sha512", "sha1"} {
+		want := httpconn.Sign(algo, []byte("key"), []byte("body"))
+		require.Equal(t, want, httpconn.Sign(strings.ToUpper(algo), []byte("key"), []byte("body")))
+	}
+	for _, algo := range []string{"SHA256", "Sha512"} {
+		addr := freeAddr(t)
+		task := startSource(t, listenCfg(addr, "listen.auth", "hmac", "listen.secret", "key", "hmac.algorithm", algo), nil)
+		body := []byte(`{"id":1}`)
+		res := make(chan answer, 1)
+		go func() {
+			res <- post(t, "http://"+addr+"/hook", body, "X-Signature-256", httpconn.Sign(strings.ToLower(algo), []byte("key"), body))
+		}()
+		got := pollAll(t, task, 1)
+		require.NoError(t, task.CommitRecord(context.Background(), got[0], &plugins.RecordMetadata{}))
+		require.Equal(t, http.StatusOK, (<-res).status, algo)
+	}
+}
+
+// TestListenTimedOutRequestKeepsItsSlot: a request whose acknowledgement timed out while it waited to be
+// polled still holds its body, so it keeps counting against listen.queue.size until Poll takes it: the
+// task never holds more than listen.queue.size bodies.
+func TestListenTimedOutRequestKeepsItsSlot(t *testing.T) {
+	addr := freeAddr(t)
+	cfg := listenCfg(addr, "listen.queue.size", "1", "listen.ack.timeout", "20ms")
+	c := httpconn.NewSourceConnector()
+	sctx := conformance.SourceContextFor(t, c.Spec(), nil, cfg)
+	task := httpconn.NewSourceTask()
+	require.NoError(t, task.Start(context.Background(), sctx, cfg))
+	t.Cleanup(func() { require.NoError(t, task.Stop(context.Background())) })
+	url := "http://" + addr + "/hook"
+
+	require.Equal(t, http.StatusServiceUnavailable, post(t, url, []byte(`{"id":1}`)).status)
+	// The handler has returned once its answer is counted.
+	require.Eventually(t, func() bool { return sctx.Recorder.Count(httpconn.MetricReceived, "5xx", "503") == 1 },
+		10*time.Second, time.Millisecond)
+	// The body of request 1 waits to be polled: another one is not even read (a malformed body would get 400).
+	a := post(t, url, []byte(`{"id":`))
+	require.Equal(t, http.StatusTooManyRequests, a.status, a.body)
+
+	got := pollAll(t, task, 1)
+	require.Equal(t, map[string]any{"id": int64(1)}, got[0].Value)
+	require.NoError(t, task.CommitRecord(context.Background(), got[0], &plugins.RecordMetadata{}))
+	// Taken by Poll, its slot is free again.
+	res := make(chan answer, 1)
+	go func() { res <- post(t, url, []byte(`{"id":2}`)) }()
+	got = pollAll(t, task, 1)
 	require.NoError(t, task.CommitRecord(context.Background(), got[0], &plugins.RecordMetadata{}))
 	require.Equal(t, http.StatusOK, (<-res).status)
 }

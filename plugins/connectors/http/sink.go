@@ -1,6 +1,7 @@
 package httpconn
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,7 +66,7 @@ var sinkSpec = plugins.MustConfigSpec(append(withRequired(commonFields(), KeyURL
 	plugins.Field{Name: KeyLinger, Type: plugins.TypeDuration, Default: time.Duration(0), Validators: []plugins.Validator{plugins.DurationBetween(0, time.Minute)},
 		Doc: "How long a batch that is not full may wait for more records across Put calls; 0 sends at the end of each Put. Flush always sends."},
 	plugins.Field{Name: KeyBatchFormat, Type: plugins.TypeString, Default: BatchJSONArray, Validators: []plugins.Validator{plugins.OneOf(BatchJSONArray, BatchNDJSON)},
-		Doc: "Body of a batch: a JSON array of the values, or one value per line (NDJSON)."},
+		Doc: "Body of a batch: a JSON array of the values, or one value per line (NDJSON: JSON values are compacted; with body.format=raw a value holding a newline is errant)."},
 	plugins.Field{Name: KeyMaxConcurrent, Type: plugins.TypeInt, Default: 4, Validators: []plugins.Validator{plugins.Between(1, 1024)},
 		Doc: "Most requests in flight per task."},
 	plugins.Field{Name: KeyOrderingPerKey, Type: plugins.TypeBoolean, Default: false,
@@ -98,14 +99,14 @@ var _ plugins.SinkConnector = (*SinkConnector)(nil)
 // Spec declares the keys of http-sink.
 func (c *SinkConnector) Spec() *plugins.ConfigSpec { return sinkSpec }
 
-// Validate checks the cross-field rules: auth and TLS keys that go together, templates that parse, and
-// batch.format=json-array only with body.format=json.
+// Validate checks the cross-field rules: a url that parses, auth and TLS keys that go together (TLS only
+// with https), templates that parse, and batch.format=json-array only with body.format=json.
 func (c *SinkConnector) Validate(cfg map[string]string) error {
 	v, err := sinkSpec.Parse(cfg)
 	if err != nil {
 		return err
 	}
-	errs := checkCommon(v)
+	errs := append(checkCommon(v), checkClient(v)...)
 	if m := v.String(KeyMethod); !strings.Contains(m, "${") && !validMethod(m) {
 		errs = append(errs, &cfgerr.Error{Key: KeyMethod, Value: m, Reason: "not an HTTP method name", Err: plugins.ErrInvalidValue})
 	} else if _, err := parseTemplate(m); err != nil {
@@ -213,8 +214,12 @@ type batch struct {
 	key     string
 	req     request
 	records []*schema.Record
+	spans   []span // of each record's value in req.body, when batching
 	opened  time.Time
 }
+
+// span is where one value stands in a batch body.
+type span struct{ start, end int }
 
 // NewSinkTask returns an unstarted http-sink task.
 func NewSinkTask() *SinkTask { return &SinkTask{stop: make(chan struct{})} }
@@ -224,6 +229,9 @@ var _ plugins.SinkTask = (*SinkTask)(nil)
 // Start builds the client (loading TLS files) and starts the senders.
 func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[string]string) error {
 	v := tctx.Config()
+	if err := checkURLKey(v.String(KeyURL)); err != nil {
+		return err // Validate rejects it too; a request could be built from no record
+	}
 	conc := v.Int(KeyMaxConcurrent)
 	metrics, err := newRequestMetrics(plugins.MetricsOf(tctx))
 	if err != nil {
@@ -236,7 +244,7 @@ func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[
 	req.metrics = metrics
 	urlT, err := parseTemplate(v.String(KeyURL))
 	if err != nil {
-		return &cfgerr.Error{Key: KeyURL, Value: v.String(KeyURL), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+		return &cfgerr.Error{Key: KeyURL, Value: hidePassword(v.String(KeyURL)), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	methodT, err := parseTemplate(v.String(KeyMethod))
 	if err != nil {
@@ -402,11 +410,13 @@ func (t *SinkTask) add(b *batch, r *schema.Record, body []byte, sealed *[]*batch
 	case !t.batching:
 		b.req.body = body
 	case t.ndjson:
+		b.spans = append(b.spans, span{len(b.req.body), len(b.req.body) + len(body)})
 		b.req.body = append(append(b.req.body, body...), '\n')
 	default:
 		if len(b.records) > 0 {
 			b.req.body = append(b.req.body, ',')
 		}
+		b.spans = append(b.spans, span{len(b.req.body), len(b.req.body) + len(body)})
 		b.req.body = append(b.req.body, body...)
 	}
 	b.records = append(b.records, r)
@@ -483,7 +493,8 @@ func (t *SinkTask) queue(ctx context.Context, sealed []*batch) error {
 // abandon ends batches that will never be sent: their records are not done, so the next Flush fails.
 func (t *SinkTask) abandon(bs []*batch) {
 	for _, b := range bs {
-		t.finish(b, fmt.Errorf("http-sink: request abandoned: %w", ErrStopped), false)
+		t.settle(b, fmt.Errorf("http-sink: request abandoned: %w", ErrStopped), false)
+		t.release()
 	}
 }
 
@@ -530,25 +541,42 @@ func (t *SinkTask) render(r *schema.Record) (request, string, error) {
 	return request{method: method, url: u, header: h}, key.String(), nil
 }
 
-// body renders r's value per body.format.
+// body renders r's value per body.format. In an NDJSON batch a value must be one line: a JSON document is
+// compacted, and a raw value holding a newline is errant (the server would read it as several records).
 func (t *SinkTask) body(r *schema.Record) ([]byte, error) {
+	var raw []byte
+	kind := "bytes"
 	switch v := r.Value.(type) {
 	case []byte:
-		if t.bodyRaw || json.Valid(v) {
-			return v, nil
-		}
-		return nil, fmt.Errorf("%w: value is not a JSON document (body.format=raw sends bytes as they are)", ErrRender)
+		raw = v
 	case string:
-		if t.bodyRaw || json.Valid([]byte(v)) {
-			return []byte(v), nil
+		raw, kind = []byte(v), "strings"
+	default:
+		b, err := jsonOf(r.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%w: render value as JSON: %v", ErrRender, err)
 		}
-		return nil, fmt.Errorf("%w: value is not a JSON document (body.format=raw sends strings as they are)", ErrRender)
+		return b, nil // compact: the converter writes no insignificant white space
 	}
-	b, err := jsonOf(r.Value)
-	if err != nil {
-		return nil, fmt.Errorf("%w: render value as JSON: %v", ErrRender, err)
+	lines := t.batching && t.ndjson
+	if t.bodyRaw {
+		if lines && bytes.IndexByte(raw, '\n') >= 0 {
+			return nil, fmt.Errorf("%w: value holds a newline, which would split it across lines of the NDJSON batch (batch.format=ndjson, body.format=raw)", ErrRender)
+		}
+		return raw, nil
 	}
-	return b, nil
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("%w: value is not a JSON document (body.format=raw sends %s as they are)", ErrRender, kind)
+	}
+	if lines {
+		var b bytes.Buffer
+		b.Grow(len(raw))
+		if err := json.Compact(&b, raw); err != nil {
+			return nil, fmt.Errorf("%w: compact value: %v", ErrRender, err)
+		}
+		return b.Bytes(), nil
+	}
+	return raw, nil
 }
 
 // sender sends the batches of one lane until ctx ends.
@@ -563,55 +591,100 @@ func (t *SinkTask) sender(ctx context.Context, l *lane) error {
 	}
 }
 
-// send delivers one batch, retrying transient failures; it always ends with finish.
+// send delivers one batch and ends it.
 func (t *SinkTask) send(ctx context.Context, b *batch) {
+	t.deliver(ctx, b)
+	t.release()
+}
+
+// deliver sends b, retrying transient failures, and settles its records: done, errant (the server refused
+// their content) or failed (the task fails at the next Flush). A batch of several records the server finds
+// too large (413) is split in halves, sent in order; a single record it finds too large is errant.
+func (t *SinkTask) deliver(ctx context.Context, b *batch) {
 	t.mu.Lock()
 	failed := t.fatal != nil
 	t.mu.Unlock()
 	if failed {
-		t.finish(b, nil, false) // the task has failed: its records will be redelivered after a restart
-		return
+		return // the task has failed: its records will be redelivered after a restart
 	}
 	for attempt := 1; ; attempt++ {
 		if !t.req.limiter.wait(ctx, nil) {
-			t.finish(b, fmt.Errorf("http-sink: %w", ErrStopped), false)
+			t.settle(b, fmt.Errorf("http-sink: %w", ErrStopped), false)
 			return
 		}
 		start := time.Now()
 		res := t.req.do(ctx, &b.req, false, 0)
 		if res.err == nil {
 			t.log.Debug("http request done", "status", res.status, "records", len(b.records), "latency", time.Since(start))
-			t.finish(b, nil, false)
 			return
 		}
 		if ctx.Err() != nil {
-			t.finish(b, fmt.Errorf("http-sink: %w", ErrStopped), false)
+			t.settle(b, fmt.Errorf("http-sink: %w", ErrStopped), false)
+			return
+		}
+		if res.status == http.StatusRequestEntityTooLarge && len(b.records) > 1 {
+			first, second := t.halves(b)
+			t.log.Debug("http batch too large, split", "records", len(b.records), "bytes", len(b.req.body))
+			t.deliver(ctx, first)
+			t.deliver(ctx, second)
 			return
 		}
 		if !res.retriable {
-			t.finish(b, fmt.Errorf("http-sink: %w", res.err), true)
+			// Only a refused content is the records' fault; a redirect not followed (or a request that
+			// cannot be built) is the configuration's, and fails the task.
+			t.settle(b, fmt.Errorf("http-sink: %w", res.err), errors.Is(res.err, ErrRejected))
 			return
 		}
 		if t.req.giveUp(attempt) {
-			t.finish(b, fmt.Errorf("http-sink: %w after %d attempts (%s): %w", ErrGaveUp, attempt, KeyRetryMax, res.err), false)
+			t.settle(b, fmt.Errorf("http-sink: %w after %d attempts (%s): %w", ErrGaveUp, attempt, KeyRetryMax, res.err), false)
 			return
 		}
 		wait := t.req.backoff(attempt, res.retryAfter)
 		t.log.Debug("http request retried", "status", res.status, "attempt", attempt, "wait", wait, "err", res.err)
 		if !sleep(ctx, nil, wait) {
-			t.finish(b, fmt.Errorf("http-sink: %w", ErrStopped), false)
+			t.settle(b, fmt.Errorf("http-sink: %w", ErrStopped), false)
 			return
 		}
 	}
 }
 
-// finish ends a sealed batch: done (err nil), rejected (errant: its records go to the error policy at the
-// next Flush) or failed (the task fails at the next Flush).
-func (t *SinkTask) finish(b *batch, err error, errant bool) {
+// halves splits a batch of several records in two, in order, each with its own body.
+func (t *SinkTask) halves(b *batch) (*batch, *batch) {
+	mid := len(b.records) / 2
+	return t.part(b, 0, mid), t.part(b, mid, len(b.records))
+}
+
+// part is the batch of b's records [from, to), its body rebuilt from b's.
+func (t *SinkTask) part(b *batch, from, to int) *batch {
+	p := &batch{key: b.key, req: b.req, records: b.records[from:to:to], opened: b.opened}
+	var body []byte
+	if !t.ndjson {
+		body = append(body, '[')
+	}
+	for i := from; i < to; i++ {
+		if i > from && !t.ndjson {
+			body = append(body, ',')
+		}
+		sp := b.spans[i]
+		p.spans = append(p.spans, span{len(body), len(body) + sp.end - sp.start})
+		body = append(body, b.req.body[sp.start:sp.end]...)
+		if t.ndjson {
+			body = append(body, '\n')
+		}
+	}
+	if !t.ndjson {
+		body = append(body, ']')
+	}
+	p.req.body = body
+	return p
+}
+
+// settle records that b's records are not done: errant (they go to the error policy at the next Flush)
+// or failed (the task fails at the next Flush).
+func (t *SinkTask) settle(b *batch, err error, errant bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
-	case err == nil:
 	case errant:
 		for _, r := range b.records {
 			t.errant = append(t.errant, errantRecord{r, err})
@@ -619,6 +692,12 @@ func (t *SinkTask) finish(b *batch, err error, errant bool) {
 	case t.fatal == nil:
 		t.fatal = err
 	}
+}
+
+// release ends a sealed batch.
+func (t *SinkTask) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.inflight--
 	if t.inflight == 0 {
 		close(t.idle)
@@ -654,9 +733,10 @@ func (t *SinkTask) lingerLoop(ctx context.Context) error {
 }
 
 // Flush sends every open batch and waits until all requests have ended. It then reports the records the
-// server rejected (4xx other than 408/429) to the errant-record reporter, and returns its error, if any
-// (errors.tolerance=none). A request that failed for good (retries exhausted, or stopped) fails this and
-// every later Flush: its records are not durable, so their offsets must not be committed.
+// server refused (ErrRejected: a 4xx about the content) to the errant-record reporter, and returns its
+// error, if any (errors.tolerance=none). A request that failed for good (retries exhausted, a redirect not
+// followed, or stopped) fails this and every later Flush: its records are not durable, so their offsets
+// must not be committed.
 func (t *SinkTask) Flush(ctx context.Context, _ map[plugins.Queue]int64) error {
 	t.pushMu.Lock()
 	t.mu.Lock()

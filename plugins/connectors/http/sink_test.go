@@ -477,6 +477,8 @@ func TestSinkValidate(t *testing.T) {
 		{map[string]string{"url": "http://x", "method": "PO ST"}, "method"},
 		{map[string]string{"url": "http://x", "batch.max.records": "5", "body.format": "raw"}, "batch.format"},
 		{map[string]string{"url": "http://x", "linger.ms": "2h"}, "linger.ms"},
+		{map[string]string{"url": "http://x", "tls.client.cert.file": "/c.pem", "tls.client.key.file": "/k.pem"}, "tls.client.cert.file"},
+		{map[string]string{"url": "HTTP://x", "tls.ca.file": "/ca.pem"}, "tls.ca.file"},
 	} {
 		_, err := conformance.Validate(c, tc.cfg)
 		require.Error(t, err, "%v", tc.cfg)
@@ -504,10 +506,14 @@ func TestSinkStopCancelsRetries(t *testing.T) {
 }
 
 // TestSinkErrorsHideSecrets: user info and query values (where a resolved API key may stand) are not in the
-// error a rejected record carries to the DLQ.
+// error a rejected record carries to the DLQ, nor in the one that fails the task.
 func TestSinkErrorsHideSecrets(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusForbidden)
+		if r.URL.Path == "/down" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.WriteHeader(http.StatusUnprocessableEntity)
 	}))
 	defer srv.Close()
 	u := strings.Replace(srv.URL, "http://", "http://user:pw@", 1) + "/in?api_key=SECRET123&mode=x"
@@ -519,4 +525,245 @@ func TestSinkErrorsHideSecrets(t *testing.T) {
 	require.NotContains(t, errs[0].Error(), "SECRET123")
 	require.NotContains(t, errs[0].Error(), ":pw@")
 	require.Contains(t, errs[0].Error(), "api_key=xxxxx")
+
+	down := strings.Replace(u, "/in?", "/down?", 1)
+	task2, _ := startSink(t, fastRetry(map[string]string{"url": down, "retry.max.attempts": "2"}))
+	require.NoError(t, task2.Put(context.Background(), recs(1, constKey)))
+	err := task2.Flush(context.Background(), nil)
+	require.ErrorIs(t, err, httpconn.ErrGaveUp)
+	require.NotContains(t, err.Error(), "SECRET123")
+	require.NotContains(t, err.Error(), ":pw@")
+}
+
+// TestSinkMalformedURL: a constant url that does not parse (here a password with a stray '%') is refused by
+// Validate and by Start, naming url, and no error shows the password.
+func TestSinkMalformedURL(t *testing.T) {
+	for _, u := range []string{
+		"https://svc:Q7%zz@api.example.com/hook", // url.Parse: invalid URL escape "%zz"
+		"https://svc:Q7/zz@api.example.com/hook", // url.Parse: invalid port ":Q7" after host
+		"ftp://svc:Q7zz@api.example.com/hook",
+		"https://svc:Q7zz @api.example.com/hook",
+		"https://svc:Q7zz@api.example.com/${oops",
+	} {
+		cfg := map[string]string{"url": u}
+		_, err := conformance.Validate(httpconn.NewSinkConnector(), cfg)
+		require.Error(t, err, u)
+		fes := cfgerr.Flatten(err)
+		require.Len(t, fes, 1, "%v", err)
+		require.Equal(t, "url", fes[0].Key)
+		require.NotContains(t, err.Error(), "Q7", u)
+		require.NotContains(t, err.Error(), "zz", u)
+		require.Contains(t, err.Error(), "svc:xxxxx@", u)
+
+		sctx := conformance.SinkContextFor(t, httpconn.NewSinkConnector().Spec(), cfg, conformance.Queue)
+		task := httpconn.NewSinkTask()
+		err = task.Start(context.Background(), sctx, cfg)
+		require.ErrorIs(t, err, cfgerr.ErrInvalid, u)
+		require.NotContains(t, err.Error(), "Q7", u)
+		require.NoError(t, task.Stop(context.Background()))
+	}
+	_, err := conformance.Validate(httpconn.NewSinkConnector(), map[string]string{"url": "https://svc:Q7%25zz@api.example.com/hook"})
+	require.NoError(t, err, "an escaped password is fine")
+}
+
+// TestSinkStatusesAboutTheRequest: 401, 403, 404 and 405 say nothing about the records: they are retried,
+// and when retries run out Flush fails (nothing committed), even with errors.tolerance=all; nothing goes
+// to the DLQ. Once the server accepts again, the records are delivered.
+func TestSinkStatusesAboutTheRequest(t *testing.T) {
+	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			var calls atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.ReadAll(r.Body)
+				if calls.Add(1) <= 3 {
+					w.WriteHeader(status)
+				}
+			}))
+			defer srv.Close()
+			task, sctx := startSink(t, fastRetry(map[string]string{"url": srv.URL, "retry.max.attempts": "3"}))
+			require.NoError(t, task.Put(context.Background(), recs(1, constKey)))
+			err := task.Flush(context.Background(), nil)
+			require.ErrorIs(t, err, httpconn.ErrGaveUp)
+			require.NotErrorIs(t, err, httpconn.ErrRejected)
+			require.Contains(t, err.Error(), "status "+strconv.Itoa(status))
+			require.EqualValues(t, 3, calls.Load())
+			reported, _ := sctx.Reporter.Reported()
+			require.Empty(t, reported, "the records are not at fault")
+
+			task2, sctx2 := startSink(t, fastRetry(map[string]string{"url": srv.URL}))
+			calls.Store(0)
+			require.NoError(t, task2.Put(context.Background(), recs(1, constKey)))
+			require.NoError(t, task2.Flush(context.Background(), nil))
+			require.EqualValues(t, 4, calls.Load(), "retried until the server accepts")
+			reported, _ = sctx2.Reporter.Reported()
+			require.Empty(t, reported)
+		})
+	}
+}
+
+// TestSinkSplitsTooLargeBatches: a 413 to a batch of several records halves it until the server accepts;
+// every record arrives once and in order, and only a record too large on its own goes to the error policy.
+func TestSinkSplitsTooLargeBatches(t *testing.T) {
+	for _, format := range []string{"json-array", "ndjson"} {
+		t.Run(format, func(t *testing.T) {
+			var mu sync.Mutex
+			var got []int
+			var sizes []int
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				var elems []json.RawMessage
+				if format == "ndjson" {
+					for line := range strings.SplitSeq(strings.TrimSuffix(string(body), "\n"), "\n") {
+						elems = append(elems, json.RawMessage(line))
+					}
+				} else {
+					require.NoError(t, json.Unmarshal(body, &elems))
+				}
+				if len(elems) > 2 || strings.Contains(string(body), "huge") {
+					w.WriteHeader(http.StatusRequestEntityTooLarge)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				sizes = append(sizes, len(elems))
+				for _, e := range elems {
+					got = append(got, idOf(t, e))
+				}
+			}))
+			defer srv.Close()
+			task, sctx := startSink(t, map[string]string{"url": srv.URL, "batch.max.records": "7", "batch.format": format,
+				"max.concurrent.requests": "1"})
+			all := recs(7, constKey)
+			all[5].Value = map[string]any{"id": int64(5), "pad": "huge"}
+			require.NoError(t, task.Put(context.Background(), all))
+			require.NoError(t, task.Flush(context.Background(), nil))
+			require.Equal(t, []int{0, 1, 2, 3, 4, 6}, got)
+			for _, n := range sizes {
+				require.LessOrEqual(t, n, 2)
+			}
+			reported, errs := sctx.Reporter.Reported()
+			require.Equal(t, []*schema.Record{all[5]}, reported)
+			var se *httpconn.StatusError
+			require.ErrorAs(t, errs[0], &se)
+			require.Equal(t, http.StatusRequestEntityTooLarge, se.Status)
+			require.ErrorIs(t, errs[0], httpconn.ErrRejected)
+		})
+	}
+}
+
+// TestSinkNDJSONOneValueALine: in an NDJSON batch every value is one line. A pretty-printed JSON string
+// value is compacted (body.format=json); a raw value holding a newline cannot be framed and goes to the
+// error policy (body.format=raw), the others are sent.
+func TestSinkNDJSONOneValueALine(t *testing.T) {
+	rc := &recorder{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	pretty := "{\n  \"id\": 1,\n  \"tags\": [\n    \"a\",\n    \"b c\"\n  ]\n}\n"
+	values := []any{pretty, []byte("{\"id\": 2,\r\n \"s\": \"x\\ny\"}"), map[string]any{"id": int64(3)}}
+	var batch []*schema.Record
+	for i, v := range values {
+		r := schema.NewRecord("t", nil, nil, nil, v)
+		r.QueueOffset = int64(i)
+		batch = append(batch, r)
+	}
+	task, sctx := startSink(t, map[string]string{"url": srv.URL, "batch.max.records": "10", "batch.format": "ndjson"})
+	require.NoError(t, task.Put(context.Background(), batch))
+	require.NoError(t, task.Flush(context.Background(), nil))
+	require.Equal(t, 1, rc.count())
+	lines := strings.Split(strings.TrimSuffix(string(rc.body[0]), "\n"), "\n")
+	require.Equal(t, []string{`{"id":1,"tags":["a","b c"]}`, `{"id":2,"s":"x\ny"}`, `{"id":3}`}, lines)
+	reported, _ := sctx.Reporter.Reported()
+	require.Empty(t, reported)
+
+	rc2 := &recorder{}
+	srv2 := httptest.NewServer(rc2)
+	defer srv2.Close()
+	task2, sctx2 := startSink(t, map[string]string{"url": srv2.URL, "batch.max.records": "10", "batch.format": "ndjson", "body.format": "raw"})
+	one := schema.NewRecord("t", nil, nil, schema.StringSchema, "line one")
+	two := schema.NewRecord("t", nil, nil, schema.StringSchema, "line two\nline three")
+	three := schema.NewRecord("t", nil, nil, schema.BytesSchema, []byte("line four"))
+	require.NoError(t, task2.Put(context.Background(), []*schema.Record{one, two, three}))
+	require.NoError(t, task2.Flush(context.Background(), nil))
+	require.Equal(t, 1, rc2.count())
+	require.Equal(t, "line one\nline four\n", string(rc2.body[0]))
+	reported, errs := sctx2.Reporter.Reported()
+	require.Equal(t, []*schema.Record{two}, reported)
+	require.ErrorIs(t, errs[0], httpconn.ErrRender)
+	require.Contains(t, errs[0].Error(), "newline")
+}
+
+// TestSinkRedirects: a 307 or 308 to the same host is followed with the same method and body; a 301, 302
+// or 303 of a POST (which would come back as a GET without the body), a redirect to another host and a
+// redirect loop fail the task naming the location, and blame no record.
+func TestSinkRedirects(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("another host was sent %s %s", r.Method, r.URL)
+	}))
+	defer other.Close()
+	var mu sync.Mutex
+	var arrived []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case r.URL.Path == "/elsewhere":
+			http.Redirect(w, r, other.URL+"/in", http.StatusTemporaryRedirect)
+		case r.URL.Path == "/loop":
+			http.Redirect(w, r, "/loop", http.StatusPermanentRedirect)
+		case strings.HasPrefix(r.URL.Path, "/moved/"):
+			code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/moved/"))
+			http.Redirect(w, r, "/new?code="+strconv.Itoa(code), code)
+		default:
+			mu.Lock()
+			arrived = append(arrived, r.Method+" "+r.URL.Path+" "+string(body)+" "+r.Header.Get("X-Signature-256"))
+			mu.Unlock()
+		}
+	}))
+	defer srv.Close()
+
+	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		mu.Lock()
+		arrived = nil
+		mu.Unlock()
+		task, sctx := startSink(t, map[string]string{"url": srv.URL + "/moved/" + strconv.Itoa(code), "hmac.secret": "k"})
+		require.NoError(t, task.Put(context.Background(), recs(1, constKey)))
+		require.NoError(t, task.Flush(context.Background(), nil))
+		mu.Lock()
+		require.Equal(t, []string{`POST /new {"id":0} ` + httpconn.Sign("sha256", []byte("k"), []byte(`{"id":0}`))}, arrived, "%d", code)
+		mu.Unlock()
+		reported, _ := sctx.Reporter.Reported()
+		require.Empty(t, reported)
+	}
+
+	for _, tc := range []struct{ method, path string }{
+		{"POST", "/moved/301"}, {"POST", "/moved/302"}, {"POST", "/moved/303"}, {"PUT", "/moved/301"},
+		{"GET", "/moved/301"}, // a GET keeps its method but loses its body
+		{"POST", "/elsewhere"}, {"POST", "/loop"},
+	} {
+		path := tc.path
+		t.Run(tc.method+path, func(t *testing.T) {
+			mu.Lock()
+			arrived = nil
+			mu.Unlock()
+			task, sctx := startSink(t, fastRetry(map[string]string{"url": srv.URL + path + "?api_key=SECRET123", "method": tc.method}))
+			require.NoError(t, task.Put(context.Background(), recs(1, constKey)))
+			err := task.Flush(context.Background(), nil)
+			require.ErrorIs(t, err, httpconn.ErrRedirect)
+			require.NotErrorIs(t, err, httpconn.ErrRejected)
+			require.False(t, plugins.IsRetriable(err))
+			require.NotContains(t, err.Error(), "SECRET123")
+			switch path {
+			case "/elsewhere":
+				require.Contains(t, err.Error(), other.URL+"/in")
+			case "/loop":
+				require.Contains(t, err.Error(), srv.URL+"/loop")
+			default:
+				require.Contains(t, err.Error(), srv.URL+"/new?code=xxxxx")
+			}
+			mu.Lock()
+			require.Empty(t, arrived, "nothing may pass for delivered")
+			mu.Unlock()
+			reported, _ := sctx.Reporter.Reported()
+			require.Empty(t, reported, "the records are not at fault")
+		})
+	}
 }

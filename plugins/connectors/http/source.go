@@ -3,6 +3,7 @@ package httpconn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -64,6 +65,7 @@ const (
 	offsetPage    = "page"
 	offsetIndex   = "next" // elements of the page done: the next one to emit
 	offsetPos     = "position"
+	offsetPagePos = "page.position" // ${position} the page was requested with
 	offsetSeq     = "seq"
 	partitionURL  = "url"
 	partitionPath = "listen"
@@ -108,7 +110,7 @@ var sourceSpec = plugins.MustConfigSpec(append(commonFields(),
 	plugins.Field{Name: KeyListenMaxBody, Type: plugins.TypeInt, Default: 1 << 20, Validators: []plugins.Validator{plugins.Between(1, 256<<20)},
 		Doc: "Listen mode: largest body accepted; larger ones get 413."},
 	plugins.Field{Name: KeyListenQueue, Type: plugins.TypeInt, Default: 256, Validators: []plugins.Validator{plugins.Between(1, 1<<20)},
-		Doc: "Listen mode: most requests being read or waiting for their acknowledgement (memory is bounded by this times listen.max.body.bytes); beyond it (the task is paused or behind) requests get 429."},
+		Doc: "Listen mode: most requests being read, waiting to be polled or waiting for their acknowledgement (memory is bounded by this times listen.max.body.bytes); beyond it (the task is paused or behind) requests get 429."},
 	plugins.Field{Name: KeyListenTimeout, Type: plugins.TypeDuration, Default: 30 * time.Second,
 		Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, time.Hour)},
 		Doc:        "Listen mode: how long a request waits for RocketMQ's acknowledgement before it gets 503."},
@@ -129,7 +131,8 @@ var _ plugins.SourceConnector = (*SourceConnector)(nil)
 // Spec declares the keys of http-source.
 func (c *SourceConnector) Spec() *plugins.ConfigSpec { return sourceSpec }
 
-// Validate checks the cross-field rules of the mode, pagination and auth keys.
+// Validate checks the cross-field rules of the mode, pagination and auth keys; in listen mode it rejects
+// the auth, HMAC and TLS keys of the poller's requests, which would have no effect.
 func (c *SourceConnector) Validate(cfg map[string]string) error {
 	v, err := sourceSpec.Parse(cfg)
 	if err != nil {
@@ -138,10 +141,12 @@ func (c *SourceConnector) Validate(cfg map[string]string) error {
 	errs := checkCommon(v)
 	switch v.String(KeyMode) {
 	case ModePoll:
+		errs = append(errs, checkClient(v)...)
 		if v.String(KeyURL) == "" {
 			errs = append(errs, missing(KeyURL, "required when mode is poll"))
 		}
 	case ModeListen:
+		errs = append(errs, clientKeysInListen(v)...)
 		if v.String(KeyListenAddress) == "" {
 			errs = append(errs, missing(KeyListenAddress, "required when mode is listen"))
 		}
@@ -162,6 +167,37 @@ func (c *SourceConnector) Validate(cfg map[string]string) error {
 		}
 	}
 	return asError(errs)
+}
+
+// clientKeysInListen rejects the keys of the requests a poller sends, which have no effect in listen mode:
+// set there, they would leave a user believing the endpoint is protected.
+func clientKeysInListen(v plugins.Values) cfgerr.List {
+	const useListenAuth = "has no effect in listen mode (it is for the requests mode=poll sends); protect the endpoint with listen.auth and listen.secret"
+	const noTLS = "has no effect in listen mode: the listener serves plain HTTP; terminate TLS in front of it (a load balancer or reverse proxy)"
+	var errs cfgerr.List
+	reject := func(key, value, reason string) {
+		errs = append(errs, &cfgerr.Error{Key: key, Value: value, Reason: reason, Err: plugins.ErrInvalidValue})
+	}
+	if a := v.String(KeyAuthType); !strings.EqualFold(a, AuthNone) {
+		reject(KeyAuthType, a, useListenAuth)
+	}
+	if u := v.String(KeyAuthUsername); u != "" {
+		reject(KeyAuthUsername, u, useListenAuth)
+	}
+	for _, k := range []string{KeyAuthPassword, KeyAuthToken} {
+		if v.Password(k) != "" {
+			reject(k, plugins.HiddenValue, useListenAuth)
+		}
+	}
+	if v.Password(KeyHMACSecret) != "" {
+		reject(KeyHMACSecret, plugins.HiddenValue, "has no effect in listen mode; check signatures with listen.auth=hmac and listen.secret")
+	}
+	for _, k := range []string{KeyTLSCert, KeyTLSKey, KeyTLSCA} {
+		if f := v.String(k); f != "" {
+			reject(k, f, noTLS)
+		}
+	}
+	return errs
 }
 
 // Start keeps cfg for TaskConfigs.
@@ -351,9 +387,12 @@ type poller struct {
 	posPath   []string
 	partition map[string]any
 
+	posInReq bool // a request template uses ${position}
+
 	page     string // cursor or URL of the current page; "" for the first request
-	seen     int64  // elements of page already emitted
-	position string
+	seen     int64  // elements of page already emitted, when requested again with pagePos
+	position string // of the last element emitted
+	pagePos  string // ${position} of the requests of the current run of pages
 	nextAt   time.Time
 	attempt  int
 }
@@ -372,11 +411,15 @@ func newPoller(ctx context.Context, t *SourceTask, v plugins.Values, positions p
 		return nil, &cfgerr.Error{Key: key, Value: val, Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	raw := v.String(KeyURL)
+	if cerr := checkURLKey(raw); cerr != nil {
+		req.close()
+		return nil, cerr // Validate rejects it too
+	}
 	if p.urlT, err = parseTemplate(raw); err != nil {
-		return fail(KeyURL, raw, err)
+		return fail(KeyURL, hidePassword(raw), err)
 	}
 	if p.base, err = url.Parse(raw); err != nil {
-		return fail(KeyURL, raw, err)
+		return fail(KeyURL, hidePassword(raw), errors.New(unwrapURLError(err).Error()))
 	}
 	if p.bodyT, err = parseTemplate(v.String(KeyRequestBody)); err != nil {
 		return fail(KeyRequestBody, v.String(KeyRequestBody), err)
@@ -393,11 +436,16 @@ func newPoller(ctx context.Context, t *SourceTask, v plugins.Values, positions p
 	if s := v.String(KeyPositionPath); s != "" {
 		p.posPath = parsePath(s)
 	}
+	p.posInReq = p.urlT.uses("position") || (p.method == http.MethodPost && p.bodyT.uses("position"))
+	for _, h := range p.headers {
+		p.posInReq = p.posInReq || h.tmpl.uses("position")
+	}
 	// The partition names the endpoint without query or user info: a URL may carry a resolved secret (an API
 	// key from a config provider), and positions are stored in a topic.
 	p.partition = map[string]any{partitionURL: p.base.Scheme + "://" + p.base.Host + p.base.Path}
+	var off map[string]any
 	if positions != nil {
-		off, err := positions.Position(ctx, p.partition)
+		off, err = positions.Position(ctx, p.partition)
 		if err != nil {
 			req.close()
 			return nil, fmt.Errorf("http-source: read position: %w", err)
@@ -419,6 +467,14 @@ func newPoller(ctx context.Context, t *SourceTask, v plugins.Values, positions p
 			}
 		}
 	}
+	p.pagePos = p.position
+	if s, ok := off[offsetPagePos].(string); ok && p.paging != PageNone { // without pages every poll is a run
+		p.pagePos = s
+	} else if off != nil && p.posInReq && p.paging != PageNone {
+		// An offset without page.position does not tell which position its page was requested with: a new
+		// run starts from the last position.
+		p.page, p.seen = "", 0
+	}
 	return p, nil
 }
 
@@ -431,7 +487,7 @@ func (p *poller) lookup(name string) (string, error) {
 		}
 		return "", nil
 	case "position":
-		return p.position, nil
+		return p.pagePos, nil
 	}
 	return "", fmt.Errorf("%w: unknown placeholder ${%s} (poll requests know ${cursor} and ${position})", ErrRender, name)
 }
@@ -449,7 +505,7 @@ func (p *poller) build() (*request, error) {
 		if p.paging == PageCursor && p.cursorQ != "" && p.page != "" {
 			pu, err := url.Parse(u)
 			if err != nil {
-				return nil, fmt.Errorf("%w: url: %v", ErrRender, err)
+				return nil, fmt.Errorf("%w: url %s: %v", ErrRender, redact(u), unwrapURLError(err))
 			}
 			q := pu.Query()
 			q.Set(p.cursorQ, p.page)
@@ -482,9 +538,10 @@ func (p *poller) build() (*request, error) {
 	return r, nil
 }
 
-// poll makes one request when it is due. Transient failures are retried on later polls with backoff;
-// after retry.max.attempts the error is returned as retriable. A 4xx, a response over response.max.bytes or
-// a next link to another host fails the task. A 2xx body that cannot be read as configured becomes an
+// poll makes one request when it is due. Transient failures (and 401, 403, 404, 405, 407: see
+// retriableStatus) are retried on later polls with backoff; after retry.max.attempts the error is returned
+// as retriable. Any other 4xx, a redirect not followed, a response over response.max.bytes or a next link
+// to another host fails the task. A 2xx body that cannot be read as configured becomes an
 // error record (routed by errors.tolerance) and the page is requested again after poll.interval.
 func (p *poller) poll(ctx context.Context) ([]*schema.Record, error) {
 	if wait := time.Until(p.nextAt); wait > 0 {
@@ -555,12 +612,21 @@ func (p *poller) poll(ctx context.Context) ([]*schema.Record, error) {
 			r = schema.NewRecord(p.t.topic, ks, k, vs, v)
 		}
 		r.SourcePartition = p.partition
-		r.SourceOffset = map[string]any{offsetPage: p.page, offsetIndex: i + 1, offsetPos: p.position}
+		r.SourceOffset = map[string]any{offsetPage: p.page, offsetIndex: i + 1, offsetPos: p.position, offsetPagePos: p.pagePos}
 		out = append(out, r)
 	}
-	if next != "" && next != p.page {
+	switch {
+	case next != "" && next != p.page:
+		// The next page of the run, requested with the same ${position} as its first: a cursor or link
+		// continues the query it came from.
 		p.page, p.seen, p.nextAt = next, 0, time.Time{}
-	} else {
+	case p.posInReq && p.position != p.pagePos:
+		// The run ended and the position moved: the next poll is a new run, from the first page, asking for
+		// what came after the new position. Skipping what this page held would skip new elements.
+		p.page, p.seen, p.pagePos = "", 0, p.position
+		p.nextAt = time.Now().Add(p.interval)
+	default:
+		// The same request is sent again: only the elements past those already emitted are new.
 		if p.paging != PageNone {
 			p.seen = int64(len(elems))
 		}
@@ -590,11 +656,11 @@ func (p *poller) next(req *request, res attemptResult) (string, error) {
 		}
 		cur, err := url.Parse(req.url)
 		if err != nil {
-			return "", fmt.Errorf("%w: %v", ErrRender, err)
+			return "", fmt.Errorf("%w: url %s: %v", ErrRender, redact(req.url), unwrapURLError(err))
 		}
 		nu, err := cur.Parse(link)
 		if err != nil {
-			return "", fmt.Errorf("%w: next link %q: %v", ErrBadResponse, link, err)
+			return "", fmt.Errorf("%w: next link %s: %v", ErrBadResponse, redact(link), unwrapURLError(err))
 		}
 		if nu.Scheme != p.base.Scheme || nu.Host != p.base.Host {
 			return "", fmt.Errorf("%w: %s", ErrForeignLink, nu.Redacted())
@@ -637,6 +703,6 @@ func (p *poller) errorRecord(req *request, raw []byte, err error) *schema.Record
 	r := schema.NewRecord(p.t.topic, nil, nil, schema.BytesSchema, append([]byte(nil), raw...))
 	r.Extensions = map[string]string{plugins.ExtErrorMessage: fmt.Sprintf("http-source: %s %s: %v", req.method, redact(req.url), err)}
 	r.SourcePartition = p.partition
-	r.SourceOffset = map[string]any{offsetPage: p.page, offsetIndex: p.seen, offsetPos: p.position}
+	r.SourceOffset = map[string]any{offsetPage: p.page, offsetIndex: p.seen, offsetPos: p.position, offsetPagePos: p.pagePos}
 	return r
 }

@@ -211,6 +211,138 @@ func TestPollPostCursorBody(t *testing.T) {
 	require.Equal(t, []string{`{"after":""}`, `{"after":"c2"}`}, bodies[:2])
 }
 
+// changes is a feed of items with an updated_at each, answering `?updated_since=` with the items updated
+// after it, oldest first, pageSize at a time from `?cursor=` (an index into that answer).
+type changes struct {
+	mu       sync.Mutex
+	items    []string // updated_at of item i+1
+	pageSize int
+	requests []string // query of each request
+}
+
+func (c *changes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	since := r.URL.Query().Get("updated_since")
+	from, _ := strconv.Atoi(r.URL.Query().Get("cursor"))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests = append(c.requests, r.URL.RawQuery)
+	var data []map[string]any
+	for i, at := range c.items {
+		if at > since {
+			data = append(data, map[string]any{"id": i + 1, "updated_at": at})
+		}
+	}
+	resp := map[string]any{"meta": map[string]any{"next_cursor": nil}}
+	from = min(from, len(data))
+	if c.pageSize > 0 && from+c.pageSize < len(data) {
+		resp["meta"] = map[string]any{"next_cursor": strconv.Itoa(from + c.pageSize)}
+		data = data[from : from+c.pageSize]
+	} else {
+		data = data[from:]
+	}
+	resp["data"] = data
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func (c *changes) add(at ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.items = append(c.items, at...)
+}
+
+func (c *changes) served() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.requests)
+}
+
+// pollRequest polls until the task has made n more requests and returns what those polls emitted.
+func pollRequests(t *testing.T, task *httpconn.SourceTask, c *changes, n int) []*schema.Record {
+	t.Helper()
+	var out []*schema.Record
+	deadline := time.Now().Add(10 * time.Second)
+	for want := c.served() + n; c.served() < want; {
+		require.True(t, time.Now().Before(deadline), "no request made")
+		recs, err := task.Poll(context.Background())
+		require.NoError(t, err)
+		out = append(out, recs...)
+	}
+	return out
+}
+
+// TestPollPositionMovedStartsFresh: with ${position} in url and pagination, a poll after the position moved
+// asks for what came after it, and none of that answer is skipped (the docs' example: updated_since and a
+// cursor). A task restarted from a committed record asks from its position and skips nothing either.
+func TestPollPositionMovedStartsFresh(t *testing.T) {
+	feed := &changes{}
+	srv := httptest.NewServer(feed)
+	defer srv.Close()
+	cfg := pollCfg(srv.URL+"/tickets?updated_since=${position}", "records.path", "data", "position.path", "updated_at",
+		"position.initial", "2026-01-01T00:00:00Z", "pagination.mode", "cursor", "pagination.cursor.path", "meta.next_cursor",
+		"pagination.cursor.param", "cursor")
+	store := conformance.NewPositions()
+	task := startSource(t, cfg, store)
+	feed.add("2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z")
+	got := pollRequests(t, task, feed, 1)
+	require.Equal(t, []int64{1, 2}, ids(t, got))
+	committed := got[1]
+	feed.add("2026-01-04T00:00:00Z")
+	got = append(got, pollRequests(t, task, feed, 1)...)
+	feed.add("2026-01-05T00:00:00Z")
+	got = append(got, pollRequests(t, task, feed, 1)...)
+	got = append(got, pollRequests(t, task, feed, 1)...) // nothing new
+	require.Equal(t, []int64{1, 2, 3, 4}, ids(t, got))
+	feed.mu.Lock()
+	require.Equal(t, "updated_since=2026-01-04T00%3A00%3A00Z", feed.requests[2])
+	feed.mu.Unlock()
+	require.NoError(t, task.Stop(context.Background()))
+
+	store.Set(committed.SourcePartition, conformance.JSONRoundTrip(t, committed.SourceOffset))
+	task = startSource(t, cfg, store)
+	got = pollRequests(t, task, feed, 1)
+	require.Equal(t, []int64{3, 4}, ids(t, got))
+}
+
+// TestPollPositionKeptThroughPages: the pages of one run are requested with the position the run began
+// with, so a cursor continues the query it came from; the next run asks from the new position.
+func TestPollPositionKeptThroughPages(t *testing.T) {
+	feed := &changes{pageSize: 2}
+	feed.add("2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05", "2026-01-06")
+	srv := httptest.NewServer(feed)
+	defer srv.Close()
+	cfg := pollCfg(srv.URL+"/tickets?updated_since=${position}", "records.path", "data", "position.path", "updated_at",
+		"position.initial", "2026-01-01", "pagination.mode", "cursor", "pagination.cursor.path", "meta.next_cursor",
+		"pagination.cursor.param", "cursor")
+	store := conformance.NewPositions()
+	task := startSource(t, cfg, store)
+	got := pollRequests(t, task, feed, 3)
+	require.Equal(t, []int64{1, 2, 3, 4, 5}, ids(t, got))
+	committed := got[2]
+	feed.add("2026-01-07")
+	got = pollRequests(t, task, feed, 1)
+	require.Equal(t, []int64{6}, ids(t, got))
+	feed.mu.Lock()
+	require.Equal(t, []string{
+		"updated_since=2026-01-01",
+		"cursor=2&updated_since=2026-01-01",
+		"cursor=4&updated_since=2026-01-01",
+		"updated_since=2026-01-06",
+	}, feed.requests)
+	feed.requests = nil
+	feed.mu.Unlock()
+	require.NoError(t, task.Stop(context.Background()))
+
+	// Restarted from item 3, the first of its page done: that page is requested as it was, and only what
+	// follows item 3 is emitted.
+	store.Set(committed.SourcePartition, conformance.JSONRoundTrip(t, committed.SourceOffset))
+	task = startSource(t, cfg, store)
+	got = pollRequests(t, task, feed, 3)
+	require.Equal(t, []int64{4, 5, 6}, ids(t, got))
+	feed.mu.Lock()
+	defer feed.mu.Unlock()
+	require.Equal(t, "cursor=2&updated_since=2026-01-01", feed.requests[0])
+}
+
 func TestSourceValidate(t *testing.T) {
 	c := httpconn.NewSourceConnector()
 	for _, tc := range []struct {
@@ -223,6 +355,8 @@ func TestSourceValidate(t *testing.T) {
 		{map[string]string{"connect.topicname": "t", "url": "http://x", "pagination.mode": "cursor"}, "pagination.cursor.path"},
 		{map[string]string{"connect.topicname": "t", "url": "http://x", "method": "DELETE"}, "method"},
 		{map[string]string{"url": "http://x"}, "connect.topicname"},
+		{map[string]string{"connect.topicname": "t", "url": "https://u:p%zz@x"}, "url"},
+		{map[string]string{"connect.topicname": "t", "url": "http://x", "tls.ca.file": "/ca.pem"}, "tls.ca.file"},
 	} {
 		_, err := conformance.Validate(c, tc.cfg)
 		require.Error(t, err, "%v", tc.cfg)
@@ -230,6 +364,37 @@ func TestSourceValidate(t *testing.T) {
 		require.NotEmpty(t, fes, "%v", err)
 		require.Equal(t, tc.key, fes[0].Key, "%v", err)
 	}
+}
+
+// TestSourceValidateListenRefusesClientKeys: the auth, HMAC and TLS keys of poll requests have no effect on
+// the listener; set in listen mode they are refused, naming the key and what to use instead.
+func TestSourceValidateListenRefusesClientKeys(t *testing.T) {
+	c := httpconn.NewSourceConnector()
+	for _, tc := range []struct {
+		kv      []string
+		key     string
+		instead string
+	}{
+		{[]string{"auth.type", "basic", "auth.username", "u", "auth.password", "PW-XYZ"}, "auth.type", "listen.auth"},
+		{[]string{"auth.type", "BASIC"}, "auth.type", "listen.auth"},
+		{[]string{"auth.username", "u"}, "auth.username", "listen.auth"},
+		{[]string{"auth.password", "PW-XYZ"}, "auth.password", "listen.secret"},
+		{[]string{"auth.type", "bearer", "auth.bearer.token", "TK-XYZ"}, "auth.type", "listen.auth"},
+		{[]string{"auth.bearer.token", "TK-XYZ"}, "auth.bearer.token", "listen.auth"},
+		{[]string{"hmac.secret", "HM-XYZ"}, "hmac.secret", "listen.auth=hmac"},
+		{[]string{"tls.client.cert.file", "/c.pem", "tls.client.key.file", "/k.pem"}, "tls.client.cert.file", "TLS in front"},
+		{[]string{"tls.ca.file", "/ca.pem"}, "tls.ca.file", "TLS in front"},
+	} {
+		_, err := conformance.Validate(c, listenCfg(":0", tc.kv...))
+		require.Error(t, err, "%v", tc.kv)
+		fes := cfgerr.Flatten(err)
+		require.NotEmpty(t, fes, "%v", err)
+		require.Equal(t, tc.key, fes[0].Key, "%v", err)
+		require.Contains(t, fes[0].Reason, tc.instead)
+		require.NotContains(t, err.Error(), "XYZ", "a secret is not shown")
+	}
+	_, err := conformance.Validate(c, listenCfg(":0", "auth.type", "none", "listen.auth", "hmac", "listen.secret", "k"))
+	require.NoError(t, err)
 }
 
 func sourceCtx(t *testing.T, c plugins.Connector, cfg map[string]string) plugins.SourceTaskContext {

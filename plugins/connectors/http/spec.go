@@ -1,6 +1,7 @@
 package httpconn
 
 import (
+	"regexp"
 	"strings"
 	"time"
 
@@ -41,7 +42,9 @@ const (
 // commonFields are the request, auth, TLS and retry keys of both connectors; method is declared by each.
 func commonFields() []plugins.Field {
 	return []plugins.Field{
-		{Name: KeyURL, Type: plugins.TypeString, Validators: []plugins.Validator{plugins.MatchesRegex(`(?i)https?://\S+`)},
+		// url is checked by checkCommon, not by a validator: the spec's errors quote the value as written, and
+		// a URL may hold a password.
+		{Name: KeyURL, Type: plugins.TypeString,
 			Doc: "Target URL (http or https). A template: ${...} placeholders are replaced per record (sink) or per request (source); values are escaped for where they stand (path or query)."},
 		{Name: KeyHeaders, Type: plugins.TypeString, Default: "",
 			Doc: "Extra request headers, `Name:template` entries separated by header.separator, e.g. `X-Topic:${topic}|X-Id:${value.id}`."},
@@ -55,14 +58,14 @@ func commonFields() []plugins.Field {
 			Doc: "Password for auth.type=basic; may come from a config provider (${file:...}, ${env:...})."},
 		{Name: KeyAuthToken, Type: plugins.TypePassword, Default: "",
 			Doc: "Token for auth.type=bearer; may come from a config provider (${file:...}, ${env:...})."},
-		{Name: KeyTLSCert, Type: plugins.TypeString, Default: "", Doc: "PEM client certificate for mutual TLS (with tls.client.key.file)."},
+		{Name: KeyTLSCert, Type: plugins.TypeString, Default: "", Doc: "PEM client certificate for mutual TLS (with tls.client.key.file; https url only)."},
 		{Name: KeyTLSKey, Type: plugins.TypeString, Default: "", Doc: "PEM private key of tls.client.cert.file."},
-		{Name: KeyTLSCA, Type: plugins.TypeString, Default: "", Doc: "PEM CA bundle to verify the server with, instead of the system roots."},
+		{Name: KeyTLSCA, Type: plugins.TypeString, Default: "", Doc: "PEM CA bundle to verify the server with, instead of the system roots (https url only)."},
 		{Name: KeyRequestTimeout, Type: plugins.TypeDuration, Default: 30 * time.Second,
 			Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, time.Hour)},
 			Doc:        "Deadline of one attempt, from connecting to reading the response."},
 		{Name: KeyRetryMax, Type: plugins.TypeInt, Default: 10, Validators: []plugins.Validator{plugins.AtLeast(0)},
-			Doc: "Attempts per request on connection errors, timeouts, 408, 429 and 5xx; 0 retries until the task stops."},
+			Doc: "Attempts per request on connection errors, timeouts, 401, 403, 404, 405, 407, 408, 429 and 5xx; 0 retries until the task stops."},
 		{Name: KeyRetryInitial, Type: plugins.TypeDuration, Default: 100 * time.Millisecond,
 			Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, time.Hour)},
 			Doc:        "Delay before the first retry; doubled after each failure, with jitter."},
@@ -80,8 +83,47 @@ func commonFields() []plugins.Field {
 	}
 }
 
-// checkCommon checks the cross-field rules of the common keys.
+// urlShape is what url must look like, placeholders included.
+var urlShape = regexp.MustCompile(`(?i)^https?://\S+$`)
+
+// checkCommon checks headers and url: a constant url must parse as an http(s) URL, a templated one must
+// parse as a template. Errors show url with its password masked.
 func checkCommon(v plugins.Values) cfgerr.List {
+	var errs cfgerr.List
+	if _, err := parseHeaderTemplates(v.String(KeyHeaders), v.String(KeyHeaderSeparator)); err != nil {
+		errs = append(errs, &cfgerr.Error{Key: KeyHeaders, Value: v.String(KeyHeaders), Reason: err.Error(), Err: plugins.ErrInvalidValue})
+	}
+	if u := v.String(KeyURL); u != "" {
+		if err := checkURLKey(u); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// checkURLKey checks the url key; the error shows the value with its password masked.
+func checkURLKey(u string) *cfgerr.Error {
+	bad := func(reason string) *cfgerr.Error {
+		return &cfgerr.Error{Key: KeyURL, Value: hidePassword(u), Reason: reason, Err: plugins.ErrInvalidValue}
+	}
+	if !urlShape.MatchString(u) {
+		return bad("must start with http:// or https:// and hold no white space")
+	}
+	t, err := parseTemplate(u)
+	if err != nil {
+		return bad(err.Error())
+	}
+	if t.constant() {
+		if err := checkURL(u); err != nil {
+			return bad(err.Error())
+		}
+	}
+	return nil
+}
+
+// checkClient checks the keys of the requests a task sends: auth and TLS keys that go together, and TLS
+// keys only with an https url (they would have no effect on http://).
+func checkClient(v plugins.Values) cfgerr.List {
 	var errs cfgerr.List
 	switch strings.ToLower(v.String(KeyAuthType)) {
 	case AuthBasic:
@@ -96,12 +138,12 @@ func checkCommon(v plugins.Values) cfgerr.List {
 	if (v.String(KeyTLSCert) == "") != (v.String(KeyTLSKey) == "") {
 		errs = append(errs, missing(KeyTLSKey, "tls.client.cert.file and tls.client.key.file go together"))
 	}
-	if _, err := parseHeaderTemplates(v.String(KeyHeaders), v.String(KeyHeaderSeparator)); err != nil {
-		errs = append(errs, &cfgerr.Error{Key: KeyHeaders, Value: v.String(KeyHeaders), Reason: err.Error(), Err: plugins.ErrInvalidValue})
-	}
-	if u := v.String(KeyURL); u != "" {
-		if _, err := parseTemplate(u); err != nil {
-			errs = append(errs, &cfgerr.Error{Key: KeyURL, Value: u, Reason: err.Error(), Err: plugins.ErrInvalidValue})
+	if strings.HasPrefix(strings.ToLower(v.String(KeyURL)), "http://") {
+		for _, k := range []string{KeyTLSCert, KeyTLSKey, KeyTLSCA} {
+			if f := v.String(k); f != "" {
+				errs = append(errs, &cfgerr.Error{Key: k, Value: f, Err: plugins.ErrInvalidValue,
+					Reason: "has no effect with an http:// url: TLS is used only for https://"})
+			}
 		}
 	}
 	return errs

@@ -72,6 +72,16 @@ func (t *template) constant() bool {
 	return true
 }
 
+// uses reports whether the template has the placeholder name.
+func (t *template) uses(name string) bool {
+	for _, p := range t.parts {
+		if p.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // escaping says how a rendered placeholder is written.
 type escaping int
 
