@@ -32,10 +32,14 @@ type clusterCache struct {
 // returns the offsets to read on from (the topics' first offsets otherwise).
 func (d *Distributed) loadCache(minOff, maxOff [3]int64, recordAt func(i int, off int64) ([]byte, error)) [3]int64 {
 	var from [3]int64
-	var c clusterCache
-	err := filestore.Read(d.cachePath(), &c)
+	var file json.RawMessage
+	err := filestore.Read(d.cachePath(), &file)
 	if errors.Is(err, os.ErrNotExist) {
 		return from
+	}
+	var c clusterCache
+	if err == nil {
+		err = decodeExact(file, &c) // positions keep integers past 2^53 exact
 	}
 	if err != nil {
 		d.log.Warn("cluster cache unreadable; replaying the store topics", "err", err)

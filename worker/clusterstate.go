@@ -414,7 +414,7 @@ func (s *positionState) apply(r positionRecord) error {
 	}
 	var stale int
 	for _, p := range r.Positions {
-		k, err := partitionKey(p.Partition)
+		k, err := partitionKey(normalizeMap(p.Partition))
 		if err != nil {
 			return err
 		}

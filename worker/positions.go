@@ -40,8 +40,12 @@ type storedPosition struct {
 // OpenFilePositionStore loads (or creates) the store at path.
 func OpenFilePositionStore(path string) (*FilePositionStore, error) {
 	s := &FilePositionStore{path: path, data: map[string]map[string]storedPosition{}}
+	var file json.RawMessage
+	err := filestore.Read(path, &file)
 	var raw map[string]map[string]storedPosition
-	err := filestore.Read(path, &raw)
+	if err == nil {
+		err = decodeExact(file, &raw)
+	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
@@ -154,6 +158,22 @@ func copyJSONMap(m map[string]any) map[string]any {
 		return m
 	}
 	return normalizeMap(out)
+}
+
+// decodeExact decodes JSON data into v with its numbers as json.Number (normalize turns them
+// into int64 or float64): decoded as float64, an integer past 2^53 in a stored position (a
+// snowflake id a jdbc-source resumes after) came back rounded, and the task skipped or
+// repeated the rows between.
+func decodeExact(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("data after the JSON value")
+	}
+	return nil
 }
 
 // normalizeMap turns json.Number into int64 when integral, else float64, recursively.

@@ -59,7 +59,7 @@ func (d *Distributed) snapshotters() [3]*snapshotter {
 			return r.Through, true
 		}, adopt: func(b []byte) error {
 			var r positionRecord
-			if err := json.Unmarshal(b, &r); err != nil {
+			if err := decodeExact(b, &r); err != nil {
 				return err
 			}
 			ps := newPositionState()

@@ -91,7 +91,7 @@ func (d *Distributed) applyStatus(off int64, body []byte) error {
 
 func (d *Distributed) applyPosition(off int64, body []byte) error {
 	var r positionRecord
-	if err := json.Unmarshal(body, &r); err != nil {
+	if err := decodeExact(body, &r); err != nil {
 		d.log.Warn("position topic record ignored: not JSON", "offset", off, "err", err)
 		return err
 	}
