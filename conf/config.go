@@ -186,11 +186,19 @@ func load[T any](what, path string, def T) (*T, cfgerr.List, error) {
 			errs = append(errs, &cfgerr.Error{Key: k, Reason: "unknown key (known keys: " + strings.Join(keys, ", ") + ")", ValueFirst: true})
 		}
 	}
+	errs = append(errs, misspeltEnv(keys, os.Environ())...)
 	var out T
 	for i, k := range keys {
 		raw := v.Get(k)
 		if s, ok := raw.(string); ok {
 			raw = strings.TrimSpace(s)
+			if raw == "" && t.Field(i).Type.Kind() != reflect.String {
+				// Decoded weakly, "" is 0 or false: an unset variable in a templated config
+				// (httpPort: "${PORT}") would pick a random port, or turn a safeguard off.
+				errs = append(errs, &cfgerr.Error{Key: k, Reason: "empty; remove the key to use the default, or give a " +
+					t.Field(i).Type.Kind().String(), ValueFirst: true})
+				continue
+			}
 		}
 		// Decode key by key so that a bad value is reported against its own key.
 		dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &out, WeaklyTypedInput: true, MatchName: strings.EqualFold})
@@ -202,6 +210,27 @@ func load[T any](what, path string, def T) (*T, cfgerr.List, error) {
 		}
 	}
 	return &out, errs, nil
+}
+
+// misspeltEnv returns an error for each RMQCONNECT_ environment variable that names a key
+// with underscores between its words (RMQCONNECT_HTTP_PORT): the override of httpPort is
+// RMQCONNECT_HTTPPORT, and the misspelt one was ignored without a word.
+func misspeltEnv(keys []string, environ []string) cfgerr.List {
+	var errs cfgerr.List
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		rest, ok := strings.CutPrefix(name, "RMQCONNECT_")
+		if !ok || !strings.Contains(rest, "_") {
+			continue
+		}
+		for _, k := range keys {
+			if strings.EqualFold(strings.ReplaceAll(rest, "_", ""), k) {
+				errs = append(errs, &cfgerr.Error{Key: k, Reason: "environment variable " + name +
+					" is not read: the override of " + k + " is RMQCONNECT_" + strings.ToUpper(k), ValueFirst: true})
+			}
+		}
+	}
+	return errs
 }
 
 func readFile(v *viper.Viper, what, path string) error {

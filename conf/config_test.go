@@ -53,6 +53,20 @@ func TestDefaultsAndEnvironment(t *testing.T) {
 	require.Equal(t, "from-env", w.WorkerID, "environment overrides the file")
 }
 
+// An environment override spelt with underscores between the key's words is refused, naming
+// the right variable; it was ignored without a word, and the worker ran with the default.
+func TestMisspeltEnvironmentOverride(t *testing.T) {
+	t.Setenv("RMQ_NAMESRV", "")
+	t.Setenv("RMQCONNECT_HTTP_PORT", "9999")
+	t.Setenv("RMQCONNECT_PID_DIR", "/run/rmqconnect") // a script's own variable: not a key
+	_, err := Load("")
+	var es cfgerr.List
+	require.True(t, errors.As(err, &es), "%T %v", err, err)
+	require.Len(t, es, 1)
+	require.Equal(t, "httpPort", es[0].Key)
+	require.Contains(t, es[0].Reason, "RMQCONNECT_HTTPPORT")
+}
+
 func TestRMQNamesrvFallback(t *testing.T) {
 	t.Setenv("RMQ_NAMESRV", "127.0.0.1:19876")
 	w, err := Load("")
@@ -97,6 +111,9 @@ func TestRejectsWithKeyAndReason(t *testing.T) {
 		{"topic", "configStoreTopic: 'bad topic'\n", []string{"configStoreTopic"}},
 		{"acl", "aclEnable: true\n", []string{"aclEnable"}},
 		{"several at once", "httpPort: -1\nlogLevel: loud\nlogFormat: xml\n", []string{"httpPort", "logFormat", "logLevel"}},
+		// Decoded weakly, "" was 0: a REST API on a random port, the GC floor or ACL off.
+		{"empty number", "httpPort: ''\n", []string{"httpPort"}},
+		{"empty bool", "aclEnable: ''\n", []string{"aclEnable"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
