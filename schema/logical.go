@@ -65,15 +65,21 @@ func NewDecimal(unscaled int64, scale int32) Decimal {
 	return Decimal{Unscaled: big.NewInt(unscaled), Scale: scale}
 }
 
+// MaxDecimalDigits bounds the digits of the unscaled value ParseDecimal reads. Java's BigDecimal has no such
+// bound, but reading decimal digits takes time quadratic in their number (a 4-million-digit number costs
+// seconds); SQL decimals with a declared precision hold far fewer (PostgreSQL's numeric at most 1000).
+const MaxDecimalDigits = 10000
+
 // ParseDecimal parses a plain decimal such as "-12.345" or one with an exponent such as "1.5E+3"; the scale is
-// the number of digits after the point minus the exponent (as Java's BigDecimal does).
+// the number of digits after the point minus the exponent (as Java's BigDecimal does). An unscaled value of more
+// than MaxDecimalDigits digits (leading zeros aside) is refused before it is read.
 func ParseDecimal(s string) (Decimal, error) {
 	orig := s
 	exp := int64(0)
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
 		e, err := strconv.ParseInt(s[i+1:], 10, 32)
 		if err != nil {
-			return Decimal{}, fmt.Errorf("decimal %q: bad exponent: %w", orig, ErrInvalidValue)
+			return Decimal{}, fmt.Errorf("decimal %s: bad exponent: %w", quoteShort(orig), ErrInvalidValue)
 		}
 		exp, s = e, s[:i]
 	}
@@ -82,19 +88,53 @@ func ParseDecimal(s string) (Decimal, error) {
 		scale = int64(len(s) - i - 1)
 		s = s[:i] + s[i+1:]
 	}
-	digits := strings.TrimLeft(s, "+-")
-	if digits == "" || strings.ContainsAny(digits, "+-") {
-		return Decimal{}, fmt.Errorf("decimal %q: %w", orig, ErrInvalidValue)
+	sign := s[:len(s)-len(strings.TrimLeft(s, "+-"))]
+	digits := s[len(sign):]
+	if digits == "" || len(sign) > 1 || strings.ContainsAny(digits, "+-") {
+		return Decimal{}, fmt.Errorf("decimal %s: %w", quoteShort(orig), ErrInvalidValue)
 	}
-	u, ok := new(big.Int).SetString(s, 10)
+	if digits = strings.TrimLeft(digits, "0"); digits == "" {
+		digits = "0"
+	}
+	if len(digits) > MaxDecimalDigits {
+		return Decimal{}, fmt.Errorf("decimal %s: %d digits, more than the %d a decimal may have: %w",
+			quoteShort(orig), len(digits), MaxDecimalDigits, ErrInvalidValue)
+	}
+	u, ok := new(big.Int).SetString(sign+digits, 10)
 	if !ok {
-		return Decimal{}, fmt.Errorf("decimal %q: %w", orig, ErrInvalidValue)
+		return Decimal{}, fmt.Errorf("decimal %s: %w", quoteShort(orig), ErrInvalidValue)
 	}
 	scale -= exp
 	if scale > math.MaxInt32 || scale < math.MinInt32 {
-		return Decimal{}, fmt.Errorf("decimal %q: scale out of range: %w", orig, ErrInvalidValue)
+		return Decimal{}, fmt.Errorf("decimal %s: scale out of range: %w", quoteShort(orig), ErrInvalidValue)
 	}
 	return Decimal{Unscaled: u, Scale: int32(scale)}, nil
+}
+
+// quoteShort quotes s for an error message, cut to its first 40 bytes and its length when it is longer.
+func quoteShort(s string) string {
+	if len(s) <= 64 {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:40]) + "… (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// FitsDigits reports whether |u| has at most digits decimal digits. It decides by bit length when that is enough
+// and otherwise compares with 10^digits; it never formats u (which takes time superlinear in its size).
+func FitsDigits(u *big.Int, digits int) bool {
+	if u == nil {
+		return true
+	}
+	// 2^(bits-1) <= |u| < 2^bits, and 0.30102 < log10(2) < 0.30103.
+	bits := int64(u.BitLen())
+	if bits*30103 <= int64(digits)*100000 { // |u| < 2^bits <= 10^digits
+		return true
+	}
+	if (bits-1)*30102 >= int64(digits)*100000 { // |u| >= 2^(bits-1) >= 10^digits
+		return false
+	}
+	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(digits)), nil)
+	return u.CmpAbs(limit) < 0
 }
 
 func (d Decimal) unscaled() *big.Int {
@@ -131,6 +171,15 @@ func (d Decimal) String() string {
 	return s
 }
 
+// brief renders d for an error message: in full when short, else by its size, as formatting a huge decimal
+// costs more than the message is worth.
+func (d Decimal) brief() string {
+	if bits := d.unscaled().BitLen(); bits > 256 {
+		return "of " + strconv.Itoa(bits) + " bits (scale " + strconv.Itoa(int(d.Scale)) + ")"
+	}
+	return d.String()
+}
+
 // Equal reports whether both the unscaled value and the scale are equal (1.0 and 1.00 differ, as in a Decimal
 // schema the scale is fixed).
 func (d Decimal) Equal(o Decimal) bool {
@@ -148,7 +197,7 @@ func (d Decimal) Rescale(scale int32) (Decimal, error) {
 	u := d.unscaled()
 	diff := int64(scale) - int64(d.Scale)
 	if diff > maxRescale || -diff > maxRescale {
-		return Decimal{}, fmt.Errorf("decimal %s: cannot rescale to %d: %w", d, scale, ErrInvalidValue)
+		return Decimal{}, fmt.Errorf("decimal %s: cannot rescale to %d: %w", d.brief(), scale, ErrInvalidValue)
 	}
 	if diff > 0 {
 		m := new(big.Int).Exp(big.NewInt(10), big.NewInt(diff), nil)
@@ -157,7 +206,7 @@ func (d Decimal) Rescale(scale int32) (Decimal, error) {
 	m := new(big.Int).Exp(big.NewInt(10), big.NewInt(-diff), nil)
 	q, r := new(big.Int).QuoRem(u, m, new(big.Int))
 	if r.Sign() != 0 {
-		return Decimal{}, fmt.Errorf("decimal %s: rescaling to %d would lose digits: %w", d, scale, ErrInvalidValue)
+		return Decimal{}, fmt.Errorf("decimal %s: rescaling to %d would lose digits: %w", d.brief(), scale, ErrInvalidValue)
 	}
 	return Decimal{Unscaled: q, Scale: scale}, nil
 }

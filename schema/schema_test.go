@@ -3,6 +3,7 @@ package schema_test
 import (
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -451,6 +452,47 @@ func TestDecimal(t *testing.T) {
 	require.ErrorIs(t, err, schema.ErrInvalidSchema)
 	_, err = schema.DecimalScale(schema.NewBuilder(schema.Bytes).Parameter("scale", "x").MustBuild())
 	require.ErrorIs(t, err, schema.ErrInvalidSchema)
+}
+
+// A decimal of more than MaxDecimalDigits digits is refused before it is read (reading decimal digits is
+// quadratic), with an error that does not repeat the input; leading zeros do not count.
+func TestDecimalDigitBound(t *testing.T) {
+	most := strings.Repeat("9", schema.MaxDecimalDigits)
+	for _, in := range []string{most, "-" + most, "0000" + most, most[:100] + "." + most[100:], most + "E-3"} {
+		d, err := schema.ParseDecimal(in)
+		require.NoError(t, err, in[:10])
+		require.True(t, schema.FitsDigits(d.Unscaled, schema.MaxDecimalDigits))
+	}
+	for _, in := range []string{"1" + most, most + "0", "-" + most + ".5", strings.Repeat("7", 4_000_000), strings.Repeat("7", 4_000_000) + "x"} {
+		_, err := schema.ParseDecimal(in)
+		require.ErrorIs(t, err, schema.ErrInvalidValue)
+		require.Less(t, len(err.Error()), 200)
+	}
+	_, err := schema.ParseDecimal("1" + most)
+	require.ErrorContains(t, err, "10001 digits, more than the 10000 a decimal may have")
+}
+
+func TestFitsDigits(t *testing.T) {
+	pow10 := func(n int64) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(n), nil) }
+	minus1 := func(x *big.Int) *big.Int { return new(big.Int).Sub(x, big.NewInt(1)) }
+	for _, digits := range []int64{1, 2, 10, 18, 19, 38, 64, 1000, 10000} {
+		most := minus1(pow10(digits)) // the largest value of that many digits
+		require.True(t, schema.FitsDigits(most, int(digits)), digits)
+		require.True(t, schema.FitsDigits(new(big.Int).Neg(most), int(digits)), digits)
+		require.False(t, schema.FitsDigits(pow10(digits), int(digits)), digits)
+		require.False(t, schema.FitsDigits(new(big.Int).Neg(pow10(digits)), int(digits)), digits)
+		require.False(t, schema.FitsDigits(minus1(pow10(digits+1)), int(digits)), digits)
+	}
+	require.True(t, schema.FitsDigits(nil, 1))
+	require.True(t, schema.FitsDigits(new(big.Int), 1))
+
+	// A value far beyond the bound is judged by its bit length alone, without formatting it.
+	huge := new(big.Int).Lsh(big.NewInt(1), 8<<20)
+	require.Zero(t, testing.AllocsPerRun(3, func() {
+		if schema.FitsDigits(huge, 38) {
+			t.Fatal("2^(8 Mi) fits 38 digits")
+		}
+	}))
 }
 
 func TestLogicalSchemas(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// maxZeroSizeItems bounds the item count of arrays whose items take no bytes (null, empty records): nothing in
-// the input limits it otherwise.
+// maxZeroSizeItems bounds the items that take no bytes (null, empty records) in one datum, all arrays together:
+// nothing in the input limits them otherwise, and a bound per array would let nested arrays multiply it.
 const maxZeroSizeItems = 1 << 20
 
 var errShort = errors.New("unexpected end of data")
@@ -27,8 +27,9 @@ func validate(s *Schema, sizes map[*Schema]int, data []byte) error {
 }
 
 type validator struct {
-	buf     []byte
-	minSize map[*Schema]int
+	buf       []byte
+	minSize   map[*Schema]int
+	zeroItems int64 // zero-size items met so far in the datum
 }
 
 func (v *validator) long() (int64, error) {
@@ -128,7 +129,6 @@ func (v *validator) blocks(s *Schema, depth int) error {
 		item, size = s.Values, 1 // the key is a string: at least its length byte
 	}
 	size += v.size(item)
-	total := int64(0)
 	for {
 		count, err := v.long()
 		if err != nil {
@@ -146,9 +146,14 @@ func (v *validator) blocks(s *Schema, depth int) error {
 				return err
 			}
 		}
-		total += count
-		if size > 0 && count > int64(len(v.buf))/int64(size) || size == 0 && total > maxZeroSizeItems {
+		if size > 0 && count > int64(len(v.buf))/int64(size) {
 			return fmt.Errorf("block of %d items is longer than the data", count)
+		}
+		if size == 0 {
+			if count > maxZeroSizeItems-v.zeroItems {
+				return fmt.Errorf("more than %d items that take no bytes", maxZeroSizeItems)
+			}
+			v.zeroItems += count
 		}
 		for range count {
 			if s.Kind == Map {

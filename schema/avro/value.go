@@ -3,7 +3,6 @@ package avro
 import (
 	"fmt"
 	"math"
-	"math/big"
 	"slices"
 	"time"
 
@@ -225,13 +224,13 @@ func encodeBytes(a *Schema, v any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !decimalFits(d.Unscaled, a.Precision) {
-			return nil, valueError("", "decimal %s has more than %d digits", x, a.Precision)
+		if !schema.FitsDigits(d.Unscaled, a.Precision) {
+			return nil, valueError("", "decimal %s has more than %d digits", decimalText(x), a.Precision)
 		}
 		b = d.Bytes()
 		if a.Kind == Fixed {
 			if len(b) > a.Size {
-				return nil, valueError("", "decimal %s does not fit in fixed(%d)", x, a.Size)
+				return nil, valueError("", "decimal %s does not fit in fixed(%d)", decimalText(x), a.Size)
 			}
 			pad := byte(0)
 			if len(b) > 0 && b[0]&0x80 != 0 {
@@ -253,13 +252,13 @@ func encodeBytes(a *Schema, v any) (any, error) {
 	return b, nil
 }
 
-// decimalFits reports whether u has at most prec decimal digits, without formatting it when its bit length
-// already says so (|u| < 2^bits <= 10^prec).
-func decimalFits(u *big.Int, prec int) bool {
-	if u == nil || u.BitLen()*30103 <= prec*100000 {
-		return true
+// decimalText is d for an error message: its digits when short, its size otherwise (formatting a huge decimal
+// costs more than the message is worth).
+func decimalText(d schema.Decimal) string {
+	if d.Unscaled != nil && d.Unscaled.BitLen() > 256 {
+		return fmt.Sprintf("of %d bits", d.Unscaled.BitLen())
 	}
-	return len(new(big.Int).Abs(u).String()) <= prec
+	return d.String()
 }
 
 func encodeMapEntries(a *Schema, c *schema.Schema, v any, depth int) (any, error) {
@@ -427,8 +426,8 @@ func decodeValue(w, r *Schema, c *schema.Schema, v any, depth int) (any, error) 
 		}
 		if c != nil && c.Name == schema.DecimalName {
 			d := schema.DecimalFromBytes(b, int32(r.Scale))
-			if !decimalFits(d.Unscaled, r.Precision) {
-				return nil, valueError("", "decimal %s has more than %d digits", d, r.Precision)
+			if !schema.FitsDigits(d.Unscaled, r.Precision) {
+				return nil, valueError("", "decimal %s has more than %d digits", decimalText(d), r.Precision)
 			}
 			return d, nil
 		}

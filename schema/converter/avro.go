@@ -25,7 +25,10 @@ const RecordIDSize = 8
 //
 // Settings:
 //   - schema.registry.url (required), schema.registry.cluster and schema.registry.tenant ("default"),
-//     schema.registry.timeout.ms (10000, per attempt), schema.registry.max.retries (3).
+//     schema.registry.timeout.ms (10000, per attempt), schema.registry.max.retries (3),
+//     schema.registry.total.timeout.ms (30000): the most registry time one conversion may take, every call,
+//     attempt and wait included (the Converter API carries no context, so this is what bounds how long a record,
+//     and a task stopping behind it, waits on a registry that does not answer).
 //   - subject.name.strategy: "topic-value" (default; subject and schema name `<topic>-key` / `<topic>-value`) or
 //     "topic" (subject `<topic>`, schema name `<topic>-key` / `<topic>-value`, as the Java converter does).
 //   - auto.register.schemas (true): register the schema derived from the Connect schema (a new version when it
@@ -33,10 +36,13 @@ const RecordIDSize = 8
 //     already be registered.
 //   - use.latest.version (false): when writing without auto-registration, write with the subject's latest
 //     schema (fields matched by name); when reading, decode with the writer's schema and project onto the latest
-//     one (Avro schema resolution). latest.cache.ttl.sec (60; -1 never refreshes) bounds how long the latest
-//     schema is reused.
+//     one (Avro schema resolution). latest.cache.ttl.sec (60; 0 fetches it for every record, -1 never refreshes)
+//     bounds how long the latest schema is reused, by writers and readers alike.
 //   - schema.compatibility (BACKWARD): the mode a subject gets when this converter registers its first version.
 //   - schemas.cache.size (1000): codecs cached per converter.
+//
+// Registry failures (transport errors, 5xx, 408, 429) are retried; one that outlasts the retries or the
+// conversion's time gives an error wrapping registry.ErrUnavailable, which the worker may retry later.
 //
 // Decoded schemas are cached and shared between calls: treat them as read-only.
 type AvroConverter struct {
@@ -48,6 +54,7 @@ type AvroConverter struct {
 	compat       avro.Mode
 	latestTTL    time.Duration // < 0: never refresh
 	cacheSize    int
+	totalTimeout time.Duration // registry time of one conversion
 	// idInPrefix: the record id travels as the body's 8-byte prefix (RocketMQ Connect's Java
 	// converters) rather than in a message property.
 	idInPrefix bool
@@ -65,8 +72,10 @@ type writerKey struct {
 }
 
 type writerEntry struct {
-	id    [RecordIDSize]byte
-	codec *avro.Codec
+	id       [RecordIDSize]byte
+	recordID int64
+	codec    *avro.Codec
+	latest   bool // written with the subject's latest schema: good while that is still the latest
 }
 
 type readerKey struct {
@@ -82,7 +91,8 @@ type latestEntry struct {
 
 // NewAvroConverter returns an unconfigured AvroConverter; Configure must name the registry.
 func NewAvroConverter() *AvroConverter {
-	return &AvroConverter{autoRegister: true, compat: avro.DefaultMode, latestTTL: time.Minute, cacheSize: 1000}
+	return &AvroConverter{autoRegister: true, compat: avro.DefaultMode, latestTTL: time.Minute, cacheSize: 1000,
+		totalTimeout: 30 * time.Second}
 }
 
 // Configure applies the settings listed on AvroConverter.
@@ -128,6 +138,11 @@ func (c *AvroConverter) Configure(cfg map[string]string, isKey bool) error {
 	if err != nil {
 		return err
 	}
+	totalMs, err := intSetting("schema.registry.total.timeout.ms", 30000, 1)
+	if err != nil {
+		return err
+	}
+	c.totalTimeout = time.Duration(totalMs) * time.Millisecond
 	ttl, err := intSetting("latest.cache.ttl.sec", 60, -1)
 	if err != nil {
 		return err
@@ -159,6 +174,7 @@ func (c *AvroConverter) Configure(cfg map[string]string, isKey bool) error {
 		Tenant:     cfg["schema.registry.tenant"],
 		Timeout:    time.Duration(timeoutMs) * time.Millisecond,
 		MaxRetries: retries,
+		MaxElapsed: c.totalTimeout,
 		CacheSize:  c.cacheSize,
 		SameSchema: sameAvroSchema,
 	})
@@ -214,7 +230,9 @@ func (c *AvroConverter) FromConnect(topic string, s *schema.Schema, v any) ([]by
 		return nil, configError("schema.registry.url", "", "converter used before Configure")
 	}
 	subject, name := c.subject(topic)
-	w, err := c.writer(subject, name, s)
+	b := registryBudget{limit: c.totalTimeout}
+	defer b.end()
+	w, err := c.writer(&b, subject, name, s)
 	if err != nil {
 		return nil, err
 	}
@@ -227,13 +245,40 @@ func (c *AvroConverter) FromConnect(topic string, s *schema.Schema, v any) ([]by
 	return out, nil
 }
 
-func (c *AvroConverter) writer(subject, name string, s *schema.Schema) (*writerEntry, error) {
+// registryBudget is the registry time one conversion may take (schema.registry.total.timeout.ms); the clock
+// starts at its first registry call, so a conversion served from the caches costs no context.
+type registryBudget struct {
+	limit  time.Duration
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (b *registryBudget) context() context.Context {
+	if b.ctx == nil {
+		b.ctx, b.cancel = context.WithTimeout(context.Background(), b.limit)
+	}
+	return b.ctx
+}
+
+func (b *registryBudget) end() {
+	if b.cancel != nil {
+		b.cancel()
+	}
+}
+
+func (c *AvroConverter) writer(b *registryBudget, subject, name string, s *schema.Schema) (*writerEntry, error) {
 	key := writerKey{subject, s}
 	c.mu.Lock()
 	w, ok := c.writers[key]
 	c.mu.Unlock()
 	if ok {
-		return w, nil
+		current, err := c.current(b, subject, w)
+		if err != nil {
+			return nil, err
+		}
+		if current {
+			return w, nil
+		}
 	}
 	fail := func(err error) (*writerEntry, error) {
 		return nil, fmt.Errorf("avro converter: subject %q: %w", subject, err)
@@ -247,28 +292,33 @@ func (c *AvroConverter) writer(subject, name string, s *schema.Schema) (*writerE
 	w, ok = c.byIDL[idlKey]
 	c.mu.Unlock()
 	if ok {
-		// Same Avro schema, different *schema.Schema: the codec encodes values of s just as well.
-		c.remember(key, idlKey, w)
-		return w, nil
+		current, err := c.current(b, subject, w)
+		if err != nil {
+			return nil, err
+		}
+		if current {
+			// Same Avro schema, different *schema.Schema: the codec encodes values of s just as well.
+			c.remember(key, idlKey, w)
+			return w, nil
+		}
 	}
-	ctx := context.Background()
 	var id int64
 	codecSchema := derived
 	switch {
 	case c.autoRegister:
-		reg, err := c.client.Ensure(ctx, subject, name, registry.RegisterRequest{SchemaIDL: derived.String(), SchemaType: "AVRO", Compatibility: string(c.compat)})
+		reg, err := c.client.Ensure(b.context(), subject, name, registry.RegisterRequest{SchemaIDL: derived.String(), SchemaType: "AVRO", Compatibility: string(c.compat)})
 		if err != nil {
 			return fail(fmt.Errorf("register schema: %w", err))
 		}
 		id = reg.RecordID
 	case c.useLatest:
-		l, err := c.latestSchema(subject)
+		l, err := c.latestSchema(b, subject)
 		if err != nil {
 			return fail(err)
 		}
 		id, codecSchema = l.rec.RecordID, l.schema
 	default:
-		reg, err := c.client.Lookup(ctx, subject, derived.String())
+		reg, err := c.client.Lookup(b.context(), subject, derived.String())
 		if err != nil {
 			return fail(fmt.Errorf("schema not registered and auto.register.schemas=false: %w", err))
 		}
@@ -278,10 +328,23 @@ func (c *AvroConverter) writer(subject, name string, s *schema.Schema) (*writerE
 	if err != nil {
 		return fail(err)
 	}
-	w = &writerEntry{codec: codec}
+	w = &writerEntry{recordID: id, codec: codec, latest: !c.autoRegister && c.useLatest}
 	binary.BigEndian.PutUint64(w.id[:], uint64(id))
 	c.remember(key, idlKey, w)
 	return w, nil
+}
+
+// current reports whether cached writer w may still be used: always, unless it writes with the subject's latest
+// schema and the latest, looked up again once latest.cache.ttl.sec has passed, is another version now.
+func (c *AvroConverter) current(b *registryBudget, subject string, w *writerEntry) (bool, error) {
+	if !w.latest {
+		return true, nil
+	}
+	l, err := c.latestSchema(b, subject)
+	if err != nil {
+		return false, fmt.Errorf("avro converter: subject %q: %w", subject, err)
+	}
+	return l.rec.RecordID == w.recordID, nil
 }
 
 func (c *AvroConverter) remember(key writerKey, idlKey string, w *writerEntry) {
@@ -298,14 +361,14 @@ func (c *AvroConverter) remember(key writerKey, idlKey string, w *writerEntry) {
 }
 
 // latestSchema returns the subject's latest schema, fetched at most once per latest.cache.ttl.sec.
-func (c *AvroConverter) latestSchema(subject string) (latestEntry, error) {
+func (c *AvroConverter) latestSchema(b *registryBudget, subject string) (latestEntry, error) {
 	c.mu.Lock()
 	l, ok := c.latest[subject]
 	c.mu.Unlock()
 	if ok && (c.latestTTL < 0 || time.Since(l.fetched) < c.latestTTL) {
 		return l, nil
 	}
-	rec, err := c.client.Latest(context.Background(), subject)
+	rec, err := c.client.Latest(b.context(), subject)
 	if err != nil {
 		return latestEntry{}, fmt.Errorf("latest schema: %w", err)
 	}
@@ -339,7 +402,9 @@ func (c *AvroConverter) ToConnect(topic string, data []byte) (*schema.Schema, an
 		return nil, nil, configError("schema.registry.url", "", "converter used before Configure")
 	}
 	id := int64(binary.BigEndian.Uint64(data))
-	codec, err := c.reader(subject, id)
+	b := registryBudget{limit: c.totalTimeout}
+	defer b.end()
+	codec, err := c.reader(&b, subject, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -357,12 +422,12 @@ func wrapMalformed(err error) error {
 	return err
 }
 
-func (c *AvroConverter) reader(subject string, id int64) (*avro.Codec, error) {
+func (c *AvroConverter) reader(b *registryBudget, subject string, id int64) (*avro.Codec, error) {
 	var latest latestEntry
 	key := readerKey{subject: subject, writer: id}
 	if c.useLatest {
 		var err error
-		if latest, err = c.latestSchema(subject); err != nil {
+		if latest, err = c.latestSchema(b, subject); err != nil {
 			return nil, fmt.Errorf("avro converter: subject %q: %w", subject, err)
 		}
 		key.readerID = latest.rec.RecordID
@@ -373,7 +438,7 @@ func (c *AvroConverter) reader(subject string, id int64) (*avro.Codec, error) {
 	if ok {
 		return codec, nil
 	}
-	rec, err := c.client.ByRecordID(context.Background(), subject, id)
+	rec, err := c.client.ByRecordID(b.context(), subject, id)
 	if err != nil {
 		return nil, fmt.Errorf("avro converter: subject %q: writer schema for record id %d: %w", subject, id, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func TestAvroConverterConfig(t *testing.T) {
 	bad := map[string]string{
 		"auto.register.schemas": "maybe", "use.latest.version": "2", "schema.registry.timeout.ms": "0",
 		"latest.cache.ttl.sec": "-2", "subject.name.strategy": "record", "schema.compatibility": "SIDEWAYS",
-		"schemas.cache.size": "x",
+		"schemas.cache.size": "x", "schema.registry.total.timeout.ms": "0",
 	}
 	for k, v := range bad {
 		err := NewAvroConverter().Configure(map[string]string{"schema.registry.url": "http://localhost:1", k: v}, false)
@@ -257,4 +258,90 @@ func TestAvroConverterLatestTTL(t *testing.T) {
 	_, _, err = c.ToConnect("t", d)
 	require.NoError(t, err)
 	require.Equal(t, 2, srv.Hits(latestRoute))
+}
+
+// A writer that may not register and writes with the latest schema looks the latest up again once
+// latest.cache.ttl.sec has passed (0: for every record), so a new version is picked up.
+func TestAvroConverterWriterLatestTTL(t *testing.T) {
+	srv := registrytest.NewServer()
+	defer srv.Close()
+	v1 := schema.StructBuilder().Name("com.example.User").Field("id", schema.Int64Schema).MustBuild()
+	v2 := schema.StructBuilder().Name("com.example.User").Field("id", schema.Int64Schema).
+		Field("email", schema.OptionalStringSchema).MustBuild()
+	a1, err := avro.FromConnect(v1)
+	require.NoError(t, err)
+	a2, err := avro.FromConnect(v2)
+	require.NoError(t, err)
+	client := registryClient(t, srv)
+	ctx := context.Background()
+	r1, err := client.Register(ctx, "users-value", "users-value", registry.RegisterRequest{SchemaIDL: a1.String(), SchemaType: "AVRO"})
+	require.NoError(t, err)
+
+	w := avroConverter(t, srv, false, map[string]string{"auto.register.schemas": "false", "use.latest.version": "true",
+		"latest.cache.ttl.sec": "0"})
+	value := schema.NewStruct(v1).MustPut("id", int64(1))
+	d1, err := w.FromConnect("users", v1, value)
+	require.NoError(t, err)
+	require.Equal(t, uint64(r1.RecordID), binary.BigEndian.Uint64(d1))
+
+	r2, err := client.Update(ctx, "users-value", "users-value", registry.UpdateRequest{SchemaIDL: a2.String()})
+	require.NoError(t, err)
+	d2, err := w.FromConnect("users", v1, value)
+	require.NoError(t, err)
+	require.Equal(t, uint64(r2.RecordID), binary.BigEndian.Uint64(d2))
+	s2, got, err := avroConverter(t, srv, false, nil).ToConnect("users", d2)
+	require.NoError(t, err)
+	require.True(t, s2.Equal(v2))
+	require.True(t, schema.NewStruct(v2).MustPut("id", int64(1)).Equal(got.(*schema.Struct)))
+
+	// With -1 the first latest is kept.
+	keep := avroConverter(t, srv, false, map[string]string{"auto.register.schemas": "false", "use.latest.version": "true",
+		"latest.cache.ttl.sec": "-1"})
+	_, err = keep.FromConnect("users", v1, value)
+	require.NoError(t, err)
+	before := srv.Hits("")
+	_, err = keep.FromConnect("users", v1, value)
+	require.NoError(t, err)
+	require.Equal(t, before, srv.Hits(""))
+}
+
+// Registry trouble reaches the converter's caller as registry.ErrUnavailable: a registry that throttles past the
+// retries, and one that takes requests and never answers, which costs a conversion
+// schema.registry.total.timeout.ms however long each attempt may take.
+func TestAvroConverterRegistryUnavailable(t *testing.T) {
+	srv := registrytest.NewServer()
+	defer srv.Close()
+	s := schema.StructBuilder().Name("com.example.User").Field("id", schema.Int64Schema).MustBuild()
+	value := schema.NewStruct(s).MustPut("id", int64(1))
+	data, err := avroConverter(t, srv, false, nil).FromConnect("users", s, value)
+	require.NoError(t, err)
+
+	srv.FailNext(http.StatusTooManyRequests, http.StatusTooManyRequests)
+	c := avroConverter(t, srv, false, map[string]string{"schema.registry.max.retries": "1"})
+	_, _, err = c.ToConnectProps("users", data, nil)
+	require.ErrorIs(t, err, registry.ErrUnavailable)
+	require.Contains(t, err.Error(), `subject "users-value"`)
+	srv.FailNext(http.StatusRequestTimeout, http.StatusRequestTimeout)
+	_, _, err = c.FromConnectProps("users", s, value)
+	require.ErrorIs(t, err, registry.ErrUnavailable)
+
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer hung.Close()
+	for _, extra := range []map[string]string{nil, {"auto.register.schemas": "false"},
+		{"auto.register.schemas": "false", "use.latest.version": "true"}} {
+		cfg := map[string]string{"schema.registry.url": hung.URL, "schema.registry.timeout.ms": "3600000",
+			"schema.registry.total.timeout.ms": "50"}
+		for k, v := range extra {
+			cfg[k] = v
+		}
+		c := NewAvroConverter()
+		require.NoError(t, c.Configure(cfg, false))
+		_, err := c.FromConnect("users", s, value)
+		require.ErrorIs(t, err, registry.ErrUnavailable, extra)
+		require.ErrorIs(t, err, context.DeadlineExceeded, extra)
+		_, _, err = c.ToConnect("users", data)
+		require.ErrorIs(t, err, registry.ErrUnavailable, extra)
+	}
 }

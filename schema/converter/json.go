@@ -20,7 +20,13 @@ import (
 // keys, or the encoded key for pair-list maps) and schema parameters are sorted, the Decimal "scale" first.
 //
 // Settings: schemas.enable (true), decimal.format (BASE64 | NUMERIC), replace.null.with.default (true),
-// schemas.cache.size (1000; parsed and rendered schemas cached per converter, 0 disables).
+// schemas.cache.size (1000; parsed and rendered schemas cached per converter, 0 disables). Each of the two caches
+// also holds at most 8 MiB of schema text, and a schema whose text is over 64 KiB is not cached (it is parsed or
+// rendered for each message), so messages carrying large schemas cannot make a converter hold much memory.
+//
+// A Decimal of more than schema.MaxDecimalDigits (10,000) digits, as a number or as base64 bytes, is refused, and
+// so is a number of more significant digits than an int64 has in an integer field, both before the number is read
+// exactly: Kafka's BigDecimal has no bound, but reading decimal digits takes time quadratic in their number.
 type JSONConverter struct {
 	schemasEnable  bool
 	decimalNumeric bool
@@ -28,9 +34,17 @@ type JSONConverter struct {
 	cacheSize      int
 	mu             sync.Mutex
 	encodedSchemas map[*schema.Schema][]byte
+	encodedBytes   int // text held by encodedSchemas
 	decodedSchemas map[string]*schema.Schema
+	decodedBytes   int          // text held by decodedSchemas (the keys)
 	sizeHint       atomic.Int64 // size of the last message encoded, to allocate the next buffer once
 }
+
+// Bounds of the schema caches beyond schemas.cache.size: the text of one cached schema, and of all of a cache's.
+const (
+	maxCachedSchemaBytes = 64 << 10
+	schemaCacheBytes     = 8 << 20
+)
 
 // NewJSONConverter returns a JSONConverter with Kafka's defaults.
 func NewJSONConverter() *JSONConverter {
@@ -79,6 +93,7 @@ func (c *JSONConverter) Configure(cfg map[string]string, _ bool) error {
 	}
 	c.mu.Lock()
 	c.encodedSchemas, c.decodedSchemas = nil, nil
+	c.encodedBytes, c.decodedBytes = 0, 0
 	c.mu.Unlock()
 	return nil
 }
@@ -129,10 +144,13 @@ func (c *JSONConverter) appendCachedSchema(buf []byte, s *schema.Schema) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	if c.cacheSize > 0 {
+	if c.cacheSize > 0 && len(enc) <= maxCachedSchemaBytes {
 		c.mu.Lock()
-		if c.encodedSchemas == nil || len(c.encodedSchemas) >= c.cacheSize {
-			c.encodedSchemas = make(map[*schema.Schema][]byte)
+		if c.encodedSchemas == nil || len(c.encodedSchemas) >= c.cacheSize || c.encodedBytes+len(enc) > schemaCacheBytes {
+			c.encodedSchemas, c.encodedBytes = make(map[*schema.Schema][]byte), 0
+		}
+		if _, dup := c.encodedSchemas[s]; !dup {
+			c.encodedBytes += len(enc)
 		}
 		c.encodedSchemas[s] = enc
 		c.mu.Unlock()
@@ -279,10 +297,13 @@ func (c *JSONConverter) cachedSchema(raw []byte) (*schema.Schema, error) {
 			return nil, fmt.Errorf("json converter: decode schema: %w", err)
 		}
 	}
-	if c.cacheSize > 0 {
+	if c.cacheSize > 0 && len(raw) <= maxCachedSchemaBytes {
 		c.mu.Lock()
-		if c.decodedSchemas == nil || len(c.decodedSchemas) >= c.cacheSize {
-			c.decodedSchemas = make(map[string]*schema.Schema)
+		if c.decodedSchemas == nil || len(c.decodedSchemas) >= c.cacheSize || c.decodedBytes+len(raw) > schemaCacheBytes {
+			c.decodedSchemas, c.decodedBytes = make(map[string]*schema.Schema), 0
+		}
+		if _, dup := c.decodedSchemas[string(raw)]; !dup {
+			c.decodedBytes += len(raw)
 		}
 		c.decodedSchemas[string(raw)] = s
 		c.mu.Unlock()

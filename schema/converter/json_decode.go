@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -255,16 +256,54 @@ func (d *decoder) integer(s *schema.Schema, node any, bits int) (int64, error) {
 	if err == nil {
 		return v, nil
 	}
-	// An integral value written with a fraction or exponent (1.0, 1e3) is accepted, as Jackson does.
-	if dec, derr := schema.ParseDecimal(string(n)); derr == nil {
-		if whole, rerr := dec.Rescale(0); rerr == nil && whole.Unscaled.IsInt64() {
-			x := whole.Unscaled.Int64()
-			if lim := int64(1) << (bits - 1); bits == 64 || (x >= -lim && x < lim) {
-				return x, nil
+	// An integral value written with a fraction or exponent (1.0, 1e3) is accepted, as Jackson does. One with
+	// more significant digits than an int64 has is not integral or out of range: refused without reading it.
+	if significantDigits(string(n)) <= maxInt64Digits {
+		if dec, derr := schema.ParseDecimal(string(n)); derr == nil {
+			if whole, rerr := dec.Rescale(0); rerr == nil && whole.Unscaled.IsInt64() {
+				x := whole.Unscaled.Int64()
+				if lim := int64(1) << (bits - 1); bits == 64 || (x >= -lim && x < lim) {
+					return x, nil
+				}
 			}
 		}
 	}
-	return 0, schema.NewFieldError("", schema.ErrInvalidValue, fmt.Sprintf("%s is not a valid %s", n, s.Type))
+	return 0, schema.NewFieldError("", schema.ErrInvalidValue, fmt.Sprintf("%s is not a valid %s", numberText(n), s.Type))
+}
+
+// maxInt64Digits is the most significant digits an integral int64 has (9223372036854775807).
+const maxInt64Digits = 19
+
+// significantDigits counts the digits of a JSON number's mantissa without its leading and trailing zeros: an
+// integral value with more than 19 is at least 10^19, beyond int64.
+func significantDigits(n string) int {
+	if i := strings.IndexAny(n, "eE"); i >= 0 {
+		n = n[:i]
+	}
+	first, last, count := -1, -1, 0
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; c >= '0' && c <= '9' {
+			if c != '0' {
+				if first < 0 {
+					first = count
+				}
+				last = count
+			}
+			count++
+		}
+	}
+	if first < 0 {
+		return 0
+	}
+	return last - first + 1
+}
+
+// numberText is a JSON number for an error message: cut to its first 40 bytes and its length when longer.
+func numberText(n json.Number) string {
+	if len(n) <= 64 {
+		return string(n)
+	}
+	return string(n[:40]) + "… (" + strconv.Itoa(len(n)) + " bytes)"
 }
 
 func (d *decoder) float(s *schema.Schema, node any, bits int) (float64, error) {
@@ -342,11 +381,11 @@ func (d *decoder) logical(s *schema.Schema, node any) (any, error) {
 		switch n := node.(type) {
 		case json.Number:
 			dec, err := schema.ParseDecimal(string(n))
-			if err == nil {
-				dec, err = dec.Rescale(scale)
-			}
 			if err != nil {
-				return nil, schema.NewFieldError("", schema.ErrInvalidValue, fmt.Sprintf("decimal %s does not fit scale %d", n, scale))
+				return nil, schema.NewFieldError("", err, "") // err wraps schema.ErrInvalidValue
+			}
+			if dec, err = dec.Rescale(scale); err != nil {
+				return nil, schema.NewFieldError("", schema.ErrInvalidValue, fmt.Sprintf("decimal %s does not fit scale %d", numberText(n), scale))
 			}
 			return dec, nil
 		case string:
@@ -354,7 +393,11 @@ func (d *decoder) logical(s *schema.Schema, node any) (any, error) {
 			if err != nil || len(b) == 0 {
 				return nil, schema.NewFieldError("", schema.ErrInvalidValue, "decimal must be a number or non-empty base64 bytes")
 			}
-			return schema.DecimalFromBytes(b, scale), nil
+			dec := schema.DecimalFromBytes(b, scale)
+			if !schema.FitsDigits(dec.Unscaled, schema.MaxDecimalDigits) {
+				return nil, schema.NewFieldError("", schema.ErrInvalidValue, fmt.Sprintf("decimal of %d bytes has more than the %d digits a decimal may have", len(b), schema.MaxDecimalDigits))
+			}
+			return dec, nil
 		}
 		return nil, d.typeErr(s, node)
 	case schema.DateName:

@@ -1,7 +1,10 @@
 package converter
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -435,4 +438,85 @@ func TestEncodeDecodeSchema(t *testing.T) {
 	_, err = EncodeSchema(&schema.Schema{Type: schema.Int8, Default: "x"})
 	require.ErrorIs(t, err, schema.ErrInvalidValue)
 	require.Contains(t, err.Error(), "schema default value")
+}
+
+// The schema caches are bounded by bytes as well as by entries: a schema over 64 KiB is not cached, and many
+// unique large schemas (each envelope's own) never make a cache hold more than 8 MiB of text.
+func TestJSONSchemaCacheBytes(t *testing.T) {
+	c := configured(t, nil)
+	withDoc := func(i, size int) *schema.Schema {
+		return schema.StructBuilder().Name("com.example.Big").Doc(fmt.Sprintf("%06d", i)+strings.Repeat("d", size)).
+			Field("id", schema.Int64Schema).MustBuild()
+	}
+	roundTrip := func(s *schema.Schema) {
+		data, err := c.FromConnect("t", s, schema.NewStruct(s).MustPut("id", int64(1)))
+		require.NoError(t, err)
+		got, _, err := c.ToConnect("t", data)
+		require.NoError(t, err)
+		require.True(t, got.Equal(s))
+	}
+
+	roundTrip(withDoc(0, maxCachedSchemaBytes+1))
+	require.Zero(t, len(c.encodedSchemas))
+	require.Zero(t, len(c.decodedSchemas))
+
+	each := maxCachedSchemaBytes - 1000
+	for i := range 2 * schemaCacheBytes / each {
+		roundTrip(withDoc(i, each))
+		require.LessOrEqual(t, c.encodedBytes, schemaCacheBytes)
+		require.LessOrEqual(t, c.decodedBytes, schemaCacheBytes)
+		total := 0
+		for k := range c.decodedSchemas {
+			total += len(k)
+		}
+		require.Equal(t, c.decodedBytes, total)
+	}
+	require.NotZero(t, len(c.decodedSchemas))
+
+	// A small schema seen again is served from the cache.
+	c = configured(t, nil)
+	small := withDoc(0, 10)
+	for range 2 {
+		roundTrip(small)
+		require.Equal(t, 1, len(c.decodedSchemas))
+		require.Equal(t, 1, len(c.encodedSchemas))
+	}
+}
+
+// Numbers with more digits than their type can hold are refused before they are read exactly (reading decimal
+// digits is quadratic), with errors that do not repeat them.
+func TestJSONLongNumbers(t *testing.T) {
+	c := configured(t, nil)
+	env := func(schemaJSON, payload string) []byte {
+		return []byte(`{"schema":` + schemaJSON + `,"payload":` + payload + `}`)
+	}
+	const decimal = `{"type":"bytes","name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"2"}}`
+	most := strings.Repeat("9", schema.MaxDecimalDigits)
+	long := strings.Repeat("7", 4_000_000)
+
+	_, v, err := c.ToConnect("t", env(decimal, most[2:]+".99"))
+	require.NoError(t, err)
+	require.True(t, schema.FitsDigits(v.(schema.Decimal).Unscaled, schema.MaxDecimalDigits))
+	for _, in := range []string{"1" + most, most + ".5", long} {
+		_, _, err = c.ToConnect("t", env(decimal, in))
+		require.ErrorIs(t, err, schema.ErrInvalidValue)
+		require.ErrorContains(t, err, "more than the 10000 a decimal may have")
+		require.Less(t, len(err.Error()), 300)
+	}
+	huge := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x55}, 1<<20))
+	_, _, err = c.ToConnect("t", env(decimal, `"`+huge+`"`))
+	require.ErrorIs(t, err, schema.ErrInvalidValue)
+	require.ErrorContains(t, err, "more than the 10000 digits")
+
+	for in, want := range map[string]int64{"1.000": 1, "1e3": 1000, "9223372036854775807.0": math.MaxInt64,
+		"-92233720368547758.08e2": math.MinInt64, "0.00000000000000000000000000000042e32": 42} {
+		_, v, err := c.ToConnect("t", env(`{"type":"int64"}`, in))
+		require.NoError(t, err, in)
+		require.Equal(t, want, v, in)
+	}
+	for _, in := range []string{"9223372036854775808.0", "12345678901234567891e-1", "1" + strings.Repeat("0", 20000) + "e-20000", long, long + ".0"} {
+		_, _, err := c.ToConnect("t", env(`{"type":"int64"}`, in))
+		require.ErrorIs(t, err, schema.ErrInvalidValue)
+		require.Less(t, len(err.Error()), 200)
+	}
 }

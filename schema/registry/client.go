@@ -25,10 +25,16 @@ type Config struct {
 	Cluster, Tenant string
 	// Timeout bounds each HTTP attempt (10s).
 	Timeout time.Duration
-	// MaxRetries is how many times a 5xx or transport failure is retried (3; negative disables retries).
+	// MaxRetries is how many times a transport failure, a 5xx, a 408 or a 429 is retried (3; negative disables
+	// retries).
 	MaxRetries int
-	// BackoffInitial and BackoffMax shape the exponential backoff with jitter between retries (100ms, 2s).
+	// BackoffInitial and BackoffMax shape the exponential backoff with jitter between retries (100ms, 2s). A
+	// Retry-After on the answer asks for a longer wait; it is honoured when it ends within MaxElapsed (and the
+	// ctx's deadline), otherwise the call gives up at once.
 	BackoffInitial, BackoffMax time.Duration
+	// MaxElapsed bounds one call, every attempt and wait included (30s; the ctx's deadline when sooner). A call
+	// still failing when it runs out gives an error wrapping ErrUnavailable.
+	MaxElapsed time.Duration
 	// CacheSize bounds each cache (1000 entries; when full it is emptied and refilled).
 	CacheSize int
 	// SameSchema decides whether two IDLs are the same schema when Ensure looks for an existing version
@@ -139,6 +145,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.BackoffMax <= 0 {
 		cfg.BackoffMax = 2 * time.Second
+	}
+	if cfg.MaxElapsed <= 0 {
+		cfg.MaxElapsed = 30 * time.Second
 	}
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 1000
@@ -340,7 +349,9 @@ func (c *Client) forget(subject string) {
 	}
 }
 
-// do sends one request with retries and decodes a 2xx JSON answer into out (when out is not nil).
+// do sends one request with retries and decodes a 2xx JSON answer into out (when out is not nil). The call ends
+// within MaxElapsed or the ctx's deadline: a deadline reached while the registry fails or does not answer gives
+// an error wrapping ErrUnavailable and context.DeadlineExceeded; a cancelled ctx gives context.Canceled.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body []byte
 	if in != nil {
@@ -349,24 +360,38 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			return fmt.Errorf("schema registry: %s %s: encode request: %w", method, path, err)
 		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.MaxElapsed)
+	defer cancel()
 	backoff := c.cfg.BackoffInitial
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		retry, err := c.attempt(ctx, method, path, body, out)
+		retry, retryAfter, err := c.attempt(ctx, method, path, body, out)
 		if err == nil {
 			return nil
 		}
 		lastErr = err
-		if !retry || attempt >= c.cfg.MaxRetries {
+		if !retry {
 			break
 		}
-		// Full jitter: sleep a random duration in [backoff/2, backoff).
-		sleep := backoff/2 + rand.N(backoff/2+1)
+		if ctx.Err() != nil {
+			return c.stopped(ctx, method, path, lastErr)
+		}
+		if attempt >= c.cfg.MaxRetries {
+			break
+		}
+		// Full jitter: sleep a random duration in [backoff/2, backoff), or what the server asked for.
+		sleep := max(backoff/2+rand.N(backoff/2+1), retryAfter)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < sleep {
+			if retryAfter > 0 {
+				lastErr = fmt.Errorf("%w (Retry-After %s is beyond the time left for the call)", lastErr, retryAfter)
+			}
+			break // waiting would only end at the deadline
+		}
 		t := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("schema registry: %s %s: %w (last error: %v)", method, path, ctx.Err(), lastErr)
+			return c.stopped(ctx, method, path, lastErr)
 		case <-t.C:
 		}
 		backoff = min(backoff*2, c.cfg.BackoffMax)
@@ -375,14 +400,21 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if errors.As(lastErr, &api) {
 		return lastErr
 	}
-	if ctx.Err() != nil {
-		return lastErr
-	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, lastErr)
 }
 
-// attempt sends the request once; retry says whether a failure is worth another try.
-func (c *Client) attempt(ctx context.Context, method, path string, body []byte, out any) (retry bool, err error) {
+// stopped is the error of a call whose ctx ended: unavailable when its deadline passed, the ctx's error when it
+// was cancelled.
+func (c *Client) stopped(ctx context.Context, method, path string, lastErr error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: schema registry: %s %s: no answer in time: %w (last error: %v)", ErrUnavailable, method, path, ctx.Err(), lastErr)
+	}
+	return fmt.Errorf("schema registry: %s %s: %w (last error: %v)", method, path, ctx.Err(), lastErr)
+}
+
+// attempt sends the request once; retry says whether a failure is worth another try, and retryAfter how long
+// the server asked to wait first (0 when it did not say).
+func (c *Client) attempt(ctx context.Context, method, path string, body []byte, out any) (retry bool, retryAfter time.Duration, err error) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var rd io.Reader
@@ -391,7 +423,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	}
 	req, err := http.NewRequestWithContext(actx, method, c.base+path, rd)
 	if err != nil {
-		return false, fmt.Errorf("schema registry: %s %s: %w", method, path, err)
+		return false, 0, fmt.Errorf("schema registry: %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.cfg.Username != "" {
@@ -402,25 +434,46 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		// Transport failure or attempt timeout: retry unless the caller gave up.
-		return ctx.Err() == nil, fmt.Errorf("schema registry: %s %s: %w", method, path, err)
+		// Transport failure or attempt timeout.
+		return true, 0, fmt.Errorf("schema registry: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return ctx.Err() == nil, fmt.Errorf("schema registry: %s %s: read answer: %w", method, path, err)
+		return true, 0, fmt.Errorf("schema registry: %s %s: read answer: %w", method, path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &APIError{Method: method, Path: path, Status: resp.StatusCode, Message: errorMessage(data)}
-		return resp.StatusCode >= 500, e
+		if !e.unavailable() {
+			return false, 0, e
+		}
+		return true, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), e
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
-		return false, nil
+		return false, 0, nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return false, fmt.Errorf("schema registry: %s %s: decode answer: %w", method, path, err)
+		return false, 0, fmt.Errorf("schema registry: %s %s: decode answer: %w", method, path, err)
 	}
-	return false, nil
+	return false, 0, nil
+}
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date; 0 when absent, malformed or past.
+func parseRetryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // errorMessage extracts the reason from an error body: a JSON "message" (or "error"), else the text itself.

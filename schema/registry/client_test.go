@@ -155,9 +155,24 @@ func TestRetries(t *testing.T) {
 	require.ErrorIs(t, err, registry.ErrUnavailable)
 	require.Contains(t, err.Error(), "500 Internal Server Error: injected failure")
 
-	// 4xx is not retried.
-	srv.FailNext(http.StatusBadRequest)
+	// 408 and 429 (a proxy timing out or throttling) are retried like 5xx...
+	srv.FailNext(http.StatusTooManyRequests, http.StatusRequestTimeout)
 	before := srv.Hits("")
+	rec, err = c.Latest(ctx, "s")
+	require.NoError(t, err)
+	require.Equal(t, v1, rec.IDL)
+	require.Equal(t, before+3, srv.Hits(""))
+
+	// ...and are ErrUnavailable, not ErrBadRequest, when they outlast the retries.
+	srv.FailNext(429, 429, 429, 429)
+	_, err = c.Latest(ctx, "s")
+	require.ErrorIs(t, err, registry.ErrUnavailable)
+	require.NotErrorIs(t, err, registry.ErrBadRequest)
+	require.Contains(t, err.Error(), "429 Too Many Requests")
+
+	// Other 4xx are not retried.
+	srv.FailNext(http.StatusBadRequest)
+	before = srv.Hits("")
 	_, err = c.Latest(ctx, "s")
 	require.ErrorIs(t, err, registry.ErrBadRequest)
 	require.Equal(t, before+1, srv.Hits(""))
@@ -198,6 +213,73 @@ func TestTransportErrorsAndTimeouts(t *testing.T) {
 	cancel()
 	_, err = c.Latest(ctx, "s")
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// throttled answers 429 with a Retry-After header to its first len(retryAfter) requests, then a schema.
+func throttled(t *testing.T, retryAfter ...string) (*httptest.Server, *atomic.Int32) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := int(calls.Add(1)); n <= len(retryAfter) {
+			if retryAfter[n-1] != "" {
+				w.Header().Set("Retry-After", retryAfter[n-1])
+			}
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"recordId":7,"version":1,"idl":"\"int\""}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+func TestRetryAfter(t *testing.T) {
+	ctx := context.Background()
+	cfg := func(url string) registry.Config {
+		return registry.Config{URL: url, BackoffInitial: time.Millisecond, BackoffMax: time.Millisecond, MaxElapsed: 5 * time.Second}
+	}
+
+	// A Retry-After that ends within the call's time is waited out, then the request is sent again.
+	srv, calls := throttled(t, "1", "", "garbage")
+	c, err := registry.New(cfg(srv.URL))
+	require.NoError(t, err)
+	rec, err := c.Latest(ctx, "s")
+	require.NoError(t, err)
+	require.EqualValues(t, 7, rec.RecordID)
+	require.EqualValues(t, 4, calls.Load())
+
+	// One that ends after it (in seconds or as a date) gives up at once: the registry is unavailable.
+	for _, after := range []string{"10", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)} {
+		srv, calls = throttled(t, after)
+		c, err = registry.New(cfg(srv.URL))
+		require.NoError(t, err)
+		_, err = c.Latest(ctx, "s")
+		require.ErrorIs(t, err, registry.ErrUnavailable, after)
+		require.Contains(t, err.Error(), "Retry-After")
+		require.EqualValues(t, 1, calls.Load(), after)
+	}
+}
+
+// A registry that takes requests and never answers costs a call MaxElapsed (or the ctx's deadline), not
+// (MaxRetries+1) × Timeout, and the call ends unavailable.
+func TestMaxElapsed(t *testing.T) {
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer hung.Close()
+	c, err := registry.New(registry.Config{URL: hung.URL, Timeout: time.Hour, MaxElapsed: 50 * time.Millisecond})
+	require.NoError(t, err)
+	_, err = c.Latest(context.Background(), "s")
+	require.ErrorIs(t, err, registry.ErrUnavailable)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	c, err = registry.New(registry.Config{URL: hung.URL, Timeout: time.Hour, MaxElapsed: time.Hour})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = c.Latest(ctx, "s")
+	require.ErrorIs(t, err, registry.ErrUnavailable)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
 func TestNewValidatesURL(t *testing.T) {

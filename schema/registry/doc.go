@@ -1,8 +1,10 @@
 // Package registry is a client for the Apache RocketMQ Schema Registry REST API (rocketmq-schema-registry,
 // prefix /schema-registry/v1), with caches by record id and by schema, per-attempt timeouts, and retries with
-// exponential backoff on transport errors and 5xx answers. 4xx answers are never retried; they come back as
-// *APIError, matched with errors.Is against ErrNotFound, ErrConflict, ErrBadRequest or ErrUnauthorized, and
-// carry the server's reason.
+// exponential backoff on transport errors, 5xx, 408 and 429 answers (a Retry-After is honoured when it ends within
+// the call's time). Every call ends within Config.MaxElapsed (30s) or its ctx's deadline; one still failing then
+// gives an error wrapping ErrUnavailable. Other 4xx answers are never retried; they come back as *APIError,
+// matched with errors.Is against ErrNotFound, ErrConflict, ErrBadRequest or ErrUnauthorized, and carry the
+// server's reason.
 //
 // Routes, with B = /schema-registry/v1/cluster/{cluster}/tenant/{tenant} (Config.Cluster and Config.Tenant,
 // "default" when unset) and every path segment escaped:
