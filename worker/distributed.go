@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/scheduler"
+	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -120,6 +121,10 @@ type Distributed struct {
 	// confirmations, abandoned-task watchers.
 	crew    crew
 	leaving chan struct{} // closed as Run returns: lingering tasks are waited on no longer
+
+	// storeLock is held on StoreDir (the cluster cache's directory) from NewDistributed
+	// until Run returns or Close: two workers writing one cache would replace each other's.
+	storeLock *filestore.Lock
 }
 
 // memberLister is where the members are looked up (a rmqclient.MemberView).
@@ -133,7 +138,8 @@ type taskKey struct {
 	task      int
 }
 
-// NewDistributed builds a distributed herder; Run joins the cluster.
+// NewDistributed builds a distributed herder and locks its store directory (a second
+// worker on it fails to start); Run joins the cluster.
 func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugins.Registry, log *slog.Logger) (*Distributed, error) {
 	strategy, err := scheduler.New(cfg.Strategy)
 	if err != nil {
@@ -151,7 +157,11 @@ func NewDistributed(cfg DistributedConfig, client *rmqclient.Client, reg *plugin
 	if cfg.SnapshotInterval <= 0 {
 		cfg.SnapshotInterval = 6 * time.Hour
 	}
-	d := &Distributed{cfg: cfg, log: log, client: client, strategy: strategy, proc: newIncarnation(),
+	lock, err := lockStoreDir(cfg.StoreDir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Distributed{storeLock: lock, cfg: cfg, log: log, client: client, strategy: strategy, proc: newIncarnation(),
 		config: newConfigState(), status: newStatusState(), posState: newPositionState(),
 		statusMoved: make(chan struct{}), reconMoved: make(chan struct{}), kick: make(chan struct{}, 1), started: make(chan struct{}),
 		pending: map[taskKey]statusRecord{}, reportWake: make(chan struct{}, 1), statusBackoff: 200 * time.Millisecond,
@@ -172,9 +182,15 @@ func (d *Distributed) Started() <-chan struct{} { return d.started }
 // WorkerID names this worker.
 func (d *Distributed) WorkerID() string { return d.cfg.WorkerID }
 
+// Close releases the store directory. Run does so as it returns; Close is for a herder
+// whose Run was never called, and must not be called while Run runs. It may be called
+// more than once.
+func (d *Distributed) Close() error { return d.storeLock.Close() }
+
 // Run joins the cluster and runs until ctx ends; then it stops its tasks (releasing them),
-// leaves the cluster and stores its cache.
+// leaves the cluster, stores its cache and releases the store directory.
 func (d *Distributed) Run(ctx context.Context) error {
+	defer d.Close() // last: the cache is written before
 	p, err := d.client.NewProducer("store", rmqclient.ProducerOptions{Group: "rmqconnect-store-" + d.cfg.WorkerID})
 	if err != nil {
 		return err

@@ -19,10 +19,16 @@ import (
 
 // Standalone runs every connector in this process. Connector configs and target states
 // are kept in <StoreDir>/connectors.json and positions in <StoreDir>/positions.json, so a
-// restart resumes every connector where it was; paused and stopped ones stay so.
+// restart resumes every connector where it was; paused and stopped ones stay so. One worker
+// at a time has StoreDir: NewStandalone locks it (filestore.LockDir) and a second worker on
+// it fails to start; Run releases it as it returns (Close, when Run is never called).
+//
+// A management call answers what is stored: its change is written to connectors.json
+// before it takes effect, and a change that cannot be written is undone and changes
+// nothing else (the runtime keeps running, positions stay).
 //
 // Shutdown order (Run returning): every task stops (sources commit positions, sinks
-// flush), then connectors stop, then the DLQ producer closes.
+// flush), then connectors stop, then the DLQ producer closes, then StoreDir is released.
 type Standalone struct {
 	// The engine runs the connectors; its offsets, DLQ, validation and metrics methods are
 	// the herder's.
@@ -40,6 +46,9 @@ type Standalone struct {
 
 	// usedTopics is the record of the connectors' active topics (topics.go).
 	usedTopics *topicStore
+
+	// storeLock is held on StoreDir from NewStandalone until Run returns or Close.
+	storeLock *filestore.Lock
 }
 
 type storedConnector struct {
@@ -47,12 +56,36 @@ type storedConnector struct {
 	Target restapi.TargetState `json:"target"`
 }
 
-// NewStandalone loads stored connectors; Run starts them.
+// NewStandalone locks the store directory and loads the stored connectors; Run starts them.
 func NewStandalone(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.Registry, log *slog.Logger) (*Standalone, error) {
 	e := newEngine(cfg, client, reg, log)
-	if err := os.MkdirAll(e.cfg.StoreDir, 0o755); err != nil {
+	lock, err := lockStoreDir(e.cfg.StoreDir)
+	if err != nil {
+		return nil, err
+	}
+	h, err := openStandalone(e, lock)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// lockStoreDir creates dir if need be and locks it for this worker: two workers on one
+// store directory would both run every stored connector and overwrite each other's files.
+func lockStoreDir(dir string) (*filestore.Lock, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storePathRootDir: %w", err)
 	}
+	lock, err := filestore.LockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storePathRootDir: %w", err)
+	}
+	return lock, nil
+}
+
+// openStandalone loads the stores of StoreDir, which lock holds.
+func openStandalone(e *engine, lock *filestore.Lock) (*Standalone, error) {
 	pos, err := OpenFilePositionStore(filepath.Join(e.cfg.StoreDir, "positions.json"))
 	if err != nil {
 		return nil, err
@@ -60,9 +93,13 @@ func NewStandalone(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.
 	topics := &topicStore{}
 	e.positions = pos
 	e.place = localPlacement{positions: pos, topics: topics, dir: e.cfg.StoreDir}
-	h := &Standalone{engine: e, stored: map[string]storedConnector{}, started: make(chan struct{}), usedTopics: topics}
-	if err := filestore.Read(h.configPath(), &h.stored); err != nil && !errors.Is(err, os.ErrNotExist) {
+	h := &Standalone{engine: e, started: make(chan struct{}), usedTopics: topics, storeLock: lock}
+	err = filestore.ReadLogged(h.configPath(), &h.stored, e.log)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("connector store: %w", err)
+	}
+	if h.stored == nil {
+		h.stored = map[string]storedConnector{}
 	}
 	return h, nil
 }
@@ -75,8 +112,15 @@ func (h *Standalone) Started() <-chan struct{} { return h.started }
 // WorkerID names this worker.
 func (h *Standalone) WorkerID() string { return h.cfg.WorkerID }
 
-// Run starts the stored connectors and runs until ctx ends, then stops everything.
+// Close releases the store directory. Run does so as it returns; Close is for a herder
+// whose Run was never called, and must not be called while Run runs. It may be called
+// more than once.
+func (h *Standalone) Close() error { return h.storeLock.Close() }
+
+// Run starts the stored connectors and runs until ctx ends, then stops everything and
+// releases the store directory.
 func (h *Standalone) Run(ctx context.Context) error {
+	defer h.Close() // last: the tasks' final position commits are written before
 	h.start(ctx)
 	h.mu.Lock()
 	names := slices.Sorted(maps.Keys(h.stored))
@@ -222,7 +266,9 @@ func (h *Standalone) putConfig(name string, cfg map[string]string, res resolvedC
 	return info, !existed, err
 }
 
-// DeleteConnector stops a connector and removes its config and positions.
+// DeleteConnector removes a connector's config from the store, then stops it and removes
+// its positions and topics. A deletion that cannot be stored changes nothing: the
+// connector keeps running with its positions, and the call can be retried.
 func (h *Standalone) DeleteConnector(_ context.Context, name string) error {
 	unlock := h.names.lock(name)
 	defer unlock()
@@ -231,26 +277,37 @@ func (h *Standalone) DeleteConnector(_ context.Context, name string) error {
 		h.mu.Unlock()
 		return err
 	}
-	_, stored := h.stored[name]
-	rt := h.remove(name)
-	if rt == nil && !stored {
+	prev, stored := h.stored[name]
+	if h.lookup(name) == nil && !stored {
 		h.mu.Unlock()
 		return fmt.Errorf("connector %s: %w", name, restapi.ErrNotFound)
 	}
-	delete(h.stored, name)
-	err := h.persistLocked()
+	if stored {
+		delete(h.stored, name)
+		if err := h.persistLocked(); err != nil {
+			h.stored[name] = prev
+			h.mu.Unlock()
+			return fmt.Errorf("store deletion of connector %s: %w", name, err)
+		}
+	}
+	rt := h.remove(name)
 	h.mu.Unlock()
+	// The connector is deleted from here on, whatever fails below.
 	if rt != nil {
 		rt.shutdown()
 	}
 	h.metrics.forget(h.cfg.WorkerID, name)
-	if perr := h.positions.Delete(name); perr != nil && err == nil {
-		err = perr
+	var left []error
+	if err := h.positions.Delete(name); err != nil {
+		left = append(left, fmt.Errorf("positions: %w", err))
 	}
-	if terr := h.usedTopics.forget(h.cfg.StoreDir, name); terr != nil && err == nil {
-		err = terr
+	if err := h.usedTopics.forget(h.cfg.StoreDir, name); err != nil {
+		left = append(left, fmt.Errorf("active topics: %w", err))
 	}
-	return err
+	if len(left) > 0 {
+		return fmt.Errorf("connector %s deleted, but not all of its state: %w", name, errors.Join(left...))
+	}
+	return nil
 }
 
 // TaskConfigs returns the task configs of a connector.
@@ -317,13 +374,15 @@ func (h *Standalone) setTarget(name string, target restapi.TargetState) error {
 		h.mu.Unlock()
 		return fmt.Errorf("connector %s: %w", name, restapi.ErrNotFound)
 	}
+	prev := sc
 	sc.Target = target
 	h.stored[name] = sc
-	err := h.persistLocked()
-	h.mu.Unlock()
-	if err != nil {
+	if err := h.persistLocked(); err != nil {
+		h.stored[name] = prev // else the next write of the store would store this target
+		h.mu.Unlock()
 		return fmt.Errorf("store target state: %w", err)
 	}
+	h.mu.Unlock()
 	rt.apply(target)
 	return nil
 }

@@ -189,6 +189,10 @@ type Cluster struct {
 	NameServer string
 	Workers    map[string]*Proc
 	Ports      map[string]int
+	// Stores overrides StoreDir for the worker ids it has: a second process of a live
+	// worker's id (as on another host) needs a directory of its own, since a worker locks its
+	// storePathRootDir and another on it fails to start.
+	Stores map[string]string
 	// Extra is appended to every worker's config (lines of key=value).
 	Extra string
 	// Place, when set, says where worker id runs: a command prefix (such as `ip netns exec NS`)
@@ -200,14 +204,19 @@ type Cluster struct {
 func New(t testing.TB, binary, dir, id, namesrv string) *Cluster {
 	return &Cluster{T: t, Binary: binary, Dir: dir, ID: id, NameServer: namesrv,
 		Topics:  [4]string{id + "-config", id + "-position", id + "-status", id + "-cluster"},
-		Workers: map[string]*Proc{}, Ports: map[string]int{}}
+		Workers: map[string]*Proc{}, Ports: map[string]int{}, Stores: map[string]string{}}
 }
 
 // LogPath is the file worker id logs to.
 func (c *Cluster) LogPath(id string) string { return filepath.Join(c.Dir, id+".log") }
 
 // StoreDir is worker id's storePathRootDir.
-func (c *Cluster) StoreDir(id string) string { return filepath.Join(c.Dir, id, "store") }
+func (c *Cluster) StoreDir(id string) string {
+	if d, ok := c.Stores[id]; ok {
+		return d
+	}
+	return filepath.Join(c.Dir, id, "store")
+}
 
 // Launch starts worker id (again, with its store dir kept) without waiting for it.
 func (c *Cluster) Launch(id string) (*Proc, error) {

@@ -606,6 +606,7 @@ func TestDistributedSameIDZombie(t *testing.T) {
 	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, []string{"worker-1"}) }, 3*time.Minute,
 		100*time.Millisecond, "%v", c.states(w1, all...))
 	c.Ports["worker-2"] = clustertest.FreePort(t)
+	c.Stores["worker-2"] = filepath.Join(c.Dir, "worker-2-replacement", "store") // the zombie holds its own
 	c.start("worker-2")
 	appendLines(t, p.in, 3000, 3000)
 	require.Eventually(t, func() bool { return allRunning(c.states(w1, all...), 4, c.IDs()) }, time.Minute, 50*time.Millisecond)
@@ -650,7 +651,8 @@ func TestDistributedDuplicateWorkerID(t *testing.T) {
 	c := newCluster(t)
 	c.start("worker-1")
 	id := "worker-1"
-	c.Ports[id] = clustertest.FreePort(t) // same id, another port and process
+	c.Ports[id] = clustertest.FreePort(t) // same id, another port, process and store dir
+	c.Stores[id] = filepath.Join(c.Dir, id+"-duplicate", "store")
 	w, err := c.launch(id)
 	require.NoError(t, err)
 	select {

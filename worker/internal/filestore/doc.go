@@ -3,5 +3,10 @@
 // that is fsynced, the previous version is kept as <name>.bak, the temporary file is
 // renamed over <name>, and the directory is fsynced. Reading falls back to the .bak copy
 // when the main file is missing or does not parse (a torn write of a file system that does
-// not order rename after data).
+// not order rename after data), and says so to the caller's logger; a read either yields a
+// whole decoded version or changes nothing, and "nothing stored" (os.ErrNotExist) is only
+// ever reported when neither copy exists.
+//
+// LockDir gives one process at a time a directory of such files (flock, released when the
+// process ends however it ends).
 package filestore

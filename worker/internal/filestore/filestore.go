@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 )
 
 // Write stores v as JSON at path atomically.
@@ -47,29 +49,72 @@ func Write(path string, v any) error {
 	return syncDir(dir)
 }
 
-// Read loads the JSON at path into v. A missing file (and missing backup) returns
-// os.ErrNotExist; a corrupt main file falls back to the backup.
-func Read(path string, v any) error {
-	err := readOne(path, v)
-	if err == nil {
+// Read is ReadLogged without a logger: a fallback to the backup is not reported.
+func Read(path string, v any) error { return ReadLogged(path, v, nil) }
+
+// ReadLogged loads the JSON at path into v, a non-nil pointer whose value it replaces
+// (nothing is merged into what v held) only once a whole file has decoded: a file that
+// decodes in part (a type error) leaves v as it was.
+//
+// When the main file is missing or does not decode, the backup (the version before the
+// last Write) is used instead, and log, unless nil, gets a warning naming the file and why
+// it was unusable: the last change written is lost. The result is an error wrapping
+// os.ErrNotExist only when neither file exists (nothing was ever stored); a backup that
+// exists but is unusable, or a main file that cannot be read (permissions, I/O), is an
+// error that is not os.ErrNotExist, so that a caller never mistakes it for an empty store.
+func ReadLogged(path string, v any, log *slog.Logger) error {
+	dst := reflect.ValueOf(v)
+	if dst.Kind() != reflect.Pointer || dst.IsNil() {
+		return &json.InvalidUnmarshalError{Type: reflect.TypeOf(v)}
+	}
+	mainErr := readOne(path, dst)
+	if mainErr == nil {
 		return nil
 	}
-	if berr := readOne(path+".bak", v); berr == nil {
-		return nil
-	} else if errors.Is(err, os.ErrNotExist) && errors.Is(berr, os.ErrNotExist) {
-		return err
+	var bad *decodeError
+	if !errors.Is(mainErr, os.ErrNotExist) && !errors.As(mainErr, &bad) {
+		return mainErr // unreadable, not torn: the backup would hide the newest version
 	}
-	return fmt.Errorf("read %s (and its backup): %w", path, err)
+	bakErr := readOne(path+".bak", dst)
+	switch {
+	case bakErr == nil:
+		if log != nil {
+			log.Warn("store file unusable; using its backup, which lacks the last change written",
+				"file", path, "backup", path+".bak", "err", mainErr)
+		}
+		return nil
+	case errors.Is(mainErr, os.ErrNotExist) && errors.Is(bakErr, os.ErrNotExist):
+		return mainErr
+	case errors.Is(mainErr, os.ErrNotExist):
+		return fmt.Errorf("%s is missing and its backup is unusable: %w", path, bakErr)
+	case errors.Is(bakErr, os.ErrNotExist):
+		return fmt.Errorf("%w (and it has no backup)", mainErr)
+	default:
+		return fmt.Errorf("%w (and its backup: %v)", mainErr, bakErr)
+	}
 }
 
-func readOne(path string, v any) error {
+// decodeError is a file that was read but is not a JSON encoding of the value.
+type decodeError struct {
+	path string
+	err  error
+}
+
+func (e *decodeError) Error() string { return fmt.Sprintf("decode %s: %v", e.path, e.err) }
+func (e *decodeError) Unwrap() error { return e.err }
+
+// readOne decodes the file at path into a new value of dst's element type and stores it
+// in dst only when the whole decode succeeded.
+func readOne(path string, dst reflect.Value) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("decode %s: %w", path, err)
+	fresh := reflect.New(dst.Type().Elem())
+	if err := json.Unmarshal(data, fresh.Interface()); err != nil {
+		return &decodeError{path: path, err: err}
 	}
+	dst.Elem().Set(fresh.Elem())
 	return nil
 }
 
