@@ -144,11 +144,16 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 	// so at most three poll batches are in flight (being sent, queued, being converted).
 	batches := make(chan convertedBatch, 1)
 	sendErr := make(chan error, 1)
+	// loop is the poll loop's context: a failed send ends it at once, so the task is not
+	// polled again (nor a Poll in flight waited for) for records that would never be sent.
+	loop, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
 	var sender errgroup.Group
 	sender.Go(func() error {
 		for b := range batches {
 			if err := s.deliver(ctx, b); err != nil {
 				sendErr <- err
+				stopLoop()
 				for range batches { // drain so the poll loop never blocks on a dead sender
 				}
 				return nil
@@ -157,14 +162,24 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 		return nil
 	})
 	defer func() { close(batches); _ = sender.Wait() }()
+	failed := func() error { // the send failure that ended the loop, if one did
+		select {
+		case err := <-sendErr:
+			if ctx.Err() == nil {
+				return err
+			}
+		default:
+		}
+		return nil
+	}
 	lastCommit := time.Now()
-	for ctx.Err() == nil {
+	for loop.Err() == nil {
 		var recs []*schema.Record
 		pollStart := time.Now()
-		perr := s.policy.retry(ctx, func() error {
+		perr := s.policy.retry(loop, func() error {
 			return safeCall(func() error {
 				var err error
-				recs, err = s.task.Poll(ctx)
+				recs, err = s.task.Poll(loop)
 				return err
 			})
 		}, s.counters.countRetries(plugins.IsRetriable))
@@ -172,25 +187,23 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 			s.hist.pollTime.WithLabelValues(s.labels...).Observe(since(pollStart))
 			s.hist.pollBatchSize.WithLabelValues(s.labels...).Observe(float64(len(recs)))
 		}
-		if ctx.Err() != nil {
+		if loop.Err() != nil {
 			break
 		}
 		if perr != nil {
 			return fmt.Errorf("poll: %w", perr)
 		}
 		s.counters.recordsPolled.Add(int64(len(recs)))
-		b, err := s.convertBatch(ctx, recs)
+		b, err := s.convertBatch(loop, recs)
 		if err != nil {
+			if loop.Err() != nil {
+				break
+			}
 			return err
 		}
 		select {
 		case batches <- b:
-		case err := <-sendErr:
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		case <-ctx.Done():
+		case <-loop.Done():
 		}
 		if time.Since(lastCommit) >= s.commitInterval {
 			cctx, cancel := withTimeout(ctx, s.commitTimeout)
@@ -203,7 +216,7 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 			}
 		}
 	}
-	return nil
+	return failed()
 }
 
 // convertedBatch is one poll batch after transforms and converters, cut into batches
