@@ -36,15 +36,35 @@ test: test-go fuzz-smoke ## every test, real broker included, with -race; then e
 # without -faults.full, runs its short subset: one bounce, one broker restart, one partition and
 # a bounded REST fuzz.
 BROKER_PKGS := ./worker ./worker/rmqclient ./worker/registrylog ./tests/registry ./tests/e2e ./plugins/connectors/http/e2e ./plugins/connectors/replicator ./tests/faults ./tests/console
-# One test broker (ports 19876/20911, its own data directory, so a development broker is
-# left alone) serves the whole run and is stopped at the end, pass or fail. With
-# RMQ_NAMESRV set, that cluster is used instead and nothing is started.
-TEST_BROKER_ENV = RMQ_DATA_DIR="$${XDG_CACHE_HOME:-$$HOME/.cache}/rmqconnect/test-broker" RMQ_NAMESRV_PORT=19876 RMQ_BROKER_PORT=20911
+# One test broker (ports 19876/20911, its own data directory, so a development broker is left
+# alone; RMQ_TEST_DATA_DIR, RMQ_TEST_NAMESRV_PORT and RMQ_TEST_BROKER_PORT move it, as they do for
+# tests/rmqtest) serves the whole run. It is shared by tests/rmqtest's convention with every other
+# make test and go test using it: each holds a shared lock on <data>.users while it does; whoever
+# starts the broker writes <data>.started-by-tests (the name server's pid); the last one out takes
+# the lock exclusively and stops the broker if that marker names the running name server, so a
+# broker somebody else still uses, or one started by hand, is left running. A start that fails
+# half-way (name server up, broker not) is cleaned up the same way. With RMQ_NAMESRV set, that
+# cluster is used instead and nothing is started.
+TEST_BROKER_DIR = $${RMQ_TEST_DATA_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/rmqconnect/test-broker}
+TEST_NAMESRV_PORT = $${RMQ_TEST_NAMESRV_PORT:-19876}
+TEST_BROKER_ENV = RMQ_DATA_DIR="$(TEST_BROKER_DIR)" RMQ_NAMESRV_PORT=$(TEST_NAMESRV_PORT) RMQ_BROKER_PORT=$${RMQ_TEST_BROKER_PORT:-20911}
 test-go:
-	@if [ -n "$$RMQ_NAMESRV" ]; then $(MAKE) --no-print-directory test-go-run; else \
-	  env $(TEST_BROKER_ENV) RMQ_CLEAN_STORE=1 $(RMQ) start >/dev/null || exit 1; \
-	  trap 'env $(TEST_BROKER_ENV) $(RMQ) stop >/dev/null' EXIT; \
-	  RMQ_NAMESRV=127.0.0.1:19876 $(MAKE) --no-print-directory test-go-run; fi
+	@if [ -n "$$RMQ_NAMESRV" ]; then exec $(MAKE) --no-print-directory test-go-run; fi; \
+	data="$(TEST_BROKER_DIR)"; users="$$data.users"; marker="$$data.started-by-tests"; \
+	mkdir -p "$$(dirname "$$data")" && exec 8>>"$$users" && flock -s 8 || exit 1; \
+	ns_pid() { cat "$$data/run/namesrv.pid" 2>/dev/null || true; }; \
+	release() { \
+	  flock -u 8; flock -xn 8 || return 0; \
+	  [ -f "$$marker" ] && [ "$$(cat "$$marker")" = "$$(ns_pid)" ] || return 0; \
+	  if env $(TEST_BROKER_ENV) $(RMQ) stop >/dev/null 8>&-; then rm -f "$$marker"; \
+	  else echo "test-go: could not stop the test broker in $$data" >&2; fi; \
+	}; \
+	trap release EXIT; \
+	if ! out=$$(set -o pipefail; env $(TEST_BROKER_ENV) RMQ_CLEAN_STORE=1 $(RMQ) start 2>&1 >/dev/null 8>&- | tee /dev/stderr); then \
+	  ns_pid >"$$marker"; exit 1; \
+	fi; \
+	case "$$out" in *"already running"*) ;; *) ns_pid >"$$marker" ;; esac; \
+	RMQ_NAMESRV=127.0.0.1:$(TEST_NAMESRV_PORT) $(MAKE) --no-print-directory test-go-run 8>&-
 
 test-go-run:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v -x -F $(foreach p,$(BROKER_PKGS),-e $(PKG)/$(patsubst ./%,%,$(p))))

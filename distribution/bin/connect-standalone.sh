@@ -2,10 +2,15 @@
 # connect-standalone.sh [--daemon] -c <worker config> [connector config files...]
 # Runs a standalone rmqconnect worker. Arguments after --daemon pass through to
 # `rmqconnect standalone`. The pid goes to $RMQCONNECT_PID_DIR/connect-standalone.pid
-# (default <home>/run); connect-shutdown.sh stops it gracefully.
+# (default <home>/run); connect-shutdown.sh stops it gracefully. With --daemon the script returns
+# once the worker runs and its REST API answers GET /health, up to $RMQCONNECT_START_TIMEOUT
+# seconds (default 30; 0: no wait); a worker that exits first (a bad config, its port taken) or
+# does not answer in time is stopped, its pid file removed, the tail of its log printed, and the
+# script exits 1.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 home=$(cd "$here/.." && pwd)
+prog=connect-standalone
 # shellcheck source=distribution/bin/pidcheck.sh
 . "$here/pidcheck.sh"
 
@@ -35,9 +40,17 @@ if [ "${1:-}" = "--daemon" ]; then daemon=1; shift; fi
 if [ "$daemon" = 1 ]; then
   logdir=${RMQCONNECT_LOG_DIR:-$home/logs}
   mkdir -p "$logdir"
-  nohup "$bin" standalone "$@" >>"$logdir/connect-standalone.out" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  echo "connect-standalone: started (pid $!), log $logdir/connect-standalone.out"
+  log="$logdir/connect-standalone.out"
+  start_timeout >/dev/null # a bad value is refused before anything starts
+  config=$(config_arg "$@") || true # a -c without a file: the worker says so
+  id=$(trim "${RMQCONNECT_WORKERID:-}")
+  if [ -z "$id" ] && [ -n "$config" ]; then id=$(config_value "$config" workerId); fi
+  log_from=$(log_size "$log")
+  nohup "$bin" standalone "$@" >>"$log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$pidfile"
+  wait_started standalone "$pid" "$pidfile" "$log" "$log_from" "$config" "${id:-DefaultWorker}"
+  echo "$prog: started (pid $pid)${rest_url:+, REST $rest_url ($rest_status)}, log $log"
   exit 0
 fi
 echo $$ >"$pidfile"

@@ -3,7 +3,8 @@
 # (tests/dbtest runs this script). Each server gets its own port and data directory under
 # DB_DATA_DIR; nothing system-wide is touched and no service is registered.
 #
-#   db-local.sh start [postgres|mariadb|all]   init (first time) and start; no-op when running
+#   db-local.sh start [postgres|mariadb|all]   init (first time) and start; no-op when running (MariaDB: a
+#                                              data directory whose setup did not finish is set up)
 #   db-local.sh stop  [postgres|mariadb|all]   stop the servers started from DB_DATA_DIR
 #   db-local.sh status                         what runs, and the connection URLs
 #   db-local.sh urls                           the connection URLs only (shell assignments)
@@ -56,7 +57,19 @@ as_pg() {
 pg_running() { [ -f "$pg_dir/data/postmaster.pid" ] && as_pg "$(pg_bin)/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; }
 
 my_pid() { cat "$my_dir/mariadbd.pid" 2>/dev/null || true; }
-my_running() { local p; p="$(my_pid)"; [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+# my_running: mariadbd.pid names a live mariadbd of this directory (its --pid-file is that file), so
+# that the pid of a server killed with -9, reused by another process, is not taken for it.
+my_running() {
+  local p arg want="--pid-file=$my_dir/mariadbd.pid"
+  p="$(my_pid)"
+  case "$p" in '' | *[!0-9]*) return 1 ;; esac
+  kill -0 "$p" 2>/dev/null || return 1
+  if [ -r "/proc/$p/cmdline" ]; then
+    while IFS= read -r -d '' arg; do [ "$arg" = "$want" ] && return 0; done <"/proc/$p/cmdline" 2>/dev/null
+    return 1
+  fi
+  ps -o args= -p "$p" 2>/dev/null | tr ' ' '\n' | grep -qxF -- "$want"
+}
 
 start_pg() {
   if pg_running; then echo "postgres already running on 127.0.0.1:$DB_PG_PORT"; return 1; fi
@@ -92,20 +105,26 @@ stop_pg() {
   echo "postgres stopped"
 }
 
+# start_my and my_setup run as `if start_my` and `start_my || true`, where set -e does not apply:
+# every step that can fail is checked.
 start_my() {
-  if my_running; then echo "mariadb already running on 127.0.0.1:$DB_MYSQL_PORT"; return 1; fi
+  if my_running; then
+    echo "mariadb already running on 127.0.0.1:$DB_MYSQL_PORT"
+    my_setup || die "mariadb runs without user $DB_USER and database $DB_DATABASE: see the error above"
+    return 1
+  fi
   command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] ||
     die "MariaDB not installed (apt-get install -y --no-install-recommends mariadb-server)"
   local mariadbd=mariadbd
   command -v mariadbd >/dev/null || mariadbd=/usr/sbin/mariadbd
-  [ "${DB_CLEAN:-0}" = 1 ] && rm -rf "$my_dir"
-  mkdir -p "$my_dir"
-  local fresh=0
+  if [ "${DB_CLEAN:-0}" = 1 ]; then rm -rf "$my_dir" || die "cannot remove $my_dir"; fi
+  mkdir -p "$my_dir" || die "cannot create $my_dir"
+  rm -f "$my_dir/mariadbd.pid"
   if [ ! -d "$my_dir/data/mysql" ]; then
-    fresh=1
+    rm -f "$my_dir/initialised"
     mariadb-install-db --no-defaults --datadir="$my_dir/data" --user="$(id -un)" \
       --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
-      >"$my_dir/install.log" 2>&1 || die "mariadb-install-db failed: see $my_dir/install.log"
+      >"$my_dir/install.log" 2>&1 || { rm -rf "$my_dir/data"; die "mariadb-install-db failed: see $my_dir/install.log"; }
   fi
   setsid "$mariadbd" --no-defaults --user="$(id -un)" --datadir="$my_dir/data" --port="$DB_MYSQL_PORT" \
     --bind-address=127.0.0.1 --socket="$my_dir/mariadbd.sock" --pid-file="$my_dir/mariadbd.pid" \
@@ -113,30 +132,48 @@ start_my() {
     --binlog-row-image=FULL --binlog-row-metadata=FULL --skip-name-resolve --innodb-flush-log-at-trx-commit=0 \
     --innodb-doublewrite=0 --sync-binlog=0 --max-connections=300 --character-set-server=utf8mb4 \
     --collation-server=utf8mb4_bin --default-time-zone=+00:00 </dev/null >/dev/null 2>&1 9>&- &
-  local i
+  local pid=$! i
   for i in $(seq 1 600); do
     if mariadb --no-defaults -S "$my_dir/mariadbd.sock" -u root -e 'SELECT 1' >/dev/null 2>&1; then break; fi
-    [ "$i" = 600 ] && die "mariadb did not start: see $my_dir/mariadbd.log"
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$my_dir/mariadbd.log" >&2 2>/dev/null
+      die "mariadb exited during start-up: see $my_dir/mariadbd.log"
+    fi
+    if [ "$i" = 600 ]; then kill_wait "$pid"; die "mariadb did not start in 60s: see $my_dir/mariadbd.log"; fi
     sleep 0.1
   done
-  if [ "$fresh" = 1 ]; then
-    mariadb --no-defaults -S "$my_dir/mariadbd.sock" -u root -e "
-      CREATE USER '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';
-      CREATE USER '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
-      GRANT ALL ON *.* TO '$DB_USER'@'%' WITH GRANT OPTION;
-      GRANT ALL ON *.* TO '$DB_USER'@'localhost' WITH GRANT OPTION;
-      CREATE DATABASE IF NOT EXISTS \`$DB_DATABASE\`;"
+  if ! my_setup; then
+    kill_wait "$pid"
+    die "mariadb stopped: its first start could not create user $DB_USER and database $DB_DATABASE (error above)"
   fi
   echo "mariadb started on 127.0.0.1:$DB_MYSQL_PORT"
 }
 
+# my_setup creates the user and the database, once: the data directory counts as set up when the
+# marker `initialised` exists, written only after they were created, so a first start that failed
+# after mariadb-install-db is completed by the next start. Returns 1 when that fails.
+my_setup() {
+  [ -f "$my_dir/initialised" ] && return 0
+  mariadb --no-defaults -S "$my_dir/mariadbd.sock" -u root -e "
+      CREATE OR REPLACE USER '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';
+      CREATE OR REPLACE USER '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
+      GRANT ALL ON *.* TO '$DB_USER'@'%' WITH GRANT OPTION;
+      GRANT ALL ON *.* TO '$DB_USER'@'localhost' WITH GRANT OPTION;
+      CREATE DATABASE IF NOT EXISTS \`$DB_DATABASE\`;" || return 1
+  touch "$my_dir/initialised" || return 1
+}
+
+# kill_wait PID: SIGTERM, up to 60 s to exit, then SIGKILL.
+kill_wait() {
+  local p=$1 i
+  kill "$p" 2>/dev/null || return 0
+  for i in $(seq 1 600); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null || true
+}
+
 stop_my() {
   my_running || return 0
-  local p; p="$(my_pid)"
-  kill "$p"
-  local i
-  for i in $(seq 1 600); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$p" 2>/dev/null && kill -9 "$p"
+  kill_wait "$(my_pid)"
   echo "mariadb stopped"
 }
 

@@ -58,28 +58,41 @@ pid_of() { # pid_of ROLE: the pid in $run/ROLE.pid if that process is alive and 
 
 port_open() { (exec 3<>"/dev/tcp/${host:-127.0.0.1}/$1") 2>/dev/null; }
 
-# wait_ready ROLE PORT LOG PATTERN [CHECK]: until LOG has PATTERN, PORT accepts connections and the
-# command CHECK (if any) succeeds; the process exiting or start_timeout passing is fatal.
+# wait_ready ROLE PORT LOG PATTERN [CHECK [FROM]]: until LOG has PATTERN past byte FROM (default 0,
+# for a log truncated at launch; a log appended to across runs passes its size before the launch, so
+# that an earlier run's line does not count), PORT accepts connections and the command CHECK (if
+# any) succeeds; the process exiting or start_timeout passing is fatal.
 wait_ready() {
-  local role=$1 port=$2 log=$3 pattern=$4 check=${5:-true} deadline=$((SECONDS + start_timeout)) pid
-  local -a tails=("$log")
-  [ "$logs/$role.out" = "$log" ] || tails+=("$logs/$role.out")
+  local role=$1 port=$2 log=$3 pattern=$4 check=${5:-true} from=${6:-0} deadline=$((SECONDS + start_timeout)) pid
   pid=$(cat "$run/$role.pid")
   while :; do
+    # A log shorter than FROM was replaced: all of it is this run's.
+    if [ -f "$log" ] && [ "$(wc -c <"$log")" -lt "$from" ]; then from=0; fi
     if ! kill -0 "$pid" 2>/dev/null; then
-      tail -30 "${tails[@]}" >&2 || true
+      log_tail "$role" "$log" "$from"
       die "$role exited during start-up (log: $log)"
     fi
-    if grep -q "$pattern" "$log" 2>/dev/null && port_open "$port" && $check; then
+    if grep -q "$pattern" < <(tail -c "+$((from + 1))" "$log" 2>/dev/null) && port_open "$port" && $check; then
       return 0
     fi
     if [ $SECONDS -ge $deadline ]; then
-      tail -30 "$log" >&2 || true
+      log_tail "$role" "$log" "$from"
       kill -TERM "$pid" 2>/dev/null || true
       die "$role not ready on ${host:-127.0.0.1}:$port after ${start_timeout}s (log: $log)"
     fi
     sleep 0.2
   done
+}
+
+# log_tail ROLE LOG FROM: the last lines of LOG past byte FROM, and of ROLE's stdout if that is another file.
+log_tail() {
+  local role=$1 log=$2 from=$3
+  echo "==> $log <==" >&2
+  tail -c "+$((from + 1))" "$log" 2>/dev/null | tail -n 30 >&2 || true
+  if [ "$logs/$role.out" != "$log" ]; then
+    echo "==> $logs/$role.out <==" >&2
+    tail -n 30 "$logs/$role.out" >&2 2>/dev/null || true
+  fi
 }
 
 # stop_one ROLE [SIGNAL]: signals ROLE's process (default TERM), waits for it to exit (SIGKILL after

@@ -182,9 +182,11 @@ cmd_start() {
   if [ "${KAFKA_CLEAN:-0}" = 1 ]; then rm -rf "$data/log" "$logs"; fi
   write_config
   format
-  local t0=$SECONDS
+  local t0=$SECONDS from=0
+  # log4j appends to server.log across runs: only what this run writes counts.
+  if [ -f "$logs/server.log" ]; then from=$(wc -c <"$logs/server.log"); fi
   launch
-  wait_ready kafka "$port" "$logs/server.log" "Kafka Server started"
+  wait_ready kafka "$port" "$logs/server.log" "Kafka Server started" true "$from"
   watch
   say "ready in $((SECONDS - t0))s: 127.0.0.1:$port, data $data"
   echo "127.0.0.1:$port"

@@ -23,21 +23,6 @@ const (
 	shutdownScript    = "../../distribution/bin/connect-shutdown.sh"
 )
 
-// fakeWorkerScript stands in for the rmqconnect binary: it records its arguments in
-// <records>/<pid>.args, prints one line (to the daemon log), and runs until SIGTERM, after which
-// it writes <records>/<pid>.stopped and exits 0. With FAKE_IGNORE_TERM=1 it ignores SIGTERM.
-const fakeWorkerScript = `#!/bin/sh
-records=%q
-printf '%%s\n' "$@" >"$records/$$.args.tmp" && mv "$records/$$.args.tmp" "$records/$$.args"
-echo "fake rmqconnect $*"
-if [ "${FAKE_IGNORE_TERM:-}" = 1 ]; then
-  trap '' TERM
-else
-  trap 'echo stopped >"$records/$$.stopped"; exit 0' TERM
-fi
-while :; do sleep 0.1; done
-`
-
 // workers is one test's fake binary, pid and log directories.
 type workers struct {
 	records, run, logs string
@@ -49,8 +34,11 @@ func newWorkers(t *testing.T) *workers {
 	dir := t.TempDir()
 	w := &workers{records: filepath.Join(dir, "records"), run: filepath.Join(dir, "run"), logs: filepath.Join(dir, "logs")}
 	require.NoError(t, os.Mkdir(w.records, 0o755))
+	// The fake binary is this test binary as fakeWorker.
+	self, err := os.Executable()
+	require.NoError(t, err)
 	bin := filepath.Join(dir, "rmqconnect")
-	require.NoError(t, os.WriteFile(bin, []byte(fmt.Sprintf(fakeWorkerScript, w.records)), 0o755))
+	require.NoError(t, os.WriteFile(bin, []byte(fmt.Sprintf(fakeWorkerScript, w.records, self)), 0o755))
 	// The caller's RMQCONNECT_* settings (a workerId, a pid directory) must not leak in.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "RMQCONNECT_") {

@@ -25,7 +25,16 @@ import (
 
 const connectAdmin = "../../distribution/bin/connectAdmin"
 
-func TestMain(m *testing.M) { rmqtest.Main(m) }
+func TestMain(m *testing.M) {
+	// The fake programs the script tests run are this test binary.
+	if records := os.Getenv(fakeWorkerEnv); records != "" {
+		os.Exit(fakeWorker(records))
+	}
+	if os.Getenv(fakeJavaEnv) != "" {
+		os.Exit(fakeKafka())
+	}
+	rmqtest.Main(m)
+}
 
 // realEnv is one test's real binary and its pid and log directories.
 type realEnv struct {
@@ -186,6 +195,8 @@ func TestStandaloneScriptsRealWorker(t *testing.T) {
 
 	msg, code := r.script(standaloneScript, "--daemon", "-c", cfg, src, sink)
 	require.Equal(t, 0, code, msg)
+	// The script found the REST API by the worker's `admin REST listening` line.
+	require.Contains(t, msg, "REST "+url+" (")
 	pidFile := filepath.Join(r.run, "connect-standalone.pid")
 	pid := pidOf(t, pidFile)
 	r.waitHealthy(url)
@@ -235,6 +246,7 @@ func TestDistributedScriptsAndEveryAdminCommandRealCluster(t *testing.T) {
 		msg, code := r.script(distributedScript, "--daemon", "-c", cfg)
 		require.Equal(t, 0, code, msg)
 		require.Contains(t, msg, "started worker "+id)
+		require.Contains(t, msg, "REST "+urls[id]+" (")
 	}
 	for _, id := range ids {
 		r.waitHealthy(urls[id])
