@@ -3,7 +3,6 @@ package file_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -12,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -294,15 +292,6 @@ func TestFileSourceRestartFromPosition(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
-}
-
-// fileIDOf is the device and inode of the file at path, as file-source stores them in its offsets.
-func fileIDOf(t *testing.T, path string) string {
-	t.Helper()
-	st, err := os.Stat(path)
-	require.NoError(t, err)
-	sys := st.Sys().(*syscall.Stat_t)
-	return fmt.Sprintf("%d:%d", sys.Dev, sys.Ino)
 }
 
 // TestFileSourceReplacedFileIsReadFromStart: a rotation that renames the file away and creates a new one
