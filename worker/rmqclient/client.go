@@ -187,6 +187,13 @@ func (q Queue) String() string { return fmt.Sprintf("%s@%s#%d", q.Topic, q.Broke
 // directly, past the client library's route cache), sorted by broker and queue id.
 // A topic without a route gives an error wrapping ErrNoRoute.
 func (c *Client) TopicQueues(ctx context.Context, topic string) ([]Queue, error) {
+	return c.routedQueues(ctx, topic, PermWrite, "writable", func(qd remoting.QueueData) int { return qd.WriteQueueNums })
+}
+
+// routedQueues returns queues 0 to nums-1 of every broker whose route for topic grants perm,
+// asking the name servers in turn, sorted by broker and queue id; what names the queues in
+// the error when there is none.
+func (c *Client) routedQueues(ctx context.Context, topic string, perm int, what string, nums func(remoting.QueueData) int) ([]Queue, error) {
 	var errs []error
 	for _, ns := range c.cfg.NameServers {
 		route, err := c.rpc.GetRoute(ctx, ns, topic)
@@ -199,15 +206,15 @@ func (c *Client) TopicQueues(ctx context.Context, topic string) ([]Queue, error)
 		}
 		var out []Queue
 		for _, qd := range route.Queues {
-			if qd.Perm&permWrite == 0 {
+			if qd.Perm&perm == 0 {
 				continue
 			}
-			for i := 0; i < qd.WriteQueueNums; i++ {
+			for i := 0; i < nums(qd); i++ {
 				out = append(out, Queue{Topic: topic, BrokerName: qd.BrokerName, QueueID: i})
 			}
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("%w: %s has no writable queue", ErrNoRoute, topic)
+			return nil, fmt.Errorf("%w: %s has no %s queue", ErrNoRoute, topic, what)
 		}
 		sort.Slice(out, func(i, j int) bool {
 			if out[i].BrokerName != out[j].BrokerName {
@@ -219,9 +226,6 @@ func (c *Client) TopicQueues(ctx context.Context, topic string) ([]Queue, error)
 	}
 	return nil, fmt.Errorf("route of %s: %w: %w", topic, ErrUnreachable, errors.Join(errs...))
 }
-
-// permWrite is RocketMQ's PermName.PERM_WRITE bit.
-const permWrite = 1 << 1
 
 // TopicSpec describes a topic to create.
 type TopicSpec struct {
@@ -261,23 +265,29 @@ func (c *Client) CreateTopic(ctx context.Context, spec TopicSpec) error {
 
 // awaitRoute polls the name server until topic routes at least want queues.
 func (c *Client) awaitRoute(ctx context.Context, topic string, want int) error {
+	return c.awaitTopic(ctx, "create", topic, func(ctx context.Context) error {
+		qs, err := c.TopicQueues(ctx, topic)
+		if err == nil && len(qs) < want {
+			err = fmt.Errorf("%d of %d queues routed", len(qs), want)
+		}
+		return err
+	})
+}
+
+// awaitTopic calls routed, with a growing pause between calls, until it reports topic routed
+// as wanted (nil) or RouteTimeout passes; op (create, update) names the operation waited for.
+func (c *Client) awaitTopic(ctx context.Context, op, topic string, routed func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RouteTimeout)
 	defer cancel()
 	backoff := 20 * time.Millisecond
-	var last error
 	for {
-		qs, err := c.TopicQueues(ctx, topic)
-		if err == nil && len(qs) >= want {
+		last := routed(ctx)
+		if last == nil {
 			return nil
-		}
-		if err == nil {
-			last = fmt.Errorf("%d of %d queues routed", len(qs), want)
-		} else {
-			last = err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("create topic %s: route not visible after %s: %w", topic, c.cfg.RouteTimeout, last)
+			return fmt.Errorf("%s topic %s: route not visible after %s: %w", op, topic, c.cfg.RouteTimeout, last)
 		case <-time.After(backoff):
 		}
 		if backoff < 500*time.Millisecond {

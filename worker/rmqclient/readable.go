@@ -2,11 +2,8 @@ package rmqclient
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sort"
 	"strconv"
-	"time"
 
 	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
@@ -26,37 +23,7 @@ const (
 // read on queues nothing writes any more. A topic without a route, or without a readable
 // queue, gives an error wrapping ErrNoRoute.
 func (c *Client) ReadableQueues(ctx context.Context, topic string) ([]Queue, error) {
-	var errs []error
-	for _, ns := range c.cfg.NameServers {
-		route, err := c.rpc.GetRoute(ctx, ns, topic)
-		if remoting.IsCode(err, remoting.CodeTopicNotExist) {
-			return nil, fmt.Errorf("%w: %s", ErrNoRoute, topic)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
-			continue
-		}
-		var out []Queue
-		for _, qd := range route.Queues {
-			if qd.Perm&PermRead == 0 {
-				continue
-			}
-			for i := 0; i < qd.ReadQueueNums; i++ {
-				out = append(out, Queue{Topic: topic, BrokerName: qd.BrokerName, QueueID: i})
-			}
-		}
-		if len(out) == 0 {
-			return nil, fmt.Errorf("%w: %s has no readable queue", ErrNoRoute, topic)
-		}
-		sort.Slice(out, func(i, j int) bool {
-			if out[i].BrokerName != out[j].BrokerName {
-				return out[i].BrokerName < out[j].BrokerName
-			}
-			return out[i].QueueID < out[j].QueueID
-		})
-		return out, nil
-	}
-	return nil, fmt.Errorf("route of %s: %w: %w", topic, ErrUnreachable, errors.Join(errs...))
+	return c.routedQueues(ctx, topic, PermRead, "readable", func(qd remoting.QueueData) int { return qd.ReadQueueNums })
 }
 
 // TopicLayout is a topic's queues on every broker master, as mqadmin updateTopic sets them.
@@ -105,33 +72,20 @@ func (c *Client) UpdateTopic(ctx context.Context, layout TopicLayout) error {
 
 // awaitLayout polls the name server until it routes layout on brokers brokers.
 func (c *Client) awaitLayout(ctx context.Context, layout TopicLayout, brokers int) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RouteTimeout)
-	defer cancel()
-	backoff := 20 * time.Millisecond
-	var last error
-	for {
+	return c.awaitTopic(ctx, "update", layout.Name, func(ctx context.Context) error {
 		route, err := c.rpc.GetRoute(ctx, c.cfg.NameServers[0], layout.Name)
-		if err == nil {
-			n := 0
-			for _, qd := range route.Queues {
-				if qd.ReadQueueNums == layout.ReadQueues && qd.WriteQueueNums == layout.WriteQueues && qd.Perm == layout.Perm {
-					n++
-				}
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, qd := range route.Queues {
+			if qd.ReadQueueNums == layout.ReadQueues && qd.WriteQueueNums == layout.WriteQueues && qd.Perm == layout.Perm {
+				n++
 			}
-			if n >= brokers {
-				return nil
-			}
-			last = fmt.Errorf("%d of %d brokers routed as asked", n, brokers)
-		} else {
-			last = err
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("update topic %s: route not visible after %s: %w", layout.Name, c.cfg.RouteTimeout, last)
-		case <-time.After(backoff):
+		if n < brokers {
+			return fmt.Errorf("%d of %d brokers routed as asked", n, brokers)
 		}
-		if backoff < 500*time.Millisecond {
-			backoff *= 2
-		}
-	}
+		return nil
+	})
 }
