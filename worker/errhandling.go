@@ -306,29 +306,17 @@ func waitOutOutage(ctx context.Context, p errorPolicy, counters *taskCounters, e
 	if !outage(err) {
 		return err, nil
 	}
-	err = sendPolicy(p).retry(ctx, func() error {
-		if err := convert(); err != nil && outage(err) {
-			return err
-		} else if err != nil {
-			return nonOutage{err}
-		}
-		return nil
-	}, counters.countRetries(outage))
-	var no nonOutage
+	// retry returns at once, unwrapped, an error that is not an outage.
+	err = sendPolicy(p).retry(ctx, convert, counters.countRetries(outage))
 	switch {
 	case err == nil:
 		return nil, nil
-	case errors.As(err, &no):
-		return no.err, nil
-	default:
+	case outage(err):
 		return nil, fmt.Errorf("a service the converter needs is unavailable: %w", err)
+	default:
+		return err, nil
 	}
 }
-
-// nonOutage carries, through a retry of an outage, a conversion error that is not one.
-type nonOutage struct{ err error }
-
-func (e nonOutage) Error() string { return e.err.Error() }
 
 // outageError fails a source task whose conversion outlasted an outage (waitOutOutage).
 type outageError struct{ err error }
