@@ -100,10 +100,14 @@ var spec = plugins.MustConfigSpec(
 	plugins.Field{Name: KeyTombstones, Type: plugins.TypeBoolean, Default: true, Doc: "Follow each delete with a tombstone."},
 	plugins.Field{Name: KeyMaxBatch, Type: plugins.TypeInt, Default: 2048, Validators: []plugins.Validator{plugins.Between(1, 1<<20)},
 		Doc: "Most records one poll returns."},
+	// A poll of 0 would end each read before anything arrives (streaming stops without an error); a long
+	// one holds back Commit, which runs between polls, and so the LSN confirmed to the server.
 	plugins.Field{Name: KeyPollInterval, Type: plugins.TypeDuration, Default: "500ms",
-		Doc: "How long a poll waits for changes before returning what it has (a number is milliseconds)."},
+		Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, time.Minute)},
+		Doc:        "How long a poll waits for changes before returning what it has (a number is milliseconds)."},
 	plugins.Field{Name: KeyReconnectBackoff, Type: plugins.TypeDuration, Default: "1s",
-		Doc: "Wait between reconnect attempts after the connection to the server was lost."},
+		Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, time.Hour)},
+		Doc:        "Wait between reconnect attempts after the connection to the server was lost."},
 )
 
 // config is a task's parsed configuration.
@@ -168,8 +172,13 @@ func (c *config) captured(schemaName, table string) bool {
 }
 
 // connString is the connection URL; replication adds replication=database for the streaming connection.
+// Both sessions fix the settings that shape the text form of the values the task parses (pgoutput writes
+// them with the walsender's settings, the snapshot reads them with the query connection's), which a
+// database or role default (ALTER DATABASE … SET DateStyle) could otherwise change: ISO dates, hex bytea,
+// and floats that read back exactly.
 func (c *config) connString(replication bool) string {
-	q := url.Values{"sslmode": {c.sslmode}, "application_name": {"rmqconnect-" + c.slot}}
+	q := url.Values{"sslmode": {c.sslmode}, "application_name": {"rmqconnect-" + c.slot},
+		"DateStyle": {"ISO"}, "bytea_output": {"hex"}, "extra_float_digits": {"3"}}
 	if replication {
 		q.Set("replication", "database")
 	}

@@ -141,7 +141,8 @@ func TestReplayAfterLossKeepsConfirming(t *testing.T) {
 }
 
 // TestSpecialValues: values PostgreSQL stores that the Connect types cannot hold (numeric NaN and
-// ±Infinity, date and timestamp ±infinity) are null in an optional column and fail a key column,
+// ±Infinity, date and timestamp ±infinity) or the JSON converter cannot write (float NaN and ±Infinity)
+// are null in an optional column and fail a key column,
 // naming it, as is TIME's 24:00:00 (Connect's Time lies within one day); dates before year 1 (" BC")
 // and local-mean-time offsets decode. Each stopped the task at the same change on every restart.
 func TestSpecialValues(t *testing.T) {
@@ -157,6 +158,15 @@ func TestSpecialValues(t *testing.T) {
 			require.NoError(t, err, raw)
 			require.Nil(t, v, raw)
 		}
+	}
+	for _, oid := range []uint32{pgtype.Float4OID, pgtype.Float8OID} {
+		for _, raw := range []string{"NaN", "Infinity", "-Infinity"} {
+			v, err := newColumn("f", oid, -1, false).value(raw)
+			require.NoError(t, err, raw)
+			require.Nil(t, v, raw)
+		}
+		_, err := newColumn("fk", oid, -1, true).value("NaN")
+		require.ErrorContains(t, err, "column fk")
 	}
 	_, err := newColumn("id", pgtype.NumericOID, (10<<16|2)+4, true).value("NaN")
 	require.ErrorContains(t, err, "column id")

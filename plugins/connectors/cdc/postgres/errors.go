@@ -7,6 +7,10 @@ var (
 	// ErrSlotMissing means the replication slot a stored position refers to no longer exists: the changes
 	// since that position are gone from the server.
 	ErrSlotMissing = errors.New("replication slot missing")
+	// ErrSlotUnusable means the server will not stream from the replication slot: it was invalidated
+	// (wal_status lost: the server removed WAL the slot still needed) or START_REPLICATION failed with
+	// SQLSTATE 55000 (object not in prerequisite state). Reconnecting fails the same way until someone acts.
+	ErrSlotUnusable = errors.New("replication slot unusable")
 	// ErrPublicationMissing means the publication the stream reads was dropped.
 	ErrPublicationMissing = errors.New("publication missing")
 	// ErrBadStoredPosition means a stored position cannot be read.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pglogrepl"
 
@@ -25,17 +26,9 @@ type colDesc struct {
 	typmod int32
 }
 
-// newRelation builds a relation; its key is the primary key, or else the replica identity index (as the
-// catalog says now), or none.
-func (t *task) newRelation(ctx context.Context, relid uint32, schemaName, name string, descs []colDesc) (*relation, error) {
-	r := &relation{schema: schemaName, name: name, captured: t.cfg.captured(schemaName, name)}
-	if !r.captured {
-		return r, nil
-	}
-	keys, err := t.keyColumns(ctx, relid)
-	if err != nil {
-		return nil, err
-	}
+// newRelation builds a captured relation whose key is keys, in key order.
+func (t *task) newRelation(schemaName, name string, descs []colDesc, keys []string) (*relation, error) {
+	r := &relation{schema: schemaName, name: name, captured: true}
 	isKey := map[string]bool{}
 	for _, k := range keys {
 		isKey[k] = true
@@ -59,11 +52,65 @@ func (t *task) newRelation(ctx context.Context, relid uint32, schemaName, name s
 }
 
 func (t *task) relationFromMessage(ctx context.Context, m *pglogrepl.RelationMessage) (*relation, error) {
+	if !t.cfg.captured(m.Namespace, m.RelationName) {
+		return &relation{schema: m.Namespace, name: m.RelationName}, nil
+	}
 	descs := make([]colDesc, len(m.Columns))
 	for i, c := range m.Columns {
 		descs[i] = colDesc{name: c.Name, oid: c.DataType, typmod: c.TypeModifier}
 	}
-	return t.newRelation(ctx, m.RelationID, m.Namespace, m.RelationName, descs)
+	keys, err := t.messageKeys(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return t.newRelation(m.Namespace, m.RelationName, descs, keys)
+}
+
+// keyFlag marks a Relation message's column as part of the replica identity.
+const keyFlag = 1
+
+// messageKeys returns the key of a relation as its Relation message describes it: the events that follow
+// were written under its column names, which the catalog no longer has after a RENAME COLUMN (or at all,
+// the table dropped since). With replica identity DEFAULT or USING INDEX the message flags the identity's
+// columns, the primary key's or the index's, and the catalog only orders them (index order), when it names
+// the same ones. With FULL every column is flagged and with NOTHING none: the key is then the catalog's
+// primary key, or none when a column of it is not among the message's (renamed since).
+func (t *task) messageKeys(ctx context.Context, m *pglogrepl.RelationMessage) ([]string, error) {
+	cat, err := t.keyColumns(ctx, m.RelationID)
+	if err != nil {
+		return nil, err
+	}
+	var flagged []string
+	inMessage := map[string]bool{}
+	for _, c := range m.Columns {
+		inMessage[c.Name] = true
+		if c.Flags&keyFlag != 0 {
+			flagged = append(flagged, c.Name)
+		}
+	}
+	if m.ReplicaIdentity == 'd' || m.ReplicaIdentity == 'i' {
+		if len(cat) == len(flagged) && allIn(cat, flagged) {
+			return cat, nil
+		}
+		return flagged, nil
+	}
+	for _, k := range cat {
+		if !inMessage[k] {
+			t.log.Warn("key column not in the relation's columns; its events have no key", "table", m.Namespace+"."+m.RelationName,
+				"column", k, "slot", t.cfg.slot)
+			return nil, nil
+		}
+	}
+	return cat, nil
+}
+
+func allIn(names, set []string) bool {
+	for _, n := range names {
+		if !slices.Contains(set, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // relationFromCatalog reads a table's columns from the catalog (for the snapshot).
@@ -91,19 +138,27 @@ func (t *task) relationFromCatalog(ctx context.Context, tb tableName) (*relation
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
-	r, err := t.newRelation(ctx, relid, tb.schema, tb.name, descs)
+	keys, err := t.keyColumns(ctx, relid)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err := t.newRelation(tb.schema, tb.name, descs, keys)
 	return r, relid, err
 }
 
-// keyColumns returns the columns of the primary key, else of the replica identity index, in index order.
+// keyColumns returns the key columns the catalog has now, in index order: those of the replica identity
+// index for REPLICA IDENTITY USING INDEX (what the change events carry as the old key), else of the
+// primary key; none for a table without either (or dropped). A failure that closed the query connection
+// is a queryConnLost.
 func (t *task) keyColumns(ctx context.Context, relid uint32) ([]string, error) {
 	rows, err := t.db.Query(ctx, `SELECT a.attname FROM pg_index i
 		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-		WHERE i.indexrelid = (SELECT indexrelid FROM pg_index WHERE indrelid = $1 AND (indisprimary OR indisreplident)
-		                      ORDER BY indisprimary DESC LIMIT 1)
+		WHERE i.indexrelid = (SELECT x.indexrelid FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid
+		                      WHERE x.indrelid = $1 AND (x.indisprimary OR x.indisreplident)
+		                      ORDER BY (c.relreplident = 'i' AND x.indisreplident) DESC, x.indisprimary DESC LIMIT 1)
 		ORDER BY array_position(i.indkey::int2[], a.attnum)`, relid)
 	if err != nil {
-		return nil, fmt.Errorf("key of table %d: %w", relid, err)
+		return nil, t.queryErr(fmt.Errorf("key of table %d: %w", relid, err))
 	}
 	defer rows.Close()
 	var out []string
@@ -114,5 +169,8 @@ func (t *task) keyColumns(ctx context.Context, relid uint32) ([]string, error) {
 		}
 		out = append(out, n)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, t.queryErr(fmt.Errorf("key of table %d: %w", relid, err))
+	}
+	return out, nil
 }

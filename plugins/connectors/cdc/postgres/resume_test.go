@@ -147,6 +147,24 @@ func TestSlotGoneFails(t *testing.T) {
 	require.True(t, errors.Is(err, postgres.ErrSlotMissing), "%v", err)
 }
 
+// The query connection killed alone (the replication connection lives on): the task reconnects when it
+// next reads the catalog, for a table it has not seen yet, and the change arrives, without an error.
+func TestQueryConnectionLossResumes(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never"})
+	h.exec(`CREATE TABLE a (id INT PRIMARY KEY)`, `CREATE TABLE b (id INT PRIMARY KEY)`)
+	task := h.start()
+	h.exec(`INSERT INTO a VALUES (1)`)
+	h.poll(task, 1, true)
+	var killed int
+	require.NoError(t, h.sql.QueryRow(`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = $1 AND backend_type = 'client backend'`, "rmqconnect-"+h.slot).Scan(&killed))
+	require.Equal(t, 1, killed, "the query connection")
+	h.exec(`INSERT INTO b VALUES (1)`, `INSERT INTO a VALUES (2)`)
+	require.Equal(t, []string{"srv-public-b {id=1} c nil->{id=1}", "srv-public-a {id=2} c nil->{id=2}"},
+		describeAll(h.poll(task, 2, true)))
+	h.quiet(task)
+}
+
 // A publication dropped mid-stream fails the task.
 func TestPublicationDroppedFails(t *testing.T) {
 	h := newHarness(t, map[string]string{"snapshot.mode": "never"})
@@ -211,6 +229,43 @@ func TestColumnsChangedMidStreamAcrossRestart(t *testing.T) {
 	require.Equal(t, want, describeAll(h.poll(task, 3, true)))
 }
 
+// Key columns renamed while the task is stopped behind events written before the rename: the events read
+// again keep their key under the names they were written with (the Relation message's, in column order once
+// the catalog no longer names them), the later ones under the new names (in key order). With REPLICA
+// IDENTITY FULL the message does not say which columns are the key: events whose key column the catalog no
+// longer has have no key, rather than failing the task on every restart.
+func TestKeyRenamedWhileStopped(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never"})
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY, v TEXT)`, `CREATE TABLE c (k1 INT, k2 INT, v TEXT, PRIMARY KEY (k2, k1))`,
+		`CREATE TABLE f (id INT PRIMARY KEY, v TEXT)`, `ALTER TABLE f REPLICA IDENTITY FULL`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (1, 'a')`)
+	h.poll(task, 1, true)
+	h.exec(`INSERT INTO t VALUES (2, 'b')`, `INSERT INTO c VALUES (1, 2, 'c')`, `INSERT INTO f VALUES (1, 'f')`)
+	require.Equal(t, []string{
+		"srv-public-t {id=2} c nil->{id=2,v=b}",
+		"srv-public-c {k2=2,k1=1} c nil->{k1=1,k2=2,v=c}",
+		"srv-public-f {id=1} c nil->{id=1,v=f}",
+	}, describeAll(h.poll(task, 3, false)))
+	require.NoError(t, task.Stop(context.Background()))
+
+	h.exec(`ALTER TABLE t RENAME COLUMN id TO tid`, `ALTER TABLE c RENAME COLUMN k2 TO kk2`, `ALTER TABLE f RENAME COLUMN id TO fid`,
+		`INSERT INTO t VALUES (3, 'd')`, `INSERT INTO c VALUES (3, 4, 'e')`, `INSERT INTO f VALUES (2, 'g')`,
+		`DELETE FROM t WHERE tid = 2`)
+	task = h.start()
+	require.Equal(t, []string{
+		"srv-public-t {id=2} c nil->{id=2,v=b}",
+		"srv-public-c {k1=1,k2=2} c nil->{k1=1,k2=2,v=c}",
+		"srv-public-f - c nil->{id=1,v=f}",
+		"srv-public-t {tid=3} c nil->{tid=3,v=d}",
+		"srv-public-c {kk2=4,k1=3} c nil->{k1=3,kk2=4,v=e}",
+		"srv-public-f {fid=2} c nil->{fid=2,v=g}",
+		"srv-public-t {tid=2} d {tid=2,v=<nil>}->nil",
+		"srv-public-t {tid=2} tombstone",
+	}, describeAll(h.poll(task, 8, true)))
+	h.quiet(task)
+}
+
 // TestMixedCasePublication: a publication whose name keeps its case (created quoted, as the task
 // creates it) is the one the replication stream reads; pgoutput folds an unquoted name in
 // publication_names to lower case and refused to start, which the task retried forever.
@@ -224,17 +279,19 @@ func TestMixedCasePublication(t *testing.T) {
 	h.quiet(task)
 }
 
-// TestSpecialValuesStream: NaN numerics (a NUMERIC with a scale cannot hold ±Infinity), infinite and BC dates and timestamps and TIME's
-// 24:00:00, as the server sends them, in a snapshot and in the stream: optional columns carry null for
-// the values Connect cannot hold, and the task goes on.
+// TestSpecialValuesStream: NaN numerics (a NUMERIC with a scale cannot hold ±Infinity), NaN and ±Infinity
+// floats (which the JSON converter cannot write), infinite and BC dates and timestamps and TIME's 24:00:00,
+// as the server sends them, in a snapshot and in the stream: optional columns carry null for the values
+// Connect (or its JSON form) cannot hold, and the task goes on.
 func TestSpecialValuesStream(t *testing.T) {
 	h := newHarness(t, map[string]string{"snapshot.mode": "initial", "tombstones.on.delete": "false"})
-	h.exec(`CREATE TABLE t (id INT PRIMARY KEY, n NUMERIC(10,2), d DATE, ts TIMESTAMP, tz TIMESTAMPTZ, tm TIME)`,
-		`INSERT INTO t VALUES (1, 'NaN', 'infinity', '-infinity', 'infinity', '24:00:00')`)
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY, n NUMERIC(10,2), d DATE, ts TIMESTAMP, tz TIMESTAMPTZ, tm TIME, f4 REAL, f8 FLOAT8)`,
+		`INSERT INTO t VALUES (1, 'NaN', 'infinity', '-infinity', 'infinity', '24:00:00', 'NaN', 'Infinity')`)
 	task := h.start()
-	h.exec(`INSERT INTO t VALUES (2, 'NaN', '0044-03-15 BC', '0001-12-31 23:59:59 BC', '-infinity', '00:00:01')`,
-		`INSERT INTO t VALUES (3, 12.5, '2026-12-06', '2026-12-06 01:02:03', '2026-12-06 01:02:03+00', '13:45:10')`)
-	recs := h.poll(task, 3, true)
+	h.exec(`INSERT INTO t VALUES (2, 'NaN', '0044-03-15 BC', '0001-12-31 23:59:59 BC', '-infinity', '00:00:01', '-Infinity', 'NaN')`,
+		`INSERT INTO t VALUES (3, 12.5, '2026-12-06', '2026-12-06 01:02:03', '2026-12-06 01:02:03+00', '13:45:10', 1.5, 0.1)`,
+		`INSERT INTO t VALUES (4, NULL, NULL, NULL, NULL, NULL, 'Infinity', '-Infinity')`)
+	recs := h.poll(task, 4, true)
 	after := func(r *schema.Record) *schema.Struct {
 		v, err := r.Value.(*schema.Struct).Get("after")
 		require.NoError(t, err)
@@ -245,10 +302,15 @@ func TestSpecialValuesStream(t *testing.T) {
 		require.NoError(t, err)
 		return v
 	}
-	one, two, three := after(recs[0]), after(recs[1]), after(recs[2])
-	for _, f := range []string{"n", "d", "ts", "tz"} {
+	one, two, three, four := after(recs[0]), after(recs[1]), after(recs[2]), after(recs[3])
+	for _, f := range []string{"n", "d", "ts", "tz", "f4", "f8"} {
 		require.Nil(t, get(one, f), f)
+		require.Nil(t, get(four, f), f)
 	}
+	require.Nil(t, get(two, "f4"))
+	require.Nil(t, get(two, "f8"))
+	require.Equal(t, float32(1.5), get(three, "f4"))
+	require.Equal(t, 0.1, get(three, "f8"))
 	require.Nil(t, get(one, "tm"))
 	require.Equal(t, int64(1000), get(two, "tm").(time.Time).UnixMilli())
 	require.Nil(t, get(two, "n"))
@@ -257,6 +319,34 @@ func TestSpecialValuesStream(t *testing.T) {
 	require.Nil(t, get(two, "tz"))
 	require.Equal(t, time.Date(2026, 12, 6, 1, 2, 3, 0, time.UTC), get(three, "tz"))
 	h.quiet(task)
+}
+
+// Database defaults that change the text form of values (a non-ISO DateStyle, escape bytea, fewer float
+// digits) do not reach the task's sessions: the snapshot and the stream read the values exactly.
+func TestSessionSettingsFixed(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "initial", "tombstones.on.delete": "false"})
+	h.exec(`ALTER DATABASE `+h.db.Name+` SET DateStyle = 'SQL, DMY'`, `ALTER DATABASE `+h.db.Name+` SET bytea_output = 'escape'`,
+		`ALTER DATABASE `+h.db.Name+` SET extra_float_digits = -3`,
+		`CREATE TABLE t (id INT PRIMARY KEY, d DATE, ts TIMESTAMP, tz TIMESTAMPTZ, b BYTEA, f FLOAT8)`,
+		`INSERT INTO t VALUES (1, '2026-03-15', '2026-03-15 01:02:03.5', '2026-03-15 01:02:03+02', '\x00ff41', 0.1::float8 + 0.2::float8)`)
+	task := h.start()
+	h.exec(`INSERT INTO t VALUES (2, '2026-03-15', '2026-03-15 01:02:03.5', '2026-03-15 01:02:03+02', '\x00ff41', 0.1::float8 + 0.2::float8)`)
+	a, b := 0.1, 0.2 // variables: Go adds constants exactly
+	for i, r := range h.poll(task, 2, true) {
+		v, err := r.Value.(*schema.Struct).Get("after")
+		require.NoError(t, err)
+		row := v.(*schema.Struct)
+		get := func(f string) any {
+			v, err := row.Get(f)
+			require.NoError(t, err)
+			return v
+		}
+		require.Equal(t, time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC), get("d"), "row %d", i)
+		require.Equal(t, time.Date(2026, 3, 15, 1, 2, 3, 5e8, time.UTC), get("ts"), "row %d", i)
+		require.Equal(t, time.Date(2026, 3, 14, 23, 2, 3, 0, time.UTC), get("tz"), "row %d", i)
+		require.Equal(t, []byte{0, 0xff, 'A'}, get("b"), "row %d", i)
+		require.Equal(t, a+b, get("f"), "row %d", i)
+	}
 }
 
 // The connector's user refused on a reconnect (its password changed): the task fails, saying so, instead

@@ -152,6 +152,7 @@ func (t *task) snapshotRecords(h *heldRow, last bool) ([]*schema.Record, error) 
 	}
 	t.mu.Lock()
 	s.ack.pending += len(recs)
+	s.ack.records = s.ack.records || len(recs) > 0
 	t.mu.Unlock()
 	return recs, nil
 }

@@ -19,8 +19,9 @@ import (
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
-// startStreaming (re)connects when needed and issues START_REPLICATION. A missing slot or publication is
-// returned as a task failure; anything else makes the caller wait and try again.
+// startStreaming (re)connects when needed and issues START_REPLICATION. A missing or invalidated slot, a
+// missing publication, or the server refusing to stream from the slot (SQLSTATE 55000) is returned as a
+// task failure; anything else makes the caller wait and try again.
 func (t *task) startStreaming(ctx context.Context) error {
 	if t.repl == nil {
 		if err := t.connect(ctx); err != nil {
@@ -33,6 +34,9 @@ func (t *task) startStreaming(ctx context.Context) error {
 		if !slot.exists {
 			return t.slotMissing(max(t.last.commit, t.startLSN))
 		}
+		if slot.lost {
+			return t.slotInvalidated(max(t.last.commit, t.startLSN))
+		}
 		if err := t.checkPublication(ctx); err != nil {
 			return err
 		}
@@ -42,7 +46,7 @@ func (t *task) startStreaming(ctx context.Context) error {
 		// to lower case); the name is letters, digits and underscores (validated), nothing to escape.
 		PluginArgs: []string{"proto_version '1'", "publication_names '" + pgx.Identifier{t.cfg.publication}.Sanitize() + "'"}})
 	if err != nil {
-		return fmt.Errorf("start replication from slot %s: %w", t.cfg.slot, err)
+		return t.refused(fmt.Errorf("start replication from slot %s: %w", t.cfg.slot, err))
 	}
 	t.tx.open = false
 	t.outage.Resumed(t.log, "replication resumed", "slot", t.cfg.slot)
@@ -50,17 +54,57 @@ func (t *task) startStreaming(ctx context.Context) error {
 	return nil
 }
 
+// refused wraps START_REPLICATION's SQLSTATE 55000 (object not in prerequisite state) in ErrSlotUnusable,
+// which fails the task: the server answers it for a slot it invalidated and for a server that cannot
+// decode at all (wal_level below logical, a standby), neither of which a reconnect changes.
+func (t *task) refused(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "55000" {
+		return err
+	}
+	detail := ""
+	if pe.Detail != "" {
+		detail = " (" + pe.Detail + ")"
+	}
+	return fmt.Errorf("%w: the server refuses to stream from replication slot %q (%s) on %s:%d/%s: %v%s. Reconnecting cannot "+
+		"change this. If the slot was invalidated, the changes it held are gone: drop it (SELECT pg_drop_replication_slot('%s')), "+
+		"delete the connector's stored offsets (or set %s to a new name) and restart the task to start over with a new "+
+		"snapshot; otherwise correct what the server names and restart the task",
+		ErrSlotUnusable, t.cfg.slot, KeySlot, t.cfg.host, t.cfg.port, t.cfg.dbname, err, detail, t.cfg.slot, KeySlot)
+}
+
 // lost drops the connections after a failure; the next poll reconnects after the back-off.
 func (t *task) lost(err error) {
-	t.closeConns()
-	t.streaming = false
-	t.tx.open = false
+	t.disconnect()
 	t.nextConnect = time.Now().Add(t.cfg.backoff)
 	t.outage.Lost(t.log, "connection to PostgreSQL lost", err, "slot", t.cfg.slot)
 }
 
+// disconnect closes the connections; the next poll opens new ones and starts streaming again.
+func (t *task) disconnect() {
+	t.closeConns()
+	t.streaming = false
+	t.tx.open = false
+}
+
+// queryConnLost is a failure of the query connection that closed it (a killed session, a network
+// failure): the stream treats it as a lost connection, to reconnect, not as a failure of the task.
+type queryConnLost struct{ err error }
+
+func (e *queryConnLost) Error() string { return "query connection lost: " + e.err.Error() }
+func (e *queryConnLost) Unwrap() error { return e.err }
+
+// queryErr marks err as a lost query connection when the query connection is closed after it.
+func (t *task) queryErr(err error) error {
+	if err != nil && t.db != nil && t.db.IsClosed() {
+		return &queryConnLost{err: err}
+	}
+	return err
+}
+
 func fatal(err error) bool {
-	return errors.Is(err, ErrSlotMissing) || errors.Is(err, ErrPublicationMissing) || errors.Is(err, ErrAccessDenied)
+	return errors.Is(err, ErrSlotMissing) || errors.Is(err, ErrSlotUnusable) || errors.Is(err, ErrPublicationMissing) ||
+		errors.Is(err, ErrAccessDenied)
 }
 
 // denied wraps a refusal of the connector's user (a wrong password, a missing privilege: SQLSTATE classes
@@ -94,7 +138,7 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 			if ctx.Err() != nil {
 				// The poll was cancelled, the server not lost: no warning and no back-off. START_REPLICATION may
 				// have been sent, so the next poll starts on fresh connections.
-				t.closeConns()
+				t.disconnect()
 				return nil, nil
 			}
 			t.lost(err)
@@ -115,7 +159,8 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 		t.flushPending()
 	}()
 	var out []*schema.Record
-	for len(out) < t.cfg.maxBatch && ctx.Err() == nil {
+	// A lost connection (t.lost) ends the loop: t.repl is gone.
+	for len(out) < t.cfg.maxBatch && ctx.Err() == nil && t.streaming {
 		msg, err := t.repl.ReceiveMessage(context.Background())
 		if err != nil {
 			// The poll's deadline, or its context moving the deadline: a read timeout leaves the connection
@@ -131,13 +176,54 @@ func (t *task) pollStream(ctx context.Context) ([]*schema.Record, error) {
 			t.lost(pgconn.ErrorResponseToPgError(m))
 			return out, nil
 		case *pgproto3.CopyData:
-			var err error
-			if out, err = t.handleCopyData(ctx, out, m.Data); err != nil {
+			more, err := t.handleCopyData(ctx, out, m.Data)
+			var ql *queryConnLost
+			if errors.As(err, &ql) {
+				// The records before the message are kept: the new session replays from the LSN confirmed,
+				// and the ones already emitted are skipped (t.last).
+				if ctx.Err() != nil {
+					t.disconnect()
+				} else {
+					t.lost(err)
+				}
+				return out, nil
+			}
+			if err != nil {
 				return nil, err
 			}
+			out = more
 		}
 	}
+	t.confirmQuiet(ctx)
 	return out, nil
+}
+
+// quietConfirmEvery bounds how often a poll confirms an LSN itself (confirmQuiet).
+const quietConfirmEvery = time.Second
+
+// confirmQuiet confirms to the server, at most once every quietConfirmEvery, the progress no record waits
+// for (confirmable). The engine calls Commit only after records were produced: without this, the slot of a
+// connector whose captured tables are quiet would stay where it is while other tables (not captured, or not
+// in the publication) fill the WAL, which the server keeps for the slot.
+func (t *task) confirmQuiet(ctx context.Context) {
+	if ctx.Err() != nil || !t.streaming || time.Since(t.quietAt) < quietConfirmEvery {
+		return
+	}
+	if lsn := t.confirmable(); lsn > t.confirmed {
+		t.reply(lsn)
+		t.quietAt = time.Now()
+	}
+}
+
+// reply sends the server a standby status update confirming lsn (at least the LSN already confirmed,
+// which a reply must repeat); a failure drops the connection.
+func (t *task) reply(lsn pglogrepl.LSN) {
+	lsn = max(lsn, t.confirmed)
+	if err := pglogrepl.SendStandbyStatusUpdate(context.Background(), t.repl, pglogrepl.StandbyStatusUpdate{WALWritePosition: lsn}); err != nil {
+		t.lost(fmt.Errorf("confirm LSN %s to the server: %w", lsn, err))
+		return
+	}
+	t.confirmed = lsn
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -170,9 +256,7 @@ func (t *task) handleCopyData(ctx context.Context, out []*schema.Record, data []
 			t.mu.Unlock()
 		}
 		if pkm.ReplyRequested {
-			if err := pglogrepl.SendStandbyStatusUpdate(ctx, t.repl, pglogrepl.StandbyStatusUpdate{WALWritePosition: t.confirmed}); err != nil {
-				t.lost(err)
-			}
+			t.reply(t.confirmable())
 		}
 		return out, nil
 	case pglogrepl.XLogDataByteID:
@@ -305,6 +389,7 @@ func (t *task) flushPending() {
 func (t *task) flushPendingLocked() {
 	if t.tx.unflushed != 0 && t.tx.ack != nil {
 		t.tx.ack.pending += t.tx.unflushed
+		t.tx.ack.records = true
 	}
 	t.tx.unflushed = 0
 }

@@ -36,12 +36,14 @@ type pos struct {
 func (p pos) after(o pos) bool { return p.commit > o.commit || (p.commit == o.commit && p.seq > o.seq) }
 
 // txAck counts the records of one transaction (or of the snapshot) not yet acknowledged by RocketMQ; end
-// is the LSN to confirm once all are and the transaction's commit was seen (closed).
+// is the LSN to confirm once all are and the transaction's commit was seen (closed). records says whether
+// any record was emitted for it: only then does confirming end wait for Commit.
 type txAck struct {
 	commit  pglogrepl.LSN
 	end     pglogrepl.LSN
 	pending int
 	closed  bool
+	records bool
 }
 
 // task is the postgres-cdc source task. Start, Poll and Commit run on the engine's task goroutine;
@@ -89,12 +91,17 @@ type task struct {
 	streaming   bool
 	nextConnect time.Time
 	outage      cdc.Outage
-	// confirmed is the LSN last confirmed to the server.
+	// confirmed is the LSN last confirmed to the server; quietAt is when a poll last confirmed one itself
+	// (confirmQuiet).
 	confirmed pglogrepl.LSN
+	quietAt   time.Time
 
 	mu       sync.Mutex
 	inflight []*txAck
-	acked    pglogrepl.LSN
+	// acked is the LSN before which every record emitted is acknowledged; recordsEnd is the end of the
+	// newest acknowledged transaction that had records.
+	acked      pglogrepl.LSN
+	recordsEnd pglogrepl.LSN
 }
 
 func newTask() *task { return &task{rels: map[uint32]*relation{}} }
@@ -142,6 +149,9 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 		if !slot.exists {
 			return t.slotMissing(resume.commit)
 		}
+		if slot.lost {
+			return t.slotInvalidated(resume.commit)
+		}
 		if err := t.checkPublication(ctx); err != nil {
 			return err
 		}
@@ -152,6 +162,11 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 		return err
 	}
 	if cfg.snapshot != SnapshotInitial {
+		// Without a stored position and without a snapshot, the slot's position is where capture starts:
+		// an invalidated slot is not silently replaced by one that starts now.
+		if slot.lost {
+			return t.slotInvalidated(0)
+		}
 		if !slot.exists {
 			if _, err := pglogrepl.CreateReplicationSlot(ctx, t.repl, cfg.slot, "pgoutput",
 				pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "NOEXPORT_SNAPSHOT"}); err != nil {
@@ -161,7 +176,7 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 		return nil
 	}
 	// No position refers to an existing slot, so nothing read from it was delivered: a fresh slot with an
-	// exported snapshot loses nothing the snapshot does not read.
+	// exported snapshot loses nothing the snapshot does not read (also when the old slot was invalidated).
 	if slot.exists {
 		if err := pglogrepl.DropReplicationSlot(ctx, t.repl, cfg.slot, pglogrepl.DropReplicationSlotOptions{}); err != nil {
 			return fmt.Errorf("drop replication slot %s to take a new snapshot (%s): %w", cfg.slot, KeySlot, err)
@@ -227,14 +242,18 @@ func (t *task) closeConns() {
 	}
 }
 
+// slotInfo is what the task needs to know of its slot: whether it exists, and whether the server
+// invalidated it (lost: it removed WAL the slot still needed, max_slot_wal_keep_size), after which the slot
+// cannot stream again.
 type slotInfo struct {
-	exists bool
+	exists, lost bool
 }
 
 func (t *task) slotInfo(ctx context.Context) (slotInfo, error) {
-	var db, plugin string
-	err := t.db.QueryRow(ctx, "SELECT coalesce(database, ''), coalesce(plugin, '') FROM pg_replication_slots WHERE slot_name = $1",
-		t.cfg.slot).Scan(&db, &plugin)
+	var db, plugin, walStatus string
+	// wal_status came with PostgreSQL 13: read through to_jsonb, it is '' on 12 instead of an error.
+	err := t.db.QueryRow(ctx, `SELECT coalesce(database, ''), coalesce(plugin, ''), coalesce(to_jsonb(s) ->> 'wal_status', '')
+		FROM pg_replication_slots s WHERE slot_name = $1`, t.cfg.slot).Scan(&db, &plugin, &walStatus)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return slotInfo{}, nil
 	}
@@ -246,7 +265,7 @@ func (t *task) slotInfo(ctx context.Context) (slotInfo, error) {
 			Reason: fmt.Sprintf("the slot exists for database %q with plugin %q, not %q with pgoutput", db, plugin, t.cfg.dbname),
 			Err:    plugins.ErrInvalidValue}
 	}
-	return slotInfo{exists: true}, nil
+	return slotInfo{exists: true, lost: walStatus == "lost"}, nil
 }
 
 func (t *task) slotMissing(at pglogrepl.LSN) error {
@@ -254,6 +273,20 @@ func (t *task) slotMissing(at pglogrepl.LSN) error {
 		"LSN %s: the changes made since then are gone from the server and cannot be captured. To start over with a new "+
 		"snapshot, delete the connector's stored offsets (or set %s to a new name) and restart it",
 		ErrSlotMissing, t.cfg.slot, KeySlot, t.cfg.host, t.cfg.port, t.cfg.dbname, at, KeySlot)
+}
+
+// slotInvalidated is the failure of a task whose slot the server invalidated; at is the stored position,
+// 0 when there is none.
+func (t *task) slotInvalidated(at pglogrepl.LSN) error {
+	since := "the slot's position"
+	if at != 0 {
+		since = "LSN " + at.String() + ", the connector's stored position"
+	}
+	return fmt.Errorf("%w: replication slot %q (%s) on %s:%d/%s was invalidated by the server (wal_status lost): it removed "+
+		"WAL the slot still needed (max_slot_wal_keep_size), so the changes made since %s are gone and cannot be captured. "+
+		"To start over with a new snapshot, drop the slot (SELECT pg_drop_replication_slot('%s')), delete the connector's "+
+		"stored offsets (or set %s to a new name) and restart it; raise max_slot_wal_keep_size (-1: no limit) so that it "+
+		"does not happen again", ErrSlotUnusable, t.cfg.slot, KeySlot, t.cfg.host, t.cfg.port, t.cfg.dbname, since, t.cfg.slot, KeySlot)
 }
 
 func (t *task) publicationExists(ctx context.Context) (bool, error) {
@@ -387,14 +420,33 @@ func (t *task) CommitRecord(_ context.Context, _ *schema.Record, _ *plugins.Reco
 	return nil
 }
 
+// drainLocked drops the acknowledged transactions from the head of inflight, moving acked to their end: it
+// stops at the first with a record not yet acknowledged, so acked never passes one.
 func (t *task) drainLocked() {
 	for len(t.inflight) > 0 && t.inflight[0].closed && t.inflight[0].pending <= 0 {
-		if e := t.inflight[0].end; e > t.acked {
-			t.acked = e
+		e := t.inflight[0]
+		if e.end > t.acked {
+			t.acked = e.end
+		}
+		if e.records && e.end > t.recordsEnd {
+			t.recordsEnd = e.end
 		}
 		t.inflight[0] = nil
 		t.inflight = t.inflight[1:]
 	}
+}
+
+// confirmable is the LSN a poll may confirm to the server without Commit (confirmQuiet, a keepalive's
+// reply): acked, once Commit has confirmed every transaction with records before it, so that what a poll
+// confirms itself carries no record (keepalives, changes of tables not captured); else the LSN already
+// confirmed.
+func (t *task) confirmable() pglogrepl.LSN {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.recordsEnd > t.confirmed || t.acked <= t.confirmed {
+		return t.confirmed
+	}
+	return t.acked
 }
 
 // Commit confirms to the server the LSN up to which every record is acknowledged by RocketMQ; the engine

@@ -27,8 +27,9 @@ type column struct {
 	schema *schema.Schema
 	decode func(string) (any, error)
 	// unbounded: the type stores values its Connect type cannot hold (numeric NaN and ±Infinity, date
-	// and timestamp ±infinity, TIME's 24:00:00, which Connect's Time, within one day, cannot); an
-	// optional column carries them as null, a key column fails the change.
+	// and timestamp ±infinity, TIME's 24:00:00, which Connect's Time, within one day, cannot), or values
+	// the JSON converter cannot write (float NaN and ±Infinity: a record holding one would fail its
+	// conversion on every restart); an optional column carries them as null, a key column fails the change.
 	unbounded bool
 }
 
@@ -60,12 +61,12 @@ func newColumn(name string, oid uint32, typmod int32, required bool) column {
 	case pgtype.Int8OID:
 		c.schema, c.decode = prim(schema.Int64), func(s string) (any, error) { return strconv.ParseInt(s, 10, 64) }
 	case pgtype.Float4OID:
-		c.schema, c.decode = prim(schema.Float32), func(s string) (any, error) {
+		c.schema, c.unbounded, c.decode = prim(schema.Float32), true, func(s string) (any, error) {
 			f, err := strconv.ParseFloat(s, 32)
 			return float32(f), err
 		}
 	case pgtype.Float8OID:
-		c.schema, c.decode = prim(schema.Float64), func(s string) (any, error) { return strconv.ParseFloat(s, 64) }
+		c.schema, c.unbounded, c.decode = prim(schema.Float64), true, func(s string) (any, error) { return strconv.ParseFloat(s, 64) }
 	case pgtype.NumericOID:
 		if typmod < 4 {
 			break // numeric without a declared scale: text
@@ -138,8 +139,8 @@ func (c column) value(raw string) (any, error) {
 	return v, nil
 }
 
-// unboundedValue reports whether s is one of the special values numeric, date, time and timestamp columns
-// hold.
+// unboundedValue reports whether s is one of the special values numeric, float, date, time and timestamp
+// columns hold.
 func unboundedValue(s string) bool {
 	switch s {
 	case "NaN", "Infinity", "-Infinity", "infinity", "-infinity", "24:00:00":
