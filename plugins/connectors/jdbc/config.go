@@ -91,8 +91,10 @@ func connectionFields() []plugins.Field {
 var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
 	plugins.Field{Name: KeyMode, Type: plugins.TypeString, Default: ModeBulk,
 		Validators: []plugins.Validator{plugins.OneOf(ModeBulk, ModeIncrementing, ModeTimestamp, ModeTimestampIncrementing)},
-		Doc: "bulk: the whole table at every poll; incrementing: new rows by a strictly increasing column; " +
-			"timestamp: new and changed rows by a timestamp column; timestamp+incrementing: both (exact)."},
+		Doc: "bulk: the whole table at every poll; incrementing: new rows by a strictly increasing column " +
+			"(ids must become visible in increasing order); timestamp: new and changed rows by a timestamp column; " +
+			"timestamp+incrementing: both. The timestamp modes miss no row only when timestamp.delay.interval.ms " +
+			"exceeds the longest transaction writing the table."},
 	plugins.Field{Name: KeyIncrementingCol, Type: plugins.TypeString,
 		Doc: "Strictly increasing integer column (incrementing modes)."},
 	plugins.Field{Name: KeyTimestampCols, Type: plugins.TypeList,
@@ -101,7 +103,9 @@ var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
 		Doc: "A SELECT to read instead of tables; its rows go to topic.prefix. Filters of the incrementing and " +
 			"timestamp modes are applied around it."},
 	plugins.Field{Name: KeyWhitelist, Type: plugins.TypeList, Aliases: []string{"table.include.list"},
-		Doc: "Tables to read (empty: every table of the current schema/database, minus table.blacklist)."},
+		Doc: "Tables or views to read; a bare name is found as a query finds it (PostgreSQL's search path, " +
+			"MySQL's database), and a name that is none fails the start (empty: every table of the current " +
+			"schema/database, minus table.blacklist)."},
 	plugins.Field{Name: KeyBlacklist, Type: plugins.TypeList, Aliases: []string{"table.exclude.list"},
 		Doc: "Tables never read."},
 	plugins.Field{Name: KeyTopicPrefix, Type: plugins.TypeString, Default: "",
@@ -115,7 +119,7 @@ var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
 	plugins.Field{Name: KeyTimestampDelay, Type: plugins.TypeDuration, Default: time.Duration(0),
 		Validators: []plugins.Validator{plugins.DurationBetween(0, 24*time.Hour)},
 		Doc: "Rows whose timestamp is newer than the database clock minus this delay wait for a later poll " +
-			"(lets transactions with earlier timestamps commit first)."},
+			"(lets transactions with earlier timestamps commit first: set it above the longest writing transaction)."},
 	plugins.Field{Name: KeyTablePollInterval, Type: plugins.TypeDuration, Default: time.Minute,
 		Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, 24*time.Hour)},
 		Doc:        "How often the connector looks for new or dropped tables (and reassigns the tasks' tables)."},

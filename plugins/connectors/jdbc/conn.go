@@ -248,7 +248,9 @@ func isTransient(err error) bool {
 		case strings.HasPrefix(pe.Code, "08"), // connection exception
 			strings.HasPrefix(pe.Code, "53"),       // insufficient resources
 			strings.HasPrefix(pe.Code, "57"),       // operator intervention (shutdown, cancel)
-			pe.Code == "40001", pe.Code == "40P01": // serialization failure, deadlock
+			pe.Code == "40001", pe.Code == "40P01", // serialization failure, deadlock
+			pe.Code == "55P03", // lock_not_available: lock_timeout passed waiting for another session
+			pe.Code == "25006": // read_only_sql_transaction: a standby, or a primary demoted by a failover
 			return true
 		}
 		return false
@@ -257,6 +259,8 @@ func isTransient(err error) bool {
 	if errors.As(err, &me) {
 		switch me.Number {
 		case 1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013: // too many connections, shutdown, lock wait, deadlock, killed, gone
+			return true
+		case 1290, 1836: // running with --read-only, running in read-only mode: a replica, or a primary demoted by a failover
 			return true
 		}
 		return false

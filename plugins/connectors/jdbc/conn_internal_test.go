@@ -89,6 +89,12 @@ func TestErrorClasses(t *testing.T) {
 	require.True(t, isRowError(&mysql.MySQLError{Number: 1062}))
 	require.True(t, isTransient(&mysql.MySQLError{Number: 1213}))
 	require.False(t, isTransient(&mysql.MySQLError{Number: 1062}))
+	// A lock timeout and a read-only server (a standby, a demoted primary) pass; the sink's DDL waits them out.
+	require.True(t, isTransient(&pgconn.PgError{Code: "55P03"}))
+	require.True(t, isTransient(&pgconn.PgError{Code: "25006"}))
+	require.True(t, isTransient(&mysql.MySQLError{Number: 1290}))
+	require.True(t, isTransient(&mysql.MySQLError{Number: 1836}))
+	require.False(t, isTransient(&pgconn.PgError{Code: "42809"}), "wrong object type: ALTER TABLE on a view")
 }
 
 func TestSmallDecimalAgreesWithParseDecimal(t *testing.T) {

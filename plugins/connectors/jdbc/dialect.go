@@ -3,6 +3,7 @@ package jdbc
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -76,7 +77,7 @@ func (d dialect) sqlType(s *schema.Schema, key bool) (string, error) {
 	case schema.DecimalName:
 		scale, err := schema.DecimalScale(s)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("%w: %w", ErrBadRecord, err) // the record's schema, not the database, is wrong
 		}
 		return fmt.Sprintf("DECIMAL(65,%d)", scale), nil
 	case schema.DateName:
@@ -213,6 +214,35 @@ AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`
 		out = append(out, tableID{Name: n})
 	}
 	return out, rows.Err()
+}
+
+// resolve finds the table, view or materialized view id names as a query names it: a bare name through
+// PostgreSQL's search path, or in MySQL's current database. It returns the id queries and the catalog
+// reads then use: a bare name found outside PostgreSQL's current schema gets its schema, as the catalog
+// reads look for a bare name there; one found in it stays bare (its source partition is named so).
+// ok is false when there is no such relation.
+func (d dialect) resolve(ctx context.Context, db *sql.DB, id tableID) (_ tableID, ok bool, err error) {
+	if d.kind == postgresDialect {
+		var schema string
+		var current bool
+		err := db.QueryRowContext(ctx, `SELECT n.nspname, n.nspname = current_schema()
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`, d.table(id)).Scan(&schema, &current)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return id, false, nil
+		case err != nil:
+			return id, false, err
+		}
+		if id.Schema == "" && !current {
+			id.Schema = schema
+		}
+		return id, true, nil
+	}
+	var n int
+	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES
+WHERE TABLE_NAME = ? AND TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE())`, id.Name, id.Schema).Scan(&n)
+	return id, n > 0, err
 }
 
 // now reads the database's clock (UTC), which bounds timestamp-mode queries.

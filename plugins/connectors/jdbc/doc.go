@@ -6,7 +6,10 @@
 // jdbc-source reads tables (table.whitelist/table.blacklist, split over tasks) or one query, in bulk,
 // incrementing, timestamp or timestamp+incrementing mode, and emits each row as a Connect Struct whose
 // schema comes from the column metadata; the key is the primary key. Each table has one source partition
-// whose offset is the last incrementing value and/or timestamp emitted, so a restart resumes after it.
+// whose offset is the last incrementing value and/or timestamp emitted (in timestamp mode with the primary
+// key of its row when that key can order the rows of one timestamp), so a restart resumes after it.
+// A timestamp query never reads the current unit of the timestamp columns' precision (the current second
+// of a DATETIME), whose rows are not all written yet.
 //
 // jdbc-sink writes Struct records to tables named by table.name.format: insert, upsert or update, keys
 // from the record key or value, tables created and widened on demand (auto.create, auto.evolve), null

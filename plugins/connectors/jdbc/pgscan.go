@@ -29,8 +29,9 @@ func (t *SourceTask) pgScan(ctx context.Context, q *querier, limit int, rc *rowC
 			return nil, fmt.Errorf("connection is a %T, not pgx's", dc)
 		}
 		c := sc.Conn()
+		qargs := append([]any{pgResultFormats}, args...)
 		for try := 0; ; try++ {
-			rows, err := c.Query(ctx, stmt, args...)
+			rows, err := c.Query(ctx, stmt, qargs...)
 			var pg *page
 			if err == nil {
 				pg, err = t.pgRows(q, c.TypeMap(), rows, limit, rc)
@@ -42,6 +43,29 @@ func (t *SourceTask) pgScan(ctx context.Context, q *querier, limit int, rc *rowC
 			return pg, err
 		}
 	})
+}
+
+// pgResultFormats asks for the binary form of the types pgDriverValue reads from it (by hand, or through
+// pgx's plans into the Go values database/sql's pgx driver gives) and the text form of every other type.
+// pgx would ask for the binary form of every type it knows, but decodes that of many (arrays, interval,
+// inet, cidr, ranges, …) only into types of its own, not into the text these columns become. The set is
+// the driver's (stdlib's databaseSQLResultFormats), so both ways read alike, plus NUMERIC, whose binary
+// form pgConnectValue reads straight into a Decimal (and pgx turns into the driver's text otherwise).
+var pgResultFormats = pgx.QueryResultFormatsByOID{
+	pgtype.BoolOID:        pgtype.BinaryFormatCode,
+	pgtype.ByteaOID:       pgtype.BinaryFormatCode,
+	pgtype.CIDOID:         pgtype.BinaryFormatCode,
+	pgtype.DateOID:        pgtype.BinaryFormatCode,
+	pgtype.Float4OID:      pgtype.BinaryFormatCode,
+	pgtype.Float8OID:      pgtype.BinaryFormatCode,
+	pgtype.Int2OID:        pgtype.BinaryFormatCode,
+	pgtype.Int4OID:        pgtype.BinaryFormatCode,
+	pgtype.Int8OID:        pgtype.BinaryFormatCode,
+	pgtype.NumericOID:     pgtype.BinaryFormatCode,
+	pgtype.OIDOID:         pgtype.BinaryFormatCode,
+	pgtype.TimestampOID:   pgtype.BinaryFormatCode,
+	pgtype.TimestamptzOID: pgtype.BinaryFormatCode,
+	pgtype.XIDOID:         pgtype.BinaryFormatCode,
 }
 
 // pgRows reads up to limit rows (0: all) of rows and closes it. A failure to convert a value is returned
@@ -86,15 +110,25 @@ func (t *SourceTask) pgRows(q *querier, m *pgtype.Map, rows pgx.Rows, limit int,
 	return pg, rows.Err()
 }
 
-// pgColMeta is the metadata database/sql's pgx driver gives of a column.
+// pgColMeta is the metadata database/sql's pgx driver gives of a column (its ColumnTypePrecisionScale):
+// a NUMERIC's precision and scale as its type modifier holds them (the scale in 11 bits, signed, which
+// mapColumn decodes), a timestamp's fractional digits as its scale (6 when undeclared).
 func pgColMeta(m *pgtype.Map, fd *pgconn.FieldDescription) colMeta {
 	c := colMeta{name: fd.Name, dbType: strconv.FormatInt(int64(fd.DataTypeOID), 10)}
 	if dt, ok := m.TypeForOID(fd.DataTypeOID); ok {
 		c.dbType = strings.ToUpper(dt.Name)
 	}
-	if fd.DataTypeOID == pgtype.NumericOID && fd.TypeModifier != -1 {
-		mod := fd.TypeModifier - 4 // the header PostgreSQL counts in
-		c.prec, c.scale, c.hasScale = int64((mod>>16)&0xffff), int64(mod&0xffff), true
+	switch fd.DataTypeOID {
+	case pgtype.NumericOID:
+		if fd.TypeModifier != -1 {
+			mod := fd.TypeModifier - 4 // the header PostgreSQL counts in
+			c.prec, c.scale, c.hasScale = int64((mod>>16)&0xffff), int64(mod&0xffff), true
+		}
+	case pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.TimeOID, pgtype.TimetzOID:
+		c.scale, c.hasScale = 6, true
+		if fd.TypeModifier != -1 {
+			c.scale = int64(fd.TypeModifier)
+		}
 	}
 	return c
 }

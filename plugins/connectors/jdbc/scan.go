@@ -28,7 +28,7 @@ func (t *SourceTask) scan(ctx context.Context, q *querier, limit int, rc *rowCon
 }
 
 // maxSourceConns is how many connections a task opens at most: one for Poll's own queries, one for the
-// read-ahead.
+// read-ahead; in bulk mode, one for the open read of a table and one for Poll's other queries.
 const maxSourceConns = 2
 
 // openConns has db's pool hold n open connections, idle.

@@ -329,7 +329,9 @@ type op struct {
 }
 
 // plan turns records into row operations, creating or widening tables as configured. Records that
-// cannot be rows are reported and left out.
+// cannot be rows (ErrBadRecord, ErrUnsupportedType) are reported and left out; any other failure, such as
+// a CREATE or ALTER TABLE the database refuses or times out, is the database's or the table's rather than
+// the record's and fails the Put, so the batch is redelivered (after a backoff when it is transient).
 func (t *SinkTask) plan(ctx context.Context, records []*schema.Record) ([]*op, error) {
 	ops := make([]*op, 0, len(records))
 	for _, r := range records {
@@ -338,7 +340,7 @@ func (t *SinkTask) plan(ctx context.Context, records []*schema.Record) ([]*op, e
 			err = t.ensureTable(ctx, o.table, r)
 		}
 		if err != nil {
-			if plugins.IsRetriable(err) {
+			if !errors.Is(err, ErrBadRecord) && !errors.Is(err, ErrUnsupportedType) {
 				return nil, err
 			}
 			if rerr := t.report(ctx, r, err); rerr != nil {
@@ -409,6 +411,14 @@ func (t *SinkTask) rowOf(r *schema.Record) (*op, error) {
 				if err := add(f.Name, f.Schema, v); err != nil {
 					return nil, err
 				}
+			}
+			if len(sh.buf) == 0 && len(t.sc.pkFields) == 0 {
+				return nil, fmt.Errorf("%w: %s=%s but the key struct has no field", ErrBadRecord, KeyPKMode, PKRecordKey)
+			}
+			if len(sh.buf) == 0 {
+				// No key column: an upsert, update or delete would have nothing to find its row by.
+				return nil, fmt.Errorf("%w: %s=%s names none of the key's fields %v", ErrBadRecord, KeyPKFields,
+					strings.Join(t.sc.pkFields, ","), ks.Schema().FieldNames())
 			}
 		} else {
 			name := "__connect_key"

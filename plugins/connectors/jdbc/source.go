@@ -132,21 +132,35 @@ func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorConte
 	return nil
 }
 
+// listTables lists the tables to read: each of table.whitelist (a table or a view, found as a query would
+// find it; a name that is neither fails with a configuration error naming it), or else every base table of
+// the current schema (database) not in table.blacklist.
 func (c *SourceConnector) listTables(ctx context.Context, db *sql.DB) ([]tableID, error) {
 	d := dialect{c.sc.target.dialect}
+	var out []tableID
+	if len(c.sc.whitelist) > 0 {
+		var errs cfgerr.List
+		for _, w := range c.sc.whitelist {
+			id, ok, err := d.resolve(ctx, db, parseTableID(w))
+			if err != nil {
+				return nil, c.sc.target.wrap("find table "+w, err)
+			}
+			if !ok {
+				errs = append(errs, &cfgerr.Error{Key: KeyWhitelist, Value: w, Err: plugins.ErrInvalidValue,
+					Reason: "no table or view of that name (a bare name is looked up in PostgreSQL's search path, " +
+						"or MySQL's database of connection.url)"})
+				continue
+			}
+			out = append(out, id)
+		}
+		if len(errs) > 0 {
+			return nil, errs
+		}
+		return out, nil
+	}
 	all, err := d.tables(ctx, db)
 	if err != nil {
 		return nil, c.sc.target.wrap("list tables", err)
-	}
-	var out []tableID
-	if len(c.sc.whitelist) > 0 {
-		for _, w := range c.sc.whitelist {
-			id := parseTableID(w)
-			if id.Schema != "" || slices.Contains(all, id) {
-				out = append(out, id)
-			}
-		}
-		return out, nil
 	}
 	for _, t := range all {
 		if !slices.ContainsFunc(c.sc.blacklist, func(b string) bool { return b == t.Name || b == t.String() }) {

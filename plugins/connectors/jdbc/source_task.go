@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,14 +26,17 @@ const (
 // full, one page queued at most: the database's and the driver's time then overlaps the conversion and
 // the engine's sending instead of adding to it, and pages are read back to back as a plain paged SELECT
 // would. A read-ahead page is used only if the table's position is still the one it was read from;
-// otherwise it and the rest of its chain are dropped. Stop cancels the reads.
+// otherwise it and the rest of its chain are dropped.
+//
+// Stop cancels every query of the task, Poll's own included, and every wait for a connection, so it never
+// waits for the database: Poll holds mu while it queries, and Stop needs mu to close the pool.
 type SourceTask struct {
 	stopped  chan struct{}
 	stopOnce sync.Once
 
-	aheadCtx    context.Context // the read-ahead queries' context, cancelled by Stop
-	cancelAhead context.CancelFunc
-	aheads      sync.WaitGroup
+	stopCtx    context.Context // cancelled by Stop: the context of the task's queries, Poll's and the read-ahead's
+	cancelStop context.CancelFunc
+	aheads     sync.WaitGroup
 
 	stmts stmtCache // MySQL's prepared queries
 
@@ -50,7 +51,7 @@ type SourceTask struct {
 // NewSourceTask returns an unstarted jdbc-source task.
 func NewSourceTask() *SourceTask {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &SourceTask{stopped: make(chan struct{}), aheadCtx: ctx, cancelAhead: cancel}
+	return &SourceTask{stopped: make(chan struct{}), stopCtx: ctx, cancelStop: cancel}
 }
 
 var _ plugins.SourceTask = (*SourceTask)(nil)
@@ -62,10 +63,11 @@ type querier struct {
 	topic     string
 	due       time.Time
 	pos       tablePos
+	posKey    []any // timestamp mode: the key of the last delivered row within its timestamp (see keyedPos)
 
 	ahead *aheadChain // the pages being read ahead; nil when none are
 
-	bulk *sql.Rows // an open bulk read, continued by the next polls
+	bulk *bulkRead // an open bulk read, continued by the next polls
 
 	rc     *rowConv // nil until the first result is prepared
 	value  *schema.Schema
@@ -75,12 +77,16 @@ type querier struct {
 }
 
 // rowConv converts the rows of one column signature. prepare replaces it whole when the columns change,
-// so a read-ahead goroutine may keep converting with the one it started with.
+// so a read-ahead goroutine may keep converting with the one it started with. It also holds what the
+// incremental queries take from the columns: the timestamp columns' precision and the tie-breaking key.
 type rowConv struct {
 	sig    string // column signature the converters were built for
 	convs  []colConv
 	pc     posCols
 	posIdx []int // the position columns, each once
+
+	tsUnit time.Duration // the coarsest timestamp column's precision (see tsUnitOf); 0 outside the timestamp modes
+	tieKey []int         // timestamp mode: the primary-key columns that order a timestamp's rows; nil when none may
 }
 
 // posCols locates a row's position in its scanned values: the incrementing column (-1: none) and the
@@ -117,9 +123,12 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 		if err != nil {
 			return fmt.Errorf("jdbc-source: read position of %v: %w", q.partition, err)
 		}
-		if n, ok, err := position.Int64(off, OffsetIncrementing); err != nil {
-			return fmt.Errorf("jdbc-source: position of %v: %w", q.partition, err)
-		} else if ok {
+		// A timestamp-mode position has no incrementing value (position.Int64 refuses a missing one).
+		if _, has := off[OffsetIncrementing]; has {
+			n, _, err := position.Int64(off, OffsetIncrementing)
+			if err != nil {
+				return fmt.Errorf("jdbc-source: position of %v: %w", q.partition, err)
+			}
 			q.pos.hasInc, q.pos.inc = true, n
 		}
 		if s, ok := off[OffsetTimestamp].(string); ok {
@@ -129,6 +138,9 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 					OffsetTimestamp, s)
 			}
 			q.pos.setTS(ts)
+		}
+		if q.posKey, err = parsePosKey(off); err != nil {
+			return fmt.Errorf("jdbc-source: position of %v: %w", q.partition, err)
 		}
 	}
 	db, err := sc.target.connect(ctx, maxSourceConns)
@@ -155,8 +167,13 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	return nil
 }
 
-// Poll returns the rows of the next due table; when none is due it waits (at most a second) for one.
+// Poll returns the rows of the next due table; when none is due it waits (at most a second) for one. A
+// Poll that Stop ends returns nothing and no error.
 func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(t.stopCtx, cancel)()
 	t.mu.Lock()
 	if t.db == nil {
 		t.mu.Unlock()
@@ -168,17 +185,26 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	now := time.Now()
 	earliest := now.Add(time.Second)
 	for range t.queriers {
-		q := t.queriers[t.next]
-		t.next = (t.next + 1) % len(t.queriers)
+		i := t.next
+		q := t.queriers[i]
+		t.next = (i + 1) % len(t.queriers)
 		if q.due.After(now) {
 			earliest = minTime(earliest, q.due)
 			continue
 		}
 		recs, more, err := t.read(ctx, q)
+		if q.bulk != nil {
+			// Its open read holds a connection: it is read to its end before any other table is read,
+			// so that a connection stays free for the catalog reads and no read waits for another.
+			t.next = i
+		}
 		if err != nil {
 			t.mu.Unlock()
-			if ctx.Err() != nil {
-				return nil, ctx.Err() // cancelled, not a database failure
+			switch {
+			case parent.Err() != nil:
+				return nil, parent.Err() // cancelled, not a database failure
+			case t.isStopped():
+				return nil, nil
 			}
 			return nil, err
 		}
@@ -223,28 +249,44 @@ func (t *SourceTask) read(ctx context.Context, q *querier) (recs []*schema.Recor
 	if t.sc.mode == ModeBulk {
 		return t.readBulk(ctx, q)
 	}
+	if q.rc == nil && t.hasTS() {
+		// The query's bound and, in timestamp mode, its order depend on the columns: learn them first.
+		pg := t.scan(ctx, q, 0, nil, "SELECT * FROM "+t.from(q)+" WHERE 1 = 0")
+		if pg.err != nil {
+			return nil, false, pg.err
+		}
+		if err := t.prepare(ctx, q, pg.cols); err != nil {
+			return nil, false, err
+		}
+	}
 	pg := t.takeAhead(ctx, q)
-	if pg == nil {
-		if pg = t.fetch(ctx, q, q.pos, q.rc); pg.err != nil {
-			return nil, false, pg.err
+	for try := 1; ; try++ {
+		if pg == nil {
+			if pg = t.fetch(ctx, q, q.pos, q.posKey, q.rc); pg.err != nil {
+				return nil, false, pg.err
+			}
 		}
-	}
-	if err := t.prepare(ctx, q, pg.cols); err != nil {
-		return nil, false, err
-	}
-	if pg.rc != nil && pg.rc != q.rc {
-		// Converted by converters prepare has replaced since (the columns changed and changed back
-		// while the page was read ahead): read it again.
+		if err := t.prepare(ctx, q, pg.cols); err != nil {
+			return nil, false, err
+		}
+		// A page converted by converters prepare has replaced since (the columns changed and changed back
+		// while it was read ahead), or, in the timestamp modes, queried with another column's precision
+		// or key than the current columns', is read again.
+		if (pg.rc == nil || pg.rc == q.rc) && (!t.hasTS() || pg.by == q.rc) {
+			break
+		}
 		t.dropAhead(q)
-		if pg = t.fetch(ctx, q, q.pos, q.rc); pg.err != nil {
-			return nil, false, pg.err
+		if try == 3 {
+			return nil, false, fmt.Errorf("jdbc-source: %s: the columns changed at each of %d reads", q.name(), try)
 		}
+		pg = nil
 	}
-	if n := pg.len(); n < t.sc.batchMaxRows {
+	full := pg.len() >= t.sc.batchMaxRows
+	if !full {
 		t.dropAhead(q) // the chain ended with this page
 	} else if q.ahead == nil && t.sc.mode != ModeTimestamp {
-		// ModeTimestamp may cut the page at a timestamp tie (below), so its next position is known
-		// only after conversion: it is not read ahead.
+		// ModeTimestamp may cut the page at a timestamp tie (below), and its position holds a key, so
+		// its next position is known only after conversion: it is not read ahead.
 		next, err := pg.lastPos(q.pos, q.rc.pc)
 		if err != nil {
 			return nil, false, fmt.Errorf("jdbc-source: %s: %w", q.name(), err)
@@ -255,7 +297,7 @@ func (t *SourceTask) read(ctx context.Context, q *querier) (recs []*schema.Recor
 	if err != nil {
 		return nil, false, err
 	}
-	if t.sc.mode == ModeTimestamp && len(recs) == t.sc.batchMaxRows {
+	if t.sc.mode == ModeTimestamp && full && q.rc.tieKey == nil {
 		recs, err = t.completeTimestampTies(ctx, q, recs)
 		if err != nil {
 			return nil, false, err
@@ -264,7 +306,13 @@ func (t *SourceTask) read(ctx context.Context, q *querier) (recs []*schema.Recor
 	if len(recs) > 0 {
 		q.advance(recs[len(recs)-1])
 	}
-	return recs, len(recs) >= t.sc.batchMaxRows, nil
+	// A full page means more rows may follow even when its last timestamp's rows were cut off.
+	return recs, full, nil
+}
+
+// hasTS reports whether the mode reads by a timestamp.
+func (t *SourceTask) hasTS() bool {
+	return t.sc.mode == ModeTimestamp || t.sc.mode == ModeTimestampIncrementing
 }
 
 func (t *SourceTask) queryErr(q *querier, err error) error {
@@ -286,87 +334,24 @@ func (t *SourceTask) from(q *querier) string {
 	return "(" + t.sc.query + ") " + t.d.quote("q")
 }
 
-// tsExpr is the timestamp expression: the column, or the first non-null of several.
-func (t *SourceTask) tsExpr() string {
-	if len(t.sc.tsCols) == 1 {
-		return t.d.quote(t.sc.tsCols[0])
-	}
-	parts := make([]string, len(t.sc.tsCols))
-	for i, c := range t.sc.tsCols {
-		parts[i] = t.d.quote(c)
-	}
-	return "COALESCE(" + strings.Join(parts, ", ") + ")"
-}
-
-// incrementalQuery builds the SELECT of the incrementing and timestamp modes, past q's position.
-func (t *SourceTask) incrementalQuery(ctx context.Context, q *querier, pos tablePos) (string, []any, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return t.d.placeholder(len(args)) }
-	var order []string
-	inc := t.d.quote(t.sc.incCol)
-	hasTS := t.sc.mode == ModeTimestamp || t.sc.mode == ModeTimestampIncrementing
-	if hasTS {
-		now, err := t.d.now(ctx, t.db)
-		if err != nil {
-			return "", nil, t.queryErr(q, err)
-		}
-		ts := t.tsExpr()
-		where = append(where, ts+" < "+arg(now.Add(-t.sc.tsDelay)))
-		if pos.hasTS {
-			if t.sc.mode == ModeTimestampIncrementing && pos.hasInc {
-				where = append(where, "("+ts+" > "+arg(pos.ts())+" OR ("+ts+" = "+arg(pos.ts())+" AND "+inc+" > "+arg(pos.inc)+"))")
-			} else {
-				where = append(where, ts+" > "+arg(pos.ts()))
-			}
-		} else if t.sc.mode == ModeTimestampIncrementing && pos.hasInc {
-			where = append(where, inc+" > "+arg(pos.inc))
-		}
-		order = append(order, ts)
-	}
-	if t.sc.mode == ModeIncrementing || t.sc.mode == ModeTimestampIncrementing {
-		if t.sc.mode == ModeIncrementing && pos.hasInc {
-			where = append(where, inc+" > "+arg(pos.inc))
-		}
-		order = append(order, inc)
-	}
-	stmt := "SELECT * FROM " + t.from(q)
-	if len(where) > 0 {
-		stmt += " WHERE " + strings.Join(where, " AND ")
-	}
-	stmt += " ORDER BY " + strings.Join(order, ", ") + t.d.limit(t.sc.batchMaxRows)
-	return stmt, args, nil
-}
-
-// completeTimestampTies makes a full timestamp-mode batch end on a whole timestamp: rows sharing the last
-// row's timestamp are cut (the next poll reads them), or, when every row shares it, all rows of that
-// timestamp are read at once. Otherwise rows past the batch with the same timestamp would be skipped.
-func (t *SourceTask) completeTimestampTies(ctx context.Context, q *querier, recs []*schema.Record) ([]*schema.Record, error) {
-	last := recTS(recs[len(recs)-1])
-	i := len(recs)
-	for i > 0 && recTS(recs[i-1]).Equal(last) {
-		i--
-	}
-	if i > 0 {
-		return recs[:i], nil
-	}
-	pg := t.scan(ctx, q, 0, q.rc, "SELECT * FROM "+t.from(q)+" WHERE "+t.tsExpr()+" = "+t.d.placeholder(1), last)
-	if pg.err != nil {
-		return nil, pg.err
-	}
-	if err := t.prepare(ctx, q, pg.cols); err != nil {
-		return nil, err
-	}
-	return t.convertPage(q, pg)
-}
-
 // recPos is the position of a record convertPage built.
-func recPos(r *schema.Record) *tablePos { return r.LazyOffset.(*tablePos) }
+func recPos(r *schema.Record) *tablePos {
+	if kp, ok := r.LazyOffset.(*keyedPos); ok {
+		return &kp.tablePos
+	}
+	return r.LazyOffset.(*tablePos)
+}
 
 func recTS(r *schema.Record) time.Time { return recPos(r).ts() }
 
 // advance moves q's position to r's.
-func (q *querier) advance(r *schema.Record) { q.pos.merge(recPos(r)) }
+func (q *querier) advance(r *schema.Record) {
+	q.pos.merge(recPos(r))
+	q.posKey = nil // without a key, a timestamp position means every row of the timestamp is delivered
+	if kp, ok := r.LazyOffset.(*keyedPos); ok {
+		q.posKey = kp.key
+	}
+}
 
 // merge sets the parts of p that the row position r has.
 func (p *tablePos) merge(r *tablePos) {
@@ -466,6 +451,7 @@ type page struct {
 	cols []colMeta
 	vals []any
 	rc   *rowConv
+	by   *rowConv // the converters whose timestamp precision and tie key the query was built with
 	pos  []tablePos
 	err  error    // a query, scan or conversion failure, already wrapped
 	from tablePos // the position it was read after (read-ahead pages)
@@ -507,13 +493,16 @@ func (pg *page) row(i int) []any {
 	return pg.vals[i*n : (i+1)*n : (i+1)*n]
 }
 
-// fetch reads up to batch.max.rows rows of q after pos, converted by rc if the columns are rc's.
-func (t *SourceTask) fetch(ctx context.Context, q *querier, pos tablePos, rc *rowConv) *page {
-	stmt, args, err := t.incrementalQuery(ctx, q, pos)
+// fetch reads up to batch.max.rows rows of q after pos (and, in timestamp mode, key), converted by rc if
+// the columns are rc's; the query takes the timestamp columns' precision and the tie key from rc.
+func (t *SourceTask) fetch(ctx context.Context, q *querier, pos tablePos, key []any, rc *rowConv) *page {
+	stmt, args, err := t.incrementalQuery(ctx, q, pos, key, rc)
 	if err != nil {
 		return &page{err: err}
 	}
-	return t.scan(ctx, q, t.sc.batchMaxRows, rc, stmt, args...)
+	pg := t.scan(ctx, q, t.sc.batchMaxRows, rc, stmt, args...)
+	pg.by = rc
+	return pg
 }
 
 // readAhead starts reading q's pages after pos in the background: the page after pos, then, while the
@@ -524,14 +513,14 @@ func (t *SourceTask) readAhead(q *querier, pos tablePos) {
 	if t.isStopped() {
 		return
 	}
-	ctx, cancel := context.WithCancel(t.aheadCtx)
+	ctx, cancel := context.WithCancel(t.stopCtx)
 	ch := make(chan *page, 1)
 	q.ahead = &aheadChain{pages: ch, cancel: cancel}
 	rc := q.rc
 	t.aheads.Go(func() {
 		defer close(ch)
 		for {
-			pg := t.fetch(ctx, q, pos, rc)
+			pg := t.fetch(ctx, q, pos, nil, rc)
 			pg.from = pos
 			// Only pages of rc's columns, which come converted, continue the chain.
 			more := rc != nil && pg.err == nil && pg.len() >= t.sc.batchMaxRows && pg.rc == rc
@@ -578,30 +567,6 @@ func (t *SourceTask) dropAhead(q *querier) {
 	}
 }
 
-// readBulk continues (or starts) reading the whole table; the position is the time the read started.
-func (t *SourceTask) readBulk(ctx context.Context, q *querier) ([]*schema.Record, bool, error) {
-	if q.bulk == nil {
-		rows, err := t.db.QueryContext(context.WithoutCancel(ctx), "SELECT * FROM "+t.from(q))
-		if err != nil {
-			return nil, false, t.queryErr(q, err)
-		}
-		q.bulk = rows
-	}
-	pg := t.scanRows(q, q.bulk, t.sc.batchMaxRows, q.rc)
-	var recs []*schema.Record
-	err := pg.err
-	if err == nil {
-		if err = t.prepare(ctx, q, pg.cols); err == nil {
-			recs, err = t.convertPage(q, pg)
-		}
-	}
-	if err != nil || len(recs) < t.sc.batchMaxRows {
-		_ = q.bulk.Close()
-		q.bulk = nil
-	}
-	return recs, err == nil && len(recs) == t.sc.batchMaxRows, err
-}
-
 // convertPage turns the rows of pg, which prepare has seen, into records. The page's records, their
 // positions, and their value and key structs are each one allocation; values not converted yet are
 // converted in place, so pg is used up.
@@ -644,6 +609,9 @@ func (t *SourceTask) convertPage(q *querier, pg *page) ([]*schema.Record, error)
 		}
 		recs[i] = r
 	}
+	if q.rc.tieKey != nil {
+		keyPositions(recs, pos, values, nc, q.rc.tieKey)
+	}
 	return recs, nil
 }
 
@@ -670,103 +638,6 @@ func (q *querier) keyStructs(values []any, nc int) ([]schema.Struct, error) {
 		}
 	}
 	return keys, nil
-}
-
-// prepare (re)builds q's converters and schemas when the result's columns differ from the last query's
-// (a column was added or changed).
-func (t *SourceTask) prepare(ctx context.Context, q *querier, cts []colMeta) error {
-	sig := colSig(cts)
-	if q.rc != nil && sig == q.rc.sig {
-		return nil
-	}
-	var cat map[string]*column
-	var pk []string
-	if q.table.Name != "" {
-		cols, err := t.d.columns(ctx, t.db, q.table)
-		if err != nil {
-			return t.queryErr(q, err)
-		}
-		cat = map[string]*column{}
-		for i := range cols {
-			cat[cols[i].Name] = &cols[i]
-		}
-		if pk, err = t.d.primaryKey(ctx, t.db, q.table); err != nil {
-			return t.queryErr(q, err)
-		}
-	}
-	convs := make([]colConv, len(cts))
-	vb := schema.StructBuilder().Name(q.name())
-	byName := map[string]int{}
-	for i, ct := range cts {
-		convs[i] = mapColumn(t.d.kind, ct, cat[ct.name])
-		vb.Field(ct.name, convs[i].schema)
-		byName[ct.name] = i
-	}
-	value, err := vb.Build()
-	if err != nil {
-		return fmt.Errorf("jdbc-source: %s: schema: %w", q.name(), err)
-	}
-	q.value, q.key, q.keyIdx, q.keyRun = value, nil, nil, -1
-	if len(pk) > 0 {
-		kb := schema.StructBuilder().Name(q.name() + ".Key")
-		for _, k := range pk {
-			i, ok := byName[k]
-			if !ok {
-				q.keyIdx = nil
-				break
-			}
-			kb.Field(k, convs[i].schema)
-			q.keyIdx = append(q.keyIdx, i)
-		}
-		if q.keyIdx != nil {
-			if q.key, err = kb.Build(); err != nil {
-				return fmt.Errorf("jdbc-source: %s: key schema: %w", q.name(), err)
-			}
-			q.keyRun = keyRun(q.keyIdx)
-		}
-	}
-	pc := posCols{incIdx: -1}
-	if i, ok := byName[t.sc.incCol]; ok && t.sc.incCol != "" {
-		pc.incIdx = i
-	} else if t.sc.mode == ModeIncrementing || t.sc.mode == ModeTimestampIncrementing {
-		return fmt.Errorf("jdbc-source: %s: no column %s (%s)", q.name(), t.sc.incCol, KeyIncrementingCol)
-	}
-	if t.sc.mode == ModeTimestamp || t.sc.mode == ModeTimestampIncrementing {
-		for _, c := range t.sc.tsCols {
-			i, ok := byName[c]
-			if !ok {
-				return fmt.Errorf("jdbc-source: %s: no column %s (%s)", q.name(), c, KeyTimestampCols)
-			}
-			pc.tsIdx = append(pc.tsIdx, i)
-		}
-	}
-	var posIdx []int
-	for _, i := range append([]int{pc.incIdx}, pc.tsIdx...) {
-		if i >= 0 && !slices.Contains(posIdx, i) {
-			posIdx = append(posIdx, i)
-		}
-	}
-	q.rc = &rowConv{sig: sig, convs: convs, pc: pc, posIdx: posIdx}
-	return nil
-}
-
-// keyRun is the first of the key's columns idx when they are consecutive in the row, and -1 otherwise.
-func keyRun(idx []int) int {
-	for j, c := range idx {
-		if c != idx[0]+j {
-			return -1
-		}
-	}
-	return idx[0]
-}
-
-// colSig is the signature of a result's columns: their names and types.
-func colSig(cts []colMeta) string {
-	var sig strings.Builder
-	for _, ct := range cts {
-		sig.WriteString(ct.name + " " + ct.dbType + ",")
-	}
-	return sig.String()
 }
 
 // convertRow converts one scanned row in place, each value to its column's Connect value, and sets p to the
@@ -808,15 +679,12 @@ func (t *SourceTask) Commit(context.Context) error { return nil }
 // Stop ends a waiting Poll and closes the connection. Idempotent; safe without Start.
 func (t *SourceTask) Stop(context.Context) error {
 	t.stopOnce.Do(func() { close(t.stopped) })
-	t.cancelAhead()
-	t.mu.Lock() // no Poll runs now, so no read-ahead starts
+	t.cancelStop() // ends a Poll's query or wait for a connection, so mu is soon free
+	t.mu.Lock()    // no Poll runs now, so no read-ahead starts
 	defer t.mu.Unlock()
 	t.aheads.Wait() // before the connections close under them
 	for _, q := range t.queriers {
-		if q.bulk != nil {
-			_ = q.bulk.Close()
-			q.bulk = nil
-		}
+		q.closeBulk()
 	}
 	t.stmts.close()
 	if t.db == nil {

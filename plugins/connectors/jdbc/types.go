@@ -80,7 +80,14 @@ func mapColumn(d dialectKind, ct colMeta, cat *column) colConv {
 		case "INT8", "OID":
 			c.kind = kInt64
 		case "NUMERIC":
-			c.kind, c.scale = kDecimal, int32(scale)
+			// The type modifier holds the scale in 11 bits, signed: PostgreSQL 15 allows -1000 to 1000.
+			if scale &= 0x7ff; scale >= 1<<10 {
+				scale -= 1 << 11
+			}
+			// A negative scale rounds to tens, hundreds, …: the values are whole numbers, held exactly at
+			// scale 0. A Decimal of negative scale is no portable Connect schema: Avro refuses one, and a
+			// sink would declare DECIMAL(p,-s).
+			c.kind, c.scale = kDecimal, int32(max(scale, 0))
 			if !hasScale || prec == 0 {
 				c.kind = kString // unconstrained NUMERIC has no fixed scale: exact as text
 			}
