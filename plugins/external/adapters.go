@@ -55,7 +55,7 @@ func (i *instance) start(ctx context.Context, m *Manager, d *description, role s
 	if i.proc != nil || i.done {
 		return fmt.Errorf("start %s: already started", d.name)
 	}
-	p, err := m.launch(d.bin.path, role, log)
+	p, err := m.launch(d.bin.path, m.runnable(d), role, log)
 	if err != nil {
 		return err
 	}

@@ -13,5 +13,12 @@
 //     kills them when the worker dies (parent-death signal), and the SDK side exits when its
 //     parent process changes.
 //   - A rescan (Reload) changes the registry atomically and never touches running processes.
-//   - A binary that speaks another protocol version is refused with ErrProtocolVersion.
+//   - A process runs exactly the file its connector was described from (device, inode, size,
+//     modification time), or the one a later reload described at that path when it serves the
+//     connector with the same abilities, or is refused with a ChangedError: the adapters drive
+//     a connector by its description, so a build with other abilities is never driven by it.
+//   - A binary that speaks another protocol version is refused with ErrProtocolVersion; one
+//     that cannot be used is refused alone, never failing the registration of the others.
+//   - Plugin sockets live in a directory of the manager's, removed by Close, or by the next
+//     manager to start when the worker was killed (Linux, macOS, the BSDs).
 package external

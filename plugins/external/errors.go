@@ -19,7 +19,29 @@ var (
 	ErrNotRunning = errors.New("plugin instance not running")
 	// ErrClosed means the manager was closed.
 	ErrClosed = errors.New("plugin manager closed")
+	// ErrBinaryChanged means a plugin binary is no longer the file its connectors were
+	// described from (see ChangedError).
+	ErrBinaryChanged = errors.New("plugin binary changed since it was described")
+	// ErrBadDescription means a plugin binary describes connectors that cannot be registered
+	// (a blank name or alias, a name or alias given twice).
+	ErrBadDescription = errors.New("plugin describes connectors that cannot be registered")
 )
+
+// ChangedError refuses to run a plugin binary replaced or rewritten since its connectors were
+// described: the worker drives a connector by what its description says it can do (commit
+// records, pre-commit offsets, ...), so a process of another build is refused rather than
+// driven by the wrong description. Instances started after a reload, from the new
+// description, run it.
+type ChangedError struct {
+	Path string
+}
+
+func (e *ChangedError) Error() string {
+	return "plugin binary " + e.Path + " changed since it was described; run /plugin/reload and restart the connector"
+}
+
+// Unwrap makes errors.Is(err, ErrBinaryChanged) hold.
+func (e *ChangedError) Unwrap() error { return ErrBinaryChanged }
 
 // ProcessError says how a plugin process ended the call it was serving.
 type ProcessError struct {

@@ -73,8 +73,12 @@ func TestCrashFailsOnlyTheTask(t *testing.T) {
 }
 
 // TestHangKillsTheProcess: a call without an answer within CallTimeout kills the process and
-// fails the task, saying it hung.
+// fails the task, saying it hung. The process, killed with SIGKILL, leaves its socket behind,
+// in the worker's directory of plugin sockets (not the temporary directory itself), which
+// Close removes.
 func TestHangKillsTheProcess(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // the worker's and its plugins'
 	m, reg, _ := newManager(t, external.Options{CallTimeout: 2 * time.Second}, "faulty")
 	task, marker := startFaulty(t, reg, "hang")
 	_, err := task.Poll(t.Context())
@@ -83,6 +87,20 @@ func TestHangKillsTheProcess(t *testing.T) {
 	require.False(t, markedAlive(t, marker), "the hung process was killed")
 	require.NoError(t, task.Stop(t.Context()))
 	require.Empty(t, m.Processes())
+	m.Close()
+	require.Empty(t, dirNames(t, tmp), "what the plugin processes left is removed")
+}
+
+// dirNames lists the names in dir.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names
 }
 
 // TestKilledProcessFailsTheTask: a plugin process killed from outside (OOM killer, an

@@ -41,11 +41,12 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	for name, pkg := range map[string]string{
-		"lines":    "github.com/rmqconnect/rmqconnect/plugins/examples/lines",
-		"faulty":   "./testdata/faulty",
-		"oldproto": "./testdata/oldproto",
-		"probe":    "./testdata/probe",
-		"oldsdk":   "./testdata/oldsdk",
+		"lines":       "github.com/rmqconnect/rmqconnect/plugins/examples/lines",
+		"faulty":      "./testdata/faulty",
+		"oldproto":    "./testdata/oldproto",
+		"probe":       "./testdata/probe",
+		"oldsdk":      "./testdata/oldsdk",
+		"baddescribe": "./testdata/baddescribe",
 	} {
 		if err := buildPlugin(dir, name, pkg); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -37,21 +37,25 @@ type Manager struct {
 	reg  *plugins.Registry
 	log  *slog.Logger
 
-	scanMu     sync.Mutex // one scan at a time
-	binaries   map[string]*binary
-	registered []string // names this manager has in reg
+	scanMu     sync.Mutex         // one scan at a time
+	binaries   map[string]*binary // described binaries by path, registered or not (a name clash); written under mu too
+	refusals   map[string]refusal // binaries refused for what they are, by path
+	registered []string           // names this manager has in reg
 
 	mu      sync.Mutex
 	procs   map[*process]bool
-	control map[string]*process // per binary, for Validate
+	control map[*binary]*process // per binary, for Validate
 	closed  bool
+
+	sockMu     sync.Mutex
+	sockets    *socketDir // made at the first launch; nil where none is kept (sockdir_other.go)
+	sockClosed bool
 }
 
 // binary is one described plugin binary.
 type binary struct {
 	path       string
-	size       int64
-	mod        time.Time
+	id         identity // the file described: a process runs this file or none
 	version    string
 	sdkVersion string
 	putFlush   bool // it serves PutFlush
@@ -71,11 +75,20 @@ type description struct {
 	queueListener bool
 }
 
+// refusal is a binary refused for what it is (not a plugin, another protocol version, a
+// description that cannot be registered): run again, it would answer the same, so it is not
+// run again until it changes.
+type refusal struct {
+	id  identity
+	err error
+}
+
 // Report is the outcome of a scan.
 type Report struct {
 	// Loaded are the connectors registered from plugin binaries.
 	Loaded []plugins.PluginInfo
-	// Refused are the binaries that were not registered, with why.
+	// Refused are the binaries that were not registered, and the changed ones that could not
+	// be described (their earlier connectors stay registered), with why.
 	Refused []Refusal
 }
 
@@ -95,38 +108,69 @@ func New(reg *plugins.Registry, opts Options) *Manager {
 		opts.StartTimeout = 10 * time.Second
 	}
 	return &Manager{opts: opts, reg: reg, log: opts.Logger, binaries: map[string]*binary{},
-		procs: map[*process]bool{}, control: map[string]*process{}}
+		refusals: map[string]refusal{}, procs: map[*process]bool{}, control: map[*binary]*process{}}
 }
 
 // Reload scans the directories and changes the registry to hold the connectors of the
-// binaries found: new binaries are described (one short process each), unchanged ones
-// (same path, size and modification time) are kept, removed ones are dropped. Running
-// processes are not touched: an instance keeps its process until it stops, and the next
-// instance uses the binary found now. A binary that cannot be used is left out and reported
-// in Refused (and logged); the error is for a failure of the whole scan.
+// binaries found: new and changed binaries are described (one short process each),
+// unchanged ones (the same file: device, inode, size and modification time) are kept, removed
+// ones are dropped. A binary refused for what it is (not a plugin, another protocol version,
+// connectors that cannot be registered) is not run again until it changes.
+//
+// Running processes are not touched: an instance keeps its process until it stops. The next
+// instance runs the binary found now, and only from the description of that very file: an
+// instance of a connector described from a file since replaced runs the new file once a reload
+// described it with the same abilities for that connector, and is refused (ChangedError)
+// before that or when they differ (runnable).
+// A binary that cannot be used is left out and reported in Refused (and logged); so is a
+// changed binary whose Describe failed for a reason that may pass (a start timeout, a crash),
+// whose earlier connectors stay registered until a reload describes it. The error is for a
+// failure of the whole scan.
+//
+// The scan does not end with ctx: a caller that gives up (an HTTP client's timeout) would
+// otherwise cut a Describe short and drop that binary's connectors. Each Describe is bounded
+// by StartTimeout and CallTimeout.
 func (m *Manager) Reload(ctx context.Context) (Report, error) {
+	ctx = context.WithoutCancel(ctx)
 	m.scanMu.Lock()
 	defer m.scanMu.Unlock()
 	var rep Report
 	paths, refused := m.scan()
 	rep.Refused = refused
 	next := map[string]*binary{}
+	nextRefusals := map[string]refusal{}
 	for _, p := range paths {
-		st, err := os.Stat(p)
+		id, err := statIdentity(p)
 		if err != nil {
 			rep.Refused = append(rep.Refused, Refusal{Path: p, Err: err})
 			continue
 		}
-		if old, ok := m.binaries[p]; ok && old.size == st.Size() && old.mod.Equal(st.ModTime()) {
+		if old := m.binaries[p]; old != nil && old.id == id {
 			next[p] = old
 			continue
 		}
-		b, err := m.describe(ctx, p, st)
-		if err != nil {
-			rep.Refused = append(rep.Refused, Refusal{Path: p, Err: err})
+		if r, ok := m.refusals[p]; ok && r.id == id {
+			nextRefusals[p] = r
+			rep.Refused = append(rep.Refused, Refusal{Path: p, Err: r.err})
 			continue
 		}
-		next[p] = b
+		b, err := m.describe(ctx, p, id)
+		switch {
+		case err == nil:
+			next[p] = b
+		case settled(err):
+			nextRefusals[p] = refusal{id: id, err: err}
+			rep.Refused = append(rep.Refused, Refusal{Path: p, Err: err})
+		case m.binaries[p] != nil:
+			// The earlier description stays: the new file may describe itself at the next
+			// reload, and meanwhile instances of the earlier connectors are refused as
+			// started from a changed binary, not driven by a description of another file.
+			next[p] = m.binaries[p]
+			rep.Refused = append(rep.Refused, Refusal{Path: p, Err: fmt.Errorf(
+				"%w; its connectors as described before stay registered, and their new instances are refused until a reload describes it", err)})
+		default:
+			rep.Refused = append(rep.Refused, Refusal{Path: p, Err: err})
+		}
 	}
 	// Register in path order; a binary whose names clash with a built-in connector or an
 	// earlier binary is refused whole.
@@ -149,8 +193,9 @@ func (m *Manager) Reload(ctx context.Context) (Report, error) {
 	for _, p := range sorted {
 		b := next[p]
 		if err := claim(b, taken); err != nil {
+			// Kept in next: its description holds, and a reload after the clash is gone
+			// registers it without running it again.
 			rep.Refused = append(rep.Refused, Refusal{Path: p, Err: err})
-			delete(next, p)
 			continue
 		}
 		for _, d := range b.conns {
@@ -167,21 +212,32 @@ func (m *Manager) Reload(ctx context.Context) (Report, error) {
 	// Validate processes of changed or removed binaries go; running instances stay.
 	m.mu.Lock()
 	var stale []*process
-	for p, proc := range m.control {
-		if nb, ok := next[p]; !ok || nb != m.binaries[p] {
+	for b, proc := range m.control {
+		if next[b.path] != b {
 			stale = append(stale, proc)
-			delete(m.control, p)
+			delete(m.control, b)
 		}
 	}
 	m.mu.Unlock()
 	for _, proc := range stale {
 		proc.kill("was stopped after its binary changed")
 	}
+	m.mu.Lock()
 	m.binaries = next
+	m.mu.Unlock()
+	m.refusals = nextRefusals
 	for _, r := range rep.Refused {
 		m.log.Error("plugin refused", "path", r.Path, "err", r.Err)
 	}
 	return rep, nil
+}
+
+// settled reports whether a Describe failed for what the binary is, which running it again
+// would not change; other failures (a start timeout, a crash, a file replaced under the
+// scan) may pass.
+func settled(err error) bool {
+	return errors.Is(err, ErrNotPlugin) || errors.Is(err, ErrProtocolVersion) ||
+		errors.Is(err, ErrBadDescription) || errors.Is(err, wire.ErrBadMessage)
 }
 
 func claim(b *binary, taken map[string]string) error {
@@ -227,9 +283,9 @@ func (m *Manager) scan() ([]string, []Refusal) {
 	return out, refused
 }
 
-// describe runs a binary once and asks for its connectors.
-func (m *Manager) describe(ctx context.Context, path string, st os.FileInfo) (*binary, error) {
-	proc, err := m.launch(path, RoleDescribe, m.log.With("plugin", path))
+// describe runs a binary, the file of identity id, once and asks for its connectors.
+func (m *Manager) describe(ctx context.Context, path string, id identity) (*binary, error) {
+	proc, err := m.launch(path, id, RoleDescribe, m.log.With("plugin", path))
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +297,7 @@ func (m *Manager) describe(ctx context.Context, path string, st os.FileInfo) (*b
 	}); err != nil {
 		return nil, err
 	}
-	b := &binary{path: path, size: st.Size(), mod: st.ModTime(), version: rep.Version, sdkVersion: rep.SdkVersion,
+	b := &binary{path: path, id: id, version: rep.Version, sdkVersion: rep.SdkVersion,
 		putFlush: rep.PutFlush, putStream: rep.PutStream}
 	for _, c := range rep.Connectors {
 		kind := plugins.Kind(c.Kind)
@@ -258,7 +314,43 @@ func (m *Manager) describe(ctx context.Context, path string, st os.FileInfo) (*b
 	if len(b.conns) == 0 {
 		return nil, fmt.Errorf("plugin %s: %w: it holds no connector", path, ErrNotPlugin)
 	}
+	// The registry's own rules (a name, no blank alias, no name or alias twice), applied to
+	// this binary alone: one that breaks them is refused by itself, where the registration
+	// of every binary at once would fail the whole scan and the worker's start with it.
+	own := plugins.NewRegistry()
+	for _, d := range b.conns {
+		if err := own.Register(d.kind, d.name, d.aliases, func() plugins.Connector { return nil }); err != nil {
+			return nil, fmt.Errorf("plugin %s: %w: %w", path, ErrBadDescription, err)
+		}
+	}
 	return b, nil
+}
+
+// runnable is the identity of the file a process of d may run: d's own binary's, or, once a
+// reload described the file at its path again, the new description's when that serves d's
+// connector with the same abilities (a rebuild, an upgrade adding no ability): an instance
+// made before the reload then runs the new build, where it would otherwise fail its tasks
+// until its connector restarted. Abilities are what the adapters follow; a changed config
+// spec is the new build's to refuse at Start.
+func (m *Manager) runnable(d *description) identity {
+	m.mu.Lock()
+	cur := m.binaries[d.bin.path]
+	m.mu.Unlock()
+	if cur == nil || cur == d.bin {
+		return d.bin.id
+	}
+	for _, n := range cur.conns {
+		if n.kind == d.kind && n.name == d.name && sameAbilities(n, d) {
+			return cur.id
+		}
+	}
+	return d.bin.id
+}
+
+// sameAbilities reports whether the adapters of a and b would drive their connectors alike.
+func sameAbilities(a, b *description) bool {
+	return a.commitRecord == b.commitRecord && a.preCommit == b.preCommit && a.queueListener == b.queueListener &&
+		a.bin.putFlush == b.bin.putFlush && a.bin.putStream == b.bin.putStream
 }
 
 // track registers a process (nil only checks that the manager is open).
@@ -313,7 +405,8 @@ func (m *Manager) Processes() []ProcessInfo {
 	return out
 }
 
-// Close kills every plugin process and refuses new ones. It is idempotent; call it after the
+// Close kills every plugin process, refuses new ones and then removes the directory of their
+// sockets (with what killed processes left in it). It is idempotent; call it after the
 // engine has stopped its connectors and tasks (their processes are gone by then; this ends
 // what is left).
 func (m *Manager) Close() {
@@ -327,6 +420,38 @@ func (m *Manager) Close() {
 	for _, p := range procs {
 		p.kill("was stopped with the worker")
 	}
+	m.sockMu.Lock()
+	d := m.sockets
+	m.sockets, m.sockClosed = nil, true
+	m.sockMu.Unlock()
+	if d != nil {
+		if err := d.close(); err != nil {
+			m.log.Warn("could not remove the plugin socket directory", "dir", d.path, "err", err)
+		}
+	}
+}
+
+// socketDir returns the directory plugin processes make their sockets in, making it (and
+// removing those of workers gone) the first time and after it was removed under the worker;
+// "" where none is kept.
+func (m *Manager) socketDir() (string, error) {
+	m.sockMu.Lock()
+	defer m.sockMu.Unlock()
+	if m.sockClosed {
+		return "", ErrClosed
+	}
+	if m.sockets != nil && m.sockets.gone() {
+		_ = m.sockets.close()
+		m.sockets = nil
+	}
+	if m.sockets == nil {
+		d, err := openSocketDir(m.log)
+		if err != nil || d == nil {
+			return "", err
+		}
+		m.sockets = d
+	}
+	return m.sockets.path, nil
 }
 
 // validate runs Validate in the binary's shared process, starting it when needed (and once
@@ -334,7 +459,7 @@ func (m *Manager) Close() {
 func (m *Manager) validate(d *description, cfg map[string]string) error {
 	ctx := context.Background()
 	for attempt := 0; ; attempt++ {
-		proc, err := m.controlProcess(d.bin.path)
+		proc, err := m.controlProcess(d.bin)
 		if err != nil {
 			return err
 		}
@@ -353,9 +478,9 @@ func (m *Manager) validate(d *description, cfg map[string]string) error {
 	}
 }
 
-func (m *Manager) controlProcess(path string) (*process, error) {
+func (m *Manager) controlProcess(b *binary) (*process, error) {
 	m.mu.Lock()
-	proc := m.control[path]
+	proc := m.control[b]
 	m.mu.Unlock()
 	if proc != nil {
 		if !proc.client.Exited() {
@@ -363,17 +488,17 @@ func (m *Manager) controlProcess(path string) (*process, error) {
 		}
 		proc.kill("exited while idle") // releases what served it and forgets it
 	}
-	proc, err := m.launch(path, RoleValidate, m.log.With("plugin", path))
+	proc, err := m.launch(b.path, b.id, RoleValidate, m.log.With("plugin", b.path))
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
-	if old := m.control[path]; old != nil && !old.client.Exited() {
+	if old := m.control[b]; old != nil && !old.client.Exited() {
 		m.mu.Unlock()
 		proc.kill("was not needed")
 		return old, nil
 	}
-	m.control[path] = proc
+	m.control[b] = proc
 	m.mu.Unlock()
 	return proc, nil
 }

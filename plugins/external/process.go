@@ -45,15 +45,25 @@ type process struct {
 	role     string
 }
 
-// launch starts bin and connects to it for role (see ProcessInfo.Role). log receives the
-// process's log records.
-func (m *Manager) launch(bin, role string, log *slog.Logger) (*process, error) {
+// launch starts bin, which must be the file of identity want (the one described), and
+// connects to it for role (see ProcessInfo.Role). log receives the process's log records.
+func (m *Manager) launch(bin string, want identity, role string, log *slog.Logger) (*process, error) {
 	if err := m.track(nil); err != nil {
 		return nil, err
+	}
+	if err := checkBinary(bin, want); err != nil {
+		return nil, err
+	}
+	sockets, err := m.socketDir()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", bin, err)
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(pluginEnv(os.Environ()), wire.EnvParentPID+"="+strconv.Itoa(os.Getpid()),
 		sdk.EnvLogLevel+"="+strconv.Itoa(int(lowestLevel(log))))
+	if sockets != "" {
+		cmd.Env = append(cmd.Env, socketEnv+"="+sockets) // the last of a name wins over the worker's own
+	}
 	cmd.SysProcAttr = sysProcAttr()
 	out := &lineLogger{log: log}
 	client := plugin.NewClient(&plugin.ClientConfig{
@@ -74,6 +84,13 @@ func (m *Manager) launch(bin, role string, log *slog.Logger) (*process, error) {
 	if err != nil {
 		client.Kill()
 		return nil, p.startError(err)
+	}
+	// The file was checked before the exec; one renamed over it in between is caught now that
+	// the exec is done (one renamed over it just after is refused too, harmlessly: the next
+	// instance after a reload runs it).
+	if err := checkBinary(bin, want); err != nil {
+		client.Kill()
+		return nil, err
 	}
 	raw, err := rpc.Dispense(wire.PluginName)
 	if err != nil {

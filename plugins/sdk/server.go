@@ -53,6 +53,10 @@ type server struct {
 	nextSeq   uint64
 	inFlight  map[uint64]*schema.Record // polled records awaiting CommitRecord
 	committer plugins.RecordCommitter
+	// dropWarn warns once that the task's Poll returned records together with an error: the
+	// engine drops them, as it drops those of a built-in task, and a task that counted them as
+	// read loses them. Once is enough to tell the plugin's author; every Poll would flood.
+	dropWarn sync.Once
 }
 
 func (s *server) find(name string) (Connector, error) {
@@ -240,6 +244,13 @@ func (s *server) Poll(ctx context.Context, _ *pb.PollRequest) (*pb.PollReply, er
 	err = s.taskCall(func() (err error) { recs, err = task.Poll(ctx); return err })
 	s.pollMu.Unlock()
 	if err != nil {
+		if len(recs) > 0 && s.log != nil {
+			s.dropWarn.Do(func() {
+				// The error itself goes to the worker, which reports it.
+				s.log.Warn("the task's Poll returned records together with an error: they are dropped; "+
+					"return them from a Poll without an error", "records", len(recs))
+			})
+		}
 		return &pb.PollReply{Error: wire.EncodeError(err)}, nil
 	}
 	batch, err := wire.EncodeBatch(recs)

@@ -1,11 +1,14 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -244,4 +247,29 @@ func TestStopWaitsForTheCallsUnderWay(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorContains(t, wire.DecodeError(late.Error), "stopped")
 	require.EqualValues(t, 1, task.polls.Load(), "the Poll after Stop reached the task")
+}
+
+// leakySource's Poll returns a record together with an error.
+type leakySource struct{ slowSource }
+
+func (s *leakySource) Poll(context.Context) ([]*schema.Record, error) {
+	return []*schema.Record{schema.NewRecord("t", nil, nil, schema.StringSchema, "lost")},
+		plugins.Retriable(errors.New("read failed"))
+}
+
+// TestPollRecordsWithAnErrorWarnedOnce: records a task's Poll returns together with an error
+// are dropped (the error is what crosses), and the plugin's log says so once, not at every
+// Poll.
+func TestPollRecordsWithAnErrorWarnedOnce(t *testing.T) {
+	var logged bytes.Buffer
+	s := &server{source: &leakySource{}, log: slog.New(slog.NewTextHandler(&logged, nil))}
+	for range 3 {
+		rep, err := s.Poll(t.Context(), &pb.PollRequest{})
+		require.NoError(t, err)
+		require.Nil(t, rep.Batch, "no record crosses with the error")
+		require.ErrorContains(t, wire.DecodeError(rep.Error), "read failed")
+	}
+	require.Equal(t, 1, strings.Count(logged.String(), "level=WARN"), "logged: %s", logged.String())
+	require.Contains(t, logged.String(), "they are dropped")
+	require.Contains(t, logged.String(), "records=1")
 }

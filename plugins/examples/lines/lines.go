@@ -67,6 +67,10 @@ type sourceTask struct {
 	r           *bufio.Reader
 	line        int64
 	partial     string
+	// held are the records of lines read by a Poll that then failed: the engine drops records
+	// returned with an error, and the reader cannot give the lines again, so the next Poll
+	// returns them first.
+	held []*schema.Record
 }
 
 func (t *sourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[string]string) error {
@@ -104,7 +108,8 @@ func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	if t.r == nil {
 		return nil, errors.New("task not started")
 	}
-	var out []*schema.Record
+	out := t.held
+	t.held = nil
 	for len(out) < t.batch {
 		s, err := t.r.ReadString('\n')
 		if errors.Is(err, io.EOF) {
@@ -112,7 +117,9 @@ func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 			break
 		}
 		if err != nil {
-			return out, plugins.Retriable(err)
+			t.partial += s // what was read of the line before the error
+			t.held = out
+			return nil, plugins.Retriable(err)
 		}
 		text := t.partial + s[:len(s)-1]
 		t.partial = ""

@@ -245,12 +245,16 @@ func (d *Decoder) Schema(ref uint32) (*schema.Schema, error) {
 	if s.ElemSchema, err = d.Schema(m.ElemSchema); err != nil {
 		return nil, err
 	}
+	// The schema is whole without its default, and a default may be a struct of this very
+	// schema (an Avro record field whose default is a record): it is built before its
+	// default is decoded. A schema that holds itself as a field, key, value or element
+	// schema was refused above, while it was being built.
+	d.built[i], d.state[i] = s, 2
 	if m.HasDefault {
 		if s.Default, err = d.Value(m.Default); err != nil {
-			return nil, err
+			return nil, err // the message is refused whole: nothing uses the schema left built
 		}
 	}
-	d.built[i], d.state[i] = s, 2
 	return s, nil
 }
 

@@ -481,3 +481,50 @@ func allocated(t *testing.T, n *uint64, f func()) {
 	runtime.ReadMemStats(&after)
 	*n = after.TotalAlloc - before.TotalAlloc
 }
+
+// TestStructDefaultOfItsOwnSchema: a struct schema whose default is a struct of that same
+// schema (what the Avro converter makes of a record field with a record default) crosses in a
+// batch and as a value, and its default is a struct of the decoded schema; a schema that
+// holds itself as a field is still refused.
+func TestStructDefaultOfItsOwnSchema(t *testing.T) {
+	inner := schema.StructBuilder().Name("Inner").Field("x", schema.Int32Schema).MustBuild()
+	inner.Default = schema.NewStruct(inner).MustPut("x", int32(5))
+	outer := schema.StructBuilder().Name("Outer").Field("in", inner).MustBuild()
+	v := schema.NewStruct(outer).MustPut("in", schema.NewStruct(inner).MustPut("x", int32(7)))
+
+	check := func(t *testing.T, got any) {
+		t.Helper()
+		st, ok := got.(*schema.Struct)
+		require.True(t, ok, "%T", got)
+		require.True(t, schema.Equal(v, st), "%v != %v", v, st)
+		in := st.Schema().Fields[0].Schema
+		def, ok := in.Default.(*schema.Struct)
+		require.True(t, ok, "the default is a struct: %T", in.Default)
+		require.Same(t, in, def.Schema(), "the default is a struct of the schema that carries it")
+		x, err := def.Get("x")
+		require.NoError(t, err)
+		require.Equal(t, int32(5), x)
+	}
+	t.Run("batch", func(t *testing.T) {
+		b, err := EncodeBatch([]*schema.Record{schema.NewRecord("t", nil, nil, outer, v)})
+		require.NoError(t, err)
+		recs, err := DecodeBatch(b)
+		require.NoError(t, err)
+		require.Len(t, recs, 1)
+		check(t, recs[0].Value)
+	})
+	t.Run("value", func(t *testing.T) {
+		var e Encoder
+		m, err := e.Value(v)
+		require.NoError(t, err)
+		got, err := NewDecoder(e.Schemas()).Value(m)
+		require.NoError(t, err)
+		check(t, got)
+	})
+	t.Run("self as field", func(t *testing.T) {
+		table := []*pb.Schema{{Type: "struct", Name: "Loop", Fields: []*pb.SchemaField{{Name: "me", Schema: 1}}}}
+		_, err := NewDecoder(table).Schema(1)
+		require.ErrorIs(t, err, ErrBadMessage)
+		require.ErrorContains(t, err, "contains itself")
+	})
+}
