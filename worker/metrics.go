@@ -12,11 +12,11 @@ import (
 // source-task-metrics, sink-task-metrics, task-error-metrics) in Prometheus style.
 var (
 	descConnectorCount = prometheus.NewDesc("rmqconnect_worker_connector_count",
-		"Connectors on this worker.", []string{"worker"}, nil)
+		"Connectors whose connector unit runs on this worker.", []string{"worker"}, nil)
 	descTaskCount = prometheus.NewDesc("rmqconnect_worker_task_count",
 		"Tasks on this worker by state.", []string{"worker", "state"}, nil)
 	descConnectorStatus = prometheus.NewDesc("rmqconnect_connector_status",
-		"1 for the connector's current state.", []string{"worker", "connector", "type", "state"}, nil)
+		"1 for the connector's current state, reported by the worker its connector unit runs on.", []string{"worker", "connector", "type", "state"}, nil)
 	descTaskStatus = prometheus.NewDesc("rmqconnect_task_status",
 		"1 for the task's current state.", []string{"worker", "connector", "task", "state"}, nil)
 	descSourcePoll = prometheus.NewDesc("rmqconnect_source_record_poll_total",
@@ -37,7 +37,8 @@ var (
 	descDLQ = prometheus.NewDesc("rmqconnect_task_error_deadletterqueue_produce_total",
 		"Records written to the dead-letter queue.", []string{"worker", "connector", "task"}, nil)
 	descCommits = prometheus.NewDesc("rmqconnect_offset_commit_total",
-		"Offset/position commits (sink flushes, source position writes).", []string{"worker", "connector", "task", "result"}, nil)
+		"Offset/position commits by result: success and failure of source position writes and of sink flushes (Flush or PreCommit); store_failure of a sink's offset writes to the broker.",
+		[]string{"worker", "connector", "task", "result"}, nil)
 	descRetries = prometheus.NewDesc("rmqconnect_task_error_total_retries",
 		"Retries of retriable failures (poll, send, put, flush).", []string{"worker", "connector", "task"}, nil)
 	descDLQFailures = prometheus.NewDesc("rmqconnect_task_error_deadletterqueue_produce_failures",
@@ -91,7 +92,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.e.mu.Unlock()
 	sort.Slice(rts, func(i, j int) bool { return rts[i].name < rts[j].name })
-	ch <- prometheus.MustNewConstMetric(descConnectorCount, prometheus.GaugeValue, float64(len(rts)), w)
+	// In a cluster every worker keeps a runtime for every connector; only the worker the
+	// connector unit is assigned to reports it, so that summing over workers counts each
+	// connector once and a FAILED connector is not hidden among UNASSIGNED copies.
+	owned := make(map[*connRuntime]bool, len(rts))
+	for _, rt := range rts {
+		rt.mu.Lock()
+		if rt.ownConn {
+			owned[rt] = true
+		}
+		rt.mu.Unlock()
+	}
+	ch <- prometheus.MustNewConstMetric(descConnectorCount, prometheus.GaugeValue, float64(len(owned)), w)
 	byState := map[restapi.State]int{}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
@@ -101,7 +113,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, rt := range rts {
 		st := rt.status()
-		gauge(descConnectorStatus, 1, w, rt.name, string(st.Type), string(st.Connector.State))
+		if owned[rt] {
+			gauge(descConnectorStatus, 1, w, rt.name, string(st.Type), string(st.Connector.State))
+		}
 		rt.mu.Lock()
 		for _, ts := range st.Tasks {
 			byState[ts.State]++
@@ -124,7 +138,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descRecordsSkipped, k.recordsSkipped.Load(), w, rt.name, task)
 			counter(descDLQ, k.dlqRecords.Load(), w, rt.name, task)
 			counter(descCommits, k.commits.Load(), w, rt.name, task, "success")
-			counter(descCommits, k.commitFailures.Load(), w, rt.name, task, "failure")
+			if st.Type == restapi.TypeSource {
+				counter(descCommits, k.commitFailures.Load(), w, rt.name, task, "failure")
+			} else {
+				// A sink commit is its Flush (or PreCommit), then the broker storing the
+				// group's offsets; each fails on its own and means something else.
+				counter(descCommits, c.e.metrics.flushFailures(w, rt.name, task), w, rt.name, task, "failure")
+				counter(descCommits, k.commitFailures.Load(), w, rt.name, task, "store_failure")
+			}
 			counter(descRetries, k.retries.Load(), w, rt.name, task)
 			counter(descDLQFailures, k.dlqFailures.Load(), w, rt.name, task)
 			if lag := k.lag.Load(); lag != nil {

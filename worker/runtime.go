@@ -162,9 +162,12 @@ func (rt *connRuntime) startConnector() bool {
 		var cancel context.CancelFunc
 		var pm *pluginScope
 		err := policy.retry(rt.e.lifetime(), func() error {
+			// Every start attempt counts: one success or failure each (the retries included).
+			rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "connector", "attempt").Inc()
 			if conn == nil {
 				c, err := rt.e.registry.New(rt.st.class)
 				if err != nil {
+					rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "connector", "failure").Inc()
 					return err
 				}
 				conn = c

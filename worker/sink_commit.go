@@ -231,6 +231,9 @@ func (s *sinkRunner) flushAll(ctx context.Context, carried *flushOutcome) error 
 		err := s.flushLocked(ctx, carried)
 		carried = nil
 		if err != nil {
+			if ctx.Err() == nil {
+				s.hist.flushFailed(s.labels) // a Flush or PreCommit failed after its retries
+			}
 			return err
 		}
 		s.counters.commits.Add(1)

@@ -2,9 +2,11 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -119,6 +121,7 @@ func (rt *connRuntime) tasksByID(ids []int) []*taskRuntime {
 // supervise runs a task, restarting it with exponential backoff when it fails. The state
 // is FAILED (with the last trace) while it waits.
 func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
+	defer rt.e.metrics.supervising(rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id))()
 	backoff := rt.e.cfg.RestartBackoffMin
 	gen, err := rt.e.place.claim(ctx, rt, t.id)
 	if err != nil {
@@ -140,10 +143,10 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 		started := time.Now()
 		rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "task", "attempt").Inc()
 		err := rt.runTask(ctx, t)
+		rt.countTaskStartup(ctx, err)
 		if ctx.Err() != nil {
 			return
 		}
-		rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "task", "failure").Inc()
 		if err == nil {
 			err = fmt.Errorf("task returned without being stopped")
 		}
@@ -162,6 +165,47 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 		}
 		rt.setTaskState(t, restapi.StateRestarting, "")
 	}
+}
+
+// countTaskStartup counts the outcome of one start attempt of a task from how its run ended:
+// a failure when the task never got started (its transforms, config, producer or its Start
+// failed), a success when its Start returned without error (known once the run ends), nothing
+// when the run was stopped before that.
+func (rt *connRuntime) countTaskStartup(ctx context.Context, err error) {
+	result := "success"
+	if errors.As(err, new(notStartedError)) {
+		if ctx.Err() != nil {
+			return
+		}
+		result = "failure"
+	}
+	rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "task", result).Inc()
+}
+
+// notStartedError is a run's error that ended it before the task was started. It reads as
+// the error it wraps: traces do not change.
+type notStartedError struct{ error }
+
+func (e notStartedError) Unwrap() error { return e.error }
+
+func notStarted(err error) error {
+	if err == nil {
+		return nil
+	}
+	return notStartedError{err}
+}
+
+// startTaskPrefix begins the error sourceRunner.run and sinkRunner.run return when the task's
+// Start failed (TestTaskStartupCounts keeps the two in step).
+const startTaskPrefix = "start task: "
+
+// runOutcome is the error a runner's run returned, marked notStarted when the task's Start
+// failed.
+func runOutcome(err error) error {
+	if err != nil && strings.HasPrefix(err.Error(), startTaskPrefix) {
+		return notStarted(err)
+	}
+	return err
 }
 
 func (rt *connRuntime) setTaskState(t *taskRuntime, s restapi.State, trace string) {
@@ -223,7 +267,7 @@ func (rt *connRuntime) parseTask(t *taskRuntime, spec *plugins.ConfigSpec) (*par
 func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 	chain, err := rt.pc.newChain()
 	if err != nil {
-		return err
+		return notStarted(err)
 	}
 	log := rt.log.With("task", t.id)
 	errs := &errorReporter{policy: rt.st.policy, connector: rt.name, task: t.id, log: log, dlq: rt.e.dlqSend, metrics: &t.counters,
@@ -233,13 +277,13 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 	rt.mu.Unlock()
 	conn, err := rt.e.place.taskConnector(rt)
 	if err != nil {
-		return err
+		return notStarted(err)
 	}
 	positions, fence := rt.e.place.taskStores(rt, gen)
 	kc, vc := rt.pc.keyConv, rt.pc.valueConv
 	pt, err := rt.parseTask(t, conn.Spec())
 	if err != nil {
-		return err
+		return notStarted(err)
 	}
 	taskCfg, vals := maps.Clone(pt.cfg), pt.vals
 	id := restapi.TaskID{Connector: rt.name, Task: t.id}
@@ -253,7 +297,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		p, err := rt.e.client.NewProducer(fmt.Sprintf("%s-%d", rt.name, t.id), rmqclient.ProducerOptions{
 			Group: "connect-source-" + rt.name, HashByKey: rt.st.ordered})
 		if err != nil {
-			return err
+			return notStarted(err)
 		}
 		defer p.Close()
 		sr := &sourceRunner{id: id, cfg: taskCfg, vals: vals, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
@@ -262,7 +306,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 			commitInterval: rt.e.cfg.CommitInterval, commitTimeout: rt.e.cfg.CommitTimeout, startTimeout: rt.e.cfg.StartTimeout,
 			files: rt.e.cfg.Files, hist: rt.e.metrics, onTopic: rt.useTopic, labels: []string{rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id)},
 			pluginMetrics: pm}
-		return sr.run(ctx, rt.e.cfg.StopTimeout)
+		return runOutcome(sr.run(ctx, rt.e.cfg.StopTimeout))
 	}
 	switch c := conn.(type) {
 	case plugins.SinkConnector:
@@ -276,9 +320,9 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 			goroutines: 4, taskCount: rt.taskCount,
 			hist: rt.e.metrics, labels: []string{rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic,
 			startTimeout: rt.e.cfg.StartTimeout, files: rt.e.cfg.Files, pluginMetrics: pm}
-		return sk.run(ctx, rt.e.cfg.StopTimeout)
+		return runOutcome(sk.run(ctx, rt.e.cfg.StopTimeout))
 	default:
-		return fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class)
+		return notStarted(fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class))
 	}
 }
 

@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"regexp"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/conf/rmqname"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
@@ -129,26 +129,59 @@ func (c *Client) Brokers(ctx context.Context) ([]Broker, error) {
 			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
 			continue
 		}
-		var out []Broker
-		for name, b := range ci.Brokers {
-			if a, ok := b.Addrs["0"]; ok {
-				out = append(out, Broker{Name: name, Addr: a, Cluster: b.Cluster})
-			}
-		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-		return out, nil
+		return masters(ci), nil
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
 }
 
-// Ping checks that a name server answers and knows at least one broker.
-func (c *Client) Ping(ctx context.Context) error {
-	bs, err := c.Brokers(ctx)
-	if err != nil {
-		return err
+// masters returns the master of every broker of ci, sorted by name.
+func masters(ci *remoting.ClusterInfo) []Broker {
+	var out []Broker
+	for name, b := range ci.Brokers {
+		if a, ok := b.Addrs["0"]; ok {
+			out = append(out, Broker{Name: name, Addr: a, Cluster: b.Cluster})
+		}
 	}
-	if len(bs) == 0 {
-		return fmt.Errorf("%w: name servers %s know no broker", ErrUnreachable, strings.Join(c.cfg.NameServers, ";"))
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Ping checks that a name server answers and knows at least one broker. It asks every name
+// server at once and the first that knows a broker is the answer: asked in turn, one that
+// accepts connections and never answers (a black-holed host) would use up ctx, which for
+// /health is a few seconds, before the next is asked.
+func (c *Client) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		ns  string
+		err error
+	}
+	answers := make(chan answer, len(c.cfg.NameServers)) // never blocks: the losers end on their own
+	var asking errgroup.Group
+	for _, ns := range c.cfg.NameServers {
+		asking.Go(func() error {
+			ci, err := c.rpc.GetClusterInfo(ctx, ns)
+			if err == nil && len(masters(ci)) == 0 {
+				err = errors.New("knows no broker")
+			}
+			answers <- answer{ns, err}
+			return nil
+		})
+	}
+	var errs []error
+	for range c.cfg.NameServers {
+		a := <-answers
+		if a.err == nil {
+			errs = nil
+			break
+		}
+		errs = append(errs, fmt.Errorf("name server %s: %w", a.ns, a.err))
+	}
+	cancel() // the name servers still being asked are not needed any more
+	_ = asking.Wait()
+	if errs != nil {
+		return fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
 	}
 	return nil
 }

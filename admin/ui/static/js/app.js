@@ -1,6 +1,6 @@
 // The console shell: hash routes, the page lifecycle, announcements and confirmations.
 import { api } from './api.js';
-import { showError, clearError } from './shell.js';
+import { showError, clearError, clearErrorFrom } from './shell.js';
 import { h, replace } from './dom.js';
 import * as metrics from './metrics.js';
 import { clusterPage } from './pages/cluster.js';
@@ -33,11 +33,15 @@ class Context {
   get signal() { return this.abort.signal; }
   get alive() { return !this.abort.signal.aborted; }
   // every runs fn now and then every ms until the page is left; a run starts only after the
-  // previous one finished.
+  // previous one finished. A run's error is shown in the banner until a later run succeeds.
   every(ms, fn) {
+    const poller = {}; // who showed the error, for clearErrorFrom
     const tick = async () => {
       if (!this.alive) return;
-      try { await fn(); } catch (e) { if (this.alive) showError(e); }
+      try {
+        await fn();
+        if (this.alive) clearErrorFrom(poller);
+      } catch (e) { if (this.alive) showError(e, poller); }
       if (this.alive) this.timers.push(setTimeout(tick, ms));
     };
     tick();

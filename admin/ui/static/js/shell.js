@@ -7,17 +7,29 @@ export function announce(msg) {
   setTimeout(() => { el.textContent = msg; }, 50);
 }
 
-export function showError(e) {
+let shownBy = null; // the poller whose error the banner shows (Context.every), else null
+
+// showError shows e in the banner; from, when given, is the poller that failed, so that its
+// next successful run can take the error down again (clearErrorFrom).
+export function showError(e, from = null) {
   if (e && e.name === 'AbortError') return;
   const el = document.getElementById('alert');
   el.textContent = e instanceof Error ? e.message : String(e);
   el.hidden = false;
+  shownBy = from;
 }
 
 export function clearError() {
   const el = document.getElementById('alert');
   el.hidden = true;
   el.textContent = '';
+  shownBy = null;
+}
+
+// clearErrorFrom clears the banner when the error it shows came from the poller from: the
+// failure is over once that poller succeeds. An error shown since by anything else stays.
+export function clearErrorFrom(from) {
+  if (shownBy !== null && shownBy === from) clearError();
 }
 
 // confirmAction asks before a change; resolves true when the user chose the action.
