@@ -21,8 +21,11 @@ import (
 const (
 	PropTimestamp = "connect.timestamp"
 	// PropKeyBase64 carries a key that RocketMQ's space-separated KEYS cannot hold exactly
-	// (binary, empty, or containing whitespace).
+	// (binary, or containing whitespace).
 	PropKeyBase64 = "connect.key.b64"
+	// PropKeyEmpty = "true" marks an empty (not null) key: its base64 would be the empty string,
+	// and RocketMQ drops a property whose value is empty, so the key would come back null.
+	PropKeyEmpty = "connect.key.empty"
 )
 
 // taskCounters are a task's running totals (exported as metrics by the admin issue).
@@ -56,18 +59,21 @@ func (c *taskCounters) countRetries(retriable func(error) bool) func(error) bool
 	}
 }
 
-// keyProps returns how a key's bytes travel: as KEYS when it is a plain token (plain), else
-// base64 in PropKeyBase64. orig is the record's key before conversion: when it is a string
-// with the same bytes, it is used instead of a copy of key.
+// keyProps returns how a key's bytes travel: as KEYS when it is a plain token (plain), as
+// PropKeyEmpty when it is empty, else base64 in PropKeyBase64. orig is the record's key before
+// conversion: when it is a string with the same bytes, it is used instead of a copy of key.
 func keyProps(key []byte, orig any) (plain string, props map[string]string) {
 	if key == nil {
 		return "", nil
+	}
+	if len(key) == 0 {
+		return "", map[string]string{PropKeyEmpty: "true"}
 	}
 	s, same := orig.(string)
 	if !same || s != string(key) {
 		s = string(key)
 	}
-	if len(key) > 0 && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
 		return r <= ' ' || r == 0x7f
 	}) {
 		return s, nil
@@ -75,10 +81,13 @@ func keyProps(key []byte, orig any) (plain string, props map[string]string) {
 	return "", map[string]string{PropKeyBase64: base64.StdEncoding.EncodeToString(key)}
 }
 
-// messageKey recovers a key's bytes from a received message.
+// messageKey recovers a key's bytes from a received message: nil when it had no key.
 func messageKey(m *rmqclient.ReceivedMessage) ([]byte, error) {
 	if b64, ok := m.Properties[PropKeyBase64]; ok {
 		return base64.StdEncoding.DecodeString(b64)
+	}
+	if m.Properties[PropKeyEmpty] == "true" {
+		return []byte{}, nil
 	}
 	if len(m.Keys) == 0 {
 		return nil, nil
@@ -288,7 +297,7 @@ func (c converters) fromMessage(m *rmqclient.ReceivedMessage, into *schema.Recor
 		}
 	}
 	for k, v := range m.Properties {
-		if k == PropTimestamp || k == PropKeyBase64 || (strings.HasPrefix(k, "connect.") && strings.HasSuffix(k, ".schema.id")) {
+		if k == PropTimestamp || k == PropKeyBase64 || k == PropKeyEmpty || (strings.HasPrefix(k, "connect.") && strings.HasSuffix(k, ".schema.id")) {
 			continue // the worker's and converters' own metadata, not record headers
 		}
 		r.Headers = append(r.Headers, schema.Header{Key: k, Schema: schema.OptionalStringSchema, Value: v})

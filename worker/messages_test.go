@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -34,6 +36,8 @@ func TestToMessage(t *testing.T) {
 			Properties: map[string]string{PropTimestamp: "1700000000123"}}},
 		{"key with a space", rec("a b"), &rmqclient.Message{Topic: "out", Body: []byte("v"), ShardingKey: "YSBi",
 			Properties: map[string]string{PropTimestamp: "1700000000123", PropKeyBase64: "YSBi"}}},
+		{"empty key", rec(""), &rmqclient.Message{Topic: "out", Body: []byte("v"),
+			Properties: map[string]string{PropTimestamp: "1700000000123", PropKeyEmpty: "true"}}},
 		{"headers", rec("k", schema.Header{Key: "h", Value: int32(7)}, schema.Header{Key: "empty", Value: ""}),
 			&rmqclient.Message{Topic: "out", Body: []byte("v"), Keys: []string{"k"}, ShardingKey: "k",
 				Properties: map[string]string{PropTimestamp: "1700000000123", "h": "7"}}},
@@ -102,6 +106,54 @@ func TestFromMessage(t *testing.T) {
 	require.Equal(t, "a b", r.Key)
 	require.Equal(t, time.UnixMilli(5), r.Timestamp, "no timestamp property: the born time")
 	require.Empty(t, r.Headers)
+}
+
+// TestKeysRoundTripThroughTheBroker: a record's key comes back from a real broker as it was sent
+// (through toMessage, a batch send, a read and fromMessage): a null key null, an empty key empty, and
+// plain, spaced and binary keys byte for byte.
+func TestKeysRoundTripThroughTheBroker(t *testing.T) {
+	conv := converters{converter.NewByteArrayConverter(), converter.NewByteArrayConverter()}
+	keys := [][]byte{nil, {}, []byte("k-1"), []byte("a b"), {0, 0xff}}
+	topic := rmqtest.Topic(t, 1)
+	p, err := rmqtest.Client(t).NewProducer(t.Name(), rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, p.Close()) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var sc stampCache
+	var b rmqclient.BatchBuilder
+	for _, k := range keys {
+		r := schema.NewRecord("t", schema.OptionalBytesSchema, k, schema.BytesSchema, []byte("v"))
+		if k == nil {
+			r.KeySchema = nil
+		}
+		m, _, err := conv.toMessage(r, topic, &sc)
+		require.NoError(t, err)
+		m.ShardingKey = "" // one queue for all, so they are read back in order
+		require.NoError(t, b.Add(m))
+	}
+	res, err := p.SendBatch(ctx, b.Finish())
+	require.NoError(t, err)
+
+	r := rmqtest.Client(t).NewReader("test")
+	defer func() { require.NoError(t, r.Close()) }()
+	var got []*rmqclient.ReceivedMessage
+	require.Eventually(t, func() bool {
+		msgs, _, err := r.Read(ctx, res.Queue, res.Offset+int64(len(got)), 32)
+		require.NoError(t, err)
+		got = append(got, msgs...)
+		return len(got) >= len(keys)
+	}, 20*time.Second, 20*time.Millisecond)
+	for i, m := range got[:len(keys)] {
+		rec, _, err := conv.fromMessage(m, nil)
+		require.NoError(t, err)
+		if keys[i] == nil {
+			require.Nil(t, rec.Key, "a null key stays null")
+			continue
+		}
+		require.Equal(t, keys[i], rec.Key, "key %d", i)
+		require.Empty(t, rec.Headers, "the key's properties are not headers")
+	}
 }
 
 // TestStampCacheReleaseLetsBodiesGo: messages are cut from slabs; once released, a slab

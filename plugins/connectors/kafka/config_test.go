@@ -38,6 +38,13 @@ func TestSourceValidate(t *testing.T) {
 		{"rename twice", base(KeyTopics, "a", KeyTopicRename, "${topic}${topic}"), KeyTopicRename},
 		{"rename unknown", base(KeyTopics, "a", KeyTopicRename, "${cluster}.${topic}"), KeyTopicRename},
 		{"bad reset", base(KeyTopics, "a", KeyStart, "middle"), KeyStart},
+		// The bounds franz-go checks when the task builds its client.
+		{"fetch wait 10ms", base(KeyTopics, "a", KeyFetchMaxWait, "10ms"), ""},
+		{"fetch wait under 10ms", base(KeyTopics, "a", KeyFetchMaxWait, "9ms"), KeyFetchMaxWait},
+		{"fetch bytes 100 MiB", base(KeyTopics, "a", KeyFetchMaxBytes, "104857600"), ""},
+		{"fetch bytes over 100 MiB", base(KeyTopics, "a", KeyFetchMaxBytes, "104857601"), KeyFetchMaxBytes},
+		{"request timeout 15m", base(KeyTopics, "a", KeyRequestTimeout, "15m"), ""},
+		{"request timeout over 15m", base(KeyTopics, "a", KeyRequestTimeout, "15m1s"), KeyRequestTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,12 +64,76 @@ func TestSourceValidate(t *testing.T) {
 }
 
 func TestSinkValidate(t *testing.T) {
-	require.NoError(t, NewSinkConnector().Validate(map[string]string{KeyBootstrap: "h:1"}))
-	err := NewSinkConnector().Validate(map[string]string{KeyBootstrap: "h:1", KeyCompression: "brotli"})
-	require.ErrorIs(t, err, cfgerr.ErrInvalid)
-	require.Equal(t, KeyCompression, cfgerr.Flatten(err)[0].Key)
-	err = NewSinkConnector().Validate(map[string]string{KeyBootstrap: "h:1", KeySecurity: "SASL_SSL", KeySASLMechanism: "SCRAM-SHA-512"})
-	require.ErrorIs(t, err, cfgerr.ErrInvalid)
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{KeyBootstrap: "h:1"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		cfg     map[string]string
+		wantKey string
+	}{
+		{"defaults", base(), ""},
+		{"bad compression", base(KeyCompression, "brotli"), KeyCompression},
+		{"sasl without user", base(KeySecurity, "SASL_SSL", KeySASLMechanism, "SCRAM-SHA-512"), KeySASLUsername},
+		// The bounds franz-go checks when the task builds its client.
+		{"batch 100 MiB", base(KeyBatchMaxBytes, "104857600"), ""},
+		{"batch over 100 MiB", base(KeyBatchMaxBytes, "104857601"), KeyBatchMaxBytes},
+		{"request timeout 15m", base(KeyRequestTimeout, "15m"), ""},
+		{"request timeout over 15m", base(KeyRequestTimeout, "1h"), KeyRequestTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := NewSinkConnector().Validate(tt.cfg)
+			if tt.wantKey == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, cfgerr.ErrInvalid)
+			var keys []string
+			for _, fe := range cfgerr.Flatten(err) {
+				keys = append(keys, fe.Key)
+			}
+			require.Contains(t, keys, tt.wantKey, err.Error())
+		})
+	}
+}
+
+// TestSpecBoundsBuildClients: the extremes the specs accept are ones franz-go takes too, so a
+// configuration that validates never fails every task start. Nothing is dialled: the clients are only
+// built.
+func TestSpecBoundsBuildClients(t *testing.T) {
+	for _, extreme := range []map[string]string{
+		{KeyFetchMaxWait: "10ms", KeyFetchMaxBytes: "104857600", KeyBatchMaxBytes: "104857600", KeyRequestTimeout: "15m"},
+		{KeyFetchMaxWait: "30s", KeyFetchMaxBytes: "1024", KeyBatchMaxBytes: "1024", KeyRequestTimeout: "1s"},
+	} {
+		src := map[string]string{KeyBootstrap: "127.0.0.1:1", KeyTopics: "a", KeyTaskPartitions: "a:0"}
+		sink := map[string]string{KeyBootstrap: "127.0.0.1:1"}
+		for k, v := range extreme {
+			src[k], sink[k] = v, v
+		}
+		require.NoError(t, NewSourceConnector().Validate(src))
+		require.NoError(t, NewSinkConnector().Validate(sink))
+
+		vals, err := sourceSpec.Parse(src)
+		require.NoError(t, err)
+		stctx := conformance.NewSourceContext(nil)
+		stctx.Values = vals
+		st := &SourceTask{}
+		require.NoError(t, st.Start(context.Background(), stctx, src), "source %v", extreme)
+		require.NoError(t, st.Stop(context.Background()))
+
+		vals, err = sinkSpec.Parse(sink)
+		require.NoError(t, err)
+		ktctx := conformance.NewSinkContext(conformance.Queue)
+		ktctx.Values = vals
+		kt := &SinkTask{}
+		require.NoError(t, kt.Start(context.Background(), ktctx, sink), "sink %v", extreme)
+		require.NoError(t, kt.Stop(context.Background()))
+	}
 }
 
 func TestTargetTopic(t *testing.T) {
@@ -91,6 +162,15 @@ func TestTaskConfigsSplitPartitions(t *testing.T) {
 	require.Equal(t, "a:0,a:2,b:1", cfgs[0][KeyTaskPartitions])
 	require.Equal(t, "a:1,b:0", cfgs[1][KeyTaskPartitions])
 	require.Equal(t, "a,b", cfgs[1][KeyTopics])
+	require.NotContains(t, cfgs[0], KeyTaskStarts, "earliest: no start offsets")
+	// latest: each task carries the start offsets the connector read for its partitions ({b 1} was
+	// found after the start, so it has none and starts at its oldest record).
+	c.starts = map[topicPartition]int64{{"a", 0}: 5, {"a", 1}: 6, {"a", 2}: 7, {"b", 0}: 8}
+	cfgs, err = c.TaskConfigs(2)
+	require.NoError(t, err)
+	require.Equal(t, "a:0=5,a:2=7", cfgs[0][KeyTaskStarts])
+	require.Equal(t, "a:1=6,b:0=8", cfgs[1][KeyTaskStarts])
+	c.starts = nil
 	cfgs, err = c.TaskConfigs(10)
 	require.NoError(t, err)
 	require.Len(t, cfgs, 5, "no more tasks than partitions")

@@ -21,7 +21,7 @@ func TestSourceConformance(t *testing.T) {
 		NewConnector: func() plugins.SourceConnector { return kafka.NewSourceConnector() },
 		Setup: func(t *testing.T) map[string]string {
 			topic := kafkatest.Name(t, "conf")
-			b.CreateTopic(t, topic, 1)
+			createTopic(t, b, topic, 1)
 			return map[string]string{kafka.KeyBootstrap: b.Addr, kafka.KeyTopics: topic, kafka.KeyFetchMaxWait: "50ms"}
 		},
 		Append: func(t *testing.T, cfg map[string]string, first, n int) {

@@ -7,11 +7,13 @@
 // connector splits the partitions over its tasks and lists the topics every topics.refresh.interval;
 // each task reads its partitions from the engine's committed positions ({kafka.topic, kafka.partition}
 // → {offset}) and commits nothing to Kafka, so after any restart it resumes after the last record
-// RocketMQ acknowledged. A topic that disappears gives a FAILED status naming it.
+// RocketMQ acknowledged. A topic of kafka.topics that disappears gives a FAILED status naming it; with
+// kafka.topics.regex it is dropped, and a matching topic that cannot have a RocketMQ topic of its own is
+// left out with a warning.
 //
 // kafka-sink writes records with franz-go's idempotent producer (acks=all, unlimited retries), so per partition the order of Put is the order in Kafka and a retry never
 // duplicates a record. Flush returns only once Kafka acknowledged every record put before it: the
 // engine commits RocketMQ offsets only for records that are in Kafka. A record too large for its topic
-// (or otherwise refused for itself) goes to the engine's error policy; a batch never exceeds the
-// topic's max.message.bytes, so no good record fails beside it.
+// (or otherwise refused for itself) goes to the engine's error policy alone: the good records Kafka
+// refused with it, as it refuses a whole batch, are written again one at a time, in order.
 package kafka

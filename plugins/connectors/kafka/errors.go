@@ -17,6 +17,10 @@ var (
 	ErrProduce = errors.New("kafka refused the records")
 	// ErrBadHeader means a record header cannot be mapped (a binary-header list that does not decode).
 	ErrBadHeader = errors.New("header cannot be mapped")
+	// ErrUnauthorized means Kafka refused the connector's credentials (SASL authentication failed) or a
+	// permission it needs (topic or cluster authorization): retrying cannot get past it, so the task or
+	// connector fails with the cause instead of idling.
+	ErrUnauthorized = errors.New("kafka refused access")
 	// ErrBadTaskConfig means a task configuration was not produced by this connector's TaskConfigs.
 	ErrBadTaskConfig = errors.New("bad task configuration")
 )

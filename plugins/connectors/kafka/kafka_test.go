@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -18,6 +19,32 @@ import (
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/tests/kafkatest"
 )
+
+// createTopic creates topic as kafkatest's CreateTopic does, then waits until the broker's metadata
+// shows it with every partition led: a listing right after the creation may not see it yet, and a
+// kafka-source connector refuses a listed topic it does not see.
+func createTopic(t *testing.T, b *kafkatest.Broker, topic string, partitions int32, configs ...string) {
+	t.Helper()
+	b.CreateTopic(t, topic, partitions, configs...)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(b.Addr, ",")...))
+	require.NoError(t, err)
+	defer cl.Close() // now, not at cleanup: a test checking for leaked goroutines sees none of this one's
+	adm := kadm.NewClient(cl)
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		td, err := adm.ListTopics(ctx, topic)
+		if err != nil || td[topic].Err != nil || len(td[topic].Partitions) != int(partitions) {
+			return false
+		}
+		for _, p := range td[topic].Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 20*time.Millisecond, "topic %s never showed in the metadata", topic)
+}
 
 // startSink starts a kafka-sink task on cfg with a tolerant reporter.
 func startSink(t *testing.T, cfg map[string]string) (*kafka.SinkTask, *conformance.SinkContext) {
@@ -72,6 +99,41 @@ func TestSinkTooLargeRecordGoesToErrorPolicy(t *testing.T) {
 	}
 }
 
+// TestSinkRefusedBatchReportsOnlyTheBadRecord: Kafka refuses a record with a null key on a compacted
+// topic by refusing its whole batch; only that record goes to the errant-record reporter, and the 29
+// others, batched with it, are in Kafka in order after Flush.
+func TestSinkRefusedBatchReportsOnlyTheBadRecord(t *testing.T) {
+	b := kafkatest.Shared(t)
+	topic := kafkatest.Name(t, "compact")
+	b.CreateTopic(t, topic, 1, "cleanup.policy", "compact")
+	task, tctx := startSink(t, map[string]string{kafka.KeyBootstrap: b.Addr, kafka.KeyTargetTopic: topic, kafka.KeyLinger: "50ms"})
+	var recs []*schema.Record
+	for i := range 30 {
+		var key any = []byte(fmt.Sprint(i))
+		if i == 7 {
+			key = nil
+		}
+		recs = append(recs, schema.NewRecord("rmq", schema.OptionalBytesSchema, key, schema.OptionalBytesSchema, []byte(fmt.Sprint(i))))
+	}
+	ctx := context.Background()
+	require.NoError(t, task.Put(ctx, recs))
+	require.NoError(t, task.Flush(ctx, nil))
+	bad, errs := tctx.Reporter.Reported()
+	require.Equal(t, 1, len(bad), "only the record with the null key is reported")
+	require.Equal(t, []byte("7"), bad[0].Value)
+	require.ErrorIs(t, errs[0], kerr.InvalidRecord)
+	got := b.ReadAll(t, topic, 29, 30*time.Second)
+	require.Len(t, got, 29)
+	want := 0
+	for _, r := range got {
+		if want == 7 {
+			want++
+		}
+		require.Equal(t, fmt.Sprint(want), string(r.Value))
+		want++
+	}
+}
+
 // TestSinkTooLargeWithoutToleranceFails: with errors.tolerance=none the reporter refuses, and Flush fails.
 func TestSinkTooLargeWithoutToleranceFails(t *testing.T) {
 	b := kafkatest.Shared(t)
@@ -90,7 +152,7 @@ func TestSinkTooLargeWithoutToleranceFails(t *testing.T) {
 func TestSourceDeletedTopicFailsTask(t *testing.T) {
 	b := kafkatest.Shared(t)
 	topic := kafkatest.Name(t, "gone")
-	b.CreateTopic(t, topic, 2)
+	createTopic(t, b, topic, 2)
 	cfg := map[string]string{kafka.KeyBootstrap: b.Addr, kafka.KeyTopics: topic, kafka.KeyFetchMaxWait: "50ms",
 		kafka.KeyTopicsInterval: "200ms"}
 	c := kafka.NewSourceConnector()

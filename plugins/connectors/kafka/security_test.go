@@ -23,7 +23,7 @@ func TestSecurityOptionsReachTheClient(t *testing.T) {
 		t.Skip("the broker named by " + kafkatest.EnvBrokers + " has no SASL and SSL listeners of the harness")
 	}
 	topic := kafkatest.Name(t, "sec")
-	b.CreateTopic(t, topic, 1)
+	createTopic(t, b, topic, 1)
 	sasl := func(mech, pw string) map[string]string {
 		return map[string]string{kafka.KeyBootstrap: b.SASLAddr, kafka.KeySecurity: "SASL_PLAINTEXT",
 			kafka.KeySASLMechanism: mech, kafka.KeySASLUsername: kafkatest.SASLUser, kafka.KeySASLPassword: pw,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -48,8 +49,8 @@ var sinkSpec = plugins.MustConfigSpec(append(connectionFields(),
 		Validators: []plugins.Validator{plugins.DurationBetween(0, time.Minute)},
 		Doc:        "How long a partition's batch may wait for more records before it is sent. The runtime flushes after every Put, which sends at once, so a linger only gathers the records of one Put into fewer requests."},
 	plugins.Field{Name: KeyBatchMaxBytes, Type: plugins.TypeInt, Default: 1000012, Aliases: []string{"batch.size"},
-		Validators: []plugins.Validator{plugins.Between(1024, 1<<30)},
-		Doc:        "Most bytes of one record batch before compression; lowered to each topic's max.message.bytes, so a record too large for its topic is refused alone, before it is sent."},
+		Validators: []plugins.Validator{plugins.Between(1024, maxBrokerBytes)},
+		Doc:        "Most bytes of one record batch before compression, at most 100 MiB; lowered to each topic's max.message.bytes, so a record too large for its topic is refused alone, before it is sent."},
 	plugins.Field{Name: KeyMaxBuffered, Type: plugins.TypeInt, Default: 10000, Validators: []plugins.Validator{plugins.Between(1, 1000000)},
 		Doc: "Most records buffered in the producer; Put blocks beyond it until Kafka acknowledges some."},
 )...)
@@ -103,6 +104,12 @@ func (c *SinkConnector) NewSinkTask() plugins.SinkTask { return &SinkTask{} }
 // the engine commits RocketMQ offsets only for records that are in Kafka. A record Kafka refuses for
 // itself (too large for its topic, invalid) goes to the engine's error policy (DLQ or failure); any
 // other refusal fails the task.
+//
+// Kafka refuses a record by refusing its whole batch, and the producer then fails every record it holds
+// for that partition, good ones included. So the refused records are written again one at a time, in
+// order, and only those refused on their own go to the error policy (settle). Put stops handing records
+// to the producer once a refusal is seen, so the records after it wait for that; only a record handed
+// over in the instant between the refusal and its report can precede the ones written again.
 type SinkTask struct {
 	log      *slog.Logger
 	tctx     plugins.SinkTaskContext
@@ -113,8 +120,9 @@ type SinkTask struct {
 	limits   *topicLimits
 	topicFor map[string]string
 
-	mu     sync.Mutex
-	failed []failure // records Kafka refused since the last Flush, in completion order
+	mu      sync.Mutex
+	failed  []failure   // records Kafka refused since the last settle, in completion order
+	refused atomic.Bool // failed holds a record refused for a record fault
 
 	// stopOnce closes the clients once; client and limits are not changed after Start, as Stop may run
 	// while Put or Flush does.
@@ -137,13 +145,13 @@ func (t *SinkTask) Start(ctx context.Context, tctx plugins.SinkTaskContext, cfg 
 	if err != nil {
 		return err
 	}
-	// The admin client reads each topic's max.message.bytes when the producer first meets the topic.
+	// The admin client reads each topic's max.message.bytes when Put first meets the topic.
 	admClient, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	t.limits = &topicLimits{adm: kadm.NewClient(admClient), closer: admClient, max: int32(t.vals.Int(KeyBatchMaxBytes)),
-		timeout: t.vals.Duration(KeyRequestTimeout), log: t.log}
+		timeout: t.vals.Duration(KeyRequestTimeout), log: t.log, byTopic: map[string]int32{}}
 	codec := map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
 		"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}[t.vals.String(KeyCompression)]
 	opts = append(opts,
@@ -177,12 +185,18 @@ func (t *SinkTask) topicOf(rt string) string {
 }
 
 // Put hands the records to the producer in order; it blocks while kafka.max.buffered.records are
-// unacknowledged. A record whose key, value or headers cannot be written goes to the error policy.
+// unacknowledged. A record whose key, value or headers cannot be written goes to the error policy. Once
+// Kafka refused a record for itself, Put settles that (see settle) before it hands over the next one.
 func (t *SinkTask) Put(ctx context.Context, records []*schema.Record) error {
 	if t.client == nil {
 		return ErrNotStarted
 	}
 	for _, r := range records {
+		if t.refused.Load() {
+			if err := t.settle(ctx); err != nil {
+				return err
+			}
+		}
 		kr, err := t.kafkaRecord(r)
 		if err != nil {
 			if rerr := t.tctx.ErrantRecordReporter().Report(ctx, r, err); rerr != nil {
@@ -190,10 +204,15 @@ func (t *SinkTask) Put(ctx context.Context, records []*schema.Record) error {
 			}
 			continue
 		}
+		// Read the topic's limit here, before the producer asks for it from its metadata loop.
+		t.limits.load(ctx, kr.Topic)
 		t.client.Produce(ctx, kr, func(_ *kgo.Record, err error) {
 			if err != nil {
 				t.mu.Lock()
 				t.failed = append(t.failed, failure{r, err})
+				if recordFault(err) {
+					t.refused.Store(true)
+				}
 				t.mu.Unlock()
 			}
 		})
@@ -226,30 +245,27 @@ func (t *SinkTask) kafkaRecord(r *schema.Record) (*kgo.Record, error) {
 }
 
 // Flush waits until Kafka acknowledged or refused every record put so far (warning every 30 s while
-// the brokers are unreachable), then hands the records refused for themselves to the error policy.
-// Records refused for any other reason fail the task (ErrProduce); the engine then commits nothing and
-// the records are read again.
+// the brokers are unreachable), then settles the refused ones (see settle).
 func (t *SinkTask) Flush(ctx context.Context, _ map[plugins.Queue]int64) error {
 	if t.client == nil {
 		return ErrNotStarted
 	}
-	start := time.Now()
-	for {
-		fctx, cancel := context.WithTimeout(ctx, flushWarnInterval)
-		err := t.client.Flush(fctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		t.log.Warn("kafka has not acknowledged every record yet; still waiting", "buffered", t.client.BufferedProduceRecords(),
-			"waited", time.Since(start).Round(time.Second))
+	return t.settle(ctx)
+}
+
+// settle waits for every record handed to the producer, then deals with those Kafka refused. Records
+// refused for any other reason than their own fail the task (ErrProduce): the engine then commits
+// nothing and the records are read again. Records refused for a record fault are written again one at a
+// time, in the order they were refused (which is their order per partition), since Kafka refused each
+// with the whole batch of one bad record; those refused on their own go to the error policy.
+func (t *SinkTask) settle(ctx context.Context) error {
+	if err := t.waitAcks(ctx); err != nil {
+		return err
 	}
 	t.mu.Lock()
 	failed := t.failed
 	t.failed = nil
+	t.refused.Store(false)
 	t.mu.Unlock()
 	for _, f := range failed {
 		if !recordFault(f.err) {
@@ -257,11 +273,42 @@ func (t *SinkTask) Flush(ctx context.Context, _ map[plugins.Queue]int64) error {
 		}
 	}
 	for _, f := range failed {
-		if err := t.tctx.ErrantRecordReporter().Report(ctx, f.rec, fmt.Errorf("kafka topic %s: %w", t.topicOf(f.rec.Topic), f.err)); err != nil {
+		kr, err := t.kafkaRecord(f.rec) // it was built once already, so it builds again
+		if err == nil {
+			err = t.client.ProduceSync(ctx, kr).FirstErr()
+		}
+		switch {
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !recordFault(err):
+			return fmt.Errorf("%w: topic %s: %v", ErrProduce, t.topicOf(f.rec.Topic), err)
+		}
+		if err := t.tctx.ErrantRecordReporter().Report(ctx, f.rec, fmt.Errorf("kafka topic %s: %w", t.topicOf(f.rec.Topic), err)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// waitAcks waits until Kafka acknowledged or refused every record handed to the producer, warning every
+// 30 s while it waits.
+func (t *SinkTask) waitAcks(ctx context.Context) error {
+	start := time.Now()
+	for {
+		fctx, cancel := context.WithTimeout(ctx, flushWarnInterval)
+		err := t.client.Flush(fctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t.log.Warn("kafka has not acknowledged every record yet; still waiting", "buffered", t.client.BufferedProduceRecords(),
+			"waited", time.Since(start).Round(time.Second))
+	}
 }
 
 // recordFault reports whether Kafka refused a record for the record itself.
@@ -285,36 +332,76 @@ func (t *SinkTask) Stop(context.Context) error {
 }
 
 // topicLimits answers the producer's question "how large may a batch for this topic be": the smaller of
-// kafka.batch.max.bytes and the topic's max.message.bytes, so the broker never refuses a whole batch
-// for its size (which would fail the good records in it) and a record too large is refused alone.
+// kafka.batch.max.bytes and the topic's max.message.bytes, so the broker does not refuse a batch for its
+// size and a record too large is refused alone, before it is sent. The producer asks from its metadata
+// loop, for every partition at every metadata refresh, so the answer is read once per topic and kept:
+// Put reads it (load) before it hands over the topic's first record, and of answers the producer from
+// what was kept.
 type topicLimits struct {
 	adm     *kadm.Client
 	closer  interface{ Close() }
 	max     int32
 	timeout time.Duration
 	log     *slog.Logger
+
+	mu      sync.Mutex
+	byTopic map[string]int32
+	reads   atomic.Int64 // DescribeConfigs requests made, for tests
 }
 
+// of is the producer's callback (kgo.ProducerBatchMaxBytesFn).
 func (l *topicLimits) of(topic string) int32 {
 	if topic == "" {
 		return l.max
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	return l.load(context.Background(), topic)
+}
+
+// load returns topic's limit, reading the topic's config the first time. When it cannot be read (the
+// principal may not describe configs, the topic does not exist yet), the limit is Kafka's default
+// max.message.bytes, with a warning: a batch that still proves too large is refused by Kafka and its
+// records written again one at a time (SinkTask.settle).
+func (l *topicLimits) load(ctx context.Context, topic string) int32 {
+	l.mu.Lock()
+	n, ok := l.byTopic[topic]
+	l.mu.Unlock()
+	if ok {
+		return n
+	}
+	// Read without the lock, so the producer's callback for a topic already known never waits on it.
+	rctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	rcs, err := l.adm.DescribeTopicConfigs(ctx, topic)
+	l.reads.Add(1)
 	limit := int64(defaultMessageMax)
+	rcs, err := l.adm.DescribeTopicConfigs(rctx, topic)
 	if err == nil {
-		if rc, err2 := rcs.On(topic, nil); err2 == nil && rc.Err == nil {
+		var rc kadm.ResourceConfig
+		if rc, err = rcs.On(topic, nil); err == nil {
+			err = rc.Err
+		}
+		if err == nil {
 			for _, c := range rc.Configs {
 				if c.Key == "max.message.bytes" && c.Value != nil {
-					if n, err := strconv.ParseInt(*c.Value, 10, 32); err == nil {
+					if n, perr := strconv.ParseInt(*c.Value, 10, 32); perr == nil {
 						limit = n
 					}
 				}
 			}
 		}
-	} else {
-		l.log.Warn("kafka topic config not read; assuming the default max.message.bytes", "topic", topic, "err", err)
 	}
-	return int32(max(512, min(int64(l.max), limit)))
+	n = int32(max(512, min(int64(l.max), limit)))
+	if err != nil && ctx.Err() != nil {
+		return n // the caller is stopping: read again next time rather than keep a guess
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if kept, ok := l.byTopic[topic]; ok {
+		return kept
+	}
+	if err != nil {
+		l.log.Warn("kafka topic config not read; assuming the default max.message.bytes", "topic", topic,
+			"max.message.bytes", defaultMessageMax, "err", err)
+	}
+	l.byTopic[topic] = n
+	return n
 }

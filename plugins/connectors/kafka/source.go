@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -37,7 +38,8 @@ const (
 	KeyIsolation       = "kafka.isolation.level"
 	KeyPollMaxRecords  = "poll.max.records"
 	KeyTopicsInterval  = "topics.refresh.interval"
-	KeyTaskPartitions  = "kafka.task.partitions" // set by TaskConfigs: the partitions of one task
+	KeyTaskPartitions  = "kafka.task.partitions"    // set by TaskConfigs: the partitions of one task
+	KeyTaskStarts      = "kafka.task.start.offsets" // set by TaskConfigs with latest: where its partitions start
 	offsetEarliest     = "earliest"
 	offsetLatest       = "latest"
 	isolationCommitted = "read_committed"
@@ -60,11 +62,13 @@ var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
 		Doc: "RocketMQ topic of a Kafka topic's records; ${topic} stands for the Kafka topic. Characters RocketMQ does not allow in a topic name ('.' among them) become '_'."},
 	plugins.Field{Name: KeyStart, Type: plugins.TypeString, Default: offsetEarliest, Aliases: []string{"auto.offset.reset"},
 		Validators: []plugins.Validator{plugins.OneOf(offsetEarliest, offsetLatest)},
-		Doc:        "Where a partition without a committed position starts: earliest (the oldest record kept) or latest (only new records)."},
-	plugins.Field{Name: KeyFetchMaxBytes, Type: plugins.TypeInt, Default: 16 << 20, Validators: []plugins.Validator{plugins.Between(1024, 1<<30)},
-		Doc: "Most bytes one fetch request returns (Kafka's fetch.max.bytes)."},
+		Doc: "Where a partition without a committed position starts: earliest (the oldest record kept) or latest (only records written after the connector started). " +
+			"latest is fixed when the connector starts, so a task restart never skips a record; partitions and topics found later start at their oldest record."},
+	// kgo.NewClient refuses a fetch.max.bytes above its 100 MiB response limit and a fetch wait under 10ms.
+	plugins.Field{Name: KeyFetchMaxBytes, Type: plugins.TypeInt, Default: 16 << 20, Validators: []plugins.Validator{plugins.Between(1024, maxBrokerBytes)},
+		Doc: "Most bytes one fetch request returns (Kafka's fetch.max.bytes), at most 100 MiB."},
 	plugins.Field{Name: KeyFetchMaxWait, Type: plugins.TypeDuration, Default: 500 * time.Millisecond,
-		Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, 30*time.Second)},
+		Validators: []plugins.Validator{plugins.DurationBetween(10*time.Millisecond, 30*time.Second)},
 		Doc:        "How long a broker may hold a fetch waiting for data (fetch.max.wait.ms)."},
 	plugins.Field{Name: KeyIsolation, Type: plugins.TypeString, Default: isolationAll, Aliases: []string{"isolation.level"},
 		Validators: []plugins.Validator{plugins.OneOf(isolationAll, isolationCommitted)},
@@ -76,6 +80,8 @@ var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
 		Doc:        "How often the connector lists the Kafka topics to find new topics and partitions (and deleted ones)."},
 	plugins.Field{Name: KeyTaskPartitions, Type: plugins.TypeString, Default: "",
 		Doc: "Set by the connector in each task configuration: the topic:partition pairs of the task."},
+	plugins.Field{Name: KeyTaskStarts, Type: plugins.TypeString, Default: "",
+		Doc: "Set by the connector in each task configuration with kafka.offset.reset=latest: topic:partition=offset, where a partition without a committed position starts."},
 )...)
 
 // SourceConnector is kafka-source: it lists the topics chosen by kafka.topics / kafka.topics.regex and
@@ -89,6 +95,14 @@ type SourceConnector struct {
 
 	mu    sync.Mutex
 	parts []topicPartition // what TaskConfigs split last
+	// starts holds, with kafka.offset.reset=latest, the end offsets of the partitions of the first listing,
+	// read once at Start: every task config carries them, so a task that restarts before a partition
+	// delivered a record still starts where the connector started, not at a later end. Partitions found
+	// later are not in it and start at their oldest record, which holds what was written before they
+	// were found.
+	starts map[topicPartition]int64
+	// skipped are the regex-matched topics left out (topic → reason), each warned about once.
+	skipped map[string]string
 
 	cancel context.CancelFunc
 	group  *errgroup.Group
@@ -123,8 +137,9 @@ func (c *SourceConnector) Validate(cfg map[string]string) error {
 	return asError(errs)
 }
 
-// Start connects to the cluster, lists the chosen topics (a listed topic that is missing fails the start)
-// and starts the watcher of topics.refresh.interval.
+// Start connects to the cluster, lists the chosen topics (a listed topic that is missing fails the start),
+// with kafka.offset.reset=latest reads where their partitions end, and starts the watcher of
+// topics.refresh.interval.
 func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorContext, cfg map[string]string) error {
 	c.cctx, c.cfg, c.vals = cctx, cfg, cctx.Config()
 	opts, err := clientOptions(c.vals, cctx.Logger())
@@ -139,6 +154,11 @@ func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorConte
 	if err != nil {
 		return err
 	}
+	if c.vals.String(KeyStart) == offsetLatest {
+		if c.starts, err = endOffsets(ctx, c.adm, c.vals, parts); err != nil {
+			return err
+		}
+	}
 	c.parts = parts
 	wctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
@@ -147,30 +167,69 @@ func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorConte
 	return nil
 }
 
-// discover lists the partitions of the chosen topics, sorted. A Kafka error is retriable; a listed topic
-// that does not exist, or two topics that map to one RocketMQ topic, are not.
+// discover lists the partitions of the chosen topics, sorted, and warns once about each regex-matched
+// topic it leaves out. A Kafka error is retriable; a listed topic that does not exist, two listed topics
+// that map to one RocketMQ topic, and refused credentials or permissions are not.
 func (c *SourceConnector) discover(ctx context.Context) ([]topicPartition, error) {
-	return discoverPartitions(ctx, c.adm, c.vals)
+	details, err := listTopics(ctx, c.adm, c.vals)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	reading := map[string]bool{}
+	for _, p := range c.parts {
+		reading[p.topic] = true
+	}
+	c.mu.Unlock()
+	parts, skipped, err := selectPartitions(details, c.vals, reading)
+	if err != nil {
+		return nil, err
+	}
+	for t, reason := range skipped {
+		if c.skipped[t] != reason {
+			c.cctx.Logger().Warn("kafka topic matches "+KeyTopicsRegex+" but is not read", "topic", t, "reason", reason)
+		}
+	}
+	c.skipped = skipped
+	return parts, nil
 }
 
-func discoverPartitions(ctx context.Context, adm *kadm.Client, v plugins.Values) ([]topicPartition, error) {
+// listTopics reads the metadata of the topics of kafka.topics, or of every topic with a regex.
+func listTopics(ctx context.Context, adm *kadm.Client, v plugins.Values) (kadm.TopicDetails, error) {
 	ctx, cancel := context.WithTimeout(ctx, v.Duration(KeyRequestTimeout))
 	defer cancel()
-	list := v.List(KeyTopics)
-	details, err := adm.ListTopics(ctx, list...)
+	details, err := adm.ListTopics(ctx, v.List(KeyTopics)...)
 	if err != nil {
+		if authFailure(err) {
+			return nil, fmt.Errorf("%w: list kafka topics: %w", ErrUnauthorized, err)
+		}
 		return nil, plugins.Retriable(fmt.Errorf("list kafka topics: %w", err))
 	}
+	return details, nil
+}
+
+// selectPartitions picks the partitions to read from a listing, sorted. Every topic of kafka.topics must
+// exist, be readable and map to a RocketMQ topic of its own, or the connector fails naming it. With
+// kafka.topics.regex a matching topic that cannot be read that way is left out and returned in skipped
+// (topic → reason) instead, so one odd topic never stops the others: of topics mapping to one RocketMQ
+// topic, one already read (in reading) wins, else the first by name.
+func selectPartitions(details kadm.TopicDetails, v plugins.Values, reading map[string]bool) (parts []topicPartition, skipped map[string]string, err error) {
+	list := v.List(KeyTopics)
 	var names []string
 	if len(list) > 0 {
 		for _, t := range list {
 			d, ok := details[t]
-			if !ok || d.Err != nil {
+			switch {
+			case ok && d.Err != nil && authFailure(d.Err):
+				return nil, nil, fmt.Errorf("%w: %s names %q, which this connector may not read: %w", ErrUnauthorized, KeyTopics, t, d.Err)
+			case ok && d.Err != nil && !isUnknownTopic(d.Err) && kerr.IsRetriable(d.Err):
+				return nil, nil, plugins.Retriable(fmt.Errorf("kafka topic %s (%s): %w", t, KeyTopics, d.Err))
+			case !ok || d.Err != nil:
 				reason := "not found"
 				if ok {
 					reason = d.Err.Error()
 				}
-				return nil, fmt.Errorf("%w: %s: %s names %q (%s)", ErrTopicMissing, KeyTopics, t, t, reason)
+				return nil, nil, fmt.Errorf("%w: %s: %s names %q (%s)", ErrTopicMissing, KeyTopics, t, t, reason)
 			}
 			names = append(names, t)
 		}
@@ -181,17 +240,32 @@ func discoverPartitions(ctx context.Context, adm *kadm.Client, v plugins.Values)
 				names = append(names, t)
 			}
 		}
+		// Topics already read first, so a new topic never takes a RocketMQ topic from one being read.
+		sort.SliceStable(names, func(i, j int) bool { return reading[names[i]] && !reading[names[j]] })
 	}
 	format := v.String(KeyTopicRename)
 	targets := map[string]string{}
-	var parts []topicPartition
+	skip := func(t, reason string) {
+		if skipped == nil {
+			skipped = map[string]string{}
+		}
+		skipped[t] = reason
+	}
 	for _, t := range names {
 		target := targetTopic(format, t)
 		if other, ok := targets[target]; ok {
-			return nil, fmt.Errorf("%w: kafka topics %q and %q both map to RocketMQ topic %q (%s)", ErrTopicCollision, other, t, target, KeyTopicRename)
+			if len(list) > 0 {
+				return nil, nil, fmt.Errorf("%w: kafka topics %q and %q both map to RocketMQ topic %q (%s)", ErrTopicCollision, other, t, target, KeyTopicRename)
+			}
+			skip(t, fmt.Sprintf("maps to RocketMQ topic %q, which kafka topic %q is written to (%s)", target, other, KeyTopicRename))
+			continue
 		}
 		if !rmqname.Topic(target) {
-			return nil, invalid(KeyTopicRename, format, fmt.Sprintf("kafka topic %q maps to %q, which is not a RocketMQ topic name", t, target))
+			if len(list) > 0 {
+				return nil, nil, invalid(KeyTopicRename, format, fmt.Sprintf("kafka topic %q maps to %q, which is not a RocketMQ topic name", t, target))
+			}
+			skip(t, fmt.Sprintf("maps to %q, which is not a RocketMQ topic name (%s)", target, KeyTopicRename))
+			continue
 		}
 		targets[target] = t
 		for _, p := range details[t].Partitions.Numbers() {
@@ -199,7 +273,46 @@ func discoverPartitions(ctx context.Context, adm *kadm.Client, v plugins.Values)
 		}
 	}
 	sortParts(parts)
-	return parts, nil
+	return parts, skipped, nil
+}
+
+// endOffsets reads where each of parts ends now: the high watermark, or with read_committed the last
+// stable offset (a record of a transaction still open there is not skipped).
+func endOffsets(ctx context.Context, adm *kadm.Client, v plugins.Values, parts []topicPartition) (map[topicPartition]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, v.Duration(KeyRequestTimeout))
+	defer cancel()
+	var topics []string
+	for _, p := range parts {
+		if len(topics) == 0 || topics[len(topics)-1] != p.topic { // parts are sorted by topic
+			topics = append(topics, p.topic)
+		}
+	}
+	list := adm.ListEndOffsets
+	if v.String(KeyIsolation) == isolationCommitted {
+		list = adm.ListCommittedOffsets
+	}
+	listed, err := list(ctx, topics...)
+	if err != nil {
+		if authFailure(err) {
+			return nil, fmt.Errorf("%w: read the end offsets of the kafka partitions (%s=%s): %w", ErrUnauthorized, KeyStart, offsetLatest, err)
+		}
+		return nil, plugins.Retriable(fmt.Errorf("read the end offsets of the kafka partitions (%s=%s): %w", KeyStart, offsetLatest, err))
+	}
+	out := make(map[topicPartition]int64, len(parts))
+	for _, p := range parts {
+		o, ok := listed.Lookup(p.topic, p.partition)
+		switch {
+		case ok && o.Err == nil && o.Offset >= 0:
+			out[p] = o.Offset
+		case ok && o.Err != nil && authFailure(o.Err):
+			return nil, fmt.Errorf("%w: end offset of kafka partition %s: %w", ErrUnauthorized, p, o.Err)
+		case ok && o.Err != nil:
+			return nil, plugins.Retriable(fmt.Errorf("end offset of kafka partition %s: %w", p, o.Err))
+		default:
+			return nil, plugins.Retriable(fmt.Errorf("end offset of kafka partition %s: not listed", p))
+		}
+	}
+	return out, nil
 }
 
 // targetTopic is the RocketMQ topic of Kafka topic t: the rename format applied, and every character a
@@ -261,7 +374,8 @@ func (c *SourceConnector) watch(ctx context.Context) {
 }
 
 // TaskConfigs splits the partitions over at most maxTasks tasks, round robin in (topic, partition) order
-// so each task gets partitions of every topic. With no partition at all it returns no task.
+// so each task gets partitions of every topic; with latest each also gets the start offsets of its
+// partitions of the first listing. With no partition at all it returns no task.
 func (c *SourceConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
 	c.mu.Lock()
 	parts := append([]topicPartition(nil), c.parts...)
@@ -273,14 +387,38 @@ func (c *SourceConnector) TaskConfigs(maxTasks int) ([]map[string]string, error)
 	}
 	out := make([]map[string]string, n)
 	for i, g := range groups {
-		cfg := make(map[string]string, len(c.cfg)+1)
+		cfg := make(map[string]string, len(c.cfg)+2)
 		for k, v := range c.cfg {
 			cfg[k] = v
 		}
 		cfg[KeyTaskPartitions] = strings.Join(g, ",")
+		delete(cfg, KeyTaskStarts) // only the connector sets it
+		if c.starts != nil {
+			// Set even when empty: a task tells a config of this connector from an older one by the key.
+			cfg[KeyTaskStarts] = formatStarts(c.starts, parts, i, n)
+		}
 		out[i] = cfg
 	}
 	return out, nil
+}
+
+// formatStarts writes kafka.task.start.offsets of task i of n: topic:partition=offset for its
+// partitions (every n-th of parts, from i) that have a start offset.
+func formatStarts(starts map[topicPartition]int64, parts []topicPartition, i, n int) string {
+	var b strings.Builder
+	for j := i; j < len(parts); j += n {
+		off, ok := starts[parts[j]]
+		if !ok {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(parts[j].String())
+		b.WriteByte('=')
+		b.WriteString(strconv.FormatInt(off, 10))
+	}
+	return b.String()
 }
 
 // Stop ends the watcher and closes the client.
@@ -352,7 +490,41 @@ func parsePartitions(s string) ([]topicPartition, error) {
 	return out, nil
 }
 
+// parseStarts reads kafka.task.start.offsets ("topic:partition=offset,...").
+func parseStarts(s string) (map[topicPartition]int64, error) {
+	out := map[topicPartition]int64{}
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		i := strings.LastIndexByte(item, '=')
+		var off int64
+		var err error
+		if i > 0 {
+			off, err = strconv.ParseInt(item[i+1:], 10, 64)
+		}
+		if i <= 0 || err != nil || off < 0 {
+			return nil, fmt.Errorf("%w: %s: %q is not topic:partition=offset", ErrBadTaskConfig, KeyTaskStarts, item)
+		}
+		ps, err := parsePartitions(item[:i])
+		if err != nil || len(ps) != 1 {
+			return nil, fmt.Errorf("%w: %s: %q is not topic:partition=offset", ErrBadTaskConfig, KeyTaskStarts, item)
+		}
+		out[ps[0]] = off
+	}
+	return out, nil
+}
+
 // isUnknownTopic reports whether err says a topic or partition does not exist.
 func isUnknownTopic(err error) bool {
 	return errors.Is(err, errUnknownTopic) || errors.Is(err, errUnknownTopicID)
+}
+
+// authFailure reports whether err is Kafka refusing the client's credentials or a permission it needs.
+// No retry gets past these, so they fail a task or connector (ErrUnauthorized) instead of leaving it
+// running and reading nothing.
+func authFailure(err error) bool {
+	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
+		errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.TopicAuthorizationFailed) ||
+		errors.Is(err, kerr.ClusterAuthorizationFailed)
 }

@@ -28,9 +28,15 @@ const pollWait = time.Second
 // warnEvery spaces the warnings of a fetch error that persists (a broker down).
 const warnEvery = 30 * time.Second
 
+// accessCheckEvery is how long a task reads nothing before it asks the cluster whether it still lets the
+// task in. The consumer retries a refused SASL login or metadata request in silence, so without the
+// question a task whose credentials are wrong would stay RUNNING and idle.
+const accessCheckEvery = 30 * time.Second
+
 // SourceTask reads its partitions (kafka.task.partitions) from the positions the engine committed, or
-// from kafka.offset.reset where there is none. It never commits anything to Kafka: the engine's
-// positions are the only progress, so a restart resumes after the last record RocketMQ acknowledged.
+// where there is none from kafka.task.start.offsets (latest) or the partition's oldest record. It never
+// commits anything to Kafka: the engine's positions are the only progress, so a restart resumes after the
+// last record RocketMQ acknowledged.
 type SourceTask struct {
 	log     *slog.Logger
 	vals    plugins.Values
@@ -39,8 +45,15 @@ type SourceTask struct {
 	format  string
 	max     int
 	targets map[string]string // Kafka topic → RocketMQ topic
+	topics  []string          // the Kafka topics of its partitions
+	// regex: the topics come from kafka.topics.regex, so a deleted one is dropped (the connector's next
+	// listing leaves it out) instead of failing the task; dropped holds those.
+	regex   bool
+	dropped map[string]bool
 	// lastWarn spaces the warnings of persisting fetch errors, per error text.
 	lastWarn map[string]time.Time
+	// accessOK is when the cluster last showed it lets the task in (records came, or a check passed).
+	accessOK time.Time
 	// stopOnce closes the client once; client is not changed after Start, as Stop may run while Poll does.
 	stopOnce sync.Once
 }
@@ -55,27 +68,42 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	if err != nil {
 		return err
 	}
+	starts, err := parseStarts(cfg[KeyTaskStarts])
+	if err != nil {
+		return err
+	}
 	t.format, t.max = t.vals.String(KeyTopicRename), t.vals.Int(KeyPollMaxRecords)
 	t.targets, t.lastWarn = map[string]string{}, map[string]time.Time{}
+	t.regex, t.dropped = t.vals.String(KeyTopicsRegex) != "", map[string]bool{}
 	keys := make([]map[string]any, len(parts))
 	for i, p := range parts {
 		keys[i] = sourcePartition(p)
+		if _, ok := t.targets[p.topic]; !ok {
+			t.topics = append(t.topics, p.topic)
+		}
 		t.targets[p.topic] = targetTopic(t.format, p.topic)
 	}
 	committed, err := tctx.Positions().Positions(ctx, keys)
 	if err != nil {
 		return plugins.Retriable(fmt.Errorf("read committed positions: %w", err))
 	}
-	start := kgo.NewOffset().AtStart()
-	if t.vals.String(KeyStart) == offsetLatest {
-		start = kgo.NewOffset().AtEnd()
+	// Without a committed position a partition starts where the connector fixed latest when it started
+	// (kafka.task.start.offsets), else at its oldest record: it was found after the connector started
+	// (or the reset is earliest), and the oldest record holds what was written before it was found.
+	otherwise := kgo.NewOffset().AtStart()
+	if _, fixed := cfg[KeyTaskStarts]; !fixed && t.vals.String(KeyStart) == offsetLatest {
+		// A task config written before the connector fixed the start offsets: latest is the end now.
+		otherwise = kgo.NewOffset().AtEnd()
 	}
 	offsets := map[string]map[int32]kgo.Offset{}
 	for _, p := range parts {
 		if offsets[p.topic] == nil {
 			offsets[p.topic] = map[int32]kgo.Offset{}
 		}
-		offsets[p.topic][p.partition] = start
+		offsets[p.topic][p.partition] = otherwise
+		if off, ok := starts[p]; ok {
+			offsets[p.topic][p.partition] = kgo.NewOffset().At(off)
+		}
 	}
 	for _, pp := range committed {
 		topic, _ := pp.Partition[PartTopic].(string)
@@ -123,13 +151,19 @@ func sourcePartition(p topicPartition) map[string]any {
 
 // Poll returns the records fetched so far, waiting up to a second for some. Fetch errors of a cluster
 // that is down or moving partitions are logged (at most every 30 s each) and retried by the client; a
-// partition whose topic was deleted fails the task with ErrTopicDeleted.
+// partition whose topic was deleted fails the task with ErrTopicDeleted (a regex task drops the topic
+// instead), and refused credentials or permissions fail it with ErrUnauthorized.
 func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	if t.client == nil {
 		return nil, ErrNotStarted
 	}
 	pctx, cancel := context.WithTimeout(ctx, pollWait)
 	defer cancel()
+	if time.Since(t.accessOK) >= accessCheckEvery {
+		if err := t.checkAccess(pctx); err != nil {
+			return nil, err
+		}
+	}
 	fetches := t.client.PollRecords(pctx, t.max)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -145,6 +179,9 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	}
 	out := make([]*schema.Record, 0, fetches.NumRecords())
 	fetches.EachRecord(func(r *kgo.Record) { out = append(out, t.record(r)) })
+	if len(out) > 0 {
+		t.accessOK = time.Now()
+	}
 	if len(out) == 0 && len(errs) > 0 {
 		// Nothing but errors (a broker down): wait out the poll second instead of asking again at once.
 		<-pctx.Done()
@@ -152,15 +189,47 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	return out, nil
 }
 
-// fetchError handles one error of a fetch: a context error is the poll wait ending; an unknown topic is
-// checked against the cluster's metadata, and fails the task once the topic is really gone.
-func (t *SourceTask) fetchError(ctx context.Context, fe kgo.FetchError) error {
-	if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
+// checkAccess asks the cluster for the metadata of the task's topics, within ctx (the poll's second): a
+// refused login or permission fails the task; anything else (a broker down, a slow answer) is left to the
+// consumer's retries and asked again accessCheckEvery later.
+func (t *SourceTask) checkAccess(ctx context.Context) error {
+	t.accessOK = time.Now()
+	details, err := t.adm.ListTopics(ctx, t.topics...)
+	if err != nil {
+		if authFailure(err) {
+			return fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		}
 		return nil
+	}
+	for _, topic := range t.topics {
+		if d, ok := details[topic]; ok && d.Err != nil && authFailure(d.Err) && !t.dropped[topic] {
+			return fmt.Errorf("%w: kafka topic %s: %w", ErrUnauthorized, topic, d.Err)
+		}
+	}
+	return nil
+}
+
+// fetchError handles one error of a fetch: a context error is the poll wait ending; a refused login or
+// permission fails the task; an unknown topic is checked against the cluster's metadata, and once the
+// topic is really gone fails the task (kafka.topics) or is dropped (kafka.topics.regex).
+func (t *SourceTask) fetchError(ctx context.Context, fe kgo.FetchError) error {
+	if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) || t.dropped[fe.Topic] {
+		return nil
+	}
+	if authFailure(fe.Err) {
+		return fmt.Errorf("%w: kafka topic %s: %w", ErrUnauthorized, fe.Topic, fe.Err)
 	}
 	if isUnknownTopic(fe.Err) {
 		gone, err := t.topicGone(ctx, fe.Topic)
 		if err == nil && gone {
+			if t.regex {
+				// The connector's next listing leaves the topic out and reassigns the tasks; until then
+				// the task reads its other topics.
+				t.dropped[fe.Topic] = true
+				t.client.PurgeTopicsFromConsuming(fe.Topic)
+				t.log.Info("kafka topic deleted; no longer read", "topic", fe.Topic)
+				return nil
+			}
 			return fmt.Errorf("%w: %s (partition %d was being read; it is no longer on the Kafka cluster)", ErrTopicDeleted, fe.Topic, fe.Partition)
 		}
 	}

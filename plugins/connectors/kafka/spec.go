@@ -46,6 +46,14 @@ const (
 	defaultDialTimeout = 10 * time.Second
 )
 
+// Limits kgo.NewClient checks, so that the spec refuses what would fail every task start instead: a
+// fetch response and a record batch must fit the client's default BrokerMaxReadBytes and
+// BrokerMaxWriteBytes (100 MiB), and RequestTimeoutOverhead may be at most 15 minutes.
+const (
+	maxBrokerBytes    = 100 << 20
+	maxRequestTimeout = 15 * time.Minute
+)
+
 // connectionFields are the keys of the Kafka cluster connection.
 func connectionFields() []plugins.Field {
 	return []plugins.Field{
@@ -71,8 +79,8 @@ func connectionFields() []plugins.Field {
 		{Name: KeySSLInsecure, Type: plugins.TypeBoolean, Default: false,
 			Doc: "Accept any broker certificate (tests only: it disables the protection TLS gives)."},
 		{Name: KeyRequestTimeout, Type: plugins.TypeDuration, Default: 30 * time.Second,
-			Validators: []plugins.Validator{plugins.DurationBetween(time.Second, time.Hour)},
-			Doc:        "Deadline of one request to a broker (dialling included)."},
+			Validators: []plugins.Validator{plugins.DurationBetween(time.Second, maxRequestTimeout)},
+			Doc:        "Deadline of one request to a broker (dialling included), at most 15m."},
 	}
 }
 

@@ -1,0 +1,112 @@
+package kafka
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
+)
+
+// listing builds a metadata listing: each topic with one partition, or with err as its load error.
+func listing(topics map[string]error) kadm.TopicDetails {
+	out := kadm.TopicDetails{}
+	for t, err := range topics {
+		d := kadm.TopicDetail{Topic: t, Err: err}
+		if err == nil {
+			d.Partitions = kadm.PartitionDetails{0: {Topic: t, Partition: 0}}
+		}
+		out[t] = d
+	}
+	return out
+}
+
+func TestSelectPartitions(t *testing.T) {
+	long := "t_" + strings.Repeat("z", 140)
+	vals := func(kv ...string) plugins.Values {
+		cfg := map[string]string{KeyBootstrap: "h:1"}
+		for i := 0; i < len(kv); i += 2 {
+			cfg[kv[i]] = kv[i+1]
+		}
+		v, err := sourceSpec.Parse(cfg)
+		require.NoError(t, err)
+		return v
+	}
+	tests := []struct {
+		name    string
+		topics  map[string]error
+		v       plugins.Values
+		reading map[string]bool
+		want    string // partitions, or the error's sentinel when wantErr
+		skipped []string
+		wantErr error
+		retry   bool
+	}{
+		{name: "listed", topics: map[string]error{"a": nil, "b": nil}, v: vals(KeyTopics, "b,a"), want: "[a:0 b:0]"},
+		{name: "listed missing", topics: map[string]error{"a": nil}, v: vals(KeyTopics, "a,b"), wantErr: ErrTopicMissing},
+		{name: "listed unknown", topics: map[string]error{"a": kerr.UnknownTopicOrPartition}, v: vals(KeyTopics, "a"), wantErr: ErrTopicMissing},
+		{name: "listed not authorized", topics: map[string]error{"a": kerr.TopicAuthorizationFailed}, v: vals(KeyTopics, "a"), wantErr: ErrUnauthorized},
+		{name: "listed leader moving", topics: map[string]error{"a": kerr.LeaderNotAvailable}, v: vals(KeyTopics, "a"), wantErr: kerr.LeaderNotAvailable, retry: true},
+		{name: "listed collision", topics: map[string]error{"a": nil, "b": nil}, v: vals(KeyTopics, "a,b", KeyTopicRename, "one"), wantErr: ErrTopicCollision},
+		{name: "listed name too long", topics: map[string]error{long: nil}, v: vals(KeyTopics, long), wantErr: plugins.ErrInvalidValue},
+		{name: "regex", topics: map[string]error{"t_a": nil, "t_b": nil, "u": nil, "t_gone": kerr.UnknownTopicOrPartition},
+			v: vals(KeyTopicsRegex, "t_.*"), want: "[t_a:0 t_b:0]"},
+		{name: "regex name too long", topics: map[string]error{"t_a": nil, long: nil}, v: vals(KeyTopicsRegex, "t_.*"),
+			want: "[t_a:0]", skipped: []string{long}},
+		{name: "regex collision: first by name", topics: map[string]error{"t_a": nil, "t_b": nil, "t_c": nil},
+			v: vals(KeyTopicsRegex, "t_.*", KeyTopicRename, "one"), want: "[t_a:0]", skipped: []string{"t_b", "t_c"}},
+		{name: "regex collision: the topic read wins", topics: map[string]error{"t_a": nil, "t_b": nil},
+			v: vals(KeyTopicsRegex, "t_.*", KeyTopicRename, "one"), reading: map[string]bool{"t_b": true}, want: "[t_b:0]", skipped: []string{"t_a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parts, skipped, err := selectPartitions(listing(tt.topics), tt.v, tt.reading)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				require.Equal(t, tt.retry, plugins.IsRetriable(err), err.Error())
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, fmt.Sprint(parts))
+			var names []string
+			for topic, reason := range skipped {
+				require.Contains(t, reason, KeyTopicRename, "the reason names the key to change")
+				names = append(names, topic)
+			}
+			require.ElementsMatch(t, tt.skipped, names)
+		})
+	}
+}
+
+func TestAuthFailure(t *testing.T) {
+	for _, err := range []error{kerr.SaslAuthenticationFailed, kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed,
+		kerr.UnsupportedSaslMechanism, &kadm.AuthError{Err: kerr.TopicAuthorizationFailed},
+		fmt.Errorf("metadata: %w", kerr.SaslAuthenticationFailed)} {
+		require.True(t, authFailure(err), "%v", err)
+	}
+	for _, err := range []error{kerr.UnknownTopicOrPartition, kerr.LeaderNotAvailable, kerr.GroupAuthorizationFailed,
+		fmt.Errorf("dial tcp: connection refused")} {
+		require.False(t, authFailure(err), "%v", err)
+	}
+}
+
+func TestStartOffsetsRoundTrip(t *testing.T) {
+	parts := []topicPartition{{"a", 0}, {"a", 1}, {"b.c", 0}, {"d", 3}}
+	starts := map[topicPartition]int64{{"a", 0}: 15, {"a", 1}: 0, {"b.c", 0}: 7} // d:3 found later
+	require.Equal(t, "a:0=15,b.c:0=7", formatStarts(starts, parts, 0, 2))
+	require.Equal(t, "a:1=0", formatStarts(starts, parts, 1, 2))
+	got, err := parseStarts("a:0=15, b.c:0=7,")
+	require.NoError(t, err)
+	require.Equal(t, map[topicPartition]int64{{"a", 0}: 15, {"b.c", 0}: 7}, got)
+	got, err = parseStarts("")
+	require.NoError(t, err)
+	require.Empty(t, got)
+	for _, bad := range []string{"a:0", "a=1", "a:0=x", "a:0=-1", ":0=1"} {
+		_, err := parseStarts(bad)
+		require.ErrorIs(t, err, ErrBadTaskConfig, bad)
+	}
+}
