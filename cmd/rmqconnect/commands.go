@@ -194,7 +194,7 @@ func runWorker(mode string, args []string, stderr io.Writer) int {
 			log.Error("cannot start", "err", err)
 			return 1
 		}
-		h, health = d, distributedHealth{pingOf(w), d}
+		h, health = d, distributedHealth{d}
 	} else {
 		s, err := worker.NewStandalone(local, w.Client(), reg, workerLog)
 		if err != nil {
@@ -335,11 +335,16 @@ func (s startedHealth) Health(ctx context.Context) error {
 }
 
 // distributedHealth is starting (503) until the worker has caught up with the store topics and
-// joined the cluster; then unhealthy (500) while its membership lease has lapsed or RocketMQ
-// does not answer.
+// joined the cluster; then unhealthy (500) while its membership lease has lapsed. The lease is
+// renewed by asking the broker itself, so it says whether this worker can still work; the name
+// servers are not asked: a worker that keeps its lease keeps its tasks while they are down
+// (routes are cached), and a probe failing every worker at once then would have an orchestrator
+// restart the whole cluster, none of which could start again until they are back.
 type distributedHealth struct {
-	w admin.HealthChecker
-	d *worker.Distributed
+	d interface {
+		Started() <-chan struct{}
+		Health(context.Context) error
+	}
 }
 
 func (s distributedHealth) Health(ctx context.Context) error {
@@ -348,10 +353,7 @@ func (s distributedHealth) Health(ctx context.Context) error {
 	default:
 		return fmt.Errorf("%w: catching up with the store topics and joining the cluster", admin.ErrStarting)
 	}
-	if err := s.d.Health(ctx); err != nil {
-		return err
-	}
-	return s.w.Health(ctx)
+	return s.d.Health(ctx)
 }
 
 // runInOrder runs front (the admin server) and back (the worker and its herder) until ctx ends
