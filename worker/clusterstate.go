@@ -66,6 +66,11 @@ type configRecord struct {
 	Level        string              `json:"level,omitempty"` // a log-level record's level (loglevels.go)
 	Snapshot     *configState        `json:"snapshot,omitempty"`
 	snapshotHeader
+
+	// Taker is the member id of the process taking a replay, or giving up its own take;
+	// Takeover, the take a begin replaces (see clusterReplays.begin).
+	Taker    string      `json:"taker,omitempty"`
+	Takeover *replayTake `json:"takeover,omitempty"`
 }
 
 // clusterConnector is a connector as the config topic defines it.
@@ -80,8 +85,10 @@ type clusterConnector struct {
 	// offset+1 of the tasks record, so republished configs are told apart.
 	Tasks        []map[string]string `json:"tasks"`
 	TasksVersion int64               `json:"tasks_version"`
-	// Replays are the DLQ records replayed (or being replayed: no MsgID yet), by record id.
+	// Replays are the DLQ records replayed (or being replayed: no MsgID yet, At when taken),
+	// by replayKey; Takers names the taker of each being replayed.
 	Replays map[string]restapi.ReplayInfo `json:"replays,omitempty"`
+	Takers  map[string]string             `json:"replay_takers,omitempty"`
 }
 
 // configState is the fold of the config topic.
@@ -115,6 +122,7 @@ func (s *configState) apply(off int64, r configRecord) error {
 		if r.Base != c.Epoch {
 			return fmt.Errorf("connector %s: %w: changed concurrently (epoch %d, update based on %d)", r.Name, errStale, c.Epoch, r.Base)
 		}
+		c.keepReplaysOf(r.Config)
 		c.Config, c.Epoch, c.Tasks, c.TasksVersion = r.Config, off+1, nil, 0
 		if r.Target != "" {
 			c.Target = r.Target
@@ -158,19 +166,38 @@ func (s *configState) apply(off int64, r configRecord) error {
 		if c == nil || c.Inc != r.Inc || r.Replay == nil {
 			return fmt.Errorf("connector %s: %w", r.Name, restapi.ErrNotFound)
 		}
-		_, taken := c.Replays[r.ReplayID]
-		switch {
-		case r.Abandon:
-			delete(c.Replays, r.ReplayID)
-		case r.Replay.MsgID == "" && taken && !r.Force:
-			return fmt.Errorf("dlq record %s of %s: %w", r.ReplayID, r.Name, restapi.ErrAlreadyExists)
-		default:
-			if c.Replays == nil {
-				c.Replays = map[string]restapi.ReplayInfo{}
+		cur, taken := c.Replays[r.ReplayID]
+		inProgress := taken && cur.MsgID == ""
+		if r.Abandon {
+			// Only the take it names: a late give-up must not free a take made since.
+			if inProgress && c.Takers[r.ReplayID] == r.Taker && cur.At.Equal(r.Replay.At) {
+				delete(c.Replays, r.ReplayID)
+				delete(c.Takers, r.ReplayID)
 			}
-			c.Replays[r.ReplayID] = *r.Replay
-			pruneReplays(c.Replays, r.Replay.At)
+			return nil
 		}
+		if r.Replay.MsgID == "" && taken && !r.Force {
+			if !inProgress {
+				return fmt.Errorf("dlq record %s of %s: %w", r.ReplayID, r.Name, restapi.ErrAlreadyExists)
+			}
+			if t := r.Takeover; t == nil || t.Taker != c.Takers[r.ReplayID] || !t.At.Equal(cur.At) {
+				return fmt.Errorf("dlq record %s of %s: %w", r.ReplayID, r.Name, &replayBusyError{taker: c.Takers[r.ReplayID], since: cur.At})
+			}
+		}
+		if c.Replays == nil {
+			c.Replays = map[string]restapi.ReplayInfo{}
+		}
+		c.Replays[r.ReplayID] = *r.Replay
+		if r.Replay.MsgID == "" && r.Taker != "" {
+			if c.Takers == nil {
+				c.Takers = map[string]string{}
+			}
+			c.Takers[r.ReplayID] = r.Taker
+		} else {
+			delete(c.Takers, r.ReplayID)
+		}
+		pruneReplays(c.Replays, r.Replay.At)
+		maps.DeleteFunc(c.Takers, func(k, _ string) bool { _, ok := c.Replays[k]; return !ok })
 		return nil
 	case recRestart, recRestartTask:
 		if c == nil || c.Inc != r.Inc {
@@ -189,6 +216,19 @@ const (
 	maxReplays      = 1000
 	replayRetention = 7 * 24 * time.Hour
 )
+
+// keepReplaysOf drops, when a connector's config is replaced by cfg, the replay records of
+// a DLQ topic that is no longer the connector's: no record of it is looked up any more.
+func (c *clusterConnector) keepReplaysOf(cfg map[string]string) {
+	const key = "errors.deadletterqueue.topic.name"
+	topic := strings.TrimSpace(cfg[key])
+	if topic == strings.TrimSpace(c.Config[key]) {
+		return
+	}
+	drop := func(k string) bool { return !strings.HasPrefix(k, topic+"/") }
+	maps.DeleteFunc(c.Replays, func(k string, _ restapi.ReplayInfo) bool { return drop(k) })
+	maps.DeleteFunc(c.Takers, func(k, _ string) bool { return drop(k) })
+}
 
 // pruneReplays drops the replay records older than replayRetention before now (the time
 // of the record being folded, so that every worker prunes alike) and, past maxReplays, the

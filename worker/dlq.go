@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -50,9 +51,11 @@ func (e *engine) dlqReader() *rmqclient.Reader {
 	return e.reader
 }
 
-// dlqQueues lists the DLQ topic's queues; a topic not created yet has none.
+// dlqQueues lists the DLQ topic's queues that can be read; a topic not created yet has
+// none. They are the readable queues, not the writable ones: a DLQ topic made read-only, or
+// drained to fewer write queues, still holds its records.
 func (e *engine) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Queue, error) {
-	qs, err := e.client.TopicQueues(ctx, topic)
+	qs, err := e.client.ReadableQueues(ctx, topic)
 	if errors.Is(err, rmqclient.ErrNoRoute) {
 		return nil, nil
 	}
@@ -103,7 +106,7 @@ func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (re
 			}
 			for _, m := range msgs {
 				rec := decodeDLQ(m, false)
-				if ri, ok := replayed[rec.ID]; ok {
+				if ri, ok := lookupReplay(replayed, topic, rec.ID, m); ok {
 					rec.Replayed = &ri
 				}
 				page.Records = append(page.Records, rec)
@@ -122,27 +125,23 @@ func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (re
 
 // DLQGet returns one DLQ record with its full body and stack trace.
 func (e *engine) DLQGet(ctx context.Context, name, id string) (restapi.DLQRecord, error) {
-	m, err := e.readDLQMessage(ctx, name, id)
+	topic, _, err := e.dlqTopic(name)
+	if err != nil {
+		return restapi.DLQRecord{}, err
+	}
+	qs, err := e.dlqQueues(ctx, topic)
+	if err != nil {
+		return restapi.DLQRecord{}, err
+	}
+	m, err := e.readDLQAt(ctx, name, qs, id)
 	if err != nil {
 		return restapi.DLQRecord{}, err
 	}
 	rec := decodeDLQ(m, true)
-	if ri, ok := e.replayedSet(name)[rec.ID]; ok {
+	if ri, ok := lookupReplay(e.replayedSet(name), topic, rec.ID, m); ok {
 		rec.Replayed = &ri
 	}
 	return rec, nil
-}
-
-func (e *engine) readDLQMessage(ctx context.Context, name, id string) (*rmqclient.ReceivedMessage, error) {
-	topic, _, err := e.dlqTopic(name)
-	if err != nil {
-		return nil, err
-	}
-	qs, err := e.dlqQueues(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	return e.readDLQAt(ctx, name, qs, id)
 }
 
 // readDLQAt reads record id of connector name's DLQ, whose queues are qs; ErrNotFound when
@@ -169,7 +168,8 @@ func (e *engine) readDLQAt(ctx context.Context, name string, qs []rmqclient.Queu
 
 // DLQReplay re-sends DLQ records (all of them when ids is empty) to their original topic
 // with their original keys and properties, so the sink consumes them again. A record
-// already replayed is skipped unless force is set. Records are read, sent and recorded in
+// already replayed is skipped unless force is set; in a cluster, one another worker is
+// replaying is refused as such (see clusterReplays.begin). Records are read, sent and recorded in
 // batches of replayBatch, so memory stays bounded whatever the DLQ holds; the replays of
 // a batch are recorded durably before the next batch is read and before the call returns
 // (a crash in the middle of a batch may send its records again on the next replay).
@@ -179,7 +179,8 @@ func (e *engine) readDLQAt(ctx context.Context, name string, qs []rmqclient.Queu
 // only to a topic the connector consumes (connect.topicnames): the target comes from a
 // message property anyone who can write the DLQ topic can set, so any other target (a
 // store topic, another connector's topic) is refused, as is a record whose body the DLQ
-// kept only in part; refused records are listed with the reason.
+// kept only in part, without its own properties, or only as the task rendered it; refused
+// records are listed with the reason.
 func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force bool) (restapi.DLQReplayResult, error) {
 	topic, rt, err := e.dlqTopic(name)
 	if err != nil {
@@ -206,13 +207,20 @@ func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force
 	if len(ids) > 0 {
 		return r.res, r.replayIDs(ctx, qs, ids)
 	}
-	for _, q := range qs {
-		// Only what the DLQ held when the replay began: a replayed record that fails again
-		// comes back to the DLQ, and must not be replayed again by this call.
+	// Only what the DLQ held when the replay began: a replayed record that fails again
+	// comes back to the DLQ, on any of its queues, and must not be replayed again by this
+	// call; so every queue's range is read before anything is sent.
+	type span struct{ off, end int64 }
+	spans := make([]span, len(qs))
+	for i, q := range qs {
 		off, end, err := e.client.QueueOffsets(ctx, q)
 		if err != nil {
 			return r.res, err
 		}
+		spans[i] = span{off, end}
+	}
+	for i, q := range qs {
+		off, end := spans[i].off, spans[i].end
 		for off < end {
 			batch, next, err := e.dlqReader().ReadBelow(ctx, q, off, end, replayBatch)
 			if err != nil {
@@ -296,14 +304,14 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 			if sent == 0 {
 				return
 			}
-			if serr := r.e.saveReplayed(r.name, r.done); serr != nil && err == nil {
+			if serr := r.e.saveReplayed(r.name, r.dlq, r.done); serr != nil && err == nil {
 				err = serr
 			}
 		}()
 	}
 	for _, m := range msgs {
 		rec := decodeDLQ(m, false)
-		if _, ok := r.done[rec.ID]; ok && !r.force {
+		if _, ok := lookupReplay(r.done, r.dlq, rec.ID, m); ok && !r.force {
 			r.res.Skipped = append(r.res.Skipped, rec.ID)
 			continue
 		}
@@ -311,32 +319,43 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 			r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: rec.ID, Reason: reason})
 			continue
 		}
+		key := replayKey(r.dlq, rec.ID, m)
+		var ticket replayTicket
 		if r.e.replays != nil {
 			// In a cluster, the replay is taken in the config topic first, so that the same
 			// record replayed through two workers at once is sent once.
-			err := r.e.replays.begin(ctx, r.name, rec.ID, r.force)
-			if errors.Is(err, restapi.ErrAlreadyExists) {
+			t, err := r.e.replays.begin(ctx, r.name, key, r.force)
+			var busy *replayBusyError
+			switch {
+			case errors.As(err, &busy):
+				r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: rec.ID, Reason: busy.Error()})
+				continue
+			case errors.Is(err, restapi.ErrAlreadyExists):
 				r.res.Skipped = append(r.res.Skipped, rec.ID)
 				continue
-			}
-			if err != nil {
+			case err != nil:
+				// The take may be in the config topic although its answer was lost (ctx ended
+				// while it was folded): give it up, or the record would read as being replayed
+				// until the lease passes.
+				r.e.replays.abandon(r.name, t)
 				return fmt.Errorf("replay %s: %w", rec.ID, err)
 			}
+			ticket = t
 		}
 		out := &rmqclient.Message{Topic: rec.Topic, Body: m.Body, Keys: rec.Keys, Properties: rec.Properties}
 		sr, err := r.p.Send(ctx, out)
 		if err != nil {
 			if r.e.replays != nil {
-				r.e.replays.abandon(r.name, rec.ID)
+				r.e.replays.abandon(r.name, ticket)
 			}
 			return fmt.Errorf("replay %s to %s: %w", rec.ID, rec.Topic, err)
 		}
 		info := restapi.ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
-		r.done[rec.ID] = info
+		r.done[key] = info
 		sent++
 		if r.e.replays != nil {
-			if err := r.e.replays.finish(ctx, r.name, rec.ID, info); err != nil {
-				return err
+			if err := r.e.replays.finish(ctx, r.name, key, info); err != nil {
+				return fmt.Errorf("record the replay of %s (sent as %s): %w", rec.ID, sr.MsgID, err)
 			}
 		}
 		r.res.Replayed = append(r.res.Replayed, rec.ID)
@@ -355,21 +374,61 @@ func (r *replayer) refusal(rec restapi.DLQRecord, m *rmqclient.ReceivedMessage) 
 	case m.Properties[ErrHeaderBodyTruncated] == "true":
 		return fmt.Sprintf("the DLQ kept only the first %d of the record's %s bytes (too large for RocketMQ)",
 			len(m.Body), m.Properties[ErrHeaderBodySize])
+	case m.Properties[ErrHeaderPropsTruncated] == "true":
+		return "the DLQ could not keep the record's own properties and keys (with the error context they passed " +
+			"RocketMQ's 32 KiB limit on a message's properties)"
+	case m.Properties[ErrHeaderBodyRendered] == "true":
+		return "the DLQ holds the sink task's rendering of the record, not the bytes its topic held (the message " +
+			"could not be read back when the task reported it)"
 	}
 	return ""
 }
 
 // replayStore keeps DLQ replay records where every worker of a cluster sees them (nil in
-// standalone mode, which keeps them in <StoreDir>/dlq-replayed.json).
+// standalone mode, which keeps them in <StoreDir>/dlq-replayed.json). Records are keyed by
+// replayKey. Its calls are made under engine.replayMu.
 type replayStore interface {
-	// replayed returns the connector's replay records.
+	// replayed returns the connector's done replays.
 	replayed(name string) map[string]restapi.ReplayInfo
-	// begin takes the replay of record id: ErrAlreadyExists when it was replayed (or is
-	// being replayed) and force is not set.
-	begin(ctx context.Context, name, id string, force bool) error
-	// finish records a done replay; abandon gives up a taken one whose send failed.
-	finish(ctx context.Context, name, id string, info restapi.ReplayInfo) error
-	abandon(name, id string)
+	// begin takes the replay of record key. Unless force is set, it fails with
+	// ErrAlreadyExists when the record was replayed, and with a *replayBusyError when a
+	// replay of it is in progress. The ticket names the take, also when begin fails.
+	begin(ctx context.Context, name, key string, force bool) (replayTicket, error)
+	// finish records a done replay (even once ctx has ended: the record was sent).
+	finish(ctx context.Context, name, key string, info restapi.ReplayInfo) error
+	// abandon gives up the take t (a failed send, or a begin whose answer was lost), and no
+	// other take of the record.
+	abandon(name string, t replayTicket)
+}
+
+// replayTicket names one take of a record's replay: who took it and when.
+type replayTicket struct {
+	key   string
+	taker string
+	at    time.Time
+}
+
+// replayKey is the key of the replay records of DLQ message m, record id of DLQ topic: the
+// id alone names another record once the connector's DLQ topic changes or is re-created
+// (offsets start again at 0); the message id tells those apart.
+func replayKey(topic, id string, m *rmqclient.ReceivedMessage) string {
+	return topic + "/" + id + "/" + m.MsgID
+}
+
+// lookupReplay finds the replay record of DLQ message m, record id of topic, in set. A
+// record kept by id alone (written before records were keyed by replayKey) counts too.
+func lookupReplay(set map[string]restapi.ReplayInfo, topic, id string, m *rmqclient.ReceivedMessage) (restapi.ReplayInfo, bool) {
+	if ri, ok := set[replayKey(topic, id, m)]; ok {
+		return ri, true
+	}
+	ri, ok := set[id]
+	return ri, ok
+}
+
+// replayOfTopic reports whether replay record key belongs to DLQ topic (a record kept by
+// id alone is taken to).
+func replayOfTopic(key, topic string) bool {
+	return !strings.Contains(key, "/") || strings.HasPrefix(key, topic+"/")
 }
 
 // decodeDLQ turns a DLQ message into a record; full adds the body and stack trace.
@@ -429,7 +488,9 @@ func (e *engine) replayedSet(name string) map[string]restapi.ReplayInfo {
 	return out
 }
 
-func (e *engine) saveReplayed(name string, set map[string]restapi.ReplayInfo) error {
+// saveReplayed stores set as the connector's replay records; those of a DLQ topic other
+// than topic, the connector's, are dropped: no record of it is looked up any more.
+func (e *engine) saveReplayed(name, topic string, set map[string]restapi.ReplayInfo) error {
 	var all map[string]map[string]restapi.ReplayInfo
 	if err := filestore.Read(e.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -437,6 +498,7 @@ func (e *engine) saveReplayed(name string, set map[string]restapi.ReplayInfo) er
 	if all == nil {
 		all = map[string]map[string]restapi.ReplayInfo{}
 	}
+	maps.DeleteFunc(set, func(key string, _ restapi.ReplayInfo) bool { return !replayOfTopic(key, topic) })
 	all[name] = set
 	return filestore.Write(e.replayPath(), all)
 }

@@ -97,7 +97,7 @@ func TestDLQReplayStreamsInBatches(t *testing.T) {
 	require.Empty(t, res.Refused)
 	b, err := os.ReadFile(filepath.Join(dir, "dlq-replayed.json"))
 	require.NoError(t, err)
-	require.Contains(t, string(b), fmt.Sprintf(`"0-%d"`, n-1))
+	require.Contains(t, string(b), fmt.Sprintf(`%s/0-%d/`, dlq, n-1), "kept by DLQ topic, record id and message")
 	again, err := env.h.DLQReplay(ctx, "s", nil, false)
 	require.NoError(t, err)
 	require.Empty(t, again.Replayed)

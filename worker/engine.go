@@ -367,14 +367,36 @@ func ensureTopic(ctx context.Context, c *rmqclient.Client, topic string, create 
 	return ensureTopicQueues(ctx, c, topic, create, 1)
 }
 
-// ensureTopicQueues checks that topic is routed, creating it with queues queues when it is
-// missing and create is set.
+// ensureTopicQueues checks that topic has writable queues, creating it with queues queues
+// when it is missing and create is set. A topic that exists without writable queues (made
+// read-only, or drained, by an operator) is an error naming it, not created again: creating
+// it would make it writable again with queues queues, undoing the operator's change and
+// leaving the records in its other queues unread.
 func ensureTopicQueues(ctx context.Context, c *rmqclient.Client, topic string, create bool, queues int) error {
 	_, err := c.TopicQueues(ctx, topic)
-	if errors.Is(err, rmqclient.ErrNoRoute) && create {
-		return c.CreateTopic(ctx, rmqclient.TopicSpec{Name: topic, Queues: queues})
+	if !errors.Is(err, rmqclient.ErrNoRoute) || !create {
+		return err
 	}
-	return err
+	// TopicQueues says ErrNoRoute also for a topic routed without writable queues: one with
+	// readable queues exists, and for one without (no permission at all) the name server's
+	// topic list tells.
+	exists := false
+	if _, rerr := c.ReadableQueues(ctx, topic); rerr == nil {
+		exists = true
+	} else if !errors.Is(rerr, rmqclient.ErrNoRoute) {
+		return fmt.Errorf("topic %s has no writable queue, and whether it exists is unknown: %w", topic, rerr)
+	} else {
+		all, lerr := c.ListTopics(ctx)
+		if lerr != nil {
+			return fmt.Errorf("topic %s has no writable queue, and whether it exists is unknown: %w", topic, lerr)
+		}
+		exists = slices.Contains(all, topic)
+	}
+	if exists {
+		return fmt.Errorf("topic %s exists but has no writable queue (read-only or drained); it is not re-created: "+
+			"make it writable again (mqadmin updateTopic -p 6) or name another topic: %w", topic, err)
+	}
+	return c.CreateTopic(ctx, rmqclient.TopicSpec{Name: topic, Queues: queues})
 }
 
 // Plugins lists the installed connector plugins, then the transforms, predicates and

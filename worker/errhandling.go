@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/conf/rmqname"
@@ -49,11 +50,30 @@ const (
 	// original size. Such a record cannot be replayed.
 	ErrHeaderBodyTruncated = ErrHeaderPrefix + "body.truncated"
 	ErrHeaderBodySize      = ErrHeaderPrefix + "body.size"
+	// ErrHeaderPropsTruncated is "true" on a DLQ message that could not keep the record's own
+	// properties (and, past them, its keys): with the error context they passed RocketMQ's
+	// limit on a message's properties. Such a record cannot be replayed.
+	ErrHeaderPropsTruncated = ErrHeaderPrefix + "properties.truncated"
+	// ErrHeaderBodyRendered is "true" on a DLQ message of a record a sink task reported whose
+	// message could not be read back from its queue: the body is the task's record rendered
+	// as text, not the bytes the topic held. Such a record cannot be replayed.
+	ErrHeaderBodyRendered = ErrHeaderPrefix + "body.rendered"
 )
 
 // dlqMaxBody is the most of a failed record's body a DLQ message keeps: the broker's
 // message limit less room for the properties (at most 32 KiB) and framing.
 const dlqMaxBody = rmqclient.MaxMessageBytes - 64<<10
+
+// The DLQ message's properties must fit RocketMQ's limit (dlqMaxProps encoded bytes) or the
+// broker refuses the message on every try, and a tolerant task would fail and restart on
+// the same record forever. The exception message and stack trace, which can be any length,
+// are cut to dlqMaxContextValue each (the other context values are names and numbers);
+// what the producer adds itself (UNIQ_KEY, WAIT, TAGS) is left dlqPropsReserve.
+const (
+	dlqMaxProps        = 32767 // the wire format's 2-byte length
+	dlqMaxContextValue = 4 << 10
+	dlqPropsReserve    = 512
+)
 
 // stageConverters names the converters as a group in a panic's trace: a panic does not say
 // which of the key, value and header converters it came from.
@@ -145,8 +165,19 @@ type failedRecord struct {
 	offset  int64
 	keys    []string
 	body    []byte
-	preview string            // for logs, when errors.log.include.messages is set
+	preview string            // for logs; set only when logsRecords
 	props   map[string]string // the original message's user properties, kept for replay
+	// rendered: body is a sink task's record rendered as text, not the original message's
+	// bytes (which could not be read back); the DLQ marks it so that it is never replayed.
+	rendered bool
+}
+
+// bodyPreview is preview for a message body: at most its first 256 bytes are copied.
+func bodyPreview(b []byte) string {
+	if len(b) > 256 {
+		return string(b[:256]) + "..."
+	}
+	return string(b)
 }
 
 // errorReporter applies a connector's error policy: it logs, writes the DLQ and decides
@@ -159,6 +190,17 @@ type errorReporter struct {
 	dlq       func(ctx context.Context, m *rmqclient.Message) error
 	metrics   *taskCounters
 	scrub     func(string) string // hides the connector's secrets in DLQ context; nil: none
+}
+
+// logsRecords reports whether report logs a failed record's preview, so that callers
+// render one (a copy of up to 256 bytes) only then.
+func (r *errorReporter) logsRecords() bool {
+	return r.policy.logMessages && (r.policy.logEnable || !r.policy.tolerateAll)
+}
+
+// writesDLQ reports whether report writes a failed record to the DLQ.
+func (r *errorReporter) writesDLQ() bool {
+	return r.policy.tolerateAll && r.policy.dlqTopic != "" && r.dlq != nil
 }
 
 // report handles one failed record. It returns nil when the record is tolerated (and, if
@@ -177,26 +219,39 @@ func (r *errorReporter) report(ctx context.Context, fr failedRecord, cause error
 		return fmt.Errorf("stage %s (%s): %w", fr.stage, fr.class, cause)
 	}
 	r.metrics.recordsSkipped.Add(1)
-	if r.policy.dlqTopic == "" || r.dlq == nil {
+	if !r.writesDLQ() {
 		return nil
 	}
-	m := &rmqclient.Message{Topic: r.policy.dlqTopic, Body: fr.body, Keys: fr.keys, Properties: map[string]string{}}
-	for k, v := range fr.props {
-		if !strings.HasPrefix(k, ErrHeaderPrefix) {
-			m.Properties[k] = v
-		}
+	m := r.dlqMessage(fr, cause)
+	if err := r.dlq(ctx, m); err != nil {
+		r.metrics.dlqFailures.Add(1)
+		return fmt.Errorf("write dead-letter queue %s: %w (original failure: %v)", r.policy.dlqTopic, err, cause)
 	}
+	r.metrics.dlqRecords.Add(1)
+	return nil
+}
+
+// dlqMessage builds the DLQ message of a failed record: its bytes, keys and own properties,
+// the marks a replay reads (always set, even without context properties, so that a replay
+// never sends a part or a rendering as the record), and the error context. The properties
+// are kept within RocketMQ's limit (see dlqMaxProps): past it, the record's own properties
+// are dropped, then its keys, and the record is marked ErrHeaderPropsTruncated.
+func (r *errorReporter) dlqMessage(fr failedRecord, cause error) *rmqclient.Message {
+	m := &rmqclient.Message{Topic: r.policy.dlqTopic, Body: fr.body, Keys: fr.keys, Properties: map[string]string{}}
 	if len(m.Body) == 0 {
 		m.Body = []byte{} // RocketMQ accepts empty bodies only from some clients; keep explicit
 	}
-	truncated := len(m.Body) > dlqMaxBody
-	if truncated {
-		// The whole record cannot be stored: keep its head, and say so (always, even
-		// without context properties, so a replay never sends the head as the record).
-		m.Properties[ErrHeaderBodyTruncated] = "true"
-		m.Properties[ErrHeaderBodySize] = strconv.Itoa(len(fr.body))
+	marks := map[string]string{}
+	if len(m.Body) > dlqMaxBody {
+		// The whole record cannot be stored: keep its head, and say so.
+		marks[ErrHeaderBodyTruncated] = "true"
+		marks[ErrHeaderBodySize] = strconv.Itoa(len(fr.body))
 		m.Body = m.Body[:dlqMaxBody]
 	}
+	if fr.rendered {
+		marks[ErrHeaderBodyRendered] = "true"
+	}
+	errCtx := map[string]string{}
 	if r.policy.dlqContextProps {
 		props := map[string]string{
 			ErrHeaderTopic:      fr.topic,
@@ -218,17 +273,66 @@ func (r *errorReporter) report(ctx context.Context, fr failedRecord, cause error
 			if r.scrub != nil {
 				v = r.scrub(v)
 			}
+			if k == ErrHeaderExcMessage || k == ErrHeaderExcStack {
+				v = cutValue(v, dlqMaxContextValue)
+			}
 			if v = plainProperty(v); v != "" {
-				m.Properties[k] = v
+				errCtx[k] = v
 			}
 		}
 	}
-	if err := r.dlq(ctx, m); err != nil {
-		r.metrics.dlqFailures.Add(1)
-		return fmt.Errorf("write dead-letter queue %s: %w (original failure: %v)", r.policy.dlqTopic, err, cause)
+	own := map[string]string{}
+	for k, v := range fr.props {
+		if !strings.HasPrefix(k, ErrHeaderPrefix) {
+			own[k] = v
+		}
 	}
-	r.metrics.dlqRecords.Add(1)
-	return nil
+	size := func() int {
+		n := dlqPropsReserve + propsLen(marks) + propsLen(errCtx) + propsLen(own)
+		if len(m.Keys) > 0 {
+			n += len("KEYS") + len(strings.Join(m.Keys, " ")) + 2
+		}
+		return n
+	}
+	if size() > dlqMaxProps {
+		// original.keys repeats the message's KEYS: dropping it loses nothing.
+		delete(errCtx, ErrHeaderOriginalKeys)
+	}
+	if size() > dlqMaxProps {
+		own = nil
+		marks[ErrHeaderPropsTruncated] = "true"
+	}
+	if size() > dlqMaxProps {
+		m.Keys = nil
+	}
+	for _, part := range []map[string]string{own, errCtx, marks} {
+		for k, v := range part {
+			m.Properties[k] = v
+		}
+	}
+	return m
+}
+
+// propsLen is the encoded length of properties on the wire: name \x01 value \x02.
+func propsLen(props map[string]string) int {
+	n := 0
+	for k, v := range props {
+		n += len(k) + len(v) + 2
+	}
+	return n
+}
+
+// cutValue cuts v to at most limit bytes, on a character boundary, ending with how long it was.
+func cutValue(v string, limit int) string {
+	if len(v) <= limit {
+		return v
+	}
+	tail := fmt.Sprintf(" ... (cut: %d bytes)", len(v))
+	cut := max(0, limit-len(tail))
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + tail
 }
 
 // errorClass names the innermost error's Go type, the analogue of a Java exception class.

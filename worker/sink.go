@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -126,6 +128,9 @@ type sinkRunner struct {
 
 	startTimeout time.Duration       // bounds the task's Start; 0: none
 	files        *plugins.FileAccess // the worker's file confinement, for the task context
+	// puller is the task's reader of its queues (set before the first Put): the errant
+	// record reporter reads a reported record's message back with it (see original).
+	puller atomic.Pointer[rmqclient.Puller]
 }
 
 type sinkTaskContext struct {
@@ -189,10 +194,88 @@ func (c sinkTaskContext) Metrics() plugins.Metrics { return c.r.pluginMetrics.me
 
 type errantReporter sinkTaskContext
 
+// Report hands a record the task could not write to the error policy. The DLQ gets the
+// message the record came from, as the topic holds it (body, keys, properties), so that a
+// replay sends what the sink consumed: it is read back from its queue (original), as the
+// pulled messages are reused once converted. A record whose message cannot be read back
+// (deleted by the broker's retention, or not one the engine gave the task) goes to the DLQ
+// rendered as text and marked ErrHeaderBodyRendered, which a replay refuses.
 func (e errantReporter) Report(ctx context.Context, rec *schema.Record, err error) error {
-	fr := failedRecord{stage: StagePut, class: "sink", topic: rec.Topic, queueID: rec.QueueID, offset: rec.QueueOffset,
-		body: rawBody(rec), preview: preview(rec.Value)}
+	fr := failedRecord{stage: StagePut, class: "sink", topic: rec.Topic, queueID: rec.QueueID, offset: rec.QueueOffset}
+	if e.r.errs.logsRecords() {
+		fr.preview = preview(rec.Value)
+	}
+	if e.r.errs.writesDLQ() {
+		m, rerr := e.r.original(ctx, rec)
+		switch {
+		case rerr == nil:
+			fr.topic, fr.keys, fr.body, fr.props = m.topic, m.keys, m.body, m.props
+		case errors.Is(rerr, errNoOriginal):
+			fr.body, fr.rendered = rawBody(rec), true
+			if ctx.Err() == nil {
+				e.r.log.Warn("reported record's message not found; the DLQ gets the record rendered as text, not replayable",
+					"topic", rec.Topic, "queue", rec.QueueID, "offset", rec.QueueOffset, "reason", rerr)
+			}
+		default:
+			return fmt.Errorf("stage %s: read back the reported record's message (%s queue %d offset %d): %w",
+				StagePut, rec.Topic, rec.QueueID, rec.QueueOffset, rerr)
+		}
+	}
 	return e.r.errs.report(ctx, fr, err)
+}
+
+// errNoOriginal: the message a reported record came from cannot be read back.
+var errNoOriginal = errors.New("no such message in the task's queues")
+
+// originalMessage is what the DLQ keeps of a reported record's message.
+type originalMessage struct {
+	topic string
+	keys  []string
+	body  []byte
+	props map[string]string
+}
+
+// original reads back the message rec was converted from: at rec's broker, queue and offset
+// in rec's topic, or, when a transform renamed the topic, in the task's topics whose queue
+// the task reads; the message id, when rec has one, must match. Reading it back costs a
+// pull per reported record and nothing for the others (keeping every pulled message until
+// its Flush would cost every record). errNoOriginal when there is none.
+func (s *sinkRunner) original(ctx context.Context, rec *schema.Record) (originalMessage, error) {
+	pl := s.puller.Load()
+	if pl == nil || rec.QueueID < 0 {
+		return originalMessage{}, errNoOriginal
+	}
+	var candidates []string
+	if slices.Contains(s.topics, rec.Topic) {
+		candidates = []string{rec.Topic}
+	} else if rec.MsgID != "" {
+		s.assignMu.Lock()
+		for _, t := range s.topics {
+			if _, ok := s.assigned[plugins.Queue{Topic: t, BrokerName: rec.BrokerName, QueueID: rec.QueueID}]; ok {
+				candidates = append(candidates, t)
+			}
+		}
+		s.assignMu.Unlock()
+	}
+	for _, t := range candidates {
+		q := rmqclient.Queue{Topic: t, BrokerName: rec.BrokerName, QueueID: rec.QueueID}
+		res, err := pl.Pull(ctx, q, rec.QueueOffset, 1, 0)
+		if err != nil {
+			return originalMessage{}, err
+		}
+		var found *originalMessage
+		if len(res.Messages) > 0 {
+			// What a message points to stays valid after Release; the message itself does not.
+			if m := res.Messages[0]; m.Offset == rec.QueueOffset && (rec.MsgID == "" || m.MsgID == rec.MsgID) {
+				found = &originalMessage{topic: t, keys: m.Keys, body: m.Body, props: m.Properties}
+			}
+		}
+		res.Release()
+		if found != nil {
+			return *found, nil
+		}
+	}
+	return originalMessage{}, errNoOriginal
 }
 
 // run starts the task and reads until ctx ends (graceful: flush, stop, nil) or the task
@@ -222,6 +305,7 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 		s.stopTask(stopTimeout)
 		return fmt.Errorf("consumer: %w", err)
 	}
+	s.puller.Store(pl)
 	lag := s.totalLag
 	s.counters.lag.Store(&lag)
 	defer s.counters.lag.Store(nil)
@@ -340,9 +424,7 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 			return err
 		}
 		if err != nil {
-			fr := failedRecord{stage: stage, class: stage, topic: m.Queue.Topic, queueID: m.Queue.QueueID, offset: m.Offset,
-				keys: m.Keys, body: m.Body, preview: string(m.Body), props: m.Properties}
-			if rerr := s.errs.report(ctx, fr, err); rerr != nil {
+			if rerr := s.errs.report(ctx, s.convFailure(m, stage), err); rerr != nil {
 				s.fail(rerr)
 				return rerr
 			}
@@ -417,6 +499,17 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 			return err
 		}
 	}
+}
+
+// convFailure describes a message the converters or transforms refused at stage: the DLQ
+// keeps it as it is; a preview is rendered only for a log that shows it.
+func (s *sinkRunner) convFailure(m *rmqclient.ReceivedMessage, stage string) failedRecord {
+	fr := failedRecord{stage: stage, class: stage, topic: m.Queue.Topic, queueID: m.Queue.QueueID, offset: m.Offset,
+		keys: m.Keys, body: m.Body, props: m.Properties}
+	if s.errs.logsRecords() {
+		fr.preview = bodyPreview(m.Body)
+	}
+	return fr
 }
 
 // convert turns a message into a record through the converters and transforms. A panic in

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -150,7 +151,10 @@ func TestJDBCRoundTripPostgresMariaDB(t *testing.T) {
 }
 
 // TestJDBCConstraintViolationGoesToDLQ: rows the sink's table refuses (a CHECK constraint) land in the
-// dead-letter queue with the SQL error; every other row of their batches is written.
+// dead-letter queue with the SQL error, as the messages their topic held (the sink reports them itself,
+// after conversion); every other row of their batches is written. A replay sends those messages again,
+// which the sink refuses again for the same reason (a rendering of the converted record, which the DLQ
+// used to hold, would fail in the converter instead).
 func TestJDBCConstraintViolationGoesToDLQ(t *testing.T) {
 	rmqtest.Require(t)
 	pg, my := dbtest.New(t, dbtest.Postgres), dbtest.New(t, dbtest.MariaDB)
@@ -176,20 +180,44 @@ func TestJDBCConstraintViolationGoesToDLQ(t *testing.T) {
 		"table.name.format", "orders", "errors.tolerance", "all", "errors.deadletterqueue.topic.name", dlq,
 		"task.group.id", rmqtest.Group(t)))
 	waitRows(t, my, "orders", 200-bad, "good rows")
+	type dlqRecord struct {
+		ID               string `json:"id"`
+		Stage            string `json:"stage"`
+		ExceptionMessage string `json:"exception_message"`
+		BodyPreview      string `json:"body_preview"`
+		Body             []byte `json:"body"`
+	}
 	var page struct {
-		Records []struct {
-			ExceptionMessage string `json:"exception_message"`
-			BodyPreview      string `json:"body_preview"`
-		} `json:"records"`
+		Records []dlqRecord `json:"records"`
 	}
 	require.Eventually(t, func() bool {
 		return w.Call(t, "GET", "/connectors/orders-sink/dlq", nil, &page) == http.StatusOK && len(page.Records) >= bad
 	}, time.Minute, 200*time.Millisecond, "DLQ records")
 	require.Len(t, page.Records, bad)
 	require.Contains(t, page.Records[0].ExceptionMessage, "CONSTRAINT")
+	for _, r := range page.Records {
+		var one dlqRecord
+		require.Equal(t, http.StatusOK, w.Call(t, "GET", "/connectors/orders-sink/dlq/"+r.ID, nil, &one))
+		require.True(t, json.Valid(one.Body), "the DLQ holds the message as its topic held it (JSON), not %q", one.Body)
+		require.Contains(t, string(one.Body), `"qty":-`)
+	}
 	rows := my.Query(t, "SELECT count(*) FROM orders WHERE qty < 0")
 	require.EqualValues(t, 0, rows[0][0])
 	require.Len(t, my.Query(t, "SELECT id FROM orders"), 200-bad, "every good row, nothing else")
+
+	var res struct {
+		Replayed []string `json:"replayed"`
+	}
+	require.Equal(t, http.StatusOK, w.Call(t, "POST", "/connectors/orders-sink/dlq/replay", map[string]any{}, &res))
+	require.Len(t, res.Replayed, bad)
+	require.Eventually(t, func() bool {
+		return w.Call(t, "GET", "/connectors/orders-sink/dlq", nil, &page) == http.StatusOK && len(page.Records) >= 2*bad
+	}, time.Minute, 200*time.Millisecond, "the replayed rows refused again")
+	require.Len(t, page.Records, 2*bad)
+	for _, r := range page.Records {
+		require.Equal(t, "TASK_PUT", r.Stage, "refused by the table again, not by the converter")
+		require.Contains(t, r.ExceptionMessage, "CONSTRAINT")
+	}
 	w.Stop(t, 90*time.Second)
 }
 
