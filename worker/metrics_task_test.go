@@ -240,4 +240,12 @@ func TestTaskStartupCounts(t *testing.T) {
 	require.Equal(t, float64(1), startups("connector", "failure"))
 	require.Equal(t, float64(3), startups("connector", "success"), "breaks-later, never-starts and sink-never-starts")
 	require.Equal(t, float64(4), startups("connector", "attempt"))
+
+	// A task that runs on counts its start once Start returned, not when its run ends.
+	succeeded := startups("task", "success")
+	_, err = env.h.CreateConnector(ctx, "runs", map[string]string{"connector.class": "mem-source",
+		"test.id": rmqtest.Name(t, "runs"), "connect.topicname": rmqtest.Topic(t, 1)}, "")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return startups("task", "success") == succeeded+1 }, 60*time.Second, 50*time.Millisecond,
+		"a running task's start was not counted")
 }

@@ -127,6 +127,7 @@ type sinkRunner struct {
 	confirmed map[plugins.Queue]int64
 
 	startTimeout time.Duration       // bounds the task's Start; 0: none
+	started      func()              // called once the task's Start returned without error; nil: nothing
 	files        *plugins.FileAccess // the worker's file confinement, for the task context
 	// puller is the task's reader of its queues (set before the first Put): the errant
 	// record reporter reads a reported record's message back with it (see original).
@@ -292,7 +293,10 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
 		_ = safeCall(func() error { return s.task.Stop(sctx) })
-		return fmt.Errorf("start task: %w", err)
+		return notStarted(fmt.Errorf("start task: %w", err))
+	}
+	if s.started != nil {
+		s.started()
 	}
 	for _, t := range s.topics {
 		if err := ensureTopicQueues(ctx, s.client, t, s.autoCreate, 4); err != nil {

@@ -61,6 +61,7 @@ type sourceRunner struct {
 	commitInterval time.Duration
 	commitTimeout  time.Duration       // bounds the task's Commit in a periodic commit; 0: none
 	startTimeout   time.Duration       // bounds the task's Start; 0: none
+	started        func()              // called once the task's Start returned without error; nil: nothing
 	files          *plugins.FileAccess // the worker's file confinement, for the task context
 
 	hist   *workerMetrics
@@ -136,7 +137,10 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 		defer cancel()
 		return s.task.Start(sctx, tctx, s.cfg)
 	}); err != nil {
-		return fmt.Errorf("start task: %w", err)
+		return notStarted(fmt.Errorf("start task: %w", err))
+	}
+	if s.started != nil {
+		s.started()
 	}
 	ctx = work
 	// Polling and converting the next batch overlaps with sending the previous one: one

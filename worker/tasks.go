@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -167,19 +166,13 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 	}
 }
 
-// countTaskStartup counts the outcome of one start attempt of a task from how its run ended:
-// a failure when the task never got started (its transforms, config, producer or its Start
-// failed), a success when its Start returned without error (known once the run ends), nothing
-// when the run was stopped before that.
+// countTaskStartup counts a failed start attempt of a task: its run ended before the task was
+// started (its transforms, config, producer or its Start failed), and not because it was
+// stopped. A success is counted when the task's Start returns (started).
 func (rt *connRuntime) countTaskStartup(ctx context.Context, err error) {
-	result := "success"
-	if errors.As(err, new(notStartedError)) {
-		if ctx.Err() != nil {
-			return
-		}
-		result = "failure"
+	if errors.As(err, new(notStartedError)) && ctx.Err() == nil {
+		rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "task", "failure").Inc()
 	}
-	rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "task", result).Inc()
 }
 
 // notStartedError is a run's error that ended it before the task was started. It reads as
@@ -195,17 +188,9 @@ func notStarted(err error) error {
 	return notStartedError{err}
 }
 
-// startTaskPrefix begins the error sourceRunner.run and sinkRunner.run return when the task's
-// Start failed (TestTaskStartupCounts keeps the two in step).
-const startTaskPrefix = "start task: "
-
-// runOutcome is the error a runner's run returned, marked notStarted when the task's Start
-// failed.
-func runOutcome(err error) error {
-	if err != nil && strings.HasPrefix(err.Error(), startTaskPrefix) {
-		return notStarted(err)
-	}
-	return err
+// started is what a runner calls once its task's Start returned without error.
+func (rt *connRuntime) started() {
+	rt.e.metrics.startups.WithLabelValues(rt.e.cfg.WorkerID, "task", "success").Inc()
 }
 
 func (rt *connRuntime) setTaskState(t *taskRuntime, s restapi.State, trace string) {
@@ -305,8 +290,8 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.e.cfg.AutoCreate, ordered: rt.st.ordered,
 			commitInterval: rt.e.cfg.CommitInterval, commitTimeout: rt.e.cfg.CommitTimeout, startTimeout: rt.e.cfg.StartTimeout,
 			files: rt.e.cfg.Files, hist: rt.e.metrics, onTopic: rt.useTopic, labels: []string{rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id)},
-			pluginMetrics: pm}
-		return runOutcome(sr.run(ctx, rt.e.cfg.StopTimeout))
+			pluginMetrics: pm, started: rt.started}
+		return sr.run(ctx, rt.e.cfg.StopTimeout)
 	}
 	switch c := conn.(type) {
 	case plugins.SinkConnector:
@@ -319,8 +304,8 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.e.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
 			goroutines: 4, taskCount: rt.taskCount,
 			hist: rt.e.metrics, labels: []string{rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id)}, onTopic: rt.useTopic,
-			startTimeout: rt.e.cfg.StartTimeout, files: rt.e.cfg.Files, pluginMetrics: pm}
-		return runOutcome(sk.run(ctx, rt.e.cfg.StopTimeout))
+			startTimeout: rt.e.cfg.StartTimeout, files: rt.e.cfg.Files, pluginMetrics: pm, started: rt.started}
+		return sk.run(ctx, rt.e.cfg.StopTimeout)
 	default:
 		return notStarted(fmt.Errorf("connector %s is neither a source nor a sink", rt.st.class))
 	}
