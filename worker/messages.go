@@ -26,7 +26,38 @@ const (
 	// PropKeyEmpty = "true" marks an empty (not null) key: its base64 would be the empty string,
 	// and RocketMQ drops a property whose value is empty, so the key would come back null.
 	PropKeyEmpty = "connect.key.empty"
+	// PropHeaderEscape prefixes the property that carries a record header whose name RocketMQ
+	// reserves (rmqclient.IsSystemProperty: DELAY, TRAN_MSG, UNIQ_KEY, TIMER_DELIVER_MS, ...):
+	// under its own name the broker would act on it (delay the message, store it as a
+	// transaction's half message that is never delivered, replace its id) and a consumer would
+	// not see it as a header. A sink gets the header back under its own name.
+	PropHeaderEscape = "connect.h."
 )
+
+// Record headers that set a message's tag and keys (the replicator carries a source
+// message's keys and tag in them): TAGS is the message's tag, and KEYS its keys
+// (space-separated) when the record has no key; with a key, a KEYS header travels escaped
+// like the other reserved names.
+const (
+	headerKeys = "KEYS"
+	headerTags = "TAGS"
+)
+
+// headerProperty returns the property name that carries the record header name.
+func headerProperty(name string) string {
+	if rmqclient.IsSystemProperty(name) {
+		return PropHeaderEscape + name
+	}
+	return name
+}
+
+// propertyHeader returns the record header name a property carries (see headerProperty).
+func propertyHeader(prop string) string {
+	if name, ok := strings.CutPrefix(prop, PropHeaderEscape); ok && rmqclient.IsSystemProperty(name) {
+		return name
+	}
+	return prop
+}
 
 // taskCounters are a task's running totals (exported as metrics by the admin issue).
 type taskCounters struct {
@@ -240,7 +271,14 @@ func (c converters) toMessage(r *schema.Record, topic string, sc *stampCache) (*
 			if strings.ContainsAny(h.Key+s, "\x01\x02") {
 				return nil, StageHeader, fmt.Errorf("header %s contains the control characters \\x01 or \\x02, which RocketMQ properties cannot carry", h.Key)
 			}
-			m.Properties[h.Key] = s
+			switch {
+			case h.Key == headerTags:
+				m.Tag = s
+			case h.Key == headerKeys && keyBytes == nil:
+				m.Keys = sc.oneKey(s)
+			default:
+				m.Properties[headerProperty(h.Key)] = s
+			}
 		}
 	}
 	if key != "" {
@@ -300,7 +338,7 @@ func (c converters) fromMessage(m *rmqclient.ReceivedMessage, into *schema.Recor
 		if k == PropTimestamp || k == PropKeyBase64 || k == PropKeyEmpty || (strings.HasPrefix(k, "connect.") && strings.HasSuffix(k, ".schema.id")) {
 			continue // the worker's and converters' own metadata, not record headers
 		}
-		r.Headers = append(r.Headers, schema.Header{Key: k, Schema: schema.OptionalStringSchema, Value: v})
+		r.Headers = append(r.Headers, schema.Header{Key: propertyHeader(k), Schema: schema.OptionalStringSchema, Value: v})
 	}
 	slices.SortStableFunc(r.Headers, func(a, b schema.Header) int { return strings.Compare(a.Key, b.Key) })
 	return r, "", nil

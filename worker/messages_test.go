@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,6 +48,16 @@ func TestToMessage(t *testing.T) {
 			&rmqclient.Message{Topic: "out", Body: []byte("v"), Keys: []string{"k"}, ShardingKey: "k",
 				Properties: map[string]string{PropTimestamp: "1700000000123", "__debezium.newkey": `{"id":4,"region":"eu"}`,
 					"amount": "12.34", "tags": `["a","b"]`}}},
+		{"reserved header names", rec("k", schema.Header{Key: "TRAN_MSG", Value: "true"}, schema.Header{Key: "DELAY", Value: int32(3)},
+			schema.Header{Key: "UNIQ_KEY", Value: "mine"}, schema.Header{Key: "KEYS", Value: "not the key"},
+			schema.Header{Key: "connect.h.x", Value: "1"}),
+			&rmqclient.Message{Topic: "out", Body: []byte("v"), Keys: []string{"k"}, ShardingKey: "k",
+				Properties: map[string]string{PropTimestamp: "1700000000123", "connect.h.TRAN_MSG": "true", "connect.h.DELAY": "3",
+					"connect.h.UNIQ_KEY": "mine", "connect.h.KEYS": "not the key", "connect.h.x": "1"}}},
+		{"keys and tag headers of a record without a key", rec(nil, schema.Header{Key: "KEYS", Value: "k1 k2"},
+			schema.Header{Key: "TAGS", Value: "t"}),
+			&rmqclient.Message{Topic: "out", Body: []byte("v"), Keys: []string{"k1 k2"}, Tag: "t",
+				Properties: map[string]string{PropTimestamp: "1700000000123"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var sc stampCache
@@ -106,6 +117,66 @@ func TestFromMessage(t *testing.T) {
 	require.Equal(t, "a b", r.Key)
 	require.Equal(t, time.UnixMilli(5), r.Timestamp, "no timestamp property: the born time")
 	require.Empty(t, r.Headers)
+
+	m.Properties = map[string]string{"connect.h.DELAY": "3", "connect.h.TRAN_MSG": "true", "connect.h.x": "1"}
+	r, _, err = conv.fromMessage(m, nil)
+	require.NoError(t, err)
+	require.Equal(t, schema.Headers{{Key: "DELAY", Schema: schema.OptionalStringSchema, Value: "3"},
+		{Key: "TRAN_MSG", Schema: schema.OptionalStringSchema, Value: "true"},
+		{Key: "connect.h.x", Schema: schema.OptionalStringSchema, Value: "1"}}, r.Headers,
+		"escaped reserved names come back as they were; other names are left alone")
+}
+
+// TestReservedHeaderNamesRoundTripThroughTheBroker: record headers named as RocketMQ's own
+// properties (TRAN_MSG, DELAY, UNIQ_KEY, KEYS, __STARTDELIVERTIME, TIMER_DELIVER_MS) reach a
+// sink as headers of those names and change nothing about the message: sent alone (as a
+// single-record batch is), TRAN_MSG=true made the broker store a transaction's half message,
+// never delivered although the send answered SEND_OK; DELAY=3 and the timer properties
+// delayed it; UNIQ_KEY replaced its id and KEYS its key.
+func TestReservedHeaderNamesRoundTripThroughTheBroker(t *testing.T) {
+	conv := converters{converter.NewStringConverter(), converter.NewByteArrayConverter()}
+	topic := rmqtest.Topic(t, 1)
+	p, err := rmqtest.Client(t).NewProducer(t.Name(), rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, p.Close()) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	later := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
+	headers := map[string]string{"TRAN_MSG": "true", "DELAY": "3", "UNIQ_KEY": "mine", "KEYS": "not-the-key",
+		"__STARTDELIVERTIME": later, "TIMER_DELIVER_MS": later, "plain": "1"}
+	r := schema.NewRecord("t", schema.OptionalStringSchema, "k", schema.BytesSchema, []byte("v"))
+	for k, v := range headers {
+		r.Headers.Add(k, nil, v)
+	}
+	var sc stampCache
+	m, _, err := conv.toMessage(r, topic, &sc)
+	require.NoError(t, err)
+	b, err := rmqclient.NewBatch(m)
+	require.NoError(t, err)
+	res, err := p.SendBatch(ctx, b)
+	require.NoError(t, err)
+
+	reader := rmqtest.Client(t).NewReader("test")
+	defer func() { require.NoError(t, reader.Close()) }()
+	var got []*rmqclient.ReceivedMessage
+	var readErr error
+	// Stored at once, it is readable as soon as the broker's dispatch has indexed it; the bound
+	// is well under DELAY level 3 (10 s), and a half message never comes.
+	require.Eventually(t, func() bool {
+		got, _, readErr = reader.Read(ctx, res.Queue, res.Offset, 1)
+		return readErr == nil && len(got) == 1
+	}, 5*time.Second, 20*time.Millisecond, "the message is delivered at once")
+	require.Equal(t, res.MsgID, got[0].MsgID, "the message keeps the id it was sent with")
+	require.Equal(t, []string{"k"}, got[0].Keys)
+	rec, _, err := conv.fromMessage(got[0], nil)
+	require.NoError(t, err)
+	require.Equal(t, "k", rec.Key)
+	back := map[string]string{}
+	for _, h := range rec.Headers {
+		back[h.Key] = h.Value.(string)
+	}
+	require.Equal(t, headers, back)
 }
 
 // TestKeysRoundTripThroughTheBroker: a record's key comes back from a real broker as it was sent

@@ -22,7 +22,7 @@ type Batch struct {
 	n     int
 	queue int // hash of the first message's sharding key, or its queue hint - 1; -1 for round robin
 	// single is the message of a batch of one, which SendBatch sends as a plain message
-	// as Send does (a client-side message ID, compression of large bodies, DELAY honoured);
+	// as Send does (a client-side message ID, compression of large bodies);
 	// nil for a lone message with an empty body, which the broker takes only inside a batch.
 	single *Message
 }
@@ -56,9 +56,8 @@ type BatchBuilder struct {
 	entries []entry
 	size    int
 
-	// The encoding of the last Properties map seen, for the fields set in mask.
+	// The encoding of the last Properties map seen.
 	lastProps map[string]string
-	lastMask  uint8
 	lastEnc   []byte
 }
 
@@ -69,12 +68,12 @@ type entry struct {
 
 // Add appends m, or returns an error wrapping ErrInvalid and leaves the builder as it was
 // when m has no topic or another topic than the messages before it, or when its
-// properties contain the separators \x01 or \x02 or exceed 32,767 encoded bytes; or one
-// wrapping ErrTooLarge when m alone takes more than MaxMessageBytes encoded. Like
-// the client library, it skips properties with an empty name or value; Keys, Tag and
-// ShardingKey win over properties of the names KEYS, TAGS and SHARDING_KEY. m must not
-// change until Finish; a Properties map that the message added before also had is taken
-// as unchanged (it is encoded once), so do not change a map between the Adds sharing it.
+// properties contain the separators \x01 or \x02, exceed 32,767 encoded bytes or have a
+// name RocketMQ reserves (IsSystemProperty); or one wrapping ErrTooLarge when m alone
+// takes more than MaxMessageBytes encoded. Like the client library, it skips properties
+// with an empty name or value. m must not change until Finish; a Properties map that the
+// message added before also had is taken as unchanged (it is encoded once), so do not
+// change a map between the Adds sharing it.
 func (b *BatchBuilder) Add(m *Message) error {
 	if m == nil || m.Topic == "" {
 		return fmt.Errorf("%w: message without topic", ErrInvalid)
@@ -103,28 +102,20 @@ func (b *BatchBuilder) Add(m *Message) error {
 }
 
 // userProps returns the encoding of m's user properties, reusing the last one when m
-// shares the last message's map and the same fields are set.
+// shares the last message's map.
 func (b *BatchBuilder) userProps(m *Message) ([]byte, error) {
 	if len(m.Properties) == 0 {
 		return nil, nil
 	}
-	var mask uint8
-	if hasKeys(m) {
-		mask |= 1
-	}
-	if m.Tag != "" {
-		mask |= 2
-	}
-	if m.ShardingKey != "" {
-		mask |= 4
-	}
-	if b.lastEnc != nil && mask == b.lastMask &&
-		reflect.ValueOf(m.Properties).UnsafePointer() == reflect.ValueOf(b.lastProps).UnsafePointer() {
+	if b.lastEnc != nil && reflect.ValueOf(m.Properties).UnsafePointer() == reflect.ValueOf(b.lastProps).UnsafePointer() {
 		return b.lastEnc, nil
 	}
 	var enc []byte
 	for k, v := range m.Properties {
-		if !userProp(m, k, v) {
+		if IsSystemProperty(k) {
+			return nil, errSystemProperty(k)
+		}
+		if k == "" || v == "" {
 			continue
 		}
 		if hasSeparator(k) || hasSeparator(v) {
@@ -138,7 +129,7 @@ func (b *BatchBuilder) userProps(m *Message) ([]byte, error) {
 	if enc == nil {
 		enc = []byte{}
 	}
-	b.lastProps, b.lastMask, b.lastEnc = m.Properties, mask, enc
+	b.lastProps, b.lastEnc = m.Properties, enc
 	return enc, nil
 }
 
@@ -187,22 +178,6 @@ func NewBatch(msgs ...*Message) (*Batch, error) {
 		}
 	}
 	return b.Finish(), nil
-}
-
-// userProp reports whether the property k=v of m goes on the wire as given.
-func userProp(m *Message, k, v string) bool {
-	if k == "" || v == "" {
-		return false
-	}
-	switch k {
-	case propKeys:
-		return !hasKeys(m)
-	case propTags:
-		return m.Tag == ""
-	case propShardingKey:
-		return m.ShardingKey == ""
-	}
-	return true
 }
 
 // hasKeys reports whether m's keys make a KEYS property: not when there are none or one

@@ -74,17 +74,13 @@ func randomMessage(r *rand.Rand, topic string) *Message {
 		for range n {
 			m.Properties[word()] = word()
 		}
-		if r.IntN(4) == 0 { // a user property of a reserved name
-			m.Properties[[]string{propKeys, propTags, propShardingKey}[r.IntN(3)]] = "user"
-		}
 	}
 	return m
 }
 
 // TestBatchEncodingMatchesTheClientLibrary encodes random messages with BatchBuilder and
 // with the client library (toPrimitive + MarshalMessageBatch) and decodes both: the same
-// bodies and properties, except that Keys, Tag and ShardingKey win over user properties
-// of their names (the library lets the user property win for KEYS and TAGS).
+// bodies and properties.
 func TestBatchEncodingMatchesTheClientLibrary(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for round := range 500 {
@@ -115,16 +111,7 @@ func TestBatchEncodingMatchesTheClientLibrary(t *testing.T) {
 		theirs := decodeBatch(t, producer.MarshalMessageBatch(pms...))
 		require.Len(t, ours, len(msgs))
 		for i := range ours {
-			want := theirs[i]
-			m := msgs[i]
-			// Where the library let a user property of a reserved name win, ours keeps the field.
-			if len(m.Keys) > 0 && strings.Join(m.Keys, " ") != "" {
-				want.props[propKeys] = strings.Join(m.Keys, " ")
-			}
-			if m.Tag != "" {
-				want.props[propTags] = m.Tag
-			}
-			require.Equal(t, want, ours[i], "round %d message %d: %+v", round, i, m)
+			require.Equal(t, theirs[i], ours[i], "round %d message %d: %+v", round, i, msgs[i])
 		}
 		if k := msgs[0].ShardingKey; k != "" {
 			require.Equal(t, keyHash(k), b.queue)
@@ -151,6 +138,7 @@ func TestBatchBuilderRefusesAloneWhatTheBrokerCannotTake(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalid, "%+v", m)
 	}
 	require.NoError(t, b.Add(&Message{Topic: "t", Body: []byte("b"), Properties: map[string]string{"ok": strings.Repeat("x", 1000)}}))
+	require.ErrorContains(t, b.Add(&Message{Topic: "t", Properties: map[string]string{"TRAN_MSG": "true"}}), "TRAN_MSG")
 	require.Equal(t, 2, b.Len())
 	require.Equal(t, 2*fixedMsgLen+2+len("ok")+1000+2, b.Size(), "only the added messages count")
 	batch := b.Finish()
@@ -160,6 +148,30 @@ func TestBatchBuilderRefusesAloneWhatTheBrokerCannotTake(t *testing.T) {
 	require.Nil(t, b.Finish())
 	_, err := NewBatch()
 	require.ErrorIs(t, err, ErrInvalid)
+}
+
+// TestSystemPropertiesAreRefused: a user property whose name RocketMQ reserves is refused by
+// both send paths, naming it: as a property of the message it would change how the broker
+// treats it (TRAN_MSG=true on a single message sets the transaction-prepared flag: the
+// broker stores a half message and never delivers it, though the send answers SEND_OK;
+// DELAY and the TIMER_ ones delay it; UNIQ_KEY replaces its id; KEYS its keys).
+func TestSystemPropertiesAreRefused(t *testing.T) {
+	for _, name := range []string{"TRAN_MSG", "DELAY", "__STARTDELIVERTIME", "TIMER_DELIVER_MS", "TIMER_DELAY_SEC",
+		"UNIQ_KEY", "KEYS", "TAGS", "SHARDING_KEY", "WAIT", "MSG_TYPE", "INNER_MULTI_DISPATCH"} {
+		m := &Message{Topic: "t", Body: []byte("b"), Properties: map[string]string{"ok": "1", name: "3"}}
+		_, err := toPrimitive(m)
+		require.ErrorIs(t, err, ErrInvalid, name)
+		require.ErrorContains(t, err, name)
+		var b BatchBuilder
+		err = b.Add(m)
+		require.ErrorIs(t, err, ErrInvalid, name)
+		require.ErrorContains(t, err, name)
+		require.Zero(t, b.Len())
+		_, err = NewBatch(m)
+		require.ErrorIs(t, err, ErrInvalid, name)
+	}
+	_, err := toPrimitive(&Message{Topic: "t", Body: []byte("b"), Properties: map[string]string{"connect.h.TRAN_MSG": "true"}})
+	require.NoError(t, err, "an escaped name is a user property")
 }
 
 func BenchmarkBatchEncoding(b *testing.B) {

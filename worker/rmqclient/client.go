@@ -33,8 +33,13 @@ type Config struct {
 	// consumers and readers it makes send, for brokers with ACL enabled (the worker's
 	// aclEnable, accessKey, secretKey). Both empty: requests are not signed.
 	AccessKey, SecretKey string
-	// OperationTimeout bounds one request to a name server or broker (a send, an offset or
-	// route query) where the caller's context sets no earlier deadline. Zero means 3s.
+	// OperationTimeout bounds one request to a name server or broker (an offset or route
+	// query, a pull, a topic change) where the caller's context sets no earlier deadline.
+	// Zero means 3s. It does not bound sends: the client library waits a fixed 3 s for the
+	// answer to each send attempt (v2.1.2's sendSync passes 3*time.Second to InvokeSync; its
+	// send timeout option reaches only one-way and transaction-check requests), so a send
+	// attempt waits up to 3 s whatever this is, and less only when the caller's context
+	// ends sooner.
 	OperationTimeout time.Duration
 }
 
@@ -120,18 +125,36 @@ type Broker struct {
 	Cluster string
 }
 
-// Brokers asks the name servers (first that answers) for the master of every broker.
+// Brokers asks the name servers in turn for the master of every broker: the first that
+// knows a broker is the answer. A name server that knows none counts as unreachable: one
+// that has just restarted knows no broker until they register again (every 30 s), and its
+// empty view is no sign that the cluster has none. Without a name server that knows a
+// broker, the error wraps ErrUnreachable: the list is never empty.
 func (c *Client) Brokers(ctx context.Context) ([]Broker, error) {
 	var errs []error
 	for _, ns := range c.cfg.NameServers {
 		ci, err := c.rpc.GetClusterInfo(ctx, ns)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
-			continue
+		if err == nil {
+			if bs := masters(ci); len(bs) > 0 {
+				return bs, nil
+			}
+			err = errNoBroker
 		}
-		return masters(ci), nil
+		errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
+}
+
+// errNoBroker is a name server's answer that it knows no broker master.
+var errNoBroker = errors.New("knows no broker")
+
+// knowsBrokers returns nil when name server ns knows a broker master, else why not.
+func (c *Client) knowsBrokers(ctx context.Context, ns string) error {
+	ci, err := c.rpc.GetClusterInfo(ctx, ns)
+	if err == nil && len(masters(ci)) == 0 {
+		err = errNoBroker
+	}
+	return err
 }
 
 // masters returns the master of every broker of ci, sorted by name.
@@ -161,11 +184,7 @@ func (c *Client) Ping(ctx context.Context) error {
 	var asking errgroup.Group
 	for _, ns := range c.cfg.NameServers {
 		asking.Go(func() error {
-			ci, err := c.rpc.GetClusterInfo(ctx, ns)
-			if err == nil && len(masters(ci)) == 0 {
-				err = errors.New("knows no broker")
-			}
-			answers <- answer{ns, err}
+			answers <- answer{ns, c.knowsBrokers(ctx, ns)}
 			return nil
 		})
 	}
@@ -224,14 +243,26 @@ func (c *Client) TopicQueues(ctx context.Context, topic string) ([]Queue, error)
 }
 
 // routedQueues returns queues 0 to nums-1 of every broker whose route for topic grants perm,
-// asking the name servers in turn, sorted by broker and queue id; what names the queues in
-// the error when there is none.
+// sorted by broker and queue id; what names the queues in the error when there is none.
+// It asks the name servers in turn, and the first that routes such a queue is the answer.
+// "No route" (or a route without such a queue) is believed only from a name server that
+// knows a broker, and only when no other name server routes the topic: a name server that
+// has just restarted knows no topic until the brokers register again (every 30 s), and one
+// halfway there knows only some brokers' queues. A name server that answers "no route" and
+// knows no broker counts as unreachable: the error wraps ErrNoRoute only when a name server
+// that knows brokers said so and none routed the topic, else ErrUnreachable.
 func (c *Client) routedQueues(ctx context.Context, topic string, perm int, what string, nums func(remoting.QueueData) int) ([]Queue, error) {
 	var errs []error
+	var noRoute error // the last "no route" of a name server that knows brokers
 	for _, ns := range c.cfg.NameServers {
 		route, err := c.rpc.GetRoute(ctx, ns, topic)
 		if remoting.IsCode(err, remoting.CodeTopicNotExist) {
-			return nil, fmt.Errorf("%w: %s", ErrNoRoute, topic)
+			if kerr := c.knowsBrokers(ctx, ns); kerr != nil {
+				errs = append(errs, fmt.Errorf("name server %s: no route for %s, not believed: %w", ns, topic, kerr))
+				continue
+			}
+			noRoute = fmt.Errorf("%w: %s", ErrNoRoute, topic)
+			continue
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
@@ -247,7 +278,8 @@ func (c *Client) routedQueues(ctx context.Context, topic string, perm int, what 
 			}
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("%w: %s has no %s queue", ErrNoRoute, topic, what)
+			noRoute = fmt.Errorf("%w: %s has no %s queue", ErrNoRoute, topic, what)
+			continue
 		}
 		sort.Slice(out, func(i, j int) bool {
 			if out[i].BrokerName != out[j].BrokerName {
@@ -256,6 +288,9 @@ func (c *Client) routedQueues(ctx context.Context, topic string, perm int, what 
 			return out[i].QueueID < out[j].QueueID
 		})
 		return out, nil
+	}
+	if noRoute != nil {
+		return nil, noRoute
 	}
 	return nil, fmt.Errorf("route of %s: %w: %w", topic, ErrUnreachable, errors.Join(errs...))
 }
@@ -281,9 +316,6 @@ func (c *Client) CreateTopic(ctx context.Context, spec TopicSpec) error {
 	brokers, err := c.Brokers(ctx)
 	if err != nil {
 		return fmt.Errorf("create topic %s: %w", spec.Name, err)
-	}
-	if len(brokers) == 0 {
-		return fmt.Errorf("create topic %s: %w: no broker registered", spec.Name, ErrUnreachable)
 	}
 	for _, b := range brokers {
 		// The adapter's own request: signed, and a refusal is an error (the library's admin

@@ -60,7 +60,7 @@ type ReceivedMessage struct {
 // bookkeeping names: KEYS, TAGS, UNIQ_KEY, WAIT, ...) of the message and whether it has it.
 // User properties are in Properties.
 func (m *ReceivedMessage) SysProperty(name string) (value string, ok bool) {
-	if !isSystemProperty(name) {
+	if !IsSystemProperty(name) {
 		return "", false
 	}
 	if m.sys != nil {
@@ -254,7 +254,7 @@ func convert(m *primitive.MessageExt) *ReceivedMessage {
 		rm.Queue = Queue{Topic: m.Topic, QueueID: -1}
 	}
 	for k, v := range m.GetProperties() {
-		if isSystemProperty(k) {
+		if IsSystemProperty(k) {
 			if rm.sys == nil {
 				rm.sys = map[string]string{}
 			}
@@ -272,10 +272,14 @@ func convert(m *primitive.MessageExt) *ReceivedMessage {
 	return rm
 }
 
-// isSystemProperty reports whether name is one of the property names RocketMQ brokers and
+// IsSystemProperty reports whether name is one of the property names RocketMQ brokers and
 // clients use for their own bookkeeping (MessageConst in the Java client, plus what the Go
-// client adds on pull). A switch: a map lookup per property was a tenth of a pull's cost.
-func isSystemProperty(name string) bool {
+// client adds on pull). Such a property changes how a message is treated (DELAY and the
+// TIMER_ ones delay it, TRAN_MSG makes it a transaction's half message that is never
+// delivered, UNIQ_KEY replaces its id), and a received one is not a user property: sends
+// refuse one in Message.Properties. A switch: a map lookup per property was a tenth of a
+// pull's cost.
+func IsSystemProperty(name string) bool {
 	switch name {
 	case "KEYS", "TAGS", "WAIT", "DELAY", "RETRY_TOPIC", "REAL_TOPIC", "REAL_QID", "TRAN_MSG",
 		"PGROUP", "MIN_OFFSET", "MAX_OFFSET", "BUYER_ID", "ORIGIN_MESSAGE_ID", "TRANSFER_FLAG",

@@ -15,7 +15,9 @@ import (
 )
 
 // Message is one message to send. Properties must be plain text: the wire format separates
-// entries with \x01 and \x02, and the client drops empty keys or values.
+// entries with \x01 and \x02, and the client drops empty keys or values. A property whose
+// name RocketMQ reserves (IsSystemProperty: KEYS, TAGS, DELAY, TRAN_MSG, UNIQ_KEY, ...) is
+// refused: Keys and Tag set the message's keys and tag.
 type Message struct {
 	Topic      string
 	Body       []byte
@@ -100,6 +102,8 @@ func (c *Client) NewProducer(role string, opts ProducerOptions) (*Producer, erro
 		producer.WithNsResolver(primitive.NewPassthroughResolver(c.cfg.NameServers)),
 		producer.WithGroupName(sanitize(opts.Group)),
 		producer.WithRetry(opts.Retries),
+		// Only one-way requests heed it: each synchronous send attempt waits a fixed 3 s (see
+		// Config.OperationTimeout).
 		producer.WithSendMsgTimeout(c.cfg.OperationTimeout),
 		producer.WithCredentials(credentials(c.cfg)),
 	}
@@ -162,6 +166,9 @@ func toPrimitive(m *Message) (*primitive.Message, error) {
 		pm.WithTag(m.Tag)
 	}
 	for k, v := range m.Properties {
+		if IsSystemProperty(k) {
+			return nil, errSystemProperty(k)
+		}
 		pm.WithProperty(k, v)
 	}
 	if m.ShardingKey != "" {
@@ -173,6 +180,13 @@ func toPrimitive(m *Message) (*primitive.Message, error) {
 		pm.Queue = &primitive.MessageQueue{Topic: m.Topic, QueueId: m.QueueHint - 1}
 	}
 	return pm, nil
+}
+
+// errSystemProperty refuses a user property of a name RocketMQ reserves: the broker or the
+// client library would act on it (a single message with TRAN_MSG=true is stored as a
+// transaction's half message and never delivered, though the send answers SEND_OK).
+func errSystemProperty(name string) error {
+	return fmt.Errorf("%w: property %s is a RocketMQ system property (the broker acts on it; a user property must have another name)", ErrInvalid, name)
 }
 
 // keySelector picks mqs[hash % len] for messages carrying a key hash (see toPrimitive) and

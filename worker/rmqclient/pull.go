@@ -2,6 +2,7 @@ package rmqclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -112,7 +113,8 @@ func (p *Puller) forget(broker string) {
 // Pull reads up to max messages of q from offset. When there is nothing at offset yet,
 // the broker holds the request for up to wait (long polling) and Pull returns no messages
 // with Next == offset; wait 0 answers at once. The broker returns at most 32 messages per
-// pull whatever max is.
+// pull whatever max is. A message that cannot be decoded gives an *UndecodableError
+// together with the messages before it (Next is then the bad message's offset).
 func (p *Puller) Pull(ctx context.Context, q Queue, offset int64, max int, wait time.Duration) (Pulled, error) {
 	addr, err := p.addr(ctx, q.BrokerName)
 	if err != nil {
@@ -125,6 +127,17 @@ func (p *Puller) Pull(ctx context.Context, q Queue, offset int64, max int, wait 
 		if err = p.c.rpc.CreateSubscriptionGroup(ctx, addr, p.group); err == nil {
 			res, err = p.c.rpc.Pull(ctx, addr, req)
 		}
+	}
+	var bad *remoting.DecodeError
+	if errors.As(err, &bad) && res != nil {
+		// The broker answered well; one of its messages is the problem, and no pull gets
+		// past it. The messages before it are handed over, and the caller decides whether to
+		// skip it (an error policy) or stop.
+		out := Pulled{Next: bad.Offset, MinOffset: res.Min, MaxOffset: res.Max, Status: pullStatus(res)}
+		out.slab = msgSlabs.Get().(*msgSlab)
+		out.Messages = receivedMessages(out.slab, q, res.Messages, res.Max)
+		res.Release()
+		return out, fmt.Errorf("pull %s at %d for %s: %w", q, offset, p.group, undecodable(q, bad))
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -153,6 +166,46 @@ func (p *Puller) Pull(ctx context.Context, q Queue, offset int64, max int, wait 
 		}
 	}
 	return out, nil
+}
+
+// UndecodableError is a stored message that Pull read but cannot decode: compressed in a
+// way this client does not know, or corrupt. It wraps ErrUndecodable and the cause. Pull
+// returns it with the messages before the bad one, and Pulled.Next at Offset: pulling from
+// Offset again gives the same error; pulling from Offset+1 skips the message.
+type UndecodableError struct {
+	Queue  Queue
+	Offset int64
+	// Body is the message's body as stored (still compressed); nil when its framing is
+	// broken. Properties (user properties) and Keys are its own, when they could be read.
+	Body       []byte
+	Properties map[string]string
+	Keys       []string
+	// Err is why it cannot be decoded.
+	Err error
+}
+
+func (e *UndecodableError) Error() string {
+	return fmt.Sprintf("%v: %s offset %d: %v", ErrUndecodable, e.Queue, e.Offset, e.Err)
+}
+
+// Unwrap lets errors.Is match ErrUndecodable and the cause.
+func (e *UndecodableError) Unwrap() []error { return []error{ErrUndecodable, e.Err} }
+
+// undecodable describes bad, a message of q, as an UndecodableError.
+func undecodable(q Queue, bad *remoting.DecodeError) *UndecodableError {
+	e := &UndecodableError{Queue: q, Offset: bad.Offset, Body: bad.Stored, Err: bad.Err}
+	if bad.Properties != nil {
+		e.Properties = map[string]string{}
+		remoting.ForEachProperty(bad.Properties, func(k, v string) {
+			switch {
+			case k == propKeys:
+				e.Keys = strings.Fields(v)
+			case !IsSystemProperty(k):
+				e.Properties[k] = v
+			}
+		})
+	}
+	return e
 }
 
 // pullStatus names a pull's answer for logs: the response, then the broker's reason.
@@ -211,7 +264,7 @@ func receivedMessages(into *msgSlab, q Queue, msgs []remoting.Message, maxOff in
 		}
 		user = user[:0]
 		forEachProperty(props, func(k, v string) {
-			if !isSystemProperty(k) {
+			if !IsSystemProperty(k) {
 				user = append(user, [2]string{k, v})
 				return
 			}

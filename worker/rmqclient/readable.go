@@ -2,6 +2,7 @@ package rmqclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -55,9 +56,6 @@ func (c *Client) UpdateTopic(ctx context.Context, layout TopicLayout) error {
 	if err != nil {
 		return fmt.Errorf("update topic %s: %w", layout.Name, err)
 	}
-	if len(brokers) == 0 {
-		return fmt.Errorf("update topic %s: %w: no broker registered", layout.Name, ErrUnreachable)
-	}
 	for _, b := range brokers {
 		_, err := c.rpc.Call(ctx, b.Addr, remoting.CodeUpdateAndCreateTopic, map[string]string{
 			"topic": layout.Name, "defaultTopic": "TBW102", "readQueueNums": strconv.Itoa(layout.ReadQueues),
@@ -70,22 +68,37 @@ func (c *Client) UpdateTopic(ctx context.Context, layout TopicLayout) error {
 	return c.awaitLayout(ctx, layout, len(brokers))
 }
 
-// awaitLayout polls the name server until it routes layout on brokers brokers.
+// awaitLayout polls the name servers until one routes layout on brokers brokers. Each poll
+// asks them in turn: the first name server may be down, or have just restarted and know no
+// route yet.
 func (c *Client) awaitLayout(ctx context.Context, layout TopicLayout, brokers int) error {
 	return c.awaitTopic(ctx, "update", layout.Name, func(ctx context.Context) error {
-		route, err := c.rpc.GetRoute(ctx, c.cfg.NameServers[0], layout.Name)
-		if err != nil {
-			return err
-		}
-		n := 0
-		for _, qd := range route.Queues {
-			if qd.ReadQueueNums == layout.ReadQueues && qd.WriteQueueNums == layout.WriteQueues && qd.Perm == layout.Perm {
-				n++
+		var errs []error
+		for _, ns := range c.cfg.NameServers {
+			err := c.routesLayout(ctx, ns, layout, brokers)
+			if err == nil {
+				return nil
 			}
+			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
 		}
-		if n < brokers {
-			return fmt.Errorf("%d of %d brokers routed as asked", n, brokers)
-		}
-		return nil
+		return errors.Join(errs...)
 	})
+}
+
+// routesLayout returns nil when name server ns routes layout on brokers brokers.
+func (c *Client) routesLayout(ctx context.Context, ns string, layout TopicLayout, brokers int) error {
+	route, err := c.rpc.GetRoute(ctx, ns, layout.Name)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, qd := range route.Queues {
+		if qd.ReadQueueNums == layout.ReadQueues && qd.WriteQueueNums == layout.WriteQueues && qd.Perm == layout.Perm {
+			n++
+		}
+	}
+	if n < brokers {
+		return fmt.Errorf("%d of %d brokers routed as asked", n, brokers)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package rmqclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -42,7 +43,8 @@ func (r *Reader) pullerFor(topic string) (*Puller, error) {
 // Read returns up to max messages of q starting at offset (or at the oldest stored
 // message, if offset is older), and the offset to read next. It never waits for new
 // messages: at the end of the queue it returns what there is. It costs one request, two
-// when offset is outside the stored range.
+// when offset is outside the stored range. A message that cannot be decoded gives an
+// *UndecodableError with the messages before it, and its own offset as the next one.
 func (r *Reader) Read(ctx context.Context, q Queue, offset int64, max int) ([]*ReceivedMessage, int64, error) {
 	if max <= 0 {
 		return nil, offset, nil
@@ -53,17 +55,27 @@ func (r *Reader) Read(ctx context.Context, q Queue, offset int64, max int) ([]*R
 	}
 	res, err := p.Pull(ctx, q, offset, min(max, 32), 0)
 	if err != nil {
-		return nil, offset, fmt.Errorf("read %s at %d: %w", q, offset, err)
+		return readFailed(res, q, offset, err)
 	}
 	if res.Moved {
 		if offset >= res.MaxOffset || res.Next <= offset {
 			return nil, max64(offset, min(res.Next, res.MaxOffset)), nil
 		}
 		if res, err = p.Pull(ctx, q, res.Next, min(max, 32), 0); err != nil {
-			return nil, offset, fmt.Errorf("read %s at %d: %w", q, offset, err)
+			return readFailed(res, q, offset, err)
 		}
 	}
 	return res.Messages, res.Next, nil
+}
+
+// readFailed is Read's answer to a failed pull of q at offset: the messages before an
+// undecodable one with its offset as the next, else nothing and offset.
+func readFailed(res Pulled, q Queue, offset int64, err error) ([]*ReceivedMessage, int64, error) {
+	err = fmt.Errorf("read %s at %d: %w", q, offset, err)
+	if errors.Is(err, ErrUndecodable) {
+		return res.Messages, res.Next, err
+	}
+	return nil, offset, err
 }
 
 // ReadBelow is Read for a caller that already knows the queue's max offset: it pulls only
@@ -97,7 +109,8 @@ func (r *Reader) Close() error {
 // Pull is Read for a caller that handles an offset outside the queue's stored range itself:
 // it returns the broker's answer as it is — with Moved, the broker's suggested Next and the
 // queue's range, and nothing read — where Read reads on from the suggestion. Each message's
-// MaxOffset is the queue's end as the broker answered. One request.
+// MaxOffset is the queue's end as the broker answered. One request. An *UndecodableError
+// comes with the messages before the undecodable one, as from Puller.Pull.
 func (r *Reader) Pull(ctx context.Context, q Queue, offset int64, max int) (Pulled, error) {
 	if max <= 0 {
 		return Pulled{Next: offset}, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,9 +20,10 @@ var ErrPoolClosed = errors.New("remoting: connection pool closed")
 const idleAfter = 60 * time.Second
 
 // Pool keeps one connection per address and multiplexes requests over it by opaque, so a
-// long-polling pull does not hold up the requests behind it. A broken connection fails
-// the requests waiting on it and is replaced by the next request. Safe for concurrent use;
-// Close ends every connection and waits for their readers.
+// long-polling pull does not hold up the requests behind it. A broken connection, or one
+// whose peer stopped answering (see conn.roundTrip), fails the requests waiting on it and
+// is replaced by the next request. Safe for concurrent use; Close ends every connection and
+// waits for their readers.
 type Pool struct {
 	mu     sync.Mutex
 	conns  map[string]*conn
@@ -55,6 +57,9 @@ type conn struct {
 	pending map[int32]chan *Command
 	err     error // set once the connection is broken; no request is registered after
 	used    time.Time
+	// reads counts the frames read: a request that reaches its deadline with the count
+	// unchanged since it was written heard nothing at all from the peer (see roundTrip).
+	reads atomic.Uint64
 }
 
 // get returns the live connection to addr, dialling one if there is none, the last one
@@ -125,6 +130,7 @@ func (c *conn) read() {
 			c.fail(err)
 			return
 		}
+		c.reads.Add(1)
 		if resp.Flag&1 == 0 {
 			continue
 		}
@@ -154,8 +160,16 @@ func (c *conn) fail(err error) {
 }
 
 // roundTrip writes req and waits for its response, ctx's end or the connection's failure.
-// sent reports whether the request may have reached the peer.
-func (c *conn) roundTrip(ctx context.Context, req *Command, frame []byte) (resp *Command, sent bool, err error) {
+// sent reports whether the request may have reached the peer. hold is how long the peer may
+// rightly keep the request unanswered (a long-polling pull's suspend time), zero for others.
+//
+// A request whose deadline passes (a caller that cancels proves nothing) after more than
+// hold, with nothing at all read on the connection since it was written, fails the
+// connection: the peer stopped answering (a half-open connection after a one-way partition,
+// a peer that hung), and a connection kept in use is never retired as idle, so every later
+// request would wait out its deadline on it too. The next request dials anew. A peer that
+// answered anything meanwhile is alive and merely slow for this request: its connection stays.
+func (c *conn) roundTrip(ctx context.Context, req *Command, frame []byte, hold time.Duration) (resp *Command, sent bool, err error) {
 	ch := make(chan *Command, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -171,6 +185,7 @@ func (c *conn) roundTrip(ctx context.Context, req *Command, frame []byte) (resp 
 		c.mu.Unlock()
 	}
 
+	reads := c.reads.Load() // before the write, so an answer however quick counts
 	c.wmu.Lock()
 	dl, _ := ctx.Deadline() // zero: none
 	_ = c.nc.SetWriteDeadline(dl)
@@ -181,6 +196,7 @@ func (c *conn) roundTrip(ctx context.Context, req *Command, frame []byte) (resp 
 		c.fail(werr)
 		return nil, false, werr
 	}
+	written := time.Now()
 	select {
 	case r, ok := <-ch:
 		if !ok {
@@ -192,6 +208,12 @@ func (c *conn) roundTrip(ctx context.Context, req *Command, frame []byte) (resp 
 		return r, true, nil
 	case <-ctx.Done():
 		forget()
+		if waited := time.Since(written); errors.Is(ctx.Err(), context.DeadlineExceeded) && waited > hold && c.reads.Load() == reads {
+			c.fail(fmt.Errorf("%w: nothing read for %s after a request (code %d)", errSilentPeer, waited.Round(time.Millisecond), req.Code))
+		}
 		return nil, true, ctx.Err()
 	}
 }
+
+// errSilentPeer fails a connection on which a request got no answer, nor anything else, in time.
+var errSilentPeer = errors.New("peer stopped answering")

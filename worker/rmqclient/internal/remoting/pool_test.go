@@ -292,10 +292,10 @@ func TestDecodeMessages(t *testing.T) {
 	ForEachProperty(msgs[1].Properties, func(k, v string) { got[k] = v })
 	require.Equal(t, map[string]string{"a": "c"}, got)
 
-	lz4 := storedMessage(magicV1, 0, 0, sysFlagCompress|1<<8, []byte("x"), "T", "")
-	_, err = DecodeMessages(lz4)
+	unknown := storedMessage(magicV1, 0, 0, sysFlagCompress|4<<8, []byte("x"), "T", "")
+	_, err = DecodeMessages(unknown)
 	require.ErrorIs(t, err, ErrBadMessage)
-	require.ErrorContains(t, err, "compression type 1")
+	require.ErrorContains(t, err, "compression type 4")
 	for name, bad := range map[string][]byte{
 		"truncated": body[:len(body)-3],
 		"bad magic": append([]byte{0, 0, 0, 8, 1, 2, 3, 4}, 0),
@@ -313,6 +313,8 @@ func TestDecodeMessages(t *testing.T) {
 func FuzzDecodeMessages(f *testing.F) {
 	f.Add(storedMessage(magicV1, 1, 2, 0, []byte("b"), "T", "a\x01b"))
 	f.Add(storedMessage(magicV2, 1, 2, sysFlagCompress, []byte("not zlib"), "T", ""))
+	f.Add(storedMessage(magicV1, 1, 2, sysFlagCompress|compressLZ4, lz4Frame(f, []byte("lz4 body")), "T", ""))
+	f.Add(storedMessage(magicV1, 1, 2, sysFlagCompress|compressZstd, zstdFrame(f, []byte("zstd body")), "T", ""))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		msgs, _ := DecodeMessages(b)
 		for _, m := range msgs {
@@ -370,4 +372,128 @@ func TestPullReleaseKeepsBodies(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("body-%d", i), string(b))
 		require.Equal(t, len(b), cap(b), "a body cannot be appended to in place")
 	}
+}
+
+// silentFirstPeer reads requests on every connection but answers them only from the second
+// connection on: its first connection is one whose peer stopped answering (a half-open
+// connection after a one-way partition, a hung broker). It counts connections.
+func silentFirstPeer(t *testing.T) (addr string, conns *atomic.Int32) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	conns = new(atomic.Int32)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			silent := conns.Add(1) == 1
+			mu.Lock()
+			open = append(open, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					req, err := Decode(c)
+					if err != nil {
+						return
+					}
+					if silent {
+						continue
+					}
+					frame, _ := (&Command{Opaque: req.Opaque, Flag: 1}).Encode()
+					if _, err := c.Write(frame); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String(), conns
+}
+
+// TestPoolDropsAConnectionThatStoppedAnswering: a request whose deadline passes with nothing
+// read on its connection since it was written fails that connection, so the next request
+// dials a new one instead of waiting out its own deadline on the silent one (a connection in
+// use is never retired as idle).
+func TestPoolDropsAConnectionThatStoppedAnswering(t *testing.T) {
+	addr, conns := silentFirstPeer(t)
+	pool := NewPool()
+	defer pool.Close()
+	cl := Client{Pool: pool}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := cl.Call(ctx, addr, 2, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = cl.Call(ctx, addr, 2, nil)
+	require.NoError(t, err, "the second request goes over a new connection")
+	require.EqualValues(t, 2, conns.Load())
+}
+
+// TestPoolKeepsAConnectionThatMayRightlyBeSilent: a connection stays when the request's
+// caller cancelled it (not its deadline), when the request is a long poll the broker may
+// hold past the deadline, and when something else was read on it meanwhile (the peer is
+// alive, only slow to answer this request).
+func TestPoolKeepsAConnectionThatMayRightlyBeSilent(t *testing.T) {
+	p := newFakePeer(t)
+	defer close(p.release) // the held requests' answers, or the peer's cleanup would wait for them
+	pool := NewPool()
+	defer pool.Close()
+	cl := Client{Pool: pool}
+	addr := p.ln.Addr().String()
+	_, err := cl.Call(context.Background(), addr, 2, nil)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err = cl.Call(ctx, addr, 1, nil) // held by the peer
+	require.ErrorIs(t, err, context.Canceled)
+
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = cl.do(ctx, addr, 1, nil, nil, time.Minute) // held, as a long poll may be
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	held := make(chan error, 1)
+	go func() {
+		_, err := cl.Call(ctx, addr, 1, nil)
+		held <- err
+	}()
+	for {
+		if _, err := cl.Call(context.Background(), addr, 2, nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err = <-held:
+		case <-time.After(20 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	_, err = cl.Call(context.Background(), addr, 2, nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, p.conns.Load(), "one connection all along")
 }

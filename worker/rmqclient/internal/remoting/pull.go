@@ -13,6 +13,9 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 )
 
 // Pull request and response codes (RocketMQ RequestCode and ResponseCode).
@@ -123,7 +126,7 @@ func (cl Client) Pull(ctx context.Context, broker string, req PullRequest) (*Pul
 		ctx, cancel = context.WithTimeout(ctx, req.Suspend+timeout)
 		defer cancel()
 	}
-	resp, err := cl.Do(ctx, broker, CodePullMessage, ext, nil)
+	resp, err := cl.do(ctx, broker, CodePullMessage, ext, nil, req.Suspend)
 	if err != nil {
 		return nil, err
 	}
@@ -149,19 +152,25 @@ func (cl Client) Pull(ctx context.Context, broker string, req PullRequest) (*Pul
 			*dst = n
 		}
 	}
-	if res.Status == PullFound {
-		buf := msgSlices.Get().(*[]Message)
-		res.Messages, res.pooled = (*buf)[:0], true
-		if res.Messages, err = appendMessages(res.Messages, resp.Body); err != nil {
-			return nil, fmt.Errorf("pull %s#%d at %d: %w", req.Topic, req.QueueID, req.Offset, err)
-		}
-		if resp.frame != nil {
-			// The bodies go to one buffer of their own, so the response's buffer (headers,
-			// properties, a stored message's bookkeeping: two thirds of it for small
-			// messages) can be reused once the caller is done.
-			copyBodies(res.Messages, resp.Body)
-			res.resp = resp
-		}
+	if res.Status != PullFound {
+		return res, nil
+	}
+	buf := msgSlices.Get().(*[]Message)
+	res.Messages, res.pooled = (*buf)[:0], true
+	var bad *DecodeError
+	res.Messages, bad = appendMessages(res.Messages, resp.Body, req.Offset)
+	if resp.frame != nil {
+		// The bodies go to one buffer of their own, so the response's buffer (headers,
+		// properties, a stored message's bookkeeping: two thirds of it for small
+		// messages) can be reused once the caller is done.
+		copyBodies(res.Messages, resp.Body)
+		res.resp = resp
+	}
+	if bad != nil {
+		// The messages before the bad one are good and returned; reading on from it is the
+		// caller's choice (skip it at bad.Offset+1, or stop).
+		res.Next = bad.Offset
+		return res, fmt.Errorf("pull %s#%d at %d: %w", req.Topic, req.QueueID, req.Offset, bad)
 	}
 	return res, nil
 }
@@ -212,7 +221,10 @@ type Message struct {
 	Properties []byte
 }
 
-// Stored-message layout constants (MessageDecoder, MessageSysFlag).
+// Stored-message layout constants (MessageDecoder, MessageSysFlag). Bits 8-10 of the
+// sysflag name the compression of a compressed body (COMPRESSION_TYPE_COMPARATOR, RocketMQ
+// 5.x; CompressionType.findByValue): 1 LZ4, 2 ZSTD, 3 ZLIB, and 0, from clients older than
+// the types, zlib.
 const (
 	magicV1          = int32(-626843481) // 0xDAA320A7
 	magicV2          = int32(-626843477) // 0xDAA320AB: two-byte topic length
@@ -220,25 +232,66 @@ const (
 	sysFlagBornV6    = 1 << 4
 	sysFlagStoreV6   = 1 << 5
 	compressTypeMask = 0x7 << 8
+	compressLZ4      = 0x1 << 8
+	compressZstd     = 0x2 << 8
 	compressZlib     = 0x3 << 8
 )
 
 // ErrBadMessage is wrapped by every decoding failure of a stored message.
 var ErrBadMessage = errors.New("malformed stored message")
 
-// DecodeMessages splits a pull response body into messages. Compressed bodies (zlib, as
-// both clients compress) are inflated; other compressions are an error.
-func DecodeMessages(b []byte) ([]Message, error) {
-	return appendMessages(make([]Message, 0, countMessages(b)), b)
+// DecodeError is a stored message that cannot be decoded (a compression this package does
+// not know, a corrupt compressed body, broken framing). It wraps ErrBadMessage.
+type DecodeError struct {
+	// Offset is the message's queue offset: read from its header, or, when the header
+	// cannot be read, the offset after the message before it (a queue's messages come at
+	// consecutive offsets), or the offset the pull asked for.
+	Offset int64
+	// Stored is the message's body as stored (still compressed), a copy; nil when the
+	// framing is broken.
+	Stored []byte
+	// Properties are the message's raw properties (see ForEachProperty), a copy; nil when
+	// the framing is broken.
+	Properties []byte
+	Err        error
 }
 
-// appendMessages appends the messages of b to out.
-func appendMessages(out []Message, b []byte) ([]Message, error) {
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("message at offset %d: %v", e.Offset, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// DecodeMessages splits a pull response body into messages, inflating compressed bodies
+// (zlib, LZ4 frames and zstd, as RocketMQ's clients compress). A message that cannot be
+// decoded ends the split: the messages before it are returned with a *DecodeError, the
+// first offset of the body taken as 0.
+func DecodeMessages(b []byte) ([]Message, error) {
+	out, bad := appendMessages(make([]Message, 0, countMessages(b)), b, 0)
+	if bad != nil {
+		return out, bad
+	}
+	return out, nil
+}
+
+// appendMessages appends the messages of b, whose first message is at queue offset first,
+// to out, up to the first one that cannot be decoded, which is returned as a DecodeError.
+func appendMessages(out []Message, b []byte, first int64) ([]Message, *DecodeError) {
 	out = slices.Grow(out, countMessages(b))
+	n0 := len(out)
 	for len(b) > 0 {
 		m, n, err := decodeMessage(b)
 		if err != nil {
-			return out, err
+			bad := &DecodeError{Offset: first, Err: err}
+			switch {
+			case n > 0: // framed: its header was read
+				bad.Offset = m.QueueOffset
+				bad.Stored = slices.Clone(m.Body)
+				bad.Properties = slices.Clone(m.Properties)
+			case len(out) > n0:
+				bad.Offset = out[len(out)-1].QueueOffset + 1
+			}
+			return out, bad
 		}
 		out = append(out, m)
 		b = b[n:]
@@ -346,24 +399,62 @@ func decodeMessage(b []byte) (Message, int, error) {
 		return m, 0, fmt.Errorf("%w: fields overrun size %d", ErrBadMessage, total)
 	}
 	if m.SysFlag&sysFlagCompress != 0 {
-		if t := m.SysFlag & compressTypeMask; t != 0 && t != compressZlib {
-			return m, 0, fmt.Errorf("%w: body compression type %d is not supported (only zlib)", ErrBadMessage, t>>8)
-		}
-		zr, err := zlib.NewReader(bytes.NewReader(m.Body))
+		body, err := inflate(m.SysFlag&compressTypeMask, m.Body)
 		if err != nil {
-			return m, 0, fmt.Errorf("%w: compressed body: %w", ErrBadMessage, err)
-		}
-		body, err := io.ReadAll(io.LimitReader(zr, maxFrame+1))
-		if err == nil && len(body) > maxFrame {
-			err = errors.New("inflates past 16 MiB")
-		}
-		if err != nil {
-			return m, 0, fmt.Errorf("%w: compressed body: %w", ErrBadMessage, err)
+			// Framed all the same: total is returned with the message as read so far.
+			return m, total, fmt.Errorf("%w: compressed body: %w", ErrBadMessage, err)
 		}
 		m.Body = body
 	}
 	return m, total, nil
 }
+
+// inflate returns the body b compressed with kind (the sysflag's compression type bits):
+// zlib (as the Go client and older Java clients compress), an LZ4 frame (Java's
+// Lz4Compressor writes one with lz4-java's LZ4FrameOutputStream) or a zstd frame (zstd-jni's
+// ZstdOutputStream). A body that inflates past maxFrame is refused, as a frame would be.
+func inflate(kind int32, b []byte) ([]byte, error) {
+	switch kind {
+	case 0, compressZlib:
+		zr, err := zlib.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("zlib: %w", err)
+		}
+		return readAllBounded("zlib", zr)
+	case compressLZ4:
+		return readAllBounded("lz4", lz4.NewReader(bytes.NewReader(b)))
+	case compressZstd:
+		d, err := zstdDecoder()
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		body, err := d.DecodeAll(b, nil)
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		return body, nil
+	default:
+		return nil, fmt.Errorf("compression type %d is not supported (zlib 0 or 3, lz4 1, zstd 2)", kind>>8)
+	}
+}
+
+// readAllBounded reads r to its end, refusing more than maxFrame bytes.
+func readAllBounded(kind string, r io.Reader) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, maxFrame+1))
+	if err == nil && len(body) > maxFrame {
+		err = errors.New("inflates past 16 MiB")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	return body, nil
+}
+
+// zstdDecoder is one decoder for every zstd body: DecodeAll is safe for concurrent use, and
+// a decoder made without a reader starts no goroutine. It refuses output past maxFrame.
+var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxFrame))
+})
 
 // ForEachProperty calls f with each name and value of raw properties (name 0x01 value 0x02).
 func ForEachProperty(raw []byte, f func(name, value string)) {

@@ -214,6 +214,12 @@ func (cl Client) CallBody(ctx context.Context, addr string, code int, ext map[st
 // Do sends one request and returns the response whatever its code (for requests whose
 // non-zero codes are answers, such as a pull's "no new message"). ext is not modified.
 func (cl Client) Do(ctx context.Context, addr string, code int, ext map[string]string, body []byte) (*Command, error) {
+	return cl.do(ctx, addr, code, ext, body, 0)
+}
+
+// do is Do for a request the peer may rightly hold unanswered for up to hold (see
+// conn.roundTrip).
+func (cl Client) do(ctx context.Context, addr string, code int, ext map[string]string, body []byte, hold time.Duration) (*Command, error) {
 	if cl.Credentials.set() {
 		signed := make(map[string]string, len(ext)+2)
 		for k, v := range ext {
@@ -241,7 +247,7 @@ func (cl Client) Do(ctx context.Context, addr string, code int, ext map[string]s
 		if err != nil {
 			return nil, err
 		}
-		resp, sent, err := c.roundTrip(ctx, req, frame)
+		resp, sent, err := c.roundTrip(ctx, req, frame, hold)
 		if err != nil && !sent && attempt == 0 && ctx.Err() == nil {
 			continue // the kept connection had broken before the request left: dial anew
 		}
