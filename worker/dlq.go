@@ -380,6 +380,9 @@ func (r *replayer) refusal(rec restapi.DLQRecord, m *rmqclient.ReceivedMessage) 
 	case m.Properties[ErrHeaderBodyRendered] == "true":
 		return "the DLQ holds the sink task's rendering of the record, not the bytes its topic held (the message " +
 			"could not be read back when the task reported it)"
+	case m.Properties[ErrHeaderBodyUndecodable] == "true":
+		return "the DLQ holds the message's stored bytes, which the worker could not decode (an unknown compression " +
+			"or a corrupt body)"
 	}
 	return ""
 }

@@ -58,6 +58,11 @@ const (
 	// message could not be read back from its queue: the body is the task's record rendered
 	// as text, not the bytes the topic held. Such a record cannot be replayed.
 	ErrHeaderBodyRendered = ErrHeaderPrefix + "body.rendered"
+	// ErrHeaderBodyUndecodable is "true" on a DLQ message of a message the worker could not
+	// decode as the broker stores it (a compression it does not know, a corrupt body): the body
+	// is the stored bytes, still compressed, which no consumer can read as they are. Such a
+	// record cannot be replayed.
+	ErrHeaderBodyUndecodable = ErrHeaderPrefix + "body.undecodable"
 )
 
 // dlqMaxBody is the most of a failed record's body a DLQ message keeps: the broker's
@@ -170,6 +175,8 @@ type failedRecord struct {
 	// rendered: body is a sink task's record rendered as text, not the original message's
 	// bytes (which could not be read back); the DLQ marks it so that it is never replayed.
 	rendered bool
+	// undecodable: body is a message's stored bytes the worker could not decode; never replayed.
+	undecodable bool
 }
 
 // bodyPreview is preview for a message body: at most its first 256 bytes are copied.
@@ -250,6 +257,9 @@ func (r *errorReporter) dlqMessage(fr failedRecord, cause error) *rmqclient.Mess
 	}
 	if fr.rendered {
 		marks[ErrHeaderBodyRendered] = "true"
+	}
+	if fr.undecodable {
+		marks[ErrHeaderBodyUndecodable] = "true"
 	}
 	errCtx := map[string]string{}
 	if r.policy.dlqContextProps {

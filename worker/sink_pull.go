@@ -490,6 +490,14 @@ func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *que
 			}
 		}
 		res, err := pl.Pull(ctx, p.q, next, limit, sinkLongPoll)
+		var bad *rmqclient.UndecodableError
+		if errors.As(err, &bad) {
+			if next, err = s.pastUndecodable(ctx, p, next, res, bad, out); err != nil || ctx.Err() != nil {
+				return err
+			}
+			backoff = 100 * time.Millisecond
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -524,6 +532,41 @@ func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *que
 		next = res.Next
 	}
 	return nil
+}
+
+// pastUndecodable hands on the messages a pull returned before one the client could not
+// decode (no pull gets past it: retried, it would stop the queue for good), then puts that one
+// through the error policy at stage CONSUME with its stored bytes: tolerated, the queue reads
+// on after it, and its offset becomes durable once the batch before it is; otherwise the task
+// fails naming it. It returns the offset to read on from (err nil also when ctx ended).
+func (s *sinkRunner) pastUndecodable(ctx context.Context, p *queueProgress, next int64, res rmqclient.Pulled,
+	bad *rmqclient.UndecodableError, out chan<- sinkBatch) (int64, error) {
+	if len(res.Messages) > 0 {
+		b := sinkBatch{progress: p, start: next, end: bad.Offset, msgs: res.Messages, pulled: res}
+		p.dispatched(b.start, res.Messages[0].StoreTime, res.MaxOffset, res.Messages[len(res.Messages)-1].StoreTime)
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			b.pulled.Release()
+			return next, nil
+		}
+	} else {
+		res.Release()
+	}
+	fr := failedRecord{stage: StageConsume, class: "rocketmq", topic: p.q.Topic, queueID: p.q.QueueID,
+		offset: bad.Offset, keys: bad.Keys, body: bad.Body, props: bad.Properties, undecodable: true}
+	if s.errs.logsRecords() {
+		fr.preview = bodyPreview(bad.Body)
+	}
+	if rerr := s.errs.report(ctx, fr, bad); rerr != nil {
+		if ctx.Err() != nil {
+			return next, nil
+		}
+		s.fail(rerr)
+		return next, rerr
+	}
+	p.skipped(bad.Offset + 1)
+	return bad.Offset + 1, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
