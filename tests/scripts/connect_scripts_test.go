@@ -114,7 +114,18 @@ func (w *workers) started(t *testing.T) []int {
 // stoppedBySIGTERM reports whether the fake binary with this pid got SIGTERM and exited.
 func (w *workers) stoppedBySIGTERM(pid int) bool {
 	_, err := os.Stat(filepath.Join(w.records, strconv.Itoa(pid)+".stopped"))
-	return err == nil && !alive(pid)
+	if err != nil {
+		return false
+	}
+	// The shutdown script counts a worker stopped once its pid is no longer the worker's (its
+	// command line is gone), which a process that is exiting reaches a moment before the
+	// kernel shows it dead or a zombie: give it that moment.
+	for deadline := time.Now().Add(5 * time.Second); alive(pid); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *workers) pidFiles(t *testing.T) []string {
