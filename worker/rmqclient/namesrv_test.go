@@ -1,9 +1,7 @@
 package rmqclient_test
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -12,51 +10,25 @@ import (
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remotingtest"
 )
 
 // fakeNameServer answers every route request "no route" (code 17) and cluster-info requests
 // with clusterInfo: `{"brokerAddrTable":{},"clusterAddrTable":{}}` is a name server that
 // has just restarted and knows no broker yet (they register again every 30 s).
 func fakeNameServer(t *testing.T, clusterInfo string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() { // ends when the listener closes
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { // ends when the client closes the connection
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					req, err := remoting.Decode(r)
-					if err != nil {
-						return
-					}
-					resp := &remoting.Command{Flag: 1, Opaque: req.Opaque}
-					switch req.Code {
-					case remoting.CodeGetBrokerClusterInfo:
-						resp.Body = []byte(clusterInfo)
-					case remoting.CodeGetRouteInfoByTopic:
-						resp.Code, resp.Remark = remoting.CodeTopicNotExist, "No topic route info in name server for the topic"
-					default:
-						resp.Code, resp.Remark = 1, "not a name server request"
-					}
-					frame, err := resp.Encode()
-					if err != nil {
-						return
-					}
-					if _, err := c.Write(frame); err != nil {
-						return
-					}
-				}
-			}()
+	return remotingtest.Serve(t, func(req *remoting.Command) *remoting.Command {
+		resp := &remoting.Command{}
+		switch req.Code {
+		case remoting.CodeGetBrokerClusterInfo:
+			resp.Body = []byte(clusterInfo)
+		case remoting.CodeGetRouteInfoByTopic:
+			resp.Code, resp.Remark = remoting.CodeTopicNotExist, "No topic route info in name server for the topic"
+		default:
+			resp.Code, resp.Remark = 1, "not a name server request"
 		}
-	}()
-	return ln.Addr().String()
+		return resp
+	})
 }
 
 const (

@@ -1,9 +1,7 @@
 package rmqclient
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -11,45 +9,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remotingtest"
 )
 
 // scriptedBroker answers every pull with the same response code, remark and offsets:
 // broker answers a healthy broker gives only after it lost records (a commit log file
 // deleted under a consume queue, a consume-queue file missing).
 func scriptedBroker(t *testing.T, code int, remark string, next, minOff, maxOff int64) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() { // ends when the listener closes
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { // ends when the client's pool closes the connection
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					req, err := remoting.Decode(r)
-					if err != nil {
-						return
-					}
-					resp := &remoting.Command{Code: code, Flag: 1, Opaque: req.Opaque, Remark: remark, ExtFields: map[string]string{
-						"nextBeginOffset": strconv.FormatInt(next, 10), "minOffset": strconv.FormatInt(minOff, 10),
-						"maxOffset": strconv.FormatInt(maxOff, 10)}}
-					frame, err := resp.Encode()
-					if err != nil {
-						return
-					}
-					if _, err := c.Write(frame); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return remotingtest.Serve(t, func(*remoting.Command) *remoting.Command {
+		return &remoting.Command{Code: code, Remark: remark, ExtFields: map[string]string{
+			"nextBeginOffset": strconv.FormatInt(next, 10), "minOffset": strconv.FormatInt(minOff, 10),
+			"maxOffset": strconv.FormatInt(maxOff, 10)}}
+	})
 }
 
 // TestPullFollowsTheBrokersNextOffsetPastLostRecords: when the broker answers that the

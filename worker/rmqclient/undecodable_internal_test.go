@@ -1,12 +1,10 @@
 package rmqclient
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remoting"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient/internal/remotingtest"
 )
 
 // storedMessage encodes a message as the broker stores it (MessageDecoder's layout, magic
@@ -48,37 +47,10 @@ func storedMessage(offset int64, sysFlag int32, body []byte, props string) []byt
 
 // bodyBroker answers every pull with the stored messages of body (found, next after them).
 func bodyBroker(t *testing.T, body []byte, next int64) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() { // ends when the listener closes
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { // ends when the client's pool closes the connection
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					req, err := remoting.Decode(r)
-					if err != nil {
-						return
-					}
-					frame, err := (&remoting.Command{Flag: 1, Opaque: req.Opaque, Body: body, ExtFields: map[string]string{
-						"nextBeginOffset": strconv.FormatInt(next, 10), "minOffset": "0", "maxOffset": strconv.FormatInt(next, 10)}}).Encode()
-					if err != nil {
-						return
-					}
-					if _, err := c.Write(frame); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return remotingtest.Serve(t, func(*remoting.Command) *remoting.Command {
+		return &remoting.Command{Body: body, ExtFields: map[string]string{
+			"nextBeginOffset": strconv.FormatInt(next, 10), "minOffset": "0", "maxOffset": strconv.FormatInt(next, 10)}}
+	})
 }
 
 // TestPullHandsOverTheMessagesBeforeAnUndecodableOne: a message the client cannot decode
