@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rmqconnect/rmqconnect/schema/registry/retryafter"
 )
 
 // Config configures a Client. Zero values take the defaults named on each field.
@@ -412,6 +414,10 @@ func (c *Client) stopped(ctx context.Context, method, path string, lastErr error
 	return fmt.Errorf("schema registry: %s %s: %w (last error: %v)", method, path, ctx.Err(), lastErr)
 }
 
+// maxRetryAfter caps the wait a Retry-After asks for, in either form: a server asking for more than a day is
+// taken to ask for a day.
+const maxRetryAfter = 24 * time.Hour
+
 // attempt sends the request once; retry says whether a failure is worth another try, and retryAfter how long
 // the server asked to wait first (0 when it did not say).
 func (c *Client) attempt(ctx context.Context, method, path string, body []byte, out any) (retry bool, retryAfter time.Duration, err error) {
@@ -447,7 +453,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 		if !e.unavailable() {
 			return false, 0, e
 		}
-		return true, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), e
+		return true, min(retryafter.Parse(resp.Header.Get("Retry-After"), time.Now()), maxRetryAfter), e
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return false, 0, nil
@@ -456,24 +462,6 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 		return false, 0, fmt.Errorf("schema registry: %s %s: decode answer: %w", method, path, err)
 	}
 	return false, 0, nil
-}
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date; 0 when absent, malformed or past.
-func parseRetryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // errorMessage extracts the reason from an error body: a JSON "message" (or "error"), else the text itself.

@@ -57,21 +57,19 @@ func newWorkers(t *testing.T) *workers {
 	return w
 }
 
-// sh runs a script with the workers' environment plus extra variables.
-func (w *workers) sh(t *testing.T, extra []string, script string, args ...string) (string, error) {
+// sh runs a script with the workers' environment plus extra variables and returns its combined output
+// and exit code.
+func (w *workers) sh(t *testing.T, extra []string, script string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command("bash", append([]string{script}, args...)...)
-	cmd.Env = append(append([]string{}, w.env...), extra...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return runCmd(t, append(append([]string{}, w.env...), extra...), "bash", append([]string{script}, args...)...)
 }
 
 // start runs connect-distributed.sh --daemon ARGS, requires success and returns the pid recorded in
 // the worker's pid file once the fake binary runs under it.
 func (w *workers) start(t *testing.T, id string, args ...string) int {
 	t.Helper()
-	out, err := w.sh(t, nil, distributedScript, append([]string{"--daemon"}, args...)...)
-	require.NoError(t, err, out)
+	out, code := w.sh(t, nil, distributedScript, append([]string{"--daemon"}, args...)...)
+	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "started worker "+id)
 	pid := w.pid(t, "connect-distributed-"+id+".pid")
 	w.args(t, pid)
@@ -195,8 +193,8 @@ func TestDistributedFilesNamedAfterWorkerID(t *testing.T) {
 			require.NoError(t, err)
 			id := cfg.WorkerID
 
-			out, err := w.sh(t, []string{"RMQCONNECT_WORKERID=" + tc.envID}, distributedScript, append([]string{"--daemon"}, args...)...)
-			require.NoError(t, err, out)
+			out, code := w.sh(t, []string{"RMQCONNECT_WORKERID=" + tc.envID}, distributedScript, append([]string{"--daemon"}, args...)...)
+			require.Equal(t, 0, code, out)
 			log := filepath.Join(w.logs, "connect-distributed-"+id+".out")
 			require.Contains(t, out, "started worker "+id)
 			require.Contains(t, out, "log "+log)
@@ -208,8 +206,8 @@ func TestDistributedFilesNamedAfterWorkerID(t *testing.T) {
 				return strings.Contains(string(b), "fake rmqconnect distributed")
 			}, 10*time.Second, 20*time.Millisecond, "daemon log %s", log)
 
-			out, err = w.sh(t, nil, shutdownScript, "--worker", id)
-			require.NoError(t, err, out)
+			out, code = w.sh(t, nil, shutdownScript, "--worker", id)
+			require.Equal(t, 0, code, out)
 			require.Contains(t, out, fmt.Sprintf("stopped pid %d (worker %s)", pid, id))
 			require.True(t, w.stoppedBySIGTERM(pid))
 			require.Empty(t, w.pidFiles(t))
@@ -223,14 +221,14 @@ func TestDistributedRefusesASecondStartOfOneWorker(t *testing.T) {
 	pid := w.start(t, "worker-1", "-c", cfg)
 
 	for _, args := range [][]string{{"--daemon", "-c", cfg}, {"-c", cfg}} {
-		out, err := w.sh(t, nil, distributedScript, args...)
-		require.Error(t, err, out)
+		out, code := w.sh(t, nil, distributedScript, args...)
+		require.NotEqual(t, 0, code, out)
 		require.Contains(t, out, fmt.Sprintf("worker worker-1 is already running (pid %d", pid))
 	}
 	// The same id from the environment is the same worker.
 	other := writeFile(t, t.TempDir(), "other.properties", "workerId=other\n")
-	out, err := w.sh(t, []string{"RMQCONNECT_WORKERID=worker-1"}, distributedScript, "--daemon", "-c", other)
-	require.Error(t, err, out)
+	out, code := w.sh(t, []string{"RMQCONNECT_WORKERID=worker-1"}, distributedScript, "--daemon", "-c", other)
+	require.NotEqual(t, 0, code, out)
 	require.Contains(t, out, "already running")
 
 	require.Equal(t, pid, w.pid(t, "connect-distributed-worker-1.pid"))
@@ -274,8 +272,8 @@ func TestDistributedReplacesStalePidFiles(t *testing.T) {
 		require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
 		require.Eventually(t, func() bool { return !alive(pid) }, 10*time.Second, 20*time.Millisecond)
 
-		out, err := w.sh(t, nil, distributedScript, "--daemon", "-c", cfg)
-		require.NoError(t, err, out)
+		out, code := w.sh(t, nil, distributedScript, "--daemon", "-c", cfg)
+		require.Equal(t, 0, code, out)
 		require.Contains(t, out, "removing stale pid file")
 		again := w.pid(t, "connect-distributed-worker-1.pid")
 		require.NotEqual(t, pid, again)
@@ -293,16 +291,16 @@ func TestDistributedReplacesStalePidFiles(t *testing.T) {
 			writeFile(t, w.run, f, strconv.Itoa(other.Process.Pid)+"\n")
 		}
 
-		out, err := w.sh(t, nil, distributedScript, "--daemon", "-c", cfg)
-		require.NoError(t, err, out)
+		out, code := w.sh(t, nil, distributedScript, "--daemon", "-c", cfg)
+		require.Equal(t, 0, code, out)
 		require.Contains(t, out, "removing stale pid file")
 		pid := w.pid(t, "connect-distributed-worker-1.pid")
 		require.NotEqual(t, other.Process.Pid, pid)
 		w.args(t, pid)
 
 		// Shutdown signals the worker and leaves the unrelated process alone.
-		out, err = w.sh(t, nil, shutdownScript)
-		require.NoError(t, err, out)
+		out, code = w.sh(t, nil, shutdownScript)
+		require.Equal(t, 0, code, out)
 		require.Contains(t, out, "removing stale pid file "+filepath.Join(w.run, "connect-distributed-worker-9.pid"))
 		require.Contains(t, out, "removing stale pid file "+filepath.Join(w.run, "connect-standalone.pid"))
 		require.True(t, w.stoppedBySIGTERM(pid))
@@ -314,8 +312,8 @@ func TestDistributedReplacesStalePidFiles(t *testing.T) {
 		w := newWorkers(t)
 		require.NoError(t, os.MkdirAll(w.run, 0o755))
 		writeFile(t, w.run, "connect-distributed-worker-1.pid", "not a pid\n")
-		out, err := w.sh(t, nil, distributedScript, "--daemon", "-c", cfg)
-		require.NoError(t, err, out)
+		out, code := w.sh(t, nil, distributedScript, "--daemon", "-c", cfg)
+		require.Equal(t, 0, code, out)
 		require.Contains(t, out, "removing stale pid file")
 		w.args(t, w.pid(t, "connect-distributed-worker-1.pid"))
 	})
@@ -350,8 +348,8 @@ func TestDistributedExampleClusterSideBySide(t *testing.T) {
 		require.True(t, alive(pid))
 	}
 
-	out, err := w.sh(t, nil, shutdownScript)
-	require.NoError(t, err, out)
+	out, code := w.sh(t, nil, shutdownScript)
+	require.Equal(t, 0, code, out)
 	for i, pid := range pids {
 		require.Contains(t, out, fmt.Sprintf("stopped pid %d (worker worker-%d)", pid, i+1))
 		require.True(t, w.stoppedBySIGTERM(pid))
@@ -364,59 +362,57 @@ func TestShutdownOneWorkerOrAll(t *testing.T) {
 	dir := t.TempDir()
 	w1 := w.start(t, "worker-1", "-c", writeFile(t, dir, "w1.yaml", "workerId: worker-1\n"))
 	w2 := w.start(t, "worker-2", "-c", writeFile(t, dir, "w2.properties", "workerId=worker-2\n"))
-	out, err := w.sh(t, nil, standaloneScript, "--daemon", "-c", writeFile(t, dir, "s.yaml", "workerId: s\n"))
-	require.NoError(t, err, out)
+	out, code := w.sh(t, nil, standaloneScript, "--daemon", "-c", writeFile(t, dir, "s.yaml", "workerId: s\n"))
+	require.Equal(t, 0, code, out)
 	sa := w.pid(t, "connect-standalone.pid")
 	require.Equal(t, []string{"standalone", "-c", filepath.Join(dir, "s.yaml")}, w.args(t, sa))
 
-	out, err = w.sh(t, nil, shutdownScript, "--worker", "worker-1")
-	require.NoError(t, err, out)
+	out, code = w.sh(t, nil, shutdownScript, "--worker", "worker-1")
+	require.Equal(t, 0, code, out)
 	require.Contains(t, out, fmt.Sprintf("stopped pid %d (worker worker-1)", w1))
 	require.True(t, w.stoppedBySIGTERM(w1))
 	require.True(t, alive(w2) && alive(sa), "--worker stops that worker only")
 	require.Equal(t, []string{"connect-distributed-worker-2.pid", "connect-standalone.pid"}, w.pidFiles(t))
 
-	out, err = w.sh(t, nil, shutdownScript, "--worker=worker-1")
-	require.NoError(t, err, out)
+	out, code = w.sh(t, nil, shutdownScript, "--worker=worker-1")
+	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "worker worker-1 is not running")
 
-	out, err = w.sh(t, nil, shutdownScript, "standalone")
-	require.NoError(t, err, out)
+	out, code = w.sh(t, nil, shutdownScript, "standalone")
+	require.Equal(t, 0, code, out)
 	require.Contains(t, out, fmt.Sprintf("stopped pid %d (standalone worker)", sa))
 	require.True(t, w.stoppedBySIGTERM(sa))
 	require.True(t, alive(w2))
 
-	out, err = w.sh(t, nil, standaloneScript, "--daemon", "-c", filepath.Join(dir, "s.yaml"))
-	require.NoError(t, err, out)
+	out, code = w.sh(t, nil, standaloneScript, "--daemon", "-c", filepath.Join(dir, "s.yaml"))
+	require.Equal(t, 0, code, out)
 	sa = w.pid(t, "connect-standalone.pid")
 	w.args(t, sa)
-	out, err = w.sh(t, nil, shutdownScript)
-	require.NoError(t, err, out)
+	out, code = w.sh(t, nil, shutdownScript)
+	require.Equal(t, 0, code, out)
 	require.True(t, w.stoppedBySIGTERM(w2) && w.stoppedBySIGTERM(sa), out)
 	require.Empty(t, w.pidFiles(t))
 
-	out, err = w.sh(t, nil, shutdownScript)
-	require.NoError(t, err, out)
+	out, code = w.sh(t, nil, shutdownScript)
+	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "no running worker found")
 
 	for _, args := range [][]string{{"--worker"}, {"--worker", "../x"}, {"bogus"}, {"standalone", "extra"}} {
-		out, err = w.sh(t, nil, shutdownScript, args...)
-		var exit *exec.ExitError
-		require.ErrorAs(t, err, &exit, out)
-		require.Equal(t, 2, exit.ExitCode(), "%v: %s", args, out)
+		out, code = w.sh(t, nil, shutdownScript, args...)
+		require.Equal(t, 2, code, "%v: %s", args, out)
 	}
 }
 
 func TestShutdownReportsAWorkerThatDoesNotStop(t *testing.T) {
 	w := newWorkers(t)
 	cfg := writeFile(t, t.TempDir(), "w1.yaml", "workerId: worker-1\n")
-	out, err := w.sh(t, []string{"FAKE_IGNORE_TERM=1"}, distributedScript, "--daemon", "-c", cfg)
-	require.NoError(t, err, out)
+	out, code := w.sh(t, []string{"FAKE_IGNORE_TERM=1"}, distributedScript, "--daemon", "-c", cfg)
+	require.Equal(t, 0, code, out)
 	pid := w.pid(t, "connect-distributed-worker-1.pid")
 	w.args(t, pid)
 
-	out, err = w.sh(t, []string{"RMQCONNECT_STOP_TIMEOUT=1"}, shutdownScript)
-	require.Error(t, err, out)
+	out, code = w.sh(t, []string{"RMQCONNECT_STOP_TIMEOUT=1"}, shutdownScript)
+	require.NotEqual(t, 0, code, out)
 	require.Contains(t, out, fmt.Sprintf("pid %d (worker worker-1) still running after 1s", pid))
 	require.True(t, alive(pid))
 	require.Equal(t, []string{"connect-distributed-worker-1.pid"}, w.pidFiles(t), "the pid file is kept")
@@ -437,8 +433,8 @@ func TestDistributedForeground(t *testing.T) {
 	require.Equal(t, []string{"distributed", "-c", cfg}, w.args(t, cmd.Process.Pid))
 	require.Equal(t, cmd.Process.Pid, w.pid(t, "connect-distributed-worker-1.pid"))
 
-	sout, err := w.sh(t, nil, shutdownScript, "--worker", "worker-1")
-	require.NoError(t, err, sout)
+	sout, code := w.sh(t, nil, shutdownScript, "--worker", "worker-1")
+	require.Equal(t, 0, code, sout)
 	require.NoError(t, cmd.Wait(), out.String())
 	require.Contains(t, out.String(), "fake rmqconnect distributed -c "+cfg)
 	require.Empty(t, w.pidFiles(t))
@@ -463,8 +459,8 @@ func TestDistributedRejectsWhatTheWorkerWouldReject(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorkers(t)
-			out, err := w.sh(t, tc.extra, distributedScript, append([]string{"--daemon"}, tc.args...)...)
-			require.Error(t, err, out)
+			out, code := w.sh(t, tc.extra, distributedScript, append([]string{"--daemon"}, tc.args...)...)
+			require.NotEqual(t, 0, code, out)
 			require.Contains(t, out, tc.want)
 			require.Empty(t, w.pidFiles(t))
 			require.Empty(t, w.started(t))
@@ -477,13 +473,13 @@ func TestDistributedRejectsWhatTheWorkerWouldReject(t *testing.T) {
 func TestStandaloneChecksItsPidFile(t *testing.T) {
 	w := newWorkers(t)
 	cfg := writeFile(t, t.TempDir(), "s.yaml", "workerId: s\n")
-	out, err := w.sh(t, nil, standaloneScript, "--daemon", "-c", cfg)
-	require.NoError(t, err, out)
+	out, code := w.sh(t, nil, standaloneScript, "--daemon", "-c", cfg)
+	require.Equal(t, 0, code, out)
 	first := w.pid(t, "connect-standalone.pid")
 	w.args(t, first)
 
-	out, err = w.sh(t, nil, standaloneScript, "--daemon", "-c", cfg)
-	require.Error(t, err)
+	out, code = w.sh(t, nil, standaloneScript, "--daemon", "-c", cfg)
+	require.NotEqual(t, 0, code)
 	require.Contains(t, out, fmt.Sprintf("already running (pid %d", first))
 
 	other := exec.Command("sleep", "300")
@@ -493,8 +489,8 @@ func TestStandaloneChecksItsPidFile(t *testing.T) {
 	require.Eventually(t, func() bool { return !alive(first) }, 10*time.Second, 20*time.Millisecond)
 	for _, stale := range []int{first, other.Process.Pid} {
 		writeFile(t, w.run, "connect-standalone.pid", strconv.Itoa(stale)+"\n")
-		out, err = w.sh(t, nil, standaloneScript, "--daemon", "-c", cfg)
-		require.NoError(t, err, out)
+		out, code = w.sh(t, nil, standaloneScript, "--daemon", "-c", cfg)
+		require.Equal(t, 0, code, out)
 		require.Contains(t, out, "removing stale pid file")
 		pid := w.pid(t, "connect-standalone.pid")
 		require.NotEqual(t, stale, pid)

@@ -1,11 +1,9 @@
 package scripts
 
 import (
-	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,18 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 )
-
-// daemon runs script --daemon ARGS with the extra environment and returns its output and exit code.
-func (w *workers) daemon(t *testing.T, extra []string, script string, args ...string) (string, int) {
-	t.Helper()
-	out, err := w.sh(t, extra, script, append([]string{"--daemon"}, args...)...)
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return out, exit.ExitCode()
-	}
-	require.NoError(t, err, out)
-	return out, 0
-}
 
 // requireNothingLeft: no pid file, and every fake worker the test ran has exited.
 func (w *workers) requireNothingLeft(t *testing.T) {
@@ -52,7 +38,7 @@ func TestDaemonStartFailsWhenTheWorkerExits(t *testing.T) {
 		t.Run(s.name+"/bad config", func(t *testing.T) {
 			w := newWorkers(t)
 			cfg := writeFile(t, t.TempDir(), "w.yaml", "workerId: w1\nhttpPrt: 8083\n")
-			out, code := w.daemon(t, nil, s.script, "-c", cfg)
+			out, code := w.sh(t, nil, s.script, "--daemon", "-c", cfg)
 			require.Equal(t, 1, code, out)
 			require.Contains(t, out, "worker w1 (pid ")
 			require.Contains(t, out, "did not start: it exited")
@@ -70,7 +56,7 @@ func TestDaemonStartFailsWhenTheWorkerExits(t *testing.T) {
 				defer other.Close()
 				port := strings.TrimPrefix(other.URL, "http://127.0.0.1:")
 				cfg := writeFile(t, t.TempDir(), "w.yaml", fmt.Sprintf("workerId: w1\nhttpPort: %s\nlogLevel: %s\n", port, level))
-				out, code := w.daemon(t, []string{"FAKE_LISTEN=config", "FAKE_LISTEN_DELAY=1s"}, s.script, "-c", cfg)
+				out, code := w.sh(t, []string{"FAKE_LISTEN=config", "FAKE_LISTEN_DELAY=1s"}, s.script, "--daemon", "-c", cfg)
 				require.Equal(t, 1, code, out)
 				require.Contains(t, out, "did not start: it exited")
 				require.Contains(t, out, "address already in use")
@@ -89,7 +75,7 @@ func TestDaemonStartFailsWhenTheWorkerExits(t *testing.T) {
 			writeFile(t, w.logs, s.log("w1"), fmt.Sprintf("time=2024-01-01T00:00:00Z level=INFO msg=\"admin REST listening\" addr=%s\n",
 				strings.TrimPrefix(earlier.URL, "http://")))
 			cfg := writeFile(t, t.TempDir(), "w.yaml", "workerId: w1\n")
-			out, code := w.daemon(t, []string{"FAKE_NO_HTTP=1", "RMQCONNECT_START_TIMEOUT=1"}, s.script, "-c", cfg)
+			out, code := w.sh(t, []string{"FAKE_NO_HTTP=1", "RMQCONNECT_START_TIMEOUT=1"}, s.script, "--daemon", "-c", cfg)
 			require.Equal(t, 1, code, out)
 			require.Contains(t, out, "did not start: it logged no 'admin REST listening' within 1s (RMQCONNECT_START_TIMEOUT)")
 			require.Contains(t, out, "fake rmqconnect "+s.name, "its log is shown")
@@ -103,7 +89,7 @@ func TestDaemonStartFailsWhenTheWorkerExits(t *testing.T) {
 		t.Run(s.name+"/bad RMQCONNECT_START_TIMEOUT", func(t *testing.T) {
 			w := newWorkers(t)
 			cfg := writeFile(t, t.TempDir(), "w.yaml", "workerId: w1\n")
-			out, code := w.daemon(t, []string{"RMQCONNECT_START_TIMEOUT=soon"}, s.script, "-c", cfg)
+			out, code := w.sh(t, []string{"RMQCONNECT_START_TIMEOUT=soon"}, s.script, "--daemon", "-c", cfg)
 			require.Equal(t, 2, code, out)
 			require.Contains(t, out, `RMQCONNECT_START_TIMEOUT="soon" must be a number of seconds`)
 			require.Empty(t, w.started(t))
@@ -142,7 +128,7 @@ func TestDaemonStartWaitsForTheRESTAPI(t *testing.T) {
 			t.Run(s.name+"/"+tc.name, func(t *testing.T) {
 				w := newWorkers(t)
 				cfg := writeFile(t, t.TempDir(), tc.file, tc.content)
-				out, code := w.daemon(t, tc.env, s.script, "-c", cfg)
+				out, code := w.sh(t, tc.env, s.script, "--daemon", "-c", cfg)
 				require.Equal(t, 0, code, out)
 				require.Contains(t, out, "started")
 				require.Contains(t, out, tc.want)
@@ -159,8 +145,8 @@ func TestDaemonStartWaitsForTheRESTAPI(t *testing.T) {
 				} else {
 					require.NotContains(t, out, "REST http")
 				}
-				out, err := w.sh(t, nil, shutdownScript)
-				require.NoError(t, err, out)
+				out, code = w.sh(t, nil, shutdownScript)
+				require.Equal(t, 0, code, out)
 				require.True(t, w.stoppedBySIGTERM(pid))
 			})
 		}

@@ -79,17 +79,11 @@ func newFakeDB(t *testing.T) *fakeDB {
 	return db
 }
 
+// run runs db-local.sh ARGS with the fake programs plus the extra environment and returns its combined
+// output and exit code.
 func (db *fakeDB) run(t *testing.T, extra []string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command("bash", append([]string{dbLocalScript}, args...)...)
-	cmd.Env = append(append([]string{}, db.env...), extra...)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return string(out), exit.ExitCode()
-	}
-	require.NoError(t, err, string(out))
-	return string(out), 0
+	return runCmd(t, append(append([]string{}, db.env...), extra...), "bash", append([]string{dbLocalScript}, args...)...)
 }
 
 // callsOf lists the recorded calls of a kind: "install", "mariadbd" or "sql".

@@ -2,11 +2,9 @@ package scripts
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -121,15 +119,8 @@ func TestKafkaLocalStartWaitsForThisRunsLogLine(t *testing.T) {
 		}
 	}
 	run := func(extra []string, arg string) (string, int) {
-		cmd := exec.Command("bash", kafkaLocalScript, arg)
-		cmd.Env = append(append([]string{}, env...), extra...)
-		out, err := cmd.CombinedOutput()
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return string(out), exit.ExitCode()
-		}
-		require.NoError(t, err, string(out))
-		return string(out), 0
+		t.Helper()
+		return runCmd(t, append(append([]string{}, env...), extra...), "bash", kafkaLocalScript, arg)
 	}
 	pid := func() int {
 		b, _ := os.ReadFile(filepath.Join(data, "run", "kafka.pid"))

@@ -103,25 +103,16 @@ func writeExec(t *testing.T, dir, name, content string) string {
 // make runs `make test-go` with the fake go and rocketmq-local.sh and returns its output and exit code.
 func (b *testBroker) make(t *testing.T, extra ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command("make", "-C", "../..", "--no-print-directory", "test-go",
+	return runCmd(t, append(append([]string{}, b.env...), extra...), "make", "-C", "../..", "--no-print-directory", "test-go",
 		"GO="+filepath.Join(b.dir, "go"), "RMQ="+filepath.Join(b.dir, "rocketmq-local.sh"))
-	cmd.Env = append(append([]string{}, b.env...), extra...)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return string(out), exit.ExitCode()
-	}
-	require.NoError(t, err, string(out))
-	return string(out), 0
 }
 
 // fake runs the fake rocketmq-local.sh directly, as a user starting the broker by hand.
 func (b *testBroker) fake(t *testing.T, arg string) {
 	t.Helper()
-	cmd := exec.Command("bash", filepath.Join(b.dir, "rocketmq-local.sh"), arg)
-	cmd.Env = append(append([]string{}, b.env...), "RMQ_DATA_DIR="+b.data, "RMQ_NAMESRV_PORT=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, string(out))
+	out, code := runCmd(t, append(append([]string{}, b.env...), "RMQ_DATA_DIR="+b.data, "RMQ_NAMESRV_PORT=1"),
+		"bash", filepath.Join(b.dir, "rocketmq-local.sh"), arg)
+	require.Equal(t, 0, code, out)
 }
 
 func (b *testBroker) pid(name string) int {

@@ -176,16 +176,8 @@ func TestDockerfile(t *testing.T) {
 				args[i] = srv.URL
 			}
 		}
-		c := exec.Command(bin, args...)
-		out, err := c.CombinedOutput()
+		out, code := runCmd(t, nil, bin, args...)
 		srv.Close()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else {
-			require.NoError(t, err)
-		}
 		require.Equal(t, tc.exit, code, "health check on %d: %s", tc.status, out)
 	}
 }

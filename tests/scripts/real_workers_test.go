@@ -2,11 +2,9 @@ package scripts
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -87,15 +85,7 @@ func newRealEnv(t *testing.T) *realEnv {
 // script runs a distribution script and returns its combined output and exit code.
 func (r *realEnv) script(script string, args ...string) (string, int) {
 	r.t.Helper()
-	cmd := exec.Command("bash", append([]string{script}, args...)...)
-	cmd.Env = r.env
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return string(out), ee.ExitCode()
-	}
-	require.NoError(r.t, err)
-	return string(out), 0
+	return runCmd(r.t, r.env, "bash", append([]string{script}, args...)...)
 }
 
 // admin runs connectAdmin against url and requires exit code 0.

@@ -1,10 +1,8 @@
 package scripts
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -103,17 +101,7 @@ func TestRetryFailed(t *testing.T) {
 				writeFile(t, dir, fmt.Sprintf("rc.%d", i+2), strconv.Itoa(r.rc))
 			}
 
-			cmd := exec.Command("bash", append([]string{retryScript}, append(flags, "./a", "./b")...)...)
-			cmd.Env = append(os.Environ(), "GO="+goBin)
-			b, err := cmd.CombinedOutput()
-			out := string(b)
-			code := 0
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else {
-				require.NoError(t, err)
-			}
+			out, code := runCmd(t, append(os.Environ(), "GO="+goBin), "bash", append([]string{retryScript}, append(flags, "./a", "./b")...)...)
 			require.Equal(t, tc.code, code, out)
 			for _, w := range tc.want {
 				require.Contains(t, out, w)
@@ -141,10 +129,8 @@ func TestRetryFailedKeepsTheFlags(t *testing.T) {
 	require.NoError(t, os.WriteFile(goBin, []byte(fmt.Sprintf(fakeGoScript, dir)), 0o755))
 	writeFile(t, dir, "out.1", outTimeout)
 	writeFile(t, dir, "rc.1", "1")
-	cmd := exec.Command("bash", retryScript, "-race", "-p", "2", "./a", "-short", "-tags=x", "-args", "-faults.full")
-	cmd.Env = append(os.Environ(), "GO="+goBin)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, string(out))
+	out, code := runCmd(t, append(os.Environ(), "GO="+goBin), "bash", retryScript, "-race", "-p", "2", "./a", "-short", "-tags=x", "-args", "-faults.full")
+	require.Equal(t, 0, code, out)
 	b, err := os.ReadFile(filepath.Join(dir, "args.2"))
 	require.NoError(t, err)
 	require.Equal(t, "test\n-race\n-p\n2\n-short\n-tags=x\n"+pkgA+"\n-args\n-faults.full\n", string(b))

@@ -50,14 +50,6 @@ func scriptEnv(t *testing.T, dir string) []string {
 	)
 }
 
-func run(t *testing.T, env []string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command("bash", append([]string{script}, args...)...)
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 func listening(port int) bool {
 	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
 	if err != nil {
@@ -79,37 +71,37 @@ func TestStartStopStart(t *testing.T) {
 	}
 	dir := t.TempDir()
 	env := scriptEnv(t, dir)
-	t.Cleanup(func() { _, _ = run(t, env, "stop") })
+	t.Cleanup(func() { _, _ = runCmd(t, env, "bash", script, "stop") })
 
-	out, err := run(t, env, "status")
-	require.Error(t, err, out)
+	out, code := runCmd(t, env, "bash", script, "status")
+	require.NotEqual(t, 0, code, out)
 	require.Contains(t, out, "stopped")
 
 	start := time.Now()
-	out, err = run(t, env, "start")
-	require.NoError(t, err, out)
+	out, code = runCmd(t, env, "bash", script, "start")
+	require.Equal(t, 0, code, out)
 	t.Logf("cold start (jars cached): %s", time.Since(start).Round(100*time.Millisecond))
 	require.Contains(t, out, fmt.Sprintf("127.0.0.1:%d", nsPort))
 	require.True(t, listening(nsPort) && listening(brokerPort))
-	out, err = run(t, env, "status")
-	require.NoError(t, err, out)
+	out, code = runCmd(t, env, "bash", script, "status")
+	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "running")
 
-	out, err = run(t, env, "start")
-	require.NoError(t, err, out)
+	out, code = runCmd(t, env, "bash", script, "start")
+	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "already running", "a second start is a no-op")
 
 	start = time.Now()
-	out, err = run(t, env, "stop")
-	require.NoError(t, err, out)
+	out, code = runCmd(t, env, "bash", script, "stop")
+	require.Equal(t, 0, code, out)
 	t.Logf("stop: %s", time.Since(start).Round(100*time.Millisecond))
 	require.Empty(t, javaFor(t, dir), "no java process left")
 	for _, p := range []int{nsPort, brokerPort, brokerPort - 2, brokerPort + 1} {
 		require.False(t, listening(p), "port %d still listening", p)
 	}
 
-	out, err = run(t, env, "start")
-	require.NoError(t, err, out)
+	out, code = runCmd(t, env, "bash", script, "start")
+	require.Equal(t, 0, code, out)
 	require.True(t, listening(brokerPort))
 
 	// A broker killed behind the script's back leaves a stale pid file, which status
@@ -118,20 +110,20 @@ func TestStartStopStart(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, exec.Command("kill", "-9", strings.TrimSpace(string(pid))).Run())
 	require.Eventually(t, func() bool { return !listening(brokerPort) }, 10*time.Second, 100*time.Millisecond)
-	out, err = run(t, env, "status")
-	require.Error(t, err)
+	out, code = runCmd(t, env, "bash", script, "status")
+	require.NotEqual(t, 0, code)
 	require.Contains(t, out, "stale pid file")
-	out, err = run(t, env, "start")
-	require.NoError(t, err, out)
+	out, code = runCmd(t, env, "bash", script, "start")
+	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "stale pid file")
 	require.True(t, listening(brokerPort))
 
-	out, err = run(t, env, "logs")
-	require.NoError(t, err)
+	out, code = runCmd(t, env, "bash", script, "logs")
+	require.Equal(t, 0, code)
 	require.Contains(t, out, "boot success")
 
-	out, err = run(t, env, "stop")
-	require.NoError(t, err, out)
+	out, code = runCmd(t, env, "bash", script, "stop")
+	require.Equal(t, 0, code, out)
 	require.Empty(t, javaFor(t, dir))
 }
 
@@ -144,8 +136,8 @@ func TestMissingJavaIsAClearError(t *testing.T) {
 		require.NoError(t, os.Symlink(p, filepath.Join(bin, tool)))
 	}
 	env := append(scriptEnv(t, t.TempDir()), "PATH="+bin, "RMQ_CACHE_DIR="+t.TempDir())
-	out, err := run(t, env, "start")
-	require.Error(t, err)
+	out, code := runCmd(t, env, "bash", script, "start")
+	require.NotEqual(t, 0, code)
 	require.Contains(t, out, "java not found")
 	require.Contains(t, out, "openjdk-17")
 
@@ -155,8 +147,8 @@ func TestMissingJavaIsAClearError(t *testing.T) {
 	real, err := filepath.EvalSymlinks(java)
 	require.NoError(t, err)
 	require.NoError(t, os.Symlink(real, filepath.Join(bin, "java")))
-	out, err = run(t, env, "start")
-	require.Error(t, err)
+	out, code = runCmd(t, env, "bash", script, "start")
+	require.NotEqual(t, 0, code)
 	require.Contains(t, out, "mvn not found")
 	require.Contains(t, out, "apt-get install maven")
 }

@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/schema/converter"
+	"github.com/rmqconnect/rmqconnect/schema/registry/retryafter"
 )
 
 // Fixed bounds (not configurable: they only protect memory and sanity).
@@ -283,7 +283,7 @@ func (r *requester) do(ctx context.Context, req *request, keepBody bool, maxBody
 	switch code := resp.StatusCode; {
 	case retriableStatus(code):
 		res.retriable = true
-		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		res.retryAfter = min(retryafter.Parse(resp.Header.Get("Retry-After"), time.Now()), maxRetryAfter)
 	case code >= 300 && code < 400:
 		se.Err = ErrRedirect // one net/http does not follow (no Location, 300, 304): the URL is wrong
 	default:
@@ -379,28 +379,6 @@ func hidePassword(raw string) string {
 		return raw // a user name alone
 	}
 	return raw[:start] + rest[:colon+1] + "xxxxx" + rest[at:]
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or unreadable. It is capped at
-// maxRetryAfter.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		if n > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
 }
 
 // backoff is the delay before retry number attempt (1-based): initial·2^(attempt-1) capped at max, drawn
