@@ -125,24 +125,44 @@ type Broker struct {
 	Cluster string
 }
 
-// Brokers asks the name servers in turn for the master of every broker: the first that
-// knows a broker is the answer. A name server that knows none counts as unreachable: one
-// that has just restarted knows no broker until they register again (every 30 s), and its
-// empty view is no sign that the cluster has none. Without a name server that knows a
-// broker, the error wraps ErrUnreachable: the list is never empty.
+// Brokers asks every name server at once for the master of every broker and returns them
+// all, sorted by name: each name server knows the brokers that registered with it, and one
+// that has just restarted knows only those that registered again since (every 30 s), so no
+// one answer is the whole cluster. A broker whose master two name servers place at
+// different addresses (a move still reaching them) gets the address of the earlier name
+// server in the configuration. A broker gone for good stays listed while a name server
+// still has it: one shut down gracefully unregisters from every name server at once, one
+// that stopped registering expires from each 120 s after its last registration there.
+// A name server that knows no broker counts as unreachable: its empty view is no sign that
+// the cluster has none. Without a name server that knows a broker, the error wraps
+// ErrUnreachable: the list is never empty.
 func (c *Client) Brokers(ctx context.Context) ([]Broker, error) {
+	answers := askAll(ctx, c.cfg.NameServers, c.cfg.OperationTimeout, c.rpc.GetClusterInfo)
+	var out []Broker
+	known := make(map[string]bool)
 	var errs []error
-	for _, ns := range c.cfg.NameServers {
-		ci, err := c.rpc.GetClusterInfo(ctx, ns)
-		if err == nil {
-			if bs := masters(ci); len(bs) > 0 {
-				return bs, nil
+	for _, a := range answers {
+		if a.err == nil {
+			bs := masters(a.val)
+			for _, b := range bs {
+				if !known[b.Name] {
+					known[b.Name] = true
+					out = append(out, b)
+				}
 			}
-			err = errNoBroker
+			if len(bs) == 0 {
+				a.err = errNoBroker
+			}
 		}
-		errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
+		if a.err != nil {
+			errs = append(errs, fmt.Errorf("name server %s: %w", a.ns, a.err))
+		}
 	}
-	return nil, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
 }
 
 // errNoBroker is a name server's answer that it knows no broker master.
@@ -235,64 +255,12 @@ type Queue struct {
 
 func (q Queue) String() string { return fmt.Sprintf("%s@%s#%d", q.Topic, q.BrokerName, q.QueueID) }
 
-// TopicQueues returns the writable queues the name server routes for topic now (asking it
-// directly, past the client library's route cache), sorted by broker and queue id.
+// TopicQueues returns the writable queues the name servers route for topic now (asking them
+// directly, past the client library's route cache, and joining their routes: see route),
+// sorted by broker and queue id.
 // A topic without a route gives an error wrapping ErrNoRoute.
 func (c *Client) TopicQueues(ctx context.Context, topic string) ([]Queue, error) {
 	return c.routedQueues(ctx, topic, PermWrite, "writable", func(qd remoting.QueueData) int { return qd.WriteQueueNums })
-}
-
-// routedQueues returns queues 0 to nums-1 of every broker whose route for topic grants perm,
-// sorted by broker and queue id; what names the queues in the error when there is none.
-// It asks the name servers in turn, and the first that routes such a queue is the answer.
-// "No route" (or a route without such a queue) is believed only from a name server that
-// knows a broker, and only when no other name server routes the topic: a name server that
-// has just restarted knows no topic until the brokers register again (every 30 s), and one
-// halfway there knows only some brokers' queues. A name server that answers "no route" and
-// knows no broker counts as unreachable: the error wraps ErrNoRoute only when a name server
-// that knows brokers said so and none routed the topic, else ErrUnreachable.
-func (c *Client) routedQueues(ctx context.Context, topic string, perm int, what string, nums func(remoting.QueueData) int) ([]Queue, error) {
-	var errs []error
-	var noRoute error // the last "no route" of a name server that knows brokers
-	for _, ns := range c.cfg.NameServers {
-		route, err := c.rpc.GetRoute(ctx, ns, topic)
-		if remoting.IsCode(err, remoting.CodeTopicNotExist) {
-			if kerr := c.knowsBrokers(ctx, ns); kerr != nil {
-				errs = append(errs, fmt.Errorf("name server %s: no route for %s, not believed: %w", ns, topic, kerr))
-				continue
-			}
-			noRoute = fmt.Errorf("%w: %s", ErrNoRoute, topic)
-			continue
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
-			continue
-		}
-		var out []Queue
-		for _, qd := range route.Queues {
-			if qd.Perm&perm == 0 {
-				continue
-			}
-			for i := 0; i < nums(qd); i++ {
-				out = append(out, Queue{Topic: topic, BrokerName: qd.BrokerName, QueueID: i})
-			}
-		}
-		if len(out) == 0 {
-			noRoute = fmt.Errorf("%w: %s has no %s queue", ErrNoRoute, topic, what)
-			continue
-		}
-		sort.Slice(out, func(i, j int) bool {
-			if out[i].BrokerName != out[j].BrokerName {
-				return out[i].BrokerName < out[j].BrokerName
-			}
-			return out[i].QueueID < out[j].QueueID
-		})
-		return out, nil
-	}
-	if noRoute != nil {
-		return nil, noRoute
-	}
-	return nil, fmt.Errorf("route of %s: %w: %w", topic, ErrUnreachable, errors.Join(errs...))
 }
 
 // TopicSpec describes a topic to create.
@@ -305,7 +273,7 @@ type TopicSpec struct {
 }
 
 // CreateTopic creates (or updates) the topic on every broker master and waits until the
-// name server routes at least spec.Queues queues on each, or RouteTimeout passes.
+// name servers route at least spec.Queues queues on each, or RouteTimeout passes.
 func (c *Client) CreateTopic(ctx context.Context, spec TopicSpec) error {
 	if !rmqname.Topic(spec.Name) {
 		return fmt.Errorf("%w: topic name %q must match %s", ErrInvalid, spec.Name, rmqname.TopicPattern)
@@ -328,7 +296,7 @@ func (c *Client) CreateTopic(ctx context.Context, spec TopicSpec) error {
 	return c.awaitRoute(ctx, spec.Name, spec.Queues*len(brokers))
 }
 
-// awaitRoute polls the name server until topic routes at least want queues.
+// awaitRoute polls the name servers until topic routes at least want queues.
 func (c *Client) awaitRoute(ctx context.Context, topic string, want int) error {
 	return c.awaitTopic(ctx, "create", topic, func(ctx context.Context) error {
 		qs, err := c.TopicQueues(ctx, topic)

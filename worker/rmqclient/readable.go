@@ -2,7 +2,6 @@ package rmqclient
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -16,13 +15,13 @@ const (
 	PermWrite = 1 << 1
 )
 
-// ReadableQueues returns the queues a consumer of topic reads now (asking the name server
-// directly, past the client library's route cache): queues 0 to ReadQueueNums-1 of every
-// broker whose route grants read permission, sorted by broker and queue id. It differs from
-// TopicQueues, the queues a producer writes, while a topic is drained: after its write
-// permission was wiped, or with fewer write queues than read queues, messages remain to be
-// read on queues nothing writes any more. A topic without a route, or without a readable
-// queue, gives an error wrapping ErrNoRoute.
+// ReadableQueues returns the queues a consumer of topic reads now (asking the name servers
+// directly, past the client library's route cache, and joining their routes: see route):
+// queues 0 to ReadQueueNums-1 of every broker whose route grants read permission, sorted by
+// broker and queue id. It differs from TopicQueues, the queues a producer writes, while a
+// topic is drained: after its write permission was wiped, or with fewer write queues than
+// read queues, messages remain to be read on queues nothing writes any more. A topic
+// without a route, or without a readable queue, gives an error wrapping ErrNoRoute.
 func (c *Client) ReadableQueues(ctx context.Context, topic string) ([]Queue, error) {
 	return c.routedQueues(ctx, topic, PermRead, "readable", func(qd remoting.QueueData) int { return qd.ReadQueueNums })
 }
@@ -36,7 +35,7 @@ type TopicLayout struct {
 }
 
 // UpdateTopic creates or changes a topic on every broker master to layout, and waits until
-// the name server routes it so (or RouteTimeout passes). Fewer write queues than read
+// the name servers route it so (or RouteTimeout passes). Fewer write queues than read
 // queues, or Perm without PermWrite, drains a topic: producers stop writing the queues left
 // out, which keep their messages for consumers.
 func (c *Client) UpdateTopic(ctx context.Context, layout TopicLayout) error {
@@ -68,37 +67,25 @@ func (c *Client) UpdateTopic(ctx context.Context, layout TopicLayout) error {
 	return c.awaitLayout(ctx, layout, len(brokers))
 }
 
-// awaitLayout polls the name servers until one routes layout on brokers brokers. Each poll
-// asks them in turn: the first name server may be down, or have just restarted and know no
-// route yet.
+// awaitLayout polls the name servers until their route of layout's topic (all of them
+// together, see route) has layout on brokers brokers: a name server that lags behind the
+// change (or has just restarted and knows only some brokers) cannot make UpdateTopic return
+// while it still routes another layout.
 func (c *Client) awaitLayout(ctx context.Context, layout TopicLayout, brokers int) error {
 	return c.awaitTopic(ctx, "update", layout.Name, func(ctx context.Context) error {
-		var errs []error
-		for _, ns := range c.cfg.NameServers {
-			err := c.routesLayout(ctx, ns, layout, brokers)
-			if err == nil {
-				return nil
+		route, err := c.route(ctx, layout.Name)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, qd := range route.Queues {
+			if qd.ReadQueueNums == layout.ReadQueues && qd.WriteQueueNums == layout.WriteQueues && qd.Perm == layout.Perm {
+				n++
 			}
-			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
 		}
-		return errors.Join(errs...)
+		if n < brokers {
+			return fmt.Errorf("%d of %d brokers routed as asked", n, brokers)
+		}
+		return nil
 	})
-}
-
-// routesLayout returns nil when name server ns routes layout on brokers brokers.
-func (c *Client) routesLayout(ctx context.Context, ns string, layout TopicLayout, brokers int) error {
-	route, err := c.rpc.GetRoute(ctx, ns, layout.Name)
-	if err != nil {
-		return err
-	}
-	n := 0
-	for _, qd := range route.Queues {
-		if qd.ReadQueueNums == layout.ReadQueues && qd.WriteQueueNums == layout.WriteQueues && qd.Perm == layout.Perm {
-			n++
-		}
-	}
-	if n < brokers {
-		return fmt.Errorf("%d of %d brokers routed as asked", n, brokers)
-	}
-	return nil
 }
