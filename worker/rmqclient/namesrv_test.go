@@ -335,3 +335,32 @@ func TestSilentNameServerDelaysOnlyByTheGrace(t *testing.T) {
 	require.Len(t, brokers, 2)
 	require.Less(t, time.Since(start), timeout/2, "the silent name server held the lookups for its timeout")
 }
+
+// TestTopicListJoinsEveryNameServer: a name server that has just restarted lists only the
+// topics of the brokers that registered with it again; the topics the others list do not
+// vanish from ListTopics (the replicator's regex mode would take them as deleted), whatever
+// the order of the name servers.
+func TestTopicListJoinsEveryNameServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	listing := func(topics string) string {
+		return remotingtest.Serve(t, func(req *remoting.Command) *remoting.Command {
+			resp := &remoting.Command{}
+			if req.Code == 206 { // GET_ALL_TOPIC_LIST_FROM_NAMESERVER
+				resp.Body = []byte(`{"topicList":` + topics + `}`)
+			} else {
+				resp.Code, resp.Remark = 1, "not asked here"
+			}
+			return resp
+		})
+	}
+	partial, full := listing(`["a-topic","TBW102"]`), listing(`["b-topic","a-topic","TBW102"]`)
+	for _, order := range [][]string{{partial, full}, {full, partial}} {
+		c, err := rmqclient.New(rmqclient.Config{NameServers: order, Instance: "topic-list"})
+		require.NoError(t, err)
+		defer c.Close()
+		got, err := c.ListTopics(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"TBW102", "a-topic", "b-topic"}, got, "name servers %v", order)
+	}
+}

@@ -18,26 +18,47 @@ const (
 	codeDeleteTopicInNamesrv = 216 // DELETE_TOPIC_IN_NAMESRV
 )
 
-// ListTopics returns, sorted, every topic the name servers (first that answers) know,
-// system topics (RMQ_SYS_*, TBW102, %RETRY%..., the cluster and broker names) included.
+// ListTopics returns, sorted, every topic any name server that answers knows (joined as
+// routes are: one that has just restarted knows only the topics of the brokers that
+// registered again since, and topics missing from its list do not look deleted), system
+// topics (RMQ_SYS_*, TBW102, %RETRY%..., the cluster and broker names) included.
 func (c *Client) ListTopics(ctx context.Context) ([]string, error) {
+	answers := askAll(ctx, c.cfg.NameServers, c.cfg.OperationTimeout,
+		func(ctx context.Context, ns string) ([]string, error) {
+			resp, err := c.rpc.Call(ctx, ns, codeGetAllTopicList, nil)
+			if err != nil {
+				return nil, err
+			}
+			var body struct {
+				Topics []string `json:"topicList"`
+			}
+			if err := json.Unmarshal(resp.Body, &body); err != nil {
+				return nil, fmt.Errorf("decode topic list: %w", err)
+			}
+			return body.Topics, nil
+		})
+	var out []string
+	seen := make(map[string]bool)
+	answered := false
 	var errs []error
-	for _, ns := range c.cfg.NameServers {
-		resp, err := c.rpc.Call(ctx, ns, codeGetAllTopicList, nil)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("name server %s: %w", ns, err))
+	for _, a := range answers {
+		if a.err != nil {
+			errs = append(errs, fmt.Errorf("name server %s: %w", a.ns, a.err))
 			continue
 		}
-		var body struct {
-			Topics []string `json:"topicList"`
+		answered = true
+		for _, t := range a.val {
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
 		}
-		if err := json.Unmarshal(resp.Body, &body); err != nil {
-			return nil, fmt.Errorf("decode topic list of %s: %w", ns, err)
-		}
-		sort.Strings(body.Topics)
-		return body.Topics, nil
 	}
-	return nil, fmt.Errorf("list topics: %w: %w", ErrUnreachable, errors.Join(errs...))
+	if !answered {
+		return nil, fmt.Errorf("list topics: %w: %w", ErrUnreachable, errors.Join(errs...))
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // deletedDespite reports whether a broker's failure to delete a topic came after the
