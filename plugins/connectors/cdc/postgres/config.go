@@ -88,7 +88,7 @@ var spec = plugins.MustConfigSpec(
 		Doc:        "Publication the stream reads; created when absent and no position is stored."},
 	plugins.Field{Name: KeyPublicationMode, Type: plugins.TypeString, Default: PubAllTables,
 		Validators: []plugins.Validator{plugins.OneOf(PubAllTables, PubFiltered, PubDisabled)},
-		Doc:        "How an absent publication is created: FOR ALL TABLES (needs a superuser), FOR TABLE the included tables (filtered), or not at all (disabled: its absence is an error)."},
+		Doc:        "How an absent publication is created: FOR ALL TABLES (needs a superuser), FOR TABLE the included tables (filtered: each start adds those it lacks, never removes one), or not at all (disabled: its absence is an error)."},
 	plugins.Field{Name: KeySlot, Type: plugins.TypeString, Default: "debezium",
 		Validators: []plugins.Validator{plugins.MatchesRegex(`^[a-z0-9_]{1,63}$`)},
 		Doc:        "Logical replication slot; created when absent and no position is stored."},

@@ -18,4 +18,9 @@ var (
 	// ErrAccessDenied means the server refused the connector's user (a wrong password, a missing
 	// privilege): reconnecting would fail the same way until someone changes the user or the config.
 	ErrAccessDenied = errors.New("access denied")
+	// ErrKeyUnavailable means a change's key is not in the WAL: a key column's value stored out of line
+	// (TOAST) came as unchanged, without the old key that would give it. Emitting the change under a
+	// placeholder key would corrupt every consumer that keeps one row per key; reading the row from the
+	// table cannot help, as nothing else in the change identifies it.
+	ErrKeyUnavailable = errors.New("change key unavailable")
 )

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/jackc/pglogrepl"
@@ -18,6 +19,10 @@ type relation struct {
 	captured     bool
 	cols         []column
 	table        *cdc.Table
+	// log is where decode warns, once per column (nulled), of an unchanged TOASTed value it could only make
+	// null; nil: it does not.
+	log    *slog.Logger
+	nulled []bool
 }
 
 type colDesc struct {
@@ -28,7 +33,7 @@ type colDesc struct {
 
 // newRelation builds a captured relation whose key is keys, in key order.
 func (t *task) newRelation(schemaName, name string, descs []colDesc, keys []string) (*relation, error) {
-	r := &relation{schema: schemaName, name: name, captured: true}
+	r := &relation{schema: schemaName, name: name, captured: true, log: t.log, nulled: make([]bool, len(descs))}
 	isKey := map[string]bool{}
 	for _, k := range keys {
 		isKey[k] = true

@@ -312,17 +312,17 @@ func (t *task) handleMessage(ctx context.Context, out []*schema.Record, at pglog
 			t.mu.Unlock()
 		}
 	case *pglogrepl.InsertMessage:
-		return t.change(out, m.RelationID, at, cdc.OpCreate, nil, 0, m.Tuple)
+		return t.change(out, m.RelationID, at, cdc.OpCreate, nil, m.Tuple)
 	case *pglogrepl.UpdateMessage:
-		return t.change(out, m.RelationID, at, cdc.OpUpdate, m.OldTuple, m.OldTupleType, m.NewTuple)
+		return t.change(out, m.RelationID, at, cdc.OpUpdate, m.OldTuple, m.NewTuple)
 	case *pglogrepl.DeleteMessage:
-		return t.change(out, m.RelationID, at, cdc.OpDelete, m.OldTuple, m.OldTupleType, nil)
+		return t.change(out, m.RelationID, at, cdc.OpDelete, m.OldTuple, nil)
 	}
 	return out, nil
 }
 
 // change appends one row change's records to out, unless a replay already emitted it.
-func (t *task) change(out []*schema.Record, relID uint32, at pglogrepl.LSN, op cdc.Op, oldTup *pglogrepl.TupleData, oldType uint8, newTup *pglogrepl.TupleData) ([]*schema.Record, error) {
+func (t *task) change(out []*schema.Record, relID uint32, at pglogrepl.LSN, op cdc.Op, oldTup, newTup *pglogrepl.TupleData) ([]*schema.Record, error) {
 	if !t.tx.open {
 		return nil, fmt.Errorf("pgoutput sent a change at %s outside a transaction", at)
 	}
@@ -343,17 +343,15 @@ func (t *task) change(out []*schema.Record, relID uint32, at pglogrepl.LSN, op c
 	var err error
 	if oldTup != nil {
 		if before, err = rel.decode(oldTup, nil, &t.slab); err != nil {
-			return nil, err
+			return nil, t.changeErr(err, rel, at, op)
 		}
 	}
 	if newTup != nil {
-		// Unchanged TOAST values come from the old image when the table has REPLICA IDENTITY FULL.
-		var full []any
-		if oldType == pglogrepl.UpdateMessageTupleTypeOld {
-			full = before
-		}
-		if after, err = rel.decode(newTup, full, &t.slab); err != nil {
-			return nil, err
+		// Unchanged TOAST values come from the old image when it has them: every column under REPLICA
+		// IDENTITY FULL ('O'); the key columns, the others null, when the server logged the old key ('K'),
+		// which it does for an update that changes the key or leaves a key value stored out of line alone.
+		if after, err = rel.decode(newTup, before, &t.slab); err != nil {
+			return nil, t.changeErr(err, rel, at, op)
 		}
 	}
 	// The source block and the offset differ within a transaction only in the event's LSN and number: what
@@ -394,8 +392,24 @@ func (t *task) flushPendingLocked() {
 	t.tx.unflushed = 0
 }
 
-// decode reads a tuple. An unchanged TOAST value ('u') is taken from old when it has one, else it is
-// Unavailable for text and bytes columns and null for others.
+// changeErr is a change that cannot be decoded; a key the WAL does not hold says what to do.
+func (t *task) changeErr(err error, rel *relation, at pglogrepl.LSN, op cdc.Op) error {
+	if !errors.Is(err, ErrKeyUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w (op %s at LSN %s, in the transaction committed at %s). PostgreSQL logs the old key beside such a "+
+		"value from 15 and from the February 2022 minor releases (14.2, 13.6, 12.10) on; this server did not. Upgrade it, or "+
+		"give the table REPLICA IDENTITY FULL (ALTER TABLE %s REPLICA IDENTITY FULL), so that later changes carry the key. "+
+		"This change stays without one: to go past it (it is then not captured), advance the slot past LSN %s "+
+		"(pg_replication_slot_advance('%s', …)) and restart the task",
+		err, op, at, t.tx.commit, pgx.Identifier{rel.schema, rel.name}.Sanitize(), t.tx.commit, t.cfg.slot)
+}
+
+// decode reads a tuple. An unchanged TOAST value ('u') is taken from old when it has one. Otherwise it is
+// Unavailable in a text or bytes column and null in another (a NUMERIC with a scale, the only other type
+// that can be stored out of line: its Decimal cannot hold a placeholder; decode warns once per column), and
+// fails with ErrKeyUnavailable in a key column: a record under a made-up key would make consumers that
+// keep one row per key drop the row, or keep a wrong one.
 // The values come in slices from slab.
 func (r *relation) decode(tup *pglogrepl.TupleData, old []any, slab *cdc.Slab) ([]any, error) {
 	if len(tup.Columns) != len(r.cols) {
@@ -409,10 +423,15 @@ func (r *relation) decode(tup *pglogrepl.TupleData, old []any, slab *cdc.Slab) (
 			switch {
 			case old != nil && old[i] != nil:
 				vals[i] = old[i]
+			case r.cols[i].key:
+				return nil, fmt.Errorf("%w: table %s.%s: key column %s holds a value stored out of line (TOAST) that the "+
+					"change left unchanged, and the server did not log it", ErrKeyUnavailable, r.schema, r.name, r.cols[i].name)
 			case r.cols[i].schema.Type == schema.String:
 				vals[i] = Unavailable
-			case r.cols[i].schema.Type == schema.Bytes:
+			case r.cols[i].schema.Type == schema.Bytes && r.cols[i].schema.Name == "": // not a Decimal
 				vals[i] = []byte(Unavailable)
+			default:
+				r.warnNulled(i)
 			}
 		case pglogrepl.TupleDataTypeText:
 			// pglogrepl decodes each column's bytes into a slice of their own (TupleData.Decode copies them
@@ -427,6 +446,16 @@ func (r *relation) decode(tup *pglogrepl.TupleData, old []any, slab *cdc.Slab) (
 		}
 	}
 	return vals, nil
+}
+
+// warnNulled warns, once per column of the relation, that an unchanged TOASTed value arrives as null.
+func (r *relation) warnNulled(i int) {
+	if r.log == nil || r.nulled[i] {
+		return
+	}
+	r.nulled[i] = true
+	r.log.Warn("unchanged TOASTed value arrives as null: its type cannot hold the placeholder; give the table REPLICA IDENTITY FULL",
+		"table", r.schema+"."+r.name, "column", r.cols[i].name, "type", r.cols[i].schema.Name)
 }
 
 type lazyOffset struct {

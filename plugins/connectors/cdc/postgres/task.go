@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,6 +154,9 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 			return t.slotInvalidated(resume.commit)
 		}
 		if err := t.checkPublication(ctx); err != nil {
+			return err
+		}
+		if err := t.syncPublication(ctx); err != nil {
 			return err
 		}
 		t.last, t.startLSN = resume, resume.commit
@@ -323,7 +327,7 @@ func (t *task) ensurePublication(ctx context.Context) error {
 		return plugins.Retriable(err)
 	}
 	if ok {
-		return nil
+		return t.syncPublication(ctx)
 	}
 	var sql string
 	switch t.cfg.pubMode {
@@ -355,12 +359,85 @@ func (t *task) ensurePublication(ctx context.Context) error {
 	return nil
 }
 
+// syncPublication adds to the publication, in filtered mode, the captured tables it does not publish
+// (created, or matched by the lists, since it was created): their changes from now on are captured; their
+// rows are not snapshotted, nor are the changes made before (a stored position resumes behind the change,
+// which the server decodes with the publication as it was then). It never removes a table: another reader of
+// the same publication (a second connector left with the default publication.name, a subscription) would
+// silently lose that table's changes, while a table no longer captured costs only its decoding (the task
+// drops its changes, as under all_tables). Adding takes a SHARE UPDATE EXCLUSIVE lock on each table, which
+// does not block reads or writes. A user that may not alter the publication (it must own it and the
+// tables) gets a warning naming the tables, and the task starts as before without them.
+func (t *task) syncPublication(ctx context.Context) error {
+	if t.cfg.pubMode != PubFiltered {
+		return nil
+	}
+	var all bool
+	if err := t.db.QueryRow(ctx, "SELECT puballtables FROM pg_publication WHERE pubname = $1", t.cfg.publication).Scan(&all); err != nil {
+		return plugins.Retriable(fmt.Errorf("look up publication %s: %w", t.cfg.publication, err))
+	}
+	if all {
+		return nil
+	}
+	want, err := t.listTables(ctx, false)
+	if err != nil {
+		return plugins.Retriable(err)
+	}
+	// Members by name (a partitioned table added itself is in pg_publication_rel, pg_publication_tables
+	// lists its partitions instead) and by schema (TABLES IN SCHEMA, PostgreSQL 15).
+	rows, err := t.db.Query(ctx, `SELECT n.nspname, c.relname FROM pg_publication_rel r
+		JOIN pg_publication p ON p.oid = r.prpubid JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE p.pubname = $1
+		UNION SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`, t.cfg.publication)
+	if err != nil {
+		return plugins.Retriable(fmt.Errorf("tables of publication %s: %w", t.cfg.publication, err))
+	}
+	have := map[tableName]bool{}
+	for rows.Next() {
+		var tb tableName
+		if err := rows.Scan(&tb.schema, &tb.name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[tb] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return plugins.Retriable(fmt.Errorf("tables of publication %s: %w", t.cfg.publication, err))
+	}
+	var idents, names []string
+	for _, tb := range want {
+		if !have[tb] {
+			idents = append(idents, pgx.Identifier{tb.schema, tb.name}.Sanitize())
+			names = append(names, tb.schema+"."+tb.name)
+		}
+	}
+	if len(idents) == 0 {
+		return nil
+	}
+	tables := strings.Join(names, ",")
+	sql := "ALTER PUBLICATION " + pgx.Identifier{t.cfg.publication}.Sanitize() + " ADD TABLE " + strings.Join(idents, ", ")
+	if _, err := t.db.Exec(ctx, sql); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42501" {
+			t.log.Warn("captured tables not in the publication, which the connector's user may not alter: their changes are not captured",
+				"publication", t.cfg.publication, "tables", tables, "user", t.cfg.user, "err", err)
+			return nil
+		}
+		return plugins.Retriable(fmt.Errorf("add tables %s to publication %s (%s): %w", tables, t.cfg.publication, KeyPublication, err))
+	}
+	t.log.Info("tables added to the publication", "publication", t.cfg.publication, "tables", tables)
+	return nil
+}
+
 type tableName struct{ schema, name string }
 
-// listTables lists the captured tables: those of the publication (inPublication) or of the database.
+// listTables lists the captured tables: those of the publication (inPublication) or those of the database a
+// publication can hold (not unlogged or temporary: the server refuses those).
 func (t *task) listTables(ctx context.Context, inPublication bool) ([]tableName, error) {
 	q := `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+		WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
+		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
 		ORDER BY 1, 2`
 	var args []any
 	if inPublication {

@@ -13,15 +13,17 @@ import (
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
-// Unavailable is the value of an unchanged TOASTed column whose value the change event does not carry (as
-// Debezium writes it): pgoutput leaves out a large value an UPDATE did not touch unless the table has
-// REPLICA IDENTITY FULL, in which case the before image supplies it.
+// Unavailable is the value of an unchanged TOASTed text column whose value the change event does not
+// carry (as Debezium writes it; bytes columns hold its bytes): pgoutput leaves out a large value an UPDATE
+// did not touch unless the old image the server logged has it (every column under REPLICA IDENTITY FULL,
+// the key columns when it logged the old key). A key column never holds it (ErrKeyUnavailable).
 const Unavailable = "__debezium_unavailable_value"
 
 // column is one captured column: its Connect schema and the decoder of its text form (the form pgoutput
 // and a text-format query send).
 type column struct {
 	name   string
+	key    bool // a column of the record key (a required field)
 	oid    uint32
 	typmod int32
 	schema *schema.Schema
@@ -35,9 +37,9 @@ type column struct {
 
 // newColumn maps a PostgreSQL type to a Connect schema. Types without a mapping arrive as their text
 // form in an optional string, as docs/connectors.md lists.
-func newColumn(name string, oid uint32, typmod int32, required bool) column {
-	c := column{name: name, oid: oid, typmod: typmod}
-	opt := !required
+func newColumn(name string, oid uint32, typmod int32, key bool) column {
+	c := column{name: name, oid: oid, typmod: typmod, key: key}
+	opt := !key
 	prim := func(t schema.Type) *schema.Schema { return schema.PrimitiveSchema(t, opt) }
 	logical := func(b *schema.SchemaBuilder) *schema.Schema {
 		if opt {
