@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -274,6 +275,7 @@ func (s *sourceRunner) convertBatch(ctx context.Context, recs []*schema.Record) 
 		}
 		if err != nil {
 			fr := failedRecord{stage: stage, class: class, topic: s.topicOf(orig), queueID: -1, body: rawBody(orig), preview: preview(orig.Value)}
+			fr.props, fr.keys = failedProps(orig)
 			if rerr := s.errs.report(ctx, fr, err); rerr != nil {
 				return b, rerr
 			}
@@ -598,6 +600,33 @@ func rawBody(r *schema.Record) []byte {
 	default:
 		return []byte(fmt.Sprint(v))
 	}
+}
+
+// failedProps returns the properties and keys a failed source record's DLQ message keeps of
+// it: its headers that convert to text, under the names a message of the record would carry
+// them (a reserved name, TAGS included, escaped; a KEYS header as the keys), so that the DLQ shows what the
+// source gave (the replicator's undecodable messages keep their properties and keys this
+// way). Headers that cannot be text are left out: the record failed before its headers
+// could be checked.
+func failedProps(r *schema.Record) (map[string]string, []string) {
+	var props map[string]string
+	var keys []string
+	for _, h := range r.Headers {
+		v, err := headerString(h.Schema, h.Value)
+		if err != nil || h.Key == "" || v == "" || strings.ContainsAny(h.Key+v, "\x01\x02") {
+			continue
+		}
+		switch h.Key {
+		case headerKeys:
+			keys = strings.Fields(v)
+		default:
+			if props == nil {
+				props = make(map[string]string, len(r.Headers))
+			}
+			props[headerProperty(h.Key)] = v
+		}
+	}
+	return props, keys
 }
 
 func (s *sourceRunner) checkFence() error {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/plugins/builtin"
+	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/tests/rmqtest"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -51,6 +52,7 @@ func TestSourceConversionFailureGoesToDLQ(t *testing.T) {
 		require.Equal(t, StageValueConv, m.Properties[ErrHeaderStage])
 		require.Equal(t, topic, m.Properties[ErrHeaderTopic])
 		require.Equal(t, "src", m.Properties[ErrHeaderConnector])
+		require.Equal(t, "v", m.Properties["h"], "the DLQ message keeps the record's headers")
 	}
 	// Skipped records still move the position on: nothing is retried forever.
 	require.Eventually(t, func() bool {
@@ -151,4 +153,20 @@ func TestSourceOffsetJSONCannotWriteFailsTheTask(t *testing.T) {
 	ps, err := env.h.Positions("src")
 	require.NoError(t, err)
 	require.Empty(t, ps, "the batch's position is its last record's, which was refused")
+}
+
+// TestFailedSourceRecordKeepsItsHeaders: a failed source record's DLQ message carries its
+// headers as a message of it would: text under their names, reserved names escaped, a KEYS
+// header as the keys; headers that are not text are left out.
+func TestFailedSourceRecordKeepsItsHeaders(t *testing.T) {
+	r := schema.NewRecord("t", nil, nil, schema.BytesSchema, []byte("x"))
+	r.Headers.Add("a", schema.StringSchema, "1")
+	r.Headers.Add("DELAY", schema.StringSchema, "3")
+	r.Headers.Add("TAGS", schema.StringSchema, "tag")
+	r.Headers.Add("KEYS", schema.StringSchema, "k1 k2")
+	r.Headers.Add("bad", schema.StringSchema, "x\x01y")
+	r.Headers.Add("empty", schema.StringSchema, "")
+	props, keys := failedProps(r)
+	require.Equal(t, map[string]string{"a": "1", PropHeaderEscape + "DELAY": "3", PropHeaderEscape + "TAGS": "tag"}, props)
+	require.Equal(t, []string{"k1", "k2"}, keys)
 }
