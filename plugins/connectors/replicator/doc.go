@@ -11,9 +11,12 @@
 // is lost across a crash; the messages of one source queue go to one target queue in
 // order (ordering.msg.enable defaults to true, and must stay true while offset syncs are
 // written), which is what makes an offset sync (source queue, offset) → (target queue,
-// offset) exact; a source queue that cannot be read never stops the task's other queues; offset syncs and checkpoints
-// name the source cluster by its alias, never by a broker or cluster name, since two
-// clusters are often named alike; every client a task makes carries an instance name
-// unique to the cluster, the connector, the task and the process, because the client
-// library keeps one client per IP and instance name.
+// offset) exact; a source queue that cannot be read never stops the task's other queues; a
+// message the client cannot decode is handed to the engine as a failed record
+// (errors.tolerance decides) in a poll after the one with the messages before it, never
+// skipped unseen nor pulled again for ever; offset syncs and checkpoints name the source
+// cluster by its alias, never by a broker or cluster name, since two clusters are often
+// named alike; every client a task makes carries an instance name unique to the cluster,
+// the connector, the task and the process, because the client library keeps one client per
+// IP and instance name.
 package replicator

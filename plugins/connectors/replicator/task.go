@@ -92,6 +92,9 @@ type queueState struct {
 	failErr   error
 	fails     int
 	retryAt   time.Time
+	// Poll's goroutine only: the message at next, which the client could not decode, held
+	// for the next poll to hand on as a failed record (see holdUndecodable); nil when none.
+	bad *rmqclient.UndecodableError
 
 	// Under sourceTask.mu: the last acked message and the last one an offset sync was
 	// written for (upstream offsets; -1 none).
@@ -110,7 +113,7 @@ type sourceTask struct {
 	log        *slog.Logger
 	sel        *selection
 	client     *rmqclient.Client
-	reader     *rmqclient.Reader
+	reader     queueReader
 	queues     []*queueState
 	byKey      map[srcQueue]*queueState
 	batch      int
@@ -120,6 +123,7 @@ type sourceTask struct {
 	rr         int
 	lastTail   time.Time
 	failing    int       // queues whose reads fail (queueState.failSince set)
+	holding    int       // queues holding an undecodable message (queueState.bad set)
 	warnedAt   time.Time // the last warning about failing queues; zero when none is due
 	downSince  time.Time // when the failures warned about began
 	lagSeconds plugins.Histogram
@@ -295,8 +299,13 @@ func partQueue(p map[string]any) srcQueue {
 // their target queue in its largest batches (it cuts a send batch where the target queue
 // changes). A queue that cannot be read (its broker is down, the source cluster
 // unreachable) is tried again later while the others go on; the task keeps running and
-// resumes that queue from its position once it answers (see failed).
+// resumes that queue from its position once it answers (see failed). A message that cannot
+// be decoded ends its queue's records of the poll; the next poll returns it alone, as a
+// failed record (see holdUndecodable).
 func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
+	if recs := t.undecodableRecords(); recs != nil {
+		return t.withSyncs(recs), nil
+	}
 	per := make([][]*schema.Record, len(t.queues))
 	n := 0
 	start := time.Now()
@@ -306,7 +315,7 @@ func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 		for i := 0; i < len(t.queues) && n < t.batch; i++ {
 			k := (t.rr + i) % len(t.queues)
 			qs := t.queues[k]
-			if qs.gone || qs.unset || qs.next == qs.max.Load() || !qs.due(now) {
+			if qs.gone || qs.unset || qs.bad != nil || qs.next == qs.max.Load() || !qs.due(now) {
 				continue
 			}
 			before := len(per[k])
@@ -327,7 +336,7 @@ func (t *sourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 		if progressed {
 			continue
 		}
-		if n > 0 || time.Since(start) >= maxPollBlock {
+		if n > 0 || t.holding > 0 || time.Since(start) >= maxPollBlock {
 			break
 		}
 		if wait := idlePoll - time.Since(t.lastTail); wait > 0 {
@@ -360,7 +369,8 @@ func concat(per [][]*schema.Record, n int) []*schema.Record {
 }
 
 // read pulls once from qs and appends its records; it reports whether qs advanced. A
-// position outside the queue's stored range moves qs (see moved).
+// position outside the queue's stored range moves qs (see moved). A message the client
+// cannot decode is held after the records before it (see holdUndecodable).
 func (t *sourceTask) read(ctx context.Context, qs *queueState, recs *[]*schema.Record) (bool, error) {
 	t.readMu.Lock()
 	if t.stopped {
@@ -369,7 +379,8 @@ func (t *sourceTask) read(ctx context.Context, qs *queueState, recs *[]*schema.R
 	}
 	res, err := t.reader.Pull(ctx, qs.q, qs.next, pullMax)
 	t.readMu.Unlock()
-	if err != nil {
+	var bad *rmqclient.UndecodableError
+	if err != nil && !errors.As(err, &bad) {
 		return false, err
 	}
 	// The records keep what the messages point to, never the messages themselves.
@@ -382,20 +393,24 @@ func (t *sourceTask) read(ctx context.Context, qs *queueState, recs *[]*schema.R
 		qs.max.Store(res.MaxOffset)
 	}
 	advanced := res.Next != qs.next
-	qs.next = res.Next
+	qs.next = res.Next // with bad, its offset
 	msgs := res.Messages
-	if len(msgs) == 0 {
-		return advanced, nil
-	}
-	last := msgs[len(msgs)-1]
-	t.lagRecords.Observe(float64(max(last.MaxOffset-last.Offset-1, 0)), t.topicLabel.Bound(qs.label))
-	b := newPullBlock(msgs)
-	for i, m := range msgs {
-		if r := t.record(qs, m, &b, i); r != nil {
-			*recs = append(*recs, r)
+	if len(msgs) > 0 {
+		last := msgs[len(msgs)-1]
+		t.lagRecords.Observe(float64(max(last.MaxOffset-last.Offset-1, 0)), t.topicLabel.Bound(qs.label))
+		b := newPullBlock(msgs)
+		for i, m := range msgs {
+			if r := t.record(qs, m, &b, i); r != nil {
+				*recs = append(*recs, r)
+			}
 		}
+		advanced = true
 	}
-	return true, nil
+	if bad != nil {
+		t.holdUndecodable(qs, bad)
+		advanced = true
+	}
+	return advanced, nil
 }
 
 // nextOffset is a record's position (the source offset after its message) as its
@@ -446,8 +461,8 @@ func (t *sourceTask) record(qs *queueState, m *rmqclient.ReceivedMessage, b *pul
 		return nil
 	}
 	path := m.Properties[PropPath]
-	if path != "" && slices.Contains(strings.Split(path, ","), t.sel.dstAlias) {
-		return nil // it came from the target cluster
+	if t.fromTarget(path) {
+		return nil
 	}
 	b.offs[i] = nextOffset(m.Offset + 1)
 	r := &b.recs[i]
@@ -476,6 +491,12 @@ func (t *sourceTask) record(qs *queueState, m *rmqclient.ReceivedMessage, b *pul
 	r.Headers = hdrs[:len(hdrs):len(hdrs)]
 	b.hdrs = b.hdrs[:len(b.hdrs)+len(hdrs)]
 	return r
+}
+
+// fromTarget reports whether a message whose PropPath property is path came from the target
+// cluster (and so is not replicated back to it).
+func (t *sourceTask) fromTarget(path string) bool {
+	return path != "" && slices.Contains(strings.Split(path, ","), t.sel.dstAlias)
 }
 
 // refreshTails asks the source for the end of every queue that is due: a queue that failed
