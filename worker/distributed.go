@@ -11,8 +11,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/external/dirlock"
 	"github.com/rmqconnect/rmqconnect/scheduler"
-	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
@@ -124,7 +124,7 @@ type Distributed struct {
 
 	// storeLock is held on StoreDir (the cluster cache's directory) from NewDistributed
 	// until Run returns or Close: two workers writing one cache would replace each other's.
-	storeLock *filestore.Lock
+	storeLock *dirlock.Lock
 }
 
 // memberLister is where the members are looked up (a rmqclient.MemberView).

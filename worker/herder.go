@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/external/dirlock"
 	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
@@ -20,7 +21,7 @@ import (
 // Standalone runs every connector in this process. Connector configs and target states
 // are kept in <StoreDir>/connectors.json and positions in <StoreDir>/positions.json, so a
 // restart resumes every connector where it was; paused and stopped ones stay so. One worker
-// at a time has StoreDir: NewStandalone locks it (filestore.LockDir) and a second worker on
+// at a time has StoreDir: NewStandalone locks it (dirlock.LockDir) and a second worker on
 // it fails to start; Run releases it as it returns (Close, when Run is never called).
 //
 // A management call answers what is stored: its change is written to connectors.json
@@ -48,7 +49,7 @@ type Standalone struct {
 	usedTopics *topicStore
 
 	// storeLock is held on StoreDir from NewStandalone until Run returns or Close.
-	storeLock *filestore.Lock
+	storeLock *dirlock.Lock
 }
 
 type storedConnector struct {
@@ -73,11 +74,11 @@ func NewStandalone(cfg StandaloneConfig, client *rmqclient.Client, reg *plugins.
 
 // lockStoreDir creates dir if need be and locks it for this worker: two workers on one
 // store directory would both run every stored connector and overwrite each other's files.
-func lockStoreDir(dir string) (*filestore.Lock, error) {
+func lockStoreDir(dir string) (*dirlock.Lock, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storePathRootDir: %w", err)
 	}
-	lock, err := filestore.LockDir(dir)
+	lock, err := dirlock.LockDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("storePathRootDir: %w", err)
 	}
@@ -85,7 +86,7 @@ func lockStoreDir(dir string) (*filestore.Lock, error) {
 }
 
 // openStandalone loads the stores of StoreDir, which lock holds.
-func openStandalone(e *engine, lock *filestore.Lock) (*Standalone, error) {
+func openStandalone(e *engine, lock *dirlock.Lock) (*Standalone, error) {
 	pos, err := OpenFilePositionStore(filepath.Join(e.cfg.StoreDir, "positions.json"))
 	if err != nil {
 		return nil, err

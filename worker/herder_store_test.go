@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/external/dirlock"
 	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
@@ -72,12 +73,12 @@ func TestStoreDirIsLocked(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = NewStandalone(storeTestConfig(dir), nil, testRegistry(), quiet())
-	require.ErrorIs(t, err, filestore.ErrLocked)
+	require.ErrorIs(t, err, dirlock.ErrLocked)
 	require.Contains(t, err.Error(), "storePathRootDir")
 	require.Contains(t, err.Error(), dir)
 	require.Contains(t, err.Error(), "pid "+strconv.Itoa(os.Getpid()))
 	_, err = NewDistributed(DistributedConfig{ClusterID: "c", StandaloneConfig: storeTestConfig(dir)}, nil, nil, quiet())
-	require.ErrorIs(t, err, filestore.ErrLocked, "a distributed worker keeps its cache there")
+	require.ErrorIs(t, err, dirlock.ErrLocked, "a distributed worker keeps its cache there")
 
 	require.NoError(t, first.Close())
 	second, err := NewStandalone(storeTestConfig(dir), nil, testRegistry(), quiet())
@@ -87,7 +88,7 @@ func TestStoreDirIsLocked(t *testing.T) {
 	// Run releases it as it returns.
 	_, stop := runStoreHerder(t, dir, quiet())
 	_, err = NewStandalone(storeTestConfig(dir), nil, testRegistry(), quiet())
-	require.ErrorIs(t, err, filestore.ErrLocked)
+	require.ErrorIs(t, err, dirlock.ErrLocked)
 	require.NoError(t, stop())
 	third, err := NewStandalone(storeTestConfig(dir), nil, testRegistry(), quiet())
 	require.NoError(t, err, "released by Run")
@@ -97,7 +98,7 @@ func TestStoreDirIsLocked(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "connectors.json"), []byte(`{`), 0o644))
 	_, err = NewStandalone(storeTestConfig(dir), nil, testRegistry(), quiet())
 	require.Error(t, err)
-	require.NotErrorIs(t, err, filestore.ErrLocked)
+	require.NotErrorIs(t, err, dirlock.ErrLocked)
 	require.NoError(t, os.Remove(filepath.Join(dir, "connectors.json")))
 	fourth, err := NewStandalone(storeTestConfig(dir), nil, testRegistry(), quiet())
 	require.NoError(t, err)
@@ -110,10 +111,10 @@ func TestDistributedStoreDirIsLocked(t *testing.T) {
 	d, err := NewDistributed(cfg, nil, nil, quiet())
 	require.NoError(t, err)
 	_, err = NewDistributed(cfg, nil, nil, quiet())
-	require.ErrorIs(t, err, filestore.ErrLocked)
+	require.ErrorIs(t, err, dirlock.ErrLocked)
 	require.Contains(t, err.Error(), dir)
 	_, err = NewStandalone(storeTestConfig(dir), nil, testRegistry(), quiet())
-	require.ErrorIs(t, err, filestore.ErrLocked)
+	require.ErrorIs(t, err, dirlock.ErrLocked)
 	require.NoError(t, d.Close())
 	d, err = NewDistributed(cfg, nil, nil, quiet())
 	require.NoError(t, err)

@@ -20,5 +20,7 @@
 //   - A binary that speaks another protocol version is refused with ErrProtocolVersion; one
 //     that cannot be used is refused alone, never failing the registration of the others.
 //   - Plugin sockets live in a directory of the manager's, removed by Close, or by the next
-//     manager to start when the worker was killed (Linux, macOS, the BSDs).
+//     manager to start when the worker was killed (Linux, macOS, the BSDs); so do the worker's
+//     own sockets for each process, where the temporary directory is short enough for
+//     go-plugin to nest them there (not macOS's default: see runIn).
 package external

@@ -75,10 +75,9 @@ func TestCrashFailsOnlyTheTask(t *testing.T) {
 // TestHangKillsTheProcess: a call without an answer within CallTimeout kills the process and
 // fails the task, saying it hung. The process, killed with SIGKILL, leaves its socket behind,
 // in the worker's directory of plugin sockets (not the temporary directory itself), which
-// Close removes.
+// Close removes if the kill did not.
 func TestHangKillsTheProcess(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp) // the worker's and its plugins'
+	tmp := shortTMPDIR(t)
 	m, reg, _ := newManager(t, external.Options{CallTimeout: 2 * time.Second}, "faulty")
 	task, marker := startFaulty(t, reg, "hang")
 	_, err := task.Poll(t.Context())
@@ -89,6 +88,20 @@ func TestHangKillsTheProcess(t *testing.T) {
 	require.Empty(t, m.Processes())
 	m.Close()
 	require.Empty(t, dirNames(t, tmp), "what the plugin processes left is removed")
+}
+
+// shortTMPDIR sets TMPDIR, the worker's and its plugins', to a new directory short enough
+// for the sockets of a process to nest in the worker's socket directory, as they do under
+// /tmp (t.TempDir's path, which holds the test's name, may be too long: see
+// TestSocketsUnderALongTempDir), and returns it. t.TempDir's directories stay where they were.
+func shortTMPDIR(t *testing.T) string {
+	t.Helper()
+	_ = t.TempDir() // t.TempDir makes its parent directory at its first call, in TMPDIR
+	dir, err := os.MkdirTemp("", "rmqc")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	t.Setenv("TMPDIR", dir)
+	return dir
 }
 
 // dirNames lists the names in dir.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/external/dirlock"
 	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
 	"github.com/rmqconnect/rmqconnect/plugins/internal/wire"
 )
@@ -48,7 +49,7 @@ type Manager struct {
 	closed  bool
 
 	sockMu     sync.Mutex
-	sockets    *socketDir // made at the first launch; nil where none is kept (sockdir_other.go)
+	sockets    *dirlock.TempDir // made at the first launch; nil where none is kept (openSocketDir)
 	sockClosed bool
 }
 
@@ -425,8 +426,8 @@ func (m *Manager) Close() {
 	m.sockets, m.sockClosed = nil, true
 	m.sockMu.Unlock()
 	if d != nil {
-		if err := d.close(); err != nil {
-			m.log.Warn("could not remove the plugin socket directory", "dir", d.path, "err", err)
+		if err := d.Remove(); err != nil {
+			m.log.Warn("could not remove the plugin socket directory", "dir", d.Path, "err", err)
 		}
 	}
 }
@@ -440,8 +441,8 @@ func (m *Manager) socketDir() (string, error) {
 	if m.sockClosed {
 		return "", ErrClosed
 	}
-	if m.sockets != nil && m.sockets.gone() {
-		_ = m.sockets.close()
+	if m.sockets != nil && m.sockets.Gone() {
+		_ = m.sockets.Remove()
 		m.sockets = nil
 	}
 	if m.sockets == nil {
@@ -451,7 +452,7 @@ func (m *Manager) socketDir() (string, error) {
 		}
 		m.sockets = d
 	}
-	return m.sockets.path, nil
+	return m.sockets.Path, nil
 }
 
 // validate runs Validate in the binary's shared process, starting it when needed (and once

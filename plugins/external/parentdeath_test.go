@@ -43,13 +43,13 @@ func TestFakeWorker(t *testing.T) {
 }
 
 // TestPluginDiesWithWorker: when the worker is killed with SIGKILL (no chance to stop
-// anything), its plugin processes exit on their own. The directory of their sockets, which
-// the worker could not remove, is removed by the next worker to start, and not while its
-// worker runs.
+// anything), its plugin processes exit on their own. The directory of their sockets and of
+// the worker's own for them (the Host service it serves each), which the worker could not
+// remove, is removed by the next worker to start, and not while its worker runs: nothing
+// the killed worker made is left in the temporary directory.
 func TestPluginDiesWithWorker(t *testing.T) {
-	dir, tmp := t.TempDir(), t.TempDir()
+	dir, tmp := t.TempDir(), shortTMPDIR(t)
 	copyBinary(t, filepath.Join(binDir, "faulty"), filepath.Join(dir, "faulty"))
-	t.Setenv("TMPDIR", tmp) // the workers' and their plugins'
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFakeWorker$", "-test.v")
 	cmd.Env = append(os.Environ(), envFakeWorker+"="+dir)
 	out, err := cmd.StdoutPipe()
@@ -66,16 +66,17 @@ func TestPluginDiesWithWorker(t *testing.T) {
 	}
 	require.NotEmpty(t, pid, "the fake worker started a plugin")
 	require.True(t, alive(t, pid))
-	theirs := socketDirs(t, tmp)
-	require.Len(t, theirs, 1, "the fake worker's socket directory")
+	theirs := dirNames(t, tmp)
+	require.Len(t, theirs, 1, "the fake worker's socket directory, and nothing else")
+	require.True(t, strings.HasPrefix(theirs[0], "rmqc-sock-"), theirs[0])
 
 	// A worker starting while the fake one runs leaves its directory alone.
 	running := external.New(plugins.NewRegistry(), external.Options{Dirs: []string{dir}, Logger: discard()})
 	defer running.Close()
 	_, err = running.Reload(t.Context())
 	require.NoError(t, err)
-	require.Contains(t, socketDirs(t, tmp), theirs[0])
-	require.Len(t, socketDirs(t, tmp), 2)
+	require.Contains(t, dirNames(t, tmp), theirs[0])
+	require.Len(t, dirNames(t, tmp), 2)
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
@@ -88,31 +89,19 @@ func TestPluginDiesWithWorker(t *testing.T) {
 		_ = syscall.Kill(n, syscall.SIGKILL)
 		t.Fatalf("plugin process %s outlived its worker", pid)
 	}
-	left, err := os.ReadDir(filepath.Join(tmp, theirs[0]))
-	require.NoError(t, err)
-	require.NotEmpty(t, left, "the killed plugin's socket is left behind")
+	base := filepath.Join(tmp, theirs[0])
+	left := sockets(t, base)
+	require.Len(t, left, 2, "the killed plugin's socket and the killed worker's own for it are left behind")
+	for _, s := range left {
+		require.LessOrEqual(t, len(s)-len(base), external.GoPluginNesting, "go-plugin nests %s no deeper than runIn expects", s)
+	}
 
-	// The next worker to start removes it.
+	// The next worker to start removes them.
 	next := external.New(plugins.NewRegistry(), external.Options{Dirs: []string{dir}, Logger: discard()})
 	_, err = next.Reload(t.Context())
 	require.NoError(t, err)
-	require.NotContains(t, socketDirs(t, tmp), theirs[0])
+	require.NotContains(t, dirNames(t, tmp), theirs[0])
 	next.Close()
 	running.Close()
-	require.Empty(t, socketDirs(t, tmp))
-}
-
-// socketDirs lists the directories in tmp: the workers' plugin socket directories. The
-// sockets of the workers' own listeners (the Host service a worker serves each plugin) are
-// left out: go-plugin makes them in the temporary directory itself, and a worker removes
-// them when it stops the plugin, which a killed worker does not.
-func socketDirs(t *testing.T, tmp string) []string {
-	t.Helper()
-	var out []string
-	for _, n := range dirNames(t, tmp) {
-		if st, err := os.Stat(filepath.Join(tmp, n)); err == nil && st.IsDir() {
-			out = append(out, n)
-		}
-	}
-	return out
+	require.Empty(t, dirNames(t, tmp))
 }

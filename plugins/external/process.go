@@ -61,15 +61,11 @@ func (m *Manager) launch(bin string, want identity, role string, log *slog.Logge
 	cmd := exec.Command(bin)
 	cmd.Env = append(pluginEnv(os.Environ()), wire.EnvParentPID+"="+strconv.Itoa(os.Getpid()),
 		sdk.EnvLogLevel+"="+strconv.Itoa(int(lowestLevel(log))))
-	if sockets != "" {
-		cmd.Env = append(cmd.Env, socketEnv+"="+sockets) // the last of a name wins over the worker's own
-	}
 	cmd.SysProcAttr = sysProcAttr()
 	out := &lineLogger{log: log}
-	client := plugin.NewClient(&plugin.ClientConfig{
+	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{wire.ProtocolVersion: {wire.PluginName: &wire.GRPCPlugin{}}},
-		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard}),
 		Stderr:           out,
@@ -78,7 +74,9 @@ func (m *Manager) launch(bin string, want identity, role string, log *slog.Logge
 		StartTimeout:     m.opts.StartTimeout,
 		SkipHostEnv:      true, // cmd.Env is the environment
 		GRPCDialOptions:  wire.DialOptions(),
-	})
+	}
+	runIn(cfg, cmd, sockets)
+	client := plugin.NewClient(cfg)
 	p := &process{bin: bin, role: role, client: client, cmd: cmd, out: out, m: m}
 	rpc, err := client.Client()
 	if err != nil {

@@ -7,6 +7,6 @@
 // whole decoded version or changes nothing, and "nothing stored" (os.ErrNotExist) is only
 // ever reported when neither copy exists.
 //
-// LockDir gives one process at a time a directory of such files (flock, released when the
-// process ends however it ends).
+// The directory of such files is one process's at a time: its user locks it with
+// internal/dirlock.LockDir.
 package filestore

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -138,38 +137,4 @@ func TestReadNeedsAPointer(t *testing.T) {
 	require.Error(t, Read(p, doc{}))
 	var nilp *doc
 	require.Error(t, Read(p, nilp))
-}
-
-func TestLockDir(t *testing.T) {
-	if !locking {
-		t.Skip("no flock on this platform")
-	}
-	dir := t.TempDir()
-	l, err := LockDir(dir)
-	require.NoError(t, err)
-
-	_, err = LockDir(dir)
-	require.ErrorIs(t, err, ErrLocked)
-	require.Contains(t, err.Error(), dir)
-	require.Contains(t, err.Error(), "pid "+strconv.Itoa(os.Getpid()))
-
-	require.NoError(t, l.Close())
-	require.NoError(t, l.Close(), "Close twice")
-	l2, err := LockDir(dir)
-	require.NoError(t, err, "released by Close")
-	require.NoError(t, l2.Close())
-	var none *Lock
-	require.NoError(t, none.Close())
-}
-
-// A lock file left by a holder that ended (a crash leaves it) does not lock the directory.
-func TestLockDirStaleFile(t *testing.T) {
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, LockName), []byte("999999999\n"), 0o644))
-	l, err := LockDir(dir)
-	require.NoError(t, err)
-	defer l.Close()
-	b, err := os.ReadFile(filepath.Join(dir, LockName))
-	require.NoError(t, err)
-	require.Equal(t, strconv.Itoa(os.Getpid())+"\n", string(b), "the holder's pid replaces the old one")
 }

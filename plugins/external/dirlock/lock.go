@@ -1,7 +1,6 @@
-package filestore
+package dirlock
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,11 +12,8 @@ import (
 // LockName is the file in a locked directory that carries the lock and its holder's pid.
 const LockName = "rmqconnect.lock"
 
-// ErrLocked is returned by LockDir when another holder has the directory.
-var ErrLocked = errors.New("directory in use")
-
-// Lock is an exclusive lock on a directory (flock on its LockName file), held until Close
-// or until the process ends, however it ends: a crashed holder leaves no stale lock.
+// Lock is an exclusive lock (flock on an open file), held until Close or until the process
+// ends, however it ends.
 type Lock struct {
 	mu sync.Mutex
 	f  *os.File
@@ -25,8 +21,7 @@ type Lock struct {
 
 // LockDir takes the lock on dir, which must exist, without waiting. When another process
 // (or another Lock of this one) holds it, the error wraps ErrLocked and names dir and, if
-// recorded, the holder's pid. On a platform without flock (see lock_other.go) it always
-// succeeds.
+// recorded, the holder's pid. On a platform without flock it always succeeds.
 func LockDir(dir string) (*Lock, error) {
 	path := filepath.Join(dir, LockName)
 	// Not truncated here: the file holds the current holder's pid until the lock is ours.
@@ -66,9 +61,9 @@ func (l *Lock) Close() error {
 	if l.f == nil {
 		return nil
 	}
-	// Closing the only descriptor of the open file releases the flock. The file stays: a
-	// lock file removed while another process has it open would let two holders lock two
-	// different files.
+	// Closing the only descriptor of the open file releases the flock. A lock file stays: one
+	// removed while another process has it open would let two holders lock two different
+	// files.
 	err := l.f.Close()
 	l.f = nil
 	return err

@@ -1,6 +1,6 @@
-//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+//go:build darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd
 
-package filestore
+package dirlock
 
 import (
 	"errors"
@@ -8,12 +8,13 @@ import (
 	"syscall"
 )
 
-// locking says whether LockDir excludes other holders on this platform.
-const locking = true
+// Supported says whether a lock excludes other holders on this platform.
+const Supported = true
 
 // tryLock takes an exclusive flock on f without blocking; false when another open file
-// description (another process, or another open of the file in this one) holds it. os.OpenFile
-// sets close-on-exec, so plugin processes started by the worker do not inherit the lock.
+// description (another process, or another open of the file in this one) holds it. os.Open
+// and os.OpenFile set close-on-exec, so processes started by the holder do not inherit the
+// lock.
 func tryLock(f *os.File) (bool, error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
