@@ -165,11 +165,11 @@ func TestTaskConfigsSplitPartitions(t *testing.T) {
 	require.NotContains(t, cfgs[0], KeyTaskStarts, "earliest: no start offsets")
 	// latest: each task carries the start offsets the connector read for its partitions ({b 1} was
 	// found after the start, so it has none and starts at its oldest record).
-	c.starts = map[topicPartition]int64{{"a", 0}: 5, {"a", 1}: 6, {"a", 2}: 7, {"b", 0}: 8}
+	c.starts = map[topicPartition]topicOffset{{"a", 0}: {5, "idA"}, {"a", 1}: {6, "idA"}, {"a", 2}: {7, "idA"}, {"b", 0}: {8, "idB"}}
 	cfgs, err = c.TaskConfigs(2)
 	require.NoError(t, err)
-	require.Equal(t, "a:0=5,a:2=7", cfgs[0][KeyTaskStarts])
-	require.Equal(t, "a:1=6,b:0=8", cfgs[1][KeyTaskStarts])
+	require.Equal(t, "a:0=5@idA,a:2=7@idA", cfgs[0][KeyTaskStarts])
+	require.Equal(t, "a:1=6@idA,b:0=8@idB", cfgs[1][KeyTaskStarts])
 	c.starts = nil
 	cfgs, err = c.TaskConfigs(10)
 	require.NoError(t, err)

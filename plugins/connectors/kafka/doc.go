@@ -6,8 +6,10 @@
 // its headers as message properties (headers.go says how binary values and reserved names travel). The
 // connector splits the partitions over its tasks and lists the topics every topics.refresh.interval;
 // each task reads its partitions from the engine's committed positions ({kafka.topic, kafka.partition}
-// → {offset}) and commits nothing to Kafka, so after any restart it resumes after the last record
-// RocketMQ acknowledged. A topic of kafka.topics that disappears gives a FAILED status naming it; with
+// → {offset, kafka.topic.id}) and commits nothing to Kafka, so after any restart it resumes after the last
+// record RocketMQ acknowledged. A position applies only to the topic it was taken from: once a topic is
+// deleted and created again under its name (another topic id), its partitions start as if they had no
+// position, with a warning. A topic of kafka.topics that disappears gives a FAILED status naming it; with
 // kafka.topics.regex it is dropped, and a matching topic that cannot have a RocketMQ topic of its own is
 // left out with a warning.
 //

@@ -39,18 +39,22 @@ const (
 	KeyPollMaxRecords  = "poll.max.records"
 	KeyTopicsInterval  = "topics.refresh.interval"
 	KeyTaskPartitions  = "kafka.task.partitions"    // set by TaskConfigs: the partitions of one task
-	KeyTaskStarts      = "kafka.task.start.offsets" // set by TaskConfigs with latest: where its partitions start
+	KeyTaskStarts      = "kafka.task.start.offsets" // set by TaskConfigs with latest: where its partitions start, with the topic ids
 	offsetEarliest     = "earliest"
 	offsetLatest       = "latest"
 	isolationCommitted = "read_committed"
 	isolationAll       = "read_uncommitted"
 )
 
-// Source partition and offset keys of the records kafka-source emits.
+// Source partition and offset keys of the records kafka-source emits. The offset holds the topic's id
+// besides the record's offset: a topic deleted and created again under the same name is another topic
+// (with another id), whose offsets say nothing of the old one's, so a position of the old topic is not
+// resumed from. Offsets without an id (stored by earlier versions) are taken as the current topic's.
 const (
 	PartTopic     = "kafka.topic"
 	PartPartition = "kafka.partition"
 	OffsetKey     = "offset"
+	TopicIDKey    = "kafka.topic.id" // the topic's id as Kafka prints it; absent when the cluster gives none
 )
 
 var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
@@ -62,7 +66,7 @@ var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
 		Doc: "RocketMQ topic of a Kafka topic's records; ${topic} stands for the Kafka topic. Characters RocketMQ does not allow in a topic name ('.' among them) become '_'."},
 	plugins.Field{Name: KeyStart, Type: plugins.TypeString, Default: offsetEarliest, Aliases: []string{"auto.offset.reset"},
 		Validators: []plugins.Validator{plugins.OneOf(offsetEarliest, offsetLatest)},
-		Doc: "Where a partition without a committed position starts: earliest (the oldest record kept) or latest (only records written after the connector started). " +
+		Doc: "Where a partition without a committed position (or whose position is of a topic since deleted and created again) starts: earliest (the oldest record kept) or latest (only records written after the connector started). " +
 			"latest is fixed when the connector starts, so a task restart never skips a record; partitions and topics found later start at their oldest record."},
 	// kgo.NewClient refuses a fetch.max.bytes above its 100 MiB response limit and a fetch wait under 10ms.
 	plugins.Field{Name: KeyFetchMaxBytes, Type: plugins.TypeInt, Default: 16 << 20, Validators: []plugins.Validator{plugins.Between(1024, maxBrokerBytes)},
@@ -81,7 +85,7 @@ var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
 	plugins.Field{Name: KeyTaskPartitions, Type: plugins.TypeString, Default: "",
 		Doc: "Set by the connector in each task configuration: the topic:partition pairs of the task."},
 	plugins.Field{Name: KeyTaskStarts, Type: plugins.TypeString, Default: "",
-		Doc: "Set by the connector in each task configuration with kafka.offset.reset=latest: topic:partition=offset, where a partition without a committed position starts."},
+		Doc: "Set by the connector in each task configuration with kafka.offset.reset=latest: topic:partition=offset@topicid, where a partition without a committed position starts, unless its topic now has another id."},
 )...)
 
 // SourceConnector is kafka-source: it lists the topics chosen by kafka.topics / kafka.topics.regex and
@@ -99,8 +103,9 @@ type SourceConnector struct {
 	// read once at Start: every task config carries them, so a task that restarts before a partition
 	// delivered a record still starts where the connector started, not at a later end. Partitions found
 	// later are not in it and start at their oldest record, which holds what was written before they
-	// were found.
-	starts map[topicPartition]int64
+	// were found; so does a topic created again since (a task finds another topic id than the start
+	// offset's).
+	starts map[topicPartition]topicOffset
 	// skipped are the regex-matched topics left out (topic → reason), each warned about once.
 	skipped map[string]string
 
@@ -150,13 +155,18 @@ func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorConte
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	c.adm = kadm.NewClient(c.client)
-	parts, err := c.discover(ctx)
+	parts, ids, err := c.discover(ctx)
 	if err != nil {
 		return err
 	}
 	if c.vals.String(KeyStart) == offsetLatest {
-		if c.starts, err = endOffsets(ctx, c.adm, c.vals, parts); err != nil {
+		ends, err := endOffsets(ctx, c.adm, c.vals, parts)
+		if err != nil {
 			return err
+		}
+		c.starts = make(map[topicPartition]topicOffset, len(ends))
+		for p, off := range ends {
+			c.starts[p] = topicOffset{off, ids[p.topic]}
 		}
 	}
 	c.parts = parts
@@ -167,13 +177,14 @@ func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorConte
 	return nil
 }
 
-// discover lists the partitions of the chosen topics, sorted, and warns once about each regex-matched
-// topic it leaves out. A Kafka error is retriable; a listed topic that does not exist, two listed topics
-// that map to one RocketMQ topic, and refused credentials or permissions are not.
-func (c *SourceConnector) discover(ctx context.Context) ([]topicPartition, error) {
+// discover lists the partitions of the chosen topics, sorted, with the ids of their topics ("" when the
+// cluster gives none), and warns once about each regex-matched topic it leaves out. A Kafka error is
+// retriable; a listed topic that does not exist, two listed topics that map to one RocketMQ topic, and
+// refused credentials or permissions are not.
+func (c *SourceConnector) discover(ctx context.Context) ([]topicPartition, map[string]string, error) {
 	details, err := listTopics(ctx, c.adm, c.vals)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c.mu.Lock()
 	reading := map[string]bool{}
@@ -183,7 +194,7 @@ func (c *SourceConnector) discover(ctx context.Context) ([]topicPartition, error
 	c.mu.Unlock()
 	parts, skipped, err := selectPartitions(details, c.vals, reading)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for t, reason := range skipped {
 		if c.skipped[t] != reason {
@@ -191,7 +202,11 @@ func (c *SourceConnector) discover(ctx context.Context) ([]topicPartition, error
 		}
 	}
 	c.skipped = skipped
-	return parts, nil
+	ids := map[string]string{}
+	for _, p := range parts {
+		ids[p.topic] = topicIDString(details[p.topic].ID)
+	}
+	return parts, ids, nil
 }
 
 // listTopics reads the metadata of the topics of kafka.topics, or of every topic with a regex.
@@ -339,7 +354,7 @@ func (c *SourceConnector) watch(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		parts, err := c.discover(ctx)
+		parts, _, err := c.discover(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -402,12 +417,20 @@ func (c *SourceConnector) TaskConfigs(maxTasks int) ([]map[string]string, error)
 	return out, nil
 }
 
-// formatStarts writes kafka.task.start.offsets of task i of n: topic:partition=offset for its
-// partitions (every n-th of parts, from i) that have a start offset.
-func formatStarts(starts map[topicPartition]int64, parts []topicPartition, i, n int) string {
+// topicOffset is an offset of a partition with the id of the topic it was taken from ("" when unknown):
+// a start offset of kafka.task.start.offsets, or a committed position.
+type topicOffset struct {
+	offset  int64
+	topicID string
+}
+
+// formatStarts writes kafka.task.start.offsets of task i of n: topic:partition=offset@topicid (or
+// topic:partition=offset without an id) for its partitions (every n-th of parts, from i) that have a
+// start offset. Neither a topic name nor an id holds '@', '=' or ','.
+func formatStarts(starts map[topicPartition]topicOffset, parts []topicPartition, i, n int) string {
 	var b strings.Builder
 	for j := i; j < len(parts); j += n {
-		off, ok := starts[parts[j]]
+		s, ok := starts[parts[j]]
 		if !ok {
 			continue
 		}
@@ -416,7 +439,11 @@ func formatStarts(starts map[topicPartition]int64, parts []topicPartition, i, n 
 		}
 		b.WriteString(parts[j].String())
 		b.WriteByte('=')
-		b.WriteString(strconv.FormatInt(off, 10))
+		b.WriteString(strconv.FormatInt(s.offset, 10))
+		if s.topicID != "" {
+			b.WriteByte('@')
+			b.WriteString(s.topicID)
+		}
 	}
 	return b.String()
 }
@@ -490,27 +517,29 @@ func parsePartitions(s string) ([]topicPartition, error) {
 	return out, nil
 }
 
-// parseStarts reads kafka.task.start.offsets ("topic:partition=offset,...").
-func parseStarts(s string) (map[topicPartition]int64, error) {
-	out := map[topicPartition]int64{}
+// parseStarts reads kafka.task.start.offsets ("topic:partition=offset@topicid,...", the "@topicid" absent
+// from configs written by earlier versions).
+func parseStarts(s string) (map[topicPartition]topicOffset, error) {
+	out := map[topicPartition]topicOffset{}
 	for _, item := range strings.Split(s, ",") {
 		if item = strings.TrimSpace(item); item == "" {
 			continue
 		}
+		bad := fmt.Errorf("%w: %s: %q is not topic:partition=offset@topicid", ErrBadTaskConfig, KeyTaskStarts, item)
 		i := strings.LastIndexByte(item, '=')
-		var off int64
-		var err error
-		if i > 0 {
-			off, err = strconv.ParseInt(item[i+1:], 10, 64)
+		if i <= 0 {
+			return nil, bad
 		}
-		if i <= 0 || err != nil || off < 0 {
-			return nil, fmt.Errorf("%w: %s: %q is not topic:partition=offset", ErrBadTaskConfig, KeyTaskStarts, item)
+		value, id, withID := strings.Cut(item[i+1:], "@")
+		off, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || off < 0 || withID && id == "" {
+			return nil, bad
 		}
 		ps, err := parsePartitions(item[:i])
 		if err != nil || len(ps) != 1 {
-			return nil, fmt.Errorf("%w: %s: %q is not topic:partition=offset", ErrBadTaskConfig, KeyTaskStarts, item)
+			return nil, bad
 		}
-		out[ps[0]] = off
+		out[ps[0]] = topicOffset{off, id}
 	}
 	return out, nil
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
+	"github.com/rmqconnect/rmqconnect/plugins/conformance"
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/internal/position"
 )
 
 // listing builds a metadata listing: each topic with one partition, or with err as its load error.
@@ -96,17 +98,65 @@ func TestAuthFailure(t *testing.T) {
 
 func TestStartOffsetsRoundTrip(t *testing.T) {
 	parts := []topicPartition{{"a", 0}, {"a", 1}, {"b.c", 0}, {"d", 3}}
-	starts := map[topicPartition]int64{{"a", 0}: 15, {"a", 1}: 0, {"b.c", 0}: 7} // d:3 found later
-	require.Equal(t, "a:0=15,b.c:0=7", formatStarts(starts, parts, 0, 2))
-	require.Equal(t, "a:1=0", formatStarts(starts, parts, 1, 2))
-	got, err := parseStarts("a:0=15, b.c:0=7,")
+	// d:3 was found later; b.c's id is unknown (a cluster without topic ids).
+	starts := map[topicPartition]topicOffset{{"a", 0}: {15, "AAAAAAAAAAAAAAAAAAAAAQ"}, {"a", 1}: {0, "AAAAAAAAAAAAAAAAAAAAAQ"}, {"b.c", 0}: {7, ""}}
+	require.Equal(t, "a:0=15@AAAAAAAAAAAAAAAAAAAAAQ,b.c:0=7", formatStarts(starts, parts, 0, 2))
+	require.Equal(t, "a:1=0@AAAAAAAAAAAAAAAAAAAAAQ", formatStarts(starts, parts, 1, 2))
+	got, err := parseStarts(formatStarts(starts, parts, 0, 1))
 	require.NoError(t, err)
-	require.Equal(t, map[topicPartition]int64{{"a", 0}: 15, {"b.c", 0}: 7}, got)
+	require.Equal(t, starts, got)
+	// A config written before start offsets carried topic ids.
+	got, err = parseStarts("a:0=15, b.c:0=7,")
+	require.NoError(t, err)
+	require.Equal(t, map[topicPartition]topicOffset{{"a", 0}: {15, ""}, {"b.c", 0}: {7, ""}}, got)
 	got, err = parseStarts("")
 	require.NoError(t, err)
 	require.Empty(t, got)
-	for _, bad := range []string{"a:0", "a=1", "a:0=x", "a:0=-1", ":0=1"} {
+	for _, bad := range []string{"a:0", "a=1", "a:0=x", "a:0=-1", ":0=1", "a:0=1@", "a:0=@id"} {
 		_, err := parseStarts(bad)
 		require.ErrorIs(t, err, ErrBadTaskConfig, bad)
 	}
+}
+
+// TestSourceOffsetRoundTrip: the source offset of a record, after the position store's JSON round trip,
+// reads back as the offset and topic id it was made of; an offset stored without an id (by an earlier
+// version) reads with none, which matches any topic.
+func TestSourceOffsetRoundTrip(t *testing.T) {
+	id := topicIDString([16]byte{0: 0xfb, 15: 1})
+	require.Equal(t, "-wAAAAAAAAAAAAAAAAAAAQ", id, "unpadded URL-safe base64, as Kafka prints topic ids")
+	require.Empty(t, topicIDString([16]byte{}), "the zero id is none")
+	tests := []struct {
+		name    string
+		off     map[string]any
+		want    int64
+		wantID  string
+		ok      bool
+		wantErr bool
+	}{
+		{name: "with id", off: conformance.JSONRoundTrip(t, sourceOffset(41, id)), want: 41, wantID: id, ok: true},
+		{name: "without id", off: conformance.JSONRoundTrip(t, sourceOffset(41, "")), want: 41, ok: true},
+		{name: "stored by an earlier version", off: map[string]any{OffsetKey: float64(7)}, want: 7, ok: true},
+		{name: "null id", off: map[string]any{OffsetKey: int64(7), TopicIDKey: nil}, want: 7, ok: true},
+		{name: "nothing committed", off: nil},
+		{name: "id not a string", off: map[string]any{OffsetKey: int64(7), TopicIDKey: float64(3)}, wantErr: true},
+		{name: "offset missing", off: map[string]any{TopicIDKey: id}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			off, gotID, ok, err := storedOffset(tt.off)
+			if tt.wantErr {
+				require.ErrorIs(t, err, position.ErrBadPosition)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.ok, ok)
+			require.Equal(t, tt.want, off)
+			require.Equal(t, tt.wantID, gotID)
+		})
+	}
+	require.NotContains(t, sourceOffset(3, ""), TopicIDKey)
+	require.True(t, sameTopic(id, id))
+	require.True(t, sameTopic("", id), "an offset without an id is the current topic's")
+	require.True(t, sameTopic(id, ""), "a cluster without topic ids cannot tell")
+	require.False(t, sameTopic(id, topicIDString([16]byte{1})))
 }

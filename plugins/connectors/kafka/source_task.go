@@ -37,6 +37,12 @@ const accessCheckEvery = 30 * time.Second
 // where there is none from kafka.task.start.offsets (latest) or the partition's oldest record. It never
 // commits anything to Kafka: the engine's positions are the only progress, so a restart resumes after the
 // last record RocketMQ acknowledged.
+//
+// A position holds the id of the topic it is in. The first Poll lists the task's topics and hands each
+// to the consumer once its id is known: a position or start offset of another id is of a topic since
+// deleted (the name now belongs to a new topic) and is ignored, with a warning, so the partition starts as
+// one without a position. Listing in Poll rather than Start keeps a task that starts while Kafka is down
+// RUNNING, as the consumer's own retries do afterwards.
 type SourceTask struct {
 	log     *slog.Logger
 	vals    plugins.Values
@@ -46,6 +52,16 @@ type SourceTask struct {
 	max     int
 	targets map[string]string // Kafka topic → RocketMQ topic
 	topics  []string          // the Kafka topics of its partitions
+	parts   []topicPartition  // its partitions
+	// committed holds the positions read at Start and starts kafka.task.start.offsets; otherwise is where
+	// a partition with neither starts.
+	committed map[topicPartition]topicOffset
+	starts    map[topicPartition]topicOffset
+	otherwise kgo.Offset
+	// ids holds the id of each topic handed to the consumer ("" when unknown), which the positions of its
+	// records carry; pending the topics not handed to it yet.
+	ids     map[string]string
+	pending map[string]bool
 	// regex: the topics come from kafka.topics.regex, so a deleted one is dropped (the connector's next
 	// listing leaves it out) instead of failing the task; dropped holds those.
 	regex   bool
@@ -68,18 +84,19 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	if err != nil {
 		return err
 	}
-	starts, err := parseStarts(cfg[KeyTaskStarts])
-	if err != nil {
+	if t.starts, err = parseStarts(cfg[KeyTaskStarts]); err != nil {
 		return err
 	}
-	t.format, t.max = t.vals.String(KeyTopicRename), t.vals.Int(KeyPollMaxRecords)
+	t.parts, t.format, t.max = parts, t.vals.String(KeyTopicRename), t.vals.Int(KeyPollMaxRecords)
 	t.targets, t.lastWarn = map[string]string{}, map[string]time.Time{}
 	t.regex, t.dropped = t.vals.String(KeyTopicsRegex) != "", map[string]bool{}
+	t.ids, t.pending = map[string]string{}, map[string]bool{}
 	keys := make([]map[string]any, len(parts))
 	for i, p := range parts {
 		keys[i] = sourcePartition(p)
 		if _, ok := t.targets[p.topic]; !ok {
 			t.topics = append(t.topics, p.topic)
+			t.pending[p.topic] = true
 		}
 		t.targets[p.topic] = targetTopic(t.format, p.topic)
 	}
@@ -90,35 +107,24 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	// Without a committed position a partition starts where the connector fixed latest when it started
 	// (kafka.task.start.offsets), else at its oldest record: it was found after the connector started
 	// (or the reset is earliest), and the oldest record holds what was written before it was found.
-	otherwise := kgo.NewOffset().AtStart()
+	t.otherwise = kgo.NewOffset().AtStart()
 	if _, fixed := cfg[KeyTaskStarts]; !fixed && t.vals.String(KeyStart) == offsetLatest {
 		// A task config written before the connector fixed the start offsets: latest is the end now.
-		otherwise = kgo.NewOffset().AtEnd()
+		t.otherwise = kgo.NewOffset().AtEnd()
 	}
-	offsets := map[string]map[int32]kgo.Offset{}
-	for _, p := range parts {
-		if offsets[p.topic] == nil {
-			offsets[p.topic] = map[int32]kgo.Offset{}
-		}
-		offsets[p.topic][p.partition] = otherwise
-		if off, ok := starts[p]; ok {
-			offsets[p.topic][p.partition] = kgo.NewOffset().At(off)
-		}
-	}
+	t.committed = map[topicPartition]topicOffset{}
 	for _, pp := range committed {
 		topic, _ := pp.Partition[PartTopic].(string)
 		part, ok, err := position.Int64(pp.Partition, PartPartition)
 		if err != nil || !ok {
 			return fmt.Errorf("committed position %v: %w", pp.Partition, position.ErrBadPosition)
 		}
-		off, ok, err := position.Int64(pp.Offset, OffsetKey)
+		off, id, ok, err := storedOffset(pp.Offset)
 		if err != nil {
 			return fmt.Errorf("committed position of %s:%d: %w", topic, part, err)
 		}
-		if ok && offsets[topic] != nil {
-			// The committed offset is the last record RocketMQ acknowledged: resume after it. When
-			// retention has removed it meanwhile, the consumer starts at the oldest record kept.
-			offsets[topic][int32(part)] = kgo.NewOffset().At(off + 1)
+		if ok {
+			t.committed[topicPartition{topic, int32(part)}] = topicOffset{off, id}
 		}
 	}
 	opts, err := clientOptions(t.vals, t.log)
@@ -129,8 +135,8 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	if t.vals.String(KeyIsolation) == isolationCommitted {
 		isolation = kgo.ReadCommitted()
 	}
+	// No partition yet: Poll adds each topic's once it knows the topic's id (addPending).
 	opts = append(opts,
-		kgo.ConsumePartitions(offsets),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxBytes(int32(t.vals.Int(KeyFetchMaxBytes))),
 		kgo.FetchMaxWait(t.vals.Duration(KeyFetchMaxWait)),
@@ -149,17 +155,127 @@ func sourcePartition(p topicPartition) map[string]any {
 	return map[string]any{PartTopic: p.topic, PartPartition: int64(p.partition)}
 }
 
-// Poll returns the records fetched so far, waiting up to a second for some. Fetch errors of a cluster
-// that is down or moving partitions are logged (at most every 30 s each) and retried by the client; a
-// partition whose topic was deleted fails the task with ErrTopicDeleted (a regex task drops the topic
-// instead), and refused credentials or permissions fail it with ErrUnauthorized.
+// addPending lists the topics not yet handed to the consumer and hands over each the listing knows,
+// its partitions at startOffsets. A refused login or permission fails the task; a listing that fails
+// otherwise (Kafka down) is warned about, at most every 30 s, and tried again at the next Poll, as is a
+// topic listed with a retriable error. A topic the cluster does not know is handed over without an id:
+// the consumer's fetch errors then tell whether it was deleted (fetchError).
+func (t *SourceTask) addPending(ctx context.Context) error {
+	topics := make([]string, 0, len(t.pending))
+	for _, topic := range t.topics {
+		if t.pending[topic] {
+			topics = append(topics, topic)
+		}
+	}
+	lctx, cancel := context.WithTimeout(ctx, t.vals.Duration(KeyRequestTimeout))
+	details, err := t.adm.ListTopics(lctx, topics...)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil && authFailure(err):
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	case err != nil:
+		t.warn("kafka topics not listed; their partitions are read once they are", "topics", topics, "err", err)
+		return nil
+	}
+	t.accessOK = time.Now()
+	add := map[string]map[int32]kgo.Offset{}
+	for _, topic := range topics {
+		d, ok := details[topic]
+		id := ""
+		switch {
+		case ok && d.Err == nil:
+			id = topicIDString(d.ID)
+		case ok && authFailure(d.Err):
+			return fmt.Errorf("%w: kafka topic %s: %w", ErrUnauthorized, topic, d.Err)
+		case ok && !isUnknownTopic(d.Err):
+			t.warn("kafka topic not listed; its partitions are read once it is", "topic", topic, "err", d.Err)
+			continue
+		}
+		add[topic] = t.startOffsets(topic, id)
+		delete(t.pending, topic)
+	}
+	t.client.AddConsumePartitions(add)
+	return nil
+}
+
+// startOffsets returns where the task's partitions of topic start, id being the topic's id now, and
+// records id as the topic's: after the committed position, else at the start offset of
+// kafka.task.start.offsets, else at t.otherwise. A position or start offset recorded with another id
+// is of a topic since deleted and created again and is ignored, with a warning naming both ids.
+func (t *SourceTask) startOffsets(topic, id string) map[int32]kgo.Offset {
+	out := map[int32]kgo.Offset{}
+	stale := ""
+	for _, p := range t.parts {
+		if p.topic != topic {
+			continue
+		}
+		out[p.partition] = t.otherwise
+		if s, ok := t.starts[p]; ok && sameTopic(s.topicID, id) {
+			out[p.partition] = kgo.NewOffset().At(s.offset)
+		} else if ok {
+			stale = s.topicID
+		}
+		if c, ok := t.committed[p]; ok && sameTopic(c.topicID, id) {
+			// The committed offset is the last record RocketMQ acknowledged: resume after it. When
+			// retention has removed it meanwhile, the consumer starts at the oldest record kept.
+			out[p.partition] = kgo.NewOffset().At(c.offset + 1)
+		} else if ok {
+			stale = c.topicID
+		}
+	}
+	if stale != "" {
+		t.log.Warn("kafka topic was deleted and created again since its positions were stored; its partitions start as if they had none",
+			"topic", topic, "stored_topic_id", stale, "topic_id", id)
+	}
+	t.ids[topic] = id
+	return out
+}
+
+// recreated hands the consumer topic again, now that it has id: the client reads a topic only as the
+// instance it first saw, and fails a new one of the same name with UNKNOWN_TOPIC_ID until purged. The
+// positions read at Start are of the old topic, so the partitions start as if they had none.
+func (t *SourceTask) recreated(topic, id string) {
+	t.log.Warn("kafka topic was deleted and created again while read; its partitions start as if they had no position",
+		"topic", topic, "stored_topic_id", t.ids[topic], "topic_id", id)
+	t.client.PurgeTopicsFromConsuming(topic)
+	for _, p := range t.parts {
+		if p.topic == topic {
+			delete(t.committed, p)
+			delete(t.starts, p)
+		}
+	}
+	t.client.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: t.startOffsets(topic, id)})
+}
+
+// warn logs msg at most every warnEvery per message and error text.
+func (t *SourceTask) warn(msg string, args ...any) {
+	key := msg + fmt.Sprint(args...)
+	if now := time.Now(); now.Sub(t.lastWarn[key]) >= warnEvery {
+		t.lastWarn[key] = now
+		t.log.Warn(msg, args...)
+	}
+}
+
+// Poll returns the records fetched so far, waiting up to a second for some; topics not yet handed to
+// the consumer are listed first (addPending). Fetch errors of a cluster that is down or moving partitions
+// are logged (at most every 30 s each) and retried by the client; a partition whose topic was deleted
+// fails the task with ErrTopicDeleted (a regex task drops the topic instead), one whose topic was deleted
+// and created again is read anew (recreated), and refused credentials or permissions fail the task with
+// ErrUnauthorized.
 func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	if t.client == nil {
 		return nil, ErrNotStarted
 	}
+	if len(t.pending) > 0 {
+		if err := t.addPending(ctx); err != nil { // which asks what checkAccess does
+			return nil, err
+		}
+	}
 	pctx, cancel := context.WithTimeout(ctx, pollWait)
 	defer cancel()
-	if time.Since(t.accessOK) >= accessCheckEvery {
+	if len(t.pending) == 0 && time.Since(t.accessOK) >= accessCheckEvery {
 		if err := t.checkAccess(pctx); err != nil {
 			return nil, err
 		}
@@ -171,14 +287,17 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	if fetches.IsClientClosed() {
 		return nil, ErrNotStarted
 	}
+	// The records are mapped before the errors are handled: a topic found created again (fetchError)
+	// takes its new id, which records fetched from the old topic must not carry in their positions.
+	out := make([]*schema.Record, 0, fetches.NumRecords())
+	fetches.EachRecord(func(r *kgo.Record) { out = append(out, t.record(r)) })
 	errs := fetches.Errors()
+	checked := map[string]bool{} // topics asked about in this Poll: one listing each
 	for _, fe := range errs {
-		if err := t.fetchError(ctx, fe); err != nil {
+		if err := t.fetchError(ctx, fe, checked); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]*schema.Record, 0, fetches.NumRecords())
-	fetches.EachRecord(func(r *kgo.Record) { out = append(out, t.record(r)) })
 	if len(out) > 0 {
 		t.accessOK = time.Now()
 	}
@@ -210,17 +329,24 @@ func (t *SourceTask) checkAccess(ctx context.Context) error {
 }
 
 // fetchError handles one error of a fetch: a context error is the poll wait ending; a refused login or
-// permission fails the task; an unknown topic is checked against the cluster's metadata, and once the
-// topic is really gone fails the task (kafka.topics) or is dropped (kafka.topics.regex).
-func (t *SourceTask) fetchError(ctx context.Context, fe kgo.FetchError) error {
+// permission fails the task; an unknown topic is checked against the cluster's metadata (once per Poll,
+// checked holding the topics asked about): once the topic is really gone it fails the task (kafka.topics)
+// or is dropped (kafka.topics.regex), and when it has another id than the one read, it was created again
+// and is read anew (recreated).
+func (t *SourceTask) fetchError(ctx context.Context, fe kgo.FetchError, checked map[string]bool) error {
 	if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) || t.dropped[fe.Topic] {
 		return nil
 	}
 	if authFailure(fe.Err) {
 		return fmt.Errorf("%w: kafka topic %s: %w", ErrUnauthorized, fe.Topic, fe.Err)
 	}
-	if isUnknownTopic(fe.Err) {
-		gone, err := t.topicGone(ctx, fe.Topic)
+	if isUnknownTopic(fe.Err) && !checked[fe.Topic] {
+		checked[fe.Topic] = true
+		gone, id, err := t.topicState(ctx, fe.Topic)
+		if err == nil && !gone && id != "" && t.ids[fe.Topic] != "" && id != t.ids[fe.Topic] {
+			t.recreated(fe.Topic, id)
+			return nil
+		}
 		if err == nil && gone {
 			if t.regex {
 				// The connector's next listing leaves the topic out and reassigns the tasks; until then
@@ -241,25 +367,32 @@ func (t *SourceTask) fetchError(ctx context.Context, fe kgo.FetchError) error {
 	return nil
 }
 
-// topicGone asks the cluster whether topic still exists.
-func (t *SourceTask) topicGone(ctx context.Context, topic string) (bool, error) {
+// topicState asks the cluster whether topic still exists, and its id when it does ("" when the cluster
+// gives none).
+func (t *SourceTask) topicState(ctx context.Context, topic string) (gone bool, id string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, t.vals.Duration(KeyRequestTimeout))
 	defer cancel()
 	details, err := t.adm.ListTopics(ctx, topic)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	d, ok := details[topic]
-	return !ok || isUnknownTopic(d.Err), nil
+	if !ok || isUnknownTopic(d.Err) {
+		return true, "", nil
+	}
+	if d.Err != nil {
+		return false, "", nil
+	}
+	return false, topicIDString(d.ID), nil
 }
 
 // record maps a Kafka record: key and value as bytes (a null or empty value as emptyBody, marked with
-// PropEmptyValue), the record's timestamp, headers as properties (see headers.go), and its partition and
-// offset as the position.
+// PropEmptyValue), the record's timestamp, headers as properties (see headers.go), and its partition,
+// offset and topic id as the position.
 func (t *SourceTask) record(r *kgo.Record) *schema.Record {
 	rec := &schema.Record{
 		SourcePartition: map[string]any{PartTopic: r.Topic, PartPartition: int64(r.Partition)},
-		SourceOffset:    map[string]any{OffsetKey: r.Offset},
+		SourceOffset:    sourceOffset(r.Offset, t.ids[r.Topic]),
 		Topic:           t.targets[r.Topic],
 		QueueID:         -1,
 		KeySchema:       schema.OptionalBytesSchema,
