@@ -69,6 +69,9 @@ type requester struct {
 	backoffMax  time.Duration
 	limiter     *limiter
 	metrics     *requestMetrics // nil: nothing recorded
+	// refused are the statuses that refuse the request's content whatever retriableStatus says
+	// (http-sink's record.error.statuses); nil for none.
+	refused statusSet
 }
 
 // newRequester builds the client from the common keys; maxConns bounds connections per host.
@@ -281,6 +284,8 @@ func (r *requester) do(ctx context.Context, req *request, keepBody bool, maxBody
 	se := &StatusError{Method: req.method, URL: redact(req.url), Status: resp.StatusCode, Excerpt: string(ex)}
 	res.err, res.body = se, ex
 	switch code := resp.StatusCode; {
+	case r.refused.has(code):
+		se.Err = ErrRejected
 	case retriableStatus(code):
 		res.retriable = true
 		res.retryAfter = min(retryafter.Parse(resp.Header.Get("Retry-After"), time.Now()), maxRetryAfter)
@@ -295,7 +300,8 @@ func (r *requester) do(ctx context.Context, req *request, keepBody bool, maxBody
 // retriableStatus reports whether a status says nothing about the request's content, so the request is
 // retried and, when retries run out, the task fails rather than the records being blamed: 408, 429 and 5xx
 // (the server is busy or down) and 401, 403, 404, 405 and 407 (credentials, URL, method or proxy are wrong,
-// or not yet right: an expired token, a route not yet deployed).
+// or not yet right: an expired token, a route not yet deployed). A status in requester.refused is checked
+// first and never retried.
 func retriableStatus(code int) bool {
 	switch code {
 	case http.StatusRequestTimeout, http.StatusTooManyRequests,

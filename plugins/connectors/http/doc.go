@@ -6,11 +6,13 @@
 // Only an answer about the request's content blames the records: a 4xx other than 401, 403, 404, 405, 407,
 // 408, 429 and 413 goes to the engine's error policy (the errant-record reporter: DLQ or task failure) with
 // the status and an excerpt of the response, and so does a single record answered 413 (a batch answered 413
-// is split in halves). Connection errors, timeouts, those statuses and 5xx are retried with exponential
-// backoff and jitter (honouring Retry-After), then fail the task; a redirect is followed only when it keeps
-// scheme, host, method and body (307, 308), any other fails the task. Errors never show a URL's password.
-// Memory is bounded: at most max.concurrent.requests requests are in flight, at most one more sealed batch
-// waits per sender, and a response body is read to a fixed excerpt.
+// is split in halves) and, without retries, any status listed in record.error.statuses (with a templated URL
+// a 404 may be about the record: it names what does not exist); every record of a batch shares its answer.
+// Connection errors, timeouts, and 401, 403, 404, 405, 407, 408, 429 and 5xx unless listed there, are
+// retried with exponential backoff and jitter (honouring Retry-After), then fail the task; a redirect is
+// followed only when it keeps scheme, host, method and body (307, 308), any other fails the task. Errors
+// never show a URL's password. Memory is bounded: at most max.concurrent.requests requests are in flight, at
+// most one more sealed batch waits per sender, and a response body is read to a fixed excerpt.
 //
 // http-source either polls a URL on an interval (records from the body or from the elements of a JSON array at a
 // path; pagination by cursor or next link; a position so that a restart continues) or serves an endpoint

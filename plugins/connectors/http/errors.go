@@ -12,7 +12,8 @@ var (
 	// ErrStopped is returned by Put, Flush and Poll after Stop.
 	ErrStopped = errors.New("task stopped")
 	// ErrRejected means the server refused the request's content: a 4xx other than 401, 403, 404, 405, 407,
-	// 408 and 429 (which are retried); the records of the request are at fault.
+	// 408 and 429 (which are retried), or a status listed in http-sink's record.error.statuses; the records
+	// of the request are at fault.
 	ErrRejected = errors.New("request rejected by the server")
 	// ErrRedirect means the server redirected the request where it cannot follow unchanged (another host or
 	// scheme, a 301/302/303 of a request with a body, too many redirects): the configured URL is wrong.

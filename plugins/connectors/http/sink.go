@@ -36,6 +36,7 @@ const (
 	KeyMaxConcurrent   = "max.concurrent.requests"
 	KeyOrderingPerKey  = "ordering.per.key"
 	KeyNullValues      = "behavior.on.null.values"
+	KeyRecordErrors    = "record.error.statuses"
 )
 
 // Values of body.format, batch.format and behavior.on.null.values.
@@ -73,6 +74,8 @@ var sinkSpec = plugins.MustConfigSpec(append(withRequired(commonFields(), KeyURL
 		Doc: "Keep each key's records in order: a key's requests go one at a time, in order, retries included."},
 	plugins.Field{Name: KeyNullValues, Type: plugins.TypeString, Default: NullIgnore, Validators: []plugins.Validator{plugins.OneOf(NullIgnore, NullFail)},
 		Doc: "A record with a null value (tombstone): ignore (done, nothing sent) or fail (errant record)."},
+	plugins.Field{Name: KeyRecordErrors, Type: plugins.TypeList, Default: "", Validators: []plugins.Validator{statusesValidator()},
+		Doc: "Statuses that refuse the records of the request, e.g. `404` or `404,405,460-469` (codes and ranges, 400-599): not retried, the records go to the error policy (DLQ or task failure), whatever the status means otherwise. For a batch, all its records; a batch answered 413 is still split."},
 )...)
 
 // withRequired returns fields with key marked required.
@@ -232,6 +235,10 @@ func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[
 	if err := checkURLKey(v.String(KeyURL)); err != nil {
 		return err // Validate rejects it too; a request could be built from no record
 	}
+	refused, err := parseStatuses(v.List(KeyRecordErrors))
+	if err != nil {
+		return &cfgerr.Error{Key: KeyRecordErrors, Value: strings.Join(v.List(KeyRecordErrors), ","), Reason: err.Error(), Err: plugins.ErrInvalidValue}
+	}
 	conc := v.Int(KeyMaxConcurrent)
 	metrics, err := newRequestMetrics(plugins.MetricsOf(tctx))
 	if err != nil {
@@ -241,7 +248,7 @@ func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[
 	if err != nil {
 		return fmt.Errorf("http-sink: %w", err)
 	}
-	req.metrics = metrics
+	req.metrics, req.refused = metrics, refused
 	urlT, err := parseTemplate(v.String(KeyURL))
 	if err != nil {
 		return &cfgerr.Error{Key: KeyURL, Value: hidePassword(v.String(KeyURL)), Reason: err.Error(), Err: plugins.ErrInvalidValue}
@@ -733,10 +740,10 @@ func (t *SinkTask) lingerLoop(ctx context.Context) error {
 }
 
 // Flush sends every open batch and waits until all requests have ended. It then reports the records the
-// server refused (ErrRejected: a 4xx about the content) to the errant-record reporter, and returns its
-// error, if any (errors.tolerance=none). A request that failed for good (retries exhausted, a redirect not
-// followed, or stopped) fails this and every later Flush: its records are not durable, so their offsets
-// must not be committed.
+// server refused (ErrRejected: a 4xx about the content, or a status of record.error.statuses) to the
+// errant-record reporter, and returns its error, if any (errors.tolerance=none). A request that failed for
+// good (retries exhausted, a redirect not followed, or stopped) fails this and every later Flush: its
+// records are not durable, so their offsets must not be committed.
 func (t *SinkTask) Flush(ctx context.Context, _ map[plugins.Queue]int64) error {
 	t.pushMu.Lock()
 	t.mu.Lock()
