@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 	"github.com/stretchr/testify/require"
 )
 
@@ -76,6 +79,50 @@ func TestStatusWriterWritesTheLatestStateOfEveryTask(t *testing.T) {
 	close(topic.gate)
 	require.Eventually(t, func() bool { return len(topic.latest()) == tasks }, time.Minute, 10*time.Millisecond)
 	require.Equal(t, want, topic.latest())
+
+	d.reportMu.Lock()
+	d.reportsClosed, d.flushBy = true, time.Now().Add(time.Minute)
+	d.reportMu.Unlock()
+	d.wakeWriter()
+	<-done
+}
+
+// TestStatusWriterCutsLongTraces: a trace too large for one RocketMQ message (a failure
+// quoting a whole payload) is cut, so its record is written and the records queued behind it
+// (another task's release) are not held up for good.
+func TestStatusWriterCutsLongTraces(t *testing.T) {
+	d := newTestDistributed(t, time.Second)
+	var mu sync.Mutex
+	var stored []statusRecord
+	d.appendStatus = func(_ context.Context, _ string, body []byte) (int64, error) {
+		if len(body) > rmqclient.MaxMessageBytes {
+			return 0, fmt.Errorf("%w: %d bytes", rmqclient.ErrTooLarge, len(body))
+		}
+		var r statusRecord
+		if err := json.Unmarshal(body, &r); err != nil {
+			return 0, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		stored = append(stored, r)
+		return int64(len(stored) - 1), nil
+	}
+	d.statusBackoff = time.Millisecond
+	done := make(chan struct{})
+	go func() { defer close(done); d.statusWriter() }()
+
+	huge := "failed: " + strings.Repeat("é", rmqclient.MaxMessageBytes)
+	d.report(statusRecord{Connector: "c", Task: 0, Inc: 1, State: restapi.StateFailed, Trace: huge, Worker: "w1", Gen: 1})
+	d.report(statusRecord{Connector: "c", Task: 1, Inc: 1, State: restapi.StateUnassigned, Worker: "w1", Gen: 1})
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(stored) == 2 }, 10*time.Second, time.Millisecond,
+		"the record with the long trace, and the release behind it, are written")
+	mu.Lock()
+	tr := stored[0].Trace
+	mu.Unlock()
+	require.LessOrEqual(t, len(tr), maxStatusTrace)
+	require.True(t, strings.HasPrefix(tr, "failed: é"))
+	require.True(t, utf8.ValidString(tr), "cut on a character boundary")
+	require.Contains(t, tr, fmt.Sprintf("(cut: %d bytes)", len(huge)))
 
 	d.reportMu.Lock()
 	d.reportsClosed, d.flushBy = true, time.Now().Add(time.Minute)

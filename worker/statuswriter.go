@@ -61,9 +61,17 @@ func (d *Distributed) statusWriter() {
 	}
 }
 
-// writeStatus stores one status record, within flushBy when it is set.
+// maxStatusTrace bounds the trace a status record carries. A trace is an error's text, and
+// one that quotes what failed (a statement, a payload) can be any size: a record larger than
+// RocketMQ takes would be refused on every try, and the records queued behind it (other
+// tasks' releases, which handovers wait for) would never be written.
+const maxStatusTrace = 64 << 10
+
+// writeStatus stores one status record, within flushBy when it is set; its trace is cut to
+// maxStatusTrace, which every worker's status view shows.
 func (d *Distributed) writeStatus(r statusRecord, flushBy time.Time) error {
 	r.Cluster, r.Proc = d.cfg.ClusterID, d.proc
+	r.Trace = cutValue(r.Trace, maxStatusTrace)
 	body, err := json.Marshal(r)
 	if err != nil {
 		return err
