@@ -2,15 +2,18 @@
 # connect-standalone.sh [--daemon] -c <worker config> [connector config files...]
 # Runs a standalone rmqconnect worker. Arguments after --daemon pass through to
 # `rmqconnect standalone`. The pid goes to $RMQCONNECT_PID_DIR/connect-standalone.pid
-# (default <home>/run); connect-shutdown.sh stops it gracefully. With --daemon the script returns
-# once the worker runs and its REST API answers GET /health, up to $RMQCONNECT_START_TIMEOUT
-# seconds (default 30; 0: no wait); a worker that exits first (a bad config, its port taken) or
-# does not answer in time is stopped, its pid file removed, the tail of its log printed, and the
-# script exits 1.
+# (default <home>/run); connect-shutdown.sh stops it gracefully. A pid file that names a live
+# worker refuses the start; one left by a worker that is gone is replaced. Starts in one pid
+# directory take turns (connect-distributed.sh's too), so two starts at once cannot both pass
+# that check. With --daemon the script returns once the worker runs and its REST API answers
+# GET /health, up to $RMQCONNECT_START_TIMEOUT seconds (default 30; 0: no wait); a worker that
+# exits first (a bad config, its port taken) or does not answer in time is stopped, its pid file
+# removed, the tail of its log printed, and the script exits 1.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 home=$(cd "$here/.." && pwd)
 prog=connect-standalone
+die() { echo "$prog: $*" >&2; exit 1; }
 # shellcheck source=distribution/bin/pidcheck.sh
 . "$here/pidcheck.sh"
 
@@ -25,11 +28,15 @@ fi
 piddir=${RMQCONNECT_PID_DIR:-$home/run}
 mkdir -p "$piddir"
 pidfile="$piddir/connect-standalone.pid"
+# Held until this start's pid file is written.
+if command -v flock >/dev/null 2>&1; then
+  exec 9<"$piddir"
+  flock -w 30 9 || die "another start in $piddir has held its lock for 30s"
+fi
 if [ -f "$pidfile" ]; then
   pid=$(cat "$pidfile" 2>/dev/null || true)
   if ours "$pid" standalone; then
-    echo "connect-standalone: already running (pid $pid, $pidfile)" >&2
-    exit 1
+    die "already running (pid $pid, $pidfile)"
   fi
   echo "connect-standalone: removing stale pid file $pidfile (no worker runs as pid ${pid:-?})" >&2
   rm -f "$pidfile"
@@ -46,12 +53,15 @@ if [ "$daemon" = 1 ]; then
   id=$(trim "${RMQCONNECT_WORKERID:-}")
   if [ -z "$id" ] && [ -n "$config" ]; then id=$(config_value "$config" workerId); fi
   log_from=$(log_size "$log")
-  nohup "$bin" standalone "$@" >>"$log" 2>&1 </dev/null &
+  nohup "$bin" standalone "$@" >>"$log" 2>&1 </dev/null 9<&- &
   pid=$!
   echo "$pid" >"$pidfile"
+  # With the pid file written, a second start is refused: other starts need not wait for this
+  # one's worker to come up.
+  exec 9<&-
   wait_started standalone "$pid" "$pidfile" "$log" "$log_from" "$config" "${id:-DefaultWorker}"
   echo "$prog: started (pid $pid)${rest_url:+, REST $rest_url ($rest_status)}, log $log"
   exit 0
 fi
 echo $$ >"$pidfile"
-exec "$bin" standalone "$@"
+exec "$bin" standalone "$@" 9<&-

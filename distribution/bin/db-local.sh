@@ -54,7 +54,32 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-pg_running() { [ -f "$pg_dir/data/postmaster.pid" ] && as_pg "$(pg_bin)/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; }
+pg_pid() { head -n 1 "$pg_dir/data/postmaster.pid" 2>/dev/null || true; }
+# pg_running: postmaster.pid names a live postgres started on this data directory (its -D, which
+# pg_ctl passes), so that the pid of a server killed with -9, reused by another process, is not
+# taken for it (`pg_ctl status` only asks whether the pid lives).
+pg_running() {
+  local p arg prev="" want d
+  local -a args=()
+  p="$(pg_pid)"
+  case "$p" in '' | *[!0-9]*) return 1 ;; esac
+  kill -0 "$p" 2>/dev/null || return 1
+  want="$(cd "$pg_dir/data" 2>/dev/null && pwd -P)" || return 1
+  if [ -r "/proc/$p/cmdline" ]; then
+    while IFS= read -r -d '' arg; do args+=("$arg"); done <"/proc/$p/cmdline" 2>/dev/null || true
+  else
+    read -r -a args <<<"$(ps -o args= -p "$p" 2>/dev/null)" || true
+  fi
+  [ "${#args[@]}" -gt 0 ] || return 1
+  case "${args[0]##*/}" in postgres | postmaster) ;; *) return 1 ;; esac
+  for arg in "${args[@]:1}"; do
+    if [ "$prev" = -D ]; then
+      d="$(cd "$arg" 2>/dev/null && pwd -P)" && [ "$d" = "$want" ] && return 0
+    fi
+    prev=$arg
+  done
+  return 1
+}
 
 my_pid() { cat "$my_dir/mariadbd.pid" 2>/dev/null || true; }
 # my_running: mariadbd.pid names a live mariadbd of this directory (its --pid-file is that file), so
@@ -73,7 +98,12 @@ my_running() {
 
 start_pg() {
   if pg_running; then echo "postgres already running on 127.0.0.1:$DB_PG_PORT"; return 1; fi
-  local bin; bin="$(pg_bin)"
+  local bin p; bin="$(pg_bin)"
+  # postgres refuses to start while the pid in postmaster.pid lives, whatever process it now is
+  # (pg_running found it no postgres of this directory). Without the file, postgres's shared memory
+  # interlock, keyed on the data directory, still refuses a start beside a killed server's backends.
+  p="$(pg_pid)"
+  case "$p" in '' | *[!0-9]*) ;; *) if kill -0 "$p" 2>/dev/null; then rm -f "$pg_dir/data/postmaster.pid"; fi ;; esac
   [ "${DB_CLEAN:-0}" = 1 ] && rm -rf "$pg_dir"
   mkdir -p "$pg_dir"
   if [ "$(id -u)" = 0 ]; then
