@@ -105,14 +105,15 @@ func (s *FilePositionStore) All(connector string) ([]plugins.PartitionPosition, 
 	return out, nil
 }
 
-// Put stores positions durably. A nil offset removes the partition's position.
+// Put stores positions durably. A nil offset removes the partition's position. When it fails
+// (a partition or offset that is no JSON data, a file that cannot be written) the store keeps
+// the positions it had: Get and All never return a position whose write failed.
 func (s *FilePositionStore) Put(connector string, positions []plugins.PartitionPosition) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := s.data[connector]
-	if m == nil {
-		m = map[string]storedPosition{}
-		s.data[connector] = m
+	m := make(map[string]storedPosition, len(s.data[connector])+len(positions))
+	for k, p := range s.data[connector] {
+		m[k] = p
 	}
 	for _, p := range positions {
 		k, err := partitionKey(p.Partition)
@@ -128,18 +129,38 @@ func (s *FilePositionStore) Put(connector string, positions []plugins.PartitionP
 		}
 		m[k] = storedPosition{Partition: copyJSONMap(p.Partition), Offset: copyJSONMap(p.Offset)}
 	}
-	return filestore.Write(s.path, s.data)
+	return s.commit(connector, m)
 }
 
-// Delete removes every position of a connector.
+// Delete removes every position of a connector; when the file cannot be written they stay.
 func (s *FilePositionStore) Delete(connector string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.data[connector]; !ok {
 		return nil
 	}
-	delete(s.data, connector)
-	return filestore.Write(s.path, s.data)
+	return s.commit(connector, nil)
+}
+
+// commit writes the store with connector's positions replaced by m (removed when m is nil) and
+// makes that the store's state once the file holds it. The stored positions are never changed
+// in place (they are copied in and out), so the new state shares them with the old one.
+// s.mu is held.
+func (s *FilePositionStore) commit(connector string, m map[string]storedPosition) error {
+	next := make(map[string]map[string]storedPosition, len(s.data)+1)
+	for c, ps := range s.data {
+		next[c] = ps
+	}
+	if m == nil {
+		delete(next, connector)
+	} else {
+		next[connector] = m
+	}
+	if err := filestore.Write(s.path, next); err != nil {
+		return err
+	}
+	s.data = next
+	return nil
 }
 
 // copyJSONMap deep-copies a JSON-like map by round-tripping it, normalising numbers.
