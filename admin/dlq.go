@@ -14,11 +14,14 @@ import (
 // When the herder implements it, NewServer serves the /connectors/{name}/dlq routes.
 type DLQHerder interface {
 	// DLQList lists up to limit records after the record id after ("" = from the start).
+	// Record ids are restapi.DLQRecord.ID; one the caller got wrong, or that may name
+	// several records, is a *cfgerr.Error (400), here and below.
 	DLQList(ctx context.Context, name, after string, limit int) (restapi.DLQPage, error)
 	// DLQGet returns one record with its body and stack trace.
 	DLQGet(ctx context.Context, name, id string) (restapi.DLQRecord, error)
 	// DLQReplay re-sends records (all when ids is empty) to their original topic, skipping
-	// records replayed before unless force is set.
+	// records replayed before unless force is set; the result lists each record asked for
+	// as replayed, skipped, in progress (another worker's replay) or refused.
 	DLQReplay(ctx context.Context, name string, ids []string, force bool) (restapi.DLQReplayResult, error)
 }
 

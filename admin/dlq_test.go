@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -77,4 +78,26 @@ func TestDLQReplayBodyIsStrict(t *testing.T) {
 	code, v := callJSON(t, h, http.MethodPost, "/connectors/c/dlq/replay", " {\"ids\": [\"0-4\"]}\n")
 	require.Equal(t, http.StatusOK, code, v)
 	require.Equal(t, []string{"0-4"}, f.Replays()[0].IDs)
+}
+
+// TestDLQReplayAnswerHasEveryList: a replay's answer always has its four lists, empty ones
+// as [] (a herder that leaves one nil included), each record left to another replay with its
+// worker, and each refused record with its code.
+func TestDLQReplayAnswerHasEveryList(t *testing.T) {
+	h, f := newTestServer(t)
+	_, err := f.CreateConnector(context.Background(), "c", map[string]string{"connector.class": "file-sink"}, "")
+	require.NoError(t, err)
+	f.AddDLQ("c", restapi.DLQRecord{ID: "broker-a:0:4"})
+	code, raw := call(t, h, http.MethodPost, "/connectors/c/dlq/replay", "")
+	require.Equal(t, http.StatusOK, code, raw)
+	require.JSONEq(t, `{"replayed":["broker-a:0:4"],"skipped":[],"in_progress":[],"refused":[]}`, raw)
+
+	since := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b, err := json.Marshal(restapi.DLQReplayResult{
+		InProgress: []restapi.DLQInProgress{{ID: "broker-a:0:5", Worker: "w2", Since: since, Reason: "being replayed"}},
+		Refused:    []restapi.DLQRefusal{{ID: "broker-b:0:5", Code: restapi.RefusedForeignTopic, Reason: "not its topic"}}})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"replayed":[],"skipped":[],
+		"in_progress":[{"id":"broker-a:0:5","worker":"w2","since":"2026-01-01T00:00:00Z","reason":"being replayed"}],
+		"refused":[{"id":"broker-b:0:5","code":"foreign_topic","reason":"not its topic"}]}`, string(b))
 }

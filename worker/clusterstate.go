@@ -30,6 +30,7 @@ const (
 	recRestartTask = "restart-task" // restart one task
 	recSnapshot    = "snapshot"     // the whole fold (for readers whose start was deleted)
 	recReplay      = "dlq-replay"   // a DLQ record's replay taken (Replay.MsgID empty), done, or given up (Abandon)
+	recReplayFloor = "dlq-floor"    // the replay records of DLQ records the broker deleted go (Floors)
 )
 
 // snapshotHeader is what every store topic's snapshot record carries besides the fold: the
@@ -71,6 +72,10 @@ type configRecord struct {
 	// Takeover, the take a begin replaces (see clusterReplays.begin).
 	Taker    string      `json:"taker,omitempty"`
 	Takeover *replayTake `json:"takeover,omitempty"`
+	// Stored is the store time of a replay record's DLQ message (replayRef); Floors, a
+	// recReplayFloor's floors.
+	Stored int64         `json:"stored,omitempty"`
+	Floors *replayFloors `json:"replay_floors,omitempty"`
 }
 
 // clusterConnector is a connector as the config topic defines it.
@@ -85,10 +90,12 @@ type clusterConnector struct {
 	// offset+1 of the tasks record, so republished configs are told apart.
 	Tasks        []map[string]string `json:"tasks"`
 	TasksVersion int64               `json:"tasks_version"`
-	// Replays are the DLQ records replayed (or being replayed: no MsgID yet, At when taken),
-	// by replayKey; Takers names the taker of each being replayed.
-	Replays map[string]restapi.ReplayInfo `json:"replays,omitempty"`
-	Takers  map[string]string             `json:"replay_takers,omitempty"`
+	// Replays are the DLQ records being replayed (no MsgID yet, At when taken), by
+	// replayKey, and those replayed as earlier releases kept them; Takers names the taker of
+	// each being replayed; Replayed are the records replayed (see clusterReplays).
+	Replays  map[string]restapi.ReplayInfo `json:"replays,omitempty"`
+	Takers   map[string]string             `json:"replay_takers,omitempty"`
+	Replayed *dlqReplays                   `json:"replayed,omitempty"`
 }
 
 // configState is the fold of the config topic.
@@ -166,38 +173,12 @@ func (s *configState) apply(off int64, r configRecord) error {
 		if c == nil || c.Inc != r.Inc || r.Replay == nil {
 			return fmt.Errorf("connector %s: %w", r.Name, restapi.ErrNotFound)
 		}
-		cur, taken := c.Replays[r.ReplayID]
-		inProgress := taken && cur.MsgID == ""
-		if r.Abandon {
-			// Only the take it names: a late give-up must not free a take made since.
-			if inProgress && c.Takers[r.ReplayID] == r.Taker && cur.At.Equal(r.Replay.At) {
-				delete(c.Replays, r.ReplayID)
-				delete(c.Takers, r.ReplayID)
-			}
-			return nil
+		return c.foldReplay(r)
+	case recReplayFloor:
+		if c == nil || c.Inc != r.Inc || r.Floors == nil {
+			return fmt.Errorf("connector %s: %w", r.Name, restapi.ErrNotFound)
 		}
-		if r.Replay.MsgID == "" && taken && !r.Force {
-			if !inProgress {
-				return fmt.Errorf("dlq record %s of %s: %w", r.ReplayID, r.Name, restapi.ErrAlreadyExists)
-			}
-			if t := r.Takeover; t == nil || t.Taker != c.Takers[r.ReplayID] || !t.At.Equal(cur.At) {
-				return fmt.Errorf("dlq record %s of %s: %w", r.ReplayID, r.Name, &replayBusyError{taker: c.Takers[r.ReplayID], since: cur.At})
-			}
-		}
-		if c.Replays == nil {
-			c.Replays = map[string]restapi.ReplayInfo{}
-		}
-		c.Replays[r.ReplayID] = *r.Replay
-		if r.Replay.MsgID == "" && r.Taker != "" {
-			if c.Takers == nil {
-				c.Takers = map[string]string{}
-			}
-			c.Takers[r.ReplayID] = r.Taker
-		} else {
-			delete(c.Takers, r.ReplayID)
-		}
-		pruneReplays(c.Replays, r.Replay.At)
-		maps.DeleteFunc(c.Takers, func(k, _ string) bool { _, ok := c.Replays[k]; return !ok })
+		c.foldReplayFloors(*r.Floors)
 		return nil
 	case recRestart, recRestartTask:
 		if c == nil || c.Inc != r.Inc {
@@ -207,15 +188,6 @@ func (s *configState) apply(off int64, r configRecord) error {
 	}
 	return fmt.Errorf("config record of unknown type %q", r.Type)
 }
-
-// A connector keeps the replay records of its last maxReplays DLQ records, none older
-// than replayRetention, so that the config fold (and its snapshot, which must stay below
-// maxSnapshotBytes) does not grow with every record ever replayed. A record replayed
-// before that can be replayed again without force.
-const (
-	maxReplays      = 1000
-	replayRetention = 7 * 24 * time.Hour
-)
 
 // keepReplaysOf drops, when a connector's config is replaced by cfg, the replay records of
 // a DLQ topic that is no longer the connector's: no record of it is looked up any more.
@@ -228,31 +200,7 @@ func (c *clusterConnector) keepReplaysOf(cfg map[string]string) {
 	drop := func(k string) bool { return !strings.HasPrefix(k, topic+"/") }
 	maps.DeleteFunc(c.Replays, func(k string, _ restapi.ReplayInfo) bool { return drop(k) })
 	maps.DeleteFunc(c.Takers, func(k, _ string) bool { return drop(k) })
-}
-
-// pruneReplays drops the replay records older than replayRetention before now (the time
-// of the record being folded, so that every worker prunes alike) and, past maxReplays, the
-// oldest down to 3/4 of it (so that the sort is rare).
-func pruneReplays(rs map[string]restapi.ReplayInfo, now time.Time) {
-	if !now.IsZero() {
-		for id, info := range rs {
-			if info.At.Before(now.Add(-replayRetention)) {
-				delete(rs, id)
-			}
-		}
-	}
-	if len(rs) <= maxReplays {
-		return
-	}
-	ids := slices.SortedFunc(maps.Keys(rs), func(a, b string) int {
-		if c := rs[a].At.Compare(rs[b].At); c != 0 {
-			return c
-		}
-		return strings.Compare(a, b)
-	})
-	for _, id := range ids[:len(ids)-maxReplays*3/4] {
-		delete(rs, id)
-	}
+	c.Replayed = nil
 }
 
 // statusRecord is one record of the status topic: the state of a connector (Task == -1)

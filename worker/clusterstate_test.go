@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/stretchr/testify/assert"
@@ -215,37 +213,6 @@ func TestReplayRecords(t *testing.T) {
 	require.NoError(t, s.apply(4, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "w"}, Base: 1}))
 	assert.Contains(t, s.Connectors["a"].Replays, "0-1")
 	assert.ErrorIs(t, s.apply(5, configRecord{Type: recReplay, Name: "a", Inc: 9, ReplayID: "0-3", Replay: &restapi.ReplayInfo{}}), restapi.ErrNotFound)
-}
-
-// The replay records of a connector stay bounded (by count and by age), so the config
-// topic's snapshot stays below the broker's message limit however much is replayed.
-func TestReplayRecordsArePruned(t *testing.T) {
-	s := newConfigState()
-	require.NoError(t, s.apply(0, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	const n = 3 * maxReplays
-	for i := range n {
-		at := start.Add(time.Duration(i) * time.Second)
-		require.NoError(t, s.apply(int64(i+1), configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: fmt.Sprintf("0-%d", i),
-			Replay: &restapi.ReplayInfo{At: at, MsgID: fmt.Sprintf("m%d", i)}}))
-	}
-	rs := s.Connectors["a"].Replays
-	require.LessOrEqual(t, len(rs), maxReplays)
-	require.Contains(t, rs, fmt.Sprintf("0-%d", n-1), "the newest are kept")
-	require.NotContains(t, rs, "0-0", "the oldest are dropped")
-	body, err := json.Marshal(configRecord{Type: recSnapshot, Snapshot: s})
-	require.NoError(t, err)
-	require.Less(t, len(body), maxSnapshotBytes)
-
-	// By age: a record a week older than the newest goes even below the count limit.
-	require.NoError(t, s.apply(n+1, configRecord{Type: recReplay, Name: "a", Inc: 1, ReplayID: "late",
-		Replay: &restapi.ReplayInfo{At: start.Add(n*time.Second + replayRetention + time.Hour), MsgID: "m"}}))
-	require.Equal(t, map[string]restapi.ReplayInfo{"late": s.Connectors["a"].Replays["late"]}, s.Connectors["a"].Replays)
-
-	// A deleted connector's records go with it; a new incarnation starts empty.
-	require.NoError(t, s.apply(n+2, configRecord{Type: recDelete, Name: "a", Inc: 1}))
-	require.NoError(t, s.apply(n+3, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
-	require.Empty(t, s.Connectors["a"].Replays)
 }
 
 // A reset through the offsets API is not undone by a task of an earlier claim that is

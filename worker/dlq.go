@@ -1,33 +1,134 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
 const previewBytes = 256
 
-// parseDLQID splits a DLQ record id, "<queue>-<offset>".
-func parseDLQID(id string) (int, int64, error) {
-	q, o, ok := strings.Cut(id, "-")
+// A DLQ record's id names its message in the DLQ topic: "<broker>:<queue>:<offset>", the
+// broker holding its queue, the queue's id there and the message's offset in it. A topic
+// of a multi-master cluster has a queue 0 on every broker, so the broker is part of the
+// id. It is split at the last two colons, so a broker name may hold any character.
+//
+// The form of earlier releases, "<queue>-<offset>", is still taken, for the one broker
+// holding a queue <queue> (see dlqIDOn); records are always shown with the full form.
+type dlqID struct {
+	broker string // "" in the earlier form
+	queue  int
+	offset int64
+}
+
+func (id dlqID) String() string {
+	if id.broker == "" {
+		return fmt.Sprintf("%d-%d", id.queue, id.offset)
+	}
+	return fmt.Sprintf("%s:%d:%d", id.broker, id.queue, id.offset)
+}
+
+// dlqRecordID is the id of the message at offset off of DLQ queue q.
+func dlqRecordID(q rmqclient.Queue, off int64) dlqID {
+	return dlqID{broker: q.BrokerName, queue: q.QueueID, offset: off}
+}
+
+// dlqIDFormat is how an error names the forms parseDLQID takes.
+const dlqIDFormat = "<broker>:<queue>:<offset>"
+
+// parseDLQID parses a DLQ record id of either form.
+func parseDLQID(s string) (dlqID, error) {
+	var id dlqID
+	var q, o string
+	ok := false
+	if rest, off, found := cutLast(s, ":"); found {
+		id.broker, q, ok = cutLast(rest, ":")
+		o = off
+		ok = ok && id.broker != ""
+	} else {
+		q, o, ok = strings.Cut(s, "-")
+	}
 	qi, err1 := strconv.Atoi(q)
 	oi, err2 := strconv.ParseInt(o, 10, 64)
 	if !ok || err1 != nil || err2 != nil || qi < 0 || oi < 0 {
-		return 0, 0, fmt.Errorf("dlq record id %q: want <queue>-<offset>", id)
+		return dlqID{}, fmt.Errorf("dlq record id %q: want %s", s, dlqIDFormat)
 	}
-	return qi, oi, nil
+	id.queue, id.offset = qi, oi
+	return id, nil
+}
+
+// cutLast is strings.Cut at the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// errAmbiguousID: an id of the earlier form names a queue id several brokers of the DLQ
+// topic have.
+var errAmbiguousID = errors.New("ambiguous DLQ record id")
+
+// errNoSuchQueue: an id of the earlier form names a queue id no broker of a DLQ topic on
+// several brokers has.
+var errNoSuchQueue = errors.New("no such DLQ queue")
+
+// dlqIDOn completes id against the DLQ's queues qs: an id of the earlier form is given the
+// broker of the one queue of qs with its queue id or, when no queue has it, the one broker
+// of qs (it names a record the DLQ does not hold). It fails with errAmbiguousID, naming the
+// ids it may mean, when several brokers have that queue; with errNoSuchQueue when none does
+// and qs spans several brokers.
+func dlqIDOn(qs []rmqclient.Queue, id dlqID) (dlqID, error) {
+	if id.broker != "" || len(qs) == 0 {
+		return id, nil
+	}
+	var with, all []string
+	for _, q := range qs {
+		if !slices.Contains(all, q.BrokerName) {
+			all = append(all, q.BrokerName)
+		}
+		if q.QueueID == id.queue {
+			with = append(with, q.BrokerName)
+		}
+	}
+	switch {
+	case len(with) == 1:
+		id.broker = with[0]
+		return id, nil
+	case len(with) == 0 && len(all) == 1:
+		id.broker = all[0]
+		return id, nil
+	case len(with) == 0:
+		return id, fmt.Errorf("%w: no broker of the DLQ topic has a queue %d", errNoSuchQueue, id.queue)
+	}
+	names := make([]string, len(with))
+	for i, b := range with {
+		names[i] = dlqID{broker: b, queue: id.queue, offset: id.offset}.String()
+	}
+	return id, fmt.Errorf("%w: the DLQ topic has a queue %d on %d brokers; name the record with one of %s",
+		errAmbiguousID, id.queue, len(with), strings.Join(names, ", "))
+}
+
+// badDLQID is the error for an id, given as key, that does not name one record of the DLQ
+// (err from parseDLQID or dlqIDOn): the caller's mistake.
+func badDLQID(key, value string, err error) error {
+	reason := "not a DLQ record id; want " + dlqIDFormat + ", a record's id or a page's next"
+	for _, sentinel := range []error{errAmbiguousID, errNoSuchQueue} {
+		if errors.Is(err, sentinel) {
+			reason = strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
+		}
+	}
+	return problem(key, value, reason)
 }
 
 // dlqTopic returns the connector's DLQ topic, or an error when it has none.
@@ -42,6 +143,39 @@ func (e *engine) dlqTopic(name string) (string, *connRuntime, error) {
 	return rt.st.policy.dlqTopic, rt, nil
 }
 
+// dlqIO reads the DLQ topics: the broker's (brokerDLQ), or, in tests, topics held in memory.
+type dlqIO interface {
+	// Queues lists topic's readable queues (not its writable ones: a DLQ topic made
+	// read-only, or drained to fewer write queues, still holds its records), sorted by broker
+	// and queue id; none when the topic does not exist.
+	Queues(ctx context.Context, topic string) ([]rmqclient.Queue, error)
+	// Offsets returns q's first retained offset (the broker's retention deleted the messages
+	// below it) and the offset its next message will get.
+	Offsets(ctx context.Context, q rmqclient.Queue) (minOff, maxOff int64, err error)
+	// Read returns up to max messages of q from offset on (from the first retained one when
+	// offset is below it) and the offset to read next; none at the end of the queue.
+	Read(ctx context.Context, q rmqclient.Queue, offset int64, max int) ([]*rmqclient.ReceivedMessage, int64, error)
+}
+
+// brokerDLQ reads the DLQ topics from the broker, through the engine's client.
+type brokerDLQ struct{ e *engine }
+
+func (b brokerDLQ) Queues(ctx context.Context, topic string) ([]rmqclient.Queue, error) {
+	qs, err := b.e.client.ReadableQueues(ctx, topic)
+	if errors.Is(err, rmqclient.ErrNoRoute) {
+		return nil, nil
+	}
+	return qs, err
+}
+
+func (b brokerDLQ) Offsets(ctx context.Context, q rmqclient.Queue) (int64, int64, error) {
+	return b.e.client.QueueOffsets(ctx, q)
+}
+
+func (b brokerDLQ) Read(ctx context.Context, q rmqclient.Queue, offset int64, max int) ([]*rmqclient.ReceivedMessage, int64, error) {
+	return b.e.dlqReader().Read(ctx, q, offset, max)
+}
+
 func (e *engine) dlqReader() *rmqclient.Reader {
 	e.producerMu.Lock()
 	defer e.producerMu.Unlock()
@@ -51,19 +185,21 @@ func (e *engine) dlqReader() *rmqclient.Reader {
 	return e.reader
 }
 
-// dlqQueues lists the DLQ topic's queues that can be read; a topic not created yet has
-// none. They are the readable queues, not the writable ones: a DLQ topic made read-only, or
-// drained to fewer write queues, still holds its records.
-func (e *engine) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Queue, error) {
-	qs, err := e.client.ReadableQueues(ctx, topic)
-	if errors.Is(err, rmqclient.ErrNoRoute) {
-		return nil, nil
+// dlqIO is how the engine reads the DLQ topics.
+func (e *engine) dlqIO() dlqIO {
+	if e.dlq != nil {
+		return e.dlq
 	}
-	return qs, err
+	return brokerDLQ{e}
+}
+
+// dlqQueues lists the DLQ topic's readable queues; a topic not created yet has none.
+func (e *engine) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Queue, error) {
+	return e.dlqIO().Queues(ctx, topic)
 }
 
 // DLQList lists up to limit DLQ records of a connector after the record id after ("" =
-// from the start), oldest first.
+// from the start), oldest first on each queue, the queues in (broker, queue id) order.
 func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (restapi.DLQPage, error) {
 	topic, _, err := e.dlqTopic(name)
 	if err != nil {
@@ -72,32 +208,42 @@ func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (re
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	startQ, startOff := 0, int64(0)
+	var cursor dlqID
 	if after != "" {
-		q, o, err := parseDLQID(after)
-		if err != nil {
+		if cursor, err = parseDLQID(after); err != nil {
 			// A cursor the caller got wrong, not a record that is missing.
-			return restapi.DLQPage{}, fmt.Errorf("dlq of connector %s: %w", name,
-				problem("after", after, "not a DLQ record id; want <queue>-<offset>, a record's id or a page's next"))
+			return restapi.DLQPage{}, fmt.Errorf("dlq of connector %s: %w", name, badDLQID("after", after, err))
 		}
-		startQ, startOff = q, o+1
 	}
 	qs, err := e.dlqQueues(ctx, topic)
 	if err != nil {
 		return restapi.DLQPage{}, err
 	}
+	start, startOff := 0, int64(0)
+	if after != "" {
+		id, err := dlqIDOn(qs, cursor)
+		if err != nil {
+			return restapi.DLQPage{}, fmt.Errorf("dlq of connector %s: %w", name, badDLQID("after", after, err))
+		}
+		// Start on the cursor's queue after its record or, if that queue is gone, on the
+		// queue that follows it.
+		var found bool
+		start, found = slices.BinarySearchFunc(qs, id, func(q rmqclient.Queue, id dlqID) int {
+			return cmp.Or(strings.Compare(q.BrokerName, id.broker), cmp.Compare(q.QueueID, id.queue))
+		})
+		if found {
+			startOff = id.offset + 1
+		}
+	}
 	replayed := e.replayedSet(name)
 	page := restapi.DLQPage{Topic: topic, Records: []restapi.DLQRecord{}}
-	for _, q := range qs {
-		if q.QueueID < startQ {
-			continue
-		}
+	for i := start; i < len(qs) && len(page.Records) < limit; i++ {
 		off := int64(0)
-		if q.QueueID == startQ {
+		if i == start {
 			off = startOff
 		}
 		for len(page.Records) < limit {
-			msgs, next, err := e.dlqReader().Read(ctx, q, off, limit-len(page.Records))
+			msgs, next, err := e.dlqIO().Read(ctx, qs[i], off, limit-len(page.Records))
 			if err != nil {
 				return restapi.DLQPage{}, err
 			}
@@ -106,15 +252,12 @@ func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (re
 			}
 			for _, m := range msgs {
 				rec := decodeDLQ(m, false)
-				if ri, ok := lookupReplay(replayed, topic, rec.ID, m); ok {
+				if ri, ok := replayed.lookup(topic, m); ok {
 					rec.Replayed = &ri
 				}
 				page.Records = append(page.Records, rec)
 			}
 			off = next
-		}
-		if len(page.Records) >= limit {
-			break
 		}
 	}
 	if len(page.Records) == limit {
@@ -133,33 +276,40 @@ func (e *engine) DLQGet(ctx context.Context, name, id string) (restapi.DLQRecord
 	if err != nil {
 		return restapi.DLQRecord{}, err
 	}
-	m, err := e.readDLQAt(ctx, name, qs, id)
+	m, err := e.readDLQAt(ctx, name, qs, "id", id)
 	if err != nil {
 		return restapi.DLQRecord{}, err
 	}
 	rec := decodeDLQ(m, true)
-	if ri, ok := lookupReplay(e.replayedSet(name), topic, rec.ID, m); ok {
+	if ri, ok := e.replayedSet(name).lookup(topic, m); ok {
 		rec.Replayed = &ri
 	}
 	return rec, nil
 }
 
-// readDLQAt reads record id of connector name's DLQ, whose queues are qs; ErrNotFound when
-// the DLQ does not hold it, or id names no record.
-func (e *engine) readDLQAt(ctx context.Context, name string, qs []rmqclient.Queue, id string) (*rmqclient.ReceivedMessage, error) {
-	qi, off, err := parseDLQID(id)
+// readDLQAt reads record id, given as key, of connector name's DLQ, whose queues are qs;
+// ErrNotFound when the DLQ does not hold it or id is not a record id, a *cfgerr.Error
+// naming key when id is of the earlier form and may name several records.
+func (e *engine) readDLQAt(ctx context.Context, name string, qs []rmqclient.Queue, key, id string) (*rmqclient.ReceivedMessage, error) {
+	rid, err := parseDLQID(id)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, restapi.ErrNotFound)
 	}
+	switch rid, err = dlqIDOn(qs, rid); {
+	case errors.Is(err, errNoSuchQueue):
+		return nil, fmt.Errorf("dlq record %s of connector %s: %w: %w", id, name, err, restapi.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("dlq of connector %s: %w", name, badDLQID(key, id, err))
+	}
 	for _, q := range qs {
-		if q.QueueID != qi {
+		if q.BrokerName != rid.broker || q.QueueID != rid.queue {
 			continue
 		}
-		msgs, _, err := e.dlqReader().Read(ctx, q, off, 1)
+		msgs, _, err := e.dlqIO().Read(ctx, q, rid.offset, 1)
 		if err != nil {
 			return nil, err
 		}
-		if len(msgs) == 1 && msgs[0].Offset == off {
+		if len(msgs) == 1 && msgs[0].Offset == rid.offset {
 			return msgs[0], nil
 		}
 	}
@@ -169,10 +319,12 @@ func (e *engine) readDLQAt(ctx context.Context, name string, qs []rmqclient.Queu
 // DLQReplay re-sends DLQ records (all of them when ids is empty) to their original topic
 // with their original keys and properties, so the sink consumes them again. A record
 // already replayed is skipped unless force is set; in a cluster, one another worker is
-// replaying is refused as such (see clusterReplays.begin). Records are read, sent and recorded in
-// batches of replayBatch, so memory stays bounded whatever the DLQ holds; the replays of
-// a batch are recorded durably before the next batch is read and before the call returns
-// (a crash in the middle of a batch may send its records again on the next replay).
+// replaying is left to it and listed as in progress (see clusterReplays.begin). Records
+// are read, sent and recorded in batches of replayBatch, so memory stays bounded whatever
+// the DLQ holds; the replays of a batch are recorded durably before the next batch is read
+// and before the call returns (a crash in the middle of a batch may send its records again
+// on the next replay). The replay records of records the broker's retention deleted are
+// dropped first (dlqReplays.prune).
 //
 // Only a sink connector's DLQ can be replayed: a source connector's DLQ holds records that
 // were never converted, which its target topic's readers cannot expect. A record is sent
@@ -180,7 +332,7 @@ func (e *engine) readDLQAt(ctx context.Context, name string, qs []rmqclient.Queu
 // message property anyone who can write the DLQ topic can set, so any other target (a
 // store topic, another connector's topic) is refused, as is a record whose body the DLQ
 // kept only in part, without its own properties, or only as the task rendered it; refused
-// records are listed with the reason.
+// records are listed with the reason (a restapi.DLQRefusalCode and a sentence).
 func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force bool) (restapi.DLQReplayResult, error) {
 	topic, rt, err := e.dlqTopic(name)
 	if err != nil {
@@ -195,8 +347,9 @@ func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force
 	}
 	e.replayMu.Lock()
 	defer e.replayMu.Unlock()
-	r := &replayer{e: e, name: name, dlq: topic, force: force, p: p, done: e.replayedSet(name),
-		allowed: map[string]bool{}, res: restapi.DLQReplayResult{Replayed: []string{}, Skipped: []string{}, Refused: []restapi.DLQRefusal{}}}
+	r := &replayer{e: e, name: name, dlq: topic, force: force, p: p, at: time.Now().UTC(), done: e.replayedSet(name).of(topic),
+		allowed: map[string]bool{}, res: restapi.DLQReplayResult{Replayed: []string{}, Skipped: []string{},
+			InProgress: []restapi.DLQInProgress{}, Refused: []restapi.DLQRefusal{}}}
 	for _, t := range rt.st.topics {
 		r.allowed[t] = true
 	}
@@ -204,25 +357,37 @@ func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force
 	if err != nil {
 		return r.res, err
 	}
-	if len(ids) > 0 {
-		return r.res, r.replayIDs(ctx, qs, ids)
-	}
 	// Only what the DLQ held when the replay began: a replayed record that fails again
 	// comes back to the DLQ, on any of its queues, and must not be replayed again by this
-	// call; so every queue's range is read before anything is sent.
+	// call; so every queue's range is read before anything is sent. Its start, the first
+	// offset the broker's retention kept, is where the queue's replay records begin.
 	type span struct{ off, end int64 }
 	spans := make([]span, len(qs))
+	floors := map[string]int64{}
 	for i, q := range qs {
-		off, end, err := e.client.QueueOffsets(ctx, q)
+		off, end, err := e.dlqIO().Offsets(ctx, q)
 		if err != nil {
-			return r.res, err
+			if len(ids) == 0 {
+				return r.res, err
+			}
+			floors = nil // a replay of some records needs no queue it does not read; it prunes nothing
+			continue
 		}
 		spans[i] = span{off, end}
+		if floors != nil {
+			floors[queueKeyOf(q)] = off
+		}
+	}
+	if err := r.prune(ctx, floors); err != nil {
+		return r.res, err
+	}
+	if len(ids) > 0 {
+		return r.res, r.replayIDs(ctx, qs, ids)
 	}
 	for i, q := range qs {
 		off, end := spans[i].off, spans[i].end
 		for off < end {
-			batch, next, err := e.dlqReader().ReadBelow(ctx, q, off, end, replayBatch)
+			batch, next, err := e.dlqIO().Read(ctx, q, off, replayBatch)
 			if err != nil {
 				return r.res, err
 			}
@@ -246,14 +411,28 @@ const replayBatch = 256
 
 // replayer carries one DLQReplay call's state across its batches.
 type replayer struct {
-	e       *engine
-	name    string
-	dlq     string
-	force   bool
-	p       *rmqclient.Producer
-	done    map[string]restapi.ReplayInfo
+	e     *engine
+	name  string
+	dlq   string
+	force bool
+	p     *rmqclient.Producer
+	// at is when the call began: the time its replays are recorded with.
+	at      time.Time
+	done    *dlqReplays
 	allowed map[string]bool
 	res     restapi.DLQReplayResult
+}
+
+// prune drops the replay records of the DLQ's records the broker's retention deleted:
+// floors maps a queue (queueKey) to its first retained offset.
+func (r *replayer) prune(ctx context.Context, floors map[string]int64) error {
+	if !r.done.prune(r.dlq, floors) {
+		return nil
+	}
+	if r.e.replays != nil {
+		return r.e.replays.prune(ctx, r.name, r.dlq, floors)
+	}
+	return r.e.saveReplayed(r.name, r.done)
 }
 
 // replayIDs replays the records ids of the DLQ queues qs. Every id is looked up before
@@ -264,7 +443,7 @@ type replayer struct {
 func (r *replayer) replayIDs(ctx context.Context, qs []rmqclient.Queue, ids []string) error {
 	first := make([]*rmqclient.ReceivedMessage, 0, min(replayBatch, len(ids)))
 	for i, id := range ids {
-		m, err := r.e.readDLQAt(ctx, r.name, qs, id)
+		m, err := r.e.readDLQAt(ctx, r.name, qs, "ids", id)
 		if err != nil {
 			return err
 		}
@@ -278,9 +457,10 @@ func (r *replayer) replayIDs(ctx context.Context, qs []rmqclient.Queue, ids []st
 	for start := replayBatch; start < len(ids); start += replayBatch {
 		batch := make([]*rmqclient.ReceivedMessage, 0, min(replayBatch, len(ids)-start))
 		for _, id := range ids[start:min(start+replayBatch, len(ids))] {
-			m, err := r.e.readDLQAt(ctx, r.name, qs, id)
+			m, err := r.e.readDLQAt(ctx, r.name, qs, "ids", id)
 			if errors.Is(err, restapi.ErrNotFound) {
-				r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: id, Reason: "no longer in the DLQ: deleted since the replay began (the broker's retention)"})
+				r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: id, Code: restapi.RefusedGone,
+					Reason: "no longer in the DLQ: deleted since the replay began (the broker's retention)"})
 				continue
 			}
 			if err != nil {
@@ -304,31 +484,32 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 			if sent == 0 {
 				return
 			}
-			if serr := r.e.saveReplayed(r.name, r.dlq, r.done); serr != nil && err == nil {
+			if serr := r.e.saveReplayed(r.name, r.done); serr != nil && err == nil {
 				err = serr
 			}
 		}()
 	}
 	for _, m := range msgs {
 		rec := decodeDLQ(m, false)
-		if _, ok := lookupReplay(r.done, r.dlq, rec.ID, m); ok && !r.force {
+		if r.done.replayed(r.dlq, m) && !r.force {
 			r.res.Skipped = append(r.res.Skipped, rec.ID)
 			continue
 		}
-		if reason := r.refusal(rec, m); reason != "" {
-			r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: rec.ID, Reason: reason})
+		if code, reason := r.refusal(rec, m); code != "" {
+			r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: rec.ID, Code: code, Reason: reason})
 			continue
 		}
-		key := replayKey(r.dlq, rec.ID, m)
+		ref := replayRef{key: replayKey(r.dlq, rec.ID, m), stored: m.StoreTime.UnixMilli()}
 		var ticket replayTicket
 		if r.e.replays != nil {
 			// In a cluster, the replay is taken in the config topic first, so that the same
 			// record replayed through two workers at once is sent once.
-			t, err := r.e.replays.begin(ctx, r.name, key, r.force)
+			t, err := r.e.replays.begin(ctx, r.name, ref, r.force)
 			var busy *replayBusyError
 			switch {
 			case errors.As(err, &busy):
-				r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: rec.ID, Reason: busy.Error()})
+				r.res.InProgress = append(r.res.InProgress, restapi.DLQInProgress{ID: rec.ID, Worker: busy.taker, Since: busy.since.UTC(),
+					Reason: busy.Error()})
 				continue
 			case errors.Is(err, restapi.ErrAlreadyExists):
 				r.res.Skipped = append(r.res.Skipped, rec.ID)
@@ -350,11 +531,11 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 			}
 			return fmt.Errorf("replay %s to %s: %w", rec.ID, rec.Topic, err)
 		}
-		info := restapi.ReplayInfo{At: time.Now().UTC(), MsgID: sr.MsgID}
-		r.done[key] = info
+		info := restapi.ReplayInfo{At: r.at, MsgID: sr.MsgID}
+		r.done.add(r.dlq, dlqRecordID(m.Queue, m.Offset), ref.stored, info)
 		sent++
 		if r.e.replays != nil {
-			if err := r.e.replays.finish(ctx, r.name, key, info); err != nil {
+			if err := r.e.replays.finish(ctx, r.name, ref, info); err != nil {
 				return fmt.Errorf("record the replay of %s (sent as %s): %w", rec.ID, sr.MsgID, err)
 			}
 		}
@@ -363,45 +544,55 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 	return nil
 }
 
-// refusal says why rec must not be replayed, or "" when it may.
-func (r *replayer) refusal(rec restapi.DLQRecord, m *rmqclient.ReceivedMessage) string {
+// refusal says why rec must not be replayed, as a code and a sentence; no code when it may.
+func (r *replayer) refusal(rec restapi.DLQRecord, m *rmqclient.ReceivedMessage) (restapi.DLQRefusalCode, string) {
 	switch {
 	case rec.Topic == "":
-		return fmt.Sprintf("no %s property: the original topic is unknown", ErrHeaderTopic)
+		return restapi.RefusedNoTopic, fmt.Sprintf("no %s property: the original topic is unknown", ErrHeaderTopic)
 	case !r.allowed[rec.Topic]:
-		return fmt.Sprintf("original topic %q is not one the connector consumes (connect.topicnames); a replay only "+
-			"writes to the connector's own topics", rec.Topic)
+		return restapi.RefusedForeignTopic, fmt.Sprintf("original topic %q is not one the connector consumes "+
+			"(connect.topicnames); a replay only writes to the connector's own topics", rec.Topic)
 	case m.Properties[ErrHeaderBodyTruncated] == "true":
-		return fmt.Sprintf("the DLQ kept only the first %d of the record's %s bytes (too large for RocketMQ)",
-			len(m.Body), m.Properties[ErrHeaderBodySize])
+		return restapi.RefusedBodyTruncated, fmt.Sprintf("the DLQ kept only the first %d of the record's %s bytes "+
+			"(too large for RocketMQ)", len(m.Body), m.Properties[ErrHeaderBodySize])
 	case m.Properties[ErrHeaderPropsTruncated] == "true":
-		return "the DLQ could not keep the record's own properties and keys (with the error context they passed " +
-			"RocketMQ's 32 KiB limit on a message's properties)"
+		return restapi.RefusedPropertiesTruncated, "the DLQ could not keep the record's own properties and keys (with " +
+			"the error context they passed RocketMQ's 32 KiB limit on a message's properties)"
 	case m.Properties[ErrHeaderBodyRendered] == "true":
-		return "the DLQ holds the sink task's rendering of the record, not the bytes its topic held (the message " +
-			"could not be read back when the task reported it)"
+		return restapi.RefusedBodyRendered, "the DLQ holds the sink task's rendering of the record, not the bytes its " +
+			"topic held (the message could not be read back when the task reported it)"
 	case m.Properties[ErrHeaderBodyUndecodable] == "true":
-		return "the DLQ holds the message's stored bytes, which the worker could not decode (an unknown compression " +
-			"or a corrupt body)"
+		return restapi.RefusedBodyUndecodable, "the DLQ holds the message's stored bytes, which the worker could not " +
+			"decode (an unknown compression or a corrupt body)"
 	}
-	return ""
+	return "", ""
 }
 
 // replayStore keeps DLQ replay records where every worker of a cluster sees them (nil in
-// standalone mode, which keeps them in <StoreDir>/dlq-replayed.json). Records are keyed by
-// replayKey. Its calls are made under engine.replayMu.
+// standalone mode, which keeps them in <StoreDir>/dlq-replays.json). Both keep done replays
+// as dlqReplays; a cluster takes a record's replay under its replayKey first. Its calls are
+// made under engine.replayMu.
 type replayStore interface {
-	// replayed returns the connector's done replays.
-	replayed(name string) map[string]restapi.ReplayInfo
-	// begin takes the replay of record key. Unless force is set, it fails with
+	// replayed returns a copy of the connector's done replays.
+	replayed(name string) *dlqReplays
+	// begin takes the replay of record ref. Unless force is set, it fails with
 	// ErrAlreadyExists when the record was replayed, and with a *replayBusyError when a
 	// replay of it is in progress. The ticket names the take, also when begin fails.
-	begin(ctx context.Context, name, key string, force bool) (replayTicket, error)
+	begin(ctx context.Context, name string, ref replayRef, force bool) (replayTicket, error)
 	// finish records a done replay (even once ctx has ended: the record was sent).
-	finish(ctx context.Context, name, key string, info restapi.ReplayInfo) error
+	finish(ctx context.Context, name string, ref replayRef, info restapi.ReplayInfo) error
 	// abandon gives up the take t (a failed send, or a begin whose answer was lost), and no
 	// other take of the record.
 	abandon(name string, t replayTicket)
+	// prune drops the replay records of DLQ topic's records below floors (dlqReplays.prune).
+	prune(ctx context.Context, name, topic string, floors map[string]int64) error
+}
+
+// replayRef names a DLQ record to a replayStore: its replayKey and its message's store time
+// (Unix ms; see queueReplays.Stored).
+type replayRef struct {
+	key    string
+	stored int64
 }
 
 // replayTicket names one take of a record's replay: who took it and when.
@@ -411,34 +602,11 @@ type replayTicket struct {
 	at    time.Time
 }
 
-// replayKey is the key of the replay records of DLQ message m, record id of DLQ topic: the
-// id alone names another record once the connector's DLQ topic changes or is re-created
-// (offsets start again at 0); the message id tells those apart.
-func replayKey(topic, id string, m *rmqclient.ReceivedMessage) string {
-	return topic + "/" + id + "/" + m.MsgID
-}
-
-// lookupReplay finds the replay record of DLQ message m, record id of topic, in set. A
-// record kept by id alone (written before records were keyed by replayKey) counts too.
-func lookupReplay(set map[string]restapi.ReplayInfo, topic, id string, m *rmqclient.ReceivedMessage) (restapi.ReplayInfo, bool) {
-	if ri, ok := set[replayKey(topic, id, m)]; ok {
-		return ri, true
-	}
-	ri, ok := set[id]
-	return ri, ok
-}
-
-// replayOfTopic reports whether replay record key belongs to DLQ topic (a record kept by
-// id alone is taken to).
-func replayOfTopic(key, topic string) bool {
-	return !strings.Contains(key, "/") || strings.HasPrefix(key, topic+"/")
-}
-
 // decodeDLQ turns a DLQ message into a record; full adds the body and stack trace.
 func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) restapi.DLQRecord {
 	p := m.Properties
 	rec := restapi.DLQRecord{
-		ID: fmt.Sprintf("%d-%d", m.Queue.QueueID, m.Offset), Topic: p[ErrHeaderTopic], Partition: p[ErrHeaderPartition],
+		ID: dlqRecordID(m.Queue, m.Offset).String(), Topic: p[ErrHeaderTopic], Partition: p[ErrHeaderPartition],
 		Offset: p[ErrHeaderOffset], Connector: p[ErrHeaderConnector], Task: p[ErrHeaderTask], Stage: p[ErrHeaderStage],
 		ClassName: p[ErrHeaderClass], ExceptionClass: p[ErrHeaderExcClass], ExceptionMessage: p[ErrHeaderExcMessage],
 		Keys: m.Keys, BodySize: len(m.Body), Time: m.StoreTime.UTC(),
@@ -471,37 +639,4 @@ func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) restapi.DLQRecord {
 		rec.Stacktrace = p[ErrHeaderExcStack]
 	}
 	return rec
-}
-
-func (e *engine) replayPath() string { return filepath.Join(e.cfg.StoreDir, "dlq-replayed.json") }
-
-// replayedSet returns a copy of the connector's replayed-record map.
-func (e *engine) replayedSet(name string) map[string]restapi.ReplayInfo {
-	if e.replays != nil {
-		return e.replays.replayed(name)
-	}
-	var all map[string]map[string]restapi.ReplayInfo
-	if err := filestore.Read(e.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
-		e.log.Warn("dlq replay record unreadable", "err", err)
-	}
-	out := map[string]restapi.ReplayInfo{}
-	for k, v := range all[name] {
-		out[k] = v
-	}
-	return out
-}
-
-// saveReplayed stores set as the connector's replay records; those of a DLQ topic other
-// than topic, the connector's, are dropped: no record of it is looked up any more.
-func (e *engine) saveReplayed(name, topic string, set map[string]restapi.ReplayInfo) error {
-	var all map[string]map[string]restapi.ReplayInfo
-	if err := filestore.Read(e.replayPath(), &all); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if all == nil {
-		all = map[string]map[string]restapi.ReplayInfo{}
-	}
-	maps.DeleteFunc(set, func(key string, _ restapi.ReplayInfo) bool { return !replayOfTopic(key, topic) })
-	all[name] = set
-	return filestore.Write(e.replayPath(), all)
 }

@@ -22,7 +22,7 @@ type replayHarness struct {
 	d          *Distributed
 	inc        int64
 	topic, dlq string
-	// The DLQ's records: record i is on queue i mod the DLQ's queues.
+	// The DLQ's records (ids, as the API shows them): record i is on queue i mod the DLQ's queues.
 	ids  []string
 	msgs []*rmqclient.ReceivedMessage
 }
@@ -31,12 +31,39 @@ func newReplayHarness(t *testing.T, records, queues int) *replayHarness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	client := rmqtest.Client(t)
 	h := &replayHarness{topic: rmqtest.Topic(t, 1), dlq: rmqtest.Topic(t, queues)}
-	d, err := NewDistributed(DistributedConfig{ClusterID: "c1", StandaloneConfig: StandaloneConfig{
-		WorkerID: "w1", StoreDir: t.TempDir(), StopTimeout: 5 * time.Second}, Lease: time.Hour}, client, testRegistry(), quiet())
+	h.d, h.inc = newReplayCluster(t, h.topic, h.dlq)
+	d := h.d
+	for i := range records {
+		h.putDLQ(t, i%queues, fmt.Sprint("record ", i))
+		h.ids = append(h.ids, fmt.Sprintf("%d-%d", i%queues, i/queues))
+	}
+	for i, id := range h.ids {
+		m, err := d.engine.readDLQAt(ctx, "s", h.queues(t), "id", id)
+		require.NoError(t, err)
+		h.msgs = append(h.msgs, m)
+		h.ids[i] = dlqRecordID(m.Queue, m.Offset).String()
+	}
+	return h
+}
+
+func (h *replayHarness) queues(t *testing.T) []rmqclient.Queue {
+	t.Helper()
+	qs, err := rmqtest.Client(t).ReadableQueues(context.Background(), h.dlq)
 	require.NoError(t, err)
-	h.d = d
+	return qs
+}
+
+// newReplayCluster is a Distributed whose config log is in memory (memQueue), read and
+// folded as a worker does, with a stopped sink connector s consuming topic, whose DLQ topic
+// is dlq; inc is the connector's incarnation.
+func newReplayCluster(t *testing.T, topic, dlq string) (*Distributed, int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := NewDistributed(DistributedConfig{ClusterID: "c1", StandaloneConfig: StandaloneConfig{
+		WorkerID: "w1", StoreDir: t.TempDir(), StopTimeout: 5 * time.Second}, Lease: time.Hour}, rmqtest.Client(t), testRegistry(), quiet())
+	require.NoError(t, err)
 	d.engine.start(context.Background())
 	d.members = []string{memberID("w1", d.proc), memberID("w2", "p2")}
 	d.lastRenew = time.Now()
@@ -51,32 +78,14 @@ func newReplayHarness(t *testing.T, records, queues int) *replayHarness {
 		_ = d.Close()
 	})
 
-	cfg := map[string]string{"connector.class": "mem-sink", "errors.deadletterqueue.topic.name": h.dlq}
+	cfg := map[string]string{"connector.class": "mem-sink", "errors.deadletterqueue.topic.name": dlq}
 	off, err := d.writeConfigAt(ctx, configRecord{Type: recConnector, Name: "s", Config: cfg, Target: restapi.TargetStopped})
 	require.NoError(t, err)
-	h.inc = off + 1
-	rt := newConnRuntime(d.engine, "s", &parsedConfig{raw: cfg, st: connectorSettings{kind: plugins.KindSink, topics: []string{h.topic},
-		policy: errorPolicy{tolerateAll: true, dlqTopic: h.dlq}}}, nil)
-	rt.inc, rt.target = h.inc, restapi.TargetStopped
+	rt := newConnRuntime(d.engine, "s", &parsedConfig{raw: cfg, st: connectorSettings{kind: plugins.KindSink, topics: []string{topic},
+		policy: errorPolicy{tolerateAll: true, dlqTopic: dlq}}}, nil)
+	rt.inc, rt.target = off+1, restapi.TargetStopped
 	d.engine.adopt(rt)
-
-	for i := range records {
-		h.putDLQ(t, i%queues, fmt.Sprint("record ", i))
-		h.ids = append(h.ids, fmt.Sprintf("%d-%d", i%queues, i/queues))
-	}
-	for _, id := range h.ids {
-		m, err := d.engine.readDLQAt(ctx, "s", h.queues(t), id)
-		require.NoError(t, err)
-		h.msgs = append(h.msgs, m)
-	}
-	return h
-}
-
-func (h *replayHarness) queues(t *testing.T) []rmqclient.Queue {
-	t.Helper()
-	qs, err := rmqtest.Client(t).ReadableQueues(context.Background(), h.dlq)
-	require.NoError(t, err)
-	return qs
+	return d, off + 1
 }
 
 // putDLQ writes a record of the connector's topic to queue q of the DLQ, and waits until the
@@ -130,8 +139,9 @@ func (h *replayHarness) entry(t *testing.T, i int) (restapi.ReplayInfo, bool) {
 }
 
 // TestDLQReplayTakenAndNeverFinished: a replay taken in the config topic whose worker never
-// finished it (it crashed before sending) is reported as in progress, not as replayed,
-// while its taker may still be at it; once its lease has passed, or at once when its taker
+// finished it (it crashed before sending) is reported as in progress (in_progress, naming
+// its worker; it used to be listed among the refused), not as replayed, while its taker may
+// still be at it; once its lease has passed, or at once when its taker
 // left the cluster or is this very process (from an earlier call), the record is replayed.
 // Such a record used to be skipped as "already replayed" forever.
 func TestDLQReplayTakenAndNeverFinished(t *testing.T) {
@@ -144,12 +154,16 @@ func TestDLQReplayTakenAndNeverFinished(t *testing.T) {
 	res := h.replay(t, 0)
 	require.Empty(t, res.Replayed)
 	require.Empty(t, res.Skipped, "a replay in progress is not one done")
-	require.Len(t, res.Refused, 1)
-	require.Equal(t, h.id(0), res.Refused[0].ID)
-	require.Contains(t, res.Refused[0].Reason, "being replayed by worker "+memberID("w2", "p2"))
+	require.Empty(t, res.Refused, "nor a record that must not be replayed")
+	require.Len(t, res.InProgress, 1)
+	in := res.InProgress[0]
+	require.Equal(t, h.id(0), in.ID)
+	require.Equal(t, memberID("w2", "p2"), in.Worker)
+	require.False(t, in.Since.IsZero())
+	require.Contains(t, in.Reason, "being replayed by worker "+memberID("w2", "p2"))
 	replayLease = time.Nanosecond // its lease has passed
 	res = h.replay(t, 0)
-	require.Equal(t, []string{h.id(0)}, res.Replayed, "refused: %v", res.Refused)
+	require.Equal(t, []string{h.id(0)}, res.Replayed, "in progress: %v", res.InProgress)
 	replayLease = lease
 	res = h.replay(t, 0)
 	require.Equal(t, []string{h.id(0)}, res.Skipped, "done now")
@@ -175,10 +189,10 @@ func TestDLQReplayTakenAndNeverFinished(t *testing.T) {
 // appended to the config topic, then the caller's context ends before it is folded.
 type lostAnswerReplays struct{ clusterReplays }
 
-func (r lostAnswerReplays) begin(ctx context.Context, name, key string, force bool) (replayTicket, error) {
+func (r lostAnswerReplays) begin(ctx context.Context, name string, ref replayRef, force bool) (replayTicket, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	cancel()
-	return r.clusterReplays.begin(ctx, name, key, force)
+	return r.clusterReplays.begin(ctx, name, ref, force)
 }
 
 // TestDLQReplayWhoseTakeLostItsAnswerGivesItUp: a take appended to the config topic whose
@@ -254,9 +268,9 @@ type echoReplays struct {
 	echo func()
 }
 
-func (r echoReplays) finish(ctx context.Context, name, key string, info restapi.ReplayInfo) error {
+func (r echoReplays) finish(ctx context.Context, name string, ref replayRef, info restapi.ReplayInfo) error {
 	r.echo()
-	return r.clusterReplays.finish(ctx, name, key, info)
+	return r.clusterReplays.finish(ctx, name, ref, info)
 }
 
 // TestDLQReplayAllSendsOnlyWhatTheDLQHeldWhenItBegan: a replay of every record sends the
@@ -269,5 +283,5 @@ func TestDLQReplayAllSendsOnlyWhatTheDLQHeldWhenItBegan(t *testing.T) {
 	h.d.engine.replays = echoReplays{clusterReplays{h.d}, func() { h.putDLQ(t, 1, "failed again") }}
 	res, err := h.d.DLQReplay(context.Background(), "s", nil, false)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0-0", "1-0"}, res.Replayed)
+	require.Equal(t, []string{h.id(0), h.id(1)}, res.Replayed)
 }

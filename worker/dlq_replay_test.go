@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,11 +44,13 @@ func TestDLQReplayOnlyToTheConnectorsTopics(t *testing.T) {
 	}
 	res, err := env.h.DLQReplay(ctx, "s", nil, false)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0-0"}, res.Replayed)
+	require.Equal(t, []string{brokerID(t, dlq, 0, 0)}, res.Replayed)
 	require.Len(t, res.Refused, 2)
-	require.Equal(t, "0-1", res.Refused[0].ID)
+	require.Equal(t, brokerID(t, dlq, 0, 1), res.Refused[0].ID)
+	require.Equal(t, restapi.RefusedForeignTopic, res.Refused[0].Code)
 	require.Contains(t, res.Refused[0].Reason, "connect.topicnames")
-	require.Equal(t, "0-2", res.Refused[1].ID)
+	require.Equal(t, brokerID(t, dlq, 0, 2), res.Refused[1].ID)
+	require.Equal(t, restapi.RefusedBodyTruncated, res.Refused[1].Code)
 	require.Contains(t, res.Refused[1].Reason, "kept only")
 	qs, err := client.TopicQueues(ctx, store)
 	require.NoError(t, err)
@@ -95,9 +98,15 @@ func TestDLQReplayStreamsInBatches(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Replayed, n)
 	require.Empty(t, res.Refused)
-	b, err := os.ReadFile(filepath.Join(dir, "dlq-replayed.json"))
+	var stored map[string]*dlqReplays
+	b, err := os.ReadFile(filepath.Join(dir, "dlq-replays.json"))
 	require.NoError(t, err)
-	require.Contains(t, string(b), fmt.Sprintf(`%s/0-%d/`, dlq, n-1), "kept by DLQ topic, record id and message")
+	require.NoError(t, json.Unmarshal(b, &stored))
+	require.Equal(t, dlq, stored["s"].Topic)
+	id, err := parseDLQID(brokerID(t, dlq, 0, 0))
+	require.NoError(t, err)
+	require.Len(t, stored["s"].Queues[id.queueKey()].Runs, 1, "one run of offsets")
+	require.Equal(t, int64(n), stored["s"].Queues[id.queueKey()].Runs[0].To)
 	again, err := env.h.DLQReplay(ctx, "s", nil, false)
 	require.NoError(t, err)
 	require.Empty(t, again.Replayed)
@@ -149,7 +158,7 @@ func TestDLQReplayOfAnUnknownIDSendsNothing(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, maxOff, "records were replayed")
 	}
-	_, err = os.Stat(filepath.Join(dir, "dlq-replayed.json"))
+	_, err = os.Stat(filepath.Join(dir, "dlq-replays.json"))
 	require.ErrorIs(t, err, os.ErrNotExist, "replays were recorded")
 }
 

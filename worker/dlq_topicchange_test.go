@@ -44,7 +44,7 @@ func TestDLQReplayRecordsFollowTheDLQTopic(t *testing.T) {
 	require.Nil(t, waitDLQ(t, env.h, "s", 1)[0].Replayed)
 	res, err := env.h.DLQReplay(ctx, "s", nil, false)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0-0"}, res.Replayed)
+	require.Equal(t, []string{brokerID(t, dlqA, 0, 0)}, res.Replayed)
 
 	// Another DLQ topic: its record 0-0 is another record.
 	cfg["errors.deadletterqueue.topic.name"] = dlqB
@@ -52,13 +52,13 @@ func TestDLQReplayRecordsFollowTheDLQTopic(t *testing.T) {
 	require.NoError(t, err)
 	put(dlqB)
 	recs := waitDLQ(t, env.h, "s", 1)
-	require.Equal(t, "0-0", recs[0].ID)
+	require.Equal(t, brokerID(t, dlqB, 0, 0), recs[0].ID)
 	require.Nil(t, recs[0].Replayed, "not replayed: the replay was of dlqA's 0-0")
 	res, err = env.h.DLQReplay(ctx, "s", nil, false)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0-0"}, res.Replayed)
+	require.Equal(t, []string{brokerID(t, dlqB, 0, 0)}, res.Replayed)
 	require.Empty(t, res.Skipped)
-	b, err := os.ReadFile(filepath.Join(dir, "dlq-replayed.json"))
+	b, err := os.ReadFile(filepath.Join(dir, "dlq-replays.json"))
 	require.NoError(t, err)
 	require.NotContains(t, string(b), dlqA, "the records of the former DLQ topic are dropped")
 
@@ -71,11 +71,11 @@ func TestDLQReplayRecordsFollowTheDLQTopic(t *testing.T) {
 		page, err = env.h.DLQList(ctx, "s", "", 10)
 		return err == nil && len(page.Records) == 1
 	}, 30*time.Second, 100*time.Millisecond)
-	require.Equal(t, "0-0", page.Records[0].ID)
+	require.Equal(t, brokerID(t, dlqB, 0, 0), page.Records[0].ID)
 	require.Nil(t, page.Records[0].Replayed, "not replayed: the replay was of the former topic's 0-0")
 	res, err = env.h.DLQReplay(ctx, "s", nil, false)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0-0"}, res.Replayed)
+	require.Equal(t, []string{brokerID(t, dlqB, 0, 0)}, res.Replayed)
 }
 
 // TestClusterReplayRecordsOfAFormerDLQTopicAreDropped: in the config fold, a config update

@@ -79,8 +79,10 @@ type engine struct {
 	positions PositionStore
 	defaults  connectorDefaults
 	place     placement
-	// replays records DLQ replays; nil keeps them in <StoreDir>/dlq-replayed.json.
+	// replays records DLQ replays; nil keeps them in <StoreDir>/dlq-replays.json.
 	replays replayStore
+	// dlq reads the DLQ topics; nil reads them from the broker (brokerDLQ).
+	dlq     dlqIO
 	metrics *workerMetrics
 
 	mu       sync.Mutex

@@ -56,8 +56,9 @@ func TestSinkUndecodableMessageGoesThroughTheErrorPolicy(t *testing.T) {
 		require.Equal(t, "true", m.Properties[ErrHeaderBodyUndecodable])
 		require.Equal(t, StageConsume, m.Properties[ErrHeaderStage])
 		rp := &replayer{allowed: map[string]bool{"t": true}}
-		require.Contains(t, rp.refusal(restapi.DLQRecord{Topic: "t"}, &rmqclient.ReceivedMessage{Properties: m.Properties}),
-			"could not decode", "a replay refuses it")
+		code, reason := rp.refusal(restapi.DLQRecord{Topic: "t"}, &rmqclient.ReceivedMessage{Properties: m.Properties})
+		require.Equal(t, restapi.RefusedBodyUndecodable, code, "a replay refuses it")
+		require.Contains(t, reason, "could not decode")
 
 		off, _ := p.toCommit()
 		require.Equal(t, int64(10), off, "not past the batch before it while that is in flight")

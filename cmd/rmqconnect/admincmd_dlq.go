@@ -64,8 +64,9 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 		}
 		return nil
 	case "replay":
-		// A refused record is exit code 1, after the result is printed: a script must not
-		// take a replay that left records behind for a done one.
+		// A refused record, or one left to a replay in progress elsewhere, is exit code 1,
+		// after the result is printed: a script must not take a replay that left records
+		// behind for a done one.
 		res, err := e.c.DLQReplay(e.ctx, name, e.args[2:], dlqFlags.force)
 		if err != nil {
 			return err
@@ -77,8 +78,15 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 		} else {
 			printReplay(e.out, res)
 		}
-		if len(res.Refused) > 0 {
-			return fmt.Errorf("connector %s: %d DLQ record(s) refused, not sent", name, len(res.Refused))
+		var left []string
+		if n := len(res.Refused); n > 0 {
+			left = append(left, fmt.Sprintf("%d DLQ record(s) refused", n))
+		}
+		if n := len(res.InProgress); n > 0 {
+			left = append(left, fmt.Sprintf("%d DLQ record(s) left to another worker's replay in progress", n))
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("connector %s: %s, not sent", name, strings.Join(left, ", "))
 		}
 		return nil
 	default:
@@ -86,13 +94,17 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 	}
 }
 
-// printReplay prints a replay's result: the counts, then each refused record and why.
+// printReplay prints a replay's result: the counts, then each record left to a replay in
+// progress and each refused record, and why.
 func printReplay(w io.Writer, res restapi.DLQReplayResult) {
 	fmt.Fprintf(w, "replayed %d record(s)", len(res.Replayed))
 	if len(res.Skipped) > 0 {
 		fmt.Fprintf(w, "; skipped %d already replayed (--force to send again): %s", len(res.Skipped), strings.Join(res.Skipped, " "))
 	}
 	fmt.Fprintln(w)
+	for _, r := range res.InProgress {
+		fmt.Fprintf(w, "in progress %s: %s\n", r.ID, r.Reason)
+	}
 	for _, r := range res.Refused {
 		fmt.Fprintf(w, "refused %s: %s\n", r.ID, r.Reason)
 	}

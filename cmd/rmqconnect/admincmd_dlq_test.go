@@ -65,8 +65,8 @@ func TestAdminDLQ(t *testing.T) {
 // TestAdminDLQReplayRefusedExits1: a replay the worker refused records of prints the result,
 // refused records and reasons included, and exits 1 (it used to exit 0), in both formats.
 func TestAdminDLQReplayRefusedExits1(t *testing.T) {
-	res := restapi.DLQReplayResult{Replayed: []string{"0-4"}, Skipped: []string{},
-		Refused: []restapi.DLQRefusal{{ID: "0-5", Reason: `original topic "other" is not one the connector consumes`}}}
+	res := restapi.DLQReplayResult{Replayed: []string{"0-4"}, Skipped: []string{}, InProgress: []restapi.DLQInProgress{},
+		Refused: []restapi.DLQRefusal{{ID: "0-5", Code: restapi.RefusedForeignTopic, Reason: `original topic "other" is not one the connector consumes`}}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.Method+" "+r.URL.Path != "POST /connectors/c/dlq/replay" {
@@ -89,4 +89,22 @@ func TestAdminDLQReplayRefusedExits1(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, res, got)
 	require.Contains(t, errOut, "1 DLQ record(s) refused")
+}
+
+// TestAdminDLQReplayInProgressExits1: a record the worker left to another worker's replay of
+// it is printed with the reason and exits 1: this replay did not send it.
+func TestAdminDLQReplayInProgressExits1(t *testing.T) {
+	res := restapi.DLQReplayResult{Replayed: []string{"b:0:4"}, InProgress: []restapi.DLQInProgress{{ID: "b:0:5", Worker: "w2",
+		Reason: "being replayed by worker w2"}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(res)
+	}))
+	defer srv.Close()
+	t.Setenv("RMQCONNECT_URL", srv.URL)
+
+	code, out, errOut := runAdmin(t, "dlq", "replay", "c", "b:0:4", "b:0:5")
+	require.Equal(t, 1, code)
+	require.Equal(t, "replayed 1 record(s)\nin progress b:0:5: being replayed by worker w2\n", out)
+	require.Contains(t, errOut, "connector c: 1 DLQ record(s) left to another worker's replay in progress, not sent")
 }

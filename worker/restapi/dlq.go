@@ -1,10 +1,16 @@
 package restapi
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // DLQRecord is one dead-letter queue message with its decoded error context.
 type DLQRecord struct {
-	// ID is "<queue>-<offset>" in the DLQ topic; stable, usable as ?after= and in replay.
+	// ID is "<broker>:<queue>:<offset>" in the DLQ topic: the broker holding the record's
+	// queue, the queue's id there and the record's offset in it (split at the last two
+	// colons). Stable, usable as ?after= and in replay; the form of earlier releases,
+	// "<queue>-<offset>", is taken too while one broker holds queue <queue>.
 	ID               string            `json:"id"`
 	Topic            string            `json:"topic"`
 	Partition        string            `json:"partition"`
@@ -27,8 +33,10 @@ type DLQRecord struct {
 
 // ReplayInfo says when a DLQ record was re-sent and where it landed.
 type ReplayInfo struct {
-	At    time.Time `json:"at"`
-	MsgID string    `json:"msg_id"`
+	// At is when the replay that sent it began.
+	At time.Time `json:"at"`
+	// MsgID is the id of the message sent, known for the latest 1000 replays.
+	MsgID string `json:"msg_id,omitempty"`
 }
 
 // DLQPage is one page of a DLQ listing; Next is the ?after= value for the next page.
@@ -38,18 +46,77 @@ type DLQPage struct {
 	Next    string      `json:"next,omitempty"`
 }
 
-// DLQReplayResult reports a replay.
+// DLQReplayResult reports a replay: each record it was asked for (every record the DLQ
+// held when it began, without ids) is in one of its lists, by id.
 type DLQReplayResult struct {
+	// Replayed lists the records sent.
 	Replayed []string `json:"replayed"`
 	// Skipped lists records already replayed earlier (use force to send them again).
 	Skipped []string `json:"skipped"`
-	// Refused lists records that were not sent, with the reason: their original topic is not
-	// one the connector consumes, is unknown, or the DLQ kept only part of the body.
+	// InProgress lists records another replay, in a cluster, has taken and not finished:
+	// that replay sends them, this one did not.
+	InProgress []DLQInProgress `json:"in_progress"`
+	// Refused lists records that must not be replayed, with the reason.
 	Refused []DLQRefusal `json:"refused"`
 }
 
-// DLQRefusal is a DLQ record a replay did not send, and why.
-type DLQRefusal struct {
-	ID     string `json:"id"`
+// MarshalJSON writes an empty list as [], never null: every list is always there.
+func (r DLQReplayResult) MarshalJSON() ([]byte, error) {
+	type plain DLQReplayResult
+	p := plain(r)
+	if p.Replayed == nil {
+		p.Replayed = []string{}
+	}
+	if p.Skipped == nil {
+		p.Skipped = []string{}
+	}
+	if p.InProgress == nil {
+		p.InProgress = []DLQInProgress{}
+	}
+	if p.Refused == nil {
+		p.Refused = []DLQRefusal{}
+	}
+	return json.Marshal(p)
+}
+
+// DLQInProgress is a DLQ record a replay left to the replay of it in progress.
+type DLQInProgress struct {
+	ID string `json:"id"`
+	// Worker is the worker replaying it ("" when that replay did not say).
+	Worker string `json:"worker,omitempty"`
+	// Since is when that replay took it.
+	Since time.Time `json:"since"`
+	// Reason says when it may be replayed again.
 	Reason string `json:"reason"`
 }
+
+// DLQRefusal is a DLQ record a replay did not send, and why: Code says it for programs,
+// Reason for people.
+type DLQRefusal struct {
+	ID     string         `json:"id"`
+	Code   DLQRefusalCode `json:"code"`
+	Reason string         `json:"reason"`
+}
+
+// DLQRefusalCode is why a replay refused a record; the codes are part of the REST contract
+// (admin/openapi.json lists each, and a test fails for one it does not).
+type DLQRefusalCode string
+
+// The reasons a replay refuses a record.
+const (
+	// RefusedNoTopic: the record does not name its original topic.
+	RefusedNoTopic DLQRefusalCode = "no_topic"
+	// RefusedForeignTopic: its original topic is not one the connector consumes
+	// (connect.topicnames); a replay writes only to those.
+	RefusedForeignTopic DLQRefusalCode = "foreign_topic"
+	// RefusedBodyTruncated: the DLQ kept only the first part of its body.
+	RefusedBodyTruncated DLQRefusalCode = "body_truncated"
+	// RefusedPropertiesTruncated: the DLQ could not keep its own properties and keys.
+	RefusedPropertiesTruncated DLQRefusalCode = "properties_truncated"
+	// RefusedBodyRendered: the DLQ holds the sink task's rendering of it, not its bytes.
+	RefusedBodyRendered DLQRefusalCode = "body_rendered"
+	// RefusedBodyUndecodable: the DLQ holds its stored bytes, which could not be decoded.
+	RefusedBodyUndecodable DLQRefusalCode = "body_undecodable"
+	// RefusedGone: the broker's retention deleted it after the replay began.
+	RefusedGone DLQRefusalCode = "gone"
+)

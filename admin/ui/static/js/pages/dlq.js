@@ -103,9 +103,12 @@ export async function dlqPage(ctx) {
       const res = await api('POST', `${base}/replay`, { ids, force: force.checked });
       const rep = res.replayed || [];
       const skip = res.skipped || [];
+      const prog = res.in_progress || [];
       const ref = res.refused || [];
       replace(result, h('div', { class: 'ok-note' },
-        h('p', {}, `Replayed ${rep.length}, skipped ${skip.length} (replayed before), refused ${ref.length}.`),
+        h('p', {}, `Replayed ${rep.length}, skipped ${skip.length} (replayed before), ` +
+          `left to another worker's replay ${prog.length}, refused ${ref.length}.`),
+        prog.length ? h('ul', {}, prog.map((r) => h('li', {}, `${r.id}: ${r.reason}`))) : '',
         ref.length ? h('ul', {}, ref.map((r) => h('li', {}, `${r.id}: ${r.reason}`))) : ''));
       announce(`Replayed ${rep.length} records.`);
       selected.clear();

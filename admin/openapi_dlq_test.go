@@ -1,0 +1,125 @@
+package admin
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
+)
+
+// schemaOf returns component schema name of the document.
+func schemaOf(t *testing.T, raw map[string]any, name string) map[string]any {
+	t.Helper()
+	s, ok := raw["components"].(map[string]any)["schemas"].(map[string]any)[name].(map[string]any)
+	require.True(t, ok, "admin/openapi.json has no schema %s", name)
+	return s
+}
+
+// jsonFields are the JSON names of struct type v's fields.
+func jsonFields(v any) []string {
+	var names []string
+	rt := reflect.TypeOf(v)
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestOpenAPIDLQSchemasMatchTheAnswers: the document's schemas of the dead-letter queue
+// routes' answers have the fields the worker answers with, no more and no fewer (the replay
+// answer's in_progress was answered and not documented).
+func TestOpenAPIDLQSchemasMatchTheAnswers(t *testing.T) {
+	_, raw := loadOpenAPI(t)
+	for name, v := range map[string]any{
+		"DLQRecord":       restapi.DLQRecord{},
+		"ReplayInfo":      restapi.ReplayInfo{},
+		"DLQPage":         restapi.DLQPage{},
+		"DLQReplayResult": restapi.DLQReplayResult{},
+		"DLQInProgress":   restapi.DLQInProgress{},
+		"DLQRefusal":      restapi.DLQRefusal{},
+	} {
+		props, _ := schemaOf(t, raw, name)["properties"].(map[string]any)
+		documented := make([]string, 0, len(props))
+		for p := range props {
+			documented = append(documented, p)
+		}
+		sort.Strings(documented)
+		require.Equal(t, jsonFields(v), documented, "schema %s and %T differ", name, v)
+	}
+}
+
+// refusalCodes parses package restapi and returns the value of every constant of type
+// DLQRefusalCode: each reason a replay can give for refusing a record.
+func refusalCodes(t *testing.T) []string {
+	t.Helper()
+	dir := filepath.Join("..", "worker", "restapi")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	fset := token.NewFileSet()
+	var codes []string
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
+		require.NoError(t, err)
+		for _, decl := range f.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				vs := spec.(*ast.ValueSpec)
+				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "DLQRefusalCode" {
+					continue
+				}
+				for _, v := range vs.Values {
+					lit, ok := v.(*ast.BasicLit)
+					require.True(t, ok && lit.Kind == token.STRING, "%s: a DLQRefusalCode is a string literal", fset.Position(v.Pos()))
+					code, err := strconv.Unquote(lit.Value)
+					require.NoError(t, err)
+					codes = append(codes, code)
+				}
+			}
+		}
+	}
+	sort.Strings(codes)
+	return codes
+}
+
+// TestOpenAPIListsEveryDLQRefusalCode: every reason a replay can refuse a record with (a
+// restapi.DLQRefusalCode) is in the document's enum of DLQRefusal.code, explained in its
+// description, and the enum lists no other.
+func TestOpenAPIListsEveryDLQRefusalCode(t *testing.T) {
+	codes := refusalCodes(t)
+	require.NotEmpty(t, codes)
+	_, raw := loadOpenAPI(t)
+	code := schemaOf(t, raw, "DLQRefusal")["properties"].(map[string]any)["code"].(map[string]any)
+	var enum []string
+	for _, v := range code["enum"].([]any) {
+		enum = append(enum, v.(string))
+	}
+	sort.Strings(enum)
+	require.Equal(t, codes, enum, "restapi's DLQRefusalCode constants and admin/openapi.json's DLQRefusal.code enum differ")
+	desc, _ := code["description"].(string)
+	for _, c := range codes {
+		require.True(t, slices.ContainsFunc(strings.Split(desc, ";"), func(s string) bool {
+			return strings.HasPrefix(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "Why, for programs:")), c+",")
+		}), "DLQRefusal.code's description does not explain %s", c)
+	}
+}
