@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strconv"
@@ -19,9 +20,10 @@ type DLQHerder interface {
 	DLQList(ctx context.Context, name, after string, limit int) (restapi.DLQPage, error)
 	// DLQGet returns one record with its body and stack trace.
 	DLQGet(ctx context.Context, name, id string) (restapi.DLQRecord, error)
-	// DLQReplay re-sends records (all when ids is empty) to their original topic, skipping
-	// records replayed before unless force is set; the result lists each record asked for
-	// as replayed, skipped, in progress (another worker's replay) or refused.
+	// DLQReplay re-sends records to their original topic, every record when ids is empty
+	// (the route passes an empty ids only for a body with "all": true), skipping records
+	// replayed before unless force is set; the result lists each record asked for as
+	// replayed, skipped, in progress (another worker's replay) or refused.
 	DLQReplay(ctx context.Context, name string, ids []string, force bool) (restapi.DLQReplayResult, error)
 }
 
@@ -53,22 +55,15 @@ func (s *Server) dlqRoutes(h DLQHerder) {
 		c.JSON(http.StatusOK, rec)
 	})
 	e.POST("/connectors/:name/dlq/replay", func(c *gin.Context) {
-		var req struct {
-			IDs   []string `json:"ids"`
-			Force bool     `json:"force"`
-		}
 		body, err := readBody(c)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		// No ids replays every record, so a misspelt key ({"id": [...]}) must not pass for
-		// an absent one.
-		if len(body) > 0 {
-			if err := decodeStrict(body, &req, `{"ids": [...], "force": false}`); err != nil {
-				s.fail(c, err)
-				return
-			}
+		req, err := decodeReplay(body)
+		if err != nil {
+			s.fail(c, err)
+			return
 		}
 		res, err := h.DLQReplay(c.Request.Context(), c.Param("name"), req.IDs, req.Force)
 		if err != nil {
@@ -77,4 +72,31 @@ func (s *Server) dlqRoutes(h DLQHerder) {
 		}
 		c.JSON(http.StatusOK, res)
 	})
+}
+
+// replayShape is the body the replay route takes, for error messages.
+const replayShape = `{"ids": [...], "force": false} or {"all": true, "force": false}`
+
+// decodeReplay reads a replay body: the records by ids, or every record with "all": true.
+// Replaying every record is never a default: an empty body, one with neither ids nor all,
+// an empty ids list and all with ids are each a bad request saying what to send, so that
+// a selection that came out empty, or a misspelt key, cannot replay the whole DLQ. ids null
+// is ids absent, as JSON decoding takes it.
+func decodeReplay(body []byte) (restapi.DLQReplayRequest, error) {
+	var req restapi.DLQReplayRequest
+	if len(bytes.Trim(body, jsonSpace)) == 0 {
+		return req, badRequestf("body is empty; it must be %s", replayShape)
+	}
+	if err := decodeStrict(body, &req, replayShape); err != nil {
+		return req, err
+	}
+	switch {
+	case req.All && req.IDs != nil:
+		return req, badRequestf(`ids and "all": true together: send either ids, the records to replay, or "all": true without ids to replay every record`)
+	case req.IDs != nil && len(req.IDs) == 0:
+		return req, badRequestf(`ids is empty, so it names no record to replay; to replay every record send {"all": true} without ids`)
+	case !req.All && req.IDs == nil:
+		return req, badRequestf(`body names no records: send {"ids": [...]} to replay those records, or {"all": true} to replay every record`)
+	}
+	return req, nil
 }

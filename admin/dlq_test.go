@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/admin/admintest"
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
@@ -51,16 +52,16 @@ func TestDLQRoutes(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, []string{"0-1"}, d.Replays()[0].IDs)
 	require.True(t, d.Replays()[0].Force)
-	code, _ = do("POST", "/connectors/c/dlq/replay", "")
+	code, _ = do("POST", "/connectors/c/dlq/replay", `{"all":true}`)
 	require.Equal(t, http.StatusOK, code)
-	require.Empty(t, d.Replays()[1].IDs, "an empty body replays everything")
+	require.Empty(t, d.Replays()[1].IDs, `{"all": true} replays everything`)
 	code, _ = do("POST", "/connectors/c/dlq/replay", `{"ids":`)
 	require.Equal(t, http.StatusBadRequest, code)
 }
 
 // TestDLQReplayBodyIsStrict: a replay body with a key the route does not know, or data after
-// its object, is refused naming the problem, and nothing is replayed. Since no ids replays
-// every record, {"id": [...]} used to replay the whole DLQ.
+// its object, is refused naming the problem, and nothing is replayed: a misspelt key is never
+// taken for an absent one ({"id": [...]} once replayed the whole DLQ).
 func TestDLQReplayBodyIsStrict(t *testing.T) {
 	h, f := newTestServer(t)
 	_, err := f.CreateConnector(context.Background(), "c", map[string]string{"connector.class": "file-sink"}, "")
@@ -80,6 +81,52 @@ func TestDLQReplayBodyIsStrict(t *testing.T) {
 	require.Equal(t, []string{"0-4"}, f.Replays()[0].IDs)
 }
 
+// TestDLQReplayOfEveryRecordIsExplicit: only {"all": true} replays every record. An empty
+// ids list (a selection or filter that came out empty; the console's "Replay all" sent it),
+// a body naming no records ({}, an empty body, null) and all with ids are refused with a 400
+// saying what to send, and nothing is replayed; each of them but the last used to replay the
+// whole DLQ.
+func TestDLQReplayOfEveryRecordIsExplicit(t *testing.T) {
+	h, f := newTestServer(t)
+	_, err := f.CreateConnector(context.Background(), "c", map[string]string{"connector.class": "file-sink"}, "")
+	require.NoError(t, err)
+	f.AddDLQ("c", restapi.DLQRecord{ID: "b:0:4"}, restapi.DLQRecord{ID: "b:0:5"})
+	for _, tc := range []struct{ body, want string }{
+		{`{"ids": []}`, `ids is empty`},
+		{`{"ids": [], "force": true}`, `{"all": true} without ids`},
+		{`{"ids": [], "all": false}`, `ids is empty`},
+		{`{}`, `names no records: send {"ids": [...]}`},
+		{`{"force": true}`, `or {"all": true} to replay every record`},
+		{`{"all": false}`, `names no records`},
+		{`{"ids": null}`, `names no records`},
+		{`null`, `names no records`},
+		{"", "body is empty"},
+		{" \n", "body is empty"},
+		{`{"all": true, "ids": ["b:0:4"]}`, `ids and "all": true together`},
+		{`{"all": true, "ids": []}`, `ids and "all": true together`},
+		{`{"all": "true"}`, `all of type bool`},
+	} {
+		requireError(t, h, http.MethodPost, "/connectors/c/dlq/replay", tc.body, http.StatusBadRequest, tc.want)
+	}
+	require.Empty(t, f.Replays(), "a refused body replayed records")
+
+	for i, tc := range []struct {
+		body  string
+		ids   []string
+		force bool
+	}{
+		{`{"all": true}`, nil, false},
+		{`{"all": true, "force": true}`, nil, true},
+		{`{"all": true, "ids": null}`, nil, false},
+		{`{"ids": ["b:0:5"], "all": false}`, []string{"b:0:5"}, false},
+	} {
+		code, v := callJSON(t, h, http.MethodPost, "/connectors/c/dlq/replay", tc.body)
+		require.Equal(t, http.StatusOK, code, "%s -> %v", tc.body, v)
+		require.Equal(t, admintest.Replay{Connector: "c", IDs: tc.ids, Force: tc.force}, f.Replays()[i], tc.body)
+	}
+	require.Len(t, f.Replays(), 4)
+}
+
 // TestDLQReplayAnswerHasEveryList: a replay's answer always has its four lists, empty ones
 // as [] (a herder that leaves one nil included), each record left to another replay with its
 // worker, and each refused record with its code.
@@ -88,7 +135,7 @@ func TestDLQReplayAnswerHasEveryList(t *testing.T) {
 	_, err := f.CreateConnector(context.Background(), "c", map[string]string{"connector.class": "file-sink"}, "")
 	require.NoError(t, err)
 	f.AddDLQ("c", restapi.DLQRecord{ID: "broker-a:0:4"})
-	code, raw := call(t, h, http.MethodPost, "/connectors/c/dlq/replay", "")
+	code, raw := call(t, h, http.MethodPost, "/connectors/c/dlq/replay", `{"all": true}`)
 	require.Equal(t, http.StatusOK, code, raw)
 	require.JSONEq(t, `{"replayed":["broker-a:0:4"],"skipped":[],"in_progress":[],"refused":[]}`, raw)
 
@@ -100,4 +147,28 @@ func TestDLQReplayAnswerHasEveryList(t *testing.T) {
 	require.JSONEq(t, `{"replayed":[],"skipped":[],
 		"in_progress":[{"id":"broker-a:0:5","worker":"w2","since":"2026-01-01T00:00:00Z","reason":"being replayed"}],
 		"refused":[{"id":"broker-b:0:5","code":"foreign_topic","reason":"not its topic"}]}`, string(b))
+}
+
+// FuzzDecodeReplay: any replay body is either rejected as bad input, or names its records
+// one way only: a non-empty ids list, or all with no ids.
+func FuzzDecodeReplay(f *testing.F) {
+	for _, seed := range []string{
+		`{"ids":["b:0:1"],"force":true}`, `{"all":true}`, `{"ids":[]}`, `{}`, ``, `null`, `{"all":true,"ids":[]}`,
+		`{"all":true,"ids":null}`, `{"all":false,"ids":["x"]}`, `{"id":[]}`, `{"all":1}`, `{"all":true} {}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := decodeReplay(data)
+		if err != nil {
+			require.ErrorIs(t, err, errBadRequest)
+			return
+		}
+		require.True(t, json.Valid(data), "accepted more than one JSON value: %q", data)
+		if req.All {
+			require.Nil(t, req.IDs, "all with ids: %q", data)
+		} else {
+			require.NotEmpty(t, req.IDs, "no records named: %q", data)
+		}
+	})
 }

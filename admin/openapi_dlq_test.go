@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -122,4 +123,42 @@ func TestOpenAPIListsEveryDLQRefusalCode(t *testing.T) {
 			return strings.HasPrefix(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "Why, for programs:")), c+",")
 		}), "DLQRefusal.code's description does not explain %s", c)
 	}
+}
+
+// TestOpenAPIDLQReplayRequest: the document's replay body is one of two objects, ids (at
+// least one) or all: true without ids, with restapi.DLQReplayRequest's fields between them
+// and no others; the document used to say an empty or absent ids replays every record.
+func TestOpenAPIDLQReplayRequest(t *testing.T) {
+	_, raw := loadOpenAPI(t)
+	op := raw["paths"].(map[string]any)["/connectors/{name}/dlq/replay"].(map[string]any)["post"].(map[string]any)
+	body := op["requestBody"].(map[string]any)
+	require.Equal(t, true, body["required"], "an empty body is refused")
+	schema := body["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+	branches, ok := schema["oneOf"].([]any)
+	require.True(t, ok && len(branches) == 2, "the replay body is oneOf ids and all: %v", schema)
+	fields := map[string]bool{}
+	var some, every map[string]any
+	for _, b := range branches {
+		br := b.(map[string]any)
+		require.Equal(t, false, br["additionalProperties"])
+		props := br["properties"].(map[string]any)
+		for p := range props {
+			fields[p] = true
+		}
+		switch req := br["required"].([]any); {
+		case slices.Equal(req, []any{"ids"}):
+			some = props
+		case slices.Equal(req, []any{"all"}):
+			every = props
+		default:
+			t.Fatalf("a replay body branch requires %v, not ids or all", req)
+		}
+	}
+	require.Equal(t, jsonFields(restapi.DLQReplayRequest{}), slices.Sorted(maps.Keys(fields)))
+	require.NotNil(t, some, "no branch with ids")
+	require.NotNil(t, every, "no branch with all")
+	require.EqualValues(t, 1, some["ids"].(map[string]any)["minItems"], "an empty ids list is refused")
+	require.Equal(t, []any{false}, some["all"].(map[string]any)["enum"], "ids go with all false or absent")
+	require.Equal(t, []any{true}, every["all"].(map[string]any)["enum"])
+	require.NotContains(t, every, "ids", "all goes without ids")
 }

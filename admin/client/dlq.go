@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,11 +31,24 @@ func (c *Client) DLQGet(ctx context.Context, name, id string) (restapi.DLQRecord
 	return rec, err
 }
 
-// DLQReplay re-sends records (all when ids is empty) to their original topic
-// (POST /connectors/{name}/dlq/replay).
+// DLQReplay re-sends the records ids names to their original topic
+// (POST /connectors/{name}/dlq/replay with {"ids": [...]}). ids must name at least one
+// record: an empty ids is an error, sent nowhere, never every record (DLQReplayAll is).
 func (c *Client) DLQReplay(ctx context.Context, name string, ids []string, force bool) (restapi.DLQReplayResult, error) {
+	if len(ids) == 0 {
+		return restapi.DLQReplayResult{}, fmt.Errorf("replay DLQ of connector %s: no record ids; DLQReplayAll replays every record", name)
+	}
+	return c.dlqReplay(ctx, name, restapi.DLQReplayRequest{IDs: ids, Force: force})
+}
+
+// DLQReplayAll re-sends every record of the connector's DLQ to its original topic
+// (POST /connectors/{name}/dlq/replay with {"all": true}).
+func (c *Client) DLQReplayAll(ctx context.Context, name string, force bool) (restapi.DLQReplayResult, error) {
+	return c.dlqReplay(ctx, name, restapi.DLQReplayRequest{All: true, Force: force})
+}
+
+func (c *Client) dlqReplay(ctx context.Context, name string, req restapi.DLQReplayRequest) (restapi.DLQReplayResult, error) {
 	var res restapi.DLQReplayResult
-	body := map[string]any{"ids": ids, "force": force}
-	_, err := c.do(ctx, call{method: http.MethodPost, path: []string{"connectors", name, "dlq", "replay"}, body: body}, &res)
+	_, err := c.do(ctx, call{method: http.MethodPost, path: []string{"connectors", name, "dlq", "replay"}, body: req}, &res)
 	return res, err
 }

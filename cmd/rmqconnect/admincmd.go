@@ -63,8 +63,9 @@ commands:
   dlq list <name> [--after ID] [--limit N]
                                 the connector's dead-letter records, oldest first
   dlq show <name> <id>          one record: error context, body and trace
-  dlq replay <name> [id...] [--force]
-                                re-send records (all when no id) to their original topic;
+  dlq replay <name> (id... | --all) [--force]
+                                re-send the records named (every record with --all) to their
+                                original topic;
                                 records replayed before are skipped unless --force; exit 1
                                 if the worker refused any
   offsets get <name>            committed offsets: PARTITION OFFSET (source positions or the
@@ -227,11 +228,12 @@ var adminCommands = map[string]adminCommand{
 	"cluster": {run: adminCluster},
 	"health":  {run: adminHealth},
 	// nargs -1: the subcommand checks its own arguments.
-	"dlq": {args: "list <name> [--after ID] [--limit N] | show <name> <id> | replay <name> [id...] [--force]", nargs: -1,
+	"dlq": {args: "list <name> [--after ID] [--limit N] | show <name> <id> | replay <name> (id... | --all) [--force]", nargs: -1,
 		flags: func(fs *flag.FlagSet, o *adminOpts) {
 			fs.StringVar(&o.after, "after", "", "list records after this id")
 			fs.IntVar(&o.limit, "limit", 50, "most records to list")
 			fs.BoolVar(&o.force, "force", false, "replay records that were replayed before")
+			fs.BoolVar(&o.all, "all", false, "replay every record of the DLQ")
 		}, run: adminDLQ},
 	"offsets": {args: "get <name> | set <name> -f <file.json> | reset <name>", nargs: -1,
 		flags: func(fs *flag.FlagSet, o *adminOpts) {

@@ -12,7 +12,7 @@ import (
 
 func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 	if len(e.args) < 2 {
-		return usagef("dlq: want list <name> | show <name> <id> | replay <name> [id...]")
+		return usagef("dlq: want list <name> | show <name> <id> | replay <name> (id... | --all)")
 	}
 	sub, name := e.args[0], e.args[1]
 	switch sub {
@@ -67,7 +67,20 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 		// A refused record, or one left to a replay in progress elsewhere, is exit code 1,
 		// after the result is printed: a script must not take a replay that left records
 		// behind for a done one.
-		res, err := e.c.DLQReplay(e.ctx, name, e.args[2:], dlqFlags.force)
+		var res restapi.DLQReplayResult
+		var err error
+		switch ids := e.args[2:]; {
+		case len(ids) > 0 && dlqFlags.all:
+			return usagef("dlq replay: record ids and --all together; name the records, or --all for every record")
+		case len(ids) > 0:
+			res, err = e.c.DLQReplay(e.ctx, name, ids, dlqFlags.force)
+		case dlqFlags.all:
+			res, err = e.c.DLQReplayAll(e.ctx, name, dlqFlags.force)
+		default:
+			// Every record only when asked for by name: `dlq replay c $(filter)` whose filter
+			// found nothing must not replay the whole DLQ.
+			return usagef("dlq replay: name the records to replay, or --all for every record")
+		}
 		if err != nil {
 			return err
 		}

@@ -62,6 +62,46 @@ func TestAdminDLQ(t *testing.T) {
 	require.Equal(t, 2, code)
 }
 
+// TestAdminDLQReplayWithoutIDsSendsAll: `dlq replay <name> --all` replays every record by
+// sending {"all": true}, never an empty ids list (which the worker refuses, and which used
+// to replay every record); with ids it sends just them; without either (a script's filter
+// that found nothing) it is a usage error that sends nothing, as are ids with --all.
+func TestAdminDLQReplayWithoutIDsSendsAll(t *testing.T) {
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method+" "+r.URL.Path != "POST /connectors/c/dlq/replay" {
+			t.Errorf("unexpected %s %s", r.Method, r.URL)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		_ = json.NewEncoder(w).Encode(restapi.DLQReplayResult{Replayed: []string{"b:0:4", "b:0:5"}})
+	}))
+	defer srv.Close()
+	t.Setenv("RMQCONNECT_URL", srv.URL)
+
+	code, _, errOut := runAdmin(t, "dlq", "replay", "c")
+	require.Equal(t, 2, code, "no ids and no --all: a usage error")
+	require.Contains(t, errOut, "--all for every record")
+	code, _, errOut = runAdmin(t, "dlq", "replay", "c", "b:0:4", "--all")
+	require.Equal(t, 2, code, "ids and --all: a usage error")
+	require.Contains(t, errOut, "together")
+	require.Empty(t, bodies, "a usage error sends nothing")
+
+	code, out, errOut := runAdmin(t, "dlq", "replay", "c", "--all")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "replayed 2 record(s)\n", out)
+	code, _, errOut = runAdmin(t, "dlq", "replay", "c", "--all", "--force")
+	require.Equal(t, 0, code, errOut)
+	code, _, errOut = runAdmin(t, "dlq", "replay", "c", "b:0:4")
+	require.Equal(t, 0, code, errOut)
+	require.Len(t, bodies, 3)
+	require.JSONEq(t, `{"all": true}`, bodies[0])
+	require.JSONEq(t, `{"all": true, "force": true}`, bodies[1])
+	require.JSONEq(t, `{"ids": ["b:0:4"]}`, bodies[2])
+}
+
 // TestAdminDLQReplayRefusedExits1: a replay the worker refused records of prints the result,
 // refused records and reasons included, and exits 1 (it used to exit 0), in both formats.
 func TestAdminDLQReplayRefusedExits1(t *testing.T) {

@@ -138,6 +138,23 @@ func TestConsole(t *testing.T) {
 	require.NotNil(t, rec.Replayed, "the record is marked replayed")
 	waitJS(t, ctx, wait, `document.querySelector('#dlq tr[data-record="`+id+`"] td:last-child').textContent.startsWith('yes')`)
 
+	t.Log("replay all, after a confirmation: the record replayed before is skipped")
+	do(t, ctx, wait,
+		chromedp.Click(chromedp.ID("replay-all")),
+		chromedp.WaitVisible(chromedp.ID("confirm-ok")))
+	waitJS(t, ctx, wait, `document.getElementById('confirm-text').textContent.includes('every record of the dead-letter queue')`)
+	do(t, ctx, wait, chromedp.Click(chromedp.ID("confirm-ok")))
+	// The worker refuses a replay that names no records ({"ids": []}), so the answer, not
+	// the alert, shows that the page asked for every record.
+	waitJS(t, ctx, wait, `/skipped [1-9]/.test(document.getElementById('replay-result').textContent) ||
+		!document.getElementById('alert').hidden`)
+	alert, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('alert').hidden ? '' : document.getElementById('alert').textContent`))
+	require.NoError(t, err)
+	require.Empty(t, alert, "replay all failed")
+	result, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('replay-result').textContent`))
+	require.NoError(t, err)
+	require.Regexp(t, `^Replayed \d+, skipped [1-9]\d* `, result)
+
 	t.Log("a second worker joins: units move to it while the cluster page watches")
 	do(t, ctx, wait, chromedp.Navigate(w1.url+"/ui/#/cluster"))
 	waitJS(t, ctx, wait, `document.querySelectorAll('section[data-worker^="console-w1"] [data-unit][data-state="RUNNING"]').length === 6`)

@@ -208,7 +208,7 @@ func TestJDBCConstraintViolationGoesToDLQ(t *testing.T) {
 	var res struct {
 		Replayed []string `json:"replayed"`
 	}
-	require.Equal(t, http.StatusOK, w.Call(t, "POST", "/connectors/orders-sink/dlq/replay", map[string]any{}, &res))
+	require.Equal(t, http.StatusOK, w.Call(t, "POST", "/connectors/orders-sink/dlq/replay", map[string]any{"all": true}, &res))
 	require.Len(t, res.Replayed, bad)
 	require.Eventually(t, func() bool {
 		return w.Call(t, "GET", "/connectors/orders-sink/dlq", nil, &page) == http.StatusOK && len(page.Records) >= 2*bad

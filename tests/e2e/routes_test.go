@@ -595,8 +595,24 @@ func TestRoutes(t *testing.T) {
 			check: message(`unknown field "id"`)},
 		routeCase{route: "POST /connectors/{name}/dlq/replay", path: "/connectors/dlqsink/dlq/replay",
 			body: map[string]any{"ids": []string{firstDLQ, "0-999999"}}, status: 404, check: message("0-999999")},
-		routeCase{route: "POST /connectors/{name}/dlq/replay", path: "/connectors/ghost/dlq/replay", status: 404},
-		routeCase{route: "POST /connectors/{name}/dlq/replay", path: "/connectors/src/dlq/replay", status: 409},
+		// Replaying every record is asked for with "all": true, never by default: an empty
+		// ids list, a body naming no records and all with ids are refused (the refusals
+		// replay nothing: the replay of all below still sends secondDLQ).
+		routeCase{route: "POST /connectors/{name}/dlq/replay", path: "/connectors/dlqsink/dlq/replay", body: `{"ids": []}`, status: 400,
+			check: message(`ids is empty, so it names no record to replay; to replay every record send {"all": true} without ids`)},
+		routeCase{route: "POST /connectors/{name}/dlq/replay", path: "/connectors/dlqsink/dlq/replay", body: `{}`, status: 400,
+			check: message(`body names no records: send {"ids": [...]} to replay those records, or {"all": true}`)},
+		routeCase{route: "POST /connectors/{name}/dlq/replay", path: "/connectors/dlqsink/dlq/replay", status: 400, check: message("body is empty")},
+		routeCase{route: "POST /connectors/{name}/dlq/replay", path: "/connectors/dlqsink/dlq/replay",
+			body: map[string]any{"all": true, "ids": []string{secondDLQ}}, status: 400, check: message(`ids and "all": true together`)},
+		routeCase{route: "POST /connectors/{name}/dlq/replay", path: "/connectors/dlqsink/dlq/replay", body: map[string]any{"all": true},
+			status: 200, check: func(t require.TestingT, a *answer) {
+				fields(t, a.json, "replayed:array", "skipped:array", "in_progress:array", "refused:array")
+				require.Contains(t, mustGet(t, a.json, "replayed"), secondDLQ)
+				require.Contains(t, mustGet(t, a.json, "skipped"), firstDLQ)
+			}},
+		routeCase{route: "POST /connectors/{name}/dlq/replay", path: "/connectors/ghost/dlq/replay", body: map[string]any{"all": true}, status: 404},
+		routeCase{route: "POST /connectors/{name}/dlq/replay", path: "/connectors/src/dlq/replay", body: map[string]any{"all": true}, status: 409},
 	)
 
 	t.Log("offsets")

@@ -46,8 +46,20 @@ type DLQPage struct {
 	Next    string      `json:"next,omitempty"`
 }
 
+// DLQReplayRequest is the body of POST /connectors/{name}/dlq/replay. It names the records
+// either by IDs or, with All, as every record the DLQ holds, and never both: an empty IDs
+// list is refused, so a selection or filter that came out empty cannot pass for every record.
+type DLQReplayRequest struct {
+	// IDs are the records to replay (DLQRecord.ID); when present, at least one.
+	IDs []string `json:"ids,omitempty"`
+	// All replays every record the DLQ holds when the replay begins; only without IDs.
+	All bool `json:"all,omitempty"`
+	// Force sends again records replayed before.
+	Force bool `json:"force,omitempty"`
+}
+
 // DLQReplayResult reports a replay: each record it was asked for (every record the DLQ
-// held when it began, without ids) is in one of its lists, by id.
+// held when it began, with all) is in one of its lists, by id.
 type DLQReplayResult struct {
 	// Replayed lists the records sent.
 	Replayed []string `json:"replayed"`

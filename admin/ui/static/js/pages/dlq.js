@@ -25,7 +25,7 @@ export async function dlqPage(ctx) {
     topic,
     h('div', { class: 'actions' },
       replayBtn,
-      h('button', { type: 'button', id: 'replay-all', onclick: () => replay([]) }, 'Replay all'),
+      h('button', { type: 'button', id: 'replay-all', onclick: () => replay(null) }, 'Replay all'),
       h('label', {}, force, ' send again records replayed before'),
       h('button', { type: 'button', onclick: () => load() }, 'Refresh')),
     result,
@@ -95,12 +95,15 @@ export async function dlqPage(ctx) {
     first.disabled = !after;
   }
 
+  // ids: the records to replay, or null for every record, which is asked for as all: true;
+  // the worker refuses an empty ids list rather than take it for every record.
   async function replay(ids) {
-    const what = ids.length ? `${ids.length} selected record${ids.length === 1 ? '' : 's'}` : 'every record of the dead-letter queue';
+    const what = ids ? `${ids.length} selected record${ids.length === 1 ? '' : 's'}` : 'every record of the dead-letter queue';
     if (!(await confirmAction(`Replay ${what} of ${name} to the original topics?`, 'Replay'))) return;
     clearError();
     try {
-      const res = await api('POST', `${base}/replay`, { ids, force: force.checked });
+      const req = ids ? { ids, force: force.checked } : { all: true, force: force.checked };
+      const res = await api('POST', `${base}/replay`, req);
       const rep = res.replayed || [];
       const skip = res.skipped || [];
       const prog = res.in_progress || [];
