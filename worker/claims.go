@@ -13,6 +13,14 @@ import (
 // claim serves clusterPlacement: it waits until the task is free (never claimed, released,
 // or held by a worker that left), then writes a claim with a generation above every
 // earlier one of the connector and returns once that claim is in force.
+//
+// Generations are compared in two folds: the status fold takes a claim only above the
+// generation in force, and the position fold refuses a commit older than the one stored
+// for a partition (or than an offsets change's floor). So the claim's generation is above
+// both folds' highest for the connector, the position fold read to its end first: the
+// status fold alone can be far behind the position topic (a new or re-created status
+// topic, a status fold rebuilt without a snapshot), and a task claimed from it alone would
+// have every commit refused until claims had climbed past the stored generations.
 func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64, error) {
 	for {
 		d.mu.Lock()
@@ -24,7 +32,6 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		free := (!held || released(cur.State) || d.mine(cur) || cur.Worker == d.cfg.WorkerID && cur.Proc == "") &&
 			d.lingering[taskKey{rt.name, id}] == 0
 		departed := held && !free && !d.mine(cur) && !holderLive(cur, d.members)
-		gen := d.status.MaxGen[rt.name] + 1
 		wake := d.statusMoved
 		d.mu.Unlock()
 		if departed {
@@ -44,6 +51,13 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			return 0, ctx.Err() // stopped meanwhile: no claim for a task this worker will not run
 		}
 		if free {
+			if err := d.awaitPositions(ctx, rt.name, id); err != nil {
+				return 0, err // stopped meanwhile
+			}
+			if d.fence() != nil {
+				continue // the lease lapsed while the position topic was read: not free any more
+			}
+			gen := d.claimGen(rt.name)
 			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
 				Gen: gen, Claim: true}
 			if held {
@@ -68,7 +82,16 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 				}
 				d.log.Info("task claimed", "connector", rt.name, "task", id, "gen", gen, "previous", prev, "members", d.membersNow())
 				// Resume from the last positions the previous holder committed: never start
-				// without having read them.
+				// without having read them. A holder that released the task made its last
+				// commit before its release, so the read before the claim has it; one taken
+				// over as departed (suspended, or cut off from the broker) may have committed
+				// after that read and before it learnt of this claim, which fences its
+				// commits from then on (clusterPositions.Put). Reading again now, with the
+				// claim in force, resumes from those commits instead of sending their
+				// records again (and, for a source that acknowledges upstream in Commit, from
+				// no earlier than what it acknowledged). A commit it still makes after this
+				// read was checked against the claim before this one applied: it carries an
+				// older generation, and this task's first commit replaces it.
 				if err := d.awaitPositions(ctx, rt.name, id); err != nil {
 					d.releaseUnused(rt, id, gen, off)
 					return 0, err
@@ -92,6 +115,14 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// claimGen is the generation of a new claim of a task of connector name: above every
+// generation the status and position folds hold for it.
+func (d *Distributed) claimGen(name string) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return max(d.status.MaxGen[name], d.posState.maxGen(name)) + 1
 }
 
 // positionSyncTimeout bounds one attempt to catch up with the position topic before a
@@ -149,10 +180,16 @@ func (d *Distributed) releaseUnused(rt *connRuntime, id int, gen, off int64) {
 
 // holds serves clusterPlacement.
 func (d *Distributed) holds(rt *connRuntime, id int, gen int64) bool {
+	return d.holdsClaim(rt.name, rt.inc, id, gen)
+}
+
+// holdsClaim reports whether claim gen of task id of incarnation inc of connector name, by
+// this worker, is the task's record in force.
+func (d *Distributed) holdsClaim(name string, inc int64, id int, gen int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	r, ok := d.status.Tasks[rt.name][id]
-	return ok && d.mine(r) && r.Gen == gen && r.Inc == rt.inc
+	r, ok := d.status.Tasks[name][id]
+	return ok && d.mine(r) && r.Gen == gen && r.Inc == inc
 }
 
 // linger serves clusterPlacement.

@@ -12,28 +12,67 @@ import (
 )
 
 // claimHarness is a Distributed whose status and position logs are store queues in memory
-// (memQueue), so the claim logic runs without a broker and under the race detector. The status log is read and folded as a worker does; the
-// position log is not read at all, and it holds a record, so catching up with it (what a
-// claimed task waits for before it starts) waits until the task is stopped.
+// (memQueue), so the claim logic runs without a broker and under the race detector. The
+// status log is read and folded as a worker does. The position log is read only with
+// readPositions (and then only when this worker asks); otherwise a claim stored on the
+// status topic is followed by a position record that is never read, so the claim's read of
+// the position topic before it is written completes but the one after it (what a claimed
+// task waits for before it starts) waits until the task is stopped.
 type claimHarness struct {
 	d  *Distributed
 	rt *connRuntime
+	// positions is the position topic's queue.
+	positions *memQueue
 }
 
-func newClaimHarness(t *testing.T) *claimHarness {
+// claimingQueue is a status queue that calls onClaim after storing a claim.
+type claimingQueue struct {
+	*memQueue
+	onClaim func()
+}
+
+func (q claimingQueue) send(ctx context.Context, key string, body []byte) (int64, error) {
+	off, err := q.memQueue.send(ctx, key, body)
+	var r statusRecord
+	if err == nil && json.Unmarshal(body, &r) == nil && r.Claim {
+		q.onClaim()
+	}
+	return off, err
+}
+
+func newClaimHarness(t *testing.T) *claimHarness { return newClaimHarnessOf(t, false) }
+
+func newClaimHarnessOf(t *testing.T, readPositions bool) *claimHarness {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d := newTestDistributed(t, 5*time.Second)
-	d.statusLog = newStoreLog("status", &memQueue{}, quiet())
-	d.positionLog = newStoreLog("position", &memQueue{}, quiet())
-	_, err := d.positionLog.append(ctx, "", []byte(`{}`))
-	require.NoError(t, err)
+	return claimHarnessOn(t, newTestDistributed(t, 5*time.Second), readPositions)
+}
+
+// claimHarnessOn makes d, a started test Distributed, the harness's.
+func claimHarnessOn(t *testing.T, d *Distributed, readPositions bool) *claimHarness {
+	t.Helper()
+	positions := &memQueue{}
+	d.positionLog = newStoreLog("position", positions, quiet())
+	if readPositions {
+		d.statusLog = newStoreLog("status", &memQueue{}, quiet())
+		// Read when this worker asks (its appends, a catch-up), so that a test can store
+		// records (memQueue.send) that this worker has not read until it catches up.
+		d.positionLog.idle = time.Hour
+	} else {
+		d.statusLog = newStoreLog("status", claimingQueue{&memQueue{}, func() {
+			_, _ = positions.send(context.Background(), "", []byte(`{}`))
+		}}, quiet())
+	}
 	d.appendStatus = d.statusLog.append
 
 	logCtx, stopLog := context.WithCancel(context.Background())
 	logDone := make(chan struct{})
 	go func() { defer close(logDone); d.statusLog.run(logCtx, 0, 0, nil, d.applyStatus) }()
+	posDone := make(chan struct{})
+	if readPositions {
+		go func() { defer close(posDone); d.positionLog.run(logCtx, 0, 0, nil, d.applyPosition) }()
+	} else {
+		close(posDone)
+	}
 	writerDone := make(chan struct{})
 	go func() { defer close(writerDone); d.statusWriter() }()
 	t.Cleanup(func() {
@@ -44,6 +83,7 @@ func newClaimHarness(t *testing.T) *claimHarness {
 		<-writerDone
 		stopLog()
 		<-logDone
+		<-posDone
 		d.engine.crew.close()
 	})
 
@@ -51,7 +91,7 @@ func newClaimHarness(t *testing.T) *claimHarness {
 	rt.inc, rt.target = 1, restapi.TargetStarted
 	rt.taskCfgs, rt.ownTasks = []map[string]string{{}}, map[int]bool{0: true}
 	d.engine.adopt(rt)
-	return &claimHarness{d: d, rt: rt}
+	return &claimHarness{d: d, rt: rt, positions: positions}
 }
 
 // inForce returns the record in force for task 0 of connector c.

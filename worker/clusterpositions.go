@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -17,6 +18,36 @@ type clusterPositions struct {
 	d   *Distributed
 	inc int64
 	gen int64
+	// run marks the store of a run of task under claim gen (forTask): its commits are
+	// written only while that claim is in force.
+	run  bool
+	task int
+}
+
+// errPositionsFenced: a task run's commit was not written because the run no longer owns
+// the task (its claim was replaced).
+var errPositionsFenced = errors.New("positions fenced")
+
+// errClaimBehind: a task run's commit was refused for partitions whose stored positions
+// carry a higher generation than the run's claim, which is still in force. The run must
+// not go on committing what will never be stored (nor tell its task that it was): it
+// fails, and its restart claims the task again, with a generation above them.
+var errClaimBehind = errors.New("the task's claim is older than positions stored for its partitions")
+
+// forTask returns ps, when it is a cluster store of a task run, as the store of task id's
+// run: fenced by that run's claim. Other stores are returned as they are.
+func forTask(ps PositionStore, id int) PositionStore {
+	if p, ok := ps.(clusterPositions); ok && p.gen > 0 {
+		p.run, p.task = true, id
+		return p
+	}
+	return ps
+}
+
+// positionsRefused reports whether err is a position store's refusal of a commit that
+// retrying cannot change: the run no longer owns the positions it commits.
+func positionsRefused(err error) bool {
+	return errors.Is(err, errStale) || errors.Is(err, errPositionsFenced)
 }
 
 func (p clusterPositions) incOf(name string) int64 {
@@ -59,8 +90,44 @@ func (p clusterPositions) All(name string) ([]plugins.PartitionPosition, error) 
 }
 
 // Put stores positions in the position topic and returns once this worker has applied them.
+//
+// A task run's commit is written only while its claim is in force: the commit of a run
+// another worker's claim has fenced (stopping, or not told yet) fails with
+// errPositionsFenced and writes nothing. A graceful stop's last commit passes: the claim is
+// released after it. A lapsed lease alone does not fence a commit: a stopping worker renews
+// it no more while its tasks stop (up to their stop timeout, longer than the lease), and a
+// commit is the run's own acknowledged prefix, so one written before the next holder's
+// claim applies costs nothing but records sent again. The check and the write are not atomic: a claim applied
+// between them lets through one commit of the older generation, which the new holder's
+// first commit replaces (it resumed from what it read, at worst sending records again).
+// When the fold refuses some of the commit's partitions, the error says why: the claim is
+// no longer in force (errPositionsFenced), or it is but those partitions hold positions of
+// a higher generation (errClaimBehind); otherwise it wraps errStale as the fold said.
 func (p clusterPositions) Put(name string, ps []plugins.PartitionPosition) error {
-	return p.write(positionRecord{Connector: name, Inc: p.incOf(name), Gen: p.gen, Positions: entries(ps)})
+	if err := p.fenced(name); err != nil {
+		return err
+	}
+	err := p.write(positionRecord{Connector: name, Inc: p.incOf(name), Gen: p.gen, Positions: entries(ps)})
+	if !p.run || !errors.Is(err, errStale) {
+		return err
+	}
+	if ferr := p.fenced(name); ferr != nil {
+		return fmt.Errorf("%w (%w)", ferr, err)
+	}
+	var behind *stalePositionsError
+	if errors.As(err, &behind) {
+		return fmt.Errorf("task %s-%d: %w: %w", name, p.task, errClaimBehind, err)
+	}
+	return err
+}
+
+// fenced returns an error wrapping errPositionsFenced when p is a task run's store and the
+// run's claim is no longer in force.
+func (p clusterPositions) fenced(name string) error {
+	if !p.run || p.d.holdsClaim(name, p.inc, p.task, p.gen) {
+		return nil
+	}
+	return fmt.Errorf("task %s-%d: %w: its claim (generation %d) is no longer in force", name, p.task, errPositionsFenced, p.gen)
 }
 
 // Delete removes the connector's positions (the offsets API's reset): each partition's
@@ -92,7 +159,7 @@ func (p clusterPositions) write(r positionRecord) error {
 	r.Cluster = p.d.cfg.ClusterID
 	if r.Gen == adminGen {
 		p.d.mu.Lock()
-		r.Floor = p.d.status.MaxGen[r.Connector]
+		r.Floor = max(p.d.status.MaxGen[r.Connector], p.d.posState.maxGen(r.Connector))
 		p.d.mu.Unlock()
 	}
 	body, err := json.Marshal(r)

@@ -357,6 +357,12 @@ type connectorPositions struct {
 	Inc   int64                      `json:"inc"`
 	Parts map[string]clusterPosition `json:"parts"`
 	Floor int64                      `json:"floor,omitempty"` // commits of generations up to it are stale
+	// MaxGen is the highest task generation whose commit of this incarnation was folded. A
+	// claim takes a generation above it (and above Floor) as well as above the status
+	// fold's: otherwise, after the status fold started over (a new or re-created status
+	// topic, a rebuild without a snapshot), every commit of the task would be older than
+	// the positions stored for its partitions, and refused.
+	MaxGen int64 `json:"max_gen,omitempty"`
 }
 
 // positionState is the fold of the position topic.
@@ -399,15 +405,20 @@ func (s *positionState) apply(r positionRecord) error {
 	} else if r.Gen <= cp.Floor {
 		return fmt.Errorf("positions of %s: %w: generation %d was claimed before the offsets were set (up to %d)",
 			r.Connector, errStale, r.Gen, cp.Floor)
+	} else {
+		cp.MaxGen = max(cp.MaxGen, r.Gen)
 	}
-	var stale int
+	var stale *stalePositionsError
 	for _, p := range r.Positions {
 		k, err := partitionKey(normalizeMap(p.Partition))
 		if err != nil {
 			return err
 		}
 		if cur, ok := cp.Parts[k]; ok && r.Gen != adminGen && r.Gen < cur.Gen {
-			stale++
+			if stale == nil {
+				stale = &stalePositionsError{connector: r.Connector, gen: r.Gen, of: len(r.Positions)}
+			}
+			stale.add(k, cur.Gen)
 			continue
 		}
 		if p.Offset == nil {
@@ -416,18 +427,70 @@ func (s *positionState) apply(r positionRecord) error {
 		}
 		cp.Parts[k] = clusterPosition{Partition: normalizeMap(p.Partition), Offset: normalizeMap(p.Offset), Gen: r.Gen}
 	}
-	if stale > 0 {
-		return fmt.Errorf("positions of %s: %w: %d of %d from generation %d were older", r.Connector, errStale, stale, len(r.Positions), r.Gen)
+	if stale != nil {
+		return stale
 	}
 	return nil
 }
 
+// stalePositionsError is the fold's verdict on a commit some of whose partitions hold
+// positions of a higher generation (their entries were not applied; the others were).
+type stalePositionsError struct {
+	connector string
+	gen       int64 // the commit's
+	of        int   // entries in the commit
+	n         int   // entries refused
+	// first refused partitions (at most maxStaleListed), with the generation stored for each
+	parts []string
+	gens  []int64
+}
+
+// maxStaleListed bounds the partitions a stalePositionsError names (it ends up in a
+// task's trace).
+const maxStaleListed = 5
+
+func (e *stalePositionsError) add(partition string, stored int64) {
+	e.n++
+	if len(e.parts) < maxStaleListed {
+		e.parts, e.gens = append(e.parts, partition), append(e.gens, stored)
+	}
+}
+
+func (e *stalePositionsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "positions of %s: %v: %d of %d from generation %d were older:", e.connector, errStale, e.n, e.of, e.gen)
+	for i, p := range e.parts {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " partition %s holds generation %d", p, e.gens[i])
+	}
+	if e.n > len(e.parts) {
+		fmt.Fprintf(&b, " (and %d more)", e.n-len(e.parts))
+	}
+	return b.String()
+}
+
+func (e *stalePositionsError) Unwrap() error { return errStale }
+
+// maxGen is the highest generation the position fold holds for connector name: of its
+// commits, and its offsets floor.
+func (s *positionState) maxGen(name string) int64 {
+	cp := s.Connectors[name]
+	if cp == nil {
+		return 0
+	}
+	return max(cp.MaxGen, cp.Floor)
+}
+
 // normalize gives positions decoded from JSON (a cache or a snapshot) the value types of
-// positions decoded from records (whole numbers as int64).
+// positions decoded from records (whole numbers as int64); MaxGen covers the generations
+// of the positions held, also in a fold saved without it.
 func (s *positionState) normalize() {
 	for _, cp := range s.Connectors {
 		for k, v := range cp.Parts {
 			cp.Parts[k] = clusterPosition{Partition: normalizeMap(v.Partition), Offset: normalizeMap(v.Offset), Gen: v.Gen}
+			cp.MaxGen = max(cp.MaxGen, v.Gen)
 		}
 	}
 }

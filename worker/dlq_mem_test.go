@@ -28,18 +28,6 @@ type memDLQQueue struct {
 
 func newMemDLQ() *memDLQ { return &memDLQ{queues: map[rmqclient.Queue]*memDLQQueue{}} }
 
-// addQueues makes queues 0..n-1 of topic on broker.
-func (d *memDLQ) addQueues(topic, broker string, n int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for i := range n {
-		q := rmqclient.Queue{Topic: topic, BrokerName: broker, QueueID: i}
-		if d.queues[q] == nil {
-			d.queues[q] = &memDLQQueue{}
-		}
-	}
-}
-
 // put appends a DLQ record of the connector's topic target to queue id of topic on broker
 // and returns it as read back.
 func (d *memDLQ) put(topic, broker string, id int, target, body string) *rmqclient.ReceivedMessage {

@@ -77,6 +77,9 @@ type sourceRunner struct {
 	perRecord   bool            // the task is a plugins.RecordCommitter
 	pendingMu   sync.Mutex
 	pending     map[string]plugins.PartitionPosition
+	// refused is the position store's refusal of a commit (positionsRefused): this run no
+	// longer owns the positions it commits, so it commits nothing more and fails.
+	refused error
 }
 
 // batchSender sends an encoded batch (a *rmqclient.Producer).
@@ -214,6 +217,9 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 			cctx, cancel := withTimeout(ctx, s.commitTimeout)
 			err := s.commit(cctx)
 			cancel()
+			if err != nil && s.refused != nil {
+				return err
+			}
 			if err != nil {
 				s.log.Warn("position commit failed; will retry", "err", err)
 			} else {
@@ -549,8 +555,15 @@ func (s *sourceRunner) ensureTopic(ctx context.Context, topic string) error {
 	return nil
 }
 
-// commit stores pending positions and tells the task.
+// commit stores pending positions and tells the task. When the store refuses them for good
+// (positionsRefused: the task's claim was replaced, this worker's lease lapsed, or its
+// partitions hold positions of a newer generation), the task is not told (nothing it sent
+// since is stored) and the run commits nothing more: the error, kept in s.refused, is the
+// run's.
 func (s *sourceRunner) commit(ctx context.Context) error {
+	if s.refused != nil {
+		return s.refused
+	}
 	s.pendingMu.Lock()
 	if len(s.pending) == 0 {
 		s.pendingMu.Unlock()
@@ -566,6 +579,10 @@ func (s *sourceRunner) commit(ctx context.Context) error {
 	defer func() { s.hist.commitTime.WithLabelValues(s.labels...).Observe(since(commitStart)) }()
 	if err := s.positions.Put(s.id.Connector, batch); err != nil {
 		s.counters.commitFailures.Add(1)
+		if positionsRefused(err) {
+			s.refused = fmt.Errorf("commit positions: %w", err)
+			return s.refused
+		}
 		// Put the positions back unless newer ones arrived meanwhile.
 		s.pendingMu.Lock()
 		for _, p := range batch {

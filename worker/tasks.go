@@ -122,20 +122,8 @@ func (rt *connRuntime) tasksByID(ids []int) []*taskRuntime {
 func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 	defer rt.e.metrics.supervising(rt.e.cfg.WorkerID, rt.name, strconv.Itoa(t.id))()
 	backoff := rt.e.cfg.RestartBackoffMin
-	gen, err := rt.e.place.claim(ctx, rt, t.id)
-	if err != nil {
-		return // stopped while waiting for the task's previous owner
-	}
-	if gen != 0 {
-		rt.mu.Lock()
-		t.gen = gen
-		t.reported = restapi.StateInfo{State: restapi.StateRunning, WorkerID: rt.e.cfg.WorkerID} // the claim said so
-		rt.mu.Unlock()
-		// A newer claim applied while t.gen was still 0 could not fence this task: look again.
-		if !rt.e.place.holds(rt, t.id, gen) {
-			rt.log.Warn("task claimed by another worker before it started here", "task", t.id, "claim", gen)
-			return
-		}
+	if !rt.claimTask(ctx, t) {
+		return
 	}
 	for {
 		rt.setTaskState(t, restapi.StateRunning, "")
@@ -163,7 +151,35 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 			backoff = min(backoff*2, rt.e.cfg.RestartBackoffMax)
 		}
 		rt.setTaskState(t, restapi.StateRestarting, "")
+		// A restart runs under the same claim, except after a run whose claim was older
+		// than positions stored for its partitions: a run under it would be refused again.
+		if errors.Is(err, errClaimBehind) && !rt.claimTask(ctx, t) {
+			return
+		}
 	}
+}
+
+// claimTask claims task t for its next run (its generation becomes t.gen) and reports
+// whether the run may go on: false when ctx ended meanwhile or another worker's claim
+// replaced this one.
+func (rt *connRuntime) claimTask(ctx context.Context, t *taskRuntime) bool {
+	gen, err := rt.e.place.claim(ctx, rt, t.id)
+	if err != nil {
+		return false // stopped while waiting for the task's previous owner
+	}
+	if gen == 0 {
+		return true
+	}
+	rt.mu.Lock()
+	t.gen = gen
+	t.reported = restapi.StateInfo{State: restapi.StateRunning, WorkerID: rt.e.cfg.WorkerID} // the claim said so
+	rt.mu.Unlock()
+	// A newer claim applied while t.gen was not yet gen could not fence this task: look again.
+	if !rt.e.place.holds(rt, t.id, gen) {
+		rt.log.Warn("task claimed by another worker before it started here", "task", t.id, "claim", gen)
+		return false
+	}
+	return true
 }
 
 // countTaskStartup counts a failed start attempt of a task: its run ended before the task was
@@ -265,6 +281,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		return notStarted(err)
 	}
 	positions, fence := rt.e.place.taskStores(rt, gen)
+	positions = forTask(positions, t.id)
 	kc, vc := rt.pc.keyConv, rt.pc.valueConv
 	pt, err := rt.parseTask(t, conn.Spec())
 	if err != nil {
