@@ -100,9 +100,11 @@ func (p clusterPositions) All(name string) ([]plugins.PartitionPosition, error) 
 // claim applies costs nothing but records sent again. The check and the write are not atomic: a claim applied
 // between them lets through one commit of the older generation, which the new holder's
 // first commit replaces (it resumed from what it read, at worst sending records again).
-// When the fold refuses some of the commit's partitions, the error says why: the claim is
-// no longer in force (errPositionsFenced), or it is but those partitions hold positions of
-// a higher generation (errClaimBehind); otherwise it wraps errStale as the fold said.
+// When the fold refuses the commit or some of its partitions, the error says why: the claim
+// is no longer in force, or belongs to an incarnation of the connector that was deleted
+// (errPositionsFenced); or it is in force but below what the fold holds (errClaimBehind):
+// partitions at a higher generation, or an offsets change's floor set after it was claimed
+// (a resume through another worker raced the change), which a claim above them mends.
 func (p clusterPositions) Put(name string, ps []plugins.PartitionPosition) error {
 	if err := p.fenced(name); err != nil {
 		return err
@@ -115,10 +117,10 @@ func (p clusterPositions) Put(name string, ps []plugins.PartitionPosition) error
 		return fmt.Errorf("%w (%w)", ferr, err)
 	}
 	var behind *stalePositionsError
-	if errors.As(err, &behind) {
+	if errors.As(err, &behind) || errors.Is(err, errBelowFloor) {
 		return fmt.Errorf("task %s-%d: %w: %w", name, p.task, errClaimBehind, err)
 	}
-	return err
+	return fmt.Errorf("task %s-%d: %w (%w)", name, p.task, errPositionsFenced, err)
 }
 
 // fenced returns an error wrapping errPositionsFenced when p is a task run's store and the

@@ -347,6 +347,10 @@ type positionEntry struct {
 // adminGen marks positions set through the offsets API (the connector is stopped).
 const adminGen = -1
 
+// errBelowFloor: a commit of a generation claimed before an offsets change, which set the
+// floor above it (see positionRecord.Floor).
+var errBelowFloor = errors.New("its generation was claimed before the offsets were set")
+
 type clusterPosition struct {
 	Partition map[string]any `json:"partition"`
 	Offset    map[string]any `json:"offset"`
@@ -403,8 +407,7 @@ func (s *positionState) apply(r positionRecord) error {
 	if r.Gen == adminGen {
 		cp.Floor = max(cp.Floor, r.Floor)
 	} else if r.Gen <= cp.Floor {
-		return fmt.Errorf("positions of %s: %w: generation %d was claimed before the offsets were set (up to %d)",
-			r.Connector, errStale, r.Gen, cp.Floor)
+		return fmt.Errorf("positions of %s: %w: %w: generation %d, floor %d", r.Connector, errStale, errBelowFloor, r.Gen, cp.Floor)
 	} else {
 		cp.MaxGen = max(cp.MaxGen, r.Gen)
 	}

@@ -177,3 +177,18 @@ func TestTaskRunCommitsOnlyUnderItsClaim(t *testing.T) {
 		})
 	}
 }
+
+// TestPositionsBelowAnOffsetsFloorClaimAgain: a run whose claim is in force but older than
+// an offsets change's floor (a resume through another worker raced the change) learns it as
+// errClaimBehind, so that its restart claims the task above the floor and resumes from the
+// changed offsets, instead of failing under the same claim on every restart.
+func TestPositionsBelowAnOffsetsFloorClaimAgain(t *testing.T) {
+	h := newClaimHarnessOf(t, true)
+	claimAt(t, h, 0, "w1", 5, 0)
+	appendAndApply(t, h.d.positionLog, positionRecord{Cluster: "c1", Connector: "c", Inc: 1, Gen: adminGen, Floor: 5,
+		Positions: []positionEntry{{Partition: partP, Offset: map[string]any{"n": int64(0)}}}})
+	ps := forTask(clusterPositions{d: h.d, inc: 1, gen: 5}, 0)
+	err := ps.Put("c", []plugins.PartitionPosition{{Partition: partP, Offset: map[string]any{"n": int64(4)}}})
+	require.ErrorIs(t, err, errClaimBehind)
+	require.ErrorIs(t, err, errBelowFloor)
+}

@@ -556,8 +556,8 @@ func (s *sourceRunner) ensureTopic(ctx context.Context, topic string) error {
 }
 
 // commit stores pending positions and tells the task. When the store refuses them for good
-// (positionsRefused: the task's claim was replaced, this worker's lease lapsed, or its
-// partitions hold positions of a newer generation), the task is not told (nothing it sent
+// (positionsRefused: the task's claim was replaced, or is below positions of a newer
+// generation or an offsets change's floor), the task is not told (nothing it sent
 // since is stored) and the run commits nothing more: the error, kept in s.refused, is the
 // run's.
 func (s *sourceRunner) commit(ctx context.Context) error {
