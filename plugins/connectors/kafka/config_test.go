@@ -168,8 +168,10 @@ func TestTaskConfigsSplitPartitions(t *testing.T) {
 	c.starts = map[topicPartition]topicOffset{{"a", 0}: {5, "idA"}, {"a", 1}: {6, "idA"}, {"a", 2}: {7, "idA"}, {"b", 0}: {8, "idB"}}
 	cfgs, err = c.TaskConfigs(2)
 	require.NoError(t, err)
-	require.Equal(t, "a:0=5@idA,a:2=7@idA", cfgs[0][KeyTaskStarts])
-	require.Equal(t, "a:1=6@idA,b:0=8@idB", cfgs[1][KeyTaskStarts])
+	require.Equal(t, "a:0=5,a:2=7", cfgs[0][KeyTaskStarts])
+	require.Equal(t, "a=idA", cfgs[0][KeyTaskStartIDs])
+	require.Equal(t, "a:1=6,b:0=8", cfgs[1][KeyTaskStarts])
+	require.Equal(t, "a=idA,b=idB", cfgs[1][KeyTaskStartIDs])
 	c.starts = nil
 	cfgs, err = c.TaskConfigs(10)
 	require.NoError(t, err)

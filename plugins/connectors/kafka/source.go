@@ -38,8 +38,9 @@ const (
 	KeyIsolation       = "kafka.isolation.level"
 	KeyPollMaxRecords  = "poll.max.records"
 	KeyTopicsInterval  = "topics.refresh.interval"
-	KeyTaskPartitions  = "kafka.task.partitions"    // set by TaskConfigs: the partitions of one task
-	KeyTaskStarts      = "kafka.task.start.offsets" // set by TaskConfigs with latest: where its partitions start, with the topic ids
+	KeyTaskPartitions  = "kafka.task.partitions"      // set by TaskConfigs: the partitions of one task
+	KeyTaskStarts      = "kafka.task.start.offsets"   // set by TaskConfigs with latest: where its partitions start
+	KeyTaskStartIDs    = "kafka.task.start.topic.ids" // set by TaskConfigs with latest: the topic ids of those start offsets
 	offsetEarliest     = "earliest"
 	offsetLatest       = "latest"
 	isolationCommitted = "read_committed"
@@ -85,7 +86,9 @@ var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
 	plugins.Field{Name: KeyTaskPartitions, Type: plugins.TypeString, Default: "",
 		Doc: "Set by the connector in each task configuration: the topic:partition pairs of the task."},
 	plugins.Field{Name: KeyTaskStarts, Type: plugins.TypeString, Default: "",
-		Doc: "Set by the connector in each task configuration with kafka.offset.reset=latest: topic:partition=offset@topicid, where a partition without a committed position starts, unless its topic now has another id."},
+		Doc: "Set by the connector in each task configuration with kafka.offset.reset=latest: topic:partition=offset, where a partition without a committed position starts, unless its topic now has another id than in kafka.task.start.topic.ids."},
+	plugins.Field{Name: KeyTaskStartIDs, Type: plugins.TypeString, Default: "",
+		Doc: "Set by the connector in each task configuration with kafka.offset.reset=latest: topic=topicid, the id of each topic whose start offsets kafka.task.start.offsets holds (none for a cluster without topic ids)."},
 )...)
 
 // SourceConnector is kafka-source: it lists the topics chosen by kafka.topics / kafka.topics.regex and
@@ -407,10 +410,15 @@ func (c *SourceConnector) TaskConfigs(maxTasks int) ([]map[string]string, error)
 			cfg[k] = v
 		}
 		cfg[KeyTaskPartitions] = strings.Join(g, ",")
-		delete(cfg, KeyTaskStarts) // only the connector sets it
+		delete(cfg, KeyTaskStarts) // only the connector sets them
+		delete(cfg, KeyTaskStartIDs)
 		if c.starts != nil {
 			// Set even when empty: a task tells a config of this connector from an older one by the key.
-			cfg[KeyTaskStarts] = formatStarts(c.starts, parts, i, n)
+			starts, ids := formatStarts(c.starts, parts, i, n)
+			cfg[KeyTaskStarts] = starts
+			if ids != "" {
+				cfg[KeyTaskStartIDs] = ids
+			}
 		}
 		out[i] = cfg
 	}
@@ -424,11 +432,15 @@ type topicOffset struct {
 	topicID string
 }
 
-// formatStarts writes kafka.task.start.offsets of task i of n: topic:partition=offset@topicid (or
-// topic:partition=offset without an id) for its partitions (every n-th of parts, from i) that have a
-// start offset. Neither a topic name nor an id holds '@', '=' or ','.
-func formatStarts(starts map[topicPartition]topicOffset, parts []topicPartition, i, n int) string {
-	var b strings.Builder
+// formatStarts writes the start offsets of task i of n, for its partitions (every n-th of parts, from
+// i) that have one: kafka.task.start.offsets (topic:partition=offset,...) and kafka.task.start.topic.ids
+// (topic=topicid,..., each topic with a known id once). The ids have a key of their own so that the
+// offsets keep the form every release reads: a worker of a release before topic ids (which ignores keys
+// its spec does not declare) may run the task during a rolling upgrade. Neither a topic name nor an id
+// holds '@', '=' or ','.
+func formatStarts(starts map[topicPartition]topicOffset, parts []topicPartition, i, n int) (offsets, ids string) {
+	var b, bi strings.Builder
+	seen := map[string]bool{}
 	for j := i; j < len(parts); j += n {
 		s, ok := starts[parts[j]]
 		if !ok {
@@ -440,12 +452,17 @@ func formatStarts(starts map[topicPartition]topicOffset, parts []topicPartition,
 		b.WriteString(parts[j].String())
 		b.WriteByte('=')
 		b.WriteString(strconv.FormatInt(s.offset, 10))
-		if s.topicID != "" {
-			b.WriteByte('@')
-			b.WriteString(s.topicID)
+		if topic := parts[j].topic; s.topicID != "" && !seen[topic] {
+			seen[topic] = true
+			if bi.Len() > 0 {
+				bi.WriteByte(',')
+			}
+			bi.WriteString(topic)
+			bi.WriteByte('=')
+			bi.WriteString(s.topicID)
 		}
 	}
-	return b.String()
+	return b.String(), bi.String()
 }
 
 // Stop ends the watcher and closes the client.
@@ -517,15 +534,28 @@ func parsePartitions(s string) ([]topicPartition, error) {
 	return out, nil
 }
 
-// parseStarts reads kafka.task.start.offsets ("topic:partition=offset@topicid,...", the "@topicid" absent
-// from configs written by earlier versions).
-func parseStarts(s string) (map[topicPartition]topicOffset, error) {
+// parseStarts reads kafka.task.start.offsets ("topic:partition=offset,...") and the topic ids of
+// kafka.task.start.topic.ids ("topic=topicid,..."); a start offset of a topic without an id there has
+// none. An offset may carry its topic's id itself ("topic:partition=offset@topicid", as task configs stored
+// by one earlier build do), which then wins.
+func parseStarts(s, ids string) (map[topicPartition]topicOffset, error) {
+	topicIDs := map[string]string{}
+	for _, item := range strings.Split(ids, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		topic, id, ok := strings.Cut(item, "=")
+		if !ok || topic == "" || id == "" || strings.ContainsAny(id, "=@") {
+			return nil, fmt.Errorf("%w: %s: %q is not topic=topicid", ErrBadTaskConfig, KeyTaskStartIDs, item)
+		}
+		topicIDs[topic] = id
+	}
 	out := map[topicPartition]topicOffset{}
 	for _, item := range strings.Split(s, ",") {
 		if item = strings.TrimSpace(item); item == "" {
 			continue
 		}
-		bad := fmt.Errorf("%w: %s: %q is not topic:partition=offset@topicid", ErrBadTaskConfig, KeyTaskStarts, item)
+		bad := fmt.Errorf("%w: %s: %q is not topic:partition=offset", ErrBadTaskConfig, KeyTaskStarts, item)
 		i := strings.LastIndexByte(item, '=')
 		if i <= 0 {
 			return nil, bad
@@ -538,6 +568,9 @@ func parseStarts(s string) (map[topicPartition]topicOffset, error) {
 		ps, err := parsePartitions(item[:i])
 		if err != nil || len(ps) != 1 {
 			return nil, bad
+		}
+		if !withID {
+			id = topicIDs[ps[0].topic]
 		}
 		out[ps[0]] = topicOffset{off, id}
 	}

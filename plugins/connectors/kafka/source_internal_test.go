@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -97,25 +98,105 @@ func TestAuthFailure(t *testing.T) {
 }
 
 func TestStartOffsetsRoundTrip(t *testing.T) {
+	const idA = "AAAAAAAAAAAAAAAAAAAAAQ"
 	parts := []topicPartition{{"a", 0}, {"a", 1}, {"b.c", 0}, {"d", 3}}
 	// d:3 was found later; b.c's id is unknown (a cluster without topic ids).
-	starts := map[topicPartition]topicOffset{{"a", 0}: {15, "AAAAAAAAAAAAAAAAAAAAAQ"}, {"a", 1}: {0, "AAAAAAAAAAAAAAAAAAAAAQ"}, {"b.c", 0}: {7, ""}}
-	require.Equal(t, "a:0=15@AAAAAAAAAAAAAAAAAAAAAQ,b.c:0=7", formatStarts(starts, parts, 0, 2))
-	require.Equal(t, "a:1=0@AAAAAAAAAAAAAAAAAAAAAQ", formatStarts(starts, parts, 1, 2))
-	got, err := parseStarts(formatStarts(starts, parts, 0, 1))
+	starts := map[topicPartition]topicOffset{{"a", 0}: {15, idA}, {"a", 1}: {0, idA}, {"b.c", 0}: {7, ""}}
+	offsets, ids := formatStarts(starts, parts, 0, 2)
+	require.Equal(t, "a:0=15,b.c:0=7", offsets)
+	require.Equal(t, "a="+idA, ids)
+	offsets, ids = formatStarts(starts, parts, 1, 2)
+	require.Equal(t, "a:1=0", offsets)
+	require.Equal(t, "a="+idA, ids)
+	offsets, ids = formatStarts(starts, parts, 0, 1)
+	require.Equal(t, "a="+idA, ids, "each topic once")
+	got, err := parseStarts(offsets, ids)
 	require.NoError(t, err)
 	require.Equal(t, starts, got)
-	// A config written before start offsets carried topic ids.
-	got, err = parseStarts("a:0=15, b.c:0=7,")
+	// A config written before start offsets had topic ids.
+	got, err = parseStarts("a:0=15, b.c:0=7,", "")
 	require.NoError(t, err)
 	require.Equal(t, map[topicPartition]topicOffset{{"a", 0}: {15, ""}, {"b.c", 0}: {7, ""}}, got)
-	got, err = parseStarts("")
+	// A config with the ids in the offsets; such an id wins over kafka.task.start.topic.ids.
+	got, err = parseStarts("a:0=15@"+idA+",b.c:0=7", "")
+	require.NoError(t, err)
+	require.Equal(t, map[topicPartition]topicOffset{{"a", 0}: {15, idA}, {"b.c", 0}: {7, ""}}, got)
+	got, err = parseStarts("a:0=15@"+idA+",a:1=3", "a=other")
+	require.NoError(t, err)
+	require.Equal(t, map[topicPartition]topicOffset{{"a", 0}: {15, idA}, {"a", 1}: {3, "other"}}, got)
+	got, err = parseStarts("", "")
 	require.NoError(t, err)
 	require.Empty(t, got)
 	for _, bad := range []string{"a:0", "a=1", "a:0=x", "a:0=-1", ":0=1", "a:0=1@", "a:0=@id"} {
-		_, err := parseStarts(bad)
+		_, err := parseStarts(bad, "")
 		require.ErrorIs(t, err, ErrBadTaskConfig, bad)
 	}
+	for _, bad := range []string{"a", "=" + idA, "a=", "a=x@y", "a=x=y"} {
+		_, err := parseStarts("a:0=1", bad)
+		require.ErrorIs(t, err, ErrBadTaskConfig, bad)
+	}
+}
+
+// previousParseStarts is how a release before topic ids read kafka.task.start.offsets: an int64 after
+// the last '='.
+func previousParseStarts(s string) (map[topicPartition]int64, error) {
+	out := map[topicPartition]int64{}
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		i := strings.LastIndexByte(item, '=')
+		var off int64
+		var err error
+		if i > 0 {
+			off, err = strconv.ParseInt(item[i+1:], 10, 64)
+		}
+		if i <= 0 || err != nil || off < 0 {
+			return nil, fmt.Errorf("%w: %s: %q is not topic:partition=offset", ErrBadTaskConfig, KeyTaskStarts, item)
+		}
+		ps, err := parsePartitions(item[:i])
+		if err != nil || len(ps) != 1 {
+			return nil, fmt.Errorf("%w: %s: %q is not topic:partition=offset", ErrBadTaskConfig, KeyTaskStarts, item)
+		}
+		out[ps[0]] = off
+	}
+	return out, nil
+}
+
+// TestTaskConfigsReadByPreviousRelease: during a rolling upgrade a worker of a release before topic ids
+// may run a task whose config this release wrote with latest. Its kafka.task.start.offsets reads with
+// that release's rules (which ignore kafka.task.start.topic.ids, a key its spec does not declare), and
+// this release reads the ids back from kafka.task.start.topic.ids.
+func TestTaskConfigsReadByPreviousRelease(t *testing.T) {
+	c := NewSourceConnector()
+	c.cfg = map[string]string{KeyTopics: "a,b,c", KeyStart: offsetLatest, KeyTaskStartIDs: "a=forged"}
+	c.parts = []topicPartition{{"a", 0}, {"a", 1}, {"b", 0}, {"c", 0}}
+	// c's id is unknown (a cluster without topic ids).
+	c.starts = map[topicPartition]topicOffset{{"a", 0}: {5, "idA"}, {"a", 1}: {6, "idA"}, {"b", 0}: {8, "idB"}, {"c", 0}: {9, ""}}
+	cfgs, err := c.TaskConfigs(2)
+	require.NoError(t, err)
+	require.Len(t, cfgs, 2)
+	for i, cfg := range cfgs {
+		prev, err := previousParseStarts(cfg[KeyTaskStarts])
+		require.NoError(t, err, "task %d: %s=%q", i, KeyTaskStarts, cfg[KeyTaskStarts])
+		got, err := parseStarts(cfg[KeyTaskStarts], cfg[KeyTaskStartIDs])
+		require.NoError(t, err)
+		parts, err := parsePartitions(cfg[KeyTaskPartitions])
+		require.NoError(t, err)
+		want, wantPrev := map[topicPartition]topicOffset{}, map[topicPartition]int64{}
+		for _, p := range parts {
+			want[p], wantPrev[p] = c.starts[p], c.starts[p].offset
+		}
+		require.Equal(t, wantPrev, prev, "task %d", i)
+		require.Equal(t, want, got, "task %d", i)
+	}
+	require.Equal(t, "a=idA,b=idB", cfgs[0][KeyTaskStartIDs])
+	require.Equal(t, "a=idA", cfgs[1][KeyTaskStartIDs], "a topic without an id is not named")
+	c.starts = map[topicPartition]topicOffset{{"c", 0}: {9, ""}}
+	cfgs, err = c.TaskConfigs(1)
+	require.NoError(t, err)
+	require.Equal(t, "c:0=9", cfgs[0][KeyTaskStarts])
+	require.NotContains(t, cfgs[0], KeyTaskStartIDs, "no topic with an id: no key")
 }
 
 // TestSourceOffsetRoundTrip: the source offset of a record, after the position store's JSON round trip,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -237,4 +238,59 @@ func TestSourceTaskStartsWhileKafkaDown(t *testing.T) {
 	require.Empty(t, recs)
 	require.NotEmpty(t, logs.naming(map[string]string{"msg": "kafka topics not listed; their partitions are read once they are"}))
 	require.NoError(t, task.Stop(context.Background()))
+}
+
+// TestSourceRestartAfterTopicRecreated: a task that read a topic created again stores positions with the
+// new id, while the latest start offset of its config keeps the old topic's. A restart of the task
+// resumes after its position without a warning, the stale start offset being of no use; a position of
+// the old topic is ignored with a warning naming both ids, and the partition starts where one without a
+// position does (at the oldest record, or at a start offset the connector fixed on the new topic).
+func TestSourceRestartAfterTopicRecreated(t *testing.T) {
+	b := kafkatest.Shared(t)
+	topic := kafkatest.Name(t, "restart")
+	createTopic(t, b, topic, 1)
+	oldID := topicID(t, b, topic)
+	toPartition(t, b, topic, 0, values("old", 3)...)
+	c, _ := startSource(t, map[string]string{kafka.KeyBootstrap: b.Addr, kafka.KeyTopics: topic, kafka.KeyStart: "latest",
+		kafka.KeyFetchMaxWait: "50ms"})
+	tcs, err := c.TaskConfigs(1)
+	require.NoError(t, err)
+	require.Len(t, tcs, 1)
+	require.Equal(t, topic+":0=3", tcs[0][kafka.KeyTaskStarts])
+	require.Equal(t, topic+"="+oldID, tcs[0][kafka.KeyTaskStartIDs])
+	newID := recreateTopic(t, b, topic, 1)
+	fresh := values("new", 10)
+	toPartition(t, b, topic, 0, fresh...)
+	// The config a connector started after the topic was created again would give the task.
+	refixed := maps.Clone(tcs[0])
+	refixed[kafka.KeyTaskStarts], refixed[kafka.KeyTaskStartIDs] = topic+":0=7", topic+"="+newID
+
+	for _, tt := range []struct {
+		name     string
+		cfg      map[string]string
+		storedID string // of the committed position, offset 4
+		want     []string
+		warn     bool
+	}{
+		{"position of the new topic", tcs[0], newID, fresh[5:], false},
+		{"position of the old topic", tcs[0], oldID, fresh, true},
+		{"position of the old topic, start offset of the new", refixed, oldID, fresh[7:], true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := conformance.NewPositions()
+			store.Set(map[string]any{kafka.PartTopic: topic, kafka.PartPartition: int64(0)},
+				map[string]any{kafka.OffsetKey: float64(4), kafka.TopicIDKey: tt.storedID})
+			logs := &warnLog{}
+			task := startSourceTask(t, c, tt.cfg, store, slog.New(logs))
+			require.ElementsMatch(t, tt.want, pollValues(t, task, store, 30*time.Second, tt.want...))
+			require.NoError(t, task.Stop(context.Background()))
+			if tt.warn {
+				require.Len(t, logs.naming(map[string]string{"topic": topic, "stored_topic_id": oldID, "topic_id": newID}), 1,
+					"one warning names the topic and both ids; warnings: %v", logs.warns)
+			} else {
+				require.Empty(t, logs.naming(map[string]string{"topic": topic}), "no warning; warnings: %v", logs.warns)
+			}
+			require.Equal(t, newID, storedTopicID(t, store, topic))
+		})
+	}
 }

@@ -84,7 +84,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 	if err != nil {
 		return err
 	}
-	if t.starts, err = parseStarts(cfg[KeyTaskStarts]); err != nil {
+	if t.starts, err = parseStarts(cfg[KeyTaskStarts], cfg[KeyTaskStartIDs]); err != nil {
 		return err
 	}
 	t.parts, t.format, t.max = parts, t.vals.String(KeyTopicRename), t.vals.Int(KeyPollMaxRecords)
@@ -203,7 +203,9 @@ func (t *SourceTask) addPending(ctx context.Context) error {
 // startOffsets returns where the task's partitions of topic start, id being the topic's id now, and
 // records id as the topic's: after the committed position, else at the start offset of
 // kafka.task.start.offsets, else at t.otherwise. A position or start offset recorded with another id
-// is of a topic since deleted and created again and is ignored, with a warning naming both ids.
+// is of a topic since deleted and created again and is ignored, with a warning naming both ids when the
+// partition would have started from it: a start offset of the old topic under a committed position of the
+// new one (the task read the new topic, then restarted) was never going to be used, and is not warned of.
 func (t *SourceTask) startOffsets(topic, id string) map[int32]kgo.Offset {
 	out := map[int32]kgo.Offset{}
 	stale := ""
@@ -212,17 +214,20 @@ func (t *SourceTask) startOffsets(topic, id string) map[int32]kgo.Offset {
 			continue
 		}
 		out[p.partition] = t.otherwise
-		if s, ok := t.starts[p]; ok && sameTopic(s.topicID, id) {
-			out[p.partition] = kgo.NewOffset().At(s.offset)
-		} else if ok {
-			stale = s.topicID
-		}
-		if c, ok := t.committed[p]; ok && sameTopic(c.topicID, id) {
+		c, committed := t.committed[p]
+		if committed && sameTopic(c.topicID, id) {
 			// The committed offset is the last record RocketMQ acknowledged: resume after it. When
 			// retention has removed it meanwhile, the consumer starts at the oldest record kept.
 			out[p.partition] = kgo.NewOffset().At(c.offset + 1)
-		} else if ok {
+			continue
+		}
+		if committed {
 			stale = c.topicID
+		}
+		if s, ok := t.starts[p]; ok && sameTopic(s.topicID, id) {
+			out[p.partition] = kgo.NewOffset().At(s.offset)
+		} else if ok && !committed {
+			stale = s.topicID
 		}
 	}
 	if stale != "" {
