@@ -5,14 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
+// errTasksChanged: the config topic shows the connector with another incarnation or other
+// task configs than the run being claimed for; that run is not started (its runtime is
+// about to be stopped or replaced by the reconcile).
+var errTasksChanged = errors.New("task configs changed")
+
 // claim serves clusterPlacement: it waits until the task is free (never claimed, released,
-// or held by a worker that left), then writes a claim with a generation above every
-// earlier one of the connector and returns once that claim is in force.
+// or held by a worker that left) and no task of the connector's older task configs is
+// held by a live worker (olderHeldLocked), then writes a claim with a generation above
+// every earlier one of the connector and returns once that claim is in force. It returns
+// errTasksChanged, claiming nothing, once the config topic shows other task configs.
 //
 // Generations are compared in two folds: the status fold takes a claim only above the
 // generation in force, and the position fold refuses a commit older than the one stored
@@ -22,8 +31,20 @@ import (
 // topic, a status fold rebuilt without a snapshot), and a task claimed from it alone would
 // have every commit refused until claims had climbed past the stored generations.
 func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64, error) {
+	rt.mu.Lock()
+	ver := rt.tasksVersion
+	rt.mu.Unlock()
+	var waitLogged string
+	var waitingSince time.Time // when the task first waited for tasks of older configs
 	for {
 		d.mu.Lock()
+		// Other task configs than rt's (a newer version; none, as for a stopped connector or
+		// a replaced config; another incarnation): the reconcile, which may not have run
+		// yet, stops this run, so it must not start now.
+		if c := d.config.Connectors[rt.name]; c != nil && (c.Inc != rt.inc || c.TasksVersion != ver) {
+			d.mu.Unlock()
+			return 0, errTasksChanged
+		}
 		// Any incarnation's record counts: a task of a deleted connector's incarnation may
 		// still run on a live worker until that worker has retired it.
 		cur, held := d.status.Tasks[rt.name][id]
@@ -32,15 +53,45 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		free := (!held || released(cur.State) || d.mine(cur) || cur.Worker == d.cfg.WorkerID && cur.Proc == "") &&
 			d.lingering[taskKey{rt.name, id}] == 0
 		departed := held && !free && !d.mine(cur) && !holderLive(cur, d.members)
+		var older []statusRecord
+		if free || departed {
+			older = d.olderHeldLocked(rt.name, rt.inc, ver)
+		}
+		members := slices.Clone(d.members)
 		wake := d.statusMoved
 		d.mu.Unlock()
-		if departed {
-			// The holder is missing from this worker's member list; ask the broker itself
+		ask := departed || slices.ContainsFunc(older, func(r statusRecord) bool { return !holderLive(r, members) })
+		if ask {
+			// A holder is missing from this worker's member list; ask the broker itself
 			// before taking the task from it (a joining worker's first list can be short).
 			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			live, err := d.view.Members(mctx)
 			cancel()
-			free = err == nil && len(live) > 0 && !holderLive(cur, live)
+			known := err == nil && len(live) > 0
+			if departed {
+				free = known && !holderLive(cur, live)
+			}
+			older = slices.DeleteFunc(older, func(r statusRecord) bool {
+				return !holderLive(r, members) && known && !holderLive(r, live)
+			})
+		}
+		if free && len(older) > 0 {
+			if waitingSince.IsZero() {
+				waitingSince = time.Now()
+			}
+			if time.Since(waitingSince) < olderConfigsWait {
+				free = false
+				if w := describeHeld(older); w != waitLogged {
+					waitLogged = w
+					d.log.Info("task waits for tasks of the connector's older task configs to stop", "connector", rt.name,
+						"task", id, "tasks_version", ver, "waits_for", w)
+				}
+			} else if w := describeHeld(older); w != waitLogged {
+				waitLogged = w
+				d.log.Warn("task claimed while tasks of the connector's older task configs still hold their claims; records they "+
+					"still send may be sent twice", "connector", rt.name, "task", id, "tasks_version", ver, "waited", olderConfigsWait,
+					"held_by", w)
+			}
 		}
 		if free && d.fence() != nil {
 			// The lease has lapsed (suspended, cut off, or replaced by another process of
@@ -59,7 +110,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			}
 			gen := d.claimGen(rt.name)
 			rec := statusRecord{Cluster: d.cfg.ClusterID, Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateRunning, Worker: d.cfg.WorkerID, Proc: d.proc,
-				Gen: gen, Claim: true}
+				Gen: gen, Claim: true, Ver: ver}
 			if held {
 				rec.Prev = cur.Gen
 			}
@@ -115,6 +166,51 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// olderHeldLocked returns the records of tasks of incarnation inc of connector name, of any
+// task id (also ids the current task configs no longer have), that were written for task
+// configs older than version ver and still hold their task: not released, and of another
+// worker process or of a run of this one that was abandoned and has not returned. Such a
+// task may still read a source partition that the configs of ver gave to another task id,
+// and its last commit of that partition's position is only certain once it has released
+// its claim: a task of ver starting meanwhile would resume from an older position and send
+// what the old task sends too. Every worker's reconcile stops the tasks of older configs
+// and releases them after their last commit. A record without a version (written by an
+// earlier release of rmqconnect) is not known to be older and holds nothing back. This
+// worker's own older runs have stopped before its tasks of ver start (syncDistributed).
+// d.mu is held.
+func (d *Distributed) olderHeldLocked(name string, inc, ver int64) []statusRecord {
+	var out []statusRecord
+	for _, r := range d.status.Tasks[name] {
+		if r.Inc != inc || r.Ver <= 0 || r.Ver >= ver || released(r.State) {
+			continue
+		}
+		if d.mine(r) && d.lingering[taskKey{name, r.Task}] == 0 {
+			continue
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b statusRecord) int { return a.Task - b.Task })
+	return out
+}
+
+// olderConfigsWait bounds how long a claim waits for the tasks of older task configs
+// (olderHeldLocked): a worker whose reconcile is held up (a task that does not stop, a
+// broker it cannot reach) or a record no run stands behind (a release that was never
+// written, which repairClaims leaves while its worker runs a task of that id) must not keep
+// the connector's new tasks from starting for good. Past it the task is claimed, with a
+// warning naming what still held: at worst records are sent twice, as without the barrier.
+// A var so that tests can shorten it.
+var olderConfigsWait = 2 * time.Minute
+
+// describeHeld names the holders of task records for a log line.
+func describeHeld(rs []statusRecord) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("task %d on %s (%s, tasks version %d)", r.Task, r.Worker, r.State, r.Ver)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // claimGen is the generation of a new claim of a task of connector name: above every

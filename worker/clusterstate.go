@@ -225,6 +225,11 @@ type statusRecord struct {
 	// none): a claim applies only if that is still so (compare and set), so two workers
 	// with different views cannot both take a task.
 	Prev int64 `json:"prev,omitempty"`
+	// Ver is, on a task's claim and the records of its run, the version of the task
+	// configs it runs (clusterConnector.TasksVersion; 0: not recorded, as by earlier
+	// releases). The folds do not read it: a claimer waits while tasks of older configs
+	// are held (Distributed.olderHeldLocked).
+	Ver int64 `json:"tasks_ver,omitempty"`
 	// Topic (with Task == topicTask) records that the connector used a topic; ResetTopics
 	// (the reset's id) clears the connector's topics (topics.go).
 	Topic       string `json:"topic,omitempty"`

@@ -23,6 +23,7 @@ type taskRuntime struct {
 	counters taskCounters
 	run      *member           // the supervisor goroutine in the engine's crew
 	gen      int64             // distributed: the claim generation (0 until claimed)
+	ver      int64             // distributed: the version of the task configs it runs (connRuntime.tasksVersion)
 	reported restapi.StateInfo // distributed: the state last written to the status topic
 }
 
@@ -45,7 +46,7 @@ func (rt *connRuntime) startTasks() {
 			}
 		}
 		ctx, cancel := context.WithCancel(rt.e.lifetime())
-		t := &taskRuntime{id: i, cfg: maps.Clone(cfg), cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
+		t := &taskRuntime{id: i, cfg: maps.Clone(cfg), ver: rt.tasksVersion, cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
 			state: restapi.StateInfo{State: restapi.StateUnassigned, WorkerID: rt.e.cfg.WorkerID}}
 		rt.tasks[i] = t
 		if t.run = rt.e.crew.Go(func() { defer close(t.done); rt.supervise(ctx, t) }); t.run == nil {
@@ -164,8 +165,11 @@ func (rt *connRuntime) supervise(ctx context.Context, t *taskRuntime) {
 // replaced this one.
 func (rt *connRuntime) claimTask(ctx context.Context, t *taskRuntime) bool {
 	gen, err := rt.e.place.claim(ctx, rt, t.id)
+	if errors.Is(err, errTasksChanged) {
+		rt.log.Debug("task configs changed before the task was claimed; not starting it", "task", t.id)
+	}
 	if err != nil {
-		return false // stopped while waiting for the task's previous owner
+		return false // stopped while waiting for the task's previous owner, or its configs changed
 	}
 	if gen == 0 {
 		return true
@@ -228,7 +232,7 @@ func (rt *connRuntime) taskRecordLocked(t *taskRuntime) *statusRecord {
 	}
 	t.reported = t.state
 	return &statusRecord{Connector: rt.name, Task: t.id, Inc: rt.inc, State: t.state.State, Trace: t.state.Trace,
-		Worker: rt.e.cfg.WorkerID, Gen: t.gen}
+		Worker: rt.e.cfg.WorkerID, Gen: t.gen, Ver: t.ver}
 }
 
 // parsedTask is a task config resolved and parsed against the connector's Spec.
