@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
@@ -15,10 +16,11 @@ import (
 var replayLease = 2 * time.Minute
 
 // clusterReplays keeps DLQ replay records in the config topic: the takes of replays in
-// progress, by replayKey, in clusterConnector.Replays (with Takers), and the done ones in
-// clusterConnector.Replayed. The connector's Replays also holds, done, the replay records
-// of earlier releases (keys with ids of the earlier form) until the broker's retention
-// deletes their records.
+// progress, by replayKey, in clusterConnector.Replays (with Takers), and the done ones of
+// the connector's DLQ topic in clusterConnector.Replayed (a replay of a former DLQ topic
+// that finishes after the topic was changed only ends its take). The connector's Replays
+// also holds, done, the replay records of earlier releases (keys with ids of the earlier
+// form) until the broker's retention deletes their records.
 type clusterReplays struct{ d *Distributed }
 
 func (r clusterReplays) replayed(name string) *dlqReplays {
@@ -161,6 +163,12 @@ func (c *clusterConnector) foldReplay(r configRecord) error {
 	if r.Replay.MsgID != "" && placed {
 		delete(c.Replays, key)
 		delete(c.Takers, key)
+		if topic != c.dlqTopic() {
+			// A replay of a former DLQ topic of the connector, finished after the topic was
+			// changed: it ends its take and is not kept. Replayed keeps one topic's records, so
+			// keeping it would drop the current topic's, and their records would be sent again.
+			return nil
+		}
 		if c.Replayed == nil {
 			c.Replayed = &dlqReplays{}
 		}
@@ -180,6 +188,11 @@ func (c *clusterConnector) foldReplay(r configRecord) error {
 		delete(c.Takers, key)
 	}
 	return nil
+}
+
+// dlqTopic is the connector's DLQ topic as its config names it ("" for none).
+func (c *clusterConnector) dlqTopic() string {
+	return strings.TrimSpace(c.Config["errors.deadletterqueue.topic.name"])
 }
 
 // foldReplayFloors drops the replay records, done or taken, of the records below f.

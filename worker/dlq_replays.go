@@ -25,10 +25,10 @@ import (
 // see prune), it can be neither read nor replayed again. Nothing else drops the replay of a
 // record the connector's DLQ topic still holds, so no record is ever sent twice by replays
 // that skip replayed ones, however many there are.
-// Replays are kept per DLQ queue as runs of offsets replayed by the same call, so that a
-// replay of a whole DLQ is a run per queue however many records it held: what is kept
-// grows with the gaps between replayed records (records refused, or not asked for), not
-// with their number.
+// Replays are kept per DLQ queue as runs of consecutive offsets replayed, by one call or
+// by many (replays of the records a DLQ received since the previous replay extend its
+// run), so that what is kept grows with the gaps between replayed records (records
+// refused, or not asked for), neither with their number nor with the number of replays.
 type dlqReplays struct {
 	// Topic is the DLQ topic the records are of: replays of another topic (the connector's
 	// former DLQ topic) are not kept.
@@ -45,15 +45,17 @@ type dlqReplays struct {
 
 // queueReplays are the replayed records of one DLQ queue.
 type queueReplays struct {
-	// Runs are sorted by offset and disjoint; two that touch differ in At.
+	// Runs are sorted by offset and disjoint; two that touch are of messages stored out of
+	// offset order (see join).
 	Runs []replayRun `json:"runs"`
 }
 
-// replayRun is the records at offsets [From, To) of a queue, replayed by the call that
-// began at At; Stored is the latest store time (Unix ms) of their messages. A broker
-// stores a queue's messages in offset order, so a message at an offset of the run stored
-// after Stored is not one that was replayed: its topic was deleted and created again
-// (offsets start again at 0).
+// replayRun is the records at offsets [From, To) of a queue, replayed; Stored is the latest
+// store time (Unix ms) of their messages. A broker stores a queue's messages in offset
+// order, so a message at an offset of the run stored after Stored is not one that was
+// replayed: its topic was deleted and created again (offsets start again at 0). At is when
+// the latest replay call that sent one of them began: it is shown (restapi.ReplayInfo),
+// never consulted, so runs of different calls are joined.
 type replayRun struct {
 	From   int64     `json:"from"`
 	To     int64     `json:"to"`
@@ -194,7 +196,9 @@ func (d *dlqReplays) add(topic string, id dlqID, stored int64, info restapi.Repl
 
 // prune drops the replays of records of topic the DLQ no longer holds: floors maps a queue
 // (queueKey) to its first retained offset. A queue without a floor keeps its replays (its
-// broker may only be unreachable now). It reports whether anything was dropped.
+// broker may only be unreachable now). It also joins the runs that touch (records written
+// by earlier releases keep the runs of different calls apart) and reports whether anything
+// changed.
 func (d *dlqReplays) prune(topic string, floors map[string]int64) bool {
 	if d == nil {
 		return false
@@ -207,6 +211,9 @@ func (d *dlqReplays) prune(topic string, floors map[string]int64) bool {
 				if len(q.Runs) == 0 {
 					delete(d.Queues, k)
 				}
+			}
+			if q.joinAll() {
+				pruned = true
 			}
 		}
 		d.Sent = slices.DeleteFunc(d.Sent, func(s sentReplay) bool {
@@ -239,38 +246,68 @@ func (q *queueReplays) find(off int64) (int, bool) {
 }
 
 // add records the replay of offset off, whose message was stored at stored, by the call
-// that began at at.
+// that began at at, joining it to the runs it touches.
 func (q *queueReplays) add(off int64, at time.Time, stored int64) {
 	i, in := q.find(off)
-	one := replayRun{From: off, To: off + 1, At: at, Stored: stored}
-	switch {
-	case in && q.Runs[i].At.Equal(at):
-		q.Runs[i].Stored = max(q.Runs[i].Stored, stored)
+	if in {
+		r := &q.Runs[i]
+		r.Stored = max(r.Stored, stored)
+		r.At = latest(r.At, at)
 		return
-	case in:
-		r := q.Runs[i]
-		parts := []replayRun{one}
-		if r.From < off {
-			parts = slices.Insert(parts, 0, replayRun{From: r.From, To: off, At: r.At, Stored: r.Stored})
-		}
-		if off+1 < r.To {
-			parts = append(parts, replayRun{From: off + 1, To: r.To, At: r.At, Stored: r.Stored})
-		}
-		q.Runs = slices.Replace(q.Runs, i, i+1, parts...)
-		if r.From < off {
+	}
+	q.Runs = slices.Insert(q.Runs, i, replayRun{From: off, To: off + 1, At: at, Stored: stored})
+	q.join(i)
+	if i > 0 {
+		q.join(i - 1)
+	}
+}
+
+// join joins run i to run i+1 when they touch and their messages were stored in offset
+// order (run i's latest no later than run i+1's), keeping the latest At, and reports
+// whether it did. The joined run keeps run i+1's store time, its latest, so a message at
+// one of its offsets stored after every message replayed there is still told from one
+// that was replayed. Runs stored out of offset order are of different incarnations of the
+// topic (run i's records are of the topic created again, run i+1's of the former one,
+// recorded late) and stay apart: joined, the next replay of the new topic's record at one
+// of run i+1's offsets would drop the whole run (dlqReplays.add), run i's records with it.
+//
+// What the store times cannot tell apart is the other case: run i of a former incarnation
+// and run i+1 beginning at its end with a record of the incarnation that replaced it, stored
+// later as a next record of the same incarnation would be. That needs the new incarnation's
+// record at run i's end to be replayed before every record of it at run i's offsets (which
+// would drop run i, see dlqReplays.add); then its records there read as replayed.
+func (q *queueReplays) join(i int) bool {
+	if i < 0 || i+1 >= len(q.Runs) {
+		return false
+	}
+	a, b := q.Runs[i], q.Runs[i+1]
+	if a.To != b.From || a.Stored > b.Stored {
+		return false
+	}
+	q.Runs[i] = replayRun{From: a.From, To: b.To, At: latest(a.At, b.At), Stored: b.Stored}
+	q.Runs = slices.Delete(q.Runs, i+1, i+2)
+	return true
+}
+
+// joinAll joins every two runs that join allows to and reports whether any were.
+func (q *queueReplays) joinAll() bool {
+	joined := false
+	for i := 0; i+1 < len(q.Runs); {
+		if q.join(i) {
+			joined = true
+		} else {
 			i++
 		}
-	default:
-		q.Runs = slices.Insert(q.Runs, i, one)
 	}
-	if i+1 < len(q.Runs) && q.Runs[i+1].From == q.Runs[i].To && q.Runs[i+1].At.Equal(at) {
-		q.Runs[i].To, q.Runs[i].Stored = q.Runs[i+1].To, max(q.Runs[i].Stored, q.Runs[i+1].Stored)
-		q.Runs = slices.Delete(q.Runs, i+1, i+2)
+	return joined
+}
+
+// latest returns the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
 	}
-	if i > 0 && q.Runs[i-1].To == q.Runs[i].From && q.Runs[i-1].At.Equal(at) {
-		q.Runs[i-1].To, q.Runs[i-1].Stored = q.Runs[i].To, max(q.Runs[i-1].Stored, q.Runs[i].Stored)
-		q.Runs = slices.Delete(q.Runs, i, i+1)
-	}
+	return a
 }
 
 // cut drops the offsets below floor and reports whether there were any.

@@ -14,9 +14,11 @@ import (
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
-// TestQueueReplayRuns: a queue's replays are runs of offsets replayed by one call; a forced
-// replay of a record splits its run, a replay next to a run of the same call extends it, and
-// cut drops what is below a floor.
+// TestQueueReplayRuns: a queue's replays are runs of consecutive offsets replayed, by one
+// call or by many: a replay next to a run extends it, one that fills a gap joins two, a
+// replay again of a record leaves its run whole (shown with the latest call's time); runs
+// whose messages were stored out of offset order stay apart; cut drops what is below a
+// floor.
 func TestQueueReplayRuns(t *testing.T) {
 	t1 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	t2 := t1.Add(time.Hour)
@@ -26,32 +28,36 @@ func TestQueueReplayRuns(t *testing.T) {
 		q.add(off, t1, 0)
 	}
 	require.Equal(t, []replayRun{run(0, 4, t1), run(5, 8, t1)}, q.Runs)
-	q.add(4, t1, 0)
-	require.Equal(t, []replayRun{run(0, 8, t1)}, q.Runs, "the gap filled")
-	q.add(4, t1, 0)
-	require.Equal(t, []replayRun{run(0, 8, t1)}, q.Runs, "again by the same call")
-
 	q.add(4, t2, 0)
-	require.Equal(t, []replayRun{run(0, 4, t1), run(4, 5, t2), run(5, 8, t1)}, q.Runs, "replayed again later")
-	q.add(0, t2, 0)
-	q.add(7, t2, 0)
-	require.Equal(t, []replayRun{run(0, 1, t2), run(1, 4, t1), run(4, 5, t2), run(5, 7, t1), run(7, 8, t2)}, q.Runs)
-	q.add(5, t2, 0)
-	require.Equal(t, []replayRun{run(0, 1, t2), run(1, 4, t1), run(4, 6, t2), run(6, 7, t1), run(7, 8, t2)}, q.Runs,
-		"joined to the run before")
-	for off := int64(0); off < 8; off++ {
+	require.Equal(t, []replayRun{run(0, 8, t2)}, q.Runs, "the gap filled by a later call")
+	q.add(4, t1, 0)
+	require.Equal(t, []replayRun{run(0, 8, t2)}, q.Runs, "again, by an earlier call")
+	q.add(9, t1, 0)
+	q.add(8, t1, 0)
+	require.Equal(t, []replayRun{run(0, 10, t2)}, q.Runs)
+	for off := int64(0); off < 10; off++ {
 		i, ok := q.find(off)
 		require.True(t, ok, off)
 		require.True(t, q.Runs[i].From <= off && off < q.Runs[i].To)
 	}
-	_, ok := q.find(8)
+	_, ok := q.find(10)
 	require.False(t, ok)
 
+	q.add(12, t1, 0)
 	require.False(t, q.cut(0))
 	require.True(t, q.cut(5))
-	require.Equal(t, []replayRun{run(5, 6, t2), run(6, 7, t1), run(7, 8, t2)}, q.Runs)
+	require.Equal(t, []replayRun{run(5, 10, t2), run(12, 13, t1)}, q.Runs)
 	require.True(t, q.cut(100))
 	require.Empty(t, q.Runs)
+
+	// Store times: a run keeps its latest; a run whose messages were stored after those of
+	// the run it touches above is of another incarnation of the topic.
+	q.add(0, t1, 100)
+	q.add(1, t1, 101)
+	q.add(3, t1, 60)
+	q.add(2, t2, 50)
+	require.Equal(t, []replayRun{{From: 0, To: 2, At: t1, Stored: 101}, {From: 2, To: 4, At: t2, Stored: 60}}, q.Runs)
+	require.False(t, q.joinAll())
 }
 
 // TestDLQReplaysOfARecreatedQueue: a record at an offset replayed before whose message was
@@ -127,7 +133,8 @@ func TestDLQReplaysPrune(t *testing.T) {
 // connector's records go with it.
 func TestClusterReplayRecordsAreBoundedByTheDLQ(t *testing.T) {
 	s := newConfigState()
-	require.NoError(t, s.apply(0, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
+	dlq := map[string]string{"errors.deadletterqueue.topic.name": "dlq"}
+	require.NoError(t, s.apply(0, configRecord{Type: recConnector, Name: "a", Config: dlq}))
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const n = 5000
 	for i := range n {
@@ -168,6 +175,6 @@ func TestClusterReplayRecordsAreBoundedByTheDLQ(t *testing.T) {
 	require.NotContains(t, c.Replayed.Queues, "broker-0:0")
 
 	require.NoError(t, s.apply(n+6, configRecord{Type: recDelete, Name: "a", Inc: 1}))
-	require.NoError(t, s.apply(n+7, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
+	require.NoError(t, s.apply(n+7, configRecord{Type: recConnector, Name: "a", Config: dlq}))
 	require.Nil(t, s.Connectors["a"].Replayed)
 }
