@@ -33,7 +33,8 @@ type DLQRecord struct {
 
 // ReplayInfo says when a DLQ record was re-sent and where it landed.
 type ReplayInfo struct {
-	// At is when the replay that sent it began.
+	// At is when the latest replay of its run of consecutive records began (the replay that
+	// sent it, or a later one that sent the records next to it).
 	At time.Time `json:"at"`
 	// MsgID is the id of the message sent, known for the latest 1000 replays.
 	MsgID string `json:"msg_id,omitempty"`
