@@ -521,17 +521,26 @@ func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *que
 			p.mu.Unlock()
 			continue
 		}
-		b := sinkBatch{progress: p, start: next, end: res.Next, msgs: res.Messages, pulled: res}
-		p.dispatched(b.start, res.Messages[0].StoreTime, res.MaxOffset, res.Messages[len(res.Messages)-1].StoreTime)
-		select {
-		case out <- b:
-		case <-ctx.Done():
-			b.pulled.Release()
+		if !dispatch(ctx, sinkBatch{progress: p, start: next, end: res.Next, msgs: res.Messages, pulled: res}, out) {
 			return nil
 		}
 		next = res.Next
 	}
 	return nil
+}
+
+// dispatch notes b, a batch of pulled messages, as dispatched by its queue and hands it on
+// to out; false, with b's pull released, when ctx ended first.
+func dispatch(ctx context.Context, b sinkBatch, out chan<- sinkBatch) bool {
+	msgs := b.msgs
+	b.progress.dispatched(b.start, msgs[0].StoreTime, b.pulled.MaxOffset, msgs[len(msgs)-1].StoreTime)
+	select {
+	case out <- b:
+		return true
+	case <-ctx.Done():
+		b.pulled.Release()
+		return false
+	}
 }
 
 // pastUndecodable hands on the messages a pull returned before one the client could not
@@ -542,12 +551,7 @@ func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *que
 func (s *sinkRunner) pastUndecodable(ctx context.Context, p *queueProgress, next int64, res rmqclient.Pulled,
 	bad *rmqclient.UndecodableError, out chan<- sinkBatch) (int64, error) {
 	if len(res.Messages) > 0 {
-		b := sinkBatch{progress: p, start: next, end: bad.Offset, msgs: res.Messages, pulled: res}
-		p.dispatched(b.start, res.Messages[0].StoreTime, res.MaxOffset, res.Messages[len(res.Messages)-1].StoreTime)
-		select {
-		case out <- b:
-		case <-ctx.Done():
-			b.pulled.Release()
+		if !dispatch(ctx, sinkBatch{progress: p, start: next, end: bad.Offset, msgs: res.Messages, pulled: res}, out) {
 			return next, nil
 		}
 	} else {

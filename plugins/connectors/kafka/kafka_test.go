@@ -31,19 +31,25 @@ func createTopic(t *testing.T, b *kafkatest.Broker, topic string, partitions int
 	defer cl.Close() // now, not at cleanup: a test checking for leaked goroutines sees none of this one's
 	adm := kadm.NewClient(cl)
 	require.Eventually(t, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		td, err := adm.ListTopics(ctx, topic)
-		if err != nil || td[topic].Err != nil || len(td[topic].Partitions) != int(partitions) {
-			return false
-		}
-		for _, p := range td[topic].Partitions {
-			if p.Err != nil || p.Leader < 0 {
-				return false
-			}
-		}
-		return true
+		_, ok := ledTopic(adm, topic, partitions)
+		return ok
 	}, 30*time.Second, 20*time.Millisecond, "topic %s never showed in the metadata", topic)
+}
+
+// ledTopic returns topic's metadata and whether it shows the topic with its partitions, every one led.
+func ledTopic(adm *kadm.Client, topic string, partitions int32) (kadm.TopicDetail, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	td, err := adm.ListTopics(ctx, topic)
+	if err != nil || td[topic].Err != nil || len(td[topic].Partitions) != int(partitions) {
+		return kadm.TopicDetail{}, false
+	}
+	for _, p := range td[topic].Partitions {
+		if p.Err != nil || p.Leader < 0 {
+			return kadm.TopicDetail{}, false
+		}
+	}
+	return td[topic], true
 }
 
 // startSink starts a kafka-sink task on cfg with a tolerant reporter.

@@ -56,18 +56,11 @@ func recreateTopic(t *testing.T, b *kafkatest.Broker, topic string, partitions i
 	// The harness deletes the first topic when the test ends, and with it this one (same name).
 	var id string
 	require.Eventually(t, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		td, err := adm.ListTopics(ctx, topic)
-		if err != nil || td[topic].Err != nil || len(td[topic].Partitions) != int(partitions) {
+		td, ok := ledTopic(adm, topic, partitions)
+		if !ok {
 			return false
 		}
-		for _, p := range td[topic].Partitions {
-			if p.Err != nil || p.Leader < 0 {
-				return false
-			}
-		}
-		raw := td[topic].ID
+		raw := td.ID
 		id = base64.RawURLEncoding.EncodeToString(raw[:])
 		return raw != kadm.TopicID{} && id != old
 	}, 30*time.Second, 20*time.Millisecond, "the new topic %s never showed in the metadata", topic)

@@ -1,16 +1,13 @@
 package postgres_test
 
 import (
-	"context"
 	"encoding/hex"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/postgres"
 	"github.com/rmqconnect/rmqconnect/schema"
@@ -153,17 +150,7 @@ func TestUnchangedToastNumeric(t *testing.T) {
 			`ALTER TABLE `+tb+` ALTER COLUMN d SET STORAGE EXTERNAL`, `ALTER TABLE `+tb+` ALTER COLUMN pad SET STORAGE PLAIN`)
 	}
 	h.exec(`ALTER TABLE full_ri REPLICA IDENTITY FULL`)
-	ctx := context.Background()
-	c := postgres.NewConnector()
-	require.NoError(t, c.Start(ctx, conformance.ConnectorContextFor(t, c, h.cfg), h.cfg))
-	tcs, err := c.TaskConfigs(1)
-	require.NoError(t, err)
-	sctx := conformance.SourceContextFor(t, c.Spec(), h.store, tcs[0])
-	var logs logBuffer
-	sctx.Log = slog.New(slog.NewTextHandler(&logs, nil))
-	task := c.NewSourceTask()
-	require.NoError(t, task.Start(ctx, sctx, tcs[0]))
-	t.Cleanup(func() { _ = task.Stop(ctx) })
+	task, logs := h.startLogged()
 
 	num := strings.Repeat("1234567890", 99) + "12345678.25" // 998 digits before the point, about 500 bytes
 	for _, tb := range []string{"dflt", "full_ri"} {
