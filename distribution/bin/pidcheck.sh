@@ -4,14 +4,24 @@
 # sourcing script sets prog (its name in messages).
 
 # ours PID MODE: PID is alive and is `rmqconnect MODE` or connect-MODE.sh about to become it,
-# so that a pid reused by an unrelated process, or a zombie, does not count.
+# so that a pid reused by an unrelated process, or a zombie, does not count. A process in the
+# middle of an exec (connect-MODE.sh becoming nohup, nohup becoming rmqconnect) shows no
+# arguments for a moment: a live process without any is asked again for up to a second.
 ours() {
-  local pid=$1 mode=$2 arg
-  local -a args
+  local pid=$1 mode=$2 arg state tries=0
+  local -a args=()
   case "$pid" in '' | *[!0-9]*) return 1 ;; esac
   kill -0 "$pid" 2>/dev/null || return 1
   if [ -r "/proc/$pid/cmdline" ]; then
-    while IFS= read -r -d '' arg; do args+=("$arg"); done <"/proc/$pid/cmdline" 2>/dev/null || true
+    while :; do
+      while IFS= read -r -d '' arg; do args+=("$arg"); done <"/proc/$pid/cmdline" 2>/dev/null || true
+      [ "${#args[@]}" -eq 0 ] || break
+      state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+      case "$state" in '' | Z | X) return 1 ;; esac
+      tries=$((tries + 1))
+      [ "$tries" -le 20 ] || return 1
+      sleep 0.05
+    done
   elif command -v ps >/dev/null 2>&1; then
     read -r -a args <<<"$(ps -o args= -p "$pid" 2>/dev/null)" || true
   else
