@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -187,4 +188,25 @@ func TestClaimWaitsForOlderTaskConfigsOnlySoLong(t *testing.T) {
 	rec, ok := h.inForce()
 	require.True(t, ok)
 	require.True(t, h.d.mine(rec), "claimed after the bounded wait")
+}
+
+// TestUnusedClaimReleaseCarriesTaskConfigsVersion: a claim whose run was stopped before it
+// started is released with the version of the task configs it was claimed for, like every
+// other record of the task (the release used to carry none).
+func TestUnusedClaimReleaseCarriesTaskConfigsVersion(t *testing.T) {
+	h := barrierHarness(t)
+	gen := h.d.claimGen("c")
+	body, err := json.Marshal(statusRecord{Cluster: h.d.cfg.ClusterID, Connector: "c", Task: 0, Inc: 1, State: restapi.StateRunning,
+		Worker: h.d.cfg.WorkerID, Proc: h.d.proc, Gen: gen, Claim: true, Ver: 7})
+	require.NoError(t, err)
+	off, err := h.d.statusLog.append(context.Background(), "c", body)
+	require.NoError(t, err)
+	h.d.releaseUnused(h.rt, 0, gen, 7, off)
+	require.Eventually(t, func() bool {
+		r, _ := h.inForce()
+		return h.d.mine(r) && released(r.State)
+	}, 30*time.Second, 5*time.Millisecond, "the claim was never released")
+	r, _ := h.inForce()
+	require.Equal(t, gen, r.Gen)
+	require.Equal(t, int64(7), r.Ver, "the release does not carry the task configs' version")
 }

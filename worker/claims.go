@@ -123,7 +123,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			} else if err = d.statusLog.waitApplied(ctx, off); ctx.Err() != nil {
 				// Stopped while the claim was on its way: it may be in force, for a run
 				// that will not happen.
-				d.releaseUnused(rt, id, gen, off)
+				d.releaseUnused(rt, id, gen, ver, off)
 				return 0, ctx.Err()
 			}
 			if err == nil {
@@ -144,7 +144,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 				// read was checked against the claim before this one applied: it carries an
 				// older generation, and this task's first commit replaces it.
 				if err := d.awaitPositions(ctx, rt.name, id); err != nil {
-					d.releaseUnused(rt, id, gen, off)
+					d.releaseUnused(rt, id, gen, ver, off)
 					return 0, err
 				}
 				return gen, nil
@@ -253,14 +253,14 @@ func (d *Distributed) awaitPositions(ctx context.Context, name string, id int) e
 // is in force (the apply of a record this worker wrote: normally milliseconds).
 const releaseSettle = 5 * time.Second
 
-// releaseUnused releases claim gen of task id, written at offset off of the status topic,
-// when it is in force: the run it was written for was stopped before it started (the task
+// releaseUnused releases claim gen of task id (of task configs version ver), written at
+// offset off of the status topic, when it is in force: the run it was written for was stopped before it started (the task
 // moved away or the worker is stopping while it was being claimed). Without the release
 // the task would stay held by a run that never happens: its next owner would wait for
 // repairClaims, and once this worker has left, the status history would show the task
 // taken from a worker that still held it. A release of a claim that lost its race, or that
 // a newer claim replaced, is not written (the fold would ignore it anyway).
-func (d *Distributed) releaseUnused(rt *connRuntime, id int, gen, off int64) {
+func (d *Distributed) releaseUnused(rt *connRuntime, id int, gen, ver, off int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseSettle)
 	defer cancel()
 	if err := d.statusLog.waitApplied(ctx, off); err != nil {
@@ -271,7 +271,8 @@ func (d *Distributed) releaseUnused(rt *connRuntime, id int, gen, off int64) {
 		return
 	}
 	d.log.Info("releasing a claim whose run was stopped before it started", "connector", rt.name, "task", id, "gen", gen)
-	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen})
+	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen,
+		Ver: ver})
 }
 
 // holds serves clusterPlacement.
