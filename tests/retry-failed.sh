@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # retry-failed.sh [go test flags] PACKAGES... — runs `go test` with the given arguments; each
-# package that fails gets one more run, and the run fails if any fails again. Used for the broker
-# packages, whose multi-process tests can fail on a loaded 2-core host for timing reasons. What
+# package that fails gets one more run, and the run fails if any fails again. make test runs every
+# package through it: multi-process tests (a broker, databases, worker processes, browsers) can
+# miss a deadline on a loaded 2-core host, and one such miss should not stop the run. What
 # is run again depends on how the package failed:
 #   - only some tests failed (their `--- FAIL: TestX` lines, then the test binary's closing
 #     `FAIL`): those tests, alone (-run '^(TestX|TestY)$'), in that package only;
