@@ -234,6 +234,12 @@ type statusRecord struct {
 	// (the reset's id) clears the connector's topics (topics.go).
 	Topic       string `json:"topic,omitempty"`
 	ResetTopics string `json:"reset_topics,omitempty"`
+	// Purge, written after a connector's delete (with Task == topicTask and Inc the deleted
+	// incarnation), purges the connector's records of that incarnation and older ones
+	// (statusState.purge). Its Task makes it, to a worker of a release without purges, a
+	// topic record of a deleted incarnation that adds no topic: it changes nothing that
+	// worker reads.
+	Purge bool `json:"purge,omitempty"`
 	// Snapshot, when set, makes this a snapshot record (see snapshotHeader).
 	Snapshot *statusState `json:"snapshot,omitempty"`
 	snapshotHeader
@@ -251,6 +257,8 @@ type statusState struct {
 	MaxGen map[string]int64 `json:"max_gen"`
 	// Topics is each connector's active topics (topics.go).
 	Topics map[string]topicSet `json:"topics,omitempty"`
+	// Purged is the newest purged incarnation per connector name (see purge).
+	Purged map[string]int64 `json:"purged,omitempty"`
 }
 
 func newStatusState() *statusState {
@@ -260,9 +268,19 @@ func newStatusState() *statusState {
 // apply folds one status record. For a task: a lower generation than the one in force is
 // stale; the same generation from another worker lost the claim race; anything else
 // wins. Connector records are kept per reporting worker, the newest incarnation's only.
+// Records of a purged incarnation are folded as purge says.
 func (s *statusState) apply(r statusRecord) error {
 	if r.Snapshot != nil {
 		return nil
+	}
+	if r.Purge {
+		s.purge(r.Connector, r.Inc)
+		return nil
+	}
+	mark, marked := s.Purged[r.Connector]
+	purged := marked && r.Inc <= mark
+	if purged && r.Task < 0 {
+		return fmt.Errorf("connector %s: %w: incarnation %d was purged", r.Connector, errStale, r.Inc)
 	}
 	if r.Task == topicTask {
 		return s.applyTopics(r)
@@ -306,9 +324,51 @@ func (s *statusState) apply(r statusRecord) error {
 				r.Connector, r.Task, errStale, r.Gen, r.Worker, cur.Gen, cur.Worker)
 		}
 	}
+	if purged {
+		r = r.stripped()
+	}
 	ts[r.Task] = r
 	s.MaxGen[r.Connector] = max(s.MaxGen[r.Connector], r.Gen)
 	return nil
+}
+
+// purge folds the purge of connector name's incarnation inc, which was deleted. Its
+// connector and topic records, and those of older incarnations, go, and such records
+// arriving later are stale: they are read only for the incarnation in force (status,
+// placement in force, active topics). Its task records stay, and so do those arriving
+// later, stripped (statusRecord.stripped) of what no decision reads: each is judged, and
+// judges the claims after it, as in a fold that did not apply the purge (a worker of a
+// release without purges, or one that adopted a cache or snapshot from before it), so that
+// both agree on which claim is in force.
+func (s *statusState) purge(name string, inc int64) {
+	if s.Purged == nil {
+		s.Purged = map[string]int64{}
+	}
+	mark := max(s.Purged[name], inc)
+	s.Purged[name] = mark
+	maps.DeleteFunc(s.Connectors[name], func(_ string, r statusRecord) bool { return r.Inc <= mark })
+	if len(s.Connectors[name]) == 0 {
+		delete(s.Connectors, name)
+	}
+	if t, ok := s.Topics[name]; ok && t.Inc <= mark {
+		delete(s.Topics, name)
+	}
+	for id, r := range s.Tasks[name] {
+		if r.Inc <= mark {
+			s.Tasks[name][id] = r.stripped()
+		}
+	}
+}
+
+// stripped is what the status fold keeps of a task record of a purged incarnation: what
+// is read of a task's record in force other than for display. That is Gen, Inc, Worker
+// and Proc (apply's compare-and-set and staleness), State, Worker, Proc and Inc (claim,
+// holdsClaim, repairClaims, placementInForce), Ver (olderHeldLocked) and the ids. The
+// trace is read only to show the incarnation in force; Claim and Prev only of the record
+// being applied; Cluster only by foreign, of the record being applied.
+func (r statusRecord) stripped() statusRecord {
+	return statusRecord{Connector: r.Connector, Task: r.Task, Inc: r.Inc, State: r.State, Worker: r.Worker, Proc: r.Proc,
+		Gen: r.Gen, Ver: r.Ver}
 }
 
 // task returns the record in force for a task of incarnation inc.

@@ -184,8 +184,19 @@ func (d *Distributed) DeleteConnector(ctx context.Context, name string) error {
 		return err
 	}
 	// Positions and status of the incarnation are dead now (a re-created connector is a new
-	// incarnation); clearing the positions also frees their space in every worker's fold.
-	return clusterPositions{d: d, inc: c.Inc}.clear(name)
+	// incarnation); clearing the positions and purging the status records frees their space
+	// in every worker's fold (statusState.purge).
+	if err := (clusterPositions{d: d, inc: c.Inc}).clear(name); err != nil {
+		return err
+	}
+	// The delete is done: a purge that fails leaves the records in the folds (as before
+	// purges), which the next delete of the name purges too.
+	purge := statusRecord{Connector: name, Task: topicTask, Inc: c.Inc, Worker: d.cfg.WorkerID, Purge: true}
+	if err := d.writeStatus(purge, deadline(ctx)); err != nil {
+		d.log.Warn("deleted connector's status records not purged; they stay in every worker's status fold",
+			"connector", name, "inc", c.Inc, "err", err)
+	}
+	return nil
 }
 
 // TaskConfigs returns the task configs the connector's owner published.
