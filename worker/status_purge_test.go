@@ -505,7 +505,10 @@ func TestStatusPurgeIgnoredByEarlierRelease(t *testing.T) {
 
 // TestStatusPurgeWrittenOnDelete: deleting a connector writes the purge of its incarnation
 // to the status topic, and this worker's fold applies it.
-func TestStatusPurgeWrittenOnDelete(t *testing.T) {
+// storeLogsHarness is a started test Distributed whose three store logs run on memory queues
+// and which runs no reconcile.
+func storeLogsHarness(t *testing.T) *Distributed {
+	t.Helper()
 	d := newTestDistributed(t, 5*time.Second)
 	close(d.started)
 	d.reconciled = 1 << 40 // no reconcile runs here: the delete does not wait for one
@@ -528,6 +531,11 @@ func TestStatusPurgeWrittenOnDelete(t *testing.T) {
 		}
 		d.engine.crew.close()
 	})
+	return d
+}
+
+func TestStatusPurgeWrittenOnDelete(t *testing.T) {
+	d := storeLogsHarness(t)
 	d.mu.Lock()
 	d.config.Connectors["c"] = &clusterConnector{Config: map[string]string{}, Target: restapi.TargetStopped, Epoch: 1, Inc: 1}
 	failed := taskRec("c", 1, 0, "w2", 2, restapi.StateFailed)
@@ -660,4 +668,19 @@ func TestStatusSnapshotCutsTraces(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestResetTopicsOfPurgedConnector: a topics reset that races the connector's delete (its
+// record lands after the purge, which the fold refuses) answers not found at once, instead
+// of waiting out the write timeout and answering as if it had reset.
+func TestResetTopicsOfPurgedConnector(t *testing.T) {
+	d := storeLogsHarness(t)
+	d.mu.Lock()
+	d.config.Connectors["c"] = &clusterConnector{Config: map[string]string{}, Target: restapi.TargetStopped, Epoch: 1, Inc: 1}
+	require.NoError(t, d.status.apply(statusRecord{Connector: "c", Task: topicTask, Inc: 1, Worker: "w2", Purge: true}))
+	d.mu.Unlock()
+	start := time.Now()
+	err := d.ResetConnectorTopics(context.Background(), "c")
+	require.ErrorIs(t, err, restapi.ErrNotFound)
+	require.Less(t, time.Since(start), writeTimeout/2, "the reset waited for a record the fold refuses")
 }

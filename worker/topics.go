@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rmqconnect/rmqconnect/worker/internal/filestore"
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
 // A connector's active topics (Kafka Connect's KIP-558): the topics its tasks have sent to or
@@ -212,9 +213,13 @@ func (d *Distributed) ResetConnectorTopics(ctx context.Context, name string) err
 		d.mu.Lock()
 		ts := d.status.Topics[name]
 		done, moved := ts.Reset == id || ts.Inc > c.Inc, d.statusMoved
+		deleted := d.status.Purged[name] >= c.Inc // the fold refuses the reset of a purged incarnation
 		d.mu.Unlock()
 		if done {
 			return nil
+		}
+		if deleted {
+			return fmt.Errorf("connector %s: %w (deleted while its topics were reset)", name, restapi.ErrNotFound)
 		}
 		select {
 		case <-ctx.Done():
