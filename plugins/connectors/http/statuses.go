@@ -2,6 +2,7 @@ package httpconn
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,12 +12,17 @@ import (
 // statusRange is the status codes lo to hi, both included.
 type statusRange struct{ lo, hi int }
 
+// tryLater are the 4xx statuses that ask for the request again later (Request Timeout, Too Many
+// Requests; retried, errors.go): a range such as 400-499 does not take them, as they say nothing
+// about the records. Listed on their own, they count.
+var tryLater = []int{408, 429}
+
 // statusSet is a set of HTTP status codes written as codes and ranges; nil holds none.
 type statusSet []statusRange
 
 func (s statusSet) has(code int) bool {
 	for _, r := range s {
-		if code >= r.lo && code <= r.hi {
+		if code >= r.lo && code <= r.hi && (r.lo == r.hi || !slices.Contains(tryLater, code)) {
 			return true
 		}
 	}
@@ -24,7 +30,8 @@ func (s statusSet) has(code int) bool {
 }
 
 // parseStatuses reads the elements of record.error.statuses: codes ("404") and ranges ("409-410") of
-// statuses 400 to 599. The error names the first bad element.
+// statuses 400 to 599; a range leaves out 408 and 429 (tryLater). The error names the first bad
+// element.
 func parseStatuses(elems []string) (statusSet, error) {
 	var s statusSet
 	for _, e := range elems {

@@ -119,7 +119,11 @@ func TestSinkRecordErrorStatusesClasses(t *testing.T) {
 		{"404", http.StatusNotFound, true},
 		{"405", http.StatusMethodNotAllowed, true},
 		{"409-410, 500-504", http.StatusBadGateway, true},
-		{"400-499", http.StatusTooManyRequests, true},
+		{"400-499", http.StatusUnprocessableEntity, true},
+		// A range leaves out the statuses that ask for the request again later; listed alone they count.
+		{"400-499", http.StatusTooManyRequests, false},
+		{"400-499", http.StatusRequestTimeout, false},
+		{"404, 429", http.StatusTooManyRequests, true},
 		{"404", http.StatusForbidden, false},
 		{"409-410", http.StatusServiceUnavailable, false},
 		{"", http.StatusNotFound, false},
