@@ -22,7 +22,7 @@ func TestDLQRoutes(t *testing.T) {
 	_, err := d.CreateConnector(context.Background(), "c", map[string]string{"connector.class": "file-sink"}, "")
 	require.NoError(t, err)
 	d.AddDLQ("c", restapi.DLQRecord{ID: "0-0", Stage: "VALUE_CONVERTER", Body: []byte("raw"), Stacktrace: "trace"},
-		restapi.DLQRecord{ID: "0-1", Stage: "TASK_PUT"})
+		restapi.DLQRecord{ID: "0-1", Stage: "TASK_PUT"}, restapi.DLQRecord{ID: "rack/b1:2:7", Stage: "TASK_PUT"})
 	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	do := func(method, path, body string) (int, map[string]any) {
 		rec := httptest.NewRecorder()
@@ -46,6 +46,10 @@ func TestDLQRoutes(t *testing.T) {
 	code, body = do("GET", "/connectors/c/dlq/0-0", "")
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "trace", body["stacktrace"])
+	// An id naming a broker whose name has a slash, escaped as clients do (url.PathEscape).
+	code, body = do("GET", "/connectors/c/dlq/rack%2Fb1:2:7", "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, "rack/b1:2:7", body["id"])
 	code, _ = do("GET", "/connectors/c/dlq/9-9", "")
 	require.Equal(t, http.StatusNotFound, code)
 	code, _ = do("POST", "/connectors/c/dlq/replay", `{"ids":["0-1"],"force":true}`)

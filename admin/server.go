@@ -62,6 +62,10 @@ type Server struct {
 func NewServer(addr string, info Info, health HealthChecker, herder Herder, log *slog.Logger) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	// Routes match the path as the client escaped it, and parameters are unescaped after: a
+	// DLQ record id naming a broker whose name has a slash (escaped %2F, as admin/client does)
+	// is one parameter, not two path segments.
+	e.UseRawPath = true
 	e.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
 		log.Error("admin handler panicked", "path", c.FullPath(), "panic", err)
 		writeError(c, http.StatusInternalServerError, "internal error")
