@@ -1,9 +1,11 @@
 package rmqclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,18 +191,54 @@ func errSystemProperty(name string) error {
 	return fmt.Errorf("%w: property %s is a RocketMQ system property (the broker acts on it; a user property must have another name)", ErrInvalid, name)
 }
 
-// keySelector picks mqs[hash % len] for messages carrying a key hash (see toPrimitive) and
-// rotates over the queues for the others.
-type keySelector struct{ next atomic.Uint32 }
+// keySelector picks, for a message carrying a key hash or a queue hint n (see toPrimitive),
+// the queue at n % len of the topic's writable queues in a fixed order (queueOrder), and
+// rotates over the queues for the others. The client library hands the queues over in the
+// name server's route order (broker registration or hash order, then reordered by its own
+// sort), which differs between name servers and after a broker registers again: a key's
+// queue, and the replicator's target queue of a source queue, must depend only on the set
+// of queues.
+type keySelector struct {
+	next atomic.Uint32
+	// orders caches, per topic, the ordered copy of the library's last queue list.
+	orders sync.Map // topic -> *orderedQueues
+}
+
+// orderedQueues is the ordered copy of one queue list of the library, known by its first and
+// last elements (the library builds a new list, of new queues, on every route change).
+type orderedQueues struct {
+	first, last *primitive.MessageQueue
+	n           int
+	ordered     []*primitive.MessageQueue
+}
 
 func (s *keySelector) Select(msg *primitive.Message, mqs []*primitive.MessageQueue, _ string) *primitive.MessageQueue {
 	if len(mqs) == 0 {
 		return nil
 	}
 	if msg.Queue != nil && msg.Queue.BrokerName == "" {
-		return mqs[msg.Queue.QueueId%len(mqs)]
+		return s.ordered(msg.Topic, mqs)[msg.Queue.QueueId%len(mqs)]
 	}
 	return mqs[int(s.next.Add(1))%len(mqs)]
+}
+
+// ordered returns mqs in queueOrder, from the cache while the library hands over the same
+// list (it is shared by concurrent sends, so it is never sorted in place).
+func (s *keySelector) ordered(topic string, mqs []*primitive.MessageQueue) []*primitive.MessageQueue {
+	if v, ok := s.orders.Load(topic); ok {
+		if o := v.(*orderedQueues); o.n == len(mqs) && o.first == mqs[0] && o.last == mqs[len(mqs)-1] {
+			return o.ordered
+		}
+	}
+	o := &orderedQueues{first: mqs[0], last: mqs[len(mqs)-1], n: len(mqs), ordered: slices.SortedFunc(slices.Values(mqs), queueOrder)}
+	s.orders.Store(topic, o)
+	return o.ordered
+}
+
+// queueOrder orders a topic's queues by queue id, then broker name: A:0, B:0, A:1, B:1, ...,
+// so that consecutive hints (the replicator's source queues) spread over the brokers.
+func queueOrder(a, b *primitive.MessageQueue) int {
+	return cmp.Or(cmp.Compare(a.QueueId, b.QueueId), strings.Compare(a.BrokerName, b.BrokerName))
 }
 
 // Send delivers one message (a lone empty body goes as a batch of one, which the broker

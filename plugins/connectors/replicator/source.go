@@ -1,12 +1,14 @@
 package replicator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,10 +136,10 @@ func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorConte
 	return nil
 }
 
-// discover returns the queues of the topics to replicate, sorted: every readable queue, so
-// that a topic being drained (write permission wiped, or fewer write queues than read
-// queues) is copied to its end. A listed topic that does not exist is an error wrapping
-// ErrTopicDeleted.
+// discover returns the queues of the topics to replicate, sorted by topic, broker name and
+// queue id (see compareQueues): every readable queue, so that a topic being drained (write
+// permission wiped, or fewer write queues than read queues) is copied to its end. A listed
+// topic that does not exist is an error wrapping ErrTopicDeleted.
 func (c *SourceConnector) discover(ctx context.Context) ([]rmqclient.Queue, error) {
 	existing, err := c.client.ListTopics(ctx)
 	if err != nil {
@@ -162,7 +164,14 @@ func (c *SourceConnector) discover(ctx context.Context) ([]rmqclient.Queue, erro
 		}
 		out = append(out, qs...)
 	}
+	slices.SortFunc(out, compareQueues)
 	return out, nil
+}
+
+// compareQueues orders queues by topic, broker name and queue id: the order in which a topic's
+// source queues are numbered for their target queues (see TaskConfigs).
+func compareQueues(a, b rmqclient.Queue) int {
+	return cmp.Or(strings.Compare(a.Topic, b.Topic), strings.Compare(a.BrokerName, b.BrokerName), cmp.Compare(a.QueueID, b.QueueID))
 }
 
 // ensureTarget creates the target topic of a source topic with as many queues, so that
@@ -232,15 +241,20 @@ type taskQueue struct {
 	Topic  string `json:"t"`
 	Broker string `json:"b"`
 	Queue  int    `json:"q"`
-	Index  int    `json:"i"` // among the topic's queues: the target queue's index
+	Index  int    `json:"i"` // the target queue's index (plugins.ExtTargetQueue): see TaskConfigs
 }
 
-// TaskConfigs implements plugins.Connector: queue i goes to task i mod n, so each topic's
-// queues are spread over the tasks. Tasks without a queue are not made.
+// TaskConfigs implements plugins.Connector: in the order of compareQueues, queue i goes to
+// task i mod n, so each topic's queues are spread over the tasks, and the k-th queue of a
+// topic gets target queue index k. A source queue's index, and so its target queue, is thus
+// a function of its broker name and queue id among its topic's queues, whatever order they
+// were listed in: the same after a restart, on any worker. Tasks without a queue are not
+// made.
 func (c *SourceConnector) TaskConfigs(maxTasks int) ([]map[string]string, error) {
 	c.mu.Lock()
-	qs := slices.Clone(c.queues)
+	qs := slices.SortedFunc(slices.Values(c.queues), compareQueues)
 	c.mu.Unlock()
+	qs = slices.Compact(qs)
 	n := min(maxTasks, max(len(qs), 1))
 	parts := make([][]taskQueue, n)
 	index := map[string]int{}

@@ -97,7 +97,8 @@ type queueState struct {
 	bad *rmqclient.UndecodableError
 
 	// Under sourceTask.mu: the last acked message and the last one an offset sync was
-	// written for (upstream offsets; -1 none).
+	// written for (upstream offsets; -1 none), and where the last acked message was stored
+	// (Topic empty: none yet).
 	ackedUp, syncedUp int64
 	acked             RecordTarget
 }
@@ -117,6 +118,7 @@ type sourceTask struct {
 	queues     []*queueState
 	byKey      map[srcQueue]*queueState
 	batch      int
+	ordered    bool // ordering.msg.enable: each source queue goes to one target queue
 	emitSyncs  bool
 	lagMax     int64
 	latest     bool // start.position=latest
@@ -158,6 +160,7 @@ func (t *sourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 		return err
 	}
 	t.sel, t.batch, t.emitSyncs, t.lagMax = sel, v.Int(KeyPollBatch), v.Bool(KeyEmitSyncs), v.Long(KeyOffsetLagMax)
+	t.ordered = v.Bool(plugins.KeyOrdering)
 	var tqs []taskQueue
 	if raw := cfg[keyQueues]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &tqs); err != nil {
@@ -694,6 +697,13 @@ func (t *sourceTask) reportFailing() {
 
 // CommitRecord implements plugins.RecordCommitter: it measures lag and decides offset
 // syncs from where the target stored each message.
+//
+// With ordering on, a message stored on another target queue than the message before it of
+// its source queue means that the queue moved: the worker maps target queue indexes onto
+// the target topic's writable queues, and that set changed (a broker joined or left, or its
+// master is down; a queue count changed). The move is logged, and an offset sync is written
+// for the first message on the new queue, so that a group past it translates onto the new
+// queue from that message rather than onto the old one.
 func (t *sourceTask) CommitRecord(_ context.Context, r *schema.Record, md *plugins.RecordMetadata) error {
 	if md == nil || r.Topic == t.sel.syncsTopic {
 		return nil
@@ -709,14 +719,25 @@ func (t *sourceTask) CommitRecord(_ context.Context, r *schema.Record, md *plugi
 	}
 	up, _ := recordNext(r)
 	up--
+	to := RecordTarget{Topic: md.Topic, Broker: md.BrokerName, Queue: md.QueueID, Offset: md.QueueOffset}
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	qs.ackedUp = up
-	qs.acked = RecordTarget{Topic: md.Topic, Broker: md.BrokerName, Queue: md.QueueID, Offset: md.QueueOffset}
-	if t.emitSyncs && (qs.syncedUp < 0 || up-qs.syncedUp >= t.lagMax) {
+	from := qs.acked
+	moved := t.ordered && from.Topic != "" && (from.Topic != to.Topic || from.Broker != to.Broker || from.Queue != to.Queue)
+	qs.ackedUp, qs.acked = up, to
+	if t.emitSyncs && (qs.syncedUp < 0 || moved || up-qs.syncedUp >= t.lagMax) {
 		t.addSync(qs)
 	}
+	t.mu.Unlock()
+	if moved {
+		t.log.Warn("source queue moved to another target queue; its messages go on there, in order, after those on the old one",
+			"cluster", t.sel.srcAlias, "queue", qs.q.String(), "from", from.queue().String(), "to", to.queue().String(), "upstream", up)
+	}
 	return nil
+}
+
+// queue returns the target queue of rt.
+func (rt RecordTarget) queue() rmqclient.Queue {
+	return rmqclient.Queue{Topic: rt.Topic, BrokerName: rt.Broker, QueueID: rt.Queue}
 }
 
 // syncIdle writes an offset sync for the last acked message of every queue whose last
