@@ -37,6 +37,7 @@ const (
 	KeyTableExclude     = "table.exclude.list"
 	KeyPublication      = "publication.name"
 	KeyPublicationMode  = "publication.autocreate.mode"
+	KeyPublishViaRoot   = "publish.via.partition.root"
 	KeySlot             = "slot.name"
 	KeyPlugin           = "plugin.name"
 	KeySnapshotMode     = "snapshot.mode"
@@ -89,6 +90,8 @@ var spec = plugins.MustConfigSpec(
 	plugins.Field{Name: KeyPublicationMode, Type: plugins.TypeString, Default: PubAllTables,
 		Validators: []plugins.Validator{plugins.OneOf(PubAllTables, PubFiltered, PubDisabled)},
 		Doc:        "How an absent publication is created: FOR ALL TABLES (needs a superuser), FOR TABLE the included tables (filtered: each start adds those it lacks, never removes one), or not at all (disabled: its absence is an error)."},
+	plugins.Field{Name: KeyPublishViaRoot, Type: plugins.TypeBoolean, Default: false,
+		Doc: "Create the publication WITH (publish_via_partition_root = true): a partitioned table's changes, and its snapshot, come under its own name (one topic) instead of under each partition's. Applies when the connector creates the publication; an existing one is left as it is (a start that finds it otherwise, with the key set, warns)."},
 	plugins.Field{Name: KeySlot, Type: plugins.TypeString, Default: "debezium",
 		Validators: []plugins.Validator{plugins.MatchesRegex(`^[a-z0-9_]{1,63}$`)},
 		Doc:        "Logical replication slot; created when absent and no position is stored."},
@@ -117,6 +120,7 @@ type config struct {
 	prefix, delim                         string
 	include, exclude                      []*regexp.Regexp
 	publication, pubMode, slot, snapshot  string
+	viaRoot, viaRootSet                   bool // publish.via.partition.root, and whether the config sets it
 	tombstones                            bool
 	maxBatch                              int
 	poll, backoff                         time.Duration
@@ -129,6 +133,7 @@ func parseConfig(v plugins.Values) (*config, error) {
 		delim: v.String(KeyTopicDelimiter), publication: v.String(KeyPublication), pubMode: v.String(KeyPublicationMode),
 		slot: v.String(KeySlot), snapshot: v.String(KeySnapshotMode), tombstones: v.Bool(KeyTombstones),
 		maxBatch: v.Int(KeyMaxBatch), poll: v.Duration(KeyPollInterval), backoff: v.Duration(KeyReconnectBackoff),
+		viaRoot: v.Bool(KeyPublishViaRoot), viaRootSet: v.IsSet(KeyPublishViaRoot),
 	}
 	var err error
 	if c.include, err = compileAll(KeyTableInclude, v.List(KeyTableInclude)); err != nil {

@@ -15,10 +15,12 @@ import (
 )
 
 // snapshot reads the captured tables, one after the other, in the transaction that imported the slot's
-// exported snapshot. The newest row is held back until the next one is read, so the very last row can be
-// marked last and carry the offset that says the snapshot is complete.
+// exported snapshot. The tables are those the publication publishes changes under (see partitions.go), each
+// read by itself, so that every row is read once, under the table its changes come with. The newest row is
+// held back until the next one is read, so the very last row can be marked last and carry the offset that
+// says the snapshot is complete.
 type snapshot struct {
-	tables []tableName
+	tables []listedTable
 	i      int
 	cp     pglogrepl.LSN
 	at     time.Time
@@ -64,7 +66,7 @@ func (t *task) pollSnapshot(ctx context.Context) ([]*schema.Record, error) {
 				return t.finishSnapshot(ctx, out)
 			}
 			tb := s.tables[s.i]
-			rel, _, err := t.relationFromCatalog(ctx, tb)
+			rel, _, err := t.relationFromCatalog(ctx, tb.tableName)
 			if err != nil {
 				return nil, err
 			}
@@ -73,7 +75,13 @@ func (t *task) pollSnapshot(ctx context.Context) ([]*schema.Record, error) {
 			for i, c := range rel.cols {
 				cols[i] = pgx.Identifier{c.name}.Sanitize()
 			}
-			q := "SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{tb.schema, tb.name}.Sanitize()
+			// ONLY: a table's INHERITS children publish their rows themselves. A partitioned table (listed
+			// under publish_via_partition_root) has no rows of its own: its partitions' are its.
+			from := " FROM ONLY "
+			if tb.partitioned {
+				from = " FROM "
+			}
+			q := "SELECT " + strings.Join(cols, ", ") + from + pgx.Identifier{tb.schema, tb.name}.Sanitize()
 			s.rr = t.db.PgConn().ExecParams(t.life, q, nil, nil, nil, nil)
 		}
 		if !s.rr.NextRow() {

@@ -119,8 +119,9 @@ var (
 	_ plugins.RecordCommitter = (*task)(nil)
 )
 
-// Start connects, makes sure the publication and slot exist, and decides between an initial snapshot and
-// streaming from the stored position.
+// Start connects, makes sure the publication and slot exist (warning of tables the lists select but the
+// publication publishes under others), and decides between an initial snapshot and streaming from the
+// stored position.
 func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[string]string) error {
 	cfg, err := parseConfig(tctx.Config())
 	if err != nil {
@@ -156,15 +157,18 @@ func (t *task) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ map[
 		if err := t.checkPublication(ctx); err != nil {
 			return err
 		}
+		t.checkViaRoot(ctx)
 		if err := t.syncPublication(ctx); err != nil {
 			return err
 		}
+		t.warnPublishedElsewhere(ctx)
 		t.last, t.startLSN = resume, resume.commit
 		return nil
 	}
 	if err := t.ensurePublication(ctx); err != nil {
 		return err
 	}
+	t.warnPublishedElsewhere(ctx)
 	if cfg.snapshot != SnapshotInitial {
 		// Without a stored position and without a snapshot, the slot's position is where capture starts:
 		// an invalidated slot is not silently replaced by one that starts now.
@@ -327,6 +331,7 @@ func (t *task) ensurePublication(ctx context.Context) error {
 		return plugins.Retriable(err)
 	}
 	if ok {
+		t.checkViaRoot(ctx)
 		return t.syncPublication(ctx)
 	}
 	var sql string
@@ -350,8 +355,11 @@ func (t *task) ensurePublication(ctx context.Context) error {
 			if i > 0 {
 				sql += ", "
 			}
-			sql += pgx.Identifier{tb.schema, tb.name}.Sanitize()
+			sql += tb.publicationMember()
 		}
+	}
+	if t.cfg.viaRoot {
+		sql += " WITH (publish_via_partition_root = true)"
 	}
 	if _, err := t.db.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("create publication %s (%s): %w", t.cfg.publication, KeyPublication, err)
@@ -359,15 +367,38 @@ func (t *task) ensurePublication(ctx context.Context) error {
 	return nil
 }
 
+// checkViaRoot warns when the config sets publish.via.partition.root and the existing publication
+// publishes otherwise. It is not altered: that would move the later changes of partitioned tables to
+// other topics than their snapshot's (docs: Partitioned tables).
+func (t *task) checkViaRoot(ctx context.Context) {
+	if !t.cfg.viaRootSet {
+		return
+	}
+	var via bool
+	if err := t.db.QueryRow(ctx, "SELECT pubviaroot FROM pg_publication WHERE pubname = $1", t.cfg.publication).Scan(&via); err != nil {
+		t.log.Warn("could not read the publication's publish_via_partition_root", "publication", t.cfg.publication, "err", err)
+		return
+	}
+	if via != t.cfg.viaRoot {
+		t.log.Warn("the publication exists with another publish_via_partition_root than "+KeyPublishViaRoot+" asks for, and is left as it is: "+
+			"alter it by hand (ALTER PUBLICATION ... SET (publish_via_partition_root = ...)) and take a new snapshot, as the changes of "+
+			"partitioned tables then come under other tables",
+			"publication", t.cfg.publication, "publish_via_partition_root", via, KeyPublishViaRoot, t.cfg.viaRoot)
+	}
+}
+
 // syncPublication adds to the publication, in filtered mode, the captured tables it does not publish
 // (created, or matched by the lists, since it was created): their changes from now on are captured; their
 // rows are not snapshotted, nor are the changes made before (a stored position resumes behind the change,
-// which the server decodes with the publication as it was then). It never removes a table: another reader of
-// the same publication (a second connector left with the default publication.name, a subscription) would
-// silently lose that table's changes, while a table no longer captured costs only its decoding (the task
-// drops its changes, as under all_tables). Adding takes a SHARE UPDATE EXCLUSIVE lock on each table, which
-// does not block reads or writes. A user that may not alter the publication (it must own it and the
-// tables) gets a warning naming the tables, and the task starts as before without them.
+// which the server decodes with the publication as it was then). A partitioned table and the partitions the
+// lists select are all added: the publication then publishes through the first the partitions attached
+// later, and a partition detached stays published as the table of its own it becomes, while the server
+// still publishes each change once, under one table (partitions.go). It never removes a table: another
+// reader of the same publication (a second connector left with the default publication.name, a
+// subscription) would silently lose that table's changes, while a table no longer captured costs only its
+// decoding (the task drops its changes, as under all_tables). Adding takes a SHARE UPDATE EXCLUSIVE lock on
+// each table, which does not block reads or writes. A user that may not alter the publication (it must own
+// it and the tables) gets a warning naming the tables, and the task starts as before without them.
 func (t *task) syncPublication(ctx context.Context) error {
 	if t.cfg.pubMode != PubFiltered {
 		return nil
@@ -407,8 +438,8 @@ func (t *task) syncPublication(ctx context.Context) error {
 	}
 	var idents, names []string
 	for _, tb := range want {
-		if !have[tb] {
-			idents = append(idents, pgx.Identifier{tb.schema, tb.name}.Sanitize())
+		if !have[tb.tableName] {
+			idents = append(idents, tb.publicationMember())
 			names = append(names, tb.schema+"."+tb.name)
 		}
 	}
@@ -432,16 +463,32 @@ func (t *task) syncPublication(ctx context.Context) error {
 
 type tableName struct{ schema, name string }
 
-// listTables lists the captured tables: those of the publication (inPublication) or those of the database a
-// publication can hold (not unlogged or temporary: the server refuses those).
-func (t *task) listTables(ctx context.Context, inPublication bool) ([]tableName, error) {
-	q := `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+// publicationMember names the table in CREATE and ALTER PUBLICATION. ONLY: without it the table's INHERITS
+// children, selected or not, would be published too, and their updates and deletes then fail when they lack
+// a replica identity; a partitioned table's partitions are published through it either way.
+func (tb tableName) publicationMember() string {
+	return "ONLY " + pgx.Identifier{tb.schema, tb.name}.Sanitize()
+}
+
+// listedTable is a table listTables found; partitioned is a partitioned table's, whose rows are its
+// partitions'.
+type listedTable struct {
+	tableName
+	partitioned bool
+}
+
+// listTables lists the captured tables: those the publication publishes changes under (inPublication), or
+// those of the database a publication can hold (not unlogged or temporary: the server refuses those).
+func (t *task) listTables(ctx context.Context, inPublication bool) ([]listedTable, error) {
+	q := `SELECT n.nspname, c.relname, c.relkind = 'p' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
 		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
 		ORDER BY 1, 2`
 	var args []any
 	if inPublication {
-		q = "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2"
+		q = `SELECT p.schemaname, p.tablename, c.relkind = 'p' FROM pg_publication_tables p
+			JOIN pg_namespace n ON n.nspname = p.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
+			WHERE p.pubname = $1 ORDER BY 1, 2`
 		args = append(args, t.cfg.publication)
 	}
 	rows, err := t.db.Query(ctx, q, args...)
@@ -449,10 +496,10 @@ func (t *task) listTables(ctx context.Context, inPublication bool) ([]tableName,
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
 	defer rows.Close()
-	var out []tableName
+	var out []listedTable
 	for rows.Next() {
-		var tb tableName
-		if err := rows.Scan(&tb.schema, &tb.name); err != nil {
+		var tb listedTable
+		if err := rows.Scan(&tb.schema, &tb.name, &tb.partitioned); err != nil {
 			return nil, err
 		}
 		if t.cfg.captured(tb.schema, tb.name) {
