@@ -47,6 +47,8 @@ type parsedConfig struct {
 	// secret holds the keys (names and aliases) the plugin's ConfigSpec declares secret:
 	// the one rule masking and scrubbing use (secretKeys).
 	secret map[string]bool
+	// unused are the keys nothing reads (unusedKeys): warned of, never refused.
+	unused []unusedKey
 	// The converters are built once and shared by the epoch's tasks: every converter.Converter
 	// is safe for concurrent use after Configure (one instance per role of one connector).
 	keyConv, valueConv converter.Converter
@@ -224,6 +226,9 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 			"is one of the connector's own topics: its failed records would be consumed, fail and be written to it again without end")
 	}
 	pc := &parsedConfig{raw: raw, resolved: cfg}
+	if conn != nil {
+		pc.unused = unusedKeys(cfg, st.kind, spec)
+	}
 	for _, k := range []string{"key.converter", "value.converter"} {
 		c, err := converter.FromConfig(full, k, k == "key.converter")
 		if err != nil {

@@ -222,6 +222,9 @@ func (e *engine) newRuntime(name string, cfg map[string]string, res resolvedConf
 	if err != nil {
 		return nil, err
 	}
+	if own { // standalone: create, update, and each stored connector at start
+		logUnusedKeys(e.log, name, pc.unused)
+	}
 	rt := newConnRuntime(e, name, pc, conn)
 	rt.ownConn = own
 	return rt, nil
@@ -230,6 +233,9 @@ func (e *engine) newRuntime(name string, cfg map[string]string, res resolvedConf
 // validate checks a connector config as newRuntime does, building nothing.
 func (e *engine) validate(name string, cfg map[string]string) (connectorSettings, error) {
 	pc, _, err := validateConnectorConfig(e.registry, name, cfg, e.defaults, e.cfg.Secrets)
+	if err == nil { // distributed: create, update and patch, on the worker the call reached
+		logUnusedKeys(e.log, name, pc.unused)
+	}
 	return pc.st, err
 }
 
