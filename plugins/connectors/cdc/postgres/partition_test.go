@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -256,5 +257,25 @@ func TestPublishViaRootLeavesExistingPublication(t *testing.T) {
 	require.Contains(t, logs.String(), "the publication exists with another publish_via_partition_root")
 	got := describeAll(h.poll(task, 3, true))
 	require.Contains(t, got, "srv-public-orders_2025 {id=1,year=2025} r nil->{id=1,year=2025,v=a}")
+	h.quiet(task)
+}
+
+// A partition attached after a filtered publication was created is published through its partitioned
+// table only; the next start adds it by name, so that once detached it stays published and its changes
+// are captured. It was taken as a member already (pg_publication_tables lists the partitions of a
+// published partitioned table), so the detached table's changes were lost.
+func TestFilteredPublicationKeepsDetachedPartition(t *testing.T) {
+	h := newHarness(t, map[string]string{"publication.autocreate.mode": postgres.PubFiltered, "snapshot.mode": "never"})
+	h.createOrders()
+	task := h.start()
+	h.exec(`CREATE TABLE orders_2027 PARTITION OF orders FOR VALUES IN (2027)`, `INSERT INTO orders VALUES (5, 2027, 'x')`)
+	require.Equal(t, []string{"srv-public-orders_2027 {id=5,year=2027} c nil->{id=5,year=2027,v=x}"}, describeAll(h.poll(task, 1, true)))
+	h.quiet(task)
+	require.NoError(t, task.Stop(context.Background()))
+
+	task = h.start()
+	require.Contains(t, h.publicationMembers(), "public.orders_2027")
+	h.exec(`ALTER TABLE orders DETACH PARTITION orders_2027`, `UPDATE orders_2027 SET v = 'gone'`)
+	require.Equal(t, []string{"srv-public-orders_2027 {id=5,year=2027} u nil->{id=5,year=2027,v=gone}"}, describeAll(h.poll(task, 1, true)))
 	h.quiet(task)
 }

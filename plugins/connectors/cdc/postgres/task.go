@@ -414,12 +414,26 @@ func (t *task) syncPublication(ctx context.Context) error {
 	if err != nil {
 		return plugins.Retriable(err)
 	}
-	// Members by name (a partitioned table added itself is in pg_publication_rel, pg_publication_tables
-	// lists its partitions instead) and by schema (TABLES IN SCHEMA, PostgreSQL 15).
-	rows, err := t.db.Query(ctx, `SELECT n.nspname, c.relname FROM pg_publication_rel r
+	// Members by name (pg_publication_rel) and by schema (TABLES IN SCHEMA, PostgreSQL 15). Not what
+	// pg_publication_tables lists for a partition: it lists the partitions of a partitioned table that is a
+	// member, and such a partition, once detached, is published no more, so a selected one is added by name.
+	var bySchema bool
+	if err := t.db.QueryRow(ctx, "SELECT to_regclass('pg_catalog.pg_publication_namespace') IS NOT NULL").Scan(&bySchema); err != nil {
+		return plugins.Retriable(fmt.Errorf("tables of publication %s: %w", t.cfg.publication, err))
+	}
+	q := `SELECT n.nspname, c.relname FROM pg_publication_rel r
 		JOIN pg_publication p ON p.oid = r.prpubid JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE p.pubname = $1
-		UNION SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`, t.cfg.publication)
+		UNION SELECT pt.schemaname, pt.tablename FROM pg_publication_tables pt
+		JOIN pg_namespace n ON n.nspname = pt.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+		WHERE pt.pubname = $1 AND NOT c.relispartition`
+	if bySchema {
+		q += `
+		UNION SELECT n.nspname, c.relname FROM pg_publication_namespace pn JOIN pg_publication p ON p.oid = pn.pnpubid
+		JOIN pg_namespace n ON n.oid = pn.pnnspid JOIN pg_class c ON c.relnamespace = n.oid
+		WHERE p.pubname = $1 AND c.relispartition`
+	}
+	rows, err := t.db.Query(ctx, q, t.cfg.publication)
 	if err != nil {
 		return plugins.Retriable(fmt.Errorf("tables of publication %s: %w", t.cfg.publication, err))
 	}
