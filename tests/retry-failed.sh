@@ -9,8 +9,9 @@
 #   - anything else — a panic (a test timing out included), a fatal runtime error, a test binary
 #     that exited before its closing `FAIL` (os.Exit, a crash), or a `FAIL <pkg>` naming no failed
 #     test (TestMain, a leak check): the whole package, since the tests after the failure never ran;
-#   - a package that did not build (`[build failed]`, `[setup failed]`): nothing is run again and
-#     the run fails.
+#   - a package that did not build (`[build failed]`, `[setup failed]`), or whose tests the race
+#     detector failed (`WARNING: DATA RACE`: a race is a bug whether or not the next run meets it):
+#     nothing is run again and the run fails.
 # Every retry is printed, with the reason, so a flake is seen, not hidden. GO names the go command.
 # A flag's value follows it as `-flag=value`, or as the next argument for go test's own flags.
 set -uo pipefail
@@ -48,16 +49,19 @@ rc=${PIPESTATUS[0]}
 # One line per failed package, from the output of each (go test prints a package's output
 # together, ended by its `ok`/`FAIL`/`?` line):
 #   build PKG            it did not build
+#   race PKG             the race detector reported a data race
 #   tests PKG A|B        only tests A and B failed
 #   whole PKG REASON     it failed otherwise
 failures=$(awk -F'\t' '
-  function reset() { names = ""; closed = 0; crash = "" }
+  function reset() { names = ""; closed = 0; crash = ""; race = 0 }
   BEGIN { reset() }
   /^(ok  |\?   )\t/ { reset(); next }
   /^FAIL\t/ {
     pkg = $2
     if (pkg ~ / \[(build|setup) failed\]$/) {
       sub(/ \[(build|setup) failed\]$/, "", pkg); print "build\t" pkg
+    } else if (race) {
+      print "race\t" pkg
     } else if (crash != "") {
       print "whole\t" pkg "\t" crash " (the tests after it did not run)"
     } else if (names == "") {
@@ -71,6 +75,7 @@ failures=$(awk -F'\t' '
   }
   /^--- FAIL: / { split($0, f, " "); if (index("|" names "|", "|" f[3] "|") == 0) names = names "|" f[3]; next }
   /^FAIL$/ { closed = 1; next }
+  /^WARNING: DATA RACE$/ { race = 1; next }
   /^(panic: |fatal error: |\*\*\* Test killed)/ { if (crash == "") crash = $0; next }
 ' "$log")
 
@@ -80,6 +85,10 @@ if [ -z "$failures" ]; then
 fi
 if grep -q '^build' <<<"$failures"; then
   echo "retry-failed: not retrying anything: $(awk -F'\t' '$1 == "build" { printf "%s%s", sep, $2; sep = ", " }' <<<"$failures") did not build"
+  exit "$rc"
+fi
+if grep -q '^race' <<<"$failures"; then
+  echo "retry-failed: not retrying anything: the race detector failed $(awk -F'\t' '$1 == "race" { printf "%s%s", sep, $2; sep = ", " }' <<<"$failures")"
   exit "$rc"
 fi
 

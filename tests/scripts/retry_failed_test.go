@@ -42,6 +42,8 @@ const (
 	outBFailed    = "--- FAIL: TestThree (0.00s)\n    b_test.go:3: boom\nFAIL\nFAIL\t" + pkgB + "\t0.004s\n"
 	outBBuild     = "# " + pkgB + " [" + pkgB + ".test]\nb/b_test.go:3:28: undefined: undefined\nFAIL\t" + pkgB + " [build failed]\n"
 	outPass       = "ok  \t" + pkgA + "\t0.010s\n"
+	outRace       = "==================\nWARNING: DATA RACE\nWrite at 0x00c0000a0108 by goroutine 8:\n  example.com/m/a.TestRacy.func1()\n" +
+		"==================\n--- FAIL: TestRacy (0.00s)\n    testing.go:1617: race detected during execution of test\nFAIL\nFAIL\t" + pkgA + "\t0.021s\n"
 )
 
 type goCall struct {
@@ -86,6 +88,8 @@ func TestRetryFailed(t *testing.T) {
 			want:    []string{pkgA + ": its test binary exited before finishing its tests"}},
 		{name: "a build failure is not retried", first: outTestsFailed + outBBuild,
 			code: 1, want: []string{"not retrying anything: " + pkgB + " did not build"}},
+		{name: "a data race is not retried", first: outRace + outBFailed,
+			code: 1, want: []string{"not retrying anything: the race detector failed " + pkgA}},
 		{name: "a failure with no package to retry", first: "go: updates to go.mod needed\n",
 			code: 1, want: []string{"without a failed package to run again"}},
 	}
