@@ -22,7 +22,8 @@ func TestDLQRoutes(t *testing.T) {
 	_, err := d.CreateConnector(context.Background(), "c", map[string]string{"connector.class": "file-sink"}, "")
 	require.NoError(t, err)
 	d.AddDLQ("c", restapi.DLQRecord{ID: "0-0", Stage: "VALUE_CONVERTER", Body: []byte("raw"), Stacktrace: "trace"},
-		restapi.DLQRecord{ID: "0-1", Stage: "TASK_PUT"}, restapi.DLQRecord{ID: "rack/b1:2:7", Stage: "TASK_PUT"})
+		restapi.DLQRecord{ID: "0-1", Stage: "TASK_PUT"}, restapi.DLQRecord{ID: "rack/b1:2:7", Stage: "TASK_PUT"},
+		restapi.DLQRecord{ID: "rack/b+1:0:5", Stage: "TASK_PUT"})
 	s := NewServer("127.0.0.1:0", Info{}, fakeHealth{}, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	do := func(method, path, body string) (int, map[string]any) {
 		rec := httptest.NewRecorder()
@@ -50,6 +51,9 @@ func TestDLQRoutes(t *testing.T) {
 	code, body = do("GET", "/connectors/c/dlq/rack%2Fb1:2:7", "")
 	require.Equal(t, http.StatusOK, code, body)
 	require.Equal(t, "rack/b1:2:7", body["id"])
+	code, body = do("GET", "/connectors/c/dlq/rack%2Fb+1:0:5", "") // a + is a plus in a path
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, "rack/b+1:0:5", body["id"])
 	code, _ = do("GET", "/connectors/c/dlq/9-9", "")
 	require.Equal(t, http.StatusNotFound, code)
 	code, _ = do("POST", "/connectors/c/dlq/replay", `{"ids":["0-1"],"force":true}`)

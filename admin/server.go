@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -62,14 +63,15 @@ type Server struct {
 func NewServer(addr string, info Info, health HealthChecker, herder Herder, log *slog.Logger) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
-	// Routes match the path as the client escaped it, and parameters are unescaped after: a
-	// DLQ record id naming a broker whose name has a slash (escaped %2F, as admin/client does)
-	// is one parameter, not two path segments.
-	e.UseRawPath = true
+	// Routes match the escaped path, and each parameter is unescaped once matched (pathParams):
+	// a DLQ record id naming a broker whose name has a slash (escaped %2F, as admin/client does)
+	// is one parameter, not two path segments. Gin's own unescaping is a query's (+ would be a
+	// space), so it is off.
+	e.UseEscapedPath, e.UnescapePathValues = true, false
 	e.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
 		log.Error("admin handler panicked", "path", c.FullPath(), "panic", err)
 		writeError(c, http.StatusInternalServerError, "internal error")
-	}))
+	}), pathParams)
 	s := &Server{addr: addr, log: log, info: info, health: health, herder: herder, engine: e,
 		ready: make(chan struct{}), drainGrace: 5 * time.Second, cutGrace: 5 * time.Second}
 	s.rebuildGuard()
@@ -279,4 +281,13 @@ func (s *Server) healthz(c *gin.Context) {
 		code, status, msg = http.StatusInternalServerError, HealthUnhealthy, err.Error()
 	}
 	c.JSON(code, gin.H{"status": status, "message": msg, "worker_id": s.info.WorkerID, "version": s.info.Version})
+}
+
+// pathParams unescapes the route's parameters, as path segments (see NewServer).
+func pathParams(c *gin.Context) {
+	for i, p := range c.Params {
+		if v, err := url.PathUnescape(p.Value); err == nil {
+			c.Params[i].Value = v
+		}
+	}
 }
