@@ -101,6 +101,9 @@ type Distributed struct {
 	lingering   map[taskKey]int // abandoned task runs that have not returned (see linger)
 	foreignSeen [3]bool         // a record of another cluster was seen (per store topic)
 	lastSnap    [3]time.Time    // the newest snapshot record seen per store topic (config, status, position)
+	// tooBigAt is when snapshotLoop last found a store topic's fold too big for a snapshot
+	// (its own: no lock), so that it tries again an interval later, not at every check.
+	tooBigAt [3]time.Time
 
 	kick    chan struct{}
 	started chan struct{}

@@ -102,7 +102,7 @@ func (d *Distributed) snapshotDue(ctx context.Context) {
 		return
 	}
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
-		if time.Since(last[i]) < d.cfg.SnapshotInterval {
+		if time.Since(last[i]) < d.cfg.SnapshotInterval || time.Since(d.tooBigAt[i]) < d.cfg.SnapshotInterval {
 			continue
 		}
 		err := d.writeSnapshot(ctx, i, l)
@@ -111,6 +111,7 @@ func (d *Distributed) snapshotDue(ctx context.Context) {
 		case errors.As(err, &big):
 			// Refused at every interval until the fold shrinks: once the broker's retention
 			// deletes the topic's start, a worker without a cache rebuilds only part of it.
+			d.tooBigAt[i] = time.Now()
 			d.log.Error("store topic snapshot too big to write", "topic", l.topic, "bytes", big.bytes, "max_bytes", big.max)
 		case err != nil && ctx.Err() == nil:
 			d.log.Warn("store topic snapshot not written", "topic", l.topic, "err", err)

@@ -640,6 +640,10 @@ func TestStatusSnapshotCutsTraces(t *testing.T) {
 				assert.Greater(t, entry.Bytes, maxSnapshotBytes)
 				assert.Equal(t, maxSnapshotBytes, entry.MaxBytes)
 				assert.Empty(t, records)
+				// The next check, before an interval has passed, does not encode the fold again.
+				logs.Reset()
+				d.snapshotDue(context.Background())
+				assert.Empty(t, logs.String(), "a fold too big is tried again only an interval later")
 				return
 			}
 			assert.Equal(t, "INFO", entry.Level, logs.String())
