@@ -104,7 +104,8 @@ func (e *engine) PluginConfig(_ context.Context, plugin string) ([]restapi.Confi
 }
 
 // ValidateConfig checks a connector config for plugin without creating anything and
-// reports every key's value and errors (secret values are masked).
+// reports every key's value and errors (secret values are masked), and as warnings, never
+// counted as errors, the keys nothing reads (unusedKeys).
 func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[string]string) (restapi.ConfigInfos, error) {
 	defs, err := e.PluginConfig(ctx, plugin)
 	if err != nil {
@@ -126,7 +127,8 @@ func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[stri
 		name = "validate"
 	}
 	errs := map[string][]string{}
-	if _, _, err := validateConnectorConfig(e.registry, name, cfg, e.defaults, e.cfg.Secrets); err != nil {
+	pc, _, err := validateConnectorConfig(e.registry, name, cfg, e.defaults, e.cfg.Secrets)
+	if err != nil {
 		if es := cfgerr.Flatten(err); len(es) > 0 {
 			for _, p := range es {
 				errs[p.Key] = append(errs[p.Key], p.Why())
@@ -166,7 +168,31 @@ func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[stri
 	for _, c := range out.Configs {
 		out.ErrorCount += len(c.Value.Errors)
 	}
+	out.Warnings = configWarnings(pc.unused)
 	return out, nil
+}
+
+// notReadMessage starts every warning of a key nothing reads.
+const notReadMessage = "not read by the runtime or the connector"
+
+// configWarnings are the validate answer's warnings of the keys nothing reads, in unused's
+// order: each says the key is not read, then what was likely meant or why it has no effect.
+func configWarnings(unused []unusedKey) []restapi.ConfigWarning {
+	if len(unused) == 0 {
+		return nil
+	}
+	out := make([]restapi.ConfigWarning, len(unused))
+	for i, u := range unused {
+		msg := notReadMessage
+		switch {
+		case u.suggestion != "":
+			msg += "; did you mean " + u.suggestion + "?"
+		case u.note != "":
+			msg += "; " + u.note
+		}
+		out[i] = restapi.ConfigWarning{Key: u.key, Message: msg, Suggestion: u.suggestion}
+	}
+	return out
 }
 
 func configInfo(d restapi.ConfigDefinition, cfg map[string]string, errs []string, secret bool) restapi.ConfigInfo {

@@ -76,7 +76,8 @@ commands:
   offsets reset <name>          reset every offset; the connector must be STOPPED
   validate -f <file> [--name N]
                                 check a connector file against its connector.class plugin:
-                                KEY VALUE ERRORS of the keys with errors; exit 1 if any
+                                KEY VALUE ERRORS of the keys with errors, then a warning
+                                line per key nothing reads; exit 1 if any error
   plugin-config <plugin>        a plugin's config keys: NAME TYPE REQUIRED DEFAULT DOC
   loggers                       the worker's log levels: LOGGER LEVEL
   logger <name> [LEVEL] [--cluster]

@@ -125,6 +125,15 @@ var goldenRoutes = map[string]string{
 		{"definition": {"name": "connect.topicname"}, "value": {"name": "connect.topicname", "value": "a-topic-name-that-is-far-too-long-for-rocketmq-to-accept-as-it-is",
 		  "errors": ["must be at most 127 characters", "must match ^[%|a-zA-Z0-9_-]+$"]}}]}`,
 	"PUT /connector-plugins/file-sink/config/validate": `{"name": "file-sink", "error_count": 0, "groups": ["Common"], "configs": []}`,
+	"PUT /connector-plugins/postgres-cdc/config/validate": `{"name": "postgres-cdc", "error_count": 0, "groups": ["Common", "Connector"], "configs": [],
+		"warnings": [
+		  {"key": "consumer.override.max.poll.records", "message": "not read by the runtime or the connector; Kafka client override: the worker's RocketMQ clients take none"},
+		  {"key": "owner", "message": "not read by the runtime or the connector"},
+		  {"key": "tabel.include.list", "message": "not read by the runtime or the connector; did you mean table.include.list?", "suggestion": "table.include.list"}]}`,
+	"PUT /connector-plugins/jdbc-sink/config/validate": `{"name": "jdbc-sink", "error_count": 1, "groups": ["Common", "Connector"], "configs": [
+		{"definition": {"name": "connection.url"}, "value": {"name": "connection.url", "value": null, "errors": ["is required"]}}],
+		"warnings": [
+		  {"key": "conection.url", "message": "not read by the runtime or the connector; did you mean connection.url?", "suggestion": "connection.url"}]}`,
 	"GET /connector-plugins/file-source/config": `[
 		{"name": "connector.class", "type": "STRING", "required": true, "default_value": null, "documentation": "The plugin.\nMore text."},
 		{"name": "max.tasks", "type": "INT", "required": false, "default_value": "1", "documentation": "Most tasks to run."},
@@ -161,6 +170,9 @@ func goldenServer(t *testing.T, routes map[string]string) {
 func TestAdminGolden(t *testing.T) {
 	invalid := writeFile(t, "lines.json", `{"name": "lines", "config": {"connector.class": "file-source", "max.tasks": "two"}}`)
 	valid := writeFile(t, "out.properties", "name=out\nconnector.class=file-sink\nfilename=/tmp/out\nconnect.topicnames=orders\n")
+	unread := writeFile(t, "shop.json", `{"name": "shop", "config": {"connector.class": "postgres-cdc", "tabel.include.list": "public.orders",
+		"consumer.override.max.poll.records": "500", "owner": "team-a"}}`)
+	typo := writeFile(t, "sink.json", `{"name": "sink", "config": {"connector.class": "jdbc-sink", "conection.url": "jdbc:postgresql://db/shop"}}`)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -194,6 +206,9 @@ func TestAdminGolden(t *testing.T) {
 		{name: "topics-empty", args: []string{"topics", "new"}},
 		{name: "validate-errors", args: []string{"validate", "-f", invalid}, code: 1},
 		{name: "validate-ok", args: []string{"validate", "-f", valid}},
+		// Warnings follow the errors and leave the exit code alone.
+		{name: "validate-warnings", args: []string{"validate", "-f", unread}},
+		{name: "validate-errors-warnings", args: []string{"validate", "-f", typo}, code: 1},
 		{name: "plugin-config", args: []string{"plugin-config", "file-source"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

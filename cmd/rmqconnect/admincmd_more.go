@@ -132,7 +132,7 @@ func compactJSON(m map[string]any) string {
 }
 
 // adminValidate is `validate -f <file>`: the plugin is the file's connector.class. A config
-// with errors is exit code 1, after its errors are printed.
+// with errors is exit code 1, after its errors are printed; warnings leave the code alone.
 func adminValidate(e *adminEnv, o *adminOpts) error {
 	cf, err := loadConnectorFile(o.file, o.name)
 	if err != nil {
@@ -160,7 +160,27 @@ func adminValidate(e *adminEnv, o *adminOpts) error {
 	return nil
 }
 
+// printValidation prints the keys with errors and the error count, then a line per warning
+// (a key nothing reads). Warnings never make a config invalid.
 func printValidation(w io.Writer, plugin string, res restapi.ConfigInfos) error {
+	if err := printValidationErrors(w, plugin, res); err != nil {
+		return err
+	}
+	for _, wn := range res.Warnings {
+		line := "warning: " + oneLine(wn.Key, 200)
+		if wn.Message != "" {
+			line += ": " + oneLine(wn.Message, 200)
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printValidationErrors prints KEY VALUE ERRORS of the keys with errors and the error count,
+// or that the config is valid.
+func printValidationErrors(w io.Writer, plugin string, res restapi.ConfigInfos) error {
 	if res.ErrorCount == 0 {
 		_, err := fmt.Fprintf(w, "config valid for %s: 0 errors\n", plugin)
 		return err

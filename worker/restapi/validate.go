@@ -30,10 +30,25 @@ type ConfigInfo struct {
 	Value      ConfigValueInfo  `json:"value"`
 }
 
-// ConfigInfos is PUT /connector-plugins/{plugin}/config/validate's answer.
+// ConfigInfos is PUT /connector-plugins/{plugin}/config/validate's answer: Kafka Connect's
+// shape plus Warnings, a field Kafka Connect's clients ignore as they ignore every unknown one.
 type ConfigInfos struct {
 	Name       string       `json:"name"`
 	ErrorCount int          `json:"error_count"`
 	Groups     []string     `json:"groups"`
 	Configs    []ConfigInfo `json:"configs"`
+	// Warnings are the config's keys nothing reads, sorted by key; omitted when there are
+	// none. They never count in ErrorCount: a config with warnings only is valid.
+	Warnings []ConfigWarning `json:"warnings,omitempty"`
+}
+
+// ConfigWarning is a key of a validated config that neither the runtime nor the connector
+// (nor a transform, predicate or converter it lists) reads.
+type ConfigWarning struct {
+	Key string `json:"key"`
+	// Message says the key is not read, and why or what was likely meant.
+	Message string `json:"message"`
+	// Suggestion is a key that is read and close to Key (a typo's likely intent), omitted
+	// when none is.
+	Suggestion string `json:"suggestion,omitempty"`
 }

@@ -1,6 +1,8 @@
 // Create or edit a connector: a form generated from the plugin's config definitions
 // (GET /connector-plugins/{plugin}/config), checked with the validate route as the user
-// types, each error beside its field; or the config as raw JSON.
+// types, each error beside its field; or the config as raw JSON. The validate route's
+// warnings (keys nothing reads) are shown beside their fields too, apart from the errors:
+// they never stop a save.
 import { api, enc } from '../api.js';
 import { h, replace, idFor } from '../dom.js';
 import { announce, showError, clearError } from '../shell.js';
@@ -40,6 +42,7 @@ export async function formPage(ctx) {
   const pluginSlot = h('div', {});
   const formSlot = h('div', {});
   const extraErrors = h('div', { id: 'other-errors' });
+  const extraWarnings = h('div', { id: 'other-warnings' });
   const problems = h('p', { id: 'problems', role: 'status', class: 'muted' });
   const submit = h('button', { type: 'submit', class: 'primary', id: 'submit', disabled: !plugin }, editName ? 'Save changes' : 'Create connector');
   const tabForm = h('button', { type: 'button', role: 'tab', id: 'tab-form', 'aria-controls': 'panel-form', 'aria-selected': 'true' }, 'Form');
@@ -53,7 +56,7 @@ export async function formPage(ctx) {
   const form = h('form', { class: 'config', id: 'connector-form', novalidate: true, onsubmit: (ev) => { ev.preventDefault(); save(); } },
     pluginSlot,
     h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Edit as' }, tabForm, tabJSON),
-    panelForm, panelJSON, extraErrors, problems,
+    panelForm, panelJSON, extraErrors, extraWarnings, problems,
     h('div', { class: 'actions' }, submit,
       editName ? h('a', { class: 'button', href: `#/connectors/${enc(editName)}` }, 'Cancel') : null));
   replace(ctx.main, h('h1', {}, editName ? `Edit connector ${editName}` : 'New connector'), form);
@@ -111,6 +114,7 @@ export async function formPage(ctx) {
     const id = idFor('f', d.name);
     const errId = idFor('e', d.name);
     const helpId = idFor('d', d.name);
+    const warnId = idFor('w', d.name);
     const v = values[d.name] ?? '';
     const fixed = d.name === 'connector.class' || (editName && d.name === 'name');
     const dflt = d.default_value !== null && d.default_value !== undefined && d.default_value !== '' ? `default: ${d.default_value}` : '';
@@ -129,7 +133,7 @@ export async function formPage(ctx) {
         readonly: fixed, 'aria-required': d.required ? 'true' : undefined,
       });
     }
-    input.setAttribute('aria-describedby', `${errId} ${helpId}`);
+    input.setAttribute('aria-describedby', `${errId} ${warnId} ${helpId}`);
     input.dataset.key = d.name;
     const onChange = () => {
       values[d.name] = input.value;
@@ -143,6 +147,7 @@ export async function formPage(ctx) {
         d.required ? h('span', { class: 'sr-only' }, ' (required)') : null),
       input,
       h('p', { class: 'err', id: errId }),
+      h('p', { class: 'help warn', id: warnId }),
       h('p', { class: 'help', id: helpId }, `${d.type.toLowerCase()}${d.documentation ? ' — ' + d.documentation : ''}`));
   }
 
@@ -196,9 +201,27 @@ export async function formPage(ctx) {
       if (visible) shown += errs.length;
     }
     replace(extraErrors, others.length ? h('ul', { class: 'err' }, others.map((o) => h('li', {}, o))) : '');
-    problems.textContent = res.error_count === 0 ? 'No problems found.'
-      : `${res.error_count} problem${res.error_count === 1 ? '' : 's'}${shown < res.error_count ? ` (${res.error_count - shown} in fields not filled in yet)` : ''}.`;
+    const warnings = res.warnings || [];
+    showWarnings(warnings);
+    problems.textContent = (res.error_count === 0 ? 'No problems found.'
+      : `${res.error_count} problem${res.error_count === 1 ? '' : 's'}${shown < res.error_count ? ` (${res.error_count - shown} in fields not filled in yet)` : ''}.`)
+      + (warnings.length ? ` ${warnings.length} warning${warnings.length === 1 ? ': a key' : 's: keys'} nothing reads; saving is not blocked.` : '');
     return res;
+  }
+
+  // showWarnings puts each warning beside its field, or, for a key without one (the JSON
+  // tab), in the list under the form. Warnings are shown whether or not the key was touched:
+  // each names a key the config sets.
+  function showWarnings(warnings) {
+    for (const el of formSlot.querySelectorAll('p.warn')) replace(el);
+    const unplaced = [];
+    for (const w of warnings) {
+      const el = mode === 'form' ? document.getElementById(idFor('w', w.key)) : null;
+      if (el) replace(el, h('strong', {}, 'Warning: '), w.message);
+      else unplaced.push(w);
+    }
+    replace(extraWarnings, unplaced.length ? h('ul', { class: 'muted warn' },
+      unplaced.map((w) => h('li', {}, h('strong', {}, 'Warning: '), h('code', {}, w.key), `: ${w.message}`))) : '');
   }
 
   async function save() {
