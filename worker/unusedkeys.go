@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/transforms"
@@ -58,6 +59,13 @@ var notRead = []struct {
 	{"consumer.override.", true, "Kafka client override: the worker's RocketMQ clients take none"},
 	{"producer.override.", true, "Kafka client override: the worker's RocketMQ clients take none"},
 	{"admin.override.", true, "Kafka client override: the worker's RocketMQ clients take none"},
+	{"errors.deadletterqueue.topic.replication.factor", false, "a RocketMQ topic has no replication factor: the broker's replicas (master and slaves, or DLedger) keep its copies"},
+}
+
+// renamed are Kafka Connect's names of keys this runtime reads under another name: each is
+// reported with that name as the suggestion.
+var renamed = map[string]string{
+	"errors.deadletterqueue.context.headers.enable": "errors.deadletterqueue.context.properties.enable",
 }
 
 // chainSpecs maps every name and alias of a built-in transform (or predicate) to its Spec
@@ -128,6 +136,9 @@ func keysRead(cfg map[string]string, kind plugins.Kind, spec *plugins.ConfigSpec
 			r.add(a.key)
 		}
 	}
+	if kind == plugins.KindSink && strings.TrimSpace(cfg["connect.topicnames"]) != "" {
+		delete(r.exact, "topics") // sinkTopics reads it only without connect.topicnames
+	}
 	r.addSpec("", spec)
 	tSpecs, pSpecs := builtinChainSpecs()
 	chain := func(listKey string, specs chainSpecs, own []string) {
@@ -177,12 +188,27 @@ func unusedKeys(cfg map[string]string, kind plugins.Kind, spec *plugins.ConfigSp
 	slices.Sort(candidates)
 	for i := range out {
 		out[i].note = notReadNote(out[i].key)
-		if out[i].note == "" {
+		if out[i].key == "topics" && kind == plugins.KindSink {
+			out[i].note = "connect.topicnames is set, and takes its place"
+		}
+		if to, ok := renamed[out[i].key]; ok && out[i].note == "" {
+			out[i].suggestion = to
+			continue
+		}
+		if out[i].note == "" && i < maxSuggested {
 			out[i].suggestion = closestKey(out[i].key, candidates)
 		}
 	}
 	return out
 }
+
+// maxSuggested bounds the keys of one config that get a suggestion, and maxSuggestedLen the
+// length of such a key: a suggestion costs an edit distance to every known key, and a config
+// comes from a request body of up to 4 MiB.
+const (
+	maxSuggested    = 100
+	maxSuggestedLen = 128
+)
 
 func notReadNote(key string) string {
 	for _, n := range notRead {
@@ -198,30 +224,58 @@ func logUnusedKeys(log *slog.Logger, name string, unused []unusedKey) {
 	if len(unused) == 0 {
 		return
 	}
-	keys := make([]string, len(unused))
-	for i, u := range unused {
-		keys[i] = u.String()
+	const most = 50 // keys named in the line; the others are counted
+	keys := make([]string, 0, min(len(unused), most))
+	for _, u := range unused[:min(len(unused), most)] {
+		keys = append(keys, oneLineKey(u.String()))
 	}
-	log.Warn("connector config keys are not read by the runtime or the connector", "connector", name, "keys", keys)
+	attrs := []any{"connector", name, "keys", keys}
+	if len(unused) > most {
+		attrs = append(attrs, "more_keys", len(unused)-most)
+	}
+	log.Warn("connector config keys are not read by the runtime or the connector", attrs...)
+}
+
+// oneLineKey cuts s to 200 bytes (between runes), so that a huge key cannot make a huge log line.
+func oneLineKey(s string) string {
+	if len(s) <= 200 {
+		return s
+	}
+	cut := 200
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // closestKey returns the candidate closest to key: one that differs only in case or in its
 // separators ('.', '_', '-'), else the nearest within a few edits (maxEdits), "" when none
 // is. Ties go to the first candidate in candidates' order.
 func closestKey(key string, candidates []string) string {
-	k := []rune(unifySeparators(key))
 	folded := foldSeparators(key)
-	best, bestDist := "", maxEdits(len(k))+1
 	for _, c := range candidates {
 		if foldSeparators(c) == folded {
 			return c
 		}
-		if d := editDistance(k, []rune(unifySeparators(c))); d < bestDist {
+	}
+	if len(key) > maxSuggestedLen {
+		return ""
+	}
+	k := []rune(unifySeparators(key))
+	best, bestDist := "", maxEdits(len(k))+1
+	for _, c := range candidates {
+		cr := []rune(unifySeparators(c))
+		if abs(len(cr)-len(k)) >= bestDist {
+			continue // at least that many insertions or deletions
+		}
+		if d := editDistance(k, cr); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
 	return best
 }
+
+func abs(n int) int { return max(n, -n) }
 
 // maxEdits is the most edits a suggestion may be away from a key of n characters: short keys
 // are a few edits away from many others.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -100,7 +101,7 @@ func TestUnusedKeysAcceptChainAndConverterKeys(t *testing.T) {
 		"predicates.tomb.class", "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
 		"key.converter", "json", "key.converter.schemas.enable", "false",
 		"value.converter", "json", "value.converter.decimal.format", "NUMERIC",
-		"tasks.max", "2", "topics", "orders", "task.group.id", "g", "consumer.batch.size", "100",
+		"tasks.max", "2", "connect.topicnames", "", "topics", "orders", "task.group.id", "g", "consumer.batch.size", "100",
 		"errors.deadletterqueue.topic.name", "dlq", "errors.deadletterqueue.context.properties.enable", "false",
 		"jdbcUrl", "jdbc:postgresql://db:5432/shop") // an alias the Spec declares
 	require.Empty(t, unusedOf(t, reg, cfg))
@@ -132,6 +133,16 @@ func TestUnusedKeysReportKeysNothingReads(t *testing.T) {
 		"transforms.old.type",
 	}, got)
 
+	// Kafka's topics does nothing beside connect.topicnames; Kafka's names of keys read under
+	// another name are suggested that name; a DLQ replication factor has no meaning here.
+	require.Equal(t, []string{
+		"errors.deadletterqueue.context.headers.enable (did you mean errors.deadletterqueue.context.properties.enable?)",
+		"errors.deadletterqueue.topic.replication.factor (a RocketMQ topic has no replication factor: the broker's replicas (master and slaves, or DLedger) keep its copies)",
+		"topics (connect.topicnames is set, and takes its place)",
+	}, unusedOf(t, reg, with(jdbcSink, "topics", "other", "errors.deadletterqueue.context.headers.enable", "true",
+		"errors.deadletterqueue.topic.replication.factor", "3")))
+	require.Empty(t, unusedOf(t, reg, with(jdbcSink, "connect.topicnames", "", "topics", "orders")), "topics alone is read")
+
 	// A connector that declares no keys reads none: null-sink.
 	require.Equal(t, []string{"filename"}, unusedOf(t, reg, map[string]string{"name": "c", "connector.class": "null-sink",
 		"connect.topicnames": "t", "filename": "/tmp/x"}))
@@ -156,6 +167,50 @@ func TestLogUnusedKeys(t *testing.T) {
 	require.Equal(t, "orders", line.Connector)
 	require.Equal(t, []string{"errors.tolerence (did you mean errors.tolerance?)", "foo"}, line.Keys)
 	require.Equal(t, 1, strings.Count(buf.String(), "\n"))
+
+	// A line names at most 50 keys, each cut to 200 bytes, and counts the others.
+	buf.Reset()
+	var many []unusedKey
+	for i := range 70 {
+		many = append(many, unusedKey{key: fmt.Sprintf("k%02d.", i) + strings.Repeat("x", 1000)})
+	}
+	logUnusedKeys(log, "orders", many)
+	var capped struct {
+		Keys     []string
+		MoreKeys int `json:"more_keys"`
+	}
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &capped))
+	require.Len(t, capped.Keys, 50)
+	require.Equal(t, 20, capped.MoreKeys)
+	require.Len(t, capped.Keys[0], 203)
+}
+
+// A key of a huge config is answered at once: keys beyond maxSuggested, or longer than
+// maxSuggestedLen, are not compared with every known key.
+func TestUnusedKeysOfHugeConfig(t *testing.T) {
+	reg := builtinRegistry(t)
+	cfg := maps.Clone(jdbcSink)
+	cfg["table.name.formatt"+strings.Repeat("x", 1<<20)] = "1"
+	// Typos one edit away from runtime keys, several hundred of them.
+	typos := 0
+	for _, k := range []string{"errors.deadletterqueue.topic.name", "errors.log.include.messages", "errors.retry.timeout",
+		"errors.retry.delay.max.ms", "consumer.batch.size", "errors.tolerance"} {
+		for i := range len(k) {
+			for _, c := range "qz" {
+				cfg[k[:i]+string(c)+k[i+1:]] = "1"
+				typos++
+			}
+		}
+	}
+	got := unusedOf(t, reg, cfg)
+	require.Greater(t, len(got), maxSuggested+100, "typos: %d", typos)
+	suggested := 0
+	for _, g := range got {
+		if strings.Contains(g, "did you mean") {
+			suggested++
+		}
+	}
+	require.Equal(t, maxSuggested, suggested)
 }
 
 func TestEditDistance(t *testing.T) {
