@@ -21,7 +21,8 @@ type formAPI struct {
 	patched map[string]any
 }
 
-var formConfig = map[string]string{"connector.class": "file-sink", "name": "sink", "connect.topicnames": "t", "filenmae": "/tmp/out"}
+var formConfig = map[string]string{"connector.class": "file-sink", "name": "sink", "connect.topicnames": "t", "filenmae": "/tmp/out",
+	"connect_topicnames": "t"}
 
 func (f *formAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
@@ -62,6 +63,10 @@ func (f *formAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			configs = append(configs, map[string]value{"value": v})
 		}
 		var warnings []warning
+		if _, ok := cfg["connect_topicnames"]; ok {
+			warnings = append(warnings, warning{Key: "connect_topicnames", Message: "not read by the runtime or the connector; did you mean connect.topicnames?",
+				Suggestion: "connect.topicnames"})
+		}
 		if _, ok := cfg["filenmae"]; ok {
 			warnings = append(warnings, warning{Key: "filenmae", Message: "not read by the runtime or the connector; did you mean filename?", Suggestion: "filename"})
 		}
@@ -88,7 +93,14 @@ func TestFormShowsValidationWarnings(t *testing.T) {
 	ctx := browser(t)
 
 	do(t, ctx, wait, chromedp.Navigate(url+"/ui/#/connectors/sink/edit"), chromedp.WaitVisible(chromedp.ID("f-filenmae")))
-	waitJS(t, ctx, wait, `document.getElementById('w-filenmae').textContent === 'Warning: not read by the runtime or the connector; did you mean filename?'`)
+	waitJS(t, ctx, wait, `document.getElementById('w-filenmae').textContent === 'Warning: filenmae: not read by the runtime or the connector; did you mean filename?'`)
+	// connect_topicnames and connect.topicnames share an id: the typo's warning stands beside the
+	// typo, not beside the key it resembles.
+	warnOf := func(key string) string {
+		return `document.querySelector('div.field[data-field="` + key + `"] p.warn').textContent`
+	}
+	waitJS(t, ctx, wait, warnOf("connect_topicnames")+` === 'Warning: connect_topicnames: not read by the runtime or the connector; did you mean connect.topicnames?' && `+
+		warnOf("connect.topicnames")+` === ''`)
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({
 		warnClass: document.getElementById('w-filenmae').className,
 		fieldError: document.getElementById('e-filenmae').textContent,
@@ -102,7 +114,7 @@ func TestFormShowsValidationWarnings(t *testing.T) {
 		"fieldError":  "",
 		"invalid":     false,
 		"describedBy": "e-filenmae w-filenmae d-filenmae",
-		"problems":    "1 problem (1 in fields not filled in yet). 1 warning: a key nothing reads; saving is not blocked.",
+		"problems":    "1 problem (1 in fields not filled in yet). 2 warnings: keys nothing reads; saving is not blocked.",
 	}, got)
 
 	// On the JSON tab, a warning has no field to stand beside: it is listed under the form.
@@ -124,5 +136,6 @@ func TestFormShowsValidationWarnings(t *testing.T) {
 	waitJS(t, ctx, wait, `location.hash === '#/connectors/sink'`)
 	api.mu.Lock()
 	defer api.mu.Unlock()
-	require.Equal(t, map[string]any{"filename": "/tmp/out"}, api.patched, "a config with warnings only is saved")
+	require.Equal(t, map[string]any{"filename": "/tmp/out", "connect_topicnames": nil}, api.patched,
+		"a config with warnings only is saved (the key the JSON tab dropped is deleted)")
 }

@@ -216,8 +216,12 @@ export async function formPage(ctx) {
     for (const el of formSlot.querySelectorAll('p.warn')) replace(el);
     const unplaced = [];
     for (const w of warnings) {
-      const el = mode === 'form' ? document.getElementById(idFor('w', w.key)) : null;
-      if (el) replace(el, h('strong', {}, 'Warning: '), w.message);
+      // By the field's key, not its id: ids fold separators (a.b and a_b share one), and a
+      // typo's warning belongs beside the typo, not beside the key it resembles.
+      const field = mode === 'form'
+        ? [...formSlot.querySelectorAll('div.field')].find((f) => f.dataset.field === w.key) : null;
+      const el = field ? field.querySelector('p.warn') : null;
+      if (el) replace(el, h('strong', {}, 'Warning: '), h('code', {}, w.key), `: ${w.message}`);
       else unplaced.push(w);
     }
     replace(extraWarnings, unplaced.length ? h('ul', { class: 'muted warn' },
