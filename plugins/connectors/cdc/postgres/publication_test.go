@@ -112,3 +112,23 @@ func TestFilteredPublicationNotAltered(t *testing.T) {
 	require.Equal(t, []string{"srv-public-a {id=1} c nil->{id=1}"}, describeAll(h.poll(task, 1, true)))
 	h.quiet(task)
 }
+
+// A filtered publication holding a partitioned table, which the connector's user may not alter: its
+// partitions are published through it, so the task says only that they are not added by name (captured
+// while attached), not that their changes are lost, and captures them.
+func TestFilteredPublicationNotAlteredPartitions(t *testing.T) {
+	h := newHarness(t, map[string]string{"snapshot.mode": "never", "publication.autocreate.mode": postgres.PubFiltered,
+		"table.include.list": `public\.orders.*`})
+	user := "cdc_" + strings.ReplaceAll(h.db.Name, "-", "_")
+	h.createOrders()
+	h.exec(`CREATE PUBLICATION pub FOR TABLE orders`, `CREATE ROLE `+user+` LOGIN REPLICATION PASSWORD 'secret'`,
+		`GRANT SELECT ON orders, orders_2025, orders_2026 TO `+user)
+	t.Cleanup(func() { _, _ = h.sql.Exec(`DROP OWNED BY ` + user + `; DROP ROLE ` + user) })
+	h.cfg["database.user"], h.cfg["database.password"] = user, "secret"
+	task, logs := h.startLogged()
+	require.NotContains(t, logs.String(), "their changes are not captured")
+	require.Contains(t, logs.String(), "captured partitions published through their partitioned table")
+	h.exec(`UPDATE orders SET v = 'a2' WHERE id = 1`)
+	require.Equal(t, []string{"srv-public-orders_2025 {id=1,year=2025} u nil->{id=1,year=2025,v=a2}"}, describeAll(h.poll(task, 1, true)))
+	h.quiet(task)
+}

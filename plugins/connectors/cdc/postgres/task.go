@@ -433,45 +433,79 @@ func (t *task) syncPublication(ctx context.Context) error {
 		JOIN pg_namespace n ON n.oid = pn.pnnspid JOIN pg_class c ON c.relnamespace = n.oid
 		WHERE p.pubname = $1 AND c.relispartition`
 	}
+	have, err := t.tableSet(ctx, q)
+	if err != nil {
+		return err
+	}
+	// Partitions the publication publishes through a partitioned table that is a member.
+	through, err := t.tableSet(ctx, `SELECT pt.schemaname, pt.tablename FROM pg_publication_tables pt
+		JOIN pg_namespace n ON n.nspname = pt.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+		WHERE pt.pubname = $1 AND c.relispartition`)
+	if err != nil {
+		return err
+	}
+	var missing, partitions []tableName
+	for _, tb := range want {
+		switch {
+		case have[tb.tableName]:
+		case through[tb.tableName]:
+			partitions = append(partitions, tb.tableName)
+		default:
+			missing = append(missing, tb.tableName)
+		}
+	}
+	if err := t.addToPublication(ctx, missing,
+		"captured tables not in the publication, which the connector's user may not alter: their changes are not captured"); err != nil {
+		return err
+	}
+	// Apart: published already while attached, they are no reason to warn of the others.
+	return t.addToPublication(ctx, partitions,
+		"captured partitions published through their partitioned table, which the connector's user may not add by name: "+
+			"their changes are captured while they are attached, not once detached")
+}
+
+// tableSet runs q, a query of schema and table names with the publication as $1.
+func (t *task) tableSet(ctx context.Context, q string) (map[tableName]bool, error) {
 	rows, err := t.db.Query(ctx, q, t.cfg.publication)
 	if err != nil {
-		return plugins.Retriable(fmt.Errorf("tables of publication %s: %w", t.cfg.publication, err))
+		return nil, plugins.Retriable(fmt.Errorf("tables of publication %s: %w", t.cfg.publication, err))
 	}
-	have := map[tableName]bool{}
+	defer rows.Close()
+	set := map[tableName]bool{}
 	for rows.Next() {
 		var tb tableName
 		if err := rows.Scan(&tb.schema, &tb.name); err != nil {
-			rows.Close()
-			return err
+			return nil, err
 		}
-		have[tb] = true
+		set[tb] = true
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return plugins.Retriable(fmt.Errorf("tables of publication %s: %w", t.cfg.publication, err))
+		return nil, plugins.Retriable(fmt.Errorf("tables of publication %s: %w", t.cfg.publication, err))
 	}
-	var idents, names []string
-	for _, tb := range want {
-		if !have[tb.tableName] {
-			idents = append(idents, tb.publicationMember())
-			names = append(names, tb.schema+"."+tb.name)
-		}
-	}
-	if len(idents) == 0 {
+	return set, nil
+}
+
+// addToPublication adds tables to the publication by name; a user that may not alter it gets the
+// warning refused, and the task goes on without them.
+func (t *task) addToPublication(ctx context.Context, tables []tableName, refused string) error {
+	if len(tables) == 0 {
 		return nil
 	}
-	tables := strings.Join(names, ",")
+	idents, names := make([]string, len(tables)), make([]string, len(tables))
+	for i, tb := range tables {
+		idents[i], names[i] = tb.publicationMember(), tb.schema+"."+tb.name
+	}
+	list := strings.Join(names, ",")
 	sql := "ALTER PUBLICATION " + pgx.Identifier{t.cfg.publication}.Sanitize() + " ADD TABLE " + strings.Join(idents, ", ")
 	if _, err := t.db.Exec(ctx, sql); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "42501" {
-			t.log.Warn("captured tables not in the publication, which the connector's user may not alter: their changes are not captured",
-				"publication", t.cfg.publication, "tables", tables, "user", t.cfg.user, "err", err)
+			t.log.Warn(refused, "publication", t.cfg.publication, "tables", list, "user", t.cfg.user, "err", err)
 			return nil
 		}
-		return plugins.Retriable(fmt.Errorf("add tables %s to publication %s (%s): %w", tables, t.cfg.publication, KeyPublication, err))
+		return plugins.Retriable(fmt.Errorf("add tables %s to publication %s (%s): %w", list, t.cfg.publication, KeyPublication, err))
 	}
-	t.log.Info("tables added to the publication", "publication", t.cfg.publication, "tables", tables)
+	t.log.Info("tables added to the publication", "publication", t.cfg.publication, "tables", list)
 	return nil
 }
 
