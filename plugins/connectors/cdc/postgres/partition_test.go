@@ -23,19 +23,9 @@ func (h *harness) createOrders() {
 // publicationMembers lists the tables added to the publication by name, as schema.table.
 func (h *harness) publicationMembers() []string {
 	h.t.Helper()
-	rows, err := h.sql.Query(`SELECT n.nspname || '.' || c.relname FROM pg_publication_rel r
+	return h.textRows(`SELECT n.nspname || '.' || c.relname FROM pg_publication_rel r
 		JOIN pg_publication p ON p.oid = r.prpubid JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE p.pubname = 'pub' ORDER BY 1`)
-	require.NoError(h.t, err)
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		require.NoError(h.t, rows.Scan(&s))
-		out = append(out, s)
-	}
-	require.NoError(h.t, rows.Err())
-	return out
 }
 
 // A partition is a table of its own (the publication publishes its changes under its name, unless it has

@@ -33,7 +33,13 @@ func (h *harness) startLogged() (plugins.SourceTask, *logBuffer) {
 // publicationTables lists the tables the publication publishes, as schema.table.
 func (h *harness) publicationTables() []string {
 	h.t.Helper()
-	rows, err := h.sql.Query("SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = 'pub' ORDER BY 1")
+	return h.textRows("SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = 'pub' ORDER BY 1")
+}
+
+// textRows runs query, of one text column, and returns its rows.
+func (h *harness) textRows(query string) []string {
+	h.t.Helper()
+	rows, err := h.sql.Query(query)
 	require.NoError(h.t, err)
 	defer rows.Close()
 	var out []string
