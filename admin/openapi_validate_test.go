@@ -11,17 +11,6 @@ import (
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
-// propertiesOf returns the sorted property names of schema s.
-func propertiesOf(s map[string]any) []string {
-	props, _ := s["properties"].(map[string]any)
-	names := make([]string, 0, len(props))
-	for p := range props {
-		names = append(names, p)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // TestOpenAPIValidateSchemasMatchTheAnswer: the document's schemas of the validate route's
 // answer have the fields the worker answers with, no more and no fewer, and a warning's
 // required fields are those it always has.
