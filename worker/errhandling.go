@@ -333,11 +333,15 @@ func propsLen(props map[string]string) int {
 }
 
 // cutValue cuts v to at most limit bytes, on a character boundary, ending with how long it was.
-func cutValue(v string, limit int) string {
+func cutValue(v string, limit int) string { return cutMarked(v, limit, "cut") }
+
+// cutMarked cuts v to at most limit bytes, on a character boundary, ending with
+// " ... (<what>: <length of v> bytes)".
+func cutMarked(v string, limit int, what string) string {
 	if len(v) <= limit {
 		return v
 	}
-	tail := fmt.Sprintf(" ... (cut: %d bytes)", len(v))
+	tail := fmt.Sprintf(" ... (%s: %d bytes)", what, len(v))
 	cut := max(0, limit-len(tail))
 	for cut > 0 && !utf8.RuneStart(v[cut]) {
 		cut--

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"time"
-	"unicode/utf8"
 )
 
 // snapshotters let each store log adopt a snapshot record of its topic as its base.
@@ -214,12 +213,7 @@ func snapshotTrace(trace string, limit int) string {
 	if limit == 0 {
 		return ""
 	}
-	tail := fmt.Sprintf(" ... (cut in a status snapshot: %d bytes)", len(trace))
-	cut := max(0, limit-len(tail))
-	for cut > 0 && !utf8.RuneStart(trace[cut]) {
-		cut--
-	}
-	return trace[:cut] + tail
+	return cutMarked(trace, limit, "cut in a status snapshot")
 }
 
 // snapshotBody is the snapshot record of store topic i (config, status, position).
