@@ -6,9 +6,11 @@
 # ours PID MODE: PID is alive and is `rmqconnect MODE` or connect-MODE.sh about to become it,
 # so that a pid reused by an unrelated process, or a zombie, does not count. A process in the
 # middle of an exec (connect-MODE.sh becoming nohup, nohup becoming rmqconnect) shows no
-# arguments for a moment: a live process without any is asked again for up to a second.
+# arguments for a moment, which on a loaded host can last over a second: a live process
+# without any is asked again for up to 10 s, unless it is a kernel thread (a child of
+# kthreadd, pid 2), which never has any.
 ours() {
-  local pid=$1 mode=$2 arg state tries=0
+  local pid=$1 mode=$2 arg state ppid tries=0
   local -a args=()
   case "$pid" in '' | *[!0-9]*) return 1 ;; esac
   kill -0 "$pid" 2>/dev/null || return 1
@@ -17,9 +19,11 @@ ours() {
       while IFS= read -r -d '' arg; do args+=("$arg"); done <"/proc/$pid/cmdline" 2>/dev/null || true
       [ "${#args[@]}" -eq 0 ] || break
       state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+      ppid=$(sed -n 's/^PPid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
       case "$state" in '' | Z | X) return 1 ;; esac
+      [ "$pid" != 2 ] && [ "$ppid" != 2 ] || return 1
       tries=$((tries + 1))
-      [ "$tries" -le 20 ] || return 1
+      [ "$tries" -le 200 ] || return 1
       sleep 0.05
     done
   elif command -v ps >/dev/null 2>&1; then
