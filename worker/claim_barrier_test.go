@@ -167,12 +167,12 @@ func TestTaskRecordsCarryTaskConfigsVersion(t *testing.T) {
 
 // TestClaimWaitsForOlderTaskConfigsOnlySoLong: a task of older task configs that never
 // releases its claim (its worker's reconcile held up, or a release never written) keeps a
-// task of the new configs waiting only olderConfigsWait; then it is claimed, so the
+// task of the new configs waiting only otherConfigsWait; then it is claimed, so the
 // connector cannot stall for good.
 func TestClaimWaitsForOlderTaskConfigsOnlySoLong(t *testing.T) {
-	prev := olderConfigsWait
-	olderConfigsWait = 1500 * time.Millisecond
-	t.Cleanup(func() { olderConfigsWait = prev })
+	prev := otherConfigsWait
+	otherConfigsWait = 1500 * time.Millisecond
+	t.Cleanup(func() { otherConfigsWait = prev })
 	h := barrierHarness(t)
 	appendAndApply(t, h.d.statusLog, w2Task(1, restapi.StateRunning, 3, 5))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

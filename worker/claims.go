@@ -18,10 +18,11 @@ import (
 var errTasksChanged = errors.New("task configs changed")
 
 // claim serves clusterPlacement: it waits until the task is free (never claimed, released,
-// or held by a worker that left) and no task of the connector's older task configs is
-// held by a live worker (olderHeldLocked), then writes a claim with a generation above
-// every earlier one of the connector and returns once that claim is in force. It returns
-// errTasksChanged, claiming nothing, once the config topic shows other task configs.
+// or held by a worker that left) and no task of the connector's other task configs is held
+// by a live worker (otherConfigsHeldLocked), then writes a claim with a generation above
+// every earlier one of the connector and returns once that claim is in force and settled
+// (settleClaim). It returns errTasksChanged, holding no claim, once the config topic shows
+// other task configs.
 //
 // Generations are compared in two folds: the status fold takes a claim only above the
 // generation in force, and the position fold refuses a commit older than the one stored
@@ -35,7 +36,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 	ver := rt.tasksVersion
 	rt.mu.Unlock()
 	var waitLogged string
-	var waitingSince time.Time // when the task first waited for tasks of older configs
+	var waitingSince time.Time // when the task first waited for tasks of other configs
 	for {
 		d.mu.Lock()
 		// Other task configs than rt's (a newer version; none, as for a stopped connector or
@@ -53,14 +54,14 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 		free := (!held || released(cur.State) || d.mine(cur) || cur.Worker == d.cfg.WorkerID && cur.Proc == "") &&
 			d.lingering[taskKey{rt.name, id}] == 0
 		departed := held && !free && !d.mine(cur) && !holderLive(cur, d.members)
-		var older []statusRecord
+		var others []statusRecord
 		if free || departed {
-			older = d.olderHeldLocked(rt.name, rt.inc, ver)
+			others = d.otherConfigsHeldLocked(rt.name, rt.inc, ver)
 		}
 		members := slices.Clone(d.members)
 		wake := d.statusMoved
 		d.mu.Unlock()
-		ask := departed || slices.ContainsFunc(older, func(r statusRecord) bool { return !holderLive(r, members) })
+		ask := departed || slices.ContainsFunc(others, func(r statusRecord) bool { return !holderLive(r, members) })
 		if ask {
 			// A holder is missing from this worker's member list; ask the broker itself
 			// before taking the task from it (a joining worker's first list can be short).
@@ -71,27 +72,12 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 			if departed {
 				free = known && !holderLive(cur, live)
 			}
-			older = slices.DeleteFunc(older, func(r statusRecord) bool {
+			others = slices.DeleteFunc(others, func(r statusRecord) bool {
 				return !holderLive(r, members) && known && !holderLive(r, live)
 			})
 		}
-		if free && len(older) > 0 {
-			if waitingSince.IsZero() {
-				waitingSince = time.Now()
-			}
-			if time.Since(waitingSince) < olderConfigsWait {
-				free = false
-				if w := describeHeld(older); w != waitLogged {
-					waitLogged = w
-					d.log.Info("task waits for tasks of the connector's older task configs to stop", "connector", rt.name,
-						"task", id, "tasks_version", ver, "waits_for", w)
-				}
-			} else if w := describeHeld(older); w != waitLogged {
-				waitLogged = w
-				d.log.Warn("task claimed while tasks of the connector's older task configs still hold their claims; records they "+
-					"still send may be sent twice", "connector", rt.name, "task", id, "tasks_version", ver, "waited", olderConfigsWait,
-					"held_by", w)
-			}
+		if free && len(others) > 0 && d.waitForOtherConfigs(rt.name, id, ver, others, &waitingSince, &waitLogged) {
+			free = false
 		}
 		if free && d.fence() != nil {
 			// The lease has lapsed (suspended, cut off, or replaced by another process of
@@ -127,6 +113,12 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 				return 0, ctx.Err()
 			}
 			if err == nil {
+				switch err := d.settleClaim(ctx, rt, id, gen, ver, off, &waitingSince, &waitLogged); {
+				case errors.Is(err, errClaimWithdrawn):
+					continue
+				case err != nil:
+					return 0, err
+				}
 				prev := "none"
 				if held {
 					prev = fmt.Sprintf("%s %s gen %d", cur.Worker, cur.State, cur.Gen)
@@ -168,22 +160,31 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 	}
 }
 
-// olderHeldLocked returns the records of tasks of incarnation inc of connector name, of any
-// task id (also ids the current task configs no longer have), that were written for task
-// configs older than version ver and still hold their task: not released, and of another
-// worker process or of a run of this one that was abandoned and has not returned. Such a
-// task may still read a source partition that the configs of ver gave to another task id,
-// and its last commit of that partition's position is only certain once it has released
-// its claim: a task of ver starting meanwhile would resume from an older position and send
-// what the old task sends too. Every worker's reconcile stops the tasks of older configs
-// and releases them after their last commit. A record without a version (written by an
-// earlier release of rmqconnect) is not known to be older and holds nothing back. This
-// worker's own older runs have stopped before its tasks of ver start (syncDistributed).
+// otherConfigsHeldLocked returns the records of tasks of incarnation inc of connector name,
+// of any task id (also ids the current task configs no longer have), that were written for
+// task configs other than version ver and still hold their task: not released, and of
+// another worker process or of a run of this one that was abandoned and has not returned.
+//
+// A task of older configs may still read a source partition that the configs of ver gave
+// to another task id, and its last commit of that partition's position is only certain
+// once it has released its claim: a task of ver starting meanwhile would resume from an
+// older position and send what the old task sends too. Every worker's reconcile stops the
+// tasks of older configs and releases them after their last commit. A task of newer
+// configs means this worker has not read them yet: its task of ver is about to be stopped,
+// and must not start beside the new ones.
+//
+// A record without a version (written by an earlier release of rmqconnect) is not known to
+// be of other configs and holds nothing back. This worker's own runs of other configs have
+// stopped before its tasks of ver start (syncDistributed). A run of configs without a
+// version (a config fold adopted from an earlier release's snapshot) waits for none either.
 // d.mu is held.
-func (d *Distributed) olderHeldLocked(name string, inc, ver int64) []statusRecord {
+func (d *Distributed) otherConfigsHeldLocked(name string, inc, ver int64) []statusRecord {
+	if ver <= 0 {
+		return nil
+	}
 	var out []statusRecord
 	for _, r := range d.status.Tasks[name] {
-		if r.Inc != inc || r.Ver <= 0 || r.Ver >= ver || released(r.State) {
+		if r.Inc != inc || r.Ver <= 0 || r.Ver == ver || released(r.State) {
 			continue
 		}
 		if d.mine(r) && d.lingering[taskKey{name, r.Task}] == 0 {
@@ -195,14 +196,106 @@ func (d *Distributed) olderHeldLocked(name string, inc, ver int64) []statusRecor
 	return out
 }
 
-// olderConfigsWait bounds how long a claim waits for the tasks of older task configs
-// (olderHeldLocked): a worker whose reconcile is held up (a task that does not stop, a
-// broker it cannot reach) or a record no run stands behind (a release that was never
+// otherConfigsWait bounds how long a claim waits for the tasks of other task configs
+// (otherConfigsHeldLocked): a worker whose reconcile is held up (a task that does not stop,
+// a broker it cannot reach) or a record no run stands behind (a release that was never
 // written, which repairClaims leaves while its worker runs a task of that id) must not keep
 // the connector's new tasks from starting for good. Past it the task is claimed, with a
 // warning naming what still held: at worst records are sent twice, as without the barrier.
 // A var so that tests can shorten it.
-var olderConfigsWait = 2 * time.Minute
+var otherConfigsWait = 2 * time.Minute
+
+// waitForOtherConfigs reports whether a claim of task id (of task configs version ver) waits
+// for held, the live holders of tasks of other configs: until otherConfigsWait has passed
+// since *since (set at the first wait). It logs what it waits for once per change of held
+// (*logged), and a warning naming them when it stops waiting for them.
+func (d *Distributed) waitForOtherConfigs(name string, id int, ver int64, held []statusRecord, since *time.Time, logged *string) bool {
+	if since.IsZero() {
+		*since = time.Now()
+	}
+	w := describeHeld(held)
+	if time.Since(*since) < otherConfigsWait {
+		if w != *logged {
+			*logged = w
+			d.log.Info("task waits for tasks of the connector's other task configs to stop", "connector", name,
+				"task", id, "tasks_version", ver, "waits_for", w)
+		}
+		return true
+	}
+	if w != *logged {
+		*logged = w
+		d.log.Warn("task claimed while tasks of the connector's other task configs still hold their claims; records they "+
+			"still send may be sent twice", "connector", name, "task", id, "tasks_version", ver, "waited", otherConfigsWait,
+			"held_by", w)
+	}
+	return false
+}
+
+// errClaimWithdrawn: settleClaim released the claim for a task of newer task configs; the
+// claim waits again.
+var errClaimWithdrawn = errors.New("claim withdrawn for newer task configs")
+
+// settleClaim runs once claim gen of task id (of task configs version ver, written at
+// offset off of the status topic) is in force. The checks before the claim was written
+// cannot see a claim for other task configs written meanwhile: by a worker that had not
+// read the newer configs yet, or one this worker had not read yet. The status topic has
+// one queue, so such a claim is either folded now, or written after this one, and then its
+// writer finds this one here:
+//   - a held task of newer configs: this claim is released and the claim waits again
+//     (errClaimWithdrawn), until the reconcile stops this run;
+//   - a held task of older configs: the claim stays in force and its run waits until that
+//     task is released, within the same bound as before the claim (otherConfigsWait since
+//     *since), so of two such claims the older yields and the newer waits for it.
+//
+// On any other error (ctx ended, the configs changed) the claim is released.
+func (d *Distributed) settleClaim(ctx context.Context, rt *connRuntime, id int, gen, ver, off int64, since *time.Time,
+	logged *string) error {
+	for {
+		d.mu.Lock()
+		if c := d.config.Connectors[rt.name]; c != nil && (c.Inc != rt.inc || c.TasksVersion != ver) {
+			d.mu.Unlock()
+			d.releaseUnused(rt, id, gen, ver, off)
+			return errTasksChanged
+		}
+		held := d.otherConfigsHeldLocked(rt.name, rt.inc, ver)
+		members := slices.Clone(d.members)
+		wake := d.statusMoved
+		d.mu.Unlock()
+		held = d.liveHolders(ctx, held, members)
+		if len(held) == 0 || !d.waitForOtherConfigs(rt.name, id, ver, held, since, logged) {
+			return nil
+		}
+		if slices.ContainsFunc(held, func(r statusRecord) bool { return r.Ver > ver }) {
+			d.log.Info("claim withdrawn: tasks of the connector's newer task configs hold their claims", "connector", rt.name,
+				"task", id, "gen", gen, "tasks_version", ver)
+			d.releaseUnused(rt, id, gen, ver, off)
+			return errClaimWithdrawn
+		}
+		select {
+		case <-ctx.Done():
+			d.releaseUnused(rt, id, gen, ver, off)
+			return ctx.Err()
+		case <-wake:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// liveHolders drops from held the records whose holder has left the cluster: missing from
+// members and, asked when one is missing (a joining worker's first list can be short),
+// from the broker's own list of them.
+func (d *Distributed) liveHolders(ctx context.Context, held []statusRecord, members []string) []statusRecord {
+	if !slices.ContainsFunc(held, func(r statusRecord) bool { return !holderLive(r, members) }) {
+		return held
+	}
+	mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	live, err := d.view.Members(mctx)
+	cancel()
+	if err != nil || len(live) == 0 {
+		return held
+	}
+	return slices.DeleteFunc(held, func(r statusRecord) bool { return !holderLive(r, members) && !holderLive(r, live) })
+}
 
 // describeHeld names the holders of task records for a log line.
 func describeHeld(rs []statusRecord) string {

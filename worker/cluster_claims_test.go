@@ -50,10 +50,22 @@ func newClaimHarnessOf(t *testing.T, readPositions bool) *claimHarness {
 // claimHarnessOn makes d, a started test Distributed, the harness's.
 func claimHarnessOn(t *testing.T, d *Distributed, readPositions bool) *claimHarness {
 	t.Helper()
+	var status storeQueue
+	if readPositions {
+		status = &memQueue{}
+	}
+	return claimHarnessWith(t, d, status)
+}
+
+// claimHarnessWith is claimHarnessOn with status as the status topic's queue, reading the
+// position topic (readPositions); with status nil, it is claimHarnessOn without reading it.
+func claimHarnessWith(t *testing.T, d *Distributed, status storeQueue) *claimHarness {
+	t.Helper()
+	readPositions := status != nil
 	positions := &memQueue{}
 	d.positionLog = newStoreLog("position", positions, quiet())
 	if readPositions {
-		d.statusLog = newStoreLog("status", &memQueue{}, quiet())
+		d.statusLog = newStoreLog("status", status, quiet())
 		// Read when this worker asks (its appends, a catch-up), so that a test can store
 		// records (memQueue.send) that this worker has not read until it catches up.
 		d.positionLog.idle = time.Hour

@@ -227,8 +227,8 @@ type statusRecord struct {
 	Prev int64 `json:"prev,omitempty"`
 	// Ver is, on a task's claim and the records of its run, the version of the task
 	// configs it runs (clusterConnector.TasksVersion; 0: not recorded, as by earlier
-	// releases). The folds do not read it: a claimer waits while tasks of older configs
-	// are held (Distributed.olderHeldLocked).
+	// releases). The folds do not read it: a claimer waits while tasks of other configs
+	// are held (Distributed.otherConfigsHeldLocked, settleClaim).
 	Ver int64 `json:"tasks_ver,omitempty"`
 	// Topic (with Task == topicTask) records that the connector used a topic; ResetTopics
 	// (the reset's id) clears the connector's topics (topics.go).
@@ -363,7 +363,7 @@ func (s *statusState) purge(name string, inc int64) {
 // stripped is what the status fold keeps of a task record of a purged incarnation: what
 // is read of a task's record in force other than for display. That is Gen, Inc, Worker
 // and Proc (apply's compare-and-set and staleness), State, Worker, Proc and Inc (claim,
-// holdsClaim, repairClaims, placementInForce), Ver (olderHeldLocked) and the ids. The
+// holdsClaim, repairClaims, placementInForce), Ver (otherConfigsHeldLocked) and the ids. The
 // trace is read only to show the incarnation in force; Claim and Prev only of the record
 // being applied; Cluster only by foreign, of the record being applied.
 func (r statusRecord) stripped() statusRecord {

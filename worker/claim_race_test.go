@@ -1,0 +1,144 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/worker/restapi"
+)
+
+// racingQueue is a status queue that stores rival, once, just before the first claim of
+// worker w1 it is given: another worker's record written between w1's checks and its claim.
+type racingQueue struct {
+	*memQueue
+	rival statusRecord
+	once  sync.Once
+}
+
+func (q *racingQueue) send(ctx context.Context, key string, body []byte) (int64, error) {
+	var r statusRecord
+	if json.Unmarshal(body, &r) == nil && r.Claim && r.Worker == "w1" {
+		var err error
+		q.once.Do(func() {
+			rival, _ := json.Marshal(q.rival)
+			_, err = q.memQueue.send(ctx, key, rival)
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return q.memQueue.send(ctx, key, body)
+}
+
+// racingHarness is barrierHarness (task configs of version 7, w2 a live member) on a
+// status queue that stores rival just before this worker's first claim.
+func racingHarness(t *testing.T, rival statusRecord) *claimHarness {
+	t.Helper()
+	h := claimHarnessWith(t, newTestDistributed(t, 5*time.Second), &racingQueue{memQueue: &memQueue{}, rival: rival})
+	h.rt.mu.Lock()
+	h.rt.tasksVersion, h.rt.taskCfgs = 7, []map[string]string{{}, {}}
+	h.rt.mu.Unlock()
+	h.d.mu.Lock()
+	h.d.members = append(h.d.members, memberID("w2", "p2"))
+	h.d.mu.Unlock()
+	return h
+}
+
+// TestClaimOfNewConfigsWaitsForAnOlderClaimWrittenMeanwhile: a worker that has not read the
+// new task configs yet claims a task of the old ones (version 5, task 1 on w2) after this
+// worker checked for such tasks and before its claim of version 7 was written. Both claims
+// are in force; the claim of the new configs waits, in force, until the old task is
+// released, and only then returns (its task starts). It used to return at once, and both
+// tasks ran until w2 reconciled.
+func TestClaimOfNewConfigsWaitsForAnOlderClaimWrittenMeanwhile(t *testing.T) {
+	rival := w2Task(1, restapi.StateRunning, 3, 5)
+	rival.Claim = true
+	h := racingHarness(t, rival)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := claimAsync(h, ctx, 0)
+	require.Eventually(t, func() bool {
+		r, ok := h.inForce()
+		return ok && h.d.mine(r) && r.Claim
+	}, 30*time.Second, 5*time.Millisecond, "the claim was never written")
+	select {
+	case r := <-done:
+		t.Fatalf("task 0 claimed for its start (gen %d, err %v) while task 1 of older task configs, claimed meanwhile, runs on w2",
+			r.gen, r.err)
+	case <-time.After(time.Second):
+	}
+	mine, _ := h.inForce()
+	require.False(t, released(mine.State), "the claim of the newer task configs was released while it waited")
+
+	appendAndApply(t, h.d.statusLog, w2Task(1, restapi.StateUnassigned, 3, 5))
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, mine.Gen, r.gen, "the claim that waited is the one the task runs under")
+	rec, _ := h.inForce()
+	require.Equal(t, mine, rec)
+}
+
+// TestClaimOfOldConfigsYieldsToANewerClaimWrittenMeanwhile: this worker, which has not read
+// the new task configs (version 9) yet, claims a task of version 7 just after w2 claimed one
+// of version 9. Once its claim is in force it sees w2's: it releases the claim without
+// starting the task and waits, until its config topic shows the new configs
+// (errTasksChanged). It used to start the task, and both ran until this worker reconciled.
+func TestClaimOfOldConfigsYieldsToANewerClaimWrittenMeanwhile(t *testing.T) {
+	rival := w2Task(1, restapi.StateRunning, 3, 9)
+	rival.Claim = true
+	h := racingHarness(t, rival)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := claimAsync(h, ctx, 0)
+	require.Eventually(t, func() bool {
+		r, ok := h.inForce()
+		return ok && h.d.mine(r) && released(r.State)
+	}, 30*time.Second, 5*time.Millisecond, "the claim of the older task configs was not released")
+	rec, _ := h.inForce()
+	require.Equal(t, int64(7), rec.Ver)
+	select {
+	case r := <-done:
+		t.Fatalf("task 0 of older task configs claimed (gen %d, err %v) while task 1 of newer ones runs on w2", r.gen, r.err)
+	case <-time.After(time.Second):
+	}
+	released, _ := h.inForce()
+	require.Equal(t, rec, released, "a second claim was written while task 1 of newer task configs runs on w2")
+
+	h.d.mu.Lock()
+	h.d.config.Connectors["c"] = &clusterConnector{Config: map[string]string{}, Target: restapi.TargetStarted, Epoch: 1, Inc: 1,
+		Tasks: []map[string]string{{}, {}}, TasksVersion: 9}
+	h.d.mu.Unlock()
+	r := <-done
+	require.ErrorIs(t, r.err, errTasksChanged)
+}
+
+// TestClaimWaitsForNewerConfigsOnlySoLong: a task of newer task configs held by a live
+// worker keeps a claim of older ones waiting only otherConfigsWait (as a task of older
+// configs keeps a newer claim waiting), so a worker whose config topic lags for good cannot
+// stall its tasks for good.
+func TestClaimWaitsForNewerConfigsOnlySoLong(t *testing.T) {
+	prev := otherConfigsWait
+	otherConfigsWait = 1500 * time.Millisecond
+	t.Cleanup(func() { otherConfigsWait = prev })
+	h := barrierHarness(t)
+	appendAndApply(t, h.d.statusLog, w2Task(1, restapi.StateRunning, 3, 9))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := claimAsync(h, ctx, 0)
+	select {
+	case r := <-done:
+		t.Fatalf("task 0 of older task configs claimed at once (gen %d, err %v) while task 1 of newer ones runs on w2", r.gen, r.err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	r := <-done
+	require.NoError(t, r.err)
+	rec, ok := h.inForce()
+	require.True(t, ok)
+	require.True(t, h.d.mine(rec), "claimed after the bounded wait")
+	require.Equal(t, r.gen, rec.Gen)
+}
