@@ -54,7 +54,7 @@ type SourceConnector struct {
 	cfg    map[string]string
 	sel    *selection
 	client *rmqclient.Client
-	target *rmqclient.Client // nil without target.namesrv
+	target targetAdmin // nil without target.namesrv
 	cancel context.CancelFunc
 	group  *errgroup.Group
 
@@ -119,9 +119,11 @@ func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorConte
 		return err
 	}
 	if tc := targetCluster(v); len(tc.namesrvs) > 0 {
-		if c.target, err = newClient(tc, "connector", cctx.Logger()); err != nil {
+		target, err := newClient(tc, "connector", cctx.Logger())
+		if err != nil {
 			return err
 		}
+		c.target = target
 	}
 	qs, err := c.discover(ctx)
 	if err != nil {
@@ -174,10 +176,24 @@ func compareQueues(a, b rmqclient.Queue) int {
 	return cmp.Or(strings.Compare(a.Topic, b.Topic), strings.Compare(a.BrokerName, b.BrokerName), cmp.Compare(a.QueueID, b.QueueID))
 }
 
-// ensureTarget creates the target topic of a source topic with as many queues, so that
-// each source queue has a target queue of its own, when the target cluster is known
-// (target.namesrv) and the topic does not exist there. Otherwise the worker creates it
-// with its default queue count when the first message goes there.
+// targetAdmin is what the connector asks of the target cluster: its client, unless a test
+// puts a fake in its place.
+type targetAdmin interface {
+	Brokers(ctx context.Context) ([]rmqclient.Broker, error)
+	TopicQueues(ctx context.Context, topic string) ([]rmqclient.Queue, error)
+	CreateTopic(ctx context.Context, spec rmqclient.TopicSpec) error
+	Close() error
+}
+
+// ensureTarget creates the target topic of a source topic (with queues queues) when the
+// target cluster is known (target.namesrv) and the topic does not exist there, with as many
+// queues in all, spread over the target's brokers: CreateTopic makes the same number on every
+// broker master, so each gets queues/brokers, rounded up. Every source queue thus has a target queue
+// of its own (the k-th source queue goes to the k-th target queue by queue id, then broker
+// name: see TaskConfigs), and at most one queue per broker is left without a source queue. An
+// existing target topic is left as it is, with a warning when it has fewer queues than its
+// source. Without target.namesrv the worker creates the topic with its default queue count
+// when the first message goes there.
 func (c *SourceConnector) ensureTarget(ctx context.Context, topic string, queues int) error {
 	if c.target == nil || c.sel.destTopic != "" {
 		return nil
@@ -194,7 +210,13 @@ func (c *SourceConnector) ensureTarget(ctx context.Context, topic string, queues
 	if !errors.Is(err, rmqclient.ErrNoRoute) {
 		return fmt.Errorf("target cluster %s: %w", c.sel.dstAlias, err)
 	}
-	if err := c.target.CreateTopic(ctx, rmqclient.TopicSpec{Name: name, Queues: queues}); err != nil {
+	brokers, err := c.target.Brokers(ctx)
+	if err != nil {
+		return fmt.Errorf("target cluster %s: %w", c.sel.dstAlias, err)
+	}
+	n := max(len(brokers), 1)
+	perBroker := max(1, (queues+n-1)/n)
+	if err := c.target.CreateTopic(ctx, rmqclient.TopicSpec{Name: name, Queues: perBroker}); err != nil {
 		return fmt.Errorf("target cluster %s: %w", c.sel.dstAlias, err)
 	}
 	return nil
