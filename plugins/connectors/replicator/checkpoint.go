@@ -169,7 +169,7 @@ func (t *checkpointTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	var recs []*schema.Record
 	for _, cp := range cps {
 		part := map[string]any{"group": cp.Group, PartCluster: cp.Cluster, PartTopic: cp.Topic, PartBroker: cp.Broker, PartQueue: int64(cp.Queue)}
-		key := fmt.Sprintf("%s|%s|%s|%d", cp.Group, cp.Topic, cp.Broker, cp.Queue)
+		key := fmt.Sprintf("%s|%s|%s|%d|%s|%s|%d", cp.Group, cp.Topic, cp.Broker, cp.Queue, cp.TargetTopic, cp.TargetBroker, cp.TargetQueue)
 		if prev, ok := t.last[key]; ok && prev == cp.Downstream {
 			continue
 		}
@@ -253,7 +253,10 @@ func (t *checkpointTask) readSyncQueue(ctx context.Context, q rmqclient.Queue) e
 }
 
 // checkpoints translates every chosen group's offset in every replicated source queue (every
-// readable queue: a drained queue still holds messages consumers read). A topic whose queues,
+// readable queue: a drained queue still holds messages consumers read): onto the target
+// queue of the nearest sync, and, where the source queue moved after the group's offset, onto
+// each queue it moved to, at the first copy the group has not read there, so that a group
+// behind a move skips no moved copy when its offsets are applied. A topic whose queues,
 // or a group whose offsets, cannot be read is warned about and left out of the round; the
 // error is only the source's topic list failing.
 func (t *checkpointTask) checkpoints(ctx context.Context) ([]Checkpoint, error) {
@@ -306,6 +309,13 @@ func (t *checkpointTask) checkpoints(ctx context.Context) ([]Checkpoint, error) 
 				out = append(out, Checkpoint{Group: g, Cluster: sq.cluster, Topic: q.Topic, Broker: q.BrokerName, Queue: q.QueueID,
 					Upstream: off, TargetTopic: s.TargetTopic, TargetBroker: s.TargetBroker, TargetQueue: s.TargetQueue,
 					Downstream: down, Timestamp: now})
+				// Copies the group has not read that went to other target queues (the source
+				// queue moved after off): it resumes on each at the first of them.
+				for _, a := range t.syncs.ahead(sq, off, s) {
+					out = append(out, Checkpoint{Group: g, Cluster: sq.cluster, Topic: q.Topic, Broker: q.BrokerName, Queue: q.QueueID,
+						Upstream: off, TargetTopic: a.TargetTopic, TargetBroker: a.TargetBroker, TargetQueue: a.TargetQueue,
+						Downstream: a.Downstream, Timestamp: now})
+				}
 			}
 		}
 	}

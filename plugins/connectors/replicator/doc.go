@@ -14,7 +14,8 @@
 // offset) exact; the target queue index of a source queue is its number among its topic's
 // queues by broker name, then queue id, never its place in a listing, and a task that sees
 // a source queue's copies land on another target queue (the queues changed) logs it and
-// writes an offset sync for the first copy there; a source queue that cannot be read never
+// writes an offset sync for the first copy there, where a group still behind the move
+// resumes on that queue (its checkpoint there); a source queue that cannot be read never
 // stops the task's other queues; a message the client cannot decode is handed to the
 // engine as a failed record (errors.tolerance decides) in a poll after the one with the
 // messages before it, never skipped unseen nor pulled again for ever; offset syncs and

@@ -3,6 +3,7 @@ package replicator
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -23,8 +24,10 @@ type OffsetSync struct {
 }
 
 // Checkpoint is a consumer group's committed offset in a source queue and its translation
-// to the target queue the source queue is replicated to, written (as JSON) to the
-// checkpoints topic. Upstream and Downstream are "next offset to consume".
+// to a target queue the source queue is replicated to, written (as JSON) to the checkpoints
+// topic. Upstream and Downstream are "next offset to consume". A source queue whose copies
+// went to several target queues after the group's offset (it moved) has a checkpoint on
+// each: the group resumes on every one of them.
 type Checkpoint struct {
 	Group        string `json:"group"`
 	Cluster      string `json:"cluster"`
@@ -57,7 +60,9 @@ type srcQueue struct {
 }
 
 // syncStore keeps, per source queue, offset syncs sorted by upstream offset. Older syncs
-// are thinned once a queue holds more than maxSyncs, keeping recent ones dense.
+// are thinned once a queue holds more than maxSyncs, keeping recent ones dense and every
+// sync whose target queue differs from the one before it: the first copy on a queue the
+// source queue moved to, which ahead needs exactly.
 type syncStore struct {
 	m map[srcQueue][]OffsetSync
 }
@@ -85,14 +90,21 @@ func (s *syncStore) add(x OffsetSync) {
 	if len(l) > maxSyncs {
 		half := len(l) / 2
 		kept := l[:0]
+		var prev OffsetSync
 		for j, y := range l {
-			if j >= half || j%2 == 0 {
+			if j >= half || j%2 == 0 || !sameTarget(y, prev) {
 				kept = append(kept, y)
 			}
+			prev = y
 		}
 		l = kept
 	}
 	s.m[k] = l
+}
+
+// sameTarget reports whether two syncs name one target queue.
+func sameTarget(a, b OffsetSync) bool {
+	return a.TargetTopic == b.TargetTopic && a.TargetBroker == b.TargetBroker && a.TargetQueue == b.TargetQueue
 }
 
 // translate returns where a consumer that will next read upstream offset next in q should
@@ -120,4 +132,28 @@ func (s *syncStore) first(q srcQueue) (OffsetSync, bool) {
 		return OffsetSync{}, false
 	}
 	return l[0], true
+}
+
+// ahead returns, for a consumer that will next read upstream offset next in q and resumes on
+// from's target queue (from is translate's sync, or first's), the syncs of the other target
+// queues copies of q went to from next on (q moved: see sourceTask.CommitRecord), one per
+// queue, in upstream order: on each, the one with the lowest downstream offset, where the
+// consumer must resume there to skip none of them. The sync written at a move is the first
+// copy on the new queue, so a consumer behind the move resumes there at that copy.
+func (s *syncStore) ahead(q srcQueue, next int64, from OffsetSync) []OffsetSync {
+	l := s.m[q]
+	var out []OffsetSync
+	for _, x := range l[sort.Search(len(l), func(i int) bool { return l[i].Upstream > next }):] {
+		if sameTarget(x, from) {
+			continue
+		}
+		i := slices.IndexFunc(out, func(y OffsetSync) bool { return sameTarget(x, y) })
+		switch {
+		case i < 0:
+			out = append(out, x)
+		case x.Downstream < out[i].Downstream:
+			out[i] = x
+		}
+	}
+	return out
 }

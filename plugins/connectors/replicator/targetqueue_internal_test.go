@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -152,4 +153,70 @@ func TestMovedTargetQueueIsSyncedAndLogged(t *testing.T) {
 		m.ack(t, i, i+1, "broker-x", int(i%4), 0)
 	}
 	require.Empty(t, m.logs.String())
+}
+
+// A consumer behind a move must resume on every target queue its source queue moved to
+// after its offset, at the first copy there (the sync written at the move), besides the
+// queue its offset translates onto; one past a move resumes only on the queue it
+// translates onto.
+func TestAheadOfAMove(t *testing.T) {
+	q := srcQueue{"A", "orders", "broker-a", 1}
+	sync := func(up int64, queue int, down int64) OffsetSync {
+		return OffsetSync{Cluster: "A", Topic: "orders", Broker: "broker-a", Queue: 1, Upstream: up,
+			TargetTopic: "A_orders", TargetBroker: "broker-x", TargetQueue: queue, Downstream: down}
+	}
+	s := newSyncStore()
+	for _, x := range []OffsetSync{sync(0, 0, 0), sync(100, 0, 100), sync(150, 1, 20), sync(250, 1, 120),
+		sync(300, 2, 7), sync(320, 0, 400)} {
+		s.add(x)
+	}
+	for _, tc := range []struct {
+		next  int64
+		from  int      // the target queue next translates onto
+		ahead []string // target queue:downstream, in upstream order
+	}{
+		{0, 0, []string{"1:20", "2:7"}},
+		{50, 0, []string{"1:20", "2:7"}},
+		{150, 1, []string{"2:7", "0:400"}},
+		{200, 1, []string{"2:7", "0:400"}},
+		{300, 2, []string{"0:400"}},
+		{320, 0, nil},
+		{500, 0, nil},
+	} {
+		from, _, ok := s.translate(q, tc.next)
+		require.True(t, ok)
+		require.Equal(t, tc.from, from.TargetQueue, "next %d", tc.next)
+		var got []string
+		for _, a := range s.ahead(q, tc.next, from) {
+			got = append(got, fmt.Sprintf("%d:%d", a.TargetQueue, a.Downstream))
+		}
+		require.Equal(t, tc.ahead, got, "next %d", tc.next)
+	}
+	first, ok := s.first(q)
+	require.True(t, ok)
+	require.Len(t, s.ahead(q, first.Upstream, first), 2, "a group that never read the queue resumes on every queue")
+}
+
+// Thinning keeps the sync of the first copy on a queue a source queue moved to, however old:
+// without it, a consumer far behind the move would resume on the new queue at a later sync
+// and skip the copies before it.
+func TestSyncStoreThinningKeepsMoves(t *testing.T) {
+	q := srcQueue{"A", "t", "", 0}
+	s := newSyncStore()
+	for i := int64(0); i < 3*maxSyncs; i++ {
+		x := OffsetSync{Cluster: "A", Topic: "t", Upstream: i, TargetTopic: "x", Downstream: 10 * i}
+		if i == 1001 {
+			x.TargetQueue = 1
+		}
+		s.add(x)
+	}
+	require.LessOrEqual(t, len(s.m[q]), maxSyncs)
+	from, _, ok := s.translate(q, 1000)
+	require.True(t, ok)
+	require.Equal(t, []OffsetSync{{Cluster: "A", Topic: "t", Upstream: 1001, TargetTopic: "x", TargetQueue: 1, Downstream: 10010}},
+		s.ahead(q, 1000, from))
+	after, _, ok := s.translate(q, 1002)
+	require.True(t, ok)
+	require.Equal(t, OffsetSync{Cluster: "A", Topic: "t", Upstream: 1002, TargetTopic: "x", Downstream: 10020}, after,
+		"the first copy back on the old queue is kept too")
 }

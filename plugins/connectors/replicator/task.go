@@ -703,7 +703,8 @@ func (t *sourceTask) reportFailing() {
 // the target topic's writable queues, and that set changed (a broker joined or left, or its
 // master is down; a queue count changed). The move is logged, and an offset sync is written
 // for the first message on the new queue, so that a group past it translates onto the new
-// queue from that message rather than onto the old one.
+// queue from that message rather than onto the old one, and a group behind it resumes on the
+// new queue at that message (syncStore.ahead).
 func (t *sourceTask) CommitRecord(_ context.Context, r *schema.Record, md *plugins.RecordMetadata) error {
 	if md == nil || r.Topic == t.sel.syncsTopic {
 		return nil
