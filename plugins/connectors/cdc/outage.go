@@ -11,8 +11,8 @@ const OutageRepeat = time.Minute
 // Outage tracks a CDC task's lost connection to its server while it reconnects: the first failure is logged,
 // then every failure whose error differs from the one logged before (an EOF first, then the real cause:
 // access denied, a server id in use) and, while the error stays the same, one a minute, each with how long
-// the connection has been down; Resumed logs the end. Without it only the first error was ever logged,
-// however long the reconnects kept failing and whatever they failed with.
+// the connection has been down; Resumed logs the end. So a long outage stays in the log, and the real
+// cause of one shows however long the reconnects keep failing. mysql-cdc and postgres-cdc keep one a task.
 type Outage struct {
 	since, logged time.Time
 	last          string

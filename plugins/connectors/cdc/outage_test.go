@@ -12,7 +12,7 @@ import (
 )
 
 // A reconnect that keeps failing is logged at its first failure, at every change of error and once a minute
-// while the error stays the same, and its end once; only the first error was logged before.
+// while the error stays the same, and its end once, each line with the connection's attributes.
 func TestOutageLogsChangesAndRepeats(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
@@ -20,8 +20,9 @@ func TestOutageLogsChangesAndRepeats(t *testing.T) {
 	o := Outage{now: func() time.Time { return now }}
 	lines := func() []string { return strings.Split(strings.TrimSpace(buf.String()), "\n") }
 
-	o.Lost(log, "binlog connection lost", errors.New("EOF"))
+	o.Lost(log, "binlog connection lost", errors.New("EOF"), "slot", "s1")
 	require.True(t, o.Down())
+	require.Contains(t, lines()[0], `level=WARN msg="binlog connection lost; reconnecting" slot=s1 err=EOF`)
 	now = now.Add(time.Second)
 	o.Lost(log, "binlog connection lost", errors.New("EOF"))
 	require.Len(t, lines(), 1, "the same error again within a minute is not logged")
@@ -40,10 +41,10 @@ func TestOutageLogsChangesAndRepeats(t *testing.T) {
 	require.Contains(t, lines()[2], "down=1m3s")
 
 	now = now.Add(time.Second)
-	o.Resumed(log, "binlog replication resumed")
+	o.Resumed(log, "binlog replication resumed", "slot", "s1")
 	require.False(t, o.Down())
 	require.Len(t, lines(), 4)
-	require.Contains(t, lines()[3], "down=1m4s")
+	require.Contains(t, lines()[3], `level=INFO msg="binlog replication resumed" slot=s1 down=1m4s`)
 	o.Resumed(log, "binlog replication resumed")
 	require.Len(t, lines(), 4, "logged once")
 	o.Lost(log, "binlog connection lost", errors.New("EOF"))

@@ -1,10 +1,13 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,12 +69,26 @@ func (h *harness) exec(stmts ...string) {
 // start starts a task with the stored positions.
 func (h *harness) start() plugins.SourceTask {
 	h.t.Helper()
-	task, err := h.tryStart()
-	require.NoError(h.t, err)
+	task, _ := h.startLogged()
 	return task
 }
 
+// startLogged starts a task with the stored positions, its log written to the returned buffer.
+func (h *harness) startLogged() (plugins.SourceTask, *logBuffer) {
+	h.t.Helper()
+	task, logs, err := h.tryStartLogged()
+	require.NoError(h.t, err)
+	return task, logs
+}
+
+// tryStart starts a task with the stored positions and returns its Start's error.
 func (h *harness) tryStart() (plugins.SourceTask, error) {
+	h.t.Helper()
+	task, _, err := h.tryStartLogged()
+	return task, err
+}
+
+func (h *harness) tryStartLogged() (plugins.SourceTask, *logBuffer, error) {
 	h.t.Helper()
 	c := postgres.NewConnector()
 	cctx := conformance.ConnectorContextFor(h.t, c, h.cfg)
@@ -81,10 +98,31 @@ func (h *harness) tryStart() (plugins.SourceTask, error) {
 	tcs, err := c.TaskConfigs(3)
 	require.NoError(h.t, err)
 	require.Len(h.t, tcs, 1, "one task whatever max.tasks")
+	sctx := conformance.SourceContextFor(h.t, c.Spec(), h.store, tcs[0])
+	logs := &logBuffer{}
+	sctx.Log = slog.New(slog.NewTextHandler(logs, nil))
 	task := c.NewSourceTask()
-	err = task.Start(ctx, conformance.SourceContextFor(h.t, c.Spec(), h.store, tcs[0]), tcs[0])
+	err = task.Start(ctx, sctx, tcs[0])
 	h.t.Cleanup(func() { _ = task.Stop(context.Background()) })
-	return task, err
+	return task, logs, err
+}
+
+// logBuffer is a slog destination safe for concurrent writers.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // poll polls until n records came (failing after 30 s), acknowledging and storing them when ack is set.

@@ -15,6 +15,12 @@ import (
 // under follows attaching and detaching as the server decodes the change, so it needs no bookkeeping here
 // (and none could be right: the catalog the task can query is today's, not the change's).
 
+// publishedTables is a FROM item, to be given an alias: the tables publication $1 publishes changes under, as
+// pg_publication_tables names them (schemaname, tablename), with the oid, relkind and relispartition of each.
+const publishedTables = `(SELECT pt.schemaname, pt.tablename, c.oid, c.relkind, c.relispartition FROM pg_publication_tables pt
+	JOIN pg_namespace n ON n.nspname = pt.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+	WHERE pt.pubname = $1)`
+
 // warnPublishedElsewhere warns of each table the lists select whose changes the publication publishes
 // only under tables the lists do not select, so that none is captured: a partitioned table published
 // through its partitions (without publish_via_partition_root), or a partition published through its
@@ -29,12 +35,10 @@ func (t *task) warnPublishedElsewhere(ctx context.Context) {
 func (t *task) checkPublishedElsewhere(ctx context.Context) error {
 	// Each published table that is partitioned or a partition, paired with every table of its partition
 	// tree whose changes it may carry: those it is a partition of, and its own partitions.
-	rows, err := t.db.Query(ctx, `SELECT tn.nspname, tc.relname, pt.schemaname, pt.tablename
-		FROM pg_publication_tables pt
-		JOIN pg_namespace pn ON pn.nspname = pt.schemaname JOIN pg_class pc ON pc.relnamespace = pn.oid AND pc.relname = pt.tablename
-		CROSS JOIN LATERAL (SELECT relid FROM pg_partition_ancestors(pc.oid) UNION SELECT relid FROM pg_partition_tree(pc.oid)) r
+	rows, err := t.db.Query(ctx, `SELECT tn.nspname, tc.relname, pt.schemaname, pt.tablename FROM `+publishedTables+` pt
+		CROSS JOIN LATERAL (SELECT relid FROM pg_partition_ancestors(pt.oid) UNION SELECT relid FROM pg_partition_tree(pt.oid)) r
 		JOIN pg_class tc ON tc.oid = r.relid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
-		WHERE pt.pubname = $1 AND (pc.relkind = 'p' OR pc.relispartition)
+		WHERE pt.relkind = 'p' OR pt.relispartition
 		ORDER BY 1, 2, 3, 4`, t.cfg.publication)
 	if err != nil {
 		return fmt.Errorf("partitioned tables of publication %s: %w", t.cfg.publication, err)

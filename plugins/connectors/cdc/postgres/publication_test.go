@@ -2,33 +2,13 @@ package postgres_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rmqconnect/rmqconnect/plugins"
-	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc/postgres"
 )
-
-// startLogged starts a task with the stored positions, its log written to the returned buffer.
-func (h *harness) startLogged() (plugins.SourceTask, *logBuffer) {
-	h.t.Helper()
-	ctx := context.Background()
-	c := postgres.NewConnector()
-	require.NoError(h.t, c.Start(ctx, conformance.ConnectorContextFor(h.t, c, h.cfg), h.cfg))
-	tcs, err := c.TaskConfigs(1)
-	require.NoError(h.t, err)
-	sctx := conformance.SourceContextFor(h.t, c.Spec(), h.store, tcs[0])
-	logs := &logBuffer{}
-	sctx.Log = slog.New(slog.NewTextHandler(logs, nil))
-	task := c.NewSourceTask()
-	h.t.Cleanup(func() { _ = task.Stop(context.Background()) })
-	require.NoError(h.t, task.Start(ctx, sctx, tcs[0]))
-	return task, logs
-}
 
 // publicationTables lists the tables the publication publishes, as schema.table.
 func (h *harness) publicationTables() []string {

@@ -56,6 +56,25 @@ func (t *task) newRelation(schemaName, name string, descs []colDesc, keys []stri
 	return r, nil
 }
 
+// relation returns the relation relID as the stream last described it, built from its Relation message
+// when no change has named it since; nil when the stream has not described it.
+func (t *task) relation(ctx context.Context, relID uint32) (*relation, error) {
+	if rel, ok := t.rels[relID]; ok {
+		return rel, nil
+	}
+	m, ok := t.described[relID]
+	if !ok {
+		return nil, nil
+	}
+	rel, err := t.relationFromMessage(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	delete(t.described, relID)
+	t.rels[relID] = rel
+	return rel, nil
+}
+
 func (t *task) relationFromMessage(ctx context.Context, m *pglogrepl.RelationMessage) (*relation, error) {
 	if !t.cfg.captured(m.Namespace, m.RelationName) {
 		return &relation{schema: m.Namespace, name: m.RelationName}, nil

@@ -276,11 +276,8 @@ func (t *task) handleCopyData(ctx context.Context, out []*schema.Record, data []
 func (t *task) handleMessage(ctx context.Context, out []*schema.Record, at pglogrepl.LSN, msg pglogrepl.Message) ([]*schema.Record, error) {
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
-		rel, err := t.relationFromMessage(ctx, m)
-		if err != nil {
-			return nil, err
-		}
-		t.rels[m.RelationID] = rel
+		t.described[m.RelationID] = m
+		delete(t.rels, m.RelationID)
 	case *pglogrepl.BeginMessage:
 		t.tx.open, t.tx.commit, t.tx.xid, t.tx.time, t.tx.seq = true, m.FinalLSN, m.Xid, m.CommitTime, 0
 		t.tx.src, t.tx.srcRel, t.tx.offset = nil, nil, nil
@@ -312,17 +309,17 @@ func (t *task) handleMessage(ctx context.Context, out []*schema.Record, at pglog
 			t.mu.Unlock()
 		}
 	case *pglogrepl.InsertMessage:
-		return t.change(out, m.RelationID, at, cdc.OpCreate, nil, m.Tuple)
+		return t.change(ctx, out, m.RelationID, at, cdc.OpCreate, nil, m.Tuple)
 	case *pglogrepl.UpdateMessage:
-		return t.change(out, m.RelationID, at, cdc.OpUpdate, m.OldTuple, m.NewTuple)
+		return t.change(ctx, out, m.RelationID, at, cdc.OpUpdate, m.OldTuple, m.NewTuple)
 	case *pglogrepl.DeleteMessage:
-		return t.change(out, m.RelationID, at, cdc.OpDelete, m.OldTuple, nil)
+		return t.change(ctx, out, m.RelationID, at, cdc.OpDelete, m.OldTuple, nil)
 	}
 	return out, nil
 }
 
 // change appends one row change's records to out, unless a replay already emitted it.
-func (t *task) change(out []*schema.Record, relID uint32, at pglogrepl.LSN, op cdc.Op, oldTup, newTup *pglogrepl.TupleData) ([]*schema.Record, error) {
+func (t *task) change(ctx context.Context, out []*schema.Record, relID uint32, at pglogrepl.LSN, op cdc.Op, oldTup, newTup *pglogrepl.TupleData) ([]*schema.Record, error) {
 	if !t.tx.open {
 		return nil, fmt.Errorf("pgoutput sent a change at %s outside a transaction", at)
 	}
@@ -331,8 +328,11 @@ func (t *task) change(out []*schema.Record, relID uint32, at pglogrepl.LSN, op c
 	if !p.after(t.last) {
 		return out, nil
 	}
-	rel, ok := t.rels[relID]
-	if !ok {
+	rel, err := t.relation(ctx, relID)
+	if err != nil {
+		return nil, err
+	}
+	if rel == nil {
 		return nil, fmt.Errorf("pgoutput sent a change at %s for relation %d before describing it", at, relID)
 	}
 	t.last = p
@@ -340,7 +340,6 @@ func (t *task) change(out []*schema.Record, relID uint32, at pglogrepl.LSN, op c
 		return out, nil
 	}
 	var before, after []any
-	var err error
 	if oldTup != nil {
 		if before, err = rel.decode(oldTup, nil, &t.slab); err != nil {
 			return nil, t.changeErr(err, rel, at, op)

@@ -67,10 +67,16 @@ type task struct {
 	db   *pgx.Conn
 	repl *pgconn.PgConn
 
-	rels     map[uint32]*relation
-	slab     cdc.Slab // the streamed records and their values
-	snap     *snapshot
-	startLSN pglogrepl.LSN
+	// described holds, by relation id, the Relation messages no change has named since they were read; rels
+	// the relations built from them when one did (relation). A message no change names is never built:
+	// pgoutput describes a partition published through its partitioned table (publish_via_partition_root)
+	// right after the partitioned table, though the partition's changes name the partitioned table; and it
+	// describes each table a Truncate names, which the task skips.
+	rels      map[uint32]*relation
+	described map[uint32]*pglogrepl.RelationMessage
+	slab      cdc.Slab // the streamed records and their values
+	snap      *snapshot
+	startLSN  pglogrepl.LSN
 	// last is the newest event emitted: a replay skips it and everything before.
 	last pos
 	// tx is the transaction being read.
@@ -105,7 +111,9 @@ type task struct {
 	recordsEnd pglogrepl.LSN
 }
 
-func newTask() *task { return &task{rels: map[uint32]*relation{}} }
+func newTask() *task {
+	return &task{rels: map[uint32]*relation{}, described: map[uint32]*pglogrepl.RelationMessage{}}
+}
 
 // newSource describes postgres-cdc's source block: Debezium's PostgreSQL fields after the common ones.
 func newSource() *cdc.Source {
@@ -424,9 +432,7 @@ func (t *task) syncPublication(ctx context.Context) error {
 	q := `SELECT n.nspname, c.relname FROM pg_publication_rel r
 		JOIN pg_publication p ON p.oid = r.prpubid JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE p.pubname = $1
-		UNION SELECT pt.schemaname, pt.tablename FROM pg_publication_tables pt
-		JOIN pg_namespace n ON n.nspname = pt.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
-		WHERE pt.pubname = $1 AND NOT c.relispartition`
+		UNION SELECT pt.schemaname, pt.tablename FROM ` + publishedTables + ` pt WHERE NOT pt.relispartition`
 	if bySchema {
 		q += `
 		UNION SELECT n.nspname, c.relname FROM pg_publication_namespace pn JOIN pg_publication p ON p.oid = pn.pnpubid
@@ -438,9 +444,7 @@ func (t *task) syncPublication(ctx context.Context) error {
 		return err
 	}
 	// Partitions the publication publishes through a partitioned table that is a member.
-	through, err := t.tableSet(ctx, `SELECT pt.schemaname, pt.tablename FROM pg_publication_tables pt
-		JOIN pg_namespace n ON n.nspname = pt.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
-		WHERE pt.pubname = $1 AND c.relispartition`)
+	through, err := t.tableSet(ctx, `SELECT pt.schemaname, pt.tablename FROM `+publishedTables+` pt WHERE pt.relispartition`)
 	if err != nil {
 		return err
 	}
@@ -534,9 +538,7 @@ func (t *task) listTables(ctx context.Context, inPublication bool) ([]listedTabl
 		ORDER BY 1, 2`
 	var args []any
 	if inPublication {
-		q = `SELECT p.schemaname, p.tablename, c.relkind = 'p' FROM pg_publication_tables p
-			JOIN pg_namespace n ON n.nspname = p.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
-			WHERE p.pubname = $1 ORDER BY 1, 2`
+		q = `SELECT pt.schemaname, pt.tablename, pt.relkind = 'p' FROM ` + publishedTables + ` pt ORDER BY 1, 2`
 		args = append(args, t.cfg.publication)
 	}
 	rows, err := t.db.Query(ctx, q, args...)
