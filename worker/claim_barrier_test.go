@@ -165,29 +165,38 @@ func TestTaskRecordsCarryTaskConfigsVersion(t *testing.T) {
 	require.Equal(t, int64(7), r.Ver, "the release does not carry the task configs' version")
 }
 
-// TestClaimWaitsForOlderTaskConfigsOnlySoLong: a task of older task configs that never
+// TestClaimWaitsForOtherTaskConfigsOnlySoLong: a task of older task configs that never
 // releases its claim (its worker's reconcile held up, or a release never written) keeps a
 // task of the new configs waiting only otherConfigsWait; then it is claimed, so the
-// connector cannot stall for good.
-func TestClaimWaitsForOlderTaskConfigsOnlySoLong(t *testing.T) {
+// connector cannot stall for good. So does a task of newer configs keep a claim of older
+// ones waiting (a worker whose config topic lags for good).
+func TestClaimWaitsForOtherTaskConfigsOnlySoLong(t *testing.T) {
 	prev := otherConfigsWait
 	otherConfigsWait = 1500 * time.Millisecond
 	t.Cleanup(func() { otherConfigsWait = prev })
-	h := barrierHarness(t)
-	appendAndApply(t, h.d.statusLog, w2Task(1, restapi.StateRunning, 3, 5))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	done := claimAsync(h, ctx, 0)
-	select {
-	case r := <-done:
-		t.Fatalf("task 0 claimed at once (gen %d, err %v) while task 1 of older task configs runs on w2", r.gen, r.err)
-	case <-time.After(500 * time.Millisecond):
+	for _, c := range []struct {
+		name string
+		ver  int64
+	}{{"older", 5}, {"newer", 9}} {
+		t.Run(c.name, func(t *testing.T) {
+			h := barrierHarness(t)
+			appendAndApply(t, h.d.statusLog, w2Task(1, restapi.StateRunning, 3, c.ver))
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			done := claimAsync(h, ctx, 0)
+			select {
+			case r := <-done:
+				t.Fatalf("task 0 claimed at once (gen %d, err %v) while task 1 of %s task configs runs on w2", r.gen, r.err, c.name)
+			case <-time.After(500 * time.Millisecond):
+			}
+			r := <-done
+			require.NoError(t, r.err)
+			rec, ok := h.inForce()
+			require.True(t, ok)
+			require.True(t, h.d.mine(rec), "claimed after the bounded wait")
+			require.Equal(t, r.gen, rec.Gen)
+		})
 	}
-	r := <-done
-	require.NoError(t, r.err)
-	rec, ok := h.inForce()
-	require.True(t, ok)
-	require.True(t, h.d.mine(rec), "claimed after the bounded wait")
 }
 
 // TestUnusedClaimReleaseCarriesTaskConfigsVersion: a claim whose run was stopped before it
