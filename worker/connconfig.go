@@ -47,8 +47,10 @@ type parsedConfig struct {
 	// secret holds the keys (names and aliases) the plugin's ConfigSpec declares secret:
 	// the one rule masking and scrubbing use (secretKeys).
 	secret map[string]bool
-	// unused are the keys nothing reads (unusedKeys): warned of, never refused.
-	unused []unusedKey
+	// spec is the plugin's Spec (nil for none); built says the plugin was built, so that the
+	// keys nothing reads can be looked for (unused).
+	spec  *plugins.ConfigSpec
+	built bool
 	// The converters are built once and shared by the epoch's tasks: every converter.Converter
 	// is safe for concurrent use after Configure (one instance per role of one connector).
 	keyConv, valueConv converter.Converter
@@ -56,6 +58,17 @@ type parsedConfig struct {
 
 // isSecret reports whether the plugin's Spec declares key secret.
 func (p *parsedConfig) isSecret(key string) bool { return p.secret[key] }
+
+// unused returns the keys of the config nothing reads (unusedKeys), none when its plugin
+// could not be built: warned of, never refused. They are looked for on each call, by those
+// that report them (creating, updating and validating a config), never for a reconcile: a
+// suggestion costs an edit distance to every key that is read.
+func (p *parsedConfig) unused() []unusedKey {
+	if !p.built {
+		return nil
+	}
+	return unusedKeys(p.resolved, p.st.kind, p.spec)
+}
 
 // newChain builds one task's transform chain from the resolved config, which validation
 // parsed already. Every task gets its own chain: a chain's transforms are applied from one
@@ -225,10 +238,7 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 		add("errors.deadletterqueue.topic.name", st.policy.dlqTopic,
 			"is one of the connector's own topics: its failed records would be consumed, fail and be written to it again without end")
 	}
-	pc := &parsedConfig{raw: raw, resolved: cfg}
-	if conn != nil {
-		pc.unused = unusedKeys(cfg, st.kind, spec)
-	}
+	pc := &parsedConfig{raw: raw, resolved: cfg, spec: spec, built: conn != nil}
 	for _, k := range []string{"key.converter", "value.converter"} {
 		c, err := converter.FromConfig(full, k, k == "key.converter")
 		if err != nil {

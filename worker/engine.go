@@ -223,7 +223,7 @@ func (e *engine) newRuntime(name string, cfg map[string]string, res resolvedConf
 		return nil, err
 	}
 	if own { // standalone: create, update, and each stored connector at start
-		logUnusedKeys(e.log, name, pc.unused)
+		logUnusedKeys(e.log, name, pc.unused())
 	}
 	rt := newConnRuntime(e, name, pc, conn)
 	rt.ownConn = own
@@ -234,7 +234,7 @@ func (e *engine) newRuntime(name string, cfg map[string]string, res resolvedConf
 func (e *engine) validate(name string, cfg map[string]string) (connectorSettings, error) {
 	pc, _, err := validateConnectorConfig(e.registry, name, cfg, e.defaults, e.cfg.Secrets)
 	if err == nil { // distributed: create, update and patch, on the worker the call reached
-		logUnusedKeys(e.log, name, pc.unused)
+		logUnusedKeys(e.log, name, pc.unused())
 	}
 	return pc.st, err
 }

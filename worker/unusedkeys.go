@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
@@ -166,10 +167,15 @@ func keysRead(cfg map[string]string, kind plugins.Kind, spec *plugins.ConfigSpec
 	return r
 }
 
+// unusedKeysRuns counts the calls of unusedKeys, so that a test can check who pays for them:
+// a suggestion costs an edit distance to every key that is read.
+var unusedKeysRuns atomic.Int64
+
 // unusedKeys returns the keys of cfg that nothing reads, sorted, each with a suggestion when
 // a key that is read is close to it. cfg is the config of a connector of kind declaring
 // spec (nil for none: a connector reads only the keys its Spec declares).
 func unusedKeys(cfg map[string]string, kind plugins.Kind, spec *plugins.ConfigSpec) []unusedKey {
+	unusedKeysRuns.Add(1)
 	r := keysRead(cfg, kind, spec)
 	var out []unusedKey
 	for k := range cfg {

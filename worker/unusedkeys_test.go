@@ -27,7 +27,7 @@ func unusedOf(t *testing.T, reg *plugins.Registry, cfg map[string]string) []stri
 	t.Helper()
 	pc, _, _ := validateConnectorConfig(reg, "c", cfg, connectorDefaults{keyConverter: "string", valueConverter: "json"}, noSecrets{})
 	var out []string
-	for _, u := range pc.unused {
+	for _, u := range pc.unused() {
 		out = append(out, u.String())
 	}
 	return out
@@ -381,4 +381,26 @@ func TestUnusedKeysLoggedOnCreateAndUpdate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, strings.Count(logs.String(), "connector config keys are not read"), logs.String())
 	require.Contains(t, logs.String(), "errors.tolerence (did you mean errors.tolerance?)")
+}
+
+// TestUnusedKeysOnlyWhereReported: the keys nothing reads are looked for where they are
+// reported (creating, updating and validating a config), never when a reconcile builds the
+// runtime of a connector it read from the config topic.
+func TestUnusedKeysOnlyWhereReported(t *testing.T) {
+	h := validateHerder(t)
+	cfg := map[string]string{"name": "s", "connector.class": "file-sink", "connect.topicnames": "t",
+		"filename": "/tmp/x", "filenmae": "/tmp/y"}
+	runs := unusedKeysRuns.Load()
+	_, err := h.newRuntime("s", cfg, resolveConfig(h.cfg.Secrets, cfg), false)
+	require.NoError(t, err)
+	require.Equal(t, runs, unusedKeysRuns.Load(), "a reconcile's runtime")
+
+	_, err = h.newRuntime("s", cfg, resolveConfig(h.cfg.Secrets, cfg), true)
+	require.NoError(t, err)
+	_, err = h.validate("s", cfg)
+	require.NoError(t, err)
+	res, err := h.ValidateConfig(context.Background(), "file-sink", cfg)
+	require.NoError(t, err)
+	require.Len(t, res.Warnings, 1)
+	require.Equal(t, runs+3, unusedKeysRuns.Load(), "standalone create or update, distributed create or update, validate")
 }

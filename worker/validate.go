@@ -168,7 +168,7 @@ func (e *engine) ValidateConfig(ctx context.Context, plugin string, cfg map[stri
 	for _, c := range out.Configs {
 		out.ErrorCount += len(c.Value.Errors)
 	}
-	out.Warnings = configWarnings(pc.unused)
+	out.Warnings = configWarnings(pc.unused())
 	return out, nil
 }
 
