@@ -94,7 +94,7 @@ func (r clusterReplays) finish(ctx context.Context, name string, ref replayRef, 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return r.d.writeConfig(ctx, configRecord{Type: recReplay, Name: name, Inc: r.d.incOf(name), ReplayID: ref.key, Stored: ref.stored,
-		Replay: &info})
+		Prev: ref.prev, Replay: &info})
 }
 
 func (r clusterReplays) prune(ctx context.Context, name, topic string, floors map[string]int64) error {
@@ -172,7 +172,7 @@ func (c *clusterConnector) foldReplay(r configRecord) error {
 		if c.Replayed == nil {
 			c.Replayed = &dlqReplays{}
 		}
-		c.Replayed.add(topic, id, r.Stored, *r.Replay)
+		c.Replayed.add(topic, id, r.Stored, r.Prev, *r.Replay)
 		return nil
 	}
 	if c.Replays == nil {

@@ -72,9 +72,11 @@ type configRecord struct {
 	// Takeover, the take a begin replaces (see clusterReplays.begin).
 	Taker    string      `json:"taker,omitempty"`
 	Takeover *replayTake `json:"takeover,omitempty"`
-	// Stored is the store time of a replay record's DLQ message (replayRef); Floors, a
-	// recReplayFloor's floors.
+	// Stored is the store time of a replay record's DLQ message, Prev that of the message
+	// before it when a done replay's fold needs it (replayRef); Floors, a recReplayFloor's
+	// floors.
 	Stored int64         `json:"stored,omitempty"`
+	Prev   int64         `json:"prev,omitempty"`
 	Floors *replayFloors `json:"replay_floors,omitempty"`
 }
 

@@ -421,6 +421,9 @@ type replayer struct {
 	done    *dlqReplays
 	allowed map[string]bool
 	res     restapi.DLQReplayResult
+	// last is the message read before the one being replayed: a replay of all reads each
+	// queue in offset order, so it is mostly the one prevStored needs.
+	last *rmqclient.ReceivedMessage
 }
 
 // prune drops the replay records of the DLQ's records the broker's retention deleted:
@@ -490,6 +493,8 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 		}()
 	}
 	for _, m := range msgs {
+		before := r.last
+		r.last = m
 		rec := decodeDLQ(m, false)
 		if r.done.replayed(r.dlq, m) && !r.force {
 			r.res.Skipped = append(r.res.Skipped, rec.ID)
@@ -499,7 +504,11 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 			r.res.Refused = append(r.res.Refused, restapi.DLQRefusal{ID: rec.ID, Code: code, Reason: reason})
 			continue
 		}
-		ref := replayRef{key: replayKey(r.dlq, rec.ID, m), stored: m.StoreTime.UnixMilli()}
+		prev, err := r.prevStored(ctx, before, m)
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", rec.ID, err)
+		}
+		ref := replayRef{key: replayKey(r.dlq, rec.ID, m), stored: m.StoreTime.UnixMilli(), prev: prev}
 		var ticket replayTicket
 		if r.e.replays != nil {
 			// In a cluster, the replay is taken in the config topic first, so that the same
@@ -532,7 +541,7 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 			return fmt.Errorf("replay %s to %s: %w", rec.ID, rec.Topic, err)
 		}
 		info := restapi.ReplayInfo{At: r.at, MsgID: sr.MsgID}
-		r.done.add(r.dlq, dlqRecordID(m.Queue, m.Offset), ref.stored, info)
+		r.done.add(r.dlq, dlqRecordID(m.Queue, m.Offset), ref.stored, ref.prev, info)
 		sent++
 		if r.e.replays != nil {
 			if err := r.e.replays.finish(ctx, r.name, ref, info); err != nil {
@@ -542,6 +551,26 @@ func (r *replayer) replay(ctx context.Context, msgs []*rmqclient.ReceivedMessage
 		r.res.Replayed = append(r.res.Replayed, rec.ID)
 	}
 	return nil
+}
+
+// prevStored returns the store time of the message the DLQ holds before m in its queue when
+// dlqReplays.add needs it (dlqReplays.endsAt), else 0, as when that message is gone or
+// cannot be decoded. before is the message read before m, nil for none.
+func (r *replayer) prevStored(ctx context.Context, before, m *rmqclient.ReceivedMessage) (int64, error) {
+	if !r.done.endsAt(r.dlq, dlqRecordID(m.Queue, m.Offset), m.StoreTime.UnixMilli()) {
+		return 0, nil
+	}
+	if before != nil && before.Queue == m.Queue && before.Offset == m.Offset-1 {
+		return before.StoreTime.UnixMilli(), nil
+	}
+	msgs, _, err := r.e.dlqIO().Read(ctx, m.Queue, m.Offset-1, 1)
+	if err != nil && !errors.Is(err, rmqclient.ErrUndecodable) {
+		return 0, err
+	}
+	if len(msgs) == 0 || msgs[0].Offset != m.Offset-1 {
+		return 0, nil
+	}
+	return msgs[0].StoreTime.UnixMilli(), nil
 }
 
 // refusal says why rec must not be replayed, as a code and a sentence; no code when it may.
@@ -588,11 +617,12 @@ type replayStore interface {
 	prune(ctx context.Context, name, topic string, floors map[string]int64) error
 }
 
-// replayRef names a DLQ record to a replayStore: its replayKey and its message's store time
-// (Unix ms; see queueReplays.Stored).
+// replayRef names a DLQ record to a replayStore: its replayKey, its message's store time
+// (Unix ms; see replayRun.Stored) and, when dlqReplays.add needs it, that of the message
+// before it in its queue (0 otherwise).
 type replayRef struct {
-	key    string
-	stored int64
+	key          string
+	stored, prev int64
 }
 
 // replayTicket names one take of a record's replay: who took it and when.

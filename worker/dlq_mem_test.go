@@ -103,3 +103,15 @@ func copyMsg(m *rmqclient.ReceivedMessage) *rmqclient.ReceivedMessage {
 	c.Properties = maps.Clone(m.Properties)
 	return &c
 }
+
+// recreate deletes topic and creates it again, with the same queues: their offsets start
+// again at 0, and their messages are stored after every message stored before.
+func (d *memDLQ) recreate(topic string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for q := range d.queues {
+		if q.Topic == topic {
+			d.queues[q] = &memDLQQueue{}
+		}
+	}
+}

@@ -171,8 +171,10 @@ func (d *dlqReplays) legacy(topic string, m *rmqclient.ReceivedMessage) (restapi
 }
 
 // add records the replay of record id of topic, whose message was stored at stored (Unix
-// ms). Replays of another topic are dropped: the connector's DLQ topic is topic now.
-func (d *dlqReplays) add(topic string, id dlqID, stored int64, info restapi.ReplayInfo) {
+// ms); prev is the store time of the message the DLQ holds before it in its queue, 0 when
+// unknown (endsAt says when it is needed). Replays of another topic are dropped: the
+// connector's DLQ topic is topic now.
+func (d *dlqReplays) add(topic string, id dlqID, stored, prev int64, info restapi.ReplayInfo) {
 	if d.Topic != topic {
 		*d = *d.of(topic)
 	}
@@ -185,13 +187,32 @@ func (d *dlqReplays) add(topic string, id dlqID, stored int64, info restapi.Repl
 		d.Queues[id.queueKey()] = q
 	}
 	// A run reaching past the record, of messages all stored before it, is of a former
-	// topic of the same name: this topic's later messages were stored after it.
-	q.Runs = slices.DeleteFunc(q.Runs, func(r replayRun) bool { return r.To > id.offset && r.Stored < stored })
+	// topic of the same name: this topic's later messages were stored after it. So is a run
+	// ending at the record whose messages were all stored before the one now before it.
+	q.Runs = slices.DeleteFunc(q.Runs, func(r replayRun) bool {
+		return r.To > id.offset && r.Stored < stored || r.To == id.offset && r.Stored < prev
+	})
 	q.add(id.offset, info.At, stored)
 	d.Sent = append(d.Sent, sentReplay{ID: id.String(), MsgID: info.MsgID})
 	if len(d.Sent) > keepSent+keepSent/4 {
 		d.Sent = slices.Clone(d.Sent[len(d.Sent)-keepSent:])
 	}
+}
+
+// endsAt reports whether a run of topic's replays ends just before record id and holds only
+// messages stored before id's (at stored): id's record then extends that run, unless the
+// topic was deleted and created again since, which add tells by the store time of the
+// message now before id's (its prev).
+func (d *dlqReplays) endsAt(topic string, id dlqID, stored int64) bool {
+	if d == nil || d.Topic != topic || id.offset == 0 {
+		return false
+	}
+	q := d.Queues[id.queueKey()]
+	if q == nil {
+		return false
+	}
+	i, ok := q.find(id.offset - 1)
+	return ok && q.Runs[i].To == id.offset && q.Runs[i].Stored < stored
 }
 
 // prune drops the replays of records of topic the DLQ no longer holds: floors maps a queue
@@ -270,12 +291,9 @@ func (q *queueReplays) add(off int64, at time.Time, stored int64) {
 // topic (run i's records are of the topic created again, run i+1's of the former one,
 // recorded late) and stay apart: joined, the next replay of the new topic's record at one
 // of run i+1's offsets would drop the whole run (dlqReplays.add), run i's records with it.
-//
-// What the store times cannot tell apart is the other case: run i of a former incarnation
-// and run i+1 beginning at its end with a record of the incarnation that replaced it, stored
-// later as a next record of the same incarnation would be. That needs the new incarnation's
-// record at run i's end to be replayed before every record of it at run i's offsets (which
-// would drop run i, see dlqReplays.add); then its records there read as replayed.
+// The other case, run i of a former incarnation and a record of the one that replaced it at
+// its end, stored later as a next record of the same incarnation would be, is told by the
+// store time of the message before that record (dlqReplays.add drops run i first).
 func (q *queueReplays) join(i int) bool {
 	if i < 0 || i+1 >= len(q.Runs) {
 		return false

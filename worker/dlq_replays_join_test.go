@@ -32,7 +32,7 @@ func TestDLQReplaysOfManyCallsStayOneRunPerQueue(t *testing.T) {
 		for q := range queues {
 			for k := range per {
 				off := int64(c*per + k)
-				d.add("dlq", dlqID{broker: "b", queue: q, offset: off}, 1000+off, restapi.ReplayInfo{At: last, MsgID: "m"})
+				d.add("dlq", dlqID{broker: "b", queue: q, offset: off}, 1000+off, 0, restapi.ReplayInfo{At: last, MsgID: "m"})
 			}
 		}
 	}
@@ -63,16 +63,16 @@ func TestDLQReplaysOfAReCreatedTopicStayApart(t *testing.T) {
 	id := func(off int64) dlqID { return dlqID{broker: "b", offset: off} }
 	d := &dlqReplays{}
 	for off := range int64(10) {
-		d.add("dlq", id(off), 100+off, restapi.ReplayInfo{At: t0})
+		d.add("dlq", id(off), 100+off, 0, restapi.ReplayInfo{At: t0})
 	}
 	// The topic created again: its records 0-4 replayed, then the former one's record 5,
 	// then the new one's.
 	for off := range int64(5) {
-		d.add("dlq", id(off), 500+off, restapi.ReplayInfo{At: t0.Add(time.Hour)})
+		d.add("dlq", id(off), 500+off, 0, restapi.ReplayInfo{At: t0.Add(time.Hour)})
 	}
-	d.add("dlq", id(5), 105, restapi.ReplayInfo{At: t0})
+	d.add("dlq", id(5), 105, 0, restapi.ReplayInfo{At: t0})
 	require.False(t, d.replayed("dlq", dlqMsg("b", 0, 5, 505)))
-	d.add("dlq", id(5), 505, restapi.ReplayInfo{At: t0.Add(2 * time.Hour)})
+	d.add("dlq", id(5), 505, 0, restapi.ReplayInfo{At: t0.Add(2 * time.Hour)})
 	for off := range int64(6) {
 		require.True(t, d.replayed("dlq", dlqMsg("b", 0, off, 500+off)), "the new topic's record %d", off)
 	}

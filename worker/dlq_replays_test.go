@@ -69,7 +69,7 @@ func TestDLQReplaysOfARecreatedQueue(t *testing.T) {
 	d := &dlqReplays{}
 	id := func(off int64) dlqID { return dlqID{broker: "b", queue: 0, offset: off} }
 	for off := range int64(10) {
-		d.add("dlq", id(off), 100+off, restapi.ReplayInfo{At: at, MsgID: fmt.Sprint("m", off)})
+		d.add("dlq", id(off), 100+off, 0, restapi.ReplayInfo{At: at, MsgID: fmt.Sprint("m", off)})
 	}
 	msg := func(off, stored int64) *rmqclient.ReceivedMessage {
 		return &rmqclient.ReceivedMessage{Queue: rmqclient.Queue{BrokerName: "b"}, Offset: off, StoreTime: time.UnixMilli(stored)}
@@ -83,17 +83,17 @@ func TestDLQReplaysOfARecreatedQueue(t *testing.T) {
 
 	// The topic created again; its record 12 is replayed first, then its record 4.
 	later := at.Add(time.Hour)
-	d.add("dlq", id(12), 512, restapi.ReplayInfo{At: later, MsgID: "n12"})
+	d.add("dlq", id(12), 512, 0, restapi.ReplayInfo{At: later, MsgID: "n12"})
 	require.True(t, d.replayed("dlq", msg(12, 512)))
 	for off := range int64(10) {
 		require.False(t, d.replayed("dlq", msg(off, 500+off)), off)
 	}
-	d.add("dlq", id(4), 504, restapi.ReplayInfo{At: later, MsgID: "n4"})
+	d.add("dlq", id(4), 504, 0, restapi.ReplayInfo{At: later, MsgID: "n4"})
 	require.Equal(t, []replayRun{{From: 4, To: 5, At: later, Stored: 504}, {From: 12, To: 13, At: later, Stored: 512}},
 		d.Queues["b:0"].Runs, "the former topic's runs went")
 	require.False(t, d.replayed("dlq", msg(3, 503)))
 
-	d.add("dlq2", id(0), 600, restapi.ReplayInfo{At: at})
+	d.add("dlq2", id(0), 600, 0, restapi.ReplayInfo{At: at})
 	require.Equal(t, "dlq2", d.Topic)
 	require.Len(t, d.Queues, 1, "the former DLQ topic's replays are dropped")
 }
@@ -109,7 +109,7 @@ func TestDLQReplaysPrune(t *testing.T) {
 	}}
 	for off := range int64(10) {
 		for _, b := range []string{"a", "b"} {
-			d.add("dlq", dlqID{broker: b, queue: 0, offset: off}, off, restapi.ReplayInfo{At: at, MsgID: "m"})
+			d.add("dlq", dlqID{broker: b, queue: 0, offset: off}, off, 0, restapi.ReplayInfo{At: at, MsgID: "m"})
 		}
 	}
 	require.False(t, d.prune("dlq", map[string]int64{"a:0": 0}))

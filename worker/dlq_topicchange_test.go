@@ -78,6 +78,92 @@ func TestDLQReplayRecordsFollowTheDLQTopic(t *testing.T) {
 	require.Equal(t, []string{brokerID(t, dlqB, 0, 0)}, res.Replayed)
 }
 
+// TestDLQReplayOfARecreatedTopicPastARun: the DLQ topic deleted and created again, the first
+// of its new records replayed is the one at the end of a run of the former topic's replayed
+// records; the new records at that run's offsets are still not replayed, and a replay of all
+// sends them. That record used to join the run, which then held the new records at its
+// offsets as replayed: they were listed so, and skipped. Replays of the records the topic
+// receives next still extend the run, whether their predecessor is read in the same call or
+// not.
+func TestDLQReplayOfARecreatedTopicPastARun(t *testing.T) {
+	type replayer interface {
+		DLQList(ctx context.Context, name, after string, limit int) (restapi.DLQPage, error)
+		DLQReplay(ctx context.Context, name string, ids []string, force bool) (restapi.DLQReplayResult, error)
+	}
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T, topic, dlqTopic string, dlq *memDLQ) (replayer, *engine)
+	}{
+		{"standalone", func(t *testing.T, topic, dlqTopic string, dlq *memDLQ) (replayer, *engine) {
+			env := startHerder(t, t.TempDir())
+			t.Cleanup(func() { env.stop(t) })
+			env.h.engine.dlq = dlq
+			_, err := env.h.CreateConnector(context.Background(), "s", map[string]string{"connector.class": "mem-sink",
+				"test.id": rmqtest.Name(t, "st"), "connect.topicnames": topic, "task.group.id": rmqtest.Group(t),
+				"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlqTopic}, restapi.TargetStopped)
+			require.NoError(t, err)
+			return env.h, env.h.engine
+		}},
+		{"cluster", func(t *testing.T, topic, dlqTopic string, dlq *memDLQ) (replayer, *engine) {
+			d, _ := newReplayCluster(t, topic, dlqTopic)
+			d.engine.dlq = dlq
+			return d, d.engine
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic, dlqTopic := rmqtest.Topic(t, 1), rmqtest.Name(t, "dlq")
+			dlq := newMemDLQ()
+			h, e := tc.start(t, topic, dlqTopic, dlq)
+			ctx := context.Background()
+			replayed := func() map[string]bool {
+				t.Helper()
+				page, err := h.DLQList(ctx, "s", "", 10)
+				require.NoError(t, err)
+				out := map[string]bool{}
+				for _, r := range page.Records {
+					out[r.ID] = r.Replayed != nil
+				}
+				return out
+			}
+			replay := func(ids ...string) restapi.DLQReplayResult {
+				t.Helper()
+				res, err := h.DLQReplay(ctx, "s", ids, false)
+				require.NoError(t, err)
+				return res
+			}
+			runs := func() []replayRun {
+				t.Helper()
+				var out []replayRun
+				for _, r := range e.replayedSet("s").Queues["b:0"].Runs {
+					out = append(out, replayRun{From: r.From, To: r.To})
+				}
+				return out
+			}
+			dlq.put(dlqTopic, "b", 0, topic, "old 0")
+			dlq.put(dlqTopic, "b", 0, topic, "old 1")
+			require.Equal(t, []string{"b:0:0", "b:0:1"}, replay().Replayed)
+
+			dlq.recreate(dlqTopic)
+			for _, body := range []string{"new 0", "new 1", "new 2"} {
+				dlq.put(dlqTopic, "b", 0, topic, body)
+			}
+			require.Equal(t, map[string]bool{"b:0:0": false, "b:0:1": false, "b:0:2": false}, replayed())
+			require.Equal(t, []string{"b:0:2"}, replay("b:0:2").Replayed)
+			require.Equal(t, map[string]bool{"b:0:0": false, "b:0:1": false, "b:0:2": true}, replayed())
+			res := replay()
+			require.Equal(t, []string{"b:0:0", "b:0:1"}, res.Replayed)
+			require.Equal(t, []string{"b:0:2"}, res.Skipped)
+			require.Equal(t, []replayRun{{From: 0, To: 3}}, runs())
+
+			dlq.put(dlqTopic, "b", 0, topic, "new 3")
+			require.Equal(t, []string{"b:0:3"}, replay().Replayed)
+			dlq.put(dlqTopic, "b", 0, topic, "new 4")
+			require.Equal(t, []string{"b:0:4"}, replay("b:0:4").Replayed)
+			require.Equal(t, []replayRun{{From: 0, To: 5}}, runs(), "one run")
+		})
+	}
+}
+
 // TestClusterReplayRecordsOfAFormerDLQTopicAreDropped: in the config fold, a config update
 // that changes the connector's DLQ topic drops the replay records of the former topic (and
 // those kept by id alone, which cannot be told apart), and one that keeps it keeps them.
