@@ -170,6 +170,23 @@ func headerString(s *schema.Schema, v any) (string, error) {
 	}
 }
 
+// headerText returns header h as a message carries it: its value as text (headerString), ok
+// false when RocketMQ would drop it (an empty key or value), an error when it has no text or
+// holds a character a property cannot carry.
+func headerText(h schema.Header) (string, bool, error) {
+	s, err := headerString(h.Schema, h.Value)
+	if err != nil {
+		return "", false, fmt.Errorf("header %s: %w", h.Key, err)
+	}
+	if h.Key == "" || s == "" {
+		return "", false, nil
+	}
+	if strings.ContainsAny(h.Key+s, "\x01\x02") {
+		return "", false, fmt.Errorf("header %s contains the control characters \\x01 or \\x02, which RocketMQ properties cannot carry", h.Key)
+	}
+	return s, true, nil
+}
+
 // converters are a task's key and value converters.
 type converters struct {
 	key, value converter.Converter
@@ -261,15 +278,12 @@ func (c converters) toMessage(r *schema.Record, topic string, sc *stampCache) (*
 		maps.Copy(m.Properties, kp)
 		m.Properties[PropTimestamp] = stamp
 		for _, h := range r.Headers {
-			s, err := headerString(h.Schema, h.Value)
+			s, ok, err := headerText(h)
 			if err != nil {
-				return nil, StageHeader, fmt.Errorf("header %s: %w", h.Key, err)
+				return nil, StageHeader, err
 			}
-			if h.Key == "" || s == "" {
-				continue // RocketMQ drops empty keys and values
-			}
-			if strings.ContainsAny(h.Key+s, "\x01\x02") {
-				return nil, StageHeader, fmt.Errorf("header %s contains the control characters \\x01 or \\x02, which RocketMQ properties cannot carry", h.Key)
+			if !ok {
+				continue
 			}
 			switch {
 			case h.Key == headerTags:

@@ -629,8 +629,8 @@ func failedProps(r *schema.Record) (map[string]string, []string) {
 	var props map[string]string
 	var keys []string
 	for _, h := range r.Headers {
-		v, err := headerString(h.Schema, h.Value)
-		if err != nil || h.Key == "" || v == "" || strings.ContainsAny(h.Key+v, "\x01\x02") {
+		v, ok, err := headerText(h)
+		if err != nil || !ok {
 			continue
 		}
 		switch h.Key {
