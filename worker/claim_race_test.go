@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -37,9 +38,9 @@ func (q *racingQueue) send(ctx context.Context, key string, body []byte) (int64,
 
 // racingHarness is barrierHarness (task configs of version 7, w2 a live member) on a
 // status queue that stores rival just before this worker's first claim.
-func racingHarness(t *testing.T, rival statusRecord) *claimHarness {
+func racingHarness(t *testing.T, rival statusRecord, log *slog.Logger) *claimHarness {
 	t.Helper()
-	h := claimHarnessWith(t, newTestDistributed(t, 5*time.Second), &racingQueue{memQueue: &memQueue{}, rival: rival})
+	h := claimHarnessWith(t, newTestDistributedLogging(t, 5*time.Second, log), &racingQueue{memQueue: &memQueue{}, rival: rival})
 	h.rt.mu.Lock()
 	h.rt.tasksVersion, h.rt.taskCfgs = 7, []map[string]string{{}, {}}
 	h.rt.mu.Unlock()
@@ -53,22 +54,25 @@ func racingHarness(t *testing.T, rival statusRecord) *claimHarness {
 // configs of version ver.
 func claimRacing(t *testing.T, ver int64) (*claimHarness, <-chan claimResult) {
 	t.Helper()
-	rival := w2Task(1, restapi.StateRunning, 3, ver)
-	rival.Claim = true
-	h := racingHarness(t, rival)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return h, claimAsync(h, ctx, 0)
+	h, done, _ := claimRacingLogging(t, ver, quiet())
+	return h, done
 }
 
-// TestClaimOfNewConfigsWaitsForAnOlderClaimWrittenMeanwhile: a worker that has not read the
-// new task configs yet claims a task of the old ones (version 5, task 1 on w2) after this
-// worker checked for such tasks and before its claim of version 7 was written. Both claims
-// are in force; the claim of the new configs waits, in force, until the old task is
-// released, and only then returns (its task starts). It used to return at once, and both
-// tasks ran until w2 reconciled.
-func TestClaimOfNewConfigsWaitsForAnOlderClaimWrittenMeanwhile(t *testing.T) {
-	h, done := claimRacing(t, 5)
+// claimRacingLogging is claimRacing logging to log; cancel ends the claim's context.
+func claimRacingLogging(t *testing.T, ver int64, log *slog.Logger) (*claimHarness, <-chan claimResult, context.CancelFunc) {
+	t.Helper()
+	rival := w2Task(1, restapi.StateRunning, 3, ver)
+	rival.Claim = true
+	h := racingHarness(t, rival, log)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return h, claimAsync(h, ctx, 0), cancel
+}
+
+// waitSettling waits until task 0's claim by this worker is in force and claim has not
+// returned a second later: it waits for the rival in settleClaim.
+func waitSettling(t *testing.T, h *claimHarness, done <-chan claimResult) statusRecord {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		r, ok := h.inForce()
 		return ok && h.d.mine(r) && r.Claim
@@ -81,6 +85,18 @@ func TestClaimOfNewConfigsWaitsForAnOlderClaimWrittenMeanwhile(t *testing.T) {
 	}
 	mine, _ := h.inForce()
 	require.False(t, released(mine.State), "the claim of the newer task configs was released while it waited")
+	return mine
+}
+
+// TestClaimOfNewConfigsWaitsForAnOlderClaimWrittenMeanwhile: a worker that has not read the
+// new task configs yet claims a task of the old ones (version 5, task 1 on w2) after this
+// worker checked for such tasks and before its claim of version 7 was written. Both claims
+// are in force; the claim of the new configs waits, in force, until the old task is
+// released, and only then returns (its task starts). It used to return at once, and both
+// tasks ran until w2 reconciled.
+func TestClaimOfNewConfigsWaitsForAnOlderClaimWrittenMeanwhile(t *testing.T) {
+	h, done := claimRacing(t, 5)
+	mine := waitSettling(t, h, done)
 
 	appendAndApply(t, h.d.statusLog, w2Task(1, restapi.StateUnassigned, 3, 5))
 	r := <-done
@@ -117,4 +133,54 @@ func TestClaimOfOldConfigsYieldsToANewerClaimWrittenMeanwhile(t *testing.T) {
 	h.d.mu.Unlock()
 	r := <-done
 	require.ErrorIs(t, r.err, errTasksChanged)
+}
+
+// TestSettlingClaimReleasedWhenStoppedOrChanged: a claim kept in force while its task waits
+// for a task of older configs claimed meanwhile is released when the task is stopped or its
+// task configs change; also after more status records than the status log remembers the
+// outcomes of (the release used to wait for the claim's outcome, and was never written).
+func TestSettlingClaimReleasedWhenStoppedOrChanged(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want error
+	}{{"stopped", context.Canceled}, {"task configs changed", errTasksChanged}} {
+		t.Run(c.name, func(t *testing.T) {
+			h, done, cancel := claimRacingLogging(t, 5, quiet())
+			mine := waitSettling(t, h, done)
+			for gen := range int64(1100) {
+				appendAndApply(t, h.d.statusLog, statusRecord{Cluster: "c1", Connector: "other", Task: 0, Inc: 1,
+					State: restapi.StateRunning, Worker: "w2", Proc: "p2", Gen: gen + 1})
+			}
+			if c.want == errTasksChanged {
+				h.d.mu.Lock()
+				h.d.config.Connectors["c"] = &clusterConnector{Config: map[string]string{}, Target: restapi.TargetStarted, Epoch: 1,
+					Inc: 1, Tasks: []map[string]string{{}, {}}, TasksVersion: 9}
+				h.d.mu.Unlock()
+			} else {
+				cancel()
+			}
+			r := <-done
+			require.ErrorIs(t, r.err, c.want)
+			h.waitReleased(t, mine.Gen, "the claim kept in force while it waited was not released")
+			rec, _ := h.inForce()
+			require.Equal(t, int64(7), rec.Ver)
+		})
+	}
+}
+
+// TestSettlingClaimWaitsOnlySoLong: a claim kept in force while its task waits for a task
+// of older configs claimed meanwhile that is never released waits only what is left of
+// otherConfigsWait, then returns, with a warning naming the task it was claimed over.
+func TestSettlingClaimWaitsOnlySoLong(t *testing.T) {
+	prev := otherConfigsWait
+	otherConfigsWait = 2 * time.Second
+	t.Cleanup(func() { otherConfigsWait = prev })
+	logs := &syncBuffer{}
+	h, done, _ := claimRacingLogging(t, 5, slog.New(slog.NewTextHandler(logs, nil)))
+	mine := waitSettling(t, h, done)
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, mine.Gen, r.gen)
+	require.Contains(t, logs.String(), "records they still send may be sent twice")
+	require.Contains(t, logs.String(), "task 1 on w2 (RUNNING, tasks version 5)")
 }

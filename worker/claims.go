@@ -35,8 +35,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 	rt.mu.Lock()
 	ver := rt.tasksVersion
 	rt.mu.Unlock()
-	var waitLogged string
-	var waitingSince time.Time // when the task first waited for tasks of other configs
+	var wait otherConfigsWaiting
 	for {
 		d.mu.Lock()
 		// Other task configs than rt's (a newer version; none, as for a stopped connector or
@@ -76,7 +75,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 				return !holderLive(r, members) && known && !holderLive(r, live)
 			})
 		}
-		if free && len(others) > 0 && d.waitForOtherConfigs(rt.name, id, ver, others, &waitingSince, &waitLogged) {
+		if free && len(others) > 0 && d.waitForOtherConfigs(rt.name, id, ver, others, &wait) {
 			free = false
 		}
 		if free && d.fence() != nil {
@@ -113,7 +112,7 @@ func (d *Distributed) claim(ctx context.Context, rt *connRuntime, id int) (int64
 				return 0, ctx.Err()
 			}
 			if err == nil {
-				switch err := d.settleClaim(ctx, rt, id, gen, ver, off, &waitingSince, &waitLogged); {
+				switch err := d.settleClaim(ctx, rt, id, gen, ver, off, &wait); {
 				case errors.Is(err, errClaimWithdrawn):
 					continue
 				case err != nil:
@@ -205,51 +204,60 @@ func (d *Distributed) otherConfigsHeldLocked(name string, inc, ver int64) []stat
 // A var so that tests can shorten it.
 var otherConfigsWait = 2 * time.Minute
 
+// otherConfigsWaiting is one claim's wait for tasks of other task configs: one budget of
+// otherConfigsWait from the first wait, before the claim is written and after (settleClaim).
+type otherConfigsWaiting struct {
+	since  time.Time // the first wait; zero before it
+	logged string    // what the last log line named as waited for
+	warned string    // what the last warning named as claimed over
+}
+
 // waitForOtherConfigs reports whether a claim of task id (of task configs version ver) waits
 // for held, the live holders of tasks of other configs: until otherConfigsWait has passed
-// since *since (set at the first wait). It logs what it waits for once per change of held
-// (*logged), and a warning naming them when it stops waiting for them.
-func (d *Distributed) waitForOtherConfigs(name string, id int, ver int64, held []statusRecord, since *time.Time, logged *string) bool {
-	if since.IsZero() {
-		*since = time.Now()
+// since w's first wait. It logs what it waits for once per change of held, and a warning
+// naming them once it stops waiting for them.
+func (d *Distributed) waitForOtherConfigs(name string, id int, ver int64, held []statusRecord, w *otherConfigsWaiting) bool {
+	if w.since.IsZero() {
+		w.since = time.Now()
 	}
-	w := describeHeld(held)
-	if time.Since(*since) < otherConfigsWait {
-		if w != *logged {
-			*logged = w
+	desc := describeHeld(held)
+	if time.Since(w.since) < otherConfigsWait {
+		if desc != w.logged {
+			w.logged = desc
 			d.log.Info("task waits for tasks of the connector's other task configs to stop", "connector", name,
-				"task", id, "tasks_version", ver, "waits_for", w)
+				"task", id, "tasks_version", ver, "waits_for", desc)
 		}
 		return true
 	}
-	if w != *logged {
-		*logged = w
+	if desc != w.warned {
+		w.warned = desc
 		d.log.Warn("task claimed while tasks of the connector's other task configs still hold their claims; records they "+
 			"still send may be sent twice", "connector", name, "task", id, "tasks_version", ver, "waited", otherConfigsWait,
-			"held_by", w)
+			"held_by", desc)
 	}
 	return false
 }
 
-// errClaimWithdrawn: settleClaim released the claim for a task of newer task configs; the
-// claim waits again.
-var errClaimWithdrawn = errors.New("claim withdrawn for newer task configs")
+// errClaimWithdrawn: settleClaim found the claim no longer in force, or released it for a
+// task of newer task configs; the claim waits again.
+var errClaimWithdrawn = errors.New("claim withdrawn")
 
-// settleClaim runs once claim gen of task id (of task configs version ver, written at
-// offset off of the status topic) is in force. The checks before the claim was written
-// cannot see a claim for other task configs written meanwhile: by a worker that had not
-// read the newer configs yet, or one this worker had not read yet. The status topic has
-// one queue, so such a claim is either folded now, or written after this one, and then its
-// writer finds this one here:
+// settleClaim runs once claim gen of task id (of task configs version ver) is in force. The
+// checks before the claim was written cannot see a claim for other task configs written
+// meanwhile: by a worker that had not read the newer configs yet, or one this worker had
+// not read yet. The status topic has one queue, so such a claim is either folded now, or
+// written after this one, and then its writer finds this one here:
 //   - a held task of newer configs: this claim is released and the claim waits again
 //     (errClaimWithdrawn), until the reconcile stops this run;
 //   - a held task of older configs: the claim stays in force and its run waits until that
-//     task is released, within the same bound as before the claim (otherConfigsWait since
-//     *since), so of two such claims the older yields and the newer waits for it.
+//     task is released, within what is left of w's budget (otherConfigsWait from the first
+//     wait, before the claim or here), so of two such claims the older yields and the newer
+//     waits for it.
 //
-// On any other error (ctx ended, the configs changed) the claim is released.
-func (d *Distributed) settleClaim(ctx context.Context, rt *connRuntime, id int, gen, ver, off int64, since *time.Time,
-	logged *string) error {
+// A claim another worker replaced meanwhile (it took the task as departed) is left to it
+// (errClaimWithdrawn). On any other error (ctx ended, the configs changed) the claim is
+// released.
+func (d *Distributed) settleClaim(ctx context.Context, rt *connRuntime, id int, gen, ver, off int64, w *otherConfigsWaiting) error {
 	for {
 		d.mu.Lock()
 		if c := d.config.Connectors[rt.name]; c != nil && (c.Inc != rt.inc || c.TasksVersion != ver) {
@@ -261,8 +269,11 @@ func (d *Distributed) settleClaim(ctx context.Context, rt *connRuntime, id int, 
 		members := slices.Clone(d.members)
 		wake := d.statusMoved
 		d.mu.Unlock()
+		if !d.holdsClaim(rt.name, rt.inc, id, gen) {
+			return errClaimWithdrawn
+		}
 		held = d.liveHolders(ctx, held, members)
-		if len(held) == 0 || !d.waitForOtherConfigs(rt.name, id, ver, held, since, logged) {
+		if len(held) == 0 || !d.waitForOtherConfigs(rt.name, id, ver, held, w) {
 			return nil
 		}
 		if slices.ContainsFunc(held, func(r statusRecord) bool { return r.Ver > ver }) {
@@ -356,12 +367,16 @@ const releaseSettle = 5 * time.Second
 func (d *Distributed) releaseUnused(rt *connRuntime, id int, gen, ver, off int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseSettle)
 	defer cancel()
-	if err := d.statusLog.waitApplied(ctx, off); err != nil {
-		if !errors.Is(err, errStale) {
-			d.log.Warn("a claim abandoned on its way may still hold the task; repairClaims releases it",
-				"connector", rt.name, "task", id, "gen", gen, "err", err)
+	// A claim in force is released at once: one settleClaim kept in force for long is past
+	// what the status log remembers of its appends' outcomes (waitApplied would not know it).
+	if !d.holdsClaim(rt.name, rt.inc, id, gen) {
+		if err := d.statusLog.waitApplied(ctx, off); err != nil {
+			if !errors.Is(err, errStale) {
+				d.log.Warn("a claim abandoned on its way may still hold the task; repairClaims releases it",
+					"connector", rt.name, "task", id, "gen", gen, "err", err)
+			}
+			return
 		}
-		return
 	}
 	d.log.Info("releasing a claim whose run was stopped before it started", "connector", rt.name, "task", id, "gen", gen)
 	d.report(statusRecord{Connector: rt.name, Task: id, Inc: rt.inc, State: restapi.StateUnassigned, Worker: d.cfg.WorkerID, Gen: gen,

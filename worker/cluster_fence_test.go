@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"maps"
 	"slices"
 	"testing"
@@ -16,8 +17,14 @@ import (
 // connector runtimes work; whatever it reports lands in d.reports.
 func newTestDistributed(t *testing.T, stopTimeout time.Duration) *Distributed {
 	t.Helper()
+	return newTestDistributedLogging(t, stopTimeout, quiet())
+}
+
+// newTestDistributedLogging is newTestDistributed logging to log.
+func newTestDistributedLogging(t *testing.T, stopTimeout time.Duration, log *slog.Logger) *Distributed {
+	t.Helper()
 	d, err := NewDistributed(DistributedConfig{ClusterID: "c1", StandaloneConfig: StandaloneConfig{
-		WorkerID: "w1", StoreDir: t.TempDir(), StopTimeout: stopTimeout}, Lease: time.Hour}, nil, nil, quiet())
+		WorkerID: "w1", StoreDir: t.TempDir(), StopTimeout: stopTimeout}, Lease: time.Hour}, nil, nil, log)
 	require.NoError(t, err)
 	d.engine.start(context.Background())
 	d.members = []string{"w1"}
