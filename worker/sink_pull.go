@@ -464,14 +464,25 @@ func (s *sinkRunner) startProgress(ctx context.Context, pl *rmqclient.Puller, q 
 // readOnFrom handles the broker's answer that offset from is outside the queue's stored range: the
 // reader goes on from the broker's next offset, and records between from and it, deleted before this
 // task read them (retention, a forced clean of a full disk), are counted as lost.
+//
+// An offset past the end of a queue that still holds its first record (min 0) means the queue started
+// again lower (its topic deleted and created again, or its broker back with an empty store): every
+// record it holds is new to this task, and it reads on from 0. A broker does suggest 0 then, unless the
+// pull was held (long polling) at the old end while records arrived: it then suggests the new end, past
+// them. Past the end of a queue that lost its first records to retention (a broker that took over
+// behind its master), the broker's suggestion, the end, stands.
 func (s *sinkRunner) readOnFrom(p *queueProgress, from int64, res rmqclient.Pulled) int64 {
-	s.log.Warn("sink offset outside the queue's stored range; reading on from the broker's suggestion",
-		"queue", p.q.String(), "offset", from, "next", res.Next, "min", res.MinOffset, "max", res.MaxOffset)
-	if res.Next > from {
-		s.counters.recordsLost.Add(res.Next - from)
+	next := res.Next
+	if from > res.MaxOffset && res.MinOffset == 0 {
+		next = 0
 	}
-	p.skipped(res.Next)
-	return res.Next
+	s.log.Warn("sink offset outside the queue's stored range; reading on from the broker's suggestion",
+		"queue", p.q.String(), "offset", from, "next", next, "suggested", res.Next, "min", res.MinOffset, "max", res.MaxOffset)
+	if next > from {
+		s.counters.recordsLost.Add(next - from)
+	}
+	p.skipped(next)
+	return next
 }
 
 // pullQueue reads one queue into out until ctx ends. A failing pull is retried with backoff

@@ -71,3 +71,22 @@ func TestRecordsDeletedBeforeReadAreCountedLost(t *testing.T) {
 	require.EqualValues(t, 0, next)
 	require.EqualValues(t, 7, s.counters.recordsLost.Load(), "a move back loses nothing")
 }
+
+// TestQueueStartedAgainIsReadFromItsStart: a pull held (long polling) at the end of a queue whose
+// topic was deleted and created again, answered once records reached the new queue, is told to read on
+// from the new end (min 0, max 40, next 40): the sink reads from 0 instead, as the broker suggests for a
+// pull that was not held, and skips none of them. It used to read on from 40. Past the end of a queue
+// that lost its first records (min > 0: a broker that took over behind its master) the broker's
+// suggestion stands.
+func TestQueueStartedAgainIsReadFromItsStart(t *testing.T) {
+	q := rmqclient.Queue{Topic: "t", BrokerName: "b", QueueID: 0}
+	s := &sinkRunner{log: quiet(), counters: &taskCounters{}}
+	p := newQueueProgress(q, 100, true)
+	require.EqualValues(t, 0, s.readOnFrom(p, 100, rmqclient.Pulled{Moved: true, Next: 40, MinOffset: 0, MaxOffset: 40}))
+	off, _ := p.toCommit()
+	require.EqualValues(t, 0, off)
+
+	p = newQueueProgress(q, 100, true)
+	require.EqualValues(t, 40, s.readOnFrom(p, 100, rmqclient.Pulled{Moved: true, Next: 40, MinOffset: 8, MaxOffset: 40}))
+	require.Zero(t, s.counters.recordsLost.Load())
+}
