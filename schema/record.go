@@ -21,6 +21,12 @@ type Record struct {
 	LazyOffset OffsetSource
 	// Topic is the RocketMQ topic the record goes to (source) or came from (sink).
 	Topic string
+	// OriginalTopic is, on a sink record, the topic it was read from, kept when a transform routes
+	// it to another Topic (as Kafka Connect's SinkRecord.originalTopic): a sink that stores the
+	// positions of the queues it reads keys them by it, with BrokerName and QueueID. Empty on
+	// source records, and on the records an out-of-process plugin's sink task is given (the plugin
+	// protocol does not carry it yet: such a task reads Topic).
+	OriginalTopic string
 	// QueueID is the RocketMQ queue, -1 when unknown or not yet assigned.
 	QueueID int
 	// QueueOffset is the offset in the queue (sink records); 0 for source records.

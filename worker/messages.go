@@ -326,8 +326,8 @@ func (c converters) fromMessage(m *rmqclient.ReceivedMessage, into *schema.Recor
 	if r == nil {
 		r = new(schema.Record)
 	}
-	*r = schema.Record{Topic: m.Queue.Topic, QueueID: m.Queue.QueueID, QueueOffset: m.Offset, BrokerName: m.Queue.BrokerName,
-		MsgID: m.MsgID}
+	*r = schema.Record{Topic: m.Queue.Topic, OriginalTopic: m.Queue.Topic, QueueID: m.Queue.QueueID, QueueOffset: m.Offset,
+		BrokerName: m.Queue.BrokerName, MsgID: m.MsgID}
 	kb, err := messageKey(m)
 	if err != nil {
 		return nil, StageKeyConv, fmt.Errorf("key property: %w", err)

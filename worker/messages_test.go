@@ -104,7 +104,7 @@ func TestFromMessage(t *testing.T) {
 	r, stage, err := conv.fromMessage(m, nil)
 	require.NoError(t, err)
 	require.Empty(t, stage)
-	want := &schema.Record{Topic: "in", QueueID: 2, QueueOffset: 41, BrokerName: "broker-a", MsgID: "ID-1",
+	want := &schema.Record{Topic: "in", OriginalTopic: "in", QueueID: 2, QueueOffset: 41, BrokerName: "broker-a", MsgID: "ID-1",
 		KeySchema: schema.OptionalStringSchema, Key: "k-1", ValueSchema: schema.OptionalBytesSchema, Value: []byte("v"),
 		Timestamp: time.UnixMilli(1700000000123),
 		Headers: schema.Headers{{Key: "a", Schema: schema.OptionalStringSchema, Value: "2"},
