@@ -467,10 +467,10 @@ func (s *sinkRunner) startProgress(ctx context.Context, pl *rmqclient.Puller, q 
 //
 // An offset past the end of a queue that still holds its first record (min 0) means the queue started
 // again lower (its topic deleted and created again, or its broker back with an empty store): every
-// record it holds is new to this task, and it reads on from 0. A broker does suggest 0 then, unless the
-// pull was held (long polling) at the old end while records arrived: it then suggests the new end, past
-// them. Past the end of a queue that lost its first records to retention (a broker that took over
-// behind its master), the broker's suggestion, the end, stands.
+// record it holds is new to this task, and it reads on from 0. The broker suggests the queue's end,
+// which is 0 only while the new queue is empty: a pull held (long polling) at the old end while records
+// arrived was told to read on past them. Past the end of a queue that lost its first records to
+// retention (a broker that took over behind its master), the broker's suggestion, the end, stands.
 func (s *sinkRunner) readOnFrom(p *queueProgress, from int64, res rmqclient.Pulled) int64 {
 	next := res.Next
 	if from > res.MaxOffset && res.MinOffset == 0 {

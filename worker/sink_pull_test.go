@@ -426,3 +426,37 @@ func TestSinkIdleFlushFailureFailsTheTask(t *testing.T) {
 		t.Fatalf("the task still runs a minute after its Flush failed (%d records put)", task.puts.Load())
 	}
 }
+
+// TestSinkReadsATopicCreatedAgain: a sink caught up with a queue (its pull held at offset 10,
+// long polling) whose topic is deleted and created again, and given records at once: the broker
+// answers the held pull that offset 10 is past the new queue's end and suggests that end, past
+// the new records. The sink reads the new queue from its start instead; it used to skip them.
+func TestSinkReadsATopicCreatedAgain(t *testing.T) {
+	topic, client, q := oneQueueOfTen(t)
+	ctx := context.Background()
+	task := &plainSink{}
+	s := testSinkRunner(t, task, topic, rmqtest.Group(t), 0, 1)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.run(runCtx, 5*time.Second) }()
+	pq := plugins.Queue{Topic: topic, BrokerName: q.BrokerName, QueueID: 0}
+	require.Eventually(t, func() bool { return len(task.offsets(pq)) == 10 }, time.Minute, 20*time.Millisecond)
+	time.Sleep(time.Second) // its next pull, at 10, is held
+
+	require.NoError(t, client.DeleteTopic(ctx, topic))
+	require.NoError(t, client.CreateTopic(ctx, rmqclient.TopicSpec{Name: topic, Queues: 1}))
+	p, err := client.NewProducer("again", rmqclient.ProducerOptions{})
+	require.NoError(t, err)
+	defer p.Close()
+	for i := range 4 {
+		require.Eventually(t, func() bool {
+			_, err = p.Send(ctx, &rmqclient.Message{Topic: topic, Body: []byte(fmt.Sprint("new ", i))})
+			return err == nil
+		}, 30*time.Second, 100*time.Millisecond, "send to the topic created again: %v", err)
+	}
+	require.Eventually(t, func() bool { return len(task.offsets(pq)) >= 14 }, 2*sinkLongPoll+30*time.Second,
+		50*time.Millisecond, "the records of the topic created again")
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, []int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3}, task.offsets(pq))
+}
