@@ -465,16 +465,12 @@ func (s *sinkRunner) startProgress(ctx context.Context, pl *rmqclient.Puller, q 
 // reader goes on from the broker's next offset, and records between from and it, deleted before this
 // task read them (retention, a forced clean of a full disk), are counted as lost.
 //
-// An offset past the end of a queue that still holds its first record (min 0) means the queue started
-// again lower (its topic deleted and created again, or its broker back with an empty store): every
-// record it holds is new to this task, and it reads on from 0. The broker suggests the queue's end,
-// which is 0 only while the new queue is empty: a pull held (long polling) at the old end while records
-// arrived was told to read on past them. Past the end of a queue that lost its first records to
-// retention (a broker that took over behind its master), the broker's suggestion, the end, stands.
+// Past the queue's end it reads on from Pulled.PastEnd: from its start when the queue started again
+// (its topic deleted and created again), which the broker's suggestion, the end, would skip.
 func (s *sinkRunner) readOnFrom(p *queueProgress, from int64, res rmqclient.Pulled) int64 {
 	next := res.Next
-	if from > res.MaxOffset && res.MinOffset == 0 {
-		next = 0
+	if from > res.MaxOffset {
+		next = res.PastEnd()
 	}
 	s.log.Warn("sink offset outside the queue's stored range; reading on from the broker's suggestion",
 		"queue", p.q.String(), "offset", from, "next", next, "suggested", res.Next, "min", res.MinOffset, "max", res.MaxOffset)

@@ -64,6 +64,20 @@ type Pulled struct {
 	slab *msgSlab // where Messages are, for Release
 }
 
+// PastEnd is where a reader whose position lies past the queue's end (the stored range
+// [MinOffset, MaxOffset)) reads on. When the queue starts at 0 it was made again (its topic
+// deleted and created, its store wiped): every message in it is new, and it is read from its
+// start. Otherwise a replica that lacks the newest messages took over: what it holds up to its
+// end was read before, and reading goes on at its end. This is RocketMQ 4's store rule for a
+// pull past the end; 5.3 brokers suggest the end either way (Next), which skips a made-again
+// queue's messages when they arrived before the answer (a long poll held at the old end).
+func (p Pulled) PastEnd() int64 {
+	if p.MinOffset == 0 {
+		return 0
+	}
+	return p.MaxOffset
+}
+
 // Release lets a later pull reuse the ReceivedMessage values of Messages: call it at most
 // once, when no pointer from Messages is used any more. What the messages point to (Body,
 // Properties, Keys, strings) is not reused and stays valid. Not calling it is fine.

@@ -553,7 +553,7 @@ func (t *sourceTask) anyBehind() bool {
 //   - before its start: the broker deleted those messages before the task read them
 //     (retention, a forced clean of a full disk). The task reads on from the broker's
 //     suggestion, the start, and counts the messages it skipped as lost.
-//   - past its end: see pastEnd. A topic that no longer exists is handled as deleted.
+//   - past its end: see rmqclient.Pulled.PastEnd. A topic that no longer exists is handled as deleted.
 func (t *sourceTask) moved(ctx context.Context, qs *queueState, res rmqclient.Pulled) (bool, error) {
 	from, next := qs.next, res.Next
 	if from > res.MaxOffset {
@@ -561,7 +561,7 @@ func (t *sourceTask) moved(ctx context.Context, qs *queueState, res rmqclient.Pu
 			fmt.Errorf("%s ends at %d, before the position %d", qs.q, res.MaxOffset, from)); gone {
 			return false, err
 		}
-		next = pastEnd(res.MinOffset, res.MaxOffset)
+		next = res.PastEnd()
 		t.log.Warn("source position past the end of its queue; reading on from another offset", "cluster", t.sel.srcAlias,
 			"queue", qs.q.String(), "position", from, "next", next, "min", res.MinOffset, "max", res.MaxOffset)
 	} else {
@@ -579,20 +579,6 @@ func (t *sourceTask) moved(ctx context.Context, qs *queueState, res rmqclient.Pu
 	qs.max.Store(res.MaxOffset)
 	t.readable(qs)
 	return true, nil
-}
-
-// pastEnd is where a queue whose position lies past its end (stored range [lo, hi)) reads
-// on. When the queue starts at 0 it was made again (the topic deleted and created, the
-// store wiped): every message in it is new, and it is read from its start. Otherwise a
-// replica that lacks the newest messages took over: what it holds up to its end was read
-// before, and reading goes on at its end. This is RocketMQ 4's store rule for a pull past
-// the end; 5.3 brokers suggest the end either way, which would skip a made-again queue's
-// messages.
-func pastEnd(lo, hi int64) int64 {
-	if lo == 0 {
-		return 0
-	}
-	return hi
 }
 
 // failed handles a failed read or tail query of qs. A topic that no longer exists fails

@@ -268,8 +268,8 @@ func TestMovedBeforeStartCountsLost(t *testing.T) {
 }
 
 func TestPastEnd(t *testing.T) {
-	require.Equal(t, int64(0), pastEnd(0, 20), "a queue made again is read from its start")
-	require.Equal(t, int64(20), pastEnd(5, 20), "a replica that lacks the newest messages is read from its end")
+	require.Equal(t, int64(0), rmqclient.Pulled{MinOffset: 0, MaxOffset: 20}.PastEnd(), "a queue made again is read from its start")
+	require.Equal(t, int64(20), rmqclient.Pulled{MinOffset: 5, MaxOffset: 20}.PastEnd(), "a replica that lacks the newest messages is read from its end")
 }
 
 // Offset syncs describe one target queue per source queue, which the worker keeps only with
