@@ -298,3 +298,11 @@ func isRowError(err error) bool {
 	}
 	return false
 }
+
+// isRowTouchedTwice reports whether err is PostgreSQL refusing an INSERT … ON CONFLICT DO UPDATE that
+// would update one row twice (21000, cardinality_violation): two of its rows have keys equal in the table.
+// Each row alone is fine.
+func isRowTouchedTwice(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "21000"
+}

@@ -2,6 +2,7 @@ package jdbc
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -86,6 +87,9 @@ func TestErrorClasses(t *testing.T) {
 	require.True(t, isTransient(&pgconn.PgError{Code: "08006"}))
 	require.True(t, isTransient(&pgconn.PgError{Code: "57P01"}))
 	require.False(t, isTransient(&pgconn.PgError{Code: "23505"}))
+	require.True(t, isRowTouchedTwice(fmt.Errorf("write: %w", &pgconn.PgError{Code: "21000"})))
+	require.False(t, isRowTouchedTwice(&pgconn.PgError{Code: "23505"}))
+	require.False(t, isTransient(&pgconn.PgError{Code: "21000"}), "the same statement fails again")
 	require.True(t, isRowError(&mysql.MySQLError{Number: 1062}))
 	require.True(t, isTransient(&mysql.MySQLError{Number: 1213}))
 	require.False(t, isTransient(&mysql.MySQLError{Number: 1062}))

@@ -1,6 +1,7 @@
 package jdbc
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -27,13 +28,20 @@ func (t *SinkTask) ensureTable(ctx context.Context, table tableID, r *schema.Rec
 		if !t.sc.autoCreate {
 			return fmt.Errorf("%w: table %s does not exist and auto.create is false", ErrBadRecord, table)
 		}
-		if err := t.createTable(ctx, table, fields); err != nil {
-			return err
-		}
+		// A CREATE TABLE that fails while the table comes to exist lost a race with another task creating
+		// it, which PostgreSQL's IF NOT EXISTS does not cover (23505 on pg_type_typname_nsp_index, or
+		// 42710): the table is there, so go on.
+		cerr := t.createTable(ctx, table, fields)
 		if info, err = t.readTable(ctx, table); err != nil {
+			if cerr != nil {
+				return cerr
+			}
 			return err
 		}
-		if info == nil {
+		switch {
+		case info == nil && cerr != nil:
+			return cerr
+		case info == nil:
 			return fmt.Errorf("jdbc-sink: table %s not found after CREATE TABLE", table)
 		}
 	}
@@ -170,19 +178,99 @@ func (t *SinkTask) createTable(ctx context.Context, table tableID, fields []recF
 	return nil
 }
 
-// Exactly-once offsets: one row per (connector, topic, broker, queue) holding the next offset to write.
+// Exactly-once offsets: one row per (connector, topic, broker, queue) holding the next offset to write,
+// where topic is the topic the records were read from (before transforms). RocketMQ names are compared
+// byte for byte, so the name columns must be too: on MySQL and MariaDB they get a binary collation rather
+// than the database's default, which usually ignores case.
 
 func (t *SinkTask) offsetsTable() tableID { return parseTableID(t.sc.offsetsTable) }
 
-func (t *SinkTask) loadOffsets(ctx context.Context) (map[plugins.Queue]int64, error) {
-	tbl := t.d.table(t.offsetsTable())
-	create := "CREATE TABLE IF NOT EXISTS " + tbl + " (" + t.d.quote("connector") + " VARCHAR(255) NOT NULL, " +
-		t.d.quote("topic") + " VARCHAR(255) NOT NULL, " + t.d.quote("broker") + " VARCHAR(255) NOT NULL, " +
-		t.d.quote("queue_id") + " INT NOT NULL, " + t.d.quote("next_offset") + " BIGINT NOT NULL, PRIMARY KEY (" +
-		t.d.quote("connector") + ", " + t.d.quote("topic") + ", " + t.d.quote("broker") + ", " + t.d.quote("queue_id") + "))"
-	if _, err := t.db.ExecContext(ctx, create); err != nil {
-		return nil, t.sc.target.wrap("create offsets table", err)
+// offsetNameCols are the offsets table's columns holding names.
+var offsetNameCols = []string{"connector", "topic", "broker"}
+
+// ensureOffsetsTable creates the offsets table when it does not exist; a table that exists (created by a
+// DBA for a user that may only read and write its rows) is used as it is, after checkOffsetsCollation.
+func (t *SinkTask) ensureOffsetsTable(ctx context.Context) error {
+	id := t.offsetsTable()
+	cols, err := t.d.columns(ctx, t.db, id)
+	if err != nil {
+		return t.sc.target.wrap("read columns of "+id.String(), err)
 	}
+	if len(cols) > 0 {
+		return t.checkOffsetsCollation(ctx, id)
+	}
+	name := "VARCHAR(255)"
+	if t.d.kind == mysqlDialect {
+		name += " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+	}
+	var defs []string
+	for _, c := range offsetNameCols {
+		defs = append(defs, t.d.quote(c)+" "+name+" NOT NULL")
+	}
+	defs = append(defs, t.d.quote("queue_id")+" INT NOT NULL", t.d.quote("next_offset")+" BIGINT NOT NULL",
+		"PRIMARY KEY ("+t.d.quote("connector")+", "+t.d.quote("topic")+", "+t.d.quote("broker")+", "+t.d.quote("queue_id")+")")
+	create := "CREATE TABLE IF NOT EXISTS " + t.d.table(id) + " (" + strings.Join(defs, ", ") + ")"
+	if _, err := t.db.ExecContext(ctx, create); err != nil {
+		// Another task of the connector may have created it meanwhile (see ensureTable).
+		if cols, rerr := t.d.columns(ctx, t.db, id); rerr != nil || len(cols) == 0 {
+			return t.sc.target.wrap("create offsets table", err)
+		}
+	}
+	return nil
+}
+
+// checkOffsetsCollation makes the name columns of an existing MySQL or MariaDB offsets table compare
+// bytes. A table created by an earlier version of the sink, or by a DBA from its statement, took the
+// database's default collation: where that ignores case (utf8mb4_general_ci, MySQL 8's
+// utf8mb4_0900_ai_ci), topics orders and Orders, or connectors Sink and sink, share rows, and the sink
+// skips records. The columns are altered to their character set's _bin collation, keeping their type and
+// rows (a case-insensitive primary key holds no two keys a binary one would equate). A user not allowed to
+// alter the table gets the table as it is and a warning naming the statement that fixes it.
+func (t *SinkTask) checkOffsetsCollation(ctx context.Context, id tableID) error {
+	if t.d.kind != mysqlDialect {
+		return nil
+	}
+	rows, err := t.db.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, COALESCE(CHARACTER_SET_NAME, ''),
+COALESCE(COLLATION_NAME, '') FROM information_schema.COLUMNS
+WHERE TABLE_NAME = ? AND TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND COLUMN_NAME IN (?, ?, ?)
+ORDER BY ORDINAL_POSITION`, id.Name, id.Schema, offsetNameCols[0], offsetNameCols[1], offsetNameCols[2])
+	if err != nil {
+		return t.sc.target.wrap("read columns of "+id.String(), err)
+	}
+	defer rows.Close()
+	var mods, names []string
+	for rows.Next() {
+		var name, typ, charset, collation string
+		if err := rows.Scan(&name, &typ, &charset, &collation); err != nil {
+			return t.sc.target.wrap("read columns of "+id.String(), err)
+		}
+		// A binary string column has no collation; a text one compares bytes under a _bin collation.
+		if collation == "" || collation == "binary" || strings.HasSuffix(collation, "_bin") {
+			continue
+		}
+		names = append(names, name)
+		mods = append(mods, "MODIFY "+t.d.quote(name)+" "+typ+" CHARACTER SET "+charset+" COLLATE "+charset+"_bin NOT NULL")
+	}
+	if err := rows.Err(); err != nil {
+		return t.sc.target.wrap("read columns of "+id.String(), err)
+	}
+	if len(mods) == 0 {
+		return nil
+	}
+	alter := "ALTER TABLE " + t.d.table(id) + " " + strings.Join(mods, ", ")
+	if _, err := t.db.ExecContext(ctx, alter); err != nil {
+		t.tctx.Logger().Warn("exactly-once offsets table compares names without regard to case", "table", id.String(),
+			"columns", names, "risk", "topics or connectors whose names differ only in case share rows, and records are skipped",
+			"fix", alter+" (as a user that may alter the table)", "err", err)
+	}
+	return nil
+}
+
+func (t *SinkTask) loadOffsets(ctx context.Context) (map[plugins.Queue]int64, error) {
+	if err := t.ensureOffsetsTable(ctx); err != nil {
+		return nil, err
+	}
+	tbl := t.d.table(t.offsetsTable())
 	rows, err := t.db.QueryContext(ctx, "SELECT "+t.d.quote("topic")+", "+t.d.quote("broker")+", "+t.d.quote("queue_id")+
 		", "+t.d.quote("next_offset")+" FROM "+tbl+" WHERE "+t.d.quote("connector")+" = "+t.d.placeholder(1), t.sc.connector)
 	if err != nil {
@@ -256,8 +344,11 @@ func (t *SinkTask) lockOffsets(ctx context.Context, tx *sql.Tx, records []*schem
 	return nil
 }
 
+// queueOf is the queue r was read from: its topic before transforms (OriginalTopic; Topic when a record
+// does not carry it, such as one given to an out-of-process plugin), broker and queue ID. A transform
+// routing several topics to one (RegexRouter merging shards into a table) leaves each queue its own.
 func queueOf(r *schema.Record) plugins.Queue {
-	return plugins.Queue{Topic: r.Topic, BrokerName: r.BrokerName, QueueID: r.QueueID}
+	return plugins.Queue{Topic: cmp.Or(r.OriginalTopic, r.Topic), BrokerName: r.BrokerName, QueueID: r.QueueID}
 }
 
 // unwritten drops the records an exactly-once sink has already written (redelivered after a crash).

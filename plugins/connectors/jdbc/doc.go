@@ -16,7 +16,9 @@
 // values deleting (delete.enabled). Every Put is one transaction; a record the database rejects
 // (constraint, type) goes to the errant-record reporter and the others of the batch are written. With
 // delivery.guarantee=exactly_once the queue offsets are stored in a table of the sink's own in the same
-// transaction as the rows, and records at or below them are skipped when the broker redelivers them.
+// transaction as the rows, and records at or below them are skipped when the broker redelivers them. They
+// are keyed by the queue read (the record's OriginalTopic, not the topic transforms routed it to), and their
+// names compare byte for byte as RocketMQ's do (a binary collation on MySQL/MariaDB).
 //
 // A page's records share memory: their structs' values come from blocks per page, and a key may be a window
 // of its row's values. Nothing changes a record's values once Poll returns it (transforms make new structs).

@@ -521,7 +521,9 @@ func groupRuns(ops []*op) [][]*op {
 
 // writeRun writes a run in chunks of batch.size rows (fewer when the parameters would exceed the
 // database's limit). A chunk the database rejects for its data is retried row by row, each row in a
-// savepoint, and the rejected rows are reported.
+// savepoint, and the rejected rows are reported. So is an upsert chunk with two keys the table holds as
+// one (different in Go, equal in the column, as two instants of one second in a TIMESTAMP(0) key), which
+// PostgreSQL refuses whole: written one by one, in order, the later record wins.
 func (t *SinkTask) writeRun(ctx context.Context, tx *sql.Tx, run []*op) error {
 	per := max(1, min(t.sc.batchSize, t.d.maxParams()/len(run[0].cols)))
 	if run[0].kind == "update" || run[0].kind == "delete" {
@@ -537,7 +539,7 @@ func (t *SinkTask) writeRun(ctx context.Context, tx *sql.Tx, run []*op) error {
 		if err == nil {
 			continue
 		}
-		if !isRowError(err) {
+		if !isRowError(err) && !isRowTouchedTwice(err) {
 			return t.writeErr(chunk[0].table, err)
 		}
 		for _, o := range chunk {

@@ -2,6 +2,7 @@ package jdbc_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -104,5 +105,28 @@ func TestSinkPKFieldsNamingNoKeyField(t *testing.T) {
 		require.ErrorContains(t, errs[0], "pk.fields")
 		require.ErrorContains(t, errs[0], "[id]", "names the key's fields")
 		require.Empty(t, names(t, db, "keyed"))
+	})
+}
+
+// Two tasks of one connector whose first records reach a new table at the same time (a new deployment with
+// tasks.max > 1 and auto.create) both create it; PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe
+// against a concurrent creator (a unique violation on pg_type), so the one that loses finds the table
+// made and goes on.
+func TestSinkConcurrentAutoCreate(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		cfg := connCfg(db)
+		cfg["auto.create"] = "true"
+		a, _ := startSink(t, cfg)
+		b, _ := startSink(t, cfg)
+		for round := range 30 {
+			topic := fmt.Sprintf("race_%d", round)
+			errs := make(chan error, 2)
+			for i, task := range []plugins.SinkTask{a, b} {
+				go func() { errs <- task.Put(context.Background(), []*schema.Record{item(topic, int64(i), int64(i), "x")}) }()
+			}
+			require.NoError(t, <-errs, "round %d", round)
+			require.NoError(t, <-errs, "round %d", round)
+			require.Len(t, db.Query(t, "SELECT id FROM "+q(db, topic)), 2, "both records written")
+		}
 	})
 }

@@ -125,6 +125,63 @@ func TestSinkUpsertUpdateAndDelete(t *testing.T) {
 	})
 }
 
+// Two records of one upsert chunk whose keys differ in Go but are equal in the table (a TIMESTAMP(0) key
+// column, two readings within one second): PostgreSQL refuses such a statement (21000, "ON CONFLICT DO
+// UPDATE command cannot affect row a second time"), so the chunk is written row by row, in order, and
+// the later record wins, as an upsert of the two one after the other would have it.
+func TestSinkUpsertKeysEqualOnlyInTheDatabase(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		ts := "TIMESTAMP(0)"
+		if db.Kind == dbtest.MariaDB {
+			ts = "DATETIME(0)"
+		}
+		db.Exec(t, "CREATE TABLE readings (sensor BIGINT NOT NULL, at "+ts+" NOT NULL, v BIGINT, PRIMARY KEY (sensor, at))")
+		cfg := connCfg(db)
+		cfg["insert.mode"], cfg["pk.mode"], cfg["pk.fields"] = "upsert", "record_value", "sensor,at"
+		task, sctx := startSink(t, cfg)
+		sc := schema.StructBuilder().Field("sensor", schema.Int64Schema).Field("at", schema.TimestampSchema()).
+			Field("v", schema.Int64Schema).MustBuild()
+		rec := func(off int64, at time.Time, v int64) *schema.Record {
+			r := schema.NewRecord("readings", nil, nil, sc, schema.NewStruct(sc).MustPut("sensor", int64(1)).
+				MustPut("at", at).MustPut("v", v))
+			r.QueueID, r.QueueOffset, r.BrokerName = 0, off, "broker-a"
+			return r
+		}
+		base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+		put(t, task, rec(0, base.Add(100*time.Millisecond), 1), rec(1, base.Add(300*time.Millisecond), 2),
+			rec(2, base.Add(1200*time.Millisecond), 3))
+		recs, _ := sctx.Reporter.Reported()
+		require.Empty(t, recs)
+		var got []any
+		for _, row := range db.Query(t, "SELECT v FROM readings ORDER BY at") {
+			got = append(got, row[0])
+		}
+		require.Equal(t, []any{int64(2), int64(3)}, got, "one row per second, the later reading of a second kept")
+	})
+}
+
+// upsert on a table with a second unique key, a record colliding with another row on it: PostgreSQL's
+// ON CONFLICT (key) refuses the record, which is reported; MariaDB's ON DUPLICATE KEY UPDATE fires on
+// any unique key, so the record updates the row it collides with, its own row is never written, and
+// nothing is reported (as with Confluent's MySQL dialect). docs/connectors.md tells users so.
+func TestSinkUpsertWithASecondUniqueKey(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(50) UNIQUE)")
+		cfg := connCfg(db)
+		cfg["insert.mode"], cfg["pk.mode"], cfg["pk.fields"] = "upsert", "record_value", "id"
+		task, sctx := startSink(t, cfg)
+		put(t, task, item("items", 0, 1, "alice"))
+		put(t, task, item("items", 1, 2, "alice")) // a new row whose name collides with row 1's
+		recs, _ := sctx.Reporter.Reported()
+		require.Equal(t, map[int64]any{1: "alice"}, names(t, db, "items"), "row 2 is not written")
+		if db.Kind == dbtest.Postgres {
+			require.Len(t, recs, 1, "the colliding record is reported")
+		} else {
+			require.Empty(t, recs, "MariaDB updated row 1 (to what it held) instead")
+		}
+	})
+}
+
 // A field the table lacks becomes a nullable column with auto.evolve; without it the record is reported.
 func TestSinkAutoEvolveAddsColumns(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
