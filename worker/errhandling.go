@@ -420,7 +420,14 @@ func outage(err error) bool { return errors.Is(err, registry.ErrUnavailable) }
 // skipping it — a registry restart used to drain a backlog into the DLQ, or drop a source's
 // records while their positions advanced. Any other err is returned as it is, for the error
 // policy to report against the record.
+//
+// A registry that refuses the converter's credentials (401, 403: a rotated password, a changed
+// ACL) says nothing about the record either, and waiting does not mend it: the task fails at once,
+// as it would after an outage, rather than drain every record into the DLQ.
 func waitOutOutage(ctx context.Context, p errorPolicy, counters *taskCounters, err error, convert func() error) (retried, fatal error) {
+	if refused(err) {
+		return nil, refusedError(err)
+	}
 	if !outage(err) {
 		return err, nil
 	}
@@ -431,9 +438,20 @@ func waitOutOutage(ctx context.Context, p errorPolicy, counters *taskCounters, e
 		return nil, nil
 	case outage(err):
 		return nil, fmt.Errorf("a service the converter needs is unavailable: %w", err)
+	case refused(err):
+		return nil, refusedError(err)
 	default:
 		return err, nil
 	}
+}
+
+// refused reports whether a conversion failed because the schema registry refused the
+// converter's credentials.
+func refused(err error) bool { return errors.Is(err, registry.ErrUnauthorized) }
+
+func refusedError(err error) error {
+	return fmt.Errorf("the schema registry refused the converter's credentials (the user and password of its "+
+		"schema.registry.url): %w", err)
 }
 
 // outageError fails a source task whose conversion outlasted an outage (waitOutOutage).

@@ -130,3 +130,31 @@ func TestSourceWaitsOutARegistryOutage(t *testing.T) {
 		require.Zero(t, counters.recordsSkipped.Load(), tt.name)
 	}
 }
+
+// A sink whose converter's credentials the schema registry refuses (401, 403: a rotated
+// password) fails at once, saying so; no record goes to the DLQ, even under
+// errors.tolerance=all, and no offset is committed. Every record used to go to the DLQ.
+func TestSinkRegistryRefusingCredentialsFailsTheTask(t *testing.T) {
+	task := &gcSink{}
+	s := unitSinkRunner(t, task, 32)
+	conv := newFlakyRegistryConverter(t, -1)
+	conv.unavailable = fmt.Errorf("look up schema 7: %w: 401 Unauthorized", registry.ErrUnauthorized)
+	s.conv.value = conv
+	var dlq atomic.Int64
+	s.errs.policy = errorPolicy{tolerateAll: true, dlqTopic: "dlq"}
+	s.errs.dlq = dlqCounter(&dlq)
+	s.policy = errorPolicy{tolerateAll: true, dlqTopic: "dlq", retryTimeout: time.Minute, retryDelayMax: 20 * time.Millisecond}
+	p := newQueueProgress(gcQueue(0), 0, true)
+	s.work = context.Background()
+	err := s.process(context.Background(), gcBatch(p, 0, 3).msgs, nil)
+	require.ErrorIs(t, err, registry.ErrUnauthorized)
+	require.ErrorContains(t, err, "refused the converter's credentials")
+	require.ErrorIs(t, s.currentFailure(), registry.ErrUnauthorized)
+	require.EqualValues(t, 1, conv.to.Load(), "not retried: waiting does not mend credentials")
+	task.mu.Lock()
+	require.Empty(t, task.puts)
+	task.mu.Unlock()
+	require.Zero(t, dlq.Load())
+	require.Zero(t, s.counters.recordsSkipped.Load())
+	require.Equal(t, int64(0), durable(p))
+}
