@@ -78,6 +78,9 @@ func TestSinkValidate(t *testing.T) {
 	}{
 		{"defaults", base(), ""},
 		{"bad compression", base(KeyCompression, "brotli"), KeyCompression},
+		// An empty format would give every record an empty Kafka topic.
+		{"empty rename format", base(KeyTopicRename, ""), KeyTopicRename},
+		{"empty rename format unused", base(KeyTopicRename, "", KeyTargetTopic, "t"), ""},
 		{"sasl without user", base(KeySecurity, "SASL_SSL", KeySASLMechanism, "SCRAM-SHA-512"), KeySASLUsername},
 		// The bounds franz-go checks when the task builds its client.
 		{"batch 100 MiB", base(KeyBatchMaxBytes, "104857600"), ""},

@@ -15,6 +15,9 @@ var (
 	// ErrProduce means Kafka refused records for a reason that is not the record's own (authorization, a
 	// topic that does not exist, …): the sink task fails instead of dropping them.
 	ErrProduce = errors.New("kafka refused the records")
+	// ErrEmptyTopic means a sink record has no Kafka topic: kafka.topic is empty and topic.rename.format
+	// makes an empty name of the record's RocketMQ topic.
+	ErrEmptyTopic = errors.New("record has no kafka topic")
 	// ErrBadHeader means a record header cannot be mapped (a binary-header list that does not decode).
 	ErrBadHeader = errors.New("header cannot be mapped")
 	// ErrUnauthorized means Kafka refused the connector's credentials (SASL authentication failed) or a
