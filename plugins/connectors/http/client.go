@@ -38,10 +38,13 @@ const (
 	maxHeaderBytes = 64 << 10
 )
 
-// jsonConv renders schemaless and schema'd values as bare JSON (no envelope).
+// jsonConv renders schemaless and schema'd values as bare JSON (no envelope), as Kafka's JsonConverter does with
+// schemas.enable=false, except that a Decimal is a JSON number (decimal.format=NUMERIC) wherever it stands: a
+// schemaless Decimal is one already, and a base64 string in a webhook body would pass for text. Date, Time and
+// Timestamp stay days since the epoch, milliseconds of the day and epoch milliseconds.
 var jsonConv = func() *converter.JSONConverter {
 	c := converter.NewJSONConverter()
-	if err := c.Configure(map[string]string{"schemas.enable": "false"}, false); err != nil {
+	if err := c.Configure(map[string]string{"schemas.enable": "false", "decimal.format": "NUMERIC"}, false); err != nil {
 		panic(err)
 	}
 	return c
@@ -72,6 +75,10 @@ type requester struct {
 	// refused are the statuses that refuse the request's content whatever retriableStatus says
 	// (http-sink's record.error.statuses); nil for none.
 	refused statusSet
+	// seeOtherDone makes a 303 See Other to a request other than GET or HEAD a success, not followed: the
+	// server carried the request out and points to its result (RFC 9110 §15.4.4). For http-sink, which
+	// delivers and reads no result; a poll wants the result and follows the rules of checkRedirect.
+	seeOtherDone bool
 }
 
 // newRequester builds the client from the common keys; maxConns bounds connections per host.
@@ -93,7 +100,6 @@ func newRequester(v plugins.Values, maxConns int) (*requester, error) {
 		tr.TLSClientConfig = tlsCfg
 	}
 	r := &requester{
-		client:      &http.Client{Transport: tr, CheckRedirect: checkRedirect},
 		transport:   tr,
 		timeout:     v.Duration(KeyRequestTimeout),
 		maxAttempts: v.Int(KeyRetryMax),
@@ -104,6 +110,7 @@ func newRequester(v plugins.Values, maxConns int) (*requester, error) {
 		hmacHeader:  v.String(KeyHMACHeader),
 		hmacAlgo:    strings.ToLower(v.String(KeyHMACAlgorithm)),
 	}
+	r.client = &http.Client{Transport: tr, CheckRedirect: r.checkRedirect}
 	switch strings.ToLower(v.String(KeyAuthType)) {
 	case AuthBasic:
 		cred := v.String(KeyAuthUsername) + ":" + v.Password(KeyAuthPassword).Value()
@@ -121,9 +128,13 @@ const maxRedirects = 5
 // and signatures must not leak elsewhere), same method and same body, which for a request with a body means
 // 307 or 308 (net/http re-sends the body through GetBody). After a 301, 302 or 303 net/http re-sends a
 // request as a GET without its body, and a 2xx to that GET would pass for the delivery of records it never
-// carried. A redirect not followed is an ErrRedirect: the configured URL is wrong, not the record.
-func checkRedirect(req *http.Request, via []*http.Request) error {
+// carried. A redirect not followed is an ErrRedirect: the configured URL is wrong, not the record. A 303
+// that seeOtherDone makes a success is not followed either: do returns it as the answer.
+func (r *requester) checkRedirect(req *http.Request, via []*http.Request) error {
 	prev := via[len(via)-1]
+	if req.Response != nil && r.doneBySeeOther(prev.Method, req.Response.StatusCode) {
+		return http.ErrUseLastResponse
+	}
 	var why string
 	switch {
 	case req.URL.Scheme != via[0].URL.Scheme || req.URL.Host != via[0].URL.Host:
@@ -167,6 +178,11 @@ func tlsConfig(v plugins.Values) (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// doneBySeeOther reports whether status answers a request of method with success under seeOtherDone.
+func (r *requester) doneBySeeOther(method string, status int) bool {
+	return r.seeOtherDone && status == http.StatusSeeOther && method != http.MethodGet && method != http.MethodHead
 }
 
 // close releases idle connections (and their goroutines).
@@ -264,7 +280,7 @@ func (r *requester) do(ctx context.Context, req *request, keepBody bool, maxBody
 	defer resp.Body.Close()
 	defer func() { r.metrics.observe(resp.StatusCode, time.Since(start)) }()
 	res := attemptResult{status: resp.StatusCode, header: resp.Header}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 || r.doneBySeeOther(req.method, resp.StatusCode) {
 		if keepBody {
 			b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 			if err != nil {

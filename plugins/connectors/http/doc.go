@@ -1,8 +1,10 @@
 // Package httpconn holds the HTTP connectors, built on the standard library's net/http only.
 //
 // http-sink sends each record (or a batch of records: a JSON array, or NDJSON with one line per record) to a
-// URL whose method, URL and headers are templates over the record. A record is done only once the server
-// answered 2xx: Flush returns after every request of the records put so far has succeeded or failed for good.
+// URL whose method, URL and headers are templates over the record (a URL path segment rendering empty, "." or
+// ".." makes the record errant: it would name another resource). A record is done only once the server answered
+// 2xx, or 303 See Other to a request other than GET or HEAD (the request was carried out; not followed): Flush
+// returns after every request of the records put so far has succeeded or failed for good.
 // Only an answer about the request's content blames the records: a 4xx other than 401, 403, 404, 405, 407,
 // 408, 429 and 413 goes to the engine's error policy (the errant-record reporter: DLQ or task failure) with
 // the status and an excerpt of the response, and so does a single record answered 413 (a batch answered 413

@@ -16,7 +16,8 @@ var (
 	// of the request are at fault.
 	ErrRejected = errors.New("request rejected by the server")
 	// ErrRedirect means the server redirected the request where it cannot follow unchanged (another host or
-	// scheme, a 301/302/303 of a request with a body, too many redirects): the configured URL is wrong.
+	// scheme, a 301/302 of a request with a body, a 303 of a poll's POST, too many redirects): the configured
+	// URL is wrong. http-sink takes a 303 to a request other than GET or HEAD for success.
 	ErrRedirect = errors.New("redirect not followed")
 	// ErrGaveUp means a retriable failure persisted through retry.max.attempts attempts.
 	ErrGaveUp = errors.New("retries exhausted")

@@ -1,6 +1,7 @@
 package httpconn
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -30,12 +31,15 @@ func FuzzListenBody(f *testing.F) {
 
 // FuzzTemplates: parsing and rendering any template and any Link header never panics.
 func FuzzTemplates(f *testing.F) {
-	for _, s := range []string{"http://x/${a}?q=${b}", "${", "$$${}", "${ x }", `<http://a/?p=2>; rel="next"`, `<>; rel=next, <x`} {
+	for _, s := range []string{"http://x/${a}?q=${b}", "${", "$$${}", "${ x }", `<http://a/?p=2>; rel="next"`, `<>; rel=next, <x`,
+		`<http://a/?f=a,b>; title="x, \"y; z"; rel="next last", <b>; rel=prev`, "http://x/${a}${b}/${c}#${d}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if tm, err := parseTemplate(s); err == nil {
 			_, _ = tm.render(escapeURL, func(name string) (string, error) { return name + "/&?", nil })
+			_, _ = tm.render(escapeJSON, func(name string) (string, error) { return name + "\"\\\x00", nil })
+			_, _ = tm.renderURL(func(name string) (string, error) { return strings.Repeat(".", len(name)%3), nil })
 		}
 		_, _ = parseHeaderTemplates(s, "|")
 		_ = linkNext([]string{s})

@@ -22,7 +22,7 @@ const classError = "error"
 
 var (
 	statusClasses = []string{"1xx", "2xx", "3xx", "4xx", "5xx", classError}
-	statusCodes   = []string{"200", "201", "202", "204", "301", "302", "304", "307", "308", "400", "401", "403", "404",
+	statusCodes   = []string{"200", "201", "202", "204", "301", "302", "303", "304", "307", "308", "400", "401", "403", "404",
 		"405", "408", "409", "410", "413", "415", "422", "429", "500", "502", "503", "504", classError}
 	labelClass = plugins.MetricLabel{Name: "class", Values: statusClasses}
 	labelCode  = plugins.MetricLabel{Name: "code", Values: statusCodes}

@@ -248,7 +248,7 @@ func (t *SinkTask) Start(_ context.Context, tctx plugins.SinkTaskContext, _ map[
 	if err != nil {
 		return fmt.Errorf("http-sink: %w", err)
 	}
-	req.metrics, req.refused = metrics, refused
+	req.metrics, req.refused, req.seeOtherDone = metrics, refused, true
 	urlT, err := parseTemplate(v.String(KeyURL))
 	if err != nil {
 		return &cfgerr.Error{Key: KeyURL, Value: hidePassword(v.String(KeyURL)), Reason: err.Error(), Err: plugins.ErrInvalidValue}
@@ -516,7 +516,7 @@ func (t *SinkTask) render(r *schema.Record) (request, string, error) {
 	if !validMethod(method) {
 		return request{}, "", fmt.Errorf("%w: method %q is not an HTTP method", ErrRender, method)
 	}
-	u, err := t.urlT.render(escapeURL, lookup)
+	u, err := t.urlT.renderURL(lookup)
 	if err != nil {
 		return request{}, "", err
 	}

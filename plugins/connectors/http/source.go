@@ -1,12 +1,14 @@
 package httpconn
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -79,7 +81,7 @@ var sourceSpec = plugins.MustConfigSpec(append(commonFields(),
 	plugins.Field{Name: KeyMethod, Type: plugins.TypeString, Default: http.MethodGet, Validators: []plugins.Validator{plugins.OneOf(http.MethodGet, http.MethodPost)},
 		Doc: "Poll mode: GET or POST."},
 	plugins.Field{Name: KeyRequestBody, Type: plugins.TypeString, Default: "",
-		Doc: "Poll mode: body of a POST, a template over ${cursor} and ${position}."},
+		Doc: "Poll mode: body of a POST, a template over ${cursor} and ${position}; with a JSON Content-Type (the default) their values are JSON-escaped, so write \"${cursor}\" for a string."},
 	plugins.Field{Name: KeyPollInterval, Type: plugins.TypeDuration, Default: 10 * time.Second,
 		Validators: []plugins.Validator{plugins.DurationBetween(time.Millisecond, 24*time.Hour)},
 		Doc:        "Poll mode: wait between the end of one poll (its last page) and the next."},
@@ -154,12 +156,14 @@ func (c *SourceConnector) Validate(cfg map[string]string) error {
 			errs = append(errs, missing(KeyListenSecret, "required when listen.auth is secret or hmac"))
 		}
 	}
-	switch v.String(KeyPagination) {
-	case PageCursor:
+	if v.String(KeyPagination) == PageCursor {
 		if v.String(KeyCursorPath) == "" {
 			errs = append(errs, missing(KeyCursorPath, "required when pagination.mode is cursor"))
 		}
-	case PageNextLink:
+		if v.String(KeyMode) == ModePoll && v.String(KeyCursorParam) == "" && !placesCursor(v) {
+			errs = append(errs, missing(KeyCursorParam, "required when pagination.mode is cursor and neither url, headers nor "+
+				"request.body (with method POST) holds ${cursor}: the cursor would never be sent and the first page would be requested forever"))
+		}
 	}
 	if b := v.String(KeyRequestBody); b != "" {
 		if _, err := parseTemplate(b); err != nil {
@@ -167,6 +171,25 @@ func (c *SourceConnector) Validate(cfg map[string]string) error {
 		}
 	}
 	return asError(errs)
+}
+
+// placesCursor reports whether a poll request carries ${cursor}: in url, in a headers entry, or in request.body
+// of a POST (a GET sends no body). Templates that do not parse are reported by their own checks.
+func placesCursor(v plugins.Values) bool {
+	uses := func(raw string) bool {
+		t, err := parseTemplate(raw)
+		return err == nil && t.uses("cursor")
+	}
+	if uses(v.String(KeyURL)) || (v.String(KeyMethod) == http.MethodPost && uses(v.String(KeyRequestBody))) {
+		return true
+	}
+	hs, _ := parseHeaderTemplates(v.String(KeyHeaders), v.String(KeyHeaderSeparator))
+	for _, h := range hs {
+		if h.tmpl.uses("cursor") {
+			return true
+		}
+	}
+	return false
 }
 
 // clientKeysInListen rejects the keys of the requests a poller sends, which have no effect in listen mode:
@@ -336,7 +359,8 @@ func (t *SourceTask) Stop(ctx context.Context) error {
 	return nil
 }
 
-// element turns one piece of a response or request body into a record value and key.
+// element turns one piece of a response or request body into a record value and key; a JSON value keeps its
+// numbers exact (decodeJSON).
 func (t *SourceTask) element(raw []byte) (keySchema *schema.Schema, key any, valueSchema *schema.Schema, value any, err error) {
 	if len(t.keyPath) > 0 {
 		k, err := scalarAt(raw, t.keyPath)
@@ -351,7 +375,7 @@ func (t *SourceTask) element(raw []byte) (keySchema *schema.Schema, key any, val
 	case ValueBytes:
 		return keySchema, key, schema.BytesSchema, append([]byte(nil), raw...), nil
 	}
-	_, v, err := jsonConv.ToConnect("", raw)
+	v, err := decodeJSON(raw)
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("%w: %v", ErrBadResponse, err)
 	}
@@ -526,23 +550,34 @@ func (p *poller) build() (*request, error) {
 	}
 	r := &request{method: p.method, url: u, header: h}
 	if p.method == http.MethodPost {
-		b, err := p.bodyT.render(escapeNone, p.lookup)
+		if h.Get("Content-Type") == "" {
+			h.Set("Content-Type", "application/json")
+		}
+		esc := escapeNone
+		if isJSONMediaType(h.Get("Content-Type")) {
+			esc = escapeJSON
+		}
+		b, err := p.bodyT.render(esc, p.lookup)
 		if err != nil {
 			return nil, err
 		}
 		r.body = []byte(b)
-		if h.Get("Content-Type") == "" {
-			h.Set("Content-Type", "application/json")
-		}
 	}
 	return r, nil
+}
+
+// isJSONMediaType reports whether a Content-Type is JSON: application/json or a +json type.
+func isJSONMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 // poll makes one request when it is due. Transient failures (and 401, 403, 404, 405, 407: see
 // retriableStatus) are retried on later polls with backoff; after retry.max.attempts the error is returned
 // as retriable. Any other 4xx, a redirect not followed, a response over response.max.bytes or a next link
 // to another host fails the task. A 2xx body that cannot be read as configured becomes an
-// error record (routed by errors.tolerance) and the page is requested again after poll.interval.
+// error record (routed by errors.tolerance) and the page is requested again after poll.interval. An empty
+// body has no records: the page is requested again after poll.interval, as after a page with nothing new.
 func (p *poller) poll(ctx context.Context) ([]*schema.Record, error) {
 	if wait := time.Until(p.nextAt); wait > 0 {
 		if !sleep(ctx, p.t.stop, min(wait, time.Second)) || wait > time.Second {
@@ -582,14 +617,18 @@ func (p *poller) poll(ctx context.Context) ([]*schema.Record, error) {
 		return nil, nil
 	}
 	p.attempt = 0
-	elems, err := p.t.split(res.body)
-	if err != nil {
-		p.nextAt = time.Now().Add(p.interval)
-		return []*schema.Record{p.errorRecord(req, res.body, err)}, nil
-	}
-	next, err := p.next(req, res)
-	if err != nil {
-		return nil, fmt.Errorf("http-source: %w", err)
+	// An empty body (204 No Content, or a 200 with nothing but white space) holds no records and no next page.
+	empty := len(bytes.TrimSpace(res.body)) == 0
+	var elems []json.RawMessage
+	var next string
+	if !empty {
+		if elems, err = p.t.split(res.body); err != nil {
+			p.nextAt = time.Now().Add(p.interval)
+			return []*schema.Record{p.errorRecord(req, res.body, err)}, nil
+		}
+		if next, err = p.next(req, res); err != nil {
+			return nil, fmt.Errorf("http-source: %w", err)
+		}
 	}
 	skip := int64(0)
 	if p.paging != PageNone {
@@ -626,8 +665,9 @@ func (p *poller) poll(ctx context.Context) ([]*schema.Record, error) {
 		p.page, p.seen, p.pagePos = "", 0, p.position
 		p.nextAt = time.Now().Add(p.interval)
 	default:
-		// The same request is sent again: only the elements past those already emitted are new.
-		if p.paging != PageNone {
+		// The same request is sent again: only the elements past those already emitted are new (after an
+		// empty answer, as many as before).
+		if p.paging != PageNone && !empty {
 			p.seen = int64(len(elems))
 		}
 		p.nextAt = time.Now().Add(p.interval)
@@ -668,33 +708,6 @@ func (p *poller) next(req *request, res attemptResult) (string, error) {
 		return nu.String(), nil
 	}
 	return "", nil
-}
-
-// linkNext finds the rel="next" target of Link headers (RFC 8288).
-func linkNext(values []string) string {
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ",") {
-			target, params, ok := strings.Cut(part, ";")
-			if !ok {
-				continue
-			}
-			target = strings.TrimSpace(target)
-			if !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
-				continue
-			}
-			for param := range strings.SplitSeq(params, ";") {
-				k, val, _ := strings.Cut(strings.TrimSpace(param), "=")
-				if strings.EqualFold(strings.TrimSpace(k), "rel") {
-					for rel := range strings.FieldsSeq(strings.Trim(strings.TrimSpace(val), `"`)) {
-						if strings.EqualFold(rel, "next") {
-							return target[1 : len(target)-1]
-						}
-					}
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // errorRecord hands a body that could not be read to the engine's error policy. Its position is the

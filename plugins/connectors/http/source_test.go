@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/rmqconnect/rmqconnect/plugins/conformance"
 	httpconn "github.com/rmqconnect/rmqconnect/plugins/connectors/http"
 	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/schema/converter"
 )
 
 func startSource(t *testing.T, cfg map[string]string, store *conformance.Positions) *httpconn.SourceTask {
@@ -185,30 +187,39 @@ func TestPollBadResponses(t *testing.T) {
 
 // TestPollPostCursorBody: POST with a templated body carrying the cursor; the whole body as a string record.
 func TestPollPostCursorBody(t *testing.T) {
-	var mu sync.Mutex
-	var bodies []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies = append(bodies, string(b))
-		mu.Unlock()
+	srv, bodies := bodyServer(t, func(b string) string {
 		var req struct{ After string }
-		require.NoError(t, json.Unmarshal(b, &req))
+		require.NoError(t, json.Unmarshal([]byte(b), &req))
 		if req.After == "" {
-			_, _ = io.WriteString(w, `{"page":1,"cursor":"c2"}`)
-			return
+			return `{"page":1,"cursor":"c2"}`
 		}
-		_, _ = io.WriteString(w, `{"page":2}`)
-	}))
-	defer srv.Close()
+		return `{"page":2}`
+	})
 	task := startSource(t, pollCfg(srv.URL, "method", "POST", "request.body", `{"after":"${cursor}"}`,
 		"pagination.mode", "cursor", "pagination.cursor.path", "cursor", "record.value.format", "string"), nil)
 	got := conformance.PollN(t, task, 2, 10*time.Second)
 	require.Equal(t, `{"page":1,"cursor":"c2"}`, got[0].Value)
 	require.Equal(t, `{"page":2}`, got[1].Value)
-	mu.Lock()
-	defer mu.Unlock()
-	require.Equal(t, []string{`{"after":""}`, `{"after":"c2"}`}, bodies[:2])
+	require.Equal(t, []string{`{"after":""}`, `{"after":"c2"}`}, bodies()[:2])
+}
+
+// bodyServer answers each request with answer(its body) and keeps the bodies, returned by bodies.
+func bodyServer(t *testing.T, answer func(body string) string) (srv *httptest.Server, bodies func() []string) {
+	var mu sync.Mutex
+	var got []string
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		_, _ = io.WriteString(w, answer(string(b)))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
+	}
 }
 
 // changes is a feed of items with an updated_at each, answering `?updated_since=` with the items updated
@@ -366,6 +377,36 @@ func TestSourceValidate(t *testing.T) {
 	}
 }
 
+// TestSourceValidateCursorNeedsPlacement: pagination.mode=cursor needs a place for the cursor in the request
+// (pagination.cursor.param, or ${cursor} in url, headers or a POST's request.body); without one the first page
+// would be requested forever.
+func TestSourceValidateCursorNeedsPlacement(t *testing.T) {
+	c := httpconn.NewSourceConnector()
+	base := func(kv ...string) map[string]string {
+		return pollCfg("http://x/items", append([]string{"pagination.mode", "cursor", "pagination.cursor.path", "next"}, kv...)...)
+	}
+	for _, cfg := range []map[string]string{
+		base(),
+		base("request.body", `{"after":"${cursor}"}`), // a GET sends no body
+		base("url", "http://x/items?p=${position}", "headers", "X-Page:${position}"),
+	} {
+		_, err := conformance.Validate(c, cfg)
+		fes := cfgerr.Flatten(err)
+		require.Len(t, fes, 1, "%v: %v", cfg, err)
+		require.Equal(t, "pagination.cursor.param", fes[0].Key)
+		require.Contains(t, fes[0].Reason, "${cursor}")
+	}
+	for _, cfg := range []map[string]string{
+		base("pagination.cursor.param", "cursor"),
+		base("url", "http://x/items/${cursor}"),
+		base("method", "POST", "request.body", `{"after":"${cursor}"}`),
+		base("headers", "X-Cursor:${cursor}"),
+	} {
+		_, err := conformance.Validate(c, cfg)
+		require.NoError(t, err, "%v", cfg)
+	}
+}
+
 // TestSourceValidateListenRefusesClientKeys: the auth, HMAC and TLS keys of poll requests have no effect on
 // the listener; set in listen mode they are refused, naming the key and what to use instead.
 func TestSourceValidateListenRefusesClientKeys(t *testing.T) {
@@ -417,4 +458,157 @@ func TestPollPartitionHasNoSecrets(t *testing.T) {
 	require.NotContains(t, string(b), "SECRET123")
 	require.NotContains(t, string(b), "pw")
 	require.Equal(t, srv.URL+"/feed", got[0].SourcePartition["url"])
+}
+
+// TestPollNextLinkHeaderWithComma: a Link rel="next" whose URL holds a comma (legal in a URI, common in
+// ?fields=a,b or ?sort=-created,id) is followed like any other.
+func TestPollNextLinkHeaderWithComma(t *testing.T) {
+	var srvURL string
+	var mu sync.Mutex
+	var uris []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		uris = append(uris, r.RequestURI)
+		mu.Unlock()
+		if r.URL.Query().Get("page") == "2" {
+			_, _ = io.WriteString(w, `[{"id":3},{"id":4}]`)
+			return
+		}
+		w.Header().Add("Link", fmt.Sprintf(`<%s/items?fields=id,name&page=0>; rel="first", <%s/items?fields=id,name&page=2>; title="b, c; d"; rel="next last"`, srvURL, srvURL))
+		_, _ = io.WriteString(w, `[{"id":1},{"id":2}]`)
+	}))
+	defer srv.Close()
+	srvURL = srv.URL
+	task := startSource(t, pollCfg(srv.URL+"/items?fields=id,name", "records.path", "$", "pagination.mode", "next-link"), nil)
+	got := conformance.PollN(t, task, 4, 10*time.Second)
+	require.Equal(t, []int64{1, 2, 3, 4}, ids(t, got[:4]))
+	require.Equal(t, srv.URL+"/items?fields=id,name&page=2", got[3].SourceOffset["page"])
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"/items?fields=id,name", "/items?fields=id,name&page=2"}, uris[:2])
+}
+
+// TestPollJSONNumbersKept: with record.value.format=json, numbers come back from value.converter=json
+// (schemas off) as the same numbers: integers beyond int64 and decimals a float64 cannot hold keep every digit.
+func TestPollJSONNumbersKept(t *testing.T) {
+	const elem = `{"id":1,"amount":0.123456789012345678,"big":12345678901234567890,"neg":-98765432109876543210.5,"price":19.90,"ratio":0.5,"huge":1e400,"nested":[{"n":7.25}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"data":[`+elem+`]}`)
+	}))
+	defer srv.Close()
+	task := startSource(t, pollCfg(srv.URL, "records.path", "data", "poll.interval", "1h"), nil)
+	got := conformance.PollN(t, task, 1, 10*time.Second)
+	require.Empty(t, got[0].Extensions[plugins.ExtErrorMessage])
+	v := got[0].Value.(map[string]any)
+	require.Equal(t, int64(1), v["id"])
+	require.Equal(t, 0.5, v["ratio"], "a number a float64 holds exactly stays a float64")
+	require.Equal(t, 7.25, v["nested"].([]any)[0].(map[string]any)["n"])
+	conv := converter.NewJSONConverter()
+	require.NoError(t, conv.Configure(map[string]string{"schemas.enable": "false"}, false))
+	out, err := conv.FromConnect("t", got[0].ValueSchema, got[0].Value)
+	require.NoError(t, err)
+	in, back := numbers(t, elem), numbers(t, string(out))
+	require.Len(t, back, len(in), "%s", out)
+	for k, n := range in {
+		want, ok := new(big.Rat).SetString(n.String())
+		require.True(t, ok, n)
+		have, ok := new(big.Rat).SetString(back[k].String())
+		require.True(t, ok, "%s: %s", k, out)
+		require.Zero(t, want.Cmp(have), "%s: %s came back as %s", k, n, back[k])
+	}
+	require.Contains(t, string(out), `"amount":0.123456789012345678`)
+	require.Contains(t, string(out), `"big":12345678901234567890`)
+	require.Contains(t, string(out), `"price":19.9`, "the same number, not the same text: record.value.format=string keeps the text")
+}
+
+// numbers returns the top-level numbers of a JSON object as written.
+func numbers(t *testing.T, doc string) map[string]json.Number {
+	t.Helper()
+	var m map[string]any
+	d := json.NewDecoder(strings.NewReader(doc))
+	d.UseNumber()
+	require.NoError(t, d.Decode(&m), doc)
+	out := map[string]json.Number{}
+	for k, x := range m {
+		if n, ok := x.(json.Number); ok {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// TestPollEmptyBodyIsNoRecords: a poll answered 204 No Content, or 200 with an empty body, has no records: no
+// error record, no empty record, and the position stays where it was.
+func TestPollEmptyBodyIsNoRecords(t *testing.T) {
+	var mu sync.Mutex
+	var queries []string
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		queries = append(queries, r.URL.RawQuery)
+		mu.Unlock()
+		switch n := calls.Add(1); {
+		case n == 3:
+			_, _ = io.WriteString(w, `{"data":[{"id":1,"at":"p1"}]}`)
+		case n%2 == 0:
+			_, _ = io.WriteString(w, " \n")
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	defer srv.Close()
+	for _, format := range []string{"json", "string", "bytes"} {
+		t.Run(format, func(t *testing.T) {
+			calls.Store(0)
+			mu.Lock()
+			queries = nil
+			mu.Unlock()
+			kv := []string{"record.value.format", format, "position.path", "at", "position.initial", "p0"}
+			if format == "json" {
+				kv = append(kv, "records.path", "data")
+			}
+			task := startSource(t, pollCfg(srv.URL+"?after=${position}", kv...), nil)
+			var got []*schema.Record
+			for calls.Load() < 8 {
+				recs, err := task.Poll(context.Background())
+				require.NoError(t, err)
+				got = append(got, recs...)
+			}
+			require.Len(t, got, 1, "only the answer with a body has a record")
+			require.Empty(t, got[0].Extensions[plugins.ExtErrorMessage])
+			mu.Lock()
+			defer mu.Unlock()
+			require.Equal(t, []string{"after=p0", "after=p0", "after=p0"}, queries[:3], "an empty answer keeps the position")
+			if format == "json" {
+				require.Equal(t, int64(1), got[0].Value.(map[string]any)["id"])
+				require.Equal(t, "after=p1", queries[3])
+			}
+		})
+	}
+}
+
+// TestPollPostBodyEscapesJSON: ${cursor} and ${position} placed into a JSON request.body are JSON-escaped, so
+// a quote or a backslash in them keeps the body JSON; another Content-Type gets them as they are.
+func TestPollPostBodyEscapesJSON(t *testing.T) {
+	for _, tc := range []struct{ headers, want string }{
+		{"", `{"after":"c\"2\\","since":"a\"b"}`},
+		{"Content-Type:application/vnd.api+json", `{"after":"c\"2\\","since":"a\"b"}`},
+		{"Content-Type:text/plain", `{"after":"c"2\","since":"a"b"}`},
+	} {
+		srv, bodies := bodyServer(t, func(b string) string {
+			if !strings.HasPrefix(b, `{"after":"",`) {
+				return `{"items":[]}`
+			}
+			return `{"items":[{"id":1}],"next":"c\"2\\"}`
+		})
+		task := startSource(t, pollCfg(srv.URL, "method", "POST", "request.body", `{"after":"${cursor}","since":"${position}"}`,
+			"position.initial", `a"b`, "pagination.mode", "cursor", "pagination.cursor.path", "next", "records.path", "items",
+			"headers", tc.headers), nil)
+		_ = conformance.PollN(t, task, 1, 10*time.Second)
+		for len(bodies()) < 2 {
+			_, err := task.Poll(context.Background())
+			require.NoError(t, err)
+		}
+		require.Equal(t, tc.want, bodies()[1], tc.headers)
+	}
 }

@@ -235,3 +235,37 @@ func TestSinkRecordErrorStatusesValidate(t *testing.T) {
 		require.NoError(t, err, v)
 	}
 }
+
+// TestSinkSeeOtherIsDone: an endpoint following Post/Redirect/Get answers a request it has carried out with 303
+// See Other (RFC 9110 §15.4.4). The records are done: nothing is re-sent after a restart, the redirect is not
+// followed (its target is a result to read, not where the records go), not even to another host.
+func TestSinkSeeOtherIsDone(t *testing.T) {
+	other := otherHost(t)
+	var mu sync.Mutex
+	var arrived []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		arrived = append(arrived, r.Method+" "+r.URL.Path+" "+string(body))
+		mu.Unlock()
+		if r.URL.Path == "/elsewhere" {
+			http.Redirect(w, r, other.URL+"/orders/1", http.StatusSeeOther)
+			return
+		}
+		http.Redirect(w, r, "/orders/1", http.StatusSeeOther)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct{ method, path string }{{"POST", "/orders"}, {"PUT", "/orders/1"}, {"PATCH", "/elsewhere"}} {
+		mu.Lock()
+		arrived = nil
+		mu.Unlock()
+		task, sctx := startSink(t, map[string]string{"url": srv.URL + tc.path, "method": tc.method})
+		require.NoError(t, task.Put(context.Background(), []*schema.Record{rec(1, "k")}))
+		require.NoError(t, task.Flush(context.Background(), nil), "%s %s", tc.method, tc.path)
+		reported, _ := sctx.Reporter.Reported()
+		require.Empty(t, reported)
+		mu.Lock()
+		require.Equal(t, []string{tc.method + " " + tc.path + ` {"id":1}`}, arrived, "sent once, nothing followed")
+		mu.Unlock()
+	}
+}

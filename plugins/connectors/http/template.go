@@ -1,6 +1,7 @@
 package httpconn
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -88,14 +89,29 @@ type escaping int
 const (
 	escapeNone escaping = iota
 	escapeURL           // path-escaped before '?', query-escaped after
+	escapeJSON          // as the inside of a JSON string: a value within quotes stays one string, a number stays as it is
 )
 
 // render replaces every placeholder by lookup(name).
 func (t *template) render(esc escaping, lookup func(name string) (string, error)) (string, error) {
+	out, _, err := t.renderPlaced(esc, lookup, false)
+	return out, err
+}
+
+// placed is where a placeholder's value stands in a rendering.
+type placed struct {
+	span
+	name    string
+	inQuery bool
+}
+
+// renderPlaced renders as render does and, with track, returns where each placeholder's value stands.
+func (t *template) renderPlaced(esc escaping, lookup func(name string) (string, error), track bool) (string, []placed, error) {
 	if len(t.parts) == 1 && t.parts[0].name == "" {
-		return t.parts[0].lit, nil
+		return t.parts[0].lit, nil, nil
 	}
 	var b strings.Builder
+	var at []placed
 	for _, p := range t.parts {
 		if p.name == "" {
 			b.WriteString(p.lit)
@@ -103,18 +119,70 @@ func (t *template) render(esc escaping, lookup func(name string) (string, error)
 		}
 		v, err := lookup(p.name)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		if esc == escapeURL {
-			if p.inQuery {
-				v = url.QueryEscape(v)
-			} else {
-				v = url.PathEscape(v)
-			}
+		switch {
+		case esc == escapeURL && p.inQuery:
+			v = url.QueryEscape(v)
+		case esc == escapeURL:
+			v = url.PathEscape(v)
+		case esc == escapeJSON:
+			v = jsonStringContent(v)
+		}
+		if track {
+			at = append(at, placed{span: span{b.Len(), b.Len() + len(v)}, name: p.name, inQuery: p.inQuery})
 		}
 		b.WriteString(v)
 	}
-	return b.String(), nil
+	return b.String(), at, nil
+}
+
+// renderURL renders a url template (escapeURL) and refuses a rendering in which a path segment holding a
+// placeholder is empty, "." or "..": such a URL names another resource than the record's (/users/${key} with
+// an empty key is /users/, the collection; with "..", the parent of /users). A value holds no '/', '?' or '#'
+// (path escaping encodes them), so a segment's bounds are the literal text's. Empty values in the query are
+// values like any other.
+func (t *template) renderURL(lookup func(name string) (string, error)) (string, error) {
+	u, at, err := t.renderPlaced(escapeURL, lookup, true)
+	if err != nil {
+		return "", err
+	}
+	for i := 0; i < len(at); i++ {
+		if at[i].inQuery {
+			continue
+		}
+		start := strings.LastIndexByte(u[:at[i].start], '/') + 1
+		end := len(u)
+		if j := strings.IndexAny(u[at[i].end:], "/?#"); j >= 0 {
+			end = at[i].end + j
+		}
+		names := "${" + at[i].name + "}"
+		for i+1 < len(at) && at[i+1].start <= end && !at[i+1].inQuery { // the other placeholders of the segment
+			i++
+			names += "${" + at[i].name + "}"
+		}
+		why := ""
+		switch seg := u[start:end]; seg {
+		case "":
+			why = "is empty (a null or empty value, or a header the record does not have)"
+		case ".", "..":
+			why = fmt.Sprintf("is %q", seg)
+		default:
+			continue
+		}
+		return "", fmt.Errorf("%w: url path segment %s %s, which would send the request to another resource", ErrRender, names, why)
+	}
+	return u, nil
+}
+
+// jsonStringContent is s JSON-escaped, without the quotes around it.
+func jsonStringContent(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	q := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	return string(q[1 : len(q)-1])
 }
 
 // headerTemplate is one `Name:template` entry of headers.
@@ -149,8 +217,7 @@ func parseHeaderTemplates(raw, sep string) ([]headerTemplate, error) {
 
 func validHeaderName(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+		if !isTokenChar(s[i]) {
 			return false
 		}
 	}
