@@ -25,6 +25,6 @@
 // run share the position it began with, and a run whose position moved is followed by a new run from the
 // first page.
 //
-// The plugin SPI offers no metrics registry, so neither connector exports metrics of its own; the engine's
-// per-task metrics (put time, batch sizes, poll counts) cover them.
+// Besides the engine's per-task metrics (put time, batch sizes, poll counts), both connectors record their
+// requests through plugins.Metrics (metrics.go): the worker's /metrics shows them labelled with the task.
 package httpconn
