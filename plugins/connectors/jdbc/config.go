@@ -105,9 +105,10 @@ var sourceSpec = plugins.MustConfigSpec(append(connectionFields(),
 	plugins.Field{Name: KeyWhitelist, Type: plugins.TypeList, Aliases: []string{"table.include.list"},
 		Doc: "Tables or views to read; a bare name is found as a query finds it (PostgreSQL's search path, " +
 			"MySQL's database), and a name that is none fails the start (empty: every table of the current " +
-			"schema/database, minus table.blacklist)."},
+			"schema/database, minus table.blacklist; a PostgreSQL partition is read through its partitioned table)."},
 	plugins.Field{Name: KeyBlacklist, Type: plugins.TypeList, Aliases: []string{"table.exclude.list"},
-		Doc: "Tables never read."},
+		Doc: "Tables never read (when table.whitelist is empty): a bare name, or one qualified by the current " +
+			"schema (PostgreSQL) or database (MySQL), such as public.secrets."},
 	plugins.Field{Name: KeyTopicPrefix, Type: plugins.TypeString, Default: "",
 		Doc: "Topic of a table's rows is this prefix followed by the table name; with query, the topic itself."},
 	plugins.Field{Name: KeyPollInterval, Type: plugins.TypeDuration, Default: 5 * time.Second,

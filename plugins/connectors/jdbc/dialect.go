@@ -190,30 +190,35 @@ ORDER BY ORDINAL_POSITION`
 	return out, rows.Err()
 }
 
-// tables lists the base tables of the connection's current schema (PostgreSQL) or database (MySQL).
-func (d dialect) tables(ctx context.Context, db *sql.DB) ([]tableID, error) {
+// tables lists the base tables of the connection's current schema (PostgreSQL) or database (MySQL), by
+// their bare names, and that schema's (database's) name. A PostgreSQL partition is left out: its rows are
+// read through its partitioned table, which is listed.
+func (d dialect) tables(ctx context.Context, db *sql.DB) (_ []tableID, current string, err error) {
 	var q string
 	if d.kind == postgresDialect {
-		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()
-AND table_type = 'BASE TABLE' ORDER BY table_name`
+		q = `SELECT current_schema(), t.table_name FROM information_schema.tables t
+JOIN pg_namespace n ON n.nspname = t.table_schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name
+WHERE t.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND NOT c.relispartition
+ORDER BY t.table_name`
 	} else {
-		q = `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()
-AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`
+		// MariaDB's system-versioned tables are tables too; a plain SELECT reads their current rows.
+		q = `SELECT DATABASE(), TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()
+AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY TABLE_NAME`
 	}
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer rows.Close()
 	var out []tableID
 	for rows.Next() {
 		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
+		if err := rows.Scan(&current, &n); err != nil {
+			return nil, "", err
 		}
 		out = append(out, tableID{Name: n})
 	}
-	return out, rows.Err()
+	return out, current, rows.Err()
 }
 
 // resolve finds the table, view or materialized view id names as a query names it: a bare name through

@@ -110,6 +110,7 @@ func (t *SourceTask) prepareWith(q *querier, cts []colMeta, meta *tableMeta) err
 			posIdx = append(posIdx, i)
 		}
 	}
+	t.warnNullable(q, cat)
 	rc := &rowConv{sig: sig, convs: convs, pc: pc, posIdx: posIdx}
 	for _, i := range pc.tsIdx {
 		rc.tsUnit = max(rc.tsUnit, tsUnitOf(cts[i], convs[i].kind))
@@ -138,4 +139,25 @@ func colSig(cts []colMeta) string {
 		sig.WriteString(ct.name + " " + ct.dbType + ",")
 	}
 	return sig.String()
+}
+
+// warnNullable warns, once per table, when the catalog (cat; nil for a query) lets the incrementing
+// column, or every timestamp column, hold NULL: the incremental queries leave such rows out, as they
+// have no place in the order the mode reads.
+func (t *SourceTask) warnNullable(q *querier, cat map[string]*column) {
+	if q.nullWarned || cat == nil {
+		return
+	}
+	nullable := func(name string) bool { c := cat[name]; return c != nil && c.Nullable }
+	if (t.sc.mode == ModeIncrementing || t.sc.mode == ModeTimestampIncrementing) && nullable(t.sc.incCol) {
+		q.nullWarned = true
+		t.log.Warn("jdbc-source: rows whose incrementing column is NULL are never read", "table", q.name(),
+			"column", t.sc.incCol)
+	}
+	if (t.sc.mode == ModeTimestamp || t.sc.mode == ModeTimestampIncrementing) && !slices.ContainsFunc(t.sc.tsCols,
+		func(c string) bool { return !nullable(c) }) {
+		q.nullWarned = true
+		t.log.Warn("jdbc-source: rows whose timestamp columns are all NULL are never read", "table", q.name(),
+			"column", strings.Join(t.sc.tsCols, ","))
+	}
 }

@@ -134,7 +134,7 @@ func (c *SourceConnector) Start(ctx context.Context, cctx plugins.ConnectorConte
 
 // listTables lists the tables to read: each of table.whitelist (a table or a view, found as a query would
 // find it; a name that is neither fails with a configuration error naming it), or else every base table of
-// the current schema (database) not in table.blacklist.
+// the current schema (database) not in table.blacklist (by its bare or schema-qualified name).
 func (c *SourceConnector) listTables(ctx context.Context, db *sql.DB) ([]tableID, error) {
 	d := dialect{c.sc.target.dialect}
 	var out []tableID
@@ -158,12 +158,14 @@ func (c *SourceConnector) listTables(ctx context.Context, db *sql.DB) ([]tableID
 		}
 		return out, nil
 	}
-	all, err := d.tables(ctx, db)
+	all, schema, err := d.tables(ctx, db)
 	if err != nil {
 		return nil, c.sc.target.wrap("list tables", err)
 	}
 	for _, t := range all {
-		if !slices.ContainsFunc(c.sc.blacklist, func(b string) bool { return b == t.Name || b == t.String() }) {
+		// A blacklist entry is a bare name, or one qualified by the schema (database) the table is in.
+		qualified := tableID{Schema: schema, Name: t.Name}.String()
+		if !slices.ContainsFunc(c.sc.blacklist, func(b string) bool { return b == t.Name || b == qualified }) {
 			out = append(out, t)
 		}
 	}

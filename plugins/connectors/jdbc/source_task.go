@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -41,6 +42,7 @@ type SourceTask struct {
 	stmts stmtCache // MySQL's prepared queries
 
 	mu       sync.Mutex // serialises Poll and Stop's close
+	log      *slog.Logger
 	sc       *sourceConfig
 	d        dialect
 	db       *sql.DB
@@ -64,6 +66,8 @@ type querier struct {
 	due       time.Time
 	pos       tablePos
 	posKey    []any // timestamp mode: the key of the last delivered row within its timestamp (see keyedPos)
+
+	nullWarned bool // the warning that rows with a NULL position column are never read was logged
 
 	ahead *aheadChain // the pages being read ahead; nil when none are
 
@@ -123,9 +127,10 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 		if err != nil {
 			return fmt.Errorf("jdbc-source: read position of %v: %w", q.partition, err)
 		}
-		// A timestamp-mode position has no incrementing value (position.Int64 refuses a missing one).
+		// A timestamp-mode position has no incrementing value (position.SignedInt64 refuses a missing one);
+		// ids may be negative.
 		if _, has := off[OffsetIncrementing]; has {
-			n, _, err := position.Int64(off, OffsetIncrementing)
+			n, _, err := position.SignedInt64(off, OffsetIncrementing)
 			if err != nil {
 				return fmt.Errorf("jdbc-source: position of %v: %w", q.partition, err)
 			}
@@ -163,7 +168,7 @@ func (t *SourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, 
 		return fmt.Errorf("jdbc-source: start: %w", ErrStopped)
 	default:
 	}
-	t.sc, t.d, t.db, t.queriers = sc, dialect{sc.target.dialect}, db, qs
+	t.sc, t.d, t.db, t.queriers, t.log = sc, dialect{sc.target.dialect}, db, qs, tctx.Logger()
 	return nil
 }
 
@@ -457,15 +462,20 @@ type page struct {
 	from tablePos // the position it was read after (read-ahead pages)
 }
 
+// maxPagePrealloc is the most rows a new page has room for before it grows: a query of a large
+// batch.max.rows that returns a few rows, the common case once a table is caught up, allocates for those.
+const maxPagePrealloc = 1024
+
 // newPage returns an empty page of columns cols for up to limit rows (0: no limit), converted as it is
 // scanned when rc is not nil and the columns are rc's.
 func newPage(cols []colMeta, limit int, rc *rowConv) *page {
 	pg := &page{cols: cols}
-	if limit > 0 {
-		pg.vals = make([]any, 0, limit*len(cols))
+	room := min(limit, maxPagePrealloc)
+	if room > 0 {
+		pg.vals = make([]any, 0, room*len(cols))
 	}
 	if rc != nil && colSig(cols) == rc.sig {
-		pg.rc, pg.pos = rc, make([]tablePos, 0, limit)
+		pg.rc, pg.pos = rc, make([]tablePos, 0, room)
 	}
 	return pg
 }

@@ -3,6 +3,8 @@ package jdbc_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +23,12 @@ import (
 // startSource starts a connector and its first task on cfg, with positions from store.
 func startSource(t *testing.T, cfg map[string]string, store *conformance.Positions) (*jdbc.SourceConnector, plugins.SourceTask, *conformance.ConnectorContext) {
 	t.Helper()
+	return startSourceLogging(t, cfg, store, nil)
+}
+
+// startSourceLogging is startSource with the task's log written to w (nil: discarded).
+func startSourceLogging(t *testing.T, cfg map[string]string, store *conformance.Positions, w io.Writer) (*jdbc.SourceConnector, plugins.SourceTask, *conformance.ConnectorContext) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c := jdbc.NewSourceConnector()
@@ -30,7 +38,11 @@ func startSource(t *testing.T, cfg map[string]string, store *conformance.Positio
 	tcs, err := c.TaskConfigs(1)
 	require.NoError(t, err)
 	task := c.NewSourceTask()
-	require.NoError(t, task.Start(ctx, conformance.SourceContextFor(t, c.Spec(), store, tcs[0]), tcs[0]))
+	sctx := conformance.SourceContextFor(t, c.Spec(), store, tcs[0])
+	if w != nil {
+		sctx.Log = slog.New(slog.NewTextHandler(w, nil))
+	}
+	require.NoError(t, task.Start(ctx, sctx, tcs[0]))
 	t.Cleanup(func() { _ = task.Stop(context.Background()) })
 	return c, task, cctx
 }

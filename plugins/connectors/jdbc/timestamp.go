@@ -92,6 +92,10 @@ func (t *SourceTask) incrementalQuery(ctx context.Context, q *querier, pos table
 	if t.sc.mode == ModeIncrementing || t.sc.mode == ModeTimestampIncrementing {
 		if t.sc.mode == ModeIncrementing && pos.hasInc {
 			where = append(where, inc+" > "+arg(pos.inc))
+		} else {
+			// A row without an id has no place in id order: it would never move the position. (A NULL
+			// timestamp fails the bound above, so such rows are left out too.)
+			where = append(where, inc+" IS NOT NULL")
 		}
 		order = append(order, inc)
 	}
