@@ -387,12 +387,13 @@ func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force
 	for i, q := range qs {
 		off, end := spans[i].off, spans[i].end
 		for off < end {
-			batch, next, err := e.dlqIO().Read(ctx, q, off, replayBatch)
+			batch, next, err := e.readBelow(ctx, q, off, end)
 			if err != nil {
 				return r.res, err
 			}
 			if len(batch) == 0 {
-				break
+				off = next // deleted by the broker's retention meanwhile
+				continue
 			}
 			for len(batch) > 0 && batch[len(batch)-1].Offset >= end {
 				batch = batch[:len(batch)-1] // a pull may return a little past end
@@ -408,6 +409,35 @@ func (e *engine) DLQReplay(ctx context.Context, name string, ids []string, force
 
 // replayBatch is how many DLQ records a replay reads, sends and records at a time.
 const replayBatch = 256
+
+// readBelow reads up to replayBatch records of DLQ queue q from offset off, below end, which the
+// queue's offsets showed stored: a batch, or none and the offset past records the broker deleted
+// meanwhile. A pull that answers neither (nothing found, "pull again", a dispatch the broker has not
+// finished) is asked again for a few seconds, then is an error: the replay must not end as if the
+// records below end had been read (it answered with nothing replayed, and the records stayed).
+func (e *engine) readBelow(ctx context.Context, q rmqclient.Queue, off, end int64) ([]*rmqclient.ReceivedMessage, int64, error) {
+	wait := 50 * time.Millisecond
+	for deadline := time.Now().Add(readBelowPatience); ; {
+		batch, next, err := e.dlqIO().Read(ctx, q, off, replayBatch)
+		if err != nil || len(batch) > 0 || next > off {
+			return batch, next, err
+		}
+		if time.Now().After(deadline) {
+			return nil, off, fmt.Errorf("read DLQ queue %s at %d: the broker answered no records below its end %d for %s; "+
+				"nothing past them was replayed, try again", q, off, end, readBelowPatience)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, off, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// readBelowPatience bounds how long readBelow asks again for records a queue shows stored. A var
+// so that tests can shorten it.
+var readBelowPatience = 5 * time.Second
 
 // replayer carries one DLQReplay call's state across its batches.
 type replayer struct {

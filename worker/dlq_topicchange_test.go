@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,4 +180,51 @@ func TestClusterReplayRecordsOfAFormerDLQTopicAreDropped(t *testing.T) {
 	require.Len(t, s.Connectors["a"].Replays, 2)
 	require.NoError(t, s.apply(4, configRecord{Type: recConnector, Name: "a", Base: 4, Config: map[string]string{key: "dlqB"}}))
 	require.Empty(t, s.Connectors["a"].Replays)
+}
+
+// blankReadsDLQ is a memDLQ whose first blank reads answer nothing, as a broker's pull can
+// ("pull again", nothing found yet) for records the queue's offsets show stored.
+type blankReadsDLQ struct {
+	*memDLQ
+	blank atomic.Int64
+}
+
+func (d *blankReadsDLQ) Read(ctx context.Context, q rmqclient.Queue, offset int64, n int) ([]*rmqclient.ReceivedMessage, int64, error) {
+	if d.blank.Add(-1) >= 0 {
+		return nil, offset, nil
+	}
+	return d.memDLQ.Read(ctx, q, offset, n)
+}
+
+// TestDLQReplayAsksAgainForRecordsItDidNotGet: a replay whose read of a DLQ queue answers nothing
+// below the end the queue's offsets showed asks again, and replays the records; when it never
+// gets them, it fails saying so. It used to end there, answering that nothing was replayed, as
+// if the queue had been read (a CI run met such a pull).
+func TestDLQReplayAsksAgainForRecordsItDidNotGet(t *testing.T) {
+	prev := readBelowPatience
+	readBelowPatience = time.Second
+	t.Cleanup(func() { readBelowPatience = prev })
+	topic, dlqTopic := rmqtest.Topic(t, 1), rmqtest.Name(t, "dlq")
+	dlq := &blankReadsDLQ{memDLQ: newMemDLQ()}
+	env := startHerder(t, t.TempDir())
+	t.Cleanup(func() { env.stop(t) })
+	env.h.engine.dlq = dlq
+	ctx := context.Background()
+	_, err := env.h.CreateConnector(ctx, "s", map[string]string{"connector.class": "mem-sink",
+		"test.id": rmqtest.Name(t, "st"), "connect.topicnames": topic, "task.group.id": rmqtest.Group(t),
+		"errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlqTopic}, restapi.TargetStopped)
+	require.NoError(t, err)
+	dlq.put(dlqTopic, "b", 0, topic, "one")
+	dlq.put(dlqTopic, "b", 0, topic, "two")
+
+	dlq.blank.Store(3)
+	res, err := env.h.DLQReplay(ctx, "s", nil, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{"b:0:0", "b:0:1"}, res.Replayed)
+
+	dlq.put(dlqTopic, "b", 0, topic, "three")
+	dlq.blank.Store(1 << 30)
+	res, err = env.h.DLQReplay(ctx, "s", nil, false)
+	require.ErrorContains(t, err, "answered no records below its end 3")
+	require.Empty(t, res.Replayed)
 }
