@@ -45,6 +45,11 @@ type converted struct {
 	replaced []replacedValue
 	data     []byte
 	pos      int
+	// lib and libPos are the bytes and rows' start of an event the library decoded, for the row decoder to
+	// read on Poll's goroutine once the table is known: the library's values are not always the row's
+	// (a DATETIME with a zero day or month comes as another date).
+	lib    []byte
+	libPos int
 }
 
 // replacedValue is the library's value of column col of Rows[row], before the conversion.
@@ -72,6 +77,13 @@ func (a *ahead) decode(e *replication.RowsEvent, data []byte) error {
 		return err
 	}
 	a.convert(e)
+	if plainRows(e) {
+		a.mu.Lock()
+		c := a.done[e]
+		c.lib, c.libPos = data, pos
+		a.done[e] = c
+		a.mu.Unlock()
+	}
 	return nil
 }
 
@@ -175,11 +187,12 @@ func (a *ahead) publish(id uint64, tb *table) {
 	a.mu.Unlock()
 }
 
-// take reports whether e's rows were converted ahead for tb, which makes e.Rows tb's row images. Otherwise
-// e.Rows holds the library's values: put back if a conversion ahead replaced them, decoded by the library
-// now if the row decoder read them. Poll calls it for every row event it reads, which forgets what was
+// take reports whether e's rows were converted ahead for tb, or read now by the row decoder for tb from the
+// bytes the library decoded them from, which makes e.Rows tb's row images. Otherwise e.Rows holds the
+// library's values: put back if a conversion ahead replaced them, decoded by the library now if the row
+// decoder read them. Poll calls it for every row event it reads, which forgets what was
 // converted for it.
-func (a *ahead) take(e *replication.RowsEvent, tb *table) (bool, error) {
+func (a *ahead) take(e *replication.RowsEvent, tb *table, slab *cdc.Slab) (bool, error) {
 	a.mu.Lock()
 	c, ok := a.done[e]
 	if ok {
@@ -202,6 +215,18 @@ func (a *ahead) take(e *replication.RowsEvent, tb *table) (bool, error) {
 	}
 	for _, r := range c.replaced {
 		e.Rows[r.row][r.col] = r.raw
+	}
+	if c.lib != nil && tb != nil {
+		if p := newRowPlan(e.Table, tb); p.cols != nil && e.ColumnCount == uint64(len(p.cols)) {
+			var present2 []byte
+			if e.Type() == replication.EnumRowsEventTypeUpdate {
+				present2 = e.ColumnBitmap2
+			}
+			if rows, err := p.rows(c.lib[c.libPos:], e.ColumnBitmap1, present2, slab); err == nil {
+				e.Rows = rows
+				return true, nil
+			}
+		}
 	}
 	return false, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
@@ -48,7 +49,7 @@ func TestAheadTakesOnlyItsTable(t *testing.T) {
 	raw := rawRows(ev)
 	a := newAhead()
 	take := func(e *replication.RowsEvent, tb *table) bool {
-		ok, err := a.take(e, tb)
+		ok, err := a.take(e, tb, new(cdc.Slab))
 		require.NoError(t, err)
 		return ok
 	}
@@ -143,7 +144,7 @@ func TestRowPlanFollowsTableMaps(t *testing.T) {
 		e, err := p.Parse(write)
 		require.NoError(t, err)
 		re := e.Event.(*replication.RowsEvent)
-		ok, err := a.take(re, tb)
+		ok, err := a.take(re, tb, new(cdc.Slab))
 		require.NoError(t, err)
 		require.True(t, ok, "read by the row decoder")
 		require.Equal(t, want, re.Rows)

@@ -11,22 +11,88 @@ import (
 // not understood (the caller then reads the catalog instead); specifications that change
 // neither columns nor the primary key (indexes, table options, defaults) leave ts as it is.
 //
+// As MariaDB does, every specification names the columns as they were before the statement
+// (CHANGE a b …, CHANGE b a … swaps two names), and the primary key follows its columns
+// through their renames.
+//
 // Interpreting the statement, rather than reading information_schema after it, keeps the
 // schema right when the stream is behind the server and later DDLs already changed the
 // catalog.
 func applyAlter(ts tableSchema, toks []token) (tableSchema, bool) {
-	out := ts
-	out.Columns = slices.Clone(ts.Columns)
-	out.PK = slices.Clone(ts.PK)
+	if slices.ContainsFunc(ts.Columns, func(c colDef) bool { return c.RowEnd }) {
+		return ts, false // system-versioned: where MariaDB puts its row start and end columns is the catalog's
+	}
+	a := &alteration{orig: &ts, out: ts}
+	a.out.Columns = slices.Clone(ts.Columns)
+	a.out.PK = slices.Clone(ts.PK)
+	for i := range ts.Columns {
+		a.origin = append(a.origin, i)
+	}
+	for _, k := range ts.PK {
+		if i := ts.find(k); i >= 0 {
+			a.pkOrigin = append(a.pkOrigin, i)
+		}
+	}
+	if len(a.pkOrigin) != len(ts.PK) { // a key naming no column: kept by name
+		a.pkOrigin, a.pkByName = nil, true
+	}
 	for _, spec := range splitTop(toks) {
 		if len(spec) == 0 {
 			continue
 		}
-		if !out.alterSpec(spec) {
+		if !a.spec(spec) {
 			return ts, false
 		}
 	}
-	return out, true
+	if !a.pkByName {
+		a.out.PK = a.out.PK[:0]
+		for _, k := range a.pkOrigin {
+			if j := slices.Index(a.origin, k); j >= 0 {
+				a.out.PK = append(a.out.PK, a.out.Columns[j].Name)
+			}
+		}
+		if len(a.out.PK) == 0 {
+			a.out.PK = nil
+		}
+	}
+	a.out.fillCharsets()
+	a.out.pkAsColumns()
+	return a.out, true
+}
+
+// pkAsColumns spells the primary key's names as its columns are (MariaDB's column names are
+// case-insensitive: PRIMARY KEY (id) may key column Id).
+func (ts *tableSchema) pkAsColumns() {
+	for k, n := range ts.PK {
+		if i := ts.find(n); i >= 0 {
+			ts.PK[k] = ts.Columns[i].Name
+		}
+	}
+}
+
+// alteration is an ALTER TABLE being applied: out is the table so far, origin[i] the index in orig of
+// out's column i (-1 for an added one), pkOrigin the primary key's columns as indexes in orig, unless a
+// specification set the key by its new names (pkByName, the names in out.PK).
+type alteration struct {
+	orig     *tableSchema
+	out      tableSchema
+	origin   []int
+	pkOrigin []int
+	pkByName bool
+}
+
+// column is the index in out of the column orig names name; ok is false when orig has no such column,
+// and i is -1 when a specification dropped it.
+func (a *alteration) column(name string) (i int, ok bool) {
+	k := a.orig.find(name)
+	if k < 0 {
+		return -1, false
+	}
+	return slices.Index(a.origin, k), true
+}
+
+func (a *alteration) setPK(names []string) {
+	a.out.PK, a.pkOrigin, a.pkByName = names, nil, true
 }
 
 // splitTop splits tokens at the commas outside parentheses.
@@ -65,18 +131,49 @@ var ignoredSpecs = []string{"ENGINE", "ROW_FORMAT", "COMMENT", "AUTO_INCREMENT",
 var indexKinds = []string{"INDEX", "KEY", "UNIQUE", "FULLTEXT", "SPATIAL", "FOREIGN", "CONSTRAINT", "CHECK", "PERIOD",
 	"SYSTEM", "PARTITION"}
 
+// indexDef reports whether toks, after ADD or DROP or as a CREATE TABLE definition, are about an index,
+// a constraint or a period rather than a column: system and period name columns too, unless VERSIONING or
+// FOR follows.
+func indexDef(toks []token) bool {
+	if len(toks) == 0 || !isAny(toks[0], indexKinds) {
+		return false
+	}
+	switch {
+	case toks[0].is("SYSTEM"):
+		return len(toks) > 1 && toks[1].is("VERSIONING")
+	case toks[0].is("PERIOD"):
+		return len(toks) > 1 && toks[1].is("FOR")
+	}
+	return true
+}
+
+// systemTime reports whether toks, after ADD or DROP or as a CREATE TABLE definition, are about system
+// versioning (SYSTEM VERSIONING, PERIOD FOR SYSTEM_TIME), which adds or removes row start and end columns.
+func systemTime(toks []token) bool {
+	return len(toks) > 1 && ((toks[0].is("SYSTEM") && toks[1].is("VERSIONING")) ||
+		(len(toks) > 2 && toks[0].is("PERIOD") && toks[1].is("FOR") && toks[2].is("SYSTEM_TIME")))
+}
+
 func isAny(tk token, kws []string) bool {
 	return slices.ContainsFunc(kws, tk.is)
 }
 
-func (ts *tableSchema) alterSpec(spec []token) bool {
+func (a *alteration) spec(spec []token) bool {
+	ts := &a.out
 	p := &ddlParser{toks: spec}
 	switch {
 	case p.accept("ADD"):
 		if p.peekIs("PRIMARY") || (p.peekIs("CONSTRAINT") && hasPrimary(spec)) {
-			return ts.setPK(spec)
+			if !ts.setPK(spec) {
+				return false
+			}
+			a.setPK(ts.PK)
+			return true
 		}
-		if p.i < len(spec) && isAny(spec[p.i], indexKinds) {
+		if systemTime(spec[p.i:]) {
+			return false // the row start and end columns: read the catalog
+		}
+		if indexDef(spec[p.i:]) {
 			return true
 		}
 		p.accept("COLUMN")
@@ -95,8 +192,9 @@ func (ts *tableSchema) alterSpec(spec []token) bool {
 					continue
 				}
 				ts.Columns = append(ts.Columns, c)
+				a.origin = append(a.origin, -1)
 				if pk {
-					ts.PK = []string{c.Name}
+					a.setPK([]string{c.Name})
 				}
 			}
 			return true
@@ -108,19 +206,24 @@ func (ts *tableSchema) alterSpec(spec []token) bool {
 		if ts.find(c.Name) >= 0 { // IF NOT EXISTS on an existing column
 			return true
 		}
-		if !ts.insert(c, pos) {
+		at, ok := ts.insert(c, pos)
+		if !ok {
 			return false
 		}
+		a.origin = slices.Insert(a.origin, at, -1)
 		if pk {
-			ts.PK = []string{c.Name}
+			a.setPK([]string{c.Name})
 		}
 		return true
 	case p.accept("DROP"):
 		if p.accept("PRIMARY", "KEY") {
-			ts.PK = nil
+			a.setPK(nil)
 			return true
 		}
-		if p.i < len(spec) && isAny(spec[p.i], indexKinds) {
+		if systemTime(spec[p.i:]) {
+			return false // the row start and end columns: read the catalog
+		}
+		if indexDef(spec[p.i:]) {
 			return true
 		}
 		p.accept("COLUMN")
@@ -129,9 +232,12 @@ func (ts *tableSchema) alterSpec(spec []token) bool {
 		if !ok {
 			return false
 		}
-		if i := ts.find(name); i >= 0 {
+		if i, _ := a.column(name); i >= 0 {
 			ts.Columns = slices.Delete(ts.Columns, i, i+1)
-			ts.PK = slices.DeleteFunc(ts.PK, func(k string) bool { return strings.EqualFold(k, name) })
+			a.origin = slices.Delete(a.origin, i, i+1)
+			if a.pkByName {
+				ts.PK = slices.DeleteFunc(ts.PK, func(k string) bool { return strings.EqualFold(k, name) })
+			}
 		}
 		return true
 	case p.accept("CHANGE"), p.accept("MODIFY"):
@@ -152,24 +258,23 @@ func (ts *tableSchema) alterSpec(spec []token) bool {
 		if !change {
 			old = c.Name
 		}
-		i := ts.find(old)
+		i, _ := a.column(old)
 		if i < 0 {
 			return true // IF EXISTS on a missing column
 		}
+		k := a.origin[i]
 		ts.Columns = slices.Delete(ts.Columns, i, i+1)
+		a.origin = slices.Delete(a.origin, i, i+1)
 		if pos == "" { // stays where it was
 			pos = "@" + strconv.Itoa(i)
 		}
-		if !ts.insert(c, pos) {
+		at, ok := ts.insert(c, pos)
+		if !ok {
 			return false
 		}
-		for k, n := range ts.PK {
-			if strings.EqualFold(n, old) {
-				ts.PK[k] = c.Name
-			}
-		}
+		a.origin = slices.Insert(a.origin, at, k)
 		if pk {
-			ts.PK = []string{c.Name}
+			a.setPK([]string{c.Name})
 		}
 		return true
 	case p.accept("RENAME", "COLUMN"):
@@ -179,19 +284,36 @@ func (ts *tableSchema) alterSpec(spec []token) bool {
 		if !ok1 || !ok2 || !ok3 {
 			return false
 		}
-		if i := ts.find(from); i >= 0 {
+		if i, _ := a.column(from); i >= 0 {
 			ts.Columns[i].Name = to
-		}
-		for k, n := range ts.PK {
-			if strings.EqualFold(n, from) {
-				ts.PK[k] = to
-			}
 		}
 		return true
 	case p.accept("ALTER"):
 		return !p.peekIs("PRIMARY") // ALTER [COLUMN] c SET/DROP DEFAULT, ALTER INDEX … [NOT] IGNORED
+	case p.accept("CONVERT"):
+		// CONVERT TO CHARACTER SET x: the character string columns and the table's default.
+		cs := tableCharset(spec)
+		if cs == "" || cs == "binary" { // binary makes them binary types: read the catalog
+			return false
+		}
+		for i, c := range ts.Columns {
+			if isTextType(c.DataType) {
+				ts.Columns[i].Charset = cs
+			}
+		}
+		ts.Charset = cs
+		return true
 	}
-	return isAny(spec[0], ignoredSpecs)
+	if !isAny(spec[0], ignoredSpecs) {
+		return false
+	}
+	if spec[0].is("RENAME") || spec[0].is("PARTITION") {
+		return true
+	}
+	if cs := tableCharset(spec); cs != "" { // table options: a new default for columns defined without one
+		ts.Charset = cs
+	}
+	return true
 }
 
 func hasPrimary(spec []token) bool {
@@ -227,16 +349,16 @@ func (ts *tableSchema) setPK(spec []token) bool {
 	return false
 }
 
-// insert places c at pos: "" for the end, "FIRST", "AFTER:<column>" or "@<index>".
-func (ts *tableSchema) insert(c colDef, pos string) bool {
-	at := len(ts.Columns)
+// insert places c at pos: "" for the end, "FIRST", "AFTER:<column>" or "@<index>"; at is where.
+func (ts *tableSchema) insert(c colDef, pos string) (at int, ok bool) {
+	at = len(ts.Columns)
 	switch {
 	case pos == "FIRST":
 		at = 0
 	case strings.HasPrefix(pos, "AFTER:"):
 		i := ts.find(pos[len("AFTER:"):])
 		if i < 0 {
-			return false
+			return 0, false
 		}
 		at = i + 1
 	case strings.HasPrefix(pos, "@"):
@@ -244,7 +366,7 @@ func (ts *tableSchema) insert(c colDef, pos string) bool {
 		at = min(at, len(ts.Columns))
 	}
 	ts.Columns = slices.Insert(ts.Columns, at, c)
-	return true
+	return at, true
 }
 
 func (p *ddlParser) ident() (string, bool) {
@@ -353,8 +475,13 @@ func parseColumnDef(def []token) (c colDef, pk bool, pos string, ok bool) {
 		case tk.is("AFTER") && p.i+1 < len(def):
 			pos = "AFTER:" + def[p.i+1].text
 			p.i++
-		case tk.is("BINARY") && p.i > 0 && (def[p.i-1].is("SET") || def[p.i-1].is("CHARSET")):
-			switch typ {
+		case (tk.is("CHARSET") || tk.is("COLLATE") || (tk.is("SET") && p.i > 0 && def[p.i-1].is("CHARACTER"))) && p.i+1 < len(def):
+			p.i++
+			c.Charset = charsetOf(def[p.i].text)
+			if c.Charset != "binary" || tk.is("COLLATE") {
+				break
+			}
+			switch typ { // CHARACTER SET binary makes the binary type
 			case "char":
 				c.DataType = "binary"
 			case "varchar":
@@ -362,10 +489,17 @@ func parseColumnDef(def []token) (c colDef, pk bool, pos string, ok bool) {
 			case "text", "tinytext", "mediumtext", "longtext":
 				c.DataType = strings.TrimSuffix(typ, "text") + "blob"
 			}
+		case tk.is("ASCII"):
+			c.Charset = "latin1"
+		case tk.is("UNICODE"):
+			c.Charset = "ucs2"
 		}
 	}
 	if unsigned {
 		ct.WriteString(" unsigned")
+	}
+	if !isTextType(c.DataType) {
+		c.Charset = ""
 	}
 	c.ColumnType = ct.String()
 	return c, pk, pos, true
@@ -398,6 +532,7 @@ func parseCreate(db, name string, toks []token) (tableSchema, bool) {
 			return ts, false
 		}
 	}
+	versioned, rowEnd := hasWord(toks[end+1:], "VERSIONING"), ""
 	for _, def := range splitTop(toks[1:end]) {
 		if len(def) == 0 {
 			continue
@@ -410,7 +545,13 @@ func parseCreate(db, name string, toks []token) (tableSchema, bool) {
 			continue
 		case def[0].is("LIKE"):
 			return ts, false
-		case isAny(def[0], indexKinds):
+		case systemTime(def): // PERIOD FOR SYSTEM_TIME (start, end)
+			if args := splitTop(def[4 : len(def)-1]); len(def) > 5 && def[3].punct("(") && len(args) == 2 && len(args[1]) == 1 {
+				rowEnd = args[1][0].text
+				continue
+			}
+			return ts, false
+		case indexDef(def):
 			continue
 		}
 		c, pk, _, ok := parseColumnDef(def)
@@ -422,9 +563,48 @@ func parseCreate(db, name string, toks []token) (tableSchema, bool) {
 			ts.PK = []string{c.Name}
 		}
 	}
+	ts.Charset = tableCharset(toks[end+1:])
+	ts.fillCharsets()
+	if versioned {
+		if i := ts.find(rowEnd); i >= 0 {
+			ts.Columns[i].RowEnd = true
+		}
+		ts.systemVersioned()
+	}
+	ts.pkAsColumns()
 	return ts, len(ts.Columns) > 0
 }
 
 func hasWord(toks []token, kw string) bool {
 	return slices.ContainsFunc(toks, func(tk token) bool { return tk.is(kw) })
+}
+
+// tableCharset is the character set table options name ([DEFAULT] CHARACTER SET|CHARSET [=] x, else
+// [DEFAULT] COLLATE [=] x), "" for none.
+func tableCharset(toks []token) string {
+	cs := ""
+	for i := 0; i+1 < len(toks); i++ {
+		tk := toks[i]
+		if !tk.is("CHARSET") && !tk.is("COLLATE") && !(tk.is("SET") && i > 0 && toks[i-1].is("CHARACTER")) {
+			continue
+		}
+		j := i + 1
+		if toks[j].punct("=") && j+1 < len(toks) {
+			j++
+		}
+		if tk.is("COLLATE") && cs != "" {
+			continue
+		}
+		cs = charsetOf(toks[j].text)
+	}
+	return cs
+}
+
+// fillCharsets gives the character string columns defined without a character set the table's.
+func (ts *tableSchema) fillCharsets() {
+	for i, c := range ts.Columns {
+		if c.Charset == "" && isTextType(c.DataType) {
+			ts.Columns[i].Charset = ts.Charset
+		}
+	}
 }

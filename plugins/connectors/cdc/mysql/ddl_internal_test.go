@@ -106,6 +106,12 @@ func TestApplyAlter(t *testing.T) {
 		{"ALTER TABLE t MODIFY a VARCHAR(20) CHARACTER SET binary FIRST", []string{"a:varchar(20)", "id:int(11)", "b:int(11)"}, []string{"id"}},
 		{"ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (a(5), b)", []string{"id:int(11)", "a:varchar(10)", "b:int(11)"}, []string{"a", "b"}},
 		{"ALTER TABLE t ADD INDEX i (a), ENGINE=InnoDB, ALTER COLUMN b SET DEFAULT 3, COMMENT 'x'", []string{"id:int(11)", "a:varchar(10)", "b:int(11)"}, []string{"id"}},
+		// The specifications name the columns as they were before the statement.
+		{"ALTER TABLE t CHANGE a b INT, CHANGE b a VARCHAR(10)", []string{"id:int(11)", "b:int", "a:varchar(10)"}, []string{"id"}},
+		{"ALTER TABLE t RENAME COLUMN a TO b, RENAME COLUMN b TO a", []string{"id:int(11)", "b:varchar(10)", "a:int(11)"}, []string{"id"}},
+		{"ALTER TABLE t RENAME COLUMN id TO a, RENAME COLUMN a TO id", []string{"a:int(11)", "id:varchar(10)", "b:int(11)"}, []string{"a"}},
+		{"ALTER TABLE t CHANGE id b INT, DROP b", []string{"b:int", "a:varchar(10)"}, []string{"b"}},
+		{"ALTER TABLE t CHANGE a b INT FIRST, CHANGE b a INT", []string{"b:int", "id:int(11)", "a:int"}, []string{"id"}},
 	} {
 		d, ok := parseDDL(tc.q, "d")
 		require.True(t, ok, tc.q)
@@ -143,4 +149,40 @@ func TestParseCreate(t *testing.T) {
 		_, ok := parseCreate("d", "t", d.create)
 		require.False(t, ok, q)
 	}
+}
+
+// Character string columns record their character set: their own, else the table's default, which table
+// options and CONVERT TO change.
+func TestColumnCharsets(t *testing.T) {
+	charsets := func(ts tableSchema) (out []string) {
+		for _, c := range ts.Columns {
+			out = append(out, c.Name+":"+c.Charset)
+		}
+		return out
+	}
+	d, ok := parseDDL("CREATE TABLE t (id INT, a VARCHAR(5) CHARACTER SET ucs2, b TEXT COLLATE cp1251_bin, c CHAR(2), "+
+		"e VARCHAR(3) CHARSET binary, f VARCHAR(3) ASCII, g ENUM('x') CHARACTER SET latin1) ENGINE=InnoDB DEFAULT CHARSET=latin1", "d")
+	require.True(t, ok)
+	ts, ok := parseCreate("d", "t", d.create)
+	require.True(t, ok)
+	require.Equal(t, "latin1", ts.Charset)
+	require.Equal(t, []string{"id:", "a:ucs2", "b:cp1251", "c:latin1", "e:", "f:latin1", "g:"}, charsets(ts))
+	require.Equal(t, "varbinary", ts.Columns[4].DataType)
+	for _, tc := range []struct {
+		alter string
+		want  []string
+	}{
+		{"ADD x VARCHAR(2), DEFAULT CHARSET = gbk", []string{"id:", "a:ucs2", "b:cp1251", "c:latin1", "e:", "f:latin1", "g:", "x:gbk"}},
+		{"MODIFY a VARCHAR(5)", []string{"id:", "a:latin1", "b:cp1251", "c:latin1", "e:", "f:latin1", "g:"}},
+		{"CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin", []string{"id:", "a:utf8mb4", "b:utf8mb4", "c:utf8mb4", "e:", "f:utf8mb4", "g:"}},
+	} {
+		d, ok := parseDDL("ALTER TABLE t "+tc.alter, "d")
+		require.True(t, ok, tc.alter)
+		got, ok := applyAlter(ts, d.alter)
+		require.True(t, ok, tc.alter)
+		require.Equal(t, tc.want, charsets(got), tc.alter)
+	}
+	d, _ = parseDDL("ALTER TABLE t CONVERT TO CHARACTER SET binary", "d")
+	_, ok = applyAlter(ts, d.alter)
+	require.False(t, ok, "binary makes binary types: the catalog is read")
 }

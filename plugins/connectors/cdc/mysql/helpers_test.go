@@ -165,3 +165,32 @@ func describeAll(recs []*schema.Record) []string {
 
 // topic is the topic of table in h's database.
 func (h *harness) topic(table string) string { return "srv-" + h.db.Name + "-" + table }
+
+// pollUntil polls until n change records (heartbeats left out) or an error, storing every record's position;
+// it returns both.
+func (h *harness) pollUntil(task plugins.SourceTask, n int, wait time.Duration) ([]*schema.Record, error) {
+	h.t.Helper()
+	var out []*schema.Record
+	deadline := time.Now().Add(wait)
+	for len(out) < n && time.Now().Before(deadline) {
+		recs, err := task.Poll(context.Background())
+		if err != nil {
+			return out, err
+		}
+		for _, r := range recs {
+			h.store.Commit(r)
+			if strings.HasPrefix(r.Topic, "__debezium-heartbeat") {
+				continue
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// afterOf is the after image of a change record's envelope, nil for none.
+func afterOf(r *schema.Record) *schema.Struct {
+	v, _ := r.Value.(*schema.Struct).Get("after")
+	st, _ := v.(*schema.Struct)
+	return st
+}

@@ -28,6 +28,14 @@ type colDef struct {
 	DataType   string `json:"data_type"`
 	ColumnType string `json:"column_type"`
 	Scale      int32  `json:"scale,omitempty"`
+	// Charset is a character string column's character set (CHARACTER_SET_NAME).
+	Charset string `json:"charset,omitempty"`
+	// RowEnd marks a system-versioned table's row end column: a row whose row end is not the largest
+	// value is history. Hidden marks the row start and end columns MariaDB adds to a table with system
+	// versioning and no PERIOD FOR SYSTEM_TIME: they are last, in the binlog but not in the catalog or the
+	// records.
+	RowEnd bool `json:"row_end,omitempty"`
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // tableSchema is one table's columns and primary key at a binlog position; Dropped marks a
@@ -38,6 +46,8 @@ type tableSchema struct {
 	Columns []colDef `json:"columns,omitempty"`
 	PK      []string `json:"pk,omitempty"`
 	Dropped bool     `json:"dropped,omitempty"`
+	// Charset is the table's default character set, which columns added without one take.
+	Charset string `json:"charset,omitempty"`
 }
 
 func (s *tableSchema) id() string { return s.DB + "." + s.Table }

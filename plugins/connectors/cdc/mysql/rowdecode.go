@@ -97,7 +97,7 @@ func (p *rowPlan) sameColumns(tme *replication.TableMapEvent) bool {
 // planColumn is how a column of binlog type typ with metadata meta is read for c; ok is false when the
 // decoder does not cover it.
 func planColumn(typ byte, meta uint16, c *column) (colPlan, bool) {
-	if c.enum != nil || c.set != nil {
+	if c.enum != nil || c.set != nil || c.charset != "" || c.binaryType != "" { // converted by valueIn
 		return colPlan{}, false
 	}
 	p := colPlan{c: c}
@@ -477,7 +477,8 @@ func trimInt(out []byte, start int) []byte {
 }
 
 // dateValue reads a DATE: day, month and year in 5, 4 and 15 bits of a little-endian 3-byte integer. The
-// zero date is null; a date the calendar does not have is for the conversion to reject.
+// zero date, and a date with a zero month or day, is null; another date the calendar does not have is for
+// the conversion to reject.
 func dateValue(data []byte) (any, int, error) {
 	if len(data) < 3 {
 		return nil, 0, errImage
@@ -487,10 +488,19 @@ func dateValue(data []byte) (any, int, error) {
 		return nil, 3, nil
 	}
 	y, m, d := v>>9, v>>5&15, v&31
+	if zeroMonthOrDay(y, m, d) {
+		return nil, 3, nil
+	}
 	if !validDate(y, m, d) {
 		return nil, 0, errImage
 	}
 	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), 3, nil
+}
+
+// zeroMonthOrDay reports a date with a zero month or day (which MariaDB's default sql_mode accepts): no
+// calendar value, null as the zero date is.
+func zeroMonthOrDay(y, m, d int) bool {
+	return y <= 9999 && m <= 12 && (m == 0 || d == 0)
 }
 
 func validDate(y, m, d int) bool {
@@ -541,7 +551,13 @@ func dateTime2Value(data []byte, dec int) (any, int, error) {
 	ym, d := int(v>>22), int(v>>17&31)
 	h, mi, s := int(v>>12&31), int(v>>6&63), int(v&63)
 	y, m := ym/13, ym%13
-	if !validDate(y, m, d) || h > 23 || mi > 59 || s > 59 {
+	if h > 23 || mi > 59 || s > 59 {
+		return nil, 0, errImage
+	}
+	if zeroMonthOrDay(y, m, d) { // the library's value would be another date (2024-01-00 as 2023-12-31)
+		return nil, 5 + fn, nil
+	}
+	if !validDate(y, m, d) {
 		return nil, 0, errImage
 	}
 	return time.Date(y, time.Month(m), d, h, mi, s, truncNanos(usec, dec), time.UTC), 5 + fn, nil

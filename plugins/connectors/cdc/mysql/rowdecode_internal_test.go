@@ -19,6 +19,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 	"github.com/rmqconnect/rmqconnect/schema"
 	"github.com/rmqconnect/rmqconnect/tests/dbtest"
 )
@@ -241,7 +242,7 @@ func checkEvent(t *testing.T, a *ahead, c *capturedEvent, tb *table, wrong bool)
 		other := *tb
 		taken = &other
 	}
-	ok, err := a.take(c.e, taken)
+	ok, err := a.take(c.e, taken, new(cdc.Slab))
 	require.NoError(t, err)
 	require.Equal(t, !wrong, ok)
 	if !wrong {
@@ -434,7 +435,7 @@ func TestParsedRowsSame(t *testing.T) {
 		require.NoError(t, err)
 		re := be.Event.(*replication.RowsEvent)
 		require.Equal(t, !library, a.done[re].data != nil, "read by the row decoder")
-		ok, err := a.take(re, tb)
+		ok, err := a.take(re, tb, new(cdc.Slab))
 		require.NoError(t, err)
 		require.True(t, ok)
 		got[i] = re.Rows

@@ -16,7 +16,10 @@ import (
 type table struct {
 	db, name string
 	cols     []*column
-	t        *cdc.Table
+	// visible is how many of cols are in the records: a system-versioned table's hidden row start and
+	// end columns are last. end is the row end column's index, -1 for a table without system versioning.
+	visible, end int
+	t            *cdc.Table
 }
 
 func (t *task) newTable(db, name string, cols []*column, pk []string) (*table, error) {
@@ -26,7 +29,15 @@ func (t *task) newTable(db, name string, cols []*column, pk []string) (*table, e
 	}
 	prefix := t.cfg.prefix + "." + db + "." + name
 	rb := schema.StructBuilder().Name(prefix + ".Value")
-	for _, c := range cols {
+	visible, end := len(cols), -1
+	for i, c := range cols {
+		if c.rowEnd {
+			end = i
+		}
+		if c.hidden {
+			visible = min(visible, i)
+			continue
+		}
 		c.build(isKey[c.name])
 		rb.Field(c.name, c.schema)
 	}
@@ -38,7 +49,7 @@ func (t *task) newTable(db, name string, cols []*column, pk []string) (*table, e
 	if err != nil {
 		return nil, err
 	}
-	return &table{db: db, name: name, cols: cols, t: ct}, nil
+	return &table{db: db, name: name, cols: cols, visible: visible, end: end, t: ct}, nil
 }
 
 // snapshot reads the captured tables in one consistent-snapshot transaction. The newest row is held
@@ -135,7 +146,7 @@ func (t *task) recordSchemas(ctx context.Context, q rowQueryer, tables [][2]stri
 // capturedTables lists the captured base tables.
 func (t *task) capturedTables(ctx context.Context, q rowQueryer) ([][2]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
-		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY 1, 2`)
+		WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY 1, 2`)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
@@ -161,14 +172,14 @@ type rowQueryer interface {
 // does not exist comes back Dropped.
 func readSchema(ctx context.Context, q rowQueryer, db, name string) (tableSchema, error) {
 	ts := tableSchema{DB: db, Table: name}
-	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_SCALE, 0)
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
+	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_SCALE, 0),
+		COALESCE(CHARACTER_SET_NAME, ''), EXTRA = 'ROW END' FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
 	if err != nil {
 		return ts, fmt.Errorf("columns of %s.%s: %w", db, name, err)
 	}
 	for rows.Next() {
 		var c colDef
-		if err := rows.Scan(&c.Name, &c.DataType, &c.ColumnType, &c.Scale); err != nil {
+		if err := rows.Scan(&c.Name, &c.DataType, &c.ColumnType, &c.Scale, &c.Charset, &c.RowEnd); err != nil {
 			rows.Close()
 			return ts, err
 		}
@@ -196,6 +207,27 @@ func readSchema(ctx context.Context, q rowQueryer, db, name string) (tableSchema
 		ts.PK = append(ts.PK, c)
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return ts, fmt.Errorf("primary key of %s.%s: %w", db, name, err)
+	}
+	rows, err = q.QueryContext(ctx, `SELECT COALESCE(TABLE_COLLATION, ''), TABLE_TYPE FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, db, name)
+	if err != nil {
+		return ts, fmt.Errorf("character set of %s.%s: %w", db, name, err)
+	}
+	versioned := false
+	for rows.Next() {
+		var coll, typ string
+		if err := rows.Scan(&coll, &typ); err != nil {
+			rows.Close()
+			return ts, err
+		}
+		ts.Charset, versioned = charsetOf(coll), typ == "SYSTEM VERSIONED"
+	}
+	rows.Close()
+	if versioned {
+		ts.systemVersioned()
+	}
 	return ts, rows.Err()
 }
 
@@ -216,6 +248,9 @@ func (t *task) tableOf(ts *tableSchema) (*table, error) {
 		case "set":
 			col.set = members(c.ColumnType)
 		}
+		col.setCharset(c.Charset)
+		col.setBinaryText(c.DataType)
+		col.rowEnd, col.hidden = c.RowEnd, c.Hidden
 		cols[i] = col
 	}
 	tb, err := t.newTable(ts.DB, ts.Table, cols, ts.PK)
@@ -297,8 +332,8 @@ func (t *task) pollSnapshot(ctx context.Context) ([]*schema.Record, error) {
 				return nil, err
 			}
 			s.cur = tb
-			names := make([]string, len(tb.cols))
-			for i, c := range tb.cols {
+			names := make([]string, tb.visible)
+			for i, c := range tb.cols[:tb.visible] {
 				names[i] = quoteID(c.name)
 			}
 			if s.rows, err = s.conn.QueryContext(t.life, "SELECT "+strings.Join(names, ", ")+" FROM "+quoteID(db)+"."+quoteID(name)); err != nil {
@@ -315,7 +350,7 @@ func (t *task) pollSnapshot(ctx context.Context) ([]*schema.Record, error) {
 			s.i++
 			continue
 		}
-		raw := make([]sql.RawBytes, len(s.cur.cols))
+		raw := make([]sql.RawBytes, s.cur.visible)
 		dst := make([]any, len(raw))
 		for i := range raw {
 			dst[i] = &raw[i]

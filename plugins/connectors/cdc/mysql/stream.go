@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -243,7 +245,10 @@ func (t *task) handle(out []*schema.Record, ev *replication.BinlogEvent) ([]*sch
 		s.file = string(e.NextLogName)
 	case *replication.MariadbGTIDEvent:
 		t.endOpenTx(h)
-		g := e.GTID
+		g, err := mariadbGTID(ev)
+		if err != nil {
+			return out, err
+		}
 		t.beginTx(h, &g)
 		s.tx.grouped = !e.IsStandalone() // MariaDB writes no BEGIN: a group that is not standalone ends with a commit
 	case *replication.GTIDEvent:
@@ -335,6 +340,23 @@ func queryKind(q string) int {
 	return queryOther
 }
 
+// mariadbGTID is the GTID a MariaDB GTID event names, read from the event's own bytes: go-mysql's reader
+// goroutine adds the event's GTID field by address to its GTID set when the (domain, server) pair is new to
+// it, and then moves that field forward in place for the pair's later transactions, so the field can name a
+// later transaction than the event's (and is written while this goroutine reads it). The body starts with
+// the sequence number (8 bytes) and the domain (4 bytes), little-endian; the server is the header's.
+func mariadbGTID(ev *replication.BinlogEvent) (gmysql.MariadbGTID, error) {
+	body := ev.RawData[min(replication.EventHeaderSize, len(ev.RawData)):]
+	if len(body) < 12 {
+		return gmysql.MariadbGTID{}, fmt.Errorf("a GTID event of %d bytes at binlog position %d", len(ev.RawData), ev.Header.LogPos)
+	}
+	return gmysql.MariadbGTID{
+		SequenceNumber: binary.LittleEndian.Uint64(body),
+		DomainID:       binary.LittleEndian.Uint32(body[8:]),
+		ServerID:       ev.Header.ServerID,
+	}, nil
+}
+
 // setDomainGTID records g as the last transaction of its replication domain: MariaDB resumes from one
 // GTID a domain (its slave connect state refuses two), and a domain's GTIDs come from more than one
 // server after a switchover or on a multi-source replica.
@@ -414,7 +436,7 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 	var pre bool // e.Rows are tb's row images, converted ahead
 	if s.ahead != nil {
 		var err error
-		if pre, err = s.ahead.take(e, tb); err != nil {
+		if pre, err = s.ahead.take(e, tb, &t.slab); err != nil {
 			return nil, err
 		}
 	}
@@ -454,6 +476,13 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 		if err != nil {
 			return nil, err
 		}
+		rop := op
+		if tb.end >= 0 {
+			var ok bool
+			if rop, before, after, ok = tb.versionedChange(op, before, after); !ok {
+				continue
+			}
+		}
 		if src == nil {
 			if s.tx.gtid != nil && s.tx.gtidText == "" {
 				s.tx.gtidText = s.tx.gtid.String()
@@ -474,7 +503,7 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 			out = make([]*schema.Record, 0, min(t.cfg.maxBatch, 8192)+step) // a poll's records, in one allocation
 		}
 		off := t.offsets.next(s.tx.offset, s.tx.row)
-		if out, err = tb.t.AppendRecords(out, cdc.Event{Op: op, Before: before, After: after, Source: src.StructIn(&t.slab, int32(i/step)),
+		if out, err = tb.t.AppendRecords(out, cdc.Event{Op: rop, Before: before, After: after, Source: src.StructIn(&t.slab, int32(i/step)),
 			Partition: t.partition, LazyOffset: off, Now: now, NowMs: nowMs, Slab: &t.slab}, t.cfg.tombstones); err != nil {
 			return nil, err
 		}
@@ -568,6 +597,13 @@ func (t *task) followDDL(h *replication.EventHeader, stmt string, d ddlTarget) e
 		add(next)
 	case d.create != nil:
 		if ts, ok := parseCreate(d.tables[0][0], d.tables[0][1], d.create); ok {
+			if ts.Charset == "" { // the database's default
+				row := t.db.QueryRowContext(ctx, `SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`, ts.DB)
+				if err := row.Scan(&ts.Charset); err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("follow DDL %q: default character set of database %s: %w", stmt, ts.DB, err)
+				}
+				ts.fillCharsets()
+			}
 			add(ts)
 		} else {
 			unresolved = d.tables

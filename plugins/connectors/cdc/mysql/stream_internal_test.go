@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -113,7 +114,7 @@ func TestSavepointKeepsTheTransaction(t *testing.T) {
 			return &hh
 		}
 		handle := func(hh *replication.EventHeader, e replication.Event) []*schema.Record {
-			out, err := tk.handle(nil, &replication.BinlogEvent{Header: hh, Event: e})
+			out, err := tk.handle(nil, binlogEvent(hh, e))
 			require.NoError(t, err, stmt)
 			return out
 		}
@@ -154,7 +155,7 @@ func TestQueryEventsAndTheTransaction(t *testing.T) {
 		return &hh
 	}
 	handle := func(hh *replication.EventHeader, e replication.Event) {
-		_, err := tk.handle(nil, &replication.BinlogEvent{Header: hh, Event: e})
+		_, err := tk.handle(nil, binlogEvent(hh, e))
 		require.NoError(t, err)
 	}
 	// A standalone group: its statement ends it.
@@ -189,7 +190,7 @@ func TestOneGTIDPerDomain(t *testing.T) {
 		&replication.MariadbGTIDEvent{GTID: gmysql.MariadbGTID{DomainID: 0, ServerID: 2, SequenceNumber: 101}},
 		&replication.XIDEvent{},
 	} {
-		_, err := tk.handle(nil, &replication.BinlogEvent{Header: &hh, Event: e})
+		_, err := tk.handle(nil, binlogEvent(&hh, e))
 		require.NoError(t, err)
 	}
 	require.Equal(t, "0-2-101,1-1-7", tk.resume.gtids)
@@ -199,4 +200,20 @@ func TestOneGTIDPerDomain(t *testing.T) {
 	s := stored.(*gmysql.MariadbGTIDSet)
 	oneGTIDPerDomain(s)
 	require.Equal(t, "0-2-101,1-1-7", s.String())
+}
+
+// binlogEvent is e as the binlog reader hands it over: a MariaDB GTID event's GTID is also in its bytes and
+// its server in the header, where the task reads them.
+func binlogEvent(h *replication.EventHeader, e replication.Event) *replication.BinlogEvent {
+	g, ok := e.(*replication.MariadbGTIDEvent)
+	if !ok {
+		return &replication.BinlogEvent{Header: h, Event: e}
+	}
+	hh := *h
+	hh.ServerID = g.GTID.ServerID
+	raw := make([]byte, replication.EventHeaderSize, replication.EventHeaderSize+13)
+	raw = binary.LittleEndian.AppendUint64(raw, g.GTID.SequenceNumber)
+	raw = binary.LittleEndian.AppendUint32(raw, g.GTID.DomainID)
+	raw = append(raw, g.Flags)
+	return &replication.BinlogEvent{Header: &hh, Event: e, RawData: raw}
 }

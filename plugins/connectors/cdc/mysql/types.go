@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/encoding"
+
 	"github.com/rmqconnect/rmqconnect/plugins/connectors/cdc"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
@@ -38,7 +40,15 @@ type column struct {
 	scale int32
 	// enum and set hold the member names of ENUM and SET columns (the binlog sends indexes and bitmasks).
 	enum, set []string
-	schema    *schema.Schema
+	// charset is a text column's character set when its binlog bytes are not UTF-8, and decoder its
+	// conversion (nil for a character set the connector cannot convert).
+	charset string
+	decoder encoding.Encoding
+	// binaryType is uuid, inet6 or inet4 for MariaDB's types whose binlog value is binary (mariadbtypes.go).
+	binaryType string
+	// rowEnd and hidden are a system-versioned table's (colDef.RowEnd, colDef.Hidden).
+	rowEnd, hidden bool
+	schema         *schema.Schema
 }
 
 func (c *column) build(required bool) {
@@ -154,8 +164,25 @@ func (c *column) value(raw any) (any, error) {
 	return v, nil
 }
 
-// valueIn is value with a decimal's unscaled value from slab.
+// valueIn is value for the binlog decoder's values: a decimal's unscaled value from slab, text converted
+// from the column's character set.
 func (c *column) valueIn(raw any, slab *cdc.Slab) (any, error) {
+	if c.binaryType != "" {
+		switch v := raw.(type) {
+		case string:
+			return c.streamBinaryText(v)
+		case []byte:
+			return c.streamBinaryText(string(v))
+		}
+	}
+	if c.charset != "" {
+		switch v := raw.(type) {
+		case string:
+			return c.streamText(v)
+		case []byte: // TEXT columns
+			return c.streamText(string(v))
+		}
+	}
 	if s, ok := raw.(string); ok && c.kind == kDecimal {
 		d, err := slab.ParseDecimal(s, c.scale)
 		if err != nil {
@@ -333,15 +360,21 @@ func (c *column) parse(s string) (any, error) {
 	case kBytes:
 		return []byte(s), nil
 	case kDate:
-		if strings.HasPrefix(s, "0000-00-00") {
+		if zeroInDate(s) {
 			return nil, nil // MySQL's zero date has no calendar value: null, as Debezium writes it
 		}
 		return time.Parse("2006-01-02", s)
 	case kTimestamp:
-		if strings.HasPrefix(s, "0000-00-00") {
+		if zeroInDate(s) {
 			return nil, nil
 		}
 		return time.Parse("2006-01-02 15:04:05.999999999", s)
 	}
 	return s, nil
+}
+
+// zeroInDate reports whether a date's text (yyyy-mm-dd…) has a zero month or day, as the zero date and
+// the dates MariaDB's default sql_mode accepts (2024-00-00, 2024-01-00) have: no calendar value, null.
+func zeroInDate(s string) bool {
+	return len(s) >= 10 && s[4] == '-' && s[7] == '-' && (s[5:7] == "00" || s[8:10] == "00")
 }

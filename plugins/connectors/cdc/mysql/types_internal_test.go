@@ -53,3 +53,37 @@ func TestValueInMatchesValue(t *testing.T) {
 		}
 	}
 }
+
+// Streamed text is converted from the column's character set; one the connector cannot convert fails,
+// naming the column and the character set, rather than pass on bytes that are not the text.
+func TestStreamedTextCharsets(t *testing.T) {
+	c := &column{name: "v", kind: kString}
+	c.setCharset("latin1")
+	v, err := c.valueIn("caf\xe9 \x80", nil)
+	require.NoError(t, err)
+	require.Equal(t, "café €", v)
+	c.setCharset("ucs2")
+	v, err = c.valueIn([]byte("\x00\xe9"), nil)
+	require.NoError(t, err)
+	require.Equal(t, "é", v)
+	c = &column{name: "v", kind: kString}
+	c.setCharset("armscii8")
+	_, err = c.valueIn("x", nil)
+	require.ErrorContains(t, err, "column v: character set armscii8")
+	c = &column{name: "v", kind: kString}
+	c.setCharset("utf8mb4")
+	v, err = c.valueIn("é", nil)
+	require.NoError(t, err)
+	require.Equal(t, "é", v)
+}
+
+// A UUID in MariaDB's record order (segments reversed) and in memory order both give the same text.
+func TestUUIDTextByteOrders(t *testing.T) {
+	var rec, mem [16]byte
+	copy(rec[:], "\x42\x66\x55\x44\x00\x00\xa4\x56\x12\xd3\xe8\x9b\x12\x3e\x45\x67")
+	copy(mem[:], "\x12\x3e\x45\x67\xe8\x9b\x12\xd3\xa4\x56\x42\x66\x55\x44\x00\x00")
+	require.Equal(t, "123e4567-e89b-12d3-a456-426655440000", uuidText(rec))
+	require.Equal(t, "123e4567-e89b-12d3-a456-426655440000", uuidText(mem))
+	require.Equal(t, "::ffff:1.2.3.4", inet6Text([16]byte{10: 0xff, 11: 0xff, 12: 1, 13: 2, 14: 3, 15: 4}))
+	require.Equal(t, "::1", inet6Text([16]byte{15: 1}))
+}
