@@ -293,7 +293,10 @@ func (a *alteration) spec(spec []token) bool {
 	case p.accept("CONVERT"):
 		// CONVERT TO CHARACTER SET x: the character string columns and the table's default.
 		cs := tableCharset(spec)
-		if cs == "" || cs == "binary" { // binary makes them binary types: read the catalog
+		// binary makes them binary types, DEFAULT names the database's: read the catalog. So does a
+		// table whose schema history predates character sets (no table default recorded): its columns'
+		// sets are not known, and the catalog says which ones this changes.
+		if cs == "" || cs == "binary" || cs == "default" || a.orig.Charset == "" {
 			return false
 		}
 		for i, c := range ts.Columns {
@@ -310,7 +313,14 @@ func (a *alteration) spec(spec []token) bool {
 	if spec[0].is("RENAME") || spec[0].is("PARTITION") {
 		return true
 	}
-	if cs := tableCharset(spec); cs != "" { // table options: a new default for columns defined without one
+	// Table options: a new default for columns defined without one; DEFAULT, the database's, is in the catalog.
+	switch cs := tableCharset(spec); {
+	case cs == "":
+	case cs == "default" || a.orig.Charset == "":
+		// The database's default, or a table whose schema history predates character sets (a new default
+		// would be given to columns whose own set is not known): the catalog says.
+		return false
+	default:
 		ts.Charset = cs
 	}
 	return true

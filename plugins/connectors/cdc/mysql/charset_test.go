@@ -1,6 +1,7 @@
 package mysql_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,4 +35,25 @@ func TestNonUTF8TextStreamsAsSnapshot(t *testing.T) {
 	f, _ := afterOf(str[1]).Get("f")
 	v, _ := afterOf(str[2]).Get("v")
 	require.Equal(t, []any{"ß", "ø😀", "жук"}, []any{e, f, v})
+}
+
+// Every latin1 byte streams as the snapshot (the server's conversion) gives it, the five bytes code
+// page 1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) included: they are in the UTF-8 bytes of
+// Á, Í, Ï, Ð, Ý and ” stored in a latin1 column, and came out as U+FFFD.
+func TestLatin1EveryByteStreamsAsSnapshot(t *testing.T) {
+	h := newHarness(t, nil)
+	all := "UNHEX('"
+	for b := 0x20; b <= 0xFF; b++ {
+		all += fmt.Sprintf("%02X", b)
+	}
+	all += "')"
+	h.exec(`CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(300) CHARACTER SET latin1)`, `INSERT INTO t VALUES (1, `+all+`)`)
+	task := h.start()
+	snap := h.poll(task, 1, true)
+	h.exec(`INSERT INTO t VALUES (2, ` + all + `)`)
+	str := h.poll(task, 1, true)
+	sv, _ := afterOf(snap[0]).Get("v")
+	bv, _ := afterOf(str[0]).Get("v")
+	require.Equal(t, sv, bv)
+	require.NotContains(t, bv, "\uFFFD")
 }

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -182,7 +183,26 @@ func TestColumnCharsets(t *testing.T) {
 		require.True(t, ok, tc.alter)
 		require.Equal(t, tc.want, charsets(got), tc.alter)
 	}
-	d, _ = parseDDL("ALTER TABLE t CONVERT TO CHARACTER SET binary", "d")
-	_, ok = applyAlter(ts, d.alter)
-	require.False(t, ok, "binary makes binary types: the catalog is read")
+	for _, alter := range []string{"CONVERT TO CHARACTER SET binary", "CONVERT TO CHARACTER SET DEFAULT", "DEFAULT CHARSET = DEFAULT",
+		"CHARACTER SET DEFAULT"} {
+		d, _ = parseDDL("ALTER TABLE t "+alter, "d")
+		_, ok = applyAlter(ts, d.alter)
+		require.False(t, ok, "%s: binary makes binary types, DEFAULT names the database's: the catalog is read", alter)
+	}
+	// A schema history written before character sets were recorded: a new table default would be given to
+	// columns whose own set is not known (utf8mb4 columns decoded as latin1); the catalog is read instead.
+	old := ts
+	old.Charset, old.Columns = "", slices.Clone(ts.Columns)
+	for i := range old.Columns {
+		old.Columns[i].Charset = ""
+	}
+	for _, alter := range []string{"DEFAULT CHARSET = latin1", "CONVERT TO CHARACTER SET latin1"} {
+		d, _ = parseDDL("ALTER TABLE t "+alter, "d")
+		_, ok = applyAlter(old, d.alter)
+		require.False(t, ok, "%s of a table whose history names no character sets: the catalog is read", alter)
+	}
+	d, _ = parseDDL("ALTER TABLE t ADD z INT", "d")
+	got, ok := applyAlter(old, d.alter)
+	require.True(t, ok)
+	require.Equal(t, []string{"id:", "a:", "b:", "c:", "e:", "f:", "g:", "z:"}, charsets(got), "sets not known stay unknown")
 }

@@ -173,7 +173,7 @@ type rowQueryer interface {
 func readSchema(ctx context.Context, q rowQueryer, db, name string) (tableSchema, error) {
 	ts := tableSchema{DB: db, Table: name}
 	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_SCALE, 0),
-		COALESCE(CHARACTER_SET_NAME, ''), EXTRA = 'ROW END' FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
+		COALESCE(CHARACTER_SET_NAME, ''), COALESCE(GENERATION_EXPRESSION, '') = 'ROW END' FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, name)
 	if err != nil {
 		return ts, fmt.Errorf("columns of %s.%s: %w", db, name, err)
 	}
