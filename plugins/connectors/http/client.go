@@ -129,15 +129,19 @@ const maxRedirects = 5
 // 307 or 308 (net/http re-sends the body through GetBody). After a 301, 302 or 303 net/http re-sends a
 // request as a GET without its body, and a 2xx to that GET would pass for the delivery of records it never
 // carried. A redirect not followed is an ErrRedirect: the configured URL is wrong, not the record. A 303
-// that seeOtherDone makes a success is not followed either: do returns it as the answer.
+// that seeOtherDone makes a success is not followed either: do returns it as the answer; but only one to
+// the same scheme and host, the endpoint's own answer. A 303 elsewhere, as a forward-auth proxy sends a
+// request whose token expired to its login page, is an ErrRedirect: taken for delivered, the records
+// would be committed and lost.
 func (r *requester) checkRedirect(req *http.Request, via []*http.Request) error {
 	prev := via[len(via)-1]
-	if req.Response != nil && r.doneBySeeOther(prev.Method, req.Response.StatusCode) {
+	sameOrigin := req.URL.Scheme == via[0].URL.Scheme && req.URL.Host == via[0].URL.Host
+	if req.Response != nil && sameOrigin && r.doneBySeeOther(prev.Method, req.Response.StatusCode) {
 		return http.ErrUseLastResponse
 	}
 	var why string
 	switch {
-	case req.URL.Scheme != via[0].URL.Scheme || req.URL.Host != via[0].URL.Host:
+	case !sameOrigin:
 		why = "another host or scheme, where credentials and signatures are not sent"
 	case req.Method != prev.Method || req.ContentLength != prev.ContentLength:
 		why = fmt.Sprintf("which would re-send the %s request as a %s without its body (only 307 and 308 keep method and body)", prev.Method, req.Method)

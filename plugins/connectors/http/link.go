@@ -52,6 +52,11 @@ func nextLinkValue(s string) (target, rel, rest string, ok bool) {
 		default:
 			return "", "", skipLinkValue(s), false
 		}
+		// An empty parameter (`<u>; rel=next;`, `<u>;; rel=next`) is no parameter: servers send them.
+		if t := strings.TrimLeft(s[1:], " \t"); t == "" || t[0] == ';' || t[0] == ',' {
+			s = t
+			continue
+		}
 		name, value, after, good := linkParam(s[1:])
 		if !good {
 			return "", "", skipLinkValue(after), false

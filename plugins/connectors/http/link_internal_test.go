@@ -22,6 +22,8 @@ func TestLinkNext(t *testing.T) {
 		{"escaped quote in a parameter", []string{`<https://a/2>; title="say \"hi\", then; go"; rel=next`}, "https://a/2"},
 		{"several types", []string{`<https://a/9>; rel="next last"`}, "https://a/9"},
 		{"case-insensitive", []string{`<https://a/2>; REL="Next"`}, "https://a/2"},
+		{"trailing empty parameter", []string{`<https://a/2>; rel="next";`}, "https://a/2"},
+		{"empty parameter between", []string{`<https://a/1>;; rel=prev, <https://a/2>; ; rel=next;, <https://a/3>`}, "https://a/2"},
 		{"white space around =", []string{` <https://a/2> ; rel = "next" `}, "https://a/2"},
 		{"in a second header value", []string{`<https://a/1>; rel=prev`, `<https://a/2>; rel=next`}, "https://a/2"},
 		{"after a malformed link-value", []string{`junk; rel=next, <https://a/2>; rel=next`}, "https://a/2"},

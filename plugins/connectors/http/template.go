@@ -89,7 +89,7 @@ type escaping int
 const (
 	escapeNone escaping = iota
 	escapeURL           // path-escaped before '?', query-escaped after
-	escapeJSON          // as the inside of a JSON string: a value within quotes stays one string, a number stays as it is
+	escapeJSON          // within a JSON string of the template, as string content (a value stays one string); elsewhere as it is
 )
 
 // render replaces every placeholder by lookup(name).
@@ -112,9 +112,13 @@ func (t *template) renderPlaced(esc escaping, lookup func(name string) (string, 
 	}
 	var b strings.Builder
 	var at []placed
+	inString := false // escapeJSON: the template's text so far ends inside a JSON string
 	for _, p := range t.parts {
 		if p.name == "" {
 			b.WriteString(p.lit)
+			if esc == escapeJSON {
+				inString = endsInString(p.lit, inString)
+			}
 			continue
 		}
 		v, err := lookup(p.name)
@@ -126,7 +130,7 @@ func (t *template) renderPlaced(esc escaping, lookup func(name string) (string, 
 			v = url.QueryEscape(v)
 		case esc == escapeURL:
 			v = url.PathEscape(v)
-		case esc == escapeJSON:
+		case esc == escapeJSON && inString:
 			v = jsonStringContent(v)
 		}
 		if track {
@@ -173,6 +177,21 @@ func (t *template) renderURL(lookup func(name string) (string, error)) (string, 
 		return "", fmt.Errorf("%w: url path segment %s %s, which would send the request to another resource", ErrRender, names, why)
 	}
 	return u, nil
+}
+
+// endsInString reports whether JSON text lit, begun inside a string when in, ends inside one. A
+// placeholder there is escaped as string content; one outside a string is a value of its own (a number,
+// or a cursor that is a JSON object or array, `{"search_after": ${cursor}}`) and is written as it is.
+func endsInString(lit string, in bool) bool {
+	for i := 0; i < len(lit); i++ {
+		switch {
+		case in && lit[i] == '\\':
+			i++
+		case lit[i] == '"':
+			in = !in
+		}
+	}
+	return in
 }
 
 // jsonStringContent is s JSON-escaped, without the quotes around it.

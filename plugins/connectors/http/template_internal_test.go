@@ -50,4 +50,14 @@ func TestRenderJSON(t *testing.T) {
 	got, err := tm.render(escapeJSON, func(name string) (string, error) { return vals[name], nil })
 	require.NoError(t, err)
 	require.Equal(t, `{"after":"q\"b\\s\n<&>é","n":12}`, got)
+
+	// Outside a string a value is written as it is: a cursor that is a JSON array or object (an
+	// Elasticsearch search_after, a DynamoDB ExclusiveStartKey) stays one; inside one, after an escaped
+	// quote of the template, it is still string content.
+	tm, err = parseTemplate(`{"search_after": ${a}, "key": ${b}, "q": "say \"${a}\""}`)
+	require.NoError(t, err)
+	vals = map[string]string{"a": `["x",1]`, "b": `{"id":{"S":"7"}}`}
+	got, err = tm.render(escapeJSON, func(name string) (string, error) { return vals[name], nil })
+	require.NoError(t, err)
+	require.Equal(t, `{"search_after": ["x",1], "key": {"id":{"S":"7"}}, "q": "say \"[\"x\",1]\""}`, got)
 }
