@@ -149,7 +149,7 @@ func (t *SourceTask) warnNullable(q *querier, cat map[string]*column) {
 		return
 	}
 	nullable := func(name string) bool { c := cat[name]; return c != nil && c.Nullable }
-	if (t.sc.mode == ModeIncrementing || t.sc.mode == ModeTimestampIncrementing) && nullable(t.sc.incCol) {
+	if t.sc.mode == ModeIncrementing && nullable(t.sc.incCol) {
 		q.nullWarned = true
 		t.log.Warn("jdbc-source: rows whose incrementing column is NULL are never read", "table", q.name(),
 			"column", t.sc.incCol)

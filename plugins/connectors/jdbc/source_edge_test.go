@@ -71,6 +71,24 @@ func TestTimestampSkipsNullTimestampRows(t *testing.T) {
 	})
 }
 
+// In timestamp+incrementing mode a row whose incrementing column is NULL is read: its timestamp orders
+// it, as before rows without an id were left out of incrementing mode's queries; nothing is warned.
+func TestTimestampIncrementingReadsRowsWithoutID(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbtest.DB) {
+		db.Exec(t, "CREATE TABLE ni (seq BIGINT NULL, ts "+tsType(db, 3)+" NOT NULL)",
+			"INSERT INTO ni VALUES (1, '2020-01-01 00:00:00'), (NULL, '2020-01-02 00:00:00')")
+		cfg := timestampCfg(db, "ni")
+		cfg["mode"] = "timestamp+incrementing"
+		cfg["incrementing.column.name"] = "seq"
+		cfg["poll.interval.ms"] = "10"
+		var logs bytes.Buffer
+		_, task, _ := startSourceLogging(t, cfg, nil, &logs)
+		recs := pollQuiet(t, task, time.Second)
+		require.Len(t, recs, 2)
+		require.NotContains(t, logs.String(), "never read")
+	})
+}
+
 // A table.blacklist entry qualified by the table's schema (PostgreSQL) or database (MariaDB) excludes it.
 func TestBlacklistQualifiedEntry(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *dbtest.DB) {

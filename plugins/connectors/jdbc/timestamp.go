@@ -90,11 +90,13 @@ func (t *SourceTask) incrementalQuery(ctx context.Context, q *querier, pos table
 		}
 	}
 	if t.sc.mode == ModeIncrementing || t.sc.mode == ModeTimestampIncrementing {
-		if t.sc.mode == ModeIncrementing && pos.hasInc {
+		switch {
+		case t.sc.mode == ModeIncrementing && pos.hasInc:
 			where = append(where, inc+" > "+arg(pos.inc))
-		} else {
-			// A row without an id has no place in id order: it would never move the position. (A NULL
-			// timestamp fails the bound above, so such rows are left out too.)
+		case t.sc.mode == ModeIncrementing:
+			// A row without an id has no place in id order: it would never move the position, and a page
+			// ending with one was read again for ever. (In timestamp+incrementing mode the timestamp orders
+			// it, and it is read; a NULL timestamp fails the bound above.)
 			where = append(where, inc+" IS NOT NULL")
 		}
 		order = append(order, inc)
