@@ -433,6 +433,12 @@ func (t *task) rows(out []*schema.Record, h *replication.EventHeader, e *replica
 			return nil, err
 		}
 	}
+	if captured && (!allPresent(e.ColumnBitmap1, e.ColumnCount) ||
+		e.Type() == replication.EnumRowsEventTypeUpdate && !allPresent(e.ColumnBitmap2, e.ColumnCount)) {
+		return nil, fmt.Errorf("%w: a change of %s.%s at %s:%d holds only some of its columns (binlog_row_image MINIMAL or "+
+			"NOBLOB, set for a session or globally): its records would be wrong; set binlog_row_image=FULL for every writer",
+			ErrServerConfig, db, name, s.file, h.LogPos)
+	}
 	var pre bool // e.Rows are tb's row images, converted ahead
 	if s.ahead != nil {
 		var err error
@@ -792,4 +798,17 @@ func (s *offsetSlab) next(tx *resumePoint, n int64) *lazyOffset {
 	*s = (*s)[1:]
 	o.tx, o.n = tx, n
 	return o
+}
+
+// allPresent reports whether a rows event's column bitmap names every one of its n columns.
+func allPresent(bitmap []byte, n uint64) bool {
+	if uint64(len(bitmap))*8 < n {
+		return false
+	}
+	for i := range n {
+		if bitmap[i>>3]&(1<<(i&7)) == 0 {
+			return false
+		}
+	}
+	return true
 }
