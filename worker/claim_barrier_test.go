@@ -17,7 +17,12 @@ import (
 // tasks), with w2 (process p2) a live member.
 func barrierHarness(t *testing.T) *claimHarness {
 	t.Helper()
-	h := newClaimHarnessOf(t, true)
+	return asBarrierHarness(newClaimHarnessOf(t, true))
+}
+
+// asBarrierHarness makes h's runtime run task configs of version 7 (two tasks), with w2
+// (process p2) a live member.
+func asBarrierHarness(h *claimHarness) *claimHarness {
 	h.rt.mu.Lock()
 	h.rt.tasksVersion, h.rt.taskCfgs = 7, []map[string]string{{}, {}}
 	h.rt.mu.Unlock()

@@ -40,14 +40,8 @@ func (q *racingQueue) send(ctx context.Context, key string, body []byte) (int64,
 // status queue that stores rival just before this worker's first claim.
 func racingHarness(t *testing.T, rival statusRecord, log *slog.Logger) *claimHarness {
 	t.Helper()
-	h := claimHarnessWith(t, newTestDistributedLogging(t, 5*time.Second, log), &racingQueue{memQueue: &memQueue{}, rival: rival})
-	h.rt.mu.Lock()
-	h.rt.tasksVersion, h.rt.taskCfgs = 7, []map[string]string{{}, {}}
-	h.rt.mu.Unlock()
-	h.d.mu.Lock()
-	h.d.members = append(h.d.members, memberID("w2", "p2"))
-	h.d.mu.Unlock()
-	return h
+	return asBarrierHarness(claimHarnessWith(t, newTestDistributedLogging(t, 5*time.Second, log),
+		&racingQueue{memQueue: &memQueue{}, rival: rival}))
 }
 
 // claimRacing claims task 0 on a racingHarness whose rival is w2's claim of task 1 for task
