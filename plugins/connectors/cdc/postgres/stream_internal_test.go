@@ -41,10 +41,18 @@ func streamTask(tb testing.TB) *task {
 	return tk
 }
 
-// tx feeds one transaction committed at commit and ending at end, with an insert of each id, and returns its
-// records, as a poll does.
+// feedTx feeds one transaction committed at commit and ending at end, with an insert of each id, and returns
+// its records, as a poll does.
 func feedTx(t *testing.T, tk *task, commit, end uint64, ids ...string) []*schema.Record {
 	t.Helper()
+	out := feed(t, tk, txChanges(commit, ids...)...)
+	feed(t, tk, txCommit(commit, end))
+	require.Len(t, out, len(ids))
+	return out
+}
+
+// txChanges is the start of a transaction committed at commit, with an insert of each id; txCommit ends it.
+func txChanges(commit uint64, ids ...string) [][]byte {
 	begin := []byte{'B'}
 	begin = binary.BigEndian.AppendUint64(begin, commit)
 	begin = binary.BigEndian.AppendUint64(begin, 0)
@@ -53,11 +61,20 @@ func feedTx(t *testing.T, tk *task, commit, end uint64, ids ...string) []*schema
 	for i, id := range ids {
 		msgs = append(msgs, xlog(commit-4+uint64(i), insertMessage(id, "n"+id)))
 	}
+	return msgs
+}
+
+func txCommit(commit, end uint64) []byte {
 	c := []byte{'C', 0}
 	c = binary.BigEndian.AppendUint64(c, commit)
 	c = binary.BigEndian.AppendUint64(c, end)
 	c = binary.BigEndian.AppendUint64(c, 0)
-	msgs = append(msgs, xlog(commit, c))
+	return xlog(commit, c)
+}
+
+// feed hands msgs to the task as a poll does and returns the records they made.
+func feed(t *testing.T, tk *task, msgs ...[]byte) []*schema.Record {
+	t.Helper()
 	var out []*schema.Record
 	for _, m := range msgs {
 		var err error
@@ -65,7 +82,6 @@ func feedTx(t *testing.T, tk *task, commit, end uint64, ids ...string) []*schema
 		require.NoError(t, err)
 	}
 	tk.flushPending()
-	require.Len(t, out, len(ids))
 	return out
 }
 
@@ -112,6 +128,30 @@ func TestConfirmableNeverPassesARecordNotConfirmedByCommit(t *testing.T) {
 	_, err = tk.handleCopyData(context.Background(), nil, keepalive(600, false))
 	require.NoError(t, err)
 	require.Equal(t, pglogrepl.LSN(600), tk.confirmable())
+}
+
+// TestConfirmableAfterCommitBeforeTheTransactionEnded: the engine may store a transaction's records and call
+// Commit before the poll that reads the transaction's commit message; it calls Commit again only after more
+// records. The transaction's end, read later, is then confirmable by a poll: its records went through Commit.
+// It stayed unconfirmable until the next captured change, while tables not captured filled the WAL the server
+// keeps for the slot (TestQuietSlotAdvances failed when the poll returned between the insert and the commit).
+func TestConfirmableAfterCommitBeforeTheTransactionEnded(t *testing.T) {
+	tk := streamTask(t)
+	recs := feed(t, tk, txChanges(100, "1")...)
+	require.Len(t, recs, 1)
+	require.NoError(t, tk.CommitRecord(context.Background(), recs[0], &plugins.RecordMetadata{}))
+	require.NoError(t, tk.Commit(context.Background()), "nothing to confirm yet: the commit message is not read")
+	feed(t, tk, txCommit(100, 110))
+	require.Equal(t, pglogrepl.LSN(110), tk.acked)
+	require.Equal(t, pglogrepl.LSN(110), tk.confirmable(), "the record went through Commit")
+	tk.confirmed = tk.confirmable() // as a poll does (confirmQuiet)
+
+	// A record acknowledged after the last Commit still holds its transaction's end back.
+	recs = feed(t, tk, txChanges(200, "2")...)
+	require.NoError(t, tk.CommitRecord(context.Background(), recs[0], &plugins.RecordMetadata{}))
+	feed(t, tk, txCommit(200, 210))
+	require.Equal(t, pglogrepl.LSN(210), tk.acked)
+	require.Equal(t, pglogrepl.LSN(110), tk.confirmable(), "the record has not gone through Commit")
 }
 
 // fakeReplication is a replication connection to a fake server that sends msgs (CopyData payloads) after

@@ -45,6 +45,11 @@ type txAck struct {
 	pending int
 	closed  bool
 	records bool
+	// ackedBefore is the number of Commit calls made before its last record was acknowledged: a
+	// Commit after that (commits > ackedBefore) followed the storing of its records' positions (or,
+	// as for what Commit itself confirms, of all but those acknowledged while the engine stored
+	// them, which are in RocketMQ already).
+	ackedBefore uint64
 }
 
 // task is the postgres-cdc source task. Start, Poll and Commit run on the engine's task goroutine;
@@ -109,6 +114,8 @@ type task struct {
 	// newest acknowledged transaction that had records.
 	acked      pglogrepl.LSN
 	recordsEnd pglogrepl.LSN
+	// commits counts the engine's Commit calls (see txAck.ackedBefore).
+	commits uint64
 }
 
 func newTask() *task {
@@ -589,6 +596,7 @@ func (t *task) CommitRecord(_ context.Context, _ *schema.Record, _ *plugins.Reco
 	defer t.mu.Unlock()
 	if len(t.inflight) > 0 {
 		t.inflight[0].pending--
+		t.inflight[0].ackedBefore = t.commits
 	}
 	t.drainLocked()
 	return nil
@@ -602,7 +610,9 @@ func (t *task) drainLocked() {
 		if e.end > t.acked {
 			t.acked = e.end
 		}
-		if e.records && e.end > t.recordsEnd {
+		// A transaction whose records went through a Commit before its end was read (the engine
+		// stored them and calls Commit again only after more records) does not hold the end back.
+		if e.records && e.end > t.recordsEnd && e.ackedBefore >= t.commits {
 			t.recordsEnd = e.end
 		}
 		t.inflight[0] = nil
@@ -630,6 +640,7 @@ func (t *task) Commit(ctx context.Context) error {
 	defer t.run.Unlock()
 	t.mu.Lock()
 	acked := t.acked
+	t.commits++
 	t.mu.Unlock()
 	if acked <= t.confirmed || t.repl == nil || t.snap != nil {
 		return nil
