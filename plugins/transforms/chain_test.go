@@ -162,6 +162,35 @@ func TestParseChainErrors(t *testing.T) {
 	}
 }
 
+// TestDuplicateFieldConfigsRejected checks that configurations that would build a struct schema with one field name
+// twice (ValueToKey listing a field twice, two InsertField keys naming one field) or insert a field without a name
+// are refused with the key and the reason, instead of producing such a schema on every record.
+func TestDuplicateFieldConfigsRejected(t *testing.T) {
+	cases := []struct {
+		name, key, reason string
+		cfg               map[string]string
+	}{
+		{"value to key", "transforms.v.fields", `field "id" listed twice`,
+			map[string]string{"transforms": "v", "transforms.v.type": "ValueToKey", "transforms.v.fields": "id,name,id"}},
+		{"insert field twice", "transforms.i.offset.field", "names the same field as topic.field",
+			map[string]string{"transforms": "i", "transforms.i.type": "InsertField$Value", "transforms.i.topic.field": "meta!",
+				"transforms.i.offset.field": "meta?"}},
+		{"insert field marker only", "transforms.i.topic.field", "names no field",
+			map[string]string{"transforms": "i", "transforms.i.type": "InsertField$Value", "transforms.i.topic.field": "!"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseChain(tc.cfg, nil)
+			require.Nil(t, c)
+			require.ErrorIs(t, err, plugins.ErrInvalidValue)
+			fes := cfgerr.Flatten(err)
+			require.Len(t, fes, 1, err.Error())
+			require.Equal(t, tc.key, fes[0].Key)
+			require.ErrorContains(t, err, tc.reason)
+		})
+	}
+}
+
 func TestParseChainMessages(t *testing.T) {
 	_, err := ParseChain(map[string]string{"transforms": "a", "transforms.a.type": "RegexRouter", "transforms.a.regex": "(", "transforms.a.replacement": "x"}, nil)
 	require.ErrorContains(t, err, `transforms.a.regex: invalid regular expression`)

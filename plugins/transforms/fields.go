@@ -70,6 +70,25 @@ func (t *InsertField) Configure(cfg map[string]string) error {
 	if t.static.name != "" && !v.IsSet("static.value") {
 		return &cfgerr.Error{Key: "static.value", Reason: "required when static.field is set", Err: plugins.ErrMissingRequired}
 	}
+	// Two keys naming one field would give a struct schema with that field twice (and, schemaless, keep only
+	// the last value), so the configuration is refused here rather than every record failing later.
+	firstKey := map[string]string{}
+	for _, k := range []struct {
+		key  string
+		spec insertSpec
+	}{{"topic.field", t.topic}, {"partition.field", t.partition}, {"offset.field", t.offset},
+		{"timestamp.field", t.timestamp}, {"static.field", t.static}} {
+		raw := v.String(k.key)
+		switch other, dup := firstKey[k.spec.name]; {
+		case k.spec.name == "" && strings.TrimSpace(raw) != "":
+			return &cfgerr.Error{Key: k.key, Value: raw, Reason: "names no field (only the ! or ? marker)", Err: plugins.ErrInvalidValue}
+		case k.spec.name == "":
+		case dup:
+			return &cfgerr.Error{Key: k.key, Value: raw, Reason: fmt.Sprintf("names the same field as %s", other), Err: plugins.ErrInvalidValue}
+		default:
+			firstKey[k.spec.name] = k.key
+		}
+	}
 	return nil
 }
 
@@ -222,7 +241,8 @@ func (t *ReplaceField) Apply(r *schema.Record) (*schema.Record, error) {
 }
 
 // renameFields rebuilds a struct or map keeping the fields fn accepts under
-// the names it returns. Null values pass through.
+// the names it returns. Null values pass through; two kept fields given the
+// same name are an error.
 func renameFields(r *schema.Record, s side, what string, cache *schemaCache, fn func(string) (string, bool)) (*schema.Record, error) {
 	sc, v := s.get(r)
 	if v == nil {
@@ -234,10 +254,19 @@ func renameFields(r *schema.Record, s side, what string, cache *schemaCache, fn 
 			return nil, err
 		}
 		out := make(map[string]any, len(m))
+		from := make(map[string]string, len(m))
 		for k, x := range m {
-			if to, ok := fn(k); ok {
-				out[to] = x
+			to, ok := fn(k)
+			if !ok {
+				continue
 			}
+			if other, dup := from[to]; dup {
+				// Which of the two would win depends on Go's random map order, so the record fails, as it
+				// does with a schema.
+				a, b := min(k, other), max(k, other)
+				return nil, unsupported("%s: fields %q and %q would both be named %q", what, a, b, to)
+			}
+			from[to], out[to] = k, x
 		}
 		return s.with(r, nil, out), nil
 	}
@@ -294,8 +323,19 @@ func (t *ValueToKey) Spec() *plugins.ConfigSpec { return valueToKeySpec }
 // Configure reads the configuration.
 func (t *ValueToKey) Configure(cfg map[string]string) error {
 	v, err := valueToKeySpec.Parse(cfg)
+	if err != nil {
+		return err
+	}
 	t.fields = v.List("fields")
-	return err
+	// A field listed twice would give a key schema with that field twice.
+	seen := map[string]bool{}
+	for _, f := range t.fields {
+		if seen[f] {
+			return &cfgerr.Error{Key: "fields", Value: cfg["fields"], Reason: fmt.Sprintf("field %q listed twice", f), Err: plugins.ErrInvalidValue}
+		}
+		seen[f] = true
+	}
+	return nil
 }
 
 // Apply builds the key.

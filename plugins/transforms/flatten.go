@@ -10,7 +10,8 @@ import (
 // Flatten turns nested structs (or nested maps) into top-level fields named
 // by joining the path with delimiter ("." by default). Fields under an
 // optional struct become optional. Arrays and maps with a schema are kept as
-// they are. Null keys/values pass through.
+// they are. Null keys/values pass through. Two fields that flatten to the same
+// name fail the record.
 type Flatten struct {
 	side  side
 	delim string
@@ -43,7 +44,9 @@ func (t *Flatten) Apply(r *schema.Record) (*schema.Record, error) {
 			return nil, err
 		}
 		out := make(map[string]any, len(m))
-		t.flattenMap("", m, out, 0)
+		if err := t.flattenMap("", m, out, 0); err != nil {
+			return nil, err
+		}
 		return t.side.with(r, nil, out), nil
 	}
 	st, err := requireStruct(sc, v, "Flatten "+t.side.String())
@@ -125,13 +128,21 @@ func (t *Flatten) flattenStruct(sc *schema.Schema, st *structValue, vals []any) 
 	return vals
 }
 
-func (t *Flatten) flattenMap(prefix string, m map[string]any, out map[string]any, depth int) {
+// flattenMap adds the leaves of m to out. Two leaves with the same flattened name ({"a.b": 1, "a": {"b": 2}}) are an
+// error, as with a schema: which one would win depends on Go's random map order.
+func (t *Flatten) flattenMap(prefix string, m map[string]any, out map[string]any, depth int) error {
 	for k, v := range m {
 		name := t.name(prefix, k)
 		if inner, ok := v.(map[string]any); ok && depth < maxDepth {
-			t.flattenMap(name, inner, out, depth+1)
+			if err := t.flattenMap(name, inner, out, depth+1); err != nil {
+				return err
+			}
 			continue
+		}
+		if _, dup := out[name]; dup {
+			return unsupported("Flatten: two fields flatten to %q", name)
 		}
 		out[name] = v
 	}
+	return nil
 }

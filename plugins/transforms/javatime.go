@@ -29,6 +29,9 @@ func parseJavaLayout(p string) (javaLayout, error) {
 	var (
 		b                    strings.Builder
 		zoneName, zoneOffset bool
+		// each field's Go token and the literal text before it, to check the layout below.
+		pieces []layoutPiece
+		lit0   int // start in b of the literal text not yet in pieces
 	)
 	for i := 0; i < len(p); {
 		c := p[i]
@@ -134,10 +137,49 @@ func parseJavaLayout(p string) (javaLayout, error) {
 		default:
 			return javaLayout{}, fmt.Errorf("unsupported letter %q in date pattern %q", c, p)
 		}
+		pieces = append(pieces, layoutPiece{literal: b.String()[lit0:], token: tok, fraction: c == 'S'})
 		b.WriteString(tok)
+		lit0 = b.Len()
 		i += n
 	}
+	pieces = append(pieces, layoutPiece{literal: b.String()[lit0:]})
+	if !layoutKeepsLiterals(b.String(), pieces) {
+		return javaLayout{}, fmt.Errorf("literal text in date pattern %q would be read as a date field (an underscore before d, "+
+			"or quoted text such as 'Mon' or 'PM'); use another separator or dd", p)
+	}
 	return javaLayout{pattern: p, goFmt: b.String(), zoneName: zoneName, zoneOffset: zoneOffset}, nil
+}
+
+// layoutPiece is a field of a pattern with the literal text before it (the last piece has no field).
+type layoutPiece struct {
+	literal, token string
+	fraction       bool // token is digits of a fraction of a second, written after the '.' or ',' in literal
+}
+
+// layoutKeepsLiterals reports whether Go reads goFmt as the pattern means: its literal text as text and each field as
+// that field alone. Go layouts cannot escape text, so text that spells a Go element next to or inside it ("_" then
+// the "2" of d is Go's space-padded day; 'Mon', 'PM' and 'MST' are Go's weekday, AM/PM and zone) would silently
+// come out as a date part. The check formats two times (one AM, one PM; single-digit days) whole and piece by piece.
+func layoutKeepsLiterals(goFmt string, pieces []layoutPiece) bool {
+	for _, ref := range []time.Time{
+		time.Date(2031, 11, 9, 14, 37, 49, 123456789, time.UTC),
+		time.Date(2002, 3, 4, 5, 6, 7, 89e6, time.UTC),
+	} {
+		var want strings.Builder
+		for _, pc := range pieces {
+			want.WriteString(pc.literal)
+			switch {
+			case pc.fraction:
+				want.WriteString(ref.Format("." + pc.token)[1:]) // Go knows a fraction only after its '.'
+			case pc.token != "":
+				want.WriteString(ref.Format(pc.token))
+			}
+		}
+		if ref.Format(goFmt) != want.String() {
+			return false
+		}
+	}
+	return true
 }
 
 func (l javaLayout) format(t time.Time) string { return t.UTC().Format(l.goFmt) }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
@@ -61,4 +62,34 @@ func TestTimestampConverterZoneName(t *testing.T) {
 	out, err := tr.Apply(valueSide.with(baseRecord(), schema.StringSchema, "2024-01-02 03:04:05 UTC"))
 	require.NoError(t, err)
 	require.Equal(t, recTime.UnixMilli(), out.Value)
+}
+
+// TestJavaLayoutLiteralsStayText checks that a pattern whose literal text Go would read as a date element ("_" before
+// d is Go's space-padded day, 'Mon' its weekday) is refused with the pattern named, since Go would write yyyy_M_d
+// as "2024_1 2"; patterns whose text stays text keep working.
+func TestJavaLayoutLiteralsStayText(t *testing.T) {
+	for _, bad := range []string{"yyyy_M_d", "'Mon:' MM", "HH:mm 'PM'", "yyyy 'MST'"} {
+		_, err := parseJavaLayout(bad)
+		require.ErrorContains(t, err, "would be read as a date field", bad)
+		require.ErrorContains(t, err, bad, bad)
+	}
+	at := time.Date(2024, 1, 2, 15, 4, 5, 6e6, time.UTC)
+	for pattern, want := range map[string]string{
+		"yyyy_MM_dd": "2024_01_02", "yyyy_M": "2024_1", "d_M_yyyy": "2_1_2024", "'week of' yyyy": "week of 2024",
+		"yyyy-MM-dd'T'HH:mm:ss.SSS'Z'": "2024-01-02T15:04:05.006Z", "EEE MMM d HH:mm:ss z yyyy": "Tue Jan 2 15:04:05 UTC 2024",
+	} {
+		l, err := parseJavaLayout(pattern)
+		require.NoError(t, err, pattern)
+		require.Equal(t, want, l.format(at), pattern)
+		back, err := l.parse(want)
+		require.NoError(t, err, pattern)
+		require.Equal(t, want, l.format(back), pattern)
+	}
+
+	tr, err := Builtins().NewTransform("TimestampRouter")
+	require.NoError(t, err)
+	err = tr.Configure(map[string]string{"timestamp.format": "yyyy_M_d"})
+	var ce *cfgerr.Error
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "timestamp.format", ce.Key)
 }

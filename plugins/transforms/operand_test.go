@@ -351,3 +351,41 @@ func TestTimestampPrecisions(t *testing.T) {
 	_, err := tr.Apply(valueSide.with(baseRecord(), schema.StringSchema, "5"))
 	require.ErrorIs(t, err, ErrUnsupportedValue, "a STRING schema needs format")
 }
+
+// TestTimestampConverterUnixOutOfRange checks that a time whose count in unix.precision does not fit in an int64
+// fails its record instead of coming out as the wrapped number Go's UnixNano gives (9999-12-31, a common "no end"
+// date, is a negative number of nanoseconds there), and that the last representable nanosecond still converts.
+func TestTimestampConverterUnixOutOfRange(t *testing.T) {
+	nanos := map[string]string{"target.type": "unix", "unix.precision": "nanoseconds"}
+	far := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	last := time.Unix(0, math.MaxInt64).UTC()
+	runOpCases(t, []opCase{
+		{name: "9999 in nanoseconds", typ: "TimestampConverter", cfg: nanos, inSc: schema.TimestampSchema(), in: far, err: ErrUnsupportedValue},
+		{name: "1600 in nanoseconds", typ: "TimestampConverter", cfg: nanos, inSc: schema.TimestampSchema(),
+			in: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), err: ErrUnsupportedValue},
+		{name: "last nanosecond", typ: "TimestampConverter", cfg: nanos, inSc: schema.TimestampSchema(), in: last,
+			outSc: schema.Int64Schema, out: int64(math.MaxInt64)},
+		{name: "9999 in microseconds", typ: "TimestampConverter", cfg: map[string]string{"target.type": "unix", "unix.precision": "microseconds"},
+			inSc: schema.TimestampSchema(), in: far, outSc: schema.Int64Schema, out: far.UnixMicro()},
+		{name: "schemaless float beyond int64", typ: "TimestampConverter", cfg: map[string]string{"target.type": "Timestamp"},
+			in: 1e300, err: ErrUnsupportedValue},
+		{name: "schemaless NaN", typ: "TimestampConverter", cfg: map[string]string{"target.type": "Timestamp"},
+			in: math.NaN(), err: ErrUnsupportedValue},
+	})
+}
+
+// TestSchemalessNameCollisionFails checks that two map entries renamed or flattened to the same name fail the record,
+// as they do with a schema, rather than keeping whichever Go's random map order wrote last.
+func TestSchemalessNameCollisionFails(t *testing.T) {
+	runOpCases(t, []opCase{
+		{name: "rename onto a kept field", typ: "ReplaceField", cfg: map[string]string{"renames": "name:id"}, in: userMap(), err: ErrUnsupportedValue},
+		{name: "two renames onto one name", typ: "ReplaceField", cfg: map[string]string{"renames": "name:x,email:x"}, in: userMap(), err: ErrUnsupportedValue},
+		{name: "change case", typ: "ChangeCase", cfg: map[string]string{"from": "LOWER_CAMEL", "to": "LOWER_UNDERSCORE"},
+			in: map[string]any{"userId": 1, "user_id": 2}, err: ErrUnsupportedValue},
+		{name: "flatten", typ: "Flatten", in: map[string]any{"a.b": 1, "a": map[string]any{"b": 2}}, err: ErrUnsupportedValue},
+		{name: "rename onto an excluded field", typ: "ReplaceField", cfg: map[string]string{"renames": "name:id", "exclude": "id"},
+			in: map[string]any{"id": 1, "name": "ann"}, out: map[string]any{"id": "ann"}},
+		{name: "swap", typ: "ReplaceField", cfg: map[string]string{"renames": "name:id,id:name"},
+			in: map[string]any{"id": 1, "name": "ann"}, out: map[string]any{"id": "ann", "name": 1}},
+	})
+}

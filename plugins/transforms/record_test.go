@@ -1,11 +1,14 @@
 package transforms
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
@@ -91,6 +94,30 @@ func TestRecordTransforms(t *testing.T) {
 	}
 }
 
+// TestRegexRouterGroupReferences checks that group references read as Java reads them: "$10" with one group is
+// group 1 then "0", and a group the regex does not have is a configuration error naming the key, not a topic with
+// the reference left empty.
+func TestRegexRouterGroupReferences(t *testing.T) {
+	for repl, want := range map[string]string{"$10": "orders0", "${t}-$1": "orders-orders", "$0x": "ordersx"} {
+		tr := newTransform(t, "RegexRouter", map[string]string{"regex": "(?P<t>.*)", "replacement": repl})
+		got, err := tr.Apply(baseRecord())
+		require.NoError(t, err, repl)
+		require.Equal(t, want, got.Topic, repl)
+	}
+	for _, repl := range []string{"$2", "${nope}", "x$9"} {
+		tr, err := Builtins().NewTransform("RegexRouter")
+		require.NoError(t, err)
+		err = tr.Configure(map[string]string{"regex": "(.*)", "replacement": repl})
+		var ce *cfgerr.Error
+		require.ErrorAs(t, err, &ce, repl)
+		require.Equal(t, "replacement", ce.Key, repl)
+		require.ErrorContains(t, err, "no group", repl)
+	}
+	tr, err := Builtins().NewTransform("PatternRename$Value")
+	require.NoError(t, err)
+	require.ErrorContains(t, tr.Configure(map[string]string{"field.pattern": "a", "field.replacement": "$1"}), "no group 1")
+}
+
 func TestPredicates(t *testing.T) {
 	reg := Builtins()
 	tomb := baseRecord()
@@ -118,13 +145,14 @@ func TestPredicates(t *testing.T) {
 }
 
 func TestJavaReplacementAndLayout(t *testing.T) {
-	for in, want := range map[string]string{"$1": "${1}", "a$12b": "a${12}b", "${name}x": "${name}x", `\$1`: "$$1", `\\`: `\`, "plain": "plain"} {
-		got, err := javaReplacement(in)
+	twelve := regexp.MustCompile(strings.Repeat("(.)", 11) + "(?P<name>.)")
+	for in, want := range map[string]string{"$1": "${1}", "a$12b": "a${12}b", "$13": "${1}3", "${name}x": "${name}x", `\$1`: "$$1", `\\`: `\`, "plain": "plain"} {
+		got, err := javaReplacement(in, twelve)
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
 	}
 	for _, bad := range []string{"$", "$x", "${x", `a\`} {
-		_, err := javaReplacement(bad)
+		_, err := javaReplacement(bad, twelve)
 		require.Error(t, err, bad)
 	}
 	ts := time.Date(2024, 3, 4, 15, 6, 7, 89e6, time.UTC)

@@ -302,7 +302,7 @@ func (t *PatternRename) Configure(cfg map[string]string) error {
 	if t.re, err = regexp.Compile(p); err != nil {
 		return &cfgerr.Error{Key: "field.pattern", Value: v.String("field.pattern"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
-	if t.repl, err = javaReplacement(v.String("field.replacement")); err != nil {
+	if t.repl, err = javaReplacement(v.String("field.replacement"), t.re); err != nil {
 		return &cfgerr.Error{Key: "field.replacement", Value: v.String("field.replacement"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
 	return nil

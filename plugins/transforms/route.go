@@ -3,6 +3,7 @@ package transforms
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
@@ -11,7 +12,8 @@ import (
 )
 
 // RegexRouter rewrites the topic when the whole topic matches regex;
-// replacement uses Java syntax ($1, ${name}, \$ for a literal dollar).
+// replacement uses Java syntax ($1, ${name}, \$ for a literal dollar); a
+// reference to a group the regex does not have is a configuration error.
 type RegexRouter struct {
 	re   *regexp.Regexp
 	repl string
@@ -20,7 +22,7 @@ type RegexRouter struct {
 var regexRouterSpec = plugins.MustConfigSpec(
 	plugins.Field{Name: "regex", Type: plugins.TypeString, Required: true, Validators: []plugins.Validator{plugins.IsRegex()},
 		Doc: "Regular expression the whole topic must match."},
-	plugins.Field{Name: "replacement", Type: plugins.TypeString, Required: true, Doc: "Replacement ($1 refers to a group)."},
+	plugins.Field{Name: "replacement", Type: plugins.TypeString, Required: true, Doc: "Replacement ($1 or ${name} refers to a group of regex, which must have it)."},
 )
 
 // Spec declares the configuration keys.
@@ -35,7 +37,7 @@ func (t *RegexRouter) Configure(cfg map[string]string) error {
 	if t.re, err = regexp.Compile(`^(?:` + v.String("regex") + `)$`); err != nil {
 		return &cfgerr.Error{Key: "regex", Value: v.String("regex"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
-	t.repl, err = javaReplacement(v.String("replacement"))
+	t.repl, err = javaReplacement(v.String("replacement"), t.re)
 	if err != nil {
 		return &cfgerr.Error{Key: "replacement", Value: v.String("replacement"), Reason: err.Error(), Err: plugins.ErrInvalidValue}
 	}
@@ -53,8 +55,12 @@ func (t *RegexRouter) Apply(r *schema.Record) (*schema.Record, error) {
 	return &c, nil
 }
 
-// javaReplacement turns a java.util.regex replacement into a Go template.
-func javaReplacement(s string) (string, error) {
+// javaReplacement turns a java.util.regex replacement for re into a Go template. Group references follow
+// Matcher.appendReplacement: $ and the first digit name a group, and each further digit joins the number only while
+// the group exists, so with one group "$10" is group 1 then "0"; a group re does not have ($2 with one group, ${x}
+// with no group x) is an error, where Go's Expand would put an empty string in its place.
+func javaReplacement(s string, re *regexp.Regexp) (string, error) {
+	groups := re.NumSubexp()
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -75,18 +81,34 @@ func javaReplacement(s string) (string, error) {
 				if end < 0 {
 					return "", fmt.Errorf("unclosed group name in replacement")
 				}
+				name := s[i+2 : i+end]
+				if n, err := strconv.Atoi(name); err == nil && strings.Trim(name, "0123456789") == "" { // ${1}, as Go writes $1
+					if n > groups {
+						return "", fmt.Errorf("no group %d in the regular expression, which has %d", n, groups)
+					}
+				} else if re.SubexpIndex(name) < 0 {
+					return "", fmt.Errorf("no group named %q in the regular expression", name)
+				}
 				b.WriteString(s[i : i+end+1])
 				i += end
 				continue
 			}
-			j := i + 1
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
-			}
-			if j == i+1 {
+			if i+1 >= len(s) || s[i+1] < '0' || s[i+1] > '9' {
 				return "", fmt.Errorf("illegal group reference at position %d", i)
 			}
-			b.WriteString("${" + s[i+1:j] + "}")
+			n := int(s[i+1] - '0')
+			if n > groups {
+				return "", fmt.Errorf("no group %d in the regular expression, which has %d", n, groups)
+			}
+			j := i + 2
+			for ; j < len(s) && s[j] >= '0' && s[j] <= '9'; j++ {
+				next := n*10 + int(s[j]-'0')
+				if next > groups {
+					break
+				}
+				n = next
+			}
+			b.WriteString("${" + strconv.Itoa(n) + "}")
 			i = j - 1
 		default:
 			b.WriteByte(c)

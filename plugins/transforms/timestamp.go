@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,9 @@ import (
 // between string (format, Java SimpleDateFormat syntax), unix (an int64 in
 // unix.precision), Date, Time and Timestamp. Inputs are recognised by schema
 // (Timestamp/Date/Time logical types, STRING, INT64) or, schemaless, by Go
-// type (time.Time, string, integers, float64). Null stays null.
+// type (time.Time, string, integers, float64). Null stays null. A time whose
+// count in unix.precision does not fit in an int64 (9999-12-31 in
+// nanoseconds) fails its record, where Kafka gives Long.MAX_VALUE.
 //
 // Strings are formatted and parsed in UTC. When parsing, a zone name (pattern
 // letter z) is read only if it is UTC or GMT: any other name (PST, CEST,
@@ -44,7 +47,7 @@ var timestampConverterSpec = plugins.MustConfigSpec(
 		Validators: []plugins.Validator{plugins.OneOf(tsString, tsUnix, tsDate, tsTime, tsTimestamp)}, Doc: "Target type."},
 	plugins.Field{Name: "format", Type: plugins.TypeString, Default: "", Doc: "SimpleDateFormat pattern for string input or output, in UTC. When parsing, z reads only UTC and GMT (another zone name is an error); use X, XXX or Z for offsets."},
 	plugins.Field{Name: "unix.precision", Type: plugins.TypeString, Default: "milliseconds",
-		Validators: []plugins.Validator{plugins.OneOf("seconds", "milliseconds", "microseconds", "nanoseconds")}, Doc: "Unit of unix timestamps."},
+		Validators: []plugins.Validator{plugins.OneOf("seconds", "milliseconds", "microseconds", "nanoseconds")}, Doc: "Unit of unix timestamps. A time whose count in this unit does not fit in an int64 (after 2262-04-11 in nanoseconds) is an error."},
 )
 
 // Spec declares the configuration keys.
@@ -164,15 +167,7 @@ func (t *TimestampConverter) convert(sc *schema.Schema, x any) (any, error) {
 	case tsString:
 		return t.layout.format(ts), nil
 	case tsUnix:
-		switch t.precision {
-		case "seconds":
-			return ts.Unix(), nil
-		case "microseconds":
-			return ts.UnixMicro(), nil
-		case "nanoseconds":
-			return ts.UnixNano(), nil
-		}
-		return ts.UnixMilli(), nil
+		return t.toUnix(ts)
 	case tsDate:
 		y, m, d := ts.Date()
 		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
@@ -181,6 +176,33 @@ func (t *TimestampConverter) convert(sc *schema.Schema, x any) (any, error) {
 		return time.Date(1970, 1, 1, h, mi, s, ts.Nanosecond()/1e6*1e6, time.UTC), nil
 	}
 	return ts, nil
+}
+
+// unixRange holds, per unix.precision, the times whose count in that unit fits in an int64; outside it Go's
+// UnixNano (and UnixMicro, UnixMilli) give an undefined number. Nanoseconds only reach 1677-09-21 to 2262-04-11,
+// so a date such as 9999-12-31, which databases use for "no end", does not fit.
+var unixRange = map[string][2]time.Time{
+	"milliseconds": {time.UnixMilli(math.MinInt64), time.UnixMilli(math.MaxInt64)},
+	"microseconds": {time.UnixMicro(math.MinInt64), time.UnixMicro(math.MaxInt64)},
+	"nanoseconds":  {time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)},
+}
+
+// toUnix counts ts in unix.precision units; a time whose count does not fit in an int64 is an error, where Kafka
+// saturates at Long.MIN_VALUE/MAX_VALUE.
+func (t *TimestampConverter) toUnix(ts time.Time) (int64, error) {
+	if r, ok := unixRange[t.precision]; ok && (ts.Before(r[0]) || ts.After(r[1])) {
+		return 0, fmt.Errorf("TimestampConverter %s: %w", t.side,
+			unsupported("%s is out of the range of unix %s in an int64", ts.Format(time.RFC3339Nano), t.precision))
+	}
+	switch t.precision {
+	case "seconds":
+		return ts.Unix(), nil
+	case "microseconds":
+		return ts.UnixMicro(), nil
+	case "nanoseconds":
+		return ts.UnixNano(), nil
+	}
+	return ts.UnixMilli(), nil
 }
 
 func (t *TimestampConverter) fromUnix(n int64) time.Time {
@@ -220,6 +242,9 @@ func (t *TimestampConverter) toTime(sc *schema.Schema, x any) (time.Time, error)
 	case int:
 		return t.fromUnix(int64(v)), nil
 	case float64:
+		if !(v >= math.MinInt64 && v < math.MaxInt64) { // NaN, ±Inf, or beyond an int64: int64(v) would be undefined
+			return time.Time{}, unsupported("cannot read a timestamp from %v", v)
+		}
 		return t.fromUnix(int64(v)), nil
 	}
 	return time.Time{}, unsupported("cannot read a timestamp from %T", x)
