@@ -62,7 +62,8 @@ func lines(t *testing.T, path string) []string {
 }
 
 // TestConnectorContextAndLogs: a plugin connector's log records reach the engine's logger
-// with its attributes (connector ones added by the engine, the plugin's own, the level);
+// with its attributes (connector ones added by the engine, the plugin's own with their values
+// as logged, the level);
 // RequestTaskReconfiguration and RaiseError (with its retriable kind) reach the engine.
 func TestConnectorContextAndLogs(t *testing.T) {
 	_, reg, _ := newManager(t, external.Options{}, "probe")
@@ -87,10 +88,13 @@ func TestConnectorContextAndLogs(t *testing.T) {
 		10*time.Second, 10*time.Millisecond, "the plugin's log record arrives")
 	require.Equal(t, "probe-1", got["connector"])
 	require.Equal(t, "v1", got["probe.attr"])
+	require.Equal(t, int64(1)<<60+1, got["probe.id"], "an integer attribute past 2^53 arrives whole")
+	require.Equal(t, 0.25, got["probe.ratio"])
 	require.Equal(t, "INFO", got["level"])
 }
 
-// TestSourceTaskPositionsAndCommitRecord: Start reads positions through the engine, and
+// TestSourceTaskPositionsAndCommitRecord: Start reads positions through the engine (Positions
+// answers with the task's own partition maps, as the engine does a task in its process), and
 // CommitRecord reaches the plugin's task for the very record it returned from Poll.
 // The worker's own settings (RMQCONNECT_*) are not in a plugin's environment.
 func TestSourceTaskPositionsAndCommitRecord(t *testing.T) {
@@ -102,6 +106,7 @@ func TestSourceTaskPositionsAndCommitRecord(t *testing.T) {
 	cfg := map[string]string{"out": out}
 	store := conformance.NewPositions()
 	store.Set(map[string]any{"p": "probe"}, map[string]any{"n": int64(41)})
+	store.Set(map[string]any{"p": "typed", "n": 7}, map[string]any{"at": int64(3)})
 	task := c.NewSourceTask()
 	rc, ok := task.(plugins.RecordCommitter)
 	require.True(t, ok, "the plugin's task is a RecordCommitter, so the engine's view is one")
@@ -114,7 +119,8 @@ func TestSourceTaskPositionsAndCommitRecord(t *testing.T) {
 	require.NoError(t, rc.CommitRecord(t.Context(), more[0], nil))
 	require.NoError(t, rc.CommitRecord(t.Context(), recs[0], &plugins.RecordMetadata{Topic: "probe", QueueID: 2, QueueOffset: 9}))
 	require.NoError(t, task.Stop(t.Context()))
-	require.Equal(t, []string{`env ""`, "commit 43 dropped", "commit 42 probe/2@9"}, lines(t, out))
+	require.Equal(t, []string{"typed position int 3", `env ""`, "commit 43 dropped", "commit 42 probe/2@9"}, lines(t, out),
+		"Positions answers with the task's own partition maps, an int staying an int")
 }
 
 // TestSinkTaskContexts: the sink context's abilities work from the plugin (assignment,

@@ -306,7 +306,11 @@ func (l *lineLogger) line(s string) {
 	}
 	if l.stream == "" && strings.HasPrefix(s, "{") {
 		var rec map[string]any
-		if json.Unmarshal([]byte(s), &rec) == nil {
+		// Numbers as written: decoded as float64, an integer attribute past 2^53 (a snowflake
+		// id, a time in nanoseconds) reached the worker's log rounded.
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		if dec.Decode(&rec) == nil && !dec.More() {
 			l.record(rec)
 			return
 		}
@@ -333,9 +337,31 @@ func (l *lineLogger) record(rec map[string]any) {
 	delete(rec, slog.TimeKey)
 	attrs := make([]any, 0, 2*len(rec))
 	for k, v := range rec {
-		attrs = append(attrs, k, v)
+		attrs = append(attrs, k, logValue(v))
 	}
 	l.log.Log(context.Background(), level, msg, attrs...)
+}
+
+// logValue turns the numbers of a decoded log attribute into int64 when integral, else
+// float64, as the plugin's logger had them.
+func logValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = logValue(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = logValue(e)
+		}
+	}
+	return v
 }
 
 func (l *lineLogger) tail() []string {

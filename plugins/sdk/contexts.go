@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/rmqconnect/rmqconnect/plugins"
 	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
 	"github.com/rmqconnect/rmqconnect/plugins/internal/wire"
@@ -67,10 +69,24 @@ func (p positionReader) Positions(ctx context.Context, partitions []map[string]a
 		return nil, err
 	}
 	out := make([]plugins.PartitionPosition, 0, len(rep.Positions))
+	used := make([]bool, len(partitions))
+	next := 0 // the engine answers in the order asked: the search starts after the last match
 	for _, pp := range rep.Positions {
-		part, err := wire.DecodeObject(pp.Partition)
-		if err != nil {
-			return nil, err
+		// The task's own partition map, as the engine answers a task in its process: the one
+		// that crossed is a copy whose values may have other Go types (an int is an int64).
+		var part map[string]any
+		for k := range req.Partitions {
+			i := (next + k) % len(req.Partitions)
+			if !used[i] && proto.Equal(req.Partitions[i], pp.Partition) {
+				used[i], part, next = true, partitions[i], i+1
+				break
+			}
+		}
+		if part == nil {
+			var err error
+			if part, err = wire.DecodeObject(pp.Partition); err != nil {
+				return nil, err
+			}
 		}
 		off, err := wire.DecodeObject(pp.Offset)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -253,8 +254,15 @@ func (s *server) Poll(ctx context.Context, _ *pb.PollRequest) (*pb.PollReply, er
 		}
 		return &pb.PollReply{Error: wire.EncodeError(err)}, nil
 	}
-	batch, err := wire.EncodeBatch(recs)
-	if err != nil {
+	if slices.Contains(recs, nil) {
+		// The engine skips the nil entries of a built-in task's batch; the batch cannot hold
+		// them, and the records' sequence numbers (CommitRecords) count those that cross.
+		recs = slices.DeleteFunc(slices.Clone(recs), func(r *schema.Record) bool { return r == nil })
+	}
+	var batch *pb.Batch
+	// Guarded as the task's own code is: a record the encoder cannot walk (a struct without a
+	// schema) fails the task, as it does in the engine's converters, not the process.
+	if err := guard(func() (err error) { batch, err = wire.EncodeBatch(recs); return err }); err != nil {
 		return &pb.PollReply{Error: wire.EncodeError(fmt.Errorf("poll: %w", err))}, nil
 	}
 	out := &pb.PollReply{Batch: batch}

@@ -273,3 +273,64 @@ func TestPollRecordsWithAnErrorWarnedOnce(t *testing.T) {
 	require.Contains(t, logged.String(), "they are dropped")
 	require.Contains(t, logged.String(), "records=1")
 }
+
+// gappySource returns a batch with nil entries, as a task that leaves the slots of rows it
+// skipped empty does.
+type gappySource struct {
+	slowSource
+	committed []string
+}
+
+func (s *gappySource) Poll(context.Context) ([]*schema.Record, error) {
+	r := func(v string) *schema.Record {
+		rec := schema.NewRecord("t", nil, nil, schema.StringSchema, v)
+		rec.SourcePartition, rec.SourceOffset = map[string]any{"p": "a"}, map[string]any{"v": v}
+		return rec
+	}
+	return []*schema.Record{nil, r("one"), nil, r("two")}, nil
+}
+
+func (s *gappySource) CommitRecord(_ context.Context, r *schema.Record, _ *plugins.RecordMetadata) error {
+	s.committed = append(s.committed, r.Value.(string))
+	return nil
+}
+
+// TestPollSkipsNilRecords: the nil entries of a Poll's batch are skipped, as the engine skips
+// those of a built-in task (encoding them panicked outside the task's code, which ended the
+// plugin process); the records around them cross, and CommitRecord reaches each by its
+// sequence number.
+func TestPollSkipsNilRecords(t *testing.T) {
+	task := &gappySource{}
+	s := &server{source: task, committer: task, inFlight: map[uint64]*schema.Record{}}
+	rep, err := s.Poll(t.Context(), &pb.PollRequest{})
+	require.NoError(t, err)
+	require.NoError(t, wire.DecodeError(rep.Error))
+	recs, err := wire.DecodeBatch(rep.Batch)
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	require.Equal(t, "one", recs[0].Value)
+	require.Equal(t, "two", recs[1].Value)
+	cr, err := s.CommitRecords(t.Context(), &pb.CommitRecordsRequest{Seqs: []uint64{rep.FirstSeq + 1, rep.FirstSeq},
+		Metadata: []*pb.RecordMetadata{{}, {}}})
+	require.NoError(t, err)
+	require.NoError(t, wire.DecodeError(cr.Error))
+	require.Equal(t, []string{"two", "one"}, task.committed)
+}
+
+// schemalessStructSource returns a struct value without a schema, which the encoder cannot walk.
+type schemalessStructSource struct{ slowSource }
+
+func (s *schemalessStructSource) Poll(context.Context) ([]*schema.Record, error) {
+	return []*schema.Record{schema.NewRecord("t", nil, nil, nil, schema.NewStruct(nil))}, nil
+}
+
+// TestPollEncodingPanicFailsTheTask: a batch the encoder panics on fails the task with the
+// panic, as the engine's converters do for a built-in task, instead of ending the process.
+func TestPollEncodingPanicFailsTheTask(t *testing.T) {
+	s := &server{source: &schemalessStructSource{}}
+	rep, err := s.Poll(t.Context(), &pb.PollRequest{})
+	require.NoError(t, err)
+	perr := wire.DecodeError(rep.Error)
+	require.ErrorContains(t, perr, "plugin panicked")
+	require.False(t, plugins.IsRetriable(perr))
+}

@@ -20,7 +20,9 @@ func EncodeError(err error) *pb.Error {
 	if fes := cfgerr.Flatten(err); len(fes) > 0 && errors.Is(err, cfgerr.ErrInvalid) {
 		m := &pb.Error{Kind: pb.Error_CONFIG, Message: err.Error()}
 		for _, fe := range fes {
-			m.Fields = append(m.Fields, &pb.FieldError{Key: fe.Key, Value: fe.Value, Reason: fe.Reason, Cause: causeOf(fe.Err)})
+			// Why, not Reason: an error whose reason is its Err's message (Reason empty) would
+			// cross with none, as only the three sentinels of Cause travel, not Err itself.
+			m.Fields = append(m.Fields, &pb.FieldError{Key: fe.Key, Value: fe.Value, Reason: fe.Why(), Cause: causeOf(fe.Err)})
 		}
 		return m
 	}
@@ -80,10 +82,27 @@ func DecodeError(m *pb.Error) error {
 			out[i] = &cfgerr.Error{Key: f.Key, Value: f.Value, Reason: f.Reason, Err: sentinelOf(f.Cause)}
 		}
 		if len(out) > 0 {
-			return out
+			return &configError{msg: m.Message, list: out}
 		}
 	case pb.Error_RETRIABLE:
 		return &plugins.RetriableError{Err: errors.New(m.Message), Backoff: time.Duration(m.BackoffMs) * time.Millisecond}
 	}
 	return errors.New(m.Message)
 }
+
+// configError is a decoded config error: its message is the plugin's own (with whatever
+// wrapped the keys' errors, "open the database: url: ..."), and it unwraps to their list, so
+// errors.Is, errors.As and cfgerr.Flatten see the keys as they would the plugin's error.
+type configError struct {
+	msg  string
+	list cfgerr.List
+}
+
+func (e *configError) Error() string {
+	if e.msg == "" {
+		return e.list.Error()
+	}
+	return e.msg
+}
+
+func (e *configError) Unwrap() error { return e.list }

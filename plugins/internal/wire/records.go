@@ -34,6 +34,9 @@ func AppendBatch(buf []byte, recs []*schema.Record) (*pb.Batch, error) {
 func sizeHint(recs []*schema.Record) int {
 	n := 0
 	for _, r := range recs {
+		if r == nil {
+			continue // refused by the encoder, with the record's index
+		}
 		n += 48 + len(r.Topic) + len(r.BrokerName) + len(r.MsgID) + flatSize(r.Key) + flatSize(r.Value)
 		for _, h := range r.Headers {
 			n += 4 + len(h.Key) + flatSize(h.Value)

@@ -208,6 +208,38 @@ func TestErrorsKeepTheirKind(t *testing.T) {
 	require.Nil(t, DecodeError(EncodeError(nil)))
 }
 
+// TestConfigErrorsKeepTheirReasons: a config error crosses with each key's reason and the
+// whole message as the plugin wrote them, so the validate answer and a task's trace read as
+// they do for the connector built in. A reason given as Err alone (Reason empty) crossed as
+// none, and what wrapped the keys' errors was dropped.
+func TestConfigErrorsKeepTheirReasons(t *testing.T) {
+	for _, orig := range []error{
+		&cfgerr.Error{Key: "a", Err: errors.New("must be even")},
+		&cfgerr.Error{Key: "a", Value: "3", Err: fmt.Errorf("%w: must be even", plugins.ErrInvalidValue)},
+		fmt.Errorf("open the database: %w", &cfgerr.Error{Key: "url", Value: "x", Reason: "no host", ValueFirst: true}),
+		cfgerr.List{{Key: "a", Reason: "bad"}, {Key: "b", Err: plugins.ErrMissingRequired}},
+	} {
+		got := DecodeError(EncodeError(orig))
+		require.Equal(t, orig.Error(), got.Error())
+		require.ErrorIs(t, got, cfgerr.ErrInvalid)
+		want, have := cfgerr.Flatten(orig), cfgerr.Flatten(got)
+		require.Len(t, have, len(want))
+		for i := range want {
+			require.Equal(t, want[i].Key, have[i].Key)
+			require.Equal(t, want[i].Why(), have[i].Why(), "the reason of %s", want[i].Key)
+		}
+	}
+	require.ErrorIs(t, DecodeError(EncodeError(&cfgerr.Error{Key: "a", Err: fmt.Errorf("%w: odd", plugins.ErrInvalidValue)})),
+		plugins.ErrInvalidValue)
+}
+
+// TestNilRecordRefused: a nil record is refused with its index, not a panic of the encoder
+// (in a plugin, a panic outside the task's code ends the process).
+func TestNilRecordRefused(t *testing.T) {
+	_, err := EncodeBatch([]*schema.Record{schema.NewRecord("t", nil, nil, nil, "v"), nil})
+	require.ErrorContains(t, err, "record 1: nil record")
+}
+
 func TestSpecRoundTrip(t *testing.T) {
 	spec := plugins.MustConfigSpec(
 		plugins.Field{Name: "a", Type: plugins.TypeInt, Default: 5, Validators: []plugins.Validator{plugins.Between(1, 9)}, Doc: "d"},

@@ -26,7 +26,7 @@ func (c *connector) Spec() *plugins.ConfigSpec        { return spec }
 func (c *connector) Validate(map[string]string) error { return nil }
 func (c *connector) Start(_ context.Context, cctx plugins.ConnectorContext, cfg map[string]string) error {
 	c.cfg = maps.Clone(cfg)
-	cctx.Logger().Info("probe connector started", "probe.attr", "v1")
+	cctx.Logger().Info("probe connector started", "probe.attr", "v1", "probe.id", int64(1)<<60+1, "probe.ratio", 0.25)
 	cctx.RequestTaskReconfiguration()
 	cctx.RaiseError(plugins.Retriable(errors.New("probe raised")))
 	return nil
@@ -74,6 +74,16 @@ func (s *source) Start(ctx context.Context, tctx plugins.SourceTaskContext, _ ma
 	}
 	if off != nil {
 		s.n = off["n"].(int64)
+	}
+	// A partition of an int: the engine answers with the task's own map, as in its process.
+	typed, err := tctx.Positions().Positions(ctx, []map[string]any{{"p": "none"}, {"p": "typed", "n": 7}})
+	if err != nil {
+		return err
+	}
+	for _, pp := range typed {
+		if err := s.write("typed position %T %v", pp.Partition["n"], pp.Offset["at"]); err != nil {
+			return err
+		}
 	}
 	tctx.Logger().Debug("probe source started", "from", s.n)
 	return s.write("env %q", os.Getenv("RMQCONNECT_PROBE_SECRET"))
