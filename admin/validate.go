@@ -69,6 +69,12 @@ func (s *Server) patchConnectorConfig(c *gin.Context) {
 	set := map[string]jsonRaw{}
 	for k, v := range obj {
 		if string(bytes.TrimSpace(v)) == "null" {
+			if k == "name" {
+				// Every stored config carries the connector's name (withName), as Kafka Connect
+				// requires it; a merge that removed it would store a config without it.
+				s.fail(c, badRequestf("config.name: null is not allowed; the connector's name cannot be removed"))
+				return
+			}
 			remove = append(remove, k)
 			continue
 		}

@@ -36,3 +36,15 @@ func testPatchConfig(t *testing.T, herder Herder) {
 	requireError(t, h, http.MethodPatch, "/connectors/nope/config", `{"x":"1"}`, http.StatusNotFound)
 	requireError(t, h, http.MethodPatch, "/connectors/p/config", `[1]`, http.StatusBadRequest)
 }
+
+// TestPatchConfigKeepsTheName: a PATCH cannot remove the connector's name, which every stored
+// config carries; the config is left as it was.
+func TestPatchConfigKeepsTheName(t *testing.T) {
+	h, _ := newTestServer(t)
+	code, _ := callJSON(t, h, http.MethodPost, "/connectors", `{"name":"p","config":{"connector.class":"file-sink","a":"1"}}`)
+	require.Equal(t, http.StatusCreated, code)
+	requireError(t, h, http.MethodPatch, "/connectors/p/config", `{"name":null,"a":"2"}`, http.StatusBadRequest, "config.name")
+	code, body := callJSON(t, h, http.MethodGet, "/connectors/p/config", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, map[string]any{"connector.class": "file-sink", "a": "1", "name": "p"}, obj(t, body))
+}

@@ -472,18 +472,27 @@ func (r *replayer) prune(ctx context.Context, floors map[string]int64) error {
 // anything is sent, so that an unknown one fails the call with nothing sent; only the first
 // batch read is kept (memory stays bounded), the others are read again as they are sent,
 // and a record the DLQ lost meanwhile (the broker's retention) is refused, not an error
-// that would hide what was sent before it.
+// that would hide what was sent before it. A record named more than once (the same id
+// repeated, or its full and its earlier form) is replayed and listed once: with force, each
+// naming would otherwise send it again.
 func (r *replayer) replayIDs(ctx context.Context, qs []rmqclient.Queue, ids []string) error {
 	first := make([]*rmqclient.ReceivedMessage, 0, min(replayBatch, len(ids)))
-	for i, id := range ids {
+	seen := make(map[dlqID]bool, len(ids))
+	uniq := make([]string, 0, len(ids))
+	for _, id := range ids {
 		m, err := r.e.readDLQAt(ctx, r.name, qs, "ids", id)
 		if err != nil {
 			return err
 		}
-		if i < replayBatch {
-			first = append(first, m)
+		if rid := dlqRecordID(m.Queue, m.Offset); !seen[rid] {
+			seen[rid] = true
+			uniq = append(uniq, id)
+			if len(first) < replayBatch {
+				first = append(first, m)
+			}
 		}
 	}
+	ids = uniq
 	if err := r.replay(ctx, first); err != nil {
 		return err
 	}

@@ -334,7 +334,8 @@ func (h *Standalone) TaskStatus(_ context.Context, id restapi.TaskID) (restapi.T
 	return restapi.TaskState{}, fmt.Errorf("task %s-%d: %w", id.Connector, id.Task, restapi.ErrNotFound)
 }
 
-// RestartConnector restarts the connector and, per req, its tasks.
+// RestartConnector restarts the connector and, per req, its tasks, and returns its status as
+// the restart began (connRuntime.restart).
 func (h *Standalone) RestartConnector(_ context.Context, name string, req restapi.RestartRequest) (restapi.ConnectorStatus, error) {
 	if err := h.guard(); err != nil {
 		return restapi.ConnectorStatus{}, err
@@ -343,8 +344,7 @@ func (h *Standalone) RestartConnector(_ context.Context, name string, req restap
 	if err != nil {
 		return restapi.ConnectorStatus{}, err
 	}
-	rt.restart(req)
-	return rt.status(), nil
+	return rt.restart(req), nil
 }
 
 // RestartTask restarts one task.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 
@@ -272,10 +273,13 @@ func (rt *connRuntime) shutdown() {
 	rt.stopConnector()
 }
 
-// restart restarts the connector and, per req, its tasks.
-func (rt *connRuntime) restart(req restapi.RestartRequest) {
+// restart restarts the connector and, per req, its tasks. It returns the connector's status
+// as the restart began, the parts it restarts RESTARTING (the plan Kafka Connect answers
+// with): once they have restarted, a caller could not tell them from the parts left alone.
+func (rt *connRuntime) restart(req restapi.RestartRequest) (plan restapi.ConnectorStatus) {
 	rt.opMu.Lock()
 	defer rt.opMu.Unlock()
+	plan = rt.status()
 	rt.mu.Lock()
 	target, connFailed := rt.target, rt.state.State == restapi.StateFailed
 	var restartTasks []*taskRuntime
@@ -288,15 +292,21 @@ func (rt *connRuntime) restart(req restapi.RestartRequest) {
 	}
 	rt.mu.Unlock()
 	if target != restapi.TargetStarted {
-		return
+		return plan
+	}
+	for i := range plan.Tasks {
+		if slices.ContainsFunc(restartTasks, func(t *taskRuntime) bool { return t.id == plan.Tasks[i].ID }) {
+			plan.Tasks[i].State, plan.Tasks[i].Trace = restapi.StateRestarting, ""
+		}
 	}
 	rt.forgetTaskConfigs(restartTasks...)
 	if !req.OnlyFailed || connFailed {
+		plan.Connector.State, plan.Connector.Trace = restapi.StateRestarting, ""
 		rt.setConnState(restapi.StateRestarting, "")
 		old := rt.snapshotTaskCfgs()
 		rt.stopConnector()
 		if !rt.reresolve() || !rt.startConnector() {
-			return
+			return plan
 		}
 		if !reflect.DeepEqual(old, rt.snapshotTaskCfgs()) {
 			rt.stopTasks()
@@ -304,7 +314,7 @@ func (rt *connRuntime) restart(req restapi.RestartRequest) {
 			rt.tasks = map[int]*taskRuntime{}
 			rt.mu.Unlock()
 			rt.startTasks()
-			return
+			return plan
 		}
 	}
 	for _, t := range restartTasks {
@@ -313,6 +323,7 @@ func (rt *connRuntime) restart(req restapi.RestartRequest) {
 		<-t.done
 	}
 	rt.startTasks()
+	return plan
 }
 
 func (rt *connRuntime) snapshotTaskCfgs() []map[string]string {
