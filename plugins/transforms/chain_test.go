@@ -163,15 +163,12 @@ func TestParseChainErrors(t *testing.T) {
 }
 
 // TestDuplicateFieldConfigsRejected checks that configurations that would build a struct schema with one field name
-// twice (ValueToKey listing a field twice, two InsertField keys naming one field) or insert a field without a name
-// are refused with the key and the reason, instead of producing such a schema on every record.
+// twice (two InsertField keys naming one field) or insert a field without a name are refused with the key and the reason, instead of producing such a schema on every record.
 func TestDuplicateFieldConfigsRejected(t *testing.T) {
 	cases := []struct {
 		name, key, reason string
 		cfg               map[string]string
 	}{
-		{"value to key", "transforms.v.fields", `field "id" listed twice`,
-			map[string]string{"transforms": "v", "transforms.v.type": "ValueToKey", "transforms.v.fields": "id,name,id"}},
 		{"insert field twice", "transforms.i.offset.field", "names the same field as topic.field",
 			map[string]string{"transforms": "i", "transforms.i.type": "InsertField$Value", "transforms.i.topic.field": "meta!",
 				"transforms.i.offset.field": "meta?"}},

@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rmqconnect/rmqconnect/conf/cfgerr"
@@ -254,19 +255,25 @@ func renameFields(r *schema.Record, s side, what string, cache *schemaCache, fn 
 			return nil, err
 		}
 		out := make(map[string]any, len(m))
-		from := make(map[string]string, len(m))
 		for k, x := range m {
 			to, ok := fn(k)
 			if !ok {
 				continue
 			}
-			if other, dup := from[to]; dup {
+			if _, dup := out[to]; dup {
 				// Which of the two would win depends on Go's random map order, so the record fails, as it
 				// does with a schema.
+				other := ""
+				for k2 := range m {
+					if to2, ok := fn(k2); ok && to2 == to && k2 != k {
+						other = k2
+						break
+					}
+				}
 				a, b := min(k, other), max(k, other)
 				return nil, unsupported("%s: fields %q and %q would both be named %q", what, a, b, to)
 			}
-			from[to], out[to] = k, x
+			out[to] = x
 		}
 		return s.with(r, nil, out), nil
 	}
@@ -326,14 +333,13 @@ func (t *ValueToKey) Configure(cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	t.fields = v.List("fields")
-	// A field listed twice would give a key schema with that field twice.
-	seen := map[string]bool{}
-	for _, f := range t.fields {
-		if seen[f] {
-			return &cfgerr.Error{Key: "fields", Value: cfg["fields"], Reason: fmt.Sprintf("field %q listed twice", f), Err: plugins.ErrInvalidValue}
+	// A field listed twice is taken once: Kafka's key schema would hold it twice (every record with a
+	// schema fails), while without a schema Kafka keeps it once.
+	t.fields = nil
+	for _, f := range v.List("fields") {
+		if !slices.Contains(t.fields, f) {
+			t.fields = append(t.fields, f)
 		}
-		seen[f] = true
 	}
 	return nil
 }

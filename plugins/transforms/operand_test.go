@@ -371,7 +371,48 @@ func TestTimestampConverterUnixOutOfRange(t *testing.T) {
 			in: 1e300, err: ErrUnsupportedValue},
 		{name: "schemaless NaN", typ: "TimestampConverter", cfg: map[string]string{"target.type": "Timestamp"},
 			in: math.NaN(), err: ErrUnsupportedValue},
+		// The last unit's fractions round down to the largest count (review finding).
+		{name: "last millisecond", typ: "TimestampConverter", cfg: map[string]string{"target.type": "unix", "unix.precision": "milliseconds"},
+			inSc: schema.TimestampSchema(), in: time.UnixMilli(math.MaxInt64).Add(999 * time.Microsecond),
+			outSc: schema.Int64Schema, out: int64(math.MaxInt64)},
+		{name: "last microsecond", typ: "TimestampConverter", cfg: map[string]string{"target.type": "unix", "unix.precision": "microseconds"},
+			inSc: schema.TimestampSchema(), in: time.UnixMicro(math.MaxInt64).Add(999 * time.Nanosecond),
+			outSc: schema.Int64Schema, out: int64(math.MaxInt64)},
+		{name: "before the first microsecond", typ: "TimestampConverter", cfg: map[string]string{"target.type": "unix", "unix.precision": "microseconds"},
+			inSc: schema.TimestampSchema(), in: time.UnixMicro(math.MinInt64).Add(-time.Nanosecond), err: ErrUnsupportedValue},
 	})
+}
+
+// TestValueToKeyFieldListedTwice: a field listed twice is taken once, with a schema (Kafka's key schema would hold
+// it twice) and without.
+func TestValueToKeyFieldListedTwice(t *testing.T) {
+	tr := newTransform(t, "ValueToKey", map[string]string{"fields": "id,id"})
+	out, err := tr.Apply(valueSide.with(baseRecord(), nil, map[string]any{"id": 1, "name": "ann"}))
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"id": 1}, out.Key)
+	sc := schema.StructBuilder().Field("id", schema.Int32Schema).Field("name", schema.StringSchema).MustBuild()
+	out, err = tr.Apply(valueSide.with(baseRecord(), sc, mk(sc, "id", int32(1), "name", "ann")))
+	require.NoError(t, err)
+	require.Len(t, out.KeySchema.Fields, 1)
+	id, err := out.Key.(*schema.Struct).Get("id")
+	require.NoError(t, err)
+	require.Equal(t, int32(1), id)
+}
+
+// TestSchemalessRenameAllocations: the collision check of a schemaless rename costs no allocation a record.
+func TestSchemalessRenameAllocations(t *testing.T) {
+	tr := newTransform(t, "ReplaceField$Value", map[string]string{"renames": "f1:g1"})
+	m := map[string]any{}
+	for i := range 16 {
+		m[fmt.Sprintf("f%d", i)] = i
+	}
+	rec := valueSide.with(baseRecord(), nil, m)
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, err := tr.Apply(rec); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.LessOrEqual(t, allocs, 6.0, "the renamed map and the record")
 }
 
 // TestSchemalessNameCollisionFails checks that two map entries renamed or flattened to the same name fail the record,

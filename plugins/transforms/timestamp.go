@@ -47,7 +47,7 @@ var timestampConverterSpec = plugins.MustConfigSpec(
 		Validators: []plugins.Validator{plugins.OneOf(tsString, tsUnix, tsDate, tsTime, tsTimestamp)}, Doc: "Target type."},
 	plugins.Field{Name: "format", Type: plugins.TypeString, Default: "", Doc: "SimpleDateFormat pattern for string input or output, in UTC. When parsing, z reads only UTC and GMT (another zone name is an error); use X, XXX or Z for offsets."},
 	plugins.Field{Name: "unix.precision", Type: plugins.TypeString, Default: "milliseconds",
-		Validators: []plugins.Validator{plugins.OneOf("seconds", "milliseconds", "microseconds", "nanoseconds")}, Doc: "Unit of unix timestamps. A time whose count in this unit does not fit in an int64 (after 2262-04-11 in nanoseconds) is an error."},
+		Validators: []plugins.Validator{plugins.OneOf("seconds", "milliseconds", "microseconds", "nanoseconds")}, Doc: "Unit of unix timestamps. A time whose count in this unit does not fit in an int64 (before 1677-09-21 or after 2262-04-11 in nanoseconds) is an error."},
 )
 
 // Spec declares the configuration keys.
@@ -182,8 +182,9 @@ func (t *TimestampConverter) convert(sc *schema.Schema, x any) (any, error) {
 // UnixNano (and UnixMicro, UnixMilli) give an undefined number. Nanoseconds only reach 1677-09-21 to 2262-04-11,
 // so a date such as 9999-12-31, which databases use for "no end", does not fit.
 var unixRange = map[string][2]time.Time{
-	"milliseconds": {time.UnixMilli(math.MinInt64), time.UnixMilli(math.MaxInt64)},
-	"microseconds": {time.UnixMicro(math.MinInt64), time.UnixMicro(math.MaxInt64)},
+	// The upper bounds include the last unit's fractions, which the count rounds down.
+	"milliseconds": {time.UnixMilli(math.MinInt64), time.UnixMilli(math.MaxInt64).Add(time.Millisecond - 1)},
+	"microseconds": {time.UnixMicro(math.MinInt64), time.UnixMicro(math.MaxInt64).Add(time.Microsecond - 1)},
 	"nanoseconds":  {time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)},
 }
 
