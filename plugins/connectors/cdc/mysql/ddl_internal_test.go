@@ -206,3 +206,35 @@ func TestColumnCharsets(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, []string{"id:", "a:", "b:", "c:", "e:", "f:", "g:", "z:"}, charsets(got), "sets not known stay unknown")
 }
+
+// TestDMLTables: the tables a statement logged as a statement may change; for multi-table statements every
+// table named in the references (never fewer than those written).
+func TestDMLTables(t *testing.T) {
+	for q, want := range map[string][][2]string{
+		"INSERT INTO t VALUES (1)":                                    {{"d", "t"}},
+		"insert low_priority ignore `x`.`t 1` (a, b) SELECT * FROM u": {{"x", "t 1"}},
+		"INSERT t SET a = 1":                                          {{"d", "t"}},
+		"REPLACE DELAYED INTO t VALUES (1)":                           {{"d", "t"}},
+		"/* app */ UPDATE LOW_PRIORITY t SET a = 1":                   {{"d", "t"}},
+		"UPDATE a AS x JOIN (SELECT * FROM s) y ON x.id = y.id LEFT OUTER JOIN b ON 1 SET x.v = 2": {{"d", "a"}, {"d", "b"}},
+		"UPDATE a, e.b SET a.v = b.v":                                                      {{"d", "a"}, {"e", "b"}},
+		"DELETE FROM t WHERE id = 1":                                                       {{"d", "t"}},
+		"DELETE QUICK FROM t PARTITION (p0) ORDER BY id LIMIT 3":                           {{"d", "t"}},
+		"DELETE a.*, b FROM a JOIN b ON a.id = b.id WHERE a.v > 0":                         {{"d", "a"}, {"d", "b"}, {"d", "a"}, {"d", "b"}},
+		"DELETE FROM a, b USING a STRAIGHT_JOIN b WHERE 1":                                 {{"d", "a"}, {"d", "b"}, {"d", "a"}, {"d", "b"}},
+		"WITH c AS (SELECT id FROM s) UPDATE t JOIN c USING (id) SET t.v = 1":              {{"d", "t"}, {"d", "c"}},
+		"WITH RECURSIVE c (n) AS (SELECT 1), e AS (SELECT 2) DELETE FROM t":                {{"d", "t"}},
+		"CREATE TABLE n SELECT * FROM t":                                                   {{"d", "n"}},
+		"CREATE OR REPLACE TABLE IF NOT EXISTS n (PRIMARY KEY (id)) IGNORE SELECT 1 AS id": {{"d", "n"}},
+		"CREATE TABLE n (SELECT 1 AS id)":                                                  {{"d", "n"}},
+	} {
+		got, ok := dmlTables(q, "d")
+		require.True(t, ok, q)
+		require.Equal(t, want, got, q)
+	}
+	for _, q := range []string{"SELECT * FROM t", "CREATE TABLE n (id INT)", "CREATE TABLE n LIKE t", "ALTER TABLE t ADD c INT",
+		"TRUNCATE TABLE t", "BEGIN", "SET @a = 1", "CREATE TABLE n (id INT CHECK (id > 0))"} {
+		_, ok := dmlTables(q, "d")
+		require.False(t, ok, q)
+	}
+}

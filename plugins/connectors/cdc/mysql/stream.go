@@ -275,6 +275,16 @@ func (t *task) handle(out []*schema.Record, ev *replication.BinlogEvent) ([]*sch
 			if !s.tx.open || !s.tx.grouped {
 				t.commitTx(h)
 			}
+			if tables, ok := dmlTables(q, string(e.Schema)); ok {
+				for _, tb := range tables {
+					if t.cfg.captured(tb[0], tb[1]) {
+						return out, fmt.Errorf("%w: a change of %s.%s at %s:%d was logged as a statement (binlog_format "+
+							"STATEMENT or MIXED, set for a session): it has no row events, and the connector would miss it; "+
+							"set binlog_format=ROW for every writer, then take a new snapshot of the table",
+							ErrServerConfig, tb[0], tb[1], s.file, h.LogPos)
+					}
+				}
+			}
 			if d, ok := parseDDL(q, string(e.Schema)); ok {
 				return out, t.followDDL(h, q, d)
 			}
