@@ -225,3 +225,27 @@ func TestResolveUnionsEnumsAndAliases(t *testing.T) {
 	lv, _ := ust.Get("long")
 	require.Equal(t, int64(9), lv)
 }
+
+// TestResolveExactNameBeforeAlias: a reader field reads the writer field of its own name when there is one, not
+// a writer field one of its aliases names. A rename done in two steps (add "amount" next to "amount_old", then
+// drop "amount_old" and give "amount" the alias "amount_old" so the oldest data still reads) must read the middle
+// version's "amount" as "amount".
+func TestResolveExactNameBeforeAlias(t *testing.T) {
+	writer := MustParse(rec(`{"name":"amount_old","type":"int"},{"name":"amount","type":"int"}`))
+	reader := MustParse(rec(`{"name":"amount","type":"int","aliases":["amount_old"]}`))
+	wc, err := NewCodec(writer, nil)
+	require.NoError(t, err)
+	data, err := wc.Encode(nil, schema.NewStruct(wc.ConnectSchema()).MustPut("amount_old", int32(1)).MustPut("amount", int32(2)))
+	require.NoError(t, err)
+	rc, err := NewResolvingCodec(writer, reader)
+	require.NoError(t, err)
+	out, err := rc.Decode(data)
+	require.NoError(t, err)
+	got, _ := out.(*schema.Struct).Get("amount")
+	require.Equal(t, int32(2), got)
+
+	// The compatibility check follows the same field: a type change of the writer's "amount_old" does not
+	// concern the reader's "amount".
+	writer = MustParse(rec(`{"name":"amount_old","type":"string"},{"name":"amount","type":"int"}`))
+	require.NoError(t, CanRead(reader, writer))
+}

@@ -246,3 +246,25 @@ func TestEncodeErrors(t *testing.T) {
 	_, err = codec.Encode(nil, "not a struct")
 	require.ErrorIs(t, err, schema.ErrInvalidValue)
 }
+
+// TestMapKeysWithoutGoForm: a Connect MAP whose keys are bytes (an Avro array of key/value records, as Java
+// Connect writes one) decodes to an error naming the entry and the reason, not to a panic: in a datum (reported as
+// well-formed data the converter cannot hold, not as malformed) and in a schema's default, which ToConnect reads.
+func TestMapKeysWithoutGoForm(t *testing.T) {
+	entries := `{"type":"array","connect.type":"map","items":{"type":"record","name":"E","fields":[` +
+		`{"name":"key","type":"bytes"},{"name":"value","type":"int"}]}}`
+	codec, err := NewCodec(MustParse(rec(`{"name":"m","type":`+entries+`}`)), nil)
+	require.NoError(t, err)
+	empty, err := codec.Decode([]byte{0}) // no entries: nothing to hold
+	require.NoError(t, err)
+	m, _ := empty.(*schema.Struct).Get("m")
+	require.Empty(t, m)
+	_, err = codec.Decode([]byte{2, 2, 0xff, 2, 0}) // one entry: key 0xff, value 1
+	require.ErrorIs(t, err, ErrUnsupported)
+	require.NotErrorIs(t, err, ErrMalformed)
+	require.Contains(t, err.Error(), "bytes cannot be a Go map key")
+
+	withDefault := MustParse(rec(`{"name":"m","type":` + entries + `,"default":[{"key":"a","value":1}]}`))
+	require.NotPanics(t, func() { _, err = ToConnect(withDefault) })
+	require.ErrorIs(t, err, ErrUnsupported)
+}

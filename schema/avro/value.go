@@ -586,6 +586,10 @@ func decodeMapEntries(w, r *Schema, c *schema.Schema, l []any, depth int) (any, 
 		if err != nil {
 			return nil, schema.AtIndex(err, i)
 		}
+		if !mapKeyable(k) {
+			// Connect allows such keys (Java compares them by identity); a Go map cannot hold them.
+			return nil, schema.AtIndex(schema.NewFieldError("key", ErrUnsupported, fmt.Sprintf("a %s cannot be a Go map key", c.KeySchema.Type)), i)
+		}
 		vv, err := decodeField(kv[1], c.ValueSchema)
 		if err != nil {
 			return nil, schema.AtIndex(err, i)
@@ -593,6 +597,15 @@ func decodeMapEntries(w, r *Schema, c *schema.Schema, l []any, depth int) (any, 
 		out[k] = vv
 	}
 	return out, nil
+}
+
+// mapKeyable reports whether a decoded Connect value can be a Go map key: not bytes, an array or a map.
+func mapKeyable(k any) bool {
+	switch k.(type) {
+	case []byte, []any, map[any]any, map[string]any:
+		return false
+	}
+	return true
 }
 
 // pendingField is a record field value decoded without a Connect schema (map entries), finished by decodeField.
@@ -651,15 +664,22 @@ func decodeRecord(w, r *Schema, c *schema.Schema, v any, depth int) (any, error)
 	return schema.StructFromValues(c, values)
 }
 
-// writerField finds the writer field that reader field j reads: same position and name when the schemas are the
-// same node, else the writer field named like the reader field or one of its aliases.
+// writerField finds the writer field that reader field j reads: the writer field named like the reader field (at
+// the same position when the schemas are the same node), else one named by one of its aliases. The name comes
+// first: a writer that still has a field an alias names next to the field itself (the middle step of a rename)
+// wrote the reader's field under its own name.
 func writerField(w, r *Schema, j int) *Field {
 	rf := r.Fields[j]
 	if j < len(w.Fields) && w.Fields[j].Name == rf.Name {
 		return w.Fields[j]
 	}
 	for _, wf := range w.Fields {
-		if wf.Name == rf.Name || slices.Contains(rf.Aliases, wf.Name) {
+		if wf.Name == rf.Name {
+			return wf
+		}
+	}
+	for _, wf := range w.Fields {
+		if slices.Contains(rf.Aliases, wf.Name) {
 			return wf
 		}
 	}
