@@ -128,6 +128,11 @@ func TestParseChainErrors(t *testing.T) {
 			[]string{"transforms.c.spec"}, []error{plugins.ErrInvalidValue}},
 		{"header from lengths", map[string]string{"transforms": "h", "transforms.h.type": "HeaderFrom$Value", "transforms.h.fields": "a,b",
 			"transforms.h.headers": "x", "transforms.h.operation": "copy"}, []string{"transforms.h.headers"}, []error{plugins.ErrInvalidValue}},
+		// An empty replacement fits no numeric field; Kafka's NonEmptyString refuses it (after trimming, so blank too).
+		{"mask empty replacement", map[string]string{"transforms": "m", "transforms.m.type": "MaskField$Value", "transforms.m.fields": "a",
+			"transforms.m.replacement": ""}, []string{"transforms.m.replacement"}, []error{plugins.ErrInvalidValue}},
+		{"mask blank replacement", map[string]string{"transforms": "m", "transforms.m.type": "MaskField$Value", "transforms.m.fields": "a",
+			"transforms.m.replacement": "  "}, []string{"transforms.m.replacement"}, []error{plugins.ErrInvalidValue}},
 		{"timestamp string needs format", map[string]string{"transforms": "t", "transforms.t.type": "TimestampConverter$Value",
 			"transforms.t.target.type": "string"}, []string{"transforms.t.format"}, []error{plugins.ErrMissingRequired}},
 		{"timestamp bad target", map[string]string{"transforms": "t", "transforms.t.type": "TimestampConverter$Value",

@@ -11,7 +11,10 @@ import (
 )
 
 // MaskField replaces the listed fields with the zero value of their type, or
-// with replacement (numbers and strings only). Null fields stay null.
+// with replacement (numbers and strings only). Null fields stay null, and a
+// listed field the record does not have is skipped, with a schema as without
+// one, as Kafka's does: a field dropped from an evolving schema must not fail
+// every record after it.
 type MaskField struct {
 	side        side
 	fields      []string
@@ -22,7 +25,9 @@ type MaskField struct {
 var maskFieldSpec = plugins.MustConfigSpec(
 	plugins.Field{Name: "fields", Type: plugins.TypeList, Required: true, Validators: []plugins.Validator{plugins.NonEmpty()},
 		Doc: "Fields to mask."},
-	plugins.Field{Name: "replacement", Type: plugins.TypeString, Doc: "Replacement for numeric and string fields instead of the zero value."},
+	// An empty replacement fits no number, so it would fail every record with a numeric field; Kafka refuses it too.
+	plugins.Field{Name: "replacement", Type: plugins.TypeString, Validators: []plugins.Validator{plugins.NonEmpty()},
+		Doc: "Replacement for numeric and string fields instead of the zero value."},
 )
 
 // Spec declares the configuration keys.
@@ -73,10 +78,7 @@ func (t *MaskField) Apply(r *schema.Record) (*schema.Record, error) {
 	}
 	for _, name := range t.fields {
 		f, ok := sc.Field(name)
-		if !ok {
-			return nil, fmt.Errorf("MaskField %s: %w: %q", t.side, ErrFieldNotFound, name)
-		}
-		if vals[f.Index] == nil {
+		if !ok || vals[f.Index] == nil {
 			continue
 		}
 		masked, err := t.mask(f.Schema, vals[f.Index])

@@ -123,7 +123,9 @@ func TestMaskField(t *testing.T) {
 			outSc: userSc, out: mk(userSc, "id", int32(-1), "name", "-1", "email", "a@x.io", "addr", mk(addrSc, "city", "Paris", "zip", "75001"))},
 		{name: "bad replacement", typ: "MaskField", cfg: map[string]string{"fields": "id", "replacement": "****"}, inSc: userSc, in: user(), err: ErrUnsupportedValue},
 		{name: "struct field", typ: "MaskField", cfg: map[string]string{"fields": "addr"}, inSc: userSc, in: user(), err: ErrUnsupportedValue},
-		{name: "missing field", typ: "MaskField", cfg: map[string]string{"fields": "nope"}, inSc: userSc, in: user(), err: ErrFieldNotFound},
+		// As in Kafka, which masks the schema's fields that are listed: a field gone from an evolved schema is skipped.
+		{name: "field missing from schema is skipped", typ: "MaskField", cfg: map[string]string{"fields": "id,nope"}, inSc: userSc, in: user(),
+			outSc: userSc, out: mk(userSc, "id", int32(0), "name", "ann", "email", "a@x.io", "addr", mk(addrSc, "city", "Paris", "zip", "75001"))},
 		{name: "schemaless", typ: "MaskField", cfg: map[string]string{"fields": "id,name,addr,absent"}, in: userMap(), out: outMap},
 	})
 }
@@ -248,6 +250,8 @@ func TestTimestampConverter(t *testing.T) {
 			inSc: evSc, in: ev, outSc: asDate, out: mk(asDate, "id", int32(1), "ts", time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC))},
 		{name: "to Time", typ: "TimestampConverter", cfg: map[string]string{"field": "ts", "target.type": "Time"},
 			inSc: evSc, in: ev, outSc: asTime, out: mk(asTime, "id", int32(1), "ts", time.Date(1970, 1, 1, 3, 4, 5, 0, time.UTC))},
+		{name: "pre-1970 seconds round down", typ: "TimestampConverter", cfg: map[string]string{"target.type": "unix", "unix.precision": "seconds"},
+			inSc: schema.TimestampSchema(), in: time.Date(1969, 12, 31, 23, 59, 58, 5e8, time.UTC), outSc: schema.Int64Schema, out: int64(-2)},
 		{name: "whole unix to Timestamp", typ: "TimestampConverter", cfg: map[string]string{"target.type": "Timestamp"},
 			inSc: schema.Int64Schema, in: recTime.UnixMilli(), outSc: schema.TimestampSchema(), out: recTime},
 		{name: "whole string to unix", typ: "TimestampConverter", cfg: map[string]string{"target.type": "unix", "format": "yyyy-MM-dd HH:mm:ss"},
@@ -259,7 +263,13 @@ func TestTimestampConverter(t *testing.T) {
 		{name: "unparseable", typ: "TimestampConverter", cfg: map[string]string{"target.type": "unix", "format": "yyyy-MM-dd"},
 			inSc: schema.StringSchema, in: "yesterday", err: ErrUnsupportedValue},
 		{name: "wrong type", typ: "TimestampConverter", cfg: map[string]string{"target.type": "unix"}, in: true, err: ErrUnsupportedValue},
-		{name: "missing field", typ: "TimestampConverter", cfg: map[string]string{"field": "nope", "target.type": "unix"}, inSc: evSc, in: ev, err: ErrFieldNotFound},
+		// As in Kafka: a field gone from an evolved schema leaves the record as it is, with a schema as without one.
+		{name: "field missing from schema passes unchanged", typ: "TimestampConverter", cfg: map[string]string{"field": "nope", "target.type": "unix"},
+			inSc: evSc, in: ev, outSc: evSc, out: ev},
+		{name: "tombstone takes converted schema", typ: "TimestampConverter", cfg: map[string]string{"field": "ts", "target.type": "unix"},
+			inSc: evSc, in: nil, outSc: asUnix, out: nil},
+		{name: "tombstone without the field", typ: "TimestampConverter", cfg: map[string]string{"field": "nope", "target.type": "unix"},
+			inSc: evSc, in: nil, outSc: evSc, out: nil},
 	})
 }
 

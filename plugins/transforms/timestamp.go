@@ -15,10 +15,14 @@ import (
 // TimestampConverter converts a timestamp (the whole key/value, or one field)
 // between string (format, Java SimpleDateFormat syntax), unix (an int64 in
 // unix.precision), Date, Time and Timestamp. Inputs are recognised by schema
-// (Timestamp/Date/Time logical types, STRING, INT64) or, schemaless, by Go
-// type (time.Time, string, integers, float64). Null stays null. A time whose
-// count in unix.precision does not fit in an int64 (9999-12-31 in
-// nanoseconds) fails its record, where Kafka gives Long.MAX_VALUE.
+// (Timestamp/Date/Time logical types, STRING, INT64, and INT32 as unix time,
+// which Kafka refuses, for INT columns holding unix seconds) or, schemaless,
+// by Go type (time.Time, string, integers, float64). Null stays null. A time
+// whose count in unix.precision does not fit in an int64 (9999-12-31 in
+// nanoseconds) fails its record, where Kafka gives Long.MAX_VALUE. The count
+// rounds down, to the unit the time falls in (1969-12-31T23:59:58.5Z is -2
+// seconds, the second a string format shows), where Kafka truncates toward
+// 1970 and gives -1, the following second.
 //
 // Strings are formatted and parsed in UTC. When parsing, a zone name (pattern
 // letter z) is read only if it is UTC or GMT: any other name (PST, CEST,
@@ -110,10 +114,10 @@ func (t *TimestampConverter) Apply(r *schema.Record) (*schema.Record, error) {
 		}
 		return t.side.with(r, outSc, out), nil
 	}
-	if v == nil {
-		return r, nil
-	}
 	if sc == nil {
+		if v == nil {
+			return r, nil
+		}
 		m, err := requireMap(v, "TimestampConverter "+t.side.String())
 		if err != nil {
 			return nil, err
@@ -128,26 +132,39 @@ func (t *TimestampConverter) Apply(r *schema.Record) (*schema.Record, error) {
 		}
 		return t.side.with(r, nil, out), nil
 	}
-	st, err := requireStruct(sc, v, "TimestampConverter "+t.side.String())
-	if err != nil {
-		return nil, err
+	var st *structValue
+	if v != nil {
+		var err error
+		if st, err = requireStruct(sc, v, "TimestampConverter "+t.side.String()); err != nil {
+			return nil, err
+		}
+	} else if sc.Type != typeStruct {
+		return r, nil
 	}
+	// A record without the field passes unchanged, with a schema as without one, as in Kafka: a field dropped from
+	// an evolving schema must not fail every record after it.
 	f, ok := sc.Field(t.field)
 	if !ok {
-		return nil, fmt.Errorf("TimestampConverter %s: %w: %q", t.side, ErrFieldNotFound, t.field)
+		return r, nil
 	}
 	newSc, _ := t.cache.get(sc, func(sc *schema.Schema) (*schema.Schema, error) {
 		fields := append([]schema.Field(nil), sc.Fields...)
 		fields[f.Index].Schema = t.targetSchema(f.Schema.Optional)
 		return structWith(sc, fields), nil
 	})
+	if v == nil {
+		// A tombstone keeps its null value but takes the converted schema, so that it matches the other records'.
+		return t.side.with(r, newSc, nil), nil
+	}
 	vals := make([]any, len(sc.Fields))
 	for i := range vals {
 		vals[i] = st.GetIndex(i)
 	}
-	if vals[f.Index], err = t.convert(f.Schema, fieldValue(st, f.Index)); err != nil {
+	converted, err := t.convert(f.Schema, fieldValue(st, f.Index))
+	if err != nil {
 		return nil, err
 	}
+	vals[f.Index] = converted
 	out, err := fill(newSc, vals)
 	if err != nil {
 		return nil, fmt.Errorf("TimestampConverter: %w", err)
