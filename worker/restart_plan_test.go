@@ -47,3 +47,24 @@ func TestStandaloneRestartAnswersThePlan(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []restapi.State{restapi.StatePaused, restapi.StatePaused, restapi.StatePaused}, states(st))
 }
+
+// TestStandaloneRestartPlanKeepsTheTrace: a failed connector restarted with onlyFailed is RESTARTING
+// in the answer, with the trace of its failure, as the distributed herder and Kafka Connect answer
+// (review finding: the plan dropped it).
+func TestStandaloneRestartPlanKeepsTheTrace(t *testing.T) {
+	topic := rmqtest.Topic(t, 1)
+	env := startHerder(t, t.TempDir())
+	defer env.stop(t)
+	ctx := context.Background()
+	_, err := env.h.CreateConnector(ctx, "c", map[string]string{"connector.class": "mem-sink", "test.id": rmqtest.Name(t, "st"),
+		"connect.topicnames": topic, "task.group.id": rmqtest.Group(t), "test.fail.start": "true"}, "")
+	require.NoError(t, err)
+	before, err := env.h.ConnectorStatus(ctx, "c")
+	require.NoError(t, err)
+	require.Equal(t, restapi.StateFailed, before.Connector.State)
+	require.NotEmpty(t, before.Connector.Trace)
+	plan, err := env.h.RestartConnector(ctx, "c", restapi.RestartRequest{OnlyFailed: true, IncludeTasks: true})
+	require.NoError(t, err)
+	require.Equal(t, restapi.StateRestarting, plan.Connector.State)
+	require.Equal(t, before.Connector.Trace, plan.Connector.Trace)
+}

@@ -296,12 +296,12 @@ func (rt *connRuntime) restart(req restapi.RestartRequest) (plan restapi.Connect
 	}
 	for i := range plan.Tasks {
 		if slices.ContainsFunc(restartTasks, func(t *taskRuntime) bool { return t.id == plan.Tasks[i].ID }) {
-			plan.Tasks[i].State, plan.Tasks[i].Trace = restapi.StateRestarting, ""
+			plan.Tasks[i].State = restapi.StateRestarting // the trace says why, as in Kafka Connect's plan
 		}
 	}
 	rt.forgetTaskConfigs(restartTasks...)
 	if !req.OnlyFailed || connFailed {
-		plan.Connector.State, plan.Connector.Trace = restapi.StateRestarting, ""
+		plan.Connector.State = restapi.StateRestarting
 		rt.setConnState(restapi.StateRestarting, "")
 		old := rt.snapshotTaskCfgs()
 		rt.stopConnector()
