@@ -193,6 +193,41 @@ func (e *engine) dlqIO() dlqIO {
 	return brokerDLQ{e}
 }
 
+// readDLQ is dlqIO.Read for the DLQ routes: a message the worker cannot decode (a foreign
+// writer's, a corrupt one) does not fail the read, which no read gets past, but comes as an
+// unreadable message (unreadableMessage) after the messages before it, and the read goes on
+// after it. So a listing shows it and the records after it, and a replay refuses it and
+// sends the others.
+func (e *engine) readDLQ(ctx context.Context, q rmqclient.Queue, offset int64, max int) ([]*rmqclient.ReceivedMessage, int64, error) {
+	msgs, next, err := e.dlqIO().Read(ctx, q, offset, max)
+	var bad *rmqclient.UndecodableError
+	if !errors.As(err, &bad) {
+		return msgs, next, err
+	}
+	return append(msgs, unreadableMessage(bad)), bad.Offset + 1, nil
+}
+
+// dlqUnreadable marks a message readDLQ could not decode; its value is why. It is never
+// written to a DLQ topic; a message a writer sent with it is taken as unreadable (shown so
+// and refused by a replay), as one sent with ErrHeaderBodyUndecodable is refused.
+const dlqUnreadable = ErrHeaderPrefix + "dlq.undecodable"
+
+// unreadableMessage is the DLQ message bad as far as it could be read: its id, its stored
+// (undecodable) body and, when they could be read, its properties and keys; marked with
+// dlqUnreadable.
+func unreadableMessage(bad *rmqclient.UndecodableError) *rmqclient.ReceivedMessage {
+	props := make(map[string]string, len(bad.Properties)+1)
+	for k, v := range bad.Properties {
+		props[k] = v
+	}
+	why := rmqclient.ErrUndecodable.Error()
+	if bad.Err != nil {
+		why = bad.Err.Error()
+	}
+	props[dlqUnreadable] = why
+	return &rmqclient.ReceivedMessage{Queue: bad.Queue, Offset: bad.Offset, Body: bad.Body, Keys: bad.Keys, Properties: props}
+}
+
 // dlqQueues lists the DLQ topic's readable queues; a topic not created yet has none.
 func (e *engine) dlqQueues(ctx context.Context, topic string) ([]rmqclient.Queue, error) {
 	return e.dlqIO().Queues(ctx, topic)
@@ -243,7 +278,7 @@ func (e *engine) DLQList(ctx context.Context, name, after string, limit int) (re
 			off = startOff
 		}
 		for len(page.Records) < limit {
-			msgs, next, err := e.dlqIO().Read(ctx, qs[i], off, limit-len(page.Records))
+			msgs, next, err := e.readDLQ(ctx, qs[i], off, limit-len(page.Records))
 			if err != nil {
 				return restapi.DLQPage{}, err
 			}
@@ -305,7 +340,7 @@ func (e *engine) readDLQAt(ctx context.Context, name string, qs []rmqclient.Queu
 		if q.BrokerName != rid.broker || q.QueueID != rid.queue {
 			continue
 		}
-		msgs, _, err := e.dlqIO().Read(ctx, q, rid.offset, 1)
+		msgs, _, err := e.readDLQ(ctx, q, rid.offset, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -418,7 +453,7 @@ const replayBatch = 256
 func (e *engine) readBelow(ctx context.Context, q rmqclient.Queue, off, end int64) ([]*rmqclient.ReceivedMessage, int64, error) {
 	wait := 50 * time.Millisecond
 	for deadline := time.Now().Add(readBelowPatience); ; {
-		batch, next, err := e.dlqIO().Read(ctx, q, off, replayBatch)
+		batch, next, err := e.readDLQ(ctx, q, off, replayBatch)
 		if err != nil || len(batch) > 0 || next > off {
 			return batch, next, err
 		}
@@ -615,6 +650,9 @@ func (r *replayer) prevStored(ctx context.Context, before, m *rmqclient.Received
 // refusal says why rec must not be replayed, as a code and a sentence; no code when it may.
 func (r *replayer) refusal(rec restapi.DLQRecord, m *rmqclient.ReceivedMessage) (restapi.DLQRefusalCode, string) {
 	switch {
+	case m.Properties[dlqUnreadable] != "":
+		return restapi.RefusedBodyUndecodable, fmt.Sprintf("the worker cannot decode the DLQ's message (%s): its "+
+			"body is not known", m.Properties[dlqUnreadable])
 	case rec.Topic == "":
 		return restapi.RefusedNoTopic, fmt.Sprintf("no %s property: the original topic is unknown", ErrHeaderTopic)
 	case !r.allowed[rec.Topic]:
@@ -698,7 +736,11 @@ func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) restapi.DLQRecord {
 	if len(body) > previewBytes {
 		body = body[:previewBytes]
 	}
-	if utf8.Valid(body) {
+	if why := p[dlqUnreadable]; why != "" {
+		// Its bytes are as stored (compressed, or corrupt): a preview of them would pass
+		// for the record's body.
+		rec.BodyPreview = "<undecodable: " + why + ">"
+	} else if utf8.Valid(body) {
 		rec.BodyPreview = string(body)
 	} else {
 		rec.BodyPreview = fmt.Sprintf("%q", body)

@@ -123,22 +123,28 @@ func parseErrorPolicy(cfg map[string]string) (errorPolicy, cfgerr.List) {
 	default:
 		probs = append(probs, problem("errors.tolerance", v, "must be none or all"))
 	}
-	ms := func(key string, def int64) int64 {
+	// ms parses key as milliseconds >= 0; forever, when set, says what -1, also taken, means.
+	ms := func(key string, def int64, forever string) int64 {
 		s, ok := cfg[key]
 		if !ok || strings.TrimSpace(s) == "" {
 			return def
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil || n < -1 {
-			probs = append(probs, problem(key, s, "must be milliseconds (>= 0, or -1 for no limit)"))
+		switch {
+		case forever != "" && (err != nil || n < -1):
+			probs = append(probs, problem(key, s, "must be milliseconds (>= 0, or -1 "+forever+")"))
+			return def
+		case forever == "" && (err != nil || n < 0):
+			probs = append(probs, problem(key, s, "must be milliseconds (>= 0)"))
 			return def
 		}
 		return n
 	}
-	p.retryTimeout = time.Duration(ms("errors.retry.timeout", 0)) * time.Millisecond
-	if d := ms("errors.retry.delay.max.ms", 60000); d > 0 {
-		p.retryDelayMax = time.Duration(d) * time.Millisecond
-	}
+	p.retryTimeout = time.Duration(ms("errors.retry.timeout", 0, "to retry forever")) * time.Millisecond
+	// 0 is taken, as Kafka Connect's config takes it: retries do not wait. Kafka Connect takes
+	// a negative cap too, then fails the task at its first retry (a random delay below the
+	// cap); here it is refused up front.
+	p.retryDelayMax = time.Duration(ms("errors.retry.delay.max.ms", 60000, "")) * time.Millisecond
 	b := func(key string, def bool) bool {
 		s, ok := cfg[key]
 		if !ok || strings.TrimSpace(s) == "" {
@@ -387,7 +393,7 @@ func plainProperty(v string) string {
 // errors.retry.timeout passes. Other errors return at once.
 func (p errorPolicy) retry(ctx context.Context, op func() error, retriable func(error) bool) error {
 	start := time.Now()
-	delay := 100 * time.Millisecond
+	delay := min(100*time.Millisecond, p.retryDelayMax)
 	for attempt := 1; ; attempt++ {
 		err := op()
 		if err == nil || !retriable(err) {

@@ -531,7 +531,9 @@ const (
 func sendPolicy(p errorPolicy) errorPolicy {
 	if p.retryTimeout == 0 {
 		p.retryTimeout = sendRetryTimeout
-		p.retryDelayMax = min(p.retryDelayMax, sendRetryDelayMax)
+		// At least the first delay: errors.retry.delay.max.ms=0 (retries of the connector's own
+		// failures do not wait) must not send to a broker that is down back to back.
+		p.retryDelayMax = max(min(p.retryDelayMax, sendRetryDelayMax), 100*time.Millisecond)
 	}
 	return p
 }

@@ -10,8 +10,13 @@ import (
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
 
-// DLQList lists a connector's dead-letter records (GET /connectors/{name}/dlq).
+// DLQList lists a connector's dead-letter records (GET /connectors/{name}/dlq): up to limit
+// (1 to 1000), or the worker's default page (100) when limit is 0. A negative limit is an
+// error, sent nowhere.
 func (c *Client) DLQList(ctx context.Context, name, after string, limit int) (restapi.DLQPage, error) {
+	if limit < 0 {
+		return restapi.DLQPage{}, fmt.Errorf("list DLQ of connector %s: limit %d: must be 1 to 1000, or 0 for the worker's default", name, limit)
+	}
 	q := url.Values{}
 	if after != "" {
 		q.Set("after", after)

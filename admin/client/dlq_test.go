@@ -26,3 +26,20 @@ func TestDLQReplayNeedsIDs(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, `{"ids": ["b:0:1"]}`, cs.got)
 }
+
+// TestDLQListLimit: a limit is sent as it is; 0 asks for the worker's default page; a
+// negative one is an error sent nowhere (it used to be dropped, listing the default 100).
+func TestDLQListLimit(t *testing.T) {
+	ctx := context.Background()
+	cs := &canned{status: 200, body: `{"dlq_topic":"d","records":[]}`}
+	c := cs.start(t)
+	_, err := c.DLQList(ctx, "c", "", -1)
+	require.ErrorContains(t, err, "limit -1")
+	require.Empty(t, cs.method, "a negative limit was sent as no limit")
+	_, err = c.DLQList(ctx, "c", "", 0)
+	require.NoError(t, err)
+	require.Equal(t, "GET /connectors/c/dlq", cs.request())
+	_, err = c.DLQList(ctx, "c", "", 7)
+	require.NoError(t, err)
+	require.Equal(t, "GET /connectors/c/dlq?limit=7", cs.request())
+}

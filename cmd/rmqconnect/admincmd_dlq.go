@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rmqconnect/rmqconnect/worker/restapi"
 )
@@ -17,6 +20,11 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 	sub, name := e.args[0], e.args[1]
 	switch sub {
 	case "list":
+		if dlqFlags.limit < 1 {
+			// The worker takes limit=1 to 1000; 0 is not "no limit", and must not pass for
+			// the worker's default page.
+			return usagef("dlq list: --limit %d: must be at least 1 (the worker lists at most 1000 a page)", dlqFlags.limit)
+		}
 		page, err := e.c.DLQList(e.ctx, name, dlqFlags.after, dlqFlags.limit)
 		if err != nil {
 			return err
@@ -32,7 +40,7 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 				replayed = utc(r.Replayed.At)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, utc(r.Time), r.Stage,
-				r.Topic, r.Offset, replayed, oneLine(r.ExceptionMessage, 60), oneLine(r.BodyPreview, 40))
+				r.Topic, r.Offset, replayed, oneLine(r.ExceptionMessage, 60), oneLine(terminalSafe(r.BodyPreview), 40))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -58,7 +66,13 @@ func adminDLQ(e *adminEnv, dlqFlags *adminOpts) error {
 		if rec.Replayed != nil {
 			fmt.Fprintf(e.out, "Replayed:  %s (message %s)\n", utc(rec.Replayed.At), rec.Replayed.MsgID)
 		}
-		fmt.Fprintf(e.out, "Body (%d bytes):\n%s\n", rec.BodySize, rec.Body)
+		if isText(rec.Body) {
+			fmt.Fprintf(e.out, "Body (%d bytes):\n%s\n", rec.BodySize, rec.Body)
+		} else {
+			// Quoted as the worker quotes such a body's preview (body_preview): raw, its
+			// bytes would go to the terminal as they are, escape sequences and all.
+			fmt.Fprintf(e.out, "Body (%d bytes, not text: quoted; -o json gives the bytes in base64):\n%q\n", rec.BodySize, rec.Body)
+		}
 		if rec.Stacktrace != "" {
 			fmt.Fprintf(e.out, "Trace:\n%s", rec.Stacktrace)
 		}
@@ -123,15 +137,38 @@ func printReplay(w io.Writer, res restapi.DLQReplayResult) {
 	}
 }
 
-// oneLine puts s on one line (newlines and tabs become spaces) and cuts it after n runes,
+// oneLine puts s on one line (newlines, carriage returns and tabs become spaces) and cuts it after n runes,
 // marking the cut with "...". It counts runes, not bytes, so a cut never splits a character
 // (tabwriter aligns columns by rune count too).
 func oneLine(s string, n int) string {
-	s = strings.ReplaceAll(strings.ReplaceAll(s, "\n", " "), "\t", " ")
+	s = strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s)
 	if r := []rune(s); len(r) > n {
 		s = string(r[:n]) + "..."
 	}
 	return s
+}
+
+// isText reports whether b is UTF-8 text a terminal shows as it is: no control characters
+// but newlines, tabs and carriage returns.
+func isText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// terminalSafe is s, quoted when it is not text (isText); the worker quotes a body preview
+// that is not UTF-8 already, but not one that is UTF-8 with control characters.
+func terminalSafe(s string) string {
+	if isText([]byte(s)) {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // utc formats a time as RFC 3339 in UTC, whatever zone the worker reported it in.

@@ -148,3 +148,44 @@ func TestAdminDLQReplayInProgressExits1(t *testing.T) {
 	require.Equal(t, "replayed 1 record(s)\nin progress b:0:5: being replayed by worker w2\n", out)
 	require.Contains(t, errOut, "connector c: 1 DLQ record(s) left to another worker's replay in progress, not sent")
 }
+
+// TestAdminDLQListLimitMustBePositive: --limit 0 or below is a usage error naming the flag,
+// with nothing asked of the worker; it used to list the worker's default 100 records.
+func TestAdminDLQListLimitMustBePositive(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("unexpected %s %s", r.Method, r.URL)
+	}))
+	defer srv.Close()
+	t.Setenv("RMQCONNECT_URL", srv.URL)
+	for _, limit := range []string{"0", "-5"} {
+		code, _, errOut := runAdmin(t, "dlq", "list", "c", "--limit", limit)
+		require.Equal(t, 2, code, errOut)
+		require.Contains(t, errOut, "--limit "+limit)
+	}
+}
+
+// TestAdminDLQShowsABinaryBodyQuoted: dlq show prints a body that is not text (not UTF-8,
+// or with control characters such as a terminal's escape sequences) quoted, with a note,
+// as the worker quotes such a body's preview; it used to write the bytes to the terminal.
+// The list's BODY cell quotes a UTF-8 preview with control characters too.
+func TestAdminDLQShowsABinaryBodyQuoted(t *testing.T) {
+	goldenServer(t, map[string]string{
+		// "\x1b[2J\x00\xff": clear screen, a NUL, a byte that is not UTF-8.
+		"GET /connectors/c/dlq/0-1":      `{"id": "0-1", "body": "G1sySgD/", "body_size": 6}`,
+		"GET /connectors/c/dlq/0-2":      `{"id": "0-2", "body": "bGluZSAxCglsaW5lIDI=", "body_size": 14}`,
+		"GET /connectors/c/dlq?limit=50": `{"dlq_topic": "d", "records": [{"id": "0-1", "body_preview": "\u001b[2Jred"}]}`,
+	})
+	code, out, errOut := runAdmin(t, "dlq", "show", "c", "0-1")
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out, "\x1b")
+	require.Contains(t, out, "Body (6 bytes, not text: quoted; -o json gives the bytes in base64):\n\"\\x1b[2J\\x00\\xff\"\n")
+
+	code, out, errOut = runAdmin(t, "dlq", "show", "c", "0-2")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "Body (14 bytes):\nline 1\n\tline 2\n", "text is printed as it is")
+
+	code, out, errOut = runAdmin(t, "dlq", "list", "c")
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out, "\x1b")
+	require.Contains(t, out, `"\x1b[2Jred"`)
+}
