@@ -3,7 +3,6 @@ package plugins
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Markdown renders the spec as a markdown table (key, type, default,
@@ -20,7 +19,7 @@ func (s *ConfigSpec) Markdown() string {
 		f := &s.fields[i]
 		def := ""
 		if d, ok := s.defaults[f.Name]; ok {
-			def = "`" + formatDefault(d) + "`"
+			def = "`" + FormatValue(d) + "`"
 			if f.secret() {
 				def = HiddenValue
 			}
@@ -43,18 +42,6 @@ func (s *ConfigSpec) Markdown() string {
 			escapeCell(strings.Join(valid, "; ")), escapeCell(doc))
 	}
 	return b.String()
-}
-
-func formatDefault(v any) string {
-	switch d := v.(type) {
-	case []string:
-		return strings.Join(d, ",")
-	case time.Duration:
-		return d.String()
-	case Password:
-		return HiddenValue
-	}
-	return fmt.Sprint(v)
 }
 
 func escapeCell(s string) string {

@@ -126,6 +126,34 @@ func (s *ConfigSpec) Fields() []Field {
 	return append([]Field(nil), s.fields...)
 }
 
+// Default returns the default of the field name as Parse fills it in (a value of the Go type
+// of the field's Type) and whether the field has one; a required field has none.
+func (s *ConfigSpec) Default(name string) (any, bool) {
+	if s == nil {
+		return nil, false
+	}
+	v, ok := s.defaults[name]
+	return v, ok
+}
+
+// FormatValue renders a value of a field's Go type as the text Parse reads back to the same
+// value, so that it can be pasted into a config: a LIST as its items joined by commas (as
+// Kafka Connect shows one), a DURATION in Go syntax ("30s", "1.5ms": no part of it is
+// rounded away), a PASSWORD as the secret itself (callers that show it hide it first).
+func FormatValue(v any) string {
+	switch d := v.(type) {
+	case []string:
+		return strings.Join(d, ",")
+	case time.Duration:
+		return d.String()
+	case Password:
+		return d.Value()
+	case float64:
+		return strconv.FormatFloat(d, 'g', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
 // Parse reads cfg (a flat string map; keys the spec does not declare are
 // ignored) into typed Values with defaults filled in. It returns every
 // problem at once as cfgerr.List, each naming the key, the bad value

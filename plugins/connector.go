@@ -50,8 +50,9 @@ type Connector interface {
 	// user submitted, runtime keys included) beyond what Spec can express,
 	// such as cross-field rules. The engine calls it only once cfg parsed
 	// cleanly against Spec (required keys present, every value typed and
-	// passing its validators), so Validate never repeats those checks; a
-	// connector without cross-field rules returns nil. It is called by the
+	// passing its validators; a SpecValidator is called either way), so
+	// Validate never repeats those checks; a connector without cross-field
+	// rules returns nil. It is called by the
 	// admin API (PUT .../config/validate) and before every Start, on a value
 	// that may never be started. It must not connect to external systems
 	// unless that is the only way to validate. A non-nil error rejects the
@@ -81,6 +82,17 @@ type Connector interface {
 	// failed. ctx carries the graceful-stop deadline. It must be safe to call
 	// on a connector that was never started.
 	Stop(ctx context.Context) error
+}
+
+// SpecValidator is an optional Connector ability: its Spec only describes its keys (the
+// worker's copy of an out-of-process plugin's spec, whose validators run in the plugin), and
+// its Validate parses cfg against the full spec itself before any other check, so it may be
+// given a config that did not parse. The engine then calls Validate even when cfg failed
+// Spec (a value of the wrong type), and reports each key either names once, so that the
+// answer names every key a built-in connector's would.
+type SpecValidator interface {
+	// ValidatesSpec marks the ability; the engine never calls it.
+	ValidatesSpec()
 }
 
 // SourceConnector is a Connector whose tasks are SourceTasks.

@@ -7,9 +7,10 @@
 //   - The engine owns every loop: polling, retries, backoff, batching, acks,
 //     offset commits and restarts. A connector or task only reads or writes
 //     and reports what happened through its return values.
-//   - Optional abilities (CommitRecord, PreCommit, queue open/close) are
-//     separate interfaces the engine finds by type assertion; so are the
-//     contexts' extra abilities (FileAccessor, MetricsProvider).
+//   - Optional abilities (CommitRecord, PreCommit, queue open/close,
+//     SpecValidator) are separate interfaces the engine finds by type
+//     assertion; so are the contexts' extra abilities (FileAccessor,
+//     MetricsProvider).
 //   - Plugin metrics have bounded labels: every label value is declared up
 //     front (metrics.go), so no series is made per key, offset or URL.
 //   - Nothing registers itself: a Registry is built explicitly, duplicates are

@@ -259,16 +259,21 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 	if conn != nil {
 		addAll(plugins.CheckPaths(conn.Spec(), cfg, defaults.files))
 		// The Spec is checked first, so a plugin's Validate sees only configs whose declared
-		// keys are present and typed, and checks cross-field rules alone.
-		err := safeCall(func() error {
+		// keys are present and typed, and checks cross-field rules alone. A SpecValidator's
+		// Spec runs no validators (they run in its Validate), so its Validate is called after a
+		// failed parse too: it is what finds the bad values next to a mistyped one.
+		specErr := safeCall(func() error {
 			var err error
 			st.values, err = conn.Spec().Parse(cfg)
 			return err
 		})
-		if err == nil {
+		err := specErr
+		_, validatesSpec := conn.(plugins.SpecValidator)
+		validated := specErr == nil || validatesSpec
+		if validated {
 			err = safeCall(func() error { return conn.Validate(cfg) })
 		}
-		if _, set := cfg[plugins.KeyOrdering]; !set && err == nil {
+		if _, set := cfg[plugins.KeyOrdering]; !set && err == nil && specErr == nil {
 			// A connector that needs order declares the key with its default (plugins.KeyOrdering).
 			if v, ok := st.values.Get(plugins.KeyOrdering); ok {
 				st.ordered, _ = v.(bool)
@@ -279,6 +284,18 @@ func validateResolved(reg *plugins.Registry, name string, raw map[string]string,
 			addAll(ces)
 			if len(ces) == 0 {
 				add("connector.class", st.class, err.Error())
+			}
+		}
+		if validated && specErr != nil {
+			// Validate parsed against the full spec and named these again, unless it failed
+			// before (the plugin process did not start): each is reported once.
+			named := cfgerr.Flatten(err)
+			for _, e := range cfgerr.Flatten(specErr) {
+				if !slices.ContainsFunc(named, func(n *cfgerr.Error) bool {
+					return n.Key == e.Key && n.Value == e.Value && n.Why() == e.Why()
+				}) {
+					addAll(cfgerr.List{e})
+				}
 			}
 		}
 	}

@@ -64,8 +64,10 @@ func pluginDefinitions(spec *plugins.ConfigSpec) []restapi.ConfigDefinition {
 	for i, f := range spec.Fields() {
 		d := restapi.ConfigDefinition{Name: f.Name, Type: strings.ToUpper(string(f.Type)), Required: f.Required, Importance: "MEDIUM",
 			Documentation: f.Doc, Group: "Connector", OrderInGroup: i + 1, Width: "NONE", DisplayName: f.Name, Dependents: []string{}}
-		if f.Default != nil && !f.Required {
-			s := fmt.Sprint(f.Default)
+		// The parsed default in the text a config accepts, so that a plugin connector's (whose
+		// spec crossed as text) shows as the same built-in connector's, and can be pasted back.
+		if dflt, ok := spec.Default(f.Name); ok {
+			s := plugins.FormatValue(dflt)
 			if f.Secret || f.Type == plugins.TypePassword {
 				s = plugins.HiddenValue
 			}

@@ -108,6 +108,10 @@ func (c *connector) Spec() *plugins.ConfigSpec { return c.d.spec }
 
 func (c *connector) Validate(cfg map[string]string) error { return c.m.validate(c.d, cfg) }
 
+// ValidatesSpec: the plugin's Validate parses the config against the plugin's full spec
+// first (plugins/sdk), so the engine may call it on a config its copy of the spec refused.
+func (c *connector) ValidatesSpec() {}
+
 func (c *connector) Start(ctx context.Context, cctx plugins.ConnectorContext, cfg map[string]string) error {
 	return c.inst.start(ctx, c.m, c.d, RoleConnector, cctx.Logger(), &hostService{conn: cctx},
 		func(ctx context.Context, p *process, id uint32) (*pb.ErrorReply, error) {

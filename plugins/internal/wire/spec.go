@@ -2,9 +2,6 @@ package wire
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	pb "github.com/rmqconnect/rmqconnect/plugins/internal/pluginpb"
@@ -17,8 +14,10 @@ func EncodeSpec(s *plugins.ConfigSpec) []*pb.ConfigField {
 	for _, f := range s.Fields() {
 		m := &pb.ConfigField{Name: f.Name, Type: string(f.Type), Required: f.Required, Doc: f.Doc, Secret: f.Secret,
 			Aliases: f.Aliases, Path: f.Path}
-		if f.Default != nil && !f.Required {
-			m.HasDefault, m.Default = true, formatDefault(f.Default)
+		// As text the worker's Parse reads back to the same value (a DURATION in Go syntax,
+		// so that no sub-millisecond part is lost), and shows as a built-in connector's.
+		if d, ok := s.Default(f.Name); ok {
+			m.HasDefault, m.Default = true, plugins.FormatValue(d)
 		}
 		for _, v := range f.Validators {
 			if v != nil {
@@ -28,20 +27,6 @@ func EncodeSpec(s *plugins.ConfigSpec) []*pb.ConfigField {
 		out = append(out, m)
 	}
 	return out
-}
-
-func formatDefault(v any) string {
-	switch d := v.(type) {
-	case []string:
-		return strings.Join(d, ",")
-	case time.Duration:
-		return strconv.FormatInt(d.Milliseconds(), 10)
-	case plugins.Password:
-		return d.Value()
-	case float64:
-		return strconv.FormatFloat(d, 'g', -1, 64)
-	}
-	return fmt.Sprint(v)
 }
 
 // DecodeSpec builds the worker's copy of a plugin's spec: same keys, types, defaults,

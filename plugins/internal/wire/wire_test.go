@@ -248,6 +248,7 @@ func TestSpecRoundTrip(t *testing.T) {
 		plugins.Field{Name: "d", Type: plugins.TypePassword, Required: true},
 		plugins.Field{Name: "e", Type: plugins.TypeDouble, Default: 0.1},
 		plugins.Field{Name: "f", Type: plugins.TypeString, Path: true, Secret: true},
+		plugins.Field{Name: "g", Type: plugins.TypeDuration, Default: 1500 * time.Microsecond},
 	)
 	back, err := DecodeSpec(EncodeSpec(spec))
 	require.NoError(t, err)
@@ -256,6 +257,7 @@ func TestSpecRoundTrip(t *testing.T) {
 	require.Equal(t, 5, vals.Int("a"))
 	require.Equal(t, []string{"x", "y"}, vals.List("b"))
 	require.Equal(t, 1500*time.Millisecond, vals.Duration("c"))
+	require.Equal(t, 1500*time.Microsecond, vals.Duration("g"), "no part of a default is rounded away")
 	require.Equal(t, 0.1, vals.Double("e"))
 	fs := back.Fields()
 	require.Equal(t, "[1, ..., 9]", fs[0].Validators[0].String())

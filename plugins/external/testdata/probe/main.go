@@ -12,13 +12,21 @@ import (
 	"maps"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/plugins/sdk"
 	"github.com/rmqconnect/rmqconnect/schema"
 )
 
-var spec = plugins.MustConfigSpec(plugins.Field{Name: "out", Type: plugins.TypeString, Required: true})
+// spec also declares defaults of the types whose text form is not fmt's (the worker shows
+// them as it shows a built-in connector's): they are never read.
+var spec = plugins.MustConfigSpec(
+	plugins.Field{Name: "out", Type: plugins.TypeString, Required: true},
+	plugins.Field{Name: "probe.interval", Type: plugins.TypeDuration, Default: 30 * time.Second},
+	plugins.Field{Name: "probe.linger", Type: plugins.TypeDuration, Default: 1500 * time.Microsecond},
+	plugins.Field{Name: "probe.tags", Type: plugins.TypeList, Default: []string{"a", "b"}},
+)
 
 type connector struct{ cfg map[string]string }
 
