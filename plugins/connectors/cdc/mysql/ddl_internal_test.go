@@ -217,23 +217,27 @@ func TestDMLTables(t *testing.T) {
 		"REPLACE DELAYED INTO t VALUES (1)":                           {{"d", "t"}},
 		"/* app */ UPDATE LOW_PRIORITY t SET a = 1":                   {{"d", "t"}},
 		"UPDATE a AS x JOIN (SELECT * FROM s) y ON x.id = y.id LEFT OUTER JOIN b ON 1 SET x.v = 2": {{"d", "a"}, {"d", "b"}},
-		"UPDATE a, e.b SET a.v = b.v":                                                      {{"d", "a"}, {"e", "b"}},
-		"DELETE FROM t WHERE id = 1":                                                       {{"d", "t"}},
-		"DELETE QUICK FROM t PARTITION (p0) ORDER BY id LIMIT 3":                           {{"d", "t"}},
-		"DELETE a.*, b FROM a JOIN b ON a.id = b.id WHERE a.v > 0":                         {{"d", "a"}, {"d", "b"}, {"d", "a"}, {"d", "b"}},
-		"DELETE FROM a, b USING a STRAIGHT_JOIN b WHERE 1":                                 {{"d", "a"}, {"d", "b"}, {"d", "a"}, {"d", "b"}},
-		"WITH c AS (SELECT id FROM s) UPDATE t JOIN c USING (id) SET t.v = 1":              {{"d", "t"}, {"d", "c"}},
-		"WITH RECURSIVE c (n) AS (SELECT 1), e AS (SELECT 2) DELETE FROM t":                {{"d", "t"}},
-		"CREATE TABLE n SELECT * FROM t":                                                   {{"d", "n"}},
-		"CREATE OR REPLACE TABLE IF NOT EXISTS n (PRIMARY KEY (id)) IGNORE SELECT 1 AS id": {{"d", "n"}},
-		"CREATE TABLE n (SELECT 1 AS id)":                                                  {{"d", "n"}},
+		"UPDATE a, e.b SET a.v = b.v":                                                              {{"d", "a"}, {"e", "b"}},
+		"DELETE FROM t WHERE id = 1":                                                               {{"d", "t"}},
+		"DELETE QUICK FROM t PARTITION (p0) ORDER BY id LIMIT 3":                                   {{"d", "t"}},
+		"DELETE a.*, b FROM a JOIN b ON a.id = b.id WHERE a.v > 0":                                 {{"d", "a"}, {"d", "b"}, {"d", "a"}, {"d", "b"}},
+		"DELETE FROM a, b USING a STRAIGHT_JOIN b WHERE 1":                                         {{"d", "a"}, {"d", "b"}, {"d", "a"}, {"d", "b"}},
+		"WITH c AS (SELECT id FROM s) UPDATE t JOIN c USING (id) SET t.v = 1":                      {{"d", "t"}, {"d", "c"}},
+		"WITH RECURSIVE c (n) AS (SELECT 1), e AS (SELECT 2) DELETE FROM t":                        {{"d", "t"}},
+		"CREATE TABLE n SELECT * FROM t":                                                           {{"d", "n"}},
+		"CREATE OR REPLACE TABLE IF NOT EXISTS n (PRIMARY KEY (id)) IGNORE SELECT 1 AS id":         {{"d", "n"}},
+		"CREATE TABLE n (SELECT 1 AS id)":                                                          {{"d", "n"}},
+		"SET STATEMENT max_statement_time=100, sql_mode=(SELECT 'x') FOR INSERT INTO t VALUES (2)": {{"d", "t"}},
+		"UPDATE (t JOIN o ON t.id = o.id) SET t.b = 7":                                             {{"d", "t"}, {"d", "o"}},
+		"DELETE t FROM ((t JOIN o ON t.id = o.id) JOIN (SELECT 1 AS id) AS s ON 1) WHERE 1":        {{"d", "t"}, {"d", "t"}, {"d", "o"}},
+		"UPDATE t JOIN (SELECT id FROM s) AS x ON t.id = x.id SET t.v = 1":                         {{"d", "t"}},
 	} {
 		got, ok := dmlTables(q, "d")
 		require.True(t, ok, q)
 		require.Equal(t, want, got, q)
 	}
 	for _, q := range []string{"SELECT * FROM t", "CREATE TABLE n (id INT)", "CREATE TABLE n LIKE t", "ALTER TABLE t ADD c INT",
-		"TRUNCATE TABLE t", "BEGIN", "SET @a = 1", "CREATE TABLE n (id INT CHECK (id > 0))"} {
+		"TRUNCATE TABLE t", "BEGIN", "SET @a = 1", "SET STATEMENT a=1 FOR SELECT 1", "CREATE TABLE n (id INT CHECK (id > 0))"} {
 		_, ok := dmlTables(q, "d")
 		require.False(t, ok, q)
 	}

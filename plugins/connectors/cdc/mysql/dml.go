@@ -8,6 +8,7 @@ package mysql
 // name more tables than are written, never fewer.
 func dmlTables(q, defaultDB string) ([][2]string, bool) {
 	p := &ddlParser{toks: tokenize(q), db: defaultDB}
+	p.skipSetStatement()
 	p.skipWith()
 	switch {
 	case p.accept("INSERT"):
@@ -62,6 +63,25 @@ func (p *ddlParser) one() ([][2]string, bool) {
 	return [][2]string{n}, true
 }
 
+// skipSetStatement skips MariaDB's leading SET STATEMENT var = value, … FOR, which is logged with the
+// statement it prefixes.
+func (p *ddlParser) skipSetStatement() {
+	if !p.accept("SET", "STATEMENT") {
+		return
+	}
+	for p.i < len(p.toks) {
+		switch tk := p.toks[p.i]; {
+		case tk.punct("("):
+			p.skipGroup()
+			continue
+		case tk.is("FOR"):
+			p.i++
+			return
+		}
+		p.i++
+	}
+}
+
 // skipWith skips a leading WITH [RECURSIVE] name [(columns)] AS (query), … clause (MySQL 8 allows one
 // before UPDATE and DELETE).
 func (p *ddlParser) skipWith() {
@@ -100,20 +120,39 @@ func (p *ddlParser) skipGroup() {
 	}
 }
 
-// tableRefs collects the names in table references up to one of the keywords ends at parenthesis depth
-// 0: a name starts the references, or follows a comma, JOIN, FROM or USING. A parenthesised group is a
-// subquery (only read) and skipped.
+// tableRefs collects the names in table references up to one of the keywords ends outside parentheses:
+// a name starts the references, or follows a comma, JOIN, FROM, USING or an opening parenthesis of
+// nested references ((a JOIN b) …). A parenthesised query (a subquery or derived table) is only read and
+// skipped.
 func (p *ddlParser) tableRefs(ends ...string) [][2]string {
 	var out [][2]string
 	expect := true // a table name may come next
+	depth := 0     // nested references entered
 	for p.i < len(p.toks) {
 		tk := p.toks[p.i]
-		for _, e := range ends {
-			if tk.is(e) {
-				return out
+		if depth == 0 {
+			for _, e := range ends {
+				if tk.is(e) {
+					return out
+				}
 			}
 		}
 		switch {
+		case tk.is("USING") && p.i+1 < len(p.toks) && p.toks[p.i+1].punct("("):
+			// a join's USING (columns)
+			p.i++
+			p.skipGroup()
+			expect = false
+			continue
+		case tk.punct("(") && expect && !p.queryAhead():
+			p.i++
+			depth++
+			continue
+		case tk.punct(")") && depth > 0:
+			p.i++
+			depth--
+			expect = false
+			continue
 		case tk.punct("("):
 			p.skipGroup()
 			expect = false
@@ -143,4 +182,18 @@ func (p *ddlParser) tableRefs(ends ...string) [][2]string {
 		expect = false
 	}
 	return out
+}
+
+// queryAhead reports whether the parenthesis at the current token opens a query (after any more
+// opening parentheses), not nested table references.
+func (p *ddlParser) queryAhead() bool {
+	j := p.i + 1
+	for j < len(p.toks) && p.toks[j].punct("(") {
+		j++
+	}
+	if j >= len(p.toks) {
+		return true
+	}
+	tk := p.toks[j]
+	return tk.is("SELECT") || tk.is("WITH") || tk.is("VALUES") || tk.is("TABLE")
 }

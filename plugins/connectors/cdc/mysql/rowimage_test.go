@@ -52,6 +52,9 @@ func TestStatementLoggedChangeFailsTheTask(t *testing.T) {
 		"delete":        "DELETE FROM `t` WHERE id = 1",
 		"delete-multi":  `DELETE t FROM t JOIN other ON other.id = t.id`,
 		"create-select": `CREATE TABLE t2 SELECT * FROM t`,
+		// review findings: logged with its prefix; nested references
+		"set-statement-for": `SET STATEMENT max_statement_time=100 FOR INSERT INTO t VALUES (2, 'b', 2)`,
+		"update-paren-join": `UPDATE (t JOIN other ON t.id = other.id) SET t.b = 7`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, map[string]string{"snapshot.mode": "schema_only"})
