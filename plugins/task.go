@@ -56,6 +56,15 @@ type RecordCommitter interface {
 	CommitRecord(ctx context.Context, r *schema.Record, md *RecordMetadata) error
 }
 
+// RecordsCommitter is an optional RecordCommitter ability: the engine calls CommitRecords
+// once for a delivered batch, records[i] with metadata[i] as CommitRecord would get them, in
+// poll order, instead of CommitRecord a record. An out-of-process plugin's task has it, so
+// that one call, not one a record, crosses the process boundary.
+type RecordsCommitter interface {
+	RecordCommitter
+	CommitRecords(ctx context.Context, records []*schema.Record, metadata []*RecordMetadata) error
+}
+
 // RecordMetadata is where the broker stored a produced record.
 type RecordMetadata struct {
 	Topic       string

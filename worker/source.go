@@ -362,6 +362,12 @@ func (s *sourceRunner) deliver(ctx context.Context, b convertedBatch) error {
 // poll order: where its message was stored, or nil metadata when it was dropped or skipped.
 func (s *sourceRunner) commitRecords(ctx context.Context, b convertedBatch, results []rmqclient.SendResult) {
 	rc := s.task.(plugins.RecordCommitter)
+	rsc, batched := s.task.(plugins.RecordsCommitter)
+	var recs []*schema.Record
+	var mds []*plugins.RecordMetadata
+	if batched {
+		recs, mds = make([]*schema.Record, 0, len(b.recs)), make([]*plugins.RecordMetadata, 0, len(b.recs))
+	}
 	ids := make([][]string, len(results))
 	now := time.Now()
 	for i, r := range b.recs {
@@ -380,8 +386,17 @@ func (s *sourceRunner) commitRecords(ctx context.Context, b convertedBatch, resu
 				md.MsgID = ids[w.chunk][w.index]
 			}
 		}
+		if batched {
+			recs, mds = append(recs, r), append(mds, md)
+			continue
+		}
 		if err := safeCall(func() error { return rc.CommitRecord(ctx, r, md) }); err != nil {
 			s.log.Warn("CommitRecord failed", "err", err)
+		}
+	}
+	if batched && len(recs) > 0 {
+		if err := safeCall(func() error { return rsc.CommitRecords(ctx, recs, mds) }); err != nil {
+			s.log.Warn("CommitRecords failed", "err", err)
 		}
 	}
 }

@@ -318,21 +318,31 @@ func (t *sourceTask) Stop(ctx context.Context) error {
 type recordCommittingTask struct{ *sourceTask }
 
 func (t *recordCommittingTask) CommitRecord(ctx context.Context, r *schema.Record, md *plugins.RecordMetadata) error {
+	return t.CommitRecords(ctx, []*schema.Record{r}, []*plugins.RecordMetadata{md})
+}
+
+// CommitRecords tells the plugin's task about a delivered batch in one call (the protocol's
+// CommitRecords carries many): a call a record cost a round trip, about 0.1 ms, each.
+func (t *recordCommittingTask) CommitRecords(ctx context.Context, recs []*schema.Record, mds []*plugins.RecordMetadata) error {
+	req := &pb.CommitRecordsRequest{Seqs: make([]uint64, 0, len(recs)), Metadata: make([]*pb.RecordMetadata, 0, len(recs))}
 	t.seqMu.Lock()
-	seq, ok := t.seqs[r]
-	delete(t.seqs, r)
+	for i, r := range recs {
+		if seq, ok := t.seqs[r]; ok {
+			delete(t.seqs, r)
+			req.Seqs, req.Metadata = append(req.Seqs, seq), append(req.Metadata, wire.MetadataMsg(mds[i]))
+		}
+	}
 	t.seqMu.Unlock()
-	if !ok {
+	if len(req.Seqs) == 0 {
 		return nil
 	}
-	p, err := t.inst.get("CommitRecord")
+	p, err := t.inst.get("CommitRecords")
 	if err != nil {
 		return err
 	}
 	var rep *pb.ErrorReply
-	if err := p.call(ctx, "CommitRecord", func(ctx context.Context) (err error) {
-		rep, err = p.conn.Plugin.CommitRecords(ctx, &pb.CommitRecordsRequest{Seqs: []uint64{seq},
-			Metadata: []*pb.RecordMetadata{wire.MetadataMsg(md)}})
+	if err := p.call(ctx, "CommitRecords", func(ctx context.Context) (err error) {
+		rep, err = p.conn.Plugin.CommitRecords(ctx, req)
 		return err
 	}); err != nil {
 		return err

@@ -162,3 +162,29 @@ func TestSinkTaskContexts(t *testing.T) {
 	require.NoError(t, task.Stop(t.Context()))
 	require.Equal(t, []string{"assignment [{t b 1}]", "open [{t b 1}]", "put good", "close [{t b 1}]"}, lines(t, out))
 }
+
+// TestSourceTaskCommitRecordsInOneCall: the engine tells a plugin's source task about a delivered
+// batch with CommitRecords (plugins.RecordsCommitter), which crosses in one call; the task's
+// CommitRecord sees each record, in order, with its metadata.
+func TestSourceTaskCommitRecordsInOneCall(t *testing.T) {
+	_, reg, _ := newManager(t, external.Options{}, "probe")
+	c, err := reg.NewSource("probe-source")
+	require.NoError(t, err)
+	out := t.TempDir() + "/out"
+	cfg := map[string]string{"out": out}
+	task := c.NewSourceTask()
+	rc, ok := task.(plugins.RecordsCommitter)
+	require.True(t, ok, "a plugin's RecordCommitter task takes a batch's acknowledgements at once")
+	require.NoError(t, task.Start(t.Context(), conformance.SourceContextFor(t, c.Spec(), conformance.NewPositions(), cfg), cfg))
+	var recs []*schema.Record
+	for range 3 {
+		more, err := task.Poll(t.Context())
+		require.NoError(t, err)
+		recs = append(recs, more...)
+	}
+	require.NoError(t, rc.CommitRecords(t.Context(), recs, []*plugins.RecordMetadata{{Topic: "t", QueueID: 1, QueueOffset: 5}, nil,
+		{Topic: "t", QueueID: 0, QueueOffset: 6}}))
+	require.NoError(t, rc.CommitRecords(t.Context(), recs[:1], []*plugins.RecordMetadata{nil}), "a record told twice is told once")
+	require.NoError(t, task.Stop(t.Context()))
+	require.Equal(t, []string{`env ""`, "commit 1 t/1@5", "commit 2 dropped", "commit 3 t/0@6"}, lines(t, out))
+}
