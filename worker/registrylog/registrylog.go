@@ -80,8 +80,10 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 // Close stops the producer; call it after Run has returned. It is idempotent.
 func (l *Log) Close() error { return l.producer.Close() }
 
-// Append sends event and returns once the broker has stored it. A retried send may store it twice; the registry's
-// events are idempotent.
+// Append sends event and returns once the broker has stored it. The producer retries an attempt the broker did not
+// answer in time, which the broker may have stored all the same: the event may then be in the queue twice, at two
+// offsets with other events in between, and each copy is delivered to Run's apply. The registry server applies
+// an event once per request id (server.Log).
 func (l *Log) Append(ctx context.Context, event []byte) error {
 	res, err := l.producer.Send(ctx, &rmqclient.Message{Topic: l.cfg.Topic, Body: event})
 	if err != nil {

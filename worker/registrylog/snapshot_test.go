@@ -99,3 +99,48 @@ func TestLargeRegistrySnapshot(t *testing.T) {
 	defer stop()
 	require.Len(t, subjects(t, reader), n, "the schemas before the snapshot survive the log's start being deleted")
 }
+
+// A send the producer retried after the broker stored it but its answer was lost leaves two copies
+// of one event in the topic, with other writes in between: the registry applies it once, on a full
+// replay and on a replay from a snapshot taken between the copies.
+func TestRetriedAppendAppliedOnce(t *testing.T) {
+	topic := rmqtest.Name(t, "dup")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	w, _ := run(t, topic)
+	send := func(op, subject, req string) {
+		t.Helper()
+		ev, err := json.Marshal(map[string]string{"op": op, "req": req, "cluster": "c", "tenant": "t", "subject": subject,
+			"idl": `{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}`, "compatibility": "NONE"})
+		require.NoError(t, err)
+		require.NoError(t, w.Append(ctx, ev))
+	}
+	send("register", "a", "r1")
+	send("delete-subject", "a", "r2")
+	send("register", "a", "r3")
+	send("register", "b", "r4")
+	send("delete-subject", "b", "r5")
+
+	client := rmqtest.Client(t)
+	open := func() *registrylog.Log {
+		l, err := registrylog.Open(ctx, registrylog.Config{Client: client, Topic: topic})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, l.Close()) })
+		return l
+	}
+	first := &fromLog{Log: open()}
+	writer, stop := serve(t, first)
+	require.Equal(t, []string{"a"}, subjects(t, writer))
+	snapshotFrom := first.last.Load() + 1
+	require.NoError(t, writer.Snapshot(ctx))
+	stop()
+	send("delete-subject", "a", "r2") // a second copy of the delete: a was registered again since
+	send("register", "b", "r4")       // a second copy of the register: b was deleted since
+
+	full, stop := serve(t, open())
+	defer stop()
+	require.Equal(t, []string{"a"}, subjects(t, full), "full replay")
+	fromSnapshot, stop := serve(t, &fromLog{Log: open(), from: snapshotFrom})
+	defer stop()
+	require.Equal(t, []string{"a"}, subjects(t, fromSnapshot), "replay from the snapshot")
+}

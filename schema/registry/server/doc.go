@@ -10,6 +10,7 @@
 // to a conflicting one earlier in the log is refused when applied, on every instance alike.
 //
 // Invariants: a record id names one version of one subject and is never reused; version numbers of a subject only
-// grow (until the subject is deleted); nothing is answered before the log has been replayed up to the moment the
+// grow (until the subject is deleted); an event the log holds twice (a retried send) is applied once, by its request
+// id, within dedupWindow positions; nothing is answered before the log has been replayed up to the moment the
 // server started.
 package server

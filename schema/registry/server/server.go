@@ -23,7 +23,10 @@ import (
 // registry has its own Log value (its own reading position) over the same shared log.
 type Log interface {
 	// Append stores event at the end of the shared log and returns once it is durable there. It does not wait
-	// for the event to be delivered to Run's apply. An error means the event may or may not have been stored.
+	// for the event to be delivered to Run's apply. An error means the event may or may not have been stored;
+	// either way it may have been stored more than once (a send retried after the broker stored an attempt it
+	// did not answer in time), and the copies need not be adjacent: the server applies an event once per request
+	// id.
 	Append(ctx context.Context, event []byte) error
 	// Run delivers every event of the log to apply, oldest first and each once, with its position (a number that
 	// grows along the log and is the same for every reader), from the start of the log and then as events are
@@ -75,7 +78,7 @@ type Server struct {
 	truncated bool
 	early     []heldEvent
 	// parts holds the parts of split snapshots seen while truncated, by SnapID and part number.
-	parts map[string]map[int][]snapSubject
+	parts map[string]map[int]*event
 }
 
 type heldEvent struct {
@@ -135,7 +138,7 @@ func (s *Server) Run(ctx context.Context) error {
 			// No snapshot in what the broker kept: what came before the first retained entry is lost.
 			s.log.Error("schema registry log was truncated by the broker and holds no snapshot; schemas registered before the first retained entry are lost (raise the broker's fileReservedTime, keep snapshotIntervalHours below it)")
 			for _, h := range s.early {
-				s.st.apply(h.pos, h.ev, true)
+				s.st.commit(h.pos, h.ev)
 			}
 			s.early, s.truncated, s.parts = nil, false, nil
 		}
@@ -177,11 +180,13 @@ func (s *Server) Snapshot(ctx context.Context) error {
 		s.mu.Unlock()
 		return errors.New("no state to snapshot: the log was truncated and holds no snapshot yet")
 	}
-	snap, asOf := s.st.snapshot(), s.st.last
+	snap, reqs, asOf := s.st.snapshot(), s.st.reqs(), s.st.last
 	s.mu.Unlock()
+	// The request ids (at most dedupWindow of them, about 600 KB) go in the first entry only, next to at most
+	// SnapshotPartBytes of subjects: still well under the broker's message limit.
 	parts := splitSnapshot(snap, s.cfg.SnapshotPartBytes)
 	if len(parts) <= 1 {
-		data, err := json.Marshal(event{Op: opSnapshot, Snapshot: snap, AsOf: asOf})
+		data, err := json.Marshal(event{Op: opSnapshot, Snapshot: snap, Reqs: reqs, AsOf: asOf})
 		if err != nil {
 			return err
 		}
@@ -191,7 +196,11 @@ func (s *Server) Snapshot(ctx context.Context) error {
 	_, _ = rand.Read(id[:])
 	snapID := hex.EncodeToString(id[:])
 	for i, p := range parts {
-		data, err := json.Marshal(event{Op: opSnapshot, Snapshot: p, AsOf: asOf, SnapID: snapID, Part: i, Parts: len(parts)})
+		ev := event{Op: opSnapshot, Snapshot: p, AsOf: asOf, SnapID: snapID, Part: i, Parts: len(parts)}
+		if i == 0 {
+			ev.Reqs = reqs
+		}
+		data, err := json.Marshal(ev)
 		if err != nil {
 			return err
 		}
@@ -203,28 +212,28 @@ func (s *Server) Snapshot(ctx context.Context) error {
 }
 
 // snapshotPart collects one part of a split snapshot while truncated and returns the whole
-// snapshot once every part of it has been seen, or nil.
-func (s *Server) snapshotPart(ev *event) []snapSubject {
+// snapshot, with the request ids of its first part, once every part of it has been seen, or nil.
+func (s *Server) snapshotPart(ev *event) ([]snapSubject, []appliedReq) {
 	if ev.SnapID == "" || ev.Part < 0 || ev.Part >= ev.Parts {
-		return nil
+		return nil, nil
 	}
 	if s.parts == nil {
-		s.parts = map[string]map[int][]snapSubject{}
+		s.parts = map[string]map[int]*event{}
 	}
 	got := s.parts[ev.SnapID]
 	if got == nil {
-		got = map[int][]snapSubject{}
+		got = map[int]*event{}
 		s.parts[ev.SnapID] = got
 	}
-	got[ev.Part] = ev.Snapshot
+	got[ev.Part] = ev
 	if len(got) < ev.Parts {
-		return nil
+		return nil, nil
 	}
 	var whole []snapSubject
 	for i := range ev.Parts {
-		whole = append(whole, got[i]...)
+		whole = append(whole, got[i].Snapshot...)
 	}
-	return whole
+	return whole, got[0].Reqs
 }
 
 // Ready is closed once the log has been replayed and requests are answered.
@@ -263,20 +272,20 @@ func (s *Server) apply(pos int64, data []byte) {
 	}
 	if ev.Op == opSnapshot {
 		if s.truncated {
-			snap := ev.Snapshot
+			snap, reqs := ev.Snapshot, ev.Reqs
 			if ev.Parts > 1 {
 				// A part whose first parts the broker deleted never completes; a later snapshot will.
-				if snap = s.snapshotPart(ev); snap == nil {
+				if snap, reqs = s.snapshotPart(ev); snap == nil {
 					return
 				}
 			}
 			// The snapshot is the state as of AsOf; events held since the start of the log that come after
 			// AsOf are applied on top, in order.
-			s.st.restore(snap)
+			s.st.restore(snap, reqs)
 			s.parts = nil
 			for _, h := range s.early {
 				if h.pos > ev.AsOf {
-					s.st.apply(h.pos, h.ev, true)
+					s.st.commit(h.pos, h.ev)
 				}
 			}
 			s.early, s.truncated = nil, false
@@ -287,7 +296,11 @@ func (s *Server) apply(pos int64, data []byte) {
 		s.early = append(s.early, heldEvent{pos, ev})
 		return
 	}
-	out := s.st.apply(pos, ev, true)
+	out, ok := s.st.commit(pos, ev)
+	if !ok {
+		s.log.Debug("schema registry log entry skipped: a copy of an event already applied", "pos", pos, "req", ev.Req)
+		return
+	}
 	if ch, ok := s.waiters[ev.Req]; ok && ev.Req != "" {
 		delete(s.waiters, ev.Req)
 		ch <- out // buffered

@@ -23,8 +23,8 @@ const (
 	opSnapshot = "snapshot"
 )
 
-// event is one entry of the log, JSON-encoded. Req is the proposer's request id: only the proposer waits for it,
-// every instance applies the event the same way.
+// event is one entry of the log, JSON-encoded. Req is the proposer's request id, unique per proposal: the
+// proposer waits for it, and every instance applies an event once per Req (see dedupWindow).
 type event struct {
 	Op            string `json:"op"`
 	Req           string `json:"req,omitempty"`
@@ -40,6 +40,9 @@ type event struct {
 	// Snapshot and AsOf: the state of every subject after applying the event at position AsOf.
 	Snapshot []snapSubject `json:"snapshot,omitempty"`
 	AsOf     int64         `json:"asOf,omitempty"`
+	// Reqs: the request ids the state remembered as of AsOf, so that a copy of an event from before the snapshot
+	// is skipped by a replay that starts at the snapshot too. Only a whole snapshot or part 0 carries them.
+	Reqs []appliedReq `json:"reqs,omitempty"`
 	// A snapshot too large for one log entry is appended as Parts entries sharing SnapID, Part 0
 	// to Parts-1, each holding some subjects (a large subject's versions may be spread over
 	// several parts). A snapshot without Parts is whole.
@@ -60,6 +63,22 @@ type snapSubject struct {
 	Versions []registry.SchemaRecord `json:"versions"`
 }
 
+// appliedReq is the request id of an applied event and the event's position.
+type appliedReq struct {
+	Req string `json:"req"`
+	Pos int64  `json:"pos"`
+}
+
+// dedupWindow is how many log positions after its event a request id is remembered; a copy of the event within
+// that distance is skipped. A copy comes from the producer retrying the send of one Append whose earlier attempt
+// the broker stored but did not answer in time: every attempt happens before that Append returns, within the
+// proposer's WriteTimeout (10s by default; the client library gives up after 3 attempts of 3s), and only writes
+// stored in that time can land between the copies. 10,000 positions is over 1,000 writes a second for the whole
+// of it, far beyond a registry's write rate (a schema is registered when a producer first meets it), for at most
+// 10,000 ids in memory and about 600 KB in a snapshot. Every instance must use the same window, or they would
+// decide a copy differently.
+const dedupWindow = 10_000
+
 // snapshot renders the whole state.
 func (st *state) snapshot() []snapSubject {
 	out := make([]snapSubject, 0, len(st.subjects))
@@ -73,9 +92,17 @@ func (st *state) snapshot() []snapSubject {
 	return out
 }
 
-// restore replaces the state's subjects with a snapshot's. A subject listed more than once (its
-// versions spread over the parts of a split snapshot) gets the versions of every listing, in order.
-func (st *state) restore(snap []snapSubject) {
+// reqs returns the request ids the state remembers, in log order.
+func (st *state) reqs() []appliedReq { return slices.Clone(st.recent) }
+
+// restore replaces the state's subjects and remembered request ids with a snapshot's. A subject listed more than
+// once (its versions spread over the parts of a split snapshot) gets the versions of every listing, in order. A
+// snapshot without request ids (written before they were kept) leaves none remembered.
+func (st *state) restore(snap []snapSubject, reqs []appliedReq) {
+	st.applied, st.recent = map[string]int64{}, nil
+	for _, r := range reqs {
+		st.remember(r.Req, r.Pos)
+	}
 	st.subjects = map[subjectKey]*subjectState{}
 	for _, s := range snap {
 		k := subjectKey{s.Cluster, s.Tenant, s.Subject}
@@ -176,9 +203,44 @@ type version struct {
 type state struct {
 	subjects map[subjectKey]*subjectState
 	last     int64 // position of the last applied event; -1 before the first
+	// applied maps the request id of each event committed within the last dedupWindow positions to its position;
+	// recent lists the same, in log order, to forget them.
+	applied map[string]int64
+	recent  []appliedReq
 }
 
-func newState() *state { return &state{subjects: map[subjectKey]*subjectState{}, last: -1} }
+func newState() *state {
+	return &state{subjects: map[subjectKey]*subjectState{}, last: -1, applied: map[string]int64{}}
+}
+
+// commit applies ev at log position pos, unless it is a copy of an event committed within dedupWindow positions
+// before (a retried send stored it twice): it reports false then and changes nothing. Applying a copy again is not
+// harmless when writes landed in between: a second delete would remove the subject registered again since, a
+// second register would bring back a subject deleted since. An event without a request id is always applied.
+func (st *state) commit(pos int64, ev *event) (outcome, bool) {
+	n := 0
+	for n < len(st.recent) && st.recent[n].Pos <= pos-dedupWindow {
+		delete(st.applied, st.recent[n].Req)
+		n++
+	}
+	st.recent = st.recent[n:]
+	if ev.Req != "" {
+		if _, ok := st.applied[ev.Req]; ok {
+			return outcome{}, false
+		}
+		// Remembered whatever applying decides: a copy of a refused write must not succeed later either.
+		st.remember(ev.Req, pos)
+	}
+	return st.apply(pos, ev, true), true
+}
+
+func (st *state) remember(req string, pos int64) {
+	if _, ok := st.applied[req]; ok {
+		return
+	}
+	st.applied[req] = pos
+	st.recent = append(st.recent, appliedReq{Req: req, Pos: pos})
+}
 
 // canonical renders idl parsed; "" when it does not parse.
 func canonical(idl string) string {
