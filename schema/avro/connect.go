@@ -109,6 +109,9 @@ func (m *fromConnect) required(c *schema.Schema, path string, inField bool) (*Sc
 	case schema.String:
 		s.Kind = String
 		if full := c.Parameters[ParamEnum]; full != "" {
+			if prev, err := m.defined(full, c, path); prev != nil || err != nil {
+				return prev, err
+			}
 			s.Kind = Enum
 			s.Symbols = strings.Split(c.Parameters[ParamEnumSymbols], ",")
 			if err := m.name(s, full, c, path); err != nil {
@@ -118,11 +121,17 @@ func (m *fromConnect) required(c *schema.Schema, path string, inField bool) (*Sc
 	case schema.Bytes:
 		s.Kind = Bytes
 		if size, ok := c.ParameterInt(ParamFixedSize); ok {
-			s.Kind, s.Size = Fixed, size
+			if size < 0 || size > maxAvroInt {
+				return nil, unsupported(path, "parameter %s=%d is outside [0, %d]", ParamFixedSize, size, maxAvroInt)
+			}
 			name := c.Name
 			if logical {
 				name = c.Parameters[ParamFixedName]
 			}
+			if prev, err := m.defined(name, c, path); prev != nil || err != nil {
+				return prev, err
+			}
+			s.Kind, s.Size = Fixed, size
 			if err := m.name(s, name, c, path); err != nil {
 				return nil, err
 			}
@@ -134,6 +143,9 @@ func (m *fromConnect) required(c *schema.Schema, path string, inField bool) (*Sc
 			}
 			prec := defaultPrecision
 			if p, ok := c.ParameterInt(ParamPrecision); ok {
+				if p <= 0 || p > maxAvroInt {
+					return nil, unsupported(path, "parameter %s=%d is outside [1, %d]", ParamPrecision, p, maxAvroInt)
+				}
 				prec = p
 			}
 			if scale < 0 || int(scale) > prec {
@@ -155,11 +167,8 @@ func (m *fromConnect) required(c *schema.Schema, path string, inField bool) (*Sc
 			props[PropConnectType] = "map"
 		}
 	case schema.StructType:
-		if existing, ok := m.named[c.Name]; ok && c.Name != "" {
-			if !existing.connect.SameShape(c) {
-				return nil, unsupported(path, "two different struct schemas are both named %q", c.Name)
-			}
-			return existing.avro, nil
+		if prev, err := m.defined(c.Name, c, path); prev != nil || err != nil {
+			return prev, err
 		}
 		s.Kind = Record
 		if err := m.name(s, c.Name, c, path); err != nil {
@@ -257,6 +266,20 @@ func (m *fromConnect) mapSchema(s *Schema, c *schema.Schema, path string) error 
 	}
 	s.Kind, s.Items = Array, entry
 	return nil
+}
+
+// defined returns the Avro type already made for full when c has the shape of the Connect schema it was made from
+// (nil when full names no type yet): Avro defines a named type once and refers to it by name afterwards, so every
+// struct, enum or fixed met again maps to that one type.
+func (m *fromConnect) defined(full string, c *schema.Schema, path string) (*Schema, error) {
+	prev, ok := m.named[full]
+	if !ok || full == "" {
+		return nil, nil
+	}
+	if !prev.connect.SameShape(c) {
+		return nil, unsupported(path, "two different schemas are both named %q", full)
+	}
+	return prev.avro, nil
 }
 
 // name gives a named Avro type its name: the Connect name when it is a valid Avro full name, else a generated
@@ -461,24 +484,38 @@ func (t *toConnect) union(a *Schema, path string) (*schema.Schema, error) {
 		return c, nil
 	}
 	c := &schema.Schema{Type: schema.StructType, Name: UnionName, Optional: hasNull}
+	seen := map[string]bool{}
 	for i, b := range nonNull {
 		fs, err := t.convert(b, path)
 		if err != nil {
 			return nil, err
 		}
 		fs = schema.FromSchema(fs).Optional().MustBuild()
-		c.Fields = append(c.Fields, schema.Field{Name: unionFieldName(b), Index: i, Schema: fs})
+		name := unionFieldName(a, b)
+		if seen[name] {
+			// A named type without a namespace called like a primitive next to that primitive: Parse refuses such
+			// a union, a Schema built by hand may not.
+			return nil, unsupported(path, "two branches of the union map to the Connect union field %q", name)
+		}
+		seen[name] = true
+		c.Fields = append(c.Fields, schema.Field{Name: name, Index: i, Schema: fs})
 	}
 	return c, nil
 }
 
-// unionFieldName names the field of a union STRUCT that stands for branch b: the simple name of a named type,
-// the type name otherwise.
-func unionFieldName(b *Schema) string {
-	if b.IsNamed() {
-		return b.Name
+// unionFieldName names the field of the union STRUCT of u that stands for branch b: the simple name of a named
+// type, the type name otherwise. A named type whose simple name another branch of u also goes by takes its full
+// name, so each branch keeps a field of its own.
+func unionFieldName(u, b *Schema) string {
+	if !b.IsNamed() {
+		return string(b.Kind)
 	}
-	return string(b.Kind)
+	for _, o := range u.Branches {
+		if o != b && (o.IsNamed() && o.Name == b.Name || !o.IsNamed() && string(o.Kind) == b.Name) {
+			return b.FullName()
+		}
+	}
+	return b.Name
 }
 
 // jsonToConnect converts an Avro JSON default of schema a into a Connect value of c.

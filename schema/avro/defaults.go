@@ -35,6 +35,15 @@ func defaultNative(a *Schema, d any) (any, error) {
 			return b, nil
 		}
 	case Int, Long, Float, Double:
+		if f, special := nonFiniteDefault(d); special {
+			switch a.Kind {
+			case Float:
+				return float32(f), nil
+			case Double:
+				return f, nil
+			}
+			return nil, bad()
+		}
 		num, ok := d.(json.Number)
 		if !ok {
 			if f, isFloat := d.(float64); isFloat {
@@ -133,8 +142,35 @@ func defaultNative(a *Schema, d any) (any, error) {
 	return nil, bad()
 }
 
+// nonFinite maps the JSON strings that stand for float and double values JSON numbers cannot write to those values.
+// Java Avro reads a float or double default given as such a string, and writes a NaN or infinite default so.
+var nonFinite = map[string]float64{"NaN": math.NaN(), "Infinity": math.Inf(1), "-Infinity": math.Inf(-1)}
+
+// nonFiniteDefault reports whether d is one of the nonFinite strings, and its value.
+func nonFiniteDefault(d any) (float64, bool) {
+	s, ok := d.(string)
+	if !ok {
+		return 0, false
+	}
+	f, ok := nonFinite[s]
+	return f, ok
+}
+
+// floatJSON renders f as a JSON default: a number, or one of the nonFinite strings.
+func floatJSON(f float64, bits int) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return json.Number(strconv.FormatFloat(f, 'g', -1, bits))
+}
+
 // nativeToJSON renders a native value of a as an Avro JSON default: a union as its branch value, bytes as a string
-// of code points 0-255, numbers as json.Number.
+// of code points 0-255, numbers as json.Number (NaN and infinities as nonFinite strings).
 func nativeToJSON(a *Schema, v any) any {
 	switch x := v.(type) {
 	case nil:
@@ -144,12 +180,9 @@ func nativeToJSON(a *Schema, v any) any {
 	case int64:
 		return json.Number(strconv.FormatInt(x, 10))
 	case float32:
-		return json.Number(strconv.FormatFloat(float64(x), 'g', -1, 32))
+		return floatJSON(float64(x), 32)
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil
-		}
-		return json.Number(strconv.FormatFloat(x, 'g', -1, 64))
+		return floatJSON(x, 64)
 	case []byte:
 		r := make([]rune, len(x))
 		for i, b := range x {

@@ -6,7 +6,9 @@
 //     logicalType decimal (precision, scale); Date, Time and Timestamp are int/date, int/time-millis and
 //     long/timestamp-millis; an optional schema is a union with "null" first and default null; a MAP whose keys are
 //     not required strings is an array of key/value records; a STRUCT is a record whose namespace comes from the
-//     Connect name. Connect attributes Avro has no place for travel in "connect.*" properties.
+//     Connect name. Connect attributes Avro has no place for travel in "connect.*" properties. A union of several
+//     non-null types is a STRUCT (UnionName) with a field per branch, named by the branch's type or simple name (its
+//     full name when another branch goes by the same). A named type met twice is one Avro definition.
 //   - Codec encodes and decodes Connect values in Avro binary (github.com/linkedin/goavro/v2 does the bytes; logical
 //     types are converted here so decimals are the spec's two's complement). NewResolvingCodec decodes data written
 //     with one schema into the shape of another, following the Avro schema-resolution rules.

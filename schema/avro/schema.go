@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -271,15 +272,15 @@ func (p *parser) parseObject(m map[string]any, ns, path string) (*Schema, error)
 		}
 	case Fixed:
 		n, err := intAttr(m, "size")
-		if err != nil || n < 0 {
-			return nil, invalid(path, "fixed needs a non-negative integer \"size\"")
+		if err != nil || n < 0 || n > maxAvroInt {
+			return nil, invalid(path, "fixed needs an integer \"size\" in [0, %d], got %s", maxAvroInt, renderJSON(m["size"]))
 		}
 		s.Size = n
 	}
 	if s.LogicalType == LogicalDecimal && (s.Kind == Bytes || s.Kind == Fixed) {
 		prec, err := intAttr(m, "precision")
-		if err != nil || prec <= 0 {
-			return nil, invalid(path, "decimal needs a positive integer \"precision\"")
+		if err != nil || prec <= 0 || prec > maxAvroInt {
+			return nil, invalid(path, "decimal needs an integer \"precision\" in [1, %d], got %s", maxAvroInt, renderJSON(m["precision"]))
 		}
 		scale := 0
 		if _, ok := m["scale"]; ok {
@@ -291,6 +292,11 @@ func (p *parser) parseObject(m map[string]any, ns, path string) (*Schema, error)
 	}
 	return s, nil
 }
+
+// maxAvroInt bounds a fixed size and a decimal precision. Java Avro holds both in a Java int (it refuses a larger
+// size), and the bound keeps a schema from asking a writer to allocate more than a slice can hold, or the digit
+// arithmetic on precision from overflowing.
+const maxAvroInt = math.MaxInt32
 
 func intAttr(m map[string]any, key string) (int, error) {
 	n, ok := m[key].(json.Number)
@@ -438,6 +444,9 @@ func checkDefaultDepth(t *Schema, d any, depth int) error {
 	case Int, Long, Float, Double:
 		n, ok := d.(json.Number)
 		if !ok {
+			if _, special := nonFiniteDefault(d); special && (t.Kind == Float || t.Kind == Double) {
+				return nil
+			}
 			return bad
 		}
 		if t.Kind == Int || t.Kind == Long {

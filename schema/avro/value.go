@@ -184,7 +184,7 @@ func encodeUnion(a *Schema, c *schema.Schema, v any, depth int) (any, error) {
 				continue
 			}
 			for _, b := range a.Branches {
-				if b.Kind != Null && unionFieldName(b) == f.Name {
+				if b.Kind != Null && unionFieldName(a, b) == f.Name {
 					n, err := encodeValue(b, f.Schema, fv, depth+1)
 					if err != nil {
 						return nil, schema.AtField(err, f.Name)
@@ -229,6 +229,10 @@ func encodeBytes(a *Schema, v any) (any, error) {
 		}
 		b = d.Bytes()
 		if a.Kind == Fixed {
+			if a.Size < 0 || a.Size > maxAvroInt {
+				// Parse and FromConnect refuse such sizes; a Schema built by hand may still carry one.
+				return nil, valueError("", "fixed %s has size %d, outside [0, %d]", a.FullName(), a.Size, maxAvroInt)
+			}
 			if len(b) > a.Size {
 				return nil, valueError("", "decimal %s does not fit in fixed(%d)", decimalText(x), a.Size)
 			}
@@ -556,7 +560,7 @@ func sameType(r, w *Schema) bool {
 
 func decodeUnionStruct(w, r, rb *Schema, c *schema.Schema, v any, depth int) (any, error) {
 	values := make([]any, len(c.Fields))
-	name := unionFieldName(rb)
+	name := unionFieldName(r, rb)
 	for i, f := range c.Fields {
 		if f.Name != name {
 			continue
