@@ -49,10 +49,10 @@ func StickySpreadBound(t, m int) int {
 //     of a departed member, a new unit and a unit a member cannot keep is free.
 //  2. Place. Free units, in an order fixed by their hashes, go one by one to the least-loaded member
 //     that has room (below LoadBound) and holds fewer than StickySpreadBound of the unit's connector,
-//     ties by rendezvous score. Where none can take a task within the spread bound, a member below
-//     LoadBound that can gives one of its units to a member with room, and takes the task in its place;
-//     only where that fails too the task goes to the member with room holding the fewest of its
-//     connector.
+//     ties by rendezvous score. Where none with room can take a task within the spread bound, a full
+//     member that may take it gives one of its units to a member with room that may take that one, and
+//     takes the task in its place; only where that fails too the task goes to the member with room
+//     holding the fewest of its connector.
 //  3. Floor. While a member holds fewer than TargetFloor(N, M) = floor(N/M) units (a worker that has
 //     just joined), it takes a unit from the most-loaded member above the floor, the one of highest
 //     score for it; within the spread bound where any unit of any member above the floor is.
@@ -212,18 +212,20 @@ func (p *stickyPlacement) swapIn(i int) bool {
 		}
 	}
 	slices.SortFunc(xs, func(x, y int) int { return cmp.Or(cmp.Compare(p.score(i, y), p.score(i, x)), cmp.Compare(x, y)) })
+	// Every x is full (leastLoaded found no member with room for i), so while j stays on x the search
+	// for its new member cannot return x. With j unplaced, x would be back below LoadBound and could
+	// win the tie of loads for its own unit, hiding a member that can take j.
 	for _, x := range xs {
 		for j := range p.n {
 			if p.owner[j] != x {
 				continue
 			}
-			p.unplace(j)
-			if y := p.leastLoaded(j, true); y >= 0 && y != x {
+			if y := p.leastLoaded(j, true); y >= 0 {
+				p.unplace(j)
 				p.place(j, y)
 				p.place(i, x)
 				return true
 			}
-			p.place(j, x)
 		}
 	}
 	return false

@@ -387,3 +387,55 @@ func TestStickyArbitraryCurrent(t *testing.T) {
 		require.Equal(t, a, b, "fixed point")
 	}
 }
+
+// A connector of about as many tasks as workers must land one task per worker while the load bound
+// allows it. Over random clusters of 1-10 workers and 0-5 connectors of up to 3 × workers + 1 tasks,
+// fresh and through six joins, leaves and task-count changes, every result meets checkSticky and is a
+// fixed point. The shapes include the case where the only worker without a task of the connector is
+// full and ranks first among the least loaded for one of its own units once that unit is lifted off:
+// the swap must still find another worker for the unit rather than put a second task of the connector
+// on a worker that runs one.
+func TestStickySpreadWhereTheOnlyRoomIsASwap(t *testing.T) {
+	s := NewSticky()
+	// Fresh: c0's 10 tasks fit one per worker (LoadBound 2). When c0-4 comes to be placed, the only
+	// worker without a task of c0, wc530dd2c, is full with c1 and c1-1, and six workers have room.
+	ms := []string{"w1f23e890", "w2819374e", "w36e5b4a1", "w4079bfd6", "w655e33e2", "w79837be1", "w8d5f7c90",
+		"w94247eab", "wc530dd2c", "weeea6e72"}
+	us := append(Units("c0", 10), Units("c1", 3)...)
+	a, err := s.Assign(ms, us)
+	require.NoError(t, err)
+	require.NoError(t, checkSticky(a, ms, us))
+
+	r := rand.New(rand.NewPCG(77, 77))
+	units := func(k, tasks int) []Unit { return Units(fmt.Sprintf("c%d", k), tasks) }
+	for it := range iterations(5000) {
+		ms := genMembers(r, 1+r.IntN(10))
+		var us []Unit
+		for k := range r.IntN(6) {
+			us = append(us, units(k, r.IntN(3*len(ms)+2))...)
+		}
+		cur, err := s.Assign(ms, us)
+		require.NoError(t, err)
+		for step := range 6 {
+			require.NoError(t, checkSticky(cur, ms, us), "cluster %d step %d:\n%s", it, step, cur)
+			again, err := s.Rebalance(ms, us, cur)
+			require.NoError(t, err)
+			require.Equal(t, cur, again, "cluster %d step %d: fixed point", it, step)
+			switch r.IntN(3) {
+			case 0:
+				ms = append(ms, fmt.Sprintf("joined-%d-%d", it, step))
+			case 1:
+				if len(ms) > 1 {
+					left := r.IntN(len(ms))
+					ms = slices.Delete(slices.Clone(ms), left, left+1)
+				}
+			case 2:
+				k := r.IntN(6)
+				us = slices.DeleteFunc(us, func(u Unit) bool { return u.Connector == fmt.Sprintf("c%d", k) })
+				us = append(us, units(k, r.IntN(3*len(ms)+2))...)
+			}
+			cur, err = s.Rebalance(ms, us, cur)
+			require.NoError(t, err)
+		}
+	}
+}
