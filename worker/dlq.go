@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -217,9 +218,7 @@ const dlqUnreadable = ErrHeaderPrefix + "dlq.undecodable"
 // dlqUnreadable.
 func unreadableMessage(bad *rmqclient.UndecodableError) *rmqclient.ReceivedMessage {
 	props := make(map[string]string, len(bad.Properties)+1)
-	for k, v := range bad.Properties {
-		props[k] = v
-	}
+	maps.Copy(props, bad.Properties)
 	why := rmqclient.ErrUndecodable.Error()
 	if bad.Err != nil {
 		why = bad.Err.Error()

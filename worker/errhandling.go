@@ -388,12 +388,16 @@ func plainProperty(v string) string {
 	}, v)
 }
 
+// retryFirstDelay is the wait before a retry's second attempt (doubling from there up to
+// errors.retry.delay.max.ms).
+const retryFirstDelay = 100 * time.Millisecond
+
 // retrier retries an operation that failed with a plugins.RetriableError (or a retriable
 // RocketMQ error), with exponential backoff capped by errors.retry.delay.max.ms, until
 // errors.retry.timeout passes. Other errors return at once.
 func (p errorPolicy) retry(ctx context.Context, op func() error, retriable func(error) bool) error {
 	start := time.Now()
-	delay := min(100*time.Millisecond, p.retryDelayMax)
+	delay := min(retryFirstDelay, p.retryDelayMax)
 	for attempt := 1; ; attempt++ {
 		err := op()
 		if err == nil || !retriable(err) {

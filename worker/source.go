@@ -548,7 +548,7 @@ func sendPolicy(p errorPolicy) errorPolicy {
 		p.retryTimeout = sendRetryTimeout
 		// At least the first delay: errors.retry.delay.max.ms=0 (retries of the connector's own
 		// failures do not wait) must not send to a broker that is down back to back.
-		p.retryDelayMax = max(min(p.retryDelayMax, sendRetryDelayMax), 100*time.Millisecond)
+		p.retryDelayMax = max(min(p.retryDelayMax, sendRetryDelayMax), retryFirstDelay)
 	}
 	return p
 }
