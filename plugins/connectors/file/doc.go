@@ -38,5 +38,6 @@
 // default). Flush writes the buffer and fsyncs before returning, so committed offsets never run ahead of the
 // file. Stop writes and fsyncs what is left, then closes the file. The sink never removes bytes it did not
 // write: the side file "<filename>.durable-size" records, while a task runs, the size from which the bytes
-// are its own, and only a partial record after that size (a crash) is cut at the next Start.
+// are its own, and only a partial record after that size (a crash) is cut at the next Start, the whole
+// of it when its value holds newlines.
 package file

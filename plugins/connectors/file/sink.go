@@ -86,6 +86,9 @@ type SinkTask struct {
 	endsLF  bool
 	// dirty is set when a truncation back to durable failed: Put and Flush try it again first.
 	dirty bool
+	// exact is set while the side file records the durable size as the very point to cut at (see
+	// durableSuffix); newlines when a value holding a newline was written since the side file was.
+	exact, newlines bool
 	// wrap, when set (tests), wraps the file as the buffered writer's target.
 	wrap func(io.Writer) io.Writer
 }
@@ -93,17 +96,23 @@ type SinkTask struct {
 // durableSuffix names the side file beside the sink's file, "<filename>.durable-size". While a task runs it
 // holds "<size> <file ID>": every byte of the file after size was written by the task. Start records the
 // file's size once it has repaired it, each Flush that leaves the file ending without a newline records the
-// new size (so that record is kept), and Stop empties the side file. Start reads it first:
+// new size (so that record is kept), and Stop empties the side file. A value holding a newline (a
+// multi-line event) makes the last newline no proof of a whole record: before such a value is written the
+// side file records "<durable size> <file ID> exact", and each Flush records the new size so until a Flush
+// finds only whole lines written since. Start reads it first:
 //
 //   - a size for this file that the file still has means the task did not stop (a crash): after size the
-//     file is cut after its last newline, or at size when there is none, which removes the partial record
-//     the crash left and nothing else;
+//     file is cut after its last newline, or at size when there is none (always at size when marked
+//     exact), which removes the partial record the crash left and nothing else;
 //   - missing, empty (a clean stop), not a size, another file's ID or a size beyond the file's end (it was
 //     replaced or cut since): the file is kept as it is.
 //
 // A side file of an earlier version holds only a size, and is trusted as it was then. The side file is
 // opened through the same confinement as the file.
 const durableSuffix = ".durable-size"
+
+// exactMark is the side file's third field when its size is the point to cut at (see durableSuffix).
+const exactMark = "exact"
 
 // durableRecordLen is the length of the side file's content, padded with spaces: it is rewritten in place
 // by one write of the same length, so a crash cannot leave it empty or half rewritten.
@@ -158,13 +167,15 @@ func (t *SinkTask) repairTail() (int64, bool, error) {
 	}
 	size := st.Size()
 	t.id = fileID(st)
-	from, existed, err := t.readDurable(size)
+	from, exact, existed, err := t.readDurable(size)
 	if err != nil {
 		return 0, false, err
 	}
 	cut := size
 	if from >= 0 && from < size {
-		if cut, err = t.afterLastLF(from, size); err != nil {
+		if exact {
+			cut = from
+		} else if cut, err = t.afterLastLF(from, size); err != nil {
 			return 0, false, err
 		}
 	}
@@ -176,7 +187,7 @@ func (t *SinkTask) repairTail() (int64, bool, error) {
 			return 0, false, fmt.Errorf("file-sink: fsync %s: %w", t.path, err)
 		}
 	}
-	if err := t.writeDurable(cut); err != nil {
+	if err := t.writeDurable(cut, false); err != nil {
 		return 0, false, err
 	}
 	if !existed {
@@ -189,29 +200,29 @@ func (t *SinkTask) repairTail() (int64, bool, error) {
 }
 
 // readDurable returns the size the side file records for this file, or -1 when it records none that
-// applies (see durableSuffix), and whether the side file exists.
-func (t *SinkTask) readDurable(size int64) (int64, bool, error) {
+// applies (see durableSuffix), whether it is marked exact, and whether the side file exists.
+func (t *SinkTask) readDurable(size int64) (d int64, exact, existed bool, err error) {
 	side, err := openFile(t.tctx, t.path+durableSuffix, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return -1, false, nil
+		return -1, false, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("file-sink: read the durable size of %s: %w", t.path, err)
+		return 0, false, false, fmt.Errorf("file-sink: read the durable size of %s: %w", t.path, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(side, durableRecordLen))
 	_ = side.Close()
 	if err != nil {
-		return 0, false, fmt.Errorf("file-sink: read the durable size of %s: %w", t.path, err)
+		return 0, false, false, fmt.Errorf("file-sink: read the durable size of %s: %w", t.path, err)
 	}
 	fields := strings.Fields(string(b))
 	if len(fields) == 0 {
-		return -1, true, nil
+		return -1, false, true, nil
 	}
-	d, err := strconv.ParseInt(fields[0], 10, 64)
+	d, err = strconv.ParseInt(fields[0], 10, 64)
 	if err != nil || d < 0 || d > size || (len(fields) > 1 && t.id != "" && fields[1] != t.id) {
-		return -1, true, nil
+		return -1, false, true, nil
 	}
-	return d, true, nil
+	return d, len(fields) > 2 && fields[2] == exactMark, true, nil
 }
 
 // afterLastLF returns the offset just after the last newline in the file's bytes [from, size), or from
@@ -232,10 +243,16 @@ func (t *SinkTask) afterLastLF(from, size int64) (int64, error) {
 	return from, nil
 }
 
-// writeDurable records size as the file's durable size in the side file and fsyncs it.
-func (t *SinkTask) writeDurable(size int64) error {
+// writeDurable records size as the file's durable size in the side file, marked exact or not (see
+// durableSuffix), and fsyncs it.
+func (t *SinkTask) writeDurable(size int64, exact bool) error {
 	rec := strconv.FormatInt(size, 10)
-	if t.id != "" {
+	switch {
+	case exact && t.id == "":
+		rec += " - " + exactMark // the ID's place holds "-" where the platform gives none
+	case exact:
+		rec += " " + t.id + " " + exactMark
+	case t.id != "":
 		rec += " " + t.id
 	}
 	rec = fmt.Sprintf("%-*s\n", durableRecordLen-1, rec)
@@ -344,9 +361,13 @@ func (t *SinkTask) write(ctx context.Context, r *schema.Record) error {
 	case nil:
 		return nil
 	case string:
-		_, err = t.w.WriteString(v)
+		if err = t.noteNewline(strings.IndexByte(v, '\n') >= 0); err == nil {
+			_, err = t.w.WriteString(v)
+		}
 	case []byte:
-		_, err = t.w.Write(v)
+		if err = t.noteNewline(bytes.IndexByte(v, '\n') >= 0); err == nil {
+			_, err = t.w.Write(v)
+		}
 	default:
 		b, cerr := t.json.FromConnect(r.Topic, r.ValueSchema, v)
 		if cerr != nil {
@@ -355,7 +376,9 @@ func (t *SinkTask) write(ctx context.Context, r *schema.Record) error {
 			}
 			return t.tctx.ErrantRecordReporter().Report(ctx, r, fmt.Errorf("file-sink: render value as json: %w", cerr))
 		}
-		_, err = t.w.Write(b)
+		if err = t.noteNewline(bytes.IndexByte(b, '\n') >= 0); err == nil {
+			_, err = t.w.Write(b)
+		}
 	}
 	if err == nil {
 		_, err = t.w.WriteString(TerminatorOf(r))
@@ -363,6 +386,23 @@ func (t *SinkTask) write(ctx context.Context, r *schema.Record) error {
 	if err != nil {
 		return fmt.Errorf("file-sink: write %s: %w", t.path, err)
 	}
+	return nil
+}
+
+// noteNewline is called before a value is written, with whether it holds a newline. Such a value makes
+// the last newline in the file no proof of a whole record, so before any of its bytes can reach the file
+// the side file must mark the durable size as the point a crash is cut at (see durableSuffix).
+func (t *SinkTask) noteNewline(has bool) error {
+	if !has {
+		return nil
+	}
+	if !t.exact {
+		if err := t.writeDurable(t.durable, true); err != nil {
+			return err
+		}
+		t.exact = true
+	}
+	t.newlines = true
 	return nil
 }
 
@@ -390,13 +430,22 @@ func (t *SinkTask) sync() error {
 	}
 	size := st.Size()
 	endsLF := size == 0 || endsWithLF(t.f, size)
-	if !endsLF {
+	switch {
+	case t.exact && t.newlines:
+		// Values with newlines were written: the next Start must cut at this size and no earlier.
+		err = t.writeDurable(size, true)
+	case t.exact:
+		// Only whole lines since the side file was written: the last newline marks a whole record again.
+		err = t.writeDurable(size, false)
+	case !endsLF:
 		// The file ends with a record written without terminator: record that it is whole, or the next
 		// Start after a crash would cut it.
-		if err := t.writeDurable(size); err != nil {
-			return t.rollback(err)
-		}
+		err = t.writeDurable(size, false)
 	}
+	if err != nil {
+		return t.rollback(err)
+	}
+	t.exact, t.newlines = t.exact && t.newlines, false
 	t.durable, t.endsLF = size, endsLF
 	return nil
 }

@@ -435,6 +435,54 @@ func TestFileSinkStartCutsWhatACrashLeft(t *testing.T) {
 	}
 }
 
+// TestFileSinkCrashCutsRecordWithNewlines: a record whose value holds newlines (a multi-line log event)
+// is one record, not several lines. A crash in the middle of writing it leaves nothing of it after the
+// next Start, so the redelivered record does not follow a fragment of itself; and records with newlines
+// that were flushed are kept.
+func TestFileSinkCrashCutsRecordWithNewlines(t *testing.T) {
+	ctx := context.Background()
+	str := func(v string) *schema.Record { return schema.NewRecord("t", nil, nil, schema.StringSchema, v) }
+	tests := []struct {
+		name    string
+		flushed [][]*schema.Record // each put and flushed before the crash
+		torn    *schema.Record     // put, and cut short by the crash
+		written string             // what of torn reached the file
+		want    string             // the file after the next Start
+	}{
+		{"right after start", nil, str("m1\nm2"), "m1\nm", "a\n"},
+		{"after flushed lines", [][]*schema.Record{lines("r", 0, 2)}, str("m1\nm2"), "m1\nm",
+			"a\nr-000\nr-001\n"},
+		{"after a flushed record with newlines", [][]*schema.Record{{str("k1\nk2")}}, str("m1\nm2"), "m1\nm",
+			"a\nk1\nk2\n"},
+		{"without terminator", [][]*schema.Record{lines("r", 0, 1)}, noneRecord("m1\nm2"), "m1\nm", "a\nr-000\n"},
+		{"line after a flushed record with newlines", [][]*schema.Record{{str("k1\nk2")}}, str("r-000"), "r-0",
+			"a\nk1\nk2\n"},
+		{"line after lines after a record with newlines", [][]*schema.Record{{str("k1\nk2")}, lines("r", 0, 2)},
+			str("r-002"), "r-0", "a\nk1\nk2\nr-000\nr-001\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.txt")
+			require.NoError(t, os.WriteFile(out, []byte("a\n"), 0o644))
+			sink := startSink(t, out, nil)
+			for _, batch := range tt.flushed {
+				require.NoError(t, sink.Put(ctx, batch))
+				require.NoError(t, sink.Flush(ctx, nil))
+			}
+			require.NoError(t, sink.Put(ctx, []*schema.Record{tt.torn}))
+			sink.CrashForTest()
+			appendRaw(t, out, tt.written)
+
+			sink = startSink(t, out, nil)
+			requireContent(t, out, tt.want, "the torn record is cut whole")
+			require.NoError(t, sink.Put(ctx, []*schema.Record{tt.torn}))
+			require.NoError(t, sink.Flush(ctx, nil))
+			requireContent(t, out, tt.want+tt.torn.Value.(string)+file.TerminatorOf(tt.torn),
+				"the redelivered record follows whole records")
+		})
+	}
+}
+
 // TestFileSinkReadsSideFileOfEarlierVersion: a side file holding only a size, as earlier versions wrote
 // it, still marks where the task's own writes began.
 func TestFileSinkReadsSideFileOfEarlierVersion(t *testing.T) {

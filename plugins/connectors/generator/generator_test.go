@@ -245,6 +245,7 @@ func TestGeneratorConfigErrors(t *testing.T) {
 		{"rate below the minimum", map[string]string{"topic": "t", "rate": "1e-12"}, "rate"},
 		{"negative rate", map[string]string{"topic": "t", "rate": "-1"}, "rate"},
 		{"huge record", map[string]string{"topic": "t", "record.size": strconv.Itoa(5 << 20)}, "record.size"},
+		{"record past a RocketMQ message", map[string]string{"topic": "t", "record.size": strconv.Itoa(4 << 20)}, "record.size"},
 		{"task index past the count", map[string]string{"topic": "t", "generator.task": "2", "generator.tasks": "2"}, "generator.tasks"},
 	}
 	for _, tt := range tests {
@@ -275,7 +276,7 @@ func TestGeneratorPollBytesBounded(t *testing.T) {
 	const maxPollBytes = 64 << 20
 	for _, tt := range []struct{ size, batch, want int }{
 		{1 << 20, 100, maxPollBytes / (1<<20 + 512)},
-		{4 << 20, 20, maxPollBytes / (4<<20 + 512)},
+		{4<<20 - 64<<10, 20, maxPollBytes / (4<<20 - 64<<10 + 512)},
 		{100, 1000, 1000},
 	} {
 		t.Run(fmt.Sprintf("record.size=%d,batch.size=%d", tt.size, tt.batch), func(t *testing.T) {

@@ -62,13 +62,19 @@ const (
 	recordOverhead = 512
 )
 
+// maxRecordSize keeps a record's message under RocketMQ's default 4 MiB message limit with room for its
+// key and properties (file-source's max.line.bytes has the same bound): a larger value could never be
+// stored whole, so every record would fail at the send.
+const maxRecordSize = 4<<20 - 64<<10
+
 var sourceSpec = plugins.MustConfigSpec(
 	plugins.Field{Name: KeyName, Type: plugins.TypeString, Default: "generator",
 		Doc: "Connector name; part of every record's source partition."},
 	plugins.Field{Name: KeyTopic, Type: plugins.TypeString, Required: true, Aliases: []string{"topic"},
 		Validators: []plugins.Validator{plugins.NonEmpty()}, Doc: "Topic the records are sent to."},
 	plugins.Field{Name: KeyRecordSize, Type: plugins.TypeInt, Default: 100,
-		Validators: []plugins.Validator{plugins.Between(0, 4<<20)}, Doc: "Size of every record value in bytes."},
+		Validators: []plugins.Validator{plugins.Between(0, maxRecordSize)},
+		Doc:        "Size of every record value in bytes, at most 4 MiB - 64 KiB so a record fits a RocketMQ message."},
 	plugins.Field{Name: KeyCount, Type: plugins.TypeLong, Default: int64(0),
 		Validators: []plugins.Validator{plugins.AtLeast(0)},
 		Doc:        "Total number of records over all tasks; 0 means unlimited."},
