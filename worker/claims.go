@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -433,6 +434,7 @@ func (d *Distributed) writeConfig(ctx context.Context, r configRecord) error {
 
 func (d *Distributed) writeConfigAt(ctx context.Context, r configRecord) (int64, error) {
 	r.Worker, r.Cluster = d.cfg.WorkerID, d.cfg.ClusterID
+	r.Req = d.proc + "-" + strconv.FormatUint(d.reqs.Add(1), 36)
 	body, err := json.Marshal(r)
 	if err != nil {
 		return 0, err

@@ -78,6 +78,10 @@ type configRecord struct {
 	Stored int64         `json:"stored,omitempty"`
 	Prev   int64         `json:"prev,omitempty"`
 	Floors *replayFloors `json:"replay_floors,omitempty"`
+	// Req identifies the write (its writer's process and a count): the producer retries a
+	// send the broker did not answer in time, which the broker may have stored all the same,
+	// so one write can be in the topic twice, with other records in between (configState.Reqs).
+	Req string `json:"req,omitempty"`
 }
 
 // clusterConnector is a connector as the config topic defines it.
@@ -103,14 +107,55 @@ type clusterConnector struct {
 // configState is the fold of the config topic.
 type configState struct {
 	Connectors map[string]*clusterConnector `json:"connectors"`
+	// Reqs are the request ids (configRecord.Req) of the records applied within the last
+	// reqWindow offsets, with their offsets. A copy of one (a retried send) changes nothing
+	// and answers its writer as the record did: applied again it could bring back a
+	// connector deleted in between, restart one twice, or tell its writer that its create
+	// already existed, its update conflicted or its delete found nothing. Part of the fold,
+	// so that a reader starting from a snapshot or a cache skips the same copies.
+	Reqs map[string]int64 `json:"reqs,omitempty"`
 }
+
+// reqWindow is how many offsets after a record a copy of it is recognised: a copy is stored
+// while its writer's send is retried, within the write's timeout (seconds), during which
+// the config topic gets far fewer records than this. The fold keeps at most twice as many
+// request ids (prunes them in batches).
+const reqWindow = 4096
+
+// errCopy: a config record is a copy of one applied at most reqWindow offsets before (the
+// same request id); it changes nothing. configState.apply returns it for applyConfig, which
+// answers its writer nil (a copy of a record that failed is folded as the record was, and
+// fails alike or is its writer's intent applied once).
+var errCopy = errors.New("copy of an applied config record")
 
 func newConfigState() *configState { return &configState{Connectors: map[string]*clusterConnector{}} }
 
 // apply folds the record at off. A record that changes nothing because it lost a race
 // returns an error wrapping errStale (for its writer to learn); malformed records are
-// errors too and are otherwise ignored.
+// errors too and are otherwise ignored. A copy of a record applied within reqWindow offsets
+// returns errCopy and changes nothing.
 func (s *configState) apply(off int64, r configRecord) error {
+	if r.Req == "" {
+		return s.applyRecord(off, r)
+	}
+	if at, ok := s.Reqs[r.Req]; ok && at < off && off-at <= reqWindow {
+		return errCopy
+	}
+	err := s.applyRecord(off, r)
+	if err != nil {
+		return err
+	}
+	if s.Reqs == nil {
+		s.Reqs = map[string]int64{}
+	}
+	s.Reqs[r.Req] = off
+	if len(s.Reqs) > 2*reqWindow {
+		maps.DeleteFunc(s.Reqs, func(_ string, at int64) bool { return off-at > reqWindow })
+	}
+	return nil
+}
+
+func (s *configState) applyRecord(off int64, r configRecord) error {
 	c := s.Connectors[r.Name]
 	switch r.Type {
 	case recConnector:

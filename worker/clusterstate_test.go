@@ -128,8 +128,8 @@ func TestPositionFoldGenerations(t *testing.T) {
 // the same fold; complete readers ignore snapshot records.
 func TestSnapshotRoundTrip(t *testing.T) {
 	src := &Distributed{config: newConfigState(), status: newStatusState(), posState: newPositionState()}
-	require.NoError(t, src.config.apply(0, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}}))
-	require.NoError(t, src.config.apply(1, configRecord{Type: recTasks, Name: "a", Epoch: 1, Tasks: []map[string]string{{"t": "0"}}}))
+	require.NoError(t, src.config.apply(0, configRecord{Type: recConnector, Name: "a", Config: map[string]string{"k": "v"}, Req: "p-1"}))
+	require.NoError(t, src.config.apply(1, configRecord{Type: recTasks, Name: "a", Epoch: 1, Tasks: []map[string]string{{"t": "0"}}, Req: "p-2"}))
 	require.NoError(t, src.status.apply(statusRecord{Connector: "a", Task: 0, Inc: 1, State: restapi.StateRunning, Worker: "w1", Gen: 3}))
 	require.NoError(t, src.status.apply(statusRecord{Connector: "a", Task: -1, Inc: 1, State: restapi.StateRunning, Worker: "w2"}))
 	require.NoError(t, src.posState.apply(positionRecord{Connector: "a", Inc: 1, Gen: 3,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -66,7 +67,10 @@ type Distributed struct {
 	// proc is this process's incarnation: it qualifies the member id (memberID) and every
 	// claim, so that a former process of the same workerId (suspended, then resumed after a
 	// new one took over) is told apart from this one and fenced.
-	proc     string
+	proc string
+	// reqs counts this process's config writes: with proc, a write's request id
+	// (configRecord.Req).
+	reqs     atomic.Uint64
 	client   *rmqclient.Client
 	strategy scheduler.Strategy
 

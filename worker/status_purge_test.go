@@ -509,10 +509,16 @@ func TestStatusPurgeIgnoredByEarlierRelease(t *testing.T) {
 // and which runs no reconcile.
 func storeLogsHarness(t *testing.T) *Distributed {
 	t.Helper()
+	return storeLogsHarnessWith(t, &memQueue{})
+}
+
+// storeLogsHarnessWith is storeLogsHarness with config as the config topic's queue.
+func storeLogsHarnessWith(t *testing.T, config storeQueue) *Distributed {
+	t.Helper()
 	d := newTestDistributed(t, 5*time.Second)
 	close(d.started)
 	d.reconciled = 1 << 40 // no reconcile runs here: the delete does not wait for one
-	d.configLog = newStoreLog("config", &memQueue{}, quiet())
+	d.configLog = newStoreLog("config", config, quiet())
 	d.statusLog = newStoreLog("status", &memQueue{}, quiet())
 	d.positionLog = newStoreLog("position", &memQueue{}, quiet())
 	d.appendStatus = d.statusLog.append

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/rmqconnect/rmqconnect/scheduler"
@@ -25,6 +26,9 @@ func (d *Distributed) applyConfig(off int64, body []byte) error {
 	live := off >= d.configLive
 	d.dirty = true
 	d.mu.Unlock()
+	if errors.Is(err, errCopy) {
+		return nil // its writer's write was applied once, by the first copy
+	}
 	if err != nil {
 		return err
 	}
