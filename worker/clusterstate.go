@@ -505,6 +505,13 @@ func (s *positionState) apply(r positionRecord) error {
 		}
 		return nil
 	}
+	for _, p := range r.Positions {
+		for _, m := range []map[string]any{p.Partition, p.Offset} {
+			if err := finiteNumbers(m); err != nil {
+				return fmt.Errorf("positions of %s: record refused: %w", r.Connector, err)
+			}
+		}
+	}
 	if r.Inc <= s.Cleared[r.Connector] {
 		return fmt.Errorf("positions of %s: %w: incarnation %d was cleared", r.Connector, errStale, r.Inc)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -228,6 +229,42 @@ func normalize(v any) any {
 	default:
 		return v
 	}
+}
+
+// errNumberRange: a stored position holds a number no float64 holds (1e400). Folded as
+// +Inf it would make the fold unencodable: the worker's cache, its position snapshots and
+// the connector's offsets would fail on every try.
+var errNumberRange = errors.New("number out of range")
+
+// finiteNumbers returns errNumberRange, naming the number, when v (decoded with UseNumber)
+// holds one past float64's range, or a float64 infinity or NaN.
+func finiteNumbers(v any) error {
+	switch x := v.(type) {
+	case json.Number:
+		if _, err := x.Int64(); err == nil {
+			return nil
+		}
+		if f, err := x.Float64(); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return fmt.Errorf("%w: %s", errNumberRange, x)
+		}
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return fmt.Errorf("%w: %v", errNumberRange, x)
+		}
+	case map[string]any:
+		for _, e := range x {
+			if err := finiteNumbers(e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := finiteNumbers(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // positionReader gives a source task read access to its connector's positions.
