@@ -3,6 +3,7 @@ package conf
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -187,7 +188,9 @@ func load[T any](what, path string, def T) (*T, cfgerr.List, error) {
 		}
 	}
 	errs = append(errs, misspeltEnv(keys, os.Environ())...)
-	var out T
+	// A key whose value is refused keeps its default, so that validation adds no second error
+	// about the zero value it would have.
+	out := def
 	for i, k := range keys {
 		raw := v.Get(k)
 		if s, ok := raw.(string); ok {
@@ -200,6 +203,14 @@ func load[T any](what, path string, def T) (*T, cfgerr.List, error) {
 				continue
 			}
 		}
+		if t.Field(i).Type.Kind() == reflect.Int {
+			n, ok := wholeNumber(raw)
+			if !ok {
+				errs = append(errs, &cfgerr.Error{Key: k, Value: fmt.Sprint(raw), Reason: "expected a whole number in decimal digits", ValueFirst: true})
+				continue
+			}
+			raw = n
+		}
 		// Decode key by key so that a bad value is reported against its own key.
 		dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &out, WeaklyTypedInput: true, MatchName: strings.EqualFold})
 		if err != nil {
@@ -210,6 +221,24 @@ func load[T any](what, path string, def T) (*T, cfgerr.List, error) {
 		}
 	}
 	return &out, errs, nil
+}
+
+// wholeNumber reads the value of an int key. A string (a .properties value, an environment
+// override) is decimal, as Java's Integer.parseInt reads it: decoded weakly, "060000" was
+// octal 24576 and "0x10" hex. A YAML or JSON number must be whole: decoded weakly, 1.5 was
+// cut to 1 and 0.5 to 0, which turns gcHeapFloorMB off. Other values are left to the decoder.
+func wholeNumber(raw any) (any, bool) {
+	switch x := raw.(type) {
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		return n, err == nil
+	case float64:
+		if x != math.Trunc(x) || x < math.MinInt64 || x >= math.MaxInt64 {
+			return nil, false
+		}
+		return int64(x), true
+	}
+	return raw, true
 }
 
 // misspeltEnv returns an error for each RMQCONNECT_ environment variable that names a key

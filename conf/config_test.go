@@ -231,3 +231,41 @@ func TestSecretsFilesACLKeys(t *testing.T) {
 		require.ErrorContains(t, err, want, body)
 	}
 }
+
+// The value of a number key is read in decimal, as RocketMQ Connect's Java parses it, and a
+// fraction is refused: a leading zero made "060000" octal (24576 ms), "0x1F92" was taken as
+// hex, and 0.5 was cut to 0, which turns gcHeapFloorMB off.
+func TestNumberKeysAreWholeDecimals(t *testing.T) {
+	t.Setenv("RMQ_NAMESRV", "")
+	w, err := Load(write(t, "w.properties", "offsetCommitIntervalMsConfig=060000\nhttpPort=08082\n"))
+	require.NoError(t, err)
+	require.Equal(t, 60000, w.OffsetCommitIntervalMsConfig)
+	require.Equal(t, 8082, w.HTTPPort)
+
+	t.Run("environment", func(t *testing.T) {
+		t.Setenv("RMQCONNECT_GRACEFULSHUTDOWNTIMEOUTMILLIS", "010000")
+		w, err := Load("")
+		require.NoError(t, err)
+		require.Equal(t, 10000, w.GracefulShutdownTimeoutMillis)
+	})
+	w, err = Load(write(t, "w.json", `{"httpPort": 18082, "gcHeapFloorMB": 3.2e1}`))
+	require.NoError(t, err, "a whole JSON number, in any notation")
+	require.Equal(t, 18082, w.HTTPPort)
+	require.Equal(t, 32, w.GCHeapFloorMB)
+
+	for _, c := range []struct{ file, body, key string }{
+		{"w.properties", "httpPort=0x1F92\n", "httpPort"},
+		{"w.properties", "httpPort=8_082\n", "httpPort"},
+		{"w.properties", "operationTimeout=1.5\n", "operationTimeout"},
+		{"w.yaml", "gcHeapFloorMB: 0.5\n", "gcHeapFloorMB"},
+		{"w.yaml", "httpPort: 8082.5\n", "httpPort"},
+		{"w.json", `{"taskRestartBackoffMaxMs": 1e30}`, "taskRestartBackoffMaxMs"},
+	} {
+		_, err := Load(write(t, c.file, c.body))
+		var es cfgerr.List
+		require.True(t, errors.As(err, &es), "%s: %T %v", c.body, err, err)
+		require.Len(t, es, 1, err.Error())
+		require.Equal(t, c.key, es[0].Key)
+		require.Contains(t, es[0].Reason, "whole number", err.Error())
+	}
+}
