@@ -7,7 +7,8 @@
 #   pid file    $RMQCONNECT_PID_DIR/connect-distributed-<workerId>.pid (default <home>/run)
 #   daemon log  $RMQCONNECT_LOG_DIR/connect-distributed-<workerId>.out (default <home>/logs)
 # A worker whose pid file names a live worker is not started twice; a pid file left by a worker
-# that is gone is replaced. With --daemon the script returns once the worker runs and its REST API
+# that is gone is replaced, and so is one whose pid another worker runs as now (the scripts run
+# each worker with RMQCONNECT_PID_FILE naming its pid file). With --daemon the script returns once the worker runs and its REST API
 # answers GET /health, up to $RMQCONNECT_START_TIMEOUT seconds (default 30; 0: no wait); a worker
 # that exits first (a bad config, its port taken) or does not answer in time is stopped, its pid
 # file removed, the tail of its log printed, and the script exits 1.
@@ -62,7 +63,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 if [ -f "$pidfile" ]; then
   pid=$(cat "$pidfile" 2>/dev/null || true)
-  if ours "$pid" distributed; then
+  if ours "$pid" distributed "$pidfile"; then
     die "worker $id is already running (pid $pid, $pidfile)"
   fi
   echo "connect-distributed: removing stale pid file $pidfile (no worker runs as pid ${pid:-?})" >&2
@@ -75,7 +76,7 @@ if [ "$daemon" = 1 ]; then
   log="$logdir/connect-distributed-$id.out"
   start_timeout >/dev/null # a bad value is refused before anything starts
   log_from=$(log_size "$log")
-  nohup "$bin" distributed "$@" >>"$log" 2>&1 </dev/null 9<&- &
+  RMQCONNECT_PID_FILE=$(real_path "$pidfile") nohup "$bin" distributed "$@" >>"$log" 2>&1 </dev/null 9<&- &
   pid=$!
   echo "$pid" >"$pidfile"
   # With the pid file written, a second start of this worker is refused: other starts need not
@@ -86,4 +87,4 @@ if [ "$daemon" = 1 ]; then
   exit 0
 fi
 echo $$ >"$pidfile"
-exec "$bin" distributed "$@" 9<&-
+RMQCONNECT_PID_FILE=$(real_path "$pidfile") exec "$bin" distributed "$@" 9<&-

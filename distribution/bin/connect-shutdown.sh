@@ -8,8 +8,9 @@
 #   --worker <workerId>   connect-distributed-<workerId>.pid alone
 # Each worker gets SIGTERM (tasks commit positions and flush), all at once so that a cluster does
 # not rebalance onto workers about to stop; then this waits up to RMQCONNECT_STOP_TIMEOUT seconds
-# (default 60) and exits 1 naming every worker still running. A pid file whose process is gone is
-# removed. Nothing running is not an error.
+# (default 60) and exits 1 naming every worker still running. A pid file whose process is gone, or
+# is a worker started for another pid file (a reused pid; RMQCONNECT_PID_FILE), is removed.
+# Nothing running is not an error.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 home=$(cd "$here/.." && pwd)
@@ -55,7 +56,7 @@ for f in "${files[@]}"; do
     connect-standalone.pid) mode=standalone name="standalone worker" ;;
     *) mode=distributed name=$(basename "$f" .pid) name="worker ${name#connect-distributed-}" ;;
   esac
-  if ! ours "$pid" "$mode"; then
+  if ! ours "$pid" "$mode" "$f"; then
     echo "connect-shutdown: removing stale pid file $f (no worker runs as pid ${pid:-?})"
     rm -f "$f"; continue
   fi

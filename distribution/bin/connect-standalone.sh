@@ -3,12 +3,13 @@
 # Runs a standalone rmqconnect worker. Arguments after --daemon pass through to
 # `rmqconnect standalone`. The pid goes to $RMQCONNECT_PID_DIR/connect-standalone.pid
 # (default <home>/run); connect-shutdown.sh stops it gracefully. A pid file that names a live
-# worker refuses the start; one left by a worker that is gone is replaced. Starts in one pid
-# directory take turns (connect-distributed.sh's too), so two starts at once cannot both pass
-# that check. With --daemon the script returns once the worker runs and its REST API answers
-# GET /health, up to $RMQCONNECT_START_TIMEOUT seconds (default 30; 0: no wait); a worker that
-# exits first (a bad config, its port taken) or does not answer in time is stopped, its pid file
-# removed, the tail of its log printed, and the script exits 1.
+# worker refuses the start; one left by a worker that is gone is replaced, and so is one whose
+# pid a worker started for another pid file runs as now (RMQCONNECT_PID_FILE, set for it).
+# Starts in one pid directory take turns (connect-distributed.sh's too), so two starts at once
+# cannot both pass that check. With --daemon the script returns once the worker runs and its
+# REST API answers GET /health, up to $RMQCONNECT_START_TIMEOUT seconds (default 30; 0: no
+# wait); a worker that exits first (a bad config, its port taken) or does not answer in time is
+# stopped, its pid file removed, the tail of its log printed, and the script exits 1.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 home=$(cd "$here/.." && pwd)
@@ -35,7 +36,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 if [ -f "$pidfile" ]; then
   pid=$(cat "$pidfile" 2>/dev/null || true)
-  if ours "$pid" standalone; then
+  if ours "$pid" standalone "$pidfile"; then
     die "already running (pid $pid, $pidfile)"
   fi
   echo "connect-standalone: removing stale pid file $pidfile (no worker runs as pid ${pid:-?})" >&2
@@ -53,7 +54,7 @@ if [ "$daemon" = 1 ]; then
   id=$(trim "${RMQCONNECT_WORKERID:-}")
   if [ -z "$id" ] && [ -n "$config" ]; then id=$(config_value "$config" workerId); fi
   log_from=$(log_size "$log")
-  nohup "$bin" standalone "$@" >>"$log" 2>&1 </dev/null 9<&- &
+  RMQCONNECT_PID_FILE=$(real_path "$pidfile") nohup "$bin" standalone "$@" >>"$log" 2>&1 </dev/null 9<&- &
   pid=$!
   echo "$pid" >"$pidfile"
   # With the pid file written, a second start is refused: other starts need not wait for this
@@ -64,4 +65,4 @@ if [ "$daemon" = 1 ]; then
   exit 0
 fi
 echo $$ >"$pidfile"
-exec "$bin" standalone "$@" 9<&-
+RMQCONNECT_PID_FILE=$(real_path "$pidfile") exec "$bin" standalone "$@" 9<&-

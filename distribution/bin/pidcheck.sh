@@ -3,14 +3,17 @@
 # worker, what the worker config says, and the wait for a worker started with --daemon. The
 # sourcing script sets prog (its name in messages).
 
-# ours PID MODE: PID is alive and is `rmqconnect MODE` or connect-MODE.sh about to become it,
-# so that a pid reused by an unrelated process, or a zombie, does not count. A process in the
+# ours PID MODE [PIDFILE]: PID is alive and is `rmqconnect MODE` or connect-MODE.sh about to
+# become it, so that a pid reused by an unrelated process, or a zombie, does not count. With
+# PIDFILE, neither does a worker these scripts started for another pid file (for_pid_file): a
+# pid file left by a crash or a reboot may name the pid another worker of the same mode runs as
+# now, which must be neither refused as running nor stopped in its place. A process in the
 # middle of an exec (connect-MODE.sh becoming nohup, nohup becoming rmqconnect) shows no
 # arguments for a moment, which on a loaded host can last over a second: a live process
 # without any is asked again for up to 10 s, unless it is a kernel thread (a child of
 # kthreadd, pid 2), which never has any.
 ours() {
-  local pid=$1 mode=$2 arg state ppid tries=0
+  local pid=$1 mode=$2 pidfile=${3:-} arg state ppid tries=0
   local -a args=()
   case "$pid" in '' | *[!0-9]*) return 1 ;; esac
   kill -0 "$pid" 2>/dev/null || return 1
@@ -32,9 +35,40 @@ ours() {
     return 0
   fi
   for arg in ${args[@]+"${args[@]}"}; do
-    case "$arg" in "$mode" | "connect-$mode.sh" | */"connect-$mode.sh") return 0 ;; esac
+    case "$arg" in
+      "$mode" | "connect-$mode.sh" | */"connect-$mode.sh")
+        if [ -n "$pidfile" ] && ! for_pid_file "$pid" "$pidfile"; then return 1; fi
+        return 0 ;;
+    esac
   done
   return 1
+}
+
+# real_path FILE prints FILE with its directory's symbolic links and relative parts resolved;
+# FILE as given when its directory does not exist.
+real_path() {
+  local dir
+  if dir=$(CDPATH='' cd -- "$(dirname -- "$1")" 2>/dev/null && pwd -P); then
+    printf '%s/%s\n' "${dir%/}" "$(basename -- "$1")"
+  else
+    printf '%s\n' "$1"
+  fi
+}
+
+# for_pid_file PID PIDFILE: false when PID's environment says these scripts started it for a
+# pid file other than PIDFILE: connect-MODE.sh runs the worker with RMQCONNECT_PID_FILE set to
+# its pid file's real_path. True when it cannot tell (no such variable: the worker was started
+# another way, or is a script still on its way to exec; an environment /proc does not show).
+for_pid_file() {
+  local pid=$1 want kv
+  want=$(real_path "$2")
+  [ -r "/proc/$pid/environ" ] || return 0
+  while IFS= read -r -d '' kv; do
+    case "$kv" in
+      RMQCONNECT_PID_FILE=*) if [ "${kv#*=}" = "$want" ]; then return 0; fi; return 1 ;;
+    esac
+  done <"/proc/$pid/environ" 2>/dev/null || true
+  return 0
 }
 
 trim() { local s=$1; s=${s#"${s%%[![:space:]]*}"}; printf '%s\n' "${s%"${s##*[![:space:]]}"}"; }

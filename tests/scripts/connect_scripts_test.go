@@ -500,3 +500,56 @@ func TestStandaloneChecksItsPidFile(t *testing.T) {
 	}
 	require.True(t, alive(other.Process.Pid), "the unrelated process is left alone")
 }
+
+// A pid file left by a crash or a reboot may name the pid another worker runs as now (pids are
+// reused, and a boot that starts workers in another order hands them each other's pids). That
+// worker is not the one the pid file names: a start replaces the pid file instead of refusing
+// ("already running"), and shutdown leaves the other worker running instead of stopping it.
+func TestPidReusedByAnotherWorker(t *testing.T) {
+	w := newWorkers(t)
+	dir := t.TempDir()
+	b := w.start(t, "worker-b", "-c", writeFile(t, dir, "b.yaml", "workerId: worker-b\n"))
+	out, code := w.sh(t, []string{"RMQCONNECT_WORKERID=worker-c"}, distributedScript, "--daemon", "-c",
+		writeFile(t, dir, "c.yaml", "workerId: worker-x\n"))
+	require.Equal(t, 0, code, out)
+	c := w.pid(t, "connect-distributed-worker-c.pid")
+	w.args(t, c)
+	other := writeFile(t, t.TempDir(), "s.yaml", "workerId: s\n")
+	// The standalone worker of another installation, with a pid directory of its own.
+	out, code = w.sh(t, []string{"RMQCONNECT_PID_DIR=" + t.TempDir()}, standaloneScript, "--daemon", "-c", other)
+	require.Equal(t, 0, code, out)
+	s := 0
+	for _, pid := range w.started(t) {
+		if pid != b && pid != c {
+			s = pid
+		}
+	}
+	w.args(t, s)
+
+	writeFile(t, w.run, "connect-distributed-worker-a.pid", strconv.Itoa(b)+"\n")
+	writeFile(t, w.run, "connect-distributed-worker-x.pid", strconv.Itoa(c)+"\n")
+	writeFile(t, w.run, "connect-standalone.pid", strconv.Itoa(s)+"\n")
+	for _, args := range [][]string{{"--worker", "worker-a"}, {"--worker", "worker-x"}, {"standalone"}} {
+		out, code = w.sh(t, nil, shutdownScript, args...)
+		require.Equal(t, 0, code, out)
+		require.Contains(t, out, "removing stale pid file", "%v", args)
+		require.True(t, alive(b) && alive(c) && alive(s), "connect-shutdown %v stopped a worker the pid file does not name: %s", args, out)
+	}
+	require.Equal(t, []string{"connect-distributed-worker-b.pid", "connect-distributed-worker-c.pid"}, w.pidFiles(t))
+
+	writeFile(t, w.run, "connect-distributed-worker-a.pid", strconv.Itoa(b)+"\n")
+	a := w.start(t, "worker-a", "-c", writeFile(t, dir, "a.properties", "workerId=worker-a\n"))
+	require.NotEqual(t, b, a)
+	writeFile(t, w.run, "connect-standalone.pid", strconv.Itoa(s)+"\n")
+	out, code = w.sh(t, nil, standaloneScript, "--daemon", "-c", other)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "removing stale pid file")
+
+	out, code = w.sh(t, nil, shutdownScript)
+	require.Equal(t, 0, code, out)
+	for _, pid := range []int{a, b, c} {
+		require.True(t, w.stoppedBySIGTERM(pid), out)
+	}
+	require.True(t, alive(s), "the other installation's standalone worker runs on")
+	require.Empty(t, w.pidFiles(t))
+}
