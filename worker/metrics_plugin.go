@@ -14,7 +14,10 @@ import (
 // pluginMetrics holds the metric families connectors and tasks declare through
 // plugins.Metrics. Families appear while the worker runs, so it is an unchecked collector
 // (Describe yields nothing); Collect yields every family. One family is shared by every
-// connector and task that declares it; each scope removes its own series when it closes.
+// connector and task that declares it; each scope removes its own series when it closes, and
+// the family goes with the last scope that declared it, so that a plugin's next version (after
+// /plugin/reload and a restart of its connectors) may declare it anew with another help,
+// labels or buckets.
 type pluginMetrics struct {
 	mu       sync.Mutex
 	families map[string]*pluginFamily // by full name
@@ -32,6 +35,7 @@ type pluginFamily struct {
 	buckets []float64 // nil for a counter
 	counter *prometheus.CounterVec
 	hist    *prometheus.HistogramVec
+	scopes  map[*pluginScope]bool // the open scopes that declared it; guarded by pluginMetrics.mu
 }
 
 // Describe implements prometheus.Collector; it yields nothing (unchecked collector).
@@ -66,10 +70,10 @@ func (f *pluginFamily) deleteMatch(l prometheus.Labels) {
 	}
 }
 
-// declare returns the family named name, creating it; a family declared before with a
-// different kind, help, label names or buckets is an error. Label values may differ from
-// one declaration to the next: each recorder bounds values by its own declaration.
-func (p *pluginMetrics) declare(name, help string, histogram bool, buckets []float64, labels []plugins.MetricLabel) (*pluginFamily, error) {
+// declare returns the family named name for scope s, creating it; a family an open scope
+// declared with a different kind, help, label names or buckets is an error. Label values may
+// differ from one declaration to the next: each recorder bounds values by its own declaration.
+func (p *pluginMetrics) declare(s *pluginScope, name, help string, histogram bool, buckets []float64, labels []plugins.MetricLabel) (*pluginFamily, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if f, ok := p.families[name]; ok {
@@ -77,13 +81,16 @@ func (p *pluginMetrics) declare(name, help string, histogram bool, buckets []flo
 			!slices.EqualFunc(f.labels, labels, func(a, b plugins.MetricLabel) bool { return a.Name == b.Name }) {
 			return nil, fmt.Errorf("metric %q: %w: declared before with another kind, help, labels or buckets", name, plugins.ErrBadMetric)
 		}
+		if !s.released {
+			f.scopes[s] = true
+		}
 		return f, nil
 	}
 	names := slices.Clone(engineLabelNames)
 	for _, l := range labels {
 		names = append(names, l.Name)
 	}
-	f := &pluginFamily{name: name, help: help, buckets: slices.Clone(buckets)}
+	f := &pluginFamily{name: name, help: help, buckets: slices.Clone(buckets), scopes: map[*pluginScope]bool{}}
 	for _, l := range labels {
 		f.labels = append(f.labels, plugins.MetricLabel{Name: l.Name, Values: slices.Clone(l.Values)})
 	}
@@ -92,8 +99,30 @@ func (p *pluginMetrics) declare(name, help string, histogram bool, buckets []flo
 	} else {
 		f.counter = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, names)
 	}
-	p.families[name] = f
+	if !s.released {
+		// A scope closed already records nothing: it keeps no family.
+		f.scopes[s] = true
+		p.families[name] = f
+	}
 	return f, nil
+}
+
+// release removes scope s's series (labels l) from every family and the families no open
+// scope declared any more.
+func (p *pluginMetrics) release(s *pluginScope, l prometheus.Labels) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.released = true
+	for name, f := range p.families {
+		if !f.scopes[s] {
+			continue
+		}
+		f.deleteMatch(l)
+		delete(f.scopes, s)
+		if len(f.scopes) == 0 {
+			delete(p.families, name)
+		}
+	}
 }
 
 // forget drops a deleted connector's series.
@@ -118,14 +147,15 @@ type pluginScope struct {
 
 	mu     sync.RWMutex // read: recording; write: closing
 	closed bool
-	used   map[*pluginFamily]bool // families this scope declared
 	warned map[*pluginFamily]bool // families misused (wrong value count), logged once
+	// released: close has removed the scope from the families; guarded by pluginMetrics.mu.
+	released bool
 }
 
 // scope returns the recorder of one connector (task "") or task of class on this worker.
 func (p *pluginMetrics) scope(class, worker, connector, task string, log *slog.Logger) *pluginScope {
 	return &pluginScope{m: p, prefix: plugins.MetricNamespace(class), base: []string{worker, connector, task}, log: log,
-		used: map[*pluginFamily]bool{}, warned: map[*pluginFamily]bool{}}
+		warned: map[*pluginFamily]bool{}}
 }
 
 var _ plugins.Metrics = (*pluginScope)(nil)
@@ -155,14 +185,7 @@ func (s *pluginScope) declare(name, help string, histogram bool, buckets []float
 	if err := plugins.CheckMetric(name, help, buckets, labels); err != nil {
 		return nil, err
 	}
-	f, err := s.m.declare(s.prefix+name, help, histogram, buckets, labels)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.used[f] = true
-	s.mu.Unlock()
-	return f, nil
+	return s.m.declare(s, s.prefix+name, help, histogram, buckets, labels)
 }
 
 // metrics is what a context's Metrics returns: s, or a recorder of nothing when the
@@ -180,14 +203,11 @@ func (s *pluginScope) close() {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.closed = true
-	l := prometheus.Labels{"worker": s.base[0], "connector": s.base[1], "task": s.base[2]}
-	for f := range s.used {
-		f.deleteMatch(l)
+	closed := s.closed
+	s.closed = true // no record runs once this holds
+	s.mu.Unlock()
+	if !closed {
+		s.m.release(s, prometheus.Labels{"worker": s.base[0], "connector": s.base[1], "task": s.base[2]})
 	}
 }
 

@@ -124,3 +124,44 @@ func TestPluginMetricsValuesPerDeclaration(t *testing.T) {
 		"connector=repl-lag,task=0,topic=payments,worker=w1": 1,
 	}, series(t, reg, "rmqconnect_plugin_rocketmq_replicator_replicated_total"))
 }
+
+// TestPluginFamilyGoesWithItsLastScope: once every connector and task that declared a family
+// has stopped, a plugin's next version (after /plugin/reload, its connectors restarted) may
+// declare the family with another help, labels or buckets; the old declaration refused it
+// until the worker restarted, failing every Start. While a scope of the old declaration runs,
+// a conflicting one is still refused.
+func TestPluginFamilyGoesWithItsLastScope(t *testing.T) {
+	pm := newPluginMetrics()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(pm))
+	log := slog.New(slog.DiscardHandler)
+	v1 := plugins.MetricLabel{Name: "class", Values: []string{"2xx", "5xx"}}
+	v2 := plugins.MetricLabel{Name: "status", Values: []string{"200", "500"}}
+
+	t0 := pm.scope("http-sink", "w1", "hooks", "0", log)
+	t1 := pm.scope("http-sink", "w1", "hooks", "1", log)
+	for _, s := range []*pluginScope{t0, t1} {
+		c, err := s.Counter("requests_total", "Requests.", v1)
+		require.NoError(t, err)
+		c.Inc("2xx")
+	}
+	t0.close()
+	next := pm.scope("http-sink", "w1", "hooks", "0", log)
+	_, err := next.Counter("requests_total", "HTTP requests by status.", v2)
+	require.ErrorIs(t, err, plugins.ErrBadMetric, "task 1 still runs the old declaration")
+
+	t1.close()
+	c, err := next.Counter("requests_total", "HTTP requests by status.", v2)
+	require.NoError(t, err)
+	c.Inc("500")
+	require.Equal(t, map[string]float64{"connector=hooks,status=500,task=0,worker=w1": 1},
+		series(t, reg, "rmqconnect_plugin_http_sink_requests_total"))
+
+	// A scope closed before it declares keeps nothing in the way of the next one.
+	late := pm.scope("http-sink", "w1", "hooks", "2", log)
+	late.close()
+	_, err = late.Histogram("latency_seconds", "Latency.", nil)
+	require.NoError(t, err)
+	_, err = next.Counter("latency_seconds", "Latency.")
+	require.NoError(t, err)
+}
