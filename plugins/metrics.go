@@ -51,12 +51,14 @@ type Metrics interface {
 type Counter interface {
 	// Inc adds 1.
 	Inc(values ...string)
-	// Add adds v; a negative v is ignored (a counter never goes down).
+	// Add adds v; a negative, infinite or NaN v is ignored (a counter never goes down, and
+	// would keep +Inf or NaN for good).
 	Add(v float64, values ...string)
 }
 
 // Histogram observes values, labelled as Counter is.
 type Histogram interface {
+	// Observe records v; a NaN v is ignored (it would make the series' sum NaN for good).
 	Observe(v float64, values ...string)
 }
 

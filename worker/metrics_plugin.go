@@ -3,6 +3,7 @@ package worker
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 
@@ -225,8 +226,8 @@ type counterRecorder struct{ pluginRecorder }
 func (r counterRecorder) Inc(values ...string) { r.Add(1, values...) }
 
 func (r counterRecorder) Add(v float64, values ...string) {
-	if !(v >= 0) {
-		return
+	if !(v >= 0) || math.IsInf(v, 1) {
+		return // a counter does not go down, and +Inf or NaN would stay in it for good
 	}
 	r.record(values, func(lv []string) { r.f.counter.WithLabelValues(lv...).Add(v) })
 }
@@ -235,6 +236,9 @@ func (r counterRecorder) Add(v float64, values ...string) {
 type histogramRecorder struct{ pluginRecorder }
 
 func (r histogramRecorder) Observe(v float64, values ...string) {
+	if math.IsNaN(v) {
+		return // the series' sum would be NaN for good
+	}
 	r.record(values, func(lv []string) { r.f.hist.WithLabelValues(lv...).Observe(v) })
 }
 

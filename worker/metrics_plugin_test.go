@@ -2,6 +2,7 @@ package worker
 
 import (
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 
@@ -164,4 +165,35 @@ func TestPluginFamilyGoesWithItsLastScope(t *testing.T) {
 	require.NoError(t, err)
 	_, err = next.Counter("latency_seconds", "Latency.")
 	require.NoError(t, err)
+}
+
+// TestPluginMetricsIgnoreNonFinite: an infinite or NaN Add, or a NaN observation, would stay in
+// the series for good (a counter at +Inf or NaN, a histogram sum of NaN) and break every rate
+// and average over it; they are ignored as a negative Add is.
+func TestPluginMetricsIgnoreNonFinite(t *testing.T) {
+	pm := newPluginMetrics()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(pm))
+	s := pm.scope("http-sink", "w1", "hooks", "0", slog.New(slog.DiscardHandler))
+	c, err := s.Counter("bytes_total", "Bytes.")
+	require.NoError(t, err)
+	h, err := s.Histogram("size_bytes", "Sizes.", nil)
+	require.NoError(t, err)
+	c.Add(3)
+	c.Add(math.Inf(1))
+	c.Add(math.NaN())
+	h.Observe(2)
+	h.Observe(math.NaN())
+	fams, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range fams {
+		m := f.GetMetric()[0]
+		switch f.GetName() {
+		case "rmqconnect_plugin_http_sink_bytes_total":
+			require.Equal(t, 3.0, m.GetCounter().GetValue())
+		case "rmqconnect_plugin_http_sink_size_bytes":
+			require.Equal(t, uint64(1), m.GetHistogram().GetSampleCount())
+			require.Equal(t, 2.0, m.GetHistogram().GetSampleSum())
+		}
+	}
 }
