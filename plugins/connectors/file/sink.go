@@ -87,8 +87,9 @@ type SinkTask struct {
 	// dirty is set when a truncation back to durable failed: Put and Flush try it again first.
 	dirty bool
 	// exact is set while the side file records the durable size as the very point to cut at (see
-	// durableSuffix); newlines when a value holding a newline was written since the side file was.
-	exact, newlines bool
+	// durableSuffix); sideUnknown when a write of the side file failed, so that what it says is unknown
+	// until one succeeds.
+	exact, sideUnknown bool
 	// wrap, when set (tests), wraps the file as the buffered writer's target.
 	wrap func(io.Writer) io.Writer
 }
@@ -98,8 +99,9 @@ type SinkTask struct {
 // file's size once it has repaired it, each Flush that leaves the file ending without a newline records the
 // new size (so that record is kept), and Stop empties the side file. A value holding a newline (a
 // multi-line event) makes the last newline no proof of a whole record: before such a value is written the
-// side file records "<durable size> <file ID> exact", and each Flush records the new size so until a Flush
-// finds only whole lines written since. Start reads it first:
+// side file records "<durable size> <file ID> exact", and the next Flush records the new size without the
+// mark (left on an idle file, it would make a Start after a crash cut what someone else wrote there since).
+// Start reads it first:
 //
 //   - a size for this file that the file still has means the task did not stop (a crash): after size the
 //     file is cut after its last newline, or at size when there is none (always at size when marked
@@ -255,6 +257,10 @@ func (t *SinkTask) writeDurable(size int64, exact bool) error {
 	case t.id != "":
 		rec += " " + t.id
 	}
+	if len(rec) >= durableRecordLen {
+		// Not reached with 64-bit sizes and IDs; a longer record would be read back cut.
+		return fmt.Errorf("file-sink: record the durable size of %s: %q is longer than %d bytes", t.path, rec, durableRecordLen-1)
+	}
 	rec = fmt.Sprintf("%-*s\n", durableRecordLen-1, rec)
 	if err := t.rewriteSide(rec); err != nil {
 		return fmt.Errorf("file-sink: record the durable size of %s: %w", t.path, err)
@@ -396,13 +402,13 @@ func (t *SinkTask) noteNewline(has bool) error {
 	if !has {
 		return nil
 	}
-	if !t.exact {
+	if !t.exact || t.sideUnknown {
 		if err := t.writeDurable(t.durable, true); err != nil {
+			t.sideUnknown = true // written but not fsynced, maybe
 			return err
 		}
-		t.exact = true
+		t.exact, t.sideUnknown = true, false
 	}
-	t.newlines = true
 	return nil
 }
 
@@ -430,22 +436,18 @@ func (t *SinkTask) sync() error {
 	}
 	size := st.Size()
 	endsLF := size == 0 || endsWithLF(t.f, size)
-	switch {
-	case t.exact && t.newlines:
-		// Values with newlines were written: the next Start must cut at this size and no earlier.
-		err = t.writeDurable(size, true)
-	case t.exact:
-		// Only whole lines since the side file was written: the last newline marks a whole record again.
-		err = t.writeDurable(size, false)
-	case !endsLF:
-		// The file ends with a record written without terminator: record that it is whole, or the next
-		// Start after a crash would cut it.
-		err = t.writeDurable(size, false)
+	// The side file is rewritten when it says exact (every record up to size is whole now, and the
+	// mark, left on an idle file, would cut what someone else wrote there before the next Start), when
+	// what it says is unknown, and when the file ends with a record written without terminator (recorded
+	// as whole, or the next Start after a crash would cut it). The next value with a newline marks it
+	// exact again.
+	if t.exact || t.sideUnknown || !endsLF {
+		if err := t.writeDurable(size, false); err != nil {
+			t.sideUnknown = true
+			return t.rollback(err)
+		}
+		t.exact, t.sideUnknown = false, false
 	}
-	if err != nil {
-		return t.rollback(err)
-	}
-	t.exact, t.newlines = t.exact && t.newlines, false
 	t.durable, t.endsLF = size, endsLF
 	return nil
 }

@@ -483,6 +483,33 @@ func TestFileSinkCrashCutsRecordWithNewlines(t *testing.T) {
 	}
 }
 
+// TestFileSinkIdleCrashKeepsWhatOthersWrote: a task that crashed with every record flushed leaves the
+// side file behind; when the file is rewritten in place before the next Start (same inode: `cat other >
+// out.txt`, a copytruncate rotation), that Start keeps what was written, also when the last Flush held a
+// record with newlines (the side file's exact mark, kept after the Flush, cut the file at its old size).
+func TestFileSinkIdleCrashKeepsWhatOthersWrote(t *testing.T) {
+	ctx := context.Background()
+	str := func(v string) *schema.Record { return schema.NewRecord("t", nil, nil, schema.StringSchema, v) }
+	for _, last := range []*schema.Record{str("r-000"), str("k1\nk2")} {
+		t.Run(fmt.Sprintf("%q", last.Value), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.txt")
+			sink := startSink(t, out, nil)
+			require.NoError(t, sink.Put(ctx, []*schema.Record{last}))
+			require.NoError(t, sink.Flush(ctx, nil))
+			sink.CrashForTest()
+			const foreign = "someone else's line 1\nsomeone else's line 2\n"
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_TRUNC, 0)
+			require.NoError(t, err)
+			_, err = f.WriteString(foreign)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+
+			startSink(t, out, nil)
+			requireContent(t, out, foreign, "Start removes nothing it did not write")
+		})
+	}
+}
+
 // TestFileSinkReadsSideFileOfEarlierVersion: a side file holding only a size, as earlier versions wrote
 // it, still marks where the task's own writes began.
 func TestFileSinkReadsSideFileOfEarlierVersion(t *testing.T) {
