@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 // which it keeps.
 type formAPI struct {
 	mu      sync.Mutex
+	config  map[string]string // the connector's config; formConfig when nil
 	patched map[string]any
 }
 
@@ -30,7 +32,11 @@ func (f *formAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "GET /":
 		fmt.Fprint(w, `{"worker_id":"w1","mode":"standalone","version":"test"}`)
 	case "GET /connectors/sink":
-		_ = json.NewEncoder(w).Encode(map[string]any{"name": "sink", "type": "sink", "tasks": []any{}, "config": formConfig})
+		cfg := f.config
+		if cfg == nil {
+			cfg = formConfig
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"name": "sink", "type": "sink", "tasks": []any{}, "config": cfg})
 	case "GET /connector-plugins/file-sink/config":
 		fmt.Fprint(w, `[
 			{"name": "name", "type": "STRING", "required": true, "group": "Common", "order_in_group": 1},
@@ -75,6 +81,7 @@ func (f *formAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "PATCH /connectors/sink/config":
 		b, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
+		f.patched = nil // the latest PATCH's body alone
 		_ = json.Unmarshal(b, &f.patched)
 		f.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(map[string]any{"name": "sink", "type": "sink", "tasks": []any{}, "config": formConfig})
@@ -138,4 +145,157 @@ func TestFormShowsValidationWarnings(t *testing.T) {
 	defer api.mu.Unlock()
 	require.Equal(t, map[string]any{"filename": "/tmp/out", "connect_topicnames": nil}, api.patched,
 		"a config with warnings only is saved (the key the JSON tab dropped is deleted)")
+}
+
+// setInput types value into the form's field for key, as a user does.
+func setInput(t *testing.T, ctx context.Context, key, value string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`((key, value) => {
+		const i = document.querySelector('div.field[data-field="' + key + '"] input');
+		i.value = value; i.dispatchEvent(new Event('input')); return true; })(`+jsString(key)+`, `+jsString(value)+`)`))
+	require.NoError(t, err)
+}
+
+// setJSON replaces the JSON tab's text, as a user does.
+func setJSON(t *testing.T, ctx context.Context, text string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const j = document.getElementById('raw-json');
+		j.value = `+jsString(text)+`; j.dispatchEvent(new Event('input')); return true; })()`))
+	require.NoError(t, err)
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func (f *formAPI) patch() map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.patched
+}
+
+// A key the config sets to "" is a value like any other: an edit of another field keeps it
+// (the PATCH names only what changed), and the JSON tab shows it and sends it.
+func TestFormKeepsEmptyValues(t *testing.T) {
+	api := &formAPI{config: map[string]string{"connector.class": "file-sink", "name": "sink", "connect.topicnames": "t",
+		"filename": "/tmp/out", "file.prefix": ""}}
+	url := consoleServer(t, api)
+	ctx := browser(t)
+
+	do(t, ctx, wait, chromedp.Navigate(url+"/ui/#/connectors/sink/edit"), chromedp.WaitVisible(chromedp.ID("f-filename")))
+	waitJS(t, ctx, wait, `document.getElementById('problems').textContent === 'No problems found.'`)
+	setInput(t, ctx, "filename", "/tmp/other")
+	do(t, ctx, wait, chromedp.Click(chromedp.ID("submit")))
+	waitJS(t, ctx, wait, `location.hash === '#/connectors/sink'`)
+	require.Equal(t, map[string]any{"filename": "/tmp/other"}, api.patch(), "file.prefix, untouched, is kept")
+
+	do(t, ctx, wait, chromedp.Navigate(url+"/ui/#/connectors/sink/edit"), chromedp.WaitVisible(chromedp.ID("f-filename")),
+		chromedp.Click(chromedp.ID("tab-json")))
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`JSON.parse(document.getElementById('raw-json').value)`))
+	require.NoError(t, err)
+	require.Equal(t, api.config, shown)
+	setJSON(t, ctx, `{"connector.class": "file-sink", "connect.topicnames": "t", "filename": "/tmp/out", "file.prefix": "", "file.suffix": ""}`)
+	waitJS(t, ctx, wait, `document.getElementById('problems').textContent === 'No problems found.'`)
+	do(t, ctx, wait, chromedp.Click(chromedp.ID("submit")))
+	waitJS(t, ctx, wait, `location.hash === '#/connectors/sink'`)
+	require.Equal(t, map[string]any{"file.suffix": ""}, api.patch(), "an empty value written in the JSON tab is sent")
+
+	// Clearing a field removes its key.
+	do(t, ctx, wait, chromedp.Navigate(url+"/ui/#/connectors/sink/edit"), chromedp.WaitVisible(chromedp.ID("f-filename")))
+	waitJS(t, ctx, wait, `document.getElementById('problems').textContent === 'No problems found.'`)
+	setInput(t, ctx, "file.prefix", "p")
+	setInput(t, ctx, "file.prefix", "")
+	setInput(t, ctx, "connect.topicnames", "u")
+	do(t, ctx, wait, chromedp.Click(chromedp.ID("submit")))
+	waitJS(t, ctx, wait, `location.hash === '#/connectors/sink'`)
+	require.Equal(t, map[string]any{"connect.topicnames": "u", "file.prefix": nil}, api.patch())
+}
+
+// The JSON tab takes a config as the worker does: numbers as written (not as a JavaScript
+// number would print them), booleans as their text, and null, objects and arrays refused
+// naming the key, never saved as "" or "[object Object]".
+func TestFormJSONValuesAsWritten(t *testing.T) {
+	api := &formAPI{}
+	url := consoleServer(t, api)
+	ctx := browser(t)
+
+	do(t, ctx, wait, chromedp.Navigate(url+"/ui/#/connectors/sink/edit"), chromedp.WaitVisible(chromedp.ID("f-filename")),
+		chromedp.Click(chromedp.ID("tab-json")))
+	setJSON(t, ctx, `{"connector.class": "file-sink", "connect.topicnames": "t", "filename": "/tmp/out",
+		"start.offset": 12345678901234567890, "ratio": 1.50, "append": true, "nested": {"a": 1}, "list": ["a"], "gone": null}`)
+	waitJS(t, ctx, wait, `document.getElementById('raw-json').getAttribute('aria-invalid') === 'true' &&
+		document.getElementById('raw-json-err').textContent === 'nested: an object is not allowed, a config value must be a string, number or boolean; '+
+		'list: an array is not allowed, a config value must be a string, number or boolean; '+
+		'gone: null is not allowed, a config value must be a string, number or boolean'`)
+
+	setJSON(t, ctx, `{"connector.class": "file-sink", "connect.topicnames": "t", "filename": "/tmp/out",
+		"start.offset": 12345678901234567890, "ratio": 1.50, "append": true}`)
+	waitJS(t, ctx, wait, `!document.getElementById('raw-json').hasAttribute('aria-invalid') &&
+		document.getElementById('problems').textContent === 'No problems found.'`)
+	do(t, ctx, wait, chromedp.Click(chromedp.ID("submit")))
+	waitJS(t, ctx, wait, `location.hash === '#/connectors/sink'`)
+	require.Equal(t, map[string]any{"filename": "/tmp/out", "start.offset": "12345678901234567890", "ratio": "1.50", "append": "true",
+		"connect_topicnames": nil, "filenmae": nil}, api.patch())
+}
+
+// While the JSON tab's text does not parse, Save saves nothing: the config it would save is
+// the last text that parsed, not the one on the screen.
+func TestFormJSONNotSavedWhileInvalid(t *testing.T) {
+	api := &formAPI{}
+	url := consoleServer(t, api)
+	ctx := browser(t)
+
+	do(t, ctx, wait, chromedp.Navigate(url+"/ui/#/connectors/sink/edit"), chromedp.WaitVisible(chromedp.ID("f-filename")),
+		chromedp.Click(chromedp.ID("tab-json")))
+	setJSON(t, ctx, `{"connector.class": "file-sink", "connect.topicnames": "t", "filename": "/tmp/a"}`)
+	waitJS(t, ctx, wait, `document.getElementById('problems').textContent === 'No problems found.'`)
+	setJSON(t, ctx, `{"connector.class": "file-sink", "connect.topicnames": "t", "filename": "/tmp/b`)
+	do(t, ctx, wait, chromedp.Click(chromedp.ID("submit")))
+	waitJS(t, ctx, wait, `document.getElementById('announce').textContent.startsWith('Not saved: Not valid JSON: ') &&
+		document.activeElement === document.getElementById('raw-json')`)
+	require.Nil(t, api.patch(), "nothing saved")
+	require.Equal(t, "#/connectors/sink/edit", mustEval[string](t, ctx, `location.hash`))
+
+	setJSON(t, ctx, `{"connector.class": "file-sink", "connect.topicnames": "t", "filename": "/tmp/b"}`)
+	waitJS(t, ctx, wait, `!document.getElementById('raw-json').hasAttribute('aria-invalid')`)
+	do(t, ctx, wait, chromedp.Click(chromedp.ID("submit")))
+	waitJS(t, ctx, wait, `location.hash === '#/connectors/sink'`)
+	require.Equal(t, map[string]any{"filename": "/tmp/b", "connect_topicnames": nil, "filenmae": nil}, api.patch())
+}
+
+func mustEval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	require.NoError(t, err)
+	return v
+}
+
+// Every field's label and descriptions are its own, also for two keys whose ids fold to one
+// (connect.topicnames and the typo connect_topicnames): a screen reader on the typo's input
+// hears the typo's help and errors, and its label focuses it, not the key it resembles.
+func TestFormFieldsOwnTheirIDs(t *testing.T) {
+	api := &formAPI{}
+	url := consoleServer(t, api)
+	ctx := browser(t)
+
+	do(t, ctx, wait, chromedp.Navigate(url+"/ui/#/connectors/sink/edit"), chromedp.WaitVisible(chromedp.ID("f-filename")))
+	waitJS(t, ctx, wait, `document.getElementById('problems').textContent !== ''`)
+	strays := mustEval[[]string](t, ctx, `[...document.querySelectorAll('div.field')].flatMap((f) => {
+		const input = f.querySelector('input, select');
+		const out = [];
+		if (f.querySelector('label').control !== input) out.push(f.dataset.field + ': label');
+		for (const id of input.getAttribute('aria-describedby').split(' ')) {
+			if (!f.contains(document.getElementById(id))) out.push(f.dataset.field + ': ' + id);
+		}
+		return out;
+	})`)
+	require.Empty(t, strays, "labels or descriptions naming another field's elements")
+
+	// An error still stands beside its own field.
+	setInput(t, ctx, "connect.topicnames", "")
+	waitJS(t, ctx, wait, `document.querySelector('div.field[data-field="connect.topicnames"] p.err').textContent === 'is required' &&
+		document.querySelector('div.field[data-field="connect.topicnames"] input').getAttribute('aria-invalid') === 'true' &&
+		document.querySelector('div.field[data-field="connect_topicnames"] p.err').textContent === '' &&
+		!document.querySelector('div.field[data-field="connect_topicnames"] input').hasAttribute('aria-invalid')`)
 }

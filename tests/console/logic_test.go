@@ -154,3 +154,41 @@ func TestMetricsSamplerDoesNotPileUp(t *testing.T) {
 	require.Equal(t, 1, most, "scrapes overlapped")
 	require.True(t, cut.Load(), "the hung scrape was never given up")
 }
+
+// A connector whose series leave this worker's /metrics (its tasks moved to another worker, or
+// it stopped or was deleted) moves nothing here any more: its rate falls to zero rather than
+// its last rate standing as the current one.
+func TestMetricsRateFallsToZeroWhenSeriesLeave(t *testing.T) {
+	var mu sync.Mutex
+	scrapes := 0
+	api := &fakeAPI{metrics: func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		scrapes++
+		n := scrapes
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain")
+		switch n {
+		case 1:
+			fmt.Fprint(w, "rmqconnect_source_record_write_total{connector=\"src\",task=\"0\"} 0\n")
+		case 2:
+			fmt.Fprint(w, "rmqconnect_source_record_write_total{connector=\"src\",task=\"0\"} 1000\n")
+		default: // the task moved to another worker
+			fmt.Fprint(w, "rmqconnect_worker_connector_count{worker=\"w1\"} 0\n")
+		}
+	}}
+	url := consoleServer(t, api)
+	ctx := browser(t)
+	do(t, ctx, wait, chromedp.Navigate(url+"/ui/#/connectors"))
+	// A scrape starts only once the last one was taken in, so the fourth means the third was.
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return scrapes >= 4
+	}, wait, 100*time.Millisecond)
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`import('/ui/js/metrics.js').then((m) => m.seriesOf('src').map((p) => p.rps))`,
+		chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(got), 2, "rates of scrapes 2 and 3")
+	require.Positive(t, got[0], "1000 records between the first two scrapes")
+	require.Zero(t, got[len(got)-1], "the task left: no records/s here now")
+}

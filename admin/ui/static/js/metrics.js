@@ -59,9 +59,14 @@ async function sample() {
   const now = Date.now();
   const cur = counters(parseMetrics(text));
   if (last) {
-    for (const [c, r] of rates(last.counters, cur, (now - last.t) / 1000)) {
+    const r = rates(last.counters, cur, (now - last.t) / 1000);
+    // A connector with no series in this scrape has no task counting on this worker any more
+    // (its tasks moved away, or it stopped or was deleted): it moves nothing here, and its
+    // last rate must not stand as the current one.
+    for (const c of series.keys()) if (!r.has(c)) r.set(c, { rps: 0, eps: 0 });
+    for (const [c, v] of r) {
       const list = series.get(c) || [];
-      list.push({ t: now, rps: r.rps, eps: r.eps });
+      list.push({ t: now, rps: v.rps, eps: v.eps });
       while (list.length && list[0].t < now - WINDOW_MS) list.shift();
       series.set(c, list);
     }

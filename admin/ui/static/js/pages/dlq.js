@@ -6,6 +6,27 @@ import { announce, confirmAction, showError, clearError } from '../shell.js';
 
 const PAGE = 50;
 
+// bodyText is a record's whole body for its detail (body_preview has its first 256 bytes
+// only): the text when the bytes are UTF-8, else the bytes with every one that is not
+// printable ASCII written \xNN (and \ as \\). A record whose DLQ message could not be
+// decoded keeps the preview, which says why: its stored bytes would pass for its body.
+export function bodyText(rec) {
+  const preview = rec.body_preview || '';
+  if (typeof rec.body !== 'string' || preview.startsWith('<undecodable')) return preview;
+  const bytes = Uint8Array.from(atob(rec.body), (c) => c.charCodeAt(0));
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    let out = '';
+    for (const b of bytes) {
+      if (b === 0x5c) out += '\\\\';
+      else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+      else out += '\\x' + b.toString(16).padStart(2, '0');
+    }
+    return out;
+  }
+}
+
 export async function dlqPage(ctx) {
   const name = ctx.params[0];
   const base = `/connectors/${enc(name)}/dlq`;
@@ -53,7 +74,7 @@ export async function dlqPage(ctx) {
       replace(cell, h('td', { colspan: 7 },
         h('h3', {}, `Record ${full.id}`),
         full.stacktrace ? h('div', {}, h('strong', {}, 'Stack trace'), h('pre', { class: 'trace' }, full.stacktrace)) : h('p', { class: 'muted' }, 'No stack trace.'),
-        h('strong', {}, `Body (${full.body_size} bytes)`), h('pre', {}, full.body_preview || ''),
+        h('strong', {}, `Body (${full.body_size} bytes)`), h('pre', {}, bodyText(full)),
         props.length ? h('details', {}, h('summary', {}, `Properties (${props.length})`),
           h('table', {}, h('tbody', {}, props.map(([k, v]) => h('tr', {}, h('th', { scope: 'row', class: 'mono' }, k), h('td', { class: 'mono' }, v)))))) : ''));
       cell.dataset.loaded = '1';

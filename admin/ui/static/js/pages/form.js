@@ -21,6 +21,28 @@ function groupsOf(defs) {
   return groups;
 }
 
+// parseConfig reads the JSON tab's text as the worker reads a config (admin/decode.go):
+// strings as they are, numbers as written (as a JavaScript number, 12345678901234567890 or
+// 1.50 would change) and booleans as their text; null, an object or an array is refused
+// naming its key, rather than saved as "" or "[object Object]".
+export function parseConfig(text) {
+  let parsed;
+  try {
+    parsed = JSON.parse(text, (k, v, src) => (typeof v === 'number' && src && typeof src.source === 'string' ? src.source : v));
+  } catch (e) {
+    throw new Error(`Not valid JSON: ${e.message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('Not valid JSON: expected a JSON object');
+  const cfg = {};
+  const bad = [];
+  for (const [k, v] of Object.entries(parsed)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') cfg[k] = String(v);
+    else bad.push(`${k}: ${v === null ? 'null' : Array.isArray(v) ? 'an array' : 'an object'} is not allowed, a config value must be a string, number or boolean`);
+  }
+  if (bad.length) throw new Error(bad.join('; '));
+  return cfg;
+}
+
 export async function formPage(ctx) {
   const editName = ctx.params[0];
   let original = {};
@@ -30,7 +52,9 @@ export async function formPage(ctx) {
     original = info.config;
     plugin = original['connector.class'] || '';
   }
-  const values = { ...original }; // the config being edited: key -> string
+  // The config being edited: key -> string. A key is absent when unset; '' is a value (the
+  // API takes it), so a key the config sets to '' is kept unless the user clears its field.
+  const values = { ...original };
   if (editName) values.name = editName;
   const touched = new Set(); // keys the user changed: their errors are shown as they type
   let submitted = false; // after a submit, every error is shown
@@ -38,6 +62,7 @@ export async function formPage(ctx) {
   let seq = 0;
   let timer = null;
   let mode = 'form';
+  const usedIds = new Set(); // the ids of the form's inputs (field)
 
   const pluginSlot = h('div', {});
   const formSlot = h('div', {});
@@ -70,9 +95,7 @@ export async function formPage(ctx) {
     panelForm.hidden = which !== 'form';
     panelJSON.hidden = which !== 'json';
     if (which === 'json') {
-      const shown = { ...values };
-      for (const k of Object.keys(shown)) if (shown[k] === '') delete shown[k];
-      json.value = JSON.stringify(shown, null, 2);
+      json.value = JSON.stringify(values, null, 2);
       jsonErr.textContent = '';
       json.removeAttribute('aria-invalid');
     } else {
@@ -90,17 +113,16 @@ export async function formPage(ctx) {
   json.addEventListener('input', () => {
     let parsed;
     try {
-      parsed = JSON.parse(json.value);
-      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected a JSON object');
+      parsed = parseConfig(json.value);
     } catch (e) {
-      jsonErr.textContent = `Not valid JSON: ${e.message}`;
+      jsonErr.textContent = e.message;
       json.setAttribute('aria-invalid', 'true');
       return;
     }
     jsonErr.textContent = '';
     json.removeAttribute('aria-invalid');
     for (const k of Object.keys(values)) delete values[k];
-    for (const [k, v] of Object.entries(parsed)) { values[k] = v === null ? '' : String(v); touched.add(k); }
+    for (const [k, v] of Object.entries(parsed)) { values[k] = v; touched.add(k); }
     if (editName) values.name = editName;
     if (values['connector.class'] && values['connector.class'] !== plugin && !editName) {
       plugin = values['connector.class'];
@@ -111,10 +133,16 @@ export async function formPage(ctx) {
   });
 
   function field(d) {
-    const id = idFor('f', d.name);
-    const errId = idFor('e', d.name);
-    const helpId = idFor('d', d.name);
-    const warnId = idFor('w', d.name);
+    // idFor folds separators (a.b and a_b give one id): a key whose id an earlier field took
+    // gets a number after a dot, which no folded name has, so every label and description
+    // names its own field's elements.
+    let suffix = '';
+    for (let i = 2; usedIds.has(idFor('f', d.name) + suffix); i++) suffix = `.${i}`;
+    const id = idFor('f', d.name) + suffix;
+    usedIds.add(id);
+    const errId = idFor('e', d.name) + suffix;
+    const helpId = idFor('d', d.name) + suffix;
+    const warnId = idFor('w', d.name) + suffix;
     const v = values[d.name] ?? '';
     const fixed = d.name === 'connector.class' || (editName && d.name === 'name');
     const dflt = d.default_value !== null && d.default_value !== undefined && d.default_value !== '' ? `default: ${d.default_value}` : '';
@@ -136,7 +164,8 @@ export async function formPage(ctx) {
     input.setAttribute('aria-describedby', `${errId} ${warnId} ${helpId}`);
     input.dataset.key = d.name;
     const onChange = () => {
-      values[d.name] = input.value;
+      // A cleared field removes its key (an edit's PATCH deletes it).
+      if (input.value === '') delete values[d.name]; else values[d.name] = input.value;
       touched.add(d.name);
       schedule();
     };
@@ -152,6 +181,7 @@ export async function formPage(ctx) {
   }
 
   function buildFields() {
+    usedIds.clear();
     if (!defs.length) { replace(formSlot); return; }
     const known = new Set(defs.map((d) => d.name));
     const extra = Object.keys(values).filter((k) => !known.has(k)).sort()
@@ -168,10 +198,7 @@ export async function formPage(ctx) {
   ctx.onLeave(() => clearTimeout(timer));
 
   function payload() {
-    const cfg = {};
-    for (const [k, v] of Object.entries(values)) if (v !== '') cfg[k] = v;
-    cfg['connector.class'] = plugin;
-    return cfg;
+    return { ...values, 'connector.class': plugin };
   }
 
   async function validate() {
@@ -190,8 +217,10 @@ export async function formPage(ctx) {
     for (const c of res.configs) {
       const errs = c.value.errors || [];
       const visible = submitted || touched.has(c.value.name);
-      const errEl = document.getElementById(idFor('e', c.value.name));
-      const input = document.getElementById(idFor('f', c.value.name));
+      // By the field's key, as for warnings: ids do not say which key a field is for.
+      const fieldEl = [...formSlot.querySelectorAll('div.field')].find((f) => f.dataset.field === c.value.name);
+      const errEl = fieldEl ? fieldEl.querySelector('p.err') : null;
+      const input = fieldEl ? fieldEl.querySelector('input, select') : null;
       if (errEl && mode === 'form') {
         errEl.textContent = visible ? errs.join('; ') : '';
         if (input) { if (visible && errs.length) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid'); }
@@ -230,6 +259,12 @@ export async function formPage(ctx) {
 
   async function save() {
     clearError();
+    if (mode === 'json' && json.getAttribute('aria-invalid') === 'true') {
+      // values hold the last text that parsed: saving them would save a config not shown.
+      json.focus();
+      announce(`Not saved: ${jsonErr.textContent}`);
+      return;
+    }
     submitted = true;
     const res = await validate();
     if (res && res.error_count > 0) {
