@@ -299,3 +299,14 @@ func TestFormFieldsOwnTheirIDs(t *testing.T) {
 		document.querySelector('div.field[data-field="connect_topicnames"] p.err').textContent === '' &&
 		!document.querySelector('div.field[data-field="connect_topicnames"] input').hasAttribute('aria-invalid')`)
 }
+
+// A typed address with a malformed percent-escape is a page that does not exist: the console
+// says "Not found" (decodeURI threw, and the page stayed blank).
+func TestMalformedAddressIsNotFound(t *testing.T) {
+	url := consoleServer(t, &formAPI{})
+	ctx := browser(t)
+	do(t, ctx, wait, chromedp.Navigate(url+"/ui/#/connectors/%E0"))
+	waitJS(t, ctx, wait, `document.querySelector('#main h1') && document.querySelector('#main h1').textContent === 'Not found'`)
+	require.Equal(t, "#/connectors/%E0", mustEval[string](t, ctx, `location.hash`))
+	require.Contains(t, mustEval[string](t, ctx, `document.querySelector('#main code').textContent`), "%E0")
+}

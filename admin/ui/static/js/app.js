@@ -55,14 +55,22 @@ class Context {
 }
 
 function route(focus) {
-  const path = decodeURI(location.hash.replace(/^#/, '')) || '/cluster';
+  const raw = location.hash.replace(/^#/, '');
+  let path;
+  let malformed = false;
+  try {
+    path = decodeURI(raw) || '/cluster';
+  } catch {
+    path = raw; // a malformed escape (a typed #/connectors/%E0) names no page: "Not found"
+    malformed = true;
+  }
   if (current) current.stop();
   clearError();
   const main = document.getElementById('main');
   let page = null;
   let nav = '';
   let params = [];
-  for (const [re, n, p] of routes) {
+  for (const [re, n, p] of malformed ? [] : routes) {
     const m = re.exec(path);
     if (m) { page = p(); nav = n; params = m.slice(1); break; }
   }
