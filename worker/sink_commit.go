@@ -51,9 +51,11 @@ type putSub struct {
 	handedAt time.Time        // when they were handed over
 }
 
-// batchSpan is one pull's offsets [start, end) of a queue.
+// batchSpan is one pull's offsets [start, end) of a queue, dispatched in epoch (see
+// queueProgress.completed).
 type batchSpan struct {
 	progress   *queueProgress
+	epoch      int
 	start, end int64
 }
 
@@ -243,7 +245,7 @@ func (s *sinkRunner) flushAll(ctx context.Context, carried *flushOutcome) error 
 				break
 			}
 			for _, sp := range sub.spans {
-				sp.progress.completed(sp.start, sp.end)
+				sp.progress.completed(sp.epoch, sp.start, sp.end)
 			}
 			s.unflushedRecs -= sub.n
 			n++

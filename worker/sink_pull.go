@@ -97,6 +97,11 @@ type queueProgress struct {
 	skipTo    int64     // the broker has no records below it that were not handed out (see skipped)
 	maxOffset int64     // the queue's next offset as of the last pull
 	lastStore time.Time // store time of the newest record pulled
+	// epoch counts the times the queue restarted below the reader (see movedBack); cuts[e] is
+	// where it restarted the (e+1)-th time. A batch dispatched in an earlier epoch counts only
+	// below the cuts made since.
+	epoch int
+	cuts  []int64
 }
 
 func newQueueProgress(q rmqclient.Queue, start int64, committed bool) *queueProgress {
@@ -108,12 +113,14 @@ func newQueueProgress(q rmqclient.Queue, start int64, committed bool) *queueProg
 	return p
 }
 
-// dispatched notes a batch [start, …) handed to processing, whose first record was stored at st.
-func (p *queueProgress) dispatched(start int64, st time.Time, maxOffset int64, last time.Time) {
+// dispatched notes a batch [start, …) handed to processing, whose first record was stored at
+// st, and returns the epoch its completion names.
+func (p *queueProgress) dispatched(start int64, st time.Time, maxOffset int64, last time.Time) (epoch int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.pending[start] = st
 	p.observe(maxOffset, last)
+	return p.epoch
 }
 
 func (p *queueProgress) observe(maxOffset int64, last time.Time) {
@@ -125,12 +132,49 @@ func (p *queueProgress) observe(maxOffset int64, last time.Time) {
 	}
 }
 
-// completed marks the batch [start, end) durable and advances durable over every
-// contiguous completed batch.
-func (p *queueProgress) completed(start, end int64) {
+// completed marks the batch [start, end), dispatched in epoch, durable and advances durable
+// over every contiguous completed batch. Of a batch dispatched before the queue restarted
+// below the reader, only what lies below where it restarted counts (see movedBack).
+func (p *queueProgress) completed(epoch int, start, end int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if epoch != p.epoch {
+		cut := slices.Min(p.cuts[epoch:])
+		if start >= cut {
+			return
+		}
+		end = min(end, cut)
+	}
 	p.done[start] = end
+	p.advance()
+}
+
+// movedBack notes that the broker's queue restarted at next, below where the reader was (its
+// topic deleted and created again, or a replica lacking the newest records took over): the
+// records from next on are new ones, which nothing read before stands for. Durable goes back
+// to next if it passed it; the batches in flight from next on count no more, and one that
+// straddles next counts only below it. A durable offset past next would be stored ahead of the
+// new records and a restart would skip them; and no new batch would start where durable
+// waited, so it would stay there.
+func (p *queueProgress) movedBack(next int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.epoch++
+	p.cuts = append(p.cuts, next)
+	for start, end := range p.done {
+		if start >= next {
+			delete(p.done, start)
+		} else if end > next {
+			p.done[start] = next
+		}
+	}
+	for start := range p.pending {
+		if start >= next {
+			delete(p.pending, start)
+		}
+	}
+	p.skipTo = min(p.skipTo, next)
+	p.durable = min(p.durable, next)
 	p.advance()
 }
 
@@ -224,9 +268,10 @@ type queueLag struct {
 	seconds float64
 }
 
-// sinkBatch is one pull's records of one queue: offsets [start, end).
+// sinkBatch is one pull's records of one queue: offsets [start, end), dispatched in epoch.
 type sinkBatch struct {
 	progress   *queueProgress
+	epoch      int
 	start, end int64
 	msgs       []*rmqclient.ReceivedMessage
 	pulled     rmqclient.Pulled // released once the batch is processed
@@ -477,7 +522,11 @@ func (s *sinkRunner) readOnFrom(p *queueProgress, from int64, res rmqclient.Pull
 	if next > from {
 		s.counters.recordsLost.Add(next - from)
 	}
-	p.skipped(next)
+	if next < from {
+		p.movedBack(next)
+	} else {
+		p.skipped(next)
+	}
 	return next
 }
 
@@ -540,7 +589,7 @@ func (s *sinkRunner) pullQueue(ctx context.Context, pl *rmqclient.Puller, p *que
 // to out; false, with b's pull released, when ctx ended first.
 func dispatch(ctx context.Context, b sinkBatch, out chan<- sinkBatch) bool {
 	msgs := b.msgs
-	b.progress.dispatched(b.start, msgs[0].StoreTime, b.pulled.MaxOffset, msgs[len(msgs)-1].StoreTime)
+	b.epoch = b.progress.dispatched(b.start, msgs[0].StoreTime, b.pulled.MaxOffset, msgs[len(msgs)-1].StoreTime)
 	select {
 	case out <- b:
 		return true
@@ -625,7 +674,7 @@ func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) er
 		}
 		spans := make([]batchSpan, len(batches))
 		for i, b := range batches {
-			spans[i] = batchSpan{progress: b.progress, start: b.start, end: b.end}
+			spans[i] = batchSpan{progress: b.progress, epoch: b.epoch, start: b.start, end: b.end}
 		}
 		err := s.process(s.work, msgs, spans)
 		for _, b := range batches {

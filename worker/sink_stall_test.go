@@ -26,11 +26,11 @@ func TestQueueProgressSkipWhileBatchesInFlight(t *testing.T) {
 			p.skipped(10)                 // the pull at 5: records 5..9 are gone, read on from 10
 			p.dispatched(10, now, 15, now)
 			if order == "in order" {
-				p.completed(0, 5)
-				p.completed(10, 15)
+				p.completed(0, 0, 5)
+				p.completed(0, 10, 15)
 			} else {
-				p.completed(10, 15)
-				p.completed(0, 5)
+				p.completed(0, 10, 15)
+				p.completed(0, 0, 5)
 			}
 			off, moved := p.toCommit()
 			require.True(t, moved)
@@ -89,4 +89,43 @@ func TestQueueStartedAgainIsReadFromItsStart(t *testing.T) {
 	p = newQueueProgress(q, 100, true)
 	require.EqualValues(t, 40, s.readOnFrom(p, 100, rmqclient.Pulled{Moved: true, Next: 40, MinOffset: 8, MaxOffset: 40}))
 	require.Zero(t, s.counters.recordsLost.Load())
+}
+
+// TestQueueMovedBackWhileBatchesInFlight: the broker answers that a queue restarted below the
+// reader (its topic deleted and created again, read on from 0; or a replica lacking the newest
+// records took over, read on from its end) while batches read before are still being put. The
+// records from there on are new ones: an earlier batch at or past that offset that becomes
+// durable says nothing about them, and one that straddles it counts only below it. The durable
+// offset jumped to the old batch's end (110) before any new record was put, so a restart then
+// read the new queue from 110 and lost 0..109; and it stayed there while the new records were
+// put, as no new batch starts at 110.
+func TestQueueMovedBackWhileBatchesInFlight(t *testing.T) {
+	q := rmqclient.Queue{Topic: "t", BrokerName: "b", QueueID: 0}
+	now := time.Now()
+	t.Run("made again", func(t *testing.T) {
+		s := &sinkRunner{log: quiet(), counters: &taskCounters{}}
+		p := newQueueProgress(q, 100, true)
+		old := p.dispatched(100, now, 110, now) // [100, 110) being put
+		// The pull at 110: the queue holds 0..39 now.
+		require.EqualValues(t, 0, s.readOnFrom(p, 110, rmqclient.Pulled{Moved: true, Next: 40, MinOffset: 0, MaxOffset: 40}))
+		fresh := p.dispatched(0, now, 40, now)
+		p.completed(old, 100, 110)
+		require.EqualValues(t, 0, durable(p), "no record of the queue made again is put yet")
+		p.completed(fresh, 0, 32)
+		require.EqualValues(t, 32, durable(p))
+		p.completed(p.dispatched(32, now, 40, now), 32, 40)
+		require.EqualValues(t, 40, durable(p))
+	})
+	t.Run("replica behind", func(t *testing.T) {
+		p := newQueueProgress(q, 100, true)
+		first := p.dispatched(100, now, 120, now)  // [100, 110)
+		second := p.dispatched(110, now, 120, now) // [110, 120): 115..119 are lost with the old master
+		p.movedBack(115)                           // the new master ends at 115: read on from there
+		fresh := p.dispatched(115, now, 130, now)
+		p.completed(second, 110, 120)
+		p.completed(fresh, 115, 130)
+		require.EqualValues(t, 100, durable(p), "[100, 110) is still being put")
+		p.completed(first, 100, 110)
+		require.EqualValues(t, 130, durable(p))
+	})
 }

@@ -62,7 +62,7 @@ func TestSinkUndecodableMessageGoesThroughTheErrorPolicy(t *testing.T) {
 
 		off, _ := p.toCommit()
 		require.Equal(t, int64(10), off, "not past the batch before it while that is in flight")
-		p.completed(10, 12)
+		p.completed(0, 10, 12)
 		off, _ = p.toCommit()
 		require.Equal(t, int64(13), off)
 	})
