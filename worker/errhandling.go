@@ -395,6 +395,11 @@ const retryFirstDelay = 100 * time.Millisecond
 // retrier retries an operation that failed with a plugins.RetriableError (or a retriable
 // RocketMQ error), with exponential backoff capped by errors.retry.delay.max.ms, until
 // errors.retry.timeout passes. Other errors return at once.
+//
+// As in Kafka Connect, the last attempt is made as the timeout ends: a delay that would pass
+// it is cut short, so the operation is retried for the whole timeout. A task's backoff hint
+// (RetriableError.Backoff) is a minimum wait: when it would pass the timeout, no attempt the
+// task allows is left, and the retries end at once.
 func (p errorPolicy) retry(ctx context.Context, op func() error, retriable func(error) bool) error {
 	start := time.Now()
 	delay := min(retryFirstDelay, p.retryDelayMax)
@@ -403,17 +408,27 @@ func (p errorPolicy) retry(ctx context.Context, op func() error, retriable func(
 		if err == nil || !retriable(err) {
 			return err
 		}
-		if p.retryTimeout == 0 || (p.retryTimeout > 0 && time.Since(start)+delay > p.retryTimeout) {
-			return fmt.Errorf("gave up after %d attempts in %s: %w", attempt, time.Since(start).Round(time.Millisecond), err)
-		}
+		wait := delay
 		var re *plugins.RetriableError
-		if errors.As(err, &re) && re.Backoff > 0 {
-			delay = re.Backoff
+		hinted := errors.As(err, &re) && re.Backoff > 0
+		if hinted {
+			delay, wait = re.Backoff, re.Backoff
+		}
+		giveUp := p.retryTimeout == 0
+		if p.retryTimeout > 0 {
+			left := p.retryTimeout - time.Since(start)
+			if !hinted {
+				wait = min(wait, left)
+			}
+			giveUp = left <= 0 || wait > left
+		}
+		if giveUp {
+			return fmt.Errorf("gave up after %d attempts in %s: %w", attempt, time.Since(start).Round(time.Millisecond), err)
 		}
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(delay):
+		case <-time.After(wait):
 		}
 		delay = min(delay*2, p.retryDelayMax)
 	}

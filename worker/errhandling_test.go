@@ -1,10 +1,14 @@
 package worker
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rmqconnect/rmqconnect/plugins"
 )
 
 // TestErrorPolicyRetryDelayMax: errors.retry.delay.max.ms takes what Kafka Connect's config
@@ -52,4 +56,32 @@ func TestSendPolicyWaitsWithADelayCapOfZero(t *testing.T) {
 	require.Equal(t, 100*time.Millisecond, sendPolicy(p).retryDelayMax)
 	p, _ = parseErrorPolicy(map[string]string{})
 	require.Equal(t, sendRetryDelayMax, sendPolicy(p).retryDelayMax)
+}
+
+// TestRetryGoesOnUntilTheTimeout: errors.retry.timeout is how long a failed operation is
+// retried, as in Kafka Connect, whose last attempt is made as the timeout ends: a retry that
+// stops when the next doubled delay would pass the timeout gave up at 0.7 s of 1 s (25.5 s of
+// 30 s). A task's backoff hint that would put the next attempt past the timeout ends the
+// retries at once instead of making that attempt late.
+func TestRetryGoesOnUntilTheTimeout(t *testing.T) {
+	p := errorPolicy{retryTimeout: time.Second, retryDelayMax: time.Minute}
+	start := time.Now()
+	var last time.Time
+	attempts := 0
+	err := p.retry(context.Background(), func() error {
+		attempts++
+		last = time.Now()
+		return plugins.Retriable(errors.New("not yet"))
+	}, plugins.IsRetriable)
+	require.ErrorContains(t, err, "gave up")
+	require.GreaterOrEqual(t, last.Sub(start), p.retryTimeout, "the last of %d attempts came before the timeout ended", attempts)
+
+	p = errorPolicy{retryTimeout: 200 * time.Millisecond, retryDelayMax: time.Minute}
+	attempts = 0
+	err = p.retry(context.Background(), func() error {
+		attempts++
+		return &plugins.RetriableError{Err: errors.New("busy"), Backoff: time.Second}
+	}, plugins.IsRetriable)
+	require.ErrorContains(t, err, "gave up")
+	require.Equal(t, 1, attempts, "no attempt is made past errors.retry.timeout")
 }
