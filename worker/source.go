@@ -328,7 +328,12 @@ func (s *sourceRunner) deliver(ctx context.Context, b convertedBatch) error {
 		if last == nil {
 			return nil
 		}
-		off := last.Offset()
+		// LazyOffset is the task's code, run here on the sender goroutine: a panic in it fails
+		// the task, as one in Poll does, rather than the worker.
+		var off map[string]any
+		if err := safeCall(func() error { off = last.Offset(); return nil }); err != nil {
+			return fmt.Errorf("record position: source offset: %w", err)
+		}
 		if off != nil {
 			// Checked here, where the task that made it fails: a position store refuses the
 			// whole commit for one offset it cannot write, and every commit after it.

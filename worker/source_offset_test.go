@@ -46,3 +46,22 @@ func TestDeliverReadsLazyOffsets(t *testing.T) {
 	require.Equal(t, map[string]any{"a": int64(4), "b": int64(3), "c": int64(9)}, got)
 	require.Zero(t, built[0]+built[1], "records followed by one of their partition build no offset")
 }
+
+// panickingOffset is a LazyOffset whose map cannot be built.
+type panickingOffset struct{}
+
+func (panickingOffset) Offset() map[string]any { panic("offset of a row that is gone") }
+
+// TestDeliverFailsTheTaskOnAPanickingLazyOffset: a LazyOffset is the task's code, run by the
+// sender goroutine once a batch is acked; its panic fails the task, naming the position, as a
+// panic in Poll does, instead of taking the worker and every task on it down.
+func TestDeliverFailsTheTaskOnAPanickingLazyOffset(t *testing.T) {
+	s := &sourceRunner{pending: map[string]plugins.PartitionPosition{}}
+	r := schema.NewRecord("t", nil, nil, schema.StringSchema, "v")
+	r.SourcePartition, r.LazyOffset = map[string]any{"table": "a"}, panickingOffset{}
+	var err error
+	require.NotPanics(t, func() { err = s.deliver(context.Background(), convertedBatch{recs: []*schema.Record{r}}) })
+	require.ErrorContains(t, err, "record position")
+	require.ErrorContains(t, err, "offset of a row that is gone")
+	require.Empty(t, s.pending, "no position is taken from a record whose offset could not be read")
+}
