@@ -55,17 +55,23 @@ real_path() {
   fi
 }
 
-# for_pid_file PID PIDFILE: false when PID's environment says these scripts started it for a
-# pid file other than PIDFILE: connect-MODE.sh runs the worker with RMQCONNECT_PID_FILE set to
-# its pid file's real_path. True when it cannot tell (no such variable: the worker was started
-# another way, or is a script still on its way to exec; an environment /proc does not show).
+# for_pid_file PID PIDFILE: false when PID's environment says these scripts started it for
+# another pid file that names PID too: connect-MODE.sh runs the worker with RMQCONNECT_PID_FILE
+# set to its pid file's real_path, so PIDFILE is a stale one whose pid that worker reuses. True
+# when it cannot tell: no such variable (the worker was started another way, or is a script
+# still on its way to exec), an environment /proc does not show, or a path that is no longer
+# that worker's pid file by this name (its directory moved, a symbolic link in it changed).
 for_pid_file() {
-  local pid=$1 want kv
+  local pid=$1 want kv other
   want=$(real_path "$2")
   [ -r "/proc/$pid/environ" ] || return 0
   while IFS= read -r -d '' kv; do
     case "$kv" in
-      RMQCONNECT_PID_FILE=*) if [ "${kv#*=}" = "$want" ]; then return 0; fi; return 1 ;;
+      RMQCONNECT_PID_FILE=*)
+        other=${kv#*=}
+        if [ "$other" = "$want" ] || [ "$other" -ef "$want" ]; then return 0; fi
+        if [ "$(cat -- "$other" 2>/dev/null || true)" = "$pid" ]; then return 1; fi
+        return 0 ;;
     esac
   done <"/proc/$pid/environ" 2>/dev/null || true
   return 0

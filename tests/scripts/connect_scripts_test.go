@@ -553,3 +553,29 @@ func TestPidReusedByAnotherWorker(t *testing.T) {
 	require.True(t, alive(s), "the other installation's standalone worker runs on")
 	require.Empty(t, w.pidFiles(t))
 }
+
+// TestPidDirMovedWhileRunning: a worker whose pid directory's real path changed while it ran (a
+// release symbolic link pointed at a directory moved there) is still stopped through its pid
+// file, and a start is still refused: the path it was started with no longer names its pid file,
+// which says nothing about whether it is this one.
+func TestPidDirMovedWhileRunning(t *testing.T) {
+	w := newWorkers(t)
+	base := t.TempDir()
+	rel1, rel2, cur := filepath.Join(base, "rel1"), filepath.Join(base, "rel2"), filepath.Join(base, "cur")
+	require.NoError(t, os.Mkdir(rel1, 0o755))
+	require.NoError(t, os.Symlink(rel1, cur))
+	w.run = cur
+	w.env = append(w.env, "RMQCONNECT_PID_DIR="+cur)
+	cfg := writeFile(t, t.TempDir(), "a.yaml", "workerId: worker-a\n")
+	a := w.start(t, "worker-a", "-c", cfg)
+
+	require.NoError(t, os.Rename(rel1, rel2))
+	require.NoError(t, os.Remove(cur))
+	require.NoError(t, os.Symlink(rel2, cur))
+	out, code := w.sh(t, nil, distributedScript, "--daemon", "-c", cfg)
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out, "already running")
+	out, code = w.sh(t, nil, shutdownScript, "--worker", "worker-a")
+	require.Equal(t, 0, code, out)
+	require.True(t, w.stoppedBySIGTERM(a), "the worker is stopped, not taken as gone: %s", out)
+}
