@@ -58,7 +58,7 @@ type Counter interface {
 
 // Histogram observes values, labelled as Counter is.
 type Histogram interface {
-	// Observe records v; a NaN v is ignored (it would make the series' sum NaN for good).
+	// Observe records v; a NaN or infinite v is ignored (the series' sum would keep it for good).
 	Observe(v float64, values ...string)
 }
 

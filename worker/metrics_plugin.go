@@ -236,8 +236,8 @@ func (r counterRecorder) Add(v float64, values ...string) {
 type histogramRecorder struct{ pluginRecorder }
 
 func (r histogramRecorder) Observe(v float64, values ...string) {
-	if math.IsNaN(v) {
-		return // the series' sum would be NaN for good
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return // the series' sum would be NaN or infinite for good
 	}
 	r.record(values, func(lv []string) { r.f.hist.WithLabelValues(lv...).Observe(v) })
 }

@@ -184,6 +184,8 @@ func TestPluginMetricsIgnoreNonFinite(t *testing.T) {
 	c.Add(math.NaN())
 	h.Observe(2)
 	h.Observe(math.NaN())
+	h.Observe(math.Inf(1))
+	h.Observe(math.Inf(-1))
 	fams, err := reg.Gather()
 	require.NoError(t, err)
 	for _, f := range fams {
