@@ -81,26 +81,52 @@ func (d *Distributed) loadCache(minOff, maxOff [3]int64, recordAt func(i int, of
 	return next
 }
 
-// saveCache writes the fold with the offsets it covers.
+// clusterCacheFile is a clusterCache as saveCache writes it: each fold encoded with its
+// topic's offsets.
+type clusterCacheFile struct {
+	Topics       [3]string       `json:"topics"`
+	ConfigNext   int64           `json:"config_next"`
+	StatusNext   int64           `json:"status_next"`
+	PositionNext int64           `json:"position_next"`
+	Last         [3]appliedMark  `json:"last"`
+	Config       json.RawMessage `json:"config"`
+	Status       json.RawMessage `json:"status"`
+	Positions    json.RawMessage `json:"positions"`
+}
+
+// saveCache writes the fold with the offsets it covers. Each topic's offsets and fold are
+// read together under its log's lock, which the log holds while it folds (storeLog.mu, then
+// Distributed.mu): read apart, the fold could be ahead of its offsets, and the next start
+// would fold the records between again, where a config record can fold differently the
+// second time (a create that lost to a connector deleted since now succeeds) and that worker
+// alone would hold the result.
 func (d *Distributed) saveCache() {
-	// Offsets first: the fold may only be ahead of them, never behind (replaying a record
-	// twice is harmless for every fold; missing one is not).
-	var next [3]int64
-	var last [3]appliedMark
+	c := clusterCacheFile{Topics: [3]string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic}}
+	next := [3]*int64{&c.ConfigNext, &c.StatusNext, &c.PositionNext}
+	folds := [3]*json.RawMessage{&c.Config, &c.Status, &c.Positions}
+	var err error
 	for i, l := range []*storeLog{d.configLog, d.statusLog, d.positionLog} {
-		next[i], last[i] = l.mark()
+		l.mu.Lock()
+		*next[i], c.Last[i] = l.next, l.last
+		d.mu.Lock()
+		if i == 0 {
+			d.dirty = false // a record folded from here on makes it dirty again
+		}
+		fold := [3]any{d.config, d.status, d.posState}[i]
+		*folds[i], err = json.Marshal(fold)
+		d.mu.Unlock()
+		l.mu.Unlock()
+		if err != nil {
+			break
+		}
 	}
-	d.mu.Lock()
-	c := clusterCache{Topics: [3]string{d.cfg.ConfigTopic, d.cfg.StatusTopic, d.cfg.PositionTopic},
-		ConfigNext: next[0], StatusNext: next[1], PositionNext: next[2], Last: last, Config: d.config, Status: d.status, Positions: d.posState}
-	b, err := json.Marshal(c)
-	d.dirty = false
-	d.mu.Unlock()
 	if err == nil {
-		var raw json.RawMessage = b
-		err = filestore.Write(d.cachePath(), raw)
+		err = filestore.Write(d.cachePath(), c)
 	}
 	if err != nil {
+		d.mu.Lock()
+		d.dirty = true
+		d.mu.Unlock()
 		d.log.Warn("cluster cache not written", "err", err)
 	}
 }

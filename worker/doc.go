@@ -22,7 +22,7 @@
 //	Standalone.names (the lock of one connector name: create, put, patch, delete, target, offsets),
 //	Distributed.names (this worker's target changes, deletes and offset changes of one connector)
 //	  → engine.replayMu, connRuntime.opMu
-//	  → storeLog.mu (held while the log's apply callbacks fold a record)
+//	  → storeLog.mu (held while the log's apply callbacks fold a record, and while saveCache reads its fold)
 //	  → Standalone.mu (the stored configs)
 //	  → engine.mu (the runtimes)
 //	  → connRuntime.mu
