@@ -307,13 +307,6 @@ func markOf(off int64, body []byte) appliedMark {
 	return appliedMark{Offset: off, Digest: hex.EncodeToString(sum[:])}
 }
 
-// mark returns the next offset to apply and the last record applied.
-func (l *storeLog) mark() (int64, appliedMark) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.next, l.last
-}
-
 // recordAt reads the record at off (nil when there is none).
 func (l *storeLog) recordAt(ctx context.Context, off int64) ([]byte, error) {
 	msgs, _, err := l.q.readBelow(ctx, off, off+1, 1)
