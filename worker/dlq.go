@@ -733,7 +733,16 @@ func decodeDLQ(m *rmqclient.ReceivedMessage, full bool) restapi.DLQRecord {
 	}
 	body := m.Body
 	if len(body) > previewBytes {
-		body = body[:previewBytes]
+		// Cut before a character the mark falls in: cut inside it, a text body would not be
+		// valid UTF-8 and would be shown quoted, as a binary one is.
+		cut := previewBytes
+		for cut > previewBytes-utf8.UTFMax+1 && !utf8.RuneStart(body[cut]) {
+			cut--
+		}
+		if !utf8.Valid(body[:cut]) {
+			cut = previewBytes // not text: the first 256 bytes, quoted
+		}
+		body = body[:cut]
 	}
 	if why := p[dlqUnreadable]; why != "" {
 		// Its bytes are as stored (compressed, or corrupt): a preview of them would pass

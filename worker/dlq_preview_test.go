@@ -1,11 +1,6 @@
 package worker
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -14,43 +9,17 @@ import (
 	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
-// TestSinkFailureLogPreviewIsCapped: a message the converters refuse is logged
-// (errors.log.include.messages) with at most its first 256 bytes, as a source's records
-// are, and no preview is made when the log does not show one. The whole body used to be
-// copied into the preview of every refused message, logged or not.
-func TestSinkFailureLogPreviewIsCapped(t *testing.T) {
-	body := []byte(strings.Repeat("x", 10000))
-	m := &rmqclient.ReceivedMessage{Queue: rmqclient.Queue{Topic: "t"}, Offset: 7, Body: body}
-	for _, tc := range []struct {
-		name   string
-		policy errorPolicy
-		logged bool // a preview is made, and logged
-	}{
-		{"tolerated, no log", errorPolicy{tolerateAll: true, logMessages: true}, false},
-		{"tolerated, logged without messages", errorPolicy{tolerateAll: true, logEnable: true}, false},
-		{"tolerated, logged with messages", errorPolicy{tolerateAll: true, logEnable: true, logMessages: true}, true},
-		{"failing the task, with messages", errorPolicy{logMessages: true}, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var logs bytes.Buffer
-			r := &errorReporter{policy: tc.policy, connector: "c", log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: &taskCounters{}}
-			s := &sinkRunner{errs: r}
-			fr := s.convFailure(m, StageValueConv)
-			if !tc.logged {
-				require.Empty(t, fr.preview)
-			} else {
-				require.Equal(t, strings.Repeat("x", 256)+"...", fr.preview)
-			}
-			_ = r.report(context.Background(), fr, errors.New("not json"))
-			var line map[string]any
-			if logs.Len() > 0 {
-				require.NoError(t, json.Unmarshal(logs.Bytes(), &line))
-			}
-			if tc.logged {
-				require.Equal(t, strings.Repeat("x", 256)+"...", line["record"])
-			} else {
-				require.NotContains(t, line, "record")
-			}
-		})
+// TestDLQPreviewCutsAtACharacter: a text body longer than the preview is cut before the
+// character the 256-byte mark falls in, and shown as text; cut inside it, the preview was not
+// valid UTF-8 and the whole of it was shown quoted, as for a binary body.
+func TestDLQPreviewCutsAtACharacter(t *testing.T) {
+	for pad := range 4 {
+		body := strings.Repeat("a", previewBytes-pad) + strings.Repeat("€", 100) // € is 3 bytes
+		rec := decodeDLQ(&rmqclient.ReceivedMessage{Body: []byte(body)}, false)
+		require.True(t, strings.HasPrefix(body, rec.BodyPreview), "pad %d: %q", pad, rec.BodyPreview)
+		require.GreaterOrEqual(t, len(rec.BodyPreview), previewBytes-2, "pad %d", pad)
+		require.LessOrEqual(t, len(rec.BodyPreview), previewBytes, "pad %d", pad)
 	}
+	bin := decodeDLQ(&rmqclient.ReceivedMessage{Body: []byte(strings.Repeat("\xff", 300))}, false)
+	require.Equal(t, `"`+strings.Repeat(`\xff`, previewBytes)+`"`, bin.BodyPreview, "a binary body is still quoted, 256 bytes of it")
 }
