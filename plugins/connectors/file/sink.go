@@ -169,7 +169,7 @@ func (t *SinkTask) repairTail() (int64, bool, error) {
 	}
 	size := st.Size()
 	t.id = fileID(st)
-	from, exact, existed, err := t.readDurable(size)
+	from, exact, err := t.readDurable(size)
 	if err != nil {
 		return 0, false, err
 	}
@@ -192,39 +192,39 @@ func (t *SinkTask) repairTail() (int64, bool, error) {
 	if err := t.writeDurable(cut, false); err != nil {
 		return 0, false, err
 	}
-	if !existed {
-		// The side file (and maybe the file) is new: make its directory entry durable too.
-		if err := syncDir(t.tctx, filepath.Dir(t.path)); err != nil {
-			return 0, false, fmt.Errorf("file-sink: fsync the directory of %s: %w", t.path, err)
-		}
+	// The side file or the file may be new (a file moved away after a clean stop is made again
+	// beside the side file it left): make their directory entries durable, or a power loss could
+	// lose the file with records whose Flush returned. One fsync a Start.
+	if err := syncDir(t.tctx, filepath.Dir(t.path)); err != nil {
+		return 0, false, fmt.Errorf("file-sink: fsync the directory of %s: %w", t.path, err)
 	}
 	return cut, cut == 0 || endsWithLF(t.f, cut), nil
 }
 
 // readDurable returns the size the side file records for this file, or -1 when it records none that
-// applies (see durableSuffix), whether it is marked exact, and whether the side file exists.
-func (t *SinkTask) readDurable(size int64) (d int64, exact, existed bool, err error) {
+// applies (see durableSuffix) and whether it is marked exact.
+func (t *SinkTask) readDurable(size int64) (d int64, exact bool, err error) {
 	side, err := openFile(t.tctx, t.path+durableSuffix, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return -1, false, false, nil
+		return -1, false, nil
 	}
 	if err != nil {
-		return 0, false, false, fmt.Errorf("file-sink: read the durable size of %s: %w", t.path, err)
+		return 0, false, fmt.Errorf("file-sink: read the durable size of %s: %w", t.path, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(side, durableRecordLen))
 	_ = side.Close()
 	if err != nil {
-		return 0, false, false, fmt.Errorf("file-sink: read the durable size of %s: %w", t.path, err)
+		return 0, false, fmt.Errorf("file-sink: read the durable size of %s: %w", t.path, err)
 	}
 	fields := strings.Fields(string(b))
 	if len(fields) == 0 {
-		return -1, false, true, nil
+		return -1, false, nil
 	}
 	d, err = strconv.ParseInt(fields[0], 10, 64)
 	if err != nil || d < 0 || d > size || (len(fields) > 1 && t.id != "" && fields[1] != t.id) {
-		return -1, false, true, nil
+		return -1, false, nil
 	}
-	return d, len(fields) > 2 && fields[2] == exactMark, true, nil
+	return d, len(fields) > 2 && fields[2] == exactMark, nil
 }
 
 // afterLastLF returns the offset just after the last newline in the file's bytes [from, size), or from
