@@ -439,12 +439,23 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 		}
 	}
 	sub := &putSub{recs: recs, n: len(recs), spans: spans, handedAt: time.Now()}
+	j := 0 // msgs are the spans' batches' messages, in order
 	for _, m := range msgs {
 		q := plugins.Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueID}
-		if n := len(sub.ends); n > 0 && sub.ends[n-1].q == q {
+		for j < len(spans)-1 && !spans[j].holds(m) {
+			j++
+		}
+		var (
+			progress *queueProgress
+			epoch    int
+		)
+		if j < len(spans) && spans[j].holds(m) {
+			progress, epoch = spans[j].progress, spans[j].epoch
+		}
+		if n := len(sub.ends); n > 0 && sub.ends[n-1].q == q && sub.ends[n-1].progress == progress && sub.ends[n-1].epoch == epoch {
 			sub.ends[n-1].next = max(sub.ends[n-1].next, m.Offset+1)
 		} else {
-			sub.ends = append(sub.ends, queueEnd{q: q, next: m.Offset + 1})
+			sub.ends = append(sub.ends, queueEnd{q: q, next: m.Offset + 1, progress: progress, epoch: epoch})
 		}
 		sub.bytes += len(m.Body)
 	}

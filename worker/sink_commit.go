@@ -15,6 +15,7 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
+	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
 // pendingRecs is the records handed over and not flushed yet. Called with s.mu held.
@@ -59,9 +60,18 @@ type batchSpan struct {
 	start, end int64
 }
 
+// holds reports whether m is one of the span's messages.
+func (sp batchSpan) holds(m *rmqclient.ReceivedMessage) bool {
+	return sp.progress != nil && sp.progress.q == m.Queue && m.Offset >= sp.start && m.Offset < sp.end
+}
+
 type queueEnd struct {
 	q    plugins.Queue
 	next int64
+	// progress and epoch are those of the batch the messages came in (nil in tests): next
+	// counts only below where the queue restarted since (queueProgress.within).
+	progress *queueProgress
+	epoch    int
 }
 
 // canPut reports whether a Put may start now. Called with s.mu held.
@@ -165,8 +175,12 @@ func (s *sinkRunner) putLocked(ctx context.Context) error {
 // advanceOffsets moves offsets past ends.
 func advanceOffsets(offsets map[plugins.Queue]int64, ends []queueEnd) {
 	for _, e := range ends {
-		if e.next > offsets[e.q] {
-			offsets[e.q] = e.next
+		next := e.next
+		if e.progress != nil {
+			next = e.progress.within(e.epoch, next)
+		}
+		if next > offsets[e.q] {
+			offsets[e.q] = next
 		}
 	}
 }

@@ -149,6 +149,17 @@ func (p *queueProgress) completed(epoch int, start, end int64) {
 	p.advance()
 }
 
+// within returns off, of a batch dispatched in epoch, cut to where the queue restarted since
+// (see movedBack): what the task was handed of the old queue stands for nothing above it.
+func (p *queueProgress) within(epoch int, off int64) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if epoch != p.epoch {
+		off = min(off, slices.Min(p.cuts[epoch:]))
+	}
+	return off
+}
+
 // movedBack notes that the broker's queue restarted at next, below where the reader was (its
 // topic deleted and created again, or a replica lacking the newest records took over): the
 // records from next on are new ones, which nothing read before stands for. Durable goes back
@@ -175,6 +186,10 @@ func (p *queueProgress) movedBack(next int64) {
 	}
 	p.skipTo = min(p.skipTo, next)
 	p.durable = min(p.durable, next)
+	// The old queue's end and newest store time say nothing of the new one (observe only raises
+	// them): kept, the lag would count records that no longer exist until the queue passed the
+	// old end.
+	p.maxOffset, p.lastStore = next, time.Time{}
 	p.advance()
 }
 
@@ -208,8 +223,8 @@ func (p *queueProgress) inFlightBelow(off int64) bool {
 
 // skipped notes that the broker no longer has the records from where the reader was up to
 // next (they were deleted; the reader goes on from next): with nothing in flight durable
-// moves to next at once (back too, when the broker's queue restarted lower); else it
-// passes the gap once every batch read before it is durable.
+// moves to next at once; else it passes the gap once every batch read before it is durable.
+// A queue that restarted lower is movedBack's.
 func (p *queueProgress) skipped(next int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -524,6 +539,20 @@ func (s *sinkRunner) readOnFrom(p *queueProgress, from int64, res rmqclient.Pull
 	}
 	if next < from {
 		p.movedBack(next)
+		// What the task was told of the queue, and confirmed, stood for the old queue's
+		// records: above next it says nothing of the new ones, which Flush and PreCommit must
+		// be told of and confirm afresh (as after a seek: startProgress).
+		pq := toPluginQueue(p.q)
+		s.mu.Lock()
+		if o, ok := s.offsets[pq]; ok && o > next {
+			s.offsets[pq] = next
+		}
+		s.mu.Unlock()
+		s.confirmMu.Lock()
+		if c, ok := s.confirmed[pq]; ok && c > next {
+			s.confirmed[pq] = next
+		}
+		s.confirmMu.Unlock()
 	} else {
 		p.skipped(next)
 	}

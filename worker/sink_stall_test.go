@@ -129,3 +129,22 @@ func TestQueueMovedBackWhileBatchesInFlight(t *testing.T) {
 		require.EqualValues(t, 130, durable(p))
 	})
 }
+
+// TestLagAfterQueueMovedBack: once every record of a queue that restarted lower is durable,
+// its lag is nothing; the old queue's end is no longer counted against it (it stayed until
+// the new queue passed the old end, reported as records and as ever-growing seconds).
+func TestLagAfterQueueMovedBack(t *testing.T) {
+	q := rmqclient.Queue{Topic: "t", BrokerName: "b", QueueID: 0}
+	old := time.Now().Add(-time.Hour)
+	s := &sinkRunner{log: quiet(), counters: &taskCounters{}}
+	p := newQueueProgress(q, 100, true)
+	p.completed(p.dispatched(100, old, 110, old), 100, 110)
+	require.EqualValues(t, 110, durable(p))
+	// The topic made again: its queue holds 0..39.
+	require.EqualValues(t, 0, s.readOnFrom(p, 110, rmqclient.Pulled{Moved: true, Next: 40, MinOffset: 0, MaxOffset: 40}))
+	now := time.Now()
+	p.completed(p.dispatched(0, now, 40, now), 0, 40)
+	require.EqualValues(t, 40, durable(p))
+	recs, secs := p.lag(time.Now())
+	require.Zero(t, recs, "every record of the new queue is durable (lag %d records, %.0f s)", recs, secs)
+}
