@@ -285,11 +285,23 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 	work, stopWork := workContext(ctx, s.fence)
 	defer stopWork()
 	s.init(work)
-	if err := safeCall(func() error {
-		sctx, cancel := withTimeout(work, s.startTimeout)
-		defer cancel()
-		return s.task.Start(sctx, sinkTaskContext{s}, s.cfg)
-	}); err != nil {
+	// A Start failing with a RetriableError is followed by Stop and, after a backoff, by
+	// another Start while errors.retry.timeout allows (the SPI's promise).
+	attempt := 0
+	if err := s.policy.retry(work, func() error {
+		if attempt++; attempt > 1 {
+			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+			defer cancel()
+			if serr := safeCall(func() error { return s.task.Stop(sctx) }); serr != nil {
+				s.log.Warn("sink task stop after a failed start failed", "err", serr)
+			}
+		}
+		return safeCall(func() error {
+			sctx, cancel := withTimeout(work, s.startTimeout)
+			defer cancel()
+			return s.task.Start(sctx, sinkTaskContext{s}, s.cfg)
+		})
+	}, s.counters.countRetries(plugins.IsRetriable)); err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
 		_ = safeCall(func() error { return s.task.Stop(sctx) })

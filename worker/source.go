@@ -136,11 +136,24 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 			s.log.Warn("source task stop failed", "err", serr)
 		}
 	}()
-	if err := safeCall(func() error {
-		sctx, cancel := withTimeout(work, s.startTimeout)
-		defer cancel()
-		return s.task.Start(sctx, tctx, s.cfg)
-	}); err != nil {
+	// A Start failing with a RetriableError is followed by Stop and, after a backoff, by
+	// another Start while errors.retry.timeout allows (the SPI's promise); the Stop after the
+	// last failure is the deferred one above.
+	attempt := 0
+	if err := s.policy.retry(work, func() error {
+		if attempt++; attempt > 1 {
+			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+			defer cancel()
+			if serr := safeCall(func() error { return s.task.Stop(sctx) }); serr != nil {
+				s.log.Warn("source task stop after a failed start failed", "err", serr)
+			}
+		}
+		return safeCall(func() error {
+			sctx, cancel := withTimeout(work, s.startTimeout)
+			defer cancel()
+			return s.task.Start(sctx, tctx, s.cfg)
+		})
+	}, s.counters.countRetries(plugins.IsRetriable)); err != nil {
 		return notStarted(fmt.Errorf("start task: %w", err))
 	}
 	if s.started != nil {

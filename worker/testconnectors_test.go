@@ -27,6 +27,9 @@ type memState struct {
 	putErrs   int // number of Put calls that fail (non-retriable) before succeeding
 	retriable int // number of Put calls that fail with a RetriableError
 	starts    int
+	// startRetriable is how many task Starts (source or sink) fail with a RetriableError
+	// before one succeeds; taskStops counts the tasks' Stop calls.
+	startRetriable, taskStops int
 	committed []committedRecord // CommitRecord calls of source tasks, in order
 	// connStarts and connStops count the connector's Start and Stop calls (of every value).
 	connStarts, connStops int
@@ -161,6 +164,11 @@ func (t *memSourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContex
 	t.st = stateFor(cfg["test.id"])
 	t.st.mu.Lock()
 	t.st.starts++
+	if t.st.startRetriable > 0 {
+		t.st.startRetriable--
+		t.st.mu.Unlock()
+		return plugins.Retriable(errors.New("source not reachable yet"))
+	}
 	if t.st.taskCount == nil {
 		t.st.taskCount = map[string]string{}
 	}
@@ -203,7 +211,15 @@ func (t *memSourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 	return out, nil
 }
 func (t *memSourceTask) Commit(context.Context) error { return nil }
-func (t *memSourceTask) Stop(context.Context) error   { return nil }
+
+func (t *memSourceTask) Stop(context.Context) error {
+	if t.st != nil {
+		t.st.mu.Lock()
+		t.st.taskStops++
+		t.st.mu.Unlock()
+	}
+	return nil
+}
 
 type memSinkTask struct {
 	st *memState
@@ -212,8 +228,12 @@ type memSinkTask struct {
 func (t *memSinkTask) Start(_ context.Context, _ plugins.SinkTaskContext, cfg map[string]string) error {
 	t.st = stateFor(cfg["test.id"])
 	t.st.mu.Lock()
+	defer t.st.mu.Unlock()
 	t.st.starts++
-	t.st.mu.Unlock()
+	if t.st.startRetriable > 0 {
+		t.st.startRetriable--
+		return plugins.Retriable(errors.New("sink not reachable yet"))
+	}
 	return nil
 }
 
@@ -238,7 +258,14 @@ func (t *memSinkTask) Flush(context.Context, map[plugins.Queue]int64) error {
 	t.st.mu.Unlock()
 	return nil
 }
-func (t *memSinkTask) Stop(context.Context) error { return nil }
+func (t *memSinkTask) Stop(context.Context) error {
+	if t.st != nil {
+		t.st.mu.Lock()
+		t.st.taskStops++
+		t.st.mu.Unlock()
+	}
+	return nil
+}
 
 func testRegistry() *plugins.Registry {
 	r := plugins.NewRegistry()
