@@ -30,7 +30,7 @@ type memState struct {
 	// startRetriable is how many task Starts (source or sink) fail with a RetriableError
 	// before one succeeds; taskStops counts the tasks' Stop calls.
 	startRetriable, taskStops int
-	committed []committedRecord // CommitRecord calls of source tasks, in order
+	committed                 []committedRecord // CommitRecord calls of source tasks, in order
 	// connStarts and connStops count the connector's Start and Stop calls (of every value).
 	connStarts, connStops int
 	// connCount and taskCount are the "count" the connector's and each source task's last
