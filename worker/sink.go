@@ -42,11 +42,14 @@ import (
 type sinkRunner struct {
 	// fence, when set, is asked before every batch: an error (this worker may no longer
 	// own the task) fails the task; the batch is redelivered to the task's owner.
-	fence    func() error
-	id       restapi.TaskID
-	cfg      map[string]string
-	vals     plugins.Values // cfg parsed against the connector's Spec
-	task     plugins.SinkTask
+	fence func() error
+	id    restapi.TaskID
+	cfg   map[string]string
+	vals  plugins.Values // cfg parsed against the connector's Spec
+	task  plugins.SinkTask
+	// newTask makes the task object a Start retried after a RetriableError runs on (the SPI
+	// starts and stops an object once); nil (tests): the retry starts task again.
+	newTask  func() plugins.SinkTask
 	chain    *transforms.Chain
 	conv     converters
 	client   *rmqclient.Client
@@ -295,12 +298,19 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 			if serr := safeCall(func() error { return s.task.Stop(sctx) }); serr != nil {
 				s.log.Warn("sink task stop after a failed start failed", "err", serr)
 			}
+			if s.newTask != nil {
+				s.task = s.newTask()
+			}
 		}
-		return safeCall(func() error {
+		err := safeCall(func() error {
 			sctx, cancel := withTimeout(work, s.startTimeout)
 			defer cancel()
 			return s.task.Start(sctx, sinkTaskContext{s}, s.cfg)
 		})
+		if err != nil && plugins.IsRetriable(err) {
+			s.log.Warn("sink task start failed; retried within errors.retry.timeout", "attempt", attempt, "err", err)
+		}
+		return err
 	}, s.counters.countRetries(plugins.IsRetriable)); err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()

@@ -38,10 +38,13 @@ const (
 // replays at most the batches in flight plus what was acked since the last commit. The
 // poll goroutine converts and encodes the next batch while the sender sends.
 type sourceRunner struct {
-	id        restapi.TaskID
-	cfg       map[string]string
-	vals      plugins.Values // cfg parsed against the connector's Spec
-	task      plugins.SourceTask
+	id   restapi.TaskID
+	cfg  map[string]string
+	vals plugins.Values // cfg parsed against the connector's Spec
+	task plugins.SourceTask
+	// newTask makes the task object a Start retried after a RetriableError runs on (the SPI
+	// starts and stops an object once); nil (tests): the retry starts task again.
+	newTask   func() plugins.SourceTask
 	chain     *transforms.Chain
 	conv      converters
 	producer  batchSender
@@ -147,12 +150,19 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 			if serr := safeCall(func() error { return s.task.Stop(sctx) }); serr != nil {
 				s.log.Warn("source task stop after a failed start failed", "err", serr)
 			}
+			if s.newTask != nil {
+				s.task = s.newTask()
+			}
 		}
-		return safeCall(func() error {
+		err := safeCall(func() error {
 			sctx, cancel := withTimeout(work, s.startTimeout)
 			defer cancel()
 			return s.task.Start(sctx, tctx, s.cfg)
 		})
+		if err != nil && plugins.IsRetriable(err) {
+			s.log.Warn("source task start failed; retried within errors.retry.timeout", "attempt", attempt, "err", err)
+		}
+		return err
 	}, s.counters.countRetries(plugins.IsRetriable)); err != nil {
 		return notStarted(fmt.Errorf("start task: %w", err))
 	}

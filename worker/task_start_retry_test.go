@@ -54,8 +54,9 @@ func TestTaskStartRetriedWhenRetriable(t *testing.T) {
 	for _, stateID := range []string{id + "-src", id} {
 		st := stateFor(stateID)
 		st.mu.Lock()
-		starts, stops := st.starts, st.taskStops
+		starts, stops, reused := st.starts, st.taskStops, st.reused
 		st.mu.Unlock()
+		require.Zero(t, reused, "%s: each Start on a new task object", stateID)
 		require.Equal(t, 3, starts, fmt.Sprintf("%s: two retriable failures, then a start", stateID))
 		require.GreaterOrEqual(t, stops, 2, "%s: Stop after each failed Start", stateID)
 	}

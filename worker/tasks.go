@@ -306,7 +306,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 			return notStarted(err)
 		}
 		defer p.Close()
-		sr := &sourceRunner{id: id, cfg: taskCfg, vals: vals, task: c.NewSourceTask(), chain: chain, conv: converters{kc, vc},
+		sr := &sourceRunner{id: id, cfg: taskCfg, vals: vals, task: c.NewSourceTask(), newTask: c.NewSourceTask, chain: chain, conv: converters{kc, vc},
 			producer: p, client: rt.e.client, positions: positions, fence: fence, errs: errs, policy: rt.st.policy, log: log,
 			counters: &t.counters, defaultTopic: rt.st.topic, autoCreate: rt.e.cfg.AutoCreate, ordered: rt.st.ordered,
 			commitInterval: rt.e.cfg.CommitInterval, commitTimeout: rt.e.cfg.CommitTimeout, startTimeout: rt.e.cfg.StartTimeout,
@@ -320,7 +320,7 @@ func (rt *connRuntime) runTask(ctx context.Context, t *taskRuntime) error {
 		if rt.st.fromFirst {
 			from = rmqclient.FromFirst
 		}
-		sk := &sinkRunner{fence: fence, id: id, cfg: taskCfg, vals: vals, task: c.NewSinkTask(), chain: chain, conv: converters{kc, vc},
+		sk := &sinkRunner{fence: fence, id: id, cfg: taskCfg, vals: vals, task: c.NewSinkTask(), newTask: c.NewSinkTask, chain: chain, conv: converters{kc, vc},
 			client: rt.e.client, errs: errs, policy: rt.st.policy, log: log, counters: &t.counters,
 			group: rt.st.group, topics: rt.st.topics, autoCreate: rt.e.cfg.AutoCreate, ordered: rt.st.ordered, from: from, batchSize: rt.st.batchSize,
 			goroutines: 4, taskCount: rt.taskCount,

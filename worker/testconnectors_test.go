@@ -30,7 +30,9 @@ type memState struct {
 	// startRetriable is how many task Starts (source or sink) fail with a RetriableError
 	// before one succeeds; taskStops counts the tasks' Stop calls.
 	startRetriable, taskStops int
-	committed                 []committedRecord // CommitRecord calls of source tasks, in order
+	// reused counts Starts on a task object already stopped (the SPI starts and stops one once).
+	reused    int
+	committed []committedRecord // CommitRecord calls of source tasks, in order
 	// connStarts and connStops count the connector's Start and Stop calls (of every value).
 	connStarts, connStops int
 	// connCount and taskCount are the "count" the connector's and each source task's last
@@ -143,9 +145,17 @@ type memSourceTask struct {
 	st          *memState
 	pad         string // value.bytes: values are padded to this many bytes with incompressible text
 	badOffsetAt int    // bad.offset.at (when > 0): the record of this sequence number has an offset JSON cannot write
+	stopped     bool   // the SPI starts and stops a task object once
 }
 
 func (t *memSourceTask) Start(ctx context.Context, tctx plugins.SourceTaskContext, cfg map[string]string) error {
+	if t.stopped {
+		st := stateFor(cfg["test.id"])
+		st.mu.Lock()
+		st.reused++
+		st.mu.Unlock()
+		return errors.New("mem-source: Start on a task object already stopped")
+	}
 	t.count, _ = strconv.Atoi(cfg["count"])
 	t.badOffsetAt, _ = strconv.Atoi(cfg["bad.offset.at"])
 	t.task = cfg["task"]
@@ -213,6 +223,7 @@ func (t *memSourceTask) Poll(ctx context.Context) ([]*schema.Record, error) {
 func (t *memSourceTask) Commit(context.Context) error { return nil }
 
 func (t *memSourceTask) Stop(context.Context) error {
+	t.stopped = true
 	if t.st != nil {
 		t.st.mu.Lock()
 		t.st.taskStops++
@@ -222,10 +233,18 @@ func (t *memSourceTask) Stop(context.Context) error {
 }
 
 type memSinkTask struct {
-	st *memState
+	st      *memState
+	stopped bool // the SPI starts and stops a task object once
 }
 
 func (t *memSinkTask) Start(_ context.Context, _ plugins.SinkTaskContext, cfg map[string]string) error {
+	if t.stopped {
+		st := stateFor(cfg["test.id"])
+		st.mu.Lock()
+		st.reused++
+		st.mu.Unlock()
+		return errors.New("mem-sink: Start on a task object already stopped")
+	}
 	t.st = stateFor(cfg["test.id"])
 	t.st.mu.Lock()
 	defer t.st.mu.Unlock()
@@ -259,6 +278,7 @@ func (t *memSinkTask) Flush(context.Context, map[plugins.Queue]int64) error {
 	return nil
 }
 func (t *memSinkTask) Stop(context.Context) error {
+	t.stopped = true
 	if t.st != nil {
 		t.st.mu.Lock()
 		t.st.taskStops++
