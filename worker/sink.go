@@ -461,18 +461,25 @@ func (s *sinkRunner) process(ctx context.Context, msgs []*rmqclient.ReceivedMess
 		}
 	}
 	sub := &putSub{recs: recs, n: len(recs), spans: spans, handedAt: time.Now()}
-	j := 0 // msgs are the spans' batches' messages, in order
+	// msgs are the spans' batches' messages, in order: the first spans[0].n of them are the
+	// first batch's, and so on (spans without counts, in tests: none is a batch's).
+	j, left := 0, 0
+	if len(spans) > 0 {
+		left = spans[0].n
+	}
 	for _, m := range msgs {
 		q := plugins.Queue{Topic: m.Queue.Topic, BrokerName: m.Queue.BrokerName, QueueID: m.Queue.QueueID}
-		for j < len(spans)-1 && !spans[j].holds(m) {
+		for left == 0 && j < len(spans)-1 {
 			j++
+			left = spans[j].n
 		}
 		var (
 			progress *queueProgress
 			epoch    int
 		)
-		if j < len(spans) && spans[j].holds(m) {
+		if left > 0 {
 			progress, epoch = spans[j].progress, spans[j].epoch
+			left--
 		}
 		if n := len(sub.ends); n > 0 && sub.ends[n-1].q == q && sub.ends[n-1].progress == progress && sub.ends[n-1].epoch == epoch {
 			sub.ends[n-1].next = max(sub.ends[n-1].next, m.Offset+1)

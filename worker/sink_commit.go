@@ -15,7 +15,6 @@ import (
 
 	"github.com/rmqconnect/rmqconnect/plugins"
 	"github.com/rmqconnect/rmqconnect/schema"
-	"github.com/rmqconnect/rmqconnect/worker/rmqclient"
 )
 
 // pendingRecs is the records handed over and not flushed yet. Called with s.mu held.
@@ -58,11 +57,7 @@ type batchSpan struct {
 	progress   *queueProgress
 	epoch      int
 	start, end int64
-}
-
-// holds reports whether m is one of the span's messages.
-func (sp batchSpan) holds(m *rmqclient.ReceivedMessage) bool {
-	return sp.progress != nil && sp.progress.q == m.Queue && m.Offset >= sp.start && m.Offset < sp.end
+	n          int // its messages: the next n of the msgs process is given
 }
 
 type queueEnd struct {

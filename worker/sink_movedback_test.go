@@ -100,3 +100,30 @@ func TestPreCommitAfterQueueMovedBackBatchInFlight(t *testing.T) {
 	require.True(t, ok)
 	require.EqualValues(t, 40, c)
 }
+
+// TestOverlappingBatchesAcrossARestart: an old batch [0,10) and, after the queue restarted at 0,
+// a new one [0,5) processed together: each message counts with its own batch, so what the task
+// is told covers the new records (matched by offset range, the new ones were taken as the old
+// batch's and cut at the restart, and the task was told nothing of the queue).
+func TestOverlappingBatchesAcrossARestart(t *testing.T) {
+	task := &confirmingSink{hold: -1}
+	s := unitSinkRunner(t, task, 64)
+	q := gcQueue(0)
+	pq := toPluginQueue(q)
+	p := newQueueProgress(q, 0, true)
+	a := gcBatch(p, 0, 10)
+	a.epoch = p.dispatched(0, time.Now(), 10, time.Now())
+	require.EqualValues(t, 0, s.readOnFrom(p, 10, rmqclient.Pulled{Moved: true, Next: 5, MinOffset: 0, MaxOffset: 5}))
+	b := gcBatch(p, 0, 5)
+	b.epoch = p.dispatched(0, time.Now(), 5, time.Now())
+	in := make(chan sinkBatch, 2)
+	in <- a
+	in <- b
+	runProcessors(t, s, in, 1)
+	require.Eventually(t, func() bool { return durable(p) == 5 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.offsets[pq] == 5
+	}, 10*time.Second, 5*time.Millisecond, "the task was put records 0..4 of the new queue")
+}

@@ -703,7 +703,7 @@ func (s *sinkRunner) processBatches(ctx context.Context, in <-chan sinkBatch) er
 		}
 		spans := make([]batchSpan, len(batches))
 		for i, b := range batches {
-			spans[i] = batchSpan{progress: b.progress, epoch: b.epoch, start: b.start, end: b.end}
+			spans[i] = batchSpan{progress: b.progress, epoch: b.epoch, start: b.start, end: b.end, n: len(b.msgs)}
 		}
 		err := s.process(s.work, msgs, spans)
 		for _, b := range batches {
