@@ -128,6 +128,11 @@ type sinkRunner struct {
 	// never passes it. Under its own lock: the commit loop reads it while a Put runs.
 	confirmMu sync.Mutex
 	confirmed map[plugins.Queue]int64
+	// resets counts, per queue, the times what the task was told of it stopped holding (a
+	// seek, the queue restarting lower); changed with mu held as well, so that the offsets a
+	// Flush or PreCommit is given and these counts are read together. An answer to offsets
+	// given before a reset confirms nothing of that queue.
+	resets map[plugins.Queue]int
 
 	startTimeout time.Duration       // bounds the task's Start; 0: none
 	started      func()              // called once the task's Start returned without error; nil: nothing

@@ -112,7 +112,7 @@ func (s *sinkRunner) putLocked(ctx context.Context) error {
 	var carried *flushOutcome
 	if s.putFlushes && n > 0 && !s.flushing && s.flushDueWith(subs) {
 		s.flushing = true
-		carried = &flushOutcome{offsets: s.offsetsWith(subs)}
+		carried = &flushOutcome{offsets: s.offsetsWith(subs), resets: s.resetsLocked()}
 	}
 	s.mu.Unlock()
 	recs := subs[0].recs
@@ -167,6 +167,39 @@ func (s *sinkRunner) putLocked(ctx context.Context) error {
 	return nil
 }
 
+// resetsLocked returns a copy of s.resets. Called with s.mu held.
+func (s *sinkRunner) resetsLocked() map[plugins.Queue]int {
+	s.confirmMu.Lock()
+	defer s.confirmMu.Unlock()
+	return maps.Clone(s.resets)
+}
+
+// resetQueueLocked notes that what the task was told of q stopped holding, and sets what it
+// was told and confirmed of q to at most to (deleted when to is negative). Called with s.mu
+// held.
+func (s *sinkRunner) resetQueueLocked(q plugins.Queue, to int64) {
+	if o, ok := s.offsets[q]; ok && (to < 0 || o > to) {
+		if to < 0 {
+			delete(s.offsets, q)
+		} else {
+			s.offsets[q] = to
+		}
+	}
+	s.confirmMu.Lock()
+	defer s.confirmMu.Unlock()
+	if s.resets == nil {
+		s.resets = map[plugins.Queue]int{}
+	}
+	s.resets[q]++
+	if c, ok := s.confirmed[q]; ok && (to < 0 || c > to) {
+		if to < 0 {
+			delete(s.confirmed, q)
+		} else {
+			s.confirmed[q] = to
+		}
+	}
+}
+
 // advanceOffsets moves offsets past ends.
 func advanceOffsets(offsets map[plugins.Queue]int64, ends []queueEnd) {
 	for _, e := range ends {
@@ -193,6 +226,7 @@ func (s *sinkRunner) offsetsWith(subs []*putSub) map[plugins.Queue]int64 {
 // flushOutcome is a Flush a PutFlush carried: the offsets it was given and what it answered.
 type flushOutcome struct {
 	offsets map[plugins.Queue]int64
+	resets  map[plugins.Queue]int // s.resets when offsets were read
 	err     error
 	durable map[plugins.Queue]int64
 }
@@ -373,9 +407,9 @@ func (s *sinkRunner) flushLocked(ctx context.Context, carried *flushOutcome) err
 	}
 	s.flushing = true
 	target := s.putSeq
-	offsets := maps.Clone(s.offsets)
+	offsets, resets := maps.Clone(s.offsets), s.resetsLocked()
 	s.mu.Unlock()
-	err := s.flushTask(ctx, offsets, carried)
+	err := s.flushTask(ctx, offsets, resets, carried)
 	s.mu.Lock()
 	s.flushing = false
 	if err == nil && target > s.flushedSeq {
@@ -388,14 +422,14 @@ func (s *sinkRunner) flushLocked(ctx context.Context, carried *flushOutcome) err
 // flushTask calls Flush, or PreCommit when the task implements it, with the offsets after
 // the records put so far; when carried is not nil, the first attempt was made already (by the
 // last Put, with the same offsets) and is only recorded.
-func (s *sinkRunner) flushTask(ctx context.Context, offsets map[plugins.Queue]int64, carried *flushOutcome) error {
+func (s *sinkRunner) flushTask(ctx context.Context, offsets map[plugins.Queue]int64, resets map[plugins.Queue]int, carried *flushOutcome) error {
 	flushStart := time.Now()
 	defer func() { s.hist.commitTime.WithLabelValues(s.labels...).Observe(since(flushStart)) }()
 	return s.policy.retry(ctx, func() error {
 		if c := carried; c != nil {
 			carried = nil
 			if _, ok := s.task.(plugins.PreCommitter); ok && c.err == nil {
-				s.confirm(c.offsets, c.durable)
+				s.confirm(c.offsets, c.resets, c.durable)
 			}
 			return c.err
 		}
@@ -403,7 +437,7 @@ func (s *sinkRunner) flushTask(ctx context.Context, offsets map[plugins.Queue]in
 			if pc, ok := s.task.(plugins.PreCommitter); ok {
 				durable, err := pc.PreCommit(ctx, offsets)
 				if err == nil {
-					s.confirm(offsets, durable)
+					s.confirm(offsets, resets, durable)
 				}
 				return err
 			}
@@ -414,14 +448,18 @@ func (s *sinkRunner) flushTask(ctx context.Context, offsets map[plugins.Queue]in
 
 // confirm records a PreCommit answer: for each queue it was given, the offset below which the
 // task's records are durable, never past what it was given; a queue missing from the answer
-// keeps what the task confirmed before (commit nothing new for it).
-func (s *sinkRunner) confirm(given, durable map[plugins.Queue]int64) {
+// keeps what the task confirmed before (commit nothing new for it), and so does a queue reset
+// since the offsets were given (resets: s.resets then).
+func (s *sinkRunner) confirm(given map[plugins.Queue]int64, resets map[plugins.Queue]int, durable map[plugins.Queue]int64) {
 	s.confirmMu.Lock()
 	defer s.confirmMu.Unlock()
 	if s.confirmed == nil {
 		s.confirmed = make(map[plugins.Queue]int64, len(given))
 	}
 	for q, g := range given {
+		if s.resets[q] != resets[q] {
+			continue // told of the queue as it was before a seek or a restart
+		}
 		d, ok := durable[q]
 		if !ok {
 			continue

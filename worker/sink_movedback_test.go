@@ -127,3 +127,64 @@ func TestOverlappingBatchesAcrossARestart(t *testing.T) {
 		return s.offsets[pq] == 5
 	}, 10*time.Second, 5*time.Millisecond, "the task was put records 0..4 of the new queue")
 }
+
+// slowConfirmingSink is a gcSink whose PreCommit waits for release before answering; it
+// confirms what it is given the first time, and nothing after (its later records are written
+// asynchronously).
+type slowConfirmingSink struct {
+	gcSink
+	started chan struct{}
+	release chan struct{}
+	mu      sync.Mutex
+	given   []map[plugins.Queue]int64
+}
+
+func (s *slowConfirmingSink) PreCommit(_ context.Context, offs map[plugins.Queue]int64) (map[plugins.Queue]int64, error) {
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+	<-s.release
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.given = append(s.given, offs)
+	out := map[plugins.Queue]int64{}
+	for q, o := range offs {
+		if len(s.given) > 1 {
+			o = 0
+		}
+		out[q] = o
+	}
+	return out, nil
+}
+
+// TestPreCommitInFlightAcrossARestart: a PreCommit given the old queue's offset (110) that
+// answers after the queue restarted lower confirms nothing of the new queue (its answer raised
+// the confirmation back to 110, above new records the task never confirmed).
+func TestPreCommitInFlightAcrossARestart(t *testing.T) {
+	task := &slowConfirmingSink{started: make(chan struct{}, 1), release: make(chan struct{})}
+	s := unitSinkRunner(t, task, 64)
+	q := gcQueue(0)
+	pq := toPluginQueue(q)
+	p := newQueueProgress(q, 100, true)
+	in := make(chan sinkBatch, 2)
+	runProcessors(t, s, in, 1)
+	b := gcBatch(p, 100, 110)
+	b.epoch = p.dispatched(100, time.Now(), 110, time.Now())
+	in <- b
+	<-task.started // PreCommit({q: 110}) in flight
+	require.EqualValues(t, 0, s.readOnFrom(p, 110, rmqclient.Pulled{Moved: true, Next: 40, MinOffset: 0, MaxOffset: 40}))
+	close(task.release)
+	b = gcBatch(p, 0, 40)
+	b.epoch = p.dispatched(0, time.Now(), 40, time.Now())
+	in <- b
+	require.Eventually(t, func() bool { return durable(p) == 40 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		task.mu.Lock()
+		defer task.mu.Unlock()
+		return len(task.given) > 1 && task.given[len(task.given)-1][pq] == 40
+	}, 10*time.Second, 5*time.Millisecond)
+	off, _ := p.toCommit()
+	c, _ := s.commitCap(pq)
+	require.EqualValues(t, 0, min(off, c), "nothing of the new queue was confirmed (cap %d)", c)
+}

@@ -496,11 +496,8 @@ func (s *sinkRunner) startProgress(ctx context.Context, pl *rmqclient.Puller, q 
 	s.assignMu.Unlock()
 	if seek {
 		// What the task confirmed or was told of the queue before the seek no longer holds.
-		s.confirmMu.Lock()
-		delete(s.confirmed, pq)
-		s.confirmMu.Unlock()
 		s.mu.Lock()
-		delete(s.offsets, pq)
+		s.resetQueueLocked(pq, -1)
 		s.mu.Unlock()
 		return newQueueProgress(q, off, false), nil // stored at the next commit
 	}
@@ -542,17 +539,9 @@ func (s *sinkRunner) readOnFrom(p *queueProgress, from int64, res rmqclient.Pull
 		// What the task was told of the queue, and confirmed, stood for the old queue's
 		// records: above next it says nothing of the new ones, which Flush and PreCommit must
 		// be told of and confirm afresh (as after a seek: startProgress).
-		pq := toPluginQueue(p.q)
 		s.mu.Lock()
-		if o, ok := s.offsets[pq]; ok && o > next {
-			s.offsets[pq] = next
-		}
+		s.resetQueueLocked(toPluginQueue(p.q), next)
 		s.mu.Unlock()
-		s.confirmMu.Lock()
-		if c, ok := s.confirmed[pq]; ok && c > next {
-			s.confirmed[pq] = next
-		}
-		s.confirmMu.Unlock()
 	} else {
 		p.skipped(next)
 	}
