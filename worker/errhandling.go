@@ -484,3 +484,41 @@ type outageError struct{ err error }
 
 func (e *outageError) Error() string { return e.err.Error() }
 func (e *outageError) Unwrap() error { return e.err }
+
+// taskStart is how a task runner starts its task: start and stop call the task's Start and
+// Stop, renew replaces the task object with a new one.
+type taskStart struct {
+	policy                    errorPolicy
+	counters                  *taskCounters
+	log                       *slog.Logger
+	startTimeout, stopTimeout time.Duration
+	start, stop               func(context.Context) error
+	renew                     func()
+}
+
+// startTask starts a task. A Start failing with a RetriableError is logged and followed by
+// Stop and, after a backoff, by a Start on a new task object (renew: the SPI starts and stops
+// an object once) while errors.retry.timeout allows; the error of the last attempt is
+// returned, and its Stop is left to the caller.
+func startTask(work context.Context, ts taskStart) error {
+	attempt := 0
+	return ts.policy.retry(work, func() error {
+		if attempt++; attempt > 1 {
+			sctx, cancel := context.WithTimeout(context.Background(), ts.stopTimeout)
+			defer cancel()
+			if err := safeCall(func() error { return ts.stop(sctx) }); err != nil {
+				ts.log.Warn("task stop after a failed start failed", "err", err)
+			}
+			ts.renew()
+		}
+		err := safeCall(func() error {
+			sctx, cancel := withTimeout(work, ts.startTimeout)
+			defer cancel()
+			return ts.start(sctx)
+		})
+		if err != nil && plugins.IsRetriable(err) {
+			ts.log.Warn("task start failed; retried within errors.retry.timeout", "attempt", attempt, "err", err)
+		}
+		return err
+	}, ts.counters.countRetries(plugins.IsRetriable))
+}

@@ -293,30 +293,15 @@ func (s *sinkRunner) run(ctx context.Context, stopTimeout time.Duration) (err er
 	work, stopWork := workContext(ctx, s.fence)
 	defer stopWork()
 	s.init(work)
-	// A Start failing with a RetriableError is followed by Stop and, after a backoff, by
-	// another Start while errors.retry.timeout allows (the SPI's promise).
-	attempt := 0
-	if err := s.policy.retry(work, func() error {
-		if attempt++; attempt > 1 {
-			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-			defer cancel()
-			if serr := safeCall(func() error { return s.task.Stop(sctx) }); serr != nil {
-				s.log.Warn("sink task stop after a failed start failed", "err", serr)
-			}
+	if err := startTask(work, taskStart{policy: s.policy, counters: s.counters, log: s.log,
+		startTimeout: s.startTimeout, stopTimeout: stopTimeout,
+		start: func(ctx context.Context) error { return s.task.Start(ctx, sinkTaskContext{s}, s.cfg) },
+		stop:  func(ctx context.Context) error { return s.task.Stop(ctx) },
+		renew: func() {
 			if s.newTask != nil {
 				s.task = s.newTask()
 			}
-		}
-		err := safeCall(func() error {
-			sctx, cancel := withTimeout(work, s.startTimeout)
-			defer cancel()
-			return s.task.Start(sctx, sinkTaskContext{s}, s.cfg)
-		})
-		if err != nil && plugins.IsRetriable(err) {
-			s.log.Warn("sink task start failed; retried within errors.retry.timeout", "attempt", attempt, "err", err)
-		}
-		return err
-	}, s.counters.countRetries(plugins.IsRetriable)); err != nil {
+		}}); err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
 		_ = safeCall(func() error { return s.task.Stop(sctx) })

@@ -139,31 +139,16 @@ func (s *sourceRunner) run(ctx context.Context, stopTimeout time.Duration) (err 
 			s.log.Warn("source task stop failed", "err", serr)
 		}
 	}()
-	// A Start failing with a RetriableError is followed by Stop and, after a backoff, by
-	// another Start while errors.retry.timeout allows (the SPI's promise); the Stop after the
-	// last failure is the deferred one above.
-	attempt := 0
-	if err := s.policy.retry(work, func() error {
-		if attempt++; attempt > 1 {
-			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-			defer cancel()
-			if serr := safeCall(func() error { return s.task.Stop(sctx) }); serr != nil {
-				s.log.Warn("source task stop after a failed start failed", "err", serr)
-			}
+	// The Stop after the last failed Start is the deferred one above.
+	if err := startTask(work, taskStart{policy: s.policy, counters: s.counters, log: s.log,
+		startTimeout: s.startTimeout, stopTimeout: stopTimeout,
+		start: func(ctx context.Context) error { return s.task.Start(ctx, tctx, s.cfg) },
+		stop:  func(ctx context.Context) error { return s.task.Stop(ctx) },
+		renew: func() {
 			if s.newTask != nil {
 				s.task = s.newTask()
 			}
-		}
-		err := safeCall(func() error {
-			sctx, cancel := withTimeout(work, s.startTimeout)
-			defer cancel()
-			return s.task.Start(sctx, tctx, s.cfg)
-		})
-		if err != nil && plugins.IsRetriable(err) {
-			s.log.Warn("source task start failed; retried within errors.retry.timeout", "attempt", attempt, "err", err)
-		}
-		return err
-	}, s.counters.countRetries(plugins.IsRetriable)); err != nil {
+		}}); err != nil {
 		return notStarted(fmt.Errorf("start task: %w", err))
 	}
 	if s.started != nil {
