@@ -139,7 +139,7 @@ func (p *queueProgress) completed(epoch int, start, end int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if epoch != p.epoch {
-		cut := slices.Min(p.cuts[epoch:])
+		cut := p.cutSince(epoch)
 		if start >= cut {
 			return
 		}
@@ -155,10 +155,14 @@ func (p *queueProgress) within(epoch int, off int64) int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if epoch != p.epoch {
-		off = min(off, slices.Min(p.cuts[epoch:]))
+		off = min(off, p.cutSince(epoch))
 	}
 	return off
 }
+
+// cutSince returns the lowest offset the queue restarted at since epoch (an earlier one).
+// Called with mu held.
+func (p *queueProgress) cutSince(epoch int) int64 { return slices.Min(p.cuts[epoch:]) }
 
 // movedBack notes that the broker's queue restarted at next, below where the reader was (its
 // topic deleted and created again, or a replica lacking the newest records took over): the
